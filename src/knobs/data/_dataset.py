@@ -1,0 +1,79 @@
+"""The ``Dataset`` record: arrays plus the facts every later layer needs about them.
+
+Why a frozen record: splits, checks, models and reports all read the same description of the data
+(task, number of classes, image shape, where it came from) and none of them may change it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from knobs.errors import DataError
+
+__all__ = ["Dataset", "TASKS"]
+
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Features, targets and their description.
+
+    Attributes:
+        X: ``np.float32`` array ``(n, *feature_shape)``.
+        y: ``np.int64`` labels ``0..C-1`` (classification) or ``np.float32`` targets (regression).
+        task: ``"classification"`` or ``"regression"``.
+        n_classes: the number of classes ``C``; ``None`` for regression.
+        name: a short human name (``"digits"``, the CSV file's stem).
+        feature_names: one name per column of a 2-D ``X``, when known.
+        class_names: the original label of each class index, when known.
+        image_shape: ``(C, H, W)`` when the rows of ``X`` are flattened images, so a ConvNet can
+            ``X.reshape(-1, *image_shape)``.
+        source: where the data came from (``"builtin:digits"``, a CSV path).
+
+    Example:
+        >>> ds = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), "classification", 2, "toy")
+        >>> len(ds), ds.n_features
+        (4, 2)
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str
+    n_classes: int | None
+    name: str
+    feature_names: list[str] | None = None
+    class_names: list[str] | None = None
+    image_shape: tuple[int, ...] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        # NOTE: a record that disagrees with itself (30 labels for 20 rows) would fail far away,
+        # inside torch; the few invariants are checked here, where the record is made.
+        if self.task not in TASKS:
+            raise DataError(f"Dataset {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
+        if self.X.ndim < 2 or len(self.X) != len(self.y):
+            raise DataError(
+                f"Dataset {self.name!r}: X must be (n, features...) with one target per row; "
+                f"got X {self.X.shape} and y {self.y.shape}"
+            )
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != self.n_features:
+            raise DataError(
+                f"Dataset {self.name!r}: image_shape {self.image_shape} does not hold "
+                f"{self.n_features} features per row"
+            )
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_features(self) -> int:
+        """Values per row (the product of the feature shape)."""
+        return int(np.prod(self.X.shape[1:]))
+
+    def __repr__(self) -> str:
+        classes = f", n_classes={self.n_classes}" if self.n_classes is not None else ""
+        return (f"Dataset(name={self.name!r}, X={self.X.shape}, task={self.task!r}{classes}, "
+                f"source={self.source!r})")

@@ -1,0 +1,99 @@
+"""Train / validation / test splits, stratified and seeded.
+
+Why two stages: the test rows are taken first, from the whole data set, so the test split does
+not depend on the validation fraction; changing ``val`` re-deals only train and validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from knobs.data._dataset import Dataset
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["Splits", "split"]
+
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """The three splits as ``(X, y)`` numpy pairs.
+
+    ``test`` becomes ``None`` once the test rows are sealed in a ``Vault`` (see ``without_test``):
+    from then on only ``Vault.open`` can read them.
+    """
+
+    train: Pair
+    val: Pair
+    test: Pair | None
+
+    def without_test(self) -> "Splits":
+        """The same splits with the test pair dropped (call after ``Vault.seal``)."""
+        return dataclasses.replace(self, test=None)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Rows per split (``test`` only while it is still held)."""
+        pairs = {"train": self.train, "val": self.val, "test": self.test}
+        return {name: len(pair[1]) for name, pair in pairs.items() if pair is not None}
+
+
+def split(ds: Dataset, val: float = 0.15, test: float = 0.15, seed: int = 0,
+          stratify: bool = True) -> Splits:
+    """Split a data set into train, validation and test rows.
+
+    Args:
+        ds: the data set.
+        val: the fraction of all rows for validation (0 gives an empty split).
+        test: the fraction of all rows for test (0 gives an empty split).
+        seed: the shuffling seed; the same seed gives the same rows.
+        stratify: keep each class's proportion in every split (classification only; regression
+            splits are plain shuffles).
+
+    Raises:
+        ConfigError: fractions outside [0, 1) or summing to 1 or more.
+        DataError: a class too small to appear in every split when stratifying.
+
+    Example:
+        >>> s = split(load_builtin("digits"))
+        >>> s.sizes
+        {'train': 1257, 'val': 270, 'test': 270}
+    """
+    for key, fraction in (("val", val), ("test", test)):
+        if not 0 <= fraction < 1:
+            raise ConfigError(f"split {key} must be a fraction in [0, 1), got {fraction!r}")
+    if val + test >= 1:
+        raise ConfigError(f"split val + test must leave rows for training; got {val} + {test}")
+    strata = stratify and ds.task == "classification"
+    index = np.arange(len(ds))
+    rest, test_index = _divide(ds, index, test, seed, strata)
+    # NOTE: val is a fraction of all rows; after the test rows are gone it is val / (1 - test).
+    train_index, val_index = _divide(ds, rest, val / (1 - test), seed, strata)
+    return Splits(train=_take(ds, train_index), val=_take(ds, val_index),
+                  test=_take(ds, test_index))
+
+
+def _divide(ds: Dataset, index: np.ndarray, fraction: float, seed: int,
+            strata: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(kept, taken)`` index arrays with ``fraction`` of ``index`` taken."""
+    if fraction == 0:
+        return index, index[:0]
+    try:
+        return train_test_split(index, test_size=fraction, random_state=seed, shuffle=True,
+                                stratify=ds.y[index] if strata else None)
+    except ValueError as error:
+        labels, counts = np.unique(ds.y[index], return_counts=True)
+        raise DataError(
+            f"cannot split {ds.name!r} ({len(index)} rows) taking {fraction:.3g} stratified: "
+            f"{error}. Class counts: {dict(zip(labels.tolist(), counts.tolist()))}. Use more data, "
+            f"larger fractions, or stratify=False"
+        ) from None
+
+
+def _take(ds: Dataset, index: np.ndarray) -> Pair:
+    return ds.X[index], ds.y[index]

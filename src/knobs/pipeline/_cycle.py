@@ -1,0 +1,171 @@
+"""The practice cycle: data → vault → standardize → preflight → search → test once → report."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobs.config import RunConfig, build_space
+from knobs.data import Vault, load_dataset, split, validate_labels
+from knobs.errors import ConfigError, KnobsError
+from knobs.pipeline._components import make_pruner, make_sampler
+from knobs.pipeline._display import Display
+from knobs.pipeline._evaluate import evaluate
+from knobs.pipeline._objective import TrialObjective, make_trainer
+from knobs.pipeline._preflight import run_preflight
+from knobs.pipeline._prepared import PreparedData, prepare
+from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.report import write_report
+from knobs.study import Study
+from knobs.train import load_checkpoint
+from knobs.trial import TrialState
+
+__all__ = ["run", "RunResult"]
+
+
+@dataclass
+class RunResult:
+    """Where the run lives and what it found (the content of summary.json)."""
+
+    path: Path
+    summary: dict[str, Any]
+
+
+def run(cfg: RunConfig, display: Display | None = None) -> RunResult:
+    """Run the whole cycle for ``cfg``; resume it if its run directory holds an unfinished run.
+
+    Bad input is found before the run directory is created; a ``KnobsError`` raised later removes
+    a directory this call created, so nothing half-written stays behind.
+    """
+    display = display or Display()
+    started = time.time()
+    torch.set_num_threads(cfg.train.threads)
+    dataset = load_dataset(cfg.data.source, target=cfg.data.target)
+    if dataset.task == "classification":
+        validate_labels(dataset.y, dataset.n_classes)
+    space, fixed = build_space(cfg.search.space)
+    if space is None:
+        raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
+    splits = split(dataset, val=cfg.data.val, test=cfg.data.test, seed=cfg.seed)
+    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize)
+    reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
+    _check_params(cfg, data, space, fixed)
+
+    name = cfg.name or _default_name(cfg.data.source)
+    if (Path(cfg.runs_dir) / name / "summary.json").exists():
+        raise ConfigError(f"run '{name}' in {cfg.runs_dir}/ has finished already; choose another name (--name) or delete it")
+    rundir = RunDir.create(cfg.runs_dir, name)
+    try:
+        summary = _cycle(cfg, rundir, display, dataset, splits, data, space, fixed, reference)
+    except KnobsError:
+        rundir.discard()
+        raise
+    summary["seconds"] = round(time.time() - started, 2)
+    rundir.write_json("summary.json", summary)
+    display.summary(summary, Study.load(rundir.study_url, "search").trials, cfg.search.metric, _direction(cfg))
+    return RunResult(path=rundir.path, summary=summary)
+
+
+def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fixed, reference) -> dict:
+    events = EventLog(rundir.events_path)
+    try:
+        events("run_start", config=cfg.model_dump(), source=dataset.source, resumed=not rundir.created,
+               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])})
+        vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
+        display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: train {len(splits.train[1])}, "
+                    f"val {len(splits.val[1])}, test {len(splits.test[1])} (sealed, fingerprint {vault.fingerprint[:12]})")
+        study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
+                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs),
+                      direction=_direction(cfg), storage=rundir.study_url, name="search", load_if_exists=True)
+        finished = [t for t in study.trials if t.state.finished]
+        best_value = study.best.value if any(t.state is TrialState.COMPLETE for t in finished) else None
+        objective = TrialObjective(cfg, data, fixed, rundir, events, best_value)
+
+        preflight = run_preflight(cfg.checks, data, lambda: objective.build(reference), (splits.train, splits.val))
+        events("preflight", results=[r.to_dict() for r in preflight])
+        display.preflight(preflight)
+        failed = [r for r in preflight if not r.passed and r.severity == "error"]
+        if cfg.checks.strict and failed:
+            raise KnobsError(f"preflight failed ({', '.join(r.name for r in failed)}): {failed[0].message}")
+
+        remaining = max(0, cfg.search.n_trials - len(finished))
+        with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
+            objective.on_epoch = progress.on_epoch
+            study.optimize(objective, n_trials=remaining, timeout=cfg.search.timeout,
+                           callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t))])
+        test = _final_test(cfg, rundir, vault, data)
+        events("test", **{k: v for k, v in test.items() if k != "confusion_matrix"})
+        summary = _summary(cfg, rundir, dataset, study, preflight, test, vault, space)
+        write_report(rundir.path / "report.html", summary=summary, trials=study.trials, events_path=rundir.events_path)
+        events("run_end")
+        return summary
+    finally:
+        events.close()
+
+
+def _final_test(cfg, rundir: RunDir, vault: Vault, data: PreparedData) -> dict:
+    """Load the best checkpoint and open the vault — once — to measure it on the test split."""
+    if not rundir.best_checkpoint.exists():
+        raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
+                         "see events.jsonl for the failures")
+    state = load_checkpoint(rundir.best_checkpoint)
+    model = TrialObjective(cfg, data, {}, rundir, None, None).build(state["extra"]["params"])
+    model.load_state_dict(state["model"])
+    X_test, y_test = vault.open(reason="final evaluation of the best trial")
+    labels = torch.as_tensor(y_test)
+    return evaluate(model, data.to_model_input(X_test), labels, data.task, data.n_classes)
+
+
+def _summary(cfg, rundir, dataset, study, preflight, test, vault, space) -> dict:
+    best = study.best
+    states = [t.state.value for t in study.trials]
+    return {
+        "name": rundir.path.name,
+        "run_dir": str(rundir.path),
+        "data": {"source": dataset.source, "n": int(len(dataset.y)), "n_classes": dataset.n_classes,
+                 "task": dataset.task},
+        "test": test,
+        "best_trial": {
+            "number": best.number, "value": best.value, "metric": cfg.search.metric, "config": best.config,
+            "val_accuracy": best.attrs.get("val_accuracy"), "val_loss": best.attrs.get("val_loss"),
+            "best_epoch": best.attrs.get("best_epoch"), "epochs_run": best.attrs.get("epochs_run"),
+        },
+        "n_trials": len(study.trials),
+        "states": {s: states.count(s) for s in ("complete", "pruned", "failed", "running")},
+        "total_epochs": int(sum(t.attrs.get("epochs_run") or (t.last_step or 0) for t in study.trials)),
+        "preflight": [r.to_dict() for r in preflight],
+        "search": {"sampler": cfg.search.sampler, "pruner": cfg.search.pruner, "space": space.to_json(),
+                   "direction": _direction(cfg)},
+        "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
+    }
+
+
+def _trial_event(trial) -> dict:
+    return {"number": trial.number, "state": trial.state.value, "value": trial.value, "config": trial.config,
+            "best_epoch": trial.attrs.get("best_epoch"), "epochs_run": trial.attrs.get("epochs_run")}
+
+
+def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -> None:
+    """Build the model and trainer for every choice option once, so a bad name fails before any work."""
+    base = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
+    variants = [base] + [{**base, name: option} for name in space.names
+                         if space[name].kind == "choice" for option in space[name].options]
+    for params in variants:
+        objective = TrialObjective(cfg, data, {}, None, None, None)
+        objective.build(params)
+        make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
+
+
+def _direction(cfg: RunConfig) -> str:
+    return "maximize" if cfg.search.metric == "val_accuracy" else "minimize"
+
+
+def _default_name(source: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(source.split(":")[-1]).stem) or "run"
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"

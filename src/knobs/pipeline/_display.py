@@ -1,0 +1,112 @@
+"""What a person sees in the terminal: progress bars while it works, tables when it is done."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["Display"]
+
+
+class Display:
+    """Rich console output; ``quiet=True`` prints only the final summary."""
+
+    def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+        self.console = console or Console()
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text)
+
+    def preflight(self, results: Sequence[Any]) -> None:
+        table = Table(title="Preflight", show_lines=False)
+        for column in ("check", "result", "measured", "expected"):
+            table.add_column(column)
+        for r in results:
+            mark = "[green]pass[/]" if r.passed else ("[red]FAIL[/]" if r.severity == "error" else "[yellow]warn[/]")
+            table.add_row(r.name, mark, _short(r.measured), r.expected)
+        if not self.quiet:
+            self.console.print(table)
+
+    @contextlib.contextmanager
+    def search(self, total: int, done: int, epochs: int) -> Iterator["_SearchProgress"]:
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+            console=self.console, disable=self.quiet, transient=False,
+        )
+        with progress:
+            yield _SearchProgress(progress, total, done, epochs)
+
+    def summary(self, summary: dict, trials: Sequence[FrozenTrial], metric: str, direction: str) -> None:
+        self.console.print(_trials_table(trials, metric, direction))
+        test = summary["test"]
+        table = Table(title=f"Test split (vault opened {summary['vault']['openings']}×)")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in test.items():
+            if isinstance(value, float):
+                table.add_row(key, f"{value:.4f}")
+        self.console.print(table)
+        self.console.print(f"run directory: [bold]{summary['run_dir']}[/]  (report.html, summary.json)")
+
+
+class _SearchProgress:
+    """Two bars: trials of the study and epochs of the running trial."""
+
+    def __init__(self, progress: Progress, total: int, done: int, epochs: int) -> None:
+        self.progress = progress
+        self.trials = progress.add_task("trials", total=total, completed=done, info="")
+        self.epochs = progress.add_task("epochs", total=epochs, info="")
+        self.best: float | None = None
+
+    def on_epoch(self, record: dict) -> None:
+        if record["epoch"] <= 1:
+            self.progress.reset(self.epochs)
+        self.progress.update(self.epochs, completed=record["epoch"],
+                             info=f"val_loss {record.get('val_loss', float('nan')):.4f}")
+
+    def on_trial(self, study: Any, trial: FrozenTrial) -> None:
+        best = _best_value(study)
+        info = f"best {best:.4f}" if best is not None else ""
+        self.progress.update(self.trials, advance=1, info=info)
+
+
+def _best_value(study: Any) -> float | None:
+    complete = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    return study.best.value if complete else None
+
+
+def _trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top: int = 8) -> Table:
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.value is not None]
+    done.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
+    counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}
+    table = Table(title=f"Search: {len(trials)} trials ({counts['complete']} complete, "
+                        f"{counts['pruned']} pruned, {counts['failed']} failed) — best {min(top, len(done))}")
+    params = sorted({k for t in done[:top] for k in t.config})
+    for column in ["#", metric, "val acc", "epochs", *params]:
+        table.add_column(column, justify="right")
+    for t in done[:top]:
+        table.add_row(str(t.number), f"{t.value:.4f}", _fmt(t.attrs.get("val_accuracy")),
+                      str(t.attrs.get("epochs_run", "")), *(_fmt(t.config.get(p)) for p in params))
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _short(measured: dict) -> str:
+    parts = [f"{k}={_fmt(v)}" for k, v in measured.items() if isinstance(v, (int, float, str))]
+    return ", ".join(parts[:4])

@@ -1,0 +1,127 @@
+"""One trial of the practice cycle: a configuration → a model trained with early stopping.
+
+Why a class: the objective keeps the best checkpoint on disk as trials finish (so a killed run
+resumes with it) and logs every epoch to events.jsonl; both need state across trials.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+
+from knobs.models import build_model
+from knobs.pipeline._prepared import PreparedData
+from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.train import Callback, EarlyStopping, Trainer, save_checkpoint
+from knobs.trial import Trial
+
+__all__ = ["TrialObjective", "TRAINER_KEYS", "split_params", "make_trainer"]
+
+#: Trial keys that configure training; every other key is a model hyperparameter.
+TRAINER_KEYS = frozenset({
+    "optimizer", "lr", "weight_decay", "batch_size", "epochs", "schedule", "l1",
+    "clip_grad_norm", "clip_grad_value", "momentum", "beta1", "beta2", "eps", "rho", "alpha",
+})
+_OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
+
+
+def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(trainer keys, model keys) of one trial's parameters."""
+    trainer = {k: v for k, v in params.items() if k in TRAINER_KEYS}
+    model = {k: v for k, v in params.items() if k not in TRAINER_KEYS}
+    return trainer, model
+
+
+def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=()) -> Trainer:
+    """A Trainer from the [train] section with the trial's parameters laid over it."""
+    options = {k: params[k] for k in _OPTIMIZER_OPTION_KEYS if k in params}
+    if "beta1" in params or "beta2" in params:
+        options["betas"] = (params.get("beta1", 0.9), params.get("beta2", 0.999))
+    return Trainer(
+        optimizer=params.get("optimizer", "adam"),
+        lr=params.get("lr", 1e-3),
+        weight_decay=params.get("weight_decay", 0.0),
+        optimizer_options=options or None,
+        schedule=params.get("schedule", train_cfg.schedule),
+        epochs=int(params.get("epochs", train_cfg.epochs)),
+        batch_size=int(params.get("batch_size", train_cfg.batch_size)),
+        l1=params.get("l1", 0.0),
+        clip_grad_norm=params.get("clip_grad_norm"),
+        clip_grad_value=params.get("clip_grad_value"),
+        early_stopping=EarlyStopping(patience=train_cfg.patience, min_delta=train_cfg.min_delta, monitor=metric),
+        device=train_cfg.device,
+        precision=train_cfg.precision,
+        seed=seed,
+        callbacks=tuple(callbacks),
+    )
+
+
+class _ReportEpochs(Callback):
+    """Feeds the pruner, the event log and the progress display once per epoch."""
+
+    def __init__(self, trial: Trial, metric: str, events: EventLog, on_epoch: Callable[[dict], None]):
+        self.trial, self.metric, self.events, self.on_epoch = trial, metric, events, on_epoch
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        self.events("epoch", trial=self.trial.number, **record)
+        self.on_epoch(record)
+        self.trial.report(record["epoch"], record[self.metric])
+
+
+class TrialObjective:
+    """``objective(config, trial) -> float`` for ``Study.optimize``."""
+
+    def __init__(self, cfg: Any, data: PreparedData, fixed: dict[str, Any], rundir: RunDir,
+                 events: EventLog, best_value: float | None, on_epoch: Callable[[dict], None] = lambda r: None):
+        self.cfg, self.data, self.fixed = cfg, data, fixed
+        self.rundir, self.events, self.on_epoch = rundir, events, on_epoch
+        self.metric = cfg.search.metric
+        self.best_value = best_value
+
+    def build(self, params: dict[str, Any]) -> torch.nn.Module:
+        _, model_params = split_params(params)
+        return build_model(self.cfg.model.family, input_shape=self.data.input_shape,
+                           n_classes=self.data.n_classes, **model_params)
+
+    def __call__(self, config: dict[str, Any], trial: Trial) -> float:
+        params = {**self.fixed, **config}
+        torch.manual_seed(self.cfg.seed + trial.number)
+        model = self.build(params)
+        callback = _ReportEpochs(trial, self.metric, self.events, self.on_epoch)
+        trainer = make_trainer(self.cfg.train, params, self.metric, self.cfg.seed + trial.number, [callback])
+        history = trainer.fit(model, train=self.data.train, val=self.data.val)
+        best = history.best
+        value = float(best[self.metric])
+        trial.set_attr("best_epoch", best["epoch"])
+        trial.set_attr("val_accuracy", best.get("val_accuracy"))
+        trial.set_attr("val_loss", best.get("val_loss"))
+        trial.set_attr("epochs_run", len(history.records))
+        trial.set_attr("curve", _curve(history.records))
+        if self._improves(value):
+            self._save_best(model, params, trial.number, value)
+        return value
+
+    def _improves(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.metric == "val_accuracy" else value < self.best_value
+
+    def _save_best(self, model: torch.nn.Module, params: dict, number: int, value: float) -> None:
+        self.best_value = value
+        save_checkpoint(
+            self.rundir.best_checkpoint, model=model,
+            extra={"params": params, "trial": number, "value": value, "family": self.cfg.model.family,
+                   "input_shape": list(self.data.input_shape), "n_classes": self.data.n_classes,
+                   "scaler": self.data.scaler.state_dict()},
+        )
+        self.events("best_checkpoint", trial=number, value=value)
+
+
+def _curve(records: list[dict]) -> dict[str, list]:
+    """Per-epoch learning curves as columns (compact JSON for the trial's attrs)."""
+    keys = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")
+    return {k: [r.get(k) for r in records] for k in keys}

@@ -1,0 +1,33 @@
+"""Preflight: the checks that cost seconds and save hours, run before the search starts."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from knobs.checks import CheckResult, check_data, check_initial_loss, overfit_tiny
+from knobs.pipeline._prepared import PreparedData
+
+__all__ = ["run_preflight"]
+
+
+def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], torch.nn.Module],
+                  raw_splits: Any) -> list[CheckResult]:
+    """Run the enabled preflight checks on a reference model of the searched family.
+
+    Args:
+        checks_cfg: the [checks] section.
+        data: standardized train/val tensors.
+        make_model: zero-argument factory of a fresh reference model.
+        raw_splits: the un-standardized train/val arrays, for the data checks.
+    """
+    results: list[CheckResult] = []
+    X, y = data.train
+    if checks_cfg.data:
+        results.extend(check_data(raw_splits, n_classes=data.n_classes if data.task == "classification" else None))
+    if checks_cfg.initial_loss:
+        results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task))
+    if checks_cfg.overfit_tiny:
+        results.append(overfit_tiny(make_model, X, y, task=data.task))
+    return results

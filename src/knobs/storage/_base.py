@@ -1,0 +1,130 @@
+"""The storage contract: what a study keeps durable, as JSON-able rows.
+
+Why an interface: ``Study`` runs the same whether its trials live in a dict (``InMemoryStorage``)
+or in SQLite/PostgreSQL shared by many worker processes (``SQLStorage``). Every method is one
+atomic step, so two workers can call them concurrently.
+
+Call order, as ``Study`` uses it::
+
+    create_study / get_study            once, when a study is opened
+    create_trial                        ask(): allocates the next number atomically
+    report, set_trial_attr, heartbeat   while the trial runs (only on RUNNING trials)
+    finish_trial                        tell(): RUNNING → COMPLETE | PRUNED | FAILED, exactly once
+    get_trials, get_trial               whenever samplers/pruners need the history
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["Storage", "StudyRecord", "RunningTrial", "summarize"]
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One stored study. ``sampler``/``pruner`` hold ``{"class": name, "state"|"params": {...}}``."""
+
+    id: int
+    name: str
+    direction: str
+    space: dict[str, Any] | None
+    created_at: float
+    sampler: dict[str, Any] | None = None
+    pruner: dict[str, Any] | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunningTrial:
+    """Who runs a RUNNING trial and when it last showed signs of life (for stale detection)."""
+
+    number: int
+    heartbeat: float | None
+    host: str | None
+    pid: int | None
+
+
+class Storage(abc.ABC):
+    """Durable home of studies and their trials. Implementations must be safe across threads."""
+
+    url: str = "memory"
+
+    # ---- studies -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_study(self, name: str, *, direction: str, space: dict[str, Any] | None,
+                     attrs: dict[str, Any] | None = None) -> StudyRecord:
+        """Create a study; ``KnobsError`` when ``name`` is taken."""
+
+    @abc.abstractmethod
+    def get_study(self, name: str) -> StudyRecord | None:
+        """The study called ``name``, or None."""
+
+    @abc.abstractmethod
+    def study_names(self) -> list[str]:
+        """All study names, oldest first."""
+
+    @abc.abstractmethod
+    def set_study_fields(self, study_id: int, **fields: Any) -> None:
+        """Overwrite some of ``sampler``, ``pruner``, ``space``, ``attrs`` (JSON values)."""
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        """One summary dict per study (see ``summarize``)."""
+        out = []
+        for name in self.study_names():
+            record = self.get_study(name)
+            if record is not None:
+                out.append(summarize(record, self.get_trials(record.id)))
+        return out
+
+    # ---- trials ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_trial(self, study_id: int, config: dict[str, Any], *, host: str | None = None,
+                     pid: int | None = None) -> FrozenTrial:
+        """A new RUNNING trial with the next free number (atomic across workers)."""
+
+    @abc.abstractmethod
+    def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
+                     attrs: dict[str, Any] | None = None) -> FrozenTrial:
+        """Move a RUNNING trial to a finished ``state``; ``TrialError`` if it is not running."""
+
+    @abc.abstractmethod
+    def report(self, study_id: int, number: int, step: int, value: float) -> None:
+        """Store an intermediate value (a repeated step overwrites) and beat the heart."""
+
+    @abc.abstractmethod
+    def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        """Set one JSON attribute of a RUNNING trial."""
+
+    @abc.abstractmethod
+    def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:
+        """Mark these RUNNING trials alive now."""
+
+    @abc.abstractmethod
+    def get_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        """The study's trials (all, or those in ``states``), by number."""
+
+    @abc.abstractmethod
+    def get_trial(self, study_id: int, number: int) -> FrozenTrial:
+        """One trial; ``TrialError`` for an unknown number."""
+
+    @abc.abstractmethod
+    def running_trials(self, study_id: int) -> list[RunningTrial]:
+        """Liveness facts of the RUNNING trials."""
+
+    def close(self) -> None:
+        """Release connections (no-op by default)."""
+
+
+def summarize(record: StudyRecord, trials: Sequence[FrozenTrial]) -> dict[str, Any]:
+    """The row ``knobs studies list`` shows: counts per state and the best complete value."""
+    values = [t.value for t in trials if t.state is TrialState.COMPLETE and t.value is not None]
+    best = (max if record.direction == "maximize" else min)(values) if values else None
+    counts = {s: sum(t.state is s for t in trials) for s in TrialState}
+    return {"name": record.name, "direction": record.direction, "n_trials": len(trials),
+            "n_complete": counts[TrialState.COMPLETE], "n_pruned": counts[TrialState.PRUNED],
+            "n_failed": counts[TrialState.FAILED], "n_running": counts[TrialState.RUNNING],
+            "best_value": best, "created_at": record.created_at}
