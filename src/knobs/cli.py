@@ -6,23 +6,50 @@ file, what is expected), so the CLI prints just that line instead of a traceback
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from knobs.errors import KnobsError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "friendly"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+def friendly(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn a ``KnobsError`` into one line on stderr and exit code 2; interrupts say how to resume."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except KnobsError as e:
+            _err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            _err.print("interrupted: run the same command again (same --name) to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="knobs: the practice cycle of deep-learning training, as software.")
 _err = Console(stderr=True)
 
 
+@app.callback()
+def _root() -> None:
+    """knobs: the practice cycle of deep-learning training, as software."""
+
+
 @app.command()
+@friendly
 def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config (docs/config.md); default: digits MLP"),
     name: Optional[str] = typer.Option(None, "--name", help="run directory name under runs_dir (resumes if unfinished)"),
@@ -40,24 +67,11 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app and turns a ``KnobsError`` into one line on stderr and exit code 2."""
+    """Entry point: run the app; return its exit code (2 for bad input and usage errors)."""
     try:
-        app(args=argv, standalone_mode=False)
-    except KnobsError as e:
-        _err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        return 2
-    except typer.Exit as e:
-        return e.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        _err.print("interrupted: an unfinished run resumes with the same --name")
-        return 130
-    except Exception as e:  # click usage errors (unknown option, bad value) arrive here
-        from click.exceptions import ClickException
-
-        if isinstance(e, ClickException):
-            e.show()
-            return 2
-        raise
+        app(args=argv, prog_name="knobs")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return 0
 
 

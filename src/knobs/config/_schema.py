@@ -39,6 +39,8 @@ class DataConfig(_Strict):
 
     source: str = Field("digits", description="built-in set name (digits, iris, wine, breast_cancer) or a .csv path")
     target: Optional[str] = Field(None, description="target column of a CSV file")
+    task: Optional[Literal["classification", "regression"]] = Field(None, description="default: inferred from the target")
+    n_classes: Optional[int] = Field(None, ge=2, description="keep the integer labels as they are and require 0..n_classes-1")
     val: float = Field(0.15, gt=0.0, lt=1.0, description="validation fraction")
     test: float = Field(0.15, gt=0.0, lt=1.0, description="test fraction, sealed in the vault")
     standardize: Literal["feature", "channel", "sample", "none"] = "feature"

@@ -11,7 +11,7 @@ import numpy as np
 
 from knobs.errors import DataError
 
-__all__ = ["validate_labels", "validate_features"]
+__all__ = ["validate_labels", "validate_features", "declare_classes"]
 
 _SHOWN = 10  # how many offending values or positions a message lists
 
@@ -84,3 +84,28 @@ def _show(values: np.ndarray) -> str:
     items = [v.item() if hasattr(v, "item") else v for v in values[:_SHOWN]]
     more = f" (+{len(values) - _SHOWN} more)" if len(values) > _SHOWN else ""
     return f"{items}{more}"
+
+
+def declare_classes(dataset, n_classes: int):
+    """Keep a classification target's own integer labels and hold them to ``0..n_classes-1``.
+
+    Why: ``load_csv`` re-encodes whatever labels it finds to ``0..C-1``, which hides a label of 7
+    in a file that should have 5 classes. Declaring ``n_classes`` (config ``data.n_classes``)
+    restores the original labels and checks them, so such a row is reported, not learned.
+
+    Raises:
+        DataError: the task is not classification, labels are not integers, or one is out of range.
+    """
+    import dataclasses
+
+    if dataset.task != "classification":
+        raise DataError(f"data.n_classes is for classification, but {dataset.source} has a {dataset.task} target")
+    original = np.asarray(dataset.class_names if dataset.class_names is not None else range(dataset.n_classes))
+    try:
+        labels = original.astype(np.float64)[dataset.y]
+    except ValueError:
+        raise DataError(f"{dataset.source}: data.n_classes needs integer labels; found {_show(original)}") from None
+    if np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    labels = validate_labels(labels, n_classes, name=f"{dataset.source}: the target")
+    return dataclasses.replace(dataset, y=labels, n_classes=n_classes, class_names=[str(i) for i in range(n_classes)])

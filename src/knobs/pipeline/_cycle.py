@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from knobs.config import RunConfig, build_space
-from knobs.data import Vault, load_dataset, split, validate_labels
+from knobs.data import Vault, declare_classes, load_dataset, split, validate_labels
 from knobs.errors import ConfigError, KnobsError
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
@@ -46,7 +46,9 @@ def run(cfg: RunConfig, display: Display | None = None) -> RunResult:
     display = display or Display()
     started = time.time()
     torch.set_num_threads(cfg.train.threads)
-    dataset = load_dataset(cfg.data.source, target=cfg.data.target)
+    dataset = load_dataset(cfg.data.source, target=cfg.data.target or "label", task=cfg.data.task)
+    if cfg.data.n_classes is not None:
+        dataset = declare_classes(dataset, cfg.data.n_classes)
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
     space, fixed = build_space(cfg.search.space)

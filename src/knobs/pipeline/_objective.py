@@ -34,7 +34,8 @@ def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return trainer, model
 
 
-def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=()) -> Trainer:
+def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=(),
+                 task: str = "classification") -> Trainer:
     """A Trainer from the [train] section with the trial's parameters laid over it."""
     options = {k: params[k] for k in _OPTIMIZER_OPTION_KEYS if k in params}
     if "beta1" in params or "beta2" in params:
@@ -55,6 +56,7 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
         precision=train_cfg.precision,
         seed=seed,
         callbacks=tuple(callbacks),
+        task=task,
     )
 
 
@@ -90,7 +92,8 @@ class TrialObjective:
         torch.manual_seed(self.cfg.seed + trial.number)
         model = self.build(params)
         callback = _ReportEpochs(trial, self.metric, self.events, self.on_epoch)
-        trainer = make_trainer(self.cfg.train, params, self.metric, self.cfg.seed + trial.number, [callback])
+        trainer = make_trainer(self.cfg.train, params, self.metric, self.cfg.seed + trial.number, [callback],
+                               task=self.data.task)
         history = trainer.fit(model, train=self.data.train, val=self.data.val)
         best = history.best
         value = float(best[self.metric])

@@ -25,7 +25,9 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     results: list[CheckResult] = []
     X, y = data.train
     if checks_cfg.data:
-        results.extend(check_data(raw_splits, n_classes=data.n_classes if data.task == "classification" else None))
+        shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)), ys) for Xs, ys in raw_splits)
+        n_classes = data.n_classes if data.task == "classification" else None
+        results.extend(check_data(shaped, n_classes=n_classes, task=data.task, standardizer=data.scaler))
     if checks_cfg.initial_loss:
         results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task))
     if checks_cfg.overfit_tiny:

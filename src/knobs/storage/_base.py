@@ -16,12 +16,14 @@ Call order, as ``Study`` uses it::
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from knobs.errors import KnobsError
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["Storage", "StudyRecord", "RunningTrial", "summarize"]
+__all__ = ["Storage", "StudyRecord", "RunningTrial", "summarize", "jsonable"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,22 @@ def summarize(record: StudyRecord, trials: Sequence[FrozenTrial]) -> dict[str, A
             "n_complete": counts[TrialState.COMPLETE], "n_pruned": counts[TrialState.PRUNED],
             "n_failed": counts[TrialState.FAILED], "n_running": counts[TrialState.RUNNING],
             "best_value": best, "created_at": record.created_at}
+
+
+def jsonable(value: Any, what: str) -> Any:
+    """``value`` after a JSON round trip (numpy scalars/arrays become Python numbers/lists).
+
+    Raises:
+        KnobsError: naming ``what`` when the value has no JSON form (a tensor, an object).
+    """
+    try:
+        return json.loads(json.dumps(value, default=_plain))
+    except (TypeError, ValueError) as e:
+        raise KnobsError(f"{what} must be JSON-able (numbers, strings, lists, dicts): {e}") from None
+
+
+def _plain(obj: Any) -> Any:
+    """numpy (and 0-d torch) values have ``tolist``; anything else has no JSON form."""
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} {obj!r:.60} is not JSON serializable")

@@ -14,12 +14,12 @@ from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 
-__all__ = ["retry", "is_transient"]
+__all__ = ["retry", "is_transient", "is_duplicate", "is_schema_race"]
 
 T = TypeVar("T")
 
 _TRANSIENT = ("database is locked", "database table is locked", "busy", "deadlock",
-              "could not serialize", "table already exists")
+              "could not serialize")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -30,22 +30,33 @@ def is_transient(error: BaseException) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
+def is_duplicate(error: BaseException) -> bool:
+    """True for a unique-constraint violation (two workers took the same number at once)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return isinstance(error, sa.exc.IntegrityError) and ("unique" in text or "duplicate" in text)
+
+
+def is_schema_race(error: BaseException) -> bool:
+    """True when another process created the same table or version row a moment earlier."""
+    return is_duplicate(error) or (isinstance(error, sa.exc.DBAPIError) and "already exists" in str(error).lower())
+
+
 def retry(fn: Callable[[], T], *, deadline_s: float = 120.0, first_wait_s: float = 0.01,
-          retry_on: tuple[type[BaseException], ...] = ()) -> T:
-    """Call ``fn`` until it succeeds, retrying transient database errors (and ``retry_on``).
+          also: Callable[[BaseException], bool] = lambda error: False) -> T:
+    """Call ``fn`` until it succeeds, retrying transient database errors (and those ``also`` names).
 
     Args:
         fn: one whole transaction (it must be safe to run again from the start).
         deadline_s: give up (re-raise the last error) after this many seconds.
         first_wait_s: the first backoff; it doubles up to 1 s, jittered by up to 100%.
-        retry_on: extra exception types to retry, e.g. an IntegrityError from a number race.
+        also: True for further errors worth retrying, e.g. a unique-number race (``is_duplicate``).
     """
     start, wait = time.monotonic(), first_wait_s
     while True:
         try:
             return fn()
         except Exception as error:  # noqa: BLE001 — filtered just below
-            if not (is_transient(error) or isinstance(error, retry_on)):
+            if not (is_transient(error) or also(error)):
                 raise
             if time.monotonic() - start > deadline_s:
                 raise

@@ -1,0 +1,228 @@
+"""Benchmark problems for bench/search.py: synthetic functions and scikit-learn tuning.
+
+Each problem states its parameters once (``P`` records) and is turned into a ``knobs.Space``
+and into Optuna's define-by-run ``suggest_*`` calls from that one statement, so every optimizer
+searches exactly the same space. Objectives are minimized and deterministic: the scikit-learn
+ones use fixed folds and fixed model seeds, and nothing is cached between evaluations.
+
+The scikit-learn problems keep one evaluation near 0.02-0.3 s (subsampled data, 3-fold CV) so
+that 10 seeds x 5 optimizers x 60 trials stay affordable on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["P", "Problem", "PROBLEMS"]
+
+
+@dataclass(frozen=True)
+class P:
+    """One parameter: kind in {"float", "int", "choice"}; ``when`` as in ``knobs.Float``."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    options: tuple = ()
+    when: dict | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    params: dict[str, P]
+    objective: Callable[[dict[str, Any]], float]
+    kind: str  # "synthetic" or "sklearn"
+    note: str = ""
+    optimum: float | None = field(default=None)
+
+    def space(self):
+        from knobs.space import Choice, Float, Int, Space
+
+        def build(p: P):
+            if p.kind == "float":
+                return Float(p.low, p.high, log=p.log, when=p.when)
+            if p.kind == "int":
+                return Int(int(p.low), int(p.high), log=p.log, when=p.when)
+            return Choice(list(p.options), when=p.when)
+
+        return Space({name: build(p) for name, p in self.params.items()})
+
+    def suggest_optuna(self, trial) -> dict[str, Any]:
+        """Optuna define-by-run: parameters in order, conditional ones only when active."""
+        config: dict[str, Any] = {}
+        for name, p in self.params.items():
+            if p.when and any(config.get(k, object()) not in (v if isinstance(v, (list, tuple)) else [v])
+                              for k, v in p.when.items()):
+                continue
+            if p.kind == "float":
+                config[name] = trial.suggest_float(name, p.low, p.high, log=p.log)
+            elif p.kind == "int":
+                config[name] = trial.suggest_int(name, int(p.low), int(p.high), log=p.log)
+            else:
+                config[name] = trial.suggest_categorical(name, list(p.options))
+        return config
+
+
+# -- synthetic ------------------------------------------------------------------------------
+
+def branin(c: dict) -> float:
+    x1, x2 = c["x1"], c["x2"]
+    b, cc, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + cc * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+_H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+                  [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
+_H6_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
+                         [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(c: dict) -> float:
+    x = np.array([c[f"x{i}"] for i in range(6)])
+    return -float(_H6_ALPHA @ np.exp(-(_H6_A * (x - _H6_P) ** 2).sum(axis=1)))
+
+
+def log_rosenbrock(c: dict) -> float:
+    """Rosenbrock's valley in log10 coordinates: x, y in [1e-5, 1] map to [-2, 2]."""
+    u = [(math.log10(c[k]) + 2.5) / 1.25 for k in ("x", "y")]
+    return 100.0 * (u[1] - u[0] ** 2) ** 2 + (1.0 - u[0]) ** 2
+
+
+_MIXED = {"relu": (0.0, 5.0, 3.0, -2.0), "tanh": (0.3, 3.0, 6.0, -3.0), "gelu": (0.1, 6.0, 4.0, -2.5)}
+
+
+def mixed(c: dict) -> float:
+    """A categorical with three differently shaped optima over two ints and a log float."""
+    base, width_opt, depth_opt, lr_opt = _MIXED[c["act"]]
+    return (base + 0.15 * (math.log2(c["width"]) - width_opt) ** 2
+            + 0.08 * (c["depth"] - depth_opt) ** 2 + 0.5 * (math.log10(c["lr"]) - lr_opt) ** 2
+            + 0.2 * math.sin(3 * math.log10(c["lr"])) * (c["depth"] / 10))
+
+
+def conditional(c: dict) -> float:
+    """Optimizer-dependent hyperparameters: momentum only for sgd, beta2 only for adam."""
+    lr = math.log10(c["lr"])
+    wd = math.log10(c["wd"])
+    if c["optimizer"] == "sgd":
+        loss = 0.35 + 0.4 * (lr + 1.0 - 2.0 * (c["momentum"] - 0.9)) ** 2 + 3.0 * (c["momentum"] - 0.9) ** 2
+    elif c["optimizer"] == "adam":
+        loss = 0.30 + 0.4 * (lr + 3.0) ** 2 + 40.0 * (math.log10(1 - c["beta2"]) + 2.5) ** 2 / 100
+    else:
+        loss = 0.45 + 0.4 * (lr + 2.5) ** 2
+    return loss + 0.05 * (wd + 4.0) ** 2
+
+
+# -- scikit-learn ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "digits":
+        X, y = datasets.load_digits(return_X_y=True)
+        idx = np.random.default_rng(0).permutation(len(y))[:900]
+        return X[idx] / 16.0, y[idx]
+    loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[name]
+    X, y = loader(return_X_y=True)
+    # NOTE: scaling with the full data's statistics is a tiny leak shared by every optimizer.
+    return StandardScaler().fit_transform(X), y
+
+
+def _cv_score(model, data: str, scoring: str) -> float:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    X, y = _data(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = cross_val_score(model, X, y, scoring=scoring,
+                                 cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    return float(np.mean(scores))
+
+
+def svc(data: str) -> Callable[[dict], float]:
+    def objective(c: dict) -> float:
+        from sklearn.svm import SVC
+        return 1.0 - _cv_score(SVC(C=c["C"], gamma=c["gamma"]), data, "accuracy")
+    return objective
+
+
+def rf_wine(c: dict) -> float:
+    from sklearn.ensemble import RandomForestClassifier
+    model = RandomForestClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
+                                   min_samples_leaf=c["min_samples_leaf"],
+                                   max_features=c["max_features"], random_state=0, n_jobs=1)
+    return -_cv_score(model, "wine", "neg_log_loss")
+
+
+def hgb_cancer(c: dict) -> float:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    model = HistGradientBoostingClassifier(
+        learning_rate=c["learning_rate"], max_iter=c["max_iter"], max_leaf_nodes=c["max_leaf_nodes"],
+        min_samples_leaf=c["min_samples_leaf"], l2_regularization=c["l2"], random_state=0)
+    return -_cv_score(model, "breast_cancer", "neg_log_loss")
+
+
+def mlp_digits(c: dict) -> float:
+    from sklearn.neural_network import MLPClassifier
+    model = MLPClassifier((c["width"],), activation=c["activation"], alpha=c["alpha"],
+                          learning_rate_init=c["lr"], batch_size=c["batch_size"], max_iter=25,
+                          random_state=0)
+    return -_cv_score(model, "digits", "neg_log_loss")
+
+
+def logreg_cancer(c: dict) -> float:
+    from sklearn.linear_model import LogisticRegression
+    model = LogisticRegression(C=c["C"], penalty=c["penalty"], solver="liblinear",
+                               class_weight=None if c["class_weight"] == "none" else "balanced",
+                               intercept_scaling=c["intercept_scaling"])
+    return -_cv_score(model, "breast_cancer", "neg_log_loss")
+
+
+_UNIT6 = {f"x{i}": P("float", 0.0, 1.0) for i in range(6)}
+
+PROBLEMS: dict[str, Problem] = {p.name: p for p in [
+    Problem("branin", {"x1": P("float", -5.0, 10.0), "x2": P("float", 0.0, 15.0)}, branin,
+            "synthetic", "2-D, three global minima", optimum=0.397887),
+    Problem("hartmann6", _UNIT6, hartmann6, "synthetic", "6-D, one deep narrow minimum",
+            optimum=-3.32237),
+    Problem("log_rosenbrock", {"x": P("float", 1e-5, 1.0, log=True), "y": P("float", 1e-5, 1.0, log=True)},
+            log_rosenbrock, "synthetic", "curved valley on log axes, values span 0..3600", optimum=0.0),
+    Problem("mixed", {"act": P("choice", options=("relu", "tanh", "gelu")),
+                      "width": P("int", 4, 1024, log=True), "depth": P("int", 1, 10),
+                      "lr": P("float", 1e-5, 1.0, log=True)},
+            mixed, "synthetic", "categorical x two ints x log float"),
+    Problem("conditional", {"optimizer": P("choice", options=("sgd", "adam", "rmsprop")),
+                            "momentum": P("float", 0.0, 0.99, when={"optimizer": "sgd"}),
+                            "beta2": P("float", 0.9, 0.9999, when={"optimizer": "adam"}),
+                            "lr": P("float", 1e-5, 1.0, log=True), "wd": P("float", 1e-6, 1e-1, log=True)},
+            conditional, "synthetic", "parameters active only for one optimizer"),
+    Problem("svc_digits", {"C": P("float", 1e-3, 1e3, log=True), "gamma": P("float", 1e-5, 1e1, log=True)},
+            svc("digits"), "sklearn", "SVC error rate, 900 digits, 3-fold CV"),
+    Problem("svc_cancer", {"C": P("float", 1e-3, 1e3, log=True), "gamma": P("float", 1e-5, 1e1, log=True)},
+            svc("breast_cancer"), "sklearn", "SVC error rate, breast cancer, 3-fold CV"),
+    Problem("rf_wine", {"n_estimators": P("int", 5, 60, log=True), "max_depth": P("int", 1, 12),
+                        "min_samples_leaf": P("int", 1, 20), "max_features": P("float", 0.05, 1.0)},
+            rf_wine, "sklearn", "random forest log loss, wine, 3-fold CV"),
+    Problem("hgb_cancer", {"learning_rate": P("float", 1e-3, 1.0, log=True), "max_iter": P("int", 10, 80),
+                           "max_leaf_nodes": P("int", 2, 64, log=True), "min_samples_leaf": P("int", 1, 60, log=True),
+                           "l2": P("float", 1e-6, 10.0, log=True)},
+            hgb_cancer, "sklearn", "histogram boosting log loss, breast cancer, 3-fold CV"),
+    Problem("mlp_digits", {"width": P("int", 8, 128, log=True), "activation": P("choice", options=("relu", "tanh")),
+                           "alpha": P("float", 1e-6, 1e-1, log=True), "lr": P("float", 1e-4, 1e-1, log=True),
+                           "batch_size": P("int", 16, 256, log=True)},
+            mlp_digits, "sklearn", "MLP log loss, 900 digits, 25 epochs, 3-fold CV"),
+    Problem("logreg_cancer", {"C": P("float", 1e-4, 1e3, log=True), "penalty": P("choice", options=("l1", "l2")),
+                              "class_weight": P("choice", options=("none", "balanced")),
+                              "intercept_scaling": P("float", 0.1, 10.0, log=True)},
+            logreg_cancer, "sklearn", "logistic regression log loss, breast cancer, 3-fold CV"),
+]}

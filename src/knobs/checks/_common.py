@@ -1,0 +1,85 @@
+"""Small pieces the model checks share: tensors from arrays, a stratified pick, the task's loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from knobs.data import validate_labels
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "pick", "task_loss"]
+
+TASKS = ("classification", "regression")
+DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+           nn.FeatureAlphaDropout)
+
+
+def check_task(task: str) -> None:
+    """Refuse a task the checks do not know."""
+    if task not in TASKS:
+        raise ConfigError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def as_tensors(X, y, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 inputs and int64 labels (classification) or float32 targets (regression)."""
+    X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).float()
+    y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+    if len(X) != len(y) or len(X) == 0:
+        raise DataError(f"X and y must be non-empty with one target per row; got X {tuple(X.shape)} "
+                        f"and y {tuple(y.shape)}")
+    return X, (y.long() if task == "classification" else y.float())
+
+
+def pick(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:
+    """Indices of ``n`` rows; for classes, dealt round-robin so every class appears."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    if n >= len(y):
+        return order
+    if not stratify:
+        return order[:n]
+    # NOTE: rank each row within its class (in shuffled order), then take the lowest ranks: the
+    # first row of every class, then the second of every class, and so on.
+    labels = y[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    for label in np.unique(labels):
+        members = labels == label
+        rank[members] = np.arange(members.sum())
+    return order[np.argsort(rank, kind="stable")[:n]]
+
+
+def label_range(y: torch.Tensor, outputs: torch.Tensor, n_classes: int | None) -> int:
+    """The class count, checked against the model's output width and the labels."""
+    width = outputs.shape[1] if outputs.ndim == 2 else None
+    if n_classes is None:
+        if width is None:
+            raise ConfigError(f"a classifier must output (n, C) logits, got {tuple(outputs.shape)}")
+        n_classes = width
+    if width != n_classes:
+        raise ConfigError(f"the model outputs shape {tuple(outputs.shape)} but the data has "
+                          f"{n_classes} classes; the last layer needs {n_classes} outputs")
+    validate_labels(y.numpy(), n_classes)
+    return n_classes
+
+
+def task_loss(outputs: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
+    """Cross-entropy for classes, MSE for regression (a trailing output axis of 1 is dropped)."""
+    if task == "classification":
+        return F.cross_entropy(outputs, target)
+    if outputs.ndim == target.ndim + 1 and outputs.shape[-1] == 1:
+        outputs = outputs.squeeze(-1)
+    if outputs.shape != target.shape:
+        raise ConfigError(f"regression outputs of shape {tuple(outputs.shape)} do not match "
+                          f"targets of shape {tuple(target.shape)}")
+    return F.mse_loss(outputs, target)
+
+
+def disable_dropout(model: nn.Module) -> nn.Module:
+    """Set every dropout layer's p to 0 (the model stays in train mode for batch norm)."""
+    for module in model.modules():
+        if isinstance(module, DROPOUT):
+            module.p = 0.0
+    return model

@@ -1,0 +1,230 @@
+"""Data sanity: the faults that make training fail quietly, found in one pass over the splits.
+
+Each check returns a ``CheckResult`` (passing ones too, so a report shows what was verified):
+
+- ``finite``: NaN or inf anywhere (NaN propagates into the loss within a step).
+- ``constant_features``: columns constant over the training rows (they carry no signal).
+- ``feature_scale``: columns with a mean or std beyond ``scale_limit`` (10 for raw data; 3 after
+  the given standardizer, on every split) — unscaled inputs slow or break gradient descent.
+- ``labels``: class labels outside ``0..C-1`` or not integers.
+- ``class_balance``: the largest over the smallest training class count.
+- ``duplicates``: rows of a later split (val, test) that also appear in an earlier one — a leak
+  that makes the held-out score optimistic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from knobs.checks._result import CheckResult
+from knobs.data import Dataset, Splits, validate_labels
+from knobs.data._standardize import is_constant
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["check_data"]
+
+Pairs = dict[str, tuple[np.ndarray, np.ndarray]]
+_SHOWN = 10
+
+
+def check_data(data, n_classes: int | None = None, *, task: str | None = None, standardizer=None,
+               scale_limit: float | None = None, max_imbalance: float = 3.0) -> list[CheckResult]:
+    """Run every data check over the splits.
+
+    Args:
+        data: ``Splits``, a mapping ``{"train": (X, y), "val": (X, y), ...}`` (the first entry is
+            the training split), a tuple of pairs ``((X, y), (X, y)[, (X, y)])`` read as train,
+            val and test, a ``Dataset``, or one ``(X, y)`` pair.
+        n_classes: the number of classes (default: the Dataset's, else the largest label + 1).
+        task: ``"classification"`` or ``"regression"``; regression skips the label checks.
+            Default: the Dataset's; else classification when ``n_classes`` is given or the
+            targets have an integer dtype, regression for float targets.
+        standardizer: a fitted ``Standardizer``; the scale check then judges the standardized data.
+        scale_limit: the largest acceptable |mean| or std of a column (default 10 raw, 3 after
+            standardization).
+        max_imbalance: the largest acceptable ratio of training class counts.
+
+    Returns:
+        One ``CheckResult`` per check, in the order of the module doc.
+
+    Example:
+        >>> [r.name for r in check_data(split(load_builtin("iris"))) if not r.passed]  # doctest: +SKIP
+        ['feature_scale']
+    """
+    if isinstance(data, Dataset):
+        task, n_classes = task or data.task, n_classes if n_classes is not None else data.n_classes
+    pairs = _as_pairs(data)
+    limit = scale_limit if scale_limit is not None else (10.0 if standardizer is None else 3.0)
+    results = [_finite(pairs), _constant(pairs), _scale(pairs, standardizer, limit)]
+    if (task or _infer_task(pairs, n_classes)) == "classification":
+        if n_classes is None:
+            n_classes = int(max(np.nanmax(y) for _, y in pairs.values())) + 1
+        results += [_labels(pairs, n_classes), _balance(pairs, n_classes, max_imbalance)]
+    return results + [_duplicates(pairs)]
+
+
+def _infer_task(pairs: Pairs, n_classes: int | None) -> str:
+    """Classes when a class count is given or the targets are integers (as loaders store them)."""
+    if n_classes is not None:
+        return "classification"
+    integer = all(y.dtype.kind in "iub" for _, y in pairs.values())
+    return "classification" if integer else "regression"
+
+
+def _as_pairs(data) -> Pairs:
+    if isinstance(data, Splits):
+        named = {"train": data.train, "val": data.val, "test": data.test}
+    elif isinstance(data, Dataset):
+        named = {"data": (data.X, data.y)}
+    elif isinstance(data, Mapping):
+        named = dict(data)
+    elif isinstance(data, (tuple, list)) and 0 < len(data) <= 3 and all(
+            isinstance(pair, (tuple, list)) for pair in data):
+        named = dict(zip(("train", "val", "test"), data))  # (train, val[, test]) pairs
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        named = {"data": data}
+    else:
+        raise ConfigError(f"check_data takes Splits, a Dataset, a mapping or tuple of (X, y) pairs, "
+                          f"or one (X, y) pair; got {type(data).__name__}")
+    # NOTE: empty splits (val=0) have no statistics to check and are left out.
+    pairs = {name: (np.asarray(pair[0]), np.asarray(pair[1])) for name, pair in named.items()
+             if pair is not None and len(pair[1])}
+    for name, (X, y) in pairs.items():
+        if X.ndim < 2 or len(X) != len(y):
+            raise DataError(f"check_data: split {name!r} needs X (n, features...) and one target "
+                            f"per row; got X {X.shape}, y {y.shape}")
+    if not pairs:
+        raise ConfigError("check_data got no rows to check")
+    return pairs
+
+
+def _columns(X: np.ndarray) -> np.ndarray:
+    """Rows flattened to columns, as float64 with non-finite values as NaN."""
+    X = X.reshape(len(X), -1).astype(np.float64)
+    return np.where(np.isfinite(X), X, np.nan)
+
+
+def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and stds ignoring NaN (an all-NaN column gives NaN, without a warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+
+
+def _finite(pairs: Pairs) -> CheckResult:
+    measured = {}
+    for name, (X, _) in pairs.items():
+        flat = X.reshape(len(X), -1)
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            measured[name] = {"nan": int(np.isnan(flat).sum()), "inf": int(np.isinf(flat).sum()),
+                              "rows": int(bad.any(axis=1).sum()),
+                              "columns": np.flatnonzero(bad.any(axis=0))[:_SHOWN].tolist()}
+    if not measured:
+        return CheckResult("finite", True, "info", {}, "no NaN or inf", "every feature value is finite")
+    where = "; ".join(f"{name}: {m['nan']} NaN, {m['inf']} inf in {m['rows']} rows (columns "
+                      f"{m['columns']})" for name, m in measured.items())
+    return CheckResult("finite", False, "error", measured, "no NaN or inf",
+                       f"non-finite features — {where}; drop or impute those rows")
+
+
+def _constant(pairs: Pairs) -> CheckResult:
+    name, (X, _) = next(iter(pairs.items()))
+    mean, std = _moments(_columns(X))
+    constant = np.flatnonzero(is_constant(mean, std))
+    measured = {"split": name, "n_constant": len(constant), "columns": constant[:_SHOWN].tolist(),
+                "n_features": len(mean)}
+    if not len(constant):
+        return CheckResult("constant_features", True, "info", measured,
+                           "every feature varies in training", "every feature varies over the training rows")
+    return CheckResult("constant_features", False, "warning", measured, "every feature varies in training",
+                       f"{len(constant)} of {len(mean)} features are constant over the {name} rows "
+                       f"(columns {measured['columns']}); they carry no signal — drop them")
+
+
+def _scale(pairs: Pairs, standardizer, limit: float) -> CheckResult:
+    measured = {}
+    for name, (X, _) in pairs.items():
+        Xs = standardizer.transform(X) if standardizer is not None else X
+        mean, std = _moments(_columns(Xs))
+        size = np.maximum(np.nan_to_num(np.abs(mean)), np.nan_to_num(std))
+        worst = int(np.argmax(size))
+        measured[name] = {"max_abs_mean": float(np.nanmax(np.abs(mean))), "max_std": float(np.nanmax(std)),
+                          "worst_column": worst, "n_over": int((size > limit).sum())}
+    over = {name: m for name, m in measured.items() if m["n_over"]}
+    state = "standardized" if standardizer is not None else "raw"
+    expected = f"|mean| and std of every {state} column <= {limit:g}"
+    if not over:
+        return CheckResult("feature_scale", True, "info", measured, expected,
+                           f"{state} feature scales are within {limit:g}")
+    where = "; ".join(f"{name}: {m['n_over']} columns (worst column {m['worst_column']}: |mean| "
+                      f"{m['max_abs_mean']:.4g}, std {m['max_std']:.4g})" for name, m in over.items())
+    fix = ("standardize the features with statistics fitted on the training split"
+           if standardizer is None else
+           "the training statistics do not fit these rows: the splits come from different "
+           "distributions, or a near-constant training feature blows up")
+    return CheckResult("feature_scale", False, "warning", measured, expected,
+                       f"{state} features far from mean 0 / std 1 — {where}; {fix}")
+
+
+def _labels(pairs: Pairs, n_classes: int) -> CheckResult:
+    problems = {}
+    for name, (_, y) in pairs.items():
+        try:
+            validate_labels(y, n_classes, name=f"y_{name}")
+        except DataError as error:
+            problems[name] = str(error)
+    expected = f"integer labels in 0..{n_classes - 1}"
+    if not problems:
+        return CheckResult("labels", True, "info", {"n_classes": n_classes}, expected,
+                           f"every label is an integer in 0..{n_classes - 1}")
+    return CheckResult("labels", False, "error", {"n_classes": n_classes, "problems": problems},
+                       expected, "; ".join(problems.values()))
+
+
+def _balance(pairs: Pairs, n_classes: int, max_imbalance: float) -> CheckResult:
+    name, (_, y) = next(iter(pairs.items()))
+    valid = y[np.isfinite(y) & (y >= 0) & (y < n_classes)].astype(np.int64)
+    counts = np.bincount(valid, minlength=n_classes)[:n_classes]
+    ratio = float(counts.max() / counts.min()) if counts.min() > 0 else float("inf")
+    measured = {"split": name, "counts": counts.tolist(), "ratio": ratio}
+    expected = f"largest / smallest class count <= {max_imbalance:g}"
+    if ratio <= max_imbalance:
+        return CheckResult("class_balance", True, "info", measured, expected,
+                           f"class counts in {name} are balanced (ratio {ratio:.3g})")
+    empty = np.flatnonzero(counts == 0).tolist()
+    found = (f"classes {empty} have no {name} rows" if empty else
+             f"class {int(counts.argmax())} has {ratio:.3g}x the rows of class {int(counts.argmin())}")
+    return CheckResult("class_balance", False, "warning", measured, expected,
+                       f"imbalanced {name} classes: {found} (counts {counts.tolist()}); use class "
+                       f"weights or oversample the small classes within the training split, and "
+                       f"judge by balanced accuracy or per-class recall")
+
+
+def _duplicates(pairs: Pairs) -> CheckResult:
+    seen: dict[str, set[bytes]] = {}
+    measured = {}
+    for name, (X, _) in pairs.items():
+        keys = _row_keys(X)
+        for earlier, earlier_keys in seen.items():
+            measured[f"{name}_in_{earlier}"] = int(sum(key in earlier_keys for key in keys))
+        seen[name] = set(keys)
+    leaks = {pair: count for pair, count in measured.items() if count}
+    expected = "no row of a held-out split also in an earlier split"
+    if not leaks:
+        return CheckResult("duplicates", True, "info", measured, expected,
+                           "no row appears in more than one split")
+    where = ", ".join(f"{count} {pair.replace('_in_', ' rows also in ')}" for pair, count in leaks.items())
+    return CheckResult("duplicates", False, "warning", measured, expected,
+                       f"rows shared across splits: {where}; the held-out scores are optimistic — "
+                       f"deduplicate the data before splitting")
+
+
+def _row_keys(X: np.ndarray) -> list[bytes]:
+    """A 16-byte digest per row; float32, with -0.0 made +0.0, so equal values hash equal."""
+    rows = np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float32) + np.float32(0.0)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]

@@ -1,0 +1,110 @@
+"""Initial loss: before any training, a classifier should be maximally unsure.
+
+Why ln C: a freshly initialized network with small final-layer weights outputs near-equal logits,
+so the cross-entropy of every sample is about ``-ln(1/C) = ln C`` (2.303 for 10 classes). A much
+larger loss means confident wrong guesses at step 0 (final layer initialized too large, inputs
+unstandardized); a much smaller one means the answer is visible before learning (a label leak).
+For regression the model predicts about zero, so the initial MSE is about the target variance
+(plus the squared mean when the target is not centred).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, pick, task_loss
+from knobs.checks._result import CheckResult
+from knobs.errors import ConfigError
+
+__all__ = ["check_initial_loss"]
+
+
+def check_initial_loss(
+    make_model: Callable[[], nn.Module],
+    X,
+    y,
+    *,
+    n_classes: int | None = None,
+    task: str = "classification",
+    seeds: Sequence[int] = (0, 1, 2),
+    tolerance: float = 0.5,
+    n_samples: int = 512,
+) -> CheckResult:
+    """Compare the untrained model's loss with its expected value.
+
+    Args:
+        make_model: builds a fresh model; torch is seeded with each seed before each call.
+        X, y: inputs the model accepts and their labels or targets.
+        n_classes: the number of classes (default: the model's output width).
+        task: ``"classification"`` (expect ln C) or ``"regression"`` (expect Var(y)).
+        seeds: one fresh model per seed; the mean loss is judged.
+        tolerance: passes when ``|mean / expected - 1| <= tolerance``.
+        n_samples: rows used (a seeded, class-balanced pick), to keep the check fast.
+
+    Returns:
+        A ``CheckResult`` with the per-seed losses, their mean, the expected value and the ratio.
+
+    Example:
+        >>> check_initial_loss(lambda: nn.Linear(64, 10), X, y).passed   # doctest: +SKIP
+        True
+    """
+    check_task(task)
+    rows = pick(np.asarray(y), n_samples, seed=0, stratify=task == "classification")
+    X, y = as_tensors(np.asarray(X)[rows], np.asarray(y)[rows], task)
+    if not seeds:
+        raise ConfigError("check_initial_loss needs at least one seed")
+    outputs = [_initial_outputs(make_model, X, seed) for seed in seeds]
+    expected, label = _expected(task, y, outputs[0], n_classes)
+    losses = [float(task_loss(out, y, task)) for out in outputs]
+    mean = float(np.mean(losses))
+    ratio = mean / expected
+    passed = math.isfinite(mean) and abs(ratio - 1) <= tolerance
+    measured = {"losses": losses, "seeds": list(seeds), "mean": mean, "expected": expected,
+                "ratio": ratio, "n_samples": len(y)}
+    return CheckResult(
+        name="initial_loss", passed=passed,
+        severity="info" if passed else ("error" if not math.isfinite(mean) else "warning"),
+        measured=measured, expected=f"within {tolerance:.0%} of {label}",
+        message=_message(task, mean, ratio, label, losses, passed),
+    )
+
+
+def _expected(task, y: torch.Tensor, outputs: torch.Tensor, n_classes) -> tuple[float, str]:
+    """The loss an untrained model should have, and how to say it."""
+    if task == "classification":
+        n_classes = label_range(y, outputs, n_classes)
+        return math.log(n_classes), f"ln {n_classes} = {math.log(n_classes):.3f}"
+    # NOTE: floored so a constant target reports a huge ratio instead of dividing by zero.
+    variance = max(float(y.var(unbiased=False)), 1e-12)
+    return variance, f"Var(y) = {variance:.4g}"
+
+
+def _initial_outputs(make_model, X: torch.Tensor, seed: int) -> torch.Tensor:
+    """The outputs of a fresh model built after seeding (train mode, dropout off)."""
+    torch.manual_seed(seed)
+    model = disable_dropout(make_model()).train()
+    with torch.no_grad():
+        return model(X)
+
+
+def _message(task, mean, ratio, label, losses, passed) -> str:
+    seeds = ", ".join(f"{value:.3f}" for value in losses)
+    found = f"initial loss {mean:.4g} (per seed: {seeds}) vs {label}: ratio {ratio:.3g}"
+    if passed:
+        return f"{found}; the untrained model is as unsure as it should be"
+    if not math.isfinite(mean):
+        return f"{found}; the loss is not finite before training: check the inputs and the init"
+    if ratio < 1:
+        return (f"{found}; the loss is below its chance level before any training: the labels may "
+                f"leak into the inputs, or the output bias already encodes the answer")
+    if task == "classification":
+        return (f"{found}; the untrained model is confidently wrong: the final layer's initial "
+                f"weights are too large (scale them down or zero them) or the inputs are not "
+                f"standardized")
+    return (f"{found}; the untrained predictions are far from the targets: standardize the target "
+            f"or initialize the output bias to mean(y), and check the final layer's init scale")

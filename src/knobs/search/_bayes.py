@@ -1,0 +1,268 @@
+"""``Bayes``: Gaussian-process Bayesian optimization (the sampler shell around ``_gp``).
+
+Each suggestion: encode the history in the unit cube (one coordinate per parameter), warp the
+losses (power transform, robust to diverged runs), fit a Matérn-5/2 ARD GP by marginal
+likelihood (warm-started from the previous fit), pretend the running trials returned the GP's
+own prediction (the kriging believer, so a batch and the busy workers spread out), and maximize
+log-EI / log-PI / UCB over the mixed space. The first ``n_initial`` points come from a scrambled
+Sobol sequence.
+
+Conditional spaces: inactive parameters sit at 0.5 (as ``Space.to_unit`` encodes them), a
+constant the GP ignores between points that both lack the parameter; the acquisition optimizer
+applies the same rule to every candidate, so nothing falls back to random sampling.
+
+Example:
+    >>> from knobs.space import Float, Space
+    >>> from knobs.search._bayes import Bayes
+    >>> space = Space({"x": Float(-5.0, 5.0)})
+    >>> Bayes(seed=0).suggest(space, [])[0]["x"] != 0.0
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from knobs.errors import ConfigError
+from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
+                                completed_losses, config_key, fresh_configs)
+from knobs.search._gp import acquisition as acq
+from knobs.search._gp import gp as gpm
+from knobs.search._gp import optimize, transforms
+from knobs.search._random import sobol_points
+from knobs.space import Space
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["Bayes"]
+
+# NOTE: integer / stepped axes with more levels than this are relaxed to the real line in the
+# acquisition search and rounded when decoded (the next fit sees the rounded value).
+MAX_LEVELS = 4096
+N_INCUMBENTS = 5
+PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
+
+
+def _levels(param: Any) -> np.ndarray | None:
+    """The unit coordinates a parameter can really take, or None for a continuous axis."""
+    if param.kind == "choice":
+        k = len(param.options)
+        return (np.arange(k) + 0.5) / k
+    if param.kind == "int":
+        values = range(param.low, param.high + 1, param.step)
+    elif param.step is not None:
+        count = int(math.floor((param.high - param.low) / param.step + 1e-8)) + 1
+        values = [param.from_unit((k + 0.5) / count) for k in range(min(count, MAX_LEVELS + 1))]
+    else:
+        return None
+    if len(values) > MAX_LEVELS:
+        return None
+    return np.unique([param.to_unit(v) for v in values])
+
+
+class _Coding:
+    """How a space looks to the GP: categorical axes, discrete levels, activation rules."""
+
+    def __init__(self, space: Space) -> None:
+        params = [space[name] for name in space.names]
+        index = {name: j for j, name in enumerate(space.names)}
+        self.is_cat = np.array([p.kind == "choice" for p in params])
+        self.levels = [_levels(p) for p in params]
+        self.conditions = [
+            [(index[parent], np.array([space[parent].to_unit(v) for v in values]))
+             for parent, values in p.when.items()]
+            for p in params
+        ]
+
+    def canonical(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluable points and the coordinates a gradient step may move (not choices)."""
+        U, active = transforms.apply_conditions(transforms.snap(U, self.levels), self.conditions)
+        return U, active & ~self.is_cat
+
+
+class Bayes(Sampler):
+    """Bayesian optimization with a Gaussian process (Matérn-5/2 ARD) surrogate.
+
+    Args:
+        acquisition: ``"ei"`` (expected improvement, optimized as log-EI), ``"pi"`` (probability
+            of improvement, as log-PI) or ``"ucb"`` (mean minus ``kappa`` standard deviations).
+        xi: EI / PI margin, in units of the standardized loss: improvements smaller than this
+            count as none, nudging the search away from the incumbent.
+        kappa: UCB exploration weight.
+        n_initial: Sobol points before the GP takes over; None means ``min(10, max(4, d + 1))``
+            for d parameters. The GP needs at least 2 complete results whatever this says.
+        warp: output warping before the fit: ``"power"`` (Yeo-Johnson, HEBO's choice), ``"rank"``
+            (normal scores of the ranks) or ``"standardize"``.
+        n_candidates: quasi-random candidates scored per suggestion (a power of 2 suits Sobol).
+        n_local: best candidates polished by L-BFGS-B.
+        seed: seed of the sampler's random generator (Sobol scrambles, candidate pools).
+
+    Example:
+        >>> from knobs.space import Float, Space
+        >>> Bayes(acquisition="ucb", kappa=2.0, seed=1).suggest(Space({"lr": Float(1e-4, 1.0, log=True)}), [], n=2)[1]["lr"] > 0
+        True
+    """
+
+    def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
+                 n_initial: int | None = None, warp: str = "power", n_candidates: int = 1024,
+                 n_local: int = 8, seed: int | None = None) -> None:
+        self.acquisition = acquisition
+        self.xi = xi
+        self.kappa = kappa
+        self.n_initial = n_initial
+        self.warp = warp
+        self.n_candidates = n_candidates
+        self.n_local = n_local
+        self.seed = seed
+        self._rng: np.random.Generator | None = None
+        self._design_seed: int | None = None
+        self._raw: np.ndarray | None = None
+
+    # -- public contract -------------------------------------------------------------------
+    def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
+                direction: str = "minimize") -> list[dict[str, Any]]:
+        trials = check_request(space, trials, n, direction)
+        self._check_args()
+        rng = self._generator()
+        history = completed_losses(trials, direction, space)
+        taken = {config_key(t.config) for t in trials}
+        if len(history) < max(2, self._n_initial(len(space))):
+            return self._design(space, len(trials), n, taken)
+        coding = _Coding(space)
+        X = space.to_unit_many([c for c, _ in history])
+        z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
+        model = self._fit(X, z, coding)
+        running = [t.config for t in trials if t.state == TrialState.RUNNING
+                   and _valid(space, t.config)]
+        if running:
+            model = _believe(model, space.to_unit_many(running))
+        out = []
+        for _ in range(n):
+            u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], float(z.min()),
+                           space, taken, rng)
+            out.append(space.from_unit(u))
+            model = _believe(model, u[None, :])
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        self._generator()
+        return {"rng": self._rng.bit_generator.state, "design_seed": self._design_seed,
+                "raw": None if self._raw is None else [float(v) for v in self._raw]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        missing = {"rng", "design_seed", "raw"} - set(state)
+        if missing:
+            raise ConfigError(f"Bayes state is missing keys {sorted(missing)}; expected the "
+                              f"output of Bayes.state_dict()")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise ConfigError(f"Bayes state 'rng' is not a numpy PCG64 state ({e})") from None
+        self._rng, self._design_seed = rng, int(state["design_seed"])
+        self._raw = None if state["raw"] is None else np.asarray(state["raw"], dtype=float)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _check_args(self) -> None:
+        if self.acquisition not in acq.ACQUISITIONS:
+            raise ConfigError(f"Bayes acquisition must be one of {sorted(acq.ACQUISITIONS)}, "
+                              f"got {self.acquisition!r}")
+        if self.warp not in transforms.WARPS:
+            raise ConfigError(f"Bayes warp must be one of {sorted(transforms.WARPS)}, "
+                              f"got {self.warp!r}")
+        check_number(self.xi, "Bayes xi", 0.0, math.inf)
+        check_number(self.kappa, "Bayes kappa", 0.0, math.inf)
+        check_number(self.n_candidates, "Bayes n_candidates", 1, 2**20, integer=True)
+        check_number(self.n_local, "Bayes n_local", 1, 1024, integer=True)
+        if self.n_initial is not None:
+            check_number(self.n_initial, "Bayes n_initial", 1, 2**20, integer=True)
+        check_seed(self.seed)
+
+    def _generator(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+            self._design_seed = int(self._rng.integers(2**63))
+        return self._rng
+
+    def _n_initial(self, d: int) -> int:
+        return min(10, max(4, d + 1)) if self.n_initial is None else self.n_initial
+
+    def _design(self, space: Space, start: int, n: int, taken: set) -> list[dict[str, Any]]:
+        """Sobol points ``start, start + 1, ...`` of this sampler's scrambled sequence.
+
+        NOTE: position = number of trials so far, so a resumed or parallel study continues the
+        sequence. Points already taken (small discrete spaces) are skipped; once the space is
+        used up, repeats are returned (as ``Random`` does) so the study can go on.
+        """
+        configs = [space.from_unit(u) for u in sobol_points(len(space), self._design_seed,
+                                                              start, n + 16)]
+        fresh = fresh_configs(lambda m: configs, taken, n, tries=1)
+        return fresh + configs[:n - len(fresh)]
+
+    def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding) -> gpm.GP:
+        starts = [gpm.default_raw(X.shape[1])]
+        if self._raw is not None and len(self._raw) == X.shape[1] + 2:
+            starts.insert(0, self._raw)
+        model = gpm.fit(X, z, coding.is_cat, starts)
+        self._raw = model.raw
+        return model
+
+    def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
+              space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
+        """The best-scoring candidate whose config is not taken (then marked taken); the best
+        one regardless when the space is used up."""
+        score, score_grad = _scorers(model, self.acquisition,
+                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
+        sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
+        pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
+        scale = np.minimum(model.lengthscales, 1.0)
+        candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
+                                          coding.levels, scale, n_local=self.n_local)
+        for u in candidates:
+            key = config_key(space.from_unit(u))
+            if key not in taken:
+                taken.add(key)
+                return u
+        return candidates[0]
+
+
+def _believe(model: gpm.GP, U: np.ndarray) -> gpm.GP:
+    """Kriging believer: condition on the GP's own mean at U (running or just-picked points).
+
+    NOTE: the mean leaves the prediction unchanged but shrinks the variance around U, so EI
+    there collapses and the next pick moves away; no hyperparameter refit is needed.
+    """
+    mean, _ = gpm.posterior(model, U)
+    return gpm.condition(model, U, mean)
+
+
+def _scorers(model: gpm.GP, name: str, param: float, best: float):
+    """Acquisition value, and value with gradient, as functions of unit-cube points."""
+    fn = acq.ACQUISITIONS[name]
+
+    def score(U: np.ndarray) -> np.ndarray:
+        mean, var = gpm.posterior(model, U)
+        return fn(mean, np.sqrt(var), best, param)[0]
+
+    def score_grad(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, var, dmean, dvar = gpm.posterior_grad(model, U)
+        std = np.sqrt(var)
+        value, d_mean, d_std = fn(mean, std, best, param)
+        return value, d_mean[:, None] * dmean + (d_std / (2.0 * std))[:, None] * dvar
+
+    return score, score_grad
+
+
+def _perturb(incumbents: np.ndarray, coding: _Coding, rng: np.random.Generator,
+             per_point: int = 64) -> np.ndarray:
+    """Local candidates around the best points: Gaussian steps on numeric axes (integers snap to
+    nearby levels later), and each categorical axis redrawn with probability 1/d."""
+    base = np.repeat(incumbents, per_point, axis=0)
+    steps = rng.normal(size=base.shape) * rng.choice(PERTURB_SCALES, size=(len(base), 1))
+    out = np.where(coding.is_cat, base, base + steps)
+    flip = coding.is_cat & (rng.random(base.shape) < 1.0 / max(base.shape[1], 2))
+    out[flip] = rng.random(int(flip.sum()))
+    return np.clip(out, 0.0, 1.0)

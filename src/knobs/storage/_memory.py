@@ -1,0 +1,119 @@
+"""``InMemoryStorage``: the storage contract in a dict, for ``Study(storage=None)``.
+
+Why keep it beside SQL: quick studies and tests need no file, and running the same test-suite
+over both back ends keeps them honest. A lock makes it safe for threads; it does not survive the
+process (use a ``sqlite:///`` URL for that).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import replace
+from typing import Any, Iterable, Sequence
+
+from knobs.errors import KnobsError, TrialError
+from knobs.storage._base import RunningTrial, Storage, StudyRecord
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["InMemoryStorage"]
+
+
+class InMemoryStorage(Storage):
+    """Studies and trials held in this process's memory."""
+
+    def __init__(self) -> None:
+        self.url = "memory"
+        self._lock = threading.RLock()
+        self._studies: dict[str, StudyRecord] = {}
+        self._trials: dict[int, list[FrozenTrial]] = {}
+        self._alive: dict[int, dict[int, RunningTrial]] = {}
+
+    def create_study(self, name: str, *, direction: str, space: dict[str, Any] | None,
+                     attrs: dict[str, Any] | None = None) -> StudyRecord:
+        with self._lock:
+            if name in self._studies:
+                raise KnobsError(f"a study named {name!r} already exists in {self.url}")
+            record = StudyRecord(id=len(self._studies) + 1, name=name, direction=direction,
+                                 space=copy.deepcopy(space), created_at=time.time(),
+                                 attrs=copy.deepcopy(attrs or {}))
+            self._studies[name] = record
+            self._trials[record.id], self._alive[record.id] = [], {}
+            return record
+
+    def get_study(self, name: str) -> StudyRecord | None:
+        with self._lock:
+            record = self._studies.get(name)
+            return copy.deepcopy(record)
+
+    def study_names(self) -> list[str]:
+        with self._lock:
+            return list(self._studies)
+
+    def set_study_fields(self, study_id: int, **fields: Any) -> None:
+        with self._lock:
+            name = next(n for n, r in self._studies.items() if r.id == study_id)
+            self._studies[name] = replace(self._studies[name], **copy.deepcopy(fields))
+
+    def create_trial(self, study_id: int, config: dict[str, Any], *, host: str | None = None,
+                     pid: int | None = None) -> FrozenTrial:
+        with self._lock:
+            trials = self._trials[study_id]
+            now = time.time()
+            trial = FrozenTrial(number=len(trials), config=copy.deepcopy(config), started_at=now)
+            trials.append(trial)
+            self._alive[study_id][trial.number] = RunningTrial(trial.number, now, host, pid)
+            return copy.deepcopy(trial)
+
+    def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
+                     attrs: dict[str, Any] | None = None) -> FrozenTrial:
+        with self._lock:
+            trial = self._running(study_id, number)
+            merged = {**trial.attrs, **copy.deepcopy(attrs or {})}
+            done = replace(trial, state=state, value=value, finished_at=time.time(), attrs=merged)
+            self._trials[study_id][number] = done
+            self._alive[study_id].pop(number, None)
+            return copy.deepcopy(done)
+
+    def report(self, study_id: int, number: int, step: int, value: float) -> None:
+        with self._lock:
+            trial = self._running(study_id, number)
+            self._trials[study_id][number] = replace(trial, intermediate={**trial.intermediate, step: value})
+            self.heartbeat(study_id, [number])
+
+    def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        with self._lock:
+            trial = self._running(study_id, number)
+            attrs = {**trial.attrs, key: copy.deepcopy(value)}
+            self._trials[study_id][number] = replace(trial, attrs=attrs)
+
+    def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:
+        with self._lock:
+            alive = self._alive[study_id]
+            for n in numbers:
+                if n in alive:
+                    alive[n] = replace(alive[n], heartbeat=time.time())
+
+    def get_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        with self._lock:
+            trials = self._trials[study_id]
+            return [copy.deepcopy(t) for t in trials if states is None or t.state in states]
+
+    def get_trial(self, study_id: int, number: int) -> FrozenTrial:
+        with self._lock:
+            trials = self._trials[study_id]
+            if not (isinstance(number, int) and 0 <= number < len(trials)):
+                raise TrialError(f"no trial number {number!r} in this study ({len(trials)} trials)")
+            return copy.deepcopy(trials[number])
+
+    def running_trials(self, study_id: int) -> list[RunningTrial]:
+        with self._lock:
+            return list(self._alive[study_id].values())
+
+    def _running(self, study_id: int, number: int) -> FrozenTrial:
+        trial = self.get_trial(study_id, number)
+        if trial.state is not TrialState.RUNNING:
+            raise TrialError(f"trial {number} is already {trial.state.value}; only a running trial "
+                             "can be told, reported to or given attributes")
+        return trial

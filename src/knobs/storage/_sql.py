@@ -1,0 +1,270 @@
+"""``SQLStorage``: studies in SQLite or PostgreSQL through SQLAlchemy, safe for many workers.
+
+Why it is shaped this way:
+- Every public method is one short transaction run under ``retry`` (SQLite "database is locked",
+  PostgreSQL deadlocks): a transient failure is repeated, never half-applied.
+- A trial changes only while RUNNING, and every write says ``WHERE state = 'running'``: a trial
+  is finished exactly once even when its owner and a stale-trial sweep race.
+- Finished trials never change again, so they are cached: ``get_trials`` re-reads only the
+  running and new ones (the pruner calls it at every report).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+
+from knobs.errors import KnobsError, TrialError
+from knobs.storage import _schema as db
+from knobs.storage._base import RunningTrial, Storage, StudyRecord, summarize
+from knobs.storage._retry import is_duplicate, is_schema_race, retry
+from knobs.storage._url import display_url, make_engine, parse_url, sqlite_path
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["SQLStorage"]
+
+_RUNNING = TrialState.RUNNING.value
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
+
+
+class SQLStorage(Storage):
+    """Durable storage in any SQLAlchemy database; ``sqlite:///study.db`` by default.
+
+    Args:
+        url: a database URL, e.g. ``"sqlite:///runs/x/study.db"`` or
+            ``"postgresql+psycopg://user@host/db"`` (needs ``pip install 'psycopg[binary]'``).
+        create: create the database and tables when missing (False: they must exist).
+
+    Example:
+        >>> storage = SQLStorage("sqlite://")          # in-memory SQLite
+        >>> record = storage.create_study("demo", direction="minimize", space=None)
+        >>> storage.create_trial(record.id, {"lr": 0.1}).number
+        0
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        parsed = parse_url(url)
+        self.url = display_url(parsed)
+        self._engine = make_engine(parsed, create=create)
+        self._finished: dict[tuple[int, int], FrozenTrial] = {}
+        self._lock = threading.Lock()
+        # NOTE: in-memory SQLite is one connection shared by all threads (StaticPool); its
+        # transactions would interleave, so they take turns. Files and servers need no lock.
+        in_memory = parsed.get_backend_name() == "sqlite" and sqlite_path(parsed) is None
+        self._serial = threading.RLock() if in_memory else contextlib.nullcontext()
+        try:
+            if create:
+                retry(lambda: db.ensure_schema(self._engine), also=is_schema_race)
+            else:
+                db.check_schema(self._engine, self.url)
+        except sa.exc.DatabaseError as e:
+            self._engine.dispose()
+            raise KnobsError(f"storage {self.url} cannot be opened as a knobs database: {e.orig}") from None
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        with self._serial, self._engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        with self._serial, self._engine.connect() as conn:
+            yield conn
+
+    # ---- studies -----------------------------------------------------------------------------
+    def create_study(self, name: str, *, direction: str, space: dict[str, Any] | None,
+                     attrs: dict[str, Any] | None = None) -> StudyRecord:
+        row = dict(name=name, direction=direction, space=space, attrs=attrs or {}, created_at=time.time())
+
+        def insert() -> None:
+            with self._begin() as conn:
+                conn.execute(db.studies.insert().values(**row))
+
+        try:
+            retry(insert)
+        except sa.exc.IntegrityError:
+            raise KnobsError(f"a study named {name!r} already exists in {self.url}") from None
+        record = self.get_study(name)
+        assert record is not None
+        return record
+
+    def get_study(self, name: str) -> StudyRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(db.studies).where(db.studies.c.name == name)).mappings().first()
+        return None if row is None else StudyRecord(**row)
+
+    def study_names(self) -> list[str]:
+        with self._connect() as conn:
+            return list(conn.execute(sa.select(db.studies.c.name).order_by(db.studies.c.id)).scalars())
+
+    def set_study_fields(self, study_id: int, **fields: Any) -> None:
+        def update() -> None:
+            with self._begin() as conn:
+                conn.execute(db.studies.update().where(db.studies.c.id == study_id).values(**fields))
+
+        retry(update)
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        t = db.trials
+        query = sa.select(t.c.study_id, t.c.state, sa.func.count(), sa.func.min(t.c.value),
+                          sa.func.max(t.c.value)).group_by(t.c.study_id, t.c.state)
+        with self._connect() as conn:
+            records = [StudyRecord(**r) for r in conn.execute(sa.select(db.studies).order_by(db.studies.c.id)).mappings()]
+            groups = conn.execute(query).all()
+        return [_summary(record, [g for g in groups if g[0] == record.id]) for record in records]
+
+    # ---- trials ------------------------------------------------------------------------------
+    def create_trial(self, study_id: int, config: dict[str, Any], *, host: str | None = None,
+                     pid: int | None = None) -> FrozenTrial:
+        t = db.trials
+
+        def insert() -> int:
+            now = time.time()
+            with self._begin() as conn:
+                number = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.number) + 1, 0))
+                                      .where(t.c.study_id == study_id)).scalar_one()
+                conn.execute(t.insert().values(study_id=study_id, number=number, state=_RUNNING, config=config,
+                                               attrs={}, started_at=now, heartbeat=now, host=host, pid=pid))
+            return number
+
+        return self.get_trial(study_id, retry(insert, also=is_duplicate))
+
+    def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
+                     attrs: dict[str, Any] | None = None) -> FrozenTrial:
+        def finish() -> None:
+            with self._begin() as conn:
+                row = self._running_row(conn, study_id, number)
+                changes = dict(state=TrialState(state).value, value=value, finished_at=time.time())
+                if attrs:
+                    changes["attrs"] = {**row.attrs, **attrs}
+                self._update_running(conn, row.id, number, changes)
+
+        retry(finish)
+        return self.get_trial(study_id, number)
+
+    def report(self, study_id: int, number: int, step: int, value: float) -> None:
+        im = db.intermediate
+
+        def write() -> None:
+            with self._begin() as conn:
+                row = self._running_row(conn, study_id, number)
+                self._update_running(conn, row.id, number, {"heartbeat": time.time()})
+                done = conn.execute(im.update().where(im.c.trial_id == row.id, im.c.step == step)
+                                    .values(value=value)).rowcount
+                if not done:
+                    conn.execute(im.insert().values(trial_id=row.id, step=step, value=value))
+
+        retry(write)
+
+    def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        def write() -> None:
+            with self._begin() as conn:
+                row = self._running_row(conn, study_id, number)
+                self._update_running(conn, row.id, number, {"attrs": {**row.attrs, key: value}})
+
+        retry(write)
+
+    def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:
+        numbers, t = list(numbers), db.trials
+        if not numbers:
+            return
+
+        def beat() -> None:
+            with self._begin() as conn:
+                conn.execute(t.update().where(t.c.study_id == study_id, t.c.number.in_(numbers),
+                                              t.c.state == _RUNNING).values(heartbeat=time.time()))
+
+        retry(beat)
+
+    def get_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        t = db.trials
+        query = sa.select(t.c.id, t.c.number).where(t.c.study_id == study_id).order_by(t.c.number)
+        if states is not None:
+            query = query.where(t.c.state.in_([TrialState(s).value for s in states]))
+        with self._connect() as conn:
+            ids = conn.execute(query).all()
+            missing = [trial_id for trial_id, number in ids if (study_id, number) not in self._finished]
+            fresh = {trial.number: trial for trial in self._load(conn, missing)}
+        out = [fresh.get(number) or self._finished[(study_id, number)] for _, number in ids]
+        return [trial for trial in out if states is None or trial.state in states]
+
+    def get_trial(self, study_id: int, number: int) -> FrozenTrial:
+        cached = self._finished.get((study_id, number))
+        if cached is not None:
+            return cached
+        t = db.trials
+        with self._connect() as conn:
+            trial_id = conn.execute(sa.select(t.c.id).where(t.c.study_id == study_id, t.c.number == number)).scalar()
+            if trial_id is None:
+                raise TrialError(f"no trial number {number!r} in study {study_id} of {self.url}")
+            return self._load(conn, [trial_id])[0]
+
+    def running_trials(self, study_id: int) -> list[RunningTrial]:
+        t = db.trials
+        query = (sa.select(t.c.number, t.c.heartbeat, t.c.host, t.c.pid)
+                 .where(t.c.study_id == study_id, t.c.state == _RUNNING).order_by(t.c.number))
+        with self._connect() as conn:
+            return [RunningTrial(*row) for row in conn.execute(query).all()]
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _load(self, conn: sa.Connection, trial_ids: list[int]) -> list[FrozenTrial]:
+        """Full FrozenTrials for these row ids (with intermediate values); caches finished ones."""
+        t, im = db.trials, db.intermediate
+        rows, steps = [], {}
+        for i in range(0, len(trial_ids), _CHUNK):
+            chunk = trial_ids[i:i + _CHUNK]
+            rows += conn.execute(sa.select(t).where(t.c.id.in_(chunk))).mappings().all()
+            for trial_id, step, value in conn.execute(sa.select(im).where(im.c.trial_id.in_(chunk))):
+                steps.setdefault(trial_id, {})[step] = value
+        trials = [_frozen(row, steps.get(row["id"], {})) for row in sorted(rows, key=lambda r: r["number"])]
+        with self._lock:
+            for row, trial in zip(sorted(rows, key=lambda r: r["number"]), trials):
+                if trial.state.finished:
+                    self._finished[(row["study_id"], trial.number)] = trial
+        return trials
+
+    def _running_row(self, conn: sa.Connection, study_id: int, number: int) -> Any:
+        t = db.trials
+        row = conn.execute(sa.select(t.c.id, t.c.state, t.c.attrs)
+                           .where(t.c.study_id == study_id, t.c.number == number)).first()
+        if row is None:
+            raise TrialError(f"no trial number {number!r} in study {study_id} of {self.url}")
+        if row.state != _RUNNING:
+            raise _not_running(number, row.state)
+        return row
+
+    @staticmethod
+    def _update_running(conn: sa.Connection, trial_id: int, number: int, changes: dict[str, Any]) -> None:
+        t = db.trials
+        done = conn.execute(t.update().where(t.c.id == trial_id, t.c.state == _RUNNING).values(**changes)).rowcount
+        if done != 1:
+            raise _not_running(number, "finished by another worker")
+
+
+def _not_running(number: int, state: str) -> TrialError:
+    return TrialError(f"trial {number} is already {state}; only a running trial can be told, "
+                      "reported to or given attributes")
+
+
+def _frozen(row: Any, intermediate: dict[int, float]) -> FrozenTrial:
+    return FrozenTrial(number=row["number"], config=row["config"], state=TrialState(row["state"]),
+                       value=row["value"], intermediate=dict(sorted(intermediate.items())),
+                       started_at=row["started_at"], finished_at=row["finished_at"], attrs=row["attrs"])
+
+
+def _summary(record: StudyRecord, groups: list[Any]) -> dict[str, Any]:
+    """``summarize`` from per-state aggregate rows (study_id, state, count, min, max)."""
+    out = summarize(record, [])
+    for _, state, count, low, high in groups:
+        out["n_trials"] += count
+        out[f"n_{state}"] = count
+        if state == TrialState.COMPLETE.value and low is not None:
+            out["best_value"] = high if record.direction == "maximize" else low
+    return out

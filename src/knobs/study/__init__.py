@@ -1,0 +1,12 @@
+"""``Study``: ask / tell / optimize over a space, with a sampler, a pruner and durable storage.
+
+Example:
+    >>> import knobs
+    >>> space = knobs.Space({"lr": knobs.Float(1e-4, 1e-1, log=True)})
+    >>> study = knobs.Study(space, storage="sqlite:///study.db", name="demo")  # doctest: +SKIP
+    >>> trial = study.ask(); study.tell(trial, 0.25)                          # doctest: +SKIP
+"""
+
+from knobs.study._study import Study
+
+__all__ = ["Study"]

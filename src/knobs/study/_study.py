@@ -1,0 +1,298 @@
+"""``Study``: the shell that wires a space, a sampler, a pruner and a storage into ask / tell.
+
+Why a thin shell: the rules live elsewhere — what ``tell`` records in ``_tell.py``, the loop in
+``_optimize.py``, liveness in ``_heartbeat.py``, opening/resuming in ``_resume.py``, rows in
+``knobs.storage``. This class only connects them, so it stays small.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+from knobs.errors import ConfigError, TrialError
+from knobs.space import Space
+from knobs.storage import Storage, get_storage, jsonable
+from knobs.study import _optimize, _resume, _tell
+from knobs.study._heartbeat import HOST, Heartbeat, find_stale
+from knobs.trial import FrozenTrial, Trial, TrialState
+
+__all__ = ["Study"]
+
+Objective = Callable[[dict, Trial], float]
+Callback = Callable[["Study", FrozenTrial], None]
+
+
+class Study:
+    """A hyperparameter search: trials asked from a sampler, told their values, kept in storage.
+
+    Args:
+        space: the ``knobs.Space`` to search.
+        sampler: proposes configs (``knobs.search.*``); None: ``knobs.search.Random(seed=None)``.
+        pruner: stops bad trials at ``trial.report`` (``knobs.prune.*``); None: never.
+        direction: ``"minimize"`` or ``"maximize"`` the values.
+        storage: None (in memory), a URL such as ``"sqlite:///runs/x/study.db"`` (durable, shared
+            by worker processes, resumable), or a ``knobs.storage.Storage``.
+        name: the study's name in its storage; None: ``"default"``.
+        load_if_exists: continue a stored study of this name (same space and direction, else
+            ``ConfigError``); False: a stored one is an error. Opening a stored study marks its
+            abandoned trials (their worker died) FAILED and restores the sampler's state.
+
+    Example:
+        >>> import knobs
+        >>> space = knobs.Space({"x": knobs.Float(-5.0, 5.0)})
+        >>> study = knobs.Study(space, sampler=knobs.search.Random(seed=0))
+        >>> study.optimize(lambda config, trial: (config["x"] - 1.0) ** 2, n_trials=20)
+        >>> study.best.value < 1.0
+        True
+    """
+
+    #: seconds between heartbeats of a running trial (a background thread writes them).
+    heartbeat_interval_s: float = 10.0
+    #: a RUNNING trial silent this long is abandoned (a dead worker on this host is found at once).
+    stale_after_s: float = 60.0
+
+    def __init__(self, space: Space, sampler: Any = None, pruner: Any = None, direction: str = "minimize",
+                 storage: str | Storage | None = None, name: str | None = None, load_if_exists: bool = True) -> None:
+        self.space = _check_space(space)
+        self.direction = _check_direction(direction)
+        self.pruner = _check_pruner(pruner)
+        self.sampler = _resume.default_sampler() if sampler is None else _check_sampler(sampler)
+        self.name = _check_name(name)
+        self._storage = get_storage(storage)
+        record = _resume.open_record(self._storage, self.name, space=self.space, direction=self.direction,
+                                     load_if_exists=load_if_exists)
+        self._id = record.id
+        self._heartbeat = Heartbeat(self._storage, self._id, self.heartbeat_interval_s)
+        self._live: dict[int, Trial] = {}
+        self._stop_requested = False
+        self.fail_stale_trials()
+        # NOTE: continue the stored sampler sequence only when no live worker is running a
+        # trial: that is a resume. A second worker joining a busy study keeps its own sequence,
+        # or both workers would propose the same configs.
+        if not self._storage.running_trials(self._id):
+            _resume.load_sampler_state(self.sampler, record.sampler)
+        self._stored_sampler = record.sampler
+        pruner_state = jsonable(_resume.pruner_json(self.pruner), "the pruner's parameters")
+        if record.pruner != pruner_state:
+            self._storage.set_study_fields(self._id, pruner=pruner_state)
+
+    @classmethod
+    def load(cls, storage: str | Storage, name: str | None = None, *, sampler: Any = None,
+             pruner: Any = None) -> "Study":
+        """Reopen a stored study: its space, direction, sampler (with its state) and pruner.
+
+        Args:
+            storage: the URL (or Storage) it lives in; a missing SQLite file is an error.
+            name: the study; None picks the only study there.
+            sampler, pruner: replace the stored ones (a sampler of the stored class still
+                continues from the stored state).
+
+        Raises:
+            KnobsError: bad URL, missing file, or no such study (the message lists those there).
+        """
+        store = get_storage(storage, create=False)
+        record = _resume.find_record(store, name)
+        space = Space.from_json(record.space)
+        return cls(space, sampler=sampler if sampler is not None else _resume.rebuild_sampler(record.sampler),
+                   pruner=pruner if pruner is not None else _resume.rebuild_pruner(record.pruner),
+                   direction=record.direction, storage=store, name=record.name, load_if_exists=True)
+
+    # ---- ask / tell --------------------------------------------------------------------------
+    def ask(self) -> Trial:
+        """A new RUNNING trial with a config from the sampler.
+
+        Raises:
+            TrialError: the sampler has nothing left to propose (e.g. a finished grid).
+        """
+        trial = self._ask()
+        if trial is None:
+            raise TrialError(f"the sampler {self.sampler!r} proposed no new config: the search space is used up")
+        return trial
+
+    def tell(self, trial: Trial | int, value: Any = None, state: str | TrialState | None = None) -> FrozenTrial:
+        """Finish a running trial: ``tell(trial, value)`` or ``tell(trial, state="failed"|"pruned")``.
+
+        A NaN/inf value records the trial FAILED (``attrs["fail_reason"]`` says why); a pruned
+        trial keeps ``value`` or else its last reported value. Returns the finished record.
+
+        Raises:
+            TrialError: the trial is unknown or already finished, or the value is not a number.
+        """
+        number = _number_of(trial)
+        last = self._last_reported(number) if value is None and state is not None else None
+        final, kept, attrs = _tell.outcome(number, value, state, last)
+        frozen = self._storage.finish_trial(self._id, number, final, kept, attrs)
+        self._release(number)
+        return frozen
+
+    def optimize(self, objective: Objective, n_trials: int | None = None, timeout: float | None = None,
+                 callbacks: Sequence[Callback] = (), catch: Iterable[type[BaseException]] = (Exception,)) -> None:
+        """Run ask → ``objective(config, trial)`` → tell until ``n_trials`` (counted in this call)
+        have run, ``timeout`` seconds have passed, the sampler is used up, or ``stop()`` is called.
+
+        Args:
+            objective: returns the value to minimize/maximize; may call ``trial.report``.
+            n_trials: trials to run in this call; None: no limit.
+            timeout: no new trial starts after this many seconds; None: no limit.
+            callbacks: ``cb(study, frozen_trial)`` after each finished trial.
+            catch: exceptions that fail a trial but not the study. The default catches every
+                ``Exception`` — one diverging config should not end a long search — except
+                ``KnobsError`` (a bad setup fails every trial alike), which always propagates
+                unless ``catch`` names it. Each caught failure is logged on ``knobs.study``
+                and kept in ``attrs["fail_reason"]``.
+        """
+        _optimize.optimize(self, objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks, catch=catch)
+
+    def stop(self) -> None:
+        """Ask ``optimize`` to start no further trial (e.g. from a callback)."""
+        self._stop_requested = True
+
+    # ---- records -----------------------------------------------------------------------------
+    @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """Every trial by number (copies: editing them changes nothing stored)."""
+        return copy.deepcopy(self._storage.get_trials(self._id))
+
+    @property
+    def best(self) -> FrozenTrial:
+        """The complete trial with the best value (the earliest among equals).
+
+        Raises:
+            TrialError: no trial has completed yet.
+        """
+        complete = [t for t in self._storage.get_trials(self._id, [TrialState.COMPLETE]) if t.value is not None]
+        if not complete:
+            states = [t.state.value for t in self._storage.get_trials(self._id)]
+            counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))) or "no trials"
+            raise TrialError(f"study {self.name!r} has no complete trial yet ({counts})")
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        return copy.deepcopy(min(complete, key=lambda t: (sign * t.value, t.number)))
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The study's own JSON attributes."""
+        record = self._storage.get_study(self.name)
+        return dict(record.attrs) if record is not None else {}
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """Set one study attribute (JSON-able)."""
+        attrs = {**self.attrs, str(key): jsonable(value, f"study attribute {key!r}")}
+        self._storage.set_study_fields(self._id, attrs=attrs)
+
+    def fail_stale_trials(self) -> list[int]:
+        """Mark FAILED the running trials whose worker is gone; returns their numbers.
+
+        ``attrs["fail_reason"]`` reads "abandoned: process died" (its pid is gone from this
+        host) or "abandoned: no heartbeat for N s" (silent longer than ``stale_after_s``).
+        """
+        stale = find_stale(self._storage.running_trials(self._id), grace_s=self.stale_after_s)
+        failed = []
+        for number, reason in stale.items():
+            try:
+                self._storage.finish_trial(self._id, number, TrialState.FAILED, None, {"fail_reason": reason})
+            except TrialError:
+                continue  # its owner or another worker finished it meanwhile
+            failed.append(number)
+        return failed
+
+    def __repr__(self) -> str:
+        return (f"Study(name={self.name!r}, direction={self.direction!r}, storage={self._storage.url!r}, "
+                f"sampler={self.sampler!r}, pruner={self.pruner!r})")
+
+    # ---- wiring ------------------------------------------------------------------------------
+    def _ask(self) -> Trial | None:
+        """Like ``ask`` but None when the sampler is used up (``optimize`` then stops)."""
+        self.fail_stale_trials()
+        history = self._storage.get_trials(self._id)
+        configs = self.sampler.suggest(self.space, history, 1, direction=self.direction)
+        self._save_sampler()
+        if not configs:
+            return None
+        config = jsonable(dict(configs[0]), "a sampled config")
+        frozen = self._storage.create_trial(self._id, config, host=HOST, pid=os.getpid())
+        trial = Trial(frozen.number, frozen.config, on_report=self._on_report, on_attr=self._on_attr)
+        self._live[trial.number] = trial
+        self._heartbeat.add(trial.number)
+        return trial
+
+    def _save_sampler(self) -> None:
+        state = jsonable(_resume.sampler_json(self.sampler), f"the state_dict() of {type(self.sampler).__name__}")
+        if state != self._stored_sampler:
+            self._storage.set_study_fields(self._id, sampler=state)
+            self._stored_sampler = state
+
+    def _on_report(self, number: int, step: int, value: float) -> bool:
+        self._storage.report(self._id, number, step, value)
+        if self.pruner is None:
+            return False
+        trials = self._storage.get_trials(self._id)
+        current = next(t for t in trials if t.number == number)
+        return bool(self.pruner.prune(current, trials, direction=self.direction))
+
+    def _on_attr(self, number: int, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TrialError(f"trial {number}: attribute keys must be strings, got {key!r}")
+        self._storage.set_trial_attr(self._id, number, key, jsonable(value, f"trial {number} attribute {key!r}"))
+
+    def _last_reported(self, number: int) -> float | None:
+        stored = self._storage.get_trial(self._id, number)
+        return None if stored.last_step is None else stored.intermediate[stored.last_step]
+
+    def _release(self, number: int) -> None:
+        self._heartbeat.remove(number)
+        trial = self._live.pop(number, None)
+        if trial is not None:
+            trial.finished = True
+
+
+def _number_of(trial: Any) -> int:
+    if isinstance(trial, Trial):
+        return trial.number
+    if isinstance(trial, int) and not isinstance(trial, bool):
+        return trial
+    raise TrialError(f"tell() takes a knobs.Trial from ask() or its number, got {type(trial).__name__} {trial!r}")
+
+
+def _check_space(space: Any) -> Space:
+    if not isinstance(space, Space):
+        raise ConfigError(f"Study(space=...) must be a knobs.Space, got {type(space).__name__}")
+    return space
+
+
+def _check_direction(direction: Any) -> str:
+    if direction not in ("minimize", "maximize"):
+        raise ConfigError(f"Study(direction=...) must be 'minimize' or 'maximize', got {direction!r}")
+    return direction
+
+
+def _check_name(name: Any) -> str:
+    if name is None:
+        return "default"
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise ConfigError(f"Study(name=...) must be a non-empty string of at most 255 characters, got {name!r}")
+    return name
+
+
+def _check_sampler(sampler: Any) -> Any:
+    for method in ("suggest", "state_dict", "load_state_dict"):
+        if not callable(getattr(sampler, method, None)):
+            raise ConfigError(f"Study(sampler=...) must have a {method}() method (see knobs.search.Sampler); "
+                              f"got {type(sampler).__name__}")
+    return sampler
+
+
+def _check_pruner(pruner: Any) -> Any:
+    if pruner is None:
+        return None
+    if not callable(getattr(pruner, "prune", None)):
+        raise ConfigError(f"Study(pruner=...) must have a prune() method (see knobs.prune); got {type(pruner).__name__}")
+    if callable(getattr(pruner, "validate", None)):
+        pruner.validate()
+    return pruner
+

@@ -1,0 +1,31 @@
+"""Training: ``Trainer.fit`` with optimizers by name, LR schedules with warmup, L1/L2, gradient
+clipping, early stopping that restores the best weights, exact resume from checkpoints, mixed
+precision on CUDA, callbacks, and the LR range test.
+
+Example:
+    >>> import torch
+    >>> from knobs.models import build_model
+    >>> from knobs.train import EarlyStopping, Trainer
+    >>> X, y = torch.randn(128, 8), torch.randint(0, 3, (128,))
+    >>> model = build_model("mlp", input_shape=(8,), n_classes=3, width=16, depth=1)
+    >>> trainer = Trainer(optimizer="adam", lr=1e-2, epochs=3, batch_size=32,
+    ...                   early_stopping=EarlyStopping(patience=2))
+    >>> history = trainer.fit(model, train=(X, y), val=(X, y))
+"""
+
+from knobs.train._callbacks import Callback
+from knobs.train._checkpoint import CheckpointError, Checkpointer, load_checkpoint, load_model_state, save_checkpoint
+from knobs.train._device import PRECISIONS
+from knobs.train._early_stopping import EarlyStopping
+from knobs.train._history import History
+from knobs.train._lr_find import LRFindResult, lr_find
+from knobs.train._optimizers import OPTIMIZERS, build_optimizer
+from knobs.train._schedules import SCHEDULES, Schedule, build_schedule, check_schedule
+from knobs.train._trainer import Diverged, Trainer
+
+__all__ = [
+    "Callback", "CheckpointError", "Checkpointer", "Diverged", "EarlyStopping", "History",
+    "LRFindResult", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "Schedule", "Trainer",
+    "build_optimizer", "build_schedule", "check_schedule", "load_checkpoint", "load_model_state",
+    "lr_find", "save_checkpoint",
+]

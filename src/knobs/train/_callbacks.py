@@ -1,0 +1,60 @@
+"""The callback contract: a small fixed set of events, each hook a no-op by default.
+
+Call order within ``Trainer.fit``: ``on_fit_start(trainer)`` once (after the model, optimizer and
+schedule exist, before a resumed checkpoint is loaded); ``on_step_end(trainer, step_record)``
+after every optimizer step; ``on_epoch_end(trainer, record)`` after each epoch's validation;
+``on_fit_end(trainer, history)`` once when the loop ends normally. Any exception a hook raises
+(``knobs.Pruned`` from ``trial.report``, for instance) propagates out of ``fit``; the one way to
+end the loop quietly is ``trainer.stop()``.
+
+Why step hooks are special: they run in the hot loop, so the trainer only builds step records
+when some callback actually overrides ``on_step_end``.
+
+Example:
+    >>> class PrintLR(Callback):
+    ...     def on_epoch_end(self, trainer, record):
+    ...         print(record["epoch"], record["lr"])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+__all__ = ["Callback", "hooks"]
+
+EVENTS = ("on_fit_start", "on_step_end", "on_epoch_end", "on_fit_end")
+
+
+class Callback:
+    """Base class for training callbacks; override only the hooks you need."""
+
+    def on_fit_start(self, trainer: Any) -> None:
+        """Called once before the first epoch."""
+
+    def on_step_end(self, trainer: Any, step_record: dict) -> None:
+        """Called after each optimizer step with ``{epoch, step, batch, lr, loss}``.
+
+        ``loss`` is a 0-d tensor on the device: ``float()`` it only when needed (it syncs).
+        """
+
+    def on_epoch_end(self, trainer: Any, record: dict) -> None:
+        """Called after each epoch with the history record."""
+
+    def on_fit_end(self, trainer: Any, history: Any) -> None:
+        """Called once after the last epoch (not when an exception ends the fit)."""
+
+
+def hooks(callbacks: Iterable[Any], event: str) -> list[Callable[..., None]]:
+    """The bound ``event`` methods of ``callbacks`` that do something (base no-ops are skipped).
+
+    Duck-typed objects work too: any object with a callable attribute named ``event`` counts.
+    """
+    found = []
+    for cb in callbacks:
+        method = getattr(cb, event, None)
+        if method is None or not callable(method):
+            continue
+        if getattr(type(cb), event, None) is getattr(Callback, event):
+            continue
+        found.append(method)
+    return found

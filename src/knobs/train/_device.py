@@ -1,0 +1,90 @@
+"""Where training runs and in which precision.
+
+Why "auto" means bf16 on CUDA: bfloat16 autocast roughly doubles matmul throughput on recent GPUs
+and, with float32's exponent range, needs no loss scaling; fp16 is offered too, with a
+``GradScaler``. On the CPU training stays in fp32 (deterministic with a seed). TF32 matmuls are
+allowed on CUDA unless "fp32" is asked for explicitly, and cuDNN autotunes its kernels.
+
+Example:
+    >>> resolve_precision("auto", torch.device("cpu")).name
+    'fp32'
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from knobs.errors import ConfigError
+
+__all__ = ["PRECISIONS", "Precision", "resolve_device", "resolve_precision", "configure_backends"]
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A resolved precision: ``name`` is "fp32", "bf16" or "fp16"."""
+
+    name: str
+    device_type: str
+    requested: str = "auto"
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return _DTYPES[self.name]
+
+    @property
+    def scaled(self) -> bool:
+        """fp16 gradients underflow without loss scaling."""
+        return self.name == "fp16"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+
+def resolve_device(device: Any) -> torch.device:
+    """"auto" → CUDA when available, else CPU; anything torch accepts otherwise."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+    return dev
+
+
+def resolve_precision(precision: Any, device: torch.device) -> Precision:
+    """The precision to train in on ``device``."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision: unknown {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if device.type != "cuda":
+        if precision in ("bf16", "fp16"):
+            raise ConfigError(
+                f"precision: {precision!r} mixed precision needs a CUDA device, and training runs on "
+                f"{device}; use 'auto' (fp32 on the CPU) or 'fp32'"
+            )
+        return Precision("fp32", device.type, precision)
+    if precision == "auto":
+        return Precision("bf16" if torch.cuda.is_bf16_supported() else "fp32", "cuda", precision)
+    return Precision(precision, "cuda", precision)
+
+
+def configure_backends(device: torch.device, precision: Precision) -> None:
+    """TF32 and cuDNN autotuning on CUDA (global torch settings; nothing to do on the CPU)."""
+    if device.type != "cuda":
+        return
+    exact = precision.requested == "fp32"
+    torch.set_float32_matmul_precision("highest" if exact else "high")
+    torch.backends.cudnn.allow_tf32 = not exact
+    torch.backends.cudnn.benchmark = True

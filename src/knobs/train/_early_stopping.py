@@ -1,0 +1,102 @@
+"""Early stopping on a validation metric, always handing back the best weights.
+
+Why restore always: the weights at the last epoch are ``patience`` epochs past the best ones (or
+simply the last ones when epochs run out); reporting the best epoch's metric while keeping other
+weights is the bug Keras carried until 2023. The best weights are copied (on the device) each time
+the metric improves by more than ``min_delta``, and put back in ``on_fit_end``.
+
+Example:
+    >>> stopper = EarlyStopping(patience=3, monitor="val_accuracy")   # mode "max" inferred
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from knobs.errors import ConfigError
+from knobs.train._callbacks import Callback
+
+__all__ = ["EarlyStopping", "improved", "MONITORS"]
+
+MONITORS = ("val_loss", "val_accuracy", "train_loss")
+
+
+def improved(value: float, best: float | None, min_delta: float, mode: str) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` (NaN never improves)."""
+    if value is None or not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs without improvement; restore the best weights at the end.
+
+    Args:
+        patience: epochs without improvement before stopping (0: stop at the first one).
+        min_delta: an improvement must exceed this much.
+        monitor: "val_loss" (minimized), "val_accuracy" (maximized) or "train_loss".
+        mode: "min" or "max"; inferred from ``monitor`` when None.
+    """
+
+    def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "val_loss",
+                 mode: str | None = None) -> None:
+        self.patience = patience
+        self.min_delta = min_delta
+        self.monitor = monitor
+        self.mode = mode
+        self.reset()
+
+    @property
+    def mode_(self) -> str:
+        return self.mode or ("max" if self.monitor.endswith("accuracy") else "min")
+
+    def check(self, has_val: bool) -> None:
+        """Validate the settings (called by the trainer before any work)."""
+        p = self.patience
+        if not isinstance(p, int) or isinstance(p, bool) or p < 0:
+            raise ConfigError(f"early_stopping.patience: expected an integer >= 0, got {p!r}")
+        if not isinstance(self.min_delta, (int, float)) or not self.min_delta >= 0:
+            raise ConfigError(f"early_stopping.min_delta: expected a number >= 0, got {self.min_delta!r}")
+        if self.monitor not in MONITORS:
+            raise ConfigError(f"early_stopping.monitor: unknown {self.monitor!r}; expected one of {', '.join(MONITORS)}")
+        if self.mode not in (None, "min", "max"):
+            raise ConfigError(f"early_stopping.mode: expected 'min' or 'max', got {self.mode!r}")
+        if self.monitor.startswith("val") and not has_val:
+            raise ConfigError(f"early_stopping.monitor: {self.monitor!r} needs validation data (fit(..., val=...))")
+
+    def reset(self) -> None:
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.wait = 0
+        self.stopped = False
+
+    def on_fit_start(self, trainer: Any) -> None:
+        self.reset()
+
+    def on_epoch_end(self, trainer: Any, record: dict) -> None:
+        if improved(record[self.monitor], self.best_value, self.min_delta, self.mode_):
+            self.best_value, self.best_epoch, self.wait = float(record[self.monitor]), record["epoch"], 0
+            self.best_state = {k: v.detach().clone() for k, v in trainer.model_.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait >= max(self.patience, 1):
+            self.stopped = True
+            trainer.stop()
+
+    def on_fit_end(self, trainer: Any, history: Any) -> None:
+        if self.best_state is not None:
+            trainer.model_.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {"best_value": self.best_value, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped": self.stopped, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.wait, self.stopped, self.best_state = state["wait"], state["stopped"], state["best_state"]

@@ -1,0 +1,144 @@
+"""Optimizers by name, all from ``torch.optim``; knobs only validates the options.
+
+Why a table: the pipeline receives optimizer names from a search space, and a wrong option (``rho``
+for Adam) must stop the trial with a message naming the key and the valid ones, not a TypeError.
+Weight decay is coupled L2 (added to the gradient) for every optimizer but ``adamw``, whose decay is
+decoupled (Loshchilov & Hutter) — that is exactly torch's semantics for these classes.
+
+Example:
+    >>> from torch import nn
+    >>> opt = build_optimizer("nesterov", nn.Linear(2, 1), lr=0.1)
+    >>> opt.param_groups[0]["momentum"], opt.param_groups[0]["nesterov"]
+    (0.9, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from knobs.errors import ConfigError
+from knobs.train._regularization import decay_groups
+
+__all__ = ["OPTIMIZERS", "build_optimizer", "check_optimizer", "check_lr"]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    cls: type[torch.optim.Optimizer]
+    options: tuple[str, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+OPTIMIZERS: dict[str, _Spec] = {
+    "sgd": _Spec(torch.optim.SGD, ("momentum", "dampening", "nesterov")),
+    "momentum": _Spec(torch.optim.SGD, ("momentum", "dampening"), {"momentum": 0.9}),
+    "nesterov": _Spec(torch.optim.SGD, ("momentum",), {"momentum": 0.9, "nesterov": True}),
+    "adagrad": _Spec(torch.optim.Adagrad, ("lr_decay", "initial_accumulator_value", "eps")),
+    "adadelta": _Spec(torch.optim.Adadelta, ("rho", "eps")),
+    "rmsprop": _Spec(torch.optim.RMSprop, ("alpha", "eps", "momentum", "centered")),
+    "adam": _Spec(torch.optim.Adam, ("betas", "eps", "amsgrad")),
+    "adamw": _Spec(torch.optim.AdamW, ("betas", "eps", "amsgrad")),
+}
+
+
+def _unit(low_open: bool = False, high_open: bool = True) -> Callable[[Any], bool]:
+    def ok(v: Any) -> bool:
+        if not _is_number(v):
+            return False
+        above = v > 0 if low_open else v >= 0
+        below = v < 1 if high_open else v <= 1
+        return above and below
+    return ok
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _betas(v: Any) -> bool:
+    return isinstance(v, (tuple, list)) and len(v) == 2 and all(_unit()(b) for b in v)
+
+
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "momentum": (_unit(), "a number in [0, 1)"),
+    "dampening": (_unit(high_open=False), "a number in [0, 1]"),
+    "nesterov": (lambda v: isinstance(v, bool), "true or false"),
+    "lr_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "initial_accumulator_value": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "eps": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "rho": (_unit(high_open=False), "a number in [0, 1]"),
+    "alpha": (_unit(), "a number in [0, 1)"),
+    "centered": (lambda v: isinstance(v, bool), "true or false"),
+    "amsgrad": (lambda v: isinstance(v, bool), "true or false"),
+    "betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+}
+
+
+def check_lr(lr: Any, name: str = "lr") -> float:
+    """A positive, finite learning rate."""
+    if not _is_number(lr) or lr <= 0:
+        raise ConfigError(f"{name}: expected a positive number, got {lr!r}")
+    return float(lr)
+
+
+def check_optimizer(name: str, *, lr: float, weight_decay: float = 0.0,
+                    options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate an optimizer configuration; return the keyword arguments for its torch class.
+
+    Raises:
+        ConfigError: unknown name or option, or a value out of range.
+    """
+    spec = _spec(name)
+    kwargs = {**spec.defaults, **_check_options(name, spec, options or {})}
+    if kwargs.get("nesterov") and (kwargs.get("momentum", 0) <= 0 or kwargs.get("dampening", 0) != 0):
+        raise ConfigError(f"optimizer {name!r}: nesterov needs momentum > 0 and dampening = 0")
+    if not _is_number(weight_decay) or weight_decay < 0:
+        raise ConfigError(f"weight_decay: expected a number >= 0, got {weight_decay!r}")
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(float(b) for b in kwargs["betas"])
+    return {"lr": check_lr(lr), **kwargs}
+
+
+def build_optimizer(name: str, model: nn.Module, *, lr: float, weight_decay: float = 0.0,
+                    options: dict[str, Any] | None = None) -> torch.optim.Optimizer:
+    """A ``torch.optim`` optimizer over ``model``'s trainable parameters.
+
+    Args:
+        name: a key of ``OPTIMIZERS``.
+        model: the module to optimize.
+        lr: learning rate.
+        weight_decay: L2 strength on the weights (decoupled for ``adamw``); biases and
+            normalization parameters are never decayed.
+        options: optimizer hyperparameters (momentum, betas, eps, rho, alpha, nesterov, ...).
+
+    Raises:
+        ConfigError: unknown name or option, or a value out of range.
+    """
+    kwargs = check_optimizer(name, lr=lr, weight_decay=weight_decay, options=options)
+    return OPTIMIZERS[name].cls(decay_groups(model, float(weight_decay)), weight_decay=0.0, **kwargs)
+
+
+def _spec(name: Any) -> _Spec:
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ConfigError(f"optimizer: unknown {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name]
+
+
+def _check_options(name: str, spec: _Spec, options: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(options, dict):
+        raise ConfigError(f"optimizer_options: expected a mapping, got {options!r}")
+    for key, value in options.items():
+        if key not in spec.options:
+            raise ConfigError(
+                f"optimizer_options: {key!r} is not an option of {name!r}; expected one of "
+                f"{', '.join(spec.options)}"
+            )
+        check, expected = _CHECKS[key]
+        if not check(value):
+            raise ConfigError(f"optimizer_options.{key}: expected {expected}, got {value!r}")
+    return dict(options)

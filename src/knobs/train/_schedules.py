@@ -1,0 +1,331 @@
+"""Learning-rate schedules by name, on ``torch.optim.lr_scheduler``, with linear warmup in front.
+
+Why every schedule is stepped once per optimizer step (except ``plateau``): one clock makes warmup
+compose with any schedule through ``SequentialLR`` and makes a resumed run continue the exact
+curve. Schedules whose LR changes per epoch (step, exponential, inverse, inverse_sqrt) compute the
+epoch as ``step // steps_per_epoch``, so their LR is constant within an epoch and identical to
+per-epoch stepping; cosine, cyclic and onecycle change the LR every step. ``plateau`` reacts to the
+validation metric, so it is stepped once per epoch, after validation.
+
+Time ``t`` below is in epochs since the end of warmup; α₀ is the optimizer's ``lr``:
+
+=================  =========================================  ===============================
+name               LR                                         keys (defaults)
+=================  =========================================  ===============================
+constant           α₀                                         —
+step               α₀·γ^⌊t/step_size⌋                         step_size (10), gamma (0.1)
+exponential        α₀·e^(−k·t)                                k (0.05)
+inverse            α₀/(1 + k·t)                               k (0.1)
+inverse_sqrt       α₀/√(t + 1)                                —
+plateau            ×factor after `patience` flat epochs       factor, patience, threshold,
+                                                              cooldown, min_lr, monitor
+cosine             cosine from α₀ to eta_min over T_max       T_max (rest of training), eta_min,
+                   epochs; restarts every T_0·T_multⁱ         T_0, T_mult
+cyclic             triangular between base_lr and max_lr      base_lr (α₀/10), max_lr (α₀),
+                                                              step_size_up (2 epochs, in steps),
+                                                              mode, gamma, cycle_momentum
+onecycle           warm up to max_lr, anneal to max_lr/div/fd  max_lr (α₀), pct_start, div_factor,
+                                                              final_div_factor, anneal_strategy,
+                                                              three_phase, cycle_momentum
+=================  =========================================  ===============================
+
+Every schedule also takes ``warmup_epochs`` or ``warmup_steps``: the LR ramps linearly over W
+steps, step s using (s + 1)/(W + 1) of the schedule's starting LR, then the schedule starts at t=0.
+
+Example:
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = build_schedule({"name": "step", "step_size": 2, "gamma": 0.5}, opt,
+    ...                        epochs=4, steps_per_epoch=3)
+    >>> sched.interval
+    'epoch'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch.optim import lr_scheduler as lrs
+
+from knobs.errors import ConfigError
+
+__all__ = [
+    "SCHEDULES", "Schedule", "build_schedule", "check_schedule",
+    "exponential_factor", "inverse_factor", "inverse_sqrt_factor", "warmup_factor",
+]
+
+
+# ---- pure formulas: multipliers of α₀ at time t (epochs) or warmup step s -------------------
+
+def exponential_factor(t: float, k: float) -> float:
+    """e^(−k·t)."""
+    return math.exp(-k * t)
+
+
+def inverse_factor(t: float, k: float) -> float:
+    """1/(1 + k·t)."""
+    return 1.0 / (1.0 + k * t)
+
+
+def inverse_sqrt_factor(t: float) -> float:
+    """1/√(t + 1)."""
+    return 1.0 / math.sqrt(t + 1.0)
+
+
+def warmup_factor(s: int, warmup_steps: int) -> float:
+    """(s + 1)/(W + 1): never zero (a zero LR wastes a step), reaching 1 right after warmup."""
+    return (s + 1) / (warmup_steps + 1)
+
+
+# ---- keys ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Key:
+    check: Callable[[Any], bool]
+    expected: str
+    default: Any = None
+
+
+def _num(low: float = -math.inf, high: float = math.inf, low_open=False, high_open=False) -> Callable:
+    def ok(v: Any) -> bool:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            return False
+        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    return ok
+
+
+def _int(low: int) -> Callable:
+    return lambda v: _num(low)(v) and int(v) == v
+
+
+def _one_of(*options: Any) -> Callable:
+    return lambda v: v in options
+
+
+_POS = (_num(0, low_open=True), "a number > 0")
+_NONNEG = (_num(0), "a number >= 0")
+_BOOL = (lambda v: isinstance(v, bool), "true or false")
+
+_KEYS: dict[str, dict[str, _Key]] = {
+    "constant": {},
+    "step": {"step_size": _Key(_int(1), "an integer >= 1 (epochs)", 10),
+             "gamma": _Key(_num(0, 1, low_open=True), "a number in (0, 1]", 0.1)},
+    "exponential": {"k": _Key(*_NONNEG, 0.05)},
+    "inverse": {"k": _Key(*_NONNEG, 0.1)},
+    "inverse_sqrt": {},
+    "plateau": {"factor": _Key(_num(0, 1, True, True), "a number in (0, 1)", 0.1),
+                "patience": _Key(_int(0), "an integer >= 0 (epochs)", 5),
+                "threshold": _Key(*_NONNEG, 1e-4),
+                "cooldown": _Key(_int(0), "an integer >= 0 (epochs)", 0),
+                "min_lr": _Key(*_NONNEG, 0.0),
+                "monitor": _Key(_one_of("val_loss", "val_accuracy", "train_loss"),
+                                "val_loss, val_accuracy or train_loss")},
+    "cosine": {"T_max": _Key(*_POS), "eta_min": _Key(*_NONNEG, 0.0),
+               "T_0": _Key(*_POS), "T_mult": _Key(_int(1), "an integer >= 1", 1)},
+    "cyclic": {"base_lr": _Key(*_POS), "max_lr": _Key(*_POS),
+               "step_size_up": _Key(_int(1), "an integer >= 1 (optimizer steps)"),
+               "mode": _Key(_one_of("triangular", "triangular2", "exp_range"),
+                            "triangular, triangular2 or exp_range", "triangular"),
+               "gamma": _Key(_num(0, 1, low_open=True), "a number in (0, 1]", 1.0),
+               "cycle_momentum": _Key(*_BOOL, False)},
+    "onecycle": {"max_lr": _Key(*_POS), "pct_start": _Key(_num(0, 1, True, True), "a number in (0, 1)", 0.3),
+                 "div_factor": _Key(*_POS, 25.0), "final_div_factor": _Key(*_POS, 1e4),
+                 "anneal_strategy": _Key(_one_of("cos", "linear"), "cos or linear", "cos"),
+                 "three_phase": _Key(*_BOOL, False), "cycle_momentum": _Key(*_BOOL)},
+}
+_WARMUP = {"warmup_epochs": _Key(*_NONNEG, 0), "warmup_steps": _Key(_int(0), "an integer >= 0", 0)}
+
+SCHEDULES = tuple(_KEYS)
+#: How often each schedule changes the LR (all but plateau are still *stepped* every step).
+_INTERVAL = {"cosine": "step", "cyclic": "step", "onecycle": "step"}
+
+
+def check_schedule(spec: Any) -> dict[str, Any] | None:
+    """Normalize ``None | name | {"name": ..., key: value}`` to a dict with every default filled in.
+
+    Raises:
+        ConfigError: not a name or mapping, unknown name or key, value out of range, or both
+            ``warmup_epochs`` and ``warmup_steps``.
+    """
+    if spec is None:
+        return None
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ConfigError(f"schedule: expected a name or a mapping with 'name', got {spec!r}")
+    name = spec["name"]
+    if name not in _KEYS:
+        raise ConfigError(f"schedule: unknown {name!r}; expected one of {', '.join(SCHEDULES)}")
+    keys = {**_KEYS[name], **_WARMUP}
+    out: dict[str, Any] = {"name": name}
+    for key, value in spec.items():
+        if key == "name":
+            continue
+        if key not in keys:
+            raise ConfigError(f"schedule: {key!r} is not a key of {name!r}; expected one of {', '.join(keys)}")
+        if value is not None and not keys[key].check(value):
+            raise ConfigError(f"schedule.{key}: expected {keys[key].expected}, got {value!r}")
+        out[key] = value
+    if out.get("warmup_epochs") and out.get("warmup_steps"):
+        raise ConfigError("schedule: give warmup_epochs or warmup_steps, not both")
+    return {**{k: v.default for k, v in keys.items()}, **{k: v for k, v in out.items() if v is not None}}
+
+
+class Schedule:
+    """Steps the torch scheduler(s) at the right moments and checkpoints them.
+
+    Call order: ``step_batch()`` after every optimizer step; ``step_epoch(record)`` after each
+    epoch's validation. ``state_dict()``/``load_state_dict()`` round-trip everything, so a resumed
+    run continues the same curve.
+    """
+
+    def __init__(self, name: str, scheduler: lrs.LRScheduler | None, *, warmup_steps: int = 0,
+                 plateau: lrs.ReduceLROnPlateau | None = None, monitor: str | None = None) -> None:
+        self.name = name
+        self.interval = _INTERVAL.get(name, "epoch")
+        self.scheduler = scheduler
+        self.plateau = plateau
+        self.monitor = monitor
+        self.warmup_steps = warmup_steps
+        self.steps = 0
+
+    def step_batch(self) -> None:
+        self.steps += 1
+        # NOTE: with plateau, `scheduler` is the warmup alone; stepping it W times ends at factor 1.
+        if self.scheduler is not None and (self.plateau is None or self.steps <= self.warmup_steps):
+            self.scheduler.step()
+
+    def step_epoch(self, record: dict) -> None:
+        if self.plateau is not None and self.steps >= self.warmup_steps:
+            self.plateau.step(record[self.monitor])
+
+    def state_dict(self) -> dict:
+        return {
+            "name": self.name, "steps": self.steps,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "plateau": None if self.plateau is None else self.plateau.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("name") != self.name:
+            raise ConfigError(f"checkpoint: saved schedule {state.get('name')!r} is not {self.name!r}")
+        self.steps = state["steps"]
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.plateau is not None:
+            self.plateau.load_state_dict(state["plateau"])
+
+
+def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
+                   monitor: str = "val_loss") -> Schedule | None:
+    """The ``Schedule`` for ``spec`` driving ``optimizer`` over ``epochs`` × ``steps_per_epoch`` steps.
+
+    Args:
+        spec: ``None``, a name, or a mapping (see the module table).
+        optimizer: a fresh optimizer (its ``lr`` is α₀).
+        epochs: planned epochs (cosine and onecycle span them).
+        steps_per_epoch: optimizer steps per epoch.
+        monitor: the metric ``plateau`` watches unless its ``monitor`` key says otherwise.
+    """
+    cfg = check_schedule(spec)
+    if cfg is None:
+        return None
+    spe = steps_per_epoch
+    warm = int(round(cfg["warmup_epochs"] * spe)) or int(cfg["warmup_steps"])
+    remaining = epochs * spe - warm
+    if remaining < 1:
+        raise ConfigError(f"schedule: warmup of {warm} steps leaves no training ({epochs} epochs × {spe} steps)")
+    if cfg["name"] == "plateau":
+        return _plateau(cfg, optimizer, warm, monitor)
+    main = _MAIN[cfg["name"]](cfg, optimizer, spe, remaining)
+    if warm:
+        main = lrs.SequentialLR(optimizer, [_warmup(optimizer, warm), main], milestones=[warm])
+    return Schedule(cfg["name"], main, warmup_steps=warm)
+
+
+def _warmup(optimizer: torch.optim.Optimizer, warm: int) -> lrs.LambdaLR:
+    # NOTE: built after the main schedule, so its base LR is the main schedule's starting LR
+    # (onecycle starts at max_lr/div_factor, cyclic at base_lr): the ramp meets the schedule.
+    return lrs.LambdaLR(optimizer, lambda s: warmup_factor(s, warm))
+
+
+def _plateau(cfg: dict, optimizer, warm: int, monitor: str) -> Schedule:
+    monitor = cfg["monitor"] or monitor
+    plateau = lrs.ReduceLROnPlateau(
+        optimizer, mode="max" if monitor.endswith("accuracy") else "min", factor=cfg["factor"],
+        patience=int(cfg["patience"]), threshold=cfg["threshold"], cooldown=int(cfg["cooldown"]),
+        min_lr=cfg["min_lr"],
+    )
+    warmup = _warmup(optimizer, warm) if warm else None
+    return Schedule("plateau", warmup, warmup_steps=warm, plateau=plateau, monitor=monitor)
+
+
+def _per_epoch(optimizer, spe: int, factor: Callable[[int], float]) -> lrs.LambdaLR:
+    """A LambdaLR stepped per step whose multiplier changes only at epoch boundaries."""
+    return lrs.LambdaLR(optimizer, lambda s: factor(s // spe))
+
+
+def _step(cfg, optimizer, spe, remaining):
+    return lrs.StepLR(optimizer, step_size=int(cfg["step_size"]) * spe, gamma=cfg["gamma"])
+
+
+def _exponential(cfg, optimizer, spe, remaining):
+    return _per_epoch(optimizer, spe, lambda t: exponential_factor(t, cfg["k"]))
+
+
+def _inverse(cfg, optimizer, spe, remaining):
+    return _per_epoch(optimizer, spe, lambda t: inverse_factor(t, cfg["k"]))
+
+
+def _inverse_sqrt(cfg, optimizer, spe, remaining):
+    return _per_epoch(optimizer, spe, inverse_sqrt_factor)
+
+
+def _constant(cfg, optimizer, spe, remaining):
+    return lrs.LambdaLR(optimizer, lambda s: 1.0)
+
+
+def _cosine(cfg, optimizer, spe, remaining):
+    if cfg["T_0"] is not None:
+        return lrs.CosineAnnealingWarmRestarts(
+            optimizer, T_0=max(1, round(cfg["T_0"] * spe)), T_mult=int(cfg["T_mult"]), eta_min=cfg["eta_min"])
+    t_max = remaining if cfg["T_max"] is None else max(1, round(cfg["T_max"] * spe))
+    return lrs.CosineAnnealingLR(optimizer, T_max=t_max, eta_min=cfg["eta_min"])
+
+
+def _cyclic(cfg, optimizer, spe, remaining):
+    lr = optimizer.param_groups[0]["lr"]
+    max_lr = cfg["max_lr"] or lr
+    base_lr = cfg["base_lr"] or max_lr / 10
+    if base_lr >= max_lr:
+        raise ConfigError(f"schedule.base_lr: expected less than max_lr ({max_lr:g}), got {base_lr:g}")
+    try:
+        return lrs.CyclicLR(optimizer, base_lr=base_lr, max_lr=max_lr,
+                            step_size_up=int(cfg["step_size_up"] or 2 * spe), mode=cfg["mode"],
+                            gamma=cfg["gamma"], cycle_momentum=cfg["cycle_momentum"])
+    except ValueError as err:
+        raise ConfigError(f"schedule 'cyclic': {err}") from None
+
+
+def _onecycle(cfg, optimizer, spe, remaining):
+    group = optimizer.param_groups[0]
+    momentum = cfg["cycle_momentum"]
+    if momentum is None:  # cycle momentum only where the optimizer really has some
+        momentum = "betas" in group or group.get("momentum", 0) > 0
+    try:
+        return lrs.OneCycleLR(
+            optimizer, max_lr=cfg["max_lr"] or group["lr"], total_steps=remaining,
+            pct_start=cfg["pct_start"], anneal_strategy=cfg["anneal_strategy"],
+            cycle_momentum=momentum, div_factor=cfg["div_factor"],
+            final_div_factor=cfg["final_div_factor"], three_phase=cfg["three_phase"],
+        )
+    except ValueError as err:
+        raise ConfigError(f"schedule 'onecycle': {err}") from None
+
+
+_MAIN: dict[str, Callable] = {
+    "constant": _constant, "step": _step, "exponential": _exponential, "inverse": _inverse,
+    "inverse_sqrt": _inverse_sqrt, "cosine": _cosine, "cyclic": _cyclic, "onecycle": _onecycle,
+}

@@ -1,0 +1,357 @@
+"""The training loop: the loop owns the state, features live in callbacks and small modules.
+
+Why this shape (Ignite's): ``fit`` validates everything before it spends compute, builds the
+optimizer (``_optimizers``), the schedule (``_schedules``) and the minibatches (``_batches``), then
+runs epochs. Early stopping and periodic checkpoints are callbacks; ``trainer.stop()`` is the one
+way to end the loop early. The hot loop is lean on purpose: losses stay on the device and are read
+once per epoch (one synchronization), the LR is read from the optimizer's param group, and step
+records are built only when a callback listens to ``on_step_end``.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> X, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    >>> trainer = Trainer(optimizer="sgd", lr=0.1, epochs=2, batch_size=16)
+    >>> history = trainer.fit(nn.Linear(4, 2), train=(X, y), val=(X, y))
+    >>> [r["epoch"] for r in history.records]
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from knobs.errors import ConfigError, KnobsError
+from knobs.train._batches import check_outputs, make_batches
+from knobs.train._callbacks import hooks
+from knobs.train._checkpoint import Checkpointer
+from knobs.train._device import configure_backends, resolve_device, resolve_precision
+from knobs.train._early_stopping import EarlyStopping
+from knobs.train._history import History, best_epoch
+from knobs.train._metrics import LOSSES, TASKS, measure
+from knobs.train._optimizers import build_optimizer, check_optimizer
+from knobs.train._regularization import clip_gradients, l1_penalty, penalized
+from knobs.train._resume import restore_trainer, save_trainer
+from knobs.train._rng import seed_everything
+from knobs.train._schedules import build_schedule, check_schedule
+
+__all__ = ["Trainer", "Diverged"]
+
+
+class Diverged(KnobsError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, *, epoch: int, step: int, lr: float, loss: float) -> None:
+        self.epoch, self.step, self.lr, self.loss = epoch, step, lr, loss
+        super().__init__(
+            f"training diverged: loss {loss} at step {step} (epoch {epoch}, lr {lr:.4g}); "
+            f"lower lr, clip gradients (clip_grad_norm) or add warmup"
+        )
+
+
+class Trainer:
+    """Trains a model with every knob of the practice cycle.
+
+    Args:
+        optimizer: a name in ``knobs.train.OPTIMIZERS``.
+        lr: learning rate (the schedule's α₀).
+        weight_decay: L2 on the weights (decoupled for "adamw"); biases and norm parameters are exempt.
+        optimizer_options: e.g. ``{"momentum": 0.9}`` or ``{"betas": (0.9, 0.99)}``.
+        schedule: None, a name, or ``{"name": ..., key: value}`` (see ``knobs.train.SCHEDULES``).
+        epochs: planned epochs.
+        batch_size: minibatch size for training.
+        l1: L1 penalty strength on the weights (added to the loss; biases and norm params exempt).
+        clip_grad_norm: clip the global gradient L2 norm to this value.
+        clip_grad_value: clip each gradient entry to ±this value.
+        early_stopping: an ``EarlyStopping`` (its best weights are always restored) or None.
+        device: "auto", "cpu", "cuda", "cuda:N".
+        precision: "auto" (bf16 on CUDA when supported, else fp32), "fp32", "bf16", "fp16".
+        seed: seeds Python/NumPy/torch and the shuffling generator; None leaves them alone.
+        callbacks: objects with optional ``on_fit_start``/``on_step_end``/``on_epoch_end``/``on_fit_end``.
+        task: "classification" (cross-entropy, accuracy) or "regression" (MSE).
+        checkpoint_dir: write ``last.pt`` there every ``checkpoint_every`` epochs (and at the end).
+        checkpoint_every: epochs between checkpoints.
+        eval_batch_size: minibatch size for validation (default: max(1024, batch_size)).
+
+    Attributes set by ``fit``: ``model_``, ``optimizer_``, ``schedule_``, ``device_``,
+    ``precision_``, ``history_``, ``epoch_`` (completed epochs), ``step_`` (optimizer steps).
+    """
+
+    def __init__(self, optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer_options: dict | None = None, schedule: Any = None, epochs: int = 50,
+                 batch_size: int = 64, l1: float = 0.0, clip_grad_norm: float | None = None,
+                 clip_grad_value: float | None = None, early_stopping: EarlyStopping | None = None,
+                 device: str = "auto", precision: str = "auto", seed: int | None = 0,
+                 callbacks: Iterable[Any] = (), task: str = "classification",
+                 checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                 eval_batch_size: int | None = None) -> None:
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer_options = optimizer_options
+        self.schedule = schedule
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.l1 = l1
+        self.clip_grad_norm = clip_grad_norm
+        self.clip_grad_value = clip_grad_value
+        self.early_stopping = early_stopping
+        self.device = device
+        self.precision = precision
+        self.seed = seed
+        self.callbacks = tuple(callbacks)
+        self.task = task
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.eval_batch_size = eval_batch_size
+        self._stop = False
+
+    # ---- public -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current epoch (its callbacks still run)."""
+        self._stop = True
+
+    @property
+    def stopping(self) -> bool:
+        """True when the epoch being finished is the last one."""
+        return self._stop or self.epoch_ >= self.epochs
+
+    def fit(self, model: nn.Module, train: Any, val: Any = None, *,
+            resume_from: str | os.PathLike | None = None) -> History:
+        """Train ``model`` in place and return its ``History``.
+
+        Args:
+            model: a module producing logits (or regression outputs); moved to the device.
+            train: ``(X, y)`` tensors/arrays or a DataLoader.
+            val: the same for validation (needed for val_* metrics and early stopping on them).
+            resume_from: a checkpoint written by this trainer's ``checkpoint_dir`` or ``save``;
+                training continues exactly where it stopped.
+
+        Raises:
+            ConfigError, DataError: bad settings or data, before any training.
+            Diverged: the training loss became NaN/inf.
+        """
+        self._prepare(model, train, val)
+        for hook in hooks(self._callbacks, "on_fit_start"):
+            hook(self)
+        if resume_from is not None:
+            restore_trainer(self, resume_from)
+        while not self._stop and self.epoch_ < self.epochs:
+            self._run_epoch(self.epoch_ + 1)
+        self._finish()
+        for hook in hooks(self._callbacks, "on_fit_end"):
+            hook(self, self.history_)
+        return self.history_
+
+    def validate(self) -> "Trainer":
+        """Check every setting that needs neither data nor a model; return ``self``.
+
+        Names, keys and ranges of the optimizer, schedule, early stopping, device and precision
+        are checked here, so a pipeline can reject a bad configuration before any work. ``fit``
+        calls it first.
+
+        Raises:
+            ConfigError: naming the setting and what is expected.
+        """
+        self._check_settings()
+        check_schedule(self.schedule)
+        check_optimizer(self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
+                        options=self.optimizer_options)
+        if self.early_stopping is not None:
+            self.early_stopping.check(has_val=True)
+        resolve_precision(self.precision, resolve_device(self.device))
+        return self
+
+    def evaluate(self, model: nn.Module, data: Any) -> dict[str, float | None]:
+        """``{"loss", "accuracy"}`` of ``model`` on ``(X, y)`` or a DataLoader, on the model's device.
+
+        ``accuracy`` is None for regression.
+        """
+        self._check_settings()
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
+        batches = make_batches(data, "data", task=self.task, device=device,
+                               batch_size=self._eval_batch_size(), generator=None, shuffle=False)
+        loss, accuracy = measure(model, batches, self.task, precision)
+        return {"loss": loss, "accuracy": accuracy}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Checkpoint everything ``fit(resume_from=path)`` needs to continue identically."""
+        return save_trainer(self, path)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that shape the training curve (a resumed fit must match them)."""
+        return {
+            "optimizer": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay,
+            "optimizer_options": dict(self.optimizer_options or {}),
+            "schedule": check_schedule(self.schedule), "epochs": self.epochs,
+            "batch_size": self.batch_size, "l1": self.l1, "clip_grad_norm": self.clip_grad_norm,
+            "clip_grad_value": self.clip_grad_value, "seed": self.seed, "task": self.task,
+        }
+
+    # ---- setup ----------------------------------------------------------------------------------
+
+    def _check_settings(self) -> None:
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.eval_batch_size is not None:
+            _check_int("eval_batch_size", self.eval_batch_size, 1)
+        _check_number("l1", self.l1, allow_zero=True)
+        for name in ("clip_grad_norm", "clip_grad_value"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), allow_zero=False)
+        if self.task not in TASKS:
+            raise ConfigError(f"task: unknown {self.task!r}; expected one of {', '.join(TASKS)}")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise ConfigError(f"seed: expected an integer or None, got {self.seed!r}")
+
+    def _prepare(self, model: nn.Module, train: Any, val: Any) -> None:
+        self.validate()
+        schedule = check_schedule(self.schedule)
+        if self.early_stopping is not None:
+            self.early_stopping.check(has_val=val is not None)
+        monitor = self._monitor(val is not None)
+        if schedule and schedule["name"] == "plateau" and val is None and (schedule["monitor"] or monitor) != "train_loss":
+            raise ConfigError("schedule 'plateau': watches a validation metric; pass val=... or set monitor = 'train_loss'")
+        self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_)
+        configure_backends(self.device_, self.precision_)
+        if self.seed is not None:
+            seed_everything(self.seed)
+        self.model_ = model.to(self.device_)
+        self._train = make_batches(train, "train", task=self.task, device=self.device_,
+                                   batch_size=self.batch_size, generator=self._generator(), shuffle=True)
+        self._val = None if val is None else make_batches(
+            val, "val", task=self.task, device=self.device_, batch_size=self._eval_batch_size(),
+            generator=None, shuffle=False)
+        check_outputs(self.model_, self._train, self._val, self.task)
+        self.optimizer_ = build_optimizer(self.optimizer, self.model_, lr=self.lr,
+                                          weight_decay=self.weight_decay, options=self.optimizer_options)
+        self.schedule_ = build_schedule(schedule, self.optimizer_, epochs=self.epochs,
+                                        steps_per_epoch=len(self._train), monitor=monitor)
+        self.scaler_ = torch.amp.GradScaler("cuda") if self.precision_.scaled else None
+        self._weights = penalized(self.model_)
+        self._params = [p for p in self.model_.parameters() if p.requires_grad]
+        self._clipping = self.clip_grad_norm is not None or self.clip_grad_value is not None
+        self._loss_fn = LOSSES[self.task]
+        self._callbacks = self._callback_list()
+        self._step_hooks = hooks(self._callbacks, "on_step_end")
+        self._epoch_hooks = hooks(self._callbacks, "on_epoch_end")
+        self.history_ = History(monitor=monitor)
+        self.epoch_ = self.step_ = 0
+        self._stop = False
+
+    def _monitor(self, has_val: bool) -> str:
+        if self.early_stopping is not None:
+            return self.early_stopping.monitor
+        return "val_loss" if has_val else "train_loss"
+
+    def _eval_batch_size(self) -> int:
+        return self.eval_batch_size or max(1024, int(self.batch_size))
+
+    def _generator(self) -> torch.Generator:
+        generator = torch.Generator(device=self.device_)
+        seed = self.seed if self.seed is not None else int(torch.randint(2**62, (1,)))
+        return generator.manual_seed(seed)
+
+    def _callback_list(self) -> list[Any]:
+        callbacks = [] if self.early_stopping is None else [self.early_stopping]
+        callbacks += list(self.callbacks)
+        if self.checkpoint_dir is not None:
+            callbacks.append(Checkpointer(self.checkpoint_dir, every=self.checkpoint_every))
+        return callbacks
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def _run_epoch(self, epoch: int) -> None:
+        start = time.perf_counter()
+        train_loss, lr = self._train_epoch(epoch)
+        val_loss = val_accuracy = None
+        if self._val is not None:
+            val_loss, val_accuracy = measure(self.model_, self._val, self.task, self.precision_)
+        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                  "val_accuracy": val_accuracy, "lr": lr, "seconds": time.perf_counter() - start}
+        self.history_.records.append(record)
+        self.epoch_ = epoch
+        if self.schedule_ is not None:
+            self.schedule_.step_epoch(record)
+        for hook in self._epoch_hooks:
+            hook(self, record)
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float]:
+        schedule, step_hooks = self.schedule_, self._step_hooks
+        group = self.optimizer_.param_groups[0]
+        losses, sizes, lrs = [], [], []
+        self.model_.train()
+        for batch, (xb, yb) in enumerate(self._train):
+            lrs.append(group["lr"])
+            loss = self._step(xb, yb)
+            if schedule is not None:
+                schedule.step_batch()
+            losses.append(loss)
+            sizes.append(len(yb))
+            self.step_ += 1
+            if step_hooks:
+                record = {"epoch": epoch, "step": self.step_, "batch": batch, "lr": lrs[-1], "loss": loss}
+                for hook in step_hooks:
+                    hook(self, record)
+        return self._epoch_loss(epoch, losses, sizes, lrs), lrs[0]
+
+    def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        optimizer, scaler = self.optimizer_, self.scaler_
+        with self.precision_.autocast():
+            loss = self._loss_fn(self.model_(xb), yb)
+        total = loss + self.l1 * l1_penalty(self._weights) if self.l1 else loss
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            total.backward()
+            if self._clipping:
+                clip_gradients(self._params, self.clip_grad_norm, self.clip_grad_value)
+            optimizer.step()
+        else:
+            scaler.scale(total).backward()
+            if self._clipping:
+                scaler.unscale_(optimizer)
+                clip_gradients(self._params, self.clip_grad_norm, self.clip_grad_value)
+            scaler.step(optimizer)
+            scaler.update()
+        return loss.detach()
+
+    def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list) -> float:
+        """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite step."""
+        stacked = torch.stack(losses).float()
+        weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
+        mean = float((stacked * weights).sum() / weights.sum())
+        if math.isfinite(mean):
+            return mean
+        k = int((~torch.isfinite(stacked)).nonzero()[0])
+        raise Diverged(epoch=epoch, step=self.step_ - len(losses) + k + 1, lr=lrs[k], loss=float(stacked[k]))
+
+    def _finish(self) -> None:
+        history, es = self.history_, self.early_stopping
+        if es is not None and es.best_epoch is not None:
+            history.best_epoch = es.best_epoch
+        else:
+            mode = es.mode_ if es is not None else "min"
+            history.best_epoch = best_epoch(history.records, history.monitor, mode)
+        history.stopped_early = self.epoch_ < self.epochs
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+
+
+def _check_number(name: str, value: Any, *, allow_zero: bool) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name}: expected a number {'>=' if allow_zero else '>'} 0, got {value!r}")

@@ -1,0 +1,336 @@
+"""knobs.checks: initial loss, tiny-subset overfit, gradient check and data checks."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from knobs.checks import CheckResult, check_data, check_initial_loss, gradient_check, overfit_tiny
+from knobs.data import Standardizer, load_builtin, split
+from knobs.errors import ConfigError, DataError
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    splits = split(load_builtin("digits"), seed=0)
+    scaler = Standardizer().fit(splits.train[0])
+    return scaler.transform(splits.train[0]), splits.train[1]
+
+
+def mlp(width=64, dropout=0.0):
+    return nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(width, 10))
+
+
+def huge_final_layer():
+    model = mlp()
+    with torch.no_grad():
+        model[-1].weight.mul_(50)
+    return model
+
+
+# --- CheckResult ---------------------------------------------------------------------------------
+
+def test_check_result_record():
+    result = CheckResult("x", False, "warning", {"a": 1.5}, "a <= 1", "a is 1.5")
+    assert result.to_dict() == {"name": "x", "passed": False, "severity": "warning",
+                                "measured": {"a": 1.5}, "expected": "a <= 1", "message": "a is 1.5"}
+    assert str(result) == "[WARNING] x: a is 1.5"
+    with pytest.raises(ValueError, match="severity"):
+        CheckResult("x", True, "fatal")
+
+
+# --- initial loss --------------------------------------------------------------------------------
+
+def test_healthy_mlp_starts_near_ln_c(digits):
+    result = check_initial_loss(mlp, *digits, n_classes=10)
+    assert result.passed and result.severity == "info"
+    assert result.measured["expected"] == pytest.approx(math.log(10))
+    assert abs(result.measured["mean"] - math.log(10)) < 0.25
+    assert len(result.measured["losses"]) == 3 and result.measured["seeds"] == [0, 1, 2]
+
+
+def test_huge_final_layer_fails_with_the_numbers(digits):
+    result = check_initial_loss(huge_final_layer, *digits)
+    assert not result.passed and result.severity == "warning"
+    assert result.measured["ratio"] > 3
+    assert f"{result.measured['mean']:.4g}" in result.message and "ln 10 = 2.303" in result.message
+    assert "final layer" in result.message
+
+
+def test_loss_below_chance_points_at_a_leak():
+    y = np.arange(200) % 10
+    X = np.eye(10, dtype=np.float32)[y]  # the label, one-hot, is the input
+
+    def cheat():
+        model = nn.Linear(10, 10)
+        with torch.no_grad():
+            model.weight.copy_(20 * torch.eye(10))
+            model.bias.zero_()
+        return model
+
+    result = check_initial_loss(cheat, X, y)
+    assert not result.passed and result.measured["ratio"] < 0.1 and "leak" in result.message
+
+
+def test_seeds_make_initial_loss_reproducible(digits):
+    a = check_initial_loss(mlp, *digits, seeds=(5, 6))
+    b = check_initial_loss(mlp, *digits, seeds=(5, 6))
+    assert a.measured["losses"] == b.measured["losses"] and a.measured["losses"][0] != a.measured["losses"][1]
+
+
+def test_regression_initial_loss_against_target_variance():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5)).astype(np.float32)
+    y = (X @ rng.normal(size=5)).astype(np.float32)
+    y = (y - y.mean()) / y.std()
+
+    def model():
+        return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1))
+
+    ok = check_initial_loss(model, X, y, task="regression")
+    assert ok.passed and ok.measured["expected"] == pytest.approx(1.0, rel=0.01)
+    shifted = check_initial_loss(model, X, y + 100, task="regression")
+    assert not shifted.passed and "output bias" in shifted.message
+
+
+def test_initial_loss_bad_input(digits):
+    X, y = digits
+    with pytest.raises(ConfigError, match="outputs shape .* 12 classes"):
+        check_initial_loss(mlp, X, y, n_classes=12)
+    bad = y.copy()
+    bad[:3] = 10
+    with pytest.raises(DataError, match=r"labels \[10\].*0..9"):
+        check_initial_loss(mlp, X, bad, n_samples=5000)
+    with pytest.raises(ConfigError, match="task"):
+        check_initial_loss(mlp, X, y, task="ranking")
+
+
+# --- overfit a tiny subset -----------------------------------------------------------------------
+
+def test_healthy_mlp_overfits_tiny_subset(digits):
+    result = overfit_tiny(mlp, *digits)
+    m = result.measured
+    assert result.passed, result.message
+    assert m["final_loss"] <= 0.05 and m["accuracy"] == 1.0 and m["n_samples"] == 32
+    assert m["initial_loss"] > 1.5 and m["steps_to_target"] is not None and m["steps"] < 300
+
+
+def test_dropout_is_switched_off_for_the_overfit(digits):
+    # With p = 0.9 active, 32 samples could not be fit to near-zero loss; with dropout off they are.
+    assert overfit_tiny(lambda: mlp(dropout=0.9), *digits).passed
+
+
+def test_frozen_model_fails(digits):
+    def frozen():
+        model = mlp()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+    result = overfit_tiny(frozen, *digits)
+    assert not result.passed and result.severity == "error"
+    assert "no trainable parameters" in result.message and result.measured["accuracy"] < 1
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_zero_width_bottleneck_fails(digits):
+    def bottleneck():
+        return nn.Sequential(nn.Linear(64, 0), nn.ReLU(), nn.Linear(0, 10))
+
+    result = overfit_tiny(bottleneck, *digits, steps=100)
+    assert not result.passed
+    assert result.measured["final_loss"] > 1.0 and result.measured["steps"] == 100
+    assert "did not reach the target" in result.message
+
+
+def test_divergence_is_reported(digits):
+    result = overfit_tiny(mlp, *digits, optimizer="sgd", lr=1e8, steps=50)
+    assert not result.passed and "lower the learning rate" in result.message
+
+
+def test_regression_overfit_and_bad_optimizer():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4)).astype(np.float32)
+    y = np.sin(X.sum(axis=1)).astype(np.float32)
+
+    def model():
+        return nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 1))
+
+    result = overfit_tiny(model, X, y, task="regression", steps=500)
+    assert result.passed, result.message
+    far = overfit_tiny(model, X, 150 + 80 * y, task="regression", steps=100)
+    assert not far.passed and "standardize it" in far.message and far.measured["target_mean"] > 100
+    with pytest.raises(ConfigError, match="optimizer must be one of"):
+        overfit_tiny(model, X, y, task="regression", optimizer="lbfgs")
+
+
+def test_preflight_is_fast(digits):
+    torch.optim.Adam(nn.Linear(1, 1).parameters())  # torch's one-time lazy imports, not ours
+    start = time.perf_counter()
+    check_initial_loss(lambda: mlp(128), *digits)
+    overfit_tiny(lambda: mlp(128), *digits)
+    assert time.perf_counter() - start < 1.0
+
+
+# --- gradient check ------------------------------------------------------------------------------
+
+class WrongReLU(torch.autograd.Function):
+    """ReLU whose backward forgets the mask: the classic hand-written gradient bug."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class RightReLU(WrongReLU):
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > 0)
+
+
+class CustomMLP(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn, self.a, self.b = fn, nn.Linear(64, 32), nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.b(self.fn.apply(self.a(x)))
+
+
+def test_gradient_check_passes_for_mlp_with_dropout_and_batchnorm(digits):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
+    before = [p.clone() for p in model.parameters()]
+    result = gradient_check(model, *digits)
+    assert result.passed, result.message
+    assert result.measured["max_rel_error"] < 1e-6
+    assert set(result.measured["per_parameter"]) == {n for n, _ in model.named_parameters()}
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # model untouched
+    assert next(model.parameters()).dtype == torch.float32
+
+
+def test_gradient_check_catches_a_wrong_custom_backward(digits):
+    torch.manual_seed(0)
+    assert gradient_check(CustomMLP(RightReLU), *digits).passed
+    result = gradient_check(CustomMLP(WrongReLU), *digits)
+    assert not result.passed and result.severity == "error"
+    assert result.measured["max_rel_error"] > 1e-2
+    assert result.measured["failed_parameters"] == ["a.bias", "a.weight"]  # only below the bad ReLU
+    assert "a." in result.measured["worst_parameter"] and "custom backward" in result.message
+
+
+def test_gradient_check_mse_and_bad_loss():
+    torch.manual_seed(0)
+    X, y = torch.randn(6, 3), torch.randn(6)
+    assert gradient_check(nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1)), X, y, loss="mse").passed
+    with pytest.raises(ConfigError, match="loss must be one of"):
+        gradient_check(nn.Linear(3, 1), X, y, loss="hinge")
+
+
+# --- data checks ---------------------------------------------------------------------------------
+
+def clean_splits(seed=0, n=(300, 60, 60), d=5, classes=3):
+    rng = np.random.default_rng(seed)
+    return {name: (rng.normal(size=(k, d)).astype(np.float32), np.arange(k) % classes)
+            for name, k in zip(("train", "val", "test"), n)}
+
+
+def by_name(results):
+    return {r.name: r for r in results}
+
+
+def test_clean_data_passes_every_check():
+    results = check_data(clean_splits(), n_classes=3)
+    assert [r.name for r in results] == ["finite", "constant_features", "feature_scale", "labels",
+                                         "class_balance", "duplicates"]
+    assert all(r.passed and r.severity == "info" for r in results), [str(r) for r in results if not r.passed]
+
+
+def test_nan_is_caught():
+    data = clean_splits()
+    data["val"][0][4, 2] = np.nan
+    data["train"][0][7, 1] = np.inf
+    result = by_name(check_data(data, n_classes=3))["finite"]
+    assert not result.passed and result.severity == "error"
+    assert result.measured["val"] == {"nan": 1, "inf": 0, "rows": 1, "columns": [2]}
+    assert result.measured["train"]["inf"] == 1
+
+
+def test_constant_column_is_caught():
+    data = clean_splits()
+    data["train"][0][:, 3] = 7.0
+    result = by_name(check_data(data, n_classes=3))["constant_features"]
+    assert not result.passed and result.measured["columns"] == [3] and "drop" in result.message
+
+
+def test_unscaled_column_is_caught_and_fixed_by_standardizing():
+    data = clean_splits()
+    for X, _ in data.values():
+        X[:, 1] *= 1000
+    result = by_name(check_data(data, n_classes=3))["feature_scale"]
+    assert not result.passed and result.measured["train"]["worst_column"] == 1
+    assert result.measured["train"]["max_std"] > 500 and "standardize" in result.message
+    scaler = Standardizer().fit(data["train"][0])
+    assert by_name(check_data(data, n_classes=3, standardizer=scaler))["feature_scale"].passed
+
+
+def test_labels_out_of_range_are_caught():
+    data = clean_splits()
+    data["test"][1][:2] = [3, -1]
+    result = by_name(check_data(data, n_classes=3))["labels"]
+    assert not result.passed and result.severity == "error"
+    assert list(result.measured["problems"]) == ["test"] and "[-1, 3]" in result.message
+
+
+def test_ten_to_one_imbalance_is_caught():
+    data = clean_splits()
+    X, _ = data["train"]
+    data["train"] = (X[:220], np.array([0] * 200 + [1] * 20))
+    result = by_name(check_data(data, n_classes=2))["class_balance"]
+    assert not result.passed and result.measured["ratio"] == pytest.approx(10.0)
+    assert result.measured["counts"] == [200, 20] and "10x" in result.message
+
+
+def test_duplicate_rows_across_splits_are_caught():
+    data = clean_splits()
+    data["test"][0][5] = data["train"][0][17]
+    data["val"][0][0] = -0.0 * data["val"][0][0] + data["train"][0][3]
+    result = by_name(check_data(data, n_classes=3))["duplicates"]
+    assert not result.passed
+    assert result.measured == {"val_in_train": 1, "test_in_train": 1, "test_in_val": 0}
+
+
+def test_regression_skips_label_checks_and_inputs_are_validated():
+    ds = load_builtin("diabetes")
+    names = [r.name for r in check_data(ds)]
+    assert "labels" not in names and "class_balance" not in names
+    splits = split(ds).without_test()
+    assert [r.name for r in check_data(splits)] == ["finite", "constant_features", "feature_scale", "duplicates"]
+    pairs = check_data((splits.train, splits.val))  # a tuple of pairs reads as (train, val)
+    assert by_name(pairs)["duplicates"].measured == {"val_in_train": 0}
+    single = check_data((ds.X, ds.y))
+    assert by_name(single)["constant_features"].measured["split"] == "data"
+    with pytest.raises(ConfigError, match="check_data takes"):
+        check_data("digits")
+    with pytest.raises(DataError, match="one target per row"):
+        check_data({"train": (np.zeros((3, 2)), np.zeros(2))})
+
+
+def test_digits_raw_needs_standardizing():
+    splits = split(load_builtin("digits"))
+    results = by_name(check_data(splits, n_classes=10))
+    assert not results["feature_scale"].passed and results["duplicates"].passed
+    assert not results["constant_features"].passed  # digits has always-blank corner pixels

@@ -1,0 +1,76 @@
+"""The TOML config: defaults, overrides, and one clear error for every kind of bad input."""
+
+import pytest
+
+from knobs.config import DEFAULT_SPACE, build_space, load_config, parse_config
+from knobs.errors import ConfigError
+
+
+def test_defaults_search_the_mlp_space_with_at_least_12_trials():
+    cfg = load_config()
+    assert cfg.data.source == "digits"
+    assert cfg.search.n_trials >= 12
+    assert set(cfg.search.space) == set(DEFAULT_SPACE)
+
+
+def test_toml_file_and_dotted_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('name = "x"\n[search]\nn_trials = 5\n[search.space]\nlr = { low = 1e-3, high = 1e-1, log = true }\n')
+    cfg = load_config(path, {"search.n_trials": 7, "train.epochs": 3})
+    assert (cfg.name, cfg.search.n_trials, cfg.train.epochs) == ("x", 7, 3)
+    assert list(cfg.search.space) == ["lr"]
+
+
+def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[search]\nn_trails = 5\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert "search.n_trails" in str(e.value) and "did you mean 'n_trials'" in str(e.value)
+
+
+@pytest.mark.parametrize("raw, key", [
+    ({"search": {"n_trials": -3}}, "search.n_trials"),
+    ({"data": {"val": 1.5}}, "data.val"),
+    ({"search": {"sampler": "tpe"}}, "search.sampler"),
+    ({"train": {"epochs": 0}}, "train.epochs"),
+])
+def test_bad_values_name_the_key(raw, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        parse_config(raw)
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[search\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_space_syntax_kinds_fixed_values_and_conditions():
+    space, fixed = build_space({
+        "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+        "width": {"low": 16, "high": 64},
+        "dropout": {"low": 0.0, "high": 0.5},
+        "optimizer": {"choices": ["sgd", "adam"]},
+        "momentum": {"low": 0.5, "high": 0.99, "when": {"optimizer": "sgd"}},
+        "activation": "relu",
+    })
+    assert fixed == {"activation": "relu"}
+    assert space["width"].kind == "int" and space["dropout"].kind == "float" and space["lr"].log
+    for config in space.sample(__import__("numpy").random.default_rng(0), 20):
+        assert ("momentum" in config) == (config["optimizer"] == "sgd")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"low": 1, "hgh": 2}, "unknown key 'hgh'"),
+    ({"low": 0.0, "high": 1.0, "log": True}, "search.space.p"),
+    ({"low": 2.0, "high": 1.0}, "search.space.p"),
+    ({"high": 1.0}, "give low and high"),
+    ({"choices": ["a", "a"]}, "search.space.p"),
+])
+def test_bad_space_entries_name_the_parameter(entry, message):
+    with pytest.raises(ConfigError, match=message):
+        build_space({"p": entry})

@@ -1,0 +1,105 @@
+"""knobs.train optimizers: names → torch.optim classes, options validated, L2 coupled vs decoupled."""
+
+import pytest
+import torch
+from torch import nn
+
+from knobs.errors import ConfigError
+from knobs.train import OPTIMIZERS, build_optimizer
+
+CLASSES = {
+    "sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
+    "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop,
+    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+}
+
+
+def test_every_name_is_the_torch_class():
+    assert set(OPTIMIZERS) == set(CLASSES)
+    for name, cls in CLASSES.items():
+        opt = build_optimizer(name, nn.Linear(3, 2), lr=0.01)
+        assert type(opt) is cls and opt.param_groups[0]["lr"] == 0.01
+
+
+def test_momentum_and_nesterov_defaults():
+    g = build_optimizer("momentum", nn.Linear(2, 1), lr=0.1).param_groups[0]
+    assert g["momentum"] == 0.9 and not g["nesterov"]
+    g = build_optimizer("nesterov", nn.Linear(2, 1), lr=0.1, options={"momentum": 0.8}).param_groups[0]
+    assert g["momentum"] == 0.8 and g["nesterov"]
+    assert build_optimizer("sgd", nn.Linear(2, 1), lr=0.1).param_groups[0]["momentum"] == 0
+
+
+def test_options_reach_torch():
+    g = build_optimizer("adam", nn.Linear(2, 1), lr=0.1, options={"betas": [0.8, 0.99], "eps": 1e-6}).param_groups[0]
+    assert g["betas"] == (0.8, 0.99) and g["eps"] == 1e-6
+    assert build_optimizer("adadelta", nn.Linear(2, 1), lr=1.0, options={"rho": 0.5}).param_groups[0]["rho"] == 0.5
+    g = build_optimizer("rmsprop", nn.Linear(2, 1), lr=0.1, options={"alpha": 0.9, "centered": True}).param_groups[0]
+    assert g["alpha"] == 0.9 and g["centered"]
+
+
+def test_unknown_name_lists_valid_ones():
+    with pytest.raises(ConfigError, match="sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw"):
+        build_optimizer("lion", nn.Linear(2, 1), lr=0.1)
+
+
+def test_unknown_option_lists_the_optimizers_options():
+    with pytest.raises(ConfigError, match=r"'rho' is not an option of 'adam'; expected one of betas, eps, amsgrad"):
+        build_optimizer("adam", nn.Linear(2, 1), lr=0.1, options={"rho": 0.9})
+
+
+@pytest.mark.parametrize("name, options, key", [
+    ("momentum", {"momentum": 1.0}, "momentum"), ("adam", {"betas": (0.9,)}, "betas"),
+    ("adam", {"betas": (0.9, 1.0)}, "betas"), ("adam", {"eps": 0}, "eps"),
+    ("rmsprop", {"alpha": -0.1}, "alpha"), ("sgd", {"nesterov": "yes"}, "nesterov"),
+    ("adadelta", {"rho": 1.5}, "rho"),
+])
+def test_bad_option_values_name_the_key(name, options, key):
+    with pytest.raises(ConfigError, match=key):
+        build_optimizer(name, nn.Linear(2, 1), lr=0.1, options=options)
+
+
+def test_nesterov_needs_momentum():
+    with pytest.raises(ConfigError, match="nesterov needs momentum"):
+        build_optimizer("sgd", nn.Linear(2, 1), lr=0.1, options={"nesterov": True})
+
+
+@pytest.mark.parametrize("lr", [0, -1, float("nan"), "0.1", None])
+def test_bad_lr(lr):
+    with pytest.raises(ConfigError, match="lr"):
+        build_optimizer("sgd", nn.Linear(2, 1), lr=lr)
+
+
+def test_bad_weight_decay():
+    with pytest.raises(ConfigError, match="weight_decay"):
+        build_optimizer("sgd", nn.Linear(2, 1), lr=0.1, weight_decay=-1)
+
+
+def _one_step(name, lr=0.1, wd=0.5):
+    """One step on a zero loss: any change is weight decay alone."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    before = [p.detach().clone() for p in net.parameters()]
+    opt = build_optimizer(name, net, lr=lr, weight_decay=wd)
+    opt.zero_grad()
+    (0 * sum(p.sum() for p in net.parameters())).backward()
+    opt.step()
+    return net, before
+
+
+def test_sgd_weight_decay_is_coupled_l2_on_weights_only():
+    net, (w0, b0, g0, beta0) = _one_step("sgd")
+    assert torch.allclose(net[0].weight, w0 - 0.1 * 0.5 * w0)
+    assert torch.equal(net[0].bias, b0) and torch.equal(net[1].weight, g0) and torch.equal(net[1].bias, beta0)
+
+
+def test_adamw_decay_is_decoupled_adam_decay_is_coupled():
+    net, (w0, *_) = _one_step("adamw", lr=0.01)
+    assert torch.allclose(net[0].weight, w0 * (1 - 0.01 * 0.5))
+    # Adam treats the decay as a gradient, so its normalized step is ≈ lr·sign(w).
+    net, (w0, *_) = _one_step("adam", lr=0.01)
+    assert torch.allclose(net[0].weight, w0 - 0.01 * torch.sign(w0), atol=1e-6)
+
+
+def test_no_decay_means_one_group():
+    opt = build_optimizer("adam", nn.Linear(2, 1), lr=0.1)
+    assert len(opt.param_groups) == 1

@@ -1,0 +1,85 @@
+"""`knobs run` end to end on digits (small budgets), and bad input through the real CLI."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from knobs.cli import main
+from knobs.config import load_config
+from knobs.pipeline import Display, run
+
+pytestmark = pytest.mark.slow
+
+FAST = {"search.n_trials": 3, "search.sampler": "random", "train.epochs": 4, "train.patience": 2,
+        "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "width": {"low": 16, "high": 32},
+                         "depth": 1, "optimizer": {"choices": ["adam", "nesterov"]}}}
+
+
+def _fast(tmp_path, **more):
+    return load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "t", **more})
+
+
+def test_run_writes_the_whole_run_directory(tmp_path):
+    result = run(_fast(tmp_path), display=Display(quiet=True))
+    d = result.path
+    for name in ("study.db", "events.jsonl", "checkpoints/best.pt", "summary.json", "report.html",
+                 "vault/fingerprint.json", "vault/openings.jsonl"):
+        assert (d / name).exists(), name
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["n_trials"] == 3
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["loss"] > 0
+    assert summary["test"]["n"] == 270
+    assert set(summary["best_trial"]["config"]) == {"lr", "width", "optimizer"}
+    assert summary["vault"]["openings"] == 1
+    assert {r["name"] for r in summary["preflight"]} >= {"initial_loss", "overfit_tiny"}
+    events = [json.loads(line) for line in (d / "events.jsonl").read_text().splitlines()]
+    kinds = {e["event"] for e in events}
+    assert {"run_start", "preflight", "epoch", "trial", "test", "run_end"} <= kinds
+    assert all("lr" in e for e in events if e["event"] == "epoch")
+    page = (d / "report.html").read_text()
+    assert "Learning curves of the best trial" in page and "Search history" in page
+    assert '<script src="http' not in page  # self-contained: works offline
+
+
+def test_unfinished_run_resumes_and_keeps_finished_trials(tmp_path):
+    first = run(_fast(tmp_path), display=Display(quiet=True))
+    (first.path / "summary.json").unlink()  # as if killed before the end
+    again = run(_fast(tmp_path, **{"search.n_trials": 4}), display=Display(quiet=True))
+    assert again.summary["n_trials"] == 4
+    assert again.summary["vault"]["openings"] == 2  # honest: the test split was opened twice
+
+
+def test_finished_run_is_not_overwritten(tmp_path):
+    run(_fast(tmp_path), display=Display(quiet=True))
+    assert main(["run", "--runs-dir", str(tmp_path / "runs"), "--name", "t", "-q"]) == 2
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("[search]\nn_trails = 3\n", "n_trails"),
+    ("[search]\nn_trials = -1\n", "search.n_trials"),
+    ('[data]\nsource = "missing.csv"\ntarget = "y"\n', "missing.csv"),
+    ("[search.space]\nwidht = { low = 16, high = 32 }\n", "widht"),
+    ('[search.space]\noptimizer = { choices = ["adam", "adamx"] }\n', "adamx"),
+])
+def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml, message):
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    runs = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "knobs.cli", "run", "--config", str(path), "--runs-dir", str(runs)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_labels_out_of_range_in_a_csv_exit_2(tmp_path, capsys):
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)) + "1,2,7\n")
+    path = tmp_path / "c.toml"
+    path.write_text(f'[data]\nsource = "{csv}"\ntarget = "label"\nn_classes = 2\n')
+    code = main(["run", "--config", str(path), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert code == 2
+    assert "labels [7]" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

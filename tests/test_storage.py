@@ -1,0 +1,202 @@
+"""Storage back ends: one contract suite over memory and SQLite, plus SQLite concurrency."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import sqlite3
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+import knobs
+from knobs.errors import KnobsError, TrialError
+from knobs.storage import InMemoryStorage, SQLStorage, Storage, get_storage, list_studies
+from knobs.storage._retry import is_duplicate, retry
+from knobs.trial import TrialState
+
+
+@pytest.fixture(params=["memory", "sqlite-memory", "sqlite-file"])
+def storage(request, tmp_path) -> Storage:
+    if request.param == "memory":
+        yield InMemoryStorage()
+        return
+    url = "sqlite://" if request.param == "sqlite-memory" else f"sqlite:///{tmp_path / 'study.db'}"
+    store = SQLStorage(url)
+    yield store
+    store.close()
+
+
+def test_study_records(storage):
+    a = storage.create_study("a", direction="minimize", space={"params": {}}, attrs={"k": 1})
+    b = storage.create_study("b", direction="maximize", space=None)
+    assert a.id != b.id and storage.study_names() == ["a", "b"]
+    got = storage.get_study("a")
+    assert (got.name, got.direction, got.space, got.attrs) == ("a", "minimize", {"params": {}}, {"k": 1})
+    assert storage.get_study("zzz") is None
+    with pytest.raises(KnobsError, match="'a' already exists"):
+        storage.create_study("a", direction="minimize", space=None)
+    storage.set_study_fields(a.id, sampler={"class": "Random", "state": {"n": 3}}, attrs={"k": 2})
+    got = storage.get_study("a")
+    assert got.sampler == {"class": "Random", "state": {"n": 3}} and got.attrs == {"k": 2}
+
+
+def test_trial_lifecycle(storage):
+    sid = storage.create_study("s", direction="minimize", space=None).id
+    t0 = storage.create_trial(sid, {"lr": 0.1, "opt": "sgd"}, host="h", pid=1)
+    t1 = storage.create_trial(sid, {"lr": 0.2})
+    assert (t0.number, t1.number) == (0, 1) and t0.state is TrialState.RUNNING
+    storage.report(sid, 0, 1, 0.9)
+    storage.report(sid, 0, 2, 0.7)
+    storage.report(sid, 0, 2, 0.6)  # the same step again overwrites
+    storage.set_trial_attr(sid, 0, "curve", [1, 2, 3])
+    assert storage.get_trial(sid, 0).intermediate == {1: 0.9, 2: 0.6}
+    assert [r.number for r in storage.running_trials(sid)] == [0, 1]
+    done = storage.finish_trial(sid, 0, TrialState.COMPLETE, 0.6, {"note": "ok"})
+    assert done.state is TrialState.COMPLETE and done.value == 0.6 and done.finished_at >= done.started_at
+    assert done.attrs == {"curve": [1, 2, 3], "note": "ok"} and done.config == {"lr": 0.1, "opt": "sgd"}
+    for call in (lambda: storage.finish_trial(sid, 0, TrialState.FAILED, None),
+                 lambda: storage.report(sid, 0, 3, 0.5), lambda: storage.set_trial_attr(sid, 0, "k", 1)):
+        with pytest.raises(TrialError, match="trial 0 is already complete"):
+            call()
+    with pytest.raises(TrialError, match="no trial number 7"):
+        storage.get_trial(sid, 7)
+    storage.finish_trial(sid, 1, TrialState.PRUNED, None)
+    assert [t.number for t in storage.get_trials(sid, [TrialState.PRUNED])] == [1]
+    assert [t.state for t in storage.get_trials(sid)] == [TrialState.COMPLETE, TrialState.PRUNED]
+    assert storage.running_trials(sid) == []
+
+
+def test_heartbeat_moves_forward(storage):
+    sid = storage.create_study("s", direction="minimize", space=None).id
+    storage.create_trial(sid, {}, host="h", pid=5)
+    before = storage.running_trials(sid)[0]
+    time.sleep(0.02)
+    storage.heartbeat(sid, [0, 99])
+    after = storage.running_trials(sid)[0]
+    assert (after.host, after.pid) == ("h", 5) and after.heartbeat > before.heartbeat
+
+
+def test_list_studies_summary(storage):
+    for name, direction in (("lo", "minimize"), ("hi", "maximize")):
+        sid = storage.create_study(name, direction=direction, space=None).id
+        for value in (3.0, 1.0, 2.0):
+            storage.finish_trial(sid, storage.create_trial(sid, {}).number, TrialState.COMPLETE, value)
+        storage.finish_trial(sid, storage.create_trial(sid, {}).number, TrialState.FAILED, None)
+        storage.create_trial(sid, {})
+    rows = {r["name"]: r for r in storage.list_studies()}
+    assert rows["lo"]["best_value"] == 1.0 and rows["hi"]["best_value"] == 3.0
+    assert {k: rows["lo"][k] for k in ("n_trials", "n_complete", "n_failed", "n_running", "n_pruned")} == \
+        {"n_trials": 5, "n_complete": 3, "n_failed": 1, "n_running": 1, "n_pruned": 0}
+    assert isinstance(rows["lo"]["created_at"], float)
+
+
+def test_numbers_are_atomic_across_threads(storage):
+    sid = storage.create_study("s", direction="minimize", space=None).id
+    numbers: list[int] = []
+
+    def work():
+        for _ in range(10):
+            numbers.append(storage.create_trial(sid, {}).number)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(numbers) == list(range(40))
+
+
+# ---- SQLite specifics --------------------------------------------------------------------------
+def test_sqlite_file_is_wal_json_and_reopens(tmp_path):
+    path = tmp_path / "s.db"
+    store = SQLStorage(f"sqlite:///{path}")
+    sid = store.create_study("s", direction="minimize", space={"params": {"x": {}}}).id
+    store.finish_trial(sid, store.create_trial(sid, {"x": 0.5}).number, TrialState.COMPLETE, 0.25)
+    store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        config, attrs = raw.execute("SELECT config, attrs FROM knobs_trials").fetchone()
+    assert json.loads(config) == {"x": 0.5} and json.loads(attrs) == {}  # plain JSON text, no pickle
+    again = SQLStorage(f"sqlite:///{path}", create=False)
+    assert again.get_trials(again.get_study("s").id)[0].value == 0.25
+    assert list_studies(f"sqlite:///{path}")[0]["n_complete"] == 1
+
+
+def test_urls_fail_clearly(tmp_path):
+    with pytest.raises(KnobsError, match="not a database URL"):
+        get_storage("study.db")
+    with pytest.raises(KnobsError, match="folder"):
+        get_storage(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    with pytest.raises(KnobsError, match="no such database file"):
+        get_storage(f"sqlite:///{tmp_path}/missing.db", create=False)
+    with pytest.raises(KnobsError, match="no such database file"):
+        list_studies(f"sqlite:///{tmp_path}/missing.db")
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(KnobsError, match="cannot be opened"):
+        get_storage(f"sqlite:///{tmp_path}/junk.db")
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x INT)").connection.commit()
+    with pytest.raises(KnobsError, match="holds no knobs studies"):
+        list_studies(f"sqlite:///{tmp_path}/other.db")
+    with pytest.raises(KnobsError, match="storage must be"):
+        get_storage(42)
+    assert isinstance(get_storage(None), InMemoryStorage)
+    store = InMemoryStorage()
+    assert get_storage(store) is store
+
+
+def test_postgres_url_without_server_is_a_knobs_error():
+    # psycopg may be missing (driver error) or present with no server (cannot be opened).
+    with pytest.raises(KnobsError, match="postgresql"):
+        get_storage("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_retry_cures_locked_then_gives_up_on_others():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+        return "ok"
+
+    assert retry(flaky, first_wait_s=0.001) == "ok" and len(calls) == 3
+    with pytest.raises(sa.exc.OperationalError):
+        retry(lambda: (_ for _ in ()).throw(sa.exc.OperationalError("x", {}, Exception("no such table"))))
+    dup = sa.exc.IntegrityError("x", {}, sqlite3.IntegrityError("UNIQUE constraint failed: knobs_trials.number"))
+    assert is_duplicate(dup) and not is_duplicate(sa.exc.IntegrityError("x", {}, Exception("FOREIGN KEY")))
+
+
+def _worker(url: str, n: int, seed: int, barrier) -> None:
+    space = knobs.Space({"x": knobs.Float(0.0, 1.0)})
+    study = knobs.Study(space, sampler=knobs.search.Random(seed=seed), storage=url, name="shared")
+    barrier.wait(timeout=60)  # both write at the same time
+
+    def objective(config, trial):
+        trial.report(1, config["x"])
+        trial.set_attr("seed", seed)
+        return config["x"]
+
+    study.optimize(objective, n_trials=n)
+
+
+def test_two_processes_share_one_sqlite_file(tmp_path):
+    url, n = f"sqlite:///{tmp_path / 'shared.db'}", 25
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_worker, args=(url, n, seed, barrier)) for seed in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    trials = knobs.Study.load(url, "shared").trials
+    assert sorted(t.number for t in trials) == list(range(2 * n))
+    assert all(t.state is TrialState.COMPLETE and t.intermediate == {1: t.value} for t in trials)
+    seeds = [t.attrs["seed"] for t in sorted(trials, key=lambda t: t.number)]
+    assert sorted(seeds) == [1] * n + [2] * n
+    assert sum(a != b for a, b in zip(seeds, seeds[1:])) > 2  # the workers really interleaved
+    with sqlite3.connect(tmp_path / "shared.db") as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

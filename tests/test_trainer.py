@@ -1,0 +1,313 @@
+"""knobs.train.Trainer: learning, early stopping with best weights, callbacks, regularization,
+clipping, divergence, and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import knobs
+from knobs.errors import ConfigError, DataError
+from knobs.models import build_model
+from knobs.train import Callback, Diverged, EarlyStopping, Trainer
+from knobs.train._batches import batch_bounds
+
+torch.set_num_threads(1)
+
+
+def blobs(n=240, d=6, classes=3, seed=0, noise=0.5):
+    g = torch.Generator().manual_seed(seed)
+    centers = 2 * torch.randn(classes, d, generator=g)
+    y = torch.randint(0, classes, (n,), generator=g)
+    return centers[y] + noise * torch.randn(n, d, generator=g), y
+
+
+def random_labels(n=64, d=20, seed=0):
+    """Nothing to learn: a wide net memorizes train and validation loss rises."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randint(0, 2, (n,), generator=g)
+
+
+def mlp(d=6, classes=3, seed=0, **kw):
+    torch.manual_seed(seed)
+    return build_model("mlp", input_shape=(d,), n_classes=classes, width=kw.pop("width", 16), **kw)
+
+
+def test_fit_learns_and_records_every_epoch():
+    train, val = blobs(seed=0), blobs(seed=0, n=90)
+    trainer = Trainer(optimizer="adam", lr=1e-2, epochs=5, batch_size=32)
+    history = trainer.fit(mlp(), train, val)
+    assert [r["epoch"] for r in history.records] == [1, 2, 3, 4, 5]
+    assert set(history.records[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds"}
+    assert history.records[-1]["val_accuracy"] > 0.9
+    assert history.records[-1]["train_loss"] < history.records[0]["train_loss"]
+    assert trainer.evaluate(trainer.model_, val)["accuracy"] == history.records[-1]["val_accuracy"]
+    assert not history.stopped_early and history.best_epoch is not None
+
+
+def test_same_seed_same_numbers():
+    runs = []
+    for _ in range(2):
+        h = Trainer(optimizer="momentum", lr=0.05, epochs=3, batch_size=16, seed=7).fit(
+            mlp(dropout=0.3), blobs(), blobs(n=60, seed=1))
+        runs.append([(r["train_loss"], r["val_loss"]) for r in h.records])
+    assert runs[0] == runs[1]
+
+
+def test_train_loss_is_the_example_weighted_mean():
+    X, y = blobs(n=50)
+    losses = []
+
+    class Grab(Callback):
+        def on_step_end(self, trainer, rec):
+            losses.append((float(rec["loss"]), rec["batch"]))
+
+    h = Trainer(optimizer="sgd", lr=0.01, epochs=1, batch_size=16, callbacks=[Grab()]).fit(mlp(), (X, y))
+    sizes = [b - a for a, b in batch_bounds(50, 16)]
+    expected = sum(l * n for (l, _), n in zip(losses, sizes)) / 50
+    assert h.records[0]["train_loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_batch_bounds_never_leave_a_single_example():
+    assert batch_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert batch_bounds(9, 4) == [(0, 4), (4, 9)]
+    assert batch_bounds(1, 4) == [(0, 1)]
+
+
+def _overfitting_fit(patience, epochs=25, monitor="val_loss"):
+    train, val = random_labels(seed=0), random_labels(seed=1)
+    es = EarlyStopping(patience=patience, monitor=monitor)
+    trainer = Trainer(optimizer="adam", lr=1e-2, epochs=epochs, batch_size=16, early_stopping=es)
+    model = mlp(d=20, classes=2, width=64)
+    history = trainer.fit(model, train, val)
+    return trainer, model, history, val
+
+
+def test_early_stopping_stops_and_restores_best_weights():
+    trainer, model, history, val = _overfitting_fit(patience=3)
+    assert history.stopped_early and len(history.records) < 25
+    assert history.best_epoch == len(history.records) - 3
+    best = history.best
+    assert best["val_loss"] == min(history.column("val_loss"))
+    assert trainer.evaluate(model, val)["loss"] == pytest.approx(best["val_loss"], rel=1e-6)
+
+
+def test_best_weights_restored_when_epochs_run_out():
+    trainer, model, history, val = _overfitting_fit(patience=100, epochs=12)
+    assert not history.stopped_early and len(history.records) == 12
+    assert history.best_epoch < 12  # precondition: the last epoch is not the best
+    assert trainer.evaluate(model, val)["loss"] == pytest.approx(history.best["val_loss"], rel=1e-6)
+    assert trainer.evaluate(model, val)["loss"] != pytest.approx(history.records[-1]["val_loss"], rel=1e-6)
+
+
+def test_early_stopping_on_accuracy_maximizes_and_min_delta_counts():
+    _, _, history, _ = _overfitting_fit(patience=2, monitor="val_accuracy")
+    accs = history.column("val_accuracy")
+    assert history.best["val_accuracy"] == max(accs[: history.best_epoch])
+    es = EarlyStopping(patience=1, min_delta=10.0)  # nothing improves by 10: stop after epoch 2
+    h = Trainer(epochs=10, early_stopping=es).fit(mlp(), blobs(), blobs(n=30))
+    assert len(h.records) == 2 and h.best_epoch == 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"patience": -1}, "patience"), ({"min_delta": -0.1}, "min_delta"),
+    ({"monitor": "val_f1"}, "val_loss, val_accuracy, train_loss"), ({"mode": "up"}, "mode"),
+])
+def test_early_stopping_bad_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        Trainer(epochs=1, early_stopping=EarlyStopping(**kwargs)).fit(mlp(), blobs(), blobs(n=30))
+
+
+def test_early_stopping_on_val_needs_val():
+    with pytest.raises(ConfigError, match="needs validation data"):
+        Trainer(epochs=1, early_stopping=EarlyStopping()).fit(mlp(), blobs())
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_fit_start(self, trainer):
+        self.events.append("start")
+
+    def on_step_end(self, trainer, rec):
+        self.events.append(("step", rec["epoch"], rec["step"], rec["batch"]))
+
+    def on_epoch_end(self, trainer, rec):
+        self.events.append(("epoch", rec["epoch"]))
+
+    def on_fit_end(self, trainer, history):
+        self.events.append("end")
+
+
+def test_callback_order_and_step_numbers():
+    rec = Recorder()
+    Trainer(epochs=2, batch_size=40, callbacks=[rec]).fit(mlp(), blobs(n=80))
+    assert rec.events == ["start", ("step", 1, 1, 0), ("step", 1, 2, 1), ("epoch", 1),
+                          ("step", 2, 3, 0), ("step", 2, 4, 1), ("epoch", 2), "end"]
+
+
+def test_duck_typed_callback_and_stop():
+    class StopAtTwo:
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:
+                trainer.stop()
+
+    h = Trainer(epochs=10, callbacks=[StopAtTwo()]).fit(mlp(), blobs())
+    assert len(h.records) == 2 and h.stopped_early
+
+
+class Boom(Exception):
+    pass
+
+
+def test_callback_exception_propagates_out_of_fit():
+    class Raise(Callback):
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:
+                raise Boom("stop here")
+
+    rec = Recorder()
+    with pytest.raises(Boom):
+        Trainer(epochs=5, callbacks=[Raise(), rec]).fit(mlp(), blobs())
+    assert "end" not in rec.events
+
+
+def test_pruned_propagates_like_a_trial_report():
+    trial = knobs.Trial(0, {}, on_report=lambda number, step, value: step >= 2)
+
+    class Report(Callback):
+        def on_epoch_end(self, trainer, record):
+            trial.report(record["epoch"], record["val_loss"])
+
+    with pytest.raises(knobs.Pruned):
+        Trainer(epochs=5, callbacks=[Report()]).fit(mlp(), blobs(), blobs(n=30))
+    assert sorted(trial.intermediate) == [1, 2]
+
+
+def test_l1_penalty_acts_on_weights_only():
+    from knobs.train._regularization import l1_penalty, penalized
+
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    assert [tuple(p.shape) for p in penalized(net)] == [(4, 3), (2, 4)]
+    assert l1_penalty(penalized(net)).item() == pytest.approx(sum(p.abs().sum().item() for p in penalized(net)))
+    # One full-batch SGD step with and without L1: the difference is lr·l1·sign(w) on weights only.
+    X, y = blobs()
+    plain, sparse = mlp(), mlp()
+    start = [p.detach().clone() for p in plain.parameters()]
+    for model, l1 in ((plain, 0.0), (sparse, 0.01)):
+        Trainer(optimizer="sgd", lr=0.1, epochs=1, batch_size=len(X), l1=l1).fit(model, (X, y))
+    for p0, a, b in zip(start, plain.parameters(), sparse.parameters()):
+        expected = 0.1 * 0.01 * torch.sign(p0) if p0.ndim >= 2 else torch.zeros_like(p0)
+        assert torch.allclose(a - b, expected, atol=1e-6)
+    assert not torch.equal(plain.head.weight, sparse.head.weight)
+
+
+def test_gradient_clipping_by_value_and_norm():
+    class GradSpy(Callback):
+        def __init__(self):
+            self.max_abs, self.max_norm = 0.0, 0.0
+
+        def on_step_end(self, trainer, rec):
+            grads = [p.grad for p in trainer.model_.parameters()]
+            self.max_abs = max(self.max_abs, max(g.abs().max().item() for g in grads))
+            self.max_norm = max(self.max_norm, torch.norm(torch.stack([g.norm() for g in grads])).item())
+
+    X, y = blobs()
+    spy = GradSpy()
+    Trainer(optimizer="sgd", lr=0.01, epochs=1, clip_grad_value=1e-3, callbacks=[spy]).fit(mlp(), (X * 100, y))
+    assert 0 < spy.max_abs <= 1e-3 + 1e-9
+    spy = GradSpy()
+    Trainer(optimizer="sgd", lr=0.01, epochs=1, clip_grad_norm=0.01, callbacks=[spy]).fit(mlp(), (X * 100, y))
+    assert 0 < spy.max_norm <= 0.01 * (1 + 1e-5)
+
+
+def test_nan_loss_raises_diverged_with_step_epoch_lr():
+    X, y = blobs()
+    with pytest.raises(Diverged, match=r"step \d+ \(epoch 1, lr 1e\+10\)") as err:
+        Trainer(optimizer="sgd", lr=1e10, epochs=3, batch_size=16).fit(mlp(), (X * 1e3, y))
+    assert err.value.epoch == 1 and err.value.step >= 1 and not math.isfinite(err.value.loss)
+    assert isinstance(err.value, knobs.KnobsError)
+
+
+def test_dataloader_input_and_regression_task():
+    X, y = blobs()
+    loader = DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    h = Trainer(optimizer="adam", lr=1e-2, epochs=3).fit(mlp(), loader, (X, y))
+    assert h.records[-1]["val_accuracy"] > 0.8
+    target = X @ torch.arange(6.0)
+    torch.manual_seed(0)
+    reg = build_model("mlp", input_shape=(6,), n_classes=1, width=32, depth=1)
+    trainer = Trainer(optimizer="adam", lr=1e-2, epochs=30, task="regression")
+    h = trainer.fit(reg, (X, target), (X, target))
+    assert h.records[-1]["val_accuracy"] is None
+    assert h.records[-1]["val_loss"] < 0.1 * target.var().item()
+    assert trainer.evaluate(reg, (X, target))["loss"] == pytest.approx(h.records[-1]["val_loss"], rel=1e-5)
+
+
+def test_numpy_arrays_and_float64_accepted():
+    X, y = blobs()
+    h = Trainer(epochs=1).fit(mlp(), (X.double().numpy(), y.numpy()))
+    assert math.isfinite(h.records[0]["train_loss"])
+
+
+def test_shape_mismatch_names_both_shapes():
+    X, y = blobs()
+    with pytest.raises(DataError, match=r"train: X has shape \(240, 6\) but y has shape \(200,\)"):
+        Trainer(epochs=1).fit(mlp(), (X, y[:200]))
+    with pytest.raises(DataError, match=r"val: X has shape \(10, 6\) but y has shape \(9,\)"):
+        Trainer(epochs=1).fit(mlp(), (X, y), (X[:10], y[:9]))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda X, y: (X, y + 5), "labels go up to 7 .* n_classes >= 8"),
+    (lambda X, y: (X, y - 1), "labels must be >= 0"),
+    (lambda X, y: (X, y.float() + 0.5), "integer class indices"),
+    (lambda X, y: (torch.where(X > 2, float("nan"), X), y), "NaN"),
+    (lambda X, y: (X[:, :4], y), r"cannot take inputs of shape \(4,\)"),
+    (lambda X, y: "data.csv", "expected \\(X, y\\)"),
+])
+def test_bad_data(make, match):
+    with pytest.raises(DataError, match=match):
+        Trainer(epochs=1).fit(mlp(), make(*blobs()))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "lbfgs"}, "sgd, momentum, nesterov"), ({"schedule": "poly"}, "constant, step"),
+    ({"epochs": 0}, "epochs"), ({"batch_size": 2.5}, "batch_size"), ({"l1": -1}, "l1"),
+    ({"clip_grad_norm": 0}, "clip_grad_norm"), ({"task": "ranking"}, "classification, regression"),
+    ({"precision": "fp8"}, "auto, fp32, bf16, fp16"), ({"device": "tpu:x"}, "device"),
+    ({"seed": 1.5}, "seed"), ({"optimizer_options": {"rho": 0.9}}, "'rho' is not an option of 'adam'"),
+])
+def test_bad_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        Trainer(**{"epochs": 1, **kwargs}).fit(mlp(), blobs())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only messages")
+def test_cuda_settings_without_cuda():
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        Trainer(epochs=1, device="cuda").fit(mlp(), blobs())
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        Trainer(epochs=1, precision="bf16", device="cpu").fit(mlp(), blobs())
+    trainer = Trainer(epochs=1, device="auto", precision="auto")
+    trainer.fit(mlp(), blobs())
+    assert trainer.device_.type == "cpu" and trainer.precision_.name == "fp32"
+
+
+def test_history_without_validation_uses_train_loss():
+    h = Trainer(epochs=3).fit(mlp(), blobs())
+    assert h.monitor == "train_loss" and h.records[0]["val_loss"] is None
+    assert h.best_epoch == int(np.argmin(h.column("train_loss"))) + 1
+
+
+def test_validate_checks_settings_without_data():
+    assert Trainer(optimizer="nesterov", schedule={"name": "cosine", "warmup_epochs": 2}).validate() is not None
+    for kwargs, match in [({"optimizer": "lion"}, "optimizer"), ({"schedule": {"name": "step", "size": 2}}, "'size'"),
+                          ({"optimizer_options": {"betas": [0.9]}}, "betas"), ({"lr": 0}, "lr"),
+                          ({"early_stopping": EarlyStopping(monitor="acc")}, "monitor"), ({"precision": "half"}, "precision")]:
+        with pytest.raises(ConfigError, match=match):
+            Trainer(**kwargs).validate()
