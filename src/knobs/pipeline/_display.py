@@ -18,7 +18,7 @@ class Display:
     """Rich console output; ``quiet=True`` prints only the final summary."""
 
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
-        self.console = console or Console()
+        self.console = console or _console()
         self.quiet = quiet
 
     def say(self, text: str) -> None:
@@ -56,6 +56,12 @@ class Display:
                 table.add_row(key, f"{value:.4f}")
         self.console.print(table)
         self.console.print(f"run directory: [bold]{summary['run_dir']}[/]  (report.html, summary.json)")
+
+
+def _console() -> Console:
+    """A console; logs and pipes get 140 columns instead of rich's 80 so tables stay readable."""
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
 
 
 class _SearchProgress:

@@ -35,6 +35,7 @@ class ASHA(Pruner):
             brackets use s = 0, 1, 2, ...).
 
     Example:
+        >>> import knobs
         >>> pruner = knobs.prune.ASHA(min_resource=1, reduction_factor=3, max_resource=27)
     """
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from knobs.errors import ConfigError
 from knobs.trial import FrozenTrial
 
-__all__ = ["Pruner", "check_direction", "is_worse", "best_so_far", "value_at", "previous_step"]
+__all__ = ["Pruner", "check_direction", "check_int", "is_worse", "best_so_far", "value_at", "previous_step"]
 
 DIRECTIONS = ("minimize", "maximize")
 

@@ -11,7 +11,7 @@ import copy
 import os
 from typing import Any, Callable, Iterable, Sequence
 
-from knobs.errors import ConfigError, TrialError
+from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.space import Space
 from knobs.storage import Storage, get_storage, jsonable
 from knobs.study import _optimize, _resume, _tell
@@ -61,8 +61,13 @@ class Study:
         self.sampler = _resume.default_sampler() if sampler is None else _check_sampler(sampler)
         self.name = _check_name(name)
         self._storage = get_storage(storage)
-        record = _resume.open_record(self._storage, self.name, space=self.space, direction=self.direction,
-                                     load_if_exists=load_if_exists)
+        try:
+            record = _resume.open_record(self._storage, self.name, space=self.space, direction=self.direction,
+                                         load_if_exists=load_if_exists)
+        except KnobsError:
+            if self._storage is not storage:
+                self._storage.close()  # we opened it; nobody else will
+            raise
         self._id = record.id
         self._heartbeat = Heartbeat(self._storage, self._id, self.heartbeat_interval_s)
         self._live: dict[int, Trial] = {}
