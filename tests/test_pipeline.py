@@ -83,3 +83,24 @@ def test_labels_out_of_range_in_a_csv_exit_2(tmp_path, capsys):
     assert code == 2
     assert "labels [7]" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_tune_keeps_the_vault_sealed_then_run_finishes_it(tmp_path, capsys):
+    runs = str(tmp_path / "runs")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\nsampler = "random"\nn_trials = 2\n[train]\nepochs = 3\n'
+                   '[search.space]\nlr = { low = 1e-3, high = 1e-2, log = true }\nwidth = 16\n')
+    assert main(["tune", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0
+    summary = json.loads((tmp_path / "runs/t/summary.json").read_text())
+    assert summary["test"] is None and summary["vault"]["openings"] == 0
+    assert main(["studies", "list", str(tmp_path / "runs/t")]) == 0
+    assert "search" in capsys.readouterr().out
+    assert main(["studies", "show", str(tmp_path / "runs/t")]) == 0
+    assert main(["run", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0
+    summary = json.loads((tmp_path / "runs/t/summary.json").read_text())
+    assert summary["n_trials"] == 2 and summary["vault"]["openings"] == 1
+
+
+def test_studies_on_a_missing_database_exit_2(tmp_path, capsys):
+    assert main(["studies", "list", str(tmp_path / "nowhere")]) == 2
+    assert "no study database" in capsys.readouterr().err

@@ -66,6 +66,71 @@ def run(
     run_cycle(cfg, display=Display(quiet=quiet))
 
 
+@app.command()
+@friendly
+def tune(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config (docs/config.md)"),
+    name: Optional[str] = typer.Option(None, "--name", help="run directory name (resumes if unfinished)"),
+    runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)"),
+    trials: Optional[int] = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the final summary"),
+) -> None:
+    """Search only: the cycle up to the best trial, with the test split sealed and never opened."""
+    from knobs.config import load_config
+    from knobs.pipeline import Display, run as run_cycle
+
+    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials}.items() if v is not None}
+    run_cycle(load_config(config, overrides), display=Display(quiet=quiet), final_test=False)
+
+
+studies = typer.Typer(help="Inspect stored studies (SQLite or PostgreSQL).", no_args_is_help=True)
+app.add_typer(studies, name="studies")
+
+
+@studies.command("list")
+@friendly
+def studies_list(storage: str = typer.Argument(..., help="database URL or a run directory, e.g. runs/exp1")) -> None:
+    """One line per study: trials by state and the best value."""
+    from rich.table import Table
+
+    from knobs.storage import list_studies
+
+    table = Table()
+    for column in ("study", "direction", "trials", "complete", "pruned", "failed", "running", "best"):
+        table.add_column(column)
+    for row in list_studies(_storage_url(storage)):
+        best = "–" if row["best_value"] is None else f"{row['best_value']:.6g}"
+        table.add_row(row["name"], row["direction"], *(str(row[k]) for k in
+                      ("n_trials", "n_complete", "n_pruned", "n_failed", "n_running")), best)
+    Console().print(table)
+
+
+@studies.command("show")
+@friendly
+def studies_show(
+    storage: str = typer.Argument(..., help="database URL or a run directory"),
+    name: Optional[str] = typer.Option(None, "--study", help="study name (default: the only one)"),
+    top: int = typer.Option(20, "--top", help="how many trials to list, best first"),
+) -> None:
+    """The trials of one study, best first, with their configurations."""
+    from knobs.pipeline._display import trials_table
+    from knobs.study import Study
+
+    study = Study.load(_storage_url(storage), name)
+    Console().print(trials_table(study.trials, "value", study.direction, top=top))
+
+
+def _storage_url(storage: str) -> str:
+    """A run directory or a study.db path stands for its SQLite URL."""
+    if "://" in storage:
+        return storage
+    path = Path(storage)
+    path = path / "study.db" if path.is_dir() else path
+    if not path.is_file():
+        raise KnobsError(f"no study database at {path}; give a run directory, a study.db file or a database URL")
+    return f"sqlite:///{path.resolve()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; return its exit code (2 for bad input and usage errors)."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -37,8 +38,11 @@ class RunResult:
     summary: dict[str, Any]
 
 
-def run(cfg: RunConfig, display: Display | None = None) -> RunResult:
+def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True) -> RunResult:
     """Run the whole cycle for ``cfg``; resume it if its run directory holds an unfinished run.
+
+    ``final_test=False`` (``knobs tune``) stops after the search: the vault stays sealed, and a
+    later ``knobs run`` with the same name continues to the final test.
 
     Bad input is found before the run directory is created; a ``KnobsError`` raised later removes
     a directory this call created, so nothing half-written stays behind.
@@ -60,11 +64,11 @@ def run(cfg: RunConfig, display: Display | None = None) -> RunResult:
     _check_params(cfg, data, space, fixed)
 
     name = cfg.name or _default_name(cfg.data.source)
-    if (Path(cfg.runs_dir) / name / "summary.json").exists():
+    if _finished(Path(cfg.runs_dir) / name / "summary.json", final_test):
         raise ConfigError(f"run '{name}' in {cfg.runs_dir}/ has finished already; choose another name (--name) or delete it")
     rundir = RunDir.create(cfg.runs_dir, name)
     try:
-        summary = _cycle(cfg, rundir, display, dataset, splits, data, space, fixed, reference)
+        summary = _cycle(cfg, rundir, display, dataset, splits, data, space, fixed, reference, final_test)
     except KnobsError:
         rundir.discard()
         raise
@@ -74,7 +78,7 @@ def run(cfg: RunConfig, display: Display | None = None) -> RunResult:
     return RunResult(path=rundir.path, summary=summary)
 
 
-def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fixed, reference) -> dict:
+def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fixed, reference, final_test) -> dict:
     events = EventLog(rundir.events_path)
     try:
         events("run_start", config=cfg.model_dump(), source=dataset.source, resumed=not rundir.created,
@@ -101,8 +105,9 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
             objective.on_epoch = progress.on_epoch
             study.optimize(objective, n_trials=remaining, timeout=cfg.search.timeout,
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t))])
-        test = _final_test(cfg, rundir, vault, data)
-        events("test", **{k: v for k, v in test.items() if k != "confusion_matrix"})
+        test = _final_test(cfg, rundir, vault, data) if final_test else None
+        if test is not None:
+            events("test", **{k: v for k, v in test.items() if k != "confusion_matrix"})
         summary = _summary(cfg, rundir, dataset, study, preflight, test, vault, space)
         write_report(rundir.path / "report.html", summary=summary, trials=study.trials, events_path=rundir.events_path)
         events("run_end")
@@ -162,6 +167,13 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -
         objective = TrialObjective(cfg, data, {}, None, None, None)
         objective.build(params)
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
+
+
+def _finished(summary_path: Path, final_test: bool) -> bool:
+    """A run is finished once it has a summary — with test metrics when the test is wanted."""
+    if not summary_path.exists():
+        return False
+    return not final_test or json.loads(summary_path.read_text()).get("test") is not None
 
 
 def _direction(cfg: RunConfig) -> str:

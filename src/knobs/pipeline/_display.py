@@ -11,7 +11,7 @@ from rich.table import Table
 
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["Display"]
+__all__ = ["Display", "trials_table"]
 
 
 class Display:
@@ -46,8 +46,11 @@ class Display:
             yield _SearchProgress(progress, total, done, epochs)
 
     def summary(self, summary: dict, trials: Sequence[FrozenTrial], metric: str, direction: str) -> None:
-        self.console.print(_trials_table(trials, metric, direction))
+        self.console.print(trials_table(trials, metric, direction))
         test = summary["test"]
+        if test is None:
+            self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
+            return
         table = Table(title=f"Test split (vault opened {summary['vault']['openings']}×)")
         table.add_column("metric")
         table.add_column("value", justify="right")
@@ -90,7 +93,7 @@ def _best_value(study: Any) -> float | None:
     return study.best.value if complete else None
 
 
-def _trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top: int = 8) -> Table:
+def trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top: int = 8) -> Table:
     done = [t for t in trials if t.state is TrialState.COMPLETE and t.value is not None]
     done.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
     counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}

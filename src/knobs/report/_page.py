@@ -54,7 +54,7 @@ def render_report(summary: dict, trials: Sequence[FrozenTrial]) -> str:
     figs.append(figures.all_curves(trials, best["number"]))
     figs.append(figures.parameter_effects(trials, search["space"], best["metric"]))
     plots = [_figure_html(fig, first=(i == 0)) for i, fig in enumerate(figs)]
-    matrix = summary["test"].get("confusion_matrix")
+    matrix = (summary["test"] or {}).get("confusion_matrix")
     side = _figure_html(figures.confusion(matrix), first=False) if matrix else ""
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>knobs — {html.escape(summary['name'])}</title>
 <style>{_CSS}</style></head><body>
@@ -74,12 +74,15 @@ def _figure_html(fig: go.Figure, first: bool) -> str:
 
 
 def _cards(summary: dict) -> str:
-    test, best = summary["test"], summary["best_trial"]
+    test, best = summary["test"] or {}, summary["best_trial"]
     items = []
     if "accuracy" in test:
         items.append(("test accuracy", f"{test['accuracy']:.4f}"))
         items.append(("balanced accuracy", f"{test['balanced_accuracy']:.4f}"))
-    items.append(("test loss", f"{test['loss']:.4f}"))
+    if "loss" in test:
+        items.append(("test loss", f"{test['loss']:.4f}"))
+    else:
+        items.append(("test split", "sealed"))
     items.append((f"best {best['metric']}", f"{best['value']:.4f}"))
     states = summary.get("states", {})
     items.append(("trials", f"{summary['n_trials']} <small>({states.get('pruned', 0)} pruned, {states.get('failed', 0)} failed)</small>"))
@@ -108,6 +111,9 @@ def _preflight_table(results: list[dict]) -> str:
 
 def _vault_note(summary: dict) -> str:
     vault = summary["vault"]
+    if summary["test"] is None:
+        return (f"<h3>The vault</h3><p>The test split is sealed (fingerprint <code>{vault['fingerprint'][:16]}…</code>) "
+                f"and has not been opened: this was a search only (<code>knobs tune</code>).</p>")
     warn = "" if vault["openings"] <= 1 else f" <span class='fail'>Opened {vault['openings']} times: the test score is no longer unbiased.</span>"
     return (f"<h3>The vault</h3><p>The test split was sealed before any training (fingerprint <code>{vault['fingerprint'][:16]}…</code>) "
             f"and opened {vault['openings']}× for the final evaluation of the best trial.{warn}</p>")
