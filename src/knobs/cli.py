@@ -55,13 +55,14 @@ def run(
     name: Optional[str] = typer.Option(None, "--name", help="run directory name under runs_dir (resumes if unfinished)"),
     runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the final summary"),
 ) -> None:
     """Run the whole practice cycle: split + vault, preflight, search, test once, report."""
     from knobs.config import load_config
     from knobs.pipeline import Display, run as run_cycle
 
-    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials}.items() if v is not None}
+    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}.items() if v is not None}
     cfg = load_config(config, overrides)
     run_cycle(cfg, display=Display(quiet=quiet))
 
@@ -73,13 +74,14 @@ def tune(
     name: Optional[str] = typer.Option(None, "--name", help="run directory name (resumes if unfinished)"),
     runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the final summary"),
 ) -> None:
     """Search only: the cycle up to the best trial, with the test split sealed and never opened."""
     from knobs.config import load_config
     from knobs.pipeline import Display, run as run_cycle
 
-    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials}.items() if v is not None}
+    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}.items() if v is not None}
     run_cycle(load_config(config, overrides), display=Display(quiet=quiet), final_test=False)
 
 

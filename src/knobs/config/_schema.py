@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "RunConfig", "DataConfig", "ModelConfig", "SearchConfig", "TrainConfig", "ChecksConfig",
+    "RunConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrainConfig", "ChecksConfig",
     "DEFAULT_SPACE",
 ]
 
@@ -59,7 +59,7 @@ class SearchConfig(_Strict):
     sampler_options: dict[str, Any] = Field(default_factory=dict)
     pruner: Literal["none", "median", "asha", "hyperband"] = "none"
     pruner_options: dict[str, Any] = Field(default_factory=dict)
-    n_trials: int = Field(16, ge=1, description="trials to run (a resumed run counts finished ones)")
+    n_trials: int = Field(24, ge=1, description="trials to run (a resumed run counts finished ones)")
     timeout: Optional[float] = Field(None, gt=0, description="stop starting new trials after this many seconds")
     metric: Literal["val_loss", "val_accuracy"] = "val_loss"
     space: dict[str, SpaceEntry] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
@@ -87,6 +87,14 @@ class ChecksConfig(_Strict):
     strict: bool = Field(False, description="stop the run when a preflight check fails")
 
 
+class EnsembleConfig(_Strict):
+    """Combining the best trials (classification): chosen on validation, tested once."""
+
+    enabled: bool = True
+    top_k: int = Field(5, ge=1, description="checkpoints of the k best trials are kept as members")
+    size: int = Field(25, ge=1, description="rounds of greedy selection with replacement (Caruana et al. 2004)")
+
+
 class RunConfig(_Strict):
     """One run of the practice cycle."""
 
@@ -98,3 +106,4 @@ class RunConfig(_Strict):
     search: SearchConfig = Field(default_factory=SearchConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)

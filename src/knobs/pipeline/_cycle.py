@@ -17,14 +17,14 @@ from knobs.data import Vault, declare_classes, load_dataset, split, validate_lab
 from knobs.errors import ConfigError, KnobsError
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
-from knobs.pipeline._evaluate import evaluate
+from knobs.pipeline._final import final_evaluation
+from knobs.pipeline._members import keep_top
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
 from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.report import write_report
 from knobs.study import Study
-from knobs.train import load_checkpoint
 from knobs.trial import TrialState
 
 __all__ = ["run", "RunResult"]
@@ -104,11 +104,12 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
             objective.on_epoch = progress.on_epoch
             study.optimize(objective, n_trials=remaining, timeout=cfg.search.timeout,
-                           callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t))])
-        test = _final_test(cfg, rundir, vault, data) if final_test else None
-        if test is not None:
-            events("test", **{k: v for k, v in test.items() if k != "confusion_matrix"})
-        summary = _summary(cfg, rundir, dataset, study, preflight, test, vault, space)
+                           callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
+                                      lambda s, t: keep_top(rundir, s.trials, cfg.ensemble.top_k, s.direction)])
+        final = final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)) if final_test else {"test": None}
+        if final["test"] is not None:
+            events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
+        summary = _summary(cfg, rundir, dataset, study, preflight, final, vault, space)
         write_report(rundir.path / "report.html", summary=summary, trials=study.trials, events_path=rundir.events_path)
         events("run_end")
         return summary
@@ -116,20 +117,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         events.close()
 
 
-def _final_test(cfg, rundir: RunDir, vault: Vault, data: PreparedData) -> dict:
-    """Load the best checkpoint and open the vault — once — to measure it on the test split."""
-    if not rundir.best_checkpoint.exists():
-        raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
-                         "see events.jsonl for the failures")
-    state = load_checkpoint(rundir.best_checkpoint)
-    model = TrialObjective(cfg, data, {}, rundir, None, None).build(state["extra"]["params"])
-    model.load_state_dict(state["model"])
-    X_test, y_test = vault.open(reason="final evaluation of the best trial")
-    labels = torch.as_tensor(y_test)
-    return evaluate(model, data.to_model_input(X_test), labels, data.task, data.n_classes)
-
-
-def _summary(cfg, rundir, dataset, study, preflight, test, vault, space) -> dict:
+def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dict:
     best = study.best
     states = [t.state.value for t in study.trials]
     return {
@@ -137,7 +125,10 @@ def _summary(cfg, rundir, dataset, study, preflight, test, vault, space) -> dict
         "run_dir": str(rundir.path),
         "data": {"source": dataset.source, "n": int(len(dataset.y)), "n_classes": dataset.n_classes,
                  "task": dataset.task},
-        "test": test,
+        "test": final["test"],
+        "final_model": final.get("final_model"),
+        "single": final.get("single"),
+        "ensemble": final.get("ensemble"),
         "best_trial": {
             "number": best.number, "value": best.value, "metric": cfg.search.metric, "config": best.config,
             "val_accuracy": best.attrs.get("val_accuracy"), "val_loss": best.attrs.get("val_loss"),

@@ -51,7 +51,8 @@ class Display:
         if test is None:
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
             return
-        table = Table(title=f"Test split (vault opened {summary['vault']['openings']}×)")
+        final = summary.get("final_model") or "single"
+        table = Table(title=f"Test split, {final} model (vault opened {summary['vault']['openings']}×)")
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key, value in test.items():

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import torch
 
 from knobs.models import build_model
+from knobs.pipeline._members import trial_checkpoint
 from knobs.pipeline._prepared import PreparedData
 from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.train import Callback, EarlyStopping, Trainer, save_checkpoint
@@ -102,8 +103,11 @@ class TrialObjective:
         trial.set_attr("val_loss", best.get("val_loss"))
         trial.set_attr("epochs_run", len(history.records))
         trial.set_attr("curve", _curve(history.records))
+        self._save(trial_checkpoint(self.rundir, trial.number), model, params, trial.number, value)
         if self._improves(value):
-            self._save_best(model, params, trial.number, value)
+            self.best_value = value
+            self._save(self.rundir.best_checkpoint, model, params, trial.number, value)
+            self.events("best_checkpoint", trial=trial.number, value=value)
         return value
 
     def _improves(self, value: float) -> bool:
@@ -113,15 +117,13 @@ class TrialObjective:
             return True
         return value > self.best_value if self.metric == "val_accuracy" else value < self.best_value
 
-    def _save_best(self, model: torch.nn.Module, params: dict, number: int, value: float) -> None:
-        self.best_value = value
+    def _save(self, path, model: torch.nn.Module, params: dict, number: int, value: float) -> None:
         save_checkpoint(
-            self.rundir.best_checkpoint, model=model,
+            path, model=model,
             extra={"params": params, "trial": number, "value": value, "family": self.cfg.model.family,
                    "input_shape": list(self.data.input_shape), "n_classes": self.data.n_classes,
                    "scaler": self.data.scaler.state_dict()},
         )
-        self.events("best_checkpoint", trial=number, value=value)
 
 
 def _curve(records: list[dict]) -> dict[str, list]:

@@ -34,8 +34,9 @@ def learning_curves(curve: dict[str, list], best_epoch: int | None, title: str) 
     if best_epoch is not None:
         for col in (1, 2):
             fig.add_vline(x=best_epoch, line=dict(color="#38a169", dash="dash"), row=1, col=col)
-        fig.add_annotation(x=best_epoch, y=1, yref="paper", text=f"best epoch {best_epoch} (weights restored)",
-                           showarrow=False, yanchor="bottom", font=dict(color="#38a169"))
+        fig.add_annotation(x=best_epoch, xref="x", y=0.97, yref="paper", xanchor="left", yanchor="top", xshift=4,
+                           text=f"best epoch {best_epoch}<br>(weights restored)", showarrow=False,
+                           align="left", font=dict(color="#38a169", size=11))
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="learning rate", type="log", secondary_y=True, row=1, col=2)
     fig.update_layout(title=title, **_LAYOUT)

@@ -64,6 +64,7 @@ def render_report(summary: dict, trials: Sequence[FrozenTrial]) -> str:
 <section>{plots[0]}</section>
 <div class="row"><section style="flex:1">{_best_table(best)}</section><section style="flex:1">{_preflight_table(summary['preflight'])}</section>{f'<section>{side}</section>' if side else ''}</div>
 {''.join(f'<section>{p}</section>' for p in plots[1:])}
+{_ensemble_section(summary)}
 <section>{_vault_note(summary)}</section>
 </main></body></html>"""
 
@@ -77,7 +78,8 @@ def _cards(summary: dict) -> str:
     test, best = summary["test"] or {}, summary["best_trial"]
     items = []
     if "accuracy" in test:
-        items.append(("test accuracy", f"{test['accuracy']:.4f}"))
+        final = summary.get("final_model") or "single"
+        items.append((f"test accuracy ({final})", f"{test['accuracy']:.4f}"))
         items.append(("balanced accuracy", f"{test['balanced_accuracy']:.4f}"))
     if "loss" in test:
         items.append(("test loss", f"{test['loss']:.4f}"))
@@ -107,6 +109,26 @@ def _preflight_table(results: list[dict]) -> str:
         rows.append(f"<tr><td>{html.escape(r['name'])}</td><td class='{cls}'>{word}</td>"
                     f"<td>{html.escape(r['message'])}</td></tr>")
     return f"<h3>Preflight</h3><table>{''.join(rows)}</table>"
+
+
+def _ensemble_section(summary: dict) -> str:
+    """Single best trial vs the ensemble, on validation (where the choice is made) and on test."""
+    single, ensemble = summary.get("single"), summary.get("ensemble")
+    if not single or not ensemble:
+        return ""
+    keys = [k for k in ("loss", "accuracy", "balanced_accuracy", "macro_f1") if k in single["val"]]
+    head = "".join(f"<th>{k}</th>" for k in keys)
+    rows = []
+    for label, part in ((f"best single trial (#{single['trial']})", single), (f"ensemble of trials {ensemble['members']}", ensemble)):
+        for split in ("val", "test"):
+            if split in part:
+                cells = "".join(f"<td>{part[split][k]:.4f}</td>" for k in keys)
+                rows.append(f"<tr><td>{html.escape(label)}</td><td>{split}</td>{cells}</tr>")
+    weights = ", ".join(f"#{n}: {w:.2f}" for n, w in zip(ensemble["members"], ensemble["weights"]) if w > 0)
+    return (f"<section><h3>Ensemble (final model: {html.escape(str(summary.get('final_model')))})</h3>"
+            f"<p>Greedy selection with replacement on validation log loss; weights {html.escape(weights)}. "
+            f"The choice between the two was made on validation; test measures both once.</p>"
+            f"<table><tr><th>model</th><th>split</th>{head}</tr>{''.join(rows)}</table></section>")
 
 
 def _vault_note(summary: dict) -> str:

@@ -10,8 +10,9 @@ storage; they see frozen trial records only.
 """
 
 from knobs.search._base import Sampler
+from knobs.search._bayes import Bayes
 from knobs.search._coarse_to_fine import CoarseToFine
 from knobs.search._grid import Grid
 from knobs.search._random import Random
 
-__all__ = ["CoarseToFine", "Grid", "Random", "Sampler"]
+__all__ = ["Bayes", "CoarseToFine", "Grid", "Random", "Sampler"]

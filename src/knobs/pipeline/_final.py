@@ -1,0 +1,66 @@
+"""The end of the cycle: combine the top trials on validation, then open the vault once.
+
+Every decision — the ensemble's weights, ensemble or single model — is made on the validation
+split before the vault is opened; the test split then measures both, in the one opening.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from knobs.data import Vault
+from knobs.ensemble import average, greedy_selection
+from knobs.errors import KnobsError
+from knobs.pipeline._evaluate import metrics, outputs
+from knobs.pipeline._members import load_member, top_trials, trial_checkpoint
+from knobs.pipeline._prepared import PreparedData
+from knobs.pipeline._rundir import RunDir
+from knobs.trial import FrozenTrial
+
+__all__ = ["final_evaluation"]
+
+
+def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
+                     trials: Sequence[FrozenTrial], direction: str) -> dict:
+    """Test metrics of the final model, plus single-best vs ensemble on validation and test."""
+    members = [t for t in top_trials(trials, cfg.ensemble.top_k, direction) if trial_checkpoint(rundir, t.number).exists()]
+    if not members:
+        raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
+                         "see events.jsonl for the failures")
+    models = [load_member(trial_checkpoint(rundir, t.number), data.input_shape, data.n_classes, cfg.model.family)[0]
+              for t in members]
+    y_val = data.val[1].numpy()
+    val_out = [outputs(m, data.val[0], data.task) for m in models]
+    result: dict[str, Any] = {"single": {"trial": members[0].number, "val": _scores(val_out[0], y_val, data)}}
+    weights = _ensemble_weights(cfg, val_out, y_val, data)
+    if weights is not None:
+        result["ensemble"] = {"members": [t.number for t in members], "weights": weights.round(4).tolist(),
+                              "val": _scores(average(val_out, weights), y_val, data)}
+    chosen = "ensemble" if weights is not None and result["ensemble"]["val"]["loss"] < result["single"]["val"]["loss"] else "single"
+    result["final_model"] = chosen
+
+    X_test, y_test = vault.open(reason=f"final evaluation ({chosen} model)")
+    X_test = data.to_model_input(X_test)
+    test_out = [outputs(m, X_test, data.task) if (weights is None or weights[i] > 0 or i == 0) else None
+                for i, m in enumerate(models)]
+    result["single"]["test"] = metrics(test_out[0], y_test, data.task, data.n_classes)
+    if weights is not None:
+        used = [i for i, w in enumerate(weights) if w > 0]
+        ens = average([test_out[i] for i in used], weights[used])
+        result["ensemble"]["test"] = metrics(ens, y_test, data.task, data.n_classes)
+    result["test"] = result[chosen]["test"]
+    return result
+
+
+def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:
+    """Greedy selection with replacement (Caruana et al. 2004) on validation log loss."""
+    if not cfg.ensemble.enabled or data.task != "classification" or len(val_out) < 2:
+        return None
+    selection = greedy_selection(val_out, y_val, size=cfg.ensemble.size, metric="log_loss")
+    return np.asarray(selection.weights, dtype=float)
+
+
+def _scores(out: np.ndarray, y: np.ndarray, data: PreparedData) -> dict:
+    return {k: v for k, v in metrics(out, y, data.task, data.n_classes).items() if k != "confusion_matrix"}
