@@ -48,41 +48,36 @@ def _root() -> None:
     """knobs: the practice cycle of deep-learning training, as software."""
 
 
+_CONFIG = typer.Option(None, "--config", "-c", help="TOML config (docs/config.md); default: digits MLP")
+_NAME = typer.Option(None, "--name", help="run directory name under runs_dir (resumes if unfinished)")
+_RUNS_DIR = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)")
+_TRIALS = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)")
+_SEED = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)")
+_QUIET = typer.Option(False, "--quiet", "-q", help="print only the final summary")
+
+
 @app.command()
 @friendly
-def run(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config (docs/config.md); default: digits MLP"),
-    name: Optional[str] = typer.Option(None, "--name", help="run directory name under runs_dir (resumes if unfinished)"),
-    runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)"),
-    trials: Optional[int] = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the final summary"),
-) -> None:
+def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
+        trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET) -> None:
     """Run the whole practice cycle: split + vault, preflight, search, test once, report."""
-    from knobs.config import load_config
-    from knobs.pipeline import Display, run as run_cycle
-
-    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}.items() if v is not None}
-    cfg = load_config(config, overrides)
-    run_cycle(cfg, display=Display(quiet=quiet))
+    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}, quiet, final_test=True)
 
 
 @app.command()
 @friendly
-def tune(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config (docs/config.md)"),
-    name: Optional[str] = typer.Option(None, "--name", help="run directory name (resumes if unfinished)"),
-    runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)"),
-    trials: Optional[int] = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the final summary"),
-) -> None:
+def tune(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
+         trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET) -> None:
     """Search only: the cycle up to the best trial, with the test split sealed and never opened."""
+    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}, quiet, final_test=False)
+
+
+def _cycle(config: Optional[Path], overrides: dict, quiet: bool, final_test: bool) -> None:
     from knobs.config import load_config
     from knobs.pipeline import Display, run as run_cycle
 
-    overrides = {k: v for k, v in {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}.items() if v is not None}
-    run_cycle(load_config(config, overrides), display=Display(quiet=quiet), final_test=False)
+    cfg = load_config(config, {k: v for k, v in overrides.items() if v is not None})
+    run_cycle(cfg, display=Display(quiet=quiet), final_test=final_test)
 
 
 studies = typer.Typer(help="Inspect stored studies (SQLite or PostgreSQL).", no_args_is_help=True)

@@ -59,7 +59,7 @@ class SearchConfig(_Strict):
     sampler_options: dict[str, Any] = Field(default_factory=dict)
     pruner: Literal["none", "median", "asha", "hyperband"] = "none"
     pruner_options: dict[str, Any] = Field(default_factory=dict)
-    n_trials: int = Field(24, ge=1, description="trials to run (a resumed run counts finished ones)")
+    n_trials: int = Field(40, ge=1, description="trials to run (a resumed run counts finished ones)")
     timeout: Optional[float] = Field(None, gt=0, description="stop starting new trials after this many seconds")
     metric: Literal["val_loss", "val_accuracy"] = "val_loss"
     space: dict[str, SpaceEntry] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
@@ -91,7 +91,7 @@ class EnsembleConfig(_Strict):
     """Combining the best trials (classification): chosen on validation, tested once."""
 
     enabled: bool = True
-    top_k: int = Field(5, ge=1, description="checkpoints of the k best trials are kept as members")
+    top_k: int = Field(8, ge=1, description="checkpoints of the k best trials are kept as members")
     size: int = Field(25, ge=1, description="rounds of greedy selection with replacement (Caruana et al. 2004)")
 
 

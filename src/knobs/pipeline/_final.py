@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from knobs.data import Vault
-from knobs.ensemble import average, greedy_selection
+from knobs.ensemble import average, diversity, greedy_selection
 from knobs.errors import KnobsError
 from knobs.pipeline._evaluate import metrics, outputs
 from knobs.pipeline._members import load_member, top_trials, trial_checkpoint
@@ -37,7 +37,8 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     weights = _ensemble_weights(cfg, val_out, y_val, data)
     if weights is not None:
         result["ensemble"] = {"members": [t.number for t in members], "weights": weights.round(4).tolist(),
-                              "val": _scores(average(val_out, weights), y_val, data)}
+                              "val": _scores(average(val_out, weights), y_val, data),
+                              "diversity": diversity(val_out, y_val)}
     chosen = "ensemble" if weights is not None and result["ensemble"]["val"]["loss"] < result["single"]["val"]["loss"] else "single"
     result["final_model"] = chosen
 

@@ -127,8 +127,19 @@ def _ensemble_section(summary: dict) -> str:
     weights = ", ".join(f"#{n}: {w:.2f}" for n, w in zip(ensemble["members"], ensemble["weights"]) if w > 0)
     return (f"<section><h3>Ensemble (final model: {html.escape(str(summary.get('final_model')))})</h3>"
             f"<p>Greedy selection with replacement on validation log loss; weights {html.escape(weights)}. "
-            f"The choice between the two was made on validation; test measures both once.</p>"
+            f"The choice between the two was made on validation; test measures both once.</p>{_diversity_note(ensemble)}"
             f"<table><tr><th>model</th><th>split</th>{head}</tr>{''.join(rows)}</table></section>")
+
+
+def _diversity_note(ensemble: dict) -> str:
+    """The binomial argument next to what the real members did (on validation)."""
+    d = ensemble.get("diversity")
+    if not d:
+        return ""
+    return (f"<p>Why ensembles help: {d['n_members']} independent classifiers with error {d['mean_member_error']:.3f} "
+            f"would be wrong by majority only {d['independent_majority_error']:.4f} of the time. These members are "
+            f"not independent (pairwise disagreement {d['pairwise_disagreement']:.3f}, error correlation "
+            f"{_fmt(d.get('error_correlation'))}); their majority vote errs {d['majority_vote_error']:.3f}.</p>")
 
 
 def _vault_note(summary: dict) -> str:
