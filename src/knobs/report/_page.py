@@ -149,7 +149,7 @@ def _vault_note(summary: dict) -> str:
                 f"and has not been opened: this was a search only (<code>knobs tune</code>).</p>")
     warn = "" if vault["openings"] <= 1 else f" <span class='fail'>Opened {vault['openings']} times: the test score is no longer unbiased.</span>"
     return (f"<h3>The vault</h3><p>The test split was sealed before any training (fingerprint <code>{vault['fingerprint'][:16]}…</code>) "
-            f"and opened {vault['openings']}× for the final evaluation of the best trial.{warn}</p>")
+            f"and opened {vault['openings']}× for the final evaluation of the final model ({html.escape(str(summary.get('final_model') or 'single'))}).{warn}</p>")
 
 
 def _fmt(value: Any) -> str:
