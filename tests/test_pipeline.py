@@ -104,3 +104,14 @@ def test_tune_keeps_the_vault_sealed_then_run_finishes_it(tmp_path, capsys):
 def test_studies_on_a_missing_database_exit_2(tmp_path, capsys):
     assert main(["studies", "list", str(tmp_path / "nowhere")]) == 2
     assert "no study database" in capsys.readouterr().err
+
+
+def test_lr_find_command_prints_a_range_and_writes_curves(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[search.space]\nlr = { low = 1e-3, high = 1e-1, log = true }\nwidth = 32\noptimizer = \"sgd\"\n")
+    out = tmp_path / "lr.json"
+    assert main(["lr-find", "-c", str(cfg), "--steps", "60", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "[search.space]" in printed and "log = true" in printed
+    curves = json.loads(out.read_text())
+    assert curves["suggested_lr"] > 0

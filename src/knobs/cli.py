@@ -80,6 +80,36 @@ def _cycle(config: Optional[Path], overrides: dict, quiet: bool, final_test: boo
     run_cycle(cfg, display=Display(quiet=quiet), final_test=final_test)
 
 
+@app.command("lr-find")
+@friendly
+def lr_find_command(
+    config: Optional[Path] = _CONFIG,
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="default: the reference config's optimizer"),
+    steps: int = typer.Option(200, "--steps", help="steps of the exponential LR sweep"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write the curves and suggestions as JSON"),
+) -> None:
+    """LR range test over a few seeds: the LR of steepest descent, the divergence point, a range to search."""
+    import json
+
+    from knobs.config import load_config
+    from knobs.pipeline._lr_range import find_lr
+
+    result, params = find_lr(load_config(config), optimizer=optimizer, steps=steps)
+    low, high = result.suggest_range()
+    out = Console()
+    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items() if k != "lr")
+    out.print(f"model: the centre of the space ({shown})")
+    out.print(f"steepest descent at lr = [bold]{result.suggested_lr:.3g}[/]; divergence at lr = {_fmt_lr(result.divergence_lr)}")
+    out.print(f"search range, for \\[search.space]:  lr = {{ low = {low:.2g}, high = {high:.2g}, log = true }}")
+    if output is not None:
+        output.write_text(json.dumps(result.to_dict(), indent=2))
+        out.print(f"curves written to {output}")
+
+
+def _fmt_lr(value: Optional[float]) -> str:
+    return "not reached" if value is None else f"{value:.3g}"
+
+
 studies = typer.Typer(help="Inspect stored studies (SQLite or PostgreSQL).", no_args_is_help=True)
 app.add_typer(studies, name="studies")
 

@@ -27,7 +27,7 @@ from knobs.report import write_report
 from knobs.study import Study
 from knobs.trial import TrialState
 
-__all__ = ["run", "RunResult"]
+__all__ = ["run", "RunResult", "load_inputs"]
 
 
 @dataclass
@@ -49,19 +49,7 @@ def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True)
     """
     display = display or Display()
     started = time.time()
-    torch.set_num_threads(cfg.train.threads)
-    dataset = load_dataset(cfg.data.source, target=cfg.data.target or "label", task=cfg.data.task)
-    if cfg.data.n_classes is not None:
-        dataset = declare_classes(dataset, cfg.data.n_classes)
-    if dataset.task == "classification":
-        validate_labels(dataset.y, dataset.n_classes)
-    space, fixed = build_space(cfg.search.space)
-    if space is None:
-        raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
-    splits = split(dataset, val=cfg.data.val, test=cfg.data.test, seed=cfg.seed)
-    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize)
-    reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
-    _check_params(cfg, data, space, fixed)
+    dataset, splits, data, space, fixed, reference = load_inputs(cfg)
 
     name = cfg.name or _default_name(cfg.data.source)
     if _finished(Path(cfg.runs_dir) / name / "summary.json", final_test):
@@ -76,6 +64,25 @@ def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True)
     rundir.write_json("summary.json", summary)
     display.summary(summary, Study.load(rundir.study_url, "search").trials, cfg.search.metric, _direction(cfg))
     return RunResult(path=rundir.path, summary=summary)
+
+
+def load_inputs(cfg: RunConfig) -> tuple:
+    """Everything a run needs before it writes anything: (dataset, splits, prepared data, space,
+    fixed values, the reference config — the centre of the space). Raises on any bad input."""
+    torch.set_num_threads(cfg.train.threads)
+    dataset = load_dataset(cfg.data.source, target=cfg.data.target or "label", task=cfg.data.task)
+    if cfg.data.n_classes is not None:
+        dataset = declare_classes(dataset, cfg.data.n_classes)
+    if dataset.task == "classification":
+        validate_labels(dataset.y, dataset.n_classes)
+    space, fixed = build_space(cfg.search.space)
+    if space is None:
+        raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
+    splits = split(dataset, val=cfg.data.val, test=cfg.data.test, seed=cfg.seed)
+    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize)
+    reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
+    _check_params(cfg, data, space, fixed)
+    return dataset, splits, data, space, fixed, reference
 
 
 def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fixed, reference, final_test) -> dict:
