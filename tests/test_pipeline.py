@@ -115,3 +115,13 @@ def test_lr_find_command_prints_a_range_and_writes_curves(tmp_path, capsys):
     assert "[search.space]" in printed and "log = true" in printed
     curves = json.loads(out.read_text())
     assert curves["suggested_lr"] > 0
+
+
+def test_a_diverging_trial_fails_alone_and_the_run_goes_on(tmp_path):
+    cfg = _fast(tmp_path, **{"search.sampler": "grid", "search.n_trials": 2, "search.space": {
+        "lr": {"choices": [0.01, 1.0e6]}, "optimizer": "sgd", "width": 16, "depth": 1}})
+    result = run(cfg, display=Display(quiet=True))
+    assert result.summary["states"]["failed"] == 1 and result.summary["states"]["complete"] == 1
+    events = [json.loads(line) for line in (result.path / "events.jsonl").read_text().splitlines()]
+    diverged = [e for e in events if e["event"] == "diverged"]
+    assert diverged and "lr" in diverged[0]["message"]

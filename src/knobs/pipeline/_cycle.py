@@ -58,7 +58,8 @@ def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True)
     try:
         summary = _cycle(cfg, rundir, display, dataset, splits, data, space, fixed, reference, final_test)
     except KnobsError:
-        rundir.discard()
+        if not _has_trials(rundir):  # bad input: leave nothing behind; after trials, keep the evidence
+            rundir.discard()
         raise
     summary["seconds"] = round(time.time() - started, 2)
     rundir.write_json("summary.json", summary)
@@ -165,6 +166,15 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -
         objective = TrialObjective(cfg, data, {}, None, None, None)
         objective.build(params)
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
+
+
+def _has_trials(rundir: RunDir) -> bool:
+    if not (rundir.path / "study.db").exists():
+        return False
+    try:
+        return bool(Study.load(rundir.study_url, "search").trials)
+    except KnobsError:
+        return False
 
 
 def _finished(summary_path: Path, final_test: bool) -> bool:

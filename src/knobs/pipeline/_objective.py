@@ -15,10 +15,14 @@ from knobs.models import build_model
 from knobs.pipeline._members import trial_checkpoint
 from knobs.pipeline._prepared import PreparedData
 from knobs.pipeline._rundir import EventLog, RunDir
-from knobs.train import Callback, EarlyStopping, Trainer, save_checkpoint
+from knobs.train import Callback, Diverged, EarlyStopping, Trainer, save_checkpoint
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "TRAINER_KEYS", "split_params", "make_trainer"]
+__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer"]
+
+
+class TrialDiverged(RuntimeError):
+    """A trial's loss became NaN/inf: the study records it FAILED (with this message) and goes on."""
 
 #: Trial keys that configure training; every other key is a model hyperparameter.
 TRAINER_KEYS = frozenset({
@@ -95,7 +99,13 @@ class TrialObjective:
         callback = _ReportEpochs(trial, self.metric, self.events, self.on_epoch)
         trainer = make_trainer(self.cfg.train, params, self.metric, self.cfg.seed + trial.number, [callback],
                                task=self.data.task)
-        history = trainer.fit(model, train=self.data.train, val=self.data.val)
+        try:
+            history = trainer.fit(model, train=self.data.train, val=self.data.val)
+        except Diverged as e:
+            # NOTE: Diverged is a KnobsError (which a study lets through as bad input); one diverging
+            # configuration is a failed trial, not a failed run.
+            self.events("diverged", trial=trial.number, message=str(e))
+            raise TrialDiverged(str(e)) from None
         best = history.best
         value = float(best[self.metric])
         trial.set_attr("best_epoch", best["epoch"])
