@@ -1,0 +1,167 @@
+"""knobs.search.Bayes: the sampler contract, search quality, batches, mixed and conditional spaces."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sampler_contract import (  # noqa: E402
+    CONTRACT_CHECKS, config_keys, make_history, mixed_space, quadratic, quadratic_space, run_loop,
+)
+
+from knobs.errors import ConfigError  # noqa: E402
+from knobs.search import Random  # noqa: E402
+from knobs.search._bayes import Bayes, _Coding  # noqa: E402
+from knobs.space import Choice, Float, Int, Space  # noqa: E402
+from knobs.trial import FrozenTrial, TrialState  # noqa: E402
+
+BRANIN_MIN = 0.397887
+
+
+def branin(c: dict) -> float:
+    x1, x2 = c["x1"], c["x2"]
+    return ((x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+            + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10)
+
+
+BRANIN = Space({"x1": Float(-5.0, 10.0), "x2": Float(0.0, 15.0)})
+
+
+@pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
+def test_sampler_contract(check):
+    check(lambda seed: Bayes(seed=seed))
+
+
+def test_beats_random_search_on_branin_at_budget_30():
+    gaps = {"bayes": [], "random": []}
+    for seed in range(3):
+        for name, sampler in (("bayes", Bayes(seed=seed)), ("random", Random(seed=seed))):
+            trials = run_loop(sampler, BRANIN, steps=30, objective=branin)
+            gaps[name].append(min(t.value for t in trials) - BRANIN_MIN)
+    assert np.mean(gaps["bayes"]) < 0.05
+    assert np.mean(gaps["bayes"]) < 0.2 * np.mean(gaps["random"])
+
+
+def _gp_history(space: Space, n: int = 12, seed: int = 0) -> list[FrozenTrial]:
+    return make_history(space, n, seed=seed)
+
+
+def test_batch_and_running_trials_never_share_a_point():
+    history = _gp_history(quadratic_space())
+    running = [FrozenTrial(len(history) + i, c, TrialState.RUNNING)
+               for i, c in enumerate(quadratic_space().sample(np.random.default_rng(9), 3))]
+    configs = Bayes(seed=0).suggest(quadratic_space(), history + running, 4)
+    assert len(configs) == 4
+    keys = config_keys(configs)
+    assert len(set(keys)) == 4 and not set(keys) & set(config_keys([t.config for t in running]))
+    # the kriging believer spreads the batch out instead of stacking it on one optimum
+    U = quadratic_space().to_unit_many(configs + [t.config for t in running])
+    dist = np.linalg.norm(U[:, None] - U[None], axis=-1) + np.eye(len(U))
+    assert dist.min() > 1e-3
+
+
+def test_believer_moves_the_next_pick_away_from_a_running_trial():
+    space, history = quadratic_space(), _gp_history(quadratic_space())
+    first = Bayes(seed=1).suggest(space, history)[0]
+    running = FrozenTrial(len(history), first, TrialState.RUNNING)
+    second = Bayes(seed=1).suggest(space, history + [running])[0]
+    assert config_keys([first]) != config_keys([second])
+
+
+def test_mixed_space_with_ints_choices_and_conditions_gives_valid_improving_configs():
+    space = mixed_space()
+    sampler = Bayes(seed=0, n_initial=6)
+    trials = run_loop(sampler, space, steps=24)
+    for t in trials:
+        space.validate(t.config)
+        assert isinstance(t.config["width"], int) and isinstance(t.config["layers"], int)
+    gp_phase = [t.value for t in trials[6:]]
+    design = [t.value for t in trials[:6]]
+    assert min(gp_phase) < min(design)
+    # the GP phase searched the conditional parameters too (no silent random fallback)
+    assert any("momentum" in t.config for t in trials[6:])
+
+
+def test_coding_snaps_ints_and_choices_and_parks_inactive_parameters():
+    space = Space({"opt": Choice(["sgd", "adam"]), "m": Float(0.0, 1.0, when={"opt": "sgd"}),
+                   "n": Int(1, 4), "lr": Float(1e-4, 1.0, log=True)})
+    coding = _Coding(space)
+    U, free = coding.canonical(np.array([[0.9, 0.3, 0.1, 0.5], [0.2, 0.3, 0.55, 0.5]]))
+    # opt=adam -> m inactive at 0.5; n snaps to the bin centre of its value
+    np.testing.assert_allclose(U[0], [0.75, 0.5, 0.125, 0.5])
+    np.testing.assert_allclose(U[1], [0.25, 0.3, 0.625, 0.5])
+    assert free.tolist() == [[False, False, True, True], [False, True, True, True]]
+    for u in U:  # canonical points are exactly what the space encodes
+        np.testing.assert_allclose(space.to_unit(space.from_unit(u)), u)
+
+
+def test_nan_and_failed_values_never_reach_the_gp():
+    space = quadratic_space()
+    history = _gp_history(space)
+    junk = [FrozenTrial(len(history), {"x": 0.9, "y": 0.9}, TrialState.COMPLETE, float("nan")),
+            FrozenTrial(len(history) + 1, {"x": -0.9, "y": 0.9}, TrialState.COMPLETE, float("inf")),
+            FrozenTrial(len(history) + 2, {"x": 0.9, "y": -0.9}, TrialState.FAILED, None)]
+    a = Bayes(seed=3)
+    configs = a.suggest(space, history + junk, 2)
+    assert all(math.isfinite(v) for v in a._raw)
+    space.validate(configs[0])
+
+
+def test_maximize_finds_the_maximum():
+    trials = run_loop(Bayes(seed=0), quadratic_space(), steps=20,
+                      objective=lambda c: -quadratic(c), direction="maximize")
+    assert max(t.value for t in trials) > -0.01  # maximum 0 at x = y = 0.3
+
+
+@pytest.mark.parametrize("acquisition", ["ei", "pi", "ucb"])
+@pytest.mark.parametrize("warp", ["power", "rank", "standardize"])
+def test_every_acquisition_and_warp_converges_on_a_quadratic(acquisition, warp):
+    trials = run_loop(Bayes(acquisition=acquisition, warp=warp, seed=0), quadratic_space(), steps=20)
+    assert min(t.value for t in trials) < 0.02
+
+
+def test_reproducible_and_state_round_trip_keeps_the_fitted_hyperparameters():
+    space, history = quadratic_space(), _gp_history(quadratic_space())
+    a = Bayes(seed=11)
+    first = a.suggest(space, history)
+    state = json.loads(json.dumps(a.state_dict()))
+    assert state["raw"] is not None and len(state["raw"]) == len(space) + 2
+    b = Bayes(seed=None)
+    b.load_state_dict(state)
+    assert a.suggest(space, history, 2) == b.suggest(space, history, 2)
+    assert Bayes(seed=11).suggest(space, history) == first
+
+
+def test_initial_design_is_a_sobol_sequence_continued_across_calls():
+    space = quadratic_space()
+    sampler = Bayes(seed=0, n_initial=8)
+    one_call = Bayes(seed=0, n_initial=8).suggest(space, [], 4)
+    trials: list[FrozenTrial] = []
+    for _ in range(4):
+        [config] = sampler.suggest(space, trials)
+        trials.append(FrozenTrial(len(trials), config, TrialState.RUNNING))
+    assert [t.config for t in trials] == one_call
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"acquisition": "poi"}, "acquisition"), ({"warp": "log"}, "warp"), ({"xi": -1.0}, "xi"),
+    ({"kappa": "2"}, "kappa"), ({"n_initial": 0}, "n_initial"), ({"n_candidates": 0}, "n_candidates"),
+    ({"n_local": 1.5}, "n_local"), ({"seed": -3}, "seed"),
+])
+def test_bad_arguments_are_config_errors_at_first_use(kwargs, match):
+    sampler = Bayes(**kwargs)  # the constructor only stores
+    with pytest.raises(ConfigError, match=match):
+        sampler.suggest(quadratic_space(), [])
+
+
+def test_bad_state_is_a_config_error():
+    with pytest.raises(ConfigError, match="missing"):
+        Bayes().load_state_dict({"rng": {}})
+    with pytest.raises(ConfigError, match="rng"):
+        Bayes().load_state_dict({"rng": {"bit_generator": "nope"}, "design_seed": 1, "raw": None})
