@@ -17,11 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from knobs.search._base import (
-    Sampler, check_flag, check_number, check_request, check_seed, completed_losses,
-    fresh_configs, taken_keys,
-)
-from knobs.search._random import UnitStream
+from knobs.search._base import check_number, check_request, completed_losses, fresh_configs, taken_keys
+from knobs.search._random import StreamSampler, UnitStream
 from knobs.space import Space
 from knobs.trial import FrozenTrial
 
@@ -133,7 +130,7 @@ def _configs_in(space: Space, stream: UnitStream, box: Box, taken: set[tuple],
     return configs
 
 
-class CoarseToFine(Sampler):
+class CoarseToFine(StreamSampler):
     """Round 0 samples the whole space; round r samples a box around the best trials so far.
 
     Trial ``i`` of the study (counting every trial it has asked for, running, failed and pruned
@@ -172,11 +169,6 @@ class CoarseToFine(Sampler):
         self.seed = seed
         self.qmc = qmc
         self._stream: UnitStream | None = None
-
-    def _unit_stream(self) -> UnitStream:
-        if self._stream is None:
-            self._stream = UnitStream(check_seed(self.seed), check_flag(self.qmc, "qmc"))
-        return self._stream
 
     def _schedule(self) -> tuple[int, int, int, float]:
         """Validated ``(rounds, per_round, top_k, shrink)``."""

@@ -98,7 +98,24 @@ class UnitStream:
         self._rng, self._sobol_seed, self._drawn = rng, sobol_seed, drawn
 
 
-class Random(Sampler):
+class StreamSampler(Sampler):
+    """A sampler that draws unit-cube points from one lazily built ``UnitStream``.
+
+    Subclasses set ``seed``, ``qmc`` and ``_stream = None`` in ``__init__``; the stream is built
+    (and its arguments validated) at the first draw, where work starts.
+    """
+
+    seed: int | None
+    qmc: bool
+    _stream: UnitStream | None
+
+    def _unit_stream(self) -> UnitStream:
+        if self._stream is None:
+            self._stream = UnitStream(check_seed(self.seed), check_flag(self.qmc, "qmc"))
+        return self._stream
+
+
+class Random(StreamSampler):
     """Uniform random search over the space's prior, optionally quasi-random (Sobol).
 
     Suggestions avoid configs that any trial already holds (running ones included) and repeat
@@ -122,11 +139,6 @@ class Random(Sampler):
         self.seed = seed
         self.qmc = qmc
         self._stream: UnitStream | None = None
-
-    def _unit_stream(self) -> UnitStream:
-        if self._stream is None:
-            self._stream = UnitStream(check_seed(self.seed), check_flag(self.qmc, "qmc"))
-        return self._stream
 
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
                 direction: str = "minimize") -> list[dict[str, Any]]:
