@@ -43,6 +43,10 @@ __all__ = ["Bayes"]
 MAX_LEVELS = 4096
 N_INCUMBENTS = 5
 PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
+# NOTE: with few points the marginal likelihood is multimodal (smooth trend vs. short
+# lengthscales); extra starts drawn from the prior are cheap there and pointless later.
+N_RANDOM_STARTS = 2
+RANDOM_STARTS_BELOW = 40
 
 
 def _levels(param: Any) -> np.ndarray | None:
@@ -133,7 +137,7 @@ class Bayes(Sampler):
         coding = _Coding(space)
         X = space.to_unit_many([c for c, _ in history])
         z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
-        model = self._fit(X, z, coding)
+        model = self._fit(X, z, coding, rng)
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
@@ -202,10 +206,17 @@ class Bayes(Sampler):
         fresh = fresh_configs(lambda m: configs, taken, n, tries=1)
         return fresh + configs[:n - len(fresh)]
 
-    def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding) -> gpm.GP:
-        starts = [gpm.default_raw(X.shape[1])]
-        if self._raw is not None and len(self._raw) == X.shape[1] + 2:
+    def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
+             rng: np.random.Generator) -> gpm.GP:
+        d = X.shape[1]
+        starts = [gpm.default_raw(d)]
+        if self._raw is not None and len(self._raw) == d + 2:
             starts.insert(0, self._raw)
+        if len(X) < RANDOM_STARTS_BELOW:
+            for _ in range(N_RANDOM_STARTS):
+                start = gpm.default_raw(d).copy()
+                start[:d] += rng.normal(scale=gpm.Prior().ls_scale, size=d)
+                starts.append(start)
         model = gpm.fit(X, z, coding.is_cat, starts)
         self._raw = model.raw
         return model
