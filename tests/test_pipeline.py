@@ -22,7 +22,7 @@ def _fast(tmp_path, **more):
 
 
 def test_run_writes_the_whole_run_directory(tmp_path):
-    result = run(_fast(tmp_path), display=Display(quiet=True))
+    result = run(_fast(tmp_path, **{"train.schedule": {"name": "onecycle"}}), display=Display(quiet=True))
     d = result.path
     for name in ("study.db", "events.jsonl", "checkpoints/best.pt", "summary.json", "report.html",
                  "vault/fingerprint.json", "vault/openings.jsonl"):
@@ -37,7 +37,10 @@ def test_run_writes_the_whole_run_directory(tmp_path):
     events = [json.loads(line) for line in (d / "events.jsonl").read_text().splitlines()]
     kinds = {e["event"] for e in events}
     assert {"run_start", "preflight", "epoch", "trial", "test", "run_end"} <= kinds
-    assert all("lr" in e for e in events if e["event"] == "epoch")
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert all("lr" in e for e in epochs)
+    # one-cycle changes the LR every step: each epoch event lists the LR of every step it ran
+    assert all(len(e["lr_steps"]) == 20 and e["lr_steps"][0] == e["lr"] for e in epochs)  # 1257 / 64
     page = (d / "report.html").read_text()
     assert "Learning curves of the best trial" in page and "Search history" in page
     assert '<script src="http' not in page  # self-contained: works offline

@@ -195,6 +195,14 @@ def test_trainer_records_the_lr_used_at_each_step():
     expected, _ = _curve({"name": "onecycle"}, epochs=3)
     assert np.allclose(spy.lrs, expected)
     assert [r["lr"] for r in history.records] == pytest.approx(list(expected[::SPE]))
+    steps = [lr for r in history.records for lr in r["lr_steps"]]
+    assert steps == pytest.approx(list(expected))
+
+
+def test_constant_lr_epochs_carry_no_step_list():
+    X, y = torch.randn(32, 3), torch.randint(0, 2, (32,))
+    history = Trainer(optimizer="sgd", lr=0.1, epochs=2, batch_size=8).fit(torch.nn.Linear(3, 2), (X, y))
+    assert all("lr_steps" not in r for r in history.records)
 
 
 def test_trainer_plateau_on_val_metric_needs_validation():

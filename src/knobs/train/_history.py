@@ -25,7 +25,8 @@ class History:
     Attributes:
         records: one dict per epoch: ``epoch`` (1-based), ``train_loss``, ``val_loss``,
             ``val_accuracy`` (None for regression or without validation data), ``lr`` (the LR of
-            the epoch's first step) and ``seconds``.
+            the epoch's first step), ``lr_steps`` (the LR of every step, present only when it
+            changed within the epoch: per-step schedules and warmup) and ``seconds``.
         best_epoch: the epoch whose weights the model holds after early stopping, or the best
             epoch by ``monitor`` when training ran without early stopping.
         stopped_early: the loop ended before the planned epochs (``trainer.stop()``).

@@ -275,12 +275,16 @@ class Trainer:
 
     def _run_epoch(self, epoch: int) -> None:
         start = time.perf_counter()
-        train_loss, lr = self._train_epoch(epoch)
+        train_loss, lrs = self._train_epoch(epoch)
         val_loss = val_accuracy = None
         if self._val is not None:
             val_loss, val_accuracy = measure(self.model_, self._val, self.task, self.precision_)
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                  "val_accuracy": val_accuracy, "lr": lr, "seconds": time.perf_counter() - start}
+                  "val_accuracy": val_accuracy, "lr": lrs[0], "seconds": time.perf_counter() - start}
+        if any(lr != lrs[0] for lr in lrs):
+            # NOTE: per-step schedules (one-cycle, cyclic, warmup) change the LR inside an epoch;
+            # the record then carries the LR every step used, so the log shows what really ran.
+            record["lr_steps"] = lrs
         self.history_.records.append(record)
         self.epoch_ = epoch
         if self.schedule_ is not None:
@@ -288,7 +292,7 @@ class Trainer:
         for hook in self._epoch_hooks:
             hook(self, record)
 
-    def _train_epoch(self, epoch: int) -> tuple[float, float]:
+    def _train_epoch(self, epoch: int) -> tuple[float, list[float]]:
         schedule, step_hooks = self.schedule_, self._step_hooks
         group = self.optimizer_.param_groups[0]
         losses, sizes, lrs = [], [], []
@@ -305,7 +309,7 @@ class Trainer:
                 record = {"epoch": epoch, "step": self.step_, "batch": batch, "lr": lrs[-1], "loss": loss}
                 for hook in step_hooks:
                     hook(self, record)
-        return self._epoch_loss(epoch, losses, sizes, lrs), lrs[0]
+        return self._epoch_loss(epoch, losses, sizes, lrs), lrs
 
     def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         optimizer, scaler = self.optimizer_, self.scaler_
