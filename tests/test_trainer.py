@@ -311,3 +311,47 @@ def test_validate_checks_settings_without_data():
                           ({"early_stopping": EarlyStopping(monitor="acc")}, "monitor"), ({"precision": "half"}, "precision")]:
         with pytest.raises(ConfigError, match=match):
             Trainer(**kwargs).validate()
+
+
+def test_custom_loss_trains_and_validation_keeps_the_plain_loss():
+    X, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    seen = []
+
+    def loss(out, target):
+        seen.append(out.shape)
+        return torch.nn.functional.cross_entropy(out, target, weight=torch.tensor([1.0, 2.0, 3.0]))
+
+    history = Trainer(optimizer="sgd", lr=0.1, epochs=1, batch_size=16, loss=loss).fit(
+        torch.nn.Linear(4, 3), (X, y), val=(X, y))
+    assert len(seen) == 4  # one call per training batch, none for validation
+    assert history.records[0]["val_loss"] > 0
+
+
+def test_batch_transform_runs_on_training_batches_only_and_soft_targets_work():
+    X, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    calls = []
+
+    def soft(xb, yb):
+        calls.append(len(xb))
+        return xb, torch.nn.functional.one_hot(yb, 2).float() * 0.9 + 0.05
+
+    Trainer(optimizer="sgd", lr=0.1, epochs=2, batch_size=8, batch_transform=soft).fit(
+        torch.nn.Linear(4, 2), (X, y), val=(X, y))
+    assert calls == [8] * 8
+
+
+def test_loss_and_transform_must_be_callable():
+    X, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
+    with pytest.raises(ConfigError, match="loss: expected a callable"):
+        Trainer(loss="focal").fit(torch.nn.Linear(2, 2), (X, y))
+    with pytest.raises(ConfigError, match="batch_transform: expected a callable"):
+        Trainer(batch_transform=3).fit(torch.nn.Linear(2, 2), (X, y))
+
+
+def test_settings_name_functions_without_addresses():
+    def my_loss(out, target):
+        return out.sum()
+
+    settings = Trainer(loss=my_loss, batch_transform=lambda x, y: (x, y)).settings()
+    assert settings["loss"].endswith("my_loss") and "0x" not in settings["batch_transform"]
+    assert Trainer(loss=torch.nn.CrossEntropyLoss()).settings()["loss"] == "CrossEntropyLoss()"

@@ -23,7 +23,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -79,6 +79,13 @@ class Trainer:
         checkpoint_dir: write ``last.pt`` there every ``checkpoint_every`` epochs (and at the end).
         checkpoint_every: epochs between checkpoints.
         eval_batch_size: minibatch size for validation (default: max(1024, batch_size)).
+        loss: the training loss ``loss(outputs, targets) -> scalar`` (e.g.
+            ``nn.CrossEntropyLoss(weight=w)`` or ``knobs.balance.FocalLoss()``); None means
+            cross-entropy for classification, MSE for regression. Validation keeps the plain
+            loss of the task so treatments stay comparable.
+        batch_transform: ``transform(xb, yb) -> (xb, yb)`` applied to every training batch on
+            the device (augmentation, mixup); never to validation. Targets it returns as class
+            probabilities (N, C) work with the default classification loss.
 
     Attributes set by ``fit``: ``model_``, ``optimizer_``, ``schedule_``, ``device_``,
     ``precision_``, ``history_``, ``epoch_`` (completed epochs), ``step_`` (optimizer steps).
@@ -91,7 +98,8 @@ class Trainer:
                  device: str = "auto", precision: str = "auto", seed: int | None = 0,
                  callbacks: Iterable[Any] = (), task: str = "classification",
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
-                 eval_batch_size: int | None = None) -> None:
+                 eval_batch_size: int | None = None, loss: Callable[[Any, Any], Any] | None = None,
+                 batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None) -> None:
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -107,6 +115,8 @@ class Trainer:
         self.precision = precision
         self.seed = seed
         self.callbacks = tuple(callbacks)
+        self.loss = loss
+        self.batch_transform = batch_transform
         self.task = task
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -196,6 +206,7 @@ class Trainer:
             "schedule": check_schedule(self.schedule), "epochs": self.epochs,
             "batch_size": self.batch_size, "l1": self.l1, "clip_grad_norm": self.clip_grad_norm,
             "clip_grad_value": self.clip_grad_value, "seed": self.seed, "task": self.task,
+            "loss": _describe(self.loss), "batch_transform": _describe(self.batch_transform),
         }
 
     # ---- setup ----------------------------------------------------------------------------------
@@ -212,6 +223,10 @@ class Trainer:
                 _check_number(name, getattr(self, name), allow_zero=False)
         if self.task not in TASKS:
             raise ConfigError(f"task: unknown {self.task!r}; expected one of {', '.join(TASKS)}")
+        for name, example in (("loss", "nn.CrossEntropyLoss(weight=w) or knobs.balance.FocalLoss()"),
+                              ("batch_transform", "an augmentation taking and returning (xb, yb)")):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise ConfigError(f"{name}: expected a callable, e.g. {example}; got {getattr(self, name)!r}")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"seed: expected an integer or None, got {self.seed!r}")
 
@@ -243,7 +258,10 @@ class Trainer:
         self._weights = penalized(self.model_)
         self._params = [p for p in self.model_.parameters() if p.requires_grad]
         self._clipping = self.clip_grad_norm is not None or self.clip_grad_value is not None
-        self._loss_fn = LOSSES[self.task]
+        if self.loss is None:
+            self._loss_fn = LOSSES[self.task]
+        else:
+            self._loss_fn = self.loss.to(self.device_) if isinstance(self.loss, nn.Module) else self.loss
         self._callbacks = self._callback_list()
         self._step_hooks = hooks(self._callbacks, "on_step_end")
         self._epoch_hooks = hooks(self._callbacks, "on_epoch_end")
@@ -297,7 +315,10 @@ class Trainer:
         group = self.optimizer_.param_groups[0]
         losses, sizes, lrs = [], [], []
         self.model_.train()
+        transform = self.batch_transform
         for batch, (xb, yb) in enumerate(self._train):
+            if transform is not None:
+                xb, yb = transform(xb, yb)
             lrs.append(group["lr"])
             loss = self._step(xb, yb)
             if schedule is not None:
@@ -359,3 +380,15 @@ def _check_number(name: str, value: Any, *, allow_zero: bool) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name}: expected a number {'>=' if allow_zero else '>'} 0, got {value!r}")
+
+
+def _describe(fn: Any) -> str | None:
+    """A stable name for a loss or transform in ``settings()`` (no memory addresses, so a
+    resumed fit with the same function compares equal)."""
+    if fn is None:
+        return None
+    text = repr(fn)
+    if " at 0x" not in text:  # modules and objects with a real __repr__ (weights, gamma...)
+        return text
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{getattr(fn, '__module__', None) or type(fn).__module__}.{name}"
