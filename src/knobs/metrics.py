@@ -1,0 +1,264 @@
+"""Metrics that do not flatter: balanced accuracy, macro-F1 and per-class recall next to accuracy.
+
+Why these: on a 10:1 data set a model that never predicts the minority class scores 91% accuracy.
+Balanced accuracy (the mean of per-class recalls) and macro-F1 weigh every class equally, the
+confusion matrix shows where the errors go, and log loss judges the probabilities themselves.
+``classification_metrics`` returns plain floats and lists, ready for ``summary.json``.
+
+Torch-free on purpose (numpy and scikit-learn only): ensembles, reports and benchmarks measure
+probabilities from anywhere with the same code.
+
+Example:
+    >>> import numpy as np
+    >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.3, 0.7]])
+    >>> m = classification_metrics([0, 0, 1, 1], proba)
+    >>> m["accuracy"], m["balanced_accuracy"], m["per_class_recall"]
+    (0.75, 0.75, [1.0, 0.5])
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as _sk
+
+from knobs.errors import DataError
+
+__all__ = [
+    "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion_matrix", "log_loss",
+    "rmse", "mae", "r2", "classification_metrics", "regression_metrics",
+]
+
+# NOTE: probabilities from float32 softmax sum to 1 only within ~1e-6 per class; a row off by
+# more than this is not a probability vector (logits, or one class column missing).
+_SUM_TOLERANCE = 1e-3
+
+
+# ---- classification from labels ----------------------------------------------------------------
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of rows predicted right; flatters a model that ignores rare classes."""
+    y_true, y_pred = _label_pair(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    """Mean recall over the classes present in ``y_true`` (a constant predictor scores 1/C).
+
+    Example:
+        >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
+        0.5
+    """
+    y_true, y_pred = _label_pair(y_true, y_pred)
+    with warnings.catch_warnings():
+        # NOTE: scikit-learn warns when y_pred holds a class absent from y_true; those rows are
+        # still errors of their true class, so the score is right and the warning is noise.
+        warnings.simplefilter("ignore")
+        return float(_sk.balanced_accuracy_score(y_true, y_pred))
+
+
+def macro_f1(y_true, y_pred) -> float:
+    """Unweighted mean F1 over the classes that occur in ``y_true`` or ``y_pred``.
+
+    A class that is predicted but never true, or true but never predicted, scores F1 = 0.
+    """
+    y_true, y_pred = _label_pair(y_true, y_pred)
+    return float(_sk.f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def per_class_recall(y_true, y_pred, n_classes: int | None = None) -> list[float | None]:
+    """Recall of each class ``0..C-1``; ``None`` for a class with no rows in ``y_true``.
+
+    Args:
+        y_true: true labels.
+        y_pred: predicted labels.
+        n_classes: ``C``; default: one more than the largest label seen.
+    """
+    matrix = confusion_matrix(y_true, y_pred, n_classes)
+    support = matrix.sum(axis=1)
+    return [float(matrix[c, c] / support[c]) if support[c] else None for c in range(len(matrix))]
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
+    """``(C, C)`` counts: row = true class, column = predicted class.
+
+    Example:
+        >>> confusion_matrix([0, 1, 1], [0, 0, 1]).tolist()
+        [[1, 0], [1, 1]]
+    """
+    y_true, y_pred = _label_pair(y_true, y_pred)
+    n_classes = _n_classes(n_classes, y_true, y_pred)
+    return _sk.confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
+
+
+# ---- classification from probabilities ---------------------------------------------------------
+
+def log_loss(y_true, proba) -> float:
+    """Mean negative log-likelihood of the true class (natural log; ln C for a uniform guess).
+
+    Args:
+        y_true: labels ``0..C-1``.
+        proba: ``(n, C)`` class probabilities (rows sum to 1), or ``(n,)`` P(class 1) for binary.
+    """
+    y_true = _labels(y_true, "y_true")
+    proba = _proba(proba, len(y_true))
+    _labels_fit(y_true, proba.shape[1])
+    return float(_sk.log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
+
+
+def classification_metrics(y_true, proba, *, threshold: float | None = None) -> dict[str, Any]:
+    """Every classification metric for one split, as plain floats and lists for ``summary.json``.
+
+    Args:
+        y_true: labels ``0..C-1``.
+        proba: ``(n, C)`` class probabilities, or ``(n,)`` P(class 1) for a binary task.
+        threshold: binary tasks only: predict class 1 when P(class 1) >= threshold (a threshold
+            tuned on validation by ``knobs.balance.Threshold``); default: the most probable class.
+
+    Returns:
+        ``n``, ``n_classes``, ``support`` (rows per true class), ``accuracy``,
+        ``balanced_accuracy``, ``macro_f1``, ``per_class_recall`` (``None`` for absent classes),
+        ``confusion_matrix``, ``log_loss``; binary tasks add ``roc_auc`` (``None`` when
+        ``y_true`` holds one class) and ``threshold``.
+
+    Raises:
+        DataError: mismatched lengths, labels outside ``0..C-1``, or rows that are not
+            probabilities; a threshold on a task that is not binary.
+    """
+    y_true = _labels(y_true, "y_true")
+    proba = _proba(proba, len(y_true))
+    n_classes = proba.shape[1]
+    _labels_fit(y_true, n_classes)
+    pred = _predict(proba, threshold)
+    matrix = confusion_matrix(y_true, pred, n_classes)
+    result = {
+        "n": int(len(y_true)), "n_classes": int(n_classes),
+        "support": matrix.sum(axis=1).tolist(),
+        "accuracy": accuracy(y_true, pred),
+        "balanced_accuracy": balanced_accuracy(y_true, pred),
+        "macro_f1": macro_f1(y_true, pred),
+        "per_class_recall": per_class_recall(y_true, pred, n_classes),
+        "confusion_matrix": matrix.tolist(),
+        "log_loss": float(_sk.log_loss(y_true, proba, labels=np.arange(n_classes))),
+    }
+    if n_classes == 2:
+        both = len(np.unique(y_true)) == 2
+        result["roc_auc"] = float(_sk.roc_auc_score(y_true, proba[:, 1])) if both else None
+        result["threshold"] = 0.5 if threshold is None else float(threshold)
+    return result
+
+
+def _predict(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    if threshold is None:
+        return proba.argmax(axis=1)
+    if proba.shape[1] != 2:
+        raise DataError(f"threshold is for binary tasks, but proba has {proba.shape[1]} classes; "
+                        f"leave threshold=None to predict the most probable class")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise DataError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+    return (proba[:, 1] >= threshold).astype(np.int64)
+
+
+# ---- regression ----------------------------------------------------------------------------------
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error, in the target's own units."""
+    y_true, y_pred = _value_pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error, in the target's own units (less swayed by outliers than RMSE)."""
+    y_true, y_pred = _value_pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def r2(y_true, y_pred) -> float | None:
+    """Coefficient of determination: 0 for predicting the mean, 1 for perfect, below 0 is worse.
+
+    Returns ``None`` when it is undefined (fewer than two rows, or a constant target).
+    """
+    y_true, y_pred = _value_pair(y_true, y_pred)
+    if len(y_true) < 2 or np.all(y_true == y_true[0]):
+        return None
+    return float(_sk.r2_score(y_true, y_pred))
+
+
+def regression_metrics(y_true, y_pred) -> dict[str, Any]:
+    """``{"n", "rmse", "mae", "r2"}`` as plain floats (``r2`` may be ``None``, see ``r2``)."""
+    y_true, y_pred = _value_pair(y_true, y_pred)
+    return {"n": int(len(y_true)), "rmse": rmse(y_true, y_pred), "mae": mae(y_true, y_pred),
+            "r2": r2(y_true, y_pred)}
+
+
+# ---- input checks ----------------------------------------------------------------------------------
+
+def _labels(y, name: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) == 0:
+        raise DataError(f"{name} must be a non-empty 1-D array of class labels, got shape {y.shape}")
+    if y.dtype.kind not in "iub":
+        if y.dtype.kind != "f" or not np.all(np.isfinite(y) & (y == np.round(y))):
+            raise DataError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.min() < 0:
+        raise DataError(f"{name} holds negative labels ({y.min()}); labels must be 0..C-1")
+    return y.astype(np.int64)
+
+
+def _label_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise DataError(f"y_true has {len(y_true)} rows but y_pred has {len(y_pred)}; pass one "
+                        f"prediction per row")
+    return y_true, y_pred
+
+
+def _n_classes(n_classes: int | None, *labels: np.ndarray) -> int:
+    seen = max(int(y.max()) for y in labels) + 1
+    if n_classes is None:
+        return seen
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < seen:
+        raise DataError(f"n_classes must be an integer >= {seen} (the labels go up to {seen - 1}), "
+                        f"got {n_classes!r}")
+    return int(n_classes)
+
+
+def _proba(proba, n: int) -> np.ndarray:
+    """``(n, C)`` float64 probabilities, renormalized; ``(n,)`` is read as binary P(class 1)."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 1:
+        proba = np.stack([1 - proba, proba], axis=1)
+    if proba.ndim != 2 or len(proba) != n or proba.shape[1] < 2:
+        raise DataError(f"proba must be (n, C) class probabilities with n = {n} rows (one per label) "
+                        f"and C >= 2, or (n,) P(class 1) for a binary task; got shape {proba.shape}")
+    if not np.all(np.isfinite(proba)) or proba.min() < 0 or proba.max() > 1:
+        raise DataError("proba must hold probabilities in [0, 1]; apply softmax to logits first")
+    worst = float(np.max(np.abs(proba.sum(axis=1) - 1)))
+    if worst > _SUM_TOLERANCE:
+        raise DataError(f"proba rows must sum to 1 (one column per class), but a row is off by "
+                        f"{worst:.3g}; apply softmax to logits, and keep every class's column")
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _labels_fit(y_true: np.ndarray, n_classes: int) -> None:
+    if int(y_true.max()) >= n_classes:
+        raise DataError(f"y_true has label {int(y_true.max())} but proba has only {n_classes} "
+                        f"columns; pass one probability column per class 0..C-1")
+
+
+def _value_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    pair = []
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        try:
+            pair.append(np.asarray(values, dtype=np.float64).reshape(-1))
+        except (TypeError, ValueError):
+            raise DataError(f"{name} must hold numbers (regression targets or predictions)") from None
+    y_true, y_pred = pair
+    if len(y_true) == 0 or len(y_true) != len(y_pred):
+        raise DataError(f"y_true and y_pred must be non-empty with one prediction per row; got "
+                        f"{len(y_true)} and {len(y_pred)} values")
+    if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
+        raise DataError("y_true and y_pred must be finite; a NaN prediction means the model diverged")
+    return y_true, y_pred
