@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from knobs.ensemble import (EnsembleReport, Selection, Stacking, average, diversity, greedy_selection,
-                            majority_error, vote)
+from knobs.ensemble import (EnsembleReport, Selection, Stacking, average, binomial_table, diversity, fit_weights,
+                            greedy_selection, majority_error, vote)
 from knobs.ensemble._greedy import score
 from knobs.errors import ConfigError, DataError
 
@@ -149,6 +149,40 @@ def test_greedy_rejects_bad_arguments():
         greedy_selection(probs, y.astype(float))
 
 
+# -- weights fitted on the simplex ------------------------------------------------------------
+
+def test_fit_weights_finds_the_grid_minimum_of_the_validation_log_loss():
+    probs, y = noisy_members([1.0, 1.4, 2.0], n=400, seed=4)
+    w = fit_weights(probs, y)
+    assert w.shape == (3,) and (w >= 0).all() and w.sum() == pytest.approx(1.0)
+    grid = [np.array([a, b, 1 - a - b]) / 1.0 for a in np.linspace(0, 1, 101) for b in np.linspace(0, 1 - a, 101)]
+    best_on_grid = min(score(average(probs, g), y, "log_loss") for g in grid)
+    fitted = score(average(probs, w), y, "log_loss")
+    assert fitted <= best_on_grid + 1e-9  # the convex optimum is at least as good as any grid point
+    assert fitted < score(average(probs), y, "log_loss") - 1e-4  # better than equal weights here
+    assert w[0] > w[1] > w[2]  # the least noisy member weighs most
+
+
+def test_fit_weights_gives_a_useless_member_no_weight_and_a_lone_member_all():
+    probs, y = noisy_members([1.0, 1.2], n=300, seed=5)
+    useless = np.full((1, 300, 4), 0.25)
+    w = fit_weights(np.concatenate([probs, useless]), y)
+    assert w[2] < 1e-6
+    np.testing.assert_array_equal(fit_weights(probs[:1], y), [1.0])
+    dominant, y2 = noisy_members([2.5, 0.05], seed=6)
+    assert fit_weights(dominant, y2)[1] > 0.99  # never worse than the best single member
+
+
+def test_fit_weights_rejects_bad_input():
+    probs, y = noisy_members([1.0, 1.5])
+    with pytest.raises(ConfigError, match="tol must be a number > 0"):
+        fit_weights(probs, y, tol=0)
+    with pytest.raises(ConfigError, match="max_iter must be an integer >= 1"):
+        fit_weights(probs, y, max_iter=0)
+    with pytest.raises(DataError, match=r"y_val must have shape \(300,\)"):
+        fit_weights(probs, y[:10])
+
+
 # -- the binomial argument and diversity ------------------------------------------------------
 
 def brute_force_majority_error(n: int, p: float) -> float:
@@ -201,6 +235,32 @@ def test_diversity_on_hand_made_labels():
         diversity([np.array([0, 1]), np.array([0.0, 1.0])], np.array([0, 1]))
 
 
+def test_binomial_table_sets_the_prediction_beside_the_measurement():
+    rng = np.random.default_rng(1)
+    y = np.zeros(20_000, dtype=int)
+    labels = (rng.random((7, 20_000)) < 0.3).astype(int)  # independent members, each wrong w.p. 0.3
+    rows = binomial_table(labels, y, sizes=[1, 3, 5, 7])
+    assert [r["n"] for r in rows] == [1, 3, 5, 7]
+    for r in rows:
+        assert r["independent_majority_error"] == pytest.approx(majority_error(r["n"], r["mean_member_error"]))
+        assert r["majority_vote_error"] == pytest.approx(r["independent_majority_error"], abs=0.012)
+        assert r["mean_member_error"] == pytest.approx(0.3, abs=0.01) and len(r["member_errors"]) == r["n"]
+    assert rows[0]["pairwise_disagreement"] == 0.0
+    assert rows[-1]["pairwise_disagreement"] == pytest.approx(2 * 0.3 * 0.7, abs=0.01)  # P(one wrong, other right)
+    # correlated members (copies of one with a little noise) vote no better than one member
+    base = rng.random(20_000) < 0.3
+    copies = np.stack([base ^ (rng.random(20_000) < 0.02) for _ in range(7)]).astype(int)
+    last = binomial_table(copies, y)[-1]
+    assert last["n"] == 7 and last["error_correlation"] > 0.8
+    assert last["majority_vote_error"] == pytest.approx(base.mean(), abs=0.01)  # measured: 0.299
+    assert last["majority_vote_error"] > 2 * last["independent_majority_error"]  # binomial promise: 0.136
+    json.dumps(rows)
+    with pytest.raises(ConfigError, match=r"sizes must be integers in \[1, 7\]"):
+        binomial_table(labels, y, sizes=[0, 3])
+    with pytest.raises(ConfigError, match="sizes"):
+        binomial_table(labels, y, sizes=[8])
+
+
 def test_independent_members_vote_close_to_the_binomial_prediction():
     rng = np.random.default_rng(0)
     y = np.zeros(20_000, dtype=int)
@@ -250,8 +310,12 @@ def test_report_compares_combiners_and_is_json_able():
     assert sum(d["greedy"]["weights"]) == pytest.approx(1.0)
     assert d["average"]["log_loss"] == d["average"]["cv_log_loss"]  # nothing fitted, nothing flattered
     assert d["stacking"]["cv_log_loss"] >= d["stacking"]["log_loss"]  # in-sample is optimistic
-    assert d["best"] in ("single_best", "average", "greedy", "stacking")
-    losses = {k: d[k]["cv_log_loss"] for k in ("single_best", "average", "greedy", "stacking")}
+    assert d["weighted"]["log_loss"] <= d["average"]["log_loss"] + 1e-12  # optimal free weights, in-sample
+    assert sum(d["weighted"]["weights"]) == pytest.approx(1.0)
+    assert d["weighted"]["cv_log_loss"] >= d["weighted"]["log_loss"] - 1e-3
+    assert [r["n"] for r in d["binomial"]] == [1, 2, 3, 4]
+    assert d["best"] in ("single_best", "average", "greedy", "weighted", "stacking")
+    losses = {k: d[k]["cv_log_loss"] for k in ("single_best", "average", "greedy", "weighted", "stacking")}
     assert losses[d["best"]] == min(losses.values())
     assert d["diversity"]["n_members"] == 4
     with pytest.raises(ConfigError, match="names has 2 entries"):
@@ -263,4 +327,5 @@ def test_report_without_folds_when_a_class_is_too_rare():
     y = np.r_[np.zeros(39, int), [1]]
     report = EnsembleReport.from_predictions(probs, y)
     assert report.cv is None and report.stacking is None
-    assert report.greedy["cv_log_loss"] is None and report.best in ("single_best", "average", "greedy")
+    assert report.greedy["cv_log_loss"] is None and report.weighted["cv_log_loss"] is None
+    assert report.best in ("single_best", "average", "greedy", "weighted")

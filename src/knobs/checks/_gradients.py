@@ -13,6 +13,12 @@ coordinates of every trainable parameter tensor,
 and a coordinate passes when ``|g_num - g_an| <= max(rtol * (|g_num| + |g_an|), atol)``
 (so ``tiny = atol / rtol``).
 
+Regularization on and off (CS231n's advice): check first with ``l2=0`` (the data loss alone), then
+with the L2 term the training uses. A strong penalty's gradient, exact by construction, can
+dominate and hide a wrong data-loss gradient, so a pass only counts once the data loss passed alone.
+Dropout is off throughout (eval mode); augmentation is not part of a model's forward, so it is off
+by construction.
+
 NOTE: ``torch.autograd.gradcheck`` answers pass/fail for the full Jacobian and raises on the first
 mismatch; knobs needs the worst relative error per parameter tensor as evidence, and samples
 coordinates so a wide model is checked in milliseconds, so the differences are taken here.
@@ -38,6 +44,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": lambda out, y: F.mse_loss(out.reshape(y.shape), y),
 }
 TINY = 1e-12
+ROUNDING = 10.0
 
 
 def gradient_check(
@@ -52,6 +59,7 @@ def gradient_check(
     rtol: float = 1e-5,
     n_coords: int = 32,
     seed: int = 0,
+    l2: float = 0.0,
 ) -> CheckResult:
     """Compare analytic and numeric gradients of the loss w.r.t. every trainable parameter.
 
@@ -64,6 +72,8 @@ def gradient_check(
         atol, rtol: per-coordinate tolerances (see the module doc).
         n_coords: coordinates checked per parameter tensor (all of a smaller tensor).
         seed: picks the coordinates.
+        l2: adds ``l2 / 2 · Σ‖W‖²`` over the weights (the ≥ 2-D parameters, as the Trainer's weight
+            decay) to the loss: the "regularization on" pass.
 
     Returns:
         A ``CheckResult`` measuring the worst relative error, the parameter holding it, and the
@@ -72,18 +82,37 @@ def gradient_check(
     loss_fn = LOSSES.get(loss) if isinstance(loss, str) else loss
     if loss_fn is None:
         raise ConfigError(f"gradient_check loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
+    if not isinstance(l2, (int, float)) or isinstance(l2, bool) or not l2 >= 0 or l2 == float("inf"):
+        raise ConfigError(f"gradient_check l2 must be a finite number >= 0, got {l2!r}")
     net = copy.deepcopy(model).double().eval()
     X, y = _rows(X, y, n_samples, loss)
-    objective = lambda: loss_fn(net(X), y)  # noqa: E731
+    objective = _objective(net, X, y, loss_fn, float(l2))
     params = {name: p for name, p in net.named_parameters() if p.requires_grad}
     if not params:
         return CheckResult("gradient_check", False, "warning", {}, "trainable parameters",
                            "the model has no trainable parameters to check")
-    analytic = _analytic(objective, params)
+    analytic, value = _analytic(objective, params)
+    # NOTE: each loss evaluation carries a float64 rounding error of about eps_64·|L| (eps_64 =
+    # 2.2e-16), so a central difference cannot resolve gradients finer than ~eps_64·|L| / eps.
+    # A loss in the thousands (unscaled inputs, a huge init) would otherwise fail coordinates with
+    # near-zero gradients on rounding alone; the floor (10x that bound) keeps them honest.
+    atol = max(atol, ROUNDING * np.finfo(np.float64).eps * abs(value) / eps)
     rng = np.random.default_rng(seed)
     per_param = {name: _compare(objective, p, analytic[name], rng, n_coords, eps, atol, rtol)
                  for name, p in params.items()}
-    return _verdict(per_param, rtol, atol)
+    return _verdict(per_param, rtol, atol, float(l2))
+
+
+def _objective(net: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn, l2: float):
+    """The scalar being differentiated: the data loss, plus the L2 term when ``l2 > 0``."""
+    weights = [p for p in net.parameters() if p.requires_grad and p.ndim >= 2]
+
+    def objective() -> torch.Tensor:
+        value = loss_fn(net(X), y)
+        if l2:
+            value = value + 0.5 * l2 * sum((w * w).sum() for w in weights)
+        return value
+    return objective
 
 
 def _rows(X, y, n: int, loss) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,11 +126,12 @@ def _rows(X, y, n: int, loss) -> tuple[torch.Tensor, torch.Tensor]:
     return X, (y.double() if y.is_floating_point() else y)  # a custom loss keeps integer labels
 
 
-def _analytic(objective, params: dict[str, nn.Parameter]) -> dict[str, torch.Tensor]:
-    """Backpropagated gradients (zeros for parameters the loss does not reach)."""
-    grads = torch.autograd.grad(objective(), list(params.values()), allow_unused=True)
+def _analytic(objective, params: dict[str, nn.Parameter]) -> tuple[dict[str, torch.Tensor], float]:
+    """Backpropagated gradients (zeros for parameters the loss does not reach), and the loss."""
+    loss = objective()
+    grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
     return {name: torch.zeros_like(p) if g is None else g.detach()
-            for (name, p), g in zip(params.items(), grads)}
+            for (name, p), g in zip(params.items(), grads)}, float(loss)
 
 
 def _compare(objective, param, grad, rng, n_coords, eps, atol, rtol) -> dict:
@@ -130,13 +160,14 @@ def _central_difference(objective, flat: torch.Tensor, i: int, eps: float) -> fl
     return (up - down) / (2 * eps)
 
 
-def _verdict(per_param: dict[str, dict], rtol: float, atol: float) -> CheckResult:
+def _verdict(per_param: dict[str, dict], rtol: float, atol: float, l2: float) -> CheckResult:
     worst_name = max(per_param, key=lambda name: per_param[name]["max_rel_error"])
     worst = per_param[worst_name]
     failed = {name: r["failed"] for name, r in per_param.items() if r["failed"]}
     measured = {"max_rel_error": worst["max_rel_error"], "worst_parameter": worst_name,
-                "per_parameter": per_param, "failed_parameters": sorted(failed)}
-    found = f"worst relative error {worst['max_rel_error']:.2e} in {worst_name!r}"
+                "per_parameter": per_param, "failed_parameters": sorted(failed), "l2": l2, "atol": atol}
+    found = (f"worst relative error {worst['max_rel_error']:.2e} in {worst_name!r}"
+             + (f" (loss with the L2 term, l2 = {l2:g})" if l2 else ""))
     if not failed:
         message = f"{found}: backpropagation agrees with finite differences"
     else:

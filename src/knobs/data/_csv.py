@@ -1,25 +1,34 @@
-"""Numeric CSV files as a ``Dataset``: one header row, numeric feature columns, one target column.
+"""CSV files as a ``Dataset``: numeric and categorical feature columns, a named target column,
+and an explicit policy for missing values.
 
-Why the standard ``csv`` module and not a vectorized reader: every refusal names the column and
-the line (``column 'age', line 17: 'n/a'``), which needs the row positions a bulk parser drops.
-Parsing is still column-wise numpy; the row-by-row scan only runs to locate a failure.
+Why the raw cells stay raw when they need encoding: filling a missing value or choosing the
+categories of a one-hot code learns from the data, so it must happen after the split, on the
+training rows only. A file whose features are all numbers and complete loads straight to float32;
+any other file keeps its cells as text in ``X`` and carries an unfitted ``TabularPreprocessor``
+(``Dataset.preprocessor``) that ``encode_splits`` fits on the training split.
+
+Everything the loader did (column kinds, missing cells per column, rows dropped and their lines)
+is in ``Dataset.loading`` so a run can record it.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from knobs.data._cells import missing_mask, parse_numbers
+from knobs.data._columns import column_kinds, missing_counts
 from knobs.data._dataset import TASKS, Dataset
-from knobs.errors import DataError
+from knobs.data._table import Table, read_table
+from knobs.data._tabular import IMPUTE, MISSING_POLICIES, TabularPreprocessor
+from knobs.data._target import encode_target
+from knobs.errors import ConfigError, DataError
 
-__all__ = ["load_csv"]
+__all__ = ["load_csv", "drop_rows"]
 
-# NOTE: "nan" parses as a float, so it is listed here to be reported as missing, not kept as NaN.
-MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
+_LINES_KEPT = 20  # dropped line numbers recorded in Dataset.loading
 
 
 def load_csv(
@@ -28,10 +37,13 @@ def load_csv(
     task: str | None = None,
     *,
     features: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+    missing: str = "error",
+    max_categories: int = 100,
     max_classes: int = 20,
-    delimiter: str = ",",
+    delimiter: str | None = None,
 ) -> Dataset:
-    """Read a CSV file with a header row into a ``Dataset``.
+    """Read a CSV (or TSV) file with a header row into a ``Dataset``.
 
     Args:
         path: the file.
@@ -40,143 +52,120 @@ def load_csv(
             or an integer-valued one with at most ``max_classes`` distinct values, is a
             classification target; anything else is regression.
         features: the feature columns to use (default: every column but the target).
+        categorical: columns to one-hot encode even though they hold numbers (zip codes, codes).
+            A column with no numbers at all is categorical anyway.
+        missing: what to do with missing cells (empty, ``NA``, ``n/a``, ``null``, ``none``,
+            ``?``, ``nan``): ``"error"`` (default) refuses the file naming the columns and
+            counts; ``"drop"`` removes those rows (recorded); ``"mean"``, ``"median"`` or
+            ``"most_frequent"`` fill feature cells with a value learned on the training split
+            (categorical columns always take their most frequent value). A missing target is
+            never filled: only ``"drop"`` accepts it.
+        max_categories: the most distinct values a categorical column may have; more means an
+            identifier or free text, which one-hot encoding would turn into noise.
         max_classes: the most distinct integer values a target may have to be inferred as classes.
-        delimiter: the field separator.
+        delimiter: the field separator (default: tab for ``.tsv``, comma otherwise).
 
     Returns:
-        A ``Dataset`` with float32 features; classification labels are re-encoded to ``0..C-1``
-        in sorted order of the original values, which are kept in ``class_names``.
+        A ``Dataset``. Classification labels are re-encoded to ``0..C-1`` in sorted order of the
+        original values, which are kept in ``class_names``. ``X`` is float32 when every feature is
+        a complete numeric column; otherwise ``X`` holds the cells as text and
+        ``preprocessor`` is the unfitted ``TabularPreprocessor`` that encodes them.
 
     Raises:
-        DataError: a missing file, a missing column (listing the columns), a non-numeric feature
-            value (column and line), missing values (column and count), or a target unfit for the
-            task.
+        DataError: a missing file or column (listing the columns), a column mixing numbers and text
+            (with example lines), missing values under ``missing="error"`` (columns, counts, the
+            options), infinite values, or a target unfit for the task.
+        ConfigError: an unknown ``missing`` policy or ``task``.
 
     Example:
-        >>> ds = load_csv("patients.csv", target="outcome")  # doctest: +SKIP
+        >>> ds = load_csv("patients.csv", target="outcome", missing="median")  # doctest: +SKIP
+        >>> ds.loading["missing_cells"]                                       # doctest: +SKIP
+        {'age': 3}
     """
-    path = Path(path)
-    if task is not None and task not in TASKS:
-        raise DataError(f"task must be one of {TASKS} or None to infer it, got {task!r}")
-    header, rows, lines = _read_rows(path, delimiter)
-    columns = _select_columns(path, header, target, features)
-    table = list(zip(*rows))  # column-major: table[j] holds column j's cells
-    X = np.stack([_numeric_column(path, header[j], table[j], lines) for j in columns], axis=1)
-    y, task, n_classes, class_names = _encode_target(
-        path, target, table[header.index(target)], lines, task, max_classes
-    )
+    _check_options(task, missing)
+    table = read_table(path, delimiter)
+    names = _feature_names(table, target, features)
+    unknown = [name for name in categorical if name not in names]
+    if unknown:
+        raise DataError(f"{table.path}: categorical columns {unknown} are not feature columns; the "
+                        f"features are {names}")
+    kinds = column_kinds(table, names, categorical, max_categories)
+    counts = missing_counts(table, [target, *names])
+    kept, dropped = _apply_missing(table, target, counts, missing)
+    encoded = encode_target(kept, target, task, max_classes)
+    cats = [name for name in names if kinds[name] == "categorical"]
+    needs_encoding = bool(cats) or bool(missing_counts(kept, names))
+    loading = {
+        "kind": "tabular", "file": str(table.path), "rows_read": len(table), "rows": len(kept),
+        "target": target, "numeric": [n for n in names if kinds[n] == "numeric"],
+        "categorical": {n: int(len(np.unique(kept.column(n)[~missing_mask(kept.column(n))]))) for n in cats},
+        "missing": missing, "missing_cells": counts, **dropped,
+    }
     return Dataset(
-        X=X.astype(np.float32), y=y, task=task, n_classes=n_classes, name=path.stem,
-        feature_names=[header[j] for j in columns], class_names=class_names, source=str(path),
+        X=kept.select(names) if needs_encoding else _floats(kept, names), y=encoded.y,
+        task=encoded.task, n_classes=encoded.n_classes, name=table.path.stem, feature_names=names,
+        class_names=encoded.class_names, source=str(path),
+        preprocessor=TabularPreprocessor(names, cats, missing) if needs_encoding else None,
+        loading=loading,
     )
 
 
-def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """The header, the data rows, and each row's line number in the file."""
-    if not path.is_file():
-        raise DataError(f"CSV file not found: {str(path)!r}; check the path (relative paths are "
-                        f"resolved from {str(Path.cwd())!r})")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = [name.strip() for name in next(reader, [])]
-        rows, lines = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines carry no sample
-            if len(row) != len(header):
-                raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields but the "
-                                f"header has {len(header)}; check the delimiter and quoting")
-            rows.append(row)
-            lines.append(reader.line_num)
-    if not header or not rows:
-        raise DataError(f"{path}: no data; expected a header row followed by one row per sample")
-    return header, rows, lines
+def drop_rows(table: Table, bad: np.ndarray) -> tuple[Table, dict]:
+    """The table without the ``bad`` rows, and the record of what went: count and first lines."""
+    if bad.all():
+        raise DataError(f"{table.path}: every row has a missing value, so missing = \"drop\" leaves "
+                        f"no data; fill them in or choose an imputing policy")
+    lines = table.lines[bad]
+    return table.keep(~bad), {"dropped_rows": int(bad.sum()), "dropped_lines": lines[:_LINES_KEPT].tolist()}
 
 
-def _select_columns(path: Path, header: list[str], target: str,
-                    features: Sequence[str] | None) -> list[int]:
-    """Indices of the feature columns; every named column must exist exactly once."""
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise DataError(f"{path}: column names {repeated} appear more than once in the header")
-    wanted = [target] + (list(features) if features is not None else [])
-    missing = [name for name in wanted if name not in header]
-    if missing:
-        raise DataError(f"{path}: no column {missing[0]!r}; the columns are {header}. "
-                        f"Pass target=<one of them>")
-    names = list(features) if features is not None else [n for n in header if n != target]
+def _check_options(task: str | None, missing: str) -> None:
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"task must be one of {TASKS} or None to infer it, got {task!r}")
+    if missing not in MISSING_POLICIES:
+        raise ConfigError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+
+
+def _feature_names(table: Table, target: str, features: Sequence[str] | None) -> list[str]:
+    """The feature columns; every named column must exist."""
+    table.require([target], "target")
+    if features is not None:
+        table.require(list(features), "features")
+    names = list(features) if features is not None else [n for n in table.header if n != target]
     if not names or target in names:
-        raise DataError(f"{path}: need at least one feature column besides the target {target!r}")
-    return [header.index(name) for name in names]
+        raise DataError(f"{table.path}: need at least one feature column besides the target {target!r}")
+    return names
 
 
-def _numeric_column(path: Path, name: str, cells: Sequence[str], lines: list[int]) -> np.ndarray:
-    """One feature column as float64; refuses missing, non-numeric and infinite cells."""
-    stripped = [cell.strip() for cell in cells]
-    missing = np.array([cell.lower() in MISSING for cell in stripped])
-    if missing.any():
-        first = lines[int(np.argmax(missing))]
-        raise DataError(f"{path}: column {name!r} has {int(missing.sum())} missing values (first on "
-                        f"line {first}); drop those rows or fill them in before loading")
-    try:
-        values = np.array([float(cell) for cell in stripped], dtype=np.float64)
-    except ValueError:
-        row = next(i for i, cell in enumerate(stripped) if not _is_number(cell))
-        raise DataError(f"{path}: column {name!r} is not numeric: line {lines[row]} holds "
-                        f"{cells[row]!r}; encode it as numbers or leave it out with features=[...]"
-                        ) from None
-    if not np.isfinite(values).all():
-        row = int(np.argmax(~np.isfinite(values)))
-        raise DataError(f"{path}: column {name!r} has infinite values (first on line {lines[row]})")
-    return values
+def _apply_missing(table: Table, target: str, counts: dict[str, int], policy: str) -> tuple[Table, dict]:
+    """Refuse, drop or keep (for filling later) the missing cells, per ``policy``."""
+    if not counts:
+        return table, {"dropped_rows": 0}
+    if policy == "drop":
+        bad = np.zeros(len(table), dtype=bool)
+        for name in counts:
+            bad |= missing_mask(table.column(name))
+        return drop_rows(table, bad)
+    if policy in IMPUTE:
+        if target in counts:
+            raise DataError(f"{table.path}: target column {target!r} has {counts[target]} missing values "
+                            f"(first on line {_first_missing(table, target)}); a target is never filled "
+                            f"in: drop those rows (missing = \"drop\") or fill them in the file")
+        return table, {"dropped_rows": 0}
+    where = ", ".join(f"{name!r}: {count} (first on line {_first_missing(table, name)})"
+                      for name, count in counts.items())
+    raise DataError(
+        f"{table.path}: missing values in {len(counts)} column(s): {where}. Choose a policy: "
+        f"missing = \"drop\" (remove those rows), \"mean\" or \"median\" (fill numeric columns with "
+        f"the training split's mean or median; categorical columns take their most frequent value) "
+        f"or \"most_frequent\""
+    )
 
 
-def _encode_target(path: Path, name: str, cells: Sequence[str], lines: list[int],
-                   task: str | None, max_classes: int):
-    """``(y, task, n_classes, class_names)`` from the target column's cells."""
-    stripped = [cell.strip() for cell in cells]
-    missing = [i for i, cell in enumerate(stripped) if cell.lower() in MISSING]
-    if missing:
-        raise DataError(f"{path}: target column {name!r} has {len(missing)} missing values "
-                        f"(first on line {lines[missing[0]]}); drop those rows")
-    numeric = all(_is_number(cell) for cell in stripped)
-    values = np.array([float(c) for c in stripped]) if numeric else np.array(stripped)
-    if numeric and not np.isfinite(values).all():
-        row = int(np.argmax(~np.isfinite(values)))
-        raise DataError(f"{path}: target column {name!r} has infinite values (first on line "
-                        f"{lines[row]})")
-    if task is None:
-        task = _infer_task(values, numeric, max_classes)
-    if task == "regression":
-        if not numeric:
-            row = next(i for i, cell in enumerate(stripped) if not _is_number(cell))
-            raise DataError(f"{path}: regression target {name!r} is not numeric: line {lines[row]} "
-                            f"holds {cells[row]!r}")
-        return values.astype(np.float32), task, None, None
-    classes, y = np.unique(values, return_inverse=True)
-    if len(classes) < 2:
-        raise DataError(f"{path}: target column {name!r} holds a single class {classes.tolist()}; "
-                        f"classification needs at least two")
-    names = [_class_name(c) for c in classes]
-    return y.astype(np.int64), task, len(classes), names
+def _first_missing(table: Table, name: str) -> int:
+    return int(table.lines[np.argmax(missing_mask(table.column(name)))])
 
 
-def _infer_task(values: np.ndarray, numeric: bool, max_classes: int) -> str:
-    if not numeric:
-        return "classification"
-    integer = bool(np.all(values == np.round(values)))
-    return "classification" if integer and len(np.unique(values)) <= max_classes else "regression"
-
-
-def _class_name(value) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+def _floats(table: Table, names: list[str]) -> np.ndarray:
+    """Complete numeric columns as float32 (``column_kinds`` has checked every cell parses)."""
+    return np.stack([parse_numbers(table.column(name))[0] for name in names], axis=1).astype(np.float32)

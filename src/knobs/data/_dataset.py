@@ -6,7 +6,8 @@ Why a frozen record: splits, checks, models and reports all read the same descri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,8 @@ class Dataset:
     """Features, targets and their description.
 
     Attributes:
-        X: ``np.float32`` array ``(n, *feature_shape)``.
+        X: ``np.float32`` array ``(n, *feature_shape)``; raw text cells ``(n, columns)`` when
+            ``preprocessor`` is set.
         y: ``np.int64`` labels ``0..C-1`` (classification) or ``np.float32`` targets (regression).
         task: ``"classification"`` or ``"regression"``.
         n_classes: the number of classes ``C``; ``None`` for regression.
@@ -32,6 +34,11 @@ class Dataset:
         image_shape: ``(C, H, W)`` when the rows of ``X`` are flattened images, so a ConvNet can
             ``X.reshape(-1, *image_shape)``.
         source: where the data came from (``"builtin:digits"``, a CSV path).
+        preprocessor: for raw rows that need encoding (text cells of a CSV, texts), the unfitted
+            preprocessor that turns them into numbers; ``encode_splits`` fits a copy on the
+            training split. ``None`` when ``X`` is already numeric model input.
+        loading: a JSON record of what the loader did (kind, column kinds, missing-value policy
+            and counts, rows dropped, files skipped), for the run's records.
 
     Example:
         >>> ds = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), "classification", 2, "toy")
@@ -48,6 +55,8 @@ class Dataset:
     class_names: list[str] | None = None
     image_shape: tuple[int, ...] | None = None
     source: str = ""
+    preprocessor: Any = None
+    loading: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # NOTE: a record that disagrees with itself (30 labels for 20 rows) would fail far away,

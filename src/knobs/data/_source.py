@@ -1,28 +1,54 @@
-"""One entry point from a config's ``data`` string to a ``Dataset``."""
+"""One entry point from a config's ``data`` section to a ``Dataset``: built-in, table, images, text.
+
+Why the options are checked per kind: a key that does not apply to the data (``image_size`` for a
+CSV file) would otherwise be ignored silently while the user believes it took effect.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from knobs.data._builtin import BUILTIN, load_builtin
 from knobs.data._csv import load_csv
 from knobs.data._dataset import Dataset
-from knobs.errors import DataError
+from knobs.data._images import load_image_folder
+from knobs.data._text_csv import load_text_csv
+from knobs.errors import ConfigError, DataError
 
-__all__ = ["load_dataset"]
+__all__ = ["load_dataset", "KINDS", "OPTIONS"]
+
+KINDS = ("auto", "tabular", "images", "text")
+
+#: The options each kind of data takes (all keyword arguments of its loader).
+OPTIONS: dict[str, frozenset[str]] = {
+    "tabular": frozenset({"target", "task", "features", "categorical", "missing", "max_categories",
+                          "max_classes", "delimiter"}),
+    "text": frozenset({"text_column", "target", "task", "missing", "vocab_size", "min_freq",
+                       "max_length", "max_classes", "delimiter"}),
+    "images": frozenset({"image_size", "image_channels", "bad_files", "max_per_class"}),
+    "builtin": frozenset(),
+}
+_LOADERS = {"tabular": load_csv, "text": load_text_csv, "images": load_image_folder}
+_TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
-def load_dataset(source: str | Path | Dataset, *, target: str = "label", task: str | None = None,
-                 **csv_options) -> Dataset:
-    """Load data named by a string: a built-in name or a CSV path.
+def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", **options: Any) -> Dataset:
+    """Load the data named by ``source``.
 
     Args:
-        source: ``"digits"`` or ``"builtin:digits"`` (see ``load_builtin``), a path ending in
-            ``.csv``, or a ``Dataset`` (returned as is).
-        target, task, csv_options: passed to ``load_csv`` for CSV files.
+        source: a built-in name (``"digits"`` or ``"builtin:digits"``, see ``load_builtin``), a
+            folder of images (one sub-folder per class), a ``.csv`` / ``.tsv`` / ``.txt`` table,
+            or a ``Dataset`` (returned as is).
+        kind: ``"auto"`` (default: a folder is images; a table is text when ``text_column`` is
+            given, else tabular), or ``"tabular"``, ``"images"``, ``"text"`` to say so.
+        **options: keyword arguments of the kind's loader (``load_csv``, ``load_text_csv``,
+            ``load_image_folder``); see ``OPTIONS``.
 
     Raises:
-        DataError: for a source that is neither, listing the accepted forms.
+        ConfigError: an unknown kind, a kind that does not fit the source, or an option that
+            does not apply to this kind of data (naming it and the ones that do).
+        DataError: a source that is none of the above, listing the accepted forms.
 
     Example:
         >>> load_dataset("builtin:iris").n_classes
@@ -30,10 +56,42 @@ def load_dataset(source: str | Path | Dataset, *, target: str = "label", task: s
     """
     if isinstance(source, Dataset):
         return source
+    if kind not in KINDS:
+        raise ConfigError(f"data kind must be one of {KINDS}, got {kind!r}")
     text = str(source)
-    if text.startswith("builtin:") or (isinstance(source, str) and text in BUILTIN):
+    resolved = _resolve_kind(text, kind, options)
+    _check_options(text, resolved, options)
+    if resolved == "builtin":
         return load_builtin(text)
-    if text.lower().endswith(".csv"):
-        return load_csv(text, target=target, task=task, **csv_options)
-    raise DataError(f"data source {text!r} is neither a built-in data set ({sorted(BUILTIN)}, "
-                    f"optionally as 'builtin:<name>') nor a path ending in .csv")
+    return _LOADERS[resolved](source, **options)
+
+
+def _resolve_kind(source: str, kind: str, options: dict) -> str:
+    builtin = source.startswith("builtin:") or source in BUILTIN
+    path = Path(source)
+    if builtin and not path.exists():
+        if kind != "auto":
+            raise ConfigError(f"data kind {kind!r} does not apply to the built-in data set {source!r}; "
+                              f"leave kind at \"auto\"")
+        return "builtin"
+    if path.is_dir():
+        if kind not in ("auto", "images"):
+            raise ConfigError(f"data source {source!r} is a folder, which loads as images; kind "
+                              f"{kind!r} needs a .csv or .tsv file")
+        return "images"
+    if kind == "images":
+        raise ConfigError(f"data kind \"images\" needs a folder with one sub-folder per class; "
+                          f"{source!r} is not a folder")
+    if source.lower().endswith(_TABLE_SUFFIXES):
+        return kind if kind != "auto" else ("text" if options.get("text_column") else "tabular")
+    raise DataError(f"data source {source!r} is neither a built-in data set ({sorted(BUILTIN)}, "
+                    f"optionally as 'builtin:<name>'), an image folder, nor a path ending in "
+                    f"{', '.join(_TABLE_SUFFIXES)}")
+
+
+def _check_options(source: str, kind: str, options: dict) -> None:
+    wrong = sorted(set(options) - OPTIONS[kind])
+    if wrong:
+        valid = ", ".join(sorted(OPTIONS[kind])) or "none"
+        raise ConfigError(f"data option {wrong[0]!r} does not apply to {kind} data ({source}); the "
+                          f"options for {kind} data are: {valid}")

@@ -5,7 +5,8 @@ wrong is Binomial(n, p), and the majority is wrong far less often than any one m
 members at p = 0.3: 2.6%). Real members trained on the same data make correlated errors, so
 ``diversity`` reports the measured side — pairwise disagreement, error correlation and the
 error of the actual majority vote — beside the independent prediction: the gap between the two
-is what correlation costs.
+is what correlation costs. ``binomial_table`` lays the two side by side for growing ensembles
+(the first 1, 2, … members), which is the argument made concrete on one's own models.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from scipy.stats import binom
 from knobs.ensemble._combine import as_stack, check_labels, plurality
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["majority_error", "diversity", "majority_vote_error"]
+__all__ = ["majority_error", "diversity", "majority_vote_error", "binomial_table"]
 
 ProbsOrLabels = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -84,6 +85,56 @@ def diversity(probs_or_labels: ProbsOrLabels, y: np.ndarray) -> dict[str, Any]:
         "majority_vote_error": majority_vote_error(labels, y),
         "independent_majority_error": majority_error(len(labels), float(member_errors.mean())),
     }
+
+
+def binomial_table(probs_or_labels: ProbsOrLabels, y: np.ndarray,
+                   sizes: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The binomial prediction next to the measurement, for the first ``n`` members, ``n`` in ``sizes``.
+
+    Each row takes the first ``n`` members in the order given (pass them best first, e.g. trials
+    ranked on validation) and reports what they measure — their errors, how often two of them
+    disagree, how correlated their mistakes are, the error of their actual plurality vote — next
+    to ``majority_error(n, p)``, what ``n`` *independent* members with their mean error ``p``
+    would give. Independent errors make the vote error fall fast with ``n``; the gap between the
+    two columns is what correlated mistakes cost.
+
+    Args:
+        probs_or_labels: members' probabilities ``(n_members, n_samples, n_classes)`` or integer
+            labels ``(n_members, n_samples)``, best first.
+        y: true classes ``(n_samples,)``.
+        sizes: ensemble sizes to tabulate, each in ``[1, n_members]``; default all of them.
+
+    Returns:
+        One JSON-able dict per size: ``n``, ``member_errors``, ``mean_member_error``,
+        ``pairwise_disagreement``, ``error_correlation``, ``majority_vote_error`` (measured),
+        ``independent_majority_error`` (binomial).
+
+    Example:
+        >>> rows = binomial_table(test_probs, y_test, sizes=[1, 3, 5])  # doctest: +SKIP
+        >>> [(r["n"], r["majority_vote_error"], r["independent_majority_error"]) for r in rows]  # doctest: +SKIP
+    """
+    labels, n_classes = _as_labels(probs_or_labels)
+    n_classes = n_classes or max(int(labels.max()), int(np.max(y, initial=0))) + 1
+    y = check_labels(y, labels.shape[1], n_classes, "y")
+    sizes = _check_sizes(sizes, len(labels))
+    keys = ("member_errors", "mean_member_error", "pairwise_disagreement", "error_correlation",
+            "majority_vote_error", "independent_majority_error")
+    rows = []
+    for n in sizes:
+        measured = diversity(labels[:n], y)
+        rows.append({"n": n, **{k: measured[k] for k in keys}})
+    return rows
+
+
+def _check_sizes(sizes: Sequence[int] | None, n_members: int) -> list[int]:
+    if sizes is None:
+        return list(range(1, n_members + 1))
+    sizes = list(sizes)
+    bad = [s for s in sizes if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or not 1 <= s <= n_members]
+    if not sizes or bad:
+        raise ConfigError(f"binomial_table sizes must be integers in [1, {n_members}] (the number of members), "
+                          f"got {sizes!r}")
+    return [int(s) for s in sizes]
 
 
 def majority_vote_error(labels: np.ndarray, y: np.ndarray) -> float:

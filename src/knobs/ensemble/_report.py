@@ -1,4 +1,4 @@
-"""``EnsembleReport``: single best vs average vs vote vs greedy vs stacking, on validation.
+"""``EnsembleReport``: single best vs average vs vote vs greedy vs fitted weights vs stacking, on validation.
 
 Why two scores per combiner: choosing (the best member, greedy weights, a meta-learner) on the
 validation rows and scoring on the same rows flatters whatever was chosen. Each combiner is
@@ -15,10 +15,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from knobs.ensemble._binomial import diversity
+from knobs.ensemble._binomial import binomial_table, diversity
 from knobs.ensemble._combine import Probs, as_stack, average, check_labels, vote
 from knobs.ensemble._greedy import greedy_selection, score
 from knobs.ensemble._stacking import Stacking, folds
+from knobs.ensemble._weights import fit_weights
 from knobs.errors import ConfigError
 
 __all__ = ["EnsembleReport"]
@@ -34,12 +35,14 @@ class EnsembleReport:
     Attributes:
         names: one name per member.
         members: ``{"name", "log_loss", "accuracy"}`` per member.
-        single_best, average, greedy, stacking: ``{"log_loss", "accuracy", "cv_log_loss",
+        single_best, average, greedy, weighted, stacking: ``{"log_loss", "accuracy", "cv_log_loss",
             "cv_accuracy"}`` (``cv_*`` are ``None`` when a class has fewer than 2 rows); plus
-            ``"member"`` for ``single_best`` and ``"weights"`` for ``greedy``. ``stacking`` is
-            ``None`` when it cannot be cross-validated.
+            ``"member"`` for ``single_best`` and ``"weights"`` for ``greedy`` and ``weighted``
+            (free simplex weights, ``fit_weights``). ``stacking`` is ``None`` when it cannot be
+            cross-validated.
         vote: ``{"accuracy", "cv_accuracy"}`` (a vote gives labels, so no log loss).
         diversity: ``knobs.ensemble.diversity`` of the members.
+        binomial: ``knobs.ensemble.binomial_table`` of the members in the given order.
         cv: the folds used (``cv`` lowered to the rarest class's row count), or ``None``.
         best: the combiner with the lowest ``cv_log_loss`` (in-sample log loss without folds).
     """
@@ -50,8 +53,10 @@ class EnsembleReport:
     average: dict[str, Any]
     vote: dict[str, Any]
     greedy: dict[str, Any]
+    weighted: dict[str, Any]
     stacking: dict[str, Any] | None
     diversity: dict[str, Any]
+    binomial: list[dict[str, Any]]
     cv: int | None
     best: str
 
@@ -76,15 +81,18 @@ class EnsembleReport:
             "single_best": _fit_single_best,
             "average": lambda P, t: (lambda Q: average(Q)),
             "greedy": lambda P, t: _fit_greedy(P, t, size, seed),
+            "weighted": lambda P, t: _fit_weighted(P, t),
         }
         scored = {name: _scores(fit, stack, y, splits) for name, fit in fits.items()}
         best_member = int(np.argmin([score(p, y, "log_loss") for p in stack]))
         scored["single_best"]["member"] = names[best_member]
         scored["greedy"]["weights"] = greedy_selection(stack, y, size=size, seed=seed).weights.tolist()
+        scored["weighted"]["weights"] = fit_weights(stack, y).tolist()
         stacking = _stacking_scores(stack, y, n_folds, seed, C)
         report = cls(names=names, members=_member_scores(stack, y, names), single_best=scored["single_best"],
                      average=scored["average"], vote=_vote_scores(stack, y, splits), greedy=scored["greedy"],
-                     stacking=stacking, diversity=diversity(stack, y), cv=n_folds, best="")
+                     weighted=scored["weighted"], stacking=stacking, diversity=diversity(stack, y),
+                     binomial=binomial_table(stack, y), cv=n_folds, best="")
         return _with_best(report)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +123,11 @@ def _fit_single_best(P: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.
 
 def _fit_greedy(P: np.ndarray, y: np.ndarray, size: int, seed: int | None) -> Callable[[np.ndarray], np.ndarray]:
     weights = greedy_selection(P, y, size=size, seed=seed).weights
+    return lambda Q: average(Q, weights)
+
+
+def _fit_weighted(P: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    weights = fit_weights(P, y)
     return lambda Q: average(Q, weights)
 
 
@@ -155,6 +168,6 @@ def _with_best(report: EnsembleReport) -> EnsembleReport:
     """Name the combiner with the lowest out-of-fold (else in-sample) log loss."""
     key = "cv_log_loss" if report.cv is not None else "log_loss"
     candidates = {"single_best": report.single_best, "average": report.average, "greedy": report.greedy,
-                  "stacking": report.stacking}
+                  "weighted": report.weighted, "stacking": report.stacking}
     losses = {name: part[key] for name, part in candidates.items() if part is not None}
     return EnsembleReport(**{**report.__dict__, "best": min(losses, key=losses.get)})

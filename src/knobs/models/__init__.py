@@ -1,4 +1,4 @@
-"""Model families built from a config (MLP, small ConvNet) and weight-initialization schemes.
+"""Model families built from a config (MLP, small ConvNet, text models) and weight-initialization schemes.
 
 Example:
     >>> from knobs.models import build_model
@@ -10,8 +10,9 @@ from knobs.models._build import FAMILIES, build_model, hyperparameters
 from knobs.models._convnet import POOLINGS, ConvNet
 from knobs.models._init import INIT_SCHEMES, init_weights
 from knobs.models._mlp import MLP
+from knobs.models._text import TEXT_FAMILIES, TextBag, TextCNN
 
 __all__ = [
-    "ACTIVATIONS", "FAMILIES", "INIT_SCHEMES", "POOLINGS", "ConvNet", "MLP",
+    "ACTIVATIONS", "FAMILIES", "INIT_SCHEMES", "POOLINGS", "TEXT_FAMILIES", "ConvNet", "MLP", "TextBag", "TextCNN",
     "build_model", "hyperparameters", "init_weights",
 ]

@@ -19,10 +19,11 @@ from torch import nn
 from knobs.errors import ConfigError
 from knobs.models._convnet import ConvNet
 from knobs.models._mlp import MLP
+from knobs.models._text import TextBag, TextCNN
 
 __all__ = ["FAMILIES", "build_model", "hyperparameters"]
 
-FAMILIES: dict[str, type[nn.Module]] = {"mlp": MLP, "convnet": ConvNet}
+FAMILIES: dict[str, type[nn.Module]] = {"mlp": MLP, "convnet": ConvNet, "text_bag": TextBag, "text_cnn": TextCNN}
 
 
 def hyperparameters(family: str) -> dict[str, Any]:
@@ -35,8 +36,9 @@ def build_model(family: str, *, input_shape, n_classes: int, **hparams: Any) -> 
     """A fresh, initialized model of ``family`` producing ``n_classes`` logits.
 
     Args:
-        family: "mlp" or "convnet".
-        input_shape: shape of one example, e.g. ``(64,)`` or ``(1, 8, 8)``.
+        family: "mlp", "convnet", "text_bag" or "text_cnn".
+        input_shape: shape of one example, e.g. ``(64,)``, ``(1, 8, 8)``, or ``(L,)`` token
+            positions for the text families (which also need ``vocab_size``).
         n_classes: number of outputs.
         **hparams: the family's hyperparameters (see ``hyperparameters(family)``).
 

@@ -110,8 +110,8 @@ class Bayes(Sampler):
     """
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
-                 n_initial: int | None = None, warp: str = "power", n_candidates: int = 1024,
-                 n_local: int = 8, seed: int | None = None) -> None:
+                 n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
+                 n_local: int = 10, seed: int | None = None) -> None:
         self.acquisition = acquisition
         self.xi = xi
         self.kappa = kappa
