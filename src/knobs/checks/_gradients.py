@@ -131,7 +131,7 @@ def _analytic(objective, params: dict[str, nn.Parameter]) -> tuple[dict[str, tor
     loss = objective()
     grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
     return {name: torch.zeros_like(p) if g is None else g.detach()
-            for (name, p), g in zip(params.items(), grads)}, float(loss)
+            for (name, p), g in zip(params.items(), grads)}, float(loss.detach())
 
 
 def _compare(objective, param, grad, rng, n_coords, eps, atol, rtol) -> dict:
