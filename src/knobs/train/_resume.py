@@ -28,6 +28,9 @@ def save_trainer(trainer: Any, path: str | os.PathLike) -> Path:
         "records": [dict(r) for r in trainer.history_.records],
         "generator": None if generator is None else generator.get_state(),
         "scaler": None if trainer.scaler_ is None else trainer.scaler_.state_dict(),
+        # NOTE: a batch transform with its own random stream (a seeded ImageAugment) must
+        # continue it, or a resumed fit augments differently from an uninterrupted one.
+        "transform": getattr(trainer.batch_transform, "state_dict", lambda: None)(),
     }
     return save_checkpoint(path, model=trainer.model_, optimizer=trainer.optimizer_,
                            scheduler=trainer.schedule_, early_stopping=trainer.early_stopping,
@@ -57,6 +60,8 @@ def restore_trainer(trainer: Any, path: str | os.PathLike) -> None:
     generator = getattr(trainer._train, "generator", None)
     if generator is not None and loop["generator"] is not None:
         generator.set_state(loop["generator"])
+    if loop.get("transform") is not None and hasattr(trainer.batch_transform, "load_state_dict"):
+        trainer.batch_transform.load_state_dict(loop["transform"])
     set_rng_state(state["rng"])
     trainer.history_.records = [dict(r) for r in loop["records"]]
     trainer.epoch_, trainer.step_, trainer._stop = state["epoch"], loop["step"], loop["stop"]

@@ -1,0 +1,225 @@
+"""``ImageAugment``: a training batch in, an augmented batch out, on the batch's own device.
+
+Why a callable ``(xb, yb) -> (xb, yb)``: that is the Trainer's ``batch_transform`` contract, and
+mixup and CutMix need the labels, which a transform of images alone cannot change. Why whole
+batches on the device: per-image CPU transforms in DataLoader workers starve a GPU on small
+images; one batched op per step does not (``bench/data_augment.py`` measures it).
+
+Randomness: with ``seed`` (or ``generator``) the augmentation has its own stream (reproducible,
+and independent of what else draws random numbers); without, it draws from torch's global
+generators, which ``Trainer(seed=...)`` seeds and its checkpoints restore.
+
+Example:
+    >>> aug = ImageAugment({"hflip": 0.5, "rotation": 10, "mixup_alpha": 0.2}, n_classes=10, seed=0)
+    >>> trainer = Trainer(batch_transform=aug, ...)                 # doctest: +SKIP
+    >>> xb, yb = aug(torch.rand(8, 1, 8, 8), torch.arange(8))
+    >>> tuple(yb.shape)                                             # soft targets for mixup
+    (8, 10)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from knobs.augment._checks import check_count, pick_params
+from knobs.augment._image_options import ImageAugmentOptions
+from knobs.augment._kornia import build_steps
+from knobs.augment._mix import cut_box, cutmix, mixup, soft_targets
+from knobs.augment._seeded import draw_seed, seeded
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["ImageAugment"]
+
+TASKS = ("classification", "regression")
+# NOTE: timm's default: with both mixup and CutMix on, each batch uses CutMix with probability 1/2.
+CUTMIX_SHARE = 0.5
+
+
+class ImageAugment:
+    """Random image augmentation of training batches ``(N, C, H, W)``, identity in eval mode.
+
+    Args:
+        config: a dict of ``ImageAugmentOptions`` names (e.g. ``{"hflip": 0.5, "rotation": 15}``)
+            or an ``ImageAugmentOptions``; None changes nothing.
+        n_classes: the number of classes; needed by mixup and CutMix, whose targets are class
+            probabilities ``(N, n_classes)``.
+        task: "classification" or "regression" (mixup and CutMix mix class labels; they are
+            refused for regression).
+        seed: a private random stream for the augmentation; None draws from torch's global
+            generators.
+        generator: a CPU ``torch.Generator`` to draw from instead of ``seed``.
+
+    Attributes set by ``check`` (called by the first batch): ``options_``, ``generator_``.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | ImageAugmentOptions | None = None, *,
+                 n_classes: int | None = None, task: str = "classification", seed: int | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        self.config = config
+        self.n_classes = n_classes
+        self.task = task
+        self.seed = seed
+        self.generator = generator
+        self.training = True
+        self._steps: dict[tuple[int, int], list] = {}
+        self._first_batch = True
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, prefix: str = "augment.", **kwargs: Any) -> "ImageAugment":
+        """An augmentation from a trial's hyperparameters: the keys under ``prefix``.
+
+        Example:
+            >>> aug = ImageAugment.from_params({"lr": 1e-3, "augment.rotation": 12.0}, seed=0)
+            >>> aug.check().options_.rotation
+            12.0
+        """
+        return cls(pick_params(params, prefix), **kwargs)
+
+    # ---- settings -----------------------------------------------------------------------------
+
+    def check(self) -> "ImageAugment":
+        """Validate the options and their fit to the task; build the random stream; return ``self``.
+
+        Raises:
+            ConfigError: an unknown option, a value out of range, mixup/CutMix for regression or
+                without ``n_classes``, or both ``seed`` and ``generator``.
+        """
+        opts = ImageAugmentOptions.from_dict(self.config)
+        if self.task not in TASKS:
+            raise ConfigError(f"augment: task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if "mix" in opts.active:
+            self._check_mixing()
+        if self.seed is not None and self.generator is not None:
+            raise ConfigError("augment: pass seed or generator, not both")
+        if self.generator is not None and not isinstance(self.generator, torch.Generator):
+            raise ConfigError(f"augment: generator must be a torch.Generator, got {type(self.generator).__name__}")
+        self.options_ = opts
+        self.generator_ = self.generator
+        if self.seed is not None:
+            self.generator_ = torch.Generator().manual_seed(check_count("augment: seed", self.seed))
+        return self
+
+    def _check_mixing(self) -> None:
+        if self.task == "regression":
+            raise ConfigError("augment: mixup_alpha / cutmix_alpha mix class labels, but the task is "
+                              "regression; set both to 0")
+        if self.n_classes is None:
+            raise ConfigError("augment: mixup_alpha / cutmix_alpha turn labels into class probabilities "
+                              "and need the number of classes: ImageAugment(..., n_classes=K)")
+        check_count("augment: n_classes", self.n_classes, 2)
+
+    def train(self, mode: bool = True) -> "ImageAugment":
+        """Augment batches (``mode=True``) or pass them through unchanged; return ``self``."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "ImageAugment":
+        """Pass batches through unchanged (evaluation); return ``self``."""
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The private random stream's position (None when drawing from the global generators)."""
+        generator = getattr(self, "generator_", None)
+        return {"generator": None if generator is None else generator.get_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the random stream where ``state_dict`` left it."""
+        if not hasattr(self, "options_"):
+            self.check()
+        if state.get("generator") is not None and self.generator_ is not None:
+            self.generator_.set_state(state["generator"])
+
+    def __repr__(self) -> str:
+        # NOTE: stable (no addresses): the Trainer compares it when a fit resumes.
+        config = self.config.changed() if isinstance(self.config, ImageAugmentOptions) else self.config
+        shown = [repr(dict(config or {}))]
+        shown += [f"{k}={getattr(self, k)!r}" for k in ("n_classes", "seed") if getattr(self, k) is not None]
+        shown += [f"task={self.task!r}"] if self.task != "classification" else []
+        shown += ["generator=given"] if self.generator is not None else []
+        return f"ImageAugment({', '.join(shown)})"
+
+    # ---- the work -----------------------------------------------------------------------------
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The augmented batch: images ``(N, C, H, W)``, and soft targets ``(N, K)`` when mixing.
+
+        Raises:
+            DataError: images that are not a float ``(N, C, H, W)`` tensor, labels that do not
+                match, float (regression) targets with mixing, colour jitter on pixels outside
+                [0, 1] or saturation/hue on images that are not RGB.
+        """
+        if not self.training:
+            return xb, yb
+        if not hasattr(self, "options_"):
+            self.check()
+        opts = self.options_
+        _check_batch(xb, yb)
+        steps = self._steps_for(xb)
+        mixing = "mix" in opts.active
+        if self._first_batch or (mixing and xb.device.type == "cpu"):
+            self._check_values(xb, yb, mixing)  # NOTE: a device sync: once on a GPU, every batch on the CPU
+        seed = None if self.generator_ is None else draw_seed(self.generator_)
+        with seeded(seed, xb.device):
+            for step in steps:
+                xb = step(xb)
+            if mixing:
+                xb, yb = self._mix(xb, yb)
+        return xb, yb
+
+    def _steps_for(self, xb: torch.Tensor) -> list:
+        opts, size = self.options_, tuple(xb.shape[-2:])
+        if xb.shape[1] != 3 and (opts.saturation > 0 or opts.hue > 0) and "color" in opts.active:
+            raise DataError(f"augment.saturation / augment.hue need RGB images (3 channels), got "
+                            f"{xb.shape[1]}; set them to 0 (brightness and contrast work on any image)")
+        if size not in self._steps:
+            self._steps[size] = build_steps(opts, *size)
+        return self._steps[size]
+
+    def _check_values(self, xb: torch.Tensor, yb: torch.Tensor, mixing: bool) -> None:
+        self._first_batch = False
+        if "color" in self.options_.active:
+            low, high = float(xb.min()), float(xb.max())
+            if low < 0 or high > 1:
+                raise DataError(f"augment: colour jitter expects pixels in [0, 1] (it clamps to that range), "
+                                f"got values in [{low:.3g}, {high:.3g}]; augment before standardizing, "
+                                f"or set brightness/contrast/saturation/hue to 0")
+        if mixing:
+            _check_labels(yb, self.n_classes)
+
+    def _mix(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        opts = self.options_
+        y = soft_targets(yb, self.n_classes, xb.dtype)
+        if opts.mix_p < 1 and float(torch.rand(())) >= opts.mix_p:
+            return xb, y
+        use_cutmix = opts.cutmix_alpha > 0 and (opts.mixup_alpha == 0 or float(torch.rand(())) < CUTMIX_SHARE)
+        alpha = opts.cutmix_alpha if use_cutmix else opts.mixup_alpha
+        lam = float(torch.distributions.Beta(alpha, alpha).sample())
+        perm = torch.randperm(len(xb)).to(xb.device)
+        if not use_cutmix:
+            return mixup(xb, y, lam, perm)
+        box = cut_box(lam, tuple(torch.rand(2).tolist()), *xb.shape[-2:])
+        xb, y, _ = cutmix(xb, y, box, perm)
+        return xb, y
+
+
+def _check_batch(xb: Any, yb: Any) -> None:
+    if not isinstance(xb, torch.Tensor) or xb.ndim != 4 or not xb.is_floating_point():
+        shown = tuple(xb.shape) if isinstance(xb, torch.Tensor) else type(xb).__name__
+        raise DataError(f"augment: expected a float image batch of shape (N, C, H, W), got {shown}; "
+                        f"reshape flat features with X.reshape(-1, C, H, W)")
+    if not isinstance(yb, torch.Tensor) or len(yb) != len(xb):
+        shown = tuple(yb.shape) if isinstance(yb, torch.Tensor) else type(yb).__name__
+        raise DataError(f"augment: expected one label per image ({len(xb)}), got {shown}")
+
+
+def _check_labels(yb: torch.Tensor, n_classes: int) -> None:
+    if yb.is_floating_point():
+        if yb.ndim == 2 and yb.shape[1] == n_classes:
+            return  # class probabilities already (an earlier mix, label smoothing)
+        raise DataError(f"augment: mixup / CutMix mix class labels, got float targets of shape "
+                        f"{tuple(yb.shape)} (a regression task?); set mixup_alpha and cutmix_alpha to 0")
+    if yb.ndim != 1 or (len(yb) and (int(yb.min()) < 0 or int(yb.max()) >= n_classes)):
+        raise DataError(f"augment: labels must be class indices in [0, {n_classes}) (n_classes={n_classes}), "
+                        f"got shape {tuple(yb.shape)} with values up to {int(yb.max()) if len(yb) else None}")

@@ -1,0 +1,129 @@
+"""The options of image augmentation: plain numbers and one choice, so a search can tune them.
+
+Every option is a probability or a magnitude with a neutral default, so ``ImageAugmentOptions()``
+changes nothing and each option can be switched on alone (``{"rotation": 15}``). The names are
+what a ``knobs.Space`` tunes under a prefix: ``augment.rotation``, ``augment.mixup_alpha``.
+
+Example:
+    >>> opts = ImageAugmentOptions.from_dict({"hflip": 0.5, "rotation": 10})
+    >>> opts.rotation, opts.active
+    (10.0, ('flip', 'affine'))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from knobs.augment._checks import check_keys, check_number, check_probability
+from knobs.errors import ConfigError
+
+__all__ = ["ImageAugmentOptions", "PADDINGS", "IMAGE_OPTIONS"]
+
+PADDINGS = ("zeros", "border", "reflection")
+
+
+@dataclass(frozen=True)
+class ImageAugmentOptions:
+    """What to do to each training batch, in this order: flips, crop, affine, colour, noise, mix.
+
+    Attributes:
+        hflip: probability of a horizontal flip (per image).
+        vflip: probability of a vertical flip (per image).
+        crop_scale: random resized crop: the smallest area kept, as a fraction in (0, 1]; the
+            crop (aspect ratio in [3/4, 4/3]) is resized back to the image size. 1 = off.
+        crop_p: probability of the crop (per image).
+        rotation: the largest rotation in degrees, in [0, 180]; angles are uniform in ±rotation.
+        translate: the largest shift as a fraction of the image size, in [0, 1).
+        affine_p: probability of the rotation/translation (one warp, per image).
+        padding: how a warp fills what comes from outside the image: "zeros", "border", "reflection".
+        brightness, contrast, saturation: jitter strength b >= 0: factors uniform in [1-b, 1+b].
+            Saturation needs RGB images.
+        hue: hue shift, a fraction of the colour circle in [0, 0.5]. Needs RGB images.
+        color_p: probability of the colour jitter (per image). Colour jitter expects pixels in
+            [0, 1] (its results are clamped to that range): augment before standardizing.
+        noise: standard deviation of additive Gaussian noise.
+        noise_p: probability of the noise (per image).
+        mixup_alpha: mixup (Zhang et al. 2018): images and labels blended with λ ~ Beta(α, α);
+            0 = off.
+        cutmix_alpha: CutMix (Yun et al. 2019): a box pasted from another image, labels weighted
+            by area, λ ~ Beta(α, α); 0 = off. With both on, each batch uses one, half the time each.
+        mix_p: probability that a batch is mixed at all.
+    """
+
+    hflip: float = 0.0
+    vflip: float = 0.0
+    crop_scale: float = 1.0
+    crop_p: float = 0.5
+    rotation: float = 0.0
+    translate: float = 0.0
+    affine_p: float = 0.5
+    padding: str = "zeros"
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+    color_p: float = 0.8
+    noise: float = 0.0
+    noise_p: float = 0.5
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mix_p: float = 1.0
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any] | "ImageAugmentOptions" | None) -> "ImageAugmentOptions":
+        """Checked options from a plain dict (unknown names are errors), or the options as given.
+
+        Raises:
+            ConfigError: an unknown name (with the closest valid one) or a value out of range.
+        """
+        if config is None:
+            return cls().check()
+        if isinstance(config, cls):
+            return config.check()
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"augment: expected a dict of options such as {{'hflip': 0.5}}, got {type(config).__name__}")
+        check_keys("augment", config, IMAGE_OPTIONS)
+        return cls(**config).check()
+
+    def check(self) -> "ImageAugmentOptions":
+        """Validate every option; return the options with numbers as floats.
+
+        Raises:
+            ConfigError: naming the option and its valid range.
+        """
+        values = {name: check_probability(f"augment.{name}", getattr(self, name))
+                  for name in ("hflip", "vflip", "crop_p", "affine_p", "color_p", "noise_p", "mix_p")}
+        values["crop_scale"] = check_number("augment.crop_scale", self.crop_scale, 0.0, 1.0, low_open=True,
+                                            meaning=" (the smallest area a crop keeps)")
+        values["rotation"] = check_number("augment.rotation", self.rotation, 0.0, 180.0, meaning=" (degrees)")
+        values["translate"] = check_number("augment.translate", self.translate, 0.0, 1.0, high_open=True,
+                                           meaning=" (a fraction of the image size)")
+        for name in ("brightness", "contrast", "saturation", "noise", "mixup_alpha", "cutmix_alpha"):
+            values[name] = check_number(f"augment.{name}", getattr(self, name), 0.0)
+        values["hue"] = check_number("augment.hue", self.hue, 0.0, 0.5, meaning=" (a fraction of the colour circle)")
+        if self.padding not in PADDINGS:
+            raise ConfigError(f"augment.padding: expected one of {', '.join(PADDINGS)}, got {self.padding!r}")
+        return dataclasses.replace(self, **values)
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """The steps that can change a batch, in the order they run."""
+        steps = {
+            "flip": self.hflip > 0 or self.vflip > 0,
+            "crop": self.crop_scale < 1 and self.crop_p > 0,
+            "affine": (self.rotation > 0 or self.translate > 0) and self.affine_p > 0,
+            "color": max(self.brightness, self.contrast, self.saturation, self.hue) > 0 and self.color_p > 0,
+            "noise": self.noise > 0 and self.noise_p > 0,
+            "mix": (self.mixup_alpha > 0 or self.cutmix_alpha > 0) and self.mix_p > 0,
+        }
+        return tuple(step for step, on in steps.items() if on)
+
+    def changed(self) -> dict[str, Any]:
+        """The options that differ from the defaults (a short, stable description)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != f.default}
+
+
+IMAGE_OPTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ImageAugmentOptions))
