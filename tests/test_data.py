@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knobs.data import Dataset, load_builtin, load_csv, load_dataset, split, validate_features, validate_labels
+from knobs.data import (
+    Dataset, TabularPreprocessor, load_builtin, load_csv, load_dataset, split, validate_features, validate_labels,
+)
 from knobs.errors import ConfigError, DataError
 
 
@@ -101,16 +103,25 @@ def test_csv_missing_target_lists_columns(tmp_path):
         load_csv(path)
 
 
-def test_csv_non_numeric_feature_names_column_and_line(tmp_path):
-    path = write(tmp_path, "a,b,label\n1,2,0\n3,red,1\n")
-    with pytest.raises(DataError, match=r"column 'b' is not numeric: line 3 holds 'red'"):
+def test_csv_mixed_column_names_column_and_example_lines(tmp_path):
+    path = write(tmp_path, "a,b,label\n1,2,0\n3,red,1\n4,5,0\n")
+    with pytest.raises(DataError, match=r"column 'b' mixes numbers and text \(2 numeric, 1 text cells\); "
+                                        r"text cells are at line 3: 'red'.*categorical = \['b'\]"):
         load_csv(path)
+    # the rarer kind is the one shown: here the lone number among words
+    path = write(tmp_path, "a,b,label\n1,red,0\n3,blue,1\n4,7,0\n", "few.csv")
+    with pytest.raises(DataError, match=r"numeric cells are at line 4: '7'"):
+        load_csv(path)
+    assert load_csv(path, categorical=["b"]).preprocessor.categorical == ["b"]  # declared: no error
 
 
-def test_csv_missing_values_name_column_and_count(tmp_path):
-    path = write(tmp_path, "a,b,label\n1,,0\n3,NaN,1\n4,5,1\n")
-    with pytest.raises(DataError, match=r"column 'b' has 2 missing values \(first on line 2\)"):
+def test_csv_missing_values_name_columns_counts_and_options(tmp_path):
+    path = write(tmp_path, "a,b,label\n1,,0\n3,NaN,1\n4,5,1\n?,6,0\n")
+    with pytest.raises(DataError, match=r"missing values in 2 column\(s\): 'a': 1 \(first on line 5\), "
+                                        r"'b': 2 \(first on line 2\).*\"drop\".*\"mean\".*\"median\".*most_frequent"):
         load_csv(path)
+    with pytest.raises(ConfigError, match="missing must be one of"):
+        load_csv(path, missing="zero")
 
 
 def test_csv_infinite_and_ragged_rows_refused(tmp_path):
@@ -129,6 +140,111 @@ def test_csv_target_problems(tmp_path):
         load_csv(write(tmp_path, "a,label\n1,cat\n2,dog\n", "s.csv"), task="regression")
     with pytest.raises(DataError, match="no data"):
         load_csv(write(tmp_path, "a,label\n", "empty.csv"))
+
+
+# --- categorical columns and missing values -------------------------------------------------------
+
+MIXED = ("age,color,income,label\n"
+         "30,red,100,yes\n"
+         ",blue,200,no\n"      # age missing
+         "50,,300,yes\n"       # color missing
+         "40,red,n/a,no\n"     # income missing
+         "60,green,500,yes\n")
+
+
+def test_csv_with_categories_and_missing_keeps_raw_cells_and_an_unfitted_preprocessor(tmp_path):
+    ds = load_csv(write(tmp_path, MIXED), missing="median")
+    assert ds.X.dtype.kind == "U" and ds.X.shape == (5, 3)
+    assert ds.class_names == ["no", "yes"] and ds.y.tolist() == [1, 0, 1, 0, 1]
+    pre = ds.preprocessor
+    assert isinstance(pre, TabularPreprocessor) and pre.categorical == ["color"] and pre.missing == "median"
+    assert not hasattr(pre, "fill_")  # nothing learned before the split
+    assert ds.loading == {
+        "kind": "tabular", "file": str(tmp_path / "data.csv"), "rows_read": 5, "rows": 5, "target": "label",
+        "numeric": ["age", "income"], "categorical": {"color": 3}, "missing": "median",
+        "missing_cells": {"age": 1, "color": 1, "income": 1}, "dropped_rows": 0,
+    }
+
+
+def test_complete_numeric_csv_still_loads_straight_to_float32(tmp_path):
+    ds = load_csv(write(tmp_path, "a,b,label\n1,2,0\n3,4,1\n"), missing="mean")
+    assert ds.X.dtype == np.float32 and ds.preprocessor is None and ds.loading["missing_cells"] == {}
+
+
+def test_missing_drop_removes_rows_and_records_them(tmp_path):
+    ds = load_csv(write(tmp_path, MIXED + "20,blue,600,no\n"), missing="drop")
+    assert len(ds) == 3 and ds.y.tolist() == [1, 1, 0]
+    assert ds.loading["dropped_rows"] == 3 and ds.loading["dropped_lines"] == [3, 4, 5]
+    assert ds.X.dtype.kind == "U" and ds.preprocessor.categorical == ["color"]  # categories still need fitting
+    numeric = load_csv(write(tmp_path, "a,label\n1,0\n,1\n3,1\n4,0\n", "n.csv"), missing="drop")
+    assert numeric.X.dtype == np.float32 and numeric.preprocessor is None  # complete after the drop
+    with pytest.raises(DataError, match="every row has a missing value"):
+        load_csv(write(tmp_path, "a,b,label\n,1,0\n2,,1\n", "all.csv"), missing="drop")
+    # a missing target is dropped under "drop" but never imputed
+    path = write(tmp_path, "a,label\n1,x\n2,\n3,y\n4,x\n", "t.csv")
+    assert load_csv(path, missing="drop").loading["dropped_lines"] == [3]
+    with pytest.raises(DataError, match=r"target column 'label' has 1 missing values \(first on line 3\); "
+                                        r"a target is never filled"):
+        load_csv(path, missing="mean")
+
+
+def test_preprocessor_learns_from_the_training_split_only(tmp_path):
+    X_train = np.array([["1", "red"], ["", "red"], ["3", "blue"], ["10", ""]])
+    X_test = np.array([["1000", "green"], ["NA", "blue"]])
+    pre = TabularPreprocessor(["x", "c"], ["c"], missing="median").fit(X_train)
+    assert pre.fill_ == {"x": 3.0, "c": "red"}  # median of 1, 3, 10; test's 1000 plays no part
+    assert pre.categories_ == {"c": ["blue", "red"]} and pre.feature_names_ == ["x", "c=blue", "c=red"]
+    out = pre.transform(X_test)
+    assert out.dtype == np.float32 and out.tolist() == [[1000, 0, 0], [3, 1, 0]]  # unseen green → zeros
+    assert pre.audit(X_test) == {"rows": 2, "missing_filled": {"x": 1}, "unseen_categories": {"c": 1}}
+    mean = TabularPreprocessor(["x", "c"], ["c"], missing="mean").fit(X_train)
+    assert mean.fill_["x"] == pytest.approx(14 / 3)
+    assert TabularPreprocessor(["x"], missing="most_frequent").fit(np.array([["2"], ["2"], ["5"], [""]])).fill_ == {"x": 2.0}
+
+
+def test_preprocessor_state_is_json_and_round_trips(tmp_path):
+    import json
+
+    X = np.array([["1", "red"], ["", "blue"], ["3", "red"]])
+    pre = TabularPreprocessor(["x", "c"], ["c"], missing="mean").fit(X)
+    state = json.loads(json.dumps(pre.state_dict()))
+    again = TabularPreprocessor([])
+    again.load_state_dict(state)
+    rows = np.array([["7", "blue"], ["?", "purple"]])
+    assert np.array_equal(again.transform(rows), pre.transform(rows))
+    with pytest.raises(ConfigError, match="must hold columns"):
+        TabularPreprocessor([]).load_state_dict({"columns": ["x"]})
+    with pytest.raises(ConfigError, match="not fitted"):
+        TabularPreprocessor(["x"]).transform(rows[:, :1])
+
+
+def test_preprocessor_refuses_bad_rows_at_prediction():
+    pre = TabularPreprocessor(["x", "c"], ["c"], missing="error").fit(np.array([["1", "a"], ["2", "b"]]))
+    with pytest.raises(DataError, match=r"column 'x' has 1 missing values \(first in row 1\) but missing = 'error'"):
+        pre.transform(np.array([["1", "a"], ["", "b"]]))
+    with pytest.raises(DataError, match=r"numeric column 'x' holds text in row 0: 'abc'"):
+        pre.transform(np.array([["abc", "a"]]))
+    with pytest.raises(DataError, match=r"expects rows of 2 cells"):
+        pre.transform(np.array([["1"]]))
+    with pytest.raises(DataError, match="column 'x' has no values in the training split"):
+        TabularPreprocessor(["x"], missing="mean").fit(np.array([[""], ["?"]]))
+
+
+def test_categorical_guards(tmp_path):
+    ids = write(tmp_path, "id,label\n" + "".join(f"u{i},{i % 2}\n" for i in range(30)), "ids.csv")
+    with pytest.raises(DataError, match=r"categorical column 'id' has 30 distinct values.*kind = \"text\""):
+        load_csv(ids, max_categories=20)
+    with pytest.raises(DataError, match=r"categorical columns \['nope'\] are not feature columns"):
+        load_csv(ids, categorical=["nope"])
+    empty = write(tmp_path, "a,b,label\n1,,0\n2,,1\n", "e.csv")
+    with pytest.raises(DataError, match="column 'b' has no values"):
+        load_csv(empty, missing="mean")
+
+
+def test_tsv_is_read_without_quoting(tmp_path):
+    path = write(tmp_path, 'label\tx\tc\n1\t2\t"big" one\n0\t3\tsmall\n', "d.tsv")
+    ds = load_csv(path)
+    assert ds.X[:, 1].tolist() == ['"big" one', "small"]
 
 
 # --- dispatch ------------------------------------------------------------------------------------

@@ -146,11 +146,11 @@ def _apply_missing(table: Table, target: str, counts: dict[str, int], policy: st
         for name in counts:
             bad |= missing_mask(table.column(name))
         return drop_rows(table, bad)
+    if target in counts:
+        raise DataError(f"{table.path}: target column {target!r} has {counts[target]} missing values "
+                        f"(first on line {_first_missing(table, target)}); a target is never filled "
+                        f"in: drop those rows (missing = \"drop\") or fill them in the file")
     if policy in IMPUTE:
-        if target in counts:
-            raise DataError(f"{table.path}: target column {target!r} has {counts[target]} missing values "
-                            f"(first on line {_first_missing(table, target)}); a target is never filled "
-                            f"in: drop those rows (missing = \"drop\") or fill them in the file")
         return table, {"dropped_rows": 0}
     where = ", ".join(f"{name!r}: {count} (first on line {_first_missing(table, name)})"
                       for name, count in counts.items())

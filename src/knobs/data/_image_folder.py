@@ -1,0 +1,97 @@
+"""Image folders too large for memory: decoded on access, for a ``DataLoader``.
+
+Why a separate path: ``load_image_folder`` decodes once into memory, which is right for the many
+trials of a search on small sets; a folder of hundreds of thousands of images does not fit, so
+``ImageFolder`` decodes each image when a batch asks for it, in ``DataLoader`` worker processes
+that run beside the training step. ``loader_options`` holds the one decision about workers and
+pinned memory, so every loader in knobs makes it the same way.
+
+Example:
+    >>> files = scan_image_folder("photos")                                    # doctest: +SKIP
+    >>> ds = ImageFolder(files, image_size=64)                                  # doctest: +SKIP
+    >>> loader = DataLoader(ds, batch_size=128, shuffle=True, **loader_options("cuda"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+
+from knobs.data._images import GRAY_MODES, ImageFiles, read_image, resolve_size
+from knobs.errors import ConfigError
+
+__all__ = ["ImageFolder", "loader_options"]
+
+
+class ImageFolder(torch.utils.data.Dataset):
+    """``(image (C, H, W) float32 tensor in [0, 1], label)`` pairs, decoded on access.
+
+    Args:
+        files: the checked files of a folder (``scan_image_folder``).
+        image_size: ``int`` or ``(height, width)``; default: the size every image shares.
+        image_channels: 1 or 3; default 1 when every image is grayscale, else 3.
+        transform: applied to each image tensor (augmentation), or None.
+    """
+
+    def __init__(self, files: ImageFiles, image_size=None, image_channels: int | None = None,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        if image_channels not in (None, 1, 3):
+            raise ConfigError(f"image_channels must be 1, 3 or None (inferred), got {image_channels!r}")
+        self.files = files
+        self.image_size = resolve_size(files, image_size)
+        self.channels = image_channels or (1 if all(m in GRAY_MODES for m in files.modes) else 3)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.files.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = torch.from_numpy(read_image(self.files.files[index], self.image_size, self.channels))
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.files.labels[index])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, *self.image_size)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """Every label, without decoding an image (for stratified splits and class weights)."""
+        return self.files.labels
+
+
+def loader_options(device: str | torch.device = "cpu", *, decoded_on_access: bool = True,
+                   cpu_count: int | None = None) -> dict:
+    """``num_workers``, ``pin_memory`` and ``persistent_workers`` for a ``DataLoader``.
+
+    The decisions:
+
+    - Data decoded on access gets ``cpu_count - 1`` workers, at most 8: decoding then overlaps the
+      training step, and one core stays with the main process, which runs the step (on 2 cores:
+      one worker). Beyond 8, decoding small images is rarely the bottleneck and each worker holds
+      its own memory.
+    - Data already in memory gets no workers: indexing a tensor is faster than sending batches
+      between processes.
+    - ``pin_memory`` only for CUDA, where page-locked batches copy to the GPU asynchronously; on a
+      CPU it only costs memory.
+    - Workers persist across epochs (starting them each epoch costs seconds).
+
+    Args:
+        device: where training runs (``"auto"`` means CUDA when available).
+        decoded_on_access: whether items are decoded/loaded in ``__getitem__``.
+        cpu_count: the cores to plan for (default: ``os.cpu_count()``).
+
+    Example:
+        >>> loader_options("cpu", cpu_count=2)
+        {'num_workers': 1, 'pin_memory': False, 'persistent_workers': True}
+    """
+    if str(device) == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    cores = cpu_count or os.cpu_count() or 1
+    workers = min(8, max(0, cores - 1)) if decoded_on_access else 0
+    return {"num_workers": workers, "pin_memory": torch.device(device).type == "cuda",
+            "persistent_workers": workers > 0}

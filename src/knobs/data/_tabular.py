@@ -1,0 +1,225 @@
+"""Table cells → numbers: missing values filled, categories one-hot, learned on the training split.
+
+Why a fitted object: the fill values (mean, median, most frequent) and the category lists are
+statistics of the data; learned from every row they would carry the validation and test rows into
+training. ``fit`` sees the training rows; ``transform`` applies the same numbers to any rows,
+including a later prediction's; ``state_dict`` is plain JSON (no pickles), so a run directory keeps
+it and prediction re-applies it exactly.
+
+scikit-learn does the learning: ``SimpleImputer`` computes the fill values and ``OneHotEncoder``
+the categories. The encoder that transforms is always rebuilt from the stored category lists
+(``OneHotEncoder(categories=...)``), so a freshly fitted and a reloaded preprocessor share one path.
+
+Policies (``missing``): ``"mean"`` / ``"median"`` / ``"most_frequent"`` fill numeric columns so;
+categorical columns always take their most frequent training value. ``"error"`` and ``"drop"``
+learn no fill value: rows with missing cells are refused at ``transform`` (the loader has already
+refused or dropped them in the file).
+
+Unseen categories (in validation, test or prediction rows) encode as all zeros in that column's
+block — the row is still usable — and ``audit`` counts them per column, so none go unreported.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder
+
+from knobs.data._cells import missing_mask, parse_numbers
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["TabularPreprocessor", "MISSING_POLICIES", "IMPUTE"]
+
+MISSING_POLICIES = ("error", "drop", "mean", "median", "most_frequent")
+IMPUTE = ("mean", "median", "most_frequent")
+
+
+class TabularPreprocessor:
+    """Fill missing cells and one-hot encode categorical columns, fitted on the training rows.
+
+    Args:
+        columns: the feature columns, in the order of the rows' cells.
+        categorical: the columns to one-hot encode; the others are numeric.
+        missing: one of ``MISSING_POLICIES`` (see the module doc).
+
+    Attributes:
+        fill_: ``{column: value}`` used for missing cells (empty for "error" and "drop").
+        categories_: ``{column: [category, ...]}`` seen in training, sorted.
+        feature_names_: the output columns (``"color=red"`` for a one-hot column).
+
+    Example:
+        >>> pre = TabularPreprocessor(["age", "color"], ["color"], missing="median")
+        >>> pre.fit(np.array([["30", "red"], ["", "blue"], ["50", "red"]])).feature_names_
+        ['age', 'color=blue', 'color=red']
+        >>> pre.transform(np.array([["?", "green"]])).tolist()
+        [[40.0, 0.0, 0.0]]
+    """
+
+    kind = "tabular"
+
+    def __init__(self, columns: Sequence[str] = (), categorical: Sequence[str] = (), missing: str = "error") -> None:
+        self.columns = list(columns)
+        self.categorical = list(categorical)
+        self.missing = missing
+
+    def fit(self, X) -> "TabularPreprocessor":
+        """Learn fill values and categories from the training rows ``X``; return ``self``."""
+        self._validate_params()
+        cells = self._cells(X, "fit")
+        if len(cells) == 0:
+            raise DataError("TabularPreprocessor.fit needs at least one training row")
+        self.fill_, self.categories_ = {}, {}
+        for j, name in enumerate(self.columns):
+            column = cells[:, j:j + 1]
+            present = ~missing_mask(column[:, 0])
+            if not present.any():
+                raise DataError(f"column {name!r} has no values in the training split; leave it "
+                                f"out with features = [...]")
+            if name in self.categorical:
+                self._fit_categorical(name, column.astype(object), present)
+            else:
+                self._fit_numeric(name, self._numbers(name, column[:, 0]))
+        self._encoder_cache = None
+        return self
+
+    def _fit_numeric(self, name: str, values: np.ndarray) -> None:
+        if self.missing in IMPUTE:
+            imputer = SimpleImputer(strategy=self.missing).fit(values[:, None])
+            self.fill_[name] = float(imputer.statistics_[0])
+
+    def _fit_categorical(self, name: str, column: np.ndarray, present: np.ndarray) -> None:
+        column[~present, 0] = ""
+        if self.missing in IMPUTE:
+            imputer = SimpleImputer(strategy="most_frequent", missing_values="").fit(column[present])
+            self.fill_[name] = str(imputer.statistics_[0])
+        encoder = OneHotEncoder(handle_unknown="ignore").fit(column[present].astype(str))
+        self.categories_[name] = [str(c) for c in encoder.categories_[0]]
+
+    def transform(self, X) -> np.ndarray:
+        """Rows of cells → a float32 matrix with one column per ``feature_names_`` entry."""
+        cells = self._cells(X, "transform")
+        blocks = []
+        for j, name in enumerate(self.columns):
+            column = cells[:, j]
+            if name in self.categorical:
+                blocks.append(self._encode(name, self._filled(name, column.astype(object), missing_mask(column))))
+            else:
+                values = self._numbers(name, column)
+                blocks.append(self._filled(name, values, np.isnan(values))[:, None])
+        return np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(cells), 0), np.float32)
+
+    def fit_transform(self, X) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def audit(self, X) -> dict:
+        """What ``transform`` does to these rows: missing cells filled and unseen categories, per column."""
+        cells = self._cells(X, "audit")
+        missing, unseen = {}, {}
+        for j, name in enumerate(self.columns):
+            absent = missing_mask(cells[:, j])
+            if absent.any():
+                missing[name] = int(absent.sum())
+            if name in self.categorical:
+                known = np.isin(cells[:, j], self.categories_[name])
+                count = int((~absent & ~known).sum())
+                if count:
+                    unseen[name] = count
+        return {"rows": len(cells), "missing_filled": missing, "unseen_categories": unseen}
+
+    @property
+    def feature_names_(self) -> list[str]:
+        self._check_fitted()
+        return [n for name in self.columns for n in self._names(name)]
+
+    def _names(self, name: str) -> list[str]:
+        if name in self.categorical:
+            return [f"{name}={c}" for c in self.categories_[name]]
+        return [name]
+
+    def _filled(self, name: str, values: np.ndarray, absent: np.ndarray) -> np.ndarray:
+        if not absent.any():
+            return values
+        if name not in self.fill_:
+            first = int(np.argmax(absent))
+            raise DataError(f"column {name!r} has {int(absent.sum())} missing values (first in row "
+                            f"{first}) but missing = {self.missing!r} learned no fill value; drop or "
+                            f"fill those rows, or fit with missing = \"mean\", \"median\" or \"most_frequent\"")
+        values = values.copy()
+        values[absent] = self.fill_[name]
+        return values
+
+    def _encode(self, name: str, column: np.ndarray) -> np.ndarray:
+        encoder = self._encoders()[name]
+        with warnings.catch_warnings():
+            # NOTE: unseen categories become all-zero rows by design; audit() counts them.
+            warnings.filterwarnings("ignore", message="Found unknown categories")
+            return encoder.transform(column.astype(str)[:, None]) if len(column) else \
+                np.zeros((0, len(self.categories_[name])), np.float32)
+
+    def _encoders(self) -> dict[str, OneHotEncoder]:
+        if getattr(self, "_encoder_cache", None) is None:
+            self._encoder_cache = {name: _encoder(cats) for name, cats in self.categories_.items()}
+        return self._encoder_cache
+
+    def _numbers(self, name: str, cells: np.ndarray) -> np.ndarray:
+        values, text = parse_numbers(cells)
+        if text.any():
+            row = int(np.argmax(text))
+            raise DataError(f"numeric column {name!r} holds text in row {row}: {str(cells[row])!r}; "
+                            f"expected numbers or a missing value")
+        if np.isinf(values).any():
+            raise DataError(f"numeric column {name!r} holds an infinite value in row {int(np.argmax(np.isinf(values)))}")
+        return values
+
+    def _cells(self, X, step: str) -> np.ndarray:
+        if step != "fit":
+            self._check_fitted()
+        cells = np.asarray(X)
+        if cells.ndim != 2 or cells.shape[1] != len(self.columns):
+            raise DataError(f"TabularPreprocessor.{step} expects rows of {len(self.columns)} cells "
+                            f"({self.columns}); got an array of shape {cells.shape}")
+        return cells.astype(str) if cells.dtype.kind not in "US" else cells
+
+    def _validate_params(self) -> None:
+        if self.missing not in MISSING_POLICIES:
+            raise ConfigError(f"missing must be one of {MISSING_POLICIES}, got {self.missing!r}")
+        unknown = [name for name in self.categorical if name not in self.columns]
+        if unknown:
+            raise ConfigError(f"categorical columns {unknown} are not among the columns {self.columns}")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "categories_"):
+            raise ConfigError("this TabularPreprocessor is not fitted; call fit(X_train) first")
+
+    def state_dict(self) -> dict:
+        """The settings and everything learned, as JSON-able values."""
+        self._check_fitted()
+        return {"columns": self.columns, "categorical": self.categorical, "missing": self.missing,
+                "fill": dict(self.fill_), "categories": {k: list(v) for k, v in self.categories_.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+        try:
+            self.columns, self.categorical = list(state["columns"]), list(state["categorical"])
+            self.missing, self.fill_ = state["missing"], dict(state["fill"])
+            self.categories_ = {k: [str(c) for c in v] for k, v in state["categories"].items()}
+        except (KeyError, TypeError) as error:
+            raise ConfigError(f"TabularPreprocessor state must hold columns, categorical, missing, "
+                              f"fill and categories ({error!r})") from None
+        self._validate_params()
+        self._encoder_cache = None
+
+    def __repr__(self) -> str:
+        fitted = "fitted" if hasattr(self, "categories_") else "not fitted"
+        return (f"TabularPreprocessor({len(self.columns)} columns, categorical={self.categorical}, "
+                f"missing={self.missing!r}, {fitted})")
+
+
+def _encoder(categories: list[str]) -> OneHotEncoder:
+    """A one-hot encoder for exactly ``categories`` (unseen values → all zeros)."""
+    encoder = OneHotEncoder(categories=[np.array(categories, dtype=str)], handle_unknown="ignore",
+                            sparse_output=False, dtype=np.float32)
+    return encoder.fit(np.array(categories[:1], dtype=str)[:, None])
