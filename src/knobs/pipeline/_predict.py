@@ -1,0 +1,159 @@
+"""``knobs predict``: apply a finished run's preprocessing and final model to new data.
+
+What a run leaves for this: ``summary.json`` says which model was final (the single best trial or
+the ensemble, with its members and weights); each member's checkpoint records its family, input
+shape, class count, hyperparameters and the training split's standardizer; ``preprocess.json``
+(data read from files) holds the fitted encoding (categories, imputation, vocabulary, image size).
+Prediction applies exactly those, fitted on the training split of that run and nothing else.
+
+Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
+ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
+features for runs on built-in data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobs.data import Preprocessing, Standardizer
+from knobs.data._table import read_table
+from knobs.ensemble import average
+from knobs.errors import ConfigError, DataError
+from knobs.pipeline._evaluate import outputs
+from knobs.pipeline._members import load_member
+from knobs.pipeline._prepared import PREPROCESS_FILE
+from knobs.train import load_checkpoint
+
+__all__ = ["predict_file"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path | None = None) -> Path:
+    """Write predictions for ``input_path`` with the final model of ``run_dir``; returns the CSV path.
+
+    The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
+    (the class name for classification) and ``proba_<class>`` columns for classification.
+    """
+    run_dir, input_path = Path(run_dir), Path(input_path)
+    summary = _summary(run_dir)
+    paths, weights = _final_members(run_dir, summary)
+    members = [_load(p) for p in paths]
+    extra = members[0][1]
+    prep_path = run_dir / PREPROCESS_FILE
+    preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
+    names, X = _model_input(preprocessing, extra, input_path)
+    task = summary.get("data", {}).get("task", "classification")
+    outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
+    out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
+        [str(k) for k in range(int(extra["n_classes"]))]
+    output = Path(output) if output is not None else input_path.with_name(input_path.stem + ".predictions.csv")
+    _write(output, names, out, task, class_names)
+    return output
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "summary.json"
+    if not run_dir.is_dir():
+        raise ConfigError(f"--run {str(run_dir)!r}: no such run directory; runs live in runs/<name>")
+    if not path.exists():
+        raise ConfigError(f"run {str(run_dir)!r} has no summary.json: it has not finished; "
+                          f"finish it with `knobs run` (same name) before predicting")
+    return json.loads(path.read_text())
+
+
+def _final_members(run_dir: Path, summary: dict) -> tuple[list[Path], list[float]]:
+    """Checkpoints and weights of the final model: the ensemble's used members, or the best trial."""
+    ensemble = summary.get("ensemble")
+    if summary.get("final_model") == "ensemble" and ensemble:
+        pairs = [(n, w) for n, w in zip(ensemble["members"], ensemble["weights"]) if w > 0]
+        paths = [run_dir / "checkpoints" / f"trial-{n}.pt" for n, _ in pairs]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise DataError(f"run {str(run_dir)!r}: ensemble member checkpoint {missing[0]} is missing; "
+                            f"the run directory is incomplete")
+        return paths, [w for _, w in pairs]
+    best = run_dir / "checkpoints" / "best.pt"
+    if not best.exists():
+        raise DataError(f"run {str(run_dir)!r}: checkpoints/best.pt is missing; the run directory is incomplete")
+    return [best], [1.0]
+
+
+def _load(path: Path) -> tuple[torch.nn.Module, dict]:
+    extra = load_checkpoint(path)["extra"]
+    model, extra = load_member(path, extra["input_shape"], extra["n_classes"], extra["family"])
+    return model.eval(), extra
+
+
+def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -> tuple[list[str], np.ndarray]:
+    """Row names and the standardized model input of the file (or folder) at ``path``."""
+    if not path.exists():
+        raise DataError(f"--input {str(path)!r}: no such file or folder")
+    shape = tuple(int(s) for s in extra["input_shape"])
+    if preprocessing is None:  # built-in data: encoded numbers in, the checkpoint's scaler
+        return _builtin_input(path, shape, Standardizer.from_state_dict(extra["scaler"]))
+    kind = preprocessing.record.get("loading", {}).get("kind")
+    if kind == "images":
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+        if not files:
+            raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})")
+        return [f.name for f in files], preprocessing.transform_files(files)
+    loading = preprocessing.record.get("loading", {})
+    table = read_table(path, loading.get("delimiter"))
+    table.require(preprocessing.record["feature_names"], "--input (a file with the run's feature columns)")
+    cells = table.select(preprocessing.record["feature_names"])
+    raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
+    return [str(n) for n in table.lines], preprocessing.transform(raw)
+
+
+def _numbers(cells: np.ndarray, table) -> np.ndarray:
+    try:
+        return cells.astype(np.float32)
+    except ValueError:
+        bad_row, bad_col = next((i, j) for i in range(len(cells)) for j in range(cells.shape[1])
+                                if not _is_float(cells[i, j]))
+        raise DataError(f"{table.path}: line {table.lines[bad_row]} has {cells[bad_row, bad_col]!r} in a numeric "
+                        f"feature column; this run was trained on numbers only") from None
+
+
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _builtin_input(path: Path, shape: tuple[int, ...], scaler: Standardizer) -> tuple[list[str], np.ndarray]:
+    width = int(np.prod(shape))
+    if path.suffix == ".npy":
+        X = np.load(path, allow_pickle=False).astype(np.float32)
+        names = [str(i) for i in range(len(X))]
+    else:
+        table = read_table(path)
+        X = _numbers(table.cells, table)
+        names = [str(n) for n in table.lines]
+    X = X.reshape(len(X), -1)
+    if X.shape[1] != width:
+        raise DataError(f"--input {str(path)!r}: {X.shape[1]} features per row, but the run's model takes "
+                        f"{width} (input shape {list(shape)})")
+    return names, scaler.transform(X.reshape((len(X), *shape)))
+
+
+def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        if task != "classification":
+            writer.writerow(["row", "prediction"])
+            writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, out))
+            return
+        writer.writerow(["row", "prediction", *[f"proba_{c}" for c in class_names]])
+        for name, probs in zip(names, out):
+            writer.writerow([name, class_names[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])

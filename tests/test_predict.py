@@ -1,0 +1,77 @@
+"""`knobs predict`: a finished run's preprocessing and final model applied to new data."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from knobs.config import load_config
+from knobs.data import Vault, VaultWarning
+from knobs.errors import ConfigError, DataError
+from knobs.pipeline import Display, run
+from knobs.pipeline._predict import predict_file
+
+pytestmark = pytest.mark.slow
+
+FAST = {"search.n_trials": 3, "search.sampler": "random", "train.epochs": 4, "train.patience": 2,
+        "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "width": {"low": 16, "high": 32},
+                         "depth": 1, "optimizer": "adam"}}
+
+
+def _run(tmp_path, **more):
+    cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "p", **more})
+    return run(cfg, display=Display(quiet=True))
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_predictions_on_the_sealed_test_rows_reproduce_the_reported_test_accuracy(tmp_path):
+    result = _run(tmp_path)
+    with pytest.warns(VaultWarning, match="opened 2 times"):  # the run opened it once already
+        X_test, y_test = Vault(result.path / "vault").open(reason="test of knobs predict")
+    np.save(tmp_path / "test.npy", X_test)
+    out = predict_file(result.path, tmp_path / "test.npy")
+    rows = _rows(out)
+    assert len(rows) == len(y_test)
+    probs = np.array([[float(r[f"proba_{k}"]) for k in range(10)] for r in rows])
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    accuracy = float(np.mean(np.array([int(r["prediction"]) for r in rows]) == y_test))
+    assert accuracy == pytest.approx(result.summary["test"]["accuracy"], abs=1e-9)
+
+
+def _write_csv(path, n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    colours = np.array(["red", "green", "blue"])
+    with open(path, "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["size", "colour", "weight", "kind"])
+        for _ in range(n):
+            c = rng.integers(3)
+            size = rng.normal(c, 0.3)
+            weight = "" if rng.random() < 0.05 else f"{rng.normal(2 * c, 0.5):.3f}"
+            w.writerow([f"{size:.3f}", colours[c], weight, ["small", "medium", "large"][c]])
+
+
+def test_csv_with_categories_and_missing_values_predicts_class_names(tmp_path):
+    _write_csv(tmp_path / "train.csv")
+    result = _run(tmp_path, **{"data.source": str(tmp_path / "train.csv"), "data.target": "kind",
+                               "data.missing": "median"})
+    _write_csv(tmp_path / "new.csv", n=30, seed=1)
+    rows = _rows(predict_file(result.path, tmp_path / "new.csv", tmp_path / "out.csv"))
+    assert len(rows) == 30
+    assert {r["prediction"] for r in rows} <= {"small", "medium", "large"}
+    assert set(rows[0]) == {"row", "prediction", "proba_large", "proba_medium", "proba_small"}
+
+
+def test_bad_input_names_what_is_wrong(tmp_path):
+    with pytest.raises(ConfigError, match="no such run directory"):
+        predict_file(tmp_path / "nope", tmp_path / "x.csv")
+    result = _run(tmp_path)
+    np.save(tmp_path / "narrow.npy", np.zeros((3, 10)))
+    with pytest.raises(DataError, match="10 features per row, but the run's model takes 64"):
+        predict_file(result.path, tmp_path / "narrow.npy")
+    with pytest.raises(DataError, match="no such file"):
+        predict_file(result.path, tmp_path / "missing.csv")
