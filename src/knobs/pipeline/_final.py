@@ -52,7 +52,22 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
         ens = average([test_out[i] for i in used], weights[used])
         result["ensemble"]["test"] = metrics(ens, y_test, data.task, data.n_classes)
     result["test"] = result[chosen]["test"]
+    if cfg.balance.threshold != "none":
+        final_val = val_out[0] if chosen == "single" else average(val_out, weights)
+        final_test = test_out[0] if chosen == "single" else ens
+        result["threshold"] = _tuned_threshold(cfg.balance.threshold, final_val, y_val, final_test, y_test)
     return result
+
+
+def _tuned_threshold(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_out: np.ndarray,
+                     y_test: np.ndarray) -> dict:
+    """A binary decision threshold chosen on validation, then applied once to the test split."""
+    from knobs.balance import Threshold
+    from knobs.metrics import classification_metrics
+
+    threshold = Threshold(metric=metric).fit(y_val, val_out)
+    return {**threshold.to_dict(),
+            "test": classification_metrics(y_test, test_out, threshold=threshold.threshold_)}
 
 
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:

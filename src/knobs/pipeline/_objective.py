@@ -13,6 +13,7 @@ import torch
 
 from knobs.models import build_model
 from knobs.pipeline._members import trial_checkpoint
+from knobs.pipeline._practices import AUGMENT_PREFIX, pretrained_model, trial_practices
 from knobs.pipeline._prepared import PreparedData
 from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, Trainer, save_checkpoint
@@ -33,14 +34,14 @@ _OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
 
 
 def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(trainer keys, model keys) of one trial's parameters."""
+    """(trainer keys, model keys) of one trial's parameters; ``augment.*`` keys are neither."""
     trainer = {k: v for k, v in params.items() if k in TRAINER_KEYS}
-    model = {k: v for k, v in params.items() if k not in TRAINER_KEYS}
+    model = {k: v for k, v in params.items() if k not in TRAINER_KEYS and not k.startswith(AUGMENT_PREFIX)}
     return trainer, model
 
 
 def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=(),
-                 task: str = "classification") -> Trainer:
+                 task: str = "classification", loss: Any = None, batch_transform: Any = None) -> Trainer:
     """A Trainer from the [train] section with the trial's parameters laid over it."""
     options = {k: params[k] for k in _OPTIMIZER_OPTION_KEYS if k in params}
     if "beta1" in params or "beta2" in params:
@@ -62,6 +63,8 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
         seed=seed,
         callbacks=tuple(callbacks),
         task=task,
+        loss=loss,
+        batch_transform=batch_transform,
     )
 
 
@@ -88,19 +91,27 @@ class TrialObjective:
         self.best_value = best_value
 
     def build(self, params: dict[str, Any]) -> torch.nn.Module:
+        return self.build_with_groups(params)[0]
+
+    def build_with_groups(self, params: dict[str, Any]) -> tuple[torch.nn.Module, list | None]:
+        """The trial's model, and its per-layer LR groups when it starts from a pretrained source."""
+        if self.cfg.transfer is not None:
+            return pretrained_model(self.cfg, self.data.n_classes)
         _, model_params = split_params(params)
         return build_model(self.cfg.model.family, input_shape=self.data.input_shape,
-                           n_classes=self.data.n_classes, **model_params)
+                           n_classes=self.data.n_classes, **model_params), None
 
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
         params = {**self.fixed, **config}
         torch.manual_seed(self.cfg.seed + trial.number)
-        model = self.build(params)
-        callback = _ReportEpochs(trial, self.metric, self.events, self.on_epoch)
-        trainer = make_trainer(self.cfg.train, params, self.metric, self.cfg.seed + trial.number, [callback],
-                               task=self.data.task)
+        model, groups = self.build_with_groups(params)
+        seed = self.cfg.seed + trial.number
+        practices = trial_practices(self.cfg, self.data, params, seed, groups)
+        callbacks = [*practices.callbacks, _ReportEpochs(trial, self.metric, self.events, self.on_epoch)]
+        trainer = make_trainer(self.cfg.train, params, self.metric, seed, callbacks, task=self.data.task,
+                               loss=practices.loss, batch_transform=practices.batch_transform)
         try:
-            history = trainer.fit(model, train=self.data.train, val=self.data.val)
+            history = trainer.fit(model, train=practices.train, val=self.data.val)
         except Diverged as e:
             # NOTE: Diverged is a KnobsError (which a study lets through as bad input); one diverging
             # configuration is a failed trial, not a failed run.

@@ -39,6 +39,8 @@ class PreparedData:
     scaler: Standardizer
     preprocessing: Preprocessing | None = None
     model_args: dict[str, Any] = field(default_factory=dict)
+    #: the training split treated for class imbalance ([balance]), or None
+    balanced: Any = None
 
     def to_model_input(self, X: np.ndarray) -> torch.Tensor:
         """Standardize encoded features with the training statistics and shape them for the model."""

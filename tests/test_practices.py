@@ -1,0 +1,96 @@
+"""[balance], [augment] and [transfer] in `knobs run`: checked before anything is written, applied per trial."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from knobs.config import load_config
+from knobs.errors import ConfigError, DataError
+from knobs.pipeline import Display, run
+from knobs.pipeline._cycle import load_inputs
+
+pytestmark = pytest.mark.slow
+
+FAST = {"search.n_trials": 2, "search.sampler": "random", "train.epochs": 3, "train.patience": 2,
+        "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "width": 16, "depth": 1,
+                         "optimizer": "adam"}}
+
+
+def _cfg(tmp_path, name="p", **more):
+    return load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": name, **more})
+
+
+def _imbalanced_csv(path, n_major=300, n_minor=30, seed=0):
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["a", "b", "label"])
+        for label, n in (("common", n_major), ("rare", n_minor)):
+            centre = 0.0 if label == "common" else 1.2
+            for _ in range(n):
+                w.writerow([f"{rng.normal(centre):.4f}", f"{rng.normal(centre):.4f}", label])
+
+
+def test_balance_weights_the_loss_and_tunes_the_threshold_on_validation(tmp_path):
+    _imbalanced_csv(tmp_path / "d.csv")
+    cfg = _cfg(tmp_path, **{"data.source": str(tmp_path / "d.csv"), "balance.class_weight": "balanced",
+                            "balance.threshold": "balanced_accuracy"})
+    _, _, data, *_ = load_inputs(cfg)
+    assert data.balanced.weights[1] > 5 * data.balanced.weights[0]  # the rare class weighs ~10x
+    summary = run(cfg, display=Display(quiet=True)).summary
+    t = summary["threshold"]
+    assert t["metric"] == "balanced_accuracy" and 0.0 < t["threshold"] < 1.0
+    assert 0.0 <= t["test"]["balanced_accuracy"] <= 1.0
+    assert summary["practices"]["balance"]["class_weight"] == "balanced"
+
+
+def test_smote_adds_training_rows_only(tmp_path):
+    _imbalanced_csv(tmp_path / "d.csv")
+    cfg = _cfg(tmp_path, **{"data.source": str(tmp_path / "d.csv"), "balance.sampler": "smote"})
+    _, splits, data, *_ = load_inputs(cfg)
+    counts = np.bincount(data.balanced.y.numpy() if hasattr(data.balanced.y, "numpy") else data.balanced.y)
+    assert counts[0] == counts[1] and len(data.val[1]) == len(splits.val[1])
+
+
+def test_augmentation_is_searched_and_recorded(tmp_path):
+    space = {**FAST["search.space"], "channels": 4, "augment.rotation": {"low": 0.0, "high": 20.0}}
+    space.pop("width")
+    cfg = _cfg(tmp_path, **{"model.family": "convnet", "search.space": space,
+                            "augment": {"hflip": 0.5, "noise": 0.05, "mixup_alpha": 0.2}})
+    result = run(cfg, display=Display(quiet=True))
+    assert "augment.rotation" in result.summary["best_trial"]["config"]
+    assert result.summary["practices"]["augment"]["mixup_alpha"] == 0.2
+    assert 0.0 <= result.summary["test"]["accuracy"] <= 1.0
+
+
+def test_transfer_starts_from_a_finished_run_and_reloads_its_trials(tmp_path):
+    source = run(_cfg(tmp_path, name="src"), display=Display(quiet=True)).path / "checkpoints" / "best.pt"
+    space = {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "optimizer": "adam"}
+    cfg = _cfg(tmp_path, name="tl", **{"search.space": space,
+                                       "transfer": {"source": str(source), "mode": "feature_extractor"}})
+    result = run(cfg, display=Display(quiet=True))
+    assert result.summary["test"]["accuracy"] > 0.5  # the frozen features carry over
+    assert set(result.summary["best_trial"]["config"]) == {"lr"}
+    assert result.summary["states"]["complete"] == 2
+
+
+@pytest.mark.parametrize("more, error, message", [
+    ({"augment": {"spin": 1.0}, "model.family": "convnet", "search.space": {"lr": {"low": 1e-3, "high": 1e-2}, "channels": 4}},
+     ConfigError, "spin"),
+    ({"augment": {"hflip": 0.5}}, ConfigError, "needs image data"),
+    ({"data.source": "diabetes", "balance.class_weight": "balanced"}, DataError, "regression"),
+    ({"transfer": {"mode": "feature_extractor"}}, ConfigError, "transfer.source"),
+])
+def test_bad_practice_options_stop_before_the_run(tmp_path, more, error, message):
+    with pytest.raises(error, match=message):
+        load_inputs(_cfg(tmp_path, **more))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_transfer_refuses_architecture_keys_in_the_space(tmp_path):
+    source = run(_cfg(tmp_path, name="src"), display=Display(quiet=True)).path / "checkpoints" / "best.pt"
+    cfg = _cfg(tmp_path, name="tl", **{"transfer": {"source": str(source)}})
+    with pytest.raises(ConfigError, match="search.space.(width|depth).*architecture"):
+        load_inputs(cfg)
