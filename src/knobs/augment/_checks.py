@@ -70,3 +70,20 @@ def pick_params(params: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         raise ConfigError(f"params: expected a dict of hyperparameters, got {type(params).__name__}")
     return {key[len(prefix):]: value for key, value in params.items()
             if isinstance(key, str) and key.startswith(prefix)}
+
+
+def options_from_dict(cls: Any, config: Any, valid: Iterable[str], example: str) -> Any:
+    """Checked options of the dataclass ``cls`` from a plain dict (unknown names are errors), or
+    the options as given; shared by the image and text option sets.
+
+    Raises:
+        ConfigError: an unknown name (with the closest valid one) or a value out of range.
+    """
+    if config is None:
+        return cls().check()
+    if isinstance(config, cls):
+        return config.check()
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"augment: expected a dict of options such as {example}, got {type(config).__name__}")
+    check_keys("augment", config, valid)
+    return cls(**config).check()

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from knobs.augment._checks import check_keys, check_number, check_probability
+from knobs.augment._checks import check_number, check_probability, options_from_dict
 from knobs.errors import ConfigError
 
 __all__ = ["ImageAugmentOptions", "PADDINGS", "IMAGE_OPTIONS"]
@@ -73,19 +73,8 @@ class ImageAugmentOptions:
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | "ImageAugmentOptions" | None) -> "ImageAugmentOptions":
-        """Checked options from a plain dict (unknown names are errors), or the options as given.
-
-        Raises:
-            ConfigError: an unknown name (with the closest valid one) or a value out of range.
-        """
-        if config is None:
-            return cls().check()
-        if isinstance(config, cls):
-            return config.check()
-        if not isinstance(config, Mapping):
-            raise ConfigError(f"augment: expected a dict of options such as {{'hflip': 0.5}}, got {type(config).__name__}")
-        check_keys("augment", config, IMAGE_OPTIONS)
-        return cls(**config).check()
+        """Checked options from a plain dict (unknown names are errors), or the options as given."""
+        return options_from_dict(cls, config, IMAGE_OPTIONS, "{'hflip': 0.5}")
 
     def check(self) -> "ImageAugmentOptions":
         """Validate every option; return the options with numbers as floats.

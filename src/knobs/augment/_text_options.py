@@ -15,8 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from knobs.augment._checks import check_count, check_keys, check_probability
-from knobs.errors import ConfigError
+from knobs.augment._checks import check_count, check_probability, options_from_dict
 
 __all__ = ["EDAOptions", "TEXT_OPTIONS"]
 
@@ -41,20 +40,8 @@ class EDAOptions:
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | "EDAOptions" | None) -> "EDAOptions":
-        """Checked options from a plain dict (unknown names are errors), or the options as given.
-
-        Raises:
-            ConfigError: an unknown name (with the closest valid one) or a value out of range.
-        """
-        if config is None:
-            return cls().check()
-        if isinstance(config, cls):
-            return config.check()
-        if not isinstance(config, Mapping):
-            raise ConfigError(f"augment: expected a dict of EDA options such as {{'alpha_sr': 0.1}}, "
-                              f"got {type(config).__name__}")
-        check_keys("augment", config, TEXT_OPTIONS)
-        return cls(**config).check()
+        """Checked options from a plain dict (unknown names are errors), or the options as given."""
+        return options_from_dict(cls, config, TEXT_OPTIONS, "{'alpha_sr': 0.1}")
 
     def check(self) -> "EDAOptions":
         """Validate every option; return them as floats and an int.
