@@ -1,0 +1,163 @@
+"""A study's asked trials trained in populations: ask P → group by architecture → train → tell each.
+
+Why grouping: a population stacks parameters, so its members must share every shape-setting key
+(width, depth, channels...), the activation and the rest of the architecture, the optimizer
+family and the loop settings (``population_key``). Trials that differ there train in separate
+populations, one after the other. The speed-up therefore comes from searches whose architecture
+is fixed or drawn from a few choices, while learning rate, weight decay, momentum, betas,
+dropout, L1 and clipping vary freely; a search over a continuous width falls back to
+populations of one.
+
+Each trial gets the seed ``seed + trial.number`` (as ``knobs.pipeline``'s TrialObjective gives it),
+its per-epoch metric is reported with ``trial.report`` so pruners decide per epoch (a pruned
+member leaves the stack at once), and the attributes a one-by-one trial records (best epoch,
+curve...) are set the same way.
+
+Example:
+    >>> import knobs, torch
+    >>> X, y = torch.randn(96, 8), torch.randint(0, 3, (96,))
+    >>> space = knobs.Space({"lr": knobs.Float(1e-3, 1e-1, log=True)})
+    >>> study = knobs.Study(space, sampler=knobs.search.Random(seed=0))
+    >>> objective = PopulationObjective("mlp", (X, y), (X, y), fixed={"width": 16, "depth": 1},
+    ...                                 epochs=2, batch_size=32, device="cpu")
+    >>> optimize_population(study, objective, n_trials=4, population=4)
+    >>> len(study.trials)
+    4
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from knobs.errors import ConfigError, TrialError
+from knobs.population._members import group_members
+from knobs.population._tracking import MemberResult
+from knobs.population._train import train_population
+from knobs.trial import FrozenTrial, Trial
+
+__all__ = ["PopulationObjective", "optimize_population"]
+
+
+class PopulationObjective:
+    """Trains a batch of a study's live trials, grouped into populations by architecture.
+
+    Args:
+        family: "mlp" or "convnet".
+        train, val: the data, as ``train_population`` takes it.
+        fixed: parameters every trial has unless its config sets them (architecture, defaults).
+        metric: the value told to the study and watched by early stopping ("val_loss" or
+            "val_accuracy"; the study's direction must match).
+        on_epoch: ``on_epoch(trial, record)`` before each report (logging, progress).
+        **settings: ``epochs``, ``batch_size``, ``optimizer``, ``schedule``, ``patience``,
+            ``min_delta``, ``device``, ``precision``, ``seed``, ``task``, ``input_shape``,
+            ``n_classes``, ``eval_batch_size`` — as ``train_population`` takes them (``patience``
+            defaults to 8 here, as a run's [train] section does).
+    """
+
+    def __init__(self, family: str, train: Any, val: Any, *, fixed: dict[str, Any] | None = None,
+                 metric: str = "val_loss", on_epoch: Callable[[Trial, dict], None] | None = None,
+                 **settings: Any) -> None:
+        self.family, self.train, self.val = family, train, val
+        self.fixed = fixed
+        self.metric = metric
+        self.on_epoch = on_epoch
+        self.settings = {"patience": 8, "seed": 0, **settings}
+
+    def groups(self, configs: Sequence[dict[str, Any]]) -> list[list[int]]:
+        """Indices of ``configs`` that train together."""
+        defaults = {k: self.settings[k] for k in ("epochs", "batch_size", "schedule") if k in self.settings}
+        return group_members(self.family, [{**(self.fixed or {}), **c} for c in configs],
+                             optimizer=self.settings.get("optimizer", "adam"), defaults=defaults)
+
+    def __call__(self, trials: Sequence[Trial]) -> list[MemberResult]:
+        """Train ``trials`` (each group as one population); results in the order of ``trials``."""
+        if self.metric not in ("val_loss", "val_accuracy"):
+            raise ConfigError(f"metric: expected 'val_loss' or 'val_accuracy', got {self.metric!r}")
+        results: list[MemberResult | None] = [None] * len(trials)
+        for group in self.groups([t.config for t in trials]):
+            members = [trials[i] for i in group]
+            settings = {**self.settings, "seed": [self.settings["seed"] + t.number for t in members]}
+            out = train_population(self.family, self.fixed, [dict(t.config) for t in members], self.train,
+                                   self.val, monitor=self.metric, on_epoch=self._reporter(members), **settings)
+            for i, trial, result in zip(group, members, out):
+                results[i] = result
+                _record_attrs(trial, result)
+        return results  # type: ignore[return-value]
+
+    def _reporter(self, members: list[Trial]) -> Callable[[int, dict], None]:
+        def report(index: int, record: dict) -> None:
+            trial = members[index]
+            if self.on_epoch is not None:
+                self.on_epoch(trial, record)
+            trial.report(record["epoch"], record[self.metric])  # raises knobs.Pruned: the member stops
+        return report
+
+
+def optimize_population(study: Any, objective: PopulationObjective, n_trials: int, population: int = 16,
+                        callbacks: Sequence[Callable[[Any, FrozenTrial], None]] = ()) -> None:
+    """Ask ``population`` trials at a time, train them with ``objective``, tell each its outcome.
+
+    A trial's value is its best epoch's metric; a pruned member is told "pruned" (keeping its last
+    report), a diverged one "failed" with ``attrs["fail_reason"]``. If training raises, the
+    batch's unfinished trials are told "failed" and the error propagates (bad input is not a
+    failed trial). Stops early when the sampler has nothing left to propose.
+
+    Raises:
+        ConfigError: ``n_trials`` or ``population`` not a positive integer.
+    """
+    for name, value in (("n_trials", n_trials), ("population", population)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name}: expected an integer >= 1, got {value!r}")
+    done = 0
+    while done < n_trials:
+        trials = _ask(study, min(population, n_trials - done))
+        if not trials:
+            return
+        try:
+            results = objective(trials)
+        except BaseException:
+            for trial in trials:
+                if not trial.finished:
+                    study.tell(trial, state="failed")
+            raise
+        for trial, result in zip(trials, results):
+            frozen = _tell(study, trial, result)
+            for callback in callbacks:
+                callback(study, frozen)
+        done += len(trials)
+
+
+def _ask(study: Any, n: int) -> list[Trial]:
+    trials = []
+    for _ in range(n):
+        try:
+            trials.append(study.ask())
+        except TrialError:  # the sampler is used up (a finished grid)
+            break
+    return trials
+
+
+def _tell(study: Any, trial: Trial, result: MemberResult) -> FrozenTrial:
+    if result.diverged:
+        trial.set_attr("fail_reason", result.message)
+        return study.tell(trial, state="failed")
+    if result.pruned:
+        return study.tell(trial, state="pruned")
+    if result.best_value is None:
+        trial.set_attr("fail_reason", "no epoch produced a finite value of the metric")
+        return study.tell(trial, state="failed")
+    return study.tell(trial, result.best_value)
+
+
+def _record_attrs(trial: Trial, result: MemberResult) -> None:
+    """The attributes a one-by-one trial records (``knobs.pipeline``'s TrialObjective)."""
+    best = result.history.best
+    if best is None or result.diverged:
+        return
+    trial.set_attr("best_epoch", best["epoch"])
+    trial.set_attr("val_accuracy", best.get("val_accuracy"))
+    trial.set_attr("val_loss", best.get("val_loss"))
+    trial.set_attr("epochs_run", len(result.records))
+    keys = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")
+    trial.set_attr("curve", {k: [r.get(k) for r in result.records] for k in keys})
+    trial.set_attr("population", True)
