@@ -318,7 +318,8 @@ def test_regression_skips_label_checks_and_inputs_are_validated():
     names = [r.name for r in check_data(ds)]
     assert "labels" not in names and "class_balance" not in names
     splits = split(ds).without_test()
-    assert [r.name for r in check_data(splits)] == ["finite", "constant_features", "feature_scale", "duplicates"]
+    assert [r.name for r in check_data(splits)] == ["finite", "constant_features", "feature_scale",
+                                                    "target_scale", "duplicates"]
     pairs = check_data((splits.train, splits.val))  # a tuple of pairs reads as (train, val)
     assert by_name(pairs)["duplicates"].measured == {"val_in_train": 0}
     single = check_data((ds.X, ds.y))

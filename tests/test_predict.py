@@ -75,3 +75,16 @@ def test_bad_input_names_what_is_wrong(tmp_path):
         predict_file(result.path, tmp_path / "narrow.npy")
     with pytest.raises(DataError, match="no such file"):
         predict_file(result.path, tmp_path / "missing.csv")
+
+
+def test_predict_command_writes_the_csv_and_bad_input_exits_2(tmp_path, capsys):
+    from knobs.cli import main
+
+    result = _run(tmp_path)
+    X_test = np.zeros((4, 64))
+    np.save(tmp_path / "rows.npy", X_test)
+    assert main(["predict", "--run", str(result.path), "--input", str(tmp_path / "rows.npy"),
+                 "-o", str(tmp_path / "p.csv")]) == 0
+    assert len(_rows(tmp_path / "p.csv")) == 4
+    assert main(["predict", "--run", str(tmp_path / "nope"), "--input", str(tmp_path / "rows.npy")]) == 2
+    assert "no such run directory" in capsys.readouterr().err

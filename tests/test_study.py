@@ -345,7 +345,11 @@ def test_killed_worker_is_recovered_and_the_study_finishes(tmp_path):
     assert trials[2].attrs["fail_reason"] == "abandoned: process died" and len(trials[2].intermediate) >= 3
     remaining = 5 - sum(t.state.finished for t in trials)
     study.optimize(lambda c, t: c["x"], n_trials=remaining)
-    assert len(study.trials) == 5 and [t.number for t in study.trials] == list(range(5))
+    # the lost config runs once more (taking no slot of n_trials), then the two new ones
+    after = study.trials
+    assert [t.number for t in after] == list(range(6)) and after[3].attrs == {"retry_of": 2}
+    assert after[3].config == trials[2].config and after[3].state is TrialState.COMPLETE
+    assert [t.state for t in after[:2]] == [TrialState.COMPLETE] * 2 and after[:2] == trials[:2]  # nothing lost
 
 
 def test_stale_rules():

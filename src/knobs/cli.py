@@ -54,22 +54,57 @@ _RUNS_DIR = typer.Option(None, "--runs-dir", help="where run directories go (def
 _TRIALS = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)")
 _SEED = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)")
 _QUIET = typer.Option(False, "--quiet", "-q", help="print only the final summary")
+_WORKERS = typer.Option(None, "--workers", "-w", help="trials at once: local processes or Ray tasks (search.workers)")
+_EXECUTOR = typer.Option(None, "--executor", help="local | ray: where trials run (search.executor)")
+_ADDRESS = typer.Option(None, "--address", help="Ray cluster: auto, host:port or ray://host:port (search.ray_address)")
+_STORAGE = typer.Option(None, "--storage", help="study database URL, e.g. postgresql://user:pw@host/db (search.storage)")
+
+
+def _scale(workers: Optional[int], executor: Optional[str], address: Optional[str], storage: Optional[str]) -> dict:
+    return {"search.workers": workers, "search.executor": executor, "search.ray_address": address,
+            "search.storage": storage}
 
 
 @app.command()
 @friendly
 def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
-        trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET) -> None:
+        trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET,
+        workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
+        storage: Optional[str] = _STORAGE) -> None:
     """Run the whole practice cycle: split + vault, preflight, search, test once, report."""
-    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}, quiet, final_test=True)
+    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
+                    **_scale(workers, executor, address, storage)}, quiet, final_test=True)
 
 
 @app.command()
 @friendly
 def tune(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
-         trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET) -> None:
+         trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET,
+         workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
+         storage: Optional[str] = _STORAGE) -> None:
     """Search only: the cycle up to the best trial, with the test split sealed and never opened."""
-    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed}, quiet, final_test=False)
+    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
+                    **_scale(workers, executor, address, storage)}, quiet, final_test=False)
+
+
+@app.command()
+@friendly
+def worker(
+    storage: str = typer.Option(..., "--storage", help="the run's study database URL (or a run directory)"),
+    study: str = typer.Option(..., "--study", help="the study: the run's name (\"search\" in a run's own study.db)"),
+    n_trials: Optional[int] = typer.Option(None, "--n-trials", "-n", help="run this many trials (default: until "
+                                           "the run has its search.n_trials, counting every worker's)"),
+    workers: int = typer.Option(1, "--workers", "-w", help="local processes of this worker"),
+) -> None:
+    """Join a study started by `knobs run`/`tune` (e.g. in PostgreSQL) and run its trials here."""
+    from knobs.executors import serve
+
+    out = Console()
+    result = serve(_storage_url(storage), study, n_trials=n_trials, workers=workers,
+                   on_trial=lambda s, t: out.print(f"trial {t.number}: {t.state.value}"
+                                                    + ("" if t.value is None else f" {t.value:.6g}")))
+    out.print(f"study {result['study']!r}: {result['ran']} trials finished here; "
+              f"{result['finished']} of {result['budget']} finished in all")
 
 
 def _cycle(config: Optional[Path], overrides: dict, quiet: bool, final_test: bool) -> None:
@@ -108,6 +143,65 @@ def lr_find_command(
 
 def _fmt_lr(value: Optional[float]) -> str:
     return "not reached" if value is None else f"{value:.3g}"
+
+
+@app.command("predict")
+@friendly
+def predict_command(
+    run_dir: Path = typer.Option(..., "--run", help="a finished run directory, e.g. runs/exp1"),
+    input_path: Path = typer.Option(..., "--input", "-i", help="CSV/TSV with the run's feature columns, an "
+                                    "image or a folder of images, or .npy features (built-in data)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="default: <input>.predictions.csv"),
+) -> None:
+    """Apply a finished run's preprocessing and final model (single or ensemble) to new data."""
+    from knobs.pipeline._predict import predict_file
+
+    path = predict_file(run_dir, input_path, output)
+    Console().print(f"predictions written to {path}")
+
+
+@app.command("check")
+@friendly
+def check_command(
+    config: Optional[Path] = _CONFIG,
+    strict: bool = typer.Option(False, "--strict", help="exit 1 on a failed warning-level check too"),
+) -> None:
+    """Preflight only: data checks, initial loss, tiny-subset overfit and gradient check on the
+    config's reference model. Exit 1 when a check fails with severity error (--strict: any failure)."""
+    from knobs.config import load_config
+    from knobs.diagnose import check_config
+    from knobs.pipeline import Display
+
+    results = check_config(load_config(config))
+    Display().preflight(results)
+    failed = [r for r in results if not r.passed and (strict or r.severity == "error")]
+    for r in failed:
+        _err.print(f"[bold red]{r.name}:[/] {r.message}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("diagnose")
+@friendly
+def diagnose_command(
+    config: Optional[Path] = _CONFIG,
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the findings and evidence as JSON"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="epochs of the watched run (default: min(train.epochs, 20))"),
+) -> None:
+    """Preflight, a short watched training of the reference model, and what is wrong with it.
+    Exit 1 when a finding has severity error."""
+    import json
+
+    from knobs.config import load_config
+    from knobs.diagnose import diagnose_config
+
+    report = diagnose_config(load_config(config), epochs=epochs)
+    Console().print(report.table())
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.to_dict(), indent=2))
+        Console().print(f"findings written to {json_path}")
+    if any(f.severity == "error" for f in report.findings):
+        raise typer.Exit(1)
 
 
 studies = typer.Typer(help="Inspect stored studies (SQLite or PostgreSQL).", no_args_is_help=True)

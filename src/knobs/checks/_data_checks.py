@@ -7,6 +7,9 @@ Each check returns a ``CheckResult`` (passing ones too, so a report shows what w
 - ``feature_scale``: columns with a mean or std beyond ``scale_limit`` (10 for raw data; 3 after
   the given standardizer, on every split) — unscaled inputs slow or break gradient descent.
 - ``labels``: class labels outside ``0..C-1`` or not integers.
+- ``target_scale`` (regression): a target with a mean or std beyond 10 — an untrained model
+  predicts about 0, so its loss starts near mean² + variance and the output layer spends its
+  first epochs learning the offset.
 - ``class_balance``: the largest over the smallest training class count.
 - ``duplicates``: rows of a later split (val, test) that also appear in an earlier one — a leak
   that makes the held-out score optimistic.
@@ -29,6 +32,9 @@ __all__ = ["check_data"]
 
 Pairs = dict[str, tuple[np.ndarray, np.ndarray]]
 _SHOWN = 10
+# NOTE: the raw-feature limit of ``feature_scale``, applied to the regression target (which no
+# standardizer touches): beyond it the initial MSE is dominated by the target's own scale.
+TARGET_LIMIT = 10.0
 
 
 def check_data(data, n_classes: int | None = None, *, task: str | None = None, standardizer=None,
@@ -49,7 +55,8 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
         max_imbalance: the largest acceptable ratio of training class counts.
 
     Returns:
-        One ``CheckResult`` per check, in the order of the module doc.
+        One ``CheckResult`` per check, in the order of the module doc (``labels`` and
+        ``class_balance`` for classification, ``target_scale`` for regression).
 
     Example:
         >>> [r.name for r in check_data(split(load_builtin("iris"))) if not r.passed]  # doctest: +SKIP
@@ -64,6 +71,8 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
         if n_classes is None:
             n_classes = int(max(np.nanmax(y) for _, y in pairs.values())) + 1
         results += [_labels(pairs, n_classes), _balance(pairs, n_classes, max_imbalance)]
+    else:
+        results.append(_target_scale(pairs, TARGET_LIMIT))
     return results + [_duplicates(pairs)]
 
 
@@ -203,6 +212,20 @@ def _balance(pairs: Pairs, n_classes: int, max_imbalance: float) -> CheckResult:
                        f"imbalanced {name} classes: {found} (counts {counts.tolist()}); use class "
                        f"weights or oversample the small classes within the training split, and "
                        f"judge by balanced accuracy or per-class recall")
+
+
+def _target_scale(pairs: Pairs, limit: float) -> CheckResult:
+    name, (_, y) = next(iter(pairs.items()))
+    mean, std = _moments(_columns(y.reshape(len(y), -1)))
+    measured = {"split": name, "mean": float(np.nanmax(np.abs(mean))), "std": float(np.nanmax(std))}
+    expected = f"|mean| and std of the target <= {limit:g}"
+    if measured["mean"] <= limit and measured["std"] <= limit:
+        return CheckResult("target_scale", True, "info", measured, expected,
+                           f"the {name} target has mean {measured['mean']:.3g} and std {measured['std']:.3g}")
+    return CheckResult("target_scale", False, "warning", measured, expected,
+                       f"the {name} target has |mean| {measured['mean']:.4g} and std {measured['std']:.4g}; "
+                       f"standardize it with the training mean and std (and undo that on predictions), "
+                       f"or start the output bias at its mean")
 
 
 def _duplicates(pairs: Pairs) -> CheckResult:

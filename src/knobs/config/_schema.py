@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 __all__ = [
-    "RunConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrainConfig", "ChecksConfig",
+    "RunConfig", "BalanceConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrialResources", "TrainConfig", "ChecksConfig",
     "DEFAULT_SPACE",
 ]
 
@@ -35,21 +35,61 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    """Where the data comes from and how it is split and scaled."""
+    """Where the data comes from, how it is read, split and scaled.
 
-    source: str = Field("digits", description="built-in set name (digits, iris, wine, breast_cancer) or a .csv path")
-    target: Optional[str] = Field(None, description="target column of a CSV file")
+    The reading keys apply to one kind of data each (``knobs.data.OPTIONS``); setting one for
+    another kind stops the run naming it. Their defaults are the loaders' own.
+    """
+
+    source: str = Field("digits", description="built-in set name, a .csv/.tsv/.txt file, or an image folder")
+    kind: Literal["auto", "tabular", "images", "text"] = Field(
+        "auto", description="auto: a folder is images; a table is text when text_column is set, else tabular")
+    target: Optional[str] = Field(None, description="target column of a table (default \"label\")")
     task: Optional[Literal["classification", "regression"]] = Field(None, description="default: inferred from the target")
     n_classes: Optional[int] = Field(None, ge=2, description="keep the integer labels as they are and require 0..n_classes-1")
     val: float = Field(0.15, gt=0.0, lt=1.0, description="validation fraction")
     test: float = Field(0.15, gt=0.0, lt=1.0, description="test fraction, sealed in the vault")
     standardize: Literal["feature", "channel", "sample", "none"] = "feature"
+    # tables (tabular and text)
+    delimiter: Optional[str] = Field(None, description="field separator (default: tab for .tsv, comma otherwise)")
+    missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
+        "error", description="missing cells: refuse, drop the rows, or fill (learned on the training split)")
+    # tabular
+    features: Optional[list[str]] = Field(None, description="feature columns (default: all but the target)")
+    categorical: list[str] = Field(default_factory=list, description="columns to one-hot encode although numeric")
+    max_categories: int = Field(100, ge=2, description="the most distinct values of a categorical column")
+    # images
+    image_size: Optional[Union[PositiveInt, tuple[PositiveInt, PositiveInt]]] = Field(
+        None, description="resize to this size (int or [height, width]); default: the images' common size")
+    image_channels: Optional[Literal[1, 3]] = Field(None, description="default: 1 if every image is grayscale, else 3")
+    bad_files: Literal["error", "skip"] = Field("error", description="non-image files: stop, or skip and list them")
+    max_per_class: Optional[int] = Field(None, ge=1, description="keep the first N images of each class")
+    # text
+    text_column: Optional[str] = Field(None, description="the text column; setting it makes a table text")
+    vocab_size: int = Field(20000, ge=3, le=2**24, description="most vocabulary entries, <pad> and <unk> included")
+    min_freq: int = Field(2, ge=1, description="fewest training occurrences for a token of its own")
+    max_length: int = Field(256, ge=1, description="most tokens kept per text")
+
+    def loader_options(self) -> dict[str, Any]:
+        """The reading keys this config sets explicitly, as keyword arguments of ``load_dataset``."""
+        kept = self.model_fields_set - _NOT_LOADER_KEYS
+        return {key: getattr(self, key) for key in sorted(kept)}
+
+
+_NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "standardize"})
 
 
 class ModelConfig(_Strict):
     """The model family; its hyperparameters live in [search.space]."""
 
-    family: Literal["mlp", "convnet"] = "mlp"
+    family: Literal["mlp", "convnet", "text_bag", "text_cnn"] = "mlp"
+
+
+class TrialResources(_Strict):
+    """CPUs and GPUs each trial reserves when search.executor = "ray" (fractions pack trials)."""
+
+    cpu: float = Field(1.0, gt=0.0)
+    gpu: float = Field(0.0, ge=0.0)
 
 
 class SearchConfig(_Strict):
@@ -63,6 +103,14 @@ class SearchConfig(_Strict):
     timeout: Optional[float] = Field(None, gt=0, description="stop starting new trials after this many seconds")
     metric: Literal["val_loss", "val_accuracy"] = "val_loss"
     space: dict[str, SpaceEntry] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
+    workers: int = Field(1, ge=1, le=1024, description="trials run at once: local processes, or Ray tasks in flight")
+    executor: Literal["local", "ray"] = Field("local", description="where trials run: local processes or Ray tasks")
+    ray_address: Optional[str] = Field(None, description="Ray cluster: 'auto', 'host:port', 'ray://host:port'; "
+                                                         "default: a Ray instance started for this run")
+    trial_resources: TrialResources = Field(default_factory=TrialResources,
+                                              description="what each Ray task reserves")
+    storage: Optional[str] = Field(None, description="database URL of the study (default: study.db in the run "
+                                                     "directory); a postgresql:// URL lets `knobs worker` join from other machines")
 
 
 class TrainConfig(_Strict):
@@ -95,6 +143,22 @@ class EnsembleConfig(_Strict):
     size: int = Field(25, ge=1, description="rounds of greedy selection with replacement (Caruana et al. 2004)")
 
 
+class BalanceConfig(_Strict):
+    """Class imbalance, applied to the training split only (``knobs.balance.BalanceOptions``)."""
+
+    class_weight: Union[Literal["none", "balanced"], list[float]] = Field(
+        "none", description="loss weights per class: balanced = n / (C * n_c) from the training counts")
+    sampler: Literal["none", "oversample", "undersample", "smote"] = "none"
+    loss: Literal["ce", "focal"] = "ce"
+    focal_gamma: float = Field(2.0, ge=0.0)
+    smote_k: int = Field(5, ge=1, description="SMOTE's k_neighbors")
+    threshold: Literal["none", "balanced_accuracy", "f1", "mcc"] = Field(
+        "none", description="binary tasks: tune the decision threshold on validation for this metric")
+
+    def active(self) -> bool:
+        return self.model_dump() != BalanceConfig().model_dump()
+
+
 class RunConfig(_Strict):
     """One run of the practice cycle."""
 
@@ -107,3 +171,10 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    balance: BalanceConfig = Field(default_factory=BalanceConfig)
+    # NOTE: [augment] and [transfer] are validated by knobs.augment / knobs.transfer when the run
+    # loads its inputs (their option sets live there, and importing them here would pull torch).
+    augment: dict[str, Any] = Field(default_factory=dict, description="image augmentation options "
+                                    "(knobs.augment.ImageAugmentOptions keys); searchable as augment.<key>")
+    transfer: Optional[dict[str, Any]] = Field(None, description="start from a pretrained knobs checkpoint "
+                                               "(knobs.transfer.TransferConfig keys)")

@@ -13,13 +13,15 @@ import numpy as np
 import torch
 
 from knobs.config import RunConfig, build_space
-from knobs.data import Vault, declare_classes, load_dataset, split, validate_labels
+from knobs.data import Vault, declare_classes, encode_splits, load_dataset, split, validate_labels
 from knobs.errors import ConfigError, KnobsError
+from knobs.executors._pipeline import (claim_run, keep_top_finished, make_executor, search_objective,
+                                       stop_at_budget, study_location)
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
-from knobs.pipeline._members import keep_top
 from knobs.pipeline._objective import TrialObjective, make_trainer
+from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
 from knobs.pipeline._rundir import EventLog, RunDir
@@ -58,20 +60,25 @@ def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True)
     try:
         summary = _cycle(cfg, rundir, display, dataset, splits, data, space, fixed, reference, final_test)
     except KnobsError:
-        if not _has_trials(rundir):  # bad input: leave nothing behind; after trials, keep the evidence
+        if not _has_trials(cfg, rundir):  # bad input: leave nothing behind; after trials, keep the evidence
             rundir.discard()
         raise
     summary["seconds"] = round(time.time() - started, 2)
     rundir.write_json("summary.json", summary)
-    display.summary(summary, Study.load(rundir.study_url, "search").trials, cfg.search.metric, _direction(cfg))
+    display.summary(summary, Study.load(*study_location(cfg, rundir)).trials, cfg.search.metric, _direction(cfg))
     return RunResult(path=rundir.path, summary=summary)
 
 
 def load_inputs(cfg: RunConfig) -> tuple:
     """Everything a run needs before it writes anything: (dataset, splits, prepared data, space,
-    fixed values, the reference config — the centre of the space). Raises on any bad input."""
+    fixed values, the reference config — the centre of the space). Raises on any bad input.
+
+    The returned splits are encoded: the data set's preprocessor (missing values, categories,
+    vocabulary) is fitted on the training split only, and the test split is encoded with it before
+    it is sealed, exactly as prediction rows will be. Model arguments that the data decides
+    (``vocab_size`` for text models) join the fixed values, so every checkpoint records them."""
     torch.set_num_threads(cfg.train.threads)
-    dataset = load_dataset(cfg.data.source, target=cfg.data.target or "label", task=cfg.data.task)
+    dataset = load_dataset(cfg.data.source, kind=cfg.data.kind, **cfg.data.loader_options())
     if cfg.data.n_classes is not None:
         dataset = declare_classes(dataset, cfg.data.n_classes)
     if dataset.task == "classification":
@@ -80,7 +87,13 @@ def load_inputs(cfg: RunConfig) -> tuple:
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     splits = split(dataset, val=cfg.data.val, test=cfg.data.test, seed=cfg.seed)
-    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize)
+    preprocessor, splits, report = encode_splits(dataset, splits)
+    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report)
+    taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
+    if taken:
+        raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
+                          f"(set data.{taken[0]} to bound it); remove it from the space")
+    fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     return dataset, splits, data, space, fixed, reference
@@ -92,11 +105,14 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         events("run_start", config=cfg.model_dump(), source=dataset.source, resumed=not rundir.created,
                sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])})
         vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
+        data.save_preprocessing(rundir.path)
         display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: train {len(splits.train[1])}, "
                     f"val {len(splits.val[1])}, test {len(splits.test[1])} (sealed, fingerprint {vault.fingerprint[:12]})")
+        study_url, study_name = study_location(cfg, rundir)
         study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
                       pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs),
-                      direction=_direction(cfg), storage=rundir.study_url, name="search", load_if_exists=True)
+                      direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
+        claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
         finished = [t for t in study.trials if t.state.finished]
         best_value = study.best.value if any(t.state is TrialState.COMPLETE for t in finished) else None
         objective = TrialObjective(cfg, data, fixed, rundir, events, best_value)
@@ -111,9 +127,11 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         remaining = max(0, cfg.search.n_trials - len(finished))
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
             objective.on_epoch = progress.on_epoch
-            study.optimize(objective, n_trials=remaining, timeout=cfg.search.timeout,
+            study.optimize(search_objective(cfg, objective, rundir, study_url, study_name), n_trials=remaining,
+                           timeout=cfg.search.timeout, workers=cfg.search.workers, executor=make_executor(cfg.search),
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
-                                      lambda s, t: keep_top(rundir, s.trials, cfg.ensemble.top_k, s.direction)])
+                                      lambda s, t: keep_top_finished(rundir, s.trials, cfg.ensemble.top_k, s.direction),
+                                      stop_at_budget(cfg.search.n_trials)])
         final = final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)) if final_test else {"test": None}
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
@@ -132,11 +150,14 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
         "name": rundir.path.name,
         "run_dir": str(rundir.path),
         "data": {"source": dataset.source, "n": int(len(dataset.y)), "n_classes": dataset.n_classes,
-                 "task": dataset.task},
+                 "task": dataset.task, "loading": dataset.loading},
         "test": final["test"],
         "final_model": final.get("final_model"),
         "single": final.get("single"),
         "ensemble": final.get("ensemble"),
+        "threshold": final.get("threshold"),
+        "practices": {"balance": cfg.balance.model_dump() if cfg.balance.active() else None,
+                      "augment": cfg.augment or None, "transfer": cfg.transfer},
         "best_trial": {
             "number": best.number, "value": best.value, "metric": cfg.search.metric, "config": best.config,
             "val_accuracy": best.attrs.get("val_accuracy"), "val_loss": best.attrs.get("val_loss"),
@@ -168,11 +189,11 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
 
 
-def _has_trials(rundir: RunDir) -> bool:
-    if not (rundir.path / "study.db").exists():
+def _has_trials(cfg: RunConfig, rundir: RunDir) -> bool:
+    if cfg.search.storage is None and not (rundir.path / "study.db").exists():
         return False
     try:
-        return bool(Study.load(rundir.study_url, "search").trials)
+        return bool(Study.load(*study_location(cfg, rundir)).trials)
     except KnobsError:
         return False
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from knobs.errors import KnobsError
-from knobs.storage._base import RunningTrial, Storage, StudyRecord, jsonable, summarize
+from knobs.storage._base import NumberTaken, RunningTrial, Storage, StudyRecord, jsonable, summarize
 from knobs.storage._memory import InMemoryStorage
 from knobs.storage._sql import SQLStorage
 
-__all__ = ["Storage", "StudyRecord", "RunningTrial", "InMemoryStorage", "SQLStorage",
+__all__ = ["Storage", "StudyRecord", "RunningTrial", "NumberTaken", "InMemoryStorage", "SQLStorage",
            "get_storage", "list_studies", "summarize", "jsonable"]
 
 

@@ -7,7 +7,8 @@ atomic step, so two workers can call them concurrently.
 Call order, as ``Study`` uses it::
 
     create_study / get_study            once, when a study is opened
-    create_trial                        ask(): allocates the next number atomically
+    create_trial                        ask(): claims the next number atomically (with the
+                                        sampler's new state, in the same transaction)
     report, set_trial_attr, heartbeat   while the trial runs (only on RUNNING trials)
     finish_trial                        tell(): RUNNING → COMPLETE | PRUNED | FAILED, exactly once
     get_trials, get_trial               whenever samplers/pruners need the history
@@ -23,7 +24,15 @@ from typing import Any, Iterable, Sequence
 from knobs.errors import KnobsError
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["Storage", "StudyRecord", "RunningTrial", "summarize", "jsonable"]
+__all__ = ["Storage", "StudyRecord", "RunningTrial", "NumberTaken", "summarize", "jsonable"]
+
+
+class NumberTaken(Exception):
+    """``create_trial(number=n)`` lost a race: another worker claimed trial ``n`` first.
+
+    Not a ``KnobsError``: it is control flow. ``Study`` catches it, re-reads the history (which now
+    holds the other worker's trial) and asks its sampler again.
+    """
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,12 @@ class Storage(abc.ABC):
 
     url: str = "memory"
 
+    @property
+    def connect_url(self) -> str | None:
+        """The URL another process opens to reach these rows (password included); None when the
+        rows live only in this process (then worker processes cannot share the study)."""
+        return None
+
     # ---- studies -----------------------------------------------------------------------------
     @abc.abstractmethod
     def create_study(self, name: str, *, direction: str, space: dict[str, Any] | None,
@@ -85,8 +100,19 @@ class Storage(abc.ABC):
     # ---- trials ------------------------------------------------------------------------------
     @abc.abstractmethod
     def create_trial(self, study_id: int, config: dict[str, Any], *, host: str | None = None,
-                     pid: int | None = None) -> FrozenTrial:
-        """A new RUNNING trial with the next free number (atomic across workers)."""
+                     pid: int | None = None, number: int | None = None, attrs: dict[str, Any] | None = None,
+                     sampler: dict[str, Any] | None = None) -> FrozenTrial:
+        """A new RUNNING trial, in one transaction.
+
+        Args:
+            number: None takes the next free number. An int claims exactly that number, which
+                must be the next one: ``NumberTaken`` when another worker got there first. This
+                is how ``Study`` asks optimistically: the sampler saw trials ``0..n-1``, so its
+                config is stored as trial ``n`` only if nobody added a trial meanwhile.
+            attrs: the trial's first attributes (e.g. ``{"retry_of": 3}``).
+            sampler: the study's new sampler state, written with the trial (so the stored state
+                always matches the stored trials).
+        """
 
     @abc.abstractmethod
     def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 from knobs.errors import KnobsError, TrialError
-from knobs.storage._base import RunningTrial, Storage, StudyRecord
+from knobs.storage._base import NumberTaken, RunningTrial, Storage, StudyRecord
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["InMemoryStorage"]
@@ -57,13 +57,19 @@ class InMemoryStorage(Storage):
             self._studies[name] = replace(self._studies[name], **copy.deepcopy(fields))
 
     def create_trial(self, study_id: int, config: dict[str, Any], *, host: str | None = None,
-                     pid: int | None = None) -> FrozenTrial:
+                     pid: int | None = None, number: int | None = None, attrs: dict[str, Any] | None = None,
+                     sampler: dict[str, Any] | None = None) -> FrozenTrial:
         with self._lock:
             trials = self._trials[study_id]
+            if number is not None and number != len(trials):
+                raise NumberTaken(f"trial {number} is taken (the next free number is {len(trials)})")
             now = time.time()
-            trial = FrozenTrial(number=len(trials), config=copy.deepcopy(config), started_at=now)
+            trial = FrozenTrial(number=len(trials), config=copy.deepcopy(config), started_at=now,
+                                attrs=copy.deepcopy(attrs or {}))
             trials.append(trial)
             self._alive[study_id][trial.number] = RunningTrial(trial.number, now, host, pid)
+            if sampler is not None:
+                self.set_study_fields(study_id, sampler=sampler)
             return copy.deepcopy(trial)
 
     def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from knobs.errors import KnobsError, TrialError
 from knobs.storage import _schema as db
-from knobs.storage._base import RunningTrial, Storage, StudyRecord, summarize
-from knobs.storage._retry import is_duplicate, is_schema_race, retry
+from knobs.storage._base import NumberTaken, RunningTrial, Storage, StudyRecord, summarize
+from knobs.storage._retry import is_disconnect, is_duplicate, is_locked, is_schema_race, retry
 from knobs.storage._url import display_url, make_engine, parse_url, sqlite_path
 from knobs.trial import FrozenTrial, TrialState
 
@@ -36,7 +36,7 @@ class SQLStorage(Storage):
 
     Args:
         url: a database URL, e.g. ``"sqlite:///runs/x/study.db"`` or
-            ``"postgresql+psycopg://user@host/db"`` (needs ``pip install 'psycopg[binary]'``).
+            ``"postgresql://user:password@host/db"`` (psycopg 3; needs ``pip install 'psycopg[binary]'``).
         create: create the database and tables when missing (False: they must exist).
 
     Example:
@@ -56,14 +56,28 @@ class SQLStorage(Storage):
         # transactions would interleave, so they take turns. Files and servers need no lock.
         in_memory = parsed.get_backend_name() == "sqlite" and sqlite_path(parsed) is None
         self._serial = threading.RLock() if in_memory else contextlib.nullcontext()
+        self._connect_url = None if in_memory else parsed.render_as_string(hide_password=False)
         try:
+            # NOTE: a lost connection is not retried here: a server that does not answer at
+            # opening time is a wrong URL far more often than a blip, and the person waiting
+            # deserves the message at once. Lock and schema races with other workers are retried.
             if create:
-                retry(lambda: db.ensure_schema(self._engine), also=is_schema_race)
+                retry(lambda: db.ensure_schema(self._engine), also=is_schema_race, transient=is_locked)
             else:
-                db.check_schema(self._engine, self.url)
+                retry(lambda: db.check_schema(self._engine, self.url), transient=is_locked)
         except sa.exc.DatabaseError as e:
             self._engine.dispose()
+            if is_disconnect(e):
+                raise KnobsError(f"storage {self.url} cannot be reached: {_first_line(e.orig)} — is the "
+                                 "server running, and are host, port, user and password right?") from None
             raise KnobsError(f"storage {self.url} cannot be opened as a knobs database: {e.orig}") from None
+        except KnobsError:
+            self._engine.dispose()
+            raise
+
+    @property
+    def connect_url(self) -> str | None:
+        return self._connect_url
 
     def close(self) -> None:
         self._engine.dispose()
@@ -122,19 +136,35 @@ class SQLStorage(Storage):
 
     # ---- trials ------------------------------------------------------------------------------
     def create_trial(self, study_id: int, config: dict[str, Any], *, host: str | None = None,
-                     pid: int | None = None) -> FrozenTrial:
+                     pid: int | None = None, number: int | None = None, attrs: dict[str, Any] | None = None,
+                     sampler: dict[str, Any] | None = None) -> FrozenTrial:
         t = db.trials
 
         def insert() -> int:
             now = time.time()
             with self._begin() as conn:
-                number = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.number) + 1, 0))
-                                      .where(t.c.study_id == study_id)).scalar_one()
-                conn.execute(t.insert().values(study_id=study_id, number=number, state=_RUNNING, config=config,
-                                               attrs={}, started_at=now, heartbeat=now, host=host, pid=pid))
-            return number
+                free = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.number) + 1, 0))
+                                    .where(t.c.study_id == study_id)).scalar_one()
+                if number is not None and number != free:
+                    raise NumberTaken(f"trial {number} is taken (the next free number is {free})")
+                conn.execute(t.insert().values(study_id=study_id, number=free, state=_RUNNING, config=config,
+                                               attrs=attrs or {}, started_at=now, heartbeat=now, host=host, pid=pid))
+                if sampler is not None:
+                    conn.execute(db.studies.update().where(db.studies.c.id == study_id).values(sampler=sampler))
+            return free
 
-        return self.get_trial(study_id, retry(insert, also=is_duplicate))
+        def claim() -> int:
+            try:
+                return insert()
+            except sa.exc.IntegrityError as error:
+                # NOTE: two workers read the same max(number); the unique constraint lets one
+                # win. Without a requested number the loser simply takes the next one (retry);
+                # with one, the loser's sampler must see the winner's trial first.
+                if number is not None and is_duplicate(error):
+                    raise NumberTaken(f"trial {number} was claimed by another worker") from None
+                raise
+
+        return self.get_trial(study_id, retry(claim, also=is_duplicate))
 
     def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
                      attrs: dict[str, Any] | None = None) -> FrozenTrial:
@@ -246,6 +276,10 @@ class SQLStorage(Storage):
         done = conn.execute(t.update().where(t.c.id == trial_id, t.c.state == _RUNNING).values(**changes)).rowcount
         if done != 1:
             raise _not_running(number, "finished by another worker")
+
+
+def _first_line(error: Any) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
 
 
 def _not_running(number: int, state: str) -> TrialError:

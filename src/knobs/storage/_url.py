@@ -16,14 +16,17 @@ from sqlalchemy.pool import StaticPool
 
 from knobs.errors import KnobsError
 
-__all__ = ["parse_url", "display_url", "sqlite_path", "make_engine", "BUSY_TIMEOUT_S"]
+__all__ = ["parse_url", "display_url", "sqlite_path", "make_engine", "BUSY_TIMEOUT_S", "PG_CONNECT_TIMEOUT_S"]
 
 # NOTE: SQLite waits this long for a competing writer's lock before raising "database is
 # locked"; the retry loop in _retry.py adds backoff on top for the cases the wait cannot cover
 # (a read transaction that must upgrade to a write after another writer committed).
 BUSY_TIMEOUT_S = 30.0
 
-_EXAMPLES = "expected e.g. 'sqlite:///runs/x/study.db' or 'postgresql+psycopg://user@host/db'"
+#: seconds a PostgreSQL connection attempt may take (libpq ``connect_timeout``).
+PG_CONNECT_TIMEOUT_S = 5
+
+_EXAMPLES = "expected e.g. 'sqlite:///runs/x/study.db' or 'postgresql://user:password@host/db'"
 
 
 def parse_url(url: str | URL) -> URL:
@@ -59,7 +62,7 @@ def make_engine(url: str | URL, *, create: bool = True) -> Engine:
         KnobsError: the URL is malformed, its driver is not installed, the SQLite file (or its
             folder) does not exist.
     """
-    url = parse_url(url)
+    url = _default_driver(parse_url(url))
     path = sqlite_path(url)
     if path is not None:
         _check_sqlite_path(url, path, create)
@@ -82,7 +85,17 @@ def _check_sqlite_path(url: URL, path: Path, create: bool) -> None:
         raise KnobsError(f"storage {display_url(url)}: folder {str(path.parent)!r} does not exist")
 
 
+def _default_driver(url: URL) -> URL:
+    """``postgresql://`` means psycopg 3 (the ``postgres`` extra), whatever SQLAlchemy's default."""
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+
 def _engine_options(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() == "postgresql":
+        # NOTE: pre-ping replaces pooled connections the server dropped (a restart, an idle
+        # timeout) before a transaction uses them; the connect timeout bounds a host that
+        # never answers, so a wrong URL fails in seconds instead of hanging.
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
     if url.get_backend_name() != "sqlite":
         return {"pool_pre_ping": True}
     connect_args = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}

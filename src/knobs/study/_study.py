@@ -13,9 +13,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.space import Space
-from knobs.storage import Storage, get_storage, jsonable
-from knobs.study import _optimize, _resume, _tell
-from knobs.study._heartbeat import HOST, Heartbeat, find_stale
+from knobs.storage import NumberTaken, Storage, get_storage, jsonable
+from knobs.study import _heartbeat, _optimize, _requeue, _resume, _tell
+from knobs.study._heartbeat import Heartbeat, find_stale
 from knobs.trial import FrozenTrial, Trial, TrialState
 
 __all__ = ["Study"]
@@ -52,6 +52,8 @@ class Study:
     heartbeat_interval_s: float = 10.0
     #: a RUNNING trial silent this long is abandoned (a dead worker on this host is found at once).
     stale_after_s: float = 60.0
+    #: run an abandoned trial's config once more (attrs ``retry_of``) before sampling new ones.
+    retry_abandoned: bool = True
 
     def __init__(self, space: Space, sampler: Any = None, pruner: Any = None, direction: str = "minimize",
                  storage: str | Storage | None = None, name: str | None = None, load_if_exists: bool = True) -> None:
@@ -73,11 +75,10 @@ class Study:
         self._live: dict[int, Trial] = {}
         self._stop_requested = False
         self.fail_stale_trials()
-        # NOTE: continue the stored sampler sequence only when no live worker is running a
-        # trial: that is a resume. A second worker joining a busy study keeps its own sequence,
-        # or both workers would propose the same configs.
-        if not self._storage.running_trials(self._id):
-            _resume.load_sampler_state(self.sampler, record.sampler)
+        # NOTE: every process of a study continues the one stored sampler sequence — a resume
+        # and a worker joining a busy study alike. Two workers cannot propose the same config
+        # from it: a config is stored only if its sampler saw every trial so far (see _ask).
+        _resume.load_sampler_state(self.sampler, record.sampler)
         self._stored_sampler = record.sampler
         pruner_state = jsonable(_resume.pruner_json(self.pruner), "the pruner's parameters")
         if record.pruner != pruner_state:
@@ -133,22 +134,56 @@ class Study:
         return frozen
 
     def optimize(self, objective: Objective, n_trials: int | None = None, timeout: float | None = None,
-                 callbacks: Sequence[Callback] = (), catch: Iterable[type[BaseException]] = (Exception,)) -> None:
+                 callbacks: Sequence[Callback] = (), catch: Iterable[type[BaseException]] = (Exception,),
+                 workers: int = 1, executor: Any = None) -> None:
         """Run ask → ``objective(config, trial)`` → tell until ``n_trials`` (counted in this call)
         have run, ``timeout`` seconds have passed, the sampler is used up, or ``stop()`` is called.
 
         Args:
-            objective: returns the value to minimize/maximize; may call ``trial.report``.
-            n_trials: trials to run in this call; None: no limit.
+            objective: returns the value to minimize/maximize; may call ``trial.report``. With
+                ``workers > 1`` it must be picklable (a module-level function, or an instance
+                of a module-level class): each worker process receives a copy.
+            n_trials: new configurations to run in this call, counted across all workers; None:
+                no limit. The config of a trial whose worker died is retried once on top
+                (``retry_abandoned``; the retry's ``attrs["retry_of"]`` names the lost trial).
             timeout: no new trial starts after this many seconds; None: no limit.
-            callbacks: ``cb(study, frozen_trial)`` after each finished trial.
+            callbacks: ``cb(study, frozen_trial)`` after each finished trial (in this process,
+                also for trials that worker processes finished).
             catch: exceptions that fail a trial but not the study. The default catches every
                 ``Exception`` — one diverging config should not end a long search — except
                 ``KnobsError`` (a bad setup fails every trial alike), which always propagates
                 unless ``catch`` names it. Each caught failure is logged on ``knobs.study``
                 and kept in ``attrs["fail_reason"]``.
+            workers: trials run at once. ``workers > 1`` starts that many local processes
+                (spawned, one torch/BLAS thread each), every one asking the shared storage for
+                trials, so the study must live in a database (``storage="sqlite:///…"`` or a
+                ``postgresql://`` URL): an in-memory study raises ``ConfigError``. Busy workers
+                never get the same config: a config is stored only if its sampler saw every
+                trial so far, running ones included.
+            executor: None (this process, or local processes when ``workers > 1``) or an object
+                with ``run(study, objective, *, n_trials, timeout, callbacks, catch, workers)``,
+                such as ``knobs.executors.RayExecutor`` (trials as Ray tasks).
+
+        Example:
+            >>> study = knobs.Study(space, storage="sqlite:///study.db")       # doctest: +SKIP
+            >>> study.optimize(objective, n_trials=40, workers=4)            # doctest: +SKIP
         """
-        _optimize.optimize(self, objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks, catch=catch)
+        if executor is not None and not callable(getattr(executor, "run", None)):
+            raise ConfigError(f"optimize(executor=...) must be None or have a run() method such as "
+                              f"knobs.executors.RayExecutor; got {executor!r}")
+        workers = _optimize.check_workers(workers)
+        if executor is not None:
+            _optimize.check(objective, n_trials, timeout, catch)
+            executor.run(self, objective, n_trials=n_trials, timeout=timeout, callbacks=list(callbacks),
+                         catch=catch, workers=workers)
+        elif workers > 1:
+            from knobs.study._workers import optimize_in_processes
+
+            optimize_in_processes(self, objective, workers=workers, n_trials=n_trials, timeout=timeout,
+                                  callbacks=callbacks, catch=catch)
+        else:
+            _optimize.optimize(self, objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks,
+                               catch=catch)
 
     def stop(self) -> None:
         """Ask ``optimize`` to start no further trial (e.g. from a callback)."""
@@ -196,7 +231,7 @@ class Study:
         ``attrs["fail_reason"]`` reads "abandoned: process died" (its pid is gone from this
         host) or "abandoned: no heartbeat for N s" (silent longer than ``stale_after_s``).
         """
-        stale = find_stale(self._storage.running_trials(self._id), grace_s=self.stale_after_s)
+        stale = find_stale(self._storage.running_trials(self._id), grace_s=self.stale_after_s, host=_heartbeat.HOST)
         failed = []
         for number, reason in stale.items():
             try:
@@ -211,23 +246,70 @@ class Study:
                 f"sampler={self.sampler!r}, pruner={self.pruner!r})")
 
     # ---- wiring ------------------------------------------------------------------------------
-    def _ask(self) -> Trial | None:
-        """Like ``ask`` but None when the sampler is used up (``optimize`` then stops)."""
-        self.fail_stale_trials()
-        history = self._storage.get_trials(self._id)
-        configs = self.sampler.suggest(self.space, history, 1, direction=self.direction)
-        self._save_sampler()
-        if not configs:
-            return None
-        config = jsonable(dict(configs[0]), "a sampled config")
-        frozen = self._storage.create_trial(self._id, config, host=HOST, pid=os.getpid())
+    def _ask(self, take_slot: Callable[[], bool] | None = None) -> Trial | None:
+        """Like ``ask`` but None when the sampler is used up or ``take_slot()`` says no.
+
+        The claim is optimistic: the sampler sees trials ``0..n-1`` and its config is stored as
+        trial ``n`` only if no other worker stored one meanwhile (``NumberTaken``); else the
+        sampler is rolled back, the history re-read, and the sampler asked again. So every
+        config was chosen knowing every trial before it, running ones included, and the stored
+        sampler state always matches the stored trials. An abandoned trial's config is claimed
+        the same way (once, as a retry) before any new one, and takes no slot.
+        """
+        slot = take_slot is None
+        while True:
+            self.fail_stale_trials()
+            history = self._storage.get_trials(self._id)
+            number = history[-1].number + 1 if history else 0
+            lost = _requeue.pending_retry(history) if self.retry_abandoned else None
+            before, state = None, None
+            if lost is not None:
+                config, attrs = dict(lost.config), {_requeue.RETRY_OF: lost.number}
+            else:
+                if not slot and not take_slot():
+                    return None
+                slot = True
+                self._sync_sampler()
+                before = self._sampler_state()
+                configs = self.sampler.suggest(self.space, history, 1, direction=self.direction)
+                state = self._sampler_state()
+                if not configs:
+                    self._save_sampler(state)
+                    return None
+                config, attrs = jsonable(dict(configs[0]), "a sampled config"), {}
+            try:
+                frozen = self._storage.create_trial(
+                    self._id, config, host=_heartbeat.HOST, pid=os.getpid(), number=number, attrs=attrs,
+                    sampler=state if state is not None and state != self._stored_sampler else None)
+            except NumberTaken:
+                if before is not None:
+                    _resume.load_sampler_state(self.sampler, before)  # undo the draw; re-sync next
+                continue
+            if state is not None:
+                self._stored_sampler = state
+            return self._live_trial(frozen)
+
+    def _live_trial(self, frozen: FrozenTrial) -> Trial:
+        """The live handle of a trial this process just claimed, with its heartbeat running."""
         trial = Trial(frozen.number, frozen.config, on_report=self._on_report, on_attr=self._on_attr)
+        trial.attrs.update(frozen.attrs)
         self._live[trial.number] = trial
         self._heartbeat.add(trial.number)
         return trial
 
-    def _save_sampler(self) -> None:
-        state = jsonable(_resume.sampler_json(self.sampler), f"the state_dict() of {type(self.sampler).__name__}")
+    def _sampler_state(self) -> dict[str, Any]:
+        return jsonable(_resume.sampler_json(self.sampler), f"the state_dict() of {type(self.sampler).__name__}")
+
+    def _sync_sampler(self) -> None:
+        """Continue from the stored sampler state when another worker advanced it."""
+        record = self._storage.get_study(self.name)
+        stored = record.sampler if record is not None else None
+        if stored != self._stored_sampler:
+            _resume.load_sampler_state(self.sampler, stored)
+            self._stored_sampler = stored
+
+    def _save_sampler(self, state: dict[str, Any] | None = None) -> None:
+        state = self._sampler_state() if state is None else state
         if state != self._stored_sampler:
             self._storage.set_study_fields(self._id, sampler=state)
             self._stored_sampler = state

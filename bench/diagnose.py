@@ -1,0 +1,128 @@
+"""knobs.diagnose on the zoo of broken and healthy setups, and the cost of knobs.watch probes.
+
+What is measured:
+
+1. Detection: every setup of tests/zoo.py is diagnosed (for each seed: the model's init, the batch
+   order and the checks' picks); a broken setup counts as detected when its expected code is
+   among the warning/error findings, a healthy setup raises a false alarm when it gets any
+   warning or error. Printed as a table (setup, expected code, codes found, ok), then the
+   detection rate and the false alarms.
+2. Probe overhead: the same training (digits, 5 epochs, Adam, batch 64, a validation pass each
+   epoch) with and without a ``Watch``, interleaved, for the digits MLP 64-256-256-10 and a small
+   ConvNet (1x8x8, 16 channels, depth 2); the figure is the median over repeats of
+   (time with probes / time without − 1). Two sampling rates: the ``Watch`` default (every 25
+   steps) and the one ``diagnose`` uses (4 probes per epoch, here every 4 steps).
+
+``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 9]``.
+The last printed line is one JSON object with the figures; bench/results/diagnose.json keeps the
+rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import zoo  # noqa: E402
+from knobs.diagnose import diagnose  # noqa: E402
+from knobs.diagnose._diagnose import PROBES_PER_EPOCH  # noqa: E402
+from knobs.models import build_model  # noqa: E402
+from knobs.train import Trainer  # noqa: E402
+from knobs.watch import Watch  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "diagnose.json"
+BATCH, EPOCHS = 64, 5
+
+
+def run_zoo(seeds: int) -> list[dict]:
+    rows = []
+    print(f"{'setup':30s} {'seed':>4s}  {'expected':20s} {'found (warning/error)':45s} ok   s")
+    for seed in range(seeds):
+        for setup in zoo.SETUPS:
+            torch.manual_seed(seed)
+            model = setup.make_model()
+            start = time.perf_counter()
+            report = diagnose(model, setup.train, setup.val, **{**setup.settings, "seed": seed})
+            seconds = time.perf_counter() - start
+            ok = setup.expect in report.codes if setup.expect else report.ok
+            rows.append({"setup": setup.name, "seed": seed, "expected": setup.expect, "found": report.codes,
+                         "ok": ok, "seconds": round(seconds, 2)})
+            print(f"{setup.name:30s} {seed:4d}  {str(setup.expect or '(healthy)'):20s} "
+                  f"{', '.join(report.codes) or '-':45s} {'yes' if ok else 'NO ':3s} {seconds:5.1f}", flush=True)
+    return rows
+
+
+def timed_fit(model, train, val, callbacks) -> float:
+    trainer = Trainer(optimizer="adam", lr=1e-3, epochs=EPOCHS, batch_size=BATCH, device="cpu", seed=0,
+                      callbacks=callbacks)
+    start = time.perf_counter()
+    trainer.fit(model, train, val)
+    return time.perf_counter() - start
+
+
+def overhead(name: str, model, train, val, repeats: int) -> dict:
+    """Median % extra time of a watched fit, for the default and the diagnose sampling rates."""
+    steps = math.ceil(len(train[1]) / BATCH)
+    rates = {"default": 25, "diagnose": max(1, steps // PROBES_PER_EPOCH)}
+    extra = {rate: [] for rate in rates}
+    timed_fit(copy.deepcopy(model), train, val, [])  # warm-up: lazy imports, allocator
+    for _ in range(repeats):
+        for rate, every in rates.items():
+            plain = timed_fit(copy.deepcopy(model), train, val, [])
+            watched = timed_fit(copy.deepcopy(model), train, val, [Watch(every=every)])
+            extra[rate].append(100 * (watched / plain - 1))
+    out = {"model": name, "steps_per_epoch": steps, "every": rates}
+    out.update({f"overhead_pct_{rate}": round(statistics.median(v), 2) for rate, v in extra.items()})
+    print(f"{name:8s} {steps} steps/epoch: probes every {rates['default']} steps "
+          f"{out['overhead_pct_default']:+.2f}%, every {rates['diagnose']} steps "
+          f"{out['overhead_pct_diagnose']:+.2f}% of training time (median of {repeats})", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = run_zoo(args.seeds)
+    broken = [r for r in rows if r["expected"]]
+    healthy = [r for r in rows if not r["expected"]]
+    detected = sum(r["ok"] for r in broken)
+    alarms = sum(not r["ok"] for r in healthy)
+    missed = sorted({r["setup"] for r in broken if not r["ok"]})
+    print(f"\ndetected {detected}/{len(broken)} faults ({100 * detected / len(broken):.1f}%); "
+          f"false alarms on {alarms}/{len(healthy)} healthy runs" + (f"; missed: {missed}" if missed else ""))
+
+    (X, y), (Xv, yv) = zoo.digits()
+    torch.manual_seed(0)
+    mlp = build_model("mlp", input_shape=(64,), n_classes=10, width=256, depth=2)
+    conv = build_model("convnet", input_shape=(1, 8, 8), n_classes=10, channels=16, depth=2)
+    costs = [overhead("mlp", mlp, (X, y), (Xv, yv), args.repeats),
+             overhead("convnet", conv, (X.reshape(-1, 1, 8, 8), y), (Xv.reshape(-1, 1, 8, 8), yv), args.repeats)]
+    headline = {
+        "bench": "diagnose", "seeds": args.seeds, "setups": len(zoo.SETUPS),
+        "faults": len(broken), "detected": detected, "detection_rate": round(detected / len(broken), 4),
+        "healthy_runs": len(healthy), "false_alarms": alarms, "missed": missed,
+        "median_seconds_per_diagnosis": statistics.median(r["seconds"] for r in rows),
+        **{f"{c['model']}_overhead_pct_{rate}": c[f"overhead_pct_{rate}"] for c in costs
+           for rate in ("default", "diagnose")},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"headline": headline, "rows": rows, "overhead": costs}, indent=1))
+    print(json.dumps(headline))
+    return headline
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Diagnosis: the babysitting of a training run, automated.
+
+``diagnose(model, train=(X, y), val=(X, y), ...)`` runs the preflight checks, trains a copy of the
+model for a few epochs under ``knobs.watch.Watch``, compares it with a scikit-learn reference and,
+when the run was unstable or fit too little, with the same training at 1/10 or 10x the learning
+rate. It returns a ``Report`` whose ``findings`` each carry a ``code`` (``CODES``), a
+``severity``, the ``evidence`` and the recommended ``action``.
+
+``diagnose_config(cfg)`` does the same for a ``knobs run`` config (its data, split and
+standardization, and the reference model at the centre of its search space); ``check_config(cfg)``
+runs only the preflight checks.
+
+Example:
+    >>> import knobs
+    >>> report = knobs.diagnose(model, (X, y), (Xv, yv), optimizer="adam", lr=1e-3)  # doctest: +SKIP
+    >>> print(report)                                                                  # doctest: +SKIP
+    [WARNING] overfitting: training score 1.000 vs validation 0.839 (gap 0.161); ...
+"""
+
+import sys
+import types
+
+from knobs.diagnose._config import check_config, diagnose_config
+from knobs.diagnose._diagnose import diagnose
+from knobs.diagnose._finding import CODES, Finding
+from knobs.diagnose._report import Report
+
+__all__ = ["CODES", "Finding", "Report", "check_config", "diagnose", "diagnose_config"]
+
+
+class _CallablePackage(types.ModuleType):
+    """This package, callable as ``knobs.diagnose(...)``.
+
+    NOTE: importing a subpackage binds its module to the parent's attribute of the same name, so
+    after ``import knobs.diagnose`` the name ``knobs.diagnose`` is this module, never the function.
+    Making the module callable (a documented use of assigning ``module.__class__``) keeps
+    ``knobs.diagnose(model, ...)`` working either way.
+    """
+
+    def __call__(self, *args, **kwargs) -> Report:
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -1,0 +1,130 @@
+"""``diagnose``: the preflight checks, one watched training run, and what they say is wrong.
+
+Order of work: validate the settings and data (bad input → ``KnobsError`` before any compute);
+the data checks (NaN/inf or bad labels stop here: nothing can train); the model checks on copies;
+one watched training run; a scikit-learn reference; when the run was unstable or fit too little,
+the same training at 1/10 or 10x the learning rate; then the rules turn the evidence into findings
+and causes explain their symptoms. The model passed in is never modified.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from knobs.checks import CheckResult, check_data
+from knobs.checks._common import as_tensors, check_task
+from knobs.diagnose._evidence import Settings, lr_probe, model_checks, reference, watched_run
+from knobs.diagnose._explain import explain
+from knobs.diagnose._preflight import check_findings
+from knobs.diagnose._report import Report
+from knobs.diagnose._training import activation_findings, fit_findings, gradient_findings, noisy_findings, probe_factors
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
+
+# NOTE: four probes per epoch give every rule a few readings per epoch at about 1% of the
+# training time (bench/diagnose.py measures the overhead).
+PROBES_PER_EPOCH = 4
+
+
+def diagnose(model: nn.Module, train, val, *, task: str = "classification", optimizer: str = "sgd",
+             lr: float = 0.01, batch_size: int = 32, epochs: int = 20, weight_decay: float = 0.0,
+             optimizer_options: dict | None = None, n_classes: int | None = None, seed: int = 0,
+             device: str = "auto") -> Report:
+    """Check, train briefly under watch, and report what is wrong with this training setup.
+
+    Args:
+        model: any ``nn.Module`` producing logits ``(n, C)`` (or ``(n,)``/``(n, 1)`` for regression);
+            it is copied, never trained.
+        train, val: ``(X, y)`` tensors or arrays, as the model takes them.
+        task: ``"classification"`` or ``"regression"``.
+        optimizer, lr, batch_size, epochs, weight_decay, optimizer_options: the training settings
+            to diagnose (names as in ``knobs.train.Trainer``).
+        n_classes: the number of classes (default: the model's output width).
+        seed: seeds the checks, the training and the reference.
+        device: where the watched training runs ("auto", "cpu", "cuda").
+
+    Returns:
+        A ``Report``; ``report.findings`` lists what was found, most severe first, each with
+        ``code``, ``severity``, ``evidence`` and ``action``. A healthy setup has no finding above
+        ``info`` (``report.ok``).
+
+    Raises:
+        ConfigError, DataError: bad settings or data, before any work.
+
+    Example:
+        >>> report = diagnose(net, (X, y), (Xv, yv), optimizer="adam", lr=1e-3)   # doctest: +SKIP
+        >>> [(f.code, f.severity) for f in report.findings]                         # doctest: +SKIP
+        [('lr_too_high', 'warning')]
+    """
+    settings = Settings(task=task, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                        weight_decay=weight_decay, optimizer_options=optimizer_options, n_classes=n_classes,
+                        seed=seed, device=device)
+    _validate(model, settings)
+    train, val = _pair(train, "train", task), _pair(val, "val", task)
+    data = check_data({"train": _numpy(train), "val": _numpy(val)}, n_classes=n_classes, task=task)
+    return run_diagnosis(model, train, val, settings, data)
+
+
+def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks: Sequence[CheckResult]) -> Report:
+    """The diagnosis proper, given validated tensors and the data checks (``diagnose_config``
+    runs the data checks on the raw splits, as ``knobs run`` does)."""
+    start = time.perf_counter()
+    base = copy.deepcopy(model).cpu()
+    sizes = {"train": len(train[1]), "val": len(val[1])}
+    findings = check_findings(data_checks, sizes)
+    checks = list(data_checks)
+    evidence: dict[str, Any] = {"settings": settings.to_dict(), "sizes": sizes}
+    if any(f.severity == "error" for f in findings):  # NaN or bad labels: nothing can train
+        return Report(explain(findings), checks, evidence, time.perf_counter() - start)
+    model_results = model_checks(base, *train, settings)
+    checks += model_results
+    findings += check_findings(model_results)
+    ev = _training_evidence(base, train, val, settings, _chance_loss(model_results))
+    findings += activation_findings(ev) + gradient_findings(ev) + noisy_findings(ev) + fit_findings(ev)
+    evidence.update({k: ev[k] for k in ("run", "probes", "reference")})
+    return Report(explain(findings), checks, evidence, time.perf_counter() - start)
+
+
+def _training_evidence(model: nn.Module, train, val, s: Settings, chance_loss: float) -> dict[str, Any]:
+    steps = math.ceil(len(train[1]) / s.batch_size)
+    ev = {"task": s.task, "settings": s.to_dict(), "probes": {}, "chance_loss": chance_loss, "n_val": len(val[1]),
+          "run": watched_run(model, train, val, s, every=max(1, steps // PROBES_PER_EPOCH)),
+          "reference": reference(train, val, s)}
+    for factor in probe_factors(ev):
+        ev["probes"]["lower" if factor < 1 else "higher"] = lr_probe(model, train, val, s, factor)
+    return ev
+
+
+def _chance_loss(results: Sequence[CheckResult]) -> float:
+    """ln C or Var(y), as the initial-loss check computed it."""
+    return next(r.measured["expected"] for r in results if r.name == "initial_loss")
+
+
+def _validate(model: Any, s: Settings) -> None:
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"diagnose: model must be a torch.nn.Module, got {type(model).__name__}")
+    check_task(s.task)
+    s.trainer().validate()
+    if s.n_classes is not None and (not isinstance(s.n_classes, int) or s.n_classes < 2):
+        raise ConfigError(f"diagnose: n_classes must be an integer >= 2, got {s.n_classes!r}")
+
+
+def _pair(data: Any, name: str, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise DataError(f"diagnose: {name} must be an (X, y) pair of tensors or arrays, got {type(data).__name__}")
+    try:
+        return as_tensors(*data, task)
+    except DataError as error:
+        raise DataError(f"diagnose: {name}: {error}") from None
+
+
+def _numpy(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    return pair[0].numpy(), pair[1].numpy()

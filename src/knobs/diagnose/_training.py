@@ -1,0 +1,359 @@
+"""Findings from the watched training run: pure functions of plain evidence.
+
+Glossary of the evidence dict ``ev`` (built by ``knobs.diagnose._evidence``):
+
+- ``ev["task"]``; ``ev["run"]``: ``records`` (the Trainer's epochs), ``diverged`` (None or
+  ``{epoch, step, lr}``), ``final_train_loss``, ``train_score`` and ``val_score`` of the final model
+  (accuracy, or R² for regression), ``step_losses`` and ``watch`` (``Watch.to_dict()``).
+- ``ev["probes"]``: ``{"lower" | "higher": lr_probe(...)}``, the same training at 1/10 or 10x the LR.
+- ``ev["reference"]``: the scikit-learn reference, ``score`` its best validation score.
+- ``ev["n_val"]``: validation rows (the standard error of a validation score).
+- ``ev["chance_loss"]``: the loss of an uninformed model, ln C (classification) or Var(y)
+  (regression) — the unit in which loss changes are judged.
+
+Every threshold is scale-free and comes from the literature named at its NOTE; none was fitted to
+the zoo in tests/zoo.py.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from knobs.diagnose._finding import Finding, finding
+from knobs.watch import DIVERGE_FACTOR
+
+__all__ = [
+    "activation_findings", "gradient_findings", "fit_findings", "noisy_findings", "probe_factors",
+    "symptoms",
+]
+
+# NOTE: AUTOTRAINER (Zhang et al., ICSE 2021) and DeepDiagnosis (Wardat et al., ICSE 2022) call a
+# ReLU layer dying at 70% silent units (here: units silent on every sample of a batch, the
+# stricter reading; healthy layers in the zoo stay under a quarter). Judged on the last probes: a
+# unit that died stays dead.
+DEAD = 0.7
+DEAD_WINDOW = 3
+# NOTE: DeepDiagnosis: a tanh/sigmoid layer is saturated when more than half its outputs sit in
+# the flat tails (here |tanh| > 0.99, see knobs.watch.SATURATION), judged on the median probe.
+SATURATED = 0.5
+# NOTE: AUTOTRAINER's gradient-flow ratios: the first layer's gradient norm below 1e-3 of the last
+# layer's means the early layers do not learn; above 70 the backward pass amplifies out of control.
+VANISHING_RATIO = 1e-3
+EXPLODING_RATIO = 70.0
+# NOTE: Pascanu et al. (2013) define exploding gradients as a large increase of the gradient norm
+# during training; two orders of magnitude above its value at initialization (where healthy runs
+# have their largest gradients) cannot be a normal fluctuation.
+GROWTH = 100.0
+# NOTE: AUTOTRAINER's oscillation rule (the validation accuracy swings by 0.03 or more in more
+# than 20% of the epochs), put on the validation loss in units of the chance loss: for regression
+# a rise of 0.03 Var(y) is exactly a fall of 0.03 in R²; for classes, 3% of ln C. On the loss, a
+# model stuck at chance level whose argmax flickers is not counted as noisy.
+SWING, SWING_SHARE, MIN_EPOCHS_NOISE = 0.03, 0.2, 5
+# NOTE: measured against the run's own progress (first step's loss − best epoch): a run that gave
+# back half of what it had gained is going backwards; a rise from 0.07 to 0.14 after a fall from
+# 2.3 is a wobble, whatever its ratio.
+GIVE_BACK = 0.5
+# NOTE: learning rates are searched by factors of 10 (Bengio 2012, CS231n); the other rate counts
+# as better when the same training ends with at most half the training loss, or makes at least
+# twice the progress from the first step's loss (a rate far too low barely moves the loss, so
+# halving it is out of reach in a short run while doubling the progress is not).
+LR_FACTOR, BETTER = 10.0, 2.0
+# NOTE: high bias in Ng's sense: the network fits its own training rows worse than a linear or
+# k-NN model predicts unseen rows, by 5 points of accuracy (or 5% of the variance, R²).
+UNDERFIT_MARGIN = 0.05
+# NOTE: high variance in Ng's sense (his example: 1% training vs 11% dev error): a train/validation
+# score gap of 0.10, once more training no longer helps: the best validation score of the last
+# third of the run beats the best before it by under 0.01 (early stopping on the score with that
+# patience and min_delta would have stopped). On the score, not the loss: a memorizing model's
+# validation loss keeps drifting while its accuracy has long stopped moving.
+OVERFIT_GAP, STALE_SHARE, STALE_GAIN = 0.10, 1 / 3, 0.01
+# NOTE: both margins are at least two standard errors of the validation score, so a small
+# validation split's sampling noise alone cannot make them: sqrt(p(1 − p) / n) for an accuracy,
+# (1 − R²)·sqrt(2 / n) for an R² (the relative standard error of a mean of n squared Gaussian
+# residuals is sqrt(2 / n)). 89 diabetes rows give ±0.08 in R²; 359 digits rows ±0.01 in accuracy.
+SE_MULTIPLE = 2.0
+
+
+def score_se(score: float, n: int, task: str) -> float:
+    """The standard error of a validation accuracy (or R²) measured on ``n`` rows."""
+    if task == "classification":
+        p = min(max(score, 0.0), 1.0)
+        return math.sqrt(p * (1 - p) / max(n, 1))
+    return max(1 - min(score, 1.0), 0.0) * math.sqrt(2 / max(n, 1))
+
+
+def _margin(floor: float, score: float | None, ev: dict) -> float:
+    if score is None:
+        return floor
+    return max(floor, SE_MULTIPLE * score_se(score, ev["n_val"], ev["task"]))
+
+
+# ---- shared measurements -----------------------------------------------------------------------
+
+def _probes(ev: dict) -> list[dict]:
+    return ev["run"]["watch"]["probes"]
+
+
+def _weights(ev: dict) -> list[str]:
+    """Weight tensors (≥ 2-D) in forward order, input side first."""
+    watch = ev["run"]["watch"]
+    return [n for n in watch["layer_order"] if len(watch["shapes"].get(n, [])) >= 2]
+
+
+def _median(values) -> float | None:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(values) if values else None
+
+
+def val_scores(ev: dict) -> list[float]:
+    """The validation score per epoch: accuracy, or R² = 1 − MSE / Var(y) for regression (Var(y)
+    of the training target, the chance loss)."""
+    records = [r for r in ev["run"]["records"] if r.get("val_loss") is not None]
+    if ev["task"] == "classification":
+        return [r["val_accuracy"] for r in records]
+    return [1 - r["val_loss"] / ev["chance_loss"] for r in records]
+
+
+def _val_losses(ev: dict) -> list[float]:
+    return [r["val_loss"] for r in ev["run"]["records"] if r.get("val_loss") is not None]
+
+
+def symptoms(ev: dict) -> dict[str, Any]:
+    """Signs of instability (diverged, blew up, rising), oscillation, and high bias."""
+    run = ev["run"]
+    first = next((v for v in run["step_losses"] if v is not None), None)
+    train = [(r["epoch"], r["train_loss"]) for r in run["records"] if r.get("train_loss") is not None]
+    # NOTE: judged on epoch means, not single steps: with minibatches of a few rows one step's
+    # loss can pass 4x the first on its own, an epoch's mean cannot without the run going wrong.
+    blew = next((epoch for epoch, loss in train if first and loss > DIVERGE_FACTOR * first), None)
+    losses = [loss for _, loss in train]
+    rising = bool(losses) and first is not None and losses[-1] - min(losses) >= GIVE_BACK * (first - min(losses)) > 0
+    ref = ev["reference"]["score"]
+    margin = _margin(UNDERFIT_MARGIN, ref, ev)
+    underfit = run["train_score"] is not None and run["train_score"] < ref - margin
+    return {"diverged": run["diverged"], "blew_up_at_epoch": blew, "first_loss": first,
+            "rising": rising, "train_loss_min": min(losses) if losses else None,
+            "train_loss_last": losses[-1] if losses else None, "swings": _swings(ev),
+            "oscillating": _oscillating(ev), "underfit": underfit, "underfit_margin": margin,
+            "train_score": run["train_score"], "reference_score": ref}
+
+
+def _swings(ev: dict) -> int:
+    """Epochs whose validation loss rose by at least ``SWING`` chance losses."""
+    losses, unit = _val_losses(ev), ev["chance_loss"]
+    return sum(b - a >= SWING * unit for a, b in zip(losses, losses[1:]))
+
+
+def _oscillating(ev: dict) -> bool:
+    epochs = len(ev["run"]["records"])
+    return epochs >= MIN_EPOCHS_NOISE and _swings(ev) > SWING_SHARE * epochs
+
+
+def unstable(sym: dict) -> bool:
+    """Diverged, blew up or going backwards. Oscillation alone is not: a noisy run that still
+    converges is told to use bigger batches, not a lower LR."""
+    return bool(sym["diverged"] or sym["blew_up_at_epoch"] or sym["rising"])
+
+
+def probe_factors(ev: dict) -> list[float]:
+    """The LR factors worth trying: 1/10 after an unstable run; both 1/10 and 10 when the run fit
+    too little (a rate far too high can also stall quietly, e.g. by killing every ReLU)."""
+    sym = symptoms(ev)
+    if unstable(sym):
+        return [1 / LR_FACTOR]
+    if sym["underfit"]:
+        return [1 / LR_FACTOR, LR_FACTOR]
+    return []
+
+
+# ---- activations and gradients -----------------------------------------------------------------
+
+def activation_findings(ev: dict) -> list[Finding]:
+    """dead_relu (last probes) and saturation (median probe), worst layer first."""
+    probes = _probes(ev)
+    found = []
+    dead = _layer_stat(probes[-DEAD_WINDOW:], "dead_fraction", statistics.mean)
+    over = {k: v for k, v in dead.items() if v >= DEAD}
+    if over:
+        layer = max(over, key=over.get)
+        found.append(finding("dead_relu", "warning",
+                             f"{over[layer]:.0%} of the units of ReLU layer {layer!r} output 0 for every "
+                             f"sample of the batch at the end of training ({len(over)} layer(s) over "
+                             f"{DEAD:.0%})", {"layer": layer, "dead_fraction": dead, "threshold": DEAD,
+                                             "step": probes[-1]["step"], "epoch": probes[-1]["epoch"]}))
+    sat = _layer_stat(probes, "saturated_fraction", statistics.median)
+    over = {k: v for k, v in sat.items() if v > SATURATED}
+    if over:
+        layer = max(over, key=over.get)
+        found.append(finding("saturation", "warning",
+                             f"{over[layer]:.0%} of the outputs of layer {layer!r} sit in the flat "
+                             f"tails of its tanh/sigmoid (median over {len(probes)} probes)",
+                             {"layer": layer, "saturated_fraction": sat, "threshold": SATURATED}))
+    return found
+
+
+def _layer_stat(probes: list[dict], key: str, reduce) -> dict[str, float]:
+    values: dict[str, list[float]] = {}
+    for probe in probes:
+        for layer, stats in probe["activations"].items():
+            if stats.get(key) is not None:
+                values.setdefault(layer, []).append(stats[key])
+    return {layer: float(reduce(v)) for layer, v in values.items()}
+
+
+def gradient_findings(ev: dict) -> list[Finding]:
+    """vanishing_gradients and exploding_gradients from the per-layer gradient norms."""
+    probes, weights = _probes(ev), _weights(ev)
+    ratio = _depth_ratio(probes, weights)
+    found = []
+    if ratio is not None and ratio < VANISHING_RATIO:
+        found.append(finding("vanishing_gradients", "warning",
+                             f"the first layer's gradient norm is {ratio:.1e} of the last layer's "
+                             f"(median over {len(probes)} probes)",
+                             {"first": weights[0], "last": weights[-1], "ratio": ratio,
+                              "threshold": VANISHING_RATIO, "grad_norms": _norms(probes[0], weights)}))
+    explode = _explosion(ev, probes, ratio)
+    if explode:
+        severity = "error" if ev["run"]["diverged"] or explode.get("nonfinite") else "warning"
+        found.append(finding("exploding_gradients", severity, explode.pop("message"),
+                             {**explode, "first": weights[0] if weights else None,
+                              "last": weights[-1] if weights else None}))
+    return found
+
+
+def _depth_ratio(probes: list[dict], weights: list[str]) -> float | None:
+    """Median over probes of ‖g_first‖ / ‖g_last‖ (weights in forward order)."""
+    if len(weights) < 2:
+        return None
+    ratios = []
+    for probe in probes:
+        first, last = (probe["params"][w]["grad_norm"] for w in (weights[0], weights[-1]))
+        if first is not None and last:
+            ratios.append(first / last)
+    return _median(ratios)
+
+
+def _norms(probe: dict, weights: list[str]) -> dict[str, float | None]:
+    return {w: probe["params"][w]["grad_norm"] for w in weights}
+
+
+def _explosion(ev: dict, probes: list[dict], ratio: float | None) -> dict[str, Any] | None:
+    nonfinite = next((p for p in probes if p["nonfinite"]), None)
+    if nonfinite is not None:
+        return {"message": f"non-finite gradients at step {nonfinite['step']} (epoch {nonfinite['epoch']}) "
+                           f"in {nonfinite['nonfinite'][:5]}", "nonfinite": nonfinite["nonfinite"],
+                "step": nonfinite["step"], "epoch": nonfinite["epoch"]}
+    norms = [(p["step"], p["grad_norm"]) for p in probes if p["grad_norm"]]
+    if len(norms) >= 2:
+        step, peak = max(norms[1:], key=lambda sn: sn[1])
+        if peak >= GROWTH * norms[0][1]:
+            return {"message": f"the gradient norm grew from {norms[0][1]:.3g} at step {norms[0][0]} "
+                               f"to {peak:.3g} at step {step} ({peak / norms[0][1]:.0f}x)",
+                    "initial_norm": norms[0][1], "peak_norm": peak, "step": step, "growth": peak / norms[0][1],
+                    "threshold": GROWTH}
+    if ratio is not None and ratio > EXPLODING_RATIO:
+        return {"message": f"the first layer's gradient norm is {ratio:.3g}x the last layer's (median "
+                           f"over {len(probes)} probes)", "ratio": ratio, "threshold": EXPLODING_RATIO}
+    return None
+
+
+# ---- the loss curve ----------------------------------------------------------------------------
+
+def noisy_findings(ev: dict) -> list[Finding]:
+    """noisy_loss: the validation score oscillates (AUTOTRAINER's rule)."""
+    if not _oscillating(ev):
+        return []
+    epochs, swings, unit = len(ev["run"]["records"]), _swings(ev), ev["chance_loss"]
+    noise = ev["run"]["watch"]["curve"]["steps"]["noise"]
+    return [finding("noisy_loss", "warning",
+                    f"the validation loss rose by {SWING * unit:.3g} or more ({SWING:.0%} of the chance "
+                    f"loss {unit:.3g}) in {swings} of {epochs} epochs",
+                    {"swings": swings, "epochs": epochs, "swing": SWING * unit, "chance_loss": unit,
+                     "val_losses": _val_losses(ev), "step_loss_noise": noise,
+                     "batch_size": ev["settings"]["batch_size"]})]
+
+
+def fit_findings(ev: dict) -> list[Finding]:
+    """lr_too_high / lr_too_low (confirmed by the 1/10 or 10x run), underfitting, overfitting."""
+    sym = symptoms(ev)
+    found = _lr_findings(ev, sym)
+    if sym["underfit"] and not found:
+        run = ev["run"]
+        higher = ev["probes"].get("higher")
+        found.append(finding("underfitting", "warning",
+                             f"the final model scores {run['train_score']:.3f} on its own training rows; "
+                             f"a {ev['reference']['best']} model scores {sym['reference_score']:.3f} on "
+                             f"validation rows", {"train_score": run["train_score"], "val_score": run["val_score"],
+                                                  "reference": ev["reference"], "margin": sym["underfit_margin"],
+                                                  "lr_x10": higher}))
+    return found + _overfitting(ev)
+
+
+def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
+    """The clearly better of the 1/10 and 10x runs, if either is; its direction names the code."""
+    run, lr, first = ev["run"], ev["settings"]["lr"], sym["first_loss"]
+    better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)]
+    if not better:
+        return []
+    key, probe = min(better, key=lambda kp: kp[1]["final_train_loss"])
+    if key == "lower":
+        what = _instability(sym) if unstable(sym) else (
+            f"the final model scores {run['train_score']:.3f} on its own training rows")
+        return [finding("lr_too_high", "error" if sym["diverged"] else "warning",
+                        f"at lr {lr:g} {what}; the same training at lr {probe['lr']:g} ends with training "
+                        f"loss {probe['final_train_loss']:.4g}" + _vs(run),
+                        {"lr": lr, "symptoms": sym, "lr_div10": probe, "lr_x10": ev["probes"].get("higher")})]
+    return [finding("lr_too_low", "warning",
+                    f"at lr {lr:g} the training loss ends at {run['final_train_loss']:.4g}; the same "
+                    f"training at lr {probe['lr']:g} ends at {probe['final_train_loss']:.4g}",
+                    {"lr": lr, "symptoms": sym, "lr_x10": probe, "lr_div10": ev["probes"].get("lower")})]
+
+
+def _better(probe: dict, run: dict, first: float | None) -> bool:
+    """The other LR trained without diverging and ended with 1/``BETTER`` of the loss or made
+    ``BETTER`` × the progress from the first step's loss."""
+    mine, theirs = run["final_train_loss"], probe["final_train_loss"]
+    if probe["diverged"] is not None or theirs is None:
+        return False
+    if mine is None:
+        return True
+    gained = first is not None and first - theirs > 0 and first - theirs >= BETTER * (first - mine)
+    return theirs * BETTER <= mine or gained
+
+
+def _instability(sym: dict) -> str:
+    if sym["diverged"]:
+        return f"the loss became NaN/inf at step {sym['diverged']['step']} (epoch {sym['diverged']['epoch']})"
+    if sym["blew_up_at_epoch"]:
+        return (f"the mean training loss of epoch {sym['blew_up_at_epoch']} passed {DIVERGE_FACTOR:g}x the "
+                f"first step's loss ({sym['first_loss']:.4g})")
+    return (f"the training loss fell from {sym['first_loss']:.4g} to {sym['train_loss_min']:.4g}, then rose "
+            f"back to {sym['train_loss_last']:.4g}")
+
+
+def _vs(run: dict) -> str:
+    loss = run["final_train_loss"]
+    return "" if loss is None else f" instead of {loss:.4g}"
+
+
+def _overfitting(ev: dict) -> list[Finding]:
+    run, scores = ev["run"], val_scores(ev)
+    if run["train_score"] is None or run["val_score"] is None:
+        return []
+    gap = run["train_score"] - run["val_score"]
+    window = max(1, round(len(scores) * STALE_SHARE))
+    threshold = _margin(OVERFIT_GAP, run["val_score"], ev)
+    if gap < threshold or len(scores) <= window:
+        return []
+    gain = max(scores[-window:]) - max(scores[:-window])
+    if gain >= STALE_GAIN:
+        return []
+    return [finding("overfitting", "warning",
+                    f"training score {run['train_score']:.3f} vs validation {run['val_score']:.3f} (gap "
+                    f"{gap:.3f}); the last {window} epochs improved the best validation score by "
+                    f"{gain:+.3f}", {"train_score": run["train_score"], "val_score": run["val_score"],
+                                     "gap": gap, "threshold": threshold, "last_epochs": window,
+                                     "gain": gain, "val_scores": scores,
+                                     "loss_gap": ev["run"]["watch"]["curve"]["gap"]})]

@@ -1,0 +1,163 @@
+"""The practice cycle's search, run by workers: where its study lives, what a worker needs to
+rebuild its objective, and the objective that crosses process (and machine) boundaries.
+
+Why rebuild rather than ship: the pipeline's objective holds tensors, an open event log and the
+progress display. What crosses instead is small and durable — the run config and the run
+directory — stored in the study's ``attrs["run"]``, so a worker started later, even on another
+machine (``knobs worker --storage postgresql://… --study NAME``), rebuilds exactly the same
+split, standardization and trainer from it. Data loading is deterministic (seeded), so every
+worker trains on the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from knobs.errors import ConfigError
+from knobs.trial import FrozenTrial, Trial, TrialState
+
+__all__ = ["study_location", "claim_run", "run_record", "PipelineObjective", "search_objective", "make_executor",
+           "keep_top_finished", "budget_reached", "stop_at_budget", "RUN_ATTR"]
+
+#: the study attribute holding {"config": the run config (JSON), "run_dir": absolute path}.
+RUN_ATTR = "run"
+
+
+def study_location(cfg: Any, rundir: Any) -> tuple[str, str]:
+    """(storage URL, study name): ``study.db`` in the run directory as study "search", or the
+    configured ``search.storage`` with the run's name as the study name (so runs can share it)."""
+    if cfg.search.storage is None:
+        return rundir.study_url, "search"
+    return cfg.search.storage, rundir.path.name
+
+
+def claim_run(study: Any, cfg: Any, rundir: Any) -> None:
+    """Store the run config (the keys it sets, so defaults and explicit choices stay apart) and
+    the run directory in the study; refuse a study another run owns."""
+    record = {"config": cfg.model_dump(mode="json", exclude_unset=True), "run_dir": str(Path(rundir.path).resolve())}
+    stored = study.attrs.get(RUN_ATTR)
+    if stored and stored.get("run_dir") != record["run_dir"]:
+        raise ConfigError(f"study {study.name!r} in {study.storage.url} belongs to the run in {stored.get('run_dir')}; "
+                          f"choose another run name (--name) for {record['run_dir']}")
+    if stored != record:
+        study.set_attr(RUN_ATTR, record)
+
+
+def run_record(study_name: str, attrs: dict[str, Any], url: str) -> tuple[Any, Path]:
+    """(the run config, the run directory) a worker rebuilds the objective from."""
+    from knobs.config import parse_config
+
+    record = attrs.get(RUN_ATTR)
+    if not isinstance(record, dict) or "config" not in record or "run_dir" not in record:
+        raise ConfigError(f"study {study_name!r} in {url} was not created by `knobs run` / `knobs tune` (its attrs hold "
+                          "no run config), so a worker cannot rebuild its objective; use study.optimize() in Python")
+    cfg = parse_config(record["config"], origin=f"the run config stored in study {study_name!r}")
+    run_dir = Path(record["run_dir"])
+    if not (run_dir / "vault").is_dir():
+        raise ConfigError(f"study {study_name!r}: its run directory {run_dir} is not reachable from this machine; "
+                          "workers write checkpoints and events there, so it must be on a shared filesystem at the same path")
+    return cfg, run_dir
+
+
+class PipelineObjective:
+    """The cycle's objective for worker processes and Ray tasks.
+
+    It pickles as (run config, run directory, study location); in each process it loads and
+    prepares the data once (``load_inputs``, which also sets the configured torch threads) and
+    wraps a ``TrialObjective`` writing checkpoints and epoch events into the run directory.
+
+    Args:
+        cfg: the run config (``RunConfig``).
+        run_dir: the run directory (reachable from every worker).
+        study_url, study_name: where the study lives, to read the best value so far (the best
+            checkpoint is replaced only by a better trial, whichever worker ran it).
+    """
+
+    def __init__(self, cfg: Any, run_dir: str | Path, study_url: str, study_name: str) -> None:
+        self.cfg = cfg
+        self.run_dir = str(run_dir)
+        self.study_url = study_url
+        self.study_name = study_name
+
+    def __call__(self, config: dict[str, Any], trial: Trial) -> float:
+        inner, storage, study_id = _built(self)
+        inner.best_value = _best_value(storage, study_id, self.cfg.search.metric)
+        return inner(config, trial)
+
+
+# One built objective per process and run: Ray sends a fresh copy of PipelineObjective with each
+# task, and rebuilding the data for every trial would cost more than many small trials.
+_BUILT: dict[tuple[str, str, str], tuple[Any, Any, int]] = {}
+
+
+def _built(objective: PipelineObjective) -> tuple[Any, Any, int]:
+    key = (objective.run_dir, objective.study_url, objective.study_name)
+    if key not in _BUILT:
+        from knobs.pipeline._cycle import load_inputs
+        from knobs.pipeline._objective import TrialObjective
+        from knobs.pipeline._rundir import EventLog, RunDir
+        from knobs.storage import get_storage
+
+        _, _, data, _, fixed, _ = load_inputs(objective.cfg)
+        rundir = RunDir(path=Path(objective.run_dir), created=False)
+        inner = TrialObjective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path), None)
+        storage = get_storage(objective.study_url, create=False)
+        record = storage.get_study(objective.study_name)
+        if record is None:
+            raise ConfigError(f"no study named {objective.study_name!r} in {storage.url}")
+        _BUILT[key] = (inner, storage, record.id)
+    return _BUILT[key]
+
+
+def _best_value(storage: Any, study_id: int, metric: str) -> float | None:
+    values = [t.value for t in storage.get_trials(study_id, [TrialState.COMPLETE])
+              if t.value is not None and math.isfinite(t.value)]
+    if not values:
+        return None
+    return max(values) if metric == "val_accuracy" else min(values)
+
+
+def search_objective(cfg: Any, objective: Any, rundir: Any, url: str, name: str) -> Any:
+    """The in-process objective (with live epoch progress) for one local worker, else the
+    picklable ``PipelineObjective``."""
+    if cfg.search.workers == 1 and cfg.search.executor == "local":
+        return objective
+    return PipelineObjective(cfg, Path(rundir.path).resolve(), url, name)
+
+
+def make_executor(search: Any) -> Any:
+    """None for local workers; a ``RayExecutor`` from ``search.ray_address`` and ``trial_resources``."""
+    if search.executor == "local":
+        return None
+    from knobs.executors._ray import RayExecutor
+
+    return RayExecutor(address=search.ray_address, cpus=search.trial_resources.cpu, gpus=search.trial_resources.gpu)
+
+
+def keep_top_finished(rundir: Any, trials: list[FrozenTrial], k: int, direction: str) -> None:
+    """``keep_top``, but a running trial's checkpoint is kept: with several workers a trial may
+    have written its checkpoint and not yet told its value when another trial finishes."""
+    from knobs.pipeline._members import top_trials, trial_checkpoint
+
+    keep = {trial_checkpoint(rundir, t.number) for t in top_trials(trials, k, direction)}
+    keep |= {trial_checkpoint(rundir, t.number) for t in trials if t.state is TrialState.RUNNING}
+    for path in Path(rundir.path).glob("checkpoints/trial-*.pt"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+
+
+def budget_reached(trials: list[FrozenTrial], n_trials: int) -> bool:
+    """True once ``n_trials`` trials have finished (an abandoned one that is retried counts once)."""
+    retried = {t.attrs.get("retry_of") for t in trials}
+    return sum(t.state.finished and t.number not in retried for t in trials) >= n_trials
+
+
+def stop_at_budget(n_trials: int) -> Any:
+    """A callback that stops the study once the run's budget is reached by any of its workers."""
+    def callback(study: Any, _trial: FrozenTrial) -> None:
+        if budget_reached(study.trials, n_trials):
+            study.stop()
+
+    return callback

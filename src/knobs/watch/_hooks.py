@@ -1,0 +1,125 @@
+"""Forward hooks that look at one training forward pass, then take themselves off.
+
+Why armed per sampled step instead of hooked for the whole fit: a hook costs a Python call per
+module per forward, every step, even when it returns at once; armed only for the sampled step, the
+model runs hook-free the rest of the time, and nothing is left on the model once the probe is read.
+
+What one pass records: for every ReLU-family module, the fraction of dead units and of zero
+outputs; for every tanh/sigmoid module, the fraction of saturated outputs; and the order in which
+modules holding parameters ran (first = nearest the input), which names the first and last layer
+for the vanishing/exploding gradient ratio. Forward passes in eval mode (validation) are ignored,
+and so is every pass after the first.
+
+Example:
+    >>> import torch; from torch import nn
+    >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> probe = ActivationProbe(net).arm()
+    >>> _ = net(torch.randn(8, 3))
+    >>> sorted(probe.collect()["activations"]), probe.collect()["order"], probe.armed
+    (['1'], ['0', '2'], False)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from knobs.watch._stats import unit_stats
+
+__all__ = ["ActivationProbe", "KINDS", "activation_kind"]
+
+#: Module class → the kind of statistics it gets.
+KINDS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh",
+                                     nn.Sigmoid: "sigmoid"}
+
+
+def activation_kind(module: nn.Module) -> str | None:
+    """``"relu"``, ``"relu6"``, ``"tanh"``, ``"sigmoid"`` or None (exact classes: a subclass may
+    change the function)."""
+    return KINDS.get(type(module))
+
+
+class ActivationProbe:
+    """Hooks for one training forward pass of ``model``: ``arm()``, run the step, ``collect()``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._handles: list[Any] = []
+        self._stats: dict[str, dict[str, Any]] = {}
+        self._order: list[str] = []
+        self._done = False
+        self._targets: list[tuple[str, nn.Module, str | None, bool]] | None = None
+
+    @property
+    def armed(self) -> bool:
+        """Whether hooks are on the model now."""
+        return bool(self._handles)
+
+    def arm(self) -> "ActivationProbe":
+        """Put the hooks on (idempotent) and forget the previous pass."""
+        self.remove()
+        self._stats, self._order, self._done = {}, [], False
+        for name, module, kind, has_params in self._modules():
+            if kind is not None:
+                self._handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
+            if has_params:
+                self._handles.append(module.register_forward_hook(self._order_hook(name)))
+        self._handles.append(self.model.register_forward_hook(self._end_hook))
+        return self
+
+    def collect(self) -> dict[str, Any]:
+        """Remove the hooks; return ``{"activations": {name: stats}, "order": [module names]}``
+        with plain floats (the device is read once here, not inside the forward pass)."""
+        self.remove()
+        keys = [(name, key) for name, stats in self._stats.items() for key in stats if key != "kind"]
+        values = torch.stack([self._stats[n][k] for n, k in keys]).tolist() if keys else []
+        read: dict[str, dict[str, Any]] = {name: {"kind": stats["kind"]} for name, stats in self._stats.items()}
+        for (name, key), value in zip(keys, values):
+            read[name][key] = value
+        activations = {name: _finite_only(stats) for name, stats in read.items()}
+        self._stats = {}
+        return {"activations": activations, "order": list(self._order)}
+
+    def remove(self) -> None:
+        """Take every hook off the model."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _modules(self) -> list[tuple[str, nn.Module, str | None, bool]]:
+        """(name, module, activation kind, holds parameters) of the modules worth a hook; found once."""
+        if self._targets is None:
+            self._targets = [(name, module, activation_kind(module),
+                              next(module.parameters(recurse=False), None) is not None)
+                             for name, module in self.model.named_modules()]
+            self._targets = [t for t in self._targets if t[2] is not None or t[3]]
+        return self._targets
+
+    def _recording(self, module: nn.Module) -> bool:
+        return module.training and not self._done
+
+    def _activation_hook(self, name: str, kind: str):
+        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            if not self._recording(module) or not isinstance(output, torch.Tensor):
+                return
+            key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
+            self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
+        return hook
+
+    def _order_hook(self, name: str):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            if self._recording(module) and name not in self._order:
+                self._order.append(name)
+        return hook
+
+    def _end_hook(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        if module.training:
+            self._done = True
+
+
+def _finite_only(stats: dict[str, Any]) -> dict[str, Any]:
+    """Drop the ``finite`` flag; None for every statistic of a non-finite output."""
+    finite = stats.pop("finite") == 1.0
+    return {k: (v if finite or k == "kind" else None) for k, v in stats.items()}

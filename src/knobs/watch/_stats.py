@@ -1,0 +1,129 @@
+"""Pure statistics of one sampled training step: update ratios, gradient norms, unit health.
+
+Glossary of shapes: ``output`` is an activation module's output, ``(batch, units)`` for dense
+layers or ``(batch, channels, *spatial)`` for convolutions, where a channel counts as one unit.
+
+Example:
+    >>> import torch
+    >>> round(update_ratio(torch.ones(4), torch.full((4,), 1.001)), 6)
+    0.001
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "DEAD_KINDS", "SATURATING_KINDS", "SATURATION", "dead_fraction", "finite_or_none", "norm", "norms",
+    "ratio", "saturated_fraction", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
+]
+
+#: Activations whose units can die (output exactly 0 on every input).
+DEAD_KINDS = ("relu", "relu6")
+#: Activations with flat tails, where the gradient through a unit vanishes.
+SATURATING_KINDS = ("tanh", "sigmoid")
+# NOTE: a tanh unit counts as saturated when |tanh(x)| > 0.99 (its derivative 1 - t^2 is then
+# below 0.02, 2% of its peak) — the cut Karpathy uses to chart saturated tanh units. A sigmoid is
+# the same curve rescaled, sigma(x) = (1 + tanh(x / 2)) / 2, so the same cut is |2 sigma - 1| > 0.99.
+SATURATION = 0.99
+_TINY = 1e-30
+
+
+def norm(tensor: torch.Tensor) -> float:
+    """The L2 norm of a tensor as a Python float (computed in float32 or wider)."""
+    return float(torch.linalg.vector_norm(tensor.detach().float()))
+
+
+def norms(tensors: list[torch.Tensor], extra: list[torch.Tensor] = ()) -> list[float]:
+    """The L2 norm of each tensor, then the values of the 0-d tensors ``extra``, read from the
+    device once.
+
+    NOTE: ``torch._foreach_norm`` (what ``torch.nn.utils.clip_grad_norm_`` and the optimizers use)
+    takes all tensors in one fused call instead of one kernel launch and one sync per tensor.
+    """
+    values = list(torch._foreach_norm([t.detach() for t in tensors])) if tensors else []
+    values += [e.detach().reshape(()) for e in extra]
+    if not values:
+        return []
+    return torch.stack([v.float() for v in values]).tolist()
+
+
+def ratio(moved: float, size: float) -> float:
+    """``moved / size`` with the zero-size floor of ``update_ratio``."""
+    return moved / max(size, _TINY)
+
+
+def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[float]:
+    """``update_ratio`` of each (before, after) pair, computed with fused norms."""
+    deltas = torch._foreach_sub([a.detach() for a in after], before)
+    values = norms(list(deltas) + list(before))
+    return [ratio(m, s) for m, s in zip(values[:len(before)], values[len(before):])]
+
+
+def update_ratio(before: torch.Tensor, after: torch.Tensor) -> float:
+    """``‖after − before‖ / ‖before‖``: how far one optimizer step moved a parameter tensor.
+
+    NOTE: the scale-free health measure of a learning rate (CS231n, "ratio of weights:updates"):
+    about 1e-3 is healthy; far below means the LR is too low, far above too high. A zero tensor
+    (a bias at init) is measured against a floor of 1e-30 so it reads large, not NaN.
+    """
+    return ratio(norm(after.detach().float() - before.detach().float()), norm(before))
+
+
+def _unit_view(output: torch.Tensor) -> torch.Tensor:
+    """``(units, everything else)``: dim 1 is the unit (feature or channel) axis."""
+    if output.ndim < 2:
+        return output.detach().reshape(1, -1)
+    return output.detach().transpose(0, 1).reshape(output.shape[1], -1)
+
+
+def _dead(output: torch.Tensor) -> torch.Tensor:
+    return 1.0 - (_unit_view(output) > 0).any(dim=1).float().mean()
+
+
+def _zero(output: torch.Tensor) -> torch.Tensor:
+    return (output.detach() <= 0).float().mean()
+
+
+def _saturated(output: torch.Tensor, kind: str) -> torch.Tensor:
+    out = output.detach().float()
+    centred = 2 * out - 1 if kind == "sigmoid" else out
+    return (centred.abs() > SATURATION).float().mean()
+
+
+def dead_fraction(output: torch.Tensor) -> float:
+    """The fraction of units that output exactly 0 for every sample (and position) in the batch.
+
+    NOTE: a dead ReLU unit passes no gradient to its weights, so it never comes back; the
+    fraction of units silent on a whole batch is what Lu et al. (2019) call "dying".
+    """
+    return float(_dead(output))
+
+
+def zero_fraction(output: torch.Tensor) -> float:
+    """The fraction of all output entries that are <= 0 (ReLU sparsity; about 0.5 is normal)."""
+    return float(_zero(output))
+
+
+def saturated_fraction(output: torch.Tensor, kind: str) -> float:
+    """The fraction of outputs in the flat tails of a tanh or sigmoid (see ``SATURATION``)."""
+    return float(_saturated(output, kind))
+
+
+def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+    """The statistics of one activation output as 0-d device tensors (read later, in one sync):
+    ``finite`` (1 when every entry is finite: a NaN compares false with 0 and would read as a dead
+    unit), then ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction``."""
+    stats = {"finite": torch.isfinite(output.detach()).all().float()}
+    if kind in DEAD_KINDS:
+        stats.update(dead_fraction=_dead(output), zero_fraction=_zero(output))
+    else:
+        stats["saturated_fraction"] = _saturated(output, kind)
+    return stats
+
+
+def finite_or_none(value: float) -> float | None:
+    """``value`` if finite, else None: probe records stay valid JSON (NaN/inf are not)."""
+    return value if math.isfinite(value) else None
