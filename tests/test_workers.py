@@ -166,3 +166,32 @@ def test_budget_counts_slots_and_deadline():
 def test_knobs_error_is_still_a_knobs_error_after_pickling():
     error = pickle.loads(pickle.dumps(ConfigError("x must be > 0")))
     assert isinstance(error, KnobsError) and str(error) == "x must be > 0"
+
+
+# ---- the pipeline's objective for workers ---------------------------------------------------------
+def test_pipeline_objective_travels_as_config_and_paths(tmp_path):
+    from knobs.config import load_config
+    from knobs.executors._pipeline import PipelineObjective, claim_run, run_record, search_objective
+    from knobs.pipeline._rundir import RunDir
+
+    cfg = load_config(None, {"search.workers": 2, "search.n_trials": 3})
+    rundir = RunDir.create(tmp_path / "runs", "r")
+    objective = search_objective(cfg, object(), rundir, url_of(tmp_path), "search")
+    assert isinstance(objective, PipelineObjective)
+    blob = pickle.dumps(objective)
+    assert len(blob) < 20_000  # no tensors, files or displays: the worker rebuilds them
+    again = pickle.loads(blob)
+    assert (again.cfg, again.run_dir, again.study_name) == (cfg, str(rundir.path.resolve()), "search")
+    in_process = object()
+    assert search_objective(load_config(None, {}), in_process, rundir, url_of(tmp_path), "search") is in_process
+
+    study = knobs.Study(SPACE, storage=url_of(tmp_path), name="search")
+    claim_run(study, cfg, rundir)
+    assert study.attrs["run"]["config"]["search"] == {"workers": 2, "n_trials": 3}  # only what was set
+    with pytest.raises(ConfigError, match="run directory .* is not reachable"):
+        run_record("search", study.attrs, study.storage.url)  # no vault sealed there yet
+    (rundir.path / "vault").mkdir()
+    assert run_record("search", study.attrs, study.storage.url) == (cfg, rundir.path.resolve())
+    other = RunDir.create(tmp_path / "elsewhere", "r")
+    with pytest.raises(ConfigError, match=r"belongs to the run in .*runs/r; choose another run name"):
+        claim_run(study, cfg, other)
