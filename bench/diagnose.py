@@ -7,13 +7,13 @@ What is measured:
    among the warning/error findings, a healthy setup raises a false alarm when it gets any
    warning or error. Printed as a table (setup, expected code, codes found, ok), then the
    detection rate and the false alarms.
-2. Probe overhead: the same training (digits, 5 epochs, Adam, batch 64, a validation pass each
+2. Probe overhead: the same training (digits, 10 epochs, Adam, batch 64, a validation pass each
    epoch) with and without a ``Watch``, interleaved, for the digits MLP 64-256-256-10 and a small
    ConvNet (1x8x8, 16 channels, depth 2); the figure is the median over repeats of
-   (time with probes / time without − 1). Two sampling rates: the ``Watch`` default (every 25
+   (time with probes / time without − 1). Two sampling rates: the ``Watch`` default (every 50
    steps) and the one ``diagnose`` uses (4 probes per epoch, here every 4 steps).
 
-``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 9]``.
+``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 15]``.
 The last printed line is one JSON object with the figures; bench/results/diagnose.json keeps the
 rows.
 """
@@ -39,9 +39,10 @@ from knobs.diagnose._diagnose import PROBES_PER_EPOCH  # noqa: E402
 from knobs.models import build_model  # noqa: E402
 from knobs.train import Trainer  # noqa: E402
 from knobs.watch import Watch  # noqa: E402
+from knobs.watch._watch import EVERY  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "diagnose.json"
-BATCH, EPOCHS = 64, 5
+BATCH, EPOCHS = 64, 10
 
 
 def run_zoo(seeds: int) -> list[dict]:
@@ -73,14 +74,15 @@ def timed_fit(model, train, val, callbacks) -> float:
 def overhead(name: str, model, train, val, repeats: int) -> dict:
     """Median % extra time of a watched fit, for the default and the diagnose sampling rates."""
     steps = math.ceil(len(train[1]) / BATCH)
-    rates = {"default": 25, "diagnose": max(1, steps // PROBES_PER_EPOCH)}
+    rates = {"default": EVERY, "diagnose": max(1, steps // PROBES_PER_EPOCH)}
     extra = {rate: [] for rate in rates}
     timed_fit(copy.deepcopy(model), train, val, [])  # warm-up: lazy imports, allocator
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for rate, every in rates.items():
-            plain = timed_fit(copy.deepcopy(model), train, val, [])
-            watched = timed_fit(copy.deepcopy(model), train, val, [Watch(every=every)])
-            extra[rate].append(100 * (watched / plain - 1))
+            # alternate which of the pair runs first, so drift in machine load cancels out
+            runs = [[], [Watch(every=every)]][:: 1 if repeat % 2 else -1]
+            times = {bool(cbs): timed_fit(copy.deepcopy(model), train, val, cbs) for cbs in runs}
+            extra[rate].append(100 * (times[True] / times[False] - 1))
     out = {"model": name, "steps_per_epoch": steps, "every": rates}
     out.update({f"overhead_pct_{rate}": round(statistics.median(v), 2) for rate, v in extra.items()})
     print(f"{name:8s} {steps} steps/epoch: probes every {rates['default']} steps "
@@ -92,7 +94,7 @@ def overhead(name: str, model, train, val, repeats: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = run_zoo(args.seeds)

@@ -24,8 +24,8 @@ from knobs.diagnose import CODES, Report, check_config, diagnose, diagnose_confi
 from knobs.diagnose._explain import explain
 from knobs.diagnose._finding import finding
 from knobs.diagnose._preflight import check_findings
-from knobs.diagnose._training import (activation_findings, fit_findings, gradient_findings, noisy_findings,
-                                      probe_factors, score_se)
+from knobs.diagnose._layers import activation_findings, gradient_findings
+from knobs.diagnose._training import fit_findings, noisy_findings, probe_factors, score_se
 from knobs.errors import ConfigError, DataError
 
 torch.set_num_threads(1)

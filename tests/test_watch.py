@@ -200,3 +200,13 @@ def test_activation_probe_ignores_eval_and_later_passes_and_counts_reused_module
 def test_bad_every_is_a_config_error():
     with pytest.raises(ConfigError, match="every"):
         Trainer(epochs=1, batch_size=8, device="cpu", callbacks=[Watch(every=0)]).fit(tiny(), data())
+
+
+def test_without_activation_hooks_nothing_is_hooked_and_order_is_registration():
+    model, spy = tiny(), HookSpy()
+    watch = Watch(every=1, activations=False)
+    Trainer(optimizer="sgd", lr=0.1, epochs=1, batch_size=4, device="cpu",
+            callbacks=[watch, spy]).fit(model, data())
+    assert spy.counts == [0, 0, 0, 0] and all(p["activations"] == {} for p in watch.probes)
+    assert watch.layer_order == [name for name, _ in model.named_parameters()]
+    assert len(watch.probes) == 4 and watch.probes[-1]["params"]["4.bias"]["update_ratio"] > 0

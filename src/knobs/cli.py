@@ -197,6 +197,8 @@ def diagnose_command(
 
     report = diagnose_config(load_config(config), epochs=epochs)
     Console().print(report.table())
+    if report.ok:
+        Console().print("[green]no warnings or errors[/]")
     if json_path is not None:
         json_path.write_text(json.dumps(report.to_dict(), indent=2))
         Console().print(f"findings written to {json_path}")

@@ -24,7 +24,8 @@ from knobs.diagnose._evidence import Settings, lr_probe, model_checks, reference
 from knobs.diagnose._explain import explain
 from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._report import Report
-from knobs.diagnose._training import activation_findings, fit_findings, gradient_findings, noisy_findings, probe_factors
+from knobs.diagnose._layers import activation_findings, gradient_findings
+from knobs.diagnose._training import fit_findings, noisy_findings, probe_factors
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]

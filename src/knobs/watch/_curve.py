@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import math
-import statistics
 from typing import Any, Sequence
 
 import numpy as np
@@ -55,7 +54,9 @@ def relative_noise(losses: Sequence[float | None]) -> float | None:
     if len(values) < 3 or mean <= 0:
         return None
     diffs = [b - a for a, b in zip(values, values[1:])]
-    return statistics.pstdev(diffs) / math.sqrt(2) / mean
+    centre = sum(diffs) / len(diffs)
+    spread = math.sqrt(sum((d - centre) ** 2 for d in diffs) / len(diffs))
+    return spread / math.sqrt(2) / mean
 
 
 def relative_slope(losses: Sequence[float | None]) -> float | None:

@@ -43,7 +43,12 @@ from knobs.watch._curve import curve_stats, gap_series, relative_noise
 from knobs.watch._hooks import ActivationProbe
 from knobs.watch._stats import finite_or_none, norms, ratio
 
-__all__ = ["Watch"]
+__all__ = ["Watch", "EVERY"]
+
+# NOTE: a probe costs about half a millisecond of eager PyTorch on a CPU (a few dozen small
+# reductions), about half of a small MLP's training step; one probe in 50 steps keeps the whole
+# watch under 5% of training time even there (bench/diagnose.py), and far under on larger models.
+EVERY = 50
 
 
 class Watch(Callback):
@@ -64,11 +69,12 @@ class Watch(Callback):
             ``gap`` (val − train loss), ``lr`` and ``step_loss`` (statistics of that epoch's
             per-step losses: mean, min, max, relative noise).
         step_losses: the loss of every step (floats), for curve statistics.
-        layer_order: parameter tensor names in the order their modules ran (input side first).
+        layer_order: parameter tensor names in the order their modules ran (input side first;
+            registration order when ``activations=False``).
         shapes: the shape of every trainable parameter tensor.
     """
 
-    def __init__(self, every: int = 25, activations: bool = True,
+    def __init__(self, every: int = EVERY, activations: bool = True,
                  sink: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.every = every
         self.activations = activations
@@ -78,6 +84,9 @@ class Watch(Callback):
         self.step_losses: list[float] = []
         self.layer_order: list[str] = []
         self.shapes: dict[str, list[int]] = {}
+        self.model: nn.Module | None = None
+        self._params: dict[str, nn.Parameter] = {}
+        self._ordered = False
         self._probe: ActivationProbe | None = None
         self._before: dict[str, torch.Tensor] | None = None
         self._armed_step: int | None = None
@@ -93,7 +102,8 @@ class Watch(Callback):
         self.probes, self.epochs, self.step_losses, self._pending = [], [], [], []
         self._params = {name: p for name, p in self.model.named_parameters() if p.requires_grad}
         self.shapes = {name: list(p.shape) for name, p in self._params.items()}
-        self.layer_order = []
+        # NOTE: registration order until the first hooked forward pass gives the true one.
+        self.layer_order, self._ordered = list(self._params), False
         self._probe = ActivationProbe(self.model) if self.activations else None
         if trainer.step_ % self.every == 0:
             self._arm(trainer.step_ + 1)
@@ -159,28 +169,35 @@ class Watch(Callback):
     def _measure(self, step_record: dict) -> dict[str, Any]:
         before, self._before, self._armed_step = self._before, None, None
         seen = self._probe.collect() if self._probe is not None else {"activations": {}, "order": []}
-        if seen["order"] and not self.layer_order:
-            self.layer_order = _param_order(self.model, seen["order"], self._params)
-        names = list(self._params)
-        tensors = [self._params[name].detach() for name in names]
-        with_grad = [name for name in names if self._params[name].grad is not None]
-        deltas = torch._foreach_sub(tensors, [before[name] for name in names])
-        # NOTE: one fused norm call per list and one read from the device for the whole probe.
-        values = norms(list(deltas) + [before[name] for name in names] + tensors
-                       + [self._params[name].grad for name in with_grad], extra=[step_record["loss"]])
-        n = len(names)
-        moved, sizes, weights, loss = values[:n], values[n:2 * n], values[2 * n:3 * n], values[-1]
-        grads = dict(zip(with_grad, values[3 * n:-1]))
-        nonfinite = [name for name, g in grads.items() if not math.isfinite(g)]
-        params = {name: {"grad_norm": finite_or_none(grads[name]) if name in grads else None,
-                         "weight_norm": finite_or_none(weight),
-                         "update_ratio": finite_or_none(ratio(move, size))}
-                  for name, weight, move, size in zip(names, weights, moved, sizes)}
-        squares = sum(g * g for g in grads.values())
+        if seen["order"] and not self._ordered:
+            self.layer_order, self._ordered = _param_order(self.model, seen["order"], self._params), True
+        params, nonfinite, squares, loss = _param_stats(self._params, before, step_record["loss"])
         return {"kind": "probe", "step": step_record["step"], "epoch": step_record["epoch"],
                 "lr": step_record["lr"], "loss": finite_or_none(loss),
                 "grad_norm": None if nonfinite else math.sqrt(squares), "params": params,
                 "activations": seen["activations"], "nonfinite": nonfinite}
+
+
+def _param_stats(params: dict[str, nn.Parameter], before: dict[str, torch.Tensor], loss: torch.Tensor):
+    """Per tensor ``{grad_norm, weight_norm, update_ratio}``, the names with non-finite gradients,
+    the squared global gradient norm and the step's loss.
+
+    NOTE: one fused norm call and one read from the device for the whole probe.
+    """
+    names = list(params)
+    tensors = [params[name].detach() for name in names]
+    olds = [before[name] for name in names]
+    with_grad = [name for name in names if params[name].grad is not None]
+    values = norms(list(torch._foreach_sub(tensors, olds)) + olds + tensors
+                   + [params[name].grad for name in with_grad], extra=[loss])
+    n = len(names)
+    moved, sizes, weights = values[:n], values[n:2 * n], values[2 * n:3 * n]
+    grads = dict(zip(with_grad, values[3 * n:-1]))
+    records = {name: {"grad_norm": finite_or_none(grads[name]) if name in grads else None,
+                      "weight_norm": finite_or_none(weight), "update_ratio": finite_or_none(ratio(move, size))}
+               for name, weight, move, size in zip(names, weights, moved, sizes)}
+    nonfinite = [name for name, g in grads.items() if not math.isfinite(g)]
+    return records, nonfinite, sum(g * g for g in grads.values()), values[-1]
 
 
 def _param_order(model: nn.Module, modules: list[str], params: dict[str, Any]) -> list[str]:
