@@ -9,6 +9,7 @@ import pytest
 from knobs.cli import main
 from knobs.config import load_config
 from knobs.pipeline import Display, run
+from knobs.train import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +34,8 @@ def test_run_writes_the_whole_run_directory(tmp_path):
     assert summary["test"]["n"] == 270
     assert set(summary["best_trial"]["config"]) == {"lr", "width", "optimizer"}
     assert summary["vault"]["openings"] == 1
+    best = load_checkpoint(d / "checkpoints" / "best.pt")["extra"]
+    assert best["trial"] == summary["best_trial"]["number"] and best["value"] == summary["best_trial"]["value"]
     assert {r["name"] for r in summary["preflight"]} >= {"initial_loss", "overfit_tiny"}
     events = [json.loads(line) for line in (d / "events.jsonl").read_text().splitlines()]
     kinds = {e["event"] for e in events}

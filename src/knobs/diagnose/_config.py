@@ -34,7 +34,7 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
     _, splits, data, _, fixed, params = load_inputs(cfg)
-    model = TrialObjective(cfg, data, fixed, None, None, None).build(params)
+    model = TrialObjective(cfg, data, fixed, None, None).build(params)
     trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
     settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
                         batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),
@@ -50,7 +50,7 @@ def check_config(cfg: RunConfig) -> list[CheckResult]:
     """The preflight of ``knobs run`` (as enabled in ``[checks]``) plus the gradient check, on the
     config's reference model — without creating a run directory."""
     _, splits, data, _, fixed, params = load_inputs(cfg)
-    objective = TrialObjective(cfg, data, fixed, None, None, None)
+    objective = TrialObjective(cfg, data, fixed, None, None)
     results = run_preflight(cfg.checks, data, lambda: objective.build(params), (splits.train, splits.val))
     loss = "cross_entropy" if data.task == "classification" else "mse"
     return results + [gradient_check(objective.build(params), *data.train, loss=loss, seed=cfg.seed)]

@@ -11,15 +11,14 @@ worker trains on the same rows.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from knobs.errors import ConfigError
-from knobs.trial import FrozenTrial, Trial, TrialState
+from knobs.trial import FrozenTrial, Trial
 
 __all__ = ["study_location", "claim_run", "run_record", "PipelineObjective", "search_objective", "make_executor",
-           "keep_top_finished", "budget_reached", "stop_at_budget", "RUN_ATTR"]
+           "budget_reached", "stop_at_budget", "RUN_ATTR"]
 
 #: the study attribute holding {"config": the run config (JSON), "run_dir": absolute path}.
 RUN_ATTR = "run"
@@ -67,12 +66,12 @@ class PipelineObjective:
     It pickles as (run config, run directory, study location); in each process it loads and
     prepares the data once (``load_inputs``, which also sets the configured torch threads) and
     wraps a ``TrialObjective`` writing checkpoints and epoch events into the run directory.
+    ``best.pt`` is published by whoever tells the trials (``pipeline._best.publish_best``).
 
     Args:
         cfg: the run config (``RunConfig``).
         run_dir: the run directory (reachable from every worker).
-        study_url, study_name: where the study lives, to read the best value so far (the best
-            checkpoint is replaced only by a better trial, whichever worker ran it).
+        study_url, study_name: where the study lives (kept so a worker names what it serves).
     """
 
     def __init__(self, cfg: Any, run_dir: str | Path, study_url: str, study_name: str) -> None:
@@ -82,41 +81,25 @@ class PipelineObjective:
         self.study_name = study_name
 
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
-        inner, storage, study_id = _built(self)
-        inner.best_value = _best_value(storage, study_id, self.cfg.search.metric)
-        return inner(config, trial)
+        return _built(self)(config, trial)
 
 
 # One built objective per process and run: Ray sends a fresh copy of PipelineObjective with each
 # task, and rebuilding the data for every trial would cost more than many small trials.
-_BUILT: dict[tuple[str, str, str], tuple[Any, Any, int]] = {}
+_BUILT: dict[tuple[str, str, str], Any] = {}
 
 
-def _built(objective: PipelineObjective) -> tuple[Any, Any, int]:
+def _built(objective: PipelineObjective) -> Any:
     key = (objective.run_dir, objective.study_url, objective.study_name)
     if key not in _BUILT:
         from knobs.pipeline._cycle import load_inputs
         from knobs.pipeline._objective import TrialObjective
         from knobs.pipeline._rundir import EventLog, RunDir
-        from knobs.storage import get_storage
 
         _, _, data, _, fixed, _ = load_inputs(objective.cfg)
         rundir = RunDir(path=Path(objective.run_dir), created=False)
-        inner = TrialObjective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path), None)
-        storage = get_storage(objective.study_url, create=False)
-        record = storage.get_study(objective.study_name)
-        if record is None:
-            raise ConfigError(f"no study named {objective.study_name!r} in {storage.url}")
-        _BUILT[key] = (inner, storage, record.id)
+        _BUILT[key] = TrialObjective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path))
     return _BUILT[key]
-
-
-def _best_value(storage: Any, study_id: int, metric: str) -> float | None:
-    values = [t.value for t in storage.get_trials(study_id, [TrialState.COMPLETE])
-              if t.value is not None and math.isfinite(t.value)]
-    if not values:
-        return None
-    return max(values) if metric == "val_accuracy" else min(values)
 
 
 def search_objective(cfg: Any, objective: Any, rundir: Any, url: str, name: str) -> Any:
@@ -134,18 +117,6 @@ def make_executor(search: Any) -> Any:
     from knobs.executors._ray import RayExecutor
 
     return RayExecutor(address=search.ray_address, cpus=search.trial_resources.cpu, gpus=search.trial_resources.gpu)
-
-
-def keep_top_finished(rundir: Any, trials: list[FrozenTrial], k: int, direction: str) -> None:
-    """``keep_top``, but a running trial's checkpoint is kept: with several workers a trial may
-    have written its checkpoint and not yet told its value when another trial finishes."""
-    from knobs.pipeline._members import top_trials, trial_checkpoint
-
-    keep = {trial_checkpoint(rundir, t.number) for t in top_trials(trials, k, direction)}
-    keep |= {trial_checkpoint(rundir, t.number) for t in trials if t.state is TrialState.RUNNING}
-    for path in Path(rundir.path).glob("checkpoints/trial-*.pt"):
-        if path not in keep:
-            path.unlink(missing_ok=True)
 
 
 def budget_reached(trials: list[FrozenTrial], n_trials: int) -> bool:

@@ -69,12 +69,15 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
 
 def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],
                on_trial: Callable[[Any, Any], None] | None) -> list[Callable[[Any, Any], None]]:
-    """Keep the run's top-k checkpoints, count, report, and (without a count) stop at the budget."""
-    from knobs.executors._pipeline import keep_top_finished, stop_at_budget
+    """Keep the run's top-k checkpoints and best.pt, count, report, and (without a count) stop at
+    the budget."""
+    from knobs.executors._pipeline import stop_at_budget
+    from knobs.pipeline._best import publish_best
+    from knobs.pipeline._members import keep_top
     from knobs.pipeline._rundir import RunDir
 
     rundir = RunDir(path=run_dir, created=False)
-    callbacks = [lambda s, t: keep_top_finished(rundir, s.trials, cfg.ensemble.top_k, s.direction),
+    callbacks = [lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: publish_best(rundir, s),
                  lambda s, t: ran.append(t.number)]
     if on_trial is not None:
         callbacks.append(on_trial)

@@ -15,11 +15,12 @@ import torch
 from knobs.config import RunConfig, build_space
 from knobs.data import Vault, declare_classes, encode_splits, load_dataset, split, validate_labels
 from knobs.errors import ConfigError, KnobsError
-from knobs.executors._pipeline import (claim_run, keep_top_finished, make_executor, search_objective,
-                                       stop_at_budget, study_location)
+from knobs.executors._pipeline import claim_run, make_executor, search_objective, stop_at_budget, study_location
+from knobs.pipeline._best import publish_best
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
+from knobs.pipeline._members import keep_top
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
@@ -27,7 +28,6 @@ from knobs.pipeline._prepared import PreparedData, prepare
 from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.report import write_report
 from knobs.study import Study
-from knobs.trial import TrialState
 
 __all__ = ["run", "RunResult", "load_inputs"]
 
@@ -114,8 +114,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                       direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
         claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
         finished = [t for t in study.trials if t.state.finished]
-        best_value = study.best.value if any(t.state is TrialState.COMPLETE for t in finished) else None
-        objective = TrialObjective(cfg, data, fixed, rundir, events, best_value)
+        objective = TrialObjective(cfg, data, fixed, rundir, events)
 
         preflight = run_preflight(cfg.checks, data, lambda: objective.build(reference), (splits.train, splits.val))
         events("preflight", results=[r.to_dict() for r in preflight])
@@ -125,13 +124,18 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
             raise KnobsError(f"preflight failed ({', '.join(r.name for r in failed)}): {failed[0].message}")
 
         remaining = max(0, cfg.search.n_trials - len(finished))
+
+        def best(s: Study) -> None:
+            publish_best(rundir, s, lambda number, value: events("best_checkpoint", trial=number, value=value))
+
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
             objective.on_epoch = progress.on_epoch
             study.optimize(search_objective(cfg, objective, rundir, study_url, study_name), n_trials=remaining,
                            timeout=cfg.search.timeout, workers=cfg.search.workers, executor=make_executor(cfg.search),
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
-                                      lambda s, t: keep_top_finished(rundir, s.trials, cfg.ensemble.top_k, s.direction),
+                                      lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: best(s),
                                       stop_at_budget(cfg.search.n_trials)])
+        best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
         final = final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)) if final_test else {"test": None}
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
@@ -184,7 +188,7 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -
     variants = [base] + [{**base, name: option} for name in space.names
                          if space[name].kind == "choice" for option in space[name].options]
     for params in variants:
-        objective = TrialObjective(cfg, data, {}, None, None, None)
+        objective = TrialObjective(cfg, data, {}, None, None)
         objective.build(params)
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
 

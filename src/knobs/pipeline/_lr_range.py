@@ -23,7 +23,7 @@ def find_lr(cfg: RunConfig, optimizer: str | None = None, steps: int = 200) -> t
         (the LRFindResult, the reference parameters it used).
     """
     _, _, data, _, fixed, reference = load_inputs(cfg)
-    model = TrialObjective(cfg, data, fixed, None, None, None).build(reference)
+    model = TrialObjective(cfg, data, fixed, None, None).build(reference)
     name = optimizer or reference.get("optimizer", "sgd")
     result = lr_find(model, data.train, optimizer=name, steps=steps,
                      batch_size=int(reference.get("batch_size", cfg.train.batch_size)), task=data.task)

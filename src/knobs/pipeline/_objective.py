@@ -1,22 +1,23 @@
 """One trial of the practice cycle: a configuration → a model trained with early stopping.
 
-Why a class: the objective keeps the best checkpoint on disk as trials finish (so a killed run
-resumes with it) and logs every epoch to events.jsonl; both need state across trials.
+Why a class: the objective holds what every trial shares — the prepared data, the run directory
+it writes the trial's checkpoint to (so a killed run resumes with its models) and the event log
+it writes every epoch to. ``checkpoints/best.pt`` is not written here but by whoever tells the
+study (``pipeline._best.publish_best``), so concurrent workers cannot leave a worse one.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import torch
 
 from knobs.models import build_model
-from knobs.pipeline._members import trial_checkpoint
+from knobs.pipeline._members import save_trial_checkpoint, trial_checkpoint
 from knobs.pipeline._practices import AUGMENT_PREFIX, pretrained_model, trial_practices
 from knobs.pipeline._prepared import PreparedData
 from knobs.pipeline._rundir import EventLog, RunDir
-from knobs.train import Callback, Diverged, EarlyStopping, Trainer, save_checkpoint
+from knobs.train import Callback, Diverged, EarlyStopping, Trainer
 from knobs.trial import Trial
 
 __all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer"]
@@ -83,12 +84,11 @@ class _ReportEpochs(Callback):
 class TrialObjective:
     """``objective(config, trial) -> float`` for ``Study.optimize``."""
 
-    def __init__(self, cfg: Any, data: PreparedData, fixed: dict[str, Any], rundir: RunDir,
-                 events: EventLog, best_value: float | None, on_epoch: Callable[[dict], None] = lambda r: None):
+    def __init__(self, cfg: Any, data: PreparedData, fixed: dict[str, Any], rundir: RunDir | None,
+                 events: EventLog | None, on_epoch: Callable[[dict], None] = lambda r: None):
         self.cfg, self.data, self.fixed = cfg, data, fixed
         self.rundir, self.events, self.on_epoch = rundir, events, on_epoch
         self.metric = cfg.search.metric
-        self.best_value = best_value
 
     def build(self, params: dict[str, Any]) -> torch.nn.Module:
         return self.build_with_groups(params)[0]
@@ -124,27 +124,9 @@ class TrialObjective:
         trial.set_attr("val_loss", best.get("val_loss"))
         trial.set_attr("epochs_run", len(history.records))
         trial.set_attr("curve", _curve(history.records))
-        self._save(trial_checkpoint(self.rundir, trial.number), model, params, trial.number, value)
-        if self._improves(value):
-            self.best_value = value
-            self._save(self.rundir.best_checkpoint, model, params, trial.number, value)
-            self.events("best_checkpoint", trial=trial.number, value=value)
+        save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number, value,
+                              self.cfg.model.family, self.data)
         return value
-
-    def _improves(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        if self.best_value is None:
-            return True
-        return value > self.best_value if self.metric == "val_accuracy" else value < self.best_value
-
-    def _save(self, path, model: torch.nn.Module, params: dict, number: int, value: float) -> None:
-        save_checkpoint(
-            path, model=model,
-            extra={"params": params, "trial": number, "value": value, "family": self.cfg.model.family,
-                   "input_shape": list(self.data.input_shape), "n_classes": self.data.n_classes,
-                   "scaler": self.data.scaler.state_dict()},
-        )
 
 
 def _curve(records: list[dict]) -> dict[str, list]:
