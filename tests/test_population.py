@@ -13,13 +13,14 @@ import knobs
 from knobs.errors import ConfigError
 from knobs.models import build_model
 from knobs.population import (
-    PopulationObjective, group_members, optimize_population, population_key, train_population,
+    MemberResult, PopulationExecutor, PopulationObjective, group_members, optimize_population, population_key,
+    train_population,
 )
 from knobs.population._members import resolve_members
 from knobs.population._schedules import schedule_tables
 from knobs.population._stack import MemberDropout
 from knobs.population._update import VectorOptimizer
-from knobs.train import OPTIMIZERS, EarlyStopping, Trainer, build_optimizer, build_schedule
+from knobs.train import OPTIMIZERS, EarlyStopping, History, Trainer, build_optimizer, build_schedule
 from knobs.train._regularization import decay_groups
 from knobs.trial import TrialState
 
@@ -347,6 +348,41 @@ def test_optimize_population_prunes_and_fails_members_alone():
     assert trials[3e-2].state is TrialState.COMPLETE
     # the slow learners in the second population fall below the median of the first at step 1
     assert trials[1e-5].state is TrialState.PRUNED and trials[1e-5].last_step < 4
+
+
+class FakeBatch:
+    """A batch objective that trains nothing: value = x, an error on the batch holding ``raise_at``."""
+
+    def __init__(self, raise_at=None, error=RuntimeError):
+        self.raise_at, self.error, self.batches = raise_at, error, []
+
+    def __call__(self, trials):
+        self.batches.append([t.number for t in trials])
+        if self.raise_at in self.batches[-1]:
+            raise self.error("the device fell over")
+        return [MemberResult(index=i, params=t.config, history=History(records=[], best_epoch=None),
+                             best_value=t.config["x"], state_dict=None) for i, t in enumerate(trials)]
+
+
+def test_population_executor_asks_batches_and_honours_stop_catch_and_workers():
+    space = knobs.Space({"x": knobs.Float(0.0, 1.0)})
+    study = knobs.Study(space, sampler=knobs.search.Random(seed=0))
+    objective, seen = FakeBatch(raise_at=2), []
+    stop_after_five = lambda s, t: (seen.append(t.number), len(seen) >= 5 and s.stop())  # noqa: E731
+    study.optimize(objective, n_trials=10, executor=PopulationExecutor(population=2), callbacks=[stop_after_five])
+    assert objective.batches == [[0, 1], [2, 3], [4, 5]]  # stop() ends the search after the batch
+    assert seen == list(range(6))
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE] * 2 + [TrialState.FAILED] * 2 + [TrialState.COMPLETE] * 2
+    assert study.trials[2].attrs["fail_reason"] == "RuntimeError: the device fell over"  # the search went on
+    assert [t.value for t in study.trials[4:]] == [t.config["x"] for t in study.trials[4:]]
+
+    bad = knobs.Study(space, sampler=knobs.search.Random(seed=0))
+    with pytest.raises(ConfigError, match="fell over"):  # bad input is not a failed trial: it propagates
+        bad.optimize(FakeBatch(raise_at=0, error=ConfigError), n_trials=4, executor=PopulationExecutor(3))
+    assert [t.state for t in bad.trials] == [TrialState.FAILED] * 3
+    with pytest.raises(ConfigError, match="workers must be 1"):
+        bad.optimize(FakeBatch(), n_trials=2, workers=2, executor=PopulationExecutor(2))
 
 
 def test_group_members_and_population_key():

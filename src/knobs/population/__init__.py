@@ -2,9 +2,10 @@
 
 ``train_population`` stacks P members' parameters and runs them as one vmapped program with
 per-member learning rate, weight decay, momentum/betas, dropout, L1, clipping, schedule, early
-stopping (best weights restored) and divergence handling; ``PopulationObjective`` and
-``optimize_population`` run a study's asked trials in such populations, grouped by architecture,
-reporting every epoch to each trial so pruners work.
+stopping (best weights restored) and divergence handling; ``PopulationObjective`` trains a batch
+of a study's trials in such populations, grouped by architecture, reporting every epoch to each
+trial so pruners work, and ``PopulationExecutor`` is the ``Study.optimize`` executor that asks
+the batches and tells each trial (``optimize_population`` is the shorthand).
 
 Example:
     >>> import torch
@@ -17,12 +18,13 @@ Example:
     [False, False]
 """
 
+from knobs.population._executor import PopulationExecutor
 from knobs.population._members import FAMILIES, MEMBER_KEYS, OPTIMIZERS, SHARED_KEYS, group_members, population_key
 from knobs.population._objective import PopulationObjective, optimize_population
 from knobs.population._tracking import MemberResult
 from knobs.population._train import train_population
 
 __all__ = [
-    "FAMILIES", "MEMBER_KEYS", "MemberResult", "OPTIMIZERS", "PopulationObjective", "SHARED_KEYS",
+    "FAMILIES", "MEMBER_KEYS", "MemberResult", "OPTIMIZERS", "PopulationExecutor", "PopulationObjective", "SHARED_KEYS",
     "group_members", "optimize_population", "population_key", "train_population",
 ]

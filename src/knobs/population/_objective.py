@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from knobs.errors import ConfigError, TrialError
+from knobs.errors import ConfigError
+from knobs.population._executor import PopulationExecutor
 from knobs.population._members import group_members
 from knobs.population._tracking import MemberResult
 from knobs.population._train import train_population
@@ -95,58 +96,20 @@ class PopulationObjective:
 
 def optimize_population(study: Any, objective: PopulationObjective, n_trials: int, population: int = 16,
                         callbacks: Sequence[Callable[[Any, FrozenTrial], None]] = ()) -> None:
-    """Ask ``population`` trials at a time, train them with ``objective``, tell each its outcome.
+    """``study.optimize(objective, n_trials, executor=PopulationExecutor(population))``.
 
     A trial's value is its best epoch's metric; a pruned member is told "pruned" (keeping its last
     report), a diverged one "failed" with ``attrs["fail_reason"]``. If training raises, the
-    batch's unfinished trials are told "failed" and the error propagates (bad input is not a
-    failed trial). Stops early when the sampler has nothing left to propose.
+    batch's trials are told "failed"; bad input (a ``KnobsError``) propagates, other errors are
+    recorded and the search goes on, as ``Study.optimize`` treats them. Stops early when the
+    sampler has nothing left to propose.
 
     Raises:
         ConfigError: ``n_trials`` or ``population`` not a positive integer.
     """
-    for name, value in (("n_trials", n_trials), ("population", population)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name}: expected an integer >= 1, got {value!r}")
-    done = 0
-    while done < n_trials:
-        trials = _ask(study, min(population, n_trials - done))
-        if not trials:
-            return
-        try:
-            results = objective(trials)
-        except BaseException:
-            for trial in trials:
-                if not trial.finished:
-                    study.tell(trial, state="failed")
-            raise
-        for trial, result in zip(trials, results):
-            frozen = _tell(study, trial, result)
-            for callback in callbacks:
-                callback(study, frozen)
-        done += len(trials)
-
-
-def _ask(study: Any, n: int) -> list[Trial]:
-    trials = []
-    for _ in range(n):
-        try:
-            trials.append(study.ask())
-        except TrialError:  # the sampler is used up (a finished grid)
-            break
-    return trials
-
-
-def _tell(study: Any, trial: Trial, result: MemberResult) -> FrozenTrial:
-    if result.diverged:
-        trial.set_attr("fail_reason", result.message)
-        return study.tell(trial, state="failed")
-    if result.pruned:
-        return study.tell(trial, state="pruned")
-    if result.best_value is None:
-        trial.set_attr("fail_reason", "no epoch produced a finite value of the metric")
-        return study.tell(trial, state="failed")
-    return study.tell(trial, result.best_value)
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+        raise ConfigError(f"n_trials: expected an integer >= 1, got {n_trials!r}")
+    study.optimize(objective, n_trials=n_trials, callbacks=callbacks, executor=PopulationExecutor(population))
 
 
 def _record_attrs(trial: Trial, result: MemberResult) -> None:
