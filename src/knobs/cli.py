@@ -55,14 +55,17 @@ _TRIALS = typer.Option(None, "--trials", "-n", help="number of trials (overrides
 _SEED = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)")
 _QUIET = typer.Option(False, "--quiet", "-q", help="print only the final summary")
 _WORKERS = typer.Option(None, "--workers", "-w", help="trials at once: local processes or Ray tasks (search.workers)")
-_EXECUTOR = typer.Option(None, "--executor", help="local | ray: where trials run (search.executor)")
+_EXECUTOR = typer.Option(None, "--executor", help="local | ray | population: where trials run (search.executor)")
+_POPULATION = typer.Option(None, "--population", "-P", help="trials trained at once with --executor population "
+                           "(search.population)")
 _ADDRESS = typer.Option(None, "--address", help="Ray cluster: auto, host:port or ray://host:port (search.ray_address)")
 _STORAGE = typer.Option(None, "--storage", help="study database URL, e.g. postgresql://user:pw@host/db (search.storage)")
 
 
-def _scale(workers: Optional[int], executor: Optional[str], address: Optional[str], storage: Optional[str]) -> dict:
+def _scale(workers: Optional[int], executor: Optional[str], address: Optional[str], storage: Optional[str],
+           population: Optional[int]) -> dict:
     return {"search.workers": workers, "search.executor": executor, "search.ray_address": address,
-            "search.storage": storage}
+            "search.storage": storage, "search.population": population}
 
 
 @app.command()
@@ -70,10 +73,10 @@ def _scale(workers: Optional[int], executor: Optional[str], address: Optional[st
 def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
         trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET,
         workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
-        storage: Optional[str] = _STORAGE) -> None:
+        storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION) -> None:
     """Run the whole practice cycle: split + vault, preflight, search, test once, report."""
     _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
-                    **_scale(workers, executor, address, storage)}, quiet, final_test=True)
+                    **_scale(workers, executor, address, storage, population)}, quiet, final_test=True)
 
 
 @app.command()
@@ -81,10 +84,10 @@ def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir:
 def tune(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
          trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET,
          workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
-         storage: Optional[str] = _STORAGE) -> None:
+         storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION) -> None:
     """Search only: the cycle up to the best trial, with the test split sealed and never opened."""
     _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
-                    **_scale(workers, executor, address, storage)}, quiet, final_test=False)
+                    **_scale(workers, executor, address, storage, population)}, quiet, final_test=False)
 
 
 @app.command()

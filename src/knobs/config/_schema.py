@@ -104,7 +104,10 @@ class SearchConfig(_Strict):
     metric: Literal["val_loss", "val_accuracy"] = "val_loss"
     space: dict[str, SpaceEntry] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
     workers: int = Field(1, ge=1, le=1024, description="trials run at once: local processes, or Ray tasks in flight")
-    executor: Literal["local", "ray"] = Field("local", description="where trials run: local processes or Ray tasks")
+    executor: Literal["local", "ray", "population"] = Field(
+        "local", description="where trials run: local processes, Ray tasks, or populations trained at once")
+    population: int = Field(16, ge=1, le=4096, description="executor 'population': trials asked and trained at "
+                                                            "once (stacked parameters, one vmapped program)")
     ray_address: Optional[str] = Field(None, description="Ray cluster: 'auto', 'host:port', 'ray://host:port'; "
                                                          "default: a Ray instance started for this run")
     trial_resources: TrialResources = Field(default_factory=TrialResources,

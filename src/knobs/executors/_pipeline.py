@@ -111,9 +111,14 @@ def search_objective(cfg: Any, objective: Any, rundir: Any, url: str, name: str)
 
 
 def make_executor(search: Any) -> Any:
-    """None for local workers; a ``RayExecutor`` from ``search.ray_address`` and ``trial_resources``."""
+    """None for local workers; a ``PopulationExecutor`` of ``search.population``; a ``RayExecutor``
+    from ``search.ray_address`` and ``trial_resources``."""
     if search.executor == "local":
         return None
+    if search.executor == "population":
+        from knobs.population import PopulationExecutor
+
+        return PopulationExecutor(search.population)
     from knobs.executors._ray import RayExecutor
 
     return RayExecutor(address=search.ray_address, cpus=search.trial_resources.cpu, gpus=search.trial_resources.gpu)

@@ -22,6 +22,8 @@ from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
 from knobs.pipeline._members import keep_top
 from knobs.pipeline._objective import TrialObjective, make_trainer
+from knobs.pipeline._population import PopulationTrials
+from knobs.pipeline._population_check import check_population, splitting_keys
 from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
@@ -94,6 +96,7 @@ def load_inputs(cfg: RunConfig) -> tuple:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    check_population(cfg, space, fixed)
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     return dataset, splits, data, space, fixed, reference
@@ -128,9 +131,10 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         def best(s: Study) -> None:
             publish_best(rundir, s, lambda number, value: events("best_checkpoint", trial=number, value=value))
 
+        if cfg.search.executor == "population":
+            display.say(_population_note(cfg, space))
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
-            objective.on_epoch = progress.on_epoch
-            study.optimize(search_objective(cfg, objective, rundir, study_url, study_name), n_trials=remaining,
+            study.optimize(_runner(cfg, objective, progress.on_epoch, study_url, study_name), n_trials=remaining,
                            timeout=cfg.search.timeout, workers=cfg.search.workers, executor=make_executor(cfg.search),
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
                                       lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: best(s),
@@ -145,6 +149,15 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         return summary
     finally:
         events.close()
+
+
+def _runner(cfg: RunConfig, objective: TrialObjective, on_epoch: Any, url: str, name: str) -> Any:
+    """What ``study.optimize`` runs: population batches, the in-process objective (live epoch
+    progress), or the picklable one for worker processes and Ray tasks."""
+    objective.on_epoch = on_epoch
+    if cfg.search.executor == "population":
+        return PopulationTrials(cfg, objective.data, objective.fixed, objective.rundir, objective.events, on_epoch)
+    return search_objective(cfg, objective, objective.rundir, url, name)
 
 
 def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dict:
@@ -172,7 +185,8 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
         "total_epochs": int(sum(t.attrs.get("epochs_run") or (t.last_step or 0) for t in study.trials)),
         "preflight": [r.to_dict() for r in preflight],
         "search": {"sampler": cfg.search.sampler, "pruner": cfg.search.pruner, "space": space.to_json(),
-                   "direction": _direction(cfg)},
+                   "direction": _direction(cfg), "executor": cfg.search.executor,
+                   "population": cfg.search.population if cfg.search.executor == "population" else None},
         "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
     }
 
@@ -191,6 +205,13 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -
         objective = TrialObjective(cfg, data, {}, None, None)
         objective.build(params)
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
+
+
+def _population_note(cfg: RunConfig, space: Any) -> str:
+    keys = splitting_keys(space)
+    split = (f"; trials that differ in {', '.join(keys)} train in separate populations" if keys
+             else "; every trial can share a population")
+    return f"population mode: up to {cfg.search.population} trials trained at once{split}"
 
 
 def _has_trials(cfg: RunConfig, rundir: RunDir) -> bool:

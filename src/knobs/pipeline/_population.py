@@ -1,0 +1,83 @@
+"""Population mode in the practice cycle: a batch of trials trained together, recorded as if each
+had run alone.
+
+Why a wrapper around ``knobs.population.PopulationObjective``: the run directory's contract does
+not depend on how a trial was trained. Each member's epochs go to events.jsonl and to
+``trial.report`` (so pruners decide per epoch), its attributes are the ones a one-by-one trial
+sets, and its best weights are written to ``checkpoints/trial-N.pt`` by the same function the
+one-by-one ``TrialObjective`` uses — so the top-k pruning, ``best.pt``, the ensemble, the final
+test, ``knobs predict`` and the report read a population run like any other. Seeds match too
+(trial n uses ``seed + n``), so a member trains as that trial would alone, up to float rounding
+and dropout's random masks.
+
+Example:
+    >>> objective = PopulationTrials(cfg, data, fixed, rundir, events)          # doctest: +SKIP
+    >>> study.optimize(objective, n_trials=64, executor=PopulationExecutor(16))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from knobs.models import build_model
+from knobs.pipeline._members import save_trial_checkpoint, trial_checkpoint
+from knobs.pipeline._objective import split_params
+from knobs.pipeline._prepared import PreparedData
+from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.population import MemberResult, PopulationObjective
+from knobs.trial import Trial
+
+__all__ = ["PopulationTrials"]
+
+
+class PopulationTrials:
+    """``objective(trials) -> list[MemberResult]`` for ``PopulationExecutor``, writing the run directory.
+
+    Args:
+        cfg: the run config; [train] gives the loop (epochs, batch size, schedule, patience,
+            device, precision), ``search.metric`` what is reported and told.
+        data: the prepared data. fixed: values every trial has unless its config sets them.
+        rundir, events: where checkpoints and epoch events go.
+        on_epoch: ``on_epoch(record)`` for each member's epoch (the progress display).
+    """
+
+    def __init__(self, cfg: Any, data: PreparedData, fixed: dict[str, Any], rundir: RunDir, events: EventLog,
+                 on_epoch: Callable[[dict], None] = lambda r: None) -> None:
+        self.cfg, self.data, self.fixed = cfg, data, fixed
+        self.rundir, self.events, self.on_epoch = rundir, events, on_epoch
+
+    def objective(self) -> PopulationObjective:
+        """The population trainer with this run's settings."""
+        cfg, data = self.cfg, self.data
+        return PopulationObjective(
+            cfg.model.family, data.train, data.val, fixed=self.fixed, metric=cfg.search.metric, on_epoch=self._epoch,
+            epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, optimizer="adam", schedule=cfg.train.schedule,
+            patience=cfg.train.patience, min_delta=cfg.train.min_delta, device=cfg.train.device,
+            precision=cfg.train.precision, seed=cfg.seed, task=data.task, input_shape=data.input_shape,
+            n_classes=data.n_classes)
+
+    def __call__(self, trials: Sequence[Trial]) -> list[MemberResult]:
+        results = self.objective()(trials)
+        for trial, result in zip(trials, results):
+            self._record(trial, result)
+        return results
+
+    def _epoch(self, trial: Trial, record: dict) -> None:
+        self.events("epoch", trial=trial.number, **record)
+        self.on_epoch(record)
+
+    def _record(self, trial: Trial, result: MemberResult) -> None:
+        """Events and the checkpoint of one member, as ``TrialObjective`` writes them."""
+        if result.diverged:
+            self.events("diverged", trial=trial.number, message=result.message)
+            return
+        if result.pruned or result.best_value is None or result.state_dict is None:
+            return
+        params = {**self.fixed, **trial.config}
+        _, model_params = split_params(params)
+        model = build_model(self.cfg.model.family, input_shape=self.data.input_shape, n_classes=self.data.n_classes,
+                            **model_params)
+        model.load_state_dict(result.state_dict)
+        save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number,
+                              float(result.best_value), self.cfg.model.family, self.data)
+

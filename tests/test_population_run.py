@@ -1,0 +1,126 @@
+"""`knobs run --executor population`: trials trained in populations, recorded as one-by-one trials are."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from knobs.cli import main
+from knobs.config import build_space, load_config
+from knobs.data import Vault, VaultWarning
+from knobs.errors import ConfigError
+from knobs.pipeline import Display, run
+from knobs.pipeline._population_check import check_population, splitting_keys
+from knobs.pipeline._predict import predict_file
+from knobs.study import Study
+from knobs.train import load_checkpoint
+from knobs.trial import TrialState
+
+pytestmark = pytest.mark.slow
+
+SPACE = {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "weight_decay": {"low": 1e-6, "high": 1e-3, "log": True},
+         "optimizer": {"choices": ["adam", "adamw", "nesterov"]}, "width": 16, "depth": 1}
+FAST = {"search.n_trials": 6, "search.sampler": "random", "train.epochs": 3, "train.patience": 2,
+        "ensemble.top_k": 3, "search.space": SPACE}
+
+TOML = """
+[search]
+sampler = "random"
+n_trials = 6
+[search.space]
+lr = { low = 1e-3, high = 1e-2, log = true }
+weight_decay = { low = 1e-6, high = 1e-3, log = true }
+optimizer = { choices = ["adam", "adamw", "nesterov"] }
+width = 16
+depth = 1
+[train]
+epochs = 3
+patience = 2
+[ensemble]
+top_k = 3
+"""
+
+
+def _cfg(tmp_path, name, **more):
+    return load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": name, **more})
+
+
+def _trials(path):
+    return Study.load(f"sqlite:///{path / 'study.db'}", "search").trials
+
+
+def test_population_run_writes_what_a_one_by_one_run_writes(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(TOML)
+    runs = tmp_path / "runs"
+    assert main(["run", "-c", str(config), "--runs-dir", str(runs), "--name", "pop", "--executor", "population",
+                 "--population", "4", "-q"]) == 0
+    d = tmp_path / "runs" / "pop"
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["search"]["executor"] == "population" and summary["search"]["population"] == 4
+    trials = _trials(d)
+    assert len(trials) == 6 and all(t.state is TrialState.COMPLETE for t in trials)
+    events = [json.loads(line) for line in (d / "events.jsonl").read_text().splitlines()]
+    for t in trials:  # the attributes, reports and epoch events of a one-by-one trial
+        assert {"best_epoch", "epochs_run", "val_loss", "val_accuracy", "curve"} <= set(t.attrs)
+        assert sorted(t.intermediate) == list(range(1, t.attrs["epochs_run"] + 1))
+        epochs = [e for e in events if e["event"] == "epoch" and e["trial"] == t.number]
+        assert [e["epoch"] for e in epochs] == t.attrs["curve"]["epoch"]
+        assert {"train_loss", "val_loss", "val_accuracy", "lr", "seconds"} <= set(epochs[0])
+    best = min(trials, key=lambda t: t.value)
+    kept = sorted(int(p.stem.split("-")[1]) for p in d.glob("checkpoints/trial-*.pt"))
+    assert kept == sorted(t.number for t in sorted(trials, key=lambda t: t.value)[:3])
+    assert load_checkpoint(d / "checkpoints" / "best.pt")["extra"]["trial"] == best.number
+    assert summary["best_trial"]["number"] == best.number and summary["test"]["n"] == 270
+    assert "Learning curves of the best trial" in (d / "report.html").read_text()
+    # knobs predict reads the population run's final model like any other
+    with pytest.warns(VaultWarning):
+        X_test, y_test = Vault(d / "vault").open(reason="test of knobs predict on a population run")
+    np.save(tmp_path / "test.npy", X_test)
+    with open(predict_file(d, tmp_path / "test.npy"), newline="") as handle:
+        predictions = np.array([int(r["prediction"]) for r in csv.DictReader(handle)])
+    assert float(np.mean(predictions == y_test)) == pytest.approx(summary["test"]["accuracy"], abs=1e-9)
+
+
+def test_a_population_trial_equals_the_same_trial_run_alone(tmp_path):
+    pop = run(_cfg(tmp_path, "pop", **{"search.executor": "population", "search.population": 3}),
+              display=Display(quiet=True), final_test=False)
+    solo = run(_cfg(tmp_path, "solo"), display=Display(quiet=True), final_test=False)
+    together, alone = _trials(pop.path), _trials(solo.path)
+    assert [t.config for t in together] == [t.config for t in alone]  # the same seeded sampler sequence
+    for a, b in zip(together, alone):
+        assert a.value == pytest.approx(b.value, rel=1e-4)
+        assert a.attrs["best_epoch"] == b.attrs["best_epoch"] and a.attrs["epochs_run"] == b.attrs["epochs_run"]
+        assert a.attrs["population"] is True and "population" not in b.attrs
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"search.workers": 2}, "search.workers = 2"),
+    ({"model.family": "text_bag"}, "model.family 'text_bag'"),
+    ({"balance.class_weight": "balanced"}, r"\[balance\]"),
+    ({"augment": {"hflip": 0.5}}, r"\[augment\]"),
+    ({"transfer": {"source": "runs/x/checkpoints/best.pt"}}, r"\[transfer\]"),
+    ({"train.precision": "fp16"}, "train.precision = 'fp16'"),
+    ({"train.schedule": "plateau"}, "train.schedule: 'plateau'"),
+    ({"search.space": {**SPACE, "optimizer": {"choices": ["adam", "rmsprop"]}}}, "search.space.optimizer: optimizer 'rmsprop'"),
+    ({"search.space": {**SPACE, "rho": {"low": 0.8, "high": 0.99}}}, "search.space.rho: population mode cannot set 'rho'"),
+    ({"search.space": {**SPACE, "augment.hflip": {"low": 0.0, "high": 0.5}}}, "search.space.augment.hflip"),
+])
+def test_what_population_mode_cannot_honour_is_one_config_error(overrides, match):
+    cfg = load_config(None, {**FAST, "search.executor": "population", **overrides})
+    space, fixed = build_space(cfg.search.space)
+    with pytest.raises(ConfigError, match=match):
+        check_population(cfg, space, fixed)
+
+
+def test_population_settings_without_population_mode_and_bad_input_through_the_cli(tmp_path, capsys):
+    cfg = load_config(None, {**FAST, "search.population": 8})
+    with pytest.raises(ConfigError, match="search.population = 8 applies to search.executor"):
+        check_population(cfg, *build_space(cfg.search.space))
+    runs = tmp_path / "runs"
+    assert main(["run", "--runs-dir", str(runs), "--executor", "population", "--workers", "2", "-q"]) == 2
+    assert "search.workers = 2" in capsys.readouterr().err and not runs.exists()
+    space, _ = build_space({"lr": {"low": 1e-3, "high": 1e-2}, "width": {"low": 16, "high": 64},
+                            "optimizer": {"choices": ["adam", "adamw"]}})
+    assert splitting_keys(space) == ["width"]  # adam and adamw share a population
