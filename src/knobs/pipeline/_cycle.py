@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -28,6 +29,7 @@ from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
 from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.pipeline._running import watch_running
 from knobs.report import write_report
 from knobs.study import Study
 
@@ -133,7 +135,8 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
 
         if cfg.search.executor == "population":
             display.say(_population_note(cfg, space))
-        with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
+        with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs,
+                            metric=cfg.search.metric) as progress, _watch(cfg, study, progress):
             study.optimize(_runner(cfg, objective, progress.on_epoch, study_url, study_name), n_trials=remaining,
                            timeout=cfg.search.timeout, workers=cfg.search.workers, executor=make_executor(cfg.search),
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
@@ -158,6 +161,13 @@ def _runner(cfg: RunConfig, objective: TrialObjective, on_epoch: Any, url: str, 
     if cfg.search.executor == "population":
         return PopulationTrials(cfg, objective.data, objective.fixed, objective.rundir, objective.events, on_epoch)
     return search_objective(cfg, objective, objective.rundir, url, name)
+
+
+def _watch(cfg: RunConfig, study: Study, progress: Any) -> Any:
+    """A bar per trial running in a worker process or Ray task (polled from the study)."""
+    if cfg.search.workers == 1 and cfg.search.executor in ("local", "population"):
+        return contextlib.nullcontext()
+    return watch_running(study, progress.running)
 
 
 def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dict:

@@ -36,14 +36,14 @@ class Display:
             self.console.print(table)
 
     @contextlib.contextmanager
-    def search(self, total: int, done: int, epochs: int) -> Iterator["_SearchProgress"]:
+    def search(self, total: int, done: int, epochs: int, metric: str = "val_loss") -> Iterator["_SearchProgress"]:
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
             console=self.console, disable=self.quiet, transient=False,
         )
         with progress:
-            yield _SearchProgress(progress, total, done, epochs)
+            yield _SearchProgress(progress, total, done, epochs, metric)
 
     def summary(self, summary: dict, trials: Sequence[FrozenTrial], metric: str, direction: str) -> None:
         self.console.print(trials_table(trials, metric, direction))
@@ -69,19 +69,32 @@ def _console() -> Console:
 
 
 class _SearchProgress:
-    """Two bars: trials of the study and epochs of the running trial."""
+    """Bars: trials of the study, and epochs of the trial running in this process — or, fed by
+    ``running`` (``pipeline._running.watch_running``), one bar per trial running in a worker."""
 
-    def __init__(self, progress: Progress, total: int, done: int, epochs: int) -> None:
-        self.progress = progress
+    def __init__(self, progress: Progress, total: int, done: int, epochs: int, metric: str = "val_loss") -> None:
+        self.progress, self.total_epochs, self.metric = progress, epochs, metric
         self.trials = progress.add_task("trials", total=total, completed=done, info="")
         self.epochs = progress.add_task("epochs", total=epochs, info="")
-        self.best: float | None = None
+        self.workers: dict[int, Any] = {}  # trial number → its bar
 
     def on_epoch(self, record: dict) -> None:
         if record["epoch"] <= 1:
             self.progress.reset(self.epochs)
         self.progress.update(self.epochs, completed=record["epoch"],
                              info=f"val_loss {record.get('val_loss', float('nan')):.4f}")
+
+    def running(self, rows: Sequence[Any]) -> None:
+        """One bar per running trial (``TrialProgress`` rows); finished trials' bars go."""
+        self.progress.update(self.epochs, visible=False)  # nothing trains in this process
+        numbers = {r.number for r in rows}
+        for number in [n for n in self.workers if n not in numbers]:
+            self.progress.remove_task(self.workers.pop(number))
+        for r in rows:
+            info = "" if r.value is None else f"{self.metric} {r.value:.4f}"
+            if r.number not in self.workers:
+                self.workers[r.number] = self.progress.add_task(f"trial {r.number}", total=self.total_epochs, info="")
+            self.progress.update(self.workers[r.number], completed=r.epoch, info=info)
 
     def on_trial(self, study: Any, trial: FrozenTrial) -> None:
         best = _best_value(study)
