@@ -16,18 +16,17 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from knobs.pipeline._members import top_trials, trial_checkpoint
-from knobs.pipeline._rundir import RunDir
+from knobs.pipeline._rundir import RunDir, checkpoint_lock
 from knobs.train import load_checkpoint
 
-__all__ = ["publish_best", "checkpoint_lock"]
+__all__ = ["publish_best"]
 
 _log = logging.getLogger("knobs.pipeline")
 
@@ -64,24 +63,6 @@ def publish_best(rundir: RunDir, study: Any, on_publish: Callable[[int, float], 
     if on_publish is not None:
         on_publish(number, value)
     return number
-
-
-@contextlib.contextmanager
-def checkpoint_lock(rundir: RunDir) -> Iterator[None]:
-    """An exclusive lock on the run's checkpoints (``checkpoints/.lock``), across processes and
-    machines that share the directory (``flock``; NFS emulates it with POSIX locks)."""
-    path = Path(rundir.path) / "checkpoints" / ".lock"
-    with open(path, "a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # NOTE: no flock on Windows: one publisher (the driver) is assumed there
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _published(path: Path) -> int | None:

@@ -98,9 +98,9 @@ def load_inputs(cfg: RunConfig) -> tuple:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
-    check_population(cfg, space, fixed)
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
+    check_population(cfg, space, fixed)
     return dataset, splits, data, space, fixed, reference
 
 

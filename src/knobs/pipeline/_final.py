@@ -16,7 +16,7 @@ from knobs.errors import KnobsError
 from knobs.pipeline._evaluate import metrics, outputs
 from knobs.pipeline._members import load_member, top_trials, trial_checkpoint
 from knobs.pipeline._prepared import PreparedData
-from knobs.pipeline._rundir import RunDir
+from knobs.pipeline._rundir import RunDir, checkpoint_lock
 from knobs.trial import FrozenTrial
 
 __all__ = ["final_evaluation"]
@@ -25,12 +25,14 @@ __all__ = ["final_evaluation"]
 def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
                      trials: Sequence[FrozenTrial], direction: str) -> dict:
     """Test metrics of the final model, plus single-best vs ensemble on validation and test."""
-    members = [t for t in top_trials(trials, cfg.ensemble.top_k, direction) if trial_checkpoint(rundir, t.number).exists()]
+    with checkpoint_lock(rundir):  # a `knobs worker` still telling trials may prune checkpoints
+        members = [t for t in top_trials(trials, cfg.ensemble.top_k, direction)
+                   if trial_checkpoint(rundir, t.number).exists()]
+        models = [load_member(trial_checkpoint(rundir, t.number), data.input_shape, data.n_classes,
+                              cfg.model.family)[0] for t in members]
     if not members:
         raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
                          "see events.jsonl for the failures")
-    models = [load_member(trial_checkpoint(rundir, t.number), data.input_shape, data.n_classes, cfg.model.family)[0]
-              for t in members]
     y_val = data.val[1].numpy()
     val_out = [outputs(m, data.val[0], data.task) for m in models]
     result: dict[str, Any] = {"single": {"trial": members[0].number, "val": _scores(val_out[0], y_val, data)}}

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 
 from knobs.models import build_model
-from knobs.pipeline._rundir import RunDir
+from knobs.pipeline._rundir import RunDir, checkpoint_lock
 from knobs.train import load_checkpoint, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -54,18 +54,20 @@ def keep_top(rundir: RunDir, study: Any, k: int) -> list[int]:
     listed file's trial is in the snapshot with a state at least as recent as the file. A file is
     deleted only when its trial is known finished and outside the top k — which it stays forever,
     as the top k only gets better. A running trial's file (written, not yet told) and a file whose
-    trial the snapshot does not know are kept.
+    trial the snapshot does not know are kept. It runs under the checkpoint lock, so the final
+    evaluation never loses a member it is loading to another worker's pruning.
     """
-    files = {int(m.group(1)): p for p in Path(rundir.path, "checkpoints").iterdir()
-             if (m := _TRIAL_FILE.fullmatch(p.name))}
-    if not files:
-        return []
-    trials = study.trials
-    keep = {t.number for t in top_trials(trials, k, study.direction)}
-    finished = {t.number for t in trials if t.state.finished}
-    gone = sorted(n for n in files if n in finished and n not in keep)
-    for number in gone:
-        files[number].unlink(missing_ok=True)
+    with checkpoint_lock(rundir):
+        files = {int(m.group(1)): p for p in Path(rundir.path, "checkpoints").iterdir()
+                 if (m := _TRIAL_FILE.fullmatch(p.name))}
+        if not files:
+            return []
+        trials = study.trials
+        keep = {t.number for t in top_trials(trials, k, study.direction)}
+        finished = {t.number for t in trials if t.state.finished}
+        gone = sorted(n for n in files if n in finished and n not in keep)
+        for number in gone:
+            files[number].unlink(missing_ok=True)
     return gone
 
 

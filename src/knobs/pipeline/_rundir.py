@@ -8,15 +8,16 @@ removes what it created.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["RunDir", "EventLog"]
+__all__ = ["RunDir", "EventLog", "checkpoint_lock"]
 
 
 @dataclass
@@ -76,6 +77,24 @@ class EventLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+@contextlib.contextmanager
+def checkpoint_lock(rundir: RunDir) -> Iterator[None]:
+    """An exclusive lock on the run's checkpoints (``checkpoints/.lock``), across processes and
+    machines that share the directory (``flock``; NFS emulates it with POSIX locks)."""
+    path = Path(rundir.path) / "checkpoints" / ".lock"
+    with open(path, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # NOTE: no flock on Windows: one publisher (the driver) is assumed there
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _jsonable(value: Any) -> Any:
