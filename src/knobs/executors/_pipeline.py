@@ -96,13 +96,13 @@ def _built(objective: PipelineObjective) -> tuple[Any, Any, int]:
     key = (objective.run_dir, objective.study_url, objective.study_name)
     if key not in _BUILT:
         from knobs.pipeline._cycle import load_inputs
-        from knobs.pipeline._objective import TrialObjective
+        from knobs.pipeline._fold_objective import make_objective
         from knobs.pipeline._rundir import EventLog, RunDir
         from knobs.storage import get_storage
 
         _, _, data, _, fixed, _ = load_inputs(objective.cfg)
         rundir = RunDir(path=Path(objective.run_dir), created=False)
-        inner = TrialObjective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path), None)
+        inner = make_objective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path), None)
         storage = get_storage(objective.study_url, create=False)
         record = storage.get_study(objective.study_name)
         if record is None:

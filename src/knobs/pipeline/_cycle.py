@@ -13,18 +13,22 @@ import numpy as np
 import torch
 
 from knobs.config import RunConfig, build_space
-from knobs.data import Vault, declare_classes, encode_splits, load_dataset, split, validate_labels
+from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
 from knobs.errors import ConfigError, KnobsError
 from knobs.executors._pipeline import (claim_run, keep_top_finished, make_executor, search_objective,
                                        stop_at_budget, study_location)
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
+from knobs.pipeline._fold_objective import make_objective
+from knobs.pipeline._folds import first_fold_view, prepare_folds
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
+from knobs.pipeline._refit import refit_evaluation
 from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.pipeline._split_rows import split_rows
 from knobs.report import write_report
 from knobs.study import Study
 from knobs.trial import TrialState
@@ -76,7 +80,11 @@ def load_inputs(cfg: RunConfig) -> tuple:
     The returned splits are encoded: the data set's preprocessor (missing values, categories,
     vocabulary) is fitted on the training split only, and the test split is encoded with it before
     it is sealed, exactly as prediction rows will be. Model arguments that the data decides
-    (``vocab_size`` for text models) join the fixed values, so every checkpoint records them."""
+    (``vocab_size`` for text models) join the fixed values, so every checkpoint records them.
+
+    Fold mode (``data.folds``): the training split holds every non-test row (the final refit's
+    data, with its preprocessing), the validation split is empty, and ``data.folds`` holds each
+    fold's data, prepared from that fold's training part alone."""
     torch.set_num_threads(cfg.train.threads)
     dataset = load_dataset(cfg.data.source, kind=cfg.data.kind, **cfg.data.loader_options())
     if cfg.data.n_classes is not None:
@@ -86,9 +94,12 @@ def load_inputs(cfg: RunConfig) -> tuple:
     space, fixed = build_space(cfg.search.space)
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
-    splits = split(dataset, val=cfg.data.val, test=cfg.data.test, seed=cfg.seed)
-    preprocessor, splits, report = encode_splits(dataset, splits)
-    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report)
+    raw, groups = split_rows(cfg, dataset)
+    preprocessor, splits, report = encode_splits(dataset, raw)
+    texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
+    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report, texts=texts)
+    if cfg.data.folds:
+        data.folds = prepare_folds(cfg, dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
     if taken:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
@@ -103,21 +114,26 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
     events = EventLog(rundir.events_path)
     try:
         events("run_start", config=cfg.model_dump(), source=dataset.source, resumed=not rundir.created,
-               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])})
+               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
+               folds=cfg.data.folds)
         vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
         data.save_preprocessing(rundir.path)
-        display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: train {len(splits.train[1])}, "
-                    f"val {len(splits.val[1])}, test {len(splits.test[1])} (sealed, fingerprint {vault.fingerprint[:12]})")
+        rows = (f"{cfg.data.folds} folds of {len(splits.train[1])} rows" if data.folds else
+                f"train {len(splits.train[1])}, val {len(splits.val[1])}")
+        display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: {rows}, test {len(splits.test[1])} "
+                    f"(sealed, fingerprint {vault.fingerprint[:12]})")
         study_url, study_name = study_location(cfg, rundir)
         study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
-                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs),
+                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.data.folds or cfg.train.epochs),
                       direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
         claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
         finished = [t for t in study.trials if t.state.finished]
         best_value = study.best.value if any(t.state is TrialState.COMPLETE for t in finished) else None
-        objective = TrialObjective(cfg, data, fixed, rundir, events, best_value)
+        objective = make_objective(cfg, data, fixed, rundir, events, best_value)
 
-        preflight = run_preflight(cfg.checks, data, lambda: objective.build(reference), (splits.train, splits.val))
+        checked, checked_splits, _ = first_fold_view(data, splits, reference)
+        preflight = run_preflight(cfg.checks, checked, lambda: objective.build(reference),
+                                  (checked_splits.train, checked_splits.val))
         events("preflight", results=[r.to_dict() for r in preflight])
         display.preflight(preflight)
         failed = [r for r in preflight if not r.passed and r.severity == "error"]
@@ -132,7 +148,10 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
                                       lambda s, t: keep_top_finished(rundir, s.trials, cfg.ensemble.top_k, s.direction),
                                       stop_at_budget(cfg.search.n_trials)])
-        final = final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)) if final_test else {"test": None}
+        final = {"test": None}
+        if final_test:
+            final = (refit_evaluation(cfg, rundir, vault, objective.inner, study.trials, _direction(cfg)) if data.folds
+                     else final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)))
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
         summary = _summary(cfg, rundir, dataset, study, preflight, final, vault, space)
@@ -156,6 +175,8 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
         "single": final.get("single"),
         "ensemble": final.get("ensemble"),
         "threshold": final.get("threshold"),
+        "cv": _cv(cfg, best),
+        "refit": final.get("refit"),
         "practices": {"balance": cfg.balance.model_dump() if cfg.balance.active() else None,
                       "augment": cfg.augment or None, "transfer": cfg.transfer},
         "best_trial": {
@@ -171,6 +192,13 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
                    "direction": _direction(cfg)},
         "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
     }
+
+
+def _cv(cfg: RunConfig, best) -> dict | None:
+    """Fold mode: the best trial's mean ± std over folds, per fold, and the metric searched."""
+    if not cfg.data.folds or "cv" not in best.attrs:
+        return None
+    return {"metric": cfg.search.metric, "groups": cfg.data.groups, **best.attrs["cv"]}
 
 
 def _trial_event(trial) -> dict:
