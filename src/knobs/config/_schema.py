@@ -178,7 +178,8 @@ class RunConfig(_Strict):
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
     # NOTE: [augment] and [transfer] are validated by knobs.augment / knobs.transfer when the run
     # loads its inputs (their option sets live there, and importing them here would pull torch).
-    augment: dict[str, Any] = Field(default_factory=dict, description="image augmentation options "
-                                    "(knobs.augment.ImageAugmentOptions keys); searchable as augment.<key>")
+    augment: dict[str, Any] = Field(default_factory=dict, description="augmentation options: image "
+                                    "(knobs.augment.ImageAugmentOptions keys) or text EDA (EDAOptions keys); "
+                                    "searchable as augment.<key>")
     transfer: Optional[dict[str, Any]] = Field(None, description="start from a pretrained knobs checkpoint "
                                                "(knobs.transfer.TransferConfig keys)")

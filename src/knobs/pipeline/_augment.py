@@ -59,11 +59,12 @@ def check_augment(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> Non
     if kind == "tabular":
         raise ConfigError(f"augment: image augmentation needs image data (channels, height, width) and EDA needs "
                           f"text data (data.text_column); this run's inputs have shape {list(data.input_shape)}")
-    valid, other = (TEXT_OPTIONS, "image") if kind == "text" else (IMAGE_OPTIONS, "text (EDA)")
+    valid, other, data_name = ((TEXT_OPTIONS, "an image", "text") if kind == "text"
+                               else (IMAGE_OPTIONS, "a text (EDA)", "images"))
     for option, key in sorted(keys.items()):
         if option not in valid:
-            raise ConfigError(f"{key}: a {other} augmentation option, but this run's data is {kind}; "
-                              f"{kind} data takes {', '.join(valid)}")
+            raise ConfigError(f"{key}: {other} augmentation option, but this run's data is {data_name}; "
+                              f"the options for {data_name} are {', '.join(valid)}")
     for values in _variants(cfg.augment, space, fixed, searched):
         _build(kind, values, data, seed=cfg.seed)
 
