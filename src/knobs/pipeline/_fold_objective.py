@@ -79,6 +79,7 @@ class FoldObjective:
             if fold.number == 0:
                 trial.set_attr("curve", curve(history.records))
             trial.set_attr("fold_values", values)
+            trial.set_attr("epochs_run", sum(r["epochs_run"] for r in rows))  # kept by a pruned trial too
             trial.report(fold.number + 1, statistics.fmean(values))
         if not all(math.isfinite(v) for row in rows for v in row.values()):
             return float("nan")  # the study records the trial FAILED
@@ -87,7 +88,6 @@ class FoldObjective:
         trial.set_attr("best_epoch", refit_epochs([r["best_epoch"] for r in rows]))
         trial.set_attr("val_loss", cv.mean["val_loss"])
         trial.set_attr("val_accuracy", cv.mean.get("val_accuracy"))
-        trial.set_attr("epochs_run", sum(r["epochs_run"] for r in rows))
         return statistics.fmean(values)
 
 
