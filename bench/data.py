@@ -1,11 +1,11 @@
-"""Data discipline figures in one run: class imbalance (bench/data_imbalance.py), augmentation
-(bench/data_augment.py) and k-fold cross-validation in `knobs run` (bench/data_kfold.py), each
-measured by its own script's ``run()``.
+"""Data discipline figures in one run: class imbalance (bench/data_imbalance.py), image
+augmentation (bench/data_augment.py), text EDA in `knobs run` (bench/data_text_eda.py) and k-fold
+cross-validation in `knobs run` (bench/data_kfold.py), each measured by its own script's ``run()``.
 
 Run: ``.venv/bin/python bench/data.py [--seeds 3] [--kfold-seeds 10] [--device cpu]``. The k-fold
 comparison costs seconds per seed, so it takes its own, larger seed count. It prints the tables,
 writes bench/results/data.json, and its last printed line is one JSON object:
-``{"bench": "data", "imbalance": {...}, "augmentation": {...}, "kfold": {...}}``.
+``{"bench": "data", "imbalance": {...}, "augmentation": {...}, "text_eda": {...}, "kfold": {...}}``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data_augment  # noqa: E402
 import data_imbalance  # noqa: E402
 import data_kfold  # noqa: E402
+import data_text_eda  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data.json"
 
@@ -36,9 +37,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(data_imbalance.table(imbalance))
     augmentation = data_augment.run(seeds=args.seeds, device=args.device)
     print(data_augment.table(augmentation))
+    text_eda = data_text_eda.run(seeds=args.seeds)
+    print(data_text_eda.table(text_eda))
     kfold = data_kfold.run(seeds=args.kfold_seeds)
     print(data_kfold.table(kfold))
-    result = {"bench": "data", "imbalance": imbalance, "augmentation": augmentation, "kfold": kfold}
+    result = {"bench": "data", "imbalance": imbalance, "augmentation": augmentation, "text_eda": text_eda,
+              "kfold": kfold}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))

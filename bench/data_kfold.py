@@ -16,7 +16,8 @@ differs:
 
 Both runs open their vault once. Reported per mode, over seeds: the estimate, the test result,
 the absolute gap |estimate - test| (accuracy and log loss), the signed gap estimate - test of the
-accuracy (> 0: the estimate was optimistic), and the wall time of the run.
+accuracy (> 0: the estimate was optimistic) and its standard deviation over seeds (how far one
+run's estimate can be trusted), and the wall time of the run.
 
 Run: ``.venv/bin/python bench/data_kfold.py [--seeds 3]``. It prints the table; the last line is
 one JSON object with the figures (``run(seeds)`` returns the same dict).
@@ -103,6 +104,8 @@ def run(seeds: int = 3) -> dict:
             "test_accuracy": _mean(r["test"]["accuracy"] for r in rows),
             "gap_accuracy": _mean(r["gap"]["accuracy"] for r in rows),
             "optimism_accuracy": _mean(r["optimism"]["accuracy"] for r in rows),
+            "optimism_accuracy_sd": round(statistics.stdev(r["optimism"]["accuracy"] for r in rows), 4)
+            if len(rows) > 1 else 0.0,
             "estimate_loss": _mean(r["estimate"]["loss"] for r in rows),
             "test_loss": _mean(r["test"]["loss"] for r in rows),
             "gap_loss": _mean(r["gap"]["loss"] for r in rows),
@@ -121,11 +124,11 @@ def _mean(values) -> float:
 
 def table(result: dict) -> str:
     lines = [f"{result['data']}; mean over {result['seeds']} seeds",
-             f"{'mode':8s} {'est acc':>8s} {'test acc':>9s} {'|gap|':>7s} {'est-test':>9s} {'est loss':>9s} "
-             f"{'test loss':>10s} {'|gap|':>7s} {'s/run':>6s}"]
+             f"{'mode':8s} {'est acc':>8s} {'test acc':>9s} {'|gap|':>7s} {'est-test':>9s} {'± sd':>7s} "
+             f"{'est loss':>9s} {'test loss':>10s} {'|gap|':>7s} {'s/run':>6s}"]
     for mode, v in result["modes"].items():
         lines.append(f"{mode:8s} {v['estimate_accuracy']:8.4f} {v['test_accuracy']:9.4f} {v['gap_accuracy']:7.4f} "
-                     f"{v['optimism_accuracy']:+9.4f} {v['estimate_loss']:9.4f} {v['test_loss']:10.4f} {v['gap_loss']:7.4f} {v['seconds']:6.1f}")
+                     f"{v['optimism_accuracy']:+9.4f} {v['optimism_accuracy_sd']:7.4f} {v['estimate_loss']:9.4f} {v['test_loss']:10.4f} {v['gap_loss']:7.4f} {v['seconds']:6.1f}")
     lines.append(f"fold std of val accuracy (mean over seeds): {result['modes']['folds']['fold_std_accuracy']:.4f}")
     return "\n".join(lines)
 
