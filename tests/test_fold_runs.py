@@ -13,7 +13,6 @@ from knobs.data import Vault, VaultWarning
 from knobs.errors import ConfigError
 from knobs.pipeline._cycle import load_inputs
 from knobs.pipeline._fold_objective import refit_epochs
-from knobs.pipeline._predict import predict_file
 from knobs.study import Study
 
 pytestmark = pytest.mark.slow
