@@ -102,6 +102,7 @@ def test_a_population_trial_equals_the_same_trial_run_alone(tmp_path):
     ({"augment": {"hflip": 0.5}}, r"\[augment\]"),
     ({"transfer": {"source": "runs/x/checkpoints/best.pt"}}, r"\[transfer\]"),
     ({"train.precision": "fp16"}, "train.precision = 'fp16'"),
+    ({"data.folds": 3}, "data.folds = 3"),
     ({"train.schedule": "plateau"}, "train.schedule: 'plateau'"),
     ({"search.space": {**SPACE, "optimizer": {"choices": ["adam", "rmsprop"]}}}, "search.space.optimizer: optimizer 'rmsprop'"),
     ({"search.space": {**SPACE, "rho": {"low": 0.8, "high": 0.99}}}, "search.space.rho: population mode cannot set 'rho'"),

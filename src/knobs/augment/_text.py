@@ -1,9 +1,11 @@
 """``TextAugment``: EDA applied to a training split's texts, offline and reproducible.
 
-Why a training-split operation and not a batch transform: text models take token ids, and a
-synonym may be a word the vocabulary has never seen; augmenting the raw training texts before the
-``TextPreprocessor`` is fitted lets the vocabulary include them. Validation and test texts are
-never augmented.
+Why a training-split operation and not a batch transform: text models take token ids, so EDA
+works on the raw training texts and the new sentences are then encoded like the originals.
+Whether the vocabulary is fitted before or after augmenting is the caller's choice; ``knobs run``
+fits it on the original texts and encodes the new sentences with it (synonyms it has never seen
+become ``<unk>``), for the reasons in ``knobs.pipeline._augment.augmented_texts``. Validation and
+test texts are never augmented.
 
 Texts are tokenized as ``knobs.data.tokenize`` does (lowercase words and punctuation), and the
 new sentences are those tokens joined by spaces, so the preprocessor reads them back unchanged.

@@ -50,10 +50,14 @@ class DataConfig(_Strict):
     val: float = Field(0.15, gt=0.0, lt=1.0, description="validation fraction")
     test: float = Field(0.15, gt=0.0, lt=1.0, description="test fraction, sealed in the vault")
     standardize: Literal["feature", "channel", "sample", "none"] = "feature"
+    folds: Optional[int] = Field(None, ge=2, description="k-fold mode: after the test split is sealed, every "
+                                 "trial trains on k folds of the other rows (data.val does not apply)")
     # tables (tabular and text)
     delimiter: Optional[str] = Field(None, description="field separator (default: tab for .tsv, comma otherwise)")
     missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
         "error", description="missing cells: refuse, drop the rows, or fill (learned on the training split)")
+    groups: Optional[str] = Field(None, description="a column of group ids (patient, session): no group in two "
+                                  "splits or folds; not a feature")
     # tabular
     features: Optional[list[str]] = Field(None, description="feature columns (default: all but the target)")
     categorical: list[str] = Field(default_factory=list, description="columns to one-hot encode although numeric")
@@ -76,7 +80,7 @@ class DataConfig(_Strict):
         return {key: getattr(self, key) for key in sorted(kept)}
 
 
-_NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "standardize"})
+_NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "standardize", "folds"})
 
 
 class ModelConfig(_Strict):
@@ -177,7 +181,8 @@ class RunConfig(_Strict):
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
     # NOTE: [augment] and [transfer] are validated by knobs.augment / knobs.transfer when the run
     # loads its inputs (their option sets live there, and importing them here would pull torch).
-    augment: dict[str, Any] = Field(default_factory=dict, description="image augmentation options "
-                                    "(knobs.augment.ImageAugmentOptions keys); searchable as augment.<key>")
+    augment: dict[str, Any] = Field(default_factory=dict, description="augmentation options: image "
+                                    "(knobs.augment.ImageAugmentOptions keys) or text EDA (EDAOptions keys); "
+                                    "searchable as augment.<key>")
     transfer: Optional[dict[str, Any]] = Field(None, description="start from a pretrained knobs checkpoint "
                                                "(knobs.transfer.TransferConfig keys)")

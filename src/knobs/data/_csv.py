@@ -21,6 +21,7 @@ import numpy as np
 from knobs.data._cells import missing_mask, parse_numbers
 from knobs.data._columns import column_kinds, missing_counts
 from knobs.data._dataset import TASKS, Dataset
+from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
 from knobs.data._tabular import IMPUTE, MISSING_POLICIES, TabularPreprocessor
 from knobs.data._target import encode_target
@@ -42,6 +43,7 @@ def load_csv(
     max_categories: int = 100,
     max_classes: int = 20,
     delimiter: str | None = None,
+    groups: str | None = None,
 ) -> Dataset:
     """Read a CSV (or TSV) file with a header row into a ``Dataset``.
 
@@ -64,6 +66,8 @@ def load_csv(
             identifier or free text, which one-hot encoding would turn into noise.
         max_classes: the most distinct integer values a target may have to be inferred as classes.
         delimiter: the field separator (default: tab for ``.tsv``, comma otherwise).
+        groups: a column of group ids (patient, session) kept as ``Dataset.groups`` and left out
+            of the features; a missing group is never filled (only ``missing="drop"`` accepts it).
 
     Returns:
         A ``Dataset``. Classification labels are re-encoded to ``0..C-1`` in sorted order of the
@@ -84,13 +88,14 @@ def load_csv(
     """
     _check_options(task, missing)
     table = read_table(path, delimiter)
-    names = _feature_names(table, target, features)
+    check_group_column(table, groups, {"target": target}, features)
+    names = _feature_names(table, target, features, groups)
     unknown = [name for name in categorical if name not in names]
     if unknown:
         raise DataError(f"{table.path}: categorical columns {unknown} are not feature columns; the "
                         f"features are {names}")
     kinds = column_kinds(table, names, categorical, max_categories)
-    counts = missing_counts(table, [target, *names])
+    counts = missing_counts(table, [target, *names, *([groups] if groups else [])])
     kept, dropped = _apply_missing(table, target, counts, missing)
     encoded = encode_target(kept, target, task, max_classes)
     cats = [name for name in names if kinds[name] == "categorical"]
@@ -101,12 +106,15 @@ def load_csv(
         "categorical": {n: int(len(np.unique(kept.column(n)[~missing_mask(kept.column(n))]))) for n in cats},
         "missing": missing, "missing_cells": counts, **dropped,
     }
+    labels = group_labels(kept, groups)
+    if labels is not None:
+        loading.update(groups=groups, n_groups=int(len(np.unique(labels))))
     return Dataset(
         X=kept.select(names) if needs_encoding else _floats(kept, names), y=encoded.y,
         task=encoded.task, n_classes=encoded.n_classes, name=table.path.stem, feature_names=names,
         class_names=encoded.class_names, source=str(path),
         preprocessor=TabularPreprocessor(names, cats, missing) if needs_encoding else None,
-        loading=loading,
+        loading=loading, groups=labels,
     )
 
 
@@ -126,12 +134,12 @@ def _check_options(task: str | None, missing: str) -> None:
         raise ConfigError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
 
 
-def _feature_names(table: Table, target: str, features: Sequence[str] | None) -> list[str]:
-    """The feature columns; every named column must exist."""
+def _feature_names(table: Table, target: str, features: Sequence[str] | None, groups: str | None = None) -> list[str]:
+    """The feature columns (never the target or the group column); every named column must exist."""
     table.require([target], "target")
     if features is not None:
         table.require(list(features), "features")
-    names = list(features) if features is not None else [n for n in table.header if n != target]
+    names = list(features) if features is not None else [n for n in table.header if n not in (target, groups)]
     if not names or target in names:
         raise DataError(f"{table.path}: need at least one feature column besides the target {target!r}")
     return names

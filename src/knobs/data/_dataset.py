@@ -39,6 +39,9 @@ class Dataset:
             training split. ``None`` when ``X`` is already numeric model input.
         loading: a JSON record of what the loader did (kind, column kinds, missing-value policy
             and counts, rows dropped, files skipped), for the run's records.
+        groups: one group label per row (patient, session, …) read from a column that is not a
+            feature, or ``None``; splits never put one group's rows on two sides
+            (``knobs.data.group_split``, ``kfold(groups=...)``).
 
     Example:
         >>> ds = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), "classification", 2, "toy")
@@ -57,6 +60,7 @@ class Dataset:
     source: str = ""
     preprocessor: Any = None
     loading: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # NOTE: a record that disagrees with itself (30 labels for 20 rows) would fail far away,
@@ -68,6 +72,9 @@ class Dataset:
                 f"Dataset {self.name!r}: X must be (n, features...) with one target per row; "
                 f"got X {self.X.shape} and y {self.y.shape}"
             )
+        if self.groups is not None and (np.ndim(self.groups) != 1 or len(self.groups) != len(self.y)):
+            raise DataError(f"Dataset {self.name!r}: groups must hold one label per row ({len(self.y)}), "
+                            f"got shape {np.shape(self.groups)}")
         if self.image_shape is not None and int(np.prod(self.image_shape)) != self.n_features:
             raise DataError(
                 f"Dataset {self.name!r}: image_shape {self.image_shape} does not hold "

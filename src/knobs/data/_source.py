@@ -23,9 +23,9 @@ KINDS = ("auto", "tabular", "images", "text")
 #: The options each kind of data takes (all keyword arguments of its loader).
 OPTIONS: dict[str, frozenset[str]] = {
     "tabular": frozenset({"target", "task", "features", "categorical", "missing", "max_categories",
-                          "max_classes", "delimiter"}),
+                          "max_classes", "delimiter", "groups"}),
     "text": frozenset({"text_column", "target", "task", "missing", "vocab_size", "min_freq",
-                       "max_length", "max_classes", "delimiter"}),
+                       "max_length", "max_classes", "delimiter", "groups"}),
     "images": frozenset({"image_size", "image_channels", "bad_files", "max_per_class"}),
     "builtin": frozenset(),
 }

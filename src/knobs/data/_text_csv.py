@@ -14,6 +14,7 @@ import numpy as np
 from knobs.data._cells import missing_mask
 from knobs.data._csv import drop_rows
 from knobs.data._dataset import TASKS, Dataset
+from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
 from knobs.data._target import encode_target
 from knobs.data._text import TextPreprocessor
@@ -38,6 +39,7 @@ def load_text_csv(
     max_length: int = 256,
     max_classes: int = 20,
     delimiter: str | None = None,
+    groups: str | None = None,
 ) -> Dataset:
     """Read a CSV or TSV file of texts and labels.
 
@@ -52,6 +54,8 @@ def load_text_csv(
         vocab_size, min_freq, max_length: the ``TextPreprocessor`` settings.
         max_classes: as in ``load_csv``.
         delimiter: the field separator (default: tab for ``.tsv``, comma otherwise).
+        groups: a column of group ids (author, source) kept as ``Dataset.groups``; a row with no
+            group is refused like a missing label (``missing="drop"`` removes it).
 
     Raises:
         DataError: a missing file or column, empty texts or missing labels under
@@ -71,33 +75,40 @@ def load_text_csv(
     table.require([target], "target")
     if text_column == target:
         raise DataError(f"{table.path}: text_column and target are both {target!r}; they must differ")
+    check_group_column(table, groups, {"target": target, "text_column": text_column})
     empty = np.array([not tokenize(text) for text in table.column(text_column)], dtype=bool)
     unlabelled = missing_mask(table.column(target))
-    kept, dropped = _apply_missing(table, text_column, target, empty, unlabelled, missing)
+    ungrouped = missing_mask(table.column(groups)) if groups else np.zeros(len(table), dtype=bool)
+    kept, dropped = _apply_missing(table, text_column, target, groups, empty, unlabelled, ungrouped, missing)
     encoded = encode_target(kept, target, task, max_classes)
     loading = {"kind": "text", "file": str(table.path), "rows_read": len(table), "rows": len(kept),
                "text_column": text_column, "target": target, "missing": missing,
                "empty_texts": int(empty.sum()), "missing_labels": int(unlabelled.sum()), **dropped}
+    labels = group_labels(kept, groups)
+    if labels is not None:
+        loading.update(groups=groups, n_groups=int(len(np.unique(labels))))
     return Dataset(
         X=kept.column(text_column)[:, None], y=encoded.y, task=encoded.task,
         n_classes=encoded.n_classes, name=table.path.stem, feature_names=[text_column],
         class_names=encoded.class_names, source=str(path), loading=loading,
-        preprocessor=TextPreprocessor(vocab_size, min_freq, max_length),
+        preprocessor=TextPreprocessor(vocab_size, min_freq, max_length), groups=labels,
     )
 
 
-def _apply_missing(table: Table, text_column: str, target: str, empty: np.ndarray,
-                   unlabelled: np.ndarray, policy: str) -> tuple[Table, dict]:
-    bad = empty | unlabelled
+def _apply_missing(table: Table, text_column: str, target: str, groups: str | None, empty: np.ndarray,
+                   unlabelled: np.ndarray, ungrouped: np.ndarray, policy: str) -> tuple[Table, dict]:
+    bad = empty | unlabelled | ungrouped
     if not bad.any():
         return table, {"dropped_rows": 0}
     if policy == "drop":
         return drop_rows(table, bad)
     problems = [f"{kind} on line{'s' if mask.sum() > 1 else ''} {_lines(table, mask)}"
                 for kind, mask in ((f"empty text in column {text_column!r}", empty),
-                                   (f"missing label in column {target!r}", unlabelled)) if mask.any()]
+                                   (f"missing label in column {target!r}", unlabelled),
+                                   (f"missing group in column {groups!r}", ungrouped)) if mask.any()]
     raise DataError(f"{table.path}: {'; '.join(problems)}. Every row needs a text with at least one "
-                    f"word and a label: fix or remove those rows, or set missing = \"drop\"")
+                    f"word and a label{' and a group' if groups else ''}: fix or remove those rows, "
+                    f"or set missing = \"drop\"")
 
 
 def _lines(table: Table, mask: np.ndarray) -> str:

@@ -16,6 +16,7 @@ from knobs.diagnose._diagnose import run_diagnosis
 from knobs.diagnose._evidence import Settings
 from knobs.diagnose._report import Report
 from knobs.pipeline._cycle import load_inputs
+from knobs.pipeline._folds import first_fold_view
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._preflight import run_preflight
 
@@ -34,7 +35,8 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
     _, splits, data, _, fixed, params = load_inputs(cfg)
-    model = TrialObjective(cfg, data, fixed, None, None).build(params)
+    data, splits, params = first_fold_view(data, splits, params)
+    model = TrialObjective(cfg, data, fixed, None, None).build(params, data)
     trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
     settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
                         batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),
@@ -50,6 +52,7 @@ def check_config(cfg: RunConfig) -> list[CheckResult]:
     """The preflight of ``knobs run`` (as enabled in ``[checks]``) plus the gradient check, on the
     config's reference model — without creating a run directory."""
     _, splits, data, _, fixed, params = load_inputs(cfg)
+    data, splits, params = first_fold_view(data, splits, params)
     objective = TrialObjective(cfg, data, fixed, None, None)
     results = run_preflight(cfg.checks, data, lambda: objective.build(params), (splits.train, splits.val))
     loss = "cross_entropy" if data.task == "classification" else "mse"

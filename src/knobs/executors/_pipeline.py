@@ -93,12 +93,12 @@ def _built(objective: PipelineObjective) -> Any:
     key = (objective.run_dir, objective.study_url, objective.study_name)
     if key not in _BUILT:
         from knobs.pipeline._cycle import load_inputs
-        from knobs.pipeline._objective import TrialObjective
+        from knobs.pipeline._fold_objective import make_objective
         from knobs.pipeline._rundir import EventLog, RunDir
 
         _, _, data, _, fixed, _ = load_inputs(objective.cfg)
         rundir = RunDir(path=Path(objective.run_dir), created=False)
-        _BUILT[key] = TrialObjective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path))
+        _BUILT[key] = make_objective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path))
     return _BUILT[key]
 
 

@@ -14,13 +14,15 @@ import numpy as np
 import torch
 
 from knobs.config import RunConfig, build_space
-from knobs.data import Vault, declare_classes, encode_splits, load_dataset, split, validate_labels
+from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
 from knobs.errors import ConfigError, KnobsError
 from knobs.executors._pipeline import claim_run, make_executor, search_objective, stop_at_budget, study_location
 from knobs.pipeline._best import publish_best
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
+from knobs.pipeline._fold_objective import make_objective
+from knobs.pipeline._folds import first_fold_view, prepare_folds
 from knobs.pipeline._members import keep_top
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._population import PopulationTrials
@@ -28,8 +30,10 @@ from knobs.pipeline._population_check import check_population, splitting_keys
 from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
+from knobs.pipeline._refit import refit_evaluation
 from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.pipeline._running import watch_running
+from knobs.pipeline._split_rows import split_rows
 from knobs.report import write_report
 from knobs.study import Study
 
@@ -80,7 +84,11 @@ def load_inputs(cfg: RunConfig) -> tuple:
     The returned splits are encoded: the data set's preprocessor (missing values, categories,
     vocabulary) is fitted on the training split only, and the test split is encoded with it before
     it is sealed, exactly as prediction rows will be. Model arguments that the data decides
-    (``vocab_size`` for text models) join the fixed values, so every checkpoint records them."""
+    (``vocab_size`` for text models) join the fixed values, so every checkpoint records them.
+
+    Fold mode (``data.folds``): the training split holds every non-test row (the final refit's
+    data, with its preprocessing), the validation split is empty, and ``data.folds`` holds each
+    fold's data, prepared from that fold's training part alone."""
     torch.set_num_threads(cfg.train.threads)
     dataset = load_dataset(cfg.data.source, kind=cfg.data.kind, **cfg.data.loader_options())
     if cfg.data.n_classes is not None:
@@ -90,9 +98,12 @@ def load_inputs(cfg: RunConfig) -> tuple:
     space, fixed = build_space(cfg.search.space)
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
-    splits = split(dataset, val=cfg.data.val, test=cfg.data.test, seed=cfg.seed)
-    preprocessor, splits, report = encode_splits(dataset, splits)
-    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report)
+    raw, groups = split_rows(cfg, dataset)
+    preprocessor, splits, report = encode_splits(dataset, raw)
+    texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
+    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report, texts=texts)
+    if cfg.data.folds:
+        data.folds = prepare_folds(cfg, dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
     if taken:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
@@ -108,20 +119,25 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
     events = EventLog(rundir.events_path)
     try:
         events("run_start", config=cfg.model_dump(), source=dataset.source, resumed=not rundir.created,
-               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])})
+               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
+               folds=cfg.data.folds)
         vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
         data.save_preprocessing(rundir.path)
-        display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: train {len(splits.train[1])}, "
-                    f"val {len(splits.val[1])}, test {len(splits.test[1])} (sealed, fingerprint {vault.fingerprint[:12]})")
+        rows = (f"{cfg.data.folds} folds of {len(splits.train[1])} rows" if data.folds else
+                f"train {len(splits.train[1])}, val {len(splits.val[1])}")
+        display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: {rows}, test {len(splits.test[1])} "
+                    f"(sealed, fingerprint {vault.fingerprint[:12]})")
         study_url, study_name = study_location(cfg, rundir)
         study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
-                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs),
+                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.data.folds or cfg.train.epochs),
                       direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
         claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
         finished = [t for t in study.trials if t.state.finished]
-        objective = TrialObjective(cfg, data, fixed, rundir, events)
+        objective = make_objective(cfg, data, fixed, rundir, events)
 
-        preflight = run_preflight(cfg.checks, data, lambda: objective.build(reference), (splits.train, splits.val))
+        checked, checked_splits, _ = first_fold_view(data, splits, reference)
+        preflight = run_preflight(cfg.checks, checked, lambda: objective.build(reference),
+                                  (checked_splits.train, checked_splits.val))
         events("preflight", results=[r.to_dict() for r in preflight])
         display.preflight(preflight)
         failed = [r for r in preflight if not r.passed and r.severity == "error"]
@@ -131,19 +147,24 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         remaining = max(0, cfg.search.n_trials - len(finished))
 
         def best(s: Study) -> None:
-            publish_best(rundir, s, lambda number, value: events("best_checkpoint", trial=number, value=value))
+            if not data.folds:
+                publish_best(rundir, s, lambda number, value: events("best_checkpoint", trial=number, value=value))
 
         if cfg.search.executor == "population":
             display.say(_population_note(cfg, space))
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs,
                             metric=cfg.search.metric) as progress, _watch(cfg, study, progress):
-            study.optimize(_runner(cfg, objective, progress.on_epoch, study_url, study_name), n_trials=remaining,
+            study.optimize(_runner(cfg, objective, rundir, progress.on_epoch, study_url, study_name), n_trials=remaining,
                            timeout=cfg.search.timeout, workers=cfg.search.workers, executor=make_executor(cfg.search),
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
                                       lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: best(s),
                                       stop_at_budget(cfg.search.n_trials)])
-        best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
-        final = final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)) if final_test else {"test": None}
+        if not data.folds:  # fold mode trains no trial checkpoints: its best.pt is the refit
+            best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
+        final = {"test": None}
+        if final_test:
+            final = (refit_evaluation(cfg, rundir, vault, objective.inner, study.trials, _direction(cfg)) if data.folds
+                     else final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)))
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
         summary = _summary(cfg, rundir, dataset, study, preflight, final, vault, space)
@@ -154,13 +175,14 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         events.close()
 
 
-def _runner(cfg: RunConfig, objective: TrialObjective, on_epoch: Any, url: str, name: str) -> Any:
-    """What ``study.optimize`` runs: population batches, the in-process objective (live epoch
-    progress), or the picklable one for worker processes and Ray tasks."""
+def _runner(cfg: RunConfig, objective: Any, rundir: RunDir, on_epoch: Any, url: str, name: str) -> Any:
+    """What ``study.optimize`` runs: population batches, the in-process objective (a
+    ``TrialObjective`` or, in fold mode, a ``FoldObjective``; live epoch progress), or the
+    picklable one for worker processes and Ray tasks."""
     objective.on_epoch = on_epoch
-    if cfg.search.executor == "population":
-        return PopulationTrials(cfg, objective.data, objective.fixed, objective.rundir, objective.events, on_epoch)
-    return search_objective(cfg, objective, objective.rundir, url, name)
+    if cfg.search.executor == "population":  # never in fold mode (check_population)
+        return PopulationTrials(cfg, objective.data, objective.fixed, rundir, objective.events, on_epoch)
+    return search_objective(cfg, objective, rundir, url, name)
 
 
 def _watch(cfg: RunConfig, study: Study, progress: Any) -> Any:
@@ -183,6 +205,8 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
         "single": final.get("single"),
         "ensemble": final.get("ensemble"),
         "threshold": final.get("threshold"),
+        "cv": _cv(cfg, best),
+        "refit": final.get("refit"),
         "practices": {"balance": cfg.balance.model_dump() if cfg.balance.active() else None,
                       "augment": cfg.augment or None, "transfer": cfg.transfer},
         "best_trial": {
@@ -199,6 +223,13 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
                    "population": cfg.search.population if cfg.search.executor == "population" else None},
         "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
     }
+
+
+def _cv(cfg: RunConfig, best) -> dict | None:
+    """Fold mode: the best trial's mean ± std over folds, per fold, and the metric searched."""
+    if not cfg.data.folds or "cv" not in best.attrs:
+        return None
+    return {"metric": cfg.search.metric, "groups": cfg.data.groups, **best.attrs["cv"]}
 
 
 def _trial_event(trial) -> dict:

@@ -47,6 +47,11 @@ class Display:
 
     def summary(self, summary: dict, trials: Sequence[FrozenTrial], metric: str, direction: str) -> None:
         self.console.print(trials_table(trials, metric, direction))
+        cv = summary.get("cv")
+        if cv:
+            spread = ", ".join(f"{k} {cv['mean'][k]:.4f} ± {cv['std'][k]:.4f}" for k in ("val_loss", "val_accuracy")
+                               if k in cv["mean"])
+            self.console.print(f"best trial over {cv['k']} folds: {spread}")
         test = summary["test"]
         if test is None:
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")

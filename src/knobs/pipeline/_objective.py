@@ -20,7 +20,7 @@ from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, Trainer
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer"]
+__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer", "curve"]
 
 
 class TrialDiverged(RuntimeError):
@@ -42,8 +42,12 @@ def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=(),
-                 task: str = "classification", loss: Any = None, batch_transform: Any = None) -> Trainer:
-    """A Trainer from the [train] section with the trial's parameters laid over it."""
+                 task: str = "classification", loss: Any = None, batch_transform: Any = None,
+                 stop_early: bool = True) -> Trainer:
+    """A Trainer from the [train] section with the trial's parameters laid over it.
+
+    ``stop_early=False`` trains without early stopping (a refit, which has no validation rows).
+    """
     options = {k: params[k] for k in _OPTIMIZER_OPTION_KEYS if k in params}
     if "beta1" in params or "beta2" in params:
         options["betas"] = (params.get("beta1", 0.9), params.get("beta2", 0.999))
@@ -58,7 +62,8 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
         l1=params.get("l1", 0.0),
         clip_grad_norm=params.get("clip_grad_norm"),
         clip_grad_value=params.get("clip_grad_value"),
-        early_stopping=EarlyStopping(patience=train_cfg.patience, min_delta=train_cfg.min_delta, monitor=metric),
+        early_stopping=(EarlyStopping(patience=train_cfg.patience, min_delta=train_cfg.min_delta, monitor=metric)
+                        if stop_early else None),
         device=train_cfg.device,
         precision=train_cfg.precision,
         seed=seed,
@@ -90,46 +95,76 @@ class TrialObjective:
         self.rundir, self.events, self.on_epoch = rundir, events, on_epoch
         self.metric = cfg.search.metric
 
-    def build(self, params: dict[str, Any]) -> torch.nn.Module:
-        return self.build_with_groups(params)[0]
+    def build(self, params: dict[str, Any], data: PreparedData | None = None) -> torch.nn.Module:
+        return self.build_with_groups(params, data)[0]
 
-    def build_with_groups(self, params: dict[str, Any]) -> tuple[torch.nn.Module, list | None]:
-        """The trial's model, and its per-layer LR groups when it starts from a pretrained source."""
+    def build_with_groups(self, params: dict[str, Any], data: PreparedData | None = None) -> tuple[torch.nn.Module, list | None]:
+        """The trial's model for ``data`` (default: the run's), and its per-layer LR groups when it
+        starts from a pretrained source."""
+        data = data or self.data
         if self.cfg.transfer is not None:
-            return pretrained_model(self.cfg, self.data.n_classes)
+            return pretrained_model(self.cfg, data.n_classes)
         _, model_params = split_params(params)
-        return build_model(self.cfg.model.family, input_shape=self.data.input_shape,
-                           n_classes=self.data.n_classes, **model_params), None
+        return build_model(self.cfg.model.family, input_shape=data.input_shape,
+                           n_classes=data.n_classes, **model_params), None
 
-    def __call__(self, config: dict[str, Any], trial: Trial) -> float:
-        params = {**self.fixed, **config}
-        torch.manual_seed(self.cfg.seed + trial.number)
-        model, groups = self.build_with_groups(params)
-        seed = self.cfg.seed + trial.number
-        practices = trial_practices(self.cfg, self.data, params, seed, groups)
-        callbacks = [*practices.callbacks, _ReportEpochs(trial, self.metric, self.events, self.on_epoch)]
-        trainer = make_trainer(self.cfg.train, params, self.metric, seed, callbacks, task=self.data.task,
-                               loss=practices.loss, batch_transform=practices.batch_transform)
+    def fit(self, params: dict[str, Any], data: PreparedData, seed: int, callbacks=(),
+            until: int | None = None, number: int | None = None) -> tuple[torch.nn.Module, Any]:
+        """Train a fresh model on ``data`` with the trial's practices; return (model, history).
+
+        Args:
+            until: train exactly this many epochs, with no validation and no early stopping (the
+                refit on every non-test row); the schedule still spans ``epochs``, as in the search.
+            number: the trial's number, for the event log.
+
+        Raises:
+            TrialDiverged: the loss became NaN/inf (the study records the trial FAILED).
+        """
+        torch.manual_seed(seed)
+        model, groups = self.build_with_groups(params, data)
+        practices = trial_practices(self.cfg, data, params, seed, groups)
+        stop = [] if until is None else [_StopAfter(until)]
+        trainer = make_trainer(self.cfg.train, params, self.metric, seed, [*practices.callbacks, *callbacks, *stop],
+                               task=data.task, loss=practices.loss, batch_transform=practices.batch_transform,
+                               stop_early=until is None)
         try:
-            history = trainer.fit(model, train=practices.train, val=self.data.val)
+            history = trainer.fit(model, train=practices.train, val=data.val if until is None else None)
         except Diverged as e:
             # NOTE: Diverged is a KnobsError (which a study lets through as bad input); one diverging
             # configuration is a failed trial, not a failed run.
-            self.events("diverged", trial=trial.number, message=str(e))
+            if self.events is not None:
+                self.events("diverged", trial=number, message=str(e))
             raise TrialDiverged(str(e)) from None
+        return model, history
+
+    def __call__(self, config: dict[str, Any], trial: Trial) -> float:
+        params = {**self.fixed, **config}
+        report = _ReportEpochs(trial, self.metric, self.events, self.on_epoch)
+        model, history = self.fit(params, self.data, self.cfg.seed + trial.number, [report], number=trial.number)
         best = history.best
         value = float(best[self.metric])
         trial.set_attr("best_epoch", best["epoch"])
         trial.set_attr("val_accuracy", best.get("val_accuracy"))
         trial.set_attr("val_loss", best.get("val_loss"))
         trial.set_attr("epochs_run", len(history.records))
-        trial.set_attr("curve", _curve(history.records))
+        trial.set_attr("curve", curve(history.records))
         save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number, value,
                               self.cfg.model.family, self.data)
         return value
 
 
-def _curve(records: list[dict]) -> dict[str, list]:
+class _StopAfter(Callback):
+    """Ends a fit after a fixed number of epochs (the refit's; it has no validation to stop on)."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        if record["epoch"] >= self.epochs:
+            trainer.stop()
+
+
+def curve(records: list[dict]) -> dict[str, list]:
     """Per-epoch learning curves as columns (compact JSON for the trial's attrs)."""
     keys = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")
     return {k: [r.get(k) for r in records] for k in keys}

@@ -45,6 +45,9 @@ def check_population(cfg: Any, space: Any, fixed: dict[str, Any]) -> None:
         if active:
             raise ConfigError(f"[{section}]: population mode trains every member with the plain loss on the plain "
                               f"training split from a fresh start; remove [{section}] {_USE_LOCAL}")
+    if cfg.data.folds:
+        raise ConfigError(f"data.folds = {cfg.data.folds}: population mode trains one split; remove data.folds "
+                          f"{_USE_LOCAL}")
     if cfg.train.precision == "fp16":
         raise ConfigError("train.precision = 'fp16': population mode would need a loss scale per member; use "
                           "'auto', 'fp32' or 'bf16'")

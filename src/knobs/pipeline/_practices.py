@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 from knobs.errors import ConfigError
+from knobs.pipeline._augment import (AUGMENT_PREFIX, augment_options, augmented_texts, check_augment, data_kind,
+                                     image_augment)
 
 __all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model"]
-
-AUGMENT_PREFIX = "augment."
 
 
 @dataclass
@@ -37,36 +37,23 @@ def check_practices(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> d
     """Validate [balance], [augment] and [transfer] against the data; return the fixed values
     (a transfer run fixes the source model's hyperparameters, so checkpoints record them).
 
-    Side effect: ``data.balanced`` holds the treated training split (SMOTE rows, sampler, loss).
+    Side effect: ``data.balanced`` (and each fold's, in fold mode) holds the treated training
+    rows (SMOTE rows, sampler, loss), computed from those training rows alone.
     """
-    names = set(space.names) | set(fixed)
     if cfg.balance.active():
-        from knobs.balance import BalanceOptions, balance_training
-
-        options = BalanceOptions(**cfg.balance.model_dump()).check(data.n_classes if data.task == "classification" else None)
-        X, y = data.train
-        data.balanced = balance_training(options, (X, y), data.n_classes, seed=cfg.seed)
-    _check_augment(cfg, data, names)
+        for prepared in [data, *(fold.data for fold in data.folds or ())]:
+            prepared.balanced = _balanced(cfg, prepared, prepared.train)
+    check_augment(cfg, data, space, fixed)
     if cfg.transfer is not None:
         fixed = _check_transfer(cfg, data, space, fixed)
     return fixed
 
 
-def _check_augment(cfg: Any, data: Any, names: set) -> None:
-    searched = {n[len(AUGMENT_PREFIX):] for n in names if n.startswith(AUGMENT_PREFIX)}
-    if not cfg.augment and not searched:
-        return
-    from knobs.augment import IMAGE_OPTIONS, ImageAugment
+def _balanced(cfg: Any, data: Any, train: Any) -> Any:
+    from knobs.balance import BalanceOptions, balance_training
 
-    unknown = sorted(searched - set(IMAGE_OPTIONS))
-    if unknown:
-        raise ConfigError(f"search.space.{AUGMENT_PREFIX}{unknown[0]}: not an augmentation option; "
-                          f"expected one of {sorted(IMAGE_OPTIONS)}")
-    if len(data.input_shape) != 3:
-        raise ConfigError(f"augment: image augmentation needs image data (channels, height, width); this "
-                          f"run's inputs have shape {list(data.input_shape)}")
-    ImageAugment(dict(cfg.augment), n_classes=data.n_classes if data.task == "classification" else None,
-                 task=data.task).check()
+    options = BalanceOptions(**cfg.balance.model_dump()).check(data.n_classes if data.task == "classification" else None)
+    return balance_training(options, train, data.n_classes, seed=cfg.seed)
 
 
 def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> dict[str, Any]:
@@ -100,19 +87,23 @@ def pretrained_model(cfg: Any, n_classes: int) -> tuple[torch.nn.Module, list[di
 
 
 def trial_practices(cfg: Any, data: Any, params: dict[str, Any], seed: int, groups: list | None) -> TrialPractices:
-    """The training data, loss, batch transform and callbacks of one trial."""
-    practices = TrialPractices(train=data.train)
+    """The training data, loss, batch transform and callbacks of one trial.
+
+    Text augmentation comes first (it adds training rows), then the imbalance treatment of
+    whatever rows train; image augmentation is a batch transform on top.
+    """
+    options = augment_options(cfg, params)
+    kind = data_kind(data) if options else None
+    train = augmented_texts(data, options, seed) if kind == "text" else data.train
+    practices = TrialPractices(train=train)
     balanced = getattr(data, "balanced", None)
     if balanced is not None:
+        if train is not data.train:
+            balanced = _balanced(cfg, data, train)  # NOTE: counts and resampling of the rows that train
         practices.train = balanced.train_data(int(params.get("batch_size", cfg.train.batch_size)))
         practices.loss = balanced.loss
-    options = {**cfg.augment, **{k[len(AUGMENT_PREFIX):]: v for k, v in params.items() if k.startswith(AUGMENT_PREFIX)}}
-    if options:
-        from knobs.augment import ImageAugment
-
-        practices.batch_transform = ImageAugment(
-            options, n_classes=data.n_classes if data.task == "classification" else None,
-            task=data.task, seed=seed).check()
+    if kind == "image":
+        practices.batch_transform = image_augment(options, data, seed)
     if groups is not None:
         from knobs.transfer import ParamGroups
 

@@ -29,6 +29,9 @@ class PreparedData:
 
     ``preprocessing`` turns raw rows of the data source into model input (``None`` for built-in
     data); ``model_args`` are model arguments the data decides (``vocab_size`` for text models).
+    ``texts`` keeps the raw training texts of a text run, for EDA ([augment]); ``folds`` holds, in
+    fold mode (``data.folds``), each fold's own prepared data — this object then holds every
+    non-test row as training data, for the final refit.
     """
 
     train: tuple[torch.Tensor, torch.Tensor]
@@ -41,6 +44,10 @@ class PreparedData:
     model_args: dict[str, Any] = field(default_factory=dict)
     #: the training split treated for class imbalance ([balance]), or None
     balanced: Any = None
+    #: the training texts as read, (n, 1) (text runs only)
+    texts: np.ndarray | None = None
+    #: fold mode: one ``FoldData`` per fold (``knobs.pipeline._folds``), else None
+    folds: list | None = None
 
     def to_model_input(self, X: np.ndarray) -> torch.Tensor:
         """Standardize encoded features with the training statistics and shape them for the model."""
@@ -54,7 +61,7 @@ class PreparedData:
 
 
 def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
-            preprocessor: Any = None, report: dict | None = None) -> PreparedData:
+            preprocessor: Any = None, report: dict | None = None, texts: np.ndarray | None = None) -> PreparedData:
     """Fit the scaler on the (encoded) training split, then transform train and val with it.
 
     Args:
@@ -63,6 +70,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         family: the model family (checked against the kind of data).
         standardize: the scaler mode; token ids are never standardized.
         preprocessor, report: what ``encode_splits`` returned.
+        texts: the raw training texts (text runs), kept for EDA.
     """
     input_shape = _input_shape(dataset, splits.train[0], family)
     text = _is_text(dataset)
@@ -83,6 +91,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         scaler=scaler,
         preprocessing=preprocessing,
         model_args={"vocab_size": len(preprocessor.vocab_)} if text else {},
+        texts=texts if text else None,
     )
 
 

@@ -65,6 +65,7 @@ def render_report(summary: dict, trials: Sequence[FrozenTrial]) -> str:
 <div class="row"><section style="flex:1">{_best_table(best)}</section><section style="flex:1">{_preflight_table(summary['preflight'])}</section>{f'<section>{side}</section>' if side else ''}</div>
 {''.join(f'<section>{p}</section>' for p in plots[1:])}
 {_ensemble_section(summary)}
+{_cv_section(summary)}
 <section>{_vault_note(summary)}</section>
 </main></body></html>"""
 
@@ -85,7 +86,12 @@ def _cards(summary: dict) -> str:
         items.append(("test loss", f"{test['loss']:.4f}"))
     else:
         items.append(("test split", "sealed"))
-    items.append((f"best {best['metric']}", f"{best['value']:.4f}"))
+    cv = summary.get("cv")
+    if cv:
+        metric = cv["metric"]
+        items.append((f"CV {metric} ({cv['k']} folds)", f"{cv['mean'][metric]:.4f} <small>± {cv['std'][metric]:.4f}</small>"))
+    else:
+        items.append((f"best {best['metric']}", f"{best['value']:.4f}"))
     states = summary.get("states", {})
     items.append(("trials", f"{summary['n_trials']} <small>({states.get('pruned', 0)} pruned, {states.get('failed', 0)} failed)</small>"))
     if "seconds" in summary:
@@ -129,6 +135,31 @@ def _ensemble_section(summary: dict) -> str:
             f"<p>Greedy selection with replacement on validation log loss; weights {html.escape(weights)}. "
             f"The choice between the two was made on validation; test measures both once.</p>{_diversity_note(ensemble)}"
             f"<table><tr><th>model</th><th>split</th>{head}</tr>{''.join(rows)}</table></section>")
+
+
+def _cv_section(summary: dict) -> str:
+    """Fold mode: the best configuration's folds, their mean ± std, and the refit's test result."""
+    cv = summary.get("cv")
+    if not cv:
+        return ""
+    keys = [k for k in ("val_loss", "val_accuracy", "best_epoch") if k in cv["mean"]]
+    head = "".join(f"<th>{k}</th>" for k in keys)
+    rows = [f"<tr><td>fold {i + 1}</td>{''.join(f'<td>{_fmt(row[k])}</td>' for k in keys)}</tr>"
+            for i, row in enumerate(cv["per_fold"])]
+    spread = "".join(f"<td><b>{cv['mean'][k]:.4f} ± {cv['std'][k]:.4f}</b></td>" for k in keys)
+    rows.append(f"<tr><td><b>mean ± std</b></td>{spread}</tr>")
+    refit, test = summary.get("refit"), summary.get("test")
+    after = ""
+    if refit and test:
+        measured = ", ".join(f"{k} {test[k]:.4f}" for k in ("loss", "accuracy", "balanced_accuracy", "r2") if k in test)
+        after = (f"<p>Final model: trial #{refit['trial']}'s configuration refit on all {refit['rows']} non-test rows "
+                 f"for {refit['epochs']} epochs (the median of the folds' best epochs {refit['fold_best_epochs']}). "
+                 f"Test: {html.escape(measured)}.</p>")
+    grouped = f" Folds keep the groups of <code>{html.escape(str(cv['groups']))}</code> whole." if cv.get("groups") else ""
+    return (f"<section><h3>Cross-validation ({cv['k']} folds, best configuration)</h3>"
+            f"<p>Each fold's preprocessing and standardizer were fitted on its training part only; the test split "
+            f"took no part.{grouped} Sample standard deviation over folds (ddof = 1).</p>"
+            f"<table><tr><th>fold</th>{head}</tr>{''.join(rows)}</table>{after}</section>")
 
 
 def _diversity_note(ensemble: dict) -> str:
