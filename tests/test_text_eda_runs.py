@@ -132,3 +132,8 @@ def test_missing_wordnet_is_found_before_the_run(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="EDA synonyms need WordNet"):
         load_inputs(_cfg(tmp_path, **{"augment": {"alpha_sr": 0.1}}))
     assert not (tmp_path / "runs").exists()
+
+
+def test_smote_on_token_ids_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match='balance.sampler = "smote" .* token ids'):
+        load_inputs(_cfg(tmp_path, **{"balance.sampler": "smote"}))

@@ -40,6 +40,11 @@ def check_practices(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> d
     Side effect: ``data.balanced`` (and each fold's, in fold mode) holds the treated training
     rows (SMOTE rows, sampler, loss), computed from those training rows alone.
     """
+    if cfg.balance.sampler == "smote" and data_kind(data) == "text":
+        # NOTE: SMOTE interpolates between feature vectors; between token ids it makes new ids
+        # that are neither word.
+        raise ConfigError('balance.sampler = "smote" interpolates feature vectors and cannot make new texts from '
+                          'token ids; use "oversample" or balance.class_weight = "balanced" for text data')
     if cfg.balance.active():
         for prepared in [data, *(fold.data for fold in data.folds or ())]:
             prepared.balanced = _balanced(cfg, prepared, prepared.train)
