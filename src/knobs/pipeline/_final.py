@@ -33,7 +33,7 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     if not members:
         raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
                          "see events.jsonl for the failures")
-    y_val = data.val[1].numpy()
+    y_val = data.raw_targets(data.val[1])  # members answer in the target's own units
     val_out = [outputs(m, data.val[0], data.task) for m in models]
     result: dict[str, Any] = {"single": {"trial": members[0].number, "val": _scores(val_out[0], y_val, data)}}
     weights = _ensemble_weights(cfg, val_out, y_val, data)

@@ -36,7 +36,7 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
         path, model=model,
         extra={"params": params, "trial": number, "value": value, "family": family,
                "input_shape": list(data.input_shape), "n_classes": data.n_classes,
-               "scaler": data.scaler.state_dict()},
+               "scaler": data.scaler.state_dict(), "target": data.target},
     )
 
 
@@ -72,12 +72,15 @@ def keep_top(rundir: RunDir, study: Any, k: int) -> list[int]:
 
 
 def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: str) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the model a trial checkpoint was saved from; returns (model, the checkpoint's extra)."""
+    """Rebuild the model a trial checkpoint was saved from; returns (model, the checkpoint's extra).
+
+    A regression model comes back answering in the target's own units (``with_target``)."""
     from knobs.pipeline._objective import split_params
+    from knobs.pipeline._target import with_target
 
     state = load_checkpoint(path)
     extra = state["extra"]
     _, model_params = split_params(extra["params"])
     model = build_model(family, input_shape=tuple(input_shape), n_classes=n_classes, **model_params)
     model.load_state_dict(state["model"])
-    return model, extra
+    return with_target(model, extra.get("target")), extra

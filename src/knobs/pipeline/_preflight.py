@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from knobs.checks import CheckResult, check_data, check_initial_loss, overfit_tiny
 from knobs.pipeline._prepared import PreparedData
+from knobs.pipeline._target import scale_target
 
 __all__ = ["run_preflight"]
 
@@ -20,12 +22,14 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
         checks_cfg: the [checks] section.
         data: standardized train/val tensors.
         make_model: zero-argument factory of a fresh reference model.
-        raw_splits: the un-standardized train/val arrays, for the data checks.
+        raw_splits: the un-standardized train/val arrays, for the data checks (their regression
+            targets are judged as trained: standardized with the training statistics).
     """
     results: list[CheckResult] = []
     X, y = data.train
     if checks_cfg.data:
-        shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)), ys) for Xs, ys in raw_splits)
+        # NOTE: the targets as the models see them (a run standardizes regression targets).
+        shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)), _as_trained(ys, data)) for Xs, ys in raw_splits)
         n_classes = data.n_classes if data.task == "classification" else None
         results.extend(check_data(shaped, n_classes=n_classes, task=data.task, standardizer=data.scaler))
     if checks_cfg.initial_loss:
@@ -33,3 +37,7 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     if checks_cfg.overfit_tiny:
         results.append(overfit_tiny(make_model, X, y, task=data.task))
     return results
+
+
+def _as_trained(y: Any, data: PreparedData) -> Any:
+    return scale_target(np.asarray(y, dtype=np.float64), data.target)

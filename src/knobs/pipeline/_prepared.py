@@ -17,6 +17,7 @@ import torch
 from knobs.data import Dataset, Preprocessing, Splits, Standardizer
 from knobs.errors import ConfigError
 from knobs.models import TEXT_FAMILIES
+from knobs.pipeline._target import fit_target, scale_target, unscale_target
 
 __all__ = ["PreparedData", "prepare", "PREPROCESS_FILE"]
 
@@ -48,6 +49,13 @@ class PreparedData:
     texts: np.ndarray | None = None
     #: fold mode: one ``FoldData`` per fold (``knobs.pipeline._folds``), else None
     folds: list | None = None
+    #: regression: ``{"mean", "std"}`` of the training targets, which train/val hold standardized
+    #: (``knobs.pipeline._target``); None for classification
+    target: dict | None = None
+
+    def raw_targets(self, y: torch.Tensor) -> np.ndarray:
+        """Targets of train/val back in their own units (regression targets are standardized)."""
+        return unscale_target(y, self.target)
 
     def to_model_input(self, X: np.ndarray) -> torch.Tensor:
         """Standardize encoded features with the training statistics and shape them for the model."""
@@ -77,8 +85,11 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
     scaler = Standardizer(mode="none" if text else _scaler_mode(standardize, family))
     scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32))
 
+    target = fit_target(splits.train[1], dataset.task)
+
     def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return _as_input(scaler.transform(_reshape(X, input_shape)), input_shape), _labels(y, dataset)
+        return (_as_input(scaler.transform(_reshape(X, input_shape)), input_shape),
+                scale_target(_labels(y, dataset), target))
 
     preprocessing = (Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {})
                      if dataset.loading else None)  # built-in data: nothing to re-apply
@@ -92,6 +103,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         preprocessing=preprocessing,
         model_args={"vocab_size": len(preprocessor.vocab_)} if text else {},
         texts=texts if text else None,
+        target=target,
     )
 
 

@@ -23,6 +23,7 @@ from knobs.errors import KnobsError
 from knobs.pipeline._evaluate import metrics, outputs
 from knobs.pipeline._members import save_trial_checkpoint, top_trials
 from knobs.pipeline._rundir import RunDir
+from knobs.pipeline._target import with_target
 from knobs.trial import FrozenTrial
 
 __all__ = ["refit_evaluation"]
@@ -51,6 +52,7 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     model, history = objective.fit(params, data, cfg.seed + best.number, until=epochs, number=best.number)
     save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model.family, data)
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
+    model = with_target(model, data.target)  # regression: answers in the target's own units
     test = metrics(outputs(model, data.to_model_input(X_test), data.task), y_test, data.task, data.n_classes)
     refit = {"trial": best.number, "epochs": epochs, "epochs_run": len(history.records),
              "rows": int(len(data.train[1])), "fold_best_epochs": fold_epochs,
