@@ -27,9 +27,7 @@ line is one JSON object with the figures (``run(seeds)`` returns the same dict).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import statistics
 import tempfile
 import time
@@ -43,6 +41,7 @@ from knobs.data import Dataset, Standardizer, Vault, load_builtin, split
 from knobs.metrics import classification_metrics
 from knobs.models import build_model
 from knobs.train import Trainer
+from _seeded import seeded_main
 
 MINORITY = (5, 6, 7, 8, 9)
 MINORITY_ROWS = 18  # ~1/10 of a digits class
@@ -182,14 +181,7 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args(argv)
-    result = run(seeds=args.seeds)
-    print(table(result))
-    print(f"({result['wall_s']} s)")
-    print(json.dumps(result))
-    return result
+    return seeded_main(__doc__, run, table, argv)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,8 @@ one JSON object with the figures (``run(seeds)`` returns the same dict).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -41,6 +39,7 @@ from rich.console import Console
 from knobs.config import load_config
 from knobs.data import load_builtin
 from knobs.pipeline import Display, run as knobs_run
+from _seeded import seeded_main
 
 PER_CLASS, K = 30, 5
 BASE = {
@@ -134,13 +133,7 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args(argv)
-    result = run(seeds=args.seeds)
-    print(table(result))
-    print(json.dumps(result))
-    return result
+    return seeded_main(__doc__, run, table, argv)
 
 
 if __name__ == "__main__":

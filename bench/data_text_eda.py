@@ -22,10 +22,8 @@ wordnet-base``). It prints the table; the last line is one JSON object with the 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -37,6 +35,7 @@ from rich.console import Console
 
 from knobs.config import load_config
 from knobs.pipeline import Display, run as knobs_run
+from _seeded import seeded_main
 
 DATA = Path("/work/shared/data/sst2")  # as bench/loaders.py
 ROWS, MIN_WORDS = 3000, 5
@@ -115,13 +114,7 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args(argv)
-    result = run(seeds=args.seeds)
-    print(table(result))
-    print(json.dumps(result))
-    return result
+    return seeded_main(__doc__, run, table, argv)
 
 
 if __name__ == "__main__":
