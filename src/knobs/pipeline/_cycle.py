@@ -1,4 +1,4 @@
-"""The practice cycle: data → vault → standardize → preflight → search → test once → report."""
+"""The practice cycle: data → vault → standardize → preflight → search → [autopilot] → test once → report."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from knobs.data import Vault, declare_classes, encode_splits, load_dataset, spli
 from knobs.errors import ConfigError, KnobsError
 from knobs.executors._pipeline import (claim_run, keep_top_finished, make_executor, search_objective,
                                        stop_at_budget, study_location)
+from knobs.pipeline._autopilot import Autopilot, check_autopilot
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
@@ -94,6 +95,8 @@ def load_inputs(cfg: RunConfig) -> tuple:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    if cfg.autopilot.enabled:
+        check_autopilot(cfg, data)
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     return dataset, splits, data, space, fixed, reference
@@ -113,7 +116,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                       pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs),
                       direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
         claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
-        finished = [t for t in study.trials if t.state.finished]
+        finished = [t for t in study.trials if t.state.finished and not t.attrs.get("fixed")]  # the search's own
         best_value = study.best.value if any(t.state is TrialState.COMPLETE for t in finished) else None
         objective = TrialObjective(cfg, data, fixed, rundir, events, best_value)
 
@@ -125,6 +128,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
             raise KnobsError(f"preflight failed ({', '.join(r.name for r in failed)}): {failed[0].message}")
 
         remaining = max(0, cfg.search.n_trials - len(finished))
+        deadline = None if cfg.search.timeout is None else time.time() + cfg.search.timeout
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs) as progress:
             objective.on_epoch = progress.on_epoch
             study.optimize(search_objective(cfg, objective, rundir, study_url, study_name), n_trials=remaining,
@@ -132,10 +136,13 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
                                       lambda s, t: keep_top_finished(rundir, s.trials, cfg.ensemble.top_k, s.direction),
                                       stop_at_budget(cfg.search.n_trials)])
+        autopilot = Autopilot(cfg, study, objective, data, splits, rundir, events, display).run(deadline)
         final = final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)) if final_test else {"test": None}
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
         summary = _summary(cfg, rundir, dataset, study, preflight, final, vault, space)
+        if autopilot is not None:
+            summary["autopilot"] = autopilot
         write_report(rundir.path / "report.html", summary=summary, trials=study.trials, events_path=rundir.events_path)
         events("run_end")
         return summary

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["Display", "trials_table"]
+__all__ = ["Display", "trials_table", "autopilot_table"]
 
 
 class Display:
@@ -35,6 +35,19 @@ class Display:
         if not self.quiet:
             self.console.print(table)
 
+    def autopilot_round(self, round_: dict) -> None:
+        """The two questions about the configuration the autopilot stands on, and what it will try."""
+        def verdict(ok: bool, problems: list[dict]) -> str:
+            return "[green]yes[/]" if ok else "[yellow]no[/] (" + ", ".join(p["code"] for p in problems) + ")"
+        self.say(f"[bold]autopilot[/] on trial {round_['trial']} ({_fmt(round_['value'])}): fits the training data? "
+                 f"{verdict(round_['fits'], round_['fit_problems'])}; generalizes? "
+                 f"{verdict(round_['generalizes'], round_['generalize_problems'])}"
+                 + ("" if round_["changes"] else " — nothing left to try"))
+
+    def autopilot_step(self, step: dict) -> None:
+        mark = {"kept": "[green]kept[/]", "rejected": "[yellow]rejected[/]"}.get(step["outcome"], "[red]failed[/]")
+        self.say(f"  {_fmt(step['value_before'])} → {_fmt(step['value_after'])}: {mark} ({step['why']})")
+
     @contextlib.contextmanager
     def search(self, total: int, done: int, epochs: int) -> Iterator["_SearchProgress"]:
         progress = Progress(
@@ -47,6 +60,8 @@ class Display:
 
     def summary(self, summary: dict, trials: Sequence[FrozenTrial], metric: str, direction: str) -> None:
         self.console.print(trials_table(trials, metric, direction))
+        if summary.get("autopilot"):
+            self.console.print(autopilot_table(summary["autopilot"]))
         test = summary["test"]
         if test is None:
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
@@ -106,6 +121,21 @@ def trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top
     for t in done[:top]:
         table.add_row(str(t.number), f"{t.value:.4f}", _fmt(t.attrs.get("val_accuracy")),
                       str(t.attrs.get("epochs_run", "")), *(_fmt(t.config.get(p)) for p in params))
+    return table
+
+
+def autopilot_table(autopilot: dict) -> Table:
+    """One row per autopilot step: the problem, the change, the metric before → after, kept or not."""
+    start, end = autopilot["start"], autopilot["end"]
+    table = Table(title=f"Autopilot: {autopilot['metric']} {_fmt(start['value'])} (trial {start['trial']}) → "
+                        f"{_fmt(end['value'])} (trial {end['trial']}); {autopilot['n_kept']} of "
+                        f"{autopilot['n_steps']} changes kept; stopped: {autopilot['stopped']}")
+    for column in ("step", "trial", "problem", "change", "before", "after", "gain ± se", "kept"):
+        table.add_column(column, justify="right" if column in ("step", "trial") else "left")
+    for s in autopilot["steps"]:
+        gain = f"{s['gain']:+.3g} ± {s['se']:.2g}" if s.get("gain") is not None else "–"
+        table.add_row(str(s["step"]), str(s["trial"]), s["code"], s["change"], _fmt(s["value_before"]),
+                      _fmt(s["value_after"]), gain, s["outcome"])
     return table
 
 

@@ -31,9 +31,11 @@ def top_trials(trials: Sequence[FrozenTrial], k: int, direction: str) -> list[Fr
     return done[:k]
 
 
-def keep_top(rundir: RunDir, trials: Sequence[FrozenTrial], k: int, direction: str) -> None:
-    """Delete trial checkpoints outside the top k (pruned and failed trials' ones too)."""
+def keep_top(rundir: RunDir, trials: Sequence[FrozenTrial], k: int, direction: str, also: Sequence[int] = ()) -> None:
+    """Delete trial checkpoints outside the top k (pruned and failed trials' ones too), except
+    those of the trials numbered in ``also`` (the autopilot's current configuration)."""
     keep = {trial_checkpoint(rundir, t.number) for t in top_trials(trials, k, direction)}
+    keep |= {trial_checkpoint(rundir, n) for n in also}
     for path in rundir.path.glob("checkpoints/trial-*.pt"):
         if path not in keep:
             path.unlink(missing_ok=True)

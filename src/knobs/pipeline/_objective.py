@@ -19,7 +19,7 @@ from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, Trainer, save_checkpoint
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer"]
+__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer", "trial_seed"]
 
 
 class TrialDiverged(RuntimeError):
@@ -68,6 +68,13 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
     )
 
 
+def trial_seed(seed: int, trial: Any) -> int:
+    """The run's seed + the trial's number, or the seed the trial carries (``attrs["seed"]``: an
+    autopilot step trains with the seed of the configuration it changes, so the change is the
+    only difference between the two)."""
+    return int(trial.attrs.get("seed", seed + trial.number))
+
+
 class _ReportEpochs(Callback):
     """Feeds the pruner, the event log and the progress display once per epoch."""
 
@@ -103,9 +110,9 @@ class TrialObjective:
 
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
         params = {**self.fixed, **config}
-        torch.manual_seed(self.cfg.seed + trial.number)
+        seed = trial_seed(self.cfg.seed, trial)
+        torch.manual_seed(seed)
         model, groups = self.build_with_groups(params)
-        seed = self.cfg.seed + trial.number
         practices = trial_practices(self.cfg, self.data, params, seed, groups)
         callbacks = [*practices.callbacks, _ReportEpochs(trial, self.metric, self.events, self.on_epoch)]
         trainer = make_trainer(self.cfg.train, params, self.metric, seed, callbacks, task=self.data.task,
