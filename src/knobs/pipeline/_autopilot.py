@@ -20,71 +20,23 @@ verdict (killed mid-way) is trained again.
 
 from __future__ import annotations
 
-import difflib
-import json
 import math
 import time
 from typing import Any
 
-from knobs.errors import ConfigError, KnobsError
-from knobs.models import hyperparameters
+from knobs.errors import KnobsError
 from knobs.pipeline._evaluate import outputs
 from knobs.pipeline._gain import judge, per_row
+from knobs.pipeline._knobs import knob_defaults
 from knobs.pipeline._members import keep_top, load_member, trial_checkpoint
 from knobs.pipeline._objective import make_trainer, trial_seed
 from knobs.pipeline._practices import trial_practices
 from knobs.pipeline._questions import answer, curve_problems
-from knobs.pipeline._remedies import KNOBS, Change, Setting, candidates
+from knobs.pipeline._remedies import Change, Setting, again, candidates
+from knobs.pipeline._steps import STEP, VERDICT, config_key, finished_steps, step_record, summary, tried_configs
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["Autopilot", "check_autopilot", "knob_defaults", "finished_steps", "STEP", "VERDICT"]
-
-#: trial attributes: what a step changed, and whether it was kept.
-STEP, VERDICT = "autopilot", "autopilot_verdict"
-
-
-def knob_defaults(cfg: Any, data: Any) -> dict[str, Any]:
-    """Every knob this run's model and data have → its value when a trial's params lack it."""
-    trainer = make_trainer(cfg.train, {}, cfg.search.metric, cfg.seed)
-    out: dict[str, Any] = {"lr": trainer.lr, "weight_decay": trainer.weight_decay, "batch_size": trainer.batch_size,
-                           "epochs": trainer.epochs, "clip_grad_norm": trainer.clip_grad_norm}
-    if cfg.transfer is None:  # a transfer run keeps the source model's architecture
-        out.update({k: v for k, v in hyperparameters(cfg.model.family).items() if k in KNOBS})
-    if len(data.input_shape) == 3:
-        out["augment"] = dict(cfg.augment)
-    return out
-
-
-def check_autopilot(cfg: Any, data: Any) -> None:
-    """``autopilot.keys`` must name knobs this model and data have (checked before any work)."""
-    keys = cfg.autopilot.keys
-    if keys is None:
-        return
-    if not keys:
-        raise ConfigError(f"autopilot.keys: empty, so the autopilot could change nothing; leave it out to let it "
-                          f"turn every knob it knows ({', '.join(KNOBS)})")
-    have = knob_defaults(cfg, data)
-    for key in keys:
-        if key not in KNOBS:
-            close = difflib.get_close_matches(key, KNOBS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"autopilot.keys: unknown knob {key!r}{hint}; the autopilot turns {', '.join(KNOBS)}")
-        if key not in have:
-            raise ConfigError(f"autopilot.keys: {key!r} {_absent(cfg, data, key)}")
-
-
-def _absent(cfg: Any, data: Any, key: str) -> str:
-    if key == "augment":
-        return (f"needs image data (channels, height, width) and model.family = \"convnet\"; this run's inputs have "
-                f"shape {list(data.input_shape)}")
-    if cfg.transfer is not None:
-        return "cannot change: a transfer run keeps the source model's architecture"
-    return f"is not a hyperparameter of model family {cfg.model.family!r} ({', '.join(hyperparameters(cfg.model.family))})"
-
-
-def finished_steps(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-    """The autopilot's steps that have a verdict, in order (an interrupted step has none)."""
-    return [t for t in trials if STEP in t.attrs and VERDICT in t.attrs and t.state.finished]
+__all__ = ["Autopilot"]
 
 
 class Autopilot:
@@ -121,10 +73,10 @@ class Autopilot:
         if enabled:
             self.events("autopilot_start", trial=start.number, value=start.value, resumed_steps=len(steps))
             current, stopped = self._walk(start, current, steps, rounds, deadline)
-        summary = _summary(self.cfg, self.study.direction, start, current, steps, rounds, stopped)
+        result = summary(self.cfg, self.study.direction, start, current, steps, rounds, stopped)
         if enabled:
-            self.events("autopilot_end", **{k: v for k, v in summary.items() if k not in ("steps", "rounds")})
-        return summary
+            self.events("autopilot_end", **{k: v for k, v in result.items() if k not in ("steps", "rounds")})
+        return result
 
     def _walk(self, start, current, steps, rounds, deadline) -> tuple[FrozenTrial, str]:
         self.objective.on_epoch = lambda record: None
@@ -168,11 +120,15 @@ class Autopilot:
         answers = answer(report.findings, curve_problems(current.attrs, budget, self._chance_loss()))
         found = {p.code: p.found for p in (*answers.fit, *answers.generalize)}
         setting = Setting(params=params, defaults=knob_defaults(self.cfg, self.data), n_train=len(self.data.train[1]))
-        tried = _tried(self.study.trials)
+        proposed = candidates(answers.codes, setting, self.cfg.autopilot.keys, found)
+        more = self._again(current, setting)
+        if more is not None and all(more.after != c.after for c in proposed):
+            proposed.append(more)
+        tried = tried_configs(self.study.trials)
         changes, skipped = [], []
-        for change in candidates(answers.codes, setting, self.cfg.autopilot.keys, found):
+        for change in proposed:
             config = {**current.config, **change.after}
-            why = tried.get(_key(config)) or self._unbuildable({**self.objective.fixed, **config})
+            why = tried.get(config_key(config)) or self._unbuildable({**self.objective.fixed, **config})
             if why:
                 skipped.append({"change": change.describe(), "code": change.code, "why": why})
             else:
@@ -180,6 +136,15 @@ class Autopilot:
         round_ = {"trial": current.number, "value": current.value, **answers.to_dict(),
                   "changes": [f"{c.code}: {c.describe()}" for c in changes], "skipped": skipped}
         return round_, changes
+
+    def _again(self, current: FrozenTrial, setting: Setting) -> Change | None:
+        """When ``current`` is a kept step: its remedy once more, after what the diagnosis asks for."""
+        if STEP not in current.attrs:
+            return None
+        info = current.attrs[STEP]
+        change = info["change"]
+        return again(change["code"], change["knob"], setting, self.cfg.autopilot.keys,
+                     f"step {info['step']} ({change['description']}) was kept: one more step the same way")
 
     def _step(self, start: FrozenTrial, current: FrozenTrial, change: Change, number: int) -> FrozenTrial:
         """Train ``change`` over ``current`` as a trial of the study; judge it; return the record."""
@@ -243,40 +208,3 @@ class Autopilot:
         if self.data.task == "classification":
             return math.log(self.data.n_classes)
         return float(self.data.train[1].double().var())
-
-
-def step_record(trial: FrozenTrial, by_number: dict[int, FrozenTrial]) -> dict[str, Any]:
-    """One step as events.jsonl, summary.json and the report show it."""
-    info, verdict = trial.attrs[STEP], trial.attrs[VERDICT]
-    change, base = info["change"], by_number.get(info["base"])
-    return {"step": info["step"], "trial": trial.number, "base": info["base"], "code": change["code"],
-            "question": change["question"], "found": change["found"], "knob": change["knob"],
-            "change": change["description"], "before": change["before"], "after": change["after"],
-            "reason": change["reason"], "value_before": base.value if base else None, "value_after": trial.value,
-            **verdict}
-
-
-def _summary(cfg: Any, direction: str, start: FrozenTrial, end: FrozenTrial, steps: list, rounds: list,
-             stopped: str) -> dict[str, Any]:
-    def brief(t: FrozenTrial) -> dict[str, Any]:
-        return {"trial": t.number, "value": t.value, "val_accuracy": t.attrs.get("val_accuracy"),
-                "val_loss": t.attrs.get("val_loss"), "config": t.config}
-    kept = [s for s in steps if s["kept"]]
-    return {"metric": cfg.search.metric, "direction": direction, "min_gain": cfg.autopilot.min_gain,
-            "margin_se": cfg.autopilot.margin_se, "start": brief(start), "end": brief(end),
-            "n_steps": len(steps), "n_kept": len(kept), "kept_changes": [s["change"] for s in kept],
-            "stopped": stopped, "steps": steps, "rounds": rounds}
-
-
-def _tried(trials: list[FrozenTrial]) -> dict[str, str]:
-    """Configs trained already → why not again (a step killed mid-way is trained again)."""
-    out = {}
-    for t in trials:
-        if STEP in t.attrs and VERDICT not in t.attrs:
-            continue
-        out.setdefault(_key(t.config), f"trained already (trial {t.number})")
-    return out
-
-
-def _key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=str)

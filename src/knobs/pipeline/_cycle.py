@@ -17,10 +17,11 @@ from knobs.data import Vault, declare_classes, encode_splits, load_dataset, spli
 from knobs.errors import ConfigError, KnobsError
 from knobs.executors._pipeline import (claim_run, keep_top_finished, make_executor, search_objective,
                                        stop_at_budget, study_location)
-from knobs.pipeline._autopilot import Autopilot, check_autopilot
+from knobs.pipeline._autopilot import Autopilot
 from knobs.pipeline._components import make_pruner, make_sampler
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
+from knobs.pipeline._knobs import check_autopilot
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight

@@ -42,7 +42,7 @@ class Display:
         self.say(f"[bold]autopilot[/] on trial {round_['trial']} ({_fmt(round_['value'])}): fits the training data? "
                  f"{verdict(round_['fits'], round_['fit_problems'])}; generalizes? "
                  f"{verdict(round_['generalizes'], round_['generalize_problems'])}"
-                 + ("" if round_["changes"] else " — nothing left to try"))
+                 + (f" — next: {round_['changes'][0]}" if round_["changes"] else " — nothing left to try"))
 
     def autopilot_step(self, step: dict) -> None:
         mark = {"kept": "[green]kept[/]", "rejected": "[yellow]rejected[/]"}.get(step["outcome"], "[red]failed[/]")

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 __all__ = ["Change", "Remedy", "Setting", "REMEDIES", "QUESTION", "KNOBS", "FIT", "GENERALIZE", "candidates",
-           "AUGMENTATION"]
+           "again", "AUGMENTATION"]
 
 FIT, GENERALIZE = "fit", "generalize"
 
@@ -201,23 +201,35 @@ def candidates(codes: Sequence[str], setting: Setting, allowed: Sequence[str] | 
     change proposed twice (``epochs`` for ``underfitting`` and ``still_improving``) is kept once.
     """
     out: list[Change] = []
-    seen: set[tuple] = set()
     for code in codes:
         for remedy in REMEDIES.get(code, ()):
-            if remedy.knob not in setting.defaults or (allowed is not None and remedy.knob not in allowed):
-                continue
-            now = setting.value(remedy.knob)
-            new = remedy.turn(now, setting)
-            if new is None:
-                continue
-            before, after = _pair(remedy.knob, now, new)
-            key = tuple(sorted(after.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(Change(code, QUESTION[code], remedy.knob, before, after, remedy.reason,
-                              (found or {}).get(code, "")))
+            change = _lay(code, remedy, setting, allowed, (found or {}).get(code, ""))
+            if change is not None and all(change.after != c.after for c in out):
+                out.append(change)
     return out
+
+
+def again(code: str, knob: str, setting: Setting, allowed: Sequence[str] | None = None,
+          found: str = "") -> Change | None:
+    """The remedy of a kept change, once more from where it left off (width 3 → 6 helped: 6 → 12).
+
+    Why: a change that beat its noise points in a good direction, and the diagnosis that asked for
+    it may no longer fire one step later (a net twice as wide is no longer flagged as unable to
+    fit, yet may still gain from more width); the keep rule judges the next step as strictly.
+    """
+    remedy = next((r for r in REMEDIES.get(code, ()) if r.knob == knob), None)
+    return None if remedy is None else _lay(code, remedy, setting, allowed, found)
+
+
+def _lay(code: str, remedy: Remedy, setting: Setting, allowed: Sequence[str] | None, found: str) -> Change | None:
+    if remedy.knob not in setting.defaults or (allowed is not None and remedy.knob not in allowed):
+        return None
+    now = setting.value(remedy.knob)
+    new = remedy.turn(now, setting)
+    if new is None:
+        return None
+    before, after = _pair(remedy.knob, now, new)
+    return Change(code, QUESTION[code], remedy.knob, before, after, remedy.reason, found)
 
 
 def _pair(knob: str, now: Any, new: Any) -> tuple[dict[str, Any], dict[str, Any]]:
