@@ -166,7 +166,7 @@ class AutopilotConfig(_Strict):
     enabled: bool = Field(False, description="walk after the search, before the vault is opened")
     max_steps: int = Field(6, ge=1, le=100, description="most changes trained (each one is a trial)")
     min_gain: float = Field(0.0, ge=0.0, description="smallest validation improvement kept, in the metric's units")
-    margin_se: float = Field(2.0, ge=0.0, le=10.0, description="a change is kept only when its gain exceeds this "
+    margin_se: float = Field(1.0, ge=0.0, le=10.0, description="a change is kept only when its gain exceeds this "
                              "many standard errors of the paired per-row validation difference")
     keys: Optional[list[str]] = Field(None, description="the knobs the walk may turn (default: every one it "
                                       "knows that this model and data have)")
