@@ -70,6 +70,8 @@ def test_remedies_respect_the_model_the_caps_and_the_allowed_knobs():
     assert batch[0].after == {"batch_size": 1000}  # never past the training rows
     both = candidates(["underfitting", "still_improving"], _setting({}))
     assert [c.after for c in both].count({"epochs": 20}) == 1  # proposed twice, tried once
+    stopped = Setting({}, MLP, n_train=1000, stopped_early=True)  # the same seed would stop at the same epoch
+    assert not any(c.knob == "epochs" for c in candidates(["underfitting", "still_improving"], stopped))
     assert [c.knob for c in both][:2] == ["width", "depth"]
 
 

@@ -106,8 +106,8 @@ class Autopilot:
                          also=[current.number])
                 if record["kept"]:
                     break
-            else:
-                return current, "no remedy left"
+            else:  # every change of this round was rejected
+                return current, "max_steps" if len(steps) >= max_steps else "no remedy left"
         return current, "max_steps"
 
     def _plan(self, current: FrozenTrial) -> tuple[dict[str, Any], list[Change]]:
@@ -119,11 +119,14 @@ class Autopilot:
         budget = int(params.get("epochs", self.cfg.train.epochs))
         answers = answer(report.findings, curve_problems(current.attrs, budget, self._chance_loss()))
         found = {p.code: p.found for p in (*answers.fit, *answers.generalize)}
-        setting = Setting(params=params, defaults=knob_defaults(self.cfg, self.data), n_train=len(self.data.train[1]))
+        run = current.attrs.get("epochs_run")
+        constant = params.get("schedule", self.cfg.train.schedule) is None
+        setting = Setting(params=params, defaults=knob_defaults(self.cfg, self.data), n_train=len(self.data.train[1]),
+                          stopped_early=constant and run is not None and run < budget)
         proposed = candidates(answers.codes, setting, self.cfg.autopilot.keys, found)
-        more = self._again(current, setting)
-        if more is not None and all(more.after != c.after for c in proposed):
-            proposed.append(more)
+        for more in self._again(current, setting):
+            if all(more.after != c.after for c in proposed):
+                proposed.append(more)
         tried = tried_configs(self.study.trials)
         changes, skipped = [], []
         for change in proposed:
@@ -137,14 +140,21 @@ class Autopilot:
                   "changes": [f"{c.code}: {c.describe()}" for c in changes], "skipped": skipped}
         return round_, changes
 
-    def _again(self, current: FrozenTrial, setting: Setting) -> Change | None:
-        """When ``current`` is a kept step: its remedy once more, after what the diagnosis asks for."""
-        if STEP not in current.attrs:
-            return None
-        info = current.attrs[STEP]
-        change = info["change"]
-        return again(change["code"], change["knob"], setting, self.cfg.autopilot.keys,
-                     f"step {info['step']} ({change['description']}) was kept: one more step the same way")
+    def _again(self, current: FrozenTrial, setting: Setting) -> list[Change]:
+        """The remedies of the kept changes that led to ``current``, once more each (the latest
+        first, one per knob), after what the diagnosis asks for."""
+        by_number = {t.number: t for t in self.study.trials}
+        out, knobs, trial = [], set(), current
+        while trial is not None and STEP in trial.attrs:
+            info = trial.attrs[STEP]
+            change = info["change"]
+            if change["knob"] not in knobs:
+                knobs.add(change["knob"])
+                more = again(change["code"], change["knob"], setting, self.cfg.autopilot.keys,
+                             f"step {info['step']} ({change['description']}) was kept: one more step the same way")
+                out += [more] if more is not None else []
+            trial = by_number.get(info["base"])
+        return out
 
     def _step(self, start: FrozenTrial, current: FrozenTrial, change: Change, number: int) -> FrozenTrial:
         """Train ``change`` over ``current`` as a trial of the study; judge it; return the record."""

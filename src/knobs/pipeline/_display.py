@@ -114,12 +114,13 @@ def trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top
     done.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
     counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}
     table = Table(title=f"Search: {len(trials)} trials ({counts['complete']} complete, "
-                        f"{counts['pruned']} pruned, {counts['failed']} failed) — best {min(top, len(done))}")
+                        f"{counts['pruned']} pruned, {counts['failed']} failed) — best {min(top, len(done))}"
+                        + ("; ap: an autopilot step" if any("autopilot" in t.attrs for t in done[:top]) else ""))
     params = sorted({k for t in done[:top] for k in t.config})
     for column in ["#", metric, "val acc", "epochs", *params]:
         table.add_column(column, justify="right")
     for t in done[:top]:
-        table.add_row(str(t.number), f"{t.value:.4f}", _fmt(t.attrs.get("val_accuracy")),
+        table.add_row(str(t.number) + (" ap" if "autopilot" in t.attrs else ""), f"{t.value:.4f}", _fmt(t.attrs.get("val_accuracy")),
                       str(t.attrs.get("epochs_run", "")), *(_fmt(t.config.get(p)) for p in params))
     return table
 

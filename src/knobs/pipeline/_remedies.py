@@ -49,6 +49,8 @@ class Setting:
     params: dict[str, Any]
     defaults: dict[str, Any]
     n_train: int | None = None
+    #: the trial stopped early with a constant LR schedule: more epochs would train the same model
+    stopped_early: bool = False
 
     def value(self, knob: str) -> Any:
         if knob == "augment":
@@ -134,6 +136,12 @@ def _batch_times(factor: int):
     return turn
 
 
+def _more_epochs(value: Any, setting: Setting) -> Any:
+    """Twice the epochs — unless early stopping fired before the budget with an LR schedule that
+    does not depend on it: with the same seed, the run would repeat itself and stop at the same epoch."""
+    return None if setting.stopped_early else _times(2, integer=True)(value, setting)
+
+
 def _decay_more(value: Any, setting: Setting) -> Any:
     return FIRST_WEIGHT_DECAY if not value else value * 10.0
 
@@ -176,10 +184,10 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
                             Remedy("batch_norm", _set(True, only_from=(False,)), "batch norm keeps the gradient scale")),
     "cannot_overfit": _WIDER,
     "underfitting": (*_WIDER,
-                     Remedy("epochs", _times(2, integer=True), "train longer"),
+                     Remedy("epochs", _more_epochs, "train longer"),
                      Remedy("dropout", _set(0.0), "less regularization: no dropout"),
                      Remedy("weight_decay", _times(0.1), "less regularization: 1/10 the weight decay")),
-    "still_improving": (Remedy("epochs", _times(2, integer=True), "validation was still improving at the last epoch"),),
+    "still_improving": (Remedy("epochs", _more_epochs, "validation was still improving at the last epoch"),),
     "overfitting": _REGULARIZE,
     "generalization_gap": _REGULARIZE,
 }
