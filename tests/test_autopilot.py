@@ -207,12 +207,14 @@ def _events(path):
 
 
 @pytest.mark.slow
-def test_autopilot_fixes_a_learning_rate_100x_too_low(tmp_path):
+def test_autopilot_fixes_a_learning_rate_100x_too_low(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text('[search]\nsampler = "random"\nn_trials = 2\n[train]\nepochs = 6\npatience = 3\n'
                     '[checks]\noverfit_tiny = false\n[autopilot]\nmax_steps = 1\n'
                     '[search.space]\nlr = 1e-5\noptimizer = "adam"\nwidth = { low = 16, high = 32 }\ndepth = 1\n')
     assert main(["run", "-c", str(path), "--runs-dir", str(tmp_path / "runs"), "--name", "low", "--autopilot", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "Autopilot: val_loss" in printed and "lr_too_low" in printed and "kept" in printed
     d = tmp_path / "runs/low"
     summary = json.loads((d / "summary.json").read_text())
     ap = summary["autopilot"]
