@@ -77,6 +77,7 @@ def main() -> None:
                     "val_before": pilot["start"]["value"], "val_after": pilot["end"]["value"],
                     "val_acc_before": pilot["start"]["val_accuracy"], "val_acc_after": pilot["end"]["val_accuracy"],
                     "steps": pilot["n_steps"], "kept": pilot["n_kept"], "kept_changes": pilot["kept_changes"],
+                    "tried": [f"{s['code']}: {s['change']} ({s['outcome']})" for s in pilot["steps"]],
                     "stopped": pilot["stopped"],
                     "test_acc_plain": plain["summary"]["test"]["accuracy"], "test_acc_autopilot": ap["summary"]["test"]["accuracy"],
                     "test_loss_plain": plain["summary"]["test"]["loss"], "test_loss_autopilot": ap["summary"]["test"]["loss"],
