@@ -59,6 +59,8 @@ _EXECUTOR = typer.Option(None, "--executor", help="local | ray | population: whe
 _POPULATION = typer.Option(None, "--population", "-P", help="trials trained at once with --executor population "
                            "(search.population)")
 _ADDRESS = typer.Option(None, "--address", help="Ray cluster: auto, host:port or ray://host:port (search.ray_address)")
+_AUTOPILOT = typer.Option(False, "--autopilot", help="after the search, diagnose the best configuration and try "
+                          "one recommended change at a time, keeping it only if validation improves (autopilot.enabled)")
 _STORAGE = typer.Option(None, "--storage", help="study database URL, e.g. postgresql://user:pw@host/db (search.storage)")
 
 
@@ -73,9 +75,11 @@ def _scale(workers: Optional[int], executor: Optional[str], address: Optional[st
 def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
         trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET,
         workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
-        storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION) -> None:
-    """Run the whole practice cycle: split + vault, preflight, search, test once, report."""
+        storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION,
+        autopilot: bool = _AUTOPILOT) -> None:
+    """Run the whole practice cycle: split + vault, preflight, search, [autopilot], test once, report."""
     _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
+                    "autopilot.enabled": autopilot or None,
                     **_scale(workers, executor, address, storage, population)}, quiet, final_test=True)
 
 
@@ -84,9 +88,11 @@ def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir:
 def tune(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir: Optional[str] = _RUNS_DIR,
          trials: Optional[int] = _TRIALS, seed: Optional[int] = _SEED, quiet: bool = _QUIET,
          workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
-         storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION) -> None:
-    """Search only: the cycle up to the best trial, with the test split sealed and never opened."""
+         storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION,
+         autopilot: bool = _AUTOPILOT) -> None:
+    """Search only: the cycle up to the best trial (and the autopilot's walk), with the test split sealed."""
     _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
+                    "autopilot.enabled": autopilot or None,
                     **_scale(workers, executor, address, storage, population)}, quiet, final_test=False)
 
 

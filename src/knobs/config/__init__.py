@@ -2,11 +2,11 @@
 
 from knobs.config._load import load_config, parse_config
 from knobs.config._schema import (
-    DEFAULT_SPACE, ChecksConfig, DataConfig, ModelConfig, RunConfig, SearchConfig, TrainConfig,
+    DEFAULT_SPACE, AutopilotConfig, ChecksConfig, DataConfig, ModelConfig, RunConfig, SearchConfig, TrainConfig,
 )
 from knobs.config._space import build_space
 
 __all__ = [
-    "DEFAULT_SPACE", "ChecksConfig", "DataConfig", "ModelConfig", "RunConfig", "SearchConfig",
+    "DEFAULT_SPACE", "AutopilotConfig", "ChecksConfig", "DataConfig", "ModelConfig", "RunConfig", "SearchConfig",
     "TrainConfig", "build_space", "load_config", "parse_config",
 ]

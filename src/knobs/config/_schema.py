@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 __all__ = [
-    "RunConfig", "BalanceConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrialResources", "TrainConfig", "ChecksConfig",
+    "RunConfig", "AutopilotConfig", "BalanceConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrialResources", "TrainConfig", "ChecksConfig",
     "DEFAULT_SPACE",
 ]
 
@@ -166,6 +166,19 @@ class BalanceConfig(_Strict):
         return self.model_dump() != BalanceConfig().model_dump()
 
 
+class AutopilotConfig(_Strict):
+    """The walk after the search (``knobs run --autopilot``): diagnose the best configuration,
+    change one thing, keep it only when validation improves by more than its noise."""
+
+    enabled: bool = Field(False, description="walk after the search, before the vault is opened")
+    max_steps: int = Field(6, ge=1, le=100, description="most changes trained (each one is a trial)")
+    min_gain: float = Field(0.0, ge=0.0, description="smallest validation improvement kept, in the metric's units")
+    margin_se: float = Field(1.0, ge=0.0, le=10.0, description="a change is kept only when its gain exceeds this "
+                             "many standard errors of the paired per-row validation difference")
+    keys: Optional[list[str]] = Field(None, description="the knobs the walk may turn (default: every one it "
+                                      "knows that this model and data have)")
+
+
 class RunConfig(_Strict):
     """One run of the practice cycle."""
 
@@ -179,6 +192,7 @@ class RunConfig(_Strict):
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
+    autopilot: AutopilotConfig = Field(default_factory=AutopilotConfig)
     # NOTE: [augment] and [transfer] are validated by knobs.augment / knobs.transfer when the run
     # loads its inputs (their option sets live there, and importing them here would pull torch).
     augment: dict[str, Any] = Field(default_factory=dict, description="augmentation options: image "

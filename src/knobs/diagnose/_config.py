@@ -9,6 +9,7 @@ on the raw splits) are what ``knobs run`` uses, so the diagnosis sees exactly wh
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from knobs.checks import CheckResult, gradient_check
 from knobs.config import ChecksConfig, RunConfig
@@ -20,7 +21,7 @@ from knobs.pipeline._folds import first_fold_view
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._preflight import run_preflight
 
-__all__ = ["check_config", "diagnose_config", "EPOCHS"]
+__all__ = ["check_config", "diagnose_config", "diagnose_params", "EPOCHS"]
 
 # NOTE: enough epochs for the loss curve to show its shape (the rules look at thirds of the run),
 # short enough for a diagnosis to take seconds.
@@ -34,9 +35,18 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         cfg: a validated run config (``knobs.config.load_config``).
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
-    _, splits, data, _, fixed, params = load_inputs(cfg)
-    data, splits, params = first_fold_view(data, splits, params)
-    model = TrialObjective(cfg, data, fixed, None, None).build(params, data)
+    _, splits, data, _, _, reference = load_inputs(cfg)  # the reference holds the fixed values
+    data, splits, reference = first_fold_view(data, splits, reference)
+    return diagnose_params(cfg, splits, data, reference, epochs)
+
+
+def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, Any], epochs: int | None = None) -> Report:
+    """Diagnose one trial's parameters (fixed values included) on a run's prepared data.
+
+    What ``knobs run --autopilot`` asks about the search's best configuration, without loading
+    the data again: ``splits`` and ``data`` are what ``load_inputs`` returned.
+    """
+    model = TrialObjective(cfg, data, {}, None, None).build(params, data)
     trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
     settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
                         batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),

@@ -125,9 +125,10 @@ def make_executor(search: Any) -> Any:
 
 
 def budget_reached(trials: list[FrozenTrial], n_trials: int) -> bool:
-    """True once ``n_trials`` trials have finished (an abandoned one that is retried counts once)."""
+    """True once ``n_trials`` trials have finished (an abandoned one that is retried counts once;
+    fixed trials — the autopilot's steps — are not the search's)."""
     retried = {t.attrs.get("retry_of") for t in trials}
-    return sum(t.state.finished and t.number not in retried for t in trials) >= n_trials
+    return sum(t.state.finished and t.number not in retried and not t.attrs.get("fixed") for t in trials) >= n_trials
 
 
 def stop_at_budget(n_trials: int) -> Any:

@@ -1,4 +1,4 @@
-"""The practice cycle: data → vault → standardize → preflight → search → test once → report."""
+"""The practice cycle: data → vault → standardize → preflight → search → [autopilot] → test once → report."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from knobs.errors import ConfigError, KnobsError
 from knobs.executors._pipeline import claim_run, make_executor, search_objective, stop_at_budget, study_location
 from knobs.pipeline._best import publish_best
 from knobs.pipeline._components import make_pruner, make_sampler
+from knobs.pipeline._autopilot import Autopilot
 from knobs.pipeline._display import Display
 from knobs.pipeline._final import final_evaluation
 from knobs.pipeline._fold_objective import make_objective
 from knobs.pipeline._folds import first_fold_view, prepare_folds
+from knobs.pipeline._knobs import check_autopilot
 from knobs.pipeline._members import keep_top
 from knobs.pipeline._objective import TrialObjective, make_trainer
 from knobs.pipeline._population import PopulationTrials
@@ -109,6 +111,8 @@ def load_inputs(cfg: RunConfig) -> tuple:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    if cfg.autopilot.enabled:
+        check_autopilot(cfg, data)
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     check_population(cfg, space, fixed)
@@ -132,7 +136,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                       pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.data.folds or cfg.train.epochs),
                       direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
         claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
-        finished = [t for t in study.trials if t.state.finished]
+        finished = [t for t in study.trials if t.state.finished and not t.attrs.get("fixed")]  # the search's own
         objective = make_objective(cfg, data, fixed, rundir, events)
 
         checked, checked_splits, _ = first_fold_view(data, splits, reference)
@@ -150,6 +154,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
             if not data.folds:
                 publish_best(rundir, s, lambda number, value: events("best_checkpoint", trial=number, value=value))
 
+        deadline = None if cfg.search.timeout is None else time.time() + cfg.search.timeout
         if cfg.search.executor == "population":
             display.say(_population_note(cfg, space))
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs,
@@ -159,6 +164,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
                                       lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: best(s),
                                       stop_at_budget(cfg.search.n_trials)])
+        autopilot = Autopilot(cfg, study, objective, data, splits, rundir, events, display).run(deadline)
         if not data.folds:  # fold mode trains no trial checkpoints: its best.pt is the refit
             best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
         final = {"test": None}
@@ -168,6 +174,8 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
         summary = _summary(cfg, rundir, dataset, study, preflight, final, vault, space)
+        if autopilot is not None:
+            summary["autopilot"] = autopilot
         write_report(rundir.path / "report.html", summary=summary, trials=study.trials, events_path=rundir.events_path)
         events("run_end")
         return summary

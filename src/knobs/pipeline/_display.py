@@ -11,7 +11,7 @@ from rich.table import Table
 
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["Display", "trials_table"]
+__all__ = ["Display", "trials_table", "autopilot_table"]
 
 
 class Display:
@@ -35,6 +35,19 @@ class Display:
         if not self.quiet:
             self.console.print(table)
 
+    def autopilot_round(self, round_: dict) -> None:
+        """The two questions about the configuration the autopilot stands on, and what it will try."""
+        def verdict(ok: bool, problems: list[dict]) -> str:
+            return "[green]yes[/]" if ok else "[yellow]no[/] (" + ", ".join(p["code"] for p in problems) + ")"
+        self.say(f"[bold]autopilot[/] on trial {round_['trial']} ({_fmt(round_['value'])}): fits the training data? "
+                 f"{verdict(round_['fits'], round_['fit_problems'])}; generalizes? "
+                 f"{verdict(round_['generalizes'], round_['generalize_problems'])}"
+                 + (f" — next: {round_['changes'][0]}" if round_["changes"] else " — nothing left to try"))
+
+    def autopilot_step(self, step: dict) -> None:
+        mark = {"kept": "[green]kept[/]", "rejected": "[yellow]rejected[/]"}.get(step["outcome"], "[red]failed[/]")
+        self.say(f"  {_fmt(step['value_before'])} → {_fmt(step['value_after'])}: {mark} ({step['why']})")
+
     @contextlib.contextmanager
     def search(self, total: int, done: int, epochs: int, metric: str = "val_loss") -> Iterator["_SearchProgress"]:
         progress = Progress(
@@ -52,6 +65,8 @@ class Display:
             spread = ", ".join(f"{k} {cv['mean'][k]:.4f} ± {cv['std'][k]:.4f}" for k in ("val_loss", "val_accuracy")
                                if k in cv["mean"])
             self.console.print(f"best trial over {cv['k']} folds: {spread}")
+        if summary.get("autopilot"):
+            self.console.print(autopilot_table(summary["autopilot"]))
         test = summary["test"]
         if test is None:
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
@@ -117,13 +132,29 @@ def trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top
     done.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
     counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}
     table = Table(title=f"Search: {len(trials)} trials ({counts['complete']} complete, "
-                        f"{counts['pruned']} pruned, {counts['failed']} failed) — best {min(top, len(done))}")
+                        f"{counts['pruned']} pruned, {counts['failed']} failed) — best {min(top, len(done))}"
+                        + ("; ap: an autopilot step" if any("autopilot" in t.attrs for t in done[:top]) else ""))
     params = sorted({k for t in done[:top] for k in t.config})
     for column in ["#", metric, "val acc", "epochs", *params]:
         table.add_column(column, justify="right")
     for t in done[:top]:
-        table.add_row(str(t.number), f"{t.value:.4f}", _fmt(t.attrs.get("val_accuracy")),
+        table.add_row(str(t.number) + (" ap" if "autopilot" in t.attrs else ""), f"{t.value:.4f}", _fmt(t.attrs.get("val_accuracy")),
                       str(t.attrs.get("epochs_run", "")), *(_fmt(t.config.get(p)) for p in params))
+    return table
+
+
+def autopilot_table(autopilot: dict) -> Table:
+    """One row per autopilot step: the problem, the change, the metric before → after, kept or not."""
+    start, end = autopilot["start"], autopilot["end"]
+    table = Table(title=f"Autopilot: {autopilot['metric']} {_fmt(start['value'])} (trial {start['trial']}) → "
+                        f"{_fmt(end['value'])} (trial {end['trial']}); {autopilot['n_kept']} of "
+                        f"{autopilot['n_steps']} changes kept; stopped: {autopilot['stopped']}")
+    for column in ("step", "trial", "problem", "change", "before", "after", "gain ± se", "kept"):
+        table.add_column(column, justify="right" if column in ("step", "trial") else "left")
+    for s in autopilot["steps"]:
+        gain = f"{s['gain']:+.3g} ± {s['se']:.2g}" if s.get("gain") is not None else "–"
+        table.add_row(str(s["step"]), str(s["trial"]), s["code"], s["change"], _fmt(s["value_before"]),
+                      _fmt(s["value_after"]), gain, s["outcome"])
     return table
 
 

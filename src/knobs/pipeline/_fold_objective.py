@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from knobs.data import aggregate
-from knobs.pipeline._objective import TrialObjective, curve
+from knobs.pipeline._objective import TrialObjective, curve, trial_seed
 from knobs.train import Callback
 from knobs.trial import Trial
 
@@ -68,7 +68,7 @@ class FoldObjective:
         rows, values = [], []
         for fold in self.folds:
             log = _LogEpochs(trial.number, fold.number, inner.events, self.on_epoch)
-            _, history = inner.fit({**params, **fold.data.model_args}, fold.data, inner.cfg.seed + trial.number,
+            _, history = inner.fit({**params, **fold.data.model_args}, fold.data, trial_seed(inner.cfg.seed, trial),
                                    [log], number=trial.number)
             best = history.best
             values.append(float(best[metric]))

@@ -47,7 +47,7 @@ def top_trials(trials: Sequence[FrozenTrial], k: int, direction: str) -> list[Fr
     return done[:k]
 
 
-def keep_top(rundir: RunDir, study: Any, k: int) -> list[int]:
+def keep_top(rundir: RunDir, study: Any, k: int, also: Sequence[int] = ()) -> list[int]:
     """Delete the checkpoints of finished trials outside the study's top k; returns their numbers.
 
     Safe while other workers run: the directory is listed *before* the study is read, so every
@@ -55,7 +55,8 @@ def keep_top(rundir: RunDir, study: Any, k: int) -> list[int]:
     deleted only when its trial is known finished and outside the top k — which it stays forever,
     as the top k only gets better. A running trial's file (written, not yet told) and a file whose
     trial the snapshot does not know are kept. It runs under the checkpoint lock, so the final
-    evaluation never loses a member it is loading to another worker's pruning.
+    evaluation never loses a member it is loading to another worker's pruning. The trials numbered
+    in ``also`` keep theirs too (the autopilot's current configuration, which it compares against).
     """
     with checkpoint_lock(rundir):
         files = {int(m.group(1)): p for p in Path(rundir.path, "checkpoints").iterdir()
@@ -63,7 +64,7 @@ def keep_top(rundir: RunDir, study: Any, k: int) -> list[int]:
         if not files:
             return []
         trials = study.trials
-        keep = {t.number for t in top_trials(trials, k, study.direction)}
+        keep = {t.number for t in top_trials(trials, k, study.direction)} | set(also)
         finished = {t.number for t in trials if t.state.finished}
         gone = sorted(n for n in files if n in finished and n not in keep)
         for number in gone:

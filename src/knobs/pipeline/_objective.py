@@ -20,7 +20,8 @@ from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, Trainer
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer", "curve"]
+__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer", "curve",
+           "trial_seed"]
 
 
 class TrialDiverged(RuntimeError):
@@ -72,6 +73,13 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
         loss=loss,
         batch_transform=batch_transform,
     )
+
+
+def trial_seed(seed: int, trial: Any) -> int:
+    """The run's seed + the trial's number, or the seed the trial carries (``attrs["seed"]``: an
+    autopilot step trains with the seed of the configuration it changes, so the change is the
+    only difference between the two)."""
+    return int(trial.attrs.get("seed", seed + trial.number))
 
 
 class _ReportEpochs(Callback):
@@ -140,7 +148,7 @@ class TrialObjective:
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
         params = {**self.fixed, **config}
         report = _ReportEpochs(trial, self.metric, self.events, self.on_epoch)
-        model, history = self.fit(params, self.data, self.cfg.seed + trial.number, [report], number=trial.number)
+        model, history = self.fit(params, self.data, trial_seed(self.cfg.seed, trial), [report], number=trial.number)
         best = history.best
         value = float(best[self.metric])
         trial.set_attr("best_epoch", best["epoch"])

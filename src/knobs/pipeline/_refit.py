@@ -22,6 +22,7 @@ from knobs.data import Vault
 from knobs.errors import KnobsError
 from knobs.pipeline._evaluate import metrics, outputs
 from knobs.pipeline._members import save_trial_checkpoint, top_trials
+from knobs.pipeline._objective import trial_seed
 from knobs.pipeline._rundir import RunDir
 from knobs.pipeline._target import with_target
 from knobs.trial import FrozenTrial
@@ -49,7 +50,7 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     epochs = int(best.attrs["best_epoch"])
     data = objective.data
     params = {**objective.fixed, **best.config}
-    model, history = objective.fit(params, data, cfg.seed + best.number, until=epochs, number=best.number)
+    model, history = objective.fit(params, data, trial_seed(cfg.seed, best), until=epochs, number=best.number)
     save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model.family, data)
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
     model = with_target(model, data.target)  # regression: answers in the target's own units

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 
 from knobs.report import _figures as figures
+from knobs.report._autopilot import autopilot_card, autopilot_section
 from knobs.trial import FrozenTrial
 
 __all__ = ["write_report", "render_report"]
@@ -64,6 +65,7 @@ def render_report(summary: dict, trials: Sequence[FrozenTrial]) -> str:
 <section>{plots[0]}</section>
 <div class="row"><section style="flex:1">{_best_table(best)}</section><section style="flex:1">{_preflight_table(summary['preflight'])}</section>{f'<section>{side}</section>' if side else ''}</div>
 {''.join(f'<section>{p}</section>' for p in plots[1:])}
+{autopilot_section(summary.get("autopilot"))}
 {_ensemble_section(summary)}
 {_cv_section(summary)}
 <section>{_vault_note(summary)}</section>
@@ -92,6 +94,9 @@ def _cards(summary: dict) -> str:
         items.append((f"CV {metric} ({cv['k']} folds)", f"{cv['mean'][metric]:.4f} <small>± {cv['std'][metric]:.4f}</small>"))
     else:
         items.append((f"best {best['metric']}", f"{best['value']:.4f}"))
+    card = autopilot_card(summary.get("autopilot"))
+    if card:
+        items.append(card)
     states = summary.get("states", {})
     items.append(("trials", f"{summary['n_trials']} <small>({states.get('pruned', 0)} pruned, {states.get('failed', 0)} failed)</small>"))
     if "seconds" in summary:

@@ -15,10 +15,13 @@ from typing import Sequence
 
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["RETRY_OF", "ABANDONED", "is_abandoned", "pending_retry"]
+__all__ = ["RETRY_OF", "ABANDONED", "FIXED", "is_abandoned", "pending_retry"]
 
 #: the attribute of a retry naming the abandoned trial whose configuration it runs again.
 RETRY_OF = "retry_of"
+#: the attribute of a trial whose config was given (``Study.ask_fixed``), not sampled: its
+#: caller decides whether to run it again, so it is never retried here.
+FIXED = "fixed"
 #: how ``fail_reason`` starts for a trial whose worker died (see ``_heartbeat.stale_reason``).
 ABANDONED = "abandoned"
 
@@ -29,9 +32,10 @@ def is_abandoned(trial: FrozenTrial) -> bool:
 
 
 def pending_retry(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
-    """The first abandoned trial that is not itself a retry and has not been retried yet."""
+    """The first abandoned sampled trial that is not itself a retry and has not been retried yet."""
     retried = {t.attrs.get(RETRY_OF) for t in trials if RETRY_OF in t.attrs}
     for trial in trials:
-        if is_abandoned(trial) and RETRY_OF not in trial.attrs and trial.number not in retried:
+        if (is_abandoned(trial) and RETRY_OF not in trial.attrs and not trial.attrs.get(FIXED)
+                and trial.number not in retried):
             return trial
     return None

@@ -117,6 +117,26 @@ class Study:
             raise TrialError(f"the sampler {self.sampler!r} proposed no new config: the search space is used up")
         return trial
 
+    def ask_fixed(self, config: dict[str, Any], attrs: dict[str, Any] | None = None, prune: bool = True) -> Trial:
+        """A new RUNNING trial with ``config`` as given, not from the sampler.
+
+        For configurations a person or a tool chose (``knobs run --autopilot`` trains its
+        changes this way). The config is stored as it is, without ``space.validate``: it may
+        hold values outside the searched ranges or keys the space fixes; samplers leave such
+        configs out of their history. The trial is marked ``attrs["fixed"] = True``: it takes no
+        slot of ``optimize``'s budget and an abandoned one is not retried by ``optimize`` (its
+        caller knows whether to run it again).
+
+        Args:
+            config: the trial's configuration (JSON-able).
+            attrs: first attributes of the trial.
+            prune: False: ``trial.report`` stores values but never asks the pruner.
+        """
+        first = {**jsonable(dict(attrs or {}), "the attrs of a fixed trial"), _requeue.FIXED: True}
+        frozen = self._storage.create_trial(self._id, jsonable(dict(config), "a fixed config"),
+                                            host=_heartbeat.HOST, pid=os.getpid(), attrs=first)
+        return self._live_trial(frozen, prune=prune)
+
     def tell(self, trial: Trial | int, value: Any = None, state: str | TrialState | None = None) -> FrozenTrial:
         """Finish a running trial: ``tell(trial, value)`` or ``tell(trial, state="failed"|"pruned")``.
 
@@ -289,9 +309,10 @@ class Study:
                 self._stored_sampler = state
             return self._live_trial(frozen)
 
-    def _live_trial(self, frozen: FrozenTrial) -> Trial:
+    def _live_trial(self, frozen: FrozenTrial, prune: bool = True) -> Trial:
         """The live handle of a trial this process just claimed, with its heartbeat running."""
-        trial = Trial(frozen.number, frozen.config, on_report=self._on_report, on_attr=self._on_attr)
+        on_report = self._on_report if prune else self._store_report
+        trial = Trial(frozen.number, frozen.config, on_report=on_report, on_attr=self._on_attr)
         trial.attrs.update(frozen.attrs)
         self._live[trial.number] = trial
         self._heartbeat.add(trial.number)
@@ -321,6 +342,10 @@ class Study:
         trials = self._storage.get_trials(self._id)
         current = next(t for t in trials if t.number == number)
         return bool(self.pruner.prune(current, trials, direction=self.direction))
+
+    def _store_report(self, number: int, step: int, value: float) -> bool:
+        self._storage.report(self._id, number, step, value)
+        return False
 
     def _on_attr(self, number: int, key: str, value: Any) -> None:
         if not isinstance(key, str):

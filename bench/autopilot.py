@@ -1,0 +1,105 @@
+"""`knobs run --autopilot` on deliberately mistuned digits configurations.
+
+What is measured, for each setup and seed: the same run twice — without and with the autopilot.
+The seeds are the same, so the two searches are identical trial for trial; the run without the
+autopilot is the "before". Reported: the validation metric (val_loss) where the autopilot started
+and where it ended, the steps it trained and kept (with the changes kept), and the test accuracy
+and test loss of each run's final model (single or ensemble, as the run chose; the vault of each
+run is opened once).
+
+Setups (all digits, 4 search trials, at most 4 autopilot steps):
+
+- ``lr_too_low``: Adam with the learning rate fixed at 1e-5, 100x below its usual 1e-3;
+- ``too_small``: an MLP with one hidden layer of 3 units;
+- ``overfit``: a 512-wide, 3-deep MLP without regularization on 10% of the rows (179 training rows);
+- ``lr_too_high``: Adam with the learning rate fixed at 0.05.
+
+``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/autopilot.py [--seeds 3]``. The last
+printed line is one JSON object; bench/results/autopilot.json keeps every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from knobs.config import load_config
+from knobs.pipeline import Display, run
+
+RESULTS = Path(__file__).resolve().parent / "results" / "autopilot.json"
+
+BASE = {"search.sampler": "random", "search.n_trials": 4, "train.patience": 5, "autopilot.max_steps": 4}
+SETUPS = {
+    "lr_too_low": {"train.epochs": 20, "search.space": {"lr": 1e-5, "optimizer": "adam", "depth": 1,
+                                                        "width": {"low": 32, "high": 64, "log": True, "type": "int"}}},
+    "too_small": {"train.epochs": 30, "search.space": {"lr": {"low": 2e-3, "high": 4e-3, "log": True},
+                                                       "optimizer": "adam", "width": 3, "depth": 1}},
+    "overfit": {"train.epochs": 40, "train.patience": 8, "data.val": 0.45, "data.test": 0.45,
+                "search.space": {"lr": {"low": 1e-3, "high": 2e-3, "log": True}, "optimizer": "adam",
+                                 "width": 512, "depth": 3}},
+    "lr_too_high": {"train.epochs": 20, "search.space": {"lr": 0.05, "optimizer": "adam", "depth": 2,
+                                                         "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+}
+
+
+def one(name: str, seed: int, autopilot: bool, runs_dir: str) -> dict:
+    overrides = {**BASE, **SETUPS[name], "seed": seed, "runs_dir": runs_dir,
+                 "name": f"{name}-{seed}-{'ap' if autopilot else 'plain'}", "autopilot.enabled": autopilot}
+    start = time.perf_counter()
+    silent = Display(console=Console(file=io.StringIO()), quiet=True)  # the table below is the output
+    summary = run(load_config(None, overrides), display=silent).summary
+    return {"summary": summary, "seconds": time.perf_counter() - start}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--setups", nargs="*", default=list(SETUPS))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        one("too_small", 99, False, tmp)  # warm-up: imports and first-call costs stay out of the timings
+        for name in args.setups:
+            for seed in range(args.seeds):
+                plain, ap = one(name, seed, False, tmp), one(name, seed, True, tmp)
+                pilot = ap["summary"]["autopilot"]
+                rows.append({
+                    "setup": name, "seed": seed,
+                    "val_before": pilot["start"]["value"], "val_after": pilot["end"]["value"],
+                    "val_acc_before": pilot["start"]["val_accuracy"], "val_acc_after": pilot["end"]["val_accuracy"],
+                    "steps": pilot["n_steps"], "kept": pilot["n_kept"], "kept_changes": pilot["kept_changes"],
+                    "tried": [f"{s['code']}: {s['change']} ({s['outcome']})" for s in pilot["steps"]],
+                    "stopped": pilot["stopped"],
+                    "test_acc_plain": plain["summary"]["test"]["accuracy"], "test_acc_autopilot": ap["summary"]["test"]["accuracy"],
+                    "test_loss_plain": plain["summary"]["test"]["loss"], "test_loss_autopilot": ap["summary"]["test"]["loss"],
+                    "seconds_plain": round(plain["seconds"], 1), "seconds_autopilot": round(ap["seconds"], 1)})
+    print()
+    print(f"{'setup':12s} {'seed':>4s}  {'val_loss start→end':>20s} {'val acc start→end':>18s} {'kept':>6s}  "
+          f"{'test acc plain→autopilot':>25s} {'s plain/ap':>11s}  kept changes")
+    for r in rows:
+        print(f"{r['setup']:12s} {r['seed']:4d}  {r['val_before']:9.4f} → {r['val_after']:7.4f} "
+              f"{r['val_acc_before']:8.4f} → {r['val_acc_after']:.4f} {r['kept']:2d}/{r['steps']:<3d}  "
+              f"{r['test_acc_plain']:11.4f} → {r['test_acc_autopilot']:.4f}   {r['seconds_plain']:5.1f}/{r['seconds_autopilot']:<5.1f}  "
+              f"{'; '.join(r['kept_changes']) or '–'} ({r['stopped']})")
+    means = {}
+    for name in args.setups:
+        mine = [r for r in rows if r["setup"] == name]
+        means[name] = {k: round(statistics.mean(r[k] for r in mine), 4)
+                       for k in ("val_before", "val_after", "test_acc_plain", "test_acc_autopilot", "kept", "steps",
+                                 "seconds_plain", "seconds_autopilot")}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({"rows": rows, "means": means}, indent=2))
+    print(json.dumps({"seeds": args.seeds, "means": means}))
+
+
+if __name__ == "__main__":
+    main()
