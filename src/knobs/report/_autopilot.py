@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from knobs.report._format import fmt
+
 __all__ = ["autopilot_section", "autopilot_card"]
 
 _CLASS = {"kept": "pass", "rejected": "warn", "failed": "fail"}
@@ -33,10 +35,10 @@ def autopilot_section(autopilot: dict | None) -> str:
                                              f"{autopilot['metric']} before → after", "gain ± se (margin)", "verdict"))
     rows = "".join(_row(s) for s in autopilot["steps"])
     table = f"<table><tr>{head}</tr>{rows}</table>" if rows else "<p>No change was tried.</p>"
-    return (f"<section><h3>Autopilot</h3><p>Starting from trial #{start['trial']} ({_num(start['value'])}), the "
+    return (f"<section><h3>Autopilot</h3><p>Starting from trial #{start['trial']} ({fmt(start['value'])}), the "
             f"autopilot asked of each configuration: does it fit the training data, does it generalize? It trained "
             f"one recommended change at a time (same seed) and kept it only when the validation metric improved by "
-            f"more than {_rule(autopilot)}. It ended on trial #{end['trial']} ({_num(end['value'])}) with "
+            f"more than {_rule(autopilot)}. It ended on trial #{end['trial']} ({fmt(end['value'])}) with "
             f"{autopilot['n_kept']} of {autopilot['n_steps']} changes kept; stopped: "
             f"<b>{html.escape(autopilot['stopped'])}</b>. All decisions were made on validation; the test split "
             f"stayed sealed.</p>{table}{_rounds(autopilot.get('rounds') or [])}{_kept_config(autopilot)}</section>")
@@ -47,7 +49,7 @@ def _row(s: dict[str, Any]) -> str:
     gain = (f"{s['gain']:+.4g} ± {s['se']:.2g} ({s['margin']:.2g})" if s.get("gain") is not None
             else html.escape(s.get("why", "")))
     cells = (str(s["step"]), f"#{s['trial']}", s["question"], s["code"], s.get("found", ""), s["change"],
-             f"{_num(s['value_before'])} → {_num(s['value_after'])}", gain)
+             f"{fmt(s['value_before'])} → {fmt(s['value_after'])}", gain)
     return ("<tr>" + "".join(f"<td>{html.escape(c) if i != 7 else c}</td>" for i, c in enumerate(cells))
             + f"<td class='{cls}'>{html.escape(s['outcome'])}</td></tr>")
 
@@ -70,7 +72,7 @@ def _kept_config(autopilot: dict) -> str:
     changed = {k: v for k, v in end.items() if start.get(k) != v}
     if not changed:
         return "<p>The configuration is unchanged.</p>"
-    return "<p>Kept changes: " + html.escape(", ".join(f"{k} = {_num(v)}" for k, v in changed.items())) + "</p>"
+    return "<p>Kept changes: " + html.escape(", ".join(f"{k} = {fmt(v)}" for k, v in changed.items())) + "</p>"
 
 
 def _yes(ok: bool, problems: list[dict]) -> str:
@@ -80,9 +82,3 @@ def _yes(ok: bool, problems: list[dict]) -> str:
 def _rule(autopilot: dict) -> str:
     return (f"the larger of min_gain = {autopilot['min_gain']:g} and {autopilot['margin_se']:g} standard errors "
             f"of the paired per-row validation difference")
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "–" if value is None else str(value)

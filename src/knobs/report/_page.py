@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from knobs.report import _figures as figures
 from knobs.report._autopilot import autopilot_card, autopilot_section
+from knobs.report._format import fmt
 from knobs.trial import FrozenTrial
 
 __all__ = ["write_report", "render_report"]
@@ -106,8 +107,8 @@ def _cards(summary: dict) -> str:
 
 
 def _best_table(best: dict) -> str:
-    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in best["config"].items())
-    extra = "".join(f"<tr><td><i>{k}</i></td><td>{html.escape(_fmt(best.get(k)))}</td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(fmt(v))}</td></tr>" for k, v in best["config"].items())
+    extra = "".join(f"<tr><td><i>{k}</i></td><td>{html.escape(fmt(best.get(k)))}</td></tr>"
                     for k in ("value", "val_accuracy", "best_epoch", "epochs_run"))
     return f"<h3>Best trial #{best['number']}</h3><table>{rows}{extra}</table>"
 
@@ -149,7 +150,7 @@ def _cv_section(summary: dict) -> str:
         return ""
     keys = [k for k in ("val_loss", "val_accuracy", "best_epoch") if k in cv["mean"]]
     head = "".join(f"<th>{k}</th>" for k in keys)
-    rows = [f"<tr><td>fold {i + 1}</td>{''.join(f'<td>{_fmt(row[k])}</td>' for k in keys)}</tr>"
+    rows = [f"<tr><td>fold {i + 1}</td>{''.join(f'<td>{fmt(row[k])}</td>' for k in keys)}</tr>"
             for i, row in enumerate(cv["per_fold"])]
     spread = "".join(f"<td><b>{cv['mean'][k]:.4f} ± {cv['std'][k]:.4f}</b></td>" for k in keys)
     rows.append(f"<tr><td><b>mean ± std</b></td>{spread}</tr>")
@@ -175,7 +176,7 @@ def _diversity_note(ensemble: dict) -> str:
     return (f"<p>Why ensembles help: {d['n_members']} independent classifiers with error {d['mean_member_error']:.3f} "
             f"would be wrong by majority only {d['independent_majority_error']:.4f} of the time. These members are "
             f"not independent (pairwise disagreement {d['pairwise_disagreement']:.3f}, error correlation "
-            f"{_fmt(d.get('error_correlation'))}); their majority vote errs {d['majority_vote_error']:.3f}.</p>")
+            f"{fmt(d.get('error_correlation'))}); their majority vote errs {d['majority_vote_error']:.3f}.</p>")
 
 
 def _vault_note(summary: dict) -> str:
@@ -186,9 +187,3 @@ def _vault_note(summary: dict) -> str:
     warn = "" if vault["openings"] <= 1 else f" <span class='fail'>Opened {vault['openings']} times: the test score is no longer unbiased.</span>"
     return (f"<h3>The vault</h3><p>The test split was sealed before any training (fingerprint <code>{vault['fingerprint'][:16]}…</code>) "
             f"and opened {vault['openings']}× for the final evaluation of the final model ({html.escape(str(summary.get('final_model') or 'single'))}).{warn}</p>")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "–" if value is None else str(value)
