@@ -65,8 +65,12 @@ class Display:
             spread = ", ".join(f"{k} {cv['mean'][k]:.4f} ± {cv['std'][k]:.4f}" for k in ("val_loss", "val_accuracy")
                                if k in cv["mean"])
             self.console.print(f"best trial over {cv['k']} folds: {spread}")
-        if summary.get("autopilot"):
-            self.console.print(autopilot_table(summary["autopilot"]))
+        autopilot = summary.get("autopilot")
+        if autopilot and autopilot["steps"]:
+            self.console.print(autopilot_table(autopilot))
+        elif autopilot:
+            self.console.print(f"autopilot: no change tried on trial {autopilot['end']['trial']} "
+                               f"(stopped: {autopilot['stopped']})")
         test = summary["test"]
         if test is None:
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
