@@ -10,6 +10,8 @@ Call order, as ``Study`` uses it::
     create_trial                        ask(): claims the next number atomically (with the
                                         sampler's new state, in the same transaction)
     report, set_trial_attr, heartbeat   while the trial runs (only on RUNNING trials)
+    report_many, set_trial_attrs        the same for many trials in one transaction (a population's
+                                        epoch, its members' attributes at the end)
     finish_trial                        tell(): RUNNING → COMPLETE | PRUNED | FAILED, exactly once
     get_trials, get_trial               whenever samplers/pruners need the history
 """
@@ -123,9 +125,28 @@ class Storage(abc.ABC):
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         """Store an intermediate value (a repeated step overwrites) and beat the heart."""
 
+    def report_many(self, study_id: int, reports: Sequence[tuple[int, int, float]]) -> None:
+        """``report`` for each ``(number, step, value)`` in order (a later one overwrites an earlier
+        one of the same trial and step), heartbeats included, as one atomic write: all or nothing.
+
+        Why: a population reports all its members after each epoch; one transaction instead of P
+        keeps storage from capping its speed. This default calls ``report`` per item (not
+        atomic); the built-in storages override it.
+        """
+        for number, step, value in reports:
+            self.report(study_id, number, step, value)
+
     @abc.abstractmethod
     def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
         """Set one JSON attribute of a RUNNING trial."""
+
+    def set_trial_attrs(self, study_id: int, attrs: dict[int, dict[str, Any]]) -> None:
+        """Set many JSON attributes of many RUNNING trials (``{number: {key: value}}``) as one
+        atomic write. This default calls ``set_trial_attr`` per key; the built-in storages override it.
+        """
+        for number, items in attrs.items():
+            for key, value in items.items():
+                self.set_trial_attr(study_id, number, key, value)
 
     @abc.abstractmethod
     def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:

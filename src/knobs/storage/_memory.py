@@ -88,11 +88,22 @@ class InMemoryStorage(Storage):
             self._trials[study_id][number] = replace(trial, intermediate={**trial.intermediate, step: value})
             self.heartbeat(study_id, [number])
 
-    def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+    def report_many(self, study_id: int, reports: Sequence[tuple[int, int, float]]) -> None:
         with self._lock:
-            trial = self._running(study_id, number)
-            attrs = {**trial.attrs, key: copy.deepcopy(value)}
-            self._trials[study_id][number] = replace(trial, attrs=attrs)
+            for number in {number for number, _, _ in reports}:
+                self._running(study_id, number)  # all or nothing: check every trial first
+            for number, step, value in reports:
+                self.report(study_id, number, step, value)
+
+    def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        self.set_trial_attrs(study_id, {number: {key: value}})
+
+    def set_trial_attrs(self, study_id: int, attrs: dict[int, dict[str, Any]]) -> None:
+        with self._lock:
+            trials = {number: self._running(study_id, number) for number in attrs}
+            for number, trial in trials.items():
+                merged = {**trial.attrs, **copy.deepcopy(attrs[number])}
+                self._trials[study_id][number] = replace(trial, attrs=merged)
 
     def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:
         with self._lock:
