@@ -13,6 +13,7 @@ Call order, as ``Study`` uses it::
     report_many, set_trial_attrs        the same for many trials in one transaction (a population's
                                         epoch, its members' attributes at the end)
     finish_trial                        tell(): RUNNING → COMPLETE | PRUNED | FAILED, exactly once
+    finish_trials                       the same for a population's batch, in one transaction
     get_trials, get_trial               whenever samplers/pruners need the history
 """
 
@@ -120,6 +121,14 @@ class Storage(abc.ABC):
     def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
                      attrs: dict[str, Any] | None = None) -> FrozenTrial:
         """Move a RUNNING trial to a finished ``state``; ``TrialError`` if it is not running."""
+
+    def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
+                      ) -> list[FrozenTrial]:
+        """``finish_trial`` for each ``(number, state, value, attrs)`` as one atomic write (a
+        population's batch told at once); ``TrialError`` and nothing changed if one is not running.
+        This default calls ``finish_trial`` per row (not atomic); the built-in storages override it.
+        """
+        return [self.finish_trial(study_id, *row) for row in rows]
 
     @abc.abstractmethod
     def report(self, study_id: int, number: int, step: int, value: float) -> None:

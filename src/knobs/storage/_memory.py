@@ -82,6 +82,13 @@ class InMemoryStorage(Storage):
             self._alive[study_id].pop(number, None)
             return copy.deepcopy(done)
 
+    def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
+                      ) -> list[FrozenTrial]:
+        with self._lock:
+            for number in {row[0] for row in rows}:
+                self._running(study_id, number)  # all or nothing: check every trial first
+            return [self.finish_trial(study_id, *row) for row in rows]
+
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         with self._lock:
             trial = self._running(study_id, number)

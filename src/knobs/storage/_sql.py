@@ -179,6 +179,27 @@ class SQLStorage(Storage):
         retry(finish)
         return self.get_trial(study_id, number)
 
+    def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
+                      ) -> list[FrozenTrial]:
+        numbers = [number for number, _, _, _ in rows]
+        if len(set(numbers)) != len(numbers):
+            raise TrialError(f"finish_trials: trials {numbers} repeat a number; a trial is finished once")
+
+        def finish() -> None:
+            with self._begin() as conn:
+                stored = self._running_rows(conn, study_id, sorted(numbers))
+                now = time.time()
+                for number, state, value, attrs in rows:
+                    changes = dict(state=TrialState(state).value, value=value, finished_at=now)
+                    if attrs:
+                        changes["attrs"] = {**stored[number].attrs, **attrs}
+                    self._update_running(conn, stored[number].id, number, changes)
+
+        retry(finish)
+        wanted = set(numbers)
+        told = {trial.number: trial for trial in self.get_trials(study_id) if trial.number in wanted}
+        return [told[number] for number in numbers]
+
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         im = db.intermediate
 

@@ -154,6 +154,25 @@ class Study:
         self._release(number)
         return frozen
 
+    def _tell_many(self, items: Sequence[tuple[int, Any, str | None, dict[str, Any] | None]]) -> list[FrozenTrial]:
+        """``tell`` each ``(number, value, state, attrs)`` in one storage write (a population's
+        batch); ``attrs`` given: recorded FAILED with them. ``TrialError``, nothing told, when one
+        of them is no longer running."""
+        stored = {t.number: t for t in self._storage.get_trials(self._id)}
+        rows = []
+        for number, value, state, attrs in items:
+            if attrs:
+                rows.append((number, TrialState.FAILED, None, attrs))
+                continue
+            last = None
+            if value is None and state is not None and stored[number].last_step is not None:
+                last = stored[number].intermediate[stored[number].last_step]
+            rows.append((number, *_tell.outcome(number, value, state, last)))
+        frozen = self._storage.finish_trials(self._id, rows)
+        for number, _, _, _ in items:
+            self._release(number)
+        return frozen
+
     def optimize(self, objective: Objective, n_trials: int | None = None, timeout: float | None = None,
                  callbacks: Sequence[Callback] = (), catch: Iterable[type[BaseException]] = (Exception,),
                  workers: int = 1, executor: Any = None) -> None:
