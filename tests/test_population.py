@@ -423,3 +423,34 @@ def test_dataloader_needs_shapes_and_bad_population_size():
     objective = PopulationObjective("mlp", TRAIN, VAL, fixed=ARCH, epochs=1, device="cpu")
     with pytest.raises(ConfigError, match="population"):
         optimize_population(study, objective, n_trials=2, population=0)
+
+
+def test_population_writes_storage_once_per_epoch_not_once_per_member():
+    from knobs.storage import InMemoryStorage
+
+    class Counting(InMemoryStorage):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __getattribute__(self, name):
+            if name in ("report", "report_many", "set_trial_attr", "set_trial_attrs", "finish_trial",
+                        "finish_trials", "get_trials"):
+                object.__getattribute__(self, "calls").append(name)
+            return object.__getattribute__(self, name)
+
+    store = Counting()
+    space = knobs.Space({"lr": knobs.Float(1e-3, 3e-2, log=True)})
+    study = knobs.Study(space, sampler=knobs.search.Random(seed=0), pruner=knobs.prune.Median(n_startup_trials=0),
+                        storage=store)
+    objective = PopulationObjective("mlp", TRAIN, VAL, fixed={"width": 8, "depth": 1}, epochs=3, batch_size=32,
+                                    patience=None, device="cpu")
+    store.calls.clear()
+    optimize_population(study, objective, n_trials=6, population=6)
+    calls = [c for c in store.calls if c != "get_trials"]
+    assert "report" not in calls and "set_trial_attr" not in calls and "finish_trial" not in calls
+    assert calls.count("report_many") == 3 and calls.count("set_trial_attrs") == 1 and calls.count("finish_trials") == 1
+    trials = study.trials
+    assert all(t.state.finished for t in trials) and all(t.attrs.get("population") or t.state is TrialState.PRUNED
+                                                           for t in trials)
+    assert all(sorted(t.intermediate) == list(range(1, len(t.intermediate) + 1)) for t in trials)

@@ -200,3 +200,62 @@ def test_two_processes_share_one_sqlite_file(tmp_path):
     assert sum(a != b for a, b in zip(seeds, seeds[1:])) > 2  # the workers really interleaved
     with sqlite3.connect(tmp_path / "shared.db") as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---- many trials in one write (a population's epoch, attributes and tell) ------------------------
+
+def test_report_many_attrs_and_finish_trials_are_one_atomic_write(storage):
+    sid = storage.create_study("s", direction="minimize", space=None).id
+    for _ in range(4):
+        storage.create_trial(sid, {}, host="h", pid=1)
+    storage.report(sid, 0, 1, 9.0)
+    before = {r.number: r.heartbeat for r in storage.running_trials(sid)}
+    time.sleep(0.02)
+    storage.report_many(sid, [(0, 1, 0.5), (1, 1, 0.6), (2, 1, 0.7), (1, 1, 0.65), (1, 2, 0.4)])
+    got = {t.number: t.intermediate for t in storage.get_trials(sid)}
+    assert got == {0: {1: 0.5}, 1: {1: 0.65, 2: 0.4}, 2: {1: 0.7}, 3: {}}  # a repeated step: the last wins
+    after = {r.number: r.heartbeat for r in storage.running_trials(sid)}
+    assert all(after[n] > before[n] for n in (0, 1, 2)) and after[3] == before[3]  # heartbeats, same write
+    storage.set_trial_attrs(sid, {0: {"a": 1, "curve": [1, 2]}, 2: {"b": None}})
+    storage.set_trial_attrs(sid, {0: {"a": 2}})
+    assert [t.attrs for t in storage.get_trials(sid)][:3] == [{"a": 2, "curve": [1, 2]}, {}, {"b": None}]
+    storage.finish_trial(sid, 3, TrialState.FAILED, None)
+    for call in (lambda: storage.report_many(sid, [(0, 2, 0.1), (3, 2, 0.1)]),
+                 lambda: storage.set_trial_attrs(sid, {0: {"c": 1}, 3: {"c": 1}}),
+                 lambda: storage.finish_trials(sid, [(0, TrialState.COMPLETE, 0.5, {}), (3, TrialState.PRUNED, 1.0, {})])):
+        with pytest.raises(TrialError, match="trial 3 is already failed"):
+            call()
+    zero = storage.get_trial(sid, 0)
+    assert zero.intermediate == {1: 0.5} and "c" not in zero.attrs and zero.state is TrialState.RUNNING  # all or nothing
+    told = storage.finish_trials(sid, [(1, TrialState.PRUNED, 0.4, {}), (0, TrialState.COMPLETE, 0.5, {"k": 1})])
+    assert [(t.number, t.state, t.value) for t in told] == [(1, TrialState.PRUNED, 0.4), (0, TrialState.COMPLETE, 0.5)]
+    assert told[1].attrs == {"a": 2, "curve": [1, 2], "k": 1} and told[1].intermediate == {1: 0.5}
+    assert [r.number for r in storage.running_trials(sid)] == [2]
+
+
+def test_report_many_retries_a_failed_write_and_loses_nothing(tmp_path):
+    store = SQLStorage(f"sqlite:///{tmp_path / 'study.db'}")
+    sid = store.create_study("s", direction="minimize", space=None).id
+    for _ in range(300):
+        store.create_trial(sid, {})
+    before = {r.number: r.heartbeat for r in store.running_trials(sid)}
+    failures = []
+
+    @sa.event.listens_for(store._engine, "before_cursor_execute")
+    def locked_once(conn, cursor, statement, *args):
+        # the heartbeats and old values are already written in this transaction when it fails
+        if statement.startswith("INSERT INTO knobs_intermediate") and not failures:
+            failures.append(statement)
+            raise sa.exc.OperationalError(statement, {}, sqlite3.OperationalError("database is locked"))
+
+    time.sleep(0.02)
+    store.report_many(sid, [(n, 1, n / 10) for n in range(300)])
+    store.report_many(sid, [(n, 2, n / 100) for n in range(0, 300, 2)])
+    assert len(failures) == 1  # failed once, retried from the start
+    trials = store.get_trials(sid)
+    assert [t.intermediate for t in trials] == [{1: n / 10, 2: n / 100} if n % 2 == 0 else {1: n / 10}
+                                                for n in range(300)]
+    with store._engine.connect() as conn:  # nothing written twice
+        assert conn.execute(sa.text("SELECT count(*) FROM knobs_intermediate")).scalar() == 450
+    assert all(r.heartbeat > before[r.number] for r in store.running_trials(sid))
+    store.close()

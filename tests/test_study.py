@@ -414,3 +414,88 @@ def test_values_are_plain_json_numbers():
     assert study.tell(trial, np.float32(0.25)).value == 0.25
     assert math.isclose(study.best.value, 0.25)
     assert isinstance(study.trials[0], FrozenTrial)
+
+
+# ---- a population's reports: one write and one snapshot per epoch, decisions as one by one -------
+
+def _population_search(pruner, storage, batched, *, population=8, epochs=6, batches=3, seed=0):
+    """Batches of trials reporting a noisy curve each epoch, one by one or with ``report_many``;
+    returns every decision (batch, epoch, number, pruned) and the study."""
+    import random
+
+    from knobs.trial import report_many
+
+    rng = random.Random(seed)
+    study = knobs.Study(knobs.Space({"x": knobs.Float(0.0, 1.0)}), sampler=Random(seed=1), pruner=pruner,
+                        storage=storage)
+    decisions = []
+    for b in range(batches):
+        trials = [study.ask() for _ in range(population)]
+        curves = {t.number: [rng.random() + 1.0 / (e + 1) for e in range(epochs)] for t in trials}
+        live = list(trials)
+        for epoch in range(1, epochs + 1):
+            reports = [(t, epoch, curves[t.number][epoch - 1]) for t in live]
+            if batched:
+                pruned = report_many(reports)
+            else:
+                pruned = []
+                for trial, step, value in reports:
+                    try:
+                        trial.report(step, value)
+                        pruned.append(False)
+                    except Pruned:
+                        pruned.append(True)
+            decisions += [(b, epoch, t.number, p) for (t, _, _), p in zip(reports, pruned)]
+            live = [t for (t, _, _), p in zip(reports, pruned) if not p]
+        for t in trials:  # told when the batch ends, as PopulationExecutor tells its members
+            if t in live:
+                study.tell(t, min(curves[t.number]))
+            else:
+                study.tell(t, state="pruned")
+    return decisions, study
+
+
+@pytest.mark.parametrize("storage", [None, "sqlite"])
+@pytest.mark.parametrize("pruner", [Median(n_startup_trials=2, n_warmup_steps=1),
+                                    ASHA(min_resource=1, reduction_factor=2, max_resource=6)])
+def test_report_many_prunes_exactly_as_reporting_one_by_one(pruner, storage, tmp_path):
+    url = lambda tag: None if storage is None else f"sqlite:///{tmp_path / tag}.db"  # noqa: E731
+    one, alone = _population_search(pruner, url("one"), batched=False)
+    many, batch = _population_search(pruner, url("many"), batched=True)
+    assert many == one and any(p for *_, p in one) and not all(p for *_, p in one)
+    assert [(t.state, t.value, t.intermediate) for t in batch.trials] == \
+        [(t.state, t.value, t.intermediate) for t in alone.trials]
+
+
+def test_report_many_is_one_storage_write_and_one_read_per_epoch():
+    from knobs.trial import report_many
+
+    class Counting(InMemoryStorage):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def report(self, *args):
+            self.calls.append("report")
+            return super().report(*args)
+
+        def report_many(self, *args):
+            self.calls.append("report_many")
+            return super().report_many(*args)
+
+        def get_trials(self, *args):
+            self.calls.append("get_trials")
+            return super().get_trials(*args)
+
+    store = Counting()
+    study = knobs.Study(knobs.Space({"x": knobs.Float(0.0, 1.0)}), pruner=Median(n_startup_trials=0), storage=store)
+    trials = [study.ask() for _ in range(5)]
+    store.calls.clear()
+    nan = float("nan")
+    assert report_many([(t, 1, v) for t, v in zip(trials, [0.1, 0.2, nan, 0.4, 0.5])]) == [False] * 5
+    assert store.calls == ["get_trials", "report_many"]  # the NaN is not stored, as trial.report skips it
+    assert trials[2].intermediate == {1: nan} and store.get_trial(study._id, 2).intermediate == {}
+    assert [t.intermediate for t in store.get_trials(study._id)][:2] == [{1: 0.1}, {1: 0.2}]
+    trials[0].finished = True
+    with pytest.raises(TrialError, match="finished"):
+        report_many([(trials[0], 2, 0.1)])

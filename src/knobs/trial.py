@@ -2,7 +2,8 @@
 
 Why two types: samplers and pruners must never mutate a study (STYLE: frozen records cross
 boundaries), while an objective needs a handle that reports intermediate values and can be
-told to stop. ``Trial.report`` is the single place where pruning is decided.
+told to stop. ``Trial.report`` is where pruning is decided; ``report_many`` does the same for many
+trials at once (a population's epoch), with the decisions ``report`` would make one by one.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from knobs.errors import TrialError
 
-__all__ = ["TrialState", "FrozenTrial", "Trial", "Pruned"]
+__all__ = ["TrialState", "FrozenTrial", "Trial", "Pruned", "report_many", "set_attrs_many"]
+
+Reports = list[tuple[int, int, float]]
 
 
 class TrialState(str, enum.Enum):
@@ -71,6 +74,10 @@ class Trial:
         on_report: called with ``(number, step, value)``; returns True when the trial should be
             pruned. The study wires this to its storage and pruner.
         on_attr: called with ``(number, key, value)`` to persist a user attribute.
+        on_reports: called by ``report_many`` with ``[(number, step, value), ...]`` of trials
+            sharing this hook (one study); returns one prune decision per item, as ``on_report``
+            would return them called in that order. None: ``report_many`` calls ``on_report``.
+        on_attrs: called by ``set_attrs_many`` with ``{number: {key: value}}``; None: ``on_attr``.
     """
 
     def __init__(
@@ -79,6 +86,8 @@ class Trial:
         config: dict[str, Any],
         on_report: Callable[[int, int, float], bool] | None = None,
         on_attr: Callable[[int, str, Any], None] | None = None,
+        on_reports: Callable[[Reports], list[bool]] | None = None,
+        on_attrs: Callable[[dict[int, dict[str, Any]]], None] | None = None,
     ) -> None:
         self.number = number
         self.config = dict(config)
@@ -87,18 +96,23 @@ class Trial:
         self.finished = False
         self._on_report = on_report
         self._on_attr = on_attr
+        self._on_reports = on_reports
+        self._on_attrs = on_attrs
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value; raise ``Pruned`` if the pruner says stop."""
-        if self.finished:
-            raise TrialError(f"trial {self.number} is finished; report() is for running trials")
-        value = float(value)
-        step = int(step)
-        self.intermediate[step] = value
+        step, value = self._keep(step, value)
         if not math.isfinite(value):
             return
         if self._on_report is not None and self._on_report(self.number, step, value):
             raise Pruned(f"trial {self.number} pruned at step {step} (value {value:.6g})")
+
+    def _keep(self, step: int, value: float) -> tuple[int, float]:
+        if self.finished:
+            raise TrialError(f"trial {self.number} is finished; report() is for running trials")
+        step, value = int(step), float(value)
+        self.intermediate[step] = value
+        return step, value
 
     def set_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-able attribute (kept in storage with the trial)."""
@@ -108,3 +122,48 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, config={self.config!r})"
+
+
+def report_many(reports: Sequence[tuple[Trial, int, float]]) -> list[bool]:
+    """``trial.report(step, value)`` for each item, with one storage write and one pruner snapshot
+    per study instead of one of each per item; returns, per item, whether it is pruned.
+
+    The decisions equal those of calling ``report`` in this order (each pruner call sees the
+    values reported before it in the list, not those after). A non-finite value is kept on the
+    trial only, as ``report`` keeps it. Nothing is raised for a pruned trial: the caller stops it.
+
+    Example:
+        >>> flags = report_many([(trial, epoch, loss) for trial, loss in zip(trials, losses)])  # doctest: +SKIP
+    """
+    pruned = [False] * len(reports)
+    groups: dict[Any, list[int]] = {}
+    for i, (trial, step, value) in enumerate(reports):
+        step, value = trial._keep(step, value)
+        if math.isfinite(value):
+            groups.setdefault(trial._on_reports, []).append(i)
+    for hook, items in groups.items():
+        batch = [(reports[i][0].number, int(reports[i][1]), float(reports[i][2])) for i in items]
+        if hook is not None:
+            decisions = hook(batch)
+        else:
+            decisions = [reports[i][0]._on_report is not None and reports[i][0]._on_report(*item)
+                         for i, item in zip(items, batch)]
+        for i, decision in zip(items, decisions):
+            pruned[i] = bool(decision)
+    return pruned
+
+
+def set_attrs_many(items: Sequence[tuple[Trial, dict[str, Any]]]) -> None:
+    """``trial.set_attr(key, value)`` for every key of each item, one storage write per study."""
+    groups: dict[Any, dict[int, dict[str, Any]]] = {}
+    for trial, attrs in items:
+        if not attrs:
+            continue
+        trial.attrs.update(attrs)
+        if trial._on_attrs is not None:
+            groups.setdefault(trial._on_attrs, {}).setdefault(trial.number, {}).update(attrs)
+        elif trial._on_attr is not None:
+            for key, value in attrs.items():
+                trial._on_attr(trial.number, key, value)
+    for hook, attrs_of in groups.items():
+        hook(attrs_of)

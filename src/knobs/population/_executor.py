@@ -1,4 +1,4 @@
-"""``PopulationExecutor``: a study's trials asked P at a time, trained together, told one by one.
+"""``PopulationExecutor``: a study's trials asked P at a time, trained together, told in one write.
 
 Why an executor: ``Study.optimize`` is the one loop every way of running trials goes through —
 the budget of ``n_trials``, ``timeout``, ``study.stop()`` from a callback, the callbacks after
@@ -19,19 +19,22 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from knobs.errors import ConfigError
+from knobs.errors import ConfigError, TrialError
 from knobs.population._tracking import MemberResult
 from knobs.study._budget import Budget
-from knobs.study._optimize import check, complete, failure_attrs, finish, must_raise
-from knobs.trial import FrozenTrial, Trial
+from knobs.study._optimize import check, failure_attrs, finish, must_raise
+from knobs.trial import FrozenTrial, Trial, TrialState
 
 if TYPE_CHECKING:
     from knobs.study import Study
 
 __all__ = ["PopulationExecutor"]
+
+_log = logging.getLogger("knobs.study")
 
 
 class PopulationExecutor:
@@ -98,14 +101,25 @@ def _run_batch(study: "Study", objective: Any, trials: list[Trial],
         if must_raise(error, catch):
             raise
         return frozen
-    return [_tell(study, trial, result) for trial, result in zip(trials, results)]
+    outcomes = [_outcome(result) for result in results]
+    try:
+        # NOTE: one storage write for the whole batch; if a trial was closed meanwhile (found
+        # stale by another process) nothing was written, and each is told alone as before.
+        frozen = study._tell_many([(t.number, *o) for t, o in zip(trials, outcomes)])
+    except TrialError:
+        frozen = [finish(study, t, value=v, state=s, attrs=a) for t, (v, s, a) in zip(trials, outcomes)]
+    for trial, (value, _, _) in zip(frozen, outcomes):
+        if value is not None and trial.state is TrialState.FAILED:  # a NaN/inf value, as complete() warns
+            _log.warning("trial %d failed: %s", trial.number, trial.attrs.get("fail_reason"))
+    return frozen
 
 
-def _tell(study: "Study", trial: Trial, result: MemberResult) -> FrozenTrial:
+def _outcome(result: MemberResult) -> tuple[float | None, str | None, dict[str, Any] | None]:
+    """(value, state, attrs) to tell for one member; attrs: it failed, for that reason."""
     if result.diverged:
-        return finish(study, trial, attrs={"fail_reason": result.message or "diverged"})
+        return None, None, {"fail_reason": result.message or "diverged"}
     if result.pruned:
-        return finish(study, trial, state="pruned")
+        return None, "pruned", None
     if result.best_value is None:
-        return finish(study, trial, attrs={"fail_reason": "no epoch produced a finite value of the metric"})
-    return complete(study, trial, result.best_value)
+        return None, None, {"fail_reason": "no epoch produced a finite value of the metric"}
+    return result.best_value, None, None

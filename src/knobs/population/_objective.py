@@ -9,9 +9,12 @@ dropout, L1 and clipping vary freely; a search over a continuous width falls bac
 populations of one.
 
 Each trial gets the seed ``seed + trial.number`` (as ``knobs.pipeline``'s TrialObjective gives it),
-its per-epoch metric is reported with ``trial.report`` so pruners decide per epoch (a pruned
-member leaves the stack at once), and the attributes a one-by-one trial records (best epoch,
-curve...) are set the same way.
+its per-epoch metric is reported so pruners decide per epoch (a pruned member leaves the stack
+at once), and the attributes a one-by-one trial records (best epoch, curve...) are set the same
+way. Both go through ``knobs.trial.report_many`` / ``set_attrs_many``: one storage write per
+epoch for all members (one read of the study for the pruner), and one for all members'
+attributes, with the pruning decisions ``trial.report`` would make member by member — at P = 256
+per-member writes would cost more than the epoch on a GPU.
 
 Example:
     >>> import knobs, torch
@@ -34,7 +37,7 @@ from knobs.population._executor import PopulationExecutor
 from knobs.population._members import group_members
 from knobs.population._tracking import MemberResult
 from knobs.population._train import train_population
-from knobs.trial import FrozenTrial, Trial
+from knobs.trial import FrozenTrial, Trial, report_many, set_attrs_many
 
 __all__ = ["PopulationObjective", "optimize_population"]
 
@@ -79,18 +82,23 @@ class PopulationObjective:
             members = [trials[i] for i in group]
             settings = {**self.settings, "seed": [self.settings["seed"] + t.number for t in members]}
             out = train_population(self.family, self.fixed, [dict(t.config) for t in members], self.train,
-                                   self.val, monitor=self.metric, on_epoch=self._reporter(members), **settings)
-            for i, trial, result in zip(group, members, out):
+                                   self.val, monitor=self.metric, on_epoch=self._logger(members),
+                                   on_epoch_end=self._reporter(members), **settings)
+            for i, result in zip(group, out):
                 results[i] = result
-                _record_attrs(trial, result)
+            set_attrs_many([(trial, _attrs(result)) for trial, result in zip(members, out)])
         return results  # type: ignore[return-value]
 
-    def _reporter(self, members: list[Trial]) -> Callable[[int, dict], None]:
-        def report(index: int, record: dict) -> None:
-            trial = members[index]
-            if self.on_epoch is not None:
-                self.on_epoch(trial, record)
-            trial.report(record["epoch"], record[self.metric])  # raises knobs.Pruned: the member stops
+    def _logger(self, members: list[Trial]) -> Callable[[int, dict], None] | None:
+        on_epoch = self.on_epoch
+        if on_epoch is None:
+            return None
+        return lambda index, record: on_epoch(members[index], record)
+
+    def _reporter(self, members: list[Trial]) -> Callable[[list[tuple[int, dict]]], list[int]]:
+        def report(records: list[tuple[int, dict]]) -> list[int]:
+            pruned = report_many([(members[i], r["epoch"], r[self.metric]) for i, r in records])
+            return [i for (i, _), stop in zip(records, pruned) if stop]  # these members stop
         return report
 
 
@@ -112,15 +120,12 @@ def optimize_population(study: Any, objective: PopulationObjective, n_trials: in
     study.optimize(objective, n_trials=n_trials, callbacks=callbacks, executor=PopulationExecutor(population))
 
 
-def _record_attrs(trial: Trial, result: MemberResult) -> None:
+def _attrs(result: MemberResult) -> dict[str, Any]:
     """The attributes a one-by-one trial records (``knobs.pipeline``'s TrialObjective)."""
     best = result.history.best
     if best is None or result.diverged:
-        return
-    trial.set_attr("best_epoch", best["epoch"])
-    trial.set_attr("val_accuracy", best.get("val_accuracy"))
-    trial.set_attr("val_loss", best.get("val_loss"))
-    trial.set_attr("epochs_run", len(result.records))
+        return {}
     keys = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")
-    trial.set_attr("curve", {k: [r.get(k) for r in result.records] for k in keys})
-    trial.set_attr("population", True)
+    return {"best_epoch": best["epoch"], "val_accuracy": best.get("val_accuracy"), "val_loss": best.get("val_loss"),
+            "epochs_run": len(result.records), "curve": {k: [r.get(k) for r in result.records] for k in keys},
+            "population": True}

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +54,7 @@ from knobs.trial import Pruned
 __all__ = ["train_population", "PopulationRun"]
 
 OnEpoch = Callable[[int, dict], None]
+OnEpochEnd = Callable[[list[tuple[int, dict]]], Iterable[int]]
 
 
 def train_population(family: str = "mlp", model_params: dict[str, Any] | None = None,
@@ -63,7 +64,7 @@ def train_population(family: str = "mlp", model_params: dict[str, Any] | None = 
                      device: str = "auto", precision: str = "auto", seed: int | Sequence[int] = 0,
                      task: str = "classification", input_shape: Sequence[int] | None = None,
                      n_classes: int | None = None, eval_batch_size: int | None = None,
-                     on_epoch: OnEpoch | None = None) -> list[MemberResult]:
+                     on_epoch: OnEpoch | None = None, on_epoch_end: OnEpochEnd | None = None) -> list[MemberResult]:
     """Train one member per dict of ``member_params`` together; results in member order.
 
     Args:
@@ -89,6 +90,10 @@ def train_population(family: str = "mlp", model_params: dict[str, Any] | None = 
         eval_batch_size: validation batch size (default max(1024, batch_size)).
         on_epoch: ``on_epoch(index, record)`` after each member's epoch; raising ``knobs.Pruned``
             stops that member (others go on); any other exception ends the run.
+        on_epoch_end: ``on_epoch_end([(index, record), ...])`` once per epoch, after ``on_epoch``,
+            with every member that finished the epoch (diverged ones excepted), in member
+            order; returns the indices to stop as pruned. One call per epoch lets a study store
+            and judge all members' values at once (``knobs.trial.report_many``).
 
     Raises:
         ConfigError: no members (P = 0), members of different architectures or optimizer
@@ -99,7 +104,7 @@ def train_population(family: str = "mlp", model_params: dict[str, Any] | None = 
                         optimizer=optimizer, schedule=schedule, patience=patience, min_delta=min_delta,
                         monitor=monitor, device=device, precision=precision, seed=seed, task=task,
                         input_shape=input_shape, n_classes=n_classes, eval_batch_size=eval_batch_size,
-                        on_epoch=on_epoch)
+                        on_epoch=on_epoch, on_epoch_end=on_epoch_end)
     return run.fit(train, val)
 
 
@@ -262,7 +267,7 @@ class PopulationRun:
         positions whose weights improved."""
         train_loss = ((losses * sizes[:, None]).sum(0) / sizes.sum()).double().numpy()
         first = self.step_ - len(losses)
-        improved = []
+        improved, finished = [], []
         for j, log in enumerate(self._logs):
             lrs = self._lrs[first:self.step_, j]
             if not math.isfinite(train_loss[j]):
@@ -277,7 +282,17 @@ class PopulationRun:
                     on_epoch(log.member.index, record)
                 except Pruned:
                     log.pruned = True
+            finished.append((log, record))
+        self._end_epoch(finished)
         return improved
+
+    def _end_epoch(self, finished: list[tuple[MemberLog, dict]]) -> None:
+        on_epoch_end = self.settings.get("on_epoch_end")
+        if on_epoch_end is None or not finished:
+            return
+        stop = set(on_epoch_end([(log.member.index, record) for log, record in finished]))
+        for log, _ in finished:
+            log.pruned = log.pruned or log.member.index in stop
 
     def _keep_best(self, improved: list[int]) -> None:
         """Copy the improved members' weights and buffers (on the device)."""

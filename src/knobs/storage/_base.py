@@ -10,7 +10,10 @@ Call order, as ``Study`` uses it::
     create_trial                        ask(): claims the next number atomically (with the
                                         sampler's new state, in the same transaction)
     report, set_trial_attr, heartbeat   while the trial runs (only on RUNNING trials)
+    report_many, set_trial_attrs        the same for many trials in one transaction (a population's
+                                        epoch, its members' attributes at the end)
     finish_trial                        tell(): RUNNING → COMPLETE | PRUNED | FAILED, exactly once
+    finish_trials                       the same for a population's batch, in one transaction
     get_trials, get_trial               whenever samplers/pruners need the history
 """
 
@@ -119,13 +122,40 @@ class Storage(abc.ABC):
                      attrs: dict[str, Any] | None = None) -> FrozenTrial:
         """Move a RUNNING trial to a finished ``state``; ``TrialError`` if it is not running."""
 
+    def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
+                      ) -> list[FrozenTrial]:
+        """``finish_trial`` for each ``(number, state, value, attrs)`` as one atomic write (a
+        population's batch told at once); ``TrialError`` and nothing changed if one is not running.
+        This default calls ``finish_trial`` per row (not atomic); the built-in storages override it.
+        """
+        return [self.finish_trial(study_id, *row) for row in rows]
+
     @abc.abstractmethod
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         """Store an intermediate value (a repeated step overwrites) and beat the heart."""
 
+    def report_many(self, study_id: int, reports: Sequence[tuple[int, int, float]]) -> None:
+        """``report`` for each ``(number, step, value)`` in order (a later one overwrites an earlier
+        one of the same trial and step), heartbeats included, as one atomic write: all or nothing.
+
+        Why: a population reports all its members after each epoch; one transaction instead of P
+        keeps storage from capping its speed. This default calls ``report`` per item (not
+        atomic); the built-in storages override it.
+        """
+        for number, step, value in reports:
+            self.report(study_id, number, step, value)
+
     @abc.abstractmethod
     def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
         """Set one JSON attribute of a RUNNING trial."""
+
+    def set_trial_attrs(self, study_id: int, attrs: dict[int, dict[str, Any]]) -> None:
+        """Set many JSON attributes of many RUNNING trials (``{number: {key: value}}``) as one
+        atomic write. This default calls ``set_trial_attr`` per key; the built-in storages override it.
+        """
+        for number, items in attrs.items():
+            for key, value in items.items():
+                self.set_trial_attr(study_id, number, key, value)
 
     @abc.abstractmethod
     def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:

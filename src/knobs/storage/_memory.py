@@ -75,24 +75,49 @@ class InMemoryStorage(Storage):
     def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
                      attrs: dict[str, Any] | None = None) -> FrozenTrial:
         with self._lock:
-            trial = self._running(study_id, number)
-            merged = {**trial.attrs, **copy.deepcopy(attrs or {})}
-            done = replace(trial, state=state, value=value, finished_at=time.time(), attrs=merged)
-            self._trials[study_id][number] = done
-            self._alive[study_id].pop(number, None)
-            return copy.deepcopy(done)
+            return self._finish(study_id, number, state, value, attrs)
+
+    def _finish(self, study_id: int, number: int, state: TrialState, value: float | None,
+                attrs: dict[str, Any] | None) -> FrozenTrial:
+        trial = self._running(study_id, number)
+        merged = {**trial.attrs, **copy.deepcopy(attrs or {})}
+        done = replace(trial, state=state, value=value, finished_at=time.time(), attrs=merged)
+        self._trials[study_id][number] = done
+        self._alive[study_id].pop(number, None)
+        return copy.deepcopy(done)
+
+    def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
+                      ) -> list[FrozenTrial]:
+        with self._lock:
+            for number in {row[0] for row in rows}:
+                self._running(study_id, number)  # all or nothing: check every trial first
+            return [self._finish(study_id, *row) for row in rows]
 
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         with self._lock:
-            trial = self._running(study_id, number)
-            self._trials[study_id][number] = replace(trial, intermediate={**trial.intermediate, step: value})
-            self.heartbeat(study_id, [number])
+            self._put(study_id, number, step, value)
+
+    def _put(self, study_id: int, number: int, step: int, value: float) -> None:
+        trial = self._running(study_id, number)
+        self._trials[study_id][number] = replace(trial, intermediate={**trial.intermediate, step: value})
+        self.heartbeat(study_id, [number])
+
+    def report_many(self, study_id: int, reports: Sequence[tuple[int, int, float]]) -> None:
+        with self._lock:
+            for number in {number for number, _, _ in reports}:
+                self._running(study_id, number)  # all or nothing: check every trial first
+            for number, step, value in reports:
+                self._put(study_id, number, step, value)
 
     def set_trial_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        self.set_trial_attrs(study_id, {number: {key: value}})
+
+    def set_trial_attrs(self, study_id: int, attrs: dict[int, dict[str, Any]]) -> None:
         with self._lock:
-            trial = self._running(study_id, number)
-            attrs = {**trial.attrs, key: copy.deepcopy(value)}
-            self._trials[study_id][number] = replace(trial, attrs=attrs)
+            trials = {number: self._running(study_id, number) for number in attrs}
+            for number, trial in trials.items():
+                merged = {**trial.attrs, **copy.deepcopy(attrs[number])}
+                self._trials[study_id][number] = replace(trial, attrs=merged)
 
     def heartbeat(self, study_id: int, numbers: Iterable[int]) -> None:
         with self._lock:

@@ -179,6 +179,27 @@ class SQLStorage(Storage):
         retry(finish)
         return self.get_trial(study_id, number)
 
+    def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
+                      ) -> list[FrozenTrial]:
+        numbers = [number for number, _, _, _ in rows]
+        if len(set(numbers)) != len(numbers):
+            raise TrialError(f"finish_trials: trials {numbers} repeat a number; a trial is finished once")
+
+        def finish() -> None:
+            with self._begin() as conn:
+                stored = self._running_rows(conn, study_id, sorted(numbers))
+                now = time.time()
+                for number, state, value, attrs in rows:
+                    changes = dict(state=TrialState(state).value, value=value, finished_at=now)
+                    if attrs:
+                        changes["attrs"] = {**stored[number].attrs, **attrs}
+                    self._update_running(conn, stored[number].id, number, changes)
+
+        retry(finish)
+        wanted = set(numbers)
+        told = {trial.number: trial for trial in self.get_trials(study_id) if trial.number in wanted}
+        return [told[number] for number in numbers]
+
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         im = db.intermediate
 
@@ -190,6 +211,42 @@ class SQLStorage(Storage):
                                     .values(value=value)).rowcount
                 if not done:
                     conn.execute(im.insert().values(trial_id=row.id, step=step, value=value))
+
+        retry(write)
+
+    def report_many(self, study_id: int, reports: Sequence[tuple[int, int, float]]) -> None:
+        latest = {(int(number), int(step)): float(value) for number, step, value in reports}  # the last one wins
+        if not latest:
+            return
+        im = db.intermediate
+        by_step: dict[int, list[int]] = {}
+        for number, step in latest:
+            by_step.setdefault(step, []).append(number)
+
+        def write() -> None:
+            with self._begin() as conn:
+                rows = self._running_rows(conn, study_id, sorted({number for number, _ in latest}))
+                self._beat(conn, rows)
+                # NOTE: delete-then-insert is the portable upsert (SQLite and PostgreSQL alike);
+                # a population's reports share one step, so this is one DELETE per chunk.
+                for step, numbers in by_step.items():
+                    ids = [rows[number].id for number in numbers]
+                    for i in range(0, len(ids), _CHUNK):
+                        conn.execute(im.delete().where(im.c.step == step, im.c.trial_id.in_(ids[i:i + _CHUNK])))
+                conn.execute(im.insert(), [dict(trial_id=rows[number].id, step=step, value=value)
+                                           for (number, step), value in latest.items()])
+
+        retry(write)
+
+    def set_trial_attrs(self, study_id: int, attrs: dict[int, dict[str, Any]]) -> None:
+        if not attrs:
+            return
+
+        def write() -> None:
+            with self._begin() as conn:
+                rows = self._running_rows(conn, study_id, sorted(attrs))
+                for number, items in attrs.items():
+                    self._update_running(conn, rows[number].id, number, {"attrs": {**rows[number].attrs, **items}})
 
         retry(write)
 
@@ -269,6 +326,33 @@ class SQLStorage(Storage):
         if row.state != _RUNNING:
             raise _not_running(number, row.state)
         return row
+
+    def _running_rows(self, conn: sa.Connection, study_id: int, numbers: list[int]) -> dict[int, Any]:
+        """``_running_row`` for many trials in one query per chunk; ``TrialError`` names the first
+        unknown or finished one."""
+        t = db.trials
+        rows: dict[int, Any] = {}
+        for i in range(0, len(numbers), _CHUNK):
+            query = sa.select(t.c.id, t.c.number, t.c.state, t.c.attrs).where(
+                t.c.study_id == study_id, t.c.number.in_(numbers[i:i + _CHUNK]))
+            rows.update((row.number, row) for row in conn.execute(query))
+        for number in numbers:
+            if number not in rows:
+                raise TrialError(f"no trial number {number!r} in study {study_id} of {self.url}")
+            if rows[number].state != _RUNNING:
+                raise _not_running(number, rows[number].state)
+        return rows
+
+    @staticmethod
+    def _beat(conn: sa.Connection, rows: dict[int, Any]) -> None:
+        """Heartbeat these running rows now; ``TrialError`` if one was finished meanwhile."""
+        t, ids, now, done = db.trials, [row.id for row in rows.values()], time.time(), 0
+        for i in range(0, len(ids), _CHUNK):
+            done += conn.execute(t.update().where(t.c.id.in_(ids[i:i + _CHUNK]), t.c.state == _RUNNING)
+                                 .values(heartbeat=now)).rowcount
+        if done != len(ids):
+            raise TrialError(f"trials {sorted(rows)}: one was finished by another worker; only running trials "
+                             "can be reported to")
 
     @staticmethod
     def _update_running(conn: sa.Connection, trial_id: int, number: int, changes: dict[str, Any]) -> None:

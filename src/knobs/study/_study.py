@@ -15,6 +15,7 @@ from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.space import Space
 from knobs.storage import NumberTaken, Storage, get_storage, jsonable
 from knobs.study import _heartbeat, _optimize, _requeue, _resume, _tell
+from knobs.study._reports import prune_in_order
 from knobs.study._heartbeat import Heartbeat, find_stale
 from knobs.trial import FrozenTrial, Trial, TrialState
 
@@ -151,6 +152,25 @@ class Study:
         final, kept, attrs = _tell.outcome(number, value, state, last)
         frozen = self._storage.finish_trial(self._id, number, final, kept, attrs)
         self._release(number)
+        return frozen
+
+    def _tell_many(self, items: Sequence[tuple[int, Any, str | None, dict[str, Any] | None]]) -> list[FrozenTrial]:
+        """``tell`` each ``(number, value, state, attrs)`` in one storage write (a population's
+        batch); ``attrs`` given: recorded FAILED with them. ``TrialError``, nothing told, when one
+        of them is no longer running."""
+        stored = {t.number: t for t in self._storage.get_trials(self._id)}
+        rows = []
+        for number, value, state, attrs in items:
+            if attrs:
+                rows.append((number, TrialState.FAILED, None, attrs))
+                continue
+            last = None
+            if value is None and state is not None and stored[number].last_step is not None:
+                last = stored[number].intermediate[stored[number].last_step]
+            rows.append((number, *_tell.outcome(number, value, state, last)))
+        frozen = self._storage.finish_trials(self._id, rows)
+        for number, _, _, _ in items:
+            self._release(number)
         return frozen
 
     def optimize(self, objective: Objective, n_trials: int | None = None, timeout: float | None = None,
@@ -311,8 +331,10 @@ class Study:
 
     def _live_trial(self, frozen: FrozenTrial, prune: bool = True) -> Trial:
         """The live handle of a trial this process just claimed, with its heartbeat running."""
-        on_report = self._on_report if prune else self._store_report
-        trial = Trial(frozen.number, frozen.config, on_report=on_report, on_attr=self._on_attr)
+        on_report, on_reports = (self._on_report, self._on_reports) if prune else \
+            (self._store_report, self._store_reports)
+        trial = Trial(frozen.number, frozen.config, on_report=on_report, on_attr=self._on_attr,
+                      on_reports=on_reports, on_attrs=self._on_attrs)
         trial.attrs.update(frozen.attrs)
         self._live[trial.number] = trial
         self._heartbeat.add(trial.number)
@@ -347,10 +369,26 @@ class Study:
         self._storage.report(self._id, number, step, value)
         return False
 
+    def _on_reports(self, reports: list[tuple[int, int, float]]) -> list[bool]:
+        """Many reports: one read of the study, decisions as one by one, one write (``_reports.py``)."""
+        if self.pruner is None:
+            return self._store_reports(reports)
+        decisions = prune_in_order(self.pruner, self._storage.get_trials(self._id), reports, direction=self.direction)
+        self._storage.report_many(self._id, reports)
+        return decisions
+
+    def _store_reports(self, reports: list[tuple[int, int, float]]) -> list[bool]:
+        self._storage.report_many(self._id, reports)
+        return [False] * len(reports)
+
     def _on_attr(self, number: int, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise TrialError(f"trial {number}: attribute keys must be strings, got {key!r}")
-        self._storage.set_trial_attr(self._id, number, key, jsonable(value, f"trial {number} attribute {key!r}"))
+        self._storage.set_trial_attr(self._id, number, key, _attr_value(number, key, value))
+
+    def _on_attrs(self, attrs: dict[int, dict[str, Any]]) -> None:
+        """Attributes of many trials (``set_attrs_many``), checked, in one write."""
+        checked = {number: {key: _attr_value(number, key, value) for key, value in items.items()}
+                   for number, items in attrs.items()}
+        self._storage.set_trial_attrs(self._id, checked)
 
     def _last_reported(self, number: int) -> float | None:
         stored = self._storage.get_trial(self._id, number)
@@ -361,6 +399,12 @@ class Study:
         trial = self._live.pop(number, None)
         if trial is not None:
             trial.finished = True
+
+
+def _attr_value(number: int, key: Any, value: Any) -> Any:
+    if not isinstance(key, str):
+        raise TrialError(f"trial {number}: attribute keys must be strings, got {key!r}")
+    return jsonable(value, f"trial {number} attribute {key!r}")
 
 
 def _number_of(trial: Any) -> int:
