@@ -20,7 +20,7 @@ from knobs.trial import TrialState
 # The storage contract suite of test_storage.py, run again with the `storage` fixture below.
 from test_storage import (  # noqa: F401 — collected here as PostgreSQL tests
     test_heartbeat_moves_forward, test_list_studies_summary, test_numbers_are_atomic_across_threads,
-    test_study_records, test_trial_lifecycle,
+    test_report_many_attrs_and_finish_trials_are_one_atomic_write, test_study_records, test_trial_lifecycle,
 )
 
 SPACE = knobs.Space({"x": knobs.Float(0.0, 1.0), "opt": knobs.Choice(["sgd", "adam"])})
@@ -116,3 +116,23 @@ def test_tune_in_postgres_then_a_worker_joins(postgres_url, tmp_path):
     best_two = sorted(trials, key=lambda t: t.value)[:2]
     assert checkpoints == sorted(f"trial-{t.number}.pt" for t in best_two)
     assert get_storage(postgres_url, create=False).study_names() == ["pgrun"]
+
+
+def test_a_population_reports_and_tells_in_batches_on_postgres(postgres_url):
+    import torch
+
+    from knobs.population import PopulationObjective, optimize_population
+    from knobs.prune import Median
+
+    torch.manual_seed(0)
+    X, y = torch.randn(96, 8), torch.randint(0, 3, (96,))
+    space = knobs.Space({"lr": knobs.Float(1e-3, 1e-1, log=True)})
+    study = knobs.Study(space, sampler=Random(seed=0), pruner=Median(n_startup_trials=2), storage=postgres_url,
+                        name="population")
+    objective = PopulationObjective("mlp", (X, y), (X, y), fixed={"width": 8, "depth": 1}, epochs=3, batch_size=32,
+                                    device="cpu")
+    optimize_population(study, objective, n_trials=8, population=4)
+    trials = knobs.Study.load(postgres_url, "population").trials
+    assert len(trials) == 8 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert all(t.intermediate and t.attrs.get("best_epoch") is not None for t in trials
+               if t.state is TrialState.COMPLETE)
