@@ -499,3 +499,40 @@ def test_report_many_is_one_storage_write_and_one_read_per_epoch():
     trials[0].finished = True
     with pytest.raises(TrialError, match="finished"):
         report_many([(trials[0], 2, 0.1)])
+
+
+# ---- a population's batch of claims ---------------------------------------------------------------
+
+@pytest.mark.parametrize("make_sampler", [lambda: Random(seed=4), lambda: knobs.search.Bayes(seed=4, n_initial=3)])
+def test_ask_many_claims_what_one_by_one_asks_would(tmp_path, make_sampler):
+    space = knobs.Space({"x": knobs.Float(0.0, 1.0), "k": knobs.Int(1, 8)})
+
+    def claims(name, batched):
+        study = knobs.Study(space, sampler=make_sampler(), storage=f"sqlite:///{tmp_path / name}.db")
+        for _ in range(2):  # two batches: the second sampler sees the first batch's finished trials
+            trials = study._ask_many(4) if batched else [study._ask() for _ in range(4)]
+            for t in trials:
+                study.tell(t, t.config["x"] + t.config["k"] / 10)
+        return [t.config for t in study.trials]
+
+    assert claims("batched", True) == claims("alone", False)
+
+
+def test_ask_many_rereads_the_history_when_another_process_claims(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    space = knobs.Space({"x": knobs.Float(0.0, 1.0)})
+    study = knobs.Study(space, sampler=Random(seed=0), storage=url, name="s")
+    other = knobs.Study.load(url, "s", sampler=Random(seed=1))
+    create = study._storage.create_trial
+    calls = []
+
+    def contended(*args, **kwargs):
+        if not calls:  # another worker takes the next number first
+            other.ask()
+        calls.append(kwargs["number"])
+        return create(*args, **kwargs)
+
+    study._storage.create_trial = contended
+    trials = study._ask_many(3)
+    assert [t.number for t in trials] == [1, 2, 3] and calls == [0, 1, 2, 3]
+    assert len({t.number for t in study.trials}) == 4

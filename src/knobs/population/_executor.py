@@ -78,13 +78,8 @@ class PopulationExecutor:
 
 
 def _ask(study: "Study", budget: Budget, size: int) -> list[Trial]:
-    trials: list[Trial] = []
-    while len(trials) < size:
-        trial = study._ask(take_slot=budget.take)
-        if trial is None:  # the budget is spent or the sampler has nothing new
-            break
-        trials.append(trial)
-    return trials
+    """Up to ``size`` trials (fewer when the budget is spent or the sampler has nothing new)."""
+    return study._ask_many(size, take_slot=budget.take)
 
 
 def _run_batch(study: "Study", objective: Any, trials: list[Trial],

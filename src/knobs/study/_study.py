@@ -286,7 +286,27 @@ class Study:
                 f"sampler={self.sampler!r}, pruner={self.pruner!r})")
 
     # ---- wiring ------------------------------------------------------------------------------
-    def _ask(self, take_slot: Callable[[], bool] | None = None) -> Trial | None:
+    def _ask_many(self, size: int, take_slot: Callable[[], bool] | None = None) -> list[Trial]:
+        """Up to ``size`` claims (a population's batch) with one read of the history.
+
+        Each claim's sampler sees the history plus the trials claimed before it in this batch —
+        exactly what ``size`` calls of ``_ask`` would show it — so a seeded study proposes the
+        same configs; only the reads are shared (P calls of ``_ask`` re-read a history that grows
+        by one each time: O(P²) rows). When another process claims meanwhile (``NumberTaken``) the
+        history is read again, as ``_ask`` does.
+        """
+        self.fail_stale_trials()
+        history = self._storage.get_trials(self._id)
+        trials: list[Trial] = []
+        while len(trials) < size:
+            trial = self._ask(take_slot, history=history, check_stale=False)
+            if trial is None:
+                break
+            trials.append(trial)
+        return trials
+
+    def _ask(self, take_slot: Callable[[], bool] | None = None, history: list[FrozenTrial] | None = None,
+             check_stale: bool = True) -> Trial | None:
         """Like ``ask`` but None when the sampler is used up or ``take_slot()`` says no.
 
         The claim is optimistic: the sampler sees trials ``0..n-1`` and its config is stored as
@@ -297,9 +317,14 @@ class Study:
         the same way (once, as a retry) before any new one, and takes no slot.
         """
         slot = take_slot is None
+        shared = history  # ``_ask_many``'s running view: read once, extended by each claim
         while True:
-            self.fail_stale_trials()
-            history = self._storage.get_trials(self._id)
+            if shared is None:
+                if check_stale:
+                    self.fail_stale_trials()
+                history = self._storage.get_trials(self._id)
+            else:
+                history = shared
             number = history[-1].number + 1 if history else 0
             lost = _requeue.pending_retry(history) if self.retry_abandoned else None
             before, state = None, None
@@ -324,9 +349,13 @@ class Study:
             except NumberTaken:
                 if before is not None:
                     _resume.load_sampler_state(self.sampler, before)  # undo the draw; re-sync next
+                if shared is not None:  # another process claimed: the shared view is stale
+                    shared[:] = self._storage.get_trials(self._id)
                 continue
             if state is not None:
                 self._stored_sampler = state
+            if shared is not None:
+                shared.append(frozen)
             return self._live_trial(frozen)
 
     def _live_trial(self, frozen: FrozenTrial, prune: bool = True) -> Trial:
