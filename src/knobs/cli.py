@@ -64,10 +64,11 @@ _AUTOPILOT = typer.Option(False, "--autopilot", help="after the search, diagnose
 _STORAGE = typer.Option(None, "--storage", help="study database URL, e.g. postgresql://user:pw@host/db (search.storage)")
 
 
-def _scale(workers: Optional[int], executor: Optional[str], address: Optional[str], storage: Optional[str],
-           population: Optional[int]) -> dict:
-    return {"search.workers": workers, "search.executor": executor, "search.ray_address": address,
-            "search.storage": storage, "search.population": population}
+def _overrides(name, runs_dir, trials, seed, autopilot, workers, executor, address, storage, population) -> dict:
+    """The config keys `run` and `tune` set from their options (None: the config's own value)."""
+    return {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
+            "autopilot.enabled": autopilot or None, "search.workers": workers, "search.executor": executor,
+            "search.ray_address": address, "search.storage": storage, "search.population": population}
 
 
 @app.command()
@@ -78,9 +79,8 @@ def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir:
         storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION,
         autopilot: bool = _AUTOPILOT) -> None:
     """Run the whole practice cycle: split + vault, preflight, search, [autopilot], test once, report."""
-    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
-                    "autopilot.enabled": autopilot or None,
-                    **_scale(workers, executor, address, storage, population)}, quiet, final_test=True)
+    _cycle(config, _overrides(name, runs_dir, trials, seed, autopilot, workers, executor, address, storage,
+                              population), quiet, final_test=True)
 
 
 @app.command()
@@ -91,9 +91,8 @@ def tune(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir
          storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION,
          autopilot: bool = _AUTOPILOT) -> None:
     """Search only: the cycle up to the best trial (and the autopilot's walk), with the test split sealed."""
-    _cycle(config, {"name": name, "runs_dir": runs_dir, "search.n_trials": trials, "seed": seed,
-                    "autopilot.enabled": autopilot or None,
-                    **_scale(workers, executor, address, storage, population)}, quiet, final_test=False)
+    _cycle(config, _overrides(name, runs_dir, trials, seed, autopilot, workers, executor, address, storage,
+                              population), quiet, final_test=False)
 
 
 @app.command()

@@ -151,7 +151,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         remaining = max(0, cfg.search.n_trials - len(finished))
 
         def best(s: Study) -> None:
-            if not data.folds:
+            if not data.folds:  # fold mode trains no trial checkpoints: its best.pt is the refit
                 publish_best(rundir, s, lambda number, value: events("best_checkpoint", trial=number, value=value))
 
         deadline = None if cfg.search.timeout is None else time.time() + cfg.search.timeout
@@ -165,8 +165,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                                       lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: best(s),
                                       stop_at_budget(cfg.search.n_trials)])
         autopilot = Autopilot(cfg, study, objective, data, splits, rundir, events, display).run(deadline)
-        if not data.folds:  # fold mode trains no trial checkpoints: its best.pt is the refit
-            best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
+        best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
         final = {"test": None}
         if final_test:
             final = (refit_evaluation(cfg, rundir, vault, objective.inner, study.trials, _direction(cfg)) if data.folds

@@ -17,6 +17,7 @@ import torch
 
 from knobs.models import build_model
 from knobs.pipeline._rundir import RunDir, checkpoint_lock
+from knobs.pipeline._target import with_target
 from knobs.train import load_checkpoint, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -77,7 +78,6 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
 
     A regression model comes back answering in the target's own units (``with_target``)."""
     from knobs.pipeline._objective import split_params
-    from knobs.pipeline._target import with_target
 
     state = load_checkpoint(path)
     extra = state["extra"]

@@ -29,7 +29,8 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     X, y = data.train
     if checks_cfg.data:
         # NOTE: the targets as the models see them (a run standardizes regression targets).
-        shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)), _as_trained(ys, data)) for Xs, ys in raw_splits)
+        shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)),
+                        scale_target(np.asarray(ys, dtype=np.float64), data.target)) for Xs, ys in raw_splits)
         n_classes = data.n_classes if data.task == "classification" else None
         results.extend(check_data(shaped, n_classes=n_classes, task=data.task, standardizer=data.scaler))
     if checks_cfg.initial_loss:
@@ -37,7 +38,3 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     if checks_cfg.overfit_tiny:
         results.append(overfit_tiny(make_model, X, y, task=data.task))
     return results
-
-
-def _as_trained(y: Any, data: PreparedData) -> Any:
-    return scale_target(np.asarray(y, dtype=np.float64), data.target)

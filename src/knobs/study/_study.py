@@ -299,14 +299,14 @@ class Study:
         history = self._storage.get_trials(self._id)
         trials: list[Trial] = []
         while len(trials) < size:
-            trial = self._ask(take_slot, history=history, check_stale=False)
+            trial = self._ask(take_slot, history=history)
             if trial is None:
                 break
             trials.append(trial)
         return trials
 
-    def _ask(self, take_slot: Callable[[], bool] | None = None, history: list[FrozenTrial] | None = None,
-             check_stale: bool = True) -> Trial | None:
+    def _ask(self, take_slot: Callable[[], bool] | None = None,
+             history: list[FrozenTrial] | None = None) -> Trial | None:
         """Like ``ask`` but None when the sampler is used up or ``take_slot()`` says no.
 
         The claim is optimistic: the sampler sees trials ``0..n-1`` and its config is stored as
@@ -320,8 +320,7 @@ class Study:
         shared = history  # ``_ask_many``'s running view: read once, extended by each claim
         while True:
             if shared is None:
-                if check_stale:
-                    self.fail_stale_trials()
+                self.fail_stale_trials()
                 history = self._storage.get_trials(self._id)
             else:
                 history = shared
