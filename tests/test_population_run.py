@@ -125,3 +125,21 @@ def test_population_settings_without_population_mode_and_bad_input_through_the_c
     space, _ = build_space({"lr": {"low": 1e-3, "high": 1e-2}, "width": {"low": 16, "high": 64},
                             "optimizer": {"choices": ["adam", "adamw"]}})
     assert splitting_keys(space) == ["width"]  # adam and adamw share a population
+
+
+def test_a_worker_joining_a_population_run_trains_populations(tmp_path, capsys):
+    cfg = _cfg(tmp_path, "pop", **{"search.executor": "population", "search.population": 3, "search.n_trials": 3,
+                                   "search.space": {**SPACE, "optimizer": "adam"}})  # one population per batch
+    d = run(cfg, display=Display(quiet=True), final_test=False).path
+    url = f"sqlite:///{d / 'study.db'}"
+    # a population trains in one process: --workers 2 is refused, and nothing is written
+    assert main(["worker", "--storage", url, "--study", "search", "--n-trials", "3", "--workers", "2"]) == 2
+    assert "population run" in capsys.readouterr().err and len(_trials(d)) == 3
+    assert main(["worker", "--storage", url, "--study", "search", "--n-trials", "3"]) == 0
+    trials = _trials(d)
+    assert len(trials) == 6 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert all(t.attrs["population"] is True for t in trials[3:])  # trained together, not one by one
+    events = [json.loads(line) for line in (d / "events.jsonl").read_text().splitlines()]
+    joined = [e for e in events if e["event"] == "epoch" and e["trial"] >= 3 and e["epoch"] == 1]
+    assert len(joined) == 3 and len({e["seconds"] for e in joined}) == 1  # one population epoch, shared
+    assert (d / "checkpoints" / "best.pt").exists()

@@ -4,11 +4,14 @@ Why the worker needs only a URL and a study name: the run stored its config and 
 in the study (``attrs["run"]``), so the worker rebuilds the same objective — same split, same
 trainer — with nothing else to keep in step. It claims trials through the same rule as every
 other worker (``Study._ask``), so any number of them, on any machines that reach the database
-and the run directory, never run the same config, and stop together at the run's budget.
+and the run directory, never run the same config, and stop together at the run's budget. A worker
+of a population run (``search.executor = "population"``) trains populations of
+``search.population`` trials too, so the machine it runs on is used as the run meant it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable
 
 from knobs.errors import ConfigError
@@ -27,7 +30,8 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
             run directory's own ``study.db``).
         n_trials: this many new trials from this worker, even past the run's budget; None:
             until the run has ``search.n_trials`` finished trials (other workers' included).
-        workers: local processes this command runs trials in.
+        workers: local processes this command runs trials in (1 for a population run: its
+            populations train in this process).
         on_trial: called as ``on_trial(study, frozen_trial)`` after each finished trial.
 
     Returns:
@@ -36,10 +40,10 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
 
     Raises:
         KnobsError: the database cannot be reached, the study does not exist (the message lists
-            those there), was not created by ``knobs run``/``tune``, or its run directory is
-            not reachable from here.
+            those there), was not created by ``knobs run``/``tune``, its run directory is
+            not reachable from here, or ``workers`` > 1 for a population run.
     """
-    from knobs.executors._pipeline import PipelineObjective, budget_reached, run_record
+    from knobs.executors._pipeline import budget_reached, run_record
     from knobs.storage import get_storage
     from knobs.study import Study
     from knobs.study._resume import find_record
@@ -58,13 +62,37 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
                             pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs))
         ran: list[int] = []
         if n_trials is not None or not budget_reached(opened.trials, cfg.search.n_trials):
-            opened.optimize(PipelineObjective(cfg, run_dir, storage, record.name), n_trials=n_trials,
-                            timeout=cfg.search.timeout, workers=workers,
-                            callbacks=_callbacks(cfg, run_dir, n_trials, ran, on_trial))
+            with contextlib.ExitStack() as opened_files:
+                objective, executor = _objective(cfg, run_dir, storage, record.name, workers, opened_files)
+                opened.optimize(objective, n_trials=n_trials, timeout=cfg.search.timeout, workers=workers,
+                                executor=executor, callbacks=_callbacks(cfg, run_dir, n_trials, ran, on_trial))
         finished = sum(t.state.finished for t in opened.trials)
     finally:
         store.close()
     return {"study": record.name, "ran": len(ran), "finished": finished, "budget": cfg.search.n_trials}
+
+
+def _objective(cfg: Any, run_dir: Any, storage: str, name: str, workers: int,
+               opened_files: contextlib.ExitStack) -> tuple[Any, Any]:
+    """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
+    for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
+    is closed with ``opened_files``)."""
+    from knobs.executors._pipeline import PipelineObjective, make_executor
+
+    if cfg.search.executor != "population":
+        return PipelineObjective(cfg, run_dir, storage, name), None
+    if workers != 1:
+        raise ConfigError(f"--workers {workers}: study {name!r} is a population run (search.executor = "
+                          f"\"population\"), whose populations train in one process; start one `knobs worker` "
+                          f"per machine (or GPU) instead")
+    from knobs.pipeline._cycle import load_inputs
+    from knobs.pipeline._population import PopulationTrials
+    from knobs.pipeline._rundir import EventLog, RunDir
+
+    _, _, data, _, fixed, _ = load_inputs(cfg)
+    rundir = RunDir(path=run_dir, created=False)
+    events = opened_files.enter_context(contextlib.closing(EventLog(rundir.events_path)))
+    return PopulationTrials(cfg, data, fixed, rundir, events), make_executor(cfg.search)
 
 
 def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],
