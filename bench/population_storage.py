@@ -24,9 +24,6 @@ import argparse
 import functools
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from _elsewhere import run_elsewhere
 
 import knobs
 from knobs.population import PopulationObjective, optimize_population
@@ -110,14 +109,6 @@ def run_arms(sizes: list[int], epochs: int) -> list[dict[str, Any]]:
     return [arm(p, epochs) for p in sizes]
 
 
-def before(src: str, sizes: list[int], epochs: int) -> list[dict[str, Any]]:
-    """The same arms with another knobs source first on the path (a subprocess)."""
-    env = {**os.environ, "PYTHONPATH": src}
-    out = subprocess.run([sys.executable, __file__, "--arms-only", "--epochs", str(epochs), "--sizes",
-                          *map(str, sizes)], env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
@@ -130,7 +121,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     rows = {"after": run_arms(args.sizes, args.epochs)}
     if args.before:
-        rows["before"] = before(args.before, args.sizes, args.epochs)
+        rows["before"] = run_elsewhere(args.before, __file__, ["--epochs", str(args.epochs), "--sizes",
+                                                                *map(str, args.sizes)])
     print(f"{'arm':<8} {'P':>4} {'trials':>6} {'total s':>8} {'storage s':>9} {'share':>6} {'calls':>6}")
     for label in ("before", "after"):
         for r in rows.get(label, []):

@@ -20,6 +20,7 @@ from knobs.population._members import resolve_members
 from knobs.population._schedules import schedule_tables
 from knobs.population._stack import MemberDropout
 from knobs.population._update import VectorOptimizer
+from knobs.study import once_per_batch
 from knobs.train import OPTIMIZERS, EarlyStopping, History, Trainer, build_optimizer, build_schedule
 from knobs.train._regularization import decay_groups
 from knobs.trial import TrialState
@@ -383,6 +384,19 @@ def test_population_executor_asks_batches_and_honours_stop_catch_and_workers():
     assert [t.state for t in bad.trials] == [TrialState.FAILED] * 3
     with pytest.raises(ConfigError, match="workers must be 1"):
         bad.optimize(FakeBatch(), n_trials=2, workers=2, executor=PopulationExecutor(2))
+
+
+def test_once_per_batch_callbacks_run_after_each_batch_and_each_trial_one_by_one():
+    space = knobs.Space({"x": knobs.Float(0.0, 1.0)})
+    for executor, expected in ((PopulationExecutor(population=3), [(2, 3), (5, 6), (6, 7)]),
+                               (None, [(n, n + 1) for n in range(7)])):
+        per_trial, per_batch = [], []
+        study = knobs.Study(space, sampler=knobs.search.Random(seed=0))
+        study.optimize(FakeBatch() if executor else (lambda config, trial: config["x"]), n_trials=7, executor=executor,
+                       callbacks=[once_per_batch(lambda s, t: per_batch.append((t.number, len(per_trial)))),
+                                  lambda s, t: per_trial.append(t.number)])
+        assert per_trial == list(range(7))
+        assert per_batch == expected  # the batch's last trial, after every per-trial callback of it
 
 
 def test_group_members_and_population_key():

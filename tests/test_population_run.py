@@ -143,3 +143,28 @@ def test_a_worker_joining_a_population_run_trains_populations(tmp_path, capsys):
     joined = [e for e in events if e["event"] == "epoch" and e["trial"] >= 3 and e["epoch"] == 1]
     assert len(joined) == 3 and len({e["seconds"] for e in joined}) == 1  # one population epoch, shared
     assert (d / "checkpoints" / "best.pt").exists()
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_only_members_that_can_be_in_the_top_k_write_checkpoints(direction):
+    from types import SimpleNamespace
+
+    from knobs.pipeline._population import PopulationTrials
+    from knobs.population import MemberResult
+    from knobs.train import History
+    from knobs.trial import FrozenTrial
+
+    sign = 1 if direction == "minimize" else -1
+    told = [FrozenTrial(number=n, config={}, state=TrialState.COMPLETE, value=sign * v) for n, v in enumerate([1, 2, 3])]
+    study = SimpleNamespace(trials=told, direction=direction)
+    cfg = SimpleNamespace(ensemble=SimpleNamespace(top_k=3))
+    values = {3: 0.5, 4: 2.5, 5: 2.0, 6: 9.0, 7: float("nan"), 8: None}  # the top 3: 0.5, 1, 2 (a tie: kept)
+    trials = [SimpleNamespace(number=n) for n in values]
+    results = [MemberResult(index=i, params={}, history=History(records=[], best_epoch=None),
+                            best_value=None if v is None else sign * v, state_dict=None)
+               for i, v in enumerate(values.values())]
+    trials_of = PopulationTrials(cfg, None, {}, None, None, study=study)
+    assert trials_of._contenders(trials, results) == {3, 5}
+    assert PopulationTrials(cfg, None, {}, None, None)._contenders(trials, results) == {3, 4, 5, 6}  # no study
+    study.trials = told[:1]  # fewer than k known and in the batch together: each one can be in the top k
+    assert trials_of._contenders(trials[:2], results[:2]) == {3, 4}

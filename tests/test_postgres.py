@@ -19,7 +19,7 @@ from knobs.trial import TrialState
 
 # The storage contract suite of test_storage.py, run again with the `storage` fixture below.
 from test_storage import (  # noqa: F401 — collected here as PostgreSQL tests
-    test_heartbeat_moves_forward, test_list_studies_summary, test_numbers_are_atomic_across_threads,
+    test_create_trials_is_all_or_nothing, test_heartbeat_moves_forward, test_list_studies_summary, test_numbers_are_atomic_across_threads,
     test_report_many_attrs_and_finish_trials_are_one_atomic_write, test_study_records, test_trial_lifecycle,
 )
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 import knobs
 from knobs.errors import KnobsError, TrialError
-from knobs.storage import InMemoryStorage, SQLStorage, Storage, get_storage, list_studies
+from knobs.storage import InMemoryStorage, NumberTaken, SQLStorage, Storage, get_storage, list_studies
 from knobs.storage._retry import is_duplicate, retry
 from knobs.trial import TrialState
 
@@ -259,3 +259,16 @@ def test_report_many_retries_a_failed_write_and_loses_nothing(tmp_path):
         assert conn.execute(sa.text("SELECT count(*) FROM knobs_intermediate")).scalar() == 450
     assert all(r.heartbeat > before[r.number] for r in store.running_trials(sid))
     store.close()
+
+
+def test_create_trials_is_all_or_nothing(storage):
+    store = storage
+    study_id = store.create_study("s", space=None, direction="minimize").id
+    made = store.create_trials(study_id, [({"x": 0.1}, {}), ({"x": 0.2}, {"retry_of": 0})], number=0, host="h", pid=1,
+                               sampler={"state": 1})
+    assert [(t.number, t.config, t.attrs, t.state) for t in made] == [
+        (0, {"x": 0.1}, {}, TrialState.RUNNING), (1, {"x": 0.2}, {"retry_of": 0}, TrialState.RUNNING)]
+    assert [r.number for r in store.running_trials(study_id)] == [0, 1]
+    with pytest.raises(NumberTaken):
+        store.create_trials(study_id, [({"x": 0.3}, {})], number=1)
+    assert len(store.get_trials(study_id)) == 2 and store.get_study("s").sampler == {"state": 1}

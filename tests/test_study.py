@@ -144,6 +144,21 @@ def test_attrs_are_stored_and_must_be_json():
     assert study.trials[0].attrs == {"curve": [0.5, 0.4]}
 
 
+@pytest.mark.parametrize("storage", [None, "sqlite"])
+def test_trials_and_best_are_copies_whatever_the_storage(tmp_path, storage):
+    study = knobs.Study(SPACE, storage=storage and f"sqlite:///{tmp_path / 's.db'}")
+    trial = study.ask()
+    trial.set_attr("curve", {"loss": [0.5, 0.4]})
+    trial.report(1, 0.5)
+    study.tell(trial, 0.4)
+    for copied in (study.trials[0], study.best):  # a finished SQL trial is cached: the cache must not change
+        copied.attrs["curve"]["loss"].append(9)
+        copied.config.clear()
+        copied.intermediate[2] = 0.1
+    again = study.trials[0]
+    assert again.attrs == {"curve": {"loss": [0.5, 0.4]}} and again.intermediate == {1: 0.5} and again.config
+
+
 def test_sampler_sees_running_trials():
     sampler = Recording()
     study = knobs.Study(SPACE, sampler=sampler)
@@ -523,16 +538,18 @@ def test_ask_many_rereads_the_history_when_another_process_claims(tmp_path):
     space = knobs.Space({"x": knobs.Float(0.0, 1.0)})
     study = knobs.Study(space, sampler=Random(seed=0), storage=url, name="s")
     other = knobs.Study.load(url, "s", sampler=Random(seed=1))
-    create = study._storage.create_trial
+    create = study._storage.create_trials
     calls = []
 
     def contended(*args, **kwargs):
         if not calls:  # another worker takes the next number first
             other.ask()
-        calls.append(kwargs["number"])
+        calls.append((kwargs["number"], len(args[1])))
         return create(*args, **kwargs)
 
-    study._storage.create_trial = contended
-    trials = study._ask_many(3)
-    assert [t.number for t in trials] == [1, 2, 3] and calls == [0, 1, 2, 3]
-    assert len({t.number for t in study.trials}) == 4
+    study._storage.create_trials = contended
+    taken = []
+    trials = study._ask_many(3, take_slot=lambda: taken.append(1) or True)
+    assert [t.number for t in trials] == [1, 2, 3] and calls == [(0, 3), (1, 3)]  # one write lost, nothing kept
+    assert len(taken) == 3  # the redraw reused the budget slots the lost batch took
+    assert [t.number for t in study.trials] == [0, 1, 2, 3] and len({t.config["x"] for t in study.trials}) == 4

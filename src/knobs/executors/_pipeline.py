@@ -132,9 +132,12 @@ def budget_reached(trials: list[FrozenTrial], n_trials: int) -> bool:
 
 
 def stop_at_budget(n_trials: int) -> Any:
-    """A callback that stops the study once the run's budget is reached by any of its workers."""
+    """A callback that stops the study once the run's budget is reached by any of its workers
+    (once per batch of told trials: it reads the study, not the trial)."""
+    from knobs.study import once_per_batch
+
     def callback(study: Any, _trial: FrozenTrial) -> None:
         if budget_reached(study.trials, n_trials):
             study.stop()
 
-    return callback
+    return once_per_batch(callback)

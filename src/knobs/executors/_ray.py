@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.storage import jsonable
 from knobs.study._budget import Budget
+from knobs.study._callbacks import call_back
 from knobs.study._optimize import check, complete, fail, finish
 from knobs.study._requeue import is_abandoned
 from knobs.study._tell import as_value
@@ -145,11 +146,9 @@ class _Driver:
                 if not self.inflight:
                     return
                 ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=POLL_S)
-                for ref in ready:
-                    frozen = self._settle(ref, self.inflight.pop(ref))
-                    more = more or is_abandoned(frozen)  # its retry is owed, budget or not
-                    for callback in self.callbacks:
-                        callback(study, frozen)
+                settled = [self._settle(ref, self.inflight.pop(ref)) for ref in ready]
+                more = more or any(is_abandoned(frozen) for frozen in settled)  # their retries are owed
+                call_back(study, self.callbacks, settled)
         except BaseException:
             self._cancel_all()
             raise

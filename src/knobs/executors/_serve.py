@@ -63,7 +63,7 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
         ran: list[int] = []
         if n_trials is not None or not budget_reached(opened.trials, cfg.search.n_trials):
             with contextlib.ExitStack() as opened_files:
-                objective, executor = _objective(cfg, run_dir, storage, record.name, workers, opened_files)
+                objective, executor = _objective(cfg, run_dir, storage, opened, workers, opened_files)
                 opened.optimize(objective, n_trials=n_trials, timeout=cfg.search.timeout, workers=workers,
                                 executor=executor, callbacks=_callbacks(cfg, run_dir, n_trials, ran, on_trial))
         finished = sum(t.state.finished for t in opened.trials)
@@ -72,7 +72,7 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
     return {"study": record.name, "ran": len(ran), "finished": finished, "budget": cfg.search.n_trials}
 
 
-def _objective(cfg: Any, run_dir: Any, storage: str, name: str, workers: int,
+def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
                opened_files: contextlib.ExitStack) -> tuple[Any, Any]:
     """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
     for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
@@ -80,9 +80,9 @@ def _objective(cfg: Any, run_dir: Any, storage: str, name: str, workers: int,
     from knobs.executors._pipeline import PipelineObjective, make_executor
 
     if cfg.search.executor != "population":
-        return PipelineObjective(cfg, run_dir, storage, name), None
+        return PipelineObjective(cfg, run_dir, storage, study.name), None
     if workers != 1:
-        raise ConfigError(f"--workers {workers}: study {name!r} is a population run (search.executor = "
+        raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
                           f"\"population\"), whose populations train in one process; start one `knobs worker` "
                           f"per machine (or GPU) instead")
     from knobs.pipeline._cycle import load_inputs
@@ -92,7 +92,7 @@ def _objective(cfg: Any, run_dir: Any, storage: str, name: str, workers: int,
     _, _, data, _, fixed, _ = load_inputs(cfg)
     rundir = RunDir(path=run_dir, created=False)
     events = opened_files.enter_context(contextlib.closing(EventLog(rundir.events_path)))
-    return PopulationTrials(cfg, data, fixed, rundir, events), make_executor(cfg.search)
+    return PopulationTrials(cfg, data, fixed, rundir, events, study=study), make_executor(cfg.search)
 
 
 def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],
@@ -103,10 +103,11 @@ def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],
     from knobs.pipeline._best import publish_best
     from knobs.pipeline._members import keep_top
     from knobs.pipeline._rundir import RunDir
+    from knobs.study import once_per_batch
 
     rundir = RunDir(path=run_dir, created=False)
-    callbacks = [lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: publish_best(rundir, s),
-                 lambda s, t: ran.append(t.number)]
+    callbacks = [once_per_batch(lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k)),
+                 once_per_batch(lambda s, t: publish_best(rundir, s)), lambda s, t: ran.append(t.number)]
     if on_trial is not None:
         callbacks.append(on_trial)
     if n_trials is None:  # an explicit count extends the run; otherwise stop at its budget

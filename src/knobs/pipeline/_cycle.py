@@ -37,7 +37,7 @@ from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.pipeline._running import watch_running
 from knobs.pipeline._split_rows import split_rows
 from knobs.report import write_report
-from knobs.study import Study
+from knobs.study import Study, once_per_batch
 
 __all__ = ["run", "RunResult", "load_inputs"]
 
@@ -159,10 +159,11 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
             display.say(_population_note(cfg, space))
         with display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs,
                             metric=cfg.search.metric) as progress, _watch(cfg, study, progress):
-            study.optimize(_runner(cfg, objective, rundir, progress.on_epoch, study_url, study_name), n_trials=remaining,
+            study.optimize(_runner(cfg, objective, rundir, progress.on_epoch, study, study_url), n_trials=remaining,
                            timeout=cfg.search.timeout, workers=cfg.search.workers, executor=make_executor(cfg.search),
                            callbacks=[progress.on_trial, lambda s, t: events("trial", **_trial_event(t)),
-                                      lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k), lambda s, t: best(s),
+                                      once_per_batch(lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k)),
+                                      once_per_batch(lambda s, t: best(s)), once_per_batch(progress.show_best),
                                       stop_at_budget(cfg.search.n_trials)])
         autopilot = Autopilot(cfg, study, objective, data, splits, rundir, events, display).run(deadline)
         best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
@@ -182,14 +183,14 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         events.close()
 
 
-def _runner(cfg: RunConfig, objective: Any, rundir: RunDir, on_epoch: Any, url: str, name: str) -> Any:
+def _runner(cfg: RunConfig, objective: Any, rundir: RunDir, on_epoch: Any, study: Study, url: str) -> Any:
     """What ``study.optimize`` runs: population batches, the in-process objective (a
     ``TrialObjective`` or, in fold mode, a ``FoldObjective``; live epoch progress), or the
     picklable one for worker processes and Ray tasks."""
     objective.on_epoch = on_epoch
     if cfg.search.executor == "population":  # never in fold mode (check_population)
-        return PopulationTrials(cfg, objective.data, objective.fixed, rundir, objective.events, on_epoch)
-    return search_objective(cfg, objective, rundir, url, name)
+        return PopulationTrials(cfg, objective.data, objective.fixed, rundir, objective.events, on_epoch, study)
+    return search_objective(cfg, objective, rundir, url, study.name)
 
 
 def _watch(cfg: RunConfig, study: Study, progress: Any) -> Any:

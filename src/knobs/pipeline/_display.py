@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from knobs.errors import TrialError
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["Display", "trials_table", "autopilot_table"]
@@ -121,14 +122,19 @@ class _SearchProgress:
             self.progress.update(self.workers[r.number], completed=r.epoch, info=info)
 
     def on_trial(self, study: Any, trial: FrozenTrial) -> None:
+        self.progress.update(self.trials, advance=1)
+
+    def show_best(self, study: Any, trial: FrozenTrial) -> None:
+        """The study's best value beside the trial count (once per batch of told trials)."""
         best = _best_value(study)
-        info = f"best {best:.4f}" if best is not None else ""
-        self.progress.update(self.trials, advance=1, info=info)
+        self.progress.update(self.trials, info=f"best {best:.4f}" if best is not None else "")
 
 
 def _best_value(study: Any) -> float | None:
-    complete = [t for t in study.trials if t.state is TrialState.COMPLETE]
-    return study.best.value if complete else None
+    try:
+        return study.best.value
+    except TrialError:  # nothing complete yet
+        return None
 
 
 def trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top: int = 8) -> Table:

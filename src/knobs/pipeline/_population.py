@@ -5,7 +5,9 @@ Why a wrapper around ``knobs.population.PopulationObjective``: the run directory
 not depend on how a trial was trained. Each member's epochs go to events.jsonl and to
 ``trial.report`` (so pruners decide per epoch), its attributes are the ones a one-by-one trial
 sets, and its best weights are written to ``checkpoints/trial-N.pt`` by the same function the
-one-by-one ``TrialObjective`` uses — so the top-k pruning, ``best.pt``, the ensemble, the final
+one-by-one ``TrialObjective`` uses — only for members that can be among the run's top k: the
+``keep_top`` callback would delete any other at the batch's end, and at P = 256 the writes were
+half of what a run spends beside training (bench/population_run.py) — so the top-k pruning, ``best.pt``, the ensemble, the final
 test, ``knobs predict`` and the report read a population run like any other. Seeds match too
 (trial n uses ``seed + n``), so a member trains as that trial would alone, up to float rounding
 and dropout's random masks.
@@ -17,10 +19,11 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 from knobs.models import build_model
-from knobs.pipeline._members import save_trial_checkpoint, trial_checkpoint
+from knobs.pipeline._members import save_trial_checkpoint, top_trials, trial_checkpoint
 from knobs.pipeline._objective import split_params
 from knobs.pipeline._prepared import PreparedData
 from knobs.pipeline._rundir import EventLog, RunDir
@@ -39,12 +42,14 @@ class PopulationTrials:
         data: the prepared data. fixed: values every trial has unless its config sets them.
         rundir, events: where checkpoints and epoch events go.
         on_epoch: ``on_epoch(record)`` for each member's epoch (the progress display).
+        study: the run's study, read once per batch to skip the checkpoints of members that
+            cannot be among its ``ensemble.top_k`` best; None: every member's is written.
     """
 
     def __init__(self, cfg: Any, data: PreparedData, fixed: dict[str, Any], rundir: RunDir, events: EventLog,
-                 on_epoch: Callable[[dict], None] = lambda r: None) -> None:
+                 on_epoch: Callable[[dict], None] = lambda r: None, study: Any = None) -> None:
         self.cfg, self.data, self.fixed = cfg, data, fixed
-        self.rundir, self.events, self.on_epoch = rundir, events, on_epoch
+        self.rundir, self.events, self.on_epoch, self.study = rundir, events, on_epoch, study
 
     def objective(self) -> PopulationObjective:
         """The population trainer with this run's settings."""
@@ -58,20 +63,36 @@ class PopulationTrials:
 
     def __call__(self, trials: Sequence[Trial]) -> list[MemberResult]:
         results = self.objective()(trials)
+        contenders = self._contenders(trials, results)
         for trial, result in zip(trials, results):
-            self._record(trial, result)
+            self._record(trial, result, save=trial.number in contenders)
         return results
+
+    def _contenders(self, trials: Sequence[Trial], results: list[MemberResult]) -> set[int]:
+        """The batch's trials whose value ties or beats the k-th best of the study's complete trials
+        and the batch together (``keep_top`` keeps no other: the top k only gets better)."""
+        values = {t.number: r.best_value for t, r in zip(trials, results)
+                  if r.best_value is not None and math.isfinite(r.best_value)}
+        if self.study is None:
+            return set(values)
+        k, sign = self.cfg.ensemble.top_k, (-1.0 if self.study.direction == "maximize" else 1.0)
+        known = [t.value for t in top_trials(self.study.trials, k, self.study.direction)]
+        ranked = sorted([*known, *values.values()], key=lambda v: sign * v)
+        if len(ranked) <= k:
+            return set(values)
+        cutoff = sign * ranked[k - 1]
+        return {n for n, v in values.items() if sign * v <= cutoff}
 
     def _epoch(self, trial: Trial, record: dict) -> None:
         self.events("epoch", trial=trial.number, **record)
         self.on_epoch(record)
 
-    def _record(self, trial: Trial, result: MemberResult) -> None:
-        """Events and the checkpoint of one member, as ``TrialObjective`` writes them."""
+    def _record(self, trial: Trial, result: MemberResult, save: bool) -> None:
+        """Events and (``save``) the checkpoint of one member, as ``TrialObjective`` writes them."""
         if result.diverged:
             self.events("diverged", trial=trial.number, message=result.message)
             return
-        if result.pruned or result.best_value is None or result.state_dict is None:
+        if not save or result.pruned or result.best_value is None or result.state_dict is None:
             return
         params = {**self.fixed, **trial.config}
         _, model_params = split_params(params)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from knobs.errors import ConfigError, TrialError
 from knobs.population._tracking import MemberResult
 from knobs.study._budget import Budget
+from knobs.study._callbacks import call_back
 from knobs.study._optimize import check, failure_attrs, finish, must_raise
 from knobs.trial import FrozenTrial, Trial, TrialState
 
@@ -62,9 +63,7 @@ class PopulationExecutor:
             trials = _ask(study, budget, size)
             if not trials:
                 return
-            for frozen in _run_batch(study, objective, trials, catch):
-                for callback in callbacks:
-                    callback(study, frozen)
+            call_back(study, callbacks, _run_batch(study, objective, trials, catch))
 
     def _check(self, workers: int) -> int:
         size = self.population

@@ -72,6 +72,16 @@ class InMemoryStorage(Storage):
                 self.set_study_fields(study_id, sampler=sampler)
             return copy.deepcopy(trial)
 
+    def create_trials(self, study_id: int, rows: Sequence[tuple[dict[str, Any], dict[str, Any]]], *, number: int,
+                      host: str | None = None, pid: int | None = None,
+                      sampler: dict[str, Any] | None = None) -> list[FrozenTrial]:
+        with self._lock:  # the lock makes the rows one atomic write
+            if number != len(self._trials[study_id]):
+                raise NumberTaken(f"trial {number} is taken (the next free number is {len(self._trials[study_id])})")
+            return [self.create_trial(study_id, config, host=host, pid=pid, number=number + i, attrs=attrs,
+                                      sampler=sampler if i == len(rows) - 1 else None)
+                    for i, (config, attrs) in enumerate(rows)]
+
     def finish_trial(self, study_id: int, number: int, state: TrialState, value: float | None,
                      attrs: dict[str, Any] | None = None) -> FrozenTrial:
         with self._lock:

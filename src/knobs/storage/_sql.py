@@ -179,6 +179,40 @@ class SQLStorage(Storage):
         retry(finish)
         return self.get_trial(study_id, number)
 
+    def create_trials(self, study_id: int, rows: Sequence[tuple[dict[str, Any], dict[str, Any]]], *, number: int,
+                      host: str | None = None, pid: int | None = None,
+                      sampler: dict[str, Any] | None = None) -> list[FrozenTrial]:
+        t = db.trials
+        if not rows:
+            return []
+
+        def insert() -> None:
+            now = time.time()
+            with self._begin() as conn:
+                free = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.number) + 1, 0))
+                                    .where(t.c.study_id == study_id)).scalar_one()
+                if number != free:
+                    raise NumberTaken(f"trial {number} is taken (the next free number is {free})")
+                conn.execute(t.insert(), [dict(study_id=study_id, number=number + i, state=_RUNNING, config=config,
+                                               attrs=attrs or {}, started_at=now, heartbeat=now, host=host, pid=pid)
+                                          for i, (config, attrs) in enumerate(rows)])
+                if sampler is not None:
+                    conn.execute(db.studies.update().where(db.studies.c.id == study_id).values(sampler=sampler))
+
+        def claim() -> None:
+            try:
+                insert()
+            except sa.exc.IntegrityError as error:  # another worker took one of the numbers first
+                if is_duplicate(error):
+                    raise NumberTaken(f"trials {number}.. were claimed by another worker") from None
+                raise
+
+        retry(claim)
+        with self._connect() as conn:
+            ids = conn.execute(sa.select(t.c.id).where(t.c.study_id == study_id, t.c.number >= number,
+                                                       t.c.number < number + len(rows))).scalars().all()
+            return self._load(conn, list(ids))
+
     def finish_trials(self, study_id: int, rows: Sequence[tuple[int, TrialState, float | None, dict[str, Any]]]
                       ) -> list[FrozenTrial]:
         numbers = [number for number, _, _, _ in rows]

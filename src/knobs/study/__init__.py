@@ -7,6 +7,7 @@ Example:
     >>> trial = study.ask(); study.tell(trial, 0.25)                          # doctest: +SKIP
 """
 
+from knobs.study._callbacks import once_per_batch
 from knobs.study._study import Study
 
-__all__ = ["Study"]
+__all__ = ["Study", "once_per_batch"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.study._budget import Budget
+from knobs.study._callbacks import call_back
 from knobs.study._tell import as_value
 from knobs.trial import FrozenTrial, Pruned, Trial, TrialState
 
@@ -40,9 +41,7 @@ def optimize(study: "Study", objective: "Objective", *, n_trials: int | None, ti
             if budget.open() and (n_trials is None or budget.taken < n_trials):
                 _log.info("study %r: the sampler has no new config; stopping after %d trials", study.name, budget.taken)
             return
-        frozen = run_trial(study, objective, trial, catch)
-        for callback in callbacks:
-            callback(study, frozen)
+        call_back(study, callbacks, [run_trial(study, objective, trial, catch)])
 
 
 def run_trial(study: "Study", objective: "Objective", trial: Trial, catch: tuple[type[BaseException], ...]) -> FrozenTrial:

@@ -7,8 +7,8 @@ Why a thin shell: the rules live elsewhere — what ``tell`` records in ``_tell.
 
 from __future__ import annotations
 
-import copy
 import os
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 from knobs.errors import ConfigError, KnobsError, TrialError
@@ -188,7 +188,10 @@ class Study:
                 (``retry_abandoned``; the retry's ``attrs["retry_of"]`` names the lost trial).
             timeout: no new trial starts after this many seconds; None: no limit.
             callbacks: ``cb(study, frozen_trial)`` after each finished trial (in this process,
-                also for trials that worker processes finished).
+                also for trials that worker processes finished). One wrapped in
+                ``knobs.study.once_per_batch`` reads the study, not the trial, so it runs once per
+                batch of trials told together (a population, or what workers finished since the
+                last look) — after the batch's per-trial callbacks, with its last trial.
             catch: exceptions that fail a trial but not the study. The default catches every
                 ``Exception`` — one diverging config should not end a long search — except
                 ``KnobsError`` (a bad setup fails every trial alike), which always propagates
@@ -237,7 +240,7 @@ class Study:
     @property
     def trials(self) -> list[FrozenTrial]:
         """Every trial by number (copies: editing them changes nothing stored)."""
-        return copy.deepcopy(self._storage.get_trials(self._id))
+        return [trial.copy() for trial in self._storage.get_trials(self._id)]
 
     @property
     def best(self) -> FrozenTrial:
@@ -252,7 +255,7 @@ class Study:
             counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))) or "no trials"
             raise TrialError(f"study {self.name!r} has no complete trial yet ({counts})")
         sign = 1.0 if self.direction == "minimize" else -1.0
-        return copy.deepcopy(min(complete, key=lambda t: (sign * t.value, t.number)))
+        return min(complete, key=lambda t: (sign * t.value, t.number)).copy()
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -287,26 +290,65 @@ class Study:
 
     # ---- wiring ------------------------------------------------------------------------------
     def _ask_many(self, size: int, take_slot: Callable[[], bool] | None = None) -> list[Trial]:
-        """Up to ``size`` claims (a population's batch) with one read of the history.
+        """Up to ``size`` claims (a population's batch) with one read and one write.
 
         Each claim's sampler sees the history plus the trials claimed before it in this batch —
         exactly what ``size`` calls of ``_ask`` would show it — so a seeded study proposes the
-        same configs; only the reads are shared (P calls of ``_ask`` re-read a history that grows
-        by one each time: O(P²) rows). When another process claims meanwhile (``NumberTaken``) the
-        history is read again, as ``_ask`` does.
+        same configs; only the storage work is shared: one read of the history (P calls of
+        ``_ask`` re-read a history that grows by one each time: O(P²) rows) and one
+        ``create_trials`` write. When another process claims meanwhile (``NumberTaken``) nothing
+        was written: the sampler is rolled back, the history read again and the batch drawn anew,
+        reusing the budget slots it already took.
         """
         self.fail_stale_trials()
         history = self._storage.get_trials(self._id)
-        trials: list[Trial] = []
-        while len(trials) < size:
-            trial = self._ask(take_slot, history=history)
-            if trial is None:
-                break
-            trials.append(trial)
-        return trials
+        held = 0  # budget slots taken by a batch that lost the race: its redraw uses them first
+        while True:
+            self._sync_sampler()
+            before = self._sampler_state()
+            rows, state, held = self._draw_batch(history, size, take_slot, held)
+            if not rows:
+                if state is not None:
+                    self._save_sampler(state)
+                return []
+            number = history[-1].number + 1 if history else 0
+            try:
+                frozen = self._storage.create_trials(
+                    self._id, rows, number=number, host=_heartbeat.HOST, pid=os.getpid(),
+                    sampler=state if state is not None and state != self._stored_sampler else None)
+            except NumberTaken:
+                _resume.load_sampler_state(self.sampler, before)  # undo the draws; re-sync next
+                history = self._storage.get_trials(self._id)
+                continue
+            if state is not None:
+                self._stored_sampler = state
+            return [self._live_trial(trial) for trial in frozen]
 
-    def _ask(self, take_slot: Callable[[], bool] | None = None,
-             history: list[FrozenTrial] | None = None) -> Trial | None:
+    def _draw_batch(self, history: list[FrozenTrial], size: int, take_slot: Callable[[], bool] | None,
+                    held: int) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None, int]:
+        """(the batch's ``(config, attrs)`` rows, the sampler state after its last draw or None,
+        the budget slots it holds). Abandoned trials' retries come first and take no slot."""
+        view, rows, state, used = list(history), [], None, 0
+        number = history[-1].number + 1 if history else 0
+        now = time.time()
+        while len(rows) < size:
+            lost = _requeue.pending_retry(view) if self.retry_abandoned else None
+            if lost is not None:
+                config, attrs = dict(lost.config), {_requeue.RETRY_OF: lost.number}
+            else:
+                if used >= held and take_slot is not None and not take_slot():
+                    break
+                used += 1
+                configs = self.sampler.suggest(self.space, view, 1, direction=self.direction)
+                state = self._sampler_state()
+                if not configs:
+                    break
+                config, attrs = jsonable(dict(configs[0]), "a sampled config"), {}
+            view.append(FrozenTrial(number=number + len(rows), config=config, started_at=now, attrs=attrs))
+            rows.append((config, attrs))
+        return rows, state, max(used, held)
+
+    def _ask(self, take_slot: Callable[[], bool] | None = None) -> Trial | None:
         """Like ``ask`` but None when the sampler is used up or ``take_slot()`` says no.
 
         The claim is optimistic: the sampler sees trials ``0..n-1`` and its config is stored as
@@ -317,13 +359,9 @@ class Study:
         the same way (once, as a retry) before any new one, and takes no slot.
         """
         slot = take_slot is None
-        shared = history  # ``_ask_many``'s running view: read once, extended by each claim
         while True:
-            if shared is None:
-                self.fail_stale_trials()
-                history = self._storage.get_trials(self._id)
-            else:
-                history = shared
+            self.fail_stale_trials()
+            history = self._storage.get_trials(self._id)
             number = history[-1].number + 1 if history else 0
             lost = _requeue.pending_retry(history) if self.retry_abandoned else None
             before, state = None, None
@@ -348,13 +386,9 @@ class Study:
             except NumberTaken:
                 if before is not None:
                     _resume.load_sampler_state(self.sampler, before)  # undo the draw; re-sync next
-                if shared is not None:  # another process claimed: the shared view is stale
-                    shared[:] = self._storage.get_trials(self._id)
                 continue
             if state is not None:
                 self._stored_sampler = state
-            if shared is not None:
-                shared.append(frozen)
             return self._live_trial(frozen)
 
     def _live_trial(self, frozen: FrozenTrial, prune: bool = True) -> Trial:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from knobs.errors import ConfigError
 from knobs.study._budget import Budget
+from knobs.study._callbacks import call_back
 from knobs.study._optimize import check, run_trial
 
 if TYPE_CHECKING:
@@ -126,10 +127,9 @@ def _spec(study: "Study", objective: Any, n_trials: int | None, timeout: float |
 def _call_back(study: "Study", callbacks: list, seen: set[int]) -> None:
     """Run the callbacks, in this process, for trials that finished since the last look."""
     fresh = [t for t in study.storage.get_trials(study._id) if t.state.finished and t.number not in seen]
-    for trial in sorted(fresh, key=lambda t: (t.finished_at or 0.0, t.number)):
-        seen.add(trial.number)
-        for callback in callbacks:
-            callback(study, trial)
+    fresh.sort(key=lambda t: (t.finished_at or 0.0, t.number))
+    seen.update(t.number for t in fresh)
+    call_back(study, callbacks, fresh)
 
 
 class _Pool:
