@@ -56,6 +56,20 @@ def test_healthy_mlp_starts_near_ln_c(digits):
     assert len(result.measured["losses"]) == 3 and result.measured["seeds"] == [0, 1, 2]
 
 
+@pytest.mark.parametrize("init", ["kaiming", "xavier", "orthogonal"])
+@pytest.mark.parametrize("family, shape", [("mlp", (10,)), ("convnet", (1, 4, 4))])
+def test_a_regression_head_starts_at_the_standardized_targets_mean(init, family, shape):
+    from knobs.models import build_model
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, *shape)).astype("float32")
+    y = (X.reshape(400, -1)[:, :3].sum(1) / np.sqrt(3)).astype("float32")  # standardized: mean 0, variance 1
+    result = check_initial_loss(lambda: build_model(family, input_shape=shape, n_classes=1, init=init), X, y,
+                                task="regression")
+    # a full-gain head would add its own output variance (about 1 with He init): MSE about 2 Var(y)
+    assert result.passed and abs(result.measured["ratio"] - 1) < 0.1, result.measured
+
+
 def test_huge_final_layer_fails_with_the_numbers(digits):
     result = check_initial_loss(huge_final_layer, *digits)
     assert not result.passed and result.severity == "warning"

@@ -68,7 +68,7 @@ class ConvNet(nn.Module):
         self.features = nn.Sequential(*blocks)
         flat = c_in * _shrink(height, hp) * _shrink(width, hp)
         self.head = _head(flat, n_out, hp)
-        init_weights(self, init, activation=activation, output=self.head[-1])
+        init_weights(self, init, activation=activation, output=self.head[-1], small_output=n_out == 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -3,7 +3,10 @@
 Why the gain matters: Glorot/Xavier keeps the variance of activations constant for linear units
 and He/Kaiming does the same for ReLU units (half of them are zero, so the variance must double).
 Using the gain of the activation the model actually has is what makes a deep net start trainable.
-The output layer feeds a softmax, not an activation, so it always gets the linear gain.
+The output layer feeds a softmax, not an activation, so it always gets the linear gain. A single
+regression output is scaled down further (``small_output``): its targets are standardized (mean 0,
+variance 1), so a head that starts with output variance near 1 adds that much to the initial MSE
+(about 2·Var(y) with He init) — "init well": predictions start at the target's mean.
 
 Example:
     >>> from torch import nn
@@ -13,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from knobs.errors import ConfigError
@@ -50,7 +54,12 @@ def check_init(name: object) -> str:
     return INIT_SCHEMES[name]
 
 
-def init_weights(model: nn.Module, scheme: str, *, activation: str, output: nn.Module | None = None) -> None:
+#: the factor on a regression head's weights: its initial outputs have about 1% of the variance.
+SMALL_OUTPUT = 0.1
+
+
+def init_weights(model: nn.Module, scheme: str, *, activation: str, output: nn.Module | None = None,
+                 small_output: bool = False) -> None:
     """Initialize every Linear/Conv weight of ``model`` in place; biases start at zero.
 
     Args:
@@ -58,6 +67,7 @@ def init_weights(model: nn.Module, scheme: str, *, activation: str, output: nn.M
         scheme: any name in ``INIT_SCHEMES`` ("default" keeps PyTorch's own initialization).
         activation: the hidden activation; picks the gain.
         output: the layer producing logits, initialized with the linear gain.
+        small_output: scale ``output``'s weights by ``SMALL_OUTPUT`` (a regression head).
     """
     canonical = check_init(scheme)
     if canonical == "default":
@@ -66,6 +76,9 @@ def init_weights(model: nn.Module, scheme: str, *, activation: str, output: nn.M
         if isinstance(module, _WEIGHTED):
             act = "linear" if module is output else activation
             _init_layer(module, canonical, *_GAIN_OF[act])
+    if small_output and output is not None:
+        with torch.no_grad():
+            output.weight.mul_(SMALL_OUTPUT)
 
 
 def _init_layer(layer: nn.Module, scheme: str, nonlinearity: str, param: float | None) -> None:

@@ -58,7 +58,7 @@ class MLP(nn.Module):
             fan_in = self.hparams["width"]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(fan_in, n_out)
-        init_weights(self, init, activation=activation, output=self.head)
+        init_weights(self, init, activation=activation, output=self.head, small_output=n_out == 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
