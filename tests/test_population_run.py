@@ -168,3 +168,39 @@ def test_only_members_that_can_be_in_the_top_k_write_checkpoints(direction):
     assert PopulationTrials(cfg, None, {}, None, None)._contenders(trials, results) == {3, 4, 5, 6}  # no study
     study.trials = told[:1]  # fewer than k known and in the batch together: each one can be in the top k
     assert trials_of._contenders(trials[:2], results[:2]) == {3, 4}
+
+
+def test_a_population_run_killed_mid_batch_resumes_and_retries_the_batch(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "c.toml"
+    config.write_text('[search]\nsampler = "random"\nn_trials = 6\nexecutor = "population"\npopulation = 3\n'
+                      '[search.space]\nlr = { low = 1e-3, high = 1e-2, log = true }\nwidth = 16\ndepth = 1\n'
+                      '[train]\nepochs = 40\n[checks]\noverfit_tiny = false\ninitial_loss = false\n')
+    command = [sys.executable, "-m", "knobs.cli", "tune", "-c", str(config), "--runs-dir", str(tmp_path / "runs"),
+               "--name", "k", "-q"]
+    events = tmp_path / "runs" / "k" / "events.jsonl"
+
+    def second_batch_started():
+        lines = events.read_text().splitlines() if events.exists() else []
+        return any('"event": "epoch"' in line and json.loads(line)["trial"] >= 3 for line in lines)
+
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not second_batch_started():
+        assert proc.poll() is None and time.monotonic() < deadline, "the second batch never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert subprocess.run(command, capture_output=True).returncode == 0  # the same command resumes
+    trials = _trials(tmp_path / "runs" / "k")
+    lost = [t for t in trials if t.state is TrialState.FAILED]
+    assert [t.number for t in lost] == [3, 4, 5] and {t.attrs["fail_reason"] for t in lost} == {"abandoned: process died"}
+    retries = {t.attrs["retry_of"]: t for t in trials if "retry_of" in t.attrs}
+    assert sorted(retries) == [3, 4, 5] and all(retries[t.number].config == t.config for t in lost)
+    assert all(t.attrs.get("population") for t in retries.values())  # the retries trained as a population
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == 6  # the budget, nothing finished lost
+    assert (tmp_path / "runs" / "k" / "checkpoints" / "best.pt").exists()
