@@ -20,15 +20,12 @@ prints a table, writes ``bench/results/population_run.json``, and its last line 
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-from _elsewhere import run_elsewhere
+from _elsewhere import before_after, write_figures
 
 from knobs.config import load_config
 from knobs.pipeline import Display, run
@@ -81,26 +78,11 @@ def arm(population: int, epochs: int) -> dict[str, Any]:
             "bookkeeping_share": round(rest / clock.search, 4), "study_reads": clock.reads}
 
 
-def run_arms(sizes: list[int], epochs: int) -> list[dict[str, Any]]:
-    torch.set_num_threads(1)
-    arm(4, 1)  # warm-up: imports, first torch calls
-    return [arm(p, epochs) for p in sizes]
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--before", default=None, help="src folder of the knobs to compare with")
-    parser.add_argument("--arms-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.arms_only:
-        print(json.dumps(run_arms(args.sizes, args.epochs)))
+    parsed = before_after(argv, __doc__.split("\n")[0], __file__, arm, warm_up=4)
+    if parsed is None:
         return {}
-    rows = {"after": run_arms(args.sizes, args.epochs)}
-    if args.before:
-        rows["before"] = run_elsewhere(args.before, __file__, ["--epochs", str(args.epochs), "--sizes",
-                                                                *map(str, args.sizes)])
+    args, rows = parsed
     print(f"{'arm':<8} {'P':>4} {'trials':>6} {'search s':>9} {'training s':>10} {'bookkeeping s':>13} "
           f"{'ms/trial':>8} {'share':>6} {'reads':>6}")
     for label in ("before", "after"):
@@ -109,10 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"{r['bookkeeping_s']:>13.2f} {r['bookkeeping_ms_per_trial']:>8.1f} {r['bookkeeping_share']:>6.1%} "
                   f"{r['study_reads']:>6}")
     figures: dict[str, Any] = {"bench": "population_run", "epochs": args.epochs, "threads": 1, **rows}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=1) + "\n")
-    print(json.dumps(figures))
-    return figures
+    return write_figures(figures, RESULTS)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ JSON object with the figures.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import json
@@ -32,7 +31,7 @@ from typing import Any
 
 import torch
 
-from _elsewhere import run_elsewhere
+from _elsewhere import before_after, write_figures
 
 import knobs
 from knobs.population import PopulationObjective, optimize_population
@@ -103,26 +102,11 @@ def arm(population: int, epochs: int) -> dict[str, Any]:
             "outcome_sha": hashlib.sha256(json.dumps(outcome).encode()).hexdigest()[:16]}
 
 
-def run_arms(sizes: list[int], epochs: int) -> list[dict[str, Any]]:
-    torch.set_num_threads(1)
-    arm(8, 1)  # warm-up: imports, first torch calls
-    return [arm(p, epochs) for p in sizes]
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--before", default=None, help="src folder of the knobs to compare with")
-    parser.add_argument("--arms-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.arms_only:
-        print(json.dumps(run_arms(args.sizes, args.epochs)))
+    parsed = before_after(argv, __doc__.split("\n")[0], __file__, arm, warm_up=8)
+    if parsed is None:
         return {}
-    rows = {"after": run_arms(args.sizes, args.epochs)}
-    if args.before:
-        rows["before"] = run_elsewhere(args.before, __file__, ["--epochs", str(args.epochs), "--sizes",
-                                                                *map(str, args.sizes)])
+    args, rows = parsed
     print(f"{'arm':<8} {'P':>4} {'trials':>6} {'total s':>8} {'storage s':>9} {'share':>6} {'calls':>6}")
     for label in ("before", "after"):
         for r in rows.get(label, []):
@@ -133,10 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["same_outcome"] = all(a["outcome_sha"] == b["outcome_sha"] for a, b in zip(rows["after"], rows["before"]))
         figures["storage_speedup"] = {str(a["population"]): round(b["storage_s"] / max(a["storage_s"], 1e-9), 1)
                                       for a, b in zip(rows["after"], rows["before"])}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=1) + "\n")
-    print(json.dumps(figures))
-    return figures
+    return write_figures(figures, RESULTS)
 
 
 if __name__ == "__main__":
