@@ -51,6 +51,27 @@ def test_best_pt_is_the_studys_best_whatever_order_trials_finish_in(tmp_path):
     assert not list(rundir.path.glob("checkpoints/.*.tmp"))
 
 
+def test_best_pt_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from knobs.pipeline import _best
+
+    rundir, study = open_run(tmp_path)
+    a, b = study.ask(), study.ask()
+    finish(rundir, study, a, 0.2)
+    assert publish_best(rundir, study) == a.number
+    loads = []
+    monkeypatch.setattr(_best, "load_checkpoint", lambda path: loads.append(path) or load_checkpoint(path))
+    finish(rundir, study, b, 0.5)
+    assert publish_best(rundir, study) == a.number and loads == []  # unchanged since it was written here
+    # another publisher replaces best.pt (a new file): the number is read from it again
+    tmp = rundir.best_checkpoint.with_name("other.tmp")
+    shutil.copyfile(trial_checkpoint(rundir, b.number), tmp)
+    os.replace(tmp, rundir.best_checkpoint)
+    assert publish_best(rundir, study) == a.number and len(loads) == 1 and published(rundir) == a.number
+
+
 def test_nothing_to_publish_before_a_complete_trial(tmp_path):
     rundir, study = open_run(tmp_path)
     study.tell(study.ask(), state="failed")

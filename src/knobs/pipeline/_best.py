@@ -55,6 +55,7 @@ def publish_best(rundir: RunDir, study: Any, on_publish: Callable[[int, float], 
         try:
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
+            _remember(target, number)
         except FileNotFoundError:
             _log.warning("trial %d is the best but %s is missing; best.pt left as it was", number, source)
             return None
@@ -65,11 +66,40 @@ def publish_best(rundir: RunDir, study: Any, on_publish: Callable[[int, float], 
     return number
 
 
+# path → (the file's stat signature, the trial it holds): best.pt is read again only when it changed
+_SEEN: dict[Path, tuple[tuple[int, int, int], int | None]] = {}
+
+
 def _published(path: Path) -> int | None:
-    """The trial number ``best.pt`` holds (None when absent or unreadable)."""
-    if not path.exists():
+    """The trial number ``best.pt`` holds (None when absent or unreadable).
+
+    Why cached by stat: publishing runs after every trial, and loading a checkpoint to read one
+    number is the costly part when nothing changed. Every publisher replaces the file
+    (``os.replace``: a new inode), so a changed signature means another look."""
+    signature = _signature(path)
+    if signature is None:
         return None
+    seen = _SEEN.get(path)
+    if seen is not None and seen[0] == signature:
+        return seen[1]
     try:
-        return load_checkpoint(path)["extra"].get("trial")
+        number = load_checkpoint(path)["extra"].get("trial")
     except Exception:  # noqa: BLE001 — a damaged file is replaced, whatever is wrong with it
+        number = None
+    _SEEN[path] = (signature, number)
+    return number
+
+
+def _remember(path: Path, number: int) -> None:
+    """Note that ``path`` as it is now holds trial ``number`` (just written here)."""
+    signature = _signature(path)
+    if signature is not None:
+        _SEEN[path] = (signature, number)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
         return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
