@@ -119,11 +119,16 @@ overfit_tiny = false
     assert refit["rows"] == summary["data"]["n"] - summary["test"]["n"]
     report = (run_dir / "report.html").read_text()
     assert "Cross-validation (3 folds" in report and "mean ± std" in report
+    best = summary["best_trial"]["number"]
+    assert f"Learning curves of the best trial (#{best}) on each of its 3 folds" in report
 
     # the pruner saw the running mean over folds, one step per fold
     for trial in Study.load(f"sqlite:///{run_dir / 'study.db'}", "search").trials:
         values = trial.attrs["fold_values"]
         assert trial.intermediate == pytest.approx({i + 1: statistics.fmean(values[:i + 1]) for i in range(3)})
+        curves = trial.attrs["fold_curves"]  # every fold's curve, the first also as the trial's curve
+        assert len(curves) == 3 and curves[0] == trial.attrs["curve"]
+        assert [min(c["val_loss"]) for c in curves] == pytest.approx([r["val_loss"] for r in trial.attrs["cv"]["per_fold"]])
 
     # knobs predict on the refit model reproduces the reported test accuracy from the raw rows
     with pytest.warns(VaultWarning):

@@ -65,7 +65,7 @@ class FoldObjective:
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
         inner, metric = self.inner, self.inner.metric
         params = {**inner.fixed, **config}
-        rows, values = [], []
+        rows, values, curves = [], [], []
         for fold in self.folds:
             log = _LogEpochs(trial.number, fold.number, inner.events, self.on_epoch)
             _, history = inner.fit({**params, **fold.data.model_args}, fold.data, trial_seed(inner.cfg.seed, trial),
@@ -74,8 +74,10 @@ class FoldObjective:
             values.append(float(best[metric]))
             rows.append({**{k: float(best[k]) for k in ("val_loss", "val_accuracy") if best.get(k) is not None},
                          "best_epoch": best["epoch"], "epochs_run": len(history.records)})
+            curves.append(curve(history.records))
             if fold.number == 0:
-                trial.set_attr("curve", curve(history.records))
+                trial.set_attr("curve", curves[0])  # what one-split views (all trials' curves) show
+            trial.set_attr("fold_curves", curves)
             trial.set_attr("fold_values", values)
             trial.set_attr("epochs_run", sum(r["epochs_run"] for r in rows))  # kept by a pruned trial too
             trial.report(fold.number + 1, statistics.fmean(values))

@@ -14,9 +14,10 @@ from plotly.subplots import make_subplots
 
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["learning_curves", "search_history", "all_curves", "parameter_effects", "confusion"]
+__all__ = ["learning_curves", "fold_curves", "search_history", "all_curves", "parameter_effects", "confusion"]
 
 _STATE_COLOURS = {"complete": "#2b6cb0", "pruned": "#dd6b20", "failed": "#c53030", "running": "#718096"}
+_FOLD_COLOURS = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#b7791f", "#4a5568")
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380)
 
 
@@ -39,6 +40,36 @@ def learning_curves(curve: dict[str, list], best_epoch: int | None, title: str) 
                            align="left", font=dict(color="#38a169", size=11))
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="learning rate", type="log", secondary_y=True, row=1, col=2)
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def fold_curves(curves: Sequence[dict[str, list]], title: str) -> go.Figure:
+    """One trial's learning curves on every fold (k-fold mode): loss and validation accuracy, a
+    colour per fold (validation solid, training dotted), each fold's best epoch marked.
+
+    Why all folds: the folds' spread is what a k-fold run reports (mean ± std); one fold's curve
+    would hide a fold that overfits early or trains slowly."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (training dotted)", "validation accuracy"))
+    for i, curve in enumerate(curves):
+        colour = _FOLD_COLOURS[i % len(_FOLD_COLOURS)]
+        epochs, val = curve.get("epoch", []), curve.get("val_loss", [])
+        name, group = f"fold {i + 1}", f"fold{i}"
+        fig.add_trace(go.Scatter(x=epochs, y=val, name=name, legendgroup=group, mode="lines",
+                                 line=dict(color=colour)), 1, 1)
+        fig.add_trace(go.Scatter(x=epochs, y=curve.get("train_loss"), name=f"{name} training", legendgroup=group,
+                                 mode="lines", line=dict(color=colour, dash="dot"), showlegend=False), 1, 1)
+        if any(v is not None for v in curve.get("val_accuracy", [])):
+            fig.add_trace(go.Scatter(x=epochs, y=curve["val_accuracy"], name=name, legendgroup=group, mode="lines",
+                                     line=dict(color=colour), showlegend=False), 1, 2)
+        finite = [(e, v) for e, v in zip(epochs, val) if _finite(v)]
+        if finite:
+            best_epoch, best_value = min(finite, key=lambda ev: ev[1])
+            fig.add_trace(go.Scatter(x=[best_epoch], y=[best_value], mode="markers", legendgroup=group,
+                                     marker=dict(color=colour, size=9, symbol="star"), showlegend=False,
+                                     hovertemplate=f"{name}: best epoch %{{x}}<br>val loss %{{y:.4f}}<extra></extra>"),
+                          1, 1)
+    fig.update_xaxes(title_text="epoch")
     fig.update_layout(title=title, **_LAYOUT)
     return fig
 

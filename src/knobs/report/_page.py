@@ -49,7 +49,11 @@ def render_report(summary: dict, trials: Sequence[FrozenTrial]) -> str:
     best_trial = next((t for t in trials if t.number == best["number"]), None)
     search = summary["search"]
     figs: list[go.Figure] = []
-    if best_trial is not None and best_trial.attrs.get("curve"):
+    if best_trial is not None and len(best_trial.attrs.get("fold_curves") or []) > 1:
+        curves = best_trial.attrs["fold_curves"]
+        figs.append(figures.fold_curves(curves, f"Learning curves of the best trial (#{best['number']}) "
+                                                f"on each of its {len(curves)} folds"))
+    elif best_trial is not None and best_trial.attrs.get("curve"):
         figs.append(figures.learning_curves(best_trial.attrs["curve"], best.get("best_epoch"),
                                             f"Learning curves of the best trial (#{best['number']})"))
     figs.append(figures.search_history(trials, search["direction"], best["metric"]))
