@@ -83,10 +83,12 @@ def test_population_run_writes_what_a_one_by_one_run_writes(tmp_path):
     assert float(np.mean(predictions == y_test)) == pytest.approx(summary["test"]["accuracy"], abs=1e-9)
 
 
-def test_a_population_trial_equals_the_same_trial_run_alone(tmp_path):
-    pop = run(_cfg(tmp_path, "pop", **{"search.executor": "population", "search.population": 3}),
+@pytest.mark.parametrize("balance", [{}, {"balance.class_weight": [1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5],
+                                          "balance.loss": "focal", "balance.sampler": "smote"}])
+def test_a_population_trial_equals_the_same_trial_run_alone(tmp_path, balance):
+    pop = run(_cfg(tmp_path, "pop", **{"search.executor": "population", "search.population": 3, **balance}),
               display=Display(quiet=True), final_test=False)
-    solo = run(_cfg(tmp_path, "solo"), display=Display(quiet=True), final_test=False)
+    solo = run(_cfg(tmp_path, "solo", **balance), display=Display(quiet=True), final_test=False)
     together, alone = _trials(pop.path), _trials(solo.path)
     assert [t.config for t in together] == [t.config for t in alone]  # the same seeded sampler sequence
     for a, b in zip(together, alone):
@@ -98,7 +100,7 @@ def test_a_population_trial_equals_the_same_trial_run_alone(tmp_path):
 @pytest.mark.parametrize("overrides, match", [
     ({"search.workers": 2}, "search.workers = 2"),
     ({"model.family": "text_bag"}, "model.family 'text_bag'"),
-    ({"balance.class_weight": "balanced"}, r"\[balance\]"),
+    ({"balance.sampler": "oversample"}, "balance.sampler = 'oversample'"),
     ({"augment": {"hflip": 0.5}}, r"\[augment\]"),
     ({"transfer": {"source": "runs/x/checkpoints/best.pt"}}, r"\[transfer\]"),
     ({"train.precision": "fp16"}, "train.precision = 'fp16'"),

@@ -52,10 +52,14 @@ class PopulationTrials:
         self.rundir, self.events, self.on_epoch, self.study = rundir, events, on_epoch, study
 
     def objective(self) -> PopulationObjective:
-        """The population trainer with this run's settings."""
+        """The population trainer with this run's settings (and [balance]'s rows and loss: they
+        depend on the training split alone, so every member shares them)."""
         cfg, data = self.cfg, self.data
+        balanced = getattr(data, "balanced", None)
+        train = data.train if balanced is None else balanced.train_data(cfg.train.batch_size)
         return PopulationObjective(
-            cfg.model.family, data.train, data.val, fixed=self.fixed, metric=cfg.search.metric, on_epoch=self._epoch,
+            cfg.model.family, train, data.val, fixed=self.fixed, metric=cfg.search.metric, on_epoch=self._epoch,
+            loss=None if balanced is None else balanced.loss,
             epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, optimizer="adam", schedule=cfg.train.schedule,
             patience=cfg.train.patience, min_delta=cfg.train.min_delta, device=cfg.train.device,
             precision=cfg.train.precision, seed=cfg.seed, task=data.task, input_shape=data.input_shape,

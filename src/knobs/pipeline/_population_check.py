@@ -1,11 +1,13 @@
 """What population mode (``search.executor = "population"``) cannot honour, refused before any work.
 
-Why a list of refusals rather than a silent fallback: a population trains every member with the
-task's plain loss on the plain training split, one vmapped program of stacked parameters with a
-vectorized update. Class weights, samplers and focal loss ([balance]), batch augmentation
-([augment]), a pretrained start ([transfer]), embedding-table models (the text families), the
-optimizers without a vectorized update (adagrad, adadelta, rmsprop), ``plateau`` (it reacts to
-each member's validation curve) and fp16's per-member loss scale have no place in it. A run that
+Why a list of refusals rather than a silent fallback: a population trains every member with one
+shared loss on one shared training split, one vmapped program of stacked parameters with a
+vectorized update. [balance] fits (class weights, focal loss, SMOTE or undersampled rows, the
+threshold: all decided by the training split alone), but not the oversampling sampler (a weighted
+draw per trial). Batch augmentation ([augment]), a pretrained start ([transfer]), embedding-table
+models (the text families), the optimizers without a vectorized update (adagrad, adadelta,
+rmsprop), ``plateau`` (it reacts to each member's validation curve) and fp16's per-member loss
+scale have no place in it. A run that
 asked for one of them and silently got something else would report numbers for a different
 experiment, so each stops the run naming its key, before the run directory exists.
 """
@@ -40,8 +42,11 @@ def check_population(cfg: Any, space: Any, fixed: dict[str, Any]) -> None:
     if family not in FAMILIES:
         raise ConfigError(f"model.family {family!r}: population mode trains {', '.join(FAMILIES)} (stacked parameters, "
                           f"no embedding tables); {_USE_LOCAL}")
-    for section, active in (("balance", cfg.balance.active()), ("augment", bool(cfg.augment)),
-                            ("transfer", cfg.transfer is not None)):
+    if cfg.balance.sampler == "oversample":
+        raise ConfigError("balance.sampler = 'oversample': each trial would draw its own weighted sample, which "
+                          "population batches do not; use 'smote' or 'undersample' (rows shared by every member) "
+                          f"or class_weight = \"balanced\", {_USE_LOCAL}")
+    for section, active in (("augment", bool(cfg.augment)), ("transfer", cfg.transfer is not None)):
         if active:
             raise ConfigError(f"[{section}]: population mode trains every member with the plain loss on the plain "
                               f"training split from a fresh start; remove [{section}] {_USE_LOCAL}")

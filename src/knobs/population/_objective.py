@@ -54,7 +54,7 @@ class PopulationObjective:
         on_epoch: ``on_epoch(trial, record)`` before each report (logging, progress).
         **settings: ``epochs``, ``batch_size``, ``optimizer``, ``schedule``, ``patience``,
             ``min_delta``, ``device``, ``precision``, ``seed``, ``task``, ``input_shape``,
-            ``n_classes``, ``eval_batch_size`` — as ``train_population`` takes them (``patience``
+            ``n_classes``, ``eval_batch_size``, ``loss`` — as ``train_population`` takes them (``patience``
             defaults to 8 here, as a run's [train] section does).
     """
 

@@ -63,7 +63,7 @@ def train_population(family: str = "mlp", model_params: dict[str, Any] | None = 
                      patience: int | None = None, min_delta: float = 0.0, monitor: str = "val_loss",
                      device: str = "auto", precision: str = "auto", seed: int | Sequence[int] = 0,
                      task: str = "classification", input_shape: Sequence[int] | None = None,
-                     n_classes: int | None = None, eval_batch_size: int | None = None,
+                     n_classes: int | None = None, eval_batch_size: int | None = None, loss: Any = None,
                      on_epoch: OnEpoch | None = None, on_epoch_end: OnEpochEnd | None = None) -> list[MemberResult]:
     """Train one member per dict of ``member_params`` together; results in member order.
 
@@ -88,6 +88,9 @@ def train_population(family: str = "mlp", model_params: dict[str, Any] | None = 
         input_shape, n_classes: the model's; inferred from ``(X, y)`` data when None (needed for a
             DataLoader).
         eval_batch_size: validation batch size (default max(1024, batch_size)).
+        loss: the training loss shared by every member, ``loss(outputs, targets)`` (e.g. a class-
+            weighted ``nn.CrossEntropyLoss`` or ``knobs.balance.FocalLoss``); None: cross-entropy
+            or MSE. Validation is measured with the plain loss, as ``Trainer`` measures it.
         on_epoch: ``on_epoch(index, record)`` after each member's epoch; raising ``knobs.Pruned``
             stops that member (others go on); any other exception ends the run.
         on_epoch_end: ``on_epoch_end([(index, record), ...])`` once per epoch, after ``on_epoch``,
@@ -103,7 +106,7 @@ def train_population(family: str = "mlp", model_params: dict[str, Any] | None = 
     run = PopulationRun(family, model_params, member_params, epochs=epochs, batch_size=batch_size,
                         optimizer=optimizer, schedule=schedule, patience=patience, min_delta=min_delta,
                         monitor=monitor, device=device, precision=precision, seed=seed, task=task,
-                        input_shape=input_shape, n_classes=n_classes, eval_batch_size=eval_batch_size,
+                        input_shape=input_shape, n_classes=n_classes, eval_batch_size=eval_batch_size, loss=loss,
                         on_epoch=on_epoch, on_epoch_end=on_epoch_end)
     return run.fit(train, val)
 
@@ -150,6 +153,9 @@ class PopulationRun:
                                                 self.stack_.n_decay, self.stack_.flat.shape[1], self.device_)
         self._lrs = lr
         self._regularizers(self.members_)
+        loss = s.get("loss")
+        self._loss = LOSSES[s["task"]] if loss is None else (loss.to(self.device_) if isinstance(loss, torch.nn.Module)
+                                                               else loss)
         self._logs = [MemberLog(m, self._monitor, mode, s["patience"], s["min_delta"]) for m in self.members_]
         self._best: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None
         self._results: list[MemberResult] = []
@@ -186,7 +192,7 @@ class PopulationRun:
     # ---- one member's computation (vmap maps it over the members) ------------------------------
 
     def _member_loss(self, params, buffers, x, y, l1):
-        loss = LOSSES[self.settings["task"]](self.stack_.call(params, buffers, x), y)
+        loss = self._loss(self.stack_.call(params, buffers, x), y)
         if l1 is None:
             return loss, loss
         return loss + l1 * l1_penalty([params[i] for i in self._weights]), loss
