@@ -80,6 +80,13 @@ def test_transfer_starts_from_a_finished_run_and_reloads_its_trials(tmp_path):
     ({"augment": {"spin": 1.0}, "model.family": "convnet", "search.space": {"lr": {"low": 1e-3, "high": 1e-2}, "channels": 4}},
      ConfigError, "spin"),
     ({"augment": {"hflip": 0.5}}, ConfigError, "needs image data"),
+    ({"augment": {"brightness": 0.2}, "model.family": "convnet", "search.space": {"lr": {"low": 1e-3, "high": 1e-2}}},
+     ConfigError, r"augment.brightness: colour jitter .* data.standardize = 'feature'.* set data.standardize = \"none\""),
+    ({"augment": {}, "data.standardize": "channel", "model.family": "convnet",
+      "search.space": {"lr": {"low": 1e-3, "high": 1e-2}, "augment.contrast": {"low": 0.0, "high": 0.1}}},
+     ConfigError, "search.space.augment.contrast: colour jitter"),
+    ({"augment": {"hue": 0.05}, "data.standardize": "none", "model.family": "convnet",
+      "search.space": {"lr": {"low": 1e-3, "high": 1e-2}}}, ConfigError, r"augment.hue: saturation and hue need RGB"),
     ({"data.source": "diabetes", "balance.class_weight": "balanced"}, DataError, "regression"),
     ({"transfer": {"mode": "feature_extractor"}}, ConfigError, "transfer.source"),
 ])
@@ -87,6 +94,12 @@ def test_bad_practice_options_stop_before_the_run(tmp_path, more, error, message
     with pytest.raises(error, match=message):
         load_inputs(_cfg(tmp_path, **more))
     assert not (tmp_path / "runs").exists()
+
+
+def test_colour_jitter_on_unstandardized_images_is_accepted(tmp_path):
+    cfg = _cfg(tmp_path, **{"augment": {"brightness": 0.2, "contrast": 0.2}, "data.standardize": "none",
+                            "model.family": "convnet", "search.space": {"lr": {"low": 1e-3, "high": 1e-2}}})
+    assert load_inputs(cfg)[2].input_shape == (1, 8, 8)
 
 
 def test_transfer_refuses_architecture_keys_in_the_space(tmp_path):

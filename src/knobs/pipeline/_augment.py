@@ -66,7 +66,30 @@ def check_augment(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> Non
             raise ConfigError(f"{key}: {other} augmentation option, but this run's data is {data_name}; "
                               f"the options for {data_name} are {', '.join(valid)}")
     for values in _variants(cfg.augment, space, fixed, searched):
-        _build(kind, values, data, seed=cfg.seed)
+        built = _build(kind, values, data, seed=cfg.seed)
+        if kind == "image":
+            _check_colour(built.options_, keys, cfg.data.standardize, channels=data.input_shape[0])
+
+
+_COLOUR = ("brightness", "contrast", "saturation", "hue")
+
+
+def _check_colour(options: Any, keys: dict[str, str], standardize: str, channels: int) -> None:
+    """Colour jitter clamps pixels to [0, 1], which standardized images are not in, and saturation
+    and hue need three channels: refuse such a mix here, before the run directory exists, rather
+    than on the first training batch."""
+    if "color" not in options.active:
+        return
+    rgb_only = [keys[o] for o in ("saturation", "hue") if o in keys and getattr(options, o) > 0]
+    if channels != 3 and rgb_only:
+        raise ConfigError(f"{rgb_only[0]}: saturation and hue need RGB images (3 channels), and this run's images "
+                          f"have {channels}; set them to 0 (brightness and contrast work on any image)")
+    if standardize == "none":
+        return
+    key = next(keys[o] for o in _COLOUR if o in keys and getattr(options, o) > 0)
+    raise ConfigError(f"{key}: colour jitter works on pixels in [0, 1] (it clamps to that range), but "
+                      f"data.standardize = {standardize!r} shifts and scales them first; set data.standardize = "
+                      f"\"none\" (image pixels load in [0, 1]) or set brightness, contrast, saturation and hue to 0")
 
 
 def _variants(base: dict, space: Any, fixed: dict, searched: dict[str, str]) -> list[dict]:
