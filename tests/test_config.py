@@ -74,3 +74,13 @@ def test_space_syntax_kinds_fixed_values_and_conditions():
 def test_bad_space_entries_name_the_parameter(entry, message):
     with pytest.raises(ConfigError, match=message):
         build_space({"p": entry})
+
+
+def test_data_max_classes_decides_when_an_integer_target_is_classes(tmp_path):
+    from knobs.pipeline._cycle import load_inputs
+
+    lines = ["a,b,y"] + [f"{i},{i % 7},{i % 30}" for i in range(300)]  # 30 distinct integer targets
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    tasks = [load_inputs(load_config(None, {"data.source": str(tmp_path / "t.csv"), "data.target": "y",
+                                            "data.max_classes": k}))[2].task for k in (20, 40)]
+    assert tasks == ["regression", "classification"]

@@ -58,6 +58,8 @@ class DataConfig(_Strict):
         "error", description="missing cells: refuse, drop the rows, or fill (learned on the training split)")
     groups: Optional[str] = Field(None, description="a column of group ids (patient, session): no group in two "
                                   "splits or folds; not a feature")
+    max_classes: int = Field(20, ge=2, description="a target is inferred as classes when it is text or has at most "
+                             "this many distinct integers (else regression; data.task decides outright)")
     # tabular
     features: Optional[list[str]] = Field(None, description="feature columns (default: all but the target)")
     categorical: list[str] = Field(default_factory=list, description="columns to one-hot encode although numeric")
