@@ -49,9 +49,10 @@ class TransferConfig(BaseModel):
     @model_validator(mode="after")
     def _freeze_first_needs_n(self) -> "TransferConfig":
         if self.mode == "freeze_first" and self.freeze_first_n is None:
-            raise ValueError("mode 'freeze_first' needs freeze_first_n (the number of layers to freeze)")
+            raise ValueError("mode = 'freeze_first' needs freeze_first_n (the number of layers to freeze)")
         if self.mode != "freeze_first" and self.freeze_first_n is not None:
-            raise ValueError(f"freeze_first_n is only used with mode 'freeze_first', not {self.mode!r}")
+            raise ValueError(f"freeze_first_n is only used with mode = 'freeze_first', and mode is {self.mode!r}; "
+                             f"remove freeze_first_n or set mode = \"freeze_first\"")
         return self
 
 
@@ -70,4 +71,6 @@ def parse_transfer(cfg: Any, origin: str = "transfer") -> TransferConfig:
         key = ".".join([origin, *(str(p) for p in first["loc"])])
         if first["type"] == "extra_forbidden":
             raise ConfigError(f"{key}: unknown key; valid keys: {', '.join(TransferConfig.model_fields)}") from None
+        if first["type"] == "value_error" and not first["loc"]:  # a rule across keys: its own words
+            raise ConfigError(f"{key}: {first['ctx']['error']}") from None
         raise ConfigError(f"{key}: {first['msg']} (got {first.get('input')!r})") from None
