@@ -121,9 +121,15 @@ def test_population_settings_without_population_mode_and_bad_input_through_the_c
     cfg = load_config(None, {**FAST, "search.population": 8})
     with pytest.raises(ConfigError, match="search.population = 8 applies to search.executor"):
         check_population(cfg, *build_space(cfg.search.space))
+    for key, value in (("search.ray_address", "auto"), ("search.trial_resources", {"cpu": 2})):
+        cfg = load_config(None, {**FAST, key: value})  # a Ray setting without Ray would be ignored
+        with pytest.raises(ConfigError, match=f"{key} = .* applies to search.executor = \"ray\""):
+            check_population(cfg, *build_space(cfg.search.space))
     runs = tmp_path / "runs"
     assert main(["run", "--runs-dir", str(runs), "--executor", "population", "--workers", "2", "-q"]) == 2
     assert "search.workers = 2" in capsys.readouterr().err and not runs.exists()
+    assert main(["run", "--runs-dir", str(runs), "--address", "auto", "-q"]) == 2
+    assert "search.ray_address = 'auto' applies to search.executor" in capsys.readouterr().err and not runs.exists()
     space, _ = build_space({"lr": {"low": 1e-3, "high": 1e-2}, "width": {"low": 16, "high": 64},
                             "optimizer": {"choices": ["adam", "adamw"]}})
     assert splitting_keys(space) == ["width"]  # adam and adamw share a population

@@ -49,7 +49,7 @@ def build_model(family: str, *, input_shape, n_classes: int, **hparams: Any) -> 
     unknown = sorted(set(hparams) - set(valid))
     if unknown:
         raise ConfigError(
-            f"model hyperparameter {', '.join(map(repr, unknown))} is not one of {family!r}'s: "
+            f"model hyperparameter {', '.join(map(repr, unknown))} is not one of the {family} family's: "
             f"{', '.join(valid)}"
         )
     return FAMILIES[family](input_shape, n_classes, **hparams)

@@ -142,7 +142,7 @@ def trials_table(trials: Sequence[FrozenTrial], metric: str, direction: str, top
     done.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
     counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}
     table = Table(title=f"Search: {len(trials)} trials ({counts['complete']} complete, "
-                        f"{counts['pruned']} pruned, {counts['failed']} failed) — best {min(top, len(done))}"
+                        f"{counts['pruned']} pruned, {counts['failed']} failed) — top {min(top, len(done))}"
                         + ("; ap: an autopilot step" if any("autopilot" in t.attrs for t in done[:top]) else ""))
     params = sorted({k for t in done[:top] for k in t.config})
     for column in ["#", metric, "val acc", "epochs", *params]:

@@ -27,14 +27,22 @@ __all__ = ["check_population", "splitting_keys"]
 _USE_LOCAL = 'or run trials one by one (search.executor = "local")'
 
 
+#: search keys that only one executor reads
+_EXECUTOR_KEYS = {"population": "population", "ray_address": "ray", "trial_resources": "ray"}
+
+
 def check_population(cfg: Any, space: Any, fixed: dict[str, Any]) -> None:
-    """Raise ``ConfigError`` naming the first setting population mode cannot honour (or
-    ``search.population`` set for another executor)."""
+    """Raise ``ConfigError`` naming the first setting population mode cannot honour (or a key of
+    another executor, such as ``search.population`` or ``search.ray_address``, that this run's
+    executor would silently ignore)."""
     search, family = cfg.search, cfg.model.family
+    for key, executor in _EXECUTOR_KEYS.items():
+        if key in search.model_fields_set and search.executor != executor:
+            value = getattr(search, key)
+            value = value.model_dump() if hasattr(value, "model_dump") else value
+            raise ConfigError(f"search.{key} = {value!r} applies to search.executor = \"{executor}\" "
+                              f"(this run's executor is {search.executor!r}); set both, or remove search.{key}")
     if search.executor != "population":
-        if "population" in search.model_fields_set:
-            raise ConfigError(f"search.population = {search.population} applies to search.executor = \"population\" "
-                              f"(this run's executor is {search.executor!r}); set both, or remove search.population")
         return
     if search.workers != 1:
         raise ConfigError(f"search.workers = {search.workers}: population mode trains its populations in one process; "
