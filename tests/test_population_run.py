@@ -128,6 +128,11 @@ def test_population_settings_without_population_mode_and_bad_input_through_the_c
     runs = tmp_path / "runs"
     assert main(["run", "--runs-dir", str(runs), "--executor", "population", "--workers", "2", "-q"]) == 2
     assert "search.workers = 2" in capsys.readouterr().err and not runs.exists()
+    config = tmp_path / "aug.toml"
+    config.write_text("[model]\nfamily = \"convnet\"\n[search.space]\nlr = { low = 1e-3, high = 1e-2 }\n"
+                      "[augment]\nhflip = 0.5\n")
+    assert main(["run", "-c", str(config), "--runs-dir", str(runs), "--executor", "population", "-q"]) == 2
+    assert "[augment]: population mode" in capsys.readouterr().err  # printed as written, not read as markup
     assert main(["run", "--runs-dir", str(runs), "--address", "auto", "-q"]) == 2
     assert "search.ray_address = 'auto' applies to search.executor" in capsys.readouterr().err and not runs.exists()
     space, _ = build_space({"lr": {"low": 1e-3, "high": 1e-2}, "width": {"low": 16, "high": 64},
