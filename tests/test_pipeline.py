@@ -68,6 +68,8 @@ def test_finished_run_is_not_overwritten(tmp_path):
     ('[data]\nsource = "missing.csv"\ntarget = "y"\n', "missing.csv"),
     ("[search.space]\nwidht = { low = 16, high = 32 }\n", "widht"),
     ('[search.space]\noptimizer = { choices = ["adam", "adamx"] }\n', "adamx"),
+    ('name = "../escape"\n', "a run name is one directory name"),
+    ("seed = -1\n", "key 'seed'"),
 ])
 def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml, message):
     path = tmp_path / "c.toml"
@@ -78,6 +80,7 @@ def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml,
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not runs.exists() or not any(runs.iterdir())
+    assert not (tmp_path / "escape").exists()
 
 
 def test_labels_out_of_range_in_a_csv_exit_2(tmp_path, capsys):
