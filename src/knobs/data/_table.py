@@ -66,6 +66,8 @@ def read_table(path: str | Path, delimiter: str | None = None) -> Table:
     """
     path = Path(path)
     delimiter = delimiter or default_delimiter(path)
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder, not a table; give a .csv, .tsv or .txt file")
     if not path.is_file():
         raise DataError(f"data file not found: {str(path)!r}; check the path (relative paths are "
                         f"resolved from {str(Path.cwd())!r})")
