@@ -134,3 +134,12 @@ def test_a_diverging_trial_fails_alone_and_the_run_goes_on(tmp_path):
     events = [json.loads(line) for line in (result.path / "events.jsonl").read_text().splitlines()]
     diverged = [e for e in events if e["event"] == "diverged"]
     assert diverged and "lr" in diverged[0]["message"]
+
+
+def test_a_runs_dir_that_is_a_file_exits_2_and_leaves_the_file(tmp_path, capsys):
+    taken = tmp_path / "runs"
+    taken.write_text("my notes\n")
+    assert main(["run", "--runs-dir", str(taken), "--name", "t", "--trials", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "runs is a file, not a folder; choose another --runs-dir" in " ".join(err.split())
+    assert "Traceback" not in err and taken.read_text() == "my notes\n"
