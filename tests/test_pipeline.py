@@ -9,6 +9,7 @@ import pytest
 from knobs.cli import main
 from knobs.config import load_config
 from knobs.pipeline import Display, run
+from knobs.study import Study
 from knobs.train import load_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -143,3 +144,31 @@ def test_a_runs_dir_that_is_a_file_exits_2_and_leaves_the_file(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "runs is a file, not a folder; choose another --runs-dir" in " ".join(err.split())
     assert "Traceback" not in err and taken.read_text() == "my notes\n"
+
+
+_RESUMED = ('{top}[search]\nsampler = "random"\nn_trials = 2\n{search}[train]\nepochs = 2\n[checks]\n'
+            'overfit_tiny = false\n[search.space]\nlr = {{ low = 1e-3, high = 1e-2, log = true }}\nwidth = {width}\n')
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"width": "{ low = 8, high = 32 }"}, "another search.space (parameters that differ: width)"),
+    ({"search": 'metric = "val_accuracy"\n'}, "another search.metric (its study is to minimize, this config's to maximize)"),
+    ({"top": "seed = 3\n"}, "another test set (data.source, the data file, data.test or seed has changed since)"),
+])
+def test_resuming_with_an_incompatible_config_exits_2_and_writes_nothing(tmp_path, capsys, change, message):
+    cfg, changed = tmp_path / "c.toml", tmp_path / "changed.toml"
+    cfg.write_text(_RESUMED.format(**{"top": "", "search": "", "width": "16"}))
+    changed.write_text(_RESUMED.format(**{"top": "", "search": "", "width": "16", **change}))
+    runs = str(tmp_path / "runs")
+    assert main(["tune", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0
+    capsys.readouterr()
+    run_dir = tmp_path / "runs" / "t"
+    kept = [run_dir / "events.jsonl", run_dir / "summary.json", *sorted((run_dir / "checkpoints").glob("*.pt"))]
+    before = {p: p.read_bytes() for p in kept}
+    assert main(["run", "-c", str(changed), "--runs-dir", runs, "--name", "t", "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"run {run_dir} cannot resume with this config: it started with {message}" in err
+    assert "choose another --name" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in kept} == before  # no run_start event of the refused config, nothing replaced
+    assert len(Study.load(f"sqlite:///{run_dir / 'study.db'}").trials) == 2
+    assert main(["run", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0  # the original resumes
