@@ -95,3 +95,10 @@ def test_space_syntax_kinds_fixed_values_and_conditions():
 def test_bad_space_entries_name_the_parameter(entry, message):
     with pytest.raises(ConfigError, match=message):
         build_space({"p": entry})
+
+
+def test_an_override_into_a_key_that_is_not_a_table_names_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("search = 3\n")
+    with pytest.raises(ConfigError, match=r"c.toml: key 'search' must be a table \(\[search\]\), got 3"):
+        load_config(path, {"search.n_trials": 2})

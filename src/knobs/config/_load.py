@@ -38,9 +38,10 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
                               "file (see docs/config.md)") from None
         except OSError as e:
             raise ConfigError(f"config file {p} cannot be read ({e.strerror}); check its permissions") from None
+    origin = str(path) if path else "config"
     for dotted, value in (overrides or {}).items():
-        _set_dotted(raw, dotted, value)
-    return parse_config(raw, origin=str(path) if path else "config")
+        _set_dotted(raw, dotted, value, origin)
+    return parse_config(raw, origin=origin)
 
 
 def parse_config(raw: dict[str, Any], origin: str = "config") -> RunConfig:
@@ -51,11 +52,14 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> RunConfig:
         raise ConfigError(_describe(e, raw, origin)) from None
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str = "config") -> None:
     *parents, leaf = dotted.split(".")
     node = raw
-    for key in parents:
+    for depth, key in enumerate(parents):
         node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            section = ".".join(parents[:depth + 1])
+            raise ConfigError(f"{origin}: key '{section}' must be a table ([{section}]), got {node!r}")
     node[leaf] = value
 
 
