@@ -172,3 +172,13 @@ def test_resuming_with_an_incompatible_config_exits_2_and_writes_nothing(tmp_pat
     assert {p: p.read_bytes() for p in kept} == before  # no run_start event of the refused config, nothing replaced
     assert len(Study.load(f"sqlite:///{run_dir / 'study.db'}").trials) == 2
     assert main(["run", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0  # the original resumes
+
+
+def test_error_messages_keep_their_square_brackets(tmp_path, capsys):
+    # rich markup once ate "[search]" and "knobs[ray]" out of messages: they are printed verbatim
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("search = 3\n")
+    assert main(["run", "-c", str(cfg), "--runs-dir", str(tmp_path / "runs"), "--trials", "2", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'search' must be a table ([search]), got 3" in " ".join(err.split()) and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()

@@ -13,6 +13,7 @@ from typing import Callable, Optional, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from knobs.errors import KnobsError
 
@@ -29,7 +30,7 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except KnobsError as e:
-            _err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            _err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             _err.print("interrupted: run the same command again (same --name) to resume")
@@ -195,7 +196,7 @@ def check_command(
     Display().preflight(results)
     failed = [r for r in results if not r.passed and (strict or r.severity == "error")]
     for r in failed:
-        _err.print(f"[bold red]{r.name}:[/] {r.message}", highlight=False, soft_wrap=True)
+        _err.print(f"[bold red]{escape(r.name)}:[/] {escape(r.message)}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
