@@ -49,6 +49,27 @@ def test_missing_file_and_bad_toml(tmp_path):
         load_config(bad)
 
 
+def test_a_directory_or_a_binary_file_as_config_says_what_it_is(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory; give a TOML file"):
+        load_config(tmp_path)
+    binary = tmp_path / "model.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(ConfigError, match="model.toml: not a text file.*UTF-8 TOML"):
+        load_config(binary)
+
+
+@pytest.mark.parametrize("name", ["../elsewhere", "a/b", "..", "."])
+def test_a_run_name_is_one_directory_name(name):
+    with pytest.raises(ConfigError, match=r"key 'name': a run name is one directory name under runs_dir"):
+        parse_config({"name": name})
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_outside_numpys_range_names_the_key(seed):
+    with pytest.raises(ConfigError, match="key 'seed'"):
+        parse_config({"seed": seed})
+
+
 def test_space_syntax_kinds_fixed_values_and_conditions():
     space, fixed = build_space({
         "lr": {"low": 1e-4, "high": 1e-1, "log": True},
@@ -84,3 +105,10 @@ def test_data_max_classes_decides_when_an_integer_target_is_classes(tmp_path):
     tasks = [load_inputs(load_config(None, {"data.source": str(tmp_path / "t.csv"), "data.target": "y",
                                             "data.max_classes": k}))[2].task for k in (20, 40)]
     assert tasks == ["regression", "classification"]
+
+
+def test_an_override_into_a_key_that_is_not_a_table_names_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("search = 3\n")
+    with pytest.raises(ConfigError, match=r"c.toml: key 'search' must be a table \(\[search\]\), got 3"):
+        load_config(path, {"search.n_trials": 2})

@@ -97,6 +97,13 @@ def test_csv_missing_file_names_the_path(tmp_path):
         load_csv(tmp_path / "nope.csv")
 
 
+def test_csv_that_is_not_utf8_names_the_line_and_the_fix(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b,label\n1,2,0\n3,caf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.csv: line 3 is not UTF-8 text; save the file as UTF-8"):
+        load_csv(path)
+
+
 def test_csv_missing_target_lists_columns(tmp_path):
     path = write(tmp_path, "a,b,class\n1,2,0\n")
     with pytest.raises(DataError, match=r"no column 'label'.*\['a', 'b', 'class'\]"):

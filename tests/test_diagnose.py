@@ -319,3 +319,27 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["diagnose", "--config", str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err
     assert err.count("config file not found") == 2 and len(err.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize("command, option", [("lr-find", "--output"), ("diagnose", "--json")])
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys, command, option):
+    from knobs.cli import main
+
+    for target, message in [(tmp_path / "missing" / "out.json", "does not exist; create it or write elsewhere"),
+                            (tmp_path, "is a folder; give a file name")]:
+        assert main([command, option, str(target)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{option} {target}" in err and message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["studies", "show", "runs/x", "--top", "0"],
+                                  ["worker", "--storage", "runs/x", "--study", "s", "--workers", "0"]])
+def test_counts_below_one_are_usage_errors(args, capsys):
+    from knobs.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    words = " ".join(err.replace("│", " ").split())  # rich's error box wraps lines
+    assert f"Invalid value for '{args[-2]}'" in words and "greater than or equal to 1" in words
+    assert "Traceback" not in err

@@ -9,6 +9,7 @@ import pytest
 from knobs.cli import main
 from knobs.config import load_config
 from knobs.pipeline import Display, run
+from knobs.study import Study
 from knobs.train import load_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,8 @@ def test_finished_run_is_not_overwritten(tmp_path):
     ('[data]\nsource = "missing.csv"\ntarget = "y"\n', "missing.csv"),
     ("[search.space]\nwidht = { low = 16, high = 32 }\n", "widht"),
     ('[search.space]\noptimizer = { choices = ["adam", "adamx"] }\n', "adamx"),
+    ('name = "../escape"\n', "a run name is one directory name"),
+    ("seed = -1\n", "key 'seed'"),
 ])
 def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml, message):
     path = tmp_path / "c.toml"
@@ -78,6 +81,7 @@ def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml,
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not runs.exists() or not any(runs.iterdir())
+    assert not (tmp_path / "escape").exists()
 
 
 def test_labels_out_of_range_in_a_csv_exit_2(tmp_path, capsys):
@@ -131,3 +135,50 @@ def test_a_diverging_trial_fails_alone_and_the_run_goes_on(tmp_path):
     events = [json.loads(line) for line in (result.path / "events.jsonl").read_text().splitlines()]
     diverged = [e for e in events if e["event"] == "diverged"]
     assert diverged and "lr" in diverged[0]["message"]
+
+
+def test_a_runs_dir_that_is_a_file_exits_2_and_leaves_the_file(tmp_path, capsys):
+    taken = tmp_path / "runs"
+    taken.write_text("my notes\n")
+    assert main(["run", "--runs-dir", str(taken), "--name", "t", "--trials", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "runs is a file, not a folder; choose another --runs-dir" in " ".join(err.split())
+    assert "Traceback" not in err and taken.read_text() == "my notes\n"
+
+
+_RESUMED = ('{top}[search]\nsampler = "random"\nn_trials = 2\n{search}[train]\nepochs = 2\n[checks]\n'
+            'overfit_tiny = false\n[search.space]\nlr = {{ low = 1e-3, high = 1e-2, log = true }}\nwidth = {width}\n')
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"width": "{ low = 8, high = 32 }"}, "another search.space (parameters that differ: width)"),
+    ({"search": 'metric = "val_accuracy"\n'}, "another search.metric (its study is to minimize, this config's to maximize)"),
+    ({"top": "seed = 3\n"}, "another test set (data.source, the data file, data.test or seed has changed since)"),
+])
+def test_resuming_with_an_incompatible_config_exits_2_and_writes_nothing(tmp_path, capsys, change, message):
+    cfg, changed = tmp_path / "c.toml", tmp_path / "changed.toml"
+    cfg.write_text(_RESUMED.format(**{"top": "", "search": "", "width": "16"}))
+    changed.write_text(_RESUMED.format(**{"top": "", "search": "", "width": "16", **change}))
+    runs = str(tmp_path / "runs")
+    assert main(["tune", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0
+    capsys.readouterr()
+    run_dir = tmp_path / "runs" / "t"
+    kept = [run_dir / "events.jsonl", run_dir / "summary.json", *sorted((run_dir / "checkpoints").glob("*.pt"))]
+    before = {p: p.read_bytes() for p in kept}
+    assert main(["run", "-c", str(changed), "--runs-dir", runs, "--name", "t", "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"run {run_dir} cannot resume with this config: it started with {message}" in err
+    assert "choose another --name" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in kept} == before  # no run_start event of the refused config, nothing replaced
+    assert len(Study.load(f"sqlite:///{run_dir / 'study.db'}").trials) == 2
+    assert main(["run", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0  # the original resumes
+
+
+def test_error_messages_keep_their_square_brackets(tmp_path, capsys):
+    # rich markup once ate "[search]" and "knobs[ray]" out of messages: they are printed verbatim
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("search = 3\n")
+    assert main(["run", "-c", str(cfg), "--runs-dir", str(tmp_path / "runs"), "--trials", "2", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'search' must be a table ([search]), got 3" in " ".join(err.split()) and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()

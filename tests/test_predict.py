@@ -88,3 +88,64 @@ def test_predict_command_writes_the_csv_and_bad_input_exits_2(tmp_path, capsys):
     assert len(_rows(tmp_path / "p.csv")) == 4
     assert main(["predict", "--run", str(tmp_path / "nope"), "--input", str(tmp_path / "rows.npy")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+def _numeric_run(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{rng.normal():.3f},{rng.normal():.3f},{i % 2}\n" for i in range(120))
+    (tmp_path / "train.csv").write_text("a,b,label\n" + rows)
+    return _run(tmp_path, **{"data.source": str(tmp_path / "train.csv"), "data.target": "label"})
+
+
+@pytest.mark.parametrize("case, message", [
+    ("not_a_run", "is not a run directory (no summary.json, study.db or events.jsonl)"),
+    ("folder_input", "is a folder, not a table; give a .csv, .tsv or .txt file"),
+    ("wrong_columns", "lacks the column(s) ['b'] this run was trained on; its columns are ['a', 'c']"),
+    ("text_cell", "line 3 has 'x' in a numeric feature column"),
+    ("nan_cell", "line 2 has 'nan' (missing or infinite) in a feature column"),
+    ("output_folder_missing", "does not exist; create it or write elsewhere"),
+    ("output_is_a_folder", "is a folder; give a file name"),
+    ("output_is_the_input", "is the input file; predictions would overwrite it"),
+    ("damaged_summary", "summary.json cannot be read"),
+    ("foreign_checkpoint", "is not a knobs trial checkpoint (no 'input_shape')"),
+])
+def test_predict_bad_input_exits_2_with_one_message_and_writes_nothing(tmp_path, capsys, case, message):
+    import torch
+
+    from knobs.cli import main
+
+    run_dir = _numeric_run(tmp_path).path
+    new = tmp_path / "new.csv"
+    new.write_text("a,b\n0.1,0.2\n0.3,0.4\n")
+    args = {"not_a_run": ["--run", str(tmp_path), "--input", str(new)],
+            "folder_input": ["--input", str(tmp_path)],
+            "output_folder_missing": ["--input", str(new), "-o", str(tmp_path / "no" / "p.csv")],
+            "output_is_a_folder": ["--input", str(new), "-o", str(tmp_path)],
+            "output_is_the_input": ["--input", str(new), "-o", str(new)]}.get(case, ["--input", str(new)])
+    if case == "wrong_columns":
+        new.write_text("a,c\n0.1,0.2\n")
+    elif case == "text_cell":
+        new.write_text("a,b\n0.1,0.2\n0.3,x\n")
+    elif case == "nan_cell":
+        new.write_text("a,b\nnan,0.2\n")
+    elif case == "damaged_summary":
+        (run_dir / "summary.json").write_text("{")
+    elif case == "foreign_checkpoint":
+        for ckpt in (run_dir / "checkpoints").glob("*.pt"):
+            torch.save({"weights": torch.zeros(2)}, ckpt)
+    before = new.read_bytes()
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    code = main(["predict", *(["--run", str(run_dir)] if "--run" not in args else []), *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in " ".join(err.split()) and "Traceback" not in err
+    assert new.read_bytes() == before  # the input is never overwritten
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == files  # no predictions file, nothing new
+
+
+def test_a_npy_that_is_not_numbers_is_refused_without_numpys_pickle_advice(tmp_path):
+    result = _run(tmp_path)
+    (tmp_path / "junk.npy").write_text("not an array")
+    with pytest.raises(DataError, match=r"is not a .npy array of numbers; save the features with numpy.save") as e:
+        predict_file(result.path, tmp_path / "junk.npy")
+    assert "allow_pickle" not in str(e.value)

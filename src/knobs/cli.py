@@ -104,7 +104,7 @@ def worker(
     study: str = typer.Option(..., "--study", help="the study: the run's name (\"search\" in a run's own study.db)"),
     n_trials: Optional[int] = typer.Option(None, "--n-trials", "-n", help="run this many trials (default: until "
                                            "the run has its search.n_trials, counting every worker's)"),
-    workers: int = typer.Option(1, "--workers", "-w", help="local processes of this worker"),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="local processes of this worker"),
 ) -> None:
     """Join a study started by `knobs run`/`tune` (e.g. in PostgreSQL) and run its trials here."""
     from knobs.executors import serve
@@ -139,6 +139,7 @@ def lr_find_command(
     from knobs.config import load_config
     from knobs.pipeline._lr_range import find_lr
 
+    _check_output(output, "--output")
     result, params = find_lr(load_config(config), optimizer=optimizer, steps=steps)
     low, high = result.suggest_range()
     out = Console()
@@ -149,6 +150,16 @@ def lr_find_command(
     if output is not None:
         output.write_text(json.dumps(result.to_dict(), indent=2))
         out.print(f"curves written to {output}")
+
+
+def _check_output(path: Optional[Path], option: str) -> None:
+    """Refuse an output file that cannot be written before the work that fills it is done."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise KnobsError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out.json'}")
+    if not path.parent.is_dir():
+        raise KnobsError(f"{option} {path}: folder {path.parent} does not exist; create it or write elsewhere")
 
 
 def _fmt_lr(value: Optional[float]) -> str:
@@ -186,7 +197,7 @@ def check_command(
     Display().preflight(results)
     failed = [r for r in results if not r.passed and (strict or r.severity == "error")]
     for r in failed:
-        _err.print(f"[bold red]{r.name}:[/] {escape(r.message)}", highlight=False, soft_wrap=True)
+        _err.print(f"[bold red]{escape(r.name)}:[/] {escape(r.message)}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -205,6 +216,7 @@ def diagnose_command(
     from knobs.config import load_config
     from knobs.diagnose import diagnose_config
 
+    _check_output(json_path, "--json")
     report = diagnose_config(load_config(config), epochs=epochs)
     Console().print(report.table())
     if report.ok:
@@ -243,7 +255,7 @@ def studies_list(storage: str = typer.Argument(..., help="database URL or a run 
 def studies_show(
     storage: str = typer.Argument(..., help="database URL or a run directory"),
     name: Optional[str] = typer.Option(None, "--study", help="study name (default: the only one)"),
-    top: int = typer.Option(20, "--top", help="how many trials to list, best first"),
+    top: int = typer.Option(20, "--top", min=1, help="how many trials to list, best first"),
 ) -> None:
     """The trials of one study, best first, with their configurations."""
     from knobs.pipeline._display import trials_table

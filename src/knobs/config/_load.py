@@ -24,15 +24,24 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     raw: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"config {p} is a directory; give a TOML file, e.g. {p / 'config.toml'} "
+                              "(see docs/config.md)")
         if not p.is_file():
             raise ConfigError(f"config file not found: {p} (give a TOML file, see docs/config.md)")
         try:
-            raw = tomllib.loads(p.read_text())
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not a text file (byte {e.start} is not UTF-8); a config is a UTF-8 TOML "
+                              "file (see docs/config.md)") from None
+        except OSError as e:
+            raise ConfigError(f"config file {p} cannot be read ({e.strerror}); check its permissions") from None
+    origin = str(path) if path else "config"
     for dotted, value in (overrides or {}).items():
-        _set_dotted(raw, dotted, value)
-    return parse_config(raw, origin=str(path) if path else "config")
+        _set_dotted(raw, dotted, value, origin)
+    return parse_config(raw, origin=origin)
 
 
 def parse_config(raw: dict[str, Any], origin: str = "config") -> RunConfig:
@@ -43,11 +52,14 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> RunConfig:
         raise ConfigError(_describe(e, raw, origin)) from None
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str = "config") -> None:
     *parents, leaf = dotted.split(".")
     node = raw
-    for key in parents:
+    for depth, key in enumerate(parents):
         node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            section = ".".join(parents[:depth + 1])
+            raise ConfigError(f"{origin}: key '{section}' must be a table ([{section}]), got {node!r}")
     node[leaf] = value
 
 
@@ -59,7 +71,8 @@ def _describe(error: ValidationError, raw: dict[str, Any], origin: str) -> str:
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{key}'{_suggest(loc)}"
     got = first.get("input")
-    return f"{origin}: key '{key}': {first['msg']} (got {got!r})"
+    msg = first["msg"].removeprefix("Value error, ")  # a validator's own message, already worded for a person
+    return f"{origin}: key '{key}': {msg} (got {got!r})"
 
 
 def _suggest(loc: list[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 __all__ = [
     "RunConfig", "AutopilotConfig", "BalanceConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrialResources", "TrainConfig", "ChecksConfig",
@@ -186,7 +186,7 @@ class RunConfig(_Strict):
 
     name: Optional[str] = Field(None, description="run directory name (default: <source>-<timestamp>)")
     runs_dir: str = "runs"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds the split, the sampler and every trial")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
@@ -202,3 +202,12 @@ class RunConfig(_Strict):
                                     "searchable as augment.<key>")
     transfer: Optional[dict[str, Any]] = Field(None, description="start from a pretrained knobs checkpoint "
                                                "(knobs.transfer.TransferConfig keys)")
+
+    @field_validator("name")
+    @classmethod
+    def _one_directory_name(cls, name: Optional[str]) -> Optional[str]:
+        """A run name is one directory under runs_dir: '../x' or 'a/b' would write elsewhere."""
+        if name is not None and (name in (".", "..") or "/" in name or "\\" in name):
+            raise ValueError("a run name is one directory name under runs_dir, without '/' or '..'; "
+                             "put the folder in runs_dir (--runs-dir) instead")
+        return name

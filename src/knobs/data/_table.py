@@ -66,25 +66,44 @@ def read_table(path: str | Path, delimiter: str | None = None) -> Table:
     """
     path = Path(path)
     delimiter = delimiter or default_delimiter(path)
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder, not a table; give a .csv, .tsv or .txt file")
     if not path.is_file():
         raise DataError(f"data file not found: {str(path)!r}; check the path (relative paths are "
                         f"resolved from {str(Path.cwd())!r})")
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        header = [name.strip() for name in next(reader, [])]
-        rows, lines = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines carry no sample
-            if len(row) != len(header):
-                raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields but the "
-                                f"header has {len(header)}; check the delimiter and quoting")
-            rows.append([cell.strip() for cell in row])
-            lines.append(reader.line_num)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+            header = [name.strip() for name in next(reader, [])]
+            rows, lines = [], []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue  # blank lines carry no sample
+                if len(row) != len(header):
+                    raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields but the "
+                                    f"header has {len(header)}; check the delimiter and quoting")
+                rows.append([cell.strip() for cell in row])
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: line {_first_non_utf8_line(path)} is not UTF-8 text; save the file as "
+                        "UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    except OSError as e:
+        raise DataError(f"data file {path} cannot be read ({e.strerror}); check its permissions") from None
     if not header or not rows:
         raise DataError(f"{path}: no data; expected a header row followed by one row per sample")
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise DataError(f"{path}: column names {repeated} appear more than once in the header")
     return Table(path, header, np.array(rows, dtype=str), np.array(lines, dtype=np.int64))
+
+
+def _first_non_utf8_line(path: Path) -> int:
+    """The 1-based number of the first line of ``path`` that does not decode as UTF-8."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1

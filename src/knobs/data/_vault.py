@@ -28,13 +28,17 @@ import numpy as np
 
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["Vault", "VaultWarning"]
+__all__ = ["Vault", "VaultMismatch", "VaultWarning"]
 
 DATA, FINGERPRINT, OPENINGS = "test.npz", "fingerprint.json", "openings.jsonl"
 
 
 class VaultWarning(UserWarning):
     """The test set was opened more than once: its score no longer estimates unseen data."""
+
+
+class VaultMismatch(DataError):
+    """Another test set is already sealed in the directory (a resumed run whose data changed)."""
 
 
 class Vault:
@@ -106,7 +110,7 @@ class Vault:
     def _reseal(cls, directory: Path, digest: str) -> "Vault":
         vault = cls(directory)
         if vault.fingerprint != digest:
-            raise DataError(
+            raise VaultMismatch(
                 f"a different test set is already sealed at {str(directory)!r} (fingerprint "
                 f"{vault.fingerprint[:12]}…, new data {digest[:12]}…); seal into a new directory "
                 f"instead of replacing a test set that earlier results refer to"

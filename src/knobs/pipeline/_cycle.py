@@ -16,6 +16,7 @@ import torch
 from knobs.config import RunConfig, build_space
 from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
 from knobs.errors import ConfigError, KnobsError
+from knobs.data._vault import VaultMismatch
 from knobs.executors._pipeline import claim_run, make_executor, search_objective, stop_at_budget, study_location
 from knobs.pipeline._best import publish_best
 from knobs.pipeline._components import make_pruner, make_sampler
@@ -38,6 +39,7 @@ from knobs.pipeline._running import watch_running
 from knobs.pipeline._split_rows import split_rows
 from knobs.report import write_report
 from knobs.study import Study, once_per_batch
+from knobs.study._resume import StudyMismatch
 
 __all__ = ["run", "RunResult", "load_inputs"]
 
@@ -120,22 +122,32 @@ def load_inputs(cfg: RunConfig) -> tuple:
 
 
 def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fixed, reference, final_test) -> dict:
+    # NOTE: what can refuse a resumed run (another test set, space or metric) comes first, so a
+    # refused resume writes nothing: no run_start event, no preprocess.json of the new config.
+    try:
+        vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
+        study_url, study_name = study_location(cfg, rundir)
+        study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
+                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.data.folds or cfg.train.epochs),
+                      direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
+    except (VaultMismatch, StudyMismatch) as e:
+        if rundir.created:  # a new run meeting another run's study in a shared database: not a resume
+            raise
+        what = ("another test set (data.source, the data file, data.test or seed has changed since)"
+                if isinstance(e, VaultMismatch) else f"another {e.what}")
+        raise ConfigError(f"run {rundir.path} cannot resume with this config: it started with {what}. Run it "
+                          f"with the config it started with, or choose another --name") from None
+    claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
     events = EventLog(rundir.events_path)
     try:
         events("run_start", config=cfg.model_dump(), source=dataset.source, resumed=not rundir.created,
                sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
                folds=cfg.data.folds)
-        vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
         data.save_preprocessing(rundir.path)
         rows = (f"{cfg.data.folds} folds of {len(splits.train[1])} rows" if data.folds else
                 f"train {len(splits.train[1])}, val {len(splits.val[1])}")
         display.say(f"[bold]knobs run[/] {rundir.path} — {dataset.source}: {rows}, test {len(splits.test[1])} "
                     f"(sealed, fingerprint {vault.fingerprint[:12]})")
-        study_url, study_name = study_location(cfg, rundir)
-        study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
-                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.data.folds or cfg.train.epochs),
-                      direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
-        claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
         finished = [t for t in study.trials if t.state.finished and not t.attrs.get("fixed")]  # the search's own
         objective = make_objective(cfg, data, fixed, rundir, events)
 

@@ -18,7 +18,7 @@ import torch
 from knobs.models import build_model
 from knobs.pipeline._rundir import RunDir, checkpoint_lock
 from knobs.pipeline._target import with_target
-from knobs.train import load_checkpoint, save_checkpoint
+from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["trial_checkpoint", "save_trial_checkpoint", "top_trials", "keep_top", "load_member"]
@@ -83,5 +83,5 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     extra = state["extra"]
     _, model_params = split_params(extra["params"])
     model = build_model(family, input_shape=tuple(input_shape), n_classes=n_classes, **model_params)
-    model.load_state_dict(state["model"])
+    load_model_state(model, state.get("model"), source=f"checkpoint {path}")
     return with_target(model, extra.get("target")), extra

@@ -28,7 +28,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.pipeline._evaluate import outputs
 from knobs.pipeline._members import load_member
 from knobs.pipeline._prepared import PREPROCESS_FILE
-from knobs.train import load_checkpoint
+from knobs.train import CheckpointError, load_checkpoint
 
 __all__ = ["predict_file"]
 
@@ -43,6 +43,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     """
     run_dir, input_path = Path(run_dir), Path(input_path)
     summary = _summary(run_dir)
+    output = Path(output) if output is not None else input_path.with_name(input_path.stem + ".predictions.csv")
+    _check_output(output, input_path)
     paths, weights = _final_members(run_dir, summary)
     members = [_load(p) for p in paths]
     extra = members[0][1]
@@ -54,7 +56,6 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         [str(k) for k in range(int(extra["n_classes"]))]
-    output = Path(output) if output is not None else input_path.with_name(input_path.stem + ".predictions.csv")
     _write(output, names, out, task, class_names)
     return output
 
@@ -64,9 +65,32 @@ def _summary(run_dir: Path) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise ConfigError(f"--run {str(run_dir)!r}: no such run directory; runs live in runs/<name>")
     if not path.exists():
+        if not any((run_dir / marker).exists() for marker in ("events.jsonl", "study.db", "vault")):
+            raise ConfigError(f"--run {str(run_dir)!r} is not a run directory (no summary.json, study.db or "
+                              f"events.jsonl); give the folder `knobs run` made, e.g. runs/<name>")
         raise ConfigError(f"run {str(run_dir)!r} has no summary.json: it has not finished; "
                           f"finish it with `knobs run` (same name) before predicting")
-    return json.loads(path.read_text())
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"run {str(run_dir)!r}: summary.json cannot be read ({error}); the run directory is "
+                        f"damaged: run it again under another name") from None
+    if not isinstance(summary, dict):
+        raise DataError(f"run {str(run_dir)!r}: summary.json holds no run summary; the run directory is damaged")
+    return summary
+
+
+def _check_output(output: Path, input_path: Path) -> None:
+    """Refuse, before any work, an output that would overwrite the input or cannot be written."""
+    if output.is_dir():
+        raise ConfigError(f"--output {str(output)!r} is a folder; give a file name, e.g. "
+                          f"{str(output / 'predictions.csv')!r}")
+    if not output.parent.is_dir():
+        raise ConfigError(f"--output {str(output)!r}: folder {str(output.parent)!r} does not exist; create it "
+                          f"or write elsewhere")
+    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
+        raise ConfigError(f"--output {str(output)!r} is the input file; predictions would overwrite it. "
+                          f"Give another --output")
 
 
 def _final_members(run_dir: Path, summary: dict) -> tuple[list[Path], list[float]]:
@@ -87,7 +111,11 @@ def _final_members(run_dir: Path, summary: dict) -> tuple[list[Path], list[float
 
 
 def _load(path: Path) -> tuple[torch.nn.Module, dict]:
-    extra = load_checkpoint(path)["extra"]
+    extra = load_checkpoint(path).get("extra") or {}
+    lacking = [k for k in ("input_shape", "n_classes", "family", "params", "scaler") if k not in extra]
+    if lacking:
+        raise CheckpointError(f"checkpoint {path} is not a knobs trial checkpoint (no {lacking[0]!r}); the run "
+                              f"directory is damaged: run it again under another name")
     model, extra = load_member(path, extra["input_shape"], extra["n_classes"], extra["family"])
     return model.eval(), extra
 
@@ -107,7 +135,11 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
         return [f.name for f in files], preprocessing.transform_files(files)
     loading = preprocessing.record.get("loading", {})
     table = read_table(path, loading.get("delimiter"))
-    table.require(preprocessing.record["feature_names"], "--input (a file with the run's feature columns)")
+    wanted = preprocessing.record["feature_names"]
+    missing = [name for name in wanted if name not in table.header]
+    if missing:
+        raise DataError(f"--input {str(path)!r} lacks the column(s) {missing} this run was trained on; its "
+                        f"columns are {table.header}, the run's features are {wanted}")
     cells = table.select(preprocessing.record["feature_names"])
     raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
     return [str(n) for n in table.lines], preprocessing.transform(raw)
@@ -115,12 +147,18 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
 
 def _numbers(cells: np.ndarray, table) -> np.ndarray:
     try:
-        return cells.astype(np.float32)
+        numbers = cells.astype(np.float32)
     except ValueError:
         bad_row, bad_col = next((i, j) for i in range(len(cells)) for j in range(cells.shape[1])
                                 if not _is_float(cells[i, j]))
-        raise DataError(f"{table.path}: line {table.lines[bad_row]} has {cells[bad_row, bad_col]!r} in a numeric "
-                        f"feature column; this run was trained on numbers only") from None
+        raise DataError(f"{table.path}: line {table.lines[bad_row]} has {str(cells[bad_row, bad_col])!r} in a "
+                        f"numeric feature column; this run was trained on numbers only") from None
+    if not np.isfinite(numbers).all():
+        bad_row, bad_col = (int(i) for i in np.argwhere(~np.isfinite(numbers))[0])
+        raise DataError(f"{table.path}: line {table.lines[bad_row]} has {str(cells[bad_row, bad_col])!r} (missing "
+                        f"or infinite) in a feature column; this run was trained without missing values, so "
+                        f"fill or drop that row")
+    return numbers
 
 
 def _is_float(cell: str) -> bool:
@@ -134,7 +172,13 @@ def _is_float(cell: str) -> bool:
 def _builtin_input(path: Path, shape: tuple[int, ...], scaler: Standardizer) -> tuple[list[str], np.ndarray]:
     width = int(np.prod(shape))
     if path.suffix == ".npy":
-        X = np.load(path, allow_pickle=False).astype(np.float32)
+        try:
+            X = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
+        except (OSError, ValueError, TypeError):  # NOTE: numpy's own words suggest allow_pickle: not wanted here
+            raise DataError(f"--input {str(path)!r} is not a .npy array of numbers; save the features with "
+                            f"numpy.save(path, X) (X: one row per sample)") from None
+        if X.ndim == 0:
+            raise DataError(f"--input {str(path)!r} holds a single number; expected one row per sample")
         names = [str(i) for i in range(len(X))]
     else:
         table = read_table(path)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from knobs.errors import ConfigError
+
 __all__ = ["RunDir", "EventLog", "checkpoint_lock"]
 
 
@@ -30,8 +32,15 @@ class RunDir:
     @classmethod
     def create(cls, runs_dir: str | Path, name: str) -> "RunDir":
         path = Path(runs_dir) / name
+        for folder in (path, *path.parents):
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"cannot create run directory {path}: {folder} is a file, not a folder; choose "
+                                  f"another --runs-dir or --name")
         created = not path.exists()
-        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        try:
+            (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create run directory {path} ({e.strerror}); choose another --runs-dir") from None
         return cls(path=path, created=created)
 
     @property

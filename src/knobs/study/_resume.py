@@ -16,8 +16,17 @@ from knobs.errors import ConfigError, KnobsError
 from knobs.space import Space
 from knobs.storage import Storage, StudyRecord, jsonable
 
-__all__ = ["open_record", "find_record", "sampler_json", "pruner_json", "load_sampler_state",
+__all__ = ["StudyMismatch", "open_record", "find_record", "sampler_json", "pruner_json", "load_sampler_state",
            "rebuild_sampler", "rebuild_pruner", "default_sampler"]
+
+
+class StudyMismatch(ConfigError):
+    """A stored study differs from the one asked for; ``what`` names the difference for a run
+    (``"search.space (parameters that differ: width)"``) so the pipeline can word it for ``--name``."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
 
 
 def default_sampler() -> Any:
@@ -60,14 +69,16 @@ def find_record(storage: Storage, name: str | None) -> StudyRecord:
 def _check_same(record: StudyRecord, storage: Storage, space: Space, direction: str) -> None:
     where = f"study {record.name!r} in {storage.url}"
     if record.direction != direction:
-        raise ConfigError(f"{where} was created with direction={record.direction!r}, not {direction!r}; "
-                          "use the same direction or another study name")
+        raise StudyMismatch(f"{where} was created with direction={record.direction!r}, not {direction!r}; "
+                            "use the same direction or another study name",
+                            what=f"search.metric (its study is to {record.direction}, this config's to {direction})")
     stored = (record.space or {}).get("params", {})
     given = space.to_json()["params"]
     changed = sorted(n for n in set(stored) | set(given) if stored.get(n) != given.get(n))
     if changed:
-        raise ConfigError(f"{where} was created with a different space (parameters that differ: "
-                          f"{', '.join(changed)}); use the same space or another study name")
+        raise StudyMismatch(f"{where} was created with a different space (parameters that differ: "
+                            f"{', '.join(changed)}); use the same space or another study name",
+                            what=f"search.space (parameters that differ: {', '.join(changed)})")
 
 
 def sampler_json(sampler: Any) -> dict[str, Any]:
