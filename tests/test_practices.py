@@ -1,7 +1,6 @@
 """[balance], [augment] and [transfer] in `knobs run`: checked before anything is written, applied per trial."""
 
 import csv
-import json
 
 import numpy as np
 import pytest
