@@ -17,7 +17,7 @@ from typing import Any
 from knobs.errors import ConfigError
 from knobs.trial import FrozenTrial, Trial
 
-__all__ = ["study_location", "claim_run", "run_record", "PipelineObjective", "search_objective", "make_executor",
+__all__ = ["study_location", "claim_run", "run_record", "PipelineObjective", "release", "search_objective", "make_executor",
            "budget_reached", "stop_at_budget", "RUN_ATTR"]
 
 #: the study attribute holding {"config": the run config (JSON), "run_dir": absolute path}.
@@ -87,6 +87,15 @@ class PipelineObjective:
 # One built objective per process and run: Ray sends a fresh copy of PipelineObjective with each
 # task, and rebuilding the data for every trial would cost more than many small trials.
 _BUILT: dict[tuple[str, str, str], Any] = {}
+
+
+def release(objective: PipelineObjective) -> None:
+    """Drop this process's built objective of ``objective``'s run and close its event log (a
+    ``knobs worker`` that trained in its own process is done with it)."""
+    built = _BUILT.pop((objective.run_dir, objective.study_url, objective.study_name), None)
+    events = getattr(getattr(built, "inner", built), "events", None)
+    if events is not None:
+        events.close()
 
 
 def _built(objective: PipelineObjective) -> Any:

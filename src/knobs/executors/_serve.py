@@ -77,10 +77,12 @@ def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
     """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
     for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
     is closed with ``opened_files``)."""
-    from knobs.executors._pipeline import PipelineObjective, make_executor
+    from knobs.executors._pipeline import PipelineObjective, make_executor, release
 
     if cfg.search.executor != "population":
-        return PipelineObjective(cfg, run_dir, storage, study.name), None
+        objective = PipelineObjective(cfg, run_dir, storage, study.name)
+        opened_files.callback(release, objective)  # built in this process when it trains here
+        return objective, None
     if workers != 1:
         raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
                           f"\"population\"), whose populations train in one process; start one `knobs worker` "
