@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Callable
+import statistics
+from typing import Callable, Sequence
 
 
 def seeded_main(doc: str, run: Callable[..., dict], table: Callable[[dict], str],
@@ -22,3 +23,12 @@ def seeded_main(doc: str, run: Callable[..., dict], table: Callable[[dict], str]
         print(f"({result['wall_s']} s)")
     print(json.dumps(result))
     return result
+
+
+def over_seeds(name: str, values: Sequence[float]) -> dict[str, float | list[float]]:
+    """``{name: mean, name_sd: sample sd (0 for one seed), name_per_seed: [...]}``, rounded to 4
+    places: how every seeded benchmark reports a figure."""
+    values = list(values)
+    return {name: round(statistics.fmean(values), 4),
+            f"{name}_sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+            f"{name}_per_seed": [round(v, 4) for v in values]}

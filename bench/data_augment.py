@@ -44,6 +44,8 @@ from knobs.data import load_builtin
 from knobs.models import build_model
 from knobs.train import EarlyStopping, Trainer
 
+from _seeded import over_seeds  # noqa: E402 — bench/ is on the path (script directory)
+
 PER_CLASS = 20
 MODEL = {"channels": 16, "depth": 2, "head_width": 64}
 TRAINING = {"optimizer": "adam", "lr": 3e-3, "batch_size": 32, "epochs": 200}
@@ -112,10 +114,7 @@ def accuracy(seeds: int) -> dict:
         per_seed.append({arm: accuracy_arm(options, seed, splits) for arm, options in ARMS.items()})
     summary = {}
     for arm in ARMS:
-        accs = [s[arm]["test_accuracy"] for s in per_seed]
-        summary[arm] = {"test_accuracy": round(statistics.mean(accs), 4),
-                        "test_accuracy_sd": round(statistics.stdev(accs), 4) if len(accs) > 1 else 0.0,
-                        "test_accuracy_per_seed": [round(a, 4) for a in accs],
+        summary[arm] = {**over_seeds("test_accuracy", [s[arm]["test_accuracy"] for s in per_seed]),
                         "mean_epochs": round(statistics.mean(s[arm]["epochs"] for s in per_seed), 1)}
     base = summary["none"]["test_accuracy_per_seed"]
     for arm, entry in summary.items():

@@ -41,7 +41,7 @@ from knobs.data import Dataset, Standardizer, Vault, load_builtin, split
 from knobs.metrics import classification_metrics
 from knobs.models import build_model
 from knobs.train import Trainer
-from _seeded import seeded_main
+from _seeded import over_seeds, seeded_main
 
 MINORITY = (5, 6, 7, 8, 9)
 MINORITY_ROWS = 18  # ~1/10 of a digits class
@@ -155,10 +155,8 @@ def _summarize(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
     summary = {}
     for arm in per_seed[0]:
         rows = [seed_result[arm] for seed_result in per_seed]
-        entry = {name: round(statistics.mean(r[name] for r in rows), 4)
-                 for name in ("balanced_accuracy", "macro_f1", "minority_recall")}
-        entry["balanced_accuracy_sd"] = round(statistics.stdev([r["balanced_accuracy"] for r in rows]), 4) if len(rows) > 1 else 0.0
-        entry["balanced_accuracy_per_seed"] = [round(r["balanced_accuracy"], 4) for r in rows]
+        entry = {name: round(statistics.mean(r[name] for r in rows), 4) for name in ("macro_f1", "minority_recall")}
+        entry.update(over_seeds("balanced_accuracy", [r["balanced_accuracy"] for r in rows]))
         if "threshold" in rows[0]:
             entry["threshold_per_seed"] = [round(r["threshold"], 4) for r in rows]
         summary[arm] = entry

@@ -35,7 +35,7 @@ from rich.console import Console
 
 from knobs.config import load_config
 from knobs.pipeline import Display, run as knobs_run
-from _seeded import seeded_main
+from _seeded import over_seeds, seeded_main
 
 DATA = Path("/work/shared/data/sst2")  # as bench/loaders.py
 ROWS, MIN_WORDS = 3000, 5
@@ -88,10 +88,7 @@ def run(seeds: int = 3) -> dict:
             per_seed.append({arm: one_run(arm, source, Path(tmp) / "runs", seed) for arm in ARMS})
     arms = {}
     for arm in ARMS:
-        accs = [s[arm]["test_accuracy"] for s in per_seed]
-        arms[arm] = {"test_accuracy": round(statistics.fmean(accs), 4),
-                     "test_accuracy_sd": round(statistics.stdev(accs), 4) if len(accs) > 1 else 0.0,
-                     "test_accuracy_per_seed": [round(a, 4) for a in accs],
+        arms[arm] = {**over_seeds("test_accuracy", [s[arm]["test_accuracy"] for s in per_seed]),
                      "seconds": round(statistics.fmean(s[arm]["seconds"] for s in per_seed), 1),
                      "mean_epochs": round(statistics.fmean(s[arm]["epochs"] for s in per_seed), 1)}
     base = arms["none"]["test_accuracy_per_seed"]
