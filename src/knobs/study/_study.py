@@ -349,7 +349,8 @@ class Study:
         return rows, state, max(used, held)
 
     def _ask(self, take_slot: Callable[[], bool] | None = None) -> Trial | None:
-        """Like ``ask`` but None when the sampler is used up or ``take_slot()`` says no.
+        """Like ``ask`` but None when the sampler is used up or ``take_slot()`` says no: a batch
+        of one (see ``_ask_many``).
 
         The claim is optimistic: the sampler sees trials ``0..n-1`` and its config is stored as
         trial ``n`` only if no other worker stored one meanwhile (``NumberTaken``); else the
@@ -358,38 +359,8 @@ class Study:
         sampler state always matches the stored trials. An abandoned trial's config is claimed
         the same way (once, as a retry) before any new one, and takes no slot.
         """
-        slot = take_slot is None
-        while True:
-            self.fail_stale_trials()
-            history = self._storage.get_trials(self._id)
-            number = history[-1].number + 1 if history else 0
-            lost = _requeue.pending_retry(history) if self.retry_abandoned else None
-            before, state = None, None
-            if lost is not None:
-                config, attrs = dict(lost.config), {_requeue.RETRY_OF: lost.number}
-            else:
-                if not slot and not take_slot():
-                    return None
-                slot = True
-                self._sync_sampler()
-                before = self._sampler_state()
-                configs = self.sampler.suggest(self.space, history, 1, direction=self.direction)
-                state = self._sampler_state()
-                if not configs:
-                    self._save_sampler(state)
-                    return None
-                config, attrs = jsonable(dict(configs[0]), "a sampled config"), {}
-            try:
-                frozen = self._storage.create_trial(
-                    self._id, config, host=_heartbeat.HOST, pid=os.getpid(), number=number, attrs=attrs,
-                    sampler=state if state is not None and state != self._stored_sampler else None)
-            except NumberTaken:
-                if before is not None:
-                    _resume.load_sampler_state(self.sampler, before)  # undo the draw; re-sync next
-                continue
-            if state is not None:
-                self._stored_sampler = state
-            return self._live_trial(frozen)
+        claimed = self._ask_many(1, take_slot)
+        return claimed[0] if claimed else None
 
     def _live_trial(self, frozen: FrozenTrial, prune: bool = True) -> Trial:
         """The live handle of a trial this process just claimed, with its heartbeat running."""
