@@ -154,12 +154,10 @@ def lr_find_command(
 
 def _check_output(path: Optional[Path], option: str) -> None:
     """Refuse an output file that cannot be written before the work that fills it is done."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise KnobsError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out.json'}")
-    if not path.parent.is_dir():
-        raise KnobsError(f"{option} {path}: folder {path.parent} does not exist; create it or write elsewhere")
+    if path is not None:
+        from knobs.pipeline._outputs import check_output_file
+
+        check_output_file(path, option)
 
 
 def _fmt_lr(value: Optional[float]) -> str:

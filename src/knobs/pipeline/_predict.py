@@ -27,6 +27,7 @@ from knobs.ensemble import average
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline._evaluate import outputs
 from knobs.pipeline._members import load_member
+from knobs.pipeline._outputs import check_output_file
 from knobs.pipeline._prepared import PREPROCESS_FILE
 from knobs.train import CheckpointError, load_checkpoint
 
@@ -82,12 +83,7 @@ def _summary(run_dir: Path) -> dict[str, Any]:
 
 def _check_output(output: Path, input_path: Path) -> None:
     """Refuse, before any work, an output that would overwrite the input or cannot be written."""
-    if output.is_dir():
-        raise ConfigError(f"--output {str(output)!r} is a folder; give a file name, e.g. "
-                          f"{str(output / 'predictions.csv')!r}")
-    if not output.parent.is_dir():
-        raise ConfigError(f"--output {str(output)!r}: folder {str(output.parent)!r} does not exist; create it "
-                          f"or write elsewhere")
+    check_output_file(output, "--output", suffix=".csv")
     if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
         raise ConfigError(f"--output {str(output)!r} is the input file; predictions would overwrite it. "
                           f"Give another --output")
