@@ -38,12 +38,13 @@ SPACE = {"lr": {"low": 1e-3, "high": 3e-2, "log": True}, "weight_decay": {"low":
 
 
 class Clock:
-    """Wall time inside ``study.optimize`` and ``PopulationRun.fit``, and ``Study.trials`` reads."""
+    """Wall time inside ``study.optimize`` and ``PopulationRun.fit``, and ``Study.trials`` reads,
+    while the ``with`` block runs (the originals come back after it, so arms never nest wrappers)."""
 
-    def __init__(self) -> None:
+    def __enter__(self) -> "Clock":
         self.search = self.training = 0.0
         self.reads = 0
-        optimize, fit, trials = Study.optimize, PopulationRun.fit, Study.trials.fget
+        self._saved = optimize, fit, trials = Study.optimize, PopulationRun.fit, Study.trials
 
         def timed(method: Any, field: str) -> Any:
             def call(*args: Any, **kwargs: Any) -> Any:
@@ -56,15 +57,18 @@ class Clock:
 
         def counted(study: Study) -> Any:
             self.reads += 1
-            return trials(study)
+            return trials.fget(study)
 
         Study.optimize, PopulationRun.fit = timed(optimize, "search"), timed(fit, "training")
         Study.trials = property(counted)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        Study.optimize, PopulationRun.fit, Study.trials = self._saved
 
 
 def arm(population: int, epochs: int) -> dict[str, Any]:
-    clock = Clock()
-    with tempfile.TemporaryDirectory() as tmp:
+    with Clock() as clock, tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(None, {"runs_dir": tmp, "name": "bench", "seed": 0, "search.sampler": "random",
                                  "search.n_trials": 2 * population, "search.executor": "population",
                                  "search.population": population, "search.space": SPACE, "train.epochs": epochs,

@@ -15,8 +15,8 @@ import torch
 
 from knobs.config import RunConfig, build_space
 from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
-from knobs.errors import ConfigError, KnobsError
 from knobs.data._vault import VaultMismatch
+from knobs.errors import ConfigError, KnobsError
 from knobs.executors._pipeline import claim_run, make_executor, search_objective, stop_at_budget, study_location
 from knobs.pipeline._best import publish_best
 from knobs.pipeline._components import make_pruner, make_sampler
