@@ -57,6 +57,9 @@ class Study:
             ``ConfigError``); False: a stored one is an error. Opening a stored study marks its
             abandoned trials (their worker died) FAILED and restores the sampler's state.
 
+    ``close()`` (or ``with knobs.Study(...) as study:``) releases the storage it opened and leaves a
+    SQLite file whole; a process that ends normally does that anyway.
+
     The executor seam — how ``optimize`` runs trials, public so an executor can be written
     outside knobs (see ``knobs.study.Executor`` for the loop's call order):
 
@@ -90,6 +93,7 @@ class Study:
         self.sampler = _resume.default_sampler() if sampler is None else _check_sampler(sampler)
         self.name = _check_name(name)
         self._storage = get_storage(storage)
+        self._owns_storage = self._storage is not storage  # opened from a URL (or None): ours to close
         try:
             record = _resume.open_record(self._storage, self.name, space=self.space, direction=self.direction,
                                          load_if_exists=load_if_exists)
@@ -127,11 +131,18 @@ class Study:
             KnobsError: bad URL, missing file, or no such study (the message lists those there).
         """
         store = get_storage(storage, create=False)
-        record = _resume.find_record(store, name)
-        space = Space.from_json(record.space)
-        return cls(space, sampler=sampler if sampler is not None else _resume.rebuild_sampler(record.sampler),
-                   pruner=pruner if pruner is not None else _resume.rebuild_pruner(record.pruner),
-                   direction=record.direction, storage=store, name=record.name, load_if_exists=True)
+        try:
+            record = _resume.find_record(store, name)
+            space = Space.from_json(record.space)
+            study = cls(space, sampler=sampler if sampler is not None else _resume.rebuild_sampler(record.sampler),
+                        pruner=pruner if pruner is not None else _resume.rebuild_pruner(record.pruner),
+                        direction=record.direction, storage=store, name=record.name, load_if_exists=True)
+        except BaseException:
+            if store is not storage:
+                store.close()
+            raise
+        study._owns_storage = store is not storage
+        return study
 
     # ---- ask / tell --------------------------------------------------------------------------
     def ask(self) -> Trial:
@@ -345,6 +356,22 @@ class Study:
                 continue  # its owner or another worker finished it meanwhile
             failed.append(number)
         return failed
+
+    def close(self) -> None:
+        """Stop heartbeats and close the storage this study opened from a URL — a SQLite file is
+        then whole (its write-ahead log checkpointed into it), so ``study.db`` alone can be copied.
+        A ``Storage`` object you passed in stays open (yours to close). A process that ends
+        normally does this for its SQLite studies anyway; ``close`` (or ``with``) does it now.
+        Trials still running stay RUNNING until told or found abandoned."""
+        self._heartbeat.close()
+        if self._owns_storage:
+            self._storage.close()
+
+    def __enter__(self) -> "Study":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, direction={self.direction!r}, storage={self._storage.url!r}, "
