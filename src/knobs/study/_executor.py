@@ -134,7 +134,8 @@ class Executor:
     workers: int
 
     def start(self, study: "Study", objective: Any, workers: int) -> None:
-        """Once, before any claim: keep what ``run_batch`` needs; check settings (``ConfigError``)."""
+        """Once, before any claim: keep what ``run_batch`` needs; check settings (``ConfigError``).
+        An override calls ``super().start(study, objective, workers)``."""
         self.study, self.objective, self.workers = study, objective, workers
         self._pending: list[Trial] = []
 
@@ -184,7 +185,10 @@ def run_loop(study: "Study", objective: Any, executor: Executor | None = None, *
             executor.start(study, objective, workers)
             _drive(study, executor, budget, running)
         except BaseException:
-            _abandon(study, executor, running)
+            try:
+                _abandon(study, executor, running)
+            except Exception as error:  # noqa: BLE001 — the error that ended the loop is the one to see
+                _log.warning("study %r: the trials in flight could not be recorded abandoned: %s", study.name, error)
             raise
         finally:
             executor.close()
@@ -193,7 +197,10 @@ def run_loop(study: "Study", objective: Any, executor: Executor | None = None, *
 def _drive(study: "Study", executor: Executor, budget: Budget, running: dict[int, Trial]) -> None:
     more = True
     while True:
-        free = executor.slots() - len(running)
+        slots = executor.slots()
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise ConfigError(f"{executor!r}.slots() must be an integer >= 1 (trials in flight at once), got {slots!r}")
+        free = slots - len(running)
         if more and free > 0 and not study.stop_requested and budget.open():
             claimed = study.claim(free)
             if claimed:

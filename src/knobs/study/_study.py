@@ -1,8 +1,9 @@
 """``Study``: the shell that wires a space, a sampler, a pruner and a storage into ask / tell.
 
-Why a thin shell: the rules live elsewhere — what ``tell`` records in ``_tell.py``, the loop in
-``_optimize.py``, liveness in ``_heartbeat.py``, opening/resuming in ``_resume.py``, rows in
-``knobs.storage``. This class only connects them, so it stays small.
+Why a thin shell: the rules live elsewhere — what ``tell`` records in ``_tell.py``, how a batch of
+results is told in ``_finish.py``, the one optimize loop and the executor seam in ``_executor.py``,
+liveness in ``_heartbeat.py``, opening/resuming in ``_resume.py``, rows in ``knobs.storage``.
+This class only connects them, so it stays small.
 """
 
 from __future__ import annotations
