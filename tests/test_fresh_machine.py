@@ -33,3 +33,16 @@ def test_without_wordnet_its_tests_skip_with_the_reason_and_the_rest_pass():
 def test_ci_requiring_wordnet_fails_where_it_is_missing():
     done = _pytest("-m", "wordnet", "-x", WORDNET_FILES[0], KNOBS_REQUIRE_WORDNET="1")
     assert done.returncode == 1 and "KNOBS_REQUIRE_WORDNET=1" in done.stdout, done.stdout[-3000:]
+
+
+def test_the_eda_benchmark_skips_its_wordnet_arm_by_name(monkeypatch, tmp_path):
+    from knobs.augment import _thesaurus
+
+    monkeypatch.setattr(_thesaurus, "SEARCHED", (str(tmp_path / "none"),))
+    monkeypatch.delenv("KNOBS_WORDNET", raising=False)
+    monkeypatch.syspath_prepend(str(TESTS.parent / "bench"))
+    import data_text_eda
+
+    assert data_text_eda.skipped_arms() == {"eda": "no WordNet"}  # "none" needs no thesaurus: it runs
+    result = {"data": "d", "seeds": 1, "arms": {"eda": {"skipped": "no WordNet"}}}
+    assert data_text_eda.table(result).splitlines()[-1] == "eda    skipped: no WordNet"
