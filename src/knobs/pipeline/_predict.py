@@ -5,6 +5,9 @@ the ensemble, with its members and weights); each member's checkpoint records it
 shape, class count, hyperparameters and the training split's standardizer; ``preprocess.json``
 (data read from files) holds the fitted encoding (categories, imputation, vocabulary, image size).
 Prediction applies exactly those, fitted on the training split of that run and nothing else.
+The predicted class is the one the run's final evaluation counted: with a decision threshold tuned
+under ``[balance]`` (``summary.json``'s ``threshold``), class 1 when P(class 1) >= it, as in the
+threshold's test metrics; otherwise the most probable class.
 
 Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
 ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from knobs.balance import positive_proba
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._table import read_table
 from knobs.ensemble import average
@@ -57,8 +61,17 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         [str(k) for k in range(int(extra["n_classes"]))]
-    _write(output, names, out, task, class_names)
+    decided = decisions(out, summary.get("threshold")) if task == "classification" else None
+    _write(output, names, out, task, class_names, decided)
     return output
+
+
+def decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:
+    """Class indices as the run's final evaluation decided them: its tuned binary threshold
+    (``summary.json``'s ``threshold``, chosen on validation) when it has one, else the argmax."""
+    if threshold and threshold.get("threshold") is not None:
+        return (positive_proba(proba) >= float(threshold["threshold"])).astype(np.int64)
+    return np.argmax(proba, axis=1)
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
@@ -187,7 +200,8 @@ def _builtin_input(path: Path, shape: tuple[int, ...], scaler: Standardizer) -> 
     return names, scaler.transform(X.reshape((len(X), *shape)))
 
 
-def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list) -> None:
+def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list,
+           decided: np.ndarray | None) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         if task != "classification":
@@ -195,5 +209,5 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
             writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, out))
             return
         writer.writerow(["row", "prediction", *[f"proba_{c}" for c in class_names]])
-        for name, probs in zip(names, out):
-            writer.writerow([name, class_names[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
+        for name, probs, k in zip(names, out, decided):
+            writer.writerow([name, class_names[int(k)], *[f"{p:.6f}" for p in probs]])
