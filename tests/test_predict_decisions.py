@@ -41,3 +41,47 @@ def test_predict_applies_the_tuned_threshold_as_the_final_evaluation_counted(tmp
     assert confusion.tolist() == tuned["test"]["confusion_matrix"]
     # and the threshold mattered here: the argmax's counts (summary's plain test metrics) differ
     assert tuned["test"]["confusion_matrix"] != result.summary["test"]["confusion_matrix"]
+
+
+def _image(path, size, brightness=60):
+    from PIL import Image
+
+    width, height = size
+    Image.fromarray(np.full((height, width), brightness, np.uint8)).save(path)
+    return path
+
+
+def _image_run(tmp_path):
+    root = tmp_path / "imgs"
+    for k, cls in enumerate(("cat", "dog")):
+        (root / cls).mkdir(parents=True)
+        for i in range(12):
+            _image(root / cls / f"{i:03d}.png", (8, 6), brightness=40 + 120 * k + i)
+    return _run(tmp_path, **{"data.source": str(root), "model.family": "convnet",
+                             "search.space": {"lr": {"low": 0.005, "high": 0.02}, "channels": 4, "depth": 1,
+                                              "head_width": 8}})
+
+
+def test_images_of_another_size_are_refused_naming_the_file_and_both_sizes(tmp_path):
+    from knobs.cli import main
+    from knobs.errors import DataError
+
+    result = _image_run(tmp_path)
+    new = tmp_path / "new"
+    new.mkdir()
+    _image(new / "a.png", (8, 6))
+    predicted = predict_file(result.path, new, tmp_path / "ok.csv")  # the run's size: predicted
+    assert len(_predicted_names(predicted)) == 1
+    _image(new / "b.png", (16, 12))
+    _image(new / "c.png", (6, 8))
+    with pytest.raises(DataError, match=r"b.png' is 16x12 pixels \(width x height\), but the run's model takes 8x6 "
+                                        r"images \(1 more of the 3 input images differ too\); resize them to 8x6 first"):
+        predict_file(result.path, new, tmp_path / "refused.csv")
+    assert not (tmp_path / "refused.csv").exists()
+    assert main(["predict", "--run", str(result.path), "--input", str(new / "c.png"), "-o", str(tmp_path / "c.csv")]) == 2
+    assert not (tmp_path / "c.csv").exists()
+
+
+def _predicted_names(path) -> list[str]:
+    with open(path, newline="") as handle:
+        return [row["row"] for row in csv.DictReader(handle)]

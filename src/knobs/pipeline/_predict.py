@@ -12,6 +12,13 @@ threshold's test metrics; otherwise the most probable class.
 Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
 ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
 features for runs on built-in data.
+
+Images of another size than the run's are refused, not resized (one message naming the first such
+file, its size, the run's size and how to resize). Why refuse: the model learnt its filters at one
+scale and aspect ratio; a photo silently stretched to it is predicted, often badly, with no sign
+that anything was changed, and only the user knows whether their images should be stretched,
+cropped or padded. Stretching as training decoded (``data.image_size``: Pillow's bilinear filter,
+aspect ratio not kept) is one line, given in the message.
 """
 
 from __future__ import annotations
@@ -141,6 +148,7 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
         if not files:
             raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})")
+        _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
         return [f.name for f in files], preprocessing.transform_files(files)
     loading = preprocessing.record.get("loading", {})
     table = read_table(path, loading.get("delimiter"))
@@ -152,6 +160,29 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
     cells = table.select(preprocessing.record["feature_names"])
     raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
     return [str(n) for n in table.lines], preprocessing.transform(raw)
+
+
+def _check_image_sizes(files: list[Path], image_size: list[int]) -> None:
+    """Every image must have the run's size (see the module docstring); only headers are read."""
+    from PIL import Image
+
+    height, width = (int(s) for s in image_size)
+    other = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                size = image.size
+        except (OSError, ValueError, SyntaxError):
+            continue  # not decodable: named when it is read
+        if size != (width, height):
+            other.append((file, size))
+    if other:
+        (file, (w, h)), more = other[0], len(other) - 1
+        others = f" ({more} more of the {len(files)} input images differ too)" if more else ""
+        raise DataError(f"--input image {str(file)!r} is {w}x{h} pixels (width x height), but the run's model "
+                        f"takes {width}x{height} images{others}; resize them to {width}x{height} first (as "
+                        f"training decoded data.image_size: Pillow's image.resize(({width}, {height}), "
+                        f"Image.BILINEAR), aspect ratio not kept), or predict with a run trained at their size")
 
 
 def _numbers(cells: np.ndarray, table) -> np.ndarray:
