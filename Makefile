@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make test SYSTEM=none` leaves the machine's packages alone (see the system target).
 SYSTEM ?= auto
-PYTEST_REPORT := -rs --durations=15
+PYTEST_REPORT := -rfEs --durations=15
 
 .PHONY: run test test-fast install system bench clean
 
