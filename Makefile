@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make test SYSTEM=none` leaves the machine's packages alone (see the system target).
 SYSTEM ?= auto
+WORDNET_DIR ?= /usr/share/wordnet
 PYTEST_REPORT := -rfEs --durations=15
 
 .PHONY: run test test-fast install system bench clean
@@ -25,7 +26,7 @@ install: $(STAMP)
 # need a missing piece are skipped, each with its reason in the summary (-rs). CI requires both.
 system:
 ifneq ($(SYSTEM),none)
-	@if [ -f /usr/share/wordnet/index.noun ]; then :; \
+	@if [ -f $(WORDNET_DIR)/index.noun ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "make: installing WordNet (apt-get install wordnet-base)"; \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null; } \
