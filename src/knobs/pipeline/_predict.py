@@ -68,12 +68,12 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         [str(k) for k in range(int(extra["n_classes"]))]
-    decided = decisions(out, summary.get("threshold")) if task == "classification" else None
+    decided = _decisions(out, summary.get("threshold")) if task == "classification" else None
     _write(output, names, out, task, class_names, decided)
     return output
 
 
-def decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:
+def _decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:
     """Class indices as the run's final evaluation decided them: its tuned binary threshold
     (``summary.json``'s ``threshold``, chosen on validation) when it has one, else the argmax."""
     if threshold and threshold.get("threshold") is not None:
