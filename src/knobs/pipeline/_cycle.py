@@ -34,6 +34,7 @@ from knobs.pipeline._practices import check_practices
 from knobs.pipeline._preflight import run_preflight
 from knobs.pipeline._prepared import PreparedData, prepare
 from knobs.pipeline._refit import refit_evaluation
+from knobs.pipeline._resume_guard import refuse_changed_inputs
 from knobs.pipeline._rundir import EventLog, RunDir
 from knobs.pipeline._running import watch_running
 from knobs.pipeline._split_rows import split_rows
@@ -137,6 +138,8 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
                 if isinstance(e, VaultMismatch) else f"another {e.what}")
         raise ConfigError(f"run {rundir.path} cannot resume with this config: it started with {what}. Run it "
                           f"with the config it started with, or choose another --name") from None
+    if not rundir.created:  # the config the run started with, before claim_run replaces it
+        refuse_changed_inputs(study.attrs, cfg, rundir.path)
     claim_run(study, cfg, rundir)  # what `knobs worker` rebuilds the objective from
     events = EventLog(rundir.events_path)
     try:
