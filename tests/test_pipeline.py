@@ -31,7 +31,7 @@ def test_run_writes_the_whole_run_directory(tmp_path):
         assert (d / name).exists(), name
     summary = json.loads((d / "summary.json").read_text())
     assert summary["n_trials"] == 3
-    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["loss"] > 0
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["log_loss"] > 0
     assert summary["test"]["n"] == 270
     assert set(summary["best_trial"]["config"]) == {"lr", "width", "optimizer"}
     assert summary["vault"]["openings"] == 1
