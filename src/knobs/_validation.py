@@ -64,6 +64,9 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
     first = error.errors()[0]
     loc = [str(part) for part in first["loc"]]
     lead = f"{origin}: " if origin else ""
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):  # an option set inside this one (``Options``) worded it already
+        return f"{lead}{inner}"
     path = ".".join(part for part in (where, *loc) if part)
     if first["type"] == "extra_forbidden":
         valid = _field_names(model, loc[:-1])
@@ -101,13 +104,20 @@ class Options(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: the dotted key of this table in a run config ("augment"), in front of every key named
     where: ClassVar[str] = ""
+    #: how messages name this table when it is not just ``where`` ("schedule 'step'")
+    label: ClassVar[str] = ""
 
     def __init__(self, **values: Any) -> None:
+        # NOTE: pydantic calls this __init__ also when the set is a field of another model (the
+        # run config's [balance]); the ConfigError then reaches the outer validation_message,
+        # which passes its words on.
         try:
             super().__init__(**values)
         except ValidationError as error:
-            raise ConfigError(validation_message(error, type(self), where=self.where)) from None
+            raise ConfigError(validation_message(error, type(self), where=self.where,
+                                                 label=self.label or None)) from None
 
     @classmethod
     def parse(cls: type[M], values: Mapping[str, Any] | M | None, example: str = "") -> M:
