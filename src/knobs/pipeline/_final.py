@@ -79,4 +79,3 @@ def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, da
         return None
     selection = greedy_selection(val_out, y_val, size=cfg.ensemble.size, metric="log_loss")
     return np.asarray(selection.weights, dtype=float)
-
