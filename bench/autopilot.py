@@ -80,7 +80,7 @@ def main() -> None:
                     "tried": [f"{s['code']}: {s['change']} ({s['outcome']})" for s in pilot["steps"]],
                     "stopped": pilot["stopped"],
                     "test_acc_plain": plain["summary"]["test"]["accuracy"], "test_acc_autopilot": ap["summary"]["test"]["accuracy"],
-                    "test_loss_plain": plain["summary"]["test"]["loss"], "test_loss_autopilot": ap["summary"]["test"]["loss"],
+                    "test_loss_plain": plain["summary"]["test"]["log_loss"], "test_loss_autopilot": ap["summary"]["test"]["log_loss"],
                     "seconds_plain": round(plain["seconds"], 1), "seconds_autopilot": round(ap["seconds"], 1)})
     print()
     print(f"{'setup':12s} {'seed':>4s}  {'val_loss start→end':>20s} {'val acc start→end':>18s} {'kept':>6s}  "

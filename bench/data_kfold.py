@@ -80,7 +80,7 @@ def one_run(mode: str, source: Path, runs_dir: Path, seed: int) -> dict:
         estimate = {"accuracy": best["val_accuracy"], "loss": best["val_loss"]}
     test = summary["test"]
     assert summary["vault"]["openings"] == 1
-    return {"estimate": estimate, "test": {"accuracy": test["accuracy"], "loss": test["loss"]},
+    return {"estimate": estimate, "test": {"accuracy": test["accuracy"], "loss": test["log_loss"]},
             "gap": {m: abs(estimate[m] - test[m]) for m in ("accuracy", "loss")},
             "optimism": {m: estimate[m] - test[m] for m in ("accuracy", "loss")},
             "seconds": round(seconds, 1), "train_rows": (summary.get("refit") or {}).get("rows")}

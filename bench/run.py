@@ -29,7 +29,7 @@ def one_run(workdir: Path, index: int) -> dict:
     summary = json.loads((workdir / "runs" / f"bench-{index}" / "summary.json").read_text())
     return {"seed": index, "final_model": summary["final_model"],
             "single_test_accuracy": summary["single"]["test"]["accuracy"], "wall_seconds": round(seconds, 1), "test_accuracy": summary["test"]["accuracy"],
-            "test_loss": summary["test"]["loss"], "n_trials": summary["n_trials"],
+            "test_loss": summary["test"]["log_loss"], "n_trials": summary["n_trials"],
             "total_epochs": summary["total_epochs"], "best_val_loss": summary["best_trial"]["value"]}
 
 

@@ -18,6 +18,7 @@ from knobs.balance import (
     BalancedTraining, BalanceOptions, FocalLoss, Threshold, balance_training, best_threshold,
     class_weights, focal_loss, oversample_sampler, sample_weights, sampler_loader, smote, undersample,
 )
+from knobs.config import parse_config
 from knobs.errors import ConfigError, DataError
 from knobs.train import Trainer
 
@@ -307,23 +308,43 @@ def test_balanced_weights_come_from_the_training_counts():
     assert bal.loss.weight.tolist() == pytest.approx([100 / 180, 100 / 20])
 
 
-@pytest.mark.parametrize("options,n_classes,error,match", [
-    (BalanceOptions(sampler="bootstrap"), 2, ConfigError, r"balance.sampler must be one of"),
-    (BalanceOptions(loss="hinge"), 2, ConfigError, r"balance.loss must be one of"),
-    (BalanceOptions(class_weight="auto"), 2, ConfigError, r"balance.class_weight must be one of"),
-    (BalanceOptions(class_weight="balanced", sampler="oversample"), 2, ConfigError, "corrects the imbalance twice"),
-    (BalanceOptions(focal_gamma=1.0), 2, ConfigError, "set loss='focal'"),
-    (BalanceOptions(loss="focal", focal_gamma=-1), 2, ConfigError, "focal_gamma must be a finite number"),
-    (BalanceOptions(sampler="smote", smote_k=0), 2, ConfigError, "smote_k"),
-    (BalanceOptions(threshold="youden"), 2, ConfigError, "balance.threshold must be one of"),
-    (BalanceOptions(threshold="balanced_accuracy"), 10, DataError, "task has 10 classes; set threshold = 'none'"),
-    (BalanceOptions(class_weight="balanced"), None, DataError, "apply to classification"),
+@pytest.mark.parametrize("options,match", [
+    ({"sampler": "bootstrap"}, r"balance.sampler: expected one of none, oversample, undersample, smote, got 'bootstrap'"),
+    ({"loss": "hinge"}, r"balance.loss: expected one of ce, focal"),
+    ({"class_weight": "auto"}, r"balance.class_weight: expected 'none', 'balanced', one weight per class"),
+    ({"class_weight": "balanced", "sampler": "oversample"}, "corrects the imbalance twice"),
+    ({"focal_gamma": 1.0}, "set loss='focal'"),
+    ({"loss": "focal", "focal_gamma": -1}, r"balance.focal_gamma: expected a number >= 0"),
+    ({"sampler": "smote", "smote_k": 0}, r"balance.smote_k: expected an integer >= 1 \(SMOTE's k_neighbors\)"),
+    ({"threshold": "youden"}, "balance.threshold: expected one of none, balanced_accuracy, f1, mcc"),
+    ({"bogus": 1}, r"unknown key 'balance.bogus'; valid keys in balance: class_weight, sampler"),
 ])
-def test_bad_options_fail_before_any_work(options, n_classes, error, match):
-    with pytest.raises(error, match=match):
+def test_bad_options_are_refused_when_made(options, match):
+    with pytest.raises(ConfigError, match=match):
+        BalanceOptions(**options)
+
+
+@pytest.mark.parametrize("options,n_classes,match", [
+    (BalanceOptions(threshold="balanced_accuracy"), 10, "task has 10 classes; set threshold = 'none'"),
+    (BalanceOptions(class_weight="balanced"), None, "apply to classification"),
+])
+def test_options_that_do_not_fit_the_task_fail_before_any_work(options, n_classes, match):
+    with pytest.raises(DataError, match=match):
         options.check(n_classes)
-    with pytest.raises(error, match=match):
+    with pytest.raises(DataError, match=match):
         balance_training(options, imbalanced(), n_classes)
+
+
+def test_the_config_and_knobs_balance_agree_on_when_balancing_is_active():
+    """They disagreed: the config called [balance] active for any key off its default, so
+    ``smote_k = 3`` alone put a balance record in summary.json and ran the balancing step for a
+    regression task; knobs.balance called it inactive. Now [balance] *is* a BalanceOptions."""
+    cfg = parse_config({"balance": {"smote_k": 3}})
+    assert isinstance(cfg.balance, BalanceOptions) and cfg.balance.smote_k == 3
+    assert not cfg.balance.active() and not BalanceOptions(smote_k=3).active()
+    assert parse_config({"balance": {"class_weight": [1, 2]}}).balance.active()
+    with pytest.raises(ConfigError, match=r"c.toml: balance.sampler: expected one of"):
+        parse_config({"balance": {"sampler": "bootstrap"}}, origin="c.toml")
 
 
 def test_regression_with_default_options_passes_through():
@@ -341,9 +362,8 @@ def test_smote_too_few_rows_through_the_options():
 def test_every_sampler_and_loss_combination_is_either_accepted_or_refused_clearly():
     X, y = imbalanced()
     for weight, sampler, loss in itertools.product(["none", "balanced"], ["none", "oversample", "undersample", "smote"], ["ce", "focal"]):
-        options = BalanceOptions(class_weight=weight, sampler=sampler, loss=loss)
         try:
-            bal = balance_training(options, (X, y), 2, seed=1)
+            bal = balance_training(BalanceOptions(class_weight=weight, sampler=sampler, loss=loss), (X, y), 2, seed=1)
         except ConfigError as error:
             assert weight == "balanced" and sampler != "none" and "twice" in str(error)
         else:

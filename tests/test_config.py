@@ -60,13 +60,13 @@ def test_a_directory_or_a_binary_file_as_config_says_what_it_is(tmp_path):
 
 @pytest.mark.parametrize("name", ["../elsewhere", "a/b", "..", "."])
 def test_a_run_name_is_one_directory_name(name):
-    with pytest.raises(ConfigError, match=r"key 'name': a run name is one directory name under runs_dir"):
+    with pytest.raises(ConfigError, match=r"config: name: a run name is one directory name under runs_dir"):
         parse_config({"name": name})
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_outside_numpys_range_names_the_key(seed):
-    with pytest.raises(ConfigError, match="key 'seed'"):
+    with pytest.raises(ConfigError, match="config: seed: Input should be"):
         parse_config({"seed": seed})
 
 

@@ -97,6 +97,19 @@ def test_regression_metrics_by_hand():
     assert m == {"n": 4, "rmse": pytest.approx(1.0), "mae": pytest.approx(0.5), "r2": pytest.approx(0.2)}
 
 
+# --- one split of a run -----------------------------------------------------------------------------------
+
+def test_split_metrics_is_the_task_s_metrics_with_one_naming_scheme():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert km.split_metrics("classification", [0, 1, 1], proba) == km.classification_metrics([0, 1, 1], proba)
+    tuned = km.split_metrics("classification", [0, 1, 1], proba, threshold=0.3)
+    assert tuned["threshold"] == 0.3 and tuned["accuracy"] == 1.0
+    assert km.split_metrics("regression", [1.0, 2.0], [1.5, 2.0]) == {"n": 2, "rmse": pytest.approx(math.sqrt(0.125)),
+                                                                      "mae": 0.25, "r2": 0.5}
+    assert "loss" not in km.split_metrics("regression", [1.0, 2.0], [1.5, 2.0])
+    assert set(km.HEADLINE) >= {"log_loss", "rmse"} and "loss" not in km.HEADLINE
+
+
 # --- bad input ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call,match", [
@@ -113,6 +126,8 @@ def test_regression_metrics_by_hand():
     (lambda: km.rmse([1.0, 2.0], [1.0]), "one prediction per row"),
     (lambda: km.rmse([1.0, 2.0], [1.0, float("nan")]), "must be finite"),
     (lambda: km.mae(["a"], [1.0]), "y_true must hold numbers"),
+    (lambda: km.split_metrics("ranking", [0, 1], [0.2, 0.7]), "task must be 'classification' or 'regression'"),
+    (lambda: km.split_metrics("regression", [1.0], [1.0], threshold=0.5), "threshold is for binary classification"),
 ])
 def test_bad_input_is_one_clear_data_error(call, match):
     with pytest.raises(DataError, match=match):

@@ -31,7 +31,7 @@ def test_run_writes_the_whole_run_directory(tmp_path):
         assert (d / name).exists(), name
     summary = json.loads((d / "summary.json").read_text())
     assert summary["n_trials"] == 3
-    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["loss"] > 0
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["log_loss"] > 0
     assert summary["test"]["n"] == 270
     assert set(summary["best_trial"]["config"]) == {"lr", "width", "optimizer"}
     assert summary["vault"]["openings"] == 1
@@ -70,7 +70,7 @@ def test_finished_run_is_not_overwritten(tmp_path):
     ("[search.space]\nwidht = { low = 16, high = 32 }\n", "widht"),
     ('[search.space]\noptimizer = { choices = ["adam", "adamx"] }\n', "adamx"),
     ('name = "../escape"\n', "a run name is one directory name"),
-    ("seed = -1\n", "key 'seed'"),
+    ("seed = -1\n", "c.toml: seed: Input should be greater than or equal to 0, got -1"),
 ])
 def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml, message):
     path = tmp_path / "c.toml"

@@ -156,7 +156,7 @@ def test_check_schedule_fills_defaults():
 
 @pytest.mark.parametrize("spec, match", [
     ("linear_decay", "constant, step, exponential, inverse, inverse_sqrt, plateau, cosine, cyclic, onecycle"),
-    ({"name": "step", "stepsize": 3}, r"'stepsize' is not a key of 'step'; expected one of step_size, gamma"),
+    ({"name": "step", "stepsize": 3}, r"unknown key 'schedule.stepsize' \(did you mean 'step_size'\?\); valid keys in schedule 'step': step_size, gamma"),
     ({"name": "step", "gamma": 0}, "schedule.gamma"),
     ({"name": "plateau", "patience": 1.5}, "schedule.patience"),
     ({"name": "cosine", "warmup_epochs": 1, "warmup_steps": 2}, "not both"),

@@ -124,7 +124,7 @@ def test_empty_text_in_a_dataset_names_its_index():
 
 
 @pytest.mark.parametrize("config, match", [
-    ({"alpha_sw": 0.1}, "unknown augmentation 'alpha_sw'; did you mean 'alpha_sr'"),
+    ({"alpha_sw": 0.1}, r"unknown key 'augment.alpha_sw' \(did you mean 'alpha_sr'\?\)"),
     ({"alpha_sr": 1.5}, r"augment.alpha_sr: expected a number in \[0, 1\]"),
     ({"p_rd": -0.2}, "augment.p_rd"),
     ({"n_aug": -1}, "augment.n_aug: expected an integer >= 0"),

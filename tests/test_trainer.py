@@ -306,7 +306,7 @@ def test_history_without_validation_uses_train_loss():
 
 def test_validate_checks_settings_without_data():
     assert Trainer(optimizer="nesterov", schedule={"name": "cosine", "warmup_epochs": 2}).validate() is not None
-    for kwargs, match in [({"optimizer": "lion"}, "optimizer"), ({"schedule": {"name": "step", "size": 2}}, "'size'"),
+    for kwargs, match in [({"optimizer": "lion"}, "optimizer"), ({"schedule": {"name": "step", "size": 2}}, "unknown key 'schedule.size'"),
                           ({"optimizer_options": {"betas": [0.9]}}, "betas"), ({"lr": 0}, "lr"),
                           ({"early_stopping": EarlyStopping(monitor="acc")}, "monitor"), ({"precision": "half"}, "precision")]:
         with pytest.raises(ConfigError, match=match):

@@ -318,7 +318,7 @@ def test_checkpoint_without_a_recorded_model_says_what_is_missing(tmp_path):
 def test_config_defaults_and_errors():
     cfg = parse_transfer(None)
     assert cfg == TransferConfig() and cfg.mode == "fine_tune" and cfg.body_lr_mult == 0.1
-    with pytest.raises(ConfigError, match=r"transfer.freez_first_n: unknown key; valid keys: source, mode"):
+    with pytest.raises(ConfigError, match=r"unknown key 'transfer.freez_first_n' \(did you mean 'freeze_first_n'\?\); valid keys in transfer: source, mode"):
         parse_transfer({"freez_first_n": 2})
     with pytest.raises(ConfigError, match="^transfer: mode = 'freeze_first' needs freeze_first_n") as error:
         parse_transfer({"mode": "freeze_first"})

@@ -5,6 +5,11 @@ Balanced accuracy (the mean of per-class recalls) and macro-F1 weigh every class
 confusion matrix shows where the errors go, and log loss judges the probabilities themselves.
 ``classification_metrics`` returns plain floats and lists, ready for ``summary.json``.
 
+This module is the one place a run's numbers are computed: every metrics object in a run's
+``summary.json`` (the final model's test split, the single best trial and the ensemble on
+validation and test, the tuned threshold's test split, a fold-mode refit) is ``split_metrics``
+of that split's outputs, so they share one naming scheme (docs/summary.md).
+
 Torch-free on purpose (numpy and scikit-learn only): ensembles, reports and benchmarks measure
 probabilities from anywhere with the same code.
 
@@ -28,8 +33,13 @@ from knobs.errors import DataError
 
 __all__ = [
     "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion_matrix", "log_loss",
-    "rmse", "mae", "r2", "classification_metrics", "regression_metrics",
+    "rmse", "mae", "r2", "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
 ]
+
+# The scalar metrics a person reads first, in the order terminal and report show them; a split's
+# metrics hold those of its task (classification: the first five, ``roc_auc`` for binary tasks
+# only; regression: the last three).
+HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc", "rmse", "mae", "r2")
 
 # NOTE: probabilities from float32 softmax sum to 1 only within ~1e-6 per class; a row off by
 # more than this is not a probability vector (logits, or one class column missing).
@@ -191,6 +201,30 @@ def regression_metrics(y_true, y_pred) -> dict[str, Any]:
     y_true, y_pred = _value_pair(y_true, y_pred)
     return {"n": int(len(y_true)), "rmse": rmse(y_true, y_pred), "mae": mae(y_true, y_pred),
             "r2": r2(y_true, y_pred)}
+
+
+# ---- one split of a run ----------------------------------------------------------------------------
+
+def split_metrics(task: str, y_true, outputs, *, threshold: float | None = None) -> dict[str, Any]:
+    """The metrics of one split of a run, as ``summary.json`` holds them (docs/summary.md).
+
+    Args:
+        task: ``"classification"`` or ``"regression"``.
+        y_true: labels ``0..C-1``, or regression targets in their own units.
+        outputs: ``(n, C)`` class probabilities, or ``(n,)`` predictions in the target's units.
+        threshold: binary classification only, see ``classification_metrics``.
+
+    Example:
+        >>> split_metrics("regression", [1.0, 2.0, 3.0], [1.0, 2.0, 4.0])["rmse"]
+        0.5773502691896257
+    """
+    if task == "classification":
+        return classification_metrics(y_true, outputs, threshold=threshold)
+    if task == "regression":
+        if threshold is not None:
+            raise DataError("threshold is for binary classification; a regression split has none")
+        return regression_metrics(y_true, outputs)
+    raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
 
 
 # ---- input checks ----------------------------------------------------------------------------------

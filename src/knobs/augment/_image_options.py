@@ -12,20 +12,19 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from knobs.augment._checks import check_number, check_probability, options_from_dict
-from knobs.errors import ConfigError
+from knobs._validation import Options, number, one_of, probability
 
 __all__ = ["ImageAugmentOptions", "PADDINGS", "IMAGE_OPTIONS"]
 
 PADDINGS = ("zeros", "border", "reflection")
 
+_P = probability()
+_STRENGTH = number(0.0)
 
-@dataclass(frozen=True)
-class ImageAugmentOptions:
+
+class ImageAugmentOptions(Options):
     """What to do to each training batch, in this order: flips, crop, affine, colour, noise, mix.
 
     Attributes:
@@ -52,49 +51,39 @@ class ImageAugmentOptions:
         mix_p: probability that a batch is mixed at all.
     """
 
-    hflip: float = 0.0
-    vflip: float = 0.0
-    crop_scale: float = 1.0
-    crop_p: float = 0.5
-    rotation: float = 0.0
-    translate: float = 0.0
-    affine_p: float = 0.5
-    padding: str = "zeros"
-    brightness: float = 0.0
-    contrast: float = 0.0
-    saturation: float = 0.0
-    hue: float = 0.0
-    color_p: float = 0.8
-    noise: float = 0.0
-    noise_p: float = 0.5
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-    mix_p: float = 1.0
+    where: ClassVar[str] = "augment"
+
+    hflip: _P = 0.0
+    vflip: _P = 0.0
+    crop_scale: number(0.0, 1.0, low_open=True, meaning=" (the smallest area a crop keeps)") = 1.0
+    crop_p: _P = 0.5
+    rotation: number(0.0, 180.0, meaning=" (degrees)") = 0.0
+    translate: number(0.0, 1.0, high_open=True, meaning=" (a fraction of the image size)") = 0.0
+    affine_p: _P = 0.5
+    padding: one_of(*PADDINGS) = "zeros"
+    brightness: _STRENGTH = 0.0
+    contrast: _STRENGTH = 0.0
+    saturation: _STRENGTH = 0.0
+    hue: number(0.0, 0.5, meaning=" (a fraction of the colour circle)") = 0.0
+    color_p: _P = 0.8
+    noise: _STRENGTH = 0.0
+    noise_p: _P = 0.5
+    mixup_alpha: _STRENGTH = 0.0
+    cutmix_alpha: _STRENGTH = 0.0
+    mix_p: _P = 1.0
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | "ImageAugmentOptions" | None) -> "ImageAugmentOptions":
-        """Checked options from a plain dict (unknown names are errors), or the options as given."""
-        return options_from_dict(cls, config, IMAGE_OPTIONS, "{'hflip': 0.5}")
-
-    def check(self) -> "ImageAugmentOptions":
-        """Validate every option; return the options with numbers as floats.
+        """Checked options from a plain dict (unknown names are errors), or the options as given.
 
         Raises:
-            ConfigError: naming the option and its valid range.
+            ConfigError: naming the option and its valid range, or the closest valid name.
         """
-        values = {name: check_probability(f"augment.{name}", getattr(self, name))
-                  for name in ("hflip", "vflip", "crop_p", "affine_p", "color_p", "noise_p", "mix_p")}
-        values["crop_scale"] = check_number("augment.crop_scale", self.crop_scale, 0.0, 1.0, low_open=True,
-                                            meaning=" (the smallest area a crop keeps)")
-        values["rotation"] = check_number("augment.rotation", self.rotation, 0.0, 180.0, meaning=" (degrees)")
-        values["translate"] = check_number("augment.translate", self.translate, 0.0, 1.0, high_open=True,
-                                           meaning=" (a fraction of the image size)")
-        for name in ("brightness", "contrast", "saturation", "noise", "mixup_alpha", "cutmix_alpha"):
-            values[name] = check_number(f"augment.{name}", getattr(self, name), 0.0)
-        values["hue"] = check_number("augment.hue", self.hue, 0.0, 0.5, meaning=" (a fraction of the colour circle)")
-        if self.padding not in PADDINGS:
-            raise ConfigError(f"augment.padding: expected one of {', '.join(PADDINGS)}, got {self.padding!r}")
-        return dataclasses.replace(self, **values)
+        return cls.parse(config, "{'hflip': 0.5}")
+
+    def check(self) -> "ImageAugmentOptions":
+        """The options (checked when they were made; kept for callers that check explicitly)."""
+        return self
 
     @property
     def active(self) -> tuple[str, ...]:
@@ -109,10 +98,5 @@ class ImageAugmentOptions:
         }
         return tuple(step for step, on in steps.items() if on)
 
-    def changed(self) -> dict[str, Any]:
-        """The options that differ from the defaults (a short, stable description)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != f.default}
 
-
-IMAGE_OPTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ImageAugmentOptions))
+IMAGE_OPTIONS: tuple[str, ...] = tuple(ImageAugmentOptions.model_fields)

@@ -11,17 +11,16 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from knobs.augment._checks import check_count, check_probability, options_from_dict
+from knobs._validation import Options, count, probability
 
 __all__ = ["EDAOptions", "TEXT_OPTIONS"]
 
+_P = probability()
 
-@dataclass(frozen=True)
-class EDAOptions:
+
+class EDAOptions(Options):
     """Strengths of the four EDA operations and the number of new sentences per text.
 
     Attributes:
@@ -32,27 +31,26 @@ class EDAOptions:
         n_aug: new sentences per text (0 = off).
     """
 
-    alpha_sr: float = 0.1
-    alpha_ri: float = 0.1
-    alpha_rs: float = 0.1
-    p_rd: float = 0.1
-    n_aug: int = 9
+    where: ClassVar[str] = "augment"
+
+    alpha_sr: _P = 0.1
+    alpha_ri: _P = 0.1
+    alpha_rs: _P = 0.1
+    p_rd: _P = 0.1
+    n_aug: count(0) = 9
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | "EDAOptions" | None) -> "EDAOptions":
-        """Checked options from a plain dict (unknown names are errors), or the options as given."""
-        return options_from_dict(cls, config, TEXT_OPTIONS, "{'alpha_sr': 0.1}")
-
-    def check(self) -> "EDAOptions":
-        """Validate every option; return them as floats and an int.
+        """Checked options from a plain dict (unknown names are errors), or the options as given.
 
         Raises:
-            ConfigError: naming the option and its valid range.
+            ConfigError: naming the option and its valid range, or the closest valid name.
         """
-        values: dict[str, Any] = {name: check_probability(f"augment.{name}", getattr(self, name))
-                                  for name in ("alpha_sr", "alpha_ri", "alpha_rs", "p_rd")}
-        values["n_aug"] = check_count("augment.n_aug", self.n_aug, 0)
-        return dataclasses.replace(self, **values)
+        return cls.parse(config, "{'alpha_sr': 0.1}")
+
+    def check(self) -> "EDAOptions":
+        """The options (checked when they were made; kept for callers that check explicitly)."""
+        return self
 
     @property
     def uses_synonyms(self) -> bool:
@@ -60,4 +58,4 @@ class EDAOptions:
         return self.n_aug > 0 and (self.alpha_sr > 0 or self.alpha_ri > 0)
 
 
-TEXT_OPTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(EDAOptions))
+TEXT_OPTIONS: tuple[str, ...] = tuple(EDAOptions.model_fields)

@@ -11,15 +11,32 @@ Example:
     >>> trainer.fit(model, train=bal.train_data(batch_size=64), val=(X_val, y_val))  # with Trainer(loss=bal.loss)  # doctest: +SKIP
 """
 
-from knobs.balance._focal import FocalLoss, focal_loss
-from knobs.balance._prepare import LOSSES, SAMPLERS, BalancedTraining, BalanceOptions, balance_training
-from knobs.balance._resample import smote, undersample
-from knobs.balance._sampler import oversample_sampler, sampler_loader
-from knobs.balance._threshold import THRESHOLD_METRICS, Threshold, best_threshold, positive_proba
-from knobs.balance._weights import class_counts, class_weights, sample_weights
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "LOSSES", "SAMPLERS", "THRESHOLD_METRICS", "BalanceOptions", "BalancedTraining", "FocalLoss",
-    "Threshold", "balance_training", "best_threshold", "class_counts", "class_weights", "focal_loss",
-    "oversample_sampler", "positive_proba", "sample_weights", "sampler_loader", "smote", "undersample",
-]
+from knobs.balance._options import LOSSES, SAMPLERS, THRESHOLD_METRICS, BalanceOptions
+
+# NOTE: name -> module, imported by __getattr__ on first access, so that the run config can hold a
+# ``BalanceOptions`` without loading torch and scikit-learn (``import knobs.config`` stays light).
+_LAZY = {
+    "BalancedTraining": "knobs.balance._prepare", "balance_training": "knobs.balance._prepare",
+    "FocalLoss": "knobs.balance._focal", "focal_loss": "knobs.balance._focal",
+    "smote": "knobs.balance._resample", "undersample": "knobs.balance._resample",
+    "oversample_sampler": "knobs.balance._sampler", "sampler_loader": "knobs.balance._sampler",
+    "Threshold": "knobs.balance._threshold", "best_threshold": "knobs.balance._threshold",
+    "positive_proba": "knobs.balance._threshold",
+    "class_counts": "knobs.balance._weights", "class_weights": "knobs.balance._weights",
+    "sample_weights": "knobs.balance._weights",
+}
+
+__all__ = ["LOSSES", "SAMPLERS", "THRESHOLD_METRICS", "BalanceOptions", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'knobs.balance' has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

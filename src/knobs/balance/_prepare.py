@@ -23,95 +23,12 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
 from knobs.balance._focal import FocalLoss
+from knobs.balance._options import LOSSES, SAMPLERS, BalanceOptions
 from knobs.balance._resample import smote, undersample
 from knobs.balance._sampler import oversample_sampler, sampler_loader
-from knobs.balance._threshold import THRESHOLD_METRICS
 from knobs.balance._weights import class_counts, class_weights
-from knobs.errors import ConfigError, DataError
 
 __all__ = ["BalanceOptions", "BalancedTraining", "balance_training", "SAMPLERS", "LOSSES"]
-
-SAMPLERS = ("none", "oversample", "undersample", "smote")
-LOSSES = ("ce", "focal")
-
-
-@dataclass(frozen=True)
-class BalanceOptions:
-    """How to treat class imbalance (the ``[balance]`` section of a config).
-
-    Attributes:
-        class_weight: ``"none"``, ``"balanced"`` (``n / (C * n_c)`` from the training counts), or
-            explicit weights (one per class, or ``{class: weight}``).
-        sampler: ``"none"``; ``"oversample"`` (draw classes equally often with a
-            ``WeightedRandomSampler``); ``"undersample"`` (drop majority rows); ``"smote"``
-            (synthetic minority rows; tabular, standardized features).
-        loss: ``"ce"`` (cross-entropy) or ``"focal"``.
-        focal_gamma: focal loss exponent (``loss="focal"`` only).
-        smote_k: SMOTE's ``k_neighbors``.
-        threshold: ``"none"`` or a metric of ``THRESHOLD_METRICS`` to tune a binary decision
-            threshold on validation (used at evaluation, checked here).
-    """
-
-    class_weight: Any = "none"
-    sampler: str = "none"
-    loss: str = "ce"
-    focal_gamma: float = 2.0
-    smote_k: int = 5
-    threshold: str = "none"
-
-    def check(self, n_classes: int | None = None) -> "BalanceOptions":
-        """Validate the options (and their fit to the task when ``n_classes`` is known).
-
-        Raises:
-            ConfigError: an unknown value or a contradictory combination, naming the key.
-            DataError: options for a regression task (``n_classes=None``) or a threshold for a
-                task with more than two classes.
-        """
-        self._check_names()
-        self._check_numbers()
-        self._check_task(n_classes)
-        return self
-
-    def _check_names(self) -> None:
-        _one_of("sampler", self.sampler, SAMPLERS)
-        _one_of("loss", self.loss, LOSSES)
-        _one_of("threshold", self.threshold, ("none", *THRESHOLD_METRICS))
-        if not isinstance(self.class_weight, str):
-            return  # explicit weights are checked against the classes in class_weights()
-        _one_of("class_weight", self.class_weight, ("none", "balanced"))
-        if self.class_weight == "balanced" and self.sampler != "none":
-            raise ConfigError(f"balance: class_weight='balanced' with sampler={self.sampler!r} "
-                              f"corrects the imbalance twice (the resampled classes are already "
-                              f"balanced); choose one of them")
-
-    def _check_numbers(self) -> None:
-        gamma, k = self.focal_gamma, self.smote_k
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not np.isfinite(gamma) or gamma < 0:
-            raise ConfigError(f"balance.focal_gamma must be a finite number >= 0 (0 gives "
-                              f"cross-entropy), got {gamma!r}")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ConfigError(f"balance.smote_k (SMOTE's k_neighbors) must be a positive integer, got {k!r}")
-        if self.loss != "focal" and gamma != BalanceOptions.focal_gamma:
-            raise ConfigError(f"balance: focal_gamma={gamma!r} is set but loss={self.loss!r}; "
-                              f"set loss='focal' or leave focal_gamma out")
-
-    @property
-    def active(self) -> bool:
-        """True when any treatment differs from plain cross-entropy on the rows as they are."""
-        return (not _is_none(self.class_weight) or self.sampler != "none" or self.loss != "ce"
-                or self.threshold != "none")
-
-    def _check_task(self, n_classes: int | None) -> None:
-        if n_classes is None:
-            if self.active:
-                raise DataError("balance options apply to classification, but the task is "
-                                "regression; remove the [balance] settings")
-            return
-        if self.threshold != "none" and n_classes != 2:
-            raise DataError(f"balance.threshold={self.threshold!r} tunes a binary decision "
-                            f"threshold, but the task has {n_classes} classes; set threshold = "
-                            f"'none' (multiclass predicts the most probable class)")
-
 
 @dataclass(frozen=True, eq=False)
 class BalancedTraining:
@@ -162,7 +79,8 @@ def balance_training(options: BalanceOptions, train, n_classes: int | None,
         seed: seeds resampling and the sampler.
 
     Raises:
-        ConfigError, DataError: see ``BalanceOptions.check``, ``class_weights``, ``smote``.
+        DataError: see ``BalanceOptions.check``, ``class_weights``, ``smote``.
+        ConfigError: explicit class weights that do not fit the classes (``class_weights``).
     """
     options.check(n_classes)
     X, y = np.asarray(train[0]), np.asarray(train[1])
@@ -191,10 +109,6 @@ def _loss(options: BalanceOptions, weights: np.ndarray | None) -> nn.Module:
         return FocalLoss(gamma=options.focal_gamma, alpha=weights)
     return nn.CrossEntropyLoss(weight=None if weights is None else torch.as_tensor(weights, dtype=torch.float32))
 
-
-def _one_of(key: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(f"balance.{key} must be one of {list(allowed)}, got {value!r}")
 
 
 def _is_none(class_weight: Any) -> bool:

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from knobs.balance._options import THRESHOLD_METRICS
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["THRESHOLD_METRICS", "Threshold", "best_threshold", "positive_proba"]
-
-THRESHOLD_METRICS = ("balanced_accuracy", "f1", "mcc")
 
 
 def best_threshold(y_true, p1, metric: str = "balanced_accuracy") -> tuple[float, float]:

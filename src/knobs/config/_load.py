@@ -1,14 +1,15 @@
-"""Reading a TOML config and turning pydantic's errors into one clear ``ConfigError``."""
+"""Reading a TOML config and turning pydantic's errors into one clear ``ConfigError``
+(``knobs._validation.validation_message``: the wording every option set shares)."""
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from knobs._validation import validation_message
 from knobs.config._schema import RunConfig
 from knobs.errors import ConfigError
 
@@ -49,7 +50,7 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_describe(e, raw, origin)) from None
+        raise ConfigError(validation_message(e, RunConfig, origin=origin)) from None
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str = "config") -> None:
@@ -62,30 +63,3 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str = "con
             raise ConfigError(f"{origin}: key '{section}' must be a table ([{section}]), got {node!r}")
     node[leaf] = value
 
-
-def _describe(error: ValidationError, raw: dict[str, Any], origin: str) -> str:
-    """The first problem, worded for a person: key path, what is wrong, what is expected."""
-    first = error.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    key = ".".join(loc)
-    if first["type"] == "extra_forbidden":
-        return f"{origin}: unknown key '{key}'{_suggest(loc)}"
-    got = first.get("input")
-    msg = first["msg"].removeprefix("Value error, ")  # a validator's own message, already worded for a person
-    return f"{origin}: key '{key}': {msg} (got {got!r})"
-
-
-def _suggest(loc: list[str]) -> str:
-    """' (did you mean …?) — valid keys: …' for an unknown key at ``loc``."""
-    model: type[BaseModel] = RunConfig
-    for part in loc[:-1]:
-        field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None) if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return ""
-        model = annotation
-    valid = sorted(model.model_fields)
-    close = difflib.get_close_matches(loc[-1], valid, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    section = ".".join(loc[:-1]) or "top level"
-    return f"{hint}; valid keys in {section}: {', '.join(valid)}"

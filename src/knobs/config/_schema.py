@@ -11,6 +11,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
+from knobs.balance._options import BalanceOptions
+
 __all__ = [
     "RunConfig", "AutopilotConfig", "BalanceConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrialResources", "TrainConfig", "ChecksConfig",
     "DEFAULT_SPACE",
@@ -152,20 +154,9 @@ class EnsembleConfig(_Strict):
     size: int = Field(25, ge=1, description="rounds of greedy selection with replacement (Caruana et al. 2004)")
 
 
-class BalanceConfig(_Strict):
-    """Class imbalance, applied to the training split only (``knobs.balance.BalanceOptions``)."""
-
-    class_weight: Union[Literal["none", "balanced"], list[float]] = Field(
-        "none", description="loss weights per class: balanced = n / (C * n_c) from the training counts")
-    sampler: Literal["none", "oversample", "undersample", "smote"] = "none"
-    loss: Literal["ce", "focal"] = "ce"
-    focal_gamma: float = Field(2.0, ge=0.0)
-    smote_k: int = Field(5, ge=1, description="SMOTE's k_neighbors")
-    threshold: Literal["none", "balanced_accuracy", "f1", "mcc"] = Field(
-        "none", description="binary tasks: tune the decision threshold on validation for this metric")
-
-    def active(self) -> bool:
-        return self.model_dump() != BalanceConfig().model_dump()
+#: ``[balance]`` is ``knobs.balance.BalanceOptions`` itself (torch-free), so the config and the
+#: training loop share one schema and one definition of when balancing is active.
+BalanceConfig = BalanceOptions
 
 
 class AutopilotConfig(_Strict):
@@ -193,7 +184,7 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
-    balance: BalanceConfig = Field(default_factory=BalanceConfig)
+    balance: BalanceOptions = Field(default_factory=BalanceOptions)
     autopilot: AutopilotConfig = Field(default_factory=AutopilotConfig)
     # NOTE: [augment] and [transfer] are validated by knobs.augment / knobs.transfer when the run
     # loads its inputs (their option sets live there, and importing them here would pull torch).

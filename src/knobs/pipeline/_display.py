@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from knobs.errors import TrialError
+from knobs.metrics import HEADLINE
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["Display", "trials_table", "autopilot_table"]
@@ -80,10 +81,15 @@ class Display:
         table = Table(title=f"Test split, {final} model (vault opened {summary['vault']['openings']}×)")
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for key, value in test.items():
-            if isinstance(value, float):
-                table.add_row(key, f"{value:.4f}")
+        for key in (k for k in HEADLINE if k in test):
+            table.add_row(key, "–" if test[key] is None else f"{test[key]:.4f}")
         self.console.print(table)
+        threshold = summary.get("threshold")
+        if threshold:
+            tuned = threshold["test"]
+            self.console.print(f"decision threshold {threshold['threshold']:.3g} (tuned on validation for "
+                               f"{threshold['metric']}): test balanced_accuracy {tuned['balanced_accuracy']:.4f}, "
+                               f"macro_f1 {tuned['macro_f1']:.4f}")
         self.console.print(f"run directory: [bold]{summary['run_dir']}[/]  (report.html, summary.json)")
 
 

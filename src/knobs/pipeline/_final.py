@@ -13,7 +13,8 @@ import numpy as np
 from knobs.data import Vault
 from knobs.ensemble import average, diversity, greedy_selection
 from knobs.errors import KnobsError
-from knobs.pipeline._evaluate import metrics, outputs
+from knobs.metrics import split_metrics
+from knobs.pipeline._evaluate import outputs
 from knobs.pipeline._members import load_member, top_trials, trial_checkpoint
 from knobs.pipeline._prepared import PreparedData
 from knobs.pipeline._rundir import RunDir, checkpoint_lock
@@ -35,24 +36,25 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
                          "see events.jsonl for the failures")
     y_val = data.raw_targets(data.val[1])  # members answer in the target's own units
     val_out = [outputs(m, data.val[0], data.task) for m in models]
-    result: dict[str, Any] = {"single": {"trial": members[0].number, "val": _scores(val_out[0], y_val, data)}}
+    result: dict[str, Any] = {"single": {"trial": members[0].number, "val": split_metrics(data.task, y_val, val_out[0])}}
     weights = _ensemble_weights(cfg, val_out, y_val, data)
     if weights is not None:
         result["ensemble"] = {"members": [t.number for t in members], "weights": weights.round(4).tolist(),
-                              "val": _scores(average(val_out, weights), y_val, data),
+                              "val": split_metrics(data.task, y_val, average(val_out, weights)),
                               "diversity": diversity(val_out, y_val)}
-    chosen = "ensemble" if weights is not None and result["ensemble"]["val"]["loss"] < result["single"]["val"]["loss"] else "single"
+    chosen = ("ensemble" if weights is not None
+              and result["ensemble"]["val"]["log_loss"] < result["single"]["val"]["log_loss"] else "single")
     result["final_model"] = chosen
 
     X_test, y_test = vault.open(reason=f"final evaluation ({chosen} model)")
     X_test = data.to_model_input(X_test)
     test_out = [outputs(m, X_test, data.task) if (weights is None or weights[i] > 0 or i == 0) else None
                 for i, m in enumerate(models)]
-    result["single"]["test"] = metrics(test_out[0], y_test, data.task, data.n_classes)
+    result["single"]["test"] = split_metrics(data.task, y_test, test_out[0])
     if weights is not None:
         used = [i for i, w in enumerate(weights) if w > 0]
         ens = average([test_out[i] for i in used], weights[used])
-        result["ensemble"]["test"] = metrics(ens, y_test, data.task, data.n_classes)
+        result["ensemble"]["test"] = split_metrics(data.task, y_test, ens)
     result["test"] = result[chosen]["test"]
     if cfg.balance.threshold != "none":
         final_val = val_out[0] if chosen == "single" else average(val_out, weights)
@@ -65,11 +67,10 @@ def _tuned_threshold(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_o
                      y_test: np.ndarray) -> dict:
     """A binary decision threshold chosen on validation, then applied once to the test split."""
     from knobs.balance import Threshold
-    from knobs.metrics import classification_metrics
 
     threshold = Threshold(metric=metric).fit(y_val, val_out)
     return {**threshold.to_dict(),
-            "test": classification_metrics(y_test, test_out, threshold=threshold.threshold_)}
+            "test": split_metrics("classification", y_test, test_out, threshold=threshold.threshold_)}
 
 
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:
@@ -78,7 +79,3 @@ def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, da
         return None
     selection = greedy_selection(val_out, y_val, size=cfg.ensemble.size, metric="log_loss")
     return np.asarray(selection.weights, dtype=float)
-
-
-def _scores(out: np.ndarray, y: np.ndarray, data: PreparedData) -> dict:
-    return {k: v for k, v in metrics(out, y, data.task, data.n_classes).items() if k != "confusion_matrix"}

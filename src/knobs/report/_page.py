@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
+from knobs.metrics import HEADLINE
 from knobs.report import _figures as figures
 from knobs.report._autopilot import autopilot_card, autopilot_section
 from knobs.report._format import fmt
@@ -85,12 +86,14 @@ def _figure_html(fig: go.Figure, first: bool) -> str:
 def _cards(summary: dict) -> str:
     test, best = summary["test"] or {}, summary["best_trial"]
     items = []
+    final = summary.get("final_model") or "single"
     if "accuracy" in test:
-        final = summary.get("final_model") or "single"
         items.append((f"test accuracy ({final})", f"{test['accuracy']:.4f}"))
         items.append(("balanced accuracy", f"{test['balanced_accuracy']:.4f}"))
-    if "loss" in test:
-        items.append(("test loss", f"{test['loss']:.4f}"))
+        items.append(("test log loss", f"{test['log_loss']:.4f}"))
+    elif "rmse" in test:
+        items.append((f"test RMSE ({final})", f"{test['rmse']:.4g}"))
+        items.append(("test R²", fmt(test["r2"])))
     else:
         items.append(("test split", "sealed"))
     cv = summary.get("cv")
@@ -132,13 +135,13 @@ def _ensemble_section(summary: dict) -> str:
     single, ensemble = summary.get("single"), summary.get("ensemble")
     if not single or not ensemble:
         return ""
-    keys = [k for k in ("loss", "accuracy", "balanced_accuracy", "macro_f1") if k in single["val"]]
+    keys = [k for k in HEADLINE if k in single["val"]]
     head = "".join(f"<th>{k}</th>" for k in keys)
     rows = []
     for label, part in ((f"best single trial (#{single['trial']})", single), (f"ensemble of trials {ensemble['members']}", ensemble)):
         for split in ("val", "test"):
             if split in part:
-                cells = "".join(f"<td>{part[split][k]:.4f}</td>" for k in keys)
+                cells = "".join(f"<td>{fmt(part[split][k])}</td>" for k in keys)
                 rows.append(f"<tr><td>{html.escape(label)}</td><td>{split}</td>{cells}</tr>")
     weights = ", ".join(f"#{n}: {w:.2f}" for n, w in zip(ensemble["members"], ensemble["weights"]) if w > 0)
     return (f"<section><h3>Ensemble (final model: {html.escape(str(summary.get('final_model')))})</h3>"
@@ -161,7 +164,7 @@ def _cv_section(summary: dict) -> str:
     refit, test = summary.get("refit"), summary.get("test")
     after = ""
     if refit and test:
-        measured = ", ".join(f"{k} {test[k]:.4f}" for k in ("loss", "accuracy", "balanced_accuracy", "r2") if k in test)
+        measured = ", ".join(f"{k} {fmt(test[k])}" for k in HEADLINE if k in test)
         after = (f"<p>Final model: trial #{refit['trial']}'s configuration refit on all {refit['rows']} non-test rows "
                  f"for {refit['epochs']} epochs (the median of the folds' best epochs {refit['fold_best_epochs']}). "
                  f"Test: {html.escape(measured)}.</p>")

@@ -44,12 +44,13 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
+from pydantic import create_model
 from torch.optim import lr_scheduler as lrs
 
+from knobs._validation import Options, count, flag, number, one_of
 from knobs.errors import ConfigError
 
 __all__ = [
@@ -82,61 +83,37 @@ def warmup_factor(s: int, warmup_steps: int) -> float:
 
 # ---- keys ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Key:
-    check: Callable[[Any], bool]
-    expected: str
-    default: Any = None
+_POS = number(0, low_open=True, optional=True)
+_NONNEG = number(0)
+_FRACTION = number(0, 1, low_open=True)            # (0, 1]
+_OPEN_FRACTION = number(0, 1, low_open=True, high_open=True)  # (0, 1)
+_EPOCHS = count(0, " (epochs)")
 
-
-def _num(low: float = -math.inf, high: float = math.inf, low_open=False, high_open=False) -> Callable:
-    def ok(v: Any) -> bool:
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            return False
-        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    return ok
-
-
-def _int(low: int) -> Callable:
-    return lambda v: _num(low)(v) and int(v) == v
-
-
-def _one_of(*options: Any) -> Callable:
-    return lambda v: v in options
-
-
-_POS = (_num(0, low_open=True), "a number > 0")
-_NONNEG = (_num(0), "a number >= 0")
-_BOOL = (lambda v: isinstance(v, bool), "true or false")
-
-_KEYS: dict[str, dict[str, _Key]] = {
+#: Each schedule's keys as pydantic fields (annotated type, default), in the order messages list them.
+_KEYS: dict[str, dict[str, tuple[Any, Any]]] = {
     "constant": {},
-    "step": {"step_size": _Key(_int(1), "an integer >= 1 (epochs)", 10),
-             "gamma": _Key(_num(0, 1, low_open=True), "a number in (0, 1]", 0.1)},
-    "exponential": {"k": _Key(*_NONNEG, 0.05)},
-    "inverse": {"k": _Key(*_NONNEG, 0.1)},
+    "step": {"step_size": (count(1, " (epochs)"), 10), "gamma": (_FRACTION, 0.1)},
+    "exponential": {"k": (_NONNEG, 0.05)},
+    "inverse": {"k": (_NONNEG, 0.1)},
     "inverse_sqrt": {},
-    "plateau": {"factor": _Key(_num(0, 1, True, True), "a number in (0, 1)", 0.1),
-                "patience": _Key(_int(0), "an integer >= 0 (epochs)", 5),
-                "threshold": _Key(*_NONNEG, 1e-4),
-                "cooldown": _Key(_int(0), "an integer >= 0 (epochs)", 0),
-                "min_lr": _Key(*_NONNEG, 0.0),
-                "monitor": _Key(_one_of("val_loss", "val_accuracy", "train_loss"),
-                                "val_loss, val_accuracy or train_loss")},
-    "cosine": {"T_max": _Key(*_POS), "eta_min": _Key(*_NONNEG, 0.0),
-               "T_0": _Key(*_POS), "T_mult": _Key(_int(1), "an integer >= 1", 1)},
-    "cyclic": {"base_lr": _Key(*_POS), "max_lr": _Key(*_POS),
-               "step_size_up": _Key(_int(1), "an integer >= 1 (optimizer steps)"),
-               "mode": _Key(_one_of("triangular", "triangular2", "exp_range"),
-                            "triangular, triangular2 or exp_range", "triangular"),
-               "gamma": _Key(_num(0, 1, low_open=True), "a number in (0, 1]", 1.0),
-               "cycle_momentum": _Key(*_BOOL, False)},
-    "onecycle": {"max_lr": _Key(*_POS), "pct_start": _Key(_num(0, 1, True, True), "a number in (0, 1)", 0.3),
-                 "div_factor": _Key(*_POS, 25.0), "final_div_factor": _Key(*_POS, 1e4),
-                 "anneal_strategy": _Key(_one_of("cos", "linear"), "cos or linear", "cos"),
-                 "three_phase": _Key(*_BOOL, False), "cycle_momentum": _Key(*_BOOL)},
+    "plateau": {"factor": (_OPEN_FRACTION, 0.1), "patience": (_EPOCHS, 5), "threshold": (_NONNEG, 1e-4),
+                "cooldown": (_EPOCHS, 0), "min_lr": (_NONNEG, 0.0),
+                "monitor": (one_of("val_loss", "val_accuracy", "train_loss", optional=True), None)},
+    "cosine": {"T_max": (_POS, None), "eta_min": (_NONNEG, 0.0), "T_0": (_POS, None), "T_mult": (count(1), 1)},
+    "cyclic": {"base_lr": (_POS, None), "max_lr": (_POS, None),
+               "step_size_up": (count(1, " (optimizer steps)", optional=True), None),
+               "mode": (one_of("triangular", "triangular2", "exp_range"), "triangular"),
+               "gamma": (_FRACTION, 1.0), "cycle_momentum": (flag(), False)},
+    "onecycle": {"max_lr": (_POS, None), "pct_start": (_OPEN_FRACTION, 0.3), "div_factor": (_POS, 25.0),
+                 "final_div_factor": (_POS, 1e4), "anneal_strategy": (one_of("cos", "linear"), "cos"),
+                 "three_phase": (flag(), False), "cycle_momentum": (flag(optional=True), None)},
 }
-_WARMUP = {"warmup_epochs": _Key(*_NONNEG, 0), "warmup_steps": _Key(_int(0), "an integer >= 0", 0)}
+_WARMUP = {"warmup_epochs": (_NONNEG, 0), "warmup_steps": (count(0), 0)}
+_MODELS: dict[str, type[Options]] = {
+    name: create_model(f"Schedule_{name}", __base__=Options, where=(ClassVar[str], "schedule"),
+                       label=(ClassVar[str], f"schedule {name!r}"), **keys, **_WARMUP)
+    for name, keys in _KEYS.items()
+}
 
 SCHEDULES = tuple(_KEYS)
 #: How often each schedule changes the LR (all but plateau are still *stepped* every step).
@@ -145,6 +122,8 @@ _INTERVAL = {"cosine": "step", "cyclic": "step", "onecycle": "step"}
 
 def check_schedule(spec: Any) -> dict[str, Any] | None:
     """Normalize ``None | name | {"name": ..., key: value}`` to a dict with every default filled in.
+
+    A key given as None takes its default.
 
     Raises:
         ConfigError: not a name or mapping, unknown name or key, value out of range, or both
@@ -158,19 +137,11 @@ def check_schedule(spec: Any) -> dict[str, Any] | None:
     name = spec["name"]
     if name not in _KEYS:
         raise ConfigError(f"schedule: unknown {name!r}; expected one of {', '.join(SCHEDULES)}")
-    keys = {**_KEYS[name], **_WARMUP}
-    out: dict[str, Any] = {"name": name}
-    for key, value in spec.items():
-        if key == "name":
-            continue
-        if key not in keys:
-            raise ConfigError(f"schedule: {key!r} is not a key of {name!r}; expected one of {', '.join(keys)}")
-        if value is not None and not keys[key].check(value):
-            raise ConfigError(f"schedule.{key}: expected {keys[key].expected}, got {value!r}")
-        out[key] = value
-    if out.get("warmup_epochs") and out.get("warmup_steps"):
+    given = {key: value for key, value in spec.items() if key != "name" and value is not None}
+    options = _MODELS[name](**given)
+    if options.warmup_epochs and options.warmup_steps:
         raise ConfigError("schedule: give warmup_epochs or warmup_steps, not both")
-    return {**{k: v.default for k, v in keys.items()}, **{k: v for k, v in out.items() if v is not None}}
+    return {"name": name, **options.model_dump()}
 
 
 class Schedule:

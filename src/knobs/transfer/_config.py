@@ -1,7 +1,8 @@
 """The ``[transfer]`` section of a run config (proposed; the lead wires it into ``RunConfig``).
 
 Why this module imports pydantic only: ``knobs.config`` can import ``TransferConfig`` without
-pulling in torch. Example TOML::
+pulling in torch. It is an option set of ``knobs._validation`` like every other, so its errors
+read like theirs. Example TOML::
 
     [transfer]
     source = "runs/digits-0to4/checkpoints/best.pt"   # a knobs checkpoint
@@ -19,21 +20,21 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from knobs.errors import ConfigError
+from knobs._validation import Options
 
 __all__ = ["TransferConfig", "MODES", "parse_transfer"]
 
 MODES = ("feature_extractor", "fine_tune", "freeze_first")
 
 
-class TransferConfig(BaseModel):
+class TransferConfig(Options):
     """Start from a pretrained model: which one, what to freeze, how fast each layer learns."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    where: ClassVar[str] = "transfer"
 
     source: Optional[str] = Field(None, description="knobs checkpoint to start from (path)")
     mode: Literal["feature_extractor", "fine_tune", "freeze_first"] = Field(
@@ -56,21 +57,10 @@ class TransferConfig(BaseModel):
         return self
 
 
-def parse_transfer(cfg: Any, origin: str = "transfer") -> TransferConfig:
+def parse_transfer(cfg: Any) -> TransferConfig:
     """A ``TransferConfig`` from itself, a dict, or None (the defaults).
 
     Raises:
         ConfigError: unknown key or bad value, naming ``transfer.<key>``.
     """
-    if isinstance(cfg, TransferConfig):
-        return cfg
-    try:
-        return TransferConfig.model_validate(cfg or {})
-    except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join([origin, *(str(p) for p in first["loc"])])
-        if first["type"] == "extra_forbidden":
-            raise ConfigError(f"{key}: unknown key; valid keys: {', '.join(TransferConfig.model_fields)}") from None
-        if first["type"] == "value_error" and not first["loc"]:  # a rule across keys: its own words
-            raise ConfigError(f"{key}: {first['ctx']['error']}") from None
-        raise ConfigError(f"{key}: {first['msg']} (got {first.get('input')!r})") from None
+    return TransferConfig.parse(cfg, "{'source': 'runs/x/checkpoints/best.pt'}")

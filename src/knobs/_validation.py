@@ -1,0 +1,205 @@
+"""One validation style for every option set: pydantic models, and one sentence per error.
+
+Why one style: the run config, LR schedules, image and text augmentation, class balance and
+transfer settings are all plain dicts a person writes (TOML, a search space, keyword arguments).
+Each must stop a typo or a value out of range with one message that names the key, says what is
+allowed and, for a typo, the closest valid key. Pydantic checks them (declared types and bounds,
+``extra="forbid"``); ``validation_message`` words pydantic's first error for a person, so every
+option set reads alike:
+
+    augment.hflip: expected a number in [0, 1] (a probability), got 1.5
+    unknown key 'schedule.stepsize' (did you mean 'step_size'?); valid keys in schedule 'step': …
+
+A rule that pydantic's own constraints cannot word well (an interval with its meaning, an integer
+that may arrive as 4.0 from a search space) is one of the annotated types below, whose check raises
+``ValueError`` with the expectation; a rule across keys is a ``model_validator`` raising
+``ValueError`` with the whole sentence.
+
+Torch-free: pydantic and the standard library only, so ``knobs.config`` can use it.
+
+Example:
+    >>> class Mix(Options):
+    ...     where: ClassVar[str] = "augment"
+    ...     mix_p: probability() = 1.0
+    >>> Mix(mix_p=0.5).mix_p
+    0.5
+    >>> Mix(mix_p=2)
+    Traceback (most recent call last):
+    knobs.errors.ConfigError: augment.mix_p: expected a number in [0, 1] (a probability), got 2
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
+
+from knobs.errors import ConfigError
+
+__all__ = [
+    "Options", "validation_message", "number", "probability", "count", "one_of", "flag",
+    "expect_number", "expect_count",
+]
+
+M = TypeVar("M", bound="Options")
+
+
+# ---- the message ---------------------------------------------------------------------------------
+
+def validation_message(error: ValidationError, model: type[BaseModel], *, where: str = "",
+                       origin: str | None = None, label: str | None = None) -> str:
+    """Pydantic's first error as knobs' one sentence.
+
+    Args:
+        error: what ``model`` raised.
+        model: the model validated (its fields give the valid keys of an unknown one).
+        where: the dotted key of the model's table (``"augment"``), prefixed to every key.
+        origin: where the values came from (a config file's path), put in front.
+        label: how to name the model's own table in "valid keys in …" (default: ``where``).
+    """
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    lead = f"{origin}: " if origin else ""
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):  # an option set inside this one (``Options``) worded it already
+        return f"{lead}{inner}"
+    path = ".".join(part for part in (where, *loc) if part)
+    if first["type"] == "extra_forbidden":
+        valid = _field_names(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], valid, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        section = ".".join(part for part in (where, *loc[:-1]) if part)
+        section = (label or section) if not loc[:-1] else section
+        listed = f"; valid keys in {section or 'top level'}: {', '.join(valid)}" if valid else ""
+        return f"{lead}unknown key '{path}'{hint}{listed}"
+    msg = first["msg"].removeprefix("Value error, ")  # a validator's own words, already for a person
+    if isinstance(first.get("input"), Mapping) or first["type"] == "missing":
+        # a rule across the keys of a table, or a key it lacks: the sentence says it all
+        return f"{lead}{path or label or 'options'}: {msg}"
+    return f"{lead}{path}: {msg}, got {first.get('input')!r}"
+
+
+def _field_names(model: type[BaseModel], parents: list[str]) -> list[str]:
+    """The keys of the table at ``parents`` inside ``model``; [] when it is not a model."""
+    for part in parents:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+# ---- option sets ----------------------------------------------------------------------------------
+
+class Options(BaseModel):
+    """An option set: unknown keys are errors, values are checked once, when it is made.
+
+    Making one with bad values raises ``ConfigError`` (not pydantic's ``ValidationError``), worded
+    by ``validation_message`` with the subclass's ``where`` in front of each key.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: the dotted key of this table in a run config ("augment"), in front of every key named
+    where: ClassVar[str] = ""
+    #: how messages name this table when it is not just ``where`` ("schedule 'step'")
+    label: ClassVar[str] = ""
+
+    def __init__(self, **values: Any) -> None:
+        # NOTE: pydantic calls this __init__ also when the set is a field of another model (the
+        # run config's [balance]); the ConfigError then reaches the outer validation_message,
+        # which passes its words on.
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ConfigError(validation_message(error, type(self), where=self.where,
+                                                 label=self.label or None)) from None
+
+    @classmethod
+    def parse(cls: type[M], values: Mapping[str, Any] | M | None, example: str = "") -> M:
+        """Options from a plain dict (None: the defaults), or the options as given."""
+        if values is None:
+            return cls()
+        if isinstance(values, cls):
+            return values
+        if not isinstance(values, Mapping):
+            such_as = f" such as {example}" if example else ""
+            raise ConfigError(f"{cls.where or 'options'}: expected a dict of options{such_as}, "
+                              f"got {type(values).__name__}")
+        return cls(**{str(k): v for k, v in values.items()})
+
+    def changed(self) -> dict[str, Any]:
+        """The options that differ from the defaults (a short, stable description)."""
+        return {name: value for name, value in self.model_dump().items()
+                if value != type(self).model_fields[name].get_default(call_default_factory=True)}
+
+
+# ---- values that pydantic's constraints cannot word -------------------------------------------------
+
+def expect_number(value: Any, low: float = -math.inf, high: float = math.inf, *, low_open: bool = False,
+                  high_open: bool = False, meaning: str = "") -> float:
+    """``value`` as a float when it is a finite number in the interval, else ``ValueError``
+    saying what is expected ("expected a number in (0, 1] (a probability)")."""
+    finite = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    if finite and (value > low if low_open else value >= low) and (value < high if high_open else value <= high):
+        return float(value)
+    if math.isinf(high):
+        interval = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        interval = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    raise ValueError(f"expected a number {interval}{meaning}")
+
+
+def expect_count(value: Any, low: int = 0, meaning: str = "") -> int:
+    """An integer >= ``low`` (a float such as 4.0 from a search space counts), else ``ValueError``."""
+    whole = isinstance(value, Integral) or (isinstance(value, Real) and math.isfinite(value)
+                                            and float(value).is_integer())
+    if isinstance(value, bool) or not whole or value < low:
+        raise ValueError(f"expected an integer >= {low}{meaning}")
+    return int(value)
+
+
+def number(low: float = -math.inf, high: float = math.inf, *, low_open: bool = False, high_open: bool = False,
+           meaning: str = "", optional: bool = False) -> Any:
+    """A float field: finite, in the interval; ``optional`` lets None through."""
+    def check(value: Any) -> float | None:
+        if value is None and optional:
+            return None
+        return expect_number(value, low, high, low_open=low_open, high_open=high_open, meaning=meaning)
+    return Annotated[float, PlainValidator(check)]
+
+
+def probability() -> Any:
+    """A float field in [0, 1]."""
+    return number(0.0, 1.0, meaning=" (a probability)")
+
+
+def count(low: int = 0, meaning: str = "", optional: bool = False) -> Any:
+    """An int field >= ``low``; 4.0 counts as 4."""
+    def check(value: Any) -> int | None:
+        if value is None and optional:
+            return None
+        return expect_count(value, low, meaning)
+    return Annotated[int, PlainValidator(check)]
+
+
+def one_of(*options: Any, optional: bool = False) -> Any:
+    """A field holding one of ``options`` (the message lists them)."""
+    def check(value: Any) -> Any:
+        if (value is None and optional) or any(value == o and type(value) is type(o) for o in options):
+            return value
+        raise ValueError(f"expected one of {', '.join(map(str, options))}")
+    return Annotated[Any, PlainValidator(check)]
+
+
+def flag(optional: bool = False) -> Any:
+    """A bool field: true or false, not 0 or "yes"."""
+    def check(value: Any) -> bool | None:
+        if isinstance(value, bool) or (value is None and optional):
+            return value
+        raise ValueError("expected true or false")
+    return Annotated[bool, PlainValidator(check)]
