@@ -11,8 +11,8 @@ import torch
 from knobs.config import load_config
 from knobs.data import Vault, VaultWarning
 from knobs.errors import ConfigError
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._fold_objective import refit_epochs
+from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.trials._fold_objective import refit_epochs
 from knobs.study import Study
 
 pytestmark = pytest.mark.slow

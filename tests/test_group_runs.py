@@ -9,7 +9,7 @@ from knobs.config import load_config
 from knobs.data import load_csv, load_text_csv
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
+from knobs.pipeline.stages._cycle import load_inputs
 
 FAST = {"search.n_trials": 1, "search.sampler": "random", "train.epochs": 2, "train.patience": 2,
         "checks.overfit_tiny": False,

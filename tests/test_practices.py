@@ -8,7 +8,7 @@ import pytest
 from knobs.config import load_config
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
+from knobs.pipeline.stages._cycle import load_inputs
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ import torch
 
 from knobs.config import load_config
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._members import load_member
-from knobs.pipeline._predict import predict_file
-from knobs.pipeline._target import TargetScale, fit_target, scale_target, unscale_target, with_target
+from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.rundir._members import load_member
+from knobs.pipeline.commands._predict import predict_file
+from knobs.pipeline.inputs._target import TargetScale, fit_target, scale_target, unscale_target, with_target
 from knobs.train import load_checkpoint
 
 FAST = {"search.n_trials": 3, "search.sampler": "random", "train.epochs": 25, "train.patience": 5,
@@ -93,7 +93,7 @@ def test_fold_mode_refit_answers_in_the_targets_units(tmp_path):
 
 
 def test_preflight_judges_the_targets_as_trained(tmp_path):
-    from knobs.pipeline._preflight import run_preflight
+    from knobs.pipeline.stages._preflight import run_preflight
 
     cfg = _cfg(tmp_path, **{"checks.initial_loss": False, "checks.overfit_tiny": False})
     _, splits, data, _, _, _ = load_inputs(cfg)

@@ -12,8 +12,8 @@ from knobs.config import load_config
 from knobs.data import TextPreprocessor
 from knobs.errors import ConfigError
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._practices import trial_practices
+from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.inputs._practices import trial_practices
 
 
 def _has_wordnet() -> bool:

@@ -20,7 +20,7 @@ Example:
 import sys
 import types
 
-from knobs.diagnose._config import check_config, diagnose_config
+from knobs.pipeline.commands._diagnose import check_config, diagnose_config
 from knobs.diagnose._diagnose import diagnose
 from knobs.diagnose._finding import CODES, Finding
 from knobs.diagnose._report import Report

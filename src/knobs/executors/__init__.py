@@ -10,6 +10,6 @@ Example:
 """
 
 from knobs.executors._ray import RayExecutor
-from knobs.executors._serve import serve
+from knobs.pipeline.commands._worker import serve
 
 __all__ = ["RayExecutor", "serve"]

@@ -1,6 +1,6 @@
 """The practice cycle from one config (``knobs run``)."""
 
-from knobs.pipeline._cycle import RunResult, run
-from knobs.pipeline._display import Display
+from knobs.pipeline.stages._cycle import RunResult, run
+from knobs.pipeline.ui._display import Display
 
 __all__ = ["Display", "RunResult", "run"]

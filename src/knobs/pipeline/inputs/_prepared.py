@@ -17,7 +17,7 @@ import torch
 from knobs.data import Dataset, Preprocessing, Splits, Standardizer
 from knobs.errors import ConfigError
 from knobs.models import TEXT_FAMILIES
-from knobs.pipeline._target import fit_target, scale_target, unscale_target
+from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
 __all__ = ["PreparedData", "prepare", "PREPROCESS_FILE"]
 
@@ -47,10 +47,10 @@ class PreparedData:
     balanced: Any = None
     #: the training texts as read, (n, 1) (text runs only)
     texts: np.ndarray | None = None
-    #: fold mode: one ``FoldData`` per fold (``knobs.pipeline._folds``), else None
+    #: fold mode: one ``FoldData`` per fold (``knobs.pipeline.inputs._folds``), else None
     folds: list | None = None
     #: regression: ``{"mean", "std"}`` of the training targets, which train/val hold standardized
-    #: (``knobs.pipeline._target``); None for classification
+    #: (``knobs.pipeline.inputs._target``); None for classification
     target: dict | None = None
 
     def raw_targets(self, y: torch.Tensor) -> np.ndarray:

@@ -22,8 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from knobs.pipeline._members import top_trials, trial_checkpoint
-from knobs.pipeline._rundir import RunDir, checkpoint_lock
+from knobs.pipeline.rundir._members import top_trials, trial_checkpoint
+from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
 from knobs.train import load_checkpoint
 
 __all__ = ["publish_best"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from knobs.pipeline._remedies import FIT, GENERALIZE, QUESTION, REMEDIES
+from knobs.pipeline.autopilot._remedies import FIT, GENERALIZE, QUESTION, REMEDIES
 
 __all__ = ["Problem", "Answers", "curve_problems", "answer"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from knobs.config import RunConfig
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._objective import TrialObjective
+from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.trials._objective import TrialObjective
 from knobs.train import lr_find
 
 __all__ = ["find_lr"]

@@ -4,7 +4,7 @@ Why one place: the modes combine — rows or whole groups (``data.groups``), one
 or k folds (``data.folds``) — and one rule holds in all of them: the test rows are drawn first,
 from every row, so changing ``data.val`` or turning fold mode on never moves the test split
 (same seed, same test fraction, same groups). In fold mode the validation split is empty: every
-non-test row is training data, which ``knobs.pipeline._folds`` then deals into folds.
+non-test row is training data, which ``knobs.pipeline.inputs._folds`` then deals into folds.
 """
 
 from __future__ import annotations

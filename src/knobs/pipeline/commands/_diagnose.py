@@ -16,10 +16,10 @@ from knobs.config import ChecksConfig, RunConfig
 from knobs.diagnose._diagnose import run_diagnosis
 from knobs.diagnose._evidence import Settings
 from knobs.diagnose._report import Report
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._folds import first_fold_view
-from knobs.pipeline._objective import TrialObjective, make_trainer
-from knobs.pipeline._preflight import run_preflight
+from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.inputs._folds import first_fold_view
+from knobs.pipeline.trials._objective import TrialObjective, make_trainer
+from knobs.pipeline.stages._preflight import run_preflight
 
 __all__ = ["check_config", "diagnose_config", "diagnose_params", "EPOCHS"]
 

@@ -43,7 +43,7 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
             those there), was not created by ``knobs run``/``tune``, its run directory is
             not reachable from here, or ``workers`` > 1 for a population run.
     """
-    from knobs.executors._pipeline import budget_reached, run_record
+    from knobs.pipeline.runners._remote import budget_reached, run_record
     from knobs.storage import get_storage
     from knobs.study import Study
     from knobs.study._resume import find_record
@@ -55,7 +55,7 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
         record = find_record(store, study)
         cfg, run_dir = run_record(record.name, record.attrs, store.url)
         # NOTE: torch and the pipeline load only now, so a wrong URL or name is reported at once.
-        from knobs.pipeline._components import make_pruner, make_sampler
+        from knobs.pipeline.stages._components import make_pruner, make_sampler
 
         opened = Study.load(store, record.name,
                             sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
@@ -77,7 +77,7 @@ def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
     """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
     for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
     is closed with ``opened_files``)."""
-    from knobs.executors._pipeline import PipelineObjective, make_executor, release
+    from knobs.pipeline.runners._remote import PipelineObjective, make_executor, release
 
     if cfg.search.executor != "population":
         objective = PipelineObjective(cfg, run_dir, storage, study.name)
@@ -87,9 +87,9 @@ def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
         raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
                           f"\"population\"), whose populations train in one process; start one `knobs worker` "
                           f"per machine (or GPU) instead")
-    from knobs.pipeline._cycle import load_inputs
-    from knobs.pipeline._population import PopulationTrials
-    from knobs.pipeline._rundir import EventLog, RunDir
+    from knobs.pipeline.stages._cycle import load_inputs
+    from knobs.pipeline.trials._population import PopulationTrials
+    from knobs.pipeline.rundir._rundir import EventLog, RunDir
 
     _, _, data, _, fixed, _ = load_inputs(cfg)
     rundir = RunDir(path=run_dir, created=False)
@@ -101,10 +101,10 @@ def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],
                on_trial: Callable[[Any, Any], None] | None) -> list[Callable[[Any, Any], None]]:
     """Keep the run's top-k checkpoints and best.pt, count, report, and (without a count) stop at
     the budget."""
-    from knobs.executors._pipeline import stop_at_budget
-    from knobs.pipeline._best import publish_best
-    from knobs.pipeline._members import keep_top
-    from knobs.pipeline._rundir import RunDir
+    from knobs.pipeline.runners._remote import stop_at_budget
+    from knobs.pipeline.rundir._best import publish_best
+    from knobs.pipeline.rundir._members import keep_top
+    from knobs.pipeline.rundir._rundir import RunDir
     from knobs.study import once_per_batch
 
     rundir = RunDir(path=run_dir, created=False)

@@ -13,10 +13,10 @@ import numpy as np
 from knobs.data import Vault
 from knobs.ensemble import average, diversity, greedy_selection
 from knobs.errors import KnobsError
-from knobs.pipeline._evaluate import metrics, outputs
-from knobs.pipeline._members import load_member, top_trials, trial_checkpoint
-from knobs.pipeline._prepared import PreparedData
-from knobs.pipeline._rundir import RunDir, checkpoint_lock
+from knobs.pipeline.trials._evaluate import metrics, outputs
+from knobs.pipeline.rundir._members import load_member, top_trials, trial_checkpoint
+from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
 from knobs.trial import FrozenTrial
 
 __all__ = ["final_evaluation"]

@@ -25,10 +25,10 @@ from knobs.data import Preprocessing, Standardizer
 from knobs.data._table import read_table
 from knobs.ensemble import average
 from knobs.errors import ConfigError, DataError
-from knobs.pipeline._evaluate import outputs
-from knobs.pipeline._members import load_member
-from knobs.pipeline._outputs import check_output_file
-from knobs.pipeline._prepared import PREPROCESS_FILE
+from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.rundir._members import load_member
+from knobs.pipeline.commands._outputs import check_output_file
+from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
 from knobs.train import CheckpointError, load_checkpoint
 
 __all__ = ["predict_file"]

@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import torch
 
 from knobs.models import build_model
-from knobs.pipeline._rundir import RunDir, checkpoint_lock
-from knobs.pipeline._target import with_target
+from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
+from knobs.pipeline.inputs._target import with_target
 from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -77,7 +77,7 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     """Rebuild the model a trial checkpoint was saved from; returns (model, the checkpoint's extra).
 
     A regression model comes back answering in the target's own units (``with_target``)."""
-    from knobs.pipeline._objective import split_params
+    from knobs.pipeline.trials._objective import split_params
 
     state = load_checkpoint(path)
     extra = state["extra"]

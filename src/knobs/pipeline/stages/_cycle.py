@@ -17,26 +17,26 @@ from knobs.config import RunConfig, build_space
 from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
 from knobs.data._vault import VaultMismatch
 from knobs.errors import ConfigError, KnobsError
-from knobs.executors._pipeline import claim_run, make_executor, search_objective, stop_at_budget, study_location
-from knobs.pipeline._best import publish_best
-from knobs.pipeline._components import make_pruner, make_sampler
-from knobs.pipeline._autopilot import Autopilot
-from knobs.pipeline._display import Display
-from knobs.pipeline._final import final_evaluation
-from knobs.pipeline._fold_objective import make_objective
-from knobs.pipeline._folds import first_fold_view, prepare_folds
-from knobs.pipeline._knobs import check_autopilot
-from knobs.pipeline._members import keep_top
-from knobs.pipeline._objective import TrialObjective, make_trainer
-from knobs.pipeline._population import PopulationTrials
-from knobs.pipeline._population_check import check_population, splitting_keys
-from knobs.pipeline._practices import check_practices
-from knobs.pipeline._preflight import run_preflight
-from knobs.pipeline._prepared import PreparedData, prepare
-from knobs.pipeline._refit import refit_evaluation
-from knobs.pipeline._rundir import EventLog, RunDir
-from knobs.pipeline._running import watch_running
-from knobs.pipeline._split_rows import split_rows
+from knobs.pipeline.runners._remote import claim_run, make_executor, search_objective, stop_at_budget, study_location
+from knobs.pipeline.rundir._best import publish_best
+from knobs.pipeline.stages._components import make_pruner, make_sampler
+from knobs.pipeline.autopilot._autopilot import Autopilot
+from knobs.pipeline.ui._display import Display
+from knobs.pipeline.stages._final import final_evaluation
+from knobs.pipeline.trials._fold_objective import make_objective
+from knobs.pipeline.inputs._folds import first_fold_view, prepare_folds
+from knobs.pipeline.autopilot._knobs import check_autopilot
+from knobs.pipeline.rundir._members import keep_top
+from knobs.pipeline.trials._objective import TrialObjective, make_trainer
+from knobs.pipeline.trials._population import PopulationTrials
+from knobs.pipeline.inputs._population_check import check_population, splitting_keys
+from knobs.pipeline.inputs._practices import check_practices
+from knobs.pipeline.stages._preflight import run_preflight
+from knobs.pipeline.inputs._prepared import PreparedData, prepare
+from knobs.pipeline.stages._refit import refit_evaluation
+from knobs.pipeline.rundir._rundir import EventLog, RunDir
+from knobs.pipeline.ui._running import watch_running
+from knobs.pipeline.inputs._split_rows import split_rows
 from knobs.report import write_report
 from knobs.study import Study, once_per_batch
 from knobs.study._resume import StudyMismatch

@@ -18,7 +18,7 @@ import numpy as np
 
 from knobs.data import Dataset, Splits, encode_splits, kfold
 from knobs.errors import ConfigError
-from knobs.pipeline._prepared import PreparedData, prepare
+from knobs.pipeline.inputs._prepared import PreparedData, prepare
 
 __all__ = ["FoldData", "prepare_folds", "first_fold_view"]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from knobs.errors import ConfigError
 from knobs.models import hyperparameters
-from knobs.pipeline._objective import make_trainer
-from knobs.pipeline._remedies import KNOBS
+from knobs.pipeline.trials._objective import make_trainer
+from knobs.pipeline.autopilot._remedies import KNOBS
 
 __all__ = ["knob_defaults", "check_autopilot"]
 

@@ -25,15 +25,15 @@ import time
 from typing import Any
 
 from knobs.errors import KnobsError
-from knobs.pipeline._evaluate import outputs
-from knobs.pipeline._gain import judge, per_row
-from knobs.pipeline._knobs import knob_defaults
-from knobs.pipeline._members import keep_top, load_member, trial_checkpoint
-from knobs.pipeline._objective import make_trainer, trial_seed
-from knobs.pipeline._practices import trial_practices
-from knobs.pipeline._questions import answer, curve_problems
-from knobs.pipeline._remedies import Change, Setting, again, candidates
-from knobs.pipeline._steps import STEP, VERDICT, config_key, finished_steps, step_record, summary, tried_configs
+from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.autopilot._gain import judge, per_row
+from knobs.pipeline.autopilot._knobs import knob_defaults
+from knobs.pipeline.rundir._members import keep_top, load_member, trial_checkpoint
+from knobs.pipeline.trials._objective import make_trainer, trial_seed
+from knobs.pipeline.inputs._practices import trial_practices
+from knobs.pipeline.autopilot._questions import answer, curve_problems
+from knobs.pipeline.autopilot._remedies import Change, Setting, again, candidates
+from knobs.pipeline.autopilot._steps import STEP, VERDICT, config_key, finished_steps, step_record, summary, tried_configs
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["Autopilot"]
@@ -110,7 +110,7 @@ class Autopilot:
 
     def _plan(self, current: FrozenTrial) -> tuple[dict[str, Any], list[Change]]:
         """Diagnose ``current``, answer the two questions, and list the changes not tried yet."""
-        from knobs.diagnose._config import diagnose_params  # knobs.diagnose builds on knobs.pipeline
+        from knobs.pipeline.commands._diagnose import diagnose_params  # knobs.diagnose builds on knobs.pipeline
 
         params = {**self.objective.fixed, **current.config}
         report = diagnose_params(self.cfg, self.splits, self.data, params)

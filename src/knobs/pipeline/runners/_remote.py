@@ -101,9 +101,9 @@ def release(objective: PipelineObjective) -> None:
 def _built(objective: PipelineObjective) -> Any:
     key = (objective.run_dir, objective.study_url, objective.study_name)
     if key not in _BUILT:
-        from knobs.pipeline._cycle import load_inputs
-        from knobs.pipeline._fold_objective import make_objective
-        from knobs.pipeline._rundir import EventLog, RunDir
+        from knobs.pipeline.stages._cycle import load_inputs
+        from knobs.pipeline.trials._fold_objective import make_objective
+        from knobs.pipeline.rundir._rundir import EventLog, RunDir
 
         _, _, data, _, fixed, _ = load_inputs(objective.cfg)
         rundir = RunDir(path=Path(objective.run_dir), created=False)

@@ -20,11 +20,11 @@ from typing import Any, Sequence
 
 from knobs.data import Vault
 from knobs.errors import KnobsError
-from knobs.pipeline._evaluate import metrics, outputs
-from knobs.pipeline._members import save_trial_checkpoint, top_trials
-from knobs.pipeline._objective import trial_seed
-from knobs.pipeline._rundir import RunDir
-from knobs.pipeline._target import with_target
+from knobs.pipeline.trials._evaluate import metrics, outputs
+from knobs.pipeline.rundir._members import save_trial_checkpoint, top_trials
+from knobs.pipeline.trials._objective import trial_seed
+from knobs.pipeline.rundir._rundir import RunDir
+from knobs.pipeline.inputs._target import with_target
 from knobs.trial import FrozenTrial
 
 __all__ = ["refit_evaluation"]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from knobs.errors import ConfigError
-from knobs.pipeline._augment import (AUGMENT_PREFIX, augment_options, augmented_texts, check_augment, data_kind,
+from knobs.pipeline.inputs._augment import (AUGMENT_PREFIX, augment_options, augmented_texts, check_augment, data_kind,
                                      image_augment)
 
 __all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model"]

@@ -23,10 +23,10 @@ import math
 from typing import Any, Callable, Sequence
 
 from knobs.models import build_model
-from knobs.pipeline._members import save_trial_checkpoint, top_trials, trial_checkpoint
-from knobs.pipeline._objective import split_params
-from knobs.pipeline._prepared import PreparedData
-from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.pipeline.rundir._members import save_trial_checkpoint, top_trials, trial_checkpoint
+from knobs.pipeline.trials._objective import split_params
+from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.population import MemberResult, PopulationObjective
 from knobs.trial import Trial
 

@@ -1,7 +1,7 @@
 """The remedy table: what the autopilot changes for each problem it is told about, and why.
 
 Pure data and pure functions, no torch: a problem code (a ``knobs.diagnose`` finding, or one of
-the two curve questions in ``knobs.pipeline._questions``) maps to an ordered tuple of remedies;
+the two curve questions in ``knobs.pipeline.autopilot._questions``) maps to an ordered tuple of remedies;
 each turns one knob. ``candidates`` lays them over a trial's parameters and returns the concrete
 ``Change`` records, first remedy of the most pressing problem first.
 

@@ -13,10 +13,10 @@ from typing import Any, Callable
 import torch
 
 from knobs.models import build_model
-from knobs.pipeline._members import save_trial_checkpoint, trial_checkpoint
-from knobs.pipeline._practices import AUGMENT_PREFIX, pretrained_model, trial_practices
-from knobs.pipeline._prepared import PreparedData
-from knobs.pipeline._rundir import EventLog, RunDir
+from knobs.pipeline.rundir._members import save_trial_checkpoint, trial_checkpoint
+from knobs.pipeline.inputs._practices import AUGMENT_PREFIX, pretrained_model, trial_practices
+from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, Trainer
 from knobs.trial import Trial
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from knobs.errors import ConfigError
 from knobs.models import hyperparameters
-from knobs.pipeline._practices import AUGMENT_PREFIX
+from knobs.pipeline.inputs._practices import AUGMENT_PREFIX
 from knobs.population import FAMILIES, MEMBER_KEYS, OPTIMIZERS, SHARED_KEYS
 from knobs.train import check_schedule
 

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from knobs.checks import CheckResult, check_data, check_initial_loss, overfit_tiny
-from knobs.pipeline._prepared import PreparedData
-from knobs.pipeline._target import scale_target
+from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.inputs._target import scale_target
 
 __all__ = ["run_preflight"]
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from knobs.data import aggregate
-from knobs.pipeline._objective import TrialObjective, curve, trial_seed
+from knobs.pipeline.trials._objective import TrialObjective, curve, trial_seed
 from knobs.train import Callback
 from knobs.trial import Trial
 
@@ -50,7 +50,7 @@ class FoldObjective:
 
     Args:
         inner: the single-split objective, used to build and fit a model on each fold's data.
-        folds: the ``FoldData`` of ``knobs.pipeline._folds``.
+        folds: the ``FoldData`` of ``knobs.pipeline.inputs._folds``.
     """
 
     def __init__(self, inner: TrialObjective, folds: list) -> None:

@@ -1,0 +1,1 @@
+"""The stages of ``knobs run``: the cycle and its steps (study, preflight, final evaluation or refit)."""
