@@ -93,7 +93,7 @@ def test_fold_mode_refit_answers_in_the_targets_units(tmp_path):
 
 
 def test_preflight_judges_the_targets_as_trained(tmp_path):
-    from knobs.pipeline.stages._preflight import run_preflight
+    from knobs.pipeline.trials._preflight import run_preflight
 
     cfg = _cfg(tmp_path, **{"checks.initial_loss": False, "checks.overfit_tiny": False})
     _, splits, data, _, _, _ = load_inputs(cfg)

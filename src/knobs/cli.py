@@ -107,7 +107,7 @@ def worker(
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="local processes of this worker"),
 ) -> None:
     """Join a study started by `knobs run`/`tune` (e.g. in PostgreSQL) and run its trials here."""
-    from knobs.executors import serve
+    from knobs.pipeline.commands._worker import serve
 
     out = Console()
     result = serve(_storage_url(storage), study, n_trials=n_trials, workers=workers,
@@ -188,7 +188,7 @@ def check_command(
     """Preflight only: data checks, initial loss, tiny-subset overfit and gradient check on the
     config's reference model. Exit 1 when a check fails with severity error (--strict: any failure)."""
     from knobs.config import load_config
-    from knobs.diagnose import check_config
+    from knobs.pipeline import check_config
     from knobs.pipeline import Display
 
     results = check_config(load_config(config))
@@ -212,7 +212,7 @@ def diagnose_command(
     import json
 
     from knobs.config import load_config
-    from knobs.diagnose import diagnose_config
+    from knobs.pipeline import diagnose_config
 
     _check_output(json_path, "--json")
     report = diagnose_config(load_config(config), epochs=epochs)

@@ -29,6 +29,7 @@ from knobs.pipeline.trials._evaluate import outputs
 from knobs.pipeline.autopilot._gain import judge, per_row
 from knobs.pipeline.autopilot._knobs import knob_defaults
 from knobs.pipeline.rundir._members import keep_top, load_member, trial_checkpoint
+from knobs.pipeline.trials._diagnosis import diagnose_params
 from knobs.pipeline.trials._objective import make_trainer, trial_seed
 from knobs.pipeline.inputs._practices import trial_practices
 from knobs.pipeline.autopilot._questions import answer, curve_problems
@@ -110,8 +111,6 @@ class Autopilot:
 
     def _plan(self, current: FrozenTrial) -> tuple[dict[str, Any], list[Change]]:
         """Diagnose ``current``, answer the two questions, and list the changes not tried yet."""
-        from knobs.pipeline.commands._diagnose import diagnose_params  # knobs.diagnose builds on knobs.pipeline
-
         params = {**self.objective.fixed, **current.config}
         report = diagnose_params(self.cfg, self.splits, self.data, params)
         budget = int(params.get("epochs", self.cfg.train.epochs))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from knobs.diagnose._training import OVERFIT_GAP
 from knobs.pipeline.autopilot._remedies import FIT, GENERALIZE, QUESTION, REMEDIES
 
 __all__ = ["Problem", "Answers", "curve_problems", "answer"]
@@ -68,9 +69,6 @@ class Answers:
 def curve_problems(attrs: dict[str, Any], epoch_budget: int, chance_loss: float) -> list[Problem]:
     """``still_improving`` and ``generalization_gap`` from a trial's attrs (``curve``, ``best_epoch``,
     ``epochs_run``), as ``TrialObjective`` stores them."""
-    # NOTE: imported here: knobs.diagnose builds on knobs.pipeline, which imports this module.
-    from knobs.diagnose._training import OVERFIT_GAP
-
     curve, best = attrs.get("curve") or {}, attrs.get("best_epoch")
     out = []
     run = attrs.get("epochs_run")

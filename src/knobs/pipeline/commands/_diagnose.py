@@ -1,4 +1,5 @@
-"""Diagnosis from a ``knobs run`` config: the same data, split, standardization and model.
+"""``knobs diagnose --config`` and ``knobs check``: diagnosis from a ``knobs run`` config — the same
+data, split, standardization and model.
 
 Why through the pipeline's own functions: ``load_inputs`` (data, split, train-only
 standardization, the search space and its centre), ``TrialObjective.build`` (the model a trial
@@ -8,24 +9,16 @@ on the raw splits) are what ``knobs run`` uses, so the diagnosis sees exactly wh
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 from knobs.checks import CheckResult, gradient_check
-from knobs.config import ChecksConfig, RunConfig
-from knobs.diagnose._diagnose import run_diagnosis
-from knobs.diagnose._evidence import Settings
+from knobs.config import RunConfig
 from knobs.diagnose._report import Report
-from knobs.pipeline.stages._cycle import load_inputs
 from knobs.pipeline.inputs._folds import first_fold_view
-from knobs.pipeline.trials._objective import TrialObjective, make_trainer
-from knobs.pipeline.stages._preflight import run_preflight
+from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.trials._preflight import run_preflight
+from knobs.pipeline.trials._diagnosis import EPOCHS, diagnose_params
+from knobs.pipeline.trials._objective import TrialObjective
 
 __all__ = ["check_config", "diagnose_config", "diagnose_params", "EPOCHS"]
-
-# NOTE: enough epochs for the loss curve to show its shape (the rules look at thirds of the run),
-# short enough for a diagnosis to take seconds.
-EPOCHS = 20
 
 
 def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
@@ -38,24 +31,6 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
     _, splits, data, _, _, reference = load_inputs(cfg)  # the reference holds the fixed values
     data, splits, reference = first_fold_view(data, splits, reference)
     return diagnose_params(cfg, splits, data, reference, epochs)
-
-
-def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, Any], epochs: int | None = None) -> Report:
-    """Diagnose one trial's parameters (fixed values included) on a run's prepared data.
-
-    What ``knobs run --autopilot`` asks about the search's best configuration, without loading
-    the data again: ``splits`` and ``data`` are what ``load_inputs`` returned.
-    """
-    model = TrialObjective(cfg, data, {}, None, None).build(params, data)
-    trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
-    settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
-                        batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),
-                        weight_decay=trainer.weight_decay, optimizer_options=trainer.optimizer_options,
-                        n_classes=data.n_classes if data.task == "classification" else None,
-                        seed=cfg.seed, device=cfg.train.device)
-    only_data = ChecksConfig(initial_loss=False, overfit_tiny=False, data=True)
-    data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val))
-    return run_diagnosis(model, data.train, data.val, settings, data_checks)
 
 
 def check_config(cfg: RunConfig) -> list[CheckResult]:

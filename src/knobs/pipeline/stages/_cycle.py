@@ -31,7 +31,7 @@ from knobs.pipeline.trials._objective import TrialObjective, make_trainer
 from knobs.pipeline.trials._population import PopulationTrials
 from knobs.pipeline.inputs._population_check import check_population, splitting_keys
 from knobs.pipeline.inputs._practices import check_practices
-from knobs.pipeline.stages._preflight import run_preflight
+from knobs.pipeline.trials._preflight import run_preflight
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
 from knobs.pipeline.stages._refit import refit_evaluation
 from knobs.pipeline.rundir._rundir import EventLog, RunDir

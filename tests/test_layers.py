@@ -1,0 +1,37 @@
+"""The package layers of docs/architecture.md hold: import-linter's contracts in pyproject.toml,
+and what a plain ``import knobs.diagnose`` loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_MACHINERY = ("knobs.pipeline", "knobs.report", "knobs.config", "plotly", "sqlalchemy", "rich", "typer")
+
+
+def test_imports_point_down_only_and_the_core_stays_torch_free(capsys):
+    status = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    assert status == 0, capsys.readouterr().out  # the broken contract and its import chains
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(__import__('json').dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return {m for m in json.loads(out.stdout) if m.split(".")[0] in {"knobs", "plotly", "sqlalchemy", "rich", "typer"}
+            and any(m == r or m.startswith(r + ".") for r in RUN_MACHINERY)}
+
+
+def test_diagnosing_a_model_does_not_load_the_run_machinery():
+    """``knobs.diagnose(model, ...)`` adds no run, plots, databases or terminal tables to what
+    ``import knobs`` (its study: SQLAlchemy) and the libraries diagnosis computes with (torch;
+    scikit-learn >= 1.9's metrics load rich) load anyway."""
+    baseline = _loaded_after("import knobs, torch, sklearn.metrics, sklearn.linear_model")
+    added = _loaded_after("import knobs.diagnose") - baseline
+    assert not {m.split(".")[0] if not m.startswith("knobs.") else ".".join(m.split(".")[:2]) for m in added}
