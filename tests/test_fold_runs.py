@@ -170,3 +170,23 @@ def test_contradicting_fold_settings_stop_before_the_run(tmp_path, more, match):
 def test_folds_below_two_are_refused_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match="data.folds"):
         _cfg(tmp_path, **{"data.folds": 1})
+
+
+def test_a_worker_joining_a_fold_run_prunes_on_folds_as_the_driver_does(tmp_path, monkeypatch):
+    """Hyperband's budget in fold mode is k folds, for the driver and for `knobs worker` alike
+    (the worker built its own study and gave the pruner train.epochs)."""
+    from knobs.pipeline import Display, run
+    from knobs.pipeline.commands._worker import serve
+
+    seen = []
+    optimize = Study.optimize
+
+    def recording(study, *args, **kwargs):
+        seen.append(study.pruner.max_resource)
+        return optimize(study, *args, **kwargs)
+
+    monkeypatch.setattr(Study, "optimize", recording)
+    cfg = _cfg(tmp_path, "hb", **{"search.n_trials": 1, "search.pruner": "hyperband", "train.epochs": 5})
+    result = run(cfg, Display(quiet=True), final_test=False)
+    serve(f"sqlite:///{result.path / 'study.db'}", "search", n_trials=0)
+    assert seen == [3, 3]  # data.folds, twice

@@ -43,9 +43,8 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
             those there), was not created by ``knobs run``/``tune``, its run directory is
             not reachable from here, or ``workers`` > 1 for a population run.
     """
-    from knobs.pipeline.runners._remote import budget_reached, run_record
+    from knobs.pipeline.stages._study import budget_reached, open_study, run_record
     from knobs.storage import get_storage
-    from knobs.study import Study
     from knobs.study._resume import find_record
 
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
@@ -54,12 +53,7 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
     try:
         record = find_record(store, study)
         cfg, run_dir = run_record(record.name, record.attrs, store.url)
-        # NOTE: torch and the pipeline load only now, so a wrong URL or name is reported at once.
-        from knobs.pipeline.stages._components import make_pruner, make_sampler
-
-        opened = Study.load(store, record.name,
-                            sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
-                            pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.train.epochs))
+        opened = open_study(cfg, store, record.name)  # as the driver opened it
         ran: list[int] = []
         if n_trials is not None or not budget_reached(opened.trials, cfg.search.n_trials):
             with contextlib.ExitStack() as opened_files:
@@ -101,7 +95,7 @@ def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],
                on_trial: Callable[[Any, Any], None] | None) -> list[Callable[[Any, Any], None]]:
     """Keep the run's top-k checkpoints and best.pt, count, report, and (without a count) stop at
     the budget."""
-    from knobs.pipeline.runners._remote import stop_at_budget
+    from knobs.pipeline.stages._study import stop_at_budget
     from knobs.pipeline.rundir._best import publish_best
     from knobs.pipeline.rundir._members import keep_top
     from knobs.pipeline.rundir._rundir import RunDir

@@ -17,9 +17,8 @@ from knobs.config import RunConfig, build_space
 from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
 from knobs.data._vault import VaultMismatch
 from knobs.errors import ConfigError, KnobsError
-from knobs.pipeline.runners._remote import claim_run, make_executor, search_objective, stop_at_budget, study_location
+from knobs.pipeline.runners._remote import make_executor, search_objective
 from knobs.pipeline.rundir._best import publish_best
-from knobs.pipeline.stages._components import make_pruner, make_sampler
 from knobs.pipeline.autopilot._autopilot import Autopilot
 from knobs.pipeline.ui._display import Display
 from knobs.pipeline.stages._final import final_evaluation
@@ -34,6 +33,7 @@ from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.trials._preflight import run_preflight
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
 from knobs.pipeline.stages._refit import refit_evaluation
+from knobs.pipeline.stages._study import claim_run, direction, open_study, stop_at_budget, study_location
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.ui._running import watch_running
 from knobs.pipeline.inputs._split_rows import split_rows
@@ -77,7 +77,7 @@ def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True)
         raise
     summary["seconds"] = round(time.time() - started, 2)
     rundir.write_json("summary.json", summary)
-    display.summary(summary, Study.load(*study_location(cfg, rundir)).trials, cfg.search.metric, _direction(cfg))
+    display.summary(summary, Study.load(*study_location(cfg, rundir)).trials, cfg.search.metric, direction(cfg))
     return RunResult(path=rundir.path, summary=summary)
 
 
@@ -127,9 +127,7 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
     try:
         vault = Vault.seal(rundir.vault_dir, *splits.test, meta={"source": dataset.source, "seed": cfg.seed})
         study_url, study_name = study_location(cfg, rundir)
-        study = Study(space, sampler=make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed),
-                      pruner=make_pruner(cfg.search.pruner, cfg.search.pruner_options, cfg.data.folds or cfg.train.epochs),
-                      direction=_direction(cfg), storage=study_url, name=study_name, load_if_exists=True)
+        study = open_study(cfg, study_url, study_name, space)
     except (VaultMismatch, StudyMismatch) as e:
         if rundir.created:  # a new run meeting another run's study in a shared database: not a resume
             raise
@@ -181,8 +179,8 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         best(study)  # the study's final state (trials told by `knobs worker`s elsewhere included)
         final = {"test": None}
         if final_test:
-            final = (refit_evaluation(cfg, rundir, vault, objective.inner, study.trials, _direction(cfg)) if data.folds
-                     else final_evaluation(cfg, rundir, vault, data, study.trials, _direction(cfg)))
+            final = (refit_evaluation(cfg, rundir, vault, objective.inner, study.trials, direction(cfg)) if data.folds
+                     else final_evaluation(cfg, rundir, vault, data, study.trials, direction(cfg)))
         if final["test"] is not None:
             events("test", final_model=final["final_model"], **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
         summary = _summary(cfg, rundir, dataset, study, preflight, final, vault, space)
@@ -239,7 +237,7 @@ def _summary(cfg, rundir, dataset, study, preflight, final, vault, space) -> dic
         "total_epochs": int(sum(t.attrs.get("epochs_run") or (t.last_step or 0) for t in study.trials)),
         "preflight": [r.to_dict() for r in preflight],
         "search": {"sampler": cfg.search.sampler, "pruner": cfg.search.pruner, "space": space.to_json(),
-                   "direction": _direction(cfg), "executor": cfg.search.executor,
+                   "direction": direction(cfg), "executor": cfg.search.executor,
                    "population": cfg.search.population if cfg.search.executor == "population" else None},
         "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
     }
@@ -290,9 +288,6 @@ def _finished(summary_path: Path, final_test: bool) -> bool:
         return False
     return not final_test or json.loads(summary_path.read_text()).get("test") is not None
 
-
-def _direction(cfg: RunConfig) -> str:
-    return "maximize" if cfg.search.metric == "val_accuracy" else "minimize"
 
 
 def _default_name(source: str) -> str:
