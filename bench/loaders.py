@@ -35,7 +35,7 @@ from knobs.data import Preprocessing, load_image_folder, load_text_csv, scan_ima
 from knobs.models import build_model
 from knobs.pipeline import Display, run
 from knobs.pipeline.trials._evaluate import outputs
-from knobs.pipeline.trials._objective import split_params
+from knobs.pipeline.model._build import split_params
 
 DATA = Path("/work/shared/data")
 

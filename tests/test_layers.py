@@ -35,3 +35,21 @@ def test_diagnosing_a_model_does_not_load_the_run_machinery():
     baseline = _loaded_after("import knobs, torch, sklearn.metrics, sklearn.linear_model")
     added = _loaded_after("import knobs.diagnose") - baseline
     assert not {m.split(".")[0] if not m.startswith("knobs.") else ".".join(m.split(".")[:2]) for m in added}
+
+
+def test_a_run_makes_its_models_in_one_place():
+    """Every model of a run — trials, folds, population members, refit, preflight, checks,
+    diagnosis, autopilot, checkpoints loaded back — comes from ``pipeline.model.build_model``: the
+    seam where a new way to make models plugs in. No other pipeline module builds a family itself."""
+    import ast
+
+    builders = []
+    for path in sorted((ROOT / "src" / "knobs" / "pipeline").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "knobs.models" and \
+                    any(a.name == "build_model" for a in node.names):
+                builders.append(path.relative_to(ROOT / "src" / "knobs" / "pipeline").as_posix())
+            if isinstance(node, ast.Attribute) and node.attr in ("build", "build_with_groups") and \
+                    isinstance(node.value, ast.Name) and node.value.id == "objective":
+                builders.append(f"{path.name}: objective.{node.attr}")
+    assert builders == ["model/_build.py"]

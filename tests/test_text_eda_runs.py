@@ -65,7 +65,7 @@ def test_text_run_with_eda_searched_as_augment_keys(tmp_path):
 
 
 def _augmented(cfg, data, params=None):
-    practices = trial_practices(cfg, data, {"batch_size": 64, **(params or {})}, seed=0, groups=None)
+    practices = trial_practices(cfg, data, {"batch_size": 64, **(params or {})}, seed=0, model=None)
     return practices.train
 
 

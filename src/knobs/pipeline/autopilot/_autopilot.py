@@ -28,6 +28,7 @@ from knobs.errors import KnobsError
 from knobs.pipeline.trials._evaluate import outputs
 from knobs.pipeline.autopilot._gain import judge, per_row
 from knobs.pipeline.autopilot._knobs import knob_defaults
+from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.rundir._members import keep_top, load_member, trial_checkpoint
 from knobs.pipeline.trials._diagnosis import diagnose_params
 from knobs.pipeline.trials._objective import make_trainer, trial_seed
@@ -203,7 +204,7 @@ class Autopilot:
     def _unbuildable(self, params: dict[str, Any]) -> str | None:
         """Why a changed configuration cannot train (a ConvNet deeper than its image allows), or None."""
         try:
-            self.objective.build(params)
+            build_model(self.cfg, params, ModelInfo.of(self.data))
             make_trainer(self.cfg.train, params, self.cfg.search.metric, self.cfg.seed).validate()
             trial_practices(self.cfg, self.data, params, self.cfg.seed, None)
         except KnobsError as error:

@@ -2,7 +2,7 @@
 data, split, standardization and model.
 
 Why through the pipeline's own functions: ``load_inputs`` (data, split, train-only
-standardization, the search space and its centre), ``TrialObjective.build`` (the model a trial
+standardization, the search space and its centre), ``build_model`` (the model a trial
 would build), ``make_trainer`` (a trial's training settings) and ``run_preflight`` (the data checks
 on the raw splits) are what ``knobs run`` uses, so the diagnosis sees exactly what a run would.
 """
@@ -13,10 +13,10 @@ from knobs.checks import CheckResult, gradient_check
 from knobs.config import RunConfig
 from knobs.diagnose._report import Report
 from knobs.pipeline.inputs._folds import first_fold_view
+from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.stages._cycle import load_inputs
 from knobs.pipeline.trials._preflight import run_preflight
 from knobs.pipeline.trials._diagnosis import EPOCHS, diagnose_params
-from knobs.pipeline.trials._objective import TrialObjective
 
 __all__ = ["check_config", "diagnose_config", "diagnose_params", "EPOCHS"]
 
@@ -38,7 +38,7 @@ def check_config(cfg: RunConfig) -> list[CheckResult]:
     config's reference model — without creating a run directory."""
     _, splits, data, _, fixed, params = load_inputs(cfg)
     data, splits, params = first_fold_view(data, splits, params)
-    objective = TrialObjective(cfg, data, fixed, None, None)
-    results = run_preflight(cfg.checks, data, lambda: objective.build(params), (splits.train, splits.val))
+    info = ModelInfo.of(data)
+    results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val))
     loss = "cross_entropy" if data.task == "classification" else "mse"
-    return results + [gradient_check(objective.build(params), *data.train, loss=loss, seed=cfg.seed)]
+    return results + [gradient_check(build_model(cfg, params, info), *data.train, loss=loss, seed=cfg.seed)]

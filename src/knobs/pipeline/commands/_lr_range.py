@@ -10,7 +10,7 @@ from typing import Any
 
 from knobs.config import RunConfig
 from knobs.pipeline.stages._cycle import load_inputs
-from knobs.pipeline.trials._objective import TrialObjective
+from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.train import lr_find
 
 __all__ = ["find_lr"]
@@ -23,7 +23,7 @@ def find_lr(cfg: RunConfig, optimizer: str | None = None, steps: int = 200) -> t
         (the LRFindResult, the reference parameters it used).
     """
     _, _, data, _, fixed, reference = load_inputs(cfg)
-    model = TrialObjective(cfg, data, fixed, None, None).build(reference)
+    model = build_model(cfg, reference, ModelInfo.of(data))
     name = optimizer or reference.get("optimizer", "sgd")
     result = lr_find(model, data.train, optimizer=name, steps=steps,
                      batch_size=int(reference.get("batch_size", cfg.train.batch_size)), task=data.task)

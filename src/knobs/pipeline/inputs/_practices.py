@@ -20,7 +20,8 @@ from knobs.errors import ConfigError
 from knobs.pipeline.inputs._augment import (AUGMENT_PREFIX, augment_options, augmented_texts, check_augment, data_kind,
                                      image_augment)
 
-__all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model"]
+__all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model",
+           "transfer_groups"]
 
 
 @dataclass
@@ -84,15 +85,28 @@ def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> d
     return {**fixed, **{k: v for k, v in source.hparams.items() if k in architecture}}
 
 
-def pretrained_model(cfg: Any, n_classes: int) -> tuple[torch.nn.Module, list[dict]]:
-    """The source model with a new head for ``n_classes``, frozen as [transfer] says, and its LR groups."""
+def pretrained_model(cfg: Any, n_classes: int) -> torch.nn.Module:
+    """The source model with a new head for ``n_classes``, frozen as [transfer] says."""
     from knobs.transfer import apply_transfer
 
-    return apply_transfer(None, cfg.transfer, n_classes)
+    return apply_transfer(None, cfg.transfer, n_classes)[0]
 
 
-def trial_practices(cfg: Any, data: Any, params: dict[str, Any], seed: int, groups: list | None) -> TrialPractices:
-    """The training data, loss, batch transform and callbacks of one trial.
+def transfer_groups(cfg: Any, model: torch.nn.Module) -> list[dict[str, Any]]:
+    """The per-layer LR groups of a pretrained ``model`` (``pretrained_model``): the groups
+    ``knobs.transfer.apply_transfer`` returns, read from the model it made (its head, its layers,
+    the trainable parameters left after freezing)."""
+    from knobs.transfer import find_head, lr_groups, model_layers, parse_transfer
+
+    tcfg = parse_transfer(cfg.transfer)
+    return lr_groups(model_layers(model, by=tcfg.layers), find_head(model, tcfg.head),
+                     body_lr_mult=tcfg.body_lr_mult, layer_decay=tcfg.layer_decay)
+
+
+def trial_practices(cfg: Any, data: Any, params: dict[str, Any], seed: int,
+                    model: torch.nn.Module | None) -> TrialPractices:
+    """The training data, loss, batch transform and callbacks of one trial (training ``model``;
+    None: no model yet, so no per-layer LR groups).
 
     Text augmentation comes first (it adds training rows), then the imbalance treatment of
     whatever rows train; image augmentation is a batch transform on top.
@@ -109,8 +123,8 @@ def trial_practices(cfg: Any, data: Any, params: dict[str, Any], seed: int, grou
         practices.loss = balanced.loss
     if kind == "image":
         practices.batch_transform = image_augment(options, data, seed)
-    if groups is not None:
+    if cfg.transfer is not None and model is not None:
         from knobs.transfer import ParamGroups
 
-        practices.callbacks.append(ParamGroups(groups))
+        practices.callbacks.append(ParamGroups(transfer_groups(cfg, model)))
     return practices

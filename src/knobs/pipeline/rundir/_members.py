@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import torch
 
-from knobs.models import build_model
 from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
 from knobs.pipeline.inputs._target import with_target
+from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
 from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -77,11 +77,9 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     """Rebuild the model a trial checkpoint was saved from; returns (model, the checkpoint's extra).
 
     A regression model comes back answering in the target's own units (``with_target``)."""
-    from knobs.pipeline.trials._objective import split_params
-
     state = load_checkpoint(path)
     extra = state["extra"]
-    _, model_params = split_params(extra["params"])
-    model = build_model(family, input_shape=tuple(input_shape), n_classes=n_classes, **model_params)
+    info = ModelInfo.of_checkpoint({**extra, "input_shape": input_shape, "n_classes": n_classes})
+    model = build_model(checkpoint_config(family), extra["params"], info)
     load_model_state(model, state.get("model"), source=f"checkpoint {path}")
     return with_target(model, extra.get("target")), extra

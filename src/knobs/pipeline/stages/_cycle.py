@@ -25,8 +25,9 @@ from knobs.pipeline.stages._final import final_evaluation
 from knobs.pipeline.trials._fold_objective import make_objective
 from knobs.pipeline.inputs._folds import first_fold_view, prepare_folds
 from knobs.pipeline.autopilot._knobs import check_autopilot
+from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.rundir._members import keep_top
-from knobs.pipeline.trials._objective import TrialObjective, make_trainer
+from knobs.pipeline.trials._objective import make_trainer
 from knobs.pipeline.trials._population import PopulationTrials
 from knobs.pipeline.inputs._population_check import check_population, splitting_keys
 from knobs.pipeline.inputs._practices import check_practices
@@ -149,8 +150,8 @@ def _cycle(cfg, rundir, display, dataset, splits, data: PreparedData, space, fix
         finished = [t for t in study.trials if t.state.finished and not t.attrs.get("fixed")]  # the search's own
         objective = make_objective(cfg, data, fixed, rundir, events)
 
-        checked, checked_splits, _ = first_fold_view(data, splits, reference)
-        preflight = run_preflight(cfg.checks, checked, lambda: objective.build(reference),
+        checked, checked_splits, params = first_fold_view(data, splits, reference)
+        preflight = run_preflight(cfg.checks, checked, lambda: build_model(cfg, params, ModelInfo.of(checked)),
                                   (checked_splits.train, checked_splits.val))
         events("preflight", results=[r.to_dict() for r in preflight])
         display.preflight(preflight)
@@ -261,8 +262,7 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Any, fixed: dict) -
     variants = [base] + [{**base, name: option} for name in space.names
                          if space[name].kind == "choice" for option in space[name].options]
     for params in variants:
-        objective = TrialObjective(cfg, data, {}, None, None)
-        objective.build(params)
+        build_model(cfg, params, ModelInfo.of(data))
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()
 
 

@@ -2,7 +2,7 @@
 
 Why here, with the trials: the autopilot asks it about the search's best configuration, and
 ``knobs diagnose --config`` about the centre of the space; both build the model and trainer a
-trial would (``TrialObjective.build``, ``make_trainer``) so the diagnosis sees what a run trains.
+trial would (``build_model``, ``make_trainer``) so the diagnosis sees what a run trains.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from knobs.diagnose._diagnose import run_diagnosis
 from knobs.diagnose._evidence import Settings
 from knobs.diagnose._report import Report
 from knobs.pipeline.trials._preflight import run_preflight
-from knobs.pipeline.trials._objective import TrialObjective, make_trainer
+from knobs.pipeline.model._build import ModelInfo, build_model
+from knobs.pipeline.trials._objective import make_trainer
 
 __all__ = ["diagnose_params", "EPOCHS"]
 
@@ -30,7 +31,7 @@ def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, An
     What ``knobs run --autopilot`` asks about the search's best configuration, without loading
     the data again: ``splits`` and ``data`` are what ``load_inputs`` returned.
     """
-    model = TrialObjective(cfg, data, {}, None, None).build(params, data)
+    model = build_model(cfg, params, ModelInfo.of(data))
     trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
     settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
                         batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),

@@ -20,7 +20,6 @@ import statistics
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 from knobs.data import aggregate
 from knobs.pipeline.trials._objective import TrialObjective, curve, trial_seed
@@ -56,11 +55,6 @@ class FoldObjective:
     def __init__(self, inner: TrialObjective, folds: list) -> None:
         self.inner, self.folds = inner, folds
         self.on_epoch: Callable[[dict], None] = inner.on_epoch
-
-    def build(self, params: dict[str, Any]) -> torch.nn.Module:
-        """The first fold's model (its text vocabulary may differ from the refit's)."""
-        fold = self.folds[0]
-        return self.inner.build({**params, **fold.data.model_args}, fold.data)
 
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
         inner, metric = self.inner, self.inner.metric

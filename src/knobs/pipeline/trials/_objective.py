@@ -12,34 +12,21 @@ from typing import Any, Callable
 
 import torch
 
-from knobs.models import build_model
 from knobs.pipeline.rundir._members import save_trial_checkpoint, trial_checkpoint
-from knobs.pipeline.inputs._practices import AUGMENT_PREFIX, pretrained_model, trial_practices
+from knobs.pipeline.inputs._practices import trial_practices
+from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, Trainer
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "TrialDiverged", "TRAINER_KEYS", "split_params", "make_trainer", "curve",
-           "trial_seed"]
+__all__ = ["TrialObjective", "TrialDiverged", "make_trainer", "curve", "trial_seed"]
 
 
 class TrialDiverged(RuntimeError):
     """A trial's loss became NaN/inf: the study records it FAILED (with this message) and goes on."""
 
-#: Trial keys that configure training; every other key is a model hyperparameter.
-TRAINER_KEYS = frozenset({
-    "optimizer", "lr", "weight_decay", "batch_size", "epochs", "schedule", "l1",
-    "clip_grad_norm", "clip_grad_value", "momentum", "beta1", "beta2", "eps", "rho", "alpha",
-})
 _OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
-
-
-def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(trainer keys, model keys) of one trial's parameters; ``augment.*`` keys are neither."""
-    trainer = {k: v for k, v in params.items() if k in TRAINER_KEYS}
-    model = {k: v for k, v in params.items() if k not in TRAINER_KEYS and not k.startswith(AUGMENT_PREFIX)}
-    return trainer, model
 
 
 def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=(),
@@ -103,19 +90,6 @@ class TrialObjective:
         self.rundir, self.events, self.on_epoch = rundir, events, on_epoch
         self.metric = cfg.search.metric
 
-    def build(self, params: dict[str, Any], data: PreparedData | None = None) -> torch.nn.Module:
-        return self.build_with_groups(params, data)[0]
-
-    def build_with_groups(self, params: dict[str, Any], data: PreparedData | None = None) -> tuple[torch.nn.Module, list | None]:
-        """The trial's model for ``data`` (default: the run's), and its per-layer LR groups when it
-        starts from a pretrained source."""
-        data = data or self.data
-        if self.cfg.transfer is not None:
-            return pretrained_model(self.cfg, data.n_classes)
-        _, model_params = split_params(params)
-        return build_model(self.cfg.model.family, input_shape=data.input_shape,
-                           n_classes=data.n_classes, **model_params), None
-
     def fit(self, params: dict[str, Any], data: PreparedData, seed: int, callbacks=(),
             until: int | None = None, number: int | None = None) -> tuple[torch.nn.Module, Any]:
         """Train a fresh model on ``data`` with the trial's practices; return (model, history).
@@ -129,8 +103,8 @@ class TrialObjective:
             TrialDiverged: the loss became NaN/inf (the study records the trial FAILED).
         """
         torch.manual_seed(seed)
-        model, groups = self.build_with_groups(params, data)
-        practices = trial_practices(self.cfg, data, params, seed, groups)
+        model = build_model(self.cfg, params, ModelInfo.of(data))
+        practices = trial_practices(self.cfg, data, params, seed, model)
         stop = [] if until is None else [_StopAfter(until)]
         trainer = make_trainer(self.cfg.train, params, self.metric, seed, [*practices.callbacks, *callbacks, *stop],
                                task=data.task, loss=practices.loss, batch_transform=practices.batch_transform,

@@ -22,10 +22,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence
 
-from knobs.models import build_model
 from knobs.pipeline.rundir._members import save_trial_checkpoint, top_trials, trial_checkpoint
-from knobs.pipeline.trials._objective import split_params
 from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.population import MemberResult, PopulationObjective
 from knobs.trial import Trial
@@ -99,9 +98,7 @@ class PopulationTrials:
         if not save or result.pruned or result.best_value is None or result.state_dict is None:
             return
         params = {**self.fixed, **trial.config}
-        _, model_params = split_params(params)
-        model = build_model(self.cfg.model.family, input_shape=self.data.input_shape, n_classes=self.data.n_classes,
-                            **model_params)
+        model = build_model(self.cfg, params, ModelInfo.of(self.data))
         model.load_state_dict(result.state_dict)
         save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number,
                               float(result.best_value), self.cfg.model.family, self.data)
