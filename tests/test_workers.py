@@ -171,7 +171,7 @@ def test_knobs_error_is_still_a_knobs_error_after_pickling():
 # ---- the pipeline's objective for workers ---------------------------------------------------------
 def test_pipeline_objective_travels_as_config_and_paths(tmp_path):
     from knobs.config import load_config
-    from knobs.pipeline.runners._remote import PipelineObjective, search_objective
+    from knobs.pipeline.stages._remote import PipelineObjective, search_objective
     from knobs.pipeline.stages._study import claim_run, run_record
     from knobs.pipeline.rundir._rundir import RunDir
 

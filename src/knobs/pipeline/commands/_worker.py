@@ -71,7 +71,7 @@ def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
     """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
     for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
     is closed with ``opened_files``)."""
-    from knobs.pipeline.runners._remote import PipelineObjective, make_executor, release
+    from knobs.pipeline.stages._remote import PipelineObjective, make_executor, release
 
     if cfg.search.executor != "population":
         objective = PipelineObjective(cfg, run_dir, storage, study.name)

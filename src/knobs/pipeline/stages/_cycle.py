@@ -17,7 +17,7 @@ from knobs.config import RunConfig, build_space
 from knobs.data import Vault, declare_classes, encode_splits, load_dataset, validate_labels
 from knobs.data._vault import VaultMismatch
 from knobs.errors import ConfigError, KnobsError
-from knobs.pipeline.runners._remote import make_executor, search_objective
+from knobs.pipeline.stages._remote import make_executor, search_objective
 from knobs.pipeline.rundir._best import publish_best
 from knobs.pipeline.autopilot._autopilot import Autopilot
 from knobs.pipeline.ui._display import Display
