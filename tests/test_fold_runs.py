@@ -11,7 +11,7 @@ import torch
 from knobs.config import load_config
 from knobs.data import Vault, VaultWarning
 from knobs.errors import ConfigError
-from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.stages._inputs import load_inputs
 from knobs.pipeline.trials._fold_objective import refit_epochs
 from knobs.study import Study
 
@@ -52,7 +52,8 @@ def _sites(path):
 def test_each_fold_fits_its_preprocessing_on_its_training_rows_only(tmp_path):
     torch.set_num_threads(1)
     cfg = _cfg(tmp_path)
-    _, splits, data, *_ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    splits, data = inputs.splits, inputs.data
     sites = _sites(tmp_path / "d.csv")
     test_rids = set(splits.test[0][:, 0].astype(int).tolist())
     rest = set(range(96)) - test_rids
@@ -76,7 +77,8 @@ def test_each_fold_fits_its_preprocessing_on_its_training_rows_only(tmp_path):
     # the test rows are drawn first: the same as a single-split run's
     single = load_config(None, {**cfg.model_dump(exclude_unset=True), "data": {**cfg.data.model_dump(exclude_unset=True),
                                                                                "folds": None}})
-    _, single_splits, *_ = load_inputs(single)
+    inputs = load_inputs(single)
+    single_splits = inputs.splits
     assert set(single_splits.test[0][:, 0].astype(int).tolist()) == test_rids
 
 

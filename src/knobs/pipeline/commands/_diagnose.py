@@ -12,9 +12,8 @@ from __future__ import annotations
 from knobs.checks import CheckResult, gradient_check
 from knobs.config import RunConfig
 from knobs.diagnose._report import Report
-from knobs.pipeline.inputs._folds import first_fold_view
 from knobs.pipeline.model._build import ModelInfo, build_model
-from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.stages._inputs import load_inputs
 from knobs.pipeline.trials._preflight import run_preflight
 from knobs.pipeline.trials._diagnosis import EPOCHS, diagnose_params
 
@@ -28,16 +27,14 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         cfg: a validated run config (``knobs.config.load_config``).
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
-    _, splits, data, _, _, reference = load_inputs(cfg)  # the reference holds the fixed values
-    data, splits, reference = first_fold_view(data, splits, reference)
+    data, splits, reference = load_inputs(cfg).view()  # the reference holds the fixed values
     return diagnose_params(cfg, splits, data, reference, epochs)
 
 
 def check_config(cfg: RunConfig) -> list[CheckResult]:
     """The preflight of ``knobs run`` (as enabled in ``[checks]``) plus the gradient check, on the
     config's reference model — without creating a run directory."""
-    _, splits, data, _, fixed, params = load_inputs(cfg)
-    data, splits, params = first_fold_view(data, splits, params)
+    data, splits, params = load_inputs(cfg).view()
     info = ModelInfo.of(data)
     results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val))
     loss = "cross_entropy" if data.task == "classification" else "mse"

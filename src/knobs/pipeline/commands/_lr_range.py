@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from knobs.config import RunConfig
-from knobs.pipeline.stages._cycle import load_inputs
+from knobs.pipeline.stages._inputs import load_inputs
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.train import lr_find
 
@@ -22,7 +22,8 @@ def find_lr(cfg: RunConfig, optimizer: str | None = None, steps: int = 200) -> t
     Returns:
         (the LRFindResult, the reference parameters it used).
     """
-    _, _, data, _, fixed, reference = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    data, reference = inputs.data, inputs.reference
     model = build_model(cfg, reference, ModelInfo.of(data))
     name = optimizer or reference.get("optimizer", "sgd")
     result = lr_find(model, data.train, optimizer=name, steps=steps,

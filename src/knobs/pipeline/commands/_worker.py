@@ -71,7 +71,8 @@ def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
     """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
     for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
     is closed with ``opened_files``)."""
-    from knobs.pipeline.stages._remote import PipelineObjective, make_executor, release
+    from knobs.pipeline.stages._remote import PipelineObjective, release
+    from knobs.pipeline.stages._runners import make_executor
 
     if cfg.search.executor != "population":
         objective = PipelineObjective(cfg, run_dir, storage, study.name)
@@ -81,14 +82,14 @@ def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
         raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
                           f"\"population\"), whose populations train in one process; start one `knobs worker` "
                           f"per machine (or GPU) instead")
-    from knobs.pipeline.stages._cycle import load_inputs
+    from knobs.pipeline.stages._inputs import load_inputs
     from knobs.pipeline.trials._population import PopulationTrials
     from knobs.pipeline.rundir._rundir import EventLog, RunDir
 
-    _, _, data, _, fixed, _ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
     rundir = RunDir(path=run_dir, created=False)
     events = opened_files.enter_context(contextlib.closing(EventLog(rundir.events_path)))
-    return PopulationTrials(cfg, data, fixed, rundir, events, study=study), make_executor(cfg.search)
+    return PopulationTrials(cfg, inputs.data, inputs.fixed, rundir, events, study=study), make_executor(cfg.search)
 
 
 def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],

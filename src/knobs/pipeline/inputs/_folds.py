@@ -20,7 +20,7 @@ from knobs.data import Dataset, Splits, encode_splits, kfold
 from knobs.errors import ConfigError
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
 
-__all__ = ["FoldData", "prepare_folds", "first_fold_view"]
+__all__ = ["FoldData", "prepare_folds"]
 
 
 @dataclass(eq=False)
@@ -65,16 +65,6 @@ def prepare_folds(cfg, dataset: Dataset, rest: tuple[np.ndarray, np.ndarray],
         parts = None if groups is None else {"train": groups[fold.train_index], "val": groups[fold.val_index]}
         out.append(FoldData(fold.number, encoded, data, fold.train_index, fold.val_index, parts))
     return out
-
-
-def first_fold_view(data: PreparedData, splits: Splits, params: dict) -> tuple[PreparedData, Splits, dict]:
-    """What a one-split step (preflight, ``knobs check``, ``knobs diagnose``) looks at: the run's
-    data, splits and reference parameters — or, in fold mode, the first fold's (the run's own
-    validation split is empty there, and a text fold's vocabulary size is its own)."""
-    if not data.folds:
-        return data, splits, params
-    fold = data.folds[0]
-    return fold.data, fold.splits, {**params, **fold.data.model_args}
 
 
 def _check_enough(k: int, dataset: Dataset, y: np.ndarray, groups: np.ndarray | None, column: str | None) -> None:

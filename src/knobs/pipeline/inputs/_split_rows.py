@@ -17,8 +17,11 @@ from knobs.errors import ConfigError, DataError
 __all__ = ["split_rows", "check_fold_settings"]
 
 
-def split_rows(cfg, dataset: Dataset) -> tuple[Splits, np.ndarray | None]:
+def split_rows(cfg, dataset: Dataset, val: float) -> tuple[Splits, np.ndarray | None]:
     """The raw (not yet encoded) splits, and the group of every non-test row or None.
+
+    ``val``: the validation fraction (the run's mode decides: ``data.val``, or none in fold mode,
+    whose folds validate on parts of the training split).
 
     Returns:
         ``(splits, groups)``: ``groups`` holds the labels of ``splits.train`` rows then
@@ -30,7 +33,6 @@ def split_rows(cfg, dataset: Dataset) -> tuple[Splits, np.ndarray | None]:
             small to stratify.
     """
     check_fold_settings(cfg)
-    val = 0.0 if cfg.data.folds else cfg.data.val
     if dataset.groups is None:
         return split(dataset, val=val, test=cfg.data.test, seed=cfg.seed), None
     try:

@@ -1,5 +1,5 @@
 """The practice cycle's search, run by workers: the objective that crosses process (and machine)
-boundaries, and the executor that runs it.
+boundaries.
 
 Why rebuild rather than ship: the pipeline's objective holds tensors, an open event log and the
 progress display. What crosses instead is small and durable — the run config and the run
@@ -14,9 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from knobs.pipeline.rundir._rundir import EventLog, RunDir
+from knobs.pipeline.stages._inputs import load_inputs
 from knobs.trial import Trial
 
-__all__ = ["PipelineObjective", "release", "search_objective", "make_executor"]
+__all__ = ["PipelineObjective", "release"]
 
 
 class PipelineObjective:
@@ -60,33 +62,7 @@ def release(objective: PipelineObjective) -> None:
 def _built(objective: PipelineObjective) -> Any:
     key = (objective.run_dir, objective.study_url, objective.study_name)
     if key not in _BUILT:
-        from knobs.pipeline.stages._cycle import load_inputs
-        from knobs.pipeline.trials._fold_objective import make_objective
-        from knobs.pipeline.rundir._rundir import EventLog, RunDir
-
-        _, _, data, _, fixed, _ = load_inputs(objective.cfg)
+        inputs = load_inputs(objective.cfg)
         rundir = RunDir(path=Path(objective.run_dir), created=False)
-        _BUILT[key] = make_objective(objective.cfg, data, fixed, rundir, EventLog(rundir.events_path))
+        _BUILT[key] = inputs.mode.objective(objective.cfg, inputs.data, inputs.fixed, rundir, EventLog(rundir.events_path))
     return _BUILT[key]
-
-
-def search_objective(cfg: Any, objective: Any, rundir: Any, url: str, name: str) -> Any:
-    """The in-process objective (with live epoch progress) for one local worker, else the
-    picklable ``PipelineObjective``."""
-    if cfg.search.workers == 1 and cfg.search.executor == "local":
-        return objective
-    return PipelineObjective(cfg, Path(rundir.path).resolve(), url, name)
-
-
-def make_executor(search: Any) -> Any:
-    """None for local workers; a ``PopulationExecutor`` of ``search.population``; a ``RayExecutor``
-    from ``search.ray_address`` and ``trial_resources``."""
-    if search.executor == "local":
-        return None
-    if search.executor == "population":
-        from knobs.population import PopulationExecutor
-
-        return PopulationExecutor(search.population)
-    from knobs.executors._ray import RayExecutor
-
-    return RayExecutor(address=search.ray_address, cpus=search.trial_resources.cpu, gpus=search.trial_resources.gpu)

@@ -3,7 +3,8 @@
 Why one module for the driver (``knobs run``/``tune``) and ``knobs worker``: both tell trials of the
 same study, so both must open it with the same sampler and pruner. Built twice, they drifted — the
 worker gave Hyperband/ASHA ``train.epochs`` as its budget where a fold-mode run's steps are folds.
-``open_study`` is the one construction; ``pruner_steps`` the one answer to "what is a step".
+``open_study`` is the one construction; the run's mode (``_modes.py``) the one answer to "what
+is a pruner's step".
 
 What a worker rebuilds the objective from is stored in the study too (``claim_run`` /
 ``run_record``): the run config and the run directory, small and durable, so a worker started later,
@@ -22,7 +23,7 @@ from knobs.pipeline.stages._components import make_pruner, make_sampler
 from knobs.study import Study, once_per_batch
 from knobs.trial import FrozenTrial
 
-__all__ = ["open_study", "pruner_steps", "direction", "study_location", "claim_run", "run_record", "RUN_ATTR",
+__all__ = ["open_study", "direction", "study_location", "claim_run", "run_record", "RUN_ATTR",
            "budget_reached", "stop_at_budget"]
 
 #: the study attribute holding {"config": the run config (JSON), "run_dir": absolute path}.
@@ -34,12 +35,6 @@ def direction(cfg: RunConfig) -> str:
     return "maximize" if cfg.search.metric == "val_accuracy" else "minimize"
 
 
-def pruner_steps(cfg: RunConfig) -> int:
-    """The steps a trial reports, the budget of ASHA and Hyperband: its folds in fold mode (a fold
-    trial reports the running mean after each fold), else its epochs."""
-    return cfg.data.folds or cfg.train.epochs
-
-
 def open_study(cfg: RunConfig, storage: Any, name: str, space: Any = None) -> Study:
     """The run's study with the run's sampler and pruner.
 
@@ -48,8 +43,12 @@ def open_study(cfg: RunConfig, storage: Any, name: str, space: Any = None) -> St
         space: the driver's search space: the study is created, or reopened if it exists (a
             resumed run; another space is refused). None: join the stored study (``knobs worker``).
     """
+    # NOTE: the mode (and torch with it) loads only now, so `knobs worker` names a wrong database
+    # URL or study at once.
+    from knobs.pipeline.stages._modes import run_mode
+
     sampler = make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed)
-    pruner = make_pruner(cfg.search.pruner, cfg.search.pruner_options, pruner_steps(cfg))
+    pruner = make_pruner(cfg.search.pruner, cfg.search.pruner_options, run_mode(cfg).pruner_steps(cfg))
     if space is None:
         return Study.load(storage, name, sampler=sampler, pruner=pruner)
     return Study(space, sampler=sampler, pruner=pruner, direction=direction(cfg), storage=storage, name=name,

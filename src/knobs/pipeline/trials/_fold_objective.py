@@ -26,13 +26,7 @@ from knobs.pipeline.trials._objective import TrialObjective, curve, trial_seed
 from knobs.train import Callback
 from knobs.trial import Trial
 
-__all__ = ["FoldObjective", "make_objective", "refit_epochs"]
-
-
-def make_objective(cfg: Any, data: Any, fixed: dict[str, Any], rundir: Any, events: Any) -> Any:
-    """The run's objective: a ``FoldObjective`` in fold mode, else a ``TrialObjective``."""
-    inner = TrialObjective(cfg, data, fixed, rundir, events)
-    return FoldObjective(inner, data.folds) if data.folds else inner
+__all__ = ["FoldObjective", "refit_epochs"]
 
 
 def refit_epochs(fold_best_epochs: list[int]) -> int:
