@@ -26,8 +26,9 @@ class PipelineObjective:
 
     It pickles as (run config, run directory, study location); in each process it loads and
     prepares the data once (``load_inputs``, which also sets the configured torch threads) and
-    wraps a ``TrialObjective`` writing checkpoints and epoch events into the run directory.
-    ``best.pt`` is published by whoever tells the trials (``pipeline._best.publish_best``).
+    builds the run mode's objective (a ``TrialObjective``, or a ``FoldObjective`` in fold mode) writing
+    checkpoints and epoch events into the run directory.
+    ``best.pt`` is published by whoever tells the trials (``pipeline.rundir._best.publish_best``).
 
     Args:
         cfg: the run config (``RunConfig``).

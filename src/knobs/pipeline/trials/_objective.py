@@ -3,7 +3,7 @@
 Why a class: the objective holds what every trial shares — the prepared data, the run directory
 it writes the trial's checkpoint to (so a killed run resumes with its models) and the event log
 it writes every epoch to. ``checkpoints/best.pt`` is not written here but by whoever tells the
-study (``pipeline._best.publish_best``), so concurrent workers cannot leave a worse one.
+study (``pipeline.rundir._best.publish_best``), so concurrent workers cannot leave a worse one.
 """
 
 from __future__ import annotations
