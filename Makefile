@@ -3,8 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make test SYSTEM=none` leaves the machine's packages alone (see the system target).
+SYSTEM ?= auto
+WORDNET_DIR ?= /usr/share/wordnet
+PYTEST_REPORT := -rfEs --durations=15
 
-.PHONY: run test install bench clean
+.PHONY: run test test-fast install system bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +20,32 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The system pieces some tests use: WordNet 3.0 (Debian's wordnet-base, for EDA's synonyms) and a
+# PostgreSQL server on loopback (.ci/postgres.sh). Installed only where this runs as root with
+# apt-get and only when missing; a failure is a warning, never a failed `make`: the tests that
+# need a missing piece are skipped, each with its reason in the summary (-rs). CI requires both.
+system:
+ifneq ($(SYSTEM),none)
+	@if [ -f $(WORDNET_DIR)/index.noun ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing WordNet (apt-get install wordnet-base)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null; } \
+			|| echo "make: warning: WordNet could not be installed; its tests will be skipped"; \
+	else echo "make: note: no WordNet and no root apt-get to install it; its tests will be skipped"; fi
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		bash .ci/postgres.sh || echo "make: warning: no PostgreSQL server started; its tests will be skipped"; \
+	else echo "make: note: not root with apt-get: PostgreSQL tests are skipped unless a server answers"; fi
+endif
+
 run: $(STAMP)
 	$(BIN)/knobs run
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+test: $(STAMP) system
+	$(BIN)/python -m pytest $(PYTEST_REPORT)
+
+# The quick loop: everything but the end-to-end runs marked slow.
+test-fast: $(STAMP) system
+	$(BIN)/python -m pytest $(PYTEST_REPORT) -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,8 +1,14 @@
-"""Shared fixtures: a real PostgreSQL server for the studies that many workers share.
+"""Shared fixtures for the system pieces some tests need: a real PostgreSQL server for the
+studies that many workers share, and WordNet 3.0 for EDA's synonyms.
 
 The server comes from $KNOBS_TEST_POSTGRES (default: the one `.ci/postgres.sh` starts). Tests that
 need it are skipped when it does not answer — unless KNOBS_REQUIRE_POSTGRES=1 (CI), where a
 missing server must fail the run rather than quietly skip what it was meant to check.
+
+WordNet (Debian's wordnet-base; `make test` installs it when it runs as root with apt-get): tests
+marked ``@pytest.mark.wordnet`` are skipped with the reason when it is missing — unless
+KNOBS_REQUIRE_WORDNET=1 (CI), where they fail instead. KNOBS_TEST_HIDE_WORDNET=1 hides an
+installed WordNet, so a machine that has it can check what a fresh machine does.
 """
 
 from __future__ import annotations
@@ -13,6 +19,37 @@ import uuid
 import pytest
 
 POSTGRES_DEFAULT = "postgresql://knobs:knobs@127.0.0.1:5432/knobs_test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("KNOBS_TEST_HIDE_WORDNET") == "1":
+        from knobs.augment import _thesaurus
+
+        os.environ.pop(_thesaurus.ENV_VAR, None)
+        _thesaurus.SEARCHED = ()
+
+
+def _wordnet_missing() -> str | None:
+    """Why WordNet cannot be read here (the finder's own message), or None when it can."""
+    from knobs.augment import find_wordnet
+    from knobs.errors import DataError
+
+    try:
+        find_wordnet()
+    except DataError as e:
+        return str(e)
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("wordnet") is None:
+        return
+    missing = _wordnet_missing()
+    if missing is None:
+        return
+    if os.environ.get("KNOBS_REQUIRE_WORDNET") == "1":
+        pytest.fail(f"{missing}; KNOBS_REQUIRE_WORDNET=1", pytrace=False)
+    pytest.skip(f"no WordNet (`make test` as root installs it): {missing}")
 
 
 @pytest.fixture(scope="session")

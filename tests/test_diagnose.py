@@ -74,7 +74,12 @@ def test_findings_carry_code_severity_evidence_action():
     high = report["lr_too_high"]
     assert high.evidence["lr"] == 0.5 and high.evidence["lr_div10"]["lr"] == pytest.approx(0.05)
     assert "0.05" in high.message
-    assert report["dead_relu"].explained_by == ("lr_too_high",)      # a symptom of the LR
+    # a symptom of the LR; where the gradients blew up on the way (CPU-dependent), that finding is
+    # itself explained by the LR, so the root stays the one warning
+    dead = report["dead_relu"]
+    assert "lr_too_high" in dead.explained_by and dead.severity == "info"
+    for code in dead.explained_by:
+        assert code == "lr_too_high" or report[code].explained_by == ("lr_too_high",)
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["ok"] is False and {c["name"] for c in data["checks"]} >= {"initial_loss", "overfit_tiny"}
     assert data["evidence"]["run"]["watch"]["probes"]

@@ -58,7 +58,10 @@ def solo(member, seed, *, arch=ARCH, optimizer="adam", schedule=None, epochs=4, 
     return model, history
 
 
-def assert_same_run(result, model, history, atol=1e-5):
+def assert_same_run(result, model, history, atol=1e-4):
+    # NOTE: a vmapped population and a lone model sum in another order; Adam divides the float32
+    # difference by a small second moment, so one weight in 96 drifts ~3e-5 on some CPUs. A wrong
+    # lr, weight decay or seed moves weights by orders of magnitude more.
     state = model.state_dict()
     assert sorted(result.state_dict) == sorted(state)
     for key, value in state.items():

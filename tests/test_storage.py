@@ -272,3 +272,84 @@ def test_create_trials_is_all_or_nothing(storage):
     with pytest.raises(NumberTaken):
         store.create_trials(study_id, [({"x": 0.3}, {})], number=1)
     assert len(store.get_trials(study_id)) == 2 and store.get_study("s").sampler == {"state": 1}
+
+
+# ---- a study file is whole when its process ends; foreign files and unknown schemes ---------------
+_WRITE_AND_EXIT = """
+import sys, knobs
+study = knobs.Study(knobs.Space({"x": knobs.Float(0.0, 1.0)}), sampler=knobs.search.Random(seed=0),
+                    storage=sys.argv[1], name="s")
+study.optimize(lambda config, trial: config["x"], n_trials=int(sys.argv[2]))
+if sys.argv[3] == "close":
+    study.close()
+"""
+
+
+@pytest.mark.parametrize("ending", ["exit", "close"])
+def test_a_study_file_is_whole_when_its_process_ends(tmp_path, ending):
+    import shutil
+    import subprocess
+    import sys
+
+    path = tmp_path / "study.db"
+    subprocess.run([sys.executable, "-c", _WRITE_AND_EXIT, f"sqlite:///{path}", "30", ending], check=True)
+    copy = tmp_path / "copy" / "study.db"
+    copy.parent.mkdir()
+    shutil.copy(path, copy)  # the file alone, without study.db-wal
+    assert not (copy.parent / "study.db-wal").exists()
+    study = knobs.Study.load(f"sqlite:///{copy}", "s")
+    assert len(study.trials) == 30 and all(t.state is TrialState.COMPLETE for t in study.trials)
+    study.close()
+
+
+def test_study_close_and_with_leave_the_file_whole_and_a_given_storage_open(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with knobs.Study(knobs.Space({"x": knobs.Float(0.0, 1.0)}), storage=url, name="s") as study:
+        study.optimize(lambda config, trial: config["x"], n_trials=5)
+        assert (tmp_path / "study.db-wal").stat().st_size > 0  # open: the trials sit in the WAL
+    assert not (tmp_path / "study.db-wal").exists() or (tmp_path / "study.db-wal").stat().st_size == 0
+    with sqlite3.connect(f"file:{tmp_path / 'study.db'}?mode=ro", uri=True) as raw:  # read-only: no recovery
+        assert raw.execute("SELECT count(*) FROM knobs_trials").fetchone()[0] == 5
+    given = SQLStorage(url, create=False)
+    with knobs.Study.load(given, "s") as again:
+        assert len(again.trials) == 5
+    assert given.get_study("s") is not None and len(given.get_trials(given.get_study("s").id)) == 5
+    given.close()
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path):
+    path = tmp_path / "people.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE people (name TEXT)")
+        raw.execute("INSERT INTO people VALUES ('ada')")
+    raw.close()
+    for open_it in (lambda: get_storage(f"sqlite:///{path}"), lambda: list_studies(f"sqlite:///{path}"),
+                    lambda: knobs.Study(knobs.Space({"x": knobs.Float(0.0, 1.0)}), storage=f"sqlite:///{path}")):
+        with pytest.raises(KnobsError, match=r"not a knobs study database \(it holds other tables: people\)"):
+            open_it()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+        assert raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("people",)]
+        assert raw.execute("SELECT name FROM people").fetchall() == [("ada",)]
+    raw.close()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # an empty file becomes a knobs database, in WAL mode
+    get_storage(f"sqlite:///{empty}").close()
+    with sqlite3.connect(empty) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+def test_an_unknown_url_scheme_is_named_with_the_supported_ones(tmp_path):
+    from typer.testing import CliRunner
+
+    from knobs.cli import app
+
+    for url in ("foo://x", "sqlit:///study.db"):
+        scheme = url.split(":")[0]
+        with pytest.raises(KnobsError, match=rf"unknown database scheme '{scheme}://'.*sqlite:///.*postgresql://"):
+            get_storage(url)
+    result = CliRunner().invoke(app, ["studies", "list", "foo://x"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown database scheme 'foo://'" in lines[0] and "driver" not in lines[0]

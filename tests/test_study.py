@@ -180,11 +180,19 @@ def test_optimize_counts_this_call_and_calls_back():
     assert len(study.trials) == 7
 
 
-def test_optimize_timeout_and_stop():
+def test_optimize_timeout_and_stop(monkeypatch):
+    # NOTE: a clock of our own that only trials move (each takes 1/16 s of it), so the count is exact
+    # on a loaded machine too: trials start at 0, 1/16, 2/16 and 3/16 s; at 4/16 s the 1/4 s is up.
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+
+    def sixteenth_of_a_second(config, trial):
+        clock[0] += 0.0625
+        return 1.0
+
     study = knobs.Study(SPACE)
-    start = time.monotonic()
-    study.optimize(lambda c, t: time.sleep(0.05) or 1.0, timeout=0.2)
-    assert 2 <= len(study.trials) <= 6 and time.monotonic() - start < 1.0
+    study.optimize(sixteenth_of_a_second, n_trials=50, timeout=0.25)  # 50: a broken timeout ends, too
+    assert len(study.trials) == 4 and clock[0] == 1000.25
     stopper = knobs.Study(SPACE)
     stopper.optimize(square, n_trials=50, callbacks=[lambda s, t: t.number == 2 and s.stop()])
     assert len(stopper.trials) == 3
@@ -390,11 +398,20 @@ def test_heartbeat_thread_beats_while_trials_run():
     beat = Heartbeat(storage, sid, interval_s=0.02)
     first = storage.running_trials(sid)[0].heartbeat
     beat.add(0)
-    time.sleep(0.15)
-    assert storage.running_trials(sid)[0].heartbeat > first
+    # NOTE: waited for, not slept on: a loaded machine may run the thread late, never wrongly
+    assert _eventually(lambda: storage.running_trials(sid)[0].heartbeat > first)
     beat.remove(0)
-    time.sleep(0.1)
-    assert beat._thread is None  # no trial, no thread
+    assert _eventually(lambda: beat._thread is None)  # no trial, no thread
+
+
+def _eventually(condition, seconds: float = 30.0) -> bool:
+    """True as soon as ``condition()`` holds; False if it never does within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_silent_trials_of_other_hosts_are_failed_on_ask():

@@ -6,7 +6,6 @@ import random
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +22,7 @@ from knobs.errors import ConfigError, DataError
 THESAURUS = as_thesaurus({"film": ["movie", "motion picture"], "good": ["fine", "great"],
                           "actors": ["players"], "plot": ["story"]})
 WORDS = tokenize("the film was good and the plot of the film was not bad , the actors too")
-HAS_WORDNET = any(Path(p, "index.noun").is_file() for p in
-                  [os.environ.get("KNOBS_WORDNET") or "/nonexistent", "/usr/share/wordnet"])
-needs_wordnet = pytest.mark.skipif(not HAS_WORDNET, reason="WordNet not installed (apt-get install -y wordnet-base)")
+needs_wordnet = pytest.mark.wordnet  # skipped, with the reason, where WordNet is missing (conftest.py)
 
 
 # ---- the four operations ----------------------------------------------------------------------

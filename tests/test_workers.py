@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,10 +21,20 @@ SPACE = knobs.Space({"x": knobs.Float(-5.0, 5.0), "opt": knobs.Choice(["sgd", "a
 
 
 def record_worker(config, trial):
-    """Module-level, so it pickles: who ran it, with how many BLAS threads, a little slowly."""
+    """Module-level, so it pickles: who ran it, with how many BLAS threads, a little slowly.
+
+    With $KNOBS_TEST_MEET set to a folder, each process's first trial waits there until two
+    processes have arrived: both then hold a trial, however late a loaded machine started one.
+    """
     trial.set_attr("pid", os.getpid())
     trial.set_attr("omp", os.environ.get("OMP_NUM_THREADS"))
     trial.report(1, config["x"])
+    meet = os.environ.get("KNOBS_TEST_MEET")
+    if meet:
+        Path(meet, str(os.getpid())).touch()
+        deadline = time.monotonic() + 120
+        while len(list(Path(meet).iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
     time.sleep(0.2)
     return (config["x"] - 1.0) ** 2
 
@@ -40,7 +51,9 @@ def url_of(tmp_path, name="study.db"):
 
 
 # ---- several processes ---------------------------------------------------------------------------
-def test_two_workers_share_the_budget_and_the_seeded_sequence(tmp_path):
+def test_two_workers_share_the_budget_and_the_seeded_sequence(tmp_path, monkeypatch):
+    (tmp_path / "meet").mkdir()
+    monkeypatch.setenv("KNOBS_TEST_MEET", str(tmp_path / "meet"))  # both processes run trials (record_worker)
     study = knobs.Study(SPACE, sampler=Random(seed=0), storage=url_of(tmp_path), name="s")
     seen, env = [], os.environ.get("OMP_NUM_THREADS")
     study.optimize(record_worker, n_trials=8, workers=2, callbacks=[lambda s, t: seen.append((s, t.number, t.state))])

@@ -1,6 +1,7 @@
 """``RayExecutor``: each trial a Ray task with its own CPU/GPU resources; this process asks and tells.
 
-Why the driver asks and tells: one sampler in one process keeps the study's sequence exactly as
+Why the driver claims and finishes (``knobs.study.run_loop``, this class saying only how a claimed
+trial runs): one sampler in one process keeps the study's sequence exactly as
 a single worker would have it (running tasks are RUNNING trials, so the sampler spreads the
 batch), and a task that dies with its Ray worker cannot leave a half-told trial behind — the
 driver marks it abandoned and the study retries its config once. Tasks only run the objective
@@ -15,33 +16,26 @@ from __future__ import annotations
 
 import logging
 import numbers
-import pickle
 import socket
-import time
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from knobs.errors import ConfigError, KnobsError, TrialError
-from knobs.storage import jsonable
-from knobs.study._budget import Budget
-from knobs.study._callbacks import call_back
-from knobs.study._optimize import check, complete, fail, finish
-from knobs.study._requeue import is_abandoned
-from knobs.study._tell import as_value
+from knobs.errors import ConfigError, KnobsError
+from knobs.study import Executor, TrialResult
+from knobs.study._remote import result_of
 from knobs.study._workers import shared_url
-from knobs.trial import FrozenTrial, Trial, TrialState
+from knobs.trial import Trial
 
 if TYPE_CHECKING:
     from knobs.study import Study
 
 __all__ = ["RayExecutor"]
 
-_log = logging.getLogger("knobs.study")
 POLL_S = 0.5
 #: seconds to wait for a TCP answer from an explicit Ray address before calling it unreachable.
 CONNECT_CHECK_S = 3.0
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """Run trials as Ray tasks: ``study.optimize(objective, workers=8, executor=RayExecutor())``.
 
     ``workers`` of ``optimize`` is the number of tasks in flight; Ray places each where its
@@ -67,25 +61,68 @@ class RayExecutor:
         self.cpus = cpus
         self.gpus = gpus
         self.init_options = init_options
+        self._ray: Any = None
+        self._started = False
 
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, cpus={self.cpus!r}, gpus={self.gpus!r})"
 
-    def run(self, study: "Study", objective: Any, *, n_trials: int | None, timeout: float | None,
-            callbacks: Sequence[Any], catch: Iterable[type[BaseException]], workers: int) -> None:
-        """Ask, submit, wait, tell — until the budget, the sampler or ``study.stop()`` ends it."""
-        n_trials, timeout, catch = check(objective, n_trials, timeout, catch)
+    # ---- the executor hooks (``knobs.study.Executor``) -----------------------------------------
+    def start(self, study: "Study", objective: Any, workers: int) -> None:
+        """Check the resources and the database, join or start Ray, ship the objective once."""
+        super().start(study, objective, workers)
         cpus, gpus = self._check_resources()
-        url = shared_url(study, "executor=RayExecutor")
-        ray = _import_ray()
-        started = self._connect(ray)
+        self._url = shared_url(study, "executor=RayExecutor")
+        self._study_id = study.storage.get_study(study.name).id
+        ray = self._ray = _import_ray()
+        self._started = self._connect(ray)
+        _check_cluster(ray, cpus, gpus)
+        from knobs.executors._ray_task import run_remote_trial
+
+        self._task = ray.remote(run_remote_trial).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
         try:
-            _check_cluster(ray, cpus, gpus)
-            _Driver(ray, study, objective, url, cpus, gpus, catch, callbacks).loop(
-                Budget(n_trials, None if timeout is None else time.time() + timeout), workers)
-        finally:
-            if started:
-                ray.shutdown()
+            # NOTE: Ray serializes with cloudpickle, so lambdas and closures travel too.
+            self._objective_ref = ray.put(objective)
+        except Exception as e:  # noqa: BLE001 — whatever the serializer raises
+            raise ConfigError(f"executor=RayExecutor: the objective {objective!r:.80} cannot be serialized for "
+                              f"Ray tasks (it may hold open files, locks or a database connection): {e}") from None
+        self._inflight: dict[Any, Trial] = {}
+
+    def slots(self) -> int:
+        return self.workers
+
+    def submit(self, trials: list[Trial]) -> None:
+        study = self.study
+        for trial in trials:
+            ref = self._task.remote(self._objective_ref, self._url, self._study_id, trial.number, trial.config,
+                                    dict(trial.attrs), study.pruner, study.direction)
+            self._inflight[ref] = trial
+
+    def collect(self) -> list[TrialResult]:
+        """The tasks that ended within ``POLL_S``; one whose Ray worker died is abandoned."""
+        ready, _ = self._ray.wait(list(self._inflight), num_returns=1, timeout=POLL_S)
+        return [self._result(ref, self._inflight.pop(ref)) for ref in ready]
+
+    def cancel(self, trials: list[Trial]) -> None:
+        for ref in list(self._inflight):
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 — already finished or gone
+                pass
+        self._inflight.clear()
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _result(self, ref: Any, trial: Trial) -> TrialResult:
+        try:
+            outcome = self._ray.get(ref)
+        except self._ray.exceptions.RayError as e:
+            return TrialResult.abandoned(trial, f"the Ray task's worker died ({type(e).__name__})")
+        return result_of(trial, outcome)
 
     def _check_resources(self) -> tuple[float, float]:
         for name, value, low in (("cpus", self.cpus, 0.0), ("gpus", self.gpus, 0.0)):
@@ -112,95 +149,6 @@ class RayExecutor:
             raise KnobsError(f"could not start or join {where}: {str(e).strip().splitlines()[0] if str(e) else e!r}"
                              " (search.ray_address / --address: 'auto', 'host:port' or 'ray://host:port')") from None
         return True
-
-
-class _Driver:
-    """One ``run``: the in-flight tasks and how each one's result is told to the study."""
-
-    def __init__(self, ray: Any, study: "Study", objective: Any, url: str, cpus: float, gpus: float,
-                 catch: tuple[type[BaseException], ...], callbacks: Sequence[Any]) -> None:
-        from knobs.executors._ray_task import run_remote_trial
-
-        self.ray, self.study, self.url, self.catch, self.callbacks = ray, study, url, catch, list(callbacks)
-        self.task = ray.remote(run_remote_trial).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
-        try:
-            # NOTE: Ray serializes with cloudpickle, so lambdas and closures travel too.
-            self.objective_ref = ray.put(objective)
-        except Exception as e:  # noqa: BLE001 — whatever the serializer raises
-            raise ConfigError(f"executor=RayExecutor: the objective {objective!r:.80} cannot be serialized for "
-                              f"Ray tasks (it may hold open files, locks or a database connection): {e}") from None
-        self.inflight: dict[Any, Trial] = {}
-
-    def loop(self, budget: Budget, workers: int) -> None:
-        study = self.study
-        study._stop_requested = False
-        more = True
-        try:
-            while True:
-                while more and len(self.inflight) < workers and not study._stop_requested and budget.open():
-                    trial = study._ask(take_slot=budget.take)
-                    if trial is None:
-                        more = False
-                        break
-                    self._submit(trial)
-                if not self.inflight:
-                    return
-                ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=POLL_S)
-                settled = [self._settle(ref, self.inflight.pop(ref)) for ref in ready]
-                more = more or any(is_abandoned(frozen) for frozen in settled)  # their retries are owed
-                call_back(study, self.callbacks, settled)
-        except BaseException:
-            self._cancel_all()
-            raise
-
-    def _submit(self, trial: Trial) -> None:
-        study = self.study
-        ref = self.task.remote(self.objective_ref, self.url, study._id, trial.number, trial.config,
-                               dict(trial.attrs), study.pruner, study.direction)
-        self.inflight[ref] = trial
-
-    def _settle(self, ref: Any, trial: Trial) -> FrozenTrial:
-        """Tell the study how the task ended; re-raise what ``catch`` does not cover."""
-        try:
-            outcome = self.ray.get(ref)
-        except self.ray.exceptions.RayError as e:
-            return self._abandon(trial, f"the Ray task's worker died ({type(e).__name__})")
-        if outcome["state"] == "pruned":
-            return finish(self.study, trial, state="pruned")
-        if outcome["state"] == "failed":
-            return fail(self.study, trial, _error(outcome), self.catch, attrs=outcome["attrs"])
-        try:
-            value = as_value(outcome["value"], trial.number)
-        except TrialError as error:
-            return fail(self.study, trial, error, self.catch)
-        return complete(self.study, trial, value)
-
-    def _abandon(self, trial: Trial, why: str) -> FrozenTrial:
-        """FAILED as abandoned: the study runs its config once more (``retry_of``)."""
-        _log.warning("trial %d: %s; its config will be retried once", trial.number, why)
-        return finish(self.study, trial, state="failed", attrs=jsonable({"fail_reason": f"abandoned: {why}"}, "attrs"))
-
-    def _cancel_all(self) -> None:
-        for ref, trial in list(self.inflight.items()):
-            try:
-                self.ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 — already finished or gone
-                pass
-            stored = self.study.storage.get_trial(self.study._id, trial.number)
-            if stored.state is TrialState.RUNNING:
-                self._abandon(trial, "cancelled when the driver stopped")
-        self.inflight.clear()
-
-
-def _error(outcome: dict[str, Any]) -> BaseException:
-    blob = outcome.get("error")
-    try:
-        error = pickle.loads(blob) if blob is not None else None
-    except Exception:  # noqa: BLE001 — a class this process cannot rebuild
-        error = None
-    if isinstance(error, BaseException):
-        return error
-    return RuntimeError(outcome["attrs"].get("fail_reason", "the trial failed in a Ray task"))
 
 
 def _import_ray() -> Any:

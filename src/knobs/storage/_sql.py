@@ -7,13 +7,22 @@ Why it is shaped this way:
   is finished exactly once even when its owner and a stale-trial sweep race.
 - Finished trials never change again, so they are cached: ``get_trials`` re-reads only the
   running and new ones (the pruner calls it at every report).
+- A SQLite study file is whole when its process ends: ``close()`` checkpoints the WAL into the
+  file (TRUNCATE) before letting go, and a process that ends normally does the same for every
+  SQLite storage it still holds open (an ``atexit`` hook over a weak set), so copying
+  ``study.db`` alone copies the study. A file holding other tables is refused before anything
+  changes, its journal mode included.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import logging
+import os
 import threading
 import time
+import weakref
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -22,13 +31,20 @@ from knobs.errors import KnobsError, TrialError
 from knobs.storage import _schema as db
 from knobs.storage._base import NumberTaken, RunningTrial, Storage, StudyRecord, summarize
 from knobs.storage._retry import is_disconnect, is_duplicate, is_locked, is_schema_race, retry
-from knobs.storage._url import display_url, make_engine, parse_url, sqlite_path
+from knobs.storage._url import SUPPORTED, display_url, make_engine, parse_url, sqlite_path
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["SQLStorage"]
 
+_log = logging.getLogger("knobs.storage")
 _RUNNING = TrialState.RUNNING.value
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
+#: milliseconds a closing checkpoint waits for other connections' readers before giving up (the
+#: last connection to close checkpoints then); short, so a process never hangs on its way out.
+CHECKPOINT_WAIT_MS = 2000
+
+#: SQLite storages open in this process, checkpointed when it ends (``_checkpoint_at_exit``).
+_OPEN_FILES: "weakref.WeakSet[SQLStorage]" = weakref.WeakSet()
 
 
 class SQLStorage(Storage):
@@ -57,7 +73,11 @@ class SQLStorage(Storage):
         in_memory = parsed.get_backend_name() == "sqlite" and sqlite_path(parsed) is None
         self._serial = threading.RLock() if in_memory else contextlib.nullcontext()
         self._connect_url = None if in_memory else parsed.render_as_string(hide_password=False)
+        self._path = sqlite_path(parsed)
+        self._pid = os.getpid()
         try:
+            if self._path is not None:
+                _refuse_foreign_file(self._engine, self.url)
             # NOTE: a lost connection is not retried here: a server that does not answer at
             # opening time is a wrong URL far more often than a blip, and the person waiting
             # deserves the message at once. Lock and schema races with other workers are retried.
@@ -65,6 +85,8 @@ class SQLStorage(Storage):
                 retry(lambda: db.ensure_schema(self._engine), also=is_schema_race, transient=is_locked)
             else:
                 retry(lambda: db.check_schema(self._engine, self.url), transient=is_locked)
+            if self._path is not None:
+                retry(lambda: _set_wal(self._engine), transient=is_locked)
         except sa.exc.DatabaseError as e:
             self._engine.dispose()
             if is_disconnect(e):
@@ -74,13 +96,33 @@ class SQLStorage(Storage):
         except KnobsError:
             self._engine.dispose()
             raise
+        if self._path is not None:
+            _OPEN_FILES.add(self)
 
     @property
     def connect_url(self) -> str | None:
         return self._connect_url
 
     def close(self) -> None:
+        """Let go of the database; a SQLite file is first made whole (its WAL checkpointed into
+        it and truncated), so the file alone holds every study. Using the storage again reopens."""
+        if self._path is not None and self._pid == os.getpid():
+            self._checkpoint()
         self._engine.dispose()
+
+    def _checkpoint(self) -> None:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``, waiting at most ``CHECKPOINT_WAIT_MS`` for other
+        connections (another process may be reading; its own close checkpoints what is left)."""
+        if not self._path.is_file():
+            return  # deleted meanwhile: do not recreate it
+        try:
+            with self._serial, self._engine.connect() as conn:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if busy:
+                _log.debug("storage %s: another connection kept the WAL from being checkpointed", self.url)
+        except sa.exc.DBAPIError as e:
+            _log.debug("storage %s: no checkpoint on close: %s", self.url, e)
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -420,3 +462,32 @@ def _summary(record: StudyRecord, groups: list[Any]) -> dict[str, Any]:
         if state == TrialState.COMPLETE.value and low is not None:
             out["best_value"] = high if record.direction == "maximize" else low
     return out
+
+
+def _refuse_foreign_file(engine: sa.Engine, shown_url: str) -> None:
+    """A SQLite file that holds tables but not knobs' is someone else's database: say so, and
+    change nothing in it (not even its journal mode)."""
+    with engine.connect() as conn:
+        names = list(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                          "AND name NOT LIKE 'sqlite_%' ORDER BY name").scalars())
+    if names and db.studies.name not in names:
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        raise KnobsError(f"storage {shown_url} holds no knobs studies: it is not a knobs study database (it holds "
+                         f"other tables: {shown}), and knobs leaves it as it is. Give a new file or one knobs "
+                         f"made; knobs stores studies in {SUPPORTED}")
+
+
+def _set_wal(engine: sa.Engine) -> None:
+    """WAL lets readers run beside one writer; it is a property of the file, so set once."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+
+
+@atexit.register
+def _checkpoint_at_exit() -> None:
+    """A process that ends normally leaves its SQLite study files whole (see ``close``);
+    storages a forked child inherited belong to its parent and are left alone."""
+    for storage in list(_OPEN_FILES):
+        if storage._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                storage.close()

@@ -16,7 +16,8 @@ from sqlalchemy.pool import StaticPool
 
 from knobs.errors import KnobsError
 
-__all__ = ["parse_url", "display_url", "sqlite_path", "make_engine", "BUSY_TIMEOUT_S", "PG_CONNECT_TIMEOUT_S"]
+__all__ = ["parse_url", "display_url", "sqlite_path", "make_engine", "BUSY_TIMEOUT_S", "PG_CONNECT_TIMEOUT_S",
+           "SUPPORTED"]
 
 # NOTE: SQLite waits this long for a competing writer's lock before raising "database is
 # locked"; the retry loop in _retry.py adds backoff on top for the cases the wait cannot cover
@@ -27,6 +28,8 @@ BUSY_TIMEOUT_S = 30.0
 PG_CONNECT_TIMEOUT_S = 5
 
 _EXAMPLES = "expected e.g. 'sqlite:///runs/x/study.db' or 'postgresql://user:password@host/db'"
+#: the URL forms knobs stores studies in, for messages.
+SUPPORTED = "SQLite ('sqlite:///path/to/study.db') or PostgreSQL ('postgresql://user:password@host/db')"
 
 
 def parse_url(url: str | URL) -> URL:
@@ -63,6 +66,7 @@ def make_engine(url: str | URL, *, create: bool = True) -> Engine:
             folder) does not exist.
     """
     url = _default_driver(parse_url(url))
+    _check_scheme(url)
     path = sqlite_path(url)
     if path is not None:
         _check_sqlite_path(url, path, create)
@@ -76,6 +80,16 @@ def make_engine(url: str | URL, *, create: bool = True) -> Engine:
     if url.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _check_scheme(url: URL) -> None:
+    """A scheme SQLAlchemy has no dialect for is a typo or an unsupported database, not a
+    missing driver: name it (the DBAPI driver is only imported later, by ``create_engine``)."""
+    try:
+        url.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise KnobsError(f"storage {display_url(url)}: unknown database scheme '{url.drivername}://'; knobs "
+                         f"stores studies in {SUPPORTED}") from None
 
 
 def _check_sqlite_path(url: URL, path: Path, create: bool) -> None:
@@ -106,11 +120,14 @@ def _engine_options(url: URL) -> dict[str, Any]:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside one writer; NORMAL sync is crash-safe in WAL mode."""
+    """Per connection: wait for locks, NORMAL sync (crash-safe in WAL mode), foreign keys.
+
+    The journal mode is not set here: WAL is a property of the file, set once by ``SQLStorage``
+    after it checked the file is a knobs database (or empty), so a foreign file is left as it was.
+    """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:

@@ -1,77 +1,21 @@
-"""The optimize loop: ask → run the objective → tell, over and over; nothing else.
+"""The arguments of ``optimize`` and the rules of a failed trial: what propagates, what is kept.
 
-Why separate from ``Study``: how a trial ends (value, ``Pruned``, an exception, a NaN) is the
-subtle part, and keeping it in one small function makes each path visible and testable.
+Why apart from the loop (``_executor.run_loop``): the same checks and the same failure record
+serve every executor, including a trial run in another process (``_remote.py``), which records
+its own traceback where it was raised.
 """
 
 from __future__ import annotations
 
-import logging
 import numbers
-import time
 import traceback
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any
 
-from knobs.errors import ConfigError, KnobsError, TrialError
-from knobs.study._budget import Budget
-from knobs.study._callbacks import call_back
-from knobs.study._tell import as_value
-from knobs.trial import FrozenTrial, Pruned, Trial, TrialState
+from knobs.errors import ConfigError, KnobsError
 
-if TYPE_CHECKING:
-    from knobs.study._study import Callback, Objective, Study
+__all__ = ["failure_attrs", "must_raise", "check", "check_workers"]
 
-__all__ = ["optimize", "run_trial", "complete", "fail", "finish", "failure_attrs", "must_raise", "check",
-           "check_workers"]
-
-_log = logging.getLogger("knobs.study")
 _TRACEBACK_CHARS = 4000
-
-
-def optimize(study: "Study", objective: "Objective", *, n_trials: int | None, timeout: float | None,
-             callbacks: Sequence["Callback"], catch: Iterable[type[BaseException]]) -> None:
-    """See ``Study.optimize``."""
-    n_trials, timeout, catch = check(objective, n_trials, timeout, catch)
-    callbacks = list(callbacks)
-    study._stop_requested = False
-    budget = Budget(n_trials, None if timeout is None else time.time() + timeout)
-    while not study._stop_requested and budget.open():
-        trial = study._ask(take_slot=budget.take)
-        if trial is None:
-            if budget.open() and (n_trials is None or budget.taken < n_trials):
-                _log.info("study %r: the sampler has no new config; stopping after %d trials", study.name, budget.taken)
-            return
-        call_back(study, callbacks, [run_trial(study, objective, trial, catch)])
-
-
-def run_trial(study: "Study", objective: "Objective", trial: Trial, catch: tuple[type[BaseException], ...]) -> FrozenTrial:
-    """Run one trial to a finished record; re-raise what ``catch`` does not cover."""
-    try:
-        value = as_value(objective(trial.config, trial), trial.number)
-    except Pruned:
-        return finish(study, trial, state="pruned")
-    except BaseException as error:
-        return fail(study, trial, error, catch)
-    return complete(study, trial, value)
-
-
-def complete(study: "Study", trial: Trial, value: float) -> FrozenTrial:
-    """Tell a value (a NaN/inf one records the trial FAILED, with a warning)."""
-    frozen = finish(study, trial, value=value)
-    if frozen.state is TrialState.FAILED:
-        _log.warning("trial %d failed: %s", trial.number, frozen.attrs.get("fail_reason"))
-    return frozen
-
-
-def fail(study: "Study", trial: Trial, error: BaseException, catch: tuple[type[BaseException], ...],
-         attrs: dict[str, Any] | None = None) -> FrozenTrial:
-    """Record ``error`` (``attrs``: its reason and traceback when it happened elsewhere), then
-    re-raise it unless ``catch`` covers it."""
-    frozen = finish(study, trial, state="failed", attrs=attrs or failure_attrs(error))
-    if must_raise(error, catch):
-        raise error
-    _log.warning("trial %d failed: %s: %s", trial.number, type(error).__name__, error)
-    return frozen
 
 
 def must_raise(error: BaseException, catch: tuple[type[BaseException], ...]) -> bool:
@@ -79,21 +23,6 @@ def must_raise(error: BaseException, catch: tuple[type[BaseException], ...]) -> 
     if isinstance(error, KnobsError) and not any(issubclass(c, KnobsError) for c in catch):
         return True
     return not isinstance(error, catch)
-
-
-def finish(study: "Study", trial: Trial, *, value: Any = None, state: str | None = None,
-           attrs: dict[str, Any] | None = None) -> FrozenTrial:
-    """Tell the study; a trial another worker already closed (found stale) is left as stored."""
-    try:
-        if attrs:
-            frozen = study._storage.finish_trial(study._id, trial.number, TrialState.FAILED, None, attrs)
-            study._release(trial.number)
-            return frozen
-        return study.tell(trial, value, state=state)
-    except TrialError as error:
-        _log.warning("trial %d could not be told (%s); keeping the stored record", trial.number, error)
-        study._release(trial.number)
-        return study._storage.get_trial(study._id, trial.number)
 
 
 def failure_attrs(error: BaseException) -> dict[str, str]:

@@ -1,28 +1,46 @@
 """``Study``: the shell that wires a space, a sampler, a pruner and a storage into ask / tell.
 
-Why a thin shell: the rules live elsewhere — what ``tell`` records in ``_tell.py``, the loop in
-``_optimize.py``, liveness in ``_heartbeat.py``, opening/resuming in ``_resume.py``, rows in
-``knobs.storage``. This class only connects them, so it stays small.
+Why a thin shell: the rules live elsewhere — what ``tell`` records in ``_tell.py``, how a batch of
+results is told in ``_finish.py``, the one optimize loop and the executor seam in ``_executor.py``,
+liveness in ``_heartbeat.py``, opening/resuming in ``_resume.py``, rows in ``knobs.storage``.
+This class only connects them, so it stays small.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
-from typing import Any, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.space import Space
 from knobs.storage import NumberTaken, Storage, get_storage, jsonable
-from knobs.study import _heartbeat, _optimize, _requeue, _resume, _tell
+from knobs.study import _finish, _heartbeat, _optimize, _requeue, _resume, _tell
+from knobs.study._budget import Budget
+from knobs.study._callbacks import call_back
+from knobs.study._executor import TrialResult, run_loop
 from knobs.study._reports import prune_in_order
 from knobs.study._heartbeat import Heartbeat, find_stale
 from knobs.trial import FrozenTrial, Trial, TrialState
 
 __all__ = ["Study"]
 
+_log = logging.getLogger("knobs.study")
+
 Objective = Callable[[dict, Trial], float]
 Callback = Callable[["Study", FrozenTrial], None]
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """What the running ``optimize`` call set: its budget, callbacks and ``catch``."""
+
+    budget: Budget
+    callbacks: list[Callback]
+    catch: tuple[type[BaseException], ...]
 
 
 class Study:
@@ -39,6 +57,18 @@ class Study:
         load_if_exists: continue a stored study of this name (same space and direction, else
             ``ConfigError``); False: a stored one is an error. Opening a stored study marks its
             abandoned trials (their worker died) FAILED and restores the sampler's state.
+
+    ``close()`` (or ``with knobs.Study(...) as study:``) releases the storage it opened and leaves a
+    SQLite file whole; a process that ends normally does that anyway.
+
+    The executor seam — how ``optimize`` runs trials, public so an executor can be written
+    outside knobs (see ``knobs.study.Executor`` for the loop's call order):
+
+    - ``claim(n) -> list[Trial]``: up to ``n`` new running trials within the running
+      ``optimize``'s budget and timeout (``[]``: stop, budget spent, or sampler used up);
+    - ``finish_many(results)`` / ``finish(result)``: tell ``knobs.study.TrialResult``s in one
+      write, run the callbacks, re-raise what ``catch`` does not cover;
+    - ``stop_requested``: ``stop()`` was called in the running ``optimize``.
 
     Example:
         >>> import knobs
@@ -64,6 +94,7 @@ class Study:
         self.sampler = _resume.default_sampler() if sampler is None else _check_sampler(sampler)
         self.name = _check_name(name)
         self._storage = get_storage(storage)
+        self._owns_storage = self._storage is not storage  # opened from a URL (or None): ours to close
         try:
             record = _resume.open_record(self._storage, self.name, space=self.space, direction=self.direction,
                                          load_if_exists=load_if_exists)
@@ -75,6 +106,7 @@ class Study:
         self._heartbeat = Heartbeat(self._storage, self._id, self.heartbeat_interval_s)
         self._live: dict[int, Trial] = {}
         self._stop_requested = False
+        self._loop: _Loop | None = None
         self.fail_stale_trials()
         # NOTE: every process of a study continues the one stored sampler sequence — a resume
         # and a worker joining a busy study alike. Two workers cannot propose the same config
@@ -100,11 +132,18 @@ class Study:
             KnobsError: bad URL, missing file, or no such study (the message lists those there).
         """
         store = get_storage(storage, create=False)
-        record = _resume.find_record(store, name)
-        space = Space.from_json(record.space)
-        return cls(space, sampler=sampler if sampler is not None else _resume.rebuild_sampler(record.sampler),
-                   pruner=pruner if pruner is not None else _resume.rebuild_pruner(record.pruner),
-                   direction=record.direction, storage=store, name=record.name, load_if_exists=True)
+        try:
+            record = _resume.find_record(store, name)
+            space = Space.from_json(record.space)
+            study = cls(space, sampler=sampler if sampler is not None else _resume.rebuild_sampler(record.sampler),
+                        pruner=pruner if pruner is not None else _resume.rebuild_pruner(record.pruner),
+                        direction=record.direction, storage=store, name=record.name, load_if_exists=True)
+        except BaseException:
+            if store is not storage:
+                store.close()
+            raise
+        study._owns_storage = store is not storage
+        return study
 
     # ---- ask / tell --------------------------------------------------------------------------
     def ask(self) -> Trial:
@@ -154,30 +193,14 @@ class Study:
         self._release(number)
         return frozen
 
-    def _tell_many(self, items: Sequence[tuple[int, Any, str | None, dict[str, Any] | None]]) -> list[FrozenTrial]:
-        """``tell`` each ``(number, value, state, attrs)`` in one storage write (a population's
-        batch); ``attrs`` given: recorded FAILED with them. ``TrialError``, nothing told, when one
-        of them is no longer running."""
-        stored = {t.number: t for t in self._storage.get_trials(self._id)}
-        rows = []
-        for number, value, state, attrs in items:
-            if attrs:
-                rows.append((number, TrialState.FAILED, None, attrs))
-                continue
-            last = None
-            if value is None and state is not None and stored[number].last_step is not None:
-                last = stored[number].intermediate[stored[number].last_step]
-            rows.append((number, *_tell.outcome(number, value, state, last)))
-        frozen = self._storage.finish_trials(self._id, rows)
-        for number, _, _, _ in items:
-            self._release(number)
-        return frozen
-
     def optimize(self, objective: Objective, n_trials: int | None = None, timeout: float | None = None,
                  callbacks: Sequence[Callback] = (), catch: Iterable[type[BaseException]] = (Exception,),
                  workers: int = 1, executor: Any = None) -> None:
-        """Run ask → ``objective(config, trial)`` → tell until ``n_trials`` (counted in this call)
+        """Run claim → ``objective(config, trial)`` → finish until ``n_trials`` (counted in this call)
         have run, ``timeout`` seconds have passed, the sampler is used up, or ``stop()`` is called.
+
+        Every way of running trials goes through one loop (``knobs.study.run_loop``); the
+        ``executor`` only says how claimed trials run.
 
         Args:
             objective: returns the value to minimize/maximize; may call ``trial.report``. With
@@ -190,43 +213,94 @@ class Study:
             callbacks: ``cb(study, frozen_trial)`` after each finished trial (in this process,
                 also for trials that worker processes finished). One wrapped in
                 ``knobs.study.once_per_batch`` reads the study, not the trial, so it runs once per
-                batch of trials told together (a population, or what workers finished since the
-                last look) — after the batch's per-trial callbacks, with its last trial.
+                batch of trials told together (a population, or the trials workers or Ray tasks
+                finished since the last look) — after the batch's per-trial callbacks, with its
+                last trial.
             catch: exceptions that fail a trial but not the study. The default catches every
                 ``Exception`` — one diverging config should not end a long search — except
                 ``KnobsError`` (a bad setup fails every trial alike), which always propagates
                 unless ``catch`` names it. Each caught failure is logged on ``knobs.study``
                 and kept in ``attrs["fail_reason"]``.
             workers: trials run at once. ``workers > 1`` starts that many local processes
-                (spawned, one torch/BLAS thread each), every one asking the shared storage for
-                trials, so the study must live in a database (``storage="sqlite:///…"`` or a
-                ``postgresql://`` URL): an in-memory study raises ``ConfigError``. Busy workers
-                never get the same config: a config is stored only if its sampler saw every
-                trial so far, running ones included.
-            executor: None (this process, or local processes when ``workers > 1``) or an object
-                with ``run(study, objective, *, n_trials, timeout, callbacks, catch, workers)``,
-                such as ``knobs.executors.RayExecutor`` (trials as Ray tasks).
+                (spawned, one torch/BLAS thread each) that run the trials this process claims
+                and report to the shared storage, so the study must live in a database
+                (``storage="sqlite:///…"`` or a ``postgresql://`` URL): an in-memory study raises
+                ``ConfigError``. Busy workers never get the same config: each is drawn knowing
+                every trial so far, running ones included.
+            executor: None (this process, or local processes when ``workers > 1``) or a
+                ``knobs.study.Executor``: ``knobs.executors.RayExecutor`` (trials as Ray tasks),
+                ``knobs.population.PopulationExecutor`` (populations trained at once), or your own.
 
         Example:
             >>> study = knobs.Study(space, storage="sqlite:///study.db")       # doctest: +SKIP
             >>> study.optimize(objective, n_trials=40, workers=4)            # doctest: +SKIP
         """
-        if executor is not None and not callable(getattr(executor, "run", None)):
-            raise ConfigError(f"optimize(executor=...) must be None or have a run() method such as "
-                              f"knobs.executors.RayExecutor; got {executor!r}")
         workers = _optimize.check_workers(workers)
-        if executor is not None:
-            _optimize.check(objective, n_trials, timeout, catch)
-            executor.run(self, objective, n_trials=n_trials, timeout=timeout, callbacks=list(callbacks),
-                         catch=catch, workers=workers)
-        elif workers > 1:
-            from knobs.study._workers import optimize_in_processes
+        if executor is None and workers > 1:
+            from knobs.study._workers import ProcessExecutor
 
-            optimize_in_processes(self, objective, workers=workers, n_trials=n_trials, timeout=timeout,
-                                  callbacks=callbacks, catch=catch)
-        else:
-            _optimize.optimize(self, objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks,
-                               catch=catch)
+            executor = ProcessExecutor()
+        run_loop(self, objective, executor, n_trials=n_trials, timeout=timeout, callbacks=callbacks, catch=catch,
+                 workers=workers)
+
+    # ---- the executor seam -------------------------------------------------------------------
+    def claim(self, n: int = 1) -> list[Trial]:
+        """Up to ``n`` new RUNNING trials, for an executor to run; ``[]`` when there is nothing to run.
+
+        Inside ``optimize`` the claims count against its ``n_trials`` and stop at its ``timeout``
+        and at ``stop()``; outside, only the sampler limits them. An abandoned trial's config
+        comes first, once (``attrs["retry_of"]``), taking no slot. Claims follow the rule of
+        ``ask``: each config is drawn knowing every trial before it — running ones and the
+        batch's earlier claims included — so a seeded study proposes the same sequence however
+        its trials are run, and a batch claimed here equals ``n`` calls of ``ask``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"study.claim(n) takes an integer n >= 0, got {n!r}")
+        loop = self._loop
+        if n == 0 or (loop is not None and (self._stop_requested or not loop.budget.open())):
+            return []
+        return self._ask_many(n, take_slot=None if loop is None else loop.budget.take)
+
+    def finish(self, result: TrialResult) -> FrozenTrial:
+        """``finish_many([result])``: tell one claimed trial how it ended."""
+        return self.finish_many([result])[0]
+
+    def finish_many(self, results: Iterable[TrialResult]) -> list[FrozenTrial]:
+        """Tell claimed trials how they ended (``knobs.study.TrialResult``), in one storage write.
+
+        A value that is NaN/inf or not a number records the trial FAILED; a pruned trial without a
+        value keeps its last report; a failure records ``fail_reason`` and ``traceback``; an
+        abandoned trial's config is retried once by a later claim. Then, inside ``optimize``, its
+        callbacks run for the batch (per-trial ones for each trial, ``once_per_batch`` ones once),
+        unless a failure's error must propagate: a ``KnobsError`` unless ``catch`` names it, else
+        whatever ``catch`` does not cover. Then the whole batch is recorded, no callback runs and
+        the first such error is raised. Outside ``optimize``: no callbacks, ``catch=(Exception,)``.
+
+        Returns:
+            The finished records, in the order of ``results`` (a trial another worker closed
+            meanwhile keeps its stored record).
+        """
+        loop = self._loop
+        callbacks, catch = (loop.callbacks, loop.catch) if loop is not None else ((), (Exception,))
+        frozen, results = _finish.tell_results(self, list(results))
+        raising = None
+        for result in results:
+            if result.error is None:
+                continue
+            if _optimize.must_raise(result.error, catch):
+                raising = raising or result.error
+            else:
+                _log.warning("trial %d failed: %s: %s", result.trial.number, type(result.error).__name__,
+                             result.error)
+        if raising is not None:
+            raise raising
+        call_back(self, callbacks, frozen)
+        return frozen
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once ``stop()`` was called in the running ``optimize`` (claims then return ``[]``)."""
+        return self._stop_requested
 
     def stop(self) -> None:
         """Ask ``optimize`` to start no further trial (e.g. from a callback)."""
@@ -284,11 +358,42 @@ class Study:
             failed.append(number)
         return failed
 
+    def close(self) -> None:
+        """Stop heartbeats and close the storage this study opened from a URL — a SQLite file is
+        then whole (its write-ahead log checkpointed into it), so ``study.db`` alone can be copied.
+        A ``Storage`` object you passed in stays open (yours to close). A process that ends
+        normally does this for its SQLite studies anyway; ``close`` (or ``with``) does it now.
+        Trials still running stay RUNNING until told or found abandoned."""
+        self._heartbeat.close()
+        if self._owns_storage:
+            self._storage.close()
+
+    def __enter__(self) -> "Study":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, direction={self.direction!r}, storage={self._storage.url!r}, "
                 f"sampler={self.sampler!r}, pruner={self.pruner!r})")
 
     # ---- wiring ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _optimizing(self, budget: Budget, callbacks: list[Callback],
+                    catch: tuple[type[BaseException], ...]) -> Iterator[None]:
+        """The span of one ``optimize`` call: ``claim`` and ``finish_many`` use its settings."""
+        outer = self._loop
+        self._loop, self._stop_requested = _Loop(budget, callbacks, catch), False
+        try:
+            yield
+        finally:
+            self._loop = outer
+
+    def _tell_quietly(self, results: Sequence[TrialResult]) -> list[FrozenTrial]:
+        """Record results without callbacks or raising (trials cancelled by an error)."""
+        return _finish.tell_results(self, results)[0]
+
     def _ask_many(self, size: int, take_slot: Callable[[], bool] | None = None) -> list[Trial]:
         """Up to ``size`` claims (a population's batch) with one read and one write.
 

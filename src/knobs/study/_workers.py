@@ -1,16 +1,19 @@
-"""``optimize(workers=N)``: N local processes, each asking the shared storage for trials.
+"""``optimize(workers=N)``: N local processes run the trials this process claims.
 
-Why processes that each ask, rather than a parent that hands out configs: a worker is then
-exactly what ``knobs worker`` is on another machine — a ``Study`` over the same database — so
-one claiming rule (``Study._ask``: a config is stored only if its sampler saw every trial so
-far) keeps local, remote and Ray workers from ever running the same point. The parent only
-supervises: it calls the callbacks as trials finish, turns ``study.stop()`` into a shared stop
-event, restarts a worker killed by a signal (the replacement retries the lost trial's config),
-and re-raises what a worker could not handle.
+Why the parent claims and the workers only run: it is then the same loop as every other
+executor (``knobs.study.run_loop``): one sampler in one process keeps the study's seeded sequence
+exactly as one worker would have it (running trials are in its view, so busy workers never get
+the same config), the budget, ``stop()``, callbacks and ``catch`` act in one place, and a worker
+killed mid-trial cannot leave a half-told trial: the parent records it abandoned, starts a
+replacement, and the study retries the config once. A worker runs a claimed trial as a Ray task
+does (``_remote.run_claimed``): reports and attributes go straight to the shared database, so
+pruners decide at each report; only the outcome comes back. ``knobs worker`` on another machine
+is a separate claiming process over the same database; the claim rule keeps them apart.
 
 Workers are spawned (not forked: forking a process that holds torch threads or a database
 connection is unsafe), so the objective travels pickled, and it is pickled here first, where a
-clear error can name it. Each worker runs one torch/BLAS thread: N workers on N cores.
+clear error can name it. Each worker runs one torch/BLAS thread: N workers on N cores. A worker
+whose parent dies finds its pipe closed and exits.
 """
 
 from __future__ import annotations
@@ -21,22 +24,20 @@ import multiprocessing as mp
 import multiprocessing.connection
 import os
 import pickle
-import queue
 import sys
-import time
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator
 
 from knobs.errors import ConfigError
-from knobs.study._budget import Budget
-from knobs.study._callbacks import call_back
-from knobs.study._optimize import check, run_trial
+from knobs.study._executor import Executor, TrialResult
+from knobs.study._remote import result_of, run_claimed
+from knobs.trial import Trial
 
 if TYPE_CHECKING:
-    from knobs.study._study import Callback, Objective, Study
+    from knobs.study._study import Study
 
-__all__ = ["optimize_in_processes", "shared_url", "pickled", "WorkerSpec"]
+__all__ = ["ProcessExecutor", "shared_url", "pickled", "WorkerSpec"]
 
 _log = logging.getLogger("knobs.study")
 
@@ -46,21 +47,13 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """Everything a worker process needs to open the study and run trials (all picklable)."""
+    """Everything a worker process needs to run claimed trials (all picklable)."""
 
     url: str
-    name: str
-    space: dict[str, Any]
+    study_id: int
     direction: str
     objective: bytes
-    sampler: bytes
     pruner: bytes
-    catch: bytes
-    n_trials: int | None
-    deadline: float | None
-    heartbeat_interval_s: float
-    stale_after_s: float
-    retry_abandoned: bool
 
 
 def shared_url(study: "Study", what: str) -> str:
@@ -83,131 +76,117 @@ def pickled(obj: Any, what: str) -> bytes:
                           f"object holding open files or locks; pickling {obj!r:.80} failed: {e}") from None
 
 
-def optimize_in_processes(study: "Study", objective: "Objective", *, workers: int, n_trials: int | None,
-                          timeout: float | None, callbacks: Sequence["Callback"],
-                          catch: Iterable[type[BaseException]]) -> None:
-    """See ``Study.optimize(workers=...)``."""
-    n_trials, timeout, catch = check(objective, n_trials, timeout, catch)
-    spec = _spec(study, objective, n_trials, timeout, catch)
-    study._stop_requested = False
-    ctx = mp.get_context("spawn")
-    pool = _Pool(ctx, spec, respawns=workers + (n_trials or 0))
-    seen = {t.number for t in study.storage.get_trials(study._id) if t.state.finished}
-    try:
-        pool.start(workers)
-        while pool.running():
-            pool.wait(POLL_S)
-            _call_back(study, list(callbacks), seen)
-            if study._stop_requested:
-                pool.stop.set()
-            pool.check(study)
-        _call_back(study, list(callbacks), seen)
-    except BaseException:
-        pool.stop.set()
-        pool.terminate()
-        study.fail_stale_trials()  # the terminated workers' trials: abandoned, retried later
-        raise
-    finally:
-        pool.close()
-    pool.raise_error()
+class ProcessExecutor(Executor):
+    """Run claimed trials in ``workers`` spawned local processes, one trial each at a time."""
 
+    def start(self, study: "Study", objective: Any, workers: int) -> None:
+        super().start(study, objective, workers)
+        what = "optimize(workers=...)"
+        self.spec = WorkerSpec(url=shared_url(study, what), study_id=study.storage.get_study(study.name).id,
+                               direction=study.direction, objective=pickled(objective, f"{what}: the objective"),
+                               pruner=pickled(study.pruner, f"{what}: the pruner"))
+        self.ctx = mp.get_context("spawn")
+        self.deaths_in_a_row = 0
+        self.procs: list[_Worker] = []
+        self._start(workers)
 
-def _spec(study: "Study", objective: Any, n_trials: int | None, timeout: float | None,
-          catch: tuple[type[BaseException], ...]) -> WorkerSpec:
-    what = "optimize(workers=...)"
-    return WorkerSpec(
-        url=shared_url(study, what), name=study.name, space=study.space.to_json(), direction=study.direction,
-        objective=pickled(objective, f"{what}: the objective"), sampler=pickled(study.sampler, f"{what}: the sampler"),
-        pruner=pickled(study.pruner, f"{what}: the pruner"), catch=pickled(catch, f"{what}: catch"),
-        n_trials=n_trials, deadline=None if timeout is None else time.time() + timeout,
-        heartbeat_interval_s=study._heartbeat.interval_s, stale_after_s=study.stale_after_s,
-        retry_abandoned=study.retry_abandoned)
+    def slots(self) -> int:
+        return self.workers
 
+    def submit(self, trials: list[Trial]) -> None:
+        for trial in trials:
+            worker = next((w for w in self.procs if w.trial is None and w.proc.is_alive()), None)
+            if worker is None:
+                worker = self._replace_one()
+            worker.give(trial)
 
-def _call_back(study: "Study", callbacks: list, seen: set[int]) -> None:
-    """Run the callbacks, in this process, for trials that finished since the last look."""
-    fresh = [t for t in study.storage.get_trials(study._id) if t.state.finished and t.number not in seen]
-    fresh.sort(key=lambda t: (t.finished_at or 0.0, t.number))
-    seen.update(t.number for t in fresh)
-    call_back(study, callbacks, fresh)
-
-
-class _Pool:
-    """The worker processes of one ``optimize`` call, their shared budget and stop event."""
-
-    def __init__(self, ctx: Any, spec: WorkerSpec, respawns: int) -> None:
-        self.ctx, self.spec, self.respawns_left = ctx, spec, respawns
-        self.counter, self.stop, self.errors = ctx.Value("q", 0), ctx.Event(), ctx.Queue()
-        self.procs: list[Any] = []
-        self.error: tuple[bytes | None, str] | None = None
-
-    def start(self, n: int) -> None:
-        with _one_thread_env():
-            for _ in range(n):
-                proc = self.ctx.Process(target=worker_main, args=(self.spec, self.counter, self.stop, self.errors),
-                                        name=f"knobs-worker-{len(self.procs)}")
-                proc.start()
-                self.procs.append(proc)
-
-    def running(self) -> bool:
-        return any(p.is_alive() for p in self.procs)
-
-    def wait(self, timeout: float) -> None:
-        multiprocessing.connection.wait([p.sentinel for p in self.procs if p.is_alive()], timeout=timeout)
-
-    def check(self, study: "Study") -> None:
-        """Collect reported errors (stop everyone); replace workers killed by a signal."""
-        self._drain()
-        for proc in [p for p in self.procs if p.exitcode is not None and p.exitcode > 0]:
-            if self.error is None:
-                self.stop.set()
-                self.error = (None, f"worker process {proc.pid} exited with code {proc.exitcode} without a report")
-        for proc in [p for p in self.procs if p.exitcode is not None and p.exitcode < 0]:
-            self.procs.remove(proc)
-            failed = study.fail_stale_trials()
-            _log.warning("worker pid %d was killed by signal %d%s", proc.pid, -proc.exitcode,
-                         f"; its trial(s) {failed} are abandoned and will be retried once" if failed else "")
-            if not self.stop.is_set() and self.respawns_left > 0:
-                self.respawns_left -= 1
-                self.start(1)
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                error = self.errors.get_nowait()
-            except queue.Empty:
-                return
-            self.stop.set()
-            if self.error is None:
-                self.error = error
-
-    def terminate(self) -> None:
-        for proc in self.procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in self.procs:
-            proc.join(timeout=10)
+    def collect(self) -> list[TrialResult]:
+        """Outcomes of the trials that ended within ``POLL_S``; a worker that died holding a trial
+        leaves it abandoned (and is replaced when needed); an error that stopped a worker from
+        running trials at all (its objective does not unpickle there) is raised."""
+        busy = [w for w in self.procs if w.trial is not None]
+        ready = set(multiprocessing.connection.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+                                                    timeout=POLL_S))
+        return [self._outcome(w) for w in busy if w.conn in ready or w.proc.sentinel in ready]
+    def cancel(self, trials: list[Trial]) -> None:
+        for worker in self.procs:
+            if worker.trial is not None and worker.proc.is_alive():
+                worker.proc.terminate()
 
     def close(self) -> None:
-        for proc in self.procs:
-            proc.join(timeout=10)
-        self._drain()
-        self.errors.close()
+        for worker in getattr(self, "procs", []):
+            worker.stop()
+        self.procs = []
 
-    def raise_error(self) -> None:
-        """Re-raise the first error a worker reported, with the worker's traceback attached."""
-        if self.error is None:
-            return
-        blob, text = self.error
+    # ---- the pool --------------------------------------------------------------------------------
+    def _start(self, n: int) -> None:
+        with _one_thread_env():
+            for _ in range(n):
+                self.procs.append(_Worker.spawn(self.ctx, self.spec, len(self.procs)))
+
+    def _outcome(self, worker: "_Worker") -> TrialResult:
+        trial = worker.trial
         try:
-            error = pickle.loads(blob) if blob is not None else None
-        except Exception:  # noqa: BLE001 — an exception class this process cannot rebuild
-            error = None
-        if not isinstance(error, BaseException):
-            raise RuntimeError(f"a worker process failed:\n{text}")
-        if hasattr(error, "add_note"):
-            error.add_note(f"(raised in a worker process)\n{text}")
-        raise error
+            if not worker.conn.poll():
+                raise EOFError  # the process ended and sent nothing
+            kind, payload = worker.conn.recv()
+        except (EOFError, OSError):
+            return self._lost(worker)
+        worker.trial = None
+        if kind == "error":
+            raise _rebuilt(payload)
+        self.deaths_in_a_row = 0
+        return result_of(trial, payload, where=f"worker process {worker.proc.pid}")
+
+    def _lost(self, worker: "_Worker") -> TrialResult:
+        """The worker died holding a trial: abandoned (its config is retried once)."""
+        trial, code = worker.trial, worker.proc.exitcode
+        worker.trial = None
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        _log.warning("worker pid %d died (%s) running trial %d", worker.proc.pid, how, trial.number)
+        self.procs.remove(worker)
+        worker.stop()
+        self.deaths_in_a_row += 1
+        return TrialResult.abandoned(trial, "process died")
+
+    def _replace_one(self) -> "_Worker":
+        """A fresh worker in place of one that died; refused when workers keep dying without
+        finishing a trial (each config is retried once, so that is not one config's fault)."""
+        self.procs = [w for w in self.procs if w.proc.is_alive() or w.trial is not None]
+        if self.deaths_in_a_row > 2 * (self.workers + 1):
+            raise RuntimeError(f"worker processes keep dying: {self.deaths_in_a_row} in a row without a finished "
+                               f"trial; see the log for their exit codes")
+        self._start(1)
+        return self.procs[-1]
+
+
+class _Worker:
+    """One worker process, the pipe it receives trials and returns outcomes on, and its trial."""
+
+    def __init__(self, proc: Any, conn: Any) -> None:
+        self.proc, self.conn = proc, conn
+        self.trial: Trial | None = None
+
+    @classmethod
+    def spawn(cls, ctx: Any, spec: WorkerSpec, index: int) -> "_Worker":
+        mine, theirs = ctx.Pipe()
+        proc = ctx.Process(target=worker_main, args=(spec, theirs), name=f"knobs-worker-{index}")
+        proc.start()
+        theirs.close()  # the worker holds the only other end: its death closes the pipe
+        return cls(proc, mine)
+
+    def give(self, trial: Trial) -> None:
+        self.trial = trial
+        with contextlib.suppress(OSError):  # it died: collect finds its report, or abandons the trial
+            self.conn.send((trial.number, trial.config, dict(trial.attrs)))
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()  # an idle worker sees EOF and exits
+        self.proc.join(timeout=10)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(timeout=10)
 
 
 @contextlib.contextmanager
@@ -232,36 +211,30 @@ def _one_torch_thread() -> None:
         torch.set_num_threads(1)
 
 
-def worker_main(spec: WorkerSpec, counter: Any, stop: Any, errors: Any) -> None:
-    """The body of one worker process: open the study, then ask → run → tell until done."""
-    study = None
+def worker_main(spec: WorkerSpec, conn: Any) -> None:
+    """The body of one worker process: run each trial the parent sends until the pipe closes."""
+    storage = None
     try:
-        from knobs.space import Space
-        from knobs.study._study import Study
+        from knobs.storage import SQLStorage
 
         objective = pickle.loads(spec.objective)
         _one_torch_thread()
-        catch = pickle.loads(spec.catch)
-        study = Study(Space.from_json(spec.space), sampler=pickle.loads(spec.sampler),
-                      pruner=pickle.loads(spec.pruner), direction=spec.direction, storage=spec.url, name=spec.name)
-        study._heartbeat.interval_s = spec.heartbeat_interval_s
-        study.stale_after_s, study.retry_abandoned = spec.stale_after_s, spec.retry_abandoned
-        budget = Budget(spec.n_trials, spec.deadline, counter)
-        while not stop.is_set() and budget.open():
-            trial = study._ask(take_slot=budget.take)
-            if trial is None:
-                break
-            run_trial(study, objective, trial, catch)
+        pruner = pickle.loads(spec.pruner)
+        storage = SQLStorage(spec.url, create=False)
+        while True:
+            try:
+                number, config, attrs = conn.recv()
+            except (EOFError, OSError):
+                return  # the parent is done (or gone)
+            conn.send(("done", run_claimed(objective, storage, spec.study_id, number, config, attrs, pruner,
+                                           spec.direction)))
     except BaseException as error:  # noqa: BLE001 — reported to the parent, which re-raises it
-        errors.put(_describe(error))
-        stop.set()
-        errors.close()
-        errors.join_thread()
+        with contextlib.suppress(OSError):
+            conn.send(("error", _describe(error)))
         sys.exit(1)
     finally:
-        if study is not None:
-            study._heartbeat.close()
-            study.storage.close()
+        if storage is not None:
+            storage.close()
 
 
 def _describe(error: BaseException) -> tuple[bytes | None, str]:
@@ -272,3 +245,17 @@ def _describe(error: BaseException) -> tuple[bytes | None, str]:
     except Exception:  # noqa: BLE001 — then the parent raises a RuntimeError with the text
         blob = None
     return blob, text
+
+
+def _rebuilt(described: tuple[bytes | None, str]) -> BaseException:
+    """The error a worker reported, with its traceback attached."""
+    blob, text = described
+    try:
+        error = pickle.loads(blob) if blob is not None else None
+    except Exception:  # noqa: BLE001 — an exception class this process cannot rebuild
+        error = None
+    if not isinstance(error, BaseException):
+        return RuntimeError(f"a worker process failed:\n{text}")
+    if hasattr(error, "add_note"):
+        error.add_note(f"(raised in a worker process)\n{text}")
+    return error

@@ -5,10 +5,20 @@ the ensemble, with its members and weights); each member's checkpoint records it
 shape, class count, hyperparameters and the training split's standardizer; ``preprocess.json``
 (data read from files) holds the fitted encoding (categories, imputation, vocabulary, image size).
 Prediction applies exactly those, fitted on the training split of that run and nothing else.
+The predicted class is the one the run's final evaluation counted: with a decision threshold tuned
+under ``[balance]`` (``summary.json``'s ``threshold``), class 1 when P(class 1) >= it, as in the
+threshold's test metrics; otherwise the most probable class.
 
 Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
 ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
 features for runs on built-in data.
+
+Images of another size than the run's are refused, not resized (one message naming the first such
+file, its size, the run's size and how to resize). Why refuse: the model learnt its filters at one
+scale and aspect ratio; a photo silently stretched to it is predicted, often badly, with no sign
+that anything was changed, and only the user knows whether their images should be stretched,
+cropped or padded. Stretching as training decoded (``data.image_size``: Pillow's bilinear filter,
+aspect ratio not kept) is one line, given in the message.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from knobs.balance import positive_proba
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._table import read_table
 from knobs.ensemble import average
@@ -57,8 +68,17 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         [str(k) for k in range(int(extra["n_classes"]))]
-    _write(output, names, out, task, class_names)
+    decided = _decisions(out, summary.get("threshold")) if task == "classification" else None
+    _write(output, names, out, task, class_names, decided)
     return output
+
+
+def _decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:
+    """Class indices as the run's final evaluation decided them: its tuned binary threshold
+    (``summary.json``'s ``threshold``, chosen on validation) when it has one, else the argmax."""
+    if threshold and threshold.get("threshold") is not None:
+        return (positive_proba(proba) >= float(threshold["threshold"])).astype(np.int64)
+    return np.argmax(proba, axis=1)
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
@@ -128,6 +148,7 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
         if not files:
             raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})")
+        _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
         return [f.name for f in files], preprocessing.transform_files(files)
     loading = preprocessing.record.get("loading", {})
     table = read_table(path, loading.get("delimiter"))
@@ -139,6 +160,29 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
     cells = table.select(preprocessing.record["feature_names"])
     raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
     return [str(n) for n in table.lines], preprocessing.transform(raw)
+
+
+def _check_image_sizes(files: list[Path], image_size: list[int]) -> None:
+    """Every image must have the run's size (see the module docstring); only headers are read."""
+    from PIL import Image
+
+    height, width = (int(s) for s in image_size)
+    other = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                size = image.size
+        except (OSError, ValueError, SyntaxError):
+            continue  # not decodable: named when it is read
+        if size != (width, height):
+            other.append((file, size))
+    if other:
+        (file, (w, h)), more = other[0], len(other) - 1
+        others = f" ({more} more of the {len(files)} input images differ too)" if more else ""
+        raise DataError(f"--input image {str(file)!r} is {w}x{h} pixels (width x height), but the run's model "
+                        f"takes {width}x{height} images{others}; resize them to {width}x{height} first (as "
+                        f"training decoded data.image_size: Pillow's image.resize(({width}, {height}), "
+                        f"Image.BILINEAR), aspect ratio not kept), or predict with a run trained at their size")
 
 
 def _numbers(cells: np.ndarray, table) -> np.ndarray:
@@ -187,7 +231,8 @@ def _builtin_input(path: Path, shape: tuple[int, ...], scaler: Standardizer) -> 
     return names, scaler.transform(X.reshape((len(X), *shape)))
 
 
-def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list) -> None:
+def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list,
+           decided: np.ndarray | None) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         if task != "classification":
@@ -195,5 +240,5 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
             writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, out))
             return
         writer.writerow(["row", "prediction", *[f"proba_{c}" for c in class_names]])
-        for name, probs in zip(names, out):
-            writer.writerow([name, class_names[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
+        for name, probs, k in zip(names, out, decided):
+            writer.writerow([name, class_names[int(k)], *[f"{p:.6f}" for p in probs]])

@@ -3,7 +3,7 @@
 Why the worker needs only a URL and a study name: the run stored its config and run directory
 in the study (``attrs["run"]``), so the worker rebuilds the same objective — same split, same
 trainer — with nothing else to keep in step. It claims trials through the same rule as every
-other worker (``Study._ask``), so any number of them, on any machines that reach the database
+other worker (``Study.claim``), so any number of them, on any machines that reach the database
 and the run directory, never run the same config, and stop together at the run's budget. A worker
 of a population run (``search.executor = "population"``) trains populations of
 ``search.population`` trials too, so the machine it runs on is used as the run meant it.

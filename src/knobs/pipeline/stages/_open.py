@@ -13,6 +13,7 @@ from knobs.data._vault import VaultMismatch
 from knobs.errors import ConfigError
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs
+from knobs.pipeline.stages._resume_guard import refuse_changed_inputs
 from knobs.pipeline.stages._study import claim_run, open_study, study_location
 from knobs.pipeline.ui._display import Display
 from knobs.study import Study
@@ -45,12 +46,15 @@ def seal_vault(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> Vault:
 
 def open_run_study(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> tuple[Study, str]:
     """(the run's study, its storage URL), created or reopened, and claimed for this run (what
-    ``knobs worker`` rebuilds the objective from)."""
+    ``knobs worker`` rebuilds the objective from). A resume that changes what the run's
+    checkpoints mean (a ``data.*`` key, ``model.family``) is refused before anything is written."""
     url, name = study_location(cfg, rundir)
     try:
         study = open_study(cfg, url, name, inputs.space)
     except StudyMismatch as e:
         raise _refused(rundir, e, f"another {e.what}")
+    if not rundir.created:  # the config the run started with, before claim_run replaces it
+        refuse_changed_inputs(study.attrs, cfg, rundir.path)
     claim_run(study, cfg, rundir)
     return study, url
 
