@@ -34,8 +34,8 @@ from knobs.config import load_config
 from knobs.data import Preprocessing, load_image_folder, load_text_csv, scan_image_folder
 from knobs.models import build_model
 from knobs.pipeline import Display, run
-from knobs.pipeline._evaluate import outputs
-from knobs.pipeline._objective import split_params
+from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.model._build import split_params
 
 DATA = Path("/work/shared/data")
 

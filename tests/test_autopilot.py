@@ -19,9 +19,9 @@ from knobs.diagnose import CODES
 from knobs.diagnose._finding import finding
 from knobs.errors import ConfigError
 from knobs.pipeline import Display, run
-from knobs.pipeline._gain import judge, per_row
-from knobs.pipeline._questions import answer, curve_problems
-from knobs.pipeline._remedies import KNOBS, REMEDIES, Setting, again, candidates
+from knobs.pipeline.autopilot._gain import judge, per_row
+from knobs.pipeline.autopilot._questions import answer, curve_problems
+from knobs.pipeline.autopilot._remedies import KNOBS, REMEDIES, Setting, again, candidates
 from knobs.search import Bayes, Random
 from knobs.trial import Pruned, TrialState
 
@@ -265,7 +265,7 @@ def test_a_change_below_the_margin_is_rejected_and_the_configuration_kept(tmp_pa
 
 @pytest.mark.slow
 def test_a_run_killed_mid_walk_resumes_without_redoing_finished_steps(tmp_path, monkeypatch):
-    from knobs.pipeline._objective import TrialObjective
+    from knobs.pipeline.trials._objective import TrialObjective
 
     cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "k",
                              "autopilot.enabled": True, "autopilot.max_steps": 2})

@@ -10,9 +10,9 @@ import torch
 
 import knobs
 from knobs.data import Standardizer
-from knobs.pipeline._best import publish_best
-from knobs.pipeline._members import keep_top, save_trial_checkpoint, trial_checkpoint
-from knobs.pipeline._rundir import RunDir
+from knobs.pipeline.rundir._best import publish_best
+from knobs.pipeline.rundir._members import keep_top, save_trial_checkpoint, trial_checkpoint
+from knobs.pipeline.rundir._rundir import RunDir
 from knobs.search import Random
 from knobs.train import load_checkpoint
 
@@ -55,7 +55,7 @@ def test_best_pt_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
     import os
     import shutil
 
-    from knobs.pipeline import _best
+    from knobs.pipeline.rundir import _best
 
     rundir, study = open_run(tmp_path)
     a, b = study.ask(), study.ask()

@@ -98,12 +98,12 @@ def test_bad_space_entries_name_the_parameter(entry, message):
 
 
 def test_data_max_classes_decides_when_an_integer_target_is_classes(tmp_path):
-    from knobs.pipeline._cycle import load_inputs
+    from knobs.pipeline.stages._inputs import load_inputs
 
     lines = ["a,b,y"] + [f"{i},{i % 7},{i % 30}" for i in range(300)]  # 30 distinct integer targets
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
     tasks = [load_inputs(load_config(None, {"data.source": str(tmp_path / "t.csv"), "data.target": "y",
-                                            "data.max_classes": k}))[2].task for k in (20, 40)]
+                                            "data.max_classes": k})).data.task for k in (20, 40)]
     assert tasks == ["regression", "classification"]
 
 

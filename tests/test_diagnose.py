@@ -20,7 +20,8 @@ from knobs.checks import CheckResult
 from knobs.checks._result import SEVERITIES
 from knobs.cli import main
 from knobs.config import parse_config
-from knobs.diagnose import CODES, Report, check_config, diagnose, diagnose_config
+from knobs.diagnose import CODES, Report, diagnose
+from knobs.pipeline import check_config, diagnose_config
 from knobs.diagnose._explain import explain
 from knobs.diagnose._finding import finding
 from knobs.diagnose._preflight import check_findings

@@ -11,8 +11,8 @@ import torch
 from knobs.config import load_config
 from knobs.data import Vault, VaultWarning
 from knobs.errors import ConfigError
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._fold_objective import refit_epochs
+from knobs.pipeline.stages._inputs import load_inputs
+from knobs.pipeline.trials._fold_objective import refit_epochs
 from knobs.study import Study
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,8 @@ def _sites(path):
 def test_each_fold_fits_its_preprocessing_on_its_training_rows_only(tmp_path):
     torch.set_num_threads(1)
     cfg = _cfg(tmp_path)
-    _, splits, data, *_ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    splits, data = inputs.splits, inputs.data
     sites = _sites(tmp_path / "d.csv")
     test_rids = set(splits.test[0][:, 0].astype(int).tolist())
     rest = set(range(96)) - test_rids
@@ -76,7 +77,8 @@ def test_each_fold_fits_its_preprocessing_on_its_training_rows_only(tmp_path):
     # the test rows are drawn first: the same as a single-split run's
     single = load_config(None, {**cfg.model_dump(exclude_unset=True), "data": {**cfg.data.model_dump(exclude_unset=True),
                                                                                "folds": None}})
-    _, single_splits, *_ = load_inputs(single)
+    inputs = load_inputs(single)
+    single_splits = inputs.splits
     assert set(single_splits.test[0][:, 0].astype(int).tolist()) == test_rids
 
 
@@ -170,3 +172,23 @@ def test_contradicting_fold_settings_stop_before_the_run(tmp_path, more, match):
 def test_folds_below_two_are_refused_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match="data.folds"):
         _cfg(tmp_path, **{"data.folds": 1})
+
+
+def test_a_worker_joining_a_fold_run_prunes_on_folds_as_the_driver_does(tmp_path, monkeypatch):
+    """Hyperband's budget in fold mode is k folds, for the driver and for `knobs worker` alike
+    (the worker built its own study and gave the pruner train.epochs)."""
+    from knobs.pipeline import Display, run
+    from knobs.pipeline.commands._worker import serve
+
+    seen = []
+    optimize = Study.optimize
+
+    def recording(study, *args, **kwargs):
+        seen.append(study.pruner.max_resource)
+        return optimize(study, *args, **kwargs)
+
+    monkeypatch.setattr(Study, "optimize", recording)
+    cfg = _cfg(tmp_path, "hb", **{"search.n_trials": 1, "search.pruner": "hyperband", "train.epochs": 5})
+    result = run(cfg, Display(quiet=True), final_test=False)
+    serve(f"sqlite:///{result.path / 'study.db'}", "search", n_trials=0)
+    assert seen == [3, 3]  # data.folds, twice

@@ -9,7 +9,7 @@ from knobs.config import load_config
 from knobs.data import load_csv, load_text_csv
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
+from knobs.pipeline.stages._inputs import load_inputs
 
 FAST = {"search.n_trials": 1, "search.sampler": "random", "train.epochs": 2, "train.patience": 2,
         "checks.overfit_tiny": False,
@@ -49,14 +49,16 @@ def test_the_group_column_is_read_beside_the_features(tmp_path):
 
 
 def test_a_single_split_by_groups_never_shares_a_group(tmp_path):
-    _, splits, data, *_ = load_inputs(_cfg(tmp_path))
+    inputs = load_inputs(_cfg(tmp_path))
+    splits, data = inputs.splits, inputs.data
     parts = [_groups(splits.train[0]), _groups(splits.val[0]), _groups(splits.test[0])]
     assert all(parts) and not parts[0] & parts[1] and not parts[0] & parts[2] and not parts[1] & parts[2]
     assert data.input_shape == (2,)  # rid and x: the group is not a feature
 
 
 def test_group_k_fold_keeps_every_group_in_one_fold_and_out_of_the_test_split(tmp_path):
-    _, splits, data, *_ = load_inputs(_cfg(tmp_path, **{"data.folds": 4}))
+    inputs = load_inputs(_cfg(tmp_path, **{"data.folds": 4}))
+    splits, data = inputs.splits, inputs.data
     test = _groups(splits.test[0])
     seen = set()
     for fold in data.folds:

@@ -224,7 +224,7 @@ def test_knobs_run_on_a_csv_with_categories_and_missing_values(tmp_path):
     X = torch.as_tensor(prep.transform(np.array([["", "red", "a"], ["9", "blue", "?"]])))
     state = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
     from knobs.models import build_model
-    from knobs.pipeline._objective import split_params
+    from knobs.pipeline.model._build import split_params
 
     model = build_model("mlp", input_shape=tuple(state["extra"]["input_shape"]), n_classes=2,
                         **split_params(state["extra"]["params"])[1])

@@ -11,8 +11,8 @@ from knobs.config import build_space, load_config
 from knobs.data import Vault, VaultWarning
 from knobs.errors import ConfigError
 from knobs.pipeline import Display, run
-from knobs.pipeline._population_check import check_population, splitting_keys
-from knobs.pipeline._predict import predict_file
+from knobs.pipeline.inputs._population_check import check_population, splitting_keys
+from knobs.pipeline.commands._predict import predict_file
 from knobs.study import Study
 from knobs.train import load_checkpoint
 from knobs.trial import TrialState
@@ -162,7 +162,7 @@ def test_a_worker_joining_a_population_run_trains_populations(tmp_path, capsys):
 def test_only_members_that_can_be_in_the_top_k_write_checkpoints(direction):
     from types import SimpleNamespace
 
-    from knobs.pipeline._population import PopulationTrials
+    from knobs.pipeline.trials._population import PopulationTrials
     from knobs.population import MemberResult
     from knobs.train import History
     from knobs.trial import FrozenTrial

@@ -8,7 +8,7 @@ import pytest
 from knobs.config import load_config
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
+from knobs.pipeline.stages._inputs import load_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,8 @@ def test_balance_weights_the_loss_and_tunes_the_threshold_on_validation(tmp_path
     _imbalanced_csv(tmp_path / "d.csv")
     cfg = _cfg(tmp_path, **{"data.source": str(tmp_path / "d.csv"), "balance.class_weight": "balanced",
                             "balance.threshold": "balanced_accuracy"})
-    _, _, data, *_ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    data = inputs.data
     assert data.balanced.weights[1] > 5 * data.balanced.weights[0]  # the rare class weighs ~10x
     summary = run(cfg, display=Display(quiet=True)).summary
     t = summary["threshold"]
@@ -48,7 +49,8 @@ def test_balance_weights_the_loss_and_tunes_the_threshold_on_validation(tmp_path
 def test_smote_adds_training_rows_only(tmp_path):
     _imbalanced_csv(tmp_path / "d.csv")
     cfg = _cfg(tmp_path, **{"data.source": str(tmp_path / "d.csv"), "balance.sampler": "smote"})
-    _, splits, data, *_ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    splits, data = inputs.splits, inputs.data
     counts = np.bincount(data.balanced.y.numpy() if hasattr(data.balanced.y, "numpy") else data.balanced.y)
     assert counts[0] == counts[1] and len(data.val[1]) == len(splits.val[1])
 
@@ -98,7 +100,7 @@ def test_bad_practice_options_stop_before_the_run(tmp_path, more, error, message
 def test_colour_jitter_on_unstandardized_images_is_accepted(tmp_path):
     cfg = _cfg(tmp_path, **{"augment": {"brightness": 0.2, "contrast": 0.2}, "data.standardize": "none",
                             "model.family": "convnet", "search.space": {"lr": {"low": 1e-3, "high": 1e-2}}})
-    assert load_inputs(cfg)[2].input_shape == (1, 8, 8)
+    assert load_inputs(cfg).data.input_shape == (1, 8, 8)
 
 
 def test_transfer_refuses_architecture_keys_in_the_space(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from knobs.config import load_config
 from knobs.data import Vault, VaultWarning
 from knobs.pipeline import Display, run
-from knobs.pipeline._predict import predict_file
+from knobs.pipeline.commands._predict import predict_file
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ import torch
 
 from knobs.config import load_config
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._members import load_member
-from knobs.pipeline._predict import predict_file
-from knobs.pipeline._target import TargetScale, fit_target, scale_target, unscale_target, with_target
+from knobs.pipeline.stages._inputs import load_inputs
+from knobs.pipeline.rundir._members import load_member
+from knobs.pipeline.commands._predict import predict_file
+from knobs.pipeline.inputs._target import TargetScale, fit_target, scale_target, unscale_target, with_target
 from knobs.train import load_checkpoint
 
 FAST = {"search.n_trials": 3, "search.sampler": "random", "train.epochs": 25, "train.patience": 5,
@@ -55,7 +55,8 @@ def test_target_record_round_trip_and_wrapper():
 
 
 def test_training_targets_are_standardized_with_training_statistics_only(tmp_path):
-    _, _, data, _, _, _ = load_inputs(_cfg(tmp_path))
+    inputs = load_inputs(_cfg(tmp_path))
+    data = inputs.data
     y_train = data.train[1].numpy()
     assert abs(y_train.mean()) < 1e-4 and y_train.std() == pytest.approx(1.0, rel=1e-4)
     # val is scaled with the training mean and std, not its own: its mean is not forced to 0
@@ -93,9 +94,10 @@ def test_fold_mode_refit_answers_in_the_targets_units(tmp_path):
 
 
 def test_preflight_judges_the_targets_as_trained(tmp_path):
-    from knobs.pipeline._preflight import run_preflight
+    from knobs.pipeline.trials._preflight import run_preflight
 
     cfg = _cfg(tmp_path, **{"checks.initial_loss": False, "checks.overfit_tiny": False})
-    _, splits, data, _, _, _ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    splits, data = inputs.splits, inputs.data
     results = {r.name: r for r in run_preflight(cfg.checks, data, None, (splits.train, splits.val))}
     assert results["target_scale"].passed and abs(results["target_scale"].measured["mean"]) < 1e-6

@@ -6,7 +6,7 @@ import pytest
 from knobs.cli import main
 from knobs.config import parse_config
 from knobs.errors import ConfigError
-from knobs.pipeline._resume_guard import changed_inputs, refuse_changed_inputs
+from knobs.pipeline.stages._resume_guard import changed_inputs, refuse_changed_inputs
 from knobs.study import Study
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 
 import knobs
 from knobs.pipeline import Display
-from knobs.pipeline._running import TrialProgress, running_progress, watch_running
+from knobs.pipeline.ui._running import TrialProgress, running_progress, watch_running
 from knobs.search import Random
 
 SPACE = knobs.Space({"x": knobs.Float(0.0, 1.0)})

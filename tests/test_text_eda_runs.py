@@ -11,8 +11,8 @@ from knobs.config import load_config
 from knobs.data import TextPreprocessor
 from knobs.errors import ConfigError
 from knobs.pipeline import Display, run
-from knobs.pipeline._cycle import load_inputs
-from knobs.pipeline._practices import trial_practices
+from knobs.pipeline.stages._inputs import load_inputs
+from knobs.pipeline.inputs._practices import trial_practices
 
 
 needs_wordnet = pytest.mark.wordnet  # skipped, with the reason, where WordNet is missing (conftest.py)
@@ -56,14 +56,15 @@ def test_text_run_with_eda_searched_as_augment_keys(tmp_path):
 
 
 def _augmented(cfg, data, params=None):
-    practices = trial_practices(cfg, data, {"batch_size": 64, **(params or {})}, seed=0, groups=None)
+    practices = trial_practices(cfg, data, {"batch_size": 64, **(params or {})}, seed=0, model=None)
     return practices.train
 
 
 @needs_wordnet
 def test_eda_adds_training_rows_only_and_keeps_the_vocabulary_of_the_original_texts(tmp_path):
     cfg = _cfg(tmp_path, **{"augment": {"n_aug": 3, "alpha_sr": 0.3, "alpha_ri": 0.3}})
-    _, splits, data, *_ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    splits, data = inputs.splits, inputs.data
     vocab = list(data.preprocessing.preprocessor.vocab_)
     assert vocab == TextPreprocessor(min_freq=1).fit(data.texts).vocab_  # fitted on the original texts only
     X, y = _augmented(cfg, data)
@@ -80,7 +81,8 @@ def test_eda_adds_training_rows_only_and_keeps_the_vocabulary_of_the_original_te
 def test_each_fold_augments_its_own_training_part(tmp_path):
     cfg = _cfg(tmp_path, **{"augment": {"n_aug": 2, "alpha_sr": 0.0, "alpha_ri": 0.0, "p_rd": 0.2},
                             "data.folds": 3})
-    _, _, data, *_ = load_inputs(cfg)
+    inputs = load_inputs(cfg)
+    data = inputs.data
     for fold in data.folds:
         X, y = _augmented(cfg, fold.data)
         assert len(y) == 3 * len(fold.data.train[1]) and int(X.max()) < fold.data.model_args["vocab_size"]

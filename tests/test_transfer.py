@@ -331,3 +331,26 @@ def test_config_defaults_and_errors():
         parse_transfer({"mode": "linear_probe"})
     with pytest.raises(ConfigError, match="transfer.source: give a checkpoint path"):
         apply_transfer(None, {}, n_classes=3)
+
+
+@pytest.mark.parametrize("options", [{"mode": "fine_tune", "body_lr_mult": 0.2, "layer_decay": 0.5},
+                                     {"mode": "freeze_first", "freeze_first_n": 1, "body_lr_mult": 0.3},
+                                     {"mode": "feature_extractor"}])
+def test_a_runs_pretrained_model_gets_the_lr_groups_apply_transfer_gives(tmp_path, options):
+    """A run builds its model through one factory (pipeline.model.build_model) and reads the LR
+    groups from the model made: they are apply_transfer's, layer by layer and parameter by parameter."""
+    from knobs.config import load_config
+    from knobs.pipeline.inputs._practices import pretrained_model, transfer_groups
+
+    path = knobs_checkpoint(tmp_path / "best.pt", mlp(depth=3), depth=3)
+    transfer = {"source": str(path), **options}
+    torch.manual_seed(0)
+    expected_model, expected = apply_transfer(None, transfer, n_classes=3)
+    torch.manual_seed(0)
+    model = pretrained_model(load_config(None, {"transfer": transfer}), 3)
+    groups = transfer_groups(load_config(None, {"transfer": transfer}), model)
+    assert [(g["name"], g["lr_mult"]) for g in groups] == [(g["name"], g["lr_mult"]) for g in expected]
+    by_name = dict(model.named_parameters())
+    names = {id(p): n for n, p in expected_model.named_parameters()}
+    assert [[names[id(p)] for p in g["params"]] for g in expected] == \
+        [[n for p in g["params"] for n, q in by_name.items() if q is p] for g in groups]

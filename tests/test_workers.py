@@ -184,21 +184,24 @@ def test_knobs_error_is_still_a_knobs_error_after_pickling():
 # ---- the pipeline's objective for workers ---------------------------------------------------------
 def test_pipeline_objective_travels_as_config_and_paths(tmp_path):
     from knobs.config import load_config
-    from knobs.executors._pipeline import PipelineObjective, claim_run, run_record, search_objective
-    from knobs.pipeline._rundir import RunDir
+    from knobs.pipeline.stages._remote import PipelineObjective
+    from knobs.pipeline.stages._runners import runner_for
+    from knobs.pipeline.stages._study import claim_run, run_record
+    from knobs.pipeline.rundir._rundir import RunDir
 
     cfg = load_config(None, {"search.workers": 2, "search.n_trials": 3})
     rundir = RunDir.create(tmp_path / "runs", "r")
-    objective = search_objective(cfg, object(), rundir, url_of(tmp_path), "search")
+    study = knobs.Study(SPACE, storage=url_of(tmp_path), name="search")
+    objective = runner_for(cfg.search).objective(cfg, object(), rundir, study, url_of(tmp_path))
     assert isinstance(objective, PipelineObjective)
     blob = pickle.dumps(objective)
     assert len(blob) < 20_000  # no tensors, files or displays: the worker rebuilds them
     again = pickle.loads(blob)
     assert (again.cfg, again.run_dir, again.study_name) == (cfg, str(rundir.path.resolve()), "search")
     in_process = object()
-    assert search_objective(load_config(None, {}), in_process, rundir, url_of(tmp_path), "search") is in_process
+    default = load_config(None, {})
+    assert runner_for(default.search).objective(default, in_process, rundir, study, url_of(tmp_path)) is in_process
 
-    study = knobs.Study(SPACE, storage=url_of(tmp_path), name="search")
     claim_run(study, cfg, rundir)
     assert study.attrs["run"]["config"]["search"] == {"workers": 2, "n_trials": 3}  # only what was set
     with pytest.raises(ConfigError, match="run directory .* is not reachable"):

@@ -107,7 +107,7 @@ def worker(
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="local processes of this worker"),
 ) -> None:
     """Join a study started by `knobs run`/`tune` (e.g. in PostgreSQL) and run its trials here."""
-    from knobs.executors import serve
+    from knobs.pipeline.commands._worker import serve
 
     out = Console()
     result = serve(_storage_url(storage), study, n_trials=n_trials, workers=workers,
@@ -137,7 +137,7 @@ def lr_find_command(
     import json
 
     from knobs.config import load_config
-    from knobs.pipeline._lr_range import find_lr
+    from knobs.pipeline.commands._lr_range import find_lr
 
     _check_output(output, "--output")
     result, params = find_lr(load_config(config), optimizer=optimizer, steps=steps)
@@ -155,7 +155,7 @@ def lr_find_command(
 def _check_output(path: Optional[Path], option: str) -> None:
     """Refuse an output file that cannot be written before the work that fills it is done."""
     if path is not None:
-        from knobs.pipeline._outputs import check_output_file
+        from knobs.pipeline.commands._outputs import check_output_file
 
         check_output_file(path, option)
 
@@ -173,7 +173,7 @@ def predict_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="default: <input>.predictions.csv"),
 ) -> None:
     """Apply a finished run's preprocessing and final model (single or ensemble) to new data."""
-    from knobs.pipeline._predict import predict_file
+    from knobs.pipeline.commands._predict import predict_file
 
     path = predict_file(run_dir, input_path, output)
     Console().print(f"predictions written to {path}")
@@ -188,7 +188,7 @@ def check_command(
     """Preflight only: data checks, initial loss, tiny-subset overfit and gradient check on the
     config's reference model. Exit 1 when a check fails with severity error (--strict: any failure)."""
     from knobs.config import load_config
-    from knobs.diagnose import check_config
+    from knobs.pipeline import check_config
     from knobs.pipeline import Display
 
     results = check_config(load_config(config))
@@ -212,7 +212,7 @@ def diagnose_command(
     import json
 
     from knobs.config import load_config
-    from knobs.diagnose import diagnose_config
+    from knobs.pipeline import diagnose_config
 
     _check_output(json_path, "--json")
     report = diagnose_config(load_config(config), epochs=epochs)
@@ -256,7 +256,7 @@ def studies_show(
     top: int = typer.Option(20, "--top", min=1, help="how many trials to list, best first"),
 ) -> None:
     """The trials of one study, best first, with their configurations."""
-    from knobs.pipeline._display import trials_table
+    from knobs.pipeline.ui._display import trials_table
     from knobs.study import Study
 
     study = Study.load(_storage_url(storage), name)

@@ -4,7 +4,7 @@ Why a training-split operation and not a batch transform: text models take token
 works on the raw training texts and the new sentences are then encoded like the originals.
 Whether the vocabulary is fitted before or after augmenting is the caller's choice; ``knobs run``
 fits it on the original texts and encodes the new sentences with it (synonyms it has never seen
-become ``<unk>``), for the reasons in ``knobs.pipeline._augment.augmented_texts``. Validation and
+become ``<unk>``), for the reasons in ``knobs.pipeline.inputs._augment.augmented_texts``. Validation and
 test texts are never augmented.
 
 Texts are tokenized as ``knobs.data.tokenize`` does (lowercase words and punctuation), and the

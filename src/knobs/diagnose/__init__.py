@@ -6,9 +6,9 @@ when the run was unstable or fit too little, with the same training at 1/10 or 1
 rate. It returns a ``Report`` whose ``findings`` each carry a ``code`` (``CODES``), a
 ``severity``, the ``evidence`` and the recommended ``action``.
 
-``diagnose_config(cfg)`` does the same for a ``knobs run`` config (its data, split and
-standardization, and the reference model at the centre of its search space); ``check_config(cfg)``
-runs only the preflight checks.
+The same for a ``knobs run`` config (``knobs diagnose --config``: its data, split and
+standardization, and the reference model at the centre of its search space) is the run's:
+``knobs.pipeline.diagnose_config`` and ``check_config``.
 
 Example:
     >>> import knobs
@@ -20,12 +20,11 @@ Example:
 import sys
 import types
 
-from knobs.diagnose._config import check_config, diagnose_config
 from knobs.diagnose._diagnose import diagnose
 from knobs.diagnose._finding import CODES, Finding
 from knobs.diagnose._report import Report
 
-__all__ = ["CODES", "Finding", "Report", "check_config", "diagnose", "diagnose_config"]
+__all__ = ["CODES", "Finding", "Report", "diagnose"]
 
 
 class _CallablePackage(types.ModuleType):

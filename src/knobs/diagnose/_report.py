@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from knobs.checks import CheckResult
 from knobs.diagnose._finding import Finding
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["Report"]
 
@@ -66,6 +67,8 @@ class Report:
 
     def table(self) -> Table:
         """Severity, code, what was found and what to do, one row per finding."""
+        from rich.table import Table  # NOTE: here, so diagnosing a model loads no terminal library
+
         table = Table(title="Diagnosis" + ("" if self.findings else ": nothing found"), show_lines=True)
         for column, ratio in (("severity", None), ("code", None), ("found", 3), ("action", 2)):
             table.add_column(column, ratio=ratio, overflow="fold")

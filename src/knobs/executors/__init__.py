@@ -1,7 +1,8 @@
-"""Running a study's trials elsewhere: as Ray tasks, or from a worker process that joins a study
-created by ``knobs run`` / ``knobs tune``.
+"""Running a study's trials elsewhere: as Ray tasks. Generic: any study, any objective.
 
-Local worker processes need nothing from here: ``study.optimize(objective, workers=4)``.
+Local worker processes need nothing from here: ``study.optimize(objective, workers=4)``. A worker
+that joins a study of ``knobs run`` (``knobs worker``) rebuilds the run's objective, so it lives
+with the run: ``knobs.pipeline.commands``.
 
 Example:
     >>> from knobs.executors import RayExecutor
@@ -10,6 +11,4 @@ Example:
 """
 
 from knobs.executors._ray import RayExecutor
-from knobs.executors._serve import serve
-
-__all__ = ["RayExecutor", "serve"]
+__all__ = ["RayExecutor"]

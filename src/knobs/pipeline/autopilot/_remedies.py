@@ -1,0 +1,252 @@
+"""The remedy table: what the autopilot changes for each problem it is told about, and why.
+
+Pure data and pure functions, no torch: a problem code (a ``knobs.diagnose`` finding, or one of
+the two curve questions in ``knobs.pipeline.autopilot._questions``) maps to an ordered tuple of remedies;
+each turns one knob. ``candidates`` lays them over a trial's parameters and returns the concrete
+``Change`` records, first remedy of the most pressing problem first.
+
+Glossary:
+
+- knob: a name the walk may turn (``KNOBS``): a trainer key (``lr``, ``epochs``, …), a model
+  hyperparameter (``width``, ``dropout``, …) or ``augment`` (two ``augment.*`` keys at once).
+- params: a trial's full parameters (fixed values, searched values, earlier changes).
+- defaults: each knob this model and data have → its value when ``params`` lack it (the
+  ``[train]`` section for trainer keys, the family's constructor defaults for model keys, the
+  ``[augment]`` section for images). A knob missing from it cannot be turned here.
+
+Example:
+    >>> setting = Setting(params={"lr": 1e-5, "width": 32}, defaults={"lr": 1e-3, "width": 128})
+    >>> [c.describe() for c in candidates(["lr_too_low"], setting)]
+    ['lr 1e-05 → 0.0001', 'lr 1e-05 → 3e-05']
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+__all__ = ["Change", "Remedy", "Setting", "REMEDIES", "QUESTION", "KNOBS", "FIT", "GENERALIZE", "candidates",
+           "again", "AUGMENTATION"]
+
+FIT, GENERALIZE = "fit", "generalize"
+
+#: The mild, label-preserving augmentation tried against overfitting on images: small rotations and
+#: shifts keep the class of digits, letters and photos alike (flips do not: a mirrored 2 is no 2).
+AUGMENTATION = {"rotation": 10.0, "translate": 0.1}
+
+# NOTE: the steps follow the diagnosis: its LR probes compare exactly 10x and 1/10 the rate, so a
+# confirmed lr_too_low / lr_too_high first tries that factor, then a third of it in log terms (3x).
+# Caps keep a walk of a few steps in a sane region: a layer 4096 wide or 8 deep, dropout 0.5.
+MAX_WIDTH, MAX_DEPTH, MAX_DROPOUT, MIN_WIDTH = 4096, 8, 0.5, 8
+# NOTE: 1e-4 is the usual first weight decay (L2) for Adam-type optimizers when there was none.
+FIRST_WEIGHT_DECAY = 1e-4
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a remedy is laid over: the trial's parameters and the knobs this model and data have."""
+
+    params: dict[str, Any]
+    defaults: dict[str, Any]
+    n_train: int | None = None
+    #: the trial stopped early with a constant LR schedule: more epochs would train the same model
+    stopped_early: bool = False
+
+    def value(self, knob: str) -> Any:
+        if knob == "augment":
+            prefix = "augment."
+            return {**self.defaults.get("augment", {}),
+                    **{k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)}}
+        return self.params.get(knob, self.defaults.get(knob))
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One knob turned one way: ``turn(value now, setting) -> new value`` or None (not applicable)."""
+
+    knob: str
+    turn: Callable[[Any, Setting], Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """A remedy laid over a trial: the problem, the knob, its values before and after, and why."""
+
+    code: str
+    question: str
+    knob: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+    found: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k} {_fmt(self.before.get(k))} → {_fmt(v)}" for k, v in self.after.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("extra")
+        return {**out, "description": self.describe()}
+
+
+# ---- how a knob turns --------------------------------------------------------------------------
+
+def _times(factor: float, integer: bool = False, cap: float | None = None, floor: float | None = None):
+    def turn(value: Any, setting: Setting) -> Any:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            return None
+        new = value * factor
+        new = min(new, cap) if cap is not None else new
+        new = max(new, floor) if floor is not None else new
+        new = int(round(new)) if integer else float(f"{new:.6g}")  # 1e-4, not 1.0000000000000002e-4
+        return None if new == value else new
+    return turn
+
+
+def _plus(step: float, cap: float):
+    def turn(value: Any, setting: Setting) -> Any:
+        if value is None or value >= cap:
+            return None
+        new = min(value + step, cap)
+        return int(new) if isinstance(step, int) else round(float(new), 6)
+    return turn
+
+
+def _swap(table: dict[Any, Any]):
+    def turn(value: Any, setting: Setting) -> Any:
+        return table.get(value)
+    return turn
+
+
+def _set(target: Any, only_from: tuple = ()):
+    """Set to ``target`` when the value now is one of ``only_from`` (any value when empty)."""
+    def turn(value: Any, setting: Setting) -> Any:
+        if value == target or (only_from and value not in only_from):
+            return None
+        return target
+    return turn
+
+
+def _batch_times(factor: int):
+    def turn(value: Any, setting: Setting) -> Any:
+        new = _times(factor, integer=True, cap=setting.n_train)(value, setting)
+        return None if new is None or new <= value else new
+    return turn
+
+
+def _more_epochs(value: Any, setting: Setting) -> Any:
+    """Twice the epochs — unless early stopping fired before the budget with an LR schedule that
+    does not depend on it: with the same seed, the run would repeat itself and stop at the same epoch."""
+    return None if setting.stopped_early else _times(2, integer=True)(value, setting)
+
+
+def _decay_more(value: Any, setting: Setting) -> Any:
+    return FIRST_WEIGHT_DECAY if not value else value * 10.0
+
+
+def _augment(value: Any, setting: Setting) -> Any:
+    """The mild augmentation, when the data are images and nothing augments them yet."""
+    return None if value is None or any(value.values()) else dict(AUGMENTATION)
+
+
+# ---- the table ---------------------------------------------------------------------------------
+
+_RELU = {"tanh": "relu", "sigmoid": "relu"}
+_WIDER = (Remedy("width", _times(2, integer=True, cap=MAX_WIDTH), "more capacity: twice the units per layer"),
+          Remedy("channels", _times(2, integer=True, cap=MAX_WIDTH), "more capacity: twice the channels"),
+          Remedy("depth", _plus(1, MAX_DEPTH), "more capacity: one more layer"))
+_REGULARIZE = (
+    Remedy("dropout", _plus(0.2, MAX_DROPOUT), "more dropout: units cannot co-adapt to the training rows"),
+    Remedy("weight_decay", _decay_more, "more weight decay (L2): smaller weights, a smoother function"),
+    Remedy("augment", _augment, "augmentation: new views of the training images every epoch"),
+    Remedy("width", _times(0.5, integer=True, floor=MIN_WIDTH), "a smaller model: less room to memorize"),
+    Remedy("channels", _times(0.5, integer=True, floor=MIN_WIDTH), "a smaller model: less room to memorize"),
+)
+
+#: problem code → its remedies, most promising first.
+REMEDIES: dict[str, tuple[Remedy, ...]] = {
+    "lr_too_low": (Remedy("lr", _times(10.0), "the same training at 10x the LR did much better"),
+                   Remedy("lr", _times(3.0), "a smaller step up, in case 10x overshoots")),
+    "lr_too_high": (Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
+                    Remedy("lr", _times(1 / 3), "a smaller step down, in case 1/10 is too slow"),
+                    Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "gradient clipping caps the bad steps")),
+    "noisy_loss": (Remedy("batch_size", _batch_times(2), "a larger batch averages out the gradient noise"),
+                   Remedy("lr", _times(1 / 3), "smaller steps stop undoing each other")),
+    "exploding_gradients": (Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "clipping bounds each step"),
+                            Remedy("lr", _times(1 / 3), "smaller steps")),
+    "dead_relu": (Remedy("lr", _times(1 / 3), "large steps push ReLUs into the region where they stay off"),
+                  Remedy("activation", _set("leaky_relu", only_from=("relu",)), "a leaky ReLU cannot stay off")),
+    "saturation": (Remedy("activation", _swap(_RELU), "ReLUs do not saturate"),
+                   Remedy("batch_norm", _set(True, only_from=(False,)), "batch norm keeps pre-activations centred")),
+    "vanishing_gradients": (Remedy("activation", _swap(_RELU), "ReLUs pass the gradient through unshrunk"),
+                            Remedy("batch_norm", _set(True, only_from=(False,)), "batch norm keeps the gradient scale")),
+    "cannot_overfit": _WIDER,
+    "underfitting": (*_WIDER,
+                     Remedy("epochs", _more_epochs, "train longer"),
+                     Remedy("dropout", _set(0.0), "less regularization: no dropout"),
+                     Remedy("weight_decay", _times(0.1), "less regularization: 1/10 the weight decay")),
+    "still_improving": (Remedy("epochs", _more_epochs, "validation was still improving at the last epoch"),),
+    "overfitting": _REGULARIZE,
+    "generalization_gap": _REGULARIZE,
+}
+
+#: problem code → the question it answers "no" to.
+QUESTION: dict[str, str] = {code: (GENERALIZE if code in ("overfitting", "generalization_gap") else FIT)
+                            for code in REMEDIES}
+
+#: every knob the table turns.
+KNOBS: tuple[str, ...] = tuple(dict.fromkeys(r.knob for remedies in REMEDIES.values() for r in remedies))
+
+
+def candidates(codes: Sequence[str], setting: Setting, allowed: Sequence[str] | None = None,
+               found: dict[str, str] | None = None) -> list[Change]:
+    """The concrete changes for ``codes`` (in that order), each remedy laid over ``setting``.
+
+    Remedies whose knob this model or data lack, that ``allowed`` leaves out, or that do not apply
+    to the value now (a ReLU swap on a ReLU net, dropout already at the cap) are left out; a
+    change proposed twice (``epochs`` for ``underfitting`` and ``still_improving``) is kept once.
+    """
+    out: list[Change] = []
+    for code in codes:
+        for remedy in REMEDIES.get(code, ()):
+            change = _lay(code, remedy, setting, allowed, (found or {}).get(code, ""))
+            if change is not None and all(change.after != c.after for c in out):
+                out.append(change)
+    return out
+
+
+def again(code: str, knob: str, setting: Setting, allowed: Sequence[str] | None = None,
+          found: str = "") -> Change | None:
+    """The remedy of a kept change, once more from where it left off (width 3 → 6 helped: 6 → 12).
+
+    Why: a change that beat its noise points in a good direction, and the diagnosis that asked for
+    it may no longer fire one step later (a net twice as wide is no longer flagged as unable to
+    fit, yet may still gain from more width); the keep rule judges the next step as strictly.
+    """
+    remedy = next((r for r in REMEDIES.get(code, ()) if r.knob == knob), None)
+    return None if remedy is None else _lay(code, remedy, setting, allowed, found)
+
+
+def _lay(code: str, remedy: Remedy, setting: Setting, allowed: Sequence[str] | None, found: str) -> Change | None:
+    if remedy.knob not in setting.defaults or (allowed is not None and remedy.knob not in allowed):
+        return None
+    now = setting.value(remedy.knob)
+    new = remedy.turn(now, setting)
+    if new is None:
+        return None
+    before, after = _pair(remedy.knob, now, new)
+    return Change(code, QUESTION[code], remedy.knob, before, after, remedy.reason, found)
+
+
+def _pair(knob: str, now: Any, new: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    if knob == "augment":
+        return ({f"augment.{k}": now.get(k, 0.0) for k in new}, {f"augment.{k}": v for k, v in new.items()})
+    return {knob: now}, {knob: new}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)

@@ -1,0 +1,244 @@
+"""``knobs predict``: apply a finished run's preprocessing and final model to new data.
+
+What a run leaves for this: ``summary.json`` says which model was final (the single best trial or
+the ensemble, with its members and weights); each member's checkpoint records its family, input
+shape, class count, hyperparameters and the training split's standardizer; ``preprocess.json``
+(data read from files) holds the fitted encoding (categories, imputation, vocabulary, image size).
+Prediction applies exactly those, fitted on the training split of that run and nothing else.
+The predicted class is the one the run's final evaluation counted: with a decision threshold tuned
+under ``[balance]`` (``summary.json``'s ``threshold``), class 1 when P(class 1) >= it, as in the
+threshold's test metrics; otherwise the most probable class.
+
+Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
+ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
+features for runs on built-in data.
+
+Images of another size than the run's are refused, not resized (one message naming the first such
+file, its size, the run's size and how to resize). Why refuse: the model learnt its filters at one
+scale and aspect ratio; a photo silently stretched to it is predicted, often badly, with no sign
+that anything was changed, and only the user knows whether their images should be stretched,
+cropped or padded. Stretching as training decoded (``data.image_size``: Pillow's bilinear filter,
+aspect ratio not kept) is one line, given in the message.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobs.balance import positive_proba
+from knobs.data import Preprocessing, Standardizer
+from knobs.data._table import read_table
+from knobs.ensemble import average
+from knobs.errors import ConfigError, DataError
+from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.rundir._members import load_member
+from knobs.pipeline.commands._outputs import check_output_file
+from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
+from knobs.train import CheckpointError, load_checkpoint
+
+__all__ = ["predict_file"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path | None = None) -> Path:
+    """Write predictions for ``input_path`` with the final model of ``run_dir``; returns the CSV path.
+
+    The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
+    (the class name for classification) and ``proba_<class>`` columns for classification.
+    """
+    run_dir, input_path = Path(run_dir), Path(input_path)
+    summary = _summary(run_dir)
+    output = Path(output) if output is not None else input_path.with_name(input_path.stem + ".predictions.csv")
+    _check_output(output, input_path)
+    paths, weights = _final_members(run_dir, summary)
+    members = [_load(p) for p in paths]
+    extra = members[0][1]
+    prep_path = run_dir / PREPROCESS_FILE
+    preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
+    names, X = _model_input(preprocessing, extra, input_path)
+    task = summary.get("data", {}).get("task", "classification")
+    outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
+    out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
+        [str(k) for k in range(int(extra["n_classes"]))]
+    decided = _decisions(out, summary.get("threshold")) if task == "classification" else None
+    _write(output, names, out, task, class_names, decided)
+    return output
+
+
+def _decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:
+    """Class indices as the run's final evaluation decided them: its tuned binary threshold
+    (``summary.json``'s ``threshold``, chosen on validation) when it has one, else the argmax."""
+    if threshold and threshold.get("threshold") is not None:
+        return (positive_proba(proba) >= float(threshold["threshold"])).astype(np.int64)
+    return np.argmax(proba, axis=1)
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "summary.json"
+    if not run_dir.is_dir():
+        raise ConfigError(f"--run {str(run_dir)!r}: no such run directory; runs live in runs/<name>")
+    if not path.exists():
+        if not any((run_dir / marker).exists() for marker in ("events.jsonl", "study.db", "vault")):
+            raise ConfigError(f"--run {str(run_dir)!r} is not a run directory (no summary.json, study.db or "
+                              f"events.jsonl); give the folder `knobs run` made, e.g. runs/<name>")
+        raise ConfigError(f"run {str(run_dir)!r} has no summary.json: it has not finished; "
+                          f"finish it with `knobs run` (same name) before predicting")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"run {str(run_dir)!r}: summary.json cannot be read ({error}); the run directory is "
+                        f"damaged: run it again under another name") from None
+    if not isinstance(summary, dict):
+        raise DataError(f"run {str(run_dir)!r}: summary.json holds no run summary; the run directory is damaged")
+    return summary
+
+
+def _check_output(output: Path, input_path: Path) -> None:
+    """Refuse, before any work, an output that would overwrite the input or cannot be written."""
+    check_output_file(output, "--output", suffix=".csv")
+    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
+        raise ConfigError(f"--output {str(output)!r} is the input file; predictions would overwrite it. "
+                          f"Give another --output")
+
+
+def _final_members(run_dir: Path, summary: dict) -> tuple[list[Path], list[float]]:
+    """Checkpoints and weights of the final model: the ensemble's used members, or the best trial."""
+    ensemble = summary.get("ensemble")
+    if summary.get("final_model") == "ensemble" and ensemble:
+        pairs = [(n, w) for n, w in zip(ensemble["members"], ensemble["weights"]) if w > 0]
+        paths = [run_dir / "checkpoints" / f"trial-{n}.pt" for n, _ in pairs]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise DataError(f"run {str(run_dir)!r}: ensemble member checkpoint {missing[0]} is missing; "
+                            f"the run directory is incomplete")
+        return paths, [w for _, w in pairs]
+    best = run_dir / "checkpoints" / "best.pt"
+    if not best.exists():
+        raise DataError(f"run {str(run_dir)!r}: checkpoints/best.pt is missing; the run directory is incomplete")
+    return [best], [1.0]
+
+
+def _load(path: Path) -> tuple[torch.nn.Module, dict]:
+    extra = load_checkpoint(path).get("extra") or {}
+    lacking = [k for k in ("input_shape", "n_classes", "family", "params", "scaler") if k not in extra]
+    if lacking:
+        raise CheckpointError(f"checkpoint {path} is not a knobs trial checkpoint (no {lacking[0]!r}); the run "
+                              f"directory is damaged: run it again under another name")
+    model, extra = load_member(path, extra["input_shape"], extra["n_classes"], extra["family"])
+    return model.eval(), extra
+
+
+def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -> tuple[list[str], np.ndarray]:
+    """Row names and the standardized model input of the file (or folder) at ``path``."""
+    if not path.exists():
+        raise DataError(f"--input {str(path)!r}: no such file or folder")
+    shape = tuple(int(s) for s in extra["input_shape"])
+    if preprocessing is None:  # built-in data: encoded numbers in, the checkpoint's scaler
+        return _builtin_input(path, shape, Standardizer.from_state_dict(extra["scaler"]))
+    kind = preprocessing.record.get("loading", {}).get("kind")
+    if kind == "images":
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+        if not files:
+            raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})")
+        _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
+        return [f.name for f in files], preprocessing.transform_files(files)
+    loading = preprocessing.record.get("loading", {})
+    table = read_table(path, loading.get("delimiter"))
+    wanted = preprocessing.record["feature_names"]
+    missing = [name for name in wanted if name not in table.header]
+    if missing:
+        raise DataError(f"--input {str(path)!r} lacks the column(s) {missing} this run was trained on; its "
+                        f"columns are {table.header}, the run's features are {wanted}")
+    cells = table.select(preprocessing.record["feature_names"])
+    raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
+    return [str(n) for n in table.lines], preprocessing.transform(raw)
+
+
+def _check_image_sizes(files: list[Path], image_size: list[int]) -> None:
+    """Every image must have the run's size (see the module docstring); only headers are read."""
+    from PIL import Image
+
+    height, width = (int(s) for s in image_size)
+    other = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                size = image.size
+        except (OSError, ValueError, SyntaxError):
+            continue  # not decodable: named when it is read
+        if size != (width, height):
+            other.append((file, size))
+    if other:
+        (file, (w, h)), more = other[0], len(other) - 1
+        others = f" ({more} more of the {len(files)} input images differ too)" if more else ""
+        raise DataError(f"--input image {str(file)!r} is {w}x{h} pixels (width x height), but the run's model "
+                        f"takes {width}x{height} images{others}; resize them to {width}x{height} first (as "
+                        f"training decoded data.image_size: Pillow's image.resize(({width}, {height}), "
+                        f"Image.BILINEAR), aspect ratio not kept), or predict with a run trained at their size")
+
+
+def _numbers(cells: np.ndarray, table) -> np.ndarray:
+    try:
+        numbers = cells.astype(np.float32)
+    except ValueError:
+        bad_row, bad_col = next((i, j) for i in range(len(cells)) for j in range(cells.shape[1])
+                                if not _is_float(cells[i, j]))
+        raise DataError(f"{table.path}: line {table.lines[bad_row]} has {str(cells[bad_row, bad_col])!r} in a "
+                        f"numeric feature column; this run was trained on numbers only") from None
+    if not np.isfinite(numbers).all():
+        bad_row, bad_col = (int(i) for i in np.argwhere(~np.isfinite(numbers))[0])
+        raise DataError(f"{table.path}: line {table.lines[bad_row]} has {str(cells[bad_row, bad_col])!r} (missing "
+                        f"or infinite) in a feature column; this run was trained without missing values, so "
+                        f"fill or drop that row")
+    return numbers
+
+
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _builtin_input(path: Path, shape: tuple[int, ...], scaler: Standardizer) -> tuple[list[str], np.ndarray]:
+    width = int(np.prod(shape))
+    if path.suffix == ".npy":
+        try:
+            X = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
+        except (OSError, ValueError, TypeError):  # NOTE: numpy's own words suggest allow_pickle: not wanted here
+            raise DataError(f"--input {str(path)!r} is not a .npy array of numbers; save the features with "
+                            f"numpy.save(path, X) (X: one row per sample)") from None
+        if X.ndim == 0:
+            raise DataError(f"--input {str(path)!r} holds a single number; expected one row per sample")
+        names = [str(i) for i in range(len(X))]
+    else:
+        table = read_table(path)
+        X = _numbers(table.cells, table)
+        names = [str(n) for n in table.lines]
+    X = X.reshape(len(X), -1)
+    if X.shape[1] != width:
+        raise DataError(f"--input {str(path)!r}: {X.shape[1]} features per row, but the run's model takes "
+                        f"{width} (input shape {list(shape)})")
+    return names, scaler.transform(X.reshape((len(X), *shape)))
+
+
+def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list,
+           decided: np.ndarray | None) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        if task != "classification":
+            writer.writerow(["row", "prediction"])
+            writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, out))
+            return
+        writer.writerow(["row", "prediction", *[f"proba_{c}" for c in class_names]])
+        for name, probs, k in zip(names, out, decided):
+            writer.writerow([name, class_names[int(k)], *[f"{p:.6f}" for p in probs]])

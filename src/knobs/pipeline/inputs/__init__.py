@@ -1,0 +1,1 @@
+"""Reading a run's inputs: rows split (test first), encoded and standardized on the training split, fold data, the target's scale, and the practices ([balance], [augment], [transfer]) checked against the data."""

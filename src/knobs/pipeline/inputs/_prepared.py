@@ -1,0 +1,146 @@
+"""Data made ready for trials: split, encoded and standardized with train statistics only.
+
+The splits that reach ``prepare`` are already encoded (``knobs.data.encode_splits`` fitted the
+data set's preprocessor on the training split); ``prepare`` fits the standardizer the same way and
+gathers both into a ``Preprocessing`` that the run directory keeps as ``preprocess.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobs.data import Dataset, Preprocessing, Splits, Standardizer
+from knobs.errors import ConfigError
+from knobs.models import TEXT_FAMILIES
+from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
+
+__all__ = ["PreparedData", "prepare", "PREPROCESS_FILE"]
+
+PREPROCESS_FILE = "preprocess.json"
+
+
+@dataclass
+class PreparedData:
+    """Train and validation tensors (the test split is not here: it lives in the vault).
+
+    ``preprocessing`` turns raw rows of the data source into model input (``None`` for built-in
+    data); ``model_args`` are model arguments the data decides (``vocab_size`` for text models).
+    ``texts`` keeps the raw training texts of a text run, for EDA ([augment]); ``folds`` holds, in
+    fold mode (``data.folds``), each fold's own prepared data — this object then holds every
+    non-test row as training data, for the final refit.
+    """
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    input_shape: tuple[int, ...]
+    n_classes: int
+    task: str
+    scaler: Standardizer
+    preprocessing: Preprocessing | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)
+    #: the training split treated for class imbalance ([balance]), or None
+    balanced: Any = None
+    #: the training texts as read, (n, 1) (text runs only)
+    texts: np.ndarray | None = None
+    #: fold mode: one ``FoldData`` per fold (``knobs.pipeline.inputs._folds``), else None
+    folds: list | None = None
+    #: regression: ``{"mean", "std"}`` of the training targets, which train/val hold standardized
+    #: (``knobs.pipeline.inputs._target``); None for classification
+    target: dict | None = None
+
+    def raw_targets(self, y: torch.Tensor) -> np.ndarray:
+        """Targets of train/val back in their own units (regression targets are standardized)."""
+        return unscale_target(y, self.target)
+
+    def to_model_input(self, X: np.ndarray) -> torch.Tensor:
+        """Standardize encoded features with the training statistics and shape them for the model."""
+        return _as_input(self.scaler.transform(_reshape(X, self.input_shape)), self.input_shape)
+
+    def save_preprocessing(self, directory: str | Path) -> Path | None:
+        """Write ``preprocess.json`` into the run directory (nothing for built-in data)."""
+        if self.preprocessing is None:
+            return None
+        return self.preprocessing.save(Path(directory) / PREPROCESS_FILE)
+
+
+def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
+            preprocessor: Any = None, report: dict | None = None, texts: np.ndarray | None = None) -> PreparedData:
+    """Fit the scaler on the (encoded) training split, then transform train and val with it.
+
+    Args:
+        dataset: the data set as loaded (its description; its ``X`` may be raw).
+        splits: the splits, encoded by ``encode_splits`` when the data set has a preprocessor.
+        family: the model family (checked against the kind of data).
+        standardize: the scaler mode; token ids are never standardized.
+        preprocessor, report: what ``encode_splits`` returned.
+        texts: the raw training texts (text runs), kept for EDA.
+    """
+    input_shape = _input_shape(dataset, splits.train[0], family)
+    text = _is_text(dataset)
+    scaler = Standardizer(mode="none" if text else _scaler_mode(standardize, family))
+    scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32))
+
+    target = fit_target(splits.train[1], dataset.task)
+
+    def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return (_as_input(scaler.transform(_reshape(X, input_shape)), input_shape),
+                scale_target(_labels(y, dataset), target))
+
+    preprocessing = (Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {})
+                     if dataset.loading else None)  # built-in data: nothing to re-apply
+    return PreparedData(
+        train=tensors(*splits.train),
+        val=tensors(*splits.val),
+        input_shape=input_shape,
+        n_classes=int(dataset.n_classes or 1),
+        task=dataset.task,
+        scaler=scaler,
+        preprocessing=preprocessing,
+        model_args={"vocab_size": len(preprocessor.vocab_)} if text else {},
+        texts=texts if text else None,
+        target=target,
+    )
+
+
+def _is_text(dataset: Dataset) -> bool:
+    return dataset.loading.get("kind") == "text"
+
+
+def _input_shape(dataset: Dataset, X_train: np.ndarray, family: str) -> tuple[int, ...]:
+    if _is_text(dataset) != (family in TEXT_FAMILIES):
+        raise ConfigError(
+            f"model.family {family!r} does not fit {dataset.source}: "
+            + (f"text data needs a text model, one of {', '.join(TEXT_FAMILIES)}" if _is_text(dataset)
+               else f"the text families ({', '.join(TEXT_FAMILIES)}) need text data (data.text_column)")
+        )
+    if family == "convnet":
+        if dataset.image_shape is None:
+            raise ConfigError(
+                f"model.family 'convnet' needs image data; {dataset.source} has flat features "
+                f"{tuple(X_train.shape[1:])}: use family = \"mlp\""
+            )
+        return tuple(dataset.image_shape)
+    return (int(np.prod(X_train.shape[1:])),)
+
+
+def _scaler_mode(standardize: str, family: str) -> str:
+    return "channel" if (family == "convnet" and standardize == "feature") else standardize
+
+
+def _reshape(X: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    return X.reshape((len(X), *input_shape))
+
+
+def _as_input(X: Any, input_shape: tuple[int, ...]) -> torch.Tensor:
+    # NOTE: token ids ride as float32 too (exact below 2**24, the vocabulary limit).
+    return torch.as_tensor(np.asarray(X, dtype=np.float32)).reshape((-1, *input_shape))
+
+
+def _labels(y: np.ndarray, dataset: Dataset) -> torch.Tensor:
+    dtype = torch.long if dataset.task == "classification" else torch.float32
+    return torch.as_tensor(y).to(dtype)

@@ -1,0 +1,66 @@
+"""Which rows a run trains, validates and tests on: the split step of ``load_inputs``.
+
+Why one place: the modes combine — rows or whole groups (``data.groups``), one validation split
+or k folds (``data.folds``) — and one rule holds in all of them: the test rows are drawn first,
+from every row, so changing ``data.val`` or turning fold mode on never moves the test split
+(same seed, same test fraction, same groups). In fold mode the validation split is empty: every
+non-test row is training data, which ``knobs.pipeline.inputs._folds`` then deals into folds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from knobs.data import Dataset, Splits, group_split, split
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["split_rows", "check_fold_settings"]
+
+
+def split_rows(cfg, dataset: Dataset, val: float) -> tuple[Splits, np.ndarray | None]:
+    """The raw (not yet encoded) splits, and the group of every non-test row or None.
+
+    ``val``: the validation fraction (the run's mode decides: ``data.val``, or none in fold mode,
+    whose folds validate on parts of the training split).
+
+    Returns:
+        ``(splits, groups)``: ``groups`` holds the labels of ``splits.train`` rows then
+        ``splits.val`` rows when the data set has groups.
+
+    Raises:
+        ConfigError: fold-mode settings that contradict each other (``check_fold_settings``).
+        DataError: too few groups for the fractions (naming ``data.groups``), or a class too
+            small to stratify.
+    """
+    check_fold_settings(cfg)
+    if dataset.groups is None:
+        return split(dataset, val=val, test=cfg.data.test, seed=cfg.seed), None
+    try:
+        splits = group_split(dataset, dataset.groups, val=val, test=cfg.data.test, seed=cfg.seed)
+    except DataError as error:
+        raise DataError(f"data.groups = {cfg.data.groups!r}: {error}") from None
+    return splits, np.concatenate([splits.groups["train"], splits.groups["val"]])
+
+
+def check_fold_settings(cfg) -> None:
+    """Refuse settings that fold mode would otherwise ignore or contradict, naming the key.
+
+    Raises:
+        ConfigError: ``data.val`` set with ``data.folds`` (each fold validates on 1/k of the
+            non-test rows), ``balance.threshold`` (it is tuned on a validation split that the
+            refit model does not have), or an enabled ``[ensemble]`` (chosen on that split too).
+    """
+    k = cfg.data.folds
+    if k is None:
+        return
+    if "val" in cfg.data.model_fields_set:
+        raise ConfigError(f"data.val = {cfg.data.val}: with data.folds = {k} each fold validates on 1/{k} of the "
+                          f"non-test rows, so a validation fraction does not apply; remove data.val (or data.folds)")
+    if cfg.balance.threshold != "none":
+        raise ConfigError(f"balance.threshold = {cfg.balance.threshold!r}: a threshold is tuned on a validation "
+                          f"split, and fold mode's final model is refit on every non-test row, leaving none; "
+                          f"remove balance.threshold or data.folds")
+    if "ensemble" in cfg.model_fields_set and cfg.ensemble.enabled:
+        raise ConfigError(f"ensemble.enabled: with data.folds = {k} the final model is the best configuration "
+                          f"refit on every non-test row; an ensemble is chosen on a validation split, which "
+                          f"fold mode does not keep. Set ensemble.enabled = false or remove data.folds")

@@ -1,0 +1,1 @@
+"""The one place a run makes its models: ``build_model(cfg, params, info)``."""

@@ -1,0 +1,85 @@
+"""Checkpoints of the top-k trials, kept on disk as the search goes, loaded back as models.
+
+Why on disk during the search: a run killed at any moment resumes with its best models; the
+callback that prunes the directory keeps it at k files however many trials run. Every trial's
+checkpoint is written by ``save_trial_checkpoint`` — one-by-one and population trials alike — so
+the final evaluation, the ensemble and ``knobs predict`` read one format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
+from knobs.pipeline.inputs._target import with_target
+from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
+from knobs.train import load_checkpoint, load_model_state, save_checkpoint
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["trial_checkpoint", "save_trial_checkpoint", "top_trials", "keep_top", "load_member"]
+
+_TRIAL_FILE = re.compile(r"trial-(\d+)\.pt")
+
+
+def trial_checkpoint(rundir: RunDir, number: int) -> Path:
+    return rundir.path / "checkpoints" / f"trial-{number}.pt"
+
+
+def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, Any], number: int, value: float,
+                          family: str, data: Any) -> Path:
+    """Write a trial's model with what ``load_member`` and ``knobs predict`` rebuild it from."""
+    return save_checkpoint(
+        path, model=model,
+        extra={"params": params, "trial": number, "value": value, "family": family,
+               "input_shape": list(data.input_shape), "n_classes": data.n_classes,
+               "scaler": data.scaler.state_dict(), "target": data.target},
+    )
+
+
+def top_trials(trials: Sequence[FrozenTrial], k: int, direction: str) -> list[FrozenTrial]:
+    """The k best complete trials with a finite value, best first."""
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    done.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
+    return done[:k]
+
+
+def keep_top(rundir: RunDir, study: Any, k: int, also: Sequence[int] = ()) -> list[int]:
+    """Delete the checkpoints of finished trials outside the study's top k; returns their numbers.
+
+    Safe while other workers run: the directory is listed *before* the study is read, so every
+    listed file's trial is in the snapshot with a state at least as recent as the file. A file is
+    deleted only when its trial is known finished and outside the top k — which it stays forever,
+    as the top k only gets better. A running trial's file (written, not yet told) and a file whose
+    trial the snapshot does not know are kept. It runs under the checkpoint lock, so the final
+    evaluation never loses a member it is loading to another worker's pruning. The trials numbered
+    in ``also`` keep theirs too (the autopilot's current configuration, which it compares against).
+    """
+    with checkpoint_lock(rundir):
+        files = {int(m.group(1)): p for p in Path(rundir.path, "checkpoints").iterdir()
+                 if (m := _TRIAL_FILE.fullmatch(p.name))}
+        if not files:
+            return []
+        trials = study.trials
+        keep = {t.number for t in top_trials(trials, k, study.direction)} | set(also)
+        finished = {t.number for t in trials if t.state.finished}
+        gone = sorted(n for n in files if n in finished and n not in keep)
+        for number in gone:
+            files[number].unlink(missing_ok=True)
+    return gone
+
+
+def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model a trial checkpoint was saved from; returns (model, the checkpoint's extra).
+
+    A regression model comes back answering in the target's own units (``with_target``)."""
+    state = load_checkpoint(path)
+    extra = state["extra"]
+    info = ModelInfo.of_checkpoint({**extra, "input_shape": input_shape, "n_classes": n_classes})
+    model = build_model(checkpoint_config(family), extra["params"], info)
+    load_model_state(model, state.get("model"), source=f"checkpoint {path}")
+    return with_target(model, extra.get("target")), extra

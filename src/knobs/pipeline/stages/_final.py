@@ -1,0 +1,81 @@
+"""The end of the cycle: combine the top trials on validation, then open the vault once.
+
+Every decision — the ensemble's weights, ensemble or single model — is made on the validation
+split before the vault is opened; the test split then measures both, in the one opening.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from knobs.data import Vault
+from knobs.ensemble import average, diversity, greedy_selection
+from knobs.errors import KnobsError
+from knobs.metrics import split_metrics
+from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.rundir._members import load_member, top_trials, trial_checkpoint
+from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
+from knobs.trial import FrozenTrial
+
+__all__ = ["final_evaluation"]
+
+
+def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
+                     trials: Sequence[FrozenTrial], direction: str) -> dict:
+    """Test metrics of the final model, plus single-best vs ensemble on validation and test."""
+    with checkpoint_lock(rundir):  # a `knobs worker` still telling trials may prune checkpoints
+        members = [t for t in top_trials(trials, cfg.ensemble.top_k, direction)
+                   if trial_checkpoint(rundir, t.number).exists()]
+        models = [load_member(trial_checkpoint(rundir, t.number), data.input_shape, data.n_classes,
+                              cfg.model.family)[0] for t in members]
+    if not members:
+        raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
+                         "see events.jsonl for the failures")
+    y_val = data.raw_targets(data.val[1])  # members answer in the target's own units
+    val_out = [outputs(m, data.val[0], data.task) for m in models]
+    result: dict[str, Any] = {"single": {"trial": members[0].number, "val": split_metrics(data.task, y_val, val_out[0])}}
+    weights = _ensemble_weights(cfg, val_out, y_val, data)
+    if weights is not None:
+        result["ensemble"] = {"members": [t.number for t in members], "weights": weights.round(4).tolist(),
+                              "val": split_metrics(data.task, y_val, average(val_out, weights)),
+                              "diversity": diversity(val_out, y_val)}
+    chosen = ("ensemble" if weights is not None
+              and result["ensemble"]["val"]["log_loss"] < result["single"]["val"]["log_loss"] else "single")
+    result["final_model"] = chosen
+
+    X_test, y_test = vault.open(reason=f"final evaluation ({chosen} model)")
+    X_test = data.to_model_input(X_test)
+    test_out = [outputs(m, X_test, data.task) if (weights is None or weights[i] > 0 or i == 0) else None
+                for i, m in enumerate(models)]
+    result["single"]["test"] = split_metrics(data.task, y_test, test_out[0])
+    if weights is not None:
+        used = [i for i, w in enumerate(weights) if w > 0]
+        ens = average([test_out[i] for i in used], weights[used])
+        result["ensemble"]["test"] = split_metrics(data.task, y_test, ens)
+    result["test"] = result[chosen]["test"]
+    if cfg.balance.threshold != "none":
+        final_val = val_out[0] if chosen == "single" else average(val_out, weights)
+        final_test = test_out[0] if chosen == "single" else ens
+        result["threshold"] = _tuned_threshold(cfg.balance.threshold, final_val, y_val, final_test, y_test)
+    return result
+
+
+def _tuned_threshold(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_out: np.ndarray,
+                     y_test: np.ndarray) -> dict:
+    """A binary decision threshold chosen on validation, then applied once to the test split."""
+    from knobs.balance import Threshold
+
+    threshold = Threshold(metric=metric).fit(y_val, val_out)
+    return {**threshold.to_dict(),
+            "test": split_metrics("classification", y_test, test_out, threshold=threshold.threshold_)}
+
+
+def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:
+    """Greedy selection with replacement (Caruana et al. 2004) on validation log loss."""
+    if not cfg.ensemble.enabled or data.task != "classification" or len(val_out) < 2:
+        return None
+    selection = greedy_selection(val_out, y_val, size=cfg.ensemble.size, metric="log_loss")
+    return np.asarray(selection.weights, dtype=float)

@@ -1,0 +1,104 @@
+"""The first stage of a run: everything it needs before it writes anything (``RunInputs``).
+
+Every bad input is found here — the data, the labels, the space, the practices, the autopilot's
+keys, population mode's limits, every searched option built once — so a run that cannot finish
+is refused before its directory exists. ``knobs check``, ``knobs diagnose --config``,
+``lr-find`` and ``knobs worker`` read their inputs through the same function, so they see what a
+run would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobs.config import RunConfig, build_space
+from knobs.data import Dataset, Splits, declare_classes, encode_splits, load_dataset, validate_labels
+from knobs.errors import ConfigError
+from knobs.pipeline.autopilot._knobs import check_autopilot
+from knobs.pipeline.inputs._population_check import check_population
+from knobs.pipeline.inputs._practices import check_practices
+from knobs.pipeline.inputs._prepared import PreparedData, prepare
+from knobs.pipeline.inputs._split_rows import split_rows
+from knobs.pipeline.model._build import ModelInfo, build_model
+from knobs.pipeline.stages._modes import FoldMode, SplitMode, run_mode
+from knobs.pipeline.trials._objective import make_trainer
+from knobs.space import Space
+
+__all__ = ["RunInputs", "load_inputs"]
+
+
+@dataclass
+class RunInputs:
+    """What a run starts from.
+
+    Attributes:
+        dataset: the data set as loaded (its description; ``dataset.X`` may be raw).
+        splits: train / val / test, encoded with the preprocessing fitted on the training split
+            (the test split is sealed in the vault as it is here).
+        data: train and validation tensors, standardized with the training statistics (in fold
+            mode: every non-test row as training rows, and each fold's own data in ``data.folds``).
+        space: the search space; fixed: the values every trial has (model arguments the data
+            decides included, so every checkpoint records them).
+        reference: the centre of the space with the fixed values (preflight, check, diagnose).
+        mode: one split or k folds (``SplitMode`` / ``FoldMode``).
+    """
+
+    dataset: Dataset
+    splits: Splits
+    data: PreparedData
+    space: Space
+    fixed: dict[str, Any]
+    reference: dict[str, Any]
+    mode: SplitMode | FoldMode
+
+    def view(self) -> tuple[PreparedData, Splits, dict[str, Any]]:
+        """(data, splits, reference parameters) that a one-split step looks at (``mode.view``)."""
+        return self.mode.view(self.data, self.splits, self.reference)
+
+
+def load_inputs(cfg: RunConfig) -> RunInputs:
+    """Load, split, encode and standardize the data, build the space, and check everything.
+
+    The test split is encoded with the preprocessor fitted on the training split before it is
+    sealed, exactly as prediction rows will be. Raises on any bad input."""
+    torch.set_num_threads(cfg.train.threads)
+    mode = run_mode(cfg)
+    dataset = load_dataset(cfg.data.source, kind=cfg.data.kind, **cfg.data.loader_options())
+    if cfg.data.n_classes is not None:
+        dataset = declare_classes(dataset, cfg.data.n_classes)
+    if dataset.task == "classification":
+        validate_labels(dataset.y, dataset.n_classes)
+    space, fixed = build_space(cfg.search.space)
+    if space is None:
+        raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
+    raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg))
+    preprocessor, splits, report = encode_splits(dataset, raw)
+    texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
+    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report, texts=texts)
+    data.folds = mode.prepare_folds(cfg, dataset, raw.train, groups)
+    taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
+    if taken:
+        raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
+                          f"(set data.{taken[0]} to bound it); remove it from the space")
+    fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    if cfg.autopilot.enabled:
+        check_autopilot(cfg, data)
+    reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
+    _check_params(cfg, data, space, fixed)
+    check_population(cfg, space, fixed)
+    return RunInputs(dataset, splits, data, space, fixed, reference, mode)
+
+
+def _check_params(cfg: RunConfig, data: PreparedData, space: Space, fixed: dict) -> None:
+    """Build the model and trainer for every choice option once, so a bad name fails before any work."""
+    base = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
+    variants = [base] + [{**base, name: option} for name in space.names
+                         if space[name].kind == "choice" for option in space[name].options]
+    info = ModelInfo.of(data)
+    for params in variants:
+        build_model(cfg, params, info)
+        make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()

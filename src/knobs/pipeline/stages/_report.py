@@ -1,0 +1,69 @@
+"""The last stages: the final evaluation (the mode's: ensemble or single, or the fold mode's refit)
+and the report — summary.json's content and report.html."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from knobs.pipeline.stages._open import OpenRun
+from knobs.pipeline.stages._runners import runner_for
+from knobs.pipeline.stages._study import direction
+from knobs.report import write_report
+
+__all__ = ["test_once", "report"]
+
+
+def test_once(run: OpenRun, objective: Any, final_test: bool) -> dict:
+    """Open the vault once and measure the final model (``{"test": None}`` for ``knobs tune``)."""
+    if not final_test:
+        return {"test": None}
+    final = run.inputs.mode.final(run.cfg, run.rundir, run.vault, run.inputs.data, objective, run.study.trials,
+                                  direction(run.cfg))
+    if final["test"] is not None:
+        run.events("test", final_model=final["final_model"],
+                   **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})
+    return final
+
+
+def report(run: OpenRun, preflight: list, final: dict, autopilot: dict | None) -> dict:
+    """Write report.html; return the summary (summary.json's content, less the run's seconds)."""
+    summary = _summary(run, preflight, final)
+    if autopilot is not None:
+        summary["autopilot"] = autopilot
+    write_report(run.rundir.path / "report.html", summary=summary, trials=run.study.trials,
+                 events_path=run.rundir.events_path)
+    return summary
+
+
+def _summary(run: OpenRun, preflight: list, final: dict) -> dict:
+    cfg, dataset, study, vault = run.cfg, run.inputs.dataset, run.study, run.vault
+    best = study.best
+    states = [t.state.value for t in study.trials]
+    return {
+        "name": run.rundir.path.name,
+        "run_dir": str(run.rundir.path),
+        "data": {"source": dataset.source, "n": int(len(dataset.y)), "n_classes": dataset.n_classes,
+                 "task": dataset.task, "loading": dataset.loading},
+        "test": final["test"],
+        "final_model": final.get("final_model"),
+        "single": final.get("single"),
+        "ensemble": final.get("ensemble"),
+        "threshold": final.get("threshold"),
+        "cv": run.inputs.mode.cv(cfg, best),
+        "refit": final.get("refit"),
+        "practices": {"balance": cfg.balance.model_dump() if cfg.balance.active() else None,
+                      "augment": cfg.augment or None, "transfer": cfg.transfer},
+        "best_trial": {
+            "number": best.number, "value": best.value, "metric": cfg.search.metric, "config": best.config,
+            "val_accuracy": best.attrs.get("val_accuracy"), "val_loss": best.attrs.get("val_loss"),
+            "best_epoch": best.attrs.get("best_epoch"), "epochs_run": best.attrs.get("epochs_run"),
+        },
+        "n_trials": len(study.trials),
+        "states": {s: states.count(s) for s in ("complete", "pruned", "failed", "running")},
+        "total_epochs": int(sum(t.attrs.get("epochs_run") or (t.last_step or 0) for t in study.trials)),
+        "preflight": [r.to_dict() for r in preflight],
+        "search": {"sampler": cfg.search.sampler, "pruner": cfg.search.pruner, "space": run.inputs.space.to_json(),
+                   "direction": direction(cfg), "executor": cfg.search.executor,
+                   "population": runner_for(cfg.search).population},
+        "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
+    }

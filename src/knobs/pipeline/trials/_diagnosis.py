@@ -1,0 +1,43 @@
+"""One trial's configuration diagnosed on a run's prepared data (``knobs.diagnose`` underneath).
+
+Why here, with the trials: the autopilot asks it about the search's best configuration, and
+``knobs diagnose --config`` about the centre of the space; both build the model and trainer a
+trial would (``build_model``, ``make_trainer``) so the diagnosis sees what a run trains.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from knobs.config import ChecksConfig, RunConfig
+from knobs.diagnose._diagnose import run_diagnosis
+from knobs.diagnose._evidence import Settings
+from knobs.diagnose._report import Report
+from knobs.pipeline.trials._preflight import run_preflight
+from knobs.pipeline.model._build import ModelInfo, build_model
+from knobs.pipeline.trials._objective import make_trainer
+
+__all__ = ["diagnose_params", "EPOCHS"]
+
+# NOTE: enough epochs for the loss curve to show its shape (the rules look at thirds of the run),
+# short enough for a diagnosis to take seconds.
+EPOCHS = 20
+
+
+def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, Any], epochs: int | None = None) -> Report:
+    """Diagnose one trial's parameters (fixed values included) on a run's prepared data.
+
+    What ``knobs run --autopilot`` asks about the search's best configuration, without loading
+    the data again: ``splits`` and ``data`` are what ``load_inputs`` returned.
+    """
+    model = build_model(cfg, params, ModelInfo.of(data))
+    trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
+    settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
+                        batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),
+                        weight_decay=trainer.weight_decay, optimizer_options=trainer.optimizer_options,
+                        n_classes=data.n_classes if data.task == "classification" else None,
+                        seed=cfg.seed, device=cfg.train.device)
+    only_data = ChecksConfig(initial_loss=False, overfit_tiny=False, data=True)
+    data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val))
+    return run_diagnosis(model, data.train, data.val, settings, data_checks)

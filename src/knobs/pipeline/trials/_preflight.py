@@ -1,0 +1,40 @@
+"""Preflight: the checks that cost seconds and save hours, run before the search starts."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from knobs.checks import CheckResult, check_data, check_initial_loss, overfit_tiny
+from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.inputs._target import scale_target
+
+__all__ = ["run_preflight"]
+
+
+def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], torch.nn.Module],
+                  raw_splits: Any) -> list[CheckResult]:
+    """Run the enabled preflight checks on a reference model of the searched family.
+
+    Args:
+        checks_cfg: the [checks] section.
+        data: standardized train/val tensors.
+        make_model: zero-argument factory of a fresh reference model.
+        raw_splits: the un-standardized train/val arrays, for the data checks (their regression
+            targets are judged as trained: standardized with the training statistics).
+    """
+    results: list[CheckResult] = []
+    X, y = data.train
+    if checks_cfg.data:
+        # NOTE: the targets as the models see them (a run standardizes regression targets).
+        shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)),
+                        scale_target(np.asarray(ys, dtype=np.float64), data.target)) for Xs, ys in raw_splits)
+        n_classes = data.n_classes if data.task == "classification" else None
+        results.extend(check_data(shaped, n_classes=n_classes, task=data.task, standardizer=data.scaler))
+    if checks_cfg.initial_loss:
+        results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task))
+    if checks_cfg.overfit_tiny:
+        results.append(overfit_tiny(make_model, X, y, task=data.task))
+    return results
