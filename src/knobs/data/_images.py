@@ -175,6 +175,7 @@ def load_image_folder(root: str | Path, image_size=None, image_channels: int | N
         task="classification", n_classes=len(files.classes), name=files.root.name,
         class_names=list(files.classes), image_shape=(channels, height, width), source=str(files.root),
         loading=_record(files, (height, width), channels, keep, skipped, bad_files, max_per_class),
+        row_ids=np.array([str(f) for f, k in zip(files.files, keep) if k], dtype=object),
     )
 
 

@@ -16,12 +16,14 @@ import numpy as np
 import torch
 
 from knobs.config import RunConfig, build_space
-from knobs.data import Dataset, Splits, declare_classes, encode_splits, load_dataset, validate_labels
+from knobs.data import Dataset, Splits, encode_splits, validate_labels
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
 from knobs.pipeline.inputs._population_check import check_population
 from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
+from knobs.pipeline.inputs._source import load_source
+from knobs.pipeline.inputs._split_record import split_record
 from knobs.pipeline.inputs._split_rows import split_rows
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.stages._modes import FoldMode, SplitMode, run_mode
@@ -45,6 +47,7 @@ class RunInputs:
             decides included, so every checkpoint records them).
         reference: the centre of the space with the fixed values (preflight, check, diagnose).
         mode: one split or k folds (``SplitMode`` / ``FoldMode``).
+        split_record: which rows each split holds, by name (the run's ``splits.json``).
     """
 
     dataset: Dataset
@@ -54,6 +57,7 @@ class RunInputs:
     fixed: dict[str, Any]
     reference: dict[str, Any]
     mode: SplitMode | FoldMode
+    split_record: dict | None = None
 
     def view(self) -> tuple[PreparedData, Splits, dict[str, Any]]:
         """(data, splits, reference parameters) that a one-split step looks at (``mode.view``)."""
@@ -67,15 +71,14 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     sealed, exactly as prediction rows will be. Raises on any bad input."""
     torch.set_num_threads(cfg.train.threads)
     mode = run_mode(cfg)
-    dataset = load_dataset(cfg.data.source, kind=cfg.data.kind, **cfg.data.loader_options())
-    if cfg.data.n_classes is not None:
-        dataset = declare_classes(dataset, cfg.data.n_classes)
+    given, test_ids = load_source(cfg)
+    dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
     space, fixed = build_space(cfg.search.space)
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
-    raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg))
+    raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
     data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report, texts=texts)
@@ -90,7 +93,8 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     check_population(cfg, space, fixed)
-    return RunInputs(dataset, splits, data, space, fixed, reference, mode)
+    record = split_record(dataset, raw, test_ids, data.folds, cfg.data.test_path)
+    return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
 
 
 def _check_params(cfg: RunConfig, data: PreparedData, space: Space, fixed: dict) -> None:
