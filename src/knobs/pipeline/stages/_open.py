@@ -35,6 +35,8 @@ class OpenRun:
     study: Study
     study_url: str
     events: EventLog
+    #: why the search finished fewer trials than asked (``summary.search.stopped``), or None
+    search_stopped: str | None = None
 
 
 def seal_vault(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> Vault:
