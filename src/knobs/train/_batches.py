@@ -34,7 +34,7 @@ import torch
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["TensorBatches", "LoaderBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "unpack", "inputs_of", "to_device", "forward"]
+           "check_outputs", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def forward(model: torch.nn.Module, x: Any) -> torch.Tensor:
     return model(*x) if type(x) is tuple else model(x)
 
 
-def _weights(w: Any, n: int, name: str) -> torch.Tensor:
+def check_weights(w: Any, n: int, name: str) -> torch.Tensor:
     w = torch.as_tensor(np.asarray(w)) if not isinstance(w, torch.Tensor) else w
     w = w.reshape(-1) if w.ndim == 2 and w.shape[1] == 1 else w
     if w.ndim != 1 or len(w) != n:
@@ -225,7 +225,7 @@ class LoaderBatches:
             if w is None:
                 yield X, y
             else:
-                yield X, y, _weights(w, len(y), self.name).to(device, non_blocking=not blocking)
+                yield X, y, check_weights(w, len(y), self.name).to(device, non_blocking=not blocking)
 
 
 def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch_size: int,
@@ -250,7 +250,7 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
                         f"torch.utils.data.DataLoader(TensorDataset(X1, X2, y)) with a collate_fn, or a "
                         f"Dataset returning ((x1, x2), y)")
     X, y = as_tensors((X, y), name, task)
-    w = None if w is None else _weights(w, len(y), name).to(device)
+    w = None if w is None else check_weights(w, len(y), name).to(device)
     return TensorBatches(X.to(device), y.to(device), batch_size, generator, shuffle, w)
 
 
