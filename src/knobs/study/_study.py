@@ -217,7 +217,8 @@ class Study:
                 finished since the last look) — after the batch's per-trial callbacks, with its
                 last trial.
             catch: exceptions that fail a trial but not the study. The default catches every
-                ``Exception`` — one diverging config should not end a long search — except
+                ``Exception`` — one diverging config (``knobs.train.Diverged``, a
+                ``RuntimeError``) should not end a long search — except
                 ``KnobsError`` (a bad setup fails every trial alike), which always propagates
                 unless ``catch`` names it. Each caught failure is logged on ``knobs.study``
                 and kept in ``attrs["fail_reason"]``.
