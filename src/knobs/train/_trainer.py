@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import torch
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import BatchKeys, check_outputs, forward, inputs_of, make_batches, to_device
+from knobs.train._batches import BatchKeys, check_outputs, forward, make_batches
+from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
 from knobs.train._device import configure_backends, resolve_device, resolve_precision
@@ -240,7 +240,7 @@ class Trainer:
         """
         self._check_settings()
         metrics = resolve_metrics(self.metrics, self.task)
-        device = _device_of(model)
+        device = device_of(model)
         precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
         batches = make_batches(data, "data", task=self.task, device=device, batch_size=self._eval_batch_size(),
                                generator=None, shuffle=False, keys=BatchKeys.of(self.batch_keys))
@@ -259,19 +259,10 @@ class Trainer:
         self._check_settings()
         if batch_size is not None:
             _check_int("batch_size", batch_size, 1)
-        device = _device_of(model)
+        device = device_of(model)
         precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
-        keys = BatchKeys.of(self.batch_keys)
-        outs, was_training = [], model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                for xb in _input_batches(data, batch_size or self._eval_batch_size(), keys):
-                    with precision.autocast():
-                        outs.append(forward(model, to_device(xb, device)).float().cpu())
-        finally:
-            model.train(was_training)
-        return torch.cat(outs)
+        return predict(model, data, batch_size=batch_size or self._eval_batch_size(), precision=precision,
+                       keys=BatchKeys.of(self.batch_keys))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Checkpoint everything ``fit(resume_from=path)`` needs to continue identically."""
@@ -464,35 +455,6 @@ class Trainer:
             mode = es.mode_ if es is not None else "min"
             history.best_epoch = best_epoch(history.records, history.monitor, mode)
         history.stopped_early = self.epoch_ < self.epochs
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def _input_batches(data: Any, batch_size: int, keys: BatchKeys):
-    """Model inputs in row order: slices of in-memory inputs, or a DataLoader's batches."""
-    if isinstance(data, torch.utils.data.DataLoader):
-        for batch in data:
-            yield inputs_of(batch, keys)
-        return
-    X = inputs_of(data, keys) if not isinstance(data, torch.Tensor) else data
-    if isinstance(X, tuple):
-        n = len(X[0])
-        for a in range(0, n, batch_size):
-            yield tuple(_tensor(x)[a:a + batch_size] for x in X)
-        return
-    X = _tensor(X)
-    for a in range(0, len(X), batch_size):
-        yield X[a:a + batch_size]
-
-
-def _tensor(x: Any) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    x = torch.as_tensor(np.asarray(x))
-    return x.float() if x.dtype == torch.float64 else x
-
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
