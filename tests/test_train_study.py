@@ -93,6 +93,10 @@ def test_report_to_trial_names_an_unknown_monitor():
     trainer = Trainer(epochs=1, callbacks=[ReportToTrial(trial, monitor="val_f1")])
     with pytest.raises(ConfigError, match=r"val_f1.*expected one of train_loss, val_loss, val_accuracy"):
         trainer.fit(net({"width": 4}), TRAIN, VAL)
+    assert trainer.history_.records == []  # refused before the first epoch
+    trainer = Trainer(epochs=2, metrics={"val_f1": "macro_f1"}, callbacks=[ReportToTrial(trial, monitor="val_f1")])
+    history = trainer.fit(net({"width": 4}), TRAIN, VAL)
+    assert trial.intermediate == {1: history.records[0]["val_f1"], 2: history.records[1]["val_f1"]}
 
 
 def test_top_trials_models_ensemble_end_to_end(tmp_path):

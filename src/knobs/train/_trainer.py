@@ -127,7 +127,8 @@ class Trainer:
     do, a custom one needs ``reduction="none"``).
 
     Attributes set by ``fit``: ``model_``, ``optimizer_``, ``schedule_``, ``device_``,
-    ``precision_``, ``history_``, ``epoch_`` (completed epochs), ``step_`` (optimizer steps).
+    ``precision_``, ``history_``, ``epoch_`` (completed epochs), ``step_`` (optimizer steps),
+    ``metrics_`` (the validation metrics by name, resolved).
     """
 
     def __init__(self, optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
@@ -303,10 +304,10 @@ class Trainer:
     def _prepare(self, model: nn.Module, train: Any, val: Any) -> None:
         self.validate()
         schedule = check_schedule(self.schedule)
-        self._metrics = resolve_metrics(self.metrics, self.task)
+        self.metrics_ = resolve_metrics(self.metrics, self.task)
         keys = BatchKeys.of(self.batch_keys)
         if self.early_stopping is not None:
-            self.early_stopping.check(has_val=val is not None, metrics=self._metrics)
+            self.early_stopping.check(has_val=val is not None, metrics=self.metrics_)
         monitor = self._monitor(val is not None)
         if schedule and schedule["name"] == "plateau" and val is None and (schedule["monitor"] or monitor) != "train_loss":
             raise ConfigError("schedule 'plateau': watches a validation metric; pass val=... or set monitor = 'train_loss'")
@@ -365,10 +366,10 @@ class Trainer:
         start = time.perf_counter()
         train_loss, lrs = self._train_epoch(epoch)
         val_loss = val_accuracy = None
-        values = dict.fromkeys(self._metrics)
+        values = dict.fromkeys(self.metrics_)
         if self._val is not None:
             val_loss, val_accuracy, values = measure(self.model_, self._val, self.task, self.precision_,
-                                                     self._metrics, self.weight_val_loss)
+                                                     self.metrics_, self.weight_val_loss)
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                   "val_accuracy": val_accuracy, **values, "lr": lrs[0], "seconds": time.perf_counter() - start}
         if any(lr != lrs[0] for lr in lrs):

@@ -51,6 +51,12 @@ class ReportToTrial(Callback):
     def __init__(self, trial: Any, monitor: str = "val_loss") -> None:
         self.trial, self.monitor = trial, monitor
 
+    def on_fit_start(self, trainer: Any) -> None:
+        known = ("train_loss", "val_loss", "val_accuracy", *getattr(trainer, "metrics_", {}))
+        if self.monitor not in known:
+            raise ConfigError(f"ReportToTrial(monitor={self.monitor!r}): the epoch record has no such key; "
+                              f"expected one of {', '.join(known)}")
+
     def on_epoch_end(self, trainer: Any, record: dict) -> None:
         if self.monitor not in record:
             shown = ", ".join(k for k in record if k not in ("epoch", "lr_steps", "seconds"))
