@@ -239,3 +239,48 @@ def test_a_search_cut_by_its_timeout_says_so():
     assert stop_reason(search, _study(8), 31.0) is None
     grid = load_config(None, {"search.n_trials": 8, "search.sampler": "grid"}).search
     assert "no new configuration to try (grid): 4 of 8" in stop_reason(grid, _study(4), 1.0)
+
+
+# --- knobs evaluate's intervals -------------------------------------------------------------------
+
+@pytest.mark.parametrize("task, k, threshold", [("classification", 2, None), ("classification", 2, 0.3),
+                                                ("classification", 4, None), ("regression", 0, None)])
+def test_bootstrap_statistics_match_split_metrics(task, k, threshold):
+    """A resample as row weights gives exactly split_metrics of the resampled rows (ties included)."""
+    from knobs.metrics import split_metrics
+    from knobs.pipeline.commands._evaluate import weighted_metrics
+
+    rng = np.random.default_rng(k)
+    n = 90
+    if task == "classification":
+        y = rng.integers(0, k, n)
+        out = np.round(rng.random((n, k)), 1) + 0.01  # ties in the scores
+        out /= out.sum(axis=1, keepdims=True)
+    else:
+        y = rng.normal(size=n)
+        out = y + rng.normal(size=n) * 0.5
+    for _ in range(3):
+        index = rng.integers(0, n, n)
+        weights = np.bincount(index, minlength=n)[None, :].astype(float)
+        expected = split_metrics(task, y[index], out[index], threshold=threshold)
+        got = weighted_metrics(task, y, out, threshold, weights)
+        for key, values in got.items():
+            assert values[0] == pytest.approx(expected[key], abs=1e-9), key
+
+
+def test_wilson_interval_and_bootstrap_intervals_hold_the_estimate():
+    from knobs.metrics import split_metrics
+    from knobs.pipeline.commands._evaluate import intervals, wilson
+
+    low, high = wilson(45, 50)
+    assert low == pytest.approx(0.7864, abs=1e-4) and high == pytest.approx(0.9565, abs=1e-4)
+    assert wilson(50, 50)[1] == pytest.approx(1.0) and wilson(50, 50)[0] < 1.0  # no zero-width interval at 100%
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    proba = np.eye(2)[y] * 0.3 + rng.random((300, 2)) * 0.7 + 0.01
+    proba /= proba.sum(axis=1, keepdims=True)
+    metrics = split_metrics("classification", y, proba)
+    found = intervals("classification", y, proba, metrics, None, seed=0)
+    assert found == intervals("classification", y, proba, metrics, None, seed=0)  # seeded
+    for key in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc"):
+        assert found[key][0] <= metrics[key] <= found[key][1], key
