@@ -177,6 +177,10 @@ def test_an_image_test_folder_is_sealed_and_evaluated_by_class_folders(tmp_path,
     assert main(["evaluate", "--run", str(result.path), "--input", str(tmp_path / "test")]) == 0
     evaluated = evaluate_file(result.path, tmp_path / "test")
     assert evaluated["metrics"]["accuracy"] == pytest.approx(result.summary["test"]["accuracy"])
+    from knobs.pipeline.commands._predict import predict_file
+
+    with pytest.raises(DataError, match="a folder of class folders is labelled data: score it with `knobs evaluate`"):
+        predict_file(result.path, tmp_path / "test")
     _images(tmp_path / "other", ("cat", "bird"), 2, 2)
     assert main(["evaluate", "--run", str(result.path), "--input", str(tmp_path / "other")]) == 2
     assert "class folder(s) ['bird'] that the run's training data lacks" in capsys.readouterr().err
@@ -197,6 +201,7 @@ def test_a_builder_run_with_a_torch_dataset_and_fold_mode_records_the_folds(tmp_
     assert splits["ids"] == "position" and len(splits["folds"]) == len(splits["train"])
     assert sorted(set(splits["folds"])) == [0, 1, 2] and splits["val"] == []
     assert result.summary["data"]["source"] == f"builder:{tmp_path / 'mine.py'}:make"
+    assert len(result.summary["data"]["loading"]["builder_sha256"]) == 64
 
 
 def test_rows_subsample_a_table_before_the_split(tmp_path):

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from knobs._imports import load_reference
+from knobs._imports import load_reference, source_hash
 from knobs.data import declare_classes, load_dataset
 from knobs.data._arrays import GivenData, build_data, load_arrays, subsample
 from knobs.errors import ConfigError
@@ -66,7 +66,11 @@ def _given(cfg) -> GivenData:
                               f"{', '.join(sorted(ARRAY_OPTIONS))}")
         if data.builder is not None:
             builder = load_reference(data.builder, key="data.builder")
-            return build_data(builder, data.builder, task=data.task, max_classes=data.max_classes)
+            given = build_data(builder, data.builder, task=data.task, max_classes=data.max_classes)
+            # NOTE: the code's hash rides in the loading record (summary.json), so two runs can tell
+            # whether they read the same builder
+            given.dataset.loading["builder_sha256"] = source_hash(data.builder, key="data.builder")
+            return given
         return load_arrays(data.source, target=data.target, task=data.task, max_classes=data.max_classes)
     return GivenData(load_dataset(data.source, kind=data.kind, **data.loader_options()))
 
