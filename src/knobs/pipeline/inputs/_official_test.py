@@ -89,7 +89,8 @@ def _table(cfg, dataset: Dataset, path: str, kind: str) -> Dataset:
     options.update(target=wanted[target], task=dataset.task)
     if kind == "text":
         return load_text_csv(path, text_column=wanted[loading["text_column"]], **options)
-    categorical = [wanted[c] for c in cfg.data.categorical]
+    # NOTE: the training file's categorical columns, so a test column of codes is not read as numbers
+    categorical = [wanted[c] for c in loading.get("categorical", {})]
     return load_csv(path, features=[wanted[f] for f in dataset.feature_names], categorical=categorical, **options)
 
 
@@ -111,9 +112,7 @@ def _labels(test: Dataset, dataset: Dataset, path: str) -> np.ndarray:
         return test.y.astype(np.float32)
     known = {str(name): k for k, name in enumerate(dataset.class_names or range(dataset.n_classes))}
     names = [str(n) for n in (test.class_names or range(test.n_classes))]
-    unknown = [name for name in names if name not in known]
-    present = set(np.unique(test.y).tolist())
-    unknown = [name for i, name in enumerate(names) if name in unknown and i in present]
+    unknown = [names[i] for i in np.unique(test.y) if names[i] not in known]
     if unknown:
         raise DataError(f"data.test = {path!r} has the class(es) {unknown} that the training data "
                         f"({dataset.source}) lacks; its classes are {sorted(known)}. A model cannot predict a class "

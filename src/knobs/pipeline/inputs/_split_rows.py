@@ -47,12 +47,10 @@ def split_rows(cfg, dataset: Dataset, val: float, given: GivenData | None = None
                           f"mode validates on folds of the training rows; give train and test only, or remove data.folds")
     test = 0.0 if test_given else cfg.data.test_fraction
     if val_given:
-        index = np.arange(len(dataset))
-        splits = Splits(train=(dataset.X, dataset.y), val=given.val, test=given.test if test_given else None,
-                        index={"train": index, "val": None, "test": None})
         if not test_given:
-            raise ConfigError("the data gives a validation split but no test split; return \"test\" too")
-        return splits, None
+            raise ConfigError("the data gives a validation split but no test split; give \"test\" too")
+        return Splits(train=(dataset.X, dataset.y), val=given.val, test=given.test,
+                      index={"train": np.arange(len(dataset)), "val": None, "test": None}), None
     if dataset.groups is None:
         splits = split(dataset, val=val, test=test, seed=cfg.seed)
         groups = None
