@@ -55,7 +55,7 @@ def parse_numbers(cells) -> tuple[np.ndarray, np.ndarray]:
     """
     array = np.asarray(cells)
     if array.dtype.kind in "fiub":
-        return array.astype(np.float64), np.zeros(len(array), dtype=bool)
+        return array.astype(np.float64, copy=False), np.zeros(len(array), dtype=bool)
     absent = missing_mask(array)
     values = np.full(len(array), np.nan)
     text = np.zeros(len(array), dtype=bool)

@@ -168,27 +168,27 @@ def _read_bulk(content: str, reader, header: list[str], delimiter: str, quoting:
         return None
     textual = [name in text or not all(_finite_number(row[j]) for row in sniffed)
                for j, name in enumerate(header)]
-    dtype = np.dtype([(f"c{j}", object if is_text else np.float64) for j, is_text in enumerate(textual)])
+    plain = not any(textual)  # numbers only: one (n, k) float64 array, no record fields
+    dtype = np.float64 if plain else np.dtype([(f"c{j}", object if is_text else np.float64)
+                                               for j, is_text in enumerate(textual)])
     try:
         records = np.loadtxt(io.StringIO(content), dtype=dtype, delimiter=delimiter, skiprows=start,
-                             comments=None, ndmin=1,
+                             comments=None, ndmin=2 if plain else 1,
                              quotechar='"' if quoting != csv.QUOTE_NONE else None)
     except ValueError:
         return None  # a cell that is not a number, a row of another length: read cell by cell
     body_lines = content.count("\n") + (not content.endswith("\n")) - start
-    if len(records) != body_lines:
+    if len(records) != body_lines or (plain and records.shape[1] != len(header)):
         return None  # blank lines or quoted line breaks: row positions would not be line numbers
-    columns = []
+    # NOTE: numeric columns are views into the records (strided, no copy).
+    columns = [records[:, j] if plain else records[f"c{j}"] for j in range(len(header))]
     for j, is_text in enumerate(textual):
-        column = records[f"c{j}"]
         if is_text:
-            stripped = np.empty(len(column), dtype=object)
-            stripped[:] = list(map(str.strip, column))
-            columns.append(stripped)
-        elif not np.isfinite(column).all():
+            stripped = np.empty(len(records), dtype=object)
+            stripped[:] = list(map(str.strip, columns[j]))
+            columns[j] = stripped
+        elif not np.isfinite(columns[j]).all():
             return None  # NaN or infinity: the cell-by-cell reader reports them as written
-        else:
-            columns.append(column)  # a strided view into the records: no copy
     return columns, np.arange(start + 1, start + 1 + len(records), dtype=np.int64)
 
 
