@@ -26,6 +26,9 @@ TRICKY = [
     ("no final newline", "a,b,label\n1,2,0\n3,4,1"),
     ("crlf", "a,b,label\r\n1,2,0\r\n3,4,1\r\n"),
     ("text after numbers", "a,b,label\n" + "1,2,0\n" * 150 + "1,x,1\n"),
+    ("missing after the first rows", "a,b,label\n" + "1,2,0\n" * 150 + "1,,1\nNA,3,0\n"),
+    ("nan after the first rows", "a,b,label\n" + "1,2,0\n" * 150 + "1,nan,1\n-inf,3,0\n"),
+    ("tsv", "a\tb\tlabel\n1\t\"2\"\tx y\n3\t4\t z\n"),
 ]
 
 
@@ -41,7 +44,7 @@ def _same_tables(bulk, cells):
 
 @pytest.mark.parametrize("name,text", TRICKY, ids=[name for name, _ in TRICKY])
 def test_bulk_and_cell_by_cell_readers_give_the_same_table(tmp_path, name, text):
-    path = tmp_path / "t.csv"
+    path = tmp_path / ("t.tsv" if name == "tsv" else "t.csv")
     path.write_text(text, newline="")
     _same_tables(read_table(path, bulk=True), read_table(path))
 
@@ -89,8 +92,8 @@ def test_no_per_cell_function_runs_on_a_numeric_or_a_mixed_file(tmp_path, monkey
     numeric.write_text("label," + ",".join(f"p{j}" for j in range(40)) + "\n" + "".join(
         f"{i % 3}," + ",".join(map(str, rng.integers(0, 255, 40))) + "\n" for i in range(300)))
     mixed = tmp_path / "mixed.csv"
-    mixed.write_text("label,color,x,y\n" + "".join(
-        f"{i % 2},{'red' if i % 3 else 'blue'},{'' if i % 7 == 0 else i},{'NA' if i % 11 == 0 else i / 2}\n"
+    mixed.write_text("label,color,x,y,z\n" + "".join(
+        f"{i % 2},{'red' if i % 3 else 'blue'},{'' if i % 7 == 0 else i},{'NA' if i % 11 == 0 else i / 2},{i / 10}\n"
         for i in range(300)))
     calls = []
     monkeypatch.setattr(_cells, "_is_missing", lambda cell: calls.append(cell) or False)
@@ -98,7 +101,8 @@ def test_no_per_cell_function_runs_on_a_numeric_or_a_mixed_file(tmp_path, monkey
     assert ds.X.shape == (300, 40) and ds.X.dtype == np.float32 and ds.preprocessor is None
     ds = load_csv(mixed, missing="median")
     assert ds.loading["missing_cells"] == {"x": 43, "y": 28} and ds.loading["categorical"] == {"color": 2}
-    assert ds.preprocessor.fit_transform(ds.X).shape == (300, 4)
+    assert ds.X[:, 3].tolist()[:2] == [0.0, 0.1]  # a complete numeric column, read in bulk
+    assert ds.preprocessor.fit_transform(ds.X).shape == (300, 5)
     assert calls == []
 
 

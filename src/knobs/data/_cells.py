@@ -27,6 +27,9 @@ _SPELLINGS = frozenset("".join(chars) for word in MISSING
                        for chars in product(*({c.lower(), c.upper()} for c in word)))
 
 
+_NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64}
+
+
 def missing_mask(cells) -> np.ndarray:
     """True where a cell is missing: one of ``MISSING`` (any case, blanks around), None, or NaN."""
     array = np.asarray(cells)
@@ -40,11 +43,13 @@ def missing_mask(cells) -> np.ndarray:
         # NOTE: fixed-width strings: numpy's own string functions, no Python object per cell.
         stripped = np.strings.strip(flat.astype(str) if kind == "S" else flat)
         return np.isin(np.strings.lower(stripped), list(MISSING)).reshape(array.shape)
-    try:
-        stripped = list(map(str.strip, flat))  # raises TypeError unless every cell is a str
-    except TypeError:
-        return np.fromiter(map(_is_missing, flat), dtype=bool, count=len(flat)).reshape(array.shape)
-    return np.fromiter(map(_SPELLINGS.__contains__, stripped), dtype=bool, count=len(flat)).reshape(array.shape)
+    types = set(map(type, flat))
+    if types <= {str}:
+        stripped = map(str.strip, flat)
+        return np.fromiter(map(_SPELLINGS.__contains__, stripped), dtype=bool, count=len(flat)).reshape(array.shape)
+    if types <= _NUMBER_TYPES:  # numbers read in bulk, as Python floats in an object array
+        return np.isnan(flat.astype(np.float64)).reshape(array.shape)
+    return np.fromiter(map(_is_missing, flat), dtype=bool, count=len(flat)).reshape(array.shape)
 
 
 def parse_numbers(cells) -> tuple[np.ndarray, np.ndarray]:

@@ -89,9 +89,9 @@ def scan_image_folder(root: str | Path, *, bad_files: str = "error", max_per_cla
         raise DataError(f"image folder not found: {str(root)!r}; expected a folder with one sub-folder per class")
     skipped, ignored = [], []
     entries = _visible(root, ignored)
-    for stray in (e for e in entries if not e.is_dir()):
+    for stray in (path for path, is_dir in entries if not is_dir):
         _bad(stray, "lies outside the class folders (expected root/<class>/<image>)", bad_files, skipped)
-    folders = [e for e in entries if e.is_dir()]
+    folders = [path for path, is_dir in entries if is_dir]
     if not folders:
         raise DataError(f"{root}: no class folders; put the images of each class in a sub-folder "
                         f"named after the class (root/cat/1.png, root/dog/2.png)")
@@ -317,8 +317,8 @@ def _record(files: ImageFiles, size, channels, keep, skipped, bad_files, max_per
 def _scan_class(folder: Path, bad_files: str, max_per_class: int | None, seed: int, skipped: list,
                 ignored: list) -> list:
     entries = _visible(folder, ignored)
-    for entry in entries:
-        if entry.is_dir():
+    for entry, is_dir in entries:
+        if is_dir:
             raise DataError(f"class folder {str(folder)!r} holds a folder {entry.name!r}: images must sit "
                             f"directly in one sub-folder per class (point the source at {str(folder)!r} "
                             f"if its sub-folders are the classes)")
@@ -326,7 +326,7 @@ def _scan_class(folder: Path, bad_files: str, max_per_class: int | None, seed: i
     for index in _draw_order(len(entries), max_per_class, seed, folder.name):
         if max_per_class is not None and len(images) >= max_per_class:
             break
-        entry = entries[index]
+        entry = entries[index][0]
         header = _probe(entry)
         if isinstance(header, str):
             _bad(entry, header, bad_files, skipped)
@@ -366,10 +366,15 @@ def _bad(path: Path, reason: str, bad_files: str, skipped: list) -> None:
     skipped.append({"file": str(path), "reason": reason})
 
 
-def _visible(folder: Path, ignored: list) -> list[Path]:
-    entries = sorted(folder.iterdir(), key=lambda p: p.name)
-    ignored.extend(str(e) for e in entries if e.name.startswith("."))
-    return [e for e in entries if not e.name.startswith(".")]
+def _visible(folder: Path, ignored: list) -> list[tuple[Path, bool]]:
+    """``(path, is a folder)`` of the entries of ``folder`` by name, hidden ones listed in ``ignored``.
+
+    NOTE: ``os.scandir`` knows which entries are folders without a ``stat`` per file (50,000 of
+    them in CIFAR-10's training folder)."""
+    with os.scandir(folder) as found:
+        entries = sorted(((entry.name, entry.is_dir()) for entry in found))
+    ignored.extend(str(folder / name) for name, _ in entries if name.startswith("."))
+    return [(folder / name, is_dir) for name, is_dir in entries if not name.startswith(".")]
 
 
 def _high_depth(image_module, img, size: tuple[int, int]) -> np.ndarray:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -34,6 +35,7 @@ from knobs.errors import DataError
 __all__ = ["Table", "read_table", "default_delimiter"]
 
 _SNIFFED_ROWS = 100  # rows read cell by cell to guess which columns are text before the bulk read
+_CELL_ERROR = re.compile(r"could not convert string .* at row (\d+), column (\d+)\.")
 _BLANKS = " \t\x0b\x0c\""  # a quoted cell may hold anything, line breaks included
 
 
@@ -168,28 +170,63 @@ def _read_bulk(content: str, reader, header: list[str], delimiter: str, quoting:
         return None
     textual = [name in text or not all(_finite_number(row[j]) for row in sniffed)
                for j, name in enumerate(header)]
-    plain = not any(textual)  # numbers only: one (n, k) float64 array, no record fields
-    dtype = np.float64 if plain else np.dtype([(f"c{j}", object if is_text else np.float64)
-                                               for j, is_text in enumerate(textual)])
-    try:
-        records = np.loadtxt(io.StringIO(content), dtype=dtype, delimiter=delimiter, skiprows=start,
-                             comments=None, ndmin=2 if plain else 1,
-                             quotechar='"' if quoting != csv.QUOTE_NONE else None)
-    except ValueError:
-        return None  # a cell that is not a number, a row of another length: read cell by cell
     body_lines = content.count("\n") + (not content.endswith("\n")) - start
-    if len(records) != body_lines or (plain and records.shape[1] != len(header)):
+    records = _load_records(content, delimiter, start, quoting, textual, 2 * body_lines)
+    if records is None:
+        return None  # a row of another length, text found too late, ...: read cell by cell
+    if len(records) != body_lines or (not any(textual) and records.shape[1] != len(header)):
         return None  # blank lines or quoted line breaks: row positions would not be line numbers
-    # NOTE: numeric columns are views into the records (strided, no copy).
-    columns = [records[:, j] if plain else records[f"c{j}"] for j in range(len(header))]
+    columns = _columns(records, textual)
+    unfinite = [j for j, column in enumerate(columns) if column.dtype.kind == "f" and not np.isfinite(column).all()]
+    if unfinite:
+        # NOTE: "nan", "inf" parse as floats; read as text, "nan" counts as missing and an
+        # infinity is refused naming its line, as the cell-by-cell reader would.
+        for j in unfinite:
+            textual[j] = True
+        records = _load_records(content, delimiter, start, quoting, textual, body_lines)
+        if records is None:
+            return None
+        columns = _columns(records, textual)
+    return columns, np.arange(start + 1, start + 1 + len(records), dtype=np.int64)
+
+
+def _columns(records: np.ndarray, textual: list[bool]) -> list[np.ndarray]:
+    """The columns of ``_load_records``' result: float64 views (strided, no copy) and stripped text."""
+    plain = not any(textual)
+    columns = [records[:, j] if plain else records[f"c{j}"] for j in range(len(textual))]
     for j, is_text in enumerate(textual):
         if is_text:
             stripped = np.empty(len(records), dtype=object)
             stripped[:] = list(map(str.strip, columns[j]))
             columns[j] = stripped
-        elif not np.isfinite(columns[j]).all():
-            return None  # NaN or infinity: the cell-by-cell reader reports them as written
-    return columns, np.arange(start + 1, start + 1 + len(records), dtype=np.int64)
+    return columns
+
+
+def _load_records(content: str, delimiter: str, start: int, quoting: int, textual: list[bool],
+                  budget: int) -> np.ndarray | None:
+    """``numpy.loadtxt`` of the body: float64 ``(n, k)`` when no column is text, else records with
+    one field per column (object for text). A cell that is not a number in a column taken for
+    numbers makes that column text and the read start again, as long as the rows read before
+    failing stay within ``budget`` (a missing cell is usually met in the first rows). ``textual`` is
+    updated in place; None when the file must be read cell by cell."""
+    while True:
+        plain = not any(textual)  # numbers only: one (n, k) float64 array, no record fields
+        dtype = np.float64 if plain else np.dtype([(f"c{j}", object if is_text else np.float64)
+                                                   for j, is_text in enumerate(textual)])
+        try:
+            return np.loadtxt(io.StringIO(content), dtype=dtype, delimiter=delimiter, skiprows=start,
+                              comments=None, ndmin=2 if plain else 1,
+                              quotechar='"' if quoting != csv.QUOTE_NONE else None)
+        except ValueError as error:
+            # NOTE: numpy names the cell ("could not convert string 'NA' to float64 at row 9,
+            # column 3."); any other failure (or wording) goes to the cell-by-cell reader.
+            found = _CELL_ERROR.search(str(error))
+            if found is None or int(found[2]) > len(textual) or textual[int(found[2]) - 1]:
+                return None
+            budget -= int(found[1]) + 1
+            if budget < 0:
+                return None
+            textual[int(found[2]) - 1] = True
 
 
 def _read_cells(path: Path, reader, header: list[str], strip: bool) -> tuple[list[np.ndarray], np.ndarray]:
