@@ -34,7 +34,7 @@ def test_decoded_pixels_are_read_images_bits(tmp_path):
     assert ds.X.dtype == np.float32 and np.array_equal(ds.X, expected)
     gray = load_image_folder(root, image_channels=1, cache_dir=False)
     assert np.array_equal(gray.X[0], read_image(scan.files[0], (6, 5), 1).reshape(-1))
-    assert ds.loading["cache"]["hit"] is False and ds.loading["cache"]["uint8_mib"] == round(8 * 36 / 2**20, 1)
+    assert ds.loading["cache"]["hit"] is False and ds.loading["cache"]["mib"] == round(8 * 36 / 2**20, 1)
     assert ds.loading["cache"]["message"].startswith("decoded 8 images once into a")
 
 

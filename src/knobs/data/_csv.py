@@ -4,7 +4,8 @@ and an explicit policy for missing values.
 Why the raw cells stay raw when they need encoding: filling a missing value or choosing the
 categories of a one-hot code learns from the data, so it must happen after the split, on the
 training rows only. A file whose features are all numbers and complete loads straight to float32;
-any other file keeps its cells as text in ``X`` and carries an unfitted ``TabularPreprocessor``
+any other file keeps its cells in an object ``X`` (text, and Python floats for the columns read
+in bulk as numbers, see ``knobs.data._table``) and carries an unfitted ``TabularPreprocessor``
 (``Dataset.preprocessor``) that ``encode_splits`` fits on the training split.
 
 Everything the loader did (column kinds, missing cells per column, rows dropped and their lines)
@@ -71,8 +72,9 @@ def load_csv(
     Returns:
         A ``Dataset``. Classification labels are re-encoded to ``0..C-1`` in sorted order of the
         original values, which are kept in ``class_names``. ``X`` is float32 when every feature is
-        a complete numeric column; otherwise ``X`` holds the cells as text and
-        ``preprocessor`` is the unfitted ``TabularPreprocessor`` that encodes them.
+        a complete numeric column; otherwise ``X`` holds the cells (text, or floats where a column
+        was read as numbers) and ``preprocessor`` is the unfitted ``TabularPreprocessor`` that
+        encodes them.
 
     Raises:
         DataError: a missing file or column (listing the columns), a column mixing numbers and text

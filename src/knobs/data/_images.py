@@ -181,60 +181,54 @@ def load_image_folder(root: str | Path, image_size=None, image_channels: int | N
     started = time.perf_counter()
     root = Path(root)
     cache = ImageCache(root, {"image_size": image_size, "image_channels": image_channels, "bad_files": bad_files,
-                              "max_per_class": max_per_class, "seed": seed if max_per_class else None},
-                       cache_dir) if root.is_dir() else ImageCache(root, {}, False)
+                              "max_per_class": max_per_class, "seed": seed if max_per_class else None}, cache_dir)
     stored = cache.read()
     if stored is not None:
         pixels, record = stored
         _check_memory(record["loading"]["folder"], len(pixels), record["image_shape"], max_bytes)
-        return _dataset(pixels, record, _cache_record(cache, len(pixels), pixels.nbytes, started, hit=True))
+        return _dataset(pixels, record, _cache_record(cache, pixels, started, hit=True))
     files = scan_image_folder(root, bad_files=bad_files, max_per_class=max_per_class, seed=seed)
     height, width = resolve_size(files, image_size)
     channels = image_channels or (1 if all(m in GRAY_MODES for m in files.modes) else 3)
     shape = (channels, height, width)
     _check_memory(files.root, len(files.files), shape, max_bytes)
-    if any(_high_depth_mode(m) for m in files.modes):
-        # NOTE: 16-bit and float images keep their depth: no uint8 cache, decoded to float32 directly.
-        X, keep, skipped = _decode_all(files, shape, bad_files, workers, np.float32)
-        labels = files.labels[keep]
-        _check_classes_left(files, labels)
-        loading = _record(files, (height, width), channels, keep, skipped, bad_files, max_per_class, seed)
-        loading["cache"] = {"kind": "float32, high bit depth", "decoded": len(X)}
-        return Dataset(X=X, y=labels, task="classification", n_classes=len(files.classes), name=files.root.name,
-                       class_names=list(files.classes), image_shape=shape, source=str(files.root), loading=loading)
-    pixels, keep, skipped = _decode_all(files, shape, bad_files, workers, np.uint8)
+    # NOTE: 16-bit and float images keep their depth: decoded to float32 directly, not cached.
+    deep = any(mode.startswith("I") or mode == "F" for mode in files.modes)
+    pixels, keep, skipped = _decode_all(files, shape, bad_files, workers, np.float32 if deep else np.uint8)
     labels = files.labels[keep]
     _check_classes_left(files, labels)
     record = {"labels": labels.tolist(), "classes": list(files.classes), "image_shape": list(shape),
               "name": files.root.name, "source": str(files.root),
               "loading": _record(files, (height, width), channels, keep, skipped, bad_files, max_per_class, seed)}
-    written = cache.write(pixels, record)
-    return _dataset(pixels, record, _cache_record(cache if written else None, len(pixels), pixels.nbytes, started,
-                                                  hit=False))
+    written = not deep and cache.write(pixels, record)
+    return _dataset(pixels, record, _cache_record(cache if written else None, pixels, started, hit=False))
 
 
 def _dataset(pixels: np.ndarray, record: dict, cache: dict) -> Dataset:
-    """The ``Dataset`` of decoded ``uint8`` pixels: scaled to float32 in [0, 1] once."""
-    # NOTE: the same float32 division read_image does, so both give the same bits.
-    X = np.empty(pixels.shape, dtype=np.float32)
-    np.divide(pixels, np.float32(255.0), out=X)
+    """The ``Dataset`` of decoded pixels: uint8 scaled to float32 in [0, 1] once (float32 as is)."""
+    X = pixels
+    if pixels.dtype == np.uint8:
+        # NOTE: the same float32 division read_image does, so both give the same bits.
+        X = np.empty(pixels.shape, dtype=np.float32)
+        np.divide(pixels, np.float32(255.0), out=X)
     return Dataset(X=X, y=np.asarray(record["labels"], dtype=np.int64), task="classification",
                    n_classes=len(record["classes"]), name=record["name"], class_names=list(record["classes"]),
                    image_shape=tuple(record["image_shape"]), source=record["source"],
                    loading={**record["loading"], "cache": cache})
 
 
-def _cache_record(cache: ImageCache | None, n: int, nbytes: int, started: float, hit: bool) -> dict:
+def _cache_record(cache: ImageCache | None, pixels: np.ndarray, started: float, hit: bool) -> dict:
+    """What the load did with the pixels, for ``Dataset.loading["cache"]`` and the log."""
     seconds = round(time.perf_counter() - started, 2)
-    mib = round(nbytes / 2**20, 1)
+    n, mib, kind = len(pixels), round(pixels.nbytes / 2**20, 1), pixels.dtype.name
     where = str(cache.path) if cache is not None and cache.path is not None else None
     if hit:
-        message = f"read {n:,} decoded images ({mib} MiB uint8) from the disk cache {where} in {seconds} s"
+        message = f"read {n:,} decoded images ({mib} MiB {kind}) from the disk cache {where} in {seconds} s"
     else:
-        message = (f"decoded {n:,} images once into a {mib} MiB uint8 cache in {seconds} s"
+        message = (f"decoded {n:,} images once into a {mib} MiB {kind} cache in {seconds} s"
                    + (f", kept on disk at {where}" if where else ""))
     _log.info(message)
-    return {"hit": hit, "images": n, "uint8_mib": mib, "seconds": seconds, "file": where, "message": message}
+    return {"hit": hit, "images": n, "dtype": kind, "mib": mib, "seconds": seconds, "file": where, "message": message}
 
 
 def _check_memory(root, n: int, shape, max_bytes: int) -> None:
@@ -245,10 +239,6 @@ def _check_memory(root, n: int, shape, max_bytes: int) -> None:
                         f"{needed / 2**30:.2f} GiB as float32, over max_bytes ({max_bytes / 2**30:.2f} "
                         f"GiB); use a smaller image_size, max_per_class, or knobs.data.ImageFolder "
                         f"with a DataLoader (decoded on access)")
-
-
-def _high_depth_mode(mode: str) -> bool:
-    return mode.startswith("I") or mode == "F"
 
 
 def _decode_all(files: ImageFiles, shape: tuple[int, int, int], bad_files: str, workers: int | None,
