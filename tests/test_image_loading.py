@@ -95,3 +95,14 @@ def test_a_bad_file_in_the_draw_is_replaced_by_another(tmp_path):
     files = scan_image_folder(root, max_per_class=4, bad_files="skip", seed=0)
     kept_a = [f.name for f, label in zip(files.files, files.labels) if label == 0]
     assert len(kept_a) == 4 and all(int(name[:3]) % 2 == 0 for name in kept_a)
+
+
+def test_a_damaged_cache_entry_is_decoded_again_and_replaced(tmp_path):
+    root = folder(tmp_path, n=3)
+    cache = tmp_path / "cache"
+    first = load_image_folder(root, cache_dir=cache)
+    entry = next(cache.glob("*.npy"))
+    entry.write_bytes(entry.read_bytes()[:50])
+    again = load_image_folder(root, cache_dir=cache)
+    assert again.loading["cache"]["hit"] is False and np.array_equal(again.X, first.X)
+    assert load_image_folder(root, cache_dir=cache).loading["cache"]["hit"] is True

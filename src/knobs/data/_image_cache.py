@@ -62,7 +62,7 @@ class ImageCache:
         try:
             record = json.loads(self._record_path.read_text())
             pixels = np.load(self.path, allow_pickle=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):
             return None  # unreadable or half-copied by hand: decode again (and overwrite)
         if pixels.dtype != np.uint8 or len(pixels) != len(record.get("labels", ())):
             return None
