@@ -1,18 +1,19 @@
 """A delimited text file read as a table of columns, every row tied to its line in the file.
 
-Two readers, one result. ``numpy.loadtxt`` reads a file whose columns hold only numbers (and,
-beside them, text columns such as class names) in one C pass, as fast as numpy reads anything.
-Any file it cannot take as it is (a missing or misplaced cell, a row of another length, a blank
-line, a quoted line break, a NaN or infinity) is read again by the standard ``csv`` module, cell
-by cell, because every refusal must name the column and the line (``column 'age', line 17:
-'n/a'``), which needs the row positions a bulk parser drops. So the fast path only ever serves
-files that have nothing to refuse in their numeric columns; every message comes from the same
-checks on the same cells either way.
+Two readers, one result. With ``bulk=True`` (``load_csv``), ``numpy.loadtxt`` reads the file in
+one C pass: float64 for the columns that hold only finite numbers, Python strings for the others
+(class names, categories, a column with a missing cell, a NaN or an infinity: such a cell makes its
+column text and the read starts again). A file it cannot take as it is (a row of another length,
+a blank line, a quoted line break, text met late in a long file) is read by the standard ``csv``
+module, cell by cell, as every file was before. Every refusal names the column and the line
+(``column 'age', line 17: 'n/a'``): in both readers row ``i`` came from line ``lines[i]``, and the
+checks (missing cells, columns mixing numbers and text, infinities) run on the same cells, so the
+messages are the same.
 
 A column is either float64 (read in bulk: every cell a finite number) or an object array of
-stripped Python strings. Why object and not numpy's fixed-width ``str`` dtype: a fixed-width array
-pads every cell to the longest one, in UTF-32 (4 bytes a character), so one 100 kB review among
-50,000 short cells would take 20 GB. Object cells keep each string at its own size (one byte a
+stripped Python strings (every column without ``bulk``). Why object and not numpy's fixed-width
+``str`` dtype: a fixed-width array pads every cell to the longest one, in UTF-32 (4 bytes a
+character), so one 100 kB review among 50,000 short cells would take 20 GB. Object cells keep each string at its own size (one byte a
 character for ASCII) and behave the same for indexing, ``==``, ``np.unique`` and
 ``astype(float)``.
 """
