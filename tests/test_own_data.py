@@ -284,3 +284,19 @@ def test_wilson_interval_and_bootstrap_intervals_hold_the_estimate():
     assert found == intervals("classification", y, proba, metrics, None, seed=0)  # seeded
     for key in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc"):
         assert found[key][0] <= metrics[key] <= found[key][1], key
+
+
+def test_max_per_class_draws_its_images_with_the_runs_seed(tmp_path):
+    from PIL import Image
+
+    for name in ("cat", "dog"):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((4, 4), 20 * i, np.uint8)).save(tmp_path / "imgs" / name / f"{i:02d}.png")
+
+    def files(seed):
+        cfg = load_config(None, {"data.source": str(tmp_path / "imgs"), "data.max_per_class": 4, "seed": seed})
+        return sorted(load_source(cfg)[0].dataset.row_ids.tolist())
+
+    assert len(files(0)) == 8 and files(0) == files(0)
+    assert files(0) != files(1)  # the seed reaches the draw

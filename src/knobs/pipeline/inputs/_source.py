@@ -72,7 +72,8 @@ def _given(cfg) -> GivenData:
             given.dataset.loading["builder_sha256"] = source_hash(data.builder, key="data.builder")
             return given
         return load_arrays(data.source, target=data.target, task=data.task, max_classes=data.max_classes)
-    return GivenData(load_dataset(data.source, kind=data.kind, **data.loader_options()))
+    # NOTE: the run's seed draws an image folder's max_per_class images (the same seed, the same files)
+    return GivenData(load_dataset(data.source, kind=data.kind, seed=cfg.seed, **data.loader_options()))
 
 
 def _declared(given: GivenData, dataset, n_classes: int) -> GivenData:
