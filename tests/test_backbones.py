@@ -272,6 +272,9 @@ def test_a_malicious_pickle_is_refused_without_running_it(tmp_path):
         load_source(tmp_path / "evil.pth")
     with pytest.raises(UnsafeSource):
         apply_transfer(nn.Linear(3, 2), {"source": str(tmp_path / "evil.pth")}, n_classes=2)
+    torch.save({"model": _Evil(str(marker))}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    with pytest.raises(UnsafeSource, match=r"names (posix|nt)\.system, which knobs does not unpickle"):
+        load_source(tmp_path / "legacy.pth")  # the old format: refused while reading, still by name
     assert not marker.exists()
 
 

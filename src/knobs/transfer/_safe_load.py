@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +57,28 @@ def read_source(path: str | os.PathLike, what: str = "transfer.source") -> Any:
     resolved = {name: allowed_global(name) for name in names}
     refused = sorted(name for name, obj in resolved.items() if obj is None)
     if refused:
-        raise UnsafeSource(
-            f"{where} is a pickle that names {', '.join(refused)}, which knobs does not unpickle (loading it "
-            f"could run code); save the weights instead — torch.save(model.state_dict(), path) — and set "
-            f"model.family to the architecture they fit")
+        raise _unsafe(where, refused)
     try:
         with torch.serialization.safe_globals(list(resolved.values())):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 — torch raises many kinds for a corrupt file
+        # NOTE: a legacy (non-zip) file cannot be listed beforehand; weights_only still refuses its
+        # globals while reading, and torch's message names the first one.
+        named = _GLOBAL_IN_MESSAGE.findall(str(err))
+        if named:
+            raise _unsafe(where, sorted(set(named))) from None
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{where} is not a readable checkpoint or state_dict ({first})") from None
+
+
+_GLOBAL_IN_MESSAGE = re.compile(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+)")
+
+
+def _unsafe(where: str, names: list[str]) -> UnsafeSource:
+    return UnsafeSource(
+        f"{where} is a pickle that names {', '.join(names)}, which knobs does not unpickle (loading it could "
+        f"run code); save the weights instead — torch.save(model.state_dict(), path) — and set model.family "
+        f"to the architecture they fit")
 
 
 def allowed_global(name: str) -> Any | None:
