@@ -75,7 +75,9 @@ def load_source(path: str | os.PathLike, family: str | None = None) -> SourceMod
             ``family``, a knobs checkpoint that records no family/shape/params, or weights that do
             not fit the architecture (keys named).
         UnsafeSource: a pickle naming classes or functions outside the allow-list (named).
-        ConfigError: the recorded family or hyperparameters are invalid.
+        WeightsError: a plain state_dict that does not fit ``family`` (the backbone and keys named).
+        ConfigError: the recorded family or hyperparameters are invalid; MissingPackage when the
+            backbone's package is not installed.
     """
     state = read_source(path)
     if isinstance(state, nn.Module):
