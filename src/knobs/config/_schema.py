@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from knobs.balance._options import BalanceOptions
 
@@ -88,9 +88,30 @@ _NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "sta
 
 
 class ModelConfig(_Strict):
-    """The model family; its hyperparameters live in [search.space]."""
+    """The model family, or your own builder; its hyperparameters live in [search.space]."""
 
     family: Literal["mlp", "convnet", "text_bag", "text_cnn"] = "mlp"
+    builder: Optional[str] = Field(None, description="your own model: 'package.module:function' or "
+                                   "'path/to/models.py:function' (relative to the working directory), called as "
+                                   "function(params, info) -> torch.nn.Module; replaces model.family")
+
+    @field_validator("builder")
+    @classmethod
+    def _a_reference(cls, builder: Optional[str]) -> Optional[str]:
+        """'where:function', both parts given (importing it waits for the run's inputs)."""
+        if builder is not None:
+            where, sep, name = builder.rpartition(":")
+            if not sep or not where.strip() or not name.strip():
+                raise ValueError("expected 'package.module:function' or 'path/to/models.py:function'")
+        return builder
+
+    @model_validator(mode="after")
+    def _builder_or_family(self) -> "ModelConfig":
+        """A builder makes the model itself: a family set beside it would be silently ignored."""
+        if self.builder is not None and "family" in self.model_fields_set:
+            raise ValueError(f"model.builder and model.family = {self.family!r} are both set; a builder makes the "
+                             f"model itself: remove model.family")
+        return self
 
 
 class TrialResources(_Strict):

@@ -8,9 +8,10 @@ autopilot, ``knobs predict``). They must agree exactly — a checkpoint only loa
 architecture it was trained as — so they all call this function, and a new way to make models
 (a user's own builder) plugs in here once.
 
-What decides a model: the run config (``model.family``; ``[transfer]``: start from a pretrained
-source), the trial's parameters (the model's hyperparameters; training keys are left out), and
-what the data decides (``ModelInfo``: input shape, task, classes, vocabulary size).
+What decides a model: the run config (``model.family`` or ``model.builder``, the user's own
+function, ``_builder.py``; ``[transfer]``: start from a pretrained source), the trial's parameters
+(the model's hyperparameters; training keys are left out), and what the data decides
+(``ModelInfo``: input shape, task, classes, vocabulary size).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import torch
 from knobs.config import RunConfig
 from knobs.models import build_model as build_family
 from knobs.pipeline.inputs._practices import AUGMENT_PREFIX, pretrained_model
+from knobs.pipeline.model._builder import call_builder, load_builder
 
-__all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS"]
+__all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS", "data_family"]
 
 #: Trial keys that configure training; every other key is a model hyperparameter.
 TRAINER_KEYS = frozenset({
@@ -35,13 +37,18 @@ TRAINER_KEYS = frozenset({
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the data decides about a model.
+    """What the data decides about a model: the second argument of a ``model.builder`` function.
+
+    A builder can rely on these four and nothing else (``knobs.ModelInfo`` is this class):
 
     Attributes:
-        input_shape: one example's shape, e.g. ``(64,)`` or ``(1, 8, 8)``.
-        task: "classification" or "regression".
+        input_shape: one example's shape as the model receives it, without the batch dimension:
+            ``(features,)`` for a table, ``(channels, height, width)`` for images, ``(max_length,)``
+            token ids (float32, 0 = padding) for text.
+        task: "classification" (the model returns ``(batch, n_classes)`` logits) or "regression"
+            (``(batch, 1)`` or ``(batch,)``, in standardized target units).
         n_classes: classes (1 for regression).
-        vocab_size: the vocabulary of a text run, else None (a checkpoint records it in its params).
+        vocab_size: the vocabulary of a text run (token ids are below it), else None.
     """
 
     input_shape: tuple[int, ...]
@@ -58,7 +65,9 @@ class ModelInfo:
     def of_checkpoint(cls, extra: dict[str, Any]) -> "ModelInfo":
         """From a trial checkpoint's ``extra`` (``save_trial_checkpoint``)."""
         task = "regression" if extra.get("target") is not None else "classification"
-        return cls(tuple(int(s) for s in extra["input_shape"]), task, int(extra["n_classes"]))
+        vocab = (extra.get("params") or {}).get("vocab_size")  # a text run fixes it in every trial's params
+        return cls(tuple(int(s) for s in extra["input_shape"]), task, int(extra["n_classes"]),
+                   None if vocab is None else int(vocab))
 
     def model_args(self) -> dict[str, Any]:
         """Model arguments the data decides (they override a trial's parameters of the same name)."""
@@ -77,19 +86,35 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
 
     A ``[transfer]`` run starts from its source checkpoint with a new head for ``info.n_classes``
     and the layers frozen as configured (its LR groups: ``inputs._practices.transfer_groups``);
+    a ``model.builder`` run calls the user's function with the trial's model keys and ``info``;
     any other run builds ``model.family`` with the trial's model hyperparameters.
 
     Raises:
-        ConfigError: a hyperparameter the family does not take, or one it cannot build with.
+        ConfigError: a hyperparameter the family does not take, or one it cannot build with; a
+            builder that cannot be imported, raises, or returns no ``nn.Module``.
     """
     if cfg.transfer is not None:
         return pretrained_model(cfg, info.n_classes)
     _, model_params = split_params(params)
+    if cfg.model.builder is not None:
+        return call_builder(load_builder(cfg.model.builder), model_params, info)
     return build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
                         **{**model_params, **info.model_args()})
 
 
-def checkpoint_config(family: str) -> RunConfig:
-    """The config a checkpoint is rebuilt with: its family, trained from scratch (a transfer run's
-    checkpoint records the source's architecture in its params, and its own weights replace any)."""
-    return RunConfig(model={"family": family})
+def data_family(cfg: RunConfig, dataset: Any) -> str:
+    """The family whose inputs the data is prepared for: ``model.family``, or for a builder the
+    data's own shape (images as ``(C, H, W)`` with per-channel standardization, as a ConvNet gets
+    them; texts as token ids; tables as flat features)."""
+    if cfg.model.builder is None:
+        return cfg.model.family
+    if dataset.loading.get("kind") == "text":
+        return "text_bag"
+    return "convnet" if dataset.image_shape is not None else "mlp"
+
+
+def checkpoint_config(family: str, builder: str | None = None) -> RunConfig:
+    """The config a checkpoint is rebuilt with: its family or builder reference, trained from
+    scratch (a transfer run's checkpoint records the source's architecture in its params, and its
+    own weights replace any)."""
+    return RunConfig(model={"family": family} if builder is None else {"builder": builder})
