@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import textwrap
 
@@ -42,7 +43,7 @@ def _models(tmp_path, source=MODELS, name="models.py"):
 
 
 def _cfg(tmp_path, builder, **more):
-    return load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "b", "model.builder": builder,
+    return load_config(None, {**copy.deepcopy(FAST), "runs_dir": str(tmp_path / "runs"), "name": "b", "model.builder": builder,
                               **more})
 
 
@@ -65,3 +66,78 @@ def test_a_builder_from_a_file_trains_predicts_and_refuses_a_resume_after_the_fi
     path.write_text(original + "\n# edited\n")
     with pytest.raises(ConfigError, match="has changed since"):
         predict_file(result.path, tmp_path / "new.npy")
+
+
+NOT_A_MODULE = '''
+def make(params, info):
+    return "a model"
+'''
+RAISES = '''
+def make(params, info):
+    raise ValueError("width must be even")
+'''
+UNKNOWN_KEY = '''
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, n_in, n_out, width):
+        super().__init__()
+        self.fc = nn.Linear(n_in, n_out)
+
+    def forward(self, x):
+        return self.fc(x)
+
+def make(params, info):
+    return Net(info.input_shape[0], info.n_classes, **params)
+'''
+WRONG_OUTPUT = '''
+import torch.nn as nn
+
+def make(params, info):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+'''
+WRONG_INPUT = '''
+import torch.nn as nn
+
+def make(params, info):
+    return nn.Linear(7, info.n_classes)
+'''
+
+
+@pytest.mark.parametrize("source, function, more, message", [
+    (None, "make", {}, r"no such file .*models.py \(a path is relative to the working directory"),
+    ("def make(params, info)\n    return 1\n", "make", {}, r"importing .*models.py failed \(line 1\): SyntaxError"),
+    (MODELS, "build", {}, r"no function 'build' in .*models.py; it defines make"),
+    (NOT_A_MODULE, "make", {}, r"returned str, not a torch.nn.Module \(called with params \{'width': 12\}\)"),
+    (RAISES, "make", {}, r"raised ValueError: width must be even \(called with params \{'width': 12\}\)"),
+    (UNKNOWN_KEY, "make", {"search.space.dropout": 0.1},
+     r"raised TypeError: .*unexpected keyword argument 'dropout' \(called with params \{'dropout': 0.1, 'width': 12\}\)"),
+    (WRONG_OUTPUT, "make", {}, r"returns shape \[2, 3\] for 2 examples; this classification task needs 10 outputs"),
+    (WRONG_INPUT, "make", {}, r"fails on a batch of inputs of shape \[2, 1, 8, 8\] .*info.input_shape = \[1, 8, 8\]"),
+    (MODELS, "make", {"model.family": "convnet"}, r"model.builder and model.family = 'convnet' are both set"),
+    (MODELS, "make", {"search.executor": "population"}, r"population mode stacks models of the built-in families"),
+])
+def test_bad_builders_are_named_before_the_run(tmp_path, source, function, more, message):
+    path = _models(tmp_path, source) if source is not None else tmp_path / "models.py"
+    with pytest.raises(ConfigError, match=message):
+        load_inputs(_cfg(tmp_path, f"{path}:{function}", **{"search.space.width": 12, **more}))
+
+
+def test_a_bad_builder_exits_2_through_the_cli_and_leaves_no_run_directory(tmp_path, capsys):
+    from knobs.cli import main
+
+    path = _models(tmp_path, RAISES)
+    config = tmp_path / "run.toml"
+    config.write_text(f'runs_dir = "{tmp_path / "runs"}"\nname = "bad"\n[model]\nbuilder = "{path}:make"\n')
+    assert main(["run", "--config", str(config)]) == 2
+    assert "raised ValueError: width must be even" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_a_module_reference_imports_like_python(tmp_path, monkeypatch):
+    _models(tmp_path, MODELS, name="my_models.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    inputs = load_inputs(_cfg(tmp_path, "my_models:make"))
+    assert inputs.reference["width"] in range(8, 17)
+    with pytest.raises(ConfigError, match="no module named 'no_such_models'"):
+        load_inputs(_cfg(tmp_path, "no_such_models:make"))
