@@ -67,6 +67,19 @@ def test_a_builder_from_a_file_trains_predicts_and_refuses_a_resume_after_the_fi
     with pytest.raises(ConfigError, match="has changed since"):
         predict_file(result.path, tmp_path / "new.npy")
 
+    path.write_text(original)  # [transfer] from the builder run's checkpoint: rebuilt by the builder
+    source = result.path / "checkpoints" / "best.pt"
+    transfer = {"name": "tl", "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "optimizer": "adam"},
+                "transfer": {"source": str(source), "mode": "feature_extractor"}}
+    with pytest.raises(ConfigError, match=r"search.space.width: a transfer run keeps the source model's architecture"):
+        load_inputs(_cfg(tmp_path, f"{path}:make", **{**transfer, "search.space": FAST["search.space"]}))
+    tl = run(_cfg(tmp_path, f"{path}:make", **transfer), display=Display(quiet=True))
+    assert tl.summary["states"]["complete"] == 2
+    assert set(tl.summary["best_trial"]["config"]) == {"lr"}
+    assert tl.summary["test"]["accuracy"] > 0.3
+    with open(predict_file(tl.path, tmp_path / "new.npy", tmp_path / "tl.csv"), newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+
 
 NOT_A_MODULE = '''
 def make(params, info):

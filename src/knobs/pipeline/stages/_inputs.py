@@ -25,6 +25,7 @@ from knobs.pipeline.inputs._prepared import PreparedData, prepare
 from knobs.pipeline.inputs._split_rows import split_rows
 from knobs.pipeline.model._build import ModelInfo, build_model, data_family, split_params
 from knobs.pipeline.model._builder import check_output, load_builder
+from knobs.pipeline.model._builder_transfer import check_builder_transfer
 from knobs.pipeline.stages._modes import FoldMode, SplitMode, run_mode
 from knobs.pipeline.trials._objective import make_trainer
 from knobs.space import Space
@@ -89,6 +90,8 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    if cfg.transfer is not None and cfg.model.builder is not None:
+        fixed = check_builder_transfer(cfg, data, space, fixed)
     if cfg.autopilot.enabled:
         check_autopilot(cfg, data)
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
