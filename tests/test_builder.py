@@ -199,3 +199,22 @@ def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
     with pytest.raises(ConfigError, match=r"expected X of shape \(rows, features\)"):
         knobs.run(data=(np.zeros((4, 2, 2)), np.zeros(4)), runs_dir=str(tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_the_autopilot_turns_training_knobs_only_for_a_builder(tmp_path):
+    from knobs.pipeline.autopilot._knobs import knob_defaults
+
+    path = _models(tmp_path)
+    inputs = load_inputs(_cfg(tmp_path, f"{path}:make"))
+    assert set(knob_defaults(_cfg(tmp_path, f"{path}:make"), inputs.data)) == {
+        "lr", "weight_decay", "batch_size", "epochs", "clip_grad_norm", "augment"}  # digits are 8x8 images
+    with pytest.raises(ConfigError, match="autopilot.keys: 'dropout' cannot change: .*not of a model.builder"):
+        load_inputs(_cfg(tmp_path, f"{path}:make", **{"autopilot.enabled": True, "autopilot.keys": ["dropout"]}))
+
+
+def test_model_info_and_knobs_run_load_no_torch_on_import():
+    import subprocess
+    import sys
+
+    code = "import knobs, sys; knobs.ModelInfo; knobs.run; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
