@@ -218,3 +218,12 @@ def test_model_info_and_knobs_run_load_no_torch_on_import():
 
     code = "import knobs, sys; knobs.ModelInfo; knobs.run; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_worker_processes_rebuild_a_builder_from_a_relative_path(tmp_path, monkeypatch):
+    _models(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the path is relative to the working directory, which workers share
+    result = run(_cfg(tmp_path, "models.py:make", **{"search.workers": 2}), display=Display(quiet=True))
+    assert result.summary["states"] == {"complete": 2, "pruned": 0, "failed": 0, "running": 0}
+    best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
+    assert best["extra"]["builder"]["reference"] == f"{tmp_path.resolve() / 'models.py'}:make"
