@@ -45,4 +45,9 @@ fi
 if [ "$(psql_q -c "SELECT 1 FROM pg_database WHERE datname = 'knobs_test'")" != "1" ]; then
     psql_q -c "CREATE DATABASE knobs_test OWNER knobs"
 fi
+# A second login with a password no file of a run may contain (tests/test_secrets.py greps for it);
+# it acts as knobs (INHERIT), so it reaches the tests' schemas.
+if [ "$(psql_q -c "SELECT 1 FROM pg_roles WHERE rolname = 'knobs_masked'")" != "1" ]; then
+    psql_q -c "CREATE ROLE knobs_masked LOGIN INHERIT PASSWORD 'pw-4e1b-never-written' IN ROLE knobs"
+fi
 echo "postgres.sh: PostgreSQL $VERSION ready at postgresql://knobs:knobs@127.0.0.1:$PORT/knobs_test"

@@ -12,6 +12,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from knobs.balance._options import BalanceOptions
+from knobs.storage import mask_password
 
 __all__ = [
     "RunConfig", "AutopilotConfig", "BalanceConfig", "DataConfig", "EnsembleConfig", "ModelConfig", "SearchConfig", "TrialResources", "TrainConfig", "ChecksConfig",
@@ -214,6 +215,17 @@ class RunConfig(_Strict):
                                     "searchable as augment.<key>")
     transfer: Optional[dict[str, Any]] = Field(None, description="start from a pretrained knobs checkpoint "
                                                "(knobs.transfer.TransferConfig keys)")
+
+    def public_dump(self, **options: Any) -> dict[str, Any]:
+        """``model_dump(mode="json", **options)`` with the passwords of ``search.storage`` and
+        ``search.ray_address`` masked: what a run writes where others read it (events.jsonl, the
+        study's run record, the dashboard). The study itself is opened with the real URL."""
+        dumped = self.model_dump(mode="json", **options)
+        search = dumped.get("search") or {}
+        for key in ("storage", "ray_address"):
+            if search.get(key):
+                search[key] = mask_password(search[key])
+        return dumped
 
     @field_validator("name")
     @classmethod

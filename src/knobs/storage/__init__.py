@@ -15,9 +15,10 @@ from knobs.errors import KnobsError
 from knobs.storage._base import NumberTaken, RunningTrial, Storage, StudyRecord, jsonable, summarize
 from knobs.storage._memory import InMemoryStorage
 from knobs.storage._sql import SQLStorage
+from knobs.storage._url import mask_password
 
 __all__ = ["Storage", "StudyRecord", "RunningTrial", "NumberTaken", "InMemoryStorage", "SQLStorage",
-           "get_storage", "list_studies", "summarize", "jsonable"]
+           "get_storage", "list_studies", "summarize", "jsonable", "mask_password"]
 
 
 def get_storage(storage: str | Storage | None, *, create: bool = True) -> Storage:

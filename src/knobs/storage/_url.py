@@ -16,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 from knobs.errors import KnobsError
 
-__all__ = ["parse_url", "display_url", "sqlite_path", "make_engine", "BUSY_TIMEOUT_S", "PG_CONNECT_TIMEOUT_S",
+__all__ = ["parse_url", "display_url", "mask_password", "sqlite_path", "make_engine", "BUSY_TIMEOUT_S", "PG_CONNECT_TIMEOUT_S",
            "SUPPORTED"]
 
 # NOTE: SQLite waits this long for a competing writer's lock before raising "database is
@@ -47,6 +47,31 @@ def parse_url(url: str | URL) -> URL:
 def display_url(url: URL) -> str:
     """The URL as text with any password masked, for messages."""
     return url.render_as_string(hide_password=True)
+
+
+def mask_password(text: str) -> str:
+    """``text`` with the password of a URL in it masked (``postgresql://user:***@host/db``);
+    anything that is not a URL with a password comes back unchanged.
+
+    Why here: a run writes its config to files that are shared and shown (events, the study's run
+    record, the dashboard); a database password must reach none of them.
+
+    >>> mask_password("postgresql://ann:s3cret@db.local:5432/knobs")
+    'postgresql://ann:***@db.local:5432/knobs'
+    >>> mask_password("sqlite:///runs/x/study.db")
+    'sqlite:///runs/x/study.db'
+    """
+    if not isinstance(text, str) or "://" not in text or "@" not in text:
+        return text
+    try:
+        url = sa.make_url(text)
+    except (sa.exc.ArgumentError, ValueError):
+        # NOTE: not a URL SQLAlchemy reads (a Ray address); mask what sits between '//' and ':'…'@'.
+        scheme, rest = text.split("://", 1)
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else text
+    return display_url(url) if url.password is not None else text
 
 
 def sqlite_path(url: URL) -> Path | None:

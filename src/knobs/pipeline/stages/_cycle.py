@@ -85,7 +85,7 @@ def _stages(cfg: RunConfig, inputs: RunInputs, rundir: RunDir, display: Display,
 def _announce(run: OpenRun) -> None:
     """The run_start event, preprocess.json, and the first line in the terminal."""
     cfg, splits, rundir = run.cfg, run.inputs.splits, run.rundir
-    run.events("run_start", config=cfg.model_dump(), source=run.inputs.dataset.source, resumed=not rundir.created,
+    run.events("run_start", config=cfg.public_dump(), source=run.inputs.dataset.source, resumed=not rundir.created,
                sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
                folds=run.inputs.mode.k)
     run.inputs.data.save_preprocessing(rundir.path)

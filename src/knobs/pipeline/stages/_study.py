@@ -66,7 +66,7 @@ def study_location(cfg: Any, rundir: Any) -> tuple[str, str]:
 def claim_run(study: Any, cfg: Any, rundir: Any) -> None:
     """Store the run config (the keys it sets, so defaults and explicit choices stay apart) and
     the run directory in the study; refuse a study another run owns."""
-    record = {"config": cfg.model_dump(mode="json", exclude_unset=True), "run_dir": str(Path(rundir.path).resolve())}
+    record = {"config": cfg.public_dump(exclude_unset=True), "run_dir": str(Path(rundir.path).resolve())}
     stored = study.attrs.get(RUN_ATTR)
     if stored and stored.get("run_dir") != record["run_dir"]:
         raise ConfigError(f"study {study.name!r} in {study.storage.url} belongs to the run in {stored.get('run_dir')}; "
