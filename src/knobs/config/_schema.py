@@ -7,6 +7,7 @@ every field defined here; keep the two in step.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
@@ -99,11 +100,16 @@ class ModelConfig(_Strict):
     @field_validator("builder")
     @classmethod
     def _a_reference(cls, builder: Optional[str]) -> Optional[str]:
-        """'where:function', both parts given (importing it waits for the run's inputs)."""
-        if builder is not None:
-            where, sep, name = builder.rpartition(":")
-            if not sep or not where.strip() or not name.strip():
-                raise ValueError("expected 'package.module:function' or 'path/to/models.py:function'")
+        """'where:function', both parts given; a file's path made absolute from the working directory,
+        so worker processes, Ray tasks and a later resume read the same file wherever they run
+        (importing it waits for the run's inputs)."""
+        if builder is None:
+            return None
+        where, sep, name = builder.rpartition(":")
+        if not sep or not where.strip() or not name.strip():
+            raise ValueError("expected 'package.module:function' or 'path/to/models.py:function'")
+        if where.endswith(".py") or "/" in where or "\\" in where:
+            return f"{Path(where.strip()).expanduser().resolve()}:{name.strip()}"
         return builder
 
     @model_validator(mode="after")
