@@ -155,9 +155,9 @@ def call_builder(builder: Builder, params: dict[str, Any], info: Any) -> Any:
         model = builder.function(dict(params), info)
     except Exception as error:  # NOTE: any error of user code is bad input of this run, named once
         raise ConfigError(f"model.builder {builder.reference!r} raised {type(error).__name__}: {error} "
-                          f"(called with params {_shown(params)}); a builder takes (params, info) and must accept "
-                          f"every model key of the search space: remove the key from [search.space] or handle "
-                          f"it in the function") from None
+                          f"(called with params {_shown(params)}); params holds the model keys of [search.space] "
+                          f"(searched or fixed): a key the function needs must be there, one it cannot take must "
+                          f"not") from None
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model.builder {builder.reference!r} returned {type(model).__name__}, not a "
                           f"torch.nn.Module (called with params {_shown(params)}); return the model")
