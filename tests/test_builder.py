@@ -103,6 +103,10 @@ class Net(nn.Module):
 def make(params, info):
     return Net(info.input_shape[0], info.n_classes, **params)
 '''
+MISSING_KEY = '''
+def make(params, info):
+    return params["depth"]
+'''
 WRONG_OUTPUT = '''
 import torch.nn as nn
 
@@ -125,6 +129,8 @@ def make(params, info):
     (RAISES, "make", {}, r"raised ValueError: width must be even \(called with params \{'width': 12\}\)"),
     (UNKNOWN_KEY, "make", {"search.space.dropout": 0.1},
      r"raised TypeError: .*unexpected keyword argument 'dropout' \(called with params \{'dropout': 0.1, 'width': 12\}\)"),
+    (MISSING_KEY, "make", {}, r"raised KeyError: 'depth' \(called with params \{'width': 12\}\); params holds the "
+                              r"model keys of \[search.space\]"),
     (WRONG_OUTPUT, "make", {}, r"returns shape \[2, 3\] for 2 examples; this classification task needs 10 outputs"),
     (WRONG_INPUT, "make", {}, r"fails on a batch of inputs of shape \[2, 1, 8, 8\] .*info.input_shape = \[1, 8, 8\]"),
     (MODELS, "make", {"model.family": "convnet"}, r"model.builder and model.family = 'convnet' are both set"),
