@@ -233,3 +233,12 @@ def test_worker_processes_rebuild_a_builder_from_a_relative_path(tmp_path, monke
     assert result.summary["states"] == {"complete": 2, "pruned": 0, "failed": 0, "running": 0}
     best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
     assert best["extra"]["builder"]["reference"] == f"{tmp_path.resolve() / 'models.py'}:make"
+
+
+def test_fold_mode_trains_a_builder_on_every_fold_and_refits_it(tmp_path):
+    path = _models(tmp_path)
+    result = run(_cfg(tmp_path, f"{path}:make", **{"data.folds": 2, "search.n_trials": 1, "ensemble.enabled": False}), display=Display(quiet=True))
+    assert result.summary["final_model"] == "refit"
+    assert len(result.summary["cv"]["per_fold"]) == 2
+    best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
+    assert best["extra"]["builder"]["reference"] == f"{path.resolve()}:make"

@@ -30,11 +30,13 @@ from knobs.pipeline.model._params import TRAINER_KEYS, split_params
 
 __all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS", "data_family"]
 
+
 def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torch.nn.Module:
     """A fresh model of the run for one trial's ``params`` on data described by ``info``.
 
     A ``[transfer]`` run starts from its source checkpoint (rebuilt by its family, or by the builder
-    that made it) with a new head for ``info.n_classes`` and the layers frozen as configured (its LR groups: ``inputs._practices.transfer_groups``);
+    that made it) with a new head for ``info.n_classes`` and the layers frozen as configured (its LR
+    groups: ``inputs._practices.transfer_groups``);
     a ``model.builder`` run calls the user's function with the trial's model keys and ``info``;
     any other run builds ``model.family`` with the trial's model hyperparameters.
 
