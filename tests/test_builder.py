@@ -103,6 +103,9 @@ class Net(nn.Module):
 def make(params, info):
     return Net(info.input_shape[0], info.n_classes, **params)
 '''
+ACCEPTS = MODELS + '''
+make.accepts = {"width"}
+'''
 MISSING_KEY = '''
 def make(params, info):
     return params["depth"]
@@ -129,6 +132,8 @@ def make(params, info):
     (RAISES, "make", {}, r"raised ValueError: width must be even \(called with params \{'width': 12\}\)"),
     (UNKNOWN_KEY, "make", {"search.space.dropout": 0.1},
      r"raised TypeError: .*unexpected keyword argument 'dropout' \(called with params \{'dropout': 0.1, 'width': 12\}\)"),
+    (ACCEPTS, "make", {"search.space.depht": 2},
+     r"search.space.depht: model.builder .* accepts width \(its `accepts`\); remove depht"),
     (MISSING_KEY, "make", {}, r"raised KeyError: 'depth' \(called with params \{'width': 12\}\); params holds the "
                               r"model keys of \[search.space\]"),
     (WRONG_OUTPUT, "make", {}, r"returns shape \[2, 3\] for 2 examples; this classification task needs 10 outputs"),

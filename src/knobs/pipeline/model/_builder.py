@@ -32,7 +32,8 @@ from typing import Any, Callable
 
 from knobs.errors import ConfigError
 
-__all__ = ["Builder", "load_builder", "builder_for_record", "call_builder", "check_output", "split_reference",
+__all__ = ["Builder", "load_builder", "builder_for_record", "call_builder", "check_accepts", "check_output",
+           "split_reference",
            "register_callable", "file_sha256"]
 
 #: Callables handed to ``knobs.run(model=...)`` in this process, by the reference they are recorded as
@@ -162,6 +163,24 @@ def call_builder(builder: Builder, params: dict[str, Any], info: Any) -> Any:
         raise ConfigError(f"model.builder {builder.reference!r} returned {type(model).__name__}, not a "
                           f"torch.nn.Module (called with params {_shown(params)}); return the model")
     return model
+
+
+def check_accepts(builder: Builder, params: dict[str, Any]) -> None:
+    """Refuse model keys outside the function's optional ``accepts`` (a set of key names declared
+    as ``make.accepts = {"width", "depth"}``): a searched key the model never reads would spend
+    trials on a dimension that changes nothing, and a typo would go unnoticed.
+
+    Raises:
+        ConfigError: naming the first such key and the accepted ones.
+    """
+    accepts = getattr(builder.function, "accepts", None)
+    if accepts is None:
+        return
+    unknown = sorted(set(params) - set(accepts))
+    if unknown:
+        raise ConfigError(f"search.space.{unknown[0]}: model.builder {builder.reference!r} accepts "
+                          f"{', '.join(sorted(accepts)) or 'no model keys'} (its `accepts`); remove "
+                          f"{', '.join(unknown)} from [search.space] or add it to accepts")
 
 
 def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
 from knobs.pipeline.inputs._split_rows import split_rows
 from knobs.pipeline.model._build import ModelInfo, build_model, data_family, split_params
-from knobs.pipeline.model._builder import check_output, load_builder
+from knobs.pipeline.model._builder import check_accepts, check_output, load_builder
 from knobs.pipeline.model._builder_transfer import check_builder_transfer
 from knobs.pipeline.stages._modes import FoldMode, SplitMode, run_mode
 from knobs.pipeline.trials._objective import make_trainer
@@ -118,6 +118,8 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Space, fixed: dict)
                          if space[name].kind == "choice" for option in space[name].options]
     info = ModelInfo.of(data)
     for params in variants:
+        if cfg.model.builder is not None and cfg.transfer is None:
+            check_accepts(load_builder(cfg.model.builder), split_params(params)[1])
         model = build_model(cfg, params, info)
         if cfg.model.builder is not None and params is base:
             check_output(load_builder(cfg.model.builder), model, data.train[0][:2], info, split_params(params)[1])
