@@ -230,7 +230,9 @@ def test_nan_loss_raises_diverged_with_step_epoch_lr():
     with pytest.raises(Diverged, match=r"step \d+ \(epoch 1, lr 1e\+10\)") as err:
         Trainer(optimizer="sgd", lr=1e10, epochs=3, batch_size=16).fit(mlp(), (X * 1e3, y))
     assert err.value.epoch == 1 and err.value.step >= 1 and not math.isfinite(err.value.loss)
-    assert isinstance(err.value, knobs.KnobsError)
+    # NOTE: an outcome of the configuration, not bad input: a study records the trial FAILED
+    # (tests/test_train_study.py) instead of re-raising it as it does every KnobsError.
+    assert isinstance(err.value, RuntimeError) and not isinstance(err.value, knobs.KnobsError)
 
 
 def test_dataloader_input_and_regression_task():

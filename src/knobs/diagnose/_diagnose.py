@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch import nn
 
 from knobs.checks import CheckResult, check_data
 from knobs.checks._common import as_tensors, check_task
+from knobs.train._batches import check_weights, unpack
 from knobs.diagnose._evidence import Settings, lr_probe, model_checks, reference, watched_run
 from knobs.diagnose._explain import explain
 from knobs.diagnose._preflight import check_findings
@@ -44,7 +46,10 @@ def diagnose(model: nn.Module, train, val, *, task: str = "classification", opti
     Args:
         model: any ``nn.Module`` producing logits ``(n, C)`` (or ``(n,)``/``(n, 1)`` for regression);
             it is copied, never trained.
-        train, val: ``(X, y)`` tensors or arrays, as the model takes them.
+        train, val: ``(X, y)`` tensors or arrays, as the model takes them; also ``(X, y,
+            sample_weight)`` (the weights make the training runs' loss a weighted mean, as in
+            ``Trainer``; the preflight checks and the reference read X and y) or ``{"x": X, "y": y}``
+            (optional ``"weight"``). Models of several inputs and DataLoaders are not diagnosed.
         task: ``"classification"`` or ``"regression"``.
         optimizer, lr, batch_size, epochs, weight_decay, optimizer_options: the training settings
             to diagnose (names as in ``knobs.train.Trainer``).
@@ -69,14 +74,15 @@ def diagnose(model: nn.Module, train, val, *, task: str = "classification", opti
                         weight_decay=weight_decay, optimizer_options=optimizer_options, n_classes=n_classes,
                         seed=seed, device=device)
     _validate(model, settings)
-    train, val = _pair(train, "train", task), _pair(val, "val", task)
-    data = check_data({"train": _numpy(train), "val": _numpy(val)}, n_classes=n_classes, task=task)
+    train, val = _pair(train, "train", task), _pair(val, "val", task)[:2]
+    data = check_data({"train": _numpy(train[:2]), "val": _numpy(val)}, n_classes=n_classes, task=task)
     return run_diagnosis(model, train, val, settings, data)
 
 
 def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks: Sequence[CheckResult]) -> Report:
-    """The diagnosis proper, given validated tensors and the data checks (``diagnose_config``
-    runs the data checks on the raw splits, as ``knobs run`` does)."""
+    """The diagnosis proper, given validated tensors (``train`` may carry sample weights as a third
+    item) and the data checks (``diagnose_config`` runs the data checks on the raw splits, as
+    ``knobs run`` does)."""
     start = time.perf_counter()
     base = copy.deepcopy(model).cpu()
     sizes = {"train": len(train[1]), "val": len(val[1])}
@@ -85,7 +91,7 @@ def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks:
     evidence: dict[str, Any] = {"settings": settings.to_dict(), "sizes": sizes}
     if any(f.severity == "error" for f in findings):  # NaN or bad labels: nothing can train
         return Report(explain(findings), checks, evidence, time.perf_counter() - start)
-    model_results = model_checks(base, *train, settings)
+    model_results = model_checks(base, train[0], train[1], settings)
     checks += model_results
     findings += check_findings(model_results)
     ev = _training_evidence(base, train, val, settings, _chance_loss(model_results))
@@ -98,7 +104,7 @@ def _training_evidence(model: nn.Module, train, val, s: Settings, chance_loss: f
     steps = math.ceil(len(train[1]) / s.batch_size)
     ev = {"task": s.task, "settings": s.to_dict(), "probes": {}, "chance_loss": chance_loss, "n_val": len(val[1]),
           "run": watched_run(model, train, val, s, every=max(1, steps // PROBES_PER_EPOCH)),
-          "reference": reference(train, val, s)}
+          "reference": reference(train[:2], val, s)}
     for factor in probe_factors(ev):
         ev["probes"]["lower" if factor < 1 else "higher"] = lr_probe(model, train, val, s, factor)
     return ev
@@ -118,11 +124,24 @@ def _validate(model: Any, s: Settings) -> None:
         raise ConfigError(f"diagnose: n_classes must be an integer >= 2, got {s.n_classes!r}")
 
 
-def _pair(data: Any, name: str, task: str) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise DataError(f"diagnose: {name} must be an (X, y) pair of tensors or arrays, got {type(data).__name__}")
+def _pair(data: Any, name: str, task: str) -> tuple[torch.Tensor, ...]:
+    """``(X, y)`` or ``(X, y, w)`` tensors from any in-memory form ``Trainer`` reads."""
+    forms = "an (X, y) pair, (X, y, sample_weight) or {'x': X, 'y': y} of tensors or arrays"
+    if isinstance(data, torch.utils.data.DataLoader):
+        raise DataError(f"diagnose: {name} must be in memory, {forms}; got a DataLoader (diagnosis reads every "
+                        f"row: stack the loader's batches into tensors)")
     try:
-        return as_tensors(*data, task)
+        X, y, w = unpack(data, f"diagnose: {name}") if isinstance(data, (Mapping, tuple, list)) else (data, None, None)
+    except DataError as error:
+        raise DataError(f"{error}; diagnose takes {forms}") from None
+    if y is None:
+        raise DataError(f"diagnose: {name} must be {forms}, got {type(data).__name__}")
+    if isinstance(X, tuple) and len(X) > 1 and all(isinstance(x, (torch.Tensor, np.ndarray)) for x in X):
+        raise DataError(f"diagnose: {name} holds {len(X)} inputs ((X1, X2, ...), y); diagnosis takes models of one "
+                        f"input: {forms}")
+    try:
+        X, y = as_tensors(X, y, task)
+        return (X, y) if w is None else (X, y, check_weights(w, len(y), f"diagnose: {name}"))
     except DataError as error:
         raise DataError(f"diagnose: {name}: {error}") from None
 

@@ -103,7 +103,7 @@ def _fit(model: nn.Module, train, val, s: Settings, lr: float, callbacks: list) 
 
 def _score(trainer: Trainer, net: nn.Module, data, s: Settings) -> float | None:
     """Accuracy (classification) or R² (regression) of ``net`` on at most ``MAX_ROWS`` rows."""
-    X, y = data
+    X, y = data[0], data[1]  # sample weights (a third item) shape the training, not the score
     rows = torch.as_tensor(np.random.default_rng(s.seed).permutation(len(y))[:MAX_ROWS])
     X, y = X[rows], y[rows]
     metrics = trainer.evaluate(net, (X, y))

@@ -217,7 +217,8 @@ class Study:
                 finished since the last look) — after the batch's per-trial callbacks, with its
                 last trial.
             catch: exceptions that fail a trial but not the study. The default catches every
-                ``Exception`` — one diverging config should not end a long search — except
+                ``Exception`` — one diverging config (``knobs.train.Diverged``, a
+                ``RuntimeError``) should not end a long search — except
                 ``KnobsError`` (a bad setup fails every trial alike), which always propagates
                 unless ``catch`` names it. Each caught failure is logged on ``knobs.study``
                 and kept in ``attrs["fail_reason"]``.
@@ -330,6 +331,21 @@ class Study:
             raise TrialError(f"study {self.name!r} has no complete trial yet ({counts})")
         sign = 1.0 if self.direction == "minimize" else -1.0
         return min(complete, key=lambda t: (sign * t.value, t.number)).copy()
+
+    def top_trials(self, k: int) -> list[FrozenTrial]:
+        """The ``k`` best complete trials, best first (the earlier among equals); fewer when fewer
+        completed. With ``knobs.train.SaveTrialModel`` each carries ``attrs["checkpoint"]``, and
+        ``knobs.train.load_trial_models(study.top_trials(k), build)`` gives their models back
+        (the members of an ensemble of the top trials).
+
+        Raises:
+            ConfigError: ``k`` is not an integer >= 1.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"study.top_trials(k) takes an integer k >= 1, got {k!r}")
+        complete = [t for t in self._storage.get_trials(self._id, [TrialState.COMPLETE]) if t.value is not None]
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        return [t.copy() for t in sorted(complete, key=lambda t: (sign * t.value, t.number))[:k]]
 
     @property
     def attrs(self) -> dict[str, Any]:

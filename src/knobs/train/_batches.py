@@ -5,6 +5,16 @@ slicing a seeded random permutation there costs one ``randperm`` per epoch and o
 where a DataLoader adds collation and host-to-device copies to every step. The permutation comes
 from a ``torch.Generator`` whose state is checkpointed, so a resumed run sees the same order.
 
+The forms a batch (or in-memory data) may take, read by ``unpack`` into (inputs, targets,
+sample weights or None):
+
+- ``(x, y)`` and ``(x, y, w)``: ``w`` holds one non-negative weight per example;
+- ``((x1, x2, ...), y[, w])``: several inputs, the model is called as ``model(x1, x2, ...)``;
+- a mapping ``{"x": ..., "y": ..., "weight": ...}`` (``weight`` optional); ``BatchKeys`` names
+  other keys, and a tuple of keys for ``x`` gives several inputs (``{"x": ("ids", "mask")}``).
+
+Batches are yielded as ``(xb, yb)`` or, when they carry weights, ``(xb, yb, wb)``.
+
 Example:
     >>> X, y = torch.randn(10, 3), torch.randint(0, 2, (10,))
     >>> batches = TensorBatches(X, y, batch_size=4, generator=torch.Generator().manual_seed(0))
@@ -14,14 +24,108 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from knobs.errors import DataError
+from knobs.errors import ConfigError, DataError
 
-__all__ = ["TensorBatches", "LoaderBatches", "as_tensors", "batch_bounds", "make_batches", "check_outputs"]
+__all__ = ["TensorBatches", "LoaderBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
+           "check_outputs", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
+
+
+@dataclass(frozen=True)
+class BatchKeys:
+    """The keys of mapping batches: ``x`` (a key, or a tuple of keys for several inputs), ``y``
+    and ``weight`` (optional in each batch)."""
+
+    x: str | tuple[str, ...] = "x"
+    y: str = "y"
+    weight: str = "weight"
+
+    @classmethod
+    def of(cls, keys: Any) -> "BatchKeys":
+        """``None``, a ``BatchKeys`` or a mapping such as ``{"x": "image", "y": "label"}``."""
+        if keys is None:
+            return cls()
+        if isinstance(keys, cls):
+            return keys
+        if isinstance(keys, Mapping) and set(keys) <= {"x", "y", "weight"}:
+            x = keys.get("x", "x")
+            return cls(tuple(x) if isinstance(x, (list, tuple)) else x, keys.get("y", "y"),
+                       keys.get("weight", "weight"))
+        raise ConfigError(f"batch_keys: expected a mapping with keys among 'x', 'y', 'weight' (e.g. "
+                          f"{{'x': 'image', 'y': 'label'}}), got {keys!r}")
+
+
+def _forms(name: str, keys: BatchKeys) -> str:
+    return (f"(x, y), (x, y, sample_weight), ((x1, x2, ...), y) or a mapping with keys {keys.x!r} and "
+            f"{keys.y!r} (optional {keys.weight!r}; Trainer(batch_keys=...) names others)")
+
+
+def _describe(batch: Any) -> str:
+    if isinstance(batch, Mapping):
+        return f"a {type(batch).__name__} with keys {sorted(map(str, batch))}"
+    if isinstance(batch, (tuple, list)):
+        return f"a {type(batch).__name__} of {len(batch)} items ({', '.join(type(b).__name__ for b in batch)})"
+    if isinstance(batch, torch.Tensor):
+        return f"a single tensor of shape {tuple(batch.shape)} (no targets)"
+    return f"a {type(batch).__name__}"
+
+
+def unpack(batch: Any, name: str, keys: BatchKeys = BatchKeys()) -> tuple[Any, Any, Any]:
+    """``(inputs, targets, weights or None)`` of one batch in any of the module's forms.
+
+    Raises:
+        DataError: naming what the batch is and the forms it may take.
+    """
+    if isinstance(batch, Mapping):
+        x_keys = keys.x if isinstance(keys.x, tuple) else (keys.x,)
+        missing = [k for k in (*x_keys, keys.y) if k not in batch]
+        if missing:
+            raise DataError(f"{name}: a batch is {_describe(batch)}, missing {', '.join(map(repr, missing))}; "
+                            f"expected {_forms(name, keys)}")
+        x = tuple(batch[k] for k in x_keys) if isinstance(keys.x, tuple) else batch[keys.x]
+        return x, batch[keys.y], batch.get(keys.weight)
+    if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+        x = tuple(batch[0]) if isinstance(batch[0], (tuple, list)) else batch[0]
+        return x, batch[1], batch[2] if len(batch) == 3 else None
+    raise DataError(f"{name}: a batch is {_describe(batch)}; expected {_forms(name, keys)}")
+
+
+def inputs_of(batch: Any, keys: BatchKeys = BatchKeys()) -> Any:
+    """The model inputs of a batch for prediction: a tensor alone, or the inputs of ``unpack``."""
+    if isinstance(batch, (torch.Tensor, np.ndarray)):
+        return batch
+    if isinstance(batch, (tuple, list)) and len(batch) == 1:
+        return batch[0]
+    return unpack(batch, "data", keys)[0]
+
+
+def to_device(x: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    """A tensor, or a tuple of tensors, on ``device``."""
+    if isinstance(x, tuple):
+        return tuple(t.to(device, non_blocking=non_blocking) for t in x)
+    return x.to(device, non_blocking=non_blocking)
+
+
+def forward(model: torch.nn.Module, x: Any) -> torch.Tensor:
+    """``model(x)``, or ``model(x1, x2, ...)`` for several inputs."""
+    return model(*x) if type(x) is tuple else model(x)
+
+
+def check_weights(w: Any, n: int, name: str) -> torch.Tensor:
+    w = torch.as_tensor(np.asarray(w)) if not isinstance(w, torch.Tensor) else w
+    w = w.reshape(-1) if w.ndim == 2 and w.shape[1] == 1 else w
+    if w.ndim != 1 or len(w) != n:
+        raise DataError(f"{name}: sample weights must be one number per example ({n}), got shape {tuple(w.shape)}")
+    w = w.float()
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not bool((w > 0).any()):
+        raise DataError(f"{name}: sample weights must be finite, >= 0 and not all 0")
+    return w
 
 
 def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
@@ -43,7 +147,7 @@ def as_tensors(data: Any, name: str, task: str) -> tuple[torch.Tensor, torch.Ten
         DataError: not a pair, empty, first dimensions differ, non-finite inputs, labels that are
             not integer class indices, or negative labels.
     """
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
+    if isinstance(data, Mapping) or not isinstance(data, (tuple, list)) or len(data) != 2:
         raise DataError(f"{name}: expected (X, y) tensors or a DataLoader, got {type(data).__name__}")
     X, y = (torch.as_tensor(np.asarray(a)) if not isinstance(a, torch.Tensor) else a for a in data)
     if X.ndim == 0 or y.ndim == 0 or len(X) == 0:
@@ -75,53 +179,79 @@ def _targets(y: torch.Tensor, name: str, task: str) -> torch.Tensor:
 
 
 class TensorBatches:
-    """Minibatches of device tensors in a random order drawn from ``generator``."""
+    """Minibatches of device tensors in a random order drawn from ``generator``; with sample
+    weights ``w`` each batch is ``(xb, yb, wb)``."""
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int,
-                 generator: torch.Generator | None = None, shuffle: bool = True) -> None:
-        self.X, self.y, self.generator, self.shuffle = X, y, generator, shuffle
+                 generator: torch.Generator | None = None, shuffle: bool = True,
+                 w: torch.Tensor | None = None) -> None:
+        self.X, self.y, self.w, self.generator, self.shuffle = X, y, w, generator, shuffle
         self.bounds = batch_bounds(len(X), batch_size)
 
     def __len__(self) -> int:
         return len(self.bounds)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        X, y = self.X, self.y
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        X, y, w = self.X, self.y, self.w
         if not self.shuffle:
             for a, b in self.bounds:
-                yield X[a:b], y[a:b]
+                yield (X[a:b], y[a:b]) if w is None else (X[a:b], y[a:b], w[a:b])
             return
         perm = torch.randperm(len(X), generator=self.generator, device=X.device)
         for a, b in self.bounds:
             idx = perm[a:b]
-            yield X[idx], y[idx]
+            yield (X[idx], y[idx]) if w is None else (X[idx], y[idx], w[idx])
 
 
 class LoaderBatches:
-    """A DataLoader's batches moved to ``device`` (its own sampler decides the order)."""
+    """A DataLoader's batches (any form of ``unpack``) moved to ``device``; its own sampler
+    decides the order."""
 
-    def __init__(self, loader: Any, device: torch.device, task: str) -> None:
-        self.loader, self.device, self.task = loader, device, task
+    def __init__(self, loader: Any, device: torch.device, task: str, name: str = "train",
+                 keys: BatchKeys = BatchKeys()) -> None:
+        self.loader, self.device, self.task, self.name, self.keys = loader, device, task, name, keys
         self.generator = getattr(loader, "generator", None)
 
     def __len__(self) -> int:
         return len(self.loader)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         blocking = self.device.type == "cpu"
+        device, regression = self.device, self.task == "regression"
         for batch in self.loader:
-            X, y = batch[0], batch[1]
-            y = y.float().reshape(len(y), -1) if self.task == "regression" else y.long()
-            yield X.to(self.device, non_blocking=not blocking), y.to(self.device, non_blocking=not blocking)
+            X, y, w = unpack(batch, self.name, self.keys)
+            y = y.float().reshape(len(y), -1) if regression else y.long()
+            X, y = to_device(X, device, not blocking), y.to(device, non_blocking=not blocking)
+            if w is None:
+                yield X, y
+            else:
+                yield X, y, check_weights(w, len(y), self.name).to(device, non_blocking=not blocking)
 
 
 def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch_size: int,
-                 generator: torch.Generator | None, shuffle: bool):
-    """``TensorBatches`` for an ``(X, y)`` pair (moved to ``device`` once), else ``LoaderBatches``."""
+                 generator: torch.Generator | None, shuffle: bool, keys: BatchKeys = BatchKeys()):
+    """``TensorBatches`` for in-memory ``(X, y)``, ``(X, y, w)`` or ``{"x": X, "y": y}`` (moved to
+    ``device`` once), ``LoaderBatches`` for a DataLoader.
+
+    Raises:
+        DataError: see ``as_tensors``; several inputs in memory (``((X1, X2), y)``) need a DataLoader.
+    """
     if isinstance(data, torch.utils.data.DataLoader):
-        return LoaderBatches(data, device, task)
-    X, y = as_tensors(data, name, task)
-    return TensorBatches(X.to(device), y.to(device), batch_size, generator, shuffle)
+        return LoaderBatches(data, device, task, name, keys)
+    if isinstance(data, Mapping):
+        X, y, w = unpack(data, name, keys)
+    elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        X, y, w = data[0], data[1], data[2] if len(data) == 3 else None
+    else:
+        raise DataError(f"{name}: expected (X, y) or (X, y, sample_weight) tensors or arrays, a mapping "
+                        f"{{{keys.x!r}: X, {keys.y!r}: y}}, or a DataLoader; got {_describe(data)}")
+    if isinstance(X, tuple) and X and all(isinstance(t, torch.Tensor) for t in X):
+        raise DataError(f"{name}: several inputs ((X1, X2, ...), y) are read from a DataLoader; wrap them in "
+                        f"torch.utils.data.DataLoader(TensorDataset(X1, X2, y)) with a collate_fn, or a "
+                        f"Dataset returning ((x1, x2), y)")
+    X, y = as_tensors((X, y), name, task)
+    w = None if w is None else check_weights(w, len(y), name).to(device)
+    return TensorBatches(X.to(device), y.to(device), batch_size, generator, shuffle, w)
 
 
 def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> None:

@@ -3,9 +3,10 @@
 Call order within ``Trainer.fit``: ``on_fit_start(trainer)`` once (after the model, optimizer and
 schedule exist, before a resumed checkpoint is loaded); ``on_step_end(trainer, step_record)``
 after every optimizer step; ``on_epoch_end(trainer, record)`` after each epoch's validation;
-``on_fit_end(trainer, history)`` once when the loop ends normally. Any exception a hook raises
-(``knobs.Pruned`` from ``trial.report``, for instance) propagates out of ``fit``; the one way to
-end the loop quietly is ``trainer.stop()``.
+``on_fit_end(trainer, history)`` once when the loop ends normally; ``on_exception(trainer,
+error)`` instead when an exception ends it (a display or a log file closes there). Any exception a
+hook raises (``knobs.Pruned`` from ``trial.report``, for instance) propagates out of ``fit``; the
+one way to end the loop quietly is ``trainer.stop()``.
 
 Why step hooks are special: they run in the hot loop, so the trainer only builds step records
 when some callback actually overrides ``on_step_end``.
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["Callback", "hooks"]
 
-EVENTS = ("on_fit_start", "on_step_end", "on_epoch_end", "on_fit_end")
+EVENTS = ("on_fit_start", "on_step_end", "on_epoch_end", "on_fit_end", "on_exception")
 
 
 class Callback:
@@ -42,6 +43,10 @@ class Callback:
 
     def on_fit_end(self, trainer: Any, history: Any) -> None:
         """Called once after the last epoch (not when an exception ends the fit)."""
+
+    def on_exception(self, trainer: Any, error: BaseException) -> None:
+        """Called once when an exception (``Diverged``, ``knobs.Pruned``, an interrupt) ends the
+        fit after ``on_fit_start``, just before it propagates: release what ``on_fit_start`` opened."""
 
 
 def hooks(callbacks: Iterable[Any], event: str) -> list[Callable[..., None]]:

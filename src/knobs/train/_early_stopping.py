@@ -5,6 +5,11 @@ simply the last ones when epochs run out); reporting the best epoch's metric whi
 weights is the bug Keras carried until 2023. The best weights are copied (on the device) each time
 the metric improves by more than ``min_delta``, and put back in ``on_fit_end``.
 
+Any metric of the record can be watched: "val_loss", "val_accuracy", "train_loss", or a name of the
+trainer's ``metrics`` (``Trainer(metrics={"f1": "macro_f1"})`` → ``EarlyStopping(monitor="f1")``).
+The direction is inferred for the built-in names and ``knobs.metrics`` functions; a metric of your
+own needs ``mode``.
+
 Example:
     >>> stopper = EarlyStopping(patience=3, monitor="val_accuracy")   # mode "max" inferred
 """
@@ -18,6 +23,7 @@ import torch
 
 from knobs.errors import ConfigError
 from knobs.train._callbacks import Callback
+from knobs.train._metrics import metric_mode
 
 __all__ = ["EarlyStopping", "improved", "MONITORS"]
 
@@ -39,8 +45,9 @@ class EarlyStopping(Callback):
     Args:
         patience: epochs without improvement before stopping (0: stop at the first one).
         min_delta: an improvement must exceed this much.
-        monitor: "val_loss" (minimized), "val_accuracy" (maximized) or "train_loss".
-        mode: "min" or "max"; inferred from ``monitor`` when None.
+        monitor: "val_loss" (minimized), "val_accuracy" (maximized), "train_loss", or the name of
+            one of the trainer's ``metrics``.
+        mode: "min" or "max"; inferred from ``monitor`` when None (a metric of your own must say).
     """
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "val_loss",
@@ -49,24 +56,32 @@ class EarlyStopping(Callback):
         self.min_delta = min_delta
         self.monitor = monitor
         self.mode = mode
+        self._metric_mode: str | None = None
         self.reset()
 
     @property
     def mode_(self) -> str:
-        return self.mode or ("max" if self.monitor.endswith("accuracy") else "min")
+        return self.mode or self._metric_mode or metric_mode(self.monitor) or "min"
 
-    def check(self, has_val: bool) -> None:
-        """Validate the settings (called by the trainer before any work)."""
+    def check(self, has_val: bool, metrics: dict | None = None) -> None:
+        """Validate the settings against the trainer's ``metrics`` (called before any work)."""
         p = self.patience
         if not isinstance(p, int) or isinstance(p, bool) or p < 0:
             raise ConfigError(f"early_stopping.patience: expected an integer >= 0, got {p!r}")
         if not isinstance(self.min_delta, (int, float)) or not self.min_delta >= 0:
             raise ConfigError(f"early_stopping.min_delta: expected a number >= 0, got {self.min_delta!r}")
-        if self.monitor not in MONITORS:
-            raise ConfigError(f"early_stopping.monitor: unknown {self.monitor!r}; expected one of {', '.join(MONITORS)}")
+        metrics = metrics or {}
+        if self.monitor not in MONITORS and self.monitor not in metrics:
+            known = ", ".join([*MONITORS, *metrics])
+            raise ConfigError(f"early_stopping.monitor: unknown {self.monitor!r}; expected one of {known} "
+                              f"(add your own with Trainer(metrics={{name: fn}}))")
         if self.mode not in (None, "min", "max"):
             raise ConfigError(f"early_stopping.mode: expected 'min' or 'max', got {self.mode!r}")
-        if self.monitor.startswith("val") and not has_val:
+        self._metric_mode = metric_mode(self.monitor, metrics)
+        if self.mode is None and self._metric_mode is None:
+            raise ConfigError(f"early_stopping.mode: say 'min' or 'max' for the metric {self.monitor!r} "
+                              f"(EarlyStopping(monitor={self.monitor!r}, mode='max'))")
+        if (self.monitor.startswith("val") or self.monitor in metrics) and not has_val:
             raise ConfigError(f"early_stopping.monitor: {self.monitor!r} needs validation data (fit(..., val=...))")
 
     def reset(self) -> None:

@@ -1,40 +1,157 @@
-"""Losses by task and one pass of evaluation over device minibatches.
+"""Losses by task, validation metrics of the user's choosing, and one pass of evaluation.
 
 Why sums on the device: each batch adds its loss sum and correct count to device tensors, and the
-host reads them once at the end: no per-batch synchronization with the accelerator.
+host reads them once at the end: no per-batch synchronization with the accelerator. Only when the
+trainer has custom ``metrics`` are the outputs kept (on the device, concatenated once) so each
+metric sees the whole validation set: F1 or AUC of a mean of batches is not the F1 of the set.
+
+A metric is ``fn(outputs, y) -> float`` on the model's raw outputs (logits for classification)
+and the targets, as CPU tensors, or the name of a ``knobs.metrics`` function (``METRICS``), which
+is given what it takes (labels, probabilities or values) and knows its direction.
+
+Example:
+    >>> fns = resolve_metrics({"f1": "macro_f1"}, "classification")
+    >>> fns["f1"].mode
+    'max'
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["TASKS", "LOSSES", "measure"]
+from knobs.errors import ConfigError
+
+__all__ = ["TASKS", "LOSSES", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
 
 TASKS = ("classification", "regression")
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": F.cross_entropy, "regression": F.mse_loss}
+#: The keys every epoch record has; a custom metric may not take one of these names.
+RECORD_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "lr_steps", "seconds")
+
+# name -> (task, what the knobs.metrics function takes, direction)
+METRICS: dict[str, tuple[str, str, str]] = {
+    "accuracy": ("classification", "labels", "max"),
+    "balanced_accuracy": ("classification", "labels", "max"),
+    "macro_f1": ("classification", "labels", "max"),
+    "log_loss": ("classification", "proba", "min"),
+    "rmse": ("regression", "values", "min"),
+    "mae": ("regression", "values", "min"),
+    "r2": ("regression", "values", "max"),
+}
 
 
-def measure(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], task: str,
-            precision: Any) -> tuple[float, float | None]:
-    """Mean loss (and accuracy for classification) of ``model`` in eval mode; its mode is restored."""
+@dataclass(frozen=True)
+class Metric:
+    """One validation metric: ``fn(outputs, y) -> float`` and its direction (None: unknown)."""
+
+    fn: Callable[[torch.Tensor, torch.Tensor], float]
+    mode: str | None
+
+
+def metric_mode(name: str, metrics: dict[str, Metric] | None = None) -> str | None:
+    """"min"/"max" for a record key or metric name, None when it cannot be told."""
+    if metrics and name in metrics and metrics[name].mode is not None:
+        return metrics[name].mode
+    if name in ("val_loss", "train_loss"):
+        return "min"
+    if name.endswith("accuracy"):
+        return "max"
+    bare = name[4:] if name.startswith("val_") else name
+    return METRICS[bare][2] if bare in METRICS else None
+
+
+def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
+    """``{name: Metric}`` from ``{name: callable | knobs.metrics name}`` or a list of names.
+
+    Raises:
+        ConfigError: not a mapping or list, a name clashing with the record's own keys, an unknown
+            ``knobs.metrics`` name or one of the other task, or a value that is not callable.
+    """
+    if metrics is None:
+        return {}
+    if isinstance(metrics, (list, tuple)):
+        metrics = {m: m for m in metrics} if all(isinstance(m, str) for m in metrics) else metrics
+    if not isinstance(metrics, dict):
+        raise ConfigError(f"metrics: expected a mapping {{name: fn(outputs, y) -> float or a knobs.metrics name}} "
+                          f"or a list of names, got {metrics!r}")
+    out = {}
+    for name, fn in metrics.items():
+        if not isinstance(name, str) or name in RECORD_KEYS:
+            raise ConfigError(f"metrics: {name!r} cannot name a metric (the record has it already: "
+                              f"{', '.join(RECORD_KEYS)})")
+        if isinstance(fn, str):
+            out[name] = _named(name, fn, task)
+        elif callable(fn):
+            out[name] = Metric(fn, metric_mode(name))
+        else:
+            raise ConfigError(f"metrics.{name}: expected fn(outputs, y) -> float or one of {', '.join(METRICS)}, "
+                              f"got {fn!r}")
+    return out
+
+
+def _named(name: str, fn: str, task: str) -> Metric:
+    if fn not in METRICS or METRICS[fn][0] != task:
+        known = ", ".join(k for k, v in METRICS.items() if v[0] == task)
+        raise ConfigError(f"metrics.{name}: unknown {fn!r} for {task}; expected one of {known} or a callable")
+    from knobs import metrics as km
+
+    function, takes = getattr(km, fn), METRICS[fn][1]
+    if takes == "labels":
+        return Metric(lambda out, y: function(y.numpy(), out.argmax(1).numpy()), METRICS[fn][2])
+    if takes == "proba":
+        return Metric(lambda out, y: function(y.numpy(), out.double().softmax(1).numpy()), METRICS[fn][2])
+    return Metric(lambda out, y: function(y.numpy(), out.numpy()), METRICS[fn][2])
+
+
+def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: str, precision: Any,
+            metrics: dict[str, Metric] | None = None, weighted: bool = False) -> tuple[float, float | None, dict]:
+    """Mean loss, accuracy (classification) and ``metrics`` of ``model`` in eval mode; its mode is
+    restored. ``weighted``: batches carrying sample weights give the weighted mean loss (each
+    example's loss times its weight, over the sum of weights); accuracy stays a plain fraction."""
+    from knobs.train._batches import forward
+
     was_training = model.training
     model.eval()
-    sums, hits, count = [], [], 0
+    sums, dens, hits, rows, count, outs, ys = [], [], [], 0, 0, [], []
     try:
         with torch.no_grad():
-            for xb, yb in batches:
+            for item in batches:
+                xb, yb = item[0], item[1]
                 with precision.autocast():
-                    out = model(xb)
+                    out = forward(model, xb)
                 out = out.float()
-                sums.append(LOSSES[task](out, yb, reduction="sum"))
+                if weighted and len(item) > 2:
+                    per = LOSSES[task](out, yb, reduction="none")
+                    sums.append((per.reshape(len(yb), -1).mean(1) * item[2]).sum())
+                    dens.append(item[2].sum())
+                else:
+                    sums.append(LOSSES[task](out, yb, reduction="sum"))
+                    count += yb.numel()
                 if task == "classification":
                     hits.append((out.argmax(dim=1) == yb).sum())
-                count += yb.numel()
+                rows += len(yb)
+                if metrics:
+                    outs.append(out)
+                    ys.append(yb)
     finally:
         model.train(was_training)
-    loss = float(torch.stack(sums).sum()) / count
-    accuracy = float(torch.stack(hits).sum()) / count if hits else None
-    return loss, accuracy
+    loss = float(torch.stack(sums).sum() / torch.stack(dens).sum()) if dens else float(torch.stack(sums).sum()) / count
+    accuracy = float(torch.stack(hits).sum()) / rows if hits else None
+    values = {}
+    if metrics:
+        out, y = torch.cat(outs).cpu(), torch.cat(ys).cpu()
+        values = {name: _value(name, m.fn(out, y)) for name, m in metrics.items()}
+    return loss, accuracy, values
+
+
+def _value(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"metrics.{name}: must return a number, returned {value!r}") from None

@@ -5,6 +5,11 @@ for Adam) must stop the trial with a message naming the key and the valid ones, 
 Weight decay is coupled L2 (added to the gradient) for every optimizer but ``adamw``, whose decay is
 decoupled (Loshchilov & Hutter) — that is exactly torch's semantics for these classes.
 
+Beyond names (case-insensitive: "Adam", "SGD"), the optimizer may be a ``torch.optim`` class or a
+``functools.partial`` of one (called with the parameter groups, ``lr`` and ``optimizer_options``),
+or any callable ``params -> Optimizer`` (it decides everything but the groups: biases and norm
+parameters still get no weight decay when ``weight_decay > 0``).
+
 Example:
     >>> from torch import nn
     >>> opt = build_optimizer("nesterov", nn.Linear(2, 1), lr=0.1)
@@ -14,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -24,7 +31,7 @@ from torch import nn
 from knobs.errors import ConfigError
 from knobs.train._regularization import decay_groups
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "check_optimizer", "check_lr"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "check_optimizer", "check_lr", "optimizer_name"]
 
 
 @dataclass(frozen=True)
@@ -86,14 +93,45 @@ def check_lr(lr: Any, name: str = "lr") -> float:
     return float(lr)
 
 
-def check_optimizer(name: str, *, lr: float, weight_decay: float = 0.0,
+def optimizer_name(optimizer: Any) -> str:
+    """A stable text for an optimizer given by name (lower-cased), class, partial or callable."""
+    if isinstance(optimizer, str):
+        return optimizer.lower()
+    if isinstance(optimizer, functools.partial):
+        kwargs = ", ".join(f"{k}={v!r}" for k, v in sorted(optimizer.keywords.items()))
+        return f"{optimizer_name(optimizer.func)}({kwargs})"
+    name = getattr(optimizer, "__qualname__", None) or type(optimizer).__qualname__
+    return f"{getattr(optimizer, '__module__', None) or type(optimizer).__module__}.{name}"
+
+
+def _torch_class(optimizer: Any) -> bool:
+    """A ``torch.optim.Optimizer`` subclass, or a partial of one (it takes ``lr`` and options)."""
+    while isinstance(optimizer, functools.partial):
+        optimizer = optimizer.func
+    return inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.Optimizer)
+
+
+def check_optimizer(name: Any, *, lr: float, weight_decay: float = 0.0,
                     options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate an optimizer configuration; return the keyword arguments for its torch class.
+
+    ``name`` may also be a torch class, a partial or a callable ``params -> Optimizer``: then only
+    ``lr``, ``weight_decay`` and that ``options`` is a mapping are checked (torch checks the rest).
 
     Raises:
         ConfigError: unknown name or option, or a value out of range.
     """
+    if not isinstance(name, str) and callable(name):
+        if not _is_number(weight_decay) or weight_decay < 0:
+            raise ConfigError(f"weight_decay: expected a number >= 0, got {weight_decay!r}")
+        if not isinstance(options or {}, dict):
+            raise ConfigError(f"optimizer_options: expected a mapping, got {options!r}")
+        if options and not _torch_class(name):
+            raise ConfigError(f"optimizer_options: a callable optimizer ({optimizer_name(name)}) takes no options; "
+                              f"set them inside it, or pass a torch.optim class or functools.partial")
+        return {"lr": check_lr(lr), **dict(options or {})}
     spec = _spec(name)
+    name = name.lower()
     kwargs = {**spec.defaults, **_check_options(name, spec, options or {})}
     if kwargs.get("nesterov") and (kwargs.get("momentum", 0) <= 0 or kwargs.get("dampening", 0) != 0):
         raise ConfigError(f"optimizer {name!r}: nesterov needs momentum > 0 and dampening = 0")
@@ -120,13 +158,24 @@ def build_optimizer(name: str, model: nn.Module, *, lr: float, weight_decay: flo
         ConfigError: unknown name or option, or a value out of range.
     """
     kwargs = check_optimizer(name, lr=lr, weight_decay=weight_decay, options=options)
-    return OPTIMIZERS[name].cls(decay_groups(model, float(weight_decay)), weight_decay=0.0, **kwargs)
+    groups = decay_groups(model, float(weight_decay))
+    if isinstance(name, str):
+        return OPTIMIZERS[name.lower()].cls(groups, weight_decay=0.0, **kwargs)
+    try:
+        optimizer = name(groups, **kwargs) if _torch_class(name) else name(groups)
+    except TypeError as err:
+        raise ConfigError(f"optimizer {optimizer_name(name)}: {err}") from None
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ConfigError(f"optimizer: the callable {optimizer_name(name)} must return a torch.optim.Optimizer "
+                          f"when called with the parameters, returned {type(optimizer).__name__}")
+    return optimizer
 
 
 def _spec(name: Any) -> _Spec:
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise ConfigError(f"optimizer: unknown {name!r}; expected one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name]
+    if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
+        raise ConfigError(f"optimizer: unknown {name!r}; expected one of {', '.join(OPTIMIZERS)} (any case), "
+                          f"a torch.optim class, a functools.partial of one, or a callable params -> Optimizer")
+    return OPTIMIZERS[name.lower()]
 
 
 def _check_options(name: str, spec: _Spec, options: dict[str, Any]) -> dict[str, Any]:

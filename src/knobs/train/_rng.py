@@ -13,12 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import random
+from typing import Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "rng_state", "set_rng_state"]
+__all__ = ["seed_everything", "rng_state", "set_rng_state", "forked_rng"]
 
 
 def seed_everything(seed: int) -> None:
@@ -51,3 +53,24 @@ def set_rng_state(state: dict) -> None:
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     p = state["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+
+
+@contextlib.contextmanager
+def forked_rng(seed: int | None) -> Iterator[None]:
+    """Seed every generator for the block, then give the caller's states back.
+
+    Why: a seeded fit must be reproducible (dropout and augmentation draw from the global torch
+    generator), but reseeding the caller's generators for good makes two fits under different
+    user seeds draw identical numbers afterwards. ``torch.random.fork_rng`` covers torch alone;
+    this covers Python and NumPy too. ``seed=None`` changes nothing: the block draws from, and
+    advances, the caller's generators (two unseeded fits must not repeat each other).
+    """
+    if seed is None:
+        yield
+        return
+    saved = rng_state()
+    try:
+        seed_everything(seed)
+        yield
+    finally:
+        set_rng_state(saved)

@@ -32,6 +32,11 @@ onecycle           warm up to max_lr, anneal to max_lr/div/fd  max_lr (α₀), p
 Every schedule also takes ``warmup_epochs`` or ``warmup_steps``: the LR ramps linearly over W
 steps, step s using (s + 1)/(W + 1) of the schedule's starting LR, then the schedule starts at t=0.
 
+A schedule may also be a ``torch.optim.lr_scheduler`` class or any callable ``optimizer ->
+scheduler`` (``functools.partial(StepLR, step_size=10)``, a lambda): it is stepped once per epoch,
+after validation, as torch's own examples do (``ReduceLROnPlateau`` with the monitored metric),
+and checkpointed like the named ones.
+
 Example:
     >>> import torch
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -54,7 +59,7 @@ from knobs._validation import Options, count, flag, number, one_of
 from knobs.errors import ConfigError
 
 __all__ = [
-    "SCHEDULES", "Schedule", "build_schedule", "check_schedule",
+    "SCHEDULES", "Schedule", "EpochSchedule", "build_schedule", "check_schedule",
     "exponential_factor", "inverse_factor", "inverse_sqrt_factor", "warmup_factor",
 ]
 
@@ -131,6 +136,8 @@ def check_schedule(spec: Any) -> dict[str, Any] | None:
     """
     if spec is None:
         return None
+    if _is_factory(spec):
+        return {"name": _describe(spec), "callable": True}
     spec = {"name": spec} if isinstance(spec, str) else spec
     if not isinstance(spec, dict) or "name" not in spec:
         raise ConfigError(f"schedule: expected a name or a mapping with 'name', got {spec!r}")
@@ -189,6 +196,52 @@ class Schedule:
             self.plateau.load_state_dict(state["plateau"])
 
 
+def _is_factory(spec: Any) -> bool:
+    return callable(spec) and not isinstance(spec, (str, dict))
+
+
+def _describe(factory: Any) -> str:
+    """A stable name for a scheduler class or callable (no memory address: resumes compare it)."""
+    import functools
+
+    if isinstance(factory, functools.partial):
+        kwargs = ", ".join(f"{k}={v!r}" for k, v in sorted(factory.keywords.items()))
+        return f"{_describe(factory.func)}({kwargs})"
+    name = getattr(factory, "__qualname__", None) or type(factory).__qualname__
+    return f"{getattr(factory, '__module__', None) or type(factory).__module__}.{name}"
+
+
+class EpochSchedule(Schedule):
+    """A user's torch scheduler, stepped once per epoch after validation (``ReduceLROnPlateau``
+    with the monitored metric)."""
+
+    def __init__(self, name: str, scheduler: Any, monitor: str) -> None:
+        plateau = scheduler if isinstance(scheduler, lrs.ReduceLROnPlateau) else None
+        super().__init__(name, None if plateau else scheduler, plateau=plateau, monitor=monitor)
+
+    def step_batch(self) -> None:
+        self.steps += 1
+
+    def step_epoch(self, record: dict) -> None:
+        if self.plateau is not None:
+            self.plateau.step(record[self.monitor])
+        else:
+            self.scheduler.step()
+
+
+def _from_factory(factory: Any, optimizer: torch.optim.Optimizer, monitor: str) -> EpochSchedule:
+    name = _describe(factory)
+    try:
+        scheduler = factory(optimizer)
+    except TypeError as err:
+        raise ConfigError(f"schedule {name}: {err}; give its arguments with functools.partial, e.g. "
+                          f"partial(StepLR, step_size=10)") from None
+    if not isinstance(scheduler, (lrs.LRScheduler, lrs.ReduceLROnPlateau)):
+        raise ConfigError(f"schedule: {name}(optimizer) must return a torch.optim.lr_scheduler scheduler, "
+                          f"returned {type(scheduler).__name__}")
+    return EpochSchedule(name, scheduler, monitor)
+
+
 def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
                    monitor: str = "val_loss") -> Schedule | None:
     """The ``Schedule`` for ``spec`` driving ``optimizer`` over ``epochs`` × ``steps_per_epoch`` steps.
@@ -200,6 +253,8 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
         steps_per_epoch: optimizer steps per epoch.
         monitor: the metric ``plateau`` watches unless its ``monitor`` key says otherwise.
     """
+    if _is_factory(spec):
+        return _from_factory(spec, optimizer, monitor)
     cfg = check_schedule(spec)
     if cfg is None:
         return None

@@ -28,25 +28,32 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from knobs.errors import ConfigError, KnobsError
-from knobs.train._batches import check_outputs, make_batches
+from knobs.errors import ConfigError, DataError
+from knobs.train._batches import BatchKeys, check_outputs, forward, make_batches
+from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
 from knobs.train._device import configure_backends, resolve_device, resolve_precision
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History, best_epoch
-from knobs.train._metrics import LOSSES, TASKS, measure
-from knobs.train._optimizers import build_optimizer, check_optimizer
+from knobs.train._metrics import LOSSES, TASKS, measure, resolve_metrics
+from knobs.train._optimizers import build_optimizer, check_optimizer, optimizer_name
 from knobs.train._regularization import clip_gradients, l1_penalty, penalized
 from knobs.train._resume import restore_trainer, save_trainer
-from knobs.train._rng import seed_everything
+from knobs.train._rng import forked_rng
 from knobs.train._schedules import build_schedule, check_schedule
 
 __all__ = ["Trainer", "Diverged"]
 
 
-class Diverged(KnobsError):
-    """The training loss became NaN or infinite."""
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite.
+
+    Why a ``RuntimeError`` and not a ``KnobsError``: it is an outcome of a configuration (too high
+    a learning rate), not bad input. ``Study.optimize`` re-raises every ``KnobsError`` (a broken
+    setup fails every trial alike) but records other errors as failed trials, so one diverging
+    trial is a FAILED trial (``fail_reason`` naming step, epoch and LR) and the search goes on.
+    """
 
     def __init__(self, *, epoch: int, step: int, lr: float, loss: float) -> None:
         self.epoch, self.step, self.lr, self.loss = epoch, step, lr, loss
@@ -55,16 +62,30 @@ class Diverged(KnobsError):
             f"lower lr, clip gradients (clip_grad_norm) or add warmup"
         )
 
+    def __reduce__(self) -> tuple:
+        # NOTE: keyword-only arguments: the default pickling (``cls(*args)``) cannot rebuild it,
+        # and a trial run in a worker process sends its error home pickled.
+        return _diverged, (self.epoch, self.step, self.lr, self.loss)
+
+
+def _diverged(epoch: int, step: int, lr: float, loss: float) -> Diverged:
+    return Diverged(epoch=epoch, step=step, lr=lr, loss=loss)
+
 
 class Trainer:
     """Trains a model with every knob of the practice cycle.
 
     Args:
-        optimizer: a name in ``knobs.train.OPTIMIZERS``.
+        optimizer: a name in ``knobs.train.OPTIMIZERS`` (any case: "Adam", "SGD"), a
+            ``torch.optim`` class (``torch.optim.SGD``) or ``functools.partial`` of one (called with
+            the parameter groups, ``lr`` and ``optimizer_options``), or a callable
+            ``params -> Optimizer`` that sets everything itself.
         lr: learning rate (the schedule's α₀).
         weight_decay: L2 on the weights (decoupled for "adamw"); biases and norm parameters are exempt.
         optimizer_options: e.g. ``{"momentum": 0.9}`` or ``{"betas": (0.9, 0.99)}``.
-        schedule: None, a name, or ``{"name": ..., key: value}`` (see ``knobs.train.SCHEDULES``).
+        schedule: None, a name, or ``{"name": ..., key: value}`` (see ``knobs.train.SCHEDULES``),
+            or a ``torch.optim.lr_scheduler`` class / callable ``optimizer -> scheduler``
+            (``functools.partial(StepLR, step_size=10)``), stepped once per epoch.
         epochs: planned epochs.
         batch_size: minibatch size for training.
         l1: L1 penalty strength on the weights (added to the loss; biases and norm params exempt).
@@ -73,7 +94,10 @@ class Trainer:
         early_stopping: an ``EarlyStopping`` (its best weights are always restored) or None.
         device: "auto", "cpu", "cuda", "cuda:N".
         precision: "auto" (bf16 on CUDA when supported, else fp32), "fp32", "bf16", "fp16".
-        seed: seeds Python/NumPy/torch and the shuffling generator; None leaves them alone.
+        seed: seeds Python/NumPy/torch and the shuffling generator for the fit, and gives the
+            caller's generator states back when it ends (a fit is reproducible for its seed and
+            leaves the caller's random streams as they were); None seeds nothing and draws from
+            the caller's generators.
         callbacks: objects with optional ``on_fit_start``/``on_step_end``/``on_epoch_end``/``on_fit_end``.
         task: "classification" (cross-entropy, accuracy) or "regression" (MSE).
         checkpoint_dir: write ``last.pt`` there every ``checkpoint_every`` epochs (and at the end).
@@ -86,9 +110,25 @@ class Trainer:
         batch_transform: ``transform(xb, yb) -> (xb, yb)`` applied to every training batch on
             the device (augmentation, mixup); never to validation. Targets it returns as class
             probabilities (N, C) work with the default classification loss.
+        metrics: validation metrics added to each epoch record under their names:
+            ``{"f1": fn(outputs, y) -> float}`` (raw outputs, i.e. logits, and targets of the whole
+            validation set as CPU tensors) or ``knobs.metrics`` names (``{"f1": "macro_f1"}``, or a
+            list ``["macro_f1", "balanced_accuracy"]``). ``EarlyStopping(monitor=name)`` and
+            ``ReportToTrial(trial, monitor=name)`` can watch them.
+        batch_keys: the keys of mapping batches, ``{"x": ..., "y": ..., "weight": ...}`` (default
+            "x", "y", "weight"; a tuple of keys for "x" gives several inputs).
+        weight_val_loss: with sample weights in the validation data, ``val_loss`` is their
+            weighted mean too (default: unweighted, comparable across weightings).
+
+    Data (``train``, ``val``, ``predict``) comes as ``(X, y)``, ``(X, y, sample_weight)``,
+    ``{"x": X, "y": y}`` or a DataLoader whose batches take any of these forms or
+    ``((x1, x2, ...), y)`` (the model is called as ``model(x1, x2, ...)``). Sample weights make the
+    training loss a weighted mean (the loss must return per-example values: the default ones
+    do, a custom one needs ``reduction="none"``).
 
     Attributes set by ``fit``: ``model_``, ``optimizer_``, ``schedule_``, ``device_``,
-    ``precision_``, ``history_``, ``epoch_`` (completed epochs), ``step_`` (optimizer steps).
+    ``precision_``, ``history_``, ``epoch_`` (completed epochs), ``step_`` (optimizer steps),
+    ``metrics_`` (the validation metrics by name, resolved).
     """
 
     def __init__(self, optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
@@ -99,7 +139,8 @@ class Trainer:
                  callbacks: Iterable[Any] = (), task: str = "classification",
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
                  eval_batch_size: int | None = None, loss: Callable[[Any, Any], Any] | None = None,
-                 batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None) -> None:
+                 batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+                 metrics: Any = None, batch_keys: Any = None, weight_val_loss: bool = False) -> None:
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -121,6 +162,9 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.eval_batch_size = eval_batch_size
+        self.metrics = metrics
+        self.batch_keys = batch_keys
+        self.weight_val_loss = weight_val_loss
         self._stop = False
 
     # ---- public -------------------------------------------------------------------------------
@@ -149,16 +193,23 @@ class Trainer:
             ConfigError, DataError: bad settings or data, before any training.
             Diverged: the training loss became NaN/inf.
         """
-        self._prepare(model, train, val)
-        for hook in hooks(self._callbacks, "on_fit_start"):
-            hook(self)
-        if resume_from is not None:
-            restore_trainer(self, resume_from)
-        while not self._stop and self.epoch_ < self.epochs:
-            self._run_epoch(self.epoch_ + 1)
-        self._finish()
-        for hook in hooks(self._callbacks, "on_fit_end"):
-            hook(self, self.history_)
+        self._check_settings()
+        with forked_rng(self.seed):
+            self._prepare(model, train, val)
+            try:
+                for hook in hooks(self._callbacks, "on_fit_start"):
+                    hook(self)
+                if resume_from is not None:
+                    restore_trainer(self, resume_from)
+                while not self._stop and self.epoch_ < self.epochs:
+                    self._run_epoch(self.epoch_ + 1)
+                self._finish()
+                for hook in hooks(self._callbacks, "on_fit_end"):
+                    hook(self, self.history_)
+            except BaseException as error:
+                for hook in hooks(self._callbacks, "on_exception"):
+                    hook(self, error)
+                raise
         return self.history_
 
     def validate(self) -> "Trainer":
@@ -175,24 +226,44 @@ class Trainer:
         check_schedule(self.schedule)
         check_optimizer(self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
                         options=self.optimizer_options)
+        metrics = resolve_metrics(self.metrics, self.task)
+        BatchKeys.of(self.batch_keys)
         if self.early_stopping is not None:
-            self.early_stopping.check(has_val=True)
+            self.early_stopping.check(has_val=True, metrics=metrics)
         resolve_precision(self.precision, resolve_device(self.device))
         return self
 
     def evaluate(self, model: nn.Module, data: Any) -> dict[str, float | None]:
-        """``{"loss", "accuracy"}`` of ``model`` on ``(X, y)`` or a DataLoader, on the model's device.
+        """``{"loss", "accuracy", **metrics}`` of ``model`` on ``data`` (any form ``fit`` takes),
+        on the model's device.
 
-        ``accuracy`` is None for regression.
+        ``accuracy`` is None for regression; the loss is weighted only with ``weight_val_loss``.
         """
         self._check_settings()
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+        metrics = resolve_metrics(self.metrics, self.task)
+        device = device_of(model)
         precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
-        batches = make_batches(data, "data", task=self.task, device=device,
-                               batch_size=self._eval_batch_size(), generator=None, shuffle=False)
-        loss, accuracy = measure(model, batches, self.task, precision)
-        return {"loss": loss, "accuracy": accuracy}
+        batches = make_batches(data, "data", task=self.task, device=device, batch_size=self._eval_batch_size(),
+                               generator=None, shuffle=False, keys=BatchKeys.of(self.batch_keys))
+        loss, accuracy, values = measure(model, batches, self.task, precision, metrics, self.weight_val_loss)
+        return {"loss": loss, "accuracy": accuracy, **values}
+
+    def predict(self, model: nn.Module, data: Any, batch_size: int | None = None) -> torch.Tensor:
+        """The model's raw outputs (logits for classification) for every row of ``data``, as one
+        CPU tensor in row order.
+
+        ``data``: inputs ``X`` (a tensor or array), a batch form ``fit`` takes (targets and weights
+        are ignored), or a DataLoader (its order; inputs only, or any batch form). Batches of
+        ``batch_size`` (default ``eval_batch_size``) run on the model's device in eval mode without
+        gradients, under the trainer's precision on CUDA; the model's mode is restored.
+        """
+        self._check_settings()
+        if batch_size is not None:
+            _check_int("batch_size", batch_size, 1)
+        device = device_of(model)
+        precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
+        return predict(model, data, batch_size=batch_size or self._eval_batch_size(), precision=precision,
+                       keys=BatchKeys.of(self.batch_keys))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Checkpoint everything ``fit(resume_from=path)`` needs to continue identically."""
@@ -201,7 +272,7 @@ class Trainer:
     def settings(self) -> dict[str, Any]:
         """The settings that shape the training curve (a resumed fit must match them)."""
         return {
-            "optimizer": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay,
+            "optimizer": optimizer_name(self.optimizer), "lr": self.lr, "weight_decay": self.weight_decay,
             "optimizer_options": dict(self.optimizer_options or {}),
             "schedule": check_schedule(self.schedule), "epochs": self.epochs,
             "batch_size": self.batch_size, "l1": self.l1, "clip_grad_norm": self.clip_grad_norm,
@@ -233,26 +304,26 @@ class Trainer:
     def _prepare(self, model: nn.Module, train: Any, val: Any) -> None:
         self.validate()
         schedule = check_schedule(self.schedule)
+        self.metrics_ = resolve_metrics(self.metrics, self.task)
+        keys = BatchKeys.of(self.batch_keys)
         if self.early_stopping is not None:
-            self.early_stopping.check(has_val=val is not None)
+            self.early_stopping.check(has_val=val is not None, metrics=self.metrics_)
         monitor = self._monitor(val is not None)
         if schedule and schedule["name"] == "plateau" and val is None and (schedule["monitor"] or monitor) != "train_loss":
             raise ConfigError("schedule 'plateau': watches a validation metric; pass val=... or set monitor = 'train_loss'")
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
         configure_backends(self.device_, self.precision_)
-        if self.seed is not None:
-            seed_everything(self.seed)
         self.model_ = model.to(self.device_)
         self._train = make_batches(train, "train", task=self.task, device=self.device_,
-                                   batch_size=self.batch_size, generator=self._generator(), shuffle=True)
+                                   batch_size=self.batch_size, generator=self._generator(), shuffle=True, keys=keys)
         self._val = None if val is None else make_batches(
             val, "val", task=self.task, device=self.device_, batch_size=self._eval_batch_size(),
-            generator=None, shuffle=False)
+            generator=None, shuffle=False, keys=keys)
         check_outputs(self.model_, self._train, self._val, self.task)
         self.optimizer_ = build_optimizer(self.optimizer, self.model_, lr=self.lr,
                                           weight_decay=self.weight_decay, options=self.optimizer_options)
-        self.schedule_ = build_schedule(schedule, self.optimizer_, epochs=self.epochs,
+        self.schedule_ = build_schedule(self.schedule, self.optimizer_, epochs=self.epochs,
                                         steps_per_epoch=len(self._train), monitor=monitor)
         self.scaler_ = torch.amp.GradScaler("cuda") if self.precision_.scaled else None
         self._weights = penalized(self.model_)
@@ -295,10 +366,12 @@ class Trainer:
         start = time.perf_counter()
         train_loss, lrs = self._train_epoch(epoch)
         val_loss = val_accuracy = None
+        values = dict.fromkeys(self.metrics_)
         if self._val is not None:
-            val_loss, val_accuracy = measure(self.model_, self._val, self.task, self.precision_)
+            val_loss, val_accuracy, values = measure(self.model_, self._val, self.task, self.precision_,
+                                                     self.metrics_, self.weight_val_loss)
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                  "val_accuracy": val_accuracy, "lr": lrs[0], "seconds": time.perf_counter() - start}
+                  "val_accuracy": val_accuracy, **values, "lr": lrs[0], "seconds": time.perf_counter() - start}
         if any(lr != lrs[0] for lr in lrs):
             # NOTE: per-step schedules (one-cycle, cyclic, warmup) change the LR inside an epoch;
             # the record then carries the LR every step used, so the log shows what really ran.
@@ -316,11 +389,11 @@ class Trainer:
         losses, sizes, lrs = [], [], []
         self.model_.train()
         transform = self.batch_transform
-        for batch, (xb, yb) in enumerate(self._train):
+        for batch, (xb, yb, *wb) in enumerate(self._train):
             if transform is not None:
                 xb, yb = transform(xb, yb)
             lrs.append(group["lr"])
-            loss = self._step(xb, yb)
+            loss = self._step(xb, yb, wb[0] if wb else None)
             if schedule is not None:
                 schedule.step_batch()
             losses.append(loss)
@@ -332,10 +405,11 @@ class Trainer:
                     hook(self, record)
         return self._epoch_loss(epoch, losses, sizes, lrs), lrs
 
-    def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    def _step(self, xb: Any, yb: torch.Tensor, wb: torch.Tensor | None) -> torch.Tensor:
         optimizer, scaler = self.optimizer_, self.scaler_
         with self.precision_.autocast():
-            loss = self._loss_fn(self.model_(xb), yb)
+            out = self.model_(xb) if type(xb) is torch.Tensor else forward(self.model_, xb)
+            loss = self._loss_fn(out, yb) if wb is None else self._weighted_loss(out, yb, wb)
         total = loss + self.l1 * l1_penalty(self._weights) if self.l1 else loss
         optimizer.zero_grad(set_to_none=True)
         if scaler is None:
@@ -351,6 +425,18 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
         return loss.detach()
+
+    def _weighted_loss(self, out: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
+        """Σ wᵢ·lossᵢ / Σ wᵢ over the batch: the loss must give one value per example."""
+        if self.loss is None:
+            per = self._loss_fn(out, yb, reduction="none")
+        else:
+            per = self._loss_fn(out, yb)
+            if per.ndim == 0:
+                raise DataError("train: the batches carry sample weights but the loss returned one number; "
+                                "pass a loss returning per-example values (reduction='none'), or drop the weights")
+        per = per.reshape(len(wb), -1).mean(1) if per.ndim > 1 else per
+        return (per * wb).sum() / wb.sum()
 
     def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list) -> float:
         """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite step."""

@@ -17,14 +17,11 @@ from knobs.pipeline.inputs._practices import trial_practices
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
-from knobs.train import Callback, Diverged, EarlyStopping, Trainer
+from knobs.train import Callback, Diverged, EarlyStopping, ReportToTrial, Trainer
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "TrialDiverged", "make_trainer", "curve", "trial_seed"]
+__all__ = ["TrialObjective", "make_trainer", "curve", "trial_seed"]
 
-
-class TrialDiverged(RuntimeError):
-    """A trial's loss became NaN/inf: the study records it FAILED (with this message) and goes on."""
 
 _OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
 
@@ -69,16 +66,18 @@ def trial_seed(seed: int, trial: Any) -> int:
     return int(trial.attrs.get("seed", seed + trial.number))
 
 
-class _ReportEpochs(Callback):
-    """Feeds the pruner, the event log and the progress display once per epoch."""
+class _ReportEpochs(ReportToTrial):
+    """The public ``ReportToTrial`` (feeds the pruner), plus the run's event log and progress
+    display, once per epoch."""
 
     def __init__(self, trial: Trial, metric: str, events: EventLog, on_epoch: Callable[[dict], None]):
-        self.trial, self.metric, self.events, self.on_epoch = trial, metric, events, on_epoch
+        super().__init__(trial, monitor=metric)
+        self.events, self.on_epoch = events, on_epoch
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         self.events("epoch", trial=self.trial.number, **record)
         self.on_epoch(record)
-        self.trial.report(record["epoch"], record[self.metric])
+        super().on_epoch_end(trainer, record)
 
 
 class TrialObjective:
@@ -100,7 +99,8 @@ class TrialObjective:
             number: the trial's number, for the event log.
 
         Raises:
-            TrialDiverged: the loss became NaN/inf (the study records the trial FAILED).
+            Diverged: the loss became NaN/inf (a runtime error: the study records the trial FAILED
+                and goes on).
         """
         torch.manual_seed(seed)
         model = build_model(self.cfg, params, ModelInfo.of(data))
@@ -112,11 +112,9 @@ class TrialObjective:
         try:
             history = trainer.fit(model, train=practices.train, val=data.val if until is None else None)
         except Diverged as e:
-            # NOTE: Diverged is a KnobsError (which a study lets through as bad input); one diverging
-            # configuration is a failed trial, not a failed run.
             if self.events is not None:
                 self.events("diverged", trial=number, message=str(e))
-            raise TrialDiverged(str(e)) from None
+            raise
         return model, history
 
     def __call__(self, config: dict[str, Any], trial: Trial) -> float:
