@@ -73,7 +73,7 @@ class DataConfig(_Strict):
         None, description="resize to this size (int or [height, width]); default: the images' common size")
     image_channels: Optional[Literal[1, 3]] = Field(None, description="default: 1 if every image is grayscale, else 3")
     bad_files: Literal["error", "skip"] = Field("error", description="non-image files: stop, or skip and list them")
-    max_per_class: Optional[int] = Field(None, ge=1, description="keep the first N images of each class")
+    max_per_class: Optional[int] = Field(None, ge=1, description="keep N images of each class, a seeded random draw")
     # text
     text_column: Optional[str] = Field(None, description="the text column; setting it makes a table text")
     vocab_size: int = Field(20000, ge=3, le=2**24, description="most vocabulary entries, <pad> and <unk> included")

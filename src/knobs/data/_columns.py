@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from knobs.data._cells import MISSING, missing_mask, parse_numbers
+from knobs.data._cells import MISSING
 from knobs.data._table import Table
 from knobs.errors import DataError
 
@@ -34,11 +34,11 @@ def column_kinds(table: Table, names: Sequence[str], categorical: Sequence[str],
     kinds = {}
     for name in names:
         cells = table.column(name)
-        present = ~missing_mask(cells)
+        present = ~table.missing(name)
         if not present.any():
             raise DataError(f"{table.path}: column {name!r} has no values (every cell is missing); "
                             f"leave it out with features = [...]")
-        values, text = parse_numbers(cells)
+        values, text = table.numbers(name)
         if name in categorical or not (present & ~text).any():
             kinds[name] = "categorical"
             _check_categories(table, name, cells[present], max_categories)
@@ -52,7 +52,7 @@ def column_kinds(table: Table, names: Sequence[str], categorical: Sequence[str],
 
 def missing_counts(table: Table, names: Sequence[str]) -> dict[str, int]:
     """Missing cells per column, for the columns that have any."""
-    counts = {name: int(missing_mask(table.column(name)).sum()) for name in names}
+    counts = {name: int(table.missing(name).sum()) for name in names}
     return {name: count for name, count in counts.items() if count}
 
 

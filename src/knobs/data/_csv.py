@@ -4,7 +4,8 @@ and an explicit policy for missing values.
 Why the raw cells stay raw when they need encoding: filling a missing value or choosing the
 categories of a one-hot code learns from the data, so it must happen after the split, on the
 training rows only. A file whose features are all numbers and complete loads straight to float32;
-any other file keeps its cells as text in ``X`` and carries an unfitted ``TabularPreprocessor``
+any other file keeps its cells in an object ``X`` (text, and Python floats for the columns read
+in bulk as numbers, see ``knobs.data._table``) and carries an unfitted ``TabularPreprocessor``
 (``Dataset.preprocessor``) that ``encode_splits`` fits on the training split.
 
 Everything the loader did (column kinds, missing cells per column, rows dropped and their lines)
@@ -18,7 +19,6 @@ from typing import Sequence
 
 import numpy as np
 
-from knobs.data._cells import missing_mask, parse_numbers
 from knobs.data._columns import column_kinds, missing_counts
 from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
@@ -72,8 +72,9 @@ def load_csv(
     Returns:
         A ``Dataset``. Classification labels are re-encoded to ``0..C-1`` in sorted order of the
         original values, which are kept in ``class_names``. ``X`` is float32 when every feature is
-        a complete numeric column; otherwise ``X`` holds the cells as text and
-        ``preprocessor`` is the unfitted ``TabularPreprocessor`` that encodes them.
+        a complete numeric column; otherwise ``X`` holds the cells (text, or floats where a column
+        was read as numbers) and ``preprocessor`` is the unfitted ``TabularPreprocessor`` that
+        encodes them.
 
     Raises:
         DataError: a missing file or column (listing the columns), a column mixing numbers and text
@@ -87,7 +88,8 @@ def load_csv(
         {'age': 3}
     """
     _check_options(task, missing)
-    table = read_table(path, delimiter)
+    # NOTE: categorical and group columns stay text even when they hold numbers ("02139").
+    table = read_table(path, delimiter, bulk=True, text=[*categorical, *([groups] if groups else [])])
     check_group_column(table, groups, {"target": target}, features)
     names = _feature_names(table, target, features, groups)
     unknown = [name for name in categorical if name not in names]
@@ -103,7 +105,7 @@ def load_csv(
     loading = {
         "kind": "tabular", "file": str(table.path), "rows_read": len(table), "rows": len(kept),
         "target": target, "numeric": [n for n in names if kinds[n] == "numeric"],
-        "categorical": {n: int(len(np.unique(kept.column(n)[~missing_mask(kept.column(n))]))) for n in cats},
+        "categorical": {n: int(len(np.unique(kept.column(n)[~kept.missing(n)]))) for n in cats},
         "missing": missing, "missing_cells": counts, **dropped,
     }
     labels = group_labels(kept, groups)
@@ -152,7 +154,7 @@ def _apply_missing(table: Table, target: str, counts: dict[str, int], policy: st
     if policy == "drop":
         bad = np.zeros(len(table), dtype=bool)
         for name in counts:
-            bad |= missing_mask(table.column(name))
+            bad |= table.missing(name)
         return drop_rows(table, bad)
     if target in counts:
         raise DataError(f"{table.path}: target column {target!r} has {counts[target]} missing values "
@@ -171,9 +173,12 @@ def _apply_missing(table: Table, target: str, counts: dict[str, int], policy: st
 
 
 def _first_missing(table: Table, name: str) -> int:
-    return int(table.lines[np.argmax(missing_mask(table.column(name)))])
+    return int(table.lines[np.argmax(table.missing(name))])
 
 
 def _floats(table: Table, names: list[str]) -> np.ndarray:
     """Complete numeric columns as float32 (``column_kinds`` has checked every cell parses)."""
-    return np.stack([parse_numbers(table.column(name))[0] for name in names], axis=1).astype(np.float32)
+    X = np.empty((len(table), len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        X[:, j] = table.numbers(name)[0]
+    return X

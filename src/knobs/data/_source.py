@@ -33,7 +33,7 @@ _LOADERS = {"tabular": load_csv, "text": load_text_csv, "images": load_image_fol
 _TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
-def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", **options: Any) -> Dataset:
+def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int = 0, **options: Any) -> Dataset:
     """Load the data named by ``source``.
 
     Args:
@@ -42,6 +42,7 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", **options:
             or a ``Dataset`` (returned as is).
         kind: ``"auto"`` (default: a folder is images; a table is text when ``text_column`` is
             given, else tabular), or ``"tabular"``, ``"images"``, ``"text"`` to say so.
+        seed: the run's seed, for the loaders that draw (an image folder's ``max_per_class``).
         **options: keyword arguments of the kind's loader (``load_csv``, ``load_text_csv``,
             ``load_image_folder``); see ``OPTIONS``.
 
@@ -63,6 +64,8 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", **options:
     _check_options(text, resolved, options)
     if resolved == "builtin":
         return load_builtin(text)
+    if resolved == "images":
+        options = {**options, "seed": seed}
     return _LOADERS[resolved](source, **options)
 
 

@@ -79,7 +79,7 @@ class TabularPreprocessor:
                 raise DataError(f"column {name!r} has no values in the training split; leave it "
                                 f"out with features = [...]")
             if name in self.categorical:
-                self._fit_categorical(name, column.astype(object), present)
+                self._fit_categorical(name, _text(column[:, 0])[:, None], present)
             else:
                 self._fit_numeric(name, self._numbers(name, column[:, 0]))
         self._encoder_cache = None
@@ -95,7 +95,7 @@ class TabularPreprocessor:
         if self.missing in IMPUTE:
             imputer = SimpleImputer(strategy="most_frequent", missing_values="").fit(column[present])
             self.fill_[name] = str(imputer.statistics_[0])
-        encoder = OneHotEncoder(handle_unknown="ignore").fit(column[present].astype(str))
+        encoder = OneHotEncoder(handle_unknown="ignore").fit(column[present])
         self.categories_[name] = [str(c) for c in encoder.categories_[0]]
 
     def transform(self, X) -> np.ndarray:
@@ -105,7 +105,7 @@ class TabularPreprocessor:
         for j, name in enumerate(self.columns):
             column = cells[:, j]
             if name in self.categorical:
-                blocks.append(self._encode(name, self._filled(name, column.astype(object), missing_mask(column))))
+                blocks.append(self._encode(name, self._filled(name, _text(column), missing_mask(column))))
             else:
                 values = self._numbers(name, column)
                 blocks.append(self._filled(name, values, np.isnan(values))[:, None])
@@ -123,7 +123,7 @@ class TabularPreprocessor:
             if absent.any():
                 missing[name] = int(absent.sum())
             if name in self.categorical:
-                known = np.isin(cells[:, j], self.categories_[name])
+                known = np.isin(_text(cells[:, j]), np.array(self.categories_[name], dtype=object))
                 count = int((~absent & ~known).sum())
                 if count:
                     unseen[name] = count
@@ -156,7 +156,7 @@ class TabularPreprocessor:
         with warnings.catch_warnings():
             # NOTE: unseen categories become all-zero rows by design; audit() counts them.
             warnings.filterwarnings("ignore", message="Found unknown categories")
-            return encoder.transform(column.astype(str)[:, None]) if len(column) else \
+            return encoder.transform(column[:, None]) if len(column) else \
                 np.zeros((0, len(self.categories_[name])), np.float32)
 
     def _encoders(self) -> dict[str, OneHotEncoder]:
@@ -181,7 +181,7 @@ class TabularPreprocessor:
         if cells.ndim != 2 or cells.shape[1] != len(self.columns):
             raise DataError(f"TabularPreprocessor.{step} expects rows of {len(self.columns)} cells "
                             f"({self.columns}); got an array of shape {cells.shape}")
-        return cells.astype(str) if cells.dtype.kind not in "US" else cells
+        return cells
 
     def _validate_params(self) -> None:
         if self.missing not in MISSING_POLICIES:
@@ -220,6 +220,16 @@ class TabularPreprocessor:
 
 def _encoder(categories: list[str]) -> OneHotEncoder:
     """A one-hot encoder for exactly ``categories`` (unseen values → all zeros)."""
-    encoder = OneHotEncoder(categories=[np.array(categories, dtype=str)], handle_unknown="ignore",
+    encoder = OneHotEncoder(categories=[np.array(categories, dtype=object)], handle_unknown="ignore",
                             sparse_output=False, dtype=np.float32)
-    return encoder.fit(np.array(categories[:1], dtype=str)[:, None])
+    return encoder.fit(np.array(categories[:1], dtype=object)[:, None])
+
+
+def _text(column: np.ndarray) -> np.ndarray:
+    """A column of categories as an object array of Python strings, each at its own size.
+
+    Why not ``astype(str)``: that pads every cell to the longest one, in UTF-32; numbers given as
+    numbers (a float array) become their text as before ("1.0")."""
+    text = np.empty(len(column), dtype=object)
+    text[:] = list(map(str, column))
+    return text
