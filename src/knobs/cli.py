@@ -6,8 +6,10 @@ file, what is expected), so the CLI prints just that line instead of a traceback
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Optional, ParamSpec, TypeVar
 
@@ -164,6 +166,19 @@ def _fmt_lr(value: Optional[float]) -> str:
     return "not reached" if value is None else f"{value:.3g}"
 
 
+@contextlib.contextmanager
+def _warnings_shown():
+    """Print the data warnings a command raised (``knobs.data``'s), one line each, after it ends."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if issubclass(warning.category, UserWarning) and warning.category.__module__.startswith("knobs."):
+            _err.print(f"[bold yellow]warning:[/] {escape(str(warning.message))}", highlight=False, soft_wrap=True)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 @app.command("predict")
 @friendly
 def predict_command(
@@ -175,8 +190,47 @@ def predict_command(
     """Apply a finished run's preprocessing and final model (single or ensemble) to new data."""
     from knobs.pipeline.commands._predict import predict_file
 
-    path = predict_file(run_dir, input_path, output)
+    with _warnings_shown():  # unseen categories: counted and named, not silent
+        path = predict_file(run_dir, input_path, output)
     Console().print(f"predictions written to {path}")
+
+
+@app.command("evaluate")
+@friendly
+def evaluate_command(
+    run_dir: Path = typer.Option(..., "--run", help="a finished run directory, e.g. runs/exp1"),
+    input_path: Path = typer.Option(..., "--input", "-i", help="labelled data: a CSV/TSV with the run's feature "
+                                    "and target columns, a folder of class folders (images), or an .npz of X and y"),
+    target: Optional[str] = typer.Option(None, "--target", help="the input's target column (default: the run's)"),
+    text_column: Optional[str] = typer.Option(None, "--text-column", help="the input's text column (text runs; "
+                                              "default: the run's)"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="also write the metrics and intervals as JSON"),
+) -> None:
+    """Score labelled data with a finished run's final model (single or ensemble, its threshold), with 95% intervals."""
+    import json
+
+    from rich.table import Table
+
+    from knobs.pipeline.commands._evaluate import evaluate_file
+    from knobs.pipeline.commands._outputs import check_output_file
+
+    if json_path is not None:
+        check_output_file(json_path, "--json", suffix=".json")
+    with _warnings_shown():
+        result = evaluate_file(run_dir, input_path, target=target, text_column=text_column)
+    table = Table(title=f"{result['input']}: {result['n']} rows, {result['final_model']} model")
+    for column in ("metric", "value", "95% interval"):
+        table.add_column(column)
+    for name, value in result["metrics"].items():
+        if isinstance(value, float):
+            low_high = result["intervals"].get(name)
+            table.add_row(name, f"{value:.4f}", "" if low_high is None else f"[{low_high[0]:.4f}, {low_high[1]:.4f}]")
+    console = Console()
+    console.print(table)
+    console.print(f"intervals: {result['interval_method']}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2))
+        console.print(f"written to {json_path}")
 
 
 @app.command("check")

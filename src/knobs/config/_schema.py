@@ -45,14 +45,22 @@ class DataConfig(_Strict):
     another kind stops the run naming it. Their defaults are the loaders' own.
     """
 
-    source: str = Field("digits", description="built-in set name, a .csv/.tsv/.txt file, or an image folder")
-    kind: Literal["auto", "tabular", "images", "text"] = Field(
-        "auto", description="auto: a folder is images; a table is text when text_column is set, else tabular")
+    source: str = Field("digits", description="built-in set name, a .csv/.tsv/.txt file, an image folder, or "
+                        "(kind = \"arrays\") a .npz / .parquet file")
+    kind: Literal["auto", "tabular", "images", "text", "arrays"] = Field(
+        "auto", description="auto: a folder is images; a table is text when text_column is set, else tabular; "
+        "arrays: .npz (X, y) or .parquet")
+    builder: Optional[str] = Field(None, description="\"package.module:function\" or \"file.py:function\" "
+                                   "returning (X, y), {train, [val], test} pairs, or a torch Dataset (instead of source)")
+    rows: Optional[int] = Field(None, ge=1, description="a seeded random subset of this many rows, drawn before the split")
+    test_columns: dict[str, str] = Field(default_factory=dict, description="data.test file: the run's column "
+                                         "(or \"text\", \"target\") → the test file's name for it")
     target: Optional[str] = Field(None, description="target column of a table (default \"label\")")
     task: Optional[Literal["classification", "regression"]] = Field(None, description="default: inferred from the target")
     n_classes: Optional[int] = Field(None, ge=2, description="keep the integer labels as they are and require 0..n_classes-1")
     val: float = Field(0.15, gt=0.0, lt=1.0, description="validation fraction")
-    test: float = Field(0.15, gt=0.0, lt=1.0, description="test fraction, sealed in the vault")
+    test: Union[float, str] = Field(0.15, description="test fraction, sealed in the vault; or the path of an "
+                                    "official test set (a table, or a folder of class folders) sealed instead")
     standardize: Literal["feature", "channel", "sample", "none"] = "feature"
     folds: Optional[int] = Field(None, ge=2, description="k-fold mode: after the test split is sealed, every "
                                  "trial trains on k folds of the other rows (data.val does not apply)")
@@ -80,13 +88,36 @@ class DataConfig(_Strict):
     min_freq: int = Field(2, ge=1, description="fewest training occurrences for a token of its own")
     max_length: int = Field(256, ge=1, description="most tokens kept per text")
 
+    @field_validator("test")
+    @classmethod
+    def _fraction_or_path(cls, test: Union[float, str]) -> Union[float, str]:
+        """A number is a fraction of the rows; text is the official test set's path."""
+        if isinstance(test, str):
+            if not test.strip():
+                raise ValueError("data.test is a fraction in (0, 1) or the path of a test file or folder")
+            return test
+        if not 0.0 < test < 1.0:
+            raise ValueError(f"data.test must be a fraction in (0, 1) or a path; got {test}")
+        return test
+
+    @property
+    def test_path(self) -> Optional[str]:
+        """The official test set's path, or None when ``test`` is a fraction."""
+        return self.test if isinstance(self.test, str) else None
+
+    @property
+    def test_fraction(self) -> float:
+        """The fraction of the source's rows drawn for the vault (0 with an official test set)."""
+        return 0.0 if isinstance(self.test, str) else float(self.test)
+
     def loader_options(self) -> dict[str, Any]:
         """The reading keys this config sets explicitly, as keyword arguments of ``load_dataset``."""
         kept = self.model_fields_set - _NOT_LOADER_KEYS
         return {key: getattr(self, key) for key in sorted(kept)}
 
 
-_NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "standardize", "folds"})
+_NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "standardize", "folds", "builder",
+                               "rows", "test_columns"})
 
 
 class ModelConfig(_Strict):

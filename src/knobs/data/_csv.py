@@ -116,7 +116,7 @@ def load_csv(
         task=encoded.task, n_classes=encoded.n_classes, name=table.path.stem, feature_names=names,
         class_names=encoded.class_names, source=str(path),
         preprocessor=TabularPreprocessor(names, cats, missing) if needs_encoding else None,
-        loading=loading, groups=labels,
+        loading=loading, groups=labels, row_ids=kept.lines,
     )
 
 

@@ -42,6 +42,8 @@ class Dataset:
         groups: one group label per row (patient, session, …) read from a column that is not a
             feature, or ``None``; splits never put one group's rows on two sides
             (``knobs.data.group_split``, ``kfold(groups=...)``).
+        row_ids: what names each row in its source — the line in a table, the file of an image —
+            for the run's ``splits.json``; ``None``: the row's position.
 
     Example:
         >>> ds = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), "classification", 2, "toy")
@@ -61,6 +63,7 @@ class Dataset:
     preprocessor: Any = None
     loading: dict = field(default_factory=dict)
     groups: np.ndarray | None = None
+    row_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # NOTE: a record that disagrees with itself (30 labels for 20 rows) would fail far away,
@@ -75,6 +78,8 @@ class Dataset:
         if self.groups is not None and (np.ndim(self.groups) != 1 or len(self.groups) != len(self.y)):
             raise DataError(f"Dataset {self.name!r}: groups must hold one label per row ({len(self.y)}), "
                             f"got shape {np.shape(self.groups)}")
+        if self.row_ids is not None and len(self.row_ids) != len(self.y):
+            raise DataError(f"Dataset {self.name!r}: row_ids must name every row ({len(self.y)}), got {len(self.row_ids)}")
         if self.image_shape is not None and int(np.prod(self.image_shape)) != self.n_features:
             raise DataError(
                 f"Dataset {self.name!r}: image_shape {self.image_shape} does not hold "
@@ -83,6 +88,10 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.X)
+
+    def ids(self) -> np.ndarray:
+        """``row_ids``, or the row positions when the loader named none."""
+        return self.row_ids if self.row_ids is not None else np.arange(len(self.X))
 
     @property
     def n_features(self) -> int:

@@ -94,7 +94,7 @@ def group_split(ds: Dataset, groups, val: float = 0.15, test: float = 0.15, seed
     return GroupSplits(
         train=(ds.X[train_index], ds.y[train_index]), val=(ds.X[val_index], ds.y[val_index]),
         test=(ds.X[test_index], ds.y[test_index]),
-        groups={name: groups[index] for name, index in parts.items()},
+        groups={name: groups[index] for name, index in parts.items()}, index=parts,
     )
 
 

@@ -199,6 +199,7 @@ def load_image_folder(root: str | Path, image_size=None, image_channels: int | N
     _check_classes_left(files, labels)
     record = {"labels": labels.tolist(), "classes": list(files.classes), "image_shape": list(shape),
               "name": files.root.name, "source": str(files.root),
+              "files": [str(f) for f, k in zip(files.files, keep) if k],  # the rows' ids (splits.json)
               "loading": _record(files, (height, width), channels, keep, skipped, bad_files, max_per_class, seed)}
     written = not deep and cache.write(pixels, record)
     return _dataset(pixels, record, _cache_record(cache if written else None, pixels, started, hit=False))
@@ -214,7 +215,8 @@ def _dataset(pixels: np.ndarray, record: dict, cache: dict) -> Dataset:
     return Dataset(X=X, y=np.asarray(record["labels"], dtype=np.int64), task="classification",
                    n_classes=len(record["classes"]), name=record["name"], class_names=list(record["classes"]),
                    image_shape=tuple(record["image_shape"]), source=record["source"],
-                   loading={**record["loading"], "cache": cache})
+                   loading={**record["loading"], "cache": cache},
+                   row_ids=np.array(record["files"], dtype=object) if "files" in record else None)
 
 
 def _cache_record(cache: ImageCache | None, pixels: np.ndarray, started: float, hit: bool) -> dict:

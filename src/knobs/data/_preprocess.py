@@ -12,12 +12,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from knobs.data._cells import missing_mask
 from knobs.data._dataset import Dataset
 from knobs.data._images import read_image
 from knobs.data._splits import Splits
@@ -26,7 +28,7 @@ from knobs.data._tabular import TabularPreprocessor
 from knobs.data._text import TextPreprocessor
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["PREPROCESSORS", "Preprocessing", "encode_splits", "preprocessor_from_state"]
+__all__ = ["PREPROCESSORS", "Preprocessing", "UnseenCategoryWarning", "encode_splits", "preprocessor_from_state"]
 
 #: ``kind`` → class: the registry ``preprocess.json`` is read back through.
 PREPROCESSORS: dict[str, type] = {"tabular": TabularPreprocessor, "text": TextPreprocessor}
@@ -102,7 +104,15 @@ class Preprocessing:
         return cls(preprocessor, standardizer, tuple(int(s) for s in input_shape), record)
 
     def transform(self, X) -> np.ndarray:
-        """Raw rows (as the loader gave them in ``Dataset.X``) → standardized float32 model input."""
+        """Raw rows (as the loader gave them in ``Dataset.X``) → standardized float32 model input.
+
+        Warns:
+            UnseenCategoryWarning: rows holding a category the training split never had, per
+                column with the count and examples (they encode as all zeros in that column's
+                one-hot block; see ``UnseenCategoryWarning``).
+        """
+        if self.preprocessor is not None and self.preprocessor.kind == "tabular" and len(X):
+            _warn_unseen(self.preprocessor, np.asarray(X))
         X = self.preprocessor.transform(X) if self.preprocessor is not None else np.asarray(X, dtype=np.float32)
         X = np.asarray(X).reshape((len(X), *self.input_shape))
         return self.standardizer.transform(X.astype(np.float32))
@@ -150,6 +160,36 @@ class Preprocessing:
         except (OSError, ValueError) as error:
             raise DataError(f"cannot read the preprocessing file {str(path)!r}: {error}") from None
         return cls.from_json(doc)
+
+
+class UnseenCategoryWarning(UserWarning):
+    """Prediction rows hold categories the training split never had.
+
+    Why a warning and not a refusal: a new value (a product code launched after training) is a
+    legitimate state of live data; its one-hot block encodes as all zeros — "none of the known
+    categories" — and the row's other features still inform the prediction, so refusing would make
+    a whole file unpredictable for one row. Silent, it would hide drift: so each column's count and
+    first values are named, and ``knobs predict`` / ``knobs evaluate`` print it.
+    """
+
+
+def _warn_unseen(preprocessor, cells: np.ndarray) -> None:
+    cells = cells.astype(str) if cells.dtype.kind not in "USO" else cells
+    unseen, rows = [], np.zeros(len(cells), dtype=bool)
+    for j, name in enumerate(preprocessor.columns):
+        if name not in preprocessor.categorical:
+            continue
+        column = np.asarray([str(c) for c in cells[:, j]])
+        new = ~np.isin(column, preprocessor.categories_[name]) & ~missing_mask(column)
+        if new.any():
+            rows |= new
+            values = sorted(set(column[new].tolist()))
+            unseen.append(f"{name!r}: {int(new.sum())} rows ({values[:5]}{' …' if len(values) > 5 else ''})")
+    if unseen:
+        warnings.warn(UnseenCategoryWarning(
+            f"{int(rows.sum())} of {len(cells)} rows hold categories unseen in training — {'; '.join(unseen)}; "
+            f"they encode as all zeros in that column (no known category), so their predictions rest on the "
+            f"other features"), stacklevel=3)
 
 
 def _empty(preprocessor) -> np.ndarray:

@@ -25,12 +25,15 @@ class Splits:
     """The three splits as ``(X, y)`` numpy pairs.
 
     ``test`` becomes ``None`` once the test rows are sealed in a ``Vault`` (see ``without_test``):
-    from then on only ``Vault.open`` can read them.
+    from then on only ``Vault.open`` can read them. ``index`` holds, per split, the positions of
+    its rows in the data set (``split`` and ``group_split`` record them; the run writes them to
+    ``splits.json``), or is ``None`` for splits made otherwise.
     """
 
     train: Pair
     val: Pair
     test: Pair | None
+    index: dict[str, np.ndarray] | None = None
 
     def without_test(self) -> "Splits":
         """The same splits with the test pair dropped (call after ``Vault.seal``)."""
@@ -75,7 +78,7 @@ def split(ds: Dataset, val: float = 0.15, test: float = 0.15, seed: int = 0,
     # NOTE: val is a fraction of all rows; after the test rows are gone it is val / (1 - test).
     train_index, val_index = _divide(ds, rest, val / (1 - test), seed, strata)
     return Splits(train=_take(ds, train_index), val=_take(ds, val_index),
-                  test=_take(ds, test_index))
+                  test=_take(ds, test_index), index={"train": train_index, "val": val_index, "test": test_index})
 
 
 def _divide(ds: Dataset, index: np.ndarray, fraction: float, seed: int,

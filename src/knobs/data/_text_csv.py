@@ -91,7 +91,7 @@ def load_text_csv(
         X=kept.column(text_column)[:, None], y=encoded.y, task=encoded.task,
         n_classes=encoded.n_classes, name=table.path.stem, feature_names=[text_column],
         class_names=encoded.class_names, source=str(path), loading=loading,
-        preprocessor=TextPreprocessor(vocab_size, min_freq, max_length), groups=labels,
+        preprocessor=TextPreprocessor(vocab_size, min_freq, max_length), groups=labels, row_ids=kept.lines,
     )
 
 

@@ -147,7 +147,9 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
     if kind == "images":
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
         if not files:
-            raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})")
+            labelled = path.is_dir() and any(p.is_dir() for p in path.iterdir())
+            raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})"
+                            + ("; a folder of class folders is labelled data: score it with `knobs evaluate`" if labelled else ""))
         _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
         return [f.name for f in files], preprocessing.transform_files(files)
     loading = preprocessing.record.get("loading", {})

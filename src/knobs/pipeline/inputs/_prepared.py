@@ -91,8 +91,9 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         return (_as_input(scaler.transform(_reshape(X, input_shape)), input_shape),
                 scale_target(_labels(y, dataset), target))
 
-    preprocessing = (Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {})
-                     if dataset.loading else None)  # built-in data: nothing to re-apply
+    # NOTE: built-in, builder and arrays data are numbers as given: nothing to re-apply (predict reads .npy)
+    from_file = dataset.loading and dataset.loading.get("kind") not in ("builder", "arrays")
+    preprocessing = Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {}) if from_file else None
     return PreparedData(
         train=tensors(*splits.train),
         val=tensors(*splits.val),

@@ -9,23 +9,30 @@ non-test row is training data, which ``knobs.pipeline.inputs._folds`` then deals
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from knobs.data import Dataset, Splits, group_split, split
+from knobs.data._arrays import GivenData
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["split_rows", "check_fold_settings"]
 
 
-def split_rows(cfg, dataset: Dataset, val: float) -> tuple[Splits, np.ndarray | None]:
+def split_rows(cfg, dataset: Dataset, val: float, given: GivenData | None = None) -> tuple[Splits, np.ndarray | None]:
     """The raw (not yet encoded) splits, and the group of every non-test row or None.
 
     ``val``: the validation fraction (the run's mode decides: ``data.val``, or none in fold mode,
-    whose folds validate on parts of the training split).
+    whose folds validate on parts of the training split). ``given``: parts the source fixed — an
+    official test set (``data.test`` a path, a builder's ``"test"``) takes the place of drawn test
+    rows, so the source's rows split into train and validation only; a given validation split
+    takes the place of drawn validation rows.
 
     Returns:
         ``(splits, groups)``: ``groups`` holds the labels of ``splits.train`` rows then
-        ``splits.val`` rows when the data set has groups.
+        ``splits.val`` rows when the data set has groups. ``splits.index`` holds each drawn
+        split's row positions in ``dataset`` (a given split's entry is None).
 
     Raises:
         ConfigError: fold-mode settings that contradict each other (``check_fold_settings``).
@@ -33,13 +40,29 @@ def split_rows(cfg, dataset: Dataset, val: float) -> tuple[Splits, np.ndarray | 
             small to stratify.
     """
     check_fold_settings(cfg)
+    test_given = given is not None and given.test is not None
+    val_given = given is not None and given.val is not None
+    if val_given and cfg.data.folds is not None:
+        raise ConfigError(f"data.folds = {cfg.data.folds}: the data comes with its own validation split, but fold "
+                          f"mode validates on folds of the training rows; give train and test only, or remove data.folds")
+    test = 0.0 if test_given else cfg.data.test_fraction
+    if val_given:
+        if not test_given:
+            raise ConfigError("the data gives a validation split but no test split; give \"test\" too")
+        return Splits(train=(dataset.X, dataset.y), val=given.val, test=given.test,
+                      index={"train": np.arange(len(dataset)), "val": None, "test": None}), None
     if dataset.groups is None:
-        return split(dataset, val=val, test=cfg.data.test, seed=cfg.seed), None
-    try:
-        splits = group_split(dataset, dataset.groups, val=val, test=cfg.data.test, seed=cfg.seed)
-    except DataError as error:
-        raise DataError(f"data.groups = {cfg.data.groups!r}: {error}") from None
-    return splits, np.concatenate([splits.groups["train"], splits.groups["val"]])
+        splits = split(dataset, val=val, test=test, seed=cfg.seed)
+        groups = None
+    else:
+        try:
+            splits = group_split(dataset, dataset.groups, val=val, test=test, seed=cfg.seed)
+        except DataError as error:
+            raise DataError(f"data.groups = {cfg.data.groups!r}: {error}") from None
+        groups = np.concatenate([splits.groups["train"], splits.groups["val"]])
+    if test_given:
+        splits = dataclasses.replace(splits, test=given.test, index={**splits.index, "test": None})
+    return splits, groups
 
 
 def check_fold_settings(cfg) -> None:

@@ -89,6 +89,8 @@ def _announce(run: OpenRun) -> None:
                sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
                folds=run.inputs.mode.k)
     run.inputs.data.save_preprocessing(rundir.path)
+    if run.inputs.dataset.loading.get("note"):  # e.g. a torch Dataset read into memory, with its size
+        run.display.say(run.inputs.dataset.loading["note"])
     run.display.say(f"[bold]knobs run[/] {rundir.path} — {run.inputs.dataset.source}: "
                     f"{run.inputs.mode.describe_rows(splits)}, test {len(splits.test[1])} "
                     f"(sealed, fingerprint {run.vault.fingerprint[:12]})")

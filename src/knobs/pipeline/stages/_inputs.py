@@ -16,12 +16,14 @@ import numpy as np
 import torch
 
 from knobs.config import RunConfig, build_space
-from knobs.data import Dataset, Splits, declare_classes, encode_splits, load_dataset, validate_labels
+from knobs.data import Dataset, Splits, encode_splits, validate_labels
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
 from knobs.pipeline.inputs._population_check import check_population
 from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
+from knobs.pipeline.inputs._source import load_source
+from knobs.pipeline.inputs._split_record import split_record
 from knobs.pipeline.inputs._split_rows import split_rows
 from knobs.pipeline.model._build import ModelInfo, build_model, data_family, split_params
 from knobs.pipeline.model._builder import check_accepts, check_output, load_builder
@@ -47,6 +49,7 @@ class RunInputs:
             decides included, so every checkpoint records them).
         reference: the centre of the space with the fixed values (preflight, check, diagnose).
         mode: one split or k folds (``SplitMode`` / ``FoldMode``).
+        split_record: which rows each split holds, by name (the run's ``splits.json``).
     """
 
     dataset: Dataset
@@ -56,6 +59,7 @@ class RunInputs:
     fixed: dict[str, Any]
     reference: dict[str, Any]
     mode: SplitMode | FoldMode
+    split_record: dict | None = None
 
     def view(self) -> tuple[PreparedData, Splits, dict[str, Any]]:
         """(data, splits, reference parameters) that a one-split step looks at (``mode.view``)."""
@@ -71,15 +75,14 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     mode = run_mode(cfg)
     if cfg.model.builder is not None:
         load_builder(cfg.model.builder)  # NOTE: a builder that cannot be imported stops the run before the data loads
-    dataset = load_dataset(cfg.data.source, kind=cfg.data.kind, **cfg.data.loader_options())
-    if cfg.data.n_classes is not None:
-        dataset = declare_classes(dataset, cfg.data.n_classes)
+    given, test_ids = load_source(cfg)
+    dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
     space, fixed = build_space(cfg.search.space)
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
-    raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg))
+    raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
     family = data_family(cfg, dataset)
@@ -97,7 +100,8 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     check_population(cfg, space, fixed)
-    return RunInputs(dataset, splits, data, space, fixed, reference, mode)
+    record = split_record(dataset, raw, test_ids, data.folds, cfg.data.test_path)
+    return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
 
 
 def _prepared_as(cfg: RunConfig, family: str) -> RunConfig:

@@ -11,6 +11,7 @@ from knobs.config import RunConfig
 from knobs.data import Vault
 from knobs.data._vault import VaultMismatch
 from knobs.errors import ConfigError
+from knobs.pipeline.inputs._split_record import SPLITS_FILE
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs
 from knobs.pipeline.stages._resume_guard import refuse_changed_inputs
@@ -34,14 +35,21 @@ class OpenRun:
     study: Study
     study_url: str
     events: EventLog
+    #: why the search finished fewer trials than asked (``summary.search.stopped``), or None
+    search_stopped: str | None = None
 
 
 def seal_vault(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> Vault:
     """Seal the test split (a resumed run: check it is the same one)."""
+    record = inputs.split_record or {}
+    meta = {"source": inputs.dataset.source, "seed": cfg.seed, "test_rows_sha256": record.get("test_sha256")}
     try:
-        return Vault.seal(rundir.vault_dir, *inputs.splits.test, meta={"source": inputs.dataset.source, "seed": cfg.seed})
+        vault = Vault.seal(rundir.vault_dir, *inputs.splits.test, meta=meta)
     except VaultMismatch as e:
         raise _refused(rundir, e, "another test set (data.source, the data file, data.test or seed has changed since)")
+    if record:
+        rundir.write_json(SPLITS_FILE, record)  # which rows each split holds, by name
+    return vault
 
 
 def open_run_study(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> tuple[Study, str]:

@@ -64,6 +64,6 @@ def _summary(run: OpenRun, preflight: list, final: dict) -> dict:
         "preflight": [r.to_dict() for r in preflight],
         "search": {"sampler": cfg.search.sampler, "pruner": cfg.search.pruner, "space": run.inputs.space.to_json(),
                    "direction": direction(cfg), "executor": cfg.search.executor,
-                   "population": runner_for(cfg.search).population},
+                   "population": runner_for(cfg.search).population, "stopped": run.search_stopped},
         "vault": {"fingerprint": vault.fingerprint, "openings": vault.n_openings},
     }

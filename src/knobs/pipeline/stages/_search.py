@@ -3,6 +3,7 @@ callbacks whoever tells trials runs after each (top-k checkpoints, ``best.pt``, 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from knobs.pipeline.rundir._members import keep_top
@@ -22,6 +23,7 @@ def search(run: OpenRun, objective: Any) -> None:
     note = runner.note(run.inputs.space)
     if note:
         run.display.say(note)
+    started = time.monotonic()
     with run.display.search(total=cfg.search.n_trials, done=len(finished), epochs=cfg.train.epochs,
                             metric=cfg.search.metric) as progress, runner.watch(study, progress):
         objective.on_epoch = progress.on_epoch
@@ -32,6 +34,23 @@ def search(run: OpenRun, objective: Any) -> None:
                                  once_per_batch(lambda s, t: keep_top(rundir, s, cfg.ensemble.top_k)),
                                  once_per_batch(lambda s, t: mode.publish_best(rundir, s, events)),
                                  once_per_batch(progress.show_best), stop_at_budget(cfg.search.n_trials)])
+    run.search_stopped = stop_reason(cfg.search, study, time.monotonic() - started)
+    if run.search_stopped:
+        run.display.say(f"search stopped early: {run.search_stopped}")
+
+
+def stop_reason(search_cfg: Any, study: Any, seconds: float) -> str | None:
+    """Why the search finished fewer trials than ``search.n_trials`` asked (None: it did not).
+
+    Why said: "6 trials" against 8 asked, with no reason, reads as a bug or lost trials."""
+    done = len([t for t in study.trials if t.state.finished and not t.attrs.get("fixed")])
+    if done >= search_cfg.n_trials:
+        return None
+    if search_cfg.timeout is not None and seconds >= search_cfg.timeout:
+        return (f"timeout after {search_cfg.timeout:g} s (search.timeout): {done} of {search_cfg.n_trials} "
+                f"trials finished")
+    return (f"the sampler had no new configuration to try ({search_cfg.sampler}): {done} of "
+            f"{search_cfg.n_trials} trials finished")
 
 
 def trial_event(trial: Any) -> dict:
