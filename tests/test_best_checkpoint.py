@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import torch
 
 import knobs
+from knobs.config import ModelConfig
 from knobs.data import Standardizer
 from knobs.pipeline.rundir._best import publish_best
 from knobs.pipeline.rundir._members import keep_top, save_trial_checkpoint, trial_checkpoint
@@ -30,7 +31,7 @@ def open_run(tmp_path):
 def finish(rundir, study, trial, value):
     """What a worker does: write the trial's checkpoint, then the study is told its value."""
     save_trial_checkpoint(trial_checkpoint(rundir, trial.number), torch.nn.Linear(4, 3), {"x": trial.config["x"]},
-                          trial.number, value, "mlp", DATA)
+                          trial.number, value, ModelConfig(), DATA)
     study.tell(trial, value)
 
 
@@ -116,7 +117,7 @@ def test_keep_top_keeps_running_unknown_and_top_k_checkpoints(tmp_path):
         finish(rundir, study, trial, value)
     running = trials[4]  # written its checkpoint, not yet told (another worker's trial)
     save_trial_checkpoint(trial_checkpoint(rundir, running.number), torch.nn.Linear(4, 3), {}, running.number, 0.0,
-                          "mlp", DATA)
+                          ModelConfig(), DATA)
     stray = trial_checkpoint(rundir, 99)  # a trial this snapshot does not know
     stray.write_bytes(b"")
     assert keep_top(rundir, study, k=2) == [0, 2]

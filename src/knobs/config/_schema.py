@@ -8,9 +8,10 @@ every field defined here; keep the two in step.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from knobs.balance._options import BalanceOptions
 from knobs.storage import mask_password
@@ -128,12 +129,15 @@ TIMM_PREFIX = "timm:"
 
 
 class ModelConfig(_Strict):
-    """The model family; its hyperparameters live in [search.space]."""
+    """The model family, or your own builder; its hyperparameters live in [search.space]."""
 
     family: str = Field("mlp", description="mlp | convnet | text_bag | text_cnn, or a pretrained backbone: "
                                            "efficientnet_lite0 | minilm | timm:<timm model name>")
     weights: Optional[str] = Field(None, description="pretrained families: a local state_dict (.pth, .pt, "
                                    ".safetensors) replacing the shipped weights; required by timm:<name>")
+    builder: Optional[str] = Field(None, description="your own model: 'package.module:function' or "
+                                   "'path/to/models.py:function' (relative to the working directory), called as "
+                                   "function(params, info) -> torch.nn.Module; replaces model.family")
 
     @field_validator("family")
     @classmethod
@@ -144,6 +148,32 @@ class ModelConfig(_Strict):
         hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
         raise ValueError(f"unknown family {value!r}{hint}; expected one of {', '.join(FAMILY_NAMES)}, "
                          f"or '{TIMM_PREFIX}<timm model name>'")
+
+    @field_validator("builder")
+    @classmethod
+    def _a_reference(cls, builder: Optional[str]) -> Optional[str]:
+        """'where:function', both parts given; a file's path made absolute from the working directory,
+        so worker processes, Ray tasks and a later resume read the same file wherever they run
+        (importing it waits for the run's inputs)."""
+        if builder is None:
+            return None
+        where, sep, name = builder.rpartition(":")
+        if not sep or not where.strip() or not name.strip():
+            raise ValueError("expected 'package.module:function' or 'path/to/models.py:function'")
+        if where.endswith(".py") or "/" in where or "\\" in where:
+            return f"{Path(where.strip()).expanduser().resolve()}:{name.strip()}"
+        return builder
+
+    @model_validator(mode="after")
+    def _builder_or_family(self) -> "ModelConfig":
+        """A builder makes the model itself: a family set beside it would be silently ignored."""
+        if self.builder is not None and "family" in self.model_fields_set:
+            raise ValueError(f"model.builder and model.family = {self.family!r} are both set; a builder makes the "
+                             f"model itself: remove model.family")
+        if self.builder is not None and self.weights is not None:
+            raise ValueError("model.weights is for the pretrained families; a builder loads its own weights "
+                             "(remove model.weights, or load the file inside the builder)")
+        return self
 
 
 class TrialResources(_Strict):

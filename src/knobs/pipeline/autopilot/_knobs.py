@@ -25,7 +25,8 @@ def knob_defaults(cfg: Any, data: Any) -> dict[str, Any]:
     trainer = make_trainer(cfg.train, {}, cfg.search.metric, cfg.seed)
     out: dict[str, Any] = {"lr": trainer.lr, "weight_decay": trainer.weight_decay, "batch_size": trainer.batch_size,
                            "epochs": trainer.epochs, "clip_grad_norm": trainer.clip_grad_norm}
-    if cfg.transfer is None:  # a transfer run keeps the source model's architecture
+    if cfg.transfer is None and cfg.model.builder is None:  # a transfer run keeps the source's architecture;
+        # NOTE: a builder's model keys mean what its function makes of them: no remedy knows them
         out.update({k: v for k, v in hyperparameters(cfg.model.family).items() if k in KNOBS})
     if len(data.input_shape) == 3:
         out["augment"] = dict(cfg.augment)
@@ -64,4 +65,6 @@ def _absent(cfg: Any, data: Any, key: str) -> str:
                 f"shape {list(data.input_shape)}")
     if cfg.transfer is not None:
         return "cannot change: a transfer run keeps the source model's architecture"
+    if cfg.model.builder is not None:
+        return "cannot change: the autopilot turns model keys of the built-in families, not of a model.builder"
     return f"is not a hyperparameter of model family {cfg.model.family!r} ({', '.join(hyperparameters(cfg.model.family))})"

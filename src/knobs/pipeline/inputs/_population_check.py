@@ -47,6 +47,12 @@ def check_population(cfg: Any, space: Any, fixed: dict[str, Any]) -> None:
     if search.workers != 1:
         raise ConfigError(f"search.workers = {search.workers}: population mode trains its populations in one process; "
                           f"set search.workers = 1 and raise search.population (now {search.population}) instead")
+    if cfg.model.builder is not None:
+        # NOTE: stacking needs every member's architecture known to knobs.population (its parameter
+        # layout, its vectorized forward); a user's module may hold buffers, state or control flow
+        # that torch.func cannot stack, and a silent fallback would train something else.
+        raise ConfigError(f"model.builder {cfg.model.builder!r}: population mode stacks models of the built-in "
+                          f"families ({', '.join(FAMILIES)}) only; {_USE_LOCAL} with search.workers for parallel trials")
     if family not in FAMILIES:
         raise ConfigError(f"model.family {family!r}: population mode trains {', '.join(FAMILIES)} (stacked parameters, "
                           f"no embedding tables); {_USE_LOCAL}")

@@ -70,6 +70,8 @@ def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> d
     if tcfg.source is None:
         raise ConfigError("transfer.source: give the path of a knobs checkpoint to start from "
                           "(e.g. runs/<name>/checkpoints/best.pt)")
+    if cfg.model.builder is not None:  # a builder's source: pipeline.model._builder_transfer checks it
+        return fixed
     source = load_source(tcfg.source)
     if source.family != cfg.model.family:
         raise ConfigError(f"transfer.source: the checkpoint holds a {source.family!r} model but model.family is "

@@ -8,88 +8,66 @@ autopilot, ``knobs predict``). They must agree exactly — a checkpoint only loa
 architecture it was trained as — so they all call this function, and a new way to make models
 (a user's own builder) plugs in here once.
 
-What decides a model: the run config (``model.family``; ``[transfer]``: start from a pretrained
-source), the trial's parameters (the model's hyperparameters; training keys are left out), and
-what the data decides (``ModelInfo``: input shape, task, classes, vocabulary size).
+What decides a model: the run config (``model.family`` or ``model.builder``, the user's own
+function, ``_builder.py``; ``[transfer]``: start from a pretrained source), the trial's parameters
+(the model's hyperparameters; training keys are left out), and what the data decides
+(``ModelInfo``: input shape, task, classes, vocabulary size).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from knobs.config import RunConfig
 from knobs.models import build_model as build_family
-from knobs.pipeline.inputs._practices import AUGMENT_PREFIX, pretrained_model
+from knobs.pipeline.inputs._practices import pretrained_model
+from knobs.pipeline.model._builder import call_builder, load_builder
+from knobs.pipeline.model._builder_transfer import builder_transfer_model
+from knobs.pipeline.model._info import ModelInfo
+from knobs.pipeline.model._params import TRAINER_KEYS, split_params
 
-__all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS"]
-
-#: Trial keys that configure training; every other key is a model hyperparameter.
-TRAINER_KEYS = frozenset({
-    "optimizer", "lr", "weight_decay", "batch_size", "epochs", "schedule", "l1",
-    "clip_grad_norm", "clip_grad_value", "momentum", "beta1", "beta2", "eps", "rho", "alpha",
-})
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the data decides about a model.
-
-    Attributes:
-        input_shape: one example's shape, e.g. ``(64,)`` or ``(1, 8, 8)``.
-        task: "classification" or "regression".
-        n_classes: classes (1 for regression).
-        vocab_size: the vocabulary of a text run, else None (a checkpoint records it in its params).
-    """
-
-    input_shape: tuple[int, ...]
-    task: str
-    n_classes: int
-    vocab_size: int | None = None
-
-    @classmethod
-    def of(cls, data: Any) -> "ModelInfo":
-        """From prepared data (a run's, or one fold's: a text fold has its own vocabulary)."""
-        return cls(tuple(data.input_shape), data.task, int(data.n_classes), data.model_args.get("vocab_size"))
-
-    @classmethod
-    def of_checkpoint(cls, extra: dict[str, Any]) -> "ModelInfo":
-        """From a trial checkpoint's ``extra`` (``save_trial_checkpoint``)."""
-        task = "regression" if extra.get("target") is not None else "classification"
-        return cls(tuple(int(s) for s in extra["input_shape"]), task, int(extra["n_classes"]))
-
-    def model_args(self) -> dict[str, Any]:
-        """Model arguments the data decides (they override a trial's parameters of the same name)."""
-        return {} if self.vocab_size is None else {"vocab_size": self.vocab_size}
-
-
-def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(trainer keys, model keys) of one trial's parameters; ``augment.*`` keys are neither."""
-    trainer = {k: v for k, v in params.items() if k in TRAINER_KEYS}
-    model = {k: v for k, v in params.items() if k not in TRAINER_KEYS and not k.startswith(AUGMENT_PREFIX)}
-    return trainer, model
+__all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS", "data_family"]
 
 
 def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torch.nn.Module:
     """A fresh model of the run for one trial's ``params`` on data described by ``info``.
 
-    A ``[transfer]`` run starts from its source checkpoint with a new head for ``info.n_classes``
-    and the layers frozen as configured (its LR groups: ``inputs._practices.transfer_groups``);
+    A ``[transfer]`` run starts from its source checkpoint (rebuilt by its family, or by the builder
+    that made it) with a new head for ``info.n_classes`` and the layers frozen as configured (its LR
+    groups: ``inputs._practices.transfer_groups``);
+    a ``model.builder`` run calls the user's function with the trial's model keys and ``info``;
     any other run builds ``model.family`` with the trial's model hyperparameters.
 
     Raises:
-        ConfigError: a hyperparameter the family does not take, or one it cannot build with.
+        ConfigError: a hyperparameter the family does not take, or one it cannot build with; a
+            builder that cannot be imported, raises, or returns no ``nn.Module``.
     """
     if cfg.transfer is not None:
+        if cfg.model.builder is not None:
+            return builder_transfer_model(cfg, info.n_classes)
         return pretrained_model(cfg, info.n_classes)
     _, model_params = split_params(params)
+    if cfg.model.builder is not None:
+        return call_builder(load_builder(cfg.model.builder), model_params, info)
     return build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
                         weights=cfg.model.weights, **{**model_params, **info.model_args()})
 
 
-def checkpoint_config(family: str) -> RunConfig:
-    """The config a checkpoint is rebuilt with: its family, trained from scratch (a transfer run's
-    checkpoint records the source's architecture in its params, and its own weights replace any)."""
-    return RunConfig(model={"family": family})
+def data_family(cfg: RunConfig, dataset: Any) -> str:
+    """The family whose inputs the data is prepared for: ``model.family``, or for a builder the
+    data's own shape (images as ``(C, H, W)`` with per-channel standardization, as a ConvNet gets
+    them; texts as token ids; tables as flat features)."""
+    if cfg.model.builder is None:
+        return cfg.model.family
+    if dataset.loading.get("kind") == "text":
+        return "text_bag"
+    return "convnet" if dataset.image_shape is not None else "mlp"
+
+
+def checkpoint_config(family: str, builder: str | None = None) -> RunConfig:
+    """The config a checkpoint is rebuilt with: its family or builder reference, trained from
+    scratch (a transfer run's checkpoint records the source's architecture in its params, and its
+    own weights replace any)."""
+    return RunConfig(model={"family": family} if builder is None else {"builder": builder})

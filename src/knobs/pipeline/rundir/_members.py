@@ -17,7 +17,9 @@ import torch
 
 from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
 from knobs.pipeline.inputs._target import with_target
+from knobs.config import ModelConfig
 from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
+from knobs.pipeline.model._builder import builder_for_record, load_builder
 from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -31,14 +33,17 @@ def trial_checkpoint(rundir: RunDir, number: int) -> Path:
 
 
 def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, Any], number: int, value: float,
-                          family: str, data: Any) -> Path:
-    """Write a trial's model with what ``load_member`` and ``knobs predict`` rebuild it from."""
-    return save_checkpoint(
-        path, model=model,
-        extra={"params": params, "trial": number, "value": value, "family": family,
-               "input_shape": list(data.input_shape), "n_classes": data.n_classes,
-               "scaler": data.scaler.state_dict(), "target": data.target},
-    )
+                          spec: ModelConfig, data: Any) -> Path:
+    """Write a trial's model with what ``load_member`` and ``knobs predict`` rebuild it from.
+
+    ``spec`` is the run's ``[model]``: its family, and for a ``model.builder`` the builder's record
+    (absolute reference and the SHA-256 of its file), so a rebuild re-imports the same code."""
+    extra = {"params": params, "trial": number, "value": value, "family": spec.family,
+             "input_shape": list(data.input_shape), "n_classes": data.n_classes,
+             "scaler": data.scaler.state_dict(), "target": data.target}
+    if spec.builder is not None:
+        extra["builder"] = load_builder(spec.builder).record()
+    return save_checkpoint(path, model=model, extra=extra)
 
 
 def top_trials(trials: Sequence[FrozenTrial], k: int, direction: str) -> list[FrozenTrial]:
@@ -76,10 +81,17 @@ def keep_top(rundir: RunDir, study: Any, k: int, also: Sequence[int] = ()) -> li
 def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: str) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the model a trial checkpoint was saved from; returns (model, the checkpoint's extra).
 
-    A regression model comes back answering in the target's own units (``with_target``)."""
+    A regression model comes back answering in the target's own units (``with_target``). A
+    builder's model is rebuilt from the recorded reference, refused when its file changed since.
+
+    Raises:
+        ConfigError: the builder's file changed since the checkpoint was written, or cannot be imported.
+    """
     state = load_checkpoint(path)
     extra = state["extra"]
     info = ModelInfo.of_checkpoint({**extra, "input_shape": input_shape, "n_classes": n_classes})
-    model = build_model(checkpoint_config(family), extra["params"], info)
+    builder = extra.get("builder")
+    reference = None if builder is None else builder_for_record(builder, f"checkpoint {path}").reference
+    model = build_model(checkpoint_config(family, reference), extra["params"], info)
     load_model_state(model, state.get("model"), source=f"checkpoint {path}")
     return with_target(model, extra.get("target")), extra

@@ -25,7 +25,9 @@ from knobs.pipeline.inputs._prepared import PreparedData, prepare
 from knobs.pipeline.inputs._source import load_source
 from knobs.pipeline.inputs._split_record import split_record
 from knobs.pipeline.inputs._split_rows import split_rows
-from knobs.pipeline.model._build import ModelInfo, build_model
+from knobs.pipeline.model._build import ModelInfo, build_model, data_family, split_params
+from knobs.pipeline.model._builder import check_accepts, check_output, load_builder
+from knobs.pipeline.model._builder_transfer import check_builder_transfer
 from knobs.pipeline.stages._modes import FoldMode, SplitMode, run_mode
 from knobs.pipeline.trials._objective import make_trainer
 from knobs.space import Space
@@ -71,6 +73,8 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     sealed, exactly as prediction rows will be. Raises on any bad input."""
     torch.set_num_threads(cfg.train.threads)
     mode = run_mode(cfg)
+    if cfg.model.builder is not None:
+        load_builder(cfg.model.builder)  # NOTE: a builder that cannot be imported stops the run before the data loads
     given, test_ids = load_source(cfg)
     dataset = given.dataset
     if dataset.task == "classification":
@@ -81,13 +85,16 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
-    data = prepare(dataset, splits, cfg.model.family, cfg.data.standardize, preprocessor, report, texts=texts)
-    data.folds = mode.prepare_folds(cfg, dataset, raw.train, groups)
+    family = data_family(cfg, dataset)
+    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts)
+    data.folds = mode.prepare_folds(_prepared_as(cfg, family), dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
     if taken:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    if cfg.transfer is not None and cfg.model.builder is not None:
+        fixed = check_builder_transfer(cfg, data, space, fixed)
     if cfg.autopilot.enabled:
         check_autopilot(cfg, data)
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
@@ -97,12 +104,27 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
 
 
+def _prepared_as(cfg: RunConfig, family: str) -> RunConfig:
+    """``cfg`` as the folds' preparation reads it: a builder run's folds get the inputs of the
+    family its data is prepared for (``data_family``), as the run's data does."""
+    if family == cfg.model.family:
+        return cfg
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"family": family, "builder": None})})
+
+
 def _check_params(cfg: RunConfig, data: PreparedData, space: Space, fixed: dict) -> None:
-    """Build the model and trainer for every choice option once, so a bad name fails before any work."""
+    """Build the model and trainer for every choice option once, so a bad name fails before any work.
+
+    A builder's model also answers a few training rows once: outputs that do not fit the task are
+    named here, not by the first trial's loss."""
     base = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     variants = [base] + [{**base, name: option} for name in space.names
                          if space[name].kind == "choice" for option in space[name].options]
     info = ModelInfo.of(data)
     for params in variants:
-        build_model(cfg, params, info)
+        if cfg.model.builder is not None and cfg.transfer is None:
+            check_accepts(load_builder(cfg.model.builder), split_params(params)[1])
+        model = build_model(cfg, params, info)
+        if cfg.model.builder is not None and params is base:
+            check_output(load_builder(cfg.model.builder), model, data.train[0][:2], info, split_params(params)[1])
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()

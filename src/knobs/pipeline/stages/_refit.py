@@ -52,7 +52,7 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     data = objective.data
     params = {**objective.fixed, **best.config}
     model, history = objective.fit(params, data, trial_seed(cfg.seed, best), until=epochs, number=best.number)
-    save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model.family, data)
+    save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model, data)
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
     model = with_target(model, data.target)  # regression: answers in the target's own units
     test = split_metrics(data.task, y_test, outputs(model, data.to_model_input(X_test), data.task))

@@ -3,8 +3,8 @@
 A resumed run keeps its finished trials and their checkpoints, and writes ``preprocess.json`` again
 from the new config. So the keys that decide the model's input — every ``data.*`` key: how the
 file is read, which rows train (the encoding is fitted on them), how cells are encoded, images
-sized, texts tokenized, inputs standardized — and the model itself (``model.family``) must be the
-ones the run started with. Otherwise the earlier trials' checkpoints would be loaded by the final
+sized, texts tokenized, inputs standardized — and the model itself (``model.family``,
+``model.builder`` and the content of the builder's file) must be the ones the run started with. Otherwise the earlier trials' checkpoints would be loaded by the final
 evaluation, the ensemble and ``knobs predict`` with preprocessing they were not trained with, and
 their validation scores, compared with the new trials', would measure different inputs.
 
@@ -30,12 +30,14 @@ from typing import Any
 
 from knobs.config import parse_config
 from knobs.errors import ConfigError
+from knobs.pipeline.model._builder import builder_for_record
 from knobs.pipeline.stages._study import RUN_ATTR
+from knobs.train import CheckpointError, load_checkpoint
 
-__all__ = ["refuse_changed_inputs", "changed_inputs"]
+__all__ = ["refuse_changed_inputs", "changed_inputs", "refuse_changed_builder"]
 
 #: Keys outside [data] that change what a checkpoint is.
-MODEL_KEYS = ("model.family",)
+MODEL_KEYS = ("model.family", "model.builder")
 
 
 def changed_inputs(started: Any, cfg: Any) -> list[tuple[str, Any, Any]]:
@@ -59,11 +61,30 @@ def refuse_changed_inputs(study_attrs: dict[str, Any], cfg: Any, run_dir: str | 
     started = parse_config(record["config"], origin=f"the config run {run_dir} started with")
     changed = changed_inputs(started, cfg)
     if not changed:
+        if cfg.model.builder is not None:
+            refuse_changed_builder(run_dir)
         return
     what = ", ".join(f"{key} = {json.dumps(old)} (this config: {json.dumps(new)})" for key, old, new in changed)
     raise ConfigError(f"run {run_dir} cannot resume with this config: it started with {what}, and its trials' "
                       f"checkpoints were trained on inputs made that way (preprocess.json would be replaced). "
                       f"Run it with the config it started with, or choose another --name")
+
+
+def refuse_changed_builder(run_dir: str | Path) -> None:
+    """Raise ``ConfigError`` when the file of the ``model.builder`` that made the run's checkpoints
+    changed since (the SHA-256 a checkpoint records, ``builder_for_record``): the resumed trials
+    would build other models than those the run's checkpoints and values come from. A run with no
+    checkpoint yet passes (nothing was made by the old file that the run keeps)."""
+    checkpoints = Path(run_dir, "checkpoints")
+    files = sorted(checkpoints.glob("*.pt")) if checkpoints.is_dir() else []
+    for path in files:
+        try:
+            builder = (load_checkpoint(path).get("extra") or {}).get("builder")
+        except CheckpointError:
+            continue  # a damaged file is named where it is loaded
+        if builder:
+            builder_for_record(builder, f"run {run_dir}: checkpoint {path.name}")
+            return
 
 
 def _inputs(cfg: Any) -> dict[str, Any]:

@@ -129,7 +129,7 @@ class TrialObjective:
         trial.set_attr("epochs_run", len(history.records))
         trial.set_attr("curve", curve(history.records))
         save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number, value,
-                              self.cfg.model.family, self.data)
+                              self.cfg.model, self.data)
         return value
 
 

@@ -101,5 +101,5 @@ class PopulationTrials:
         model = build_model(self.cfg, params, ModelInfo.of(self.data))
         model.load_state_dict(result.state_dict)
         save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number,
-                              float(result.best_value), self.cfg.model.family, self.data)
+                              float(result.best_value), self.cfg.model, self.data)
 

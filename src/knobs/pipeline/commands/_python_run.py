@@ -1,0 +1,153 @@
+"""``knobs.run(model=..., data=..., space=..., **settings)``: the cycle of ``knobs run`` from Python.
+
+Why a translation to a config rather than a second cycle: everything a run does — checks, resume,
+workers, ``knobs predict`` on its directory — reads the ``RunConfig``. So the arguments become
+config keys (``model.family`` or ``model.builder``, ``data.source``, ``search.space``, any other
+key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pipeline.run``.
+
+    model: a family name ("mlp", "convnet", ...), a builder reference ("models.py:make"), or a
+        function ``(params, info) -> nn.Module`` (the ``model.builder`` contract). Worker processes
+        re-import a function from its file, so with ``search.workers > 1`` or Ray it must be a
+        top-level function of a ``.py`` file (a lambda or a notebook's function is refused).
+    data: a built-in name, a path (what ``data.source`` takes), or ``(X, y)`` numpy arrays (a table).
+    space: ``{name: knobs.Float | knobs.Int | knobs.Choice | a fixed value}`` or the config's
+        dicts (``{"low": 1e-4, "high": 1e-1, "log": True}``).
+    settings: config keys, dotted (``**{"train.epochs": 5}``), nested (``search={"n_trials": 10}``),
+        top-level (``name="x"``, ``seed=1``) or a shortcut (``n_trials``, ``epochs``, ``workers``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from knobs.config import RunConfig, load_config
+from knobs.errors import ConfigError
+from knobs.pipeline.model._builder import importable, register_callable
+from knobs.space import Choice, Float, Int, Param
+
+__all__ = ["run", "run_config"]
+
+#: Settings a notebook types most, as the config keys they stand for.
+SHORTCUTS = {"n_trials": "search.n_trials", "epochs": "train.epochs", "workers": "search.workers"}
+
+
+def run(model: str | Callable[..., Any] = "mlp", data: Any = "digits", space: dict[str, Any] | None = None, *,
+        quiet: bool = False, **settings: Any) -> Any:
+    """Run the practice cycle and return its ``RunResult`` (``.path``: the run directory,
+    ``.summary``: summary.json's content). See the module docstring for the arguments.
+
+    Raises:
+        KnobsError: bad input (the same messages as ``knobs run``), before any run directory exists.
+
+    Example (a notebook)::
+
+        import knobs, torch.nn as nn
+
+        def make(params, info):
+            return nn.Sequential(nn.Flatten(), nn.Linear(64, params["width"]), nn.ReLU(),
+                                 nn.Linear(params["width"], info.n_classes))
+
+        result = knobs.run(model=make, data="digits", n_trials=10,
+                           space={"lr": knobs.Float(1e-4, 1e-1, log=True), "width": knobs.Int(16, 128)})
+        result.summary["test"]
+    """
+    from knobs.pipeline.stages._cycle import run as run_cycle
+    from knobs.pipeline.ui._display import Display
+
+    return run_cycle(run_config(model, data, space, **settings), display=Display(quiet=quiet))
+
+
+def run_config(model: str | Callable[..., Any] = "mlp", data: Any = "digits", space: dict[str, Any] | None = None,
+               **settings: Any) -> RunConfig:
+    """The ``RunConfig`` that ``run`` runs (its arguments, as config keys, validated)."""
+    raw: dict[str, Any] = {}  # dotted key → value, as ``knobs run``'s overrides
+    for key, value in settings.items():
+        _set(raw, SHORTCUTS.get(key, key), value)
+    function = model if callable(model) else None
+    if function is not None:
+        _set(raw, "model.builder", register_callable(function))
+    elif isinstance(model, str):
+        _set(raw, "model.builder" if ":" in model else "model.family", model)
+    else:
+        raise ConfigError(f"knobs.run(model=...): expected a family name, a 'file.py:function' reference or a "
+                          f"function (params, info) -> nn.Module, got {type(model).__name__}")
+    _set(raw, "data.source", _data_source(data, raw))
+    if space is not None:
+        _set(raw, "search.space", {name: _space_entry(name, entry) for name, entry in dict(space).items()})
+    cfg = load_config(None, raw)
+    if function is not None and _in_other_processes(cfg) and not importable(function):
+        raise ConfigError(f"knobs.run(model={getattr(function, '__qualname__', function)!r}): with "
+                          f"search.workers = {cfg.search.workers} (executor {cfg.search.executor!r}) other processes "
+                          f"build the model and import the function from its file; define it at the top level of a "
+                          f".py file (not a lambda, a nested function or a notebook cell), or set search.workers = 1")
+    return cfg
+
+
+def _set(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Add a dotted key to the overrides; a dict given for a section (``search={...}``) adds its keys
+    one by one."""
+    if isinstance(value, dict) and key in RunConfig.model_fields and key not in ("augment", "transfer"):
+        for inner, item in value.items():
+            _set(raw, f"{key}.{inner}", item)
+        return
+    if key.split(".")[0] not in RunConfig.model_fields:
+        raise ConfigError(f"knobs.run: unknown setting {key!r}; give a config key (dotted, e.g. 'train.epochs', or "
+                          f"a section dict, e.g. search={{'n_trials': 10}}) or one of {', '.join(SHORTCUTS)}")
+    raw[key] = value
+
+
+def _space_entry(name: str, entry: Any) -> Any:
+    """A ``knobs.Float/Int/Choice`` as the config's dict; anything else as given (validated there)."""
+    if not isinstance(entry, Param):
+        return entry
+    out: dict[str, Any]
+    if isinstance(entry, Choice):
+        out = {"choices": list(entry.options)}
+    elif isinstance(entry, (Float, Int)):
+        out = {"low": entry.low, "high": entry.high, "log": entry.log, "type": "int" if isinstance(entry, Int) else "float"}
+        if entry.step is not None and not (isinstance(entry, Int) and entry.step == 1):
+            out["step"] = entry.step
+    else:
+        raise ConfigError(f"space.{name}: {type(entry).__name__} has no config form; use knobs.Float, Int or Choice")
+    if entry.when:
+        out["when"] = {parent: list(values) for parent, values in entry.when.items()}
+    return out
+
+
+def _in_other_processes(cfg: RunConfig) -> bool:
+    return cfg.search.workers > 1 or cfg.search.executor == "ray"
+
+
+def _data_source(data: Any, raw: dict[str, Any]) -> str:
+    """``data.source`` for ``data``: a name or path as given; ``(X, y)`` arrays written once, by content,
+    as a CSV table under ``runs_dir/_arrays/`` (so a resume, worker processes and ``knobs predict``
+    read the same rows again)."""
+    if isinstance(data, (str, Path)):
+        return str(data)
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ConfigError(f"knobs.run(data=...): expected a built-in name, a path, or (X, y) arrays; got "
+                          f"{type(data).__name__}")
+    X, y = np.asarray(data[0]), np.asarray(data[1])
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        raise ConfigError(f"knobs.run(data=(X, y)): expected X of shape (rows, features) and y of shape (rows,), got "
+                          f"{X.shape} and {y.shape}; save images as a folder of class folders and pass its path")
+    if not (np.issubdtype(X.dtype, np.number) and np.isfinite(X).all()):
+        raise ConfigError("knobs.run(data=(X, y)): X must hold finite numbers")
+    table = np.column_stack([X.astype(np.float64), y]) if np.issubdtype(y.dtype, np.number) else None
+    if table is None:
+        raise ConfigError(f"knobs.run(data=(X, y)): y must hold numbers (class ids or targets), got {y.dtype}")
+    integer = np.issubdtype(y.dtype, np.integer)
+    text = "\n".join(",".join(f"{v:.17g}" for v in row[:-1]) + "," + (str(int(row[-1])) if integer else f"{row[-1]:.17g}")
+                     for row in table)
+    header = ",".join(f"x{i}" for i in range(X.shape[1])) + ",label"
+    content = f"{header}\n{text}\n"
+    folder = Path(raw.get("runs_dir", RunConfig.model_fields["runs_dir"].default)) / "_arrays"
+    path = folder / f"{hashlib.sha256(content.encode()).hexdigest()[:16]}.csv"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return str(path)

@@ -1,0 +1,249 @@
+"""`model.builder`: your own model function, through the whole cycle and its rebuilds."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from knobs.config import load_config
+from knobs.errors import ConfigError
+from knobs.pipeline import Display, run
+from knobs.pipeline.commands._predict import predict_file
+from knobs.pipeline.stages._inputs import load_inputs
+
+pytestmark = pytest.mark.slow
+
+MODELS = '''
+import torch.nn as nn
+
+def make(params, info):
+    """A small MLP of our own; width comes from the search space."""
+    width = params["width"]
+    flat = 1
+    for s in info.input_shape:
+        flat *= s
+    return nn.Sequential(nn.Flatten(), nn.Linear(flat, width), nn.ReLU(), nn.Linear(width, info.n_classes))
+'''
+
+FAST = {"search.n_trials": 2, "search.sampler": "random", "train.epochs": 2, "train.patience": 2,
+        "checks.overfit_tiny": False, "ensemble.top_k": 2,
+        "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "width": {"low": 8, "high": 16, "type": "int"},
+                         "optimizer": "adam"}}
+
+
+def _models(tmp_path, source=MODELS, name="models.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def _cfg(tmp_path, builder, **more):
+    return load_config(None, {**copy.deepcopy(FAST), "runs_dir": str(tmp_path / "runs"), "name": "b", "model.builder": builder,
+                              **more})
+
+
+def test_a_builder_from_a_file_trains_predicts_and_refuses_a_resume_after_the_file_changed(tmp_path):
+    path = _models(tmp_path)
+    original = path.read_text()
+    run(_cfg(tmp_path, f"{path}:make"), display=Display(quiet=True), final_test=False)  # `knobs tune`
+    path.write_text(original + "\n# edited\n")
+    with pytest.raises(ConfigError, match=r"models.py has changed since .*restore the file"):
+        run(_cfg(tmp_path, f"{path}:make"), display=Display(quiet=True))
+    path.write_text(original)
+    result = run(_cfg(tmp_path, f"{path}:make"), display=Display(quiet=True))  # the same file: it finishes
+    assert result.summary["test"]["accuracy"] > 0.3  # digits, 10 classes: it learnt something
+    best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
+    assert best["extra"]["builder"]["reference"] == f"{path.resolve()}:make"
+    assert len(best["extra"]["builder"]["sha256"]) == 64
+    np.save(tmp_path / "new.npy", np.random.default_rng(0).normal(size=(5, 64)).astype(np.float32))
+    with open(predict_file(result.path, tmp_path / "new.npy"), newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+    path.write_text(original + "\n# edited\n")
+    with pytest.raises(ConfigError, match="has changed since"):
+        predict_file(result.path, tmp_path / "new.npy")
+
+    path.write_text(original)  # [transfer] from the builder run's checkpoint: rebuilt by the builder
+    source = result.path / "checkpoints" / "best.pt"
+    transfer = {"name": "tl", "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "optimizer": "adam"},
+                "transfer": {"source": str(source), "mode": "feature_extractor"}}
+    with pytest.raises(ConfigError, match=r"search.space.width: a transfer run keeps the source model's architecture"):
+        load_inputs(_cfg(tmp_path, f"{path}:make", **{**transfer, "search.space": FAST["search.space"]}))
+    tl = run(_cfg(tmp_path, f"{path}:make", **transfer), display=Display(quiet=True))
+    assert tl.summary["states"]["complete"] == 2
+    assert set(tl.summary["best_trial"]["config"]) == {"lr"}
+    assert tl.summary["test"]["accuracy"] > 0.3
+    with open(predict_file(tl.path, tmp_path / "new.npy", tmp_path / "tl.csv"), newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+
+
+NOT_A_MODULE = '''
+def make(params, info):
+    return "a model"
+'''
+RAISES = '''
+def make(params, info):
+    raise ValueError("width must be even")
+'''
+UNKNOWN_KEY = '''
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, n_in, n_out, width):
+        super().__init__()
+        self.fc = nn.Linear(n_in, n_out)
+
+    def forward(self, x):
+        return self.fc(x)
+
+def make(params, info):
+    return Net(info.input_shape[0], info.n_classes, **params)
+'''
+ACCEPTS = MODELS + '''
+make.accepts = {"width"}
+'''
+MISSING_KEY = '''
+def make(params, info):
+    return params["depth"]
+'''
+WRONG_OUTPUT = '''
+import torch.nn as nn
+
+def make(params, info):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+'''
+WRONG_INPUT = '''
+import torch.nn as nn
+
+def make(params, info):
+    return nn.Linear(7, info.n_classes)
+'''
+
+
+@pytest.mark.parametrize("source, function, more, message", [
+    (None, "make", {}, r"no such file .*models.py \(a path is relative to the working directory"),
+    ("def make(params, info)\n    return 1\n", "make", {}, r"importing .*models.py failed \(line 1\): SyntaxError"),
+    (MODELS, "build", {}, r"no function 'build' in .*models.py; it defines make"),
+    (NOT_A_MODULE, "make", {}, r"returned str, not a torch.nn.Module \(called with params \{'width': 12\}\)"),
+    (RAISES, "make", {}, r"raised ValueError: width must be even \(called with params \{'width': 12\}\)"),
+    (UNKNOWN_KEY, "make", {"search.space.dropout": 0.1},
+     r"raised TypeError: .*unexpected keyword argument 'dropout' \(called with params \{'dropout': 0.1, 'width': 12\}\)"),
+    (ACCEPTS, "make", {"search.space.depht": 2},
+     r"search.space.depht: model.builder .* accepts width \(its `accepts`\); remove depht"),
+    (MISSING_KEY, "make", {}, r"raised KeyError: 'depth' \(called with params \{'width': 12\}\); params holds the "
+                              r"model keys of \[search.space\]"),
+    (WRONG_OUTPUT, "make", {}, r"returns shape \[2, 3\] for 2 examples; this classification task needs 10 outputs"),
+    (WRONG_INPUT, "make", {}, r"fails on a batch of inputs of shape \[2, 1, 8, 8\] .*info.input_shape = \[1, 8, 8\]"),
+    (MODELS, "make", {"model.family": "convnet"}, r"model.builder and model.family = 'convnet' are both set"),
+    (MODELS, "make", {"search.executor": "population"}, r"population mode stacks models of the built-in families"),
+])
+def test_bad_builders_are_named_before_the_run(tmp_path, source, function, more, message):
+    path = _models(tmp_path, source) if source is not None else tmp_path / "models.py"
+    with pytest.raises(ConfigError, match=message):
+        load_inputs(_cfg(tmp_path, f"{path}:{function}", **{"search.space.width": 12, **more}))
+
+
+def test_a_bad_builder_exits_2_through_the_cli_and_leaves_no_run_directory(tmp_path, capsys):
+    from knobs.cli import main
+
+    path = _models(tmp_path, RAISES)
+    config = tmp_path / "run.toml"
+    config.write_text(f'runs_dir = "{tmp_path / "runs"}"\nname = "bad"\n[model]\nbuilder = "{path}:make"\n')
+    assert main(["run", "--config", str(config)]) == 2
+    assert "raised ValueError: width must be even" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_a_module_reference_imports_like_python(tmp_path, monkeypatch):
+    _models(tmp_path, MODELS, name="my_models.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    inputs = load_inputs(_cfg(tmp_path, "my_models:make"))
+    assert inputs.reference["width"] in range(8, 17)
+    with pytest.raises(ConfigError, match="no module named 'no_such_models'"):
+        load_inputs(_cfg(tmp_path, "no_such_models:make"))
+
+
+def tiny_net(params, info):
+    """A builder defined in this file: knobs.run records it by its file and name."""
+    flat = int(np.prod(info.input_shape))
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(flat, params["width"]), torch.nn.ReLU(),
+                               torch.nn.Linear(params["width"], info.n_classes))
+
+
+def test_knobs_run_from_python_with_a_function_and_arrays(tmp_path):
+    import sys
+
+    import knobs
+
+    space = {"lr": knobs.Float(1e-3, 1e-2, log=True), "width": knobs.Int(8, 16), "optimizer": "adam"}
+    result = knobs.run(model=tiny_net, data="digits", space=space, quiet=True, n_trials=2, runs_dir=str(tmp_path),
+                       name="py", train={"epochs": 2, "patience": 2}, **{"checks.overfit_tiny": False})
+    assert result.path == tmp_path / "py"
+    assert result.summary["states"]["complete"] == 2
+    assert result.summary["test"]["accuracy"] > 0.3
+    best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
+    assert best["extra"]["builder"]["reference"] == f"{__file__}:tiny_net"
+    np.save(tmp_path / "rows.npy", np.zeros((3, 64), np.float32))
+    assert predict_file(result.path, tmp_path / "rows.npy").exists()
+
+    rng = np.random.default_rng(0)  # in-memory arrays: a table of two classes
+    X = rng.normal(size=(200, 5))
+    y = (X[:, 0] > 0).astype(np.int64)
+    arrays = knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=1, epochs=2, runs_dir=str(tmp_path),
+                       name="arrays", space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1, "optimizer": "adam"})
+    assert arrays.summary["data"]["task"] == "classification"
+    assert arrays.summary["states"]["complete"] == 1
+    assert "torch" in sys.modules  # (the pipeline ran); `import knobs` alone stays torch-free: test_api
+
+
+def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
+    import knobs
+
+    with pytest.raises(ConfigError, match=r"model='.*<lambda>'.*search.workers = 2.*top level of a .py file"):
+        knobs.run(model=lambda params, info: tiny_net(params, info), workers=2, runs_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="unknown setting 'n_trails'"):
+        knobs.run(model=tiny_net, n_trails=2, runs_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"expected X of shape \(rows, features\)"):
+        knobs.run(data=(np.zeros((4, 2, 2)), np.zeros(4)), runs_dir=str(tmp_path))
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_autopilot_turns_training_knobs_only_for_a_builder(tmp_path):
+    from knobs.pipeline.autopilot._knobs import knob_defaults
+
+    path = _models(tmp_path)
+    inputs = load_inputs(_cfg(tmp_path, f"{path}:make"))
+    assert set(knob_defaults(_cfg(tmp_path, f"{path}:make"), inputs.data)) == {
+        "lr", "weight_decay", "batch_size", "epochs", "clip_grad_norm", "augment"}  # digits are 8x8 images
+    with pytest.raises(ConfigError, match="autopilot.keys: 'dropout' cannot change: .*not of a model.builder"):
+        load_inputs(_cfg(tmp_path, f"{path}:make", **{"autopilot.enabled": True, "autopilot.keys": ["dropout"]}))
+
+
+def test_model_info_and_knobs_run_load_no_torch_on_import():
+    import subprocess
+    import sys
+
+    code = "import knobs, sys; knobs.ModelInfo; knobs.run; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_worker_processes_rebuild_a_builder_from_a_relative_path(tmp_path, monkeypatch):
+    _models(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the path is relative to the working directory, which workers share
+    result = run(_cfg(tmp_path, "models.py:make", **{"search.workers": 2}), display=Display(quiet=True))
+    assert result.summary["states"] == {"complete": 2, "pruned": 0, "failed": 0, "running": 0}
+    best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
+    assert best["extra"]["builder"]["reference"] == f"{tmp_path.resolve() / 'models.py'}:make"
+
+
+def test_fold_mode_trains_a_builder_on_every_fold_and_refits_it(tmp_path):
+    path = _models(tmp_path)
+    result = run(_cfg(tmp_path, f"{path}:make", **{"data.folds": 2, "search.n_trials": 1, "ensemble.enabled": False}), display=Display(quiet=True))
+    assert result.summary["final_model"] == "refit"
+    assert len(result.summary["cv"]["per_fold"]) == 2
+    best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
+    assert best["extra"]["builder"]["reference"] == f"{path.resolve()}:make"
