@@ -247,3 +247,10 @@ def test_fold_mode_trains_a_builder_on_every_fold_and_refits_it(tmp_path):
     assert len(result.summary["cv"]["per_fold"]) == 2
     best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
     assert best["extra"]["builder"]["reference"] == f"{path.resolve()}:make"
+
+
+def test_a_builder_with_pretrained_weights_is_refused_by_name():
+    from knobs.config import parse_config
+
+    with pytest.raises(ConfigError, match=r"model.weights is for the pretrained families"):
+        parse_config({"model": {"builder": "models.py:make", "weights": "w.pth"}})

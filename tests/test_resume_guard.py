@@ -26,6 +26,12 @@ def test_changed_data_and_model_keys_are_named_with_both_values(tmp_path):
         refuse_changed_inputs(_attrs(tmp_path, data={"standardize": "feature"}, model={"family": "text_bag"}), now, tmp_path)
 
 
+def test_other_pretrained_weights_are_a_changed_model(tmp_path):
+    started = parse_config({"model": {"family": "efficientnet_lite0"}})
+    now = parse_config({"model": {"family": "efficientnet_lite0", "weights": "tuned.pth"}})
+    assert changed_inputs(started, now) == [("model.weights", None, "tuned.pth")]
+
+
 def test_what_leaves_checkpoints_alone_resumes(tmp_path):
     cfg = parse_config({"data": {"image_size": [8, 8]}, "train": {"epochs": 9}, "search": {"n_trials": 50}})
     # training keys and the same size written another way are no change; defaults count as set

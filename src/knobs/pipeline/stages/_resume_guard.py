@@ -37,7 +37,7 @@ from knobs.train import CheckpointError, load_checkpoint
 __all__ = ["refuse_changed_inputs", "changed_inputs", "refuse_changed_builder"]
 
 #: Keys outside [data] that change what a checkpoint is.
-MODEL_KEYS = ("model.family", "model.builder")
+MODEL_KEYS = ("model.family", "model.builder", "model.weights")
 
 
 def changed_inputs(started: Any, cfg: Any) -> list[tuple[str, Any, Any]]:
