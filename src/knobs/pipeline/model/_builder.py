@@ -12,35 +12,27 @@ reference the run recorded. A ``.py`` path is relative to the working directory 
 hash rides in every checkpoint, so a model is never rebuilt from a file that changed since it was
 trained (the weights would load into other code, or not at all).
 
-A ``.py`` file is imported once per process and content (``importlib.util.spec_from_file_location``
-under a module name made from its path), so building a model per trial does not execute it again.
-
-    >>> split_reference("models.py:make")
-    ('models.py', 'make')
+Importing goes through ``knobs._imports`` (shared with ``data.builder``): a ``.py`` file is
+imported once per process and content, so building a model per trial does not execute it again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import inspect
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from knobs._imports import attribute, file_sha256, import_source, is_file_reference, source_file, split_reference
 from knobs.errors import ConfigError
 
 __all__ = ["Builder", "load_builder", "builder_for_record", "call_builder", "check_accepts", "check_output",
-           "split_reference",
-           "register_callable", "file_sha256"]
+           "register_callable"]
+
+_KEY = "model.builder"
 
 #: Callables handed to ``knobs.run(model=...)`` in this process, by the reference they are recorded as
 #: (a function defined in a notebook cannot be re-imported; in this process it need not be).
 _REGISTERED: dict[str, Callable[..., Any]] = {}
-#: ``.py`` files imported in this process: (absolute path, sha256) → module.
-_MODULES: dict[tuple[str, str], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -65,20 +57,6 @@ class Builder:
                 "sha256": self.sha256}
 
 
-def split_reference(reference: str) -> tuple[str, str]:
-    """(module or file, function name) of ``"where:function"`` (the last colon splits: a Windows
-    path keeps its drive)."""
-    where, sep, name = str(reference).rpartition(":")
-    if not sep or not where.strip() or not name.strip():
-        raise ConfigError(f"model.builder = {reference!r}: expected 'package.module:function' or "
-                          f"'path/to/models.py:function' (a function (params, info) -> nn.Module)")
-    return where.strip(), name.strip()
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def load_builder(reference: str) -> Builder:
     """Import the builder ``reference`` names (see the module docstring).
 
@@ -88,17 +66,13 @@ def load_builder(reference: str) -> Builder:
     """
     if reference in _REGISTERED:
         function = _REGISTERED[reference]
-        source = _source_file(function)
+        source = source_file(function)
         return Builder(reference, function, source, file_sha256(source) if source else None)
-    where, name = split_reference(reference)
-    if where.endswith(".py") or "/" in where or "\\" in where:
-        module, path, sha = _import_file(reference, where)
+    where, name = split_reference(reference, _KEY)
+    module, path, sha = import_source(where, reference, key=_KEY)
+    if is_file_reference(where):
         reference = f"{path}:{name}"
-    else:
-        module = _import_module(reference, where)
-        path = _source_file(module)
-        sha = file_sha256(path) if path else None
-    function = _attribute(module, name, reference)
+    function = attribute(module, name, reference, key=_KEY, wanted=" (params, info) -> nn.Module")
     return Builder(reference, function, path, sha)
 
 
@@ -131,7 +105,7 @@ def register_callable(function: Callable[..., Any]) -> str:
                           f"got {type(function).__name__}")
     qualname = getattr(function, "__qualname__", type(function).__name__)
     module = getattr(function, "__module__", None) or "__main__"
-    source = _source_file(function)
+    source = source_file(function)
     reference = f"{source}:{qualname}" if source is not None and importable(function) else f"{module}:{qualname}"
     _REGISTERED[reference] = function
     return reference
@@ -140,7 +114,7 @@ def register_callable(function: Callable[..., Any]) -> str:
 def importable(function: Callable[..., Any]) -> bool:
     """Whether another process can import ``function`` from its file (a top-level function of a .py file)."""
     qualname = getattr(function, "__qualname__", "")
-    return _source_file(function) is not None and "<" not in qualname and "." not in qualname
+    return source_file(function) is not None and "<" not in qualname and "." not in qualname
 
 
 def call_builder(builder: Builder, params: dict[str, Any], info: Any) -> Any:
@@ -209,66 +183,3 @@ def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: d
 
 def _shown(params: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sorted(params.items())) + "}"
-
-
-def _import_file(reference: str, where: str) -> tuple[Any, Path, str]:
-    path = Path(where).expanduser().resolve()
-    if not path.is_file():
-        raise ConfigError(f"model.builder = {reference!r}: no such file {path} (a path is relative to the "
-                          f"working directory, {Path.cwd()})")
-    sha = file_sha256(path)
-    key = (str(path), sha)
-    if key in _MODULES:
-        return _MODULES[key], path, sha
-    name = f"knobs_builder_{hashlib.sha256(str(path).encode()).hexdigest()[:16]}_{sha[:8]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"model.builder = {reference!r}: {path} cannot be imported as Python; give a .py file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # NOTE: dataclasses and pickling look a module up by name while it runs
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:
-        sys.modules.pop(name, None)
-        where_in = f" (line {error.lineno})" if isinstance(error, SyntaxError) and error.lineno else ""
-        raise ConfigError(f"model.builder = {reference!r}: importing {path} failed{where_in}: "
-                          f"{type(error).__name__}: {error}") from None
-    _MODULES[key] = module
-    return module, path, sha
-
-
-def _import_module(reference: str, where: str) -> Any:
-    try:
-        return importlib.import_module(where)
-    except ModuleNotFoundError as error:
-        raise ConfigError(f"model.builder = {reference!r}: no module named {error.name!r} (a module must be "
-                          f"importable from the working directory or the installed packages; or give a "
-                          f"path/to/file.py)") from None
-    except Exception as error:
-        raise ConfigError(f"model.builder = {reference!r}: importing {where} failed: "
-                          f"{type(error).__name__}: {error}") from None
-
-
-def _attribute(module: Any, name: str, reference: str) -> Callable[..., Any]:
-    target: Any = module
-    for part in name.split("."):
-        if not hasattr(target, part):
-            functions = sorted(n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
-                               and getattr(v, "__module__", None) == module.__name__)
-            have = f"; it defines {', '.join(functions)}" if functions else ""
-            raise ConfigError(f"model.builder = {reference!r}: no function {name!r} in "
-                              f"{getattr(module, '__file__', None) or module.__name__}{have}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ConfigError(f"model.builder = {reference!r}: {name!r} is a {type(target).__name__}, not a function "
-                          f"(params, info) -> nn.Module")
-    return target
-
-
-def _source_file(obj: Any) -> Path | None:
-    try:
-        file = inspect.getsourcefile(obj) or inspect.getfile(obj)
-    except (TypeError, OSError):
-        return None
-    path = Path(file)
-    return path.resolve() if path.suffix == ".py" and path.is_file() else None
