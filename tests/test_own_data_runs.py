@@ -105,7 +105,7 @@ def test_evaluate_refuses_classes_the_run_never_saw(table_run, tmp_path, capsys)
     ("missing_column", "has no column 'b' (the run's 'b'); its columns are ['a', 'B', 'color', 'label']. Name the "
                        "test file's column with data.test_columns = {b = \"<its name>\"}"),
     ("unknown_class", "has the class(es) ['maybe'] that the training data"),
-    ("builder_import", "data.builder: no module 'nosuchpkg_xyz.data'"),
+    ("builder_import", "data.builder = 'nosuchpkg_xyz.data:make': no module named 'nosuchpkg_xyz'"),
     ("builder_returns", "returned a str; accepted: (X, y)"),
     ("xy_lengths", "X has shape (10, 2) and y (9,)"),
 ])
