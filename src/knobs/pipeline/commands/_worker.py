@@ -68,28 +68,12 @@ def serve(storage: str, study: str, n_trials: int | None = None, workers: int = 
 
 def _objective(cfg: Any, run_dir: Any, storage: str, study: Any, workers: int,
                opened_files: contextlib.ExitStack) -> tuple[Any, Any]:
-    """(objective, executor): the picklable ``PipelineObjective`` run one trial at a time, or,
-    for a population run, its ``PopulationTrials`` run by a ``PopulationExecutor`` (its event log
-    is closed with ``opened_files``)."""
-    from knobs.pipeline.stages._remote import PipelineObjective, release
-    from knobs.pipeline.stages._runners import make_executor
+    """(objective, executor) of the run's runner for a worker (``Runner.worker_objective``): the
+    picklable ``PipelineObjective`` run one trial at a time, or, for a population run, its
+    ``PopulationTrials`` run by a ``PopulationExecutor``; what it opens is closed with ``opened_files``."""
+    from knobs.pipeline.stages._runners import runner_for
 
-    if cfg.search.executor != "population":
-        objective = PipelineObjective(cfg, run_dir, storage, study.name)
-        opened_files.callback(release, objective)  # built in this process when it trains here
-        return objective, None
-    if workers != 1:
-        raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
-                          f"\"population\"), whose populations train in one process; start one `knobs worker` "
-                          f"per machine (or GPU) instead")
-    from knobs.pipeline.stages._inputs import load_inputs
-    from knobs.pipeline.trials._population import PopulationTrials
-    from knobs.pipeline.rundir._rundir import EventLog, RunDir
-
-    inputs = load_inputs(cfg)
-    rundir = RunDir(path=run_dir, created=False)
-    events = opened_files.enter_context(contextlib.closing(EventLog(rundir.events_path)))
-    return PopulationTrials(cfg, inputs.data, inputs.fixed, rundir, events, study=study), make_executor(cfg.search)
+    return runner_for(cfg.search).worker_objective(cfg, run_dir, storage, study, workers, opened_files)
 
 
 def _callbacks(cfg: Any, run_dir: Any, n_trials: int | None, ran: list[int],

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ContextManager
 
+from knobs.errors import ConfigError
 from knobs.executors import RayExecutor
 from knobs.pipeline.inputs._population_check import splitting_keys
-from knobs.pipeline.stages._remote import PipelineObjective
+from knobs.pipeline.rundir._rundir import EventLog, RunDir
+from knobs.pipeline.stages._inputs import load_inputs
+from knobs.pipeline.stages._remote import PipelineObjective, release
 from knobs.pipeline.trials._population import PopulationTrials
 from knobs.pipeline.ui._running import watch_running
 from knobs.population import PopulationExecutor
@@ -51,6 +54,15 @@ class _Runner:
     def objective(self, cfg: Any, objective: Any, rundir: Any, study: Any, study_url: str) -> Any:
         """What ``study.optimize`` runs: the picklable objective a worker rebuilds the run's from."""
         return PipelineObjective(cfg, Path(rundir.path).resolve(), study_url, study.name)
+
+    def worker_objective(self, cfg: Any, run_dir: Path, storage: str, study: Any, workers: int,
+                         opened: contextlib.ExitStack) -> tuple[Any, Any]:
+        """(objective, executor) for ``knobs worker`` joining this run: the picklable objective, run
+        in ``workers`` local processes of that machine (the executor the driver chose is its own).
+        What the worker builds in its own process is released with ``opened``."""
+        objective = PipelineObjective(cfg, run_dir, storage, study.name)
+        opened.callback(release, objective)
+        return objective, None
 
     def watch(self, study: Any, progress: Any) -> ContextManager[None]:
         """A bar per trial running where the driver cannot see it (polled from the study)."""
@@ -110,6 +122,18 @@ class Populations(_Runner):
     def objective(self, cfg: Any, objective: Any, rundir: Any, study: Any, study_url: str) -> Any:
         # NOTE: never in fold mode (check_population refuses data.folds), so ``objective`` is a TrialObjective.
         return PopulationTrials(cfg, objective.data, objective.fixed, rundir, objective.events, objective.on_epoch, study)
+
+    def worker_objective(self, cfg: Any, run_dir: Path, storage: str, study: Any, workers: int,
+                         opened: contextlib.ExitStack) -> tuple[Any, Any]:
+        """A worker of a population run trains populations of ``size`` in its one process."""
+        if workers != 1:
+            raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
+                              f"\"population\"), whose populations train in one process; start one `knobs worker` "
+                              f"per machine (or GPU) instead")
+        inputs = load_inputs(cfg)
+        rundir = RunDir(path=run_dir, created=False)
+        events = opened.enter_context(contextlib.closing(EventLog(rundir.events_path)))
+        return PopulationTrials(cfg, inputs.data, inputs.fixed, rundir, events, study=study), self.executor()
 
     def watch(self, study: Any, progress: Any) -> ContextManager[None]:
         return contextlib.nullcontext()
