@@ -33,7 +33,21 @@ def _scalars(record: dict) -> dict[str, float]:
             if k not in _SKIPPED and k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-class CSVLogger(Callback):
+class _Sink(Callback):
+    """A callback holding something open during a fit: ``_close`` releases it when the fit ends,
+    however it ends."""
+
+    def on_fit_end(self, trainer: Any, history: Any) -> None:
+        self._close()
+
+    def on_exception(self, trainer: Any, error: BaseException) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class CSVLogger(_Sink):
     """One row per epoch in ``path`` (the columns of the first record; written and flushed as
     each epoch ends, so a killed run keeps its rows).
 
@@ -62,19 +76,13 @@ class CSVLogger(Callback):
         self._writer.writerow({k: ("" if v is None else v) for k, v in record.items() if k not in _SKIPPED})
         self._file.flush()
 
-    def on_fit_end(self, trainer: Any, history: Any) -> None:
-        self._close()
-
-    def on_exception(self, trainer: Any, error: BaseException) -> None:
-        self._close()
-
     def _close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file, self._writer = None, None
 
 
-class TensorBoardLogger(Callback):
+class TensorBoardLogger(_Sink):
     """Each epoch's scalars as TensorBoard events in ``logdir`` (``torch.utils.tensorboard``),
     step = epoch; ``tensorboard --logdir`` shows them.
 
@@ -105,19 +113,13 @@ class TensorBoardLogger(Callback):
                 self._writer.add_scalar(self.prefix + key, value, global_step=record["epoch"])
         self._writer.flush()
 
-    def on_fit_end(self, trainer: Any, history: Any) -> None:
-        self._close()
-
-    def on_exception(self, trainer: Any, error: BaseException) -> None:
-        self._close()
-
     def _close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
 
 
-class ProgressBar(Callback):
+class ProgressBar(_Sink):
     """A rich progress bar over the planned epochs, showing the last record's losses, metrics and LR.
 
     Args:
@@ -142,12 +144,6 @@ class ProgressBar(Callback):
     def on_epoch_end(self, trainer: Any, record: dict) -> None:
         shown = "  ".join(f"{k} {v:.4g}" for k, v in _scalars(record).items() if k != "seconds")
         self._progress.update(self._task, completed=record["epoch"], last=shown)
-
-    def on_fit_end(self, trainer: Any, history: Any) -> None:
-        self._close()
-
-    def on_exception(self, trainer: Any, error: BaseException) -> None:
-        self._close()
 
     def _close(self) -> None:
         if self._progress is not None:
