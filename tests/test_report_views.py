@@ -19,3 +19,19 @@ def test_views_in_producer_order_and_a_failure_is_one_view():
     assert [v.key for v in views][0] == "a" and views[-1].key == "b"
     assert views[1].key.startswith("error:") and "no curve" in views[1].html and "ValueError" in views[1].html
     assert views[0].to_json()["figure"] == {"data": [], "layout": {}}
+
+
+def test_run_views_of_a_finished_run_and_of_one_just_started():
+    from knobs.report import RunRecord, run_views
+    from knobs.trial import FrozenTrial, TrialState
+
+    trials = [FrozenTrial(number=i, config={"lr": 10.0 ** -i}, state=TrialState.COMPLETE, value=1.0 / (i + 1),
+                          intermediate={1: 1.5, 2: 1.0 / (i + 1)},
+                          attrs={"curve": {"epoch": [1, 2], "train_loss": [2.0, 1.0], "val_loss": [1.5, 1.0 / (i + 1)],
+                                           "val_accuracy": [0.5, 0.6], "lr": [0.1, 0.1]}}) for i in range(3)]
+    summary = {"best_trial": {"number": 2, "metric": "val_loss", "best_epoch": 2},
+               "search": {"direction": "minimize", "space": {"lr": {"type": "float", "low": 1e-3, "high": 1, "log": True}}},
+               "test": {"confusion_matrix": [[3, 1], [0, 4]]}}
+    keys = [v.key for v in run_views(RunRecord(summary=summary, trials=trials))]
+    assert keys == ["best_curves", "history", "curves", "slices", "confusion"]
+    assert run_views(RunRecord(summary={}, trials=())) == []
