@@ -22,6 +22,7 @@ import numpy as np
 from knobs.data._cells import missing_mask
 from knobs.data._dataset import Dataset
 from knobs.data._images import read_image
+from knobs.data._pretrained_tokens import PretrainedTokenizer
 from knobs.data._splits import Splits
 from knobs.data._standardize import Standardizer
 from knobs.data._tabular import TabularPreprocessor
@@ -31,7 +32,8 @@ from knobs.errors import ConfigError, DataError
 __all__ = ["PREPROCESSORS", "Preprocessing", "UnseenCategoryWarning", "encode_splits", "preprocessor_from_state"]
 
 #: ``kind`` → class: the registry ``preprocess.json`` is read back through.
-PREPROCESSORS: dict[str, type] = {"tabular": TabularPreprocessor, "text": TextPreprocessor}
+PREPROCESSORS: dict[str, type] = {"tabular": TabularPreprocessor, "text": TextPreprocessor,
+                                  "pretrained_tokenizer": PretrainedTokenizer}
 FORMAT = 1
 
 

@@ -56,6 +56,11 @@ class _Tokenize:
         encoded = self.tokenizer.encode_batch([str(t) for t in texts])
         return torch.tensor([e.ids for e in encoded], dtype=torch.long)
 
+    def to_json(self) -> str:
+        """The wheel's tokenizer as JSON (``tokenizers``' own format): what a run keeps in
+        preprocess.json, so its predictions re-apply this exact tokenization."""
+        return self.tokenizer.to_str()
+
 
 class SentenceClassifier(nn.Module):
     """Encoder → mean over real tokens → dropout → ``head`` (Linear to ``n_classes``).
@@ -69,10 +74,34 @@ class SentenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_classes)  # NOTE: last Linear: transfer's default head
 
+    #: a ``SentenceCache`` read while the encoder is frozen (the pipeline attaches one), or None
+    sentence_cache = None
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """The sentence vectors ``(N, hidden)``: the mean of the last hidden states over real tokens."""
+        """The sentence vectors ``(N, hidden)``: the mean of the last hidden states over real tokens.
+
+        A frozen encoder (no parameter that trains) is a fixed feature extractor: it runs in eval
+        mode without a graph, its vectors read from ``sentence_cache`` when one is attached.
+        """
         ids = ids.long()
+        if any(p.requires_grad for p in self.encoder.parameters()):
+            return self._mean_pooled(ids)
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            with torch.no_grad():
+                if self.sentence_cache is not None:
+                    return self.sentence_cache.vectors(ids, self._mean_pooled)
+                return self._mean_pooled(ids)
+        finally:
+            self.encoder.train(was_training)
+
+    def _mean_pooled(self, ids: torch.Tensor) -> torch.Tensor:
+        # NOTE: positions after a batch's longest text are padding in every row: cut them (attention
+        # costs L² per text) — the mask makes the result the same.
         mask = ids != PAD
+        length = max(int(mask.sum(1).max()), 1) if len(ids) else ids.shape[1]
+        ids, mask = ids[:, :length], mask[:, :length]
         hidden = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)

@@ -63,13 +63,16 @@ def _balanced(cfg: Any, data: Any, train: Any) -> Any:
 
 
 def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> dict[str, Any]:
-    from knobs.models import hyperparameters
+    from knobs.models import hyperparameters, is_pretrained
     from knobs.transfer import load_source, parse_transfer
 
     tcfg = parse_transfer(cfg.transfer)
+    if tcfg.source is None and is_pretrained(cfg.model.family) and cfg.model.builder is None:
+        return fixed  # the pretrained family is the start (pipeline.model._text_backbone)
     if tcfg.source is None:
         raise ConfigError("transfer.source: give the path of a knobs checkpoint to start from "
-                          "(e.g. runs/<name>/checkpoints/best.pt)")
+                          "(e.g. runs/<name>/checkpoints/best.pt), or set model.family to a pretrained "
+                          "family (efficientnet_lite0, minilm, timm:<name> with model.weights)")
     if cfg.model.builder is not None:  # a builder's source: pipeline.model._builder_transfer checks it
         return fixed
     source = load_source(tcfg.source)

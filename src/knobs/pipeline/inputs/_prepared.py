@@ -17,6 +17,7 @@ import torch
 from knobs.data import Dataset, Preprocessing, Splits, Standardizer
 from knobs.errors import ConfigError
 from knobs.models import TEXT_FAMILIES
+from knobs.pipeline.inputs._backbone_text import TEXT_BACKBONES, is_text_backbone
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
 __all__ = ["PreparedData", "prepare", "PREPROCESS_FILE"]
@@ -102,7 +103,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         task=dataset.task,
         scaler=scaler,
         preprocessing=preprocessing,
-        model_args={"vocab_size": len(preprocessor.vocab_)} if text else {},
+        model_args={"vocab_size": len(preprocessor.vocab_)} if text and not is_text_backbone(family) else {},
         texts=texts if text else None,
         target=target,
     )
@@ -113,11 +114,12 @@ def _is_text(dataset: Dataset) -> bool:
 
 
 def _input_shape(dataset: Dataset, X_train: np.ndarray, family: str) -> tuple[int, ...]:
-    if _is_text(dataset) != (family in TEXT_FAMILIES):
+    text_families = (*TEXT_FAMILIES, *TEXT_BACKBONES)
+    if _is_text(dataset) != (family in text_families):
         raise ConfigError(
             f"model.family {family!r} does not fit {dataset.source}: "
-            + (f"text data needs a text model, one of {', '.join(TEXT_FAMILIES)}" if _is_text(dataset)
-               else f"the text families ({', '.join(TEXT_FAMILIES)}) need text data (data.text_column)")
+            + (f"text data needs a text model, one of {', '.join(text_families)}" if _is_text(dataset)
+               else f"the text families ({', '.join(text_families)}) need text data (data.text_column)")
         )
     if family == "convnet":
         if dataset.image_shape is None:

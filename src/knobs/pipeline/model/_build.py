@@ -21,12 +21,13 @@ from typing import Any
 import torch
 
 from knobs.config import RunConfig
-from knobs.models import build_model as build_family
+from knobs.models import build_model as build_family, is_pretrained
 from knobs.pipeline.inputs._practices import pretrained_model
 from knobs.pipeline.model._builder import call_builder, load_builder
 from knobs.pipeline.model._builder_transfer import builder_transfer_model
 from knobs.pipeline.model._info import ModelInfo
 from knobs.pipeline.model._params import TRAINER_KEYS, split_params
+from knobs.pipeline.model._text_backbone import backbone_transfer_model
 
 __all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS", "data_family"]
 
@@ -47,6 +48,8 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
     if cfg.transfer is not None:
         if cfg.model.builder is not None:
             return builder_transfer_model(cfg, info.n_classes)
+        if is_pretrained(cfg.model.family) and cfg.transfer.get("source") is None:
+            return backbone_transfer_model(cfg, params, info)  # the family is the pretrained start
         return pretrained_model(cfg, info.n_classes)
     _, model_params = split_params(params)
     if cfg.model.builder is not None:

@@ -19,6 +19,7 @@ from knobs.config import RunConfig, build_space
 from knobs.data import Dataset, Splits, encode_splits, validate_labels
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
+from knobs.pipeline.inputs._backbone_text import with_backbone_tokenizer
 from knobs.pipeline.inputs._population_check import check_population
 from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
@@ -76,6 +77,7 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     if cfg.model.builder is not None:
         load_builder(cfg.model.builder)  # NOTE: a builder that cannot be imported stops the run before the data loads
     given, test_ids = load_source(cfg)
+    given = with_backbone_tokenizer(cfg, given)  # a pretrained text family reads with its own tokenizer
     dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)

