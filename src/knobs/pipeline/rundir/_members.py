@@ -20,6 +20,7 @@ from knobs.pipeline.inputs._target import with_target
 from knobs.config import ModelConfig
 from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
 from knobs.pipeline.model._builder import builder_for_record, load_builder
+from knobs.pipeline.model._weights_record import weights_record
 from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -43,6 +44,8 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
              "scaler": data.scaler.state_dict(), "target": data.target}
     if spec.builder is not None:
         extra["builder"] = load_builder(spec.builder).record()
+    if spec.weights is not None:
+        extra["weights"] = weights_record(spec.weights)  # a resume refuses a changed file (_weights_record)
     return save_checkpoint(path, model=model, extra=extra)
 
 
