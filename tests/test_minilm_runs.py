@@ -10,6 +10,7 @@ import csv
 import importlib.util
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,3 +292,30 @@ def test_checkpoints_record_the_weights_file_and_a_resume_refuses_it_changed(tmp
                                           r"[0-9a-f]{12}…; .* Restore the file, or run with the new weights under "
                                           r"another --name"):
         refuse_changed_inputs(attrs, cfg, run_dir)
+
+
+# ---- examples/minilm_sst2 ----------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "minilm_sst2"
+
+
+def test_the_full_scale_example_config_is_the_tiny_one_at_scale():
+    full, tiny = load_config(EXAMPLE / "knobs.toml"), load_config(EXAMPLE / "test.toml")
+    for cfg in (full, tiny):
+        assert (cfg.model.family, cfg.data.text_column, cfg.data.target) == ("minilm", "sentence", "label")
+    assert full.data.source == "../shared/data/sst2/train.tsv" and full.data.rows == 10000
+    assert tiny.train.epochs == 1 and tiny.search.n_trials == 2
+    rows = (EXAMPLE / "sst2_sample.tsv").read_text().splitlines()
+    assert rows[0] == "label\tsentence" and len(rows) == 61
+    shared = Path("/work/shared/data/sst2/train.tsv")
+    if shared.exists():  # the sample is SST-2's own training sentences
+        train = set(shared.read_text().splitlines())
+        assert all(row in train for row in rows[1:])
+
+
+@pytest.mark.slow
+def test_the_tiny_example_runs_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(EXAMPLE.parents[1])  # its paths are the repository root's, as the README says
+    assert main(["run", "-c", str(EXAMPLE / "test.toml"), "--runs-dir", str(tmp_path), "-q"]) == 0
+    summary = json.loads((tmp_path / "minilm-sst2-test" / "summary.json").read_text())
+    assert summary["n_trials"] == 2 and summary["test"]["n"] == 9 and summary["practices"]["augment"]["n_aug"] == 1
