@@ -222,7 +222,7 @@ def plotly_plot(page: "Page", title: str) -> "Locator":
 
 def hover_text(page: "Page", target: "str | Locator", timeout_ms: float = 5000) -> str:
     """The tooltip plotly shows over ``target`` (a selector or locator: its first match, e.g. a
-    ``.point``). Why the mouse and not ``locator.hover()``: plotly listens on a drag layer drawn
+    ``.point``), its lines joined by newlines. Why the mouse and not ``locator.hover()``: plotly listens on a drag layer drawn
     over the points, so the point itself never receives the event."""
     element = page.locator(target) if isinstance(target, str) else target
     element = element.first
@@ -232,7 +232,20 @@ def hover_text(page: "Page", target: "str | Locator", timeout_ms: float = 5000) 
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     tip = page.locator(".hoverlayer .hovertext").first
     tip.wait_for(state="visible", timeout=timeout_ms)
-    return tip.text_content() or ""
+    return tip.evaluate(_TOOLTIP_JS)
+
+
+# A tooltip's text, one line per line shown (plotly draws each <br>-separated line as a tspan.line),
+# then the trace's name when plotly shows it beside the box.
+_TOOLTIP_JS = """(tip) => {
+  const part = (el) => {
+    if (!el) return [];
+    const lines = [...el.querySelectorAll('tspan.line')].map(t => t.textContent);
+    return lines.length ? lines : [el.textContent];
+  };
+  return [...part(tip.querySelector('text.nums')), ...part(tip.querySelector('text.name'))]
+      .filter(line => line).join('\\n');
+}"""
 
 
 def screenshot(page: "Page", name: str, full_page: bool = False) -> Path | None:
