@@ -38,7 +38,7 @@ LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _NAMES = ("chromium", "chromium-browser")
 
-__all__ = ["PageLog", "chromium_path", "browser_missing", "launch", "open_file", "set_width",
+__all__ = ["PageLog", "chromium_path", "browser_missing", "require_browser", "launch", "open_file", "set_width",
            "assert_no_horizontal_overflow", "overflowing_elements", "hover_text", "plotly_plot", "screenshot",
            "chromium", "page_log", "page"]
 
@@ -62,6 +62,16 @@ def browser_missing() -> str | None:
         where = os.environ.get("KNOBS_CHROMIUM") or "chromium on PATH"
         return f"no Chromium ({where} not found; `make system` as root runs apt-get install chromium)"
     return None
+
+
+def require_browser() -> None:
+    """Skip the calling test without a browser — fail it instead under KNOBS_REQUIRE_BROWSER=1 (CI)."""
+    missing = browser_missing()
+    if missing is None:
+        return
+    if os.environ.get("KNOBS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{missing}; KNOBS_REQUIRE_BROWSER=1", pytrace=False)
+    pytest.skip(f"no browser: {missing}")
 
 
 def launch(playwright) -> "Browser":
@@ -118,11 +128,7 @@ def chromium() -> Iterator["Browser"]:
     Why per module and not per session: while Playwright's sync API runs, its event loop counts as
     the thread's running loop, so every ``asyncio.run`` after it — in any later test file — fails.
     Closing it with the module confines that to the browser tests' own file."""
-    missing = browser_missing()
-    if missing is not None:
-        if os.environ.get("KNOBS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{missing}; KNOBS_REQUIRE_BROWSER=1", pytrace=False)
-        pytest.skip(f"no browser: {missing}")
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
