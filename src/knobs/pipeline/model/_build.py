@@ -37,7 +37,8 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
 
     A ``[transfer]`` run starts from its source checkpoint (rebuilt by its family, or by the builder
     that made it) with a new head for ``info.n_classes`` and the layers frozen as configured (its LR
-    groups: ``inputs._practices.transfer_groups``);
+    groups: ``inputs._practices.transfer_groups``) — on a pretrained family without a source, from the
+    family itself (``_text_backbone.backbone_transfer_model``);
     a ``model.builder`` run calls the user's function with the trial's model keys and ``info``;
     any other run builds ``model.family`` with the trial's model hyperparameters.
 
@@ -48,14 +49,16 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
     if cfg.transfer is not None:
         if cfg.model.builder is not None:
             return builder_transfer_model(cfg, info.n_classes)
-        if is_pretrained(cfg.model.family) and cfg.transfer.get("source") is None:
-            return backbone_transfer_model(cfg, params, info)  # the family is the pretrained start
-        return pretrained_model(cfg, info.n_classes)
+        if not is_pretrained(cfg.model.family) or cfg.transfer.get("source") is not None:
+            return pretrained_model(cfg, info.n_classes)
     _, model_params = split_params(params)
     if cfg.model.builder is not None:
         return call_builder(load_builder(cfg.model.builder), model_params, info)
-    return build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
-                        weights=cfg.model.weights, **{**model_params, **info.model_args()})
+    model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
+                         weights=cfg.model.weights, **{**model_params, **info.model_args()})
+    if cfg.transfer is not None:  # a pretrained family without a source is its own start
+        return backbone_transfer_model(cfg, params, model, info.n_classes)
+    return model
 
 
 def data_family(cfg: RunConfig, dataset: Any) -> str:

@@ -23,11 +23,9 @@ from typing import Any
 import torch
 
 from knobs.augment import EDAOptions
-from knobs.models import SentenceCache, build_model as build_family
+from knobs.models import SentenceCache
 from knobs.pipeline.inputs._augment import augment_options
 from knobs.pipeline.inputs._backbone_text import is_text_backbone
-from knobs.pipeline.model._info import ModelInfo
-from knobs.pipeline.model._params import split_params
 from knobs.pipeline.model._weights_record import weights_record
 
 __all__ = ["backbone_transfer_model", "caches_sentences", "frozen_text_encoder", "with_member_cache", "sentence_cache"]
@@ -36,17 +34,15 @@ __all__ = ["backbone_transfer_model", "caches_sentences", "frozen_text_encoder",
 _CACHES: dict[tuple, SentenceCache] = {}
 
 
-def backbone_transfer_model(cfg: Any, params: dict[str, Any], info: ModelInfo) -> torch.nn.Module:
-    """The pretrained ``model.family`` (its shipped weights or ``model.weights``) built with the
-    trial's model keys, with a new head for ``info.n_classes`` and the layers ``[transfer]`` freezes;
-    a frozen text encoder reads its sentence vectors from the process's cache when ``caches_sentences``."""
+def backbone_transfer_model(cfg: Any, params: dict[str, Any], model: torch.nn.Module,
+                            n_classes: int) -> torch.nn.Module:
+    """The pretrained family's ``model`` (as ``build_model`` built it with the trial's model keys) with
+    a new head for ``n_classes`` and the layers ``[transfer]`` freezes; a frozen text encoder reads
+    its sentence vectors from the process's cache when ``caches_sentences`` (``params``: the trial's)."""
     from knobs.transfer import apply_transfer
 
-    model_params = split_params(params)[1]
-    model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
-                         weights=cfg.model.weights, **model_params)
-    model = apply_transfer(model, cfg.transfer, info.n_classes)[0]
-    if hasattr(model, "sentence_cache") and caches_sentences(cfg, params, model):
+    model = apply_transfer(model, cfg.transfer, n_classes)[0]
+    if caches_sentences(cfg, params, model):
         model.sentence_cache = _cache(cfg)
     return model
 
