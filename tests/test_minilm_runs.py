@@ -319,3 +319,12 @@ def test_the_tiny_example_runs_end_to_end(tmp_path, monkeypatch):
     assert main(["run", "-c", str(EXAMPLE / "test.toml"), "--runs-dir", str(tmp_path), "-q"]) == 0
     summary = json.loads((tmp_path / "minilm-sst2-test" / "summary.json").read_text())
     assert summary["n_trials"] == 2 and summary["test"]["n"] == 9 and summary["practices"]["augment"]["n_aug"] == 1
+
+
+def test_knobs_check_on_a_frozen_minilm_config_checks_the_heads_gradients(tmp_path):
+    from knobs.pipeline import check_config
+
+    results = {r.name: r for r in check_config(_cfg(tmp_path, transfer={"mode": "feature_extractor"}))}
+    gradient = results["gradient_check"]  # a float64 copy of the model reads the float32 cache
+    assert gradient.passed and gradient.measured["worst_parameter"].startswith("head.")
+    assert results["initial_loss"].passed  # the zero head: ln 2

@@ -91,8 +91,9 @@ class SentenceClassifier(nn.Module):
         self.encoder.eval()
         try:
             with torch.no_grad():
-                if self.sentence_cache is not None:
-                    return self.sentence_cache.vectors(ids, self._mean_pooled)
+                if self.sentence_cache is not None:  # float32 vectors, given the encoder's dtype
+                    dtype = next(self.encoder.parameters()).dtype
+                    return self.sentence_cache.vectors(ids, self._mean_pooled).to(dtype)
                 return self._mean_pooled(ids)
         finally:
             self.encoder.train(was_training)

@@ -38,7 +38,7 @@ MAX_ROWS = 200_000
 
 
 class SentenceCache:
-    """``vectors(ids, encode)``: each row's vector, from the cache or ``encode`` (then kept).
+    """``vectors(ids, encode)``: each row's vector, from the cache or ``encode`` (then kept), as float32.
 
     Attributes:
         misses: texts encoded so far (the rest were looked up); for measurements and tests.
@@ -60,7 +60,7 @@ class SentenceCache:
         missing = [i for i, key in enumerate(keys) if key not in self._vectors]
         fresh = {}
         if missing:
-            computed = encode(ids[missing]).detach().cpu()
+            computed = encode(ids[missing]).detach().float().cpu()  # one dtype, whatever autocast did
             fresh = dict(zip(missing, computed))
             self.misses += len(missing)
             for i in missing:
