@@ -30,6 +30,7 @@ from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.rundir._members import load_member
 from knobs.pipeline.stages._inputs import load_inputs
 from knobs.train import load_checkpoint
+from summary_schema import check_summary
 
 
 def _installed(*modules: str) -> bool:
@@ -193,6 +194,7 @@ def test_a_frozen_minilm_run_resumes_ensembles_and_tests_once(frozen_run):
     tmp, result, _ = frozen_run
     summary = result.summary
     assert summary["n_trials"] == 2 and summary["states"]["complete"] == 2  # one before the stop, one resumed
+    assert check_summary(summary) == []  # docs/summary.md's schema
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["vault"]["openings"] == 1
     assert summary["ensemble"] is not None and len(summary["ensemble"]["members"]) == 2
     doc = json.loads((result.path / "preprocess.json").read_text())

@@ -58,8 +58,8 @@ def caches_sentences(cfg: Any, params: dict[str, Any], model: torch.nn.Module) -
 
 
 def frozen_text_encoder(model: torch.nn.Module) -> bool:
-    """Whether ``model`` is a sentence classifier whose encoder trains no parameter: its checkpoint
-    says so (``frozen_encoder``), so the members loaded back share the cache too."""
+    """Whether ``model`` is a sentence classifier whose encoder trains no parameter (a trial's
+    checkpoint then records ``frozen_encoder``, so the members loaded back share the cache too)."""
     encoder = getattr(model, "encoder", None)
     return hasattr(model, "sentence_cache") and encoder is not None and \
         not any(p.requires_grad for p in encoder.parameters())
