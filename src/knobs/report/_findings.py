@@ -151,15 +151,14 @@ def _train_config(run: RunRecord) -> dict[str, Any]:
     return ((start or {}).get("config") or {}).get("train") or {}
 
 
-def _epoch_cap(run: RunRecord, trial: FrozenTrial, ranked: Sequence[FrozenTrial]) -> int | None:
-    """The most epochs the trial could train: its own ``epochs`` (searched), ``train.epochs``,
-    or — when neither is recorded — the most any trial ran."""
-    if "epochs" in trial.config:
-        return int(trial.config["epochs"])
-    if _train_config(run).get("epochs"):
-        return int(_train_config(run)["epochs"])
-    runs = [t.attrs.get("epochs_run") for t in ranked if t.attrs.get("epochs_run")]
-    return max(runs) if runs else None
+def _epoch_cap(run: RunRecord, ranked: Sequence[FrozenTrial]) -> Callable[[FrozenTrial], int | None]:
+    """The most epochs a trial could train: its own ``epochs`` (searched), ``train.epochs``, or —
+    when neither is recorded — the most any trial ran."""
+    cap = _train_config(run).get("epochs")
+    if not cap:
+        runs = [t.attrs.get("epochs_run") for t in ranked if t.attrs.get("epochs_run")]
+        cap = max(runs) if runs else None
+    return lambda trial: int(trial.config["epochs"]) if "epochs" in trial.config else (int(cap) if cap else None)
 
 
 # -- the search space ------------------------------------------------------------------------
@@ -319,9 +318,9 @@ def capped(run: RunRecord) -> list[Finding]:
     ranked = _ranked(run)
     metric = (run.summary.get("best_trial") or {}).get("metric") or "val_loss"
     sign = -1.0 if _direction(run) == "minimize" else 1.0
-    hits = []
+    hits, cap_of = [], _epoch_cap(run, ranked)
     for t in ranked:
-        curve, cap = t.attrs.get("curve") or {}, _epoch_cap(run, t, ranked)
+        curve, cap = t.attrs.get("curve") or {}, cap_of(t)
         values = [v for v in (curve.get(metric) or []) if v is not None]
         run_epochs, best_epoch = t.attrs.get("epochs_run"), t.attrs.get("best_epoch")
         if cap is None or run_epochs is None or run_epochs < cap or best_epoch is None or len(values) < 2:

@@ -93,6 +93,22 @@ class Axis:
         return (v - self.low) / (self.high - self.low)
 
 
+    def positions(self, values: Sequence[Any]) -> np.ndarray:
+        """``position`` of many values at once (NaN where absent or unplaceable)."""
+        if self.kind == "choice":
+            index = {repr(o): i for i, o in enumerate(self.options)}
+            scale = max(1, len(self.options) - 1)
+            shift = 0.0 if len(self.options) > 1 else 0.5
+            return np.array([index[repr(v)] / scale + shift if repr(v) in index else math.nan for v in values])
+        x = np.array([v if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan for v in values],
+                     dtype=float)
+        if self.log:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                x = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), math.nan)
+            return (x - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (x - self.low) / (self.high - self.low)
+
+
 def axes(space_json: Mapping[str, Any]) -> list[Axis]:
     """The axes of a space as ``Space.to_json`` writes it (summary.json's ``search.space``)."""
     out = []
@@ -129,7 +145,7 @@ def importances(configs: Sequence[Mapping[str, Any]], values: Sequence[float], s
     is_top[np.argsort(y, kind="stable")[:n_top]] = True
     raw = {}
     for axis in axes(space_json):
-        x = np.array([axis.position(c.get(axis.name)) for c in configs], dtype=float)
+        x = axis.positions([c.get(axis.name) for c in configs])
         active = np.isfinite(x)
         if is_top[active].sum() < 2 or active.sum() < MIN_TRIALS:
             continue
