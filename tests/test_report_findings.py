@@ -10,7 +10,8 @@ import pytest
 
 import knobs.report._findings as findings_module
 from knobs.report import Finding, RunRecord, findings
-from knobs.report._findings import bounds, capped, coverage, ensemble, failures, fit, generalization, pruning, vault
+from knobs.report._findings import (bounds, capped, coverage, ensemble, failures, fit, generalization, preflight,
+                                    pruning, vault)
 from knobs.trial import FrozenTrial, TrialState
 
 SPACE = {"params": {
@@ -231,3 +232,14 @@ def test_thresholds_restate_the_diagnosis_and_the_doctests_hold():
     from knobs.diagnose._training import OVERFIT_GAP, SWING
     assert (findings_module.OVERFIT_GAP, findings_module.SWING) == (OVERFIT_GAP, SWING)
     assert doctest.testmod(findings_module).failed == 0
+
+
+def test_a_failed_preflight_check_is_repeated_with_its_fix():
+    checks = [{"name": "constant_features", "passed": False, "severity": "warning", "measured": {"n_constant": 4},
+               "expected": "every feature varies in training",
+               "message": "4 of 64 features are constant over the train rows; they carry no signal — drop them"},
+              {"name": "initial_loss", "passed": True, "severity": "error", "measured": {}, "expected": "", "message": "ok"}]
+    [f] = preflight(record(many(), preflight=checks))
+    assert (f.code, f.severity, f.action, f.evidence["n_constant"]) == ("preflight", "warning", "drop them", 4)
+    assert f.message == "preflight check constant_features: 4 of 64 features are constant over the train rows; they carry no signal"
+    assert preflight(record(many(), preflight=checks[1:])) == []

@@ -485,8 +485,21 @@ def vault(run: RunRecord) -> list[Finding]:
                     "report the test score of the first opening only, or seal a fresh test split (a new run)")]
 
 
+def preflight(run: RunRecord) -> list[Finding]:
+    """Preflight checks that failed: the run went on, but what they found still holds."""
+    out = []
+    for check in run.summary.get("preflight") or []:
+        if check.get("passed", True) or check.get("severity") not in SEVERITIES:
+            continue
+        found, _, fix = str(check.get("message", "")).rpartition(" — ")
+        out.append(Finding("preflight", check["severity"], f"preflight check {check.get('name')}: {found or fix}",
+                           {"check": check.get("name"), **(check.get("measured") or {})},
+                           fix if found else f"make the {check.get('name')} check pass: {check.get('expected')}"))
+    return out
+
+
 CHECKS: tuple[Callable[[RunRecord], list[Finding]], ...] = (
-    vault, bounds, capped, fit, ensemble, generalization, failures, pruning, coverage)
+    vault, preflight, bounds, capped, fit, ensemble, generalization, failures, pruning, coverage)
 """Every check, in the order their findings are listed within one severity."""
 
 
