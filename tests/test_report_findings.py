@@ -82,10 +82,10 @@ def test_integer_choice_and_linear_bounds_and_natural_limits():
     assert found["width"].action == "widen width's upper bound from 512 to 1024"
     assert found["batch_size"].action == "add 256 to batch_size's options"
     assert found["dropout"].action == "widen dropout's upper bound from 0.4 to 0.6"
-    assert found["depth"].action.startswith("depth = 1 is a natural limit: fix depth = 1")
+    assert found["depth"].action == "fix depth = 1 (a natural limit) and drop it from [search.space]"
     assert all(f.severity == "info" for f in found.values())  # only the best sits there
     lower = {f.evidence["param"]: f for f in bounds(record(many(dropout=0.0, batch_size=32, lr=1e-4, width=64)))}
-    assert lower["dropout"].action.startswith("dropout = 0 is a natural limit")
+    assert lower["dropout"].action.startswith("fix dropout = 0 (a natural limit)")
     assert lower["batch_size"].action == "add 16 to batch_size's options"
     assert lower["lr"].action == "widen lr's lower bound from 1e-4 to 1e-5"
     assert lower["width"].action == "widen width's lower bound from 64 to 32"
@@ -95,7 +95,7 @@ def test_integer_choice_and_linear_bounds_and_natural_limits():
 def test_few_trials_for_the_dimension():
     [f] = coverage(record(many(8)))
     assert f.code == "few_trials" and f.evidence == {"complete": 8, "params": 7, "wanted": 70, "n_trials": 8}
-    assert f.action.startswith("raise search.n_trials to about 70")
+    assert f.action.startswith("raise search.n_trials to 70")
     assert coverage(record(many(70))) == []
 
 
@@ -132,7 +132,7 @@ def test_trials_capped_while_improving_at_low_lr():
     [f] = capped(record(trials, epochs=10))
     assert f.code == "capped_while_improving" and f.evidence["trials"] == [0, 3] and f.evidence["cap"] == 10
     assert all(s < 0 for s in f.evidence["slopes"])
-    assert "hit the 10-epoch cap still improving" in f.message and "lowest third of lr's range" in f.message
+    assert "hit the 10-epoch cap still improving" in f.message and f.message.endswith("all at lr ≤ 3e-4")
     assert f.action == "raise train.epochs from 10 to 20, or raise lr's lower bound from 1e-4 to 1e-3"
 
 
@@ -151,8 +151,8 @@ def test_the_best_trial_overfit_after_its_best_epoch():
     trials[0] = trial(0, 0.35, val=val, train=train)
     [f] = fit(record(trials))
     assert f.code == "best_overfit" and f.evidence["best_epoch"] == 4 and f.severity == "info"
-    assert f.message.startswith("the best trial (#0) overfit after epoch 4")
-    assert "raise weight_decay (best 1e-4, searched up to 0.01) or dropout" in f.action
+    assert f.message.startswith("the best trial #0 overfit after epoch 4: validation loss 0.35 → 0.55")
+    assert "raise weight_decay (best 1e-4 of ≤ 0.01) or dropout (best 0.2 of ≤ 0.4)" in f.action
     big_gap = trial(0, 0.2, val=[v + 0.35 for v in val], train=train)  # gap 0.5 ≥ 0.1 ln 10
     assert fit(record([big_gap, *trials[1:]]))[0].severity == "warning"
 
@@ -184,8 +184,8 @@ def test_an_ensemble_that_bought_no_accuracy_for_its_cost():
                             "val": metrics(0.97, 0.078), "test": metrics(0.9778, 0.101)}}
     [f] = ensemble(record(many(), **summary))
     assert f.code == "ensemble_no_gain" and f.severity == "warning" and f.evidence["cost"] == 2
-    assert "bought no accuracy for 2× the prediction cost: +1 of 270 test rows and +0 of 270 validation rows" in f.message
-    assert f.action.startswith("set ensemble.enabled = false")
+    assert "bought no accuracy for 2× the prediction cost: +1/270 test rows, +0/270 validation rows" in f.message
+    assert f.action == "set ensemble.enabled = false (unless its lower log loss, 0.132 → 0.101 on test, is worth 2×)"
 
 
 def test_an_ensemble_that_gained_beyond_noise():

@@ -175,21 +175,18 @@ def bounds(run: RunRecord) -> list[Finding]:
         if edge is None:
             continue
         side, bound, distance = edge
-        n_top = sum(_edge(axis, t.config.get(axis.name)) is not None and
-                    _edge(axis, t.config.get(axis.name))[0] == side for t in top)
-        n_all = sum(_edge(axis, t.config.get(axis.name)) is not None and
-                    _edge(axis, t.config.get(axis.name))[0] == side for t in ranked)
+        there = {t.number for t in ranked if (_edge(axis, t.config.get(axis.name)) or ("",))[0] == side}
+        n_top, n_all = sum(t.number in there for t in top), len(there)
         value = best.config[axis.name]
         evidence = {"param": axis.name, "bound": side, "bound_value": bound, "best_value": value,
                     "distance": round(distance, 4), "scale": "log" if axis.log else "linear",
                     "top_at_bound": n_top, "top": len(top), "complete_at_bound": n_all, "complete": len(ranked)}
         where = "on" if distance == 0 else f"{distance:.0%} of the range from"
-        message = (f"best {axis.name} = {num(value)} sits {where} its {side} bound {num(bound)} "
-                   f"({n_top} of the top {len(top)} trials there, {n_all} of {len(ranked)} overall)")
+        message = (f"best {axis.name} = {num(value)} is {where} its {side} bound {num(bound)} "
+                   f"({n_top} of the top {len(top)} trials there, {n_all} of {len(ranked)} in all)")
         widened = _widened(axis, side)
         if widened is None:
-            action = (f"{axis.name} = {num(bound)} is a natural limit: fix {axis.name} = {num(bound)} "
-                      f"(drop it from [search.space]) or keep the bound")
+            action = f"fix {axis.name} = {num(bound)} (a natural limit) and drop it from [search.space]"
         elif axis.kind == "choice":
             action = f"add {num(widened)} to {axis.name}'s options"
         else:
@@ -257,11 +254,11 @@ def coverage(run: RunRecord) -> list[Finding]:
         return []
     requested = run.summary.get("n_trials")
     return [Finding("few_trials", "warning" if len(ranked) < 2 * dims else "info",
-                    f"{len(ranked)} complete trials for {dims} searched parameters (about {TRIALS_PER_PARAM} per "
-                    f"parameter are needed to see their effects)",
+                    f"{len(ranked)} complete trials for {dims} searched parameters ({TRIALS_PER_PARAM} per parameter "
+                    f"are wanted)",
                     {"complete": len(ranked), "params": dims, "wanted": wanted, "n_trials": requested},
-                    f"raise search.n_trials to about {wanted + (requested - len(ranked))}, or search fewer parameters "
-                    f"(fix the least important ones)")]
+                    f"raise search.n_trials to {wanted + (requested - len(ranked))}, or fix the least important "
+                    f"parameters")]
 
 
 def failures(run: RunRecord) -> list[Finding]:
@@ -337,8 +334,8 @@ def capped(run: RunRecord) -> list[Finding]:
                 "slopes": [round(s, 6) for _, s, _ in hits], "lrs": lrs, "window": _WINDOW,
                 "in_top": sum(t.number in top for t, _, _ in hits)}
     message = (f"{len(hits)} trial{'s' if len(hits) > 1 else ''} ({', '.join('#' + str(t.number) for t, _, _ in hits[:6])}) "
-               f"hit the {cap}-epoch cap still improving ({metric} slope over the last {_WINDOW} epochs "
-               f"{', '.join(f'{s:+.2g}' for _, s, _ in hits[:3])}/epoch)")
+               f"hit the {cap}-epoch cap still improving ({metric} {', '.join(f'{s:+.2g}' for _, s, _ in hits[:3])}"
+               f"/epoch over the last {_WINDOW})")
     searched = (run.summary.get("search") or {}).get("space", {}).get("params", {})
     action = (f"widen epochs' upper bound beyond {cap}" if "epochs" in searched else
               f"raise train.epochs from {cap} to {2 * cap}")
@@ -346,7 +343,7 @@ def capped(run: RunRecord) -> list[Finding]:
     if lr_axis is not None and all(isinstance(v, (int, float)) for v in lrs):
         positions = [lr_axis.position(v) for v in lrs]
         if max(positions) <= 1 / 3:
-            message += f", all at lr ≤ {num(max(lrs))} (the lowest third of lr's range)"
+            message += f", all at lr ≤ {num(max(lrs))}"
             raised = lr_axis.low * (lr_axis.high / lr_axis.low) ** (1 / 3) if lr_axis.log else \
                 lr_axis.low + (lr_axis.high - lr_axis.low) / 3
             action += f", or raise lr's lower bound from {num(lr_axis.low)} to {num(float(f'{raised:.1g}'))}"
@@ -377,19 +374,18 @@ def fit(run: RunRecord) -> list[Finding]:
                     "train_loss_at_best": train[i], "train_loss_last": last_train, "gap_at_best": gap,
                     "gap_last": last_val - last_train, "chance_loss": chance, "gap_in_chance_losses": gap / chance}
         severity = "warning" if gap >= OVERFIT_GAP * chance else "info"
-        message = (f"the best trial (#{best.number}) overfit after epoch {k}: validation loss {num(val[i])} there, "
-                   f"{num(later)} on average over the {len(after)} epochs after, while training loss fell "
-                   f"{num(train[i])} → {num(last_train)} (gap at epoch {k}: {num(gap)}, {gap / chance:.0%} of the "
-                   f"chance loss {num(chance)})")
+        message = (f"the best trial #{best.number} overfit after epoch {k}: validation loss {num(val[i])} → "
+                   f"{num(later)} (mean of the {len(after)} epochs after) while training loss fell {num(train[i])} → "
+                   f"{num(last_train)}")
         out.append(Finding("best_overfit", severity, message, evidence, _regularize(run, best, k)))
     if train[i] >= UNDERFIT_SHARE * chance:
         evidence = {"trial": best.number, "best_epoch": k, "train_loss_at_best": train[i], "val_loss_at_best": val[i],
                     "chance_loss": chance, "share_of_chance": train[i] / chance}
         out.append(Finding("best_underfit", "warning",
-                           f"the best trial (#{best.number}) fits its training rows poorly: training loss {num(train[i])} "
-                           f"at epoch {k} is {train[i] / chance:.0%} of the chance loss {num(chance)}",
-                           evidence, "give the model more capacity (widen width's or depth's upper bound), lower "
-                                     "regularization (weight_decay, dropout) or train longer (train.epochs)"))
+                           f"the best trial #{best.number} underfits: training loss {num(train[i])} at epoch {k} is "
+                           f"{train[i] / chance:.0%} of the chance loss {num(chance)}",
+                           evidence, "more capacity (widen width's or depth's upper bound), less regularization "
+                                     "(weight_decay, dropout), or more epochs"))
     return out
 
 
@@ -400,12 +396,10 @@ def _regularize(run: RunRecord, best: FrozenTrial, k: int) -> str:
     for name in ("weight_decay", "dropout", "l1"):
         if name in space and isinstance(best.config.get(name), (int, float)):
             a = space[name]
-            knobs.append(f"{name} (best {num(best.config[name])}, searched up to "
-                         f"{num(int(a.high) if a.kind == 'int' else a.high)})")
-    said = f"early stopping kept epoch {k}'s weights; to close the gap regularize more: "
+            knobs.append(f"{name} (best {num(best.config[name])} of ≤ {num(int(a.high) if a.kind == 'int' else a.high)})")
     if knobs:
-        return said + "raise " + " or ".join(knobs) + ", or add augmentation or data"
-    return said + "search weight_decay or dropout ([search.space]), add augmentation or data"
+        return "regularize more: raise " + " or ".join(knobs) + f", or augment (early stopping kept epoch {k})"
+    return f"regularize: search weight_decay or dropout, or augment (early stopping kept epoch {k})"
 
 
 # -- the final model -------------------------------------------------------------------------
@@ -432,18 +426,16 @@ def ensemble(run: RunRecord) -> list[Finding]:
         return [Finding("ensemble_one_member", "info",
                         "the greedy ensemble chose one member only: it is the single best model", evidence,
                         "nothing to gain from ensembling these trials; set ensemble.enabled = false to save the time")]
-    said = (f"{rows['test']:+d} of {n['test']} test rows and {rows['val']:+d} of {n['val']} validation rows right "
-            f"(test accuracy {ens['test']['accuracy']:.4f} vs {single['test']['accuracy']:.4f}); log loss "
-            f"{num(loss['test'][0])} → {num(loss['test'][1])} on test")
+    said = f"{rows['test']:+d}/{n['test']} test rows, {rows['val']:+d}/{n['val']} validation rows right"
     if max(rows.values()) < MCNEMAR_ROWS:
         used_as = "the final model" if final == "ensemble" else "not used: the single model was kept"
         calibrated = loss["test"][1] < loss["test"][0] and loss["val"][1] < loss["val"][0]
         return [Finding("ensemble_no_gain", "warning" if final == "ensemble" else "info",
-                        f"the ensemble of {used} members ({used_as}) bought no accuracy for {used}× the prediction "
-                        f"cost: {said}", evidence,
-                        "set ensemble.enabled = false and ship the single best model"
-                        + (" — unless calibrated probabilities are worth the cost (its log loss is lower)" if calibrated else ""))]
-    return [Finding("ensemble_gain", "info", f"the ensemble of {used} members paid for its {used}× prediction cost: {said}",
+                        f"the ensemble ({used_as}) bought no accuracy for {used}× the prediction cost: {said}", evidence,
+                        "set ensemble.enabled = false"
+                        + (f" (unless its lower log loss, {num(loss['test'][0])} → {num(loss['test'][1])} on test, "
+                           f"is worth {used}×)" if calibrated else ""))]
+    return [Finding("ensemble_gain", "info", f"the ensemble gained accuracy for {used}× the prediction cost: {said}",
                     evidence, "keep the ensemble if that gain is worth the cost per prediction")]
 
 
@@ -464,16 +456,13 @@ def generalization(run: RunRecord) -> list[Finding]:
     lo_v, hi_v = wilson(round(pv * nv), nv)
     evidence = {"final_model": final or "single", "val_accuracy": pv, "n_val": nv, "val_interval": [lo_v, hi_v],
                 "test_accuracy": pt, "n_test": nt, "test_interval": [lo_t, hi_t], "z": z}
-    said = (f"validation accuracy {pv:.4f} (n={nv}, 95% {lo_v:.3f}–{hi_v:.3f}) vs test {pt:.4f} "
-            f"(n={nt}, 95% {lo_t:.3f}–{hi_t:.3f}): z = {z:+.1f}")
+    said = f"validation accuracy {pv:.4f} ({lo_v:.3f}–{hi_v:.3f}) vs test {pt:.4f} ({lo_t:.3f}–{hi_t:.3f}), z = {z:+.1f}"
     if z > 0:
-        return [Finding("val_test_gap", "warning", f"the final model scores worse on test than on validation beyond "
-                        f"noise: {said}", evidence,
-                        "the search overfit its validation split: use more validation rows (data.val) or k folds "
-                        "(data.folds = 5), and fewer trials per validation row")]
-    return [Finding("val_test_gap", "info", f"the final model scores better on test than on validation beyond noise: "
-                    f"{said}", evidence,
-                    "the splits differ: check the split (data.groups, duplicates, a shift in time) before trusting either")]
+        return [Finding("val_test_gap", "warning", f"test is worse than validation beyond noise: {said}", evidence,
+                        "the search overfit its validation split: more validation rows (data.val) or k folds "
+                        "(data.folds = 5)")]
+    return [Finding("val_test_gap", "info", f"test is better than validation beyond noise: {said}", evidence,
+                    "the splits differ: check how rows were split (data.groups, duplicates, time) before trusting either")]
 
 
 def vault(run: RunRecord) -> list[Finding]:

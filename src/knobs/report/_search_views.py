@@ -165,11 +165,12 @@ def importance_view(run: RunRecord) -> Iterable[View]:
     names = list(imp)[::-1]
     fig = go.Figure(go.Bar(x=[imp[n] for n in names], y=names, orientation="h", marker_color="#2b6cb0",
                            hovertemplate="%{y}: %{x:.1%} of the importance<extra></extra>"))
-    fig.update_layout(title=f"{title} (PED-ANOVA: how the top 10% of {len(done)} trials differ from all)",
+    fig.update_layout(title=f"Importance (PED-ANOVA, {len(done)} trials)",
                       xaxis=dict(title="share of importance", tickformat=".0%", rangemode="tozero"),
                       yaxis=dict(title="parameter"), **{**_LAYOUT, "height": max(250, 60 + 36 * len(names))})
     yield View("importance", title, "search", figure=_figure(fig),
-               note="Which parameters separate the best 10% of trials from the rest; interactions are in the contour plot.")
+               note="PED-ANOVA: how far each parameter's distribution among the best 10% of trials departs from "
+                    "all trials'; interactions are in the contour plot.")
 
 
 def parallel_view(run: RunRecord) -> Iterable[View]:
@@ -216,15 +217,16 @@ def parallel_view(run: RunRecord) -> Iterable[View]:
         annotations.append(dict(x=len(params), y=(v - vmin) / span, text=f"{v:.3g}", xanchor="right", xshift=-3,
                                 showarrow=False, font=dict(size=10, color="#4a5568")))
     shapes = [dict(type="line", x0=i, x1=i, y0=0, y1=1, line=dict(color="#a0aec0", width=1)) for i in xs]
-    more = f" (best {len(shown)} of {len(done)})" if len(shown) < len(done) else ""
-    fig.update_layout(title=f"Parallel coordinates of {len(shown)} complete trials{more}, coloured by {metric}",
-                      xaxis=dict(title="parameter (the last axis: the trial's value)", tickvals=xs,
+    count = f"best {len(shown)} of {len(done)}" if len(shown) < len(done) else str(len(done))
+    fig.update_layout(title=f"Parallel coordinates: {count} trials",
+                      xaxis=dict(title="parameter, then the value", tickvals=xs,
                                  ticktext=names + [metric], range=[-0.6, len(params) + 0.3], showgrid=False),
-                      yaxis=dict(title="position in the searched range (log axes in log space)", showticklabels=False,
+                      yaxis=dict(title="position in its range", showticklabels=False,
                                  range=[-0.05, 1.05], showgrid=False, zeroline=False),
                       annotations=annotations, shapes=shapes, hovermode="closest", **_LAYOUT)
     yield View("parallel", "Parallel coordinates", "search", figure=_figure(fig),
-               note="Each line is a trial; where the bright lines bunch on an axis, that range is good.")
+               note="Each line is a complete trial across its parameters' ranges (log parameters on log scales); "
+                    "where the best-coloured lines bunch on an axis, that range is good.")
 
 
 def contour_view(run: RunRecord) -> Iterable[View]:
@@ -264,12 +266,13 @@ def contour_view(run: RunRecord) -> Iterable[View]:
                              marker=dict(symbol="star", size=14, color="#e53e3e", line=dict(color="white", width=1)),
                              text=[_hover(best, names, metric)], hovertemplate="%{text}<extra></extra>"))
     (xv, xt), (yv, yt) = _ticks(ax), _ticks(ay)
-    fig.update_layout(title=f"{metric} over {ax.name} and {ay.name}, the two most important parameters",
+    fig.update_layout(title=f"{metric} over {ax.name} × {ay.name}",
                       xaxis=dict(title=ax.name + (" (log)" if ax.log else ""), tickvals=xv, ticktext=xt, showgrid=False),
                       yaxis=dict(title=ay.name + (" (log)" if ay.log else ""), tickvals=yv, ticktext=yt, showgrid=False),
                       legend=dict(orientation="h", y=-0.2), **_LAYOUT)
     yield View("contour", f"{ax.name} × {ay.name}", "search", figure=_figure(fig),
-               note="The surface is a kernel-smoothed mean of the trials' values; trust it only near the dots.")
+               note="The two most important parameters together; the surface is a kernel-smoothed mean of the "
+                    "trials' values (the dots): trust it only near them.")
 
 
 def _smoothed(pts: np.ndarray, values: np.ndarray, xs: np.ndarray, ys: np.ndarray, h: float) -> np.ndarray:
@@ -351,7 +354,7 @@ def table_view(run: RunRecord) -> Iterable[View]:
         body.append(f"<tr>{''.join(cells)}</tr>")
     more = f"<p>The best {len(rows)} of {len(run.trials)} trials.</p>" if len(rows) < len(run.trials) else ""
     fragment = (f"{more}<div class='table-scroll' style='overflow:auto;max-height:480px'>"
-                f"<table data-sortable><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+                f"<table data-sortable style='white-space:nowrap'><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
     yield View("trials", f"Trials ({len(run.trials)})", "search", html=fragment,
                note="Click a column's header to sort by it; again to reverse.")
 
