@@ -243,3 +243,25 @@ def test_a_failed_preflight_check_is_repeated_with_its_fix():
     assert (f.code, f.severity, f.action, f.evidence["n_constant"]) == ("preflight", "warning", "drop them", 4)
     assert f.message == "preflight check constant_features: 4 of 64 features are constant over the train rows; they carry no signal"
     assert preflight(record(many(), preflight=checks[1:])) == []
+
+
+def test_learning_rates_and_weight_decay_as_choices():
+    space = {"params": {"lr": {"type": "choice", "options": [1e-4, 1e-3]},
+                        "weight_decay": {"type": "choice", "options": [0.0, 1e-4]}}}
+    trials = [trial(0, 0.3, val=improving(), train=[0.9 - 0.09 * e for e in range(10)], lr=1e-4, weight_decay=0.0),
+              *(trial(i, 0.5 + 0.01 * i, lr=1e-3) for i in range(1, 10))]
+    run = record(trials, epochs=10, search={"direction": "minimize", "space": space})
+    [f] = capped(run)
+    assert f.action == "raise train.epochs from 10 to 20" and "lr ≤" not in f.message
+    val = [1.0, 0.6, 0.4, 0.35, 0.4, 0.5, 0.6, 0.7]
+    trials[0] = trial(0, 0.3, val=val, train=[1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02], lr=1e-4, weight_decay=0.0)
+    [over] = fit(record(trials, search={"direction": "minimize", "space": space}))
+    assert over.action.startswith("regularize: search weight_decay or dropout")
+
+
+def test_a_check_that_breaks_is_one_finding_not_a_lost_run(monkeypatch):
+    def broken(run):
+        raise KeyError("surprise")
+    monkeypatch.setattr(findings_module, "CHECKS", (broken, findings_module.vault))
+    [f] = findings(record(many()))
+    assert f.code == "advice_failed" and "broken check failed: KeyError" in f.message

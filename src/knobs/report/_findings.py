@@ -340,7 +340,7 @@ def capped(run: RunRecord) -> list[Finding]:
     action = (f"widen epochs' upper bound beyond {cap}" if "epochs" in searched else
               f"raise train.epochs from {cap} to {2 * cap}")
     lr_axis = next((a for a in axes((run.summary.get("search") or {}).get("space")) if a.name == "lr"), None)
-    if lr_axis is not None and all(isinstance(v, (int, float)) for v in lrs):
+    if lr_axis is not None and lr_axis.kind != "choice" and all(isinstance(v, (int, float)) for v in lrs):
         positions = [lr_axis.position(v) for v in lrs]
         if max(positions) <= 1 / 3:
             message += f", all at lr ≤ {num(max(lrs))}"
@@ -394,7 +394,7 @@ def _regularize(run: RunRecord, best: FrozenTrial, k: int) -> str:
     space = {a.name: a for a in axes((run.summary.get("search") or {}).get("space"))}
     knobs = []
     for name in ("weight_decay", "dropout", "l1"):
-        if name in space and isinstance(best.config.get(name), (int, float)):
+        if name in space and space[name].kind != "choice" and isinstance(best.config.get(name), (int, float)):
             a = space[name]
             knobs.append(f"{name} (best {num(best.config[name])} of ≤ {num(int(a.high) if a.kind == 'int' else a.high)})")
     if knobs:
@@ -493,6 +493,15 @@ CHECKS: tuple[Callable[[RunRecord], list[Finding]], ...] = (
 
 
 def findings(run: RunRecord) -> list[Finding]:
-    """Every finding of the run: errors first, then warnings, then information."""
-    out = [f for check in CHECKS for f in check(run)]
+    """Every finding of the run: errors first, then warnings, then information.
+
+    A check that raises (a run shaped in a way it did not foresee) becomes one ``advice_failed``
+    finding naming the error: the end of a long run must not be lost to its advice."""
+    out = []
+    for check in CHECKS:
+        try:
+            out.extend(check(run))
+        except Exception as e:  # noqa: BLE001 - one broken check must not hide the others or end the run
+            out.append(Finding("advice_failed", "info", f"the {check.__name__} check failed: {type(e).__name__}: {e}",
+                               {"check": check.__name__}, "report it as a knobs bug, with the run's summary.json"))
     return sorted(out, key=lambda f: -SEVERITIES.index(f.severity))
