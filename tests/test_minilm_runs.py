@@ -284,7 +284,7 @@ def test_checkpoints_record_the_weights_file_and_a_resume_refuses_it_changed(tmp
     spec = ModelConfig(family="minilm", weights=str(weights))
     save_trial_checkpoint(run_dir / "checkpoints" / "trial-0.pt", torch.nn.Linear(4, 2), {}, 0, 0.5, spec, data)
     record = load_checkpoint(run_dir / "checkpoints" / "trial-0.pt")["extra"]["weights"]
-    assert record["path"] == str(weights.resolve()) and len(record["sha256"]) == 64
+    assert record["key"] == "model.weights" and record["path"] == str(weights.resolve()) and len(record["sha256"]) == 64
     cfg = parse_config({"model": {"family": "minilm", "weights": str(weights)}})
     attrs = {"run": {"config": cfg.model_dump(mode="json"), "run_dir": str(run_dir)}}
     refuse_changed_inputs(attrs, cfg, run_dir)  # the same file: resumes

@@ -31,13 +31,14 @@ _HASHES: dict[tuple, str] = {}
 
 
 def weights_record(path: str | os.PathLike) -> dict[str, str]:
-    """``{"path": absolute path, "sha256": digest}`` of a weights file, for a checkpoint's extra."""
+    """``{"key": "model.weights", "path": absolute path, "sha256": digest}`` of a weights file, for a
+    checkpoint's extra (the record an image backbone's checkpoint keeps too)."""
     resolved = Path(path).expanduser().resolve()
     stat = resolved.stat()
     key = (str(resolved), stat.st_size, stat.st_mtime_ns)
     if key not in _HASHES:
         _HASHES[key] = file_sha256(resolved)
-    return {"path": str(resolved), "sha256": _HASHES[key]}
+    return {"key": "model.weights", "path": str(resolved), "sha256": _HASHES[key]}
 
 
 def refuse_changed_weights(run_dir: str | os.PathLike, weights: str) -> None:
