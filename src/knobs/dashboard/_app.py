@@ -1,0 +1,329 @@
+"""The dashboard's web app: a read-only JSON API over the runs folder, a live stream, the page.
+
+Why Starlette: a small, well-kept ASGI toolkit (routing, static files, streaming responses, a
+test client) with no framework around it; uvicorn serves it. Live updates are Server-Sent Events
+(``/api/stream``): one long GET per page, which browsers reconnect by themselves, over plain HTTP
+— enough for a server that only ever tells the page "this changed". The stream polls file
+signatures a few times a second; a new ``epoch`` record reaches the page well within 2 s.
+
+Safety: every route only reads; a run is named by its directory entry in RUNS_DIR (``RunsFolder``);
+with a token (``--host``) every request must carry it, compared in constant time; on loopback the
+``Host`` header must be a loopback name, so a web page elsewhere cannot reach the server through a
+DNS name it re-points (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import threading
+import time
+from http.cookies import SimpleCookie
+from importlib import resources
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from knobs.dashboard._compare import compare, seed_groups
+from knobs.dashboard._events import CURVE_KEYS
+from knobs.dashboard._figures import dashboard_views
+from knobs.dashboard._runs import LoadedRun, RunsFolder, UnknownRun
+from knobs.dashboard._table import SORT_KEYS, TableQuery, trials_page
+from knobs.report import run_views
+
+__all__ = ["create_app", "POLL_S", "TOKEN_COOKIE", "LOOPBACK_NAMES"]
+
+POLL_S = 0.25
+"""How often the live stream looks at the runs' files."""
+
+TOKEN_COOKIE = "knobs_dashboard_token"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+STATIC = Path(__file__).parent / "static"
+_SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' "
+                                 b"'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+                                 b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+]
+
+
+def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool = True) -> Starlette:
+    """The dashboard over ``runs_dir``. ``token``: required on every request when given (the
+    server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers."""
+    folder = RunsFolder(Path(runs_dir))
+    report_views = _ReportViews()
+
+    def runs(request: Request) -> _JSON:
+        loaded = folder.load_all()
+        return _JSON({"root": folder.root.name, "runs": [run.row() for run in loaded]})
+
+    def run(request: Request) -> _JSON:
+        loaded = _load(folder, request.path_params["name"])
+        return _JSON({"run": loaded.row(), "config": loaded.config, "summary": loaded.record.summary,
+                             "signature": _signature_text(loaded)})
+
+    def own_views(request: Request) -> _JSON:
+        loaded = _load(folder, request.path_params["name"])
+        lines = _int(request.query_params.get("lines"), 10, 1, 50)
+        return _JSON({"views": [v.to_json() for v in dashboard_views(loaded, lines=lines)],
+                             "problems": loaded.problems, "state": loaded.state})
+
+    def shared_views(request: Request) -> _JSON:
+        loaded = _load(folder, request.path_params["name"])
+        return _JSON({"views": report_views.get(loaded), "problems": loaded.problems})
+
+    def trials(request: Request) -> _JSON:
+        loaded = _load(folder, request.path_params["name"])
+        q = request.query_params
+        sort = q.get("sort", "number")
+        if sort not in SORT_KEYS and not sort.startswith("param:"):
+            return _error(400, f"sort must be one of {', '.join(SORT_KEYS)} or param:<name>; got {sort!r}")
+        query = TableQuery(sort=sort, descending=q.get("desc") in ("1", "true"),
+                           states=frozenset(s for s in q.get("state", "").split(",") if s), text=q.get("q", "")[:200],
+                           page=_int(q.get("page"), 0, 0, 10**9), per_page=_int(q.get("per_page"), 50, 1, 500))
+        return _JSON(trials_page(loaded.trials, query, loaded.direction))
+
+    def compare_runs(request: Request) -> _JSON:
+        a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
+        views = compare(_load(folder, a), _load(folder, b))
+        return _JSON({"views": [v.to_json() for v in views]})
+
+    def groups(request: Request) -> _JSON:
+        return _JSON({"views": [seed_groups(folder.load_all()).to_json()]})
+
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(_live(folder, request), media_type="text/event-stream",
+                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+    def index(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
+    def plotly_js(request: Request) -> FileResponse:
+        return FileResponse(_plotly_bundle(), media_type="text/javascript",
+                            headers={"cache-control": "max-age=86400"})
+
+    routes = [
+        Route("/", index), Route("/plotly.min.js", plotly_js),
+        Route("/api/runs", runs), Route("/api/runs/{name}", run), Route("/api/runs/{name}/dashboard", own_views),
+        Route("/api/runs/{name}/views", shared_views), Route("/api/runs/{name}/trials", trials),
+        Route("/api/compare", compare_runs), Route("/api/groups", groups), Route("/api/stream", stream),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    handlers = {UnknownRun: _unknown_run, Exception: _failure}
+    app = Starlette(routes=routes, exception_handlers=handlers,
+                    middleware=[Middleware(_Gate, token=token, loopback=loopback), Middleware(GZipMiddleware)])
+    app.state.folder = folder
+    return app
+
+
+class _ReportViews:
+    """``knobs.report.run_views`` per run, recomputed when the run changed but at most every few
+    seconds (``max(2 s, 3 × the last computation)``): the producers may be slow on a large study,
+    and a working run changes many times a second."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[tuple, float, float, list]] = {}  # name → (signature, at, seconds, views)
+        self._lock = threading.Lock()
+
+    def get(self, loaded: LoadedRun) -> list[dict[str, Any]]:
+        with self._lock:
+            cached = self._cache.get(loaded.name)
+            if cached is not None:
+                signature, at, seconds, views = cached
+                if signature == loaded.signature or time.time() - at < max(2.0, 3 * seconds):
+                    return views
+            started = time.perf_counter()
+            views = finite([view.to_json() for view in run_views(loaded.record)])
+            self._cache[loaded.name] = (loaded.signature, time.time(), time.perf_counter() - started, views)
+            return views
+
+
+async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
+    """Server-Sent Events: ``runs`` when the list changed, ``epoch`` with the new epoch records of
+    the watched run (``?run=``), ``change`` when its files changed, ``gone`` once it disappeared."""
+    name = request.query_params.get("run") or None
+    last_runs, last_signature, cursor, state, gone = None, None, None, None, False
+    yield "retry: 1000\n\n"
+    while True:
+        runs = await asyncio.to_thread(_folder_signature, folder)
+        if runs != last_runs:
+            if last_runs is not None:
+                yield _event("runs", {"names": [n for n, _ in runs]})
+            last_runs = runs
+        if name is not None and not gone:
+            try:
+                source = folder.run(name)
+                events, _ = await asyncio.to_thread(source.events.read)
+                if events is not state:  # first look, or the log was replaced: start at its end
+                    state, cursor = events, len(events.records)
+                new = events.records[cursor:]
+                cursor = len(events.records)
+                epochs = [_epoch(r) for r in new if r.get("event") == "epoch"]
+                if epochs:
+                    yield _event("epoch", {"run": name, "epochs": epochs})
+                signature = await asyncio.to_thread(source.signature)
+                if signature != last_signature:
+                    if last_signature is not None:
+                        yield _event("change", {"run": name})
+                    last_signature = signature
+            except UnknownRun:
+                gone = True
+                yield _event("gone", {"run": name})
+        else:
+            yield ": keep-alive\n\n"
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(POLL_S)
+
+
+def _folder_signature(folder: RunsFolder) -> list[tuple[str, tuple]]:
+    out = []
+    for name in folder.names():
+        try:
+            out.append((name, folder.run(name).signature()))
+        except UnknownRun:
+            continue
+    return out
+
+
+def _epoch(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("trial", "epoch", "fold", "time", *CURVE_KEYS)
+    return {k: record.get(k) for k in keys if k in record}
+
+
+def _event(kind: str, payload: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(finite(payload), default=_jsonable)}\n\n"
+
+
+def _load(folder: RunsFolder, name: str) -> LoadedRun:
+    return folder.run(name).load()
+
+
+def _signature_text(loaded: LoadedRun) -> str:
+    return ";".join(f"{n}:{m}:{s}" for n, m, s in loaded.signature)
+
+
+class _Gate:
+    """Every request: a loopback ``Host`` when serving loopback, the token when one is set
+    (query ``?token=``, ``Authorization: Bearer``, or the cookie set on its first use), and
+    security headers on every answer."""
+
+    def __init__(self, app: Callable, token: str | None, loopback: bool) -> None:
+        self.app, self.token, self.loopback = app, token, loopback
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.loopback and _hostname(headers.get("host", "")) not in LOOPBACK_NAMES:
+            await _plain(send, 403, "this dashboard answers only to 127.0.0.1 / localhost (use --host to serve "
+                                    "others)")
+            return
+        from_query = None
+        if self.token is not None:
+            from_query = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token") or [None])[0]
+            given = from_query or _bearer(headers.get("authorization", "")) or _cookie(headers.get("cookie", ""))
+            if not given or not hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8")):
+                await _plain(send, 401, "a token is required: open the address that knobs dashboard printed "
+                                        "(…/?token=…)")
+                return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                extra = list(_SECURITY_HEADERS)
+                if from_query:
+                    extra.append((b"set-cookie", f"{TOKEN_COOKIE}={from_query}; HttpOnly; SameSite=Strict; "
+                                                 f"Path=/".encode("latin-1")))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _plain(send: Callable, status: int, text: str) -> None:
+    body = text.encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()), *_SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _hostname(host: str) -> str:
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _bearer(value: str) -> str | None:
+    scheme, _, credential = value.partition(" ")
+    return credential.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _cookie(value: str) -> str | None:
+    try:
+        morsel = SimpleCookie(value).get(TOKEN_COOKIE)
+    except Exception:  # noqa: BLE001 - a malformed cookie header is no token
+        return None
+    return morsel.value if morsel is not None else None
+
+
+async def _unknown_run(request: Request, error: Exception) -> _JSON:
+    return _error(404, f"no run named {str(error.args[0] if error.args else '')!r} in this runs folder "
+                       "(deleted, or a name outside it)")
+
+
+async def _failure(request: Request, error: Exception) -> _JSON:
+    return _error(500, f"{type(error).__name__}: {error}")
+
+
+def _error(status: int, message: str) -> _JSON:
+    return _JSON({"error": message}, status_code=status)
+
+
+def _plotly_bundle() -> Path:
+    """plotly.js as the installed plotly package ships it (no CDN: the dashboard works offline)."""
+    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def _int(text: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(text))) if text is not None else default
+    except ValueError:
+        return default
+
+
+class _JSON(JSONResponse):
+    """JSON with NaN and infinities as null (a diverged trial's loss is NaN; JSON has no NaN)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(finite(content), ensure_ascii=False, separators=(",", ":"), default=_jsonable).encode()
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, numpy values as plain ones."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "tolist"):
+        return finite(value.tolist())
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
