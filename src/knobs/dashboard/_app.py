@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
-import math
 import threading
 import time
 from http.cookies import SimpleCookie
@@ -37,11 +35,13 @@ from starlette.staticfiles import StaticFiles
 from knobs.dashboard._compare import compare, seed_groups
 from knobs.dashboard._events import CURVE_KEYS
 from knobs.dashboard._figures import dashboard_views
+from knobs.dashboard._json import dumps
 from knobs.dashboard._runs import LoadedRun, RunsFolder, UnknownRun
-from knobs.dashboard._table import SORT_KEYS, TableQuery, trials_page
-from knobs.report import run_views
+from knobs.dashboard._table import SORT_KEYS, TableQuery, table_rows, trials_page
+from knobs.report import _run_views
+from knobs.report._views import collect_views
 
-__all__ = ["create_app", "POLL_S", "TOKEN_COOKIE", "LOOPBACK_NAMES"]
+__all__ = ["create_app", "shared_views", "REPLACED", "POLL_S", "TOKEN_COOKIE", "LOOPBACK_NAMES"]
 
 POLL_S = 0.25
 """How often the live stream looks at the runs' files."""
@@ -62,10 +62,10 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
     server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers."""
     folder = RunsFolder(Path(runs_dir))
     report_views = _ReportViews()
+    memo = _Memo()
 
     def runs(request: Request) -> _JSON:
-        loaded = folder.load_all()
-        return _JSON({"root": folder.root.name, "runs": [run.row() for run in loaded]})
+        return _JSON({"root": folder.root.name, "runs": folder.rows()})
 
     def run(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
@@ -75,12 +75,13 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
     def own_views(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
         lines = _int(request.query_params.get("lines"), 10, 1, 50)
-        return _JSON({"views": [v.to_json() for v in dashboard_views(loaded, lines=lines)],
-                             "problems": loaded.problems, "state": loaded.state})
+        return memo.response(("dashboard", loaded.name, lines), loaded.signature, lambda: {
+            "views": [v.to_json() for v in dashboard_views(loaded, lines=lines)], "problems": loaded.problems,
+            "state": loaded.state})
 
     def shared_views(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
-        return _JSON({"views": report_views.get(loaded), "problems": loaded.problems})
+        return _JSON({"views": report_views.get(loaded), "problems": loaded.problems})  # (a cache of its own)
 
     def trials(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
@@ -91,7 +92,8 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
         query = TableQuery(sort=sort, descending=q.get("desc") in ("1", "true"),
                            states=frozenset(s for s in q.get("state", "").split(",") if s), text=q.get("q", "")[:200],
                            page=_int(q.get("page"), 0, 0, 10**9), per_page=_int(q.get("per_page"), 50, 1, 500))
-        return _JSON(trials_page(loaded.trials, query, loaded.direction))
+        table = memo.value(("rows", loaded.name), loaded.signature, lambda: table_rows(loaded.trials))
+        return _JSON(trials_page(table, query, loaded.direction))
 
     def compare_runs(request: Request) -> _JSON:
         a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
@@ -99,7 +101,7 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
         return _JSON({"views": [v.to_json() for v in views]})
 
     def groups(request: Request) -> _JSON:
-        return _JSON({"views": [seed_groups(folder.load_all()).to_json()]})
+        return _JSON({"views": [seed_groups(folder.load_all()).to_json()]})  # NOTE: loads every run (once per change)
 
     async def stream(request: Request) -> StreamingResponse:
         return StreamingResponse(_live(folder, request), media_type="text/event-stream",
@@ -126,10 +128,24 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
     return app
 
 
+REPLACED = {"history": "dash:history", "curves": "dash:curves"}
+"""The report's views the dashboard draws itself, aggregated for large studies (report key → its
+own): the report's history and every trial's curve are one trace per trial — 20 s and 3 MB for
+10,000 trials. Their producers (named after them in ``knobs.report``'s PRODUCERS) are skipped."""
+_REPLACED_PRODUCERS = {"history", "every_curve"}
+
+
+def shared_views(record: Any) -> list[Any]:
+    """``knobs.report.run_views`` — every producer the report has, so a view added there appears
+    here — less the ones ``REPLACED`` names."""
+    producers = [p for p in _run_views.PRODUCERS if getattr(p, "__name__", "") not in _REPLACED_PRODUCERS]
+    return [view for view in collect_views(record, producers) if view.key not in REPLACED]
+
+
 class _ReportViews:
-    """``knobs.report.run_views`` per run, recomputed when the run changed but at most every few
-    seconds (``max(2 s, 3 × the last computation)``): the producers may be slow on a large study,
-    and a working run changes many times a second."""
+    """``shared_views`` per run, recomputed when the run changed but at most every few seconds
+    (``max(2 s, 3 × the last computation)``): the producers may be slow on a large study, and a
+    working run changes many times a second."""
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[tuple, float, float, list]] = {}  # name → (signature, at, seconds, views)
@@ -143,9 +159,31 @@ class _ReportViews:
                 if signature == loaded.signature or time.time() - at < max(2.0, 3 * seconds):
                     return views
             started = time.perf_counter()
-            views = finite([view.to_json() for view in run_views(loaded.record)])
+            views = [view.to_json() for view in shared_views(loaded.record)]
             self._cache[loaded.name] = (loaded.signature, time.time(), time.perf_counter() - started, views)
             return views
+
+
+class _Memo:
+    """Values (and rendered JSON answers) per key while the run's signature is unchanged."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple, tuple[tuple, Any]] = {}
+        self._lock = threading.Lock()
+
+    def value(self, key: tuple, signature: tuple, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            hit = self._store.get(key)
+        if hit is not None and hit[0] == signature:
+            return hit[1]
+        value = make()
+        with self._lock:
+            self._store[key] = (signature, value)
+        return value
+
+    def response(self, key: tuple, signature: tuple, make: Callable[[], Any]) -> Response:
+        body = self.value(key, signature, lambda: _JSON(make()).body)
+        return Response(body, media_type="application/json")
 
 
 async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
@@ -202,7 +240,7 @@ def _epoch(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event(kind: str, payload: dict[str, Any]) -> str:
-    return f"event: {kind}\ndata: {json.dumps(finite(payload), default=_jsonable)}\n\n"
+    return f"event: {kind}\ndata: {dumps(payload).decode()}\n\n"
 
 
 def _load(folder: RunsFolder, name: str) -> LoadedRun:
@@ -304,26 +342,9 @@ def _int(text: str | None, default: int, low: int, high: int) -> int:
 
 
 class _JSON(JSONResponse):
-    """JSON with NaN and infinities as null (a diverged trial's loss is NaN; JSON has no NaN)."""
+    """JSON through ``_json.dumps``: NaN and infinities as null (a diverged trial's loss is NaN)."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(finite(content), ensure_ascii=False, separators=(",", ":"), default=_jsonable).encode()
+        return dumps(content)
 
 
-def finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None, numpy values as plain ones."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    if hasattr(value, "tolist"):
-        return finite(value.tolist())
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

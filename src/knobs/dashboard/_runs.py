@@ -22,10 +22,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from knobs.dashboard._events import CURVE_KEYS, EventsReader, EventsState, masked
-from knobs.dashboard._study import StudyReader, StudySnapshot, StudyUnreadable
+from knobs.dashboard._events import CURVE_KEYS, EventsReader, EventsState, masked, run_starts
+from knobs.dashboard._study import StudyCounts, StudyReader, StudySnapshot, StudyUnreadable
 from knobs.report import RunRecord
 from knobs.trial import FrozenTrial, TrialState
 
@@ -122,6 +122,16 @@ class RunsFolder:
                 source = self._runs[name] = RunSource(name, path, self.root)
             return source
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The runs list: one line per run, without reading every trial (``RunSource.brief``)."""
+        out = []
+        for name in self.names():
+            try:
+                out.append(self.run(name).brief())
+            except UnknownRun:
+                continue
+        return out
+
     def load_all(self) -> list[LoadedRun]:
         """Every run that can be loaded now (one deleted meanwhile is skipped)."""
         out = []
@@ -151,6 +161,7 @@ class RunSource:
         self.events = EventsReader(path / "events.jsonl")
         self.study = StudyReader(path / "study.db")
         self._loaded: LoadedRun | None = None
+        self._brief: tuple[tuple, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
     def signature(self) -> tuple:
@@ -163,6 +174,46 @@ class RunSource:
             except OSError:
                 out.append((name, None, None))
         return tuple(out)
+
+    def brief(self) -> dict[str, Any]:
+        """The runs list's line: the full load's if it is current, else what summary.json, the log's
+        run_start records and the study's counts per state say (no trial or epoch is read)."""
+        signature = self.signature()
+        with self._lock:
+            loaded = self._loaded
+            if loaded is not None and loaded.signature == signature and not _state_may_change(loaded):
+                return loaded.row()
+            if self._brief is not None and self._brief[0] == signature and self._brief[1]["state"] != "running":
+                return self._brief[1]
+        problems: list[str] = []
+        summary, summary_mtime = self._read_summary(problems)
+        first, last = (None, None) if self._outside("events.jsonl") else run_starts(self.path / "events.jsonl")
+        counts = None
+        if self._readable("study.db", problems):
+            try:
+                counts = self.study.counts()
+            except FileNotFoundError:
+                pass
+            except StudyUnreadable as e:
+                problems.append(f"{e}; the trials are not shown")
+        config = (last or {}).get("config") if isinstance((last or {}).get("config"), dict) else {}
+        search = config.get("search") if isinstance(config.get("search"), dict) else {}
+        best = (summary or {}).get("best_trial") if isinstance((summary or {}).get("best_trial"), dict) else {}
+        direction = _direction(summary, counts)
+        value = best.get("value") if best.get("value") is not None else (counts.best_value if counts else None)
+        data = (summary or {}).get("data") if isinstance((summary or {}).get("data"), dict) else {}
+        beats = [counts.last_heartbeat] if counts is not None and counts.last_heartbeat is not None else []
+        started = (first or {}).get("time")
+        row = {"name": self.name, "state": _state(signature, summary_mtime, last or {}, beats),
+               "trials": sum(counts.states.values()) if counts else 0, "states": dict(counts.states) if counts else {},
+               "best_value": _number(value), "metric": str(best.get("metric") or search.get("metric") or "value"),
+               "direction": direction, "started_at": started if isinstance(started, (int, float)) else (
+                   counts.created_at if counts else None),
+               "source": str(data.get("source") or (last or {}).get("source") or "") or None,
+               "problems": problems, "partial": summary is None, "seed": config.get("seed")}
+        with self._lock:
+            self._brief = (signature, row)
+        return row
 
     def load(self) -> LoadedRun:
         """The run now (cached while its files are unchanged; a running run is re-read for its state
@@ -197,7 +248,7 @@ class RunSource:
             study.created_at if study is not None else None)
         source = ((summary.get("data") or {}).get("source") if isinstance(summary.get("data"), dict) else None) \
             or start.get("source")
-        state = _state(signature, summary_mtime, start, study)
+        state = _state(signature, summary_mtime, start, study.heartbeats.values() if study is not None else ())
         record = RunRecord(summary=summary, trials=trials, path=self.path, events=events.records)
         return LoadedRun(name=self.name, path=self.path, record=record, state=state, problems=problems,
                          config=config, direction=direction, metric=metric, started_at=started,
@@ -307,7 +358,7 @@ def _partial_summary(name: str, path: Path, start: dict[str, Any], study: StudyS
     return summary
 
 
-def _direction(summary: dict[str, Any] | None, study: StudySnapshot | None) -> str:
+def _direction(summary: dict[str, Any] | None, study: StudySnapshot | StudyCounts | None) -> str:
     search = (summary or {}).get("search")
     given = search.get("direction") if isinstance(search, dict) else None
     if given in ("minimize", "maximize"):
@@ -315,13 +366,14 @@ def _direction(summary: dict[str, Any] | None, study: StudySnapshot | None) -> s
     return study.direction if study is not None and study.direction in ("minimize", "maximize") else "minimize"
 
 
-def _state(signature: tuple, summary_mtime: float | None, start: dict[str, Any], study: StudySnapshot | None) -> str:
+def _state(signature: tuple, summary_mtime: float | None, start: dict[str, Any], beats: Iterable[float]) -> str:
+    """finished (a summary newer than the latest run_start: a resumed run works again), running
+    (files or a trial's heartbeat fresher than ``ACTIVE_S``), else failed (stopped without one)."""
     started = start.get("time") if isinstance(start.get("time"), (int, float)) else None
     if summary_mtime is not None and (started is None or started <= summary_mtime + 1.0):
         return "finished"
     now = time.time()
     touched = max((mtime / 1e9 for _, mtime, _ in signature if mtime is not None), default=0.0)
-    beats = study.heartbeats.values() if study is not None else ()
     if now - touched < ACTIVE_S or any(now - beat < ACTIVE_S for beat in beats):
         return "running"
     return "failed"

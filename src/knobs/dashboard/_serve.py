@@ -7,6 +7,7 @@ start the same server on a free port in a thread.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 import threading
@@ -60,7 +61,7 @@ class Server:
         self.token = None if host is None else secrets.token_urlsafe(24)
         self.socket = bind(self.host, port)
         self.port = self.socket.getsockname()[1]
-        app = create_app(root, token=self.token, loopback=host is None)
+        self._app = app = create_app(root, token=self.token, loopback=host is None)
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
                                 access_log=False)
         self._server = uvicorn.Server(config)
@@ -72,8 +73,14 @@ class Server:
         return f"http://{shown}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
     def run(self) -> None:
-        """Serve until interrupted (Ctrl-C)."""
+        """Serve until interrupted (Ctrl-C). The runs are read once in the background meanwhile, so
+        the first look at a large study finds it read."""
+        threading.Thread(target=self._preload, name="knobs-dashboard-preload", daemon=True).start()
         self._server.run(sockets=[self.socket])
+
+    def _preload(self) -> None:
+        with contextlib.suppress(Exception):  # NOTE: a run that cannot be read says so when it is asked for
+            self._app.state.folder.load_all()
 
     def start(self) -> "Server":
         self._thread = threading.Thread(target=self.run, name="knobs-dashboard", daemon=True)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["TableQuery", "trial_row", "trials_page", "SORT_KEYS", "MAX_PAGE"]
+__all__ = ["TableQuery", "trial_row", "table_rows", "trials_page", "SORT_KEYS", "MAX_PAGE"]
 
 SORT_KEYS = ("number", "state", "value", "epochs", "seconds")
 """Columns the table sorts by, besides any parameter (``param:<name>``)."""
@@ -53,23 +53,29 @@ def trial_row(trial: FrozenTrial, now: float | None = None) -> dict[str, Any]:
             "retry_of": attrs.get("retry_of"), "fixed": bool(attrs.get("fixed"))}
 
 
-def trials_page(trials: Sequence[FrozenTrial], query: TableQuery, direction: str) -> dict[str, Any]:
-    """The rows of one page, with how many trials there are and how many the filter kept."""
+def table_rows(trials: Sequence[FrozenTrial]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every trial's row and the parameter names (the table's columns), computed once per state of
+    the study by the caller's cache."""
     now = time.time()
-    rows = [trial_row(t, now) for t in trials]
-    params = sorted({name for t in trials for name in t.config})
+    return [trial_row(t, now) for t in trials], sorted({name for t in trials for name in t.config})
+
+
+def trials_page(table: tuple[list[dict[str, Any]], list[str]], query: TableQuery, direction: str) -> dict[str, Any]:
+    """The rows of one page, with how many trials there are and how many the filter kept."""
+    rows, params = table
+    total = len(rows)
     if query.states:
         rows = [r for r in rows if r["state"] in query.states]
     if query.text:
         needle = query.text.lower()
         rows = [r for r in rows if needle in _searchable(r)]
-    rows.sort(key=_sort_key(query.sort), reverse=query.descending)
+    rows = sorted(rows, key=_sort_key(query.sort), reverse=query.descending)
     if query.sort not in ("number",):  # NOTE: rows without the key go last, whatever the order
         rows.sort(key=lambda r: _missing(r, query.sort))
     per_page = max(1, min(MAX_PAGE, query.per_page))
     pages = max(1, math.ceil(len(rows) / per_page))
     page = max(0, min(query.page, pages - 1))
-    return {"total": len(trials), "matched": len(rows), "page": page, "pages": pages, "per_page": per_page,
+    return {"total": total, "matched": len(rows), "page": page, "pages": pages, "per_page": per_page,
             "params": params, "direction": direction, "sort": query.sort, "descending": query.descending,
             "rows": rows[page * per_page:(page + 1) * per_page]}
 
