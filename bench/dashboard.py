@@ -7,7 +7,8 @@ pruner leaves them (1, 3, 9 or 27; about 5 on average), trials stopped before 27
 ``events.jsonl`` holds a ``run_start``, every epoch record and every trial record; a summary.
 
 Then, in this process (Starlette's TestClient, so the figures are the server's time without the
-network), a fresh app is asked what the page asks when it opens the run — the page itself, the
+network; wall and CPU seconds, since a shared machine's wall time says as much about its other
+users), a fresh app is asked what the page asks when it opens the run — the page itself, the
 runs list, the run, its dashboard views (history, curves) and the first page of the trials table
 — then the rest (the report's views, a table sorted by value, a filtered one); then everything
 again, warm (the cache keyed by the files' signatures).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -111,11 +113,11 @@ def measure(root: Path, run: str) -> list[dict[str, Any]]:
     for phase in ("cold", "warm"):
         for path in OPEN + LATER:
             url = path.format(run=run)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             assert response.status_code == 200, (url, response.text[:200])
-            rows.append({"phase": phase, "request": url, "seconds": round(seconds, 3),
+            rows.append({"phase": phase, "request": url, "seconds": round(seconds, 3), "cpu_s": round(cpu, 3),
                          "kb": round(len(response.content) / 1e3, 1), "opens_page": path in OPEN})
     return rows
 
@@ -136,16 +138,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print(f"run: {built}")
-    print(f"{'phase':5} {'request':58} {'s':>7} {'kB':>8}")
+    print(f"{'phase':5} {'request':58} {'wall s':>7} {'cpu s':>7} {'kB':>8}")
     for row in rows:
-        print(f"{row['phase']:5} {row['request']:58} {row['seconds']:7.3f} {row['kb']:8.1f}")
-    opening = {phase: round(sum(r["seconds"] for r in rows if r["phase"] == phase and r["opens_page"]), 3)
-               for phase in ("cold", "warm")}
-    print(f"opening the run (the page's first requests): cold {opening['cold']} s, warm {opening['warm']} s")
-    figures = {"run": built, "open_s": opening, "requests": rows}
+        print(f"{row['phase']:5} {row['request']:58} {row['seconds']:7.3f} {row['cpu_s']:7.3f} {row['kb']:8.1f}")
+    opening = {f"{phase}_{key}": round(sum(r[key] for r in rows if r["phase"] == phase and r["opens_page"]), 3)
+               for phase in ("cold", "warm") for key in ("seconds", "cpu_s")}
+    print(f"opening the run (the page's first requests): cold {opening['cold_seconds']} s wall "
+          f"({opening['cold_cpu_s']} s CPU), warm {opening['warm_seconds']} s wall ({opening['warm_cpu_s']} s CPU)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    figures = {"run": built, "open": opening, "load_average": load, "cpus": os.cpu_count(), "requests": rows}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=1) + "\n")
-    print(json.dumps({"trials": built["trials"], "open_cold_s": opening["cold"], "open_warm_s": opening["warm"],
+    print(json.dumps({"trials": built["trials"], **opening, "load_average": load,
                       "views_cold_s": next(r["seconds"] for r in rows if r["request"].endswith("/views"))}))
     return figures
 

@@ -102,6 +102,8 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
         "xaxis3": {"title": {"text": "epoch"}},
         "yaxis3": {"title": {"text": "learning rate"}, "type": "log" if log_lr else "linear", "exponentformat": "e"},
     })
+    if lrs and not log_lr:  # NOTE: from 0, so a constant rate is a flat line at its value, not at an axis' middle
+        layout["yaxis3"]["range"] = [0, max(lrs) * 1.15 or 1]
     n_other = len(trials) - len(shown)
     note = (f"lines: {len(running)} running trial(s) and the {len(shown) - len(running)} best (training dotted, "
             f"validation solid); the band is the spread of every trial's validation loss per epoch"

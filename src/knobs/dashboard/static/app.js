@@ -39,7 +39,7 @@ function el(tag, attrs = {}, ...children) {
 
 function fmt(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
   return String(value);
 }
 
