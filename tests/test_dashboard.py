@@ -104,6 +104,15 @@ def test_history_and_learning_curves_are_aggregated_for_a_large_study(tmp_path: 
     assert all(len(t["x"]) <= MAX_POINTS for t in curves)
     assert any(t["name"] == "median of all trials" for t in curves)
     assert {t["meta"]["key"] for t in curves if t.get("meta", {}).get("trial") == 60} >= {"val_loss", "train_loss", "lr"}
+    timeline = {t["name"]: t for t in views["dash:timeline"]["figure"]["data"]}
+    assert set(timeline) == {"complete", "running"} and timeline["running"]["y"][:2] == [60, 60]
+    assert timeline["running"]["hovertemplate"].startswith("trial #%{y}")
+
+
+def test_the_timeline_names_a_failed_trials_reason(runs: Path):
+    views = {v["key"]: v for v in client(runs).get("/api/runs/done/dashboard").json()["views"]}
+    failed = next(t for t in views["dash:timeline"]["figure"]["data"] if t["name"] == "failed")
+    assert "trial #5" in failed["text"][0] and "Diverged" in failed["text"][0]
 
 
 def test_compare_two_runs_and_group_runs_that_differ_only_by_seed(tmp_path: Path):

@@ -20,7 +20,7 @@ from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["history", "curves", "dashboard_views", "base_layout", "MAX_POINTS", "WEBGL_FROM"]
+__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "MAX_POINTS", "WEBGL_FROM"]
 
 MAX_POINTS = 200  # points per drawn line
 WEBGL_FROM = 1000  # markers drawn with WebGL (scattergl) from this many on
@@ -31,10 +31,44 @@ _LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "val_ac
 
 def dashboard_views(run: LoadedRun, *, lines: int = 10) -> list[View]:
     """The views the dashboard computes itself, in page order."""
-    out = [history(run)] if run.trials else []
-    if run.trials:
-        out.append(curves(run, lines=lines))
-    return out
+    if not run.trials:
+        return []
+    return [history(run), curves(run, lines=lines), timeline(run)]
+
+
+def timeline(run: LoadedRun) -> View:
+    """When each trial ran, by state (one WebGL trace of segments per state, whatever the count):
+    failures and long trials stand out; hover names the trial and a failure's reason."""
+    now = max((t.finished_at or 0.0 for t in run.trials), default=0.0)
+    now = max(now, max((b for b in run.heartbeats.values()), default=0.0))
+    origin = min((t.started_at for t in run.trials if t.started_at is not None), default=0.0)
+    data = []
+    for state in ("complete", "pruned", "failed", "running"):
+        xs: list = []
+        ys: list = []
+        texts: list = []
+        for t in run.trials:
+            if t.state.value != state or t.started_at is None:
+                continue
+            end = t.finished_at if t.finished_at is not None else max(now, t.started_at)
+            xs += [round(t.started_at - origin, 3), round(end - origin, 3), None]
+            ys += [t.number, t.number, None]
+            if state == "failed":  # NOTE: text only where it says more than the axes (few points, long strings)
+                text = f"trial #{t.number}: {end - t.started_at:.1f} s — {str(t.attrs.get('fail_reason') or '')[:120]}"
+                texts += [text, text, None]
+        if xs:
+            trace = {"type": "scattergl" if len(xs) >= 3 * WEBGL_FROM else "scatter", "mode": "lines+markers",
+                     "x": xs, "y": ys, "name": state, "line": {"color": _COLOURS[state], "width": 3},
+                     "marker": {"size": 3, "color": _COLOURS[state]},
+                     "hovertemplate": "trial #%{y}: %{x:.1f} s after the first start<extra>" + state + "</extra>"}
+            if texts:
+                trace.update(text=texts, hovertemplate="%{text}<extra></extra>")
+            data.append(trace)
+    failed = sum(t.state is TrialState.FAILED for t in run.trials)
+    return View("dash:timeline", "Trial timeline", "search", figure={"data": data, "layout": base_layout(
+        {"xaxis": {"title": {"text": "seconds since the first trial started"}}, "yaxis": {"title": {"text": "trial"}}})},
+        note=f"each line is one trial, from its start to its end; {failed} failed" if failed else
+        "each line is one trial, from its start to its end")
 
 
 def history(run: LoadedRun) -> View:
