@@ -11,6 +11,15 @@ let current = null;         // what the page shows: {kind, run, ...}
 let refreshTimer = null;
 const table = {sort: "number", desc: false, states: new Set(), q: "", page: 0, perPage: 50};
 
+// NOTE: plotly.js (4.7 MB) loads asynchronously: the page asks the server for its data meanwhile and
+// waits for plotly only to draw a figure.
+const plotlyReady = new Promise((resolve, reject) => {
+  if (window.Plotly) { resolve(window.Plotly); return; }
+  const script = document.getElementById("plotly-js");
+  script.addEventListener("load", () => resolve(window.Plotly));
+  script.addEventListener("error", () => reject(new Error("plotly.min.js could not be loaded")));
+});
+
 function withToken(path) {
   if (!TOKEN) return path;
   return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
@@ -96,7 +105,8 @@ function scheduleRefresh() {
 }
 
 // ---- views ------------------------------------------------------------------------------------
-function drawViews(container, views) {
+async function drawViews(container, views) {
+  if (views.some(view => view.figure)) await plotlyReady;
   const seen = new Set();
   for (const view of views) {
     seen.add(view.key);
@@ -168,17 +178,19 @@ async function runPage(name, fresh) {
   if (test && typeof test === "object") for (const [k, v] of Object.entries(test)) if (typeof v === "number") facts.push(["test " + k, fmt(v)]);
   const details = el("details", {}, el("summary", {text: "config"}), el("pre", {class: "traceback", text: JSON.stringify(info.config, null, 2)}));
   document.getElementById("run-facts").replaceChildren(el("dl", {class: "facts"}, ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})])), details);
-  drawViews(document.getElementById("own-views"), own.views);
+  const shared = api(`/api/runs/${encodeURIComponent(name)}/views`).catch(error => ({error}));
   await loadTrials(name);
-  api(`/api/runs/${encodeURIComponent(name)}/views`).then(shared => {
+  await drawViews(document.getElementById("own-views"), own.views);
+  shared.then(async result => {  // the report's views: drawn when they come, after the page is up
     const container = document.getElementById("report-views");
     if (!container) return;
+    if (result.error) {
+      container.replaceChildren(el("p", {class: "fail", text: "The run's views could not be drawn: " + result.error.message}));
+      return;
+    }
     if (container.firstElementChild && container.firstElementChild.tagName === "P") container.replaceChildren();
-    drawViews(container, shared.views);
+    await drawViews(container, result.views);
     document.body.dataset.viewsLoaded = "1";
-  }).catch(error => {
-    const container = document.getElementById("report-views");
-    if (container) container.replaceChildren(el("p", {class: "fail", text: "The run's views could not be drawn: " + error.message}));
   });
 }
 
@@ -237,14 +249,14 @@ async function comparePage(a, b) {
   main.replaceChildren(el("h2", {text: "Compare two runs"}), el("div", {class: "controls"}, pick(a, "a"), " and ", pick(b, "b")), views);
   if (!a || !b) { views.append(el("p", {class: "muted", text: "Needs at least one run."})); return; }
   const result = await api(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
-  drawViews(views, result.views);
+  await drawViews(views, result.views);
 }
 
 async function groupsPage() {
   const result = await api("/api/groups");
   const views = el("div", {id: "group-views"});
   main.replaceChildren(el("h2", {text: "Seed groups"}), views);
-  drawViews(views, result.views);
+  await drawViews(views, result.views);
 }
 
 function route() {
