@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -323,3 +324,43 @@ def test_serving_beyond_loopback_prints_an_address_with_its_token(runs: Path):
         server.stop()
 
 
+
+
+@pytest.mark.slow
+def test_a_real_knobs_run_is_watched_live_and_read_whole_when_it_ends(tmp_path: Path):
+    from knobs.config import load_config
+    from knobs.pipeline import Display, run
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    cfg = load_config(None, {"search.n_trials": 3, "search.sampler": "random", "train.epochs": 4, "train.patience": 2,
+                             "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "width": 16, "depth": 1},
+                             "runs_dir": str(root), "name": "live"})
+    server = Server(root, port=0).start()
+    worker = threading.Thread(target=run, args=(cfg,), kwargs={"display": Display(quiet=True)})
+    epochs = []
+    try:
+        with httpx.stream("GET", f"http://127.0.0.1:{server.port}/api/stream?run=live", timeout=120) as response:
+            lines = response.iter_lines()
+            next(lines)
+            worker.start()  # the run starts after the page listens: its directory does not exist yet
+            event = None
+            for line in lines:
+                if line.startswith("event: "):
+                    event = line[len("event: "):]
+                elif line.startswith("data: ") and event == "epoch":
+                    epochs += json.loads(line[len("data: "):])["epochs"]
+                    break
+        worker.join()
+        c = client(root)
+        row = c.get("/api/runs").json()["runs"][0]
+        assert row["name"] == "live" and row["state"] == "finished" and row["trials"] == 3 and row["problems"] == []
+        keys = [v["key"] for v in c.get("/api/runs/live/views").json()["views"]]
+        assert keys[0] == "best_curves" and "confusion" in keys
+        views = c.get("/api/runs/live/dashboard").json()["views"]
+        assert [v["key"] for v in views] == ["dash:history", "dash:curves", "dash:timeline"]
+        assert c.get("/api/runs/live/trials").json()["total"] == 3
+    finally:
+        server.stop()
+        worker.join(timeout=120)
+    assert epochs and {"trial", "epoch", "train_loss", "val_loss", "lr"} <= set(epochs[0])

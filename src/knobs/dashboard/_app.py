@@ -188,9 +188,10 @@ class _Memo:
 
 async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
     """Server-Sent Events: ``runs`` when the list changed, ``epoch`` with the new epoch records of
-    the watched run (``?run=``), ``change`` when its files changed, ``gone`` once it disappeared."""
+    the watched run (``?run=``), ``change`` when its files changed, ``gone`` when it disappeared (a
+    run not there yet, or back again, is simply watched when it appears)."""
     name = request.query_params.get("run") or None
-    last_runs, last_signature, cursor, state, gone = None, None, None, None, False
+    last_runs, last_signature, cursor, state = None, None, 0, None
     yield "retry: 1000\n\n"
     while True:
         runs = await asyncio.to_thread(_folder_signature, folder)
@@ -198,7 +199,7 @@ async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
             if last_runs is not None:
                 yield _event("runs", {"names": [n for n, _ in runs]})
             last_runs = runs
-        if name is not None and not gone:
+        if name is not None:
             try:
                 source = folder.run(name)
                 events, _ = await asyncio.to_thread(source.events.read)
@@ -215,8 +216,9 @@ async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
                         yield _event("change", {"run": name})
                     last_signature = signature
             except UnknownRun:
-                gone = True
-                yield _event("gone", {"run": name})
+                if state is not None:
+                    yield _event("gone", {"run": name})
+                state, last_signature = None, None
         else:
             yield ": keep-alive\n\n"
         if await request.is_disconnected():
