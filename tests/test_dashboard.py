@@ -255,7 +255,8 @@ def test_a_half_written_or_damaged_log_line_is_named_and_the_rest_is_read(runs: 
 def test_a_run_from_an_older_knobs_shows_what_it_has(tmp_path: Path):
     root = tmp_path / "runs"
     old = write_run(root, "old", summary=False)
-    (old / "summary.json").write_text(json.dumps({"name": "old", "test": {"accuracy": 0.9}}))  # keys missing
+    (old / "summary.json").write_text(json.dumps({"name": "old", "test": {"accuracy": 0.9}, "best_trial": None,
+                                                  "data": "digits", "search": []}))  # keys missing, other shapes
     (old / "events.jsonl").write_text(json.dumps({"time": 1.0, "event": "run_start"}) + "\n")  # no config, no source
     c = client(root)
     assert c.get("/api/runs").json()["runs"][0]["trials"] == 4

@@ -196,12 +196,12 @@ class RunSource:
                 pass
             except StudyUnreadable as e:
                 problems.append(f"{e}; the trials are not shown")
-        config = (last or {}).get("config") if isinstance((last or {}).get("config"), dict) else {}
-        search = config.get("search") if isinstance(config.get("search"), dict) else {}
-        best = (summary or {}).get("best_trial") if isinstance((summary or {}).get("best_trial"), dict) else {}
+        config = _dict((last or {}).get("config"))
+        search = _dict(config.get("search"))
+        best = _dict((summary or {}).get("best_trial"))
         direction = _direction(summary, counts)
         value = best.get("value") if best.get("value") is not None else (counts.best_value if counts else None)
-        data = (summary or {}).get("data") if isinstance((summary or {}).get("data"), dict) else {}
+        data = _dict((summary or {}).get("data"))
         beats = [counts.last_heartbeat] if counts is not None and counts.last_heartbeat is not None else []
         started = (first or {}).get("time")
         row = {"name": self.name, "state": _state(signature, summary_mtime, last or {}, beats),
@@ -216,8 +216,8 @@ class RunSource:
         return row
 
     def load(self) -> LoadedRun:
-        """The run now (cached while its files are unchanged; a running run is re-read for its state
-        at most every few seconds even when quiet, so it turns 'failed' once it stops)."""
+        """The run now: cached while its files are unchanged — except a run shown running whose files
+        have been quiet for ``ACTIVE_S``, which is looked at again so it turns 'failed'."""
         signature = self.signature()
         with self._lock:
             loaded = self._loaded
@@ -232,22 +232,21 @@ class RunSource:
         study = self._read_study(problems)
         summary, summary_mtime = self._read_summary(problems)
         start = events.last_start or {}
-        config = start.get("config") if isinstance(start.get("config"), dict) else {}
-        search_cfg = config.get("search") if isinstance(config.get("search"), dict) else {}
+        config = _dict(start.get("config"))
+        search_cfg = _dict(config.get("search"))
         if search_cfg.get("storage") and study is None:
             problems.append(f"this run keeps its study in {search_cfg['storage']}; the dashboard reads only the run "
                             "folder's study.db, so its trials are not shown")
         trials = study.trials if study is not None else ()
         direction = _direction(summary, study)
-        metric = str(((summary or {}).get("best_trial") or {}).get("metric") or search_cfg.get("metric") or "value")
+        metric = str(_dict((summary or {}).get("best_trial")).get("metric") or search_cfg.get("metric") or "value")
         partial = summary is None
         if partial:
             summary = _partial_summary(self.name, self.path, start, study, trials, direction, metric)
         first = events.run_start or {}
         started = first.get("time") if isinstance(first.get("time"), (int, float)) else (
             study.created_at if study is not None else None)
-        source = ((summary.get("data") or {}).get("source") if isinstance(summary.get("data"), dict) else None) \
-            or start.get("source")
+        source = _dict(summary.get("data")).get("source") or start.get("source")
         state = _state(signature, summary_mtime, start, study.heartbeats.values() if study is not None else ())
         record = RunRecord(summary=summary, trials=trials, path=self.path, events=events.records)
         return LoadedRun(name=self.name, path=self.path, record=record, state=state, problems=problems,
@@ -385,6 +384,11 @@ def _state_may_change(loaded: LoadedRun) -> bool:
         return False
     touched = max((mtime / 1e9 for _, mtime, _ in loaded.signature if mtime is not None), default=0.0)
     return time.time() - touched >= ACTIVE_S
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (an older run's summary may differ)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _number(value: Any) -> float | None:
