@@ -69,8 +69,7 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
 
     def run(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
-        return _JSON({"run": loaded.row(), "config": loaded.config, "summary": loaded.record.summary,
-                             "signature": _signature_text(loaded)})
+        return _JSON({"run": loaded.row(), "config": loaded.config, "summary": loaded.record.summary})
 
     def own_views(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
@@ -79,7 +78,7 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
             "views": [v.to_json() for v in dashboard_views(loaded, lines=lines)], "problems": loaded.problems,
             "state": loaded.state})
 
-    def shared_views(request: Request) -> _JSON:
+    def views(request: Request) -> _JSON:
         loaded = _load(folder, request.path_params["name"])
         return _JSON({"views": report_views.get(loaded), "problems": loaded.problems})  # (a cache of its own)
 
@@ -117,7 +116,7 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
     routes = [
         Route("/", index), Route("/plotly.min.js", plotly_js),
         Route("/api/runs", runs), Route("/api/runs/{name}", run), Route("/api/runs/{name}/dashboard", own_views),
-        Route("/api/runs/{name}/views", shared_views), Route("/api/runs/{name}/trials", trials),
+        Route("/api/runs/{name}/views", views), Route("/api/runs/{name}/trials", trials),
         Route("/api/compare", compare_runs), Route("/api/groups", groups), Route("/api/stream", stream),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -247,10 +246,6 @@ def _event(kind: str, payload: dict[str, Any]) -> str:
 
 def _load(folder: RunsFolder, name: str) -> LoadedRun:
     return folder.run(name).load()
-
-
-def _signature_text(loaded: LoadedRun) -> str:
-    return ";".join(f"{n}:{m}:{s}" for n, m, s in loaded.signature)
 
 
 class _Gate:
