@@ -365,3 +365,11 @@ def test_a_real_knobs_run_is_watched_live_and_read_whole_when_it_ends(tmp_path: 
         server.stop()
         worker.join(timeout=120)
     assert epochs and {"trial", "epoch", "train_loss", "val_loss", "lr"} <= set(epochs[0])
+
+
+@pytest.mark.parametrize("largest, step", [(0, 1), (5, 1), (9, 2), (60, 10), (300, 50), (9_999, 2000)])
+def test_epoch_and_trial_axes_tick_on_whole_numbers_only(largest: int, step: int):
+    from knobs.dashboard._figures import integer_axis
+
+    axis = integer_axis("epoch", largest)
+    assert axis["dtick"] == step and axis["tick0"] == 0 and axis["title"]["text"] == "epoch"

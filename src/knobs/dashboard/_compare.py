@@ -13,7 +13,7 @@ import math
 import statistics
 from typing import Any, Iterable, Sequence
 
-from knobs.dashboard._figures import base_layout
+from knobs.dashboard._figures import base_layout, integer_axis
 from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
 from knobs.trial import TrialState
@@ -57,7 +57,8 @@ def compare(a: LoadedRun, b: LoadedRun) -> list[View]:
                          "hovertemplate": f"{html.escape(run.name)}: best %{{y:.4g}} up to trial #%{{x}}<extra></extra>"})
     if data:
         views.append(View("compare:history", "Best so far", "search", figure={"data": data, "layout": base_layout(
-            {"xaxis": {"title": {"text": "trial"}}, "yaxis": {"title": {"text": a.metric}}})}))
+            {"xaxis": integer_axis("trial", max((x for trace in data for x in trace["x"]), default=0)),
+             "yaxis": {"title": {"text": a.metric}}})}))
     data = []
     for run, dash in ((a, "solid"), (b, "dash")):
         best = run.best
@@ -73,7 +74,8 @@ def compare(a: LoadedRun, b: LoadedRun) -> list[View]:
                                               f"{key} %{{y:.4g}}<extra></extra>"})
     if data:
         views.append(View("compare:curves", "Best trials' learning curves", "training", figure={"data": data,
-                          "layout": base_layout({"xaxis": {"title": {"text": "epoch"}},
+                          "layout": base_layout({"xaxis": integer_axis("epoch", max(
+                              (x for trace in data for x in trace["x"] if isinstance(x, (int, float))), default=1)),
                                              "yaxis": {"title": {"text": "loss"}}, "legend": {"orientation": "h"}})}))
     return views
 

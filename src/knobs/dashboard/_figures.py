@@ -20,7 +20,7 @@ from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "MAX_POINTS", "WEBGL_FROM"]
+__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "integer_axis", "MAX_POINTS", "WEBGL_FROM"]
 
 MAX_POINTS = 200  # points per drawn line
 WEBGL_FROM = 1000  # markers drawn with WebGL (scattergl) from this many on
@@ -66,7 +66,8 @@ def timeline(run: LoadedRun) -> View:
             data.append(trace)
     failed = sum(t.state is TrialState.FAILED for t in run.trials)
     return View("dash:timeline", "Trial timeline", "search", figure={"data": data, "layout": base_layout(
-        {"xaxis": {"title": {"text": "seconds since the first trial started"}}, "yaxis": {"title": {"text": "trial"}}})},
+        {"xaxis": {"title": {"text": "seconds since the first trial started"}},
+         "yaxis": integer_axis("trial", max((t.number for t in run.trials), default=0))})},
         note=f"each line is one trial, from its start to its end; {failed} failed" if failed else
         "each line is one trial, from its start to its end")
 
@@ -97,7 +98,8 @@ def history(run: LoadedRun) -> View:
     failed = sum(t.state is TrialState.FAILED for t in trials)
     note = f"{len(trials)} trials" + (f"; {failed} failed (no value: see the trials table)" if failed else "")
     return View("dash:history", "Optimization history", "search", figure={"data": data, "layout": base_layout(
-        {"xaxis": {"title": {"text": "trial"}}, "yaxis": {"title": {"text": metric}}})}, note=note)
+        {"xaxis": integer_axis("trial", max((t.number for t in trials), default=0)),
+         "yaxis": {"title": {"text": metric}}})}, note=note)
 
 
 def curves(run: LoadedRun, *, lines: int = 10) -> View:
@@ -126,14 +128,15 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
                          "hovertemplate": f"trial #{t.number} epoch %{{x}}: {_LABELS[key]} %{{y:.4g}}<extra></extra>"})
     band = _band(run, trials)
     data = band + data
+    last_epoch = max((x for trace in data for x in trace["x"] if isinstance(x, (int, float))), default=1)
     lrs = [v for trace in data if trace.get("meta", {}).get("key") == "lr" for v in trace["y"] if _finite(v)]
     log_lr = bool(lrs) and min(lrs) > 0 and max(lrs) / min(lrs) > 10
     layout = base_layout({
         "grid": {"rows": 3, "columns": 1, "pattern": "independent", "roworder": "top to bottom"},
         "height": 720, "legend": {"orientation": "h", "y": -0.08},
-        "xaxis": {"title": {"text": "epoch"}}, "yaxis": {"title": {"text": "loss"}},
-        "xaxis2": {"title": {"text": "epoch"}}, "yaxis2": {"title": {"text": "validation accuracy"}},
-        "xaxis3": {"title": {"text": "epoch"}},
+        "xaxis": integer_axis("epoch", last_epoch), "yaxis": {"title": {"text": "loss"}},
+        "xaxis2": integer_axis("epoch", last_epoch), "yaxis2": {"title": {"text": "validation accuracy"}},
+        "xaxis3": integer_axis("epoch", last_epoch),
         "yaxis3": {"title": {"text": "learning rate"}, "type": "log" if log_lr else "linear", "exponentformat": "e"},
     })
     if lrs and not log_lr:  # NOTE: from 0, so a constant rate is a flat line at its value, not at an axis' middle
@@ -200,6 +203,17 @@ def _shown_value(trial: FrozenTrial) -> float | None:
     if trial.value is not None:
         return trial.value
     return trial.intermediate[trial.last_step] if trial.intermediate else None
+
+
+def integer_axis(title: str, largest: float | None) -> dict[str, Any]:
+    """An axis of whole numbers (epochs, trial numbers): ticks on integers only, about eight of
+    them (plotly's own choice puts ticks at 1.5 and 2.5 on a short axis)."""
+    step = 1
+    for candidate in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000):
+        step = candidate
+        if (largest or 0) / candidate <= 8:
+            break
+    return {"title": {"text": title}, "tick0": 0, "dtick": step}
 
 
 def base_layout(extra: dict[str, Any]) -> dict[str, Any]:
