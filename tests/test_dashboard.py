@@ -373,3 +373,23 @@ def test_epoch_and_trial_axes_tick_on_whole_numbers_only(largest: int, step: int
 
     axis = integer_axis("epoch", largest)
     assert axis["dtick"] == step and axis["tick0"] == 0 and axis["title"]["text"] == "epoch"
+
+
+def test_knobs_dashboard_serves_until_stopped_and_prints_its_token_once(runs: Path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, "-m", "knobs.cli", "dashboard", str(runs), "--port", "0", "--no-open",
+                                "--host", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = process.stdout.readline().strip()
+        assert first.startswith("knobs dashboard: http://127.0.0.1:") and "?token=" in first
+        url = first.split(": ", 1)[1]
+        assert httpx.get(url.replace("/?", "/api/runs?"), timeout=10).json()["runs"][0]["name"] == "done"
+        assert httpx.get(url.split("?")[0] + "api/runs", timeout=10).status_code == 401
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=20)
+    assert url.split("token=")[1] not in out  # printed once, at start
