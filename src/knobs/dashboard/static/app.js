@@ -139,6 +139,7 @@ function problemsBox(problems) {
 // ---- pages ------------------------------------------------------------------------------------
 async function runsPage() {
   const data = await api("/api/runs");
+  data.runs.sort((a, b) => (b.started_at || 0) - (a.started_at || 0));  // newest first
   const rows = data.runs.map(run => el("tr", {},
     el("td", {}, el("a", {href: "#/run/" + encodeURIComponent(run.name), text: run.name})),
     el("td", {}, el("span", {class: "badge " + run.state, text: run.state})),
