@@ -13,7 +13,10 @@ runs list, the run, its dashboard views (history, curves) and the first page of 
 — then the rest (the report's views, a table sorted by value, a filtered one); then everything
 again, warm (the cache keyed by the files' signatures).
 
-Run: ``.venv/bin/python bench/dashboard.py [--trials 10000] [--keep DIR]``. It prints a table,
+``--browser`` also opens the run in headless Chromium on a real server (cold, then warm) and times
+until the page shows it and until the report's views are drawn.
+
+Run: ``.venv/bin/python bench/dashboard.py [--trials 10000] [--keep DIR] [--browser]``. It prints a table,
 writes ``bench/results/dashboard.json`` and its last line is one JSON object with the figures.
 """
 
@@ -122,10 +125,52 @@ def measure(root: Path, run: str) -> list[dict[str, Any]]:
     return rows
 
 
+def measure_browser(root: Path, run: str) -> list[dict[str, Any]]:
+    """Seconds until the page shows the run in headless Chromium (the table and the dashboard's
+    figures drawn: the page's ``knobs:figures`` mark) and until the report's views are drawn too, on a real
+    server in a thread that has read nothing yet (cold), then again (warm)."""
+    import shutil as _shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from knobs.dashboard import Server
+
+    chromium = _shutil.which("chromium") or _shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("--browser needs Chromium on PATH (apt-get install chromium)")
+    server = Server(root, port=0)
+    server._preload = lambda: None  # NOTE: cold means cold: no background read before the page asks
+    server.start()
+    rows = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            for phase in ("cold", "warm"):
+                page.goto("about:blank")
+                started = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{server.port}/#/run/{run}")
+                page.wait_for_function("document.body.dataset.ready === '1'", timeout=120_000)
+                ready = time.perf_counter() - started
+                page.wait_for_function("document.body.dataset.viewsLoaded === '1'", timeout=120_000)
+                marks = page.evaluate("() => performance.getEntriesByType('mark')"
+                                      ".map(m => [m.name.replace('knobs:', ''), Math.round(m.startTime) / 1000])")
+                marks = dict(marks)
+                # NOTE: "figures" is when the page's own content is drawn; the page's busy drawing the
+                # report's views right after delays when Playwright sees it (``ready`` then) by seconds
+                rows.append({"phase": phase, "shown_s": marks.get("figures", round(ready, 2)),
+                             "with_report_views_s": round(time.perf_counter() - started, 2), "marks": marks})
+            browser.close()
+    finally:
+        server.stop()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--keep", default=None, help="build the run under this folder and keep it")
+    parser.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
     args = parser.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="knobs-dashboard-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -134,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     built["build_s"] = round(time.perf_counter() - started, 1)
     try:
         rows = measure(root, "big")
+        in_browser = measure_browser(root, "big") if args.browser else None
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -145,8 +191,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                for phase in ("cold", "warm") for key in ("seconds", "cpu_s")}
     print(f"opening the run (the page's first requests): cold {opening['cold_seconds']} s wall "
           f"({opening['cold_cpu_s']} s CPU), warm {opening['warm_seconds']} s wall ({opening['warm_cpu_s']} s CPU)")
+    for row in in_browser or ():
+        print(f"in Chromium, {row['phase']}: the run shown after {row['shown_s']} s, with the report's views after "
+              f"{row['with_report_views_s']} s; steps (s from navigation): {row['marks']}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    figures = {"run": built, "open": opening, "load_average": load, "cpus": os.cpu_count(), "requests": rows}
+    figures = {"run": built, "open": opening, "load_average": load, "cpus": os.cpu_count(), "requests": rows,
+               "browser": in_browser}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=1) + "\n")
     print(json.dumps({"trials": built["trials"], **opening, "load_average": load,

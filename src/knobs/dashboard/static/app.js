@@ -16,7 +16,7 @@ const table = {sort: "number", desc: false, states: new Set(), q: "", page: 0, p
 const plotlyReady = new Promise((resolve, reject) => {
   if (window.Plotly) { resolve(window.Plotly); return; }
   const script = document.getElementById("plotly-js");
-  script.addEventListener("load", () => resolve(window.Plotly));
+  script.addEventListener("load", () => { performance.mark("knobs:plotly"); resolve(window.Plotly); });
   script.addEventListener("error", () => reject(new Error("plotly.min.js could not be loaded")));
 });
 
@@ -121,8 +121,9 @@ async function drawViews(container, views) {
       let div = card.querySelector(".figure");
       if (!div) { card.replaceChildren(title, note || "", div = el("div", {class: "figure"})); }
       else { card.replaceChildren(title, note || "", div); }
-      const layout = Object.assign({autosize: true}, view.figure.layout || {});
-      Plotly.react(div, view.figure.data || [], layout, {responsive: true, displaylogo: false});
+        const layout = Object.assign({autosize: true}, view.figure.layout || {});
+      await Plotly.react(div, view.figure.data || [], layout, {responsive: true, displaylogo: false});
+      performance.mark("knobs:drawn " + view.key);
     } else {
       card.replaceChildren(title, note || "", el("div", {class: "view-html", html: view.html || ""}));
     }
@@ -157,6 +158,7 @@ async function runsPage() {
 async function runPage(name, fresh) {
   const [info, own] = await Promise.all([api(`/api/runs/${encodeURIComponent(name)}`),
                                          api(`/api/runs/${encodeURIComponent(name)}/dashboard`)]);
+  performance.mark("knobs:data");  // (marks: bench/dashboard.py --browser times the page's steps)
   if (fresh || !document.getElementById("run-page")) {
     main.replaceChildren(el("div", {id: "run-page"},
       el("h2", {id: "run-title"}), el("div", {id: "run-problems"}), el("div", {id: "ticker", class: "ticker"}),
@@ -181,7 +183,10 @@ async function runPage(name, fresh) {
   document.getElementById("run-facts").replaceChildren(el("dl", {class: "facts"}, ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})])), details);
   const shared = api(`/api/runs/${encodeURIComponent(name)}/views`).catch(error => ({error}));
   await loadTrials(name);
+  performance.mark("knobs:table");
   await drawViews(document.getElementById("own-views"), own.views);
+  performance.mark("knobs:figures");
+  document.body.dataset.ready = "1";  // the run is shown; the report's views follow
   shared.then(async result => {  // the report's views: drawn when they come, after the page is up
     const container = document.getElementById("report-views");
     if (!container) return;
