@@ -393,3 +393,11 @@ def test_knobs_dashboard_serves_until_stopped_and_prints_its_token_once(runs: Pa
         process.terminate()
         out, _ = process.communicate(timeout=20)
     assert url.split("token=")[1] not in out  # printed once, at start
+
+
+def test_a_run_name_with_spaces_and_accents_is_found(tmp_path: Path):
+    root = tmp_path / "runs"
+    write_run(root, "exp 1 é")
+    c = client(root)
+    assert c.get("/api/runs").json()["runs"][0]["name"] == "exp 1 é"
+    assert c.get("/api/runs/exp%201%20%C3%A9/trials").json()["total"] == 4
