@@ -173,7 +173,8 @@ async function runPage(name, fresh) {
   title.replaceChildren(run.name + " ", el("span", {class: "badge " + run.state, text: run.state}));
   const box = problemsBox(run.problems);
   document.getElementById("run-problems").replaceChildren(...(box ? [box] : []));
-  const facts = [["trials", fmt(run.trials) + " " + Object.entries(run.states).map(([s, n]) => `${s} ${n}`).join(", ")],
+  const states = Object.entries(run.states).map(([s, n]) => `${s} ${n}`).join(", ");
+  const facts = [["trials", fmt(run.trials) + (states ? ` (${states})` : "")],
                  ["best " + run.metric, fmt(run.best_value) + ` (${run.direction})`], ["started", when(run.started_at)],
                  ["source", run.source || "—"], ["seed", fmt(run.seed)],
                  ["summary", run.partial ? "not written yet: built from events.jsonl and study.db" : "summary.json"]];
