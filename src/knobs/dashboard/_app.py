@@ -60,71 +60,77 @@ _SECURITY_HEADERS = [
 def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool = True) -> Starlette:
     """The dashboard over ``runs_dir``. ``token``: required on every request when given (the
     server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers."""
-    folder = RunsFolder(Path(runs_dir))
-    report_views = _ReportViews()
-    memo = _Memo()
+    api = _Api(RunsFolder(Path(runs_dir)))
+    routes = [
+        Route("/", _index), Route("/plotly.min.js", _plotly_js), Route("/api/runs", api.runs),
+        Route("/api/runs/{name}", api.run), Route("/api/runs/{name}/dashboard", api.own_views),
+        Route("/api/runs/{name}/views", api.views), Route("/api/runs/{name}/trials", api.trials),
+        Route("/api/compare", api.compare), Route("/api/groups", api.groups), Route("/api/stream", api.stream),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    handlers = {UnknownRun: _unknown_run, Exception: _failure}
+    app = Starlette(routes=routes, exception_handlers=handlers,
+                    middleware=[Middleware(_Gate, token=token, loopback=loopback), Middleware(GZipMiddleware)])
+    app.state.folder = api.folder
+    return app
 
-    def runs(request: Request) -> _JSON:
-        return _JSON({"root": folder.root.name, "runs": folder.rows()})
 
-    def run(request: Request) -> _JSON:
-        loaded = _load(folder, request.path_params["name"])
+class _Api:
+    """The JSON endpoints over one runs folder; each reads (cached) and answers, nothing else."""
+
+    def __init__(self, folder: RunsFolder) -> None:
+        self.folder, self.report_views, self.memo = folder, _ReportViews(), _Memo()
+
+    def load(self, request: Request, name: str | None = None) -> LoadedRun:
+        return self.folder.run(name if name is not None else request.path_params["name"]).load()
+
+    def runs(self, request: Request) -> _JSON:
+        return _JSON({"root": self.folder.root.name, "runs": self.folder.rows()})
+
+    def run(self, request: Request) -> _JSON:
+        loaded = self.load(request)
         return _JSON({"run": loaded.row(), "config": loaded.config, "summary": loaded.record.summary})
 
-    def own_views(request: Request) -> _JSON:
-        loaded = _load(folder, request.path_params["name"])
+    def own_views(self, request: Request) -> Response:
+        loaded = self.load(request)
         lines = _int(request.query_params.get("lines"), 10, 1, 50)
-        return memo.response(("dashboard", loaded.name, lines), loaded.signature, lambda: {
+        return self.memo.response(("dashboard", loaded.name, lines), loaded.signature, lambda: {
             "views": [v.to_json() for v in dashboard_views(loaded, lines=lines)], "problems": loaded.problems,
             "state": loaded.state})
 
-    def views(request: Request) -> _JSON:
-        loaded = _load(folder, request.path_params["name"])
-        return _JSON({"views": report_views.get(loaded), "problems": loaded.problems})  # (a cache of its own)
+    def views(self, request: Request) -> _JSON:
+        loaded = self.load(request)
+        return _JSON({"views": self.report_views.get(loaded), "problems": loaded.problems})
 
-    def trials(request: Request) -> _JSON:
-        loaded = _load(folder, request.path_params["name"])
-        q = request.query_params
+    def trials(self, request: Request) -> _JSON:
+        loaded, q = self.load(request), request.query_params
         sort = q.get("sort", "number")
         if sort not in SORT_KEYS and not sort.startswith("param:"):
             return _error(400, f"sort must be one of {', '.join(SORT_KEYS)} or param:<name>; got {sort!r}")
         query = TableQuery(sort=sort, descending=q.get("desc") in ("1", "true"),
                            states=frozenset(s for s in q.get("state", "").split(",") if s), text=q.get("q", "")[:200],
                            page=_int(q.get("page"), 0, 0, 10**9), per_page=_int(q.get("per_page"), 50, 1, 500))
-        table = memo.value(("rows", loaded.name), loaded.signature, lambda: table_rows(loaded.trials))
+        table = self.memo.value(("rows", loaded.name), loaded.signature, lambda: table_rows(loaded.trials))
         return _JSON(trials_page(table, query, loaded.direction))
 
-    def compare_runs(request: Request) -> _JSON:
-        a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
-        views = compare(_load(folder, a), _load(folder, b))
-        return _JSON({"views": [v.to_json() for v in views]})
+    def compare(self, request: Request) -> _JSON:
+        a, b = (self.load(request, request.query_params.get(k, "")) for k in ("a", "b"))
+        return _JSON({"views": [v.to_json() for v in compare(a, b)]})
 
-    def groups(request: Request) -> _JSON:
-        return _JSON({"views": [seed_groups(folder.load_all()).to_json()]})  # NOTE: loads every run (once per change)
+    def groups(self, request: Request) -> _JSON:
+        return _JSON({"views": [seed_groups(self.folder.load_all()).to_json()]})  # NOTE: every run (cached)
 
-    async def stream(request: Request) -> StreamingResponse:
-        return StreamingResponse(_live(folder, request), media_type="text/event-stream",
+    async def stream(self, request: Request) -> StreamingResponse:
+        return StreamingResponse(_live(self.folder, request), media_type="text/event-stream",
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
-    def index(request: Request) -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
 
-    def plotly_js(request: Request) -> FileResponse:
-        return FileResponse(_plotly_bundle(), media_type="text/javascript",
-                            headers={"cache-control": "max-age=86400"})
+def _index(request: Request) -> FileResponse:
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
 
-    routes = [
-        Route("/", index), Route("/plotly.min.js", plotly_js),
-        Route("/api/runs", runs), Route("/api/runs/{name}", run), Route("/api/runs/{name}/dashboard", own_views),
-        Route("/api/runs/{name}/views", views), Route("/api/runs/{name}/trials", trials),
-        Route("/api/compare", compare_runs), Route("/api/groups", groups), Route("/api/stream", stream),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
-    handlers = {UnknownRun: _unknown_run, Exception: _failure}
-    app = Starlette(routes=routes, exception_handlers=handlers,
-                    middleware=[Middleware(_Gate, token=token, loopback=loopback), Middleware(GZipMiddleware)])
-    app.state.folder = folder
-    return app
+
+def _plotly_js(request: Request) -> FileResponse:
+    return FileResponse(_plotly_bundle(), media_type="text/javascript", headers={"cache-control": "max-age=86400"})
 
 
 REPLACED = {"history": "dash:history", "curves": "dash:curves"}
@@ -242,10 +248,6 @@ def _epoch(record: dict[str, Any]) -> dict[str, Any]:
 
 def _event(kind: str, payload: dict[str, Any]) -> str:
     return f"event: {kind}\ndata: {dumps(payload).decode()}\n\n"
-
-
-def _load(folder: RunsFolder, name: str) -> LoadedRun:
-    return folder.run(name).load()
 
 
 class _Gate:

@@ -35,8 +35,22 @@ def flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def compare(a: LoadedRun, b: LoadedRun) -> list[View]:
-    """Two runs side by side: their figures, their configs' differences, the best so far of both
-    and the best trials' validation curves on shared axes."""
+    """Two runs side by side: their figures and their configs' differences, the best so far of both
+    and the best trials' learning curves on shared axes."""
+    views = [_side_by_side(a, b)]
+    history = [trace for run, dash in ((a, "solid"), (b, "dash")) for trace in _best_so_far_trace(run, dash)]
+    if history:
+        views.append(View("compare:history", "Best so far", "search", figure={"data": history, "layout": base_layout(
+            {"xaxis": integer_axis("trial", _largest_x(history)), "yaxis": {"title": {"text": a.metric}}})}))
+    curves = [trace for run, dash in ((a, "solid"), (b, "dash")) for trace in _best_curve_traces(run, dash)]
+    if curves:
+        views.append(View("compare:curves", "Best trials' learning curves", "training", figure={"data": curves,
+                          "layout": base_layout({"xaxis": integer_axis("epoch", _largest_x(curves)),
+                                                 "yaxis": {"title": {"text": "loss"}}, "legend": {"orientation": "h"}})}))
+    return views
+
+
+def _side_by_side(a: LoadedRun, b: LoadedRun) -> View:
     rows = [("state", a.state, b.state), ("trials", len(a.trials), len(b.trials)),
             ("source", a.source, b.source), (f"best {a.metric}", _best_value(a), _best_value(b)),
             ("best trial", _best_number(a), _best_number(b))]
@@ -45,39 +59,31 @@ def compare(a: LoadedRun, b: LoadedRun) -> list[View]:
     fa, fb = flat(a.config), flat(b.config)
     differing = [k for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k) and k != "name"]
     rows += [(k, fa.get(k, "—"), fb.get(k, "—")) for k in differing]
-    table = _table(["", a.name, b.name], rows)
     note = f"{len(differing)} config key(s) differ" if a.config and b.config else "a run has no logged config"
-    views = [View("compare:table", f"{a.name} and {b.name}", "summary", html=table, note=note)]
-    data = []
-    for run, dash in ((a, "solid"), (b, "dash")):
-        xs, ys = _best_so_far(run)
-        if xs:
-            data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": run.name,
-                         "line": {"shape": "hv", "dash": dash},
-                         "hovertemplate": f"{html.escape(run.name)}: best %{{y:.4g}} up to trial #%{{x}}<extra></extra>"})
-    if data:
-        views.append(View("compare:history", "Best so far", "search", figure={"data": data, "layout": base_layout(
-            {"xaxis": integer_axis("trial", max((x for trace in data for x in trace["x"]), default=0)),
-             "yaxis": {"title": {"text": a.metric}}})}))
-    data = []
-    for run, dash in ((a, "solid"), (b, "dash")):
-        best = run.best
-        if best is None:
-            continue
-        curve = trial_curve(best, run.events, run.metric)
-        for key, width in (("val_loss", 2), ("train_loss", 1)):
-            if any(v is not None for v in curve.get(key) or []):
-                data.append({"type": "scatter", "mode": "lines", "x": curve["epoch"], "y": curve[key],
-                             "name": f"{run.name} #{best.number} {key.replace('_', ' ')}",
-                             "line": {"dash": dash, "width": width},
-                             "hovertemplate": f"{html.escape(run.name)} trial #{best.number} epoch %{{x}}: "
-                                              f"{key} %{{y:.4g}}<extra></extra>"})
-    if data:
-        views.append(View("compare:curves", "Best trials' learning curves", "training", figure={"data": data,
-                          "layout": base_layout({"xaxis": integer_axis("epoch", max(
-                              (x for trace in data for x in trace["x"] if isinstance(x, (int, float))), default=1)),
-                                             "yaxis": {"title": {"text": "loss"}}, "legend": {"orientation": "h"}})}))
-    return views
+    return View("compare:table", f"{a.name} and {b.name}", "summary", html=_table(["", a.name, b.name], rows), note=note)
+
+
+def _best_so_far_trace(run: LoadedRun, dash: str) -> list[dict[str, Any]]:
+    xs, ys = _best_so_far(run)
+    if not xs:
+        return []
+    return [{"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": run.name, "line": {"shape": "hv", "dash": dash},
+             "hovertemplate": f"{html.escape(run.name)}: best %{{y:.4g}} up to trial #%{{x}}<extra></extra>"}]
+
+
+def _best_curve_traces(run: LoadedRun, dash: str) -> list[dict[str, Any]]:
+    best = run.best
+    if best is None:
+        return []
+    curve = trial_curve(best, run.events, run.metric)
+    return [{"type": "scatter", "mode": "lines", "x": curve["epoch"], "y": curve[key],
+             "name": f"{run.name} #{best.number} {key.replace('_', ' ')}", "line": {"dash": dash, "width": width},
+             "hovertemplate": f"{html.escape(run.name)} trial #{best.number} epoch %{{x}}: {key} %{{y:.4g}}<extra></extra>"}
+            for key, width in (("val_loss", 2), ("train_loss", 1)) if any(v is not None for v in curve.get(key) or [])]
+
+
+def _largest_x(traces: list[dict[str, Any]]) -> float:
+    return max((x for trace in traces for x in trace["x"] if isinstance(x, (int, float))), default=1)
 
 
 def seed_groups(runs: Sequence[LoadedRun]) -> View:
