@@ -34,15 +34,15 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+import knobs
 from knobs.dashboard import create_app
 from knobs.storage import SQLStorage
 from knobs.trial import TrialState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dashboard.json"
-SPACE = {"lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
-         "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
-         "width": {"type": "int", "low": 16, "high": 512, "log": True},
-         "optimizer": {"type": "choice", "options": ["adam", "sgd"]}}
+SPACE = knobs.Space({"lr": knobs.Float(1e-4, 1.0, log=True), "weight_decay": knobs.Float(1e-6, 1e-2, log=True),
+                     "width": knobs.Choice([16, 32, 64, 128, 256, 512]),
+                     "optimizer": knobs.Choice(["adam", "sgd"])}).to_json()
 RUNGS, WEIGHTS = (1, 3, 9, 27), (0.5, 0.25, 0.15, 0.10)
 BATCH = 500
 

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import knobs
 from knobs.storage import SQLStorage
 from knobs.trial import TrialState
 
-SPACE = {"lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
-         "width": {"type": "int", "low": 16, "high": 512, "log": True}}
+SPACE = knobs.Space({"lr": knobs.Float(1e-4, 1.0, log=True), "width": knobs.Int(16, 512, log=True)}).to_json()
 
 
 def curve(epochs: int, scale: float = 1.0) -> dict[str, list]:

@@ -56,7 +56,7 @@ def test_a_run_without_summary_is_summarized_from_its_log_and_study(runs: Path):
     body = client(runs).get("/api/runs/working").json()
     summary = body["summary"]
     assert body["run"]["partial"] and summary["best_trial"]["number"] == 2  # the lowest value so far
-    assert summary["search"]["space"]["lr"]["log"] is True and summary["data"]["source"] == "digits"
+    assert summary["search"]["space"]["params"]["lr"]["log"] is True and summary["data"]["source"] == "digits"
     assert body["config"]["seed"] == 1
 
 
@@ -299,6 +299,7 @@ def test_the_page_and_plotly_are_served_from_the_package(runs: Path):
     plotly = c.get("/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
     assert c.get("/static/app.js").status_code == 200 and c.get("/static/app.css").status_code == 200
+    assert "table[data-sortable]" in c.get("/views.js").text  # the sorter the report's fragments rely on
 
 
 def test_cli_refuses_a_missing_folder_and_a_taken_port(tmp_path: Path, runs: Path, capsys):

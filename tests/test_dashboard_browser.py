@@ -109,3 +109,22 @@ def test_nothing_overflows_at_420_px(page, server: Server, hash_: str):
         screenshot(page, "dashboard-420")
 
 
+
+
+def test_the_reports_search_views_show_in_the_page_once_wired_with_no_dashboard_change(page, tmp_path, monkeypatch):
+    from knobs.report import _run_views, _search_views
+
+    monkeypatch.setattr(_run_views, "PRODUCERS", [*_run_views.PRODUCERS, _search_views.views])
+    root = tmp_path / "runs"
+    write_run(root, "searched", n_complete=12, pruned=2, failed=1)
+    server = Server(root, port=0).start()
+    try:
+        _open(page, server, "#/run/searched")
+        keys = page.evaluate("() => [...document.querySelectorAll('#report-views section.view')].map(s => s.dataset.key)")
+        assert "findings" in keys and "timeline" not in keys and "trials" not in keys  # (drawn by the dashboard)
+        set_width(page, 420)  # a window made narrow after the page is drawn: the figures follow it
+        page.wait_for_timeout(1000)
+        assert_no_horizontal_overflow(page)
+    finally:
+        page.goto("about:blank")  # the page lets go of its stream before the server stops
+        server.stop()

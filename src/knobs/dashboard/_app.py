@@ -39,6 +39,7 @@ from knobs.dashboard._json import dumps
 from knobs.dashboard._runs import LoadedRun, RunsFolder, UnknownRun
 from knobs.dashboard._table import SORT_KEYS, TableQuery, table_rows, trials_page
 from knobs.report import _run_views
+from knobs.report._search_views import sorter_js
 from knobs.report._views import collect_views
 
 __all__ = ["create_app", "shared_views", "REPLACED", "POLL_S", "TOKEN_COOKIE", "LOOPBACK_NAMES"]
@@ -62,7 +63,7 @@ def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool
     server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers."""
     api = _Api(RunsFolder(Path(runs_dir)))
     routes = [
-        Route("/", _index), Route("/plotly.min.js", _plotly_js), Route("/api/runs", api.runs),
+        Route("/", _index), Route("/plotly.min.js", _plotly_js), Route("/views.js", _views_js), Route("/api/runs", api.runs),
         Route("/api/runs/{name}", api.run), Route("/api/runs/{name}/dashboard", api.own_views),
         Route("/api/runs/{name}/views", api.views), Route("/api/runs/{name}/trials", api.trials),
         Route("/api/compare", api.compare), Route("/api/groups", api.groups), Route("/api/stream", api.stream),
@@ -129,14 +130,21 @@ def _index(request: Request) -> FileResponse:
     return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
 
 
+def _views_js(request: Request) -> Response:
+    """The script the views' HTML fragments rely on (the report's one table sorter: fragments carry
+    no script, the page includes it once)."""
+    return Response(sorter_js(), media_type="text/javascript", headers={"cache-control": "no-store"})
+
+
 def _plotly_js(request: Request) -> FileResponse:
     return FileResponse(_plotly_bundle(), media_type="text/javascript", headers={"cache-control": "max-age=86400"})
 
 
-REPLACED = {"history": "dash:history", "curves": "dash:curves"}
-"""The report's views the dashboard draws itself, aggregated for large studies (report key → its
-own): the report's history and every trial's curve are one trace per trial — 20 s and 3 MB for
-10,000 trials. Their producers (named after them in ``knobs.report``'s PRODUCERS) are skipped."""
+REPLACED = {"history": "dash:history", "curves": "dash:curves", "timeline": "dash:timeline", "trials": "trials table"}
+"""The report's views the dashboard draws itself, for large studies (report key → its own): the
+report's history and every trial's curve are one trace per trial — 20 s and 3 MB for 10,000
+trials —, its timeline 1.1 MB there, its trials table the best 1,000 (the dashboard's is paged on
+the server over all). Producers of only these (named in ``_REPLACED_PRODUCERS``) are skipped."""
 _REPLACED_PRODUCERS = {"history", "every_curve"}
 
 
