@@ -17,7 +17,15 @@ from typing import Any
 
 from knobs.errors import ConfigError
 
-__all__ = ["image_backbone", "is_image_backbone", "backbone_input_shape", "check_backbone_transfer"]
+__all__ = ["BACKBONE_SPACE", "image_backbone", "is_image_backbone", "backbone_input_shape", "search_space",
+           "check_backbone_transfer"]
+
+#: What an image backbone's run searches when the config gives no ``[search.space]``: the training keys
+#: that matter when fine-tuning (the default space's width and depth are the MLP's, which a backbone
+#: does not have). AdamW with decoupled weight decay is the usual fine-tuning optimizer.
+BACKBONE_SPACE = {"lr": {"low": 1e-4, "high": 3e-3, "log": True},
+                  "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
+                  "optimizer": "adamw"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -46,6 +54,13 @@ def is_image_backbone(family: Any) -> bool:
     if not is_pretrained(family):
         return False
     return family.startswith(TIMM_PREFIX) or image_backbone(family) is not None
+
+
+def search_space(cfg: Any) -> dict[str, Any]:
+    """``[search.space]`` as given, or ``BACKBONE_SPACE`` for an image backbone's run that gives none."""
+    if "space" not in cfg.search.model_fields_set and cfg.model.builder is None and is_image_backbone(cfg.model.family):
+        return dict(BACKBONE_SPACE)
+    return cfg.search.space
 
 
 def backbone_input_shape(dataset: Any, family: str) -> tuple[int, ...] | None:
