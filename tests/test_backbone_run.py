@@ -184,12 +184,14 @@ def test_a_timm_backbone_runs_the_cycle_predicts_and_refuses_a_changed_weights_f
     with pytest.raises(ConfigError, match=r"checkpoint \S+\.pt was built from model.weights .* has changed since"):
         run(_timm_cfg(tmp_path, **{"search.n_trials": 3}), display=Display(quiet=True))
     weights.write_bytes(original)
-    result = run(_timm_cfg(tmp_path, **{"search.n_trials": 3}), display=Display(quiet=True))  # resumed, one more
+    result = run(_timm_cfg(tmp_path, **{"search.n_trials": 3, "checks.overfit_tiny": True}),
+                 display=Display(quiet=True))  # resumed, one more trial
     summary = result.summary
     assert summary["states"]["complete"] == 3
+    assert (result.path / "report.html").exists() and len(summary["ensemble"]["members"]) == 2
     assert set(summary["best_trial"]["config"]) == {"lr", "weight_decay"}
     assert summary["test"]["accuracy"] >= 0.75  # brightness classes: learnt
-    assert {r["name"] for r in summary["preflight"]} >= {"initial_loss", "finite"}
+    assert {r["name"] for r in summary["preflight"]} >= {"initial_loss", "overfit_tiny", "finite"}
     best = torch.load(result.path / "checkpoints" / "best.pt", weights_only=False)
     record = best["extra"]["weights"]
     assert record["key"] == "model.weights" and record["path"] == str(weights.resolve())
