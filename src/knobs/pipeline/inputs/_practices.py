@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from knobs.errors import ConfigError
-from knobs.pipeline.inputs._backbone_images import check_backbone_transfer, is_image_backbone
 from knobs.pipeline.inputs._augment import (AUGMENT_PREFIX, augment_options, augmented_texts, check_augment, data_kind,
                                      image_augment)
+from knobs.pipeline.inputs._backbone_images import check_backbone_transfer, is_image_backbone
 
 __all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model",
            "transfer_groups"]
