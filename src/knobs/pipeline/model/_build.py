@@ -24,7 +24,7 @@ from knobs.config import RunConfig
 from knobs.models import build_model as build_family
 from knobs.pipeline.inputs._backbone_images import is_image_backbone
 from knobs.pipeline.inputs._practices import pretrained_model
-from knobs.pipeline.model._backbone_model import backbone_checkpoint_config, backbone_model
+from knobs.pipeline.model._backbone_model import PretrainedWeights, backbone_checkpoint_config, finish_backbone
 from knobs.pipeline.model._builder import call_builder, load_builder
 from knobs.pipeline.model._builder_transfer import builder_transfer_model
 from knobs.pipeline.model._info import ModelInfo
@@ -47,7 +47,10 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
             builder that cannot be imported, raises, or returns no ``nn.Module``.
     """
     if cfg.model.builder is None and is_image_backbone(cfg.model.family):
-        return backbone_model(cfg, params, info)  # its [transfer] too
+        weights = PretrainedWeights.of_config(cfg)  # model.weights or [transfer] source, hashed
+        model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
+                             weights=weights and weights.for_build(cfg.model.family), **split_params(params)[1])
+        return finish_backbone(cfg, model, info, weights)  # its [transfer] and its preprocessing
     if cfg.transfer is not None:
         if cfg.model.builder is not None:
             return builder_transfer_model(cfg, info.n_classes)
