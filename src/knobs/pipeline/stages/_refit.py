@@ -34,7 +34,8 @@ __all__ = ["refit_evaluation"]
 def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, trials: Sequence[FrozenTrial],
                      direction: str) -> dict:
     """Refit the best trial's configuration on every non-test row, save it as checkpoints/best.pt,
-    open the vault once and return ``{"test", "final_model": "refit", "refit"}``.
+    open the vault once and return ``{"test", "final_model": "refit", "refit", "test_outputs"}`` (the last: the
+    test rows, targets and outputs, for the worst-classified rows view).
 
     Args:
         objective: the run's ``TrialObjective`` (its data holds every non-test row as training rows).
@@ -55,8 +56,9 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model, data)
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
     model = with_target(model, data.target)  # regression: answers in the target's own units
-    test = split_metrics(data.task, y_test, outputs(model, data.to_model_input(X_test), data.task))
+    test_out = outputs(model, data.to_model_input(X_test), data.task)
+    test = split_metrics(data.task, y_test, test_out)
     refit = {"trial": best.number, "epochs": epochs, "epochs_run": len(history.records),
              "rows": int(len(data.train[1])), "fold_best_epochs": fold_epochs,
              "train_loss": history.records[-1]["train_loss"]}
-    return {"test": test, "final_model": "refit", "refit": refit}
+    return {"test": test, "final_model": "refit", "refit": refit, "test_outputs": (X_test, y_test, test_out)}
