@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from knobs.pipeline.rundir._views import VIEWS_DIR, rounded, write_view
+from knobs.pipeline.trials._objective import _StopAfter
 from knobs.watch import Watch
 
 __all__ = ["watch_record", "record_diagnosis", "recorded_trial", "watched_replay", "MAX_PROBES"]
@@ -53,6 +54,7 @@ def watch_record(watch: dict[str, Any], trial: int | None, source: str, **facts:
                             "values": [rounded(p.get("activations", {}).get(module, {}).get(key)) for p in probes]})
     return {"format": 1, "trial": trial, "source": source, **facts, "every": watch.get("every"),
             "steps": [p["step"] for p in probes], "epochs_at": [p.get("epoch") for p in probes],
+            "train_loss": [rounded(e.get("train_loss"), 6) for e in watch.get("epochs") or []],
             "layers": layers, "activations": activations}
 
 
@@ -85,5 +87,6 @@ def watched_replay(objective: Any, params: dict[str, Any], data: Any, seed: int,
     seconds). About ``MAX_PROBES`` probes over the whole replay."""
     watch = Watch(every=max(1, math.ceil(epochs * steps_per_epoch / MAX_PROBES)))
     start = time.perf_counter()
-    objective.fit(params, data, seed, [watch], until=epochs)
+    # NOTE: with validation, as the trial trained (a plateau schedule reads it), stopped after ``epochs``
+    objective.fit(params, data, seed, [watch, _StopAfter(epochs)])
     return watch.to_dict(), time.perf_counter() - start
