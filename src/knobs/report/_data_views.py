@@ -152,7 +152,7 @@ def samples(run: RunRecord) -> Iterable[View]:
         note = (f"{len(items)} training images as the model gets them, {how}, standardization undone for the eye; "
                 f"check the labels match the pictures and the augmentation keeps them recognizable.")
     elif kind == "text":
-        rows = [[_e(item.get("label")), _e(item.get("text")), _e(item.get("seen")),
+        rows = [[_e(item.get("label")), _e(item.get("text")), _e(item.get("seen") or "–"),
                  "<br>".join(_e(s) for s in item.get("augmented") or []) or "–"] for item in items]
         body = _table(["label", "text", "what the model reads", "EDA sentences"], rows)
         note = (f"{len(items)} training texts, the words the model reads (unknown ones as <unk>), and the new "
@@ -299,7 +299,7 @@ def worst(run: RunRecord) -> Iterable[View]:
         keys = ["true", "predicted", "p_predicted", "p_true"] if classes else ["true", "predicted", "error"]
         if kind == "text":
             header, rows = ["row", *lead, "text (as the model reads it)"], [
-                [_e(item.get("id", item.get("row"))), *(_number(item.get(k)) for k in keys), _e(item.get("text"))]
+                [_e(item.get("id", item.get("row"))), *(_number(item.get(k)) for k in keys), _e(item.get("text") or "–")]
                 for item in items]
         else:
             columns = items[0].get("columns", []) if items else []

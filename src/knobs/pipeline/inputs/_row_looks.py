@@ -18,6 +18,8 @@ __all__ = ["RowLooks"]
 
 #: the most columns a table row shows (the rest are counted)
 COLUMNS = 24
+#: training rows whose raw values give the thumbnails' pixel range (a few suffice; large images are big)
+PIXEL_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class RowLooks:
                     scaler=data.scaler, input_shape=tuple(data.input_shape))
         if kind != "image":
             return looks
-        raw = looks.raw(data.train[0][:512])
+        raw = looks.raw(data.train[0][:PIXEL_ROWS])
         low, high = float(np.min(raw)), float(np.max(raw))
         return replace(looks, pixel_range=(low, high if high > low else low + 1.0))
 
@@ -100,9 +102,12 @@ class RowLooks:
             return list(pictures.transpose(0, 2, 3, 1))
         return list(pictures[:, 0])  # one channel (or many: the first)
 
-    def sentence(self, ids: Sequence[float]) -> str:
-        """Token ids → the words the model reads (padding dropped; unknown words show as ``<unk>``)."""
-        vocab = self.vocab or []
+    def sentence(self, ids: Sequence[float]) -> str | None:
+        """Token ids → the words the model reads (padding dropped; unknown words show as ``<unk>``);
+        None without a vocabulary (a backbone's own tokenizer)."""
+        vocab = self.vocab
+        if not vocab:
+            return None
         words = [vocab[i] if 0 <= i < len(vocab) else "<unk>" for i in (int(v) for v in ids) if i != 0]
         return " ".join(words)
 

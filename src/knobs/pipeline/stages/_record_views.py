@@ -115,7 +115,7 @@ def _text_samples(looks: RowLooks, data: Any, rows: np.ndarray, options: dict, s
             made[int(i)].append(str(sentence))
     labels = data.train[1][torch.as_tensor(rows)].numpy()
     return [{"label": looks.label(label), "text": text[:TEXT_CHARS],
-             "seen": looks.sentence(data.train[0][int(row)].tolist())[:TEXT_CHARS],
+             "seen": (looks.sentence(data.train[0][int(row)].tolist()) or "")[:TEXT_CHARS] or None,
              "augmented": [s[:TEXT_CHARS] for s in sentences[:SENTENCES]]}
             for text, label, row, sentences in zip(texts, labels, rows, made)]
 
@@ -186,7 +186,7 @@ def record_worst(run: OpenRun, final_model: str, X_test: np.ndarray, y_test: np.
         images = looks.images(X_test[order])
     for item, i in zip(items, order):
         if looks.kind == "text":
-            item["text"] = looks.sentence(X_test[i])[:TEXT_CHARS]
+            item["text"] = (looks.sentence(X_test[i]) or "")[:TEXT_CHARS] or None
         elif looks.kind == "table":
             item.update(looks.row(X_test[i]))
     record = {"format": 1, "kind": looks.kind, "task": looks.task, "final_model": final_model, "n": int(len(y)),
