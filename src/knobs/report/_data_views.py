@@ -40,7 +40,7 @@ THUMB_PX = 56
 _SCROLL = "overflow-x:auto;max-width:100%"
 # NOTE: a plain white look spelled out, not a template: a template travels inside every figure's JSON
 # (about 7 KB each), and the report must stay small enough to mail.
-_LOOK = dict(plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=50, r=10, t=10, b=40))
+_LOOK = dict(plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=50, r=24, t=10, b=40))
 _AXIS = dict(gridcolor="#e5e5e5", linecolor="#999", zeroline=False)
 _CELL = "padding:2px 6px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
 
