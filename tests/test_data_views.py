@@ -319,7 +319,7 @@ def test_text_run_records_texts_with_their_eda_sentences_and_the_worst_texts(tmp
 
 
 @pytest.mark.slow
-def test_fold_mode_regression_records_the_largest_errors_of_the_refit(tmp_path):
+def test_fold_mode_regression_records_the_largest_errors_and_the_watched_refit(tmp_path):
     space = {"lr": {"low": 3e-3, "high": 1e-2, "log": True}, "width": 16, "depth": 1, "optimizer": "adam"}
     d = run(_cfg(tmp_path, **{"data.source": "diabetes", "data.folds": 2, "search.n_trials": 2, "search.space": space}),
             display=Display(quiet=True)).path
@@ -329,5 +329,11 @@ def test_fold_mode_regression_records_the_largest_errors_of_the_refit(tmp_path):
     assert errors == sorted(errors, reverse=True) and worst["items"][0]["columns"][:2] == ["age", "sex"]
     samples = json.loads((d / "views/samples.json").read_text())
     assert samples["kind"] == "table" and len(samples["items"]) == 5 and float(samples["items"][0]["label"])
+    watched = json.loads((d / "views/watch.json").read_text())  # the refit happens anyway: watched, not replayed
+    summary = json.loads((d / "summary.json").read_text())
+    assert watched["source"] == "refit" and watched["trial"] == summary["refit"]["trial"]
+    assert watched["epochs"] == summary["refit"]["epochs_run"] and watched["layers"]
+    assert not any(e["event"] in ("views_watch", "views_skipped") for e in _events(d))
     views = _checked(_views(d))
-    assert "class_recall" not in views and {"samples", "worst", "vault"} <= set(views)
+    assert "class_recall" not in views and {"samples", "worst", "vault", "watch_ratio"} <= set(views)
+    assert views["watch_ratio"].note.startswith("The refit of trial")

@@ -212,6 +212,8 @@ def _watch_source(record: dict) -> str:
     probes = f"one probe every {every} steps" if every else "sampled steps"
     if record.get("source") == "diagnosis":
         return f"From the autopilot's diagnosis of trial {trial} ({epochs} epochs, {probes})"
+    if record.get("source") == "refit":
+        return f"The refit of trial {trial}'s configuration on every non-test row ({epochs} epochs, {probes})"
     seconds = record.get("seconds")
     cost = f", {seconds:.2g} s" if isinstance(seconds, (int, float)) else ""
     return f"Trial {trial}'s first {epochs} epochs, trained again from its seed under watch ({probes}{cost})"

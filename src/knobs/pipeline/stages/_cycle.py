@@ -80,8 +80,8 @@ def _stages(cfg: RunConfig, inputs: RunInputs, rundir: RunDir, display: Display,
         search(run, objective)
         autopilot = Autopilot(cfg, study, objective, inputs.data, inputs.splits, rundir, events, display).run(deadline)
         inputs.mode.publish_best(rundir, study, events)  # the study's final state (other workers' trials included)
-        record_watch(run, objective)
         final = test_once(run, objective, final_test)
+        record_watch(run, objective)  # after the final stage: a fold mode's refit is watched there
         record_filters(run)
         summary = report(run, checks, final, autopilot)
         events("run_end")

@@ -5,13 +5,14 @@ the layout; ``knobs.report._data_views`` draws them):
 - ``record_samples`` (after the preflight): a few training rows as a trial's model sees them —
   standardized, through the trial's own augmentation (``inputs/_augment.py``), pixels un-normalized
   for the eye; never a validation or test row;
-- ``record_watch`` (after the search and the autopilot): the best trial's layers under
-  ``knobs.watch`` — the autopilot's diagnosis of it when one ran, else a short replay of its first
-  epochs, done only when it costs at most ``WATCH_SHARE`` of the search's training time;
 - ``record_worst`` (inside the final stage, after the vault's one opening): the test rows of
   highest loss under the final model (``test_once`` hands over the outputs it measured);
+- ``record_watch`` (after the final stage): the best trial's layers under ``knobs.watch`` — kept
+  when the autopilot's diagnosis or the fold mode's refit watched it already (``trials/_watched.py``),
+  else a short replay of its first epochs, done only when it costs at most ``WATCH_SHARE`` of the
+  search's training time (it reads no test row);
 - ``record_filters`` (after the final stage, when ``checkpoints/best.pt`` is the final model's
-  best member): the first 2-D convolution's kernels as one image.
+  best member, or the refit): the first 2-D convolution's kernels as one image.
 
 Why guarded: these records are for looking at; one that fails (an unusual builder model, a full
 disk) is logged as a ``views_skipped`` event and the run goes on to its result.
@@ -124,8 +125,8 @@ def _text_samples(looks: RowLooks, data: Any, rows: np.ndarray, options: dict, s
 
 @_guarded("watch")
 def record_watch(run: OpenRun, objective: Any) -> None:
-    """``views/watch.json`` for the study's best trial: kept when the autopilot's diagnosis watched
-    that trial, else a replay of its first epochs when that is cheap (see ``WATCH_SHARE``)."""
+    """``views/watch.json`` for the study's best trial: kept when the autopilot's diagnosis or the
+    refit watched that trial, else a replay of its first epochs when that is cheap (``WATCH_SHARE``)."""
     trials = run.study.trials
     best = top_trials(trials, 1, direction(run.cfg))
     if not best or recorded_trial(run.rundir.path) == best[0].number:

@@ -24,6 +24,7 @@ from knobs.metrics import split_metrics
 from knobs.pipeline.trials._evaluate import outputs
 from knobs.pipeline.rundir._members import save_trial_checkpoint, top_trials
 from knobs.pipeline.trials._objective import trial_seed
+from knobs.pipeline.trials._watched import record_refit, refit_watch
 from knobs.pipeline.rundir._rundir import RunDir
 from knobs.pipeline.inputs._target import with_target
 from knobs.trial import FrozenTrial
@@ -52,7 +53,9 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     epochs = int(best.attrs["best_epoch"])
     data = objective.data
     params = {**objective.fixed, **best.config}
-    model, history = objective.fit(params, data, trial_seed(cfg.seed, best), until=epochs, number=best.number)
+    watch = refit_watch(epochs, len(data.train[1]), int(params.get("batch_size", cfg.train.batch_size)))
+    model, history = objective.fit(params, data, trial_seed(cfg.seed, best), [watch], until=epochs, number=best.number)
+    record_refit(rundir.path, best.number, watch)  # views/watch.json: this retraining happens anyway
     save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model, data)
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
     model = with_target(model, data.target)  # regression: answers in the target's own units

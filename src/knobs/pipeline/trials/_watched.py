@@ -2,9 +2,11 @@
 
 Why a record of its own: the report's diagnosis views (update/weight ratio, gradient norm, dead and
 saturated units per layer over steps) need the per-step probes of one training run, which no
-trial keeps (watching every trial would cost every trial). Two sources, cheapest first:
+trial keeps (watching every trial would cost every trial). Three sources, cheapest first:
 - the autopilot's diagnosis already trains the configuration it diagnoses under a ``Watch``; its
   probes are recorded as they are (``record_diagnosis``), with no extra training;
+- the fold mode's refit retrains the best configuration anyway; it runs under a ``Watch``
+  (``refit_watch``, ``record_refit``);
 - otherwise ``watched_replay`` trains the best trial's configuration again, from its seed (the
   same initial weights and batches as the trial), for the first epochs only, with a ``Watch``.
 
@@ -23,7 +25,8 @@ from knobs.pipeline.rundir._views import VIEWS_DIR, rounded, write_view
 from knobs.pipeline.trials._objective import _StopAfter
 from knobs.watch import Watch
 
-__all__ = ["watch_record", "record_diagnosis", "recorded_trial", "watched_replay", "MAX_PROBES"]
+__all__ = ["watch_record", "record_diagnosis", "record_refit", "refit_watch", "recorded_trial", "watched_replay",
+           "MAX_PROBES"]
 
 #: the most probes a record keeps (a longer run is probed more sparsely): the record stays a few KB
 MAX_PROBES = 48
@@ -67,6 +70,17 @@ def record_diagnosis(run_path: str | Path, trial: int, evidence: dict[str, Any])
     epochs = len(evidence["run"].get("records") or [])
     write_view(run_path, WATCH_FILE, watch_record(watch, trial, "diagnosis", epochs=epochs))
     return True
+
+
+def refit_watch(epochs: int, rows: int, batch_size: int) -> Watch:
+    """The ``Watch`` of a fold-mode refit (about ``MAX_PROBES`` probes over its ``epochs``)."""
+    return Watch(every=max(1, math.ceil(epochs * math.ceil(rows / batch_size) / MAX_PROBES)))
+
+
+def record_refit(run_path: str | Path, trial: int, watch: Watch) -> None:
+    """Write the probes of the fold mode's refit of ``trial`` (the best configuration retrained on
+    every non-test row: the retraining that happens anyway, watched at no extra training)."""
+    write_view(run_path, WATCH_FILE, watch_record(watch.to_dict(), trial, "refit", epochs=len(watch.epochs)))
 
 
 def recorded_trial(run_path: str | Path) -> int | None:
