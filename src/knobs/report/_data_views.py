@@ -301,7 +301,8 @@ def worst(run: RunRecord) -> Iterable[View]:
         keys = ["true", "predicted", "p_predicted", "p_true"] if classes else ["true", "predicted", "error"]
         if kind == "text":
             header, rows = ["row", *lead, "text (as the model reads it)"], [
-                [_e(item.get("id", item.get("row"))), *(_number(item.get(k)) for k in keys), _e(item.get("text") or "–")]
+                [_e(item.get("id", item.get("row"))), *(_number(item.get(k)) for k in keys),
+                 _e(item.get("text") or "–")]
                 for item in items]
         else:
             columns = items[0].get("columns", []) if items else []

@@ -14,7 +14,7 @@ from knobs.data import Vault
 from knobs.ensemble import average, diversity, greedy_selection
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
-from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.trials._evaluate import TestOutputs, outputs
 from knobs.pipeline.rundir._members import load_member, top_trials, trial_checkpoint
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
@@ -26,7 +26,7 @@ __all__ = ["final_evaluation"]
 def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
                      trials: Sequence[FrozenTrial], direction: str) -> dict:
     """Test metrics of the final model, plus single-best vs ensemble on validation and test; and
-    ``test_outputs``: the test rows (as sealed), targets and the final model's outputs."""
+    ``test_outputs`` (``TestOutputs``): what the final model answered."""
     with checkpoint_lock(rundir):  # a `knobs worker` still telling trials may prune checkpoints
         members = [t for t in top_trials(trials, cfg.ensemble.top_k, direction)
                    if trial_checkpoint(rundir, t.number).exists()]
@@ -58,7 +58,7 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
         result["ensemble"]["test"] = split_metrics(data.task, y_test, ens)
     result["test"] = result[chosen]["test"]
     # NOTE: for the worst-classified test rows view (stages/_report.test_once records it and drops this key)
-    result["test_outputs"] = (X_raw, y_test, test_out[0] if chosen == "single" else ens)
+    result["test_outputs"] = TestOutputs(X_raw, y_test, test_out[0] if chosen == "single" else ens)
     if cfg.balance.threshold != "none":
         final_val = val_out[0] if chosen == "single" else average(val_out, weights)
         final_test = test_out[0] if chosen == "single" else ens

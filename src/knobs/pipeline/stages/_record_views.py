@@ -34,6 +34,7 @@ from knobs.pipeline.rundir._members import load_member, top_trials
 from knobs.pipeline.rundir._views import rounded, write_view
 from knobs.pipeline.stages._open import OpenRun
 from knobs.pipeline.stages._study import direction
+from knobs.pipeline.trials._evaluate import TestOutputs
 from knobs.pipeline.trials._objective import trial_seed
 from knobs.pipeline.trials._watched import recorded_trial, watch_record, watched_replay
 
@@ -158,12 +159,12 @@ def record_watch(run: OpenRun, objective: Any) -> None:
 # ---- the worst test rows (after the vault opened) --------------------------------------------------
 
 @_guarded("worst")
-def record_worst(run: OpenRun, final_model: str, X_test: np.ndarray, y_test: np.ndarray, out: np.ndarray) -> None:
+def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
     """``views/worst``: the ``WORST`` test rows of highest loss (classification: −log p(true class))
     or largest absolute error (regression) under the final model. Called by the final stage only,
     with what the vault's one opening measured."""
     looks = RowLooks.of(run.inputs.dataset, run.inputs.data)
-    y, out = np.asarray(y_test), np.asarray(out, dtype=np.float64)
+    X_test, y, out = measured.rows, np.asarray(measured.targets), np.asarray(measured.outputs, dtype=np.float64)
     ids = _test_ids(run, len(y))
     if looks.task == "classification":
         labels = y.astype(np.int64)
@@ -171,7 +172,8 @@ def record_worst(run: OpenRun, final_model: str, X_test: np.ndarray, y_test: np.
         loss = -np.log(np.clip(p_true, 1e-12, 1.0))
         order = np.argsort(-loss, kind="stable")[:WORST]
         predicted = out.argmax(axis=1)
-        items = [{"row": int(i), "true": looks.class_name(int(labels[i])), "predicted": looks.class_name(int(predicted[i])),
+        items = [{"row": int(i), "true": looks.class_name(int(labels[i])),
+                  "predicted": looks.class_name(int(predicted[i])),
                   "p_predicted": rounded(out[i, predicted[i]], 3), "p_true": rounded(p_true[i], 3),
                   "loss": rounded(loss[i], 3)} for i in order]
     else:

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from knobs.data import Vault
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
-from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.trials._evaluate import TestOutputs, outputs
 from knobs.pipeline.rundir._members import save_trial_checkpoint, top_trials
 from knobs.pipeline.trials._objective import trial_seed
 from knobs.pipeline.trials._watched import record_refit, refit_watch
@@ -35,8 +35,8 @@ __all__ = ["refit_evaluation"]
 def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, trials: Sequence[FrozenTrial],
                      direction: str) -> dict:
     """Refit the best trial's configuration on every non-test row, save it as checkpoints/best.pt,
-    open the vault once and return ``{"test", "final_model": "refit", "refit", "test_outputs"}`` (the last: the
-    test rows, targets and outputs, for the worst-classified rows view).
+    open the vault once and return ``{"test", "final_model": "refit", "refit", "test_outputs"}`` (the last a
+    ``TestOutputs``, for the worst-predicted rows view).
 
     Args:
         objective: the run's ``TrialObjective`` (its data holds every non-test row as training rows).
@@ -64,4 +64,4 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     refit = {"trial": best.number, "epochs": epochs, "epochs_run": len(history.records),
              "rows": int(len(data.train[1])), "fold_best_epochs": fold_epochs,
              "train_loss": history.records[-1]["train_loss"]}
-    return {"test": test, "final_model": "refit", "refit": refit, "test_outputs": (X_test, y_test, test_out)}
+    return {"test": test, "final_model": "refit", "refit": refit, "test_outputs": TestOutputs(X_test, y_test, test_out)}

@@ -22,7 +22,7 @@ def test_once(run: OpenRun, objective: Any, final_test: bool) -> dict:
                                   direction(run.cfg))
     measured = final.pop("test_outputs", None)
     if measured is not None:  # NOTE: the only place test rows reach views/: after the vault's opening
-        record_worst(run, final["final_model"], *measured)
+        record_worst(run, final["final_model"], measured)
     if final["test"] is not None:
         run.events("test", final_model=final["final_model"],
                    **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from knobs.pipeline.rundir._views import VIEWS_DIR, rounded, write_view
-from knobs.pipeline.trials._objective import _StopAfter
+from knobs.pipeline.trials._objective import StopAfter
 from knobs.watch import Watch
 
 __all__ = ["watch_record", "record_diagnosis", "record_refit", "refit_watch", "recorded_trial", "watched_replay",
@@ -102,5 +102,5 @@ def watched_replay(objective: Any, params: dict[str, Any], data: Any, seed: int,
     watch = Watch(every=max(1, math.ceil(epochs * steps_per_epoch / MAX_PROBES)))
     start = time.perf_counter()
     # NOTE: with validation, as the trial trained (a plateau schedule reads it), stopped after ``epochs``
-    objective.fit(params, data, seed, [watch, _StopAfter(epochs)])
+    objective.fit(params, data, seed, [watch, StopAfter(epochs)])
     return watch.to_dict(), time.perf_counter() - start
