@@ -2,6 +2,7 @@
 
 Each producer reads a `RunRecord` and yields `View`s; one that lacks what it needs (a run still
 searching has no test result) yields nothing. Add a view by adding a producer to `PRODUCERS`.
+The page groups views by section (``SECTIONS``) and keeps this order within a section.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Iterable
 import plotly.graph_objects as go
 
 from knobs.report import _figures as figures
+from knobs.report import _html_views as tables
 from knobs.report._views import Producer, RunRecord, View, collect_views
 
 __all__ = ["run_views", "PRODUCERS"]
@@ -30,44 +32,69 @@ def best_curves(run: RunRecord) -> Iterable[View]:
     folds = trial.attrs.get("fold_curves") or []
     if len(folds) > 1:
         title = f"Learning curves of the best trial (#{trial.number}) on each of its {len(folds)} folds"
-        yield View("best_curves", title, "training", figure=_figure(figures.fold_curves(folds, title)))
+        yield View("best_curves", title, "training", figure=_figure(figures.fold_curves(folds, trial.number)),
+                   note="Validation loss solid, training dotted; a star marks each fold's best epoch.")
     elif trial.attrs.get("curve"):
         title = f"Learning curves of the best trial (#{trial.number})"
-        fig = figures.learning_curves(trial.attrs["curve"], best.get("best_epoch"), title)
-        yield View("best_curves", title, "training", figure=_figure(fig))
+        fig = figures.learning_curves(trial.attrs["curve"], best.get("best_epoch"), trial.number)
+        yield View("best_curves", title, "training", figure=_figure(fig),
+                   note="A validation loss rising while the training loss falls is overfitting; the weights of "
+                        "the best epoch were kept.")
 
 
 def history(run: RunRecord) -> Iterable[View]:
     search, best = run.summary.get("search") or {}, run.summary.get("best_trial") or {}
     if not run.trials:
         return
-    fig = figures.search_history(run.trials, search.get("direction", "minimize"), best.get("metric", "value"))
-    yield View("history", "Search history", "search", figure=_figure(fig))
+    fig = figures.search_history(run.trials, search.get("direction", "minimize"),
+                                 best.get("metric") or _metric(run))
+    yield View("history", "Search history", "search", figure=_figure(fig),
+               note="Each trial's validation score by trial number; the line is the best so far.")
 
 
 def every_curve(run: RunRecord) -> Iterable[View]:
     best = run.summary.get("best_trial") or {}
     if run.trials:
-        yield View("curves", "Validation curves of all trials", "training",
-                   figure=_figure(figures.all_curves(run.trials, best.get("number", -1))))
+        yield View("curves", "Loss curves of all trials", "training",
+                   figure=_figure(figures.all_curves(run.trials, best.get("number", -1))),
+                   note="Validation loss of every trial (best in green); click “training loss, every trial” "
+                        "in the legend to show the training curves too.")
 
 
-def parameters(run: RunRecord) -> Iterable[View]:
+def slices(run: RunRecord) -> Iterable[View]:
+    """One slice plot per searched hyperparameter: its value against the trial's score."""
     search, best = run.summary.get("search") or {}, run.summary.get("best_trial") or {}
-    if run.trials and search.get("space"):
-        fig = figures.parameter_effects(run.trials, search["space"], best.get("metric", "value"))
-        yield View("slices", "Hyperparameters against the score", "search", figure=_figure(fig))
+    if not run.trials or not search.get("space"):
+        return
+    metric = best.get("metric") or _metric(run)
+    for name, spec in figures.space_params(search["space"]).items():
+        yield View(f"slice:{name}", f"{name} against {metric}", "search",
+                   figure=_figure(figures.parameter_slice(run.trials, name, spec, metric)))
 
 
 def confusion(run: RunRecord) -> Iterable[View]:
-    matrix = (run.summary.get("test") or {}).get("confusion_matrix")
+    test = run.summary.get("test") or {}
+    matrix = test.get("confusion_matrix")
     if matrix:
-        yield View("confusion", "Test confusion matrix", "test", figure=_figure(figures.confusion(matrix)))
+        names = (run.summary.get("data") or {}).get("class_names")
+        yield View("confusion", "Test confusion matrix", "test", figure=_figure(figures.confusion(matrix, names)),
+                   note="Rows are the true class, columns the predicted one; off the diagonal are the errors.")
 
 
-PRODUCERS: list[Producer] = [best_curves, history, every_curve, parameters, confusion]
+def _metric(run: RunRecord) -> str:
+    return ((run.summary.get("search") or {}).get("metric")) or "value"
 
 
-def run_views(run: RunRecord) -> list:
+PRODUCERS: list[Producer] = [
+    tables.headline,
+    history, tables.best_trial, slices, tables.autopilot,
+    best_curves, every_curve,
+    tables.preflight,
+    tables.test_metrics, confusion, tables.cross_validation, tables.vault,
+    tables.ensemble,
+]
+
+
+def run_views(run: RunRecord) -> list[View]:
     """Every view of the run, in page order."""
     return collect_views(run, PRODUCERS)

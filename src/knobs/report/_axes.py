@@ -1,0 +1,75 @@
+"""Axis settings that read right whatever the numbers: a title always, and ticks that never collide.
+
+Why a module of its own: plotly's defaults misread a run's numbers. A constant learning rate on a
+log axis gets ticks "3, 1, 6, 3, 1, 6" (minor labels of an axis less than a decade wide); the
+minor labels of a wide log axis collide ("5, 0.001, 2"); SI prefixes print weight decays as
+"1μ 10μ"; an integer hyperparameter gets ticks at 1.5 and 2.5. Every figure asks here instead:
+a log axis only when the values span a decade, one labelled tick per decade written as a power
+of ten, a single tick for a flat range, integer ticks for integers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+__all__ = ["value_axis"]
+
+_DECADE = 10.0  # a log axis needs at least max/min >= this to carry a full decade's tick
+_SMALL = 1e-3   # below this, ticks read as powers of ten (10⁻⁴), never SI prefixes (100μ)
+
+
+def value_axis(values: Iterable[Any], title: str, *, log: bool = False, integer: bool = False) -> dict[str, Any]:
+    """Layout of an axis showing ``values`` (None and non-finite ones are ignored).
+
+    Args:
+        values: the numbers the axis will show.
+        title: the axis title (every axis has one).
+        log: the quantity is read on a log scale (a learning rate, a weight decay, a width);
+            the axis is logarithmic only when the values span a decade or more.
+        integer: the quantity is an integer (depth, width): ticks only at integers.
+    """
+    axis: dict[str, Any] = {"title": {"text": title}, "automargin": True}
+    finite = sorted({float(v) for v in values if _finite(v)})
+    if not finite:
+        return axis
+    low, high = finite[0], finite[-1]
+    if math.isclose(low, high, rel_tol=1e-9, abs_tol=0.0):
+        # NOTE: a flat range (a constant learning rate) on auto ticks repeats one digit over a
+        # tiny span; one tick with the value itself says what it is.
+        return {**axis, "type": "linear", "tickmode": "array", "tickvals": [low], "ticktext": [_short(low)]}
+    if integer:
+        return {**axis, **_integer_ticks(finite, log)}
+    if log and low > 0 and high / low >= _DECADE:
+        return {**axis, "type": "log", "dtick": 1, "exponentformat": "power" if low < _SMALL else "none"}
+    return {**axis, "type": "linear", "nticks": 6, "exponentformat": "power" if high < _SMALL else "none"}
+
+
+def _integer_ticks(finite: list[float], log: bool) -> dict[str, Any]:
+    low, high = finite[0], finite[-1]
+    if log and low >= 1 and high / low >= 4:
+        # powers of two: the grid widths are searched on (64, 128, 256, 512)
+        ticks = [2 ** k for k in range(math.floor(math.log2(low)), math.ceil(math.log2(high)) + 1)
+                 if low / 1.5 <= 2 ** k <= high * 1.5]
+        return {"type": "log", "tickmode": "array", "tickvals": ticks, "ticktext": [str(t) for t in ticks]}
+    if len(finite) <= 12 and all(float(v).is_integer() for v in finite) and high - low <= 12:
+        ticks = list(range(int(low), int(high) + 1))
+        return {"type": "linear", "tickmode": "array", "tickvals": ticks, "ticktext": [str(t) for t in ticks]}
+    return {"type": "linear", "tickmode": "linear", "tick0": 0, "dtick": _nice_step((high - low) / 5),
+            "tickformat": "d"}
+
+
+def _nice_step(raw: float) -> int:
+    """The integer step of 1, 2 or 5 times a power of ten nearest above ``raw`` (at least 1)."""
+    if raw <= 1:
+        return 1
+    power = 10 ** math.floor(math.log10(raw))
+    return int(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+
+
+def _short(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
