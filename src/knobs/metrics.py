@@ -257,7 +257,7 @@ def wilson(successes: int, n: int, level: float = LEVEL) -> list[float]:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(centre - half), float(centre + half)]
+    return [max(0.0, float(centre - half)), min(1.0, float(centre + half))]  # rounding can step past 0 or 1
 
 
 def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, threshold, seed: int) -> dict[str, list]:

@@ -19,17 +19,22 @@ def fmt(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
-def interval_decimals(interval: Sequence[float]) -> int:
-    """Decimals that resolve the interval: its half-width's first significant digit (0 to 6).
+def interval_decimals(interval: Sequence[float], value: float | None = None) -> int:
+    """Decimals that resolve the interval (0 to 6): those of the first significant digit of the
+    nearer bound's distance from ``value`` (of the half-width without a value, or where the value
+    sits on a bound, as a recall of 1 does); at least 2 for an interval within [0, 1].
 
     Example:
-        >>> interval_decimals([0.95, 0.99]), interval_decimals([10.2, 14.6])
-        (2, 0)
+        >>> interval_decimals([0.95, 0.99], 0.978), interval_decimals([10.2, 14.6]), interval_decimals([0.88, 1.0], 1.0)
+        (2, 0, 2)
     """
-    half = (interval[1] - interval[0]) / 2
-    if not (math.isfinite(half) and half > 0):
+    low, high = interval
+    distances = [d for d in ((value - low, high - value) if value is not None else ()) if d > 0]
+    step = min(distances) if distances else (high - low) / 2
+    if not (math.isfinite(step) and step > 0):
         return 4
-    return min(6, max(0, -math.floor(math.log10(half))))
+    decimals = min(6, max(0, -math.floor(math.log10(step))))
+    return max(decimals, 2) if 0 <= low and high <= 1 else decimals
 
 
 def fmt_metric(value: float | None, interval: Sequence[float] | None = None, *, n: int | None = None,
@@ -52,7 +57,7 @@ def fmt_metric(value: float | None, interval: Sequence[float] | None = None, *, 
     count = f"{successes}/{n}" if successes is not None and n else (f"n = {n}" if n else "")
     if not interval or any(v is None or not math.isfinite(v) for v in interval):
         return f"{value:.4g}" + (f" ({count})" if count else "")
-    d = interval_decimals(interval)
+    d = interval_decimals(interval, value)
     low, high = interval
     inside = "; ".join(p for p in (count, f"95% CI {low:.{d}f}–{high:.{d}f}") if p)
     return f"{value:.{d + 1}f} ({inside})"

@@ -56,7 +56,7 @@ def headline(run: RunRecord) -> Iterable[View]:
         items.append((f"CV {metric} ({cv['k']} folds)",
                       f"{cv['mean'][metric]:.4f} <small>± {cv['std'][metric]:.4f}</small>"))
     elif isinstance(best.get("value"), (int, float)):
-        items.append((f"best {best.get('metric', 'value')} (validation)", f"{best['value']:.4f}"))
+        items.append((f"best {best.get('metric', 'value')}", f"{best['value']:.4f}"))
     card = autopilot_card(summary.get("autopilot"))
     if card:
         items.append(card)

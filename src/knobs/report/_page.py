@@ -84,11 +84,13 @@ _LOADER = """
     var script = document.createElement('script');
     script.textContent = code;
     document.head.appendChild(script);
+    performance.mark('knobs:unpacked');
     plots.forEach(function (div) {
       var figure = figures.figures[Number(div.dataset.figure)], layout = figure.layout;
       if (layout.template && layout.template.shared !== undefined) layout.template = figures.templates[layout.template.shared];
       window.Plotly.newPlot(div, figure.data, layout, {responsive: true, displaylogo: false});
     });
+    performance.mark('knobs:drawn');
     document.documentElement.dataset.plots = 'ready';
   }).catch(function (error) { say('The charts could not be drawn: ' + error); });
 })();
