@@ -212,6 +212,8 @@ def test_the_slice_views_use_the_space_s_kinds(default):
     assert figures["slice:depth"]["layout"]["xaxis"]["tickvals"] == [1, 2, 3]
     assert figures["slice:optimizer"]["layout"]["xaxis"]["type"] == "category"
     assert figures["slice:weight_decay"]["layout"]["xaxis"]["exponentformat"] == "power"
+    low, high = figures["slice:lr"]["layout"]["xaxis"]["range"]  # the searched range, not the trials' own
+    assert low < math.log10(3e-4) < math.log10(3e-2) < high and high - low < 2.2
 
 
 # ---- test metrics with n and a 95% interval ------------------------------------------------------------

@@ -19,7 +19,8 @@ _DECADE = 10.0  # a log axis needs at least max/min >= this to carry a full deca
 _SMALL = 1e-3   # below this, ticks read as powers of ten (10⁻⁴), never SI prefixes (100μ)
 
 
-def value_axis(values: Iterable[Any], title: str, *, log: bool = False, integer: bool = False) -> dict[str, Any]:
+def value_axis(values: Iterable[Any], title: str, *, log: bool = False, integer: bool = False,
+               bounds: tuple[float, float] | None = None) -> dict[str, Any]:
     """Layout of an axis showing ``values`` (None and non-finite ones are ignored).
 
     Args:
@@ -28,9 +29,26 @@ def value_axis(values: Iterable[Any], title: str, *, log: bool = False, integer:
         log: the quantity is read on a log scale (a learning rate, a weight decay, a width);
             the axis is logarithmic only when the values span a decade or more.
         integer: the quantity is an integer (depth, width): ticks only at integers.
+        bounds: the range the axis spans (a searched parameter's low and high: where the trials
+            sit in the space, a bound hit included); default: the values' own range.
     """
+    axis = _axis(values, title, log, integer, bounds)
+    if bounds is not None and bounds[1] > bounds[0]:
+        axis["range"] = _padded(bounds, axis.get("type") == "log")
+    return axis
+
+
+def _padded(bounds: tuple[float, float], log: bool) -> list[float]:
+    """``bounds`` with 4% room each side, in axis units (log10 for a log axis)."""
+    low, high = (math.log10(b) for b in bounds) if log else bounds
+    pad = (high - low) * 0.04
+    return [low - pad, high + pad]
+
+
+def _axis(values: Iterable[Any], title: str, log: bool, integer: bool,
+          bounds: tuple[float, float] | None) -> dict[str, Any]:
     axis: dict[str, Any] = {"title": {"text": title}, "automargin": True}
-    finite = sorted({float(v) for v in values if _finite(v)})
+    finite = sorted({float(v) for v in [*values, *(bounds or ())] if _finite(v)})
     if not finite:
         return axis
     low, high = finite[0], finite[-1]

@@ -186,8 +186,9 @@ def parameter_slice(trials: Sequence[FrozenTrial], name: str, spec: dict[str, An
                  "categoryarray": options, "automargin": True}
         fig.update_traces(x=[str(x) for x in xs])
     else:
-        bounds = [v for v in (spec.get("low"), spec.get("high")) if v is not None]
-        xaxis = value_axis([*xs, *bounds] if xs else bounds, name, log=bool(spec.get("log")), integer=kind == "int")
+        low, high = spec.get("low"), spec.get("high")
+        bounds = (low, high) if _finite(low) and _finite(high) and high > low else None
+        xaxis = value_axis(xs, name, log=bool(spec.get("log")), integer=kind == "int", bounds=bounds)
     fig.update_layout(_layout(280, xaxis=xaxis, yaxis=value_axis(ys, metric, log=metric.endswith("loss"))))
     return fig
 
