@@ -30,9 +30,10 @@ _BEST = "#38a169"
 _LEGEND = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=11))
 
 
-def _layout(height: int, **extra: Any) -> dict[str, Any]:
+def _layout(height: int, legend: bool = True, **extra: Any) -> dict[str, Any]:
+    """Room above the plot only for a legend (it sits there, clear of every axis title)."""
     return dict(template="plotly_white", autosize=True, height=height, legend=_LEGEND,
-                margin=dict(l=8, r=8, t=36, b=8), hovermode="closest", **extra)
+                margin=dict(l=8, r=8, t=36 if legend else 12, b=8), hovermode="closest", **extra)
 
 
 def learning_curves(curve: dict[str, list], best_epoch: int | None, trial_number: int) -> go.Figure:
@@ -189,7 +190,8 @@ def parameter_slice(trials: Sequence[FrozenTrial], name: str, spec: dict[str, An
         low, high = spec.get("low"), spec.get("high")
         bounds = (low, high) if _finite(low) and _finite(high) and high > low else None
         xaxis = value_axis(xs, name, log=bool(spec.get("log")), integer=kind == "int", bounds=bounds)
-    fig.update_layout(_layout(280, xaxis=xaxis, yaxis=value_axis(ys, metric, log=metric.endswith("loss"))))
+    fig.update_layout(_layout(260, legend=False, xaxis=xaxis,
+                              yaxis=value_axis(ys, metric, log=metric.endswith("loss"))))
     return fig
 
 
@@ -200,7 +202,7 @@ def confusion(matrix: list[list[int]], class_names: Sequence[str] | None = None)
                                showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{z} rows<extra></extra>"))
     height = min(640, 140 + 32 * len(names))
-    fig.update_layout(_layout(height), xaxis=dict(title={"text": "predicted class"}, type="category", side="bottom",
+    fig.update_layout(_layout(height, legend=False), xaxis=dict(title={"text": "predicted class"}, type="category", side="bottom",
                                                   automargin=True),
                       yaxis=dict(title={"text": "true class"}, type="category", autorange="reversed",
                                  automargin=True))
