@@ -107,6 +107,8 @@ def test_a_binary_classification_run_with_ensemble_threshold_and_autopilot_match
     # terminal and report read the same names
     assert f"log_loss {summary['test']['log_loss']:.4f}".split()[1] in printed and "roc_auc" in printed
     assert f"decision threshold {summary['threshold']['threshold']:.3g}" in printed
+    low, high = summary["test"]["intervals"]["accuracy"]
+    assert f"{low:.4f}–{high:.4f}" in printed and "95% interval" in printed  # the terminal's test table too
     assert "test log loss" in report and "<th>log_loss</th>" in report
 
 
