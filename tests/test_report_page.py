@@ -102,6 +102,10 @@ def test_every_trace_type_on_the_page_is_in_the_embedded_bundle(page):
 def test_the_bundle_is_the_plotly_js_that_plotly_py_writes_figures_for():
     from plotly.offline import get_plotlyjs_version
 
+    from knobs.report._bundle import bundle_javascript
+
+    assert f"plotly.js (cartesian - minified) v{BUNDLE_VERSION}" in bundle_javascript()[:200].decode()
+
     assert get_plotlyjs_version().split(".")[:2] == BUNDLE_VERSION.split(".")[:2], (
         "plotly.py was upgraded: vendor plotly.js-cartesian-dist-min of its plotly.js into src/knobs/report/static")
 

@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["BUNDLE_VERSION", "BUNDLE_FILE", "bundle_base64", "bundled_trace_types"]
+__all__ = ["BUNDLE_VERSION", "BUNDLE_FILE", "bundle_base64", "bundle_javascript", "bundled_trace_types"]
 
 BUNDLE_VERSION = "4.1.1"
 BUNDLE_FILE = f"plotly-cartesian-{BUNDLE_VERSION}.min.js.gz"
@@ -39,7 +39,13 @@ def bundle_base64() -> str:
     return base64.b64encode(_gzipped()).decode("ascii")
 
 
+def bundle_javascript() -> bytes:
+    """The bundle itself (1.5 MB of JavaScript): for a server, such as the dashboard's, to send
+    the same plotly.js the report embeds (gzip-encoded on the wire, it is ``_gzipped()`` as is)."""
+    return gzip.decompress(_gzipped())
+
+
 @lru_cache(maxsize=1)
 def bundled_trace_types() -> frozenset[str]:
     """The trace types (``scatter``, ``heatmap``, …) the embedded bundle can draw."""
-    return frozenset(name.decode() for name in _TRACE.findall(gzip.decompress(_gzipped())))
+    return frozenset(name.decode() for name in _TRACE.findall(bundle_javascript()))
