@@ -201,6 +201,10 @@ def test_log_axes_tick_once_per_decade_as_powers_of_ten_never_si_prefixes():
     assert narrow["type"] == "linear"
     losses = value_axis([0.01, 2.3], "loss", log=True)
     assert losses["type"] == "log" and losses["exponentformat"] == "none"  # 0.01, 0.1, 1
+    short = value_axis([0.19, 2.3], "loss", log=True)  # under two decades: 1-2-5 ticks, more than one label
+    assert short["tickvals"] == [0.2, 0.5, 1, 2] and short["ticktext"] == ["0.2", "0.5", "1", "2"]
+    small = value_axis([1e-4, 3e-3], "lr", log=True)
+    assert small["ticktext"] == ["10⁻⁴", "2×10⁻⁴", "5×10⁻⁴", "10⁻³", "2×10⁻³"]
 
 
 def test_integer_parameters_get_integer_ticks_only():

@@ -4,8 +4,9 @@ Why a module of its own: plotly's defaults misread a run's numbers. A constant l
 log axis gets ticks "3, 1, 6, 3, 1, 6" (minor labels of an axis less than a decade wide); the
 minor labels of a wide log axis collide ("5, 0.001, 2"); SI prefixes print weight decays as
 "1μ 10μ"; an integer hyperparameter gets ticks at 1.5 and 2.5. Every figure asks here instead:
-a log axis only when the values span a decade, one labelled tick per decade written as a power
-of ten, a single tick for a flat range, integer ticks for integers.
+a log axis only when the values span a decade, labelled at powers of ten (and at 2 and 5 times
+them when it spans less than two decades), a single tick for a flat range, integer ticks for
+integers.
 """
 
 from __future__ import annotations
@@ -59,8 +60,34 @@ def _axis(values: Iterable[Any], title: str, log: bool, integer: bool,
     if integer:
         return {**axis, **_integer_ticks(finite, log)}
     if log and low > 0 and high / low >= _DECADE:
-        return {**axis, "type": "log", "dtick": 1, "exponentformat": "power" if low < _SMALL else "none"}
+        return {**axis, **_log_ticks(low, high)}
     return {**axis, "type": "linear", "nticks": 6, "exponentformat": "power" if high < _SMALL else "none"}
+
+
+def _log_ticks(low: float, high: float) -> dict[str, Any]:
+    """Two decades or more: one labelled tick per decade; fewer: ticks at 1, 2 and 5 times a power
+    of ten (0.2, 0.5, 1, 2), which cannot collide and leave no decade with a single label."""
+    if high / low >= 100:
+        return {"type": "log", "dtick": 1, "exponentformat": "power" if low < _SMALL else "none"}
+    ticks = [round(m * 10.0 ** k, 12) for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+             for m in (1, 2, 5)]
+    ticks = [t for t in ticks if low / 1.1 <= t <= high * 1.1]
+    powers = low < _SMALL
+    return {"type": "log", "tickmode": "array", "tickvals": ticks, "ticktext": [_tick_label(t, powers) for t in ticks]}
+
+
+def _tick_label(value: float, powers: bool) -> str:
+    """``0.2``, ``5``; on an axis reaching below 0.001 as powers of ten (``2×10⁻⁴``), never with an
+    SI prefix (``200μ``)."""
+    if not powers:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value))
+    mantissa = round(value / 10.0 ** exponent)
+    power = "10" + str(exponent).translate(_SUPERSCRIPT)
+    return power if mantissa == 1 else f"{mantissa}×{power}"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _integer_ticks(finite: list[float], log: bool) -> dict[str, Any]:
