@@ -6,7 +6,7 @@ Usage:
     # measure pages: bytes, and the time from navigation until every figure is drawn
     .venv/bin/python bench/report_page.py measure /tmp/before.html /tmp/after.html [--repeats 5]
 
-Load time: a fresh page per repeat, timed in the page (``performance.now()``) from navigation
+Load time: a fresh page per repeat (the pages interleaved), timed in the page (``performance.now()``) from navigation
 start until every figure box holds a drawn plotly SVG; median over the repeats (for pages that unpack
 their plotly.js, also the time at which it was unpacked and run: the page's ``knobs:unpacked`` mark). Needs Chromium
 (``/usr/bin/chromium`` or $CHROMIUM) and the playwright package. Prints a table; the last line is
@@ -47,29 +47,33 @@ def render(run_dir: Path, out: Path) -> None:
 def measure(pages: list[Path], repeats: int, width: int) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    rows = []
+    times = {page: [] for page in pages}
+    unpacked = {page: [] for page in pages}
+    errors = {page: [] for page in pages}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
                                     args=["--no-sandbox"])
-        for page_path in pages:
-            times, unpacked, errors = [], [], []
-            for _ in range(repeats):
+        for _ in range(repeats):
+            for page_path in pages:  # interleaved: a change in the machine's load hits every page alike
                 page = browser.new_page(viewport={"width": width, "height": 900})
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("pageerror", lambda e, page_path=page_path: errors[page_path].append(str(e)))
                 page.goto(page_path.resolve().as_uri())
                 handle = page.wait_for_function(_DRAWN, timeout=60_000, polling=20)
-                times.append(handle.json_value() / 1000)
+                times[page_path].append(handle.json_value() / 1000)
                 marks = page.evaluate("Object.fromEntries(performance.getEntriesByType('mark')"
                                       ".map(m => [m.name, m.startTime / 1000]))")
                 if "knobs:unpacked" in marks:
-                    unpacked.append(marks["knobs:unpacked"])
+                    unpacked[page_path].append(marks["knobs:unpacked"])
                 page.close()
-            rows.append({"page": str(page_path), "bytes": page_path.stat().st_size, "width": width,
-                         "load_seconds_median": round(statistics.median(times), 3),
-                         "load_seconds": [round(t, 3) for t in times],
-                         "plotly_unpacked_seconds_median": round(statistics.median(unpacked), 3) if unpacked else None,
-                         "page_errors": errors})
         browser.close()
+    rows = []
+    for page_path in pages:
+        rows.append({"page": str(page_path), "bytes": page_path.stat().st_size, "width": width,
+                     "load_seconds_median": round(statistics.median(times[page_path]), 3),
+                     "load_seconds": [round(t, 3) for t in times[page_path]],
+                     "plotly_unpacked_seconds_median": (round(statistics.median(unpacked[page_path]), 3)
+                                                        if unpacked[page_path] else None),
+                     "page_errors": errors[page_path]})
     return rows
 
 
