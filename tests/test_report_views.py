@@ -33,5 +33,6 @@ def test_run_views_of_a_finished_run_and_of_one_just_started():
                "search": {"direction": "minimize", "space": {"lr": {"type": "float", "low": 1e-3, "high": 1, "log": True}}},
                "test": {"confusion_matrix": [[3, 1], [0, 4]]}}
     keys = [v.key for v in run_views(RunRecord(summary=summary, trials=trials))]
-    assert keys == ["headline", "history", "best_trial", "slice:lr", "best_curves", "curves", "confusion"]
+    assert keys == ["headline", "findings", "history", "best_trial", "slice:lr", "trials", "best_curves", "curves",
+                    "confusion"]
     assert run_views(RunRecord(summary={}, trials=())) == []

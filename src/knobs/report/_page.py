@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from knobs.report._bundle import BUNDLE_VERSION, bundle_base64
 from knobs.report._run_views import run_views
+from knobs.report._search_views import sorter_js
 from knobs.report._views import SECTIONS, RunRecord, View
 from knobs.trial import FrozenTrial
 
@@ -29,7 +30,7 @@ __all__ = ["write_report", "render_report", "render_views", "read_events"]
 _SECTION_TITLES = {"summary": "Summary", "search": "Search", "training": "Training", "diagnosis": "Diagnosis",
                    "data": "Data", "test": "Test split (the vault, opened once)", "ensemble": "Ensemble"}
 # Figure views that read better across the page; html views are wide unless named here.
-_WIDE_FIGURES = frozenset({"history"})
+_WIDE_FIGURES = frozenset({"history", "parallel", "timeline"})
 _NARROW_HTML = frozenset({"best_trial", "test_metrics"})
 
 _CSS = """
@@ -58,6 +59,7 @@ table{border-collapse:collapse;font-size:14px;margin:4px 0}
 td,th{padding:4px 10px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top}
 code{overflow-wrap:anywhere}
 .pass{color:#2f855a;font-weight:600}.fail{color:#c53030;font-weight:600}.warn{color:#b7791f;font-weight:600}
+.info{color:#2b6cb0;font-weight:600}th[data-type]{cursor:pointer}
 footer{color:#718096;font-size:12px;padding:0 14px 20px;max-width:1300px;margin:0 auto}
 """
 
@@ -140,10 +142,10 @@ def render_views(views: Sequence[View], summary: dict) -> str:
     parts = "".join(f'<section class="part" id="section-{html.escape(s)}"><h2>{html.escape(_SECTION_TITLES.get(s, s))}'
                     f'</h2><div class="grid">{"".join(by_section[s])}</div></section>' for s in order)
     name = html.escape(str(summary.get("name", "run")))
-    scripts = ""
+    scripts = f"<script>{sorter_js()}</script>" if any("data-sortable" in (v.html or "") for v in views) else ""
     if figures:
         payload = _script_json({"templates": templates, "figures": figures})
-        scripts = (f'<script type="application/json" id="knobs-figures">{payload}</script>'
+        scripts += (f'<script type="application/json" id="knobs-figures">{payload}</script>'
                    f'<script type="application/octet-stream" id="knobs-plotly">{bundle_base64()}</script>'
                    f"<script>{_LOADER}</script>")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -160,13 +162,29 @@ def _view_html(view: View, figures: list[dict], templates: list[Any]) -> str:
     note = f'<p class="note">{html.escape(view.note)}</p>' if view.note else ""
     body = view.html or ""
     if view.figure is not None:
-        figure = _share_template(view.figure, templates)
+        figure, caption = _without_title(view.figure, view.title)
+        note = (f'<p class="note">{html.escape(caption)}</p>' if caption else "") + note
+        figure = _share_template(figure, templates)
         height = int((figure.get("layout") or {}).get("height") or 400)
         body += (f'<div class="plot" data-figure="{len(figures)}" style="height:{height}px" '
                  f'aria-label="{html.escape(view.title)}"></div>')
         figures.append(figure)
     return (f'<article class="view{" wide" if wide else ""}" id="view-{html.escape(view.key)}">'
             f"<h3>{html.escape(view.title)}</h3>{note}{body}</article>")
+
+
+def _without_title(figure: dict, heading: str) -> tuple[dict, str | None]:
+    """The figure without its plotly title, and that title when it says more than the heading.
+
+    Why: a plotly title is one line of SVG, cut off on a phone; the page's heading wraps. A title
+    that adds something ("Importance (PED-ANOVA, 40 trials)") becomes a caption under it."""
+    layout = figure.get("layout") or {}
+    title = layout.get("title")
+    text = title.get("text") if isinstance(title, dict) else title
+    if not title:
+        return figure, None
+    layout = {k: v for k, v in layout.items() if k != "title"}
+    return {**figure, "layout": layout}, (str(text) if text and str(text) != heading else None)
 
 
 def _share_template(figure: dict, templates: list[Any]) -> dict:

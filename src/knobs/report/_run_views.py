@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from knobs.report import _figures as figures
 from knobs.report import _html_views as tables
+from knobs.report import _search_views as search
 from knobs.report._views import Producer, RunRecord, View, collect_views
 
 __all__ = ["run_views", "PRODUCERS"]
@@ -86,8 +87,9 @@ def _metric(run: RunRecord) -> str:
 
 
 PRODUCERS: list[Producer] = [
-    tables.headline,
-    history, tables.best_trial, slices, tables.autopilot,
+    tables.headline, search.findings_view,
+    history, tables.best_trial, search.importance_view, slices, search.parallel_view, search.contour_view,
+    search.timeline_view, search.table_view, tables.autopilot,
     best_curves, every_curve,
     tables.preflight,
     tables.test_metrics, confusion, tables.cross_validation, tables.vault,
