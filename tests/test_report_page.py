@@ -268,3 +268,16 @@ def test_regression_intervals_are_bootstrap_only():
     assert set(metrics["intervals"]) == {"rmse", "mae", "r2"}
     assert all(low < metrics[k] < high for k, (low, high) in metrics["intervals"].items())
     assert math.isclose(metrics["rmse"], 0.3, rel_tol=0.2)
+
+
+def test_a_figure_title_becomes_a_caption_and_the_sorter_comes_once(default, page):
+    from knobs.report import View
+    from knobs.report._page import render_views
+
+    views = [View("a", "A", "search", figure={"data": [], "layout": {"title": {"text": "A, of 40 trials"}}}),
+             View("b", "B", "search", figure={"data": [], "layout": {"title": "B"}})]
+    rendered = render_views(views, {"name": "r"})
+    payload = re.search(r'id="knobs-figures">(.*?)</script>', rendered, re.S).group(1)
+    assert "title" not in payload  # plotly draws no one-line title that a phone would cut
+    assert '<p class="note">A, of 40 trials</p>' in rendered and '<p class="note">B</p>' not in rendered
+    assert page.count("document.addEventListener(\"click\"") == 1 and "data-sortable" in page
