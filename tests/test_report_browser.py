@@ -60,8 +60,8 @@ def _all_drawn(page) -> None:
 def test_the_default_sized_report_draws_every_figure_offline_without_an_error(page, page_log, default_page):
     _open(page, default_page)
     _all_drawn(page)
-    # best and all curves, history, 6 slices, confusion; importance, parallel coordinates, contour
-    assert page.locator(".plot[data-figure]").count() == 13
+    # best and all curves, history, 6 slices, confusion; importance, parallel coordinates, contour; recall per class
+    assert page.locator(".plot[data-figure]").count() == 14
     assert page_log.blocked == [] and page_log.errors == []
     assert all(url.startswith(("file://", "data:", "blob:")) for url in page_log.requests), page_log.requests
 

@@ -175,7 +175,7 @@ def test_every_shown_axis_of_every_figure_has_a_title(default):
 
 def test_every_tooltip_names_its_trial(default):
     for view in run_views(default):
-        if view.figure is None or view.key in ("confusion", "importance"):  # classes; parameters
+        if view.figure is None or view.key in ("confusion", "class_recall", "importance"):  # classes; parameters
             continue
         for trace in view.figure["data"]:
             if trace.get("type") in ("heatmap", "contour") or trace.get("hoverinfo") == "skip":  # a surface; a colorbar
@@ -281,3 +281,13 @@ def test_a_figure_title_becomes_a_caption_and_the_sorter_comes_once(default, pag
     assert "title" not in payload  # plotly draws no one-line title that a phone would cut
     assert '<p class="note">A, of 40 trials</p>' in rendered and '<p class="note">B</p>' not in rendered
     assert page.count("document.addEventListener(\"click\"") == 1 and "data-sortable" in page
+
+
+def test_one_vault_view_the_log_where_the_run_directory_has_it(default, tmp_path):
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "vault" / "fingerprint.json").write_text(json.dumps({"n": 270, "sha256": "f" * 64}))
+    (tmp_path / "vault" / "openings.jsonl").write_text(json.dumps({"count": 1, "reason": "final evaluation"}) + "\n")
+    from_directory = [v for v in run_views(RunRecord(default.summary, default.trials, path=tmp_path)) if v.key == "vault"]
+    from_memory = [v for v in run_views(default) if v.key == "vault"]
+    assert len(from_directory) == 1 and "final evaluation" in from_directory[0].html  # the log
+    assert len(from_memory) == 1 and "sealed before any training" in from_memory[0].html  # the summary's sentence

@@ -205,9 +205,13 @@ def cross_validation(run: RunRecord) -> Iterable[View]:
 
 
 def vault(run: RunRecord) -> Iterable[View]:
+    """The vault in a sentence, from summary.json — where the run directory's vault log is not at
+    hand (a page rendered from memory); with it, ``_data_views.vault_log`` shows the whole log."""
     summary = run.summary
     sealed = summary.get("vault")
     if not sealed or "test" not in summary:
+        return
+    if run.path is not None and (run.path / "vault" / "fingerprint.json").is_file():
         return
     fingerprint = html.escape(str(sealed.get("fingerprint", ""))[:16])
     if summary["test"] is None:

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import plotly.graph_objects as go
 
+from knobs.report import _data_views as data
 from knobs.report import _figures as figures
 from knobs.report import _html_views as tables
 from knobs.report import _search_views as search
@@ -91,8 +92,10 @@ PRODUCERS: list[Producer] = [
     history, tables.best_trial, search.importance_view, slices, search.parallel_view, search.contour_view,
     search.timeline_view, search.table_view, tables.autopilot,
     best_curves, every_curve,
-    tables.preflight,
-    tables.test_metrics, confusion, tables.cross_validation, tables.vault,
+    tables.preflight, data.watch, data.filters,
+    data.samples,
+    tables.test_metrics, confusion, data.class_recall, data.worst, tables.cross_validation, tables.vault,
+    data.vault_log,
     tables.ensemble,
 ]
 
