@@ -16,6 +16,7 @@ from knobs.data._stream import MAX_READ, StreamedRows
 from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
+from summary_schema import check_summary
 
 pytestmark = pytest.mark.slow
 torch.set_num_threads(1)
@@ -92,6 +93,7 @@ def test_a_dataset_over_the_budget_streams_and_its_test_rows_wait_for_the_vault(
     assert result.summary["ensemble"] is not None and np.isfinite(result.summary["test"]["accuracy"])
     assert result.summary["test"]["n"] == len(test)
     assert (result.path / "report.html").is_file()
+    assert check_summary(json.loads((result.path / "summary.json").read_text())) == []
     record = json.loads((result.path / "vault" / "fingerprint.json").read_text())
     assert record["meta"]["streamed"]["n_source"] == N and record["X"]["shape"] == [len(test), 1]
 
