@@ -106,7 +106,8 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
                 scale_target(_labels(y, dataset), target))
 
     # NOTE: built-in, builder and arrays data are numbers as given: nothing to re-apply (predict reads .npy)
-    from_file = dataset.loading and dataset.loading.get("kind") not in ("builder", "arrays")
+    read = set(dataset.loading) - {"memory"}  # NOTE: every run records where it holds rows; built-in data reads no file
+    from_file = bool(read) and dataset.loading.get("kind") not in ("builder", "arrays")
     preprocessing = Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {}) if from_file else None
     return PreparedData(
         train=streamed["train"] if streamed else tensors(*splits.train),
