@@ -165,3 +165,35 @@ def test_bad_state_is_a_config_error():
         Bayes().load_state_dict({"rng": {}})
     with pytest.raises(ConfigError, match="rng"):
         Bayes().load_state_dict({"rng": {"bit_generator": "nope"}, "design_seed": 1, "raw": None})
+
+
+def _blas_threads_seen_by_the_fit(monkeypatch, sampler):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    fit = Bayes._fit
+
+    def spy(self, *args, **kwargs):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Bayes, "_fit", spy)
+    space = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+    trials = [FrozenTrial(number=i, config={"x": i / 10, "y": 1 - i / 10}, state=TrialState.COMPLETE,
+                          value=(i / 10 - 0.3) ** 2) for i in range(8)]
+    sampler.suggest(space, trials, 1)
+    return seen[0]
+
+
+def test_a_suggestion_runs_on_one_blas_thread_and_restores_the_callers_setting(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert _blas_threads_seen_by_the_fit(monkeypatch, Bayes(seed=0)) == {1}
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {2}
+        assert _blas_threads_seen_by_the_fit(monkeypatch, Bayes(seed=0, blas_threads=None)) == {2}
+
+
+def test_blas_threads_must_be_a_positive_count():
+    with pytest.raises(ConfigError, match="blas_threads"):
+        Bayes(blas_threads=0).suggest(Space({"x": Float(0.0, 1.0)}), [], 1)

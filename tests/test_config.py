@@ -66,7 +66,7 @@ def test_a_run_name_is_one_directory_name(name):
 
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_outside_numpys_range_names_the_key(seed):
-    with pytest.raises(ConfigError, match="config: seed: Input should be"):
+    with pytest.raises(ConfigError, match=r"config: seed: expected a number [≥≤] (0|4294967295), got"):
         parse_config({"seed": seed})
 
 
@@ -112,3 +112,15 @@ def test_an_override_into_a_key_that_is_not_a_table_names_the_key(tmp_path):
     path.write_text("search = 3\n")
     with pytest.raises(ConfigError, match=r"c.toml: key 'search' must be a table \(\[search\]\), got 3"):
         load_config(path, {"search.n_trials": 2})
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"seed": "x"}, "seed: expected a whole number, got 'x'"),
+    ({"seed": 1.5}, "seed: expected a whole number, got 1.5"),
+    ({"seed": 2**40}, "seed: expected a number ≤ 4294967295"),
+    ({"search": {"sampler": "nope"}}, "search.sampler: expected one of"),
+])
+def test_config_errors_are_worded_for_a_person_not_in_pydantic_terms(bad, words):
+    with pytest.raises(ConfigError) as info:
+        parse_config(bad)
+    assert words in str(info.value) and "Input should" not in str(info.value)

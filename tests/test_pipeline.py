@@ -70,7 +70,7 @@ def test_finished_run_is_not_overwritten(tmp_path):
     ("[search.space]\nwidht = { low = 16, high = 32 }\n", "widht"),
     ('[search.space]\noptimizer = { choices = ["adam", "adamx"] }\n', "adamx"),
     ('name = "../escape"\n', "a run name is one directory name"),
-    ("seed = -1\n", "c.toml: seed: Input should be greater than or equal to 0, got -1"),
+    ("seed = -1\n", "c.toml: seed: expected a number ≥ 0, got -1"),
 ])
 def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml, message):
     path = tmp_path / "c.toml"

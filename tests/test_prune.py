@@ -109,13 +109,30 @@ def test_promotable_first_trials_need_to_be_best_so_far():
 
 
 def test_asha_max_resource_and_early_stopping_rate():
-    late = ASHA(min_resource=1, reduction_factor=3, min_early_stopping_rate=1)  # first rung at 3
+    late = ASHA(min_resource=1, reduction_factor=3, min_early_stopping_rate=1, min_trials_per_rung=1)  # rung at 3
     peers = [FrozenTrial(0, {}, intermediate={1: 0.0, 3: 0.0, 9: 0.0})]
     assert not late.prune(FrozenTrial(1, {}, intermediate={1: 5.0}), peers, direction="minimize")
     assert late.prune(FrozenTrial(1, {}, intermediate={1: 5.0, 3: 5.0}), peers, direction="minimize")
-    capped = ASHA(min_resource=1, reduction_factor=3, max_resource=3)  # rung at 3 is the end
+    capped = ASHA(min_resource=1, reduction_factor=3, max_resource=3, min_trials_per_rung=1)  # rung at 3: the end
     trial = FrozenTrial(1, {}, intermediate={1: 0.0, 2: 5.0, 3: 5.0})
     assert not capped.prune(trial, peers, direction="minimize")
+
+
+def test_asha_ranks_nobody_at_a_rung_until_eta_trials_reached_it():
+    """Run one at a time, plain ASHA kept only trials better than trial 0 at each rung; now the
+    first η trials at a rung pass it, and the next is ranked among them."""
+    pruner = ASHA(min_resource=1, reduction_factor=3)
+    first = FrozenTrial(0, {}, TrialState.COMPLETE, 1.0, {1: 1.0})
+    second = FrozenTrial(1, {}, TrialState.COMPLETE, 2.0, {1: 2.0})
+    assert not pruner.prune(FrozenTrial(1, {}, intermediate={1: 2.0}), [first], direction="minimize")
+    assert not pruner.prune(FrozenTrial(2, {}, intermediate={1: 3.0}), [first, second], direction="minimize")
+    third = FrozenTrial(2, {}, TrialState.COMPLETE, 3.0, {1: 3.0})
+    assert pruner.prune(FrozenTrial(3, {}, intermediate={1: 2.5}), [first, second, third], direction="minimize")
+    assert not pruner.prune(FrozenTrial(3, {}, intermediate={1: 0.5}), [first, second, third], direction="minimize")
+    assert ASHA(min_resource=1, reduction_factor=3, min_trials_per_rung=1).prune(
+        FrozenTrial(1, {}, intermediate={1: 2.0}), [first], direction="minimize")  # the old behaviour
+    with pytest.raises(ConfigError, match="min_trials_per_rung"):
+        ASHA(min_trials_per_rung=0).validate()
 
 
 # ---- Median ----------------------------------------------------------------------------------

@@ -325,7 +325,7 @@ def test_config_defaults_and_errors():
     assert "Value error" not in str(error.value) and "{" not in str(error.value)  # one sentence, not pydantic's
     with pytest.raises(ConfigError, match="freeze_first_n is only used with mode = 'freeze_first'.*remove freeze_first_n"):
         parse_transfer({"mode": "fine_tune", "freeze_first_n": 1})
-    with pytest.raises(ConfigError, match="transfer.body_lr_mult: Input should be greater than 0"):
+    with pytest.raises(ConfigError, match="transfer.body_lr_mult: expected a number > 0"):
         parse_transfer({"body_lr_mult": 0})
     with pytest.raises(ConfigError, match="transfer.mode"):
         parse_transfer({"mode": "linear_probe"})

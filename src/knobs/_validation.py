@@ -76,11 +76,32 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
         section = (label or section) if not loc[:-1] else section
         listed = f"; valid keys in {section or 'top level'}: {', '.join(valid)}" if valid else ""
         return f"{lead}unknown key '{path}'{hint}{listed}"
-    msg = first["msg"].removeprefix("Value error, ")  # a validator's own words, already for a person
+    msg = _EXPECTED.get(first["type"], lambda ctx: None)(first.get("ctx") or {}) \
+        or first["msg"].removeprefix("Value error, ")  # a validator's own words, already for a person
     if isinstance(first.get("input"), Mapping) or first["type"] == "missing":
         # a rule across the keys of a table, or a key it lacks: the sentence says it all
         return f"{lead}{path or label or 'options'}: {msg}"
     return f"{lead}{path}: {msg}, got {first.get('input')!r}"
+
+
+#: pydantic's error types in knobs' words ("expected …"), so a message never reads "Input should be".
+_EXPECTED = {
+    "greater_than_equal": lambda ctx: f"expected a number ≥ {ctx['ge']}",
+    "greater_than": lambda ctx: f"expected a number > {ctx['gt']}",
+    "less_than_equal": lambda ctx: f"expected a number ≤ {ctx['le']}",
+    "less_than": lambda ctx: f"expected a number < {ctx['lt']}",
+    "int_parsing": lambda ctx: "expected a whole number",
+    "int_type": lambda ctx: "expected a whole number",
+    "int_from_float": lambda ctx: "expected a whole number",
+    "float_parsing": lambda ctx: "expected a number",
+    "float_type": lambda ctx: "expected a number",
+    "bool_parsing": lambda ctx: "expected true or false",
+    "bool_type": lambda ctx: "expected true or false",
+    "string_type": lambda ctx: "expected text (a quoted string)",
+    "literal_error": lambda ctx: f"expected one of {ctx['expected']}",
+    "list_type": lambda ctx: "expected a list ([...])",
+    "dict_type": lambda ctx: "expected a table ({...})",
+}
 
 
 def _field_names(model: type[BaseModel], parents: list[str]) -> list[str]:

@@ -33,6 +33,10 @@ class ASHA(Pruner):
             None: rungs continue as long as the trial reports.
         min_early_stopping_rate: s; shifts the first rung to ``min_resource * η**s`` (Hyperband
             brackets use s = 0, 1, 2, ...).
+        min_trials_per_rung: a rung judges a trial only once this many other trials have
+            reached it, so the first ones pass. Default η. Why: ranked against one
+            or two peers, "the top 1/η" is "better than trial 0", and a study run one trial at a
+            time would prune every trial not better than its first.
 
     Example:
         >>> import knobs
@@ -40,16 +44,18 @@ class ASHA(Pruner):
     """
 
     def __init__(self, min_resource: int = 1, reduction_factor: int = 3, max_resource: int | None = None,
-                 min_early_stopping_rate: int = 0) -> None:
+                 min_early_stopping_rate: int = 0, min_trials_per_rung: int | None = None) -> None:
         self.min_resource = min_resource
         self.reduction_factor = reduction_factor
         self.max_resource = max_resource
         self.min_early_stopping_rate = min_early_stopping_rate
+        self.min_trials_per_rung = reduction_factor if min_trials_per_rung is None else min_trials_per_rung
 
     def validate(self) -> "ASHA":
         check_int("ASHA", "min_resource", self.min_resource, 1)
         check_int("ASHA", "reduction_factor", self.reduction_factor, 2)
         check_int("ASHA", "min_early_stopping_rate", self.min_early_stopping_rate, 0)
+        check_int("ASHA", "min_trials_per_rung", self.min_trials_per_rung, 1)
         if self.max_resource is not None:
             check_int("ASHA", "max_resource", self.max_resource, 1)
             if self.max_resource < self.min_resource:
@@ -70,8 +76,11 @@ class ASHA(Pruner):
             if resource <= before:
                 continue  # judged when the trial crossed this rung
             value = value_at(trial.intermediate, resource)
-            peers = [value_at(t.intermediate, resource) for t in trials if t.number != trial.number]
-            if not promotable(value, [v for v in peers if v is not None], self.reduction_factor, direction):
+            peers = [v for v in (value_at(t.intermediate, resource) for t in trials if t.number != trial.number)
+                     if v is not None]
+            if len(peers) < self.min_trials_per_rung:
+                continue  # too few at this rung to rank: the trial passes it
+            if not promotable(value, peers, self.reduction_factor, direction):
                 return True
         return False
 

@@ -10,9 +10,20 @@ storage; they see frozen trial records only.
 """
 
 from knobs.search._base import Sampler
-from knobs.search._bayes import Bayes
 from knobs.search._coarse_to_fine import CoarseToFine
 from knobs.search._grid import Grid
 from knobs.search._random import Random
+
+
+
+def __getattr__(name: str):
+    """``Bayes`` on first touch: its Gaussian process needs scipy.stats and scipy.special (about
+    1.2 s to import), which ``import knobs`` and every CLI command that samples no GP should not pay."""
+    if name == "Bayes":
+        from knobs.search._bayes import Bayes
+
+        return Bayes
+    raise AttributeError(f"module 'knobs.search' has no attribute {name!r}")
+
 
 __all__ = ["Bayes", "CoarseToFine", "Grid", "Random", "Sampler"]

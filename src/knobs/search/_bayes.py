@@ -29,6 +29,7 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 completed_losses, config_key, fresh_configs)
+from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
 from knobs.search._gp import optimize, transforms
@@ -101,6 +102,9 @@ class Bayes(Sampler):
             (normal scores of the ranks) or ``"standardize"``.
         n_candidates: quasi-random candidates scored per suggestion (a power of 2 suits Sobol).
         n_local: best candidates polished by L-BFGS-B.
+        blas_threads: BLAS threads while a suggestion is computed (1: the GP's small systems gain
+            nothing from more, and lose much when other processes train on the cores; None: leave
+            NumPy's setting alone).
         seed: seed of the sampler's random generator (Sobol scrambles, candidate pools).
 
     Example:
@@ -111,7 +115,7 @@ class Bayes(Sampler):
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
-                 n_local: int = 10, seed: int | None = None) -> None:
+                 n_local: int = 10, seed: int | None = None, blas_threads: int | None = 1) -> None:
         self.acquisition = acquisition
         self.xi = xi
         self.kappa = kappa
@@ -120,6 +124,7 @@ class Bayes(Sampler):
         self.n_candidates = n_candidates
         self.n_local = n_local
         self.seed = seed
+        self.blas_threads = blas_threads
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
@@ -134,6 +139,11 @@ class Bayes(Sampler):
         taken = {config_key(t.config) for t in trials}
         if len(history) < max(2, self._n_initial(len(space))):
             return self._design(space, len(trials), n, taken)
+        with blas_threads(self.blas_threads):
+            return self._suggest_from_model(space, trials, history, taken, n, rng)
+
+    def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
+                            taken: set, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
         coding = _Coding(space)
         X = space.to_unit_many([c for c, _ in history])
         z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
@@ -184,6 +194,8 @@ class Bayes(Sampler):
         if self.n_initial is not None:
             check_number(self.n_initial, "Bayes n_initial", 1, 2**20, integer=True)
         check_seed(self.seed)
+        if self.blas_threads is not None:
+            check_number(self.blas_threads, "Bayes blas_threads", 1, 1024, integer=True)
 
     def _generator(self) -> np.random.Generator:
         if self._rng is None:

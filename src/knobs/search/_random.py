@@ -16,7 +16,6 @@ import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.stats import qmc as _qmc
 
 from knobs.errors import ConfigError
 from knobs.search._base import (
@@ -27,13 +26,16 @@ from knobs.trial import FrozenTrial
 
 __all__ = ["Random", "UnitStream"]
 
-# scipy >= 1.15 names the Sobol seed `rng`; older releases call it `seed`.
-_SOBOL_SEED_ARG = "rng" if "rng" in inspect.signature(_qmc.Sobol).parameters else "seed"
-
-
 def sobol_points(d: int, seed: int, start: int, n: int) -> np.ndarray:
-    """Points ``start .. start + n - 1`` of the scrambled Sobol sequence with this ``seed``."""
-    engine = _qmc.Sobol(d, scramble=True, **{_SOBOL_SEED_ARG: seed})
+    """Points ``start .. start + n - 1`` of the scrambled Sobol sequence with this ``seed``.
+
+    NOTE: scipy.stats is imported here, not at the top: it takes about a second to import, which
+    ``import knobs`` and independent random draws should not pay."""
+    from scipy.stats import qmc
+
+    # scipy >= 1.15 names the Sobol seed `rng`; older releases call it `seed`.
+    seed_arg = "rng" if "rng" in inspect.signature(qmc.Sobol).parameters else "seed"
+    engine = qmc.Sobol(d, scramble=True, **{seed_arg: seed})
     if start:  # NOTE: scipy's fast_forward(0) on a fresh engine underflows
         engine.fast_forward(start)
     with warnings.catch_warnings():

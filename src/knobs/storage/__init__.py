@@ -14,11 +14,22 @@ from typing import Any
 from knobs.errors import KnobsError
 from knobs.storage._base import NumberTaken, RunningTrial, Storage, StudyRecord, jsonable, summarize
 from knobs.storage._memory import InMemoryStorage
-from knobs.storage._sql import SQLStorage
-from knobs.storage._url import mask_password
 
 __all__ = ["Storage", "StudyRecord", "RunningTrial", "NumberTaken", "InMemoryStorage", "SQLStorage",
            "get_storage", "list_studies", "summarize", "jsonable", "mask_password"]
+
+
+#: Loaded on first touch: they need SQLAlchemy (about 0.4 s to import), which a study kept in
+#: memory (and ``import knobs``) should not pay.
+_LAZY = {"SQLStorage": "knobs.storage._sql", "mask_password": "knobs.storage._url"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'knobs.storage' has no attribute {name!r}")
 
 
 def get_storage(storage: str | Storage | None, *, create: bool = True) -> Storage:
@@ -38,6 +49,8 @@ def get_storage(storage: str | Storage | None, *, create: bool = True) -> Storag
     if isinstance(storage, Storage):
         return storage
     if isinstance(storage, str):
+        from knobs.storage._sql import SQLStorage
+
         return SQLStorage(storage, create=create)
     raise KnobsError(f"storage must be None, a database URL or a knobs.storage.Storage; got {type(storage).__name__}")
 
