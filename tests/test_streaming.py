@@ -168,7 +168,7 @@ def test_an_image_folder_over_the_budget_is_read_on_access_not_decoded(tmp_path)
         load_image_folder(tmp_path, max_bytes=100, cache_dir=False)
 
 
-def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_workers(tmp_path):
+def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_workers(tmp_path, capsys):
     rng = np.random.default_rng(0)
     for c, name in enumerate(["dark", "light"]):
         (tmp_path / "images" / name).mkdir(parents=True)
@@ -177,7 +177,8 @@ def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_worker
             Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
     cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "img", "data.memory": 0.001,
                              "data.source": str(tmp_path / "images"), "data.workers": 1})
-    result = run(cfg, display=Display(quiet=True))
+    result = run(cfg, display=Display())
+    assert "data streamed: " in capsys.readouterr().out.replace("\n", " ")
     memory = result.summary["data"]["loading"]["memory"]
     assert memory["path"] == "streamed" and memory["num_workers"] == 1 and memory["persistent_workers"]
     assert result.summary["data"]["loading"]["streamed"] and np.isfinite(result.summary["test"]["log_loss"])
