@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 # `make test SYSTEM=none` leaves the machine's packages alone (see the system target).
 SYSTEM ?= auto
 WORDNET_DIR ?= /usr/share/wordnet
+CHROMIUM ?= chromium
 PYTEST_REPORT := -rfEs --durations=15
 
 .PHONY: run test test-fast install system bench clean
@@ -22,10 +23,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The system pieces some tests use: WordNet 3.0 (Debian's wordnet-base, for EDA's synonyms) and a
-# PostgreSQL server on loopback (.ci/postgres.sh). Installed only where this runs as root with
-# apt-get and only when missing; a failure is a warning, never a failed `make`: the tests that
-# need a missing piece are skipped, each with its reason in the summary (-rs). CI requires both.
+# The system pieces some tests use: WordNet 3.0 (Debian's wordnet-base, for EDA's synonyms), a
+# PostgreSQL server on loopback (.ci/postgres.sh) and Chromium (Debian's chromium, which Playwright
+# drives in the browser tests). Installed only where this runs as root with apt-get and only when
+# missing; a failure is a warning, never a failed `make`: the tests that need a missing piece are
+# skipped, each with its reason in the summary (-rs). CI requires all three.
 system:
 ifneq ($(SYSTEM),none)
 	@if [ -f $(WORDNET_DIR)/index.noun ]; then :; \
@@ -34,6 +36,12 @@ ifneq ($(SYSTEM),none)
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null; } \
 			|| echo "make: warning: WordNet could not be installed; its tests will be skipped"; \
 	else echo "make: note: no WordNet and no root apt-get to install it; its tests will be skipped"; fi
+	@if command -v $(CHROMIUM) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing Chromium (apt-get install chromium)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "make: warning: Chromium could not be installed; the browser tests will be skipped"; \
+	else echo "make: note: no Chromium and no root apt-get to install it; the browser tests will be skipped"; fi
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		bash .ci/postgres.sh || echo "make: warning: no PostgreSQL server started; its tests will be skipped"; \
 	else echo "make: note: not root with apt-get: PostgreSQL tests are skipped unless a server answers"; fi

@@ -9,6 +9,10 @@ WordNet (Debian's wordnet-base; `make test` installs it when it runs as root wit
 marked ``@pytest.mark.wordnet`` are skipped with the reason when it is missing — unless
 KNOBS_REQUIRE_WORDNET=1 (CI), where they fail instead. KNOBS_TEST_HIDE_WORDNET=1 hides an
 installed WordNet, so a machine that has it can check what a fresh machine does.
+
+A browser (Debian's Chromium driven by Playwright) for web pages: the ``page`` fixture and its
+helpers live in tests/browser_support.py; a test that takes it is marked ``browser``, skipped
+without one unless KNOBS_REQUIRE_BROWSER=1 (CI).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import uuid
 
 import pytest
+from browser_support import chromium, page, page_log  # noqa: F401 — fixtures, shared by every test file
 
 POSTGRES_DEFAULT = "postgresql://knobs:knobs@127.0.0.1:5432/knobs_test"
 
@@ -27,6 +32,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
         os.environ.pop(_thesaurus.ENV_VAR, None)
         _thesaurus.SEARCHED = ()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that drives the browser ``browser``, so ``-m "not browser"`` leaves them out."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 def _wordnet_missing() -> str | None:

@@ -55,17 +55,21 @@ def test_as_root_a_failed_install_is_a_warning_and_make_succeeds(tmp_path):
     fake = tmp_path / "bin"
     fake.mkdir()
     _executable(fake / "apt-get", "#!/bin/sh\necho 'E: no network' >&2\nexit 100\n")
-    done = subprocess.run(["make", "-C", str(folder), "system", f"WORDNET_DIR={tmp_path / 'no-wordnet'}"],
+    done = subprocess.run(["make", "-C", str(folder), "system", f"WORDNET_DIR={tmp_path / 'no-wordnet'}",
+                           "CHROMIUM=knobs-no-such-chromium"],
                           capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
     assert done.returncode == 0, done.stderr
     assert "warning: WordNet could not be installed; its tests will be skipped" in done.stdout
     assert "warning: no PostgreSQL server started; its tests will be skipped" in done.stdout
+    assert "warning: Chromium could not be installed; the browser tests will be skipped" in done.stdout
     (tmp_path / "wordnet").mkdir()
     (tmp_path / "wordnet" / "index.noun").write_text("")
+    _executable(fake / "chromium", "#!/bin/sh\n")
     again = subprocess.run(["make", "-C", str(folder), "system", f"WORDNET_DIR={tmp_path / 'wordnet'}"],
                            capture_output=True, text=True, env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
     assert again.returncode == 0 and "WordNet" not in again.stdout  # present: not installed again
+    assert "Chromium" not in again.stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to act as another user")
@@ -73,8 +77,10 @@ def test_without_root_nothing_is_installed_and_make_succeeds():
     with tempfile.TemporaryDirectory() as scratch:  # not under pytest's tmp_path, which only root may enter
         Path(scratch).chmod(0o755)
         folder = _copy(Path(scratch), "#!/usr/bin/env bash\necho 'postgres.sh ran' ; exit 1\n")
-        done = subprocess.run(["runuser", "-u", "nobody", "--", "make", "-C", str(folder), "system"],
+        done = subprocess.run(["runuser", "-u", "nobody", "--", "make", "-C", str(folder), "system",
+                               "CHROMIUM=knobs-no-such-chromium"],
                               capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "postgres.sh ran" not in done.stdout and "installing" not in done.stdout
     assert "PostgreSQL tests are skipped unless a server answers" in done.stdout
+    assert "no Chromium and no root apt-get to install it; the browser tests will be skipped" in done.stdout

@@ -97,6 +97,9 @@ def test_a_binary_classification_run_with_ensemble_threshold_and_autopilot_match
                                           "autopilot.enabled": True, "autopilot.max_steps": 1})
     assert summary["ensemble"] is not None and summary["threshold"] is not None and "autopilot" in summary
     assert check_summary(summary) == []
+    # the advice is in the summary and the terminal's last lines (3 trials for 2 parameters: too few)
+    assert "few_trials" in [a["code"] for a in summary["advice"]]
+    assert "advice (" in printed and all(a["message"][:40] in printed for a in summary["advice"])
     # the one metrics path: every split's metrics are knobs.metrics.split_metrics, with the same keys
     keys = set(summary["test"])
     assert keys == set(summary["single"]["val"]) == set(summary["ensemble"]["test"]) == set(summary["threshold"]["test"])

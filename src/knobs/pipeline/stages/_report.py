@@ -8,7 +8,7 @@ from typing import Any
 from knobs.pipeline.stages._open import OpenRun
 from knobs.pipeline.stages._runners import runner_for
 from knobs.pipeline.stages._study import direction
-from knobs.report import write_report
+from knobs.report import RunRecord, findings, write_report
 
 __all__ = ["test_once", "report"]
 
@@ -30,6 +30,8 @@ def report(run: OpenRun, preflight: list, final: dict, autopilot: dict | None) -
     summary = _summary(run, preflight, final)
     if autopilot is not None:
         summary["autopilot"] = autopilot
+    record = RunRecord(summary, run.study.trials, run.rundir.path, [{"event": "run_start", "config": run.cfg.public_dump()}])
+    summary["advice"] = [f.to_dict() for f in findings(record)]
     write_report(run.rundir.path / "report.html", summary=summary, trials=run.study.trials,
                  events_path=run.rundir.events_path)
     return summary

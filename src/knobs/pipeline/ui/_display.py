@@ -6,6 +6,7 @@ import contextlib
 from typing import Any, Iterator, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -75,6 +76,7 @@ class Display:
                                f"(stopped: {autopilot['stopped']})")
         test = summary["test"]
         if test is None:
+            self._advice(summary)
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
             return
         final = summary.get("final_model") or "single"
@@ -90,7 +92,17 @@ class Display:
             self.console.print(f"decision threshold {threshold['threshold']:.3g} (tuned on validation for "
                                f"{threshold['metric']}): test balanced_accuracy {tuned['balanced_accuracy']:.4f}, "
                                f"macro_f1 {tuned['macro_f1']:.4f}")
+        self._advice(summary)
         self.console.print(f"run directory: [bold]{summary['run_dir']}[/]  (report.html, summary.json)")
+
+    def _advice(self, summary: dict) -> None:
+        """The run's findings (summary.json's ``advice``), one line each: what was seen → what to change."""
+        advice = summary.get("advice") or []
+        if advice:
+            self.console.print(f"[bold]advice[/] ({len(advice)}; evidence in summary.json and report.html):")
+        for f in advice:
+            mark = {"error": "[red]error[/]", "warning": "[yellow]warning[/]"}.get(f["severity"], "info")
+            self.console.print(f"  {mark} {escape(f['message'])} → {escape(f['action'])}", highlight=False)
 
 
 def _console() -> Console:

@@ -1,0 +1,507 @@
+"""What the run says about the next run: findings computed from a finished (or running) run.
+
+Why here, as pure functions of a `RunRecord`: the same advice goes into summary.json
+(``advice``), the terminal's last lines, report.html and the dashboard, and it must be testable on
+hand-made runs without training anything. Each finding has the shape of `knobs.diagnose.Finding`
+(code, severity, message, evidence, action) so one renderer shows both; it is its own type
+because knobs.report and knobs.diagnose are independent packages of one layer (pyproject.toml's
+import-linter contracts). The thresholds restate the diagnosis' where they mean the same thing
+(``OVERFIT_GAP``, ``SWING``: tests/test_report_findings.py checks that they agree).
+
+What is looked at, in the order a practitioner would (Bengio 2012; CS231n's babysitting notes):
+- the search space: the best value on or near a bound (the optimum may lie outside), too few
+  trials for the space's dimension, many failures with one reason, most trials pruned;
+- training: trials stopped by the epoch cap while still improving, the best trial overfitting
+  (validation loss rising while training loss falls) or underfitting (training loss high
+  against the chance loss ln C);
+- the final model: the ensemble's gain against its prediction cost, the validation-to-test gap
+  against its sampling noise (a two-proportion z-test; Wilson intervals as evidence).
+
+Every message carries the run's numbers; every action says what to change in the config.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from knobs.report._importance import Axis, axes
+from knobs.report._views import RunRecord
+from knobs.trial import FrozenTrial, TrialState
+
+__all__ = ["Finding", "findings", "wilson", "SEVERITIES", "CHECKS",
+           "EDGE", "OVERFIT_GAP", "SWING", "RISE", "FALL", "MCNEMAR_ROWS", "UNDERFIT_SHARE", "TRIALS_PER_PARAM"]
+
+SEVERITIES = ("info", "warning", "error")
+EDGE = 0.05
+"""A value within 5% of a parameter's range from a bound (in log space for log axes) sits on it."""
+OVERFIT_GAP = 0.10
+"""Validation minus training loss at the best epoch, in chance losses, that counts as high
+variance (knobs.diagnose's, the autopilot's ``generalization_gap``)."""
+SWING = 0.03
+"""A rise of the validation loss, in chance losses, that is more than a wobble (knobs.diagnose's)."""
+UNDERFIT_SHARE = 0.2
+"""Training loss at the best epoch above this share of the chance loss: the model fits its own
+training rows poorly (for 10 classes: above 0.46, i.e. the true class gets under 63% on average)."""
+RISE, FALL = 0.05, 0.2
+"""Overfitting after the best epoch: the later validation losses average 5% above the best (or
+one rises by ``SWING`` chance losses) while the training loss falls by another 20%: the model
+keeps memorizing its training rows and the validation rows stop following."""
+TRIALS_PER_PARAM = 10
+"""Loeppky, Sacks & Welch (2009): about 10 evaluations per dimension to model a response surface."""
+MCNEMAR_ROWS = 4
+"""The smallest net gain in rows that a paired test (McNemar's, 95%) can call real: with g rows
+gained and none lost, chi² = g² / g = g > 3.84 needs g ≥ 4. A smaller gain is noise whatever
+the rows were."""
+_WINDOW = 5  # the last epochs whose validation slope says "still improving"
+_Z = 1.959963984540054  # two-sided 95%
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion about the run: a stable ``code``, ``severity`` (info, warning, error), a
+    ``message`` with the run's numbers, the ``evidence`` (JSON-able numbers) and the ``action``:
+    what to change in the next run."""
+
+    code: str
+    severity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    action: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        return f"{self.severity}: {self.message} → {self.action}" if self.action else f"{self.severity}: {self.message}"
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+def wilson(successes: int, n: int, z: float = _Z) -> tuple[float, float]:
+    """Wilson score interval of a proportion (good at small n and near 0 or 1, unlike p ± z·se).
+
+    >>> [round(v, 3) for v in wilson(264, 270)]
+    [0.952, 0.99]
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def num(x: Any) -> str:
+    """A number as a person writes it in a config: 0.01, 3e-4, 512, 0.978."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int) or float(x).is_integer() and abs(x) < 1e5:
+        return str(int(x))
+    if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e5):
+        mantissa, exponent = f"{x:.2e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{x:.3g}"
+
+
+def _slope(values: Sequence[float]) -> float:
+    """Least-squares change per epoch."""
+    y = np.asarray(values, dtype=float)
+    return float(np.polyfit(np.arange(len(y)), y, 1)[0]) if len(y) > 1 else 0.0
+
+
+# -- what the run holds ----------------------------------------------------------------------
+
+def _direction(run: RunRecord) -> str:
+    return (run.summary.get("search") or {}).get("direction", "minimize")
+
+
+def _ranked(run: RunRecord) -> list[FrozenTrial]:
+    """Complete trials with a finite value, best first."""
+    done = [t for t in run.trials if t.state is TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    return sorted(done, key=lambda t: t.value, reverse=_direction(run) == "maximize")
+
+
+def _top(ranked: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The top trials a pattern is judged on: the best quarter, at least 5."""
+    return list(ranked[:max(5, math.ceil(0.25 * len(ranked)))])
+
+
+def _best(run: RunRecord, ranked: Sequence[FrozenTrial]) -> FrozenTrial | None:
+    number = (run.summary.get("best_trial") or {}).get("number")
+    return next((t for t in run.trials if t.number == number), ranked[0] if ranked else None)
+
+
+def _chance_loss(run: RunRecord) -> float:
+    """The loss of a model that learned nothing: ln C, or 1 for regression (the validation loss
+    is the mean squared error of the standardized target)."""
+    data = run.summary.get("data") or {}
+    n_classes = data.get("n_classes")
+    return math.log(n_classes) if data.get("task") != "regression" and n_classes and n_classes > 1 else 1.0
+
+
+def _train_config(run: RunRecord) -> dict[str, Any]:
+    """``[train]`` of the run's config, from events.jsonl's run_start (empty when not recorded)."""
+    start = next((e for e in run.events if e.get("event") == "run_start"), None)
+    return ((start or {}).get("config") or {}).get("train") or {}
+
+
+def _epoch_cap(run: RunRecord, ranked: Sequence[FrozenTrial]) -> Callable[[FrozenTrial], int | None]:
+    """The most epochs a trial could train: its own ``epochs`` (searched), ``train.epochs``, or —
+    when neither is recorded — the most any trial ran."""
+    cap = _train_config(run).get("epochs")
+    if not cap:
+        runs = [t.attrs.get("epochs_run") for t in ranked if t.attrs.get("epochs_run")]
+        cap = max(runs) if runs else None
+    return lambda trial: int(trial.config["epochs"]) if "epochs" in trial.config else (int(cap) if cap else None)
+
+
+# -- the search space ------------------------------------------------------------------------
+
+def bounds(run: RunRecord) -> list[Finding]:
+    """The best value on or within ``EDGE`` of a bound: the optimum may lie beyond it."""
+    ranked = _ranked(run)
+    best = _best(run, ranked)
+    if best is None:
+        return []
+    top, out = _top(ranked), []
+    for axis in axes((run.summary.get("search") or {}).get("space")):
+        edge = _edge(axis, best.config.get(axis.name))
+        if edge is None:
+            continue
+        side, bound, distance = edge
+        there = {t.number for t in ranked if (_edge(axis, t.config.get(axis.name)) or ("",))[0] == side}
+        n_top, n_all = sum(t.number in there for t in top), len(there)
+        value = best.config[axis.name]
+        evidence = {"param": axis.name, "bound": side, "bound_value": bound, "best_value": value,
+                    "distance": round(distance, 4), "scale": "log" if axis.log else "linear",
+                    "top_at_bound": n_top, "top": len(top), "complete_at_bound": n_all, "complete": len(ranked)}
+        where = "on" if distance == 0 else f"{distance:.0%} of the range from"
+        message = (f"best {axis.name} = {num(value)} is {where} its {side} bound {num(bound)} "
+                   f"({n_top} of the top {len(top)} trials there, {n_all} of {len(ranked)} in all)")
+        widened = _widened(axis, side)
+        if widened is None:
+            action = f"fix {axis.name} = {num(bound)} (a natural limit) and drop it from [search.space]"
+        elif axis.kind == "choice":
+            action = f"add {num(widened)} to {axis.name}'s options"
+        else:
+            action = f"widen {axis.name}'s {side} bound from {num(bound)} to {num(widened)}"
+            evidence["suggested_bound"] = widened
+        out.append(Finding("best_at_bound", "warning" if n_top >= 2 else "info", message, evidence, action))
+    return out
+
+
+def _edge(axis: Axis, value: Any) -> tuple[str, Any, float] | None:
+    """``(side, bound value, distance as a fraction of the range)`` when ``value`` sits on a
+    bound; None otherwise (and for choices that have no order: strings, booleans)."""
+    if axis.kind == "choice":
+        numeric = [o for o in axis.options if isinstance(o, (int, float)) and not isinstance(o, bool)]
+        if len(numeric) != len(axis.options) or len(numeric) < 3 or value not in numeric:
+            return None
+        ordered = sorted(numeric)
+        return ("lower", ordered[0], 0.0) if value == ordered[0] else \
+            ("upper", ordered[-1], 0.0) if value == ordered[-1] else None
+    position = axis.position(value)
+    if not math.isfinite(position):
+        return None
+    low = int(axis.low) if axis.kind == "int" else axis.low
+    high = int(axis.high) if axis.kind == "int" else axis.high
+    if position <= EDGE:
+        return ("lower", low, max(0.0, position))
+    if position >= 1 - EDGE:
+        return ("upper", high, max(0.0, 1 - position))
+    return None
+
+
+def _widened(axis: Axis, side: str) -> Any:
+    """The bound one step further out: ×/÷10 on a log float axis, ×/÷2 on a log integer axis,
+    half the range on a linear one, the next term of a numeric choice's progression; None where
+    the bound is a natural limit (0 for a linear float, 1 for an integer count)."""
+    if axis.kind == "choice":
+        ordered = sorted(axis.options) if side == "upper" else sorted(axis.options, reverse=True)
+        a, b = ordered[-2], ordered[-1]
+        geometric = all(o > 0 for o in ordered) and math.isclose(ordered[-1] / ordered[-2], ordered[1] / ordered[0])
+        grown = b * (b / a) if geometric else b + (b - a)
+        return int(grown) if all(isinstance(o, int) for o in ordered) else grown
+    low, high, span = axis.low, axis.high, axis.high - axis.low
+    if axis.kind == "int":
+        step = 2 if axis.log else max(1, round(span / 2))
+        if side == "upper":
+            return int(high * step) if axis.log else int(high + step)
+        if low <= 1:
+            return None
+        return max(1, int(low // step)) if axis.log else max(1, int(low - step))
+    if axis.log:
+        return high * 10 if side == "upper" else low / 10
+    if side == "upper":
+        return high + span / 2
+    if low == 0:
+        return None
+    return max(low - span / 2, 0.0) if low > 0 else low - span / 2
+
+
+def coverage(run: RunRecord) -> list[Finding]:
+    """Too few complete trials to learn a space of this many dimensions."""
+    dims = len(axes((run.summary.get("search") or {}).get("space")))
+    ranked = _ranked(run)
+    wanted = TRIALS_PER_PARAM * dims
+    if dims == 0 or len(ranked) >= wanted or not run.summary.get("n_trials"):
+        return []
+    requested = run.summary.get("n_trials")
+    return [Finding("few_trials", "warning" if len(ranked) < 2 * dims else "info",
+                    f"{len(ranked)} complete trials for {dims} searched parameters ({TRIALS_PER_PARAM} per parameter "
+                    f"are wanted)",
+                    {"complete": len(ranked), "params": dims, "wanted": wanted, "n_trials": requested},
+                    f"raise search.n_trials to {wanted + (requested - len(ranked))}, or fix the least important "
+                    f"parameters")]
+
+
+def failures(run: RunRecord) -> list[Finding]:
+    """Many trials failed, or several for one reason."""
+    failed = [t for t in run.trials if t.state is TrialState.FAILED]
+    if not failed:
+        return []
+    groups: dict[str, list[FrozenTrial]] = {}
+    for t in failed:
+        reason = str(t.attrs.get("fail_reason") or "no reason recorded").splitlines()[0]
+        groups.setdefault(re.sub(r"[-+]?\d[\d.e+-]*", "#", reason)[:120], []).append(t)
+    share = len(failed) / max(1, len(run.trials))
+    out = []
+    for pattern, trials in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        if len(trials) < 2 and share < 0.1:
+            continue
+        reason = str(trials[0].attrs.get("fail_reason") or "no reason recorded").splitlines()[0]
+        evidence = {"failed": len(failed), "trials": len(run.trials), "reason": reason[:300],
+                    "with_this_reason": len(trials), "numbers": [t.number for t in trials][:20]}
+        lrs = [t.config["lr"] for t in trials if isinstance(t.config.get("lr"), (int, float))]
+        if re.search(r"diverg|nan|inf", reason, re.IGNORECASE):
+            action = "lower lr's upper bound" + (f" below {num(min(lrs))} (the smallest rate that diverged)"
+                                                 if lrs else "") + ", or set clip_grad_norm"
+            if lrs:
+                evidence["lrs"] = lrs[:20]
+        elif "abandoned" in reason:
+            action = "check the workers that ran these trials (their machines or processes died)"
+        else:
+            action = f"read trial {trials[0].number}'s traceback (the trials table) and fix its cause"
+        out.append(Finding("failures", "warning" if share >= 0.1 or len(trials) >= 3 else "info",
+                           f"{len(trials)} of {len(run.trials)} trials failed with: {reason[:160]}", evidence, action))
+    return out
+
+
+def pruning(run: RunRecord) -> list[Finding]:
+    """Most trials pruned: the pruner may be discarding slow starters (low learning rates)."""
+    pruned = [t for t in run.trials if t.state is TrialState.PRUNED]
+    if len(run.trials) < 10 or len(pruned) < 0.7 * len(run.trials):
+        return []
+    steps = [t.last_step for t in pruned if t.last_step is not None]
+    median = float(np.median(steps)) if steps else None
+    return [Finding("most_pruned", "info",
+                    f"the pruner stopped {len(pruned)} of {len(run.trials)} trials"
+                    + (f", at a median of epoch {num(median)}" if median is not None else ""),
+                    {"pruned": len(pruned), "trials": len(run.trials), "median_step": median},
+                    "if the best trials start slowly (low lr), give the pruner more warm-up epochs "
+                    "(search.pruner_options) or use search.pruner = \"none\"")]
+
+
+# -- training --------------------------------------------------------------------------------
+
+def capped(run: RunRecord) -> list[Finding]:
+    """Trials stopped by the epoch cap while the validation metric was still improving."""
+    ranked = _ranked(run)
+    metric = (run.summary.get("best_trial") or {}).get("metric") or "val_loss"
+    sign = -1.0 if _direction(run) == "minimize" else 1.0
+    hits, cap_of = [], _epoch_cap(run, ranked)
+    for t in ranked:
+        curve, cap = t.attrs.get("curve") or {}, cap_of(t)
+        values = [v for v in (curve.get(metric) or []) if v is not None]
+        run_epochs, best_epoch = t.attrs.get("epochs_run"), t.attrs.get("best_epoch")
+        if cap is None or run_epochs is None or run_epochs < cap or best_epoch is None or len(values) < 2:
+            continue
+        slope = _slope(values[-_WINDOW:])
+        if sign * slope > 0 and best_epoch > run_epochs - _WINDOW:
+            hits.append((t, slope, cap))
+    if not hits:
+        return []
+    cap = hits[0][2]
+    top = {t.number for t in _top(ranked)}
+    lrs = [t.config.get("lr") for t, _, _ in hits]
+    evidence = {"trials": [t.number for t, _, _ in hits], "cap": cap, "metric": metric,
+                "slopes": [round(s, 6) for _, s, _ in hits], "lrs": lrs, "window": _WINDOW,
+                "in_top": sum(t.number in top for t, _, _ in hits)}
+    message = (f"{len(hits)} trial{'s' if len(hits) > 1 else ''} ({', '.join('#' + str(t.number) for t, _, _ in hits[:6])}) "
+               f"hit the {cap}-epoch cap still improving ({metric} {', '.join(f'{s:+.2g}' for _, s, _ in hits[:3])}"
+               f"/epoch over the last {_WINDOW})")
+    searched = (run.summary.get("search") or {}).get("space", {}).get("params", {})
+    action = (f"widen epochs' upper bound beyond {cap}" if "epochs" in searched else
+              f"raise train.epochs from {cap} to {2 * cap}")
+    lr_axis = next((a for a in axes((run.summary.get("search") or {}).get("space")) if a.name == "lr"), None)
+    if lr_axis is not None and lr_axis.kind != "choice" and all(isinstance(v, (int, float)) for v in lrs):
+        positions = [lr_axis.position(v) for v in lrs]
+        if max(positions) <= 1 / 3:
+            message += f", all at lr ≤ {num(max(lrs))}"
+            raised = lr_axis.low * (lr_axis.high / lr_axis.low) ** (1 / 3) if lr_axis.log else \
+                lr_axis.low + (lr_axis.high - lr_axis.low) / 3
+            action += f", or raise lr's lower bound from {num(lr_axis.low)} to {num(float(f'{raised:.1g}'))}"
+    return [Finding("capped_while_improving", "warning" if evidence["in_top"] else "info", message, evidence, action)]
+
+
+def fit(run: RunRecord) -> list[Finding]:
+    """The best trial overfit after its best epoch, or fit its training rows poorly."""
+    ranked = _ranked(run)
+    best = _best(run, ranked)
+    curve = (best.attrs.get("curve") or {}) if best is not None else {}
+    epochs, train, val = curve.get("epoch") or [], curve.get("train_loss") or [], curve.get("val_loss") or []
+    k = best.attrs.get("best_epoch") if best is not None else None
+    if k not in epochs or not val or not train:
+        return []
+    i, chance = epochs.index(k), _chance_loss(run)
+    if train[i] is None or val[i] is None:
+        return []
+    gap = val[i] - train[i]
+    out = []
+    after = [(e, tr, v) for e, tr, v in zip(epochs[i + 1:], train[i + 1:], val[i + 1:]) if tr is not None and v is not None]
+    later = float(np.mean([v for _, _, v in after])) if after else None
+    if after and after[-1][1] < (1 - FALL) * train[i] and \
+            (later - val[i] >= RISE * val[i] or max(v for _, _, v in after) - val[i] >= SWING * chance):
+        last_epoch, last_train, last_val = after[-1]
+        evidence = {"trial": best.number, "best_epoch": k, "epochs_run": last_epoch,
+                    "val_loss_at_best": val[i], "val_loss_after_mean": later, "val_loss_last": last_val,
+                    "train_loss_at_best": train[i], "train_loss_last": last_train, "gap_at_best": gap,
+                    "gap_last": last_val - last_train, "chance_loss": chance, "gap_in_chance_losses": gap / chance}
+        severity = "warning" if gap >= OVERFIT_GAP * chance else "info"
+        message = (f"the best trial #{best.number} overfit after epoch {k}: validation loss {num(val[i])} → "
+                   f"{num(later)} (mean of the {len(after)} epochs after) while training loss fell {num(train[i])} → "
+                   f"{num(last_train)}")
+        out.append(Finding("best_overfit", severity, message, evidence, _regularize(run, best, k)))
+    if train[i] >= UNDERFIT_SHARE * chance:
+        evidence = {"trial": best.number, "best_epoch": k, "train_loss_at_best": train[i], "val_loss_at_best": val[i],
+                    "chance_loss": chance, "share_of_chance": train[i] / chance}
+        out.append(Finding("best_underfit", "warning",
+                           f"the best trial #{best.number} underfits: training loss {num(train[i])} at epoch {k} is "
+                           f"{train[i] / chance:.0%} of the chance loss {num(chance)}",
+                           evidence, "more capacity (widen width's or depth's upper bound), less regularization "
+                                     "(weight_decay, dropout), or more epochs"))
+    return out
+
+
+def _regularize(run: RunRecord, best: FrozenTrial, k: int) -> str:
+    """Stronger regularization, named by the run's own searched knobs and where the best sits."""
+    space = {a.name: a for a in axes((run.summary.get("search") or {}).get("space"))}
+    knobs = []
+    for name in ("weight_decay", "dropout", "l1"):
+        if name in space and space[name].kind != "choice" and isinstance(best.config.get(name), (int, float)):
+            a = space[name]
+            knobs.append(f"{name} (best {num(best.config[name])} of ≤ {num(int(a.high) if a.kind == 'int' else a.high)})")
+    if knobs:
+        return "regularize more: raise " + " or ".join(knobs) + f", or augment (early stopping kept epoch {k})"
+    return f"regularize: search weight_decay or dropout, or augment (early stopping kept epoch {k})"
+
+
+# -- the final model -------------------------------------------------------------------------
+
+def ensemble(run: RunRecord) -> list[Finding]:
+    """The ensemble's accuracy gain over the single best against its prediction cost (members with
+    a weight: each prediction runs every one of them). A gain under ``MCNEMAR_ROWS`` rows on a
+    split is no gain."""
+    single, ens = run.summary.get("single"), run.summary.get("ensemble")
+    if not single or not ens or "test" not in ens or "accuracy" not in (single.get("test") or {}):
+        return []
+    used = sum(w > 0 for w in ens.get("weights") or [])
+    rows = {split: round((ens[split]["accuracy"] - single[split]["accuracy"]) * int(single[split].get("n") or 0))
+            for split in ("val", "test")}
+    n = {split: int(single[split].get("n") or 0) for split in ("val", "test")}
+    loss = {split: (single[split]["log_loss"], ens[split]["log_loss"]) for split in ("val", "test")}
+    final = run.summary.get("final_model")
+    evidence = {"members": used, "cost": used, "final_model": final, "val_rows_gained": rows["val"], "n_val": n["val"],
+                "test_rows_gained": rows["test"], "n_test": n["test"],
+                "single_accuracy": {s: single[s]["accuracy"] for s in n}, "ensemble_accuracy": {s: ens[s]["accuracy"] for s in n},
+                "single_log_loss": {s: loss[s][0] for s in n}, "ensemble_log_loss": {s: loss[s][1] for s in n},
+                "min_rows": MCNEMAR_ROWS}
+    if used <= 1:
+        return [Finding("ensemble_one_member", "info",
+                        "the greedy ensemble chose one member only: it is the single best model", evidence,
+                        "nothing to gain from ensembling these trials; set ensemble.enabled = false to save the time")]
+    said = f"{rows['test']:+d}/{n['test']} test rows, {rows['val']:+d}/{n['val']} validation rows right"
+    if max(rows.values()) < MCNEMAR_ROWS:
+        used_as = "the final model" if final == "ensemble" else "not used: the single model was kept"
+        calibrated = loss["test"][1] < loss["test"][0] and loss["val"][1] < loss["val"][0]
+        return [Finding("ensemble_no_gain", "warning" if final == "ensemble" else "info",
+                        f"the ensemble ({used_as}) bought no accuracy for {used}× the prediction cost: {said}", evidence,
+                        "set ensemble.enabled = false"
+                        + (f" (unless its lower log loss, {num(loss['test'][0])} → {num(loss['test'][1])} on test, "
+                           f"is worth {used}×)" if calibrated else ""))]
+    return [Finding("ensemble_gain", "info", f"the ensemble gained accuracy for {used}× the prediction cost: {said}",
+                    evidence, "keep the ensemble if that gain is worth the cost per prediction")]
+
+
+def generalization(run: RunRecord) -> list[Finding]:
+    """Validation vs test accuracy of the final model, against their sampling noise."""
+    test = run.summary.get("test") or {}
+    final = run.summary.get("final_model")
+    part = run.summary.get("ensemble") if final == "ensemble" else run.summary.get("single")
+    val = (part or {}).get("val") or {}
+    if "accuracy" not in test or "accuracy" not in val or not test.get("n") or not val.get("n"):
+        return []
+    pv, nv, pt, nt = val["accuracy"], int(val["n"]), test["accuracy"], int(test["n"])
+    se = math.sqrt(max(pv * (1 - pv), 1 / nv) / nv + max(pt * (1 - pt), 1 / nt) / nt)
+    z = (pv - pt) / se
+    if abs(z) < _Z:
+        return []
+    lo_t, hi_t = wilson(round(pt * nt), nt)
+    lo_v, hi_v = wilson(round(pv * nv), nv)
+    evidence = {"final_model": final or "single", "val_accuracy": pv, "n_val": nv, "val_interval": [lo_v, hi_v],
+                "test_accuracy": pt, "n_test": nt, "test_interval": [lo_t, hi_t], "z": z}
+    said = f"validation accuracy {pv:.4f} ({lo_v:.3f}–{hi_v:.3f}) vs test {pt:.4f} ({lo_t:.3f}–{hi_t:.3f}), z = {z:+.1f}"
+    if z > 0:
+        return [Finding("val_test_gap", "warning", f"test is worse than validation beyond noise: {said}", evidence,
+                        "the search overfit its validation split: more validation rows (data.val) or k folds "
+                        "(data.folds = 5)")]
+    return [Finding("val_test_gap", "info", f"test is better than validation beyond noise: {said}", evidence,
+                    "the splits differ: check how rows were split (data.groups, duplicates, time) before trusting either")]
+
+
+def vault(run: RunRecord) -> list[Finding]:
+    """The test split opened more than once: its score is no longer an unbiased estimate."""
+    openings = (run.summary.get("vault") or {}).get("openings") or 0
+    if openings <= 1:
+        return []
+    return [Finding("vault_reopened", "error", f"the test split was opened {openings} times", {"openings": openings},
+                    "report the test score of the first opening only, or seal a fresh test split (a new run)")]
+
+
+def preflight(run: RunRecord) -> list[Finding]:
+    """Preflight checks that failed: the run went on, but what they found still holds."""
+    out = []
+    for check in run.summary.get("preflight") or []:
+        if check.get("passed", True) or check.get("severity") not in SEVERITIES:
+            continue
+        found, _, fix = str(check.get("message", "")).rpartition(" — ")
+        out.append(Finding("preflight", check["severity"], f"preflight check {check.get('name')}: {found or fix}",
+                           {"check": check.get("name"), **(check.get("measured") or {})},
+                           fix if found else f"make the {check.get('name')} check pass: {check.get('expected')}"))
+    return out
+
+
+CHECKS: tuple[Callable[[RunRecord], list[Finding]], ...] = (
+    vault, preflight, bounds, capped, fit, ensemble, generalization, failures, pruning, coverage)
+"""Every check, in the order their findings are listed within one severity."""
+
+
+def findings(run: RunRecord) -> list[Finding]:
+    """Every finding of the run: errors first, then warnings, then information.
+
+    A check that raises (a run shaped in a way it did not foresee) becomes one ``advice_failed``
+    finding naming the error: the end of a long run must not be lost to its advice."""
+    out = []
+    for check in CHECKS:
+        try:
+            out.extend(check(run))
+        except Exception as e:  # noqa: BLE001 - one broken check must not hide the others or end the run
+            out.append(Finding("advice_failed", "info", f"the {check.__name__} check failed: {type(e).__name__}: {e}",
+                               {"check": check.__name__}, "report it as a knobs bug, with the run's summary.json"))
+    return sorted(out, key=lambda f: -SEVERITIES.index(f.severity))
