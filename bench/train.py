@@ -8,7 +8,11 @@ divergence check. Each repeat trains one epoch with each, in alternating order (
 the same weights; the figure is the median over repeats. ``torch.set_num_threads(1)``.
 
 On a CUDA machine the same comparison runs on the GPU, plus the speed-up of bf16 and fp16
-autocast over fp32 for the Trainer.
+autocast over fp32 for the Trainer, and the image-model defaults (issue 15): a small ConvNet
+(3×32×32, knobs' ``convnet``) at batch 512 trained by the Trainer and by a hand loop in fp32, bf16
+autocast, and bf16 + channels_last, in images per second (the Trainer's default on CUDA is the last:
+``precision="auto"``, ``channels_last="auto"``; target: ≥ 0.95× the hand loop in each mode). Without a
+GPU that part prints "no GPU: skipped".
 
 ``--data digits`` uses scikit-learn's bundled digits instead (1,797 rows, 8×8 images, 10
 classes; 80% train, 20% validation; ``--rows`` is then ignored): small epochs, where the Trainer's
@@ -134,6 +138,72 @@ def mixed_precision(name: str, make_model, train, val, device, repeats: int) -> 
             "fp16_speedup": med["fp32"] / med["fp16"]}
 
 
+IMAGE_BATCH = 512
+#: (name, Trainer precision, channels_last) of the image-model comparison
+IMAGE_MODES = (("fp32", "fp32", False), ("bf16", "bf16", False), ("bf16 + channels_last", "bf16", True))
+
+
+def image_convnet():
+    return build_model("convnet", input_shape=(3, 32, 32), n_classes=10, channels=32, depth=3, head_width=128)
+
+
+def hand_image_epoch(model, train, device, precision: str, channels_last: bool, generator) -> float:
+    """One training epoch of the hand loop in ``precision`` (fp32 / bf16 autocast), NHWC when asked;
+    seconds, synchronized."""
+    X, y = train
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        X = X.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    dtype = torch.bfloat16 if precision == "bf16" else None
+    model.train()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    perm = torch.randperm(len(X), generator=generator, device=device)
+    total = torch.zeros((), device=device)
+    for a in range(0, len(X), IMAGE_BATCH):
+        idx = perm[a:a + IMAGE_BATCH]
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(model(X[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach()
+    float(total)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def trainer_image_epoch(model, train, device, precision: str, channels_last: bool) -> float:
+    """One training epoch of the Trainer (no validation set) as it records it."""
+    trainer = Trainer(optimizer="adam", lr=1e-3, epochs=1, batch_size=IMAGE_BATCH, device=str(device),
+                      precision=precision, channels_last=channels_last, seed=None)
+    return trainer.fit(model, train).records[0]["seconds"]
+
+
+def gpu_image_modes(device, repeats: int, rows: int = 20480) -> list[dict]:
+    """Images per second of the Trainer and the hand loop in each of ``IMAGE_MODES`` (interleaved,
+    median over ``repeats`` after one warm-up round)."""
+    g = torch.Generator().manual_seed(0)
+    train = (torch.rand(rows, 3, 32, 32, generator=g).to(device), torch.randint(0, 10, (rows,), generator=g).to(device))
+    base = image_convnet().to(device)
+    results = []
+    for name, precision, channels_last in IMAGE_MODES:
+        hand, ours = [], []
+        for r in range(repeats + 1):
+            gen = torch.Generator(device=device).manual_seed(r)
+            h = hand_image_epoch(copy.deepcopy(base), train, device, precision, channels_last, gen)
+            t = trainer_image_epoch(copy.deepcopy(base), train, device, precision, channels_last)
+            if r:
+                hand.append(h)
+                ours.append(t)
+        h, t = statistics.median(hand), statistics.median(ours)
+        results.append({"mode": name, "hand_img_s": rows / h, "trainer_img_s": rows / t, "trainer_vs_hand": h / t})
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -162,9 +232,16 @@ def main() -> None:
               f"{r['overhead_pct']:8.1f}% {r['trainer_fit_s']:16.4f} {r['fit_overhead_pct']:8.1f}%")
     for r in amp:
         print(f"{r['model']:24} cuda   fp32 {r['fp32_s']:.4f} s  bf16 ×{r['bf16_speedup']:.2f}  fp16 ×{r['fp16_speedup']:.2f}")
+    image_modes = gpu_image_modes(torch.device("cuda"), args.repeats) if torch.cuda.is_available() else []
+    if not image_modes:
+        print("convnet 3x32x32 at batch 512, fp32 / bf16 / bf16 + channels_last: no GPU: skipped")
+    for r in image_modes:
+        print(f"convnet 3x32x32 b{IMAGE_BATCH} {r['mode']:22} hand {r['hand_img_s']:9.0f} img/s  "
+              f"Trainer {r['trainer_img_s']:9.0f} img/s  ×{r['trainer_vs_hand']:.3f}")
     print(json.dumps({"bench": "train", "data": args.data, "threads": 1, "repeats": args.repeats,
                       "rows": len(mlp_data[0][1]) + len(mlp_data[1][1]),
                       "batch_size": BATCH, "comparisons": rows, "mixed_precision": amp,
+                      "image_modes": image_modes or "no GPU: skipped",
                       "max_overhead_pct": max(r["overhead_pct"] for r in rows)}))
 
 

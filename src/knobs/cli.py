@@ -280,6 +280,25 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
+@app.command("dashboard")
+@friendly
+def dashboard_command(
+    runs_dir: Path = typer.Argument(Path("runs"), help="the folder of run directories (default: runs)"),
+    port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="port to listen on (0: a free one)"),
+    host: Optional[str] = typer.Option(None, "--host", help="listen on this address instead of 127.0.0.1 "
+                                       "(e.g. 0.0.0.0); a token is then required, printed once at start"),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="open the page in a web browser"),
+) -> None:
+    """A live, read-only web page over every run in RUNS_DIR (loopback only unless --host)."""
+    try:
+        from knobs.dashboard import serve
+    except ImportError as e:
+        raise KnobsError(f"knobs dashboard needs the dashboard extra ({e.name} is missing): "
+                         "pip install 'knobs[dashboard]'") from None
+    serve(runs_dir, host=host, port=port, open_browser=open_browser, say=lambda line: Console().print(line, highlight=False,
+          soft_wrap=True, markup=False))
+
+
 studies = typer.Typer(help="Inspect stored studies (SQLite or PostgreSQL).", no_args_is_help=True)
 app.add_typer(studies, name="studies")
 

@@ -11,7 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool, field_validator, model_validator
 
 from knobs.balance._options import BalanceOptions
 from knobs.storage import mask_password
@@ -221,7 +221,11 @@ class TrainConfig(_Strict):
     min_delta: float = Field(0.0, ge=0.0)
     schedule: Optional[Union[str, dict[str, Any]]] = None
     device: str = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 autocast on CUDA when supported, else fp32")
+    channels_last: Union[Literal["auto"], StrictBool] = Field(
+        "auto", description="channels_last (NHWC) weights and image batches: auto = on CUDA for models with 2-D "
+                            "convolutions")
     threads: int = Field(1, ge=1, description="torch intra-op threads per trial")
 
 

@@ -14,11 +14,11 @@ from knobs.models._convnet import POOLINGS, ConvNet
 from knobs.models._init import INIT_SCHEMES, init_weights
 from knobs.models._mlp import MLP
 from knobs.models._text import TEXT_FAMILIES, TextBag, TextCNN
-from knobs.models._weights import WeightsError, fit_weights, read_state_dict
+from knobs.models._weights import GivenWeights, WeightsError, fit_weights, read_state_dict
 
 __all__ = [
     "ACTIVATIONS", "FAMILIES", "INIT_SCHEMES", "POOLINGS", "PRETRAINED_FAMILIES", "TEXT_FAMILIES", "TIMM_PREFIX",
-    "Backbone", "BackboneError", "ConvNet", "MLP", "MissingPackage", "TextBag", "TextCNN", "UnknownBackbone",
+    "Backbone", "BackboneError", "ConvNet", "GivenWeights", "MLP", "MissingPackage", "TextBag", "TextCNN", "UnknownBackbone",
     "WeightsError", "WrongDataKind", "backbone", "build_backbone", "build_model", "family_names", "fit_weights",
     "hyperparameters", "init_weights", "is_pretrained", "read_state_dict",
 ]

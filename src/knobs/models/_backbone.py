@@ -108,8 +108,8 @@ class Backbone:
         size = tuple(self.input_size[1:])
         if tuple(x.shape[2:]) != size:
             x = nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         return (x - mean) / std
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:

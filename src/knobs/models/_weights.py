@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,11 +27,20 @@ from torch import nn
 
 from knobs.errors import DataError
 
-__all__ = ["WeightsError", "read_state_dict", "fit_weights", "load_weights_file"]
+__all__ = ["WeightsError", "GivenWeights", "read_state_dict", "fit_weights", "load_weights_file"]
 
 
 class WeightsError(DataError):
     """A weights file is missing, unreadable, or does not fit the backbone it is loaded into."""
+
+
+@dataclass(frozen=True)
+class GivenWeights:
+    """A state_dict already read (e.g. from a ``[transfer]`` source that is a whole saved module), with
+    what to call it in messages; a backbone's ``build`` takes it where it takes a weights file."""
+
+    state: dict[str, torch.Tensor]
+    source: str
 
 
 def read_state_dict(path: str | os.PathLike, family: str = "") -> dict[str, torch.Tensor]:
@@ -90,8 +100,12 @@ def fit_weights(model: nn.Module, state: dict[str, torch.Tensor], *, head: str, 
     return skipped
 
 
-def load_weights_file(model: nn.Module, path: str | os.PathLike, *, head: str, family: str) -> nn.Module:
-    """``read_state_dict`` then ``fit_weights``: a backbone's ``model.weights``."""
+def load_weights_file(model: nn.Module, path: str | os.PathLike | GivenWeights, *, head: str,
+                      family: str) -> nn.Module:
+    """``read_state_dict`` then ``fit_weights``: a backbone's ``model.weights`` (or weights already read)."""
+    if isinstance(path, GivenWeights):
+        fit_weights(model, path.state, head=head, family=family, source=path.source)
+        return model
     fit_weights(model, read_state_dict(path, family), head=head, family=family, source=f"model.weights {str(path)!r}")
     return model
 

@@ -20,7 +20,8 @@ import torch
 
 from knobs.errors import ConfigError
 
-__all__ = ["PRECISIONS", "Precision", "resolve_device", "resolve_precision", "configure_backends"]
+__all__ = ["PRECISIONS", "Precision", "resolve_device", "resolve_precision", "configure_backends",
+           "CHANNELS_LAST", "check_channels_last", "use_channels_last"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -78,6 +79,37 @@ def resolve_precision(precision: Any, device: torch.device) -> Precision:
     if precision == "auto":
         return Precision("bf16" if torch.cuda.is_bf16_supported() else "fp32", "cuda", precision)
     return Precision(precision, "cuda", precision)
+
+
+#: ``Trainer(channels_last=...)``: "auto" (on CUDA, for a model with 2-D convolutions), True, False.
+CHANNELS_LAST = ("auto", True, False)
+
+
+def check_channels_last(setting: Any) -> None:
+    """Raise ``ConfigError`` unless ``setting`` is "auto", True or False."""
+    if not any(setting is v if isinstance(v, bool) else setting == v for v in CHANNELS_LAST):
+        raise ConfigError(f"channels_last: expected 'auto', true or false, got {setting!r}")
+
+
+def use_channels_last(setting: Any, device: torch.device, model: torch.nn.Module) -> bool:
+    """Whether a fit keeps the model's 4-D weights and its 4-D input batches in channels_last
+    (NHWC) memory format.
+
+    Why "auto" means CUDA and a ``Conv2d``: cuDNN's convolutions, tensor-core ones above all under
+    bf16, run NHWC natively — on an H100 a small ConvNet at batch 512 trained at 55.9k img/s in bf16
+    and 98.1k in bf16 + channels_last (issue 15) — while NCHW inputs get transposed around every
+    convolution. On the CPU the gain is small or negative, and a model without 2-D convolutions
+    has nothing to gain; True asks for it anywhere (the same numbers, another layout).
+
+    >>> use_channels_last("auto", torch.device("cpu"), torch.nn.Conv2d(3, 8, 3))
+    False
+    >>> use_channels_last(True, torch.device("cpu"), torch.nn.Linear(3, 2))
+    True
+    """
+    check_channels_last(setting)
+    if setting == "auto":
+        return device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    return bool(setting)
 
 
 def configure_backends(device: torch.device, precision: Precision) -> None:

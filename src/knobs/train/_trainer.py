@@ -33,7 +33,8 @@ from knobs.train._batches import BatchKeys, check_outputs, forward, make_batches
 from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
-from knobs.train._device import configure_backends, resolve_device, resolve_precision
+from knobs.train._device import (check_channels_last, configure_backends, resolve_device, resolve_precision,
+                                 use_channels_last)
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History, best_epoch
 from knobs.train._metrics import LOSSES, TASKS, measure, resolve_metrics
@@ -94,6 +95,9 @@ class Trainer:
         early_stopping: an ``EarlyStopping`` (its best weights are always restored) or None.
         device: "auto", "cpu", "cuda", "cuda:N".
         precision: "auto" (bf16 on CUDA when supported, else fp32), "fp32", "bf16", "fp16".
+        channels_last: "auto" (on CUDA, for a model with 2-D convolutions), True or False: keep the
+            model's 4-D weights and the 4-D input batches in channels_last (NHWC) memory format
+            (``knobs.train.use_channels_last``); the model stays in it after the fit.
         seed: seeds Python/NumPy/torch and the shuffling generator for the fit, and gives the
             caller's generator states back when it ends (a fit is reproducible for its seed and
             leaves the caller's random streams as they were); None seeds nothing and draws from
@@ -140,7 +144,8 @@ class Trainer:
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
                  eval_batch_size: int | None = None, loss: Callable[[Any, Any], Any] | None = None,
                  batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
-                 metrics: Any = None, batch_keys: Any = None, weight_val_loss: bool = False) -> None:
+                 metrics: Any = None, batch_keys: Any = None, weight_val_loss: bool = False,
+                 channels_last: bool | str = "auto") -> None:
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -165,6 +170,7 @@ class Trainer:
         self.metrics = metrics
         self.batch_keys = batch_keys
         self.weight_val_loss = weight_val_loss
+        self.channels_last = channels_last
         self._stop = False
 
     # ---- public -------------------------------------------------------------------------------
@@ -300,6 +306,7 @@ class Trainer:
                 raise ConfigError(f"{name}: expected a callable, e.g. {example}; got {getattr(self, name)!r}")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"seed: expected an integer or None, got {self.seed!r}")
+        check_channels_last(self.channels_last)
 
     def _prepare(self, model: nn.Module, train: Any, val: Any) -> None:
         self.validate()
@@ -314,12 +321,19 @@ class Trainer:
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
         configure_backends(self.device_, self.precision_)
-        self.model_ = model.to(self.device_)
+        self.channels_last_ = use_channels_last(self.channels_last, self.device_, model)
+        self._memory_format = torch.channels_last if self.channels_last_ else None
+        self.model_ = model.to(self.device_, memory_format=self._memory_format or torch.preserve_format)
         self._train = make_batches(train, "train", task=self.task, device=self.device_,
                                    batch_size=self.batch_size, generator=self._generator(), shuffle=True, keys=keys)
         self._val = None if val is None else make_batches(
             val, "val", task=self.task, device=self.device_, batch_size=self._eval_batch_size(),
             generator=None, shuffle=False, keys=keys)
+        if self.channels_last_:
+            for batches in (self._train, self._val):
+                if isinstance(getattr(batches, "X", None), torch.Tensor) and batches.X.ndim == 4:
+                    # NOTE: once here; indexing a channels_last tensor keeps its format
+                    batches.X = batches.X.contiguous(memory_format=torch.channels_last)
         check_outputs(self.model_, self._train, self._val, self.task)
         self.optimizer_ = build_optimizer(self.optimizer, self.model_, lr=self.lr,
                                           weight_decay=self.weight_decay, options=self.optimizer_options)
@@ -407,6 +421,8 @@ class Trainer:
 
     def _step(self, xb: Any, yb: torch.Tensor, wb: torch.Tensor | None) -> torch.Tensor:
         optimizer, scaler = self.optimizer_, self.scaler_
+        if self._memory_format is not None and type(xb) is torch.Tensor and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=self._memory_format)  # a DataLoader's batch (in memory: done once)
         with self.precision_.autocast():
             out = self.model_(xb) if type(xb) is torch.Tensor else forward(self.model_, xb)
             loss = self._loss_fn(out, yb) if wb is None else self._weighted_loss(out, yb, wb)

@@ -31,6 +31,7 @@ from knobs.pipeline.autopilot._knobs import knob_defaults
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.rundir._members import keep_top, load_member, trial_checkpoint
 from knobs.pipeline.trials._diagnosis import diagnose_params
+from knobs.pipeline.trials._watched import record_diagnosis
 from knobs.pipeline.trials._objective import make_trainer, trial_seed
 from knobs.pipeline.inputs._practices import trial_practices
 from knobs.pipeline.autopilot._questions import answer, curve_problems
@@ -114,6 +115,7 @@ class Autopilot:
         """Diagnose ``current``, answer the two questions, and list the changes not tried yet."""
         params = {**self.objective.fixed, **current.config}
         report = diagnose_params(self.cfg, self.splits, self.data, params)
+        record_diagnosis(self.rundir.path, current.number, report.evidence)  # its watch probes: views/watch.json
         budget = int(params.get("epochs", self.cfg.train.epochs))
         answers = answer(report.findings, curve_problems(current.attrs, budget, self._chance_loss()))
         found = {p.code: p.found for p in (*answers.fit, *answers.generalize)}

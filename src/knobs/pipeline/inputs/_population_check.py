@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from knobs.errors import ConfigError
-from knobs.models import hyperparameters
+from knobs.models import hyperparameters, is_pretrained
 from knobs.pipeline.inputs._practices import AUGMENT_PREFIX
 from knobs.population import FAMILIES, MEMBER_KEYS, OPTIMIZERS, SHARED_KEYS
 from knobs.train import check_schedule
@@ -53,6 +53,14 @@ def check_population(cfg: Any, space: Any, fixed: dict[str, Any]) -> None:
         # that torch.func cannot stack, and a silent fallback would train something else.
         raise ConfigError(f"model.builder {cfg.model.builder!r}: population mode stacks models of the built-in "
                           f"families ({', '.join(FAMILIES)}) only; {_USE_LOCAL} with search.workers for parallel trials")
+    if is_pretrained(family):
+        # NOTE: a population is many small fresh networks stacked into one vmapped program; a
+        # pretrained backbone is one large network whose worth is its given weights (and its own
+        # preprocessing): stacking P copies multiplies its memory by P and gives nothing to share.
+        raise ConfigError(f"model.family {family!r} is a pretrained backbone: population mode trains many small fresh "
+                          f"models ({', '.join(FAMILIES)}) at once as stacked parameters, not copies of a large "
+                          f"pretrained network with its own weights and preprocessing; {_USE_LOCAL}, with "
+                          f"search.workers for parallel trials")
     if family not in FAMILIES:
         raise ConfigError(f"model.family {family!r}: population mode trains {', '.join(FAMILIES)} (stacked parameters, "
                           f"no embedding tables); {_USE_LOCAL}")

@@ -19,6 +19,7 @@ import torch
 from knobs.errors import ConfigError
 from knobs.pipeline.inputs._augment import (AUGMENT_PREFIX, augment_options, augmented_texts, check_augment, data_kind,
                                      image_augment)
+from knobs.pipeline.inputs._backbone_images import check_backbone_transfer, is_image_backbone
 
 __all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model",
            "transfer_groups"]
@@ -67,6 +68,9 @@ def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> d
     from knobs.transfer import load_source, parse_transfer
 
     tcfg = parse_transfer(cfg.transfer)
+    if is_image_backbone(cfg.model.family):  # its own weights are the source (pipeline/model/_backbone_model.py)
+        check_backbone_transfer(cfg)
+        return fixed
     if tcfg.source is None:
         raise ConfigError("transfer.source: give the path of a knobs checkpoint to start from "
                           "(e.g. runs/<name>/checkpoints/best.pt)")

@@ -18,6 +18,7 @@ from knobs.data import Dataset, Preprocessing, Splits, Standardizer
 from knobs.errors import ConfigError
 from knobs.models import TEXT_FAMILIES
 from knobs.data._stream import is_streamed
+from knobs.pipeline.inputs._backbone_images import backbone_input_shape, is_image_backbone
 from knobs.pipeline.inputs._streamed import stream_prepared
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
@@ -129,6 +130,9 @@ def _is_text(dataset: Dataset) -> bool:
 
 
 def _input_shape(dataset: Dataset, X_train: np.ndarray, family: str) -> tuple[int, ...]:
+    backbone_shape = backbone_input_shape(dataset, family)  # an image backbone keeps the images' shape
+    if backbone_shape is not None:
+        return backbone_shape
     if _is_text(dataset) != (family in TEXT_FAMILIES):
         raise ConfigError(
             f"model.family {family!r} does not fit {dataset.source}: "
@@ -146,6 +150,8 @@ def _input_shape(dataset: Dataset, X_train: np.ndarray, family: str) -> tuple[in
 
 
 def _scaler_mode(standardize: str, family: str) -> str:
+    if is_image_backbone(family):
+        return "none"  # the backbone normalizes each batch with its own mean and std
     return "channel" if (family == "convnet" and standardize == "feature") else standardize
 
 

@@ -22,7 +22,9 @@ import torch
 
 from knobs.config import RunConfig
 from knobs.models import build_model as build_family
+from knobs.pipeline.inputs._backbone_images import is_image_backbone
 from knobs.pipeline.inputs._practices import pretrained_model
+from knobs.pipeline.model._backbone_model import PretrainedWeights, backbone_checkpoint_config, finish_backbone
 from knobs.pipeline.model._builder import call_builder, load_builder
 from knobs.pipeline.model._builder_transfer import builder_transfer_model
 from knobs.pipeline.model._info import ModelInfo
@@ -44,6 +46,11 @@ def build_model(cfg: RunConfig, params: dict[str, Any], info: ModelInfo) -> torc
         ConfigError: a hyperparameter the family does not take, or one it cannot build with; a
             builder that cannot be imported, raises, or returns no ``nn.Module``.
     """
+    if cfg.model.builder is None and is_image_backbone(cfg.model.family):
+        weights = PretrainedWeights.of_config(cfg)  # model.weights or [transfer] source, hashed
+        model = build_family(cfg.model.family, input_shape=info.input_shape, n_classes=info.n_classes,
+                             weights=weights and weights.for_build(cfg.model.family), **split_params(params)[1])
+        return finish_backbone(cfg, model, info, weights)  # its [transfer] and its preprocessing
     if cfg.transfer is not None:
         if cfg.model.builder is not None:
             return builder_transfer_model(cfg, info.n_classes)
@@ -66,8 +73,12 @@ def data_family(cfg: RunConfig, dataset: Any) -> str:
     return "convnet" if dataset.image_shape is not None else "mlp"
 
 
-def checkpoint_config(family: str, builder: str | None = None) -> RunConfig:
+def checkpoint_config(family: str, builder: str | None = None, extra: dict | None = None,
+                      where: str = "checkpoint") -> RunConfig:
     """The config a checkpoint is rebuilt with: its family or builder reference, trained from
     scratch (a transfer run's checkpoint records the source's architecture in its params, and its
-    own weights replace any)."""
+    own weights replace any); an image backbone with the weights file its ``extra`` records
+    (refused when changed since)."""
+    if builder is None and is_image_backbone(family):
+        return RunConfig(**backbone_checkpoint_config(family, extra or {}, where))
     return RunConfig(model={"family": family} if builder is None else {"builder": builder})

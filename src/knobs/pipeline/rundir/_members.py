@@ -43,6 +43,8 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
              "scaler": data.scaler.state_dict(), "target": data.target}
     if spec.builder is not None:
         extra["builder"] = load_builder(spec.builder).record()
+    if getattr(model, "pretrained_weights", None):  # a backbone's weights file (pipeline/model/_backbone_model.py)
+        extra["weights"] = model.pretrained_weights
     return save_checkpoint(path, model=model, extra=extra)
 
 
@@ -92,6 +94,6 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     info = ModelInfo.of_checkpoint({**extra, "input_shape": input_shape, "n_classes": n_classes})
     builder = extra.get("builder")
     reference = None if builder is None else builder_for_record(builder, f"checkpoint {path}").reference
-    model = build_model(checkpoint_config(family, reference), extra["params"], info)
+    model = build_model(checkpoint_config(family, reference, extra, f"checkpoint {path}"), extra["params"], info)
     load_model_state(model, state.get("model"), source=f"checkpoint {path}")
     return with_target(model, extra.get("target")), extra

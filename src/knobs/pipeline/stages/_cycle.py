@@ -23,6 +23,7 @@ from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs, load_inputs
 from knobs.pipeline.stages._open import OpenRun, open_run_study, seal_vault
 from knobs.pipeline.stages._preflight import preflight
+from knobs.pipeline.stages._record_views import record_filters, record_samples, record_watch
 from knobs.pipeline.stages._report import report, test_once
 from knobs.pipeline.stages._search import search
 from knobs.pipeline.stages._study import direction, study_location
@@ -66,7 +67,8 @@ def run(cfg: RunConfig, display: Display | None = None, final_test: bool = True)
 
 
 def _stages(cfg: RunConfig, inputs: RunInputs, rundir: RunDir, display: Display, final_test: bool) -> dict:
-    """vault → study → preflight → search → autopilot → final evaluation → report; the summary."""
+    """vault → study → preflight → search → autopilot → final evaluation → report; the summary (and,
+    along the way, what the report's data, diagnosis and test views show: ``_record_views``)."""
     vault = seal_vault(cfg, inputs, rundir)
     study, study_url = open_run_study(cfg, inputs, rundir)
     with contextlib.closing(EventLog(rundir.events_path)) as events:
@@ -74,11 +76,15 @@ def _stages(cfg: RunConfig, inputs: RunInputs, rundir: RunDir, display: Display,
         _announce(run)
         objective = inputs.mode.objective(cfg, inputs.data, inputs.fixed, rundir, events)
         checks = preflight(run)
+        record_samples(run)  # views/: training rows as the trials' models see them
         deadline = None if cfg.search.timeout is None else time.time() + cfg.search.timeout
         search(run, objective)
         autopilot = Autopilot(cfg, study, objective, inputs.data, inputs.splits, rundir, events, display).run(deadline)
         inputs.mode.publish_best(rundir, study, events)  # the study's final state (other workers' trials included)
-        summary = report(run, checks, test_once(run, objective, final_test), autopilot)
+        final = test_once(run, objective, final_test)
+        record_watch(run, objective)  # after the final stage: a fold mode's refit is watched there
+        record_filters(run)
+        summary = report(run, checks, final, autopilot)
         events("run_end")
         return summary
 

@@ -14,7 +14,7 @@ from knobs.data import Vault
 from knobs.ensemble import average, diversity, greedy_selection
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
-from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.trials._evaluate import TestOutputs, outputs
 from knobs.pipeline.rundir._members import load_member, top_trials, trial_checkpoint
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
@@ -25,7 +25,8 @@ __all__ = ["final_evaluation"]
 
 def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
                      trials: Sequence[FrozenTrial], direction: str) -> dict:
-    """Test metrics of the final model, plus single-best vs ensemble on validation and test."""
+    """Test metrics of the final model, plus single-best vs ensemble on validation and test; and
+    ``test_outputs`` (``TestOutputs``): what the final model answered."""
     with checkpoint_lock(rundir):  # a `knobs worker` still telling trials may prune checkpoints
         members = [t for t in top_trials(trials, cfg.ensemble.top_k, direction)
                    if trial_checkpoint(rundir, t.number).exists()]
@@ -46,8 +47,8 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
               and result["ensemble"]["val"]["log_loss"] < result["single"]["val"]["log_loss"] else "single")
     result["final_model"] = chosen
 
-    X_test, y_test = vault.open(reason=f"final evaluation ({chosen} model)")
-    X_test = data.to_model_input(X_test)
+    X_raw, y_test = vault.open(reason=f"final evaluation ({chosen} model)")
+    X_test = data.to_model_input(X_raw)
     test_out = [outputs(m, X_test, data.task) if (weights is None or weights[i] > 0 or i == 0) else None
                 for i, m in enumerate(models)]
     result["single"]["test"] = split_metrics(data.task, y_test, test_out[0])
@@ -56,6 +57,8 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
         ens = average([test_out[i] for i in used], weights[used])
         result["ensemble"]["test"] = split_metrics(data.task, y_test, ens)
     result["test"] = result[chosen]["test"]
+    # NOTE: for the worst-classified test rows view (stages/_report.test_once records it and drops this key)
+    result["test_outputs"] = TestOutputs(X_raw, y_test, test_out[0] if chosen == "single" else ens)
     if cfg.balance.threshold != "none":
         final_val = val_out[0] if chosen == "single" else average(val_out, weights)
         final_test = test_out[0] if chosen == "single" else ens

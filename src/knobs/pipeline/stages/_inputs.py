@@ -19,6 +19,7 @@ from knobs.config import RunConfig, build_space
 from knobs.data import Dataset, Splits, encode_splits, validate_labels
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
+from knobs.pipeline.inputs._backbone_images import search_space
 from knobs.pipeline.inputs._population_check import check_population
 from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.inputs._prepared import PreparedData, prepare
@@ -80,7 +81,7 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
-    space, fixed = build_space(cfg.search.space)
+    space, fixed = build_space(search_space(cfg))  # an image backbone's default: training keys
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)

@@ -21,9 +21,10 @@ from typing import Any, Sequence
 from knobs.data import Vault
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
-from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.trials._evaluate import TestOutputs, outputs
 from knobs.pipeline.rundir._members import save_trial_checkpoint, top_trials
 from knobs.pipeline.trials._objective import trial_seed
+from knobs.pipeline.trials._watched import record_refit, refit_watch
 from knobs.pipeline.rundir._rundir import RunDir
 from knobs.pipeline.inputs._target import with_target
 from knobs.trial import FrozenTrial
@@ -34,7 +35,8 @@ __all__ = ["refit_evaluation"]
 def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, trials: Sequence[FrozenTrial],
                      direction: str) -> dict:
     """Refit the best trial's configuration on every non-test row, save it as checkpoints/best.pt,
-    open the vault once and return ``{"test", "final_model": "refit", "refit"}``.
+    open the vault once and return ``{"test", "final_model": "refit", "refit", "test_outputs"}`` (the last a
+    ``TestOutputs``, for the worst-predicted rows view).
 
     Args:
         objective: the run's ``TrialObjective`` (its data holds every non-test row as training rows).
@@ -51,12 +53,15 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     epochs = int(best.attrs["best_epoch"])
     data = objective.data
     params = {**objective.fixed, **best.config}
-    model, history = objective.fit(params, data, trial_seed(cfg.seed, best), until=epochs, number=best.number)
+    watch = refit_watch(epochs, len(data.train[1]), int(params.get("batch_size", cfg.train.batch_size)))
+    model, history = objective.fit(params, data, trial_seed(cfg.seed, best), [watch], until=epochs, number=best.number)
+    record_refit(rundir.path, best.number, watch)  # views/watch.json: this retraining happens anyway
     save_trial_checkpoint(rundir.best_checkpoint, model, params, best.number, best.value, cfg.model, data)
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
     model = with_target(model, data.target)  # regression: answers in the target's own units
-    test = split_metrics(data.task, y_test, outputs(model, data.to_model_input(X_test), data.task))
+    test_out = outputs(model, data.to_model_input(X_test), data.task)
+    test = split_metrics(data.task, y_test, test_out)
     refit = {"trial": best.number, "epochs": epochs, "epochs_run": len(history.records),
              "rows": int(len(data.train[1])), "fold_best_epochs": fold_epochs,
              "train_loss": history.records[-1]["train_loss"]}
-    return {"test": test, "final_model": "refit", "refit": refit}
+    return {"test": test, "final_model": "refit", "refit": refit, "test_outputs": TestOutputs(X_test, y_test, test_out)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from knobs.pipeline.stages._open import OpenRun
+from knobs.pipeline.stages._record_views import record_worst
 from knobs.pipeline.stages._runners import runner_for
 from knobs.pipeline.stages._study import direction
 from knobs.report import RunRecord, findings, write_report
@@ -19,6 +20,9 @@ def test_once(run: OpenRun, objective: Any, final_test: bool) -> dict:
         return {"test": None}
     final = run.inputs.mode.final(run.cfg, run.rundir, run.vault, run.inputs.data, objective, run.study.trials,
                                   direction(run.cfg))
+    measured = final.pop("test_outputs", None)
+    if measured is not None:  # NOTE: the only place test rows reach views/: after the vault's opening
+        record_worst(run, final["final_model"], measured)
     if final["test"] is not None:
         run.events("test", final_model=final["final_model"],
                    **{k: v for k, v in final["test"].items() if k != "confusion_matrix"})

@@ -30,6 +30,7 @@ from typing import Any
 
 from knobs.config import parse_config
 from knobs.errors import ConfigError
+from knobs.pipeline.model._backbone_model import refuse_changed_weights
 from knobs.pipeline.model._builder import builder_for_record
 from knobs.pipeline.stages._study import RUN_ATTR
 from knobs.train import CheckpointError, load_checkpoint
@@ -63,6 +64,7 @@ def refuse_changed_inputs(study_attrs: dict[str, Any], cfg: Any, run_dir: str | 
     if not changed:
         if cfg.model.builder is not None:
             refuse_changed_builder(run_dir)
+        refuse_changed_weights(run_dir)
         return
     what = ", ".join(f"{key} = {json.dumps(old)} (this config: {json.dumps(new)})" for key, old, new in changed)
     raise ConfigError(f"run {run_dir} cannot resume with this config: it started with {what}, and its trials' "

@@ -7,10 +7,12 @@ metrics path of a run. This module only runs models; it computes no metric itsel
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-__all__ = ["predict", "outputs"]
+__all__ = ["predict", "outputs", "TestOutputs"]
 
 
 @torch.no_grad()
@@ -31,3 +33,19 @@ def outputs(model: torch.nn.Module, X: torch.Tensor, task: str) -> np.ndarray:
         return out.reshape(-1).double().numpy()
     probs = out.double().softmax(dim=1).numpy()
     return probs / probs.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class TestOutputs:
+    """What the final model answered on the test split, kept in memory from the vault's one opening
+    to the worst-predicted rows view (``stages/_record_views.record_worst``).
+
+    Attributes:
+        rows: the test rows as the vault keeps them (encoded, not standardized).
+        targets: class labels, or regression targets in their own units.
+        outputs: class probabilities ``(n, C)`` or predictions ``(n,)``.
+    """
+
+    rows: np.ndarray
+    targets: np.ndarray
+    outputs: np.ndarray

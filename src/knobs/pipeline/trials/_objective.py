@@ -20,7 +20,7 @@ from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.train import Callback, Diverged, EarlyStopping, ReportToTrial, Trainer
 from knobs.trial import Trial
 
-__all__ = ["TrialObjective", "make_trainer", "curve", "trial_seed"]
+__all__ = ["TrialObjective", "StopAfter", "make_trainer", "curve", "trial_seed"]
 
 
 _OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
@@ -51,6 +51,7 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
                         if stop_early else None),
         device=train_cfg.device,
         precision=train_cfg.precision,
+        channels_last=train_cfg.channels_last,
         seed=seed,
         callbacks=tuple(callbacks),
         task=task,
@@ -105,7 +106,7 @@ class TrialObjective:
         torch.manual_seed(seed)
         model = build_model(self.cfg, params, ModelInfo.of(data))
         practices = trial_practices(self.cfg, data, params, seed, model)
-        stop = [] if until is None else [_StopAfter(until)]
+        stop = [] if until is None else [StopAfter(until)]
         trainer = make_trainer(self.cfg.train, params, self.metric, seed, [*practices.callbacks, *callbacks, *stop],
                                task=data.task, loss=practices.loss, batch_transform=practices.batch_transform,
                                stop_early=until is None)
@@ -133,7 +134,7 @@ class TrialObjective:
         return value
 
 
-class _StopAfter(Callback):
+class StopAfter(Callback):
     """Ends a fit after a fixed number of epochs (the refit's; it has no validation to stop on)."""
 
     def __init__(self, epochs: int):
