@@ -94,6 +94,7 @@ def test_a_dataset_over_the_budget_streams_and_its_test_rows_wait_for_the_vault(
     assert result.summary["test"]["n"] == len(test)
     assert (result.path / "report.html").is_file()
     assert check_summary(json.loads((result.path / "summary.json").read_text())) == []
+    assert {"samples.json", "worst.json"} <= {p.name for p in (result.path / "views").iterdir()}
     record = json.loads((result.path / "vault" / "fingerprint.json").read_text())
     assert record["meta"]["streamed"]["n_source"] == N and record["X"]["shape"] == [len(test), 1]
 

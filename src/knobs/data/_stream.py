@@ -116,13 +116,13 @@ class StreamedRows:
         fields.update(changes)
         return StreamedRows(self.source, _probe=self._probe, **fields)
 
-    def __getitem__(self, key: Any) -> "StreamedRows":
-        """The rows ``key`` selects (an integer array, a boolean mask or a slice), as a view."""
+    def __getitem__(self, key: Any) -> Any:
+        """The rows ``key`` selects (an integer array, a boolean mask or a slice), as a view; an
+        integer reads that one row (its values, as ``X[i]`` gives a row of an array)."""
         if isinstance(key, torch.Tensor):
             key = key.cpu().numpy()
         if isinstance(key, (int, np.integer)):
-            raise DataError("streamed rows are selected as a view (rows[index_array]); read values with "
-                            "rows.read(...) or rows.loader(...)")
+            return self._view(index=self.index[[int(key)]])._batch(range(1))[0]
         return self._view(index=self.index[key])
 
     def take(self, index: np.ndarray) -> "StreamedRows":

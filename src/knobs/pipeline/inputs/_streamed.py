@@ -33,7 +33,7 @@ from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError
 
 __all__ = ["memory_budget", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view",
-           "memory_line", "VAL_SAMPLE"]
+           "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE"]
 
 VAL_SAMPLE = 2048  # validation rows the preflight's data checks look at, when streamed
 _MIB = 2**20
@@ -114,6 +114,13 @@ def first_inputs(X: Any, n: int) -> torch.Tensor:
     if is_streamed(X):
         return torch.as_tensor(X.read(slice(0, n)))
     return X[:n]
+
+
+def read_rows(X: Any, rows: np.ndarray) -> torch.Tensor:
+    """The rows ``rows`` of model input as a tensor (streamed rows: read now)."""
+    if is_streamed(X):
+        return torch.as_tensor(X.read(np.asarray(rows)))
+    return X[torch.as_tensor(rows)]
 
 
 def check_streamed(cfg: Any, data: Any, dataset: Dataset) -> None:
