@@ -8,7 +8,7 @@ The page groups views by section (``SECTIONS``) and keeps this order within a se
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Collection, Iterable
 
 import plotly.graph_objects as go
 
@@ -100,6 +100,15 @@ PRODUCERS: list[Producer] = [
 ]
 
 
-def run_views(run: RunRecord) -> list[View]:
-    """Every view of the run, in page order."""
-    return collect_views(run, PRODUCERS)
+#: Producers that yield exactly these view keys: ``run_views(skip=...)`` does not call them when
+#: all their keys are skipped (the dashboard draws these itself for large studies, where one trace
+#: per trial would cost seconds and megabytes).
+_KEYS_OF = {history: {"history"}, every_curve: {"curves"}, search.timeline_view: {"timeline"},
+            search.table_view: {"trials"}}
+
+
+def run_views(run: RunRecord, *, skip: Collection[str] = ()) -> list[View]:
+    """Every view of the run, in page order, less the views whose keys ``skip`` names."""
+    skip = set(skip)
+    producers = [p for p in PRODUCERS if not (p in _KEYS_OF and _KEYS_OF[p] <= skip)]
+    return [view for view in collect_views(run, producers) if view.key not in skip]
