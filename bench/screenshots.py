@@ -51,6 +51,9 @@ def shoot(url: str, out: Path, name: str, widths=WIDTHS, height: int = HEIGHT) -
             log = PageLog()
             log.watch(page)
             page.goto(url, wait_until="load")
+            # report.html unpacks plotly.js after load and then sets html[data-plots]
+            page.wait_for_function("() => !document.querySelector('[data-figure]') || document.documentElement.dataset.plots",
+                                   timeout=60_000)
             page.wait_for_timeout(500)  # plotly's resize after load
             path = out / f"{name}-{width}.png"
             page.screenshot(path=str(path))

@@ -33,18 +33,23 @@ class Field:
     nullable: bool = False
     optional: bool = False
     task: str = "all"
+    #: an ``open object``: its documented keys are checked, other keys are free-form
+    open: bool = False
 
 
-def parse_type(text: str, path: str) -> tuple[str, bool, bool]:
-    """``"optional number or null"`` → ``("number", True, True)``; an unknown word is an error."""
+def parse_type(text: str, path: str) -> tuple[str, bool, bool, bool]:
+    """``"optional number or null"`` → ``("number", True, True, False)``; ``"open object"`` →
+    ``("object", False, False, True)``; an unknown word is an error."""
     words = text.strip()
     optional = words.startswith("optional ")
     words = words.removeprefix("optional ")
+    is_open = words.startswith("open object")
+    words = words.removeprefix("open ")
     nullable = words.endswith(" or null")
     base = words.removesuffix(" or null")
     if base not in BASE_TYPES:
         raise ValueError(f"docs/summary.md: `{path}` has type {text.strip()!r}; use one of {BASE_TYPES}")
-    return base, nullable, optional
+    return base, nullable, optional, is_open
 
 
 def load_schema(doc: Path | str = DOC) -> tuple[dict[str, Field], dict[str, Field]]:
@@ -57,11 +62,11 @@ def load_schema(doc: Path | str = DOC) -> tuple[dict[str, Field], dict[str, Fiel
             continue
         path, cells = match.group(1), [c.strip() for c in match.group(2).split("|")]
         if len(cells) == 3 and cells[0] in TASKS:  # | key | task | type | meaning |
-            base, nullable, optional = parse_type(cells[1], path)
+            base, nullable, optional, _ = parse_type(cells[1], path)
             target, field = metrics, Field(path, base, nullable, optional, cells[0])
         else:  # | key | type | meaning |
-            base, nullable, optional = parse_type(cells[0], path)
-            target, field = fields, Field(path, base, nullable, optional)
+            base, nullable, optional, is_open = parse_type(cells[0], path)
+            target, field = fields, Field(path, base, nullable, optional, open=is_open)
         if path in target:
             raise ValueError(f"docs/summary.md documents `{path}` twice")
         target[path] = field
@@ -81,8 +86,9 @@ def _check_object(value: dict, path: str, fields: dict, metrics: dict, data: dic
     prefix = f"{path}." if path else ""
     children = {p[len(prefix):]: f for p, f in fields.items()
                 if p.startswith(prefix) and "." not in p[len(prefix):] and not p[len(prefix):].endswith("[]")}
+    is_open = path in fields and fields[path].open
     for key in value:
-        if key not in children:
+        if key not in children and not is_open:
             problems.append(f"`{prefix}{key}` is in summary.json but not documented in docs/summary.md")
     for key, field in children.items():
         if key not in value:

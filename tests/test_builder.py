@@ -200,6 +200,29 @@ def test_knobs_run_from_python_with_a_function_and_arrays(tmp_path):
     assert "torch" in sys.modules  # (the pipeline ran); `import knobs` alone stays torch-free: test_api
 
 
+def test_knobs_run_keeps_in_memory_arrays_exactly_as_an_npz_of_kind_arrays(tmp_path):
+    import knobs
+
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(120, 4)) / 3).astype(np.float32)  # float32 values a decimal text would not keep as such
+    X[:, 3] = rng.integers(0, 5, 120).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int16)
+    result = knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=1, epochs=1, runs_dir=str(tmp_path),
+                       name="exact", space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1})
+    written = list((tmp_path / "_arrays").iterdir())
+    assert [p.suffix for p in written] == [".npz"]
+    with np.load(written[0], allow_pickle=False) as stored:
+        assert stored["X"].dtype == np.float32 and stored["y"].dtype == np.int16
+        assert np.array_equal(stored["X"], X) and np.array_equal(stored["y"], y)
+    loading = result.summary["data"]["loading"]
+    assert loading["kind"] == "arrays" and loading["file"] == str(written[0])
+    again = knobs.run(model="mlp", data=(torch.as_tensor(X), torch.as_tensor(y)), quiet=True, n_trials=1, epochs=1,
+                      runs_dir=str(tmp_path), name="again", space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1})
+    assert again.summary["data"]["loading"]["file"] == str(written[0])  # the same content, the same file
+    with pytest.raises(ConfigError, match='data.kind = "arrays"'):
+        knobs.run(data=(X, y), runs_dir=str(tmp_path), **{"data.kind": "tabular"})
+
+
 def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
     import knobs
 
@@ -207,8 +230,8 @@ def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
         knobs.run(model=lambda params, info: tiny_net(params, info), workers=2, runs_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="unknown setting 'n_trails'"):
         knobs.run(model=tiny_net, n_trails=2, runs_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match=r"expected X of shape \(rows, features\)"):
-        knobs.run(data=(np.zeros((4, 2, 2)), np.zeros(4)), runs_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"expected X of shape \(rows, features...\)"):
+        knobs.run(data=(np.zeros(4), np.zeros(4)), runs_dir=str(tmp_path))
     assert not any(tmp_path.iterdir())
 
 

@@ -471,3 +471,31 @@ def test_population_writes_storage_once_per_epoch_not_once_per_member():
     assert all(t.state.finished for t in trials) and all(t.attrs.get("population") or t.state is TrialState.PRUNED
                                                            for t in trials)
     assert all(sorted(t.intermediate) == list(range(1, len(t.intermediate) + 1)) for t in trials)
+
+
+def test_sample_weights_and_several_inputs_are_refused_not_dropped():
+    from knobs.errors import DataError
+
+    X, y = TRAIN
+    w = torch.rand(len(y))
+    one = [{"lr": 1e-2}]
+    with pytest.raises(DataError, match=r"train: .*sample weights.*population mode.*unweighted"):
+        train_population("mlp", ARCH, one, (X, y, w), VAL, epochs=1, device="cpu")
+    with pytest.raises(DataError, match=r"train: .*sample weights"):
+        train_population("mlp", ARCH, one, {"x": X, "y": y, "weight": w}, VAL, epochs=1, device="cpu")
+    with pytest.raises(DataError, match=r"val: .*sample weights"):
+        train_population("mlp", ARCH, one, TRAIN, (*VAL, torch.ones(len(VAL[1]))), epochs=1, device="cpu")
+    weighted = DataLoader(TensorDataset(X, y, w), batch_size=32)
+    with pytest.raises(DataError, match=r"train: the DataLoader's batches carry sample weights"):
+        train_population("mlp", ARCH, one, weighted, VAL, epochs=1, input_shape=(6,), n_classes=3, device="cpu")
+
+    class Pairs(torch.utils.data.Dataset):  # two inputs per example: ((x1, x2), y)
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, i):
+            return (X[i, :3], X[i, 3:]), y[i]
+
+    with pytest.raises(DataError, match=r"train: the DataLoader's batches hold 2 inputs"):
+        train_population("mlp", ARCH, one, DataLoader(Pairs(), batch_size=32), VAL, epochs=1, input_shape=(6,),
+                         n_classes=3, device="cpu")

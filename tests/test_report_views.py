@@ -33,5 +33,20 @@ def test_run_views_of_a_finished_run_and_of_one_just_started():
                "search": {"direction": "minimize", "space": {"lr": {"type": "float", "low": 1e-3, "high": 1, "log": True}}},
                "test": {"confusion_matrix": [[3, 1], [0, 4]]}}
     keys = [v.key for v in run_views(RunRecord(summary=summary, trials=trials))]
-    assert keys == ["best_curves", "history", "curves", "slices", "confusion"]
+    assert keys == ["headline", "findings", "history", "best_trial", "slice:lr", "trials", "best_curves", "curves",
+                    "confusion"]
     assert run_views(RunRecord(summary={}, trials=())) == []
+
+
+def test_skipped_views_are_not_even_computed(monkeypatch):
+    from knobs.report import RunRecord, _figures, run_views
+    from knobs.trial import FrozenTrial, TrialState
+
+    def expensive(*args, **kwargs):
+        raise AssertionError("the skipped history was drawn")
+
+    monkeypatch.setattr(_figures, "search_history", expensive)
+    trials = [FrozenTrial(number=0, config={"lr": 0.1}, state=TrialState.COMPLETE, value=0.5)]
+    summary = {"best_trial": {"number": 0, "metric": "val_loss"}, "search": {"direction": "minimize"}}
+    keys = [v.key for v in run_views(RunRecord(summary=summary, trials=trials), skip={"history", "trials"})]
+    assert "history" not in keys and "trials" not in keys and not any(k.startswith("error:") for k in keys)

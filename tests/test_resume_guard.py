@@ -36,6 +36,9 @@ def test_what_leaves_checkpoints_alone_resumes(tmp_path):
     cfg = parse_config({"data": {"image_size": [8, 8]}, "train": {"epochs": 9}, "search": {"n_trials": 50}})
     # training keys and the same size written another way are no change; defaults count as set
     refuse_changed_inputs(_attrs(tmp_path, data={"image_size": 8, "standardize": "feature"}), cfg, tmp_path)
+    # the loader's worker count says how rows are read, not what they are
+    refuse_changed_inputs(_attrs(tmp_path, data={"image_size": 8, "workers": 7}), cfg, tmp_path)
+    assert changed_inputs(parse_config({"data": {"memory": 64}}), parse_config({})) != []
     refuse_changed_inputs({}, cfg, tmp_path)  # no record (the run never reached its first trial): nothing to compare
     other = _attrs(tmp_path / "elsewhere", data={"standardize": "none"})
     refuse_changed_inputs(other, cfg, tmp_path)  # another run's study: claim_run names that

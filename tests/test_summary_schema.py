@@ -12,6 +12,7 @@ from summary_schema import check_summary, load_schema
 
 from knobs.config import load_config
 from knobs.pipeline import Display, run
+from knobs.report._html_views import metric_text
 
 FAST = {"search.n_trials": 3, "search.sampler": "random", "train.epochs": 3, "train.patience": 2,
         "checks.overfit_tiny": False,
@@ -102,11 +103,15 @@ def test_a_binary_classification_run_with_ensemble_threshold_and_autopilot_match
     assert "advice (" in printed and all(a["message"][:40] in printed for a in summary["advice"])
     # the one metrics path: every split's metrics are knobs.metrics.split_metrics, with the same keys
     keys = set(summary["test"])
-    assert keys == set(summary["single"]["val"]) == set(summary["ensemble"]["test"]) == set(summary["threshold"]["test"])
+    assert keys == set(summary["ensemble"]["test"]) == set(summary["threshold"]["test"])
+    assert keys == set(summary["single"]["val"]) | {"intervals"}  # test splits add their 95% intervals
+    assert set(summary["test"]["intervals"]) >= {"accuracy", "balanced_accuracy", "log_loss", "roc_auc"}
     assert summary["threshold"]["test"]["threshold"] == summary["threshold"]["threshold"]
     # terminal and report read the same names
     assert f"log_loss {summary['test']['log_loss']:.4f}".split()[1] in printed and "roc_auc" in printed
     assert f"decision threshold {summary['threshold']['threshold']:.3g}" in printed
+    low, high = summary["test"]["intervals"]["accuracy"]
+    assert f"{low:.4f}–{high:.4f}" in printed and "95% interval" in printed  # the terminal's test table too
     assert "test log loss" in report and "<th>log_loss</th>" in report
 
 
@@ -114,11 +119,12 @@ def test_a_binary_classification_run_with_ensemble_threshold_and_autopilot_match
 def test_regression_runs_single_and_fold_mode_match_the_doc(tmp_path):
     source = str(_regression_csv(tmp_path / "r.csv"))
     single, printed, report = _run(tmp_path, "reg", **{"data.source": source, "data.target": "y", "ensemble.top_k": 2})
-    assert single["final_model"] == "single" and set(single["test"]) == {"n", "rmse", "mae", "r2"}
+    assert single["final_model"] == "single" and set(single["test"]) == {"n", "rmse", "mae", "r2", "intervals"}
     assert check_summary(single) == []
     assert all(k in printed for k in ("rmse", "mae", "r2")) and "test RMSE (single)" in report
     folds, _, report = _run(tmp_path, "reg-folds", **{"data.source": source, "data.target": "y", "data.folds": 3,
                                            "search.n_trials": 2})
     assert folds["final_model"] == "refit" and folds["cv"]["k"] == 3
     assert check_summary(folds) == []
-    assert f"rmse {folds['test']['rmse']:.4g}" in report  # the refit's test line of the CV section
+    assert f"rmse {metric_text(folds['test'], 'rmse')}" in report  # the refit's test line of the CV section
+    assert "95% CI" in metric_text(folds["test"], "rmse")

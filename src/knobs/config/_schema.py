@@ -65,6 +65,11 @@ class DataConfig(_Strict):
     standardize: Literal["feature", "channel", "sample", "none"] = "feature"
     folds: Optional[int] = Field(None, ge=2, description="k-fold mode: after the test split is sealed, every "
                                  "trial trains on k folds of the other rows (data.val does not apply)")
+    memory: Optional[float] = Field(None, gt=0, description="MiB the data may take in memory (float32); larger "
+                                    "image folders and torch Datasets with .targets stream through a DataLoader. "
+                                    "Default: a quarter of the machine's memory")
+    workers: Optional[int] = Field(None, ge=0, description="DataLoader worker processes for streamed data "
+                                   "(default: the CPU count - 1, at most 8)")
     # tables (tabular and text)
     delimiter: Optional[str] = Field(None, description="field separator (default: tab for .tsv, comma otherwise)")
     missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
@@ -118,7 +123,7 @@ class DataConfig(_Strict):
 
 
 _NOT_LOADER_KEYS = frozenset({"source", "kind", "n_classes", "val", "test", "standardize", "folds", "builder",
-                               "rows", "test_columns"})
+                               "rows", "test_columns", "memory", "workers"})
 
 
 #: Every ``model.family`` name: knobs' own families, then the pretrained backbones

@@ -38,9 +38,7 @@ from knobs.dashboard._figures import dashboard_views
 from knobs.dashboard._json import dumps
 from knobs.dashboard._runs import LoadedRun, RunsFolder, UnknownRun
 from knobs.dashboard._table import SORT_KEYS, TableQuery, table_rows, trials_page
-from knobs.report import _run_views
-from knobs.report._search_views import sorter_js
-from knobs.report._views import collect_views
+from knobs.report import run_views, sorter_js
 
 __all__ = ["create_app", "shared_views", "REPLACED", "POLL_S", "TOKEN_COOKIE", "LOOPBACK_NAMES"]
 
@@ -144,15 +142,13 @@ REPLACED = {"history": "dash:history", "curves": "dash:curves", "timeline": "das
 """The report's views the dashboard draws itself, for large studies (report key → its own): the
 report's history and every trial's curve are one trace per trial — 20 s and 3 MB for 10,000
 trials —, its timeline 1.1 MB there, its trials table the best 1,000 (the dashboard's is paged on
-the server over all). Producers of only these (named in ``_REPLACED_PRODUCERS``) are skipped."""
-_REPLACED_PRODUCERS = {"history", "every_curve"}
+the server over all). ``run_views`` does not even compute them."""
 
 
 def shared_views(record: Any) -> list[Any]:
     """``knobs.report.run_views`` — every producer the report has, so a view added there appears
     here — less the ones ``REPLACED`` names."""
-    producers = [p for p in _run_views.PRODUCERS if getattr(p, "__name__", "") not in _REPLACED_PRODUCERS]
-    return [view for view in collect_views(record, producers) if view.key not in REPLACED]
+    return run_views(record, skip=REPLACED)
 
 
 class _ReportViews:

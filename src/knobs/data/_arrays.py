@@ -12,7 +12,11 @@ Forms accepted (``ACCEPTED`` says it in messages):
 * ``{"train": (X, y), "test": (X, y)}`` with an optional ``"val"`` (a tuple of two or three pairs
   means train, test or train, val, test);
 * a map-style ``torch.utils.data.Dataset`` whose items are ``(x, y)`` (or such a dict/tuple of
-  them): read once through a ``DataLoader`` into memory, refused beyond ``max_bytes``.
+  them). With its labels as ``targets`` (one per item, as torchvision data sets have) it is not
+  read here: ``X`` is a ``StreamedRows`` view, the split is drawn from the labels alone, and the
+  run reads it into memory after the split when it fits its budget, else streams it
+  (``knobs.pipeline.inputs._streamed``). Without ``targets`` it is read once through a
+  ``DataLoader`` into memory, refused beyond ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from knobs.data._dataset import Dataset
+from knobs.data._stream import StreamedRows, is_streamed, source_targets
 from knobs.data._validate import validate_features
 from knobs.errors import ConfigError, DataError
 
@@ -92,9 +97,11 @@ def from_built(built: Any, *, name: str, source: str, task: str | None = None, m
     resolved = task or _infer_task(train[1], max_classes)
     classes = np.unique(train[1]) if resolved == "classification" else None
     encoded = {key: (X, _encode_y(y, classes, key, name)) for key, (X, y) in parts.items()}
-    _check_shapes(encoded, name)
+    if not any(is_streamed(X) for X, _ in encoded.values()):  # streamed rows: shapes known once a row is read
+        _check_shapes(encoded, name)
     X, y = encoded["train"]
-    image_shape = tuple(X.shape[1:]) if X.ndim == 4 else ((1, *X.shape[1:]) if X.ndim == 3 else None)
+    image_shape = None if is_streamed(X) else (
+        tuple(X.shape[1:]) if X.ndim == 4 else ((1, *X.shape[1:]) if X.ndim == 3 else None))
     loading = {**(record or {}), "rows": int(len(y_all)), "given": sorted(parts)}
     if note:
         loading["note"] = note
@@ -142,6 +149,12 @@ def _is_part(value: Any) -> bool:
 
 
 def _pair(value: Any, what: str, max_bytes: int, notes: list[str]) -> Pair:
+    targets = source_targets(value) if _is_torch_dataset(value) else None
+    if targets is not None:
+        if len(targets) == 0:
+            raise DataError(f"{what}: the torch Dataset is empty")
+        notes.append(f"{what}: a torch Dataset of {len(targets)} items, labels from its .targets, rows read on access")
+        return StreamedRows(value), targets
     if _is_torch_dataset(value):
         X, y = _materialize(value, what, max_bytes)
         notes.append(f"{what}: a torch Dataset of {len(y)} items read into memory ({(X.nbytes + y.nbytes) / 2**20:.1f} MB)")
@@ -188,8 +201,9 @@ def _materialize(dataset: Any, what: str, max_bytes: int) -> Pair:
     needed = n * (_array(first[0], what, "item x").nbytes + 8)
     if needed > max_bytes:
         raise DataError(f"{what}: {n} items of {np.shape(first[0])} take {needed / 2**30:.2f} GiB in memory, over "
-                        f"{max_bytes / 2**30:.2f} GiB; knobs runs read their data into memory: use a subset "
-                        f"(data.rows) or smaller items")
+                        f"{max_bytes / 2**30:.2f} GiB; give the Dataset a `targets` attribute (one label per "
+                        f"item, as torchvision data sets have) so knobs can split it without reading items and "
+                        f"stream it, or use a subset (data.rows) or smaller items")
     loader = torch.utils.data.DataLoader(dataset, batch_size=1024, shuffle=False, num_workers=0)
     xs, ys = [], []
     try:
@@ -270,7 +284,9 @@ def _check_shapes(parts: dict[str, Pair], name: str) -> None:
         raise DataError(f"{name}: the splits' rows have different shapes {shapes}; every split needs the same features")
 
 
-def _flat(X: np.ndarray) -> np.ndarray:
+def _flat(X: Any) -> Any:
+    if is_streamed(X):
+        return X
     X = np.ascontiguousarray(X, dtype=np.float32)
     return X.reshape(len(X), -1) if X.ndim > 2 else X
 

@@ -68,6 +68,15 @@ class ImageCache:
             return None
         return pixels, record
 
+    def read_record(self) -> dict | None:
+        """The JSON record of a stored entry (labels, classes, shape, files), without its pixels."""
+        if self.path is None or not self.path.is_file() or not self._record_path.is_file():
+            return None
+        try:
+            return json.loads(self._record_path.read_text())
+        except (OSError, ValueError):
+            return None
+
     def write(self, pixels: np.ndarray, record: dict) -> bool:
         """Store the entry; False (and nothing stored) when the folder cannot be written."""
         if self.path is None:

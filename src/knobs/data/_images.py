@@ -148,7 +148,7 @@ def resolve_size(files: ImageFiles, image_size) -> tuple[int, int]:
 def load_image_folder(root: str | Path, image_size=None, image_channels: int | None = None, *,
                       bad_files: str = "error", max_per_class: int | None = None,
                       max_bytes: int = 2**31, workers: int | None = None, seed: int = 0,
-                      cache_dir: str | Path | None | bool = None) -> Dataset:
+                      cache_dir: str | Path | None | bool = None, stream: bool = False) -> Dataset:
     """Decode an image folder into memory as a classification ``Dataset``.
 
     Args:
@@ -159,6 +159,9 @@ def load_image_folder(root: str | Path, image_size=None, image_channels: int | N
         bad_files, max_per_class, seed: see ``scan_image_folder``; a file whose data fails to
             decode counts as a bad file too.
         max_bytes: the most memory the decoded float32 arrays may take.
+        stream: when they would take more, return a ``Dataset`` whose ``X`` reads the images on
+            access (``knobs.data._stream.StreamedRows`` over ``ImageFolder``; nothing decoded or
+            cached now) instead of refusing.
         workers: decoding threads (default: the CPU count, at most 4; Pillow decodes outside the GIL).
         cache_dir: where the decoded pixels are kept for the next load of the same files with the
             same options (see ``knobs.data._image_cache``): a folder; ``None`` (default) for
@@ -182,6 +185,9 @@ def load_image_folder(root: str | Path, image_size=None, image_channels: int | N
     root = Path(root)
     cache = ImageCache(root, {"image_size": image_size, "image_channels": image_channels, "bad_files": bad_files,
                               "max_per_class": max_per_class, "seed": seed if max_per_class else None}, cache_dir)
+    known = cache.read_record()
+    if stream and known is not None and "files" in known and _too_big(len(known["labels"]), known["image_shape"], max_bytes):
+        return _streamed(_files_of(root, known), tuple(known["image_shape"]), known["loading"])
     stored = cache.read()
     if stored is not None:
         pixels, record = stored
@@ -191,6 +197,9 @@ def load_image_folder(root: str | Path, image_size=None, image_channels: int | N
     height, width = resolve_size(files, image_size)
     channels = image_channels or (1 if all(m in GRAY_MODES for m in files.modes) else 3)
     shape = (channels, height, width)
+    if stream and _too_big(len(files.files), shape, max_bytes):
+        keep = np.ones(len(files.files), dtype=bool)
+        return _streamed(files, shape, _record(files, (height, width), channels, keep, [], bad_files, max_per_class, seed))
     _check_memory(files.root, len(files.files), shape, max_bytes)
     # NOTE: 16-bit and float images keep their depth: decoded to float32 directly, not cached.
     deep = any(mode.startswith("I") or mode == "F" for mode in files.modes)
@@ -217,6 +226,32 @@ def _dataset(pixels: np.ndarray, record: dict, cache: dict) -> Dataset:
                    image_shape=tuple(record["image_shape"]), source=record["source"],
                    loading={**record["loading"], "cache": cache},
                    row_ids=np.array(record["files"], dtype=object) if "files" in record else None)
+
+
+def _too_big(n: int, shape, max_bytes: int) -> bool:
+    return n * int(np.prod(shape)) * 4 > max_bytes
+
+
+def _files_of(root: Path, record: dict) -> ImageFiles:
+    """The files and labels a cache record lists (no scan: the record's key is the folder's listing)."""
+    files = [Path(f) for f in record["files"]]
+    return ImageFiles(root, files, np.asarray(record["labels"], dtype=np.int64), list(record["classes"]), [], [])
+
+
+def _streamed(files: ImageFiles, shape: tuple[int, int, int], loading: dict) -> Dataset:
+    """The folder as rows decoded on access: nothing decoded now, nothing cached (too big for memory).
+
+    NOTE: a file that fails to decode later stops training naming it (``bad_files = "skip"``
+    leaves out only what the header scan finds)."""
+    from knobs.data._image_folder import ImageFolder
+    from knobs.data._stream import StreamedRows
+
+    folder = ImageFolder(files, image_size=shape[1:], image_channels=shape[0])
+    rows = StreamedRows(folder, item_shape=shape)
+    return Dataset(X=rows, y=np.asarray(files.labels, dtype=np.int64), task="classification",
+                   n_classes=len(files.classes), name=files.root.name, class_names=list(files.classes),
+                   image_shape=tuple(shape), source=str(files.root), loading={**loading, "streamed": True},
+                   row_ids=np.array([str(f) for f in files.files], dtype=object))
 
 
 def _cache_record(cache: ImageCache | None, pixels: np.ndarray, started: float, hit: bool) -> dict:

@@ -33,7 +33,8 @@ _LOADERS = {"tabular": load_csv, "text": load_text_csv, "images": load_image_fol
 _TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
-def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int = 0, **options: Any) -> Dataset:
+def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int = 0, memory: int | None = None,
+                 **options: Any) -> Dataset:
     """Load the data named by ``source``.
 
     Args:
@@ -43,6 +44,8 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
         kind: ``"auto"`` (default: a folder is images; a table is text when ``text_column`` is
             given, else tabular), or ``"tabular"``, ``"images"``, ``"text"`` to say so.
         seed: the run's seed, for the loaders that draw (an image folder's ``max_per_class``).
+        memory: a memory budget in bytes: an image folder whose decoded float32 pixels would take
+            more is read on access (``Dataset.X`` a ``StreamedRows``) instead of decoded now.
         **options: keyword arguments of the kind's loader (``load_csv``, ``load_text_csv``,
             ``load_image_folder``); see ``OPTIONS``.
 
@@ -66,6 +69,8 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
         return load_builtin(text)
     if resolved == "images":
         options = {**options, "seed": seed}
+        if memory is not None:
+            options.update(max_bytes=memory, stream=True)
     return _LOADERS[resolved](source, **options)
 
 

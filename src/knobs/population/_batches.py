@@ -20,9 +20,44 @@ from typing import Iterator
 
 import torch
 
+from knobs.errors import DataError
 from knobs.train._batches import LoaderBatches, TensorBatches, batch_bounds
 
-__all__ = ["MemberBatches", "SharedBatches", "population_batches"]
+__all__ = ["MemberBatches", "SharedBatches", "PlainBatches", "population_batches", "refuse_weights"]
+
+_LOCAL = 'train these trials one by one (search.executor = "local", or knobs.Trainer), which reads them'
+
+
+def refuse_weights(batches: TensorBatches | LoaderBatches | None, name: str) -> None:
+    """Refuse in-memory data that carries sample weights (a population's loss is unweighted)."""
+    if isinstance(batches, TensorBatches) and batches.w is not None:
+        raise DataError(f"{name}: the data carries sample weights ((X, y, w) or a 'weight' key), but population mode "
+                        f"trains every member with one unweighted loss and would drop them; {_LOCAL}, or leave the "
+                        f"weights out")
+
+
+class PlainBatches:
+    """A loader's ``(x, y)`` batches, refusing the forms a population cannot train on — sample
+    weights and several inputs (``((x1, x2), y)``, a dict of inputs) — with one message each,
+    instead of dropping the weights or failing inside ``vmap``."""
+
+    def __init__(self, batches: LoaderBatches, name: str) -> None:
+        self.batches, self.name = batches, name
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for batch in self.batches:
+            if len(batch) == 3:
+                raise DataError(f"{self.name}: the DataLoader's batches carry sample weights, but population mode "
+                                f"trains every member with one unweighted loss and would drop them; {_LOCAL}, or leave "
+                                f"the weights out")
+            if isinstance(batch[0], tuple):
+                raise DataError(f"{self.name}: the DataLoader's batches hold {len(batch[0])} inputs (a tuple or a dict "
+                                f"of inputs), but population mode stacks models of one input tensor (mlp, convnet); "
+                                f"{_LOCAL}, or give one input per example")
+            yield batch
 
 
 class MemberBatches:
@@ -55,7 +90,7 @@ class SharedBatches:
     per_member = False
 
     def __init__(self, batches: LoaderBatches) -> None:
-        self.batches = batches
+        self.batches = PlainBatches(batches, batches.name)
 
     def __len__(self) -> int:
         return len(self.batches)

@@ -37,14 +37,14 @@ import numpy as np
 import torch
 from torch.func import vmap
 
-from knobs.population._batches import MemberBatches, SharedBatches, population_batches
+from knobs.population._batches import MemberBatches, PlainBatches, SharedBatches, population_batches, refuse_weights
 from knobs.population._checks import check_loop, check_precision, model_shapes
 from knobs.population._members import Member, resolve_members
 from knobs.population._schedules import schedule_tables
 from knobs.population._stack import StackedModel
 from knobs.population._tracking import MemberLog, MemberResult, divergence
 from knobs.population._update import VectorOptimizer
-from knobs.train._batches import check_outputs, make_batches
+from knobs.train._batches import LoaderBatches, check_outputs, make_batches
 from knobs.train._device import configure_backends, resolve_device
 from knobs.train._metrics import LOSSES
 from knobs.train._regularization import l1_penalty
@@ -174,6 +174,10 @@ class PopulationRun:
         eval_size = s["eval_batch_size"] or max(1024, int(batch_size))
         self._val = None if val is None else make_batches(val, "val", task=task, device=self.device_,
                                                           batch_size=eval_size, generator=None, shuffle=False)
+        refuse_weights(batches, "train")
+        refuse_weights(self._val, "val")
+        if isinstance(self._val, LoaderBatches):
+            self._val = PlainBatches(self._val, "val")
         self._input_shape, self._n_classes = model_shapes(batches, self._val, s["input_shape"], s["n_classes"], task)
         probe = build_model(self.family, input_shape=self._input_shape, n_classes=self._n_classes,
                             **self.shared_.architecture).to(self.device_)

@@ -27,21 +27,21 @@ def autopilot_card(autopilot: dict | None) -> tuple[str, str] | None:
 
 
 def autopilot_section(autopilot: dict | None) -> str:
-    """The section's HTML ('' when the run had no autopilot)."""
+    """The section's body, an HTML fragment ('' when the run had no autopilot); the page gives it its heading."""
     if not autopilot:
         return ""
     start, end = autopilot["start"], autopilot["end"]
     head = "".join(f"<th>{h}</th>" for h in ("step", "trial", "question", "problem", "what was found", "change",
                                              f"{autopilot['metric']} before → after", "gain ± se (margin)", "verdict"))
     rows = "".join(_row(s) for s in autopilot["steps"])
-    table = f"<table><tr>{head}</tr>{rows}</table>" if rows else "<p>No change was tried.</p>"
-    return (f"<section><h3>Autopilot</h3><p>Starting from trial #{start['trial']} ({fmt(start['value'])}), the "
+    table = f"<div class='scroll'><table><tr>{head}</tr>{rows}</table></div>" if rows else "<p>No change was tried.</p>"
+    return (f"<p>Starting from trial #{start['trial']} ({fmt(start['value'])}), the "
             f"autopilot asked of each configuration: does it fit the training data, does it generalize? It trained "
             f"one recommended change at a time (same seed) and kept it only when the validation metric improved by "
             f"more than {_rule(autopilot)}. It ended on trial #{end['trial']} ({fmt(end['value'])}) with "
             f"{autopilot['n_kept']} of {autopilot['n_steps']} changes kept; stopped: "
             f"<b>{html.escape(autopilot['stopped'])}</b>. All decisions were made on validation; the test split "
-            f"stayed sealed.</p>{table}{_rounds(autopilot.get('rounds') or [])}{_kept_config(autopilot)}</section>")
+            f"stayed sealed.</p>{table}{_rounds(autopilot.get('rounds') or [])}{_kept_config(autopilot)}")
 
 
 def _row(s: dict[str, Any]) -> str:

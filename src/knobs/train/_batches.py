@@ -33,7 +33,7 @@ import torch
 
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["TensorBatches", "LoaderBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
+__all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
            "check_outputs", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
@@ -203,6 +203,27 @@ class TensorBatches:
             yield (X[idx], y[idx]) if w is None else (X[idx], y[idx], w[idx])
 
 
+class BoundedBatches(torch.utils.data.Sampler):
+    """A batch sampler of the batches ``TensorBatches`` makes: the same ``batch_bounds`` (no batch
+    of one) over a permutation drawn from ``generator`` — for data read through a DataLoader."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True) -> None:
+        self.n, self.generator, self.shuffle = n, generator, shuffle
+        self.bounds = batch_bounds(n, batch_size)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if self.shuffle:
+            device = self.generator.device if self.generator is not None else "cpu"
+            order = torch.randperm(self.n, generator=self.generator, device=device).cpu().tolist()
+        else:
+            order = list(range(self.n))
+        for a, b in self.bounds:
+            yield order[a:b]
+
+
 class LoaderBatches:
     """A DataLoader's batches (any form of ``unpack``) moved to ``device``; its own sampler
     decides the order."""
@@ -238,6 +259,9 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
     """
     if isinstance(data, torch.utils.data.DataLoader):
         return LoaderBatches(data, device, task, name, keys)
+    if callable(getattr(data, "as_loader", None)):  # rows read on access (knobs.data.StreamedPair)
+        order = BoundedBatches(len(data[1]), batch_size, generator, shuffle)
+        return LoaderBatches(data.as_loader(order), device, task, name, keys)
     if isinstance(data, Mapping):
         X, y, w = unpack(data, name, keys)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):

@@ -6,10 +6,9 @@ single or ensemble, with its decision threshold — does there. The rows go thro
 ``knobs predict`` applies (``_predict``'s loading, the run's preprocessing fitted on its training
 split); the metrics are ``knobs.metrics.split_metrics``, named as in ``summary.json``'s ``test``.
 
-Intervals (``intervals`` in the result): accuracy takes the Wilson score interval (closed form,
-right near 0 and 1 where the normal approximation is not); every other scalar metric takes a
-percentile bootstrap over rows (``BOOTSTRAP`` resamples, seeded, so the same input gives the same
-interval; resamples where a metric is undefined — one class only for ROC AUC — are left out).
+Intervals (``intervals`` in the result): ``knobs.metrics.metric_intervals``, the same 95% intervals
+a run's summary.json gives its test metrics — Wilson score for accuracy (and each class's recall),
+a seeded percentile bootstrap over rows for every other scalar metric.
 
 Inputs: a CSV/TSV with the run's feature columns and its target column (``--target`` names it when
 the file calls it otherwise; ``--text-column`` the text of a text run), a folder of class folders
@@ -24,22 +23,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import norm
 
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._table import read_table
 from knobs.ensemble import average
 from knobs.errors import ConfigError, DataError
-from knobs.metrics import split_metrics
+from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals, split_metrics,
+                           weighted_metrics, wilson)
 from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, _check_image_sizes, _final_members, _load, _numbers,
                                               _summary)
 from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
 from knobs.pipeline.trials._evaluate import outputs
 
-__all__ = ["evaluate_file", "wilson", "BOOTSTRAP"]
+__all__ = ["evaluate_file", "wilson", "intervals", "weighted_metrics", "bootstrap_draws", "BOOTSTRAP", "LEVEL"]
 
-BOOTSTRAP = 1000
-LEVEL = 0.95
+intervals = metric_intervals  # the name this command's callers and tests know
 
 
 def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | None = None,
@@ -71,99 +69,7 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     metrics = split_metrics(task, y, out, threshold=threshold)
     return {"input": str(input_path), "n": int(len(y)), "final_model": summary.get("final_model") or "single",
             "threshold": threshold, "metrics": metrics, "intervals": intervals(task, y, out, metrics, threshold, seed),
-            "interval_method": f"accuracy: Wilson score; others: percentile bootstrap over rows ({BOOTSTRAP} resamples)"}
-
-
-def wilson(successes: int, n: int, level: float = LEVEL) -> list[float]:
-    """The Wilson score interval of a proportion (Wilson 1927).
-
-    Example:
-        >>> [round(v, 3) for v in wilson(45, 50)]
-        [0.786, 0.957]
-    """
-    z = float(norm.ppf(0.5 + level / 2))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(centre - half), float(centre + half)]
-
-
-def intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, threshold, seed: int) -> dict[str, list]:
-    """95% intervals of every scalar metric (see the module doc for the methods).
-
-    Why the bootstrap is computed here and not by calling ``split_metrics`` per resample: that
-    costs ~30 ms a call (1000 resamples: half a minute for 60 rows). A resample is a weight per row
-    (how often it was drawn), so each metric is a weighted sum over rows — the same definitions as
-    ``knobs.metrics`` (``test_bootstrap_statistics_match_split_metrics`` holds them equal)."""
-    result: dict[str, list] = {}
-    if "accuracy" in metrics:
-        result["accuracy"] = wilson(int(round(metrics["accuracy"] * len(y))), len(y))
-    draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed))
-    for key, values in draws.items():
-        values = values[np.isfinite(values)]
-        if key in metrics and key != "accuracy" and len(values):
-            low, high = np.percentile(values, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
-            result[key] = [float(low), float(high)]
-    return result
-
-
-def bootstrap_draws(task: str, y: np.ndarray, out: np.ndarray, threshold, rng: np.random.Generator,
-                    resamples: int = BOOTSTRAP, chunk: int = 100) -> dict[str, np.ndarray]:
-    """``{metric: values over the resamples}`` (NaN where a resample leaves a metric undefined)."""
-    n = len(y)
-    parts = []
-    for start in range(0, resamples, chunk):
-        b = min(chunk, resamples - start)
-        weights = np.zeros((b, n))
-        np.add.at(weights, (np.repeat(np.arange(b), n), rng.integers(0, n, b * n)), 1.0)
-        parts.append(weighted_metrics(task, y, out, threshold, weights))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """The scalar metrics of ``split_metrics`` with each row counted ``weights[b, i]`` times, per row ``b``."""
-    total = weights.sum(axis=1)
-    if task != "classification":
-        error = np.asarray(out, np.float64) - np.asarray(y, np.float64)
-        mean_y = weights @ y / total
-        sst = (weights * (y[None, :] - mean_y[:, None]) ** 2).sum(axis=1)
-        sse = weights @ error ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(sst > 0, 1 - sse / sst, np.nan)
-        return {"rmse": np.sqrt(sse / total), "mae": weights @ np.abs(error) / total, "r2": r2}
-    proba = np.asarray(out, np.float64)
-    k = proba.shape[1]
-    pred = (proba[:, 1] >= threshold).astype(np.int64) if threshold is not None else proba.argmax(axis=1)
-    cells = np.zeros((len(y), k * k))
-    cells[np.arange(len(y)), y * k + pred] = 1.0
-    matrix = (weights @ cells).reshape(-1, k, k)  # [b, true, predicted]
-    tp, support, predicted = np.diagonal(matrix, axis1=1, axis2=2), matrix.sum(axis=2), matrix.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(support > 0, tp / support, np.nan)
-        present = (support > 0) | (predicted > 0)
-        f1 = np.where(present, 2 * tp / (support + predicted), np.nan)
-    eps = np.finfo(proba.dtype).eps
-    row_loss = -np.log(np.clip(proba[np.arange(len(y)), y] / proba.sum(axis=1), eps, 1 - eps))
-    result = {"accuracy": tp.sum(axis=1) / total, "balanced_accuracy": np.nanmean(recall, axis=1),
-              "macro_f1": np.nanmean(f1, axis=1), "log_loss": weights @ row_loss / total}
-    if k == 2:
-        result["roc_auc"] = _weighted_auc(y, proba[:, 1], weights)
-    return result
-
-
-def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC per row of ``weights`` (Mann-Whitney: P(score of a positive > a negative's), ties
-    counting half), from the weights of each distinct score; NaN where a class was not drawn."""
-    order = np.argsort(score, kind="stable")
-    sorted_scores = score[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    positive = (y[order] == 1)
-    pos = np.add.reduceat(weights[:, order] * positive, starts, axis=1)   # [b, distinct score]
-    neg = np.add.reduceat(weights[:, order] * ~positive, starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg                                   # negatives scored lower
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
+            "interval_method": INTERVAL_METHOD}
 
 
 # ---- labelled rows -------------------------------------------------------------------------------

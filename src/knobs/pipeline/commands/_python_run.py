@@ -9,7 +9,8 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
         function ``(params, info) -> nn.Module`` (the ``model.builder`` contract). Worker processes
         re-import a function from its file, so with ``search.workers > 1`` or Ray it must be a
         top-level function of a ``.py`` file (a lambda or a notebook's function is refused).
-    data: a built-in name, a path (what ``data.source`` takes), or ``(X, y)`` numpy arrays (a table).
+    data: a built-in name, a path (what ``data.source`` takes), or ``(X, y)`` numpy arrays or tensors
+        (written as an ``.npz``, read as ``data.kind = "arrays"``).
     space: ``{name: knobs.Float | knobs.Int | knobs.Choice | a fixed value}`` or the config's
         dicts (``{"low": 1e-4, "high": 1e-1, "log": True}``).
     settings: config keys, dotted (``**{"train.epochs": 5}``), nested (``search={"n_trials": 10}``),
@@ -18,7 +19,7 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
 
 from __future__ import annotations
 
-import hashlib
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -124,30 +125,34 @@ def _in_other_processes(cfg: RunConfig) -> bool:
 
 def _data_source(data: Any, raw: dict[str, Any]) -> str:
     """``data.source`` for ``data``: a name or path as given; ``(X, y)`` arrays written once, by content,
-    as a CSV table under ``runs_dir/_arrays/`` (so a resume, worker processes and ``knobs predict``
-    read the same rows again)."""
+    as an ``.npz`` under ``runs_dir/_arrays/`` read as ``data.kind = "arrays"`` (so a resume, worker
+    processes and ``knobs predict`` read the same rows again). The arrays are stored as they are —
+    their dtypes and every bit — not as text: a CSV would round every float through decimal digits
+    and read integers back as floats."""
+    from knobs.data._vault import digest_arrays  # NOTE: here, so `knobs.run` stays importable without torch
+
     if isinstance(data, (str, Path)):
         return str(data)
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ConfigError(f"knobs.run(data=...): expected a built-in name, a path, or (X, y) arrays; got "
                           f"{type(data).__name__}")
-    X, y = np.asarray(data[0]), np.asarray(data[1])
-    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-        raise ConfigError(f"knobs.run(data=(X, y)): expected X of shape (rows, features) and y of shape (rows,), got "
-                          f"{X.shape} and {y.shape}; save images as a folder of class folders and pass its path")
-    if not (np.issubdtype(X.dtype, np.number) and np.isfinite(X).all()):
+    X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in data)
+    if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
+        raise ConfigError(f"knobs.run(data=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
+                          f"got {X.shape} and {y.shape}")
+    if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
         raise ConfigError("knobs.run(data=(X, y)): X must hold finite numbers")
-    table = np.column_stack([X.astype(np.float64), y]) if np.issubdtype(y.dtype, np.number) else None
-    if table is None:
+    if y.dtype.kind not in "biuf":
         raise ConfigError(f"knobs.run(data=(X, y)): y must hold numbers (class ids or targets), got {y.dtype}")
-    integer = np.issubdtype(y.dtype, np.integer)
-    text = "\n".join(",".join(f"{v:.17g}" for v in row[:-1]) + "," + (str(int(row[-1])) if integer else f"{row[-1]:.17g}")
-                     for row in table)
-    header = ",".join(f"x{i}" for i in range(X.shape[1])) + ",label"
-    content = f"{header}\n{text}\n"
+    kind = raw.setdefault("data.kind", "arrays")
+    if kind != "arrays":
+        raise ConfigError(f"knobs.run(data=(X, y)) reads the arrays as data.kind = \"arrays\"; remove data.kind = {kind!r}")
     folder = Path(raw.get("runs_dir", RunConfig.model_fields["runs_dir"].default)) / "_arrays"
-    path = folder / f"{hashlib.sha256(content.encode()).hexdigest()[:16]}.csv"
+    path = folder / f"{digest_arrays(X, y)[:16]}.npz"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        partial = folder / f".{path.name}.{os.getpid()}"
+        with open(partial, "wb") as handle:  # NOTE: written whole, then renamed: never a half file
+            np.savez(handle, X=X, y=y)
+        os.replace(partial, path)
     return str(path)

@@ -17,8 +17,10 @@ import torch
 from knobs.data import Dataset, Preprocessing, Splits, Standardizer
 from knobs.errors import ConfigError
 from knobs.models import TEXT_FAMILIES
+from knobs.data._stream import is_streamed
 from knobs.pipeline.inputs._backbone_text import TEXT_BACKBONES, is_text_backbone
 from knobs.pipeline.inputs._backbone_images import backbone_input_shape, is_image_backbone
+from knobs.pipeline.inputs._streamed import stream_prepared
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
 __all__ = ["PreparedData", "prepare", "PREPROCESS_FILE"]
@@ -54,13 +56,19 @@ class PreparedData:
     #: regression: ``{"mean", "std"}`` of the training targets, which train/val hold standardized
     #: (``knobs.pipeline.inputs._target``); None for classification
     target: dict | None = None
+    #: streamed data (``knobs.pipeline.inputs._streamed``): the seeded samples of raw train / val
+    #: rows and their targets that the statistics and the preflight checks read; None in memory
+    samples: dict | None = None
 
     def raw_targets(self, y: torch.Tensor) -> np.ndarray:
         """Targets of train/val back in their own units (regression targets are standardized)."""
         return unscale_target(y, self.target)
 
     def to_model_input(self, X: np.ndarray) -> torch.Tensor:
-        """Standardize encoded features with the training statistics and shape them for the model."""
+        """Standardize encoded features with the training statistics and shape them for the model
+        (streamed rows: a view that does so as it reads them)."""
+        if is_streamed(X):
+            return X.reshape((-1, *self.input_shape)).with_transform(self.scaler.transform)
         return _as_input(self.scaler.transform(_reshape(X, self.input_shape)), self.input_shape)
 
     def save_preprocessing(self, directory: str | Path) -> Path | None:
@@ -71,7 +79,8 @@ class PreparedData:
 
 
 def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
-            preprocessor: Any = None, report: dict | None = None, texts: np.ndarray | None = None) -> PreparedData:
+            preprocessor: Any = None, report: dict | None = None, texts: np.ndarray | None = None,
+            seed: int = 0) -> PreparedData:
     """Fit the scaler on the (encoded) training split, then transform train and val with it.
 
     Args:
@@ -81,24 +90,30 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         standardize: the scaler mode; token ids are never standardized.
         preprocessor, report: what ``encode_splits`` returned.
         texts: the raw training texts (text runs), kept for EDA.
+        seed: draws the training rows the statistics of streamed data come from.
     """
     input_shape = _input_shape(dataset, splits.train[0], family)
     text = _is_text(dataset)
     scaler = Standardizer(mode="none" if text else _scaler_mode(standardize, family))
-    scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32))
-
     target = fit_target(splits.train[1], dataset.task)
+    streamed = None
+    if is_streamed(splits.train[0]):  # NOTE: statistics from a seeded sample of training rows
+        streamed = stream_prepared(dataset, splits, input_shape, scaler,
+                                   lambda y: scale_target(_labels(y, dataset), target), seed)
+    else:
+        scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32))
 
     def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return (_as_input(scaler.transform(_reshape(X, input_shape)), input_shape),
                 scale_target(_labels(y, dataset), target))
 
     # NOTE: built-in, builder and arrays data are numbers as given: nothing to re-apply (predict reads .npy)
-    from_file = dataset.loading and dataset.loading.get("kind") not in ("builder", "arrays")
+    read = set(dataset.loading) - {"memory"}  # NOTE: every run records where it holds rows; built-in data reads no file
+    from_file = bool(read) and dataset.loading.get("kind") not in ("builder", "arrays")
     preprocessing = Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {}) if from_file else None
     return PreparedData(
-        train=tensors(*splits.train),
-        val=tensors(*splits.val),
+        train=streamed["train"] if streamed else tensors(*splits.train),
+        val=streamed["val"] if streamed else tensors(*splits.val),
         input_shape=input_shape,
         n_classes=int(dataset.n_classes or 1),
         task=dataset.task,
@@ -107,6 +122,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         model_args={"vocab_size": len(preprocessor.vocab_)} if text and not is_text_backbone(family) else {},
         texts=texts if text else None,
         target=target,
+        samples=streamed["samples"] if streamed else None,
     )
 
 

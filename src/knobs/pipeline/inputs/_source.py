@@ -17,6 +17,7 @@ from knobs.data import declare_classes, load_dataset
 from knobs.data._arrays import GivenData, build_data, load_arrays, subsample
 from knobs.errors import ConfigError
 from knobs.pipeline.inputs._official_test import load_official_test
+from knobs.pipeline.inputs._streamed import memory_budget
 
 __all__ = ["load_source", "ARRAY_OPTIONS"]
 
@@ -66,14 +67,16 @@ def _given(cfg) -> GivenData:
                               f"{', '.join(sorted(ARRAY_OPTIONS))}")
         if data.builder is not None:
             builder = load_reference(data.builder, key="data.builder")
-            given = build_data(builder, data.builder, task=data.task, max_classes=data.max_classes)
+            given = build_data(builder, data.builder, task=data.task, max_classes=data.max_classes,
+                               max_bytes=memory_budget(cfg))
             # NOTE: the code's hash rides in the loading record (summary.json), so two runs can tell
             # whether they read the same builder
             given.dataset.loading["builder_sha256"] = source_hash(data.builder, key="data.builder")
             return given
         return load_arrays(data.source, target=data.target, task=data.task, max_classes=data.max_classes)
     # NOTE: the run's seed draws an image folder's max_per_class images (the same seed, the same files)
-    return GivenData(load_dataset(data.source, kind=data.kind, seed=cfg.seed, **data.loader_options()))
+    return GivenData(load_dataset(data.source, kind=data.kind, seed=cfg.seed, memory=memory_budget(cfg),
+                                  **data.loader_options()))
 
 
 def _declared(given: GivenData, dataset, n_classes: int) -> GivenData:

@@ -18,6 +18,7 @@ from typing import Any
 from knobs.config import RunConfig
 from knobs.errors import ConfigError, KnobsError
 from knobs.pipeline.autopilot._autopilot import Autopilot
+from knobs.pipeline.inputs._streamed import memory_line
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs, load_inputs
 from knobs.pipeline.stages._open import OpenRun, open_run_study, seal_vault
@@ -97,6 +98,8 @@ def _announce(run: OpenRun) -> None:
     run.inputs.data.save_preprocessing(rundir.path)
     if run.inputs.dataset.loading.get("note"):  # e.g. a torch Dataset read into memory, with its size
         run.display.say(run.inputs.dataset.loading["note"])
+    if memory_line(run.inputs.dataset.loading):  # cached or streamed, with sizes
+        run.display.say(memory_line(run.inputs.dataset.loading))
     run.display.say(f"[bold]knobs run[/] {rundir.path} — {run.inputs.dataset.source}: "
                     f"{run.inputs.mode.describe_rows(splits)}, test {len(splits.test[1])} "
                     f"(sealed, fingerprint {run.vault.fingerprint[:12]})")

@@ -51,11 +51,11 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     X_test = data.to_model_input(X_raw)
     test_out = [outputs(m, X_test, data.task) if (weights is None or weights[i] > 0 or i == 0) else None
                 for i, m in enumerate(models)]
-    result["single"]["test"] = split_metrics(data.task, y_test, test_out[0])
+    result["single"]["test"] = split_metrics(data.task, y_test, test_out[0], intervals=True)
     if weights is not None:
         used = [i for i, w in enumerate(weights) if w > 0]
         ens = average([test_out[i] for i in used], weights[used])
-        result["ensemble"]["test"] = split_metrics(data.task, y_test, ens)
+        result["ensemble"]["test"] = split_metrics(data.task, y_test, ens, intervals=True)
     result["test"] = result[chosen]["test"]
     # NOTE: for the worst-classified test rows view (stages/_report.test_once records it and drops this key)
     result["test_outputs"] = TestOutputs(X_raw, y_test, test_out[0] if chosen == "single" else ens)
@@ -73,7 +73,7 @@ def _tuned_threshold(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_o
 
     threshold = Threshold(metric=metric).fit(y_val, val_out)
     return {**threshold.to_dict(),
-            "test": split_metrics("classification", y_test, test_out, threshold=threshold.threshold_)}
+            "test": split_metrics("classification", y_test, test_out, threshold=threshold.threshold_, intervals=True)}
 
 
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from knobs.pipeline.inputs._prepared import PreparedData, prepare
 from knobs.pipeline.inputs._source import load_source
 from knobs.pipeline.inputs._split_record import split_record
 from knobs.pipeline.inputs._split_rows import split_rows
+from knobs.pipeline.inputs._streamed import check_streamed, first_inputs, settle_rows
 from knobs.pipeline.model._build import ModelInfo, build_model, data_family, split_params
 from knobs.pipeline.model._builder import check_accepts, check_output, load_builder
 from knobs.pipeline.model._builder_transfer import check_builder_transfer
@@ -86,10 +87,12 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
+    dataset, raw = settle_rows(cfg, dataset, raw)  # streamed rows: read into memory when they fit, else streamed
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
     family = data_family(cfg, dataset)
-    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts)
+    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed)
+    check_streamed(cfg, data, dataset)
     data.folds = mode.prepare_folds(_prepared_as(cfg, family), dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
     if taken:
@@ -129,5 +132,5 @@ def _check_params(cfg: RunConfig, data: PreparedData, space: Space, fixed: dict)
             check_accepts(load_builder(cfg.model.builder), split_params(params)[1])
         model = build_model(cfg, params, info)
         if cfg.model.builder is not None and params is base:
-            check_output(load_builder(cfg.model.builder), model, data.train[0][:2], info, split_params(params)[1])
+            check_output(load_builder(cfg.model.builder), model, first_inputs(data.train[0], 2), info, split_params(params)[1])
         make_trainer(cfg.train, params, cfg.search.metric, cfg.seed).validate()

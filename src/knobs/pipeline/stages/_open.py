@@ -12,6 +12,7 @@ from knobs.data import Vault
 from knobs.data._vault import VaultMismatch
 from knobs.errors import ConfigError
 from knobs.pipeline.inputs._split_record import SPLITS_FILE
+from knobs.pipeline.inputs._streamed import seal_test
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs
 from knobs.pipeline.stages._resume_guard import refuse_changed_inputs
@@ -44,7 +45,7 @@ def seal_vault(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> Vault:
     record = inputs.split_record or {}
     meta = {"source": inputs.dataset.source, "seed": cfg.seed, "test_rows_sha256": record.get("test_sha256")}
     try:
-        vault = Vault.seal(rundir.vault_dir, *inputs.splits.test, meta=meta)
+        vault = seal_test(rundir.vault_dir, inputs.splits.test, meta)  # streamed: the rows' positions
     except VaultMismatch as e:
         raise _refused(rundir, e, "another test set (data.source, the data file, data.test or seed has changed since)")
     if record:

@@ -30,6 +30,7 @@ import torch
 from knobs.errors import KnobsError
 from knobs.pipeline.inputs._augment import augment_options, data_kind, image_augment
 from knobs.pipeline.inputs._row_looks import RowLooks
+from knobs.pipeline.inputs._streamed import read_rows
 from knobs.pipeline.rundir._members import load_member, top_trials
 from knobs.pipeline.rundir._views import rounded, write_view
 from knobs.pipeline.stages._open import OpenRun
@@ -86,7 +87,7 @@ def record_samples(run: OpenRun) -> None:
         write_view(run.rundir.path, "samples", _samples(looks, rows, options, items))
         return
     rows = np.sort(rng.choice(n, size=min(IMAGES if looks.kind == "image" else ROWS, n), replace=False))
-    X, y = data.train[0][torch.as_tensor(rows)], data.train[1][torch.as_tensor(rows)]
+    X, y = read_rows(data.train[0], rows), data.train[1][torch.as_tensor(rows)]  # streamed: these rows read
     augmented = bool(options) and data_kind(data) == "image"
     if augmented:
         X, y = image_augment(options, data, seed)(X, y)

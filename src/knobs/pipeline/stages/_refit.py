@@ -60,7 +60,7 @@ def refit_evaluation(cfg: Any, rundir: RunDir, vault: Vault, objective: Any, tri
     X_test, y_test = vault.open(reason=f"final evaluation (trial {best.number} refit on every non-test row)")
     model = with_target(model, data.target)  # regression: answers in the target's own units
     test_out = outputs(model, data.to_model_input(X_test), data.task)
-    test = split_metrics(data.task, y_test, test_out)
+    test = split_metrics(data.task, y_test, test_out, intervals=True)
     refit = {"trial": best.number, "epochs": epochs, "epochs_run": len(history.records),
              "rows": int(len(data.train[1])), "fold_best_epochs": fold_epochs,
              "train_loss": history.records[-1]["train_loss"]}

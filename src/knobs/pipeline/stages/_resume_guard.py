@@ -89,11 +89,17 @@ def refuse_changed_builder(run_dir: str | Path) -> None:
             return
 
 
+#: ``data.*`` keys that say how rows are read, not what they are: free to change on a resume.
+#: (``data.memory`` is not among them: it decides cached vs streamed, and a streamed run's
+#: standardizer comes from a sample of the training rows, not all of them.)
+_HOW_NOT_WHAT = frozenset({"workers"})
+
+
 def _inputs(cfg: Any) -> dict[str, Any]:
     """The checkpoint-defining keys of a ``RunConfig`` as JSON values (``image_size = 8`` is
     ``[8, 8]``: the same size written two ways is no change)."""
     dumped = cfg.model_dump(mode="json")
-    values = {f"data.{key}": value for key, value in dumped["data"].items()}
+    values = {f"data.{key}": value for key, value in dumped["data"].items() if key not in _HOW_NOT_WHAT}
     for key in MODEL_KEYS:
         section, name = key.split(".")
         values[key] = dumped[section][name]

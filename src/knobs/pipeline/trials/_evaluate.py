@@ -20,6 +20,8 @@ def predict(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 1024) -> 
     """Model outputs for ``X`` in eval mode, batched, on the model's device, returned on CPU."""
     model.eval()
     device = next(model.parameters()).device
+    if hasattr(X, "loader"):  # streamed rows (knobs.data._stream): read batch by batch
+        return torch.cat([model(xb.to(device)).float().cpu() for xb in X.loader(batch_size)])
     parts = [model(X[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(parts)
 

@@ -9,6 +9,7 @@ import torch
 
 from knobs.checks import CheckResult, check_data, check_initial_loss, overfit_tiny
 from knobs.pipeline.inputs._prepared import PreparedData
+from knobs.pipeline.inputs._streamed import in_memory_view
 from knobs.pipeline.inputs._target import scale_target
 
 __all__ = ["run_preflight"]
@@ -26,7 +27,7 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
             targets are judged as trained: standardized with the training statistics).
     """
     results: list[CheckResult] = []
-    X, y = data.train
+    (X, y), raw_splits = in_memory_view(data, raw_splits)  # streamed data: its seeded samples
     if checks_cfg.data:
         # NOTE: the targets as the models see them (a run standardizes regression targets).
         shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)),

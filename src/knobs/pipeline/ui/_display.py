@@ -80,11 +80,15 @@ class Display:
             self.console.print(f"search done; the test split stays sealed. run directory: [bold]{summary['run_dir']}[/]")
             return
         final = summary.get("final_model") or "single"
-        table = Table(title=f"Test split, {final} model (vault opened {summary['vault']['openings']}×)")
+        table = Table(title=f"Test split, {final} model, n = {test.get('n')} (vault opened {summary['vault']['openings']}×)")
         table.add_column("metric")
         table.add_column("value", justify="right")
+        table.add_column("95% interval", justify="right")
+        intervals = test.get("intervals") or {}
         for key in (k for k in HEADLINE if k in test):
-            table.add_row(key, "–" if test[key] is None else f"{test[key]:.4f}")
+            low_high = intervals.get(key)
+            table.add_row(key, "–" if test[key] is None else f"{test[key]:.4f}",
+                          f"{low_high[0]:.4f}–{low_high[1]:.4f}" if low_high else "")
         self.console.print(table)
         threshold = summary.get("threshold")
         if threshold:

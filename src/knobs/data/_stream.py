@@ -1,0 +1,271 @@
+"""Rows read on access: a map-style torch ``Dataset`` (or an image folder) too big for memory.
+
+Why a stand-in for the ``X`` array and not a second pipeline: a run splits, standardizes, trains,
+ensembles and tests rows; all of that needs only *which* rows a split holds and, batch by batch,
+their values. ``StreamedRows`` is that: a source (anything with ``len`` and ``source[i] -> (x, y)``)
+and the positions of a split's rows in it. Selecting rows with an integer array (``rows[index]``,
+what ``split`` and ``subsample`` do) gives another view and reads nothing; ``reshape`` and
+``with_transform`` (standardization) are views too. Values are read only by ``loader`` (a
+``DataLoader`` with workers, pinned memory on CUDA, persistent workers), ``sample`` (a seeded
+random few, for statistics and checks) and ``read`` (a few rows at once; more than ``MAX_READ``
+is refused, so a bug that would materialize a split fails loudly instead of exhausting memory).
+
+Labels never come from reading items: the source gives them as ``targets`` (one per item, as
+torchvision data sets and ``knobs.data.ImageFolder`` do), so the split — test rows first — is
+drawn without touching a single item, and a test row is first read after the vault is opened.
+
+Example:
+    >>> class Squares(torch.utils.data.Dataset):
+    ...     targets = [0, 1] * 50
+    ...     def __len__(self): return 100
+    ...     def __getitem__(self, i): return torch.full((2,), float(i)), self.targets[i]
+    >>> rows = StreamedRows(Squares())
+    >>> odd = rows[np.arange(1, 100, 2)]          # a view: nothing read
+    >>> odd.read(slice(0, 2)).tolist()
+    [[1.0, 1.0], [3.0, 3.0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from knobs.errors import DataError
+
+__all__ = ["StreamedRows", "StreamedPair", "is_streamed", "source_targets", "MAX_READ", "STATS_SAMPLE"]
+
+MAX_READ = 8192  # the most rows ``read`` returns at once (a guard against materializing a split)
+STATS_SAMPLE = 2048  # training rows a streamed run's standardization statistics are drawn from
+
+
+class _Probe:
+    """The shape of one item of a source, read once and shared by every view of that source."""
+
+    def __init__(self, item_shape: tuple[int, ...] | None = None) -> None:
+        self.item_shape = item_shape
+
+    def shape(self, source: Any, position: int) -> tuple[int, ...]:
+        if self.item_shape is None:
+            self.item_shape = tuple(_as_array(_item(source, position)[0]).shape)
+        return self.item_shape
+
+
+class StreamedRows:
+    """The rows ``index`` of ``source``, read on access (see the module doc).
+
+    Args:
+        source: a map-style dataset whose items are ``(x, y)``; only ``x`` is read.
+        index: the rows' positions in ``source`` (default: every item).
+        row_shape: the shape each row is given as (default: the item flattened, ``(numel,)``).
+        item_shape: the items' shape when known without reading one (an image folder's headers);
+            otherwise the first row asked for is read once to learn it (a row of the view being
+            asked: the training split's, when the run first asks after the split).
+        transform: applied to a batch of rows ``(n, *row_shape)`` float32 (standardization).
+        loader_options: ``DataLoader`` keywords (``num_workers``, ``pin_memory``,
+            ``persistent_workers``) used by ``loader``.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, source: Any, index: np.ndarray | None = None, *, row_shape: tuple[int, ...] | None = None,
+                 item_shape: tuple[int, ...] | None = None, transform: Callable | None = None,
+                 loader_options: dict | None = None, _probe: _Probe | None = None) -> None:
+        self.source = source
+        self.index = np.arange(len(source), dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64)
+        self.transform = transform
+        self.loader_options = dict(loader_options or {})
+        self._row_shape = None if row_shape is None else tuple(int(s) for s in row_shape)
+        self._probe = _probe or _Probe(item_shape)
+
+    # ---- what the view looks like (no row read, except once for the item shape) --------------------
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def ndim(self) -> int:
+        return 1 + (len(self._row_shape) if self._row_shape is not None else 1)
+
+    @property
+    def item_shape(self) -> tuple[int, ...]:
+        """The shape of one source item (read from the first row of this view when not yet known)."""
+        if self._probe.item_shape is None and len(self.index) == 0:
+            raise DataError("an empty selection of streamed rows cannot tell the rows' shape")
+        return self._probe.shape(self.source, int(self.index[0]) if len(self.index) else 0)
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return self._row_shape if self._row_shape is not None else (int(np.prod(self.item_shape)),)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.row_shape)
+
+    @property
+    def nbytes(self) -> int:
+        """What the rows would take in memory as float32."""
+        return len(self) * int(np.prod(self.row_shape)) * 4
+
+    # ---- views -------------------------------------------------------------------------------------
+
+    def _view(self, **changes: Any) -> "StreamedRows":
+        fields = {"index": self.index, "row_shape": self._row_shape, "transform": self.transform,
+                  "loader_options": self.loader_options}
+        fields.update(changes)
+        return StreamedRows(self.source, _probe=self._probe, **fields)
+
+    def __getitem__(self, key: Any) -> Any:
+        """The rows ``key`` selects (an integer array, a boolean mask or a slice), as a view; an
+        integer reads that one row (its values, as ``X[i]`` gives a row of an array)."""
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        if isinstance(key, (int, np.integer)):
+            return self._view(index=self.index[[int(key)]])._batch(range(1))[0]
+        return self._view(index=self.index[key])
+
+    def take(self, index: np.ndarray) -> "StreamedRows":
+        return self[np.asarray(index, dtype=np.int64)]
+
+    def reshape(self, *shape: Any) -> "StreamedRows":
+        """The same rows given as ``shape[1:]`` (``shape[0]`` must be ``len(self)`` or -1)."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+        row = tuple(int(s) for s in shape[1:])
+        if shape[0] not in (-1, len(self)) or int(np.prod(row)) != int(np.prod(self.item_shape)):
+            raise DataError(f"streamed rows of shape {self.shape} cannot be reshaped to {shape}")
+        return self._view(row_shape=row)
+
+    def with_transform(self, transform: Callable | None) -> "StreamedRows":
+        return self._view(transform=transform)
+
+    def with_loader_options(self, options: dict) -> "StreamedRows":
+        return self._view(loader_options=options)
+
+    # ---- reading -----------------------------------------------------------------------------------
+
+    def read(self, key: Any = slice(None)) -> np.ndarray:
+        """The values of the rows ``key`` selects, ``(n, *row_shape)`` float32, transformed.
+
+        Raises:
+            DataError: more than ``MAX_READ`` rows asked at once (stream them with ``loader``).
+        """
+        view = self[key]
+        if len(view) > MAX_READ:
+            raise DataError(f"{len(view)} streamed rows asked at once (at most {MAX_READ}): streamed data is read "
+                            f"batch by batch through rows.loader(...), never whole")
+        return view._batch(range(len(view)))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        values = self.read()
+        return values if dtype is None else values.astype(dtype)
+
+    def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions within this view, values)`` of a seeded random ``n`` rows (all when fewer)."""
+        chosen = np.arange(len(self)) if n >= len(self) else np.sort(
+            np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+        return chosen, self[chosen]._batch(range(len(chosen)))
+
+    def loader(self, batch_size: int = 1024, y: Any = None, *, batch_sampler: Any = None) -> torch.utils.data.DataLoader:
+        """A ``DataLoader`` of the rows (with their ``y``, one per row, when given) in order, or in the
+        batches ``batch_sampler`` yields (lists of positions within this view)."""
+        dataset = _Rows(self, None if y is None else torch.as_tensor(y))
+        options = dict(self.loader_options)
+        if not options.get("num_workers"):
+            options.pop("persistent_workers", None)
+            options.pop("prefetch_factor", None)
+        sizing = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
+        return torch.utils.data.DataLoader(dataset, collate_fn=_Collate(self.transform, y is not None),
+                                           **sizing, **options)
+
+    def raw_row(self, i: int) -> np.ndarray:
+        """Row ``i`` of this view as stored (no transform)."""
+        x = _as_array(_item(self.source, int(self.index[i]))[0])
+        return x.reshape(self.row_shape)
+
+    def _batch(self, positions) -> np.ndarray:
+        rows = [self.raw_row(i) for i in positions]
+        out = np.stack(rows) if rows else np.zeros((0, *self.row_shape), np.float32)
+        return out if self.transform is None else np.asarray(self.transform(out), dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"StreamedRows({type(self.source).__name__}, rows={len(self)})"
+
+
+class StreamedPair(tuple):
+    """``(StreamedRows, y tensor)``: a split whose inputs are read batch by batch.
+
+    A tuple, so ``X, y = pair`` and ``pair[1]`` work as for tensors; ``as_loader`` is what
+    ``knobs.train``'s batching asks for instead of moving ``X`` to the device whole."""
+
+    def __new__(cls, rows: StreamedRows, y: torch.Tensor) -> "StreamedPair":
+        return super().__new__(cls, (rows, y))
+
+    def as_loader(self, batch_sampler: Any) -> torch.utils.data.DataLoader:
+        """The rows and targets in the batches ``batch_sampler`` yields (positions in this split)."""
+        return self[0].loader(y=self[1], batch_sampler=batch_sampler)
+
+
+def is_streamed(X: Any) -> bool:
+    return isinstance(X, StreamedRows)
+
+
+def source_targets(source: Any) -> np.ndarray | None:
+    """The labels a dataset gives without reading items (``targets``), or None."""
+    targets = getattr(source, "targets", None)
+    if targets is None:
+        return None
+    if isinstance(targets, torch.Tensor):
+        targets = targets.detach().cpu().numpy()
+    targets = np.asarray(targets)
+    return targets if targets.ndim == 1 and len(targets) == len(source) else None
+
+
+class _Rows(torch.utils.data.Dataset):
+    """The rows of a view as a dataset of ``(row, y)`` (or rows alone), untransformed: the
+    transform runs once per batch in ``_Collate``."""
+
+    def __init__(self, rows: StreamedRows, y: torch.Tensor | None) -> None:
+        self.rows, self.y = rows, y
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        x = self.rows.raw_row(i)
+        return x if self.y is None else (x, self.y[i])
+
+
+class _Collate:
+    """Stacks a batch's rows, applies the view's transform, returns tensors."""
+
+    def __init__(self, transform: Callable | None, labelled: bool) -> None:
+        self.transform, self.labelled = transform, labelled
+
+    def __call__(self, items: list):
+        xs = np.stack([item[0] for item in items] if self.labelled else items)
+        if self.transform is not None:
+            xs = np.asarray(self.transform(xs), dtype=np.float32)
+        X = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32))
+        return (X, torch.stack([item[1] for item in items])) if self.labelled else X
+
+
+def _item(source: Any, position: int) -> Any:
+    try:
+        item = source[position]
+    except Exception as error:  # the user's dataset: its error, named
+        raise DataError(f"reading item {position} of the streamed {type(source).__name__} failed: "
+                        f"{type(error).__name__}: {error}") from None
+    if not (isinstance(item, (tuple, list)) and len(item) >= 1):
+        raise DataError(f"a streamed {type(source).__name__}'s items must be (x, y) pairs; item {position} is "
+                        f"a {type(item).__name__}")
+    return item
+
+
+def _as_array(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"a streamed item's x must be numeric (a tensor or array); got dtype {x.dtype}")
+    return x.astype(np.float32, copy=False)

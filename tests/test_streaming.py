@@ -1,0 +1,186 @@
+"""Data too big for the memory budget streams through a DataLoader: rows read lazily, test rows
+first read after the vault opens, and the whole cycle (preflight, search, ensemble, report) runs."""
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from knobs.config import load_config
+from knobs.data import Vault, load_image_folder
+from knobs.data._stream import MAX_READ, StreamedRows
+from knobs.data._streamed_vault import StreamedVault
+from knobs.errors import ConfigError, DataError
+from knobs.pipeline import Display, run
+from summary_schema import check_summary
+
+pytestmark = pytest.mark.slow
+torch.set_num_threads(1)
+
+N = 240
+FAST = {"search.n_trials": 2, "search.sampler": "random", "train.epochs": 2, "train.patience": 2,
+        "train.batch_size": 32, "checks.overfit_tiny": True, "ensemble.top_k": 2,
+        "search.space": {"lr": 1e-2, "width": {"low": 8, "high": 16}, "depth": 1, "optimizer": "adam"}}
+
+
+class Counted(torch.utils.data.Dataset):
+    """Items (x, y) whose reads are counted per position; labels given up front as ``targets``.
+
+    Each read is appended to ``reads`` with the phase the test is in (``phase[0]``), so the test
+    can tell which rows were read before the vault opened."""
+
+    def __init__(self, n=N, phase=None):
+        rng = np.random.default_rng(0)
+        self.targets = np.arange(n) % 3
+        self.x = (rng.normal(size=(n, 6)) + self.targets[:, None]).astype(np.float32)
+        self.reads: list[tuple[int, str]] = []
+        self.phase = phase if phase is not None else ["load"]
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        self.reads.append((int(i), self.phase[0]))
+        return torch.from_numpy(self.x[i]), int(self.targets[i])
+
+
+@pytest.fixture
+def builder_module(monkeypatch):
+    """``streamdata:build`` returning one shared ``Counted`` (its reads stay visible to the test)."""
+    dataset = Counted()
+    module = types.ModuleType("streamdata")
+    module.build = lambda: dataset
+    monkeypatch.setitem(sys.modules, "streamdata", module)
+    return dataset
+
+
+def _cfg(tmp_path, **more):
+    return load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "s", "data.builder": "streamdata:build",
+                              "data.memory": 0.001, "data.workers": 0, **more})
+
+
+def test_a_dataset_over_the_budget_streams_and_its_test_rows_wait_for_the_vault(tmp_path, builder_module, monkeypatch):
+    dataset = builder_module
+    opened = []
+    original_open = StreamedVault.open
+
+    def open_and_mark(self, reason="final evaluation"):
+        dataset.phase[0] = "after vault"
+        opened.append(reason)
+        return original_open(self, reason)
+
+    monkeypatch.setattr(StreamedVault, "open", open_and_mark)
+    result = run(_cfg(tmp_path), display=Display(quiet=True))
+
+    splits = json.loads((result.path / "splits.json").read_text())
+    test = set(splits["test"])
+    before = [i for i, phase in dataset.reads if phase != "after vault"]
+    after = [i for i, phase in dataset.reads if phase == "after vault"]
+    assert opened and not test & set(before), "a test row was read before the vault opened"
+    assert set(after) == test  # the final evaluation reads each test row
+    counts = np.bincount(before, minlength=N)
+    assert counts[sorted(splits["train"])].min() >= 2  # trained on (every trial, every epoch)
+    memory = result.summary["data"]["loading"]["memory"]
+    assert memory["path"] == "streamed" and memory["mib"] > memory["budget_mib"] == 0.001
+    assert memory["num_workers"] == 0 and memory["pin_memory"] is False
+    assert "seeded random sample" in memory["standardization"]
+    assert result.summary["states"]["complete"] == 2 and result.summary["preflight"]
+    assert {"initial_loss", "overfit_tiny"} <= {r["name"] for r in result.summary["preflight"]}
+    assert result.summary["ensemble"] is not None and np.isfinite(result.summary["test"]["accuracy"])
+    assert result.summary["test"]["n"] == len(test)
+    assert (result.path / "report.html").is_file()
+    assert check_summary(json.loads((result.path / "summary.json").read_text())) == []
+    assert {"samples.json", "worst.json"} <= {p.name for p in (result.path / "views").iterdir()}
+    record = json.loads((result.path / "vault" / "fingerprint.json").read_text())
+    assert record["meta"]["streamed"]["n_source"] == N and record["X"]["shape"] == [len(test), 1]
+
+
+def test_nothing_is_read_while_the_data_is_loaded_and_split(tmp_path, builder_module):
+    from knobs.pipeline.inputs._source import load_source
+    from knobs.pipeline.inputs._split_rows import split_rows
+
+    cfg = _cfg(tmp_path)
+    given, _ = load_source(cfg)
+    raw, _ = split_rows(cfg, given.dataset, 0.15, given)
+    assert builder_module.reads == []
+    assert isinstance(raw.train[0], StreamedRows) and len(raw.test[1]) == len(raw.test[0])
+
+
+def test_the_same_dataset_within_the_budget_is_read_into_memory(tmp_path, builder_module):
+    result = run(_cfg(tmp_path, **{"data.memory": 64}), display=Display(quiet=True))
+    memory = result.summary["data"]["loading"]["memory"]
+    assert memory["path"] == "cached" and memory["mib"] <= 64
+    assert not isinstance(Vault(result.path / "vault").record["meta"].get("streamed"), dict)
+    counts = np.bincount([i for i, _ in builder_module.reads], minlength=N)
+    assert counts.min() == 1 and (counts == 2).sum() == 1  # each read once after the split (one, for its shape, twice)
+
+
+def test_what_needs_every_row_in_memory_is_refused_with_streamed_data(tmp_path, builder_module):
+    with pytest.raises(ConfigError, match=r"data.folds: .*streams from disk"):
+        run(_cfg(tmp_path, **{"data.folds": 3, "ensemble.enabled": False}), display=Display(quiet=True))
+    with pytest.raises(ConfigError, match=r"search.executor: .*population"):
+        run(_cfg(tmp_path, **{"search.executor": "population"}), display=Display(quiet=True))
+    assert not (tmp_path / "runs" / "s").exists()
+
+
+def test_a_dataset_without_targets_over_the_budget_is_refused_naming_targets(tmp_path, monkeypatch):
+    class NoTargets(Counted):
+        def __getattribute__(self, name):
+            if name == "targets":
+                raise AttributeError(name)
+            return super().__getattribute__(name)
+
+    module = types.ModuleType("notargets")
+    module.build = lambda: NoTargets()
+    monkeypatch.setitem(sys.modules, "notargets", module)
+    with pytest.raises(DataError, match="targets"):
+        run(_cfg(tmp_path, **{"data.builder": "notargets:build"}), display=Display(quiet=True))
+
+
+def test_streamed_rows_are_views_until_read_and_refuse_a_whole_split_at_once():
+    dataset = Counted(n=MAX_READ + 10)
+    rows = StreamedRows(dataset)
+    view = rows[np.arange(0, len(rows), 2)]
+    assert dataset.reads == [] and len(view) == (MAX_READ + 10) // 2
+    view = view.reshape(-1, 2, 3)
+    assert view.shape == (len(view), 2, 3) and len(dataset.reads) == 1  # one item read for the shape
+    np.testing.assert_array_equal(view.read(slice(1, 3)), dataset.x[[2, 4]].reshape(2, 2, 3))
+    with pytest.raises(DataError, match="batch by batch"):
+        np.asarray(rows)
+    batches = list(view.loader(batch_size=1000))
+    assert sum(len(b) for b in batches) == len(view)
+
+
+def test_an_image_folder_over_the_budget_is_read_on_access_not_decoded(tmp_path):
+    for c, name in enumerate(["a", "b"]):
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            Image.fromarray(np.full((8, 8, 3), 60 * c + i, np.uint8)).save(tmp_path / name / f"{i}.png")
+    streamed = load_image_folder(tmp_path, max_bytes=100, stream=True, cache_dir=False)
+    assert isinstance(streamed.X, StreamedRows) and streamed.image_shape == (3, 8, 8)
+    assert streamed.loading["streamed"] and "cache" not in streamed.loading
+    cached = load_image_folder(tmp_path, cache_dir=False)
+    np.testing.assert_allclose(streamed.X.read(), cached.X, atol=1e-6)
+    with pytest.raises(DataError, match="max_bytes"):
+        load_image_folder(tmp_path, max_bytes=100, cache_dir=False)
+
+
+def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_workers(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["dark", "light"]):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.clip(rng.normal(80 + 90 * c, 20, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "img", "data.memory": 0.001,
+                             "data.source": str(tmp_path / "images"), "data.workers": 1})
+    result = run(cfg, display=Display())
+    assert "data streamed: " in capsys.readouterr().out.replace("\n", " ")
+    memory = result.summary["data"]["loading"]["memory"]
+    assert memory["path"] == "streamed" and memory["num_workers"] == 1 and memory["persistent_workers"]
+    assert result.summary["data"]["loading"]["streamed"] and np.isfinite(result.summary["test"]["log_loss"])
+    assert (result.path / "report.html").is_file()
