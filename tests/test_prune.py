@@ -118,10 +118,10 @@ def test_asha_max_resource_and_early_stopping_rate():
     assert not capped.prune(trial, peers, direction="minimize")
 
 
-def test_asha_ranks_nobody_at_a_rung_until_eta_trials_reached_it():
-    """Run one at a time, plain ASHA kept only trials better than trial 0 at each rung; now the
-    first η trials at a rung pass it, and the next is ranked among them."""
-    pruner = ASHA(min_resource=1, reduction_factor=3)
+def test_asha_can_wait_for_peers_at_a_rung_before_ranking():
+    """Run one at a time, plain ASHA keeps only trials better than trial 0 at each rung; with
+    min_trials_per_rung=3 the first three at a rung pass it, and the next is ranked among them."""
+    pruner = ASHA(min_resource=1, reduction_factor=3, min_trials_per_rung=3)
     first = FrozenTrial(0, {}, TrialState.COMPLETE, 1.0, {1: 1.0})
     second = FrozenTrial(1, {}, TrialState.COMPLETE, 2.0, {1: 2.0})
     assert not pruner.prune(FrozenTrial(1, {}, intermediate={1: 2.0}), [first], direction="minimize")
@@ -129,8 +129,8 @@ def test_asha_ranks_nobody_at_a_rung_until_eta_trials_reached_it():
     third = FrozenTrial(2, {}, TrialState.COMPLETE, 3.0, {1: 3.0})
     assert pruner.prune(FrozenTrial(3, {}, intermediate={1: 2.5}), [first, second, third], direction="minimize")
     assert not pruner.prune(FrozenTrial(3, {}, intermediate={1: 0.5}), [first, second, third], direction="minimize")
-    assert ASHA(min_resource=1, reduction_factor=3, min_trials_per_rung=1).prune(
-        FrozenTrial(1, {}, intermediate={1: 2.0}), [first], direction="minimize")  # the old behaviour
+    assert ASHA(min_resource=1, reduction_factor=3).prune(
+        FrozenTrial(1, {}, intermediate={1: 2.0}), [first], direction="minimize")  # the default: one peer
     with pytest.raises(ConfigError, match="min_trials_per_rung"):
         ASHA(min_trials_per_rung=0).validate()
 

@@ -34,9 +34,10 @@ class ASHA(Pruner):
         min_early_stopping_rate: s; shifts the first rung to ``min_resource * η**s`` (Hyperband
             brackets use s = 0, 1, 2, ...).
         min_trials_per_rung: a rung judges a trial only once this many other trials have
-            reached it, so the first ones pass. Default η. Why: ranked against one
-            or two peers, "the top 1/η" is "better than trial 0", and a study run one trial at a
-            time would prune every trial not better than its first.
+            reached it, so the first ones pass. Default 1, measured (bench/asha_rungs.py): run
+            one at a time on crossing noisy curves, waiting for η = 3 peers cost 28% more
+            epochs at 30 trials (47% at 8) for no less regret; raise it when early values
+            are known to mislead.
 
     Example:
         >>> import knobs
@@ -44,12 +45,12 @@ class ASHA(Pruner):
     """
 
     def __init__(self, min_resource: int = 1, reduction_factor: int = 3, max_resource: int | None = None,
-                 min_early_stopping_rate: int = 0, min_trials_per_rung: int | None = None) -> None:
+                 min_early_stopping_rate: int = 0, min_trials_per_rung: int = 1) -> None:
         self.min_resource = min_resource
         self.reduction_factor = reduction_factor
         self.max_resource = max_resource
         self.min_early_stopping_rate = min_early_stopping_rate
-        self.min_trials_per_rung = reduction_factor if min_trials_per_rung is None else min_trials_per_rung
+        self.min_trials_per_rung = min_trials_per_rung
 
     def validate(self) -> "ASHA":
         check_int("ASHA", "min_resource", self.min_resource, 1)

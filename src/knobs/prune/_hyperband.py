@@ -47,15 +47,10 @@ class Hyperband(Pruner):
         return self
 
     def brackets(self) -> list[ASHA]:
-        """One ASHA per bracket, bracket ``s`` with ``min_early_stopping_rate = s``.
-
-        NOTE: a bracket ranks a trial against a single peer (``min_trials_per_rung=1``, not ASHA's η):
-        the later brackets already hedge against a bad early ranking, and waiting for η peers per rung in
-        every bracket cost 26% more epochs for 6% less regret on crossing noisy curves (30 seeds)."""
+        """One ASHA per bracket, bracket ``s`` with ``min_early_stopping_rate = s``."""
         self.validate()
         n = len(bracket_budgets(self.min_resource, self.max_resource, self.reduction_factor))
-        return [ASHA(self.min_resource, self.reduction_factor, self.max_resource, s, min_trials_per_rung=1)
-                for s in range(n)]
+        return [ASHA(self.min_resource, self.reduction_factor, self.max_resource, s) for s in range(n)]
 
     def prune(self, trial: FrozenTrial, trials: Sequence[FrozenTrial], *, direction: str) -> bool:
         self.validate()
