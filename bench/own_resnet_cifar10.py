@@ -26,7 +26,7 @@ epoch went from 27 s to 17 s within one phase), so the CPU seconds of the traini
 recorded too: the decoding workers run beside it on the other core, so on an idle machine the epoch's
 wall time is about its training process's CPU time.
 
-Run (after ``python examples/own_resnet_cifar10/get_data.py`` or with ``--folder`` an extracted
+Run (after ``cd examples/own_resnet_cifar10 && python ../get_cifar10.py`` or with ``--folder`` an extracted
 ``train/``): ``nice .venv/bin/python bench/own_resnet_cifar10.py --per-class 600 --epochs 3 --trials 2``.
 It prints a table and writes ``bench/results/own_resnet_cifar10.json``.
 """

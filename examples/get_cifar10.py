@@ -1,12 +1,13 @@
 """Extract CIFAR-10 (JPEG class folders) from the shared archive: ``data/train/<class>/*.jpg`` and
-``data/test/<class>/*.jpg`` next to this file.
+``data/test/<class>/*.jpg`` in the current folder — run it from the example that reads them
+(``cd examples/own_resnet_cifar10 && python ../get_cifar10.py``); both CIFAR-10 examples use it.
 
 The archive is ``shared/data/cifar10-jpg.tar.gz`` (see shared/data/README.md), found in a folder above
 this one or given with ``--archive``. ``--per-class N`` keeps the first N images of each class (by file
 name) of each split — how the committed ``tiny/`` sample of ``test.toml`` was made (``--per-class 5
 --test-per-class 2 --out tiny``). The extracted images are not committed (``.gitignore``).
 
-Run: ``python get_data.py [--archive PATH] [--out data] [--per-class N] [--test-per-class N]``.
+Run: ``python ../get_cifar10.py [--archive PATH] [--out data] [--per-class N] [--test-per-class N]``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def extract(archive: Path, out: Path, per_class: int | None, test_per_class: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=HERE / "data")
+    parser.add_argument("--out", type=Path, default=Path("data"), help="where to extract (default: ./data)")
     parser.add_argument("--per-class", type=int, default=None, help="training images kept per class (default: all)")
     parser.add_argument("--test-per-class", type=int, default=None, help="test images kept per class (default: all)")
     args = parser.parse_args()
