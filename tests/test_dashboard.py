@@ -296,8 +296,11 @@ def test_the_page_and_plotly_are_served_from_the_package(runs: Path):
     c = client(runs)
     page = c.get("/")
     assert page.status_code == 200 and 'name="viewport"' in page.text and "http" not in page.text.split("<body>")[0]
-    plotly = c.get("/plotly.min.js")
-    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+    plotly = c.get("/plotly.min.js")  # the report's partial bundle, gzip on the wire as stored
+    from knobs.report._bundle import bundle_javascript
+
+    assert plotly.status_code == 200 and plotly.content == bundle_javascript()
+    assert plotly.headers["content-encoding"] == "gzip" and int(plotly.headers["content-length"]) < 600_000
     assert c.get("/static/app.js").status_code == 200 and c.get("/static/app.css").status_code == 200
     assert "table[data-sortable]" in c.get("/views.js").text  # the sorter the report's fragments rely on
 
@@ -402,3 +405,25 @@ def test_a_run_name_with_spaces_and_accents_is_found(tmp_path: Path):
     c = client(root)
     assert c.get("/api/runs").json()["runs"][0]["name"] == "exp 1 é"
     assert c.get("/api/runs/exp%201%20%C3%A9/trials").json()["total"] == 4
+
+
+def test_a_large_history_draws_the_best_and_a_sample_with_traces_the_bundle_has():
+    """10,000 trials: at most MAX_MARKERS points per state (the best kept), plain SVG traces only —
+    the page ships the report's partial plotly.js, which has no WebGL."""
+    from types import SimpleNamespace
+
+    from knobs.dashboard._figures import MAX_MARKERS, history, timeline
+    from knobs.report._bundle import bundled_trace_types
+    from knobs.trial import FrozenTrial, TrialState
+
+    trials = [FrozenTrial(number=i, config={}, state=TrialState.COMPLETE if i % 3 else TrialState.PRUNED,
+                          value=float((i * 7919) % 10_007), intermediate={1: float(i)}, started_at=float(i),
+                          finished_at=float(i) + 2.0) for i in range(10_000)]
+    run = SimpleNamespace(trials=trials, metric="val_loss", direction="minimize", heartbeats={}, events=[])
+    view = history(run)
+    markers = [t for t in view.figure["data"] if t["mode"] == "markers"]
+    assert all(len(t["x"]) <= MAX_MARKERS for t in markers)
+    best = min((t for t in trials if t.state is TrialState.COMPLETE), key=lambda t: t.value)
+    assert best.number in markers[0]["x"] and "points not drawn" in view.note
+    types = {t["type"] for v in (view, timeline(run)) for t in v.figure["data"]}
+    assert types <= bundled_trace_types()

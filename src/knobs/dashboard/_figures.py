@@ -2,7 +2,8 @@
 
 Why these and not the report's: a report draws each trial's curve and every point once; the
 dashboard must open a study of 10,000 trials in under two seconds and keep redrawing it while the
-run works. So the search history switches to WebGL points past a thousand trials, and the learning
+run works. So the search history draws at most ``MAX_MARKERS`` points per state (the best trials and an
+even sample of the rest: the page ships the report's partial plotly.js, which has no WebGL), and the learning
 curves show the running trials and the best ones as lines (each at most ``MAX_POINTS`` points) plus
 the spread of every trial's validation curve per epoch (median and 10–90 %), never every epoch of
 every trial. Figures are plain plotly JSON (``{"data", "layout"}``) built without plotly.py, which
@@ -20,10 +21,11 @@ from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "integer_axis", "MAX_POINTS", "WEBGL_FROM"]
+__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "integer_axis", "MAX_POINTS", "MAX_MARKERS"]
 
 MAX_POINTS = 200  # points per drawn line
-WEBGL_FROM = 1000  # markers drawn with WebGL (scattergl) from this many on
+MAX_MARKERS = 2000  # markers per state in the history (SVG: more would cost the page seconds)
+_SEGMENTS_ONLY_FROM = 1000  # the timeline drops its markers from this many trials of a state on
 _COLOURS = {"complete": "#3182ce", "pruned": "#a0aec0", "failed": "#e53e3e", "running": "#dd6b20"}
 _LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "val_accuracy": "validation accuracy",
            "lr": "learning rate"}
@@ -37,7 +39,7 @@ def dashboard_views(run: LoadedRun, *, lines: int = 10) -> list[View]:
 
 
 def timeline(run: LoadedRun) -> View:
-    """When each trial ran, by state (one WebGL trace of segments per state, whatever the count):
+    """When each trial ran, by state (one trace of segments per state, whatever the count):
     failures and long trials stand out; hover names the trial and a failure's reason."""
     now = max((t.finished_at or 0.0 for t in run.trials), default=0.0)
     now = max(now, max((b for b in run.heartbeats.values()), default=0.0))
@@ -57,7 +59,7 @@ def timeline(run: LoadedRun) -> View:
                 text = f"trial #{t.number}: {end - t.started_at:.1f} s — {str(t.attrs.get('fail_reason') or '')[:120]}"
                 texts += [text, text, None]
         if xs:
-            trace = {"type": "scattergl" if len(xs) >= 3 * WEBGL_FROM else "scatter", "mode": "lines+markers",
+            trace = {"type": "scatter", "mode": "lines" if len(xs) >= 3 * _SEGMENTS_ONLY_FROM else "lines+markers",
                      "x": xs, "y": ys, "name": state, "line": {"color": _COLOURS[state], "width": 3},
                      "marker": {"size": 3, "color": _COLOURS[state]},
                      "hovertemplate": "trial #%{y}: %{x:.1f} s after the first start<extra>" + state + "</extra>"}
@@ -75,11 +77,13 @@ def timeline(run: LoadedRun) -> View:
 def history(run: LoadedRun) -> View:
     """Every trial's value by trial number, by state, with the best so far."""
     trials, metric = run.trials, run.metric
-    data = []
+    data, hidden = [], 0
     for state in ("complete", "pruned", "running"):
         chosen = [t for t in trials if t.state.value == state and _finite(_shown_value(t)) is not None]
-        if chosen:
-            data.append(_markers([t.number for t in chosen], [_shown_value(t) for t in chosen], state,
+        shown = _some(chosen, run.direction)
+        hidden += len(chosen) - len(shown)
+        if shown:
+            data.append(_markers([t.number for t in shown], [_shown_value(t) for t in shown], state,
                                  f"trial #%{{x}}: {metric} %{{y:.4g}}<extra>{state}</extra>"))
     xs, ys, best = [], [], None
     sign = -1.0 if run.direction == "maximize" else 1.0
@@ -97,6 +101,8 @@ def history(run: LoadedRun) -> View:
                      "%{y:.4g} (up to trial #%{x})<extra></extra>"})
     failed = sum(t.state is TrialState.FAILED for t in trials)
     note = f"{len(trials)} trials" + (f"; {failed} failed (no value: see the trials table)" if failed else "")
+    if hidden:
+        note += f"; {hidden} points not drawn (the best and an even sample of the rest are; the table has all)"
     return View("dash:history", "Optimization history", "search", figure={"data": data, "layout": base_layout(
         {"xaxis": integer_axis("trial", max((t.number for t in trials), default=0)),
          "yaxis": {"title": {"text": metric}}})}, note=note)
@@ -184,9 +190,21 @@ def _ranked(trials: Iterable[FrozenTrial], direction: str) -> list[FrozenTrial]:
 
 
 def _markers(xs: list, ys: list, state: str, hover: str) -> dict[str, Any]:
-    return {"type": "scattergl" if len(xs) >= WEBGL_FROM else "scatter", "mode": "markers", "x": xs, "y": ys,
-            "name": state, "marker": {"color": _COLOURS[state], "size": 6 if len(xs) >= WEBGL_FROM else 8},
+    return {"type": "scatter", "mode": "markers", "x": xs, "y": ys, "name": state,
+            "marker": {"color": _COLOURS[state], "size": 5 if len(xs) >= MAX_MARKERS // 2 else 8},
             "hovertemplate": hover}
+
+
+def _some(trials: list[FrozenTrial], direction: str) -> list[FrozenTrial]:
+    """At most ``MAX_MARKERS`` of these trials, in trial order: the best quarter of the allowance by their
+    shown value, then an even sample over trial numbers of the others (the shape of the cloud)."""
+    if len(trials) <= MAX_MARKERS:
+        return trials
+    sign = -1.0 if direction == "maximize" else 1.0
+    ranked = sorted(trials, key=lambda t: (sign * _shown_value(t), t.number))
+    best, rest = ranked[:MAX_MARKERS // 4], sorted(ranked[MAX_MARKERS // 4:], key=lambda t: t.number)
+    picks = np.linspace(0, len(rest) - 1, MAX_MARKERS - len(best)).round().astype(int)
+    return sorted(best + [rest[i] for i in np.unique(picks)], key=lambda t: t.number)
 
 
 def _thin(xs: Sequence, ys: Sequence) -> tuple[list, list]:

@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["BUNDLE_VERSION", "BUNDLE_FILE", "bundle_base64", "bundle_javascript", "bundled_trace_types"]
+__all__ = ["BUNDLE_VERSION", "BUNDLE_FILE", "bundle_base64", "bundle_gzipped", "bundle_javascript", "bundled_trace_types"]
 
 BUNDLE_VERSION = "4.1.1"
 BUNDLE_FILE = f"plotly-cartesian-{BUNDLE_VERSION}.min.js.gz"
@@ -29,20 +29,21 @@ BUNDLE_FILE = f"plotly-cartesian-{BUNDLE_VERSION}.min.js.gz"
 _TRACE = re.compile(rb'moduleType:"trace",name:"([a-z0-9]+)"')
 
 
-def _gzipped() -> bytes:
+def bundle_gzipped() -> bytes:
+    """The bundle gzipped, as stored in the package (0.5 MB)."""
     return resources.files("knobs.report").joinpath("static", BUNDLE_FILE).read_bytes()
 
 
 @lru_cache(maxsize=1)
 def bundle_base64() -> str:
     """The gzipped bundle as base64 text, ready for a ``<script type="application/octet-stream">``."""
-    return base64.b64encode(_gzipped()).decode("ascii")
+    return base64.b64encode(bundle_gzipped()).decode("ascii")
 
 
 def bundle_javascript() -> bytes:
     """The bundle itself (1.5 MB of JavaScript): for a server, such as the dashboard's, to send
-    the same plotly.js the report embeds (gzip-encoded on the wire, it is ``_gzipped()`` as is)."""
-    return gzip.decompress(_gzipped())
+    the same plotly.js the report embeds (gzip-encoded on the wire, it is ``bundle_gzipped()`` as is)."""
+    return gzip.decompress(bundle_gzipped())
 
 
 @lru_cache(maxsize=1)
