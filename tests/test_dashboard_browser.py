@@ -5,7 +5,6 @@ view loads with no console error, a live epoch arrives, tooltips name trials, no
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest

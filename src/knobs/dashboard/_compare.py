@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 from knobs.dashboard._figures import base_layout, integer_axis
 from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
+from knobs.report._format import fmt
 from knobs.trial import TrialState
 
 __all__ = ["compare", "seed_groups", "flat", "IGNORED_FOR_GROUPS"]
@@ -108,7 +109,7 @@ def seed_groups(runs: Sequence[LoadedRun]) -> View:
         for key in list(figures):
             if key.startswith("test "):
                 figures[key] = [_test(r).get(key[5:]) for r in members]
-        rows = [(key, _spread(values), ", ".join(_fmt(v) for v in values)) for key, values in figures.items()]
+        rows = [(key, _spread(values), ", ".join(fmt(v) for v in values)) for key, values in figures.items()]
         seeds = ", ".join(f"{r.name} (seed {r.config.get('seed', '?')})" for r in members)
         parts.append(f"<h4>{len(members)} runs: {html.escape(seeds)}</h4>" + _table(["", "mean ± std", "each"], rows))
     return View("groups", "Runs that differ only by seed", "summary", html="".join(parts),
@@ -149,22 +150,16 @@ def _spread(values: Iterable[Any]) -> str:
     if not numbers:
         return "—"
     if len(numbers) == 1:
-        return _fmt(numbers[0])
-    return f"{_fmt(statistics.fmean(numbers))} ± {_fmt(statistics.stdev(numbers))} (n={len(numbers)})"
+        return fmt(numbers[0])
+    return f"{fmt(statistics.fmean(numbers))} ± {fmt(statistics.stdev(numbers))} (n={len(numbers)})"
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<div class='scroll'><table class='grid'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _num(value: Any) -> float | None:

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from knobs.dashboard._events import CURVE_KEYS, EventsReader, EventsState, masked, run_starts
 from knobs.dashboard._study import StudyCounts, StudyReader, StudySnapshot, StudyUnreadable
@@ -124,20 +124,18 @@ class RunsFolder:
 
     def rows(self) -> list[dict[str, Any]]:
         """The runs list: one line per run, without reading every trial (``RunSource.brief``)."""
-        out = []
-        for name in self.names():
-            try:
-                out.append(self.run(name).brief())
-            except UnknownRun:
-                continue
-        return out
+        return self._each(RunSource.brief)
 
     def load_all(self) -> list[LoadedRun]:
         """Every run that can be loaded now (one deleted meanwhile is skipped)."""
+        return self._each(RunSource.load)
+
+    def _each(self, read: Callable[[RunSource], Any]) -> list[Any]:
+        """``read`` of every run, skipping one deleted meanwhile."""
         out = []
         for name in self.names():
             try:
-                out.append(self.run(name).load())
+                out.append(read(self.run(name)))
             except UnknownRun:
                 continue
         return out

@@ -65,7 +65,7 @@ def _balanced(cfg: Any, data: Any, train: Any) -> Any:
 
 
 def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> dict[str, Any]:
-    from knobs.models import hyperparameters, is_pretrained
+    from knobs.models import hyperparameters
     from knobs.transfer import load_source, parse_transfer
 
     tcfg = parse_transfer(cfg.transfer)
