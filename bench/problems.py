@@ -150,9 +150,9 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
     from sklearn import datasets
     from sklearn.preprocessing import StandardScaler
 
-    if name == "digits":
+    if name in ("digits", "digits600"):
         X, y = datasets.load_digits(return_X_y=True)
-        idx = np.random.default_rng(0).permutation(len(y))[:900]
+        idx = np.random.default_rng(0).permutation(len(y))[:900 if name == "digits" else 600]
         return X[idx] / 16.0, y[idx]
     loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[name]
     X, y = loader(return_X_y=True)
@@ -201,9 +201,9 @@ def hgb(data: str) -> Callable[[dict], float]:
 def mlp_digits(c: dict) -> float:
     from sklearn.neural_network import MLPClassifier
     model = MLPClassifier((c["width"],), activation=c["activation"], alpha=c["alpha"],
-                          learning_rate_init=c["lr"], batch_size=c["batch_size"], max_iter=25,
+                          learning_rate_init=c["lr"], batch_size=c["batch_size"], max_iter=10,
                           random_state=0)
-    return -_cv_score(model, "digits", "neg_log_loss")
+    return -_cv_score(model, "digits600", "neg_log_loss")
 
 
 def logreg(data: str) -> Callable[[dict], float]:
@@ -264,7 +264,7 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in [
     Problem("mlp_digits", {"width": P("int", 8, 128, log=True), "activation": P("choice", options=("relu", "tanh")),
                            "alpha": P("float", 1e-6, 1e-1, log=True), "lr": P("float", 1e-4, 1e-1, log=True),
                            "batch_size": P("int", 16, 256, log=True)},
-            mlp_digits, "sklearn", "MLP log loss, 900 digits, 25 epochs, 3-fold CV"),
+            mlp_digits, "sklearn", "MLP log loss, 600 digits, 10 epochs, 3-fold CV"),
     Problem("logreg_cancer", _LOGREG, logreg("breast_cancer"), "sklearn",
             "logistic regression log loss, breast cancer, 3-fold CV"),
     Problem("svc_wine", _SVC, svc("wine"), "sklearn", "SVC error rate, wine, 3-fold CV", split="check"),

@@ -220,7 +220,7 @@ def model_choice_objective(data: str, n_train: int, n_val: int, seed: int) -> Ca
         m = c["model"]
         if m == "hgb":
             model = HistGradientBoostingClassifier(learning_rate=c["hgb_lr"], max_leaf_nodes=c["hgb_leaves"],
-                                                   max_iter=30, min_samples_leaf=c["hgb_min_leaf"],
+                                                   max_iter=15, min_samples_leaf=c["hgb_min_leaf"],
                                                    early_stopping=False, random_state=seed)
         elif m == "svc":
             model = SVC(C=c["svc_C"], gamma=c["svc_gamma"])
@@ -345,7 +345,7 @@ LCBENCH = {"lr": P("float", 1e-4, 1e-1, log=True), "batch_size": P("int", 16, 25
            "dropout": P("float", 0.0, 0.8), "units": P("int", 16, 256, log=True),
            "layers": P("int", 1, 4)}
 
-CONVNET = {"channels": P("int", 4, 32, log=True), "depth": P("int", 1, 3), "kernel": P("int", 1, 5),
+CONVNET = {"channels": P("int", 4, 16, log=True), "depth": P("int", 1, 3), "kernel": P("int", 1, 5),
            "lr": P("float", 1e-3, 0.5, log=True), "batch_size": P("int", 8, 128, log=True),
            "weight_decay": P("float", 1e-6, 1e-1, log=True)}
 
@@ -405,14 +405,14 @@ REAL_PROBLEMS: dict[str, Problem] = {p.name: p for p in [
     _p("lcbench_digits_b", LCBENCH, mlp_objective("digits", 500, 500, 6, 14), "mlp", "check",
        "torch MLP, LCBench 7-D, another digits split, 500 / 500 rows, 6 epochs"),
     # convnet
-    _p("convnet_digits", CONVNET, convnet_objective("digits", 500, 500, 4, 21), "convnet", "dev",
-       "torch ConvNet, integer channels/depth/kernel, digits 8x8, 500 / 500 rows, 4 epochs"),
-    _p("convnet_fashion", CONVNET, convnet_objective("fashion14", 500, 500, 3, 22), "convnet", "dev",
-       "torch ConvNet, Fashion-MNIST 14x14, 500 / 500 rows, 3 epochs"),
-    _p("convnet_fashion_b", CONVNET, convnet_objective("fashion14", 600, 500, 3, 23), "convnet", "check",
-       "torch ConvNet, another Fashion-MNIST 14x14 subset, 600 / 500 rows, 3 epochs"),
-    _p("convnet_digits_b", CONVNET, convnet_objective("digits", 400, 500, 5, 24), "convnet", "check",
-       "torch ConvNet, another digits split, 400 / 500 rows, 5 epochs"),
+    _p("convnet_digits", CONVNET, convnet_objective("digits", 400, 500, 4, 21), "convnet", "dev",
+       "torch ConvNet, integer channels/depth/kernel, digits 8x8, 400 / 500 rows, 4 epochs"),
+    _p("convnet_fashion", CONVNET, convnet_objective("fashion14", 400, 500, 3, 22), "convnet", "dev",
+       "torch ConvNet, Fashion-MNIST 14x14, 400 / 500 rows, 3 epochs"),
+    _p("convnet_fashion_b", CONVNET, convnet_objective("fashion14", 500, 500, 3, 23), "convnet", "check",
+       "torch ConvNet, another Fashion-MNIST 14x14 subset, 500 / 500 rows, 3 epochs"),
+    _p("convnet_digits_b", CONVNET, convnet_objective("digits", 300, 500, 5, 24), "convnet", "check",
+       "torch ConvNet, another digits split, 300 / 500 rows, 5 epochs"),
     # tables (conditional)
     _p("svc_kernel_digits", SVC_KERNEL, svc_kernel_objective("digits", 300, 1000, 31), "tables", "dev",
        "SVC with kernel-dependent gamma/degree/coef0, digits, 300 train / 1000 val rows"),
@@ -433,8 +433,8 @@ REAL_PROBLEMS: dict[str, Problem] = {p.name: p for p in [
        "SST-2 2k/1k rows, EmbeddingBag over hashed n-grams + MLP head, adam / sgd(+momentum), 4 epochs"),
     _p("sst2_linear_b", TEXT_LINEAR, text_linear_objective(2000, 1000, 43), "text", "check",
        "SST-2, other 2k/1k rows, linear model"),
-    _p("sst2_embag_b", TEXT_EMBAG, text_embag_objective(3000, 1000, 3, 44), "text", "check",
-       "SST-2, other 3k/1k rows, EmbeddingBag, 3 epochs"),
+    _p("sst2_embag_b", TEXT_EMBAG, text_embag_objective(2000, 1000, 3, 44), "text", "check",
+       "SST-2, other 2k/1k rows, EmbeddingBag, 3 epochs"),
 ]}
 
 

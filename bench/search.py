@@ -494,6 +494,23 @@ def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split:
     }
 
 
+def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """One result from several saved runs (``--out`` files) of the same budgets: runs concatenated,
+    medians united, best_any the minimum; so families run apart (or on other machines) make one table."""
+    saved = [json.loads(Path(p).read_text()) for p in paths]
+    budgets = saved[0]["headline"]["budgets"]
+    if any(s["headline"]["budgets"] != budgets for s in saved):
+        raise ValueError("merge: the files were run with different --budgets")
+    runs = [r for s in saved for r in s["runs"]]
+    optimizers = list(dict.fromkeys(o for s in saved for o in s["headline"]["optimizers"]))
+    medians = {p: m for s in saved for p, m in s["medians"].items()}
+    best_any = {p: min(s["best_any"][p] for s in saved if p in s["best_any"]) for p in medians}
+    return {"sets": summarize(runs, medians, best_any, budgets, optimizers), "medians": medians,
+            "best_any": best_any, "runs": runs, "budgets": budgets,
+            "seeds": sorted({r["seed"] for r in runs}), "optimizers": optimizers,
+            "wall_s": round(sum(s["headline"]["wall_s"] for s in saved), 1)}
+
+
 def _list_problems() -> str:
     lines = []
     for split in SETS:
@@ -529,10 +546,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              f"{N_MEDIAN}: the reference is not used)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--list", action="store_true", help="list the problems by set and family")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="no run: merge these --out files into one table (and --out)")
     args = parser.parse_args(argv)
     if args.list:
         print(_list_problems())
         return {}
+    if args.merge:
+        timing = next((t for t in (json.loads(Path(f).read_text())["headline"].get(
+            "ms_per_suggestion_100_trials_7d") for f in args.merge) if t), None)
+        return _report(merge_results(args.merge), timing, "merged", args, list(args.merge))
     optimizers = _parse_optimizers(args.optimizers)
     if args.timing_only:
         timing = suggestion_timing(optimizers, reps=max(1, args.timing_reps))
@@ -547,17 +570,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = run_family_table(optimizers, problems, args.seeds, args.budgets, args.jobs, reference,
                               median_configs=args.median_configs)
     timing = suggestion_timing(optimizers, reps=args.timing_reps) if args.timing_reps > 0 else None
-    print(format_tables(result, timing))
-    line = headline(result, timing, args.set)
     if args.update_reference and reference is not None and args.median_configs == N_MEDIAN:
         update_reference(reference, result["medians"], result["best_any"])
+    return _report(result, timing, args.set, args, problems)
+
+
+def _report(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: str,
+            args: argparse.Namespace, problems: Sequence[Any]) -> dict[str, Any]:
+    print(format_tables(result, timing))
+    line = headline(result, timing, split)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "headline": line,
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "merge" and v else v)
+                 for k, v in vars(args).items()},
         "sets": result["sets"], "medians": result["medians"], "best_any": result["best_any"],
         "problems": {p: {"family": ALL_PROBLEMS[p].family, "set": ALL_PROBLEMS[p].split,
-                         "note": ALL_PROBLEMS[p].note} for p in problems},
+                         "note": ALL_PROBLEMS[p].note} for p in result["medians"]},
         "runs": result["runs"],
     }, indent=1))
     print(json.dumps(line))
