@@ -220,13 +220,13 @@ def _run_task(task: tuple[str, str, Callable[..., Any], int, int]) -> dict[str, 
             "suggest_ms": [round(1000.0 * s, 3) for s in seconds]}
 
 
-def _random_median(problem_name: str, n: int = N_MEDIAN) -> float:
-    """Median value of ``n`` random configurations (fixed seed): the score's zero point."""
+def _random_values(problem_name: str, n: int = N_MEDIAN, part: int = 0, parts: int = 1) -> list[float]:
+    """Values of the random configurations ``part::parts`` of the ``n`` (fixed seed) whose median
+    is the score's zero point; split in parts so parallel workers share the work."""
     _quiet()
     problem = ALL_PROBLEMS[problem_name]
-    configs = problem.space().sample(np.random.default_rng(20240601), n)
-    values = [v for v in (_evaluate(problem, c) for c in configs) if math.isfinite(v)]
-    return float(np.median(values))
+    configs = problem.space().sample(np.random.default_rng(20240601), n)[part::parts]
+    return [v for v in (_evaluate(problem, c) for c in configs) if math.isfinite(v)]
 
 
 # -- reference medians and bests --------------------------------------------------------------
@@ -359,14 +359,15 @@ def run_family_table(optimizers: Mapping[str, str | Callable[..., Any]] | Sequen
     started = time.time()
     runs: list[dict] = []
     if jobs <= 1:
-        medians = {p: _random_median(p, median_configs) for p in need_median}
+        medians = {p: float(np.median(_random_values(p, median_configs))) for p in need_median}
         for i, task in enumerate(tasks, 1):
             runs.append(_run_task(task))
             _progress(progress, i, len(tasks), started)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            medians = dict(zip(need_median, pool.map(_random_median, need_median,
-                                                     [median_configs] * len(need_median))))
+            parts = {p: [pool.submit(_random_values, p, median_configs, k, jobs) for k in range(jobs)]
+                     for p in need_median}
+            medians = {p: float(np.median([v for f in fs for v in f.result()])) for p, fs in parts.items()}
             futures = [pool.submit(_run_task, t) for t in tasks]
             for i, fut in enumerate(as_completed(futures), 1):
                 runs.append(fut.result())

@@ -59,8 +59,8 @@ def test_optuna_asks_the_same_space():
 def test_json_line_carries_every_family(tmp_path, capsys):
     one_per_family = ["levy4", "svc_cancer", "lcbench_digits", "convnet_digits", "model_choice_digits",
                       "sst2_linear"]
-    search.main(["--set", "dev", "--problems", *one_per_family, "--seeds", "2", "--budgets", "1", "2",
-                 "--optimizers", "knobs.Random", "knobs.Random(qmc)", "--median-configs", "2",
+    search.main(["--set", "dev", "--problems", *one_per_family, "--seeds", "1", "--budgets", "1", "2",
+                 "--optimizers", "knobs.Random", "knobs.Random(qmc)", "--median-configs", "1",
                  "--timing-reps", "0", "--no-reference", "--out", str(tmp_path / "s.json")])
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     families = line["sets"]["dev"]["families"]
@@ -68,7 +68,7 @@ def test_json_line_carries_every_family(tmp_path, capsys):
     for family in families.values():
         assert set(family["score"]) == {"knobs.Random", "knobs.Random(qmc)"}
         cell = family["score"]["knobs.Random"]["2"]
-        assert math.isfinite(cell["mean"]) and cell["se"] >= 0
+        assert math.isfinite(cell["mean"]) and cell["se"] == 0.0  # one seed
         assert family["suggest_ms_median"]["knobs.Random"] >= 0
     assert json.loads((tmp_path / "s.json").read_text())["headline"] == line
 
@@ -84,3 +84,16 @@ def test_a_factory_is_an_optimizer():
     scores = result["sets"]["dev"]["families"]["synthetic"]["score"]
     assert set(scores) == {"mine", "knobs.Random"} and set(scores["mine"]) == {"3", "5"}
     assert len(result["runs"]) == 4 and all(len(r["values"]) == 5 for r in result["runs"])
+
+
+def test_merge_makes_one_table_of_runs_made_apart(tmp_path, capsys):
+    common = ["--seeds", "2", "--budgets", "2", "4", "--optimizers", "knobs.Random", "knobs.Random(qmc)",
+              "--median-configs", "4", "--timing-reps", "0", "--no-reference"]
+    search.main(["--set", "dev", "--problems", "levy4", *common, "--out", str(tmp_path / "a.json")])
+    search.main(["--set", "check", "--problems", "levy6", *common, "--out", str(tmp_path / "b.json")])
+    search.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "c.json")])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["sets"]["dev"]["families"]["synthetic"]["problems"] == ["levy4"]
+    assert line["sets"]["check"]["families"]["synthetic"]["problems"] == ["levy6"]
+    saved = json.loads((tmp_path / "c.json").read_text())
+    assert len(saved["runs"]) == 8 and set(saved["medians"]) == {"levy4", "levy6"}
