@@ -119,7 +119,7 @@ def test_maximize_finds_the_maximum():
     assert max(t.value for t in trials) > -0.01  # maximum 0 at x = y = 0.3
 
 
-@pytest.mark.parametrize("acquisition", ["ei", "pi", "ucb", "hedge"])
+@pytest.mark.parametrize("acquisition", ["ei", "pi", "ucb"])
 @pytest.mark.parametrize("warp", ["power", "rank", "standardize"])
 def test_every_acquisition_and_warp_converges_on_a_quadratic(acquisition, warp):
     trials = run_loop(Bayes(acquisition=acquisition, warp=warp, seed=0), quadratic_space(), steps=20)
@@ -152,8 +152,7 @@ def test_initial_design_is_a_sobol_sequence_continued_across_calls():
 @pytest.mark.parametrize("kwargs, match", [
     ({"acquisition": "poi"}, "acquisition"), ({"warp": "log"}, "warp"), ({"xi": -1.0}, "xi"),
     ({"kappa": "2"}, "kappa"), ({"n_initial": 0}, "n_initial"), ({"n_candidates": 0}, "n_candidates"),
-    ({"n_local": 1.5}, "n_local"), ({"seed": -3}, "seed"), ({"acquisition": "mace"}, "hedge"),
-    ({"input_warp": "yes"}, "input_warp"),
+    ({"n_local": 1.5}, "n_local"), ({"seed": -3}, "seed"),
 ])
 def test_bad_arguments_are_config_errors_at_first_use(kwargs, match):
     sampler = Bayes(**kwargs)  # the constructor only stores
@@ -198,30 +197,3 @@ def test_a_suggestion_runs_on_one_blas_thread_and_restores_the_callers_setting(m
 def test_blas_threads_must_be_a_positive_count():
     with pytest.raises(ConfigError, match="blas_threads"):
         Bayes(blas_threads=0).suggest(Space({"x": Float(0.0, 1.0)}), [], 1)
-
-
-def test_hedge_rewards_its_members_and_the_state_round_trip_keeps_the_gains():
-    space = quadratic_space()
-    sampler = Bayes(acquisition="hedge", seed=3)
-    trials = run_loop(sampler, space, steps=14)
-    state = json.loads(json.dumps(sampler.state_dict()))
-    assert len(state["gains"]) == 3 and any(g != 0.0 for g in state["gains"])
-    assert len(state["nominees"]) == 3  # the last proposals, rewarded at the next fit
-    twin = Bayes(acquisition="hedge")
-    twin.load_state_dict(state)
-    assert twin.suggest(space, trials, 2) == sampler.suggest(space, trials, 2)
-    assert twin.state_dict()["gains"] == sampler.state_dict()["gains"]
-    with pytest.raises(ConfigError, match="gains"):
-        Bayes().load_state_dict({**state, "gains": [0.0, "x"]})
-
-
-def test_input_warp_fits_one_warp_per_numeric_axis_and_converges():
-    space = mixed_space()
-    sampler = Bayes(seed=0, n_initial=6, input_warp=True)
-    trials = run_loop(sampler, space, steps=16)
-    numeric = sum(space[name].kind != "choice" for name in space.names)
-    assert len(sampler.state_dict()["raw"]) == len(space) + 2 + 2 * numeric
-    for t in trials:
-        space.validate(t.config)
-    quadratic_trials = run_loop(Bayes(seed=0, input_warp=True), quadratic_space(), steps=20)
-    assert min(t.value for t in quadratic_trials) < 0.02

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from knobs.errors import ConfigError
-from knobs.search._base import (Sampler, _valid, check_flag, check_number, check_request, check_seed,
+from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 completed_losses, config_key, fresh_configs)
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
@@ -48,8 +48,6 @@ PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 # lengthscales); extra starts drawn from the prior are cheap there and pointless later.
 N_RANDOM_STARTS = 2
 RANDOM_STARTS_BELOW = 40
-# The GP-Hedge portfolio: each member proposes, the draw follows their past gains.
-HEDGE = ("ei", "pi", "ucb")
 
 
 def _levels(param: Any) -> np.ndarray | None:
@@ -90,11 +88,6 @@ class _Coding:
 
 
 class Bayes(Sampler):
-    _prior = gpm.Prior()
-    _incumbent = "observed"
-    _trust_region = False
-    _tr: dict | None = None
-
     """Bayesian optimization with a Gaussian process (Matérn-5/2 ARD) surrogate.
 
     Args:
@@ -120,10 +113,14 @@ class Bayes(Sampler):
         True
     """
 
+    _prior = gpm.Prior()
+    _incumbent = "observed"
+    _trust_region = False
+    _tr: dict | None = None
+
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
-                 n_local: int = 10, seed: int | None = None, blas_threads: int | None = 1,
-                 input_warp: bool = False) -> None:
+                 n_local: int = 10, seed: int | None = None, blas_threads: int | None = 1) -> None:
         self.acquisition = acquisition
         self.xi = xi
         self.kappa = kappa
@@ -133,12 +130,9 @@ class Bayes(Sampler):
         self.n_local = n_local
         self.seed = seed
         self.blas_threads = blas_threads
-        self.input_warp = input_warp
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
-        self._gains = np.zeros(len(HEDGE))
-        self._nominees: list | None = None
 
     # -- public contract -------------------------------------------------------------------
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
@@ -159,7 +153,6 @@ class Bayes(Sampler):
         X = space.to_unit_many([c for c, _ in history])
         z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
         model = self._fit(X, z, coding, rng)
-        self._reward_nominees(model)
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
@@ -172,7 +165,7 @@ class Bayes(Sampler):
             best = float(gpm.posterior(model, X)[0].min())
         for i in range(n):
             u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], best,
-                           space, taken, rng, first=i == 0, box=box)
+                           space, taken, rng, box=box)
             out.append(space.from_unit(u))
             model = _believe(model, u[None, :])
         return out
@@ -180,8 +173,7 @@ class Bayes(Sampler):
     def state_dict(self) -> dict[str, Any]:
         self._generator()
         return {"rng": self._rng.bit_generator.state, "design_seed": self._design_seed,
-                "raw": None if self._raw is None else [float(v) for v in self._raw],
-                "gains": [float(g) for g in self._gains], "nominees": self._nominees}
+                "raw": None if self._raw is None else [float(v) for v in self._raw]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
@@ -196,22 +188,12 @@ class Bayes(Sampler):
             raise ConfigError(f"Bayes state 'rng' is not a numpy PCG64 state ({e})") from None
         self._rng, self._design_seed = rng, int(state["design_seed"])
         self._raw = None if state["raw"] is None else np.asarray(state["raw"], dtype=float)
-        # NOTE: states saved before the portfolio existed have no gains: they start level.
-        try:
-            gains = np.asarray(state.get("gains", np.zeros(len(HEDGE))), dtype=float)
-        except (TypeError, ValueError):
-            gains = np.full(1, np.nan)
-        if gains.shape != (len(HEDGE),) or not np.all(np.isfinite(gains)):
-            raise ConfigError(f"Bayes state 'gains' must be {len(HEDGE)} finite numbers, "
-                              f"got {state.get('gains')!r}")
-        self._gains, self._nominees = gains, state.get("nominees")
 
     # -- steps -----------------------------------------------------------------------------
     def _check_args(self) -> None:
-        if self.acquisition not in (*acq.ACQUISITIONS, "hedge"):
-            raise ConfigError(f"Bayes acquisition must be one of "
-                              f"{sorted([*acq.ACQUISITIONS, 'hedge'])}, got {self.acquisition!r}")
-        check_flag(self.input_warp, "Bayes input_warp")
+        if self.acquisition not in acq.ACQUISITIONS:
+            raise ConfigError(f"Bayes acquisition must be one of {sorted(acq.ACQUISITIONS)}, "
+                              f"got {self.acquisition!r}")
         if self.warp not in transforms.WARPS:
             raise ConfigError(f"Bayes warp must be one of {sorted(transforms.WARPS)}, "
                               f"got {self.warp!r}")
@@ -249,46 +231,33 @@ class Bayes(Sampler):
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
         d = X.shape[1]
-        warped = ~coding.is_cat if self.input_warp else None
-        w = 0 if warped is None else int(warped.sum())
-        starts = [gpm.default_raw(d, self._prior, w)]
-        if self._raw is not None and len(self._raw) == d + 2 + 2 * w:
+        starts = [gpm.default_raw(d, self._prior)]
+        if self._raw is not None and len(self._raw) == d + 2:
             starts.insert(0, self._raw)
         if len(X) < RANDOM_STARTS_BELOW:
             for _ in range(N_RANDOM_STARTS):
-                start = gpm.default_raw(d, self._prior, w)
+                start = gpm.default_raw(d, self._prior).copy()
                 start[:d] += rng.normal(scale=self._prior.ls_scale, size=d)
                 starts.append(start)
-        model = gpm.fit(X, z, coding.is_cat, starts, self._prior, warped=warped)
+        model = gpm.fit(X, z, coding.is_cat, starts, self._prior)
         self._raw = model.raw
         return model
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
-              space: Space, taken: set, rng: np.random.Generator, first: bool = True,
+              space: Space, taken: set, rng: np.random.Generator,
               box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
-        one regardless when the space is used up. With the ``"hedge"`` portfolio every member
-        proposes and one proposal is drawn by the members' past gains (GP-Hedge)."""
+        one regardless when the space is used up."""
+        score, score_grad = _scorers(model, self.acquisition,
+                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         if box is not None:
             lo, hi = box
             pool = np.vstack([lo + sobol * (hi - lo), np.clip(pool[len(sobol):], lo, hi)])
         scale = np.minimum(model.lengthscales, 1.0)
-        names = HEDGE if self.acquisition == "hedge" else (self.acquisition,)
-        proposals = []
-        for name in names:
-            score, score_grad = _scorers(model, name, self.kappa if name == "ucb" else self.xi, best)
-            candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
-                                              coding.levels, scale, n_local=self.n_local, box=box)
-            proposals.append(candidates)
-        choice = 0
-        if len(names) > 1:
-            if first:
-                self._nominees = [c[0].tolist() for c in proposals]
-            gains = self._gains - self._gains.max()
-            choice = int(rng.choice(len(names), p=np.exp(gains) / np.exp(gains).sum()))
-        candidates = proposals[choice]
+        candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
+                                          coding.levels, scale, n_local=self.n_local, box=box)
         for u in candidates:
             key = config_key(space.from_unit(u))
             if key not in taken:
@@ -320,19 +289,6 @@ class Bayes(Sampler):
         half = 0.5 * tr["length"] * np.clip(w, 0.1, 10.0)
         centre = X[int(np.argmin(losses))]
         return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-    def _reward_nominees(self, model: gpm.GP) -> None:
-        """GP-Hedge's reward: each member gains minus the new model's mean at its last nominee
-        (Hoffman et al. 2011), so members whose proposals turn out good are drawn more."""
-        if self.acquisition != "hedge" or not self._nominees:
-            return
-        U = np.asarray(self._nominees, dtype=float)
-        if U.shape != (len(HEDGE), model.X.shape[1]):
-            self._nominees = None
-            return
-        mean, _ = gpm.posterior(model, U)
-        self._gains = self._gains - mean
-        self._nominees = None
 
 
 def _believe(model: gpm.GP, U: np.ndarray) -> gpm.GP:

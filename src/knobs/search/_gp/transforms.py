@@ -24,12 +24,7 @@ import warnings
 import numpy as np
 import scipy.stats
 
-__all__ = ["standardize", "power_warp", "rank_warp", "WARPS", "snap", "apply_conditions",
-           "kumaraswamy"]
-
-# NOTE: the Kumaraswamy CDF's derivative is infinite at 0 (a < 1) or 1 (b < 1); inputs are kept
-# this far inside the cube so gradients stay finite.
-WARP_EPS = 1e-6
+__all__ = ["standardize", "power_warp", "rank_warp", "WARPS", "snap", "apply_conditions"]
 
 
 def standardize(y: np.ndarray) -> np.ndarray:
@@ -93,24 +88,3 @@ def apply_conditions(U: np.ndarray, conditions: list[list[tuple[int, np.ndarray]
         for parent, allowed in conds:
             active[:, j] &= active[:, parent] & np.isin(U[:, parent], allowed)
     return np.where(active, U, 0.5), active
-
-
-def kumaraswamy(U: np.ndarray, a: np.ndarray, b: np.ndarray, grads: bool = False):
-    """Per-axis Kumaraswamy CDF 1 - (1 - u^a)^b of U (m, w) with a, b (w,) > 0.
-
-    Why: a lengthscale is one number per axis, but a learning-rate axis is often flat over most
-    of its range and steep near the good end; a monotone warp of the axis lets a stationary
-    kernel fit that (Snoek et al. 2014; HEBO). a = b = 1 is the identity. With ``grads`` also
-    returns dW/dU, dW/da and dW/db, each (m, w).
-    """
-    u = np.clip(U, WARP_EPS, 1.0 - WARP_EPS)
-    ua = u**a
-    one_m = 1.0 - ua
-    W = 1.0 - one_m**b
-    if not grads:
-        return W
-    one_m_b1 = one_m ** (b - 1.0)
-    dU = a * b * u ** (a - 1.0) * one_m_b1
-    da = b * one_m_b1 * ua * np.log(u)
-    db = -(one_m**b) * np.log(one_m)
-    return W, dU, da, db
