@@ -5,12 +5,17 @@ Usage:
     .venv/bin/python bench/bayes_levers.py --variants default warp=kumaraswamy --families smooth
     .venv/bin/python bench/bayes_levers.py --timing          # ms per suggestion, 100 trials, 7-D
 
-A variant is ``default`` (``Bayes(seed=s)``) or ``key=value[,key=value]`` keyword arguments of
-``Bayes`` (values read as JSON when they parse, else as strings). Every (problem, optimizer,
+A variant is ``default`` (``Bayes(seed=s)``) or ``key=value[,key=value]``: keyword arguments of
+``Bayes``, ``prior.<field>`` (a field of the GP's ``gp.Prior``, set through ``Bayes._prior``) or
+``_<attribute>`` (a development attribute of the sampler); values read as JSON when they parse,
+else as strings. A suffix ``@b4`` proposes in batches of 4 (``--batch 4``). Levers measured and
+then taken out of knobs run only on the commit that had them (docs/benchmarks.md names it).
+``--screen`` stops at budget 40 and keeps its runs apart (a cheap first look). Every (problem, optimizer,
 seed) run is stored in bench/results/bayes_levers_runs.json and reused, so the baselines (Optuna
 GPSampler and TPESampler) run once and each new variant costs only its own runs.
 
-Families (problems from bench/problems.py, plus Levy-4 defined here):
+Families (problems from bench/problems.py; bench/search.py's real-training families are run with
+its own command line and the factories at the end of this file):
     smooth: Branin, Hartmann-6, the log-scaled Rosenbrock valley, Levy-4 (multimodal).
     mixed: a categorical x integers x log float space, and a conditional space.
     sklearn: SVC on digits and breast cancer, logistic regression, random forest (the cheaper
@@ -50,18 +55,7 @@ BUDGETS = [20, 40, 80]
 N_MEDIAN = 256
 
 
-def levy(c: dict) -> float:
-    """Levy function (d = 4, x in [-10, 10]^d): many regular local minima, global 0 at x = 1."""
-    w = 1.0 + (np.array([c[f"x{i}"] for i in range(4)]) - 1.0) / 4.0
-    head = math.sin(math.pi * w[0]) ** 2
-    body = float(np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2)))
-    tail = (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
-    return head + body + tail
-
-
 PROBLEMS: dict[str, Problem] = dict(BASE_PROBLEMS)
-PROBLEMS["levy4"] = Problem("levy4", {f"x{i}": P("float", -10.0, 10.0) for i in range(4)}, levy,
-                            "synthetic", "4-D, multimodal", optimum=0.0)
 FAMILIES = {
     "smooth": ("branin", "hartmann6", "log_rosenbrock", "levy4"),
     "mixed": ("mixed", "conditional"),
@@ -312,3 +306,15 @@ def main(argv: list[str] | None = None) -> dict:
 
 if __name__ == "__main__":
     main()
+
+
+# -- factories for bench/search.py (``label=bayes_levers:name``) -------------------------------
+
+def bayes_long_prior(seed: int):
+    """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
+    from knobs.search._bayes import Bayes
+    from knobs.search._gp.gp import Prior
+
+    sampler = Bayes(seed=seed)
+    sampler._prior = Prior(ls_loc=0.0, ls_scale=0.5)
+    return sampler

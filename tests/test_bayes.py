@@ -197,3 +197,17 @@ def test_a_suggestion_runs_on_one_blas_thread_and_restores_the_callers_setting(m
 def test_blas_threads_must_be_a_positive_count():
     with pytest.raises(ConfigError, match="blas_threads"):
         Bayes(blas_threads=0).suggest(Space({"x": Float(0.0, 1.0)}), [], 1)
+
+
+def test_the_fit_uses_the_instances_prior():
+    """bench/bayes_levers.py tries GP priors by setting ``_prior`` on an instance."""
+    from knobs.search._gp.gp import Prior
+
+    space, history = quadratic_space(), _gp_history(quadratic_space())
+    stiff = Bayes(seed=0)
+    stiff._prior = Prior(ls_loc=float(np.log(5.0)), ls_scale=0.05)
+    stiff.suggest(space, history)
+    default = Bayes(seed=0)
+    default.suggest(space, history)
+    assert np.exp(stiff.state_dict()["raw"][:2]) == pytest.approx(5.0, rel=0.2)
+    assert np.all(np.exp(default.state_dict()["raw"][:2]) < 2.0)

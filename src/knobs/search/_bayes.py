@@ -113,10 +113,9 @@ class Bayes(Sampler):
         True
     """
 
+    # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
+    # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
-    _incumbent = "observed"
-    _trust_region = False
-    _tr: dict | None = None
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -157,15 +156,10 @@ class Bayes(Sampler):
                    and _valid(space, t.config)]
         if running:
             model = _believe(model, space.to_unit_many(running))
-        box = self._trust_box(X, np.array([loss for _, loss in history]), model) \
-            if self._trust_region else None
         out = []
-        best = float(z.min())
-        if self._incumbent == "mean":
-            best = float(gpm.posterior(model, X)[0].min())
-        for i in range(n):
-            u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], best,
-                           space, taken, rng, box=box)
+        for _ in range(n):
+            u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], float(z.min()),
+                           space, taken, rng)
             out.append(space.from_unit(u))
             model = _believe(model, u[None, :])
         return out
@@ -244,51 +238,22 @@ class Bayes(Sampler):
         return model
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
-              space: Space, taken: set, rng: np.random.Generator,
-              box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+              space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
         one regardless when the space is used up."""
         score, score_grad = _scorers(model, self.acquisition,
                                      self.kappa if self.acquisition == "ucb" else self.xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
-        if box is not None:
-            lo, hi = box
-            pool = np.vstack([lo + sobol * (hi - lo), np.clip(pool[len(sobol):], lo, hi)])
         scale = np.minimum(model.lengthscales, 1.0)
         candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
-                                          coding.levels, scale, n_local=self.n_local, box=box)
+                                          coding.levels, scale, n_local=self.n_local)
         for u in candidates:
             key = config_key(space.from_unit(u))
             if key not in taken:
                 taken.add(key)
                 return u
         return candidates[0]
-
-    def _trust_box(self, X: np.ndarray, losses: np.ndarray, model: gpm.GP):
-        """TuRBO's trust region (Eriksson et al. 2019): a box around the best point, its side
-        doubled after 3 improvements in a row, halved after max(4, d) misses, reset when tiny;
-        per axis in proportion to the GP's lengthscales."""
-        d, tr = X.shape[1], self._tr
-        if tr is None or tr["n"] > len(losses):
-            tr = self._tr = {"length": 0.8, "succ": 0, "fail": 0, "best": math.inf, "n": 0}
-        new = losses[tr["n"]:]
-        if len(new) and tr["n"] > 0:
-            if new.min() < tr["best"] - 1e-3 * abs(tr["best"]):
-                tr["succ"], tr["fail"] = tr["succ"] + 1, 0
-            else:
-                tr["succ"], tr["fail"] = 0, tr["fail"] + len(new)
-            if tr["succ"] >= 3:
-                tr["length"], tr["succ"] = min(2 * tr["length"], 1.6), 0
-            if tr["fail"] >= max(4, d):
-                tr["length"], tr["fail"] = tr["length"] / 2, 0
-            if tr["length"] < 2**-7:
-                tr["length"] = 0.8
-        tr["best"], tr["n"] = float(min(tr["best"], losses.min())), len(losses)
-        w = model.lengthscales / np.exp(np.mean(np.log(model.lengthscales)))
-        half = 0.5 * tr["length"] * np.clip(w, 0.1, 10.0)
-        centre = X[int(np.argmin(losses))]
-        return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def _believe(model: gpm.GP, U: np.ndarray) -> gpm.GP:

@@ -54,8 +54,6 @@ class Prior:
     signal_scale: float = 1.0
     noise_shape: float = 1.1
     noise_rate: float = 30.0
-    ls_kind: str = "lognormal"
-    ls_cosh: float = 0.1
 
     def loc(self, d: int) -> float:
         return self.ls_loc
@@ -100,28 +98,18 @@ def raw_bounds(d: int) -> list[tuple[float, float]]:
     return [ls] * d + [(np.log(1e-2), np.log(1e2)), (np.log(MIN_NOISE), 0.0)]
 
 
-def _log_prior_ls(ls: np.ndarray, prior: Prior, d: int) -> tuple[float, np.ndarray]:
-    t = ls - prior.loc(d)
-    if prior.ls_kind == "cosh":
-        # NOTE: -c (e^{2t} + e^{-2t}) = -c (theta + 1/theta) with theta = 1/l^2 at t = 0 (the shape
-        # of Optuna's prior): flat over about [l/3, 3l], then walls on both sides.
-        up, down = np.exp(2 * t), np.exp(-2 * t)
-        return float(-prior.ls_cosh * np.sum(up + down)), -2 * prior.ls_cosh * (up - down)
-    return float(-0.5 * np.sum(t**2) / prior.ls_scale**2), -t / prior.ls_scale**2
-
-
 def _log_prior(raw: np.ndarray, d: int, prior: Prior) -> tuple[float, np.ndarray]:
     ls, log_s2, log_n2 = raw[:d], raw[d], raw[d + 1]
+    mu = prior.loc(d)
     n2 = np.exp(log_n2)
-    ls_value, ls_grad = _log_prior_ls(ls, prior, d)
     value = (
-        ls_value
+        -0.5 * np.sum((ls - mu) ** 2) / prior.ls_scale**2
         - 0.5 * log_s2**2 / prior.signal_scale**2
         # NOTE: Gamma density on v = exp(log_n2) times the Jacobian dv/dlog_n2 = v.
         + prior.noise_shape * log_n2 - prior.noise_rate * n2
     )
     grad = np.concatenate([
-        ls_grad,
+        -(ls - mu) / prior.ls_scale**2,
         [-log_s2 / prior.signal_scale**2, prior.noise_shape - prior.noise_rate * n2],
     ])
     return float(value), grad

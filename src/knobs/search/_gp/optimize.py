@@ -33,15 +33,12 @@ MAX_SWEEP_LEVELS = 16
 
 
 def local_search(score_grad: ScoreGrad, starts: np.ndarray, free: np.ndarray, scale: np.ndarray,
-                 maxiter: int = 100, box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """One L-BFGS-B run on the sum of the starts' scores (separable, so each start moves alone),
-    inside ``box`` (lower, upper (d,) corners; the unit cube by default)."""
+                 maxiter: int = 100) -> np.ndarray:
+    """One L-BFGS-B run on the sum of the starts' scores (separable, so each start moves alone)."""
     if not free.any():
         return starts
     U = starts.copy()
     cols_scale = np.broadcast_to(scale, U.shape)[free]
-    lo, hi = (np.zeros(U.shape[1]), np.ones(U.shape[1])) if box is None else box
-    lo, hi = np.broadcast_to(lo, U.shape)[free], np.broadcast_to(hi, U.shape)[free]
 
     def negative(v: np.ndarray) -> tuple[float, np.ndarray]:
         U[free] = v * cols_scale
@@ -49,10 +46,10 @@ def local_search(score_grad: ScoreGrad, starts: np.ndarray, free: np.ndarray, sc
         return -float(val.sum()), -grad[free] * cols_scale
 
     res = scipy.optimize.minimize(
-        negative, np.clip(U[free], lo, hi) / cols_scale, jac=True, method="L-BFGS-B",
-        bounds=list(zip(lo / cols_scale, hi / cols_scale)), options={"maxiter": maxiter},
+        negative, U[free] / cols_scale, jac=True, method="L-BFGS-B",
+        bounds=[(0.0, 1.0 / c) for c in cols_scale], options={"maxiter": maxiter},
     )
-    U[free] = np.clip(res.x * cols_scale, lo, hi)
+    U[free] = np.clip(res.x * cols_scale, 0.0, 1.0)
     return U
 
 
@@ -91,8 +88,7 @@ def _unique_rows(U: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def maximize(score: Score, score_grad: ScoreGrad, canonical: Canonical, pool: np.ndarray,
              levels: list[np.ndarray | None], scale: np.ndarray,
-             n_local: int = 8, box: tuple[np.ndarray, np.ndarray] | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+             n_local: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """All distinct candidates found, best first: (k, d) points and their (k,) scores.
 
     The caller takes the first that is not already evaluated or pending, so a collision never
@@ -104,7 +100,7 @@ def maximize(score: Score, score_grad: ScoreGrad, canonical: Canonical, pool: np
     has_discrete = any(lv is not None for lv in levels)
     for _ in range(2 if has_discrete else 1):
         _, free = canonical(starts)
-        starts, _ = canonical(local_search(score_grad, starts, free, scale, box=box))
+        starts, _ = canonical(local_search(score_grad, starts, free, scale))
         if has_discrete:
             starts, _ = discrete_sweep(score, canonical, starts, levels)
     U = np.vstack([starts, pool])
