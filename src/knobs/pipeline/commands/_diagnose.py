@@ -34,8 +34,10 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
 def check_config(cfg: RunConfig) -> list[CheckResult]:
     """The preflight of ``knobs run`` (as enabled in ``[checks]``) plus the gradient check, on the
     config's reference model — without creating a run directory."""
-    data, splits, params = load_inputs(cfg).view()
+    inputs = load_inputs(cfg)
+    data, splits, params = inputs.view()
     info = ModelInfo.of(data)
-    results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val))
+    results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val),
+                            images=inputs.dataset.image_shape is not None)
     loss = "cross_entropy" if data.task == "classification" else "mse"
     return results + [gradient_check(build_model(cfg, params, info), *data.train, loss=loss, seed=cfg.seed)]
