@@ -133,9 +133,6 @@ def _validate(model: Any, s: Settings) -> None:
         raise ConfigError(f"diagnose: model must be a torch.nn.Module, got {type(model).__name__}")
     check_task(s.task)
     s.trainer().validate()
-    if s.loss is not None and not callable(s.loss):
-        raise ConfigError(f"diagnose: loss must be a callable loss(outputs, targets), e.g. "
-                          f"nn.CrossEntropyLoss(label_smoothing=0.1); got {s.loss!r}")
     if s.n_classes is not None and (not isinstance(s.n_classes, int) or s.n_classes < 2):
         raise ConfigError(f"diagnose: n_classes must be an integer >= 2, got {s.n_classes!r}")
 
