@@ -5,6 +5,9 @@ message."""
 
 from __future__ import annotations
 
+import functools
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +40,12 @@ def net():
 TRAIN, VAL = blobs(96, 0), blobs(48, 1)
 
 
+@functools.cache
+def plain(epochs: int = 2):
+    """The Trainer's default setup diagnosed (shared by the tests that compare with it)."""
+    return knobs.diagnose(net(), TRAIN, VAL, epochs=epochs)
+
+
 def settings(report):
     return report.evidence["settings"]
 
@@ -48,7 +57,7 @@ def losses(report, key="train_loss"):
 # ---- the setup diagnosed is the one trained ------------------------------------------------------
 
 def test_with_no_settings_the_trainers_defaults_are_diagnosed():
-    report = knobs.diagnose(net(), TRAIN, VAL, epochs=1)
+    report = plain()
     default = Trainer()
     s = settings(report)
     assert (s["optimizer"], s["lr"], s["batch_size"]) == (default.optimizer, default.lr, default.batch_size)
@@ -97,10 +106,11 @@ class _WrongBackwardCE(torch.autograd.Function):
 def test_the_users_loss_is_trained_and_its_gradient_checked():
     report = knobs.diagnose(net(), TRAIN, VAL, loss=_WrongBackwardCE.apply, epochs=2)
     assert "gradient_mismatch" in report.codes
-    assert "gradient_mismatch" not in knobs.diagnose(net(), TRAIN, VAL, epochs=2).codes
+    assert "gradient_mismatch" not in plain().codes
     smoothed = knobs.diagnose(net(), TRAIN, VAL, loss=nn.CrossEntropyLoss(label_smoothing=0.3), epochs=2)
-    assert losses(smoothed) != losses(knobs.diagnose(net(), TRAIN, VAL, epochs=2))
+    assert losses(smoothed) != losses(plain())
     assert settings(smoothed)["loss"].startswith("CrossEntropyLoss")
+    assert json.loads(json.dumps(smoothed.to_dict(), allow_nan=False))["evidence"]["settings"]["loss"]
     overfit = next(c for c in smoothed.checks if c.name == "overfit_tiny")
     assert overfit.passed and "trained with the given loss" in overfit.expected
 
