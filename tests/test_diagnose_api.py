@@ -171,6 +171,22 @@ def test_default_text_models_start_unsure(family):
     assert result.passed, result.message
 
 
+def test_a_text_models_bad_start_is_not_blamed_on_unstandardized_token_ids():
+    X, y = sentences(100)
+
+    def loud():
+        model = build_model("text_bag", input_shape=(55,), n_classes=2, vocab_size=3000)
+        with torch.no_grad():
+            model.head.head.weight.mul_(300)
+        return model
+
+    result = check_initial_loss(loud, X, y, inputs="tokens")
+    assert not result.passed and "embeddings start too large" in result.message
+    assert "standardized" not in result.message
+    with pytest.raises(ConfigError, match="inputs must be one of"):
+        check_initial_loss(loud, X, y, inputs="words")
+
+
 def test_token_ids_are_not_checked_for_scale_and_pixels_only_when_mostly_blank():
     X, y = sentences(200)
     tokens = {r.name: r for r in check_data(((X, y), (X[:50], y[:50])), inputs="tokens")}

@@ -86,9 +86,9 @@ def diagnose(model: nn.Module, train, val, *, trainer: Any = None, task: str | N
     settings = settings_of(trainer, given, n_classes)
     _validate(model, settings)
     train, val = read_data(train, val, settings)
-    kind = input_kind(model, train[0])
+    settings.inputs = input_kind(model, train[0])
     data = check_data({"train": _numpy(train[:2]), "val": _numpy(val)}, n_classes=n_classes, task=settings.task,
-                      inputs=kind)
+                      inputs=settings.inputs)
     return run_diagnosis(model, train, val, settings, data)
 
 

@@ -53,6 +53,7 @@ class Settings:
     options: dict | None = None
     planned_epochs: int | None = None
     loaders: tuple | None = None
+    inputs: str = "features"
 
     def trainer(self, lr: float | None = None, callbacks=()) -> Trainer:
         planned = max(self.epochs, self.planned_epochs or 0)
@@ -109,7 +110,7 @@ def model_checks(model: nn.Module, X: torch.Tensor, y: torch.Tensor, s: Settings
     tiny-subset overfit — each on a copy of ``model``."""
     fresh = lambda: copy.deepcopy(model)  # noqa: E731
     loss = s.check_loss()
-    results = [check_initial_loss(fresh, X, y, task=s.task, n_classes=s.n_classes, seeds=(s.seed,)),
+    results = [check_initial_loss(fresh, X, y, task=s.task, n_classes=s.n_classes, seeds=(s.seed,), inputs=s.inputs),
                gradient_check(model, X, y, loss=loss, seed=s.seed)]
     if s.weight_decay:
         results.append(gradient_check(model, X, y, loss=loss, seed=s.seed, l2=s.weight_decay))

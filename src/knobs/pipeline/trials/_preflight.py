@@ -29,16 +29,16 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     """
     results: list[CheckResult] = []
     (X, y), raw_splits = in_memory_view(data, raw_splits)  # streamed data: its seeded samples
+    # token ids have no scale to check; constant pixels (blank borders) are normal
+    inputs = "tokens" if data.texts is not None else "pixels" if images or len(data.input_shape) == 3 else "features"
     if checks_cfg.data:
         # NOTE: the targets as the models see them (a run standardizes regression targets).
         shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)),
                         scale_target(np.asarray(ys, dtype=np.float64), data.target)) for Xs, ys in raw_splits)
         n_classes = data.n_classes if data.task == "classification" else None
-        # token ids have no scale to check; constant pixels (blank borders) are normal
-        inputs = "tokens" if data.texts is not None else "pixels" if images or len(data.input_shape) == 3 else None
         results.extend(check_data(shaped, n_classes=n_classes, task=data.task, standardizer=data.scaler, inputs=inputs))
     if checks_cfg.initial_loss:
-        results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task))
+        results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task, inputs=inputs))
     if checks_cfg.overfit_tiny:
         results.append(overfit_tiny(make_model, X, y, task=data.task))
     return results
