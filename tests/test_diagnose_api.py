@@ -19,7 +19,7 @@ from knobs.checks import check_data, check_initial_loss
 from knobs.config import parse_config
 from knobs.errors import ConfigError, DataError
 from knobs.models import build_model
-from knobs.pipeline import check_config
+from knobs.pipeline import check_config, diagnose_config
 from knobs.train import Trainer
 
 torch.set_num_threads(1)
@@ -240,3 +240,5 @@ def test_the_digits_runs_preflight_speaks_of_pixels_and_does_not_warn():
     cfg = parse_config({"data": {"source": "digits"}, "train": {"epochs": 1}})
     constant = {r.name: r for r in check_config(cfg)}["constant_features"]
     assert constant.passed and "pixels" in constant.message
+    report = diagnose_config(cfg, epochs=1)
+    assert "constant_features" not in report and report.evidence["settings"]["inputs"] == "pixels"

@@ -27,8 +27,9 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         cfg: a validated run config (``knobs.config.load_config``).
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
-    data, splits, reference = load_inputs(cfg).view()  # the reference holds the fixed values
-    return diagnose_params(cfg, splits, data, reference, epochs)
+    inputs = load_inputs(cfg)
+    data, splits, reference = inputs.view()  # the reference holds the fixed values
+    return diagnose_params(cfg, splits, data, reference, epochs, images=inputs.dataset.image_shape is not None)
 
 
 def check_config(cfg: RunConfig) -> list[CheckResult]:

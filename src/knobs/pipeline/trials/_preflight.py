@@ -12,7 +12,15 @@ from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.inputs._streamed import in_memory_view
 from knobs.pipeline.inputs._target import scale_target
 
-__all__ = ["run_preflight"]
+__all__ = ["input_kind", "run_preflight"]
+
+
+def input_kind(data: PreparedData, images: bool = False) -> str:
+    """What the checks call the inputs: token ids have no scale to check, and constant pixels
+    (blank borders) are normal."""
+    if data.texts is not None:
+        return "tokens"
+    return "pixels" if images or len(data.input_shape) == 3 else "features"
 
 
 def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], torch.nn.Module],
@@ -29,8 +37,7 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     """
     results: list[CheckResult] = []
     (X, y), raw_splits = in_memory_view(data, raw_splits)  # streamed data: its seeded samples
-    # token ids have no scale to check; constant pixels (blank borders) are normal
-    inputs = "tokens" if data.texts is not None else "pixels" if images or len(data.input_shape) == 3 else "features"
+    inputs = input_kind(data, images)
     if checks_cfg.data:
         # NOTE: the targets as the models see them (a run standardizes regression targets).
         shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)),
