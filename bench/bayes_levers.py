@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from problems import PROBLEMS as BASE_PROBLEMS, P, Problem  # noqa: E402
+from problems import PROBLEMS as BASE_PROBLEMS, Problem  # noqa: E402
 
 RUNS = Path(__file__).resolve().parent / "results" / "bayes_levers_runs.json"
 BASELINES = ("optuna.GPSampler", "optuna.TPESampler")
@@ -92,20 +92,27 @@ def _batch(name: str) -> tuple[str, int]:
     return base, int(batch) if batch else 1
 
 
-def run_knobs(problem: Problem, variant: str, seed: int, budget: int) -> tuple[list, list]:
+def make_bayes(variant: str, seed: int):
+    """``Bayes(seed=seed)`` with the variant's options, GP prior fields and attributes."""
     from knobs.search._bayes import Bayes
     from knobs.search._gp.gp import Prior
-    from knobs.trial import FrozenTrial, TrialState
 
-    variant, batch = _batch(variant)
     kwargs = parse_variant(variant)
     prior = {k[6:]: kwargs.pop(k) for k in list(kwargs) if k.startswith("prior.")}
     private = {k: kwargs.pop(k) for k in list(kwargs) if k.startswith("_")}
-    space, sampler = problem.space(), Bayes(seed=seed, **kwargs)
+    sampler = Bayes(seed=seed, **kwargs)
     if prior:  # development only: a variant of the GP's hyperparameter prior
         sampler._prior = Prior(**prior)
     for key, value in private.items():  # development only: a lever not (yet) an option
         setattr(sampler, key, value)
+    return sampler
+
+
+def run_knobs(problem: Problem, variant: str, seed: int, budget: int) -> tuple[list, list]:
+    from knobs.trial import FrozenTrial, TrialState
+
+    variant, batch = _batch(variant)
+    space, sampler = problem.space(), make_bayes(variant, seed)
     trials: list[FrozenTrial] = []
     values, seconds = [], []
     while len(trials) < budget:
@@ -228,8 +235,7 @@ def print_table(result: dict, optimizers: list[str]) -> None:
 
 def timing(variants: list[str], reps: int = 3) -> dict[str, float]:
     """Median ms of one suggestion after 100 random finished trials of a 7-D mixed space."""
-    from knobs.search._bayes import Bayes
-    from knobs.space import Choice, Float, Int, Space
+    from knobs.space import Float, Int, Space
     from knobs.trial import FrozenTrial, TrialState
 
     space = Space({"lr": Float(1e-5, 1e-1, log=True), "wd": Float(1e-6, 1e-1, log=True),
@@ -243,7 +249,7 @@ def timing(variants: list[str], reps: int = 3) -> dict[str, float]:
             configs = space.sample(np.random.default_rng(rep), 101)
             vals = [math.log10(c["lr"]) ** 2 + c["dropout"] + 0.1 * c["depth"] for c in configs]
             trials = [FrozenTrial(i, c, TrialState.COMPLETE, y) for i, (c, y) in enumerate(zip(configs, vals))]
-            sampler = Bayes(seed=rep, **parse_variant(v))
+            sampler = make_bayes(v, rep)
             sampler.suggest(space, trials[:100])
             t0 = time.perf_counter()
             sampler.suggest(space, trials)
@@ -312,9 +318,4 @@ if __name__ == "__main__":
 
 def bayes_long_prior(seed: int):
     """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
-    from knobs.search._bayes import Bayes
-    from knobs.search._gp.gp import Prior
-
-    sampler = Bayes(seed=seed)
-    sampler._prior = Prior(ls_loc=0.0, ls_scale=0.5)
-    return sampler
+    return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
