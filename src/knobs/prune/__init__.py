@@ -10,7 +10,8 @@ Example:
 
 from knobs.prune._asha import ASHA
 from knobs.prune._base import Pruner
+from knobs.prune._curve import Curve
 from knobs.prune._hyperband import Hyperband
 from knobs.prune._median import Median
 
-__all__ = ["Pruner", "Median", "ASHA", "Hyperband"]
+__all__ = ["Pruner", "Median", "ASHA", "Hyperband", "Curve"]
