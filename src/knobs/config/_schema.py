@@ -193,7 +193,7 @@ class SearchConfig(_Strict):
 
     sampler: Literal["grid", "random", "coarse_to_fine", "bayes"] = "bayes"
     sampler_options: dict[str, Any] = Field(default_factory=dict)
-    pruner: Literal["none", "median", "asha", "hyperband"] = "none"
+    pruner: Literal["none", "median", "asha", "hyperband", "curve"] = "none"
     pruner_options: dict[str, Any] = Field(default_factory=dict)
     n_trials: int = Field(40, ge=1, description="trials to run (a resumed run counts finished ones)")
     timeout: Optional[float] = Field(None, gt=0, description="stop starting new trials after this many seconds")

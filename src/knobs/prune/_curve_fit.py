@@ -64,7 +64,7 @@ def _bases(steps: tuple[float, ...], target: float) -> tuple[np.ndarray, np.ndar
     the whole drop from the first step to the target, comparable across shapes).
     """
     u = np.asarray(steps + (target,), dtype=float) / target
-    rows = [u[None, :] ** -_POW[:, None], np.exp(-_EXP[:, None] * u[None, :] / 1.0)]
+    rows = [u[None, :] ** -_POW[:, None], np.exp(-_EXP[:, None] * u[None, :])]
     s, d = np.meshgrid(_SCALE, _SHAPE, indexing="ij")
     s, d = s.ravel()[:, None], d.ravel()[:, None]
     rows.append(1.0 / (1.0 + (u[None, :] / s) ** d))
@@ -109,8 +109,9 @@ def forecast(steps: np.ndarray, values: np.ndarray, target: float, noise_floor: 
     return Forecast(w / w.sum(), means, scales, n - 2)
 
 
-def probability_below(f: Forecast, threshold: float) -> float:
-    """P(value at the target < ``threshold``) under the forecast's mixture."""
+def probability_below(f: Forecast, threshold: float | np.ndarray) -> np.ndarray:
+    """P(value at the target < ``threshold``) under the forecast's mixture; one per threshold."""
     from scipy.special import stdtr  # lazily: `import knobs` stays free of scipy.special
 
-    return float(f.weights @ stdtr(f.dof, (threshold - f.means) / f.scales))
+    t = np.asarray(threshold, dtype=float)
+    return stdtr(f.dof, (t[..., None] - f.means) / f.scales) @ f.weights
