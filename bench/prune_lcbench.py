@@ -70,7 +70,8 @@ class OptunaJudge:
 
     def __init__(self, pruner) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.study = optuna.create_study(direction="minimize", pruner=pruner,
+        # NOTE: a fixed name: HyperbandPruner places trials in brackets by a hash of it
+        self.study = optuna.create_study(study_name="prune_lcbench", direction="minimize", pruner=pruner,
                                          sampler=optuna.samplers.RandomSampler(seed=0))
         self.live = {}
 
