@@ -1,7 +1,8 @@
 """Pruners: stop bad trials early from their intermediate values.
 
 Each is ``pruner.prune(trial, trials, *, direction) -> bool`` over frozen trial records; the
-study calls it at every ``trial.report(step, value)``.
+study calls it at every ``trial.report(step, value)``. ``Median``, ``ASHA`` and ``Hyperband`` rank
+values at equal steps; ``Curve`` extrapolates each trial's own learning curve.
 
 Example:
     >>> import knobs

@@ -13,13 +13,14 @@ Calibrated on the study's own curves: parametric families miss what a schedule d
 learning rate's final drop), so when the model says "prune", the completed trials are asked too —
 each one's forecast from its first n points against where it really ended — and the trial is kept
 if the forecast, shifted by those errors, still gives it a chance. This only ever keeps more
-(on LCBench's development tasks: regret 0.67 -> 0.28 points for 19% -> 23% of the epochs at the
-threshold then used).
+(on LCBench's development tasks, threshold 0.05: regret 0.67 -> 0.28 points for 19% -> 23% of
+the epochs; docs/benchmarks.md).
 
 The trial's running best is fitted (what early stopping keeps, and what a trial's value is in
 ``knobs run``), oriented so lower is better; non-finite reports are left out of the fit and a
-non-finite latest report prunes (a diverged trial does not come back). Fits are cached per trial
-and curve length, so a repeated call or a new incumbent costs only the probability.
+non-finite latest report prunes (a diverged trial does not come back). Fits are cached by the
+points themselves, so a repeated call or a new incumbent costs only the probability, and a cached
+fit can never make one worker decide differently from another.
 """
 
 from __future__ import annotations
