@@ -558,7 +558,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="medians and bests of earlier runs (scores comparable across runs)")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--update-reference", action="store_true",
-                        help="merge this run's medians and bests into --reference")
+                        help="merge this run's (or --merge's) medians and bests into --reference")
     parser.add_argument("--median-configs", type=int, default=N_MEDIAN,
                         help="random configurations for each problem's zero point (other than "
                              f"{N_MEDIAN}: the reference is not used)")
@@ -573,7 +573,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.merge:
         timing = next((t for t in (json.loads(Path(f).read_text())["headline"].get(
             "ms_per_suggestion_100_trials_7d") for f in args.merge) if t), None)
-        return _report(merge_results(args.merge), timing, "merged", args, list(args.merge))
+        merged = merge_results(args.merge)
+        counts = {json.loads(Path(f).read_text())["args"].get("median_configs", N_MEDIAN) for f in args.merge}
+        if args.update_reference and not args.no_reference and counts == {N_MEDIAN}:
+            update_reference(args.reference, merged["medians"], merged["best_any"])
+        return _report(merged, timing, "merged", args, list(args.merge))
     optimizers = _parse_optimizers(args.optimizers)
     if args.timing_only:
         timing = suggestion_timing(optimizers, reps=max(1, args.timing_reps))
