@@ -498,6 +498,34 @@ def format_tables(result: Mapping[str, Any], timing: Mapping[str, Any] | None = 
     return "\n".join(lines)
 
 
+def format_markdown(result: Mapping[str, Any]) -> str:
+    """The tables as Markdown (for docs/benchmarks.md): per set, one row per family and budget,
+    the best mean in bold; then median CPU ms per suggestion per family."""
+    budgets, optimizers = result["budgets"], result["optimizers"]
+    out: list[str] = []
+    for split, block in result["sets"].items():
+        out += [f"\n{split} set, normalized score (mean ± SE over {len(result['seeds'])} seeds):\n",
+                "| family (problems) | budget | " + " | ".join(optimizers) + " |",
+                "|---|---|" + "---|" * len(optimizers)]
+        for fam, f in block["families"].items():
+            for b in budgets:
+                cells = [f["score"][o][str(b)] for o in optimizers]
+                top = max(c["mean"] for c in cells)
+                text = [(f"**{c['mean']:.3f}**" if c["mean"] == top else f"{c['mean']:.3f}") + f" ± {c['se']:.3f}"
+                        for c in cells]
+                out.append(f"| {fam} ({', '.join(f['problems'])}) | {b} | " + " | ".join(text) + " |")
+        out += ["", "| family | " + " | ".join(f"{o} CPU / wall ms" for o in optimizers) + " |",
+                "|---|" + "---|" * len(optimizers)]
+        for fam, f in block["families"].items():
+            cells = []
+            for o in optimizers:
+                cpu = f.get("suggest_cpu_ms_median", {}).get(o)
+                cells.append(f"{cpu:.1f} / {f['suggest_ms_median'][o]:.0f}" if cpu is not None
+                             else f"- / {f['suggest_ms_median'][o]:.0f}")
+            out.append(f"| {fam} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: str) -> dict[str, Any]:
     """The one-line JSON: every family's scores (mean, se) and median ms, per set."""
     return {
@@ -564,6 +592,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              f"{N_MEDIAN}: the reference is not used)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--list", action="store_true", help="list the problems by set and family")
+    parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="no run: merge these --out files into one table (and --out)")
     args = parser.parse_args(argv)
@@ -600,6 +629,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def _report(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: str,
             args: argparse.Namespace, problems: Sequence[Any]) -> dict[str, Any]:
     print(format_tables(result, timing))
+    if getattr(args, "markdown", False):
+        print(format_markdown(result))
     line = headline(result, timing, split)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
