@@ -94,7 +94,9 @@ class StudyReader:
             configs, attrs = _json_column([row.config for row in rows]), _json_column([row.attrs for row in rows])
             steps: dict[int, dict[int, float]] = {}
             ids = sa.select(t.c.id).where(wanted).scalar_subquery()
-            query = sa.select(im.c.trial_id, im.c.step, im.c.value).where(im.c.trial_id.in_(ids))
+            # (in the primary key's order: each trial's steps arrive sorted, so they need no sorting here)
+            query = sa.select(im.c.trial_id, im.c.step, im.c.value).where(im.c.trial_id.in_(ids)) \
+                .order_by(im.c.trial_id, im.c.step)
             # NOTE: plain numbers, often ten per trial: the driver's rows directly (no result processing)
             compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
             for trial_id, step, value in conn.connection.driver_connection.execute(str(compiled)).fetchall():
@@ -177,12 +179,13 @@ def _json_column(texts: list[str | None]) -> list[Any]:
 
 
 def _frozen(row: Any, config: Any, attrs: Any, intermediate: dict[int, float]) -> FrozenTrial:
+    """The trial of a row; ``intermediate`` already in step order (the query's)."""
     try:
         state = _STATES[row.state]
     except KeyError:
         raise StudyUnreadable(f"trial {row.number} has the unknown state {row.state!r} (a newer knobs?)") from None
     return FrozenTrial(number=row.number, config=config if isinstance(config, dict) else {}, state=state,
-                       value=row.value, intermediate=dict(sorted(intermediate.items())),
+                       value=row.value, intermediate=intermediate,
                        started_at=row.started_at, finished_at=row.finished_at,
                        attrs=attrs if isinstance(attrs, dict) else {})
 
