@@ -484,3 +484,19 @@ def test_reading_a_run_pauses_the_garbage_collector_and_leaves_it_as_it_was(runs
         finally:
             gc.enable()
     assert seen == [False, False]
+
+
+def test_knobs_dashboard_passes_each_storage_url_to_the_server(runs: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import knobs.dashboard
+    from knobs.cli import app
+
+    given = {}
+    monkeypatch.setattr(knobs.dashboard, "serve", lambda runs_dir, **options: given.update(options))
+    urls = ["postgresql://ann:pw@db/knobs", "postgresql://bob:pw@db2/knobs"]
+    result = CliRunner().invoke(app, ["dashboard", str(runs), "--no-open", "--storage", urls[0], "--storage", urls[1]])
+    assert result.exit_code == 0, result.output
+    assert list(given["storage"]) == urls
+    CliRunner().invoke(app, ["dashboard", str(runs), "--no-open"])
+    assert list(given["storage"]) == []

@@ -20,7 +20,7 @@ import threading
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Sequence
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -56,10 +56,13 @@ _SECURITY_HEADERS = [
 ]
 
 
-def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool = True) -> Starlette:
+def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool = True,
+               storage: Sequence[str] = ()) -> Starlette:
     """The dashboard over ``runs_dir``. ``token``: required on every request when given (the
-    server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers."""
-    api = _Api(RunsFolder(Path(runs_dir)))
+    server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers;
+    ``storage``: database URLs (passwords included) that runs keep their studies in — the only
+    databases read (`RunsFolder`)."""
+    api = _Api(RunsFolder(Path(runs_dir), storage))
     routes = [
         Route("/", _index), Route("/plotly.min.js", _plotly_js), Route("/views.js", _views_js), Route("/api/runs", api.runs),
         Route("/api/runs/{name}", api.run), Route("/api/runs/{name}/dashboard", api.own_views),
