@@ -500,3 +500,15 @@ def test_knobs_dashboard_passes_each_storage_url_to_the_server(runs: Path, monke
     assert list(given["storage"]) == urls
     CliRunner().invoke(app, ["dashboard", str(runs), "--no-open"])
     assert list(given["storage"]) == []
+
+
+def test_two_views_of_one_key_both_reach_the_page(runs: Path, monkeypatch):
+    from knobs.report import View, _run_views
+
+    def twice(run):
+        yield View("vault", "The vault", "test", html="<p>sealed</p>")
+        yield View("vault", "The test vault's log", "test", html="<p>opened once</p>")
+
+    monkeypatch.setattr(_run_views, "PRODUCERS", [twice])
+    views = client(runs).get("/api/runs/done/views").json()["views"]
+    assert [(v["key"], v["title"]) for v in views] == [("vault", "The vault"), ("vault:2", "The test vault's log")]

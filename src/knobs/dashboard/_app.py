@@ -15,6 +15,7 @@ DNS name it re-points (DNS rebinding).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import threading
 import time
@@ -155,8 +156,18 @@ the server over all). ``run_views`` does not even compute them."""
 
 def shared_views(record: Any) -> list[Any]:
     """``knobs.report.run_views`` — every producer the report has, so a view added there appears
-    here — less the ones ``REPLACED`` names."""
-    return run_views(record, skip=REPLACED)
+    here — less the ones ``REPLACED`` names. A key two producers share (the vault's paragraph and
+    its log are both "vault") gets a suffix: the page keeps one card per key, and the second view
+    replaced the first."""
+    views, seen = [], set()
+    for view in run_views(record, skip=REPLACED):
+        key, n = view.key, 1
+        while key in seen:
+            n += 1
+            key = f"{view.key}:{n}"
+        seen.add(key)
+        views.append(view if key == view.key else dataclasses.replace(view, key=key))
+    return views
 
 
 class _ReportViews:
