@@ -85,7 +85,7 @@ DASHBOARD_VIEWS = {
     "confusion": ("#/run/{run}", '[data-key="confusion"]'),
     "worst": ("#/run/{run}", '[data-key="worst"]'),
     "ensemble": ("#/run/{run}", '[data-key="ensemble"]'),
-    "vault": ("#/run/{run}", '[data-key="vault:2"]'),
+    "vault": ("#/run/{run}", '[data-key^="vault"] >> nth=-1'),  # (the log, after the vault's paragraph if any)
     "compare": ("#/compare/{run}/{other}", "#compare-views"),
     "groups": ("#/groups", "#group-views"),
 }
@@ -134,6 +134,7 @@ def shoot_dashboard(runs_dir: Path, out: Path, run: str | None = None, other: st
                     element.scroll_into_view_if_needed()
                     path = out / f"{view}-{width}.png"
                     element.screenshot(path=str(path))
+                    _palette(path)
                     written.append(path)
                 for problem in log.errors + [f"blocked request: {u}" for u in log.blocked]:
                     print(f"screenshots: {width} px: {problem}", file=sys.stderr)
@@ -142,6 +143,18 @@ def shoot_dashboard(runs_dir: Path, out: Path, run: str | None = None, other: st
     finally:
         server.stop()
     return written
+
+
+def _palette(path: Path) -> None:
+    """The PNG in 256 colours (Pillow's median cut, no dithering): a page's flat colours survive
+    and the file is about a third, so a committed image per view stays small."""
+    try:
+        from PIL import Image
+    except ImportError:  # (then the PNG stays as the browser wrote it)
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -27,6 +27,8 @@ MAX_POINTS = 200  # points per drawn line
 MAX_MARKERS = 1000  # markers per state in the history (SVG: 2,000 took a 10,000-trial page 0.6 s)
 MAX_SEGMENTS = 500  # trials per state drawn in the timeline (failed and running ones: all)
 _SEGMENTS_ONLY_FROM = 500  # the timeline drops its markers from this many trials of a state on
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf")  # plotly's own colourway, fixed per trial
 _COLOURS = {"complete": "#3182ce", "pruned": "#a0aec0", "failed": "#e53e3e", "running": "#dd6b20"}
 _LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "val_accuracy": "validation accuracy",
            "lr": "learning rate"}
@@ -124,7 +126,8 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
     shown = running + [t for t in ranked if t not in running][:lines]
     data: list[dict[str, Any]] = []
     accuracy = False
-    for t in shown:
+    for index, t in enumerate(shown):
+        colour = _PALETTE[index % len(_PALETTE)]  # one colour per trial: its training, validation and LR lines
         curve = trial_curve(t, run.events, run.metric)
         epochs = curve["epoch"]
         group, name = f"t{t.number}", f"trial #{t.number}" + (" (running)" if t.state is TrialState.RUNNING else "")
@@ -136,7 +139,8 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
             accuracy |= key == "val_accuracy"
             data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name, "legendgroup": group,
                          "showlegend": key == "val_loss", "xaxis": "x" if axis == 1 else f"x{axis}",
-                         "yaxis": "y" if axis == 1 else f"y{axis}", "line": {"dash": dash, "width": 1.5},
+                         "yaxis": "y" if axis == 1 else f"y{axis}",
+                         "line": {"dash": dash, "width": 1.5, "color": colour},
                          "meta": {"trial": t.number, "key": key},
                          "hovertemplate": f"trial #{t.number} epoch %{{x}}: {_LABELS[key]} %{{y:.4g}}<extra></extra>"})
     band = _band(run, trials)
@@ -144,19 +148,28 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
     last_epoch = max((x for trace in data for x in trace["x"] if isinstance(x, (int, float))), default=1)
     lrs = [v for trace in data if trace.get("meta", {}).get("key") == "lr" for v in trace["y"] if _finite(v)]
     log_lr = bool(lrs) and min(lrs) > 0 and max(lrs) / min(lrs) > 10
+    losses = [v for trace in data if trace.get("yaxis", "y") == "y" for v in trace["y"] if _finite(v) is not None]
+    # NOTE: a log loss axis when the losses span a decade: else the first epochs' losses squash the rest flat
+    log_loss = bool(losses) and min(losses) > 0 and max(losses) / min(losses) > 10
     layout = base_layout({
         "grid": {"rows": 3, "columns": 1, "pattern": "independent", "roworder": "top to bottom"},
-        "height": 720, "legend": {"orientation": "h", "y": -0.08},
-        "xaxis": integer_axis("epoch", last_epoch), "yaxis": {"title": {"text": "loss"}},
-        "xaxis2": integer_axis("epoch", last_epoch), "yaxis2": {"title": {"text": "validation accuracy"}},
-        "xaxis3": integer_axis("epoch", last_epoch),
+        # (the legend below the x title, growing the margin as it wraps: at 420 px it is five rows)
+        "height": 760, "legend": {"orientation": "h", "y": -0.1, "yanchor": "top"},
+        "xaxis": integer_axis("epoch", last_epoch),
+        "yaxis": {"title": {"text": "loss (log)" if log_loss else "loss"}, "type": "log" if log_loss else "linear"},
+        # (the three panels share their epochs: one zoom moves all, and epoch 10 is under epoch 10)
+        "xaxis2": {**integer_axis("epoch", last_epoch), "matches": "x"},
+        "yaxis2": {"title": {"text": "validation accuracy"}},
+        "xaxis3": {**integer_axis("epoch", last_epoch), "matches": "x"},
         "yaxis3": {"title": {"text": "learning rate"}, "type": "log" if log_lr else "linear", "exponentformat": "e"},
     })
     if lrs and not log_lr:  # NOTE: from 0, so a constant rate is a flat line at its value, not at an axis' middle
         layout["yaxis3"]["range"] = [0, max(lrs) * 1.15 or 1]
     n_other = len(trials) - len(shown)
-    note = (f"lines: {len(running)} running trial(s) and the {len(shown) - len(running)} best (training dotted, "
-            f"validation solid); the band is the spread of every trial's validation loss per epoch"
+    which = (f"{len(running)} running trial{'s' if len(running) > 1 else ''} and " if running else "") + \
+        f"the {len(shown) - len(running)} best"
+    note = (f"lines: {which} (training dotted, validation solid, one colour per trial); the band is the spread of "
+            f"every trial's validation loss per epoch"
             + (f" ({n_other} trials not drawn as lines)" if n_other > 0 else ""))
     if not accuracy:
         layout["yaxis2"]["title"]["text"] = "validation accuracy (none recorded)"

@@ -46,8 +46,16 @@ MAX_ROWS = 1000
 """The trials table lists at most this many trials, best first."""
 _CELLS = 40  # the contour's grid, per axis
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=400)
+_UNDER_BAR = {**_LAYOUT, "margin": dict(l=60, r=20, t=50, b=120), "height": 480}  # (room for the colour bar below)
 _STATE_COLOURS = {"complete": "#2b6cb0", "pruned": "#dd6b20", "failed": "#c53030", "running": "#718096"}
 _SEVERITY_CLASS = {"error": "fail", "warning": "warn", "info": "info"}
+
+
+def _colorbar(title: str) -> dict[str, Any]:
+    """A colour bar under the plot, across it: beside it, it took a quarter of a 420 px figure's
+    width from the axes (parallel coordinates' labels ran into each other)."""
+    return dict(title=dict(text=title, side="top"), orientation="h", thickness=10, len=0.6, x=0.5, xanchor="center",
+                y=-0.3, yanchor="top")
 
 
 def _figure(fig: go.Figure) -> dict:
@@ -239,15 +247,15 @@ def parallel_view(run: RunRecord) -> Iterable[View]:
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                              marker=dict(colorscale="Viridis", cmin=vmin, cmax=vmax, color=[vmin],
                                          reversescale=direction == "minimize",
-                                         colorbar=dict(title=dict(text=metric), thickness=12))))
+                                         colorbar=_colorbar(metric))))
     annotations = []
     for i, axis in enumerate(params):
         for pos, label in zip(*_ticks(axis)):
             annotations.append(dict(x=i, y=pos, text=label, xanchor="right", xshift=-3, showarrow=False,
-                                    font=dict(size=10, color="#4a5568")))
+                                    font=dict(size=10, color="#4a5568"), bgcolor="rgba(255,255,255,0.75)"))
     for v in _nice(vmin, vmax, 4):
         annotations.append(dict(x=len(params), y=(v - vmin) / span, text=f"{v:.3g}", xanchor="right", xshift=-3,
-                                showarrow=False, font=dict(size=10, color="#4a5568")))
+                                showarrow=False, font=dict(size=10, color="#4a5568"), bgcolor="rgba(255,255,255,0.75)"))
     shapes = [dict(type="line", x0=i, x1=i, y0=0, y1=1, line=dict(color="#a0aec0", width=1)) for i in xs]
     count = f"{len(shown)} of {len(done)}" if len(shown) < len(done) else str(len(done))
     fig.update_layout(title=f"Parallel coordinates: {count} trials",
@@ -255,7 +263,7 @@ def parallel_view(run: RunRecord) -> Iterable[View]:
                                  ticktext=names + [metric], range=[-0.6, len(params) + 0.3], showgrid=False),
                       yaxis=dict(title="position in its range", showticklabels=False,
                                  range=[-0.05, 1.05], showgrid=False, zeroline=False),
-                      annotations=annotations, shapes=shapes, hovermode="closest", **_LAYOUT)
+                      annotations=annotations, shapes=shapes, hovermode="closest", **_UNDER_BAR)
     yield View("parallel", "Parallel coordinates", "search", figure=_figure(fig),
                note="Each line is a complete trial across its parameters' ranges (log parameters on log scales); "
                     "where the best-coloured lines bunch on an axis, that range is good."
@@ -287,7 +295,7 @@ def contour_view(run: RunRecord) -> Iterable[View]:
     # partial or older plotly.js bundle may not read.
     z_list = [[float(f"{v:.5g}") for v in row] for row in z]
     fig = go.Figure(go.Heatmap(x=[round(float(v), 5) for v in xs], y=[round(float(v), 5) for v in ys], z=z_list, colorscale=scale, reversescale=direction == "minimize",
-                               colorbar=dict(title=dict(text=f"{metric} (smoothed)"), thickness=12),
+                               colorbar=_colorbar(f"{metric} (smoothed)"),
                                hovertemplate=f"smoothed {metric} %{{z:.4g}}<extra></extra>"))
     names = [a.name for a in params]
     dots = some_trials(kept, MAX_LINES)  # (the surface uses every trial)
@@ -304,7 +312,7 @@ def contour_view(run: RunRecord) -> Iterable[View]:
     fig.update_layout(title=f"{metric} over {ax.name} × {ay.name}",
                       xaxis=dict(title=ax.name + (" (log)" if ax.log else ""), tickvals=xv, ticktext=xt, showgrid=False),
                       yaxis=dict(title=ay.name + (" (log)" if ay.log else ""), tickvals=yv, ticktext=yt, showgrid=False),
-                      legend=dict(orientation="h", y=-0.2), **_LAYOUT)
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"), **_UNDER_BAR)
     yield View("contour", f"{ax.name} × {ay.name}", "search", figure=_figure(fig),
                note="The two most important parameters together; the surface is a kernel-smoothed mean of the "
                     "trials' values (the dots): trust it only near them."

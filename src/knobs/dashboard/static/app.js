@@ -307,27 +307,40 @@ function showTrials(name, data) {
     el("div", {class: "scroll"}, el("table", {class: "grid", id: "trials"}, el("thead", {}, head), el("tbody", {}, ...rows))), pager);
 }
 
+// NOTE: compare and groups are re-rendered when the runs change (a working run's every trial): their
+// answers are fetched before the page is touched, and views are drawn into the existing cards, so a
+// refresh never blanks them.
 async function comparePage(a, b) {
   const data = await api("/api/runs");
   const names = data.runs.map(r => r.name);
   a = a || names[0]; b = b || names[1] || names[0];
+  const result = a && b ? await api(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`) : null;
   const pick = (value, id) => {
     const select = el("select", {id, "aria-label": id === "a" ? "first run" : "second run"}, ...names.map(n => el("option", {value: n, text: n})));
     select.value = value;
     select.addEventListener("change", () => { location.hash = `#/compare/${encodeURIComponent(document.getElementById("a").value)}/${encodeURIComponent(document.getElementById("b").value)}`; });
     return select;
   };
-  const views = el("div", {id: "compare-views"});
-  main.replaceChildren(el("h2", {text: "Compare two runs"}), el("div", {class: "controls"}, pick(a, "a"), " and ", pick(b, "b")), views);
-  if (!a || !b) { views.append(el("p", {class: "muted", text: "Needs at least one run."})); return; }
-  const result = await api(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  let views = document.getElementById("compare-views");
+  const controls = el("div", {class: "controls", id: "compare-controls"}, pick(a, "a"), " and ", pick(b, "b"));
+  if (!views || views.dataset.pair !== `${a}\n${b}`) {
+    views = el("div", {id: "compare-views"});
+    main.replaceChildren(el("h2", {text: "Compare two runs"}), controls, views);
+  } else {
+    document.getElementById("compare-controls").replaceWith(controls);
+  }
+  views.dataset.pair = `${a}\n${b}`;
+  if (!result) { views.replaceChildren(el("p", {class: "muted", text: "Needs at least one run."})); return; }
   await drawViews(views, result.views);
 }
 
 async function groupsPage() {
   const result = await api("/api/groups");
-  const views = el("div", {id: "group-views"});
-  main.replaceChildren(el("h2", {text: "Seed groups"}), views);
+  let views = document.getElementById("group-views");
+  if (!views) {
+    views = el("div", {id: "group-views"});
+    main.replaceChildren(el("h2", {text: "Seed groups"}), views);
+  }
   await drawViews(views, result.views);
 }
 
