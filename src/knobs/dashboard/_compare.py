@@ -13,11 +13,8 @@ import math
 import statistics
 from typing import Any, Iterable, Sequence
 
+from knobs.dashboard._figures import LEGEND_ABOVE as _ABOVE
 from knobs.dashboard._figures import base_layout, integer_axis
-
-_ABOVE = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
-"""Legends above the plot, across it (beside it they took a 420 px figure's width; below it, four
-rows of them sat on the x axis' title)."""
 from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
 from knobs.report._format import fmt

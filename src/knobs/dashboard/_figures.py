@@ -27,6 +27,9 @@ MAX_POINTS = 200  # points per drawn line
 MAX_MARKERS = 1000  # markers per state in the history (SVG: 2,000 took a 10,000-trial page 0.6 s)
 MAX_SEGMENTS = 500  # trials per state drawn in the timeline (failed and running ones: all)
 _SEGMENTS_ONLY_FROM = 500  # the timeline drops its markers from this many trials of a state on
+LEGEND_ABOVE = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
+"""A legend above the plot, across it: beside it, it took a 420 px figure's width; below it, its rows
+sat on the x axis' title."""
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
             "#17becf")  # plotly's own colourway, fixed per trial
 _COLOURS = {"complete": "#3182ce", "pruned": "#a0aec0", "failed": "#e53e3e", "running": "#dd6b20"}
@@ -79,7 +82,7 @@ def timeline(run: LoadedRun) -> View:
         note += (f"; {hidden} complete or pruned trials not drawn (the best and an even sample of the rest are; "
                  "the table has all)")
     return View("dash:timeline", "Trial timeline", "search", figure={"data": data, "layout": base_layout(
-        {"xaxis": {"title": {"text": "seconds since the first trial started"}},
+        {"xaxis": {"title": {"text": "seconds since the first trial started"}}, "legend": LEGEND_ABOVE,
          "yaxis": integer_axis("trial", max((t.number for t in run.trials), default=0))})}, note=note)
 
 
@@ -114,7 +117,7 @@ def history(run: LoadedRun) -> View:
         note += f"; {hidden} points not drawn (the best and an even sample of the rest are; the table has all)"
     return View("dash:history", "Optimization history", "search", figure={"data": data, "layout": base_layout(
         {"xaxis": integer_axis("trial", max((t.number for t in trials), default=0)),
-         "yaxis": {"title": {"text": metric}}})}, note=note)
+         "yaxis": {"title": {"text": metric}}, "legend": LEGEND_ABOVE})}, note=note)
 
 
 def curves(run: LoadedRun, *, lines: int = 10) -> View:
