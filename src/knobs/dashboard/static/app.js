@@ -134,19 +134,26 @@ async function drawFigure(card, view) {
 function pump() {
   if (pumping) return pumping;
   pumping = (async () => {
-    await plotlyReady;
-    while (pending.size) {
-      const cards = [...pending].filter(c => c.isConnected);
-      const card = cards.find(near) || cards[0];
-      if (!card) { pending.clear(); break; }
-      pending.delete(card);
-      const view = card._view;
-      card._view = null;
-      if (view) await drawFigure(card, view);
+    try {
+      await plotlyReady;
+      while (pending.size) {
+        const cards = [...pending].filter(c => c.isConnected);
+        const card = cards.find(near) || cards[0];
+        if (!card) { pending.clear(); break; }
+        pending.delete(card);
+        const view = card._view;
+        card._view = null;
+        if (view) await drawFigure(card, view);
+        drew(); nextDrawn = new Promise(resolve => { drew = resolve; });
+        await new Promise(resolve => setTimeout(resolve, 0));  // the page's own events between two figures
+      }
+    } catch (error) {
+      pending.clear();  // (plotly.js did not load: nothing will be drawn; whoever waits is let go)
       drew(); nextDrawn = new Promise(resolve => { drew = resolve; });
-      await new Promise(resolve => setTimeout(resolve, 0));  // the page's own events between two figures
+      throw error;
+    } finally {
+      pumping = null;
     }
-    pumping = null;
   })();
   return pumping;
 }
@@ -247,8 +254,10 @@ async function runPage(name, fresh) {
   // NOTE: asked for only now: on a busy machine the server's computing them competed with the
   // browser drawing the run's own figures
   const shared = api(`/api/runs/${encodeURIComponent(name)}/views`).catch(error => ({error}));
-  figures.then(() => performance.mark("knobs:figures"));
-  Promise.all([shared, figures]).then(async ([result]) => {  // the report's views: drawn when they come, after the page is up
+  figures.then(() => performance.mark("knobs:figures"), error => {
+    document.getElementById("own-views")?.prepend(el("p", {class: "fail", text: "The figures could not be drawn: " + error.message}));
+  });
+  Promise.all([shared, figures.catch(() => null)]).then(async ([result]) => {  // the report's views: drawn when they come, after the page is up
     const container = document.getElementById("report-views");
     if (!container) return;
     if (result.error) {
@@ -258,7 +267,7 @@ async function runPage(name, fresh) {
     if (container.firstElementChild && container.firstElementChild.tagName === "P") container.replaceChildren();
     await drawViews(container, result.views, {lazy: true});
     document.body.dataset.viewsLoaded = "1";
-  });
+  }).catch(() => {});  // (a figure that could not be drawn is said above, under the run's own views)
 }
 
 function trialsControls(name) {
