@@ -138,7 +138,11 @@ function pump() {
       await plotlyReady;
       while (pending.size) {
         const cards = [...pending].filter(c => c.isConnected);
-        const card = cards.find(near) || cards[0];
+        let card = cards.find(near);
+        if (!card && cards.length) {  // only figures out of sight left: let the window paint first
+          await nextFrame();
+          card = [...pending].filter(c => c.isConnected).find(near) || cards.find(c => pending.has(c));
+        }
         if (!card) { pending.clear(); break; }
         pending.delete(card);
         const view = card._view;
@@ -156,6 +160,12 @@ function pump() {
     }
   })();
   return pumping;
+}
+
+function nextFrame() {
+  // (a hidden page gets no animation frames: a timer there, so its figures are drawn all the same)
+  return new Promise(resolve => document.visibilityState === "visible"
+    ? requestAnimationFrame(() => setTimeout(resolve, 0)) : setTimeout(resolve, 0));
 }
 
 async function inViewDrawn() {
