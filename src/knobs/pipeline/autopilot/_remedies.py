@@ -13,6 +13,9 @@ Glossary:
 - defaults: each knob this model and data have → its value when ``params`` lack it (the
   ``[train]`` section for trainer keys, the family's constructor defaults for model keys, the
   ``[augment]`` section for images). A knob missing from it cannot be turned here.
+- evidence: problem code → the evidence of the diagnosis' finding (``Finding.evidence``); the
+  remedies that follow a measurement read it: the batch size the gradient noise scale suggests
+  (``SUGGESTED_BATCH``) and the top Hessian eigenvalue (``TOP_EIGENVALUE``).
 
 Example:
     >>> setting = Setting(params={"lr": 1e-5, "width": 32}, defaults={"lr": 1e-3, "width": 128})
@@ -26,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 __all__ = ["Change", "Remedy", "Setting", "REMEDIES", "QUESTION", "KNOBS", "FIT", "GENERALIZE", "candidates",
-           "again", "AUGMENTATION"]
+           "again", "AUGMENTATION", "SUGGESTED_BATCH", "TOP_EIGENVALUE", "EDGE_FRACTION"]
 
 FIT, GENERALIZE = "fit", "generalize"
 
@@ -40,6 +43,15 @@ AUGMENTATION = {"rotation": 10.0, "translate": 0.1}
 MAX_WIDTH, MAX_DEPTH, MAX_DROPOUT, MIN_WIDTH = 4096, 8, 0.5, 8
 # NOTE: 1e-4 is the usual first weight decay (L2) for Adam-type optimizers when there was none.
 FIRST_WEIGHT_DECAY = 1e-4
+#: evidence keys of knobs.diagnose's findings that remedies read: the batch size a noisy_loss finding
+#: suggests (from the gradient noise scale B_simple), the top Hessian eigenvalue λ of an lr finding
+SUGGESTED_BATCH, TOP_EIGENVALUE = "suggested_batch_size", "top_eigenvalue"
+# NOTE: gradient descent on a quadratic of curvature λ diverges for lr > 2/λ (heavy-ball momentum β:
+# lr > 2(1 + β)/λ; Cohen et al. 2021 call it the edge of stability). "Just under": 90% of it, since λ
+# was measured at one point of the run and sharpness tends to rise during training.
+EDGE_FRACTION = 0.9
+#: knobs.train's SGD optimizers by name → their default momentum
+SGD_MOMENTUM = {"sgd": 0.0, "momentum": 0.9, "nesterov": 0.9}
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,24 @@ class Setting:
     n_train: int | None = None
     #: the trial stopped early with a constant LR schedule: more epochs would train the same model
     stopped_early: bool = False
+    #: problem code → its finding's evidence (what a measured remedy reads)
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def sgd(self) -> bool:
+        """Whether the optimizer is SGD (plain, momentum or Nesterov), where an LR's scale is set by
+        the curvature and the batch directly; Adam-type optimizers rescale each step."""
+        return self._optimizer() in SGD_MOMENTUM
+
+    @property
+    def momentum(self) -> float:
+        """SGD's momentum β (the trial's, else its optimizer's default; 0 for other optimizers)."""
+        given = self.params.get("momentum")
+        return float(given) if isinstance(given, (int, float)) else SGD_MOMENTUM.get(self._optimizer(), 0.0)
+
+    def _optimizer(self) -> str | None:
+        optimizer = self.params.get("optimizer", self.defaults.get("optimizer"))
+        return optimizer.lower() if isinstance(optimizer, str) else None
 
     def value(self, knob: str) -> Any:
         if knob == "augment":
@@ -60,9 +90,15 @@ class Setting:
         return self.params.get(knob, self.defaults.get(knob))
 
 
+class Several(dict):
+    """What a turn returns when one remedy sets several knobs at once (a larger batch and the LR
+    that goes with it): ``{knob: new value}``, the remedy's own knob first."""
+
+
 @dataclass(frozen=True)
 class Remedy:
-    """One knob turned one way: ``turn(value now, setting) -> new value`` or None (not applicable)."""
+    """One knob turned one way: ``turn(value now, setting) -> new value`` (or ``Several``), or None
+    (not applicable)."""
 
     knob: str
     turn: Callable[[Any, Setting], Any]
@@ -129,10 +165,42 @@ def _set(target: Any, only_from: tuple = ()):
     return turn
 
 
-def _batch_times(factor: int):
+def _noise_batch(value: Any, setting: Setting) -> Any:
+    """The batch the gradient noise scale suggests (else twice the batch), with the LR that keeps
+    the step's signal: the square-root rule for SGD, unchanged for Adam-type optimizers.
+
+    NOTE: why the square-root rule, not the linear one. SGD's noise temperature is lr/B (Smith & Le
+    2018; Jastrzębski et al. 2017): the linear rule (Goyal et al. 2017: lr × k at batch × k) keeps it,
+    and so keeps the very noise this remedy is for; an unchanged LR divides it by k but also the
+    progress per epoch (k times fewer steps of the same size). The square-root rule lr × √k is the
+    middle: the temperature falls by √k, the progress per epoch by √k. For Adam the square-root rule
+    is the one that keeps the dynamics (Malladi et al. 2022, each step is divided by the gradient's
+    own noise), so the same middle is the LR unchanged.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return None
+    suggested = setting.evidence.get("noisy_loss", {}).get(SUGGESTED_BATCH)
+    target = int(suggested) if isinstance(suggested, (int, float)) and suggested > 0 else 2 * value
+    if setting.n_train is not None:
+        target = min(target, setting.n_train)
+    if target <= value:
+        return None
+    lr = setting.value("lr")
+    if not setting.sgd or not isinstance(lr, (int, float)) or lr <= 0:
+        return target
+    return Several(batch_size=target, lr=float(f"{lr * (target / value) ** 0.5:.6g}"))
+
+
+def _under_edge(code: str):
+    """lr just under 2/λ (2(1 + β)/λ with momentum β) for SGD, when ``code``'s finding measured the
+    top Hessian eigenvalue λ and the LR is above that; else not applicable (Adam's steps are rescaled
+    per coordinate, so 2/λ says nothing about its LR)."""
     def turn(value: Any, setting: Setting) -> Any:
-        new = _times(factor, integer=True, cap=setting.n_train)(value, setting)
-        return None if new is None or new <= value else new
+        top = setting.evidence.get(code, {}).get(TOP_EIGENVALUE)
+        if not setting.sgd or not isinstance(top, (int, float)) or not top > 0 or not isinstance(value, (int, float)):
+            return None
+        new = float(f"{EDGE_FRACTION * 2 * (1 + setting.momentum) / top:.3g}")
+        return new if new < value else None
     return turn
 
 
@@ -169,10 +237,13 @@ _REGULARIZE = (
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "lr_too_low": (Remedy("lr", _times(10.0), "the same training at 10x the LR did much better"),
                    Remedy("lr", _times(3.0), "a smaller step up, in case 10x overshoots")),
-    "lr_too_high": (Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
+    "lr_too_high": (Remedy("lr", _under_edge("lr_too_high"), "just under the edge of stability 2/λ of the measured "
+                                                             "curvature (SGD)"),
+                    Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
                     Remedy("lr", _times(1 / 3), "a smaller step down, in case 1/10 is too slow"),
                     Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "gradient clipping caps the bad steps")),
-    "noisy_loss": (Remedy("batch_size", _batch_times(2), "a larger batch averages out the gradient noise"),
+    "noisy_loss": (Remedy("batch_size", _noise_batch, "a larger batch averages out the gradient noise (the batch "
+                                                      "the noise scale suggests; SGD's LR by the square-root rule)"),
                    Remedy("lr", _times(1 / 3), "smaller steps stop undoing each other")),
     "exploding_gradients": (Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "clipping bounds each step"),
                             Remedy("lr", _times(1 / 3), "smaller steps")),
@@ -236,11 +307,16 @@ def _lay(code: str, remedy: Remedy, setting: Setting, allowed: Sequence[str] | N
     new = remedy.turn(now, setting)
     if new is None:
         return None
-    before, after = _pair(remedy.knob, now, new)
+    before, after = _pair(remedy.knob, now, new, setting, allowed)
     return Change(code, QUESTION[code], remedy.knob, before, after, remedy.reason, found)
 
 
-def _pair(knob: str, now: Any, new: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _pair(knob: str, now: Any, new: Any, setting: Setting,
+          allowed: Sequence[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    if isinstance(new, Several):  # the knobs this run has and may turn, the remedy's own first
+        after = {k: v for k, v in new.items()
+                 if k == knob or (k in setting.defaults and (allowed is None or k in allowed))}
+        return {k: setting.value(k) for k in after}, after
     if knob == "augment":
         return ({f"augment.{k}": now.get(k, 0.0) for k in new}, {f"augment.{k}": v for k, v in new.items()})
     return {knob: now}, {knob: new}
