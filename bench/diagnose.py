@@ -13,7 +13,8 @@ What is measured:
    (time with probes / time without − 1). Two sampling rates: the ``Watch`` default (every 50
    steps) and the one ``diagnose`` uses (4 probes per epoch, here every 4 steps).
 
-``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 15]``.
+``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 15]``
+(``--overhead-only``: part 2 alone, written to bench/results/diagnose_overhead.json).
 The last printed line is one JSON object with the figures; bench/results/diagnose.json keeps the
 rows.
 """
@@ -95,8 +96,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--overhead-only", action="store_true", help="measure the probes' cost only")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.overhead_only:
+        return overhead_only(args.repeats)
     rows = run_zoo(args.seeds)
     broken = [r for r in rows if r["expected"]]
     healthy = [r for r in rows if not r["expected"]]
@@ -124,6 +128,33 @@ def main(argv: list[str] | None = None) -> dict:
     RESULTS.write_text(json.dumps({"headline": headline, "rows": rows, "overhead": costs}, indent=1))
     print(json.dumps(headline))
     return headline
+
+
+def overhead_only(repeats: int) -> dict:
+    """Part 2 alone: the probes' share of training time, with the machine's load before and after."""
+    import os
+
+    load_before = os.getloadavg()
+    costs = probe_costs(repeats)
+    headline = {"bench": "diagnose_overhead", "repeats": repeats, "cpus": os.cpu_count(),
+                "load_before": [round(v, 2) for v in load_before],
+                "load_after": [round(v, 2) for v in os.getloadavg()],
+                **{f"{c['model']}_overhead_pct_{rate}": c[f"overhead_pct_{rate}"] for c in costs
+                   for rate in ("default", "diagnose")}}
+    out = RESULTS.with_name("diagnose_overhead.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"headline": headline, "overhead": costs}, indent=1))
+    print(json.dumps(headline))
+    return headline
+
+
+def probe_costs(repeats: int) -> list[dict]:
+    (X, y), (Xv, yv) = zoo.digits()
+    torch.manual_seed(0)
+    mlp = build_model("mlp", input_shape=(64,), n_classes=10, width=256, depth=2)
+    conv = build_model("convnet", input_shape=(1, 8, 8), n_classes=10, channels=16, depth=2)
+    return [overhead("mlp", mlp, (X, y), (Xv, yv), repeats),
+            overhead("convnet", conv, (X.reshape(-1, 1, 8, 8), y), (Xv.reshape(-1, 1, 8, 8), yv), repeats)]
 
 
 if __name__ == "__main__":

@@ -81,10 +81,11 @@ def test_the_curvature_step_needs_sgd_a_measured_lambda_and_an_lr_above_the_edge
 
 def test_the_report_shows_both_knobs_of_a_batch_step():
     step = {"step": 1, "trial": 5, "question": "fit", "code": "noisy_loss", "found": "noise", "knob": "batch_size",
-            "change": "batch_size 1 → 64, lr 0.05 → 0.4", "reason": "a larger batch", "value_before": 0.5,
+            "change": "batch_size 1 → 64, lr 0.05 → 0.4", "reason": "a larger <batch>", "value_before": 0.5,
             "value_after": 0.3, "outcome": "kept", "gain": 0.2, "se": 0.01, "margin": 0.01}
     summary = {"metric": "val_loss", "min_gain": 0.0, "margin_se": 1.0, "start": {"trial": 4, "value": 0.5, "config": {}},
                "end": {"trial": 5, "value": 0.3, "config": {"batch_size": 64, "lr": 0.4}}, "n_steps": 1, "n_kept": 1,
                "stopped": "max_steps", "steps": [step], "rounds": []}
     page = autopilot_section(summary)
-    assert "batch_size 1 → 64, lr 0.05 → 0.4" in page and "batch_size = 64, lr = 0.4" in page
+    assert "batch_size 1 → 64, lr 0.05 → 0.4<br><small>a larger &lt;batch&gt;</small>" in page
+    assert "batch_size = 64, lr = 0.4" in page
