@@ -14,8 +14,9 @@ Glossary:
   ``[train]`` section for trainer keys, the family's constructor defaults for model keys, the
   ``[augment]`` section for images). A knob missing from it cannot be turned here.
 - evidence: problem code → the evidence of the diagnosis' finding (``Finding.evidence``); the
-  remedies that follow a measurement read it: the batch size the gradient noise scale suggests
-  (``SUGGESTED_BATCH``) and the top Hessian eigenvalue (``TOP_EIGENVALUE``).
+  remedies that follow a measurement read its ``geometry`` (``knobs.diagnose._training.geometry``):
+  the gradient noise scale ``b_simple`` (McCandlish et al. 2018) and the top Hessian eigenvalue
+  ``sharpness`` with the optimizer's stability ``edge`` (the sharpness SGD at this LR can take).
 
 Example:
     >>> setting = Setting(params={"lr": 1e-5, "width": 32}, defaults={"lr": 1e-3, "width": 128})
@@ -25,11 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 __all__ = ["Change", "Remedy", "Setting", "REMEDIES", "QUESTION", "KNOBS", "FIT", "GENERALIZE", "candidates",
-           "again", "AUGMENTATION", "SUGGESTED_BATCH", "TOP_EIGENVALUE", "EDGE_FRACTION"]
+           "again", "AUGMENTATION", "GEOMETRY", "EDGE_FRACTION", "suggested_batch"]
 
 FIT, GENERALIZE = "fit", "generalize"
 
@@ -43,15 +45,15 @@ AUGMENTATION = {"rotation": 10.0, "translate": 0.1}
 MAX_WIDTH, MAX_DEPTH, MAX_DROPOUT, MIN_WIDTH = 4096, 8, 0.5, 8
 # NOTE: 1e-4 is the usual first weight decay (L2) for Adam-type optimizers when there was none.
 FIRST_WEIGHT_DECAY = 1e-4
-#: evidence keys of knobs.diagnose's findings that remedies read: the batch size a noisy_loss finding
-#: suggests (from the gradient noise scale B_simple), the top Hessian eigenvalue λ of an lr finding
-SUGGESTED_BATCH, TOP_EIGENVALUE = "suggested_batch_size", "top_eigenvalue"
-# NOTE: gradient descent on a quadratic of curvature λ diverges for lr > 2/λ (heavy-ball momentum β:
-# lr > 2(1 + β)/λ; Cohen et al. 2021 call it the edge of stability). "Just under": 90% of it, since λ
-# was measured at one point of the run and sharpness tends to rise during training.
+#: the evidence key of knobs.diagnose's findings under which the noise scale and curvature lie
+GEOMETRY = "geometry"
+# NOTE: gradient descent on a quadratic of curvature λ diverges once λ passes the stability edge,
+# 2/lr for plain SGD (heavy-ball momentum β: (2 + 2β)/lr; Cohen et al. 2021 call it the edge of
+# stability), so the largest stable LR is lr · edge / λ (2/λ for plain SGD). "Just under": 90% of it,
+# since λ was measured at initialization and sharpness tends to rise during training.
 EDGE_FRACTION = 0.9
-#: knobs.train's SGD optimizers by name → their default momentum
-SGD_MOMENTUM = {"sgd": 0.0, "momentum": 0.9, "nesterov": 0.9}
+#: knobs.train's names of SGD optimizers (plain, heavy-ball momentum, Nesterov)
+SGD_NAMES = ("sgd", "momentum", "nesterov")
 
 
 @dataclass(frozen=True)
@@ -70,17 +72,12 @@ class Setting:
     def sgd(self) -> bool:
         """Whether the optimizer is SGD (plain, momentum or Nesterov), where an LR's scale is set by
         the curvature and the batch directly; Adam-type optimizers rescale each step."""
-        return self._optimizer() in SGD_MOMENTUM
-
-    @property
-    def momentum(self) -> float:
-        """SGD's momentum β (the trial's, else its optimizer's default; 0 for other optimizers)."""
-        given = self.params.get("momentum")
-        return float(given) if isinstance(given, (int, float)) else SGD_MOMENTUM.get(self._optimizer(), 0.0)
-
-    def _optimizer(self) -> str | None:
         optimizer = self.params.get("optimizer", self.defaults.get("optimizer"))
-        return optimizer.lower() if isinstance(optimizer, str) else None
+        return isinstance(optimizer, str) and optimizer.lower() in SGD_NAMES
+
+    def geometry(self, code: str) -> dict[str, Any]:
+        """The noise scale and curvature the finding of ``code`` measured (empty when it did not)."""
+        return (self.evidence.get(code) or {}).get(GEOMETRY) or {}
 
     def value(self, knob: str) -> Any:
         if knob == "augment":
@@ -165,22 +162,29 @@ def _set(target: Any, only_from: tuple = ()):
     return turn
 
 
+def suggested_batch(b_simple: Any) -> int | None:
+    """The batch the gradient noise scale asks for: the power of two nearest ``B_simple`` (as the
+    noisy_loss finding words its advice)."""
+    if not isinstance(b_simple, (int, float)) or not b_simple > 0 or not math.isfinite(b_simple):
+        return None
+    return 2 ** max(0, round(math.log2(b_simple)))
+
+
 def _noise_batch(value: Any, setting: Setting) -> Any:
-    """The batch the gradient noise scale suggests (else twice the batch), with the LR that keeps
-    the step's signal: the square-root rule for SGD, unchanged for Adam-type optimizers.
+    """The batch the gradient noise scale suggests (else twice the batch), with the LR that goes
+    with it: the square-root rule for SGD, unchanged for Adam-type optimizers.
 
     NOTE: why the square-root rule, not the linear one. SGD's noise temperature is lr/B (Smith & Le
     2018; Jastrzębski et al. 2017): the linear rule (Goyal et al. 2017: lr × k at batch × k) keeps it,
     and so keeps the very noise this remedy is for; an unchanged LR divides it by k but also the
     progress per epoch (k times fewer steps of the same size). The square-root rule lr × √k is the
     middle: the temperature falls by √k, the progress per epoch by √k. For Adam the square-root rule
-    is the one that keeps the dynamics (Malladi et al. 2022, each step is divided by the gradient's
+    is the one that keeps the dynamics (Malladi et al. 2022: each step is divided by the gradient's
     own noise), so the same middle is the LR unchanged.
     """
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         return None
-    suggested = setting.evidence.get("noisy_loss", {}).get(SUGGESTED_BATCH)
-    target = int(suggested) if isinstance(suggested, (int, float)) and suggested > 0 else 2 * value
+    target = suggested_batch(setting.geometry("noisy_loss").get("b_simple")) or 2 * value
     if setting.n_train is not None:
         target = min(target, setting.n_train)
     if target <= value:
@@ -192,14 +196,17 @@ def _noise_batch(value: Any, setting: Setting) -> Any:
 
 
 def _under_edge(code: str):
-    """lr just under 2/λ (2(1 + β)/λ with momentum β) for SGD, when ``code``'s finding measured the
-    top Hessian eigenvalue λ and the LR is above that; else not applicable (Adam's steps are rescaled
-    per coordinate, so 2/λ says nothing about its LR)."""
+    """SGD's LR just under the stability edge of the curvature ``code``'s finding measured:
+    ``EDGE_FRACTION · lr · edge / λ`` (the diagnosed ``lr``, its ``edge`` in sharpness units), when
+    that is below the LR now; else not applicable (Adam-type optimizers get no edge: their steps are
+    rescaled per coordinate)."""
     def turn(value: Any, setting: Setting) -> Any:
-        top = setting.evidence.get(code, {}).get(TOP_EIGENVALUE)
-        if not setting.sgd or not isinstance(top, (int, float)) or not top > 0 or not isinstance(value, (int, float)):
+        geo = setting.geometry(code)
+        sharpness, edge, lr = geo.get("sharpness"), geo.get("edge"), geo.get("lr", value)
+        numbers = (sharpness, edge, lr, value)
+        if not setting.sgd or not all(isinstance(v, (int, float)) and v > 0 for v in numbers):
             return None
-        new = float(f"{EDGE_FRACTION * 2 * (1 + setting.momentum) / top:.3g}")
+        new = float(f"{EDGE_FRACTION * lr * edge / sharpness:.3g}")
         return new if new < value else None
     return turn
 
@@ -237,8 +244,8 @@ _REGULARIZE = (
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "lr_too_low": (Remedy("lr", _times(10.0), "the same training at 10x the LR did much better"),
                    Remedy("lr", _times(3.0), "a smaller step up, in case 10x overshoots")),
-    "lr_too_high": (Remedy("lr", _under_edge("lr_too_high"), "just under the edge of stability 2/λ of the measured "
-                                                             "curvature (SGD)"),
+    "lr_too_high": (Remedy("lr", _under_edge("lr_too_high"), "just under the edge of stability of the measured "
+                                                             "curvature λ (2/λ for plain SGD)"),
                     Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
                     Remedy("lr", _times(1 / 3), "a smaller step down, in case 1/10 is too slow"),
                     Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "gradient clipping caps the bad steps")),
