@@ -67,3 +67,14 @@ def test_layer_spectra_names_modules_and_skips_matrices_with_too_few_eigenvalues
     with torch.no_grad():
         net.fc.weight[0, 0] = float("nan")
     assert layer_spectra(net)["fc"] == {"alpha": None, "shape": [64, 64], "skipped": "non-finite weights"}
+
+
+def test_a_diagnosis_reports_alpha_per_layer_of_its_trained_copy_as_evidence_not_as_a_finding():
+    from knobs.diagnose._evidence import Settings, watched_run
+
+    torch.manual_seed(0)
+    net = nn.Sequential(OrderedDict([("fc", nn.Linear(16, 32)), ("act", nn.ReLU()), ("head", nn.Linear(32, 3))]))
+    X, y = torch.randn(64, 16), torch.randint(0, 3, (64,))
+    run = watched_run(net, (X, y), (X, y), Settings(optimizer="adam", epochs=1, batch_size=16), every=2)
+    assert list(run["spectral"]) == ["fc", "head"] and run["spectral"]["fc"]["alpha"] > 1
+    assert run["spectral"]["fc"]["alpha"] != layer_spectra(net)["fc"]["alpha"]  # the trained copy, not the input
