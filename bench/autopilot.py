@@ -16,7 +16,7 @@ Setups (all digits, 4 search trials, at most 4 autopilot steps):
 - ``noisy``: plain SGD at batch size 1 and lr 0.05 (issue 18's missed case: the loss dominated by
   minibatch noise), 10 epochs — the noisy-loss remedy: a larger batch (the one the gradient noise
   scale suggests, else twice the batch) with the LR by the square-root rule;
-- ``lr_too_high_sgd``: plain SGD at lr 0.5, batch 32 — with a measured top Hessian eigenvalue λ the
+- ``lr_too_high_sgd``: plain SGD at lr 2.0, batch 32 — with a measured top Hessian eigenvalue λ the
   remedy is an LR just under 2/λ, else the 1/10 step.
 
 ``--setups noisy lr_too_high_sgd`` runs only those; every step's code, change, verdict and paired
@@ -58,7 +58,7 @@ SETUPS = {
     "noisy": {"train.epochs": 10, "search.n_trials": 2,
               "search.space": {"lr": 0.05, "optimizer": "sgd", "batch_size": 1, "depth": 1,
                                "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
-    "lr_too_high_sgd": {"train.epochs": 20, "search.space": {"lr": 0.5, "optimizer": "sgd", "batch_size": 32, "depth": 2,
+    "lr_too_high_sgd": {"train.epochs": 20, "search.space": {"lr": 2.0, "optimizer": "sgd", "batch_size": 32, "depth": 2,
                                                              "width": {"low": 64, "high": 128, "log": True,
                                                                        "type": "int"}}},
 }
