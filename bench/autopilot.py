@@ -16,6 +16,9 @@ Setups (all digits, 4 search trials, at most 4 autopilot steps):
 - ``noisy``: plain SGD at batch size 1 and lr 0.05 (issue 18's missed case: the loss dominated by
   minibatch noise), 10 epochs — the noisy-loss remedy: a larger batch (the one the gradient noise
   scale suggests, else twice the batch) with the LR by the square-root rule;
+- ``noisy_adam``: Adam at lr 0.01 and batch 4; ``noisy_sgd``: plain SGD at lr 0.2 and batch 4 — both
+  diagnosed ``noisy_loss`` with a measured noise scale, so the batch moves to the power of two nearest
+  B_simple (the SGD LR by the square-root rule, capped under the stability edge);
 - ``lr_too_high_sgd``: plain SGD at lr 2.0, batch 32 — with a measured top Hessian eigenvalue λ the
   remedy is an LR just under 2/λ, else the 1/10 step.
 
@@ -58,6 +61,12 @@ SETUPS = {
     "noisy": {"train.epochs": 10, "search.n_trials": 2,
               "search.space": {"lr": 0.05, "optimizer": "sgd", "batch_size": 1, "depth": 1,
                                "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+    "noisy_adam": {"train.epochs": 10, "search.n_trials": 2,
+                   "search.space": {"lr": 0.01, "optimizer": "adam", "batch_size": 4, "depth": 1,
+                                    "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+    "noisy_sgd": {"train.epochs": 10, "search.n_trials": 2,
+                  "search.space": {"lr": 0.2, "optimizer": "sgd", "batch_size": 4, "depth": 1,
+                                   "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
     "lr_too_high_sgd": {"train.epochs": 20, "search.space": {"lr": 2.0, "optimizer": "sgd", "batch_size": 32, "depth": 2,
                                                              "width": {"low": 64, "high": 128, "log": True,
                                                                        "type": "int"}}},

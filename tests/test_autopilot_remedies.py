@@ -65,6 +65,17 @@ def test_the_batch_remedy_stays_within_the_rows_the_allowed_knobs_and_what_the_n
     assert [c.knob for c in big_enough] == ["lr"]  # the noise scale asks no larger batch
 
 
+def test_the_square_root_rule_stops_under_the_stability_edge_the_diagnosis_measured():
+    geometry = {"batch_size": 4, "b_simple": 40.0, "lr": 0.1, "sharpness": 10.0, "edge": 20.0}  # edge LR 0.2
+    found = finding("noisy_loss", "warning", "noise", {"geometry": geometry})
+    (batch, _) = _plan([found], {"optimizer": "sgd", "lr": 0.1, "batch_size": 4})
+    assert batch.after == {"batch_size": 32, "lr": pytest.approx(EDGE_FRACTION * 0.2)}  # not 0.1 × √8 = 0.28
+    geometry.update(sharpness=40.0)  # the LR now is past the edge already: the batch grows, the LR stays
+    (batch, _) = _plan([finding("noisy_loss", "warning", "noise", {"geometry": geometry})],
+                       {"optimizer": "sgd", "lr": 0.1, "batch_size": 4})
+    assert batch.after == {"batch_size": 32}
+
+
 def test_a_kept_batch_change_is_taken_one_doubling_further():
     setting = Setting({"optimizer": "momentum", "lr": 0.4, "batch_size": 64}, DEFAULTS, n_train=1000)
     assert again("noisy_loss", "batch_size", setting).after == {"batch_size": 128, "lr": pytest.approx(0.565685)}

@@ -172,7 +172,8 @@ def suggested_batch(b_simple: Any) -> int | None:
 
 def _noise_batch(value: Any, setting: Setting) -> Any:
     """The batch the gradient noise scale suggests (else twice the batch), with the LR that goes
-    with it: the square-root rule for SGD, unchanged for Adam-type optimizers.
+    with it: the square-root rule for SGD (kept under the stability edge when the diagnosis measured
+    the curvature), unchanged for Adam-type optimizers.
 
     NOTE: why the square-root rule, not the linear one. SGD's noise temperature is lr/B (Smith & Le
     2018; Jastrzębski et al. 2017): the linear rule (Goyal et al. 2017: lr × k at batch × k) keeps it,
@@ -192,7 +193,20 @@ def _noise_batch(value: Any, setting: Setting) -> Any:
     lr = setting.value("lr")
     if not setting.sgd or not isinstance(lr, (int, float)) or lr <= 0:
         return target
-    return Several(batch_size=target, lr=float(f"{lr * (target / value) ** 0.5:.6g}"))
+    scaled = lr * (target / value) ** 0.5
+    edge = _edge_lr(setting.geometry("noisy_loss"), lr)
+    if edge is not None:  # never past the stability edge the same diagnosis measured (nor below the LR now)
+        scaled = min(scaled, max(lr, edge))
+    new_lr = float(f"{scaled:.6g}")
+    return Several(batch_size=target, lr=new_lr) if new_lr != lr else target
+
+
+def _edge_lr(geo: dict[str, Any], lr: float) -> float | None:
+    """``EDGE_FRACTION · lr · edge / λ``: just under the largest LR the measured curvature allows."""
+    sharpness, edge, measured_at = geo.get("sharpness"), geo.get("edge"), geo.get("lr", lr)
+    if not all(isinstance(v, (int, float)) and v > 0 for v in (sharpness, edge, measured_at)):
+        return None
+    return EDGE_FRACTION * measured_at * edge / sharpness
 
 
 def _under_edge(code: str):
@@ -201,13 +215,11 @@ def _under_edge(code: str):
     that is below the LR now; else not applicable (Adam-type optimizers get no edge: their steps are
     rescaled per coordinate)."""
     def turn(value: Any, setting: Setting) -> Any:
-        geo = setting.geometry(code)
-        sharpness, edge, lr = geo.get("sharpness"), geo.get("edge"), geo.get("lr", value)
-        numbers = (sharpness, edge, lr, value)
-        if not setting.sgd or not all(isinstance(v, (int, float)) and v > 0 for v in numbers):
+        if not setting.sgd or not isinstance(value, (int, float)) or not value > 0:
             return None
-        new = float(f"{EDGE_FRACTION * lr * edge / sharpness:.3g}")
-        return new if new < value else None
+        edge = _edge_lr(setting.geometry(code), value)
+        new = None if edge is None else float(f"{edge:.3g}")
+        return new if new is not None and new < value else None
     return turn
 
 
