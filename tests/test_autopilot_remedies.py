@@ -12,14 +12,13 @@ from knobs.pipeline.autopilot._questions import answer
 from knobs.pipeline.autopilot._remedies import EDGE_FRACTION, Setting, again, candidates, suggested_batch
 from knobs.report._autopilot import autopilot_section
 
-DEFAULTS = {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 32, "epochs": 10, "clip_grad_norm": None,
-            "optimizer": "adam", "width": 64, "depth": 2, "activation": "relu", "dropout": 0.0, "batch_norm": False}
+DEFAULTS = {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 32, "epochs": 10, "clip_grad_norm": None, "width": 64, "depth": 2, "activation": "relu", "dropout": 0.0, "batch_norm": False}
 
 
 def _plan(findings, params, allowed=None, n_train=1000):
     """What the walk does with a diagnosis: answer the questions, lay the remedies over the trial."""
     answers = answer(findings, [])
-    setting = Setting(params=params, defaults=DEFAULTS, n_train=n_train, evidence=answers.evidence)
+    setting = Setting(params=params, defaults=DEFAULTS, n_train=n_train, evidence=answers.evidence, optimizer="adam")
     return candidates(answers.codes, setting, allowed)
 
 
@@ -74,6 +73,12 @@ def test_the_square_root_rule_stops_under_the_stability_edge_the_diagnosis_measu
     (batch, _) = _plan([finding("noisy_loss", "warning", "noise", {"geometry": geometry})],
                        {"optimizer": "sgd", "lr": 0.1, "batch_size": 4})
     assert batch.after == {"batch_size": 32}
+
+
+def test_the_optimizer_the_trial_trains_with_decides_the_rule_when_its_params_do_not_name_one():
+    answers = answer([noisy(b_simple=60.0)], [])
+    setting = Setting({"lr": 0.05, "batch_size": 1}, DEFAULTS, n_train=1000, evidence=answers.evidence, optimizer="SGD")
+    assert candidates(answers.codes, setting)[0].after == {"batch_size": 64, "lr": 0.4}
 
 
 def test_a_kept_batch_change_is_taken_one_doubling_further():

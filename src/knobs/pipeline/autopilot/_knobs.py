@@ -24,9 +24,7 @@ def knob_defaults(cfg: Any, data: Any) -> dict[str, Any]:
     """Every knob this run's model and data have → its value when a trial's params lack it."""
     trainer = make_trainer(cfg.train, {}, cfg.search.metric, cfg.seed)
     out: dict[str, Any] = {"lr": trainer.lr, "weight_decay": trainer.weight_decay, "batch_size": trainer.batch_size,
-                           "epochs": trainer.epochs, "clip_grad_norm": trainer.clip_grad_norm,
-                           # NOTE: read by remedies (the LR rule a batch change follows, 2(1 + β)/λ), never turned
-                           "optimizer": trainer.optimizer}
+                           "epochs": trainer.epochs, "clip_grad_norm": trainer.clip_grad_norm}
     if cfg.transfer is None and cfg.model.builder is None:  # a transfer run keeps the source's architecture;
         # NOTE: a builder's model keys mean what its function makes of them: no remedy knows them
         out.update({k: v for k, v in hyperparameters(cfg.model.family).items() if k in KNOBS})

@@ -67,12 +67,14 @@ class Setting:
     stopped_early: bool = False
     #: problem code → its finding's evidence (what a measured remedy reads)
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the optimizer the trial trains with (its name), when ``params`` does not say
+    optimizer: Any = None
 
     @property
     def sgd(self) -> bool:
         """Whether the optimizer is SGD (plain, momentum or Nesterov), where an LR's scale is set by
         the curvature and the batch directly; Adam-type optimizers rescale each step."""
-        optimizer = self.params.get("optimizer", self.defaults.get("optimizer"))
+        optimizer = self.params.get("optimizer", self.optimizer)
         return isinstance(optimizer, str) and optimizer.lower() in SGD_NAMES
 
     def geometry(self, code: str) -> dict[str, Any]:
