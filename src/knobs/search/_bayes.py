@@ -29,7 +29,7 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 config_key, fresh_configs)
-from knobs.search._history import model_history
+from knobs.search._history import WARM_START, model_history
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
@@ -138,7 +138,7 @@ class Bayes(Sampler):
         rng = self._generator()
         needed = max(2, self._n_initial(len(space)))
         history = model_history(trials, direction, space, needed)  # pruned and warm-start trials too
-        taken = {config_key(t.config) for t in trials}
+        taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
         if len(history) < needed:
             return self._design(space, len(trials), n, taken)
         with blas_threads(self.blas_threads):
