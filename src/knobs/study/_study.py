@@ -114,6 +114,10 @@ class Study:
                 self._storage.close()
             raise ConfigError(f"warm_start names study {self.name!r} in {self._storage.url}, this study itself; "
                               "name an earlier study (another run directory)")
+        if self._warm is not None:
+            _log.info("warm start: %d of the %d finished trials of study %r in %s fed to the sampler (%d outside "
+                      "this space dropped)", len(self._warm.trials), self._warm.finished, self._warm.name,
+                      self._warm.url, self._warm.dropped)
         self._id = record.id
         self._heartbeat = Heartbeat(self._storage, self._id, self.heartbeat_interval_s)
         self._live: dict[int, Trial] = {}
