@@ -8,6 +8,7 @@ import knobs
 from knobs.config import load_config
 from knobs.errors import ConfigError
 from knobs.pipeline import Display, run
+from knobs.pipeline.commands._python_run import run_config
 from knobs.pipeline.stages._study import open_study
 from knobs.search import Random
 from knobs.search._bayes import Bayes
@@ -189,3 +190,4 @@ def test_the_config_keys_are_checked():
     cfg = load_config(None, {"search.warm_start": "runs/exp1"})
     assert cfg.search.warm_start.endswith("/runs/exp1") and cfg.search.warm_start.startswith("/")
     assert load_config(None, {"search.warm_start": "sqlite:///x.db"}).search.warm_start == "sqlite:///x.db"
+    assert run_config(warm_start="runs/exp1").search.warm_start == cfg.search.warm_start  # knobs.run's shortcut
