@@ -31,8 +31,9 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "lr_too_high": _SCALE,
     "lr_too_low": (*_SCALE, "saturation", "vanishing_gradients"),
     "cannot_overfit": (*_SCALE, *_MODEL),
-    "noisy_loss": ("lr_too_high",),
-    "dead_relu": ("lr_too_high", "exploding_gradients"),
+    "noisy_loss": ("lr_too_high", *_SCALE),
+    "dead_relu": ("lr_too_high", "exploding_gradients", *_SCALE),
+    "vanishing_gradients": _SCALE,
     "exploding_gradients": ("lr_too_high",),
     "underfitting": ("lr_too_high", "lr_too_low", "init_loss", "exploding_gradients", *_SCALE, *_MODEL),
 }
