@@ -22,8 +22,8 @@ optimizers scores on the same scale as the full run. Each optimizer runs once pe
 with the largest budget; the score at a smaller budget reads the best among its first trials
 (no optimizer here looks at the total budget). A family's score per seed is the mean over its
 problems; tables give mean ± standard error over seeds. Timing: median ms per suggestion over all
-of a family's suggestions, and ms for one suggestion with 100 finished trials in LCBench's 7-D
-space (``--timing-only`` runs just that).
+of a family's suggestions (wall and CPU: on a busy machine read CPU), and ms for one suggestion with
+100 finished trials in LCBench's 7-D space (``--timing-only`` runs just that).
 
 Command line:
     python bench/search.py --set dev --seeds 5 --budgets 20 40 80 --jobs 1      # the dev table
@@ -161,45 +161,48 @@ def _evaluate(problem: Problem, config: dict[str, Any]) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def run_trials(problem: Problem, sampler: Any, budget: int) -> tuple[list[float], list[float]]:
-    """``budget`` trials of ``sampler`` on ``problem``: (values, seconds per suggestion)."""
+def run_trials(problem: Problem, sampler: Any, budget: int) -> tuple[list[float], list[float], list[float]]:
+    """``budget`` trials of ``sampler`` on ``problem``: (values, wall seconds and CPU seconds per
+    suggestion). CPU time is the figure to read on a busy machine: wall time there measures the load."""
     if _is_optuna(sampler):
         return _run_optuna(problem, sampler, budget)
     from knobs.trial import FrozenTrial, TrialState
 
     space = problem.space()
     trials: list[FrozenTrial] = []
-    values, seconds = [], []
+    values, seconds, cpu = [], [], []
     for number in range(budget):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         config = sampler.suggest(space, trials)[0]
         seconds.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         value = _evaluate(problem, config)
         finite = math.isfinite(value)
         trials.append(FrozenTrial(number, config, TrialState.COMPLETE if finite else TrialState.FAILED,
                                   value if finite else None))
         values.append(value)
-    return values, seconds
+    return values, seconds, cpu
 
 
-def _run_optuna(problem: Problem, sampler: Any, budget: int) -> tuple[list[float], list[float]]:
+def _run_optuna(problem: Problem, sampler: Any, budget: int) -> tuple[list[float], list[float], list[float]]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(sampler=sampler, direction="minimize")
-    values, seconds = [], []
+    values, seconds, cpu = [], [], []
     for _ in range(budget):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trial = study.ask()
         config = problem.suggest_optuna(trial)
         seconds.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         value = _evaluate(problem, config)
         if math.isfinite(value):
             study.tell(trial, value)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         values.append(value)
-    return values, seconds
+    return values, seconds, cpu
 
 
 def _quiet() -> None:
@@ -214,10 +217,11 @@ def _quiet() -> None:
 def _run_task(task: tuple[str, str, Callable[..., Any], int, int]) -> dict[str, Any]:
     problem_name, label, factory, seed, budget = task
     _quiet()
-    values, seconds = run_trials(ALL_PROBLEMS[problem_name], factory(seed=seed), budget)
+    values, seconds, cpu = run_trials(ALL_PROBLEMS[problem_name], factory(seed=seed), budget)
     return {"problem": problem_name, "optimizer": label, "seed": seed,
             "values": [v if math.isfinite(v) else None for v in values],
-            "suggest_ms": [round(1000.0 * s, 3) for s in seconds]}
+            "suggest_ms": [round(1000.0 * s, 3) for s in seconds],
+            "suggest_cpu_ms": [round(1000.0 * s, 3) for s in cpu]}
 
 
 def _random_values(problem_name: str, n: int = N_MEDIAN, part: int = 0, parts: int = 1) -> list[float]:
@@ -293,15 +297,21 @@ def summarize(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[
                 "problems": members,
                 "score": {o: {str(b): _mean_se([np.mean([score(p, o, s, b) for p in members]) for s in seeds])
                               for b in budgets} for o in optimizers},
-                "suggest_ms_median": {o: round(float(np.median(
-                    [ms for p in members for s in seeds for ms in by_key[(p, o, s)]["suggest_ms"]])), 2)
-                    for o in optimizers},
+                "suggest_ms_median": {o: _median_ms(by_key, members, o, seeds, "suggest_ms") for o in optimizers},
+                "suggest_cpu_ms_median": {o: _median_ms(by_key, members, o, seeds, "suggest_cpu_ms")
+                                          for o in optimizers},
                 "per_problem": {p: {o: {str(b): round(float(np.mean([score(p, o, s, b) for s in seeds])), 4)
                                         for b in budgets} for o in optimizers} for p in members},
             }
         if families:
             out[split] = {"families": families, "leads": _leads(families, budgets, optimizers)}
     return out
+
+
+def _median_ms(by_key: Mapping, members: Sequence[str], optimizer: str, seeds: Sequence[int],
+               key: str) -> float | None:
+    ms = [x for p in members for s in seeds for x in by_key[(p, optimizer, s)].get(key, [])]
+    return round(float(np.median(ms)), 2) if ms else None
 
 
 def _leads(families: Mapping[str, Any], budgets: Sequence[int], optimizers: Sequence[str]) -> dict[str, Any]:
@@ -413,7 +423,7 @@ def suggestion_timing(optimizers: Mapping[str, str | Callable[..., Any]] | Seque
                       trials: int = 100, reps: int = 3) -> dict[str, dict[str, float]]:
     """ms for one suggestion with ``trials`` finished random trials in LCBench's 7-D space: a fresh
     sampler (cold) and the next suggestion after one more trial (warm: samplers may reuse their
-    previous fit). Median over ``reps``."""
+    previous fit); wall and CPU (``*_cpu``) ms, median over ``reps``."""
     import optuna
     from knobs.trial import FrozenTrial, TrialState
 
@@ -424,7 +434,8 @@ def suggestion_timing(optimizers: Mapping[str, str | Callable[..., Any]] | Seque
     problem = TIMING_PROBLEM
     space = problem.space()
     dists = {n: _optuna_distribution(p) for n, p in problem.params.items()}
-    out: dict[str, dict[str, list[float]]] = {label: {"cold": [], "warm": []} for label in optimizers}
+    out: dict[str, dict[str, list[float]]] = {label: {"cold": [], "warm": [], "cold_cpu": [], "warm_cpu": []}
+                                              for label in optimizers}
     for rep in range(reps):
         configs = space.sample(np.random.default_rng(rep), trials + 1)
         values = [problem.objective(c) for c in configs]
@@ -435,10 +446,11 @@ def suggestion_timing(optimizers: Mapping[str, str | Callable[..., Any]] | Seque
                 for c, v in zip(configs[:trials], values[:trials]):
                     study.add_trial(optuna.trial.create_trial(params=c, distributions=dists, value=v))
                 for phase in ("cold", "warm"):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     trial = study.ask()
                     config = problem.suggest_optuna(trial)
                     out[label][phase].append(1000 * (time.perf_counter() - t0))
+                    out[label][phase + "_cpu"].append(1000 * (time.process_time() - c0))
                     study.tell(trial, problem.objective(config))
                 continue
             history = [FrozenTrial(i, c, TrialState.COMPLETE, v)
@@ -446,9 +458,10 @@ def suggestion_timing(optimizers: Mapping[str, str | Callable[..., Any]] | Seque
             for phase, hist in (("cold", history),
                                 ("warm", history + [FrozenTrial(trials, configs[trials], TrialState.COMPLETE,
                                                                 values[trials])])):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 sampler.suggest(space, hist)
                 out[label][phase].append(1000 * (time.perf_counter() - t0))
+                out[label][phase + "_cpu"].append(1000 * (time.process_time() - c0))
     return {label: {ph: round(float(np.median(v)), 1) for ph, v in d.items()} for label, d in out.items()}
 
 
@@ -460,14 +473,16 @@ def format_tables(result: Mapping[str, Any], timing: Mapping[str, Any] | None = 
     for split, block in result["sets"].items():
         lines.append(f"\n== {split} set: normalized score, mean ± SE over {len(result['seeds'])} seeds "
                      f"(1 = best found, 0 = median random) ==")
-        head = "".join(f"  {'@' + str(b):>15s}" for b in budgets)
+        head = "".join(f"  {'@' + str(b):>15s}" for b in budgets) + f"  {'ms/suggest':>10s}  {'cpu ms':>7s}"
         for fam, f in block["families"].items():
             lines.append(f"\n{fam} ({', '.join(f['problems'])})")
-            lines.append(f"  {'optimizer':20s}{head}  {'ms/suggest':>10s}")
+            lines.append(f"  {'optimizer':20s}{head}")
             for o in optimizers:
                 cells = "".join(f"  {f['score'][o][str(b)]['mean']:7.3f} ± {f['score'][o][str(b)]['se']:5.3f}"
                                 for b in budgets)
-                lines.append(f"  {o:20s}{cells}  {f['suggest_ms_median'][o]:10.1f}")
+                cpu = f["suggest_cpu_ms_median"][o]
+                lines.append(f"  {o:20s}{cells}  {f['suggest_ms_median'][o]:10.1f}  "
+                             + (f"{cpu:7.1f}" if cpu is not None else f"{'-':>7s}"))
         leads = block["leads"]
         lines.append(f"\n{leads['optimizer']} behind another optimizer in: {', '.join(leads['behind_in']) or 'none'}")
         lines.append(f"\nper problem at budget {max(budgets)}")
@@ -476,10 +491,39 @@ def format_tables(result: Mapping[str, Any], timing: Mapping[str, Any] | None = 
             for p, row in f["per_problem"].items():
                 lines.append(f"  {p:22s}" + "".join(f"{row[o][str(max(budgets))]:19.3f}" for o in optimizers))
     if timing:
-        lines.append("\nms per suggestion at 100 finished trials, LCBench 7-D (median of reps):")
+        lines.append("\nms per suggestion at 100 finished trials, LCBench 7-D (median of reps; wall / CPU):")
         for o, d in timing.items():
-            lines.append(f"  {o:20s} cold {d['cold']:8.1f}   warm {d['warm']:8.1f}")
+            lines.append(f"  {o:20s} cold {d['cold']:8.1f} / {d.get('cold_cpu', math.nan):8.1f}   "
+                         f"warm {d['warm']:8.1f} / {d.get('warm_cpu', math.nan):8.1f}")
     return "\n".join(lines)
+
+
+def format_markdown(result: Mapping[str, Any]) -> str:
+    """The tables as Markdown (for docs/benchmarks.md): per set, one row per family and budget,
+    the best mean in bold; then median CPU ms per suggestion per family."""
+    budgets, optimizers = result["budgets"], result["optimizers"]
+    out: list[str] = []
+    for split, block in result["sets"].items():
+        out += [f"\n{split} set, normalized score (mean ± SE over {len(result['seeds'])} seeds):\n",
+                "| family (problems) | budget | " + " | ".join(optimizers) + " |",
+                "|---|---|" + "---|" * len(optimizers)]
+        for fam, f in block["families"].items():
+            for b in budgets:
+                cells = [f["score"][o][str(b)] for o in optimizers]
+                top = max(c["mean"] for c in cells)
+                text = [(f"**{c['mean']:.3f}**" if c["mean"] == top else f"{c['mean']:.3f}") + f" ± {c['se']:.3f}"
+                        for c in cells]
+                out.append(f"| {fam} ({', '.join(f['problems'])}) | {b} | " + " | ".join(text) + " |")
+        out += ["", "| family | " + " | ".join(f"{o} CPU / wall ms" for o in optimizers) + " |",
+                "|---|" + "---|" * len(optimizers)]
+        for fam, f in block["families"].items():
+            cells = []
+            for o in optimizers:
+                cpu = f.get("suggest_cpu_ms_median", {}).get(o)
+                cells.append(f"{cpu:.1f} / {f['suggest_ms_median'][o]:.0f}" if cpu is not None
+                             else f"- / {f['suggest_ms_median'][o]:.0f}")
+            out.append(f"| {fam} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: str) -> dict[str, Any]:
@@ -488,7 +532,8 @@ def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split:
         "bench": "search", "set": split, "seeds": len(result["seeds"]), "budgets": result["budgets"],
         "optimizers": result["optimizers"],
         "sets": {s: {"families": {fam: {"problems": f["problems"], "score": f["score"],
-                                        "suggest_ms_median": f["suggest_ms_median"]}
+                                        "suggest_ms_median": f["suggest_ms_median"],
+                                        "suggest_cpu_ms_median": f["suggest_cpu_ms_median"]}
                                   for fam, f in block["families"].items()},
                      "leads": block["leads"]} for s, block in result["sets"].items()},
         "ms_per_suggestion_100_trials_7d": timing, "wall_s": result["wall_s"],
@@ -541,12 +586,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="medians and bests of earlier runs (scores comparable across runs)")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--update-reference", action="store_true",
-                        help="merge this run's medians and bests into --reference")
+                        help="merge this run's (or --merge's) medians and bests into --reference")
     parser.add_argument("--median-configs", type=int, default=N_MEDIAN,
                         help="random configurations for each problem's zero point (other than "
                              f"{N_MEDIAN}: the reference is not used)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--list", action="store_true", help="list the problems by set and family")
+    parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="no run: merge these --out files into one table (and --out)")
     args = parser.parse_args(argv)
@@ -556,7 +602,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.merge:
         timing = next((t for t in (json.loads(Path(f).read_text())["headline"].get(
             "ms_per_suggestion_100_trials_7d") for f in args.merge) if t), None)
-        return _report(merge_results(args.merge), timing, "merged", args, list(args.merge))
+        merged = merge_results(args.merge)
+        counts = {json.loads(Path(f).read_text())["args"].get("median_configs", N_MEDIAN) for f in args.merge}
+        if args.update_reference and not args.no_reference and counts == {N_MEDIAN}:
+            update_reference(args.reference, merged["medians"], merged["best_any"])
+        return _report(merged, timing, "merged", args, list(args.merge))
     optimizers = _parse_optimizers(args.optimizers)
     if args.timing_only:
         timing = suggestion_timing(optimizers, reps=max(1, args.timing_reps))
@@ -579,6 +629,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def _report(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: str,
             args: argparse.Namespace, problems: Sequence[Any]) -> dict[str, Any]:
     print(format_tables(result, timing))
+    if getattr(args, "markdown", False):
+        print(format_markdown(result))
     line = headline(result, timing, split)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({

@@ -193,7 +193,7 @@ class SearchConfig(_Strict):
 
     sampler: Literal["grid", "random", "coarse_to_fine", "bayes"] = "bayes"
     sampler_options: dict[str, Any] = Field(default_factory=dict)
-    pruner: Literal["none", "median", "asha", "hyperband"] = "none"
+    pruner: Literal["none", "median", "asha", "hyperband", "curve"] = "none"
     pruner_options: dict[str, Any] = Field(default_factory=dict)
     n_trials: int = Field(40, ge=1, description="trials to run (a resumed run counts finished ones)")
     timeout: Optional[float] = Field(None, gt=0, description="stop starting new trials after this many seconds")
@@ -210,6 +210,26 @@ class SearchConfig(_Strict):
                                               description="what each Ray task reserves")
     storage: Optional[str] = Field(None, description="database URL of the study (default: study.db in the run "
                                                      "directory); a postgresql:// URL lets `knobs worker` join from other machines")
+    warm_start: Optional[str] = Field(None, description="an earlier run directory (or its study.db, or a database URL) "
+                                      "whose trials the sampler learns from (bayes); never counted as this run's")
+    warm_start_rename: dict[str, str] = Field(default_factory=dict, description="{old axis name = \"new name\"} for "
+                                              "axes renamed since the warm start's run")
+
+    @field_validator("warm_start")
+    @classmethod
+    def _absolute_source(cls, source: Optional[str]) -> Optional[str]:
+        """A path made absolute from the working directory, so a worker and a later resume read the
+        same study wherever they run (a URL stays as given)."""
+        if source is None or "://" in source:
+            return source
+        return str(Path(source).expanduser().resolve())
+
+    @model_validator(mode="after")
+    def _rename_needs_a_source(self) -> "SearchConfig":
+        if self.warm_start_rename and self.warm_start is None:
+            raise ValueError("search.warm_start_rename is set without search.warm_start; name the earlier run "
+                             "(search.warm_start = \"runs/<name>\") or remove the renames")
+        return self
 
 
 class TrainConfig(_Strict):

@@ -20,6 +20,7 @@ from torch import nn
 
 from knobs.checks import CheckResult, check_initial_loss, gradient_check, overfit_tiny
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
+from knobs.diagnose._spectral import layer_spectra
 from knobs.train import Diverged, Trainer, check_schedule
 from knobs.watch import Watch
 
@@ -124,6 +125,7 @@ def watched_run(model: nn.Module, train, val, s: Settings, every: int) -> dict[s
     run = _fit(model, train, val, s, s.lr, [watch])
     run["watch"] = watch.to_dict()
     run["step_losses"] = [v if math.isfinite(v) else None for v in watch.step_losses]
+    run["spectral"] = layer_spectra(watch.model) if watch.model is not None else {}  # α per weight layer, trained
     return run
 
 

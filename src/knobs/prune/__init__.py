@@ -1,7 +1,8 @@
 """Pruners: stop bad trials early from their intermediate values.
 
 Each is ``pruner.prune(trial, trials, *, direction) -> bool`` over frozen trial records; the
-study calls it at every ``trial.report(step, value)``.
+study calls it at every ``trial.report(step, value)``. ``Median``, ``ASHA`` and ``Hyperband`` rank
+values at equal steps; ``Curve`` extrapolates each trial's own learning curve.
 
 Example:
     >>> import knobs
@@ -10,7 +11,8 @@ Example:
 
 from knobs.prune._asha import ASHA
 from knobs.prune._base import Pruner
+from knobs.prune._curve import Curve
 from knobs.prune._hyperband import Hyperband
 from knobs.prune._median import Median
 
-__all__ = ["Pruner", "Median", "ASHA", "Hyperband"]
+__all__ = ["Pruner", "Median", "ASHA", "Hyperband", "Curve"]

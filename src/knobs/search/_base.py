@@ -12,8 +12,10 @@ Call order (what ``knobs.Study`` does):
    worker holds.
 4. ``state_dict()`` after each ``suggest``; the study stores it (JSON) next to the trials.
 
-What counts in the history: only ``complete`` trials with a finite value are results. Running,
-failed and pruned trials (and complete ones whose value is NaN/inf) are "taken" points only.
+What counts in the history: only ``complete`` trials with a finite value are results
+(``completed_losses``). Running, failed and pruned trials (and complete ones whose value is NaN/inf)
+are "taken" points only — except for a model that reads learning curves: ``Bayes`` also fits on what
+pruned trials reported and on an earlier study's trials (``knobs.search._history.model_history``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ import numpy as np
 
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
-                                completed_losses, config_key, fresh_configs)
+                                config_key, fresh_configs)
+from knobs.search._history import WARM_START, model_history
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
@@ -139,9 +140,10 @@ class Bayes(Sampler):
         trials = check_request(space, trials, n, direction)
         self._check_args()
         rng = self._generator()
-        history = completed_losses(trials, direction, space)
-        taken = {config_key(t.config) for t in trials}
-        if len(history) < max(2, self._n_initial(len(space))):
+        needed = max(2, self._n_initial(len(space)))
+        history = model_history(trials, direction, space, needed)  # pruned and warm-start trials too
+        taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
+        if len(history) < needed:
             return self._design(space, len(trials), n, taken)
         with blas_threads(self.blas_threads):
             return self._suggest_from_model(space, trials, history, taken, n, rng)

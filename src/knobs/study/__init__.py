@@ -14,5 +14,6 @@ Example:
 from knobs.study._callbacks import once_per_batch
 from knobs.study._executor import Executor, TrialResult, run_loop, run_objective
 from knobs.study._study import Study
+from knobs.study._warm import WarmStart
 
-__all__ = ["Study", "once_per_batch", "Executor", "TrialResult", "run_objective", "run_loop"]
+__all__ = ["Study", "WarmStart", "once_per_batch", "Executor", "TrialResult", "run_objective", "run_loop"]

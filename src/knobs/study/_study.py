@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from knobs.errors import ConfigError, KnobsError, TrialError
 from knobs.space import Space
 from knobs.storage import NumberTaken, Storage, get_storage, jsonable
-from knobs.study import _finish, _heartbeat, _optimize, _requeue, _resume, _tell
+from knobs.study import _finish, _heartbeat, _optimize, _requeue, _resume, _tell, _warm
 from knobs.study._budget import Budget
 from knobs.study._callbacks import call_back
 from knobs.study._executor import TrialResult, run_loop
@@ -57,6 +57,11 @@ class Study:
         load_if_exists: continue a stored study of this name (same space and direction, else
             ``ConfigError``); False: a stored one is an error. Opening a stored study marks its
             abandoned trials (their worker died) FAILED and restores the sampler's state.
+        warm_start: an earlier study whose finished trials the sampler also sees (a run directory,
+            its study.db, a URL, or ``knobs.study.WarmStart(source, rename={old: new})``). They are
+            read at each opening and never stored: not this study's trials, never its best, never
+            doubled by a resume. Bayes is the sampler that learns from them (see ``study/_warm.py``
+            for which spaces overlap: renamed and narrowed axes do; trials outside are dropped).
 
     ``close()`` (or ``with knobs.Study(...) as study:``) releases the storage it opened and leaves a
     SQLite file whole; a process that ends normally does that anyway.
@@ -87,12 +92,14 @@ class Study:
     retry_abandoned: bool = True
 
     def __init__(self, space: Space, sampler: Any = None, pruner: Any = None, direction: str = "minimize",
-                 storage: str | Storage | None = None, name: str | None = None, load_if_exists: bool = True) -> None:
+                 storage: str | Storage | None = None, name: str | None = None, load_if_exists: bool = True,
+                 warm_start: Any = None) -> None:
         self.space = _check_space(space)
         self.direction = _check_direction(direction)
         self.pruner = _check_pruner(pruner)
         self.sampler = _resume.default_sampler() if sampler is None else _check_sampler(sampler)
         self.name = _check_name(name)
+        self._warm = _warm.load_warm_start(_check_warm_sampler(warm_start, self.sampler), self.space, self.direction)
         self._storage = get_storage(storage)
         self._owns_storage = self._storage is not storage  # opened from a URL (or None): ours to close
         try:
@@ -102,6 +109,15 @@ class Study:
             if self._storage is not storage:
                 self._storage.close()  # we opened it; nobody else will
             raise
+        if self._warm is not None and _warm.same_study(self._warm, self._storage, self.name):
+            if self._owns_storage:
+                self._storage.close()
+            raise ConfigError(f"warm_start names study {self.name!r} in {self._storage.url}, this study itself; "
+                              "name an earlier study (another run directory)")
+        if self._warm is not None:
+            _log.info("warm start: %d of the %d finished trials of study %r in %s fed to the sampler (%d outside "
+                      "this space dropped)", len(self._warm.trials), self._warm.finished, self._warm.name,
+                      self._warm.url, self._warm.dropped)
         self._id = record.id
         self._heartbeat = Heartbeat(self._storage, self._id, self.heartbeat_interval_s)
         self._live: dict[int, Trial] = {}
@@ -119,7 +135,7 @@ class Study:
 
     @classmethod
     def load(cls, storage: str | Storage, name: str | None = None, *, sampler: Any = None,
-             pruner: Any = None) -> "Study":
+             pruner: Any = None, warm_start: Any = None) -> "Study":
         """Reopen a stored study: its space, direction, sampler (with its state) and pruner.
 
         Args:
@@ -127,6 +143,7 @@ class Study:
             name: the study; None picks the only study there.
             sampler, pruner: replace the stored ones (a sampler of the stored class still
                 continues from the stored state).
+            warm_start: as in ``Study`` (it is not stored: a worker joining names it again).
 
         Raises:
             KnobsError: bad URL, missing file, or no such study (the message lists those there).
@@ -137,7 +154,8 @@ class Study:
             space = Space.from_json(record.space)
             study = cls(space, sampler=sampler if sampler is not None else _resume.rebuild_sampler(record.sampler),
                         pruner=pruner if pruner is not None else _resume.rebuild_pruner(record.pruner),
-                        direction=record.direction, storage=store, name=record.name, load_if_exists=True)
+                        direction=record.direction, storage=store, name=record.name, load_if_exists=True,
+                        warm_start=warm_start)
         except BaseException:
             if store is not storage:
                 store.close()
@@ -318,6 +336,12 @@ class Study:
         return [trial.copy() for trial in self._storage.get_trials(self._id)]
 
     @property
+    def warm_trials(self) -> list[FrozenTrial]:
+        """The earlier study's trials the sampler sees besides this study's (``warm_start``):
+        numbered -1, -2, …, ``attrs["warm_start"]`` naming the source; [] without a warm start."""
+        return [t.copy() for t in self._warm.trials] if self._warm is not None else []
+
+    @property
     def best(self) -> FrozenTrial:
         """The complete trial with the best value (the earliest among equals).
 
@@ -460,7 +484,7 @@ class Study:
                 if used >= held and take_slot is not None and not take_slot():
                     break
                 used += 1
-                configs = self.sampler.suggest(self.space, view, 1, direction=self.direction)
+                configs = self.sampler.suggest(self.space, self._warm_view + view, 1, direction=self.direction)
                 state = self._sampler_state()
                 if not configs:
                     break
@@ -482,6 +506,10 @@ class Study:
         """
         claimed = self._ask_many(1, take_slot)
         return claimed[0] if claimed else None
+
+    @property
+    def _warm_view(self) -> list[FrozenTrial]:
+        return list(self._warm.trials) if self._warm is not None else []
 
     def _live_trial(self, frozen: FrozenTrial, prune: bool = True) -> Trial:
         """The live handle of a trial this process just claimed, with its heartbeat running."""
@@ -595,6 +623,17 @@ def _check_sampler(sampler: Any) -> Any:
             raise ConfigError(f"Study(sampler=...) must have a {method}() method (see knobs.search.Sampler); "
                               f"got {type(sampler).__name__}")
     return sampler
+
+
+def _check_warm_sampler(warm_start: Any, sampler: Any) -> Any:
+    """A warm start only for a sampler that learns from a history (knobs' Bayes, or your own)."""
+    from knobs import search
+
+    if warm_start is not None and isinstance(sampler, (search.Random, search.Grid, search.CoarseToFine)):
+        raise ConfigError(f"warm_start feeds a model of the results, which {type(sampler).__name__} does not keep "
+                          "(Random and Grid ignore results; CoarseToFine would zoom on the earlier study's own "
+                          "values); use knobs.search.Bayes (search.sampler = \"bayes\")")
+    return warm_start
 
 
 def _check_pruner(pruner: Any) -> Any:

@@ -14,7 +14,8 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
     space: ``{name: knobs.Float | knobs.Int | knobs.Choice | a fixed value}`` or the config's
         dicts (``{"low": 1e-4, "high": 1e-1, "log": True}``).
     settings: config keys, dotted (``**{"train.epochs": 5}``), nested (``search={"n_trials": 10}``),
-        top-level (``name="x"``, ``seed=1``) or a shortcut (``n_trials``, ``epochs``, ``workers``).
+        top-level (``name="x"``, ``seed=1``) or a shortcut (``n_trials``, ``epochs``, ``workers``,
+        ``warm_start``: an earlier run directory whose trials the sampler learns from).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from knobs.space import Choice, Float, Int, Param
 __all__ = ["run", "run_config"]
 
 #: Settings a notebook types most, as the config keys they stand for.
-SHORTCUTS = {"n_trials": "search.n_trials", "epochs": "train.epochs", "workers": "search.workers"}
+SHORTCUTS = {"n_trials": "search.n_trials", "epochs": "train.epochs", "workers": "search.workers",
+             "warm_start": "search.warm_start"}
 
 
 def run(model: str | Callable[..., Any] = "mlp", data: Any = "digits", space: dict[str, Any] | None = None, *,

@@ -10,7 +10,7 @@ from knobs.errors import ConfigError
 __all__ = ["make_sampler", "make_pruner"]
 
 _SAMPLERS = {"grid": "Grid", "random": "Random", "coarse_to_fine": "CoarseToFine", "bayes": "Bayes"}
-_PRUNERS = {"median": "Median", "asha": "ASHA", "hyperband": "Hyperband"}
+_PRUNERS = {"median": "Median", "asha": "ASHA", "hyperband": "Hyperband", "curve": "Curve"}
 
 
 def make_sampler(name: str, options: dict[str, Any], seed: int) -> Any:
@@ -19,10 +19,10 @@ def make_sampler(name: str, options: dict[str, Any], seed: int) -> Any:
 
 
 def make_pruner(name: str, options: dict[str, Any], max_epochs: int) -> Any:
-    """``knobs.prune.<Name>(**options)`` or None; ASHA/Hyperband default to the epoch budget."""
+    """``knobs.prune.<Name>(**options)`` or None; ASHA/Hyperband/Curve default to the epoch budget."""
     if name == "none":
         return None
-    if name in ("asha", "hyperband"):
+    if name in ("asha", "hyperband", "curve"):
         options = {"max_resource": max_epochs, **options}
     return _build(prune, _PRUNERS[name], options, "search.pruner_options")
 

@@ -20,7 +20,7 @@ from typing import Any
 from knobs.config import RunConfig, parse_config
 from knobs.errors import ConfigError
 from knobs.pipeline.stages._components import make_pruner, make_sampler
-from knobs.study import Study, once_per_batch
+from knobs.study import Study, WarmStart, once_per_batch
 from knobs.trial import FrozenTrial
 
 __all__ = ["open_study", "direction", "study_location", "claim_run", "run_record", "RUN_ATTR",
@@ -36,7 +36,8 @@ def direction(cfg: RunConfig) -> str:
 
 
 def open_study(cfg: RunConfig, storage: Any, name: str, space: Any = None) -> Study:
-    """The run's study with the run's sampler and pruner.
+    """The run's study with the run's sampler, pruner and warm start (``search.warm_start``: read
+    again at every opening, never stored, so a resume or a joining worker feeds it once, not twice).
 
     Args:
         storage: a URL or an open ``Storage``.
@@ -49,10 +50,11 @@ def open_study(cfg: RunConfig, storage: Any, name: str, space: Any = None) -> St
 
     sampler = make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed)
     pruner = make_pruner(cfg.search.pruner, cfg.search.pruner_options, run_mode(cfg).pruner_steps(cfg))
+    warm = None if cfg.search.warm_start is None else WarmStart(cfg.search.warm_start, cfg.search.warm_start_rename)
     if space is None:
-        return Study.load(storage, name, sampler=sampler, pruner=pruner)
+        return Study.load(storage, name, sampler=sampler, pruner=pruner, warm_start=warm)
     return Study(space, sampler=sampler, pruner=pruner, direction=direction(cfg), storage=storage, name=name,
-                 load_if_exists=True)
+                 load_if_exists=True, warm_start=warm)
 
 
 def study_location(cfg: Any, rundir: Any) -> tuple[str, str]:

@@ -1,0 +1,121 @@
+"""Warm starts on real trainings: the digits MLP search of ``knobs tune`` cold, and warm-started from
+a related and from an unrelated earlier run.
+
+Why: an earlier study of a related problem knows where the good region is; ``search.warm_start``
+feeds its trials to Bayes (never stored as this run's). Targets (issue 17, item 6): warm-started from
+a related study (another subset of the same data, fewer epochs) reach the cold start's 40-trial score
+in at most 20 trials; from an unrelated one, lose at most 1 point against cold.
+
+Per seed s (every run: the default MLP space, Bayes, search.metric val_loss, no ensemble):
+- related source: digits, ``data.rows`` 600 drawn with seed 100 + s (another subset), 10 epochs;
+- unrelated source: breast_cancer (binary tables), seed 200 + s;
+- cold: digits (every row), seed s, ``--epochs`` epochs; warm-related and warm-unrelated: the same
+  run with ``search.warm_start`` naming a source's run directory.
+Score: the best validation loss after k trials; trials to reach: the first k at which a warm run's
+best is at least as good as the cold run's after all of its trials. Points: the validation accuracy
+(in percentage points) of the best trial by validation loss, warm minus cold.
+
+Run: ``nice -n 10 .venv/bin/python bench/warm_start.py [--seeds 3] [--trials 40]``; prints a table,
+writes bench/results/warm_start.json, and its last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from knobs import Study
+from knobs.config import load_config
+from knobs.pipeline import Display, run
+from knobs.trial import TrialState
+
+RESULTS = Path(__file__).resolve().parent / "results" / "warm_start.json"
+
+
+def tune(runs_dir: Path, name: str, seed: int, trials: int, **keys) -> tuple[Path, dict]:
+    cfg = load_config(None, {"name": name, "runs_dir": str(runs_dir), "seed": seed, "search.sampler": "bayes",
+                             "search.n_trials": trials, "search.metric": "val_loss", "ensemble.enabled": False,
+                             **keys})
+    start = time.perf_counter()
+    result = run(cfg, display=Display(quiet=True), final_test=False)
+    wall = time.perf_counter() - start
+    study = Study.load(f"sqlite:///{result.path / 'study.db'}", warm_start=keys.get("search.warm_start"))
+    trials_ = sorted((t for t in study.trials if t.number >= 0), key=lambda t: t.number)
+    best, path = None, []  # after each trial: (best val_loss, its val_accuracy)
+    for t in trials_:
+        if t.state == TrialState.COMPLETE and (best is None or t.value < best[0]):
+            best = (t.value, t.attrs.get("val_accuracy"))
+        path.append(best)
+    return result.path, {"name": name, "path": path, "fed": len(study.warm_trials), "wall_s": round(wall, 1)}
+
+
+def at(path: list, k: int) -> tuple[float, float]:
+    return path[min(k, len(path)) - 1]
+
+
+def trials_to_reach(path: list, target: float) -> int | None:
+    return next((k + 1 for k, best in enumerate(path) if best is not None and best[0] <= target), None)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=30)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        for seed in range(args.seeds):
+            related, _ = tune(runs, f"source-related-{seed}", 100 + seed, args.trials, **{"data.rows": 600, "train.epochs": 10})
+            unrelated, _ = tune(runs, f"source-unrelated-{seed}", 200 + seed, args.trials,
+                                **{"data.source": "breast_cancer", "train.epochs": args.epochs})
+            row = {"seed": seed}
+            for arm, source in (("cold", None), ("related", related), ("unrelated", unrelated)):
+                keys = {"train.epochs": args.epochs} | ({"search.warm_start": str(source)} if source else {})
+                _, row[arm] = tune(runs, f"{arm}-{seed}", seed, args.trials, **keys)
+            cold = at(row["cold"]["path"], args.trials)
+            for arm in ("related", "unrelated"):
+                path = row[arm]["path"]
+                row[arm]["to_reach_cold"] = trials_to_reach(path, cold[0])
+                row[arm]["loss_gap_20"] = at(path, 20)[0] - cold[0]
+                row[arm]["points_vs_cold_20"] = 100 * (at(path, 20)[1] - cold[1])
+                row[arm]["points_vs_cold_40"] = 100 * (at(path, args.trials)[1] - cold[1])
+            rows.append(row)
+            print(f"seed {seed}: cold best val_loss {cold[0]:.4f} (acc {cold[1]:.4f}); "
+                  + "; ".join(f"{arm}: fed {row[arm]['fed']}, reaches it at trial {row[arm]['to_reach_cold']}, "
+                              f"best at 20 {at(row[arm]['path'], 20)[0]:.4f} ({row[arm]['points_vs_cold_20']:+.2f} pts), "
+                              f"at {args.trials} {at(row[arm]['path'], args.trials)[0]:.4f} "
+                              f"({row[arm]['points_vs_cold_40']:+.2f} pts)" for arm in ("related", "unrelated")),
+                  flush=True)
+    headline: dict = {"bench": "warm_start", "seeds": args.seeds, "trials": args.trials, "epochs": args.epochs,
+                      "cold_best": [round(at(r["cold"]["path"], args.trials)[0], 4) for r in rows]}
+    for arm in ("related", "unrelated"):
+        reach = [r[arm]["to_reach_cold"] for r in rows]
+        headline[arm] = {
+            "trials_to_reach_cold": reach,
+            "reached_within_20": sum(k is not None and k <= 20 for k in reach),
+            "best_at_20": [round(at(r[arm]["path"], 20)[0], 4) for r in rows],
+            "best_at_end": [round(at(r[arm]["path"], args.trials)[0], 4) for r in rows],
+            "points_vs_cold_at_20": [round(r[arm]["points_vs_cold_20"], 2) for r in rows],
+            "points_vs_cold_at_end": [round(r[arm]["points_vs_cold_40"], 2) for r in rows],
+            "points_vs_cold_at_end_mean": round(statistics.mean(r[arm]["points_vs_cold_40"] for r in rows), 2),
+            "fed": [r[arm]["fed"] for r in rows],
+            "wall_s": [r[arm]["wall_s"] for r in rows],
+        }
+    headline["cold_wall_s"] = [r["cold"]["wall_s"] for r in rows]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"headline": headline, "rows": rows}, indent=1))
+    print(json.dumps(headline))
+    return headline
+
+
+if __name__ == "__main__":
+    main()
