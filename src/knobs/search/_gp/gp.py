@@ -23,7 +23,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from .kernel import matern52, matern52_dr2, sq_dists
+from .kernel import matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
 
 __all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "condition",
            "posterior", "posterior_grad"]
@@ -127,7 +127,7 @@ def neg_log_posterior(
     inv_ls2 = np.exp(-2.0 * raw[:d])
     s2, n2 = np.exp(raw[d]), np.exp(raw[d + 1])
     r2 = D @ inv_ls2
-    M = matern52(r2)
+    M, dM = matern52_with_dr2(r2)
     K = s2 * M
     K[np.diag_indices(n)] += n2 + JITTER
     try:
@@ -138,7 +138,7 @@ def neg_log_posterior(
     K_inv = scipy.linalg.cho_solve(cf, np.eye(n), check_finite=False)
     lml = -0.5 * y @ alpha - np.log(np.diag(cf[0])).sum() - 0.5 * n * np.log(2 * np.pi)
     W = np.outer(alpha, alpha) - K_inv
-    G = W * (s2 * matern52_dr2(r2))
+    G = W * (s2 * dM)
     grad_ls = -inv_ls2 * (G.reshape(-1) @ D.reshape(n * n, d))
     grad = np.concatenate([grad_ls, [0.5 * np.sum(W * K) - 0.5 * np.trace(W) * (n2 + JITTER),
                                      0.5 * np.trace(W) * n2]])
@@ -194,7 +194,7 @@ def condition(gp: GP, X_new: np.ndarray, y_new: np.ndarray) -> GP:
 
 def posterior(gp: GP, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and variance of the latent function at Xq: (m,), (m,)."""
-    Ks = gp.signal_var * matern52(sq_dists(Xq, gp.X, gp.is_cat) @ gp.inv_ls2)
+    Ks = gp.signal_var * matern52(scaled_sq_dists(Xq, gp.X, gp.is_cat, gp.inv_ls2))
     V = scipy.linalg.solve_triangular(gp.L, Ks.T, lower=True, check_finite=False)
     var = gp.signal_var - np.einsum("nm,nm->m", V, V)
     return Ks @ gp.alpha, np.maximum(var, 1e-12)
@@ -207,9 +207,10 @@ def posterior_grad(
     diff = Xq[:, None, :] - gp.X[None, :, :]
     D = np.where(gp.is_cat, (diff != 0.0).astype(float), diff * diff)
     r2 = D @ gp.inv_ls2
-    Ks = gp.signal_var * matern52(r2)
+    M, dM = matern52_with_dr2(r2)
+    Ks = gp.signal_var * M
     # dKs/dXq: (m, n, d); categorical dims have no gradient.
-    dKs = (2.0 * gp.signal_var * matern52_dr2(r2))[:, :, None] * diff * np.where(gp.is_cat, 0.0, gp.inv_ls2)
+    dKs = (2.0 * gp.signal_var * dM)[:, :, None] * diff * np.where(gp.is_cat, 0.0, gp.inv_ls2)
     B = scipy.linalg.cho_solve((gp.L, True), Ks.T, check_finite=False).T
     mean = Ks @ gp.alpha
     var = gp.signal_var - np.einsum("mn,mn->m", Ks, B)
