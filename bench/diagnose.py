@@ -144,7 +144,11 @@ def main(argv: list[str] | None = None) -> dict:
         **{f"{c['model']}_overhead_pct_{rate}": c[f"overhead_pct_{rate}"] for c in costs
            for rate in ("default", "diagnose")},
     }
-    if not args.only:
+    if not args.only:  # NOTE: --repeats 0 keeps the overhead figures the file already has
+        old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        if not costs:
+            costs = old.get("overhead", [])
+            headline.update({k: v for k, v in old.get("headline", {}).items() if "overhead" in k})
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps({"headline": headline, "rows": rows, "overhead": costs}, indent=1))
     print(json.dumps(headline))
