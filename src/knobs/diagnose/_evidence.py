@@ -26,6 +26,7 @@ from knobs.diagnose._curvature import stability_edge, top_eigenvalue
 from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
 from knobs.train import Diverged, Trainer
+from knobs.train._device import resolve_device
 from knobs.watch import Watch
 
 __all__ = ["CURVATURE_ROWS", "Settings", "affine", "gradient_geometry", "lr_probe", "model_checks", "reference",
@@ -117,20 +118,24 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     """The gradient noise scale (``knobs.diagnose._noise``) and the top Hessian eigenvalue against
     the optimizer's stability edge (``knobs.diagnose._curvature``), both at initialization, in
     training mode, with the training loss (unweighted)."""
-    net = copy.deepcopy(model).cpu().train()
+    device = resolve_device(s.device)
+    net = copy.deepcopy(model).to(device).train()
     X, y = train[0], train[1]
     loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"]
     params = [p for p in net.parameters() if p.requires_grad]
     out: dict[str, Any] = {"noise": None, "curvature": None}
     if not params:
         return out
-    torch.manual_seed(s.seed)
     rows = torch.randperm(len(y), generator=torch.Generator().manual_seed(s.seed))[:CURVATURE_ROWS]
-    try:
-        out["noise"] = noise_scale(lambda idx: loss_fn(net(X[idx]), y[idx]), params, n=len(y), seed=s.seed)
-        top = top_eigenvalue(lambda: loss_fn(net(X[rows]), y[rows]), params, seed=s.seed)
-    except RuntimeError as error:  # NOTE: a custom autograd.Function without a double backward
-        return {"noise": None, "curvature": {"eigenvalue": None, "error": str(error).splitlines()[0]}}
+    loss = lambda idx: loss_fn(net(X[idx].to(device)), y[idx].to(device))  # noqa: E731
+    # NOTE: dropout draws from torch's global generator: seeded here, and the caller's state given back
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(s.seed)
+        try:
+            out["noise"] = noise_scale(loss, params, n=len(y), seed=s.seed)
+            top = top_eigenvalue(lambda: loss(rows), params, seed=s.seed)
+        except RuntimeError as error:  # NOTE: a custom autograd.Function without a double backward
+            return {"noise": None, "curvature": {"eigenvalue": None, "error": str(error).splitlines()[0]}}
     edge = stability_edge(s.optimizer, s.lr, s.optimizer_options)
     out["curvature"] = {**top, "rows": len(rows), "edge": None if edge is None else edge["edge"],
                         "edge_rule": None if edge is None else edge["rule"]}

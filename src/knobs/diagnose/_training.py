@@ -150,9 +150,9 @@ def geometry(ev: dict) -> dict[str, Any]:
     known = lr_eff is not None and noise.get("resolved") and b_simple and eps_max
     eps_opt = eps_max / (1 + b_simple / batch) if known else None
     sharp, edge = curv.get("eigenvalue"), curv.get("edge")
-    return {"lr": s["lr"], "lr_eff": lr_eff, "batch_size": batch, "b_simple": b_simple, "b_simple_resolved": noise.get("resolved"),
-            "eps_max": eps_max, "eps_opt": eps_opt, "sharpness": sharp, "edge": edge,
-            "edge_rule": curv.get("edge_rule"),
+    return {"lr": s["lr"], "lr_eff": lr_eff, "batch_size": batch, "b_simple": b_simple,
+            "b_simple_resolved": noise.get("resolved"), "eps_max": eps_max, "eps_opt": eps_opt,
+            "sharpness": sharp, "edge": edge, "edge_rule": curv.get("edge_rule"),
             "noise_dominated": bool(eps_opt and batch < b_simple and lr_eff > eps_opt),
             "beyond_edge": bool(lr_eff is not None and sharp and edge and sharp > edge),
             "far_below_optimum": bool(eps_opt and lr_eff * LR_FACTOR < eps_opt)}
@@ -169,11 +169,11 @@ def probe_factors(ev: dict) -> list[float]:
     10 when the run fit too little (a rate far too high can also stall quietly, e.g. by killing
     every ReLU)."""
     sym, geo = symptoms(ev), geometry(ev)
-    if unstable(sym) or ((geo["beyond_edge"] or geo["noise_dominated"]) and not sym["underfit"]):
+    if unstable(sym):
         return [1 / LR_FACTOR]
     if sym["underfit"]:
         return [1 / LR_FACTOR, LR_FACTOR]
-    return []
+    return [1 / LR_FACTOR] if geo["beyond_edge"] or geo["noise_dominated"] else []
 
 
 # ---- the loss curve ----------------------------------------------------------------------------
@@ -197,10 +197,10 @@ def noisy_findings(ev: dict) -> list[Finding]:
         return []
     return [finding("noisy_loss", "warning",
                     f"at batch size {geo['batch_size']} and lr {ev['settings']['lr']:g} the SGD steps are mostly "
-                    f"noise: a batch's gradient carries {_signal(geo):.0%} signal, and the step {geo['lr_eff']:.3g} is "
-                    f"above the best one for this noise, ε_max / (1 + B_simple / B) = {geo['eps_opt']:.3g}; the same training at lr "
-                    f"{lower['lr']:g} ends with validation loss {lower['final_val_loss']:.4g} instead of "
-                    f"{mine[-1]:.4g}" + _batch_advice(geo),
+                    f"noise: a batch's gradient carries {_signal(geo):.0%} signal, and the step "
+                    f"{geo['lr_eff']:.3g} is above the best one for this noise, ε_max / (1 + B_simple / B) = "
+                    f"{geo['eps_opt']:.3g}; the same training at lr {lower['lr']:g} ends with validation loss "
+                    f"{lower['final_val_loss']:.4g} instead of {mine[-1]:.4g}" + _batch_advice(geo),
                     {"lr_div10": lower, **common})]
 
 
@@ -218,7 +218,8 @@ def _batch_advice(geo: dict) -> str:
     advice = (f"; the gradient noise scale B_simple = tr(Σ)/|G|² is {bound}{b_simple:.0f} rows at initialization "
               f"(McCandlish et al. 2018): use a batch of about {b_simple:.0f} rows")
     if geo["eps_opt"]:
-        advice += f", or at batch size {geo['batch_size']} a learning rate of at most {geo['eps_opt'] * geo['lr'] / geo['lr_eff']:.2g}"
+        lr = geo["eps_opt"] * geo["lr"] / geo["lr_eff"]  # the step ε_opt in the optimizer's own lr
+        advice += f", or at batch size {geo['batch_size']} a learning rate of at most {lr:.2g}"
     return advice
 
 
