@@ -39,9 +39,11 @@ class Problem:
     name: str
     params: dict[str, P]
     objective: Callable[[dict[str, Any]], float]
-    kind: str  # "synthetic" or "sklearn"
+    family: str  # "synthetic", "sklearn", or a real-training family of problems_real.py
     note: str = ""
     optimum: float | None = field(default=None)
+    # NOTE: "dev" problems may be looked at while tuning a sampler; "check" ones never are.
+    split: str = "dev"
 
     def space(self):
         from knobs.space import Choice, Float, Int, Space
@@ -97,6 +99,26 @@ def log_rosenbrock(c: dict) -> float:
     return 100.0 * (u[1] - u[0] ** 2) ** 2 + (1.0 - u[0]) ** 2
 
 
+def levy(c: dict) -> float:
+    """Levy's function (any dimension), x in [-10, 10]: many local minima, global 0 at x = 1."""
+    w = 1.0 + (np.array([c[f"x{i}"] for i in range(len(c))]) - 1.0) / 4.0
+    body = np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2))
+    return float(np.sin(np.pi * w[0]) ** 2 + body + (w[-1] - 1) ** 2 * (1 + np.sin(2 * np.pi * w[-1]) ** 2))
+
+
+def log_rosenbrock_chain(c: dict) -> float:
+    """The chained Rosenbrock valley in log10 coordinates (x0..x3 in [1e-5, 1] map to [-2, 2]):
+    the shape of lr x weight-decay x ... interactions, in 4-D."""
+    u = np.array([(math.log10(c[f"x{i}"]) + 2.5) / 1.25 for i in range(len(c))])
+    return float(np.sum(100.0 * (u[1:] - u[:-1] ** 2) ** 2 + (1.0 - u[:-1]) ** 2))
+
+
+def styblinski_tang(c: dict) -> float:
+    """Styblinski-Tang, x in [-5, 5]: 2^d local minima, global -39.166 d at x = -2.9035."""
+    x = np.array([c[f"x{i}"] for i in range(len(c))])
+    return float(0.5 * np.sum(x**4 - 16 * x**2 + 5 * x))
+
+
 _MIXED = {"relu": (0.0, 5.0, 3.0, -2.0), "tanh": (0.3, 3.0, 6.0, -3.0), "gelu": (0.1, 6.0, 4.0, -2.5)}
 
 
@@ -128,9 +150,9 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
     from sklearn import datasets
     from sklearn.preprocessing import StandardScaler
 
-    if name == "digits":
+    if name in ("digits", "digits600"):
         X, y = datasets.load_digits(return_X_y=True)
-        idx = np.random.default_rng(0).permutation(len(y))[:900]
+        idx = np.random.default_rng(0).permutation(len(y))[:900 if name == "digits" else 600]
         return X[idx] / 16.0, y[idx]
     loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[name]
     X, y = loader(return_X_y=True)
@@ -156,40 +178,61 @@ def svc(data: str) -> Callable[[dict], float]:
     return objective
 
 
-def rf_wine(c: dict) -> float:
-    from sklearn.ensemble import RandomForestClassifier
-    model = RandomForestClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
-                                   min_samples_leaf=c["min_samples_leaf"],
-                                   max_features=c["max_features"], random_state=0, n_jobs=1)
-    return -_cv_score(model, "wine", "neg_log_loss")
+def rf(data: str) -> Callable[[dict], float]:
+    def objective(c: dict) -> float:
+        from sklearn.ensemble import RandomForestClassifier
+        model = RandomForestClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
+                                       min_samples_leaf=c["min_samples_leaf"],
+                                       max_features=c["max_features"], random_state=0, n_jobs=1)
+        return -_cv_score(model, data, "neg_log_loss")
+    return objective
 
 
-def hgb_cancer(c: dict) -> float:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    model = HistGradientBoostingClassifier(
-        learning_rate=c["learning_rate"], max_iter=c["max_iter"], max_leaf_nodes=c["max_leaf_nodes"],
-        min_samples_leaf=c["min_samples_leaf"], l2_regularization=c["l2"], random_state=0)
-    return -_cv_score(model, "breast_cancer", "neg_log_loss")
+def hgb(data: str) -> Callable[[dict], float]:
+    def objective(c: dict) -> float:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        model = HistGradientBoostingClassifier(
+            learning_rate=c["learning_rate"], max_iter=c["max_iter"], max_leaf_nodes=c["max_leaf_nodes"],
+            min_samples_leaf=c["min_samples_leaf"], l2_regularization=c["l2"], random_state=0)
+        return -_cv_score(model, data, "neg_log_loss")
+    return objective
 
 
 def mlp_digits(c: dict) -> float:
     from sklearn.neural_network import MLPClassifier
     model = MLPClassifier((c["width"],), activation=c["activation"], alpha=c["alpha"],
-                          learning_rate_init=c["lr"], batch_size=c["batch_size"], max_iter=25,
+                          learning_rate_init=c["lr"], batch_size=c["batch_size"], max_iter=10,
                           random_state=0)
-    return -_cv_score(model, "digits", "neg_log_loss")
+    return -_cv_score(model, "digits600", "neg_log_loss")
 
 
-def logreg_cancer(c: dict) -> float:
-    from sklearn.linear_model import LogisticRegression
-    model = LogisticRegression(C=c["C"], penalty=c["penalty"], solver="liblinear",
-                               class_weight=None if c["class_weight"] == "none" else "balanced",
-                               intercept_scaling=c["intercept_scaling"])
-    return -_cv_score(model, "breast_cancer", "neg_log_loss")
+def logreg(data: str) -> Callable[[dict], float]:
+    def objective(c: dict) -> float:
+        from sklearn.linear_model import LogisticRegression
+        model = LogisticRegression(C=c["C"], penalty=c["penalty"], solver="liblinear",
+                                   class_weight=None if c["class_weight"] == "none" else "balanced",
+                                   intercept_scaling=c["intercept_scaling"])
+        return -_cv_score(model, data, "neg_log_loss")
+    return objective
 
 
 _UNIT6 = {f"x{i}": P("float", 0.0, 1.0) for i in range(6)}
+_RF = {"n_estimators": P("int", 5, 60, log=True), "max_depth": P("int", 1, 12),
+       "min_samples_leaf": P("int", 1, 20), "max_features": P("float", 0.05, 1.0)}
+_HGB = {"learning_rate": P("float", 1e-3, 1.0, log=True), "max_iter": P("int", 10, 80),
+        "max_leaf_nodes": P("int", 2, 64, log=True), "min_samples_leaf": P("int", 1, 60, log=True),
+        "l2": P("float", 1e-6, 10.0, log=True)}
+_LOGREG = {"C": P("float", 1e-4, 1e3, log=True), "penalty": P("choice", options=("l1", "l2")),
+           "class_weight": P("choice", options=("none", "balanced")),
+           "intercept_scaling": P("float", 0.1, 10.0, log=True)}
+_SVC = {"C": P("float", 1e-3, 1e3, log=True), "gamma": P("float", 1e-5, 1e1, log=True)}
 
+def _unit_box(d: int, low: float, high: float, log: bool = False) -> dict[str, P]:
+    return {f"x{i}": P("float", low, high, log=log) for i in range(d)}
+
+
+# NOTE: every problem here except the "check" ones is the set the Bayes defaults were tuned on
+# (issue 3); the "check" problems were added with issue 17 and must never be tuned on.
 PROBLEMS: dict[str, Problem] = {p.name: p for p in [
     Problem("branin", {"x1": P("float", -5.0, 10.0), "x2": P("float", 0.0, 15.0)}, branin,
             "synthetic", "2-D, three global minima", optimum=0.397887),
@@ -206,23 +249,27 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in [
                             "beta2": P("float", 0.9, 0.9999, when={"optimizer": "adam"}),
                             "lr": P("float", 1e-5, 1.0, log=True), "wd": P("float", 1e-6, 1e-1, log=True)},
             conditional, "synthetic", "parameters active only for one optimizer"),
-    Problem("svc_digits", {"C": P("float", 1e-3, 1e3, log=True), "gamma": P("float", 1e-5, 1e1, log=True)},
-            svc("digits"), "sklearn", "SVC error rate, 900 digits, 3-fold CV"),
-    Problem("svc_cancer", {"C": P("float", 1e-3, 1e3, log=True), "gamma": P("float", 1e-5, 1e1, log=True)},
-            svc("breast_cancer"), "sklearn", "SVC error rate, breast cancer, 3-fold CV"),
-    Problem("rf_wine", {"n_estimators": P("int", 5, 60, log=True), "max_depth": P("int", 1, 12),
-                        "min_samples_leaf": P("int", 1, 20), "max_features": P("float", 0.05, 1.0)},
-            rf_wine, "sklearn", "random forest log loss, wine, 3-fold CV"),
-    Problem("hgb_cancer", {"learning_rate": P("float", 1e-3, 1.0, log=True), "max_iter": P("int", 10, 80),
-                           "max_leaf_nodes": P("int", 2, 64, log=True), "min_samples_leaf": P("int", 1, 60, log=True),
-                           "l2": P("float", 1e-6, 10.0, log=True)},
-            hgb_cancer, "sklearn", "histogram boosting log loss, breast cancer, 3-fold CV"),
+    Problem("levy4", _unit_box(4, -10.0, 10.0), levy, "synthetic", "Levy 4-D, multimodal", optimum=0.0),
+    Problem("levy6", _unit_box(6, -10.0, 10.0), levy, "synthetic", "Levy 6-D, multimodal", optimum=0.0,
+            split="check"),
+    Problem("log_rosenbrock4", _unit_box(4, 1e-5, 1.0, log=True), log_rosenbrock_chain, "synthetic",
+            "chained Rosenbrock valley on four log axes", optimum=0.0, split="check"),
+    Problem("styblinski_tang5", _unit_box(5, -5.0, 5.0), styblinski_tang, "synthetic",
+            "Styblinski-Tang 5-D, 32 local minima", optimum=-39.16617 * 5, split="check"),
+    Problem("svc_digits", _SVC, svc("digits"), "sklearn", "SVC error rate, 900 digits, 3-fold CV"),
+    Problem("svc_cancer", _SVC, svc("breast_cancer"), "sklearn", "SVC error rate, breast cancer, 3-fold CV"),
+    Problem("rf_wine", _RF, rf("wine"), "sklearn", "random forest log loss, wine, 3-fold CV"),
+    Problem("hgb_cancer", _HGB, hgb("breast_cancer"), "sklearn",
+            "histogram boosting log loss, breast cancer, 3-fold CV"),
     Problem("mlp_digits", {"width": P("int", 8, 128, log=True), "activation": P("choice", options=("relu", "tanh")),
                            "alpha": P("float", 1e-6, 1e-1, log=True), "lr": P("float", 1e-4, 1e-1, log=True),
                            "batch_size": P("int", 16, 256, log=True)},
-            mlp_digits, "sklearn", "MLP log loss, 900 digits, 25 epochs, 3-fold CV"),
-    Problem("logreg_cancer", {"C": P("float", 1e-4, 1e3, log=True), "penalty": P("choice", options=("l1", "l2")),
-                              "class_weight": P("choice", options=("none", "balanced")),
-                              "intercept_scaling": P("float", 0.1, 10.0, log=True)},
-            logreg_cancer, "sklearn", "logistic regression log loss, breast cancer, 3-fold CV"),
+            mlp_digits, "sklearn", "MLP log loss, 600 digits, 10 epochs, 3-fold CV"),
+    Problem("logreg_cancer", _LOGREG, logreg("breast_cancer"), "sklearn",
+            "logistic regression log loss, breast cancer, 3-fold CV"),
+    Problem("svc_wine", _SVC, svc("wine"), "sklearn", "SVC error rate, wine, 3-fold CV", split="check"),
+    Problem("rf_cancer", _RF, rf("breast_cancer"), "sklearn", "random forest log loss, breast cancer, 3-fold CV",
+            split="check"),
+    Problem("hgb_wine", _HGB, hgb("wine"), "sklearn", "histogram boosting log loss, wine, 3-fold CV",
+            split="check"),
 ]}

@@ -160,6 +160,21 @@ def test_schedulers_as_torch_classes_and_callables_step_per_epoch():
         Trainer(schedule=torch.optim.lr_scheduler.StepLR, epochs=1).fit(net(), TRAIN, VAL)
 
 
+def test_one_cycle_and_cyclic_torch_schedulers_step_per_batch_as_torch_documents():
+    """OneCycleLR's total_steps counts batches: stepped per epoch, its LR would barely leave the
+    start of its warm-up; stepped per batch it rises to max_lr and anneals to ~0 by the last step."""
+    spe, epochs = 240 // 32 + 1, 3
+    one_cycle = functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1, total_steps=spe * epochs)
+    history = Trainer(optimizer="sgd", lr=0.1, epochs=epochs, batch_size=32, schedule=one_cycle).fit(net(), TRAIN, VAL)
+    steps = [lr for r in history.records for lr in r["lr_steps"]]
+    assert len(steps) == spe * epochs
+    assert max(steps) == pytest.approx(0.1, rel=1e-2) and steps[-1] < 1e-4
+    cyclic = functools.partial(torch.optim.lr_scheduler.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=spe)
+    history = Trainer(optimizer="sgd", lr=0.1, epochs=2, batch_size=32, schedule=cyclic).fit(net(), TRAIN, VAL)
+    steps = [lr for r in history.records for lr in r["lr_steps"]]
+    assert steps[0] == pytest.approx(0.01) and max(steps) == pytest.approx(0.1, rel=1e-6)
+
+
 def test_a_fit_with_a_torch_scheduler_resumes_on_the_same_curve(tmp_path):
     step = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
 

@@ -33,9 +33,10 @@ Every schedule also takes ``warmup_epochs`` or ``warmup_steps``: the LR ramps li
 steps, step s using (s + 1)/(W + 1) of the schedule's starting LR, then the schedule starts at t=0.
 
 A schedule may also be a ``torch.optim.lr_scheduler`` class or any callable ``optimizer ->
-scheduler`` (``functools.partial(StepLR, step_size=10)``, a lambda): it is stepped once per epoch,
-after validation, as torch's own examples do (``ReduceLROnPlateau`` with the monitored metric),
-and checkpointed like the named ones.
+scheduler`` (``functools.partial(StepLR, step_size=10)``, a lambda): it is stepped as torch's own
+documentation steps it — ``OneCycleLR`` and ``CyclicLR`` after every optimizer step (their
+``total_steps`` / ``step_size_up`` count batches), every other scheduler once per epoch after
+validation (``ReduceLROnPlateau`` with the monitored metric) — and checkpointed like the named ones.
 
 Example:
     >>> import torch
@@ -211,21 +212,29 @@ def _describe(factory: Any) -> str:
     return f"{getattr(factory, '__module__', None) or type(factory).__module__}.{name}"
 
 
+#: torch schedulers whose documentation says to step them after every batch: stepping them per
+#: epoch would stretch a one-cycle over ``total_steps`` epochs (the LR would barely move).
+PER_BATCH_SCHEDULERS = (lrs.OneCycleLR, lrs.CyclicLR)
+
+
 class EpochSchedule(Schedule):
-    """A user's torch scheduler, stepped once per epoch after validation (``ReduceLROnPlateau``
-    with the monitored metric)."""
+    """A user's torch scheduler: once per epoch after validation (``ReduceLROnPlateau`` with the
+    monitored metric), or after every optimizer step for ``PER_BATCH_SCHEDULERS``."""
 
     def __init__(self, name: str, scheduler: Any, monitor: str) -> None:
         plateau = scheduler if isinstance(scheduler, lrs.ReduceLROnPlateau) else None
         super().__init__(name, None if plateau else scheduler, plateau=plateau, monitor=monitor)
+        self.interval = "step" if isinstance(scheduler, PER_BATCH_SCHEDULERS) else "epoch"
 
     def step_batch(self) -> None:
         self.steps += 1
+        if self.interval == "step":
+            self.scheduler.step()
 
     def step_epoch(self, record: dict) -> None:
         if self.plateau is not None:
             self.plateau.step(record[self.monitor])
-        else:
+        elif self.interval == "epoch":
             self.scheduler.step()
 
 

@@ -1,0 +1,99 @@
+"""The search benchmark's problems (bench/problems.py, bench/problems_real.py) and its JSON line.
+
+Why: other engineers tune knobs.Bayes against these tables; a problem whose space is invalid, whose
+objective fails or drifts between calls, or a family missing from the JSON line would silently
+change what they optimize for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("optuna")
+pytest.importorskip("sklearn")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import search  # noqa: E402
+from problems_real import FASHION_DIR, SST2_TRAIN  # noqa: E402
+
+DATA_MISSING = not (FASHION_DIR.exists() and SST2_TRAIN.exists())
+pytestmark = pytest.mark.skipif(DATA_MISSING, reason="Fashion-MNIST (Debian) or SST-2 data missing")
+
+
+@pytest.mark.parametrize("name", list(search.ALL_PROBLEMS))
+def test_space_is_valid_and_objective_finite_and_deterministic(name):
+    problem = search.ALL_PROBLEMS[name]
+    space = problem.space()
+    config = space.sample(np.random.default_rng(7), 1)[0]
+    space.validate(config)
+    first = search._evaluate(problem, config)
+    assert math.isfinite(first), f"{name}: {first} for {config}"
+    assert search._evaluate(problem, config) == first
+
+
+def test_every_family_has_dev_and_check_problems():
+    for family in search.FAMILIES:
+        assert search.select_problems("dev", [family]), family
+        assert search.select_problems("check", [family]), family
+    assert not set(search.select_problems("dev")) & set(search.select_problems("check"))
+
+
+def test_optuna_asks_the_same_space():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    for name in ("model_choice_digits", "sst2_embag", "mlp_solver_cancer"):
+        problem = search.ALL_PROBLEMS[name]
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(8):
+            config = problem.suggest_optuna(study.ask())
+            problem.space().validate(config)  # inactive parameters absent, active ones in range
+
+
+def test_json_line_carries_every_family(tmp_path, capsys):
+    one_per_family = ["levy4", "svc_cancer", "lcbench_digits", "convnet_digits", "model_choice_digits",
+                      "sst2_linear"]
+    search.main(["--set", "dev", "--problems", *one_per_family, "--seeds", "1", "--budgets", "1", "2",
+                 "--optimizers", "knobs.Random", "knobs.Random(qmc)", "--median-configs", "1",
+                 "--timing-reps", "0", "--no-reference", "--out", str(tmp_path / "s.json")])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    families = line["sets"]["dev"]["families"]
+    assert set(families) == set(search.FAMILIES)
+    for family in families.values():
+        assert set(family["score"]) == {"knobs.Random", "knobs.Random(qmc)"}
+        cell = family["score"]["knobs.Random"]["2"]
+        assert math.isfinite(cell["mean"]) and cell["se"] == 0.0  # one seed
+        assert family["suggest_ms_median"]["knobs.Random"] >= 0
+    assert json.loads((tmp_path / "s.json").read_text())["headline"] == line
+
+
+def test_a_factory_is_an_optimizer():
+    import functools
+
+    from knobs.search import Random
+
+    result = search.run_family_table({"mine": functools.partial(Random, qmc=True), "knobs.Random": "knobs.Random"},
+                                     ["levy4"], seeds=2, budgets=(3, 5), reference=None, progress=False,
+                                     median_configs=8)
+    scores = result["sets"]["dev"]["families"]["synthetic"]["score"]
+    assert set(scores) == {"mine", "knobs.Random"} and set(scores["mine"]) == {"3", "5"}
+    assert len(result["runs"]) == 4 and all(len(r["values"]) == 5 for r in result["runs"])
+
+
+def test_merge_makes_one_table_of_runs_made_apart(tmp_path, capsys):
+    common = ["--seeds", "2", "--budgets", "2", "4", "--optimizers", "knobs.Random", "knobs.Random(qmc)",
+              "--median-configs", "4", "--timing-reps", "0", "--no-reference"]
+    search.main(["--set", "dev", "--problems", "levy4", *common, "--out", str(tmp_path / "a.json")])
+    search.main(["--set", "check", "--problems", "levy6", *common, "--out", str(tmp_path / "b.json")])
+    search.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "c.json")])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["sets"]["dev"]["families"]["synthetic"]["problems"] == ["levy4"]
+    assert line["sets"]["check"]["families"]["synthetic"]["problems"] == ["levy6"]
+    saved = json.loads((tmp_path / "c.json").read_text())
+    assert len(saved["runs"]) == 8 and set(saved["medians"]) == {"levy4", "levy6"}
