@@ -280,7 +280,8 @@ def test_explain_downgrades_symptoms_of_a_found_cause():
 
 @pytest.mark.parametrize("symptom, cause", [
     ("gradient_mismatch", "saturation"), ("exploding_gradients", "saturation"), ("lr_too_low", "init_loss"),
-    ("exploding_gradients", "init_loss"), ("underfitting", "no_nonlinearity"), ("gradient_mismatch", "unscaled_inputs")])
+    ("exploding_gradients", "init_loss"), ("underfitting", "no_nonlinearity"), ("gradient_mismatch", "unscaled_inputs"),
+    ("overfitting", "init_loss"), ("noisy_loss", "unscaled_inputs"), ("lr_too_low", "gradient_mismatch")])
 def test_issue_18s_extra_findings_fold_into_their_cause(symptom, cause):
     found = explain([finding(symptom, "warning", "s"), finding(cause, "warning", "c")])
     assert [(f.code, f.severity) for f in found] == [(cause, "warning"), (symptom, "info")]

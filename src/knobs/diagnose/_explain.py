@@ -18,8 +18,8 @@ The table, symptom ← causes, and why each cause explains it:
   (a large output scale trains in the lazy regime, close to its random linearization: Chizat,
   Oyallon and Bach, "On lazy training in differentiable programming", 2019);
 - a model with no nonlinearity explains underfitting and a failed tiny-subset overfit;
-- unscaled inputs or target explain every loss-curve symptom; an LR too high explains noise,
-  dead ReLUs and exploding gradients.
+- unscaled inputs or target explain a bad initial loss, saturation, an LR too high or too low, a
+  noisy loss and a failed fit; an LR too high explains noise, dead ReLUs and exploding gradients.
 
 Example:
     >>> from knobs.diagnose._finding import finding
