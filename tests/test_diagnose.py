@@ -267,6 +267,18 @@ def test_lr_findings_need_the_other_rate_to_do_better():
     assert codes(fit_findings({**slow, "probes": both})) == ["lr_too_high"]      # the better of the two
 
 
+def test_after_an_unstable_run_a_calmer_rate_that_holds_out_better_confirms_lr_too_high():
+    """An SGD run past the stability edge can blow up, then settle into a sharp, memorizing minimum:
+    training loss near 0, validation loss far above the calmer 1/10 run's."""
+    blew = [1.0, 20.0, 5.0, 0.5, 0.1, 0.01, 0.0, 0.0, 0.0]          # epoch 2 passed 4x the first step's 2.3
+    ev = evidence(train=blew, val=[2.0, 30.0, 10.0, 4.0, 3.8, 3.6, 3.6, 3.6, 3.6], train_score=1.0)
+    calm = {"lower": {"lr": 0.001, "diverged": None, "final_train_loss": 0.2, "final_val_loss": 0.05}}
+    found = fit_findings({**ev, "probes": calm})
+    assert codes(found) == ["lr_too_high"] and "validation loss 0.05 instead of 3.6" in found[0].message
+    stable = evidence(val=[2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5])     # a calm run: held-out loss alone
+    assert codes(fit_findings({**stable, "probes": calm})) == []               # does not call the rate too high
+
+
 def test_explain_downgrades_symptoms_of_a_found_cause():
     found = explain([finding("underfitting", "warning", "u"), finding("dead_relu", "warning", "d"),
                      finding("gradient_mismatch", "error", "g"), finding("noisy_loss", "warning", "n")])

@@ -256,7 +256,8 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
     that learned nothing (training loss still near the chance loss) at a step 10x below the best one
     the noise scale allows is too slow as soon as the 10x run gets further at all."""
     run, lr, first, geo = ev["run"], ev["settings"]["lr"], sym["first_loss"], geometry(ev)
-    better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)]
+    better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)
+              or (key == "lower" and unstable(sym) and _better_held_out(probe, ev))]
     higher = ev["probes"].get("higher")
     if not better and higher and _no_learning(ev) and geo["far_below_optimum"] and higher["diverged"] is None \
             and higher["final_train_loss"] is not None and higher["final_train_loss"] < run["final_train_loss"]:
@@ -269,7 +270,7 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
             f"the final model scores {run['train_score']:.3f} on its own training rows")
         return [finding("lr_too_high", "error" if sym["diverged"] else "warning",
                         f"at lr {lr:g} {what}; the same training at lr {probe['lr']:g} ends with training "
-                        f"loss {probe['final_train_loss']:.4g}" + _vs(run) + _edge(geo, lr),
+                        f"loss {probe['final_train_loss']:.4g}" + _vs(run) + _held_out(probe, ev) + _edge(geo, lr),
                         {"lr": lr, "symptoms": sym, "lr_div10": probe, "lr_x10": ev["probes"].get("higher"),
                          "geometry": geo})]
     return [finding("lr_too_low", "warning",
@@ -279,6 +280,13 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
                     + _optimum(geo),
                     {"lr": lr, "symptoms": sym, "lr_x10": probe, "lr_div10": ev["probes"].get("lower"),
                      "geometry": geo})]
+
+
+def _held_out(probe: dict, ev: dict) -> str:
+    mine = _val_losses(ev)
+    if probe.get("final_val_loss") is None or not mine:
+        return ""
+    return f" and validation loss {probe['final_val_loss']:.4g} instead of {mine[-1]:.4g}"
 
 
 def _edge(geo: dict, lr: float) -> str:
@@ -306,6 +314,16 @@ def _better(probe: dict, run: dict, first: float | None) -> bool:
         return True
     gained = first is not None and first - theirs > 0 and first - theirs >= BETTER * (first - mine)
     return theirs * BETTER <= mine or gained
+
+
+def _better_held_out(probe: dict, ev: dict) -> bool:
+    """The other LR trained without diverging and ended with at most 1/``BETTER`` of the validation
+    loss. NOTE: asked of the 1/10 run only after an unstable run, which can blow up and then settle
+    into a sharp, memorizing minimum: a training loss near 0 and a validation loss far above the
+    calmer run's."""
+    mine = _val_losses(ev)
+    theirs = probe.get("final_val_loss")
+    return probe["diverged"] is None and theirs is not None and bool(mine) and theirs * BETTER <= mine[-1]
 
 
 def _instability(sym: dict) -> str:
