@@ -7,7 +7,8 @@ Glossary of the evidence dict ``ev`` (built by ``knobs.diagnose._evidence``):
 - ``ev["task"]``; ``ev["run"]``: ``records`` (the Trainer's epochs), ``diverged`` (None or
   ``{epoch, step, lr}``), ``final_train_loss``, ``train_score`` and ``val_score`` of the final model
   (accuracy, or R² for regression), ``step_losses`` and ``watch`` (``Watch.to_dict()``).
-- ``ev["probes"]``: ``{"lower" | "higher": lr_probe(...)}``, the same training at 1/10 or 10x the LR.
+- ``ev["probes"]``: ``{"lower" | "higher": lr_probe(...)}``, the same training at 1/10 or 10x the LR
+  (``final_train_loss``, ``final_val_loss``, ``diverged``).
 - ``ev["reference"]``: the scikit-learn reference, ``score`` its best validation score.
 - ``ev["n_val"]``: validation rows (the standard error of a validation score).
 - ``ev["chance_loss"]``: the loss of an uninformed model, ln C (classification) or Var(y)
