@@ -375,6 +375,7 @@ def test_geometry_noise_dominated_and_past_the_edge():
     assert geo["eps_opt"] == pytest.approx(1.1 / 43) and geo["noise_dominated"] and not geo["beyond_edge"]
     assert not geometry(geo_evidence(lr=0.02))["noise_dominated"]           # below the best step
     assert not geometry(geo_evidence(batch=64))["noise_dominated"]          # the batch is above B_simple
+    assert not geometry(geo_evidence(batch=8, lr=0.5))["noise_dominated"]   # 1 part signal to 5 of noise
     assert not geometry(geo_evidence(optimizer="adam"))["noise_dominated"]  # SGD's step theory only
     assert geometry(geo_evidence(lr=1.0, batch=64))["beyond_edge"]          # 4 > 2 / 1
     assert probe_factors(geo_evidence()) == [pytest.approx(0.1)]            # asks for the 1/10 run early

@@ -479,8 +479,9 @@ SETUPS: list[Setup] = [
     Setup("regression_lr_too_high", ("lr_too_high",), lambda: mlp(d=10, classes=1, width=32), diabetes,
           {**_SGD, "task": "regression", "lr": 0.5}, "regression with SGD at 10x the working LR"),
     Setup("regression_sgd_past_the_edge", ("lr_too_high",), lambda: mlp(d=10, classes=1, width=32), diabetes,
-          {"task": "regression", "optimizer": "sgd", "lr": 0.1, "batch_size": 32, "epochs": 10},
-          "regression by plain SGD at lr 0.1, past 2 / λ_max of the loss at initialization"),
+          {"task": "regression", "optimizer": "sgd", "lr": 0.3, "batch_size": 32, "epochs": 10},
+          "regression by plain SGD at lr 0.3, five times past 2 / λ_max of the loss at initialization (beyond "
+          "the catapult range up to about 4 / λ_max where a run can still settle: Lewkowycz et al. 2020)"),
     Setup("nesterov_lr_too_high", ("lr_too_high",), lambda: mlp(d=30, classes=2, width=32), cancer,
           {"optimizer": "nesterov", "lr": 1.0, "batch_size": 32, "epochs": 10}, "Nesterov momentum at lr 1"),
     Setup("plain_sgd_past_the_edge", ("lr_too_high",), lambda: mlp(d=13, classes=3, width=32), wine,

@@ -66,6 +66,11 @@ SE_MULTIPLE = 2.0
 # against chance's 0.10; for regression it explains a tenth of the variance (R² = 0.1). No model
 # size fixes that: the optimizer did not move it.
 NO_LEARNING = 0.9
+# NOTE: a step's gradient is dominated by noise when tr(Σ)/B, its noise, is an order of magnitude
+# above |G|², its signal: B ≤ B_simple / 10 (McCandlish et al. 2018; the factor of 10 by which
+# rates are searched). Between B_simple/10 and B_simple, steps lose at most half their progress
+# to noise, the trade of time for data that any batch below the critical one makes.
+NOISE_FACTOR = 10.0
 
 
 def score_se(score: float, n: int, task: str) -> float:
@@ -141,8 +146,9 @@ def geometry(ev: dict) -> dict[str, Any]:
     - ``lr_eff``: the step per unit of steady gradient, ``lr (1 − dampening) / (1 − momentum)``
       (None for adaptive optimizers, to which the rest does not apply);
     - ``eps_opt``: the best step for this batch, ``ε_max / (1 + B_simple / B)``;
-    - ``noise_dominated``: the batch is below the noise scale (a step's gradient is more noise than
-      signal) and the step above ``eps_opt``, where a smaller step would make more progress;
+    - ``noise_dominated``: the batch is ``NOISE_FACTOR`` times below the noise scale (a step's
+      gradient is at least 10 parts noise to 1 of signal) and the step above ``eps_opt``, where a
+      smaller step would make more progress;
     - ``beyond_edge``: the sharpness exceeds the stability edge (2 / lr for plain SGD).
     """
     s, noise, curv = ev["settings"], ev.get("noise") or {}, ev.get("curvature") or {}
@@ -154,7 +160,7 @@ def geometry(ev: dict) -> dict[str, Any]:
     return {"lr": s["lr"], "lr_eff": lr_eff, "batch_size": batch, "b_simple": b_simple,
             "b_simple_resolved": noise.get("resolved"), "eps_max": eps_max, "eps_opt": eps_opt,
             "sharpness": sharp, "edge": edge, "edge_rule": curv.get("edge_rule"),
-            "noise_dominated": bool(eps_opt and batch < b_simple and lr_eff > eps_opt),
+            "noise_dominated": bool(eps_opt and batch * NOISE_FACTOR <= b_simple and lr_eff > eps_opt),
             "beyond_edge": bool(lr_eff is not None and sharp and edge and sharp > edge),
             "far_below_optimum": bool(eps_opt and lr_eff * LR_FACTOR < eps_opt)}
 
