@@ -1,12 +1,11 @@
 """``knobs.diagnose`` reads the in-memory forms the Trainer reads: dicts, sample weights, and one
-clear message for what it cannot diagnose."""
+clear message for what it cannot diagnose (DataLoaders: tests/test_diagnose_api.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 import knobs
 from knobs.errors import DataError
@@ -49,8 +48,6 @@ def test_sample_weights_reach_the_training_runs():
 
 
 def test_what_diagnose_cannot_read_gets_one_message():
-    with pytest.raises(DataError, match="in memory.*got a DataLoader"):
-        knobs.diagnose(model(), DataLoader(TensorDataset(*TRAIN)), VAL, **SETTINGS)
     with pytest.raises(DataError, match=r"holds 2 inputs \(\(X1, X2, \.\.\.\), y\)"):
         knobs.diagnose(model(), ((TRAIN[0], TRAIN[0]), TRAIN[1]), VAL, **SETTINGS)
     with pytest.raises(DataError, match=r"diagnose: val: a batch is a tuple of 4 items.*diagnose takes an \(X, y\) pair"):

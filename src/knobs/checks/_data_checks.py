@@ -3,9 +3,14 @@
 Each check returns a ``CheckResult`` (passing ones too, so a report shows what was verified):
 
 - ``finite``: NaN or inf anywhere (NaN propagates into the loss within a step).
-- ``constant_features``: columns constant over the training rows (they carry no signal).
+- ``constant_features``: columns constant over the training rows (they carry no signal). For
+  images, pixels constant across the dataset (the blank borders of digits or MNIST) are normal:
+  they fail only when at least half of every image is constant (a loading fault: an empty
+  channel, blank images).
 - ``feature_scale``: columns with a mean or std beyond ``scale_limit`` (10 for raw data; 3 after
   the given standardizer, on every split) — unscaled inputs slow or break gradient descent.
+  Token ids are indices into an embedding table, not measurements: their scale (and constancy)
+  is not checked.
 - ``labels``: class labels outside ``0..C-1`` or not integers.
 - ``target_scale`` (regression): a target with a mean or std beyond 10 — an untrained model
   predicts about 0, so its loss starts near mean² + variance and the output layer spends its
@@ -38,7 +43,8 @@ TARGET_LIMIT = 10.0
 
 
 def check_data(data, n_classes: int | None = None, *, task: str | None = None, standardizer=None,
-               scale_limit: float | None = None, max_imbalance: float = 3.0) -> list[CheckResult]:
+               scale_limit: float | None = None, max_imbalance: float = 3.0,
+               inputs: str | None = None) -> list[CheckResult]:
     """Run every data check over the splits.
 
     Args:
@@ -53,6 +59,9 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
         scale_limit: the largest acceptable |mean| or std of a column (default 10 raw, 3 after
             standardization).
         max_imbalance: the largest acceptable ratio of training class counts.
+        inputs: ``"features"``, ``"pixels"`` or ``"tokens"`` (ids into an embedding table); the
+            checks speak of columns, pixels or tokens. Default: pixels for 4-D inputs ``(n, C, H,
+            W)``, else features.
 
     Returns:
         One ``CheckResult`` per check, in the order of the module doc (``labels`` and
@@ -65,8 +74,12 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
     if isinstance(data, Dataset):
         task, n_classes = task or data.task, n_classes if n_classes is not None else data.n_classes
     pairs = _as_pairs(data)
+    kind = _kind(inputs, pairs)
     limit = scale_limit if scale_limit is not None else (10.0 if standardizer is None else 3.0)
-    results = [_finite(pairs), _constant(pairs), _scale(pairs, standardizer, limit)]
+    if kind == "tokens":
+        results = [_finite(pairs), *_token_results()]
+    else:
+        results = [_finite(pairs), _constant(pairs, kind), _scale(pairs, standardizer, limit, kind)]
     if (task or _infer_task(pairs, n_classes)) == "classification":
         if n_classes is None:
             n_classes = int(max(np.nanmax(y) for _, y in pairs.values())) + 1
@@ -74,6 +87,25 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
     else:
         results.append(_target_scale(pairs, TARGET_LIMIT))
     return results + [_duplicates(pairs)]
+
+
+_KINDS = ("features", "pixels", "tokens")
+#: an image with at least this share of its pixels constant over the dataset is mostly blank
+BLANK_SHARE = 0.5
+
+
+def _kind(inputs: str | None, pairs: Pairs) -> str:
+    if inputs is None:
+        return "pixels" if next(iter(pairs.values()))[0].ndim == 4 else "features"
+    if inputs not in _KINDS:
+        raise ConfigError(f"check_data: inputs must be one of {', '.join(_KINDS)}, got {inputs!r}")
+    return inputs
+
+
+def _token_results() -> list[CheckResult]:
+    why = "token ids index an embedding table: they have no scale to standardize and no column to drop"
+    return [CheckResult("constant_features", True, "info", {"inputs": "tokens"}, "not checked for token ids", why),
+            CheckResult("feature_scale", True, "info", {"inputs": "tokens"}, "not checked for token ids", why)]
 
 
 def _infer_task(pairs: Pairs, n_classes: int | None) -> str:
@@ -141,12 +173,14 @@ def _finite(pairs: Pairs) -> CheckResult:
                        f"non-finite features — {where}; drop or impute those rows")
 
 
-def _constant(pairs: Pairs) -> CheckResult:
+def _constant(pairs: Pairs, kind: str = "features") -> CheckResult:
     name, (X, _) = next(iter(pairs.items()))
     mean, std = _moments(_columns(X))
     constant = np.flatnonzero(is_constant(mean, std))
     measured = {"split": name, "n_constant": len(constant), "columns": constant[:_SHOWN].tolist(),
-                "n_features": len(mean)}
+                "n_features": len(mean), "inputs": kind}
+    if kind == "pixels":
+        return _constant_pixels(measured, name)
     if not len(constant):
         return CheckResult("constant_features", True, "info", measured,
                            "every feature varies in training", "every feature varies over the training rows")
@@ -155,7 +189,20 @@ def _constant(pairs: Pairs) -> CheckResult:
                        f"(columns {measured['columns']}); they carry no signal — drop them")
 
 
-def _scale(pairs: Pairs, standardizer, limit: float) -> CheckResult:
+def _constant_pixels(measured: dict, name: str) -> CheckResult:
+    """Constant pixels matter only when they are most of the image."""
+    n, total = measured["n_constant"], measured["n_features"]
+    expected = f"under {BLANK_SHARE:.0%} of the pixels constant over the {name} images"
+    if n < BLANK_SHARE * total:
+        return CheckResult("constant_features", True, "info", measured, expected,
+                           f"{n} of {total} pixels are constant over the {name} images (blank borders are "
+                           f"normal)")
+    return CheckResult("constant_features", False, "warning", measured, expected,
+                       f"{n} of {total} pixels are constant over every {name} image: most of each image is "
+                       f"blank; check the loading (an empty channel, images read as zeros, a wrong crop)")
+
+
+def _scale(pairs: Pairs, standardizer, limit: float, kind: str = "features") -> CheckResult:
     measured = {}
     for name, (X, _) in pairs.items():
         Xs = standardizer.transform(X) if standardizer is not None else X
@@ -170,14 +217,18 @@ def _scale(pairs: Pairs, standardizer, limit: float) -> CheckResult:
     if not over:
         return CheckResult("feature_scale", True, "info", measured, expected,
                            f"{state} feature scales are within {limit:g}")
-    where = "; ".join(f"{name}: {m['n_over']} columns (worst column {m['worst_column']}: |mean| "
+    unit = "pixels" if kind == "pixels" else "columns"
+    where = "; ".join(f"{name}: {m['n_over']} {unit} (worst {unit[:-1]} {m['worst_column']}: |mean| "
                       f"{m['max_abs_mean']:.4g}, std {m['max_std']:.4g})" for name, m in over.items())
     fix = ("standardize the features with statistics fitted on the training split"
            if standardizer is None else
            "the training statistics do not fit these rows: the splits come from different "
            "distributions, or a near-constant training feature blows up")
+    what = f"{state} pixels" if kind == "pixels" else f"{state} features"
+    if kind == "pixels" and standardizer is None:
+        fix = "scale the pixels to [0, 1] (divide by 255) or standardize them with the training mean and std"
     return CheckResult("feature_scale", False, "warning", measured, expected,
-                       f"{state} features far from mean 0 / std 1 — {where}; {fix}")
+                       f"{what} far from mean 0 / std 1 — {where}; {fix}")
 
 
 def _labels(pairs: Pairs, n_classes: int) -> CheckResult:

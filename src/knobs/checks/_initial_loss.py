@@ -34,6 +34,7 @@ def check_initial_loss(
     seeds: Sequence[int] = (0, 1, 2),
     tolerance: float = 0.5,
     n_samples: int = 512,
+    inputs: str = "features",
 ) -> CheckResult:
     """Compare the untrained model's loss with its expected value.
 
@@ -45,6 +46,8 @@ def check_initial_loss(
         seeds: one fresh model per seed; the mean loss is judged.
         tolerance: passes when ``|mean / expected - 1| <= tolerance``.
         n_samples: rows used (a seeded, class-balanced pick), to keep the check fast.
+        inputs: ``"features"``, ``"pixels"`` or ``"tokens"``: what a failure's advice names besides
+            the output layer (standardize features, scale pixels; token ids have no scale).
 
     Returns:
         A ``CheckResult`` with the per-seed losses, their mean, the expected value and the ratio.
@@ -54,6 +57,8 @@ def check_initial_loss(
         True
     """
     check_task(task)
+    if inputs not in _INPUT_ADVICE:
+        raise ConfigError(f"check_initial_loss: inputs must be one of {', '.join(_INPUT_ADVICE)}, got {inputs!r}")
     rows = pick(np.asarray(y), n_samples, seed=0, stratify=task == "classification")
     X, y = as_tensors(np.asarray(X)[rows], np.asarray(y)[rows], task)
     if not seeds:
@@ -70,7 +75,7 @@ def check_initial_loss(
         name="initial_loss", passed=passed,
         severity="info" if passed else ("error" if not math.isfinite(mean) else "warning"),
         measured=measured, expected=f"within {tolerance:.0%} of {label}",
-        message=_message(task, mean, ratio, label, losses, passed),
+        message=_message(task, mean, ratio, label, losses, passed, inputs),
     )
 
 
@@ -92,7 +97,12 @@ def _initial_outputs(make_model, X: torch.Tensor, seed: int) -> torch.Tensor:
         return model(X)
 
 
-def _message(task, mean, ratio, label, losses, passed) -> str:
+_INPUT_ADVICE = {"features": "or the inputs are not standardized",
+                 "pixels": "or the pixels are not scaled (to [0, 1], or standardized)",
+                 "tokens": "or the embeddings start too large (token ids themselves have no scale)"}
+
+
+def _message(task, mean, ratio, label, losses, passed, inputs="features") -> str:
     seeds = ", ".join(f"{value:.3f}" for value in losses)
     found = f"initial loss {mean:.4g} (per seed: {seeds}) vs {label}: ratio {ratio:.3g}"
     if passed:
@@ -104,7 +114,6 @@ def _message(task, mean, ratio, label, losses, passed) -> str:
                 f"leak into the inputs, or the output bias already encodes the answer")
     if task == "classification":
         return (f"{found}; the untrained model is confidently wrong: the final layer's initial "
-                f"weights are too large (scale them down or zero them) or the inputs are not "
-                f"standardized")
+                f"weights are too large (scale them down or zero them) {_INPUT_ADVICE[inputs]}")
     return (f"{found}; the untrained predictions are far from the targets: standardize the target "
             f"or initialize the output bias to mean(y), and check the final layer's init scale")

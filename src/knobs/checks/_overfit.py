@@ -40,6 +40,7 @@ def overfit_tiny(
     task: str = "classification",
     seed: int = 0,
     n_classes: int | None = None,
+    loss: Callable | None = None,
 ) -> CheckResult:
     """Train a fresh model on ``n_samples`` rows, full batch, regularization off, to near-zero loss.
 
@@ -57,6 +58,10 @@ def overfit_tiny(
         task: ``"classification"`` or ``"regression"``.
         seed: seeds the subset pick and the model.
         n_classes: the number of classes (default: the model's output width).
+        loss: the training loss ``loss(outputs, targets)`` when it is not the task's own
+            (label smoothing, a custom loss): the subset is trained with it, and a classifier
+            passes once it classifies every subset row right (a custom loss has no known floor
+            to compare with ``target_loss``); the reported losses stay the task's.
 
     Returns:
         A ``CheckResult``; ``passed`` when the final loss is at most ``target_loss`` and (for
@@ -73,14 +78,14 @@ def overfit_tiny(
     # NOTE: regression loss is judged relative to the subset's variance, so the target is unitless.
     scale = 1.0 if task == "classification" else max(float(y.var(unbiased=False)), 1e-12)
     start = time.perf_counter()
-    measured = _fit(model, X, y, task, n_classes, steps, lr, optimizer, target_loss * scale)
+    measured = _fit(model, X, y, task, n_classes, steps, lr, optimizer, target_loss * scale, loss)
     measured.update(seconds=time.perf_counter() - start, n_samples=len(y), scale=scale)
     if task == "regression":
         measured.update(target_mean=float(y.mean()), target_std=scale ** 0.5)
-    return _verdict(measured, target_loss * scale, task)
+    return _verdict(measured, target_loss * scale, task, custom=loss is not None)
 
 
-def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target) -> dict:
+def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None) -> dict:
     """Full-batch training until ``target``; the measurements, including a stop reason."""
     params = [p for p in model.parameters() if p.requires_grad]
     if task == "classification":
@@ -94,22 +99,28 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target) -> dict:
     opt = _optimizer(optimizer, params, lr)
     for step in range(steps + 1):
         outputs = model(X)
-        loss = task_loss(outputs, y, task)
-        value = loss.item()
+        loss = task_loss(outputs, y, task) if custom is None else _mean(custom(outputs, y))
+        value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
             measured["initial_loss"] = value
         measured["stopped"] = _broken(loss, value, step)
         if measured["stopped"] is not None:
             break
-        if value <= target and measured["steps_to_target"] is None:
+        reached = _all_right(outputs, y, task) and (value <= target or (custom is not None and task != "regression"))
+        if reached and measured["steps_to_target"] is None:
             measured["steps_to_target"] = step
-        if step == steps or (value <= target and _all_right(outputs, y, task)):
+        if step == steps or reached:
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         measured["steps"] = step + 1
     return _final(model, X, y, task, measured)
+
+
+def _mean(loss: torch.Tensor) -> torch.Tensor:
+    """A custom loss's per-example values (reduction="none") averaged to one number."""
+    return loss.mean() if loss.ndim else loss
 
 
 def _broken(loss: torch.Tensor, value: float, step: int) -> str | None:
@@ -151,9 +162,10 @@ def _target_hint(measured: dict) -> str:
             f"output bias at its mean) so a few hundred steps can reach it")
 
 
-def _verdict(measured: dict, target: float, task: str) -> CheckResult:
+def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> CheckResult:
     final, accuracy = measured["final_loss"], measured["accuracy"]
-    passed = (measured["stopped"] is None and math.isfinite(final) and final <= target
+    by_accuracy = custom and task == "classification"
+    passed = (measured["stopped"] is None and math.isfinite(final) and (by_accuracy or final <= target)
               and (task == "regression" or accuracy == 1.0))
     loss_name = "cross-entropy" if task == "classification" else "MSE"
     found = (f"{loss_name} {measured['initial_loss']:.4g} -> {final:.4g} in {measured['steps']} "
@@ -166,6 +178,7 @@ def _verdict(measured: dict, target: float, task: str) -> CheckResult:
                                         "detached parameters, a too narrow layer, a wrong loss or "
                                         "label wiring, or a learning rate far too small or large")
         message = f"{found}; {cause}{_target_hint(measured)}"
-    expected = f"{loss_name} <= {target:.4g}" + (" and accuracy 100%" if task == "classification" else "")
+    expected = ("subset accuracy 100% (trained with the given loss)" if by_accuracy else
+                f"{loss_name} <= {target:.4g}" + (" and accuracy 100%" if task == "classification" else ""))
     return CheckResult(name="overfit_tiny", passed=passed, severity="info" if passed else "error",
                        measured=measured, expected=expected, message=message)

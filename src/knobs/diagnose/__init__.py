@@ -1,7 +1,9 @@
 """Diagnosis: the babysitting of a training run, automated.
 
-``diagnose(model, train=(X, y), val=(X, y), ...)`` runs the preflight checks, trains a copy of the
-model for a few epochs under ``knobs.watch.Watch``, compares it with a scikit-learn reference and,
+``diagnose(model, train, val, trainer=Trainer(...))`` diagnoses the setup you train (the Trainer's
+optimizer, lr, batch size, loss, schedule, precision; ``Trainer()``'s defaults when none is given;
+``(X, y)`` tensors or DataLoaders): it runs the preflight checks, trains a copy of the model for a
+few epochs under ``knobs.watch.Watch``, compares it with a scikit-learn reference and,
 when the run was unstable or fit too little, with the same training at 1/10 or 10x the learning
 rate. It returns a ``Report`` whose ``findings`` each carry a ``code`` (``CODES``), a
 ``severity``, the ``evidence`` and the recommended ``action``.
@@ -12,7 +14,7 @@ standardization, and the reference model at the centre of its search space) is t
 
 Example:
     >>> import knobs
-    >>> report = knobs.diagnose(model, (X, y), (Xv, yv), optimizer="adam", lr=1e-3)  # doctest: +SKIP
+    >>> report = knobs.diagnose(model, train_loader, val_loader, trainer=Trainer(lr=1e-3))  # doctest: +SKIP
     >>> print(report)                                                                  # doctest: +SKIP
     [WARNING] overfitting: training score 1.000 vs validation 0.839 (gap 0.161); ...
 """

@@ -10,9 +10,7 @@ and causes explain their symptoms. The model passed in is never modified.
 from __future__ import annotations
 
 import copy
-import math
 import time
-from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,17 +18,17 @@ import torch
 from torch import nn
 
 from knobs.checks import CheckResult, check_data
-from knobs.checks._common import as_tensors, check_task
-from knobs.train._batches import check_weights, unpack
+from knobs.checks._common import check_task
 from knobs.diagnose._evidence import (Settings, affine, gradient_geometry, lr_probe, model_checks, reference,
                                      watched_run)
 from knobs.diagnose._explain import explain
 from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._report import Report
 from knobs.diagnose._layers import activation_findings, gradient_findings
+from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_epoch
 from knobs.diagnose._training import fit_findings, noisy_findings, probe_factors
 from knobs.diagnose._weighted import weigh_imbalance
-from knobs.errors import ConfigError, DataError
+from knobs.errors import ConfigError
 
 __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
 
@@ -39,24 +37,35 @@ __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
 PROBES_PER_EPOCH = 4
 
 
-def diagnose(model: nn.Module, train, val, *, task: str = "classification", optimizer: str = "sgd",
-             lr: float = 0.01, batch_size: int = 32, epochs: int = 20, weight_decay: float = 0.0,
-             optimizer_options: dict | None = None, n_classes: int | None = None, seed: int = 0,
-             device: str = "auto") -> Report:
+def diagnose(model: nn.Module, train, val, *, trainer: Any = None, task: str | None = None,
+             optimizer: Any = None, lr: float | None = None, batch_size: int | None = None,
+             epochs: int | None = None, weight_decay: float | None = None, optimizer_options: dict | None = None,
+             loss: Any = None, schedule: Any = None, n_classes: int | None = None, seed: int | None = None,
+             device: str | None = None) -> Report:
     """Check, train briefly under watch, and report what is wrong with this training setup.
+
+    The setup diagnosed is the one trained: ``trainer`` (a ``knobs.train.Trainer`` or a mapping of
+    its arguments) gives optimizer, lr, batch size, weight decay, loss, schedule, precision,
+    clipping and batch transform; each keyword below overrides it. With neither, the Trainer's
+    defaults are diagnosed (Adam, lr 1e-3, batch size 64), as ``Trainer().fit`` would train.
 
     Args:
         model: any ``nn.Module`` producing logits ``(n, C)`` (or ``(n,)``/``(n, 1)`` for regression);
             it is copied, never trained.
-        train, val: ``(X, y)`` tensors or arrays, as the model takes them; also ``(X, y,
-            sample_weight)`` (the weights make the training runs' loss a weighted mean, as in
-            ``Trainer``; the preflight checks and the reference read X and y) or ``{"x": X, "y": y}``
-            (optional ``"weight"``). Models of several inputs and DataLoaders are not diagnosed.
+        train, val: ``(X, y)`` tensors or arrays, ``(X, y, sample_weight)`` (the weights make the
+            training runs' loss a weighted mean, as in ``Trainer``), ``{"x": X, "y": y}`` (optional
+            ``"weight"``), or DataLoaders of such batches: the watched runs train on the loaders
+            (their batch size, sampler, augmentation) and the checks read up to
+            ``MAX_LOADER_ROWS`` of their rows. Models of several inputs are not diagnosed.
+        trainer: the ``Trainer`` (or its keyword arguments as a mapping) whose setup to diagnose;
+            its callbacks, early stopping and checkpoints are left out.
         task: ``"classification"`` or ``"regression"``.
-        optimizer, lr, batch_size, epochs, weight_decay, optimizer_options: the training settings
-            to diagnose (names as in ``knobs.train.Trainer``).
+        optimizer, lr, batch_size, weight_decay, optimizer_options, loss, schedule: as in
+            ``Trainer``; ``loss`` is any ``loss(outputs, targets)`` (label smoothing, focal, your own).
+        epochs: epochs of the watched run (default: the trainer's, at most ``EPOCHS`` = 20; a
+            trainer's schedule keeps spanning its own epochs).
         n_classes: the number of classes (default: the model's output width).
-        seed: seeds the checks, the training and the reference.
+        seed: seeds the checks, the training and the reference (default: the trainer's, else 0).
         device: where the watched training runs ("auto", "cpu", "cuda").
 
     Returns:
@@ -68,16 +77,20 @@ def diagnose(model: nn.Module, train, val, *, task: str = "classification", opti
         ConfigError, DataError: bad settings or data, before any work.
 
     Example:
-        >>> report = diagnose(net, (X, y), (Xv, yv), optimizer="adam", lr=1e-3)   # doctest: +SKIP
-        >>> [(f.code, f.severity) for f in report.findings]                         # doctest: +SKIP
+        >>> report = diagnose(net, train_loader, val_loader, trainer=Trainer(optimizer="sgd", lr=0.5))  # doctest: +SKIP
+        >>> [(f.code, f.severity) for f in report.findings]                                           # doctest: +SKIP
         [('lr_too_high', 'warning')]
     """
-    settings = Settings(task=task, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
-                        weight_decay=weight_decay, optimizer_options=optimizer_options, n_classes=n_classes,
-                        seed=seed, device=device)
+    given = {name: value for name, value in dict(
+        task=task, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, weight_decay=weight_decay,
+        optimizer_options=optimizer_options, loss=loss, schedule=schedule, seed=seed, device=device).items()
+        if value is not None}
+    settings = settings_of(trainer, given, n_classes)
     _validate(model, settings)
-    train, val = _pair(train, "train", task), _pair(val, "val", task)[:2]
-    data = check_data({"train": _numpy(train[:2]), "val": _numpy(val)}, n_classes=n_classes, task=task)
+    train, val = read_data(train, val, settings)
+    settings.inputs = input_kind(model, train[0])
+    data = check_data({"train": _numpy(train[:2]), "val": _numpy(val)}, n_classes=n_classes, task=settings.task,
+                      inputs=settings.inputs)
     return run_diagnosis(model, train, val, settings, data)
 
 
@@ -103,7 +116,7 @@ def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks:
 
 
 def _training_evidence(model: nn.Module, train, val, s: Settings, chance_loss: float) -> dict[str, Any]:
-    steps = math.ceil(len(train[1]) / s.batch_size)
+    steps = steps_per_epoch(train, s)
     ev = {"task": s.task, "settings": s.to_dict(), "probes": {}, "chance_loss": chance_loss, "n_val": len(val[1]),
           "run": watched_run(model, train, val, s, every=max(1, steps // PROBES_PER_EPOCH)),
           "reference": reference(train[:2], val, s), **gradient_geometry(model, train, s),
@@ -125,28 +138,6 @@ def _validate(model: Any, s: Settings) -> None:
     s.trainer().validate()
     if s.n_classes is not None and (not isinstance(s.n_classes, int) or s.n_classes < 2):
         raise ConfigError(f"diagnose: n_classes must be an integer >= 2, got {s.n_classes!r}")
-
-
-def _pair(data: Any, name: str, task: str) -> tuple[torch.Tensor, ...]:
-    """``(X, y)`` or ``(X, y, w)`` tensors from any in-memory form ``Trainer`` reads."""
-    forms = "an (X, y) pair, (X, y, sample_weight) or {'x': X, 'y': y} of tensors or arrays"
-    if isinstance(data, torch.utils.data.DataLoader):
-        raise DataError(f"diagnose: {name} must be in memory, {forms}; got a DataLoader (diagnosis reads every "
-                        f"row: stack the loader's batches into tensors)")
-    try:
-        X, y, w = unpack(data, f"diagnose: {name}") if isinstance(data, (Mapping, tuple, list)) else (data, None, None)
-    except DataError as error:
-        raise DataError(f"{error}; diagnose takes {forms}") from None
-    if y is None:
-        raise DataError(f"diagnose: {name} must be {forms}, got {type(data).__name__}")
-    if isinstance(X, tuple) and len(X) > 1 and all(isinstance(x, (torch.Tensor, np.ndarray)) for x in X):
-        raise DataError(f"diagnose: {name} holds {len(X)} inputs ((X1, X2, ...), y); diagnosis takes models of one "
-                        f"input: {forms}")
-    try:
-        X, y = as_tensors(X, y, task)
-        return (X, y) if w is None else (X, y, check_weights(w, len(y), f"diagnose: {name}"))
-    except DataError as error:
-        raise DataError(f"diagnose: {name}: {error}") from None
 
 
 def _numpy(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from knobs.checks._gradients import LOSSES
 from knobs.diagnose._curvature import stability_edge, top_eigenvalue
 from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
-from knobs.train import Diverged, Trainer
+from knobs.train import Diverged, Trainer, check_schedule
 from knobs.train._device import resolve_device
 from knobs.watch import Watch
 
@@ -47,39 +47,93 @@ AFFINE_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d,
 
 @dataclass
 class Settings:
-    """The training settings being diagnosed (what ``diagnose`` was called with)."""
+    """The training settings being diagnosed (what ``diagnose`` was called with); the defaults are
+    ``knobs.train.Trainer``'s, so a diagnosis with no settings checks the Trainer's default setup.
+
+    ``loss``, ``schedule``, ``precision`` and ``options`` (the Trainer's other keyword arguments:
+    clipping, L1, batch transform, batch keys) are trained as given; ``planned_epochs`` is the
+    length the schedule spans (the Trainer's ``epochs``): the diagnosis stops after ``epochs`` of
+    it. ``loaders`` (train, val): the DataLoaders the watched runs train on instead of the tensors.
+    """
 
     task: str = "classification"
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    batch_size: int = 32
+    optimizer: Any = "adam"
+    lr: float = 1e-3
+    batch_size: int = 64
     epochs: int = 20
     weight_decay: float = 0.0
     optimizer_options: dict | None = None
     n_classes: int | None = None
     seed: int = 0
     device: str = "cpu"
+    loss: Any = None
+    schedule: Any = None
+    precision: str = "auto"
+    options: dict | None = None
+    planned_epochs: int | None = None
+    loaders: tuple | None = None
+    inputs: str = "features"
 
     def trainer(self, lr: float | None = None, callbacks=()) -> Trainer:
+        planned = max(self.epochs, self.planned_epochs or 0)
+        stop = (_StopAfter(self.epochs),) if planned > self.epochs else ()
         return Trainer(optimizer=self.optimizer, lr=self.lr if lr is None else lr,
                        weight_decay=self.weight_decay, optimizer_options=self.optimizer_options,
-                       epochs=self.epochs, batch_size=self.batch_size, device=self.device,
-                       precision="fp32", seed=self.seed, callbacks=callbacks, task=self.task)
+                       epochs=planned, batch_size=self.batch_size, device=self.device,
+                       precision=self.precision, seed=self.seed, callbacks=(*callbacks, *stop), task=self.task,
+                       loss=self.loss, schedule=self.schedule, **(self.options or {}))
+
+    def fit_data(self, train, val) -> tuple:
+        """What the training runs read: the DataLoaders when given, else the tensors."""
+        return self.loaders if self.loaders is not None else (train, val)
+
+    def check_loss(self) -> Any:
+        """The loss the gradient check differentiates: the trained one (on float64 copies)."""
+        if self.loss is None:
+            return "cross_entropy" if self.task == "classification" else "mse"
+        loss = copy.deepcopy(self.loss).double() if isinstance(self.loss, nn.Module) else self.loss
+        return loss
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _DESCRIBED}
+        return {**plain, "optimizer": _name(self.optimizer), "loss": _name(self.loss),
+                "schedule": None if self.schedule is None else check_schedule(self.schedule),
+                "options": {k: _name(v) if callable(v) else v for k, v in (self.options or {}).items()},
+                "loaders": self.loaders is not None}
+
+
+_DESCRIBED = ("optimizer", "loss", "schedule", "options", "loaders")
+
+
+def _name(value: Any) -> Any:
+    """A JSON-able name for a loss, optimizer or transform (a string stays itself)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    text = repr(value)
+    return text if " at 0x" not in text else getattr(value, "__qualname__", type(value).__qualname__)
+
+
+class _StopAfter:
+    """Ends the fit after ``epochs``: a diagnosis watches the first epochs of a longer schedule."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        if record["epoch"] >= self.epochs:
+            trainer.stop()
 
 
 def model_checks(model: nn.Module, X: torch.Tensor, y: torch.Tensor, s: Settings) -> list[CheckResult]:
     """Initial loss, gradient check (again with the L2 term when there is weight decay), and the
     tiny-subset overfit — each on a copy of ``model``."""
     fresh = lambda: copy.deepcopy(model)  # noqa: E731
-    loss = "cross_entropy" if s.task == "classification" else "mse"
-    results = [check_initial_loss(fresh, X, y, task=s.task, n_classes=s.n_classes, seeds=(s.seed,)),
+    loss = s.check_loss()
+    results = [check_initial_loss(fresh, X, y, task=s.task, n_classes=s.n_classes, seeds=(s.seed,), inputs=s.inputs),
                gradient_check(model, X, y, loss=loss, seed=s.seed)]
     if s.weight_decay:
         results.append(gradient_check(model, X, y, loss=loss, seed=s.seed, l2=s.weight_decay))
-    results.append(overfit_tiny(fresh, X, y, task=s.task, n_classes=s.n_classes, seed=s.seed))
+    results.append(overfit_tiny(fresh, X, y, task=s.task, n_classes=s.n_classes, seed=s.seed, loss=s.loss))
     return results
 
 
@@ -117,11 +171,12 @@ def affine(model: nn.Module, X: torch.Tensor) -> dict[str, Any]:
 def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     """The gradient noise scale (``knobs.diagnose._noise``) and the top Hessian eigenvalue against
     the optimizer's stability edge (``knobs.diagnose._curvature``), both at initialization, in
-    training mode, with the training loss (unweighted)."""
+    training mode, with the trained loss (unweighted; the task's default when none is given)."""
     device = resolve_device(s.device)
     net = copy.deepcopy(model).to(device).train()
     X, y = train[0], train[1]
-    loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"]
+    loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"] if s.loss is None else (
+        copy.deepcopy(s.loss).to(device) if isinstance(s.loss, nn.Module) else s.loss)  # the trained loss
     params = [p for p in net.parameters() if p.requires_grad]
     out: dict[str, Any] = {"noise": None, "curvature": None}
     if not params:
@@ -166,7 +221,7 @@ def _fit(model: nn.Module, train, val, s: Settings, lr: float, callbacks: list) 
     trainer = s.trainer(lr=lr, callbacks=callbacks)
     diverged = None
     try:
-        trainer.fit(net, train, val)
+        trainer.fit(net, *s.fit_data(train, val))
     except Diverged as error:
         diverged = {"epoch": error.epoch, "step": error.step, "lr": error.lr}
     finally:

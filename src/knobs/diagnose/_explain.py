@@ -18,8 +18,9 @@ The table, symptom ← causes, and why each cause explains it:
   (a large output scale trains in the lazy regime, close to its random linearization: Chizat,
   Oyallon and Bach, "On lazy training in differentiable programming", 2019);
 - a model with no nonlinearity explains underfitting and a failed tiny-subset overfit;
-- unscaled inputs or target explain a bad initial loss, saturation, an LR too high or too low, a
-  noisy loss and a failed fit; an LR too high explains noise, dead ReLUs and exploding gradients.
+- unscaled inputs or target explain a bad initial loss, saturation, dead ReLUs, vanishing
+  gradients, an LR too high or too low, a noisy loss and a failed fit; an LR too high explains
+  noise, dead ReLUs and exploding gradients.
 
 Example:
     >>> from knobs.diagnose._finding import finding
@@ -51,7 +52,8 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "lr_too_low": (*_SCALE, *_MODEL, "init_loss"),
     "cannot_overfit": (*_SCALE, *_MODEL),
     "noisy_loss": ("lr_too_high", *_SCALE),
-    "dead_relu": ("lr_too_high", "exploding_gradients"),
+    "dead_relu": ("lr_too_high", "exploding_gradients", *_SCALE),
+    "vanishing_gradients": _SCALE,
     "exploding_gradients": ("lr_too_high", "saturation", "init_loss"),
     "overfitting": ("init_loss",),
     "underfitting": ("lr_too_high", "lr_too_low", "init_loss", "exploding_gradients", *_SCALE, *_MODEL),

@@ -46,7 +46,7 @@ GIVE_BACK = 0.5
 # as better when the same training ends with at most half the training loss, or makes at least
 # twice the progress from the first step's loss (a rate far too low barely moves the loss, so
 # halving it is out of reach in a short run while doubling the progress is not).
-LR_FACTOR, BETTER = 10.0, 2.0
+LR_FACTOR, BETTER, MIN_PROGRESS = 10.0, 2.0, 0.01
 # NOTE: high bias in Ng's sense: the network fits its own training rows worse than a linear or
 # k-NN model predicts unseen rows, by 5 points of accuracy (or 5% of the variance, R²).
 UNDERFIT_MARGIN = 0.05
@@ -319,7 +319,9 @@ def _better(probe: dict, run: dict, first: float | None) -> bool:
         return False
     if mine is None:
         return True
-    gained = first is not None and first - theirs > 0 and first - theirs >= BETTER * (first - mine)
+    # NOTE: progress counts only beyond 1% of the first loss: a run that made none (a stuck model
+    # at ln C) is not "twice as fast" at another rate that drifted by 1e-5.
+    gained = first is not None and first - theirs > MIN_PROGRESS * first and first - theirs >= BETTER * (first - mine)
     return theirs * BETTER <= mine or gained
 
 

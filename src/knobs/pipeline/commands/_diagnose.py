@@ -27,15 +27,18 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         cfg: a validated run config (``knobs.config.load_config``).
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
-    data, splits, reference = load_inputs(cfg).view()  # the reference holds the fixed values
-    return diagnose_params(cfg, splits, data, reference, epochs)
+    inputs = load_inputs(cfg)
+    data, splits, reference = inputs.view()  # the reference holds the fixed values
+    return diagnose_params(cfg, splits, data, reference, epochs, images=inputs.dataset.image_shape is not None)
 
 
 def check_config(cfg: RunConfig) -> list[CheckResult]:
     """The preflight of ``knobs run`` (as enabled in ``[checks]``) plus the gradient check, on the
     config's reference model — without creating a run directory."""
-    data, splits, params = load_inputs(cfg).view()
+    inputs = load_inputs(cfg)
+    data, splits, params = inputs.view()
     info = ModelInfo.of(data)
-    results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val))
+    results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val),
+                            images=inputs.dataset.image_shape is not None)
     loss = "cross_entropy" if data.task == "classification" else "mse"
     return results + [gradient_check(build_model(cfg, params, info), *data.train, loss=loss, seed=cfg.seed)]

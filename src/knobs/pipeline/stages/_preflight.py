@@ -22,7 +22,7 @@ def preflight(run: OpenRun) -> list[Any]:
     cfg = run.cfg
     data, splits, params = run.inputs.view()
     results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, ModelInfo.of(data)),
-                            (splits.train, splits.val))
+                            (splits.train, splits.val), images=run.inputs.dataset.image_shape is not None)
     run.events("preflight", results=[r.to_dict() for r in results])
     run.display.preflight(results)
     failed = [r for r in results if not r.passed and r.severity == "error"]

@@ -12,9 +12,9 @@ from typing import Any
 
 from knobs.config import ChecksConfig, RunConfig
 from knobs.diagnose._diagnose import run_diagnosis
-from knobs.diagnose._evidence import Settings
+from knobs.diagnose._setup import settings_of
 from knobs.diagnose._report import Report
-from knobs.pipeline.trials._preflight import run_preflight
+from knobs.pipeline.trials._preflight import input_kind, run_preflight
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.trials._objective import make_trainer
 
@@ -25,19 +25,20 @@ __all__ = ["diagnose_params", "EPOCHS"]
 EPOCHS = 20
 
 
-def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, Any], epochs: int | None = None) -> Report:
+def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, Any], epochs: int | None = None,
+                    images: bool = False) -> Report:
     """Diagnose one trial's parameters (fixed values included) on a run's prepared data.
 
     What ``knobs run --autopilot`` asks about the search's best configuration, without loading
-    the data again: ``splits`` and ``data`` are what ``load_inputs`` returned.
+    the data again: ``splits`` and ``data`` are what ``load_inputs`` returned; ``images``: the
+    rows are images (the data checks speak of pixels).
     """
     model = build_model(cfg, params, ModelInfo.of(data))
     trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
-    settings = Settings(task=data.task, optimizer=trainer.optimizer, lr=trainer.lr,
-                        batch_size=trainer.batch_size, epochs=epochs or min(trainer.epochs, EPOCHS),
-                        weight_decay=trainer.weight_decay, optimizer_options=trainer.optimizer_options,
-                        n_classes=data.n_classes if data.task == "classification" else None,
-                        seed=cfg.seed, device=cfg.train.device)
+    # the trial's own setup (schedule, precision, clipping included), its first epochs watched
+    settings = settings_of(trainer, {"epochs": epochs or min(trainer.epochs, EPOCHS)},
+                           n_classes=data.n_classes if data.task == "classification" else None)
+    settings.inputs = input_kind(data, images)
     only_data = ChecksConfig(initial_loss=False, overfit_tiny=False, data=True)
-    data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val))
+    data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val), images=images)
     return run_diagnosis(model, data.train, data.val, settings, data_checks)

@@ -1,0 +1,163 @@
+"""What a diagnosis checks, read from what the user trains: the settings and the data.
+
+Why from the user's own objects: a diagnosis of another setup than the one trained (other
+optimizer, learning rate, loss or batches) answers the wrong question. So the settings come from a
+``knobs.train.Trainer`` (or a mapping of its keyword arguments) with the Trainer's defaults when
+nothing is given, and the data from ``(X, y)`` tensors or the DataLoaders the user trains on: the
+watched runs train on the loaders themselves (their batch size, sampler and augmentation), and the
+checks read their rows into memory (up to ``MAX_LOADER_ROWS``).
+
+Example:
+    >>> s = settings_of(None, {})             # the Trainer's default setup
+    >>> (s.optimizer, s.lr, s.batch_size)
+    ('adam', 0.001, 64)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from knobs.checks._common import as_tensors
+from knobs.diagnose._evidence import Settings
+from knobs.errors import ConfigError, DataError
+from knobs.train import Trainer
+from knobs.train._batches import BatchKeys, check_weights, unpack
+
+__all__ = ["EPOCHS", "MAX_LOADER_ROWS", "input_kind", "pair", "read_data", "settings_of", "steps_per_epoch"]
+
+#: Epochs of the watched run when none are given: enough for the loss curve to show its shape
+#: (the rules look at thirds of the run), short enough for a diagnosis to take seconds. A longer
+#: schedule is followed for these first epochs (the LR the run really sees), not squeezed in.
+EPOCHS = 20
+#: Rows a DataLoader gives the checks (data checks, reference, initial loss, overfit), read in the
+#: loader's own order: a shuffled loader gives a random sample.
+MAX_LOADER_ROWS = 10_000
+
+# The Trainer's keyword arguments a diagnosis trains with besides the named settings; callbacks,
+# early stopping and checkpoints are left out: the diagnosis watches a fixed number of epochs.
+_OPTIONS = ("l1", "clip_grad_norm", "clip_grad_value", "batch_transform", "batch_keys", "channels_last",
+            "eval_batch_size")
+_NAMED = ("task", "optimizer", "lr", "batch_size", "epochs", "weight_decay", "optimizer_options", "loss",
+          "schedule", "seed", "device")
+_FORMS = "an (X, y) pair, (X, y, sample_weight), {'x': X, 'y': y} of tensors or arrays, or a DataLoader"
+
+
+def settings_of(trainer: Any, given: dict[str, Any], n_classes: int | None = None) -> Settings:
+    """The settings to diagnose: the trainer's (default: ``Trainer()``'s), each overridden by a
+    keyword given explicitly (``given``: the non-None ones).
+
+    Raises:
+        ConfigError: a trainer that is neither a ``Trainer`` nor a mapping of its arguments.
+    """
+    base = _trainer(trainer)
+    value = {name: given.get(name, getattr(base, name)) for name in _NAMED}
+    # NOTE: a trainer's schedule spans its own epochs whatever the diagnosis watches; with no
+    # trainer, explicit epochs are the whole training diagnosed.
+    planned = base.epochs if trainer is not None or "epochs" not in given else None
+    epochs = given["epochs"] if "epochs" in given else min(base.epochs, EPOCHS) if _is_int(base.epochs) else base.epochs
+    return Settings(task=value["task"], optimizer=value["optimizer"], lr=value["lr"],
+                    batch_size=value["batch_size"], epochs=epochs, weight_decay=value["weight_decay"],
+                    optimizer_options=value["optimizer_options"], n_classes=n_classes,
+                    seed=0 if value["seed"] is None else value["seed"], device=value["device"], loss=value["loss"],
+                    schedule=value["schedule"], precision=base.precision,
+                    options={k: getattr(base, k) for k in _OPTIONS}, planned_epochs=planned)
+
+
+def _trainer(trainer: Any) -> Trainer:
+    if trainer is None:
+        return Trainer()
+    if isinstance(trainer, Trainer):
+        return trainer
+    if isinstance(trainer, Mapping):
+        try:
+            return Trainer(**trainer)
+        except TypeError as error:
+            raise ConfigError(f"diagnose: trainer settings {sorted(trainer)} are not all Trainer arguments "
+                              f"({error}); pass the keywords Trainer(...) takes, e.g. {{'optimizer': 'sgd', "
+                              f"'lr': 0.01}}") from None
+    raise ConfigError(f"diagnose: trainer must be a knobs.train.Trainer or a mapping of its arguments, got "
+                      f"{type(trainer).__name__}; e.g. diagnose(model, train, val, trainer=Trainer(lr=1e-3))")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_data(train: Any, val: Any, s: Settings) -> tuple[tuple, tuple]:
+    """The tensors the checks read; when either split is a DataLoader, ``s.loaders`` is set to
+    what the training runs read (the loaders as given) and ``s.batch_size`` to the loader's."""
+    keys = BatchKeys.of((s.options or {}).get("batch_keys"))
+    loaders = isinstance(train, DataLoader) or isinstance(val, DataLoader)
+    train_t, val_t = pair(train, "train", s.task, keys), pair(val, "val", s.task, keys)[:2]
+    if loaders:
+        s.loaders = (train, val)
+        if isinstance(train, DataLoader) and train.batch_size:
+            s.batch_size = train.batch_size
+    return train_t, val_t
+
+
+def steps_per_epoch(train: tuple, s: Settings) -> int:
+    """Optimizer steps in one epoch of the watched run."""
+    if s.loaders is not None and isinstance(s.loaders[0], DataLoader):
+        return len(s.loaders[0])
+    return math.ceil(len(train[1]) / s.batch_size)
+
+
+def pair(data: Any, name: str, task: str, keys: BatchKeys = BatchKeys()) -> tuple[torch.Tensor, ...]:
+    """``(X, y)`` or ``(X, y, w)`` tensors from any form ``Trainer`` reads (a DataLoader: its
+    first ``MAX_LOADER_ROWS`` rows)."""
+    if isinstance(data, DataLoader):
+        data = _rows_of(data, name, keys)
+    try:
+        X, y, w = unpack(data, f"diagnose: {name}", keys) if isinstance(data, (Mapping, tuple, list)) else (data, None, None)
+    except DataError as error:
+        raise DataError(f"{error}; diagnose takes {_FORMS}") from None
+    if y is None:
+        raise DataError(f"diagnose: {name} must be {_FORMS}, got {type(data).__name__}")
+    if isinstance(X, tuple) and len(X) > 1 and all(isinstance(x, (torch.Tensor, np.ndarray)) for x in X):
+        raise DataError(f"diagnose: {name} holds {len(X)} inputs ((X1, X2, ...), y); diagnosis takes models of one "
+                        f"input: {_FORMS}")
+    try:
+        X, y = as_tensors(X, y, task)
+        return (X, y) if w is None else (X, y, check_weights(w, len(y), f"diagnose: {name}"))
+    except DataError as error:
+        raise DataError(f"diagnose: {name}: {error}") from None
+
+
+def _rows_of(loader: DataLoader, name: str, keys: BatchKeys) -> tuple:
+    """The loader's batches concatenated, up to ``MAX_LOADER_ROWS`` rows."""
+    parts: list[tuple] = []
+    rows = 0
+    for batch in loader:
+        X, y, w = unpack(batch, f"diagnose: {name} DataLoader", keys)
+        if isinstance(X, tuple):
+            raise DataError(f"diagnose: {name} DataLoader gives {len(X)} inputs per batch ((x1, x2, ...), y); "
+                            f"diagnosis takes models of one input")
+        parts.append((torch.as_tensor(X), torch.as_tensor(y), None if w is None else torch.as_tensor(w)))
+        rows += len(parts[-1][1])
+        if rows >= MAX_LOADER_ROWS:
+            break
+    if not parts:
+        raise DataError(f"diagnose: the {name} DataLoader gave no batches; give it a dataset with rows "
+                        f"(and drop_last=False when it holds fewer rows than one batch)")
+    X, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    weights = [p[2] for p in parts]
+    if all(w is not None for w in weights):
+        return X[:MAX_LOADER_ROWS], y[:MAX_LOADER_ROWS], torch.cat(weights)[:MAX_LOADER_ROWS]
+    return X[:MAX_LOADER_ROWS], y[:MAX_LOADER_ROWS]
+
+
+def input_kind(model: nn.Module, X: torch.Tensor) -> str:
+    """``"tokens"`` (ids into an embedding table), ``"pixels"`` (images ``(n, C, H, W)``) or
+    ``"features"``: the data checks speak of each in its own terms (token ids have no scale)."""
+    embeds = any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
+    if embeds and X.ndim == 2 and bool((X >= 0).all()) and bool((X == X.round()).all()):
+        return "tokens"
+    return "pixels" if X.ndim == 4 else "features"
