@@ -12,7 +12,18 @@ Setups (all digits, 4 search trials, at most 4 autopilot steps):
 - ``lr_too_low``: Adam with the learning rate fixed at 1e-5, 100x below its usual 1e-3;
 - ``too_small``: an MLP with one hidden layer of 3 units;
 - ``overfit``: a 512-wide, 3-deep MLP without regularization on 10% of the rows (179 training rows);
-- ``lr_too_high``: Adam with the learning rate fixed at 0.05.
+- ``lr_too_high``: Adam with the learning rate fixed at 0.05;
+- ``noisy``: plain SGD at batch size 1 and lr 0.05 (issue 18's missed case: the loss dominated by
+  minibatch noise), 10 epochs — the noisy-loss remedy: a larger batch (the one the gradient noise
+  scale suggests, else twice the batch) with the LR by the square-root rule;
+- ``noisy_adam``: Adam at lr 0.01 and batch 4; ``noisy_sgd``: plain SGD at lr 0.2 and batch 4 — both
+  diagnosed ``noisy_loss`` with a measured noise scale, so the batch moves to the power of two nearest
+  B_simple (the SGD LR by the square-root rule, capped under the stability edge);
+- ``lr_too_high_sgd``: plain SGD at lr 2.0, batch 32 — with a measured top Hessian eigenvalue λ the
+  remedy is an LR just under 2/λ, else the 1/10 step.
+
+``--setups noisy lr_too_high_sgd`` runs only those; every step's code, change, verdict and paired
+gain ± se is kept in the rows (``steps_detail``).
 
 ``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/autopilot.py [--seeds 3]``. The last
 printed line is one JSON object; bench/results/autopilot.json keeps every row.
@@ -47,6 +58,18 @@ SETUPS = {
                                  "width": 512, "depth": 3}},
     "lr_too_high": {"train.epochs": 20, "search.space": {"lr": 0.05, "optimizer": "adam", "depth": 2,
                                                          "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+    "noisy": {"train.epochs": 10, "search.n_trials": 2,
+              "search.space": {"lr": 0.05, "optimizer": "sgd", "batch_size": 1, "depth": 1,
+                               "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+    "noisy_adam": {"train.epochs": 10, "search.n_trials": 2,
+                   "search.space": {"lr": 0.01, "optimizer": "adam", "batch_size": 4, "depth": 1,
+                                    "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+    "noisy_sgd": {"train.epochs": 10, "search.n_trials": 2,
+                  "search.space": {"lr": 0.2, "optimizer": "sgd", "batch_size": 4, "depth": 1,
+                                   "width": {"low": 64, "high": 128, "log": True, "type": "int"}}},
+    "lr_too_high_sgd": {"train.epochs": 20, "search.space": {"lr": 2.0, "optimizer": "sgd", "batch_size": 32, "depth": 2,
+                                                             "width": {"low": 64, "high": 128, "log": True,
+                                                                       "type": "int"}}},
 }
 
 
@@ -78,6 +101,10 @@ def main() -> None:
                     "val_acc_before": pilot["start"]["val_accuracy"], "val_acc_after": pilot["end"]["val_accuracy"],
                     "steps": pilot["n_steps"], "kept": pilot["n_kept"], "kept_changes": pilot["kept_changes"],
                     "tried": [f"{s['code']}: {s['change']} ({s['outcome']})" for s in pilot["steps"]],
+                    "steps_detail": [{k: s.get(k) for k in ("code", "change", "outcome", "gain", "se", "margin",
+                                                            "value_before", "value_after", "found")}
+                                     for s in pilot["steps"]],
+                    "first_round": (pilot.get("rounds") or [{}])[0],
                     "stopped": pilot["stopped"],
                     "test_acc_plain": plain["summary"]["test"]["accuracy"], "test_acc_autopilot": ap["summary"]["test"]["accuracy"],
                     "test_loss_plain": plain["summary"]["test"]["log_loss"], "test_loss_autopilot": ap["summary"]["test"]["log_loss"],
@@ -97,7 +124,8 @@ def main() -> None:
                        for k in ("val_before", "val_after", "test_acc_plain", "test_acc_autopilot", "kept", "steps",
                                  "seconds_plain", "seconds_autopilot")}
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows, "means": means}, indent=2))
+    out = RESULTS if set(args.setups) == set(SETUPS) else RESULTS.with_name(f"autopilot_{'_'.join(args.setups)}.json")
+    out.write_text(json.dumps({"rows": rows, "means": means}, indent=2))
     print(json.dumps({"seeds": args.seeds, "means": means}))
 
 

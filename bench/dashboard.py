@@ -14,9 +14,11 @@ runs list, the run, its dashboard views (history, curves) and the first page of 
 again, warm (the cache keyed by the files' signatures).
 
 ``--browser`` also opens the run in headless Chromium on a real server (cold, then warm) and times
-until the page shows it and until the report's views are drawn.
+until the page shows it (the window's content drawn), until the dashboard's own figures below it are
+drawn, and until the report's views are drawn; ``--repeat N`` does that N times (fresh servers) and
+reports the medians, since a shared machine's load moves each figure by seconds.
 
-Run: ``.venv/bin/python bench/dashboard.py [--trials 10000] [--keep DIR] [--browser]``. It prints a table,
+Run: ``.venv/bin/python bench/dashboard.py [--trials 10000] [--keep DIR [--reuse]] [--browser [--repeat N]]``. It prints a table,
 writes ``bench/results/dashboard.json`` and its last line is one JSON object with the figures.
 """
 
@@ -126,9 +128,11 @@ def measure(root: Path, run: str) -> list[dict[str, Any]]:
 
 
 def measure_browser(root: Path, run: str) -> list[dict[str, Any]]:
-    """Seconds until the page shows the run in headless Chromium (the table and the dashboard's
-    figures drawn: the page's ``knobs:figures`` mark) and until the report's views are drawn too, on a real
-    server in a thread that has read nothing yet (cold), then again (warm)."""
+    """Seconds until the page shows the run in headless Chromium at 1280 × 800 — the run's facts, the
+    trials table and every figure in the window drawn (the page's ``knobs:shown`` mark; the figures
+    below it are drawn one at a time after) —, until every figure of the dashboard's own is drawn
+    (``knobs:figures``), and until the report's views are drawn too; on a real server in a thread that
+    has read nothing yet (cold), then again (warm)."""
     import shutil as _shutil
 
     from playwright.sync_api import sync_playwright
@@ -156,9 +160,11 @@ def measure_browser(root: Path, run: str) -> list[dict[str, Any]]:
                 marks = page.evaluate("() => performance.getEntriesByType('mark')"
                                       ".map(m => [m.name.replace('knobs:', ''), Math.round(m.startTime) / 1000])")
                 marks = dict(marks)
-                # NOTE: "figures" is when the page's own content is drawn; the page's busy drawing the
-                # report's views right after delays when Playwright sees it (``ready`` then) by seconds
-                rows.append({"phase": phase, "shown_s": marks.get("figures", round(ready, 2)),
+                # NOTE: the marks, not Playwright's view: the page's busy drawing right after delays
+                # when Playwright sees it (``ready`` then) by up to seconds
+                # (a page from before the "shown" mark drew every figure of its own before it showed the run)
+                rows.append({"phase": phase, "shown_s": marks.get("shown", marks.get("figures", round(ready, 2))),
+                             "figures_s": marks.get("figures"),
                              "with_report_views_s": round(time.perf_counter() - started, 2), "marks": marks})
             browser.close()
     finally:
@@ -171,15 +177,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--keep", default=None, help="build the run under this folder and keep it")
     parser.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
+    parser.add_argument("--repeat", type=int, default=1, help="browser measurements (fresh servers); medians shown")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: measure the run already built there")
     args = parser.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="knobs-dashboard-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    built = build_run(root / "big", args.trials)
+    if args.reuse and (root / "big" / "study.db").is_file():
+        built = {"trials": args.trials, "reused": str(root / "big")}
+    else:
+        built = build_run(root / "big", args.trials)
     built["build_s"] = round(time.perf_counter() - started, 1)
     try:
         rows = measure(root, "big")
-        in_browser = measure_browser(root, "big") if args.browser else None
+        in_browser = None
+        if args.browser:
+            in_browser = []
+            for _ in range(args.repeat):
+                load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+                for row in measure_browser(root, "big"):
+                    in_browser.append({**row, "load_average": load_before})
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -192,14 +209,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"opening the run (the page's first requests): cold {opening['cold_seconds']} s wall "
           f"({opening['cold_cpu_s']} s CPU), warm {opening['warm_seconds']} s wall ({opening['warm_cpu_s']} s CPU)")
     for row in in_browser or ():
-        print(f"in Chromium, {row['phase']}: the run shown after {row['shown_s']} s, with the report's views after "
-              f"{row['with_report_views_s']} s; steps (s from navigation): {row['marks']}")
+        print(f"in Chromium, {row['phase']}: the run shown after {row['shown_s']} s, the dashboard's figures "
+              f"after {row['figures_s']} s, with the report's views after {row['with_report_views_s']} s; "
+              f"steps (s from navigation): {row['marks']}")
+    medians = {}
+    for phase in ("cold", "warm"):
+        for key in ("shown_s", "figures_s", "with_report_views_s", "load_average"):
+            values = sorted(r[key] for r in in_browser or () if r["phase"] == phase and r.get(key) is not None)
+            if values:
+                medians[f"{phase}_{key}"] = round(values[len(values) // 2], 2)
+    if in_browser:
+        print(f"in Chromium, medians of {args.repeat}: {medians}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     figures = {"run": built, "open": opening, "load_average": load, "cpus": os.cpu_count(), "requests": rows,
-               "browser": in_browser}
+               "browser": in_browser, "browser_medians": medians}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=1) + "\n")
-    print(json.dumps({"trials": built["trials"], **opening, "load_average": load,
+    print(json.dumps({"trials": built["trials"], **opening, "load_average": load, **medians,
                       "views_cold_s": next(r["seconds"] for r in rows if r["request"].endswith("/views"))}))
     return figures
 

@@ -13,10 +13,15 @@ What is measured:
    epoch) with and without a ``Watch``, interleaved, for the digits MLP 64-256-256-10 and a small
    ConvNet (1x8x8, 16 channels, depth 2); the figure is the median over repeats of
    (time with probes / time without − 1). Two sampling rates: the ``Watch`` default (every 50
-   steps) and the one ``diagnose`` uses (4 probes per epoch, here every 4 steps).
+   steps) and the one ``diagnose`` uses (4 probes per epoch, here every 4 steps). On a shared,
+   loaded machine the difference of two wall times is mostly other processes' noise, so the time
+   spent inside the probes is also measured directly (``direct_pct``: the ``Watch``'s callbacks and
+   its activation statistics timed from inside one watched fit, over the rest of that fit): both
+   inflate alike under load, so their ratio holds.
 
 ``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 15]``
-(``--repeats 0`` skips the overhead part; ``--only NAME ...`` diagnoses only those setups).
+(``--repeats 0`` skips the overhead part; ``--only NAME ...`` diagnoses only those setups;
+``--overhead-only``: part 2 alone, written to bench/results/diagnose_overhead.json).
 The last printed line is one JSON object with the figures; bench/results/diagnose.json keeps the
 rows.
 """
@@ -95,6 +100,50 @@ def timed_fit(model, train, val, callbacks) -> float:
     return time.perf_counter() - start
 
 
+class _Timed:
+    """A ``Watch`` with the time spent in its callbacks (and, through ``unit_stats``, in its forward
+    hooks' statistics) added up in ``seconds``."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.watch, self.seconds = watch, 0.0
+        for event in ("on_fit_start", "on_step_end", "on_epoch_end", "on_fit_end"):
+            setattr(self, event, self._timed(getattr(watch, event)))
+
+    def _timed(self, method):
+        def call(*args):
+            start = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                self.seconds += time.perf_counter() - start
+        return call
+
+    def close(self) -> None:
+        self.watch.close()
+
+
+def direct_share(model, train, val, every: int) -> float:
+    """% of one watched fit's other time spent inside the probes."""
+    from knobs.watch import _hooks
+
+    timed = _Timed(Watch(every=every))
+    original = _hooks.unit_stats
+
+    def unit_stats(*args):
+        start = time.perf_counter()
+        try:
+            return original(*args)
+        finally:
+            timed.seconds += time.perf_counter() - start
+
+    _hooks.unit_stats = unit_stats
+    try:
+        total = timed_fit(copy.deepcopy(model), train, val, [timed])
+    finally:
+        _hooks.unit_stats = original
+    return 100 * timed.seconds / (total - timed.seconds)
+
+
 def overhead(name: str, model, train, val, repeats: int) -> dict:
     """Median % extra time of a watched fit, for the default and the diagnose sampling rates."""
     steps = math.ceil(len(train[1]) / BATCH)
@@ -109,9 +158,13 @@ def overhead(name: str, model, train, val, repeats: int) -> dict:
             extra[rate].append(100 * (times[True] / times[False] - 1))
     out = {"model": name, "steps_per_epoch": steps, "every": rates}
     out.update({f"overhead_pct_{rate}": round(statistics.median(v), 2) for rate, v in extra.items()})
+    out.update({f"direct_pct_{rate}": round(statistics.median(direct_share(model, train, val, every)
+                                                             for _ in range(max(3, repeats // 3))), 2)
+                for rate, every in rates.items()})
     print(f"{name:8s} {steps} steps/epoch: probes every {rates['default']} steps "
-          f"{out['overhead_pct_default']:+.2f}%, every {rates['diagnose']} steps "
-          f"{out['overhead_pct_diagnose']:+.2f}% of training time (median of {repeats})", flush=True)
+          f"{out['overhead_pct_default']:+.2f}% (inside the probes {out['direct_pct_default']:.2f}%), every "
+          f"{rates['diagnose']} steps {out['overhead_pct_diagnose']:+.2f}% (inside {out['direct_pct_diagnose']:.2f}%) "
+          f"of training time (median of {repeats})", flush=True)
     return out
 
 
@@ -120,8 +173,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--overhead-only", action="store_true", help="measure the probes' cost only")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.overhead_only:
+        return overhead_only(args.repeats)
     rows = run_zoo(args.seeds, args.only)
     figures = scores(rows)
     print(f"\nrecall {figures['recall']:.3f} ({figures['found']}/{figures['faulty_runs']} faulty runs with a right "
@@ -129,14 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"warning/error findings right); {figures['healthy_with_warnings']}/{figures['healthy_runs']} healthy runs "
           f"with a warning" + (f"; missed: {figures['missed']}" if figures["missed"] else "")
           + (f"; wrong findings by code: {figures['wrong_by_code']}" if figures["wrong_by_code"] else ""))
-    costs = []
-    if args.repeats > 0:
-        (X, y), (Xv, yv) = zoo.digits()
-        torch.manual_seed(0)
-        mlp = build_model("mlp", input_shape=(64,), n_classes=10, width=256, depth=2)
-        conv = build_model("convnet", input_shape=(1, 8, 8), n_classes=10, channels=16, depth=2)
-        costs = [overhead("mlp", mlp, (X, y), (Xv, yv), args.repeats),
-                 overhead("convnet", conv, (X.reshape(-1, 1, 8, 8), y), (Xv.reshape(-1, 1, 8, 8), yv), args.repeats)]
+    costs = probe_costs(args.repeats) if args.repeats > 0 else []
     headline = {
         "bench": "diagnose", "seeds": args.seeds, "setups": len({r["setup"] for r in rows}),
         "faulty_setups": len({r["setup"] for r in rows if r["right"]}), **figures,
@@ -153,6 +202,33 @@ def main(argv: list[str] | None = None) -> dict:
         RESULTS.write_text(json.dumps({"headline": headline, "rows": rows, "overhead": costs}, indent=1))
     print(json.dumps(headline))
     return headline
+
+
+def overhead_only(repeats: int) -> dict:
+    """Part 2 alone: the probes' share of training time, with the machine's load before and after."""
+    import os
+
+    load_before = os.getloadavg()
+    costs = probe_costs(repeats)
+    headline = {"bench": "diagnose_overhead", "repeats": repeats, "cpus": os.cpu_count(),
+                "load_before": [round(v, 2) for v in load_before],
+                "load_after": [round(v, 2) for v in os.getloadavg()],
+                **{f"{c['model']}_{kind}_pct_{rate}": c[f"{kind}_pct_{rate}"] for c in costs
+                   for rate in ("default", "diagnose") for kind in ("overhead", "direct")}}
+    out = RESULTS.with_name("diagnose_overhead.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"headline": headline, "overhead": costs}, indent=1))
+    print(json.dumps(headline))
+    return headline
+
+
+def probe_costs(repeats: int) -> list[dict]:
+    (X, y), (Xv, yv) = zoo.digits()
+    torch.manual_seed(0)
+    mlp = build_model("mlp", input_shape=(64,), n_classes=10, width=256, depth=2)
+    conv = build_model("convnet", input_shape=(1, 8, 8), n_classes=10, channels=16, depth=2)
+    return [overhead("mlp", mlp, (X, y), (Xv, yv), repeats),
+            overhead("convnet", conv, (X.reshape(-1, 1, 8, 8), y), (Xv.reshape(-1, 1, 8, 8), yv), repeats)]
 
 
 if __name__ == "__main__":

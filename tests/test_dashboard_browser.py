@@ -127,3 +127,15 @@ def test_the_reports_search_views_show_in_the_page_once_wired_with_no_dashboard_
     finally:
         page.goto("about:blank")  # the page lets go of its stream before the server stops
         server.stop()
+
+
+def test_the_window_is_drawn_first_and_the_figures_below_it_after(page, server: Server):
+    page.set_viewport_size({"width": 1280, "height": 500})  # the trials table fills it: every figure is below
+    _open(page, server, "#/run/done")
+    marks = dict(page.evaluate("() => performance.getEntriesByType('mark').map(m => [m.name, m.startTime])"))
+    drawn = {name.split(" ", 1)[1]: at for name, at in marks.items() if name.startswith("knobs:drawn ")}
+    assert {"dash:history", "dash:curves", "dash:timeline"} <= set(drawn) and len(drawn) > 3
+    assert marks["knobs:table"] <= marks["knobs:shown"] <= min(drawn.values())  # shown before any figure below
+    own = [drawn[k] for k in ("dash:history", "dash:curves", "dash:timeline")]
+    assert own == sorted(own) and max(own) <= min(at for k, at in drawn.items() if not k.startswith("dash:"))
+    assert page.locator("section.view .figure:not(.js-plotly-plot)").count() == 0  # every figure drawn at the end

@@ -125,7 +125,7 @@ def test_watch_views_draw_each_weight_layer_with_the_rule_of_thumb_band(tmp_path
     assert len(record["steps"]) == len(watch.probes) == 12 and len(record["train_loss"]) == 3
     write_view(tmp_path, "watch", record)
     views = _checked(_views(tmp_path, {}))
-    assert list(views) == ["watch_ratio", "watch_grad", "watch_units", "watch_dead"]
+    assert list(views) == ["watch_ratio", "watch_grad", "watch_units", "watch_dead", "watch_layers"]
     ratio = views["watch_ratio"].figure
     assert ratio["layout"]["yaxis"]["type"] == "log" and len(ratio["data"]) == 3
     band = next(s for s in ratio["layout"]["shapes"] if s["type"] == "rect")
@@ -134,6 +134,44 @@ def test_watch_views_draw_each_weight_layer_with_the_rule_of_thumb_band(tmp_path
     bars = views["watch_dead"].figure["data"][0]
     assert bars["type"] == "bar" and list(bars["x"]) == ["1 (relu)", "3 (tanh)"] and all(0 <= v <= 1 for v in bars["y"])
     assert "template" not in ratio["layout"]  # no 7 KB theme in every figure
+
+
+def test_the_per_layer_table_joins_probes_units_and_spectral_alpha_by_module_name(tmp_path):
+    torch.manual_seed(0)
+    X, y = torch.randn(128, 12), torch.randint(0, 3, (128,))
+    net = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 3))
+    with torch.no_grad():
+        net[0].bias.fill_(-50.0)  # every unit of layer 0 is off: its ReLU is dead
+    watch = Watch(every=2)
+    Trainer(optimizer="sgd", lr=0.05, epochs=2, batch_size=16, callbacks=[watch], seed=0).fit(net, (X, y), (X, y))
+    record = watch_record(watch.to_dict(), 5, "replay", epochs=2)
+    assert record["feeds"] == {"1": "0", "3": "2"}
+    write_view(tmp_path, "watch", record)
+    from knobs.diagnose._spectral import layer_spectra
+
+    write_view(tmp_path, "spectral", {"format": 1, "trial": 5, "layers": layer_spectra(net)})
+    views = _checked(_views(tmp_path, {}))
+    table = views["watch_layers"].html
+    rows = table.split("<tr>")[2:]
+    assert [r.split("<code>")[1].split("</code>")[0] for r in rows] == ["0", "2", "4"]  # named_modules() names
+    dead, tanh, head = rows
+    assert "<b style='color:#b00'>100%</b>" in dead  # the dead units, on the layer that feeds the ReLU
+    assert "%" in tanh.split("</td>")[5] and "fewer than 10" in head  # saturation measured; 3 eigenvalues: no α
+    alpha = views["spectral"].figure
+    assert list(alpha["data"][0]["x"]) == ["0", "2"] and all(a > 1 for a in alpha["data"][0]["y"])
+    band = alpha["layout"]["shapes"][0]
+    assert (band["y0"], band["y1"]) == dv.ALPHA_BAND
+    assert "α of trial 5's final weights" in views["watch_layers"].note
+
+
+def test_the_per_layer_table_shows_alpha_alone_when_no_probes_were_recorded(tmp_path):
+    write_view(tmp_path, "spectral", {"format": 1, "trial": 2, "layers": {
+        "features.0": {"alpha": 7.5, "shape": [16, 3, 3, 3]}, "<b>": {"alpha": 3.0, "shape": [10, 64]}}})
+    views = _checked(_views(tmp_path, {}))
+    assert list(views) == ["watch_layers", "spectral"]
+    html = views["watch_layers"].html
+    assert "<b style='color:#b00'>7.5</b>" in html and "&lt;b&gt;" in html  # outside [2, 6]: marked; names escaped
+    assert "16×3×3×3" in html
 
 
 def test_filter_grid_scales_each_filter_to_its_own_range():

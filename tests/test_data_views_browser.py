@@ -58,8 +58,9 @@ def test_every_view_draws_at_phone_width_without_an_error(page, page_log, views_
     set_width(page, 420)
     open_file(page, path)
     keys = {v.key for v in views}
-    assert {"samples", "watch_ratio", "watch_grad", "watch_units", "watch_dead", "filters", "worst", "class_recall",
-            "vault"} <= keys
+    assert {"samples", "watch_ratio", "watch_grad", "watch_units", "watch_dead", "watch_layers", "filters", "worst",
+            "class_recall", "vault"} <= keys
+    assert page.locator("article[data-key='watch_layers'] tr").count() >= 3  # the header and a row per weight layer
     figures = sum(v.figure is not None for v in views)
     assert page.locator(".js-plotly-plot:has(svg.main-svg)").count() == figures
     images = page.locator("article img")

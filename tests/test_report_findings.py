@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 import math
 
+import numpy as np
 import pytest
 
 import knobs.report._findings as findings_module
@@ -265,3 +266,84 @@ def test_a_check_that_breaks_is_one_finding_not_a_lost_run(monkeypatch):
     monkeypatch.setattr(findings_module, "CHECKS", (broken, findings_module.vault))
     [f] = findings(record(many()))
     assert f.code == "advice_failed" and "broken check failed: KeyError" in f.message
+
+
+# ---- noise: a flat noisy curve is no overfitting; gaps for regression and k-fold runs -----------
+
+def noisy(level, n, sigma, seed, slope=0.0):
+    rng = np.random.default_rng(seed)
+    return [float(level + slope * e + sigma * rng.standard_normal()) for e in range(n)]
+
+
+def test_a_flat_noisy_validation_curve_is_not_called_overfitting():
+    """The lowest of 30 noisy epochs sits ~2σ under the curve by chance: the old rule (later mean 5%
+    above the best) called this overfitting; the rise must beat the curve's own epoch-to-epoch noise."""
+    val = [1.2, 0.8, 0.6] + noisy(0.5, 27, 0.04, seed=3)
+    train = [0.4 * 0.93 ** e for e in range(30)]  # still falling: memorizing
+    trials = many(10)
+    trials[0] = trial(0, min(val), val=val, train=train)
+    k = trials[0].attrs["best_epoch"]
+    after = val[k:]
+    assert np.mean(after) - val[k - 1] >= findings_module.RISE * val[k - 1]  # what the old rule fired on
+    assert fit(record(trials)) == []
+
+
+def test_a_true_overfit_under_the_same_noise_is_still_found():
+    val = [1.2, 0.8, 0.6, 0.5] + noisy(0.52, 16, 0.04, seed=3, slope=0.03)
+    train = [0.4 * 0.85 ** e for e in range(20)]
+    trials = many(10)
+    trials[0] = trial(0, min(val), val=val, train=train)
+    [f] = fit(record(trials))
+    assert f.code == "best_overfit" and f.evidence["val_rise"] > f.evidence["rise_needed"] > 0
+    assert 0.02 < f.evidence["val_noise"] < 0.08 and "epoch-to-epoch noise ±" in f.message
+
+
+def regression(rmse, n, interval=None):
+    split = {"n": n, "rmse": rmse, "mae": rmse * 0.8, "r2": 0.5}
+    if interval:
+        split["intervals"] = {"rmse": list(interval), "r2": [0.4, 0.6]}
+    return split
+
+
+def test_a_regression_runs_validation_to_test_gap_is_read_on_rmse_with_its_interval():
+    reg = {"data": {"task": "regression", "n": 1000}, "final_model": "single"}
+    test = regression(60.0, 200, interval=(55.0, 65.0))
+    summary = {**reg, "test": test, "single": {"trial": 0, "val": regression(48.0, 200), "test": test}}
+    [f] = generalization(record(many(), **summary))
+    assert f.code == "val_test_gap" and f.severity == "warning" and f.evidence["metric"] == "rmse"
+    assert f.evidence["test_interval"] == [55.0, 65.0] and f.evidence["z"] > 1.96
+    low, high = f.evidence["val_interval"]
+    assert low < 48.0 < high and high - low == pytest.approx(10.0)  # the test's width, n_val = n_test
+    assert "validation RMSE 48 (" in f.message and "test 60 (55–65)" in f.message
+    close = {**summary, "single": {"trial": 0, "val": regression(58.0, 200), "test": test}}
+    assert generalization(record(many(), **close)) == []
+    no_interval = {**summary, "test": regression(60.0, 200), "single": {"val": regression(48.0, 200)}}
+    assert generalization(record(many(), **no_interval)) == []  # no noise known: nothing claimed
+
+
+def folds(accuracies=None, losses=None):
+    n = len(accuracies or losses)
+    return {"per_fold": [{"val_loss": (losses or [0.3] * n)[i], **({"val_accuracy": accuracies[i]} if accuracies else {}),
+                          "best_epoch": 5, "epochs_run": 8} for i in range(n)]}
+
+
+def test_a_k_fold_runs_gap_compares_the_folds_mean_with_the_refits_test():
+    base = {"final_model": "refit", "data": {"task": "classification", "n_classes": 10, "n": 1797}}
+    summary = {**base, "cv": folds([0.97, 0.98, 0.975, 0.972, 0.978]), "test": metrics(0.92, 0.3)}
+    [f] = generalization(record(many(), **summary))
+    assert f.evidence["source"] == "k-fold" and f.evidence["n_val"] == 1797 - 270
+    assert "binomial" in f.evidence["val_interval_method"] and "cross-validated accuracy 0.9750" in f.message
+    assert "folds" in f.action and f.severity == "warning"
+    spread = {**summary, "cv": folds([0.99, 0.90, 0.99, 0.90, 0.99])}  # folds this unsure: the test fits
+    assert generalization(record(many(), **spread)) == []
+
+
+def test_a_k_fold_regression_runs_gap_is_read_on_r2():
+    base = {"final_model": "refit", "data": {"task": "regression", "n": 500}}
+    test = {"n": 100, "rmse": 50.0, "r2": 0.40, "intervals": {"r2": [0.30, 0.50], "rmse": [45.0, 55.0]}}
+    summary = {**base, "cv": folds(losses=[0.28, 0.30, 0.26, 0.31, 0.29]), "test": test}  # R² ≈ 0.71 over folds
+    [f] = generalization(record(many(), **summary))
+    assert f.evidence["metric"] == "r2" and f.evidence["val_r2"] == pytest.approx(0.712)
+    assert f.evidence["test_interval"] == [0.30, 0.50] and f.severity == "warning"
+    near = {**summary, "test": {**test, "r2": 0.70, "intervals": {"r2": [0.6, 0.8]}}}
+    assert generalization(record(many(), **near)) == []

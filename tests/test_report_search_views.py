@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -90,10 +91,15 @@ def test_parallel_coordinates_name_trials_and_label_axes_honestly():
     assert len(v.figure["data"]) <= 11  # bands of lines, not one trace per trial
 
 
-def test_parallel_coordinates_of_many_trials_draw_the_best_ones():
+def test_parallel_coordinates_of_many_trials_draw_the_best_and_an_even_sample_and_say_so():
     run = run_of(MAX_LINES + 50)
     [v] = parallel_view(run)
-    assert f"best {MAX_LINES} of {MAX_LINES + 50}" in v.figure["layout"]["title"]["text"]
+    assert f"{MAX_LINES} of {MAX_LINES + 50} trials" in v.figure["layout"]["title"]["text"]
+    assert f"{MAX_LINES} of {MAX_LINES + 50} trials drawn: the best {MAX_LINES // 4}" in v.note
+    drawn = {int(n) for n in re.findall(r"trial #(\d+)<br>", hovers(v.figure))}
+    ranked = sorted((t for t in run.trials if t.value is not None), key=lambda t: t.value)
+    assert {t.number for t in ranked[:MAX_LINES // 4]} <= drawn  # every one of the best
+    assert drawn & {t.number for t in ranked[MAX_LINES:]}  # and some of the worst: the whole search
 
 
 def test_contour_of_the_two_most_important_parameters():

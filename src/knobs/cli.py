@@ -11,7 +11,7 @@ import functools
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable, Optional, ParamSpec, TypeVar
+from typing import Callable, List, Optional, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -288,6 +288,8 @@ def dashboard_command(
     host: Optional[str] = typer.Option(None, "--host", help="listen on this address instead of 127.0.0.1 "
                                        "(e.g. 0.0.0.0); a token is then required, printed once at start"),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="open the page in a web browser"),
+    storage: Optional[List[str]] = typer.Option(None, "--storage", help="a database URL with its password that "
+                                                "runs keep their studies in (search.storage); repeat for several"),
 ) -> None:
     """A live, read-only web page over every run in RUNS_DIR (loopback only unless --host)."""
     try:
@@ -296,7 +298,7 @@ def dashboard_command(
         raise KnobsError(f"knobs dashboard needs the dashboard extra ({e.name} is missing): "
                          "pip install 'knobs[dashboard]'") from None
     serve(runs_dir, host=host, port=port, open_browser=open_browser, say=lambda line: Console().print(line, highlight=False,
-          soft_wrap=True, markup=False))
+          soft_wrap=True, markup=False), storage=storage or ())
 
 
 studies = typer.Typer(help="Inspect stored studies (SQLite or PostgreSQL).", no_args_is_help=True)

@@ -15,12 +15,13 @@ DNS name it re-points (DNS rebinding).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import threading
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Sequence
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -56,10 +57,13 @@ _SECURITY_HEADERS = [
 ]
 
 
-def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool = True) -> Starlette:
+def create_app(runs_dir: str | Path, *, token: str | None = None, loopback: bool = True,
+               storage: Sequence[str] = ()) -> Starlette:
     """The dashboard over ``runs_dir``. ``token``: required on every request when given (the
-    server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers."""
-    api = _Api(RunsFolder(Path(runs_dir)))
+    server listens beyond loopback); ``loopback``: accept only loopback ``Host`` headers;
+    ``storage``: database URLs (passwords included) that runs keep their studies in — the only
+    databases read (`RunsFolder`)."""
+    api = _Api(RunsFolder(Path(runs_dir), storage))
     routes = [
         Route("/", _index), Route("/plotly.min.js", _plotly_js), Route("/views.js", _views_js), Route("/api/runs", api.runs),
         Route("/api/runs/{name}", api.run), Route("/api/runs/{name}/dashboard", api.own_views),
@@ -152,8 +156,18 @@ the server over all). ``run_views`` does not even compute them."""
 
 def shared_views(record: Any) -> list[Any]:
     """``knobs.report.run_views`` — every producer the report has, so a view added there appears
-    here — less the ones ``REPLACED`` names."""
-    return run_views(record, skip=REPLACED)
+    here — less the ones ``REPLACED`` names. A key two producers share (the vault's paragraph and
+    its log are both "vault") gets a suffix: the page keeps one card per key, and the second view
+    replaced the first."""
+    views, seen = [], set()
+    for view in run_views(record, skip=REPLACED):
+        key, n = view.key, 1
+        while key in seen:
+            n += 1
+            key = f"{view.key}:{n}"
+        seen.add(key)
+        views.append(view if key == view.key else dataclasses.replace(view, key=key))
+    return views
 
 
 class _ReportViews:

@@ -13,6 +13,7 @@ import math
 import statistics
 from typing import Any, Iterable, Sequence
 
+from knobs.dashboard._figures import LEGEND_ABOVE as _ABOVE
 from knobs.dashboard._figures import base_layout, integer_axis
 from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
@@ -42,12 +43,13 @@ def compare(a: LoadedRun, b: LoadedRun) -> list[View]:
     history = [trace for run, dash in ((a, "solid"), (b, "dash")) for trace in _best_so_far_trace(run, dash)]
     if history:
         views.append(View("compare:history", "Best so far", "search", figure={"data": history, "layout": base_layout(
-            {"xaxis": integer_axis("trial", _largest_x(history)), "yaxis": {"title": {"text": a.metric}}})}))
+            {"xaxis": integer_axis("trial", _largest_x(history)), "yaxis": {"title": {"text": a.metric}},
+             "legend": _ABOVE})}))
     curves = [trace for run, dash in ((a, "solid"), (b, "dash")) for trace in _best_curve_traces(run, dash)]
     if curves:
         views.append(View("compare:curves", "Best trials' learning curves", "training", figure={"data": curves,
                           "layout": base_layout({"xaxis": integer_axis("epoch", _largest_x(curves)),
-                                                 "yaxis": {"title": {"text": "loss"}}, "legend": {"orientation": "h"}})}))
+                                                 "yaxis": {"title": {"text": "loss"}}, "legend": _ABOVE})}))
     return views
 
 

@@ -21,11 +21,17 @@ from knobs.dashboard._runs import LoadedRun, trial_curve
 from knobs.report import View
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "integer_axis", "MAX_POINTS", "MAX_MARKERS"]
+__all__ = ["history", "curves", "timeline", "dashboard_views", "base_layout", "integer_axis", "MAX_POINTS", "MAX_MARKERS", "MAX_SEGMENTS"]
 
 MAX_POINTS = 200  # points per drawn line
-MAX_MARKERS = 2000  # markers per state in the history (SVG: more would cost the page seconds)
-_SEGMENTS_ONLY_FROM = 1000  # the timeline drops its markers from this many trials of a state on
+MAX_MARKERS = 1000  # markers per state in the history (SVG: 2,000 took a 10,000-trial page 0.6 s)
+MAX_SEGMENTS = 500  # trials per state drawn in the timeline (failed and running ones: all)
+_SEGMENTS_ONLY_FROM = 500  # the timeline drops its markers from this many trials of a state on
+LEGEND_ABOVE = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
+"""A legend above the plot, across it: beside it, it took a 420 px figure's width; below it, its rows
+sat on the x axis' title."""
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf")  # plotly's own colourway, fixed per trial
 _COLOURS = {"complete": "#3182ce", "pruned": "#a0aec0", "failed": "#e53e3e", "running": "#dd6b20"}
 _LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "val_accuracy": "validation accuracy",
            "lr": "learning rate"}
@@ -40,18 +46,22 @@ def dashboard_views(run: LoadedRun, *, lines: int = 10) -> list[View]:
 
 def timeline(run: LoadedRun) -> View:
     """When each trial ran, by state (one trace of segments per state, whatever the count):
-    failures and long trials stand out; hover names the trial and a failure's reason."""
+    failures and long trials stand out; hover names the trial and a failure's reason. At most
+    ``MAX_SEGMENTS`` segments per state (the best and an even sample, as the history): 10,000 SVG
+    segments took the page 1.3 s to draw, and a 400 px tall axis shows 25 trials per pixel row
+    anyway. Failed and running trials are always all drawn."""
     now = max((t.finished_at or 0.0 for t in run.trials), default=0.0)
     now = max(now, max((b for b in run.heartbeats.values()), default=0.0))
     origin = min((t.started_at for t in run.trials if t.started_at is not None), default=0.0)
-    data = []
+    data, hidden = [], 0
     for state in ("complete", "pruned", "failed", "running"):
+        timed = [t for t in run.trials if t.state.value == state and t.started_at is not None]
+        shown = timed if state in ("failed", "running") else _some(timed, run.direction, MAX_SEGMENTS)
+        hidden += len(timed) - len(shown)
         xs: list = []
         ys: list = []
         texts: list = []
-        for t in run.trials:
-            if t.state.value != state or t.started_at is None:
-                continue
+        for t in shown:
             end = t.finished_at if t.finished_at is not None else max(now, t.started_at)
             xs += [round(t.started_at - origin, 3), round(end - origin, 3), None]
             ys += [t.number, t.number, None]
@@ -67,11 +77,13 @@ def timeline(run: LoadedRun) -> View:
                 trace.update(text=texts, hovertemplate="%{text}<extra></extra>")
             data.append(trace)
     failed = sum(t.state is TrialState.FAILED for t in run.trials)
+    note = "each line is one trial, from its start to its end" + (f"; {failed} failed" if failed else "")
+    if hidden:
+        note += (f"; {hidden} complete or pruned trials not drawn (the best and an even sample of the rest are; "
+                 "the table has all)")
     return View("dash:timeline", "Trial timeline", "search", figure={"data": data, "layout": base_layout(
-        {"xaxis": {"title": {"text": "seconds since the first trial started"}},
-         "yaxis": integer_axis("trial", max((t.number for t in run.trials), default=0))})},
-        note=f"each line is one trial, from its start to its end; {failed} failed" if failed else
-        "each line is one trial, from its start to its end")
+        {"xaxis": {"title": {"text": "seconds since the first trial started"}}, "legend": LEGEND_ABOVE,
+         "yaxis": integer_axis("trial", max((t.number for t in run.trials), default=0))})}, note=note)
 
 
 def history(run: LoadedRun) -> View:
@@ -105,7 +117,7 @@ def history(run: LoadedRun) -> View:
         note += f"; {hidden} points not drawn (the best and an even sample of the rest are; the table has all)"
     return View("dash:history", "Optimization history", "search", figure={"data": data, "layout": base_layout(
         {"xaxis": integer_axis("trial", max((t.number for t in trials), default=0)),
-         "yaxis": {"title": {"text": metric}}})}, note=note)
+         "yaxis": {"title": {"text": metric}}, "legend": LEGEND_ABOVE})}, note=note)
 
 
 def curves(run: LoadedRun, *, lines: int = 10) -> View:
@@ -117,7 +129,8 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
     shown = running + [t for t in ranked if t not in running][:lines]
     data: list[dict[str, Any]] = []
     accuracy = False
-    for t in shown:
+    for index, t in enumerate(shown):
+        colour = _PALETTE[index % len(_PALETTE)]  # one colour per trial: its training, validation and LR lines
         curve = trial_curve(t, run.events, run.metric)
         epochs = curve["epoch"]
         group, name = f"t{t.number}", f"trial #{t.number}" + (" (running)" if t.state is TrialState.RUNNING else "")
@@ -129,7 +142,8 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
             accuracy |= key == "val_accuracy"
             data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name, "legendgroup": group,
                          "showlegend": key == "val_loss", "xaxis": "x" if axis == 1 else f"x{axis}",
-                         "yaxis": "y" if axis == 1 else f"y{axis}", "line": {"dash": dash, "width": 1.5},
+                         "yaxis": "y" if axis == 1 else f"y{axis}",
+                         "line": {"dash": dash, "width": 1.5, "color": colour},
                          "meta": {"trial": t.number, "key": key},
                          "hovertemplate": f"trial #{t.number} epoch %{{x}}: {_LABELS[key]} %{{y:.4g}}<extra></extra>"})
     band = _band(run, trials)
@@ -137,19 +151,28 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
     last_epoch = max((x for trace in data for x in trace["x"] if isinstance(x, (int, float))), default=1)
     lrs = [v for trace in data if trace.get("meta", {}).get("key") == "lr" for v in trace["y"] if _finite(v)]
     log_lr = bool(lrs) and min(lrs) > 0 and max(lrs) / min(lrs) > 10
+    losses = [v for trace in data if trace.get("yaxis", "y") == "y" for v in trace["y"] if _finite(v) is not None]
+    # NOTE: a log loss axis when the losses span a decade: else the first epochs' losses squash the rest flat
+    log_loss = bool(losses) and min(losses) > 0 and max(losses) / min(losses) > 10
     layout = base_layout({
         "grid": {"rows": 3, "columns": 1, "pattern": "independent", "roworder": "top to bottom"},
-        "height": 720, "legend": {"orientation": "h", "y": -0.08},
-        "xaxis": integer_axis("epoch", last_epoch), "yaxis": {"title": {"text": "loss"}},
-        "xaxis2": integer_axis("epoch", last_epoch), "yaxis2": {"title": {"text": "validation accuracy"}},
-        "xaxis3": integer_axis("epoch", last_epoch),
+        # (the legend below the x title, growing the margin as it wraps: at 420 px it is five rows)
+        "height": 760, "legend": {"orientation": "h", "y": -0.1, "yanchor": "top"},
+        "xaxis": integer_axis("epoch", last_epoch),
+        "yaxis": {"title": {"text": "loss (log)" if log_loss else "loss"}, "type": "log" if log_loss else "linear"},
+        # (the three panels share their epochs: one zoom moves all, and epoch 10 is under epoch 10)
+        "xaxis2": {**integer_axis("epoch", last_epoch), "matches": "x"},
+        "yaxis2": {"title": {"text": "validation accuracy"}},
+        "xaxis3": {**integer_axis("epoch", last_epoch), "matches": "x"},
         "yaxis3": {"title": {"text": "learning rate"}, "type": "log" if log_lr else "linear", "exponentformat": "e"},
     })
     if lrs and not log_lr:  # NOTE: from 0, so a constant rate is a flat line at its value, not at an axis' middle
         layout["yaxis3"]["range"] = [0, max(lrs) * 1.15 or 1]
     n_other = len(trials) - len(shown)
-    note = (f"lines: {len(running)} running trial(s) and the {len(shown) - len(running)} best (training dotted, "
-            f"validation solid); the band is the spread of every trial's validation loss per epoch"
+    which = (f"{len(running)} running trial{'s' if len(running) > 1 else ''} and " if running else "") + \
+        f"the {len(shown) - len(running)} best"
+    note = (f"lines: {which} (training dotted, validation solid, one colour per trial); the band is the spread of "
+            f"every trial's validation loss per epoch"
             + (f" ({n_other} trials not drawn as lines)" if n_other > 0 else ""))
     if not accuracy:
         layout["yaxis2"]["title"]["text"] = "validation accuracy (none recorded)"
@@ -158,11 +181,22 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
 
 def _band(run: LoadedRun, trials: Sequence[FrozenTrial]) -> list[dict[str, Any]]:
     """Median and 10–90 % of the validation loss per epoch over every trial that reached it."""
+    # NOTE: read straight from the stored curves and the log's epoch records (not ``trial_curve``'s
+    # column dicts): this loop visits every epoch of every trial, 54,000 for a 10,000-trial study.
     by_epoch: dict[int, list[float]] = {}
     for t in trials:
-        curve = trial_curve(t, run.events, run.metric)
-        for epoch, value in zip(curve["epoch"], curve.get("val_loss") or []):
-            if isinstance(epoch, int) and _finite(value) is not None:
+        stored = t.attrs.get("curve")
+        if isinstance(stored, dict) and stored.get("epoch"):
+            pairs: Iterable = zip(stored["epoch"], stored.get("val_loss") or ())  # (JSON: losses are floats)
+        elif t.number in run.events.epochs:
+            records = run.events.epochs[t.number]
+            fold = records[-1].get("fold")
+            pairs = ((r.get("epoch"), r.get("val_loss")) for r in records if r.get("fold") == fold)
+        else:
+            curve = trial_curve(t, run.events, run.metric)
+            pairs = zip(curve["epoch"], curve.get("val_loss") or ())
+        for epoch, value in pairs:
+            if isinstance(epoch, int) and isinstance(value, float) and math.isfinite(value):
                 by_epoch.setdefault(epoch, []).append(value)
     if not by_epoch or len(trials) < 3:
         return []
@@ -195,16 +229,22 @@ def _markers(xs: list, ys: list, state: str, hover: str) -> dict[str, Any]:
             "hovertemplate": hover}
 
 
-def _some(trials: list[FrozenTrial], direction: str) -> list[FrozenTrial]:
-    """At most ``MAX_MARKERS`` of these trials, in trial order: the best quarter of the allowance by their
+def _some(trials: list[FrozenTrial], direction: str, limit: int = MAX_MARKERS) -> list[FrozenTrial]:
+    """At most ``limit`` of these trials, in trial order: the best quarter of the allowance by their
     shown value, then an even sample over trial numbers of the others (the shape of the cloud)."""
-    if len(trials) <= MAX_MARKERS:
+    if len(trials) <= limit:
         return trials
     sign = -1.0 if direction == "maximize" else 1.0
-    ranked = sorted(trials, key=lambda t: (sign * _shown_value(t), t.number))
-    best, rest = ranked[:MAX_MARKERS // 4], sorted(ranked[MAX_MARKERS // 4:], key=lambda t: t.number)
-    picks = np.linspace(0, len(rest) - 1, MAX_MARKERS - len(best)).round().astype(int)
+    ranked = sorted(trials, key=lambda t: (_rank_value(t, sign), t.number))
+    best, rest = ranked[:limit // 4], sorted(ranked[limit // 4:], key=lambda t: t.number)
+    picks = np.linspace(0, len(rest) - 1, limit - len(best)).round().astype(int)
     return sorted(best + [rest[i] for i in np.unique(picks)], key=lambda t: t.number)
+
+
+def _rank_value(trial: FrozenTrial, sign: float) -> float:
+    """What ranks a trial among its state's (no value — a failed or new trial — ranks last)."""
+    value = _finite(_shown_value(trial))
+    return math.inf if value is None else sign * value
 
 
 def _thin(xs: Sequence, ys: Sequence) -> tuple[list, list]:

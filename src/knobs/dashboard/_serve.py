@@ -13,7 +13,7 @@ import socket
 import threading
 import webbrowser
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import uvicorn
 
@@ -51,7 +51,8 @@ class Server:
     """The dashboard on a bound socket: ``url`` (with the token, if any), ``run()`` in the
     foreground, or ``start()`` / ``stop()`` in a thread (tests, notebooks)."""
 
-    def __init__(self, runs_dir: str | Path, *, host: str | None = None, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, runs_dir: str | Path, *, host: str | None = None, port: int = DEFAULT_PORT,
+                 storage: Sequence[str] = ()) -> None:
         root = Path(runs_dir)
         if not root.is_dir():
             raise ConfigError(f"runs folder {str(root)!r} does not exist or is not a folder; give the folder your "
@@ -61,7 +62,7 @@ class Server:
         self.token = None if host is None else secrets.token_urlsafe(24)
         self.socket = bind(self.host, port)
         self.port = self.socket.getsockname()[1]
-        self._app = app = create_app(root, token=self.token, loopback=host is None)
+        self._app = app = create_app(root, token=self.token, loopback=host is None, storage=storage)
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
                                 access_log=False)
         self._server = uvicorn.Server(config)
@@ -99,9 +100,10 @@ class Server:
 
 
 def serve(runs_dir: str | Path, *, host: str | None = None, port: int = DEFAULT_PORT, open_browser: bool = True,
-          say: Callable[[str], None] = print) -> None:
-    """Serve the dashboard over ``runs_dir`` until interrupted; print its address once."""
-    server = Server(runs_dir, host=host, port=port)
+          say: Callable[[str], None] = print, storage: Sequence[str] = ()) -> None:
+    """Serve the dashboard over ``runs_dir`` until interrupted; print its address once. ``storage``:
+    the database URLs runs keep their studies in (``--storage``)."""
+    server = Server(runs_dir, host=host, port=port, storage=storage)
     say(f"knobs dashboard: {server.url}")
     if server.token:
         say("anyone with this address (and its token) can read these runs; the token changes at every start")

@@ -1,4 +1,5 @@
-"""A run's study read straight from its ``study.db``, read-only, incrementally.
+"""A run's study read straight from its ``study.db`` — or the database its ``search.storage``
+names —, read-only, incrementally.
 
 Why not ``knobs.Study.load`` or ``SQLStorage``: opening a study the normal way may write — it sets
 the file's journal mode, creates missing tables and marks stale trials abandoned. A dashboard
@@ -7,6 +8,10 @@ file with SQLite's ``mode=ro`` (shared read locks only; no schema work) and read
 the one schema of ``knobs.storage._schema``. Finished trials never change, so they are read once
 and kept; each refresh re-reads only the running and new rows — what keeps a 10,000-trial study
 cheap to watch.
+
+A study kept in PostgreSQL (``search.storage``) is read the same way, through the same schema, in
+read-only transactions (psycopg's ``read_only``: the server refuses any write), with the run's name
+as the study's name, as ``knobs run`` stores it there.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from knobs.dashboard._json import loads_array
+from knobs.errors import KnobsError
 from knobs.storage import _schema as schema
+from knobs.storage._url import make_engine, mask_password
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["StudyReader", "StudySnapshot", "StudyCounts", "StudyUnreadable", "STUDY_NAME"]
@@ -50,34 +57,75 @@ class StudySnapshot:
 
 
 class StudyReader:
-    """Reads one study.db again whenever asked; finished trials are read once."""
+    """Reads one study again whenever asked; finished trials are read once.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``source``: a run's study.db (its study "search", else its first), or a database URL with the
+    study's ``name`` (a PostgreSQL study of ``search.storage``)."""
+
+    def __init__(self, source: Path | str, name: str | None = None) -> None:
+        self.path = source if isinstance(source, Path) else None
+        self.url = source if isinstance(source, str) else None
+        self.name = name
         self._finished: dict[int, FrozenTrial] = {}  # row id → trial
         self._lock = threading.Lock()
+        self._database: sa.Engine | None = None  # a database's engine, kept (its pool) across reads
+
+    @property
+    def where(self) -> str:
+        """Where the study lives, for messages (a password masked)."""
+        return str(self.path.name) if self.path is not None else mask_password(self.url or "")
+
+    def _engine(self) -> tuple[sa.Engine, bool]:
+        """(engine, whether to dispose of it after the read). Raises ``FileNotFoundError`` (no
+        study.db) and ``StudyUnreadable`` (a URL that cannot be opened)."""
+        if self.path is not None:
+            if not self.path.is_file():
+                raise FileNotFoundError(self.path)
+            return _read_only_engine(self.path), True
+        if self._database is None:
+            try:
+                engine = make_engine(self.url or "", create=False)
+            except KnobsError as e:
+                raise StudyUnreadable(str(e)) from None
+            # NOTE: every transaction read-only (psycopg's read_only): the server itself refuses writes
+            self._database = engine.execution_options(postgresql_readonly=True) \
+                if engine.dialect.name == "postgresql" else engine
+        return self._database, False
 
     def read(self) -> StudySnapshot:
         """The study now. Raises ``StudyUnreadable`` (damaged file, not a knobs database, an
-        unknown layout) and ``FileNotFoundError`` (no study.db)."""
-        if not self.path.is_file():
-            raise FileNotFoundError(self.path)
-        engine = _read_only_engine(self.path)
+        unknown layout, a database that does not answer) and ``FileNotFoundError`` (no study.db)."""
+        engine, dispose = self._engine()
         try:
             with self._lock, engine.connect() as conn:
                 return self._read(conn)
-        except sa.exc.DatabaseError as e:
-            raise StudyUnreadable(f"study.db cannot be read as a knobs study: {_first_line(e.orig)}") from None
+        except sa.exc.DBAPIError as e:
+            raise StudyUnreadable(f"{self._what()} cannot be read as a knobs study: "
+                                  f"{mask_password(_first_line(e.orig))}") from None
         finally:
-            engine.dispose()
+            if dispose:
+                engine.dispose()
+
+    def _what(self) -> str:
+        return "study.db" if self.path is not None else f"the study database {self.where}"
+
+    def _study_row(self, studies: list) -> Any:
+        """The run's study among the database's: by name when one is given (a shared database),
+        else "search" or the first (a run's own study.db)."""
+        if self.name is not None:
+            row = next((row for row in studies if row.name == self.name), None)
+            if row is None:
+                raise StudyUnreadable(f"{self._what()} holds no study named {self.name!r} (yet)")
+            return row
+        return next((row for row in studies if row.name == STUDY_NAME), studies[0])
 
     def _read(self, conn: sa.Connection) -> StudySnapshot:
         s, t, im = schema.studies, schema.trials, schema.intermediate
         studies = conn.execute(sa.select(s.c.id, s.c.name, s.c.direction, s.c.space, s.c.created_at)
                                .order_by(s.c.id)).all()
-        if not studies:
+        if not studies and self.name is None:
             return StudySnapshot(None, "minimize", None, None)
-        study = next((row for row in studies if row.name == STUDY_NAME), studies[0])
+        study = self._study_row(studies)
         index = conn.execute(sa.select(t.c.id, t.c.state, t.c.heartbeat).where(t.c.study_id == study.id)).all()
         missing = [row.id for row in index if row.id not in self._finished]
         fresh: dict[int, FrozenTrial] = {}
@@ -94,10 +142,10 @@ class StudyReader:
             configs, attrs = _json_column([row.config for row in rows]), _json_column([row.attrs for row in rows])
             steps: dict[int, dict[int, float]] = {}
             ids = sa.select(t.c.id).where(wanted).scalar_subquery()
-            query = sa.select(im.c.trial_id, im.c.step, im.c.value).where(im.c.trial_id.in_(ids))
-            # NOTE: plain numbers, often ten per trial: the driver's rows directly (no result processing)
-            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
-            for trial_id, step, value in conn.connection.driver_connection.execute(str(compiled)).fetchall():
+            # (in the primary key's order: each trial's steps arrive sorted, so they need no sorting here)
+            query = sa.select(im.c.trial_id, im.c.step, im.c.value).where(im.c.trial_id.in_(ids)) \
+                .order_by(im.c.trial_id, im.c.step)
+            for trial_id, step, value in _plain_rows(conn, query):
                 steps.setdefault(trial_id, {})[step] = value
             for row, config, attr in zip(rows, configs, attrs):
                 trial = _frozen(row, config, attr, steps.get(row.id, {}))
@@ -114,29 +162,38 @@ class StudyReader:
     def counts(self) -> StudyCounts:
         """Trials per state, the best value and the running trials' latest heartbeat — one
         aggregate query, for the runs list (no trial is read). Raises as ``read``."""
-        if not self.path.is_file():
-            raise FileNotFoundError(self.path)
         s, t = schema.studies, schema.trials
-        engine = _read_only_engine(self.path)
+        engine, dispose = self._engine()
         try:
             with engine.connect() as conn:
                 studies = conn.execute(sa.select(s.c.id, s.c.name, s.c.direction, s.c.created_at).order_by(s.c.id)).all()
-                if not studies:
+                if not studies and self.name is None:
                     return StudyCounts("minimize", None, {}, None, None)
-                study = next((row for row in studies if row.name == STUDY_NAME), studies[0])
+                study = self._study_row(studies)
                 groups = conn.execute(sa.select(t.c.state, sa.func.count(), sa.func.min(t.c.value), sa.func.max(t.c.value),
                                                 sa.func.max(t.c.heartbeat)).where(t.c.study_id == study.id)
                                       .group_by(t.c.state)).all()
-        except sa.exc.DatabaseError as e:
-            raise StudyUnreadable(f"study.db cannot be read as a knobs study: {_first_line(e.orig)}") from None
+        except sa.exc.DBAPIError as e:
+            raise StudyUnreadable(f"{self._what()} cannot be read as a knobs study: "
+                                  f"{mask_password(_first_line(e.orig))}") from None
         finally:
-            engine.dispose()
+            if dispose:
+                engine.dispose()
         direction = study.direction if study.direction in ("minimize", "maximize") else "minimize"
         states = {state: count for state, count, _, _, _ in groups}
         complete = next((row for row in groups if row[0] == TrialState.COMPLETE.value), None)
         best = None if complete is None else (complete[3] if direction == "maximize" else complete[2])
         beat = next((row[4] for row in groups if row[0] == TrialState.RUNNING.value), None)
         return StudyCounts(direction, study.created_at, states, best, beat)
+
+
+def _plain_rows(conn: sa.Connection, query: sa.Select) -> list[tuple]:
+    """The rows of ``query`` as plain tuples. NOTE: SQLite's (plain numbers, often ten per trial, 54,000
+    for a large study) through the driver directly, with no result processing."""
+    if conn.dialect.name != "sqlite":
+        return [tuple(row) for row in conn.execute(query)]
+    compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+    return conn.connection.driver_connection.execute(str(compiled)).fetchall()
 
 
 @dataclass(frozen=True)
@@ -163,8 +220,11 @@ def _read_only_engine(path: Path) -> sa.Engine:
     return sa.create_engine("sqlite://", creator=connect, poolclass=NullPool)
 
 
-def _json_column(texts: list[str | None]) -> list[Any]:
-    """Each JSON text decoded (None for NULL); ``StudyUnreadable`` naming a damaged one."""
+def _json_column(texts: list[Any]) -> list[Any]:
+    """Each JSON text decoded (None for NULL); ``StudyUnreadable`` naming a damaged one. A driver
+    that decodes JSON columns itself (psycopg, for PostgreSQL's json) gives the values as they are."""
+    if any(not isinstance(text, (str, bytes)) and text is not None for text in texts):
+        return list(texts)
     try:
         return loads_array([text or "null" for text in texts])
     except ValueError:
@@ -177,12 +237,13 @@ def _json_column(texts: list[str | None]) -> list[Any]:
 
 
 def _frozen(row: Any, config: Any, attrs: Any, intermediate: dict[int, float]) -> FrozenTrial:
+    """The trial of a row; ``intermediate`` already in step order (the query's)."""
     try:
         state = _STATES[row.state]
     except KeyError:
         raise StudyUnreadable(f"trial {row.number} has the unknown state {row.state!r} (a newer knobs?)") from None
     return FrozenTrial(number=row.number, config=config if isinstance(config, dict) else {}, state=state,
-                       value=row.value, intermediate=dict(sorted(intermediate.items())),
+                       value=row.value, intermediate=intermediate,
                        started_at=row.started_at, finished_at=row.finished_at,
                        attrs=attrs if isinstance(attrs, dict) else {})
 

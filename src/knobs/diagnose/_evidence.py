@@ -25,6 +25,7 @@ from knobs.checks._gradients import LOSSES
 from knobs.diagnose._curvature import stability_edge, top_eigenvalue
 from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
+from knobs.diagnose._spectral import layer_spectra
 from knobs.train import Diverged, Trainer, check_schedule
 from knobs.train._device import resolve_device
 from knobs.watch import Watch
@@ -203,6 +204,7 @@ def watched_run(model: nn.Module, train, val, s: Settings, every: int) -> dict[s
     run = _fit(model, train, val, s, s.lr, [watch])
     run["watch"] = watch.to_dict()
     run["step_losses"] = [v if math.isfinite(v) else None for v in watch.step_losses]
+    run["spectral"] = layer_spectra(watch.model) if watch.model is not None else {}  # α per weight layer, trained
     return run
 
 

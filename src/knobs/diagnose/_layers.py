@@ -3,6 +3,12 @@
 Pure functions of the evidence dict (its glossary is in ``knobs.diagnose._training``): the probe
 records of ``knobs.watch.Watch`` under ``ev["run"]["watch"]``. Every threshold comes from the
 literature named at its NOTE.
+
+Where: every finding names its layers as ``model.named_modules()`` names them — the module holding
+the weights (``"net.0"`` for the tensor ``"net.0.weight"``; a dead or saturated activation is
+named by the layer that fed it, ``Watch.feeds``) — in ``evidence["layers"]`` (worst first for
+units, input side first for gradients) with the measured value of each in
+``evidence["per_layer"]`` (``{module: value}``), so a person knows which layer to change.
 """
 
 from __future__ import annotations
@@ -39,6 +45,15 @@ def _probes(ev: dict) -> list[dict]:
     return ev["run"]["watch"]["probes"]
 
 
+def _module(param: str) -> str:
+    """The module holding a parameter tensor: ``"net.0.weight"`` → ``"net.0"`` (``""``: the model itself)."""
+    return param.rpartition(".")[0]
+
+
+def _quote(names) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
 def _weights(ev: dict) -> list[str]:
     """Weight tensors (≥ 2-D) in forward order, input side first."""
     watch = ev["run"]["watch"]
@@ -53,25 +68,57 @@ def _median(values) -> float | None:
 def activation_findings(ev: dict) -> list[Finding]:
     """dead_relu (last probes) and saturation (median probe), worst layer first."""
     probes = _probes(ev)
+    feeds = ev["run"]["watch"].get("feeds") or {}
     found = []
     dead = _layer_stat(probes[-DEAD_WINDOW:], "dead_fraction", statistics.mean)
     over = {k: v for k, v in dead.items() if v >= DEAD}
     if over:
-        layer = max(over, key=over.get)
+        where = _where(over, feeds)
         found.append(finding("dead_relu", "warning",
-                             f"{over[layer]:.0%} of the units of ReLU layer {layer!r} output 0 for every "
-                             f"sample of the batch at the end of training ({len(over)} layer(s) over "
-                             f"{DEAD:.0%})", {"layer": layer, "dead_fraction": dead, "threshold": DEAD,
-                                             "step": probes[-1]["step"], "epoch": probes[-1]["epoch"]}))
+                             f"{over[where['activation']]:.0%} of the units of {where['named']} output 0 for "
+                             f"every sample of the batch at the end of training ({_listed(over, where, '{:.0%}')} "
+                             f"over {DEAD:.0%})",
+                             {"layer": where["activation"], "layers": where["layers"], "per_layer": where["per_layer"],
+                              "activations": where["activations"], "dead_fraction": dead, "threshold": DEAD,
+                              "step": probes[-1]["step"], "epoch": probes[-1]["epoch"]}))
     sat = _layer_stat(probes, "saturated_fraction", statistics.median)
     over = {k: v for k, v in sat.items() if v > SATURATED}
     if over:
-        layer = max(over, key=over.get)
+        where = _where(over, feeds)
         found.append(finding("saturation", "warning",
-                             f"{over[layer]:.0%} of the outputs of layer {layer!r} sit in the flat "
-                             f"tails of its tanh/sigmoid (median over {len(probes)} probes)",
-                             {"layer": layer, "saturated_fraction": sat, "threshold": SATURATED}))
+                             f"{over[where['activation']]:.0%} of the outputs of {where['named']} sit in the flat "
+                             f"tails of its tanh/sigmoid (median over {len(probes)} probes; "
+                             f"{_listed(over, where, '{:.0%}')} over {SATURATED:.0%})",
+                             {"layer": where["activation"], "layers": where["layers"], "per_layer": where["per_layer"],
+                              "activations": where["activations"], "saturated_fraction": sat,
+                              "threshold": SATURATED}))
     return found
+
+
+def _where(over: dict[str, float], feeds: dict[str, str | None]) -> dict[str, Any]:
+    """The activations over a threshold, worst first, each named by the layer that fed it.
+
+    ``activations`` are the probe's keys (a module used twice is ``"act#1"`` the second time);
+    ``layers`` the modules that fed them (the activation's own name when nothing with parameters
+    ran before it), with their values in ``per_layer``.
+    """
+    ranked = sorted(over, key=over.get, reverse=True)
+    layer_of = {a: feeds.get(a) or a.split("#")[0] for a in ranked}
+    per_layer: dict[str, float] = {}
+    for a in ranked:
+        per_layer.setdefault(layer_of[a], over[a])
+    worst = ranked[0]
+    fed = feeds.get(worst)
+    named = f"layer {fed!r} (activation {worst!r})" if fed else f"activation {worst!r}"
+    return {"activation": worst, "activations": ranked, "layers": list(per_layer), "per_layer": per_layer,
+            "named": named}
+
+
+def _listed(over: dict[str, float], where: dict[str, Any], fmt: str, most: int = 5) -> str:
+    per_layer = where["per_layer"]
+    shown = ", ".join(f"{name!r} {fmt.format(v)}" for name, v in list(per_layer.items())[:most])
+    more = f" and {len(per_layer) - most} more" if len(per_layer) > most else ""
+    return f"{len(per_layer)} layer(s): {shown}{more}"
 
 
 def _layer_stat(probes: list[dict], key: str, reduce) -> dict[str, float]:
@@ -87,19 +134,25 @@ def gradient_findings(ev: dict) -> list[Finding]:
     """vanishing_gradients and exploding_gradients from the per-layer gradient norms."""
     probes, weights = _probes(ev), _weights(ev)
     ratio = _depth_ratio(probes, weights)
+    medians = _median_norms(probes, weights)
+    to_last = _ratios_to_last(medians, weights)
     found = []
     if ratio is not None and ratio < VANISHING_RATIO:
+        layers = [m for m, r in to_last.items() if r < VANISHING_RATIO] or [_module(weights[0])]
         found.append(finding("vanishing_gradients", "warning",
                              f"the first layer's gradient norm is {ratio:.1e} of the last layer's "
-                             f"(median over {len(probes)} probes)",
+                             f"(median over {len(probes)} probes); under {VANISHING_RATIO:g} of the last layer "
+                             f"{_module(weights[-1])!r}: {_quote(layers)}",
                              {"first": weights[0], "last": weights[-1], "ratio": ratio,
-                              "threshold": VANISHING_RATIO, "grad_norms": _norms(probes[0], weights)}))
-    explode = _explosion(ev, probes, ratio)
+                              "threshold": VANISHING_RATIO, "grad_norms": _norms(probes[0], weights),
+                              "layers": layers, "per_layer": {m: to_last[m] for m in layers if m in to_last},
+                              "ratio_to_last": to_last, "grad_norm": medians}))
+    explode = _explosion(ev, probes, ratio, weights, to_last)
     if explode:
         severity = "error" if ev["run"]["diverged"] or explode.get("nonfinite") else "warning"
         found.append(finding("exploding_gradients", severity, explode.pop("message"),
                              {**explode, "first": weights[0] if weights else None,
-                              "last": weights[-1] if weights else None}))
+                              "last": weights[-1] if weights else None, "grad_norm": medians}))
     return found
 
 
@@ -115,25 +168,65 @@ def _depth_ratio(probes: list[dict], weights: list[str]) -> float | None:
     return _median(ratios)
 
 
+def _median_norms(probes: list[dict], weights: list[str]) -> dict[str, float]:
+    """Each weight layer's median gradient norm over the probes, by module name, input side first."""
+    out = {}
+    for w in weights:
+        value = _median(p["params"].get(w, {}).get("grad_norm") for p in probes)
+        if value is not None:
+            out[_module(w)] = value
+    return out
+
+
+def _ratios_to_last(medians: dict[str, float], weights: list[str]) -> dict[str, float]:
+    """Each layer's median gradient norm over the last layer's (AUTOTRAINER's ratio, per layer)."""
+    last = medians.get(_module(weights[-1])) if weights else None
+    if not last:
+        return {}
+    return {m: v / last for m, v in medians.items()}
+
+
 def _norms(probe: dict, weights: list[str]) -> dict[str, float | None]:
     return {w: probe["params"][w]["grad_norm"] for w in weights}
 
 
-def _explosion(ev: dict, probes: list[dict], ratio: float | None) -> dict[str, Any] | None:
+def _explosion(ev: dict, probes: list[dict], ratio: float | None, weights: list[str],
+               to_last: dict[str, float]) -> dict[str, Any] | None:
     nonfinite = next((p for p in probes if p["nonfinite"]), None)
     if nonfinite is not None:
+        layers = list(dict.fromkeys(_module(n) for n in nonfinite["nonfinite"]))
         return {"message": f"non-finite gradients at step {nonfinite['step']} (epoch {nonfinite['epoch']}) "
                            f"in {nonfinite['nonfinite'][:5]}", "nonfinite": nonfinite["nonfinite"],
-                "step": nonfinite["step"], "epoch": nonfinite["epoch"]}
+                "step": nonfinite["step"], "epoch": nonfinite["epoch"], "layers": layers,
+                "per_layer": {m: None for m in layers}}
     norms = [(p["step"], p["grad_norm"]) for p in probes if p["grad_norm"]]
     if len(norms) >= 2:
         step, peak = max(norms[1:], key=lambda sn: sn[1])
         if peak >= GROWTH * norms[0][1]:
+            growth = _layer_growth(probes, weights)
+            layers = [m for m, g in growth.items() if g >= GROWTH] or sorted(growth, key=growth.get, reverse=True)[:1]
             return {"message": f"the gradient norm grew from {norms[0][1]:.3g} at step {norms[0][0]} "
-                               f"to {peak:.3g} at step {step} ({peak / norms[0][1]:.0f}x)",
+                               f"to {peak:.3g} at step {step} ({peak / norms[0][1]:.0f}x)"
+                               + (f"; most in {_quote(layers)}" if layers else ""),
                     "initial_norm": norms[0][1], "peak_norm": peak, "step": step, "growth": peak / norms[0][1],
-                    "threshold": GROWTH}
+                    "threshold": GROWTH, "layers": layers, "per_layer": {m: growth[m] for m in layers},
+                    "growth_per_layer": growth}
     if ratio is not None and ratio > EXPLODING_RATIO:
+        layers = [m for m, r in to_last.items() if r > EXPLODING_RATIO] or [_module(weights[0])]
         return {"message": f"the first layer's gradient norm is {ratio:.3g}x the last layer's (median "
-                           f"over {len(probes)} probes)", "ratio": ratio, "threshold": EXPLODING_RATIO}
+                           f"over {len(probes)} probes); over {EXPLODING_RATIO:g}x the last layer "
+                           f"{_module(weights[-1])!r}: {_quote(layers)}", "ratio": ratio,
+                "threshold": EXPLODING_RATIO, "layers": layers,
+                "per_layer": {m: to_last[m] for m in layers if m in to_last}, "ratio_to_last": to_last}
     return None
+
+
+def _layer_growth(probes: list[dict], weights: list[str]) -> dict[str, float]:
+    """Each weight layer's peak gradient norm after the first probe over its first (finite, non-zero)."""
+    out = {}
+    for w in weights:
+        values = [p["params"].get(w, {}).get("grad_norm") for p in probes]
+        first, later = values[0], [v for v in values[1:] if v is not None and math.isfinite(v)]
+        if first and later:
+            out[_module(w)] = max(later) / first
+    return out

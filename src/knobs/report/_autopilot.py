@@ -48,9 +48,11 @@ def _row(s: dict[str, Any]) -> str:
     cls = _CLASS.get(s["outcome"], "fail")
     gain = (f"{s['gain']:+.4g} ± {s['se']:.2g} ({s['margin']:.2g})" if s.get("gain") is not None
             else html.escape(s.get("why", "")))
-    cells = (str(s["step"]), f"#{s['trial']}", s["question"], s["code"], s.get("found", ""), s["change"],
+    # NOTE: the change with its reason (a measured remedy says what it follows: the noise scale's batch, 2/λ)
+    change = html.escape(s["change"]) + (f"<br><small>{html.escape(s['reason'])}</small>" if s.get("reason") else "")
+    cells = (str(s["step"]), f"#{s['trial']}", s["question"], s["code"], s.get("found", ""), change,
              f"{fmt(s['value_before'])} → {fmt(s['value_after'])}", gain)
-    return ("<tr>" + "".join(f"<td>{html.escape(c) if i != 7 else c}</td>" for i, c in enumerate(cells))
+    return ("<tr>" + "".join(f"<td>{html.escape(c) if i not in (5, 7) else c}</td>" for i, c in enumerate(cells))
             + f"<td class='{cls}'>{html.escape(s['outcome'])}</td></tr>")
 
 

@@ -2,8 +2,10 @@
 
 What a practitioner babysitting a run looks at beyond loss curves (issue 16): the training rows as
 the model sees them, the best configuration's layers under watch (update/weight ratio, gradient
-norm, dead and saturated units), a convnet's first-layer filters, the test rows the final model
-gets most wrong (recorded only after the vault opened), recall per class, and the vault's log.
+norm, dead and saturated units) and the final model's layers side by side in one table with their
+heavy-tailed spectral exponent α (issue 18: where a problem is), a convnet's first-layer filters,
+the test rows the final model gets most wrong (recorded only after the vault opened), recall per
+class, and the vault's log.
 
 Each producer reads files the pipeline wrote (``knobs.pipeline.rundir._views`` says the layout;
 ``vault/`` is the vault's own record) and yields nothing when its file is absent — a run still
@@ -25,14 +27,20 @@ import plotly.graph_objects as go
 
 from knobs.report._views import RunRecord, View
 
-__all__ = ["views", "samples", "watch", "filters", "worst", "class_recall", "vault_log", "RATIO_BAND"]
+__all__ = ["views", "samples", "watch", "layers", "filters", "worst", "class_recall", "vault_log", "RATIO_BAND",
+           "ALPHA_BAND"]
 
 #: the update/weight ratio's rule of thumb (about 1e-3: Karpathy, CS231n notes), as a band of half a
 #: decade either side
 RATIO_BAND = (10 ** -3.5, 10 ** -2.5)
+#: more than a decade off 1e-3: the per-layer table marks it
+RATIO_FAR = (1e-4, 1e-2)
 # NOTE: the thresholds of knobs.diagnose's findings (AUTOTRAINER, DeepDiagnosis), drawn as lines;
 # knobs.report may not import knobs.diagnose (one layer), so they are repeated here.
 DEAD, SATURATED = 0.7, 0.5
+#: WeightWatcher's reading of the spectral exponent α (knobs.diagnose._spectral.WELL_TRAINED):
+#: below 2 over-trained, above 6 under-trained
+ALPHA_BAND = (2.0, 6.0)
 #: the larger of two files a view reads; anything bigger is not what the pipeline wrote
 MAX_JSON, MAX_PNG = 1_000_000, 300_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -48,7 +56,7 @@ _CELL = "padding:2px 6px;border-bottom:1px solid #ddd;text-align:left;vertical-a
 def views(run: RunRecord) -> Iterable[View]:
     """Every view of this module, in page order. Notes are plain text (the page escapes them); HTML
     fragments escape every string they show."""
-    for producer in (samples, watch, filters, worst, class_recall, vault_log):
+    for producer in (samples, watch, layers, filters, worst, class_recall, vault_log):
         yield from producer(run)
 
 
@@ -204,6 +212,97 @@ def watch(run: RunRecord) -> Iterable[View]:
                    figure=_figure(_unit_bars(names, units)),
                    note=f"{source}; the mean of the last three probes. Dashed: where knobs diagnose calls a "
                         f"ReLU layer dying ({DEAD:.0%}) and a tanh/sigmoid layer saturated ({SATURATED:.0%}).")
+
+
+def layers(run: RunRecord) -> Iterable[View]:
+    """One row per weight layer (module names as ``model.named_modules()`` gives them): the watched
+    run's median update/weight ratio and gradient norm, the dead or saturated share of the
+    activation it feeds, and the final model's spectral exponent α (``views/spectral.json``)."""
+    record = _record(run, "watch") or {}
+    spectral = _record(run, "spectral") or {}
+    rows = _layer_rows(record, spectral.get("layers") or {})
+    if not rows:
+        return
+    header = ["layer", "shape", "update / weight (median)", "gradient norm (median)", "dead units (last probes)",
+              "saturated (median)", "spectral α (final model)"]
+    cells = [[f"<code>{_e(r['layer'])}</code>", _e("×".join(str(int(d)) for d in r["shape"])) if r["shape"] else "–",
+              _flag(r["update_ratio"], r["update_ratio"] is not None and not RATIO_FAR[0] <= r["update_ratio"] <= RATIO_FAR[1]),
+              _flag(r["grad_norm"], False), _share(r["dead"], DEAD, ">="), _share(r["saturated"], SATURATED, ">"),
+              _flag(r["alpha"], r["alpha"] is not None and not ALPHA_BAND[0] <= r["alpha"] <= ALPHA_BAND[1])
+              + (f" <small>({_e(r['skipped'])})</small>" if r.get("skipped") else "")]
+             for r in rows]
+    parts = []
+    if record.get("steps"):
+        parts.append(_watch_source(record))
+    if spectral:
+        parts.append(f"α of trial {_e(spectral.get('trial'))}'s final weights (no data needed)")
+    note = ("; ".join(parts) + ". Bold: beyond the rule of thumb — an update/weight ratio more than a decade off "
+            f"1e-3, dead units at {DEAD:.0%}, saturation over {SATURATED:.0%} (the diagnosis' thresholds), α outside "
+            f"[{ALPHA_BAND[0]:g}, {ALPHA_BAND[1]:g}] (WeightWatcher's well-trained range; on small networks it did not "
+            f"tell over- from under-trained ones, so it is shown, not judged: docs/benchmarks.md).")
+    yield View("watch_layers", "Per layer: update ratio, gradient, dead and saturated units, spectral α", "diagnosis",
+               html=_table(header, cells), note=note)
+    alphas = [(r["layer"], r["alpha"]) for r in rows if r["alpha"] is not None]
+    if alphas:
+        fig = go.Figure(go.Bar(x=[n for n, _ in alphas], y=[a for _, a in alphas], marker_color="#1f77b4",
+                               hovertemplate="%{x}<br>α %{y:.2f}<extra></extra>"))
+        fig.add_hrect(y0=ALPHA_BAND[0], y1=ALPHA_BAND[1], fillcolor="green", opacity=0.12, line_width=0, layer="below")
+        fig.update_layout(**_LOOK, height=300)
+        fig.update_xaxes(title_text="layer", type="category", **_AXIS)
+        fig.update_yaxes(title_text="spectral exponent α", rangemode="tozero", **_AXIS)
+        yield View("spectral", "Heavy-tailed spectral exponent α per layer", "diagnosis", figure=_figure(fig),
+                   note="The power-law exponent of each weight matrix's eigenvalue tail (WᵀW, fitted as WeightWatcher "
+                        "does); the green band is its well-trained range. A measurement only: on this project's small "
+                        "networks it did not separate over- from under-trained layers (docs/benchmarks.md).")
+
+
+def _layer_rows(record: dict, spectral: dict) -> list[dict[str, Any]]:
+    """Rows per weight module: the watch's weight tensors (``"net.0.weight"`` → ``"net.0"``) in
+    forward order, then any layer only the spectral record has."""
+    feeds = record.get("feeds") or {}
+    units: dict[str, dict[str, Any]] = {}
+    for unit in record.get("activations") or []:
+        values = [v for v in unit.get("values") or [] if isinstance(v, (int, float))]
+        if not values:
+            continue
+        layer = feeds.get(unit.get("name")) or str(unit.get("name")).split("#")[0]
+        if unit.get("stat") == "saturated_fraction":
+            units.setdefault(layer, {})["saturated"] = _median(values)
+        else:
+            units.setdefault(layer, {})["dead"] = sum(values[-3:]) / len(values[-3:])
+    rows: dict[str, dict[str, Any]] = {}
+    for layer in record.get("layers") or []:
+        module = str(layer.get("name", "")).rpartition(".")[0] or str(layer.get("name", ""))
+        rows[module] = {"layer": module, "shape": layer.get("shape"), "update_ratio": _median(layer.get("update_ratio")),
+                        "grad_norm": _median(layer.get("grad_norm"))}
+    for module, fit in spectral.items():
+        rows.setdefault(module, {"layer": module, "shape": fit.get("shape"), "update_ratio": None, "grad_norm": None})
+    for module, row in rows.items():
+        fit = spectral.get(module) or {}
+        row.update(dead=units.get(module, {}).get("dead"), saturated=units.get(module, {}).get("saturated"),
+                   alpha=fit.get("alpha"), skipped=fit.get("skipped"))
+    return list(rows.values())
+
+
+def _median(values: Any) -> float | None:
+    finite = sorted(v for v in values or [] if isinstance(v, (int, float)) and math.isfinite(v))
+    if not finite:
+        return None
+    mid = len(finite) // 2
+    return finite[mid] if len(finite) % 2 else (finite[mid - 1] + finite[mid]) / 2
+
+
+def _flag(value: Any, bad: bool) -> str:
+    text = _number(value)
+    return f"<b style='color:#b00'>{text}</b>" if bad and value is not None else text
+
+
+def _share(value: float | None, threshold: float, how: str) -> str:
+    if value is None:
+        return "–"
+    over = value >= threshold if how == ">=" else value > threshold
+    text = _e(f"{value:.0%}")
+    return f"<b style='color:#b00'>{text}</b>" if over else text
 
 
 def _watch_source(record: dict) -> str:

@@ -366,16 +366,19 @@ def fit(run: RunRecord) -> list[Finding]:
     out = []
     after = [(e, tr, v) for e, tr, v in zip(epochs[i + 1:], train[i + 1:], val[i + 1:]) if tr is not None and v is not None]
     later = float(np.mean([v for _, _, v in after])) if after else None
-    if after and after[-1][1] < (1 - FALL) * train[i] and \
+    rise = _rise_beyond_noise(val, i)
+    if after and after[-1][1] < (1 - FALL) * train[i] and rise is not None and rise["beyond_noise"] and \
             (later - val[i] >= RISE * val[i] or max(v for _, _, v in after) - val[i] >= SWING * chance):
         last_epoch, last_train, last_val = after[-1]
         evidence = {"trial": best.number, "best_epoch": k, "epochs_run": last_epoch,
                     "val_loss_at_best": val[i], "val_loss_after_mean": later, "val_loss_last": last_val,
                     "train_loss_at_best": train[i], "train_loss_last": last_train, "gap_at_best": gap,
-                    "gap_last": last_val - last_train, "chance_loss": chance, "gap_in_chance_losses": gap / chance}
+                    "gap_last": last_val - last_train, "chance_loss": chance, "gap_in_chance_losses": gap / chance,
+                    "val_noise": rise["noise"], "val_rise": rise["rise"], "rise_needed": rise["needed"]}
         severity = "warning" if gap >= OVERFIT_GAP * chance else "info"
         message = (f"the best trial #{best.number} overfit after epoch {k}: validation loss {num(val[i])} → "
-                   f"{num(later)} (mean of the {len(after)} epochs after) while training loss fell {num(train[i])} → "
+                   f"{num(later)} (mean of the {len(after)} epochs after; a rise of {num(rise['rise'])} against its "
+                   f"epoch-to-epoch noise ±{num(rise['noise'])}) while training loss fell {num(train[i])} → "
                    f"{num(last_train)}")
         out.append(Finding("best_overfit", severity, message, evidence, _regularize(run, best, k)))
     if train[i] >= UNDERFIT_SHARE * chance:
@@ -387,6 +390,36 @@ def fit(run: RunRecord) -> list[Finding]:
                            evidence, "more capacity (widen width's or depth's upper bound), less regularization "
                                      "(weight_decay, dropout), or more epochs"))
     return out
+
+
+def _rise_beyond_noise(val: Sequence[float | None], i: int) -> dict[str, Any] | None:
+    """Whether the validation loss after epoch index ``i`` (the best) rose beyond its noise.
+
+    The noise is the curve's epoch-to-epoch scatter, read from its second differences (a smooth
+    trend has nearly none; white noise of σ gives differences of σ√6): σ = median |Δ²v| / (0.6745 √6),
+    robust to the steep first epochs. The rise compares the mean of the m epochs after the best with
+    the level around it (the mean of the best epoch and its neighbours, not the minimum alone: the
+    lowest of many noisy epochs sits below the curve by chance); it must exceed
+    ``_Z`` · σ · √(1/m + 1/w). So a flat, noisy curve whose best epoch was a lucky dip is not called
+    overfitting, while a steady rise is, however small the noise. None with fewer than 2 epochs after.
+
+    >>> _rise_beyond_noise([1.0, 0.6, 0.4, 0.35, 0.4, 0.5, 0.6, 0.7], 3)["beyond_noise"]
+    True
+    >>> _rise_beyond_noise([0.5, 0.56, 0.46, 0.52, 0.44, 0.55, 0.49, 0.53, 0.47, 0.54], 4)["beyond_noise"]
+    False
+    """
+    values = np.array([np.nan if v is None else v for v in val], dtype=float)
+    after = values[i + 1:][np.isfinite(values[i + 1:])]
+    if len(after) < 2:
+        return None
+    finite = values[np.isfinite(values)]
+    second = np.diff(finite, n=2)
+    noise = float(np.median(np.abs(second)) / (0.6745 * math.sqrt(6))) if len(second) else 0.0
+    around = values[max(0, i - 1):i + 2]
+    around = around[np.isfinite(around)]
+    rise = float(after.mean() - around.mean())
+    needed = _Z * noise * math.sqrt(1 / len(after) + 1 / len(around))
+    return {"noise": noise, "rise": rise, "needed": needed, "beyond_noise": rise > needed}
 
 
 def _regularize(run: RunRecord, best: FrozenTrial, k: int) -> str:
@@ -439,30 +472,146 @@ def ensemble(run: RunRecord) -> list[Finding]:
                     evidence, "keep the ensemble if that gain is worth the cost per prediction")]
 
 
+@dataclass(frozen=True)
+class _Estimate:
+    """A metric on one split: its value, standard error, 95% interval and how they were had."""
+
+    value: float
+    se: float
+    interval: tuple[float, float]
+    n: int | None
+    how: str
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """The final model's validation estimate against its test score, on one metric."""
+
+    metric: str
+    higher_is_better: bool
+    val: _Estimate
+    test: _Estimate
+    source: str  # "hold-out" or "k-fold"
+
+
 def generalization(run: RunRecord) -> list[Finding]:
-    """Validation vs test accuracy of the final model, against their sampling noise."""
-    test = run.summary.get("test") or {}
-    final = run.summary.get("final_model")
-    part = run.summary.get("ensemble") if final == "ensemble" else run.summary.get("single")
-    val = (part or {}).get("val") or {}
-    if "accuracy" not in test or "accuracy" not in val or not test.get("n") or not val.get("n"):
+    """The final model's validation estimate against its test score, beyond their sampling noise
+    (z = difference / √(se_val² + se_test²) ≥ 1.96): classification by accuracy, regression by RMSE
+    on a hold-out split and by R² over folds (a fold's loss is the MSE of the target standardized
+    with that fold's training statistics, so 1 − loss is its R²); k-fold runs compare the folds'
+    mean with the refit's test score."""
+    gap = _gap(run)
+    if gap is None:
         return []
-    pv, nv, pt, nt = val["accuracy"], int(val["n"]), test["accuracy"], int(test["n"])
-    se = math.sqrt(max(pv * (1 - pv), 1 / nv) / nv + max(pt * (1 - pt), 1 / nt) / nt)
-    z = (pv - pt) / se
-    if abs(z) < _Z:
+    worse = (gap.val.value - gap.test.value) if gap.higher_is_better else (gap.test.value - gap.val.value)
+    z = worse / math.sqrt(gap.val.se ** 2 + gap.test.se ** 2)
+    if not math.isfinite(z) or abs(z) < _Z:
         return []
-    lo_t, hi_t = wilson(round(pt * nt), nt)
-    lo_v, hi_v = wilson(round(pv * nv), nv)
-    evidence = {"final_model": final or "single", "val_accuracy": pv, "n_val": nv, "val_interval": [lo_v, hi_v],
-                "test_accuracy": pt, "n_test": nt, "test_interval": [lo_t, hi_t], "z": z}
-    said = f"validation accuracy {pv:.4f} ({lo_v:.3f}–{hi_v:.3f}) vs test {pt:.4f} ({lo_t:.3f}–{hi_t:.3f}), z = {z:+.1f}"
+    final = run.summary.get("final_model") or "single"
+    evidence = {"final_model": final, "metric": gap.metric, "source": gap.source,
+                f"val_{gap.metric}": gap.val.value, "n_val": gap.val.n, "val_interval": list(gap.val.interval),
+                "val_interval_method": gap.val.how,
+                f"test_{gap.metric}": gap.test.value, "n_test": gap.test.n, "test_interval": list(gap.test.interval),
+                "test_interval_method": gap.test.how, "z": z}
+    digits = ".4f" if gap.metric in ("accuracy", "r2") else ".4g"
+    lo_v, hi_v = gap.val.interval
+    lo_t, hi_t = gap.test.interval
+    val_name = "validation" if gap.source == "hold-out" else "cross-validated"
+    label = {"accuracy": "accuracy", "rmse": "RMSE", "r2": "R²"}.get(gap.metric, gap.metric)
+    said = (f"{val_name} {label} {gap.val.value:{digits}} ({lo_v:.3g}–{hi_v:.3g}) vs test {gap.test.value:{digits}} "
+            f"({lo_t:.3g}–{hi_t:.3g}), z = {z:+.1f}")
     if z > 0:
-        return [Finding("val_test_gap", "warning", f"test is worse than validation beyond noise: {said}", evidence,
-                        "the search overfit its validation split: more validation rows (data.val) or k folds "
-                        "(data.folds = 5)")]
-    return [Finding("val_test_gap", "info", f"test is better than validation beyond noise: {said}", evidence,
+        action = ("the search overfit its validation split: more validation rows (data.val) or k folds "
+                  "(data.folds = 5)" if gap.source == "hold-out" else
+                  "the search overfit its folds (many trials on few rows): more folds or fewer trials, or the refit "
+                  "differs from the fold models (check refit.epochs against the folds' best epochs)")
+        return [Finding("val_test_gap", "warning", f"test is worse than {val_name} beyond noise: {said}", evidence,
+                        action)]
+    return [Finding("val_test_gap", "info", f"test is better than {val_name} beyond noise: {said}", evidence,
                     "the splits differ: check how rows were split (data.groups, duplicates, time) before trusting either")]
+
+
+def _gap(run: RunRecord) -> _Gap | None:
+    """What the run can compare, or None (no test yet, an older run, a metric without its noise)."""
+    summary = run.summary
+    test = summary.get("test") or {}
+    if not test.get("n"):
+        return None
+    cv = summary.get("cv") or {}
+    if summary.get("final_model") == "refit" or cv.get("per_fold"):
+        return _fold_gap(run, cv, test)
+    part = summary.get("ensemble") if summary.get("final_model") == "ensemble" else summary.get("single")
+    val = (part or {}).get("val") or {}
+    if not val.get("n"):
+        return None
+    if "accuracy" in test and "accuracy" in val:
+        return _Gap("accuracy", True, _proportion(val["accuracy"], int(val["n"])),
+                    _proportion(test["accuracy"], int(test["n"])), "hold-out")
+    if _finite(test.get("rmse")) and _finite(val.get("rmse")):
+        tested = _from_interval(test, "rmse")
+        if tested is None:
+            return None
+        # NOTE: the validation split has no interval of its own (only test rows are bootstrapped):
+        # its standard error is the test's scaled by √(n_test / n_val), the rows' errors taken alike
+        se = tested.se * math.sqrt(int(test["n"]) / int(val["n"]))
+        return _Gap("rmse", False, _Estimate(val["rmse"], se, (val["rmse"] - _Z * se, val["rmse"] + _Z * se),
+                                             int(val["n"]), "the test's bootstrap standard error × √(n_test / n_val)"),
+                    tested, "hold-out")
+    return None
+
+
+def _fold_gap(run: RunRecord, cv: dict[str, Any], test: dict[str, Any]) -> _Gap | None:
+    """The folds' mean against the refit's test score. Its noise: the spread of the folds (std / √k),
+    and for accuracy at least the binomial noise of every non-test row, each validated once."""
+    folds = [row for row in cv.get("per_fold") or [] if isinstance(row, dict)]
+    k = len(folds)
+    if k < 2:
+        return None
+    n_rows = (run.summary.get("data") or {}).get("n")
+    n_val = int(n_rows) - int(test["n"]) if isinstance(n_rows, int) and n_rows > test["n"] else None
+    accuracies = [r.get("val_accuracy") for r in folds]
+    if "accuracy" in test and all(_finite(a) for a in accuracies):
+        p = float(np.mean(accuracies))
+        se = float(np.std(accuracies, ddof=1)) / math.sqrt(k)
+        how = f"the {k} folds' spread (std / √k)"
+        if n_val:
+            binomial = math.sqrt(max(p * (1 - p), 1 / n_val) / n_val)
+            if binomial > se:
+                se, how = binomial, f"binomial over the {n_val} validated rows (larger than the folds' spread)"
+        val = _Estimate(p, se, (max(0.0, p - _Z * se), min(1.0, p + _Z * se)), n_val, how)
+        return _Gap("accuracy", True, val, _proportion(test["accuracy"], int(test["n"])), "k-fold")
+    losses = [r.get("val_loss") for r in folds]
+    if _finite(test.get("r2")) and all(_finite(v) for v in losses):
+        tested = _from_interval(test, "r2")
+        if tested is None:
+            return None
+        r2 = [1.0 - v for v in losses]
+        mean, se = float(np.mean(r2)), float(np.std(r2, ddof=1)) / math.sqrt(k)
+        val = _Estimate(mean, se, (mean - _Z * se, mean + _Z * se), n_val,
+                        f"1 − each fold's standardized MSE; the {k} folds' spread (std / √k)")
+        return _Gap("r2", True, val, tested, "k-fold")
+    return None
+
+
+def _proportion(p: float, n: int) -> _Estimate:
+    """An accuracy of n rows: binomial standard error (floored at one row), Wilson interval."""
+    lo, hi = wilson(round(p * n), n)
+    return _Estimate(p, math.sqrt(max(p * (1 - p), 1 / n) / n), (lo, hi), n, "Wilson score")
+
+
+def _from_interval(split: dict[str, Any], metric: str) -> _Estimate | None:
+    """A test metric with the 95% interval the run recorded (``intervals``: a percentile bootstrap
+    over rows); its standard error read back as the interval's width / (2 × 1.96)."""
+    interval = (split.get("intervals") or {}).get(metric)
+    if not isinstance(interval, (list, tuple)) or len(interval) != 2 or not all(_finite(v) for v in interval):
+        return None
+    lo, hi = float(interval[0]), float(interval[1])
+    return _Estimate(float(split[metric]), (hi - lo) / (2 * _Z), (lo, hi), int(split["n"]),
+                     "percentile bootstrap over the test rows")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def vault(run: RunRecord) -> list[Finding]:

@@ -52,6 +52,7 @@ main{padding:10px 12px 24px;max-width:1300px;margin:0 auto}
 .noplot{display:flex;align-items:center;justify-content:center;color:#718096;font-size:13px;text-align:center}
 .scroll{overflow-x:auto;max-width:100%}
 .cards{display:flex;gap:10px;flex-wrap:wrap}
+figure{min-width:0}figure figcaption{white-space:nowrap}figure:has(figcaption){width:auto!important}
 .card{background:#f7fafc;border-radius:8px;padding:8px 12px;flex:1 1 150px;min-width:0}
 .card .v{font-size:24px;font-weight:600}.card .v small{display:block;font-size:12px;font-weight:400;color:#4a5568}
 .card .k{font-size:12px;color:#4a5568;text-transform:uppercase}

@@ -65,13 +65,18 @@ def every_curve(run: RunRecord) -> Iterable[View]:
 
 def slices(run: RunRecord) -> Iterable[View]:
     """One slice plot per searched hyperparameter: its value against the trial's score."""
-    search, best = run.summary.get("search") or {}, run.summary.get("best_trial") or {}
-    if not run.trials or not search.get("space"):
+    searched, best = run.summary.get("search") or {}, run.summary.get("best_trial") or {}
+    if not run.trials or not searched.get("space"):
         return
     metric = best.get("metric") or _metric(run)
-    for name, spec in figures.space_params(search["space"]).items():
+    # NOTE: at most MAX_POINTS trials per slice (the best and an even sample): 10,000 SVG points per
+    # parameter took a large study's page seconds to draw, and show nothing the sample does not
+    ranked = search.ranked_complete(run.trials, searched.get("direction", "minimize"))
+    shown = search.some_trials(ranked, search.MAX_POINTS)
+    note = search.sampled_note(len(shown), len(ranked))
+    for name, spec in figures.space_params(searched["space"]).items():
         yield View(f"slice:{name}", f"{name} against {metric}", "search",
-                   figure=_figure(figures.parameter_slice(run.trials, name, spec, metric)))
+                   figure=_figure(figures.parameter_slice(shown, name, spec, metric)), note=note + "." if note else None)
 
 
 def confusion(run: RunRecord) -> Iterable[View]:

@@ -5,9 +5,10 @@ module per forward, every step, even when it returns at once; armed only for the
 model runs hook-free the rest of the time, and nothing is left on the model once the probe is read.
 
 What one pass records: for every ReLU-family module, the fraction of dead units and of zero
-outputs; for every tanh/sigmoid module, the fraction of saturated outputs; and the order in which
+outputs; for every tanh/sigmoid module, the fraction of saturated outputs; the order in which
 modules holding parameters ran (first = nearest the input), which names the first and last layer
-for the vanishing/exploding gradient ratio. Forward passes in eval mode (validation) are ignored,
+for the vanishing/exploding gradient ratio; and which of them fed each activation (the module with
+parameters that ran last before it), so a dead or saturated activation names its layer. Forward passes in eval mode (validation) are ignored,
 and so is every pass after the first.
 
 Example:
@@ -15,8 +16,9 @@ Example:
     >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     >>> probe = ActivationProbe(net).arm()
     >>> _ = net(torch.randn(8, 3))
-    >>> sorted(probe.collect()["activations"]), probe.collect()["order"], probe.armed
-    (['1'], ['0', '2'], False)
+    >>> seen = probe.collect()
+    >>> sorted(seen["activations"]), seen["order"], seen["feeds"], probe.armed
+    (['1'], ['0', '2'], {'1': '0'}, False)
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class ActivationProbe:
         self._handles: list[Any] = []
         self._stats: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
+        self._feeds: dict[str, str | None] = {}
         self._done = False
         self._targets: list[tuple[str, nn.Module, str | None, bool]] | None = None
 
@@ -60,7 +63,7 @@ class ActivationProbe:
     def arm(self) -> "ActivationProbe":
         """Put the hooks on (idempotent) and forget the previous pass."""
         self.remove()
-        self._stats, self._order, self._done = {}, [], False
+        self._stats, self._order, self._feeds, self._done = {}, [], {}, False
         for name, module, kind, has_params in self._modules():
             if kind is not None:
                 self._handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
@@ -70,8 +73,9 @@ class ActivationProbe:
         return self
 
     def collect(self) -> dict[str, Any]:
-        """Remove the hooks; return ``{"activations": {name: stats}, "order": [module names]}``
-        with plain floats (the device is read once here, not inside the forward pass)."""
+        """Remove the hooks; return ``{"activations": {name: stats}, "order": [module names],
+        "feeds": {activation: the module with parameters that ran just before it, or None}}`` with
+        plain floats (the device is read once here, not inside the forward pass)."""
         self.remove()
         keys = [(name, key) for name, stats in self._stats.items() for key in stats if key != "kind"]
         values = torch.stack([self._stats[n][k] for n, k in keys]).tolist() if keys else []
@@ -80,7 +84,7 @@ class ActivationProbe:
             read[name][key] = value
         activations = {name: _finite_only(stats) for name, stats in read.items()}
         self._stats = {}
-        return {"activations": activations, "order": list(self._order)}
+        return {"activations": activations, "order": list(self._order), "feeds": dict(self._feeds)}
 
     def remove(self) -> None:
         """Take every hook off the model."""
@@ -106,6 +110,7 @@ class ActivationProbe:
                 return
             key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
             self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
+            self._feeds[key] = self._order[-1] if self._order else None
         return hook
 
     def _order_hook(self, name: str):

@@ -115,12 +115,23 @@ def saturated_fraction(output: torch.Tensor, kind: str) -> float:
 def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     """The statistics of one activation output as 0-d device tensors (read later, in one sync):
     ``finite`` (1 when every entry is finite: a NaN compares false with 0 and would read as a dead
-    unit), then ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction``."""
-    stats = {"finite": torch.isfinite(output.detach()).all().float()}
+    unit), then ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction``.
+
+    NOTE: the ReLU statistics come from one comparison ``output > 0``, reduced over the batch first
+    (no transposed copy of the output): this runs inside a training forward pass, and a probe's
+    cost is mostly these passes over activations (bench/diagnose.py).
+    """
+    out = output.detach()
+    stats = {"finite": torch.isfinite(out).all().float()}
     if kind in DEAD_KINDS:
-        stats.update(dead_fraction=_dead(output), zero_fraction=_zero(output))
+        positive = out > 0
+        if positive.ndim < 2:
+            alive = positive.reshape(1, -1).any(dim=1)
+        else:
+            alive = positive.any(dim=0).reshape(positive.shape[1], -1).any(dim=1)
+        stats.update(dead_fraction=1.0 - alive.float().mean(), zero_fraction=1.0 - positive.float().mean())
     else:
-        stats["saturated_fraction"] = _saturated(output, kind)
+        stats["saturated_fraction"] = _saturated(out, kind)
     return stats
 
 

@@ -71,6 +71,8 @@ class Watch(Callback):
         step_losses: the loss of every step (floats), for curve statistics.
         layer_order: parameter tensor names in the order their modules ran (input side first;
             registration order when ``activations=False``).
+        feeds: activation module → the module with parameters that ran just before it (the layer
+            whose units it holds), from the first probed pass; empty when ``activations=False``.
         shapes: the shape of every trainable parameter tensor.
     """
 
@@ -84,6 +86,7 @@ class Watch(Callback):
         self.step_losses: list[float] = []
         self.layer_order: list[str] = []
         self.shapes: dict[str, list[int]] = {}
+        self.feeds: dict[str, str | None] = {}
         self.model: nn.Module | None = None
         self._params: dict[str, nn.Parameter] = {}
         self._ordered = False
@@ -103,7 +106,7 @@ class Watch(Callback):
         self._params = {name: p for name, p in self.model.named_parameters() if p.requires_grad}
         self.shapes = {name: list(p.shape) for name, p in self._params.items()}
         # NOTE: registration order until the first hooked forward pass gives the true one.
-        self.layer_order, self._ordered = list(self._params), False
+        self.layer_order, self._ordered, self.feeds = list(self._params), False, {}
         self._probe = ActivationProbe(self.model) if self.activations else None
         if trainer.step_ % self.every == 0:
             self._arm(trainer.step_ + 1)
@@ -149,7 +152,7 @@ class Watch(Callback):
     def to_dict(self) -> dict[str, Any]:
         """Everything recorded, as JSON-ready data."""
         return {"every": self.every, "layer_order": list(self.layer_order), "shapes": dict(self.shapes),
-                "probes": list(self.probes),
+                "feeds": dict(self.feeds), "probes": list(self.probes),
                 "epochs": list(self.epochs), "curve": self.curve()}
 
     def _record(self, record: dict[str, Any]) -> None:
@@ -168,9 +171,10 @@ class Watch(Callback):
 
     def _measure(self, step_record: dict) -> dict[str, Any]:
         before, self._before, self._armed_step = self._before, None, None
-        seen = self._probe.collect() if self._probe is not None else {"activations": {}, "order": []}
+        seen = self._probe.collect() if self._probe is not None else {"activations": {}, "order": [], "feeds": {}}
         if seen["order"] and not self._ordered:
             self.layer_order, self._ordered = _param_order(self.model, seen["order"], self._params), True
+            self.feeds = dict(seen.get("feeds") or {})
         params, nonfinite, squares, loss = _param_stats(self._params, before, step_record["loss"])
         return {"kind": "probe", "step": step_record["step"], "epoch": step_record["epoch"],
                 "lr": step_record["lr"], "loss": finite_or_none(loss),

@@ -105,8 +105,77 @@ function scheduleRefresh() {
 }
 
 // ---- views ------------------------------------------------------------------------------------
-async function drawViews(container, views) {
-  if (views.some(view => view.figure)) await plotlyReady;
+// NOTE: a large study's figures are seconds of drawing, most of them below the fold (the trials
+// table fills the first screen). drawViews(..., {lazy: true}) puts every card in place at once
+// (sized, so nothing jumps) and draws the figures one at a time — those in or near the viewport
+// first, the rest after — yielding to the page between two, so it answers clicks and scrolling
+// meanwhile. Its promise resolves when every figure is drawn; inViewDrawn() when those on screen are.
+const pending = new Set();    // cards whose figure waits to be drawn (card._view: what to draw)
+let pumping = null;           // the promise of the loop drawing them
+let drew = () => {};          // resolves the promise of the next figure drawn
+let nextDrawn = new Promise(resolve => { drew = resolve; });
+const MARGIN = 300;           // px around the viewport that counts as near
+
+function near(card) {
+  const box = card.getBoundingClientRect();
+  return box.bottom > -MARGIN && box.top < innerHeight + MARGIN && box.height > 0;
+}
+
+function figureConfig() { return {responsive: true, displaylogo: false}; }
+
+async function drawFigure(card, view) {
+  const div = card.querySelector(".figure");
+  const layout = Object.assign({autosize: true}, view.figure.layout || {});
+  await Plotly.react(div, view.figure.data || [], layout, figureConfig());
+  card.dataset.drawn = "1";
+  performance.mark("knobs:drawn " + view.key);
+}
+
+function pump() {
+  if (pumping) return pumping;
+  pumping = (async () => {
+    try {
+      await plotlyReady;
+      while (pending.size) {
+        const cards = [...pending].filter(c => c.isConnected);
+        let card = cards.find(near);
+        if (!card && cards.length) {  // only figures out of sight left: let the window paint first
+          await nextFrame();
+          card = [...pending].filter(c => c.isConnected).find(near) || cards.find(c => pending.has(c));
+        }
+        if (!card) { pending.clear(); break; }
+        pending.delete(card);
+        const view = card._view;
+        card._view = null;
+        if (view) await drawFigure(card, view);
+        drew(); nextDrawn = new Promise(resolve => { drew = resolve; });
+        await new Promise(resolve => setTimeout(resolve, 0));  // the page's own events between two figures
+      }
+    } catch (error) {
+      pending.clear();  // (plotly.js did not load: nothing will be drawn; whoever waits is let go)
+      drew(); nextDrawn = new Promise(resolve => { drew = resolve; });
+      throw error;
+    } finally {
+      pumping = null;
+    }
+  })();
+  return pumping;
+}
+
+function nextFrame() {
+  // (a hidden page gets no animation frames: a timer there, so its figures are drawn all the same)
+  return new Promise(resolve => document.visibilityState === "visible"
+    ? requestAnimationFrame(() => setTimeout(resolve, 0)) : setTimeout(resolve, 0));
+}
+
+async function inViewDrawn() {
+  while ([...pending].some(card => card.isConnected && near(card))) await nextDrawn;
+}
+
+addEventListener("scroll", () => { if (pending.size) pump(); }, {passive: true});
+
+async function drawViews(container, views, {lazy = false} = {}) {
+  if (!lazy && views.some(view => view.figure)) await plotlyReady;
   const seen = new Set();
   for (const view of views) {
     seen.add(view.key);
@@ -119,16 +188,18 @@ async function drawViews(container, views) {
     const note = view.note ? el("p", {class: "note", text: view.note}) : null;
     if (view.figure) {
       let div = card.querySelector(".figure");
-      if (!div) { card.replaceChildren(title, note || "", div = el("div", {class: "figure"})); }
-      else { card.replaceChildren(title, note || "", div); }
-        const layout = Object.assign({autosize: true}, view.figure.layout || {});
-      await Plotly.react(div, view.figure.data || [], layout, {responsive: true, displaylogo: false});
-      performance.mark("knobs:drawn " + view.key);
+      if (!div) div = el("div", {class: "figure"});
+      if (!card.dataset.drawn) div.style.minHeight = ((view.figure.layout || {}).height || 320) + "px";  // (no jump when drawn)
+      card.replaceChildren(title, note || "", div);
+      if (lazy) { card._view = view; pending.add(card); }
+      else { pending.delete(card); await drawFigure(card, view); }
     } else {
+      pending.delete(card);
       card.replaceChildren(title, note || "", el("div", {class: "view-html", html: view.html || ""}));
     }
   }
-  for (const card of [...container.children]) if (card.dataset.key && !seen.has(card.dataset.key)) card.remove();
+  for (const card of [...container.children]) if (card.dataset.key && !seen.has(card.dataset.key)) { pending.delete(card); card.remove(); }
+  if (lazy && pending.size) await pump();
 }
 
 function problemsBox(problems) {
@@ -156,6 +227,8 @@ async function runsPage() {
 }
 
 async function runPage(name, fresh) {
+  const rows = api(trialsUrl(name));  // (all three asked at once: the server reads the run once for them)
+  rows.catch(() => {});  // (a failure is shown by the await below, not as an unhandled rejection)
   const [info, own] = await Promise.all([api(`/api/runs/${encodeURIComponent(name)}`),
                                          api(`/api/runs/${encodeURIComponent(name)}/dashboard`)]);
   performance.mark("knobs:data");  // (marks: bench/dashboard.py --browser times the page's steps)
@@ -182,13 +255,19 @@ async function runPage(name, fresh) {
   if (test && typeof test === "object") for (const [k, v] of Object.entries(test)) if (typeof v === "number") facts.push(["test " + k, fmt(v)]);
   const details = el("details", {}, el("summary", {text: "config"}), el("pre", {class: "traceback", text: JSON.stringify(info.config, null, 2)}));
   document.getElementById("run-facts").replaceChildren(el("dl", {class: "facts"}, ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})])), details);
-  const shared = api(`/api/runs/${encodeURIComponent(name)}/views`).catch(error => ({error}));
-  await loadTrials(name);
+  showTrials(name, await rows);
   performance.mark("knobs:table");
-  await drawViews(document.getElementById("own-views"), own.views);
-  performance.mark("knobs:figures");
-  document.body.dataset.ready = "1";  // the run is shown; the report's views follow
-  shared.then(async result => {  // the report's views: drawn when they come, after the page is up
+  const figures = drawViews(document.getElementById("own-views"), own.views, {lazy: true});
+  await inViewDrawn();
+  performance.mark("knobs:shown");  // what the window shows is drawn; the figures below it follow
+  document.body.dataset.ready = "1";
+  // NOTE: asked for only now: on a busy machine the server's computing them competed with the
+  // browser drawing the run's own figures
+  const shared = api(`/api/runs/${encodeURIComponent(name)}/views`).catch(error => ({error}));
+  figures.then(() => performance.mark("knobs:figures"), error => {
+    document.getElementById("own-views")?.prepend(el("p", {class: "fail", text: "The figures could not be drawn: " + error.message}));
+  });
+  Promise.all([shared, figures.catch(() => null)]).then(async ([result]) => {  // the report's views: drawn when they come, after the page is up
     const container = document.getElementById("report-views");
     if (!container) return;
     if (result.error) {
@@ -196,9 +275,9 @@ async function runPage(name, fresh) {
       return;
     }
     if (container.firstElementChild && container.firstElementChild.tagName === "P") container.replaceChildren();
-    await drawViews(container, result.views);
+    await drawViews(container, result.views, {lazy: true});
     document.body.dataset.viewsLoaded = "1";
-  });
+  }).catch(() => {});  // (a figure that could not be drawn is said above, under the run's own views)
 }
 
 function trialsControls(name) {
@@ -215,10 +294,15 @@ function trialsControls(name) {
   controls.replaceChildren(search, ...boxes);
 }
 
-async function loadTrials(name) {
+function trialsUrl(name) {
   const params = new URLSearchParams({sort: table.sort, desc: table.desc ? "1" : "0", state: [...table.states].join(","),
                                       q: table.q, page: table.page, per_page: table.perPage});
-  const data = await api(`/api/runs/${encodeURIComponent(name)}/trials?${params}`);
+  return `/api/runs/${encodeURIComponent(name)}/trials?${params}`;
+}
+
+async function loadTrials(name) { showTrials(name, await api(trialsUrl(name))); }
+
+function showTrials(name, data) {
   const columns = [["number", "#"], ["state", "state"], ["value", "value"], ["epochs", "epochs"], ["seconds", "seconds"],
                    ...data.params.map(p => ["param:" + p, p])];
   const head = el("tr", {}, ...columns.map(([key, label]) => el("th", {class: "sortable", title: "sort by " + label,
@@ -242,27 +326,40 @@ async function loadTrials(name) {
     el("div", {class: "scroll"}, el("table", {class: "grid", id: "trials"}, el("thead", {}, head), el("tbody", {}, ...rows))), pager);
 }
 
+// NOTE: compare and groups are re-rendered when the runs change (a working run's every trial): their
+// answers are fetched before the page is touched, and views are drawn into the existing cards, so a
+// refresh never blanks them.
 async function comparePage(a, b) {
   const data = await api("/api/runs");
   const names = data.runs.map(r => r.name);
   a = a || names[0]; b = b || names[1] || names[0];
+  const result = a && b ? await api(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`) : null;
   const pick = (value, id) => {
     const select = el("select", {id, "aria-label": id === "a" ? "first run" : "second run"}, ...names.map(n => el("option", {value: n, text: n})));
     select.value = value;
     select.addEventListener("change", () => { location.hash = `#/compare/${encodeURIComponent(document.getElementById("a").value)}/${encodeURIComponent(document.getElementById("b").value)}`; });
     return select;
   };
-  const views = el("div", {id: "compare-views"});
-  main.replaceChildren(el("h2", {text: "Compare two runs"}), el("div", {class: "controls"}, pick(a, "a"), " and ", pick(b, "b")), views);
-  if (!a || !b) { views.append(el("p", {class: "muted", text: "Needs at least one run."})); return; }
-  const result = await api(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  let views = document.getElementById("compare-views");
+  const controls = el("div", {class: "controls", id: "compare-controls"}, pick(a, "a"), " and ", pick(b, "b"));
+  if (!views || views.dataset.pair !== `${a}\n${b}`) {
+    views = el("div", {id: "compare-views"});
+    main.replaceChildren(el("h2", {text: "Compare two runs"}), controls, views);
+  } else {
+    document.getElementById("compare-controls").replaceWith(controls);
+  }
+  views.dataset.pair = `${a}\n${b}`;
+  if (!result) { views.replaceChildren(el("p", {class: "muted", text: "Needs at least one run."})); return; }
   await drawViews(views, result.views);
 }
 
 async function groupsPage() {
   const result = await api("/api/groups");
-  const views = el("div", {id: "group-views"});
-  main.replaceChildren(el("h2", {text: "Seed groups"}), views);
+  let views = document.getElementById("group-views");
+  if (!views) {
+    views = el("div", {id: "group-views"});
+    main.replaceChildren(el("h2", {text: "Seed groups"}), views);
+  }
   await drawViews(views, result.views);
 }
 

@@ -122,7 +122,8 @@ class Autopilot:
         run = current.attrs.get("epochs_run")
         constant = params.get("schedule", self.cfg.train.schedule) is None
         setting = Setting(params=params, defaults=knob_defaults(self.cfg, self.data), n_train=len(self.data.train[1]),
-                          stopped_early=constant and run is not None and run < budget)
+                          stopped_early=constant and run is not None and run < budget, evidence=answers.evidence,
+                          optimizer=make_trainer(self.cfg.train, params, self.cfg.search.metric, self.cfg.seed).optimizer)
         proposed = candidates(answers.codes, setting, self.cfg.autopilot.keys, found)
         for more in self._again(current, setting):
             if all(more.after != c.after for c in proposed):

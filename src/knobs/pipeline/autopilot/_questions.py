@@ -35,6 +35,8 @@ class Problem:
     found: str
     action: str = ""
     source: str = "diagnosis"
+    #: the finding's evidence (the measurements a remedy may read: a suggested batch, λ)
+    evidence: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -52,6 +54,14 @@ class Answers:
     @property
     def generalizes(self) -> bool:
         return not self.generalize
+
+    @property
+    def evidence(self) -> dict[str, dict[str, Any]]:
+        """Problem code → its finding's evidence (the first finding of each code)."""
+        out: dict[str, dict[str, Any]] = {}
+        for p in (*self.fit, *self.generalize):
+            out.setdefault(p.code, p.evidence)
+        return out
 
     @property
     def codes(self) -> list[str]:
@@ -90,7 +100,8 @@ def curve_problems(attrs: dict[str, Any], epoch_budget: int, chance_loss: float)
 def answer(findings: Sequence[Any], curve: Sequence[Problem]) -> Answers:
     """Sort diagnosis findings (warning or error) and curve problems by the question they answer."""
     answers = Answers()
-    problems = [Problem(f.code, f.message, f.action) for f in findings if f.severity != "info"] + list(curve)
+    problems = [Problem(f.code, f.message, f.action, evidence=dict(f.evidence or {}))
+                for f in findings if f.severity != "info"] + list(curve)
     for problem in problems:
         if problem.code not in REMEDIES:
             answers.other.append(problem)

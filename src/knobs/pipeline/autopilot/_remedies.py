@@ -13,6 +13,10 @@ Glossary:
 - defaults: each knob this model and data have → its value when ``params`` lack it (the
   ``[train]`` section for trainer keys, the family's constructor defaults for model keys, the
   ``[augment]`` section for images). A knob missing from it cannot be turned here.
+- evidence: problem code → the evidence of the diagnosis' finding (``Finding.evidence``); the
+  remedies that follow a measurement read its ``geometry`` (``knobs.diagnose._training.geometry``):
+  the gradient noise scale ``b_simple`` (McCandlish et al. 2018) and the top Hessian eigenvalue
+  ``sharpness`` with the optimizer's stability ``edge`` (the sharpness SGD at this LR can take).
 
 Example:
     >>> setting = Setting(params={"lr": 1e-5, "width": 32}, defaults={"lr": 1e-3, "width": 128})
@@ -22,11 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 __all__ = ["Change", "Remedy", "Setting", "REMEDIES", "QUESTION", "KNOBS", "FIT", "GENERALIZE", "candidates",
-           "again", "AUGMENTATION"]
+           "again", "AUGMENTATION", "GEOMETRY", "EDGE_FRACTION", "suggested_batch"]
 
 FIT, GENERALIZE = "fit", "generalize"
 
@@ -40,6 +45,15 @@ AUGMENTATION = {"rotation": 10.0, "translate": 0.1}
 MAX_WIDTH, MAX_DEPTH, MAX_DROPOUT, MIN_WIDTH = 4096, 8, 0.5, 8
 # NOTE: 1e-4 is the usual first weight decay (L2) for Adam-type optimizers when there was none.
 FIRST_WEIGHT_DECAY = 1e-4
+#: the evidence key of knobs.diagnose's findings under which the noise scale and curvature lie
+GEOMETRY = "geometry"
+# NOTE: gradient descent on a quadratic of curvature λ diverges once λ passes the stability edge,
+# 2/lr for plain SGD (heavy-ball momentum β: (2 + 2β)/lr; Cohen et al. 2021 call it the edge of
+# stability), so the largest stable LR is lr · edge / λ (2/λ for plain SGD). "Just under": 90% of it,
+# since λ was measured at initialization and sharpness tends to rise during training.
+EDGE_FRACTION = 0.9
+#: knobs.train's names of SGD optimizers (plain, heavy-ball momentum, Nesterov)
+SGD_NAMES = ("sgd", "momentum", "nesterov")
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,21 @@ class Setting:
     n_train: int | None = None
     #: the trial stopped early with a constant LR schedule: more epochs would train the same model
     stopped_early: bool = False
+    #: problem code → its finding's evidence (what a measured remedy reads)
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the optimizer the trial trains with (its name), when ``params`` does not say
+    optimizer: Any = None
+
+    @property
+    def sgd(self) -> bool:
+        """Whether the optimizer is SGD (plain, momentum or Nesterov), where an LR's scale is set by
+        the curvature and the batch directly; Adam-type optimizers rescale each step."""
+        optimizer = self.params.get("optimizer", self.optimizer)
+        return isinstance(optimizer, str) and optimizer.lower() in SGD_NAMES
+
+    def geometry(self, code: str) -> dict[str, Any]:
+        """The noise scale and curvature the finding of ``code`` measured (empty when it did not)."""
+        return (self.evidence.get(code) or {}).get(GEOMETRY) or {}
 
     def value(self, knob: str) -> Any:
         if knob == "augment":
@@ -60,9 +89,15 @@ class Setting:
         return self.params.get(knob, self.defaults.get(knob))
 
 
+class Several(dict):
+    """What a turn returns when one remedy sets several knobs at once (a larger batch and the LR
+    that goes with it): ``{knob: new value}``, the remedy's own knob first."""
+
+
 @dataclass(frozen=True)
 class Remedy:
-    """One knob turned one way: ``turn(value now, setting) -> new value`` or None (not applicable)."""
+    """One knob turned one way: ``turn(value now, setting) -> new value`` (or ``Several``), or None
+    (not applicable)."""
 
     knob: str
     turn: Callable[[Any, Setting], Any]
@@ -129,10 +164,64 @@ def _set(target: Any, only_from: tuple = ()):
     return turn
 
 
-def _batch_times(factor: int):
+def suggested_batch(b_simple: Any) -> int | None:
+    """The batch the gradient noise scale asks for: the power of two nearest ``B_simple`` (as the
+    noisy_loss finding words its advice)."""
+    if not isinstance(b_simple, (int, float)) or not b_simple > 0 or not math.isfinite(b_simple):
+        return None
+    return 2 ** max(0, round(math.log2(b_simple)))
+
+
+def _noise_batch(value: Any, setting: Setting) -> Any:
+    """The batch the gradient noise scale suggests (else twice the batch), with the LR that goes
+    with it: the square-root rule for SGD (kept under the stability edge when the diagnosis measured
+    the curvature), unchanged for Adam-type optimizers.
+
+    NOTE: why the square-root rule, not the linear one. SGD's noise temperature is lr/B (Smith & Le
+    2018; Jastrzębski et al. 2017): the linear rule (Goyal et al. 2017: lr × k at batch × k) keeps it,
+    and so keeps the very noise this remedy is for; an unchanged LR divides it by k but also the
+    progress per epoch (k times fewer steps of the same size). The square-root rule lr × √k is the
+    middle: the temperature falls by √k, the progress per epoch by √k. For Adam the square-root rule
+    is the one that keeps the dynamics (Malladi et al. 2022: each step is divided by the gradient's
+    own noise), so the same middle is the LR unchanged.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return None
+    target = suggested_batch(setting.geometry("noisy_loss").get("b_simple")) or 2 * value
+    if setting.n_train is not None:
+        target = min(target, setting.n_train)
+    if target <= value:
+        return None
+    lr = setting.value("lr")
+    if not setting.sgd or not isinstance(lr, (int, float)) or lr <= 0:
+        return target
+    scaled = lr * (target / value) ** 0.5
+    edge = _edge_lr(setting.geometry("noisy_loss"), lr)
+    if edge is not None:  # never past the stability edge the same diagnosis measured (nor below the LR now)
+        scaled = min(scaled, max(lr, edge))
+    new_lr = float(f"{scaled:.6g}")
+    return Several(batch_size=target, lr=new_lr) if new_lr != lr else target
+
+
+def _edge_lr(geo: dict[str, Any], lr: float) -> float | None:
+    """``EDGE_FRACTION · lr · edge / λ``: just under the largest LR the measured curvature allows."""
+    sharpness, edge, measured_at = geo.get("sharpness"), geo.get("edge"), geo.get("lr", lr)
+    if not all(isinstance(v, (int, float)) and v > 0 for v in (sharpness, edge, measured_at)):
+        return None
+    return EDGE_FRACTION * measured_at * edge / sharpness
+
+
+def _under_edge(code: str):
+    """SGD's LR just under the stability edge of the curvature ``code``'s finding measured:
+    ``EDGE_FRACTION · lr · edge / λ`` (the diagnosed ``lr``, its ``edge`` in sharpness units), when
+    that is below the LR now; else not applicable (Adam-type optimizers get no edge: their steps are
+    rescaled per coordinate)."""
     def turn(value: Any, setting: Setting) -> Any:
-        new = _times(factor, integer=True, cap=setting.n_train)(value, setting)
-        return None if new is None or new <= value else new
+        if not setting.sgd or not isinstance(value, (int, float)) or not value > 0:
+            return None
+        edge = _edge_lr(setting.geometry(code), value)
+        new = None if edge is None else float(f"{edge:.3g}")
+        return new if new is not None and new < value else None
     return turn
 
 
@@ -169,10 +258,13 @@ _REGULARIZE = (
 REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "lr_too_low": (Remedy("lr", _times(10.0), "the same training at 10x the LR did much better"),
                    Remedy("lr", _times(3.0), "a smaller step up, in case 10x overshoots")),
-    "lr_too_high": (Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
+    "lr_too_high": (Remedy("lr", _under_edge("lr_too_high"), "just under the edge of stability of the measured "
+                                                             "curvature λ (2/λ for plain SGD)"),
+                    Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
                     Remedy("lr", _times(1 / 3), "a smaller step down, in case 1/10 is too slow"),
                     Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "gradient clipping caps the bad steps")),
-    "noisy_loss": (Remedy("batch_size", _batch_times(2), "a larger batch averages out the gradient noise"),
+    "noisy_loss": (Remedy("batch_size", _noise_batch, "a larger batch averages out the gradient noise (the batch "
+                                                      "the noise scale suggests; SGD's LR by the square-root rule)"),
                    Remedy("lr", _times(1 / 3), "smaller steps stop undoing each other")),
     "exploding_gradients": (Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "clipping bounds each step"),
                             Remedy("lr", _times(1 / 3), "smaller steps")),
@@ -236,11 +328,16 @@ def _lay(code: str, remedy: Remedy, setting: Setting, allowed: Sequence[str] | N
     new = remedy.turn(now, setting)
     if new is None:
         return None
-    before, after = _pair(remedy.knob, now, new)
+    before, after = _pair(remedy.knob, now, new, setting, allowed)
     return Change(code, QUESTION[code], remedy.knob, before, after, remedy.reason, found)
 
 
-def _pair(knob: str, now: Any, new: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _pair(knob: str, now: Any, new: Any, setting: Setting,
+          allowed: Sequence[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    if isinstance(new, Several):  # the knobs this run has and may turn, the remedy's own first
+        after = {k: v for k, v in new.items()
+                 if k == knob or (k in setting.defaults and (allowed is None or k in allowed))}
+        return {k: setting.value(k) for k in after}, after
     if knob == "augment":
         return ({f"augment.{k}": now.get(k, 0.0) for k in new}, {f"augment.{k}": v for k, v in new.items()})
     return {knob: now}, {knob: new}

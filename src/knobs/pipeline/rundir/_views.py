@@ -10,6 +10,7 @@ Layout (``knobs.report._data_views`` reads it; every file is written atomically)
     views/samples.json, samples/<i>.png   training rows as the model sees them (after augmentation)
     views/watch.json                      per-layer watch probes of the best configuration
     views/filters.json, filters.png       the first convolution's kernels of the final model
+    views/spectral.json                   the spectral exponent α of each weight layer of the final model
     views/worst.json, worst/<i>.png       the test rows with the largest loss (after the vault opened)
 
 A thumbnail's file is named by its item's position in the JSON list, never by a path the JSON

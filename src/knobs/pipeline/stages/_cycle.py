@@ -23,7 +23,7 @@ from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs, load_inputs
 from knobs.pipeline.stages._open import OpenRun, open_run_study, seal_vault
 from knobs.pipeline.stages._preflight import preflight
-from knobs.pipeline.stages._record_views import record_filters, record_samples, record_watch
+from knobs.pipeline.stages._record_views import record_filters, record_samples, record_spectral, record_watch
 from knobs.pipeline.stages._report import report, test_once
 from knobs.pipeline.stages._search import search
 from knobs.pipeline.stages._study import direction, study_location
@@ -84,6 +84,7 @@ def _stages(cfg: RunConfig, inputs: RunInputs, rundir: RunDir, display: Display,
         final = test_once(run, objective, final_test)
         record_watch(run, objective)  # after the final stage: a fold mode's refit is watched there
         record_filters(run)
+        record_spectral(run)
         summary = report(run, checks, final, autopilot)
         events("run_end")
         return summary

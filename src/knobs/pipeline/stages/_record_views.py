@@ -12,7 +12,9 @@ the layout; ``knobs.report._data_views`` draws them):
   else a short replay of its first epochs, done only when it costs at most ``WATCH_SHARE`` of the
   search's training time (it reads no test row);
 - ``record_filters`` (after the final stage, when ``checkpoints/best.pt`` is the final model's
-  best member, or the refit): the first 2-D convolution's kernels as one image.
+  best member, or the refit): the first 2-D convolution's kernels as one image;
+- ``record_spectral`` (after the final stage, from ``checkpoints/best.pt``): each weight matrix's
+  heavy-tailed spectral exponent α (``knobs.diagnose._spectral``; data-free, one SVD per layer).
 
 Why guarded: these records are for looking at; one that fails (an unusual builder model, a full
 disk) is logged as a ``views_skipped`` event and the run goes on to its result.
@@ -27,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from knobs.diagnose._spectral import layer_spectra
 from knobs.errors import KnobsError
 from knobs.pipeline.inputs._augment import augment_options, data_kind, image_augment
 from knobs.pipeline.inputs._row_looks import RowLooks
@@ -39,7 +42,7 @@ from knobs.pipeline.trials._evaluate import TestOutputs
 from knobs.pipeline.trials._objective import trial_seed
 from knobs.pipeline.trials._watched import recorded_trial, watch_record, watched_replay
 
-__all__ = ["record_samples", "record_watch", "record_worst", "record_filters", "WATCH_SHARE"]
+__all__ = ["record_samples", "record_watch", "record_worst", "record_filters", "record_spectral", "WATCH_SHARE"]
 
 #: training rows shown: image thumbnails, table rows, texts (each with its EDA sentences)
 IMAGES, ROWS, TEXTS, SENTENCES = 16, 5, 4, 3
@@ -226,6 +229,17 @@ def record_filters(run: OpenRun) -> None:
                                             "shown": int(min(len(weights), FILTERS)), "columns": columns,
                                             "trial": extra.get("trial")},
                images=[grid], longest=None)
+
+
+@_guarded("spectral")
+def record_spectral(run: OpenRun) -> None:
+    """``views/spectral``: α per weight layer of ``checkpoints/best.pt`` (by module name)."""
+    path = run.rundir.best_checkpoint
+    if not path.exists():
+        return
+    data = run.inputs.data
+    model, extra = load_member(path, data.input_shape, data.n_classes, run.cfg.model.family)
+    write_view(run.rundir.path, "spectral", {"format": 1, "trial": extra.get("trial"), "layers": layer_spectra(model)})
 
 
 def filter_grid(weights: np.ndarray) -> tuple[np.ndarray, int]:

@@ -58,7 +58,7 @@ def watch_record(watch: dict[str, Any], trial: int | None, source: str, **facts:
     return {"format": 1, "trial": trial, "source": source, **facts, "every": watch.get("every"),
             "steps": [p["step"] for p in probes], "epochs_at": [p.get("epoch") for p in probes],
             "train_loss": [rounded(e.get("train_loss"), 6) for e in watch.get("epochs") or []],
-            "layers": layers, "activations": activations}
+            "layers": layers, "activations": activations, "feeds": dict(watch.get("feeds") or {})}
 
 
 def record_diagnosis(run_path: str | Path, trial: int, evidence: dict[str, Any]) -> bool:
