@@ -1,5 +1,7 @@
-"""knobs.diagnose: every zoo fault found with its code, no warning on healthy setups, the rules at
-their thresholds on hand-made evidence, the report's formats, bad input, the config and CLI paths."""
+"""knobs.diagnose: every zoo fault found with a right code, no warning on healthy setups, precision
+over the zoo's findings, the rules at their thresholds on hand-made evidence, the noise scale and
+the curvature on problems with known answers, the report's formats, bad input, the config and CLI
+paths."""
 
 from __future__ import annotations
 
@@ -22,18 +24,25 @@ from knobs.cli import main
 from knobs.config import parse_config
 from knobs.diagnose import CODES, Report, diagnose
 from knobs.pipeline import check_config, diagnose_config
-from knobs.diagnose._explain import explain
+from knobs.diagnose._curvature import effective_lr, stability_edge, top_eigenvalue
+from knobs.diagnose._evidence import affine
+from knobs.diagnose._explain import EXPLAINED_BY, explain
 from knobs.diagnose._finding import finding
+from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._layers import activation_findings, gradient_findings
-from knobs.diagnose._training import fit_findings, noisy_findings, probe_factors, score_se
+from knobs.diagnose._training import fit_findings, geometry, noisy_findings, probe_factors, score_se
+from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError, DataError
 
 torch.set_num_threads(1)
 
 REQUIRED = {"gradient_mismatch", "init_loss", "cannot_overfit", "lr_too_high", "lr_too_low", "noisy_loss",
             "overfitting", "underfitting", "dead_relu", "saturation", "vanishing_gradients",
-            "exploding_gradients", "unscaled_inputs", "split_overlap", "class_imbalance"}
+            "exploding_gradients", "unscaled_inputs", "split_overlap", "class_imbalance", "no_nonlinearity"}
+# NOTE: issue 18's targets, over the warning/error findings of the zoo (one seed here; three in
+# bench/diagnose.py).
+RECALL, PRECISION = 0.95, 0.95
 
 
 @functools.cache
@@ -45,16 +54,33 @@ def diagnosed(name: str) -> Report:
 # ---- the zoo ------------------------------------------------------------------------------------
 
 def test_the_zoo_covers_every_code():
-    assert REQUIRED <= {s.expect for s in zoo.broken()} and len(zoo.broken()) >= 15
-    assert len(zoo.healthy()) >= 5
+    assert REQUIRED <= {s.expect for s in zoo.broken()} and len(zoo.SETUPS) >= 56
+    assert len(zoo.healthy()) >= 20 and len({s.name for s in zoo.SETUPS}) == len(zoo.SETUPS)
     assert {s.settings.get("task", "classification") for s in zoo.healthy()} == {"classification", "regression"}
+    for setup in zoo.SETUPS:
+        assert setup.wrong == set(CODES) - set(setup.right) and not setup.wrong & set(setup.right)
+    with pytest.raises(ValueError, match="unknown codes"):
+        zoo.Setup("typo", ("lr_to_high",), zoo.mlp, zoo.digits)
+
+
+# NOTE: the misses the zoo knows of, each with why; strict, so a fix shows up as a failure here.
+KNOWN_MISSES = {
+    "deep_tanh_small_init": "the signal fades in the forward pass as the gradient does in the backward one, so "
+                            "the first/last gradient ratio stays near 1: the layer rules see no vanishing, and "
+                            "the failed fit reads as cannot_overfit / underfitting",
+}
+
+
+def _broken_params():
+    return [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[s.name]))
+            if s.name in KNOWN_MISSES else s for s in zoo.broken()]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("setup", zoo.broken(), ids=lambda s: s.name)
-def test_each_fault_is_found_with_its_code(setup):
+@pytest.mark.parametrize("setup", _broken_params(), ids=lambda s: s.name)
+def test_each_fault_is_found_with_a_right_code(setup):
     report = diagnosed(setup.name)
-    assert setup.expect in report.codes, f"{setup.name}: expected {setup.expect}, found:\n{report}"
+    assert set(report.codes) & set(setup.right), f"{setup.name}: expected one of {setup.right}, found:\n{report}"
 
 
 @pytest.mark.slow
@@ -62,6 +88,41 @@ def test_each_fault_is_found_with_its_code(setup):
 def test_healthy_setups_raise_no_warning(setup):
     report = diagnosed(setup.name)
     assert report.ok, f"{setup.name}: false alarm:\n{report}"
+
+
+@pytest.mark.slow
+def test_recall_and_precision_over_the_zoos_findings():
+    reports = {s.name: diagnosed(s.name) for s in zoo.SETUPS}
+    found = [(s.name, code) for s in zoo.SETUPS for code in reports[s.name].codes]
+    wrong = [(name, code) for name, code in found if code in next(s for s in zoo.SETUPS if s.name == name).wrong]
+    recall = sum(bool(set(reports[s.name].codes) & set(s.right)) for s in zoo.broken()) / len(zoo.broken())
+    assert recall >= RECALL and 1 - len(wrong) / len(found) >= PRECISION, f"wrong findings: {wrong}"
+
+
+@pytest.mark.slow
+def test_the_outside_studys_cases_get_the_right_fix():
+    """Issue 18: each case gets the right code and nothing beside it, the symptoms folded into it."""
+    sigmoid = diagnosed("deep_sigmoid_8_std2")
+    assert sigmoid.codes == ["saturation"]
+    assert "gradient_mismatch" not in sigmoid.codes and "exploding_gradients" not in sigmoid.codes
+    huge = diagnosed("huge_last_layer")
+    assert huge.codes == ["init_loss"] and "lr_too_low" not in huge.codes
+    assert diagnosed("convnet_lr_1e-5").codes == ["lr_too_low"]
+    assert "chance loss" in diagnosed("convnet_lr_1e-5")["lr_too_low"].message
+    assert diagnosed("linear_stack").codes == ["no_nonlinearity"]
+    noisy = diagnosed("sgd_batch_of_one")["noisy_loss"]
+    geo = noisy.evidence["geometry"]
+    assert noisy.severity == "warning" and geo["b_simple"] > 10 and f"about {geo['b_simple']:.0f} rows" in noisy.message
+
+
+@pytest.mark.slow
+def test_curvature_past_the_stability_edge_is_evidence_for_lr_too_high():
+    high = diagnosed("plain_sgd_past_the_edge")["lr_too_high"]
+    geo = high.evidence["geometry"]
+    assert geo["beyond_edge"] and geo["sharpness"] > geo["edge"] == pytest.approx(2 / 3.0)
+    assert "stability edge 2 / lr" in high.message
+    calm = diagnosed("wine_plain_sgd").evidence["curvature"]
+    assert calm["eigenvalue"] < calm["edge"] == pytest.approx(2 / 0.1)
 
 
 @pytest.mark.slow
@@ -206,14 +267,175 @@ def test_lr_findings_need_the_other_rate_to_do_better():
     assert codes(fit_findings({**slow, "probes": both})) == ["lr_too_high"]      # the better of the two
 
 
+def test_after_an_unstable_run_a_calmer_rate_that_holds_out_better_confirms_lr_too_high():
+    """An SGD run past the stability edge can blow up, then settle into a sharp, memorizing minimum:
+    training loss near 0, validation loss far above the calmer 1/10 run's."""
+    blew = [1.0, 20.0, 5.0, 0.5, 0.1, 0.01, 0.0, 0.0, 0.0]          # epoch 2 passed 4x the first step's 2.3
+    ev = evidence(train=blew, val=[2.0, 30.0, 10.0, 4.0, 3.8, 3.6, 3.6, 3.6, 3.6], train_score=1.0)
+    calm = {"lower": {"lr": 0.001, "diverged": None, "final_train_loss": 0.2, "final_val_loss": 0.05}}
+    found = fit_findings({**ev, "probes": calm})
+    assert codes(found) == ["lr_too_high"] and "validation loss 0.05 instead of 3.6" in found[0].message
+    stable = evidence(val=[2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5])     # a calm run: held-out loss alone
+    assert codes(fit_findings({**stable, "probes": calm})) == []               # does not call the rate too high
+
+
 def test_explain_downgrades_symptoms_of_a_found_cause():
     found = explain([finding("underfitting", "warning", "u"), finding("dead_relu", "warning", "d"),
                      finding("gradient_mismatch", "error", "g"), finding("noisy_loss", "warning", "n")])
     assert [(f.code, f.severity) for f in found] == [("gradient_mismatch", "error"), ("dead_relu", "warning"),
                                                     ("noisy_loss", "warning"), ("underfitting", "info")]
     assert found[-1].explained_by == ("dead_relu", "gradient_mismatch")
+    assert found[0].evidence["explains"] == ["underfitting"] and "explains" not in found[2].evidence
     with pytest.raises(ValueError, match="unknown finding code"):
         finding("slow", "warning", "x")
+
+
+@pytest.mark.parametrize("symptom, cause", [
+    ("gradient_mismatch", "saturation"), ("exploding_gradients", "saturation"), ("lr_too_low", "init_loss"),
+    ("exploding_gradients", "init_loss"), ("underfitting", "no_nonlinearity"), ("gradient_mismatch", "unscaled_inputs"),
+    ("overfitting", "init_loss"), ("noisy_loss", "unscaled_inputs"), ("lr_too_low", "gradient_mismatch")])
+def test_issue_18s_extra_findings_fold_into_their_cause(symptom, cause):
+    found = explain([finding(symptom, "warning", "s"), finding(cause, "warning", "c")])
+    assert [(f.code, f.severity) for f in found] == [(cause, "warning"), (symptom, "info")]
+    assert found[0].evidence["explains"] == [symptom] and found[1].explained_by == (cause,)
+    report = Report(found)
+    assert f"(explains: {symptom})" in str(report) and report.codes == [cause]
+
+
+def test_no_cause_explains_its_own_cause():
+    for symptom, causes in EXPLAINED_BY.items():
+        for cause in causes:
+            assert symptom not in EXPLAINED_BY.get(cause, ()), (symptom, cause)
+
+
+# ---- noise scale and curvature ------------------------------------------------------------------
+
+def test_top_eigenvalue_of_a_quadratic_with_a_known_spectrum():
+    generator = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(20, 20, generator=generator, dtype=torch.float64))
+    spectrum = torch.linspace(0.1, 5.0, 20, dtype=torch.float64)
+    A = q @ torch.diag(spectrum) @ q.T
+    x = nn.Parameter(torch.randn(20, generator=generator, dtype=torch.float64))
+    top = top_eigenvalue(lambda: 0.5 * x @ A @ x, [x], iterations=200, tolerance=1e-10)
+    assert top["converged"] and top["eigenvalue"] == pytest.approx(5.0, rel=1e-6)
+    few = top_eigenvalue(lambda: 0.5 * x @ A @ x, [x])           # the default: 20 products at most
+    assert few["iterations"] <= 20 and few["eigenvalue"] == pytest.approx(5.0, rel=0.02)
+    unused = nn.Parameter(torch.ones(3, dtype=torch.float64))    # not in the loss: a zero block
+    assert top_eigenvalue(lambda: 0.5 * x @ A @ x, [unused, x], iterations=200, tolerance=1e-10)["eigenvalue"] == \
+        pytest.approx(5.0, rel=1e-6)
+
+
+def test_gradient_descent_diverges_exactly_past_the_stability_edge():
+    """On a quadratic of top eigenvalue 5, SGD's edge 2 / lr crosses 5 at lr 0.4: the iterate
+    shrinks just below that rate and grows just above it, as the edge says."""
+    A = torch.diag(torch.tensor([5.0, 1.0], dtype=torch.float64))
+    for lr, grows in ((0.39, False), (0.41, True)):
+        edge = stability_edge("sgd", lr)
+        assert (5.0 > edge["edge"]) == grows and edge["rule"] == "2 / lr"
+        x = torch.tensor([1.0, 1.0], dtype=torch.float64)
+        for _ in range(200):
+            x = x - lr * (A @ x)
+        assert (float(x.norm()) > 1) == grows
+    assert stability_edge("momentum", 0.1)["edge"] == pytest.approx((2 + 2 * 0.9) / 0.1)
+    assert stability_edge("nesterov", 0.1)["edge"] == pytest.approx(3.8 / (0.1 * 2.8))
+    assert stability_edge("adam", 0.1) is None and effective_lr("adam", 0.1) is None
+    assert effective_lr("momentum", 0.1) == pytest.approx(1.0)
+
+
+def test_noise_scale_of_a_linear_model_with_a_known_covariance():
+    """Least squares at w = 0 with y = x·w* + noise: per-row gradients g_i = −x_i y_i, so G = −E[x y]
+    and tr(Σ) = E|x y|² − |G|² are known in closed form for x ~ N(0, I_d)."""
+    generator = torch.Generator().manual_seed(0)
+    n, d = 20000, 4
+    X = torch.randn(n, d, generator=generator, dtype=torch.float64)
+    w_star = torch.tensor([1.0, 0.5, 0.0, 0.0], dtype=torch.float64)
+    y = X @ w_star + 2 * torch.randn(n, generator=generator, dtype=torch.float64)
+    w = nn.Parameter(torch.zeros(d, dtype=torch.float64))
+    out = noise_scale(lambda idx: 0.5 * ((X[idx] @ w - y[idx]) ** 2).mean(), [w], n=n, batch=64, batches=200)
+    grad_sq = float(w_star @ w_star)                                  # G = −w*
+    trace = (d + 2) * grad_sq + d * 4.0 - grad_sq                     # E|x|²y² − |G|², Var(noise) = 4
+    assert out["resolved"] and out["b_simple"] == pytest.approx(trace / grad_sq, rel=0.15)
+    assert out["eps_max"] == pytest.approx(1.0, rel=0.1)              # |G|² / GᵀHG with H = I
+    flat = noise_scale(lambda idx: 0.5 * ((X[idx] @ w_star - X[idx] @ w_star) ** 2).mean() + 0 * w.sum(), [w],
+                       n=n, batch=64, batches=10)
+    assert not flat["resolved"] and flat["b_simple"] == 640                # no signal: only the bound k·b
+
+
+def geo_evidence(optimizer="sgd", lr=0.05, batch=1, b_simple=42.0, eps_max=1.1, sharp=4.0):
+    ev = evidence()
+    ev["settings"] = {"lr": lr, "batch_size": batch, "optimizer": optimizer, "optimizer_options": None}
+    ev["noise"] = {"b_simple": b_simple, "eps_max": eps_max, "resolved": True}
+    ev["curvature"] = {"eigenvalue": sharp, "edge": stability_edge(optimizer, lr)["edge"] if optimizer != "adam"
+                       else None, "edge_rule": "2 / lr"}
+    return ev
+
+
+def test_geometry_noise_dominated_and_past_the_edge():
+    geo = geometry(geo_evidence())                    # ε_opt(1) = 1.1 / 43 = 0.0256 < 0.05
+    assert geo["eps_opt"] == pytest.approx(1.1 / 43) and geo["noise_dominated"] and not geo["beyond_edge"]
+    assert not geometry(geo_evidence(lr=0.02))["noise_dominated"]           # below the best step
+    assert not geometry(geo_evidence(batch=64))["noise_dominated"]          # the batch is above B_simple
+    assert not geometry(geo_evidence(batch=8, lr=0.5))["noise_dominated"]   # 1 part signal to 5 of noise
+    assert not geometry(geo_evidence(optimizer="adam"))["noise_dominated"]  # SGD's step theory only
+    assert geometry(geo_evidence(lr=1.0, batch=64))["beyond_edge"]          # 4 > 2 / 1
+    assert probe_factors(geo_evidence()) == [pytest.approx(0.1)]            # asks for the 1/10 run early
+    assert geometry(geo_evidence(lr=1e-4, batch=32))["far_below_optimum"]
+
+
+def test_noisy_loss_from_the_noise_scale_needs_the_lower_rate_to_do_better():
+    ev = geo_evidence()
+    ev["run"]["records"][-1]["val_loss"] = 1.2
+    worse = {"lower": {"lr": 0.005, "diverged": None, "final_train_loss": 0.2, "final_val_loss": 0.9}}
+    assert noisy_findings({**ev, "probes": worse}) == []
+    better = {"lower": {"lr": 0.005, "diverged": None, "final_train_loss": 0.2, "final_val_loss": 0.5}}
+    found = noisy_findings({**ev, "probes": better})
+    assert codes(found) == ["noisy_loss"] and "about 42 rows" in found[0].message
+    assert "learning rate of at most 0.026" in found[0].message
+
+
+def test_a_run_that_learned_nothing_far_below_the_best_step_is_lr_too_low():
+    ev = geo_evidence(lr=1e-5, batch=32, b_simple=5.5, eps_max=0.012)
+    flat = [3.6 - 0.03 * i for i in range(9)]                       # 3.6 -> 3.36, above ln 10
+    ev = {**ev, **{k: v for k, v in evidence(train=flat, train_score=0.09).items() if k == "run"}}
+    slower = {"higher": {"lr": 1e-4, "diverged": None, "final_train_loss": 2.6}}   # 1.9x the progress
+    assert codes(fit_findings({**ev, "probes": slower})) == ["lr_too_low"]
+    assert "chance loss" in fit_findings({**ev, "probes": slower})[0].message
+    near_best = geo_evidence(lr=1e-2, batch=32, b_simple=5.5, eps_max=0.012)
+    near_best["run"] = ev["run"]
+    assert codes(fit_findings({**near_best, "probes": slower})) == ["underfitting"]
+
+
+def test_a_stack_of_linear_layers_is_found_and_a_nonlinear_net_is_not():
+    X = torch.randn(64, 8)
+    stack = nn.Sequential(nn.Linear(8, 16), nn.Linear(16, 16), nn.Linear(16, 3))
+    assert affine(stack, X)["affine"] and affine(stack, X)["weights"] == 3
+    assert not affine(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), X)["affine"]
+
+    class FunctionalReLU(nn.Module):                     # affine leaves, a ReLU in its own forward
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(8, 16), nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    assert not affine(FunctionalReLU(), X)["affine"]
+    dead = nn.Sequential(nn.Linear(8, 16), nn.Linear(16, 3))
+    with torch.no_grad():
+        dead[0].weight.zero_()                           # output constant in x: not called affine
+    assert not affine(dead, X)["affine"]
+    ev = {**evidence(), "affine": affine(stack, X)}
+    assert codes(fit_findings(ev)) == ["no_nonlinearity"]
+    assert codes(fit_findings({**ev, "affine": {"affine": True, "weights": 1, "deviation": 0.0}})) == []
+
+
+def test_sample_weights_that_balance_the_classes_answer_the_imbalance():
+    y = torch.tensor([0] * 90 + [1] * 10)
+    found = [finding("class_imbalance", "warning", "imbalanced"), finding("overfitting", "warning", "o")]
+    assert [f.severity for f in weigh_imbalance(found, y, None)] == ["warning", "warning"]
+    assert [f.severity for f in weigh_imbalance(found, y, torch.ones(100))] == ["warning", "warning"]
+    balanced = weigh_imbalance(found, y, torch.where(y == 1, 9.0, 1.0))
+    assert [f.severity for f in balanced] == ["info", "warning"] and balanced[0].evidence["weighted_ratio"] == 1.0
 
 
 def test_duplicates_below_one_percent_are_info():

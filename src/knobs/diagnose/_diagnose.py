@@ -19,13 +19,15 @@ from torch import nn
 
 from knobs.checks import CheckResult, check_data
 from knobs.checks._common import check_task
-from knobs.diagnose._evidence import Settings, lr_probe, model_checks, reference, watched_run
+from knobs.diagnose._evidence import (Settings, affine, gradient_geometry, lr_probe, model_checks, reference,
+                                     watched_run)
 from knobs.diagnose._explain import explain
 from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._report import Report
 from knobs.diagnose._layers import activation_findings, gradient_findings
 from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_epoch
 from knobs.diagnose._training import fit_findings, noisy_findings, probe_factors
+from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError
 
 __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
@@ -99,7 +101,7 @@ def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks:
     start = time.perf_counter()
     base = copy.deepcopy(model).cpu()
     sizes = {"train": len(train[1]), "val": len(val[1])}
-    findings = check_findings(data_checks, sizes)
+    findings = weigh_imbalance(check_findings(data_checks, sizes), train[1], train[2] if len(train) > 2 else None)
     checks = list(data_checks)
     evidence: dict[str, Any] = {"settings": settings.to_dict(), "sizes": sizes}
     if any(f.severity == "error" for f in findings):  # NaN or bad labels: nothing can train
@@ -109,7 +111,7 @@ def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks:
     findings += check_findings(model_results)
     ev = _training_evidence(base, train, val, settings, _chance_loss(model_results))
     findings += activation_findings(ev) + gradient_findings(ev) + noisy_findings(ev) + fit_findings(ev)
-    evidence.update({k: ev[k] for k in ("run", "probes", "reference")})
+    evidence.update({k: ev[k] for k in ("run", "probes", "reference", "noise", "curvature", "affine")})
     return Report(explain(findings), checks, evidence, time.perf_counter() - start)
 
 
@@ -117,7 +119,8 @@ def _training_evidence(model: nn.Module, train, val, s: Settings, chance_loss: f
     steps = steps_per_epoch(train, s)
     ev = {"task": s.task, "settings": s.to_dict(), "probes": {}, "chance_loss": chance_loss, "n_val": len(val[1]),
           "run": watched_run(model, train, val, s, every=max(1, steps // PROBES_PER_EPOCH)),
-          "reference": reference(train[:2], val, s)}
+          "reference": reference(train[:2], val, s), **gradient_geometry(model, train, s),
+          "affine": affine(model, train[0])}
     for factor in probe_factors(ev):
         ev["probes"]["lower" if factor < 1 else "higher"] = lr_probe(model, train, val, s, factor)
     return ev

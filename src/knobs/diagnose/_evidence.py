@@ -1,10 +1,12 @@
 """Collecting the evidence a diagnosis rests on, as plain data.
 
-Four sources, each a small function, each working on a deep copy of the user's model (which is
+Six sources, each a small function, each working on a deep copy of the user's model (which is
 never trained): the model checks (initial loss, gradient check without and with the L2 term,
-tiny-subset overfit), one training run watched by ``knobs.watch.Watch`` (plus the final model's
-score on the training rows), the same training at 10x or 1/10 the learning rate when the watched
-run asks for it, and a scikit-learn reference on the same split.
+tiny-subset overfit, whether the model is affine in its input), the gradient noise scale and the
+top Hessian eigenvalue at initialization (``knobs.diagnose._noise``, ``_curvature``), one training
+run watched by ``knobs.watch.Watch`` (plus the final model's score on the training rows), the
+same training at 10x or 1/10 the learning rate when the watched run asks for it, and a
+scikit-learn reference on the same split.
 """
 
 from __future__ import annotations
@@ -19,12 +21,29 @@ import torch
 from torch import nn
 
 from knobs.checks import CheckResult, check_initial_loss, gradient_check, overfit_tiny
+from knobs.checks._gradients import LOSSES
+from knobs.diagnose._curvature import stability_edge, top_eigenvalue
+from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
 from knobs.diagnose._spectral import layer_spectra
 from knobs.train import Diverged, Trainer, check_schedule
+from knobs.train._device import resolve_device
 from knobs.watch import Watch
 
-__all__ = ["Settings", "lr_probe", "model_checks", "reference", "watched_run"]
+__all__ = ["CURVATURE_ROWS", "Settings", "affine", "gradient_geometry", "lr_probe", "model_checks", "reference",
+           "watched_run"]
+
+# NOTE: the Hessian is taken on one fixed batch: 256 rows estimate the top eigenvalue of the
+# training loss to a few percent on the zoo's nets, at a few milliseconds per product.
+CURVATURE_ROWS = 256
+# NOTE: an affine map satisfies f((x1 + x2) / 2) = (f(x1) + f(x2)) / 2 exactly; in float64 the
+# rounding of a few layers stays near 1e-12 of the outputs' scale, any nonlinearity in use is
+# orders of magnitude above 1e-6.
+AFFINE_TOLERANCE = 1e-6
+#: Leaf modules that compute an affine map of their input in eval mode.
+AFFINE_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d,
+                  nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.BatchNorm1d,
+                  nn.BatchNorm2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
 
 
 @dataclass
@@ -119,6 +138,66 @@ def model_checks(model: nn.Module, X: torch.Tensor, y: torch.Tensor, s: Settings
     return results
 
 
+def affine(model: nn.Module, X: torch.Tensor) -> dict[str, Any]:
+    """Whether ``model`` is an affine map of its input (a stack of linear layers without any
+    nonlinearity), and how many weight tensors (>= 2-D) it holds.
+
+    Two tests, both needed: every leaf module is of an affine kind (``AFFINE_MODULES``; a
+    container's own forward may still apply ``F.relu``, which the second test sees), and on
+    midpoints of training rows, in float64 and eval mode, ``f((x1 + x2)/2)`` equals
+    ``(f(x1) + f(x2))/2`` to ``AFFINE_TOLERANCE`` of how much the outputs vary between the rows.
+    A model whose output does not vary at all (every unit dead) is not called affine.
+    """
+    net = copy.deepcopy(model).double().eval()
+    weights = sum(1 for p in net.parameters() if p.ndim >= 2)
+    out = {"affine": False, "weights": weights, "deviation": None}
+    leaves = [m for m in net.modules() if next(m.children(), None) is None]
+    rows = X[: 2 * min(16, len(X) // 2)].double()
+    if not all(isinstance(m, AFFINE_MODULES) for m in leaves) or len(rows) < 2:
+        return out
+    a, b = rows[0::2], rows[1::2]
+    with torch.no_grad():
+        fa, fb, mid = net(a), net(b), net((a + b) / 2)
+    if not all(isinstance(t, torch.Tensor) for t in (fa, fb, mid)):
+        return out
+    spread = float((fa - fb).abs().max())
+    if not math.isfinite(spread) or spread == 0:
+        return out
+    deviation = float((mid - (fa + fb) / 2).abs().max()) / spread
+    out.update(affine=bool(math.isfinite(deviation) and deviation < AFFINE_TOLERANCE),
+               deviation=deviation if math.isfinite(deviation) else None)
+    return out
+
+
+def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
+    """The gradient noise scale (``knobs.diagnose._noise``) and the top Hessian eigenvalue against
+    the optimizer's stability edge (``knobs.diagnose._curvature``), both at initialization, in
+    training mode, with the trained loss (unweighted; the task's default when none is given)."""
+    device = resolve_device(s.device)
+    net = copy.deepcopy(model).to(device).train()
+    X, y = train[0], train[1]
+    loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"] if s.loss is None else (
+        copy.deepcopy(s.loss).to(device) if isinstance(s.loss, nn.Module) else s.loss)  # the trained loss
+    params = [p for p in net.parameters() if p.requires_grad]
+    out: dict[str, Any] = {"noise": None, "curvature": None}
+    if not params:
+        return out
+    rows = torch.randperm(len(y), generator=torch.Generator().manual_seed(s.seed))[:CURVATURE_ROWS]
+    loss = lambda idx: loss_fn(net(X[idx].to(device)), y[idx].to(device))  # noqa: E731
+    # NOTE: dropout draws from torch's global generator: seeded here, and the caller's state given back
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(s.seed)
+        try:
+            out["noise"] = noise_scale(loss, params, n=len(y), seed=s.seed)
+            top = top_eigenvalue(lambda: loss(rows), params, seed=s.seed)
+        except RuntimeError as error:  # NOTE: a custom autograd.Function without a double backward
+            return {"noise": None, "curvature": {"eigenvalue": None, "error": str(error).splitlines()[0]}}
+    edge = stability_edge(s.optimizer, s.lr, s.optimizer_options)
+    out["curvature"] = {**top, "rows": len(rows), "edge": None if edge is None else edge["edge"],
+                        "edge_rule": None if edge is None else edge["rule"]}
+    return out
+
+
 def watched_run(model: nn.Module, train, val, s: Settings, every: int) -> dict[str, Any]:
     """Train a copy for ``s.epochs`` under a ``Watch``; score the final model on the training rows."""
     watch = Watch(every=every)
@@ -132,9 +211,10 @@ def watched_run(model: nn.Module, train, val, s: Settings, every: int) -> dict[s
 def lr_probe(model: nn.Module, train, val, s: Settings, factor: float) -> dict[str, Any]:
     """The same training (same init, same batches) at ``factor`` × the learning rate."""
     run = _fit(model, train, val, s, s.lr * factor, [])
+    final = run["records"][-1] if run["records"] and run["diverged"] is None else {}
     return {"factor": factor, "lr": s.lr * factor, "diverged": run["diverged"],
-            "final_train_loss": run["final_train_loss"], "train_score": run["train_score"],
-            "val_score": run["val_score"]}
+            "final_train_loss": run["final_train_loss"], "final_val_loss": final.get("val_loss"),
+            "train_score": run["train_score"], "val_score": run["val_score"]}
 
 
 def _fit(model: nn.Module, train, val, s: Settings, lr: float, callbacks: list) -> dict[str, Any]:

@@ -38,7 +38,8 @@ CODES: dict[str, str] = {
                          "in-place/detached operation named in the evidence; compare with a "
                          "plain PyTorch implementation.",
     "init_loss": "Initialize the output layer small (scale its weights down or zero them; for "
-                 "regression start its bias at mean(y)) and standardize inputs and targets.",
+                 "regression start its bias at mean(y)), keep the layers before it at He/Xavier "
+                 "scale, and standardize inputs and targets.",
     "cannot_overfit": "Look for a wiring bug before tuning: a softmax before the cross-entropy, "
                       "frozen or detached parameters, a too narrow layer, labels not matching "
                       "the outputs.",
@@ -49,6 +50,8 @@ CODES: dict[str, str] = {
                   "steps stop undoing each other.",
     "overfitting": "Stop earlier (early stopping on the validation loss), add regularization "
                    "(weight decay, dropout, augmentation), use a smaller model or more data.",
+    "no_nonlinearity": "Put a nonlinearity (ReLU, GELU, tanh) between the linear layers: without "
+                       "one, any number of them computes one linear map.",
     "underfitting": "Give the model more capacity (width, depth, a better architecture), reduce "
                     "regularization, or train longer.",
     "dead_relu": "Lower the learning rate, initialize with He (kaiming) init and zero biases, or "

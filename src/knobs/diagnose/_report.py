@@ -73,7 +73,8 @@ class Report:
         for column, ratio in (("severity", None), ("code", None), ("found", 3), ("action", 2)):
             table.add_column(column, ratio=ratio, overflow="fold")
         for f in self.findings:
-            found = f.message + (f" (explained by {', '.join(f.explained_by)})" if f.explained_by else "")
+            found = f.message + (f" (explained by {', '.join(f.explained_by)})" if f.explained_by else "") + (
+                f" (explains: {', '.join(f.evidence['explains'])})" if f.evidence.get("explains") else "")
             table.add_row(f"[{_STYLE[f.severity]}]{f.severity}[/]", f.code, found, f.action)
         return table
 
@@ -81,7 +82,8 @@ class Report:
         return self.table()
 
     def __str__(self) -> str:
-        return "\n".join(str(f) for f in self.findings) or "no findings"
+        return "\n".join(str(f) + (f" (explains: {', '.join(f.evidence['explains'])})" if f.evidence.get("explains")
+                                    else "") for f in self.findings) or "no findings"
 
 
 def _jsonable(value: Any) -> Any:

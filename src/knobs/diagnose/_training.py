@@ -7,11 +7,16 @@ Glossary of the evidence dict ``ev`` (built by ``knobs.diagnose._evidence``):
 - ``ev["task"]``; ``ev["run"]``: ``records`` (the Trainer's epochs), ``diverged`` (None or
   ``{epoch, step, lr}``), ``final_train_loss``, ``train_score`` and ``val_score`` of the final model
   (accuracy, or R² for regression), ``step_losses`` and ``watch`` (``Watch.to_dict()``).
-- ``ev["probes"]``: ``{"lower" | "higher": lr_probe(...)}``, the same training at 1/10 or 10x the LR.
+- ``ev["probes"]``: ``{"lower" | "higher": lr_probe(...)}``, the same training at 1/10 or 10x the LR
+  (``final_train_loss``, ``final_val_loss``, ``diverged``).
 - ``ev["reference"]``: the scikit-learn reference, ``score`` its best validation score.
 - ``ev["n_val"]``: validation rows (the standard error of a validation score).
 - ``ev["chance_loss"]``: the loss of an uninformed model, ln C (classification) or Var(y)
   (regression) — the unit in which loss changes are judged.
+- ``ev["noise"]``: the gradient noise scale at initialization (``knobs.diagnose._noise``:
+  ``b_simple``, ``eps_max``, ``resolved``); ``ev["curvature"]``: the top Hessian eigenvalue at
+  initialization and the optimizer's stability edge (``knobs.diagnose._curvature``);
+  ``ev["affine"]``: whether the model is an affine map (``affine``, ``weights``). All optional.
 
 Every threshold is scale-free and comes from the literature named at its NOTE; none was fitted to
 the zoo in tests/zoo.py.
@@ -22,10 +27,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from knobs.diagnose._curvature import effective_lr
 from knobs.diagnose._finding import Finding, finding
 from knobs.watch import DIVERGE_FACTOR
 
-__all__ = ["fit_findings", "noisy_findings", "probe_factors", "score_se", "symptoms", "val_scores"]
+__all__ = ["fit_findings", "geometry", "noisy_findings", "probe_factors", "score_se", "symptoms", "val_scores"]
 
 # NOTE: AUTOTRAINER's oscillation rule (the validation accuracy swings by 0.03 or more in more
 # than 20% of the epochs), put on the validation loss in units of the chance loss: for regression
@@ -55,6 +61,16 @@ OVERFIT_GAP, STALE_SHARE, STALE_GAIN = 0.10, 1 / 3, 0.01
 # (1 − R²)·sqrt(2 / n) for an R² (the relative standard error of a mean of n squared Gaussian
 # residuals is sqrt(2 / n)). 89 diabetes rows give ±0.08 in R²; 359 digits rows ±0.01 in accuracy.
 SE_MULTIPLE = 2.0
+# NOTE: a model whose training loss is still 90% of the chance loss has learned next to nothing:
+# with ln C it gives the right class a (geometric) mean probability of C^-0.9, 0.13 for 10 classes
+# against chance's 0.10; for regression it explains a tenth of the variance (R² = 0.1). No model
+# size fixes that: the optimizer did not move it.
+NO_LEARNING = 0.9
+# NOTE: a step's gradient is dominated by noise when tr(Σ)/B, its noise, is an order of magnitude
+# above |G|², its signal: B ≤ B_simple / 10 (McCandlish et al. 2018; the factor of 10 by which
+# rates are searched). Between B_simple/10 and B_simple, steps lose at most half their progress
+# to noise, the trade of time for data that any batch below the critical one makes.
+NOISE_FACTOR = 10.0
 
 
 def score_se(score: float, n: int, task: str) -> float:
@@ -123,37 +139,102 @@ def unstable(sym: dict) -> bool:
     return bool(sym["diverged"] or sym["blew_up_at_epoch"] or sym["rising"])
 
 
+def geometry(ev: dict) -> dict[str, Any]:
+    """What the noise scale and the curvature at initialization say of an SGD step (McCandlish et
+    al. 2018; Cohen et al. 2021), as plain data:
+
+    - ``lr_eff``: the step per unit of steady gradient, ``lr (1 − dampening) / (1 − momentum)``
+      (None for adaptive optimizers, to which the rest does not apply);
+    - ``eps_opt``: the best step for this batch, ``ε_max / (1 + B_simple / B)``;
+    - ``noise_dominated``: the batch is ``NOISE_FACTOR`` times below the noise scale (a step's
+      gradient is at least 10 parts noise to 1 of signal) and the step above ``eps_opt``, where a
+      smaller step would make more progress;
+    - ``beyond_edge``: the sharpness exceeds the stability edge (2 / lr for plain SGD).
+    """
+    s, noise, curv = ev["settings"], ev.get("noise") or {}, ev.get("curvature") or {}
+    lr_eff = effective_lr(s.get("optimizer", "sgd"), s["lr"], s.get("optimizer_options"))
+    batch, b_simple, eps_max = s["batch_size"], noise.get("b_simple"), noise.get("eps_max")
+    known = lr_eff is not None and noise.get("resolved") and b_simple and eps_max
+    eps_opt = eps_max / (1 + b_simple / batch) if known else None
+    sharp, edge = curv.get("eigenvalue"), curv.get("edge")
+    return {"lr": s["lr"], "lr_eff": lr_eff, "batch_size": batch, "b_simple": b_simple,
+            "b_simple_resolved": noise.get("resolved"), "eps_max": eps_max, "eps_opt": eps_opt,
+            "sharpness": sharp, "edge": edge, "edge_rule": curv.get("edge_rule"),
+            "noise_dominated": bool(eps_opt and batch * NOISE_FACTOR <= b_simple and lr_eff > eps_opt),
+            "beyond_edge": bool(lr_eff is not None and sharp and edge and sharp > edge),
+            "far_below_optimum": bool(eps_opt and lr_eff * LR_FACTOR < eps_opt)}
+
+
+def _no_learning(ev: dict) -> bool:
+    loss = ev["run"]["final_train_loss"]
+    return loss is not None and loss >= NO_LEARNING * ev["chance_loss"]
+
+
 def probe_factors(ev: dict) -> list[float]:
-    """The LR factors worth trying: 1/10 after an unstable run; both 1/10 and 10 when the run fit
-    too little (a rate far too high can also stall quietly, e.g. by killing every ReLU)."""
-    sym = symptoms(ev)
+    """The LR factors worth trying: 1/10 after an unstable run, or when the curvature or the noise
+    scale at initialization say the step is too large (before the run shows it); both 1/10 and
+    10 when the run fit too little (a rate far too high can also stall quietly, e.g. by killing
+    every ReLU)."""
+    sym, geo = symptoms(ev), geometry(ev)
     if unstable(sym):
         return [1 / LR_FACTOR]
     if sym["underfit"]:
         return [1 / LR_FACTOR, LR_FACTOR]
-    return []
+    return [1 / LR_FACTOR] if geo["beyond_edge"] or geo["noise_dominated"] else []
 
 
 # ---- the loss curve ----------------------------------------------------------------------------
 
 def noisy_findings(ev: dict) -> list[Finding]:
-    """noisy_loss: the validation score oscillates (AUTOTRAINER's rule)."""
-    if not _oscillating(ev):
+    """noisy_loss: the validation score oscillates (AUTOTRAINER's rule), or the noise scale says
+    the SGD steps are dominated by noise and the same training at 1/10 the LR ends with at most
+    half the validation loss. Either way the message gives the batch size the noise scale asks for."""
+    geo = geometry(ev)
+    common = {"val_losses": _val_losses(ev), "step_loss_noise": ev["run"]["watch"]["curve"]["steps"]["noise"],
+              "batch_size": ev["settings"]["batch_size"], "geometry": geo}
+    if _oscillating(ev):
+        epochs, swings, unit = len(ev["run"]["records"]), _swings(ev), ev["chance_loss"]
+        return [finding("noisy_loss", "warning",
+                        f"the validation loss rose by {SWING * unit:.3g} or more ({SWING:.0%} of the chance "
+                        f"loss {unit:.3g}) in {swings} of {epochs} epochs" + _batch_advice(geo),
+                        {"swings": swings, "epochs": epochs, "swing": SWING * unit, "chance_loss": unit, **common})]
+    lower, mine = ev["probes"].get("lower"), _val_losses(ev)
+    if not (geo["noise_dominated"] and lower and lower["diverged"] is None and lower.get("final_val_loss")
+            and mine and lower["final_val_loss"] * BETTER <= mine[-1]):
         return []
-    epochs, swings, unit = len(ev["run"]["records"]), _swings(ev), ev["chance_loss"]
-    noise = ev["run"]["watch"]["curve"]["steps"]["noise"]
     return [finding("noisy_loss", "warning",
-                    f"the validation loss rose by {SWING * unit:.3g} or more ({SWING:.0%} of the chance "
-                    f"loss {unit:.3g}) in {swings} of {epochs} epochs",
-                    {"swings": swings, "epochs": epochs, "swing": SWING * unit, "chance_loss": unit,
-                     "val_losses": _val_losses(ev), "step_loss_noise": noise,
-                     "batch_size": ev["settings"]["batch_size"]})]
+                    f"at batch size {geo['batch_size']} and lr {ev['settings']['lr']:g} the SGD steps are mostly "
+                    f"noise: a batch's gradient carries {_signal(geo):.0%} signal, and the step "
+                    f"{geo['lr_eff']:.3g} is above the best one for this noise, ε_max / (1 + B_simple / B) = "
+                    f"{geo['eps_opt']:.3g}; the same training at lr {lower['lr']:g} ends with validation loss "
+                    f"{lower['final_val_loss']:.4g} instead of {mine[-1]:.4g}" + _batch_advice(geo),
+                    {"lr_div10": lower, **common})]
+
+
+def _signal(geo: dict) -> float:
+    """The share of a batch gradient's squared norm that is signal, |G|² / (|G|² + tr(Σ)/B)."""
+    return geo["batch_size"] / (geo["batch_size"] + geo["b_simple"])
+
+
+def _batch_advice(geo: dict) -> str:
+    """The batch size the gradient noise scale asks for, when it was measured."""
+    b_simple = geo["b_simple"]
+    if not b_simple or geo["batch_size"] >= b_simple:
+        return ""
+    bound = "" if geo["b_simple_resolved"] else "more than "
+    advice = (f"; the gradient noise scale B_simple = tr(Σ)/|G|² is {bound}{b_simple:.0f} rows at initialization "
+              f"(McCandlish et al. 2018): use a batch of about {b_simple:.0f} rows")
+    if geo["eps_opt"]:
+        lr = geo["eps_opt"] * geo["lr"] / geo["lr_eff"]  # the step ε_opt in the optimizer's own lr
+        advice += f", or at batch size {geo['batch_size']} a learning rate of at most {lr:.2g}"
+    return advice
 
 
 def fit_findings(ev: dict) -> list[Finding]:
-    """lr_too_high / lr_too_low (confirmed by the 1/10 or 10x run), underfitting, overfitting."""
+    """no_nonlinearity, lr_too_high / lr_too_low (confirmed by the 1/10 or 10x run), underfitting,
+    overfitting."""
     sym = symptoms(ev)
-    found = _lr_findings(ev, sym)
+    found = _linear_findings(ev) + _lr_findings(ev, sym)
     if sym["underfit"] and not found:
         run = ev["run"]
         higher = ev["probes"].get("higher")
@@ -166,10 +247,28 @@ def fit_findings(ev: dict) -> list[Finding]:
     return found + _overfitting(ev)
 
 
+def _linear_findings(ev: dict) -> list[Finding]:
+    """no_nonlinearity: two or more weight layers, yet the model is an affine map of its input."""
+    shape = ev.get("affine") or {}
+    if not shape.get("affine") or shape.get("weights", 0) < 2:
+        return []
+    return [finding("no_nonlinearity", "warning",
+                    f"the model holds {shape['weights']} weight layers but is an affine map of its input "
+                    f"(f((x1 + x2)/2) = (f(x1) + f(x2))/2 to {shape['deviation']:.1e}): with no nonlinearity "
+                    f"between them they compute what one linear layer computes", dict(shape))]
+
+
 def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
-    """The clearly better of the 1/10 and 10x runs, if either is; its direction names the code."""
-    run, lr, first = ev["run"], ev["settings"]["lr"], sym["first_loss"]
-    better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)]
+    """The clearly better of the 1/10 and 10x runs, if either is; its direction names the code. A run
+    that learned nothing (training loss still near the chance loss) at a step 10x below the best one
+    the noise scale allows is too slow as soon as the 10x run gets further at all."""
+    run, lr, first, geo = ev["run"], ev["settings"]["lr"], sym["first_loss"], geometry(ev)
+    better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)
+              or (key == "lower" and unstable(sym) and _better_held_out(probe, ev))]
+    higher = ev["probes"].get("higher")
+    if not better and higher and _no_learning(ev) and geo["far_below_optimum"] and higher["diverged"] is None \
+            and higher["final_train_loss"] is not None and higher["final_train_loss"] < run["final_train_loss"]:
+        better = [("higher", higher)]
     if not better:
         return []
     key, probe = min(better, key=lambda kp: kp[1]["final_train_loss"])
@@ -178,12 +277,38 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
             f"the final model scores {run['train_score']:.3f} on its own training rows")
         return [finding("lr_too_high", "error" if sym["diverged"] else "warning",
                         f"at lr {lr:g} {what}; the same training at lr {probe['lr']:g} ends with training "
-                        f"loss {probe['final_train_loss']:.4g}" + _vs(run),
-                        {"lr": lr, "symptoms": sym, "lr_div10": probe, "lr_x10": ev["probes"].get("higher")})]
+                        f"loss {probe['final_train_loss']:.4g}" + _vs(run) + _held_out(probe, ev) + _edge(geo, lr),
+                        {"lr": lr, "symptoms": sym, "lr_div10": probe, "lr_x10": ev["probes"].get("higher"),
+                         "geometry": geo})]
     return [finding("lr_too_low", "warning",
-                    f"at lr {lr:g} the training loss ends at {run['final_train_loss']:.4g}; the same "
-                    f"training at lr {probe['lr']:g} ends at {probe['final_train_loss']:.4g}",
-                    {"lr": lr, "symptoms": sym, "lr_x10": probe, "lr_div10": ev["probes"].get("lower")})]
+                    f"at lr {lr:g} the training loss ends at {run['final_train_loss']:.4g}"
+                    + (f" ({run['final_train_loss'] / ev['chance_loss']:.0%} of the chance loss)" if _no_learning(ev)
+                       else "") + f"; the same training at lr {probe['lr']:g} ends at {probe['final_train_loss']:.4g}"
+                    + _optimum(geo),
+                    {"lr": lr, "symptoms": sym, "lr_x10": probe, "lr_div10": ev["probes"].get("lower"),
+                     "geometry": geo})]
+
+
+def _held_out(probe: dict, ev: dict) -> str:
+    mine = _val_losses(ev)
+    if probe.get("final_val_loss") is None or not mine:
+        return ""
+    return f" and validation loss {probe['final_val_loss']:.4g} instead of {mine[-1]:.4g}"
+
+
+def _edge(geo: dict, lr: float) -> str:
+    if not geo["beyond_edge"]:
+        return ""
+    return (f"; at initialization the loss's sharpest direction has curvature λ_max = {geo['sharpness']:.4g}, above "
+            f"the stability edge {geo['edge_rule']} = {geo['edge']:.4g}: lr must stay below "
+            f"{lr * geo['edge'] / geo['sharpness']:.3g}")
+
+
+def _optimum(geo: dict) -> str:
+    if not geo["eps_opt"]:
+        return ""
+    return (f"; the best step for this batch's gradient noise is about {geo['eps_opt']:.3g} "
+            f"(ε_max / (1 + B_simple / B), McCandlish et al.), {geo['eps_opt'] / geo['lr_eff']:.3g}x this step")
 
 
 def _better(probe: dict, run: dict, first: float | None) -> bool:
@@ -198,6 +323,16 @@ def _better(probe: dict, run: dict, first: float | None) -> bool:
     # at ln C) is not "twice as fast" at another rate that drifted by 1e-5.
     gained = first is not None and first - theirs > MIN_PROGRESS * first and first - theirs >= BETTER * (first - mine)
     return theirs * BETTER <= mine or gained
+
+
+def _better_held_out(probe: dict, ev: dict) -> bool:
+    """The other LR trained without diverging and ended with at most 1/``BETTER`` of the validation
+    loss. NOTE: asked of the 1/10 run only after an unstable run, which can blow up and then settle
+    into a sharp, memorizing minimum: a training loss near 0 and a validation loss far above the
+    calmer run's."""
+    mine = _val_losses(ev)
+    theirs = probe.get("final_val_loss")
+    return probe["diverged"] is None and theirs is not None and bool(mine) and theirs * BETTER <= mine[-1]
 
 
 def _instability(sym: dict) -> str:
