@@ -34,9 +34,12 @@ from knobs.trial import TrialState
 RESULTS = Path(__file__).resolve().parent / "results" / "prune.json"
 
 
-def one_arm(pruner: str, seed: int, trials: int, runs_dir: Path) -> dict:
+def one_arm(pruner: str, seed: int, trials: int, runs_dir: Path, source: dict | None = None,
+            label: str = "digits") -> dict:
+    """One ``knobs tune`` search with ``pruner`` on ``source`` (config keys; default: the built-in
+    digits): its epochs, best validation accuracy, trials kept and pruned, wall time."""
     cfg = load_config(None, {
-        "name": f"{pruner}-{seed}", "runs_dir": str(runs_dir), "seed": seed,
+        "name": f"{label}-{pruner}-{seed}", "runs_dir": str(runs_dir), "seed": seed, **(source or {}),
         "search.sampler": "random", "search.pruner": pruner, "search.n_trials": trials,
         "search.metric": "val_accuracy", "ensemble.enabled": False,
     })
@@ -47,7 +50,7 @@ def one_arm(pruner: str, seed: int, trials: int, runs_dir: Path) -> dict:
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
     return {
-        "pruner": pruner, "seed": seed,
+        "data": label, "pruner": pruner, "seed": seed,
         "epochs": sum(t.last_step or 0 for t in finished),
         "best_val_accuracy": max(t.value for t in complete),
         "complete": len(complete), "pruned": len(finished) - len(complete),

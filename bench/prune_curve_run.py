@@ -20,17 +20,15 @@ import argparse
 import gzip
 import json
 import statistics
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from knobs import Study
-from knobs.config import load_config
-from knobs.pipeline import Display, run
-from knobs.trial import TrialState
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from prune import one_arm  # noqa: E402  (the same arm as bench/prune.py, on other data)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -49,23 +47,6 @@ def fashion_npz(folder: Path, rows: int = 6000) -> Path:
     return path
 
 
-def one_arm(data: str, source: dict, pruner: str, seed: int, trials: int, runs_dir: Path) -> dict:
-    cfg = load_config(None, {
-        "name": f"{data}-{pruner}-{seed}", "runs_dir": str(runs_dir), "seed": seed, **source,
-        "search.sampler": "random", "search.pruner": pruner, "search.n_trials": trials,
-        "search.metric": "val_accuracy", "ensemble.enabled": False,
-    })
-    start = time.perf_counter()
-    result = run(cfg, display=Display(quiet=True), final_test=False)
-    wall = time.perf_counter() - start
-    study = Study.load(f"sqlite:///{result.path / 'study.db'}")
-    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    complete = [t for t in finished if t.state == TrialState.COMPLETE]
-    return {"data": data, "pruner": pruner, "seed": seed, "epochs": sum(t.last_step or 0 for t in finished),
-            "best_val_accuracy": max(t.value for t in complete), "complete": len(complete),
-            "pruned": len(finished) - len(complete), "wall_s": round(wall, 1)}
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", nargs="+", default=["digits", "fashion"])
@@ -81,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
         for data in args.data:
             for seed in range(args.seeds):
                 for pruner in ARMS:
-                    rows.append(one_arm(data, sources[data], pruner, seed, args.trials, Path(tmp)))
+                    rows.append(one_arm(pruner, seed, args.trials, Path(tmp), sources[data], data))
                     r = rows[-1]
                     print(f"{data:8s} seed {seed}  {pruner:5s}  epochs {r['epochs']:5d}  best val acc "
                           f"{r['best_val_accuracy']:.4f}  complete {r['complete']:3d}  pruned {r['pruned']:3d}  "

@@ -212,14 +212,22 @@ def _test_ids(run: OpenRun, n: int) -> list | None:
 
 # ---- the first layer's filters ---------------------------------------------------------------------
 
+def _best_model(run: OpenRun) -> tuple[torch.nn.Module, dict] | None:
+    """The model of ``checkpoints/best.pt`` and its extras; None before any trial finished."""
+    path = run.rundir.best_checkpoint
+    if not path.exists():
+        return None
+    data = run.inputs.data
+    return load_member(path, data.input_shape, data.n_classes, run.cfg.model.family)
+
+
 @_guarded("filters")
 def record_filters(run: OpenRun) -> None:
     """``views/filters``: the first ``Conv2d`` of ``checkpoints/best.pt`` (none: nothing recorded)."""
-    path = run.rundir.best_checkpoint
-    if not path.exists():
+    best = _best_model(run)
+    if best is None:
         return
-    data = run.inputs.data
-    model, extra = load_member(path, data.input_shape, data.n_classes, run.cfg.model.family)
+    model, extra = best
     name, conv = next(((n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)), (None, None))
     if conv is None:
         return
@@ -234,11 +242,10 @@ def record_filters(run: OpenRun) -> None:
 @_guarded("spectral")
 def record_spectral(run: OpenRun) -> None:
     """``views/spectral``: α per weight layer of ``checkpoints/best.pt`` (by module name)."""
-    path = run.rundir.best_checkpoint
-    if not path.exists():
+    best = _best_model(run)
+    if best is None:
         return
-    data = run.inputs.data
-    model, extra = load_member(path, data.input_shape, data.n_classes, run.cfg.model.family)
+    model, extra = best
     write_view(run.rundir.path, "spectral", {"format": 1, "trial": extra.get("trial"), "layers": layer_spectra(model)})
 
 
