@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import knobs
 from knobs.config import load_config
 from knobs.errors import ConfigError
 from knobs.pipeline import Display, run
