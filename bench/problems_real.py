@@ -28,7 +28,6 @@ times every problem on a few random configurations).
 from __future__ import annotations
 
 import gzip
-import math
 import warnings
 from functools import lru_cache
 from pathlib import Path
