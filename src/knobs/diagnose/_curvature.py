@@ -84,29 +84,37 @@ def _normalized(vectors: list[torch.Tensor]) -> list[torch.Tensor]:
     return [t / total for t in vectors]
 
 
+def _sgd_momentum(optimizer: str, options: dict | None) -> tuple[float, float, bool] | None:
+    """(momentum β, dampening, Nesterov) of an SGD-family optimizer; None for any other."""
+    options = options or {}
+    name = optimizer.lower() if isinstance(optimizer, str) else None
+    if name not in ("sgd", "momentum", "nesterov"):
+        return None
+    beta = float(options.get("momentum", 0.9 if name != "sgd" else 0.0))
+    return beta, float(options.get("dampening", 0.0)), bool(options.get("nesterov")) or name == "nesterov"
+
+
 def stability_edge(optimizer: str, lr: float, options: dict | None = None) -> dict | None:
     """``{"edge", "rule"}``: the sharpness above which SGD (with or without momentum) at ``lr`` is
     unstable on a quadratic; None for the other optimizers."""
-    options = options or {}
-    name = optimizer.lower() if isinstance(optimizer, str) else None
-    if name in ("sgd", "momentum", "nesterov"):
-        beta = float(options.get("momentum", 0.9 if name != "sgd" else 0.0))
-        lr = lr * (1 - float(options.get("dampening", 0.0)))  # dampening scales every step
-        if options.get("nesterov") or name == "nesterov":
-            return {"edge": (2 + 2 * beta) / (lr * (1 + 2 * beta)),
-                    "rule": f"(2 + 2β) / (lr (1 + 2β)) with Nesterov momentum β = {beta:g}"}
-        return {"edge": (2 + 2 * beta) / lr,
-                "rule": "2 / lr" if beta == 0 else f"(2 + 2β) / lr with momentum β = {beta:g}"}
-    return None
+    sgd = _sgd_momentum(optimizer, options)
+    if sgd is None:
+        return None
+    beta, dampening, nesterov = sgd
+    lr = lr * (1 - dampening)  # dampening scales every step
+    if nesterov:
+        return {"edge": (2 + 2 * beta) / (lr * (1 + 2 * beta)),
+                "rule": f"(2 + 2β) / (lr (1 + 2β)) with Nesterov momentum β = {beta:g}"}
+    return {"edge": (2 + 2 * beta) / lr,
+            "rule": "2 / lr" if beta == 0 else f"(2 + 2β) / lr with momentum β = {beta:g}"}
 
 
 def effective_lr(optimizer: str, lr: float, options: dict | None = None) -> float | None:
     """The step SGD takes per unit of a steady gradient: ``lr (1 − dampening) / (1 − β)`` with
     momentum β (heavy ball and Nesterov alike); None for the other optimizers, whose step is not
     a multiple of the gradient."""
-    options = options or {}
-    name = optimizer.lower() if isinstance(optimizer, str) else None
-    if name not in ("sgd", "momentum", "nesterov"):
+    sgd = _sgd_momentum(optimizer, options)
+    if sgd is None:
         return None
-    beta = float(options.get("momentum", 0.9 if name != "sgd" else 0.0))
-    return lr * (1 - float(options.get("dampening", 0.0))) / (1 - beta)
+    beta, dampening, _ = sgd
+    return lr * (1 - dampening) / (1 - beta)

@@ -149,6 +149,7 @@ def _points(trial: FrozenTrial, sign: float) -> list[tuple[int, float]]:
     """The finite reports, by step, oriented so lower is better."""
     return sorted((s, sign * v) for s, v in trial.intermediate.items() if math.isfinite(v))
 
+
 def _final(t: FrozenTrial) -> float | None:
     """A completed trial's value, else its last finite report."""
     if t.value is not None and math.isfinite(t.value):
