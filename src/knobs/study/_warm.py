@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from knobs.errors import ConfigError, KnobsError
+from knobs.search._base import _valid
 from knobs.search._history import WARM_START
 from knobs.space import Space
 from knobs.storage import Storage, get_storage
@@ -104,7 +105,7 @@ def load_warm_start(warm: Any, space: Space, direction: str) -> WarmTrials | Non
     fed = []
     for t in finished:
         config = {rename.get(k, k): v for k, v in t.config.items()}
-        if _inside(space, config):
+        if _valid(space, config):
             fed.append(FrozenTrial(-(len(fed) + 1), config, t.state, t.value, dict(t.intermediate),
                                    attrs={WARM_START: f"{store.url}#{name}"}))
     if finished and not fed:
@@ -204,14 +205,6 @@ def _overlaps(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
 
 def _span(param: dict[str, Any]) -> str:
     return repr(param["options"]) if param["type"] == "choice" else f"[{param['low']}, {param['high']}]"
-
-
-def _inside(space: Space, config: dict[str, Any]) -> bool:
-    try:
-        space.validate(config)
-    except ConfigError:
-        return False
-    return True
 
 
 def _file_or_url(url: str) -> str:
