@@ -136,7 +136,10 @@ def _best_until(curve: dict[int, float], step: int) -> float:
 
 
 def _standardized(losses: list[float]) -> list[float]:
-    """Mean 0, std 1; all zeros for fewer than two distinct values."""
+    """Mean 0, std 1; all zeros for fewer than two distinct values.
+
+    NOTE: not ``_gp.transforms.standardize``: ``knobs.study`` imports this module (the warm-start
+    mark), and the transforms module would bring scipy.stats into ``import knobs``."""
     if len(losses) < 2:
         return [0.0] * len(losses)
     mean = sum(losses) / len(losses)
