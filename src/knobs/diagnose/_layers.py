@@ -1,4 +1,5 @@
-"""Findings from the layers of the watched run: dead ReLUs, saturated units, gradient flow.
+"""Findings from the layers of the watched run: dead ReLUs, saturated units, gradient flow, a
+signal fading in the forward pass.
 
 Pure functions of the evidence dict (its glossary is in ``knobs.diagnose._training``): the probe
 records of ``knobs.watch.Watch`` under ``ev["run"]["watch"]``. Every threshold comes from the
@@ -19,8 +20,8 @@ from typing import Any
 
 from knobs.diagnose._finding import Finding, finding
 
-__all__ = ["activation_findings", "gradient_findings", "DEAD", "SATURATED", "VANISHING_RATIO",
-           "EXPLODING_RATIO", "GROWTH"]
+__all__ = ["activation_findings", "fading_signal", "gradient_findings", "DEAD", "SATURATED", "SIGNAL_RATIO",
+           "VANISHING_RATIO", "EXPLODING_RATIO", "GROWTH"]
 
 # NOTE: AUTOTRAINER (Zhang et al., ICSE 2021) and DeepDiagnosis (Wardat et al., ICSE 2022) call a
 # ReLU layer dying at 70% silent units (here: units silent on every sample of a batch, the
@@ -35,6 +36,15 @@ SATURATED = 0.5
 # layer's means the early layers do not learn; above 70 the backward pass amplifies out of control.
 VANISHING_RATIO = 1e-3
 EXPLODING_RATIO = 70.0
+# NOTE: Glorot & Bengio (2010) follow the signal through the layers at initialization: with
+# weights too small for the depth, each layer's output varies less with the input than the one
+# before, until the last layers pass on nearly nothing. Near the activations' linear regime the
+# backward pass goes through the same (transposed) layers and shrinks by the same gains, so a
+# signal under VANISHING_RATIO of the first activation's is the same vanishing as AUTOTRAINER's
+# gradient ratio, measured where it starts. The weight gradients can hide it (each is the fading
+# error times the growing input of its layer), so it is judged on the signal itself, at the first
+# probe (the initialization), before an adaptive optimizer rescales the weights.
+SIGNAL_RATIO = VANISHING_RATIO
 # NOTE: Pascanu et al. (2013) define exploding gradients as a large increase of the gradient norm
 # during training; two orders of magnitude above its value at initialization (where healthy runs
 # have their largest gradients) cannot be a normal fluctuation.
@@ -131,22 +141,30 @@ def _layer_stat(probes: list[dict], key: str, reduce) -> dict[str, float]:
 
 
 def gradient_findings(ev: dict) -> list[Finding]:
-    """vanishing_gradients and exploding_gradients from the per-layer gradient norms."""
+    """vanishing_gradients (from the per-layer gradient norms, or a signal fading in the forward
+    pass at initialization) and exploding_gradients."""
     probes, weights = _probes(ev), _weights(ev)
     ratio = _depth_ratio(probes, weights)
     medians = _median_norms(probes, weights)
     to_last = _ratios_to_last(medians, weights)
+    fading = fading_signal(probes[0], ev["run"]["watch"].get("feeds") or {}) if probes else None
     found = []
     if ratio is not None and ratio < VANISHING_RATIO:
         layers = [m for m, r in to_last.items() if r < VANISHING_RATIO] or [_module(weights[0])]
         found.append(finding("vanishing_gradients", "warning",
                              f"the first layer's gradient norm is {ratio:.1e} of the last layer's "
                              f"(median over {len(probes)} probes); under {VANISHING_RATIO:g} of the last layer "
-                             f"{_module(weights[-1])!r}: {_quote(layers)}",
+                             f"{_module(weights[-1])!r}: {_quote(layers)}" + _also(fading),
                              {"first": weights[0], "last": weights[-1], "ratio": ratio,
                               "threshold": VANISHING_RATIO, "grad_norms": _norms(probes[0], weights),
                               "layers": layers, "per_layer": {m: to_last[m] for m in layers if m in to_last},
-                              "ratio_to_last": to_last, "grad_norm": medians}))
+                              "ratio_to_last": to_last, "grad_norm": medians, "signal": fading}))
+    elif fading is not None and fading["ratio"] < SIGNAL_RATIO:
+        found.append(finding("vanishing_gradients", "warning", _fading_message(fading, probes, weights),
+                             {**fading, "threshold": SIGNAL_RATIO, "grad_norms": _norms(probes[0], weights),
+                              "first_probe_gradient_ratio": _depth_ratio(probes[:1], weights),
+                              "recovered_at_step": _recovery(probes, ev["run"]["watch"].get("feeds") or {}),
+                              "signal": fading}))
     explode = _explosion(ev, probes, ratio, weights, to_last)
     if explode:
         severity = "error" if ev["run"]["diverged"] or explode.get("nonfinite") else "warning"
@@ -154,6 +172,53 @@ def gradient_findings(ev: dict) -> list[Finding]:
                              {**explode, "first": weights[0] if weights else None,
                               "last": weights[-1] if weights else None, "grad_norm": medians}))
     return found
+
+
+def fading_signal(probe: dict, feeds: dict[str, str | None]) -> dict[str, Any] | None:
+    """How the signal (``signal_std`` of each activation, forward order) falls through the layers
+    of one probe: ``ratio`` (last over first), ``signal_std`` and ``gain`` (over the activation
+    before) by layer, and ``layers``: those that shrink it, input side first, their gains in
+    ``per_layer``. None with fewer than two activations. Dead ReLU layers are left out: a layer
+    that outputs 0 has no signal to fade, and ``dead_relu`` names it."""
+    chain = [(key, stats["signal_std"]) for key, stats in probe["activations"].items()
+             if stats.get("signal_std") is not None and (stats.get("dead_fraction") or 0.0) < DEAD]
+    if len(chain) < 2 or not chain[0][1]:
+        return None
+    named = [(feeds.get(key) or key.split("#")[0], std) for key, std in chain]
+    gains = [(name, std / before if before else None) for (name, std), (_, before) in zip(named[1:], named)]
+    per_layer = {name: gain for name, gain in gains if gain is not None and gain < 1.0}
+    return {"ratio": chain[-1][1] / chain[0][1], "first": named[0][0], "last": named[-1][0],
+            "signal_std": dict(named), "gain": dict(gains), "layers": list(per_layer), "per_layer": per_layer,
+            "step": probe["step"]}
+
+
+def _fading_message(fading: dict, probes: list[dict], weights: list[str]) -> str:
+    gains = list(fading["per_layer"].values())
+    grad = _depth_ratio(probes[:1], weights)
+    shown = ", ".join(f"{name!r} {gain:.2g}x" for name, gain in list(fading["per_layer"].items())[:5])
+    more = f" and {len(gains) - 5} more" if len(gains) > 5 else ""
+    return (f"at initialization the signal fades through the layers: the output of layer {fading['last']!r} varies "
+            f"{fading['ratio']:.1e} as much with the input as that of layer {fading['first']!r} (std across the "
+            f"batch {fading['signal_std'][fading['last']]:.2g} vs {fading['signal_std'][fading['first']]:.2g}; "
+            f"under {SIGNAL_RATIO:g}, Glorot & Bengio 2010); {len(gains)} layer(s) shrink it"
+            + (f", by {min(gains):.2g}-{max(gains):.2g}x each" if gains else "") + f": {shown}{more}"
+            + (f"; the first layer's gradient is {grad:.1e} of the last layer's" if grad is not None else ""))
+
+
+def _also(fading: dict | None) -> str:
+    if fading is None or fading["ratio"] >= SIGNAL_RATIO:
+        return ""
+    return (f"; at initialization the signal also fades in the forward pass, layer {fading['last']!r} varying "
+            f"{fading['ratio']:.1e} as much with the input as layer {fading['first']!r}")
+
+
+def _recovery(probes: list[dict], feeds: dict[str, str | None]) -> int | None:
+    """The first probed step whose signal no longer fades under ``SIGNAL_RATIO`` (None: never)."""
+    for probe in probes[1:]:
+        fading = fading_signal(probe, feeds)
+        if fading is not None and fading["ratio"] >= SIGNAL_RATIO:
+            return probe["step"]
+    return None
 
 
 def _depth_ratio(probes: list[dict], weights: list[str]) -> float | None:

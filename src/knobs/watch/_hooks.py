@@ -5,11 +5,23 @@ module per forward, every step, even when it returns at once; armed only for the
 model runs hook-free the rest of the time, and nothing is left on the model once the probe is read.
 
 What one pass records: for every ReLU-family module, the fraction of dead units and of zero
-outputs; for every tanh/sigmoid module, the fraction of saturated outputs; the order in which
+outputs; for every tanh/sigmoid module, the fraction of saturated outputs; for both, how much the
+output varies with the input (``signal_std``, whose fall from layer to layer shows a fading
+signal); the same for every relu/tanh/sigmoid *function* the forward pass calls
+(``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()``), named by the module whose forward called it
+(``"block.relu()"``; ``"relu()"`` in the model's own forward); the order in which
 modules holding parameters ran (first = nearest the input), which names the first and last layer
 for the vanishing/exploding gradient ratio; and which of them fed each activation (the module with
 parameters that ran last before it), so a dead or saturated activation names its layer. Forward passes in eval mode (validation) are ignored,
 and so is every pass after the first.
+
+Why a ``TorchFunctionMode`` for the functions: a model that calls ``F.relu`` in its forward has no
+module to hook, and its dead units would go unseen. The mode sees every torch function called
+while it is active; it is entered by a hook when the probed forward pass starts and left when it
+ends (also when it raises), so unprobed steps and the backward pass never pay for it. A stack of
+module pre/post hooks, on for the same pass, says which module made each call; a call made inside
+a hooked activation module (``nn.ReLU`` calls ``F.relu``) is that module's own and is not counted
+twice.
 
 Example:
     >>> import torch; from torch import nn
@@ -23,18 +35,30 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.overrides import TorchFunctionMode
 
 from knobs.watch._stats import unit_stats
 
-__all__ = ["ActivationProbe", "KINDS", "activation_kind"]
+__all__ = ["ActivationProbe", "FUNCTIONS", "KINDS", "activation_kind"]
 
 #: Module class → the kind of statistics it gets.
 KINDS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh",
                                      nn.Sigmoid: "sigmoid"}
+#: Torch functions and tensor methods → the kind of statistics their output gets. (``F.sigmoid``
+#: and ``F.tanh`` call the tensor methods, which are listed.)
+FUNCTIONS: dict[Any, str] = {
+    **dict.fromkeys((torch.relu, torch.relu_, F.relu, F.relu_, torch.Tensor.relu, torch.Tensor.relu_), "relu"),
+    F.relu6: "relu6",
+    **dict.fromkeys((torch.tanh, torch.tanh_, torch.Tensor.tanh, torch.Tensor.tanh_), "tanh"),
+    **dict.fromkeys((torch.sigmoid, torch.sigmoid_, torch.special.expit, torch.Tensor.sigmoid,
+                     torch.Tensor.sigmoid_), "sigmoid"),
+}
 
 
 def activation_kind(module: nn.Module) -> str | None:
@@ -54,6 +78,8 @@ class ActivationProbe:
         self._feeds: dict[str, str | None] = {}
         self._done = False
         self._targets: list[tuple[str, nn.Module, str | None, bool]] | None = None
+        self._callers: list[tuple[str, nn.Module]] = []
+        self._mode: _FunctionalActivations | None = None
 
     @property
     def armed(self) -> bool:
@@ -63,13 +89,17 @@ class ActivationProbe:
     def arm(self) -> "ActivationProbe":
         """Put the hooks on (idempotent) and forget the previous pass."""
         self.remove()
-        self._stats, self._order, self._feeds, self._done = {}, [], {}, False
+        self._stats, self._order, self._feeds, self._done, self._callers = {}, [], {}, False, []
         for name, module, kind, has_params in self._modules():
             if kind is not None:
                 self._handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
             if has_params:
                 self._handles.append(module.register_forward_hook(self._order_hook(name)))
-        self._handles.append(self.model.register_forward_hook(self._end_hook))
+        for name, module in self.model.named_modules():
+            self._handles.append(module.register_forward_pre_hook(self._enter_hook(name)))
+            self._handles.append(module.register_forward_hook(self._leave_hook, always_call=True))
+        self._handles.append(self.model.register_forward_pre_hook(self._start_hook))
+        self._handles.append(self.model.register_forward_hook(self._end_hook, always_call=True))
         return self
 
     def collect(self) -> dict[str, Any]:
@@ -87,7 +117,9 @@ class ActivationProbe:
         return {"activations": activations, "order": list(self._order), "feeds": dict(self._feeds)}
 
     def remove(self) -> None:
-        """Take every hook off the model."""
+        """Take every hook off the model (and leave the function mode, should a pass have stopped
+        inside it)."""
+        self._leave_mode()
         for handle in self._handles:
             handle.remove()
         self._handles = []
@@ -106,12 +138,42 @@ class ActivationProbe:
 
     def _activation_hook(self, name: str, kind: str):
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            if not self._recording(module) or not isinstance(output, torch.Tensor):
-                return
-            key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
-            self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
-            self._feeds[key] = self._order[-1] if self._order else None
+            if self._recording(module):
+                self._add(name, kind, output)
         return hook
+
+    def _add(self, name: str, kind: str, output: Any) -> None:
+        """Record one activation output under ``name`` (``name#1``, ``name#2``, … when it recurs)."""
+        if not isinstance(output, torch.Tensor):
+            return
+        key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
+        self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
+        self._feeds[key] = self._order[-1] if self._order else None
+
+    def _called(self, kind: str, output: Any) -> None:
+        """A relu/tanh/sigmoid function returned ``output`` inside the probed pass."""
+        caller, module = self._callers[-1] if self._callers else ("", self.model)
+        if activation_kind(module) is None:  # inside nn.ReLU & co., their hook records it
+            self._add(f"{caller}.{kind}()" if caller else f"{kind}()", kind, output)
+
+    def _enter_hook(self, name: str):
+        def hook(module: nn.Module, inputs: Any) -> None:
+            self._callers.append((name, module))
+        return hook
+
+    def _leave_hook(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        if self._callers and self._callers[-1][1] is module:
+            self._callers.pop()
+
+    def _start_hook(self, module: nn.Module, inputs: Any) -> None:
+        if self._recording(module) and self._mode is None:
+            self._mode = _FunctionalActivations(self)
+            self._mode.__enter__()
+
+    def _leave_mode(self) -> None:
+        mode, self._mode = self._mode, None
+        if mode is not None:
+            mode.__exit__(None, None, None)
 
     def _order_hook(self, name: str):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
@@ -120,11 +182,29 @@ class ActivationProbe:
         return hook
 
     def _end_hook(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        self._leave_mode()
         if module.training:
             self._done = True
 
 
+class _FunctionalActivations(TorchFunctionMode):
+    """Hands the output of every ``FUNCTIONS`` call to the probe. (Torch functions called inside
+    ``__torch_function__`` run with the mode off, so the statistics do not record themselves.)"""
+
+    def __init__(self, probe: ActivationProbe) -> None:
+        super().__init__()
+        self.probe = probe
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        output = func(*args, **(kwargs or {}))
+        kind = FUNCTIONS.get(func)
+        if kind is not None:
+            self.probe._called(kind, output)
+        return output
+
+
 def _finite_only(stats: dict[str, Any]) -> dict[str, Any]:
-    """Drop the ``finite`` flag; None for every statistic of a non-finite output."""
+    """Drop the ``finite`` flag; None for every statistic of a non-finite output, and for a
+    statistic that overflowed on a finite one (the variance of outputs near 1e38)."""
     finite = stats.pop("finite") == 1.0
-    return {k: (v if finite or k == "kind" else None) for k, v in stats.items()}
+    return {k: (v if k == "kind" or (finite and math.isfinite(v)) else None) for k, v in stats.items()}

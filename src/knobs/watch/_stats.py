@@ -17,7 +17,7 @@ import torch
 
 __all__ = [
     "DEAD_KINDS", "SATURATING_KINDS", "SATURATION", "dead_fraction", "finite_or_none", "norm", "norms",
-    "ratio", "saturated_fraction", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
+    "ratio", "saturated_fraction", "signal_std", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
 ]
 
 #: Activations whose units can die (output exactly 0 on every input).
@@ -93,6 +93,27 @@ def _saturated(output: torch.Tensor, kind: str) -> torch.Tensor:
     return (centred.abs() > SATURATION).float().mean()
 
 
+def _signal_std(output: torch.Tensor) -> torch.Tensor:
+    per_unit = output.detach().float()
+    if per_unit.ndim < 2:
+        return per_unit.reshape(-1).var(unbiased=False).sqrt()
+    dims = [0] + list(range(2, per_unit.ndim))
+    return per_unit.var(dim=dims, unbiased=False).mean().sqrt()
+
+
+def signal_std(output: torch.Tensor) -> float:
+    """How much a layer's output varies with the input: each unit's standard deviation across the
+    batch (and positions), root-mean-square over units.
+
+    NOTE: across the batch, not over all entries: a constant per unit (its bias) carries nothing of
+    the input. Its ratio from layer to layer is the forward gain that Glorot & Bengio (2010) track
+    to show a signal fading (or exploding) with depth; a layer near 0 here passes the next one no
+    information, and in a network near its linear regime the backward pass shrinks by the same
+    gains.
+    """
+    return float(_signal_std(output))
+
+
 def dead_fraction(output: torch.Tensor) -> float:
     """The fraction of units that output exactly 0 for every sample (and position) in the batch.
 
@@ -115,14 +136,15 @@ def saturated_fraction(output: torch.Tensor, kind: str) -> float:
 def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     """The statistics of one activation output as 0-d device tensors (read later, in one sync):
     ``finite`` (1 when every entry is finite: a NaN compares false with 0 and would read as a dead
-    unit), then ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction``.
+    unit), ``signal_std`` (see ``signal_std``), then ``dead_fraction`` and ``zero_fraction`` for
+    ReLUs or ``saturated_fraction``.
 
     NOTE: the ReLU statistics come from one comparison ``output > 0``, reduced over the batch first
     (no transposed copy of the output): this runs inside a training forward pass, and a probe's
     cost is mostly these passes over activations (bench/diagnose.py).
     """
     out = output.detach()
-    stats = {"finite": torch.isfinite(out).all().float()}
+    stats = {"finite": torch.isfinite(out).all().float(), "signal_std": _signal_std(out)}
     if kind in DEAD_KINDS:
         positive = out > 0
         if positive.ndim < 2:
