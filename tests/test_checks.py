@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from knobs.checks import CheckResult, check_data, check_initial_loss, gradient_check, overfit_tiny
+from knobs.checks._overfit import POOL
 from knobs.data import Standardizer, load_builtin, split
 from knobs.errors import ConfigError, DataError
 
@@ -199,14 +200,68 @@ class _CountingRows(nn.Module):
 def test_preflight_work_is_bounded_by_its_subsets_not_the_data(digits):
     # NOTE: what keeps the preflight fast, asserted as work done (a wall-clock bound failed on a loaded
     # machine): the initial loss is one forward pass per seed on at most 512 rows, and the tiny
-    # overfit trains on 32 rows full batch and stops once the subset is fitted, long before 300 steps.
+    # overfit looks once at a pool of 4 x 32 candidate rows, then trains on 32 rows full batch and
+    # stops once the subset is fitted, long before 300 steps.
     X, y = digits
     initial, overfit = [], []
     check_initial_loss(lambda: _CountingRows(mlp(128), initial), X, y)
     result = overfit_tiny(lambda: _CountingRows(mlp(128), overfit), X, y)
     assert len(X) > 1000 and initial == [512, 512, 512]
-    assert result.passed and set(overfit) == {32} and result.measured["steps"] < 100
-    assert len(overfit) <= result.measured["steps"] + 3  # one forward per step, plus the label and final checks
+    assert result.passed and overfit[0] == POOL * 32 and set(overfit[1:]) == {32} and result.measured["steps"] < 100
+    assert len(overfit) <= result.measured["steps"] + 4  # one forward per step, plus the pool, label and final checks
+
+
+def _unknown_word_texts():
+    """64 generated reviews, half positive: each has a word of its class seen 4 times and filler,
+    except 6 per class made only of words seen once, which become <unk> (1 to 3 of them)."""
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    for i in range(64):
+        label = i % 2
+        if i < 12:
+            words = [f"once{i}x{k}" for k in range(1 + (i // 2) % 3)]
+        else:
+            words = [f"{'good' if label else 'bad'}{(i // 2) % 8}"] + [f"the{k}" for k in rng.integers(0, 4, 3)]
+        texts.append(" ".join(words))
+        labels.append(label)
+    return np.array(texts).reshape(-1, 1), np.array(labels)
+
+
+def test_a_bag_of_embeddings_passes_on_texts_of_unknown_words(digits):
+    # Issue 18: a text of one <unk> and a text of two are the same input to a mean of embeddings;
+    # with opposite labels no model of the kind can memorize both, and the healthy default failed
+    # at the loss floor 2 ln 2 / 32. Such rows are passed over now (and only such rows).
+    from knobs.data import TextPreprocessor
+    from knobs.models import build_model
+
+    texts, y = _unknown_word_texts()
+    X = TextPreprocessor(min_freq=2).fit(texts).transform(texts).astype(np.float32)
+    assert ((X == 1) | (X == 0)).all(axis=1).sum() == 12            # 12 rows of <unk> only
+
+    def bag():
+        return build_model("text_bag", input_shape=X.shape[1:], n_classes=2, vocab_size=int(X.max()) + 1)
+
+    result = overfit_tiny(bag, X, y)
+    assert result.passed, result.message
+    assert 0 < result.measured["passed_over"] <= 10 and "passed over" in result.message
+    assert overfit_tiny(mlp, *digits).measured["passed_over"] == 0
+
+
+def test_a_model_blind_to_its_inputs_still_fails(digits):
+    # every row gets one output: passing over rows of the other label would leave one class; the
+    # plain pick is kept and the check fails as a wiring bug should
+    X, y = digits
+
+    class Blind(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = nn.Parameter(torch.zeros(10))
+
+        def forward(self, x):
+            return self.bias.expand(len(x), 10)
+
+    result = overfit_tiny(Blind, X, y)
+    assert not result.passed and result.measured["passed_over"] == 0 and result.measured["n_samples"] == 32
 
 
 # --- gradient check ------------------------------------------------------------------------------
