@@ -64,11 +64,7 @@ def test_the_zoo_covers_every_code():
 
 
 # NOTE: the misses the zoo knows of, each with why; strict, so a fix shows up as a failure here.
-KNOWN_MISSES = {
-    "deep_tanh_small_init": "the signal fades in the forward pass as the gradient does in the backward one, so "
-                            "the first/last gradient ratio stays near 1: the layer rules see no vanishing, and "
-                            "the failed fit reads as cannot_overfit / underfitting",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _broken_params():

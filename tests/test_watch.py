@@ -197,6 +197,63 @@ def test_activation_probe_ignores_eval_and_later_passes_and_counts_reused_module
     assert hook_count(net) == 0
 
 
+def _modes() -> int:
+    from torch.overrides import _get_current_function_mode_stack
+    return len(_get_current_function_mode_stack())
+
+
+def test_functional_activations_are_recorded_once_named_by_their_caller_only_in_the_probed_pass():
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.act = nn.Linear(3, 4), nn.Linear(4, 2), nn.ReLU()
+
+        def forward(self, x):
+            assert _modes() == (1 if self.training and probe.armed and not probe._done else 0)
+            h = self.act(self.a(x))                              # a module: its hook, not the function
+            return self.b(torch.tanh(F.relu(h - 10)).sigmoid())  # functions and a tensor method
+
+    net = Functional()
+    probe = ActivationProbe(net).arm()
+    net(torch.randn(5, 3))
+    net(torch.randn(5, 3))                                       # after the probed pass: no mode
+    seen = probe.collect()
+    assert list(seen["activations"]) == ["act", "relu()", "tanh()", "sigmoid()"]
+    assert seen["activations"]["relu()"]["dead_fraction"] == 1.0
+    assert {k: v["kind"] for k, v in seen["activations"].items()} == {
+        "act": "relu", "relu()": "relu", "tanh()": "tanh", "sigmoid()": "sigmoid"}
+    assert seen["feeds"] == dict.fromkeys(seen["activations"], "a") and hook_count(net) == 0 and _modes() == 0
+
+
+def test_the_function_mode_is_left_when_the_probed_pass_raises():
+    class Breaks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(3, 4)
+
+        def forward(self, x):
+            return torch.relu(self.a(x)) @ torch.ones(5, 1)     # wrong shape: raises in the pass
+
+    net = Breaks()
+    probe = ActivationProbe(net).arm()
+    with pytest.raises(RuntimeError):
+        net(torch.randn(2, 3))
+    assert _modes() == 0
+    probe.remove()
+    assert hook_count(net) == 0
+
+
+def test_signal_std_is_each_units_spread_across_the_batch():
+    from knobs.watch._stats import signal_std
+
+    out = torch.tensor([[0.0, 10.0], [2.0, 14.0]])               # per-unit std 1 and 2 (biases ignored)
+    assert signal_std(out) == pytest.approx(((1 + 4) / 2) ** 0.5)
+    conv = torch.zeros(2, 3, 2, 2)
+    conv[0, 1] = 2.0                                             # channel 1: 4 of 8 positions at 2 -> std 1
+    assert signal_std(conv) == pytest.approx((1 / 3) ** 0.5)
+    assert signal_std(torch.full((4, 5), 7.0)) == 0.0
+
+
 def test_bad_every_is_a_config_error():
     with pytest.raises(ConfigError, match="every"):
         Trainer(epochs=1, batch_size=8, device="cpu", callbacks=[Watch(every=0)]).fit(tiny(), data())
