@@ -225,6 +225,22 @@ def test_functional_activations_are_recorded_once_named_by_their_caller_only_in_
     assert seen["feeds"] == dict.fromkeys(seen["activations"], "a") and hook_count(net) == 0 and _modes() == 0
 
 
+def test_a_model_without_activation_functions_is_probed_without_the_mode_after_its_first_pass():
+    net = tiny()                                                 # nn.ReLU / nn.Tanh modules only
+    probe = ActivationProbe(net).arm()
+    first = hook_count(net)
+    net(torch.randn(4, 3))
+    assert probe.collect()["activations"].keys() == {"1", "3"} and probe.calls_functions is False
+    probe.arm()
+    assert hook_count(net) < first / 2                           # no caller stack, no mode
+    net(torch.randn(4, 3))
+    assert probe.collect()["activations"].keys() == {"1", "3"}
+    functional = ActivationProbe(nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=1)))
+    functional.arm()
+    functional.model(torch.randn(4, 3))
+    assert functional.collect()["activations"] == {} and functional.calls_functions is False
+
+
 def test_the_function_mode_is_left_when_the_probed_pass_raises():
     class Breaks(nn.Module):
         def __init__(self):

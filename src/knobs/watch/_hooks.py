@@ -80,6 +80,9 @@ class ActivationProbe:
         self._targets: list[tuple[str, nn.Module, str | None, bool]] | None = None
         self._callers: list[tuple[str, nn.Module]] = []
         self._mode: _FunctionalActivations | None = None
+        self._functional = 0
+        #: Whether the forward pass calls activation functions: None until a probed pass has told.
+        self.calls_functions: bool | None = None
 
     @property
     def armed(self) -> bool:
@@ -90,15 +93,20 @@ class ActivationProbe:
         """Put the hooks on (idempotent) and forget the previous pass."""
         self.remove()
         self._stats, self._order, self._feeds, self._done, self._callers = {}, [], {}, False, []
+        self._functional = 0
         for name, module, kind, has_params in self._modules():
             if kind is not None:
                 self._handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
             if has_params:
                 self._handles.append(module.register_forward_hook(self._order_hook(name)))
-        for name, module in self.model.named_modules():
-            self._handles.append(module.register_forward_pre_hook(self._enter_hook(name)))
-            self._handles.append(module.register_forward_hook(self._leave_hook, always_call=True))
-        self._handles.append(self.model.register_forward_pre_hook(self._start_hook))
+        # NOTE: a model's forward calls the same functions at every step, so once a probed pass
+        # found none, later probes of this model skip the mode and the caller stack (most of a
+        # probe's cost on a small model: every torch call of the pass goes through Python).
+        if self.calls_functions is not False:
+            for name, module in self.model.named_modules():
+                self._handles.append(module.register_forward_pre_hook(self._enter_hook(name)))
+                self._handles.append(module.register_forward_hook(self._leave_hook, always_call=True))
+            self._handles.append(self.model.register_forward_pre_hook(self._start_hook))
         self._handles.append(self.model.register_forward_hook(self._end_hook, always_call=True))
         return self
 
@@ -147,13 +155,15 @@ class ActivationProbe:
         if not isinstance(output, torch.Tensor):
             return
         key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
-        self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
+        with torch._C.DisableTorchFunction():  # the statistics' own calls bypass the mode
+            self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
         self._feeds[key] = self._order[-1] if self._order else None
 
     def _called(self, kind: str, output: Any) -> None:
         """A relu/tanh/sigmoid function returned ``output`` inside the probed pass."""
         caller, module = self._callers[-1] if self._callers else ("", self.model)
         if activation_kind(module) is None:  # inside nn.ReLU & co., their hook records it
+            self._functional += 1
             self._add(f"{caller}.{kind}()" if caller else f"{kind}()", kind, output)
 
     def _enter_hook(self, name: str):
@@ -182,9 +192,12 @@ class ActivationProbe:
         return hook
 
     def _end_hook(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        recorded = self._mode is not None
         self._leave_mode()
-        if module.training:
+        if module.training and not self._done:
             self._done = True
+            if recorded:
+                self.calls_functions = self._functional > 0
 
 
 class _FunctionalActivations(TorchFunctionMode):
@@ -204,7 +217,6 @@ class _FunctionalActivations(TorchFunctionMode):
 
 
 def _finite_only(stats: dict[str, Any]) -> dict[str, Any]:
-    """Drop the ``finite`` flag; None for every statistic of a non-finite output, and for a
-    statistic that overflowed on a finite one (the variance of outputs near 1e38)."""
-    finite = stats.pop("finite") == 1.0
-    return {k: (v if k == "kind" or (finite and math.isfinite(v)) else None) for k, v in stats.items()}
+    """None for every statistic of a non-finite output (its ``signal_std`` is not finite)."""
+    finite = math.isfinite(stats["signal_std"])
+    return {k: (v if k == "kind" or finite else None) for k, v in stats.items()}
