@@ -103,7 +103,7 @@ def _signal_std(output: torch.Tensor, mean: torch.Tensor | None = None) -> torch
     mean = out.mean(dim=_unit_dims(out), keepdim=True) if mean is None else mean
     # NOTE: centred first, not E[x²] − E[x]²: a tiny signal on a large bias (5e-6 on 0.1) would be
     # lost to float32 rounding; and not Tensor.var over dims, 4x slower on CPU here.
-    return (out - mean).square().mean().sqrt()
+    return torch.linalg.vector_norm(out - mean) / math.sqrt(max(out.numel(), 1))
 
 
 def signal_std(output: torch.Tensor) -> float:
