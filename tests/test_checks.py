@@ -247,6 +247,23 @@ def test_a_bag_of_embeddings_passes_on_texts_of_unknown_words(digits):
     assert overfit_tiny(mlp, *digits).measured["passed_over"] == 0
 
 
+def test_identical_rows_count_as_one_input_however_large_the_outputs(digits):
+    # the distances are exact differences: in cdist's matrix-product form (|a|² + |b|² − 2ab) two
+    # identical rows under outputs near 100 sit up to ~0.1 apart and passed for distinct
+    from knobs.checks._overfit import _distinguishable
+
+    X, y = np.asarray(digits[0][:64]).copy(), np.asarray(digits[1][:64]).copy()
+    twins = [2 * k + 1 for k in range(6)]
+    for i in twins:                                              # row 2k+1: row 2k with another label
+        X[i], y[i] = X[i - 1], (y[i - 1] + 1) % 10
+    torch.manual_seed(0)
+    model = mlp()
+    with torch.no_grad():
+        model[3].bias.fill_(100.0)                              # a shared offset: softmax ignores it
+    rows, passed_over = _distinguishable(model, X, y, np.arange(64), 32, "classification")
+    assert not set(twins) & set(rows.tolist()) and passed_over == 6 and len(rows) == 32
+
+
 def test_a_model_blind_to_its_inputs_still_fails(digits):
     # every row gets one output: passing over rows of the other label would leave one class; the
     # plain pick is kept and the check fails as a wiring bug should

@@ -123,7 +123,9 @@ def _distinguishable(model: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.nd
         return plain, 0
     finally:
         model.train(training)
-    distance = torch.cdist(out, out)
+    # NOTE: exact differences, not the matrix-product form (|a|² + |b|² − 2ab), whose rounding puts
+    # identical rows ~1e-4 apart
+    distance = torch.cdist(out, out, compute_mode="donot_use_mm_for_euclid_dist")
     apart = distance[~torch.eye(len(pool), dtype=torch.bool)]
     if len(pool) < 2 or not torch.isfinite(distance).all() or float(apart.median()) == 0.0:
         return plain, 0
