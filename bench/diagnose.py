@@ -17,7 +17,10 @@ What is measured:
    loaded machine the difference of two wall times is mostly other processes' noise, so the time
    spent inside the probes is also measured directly (``direct_pct``: the ``Watch``'s callbacks and
    its activation statistics timed from inside one watched fit, over the rest of that fit): both
-   inflate alike under load, so their ratio holds.
+   inflate alike under load, so their ratio holds. Not in it: the Python of the forward hooks and,
+   on a probed pass of a model that calls activation functions (not these two after their first
+   probe), the ``TorchFunctionMode`` that every torch call of the pass goes through; the wall-time
+   difference includes both.
 
 ``torch.set_num_threads(1)``. Run: ``.venv/bin/python bench/diagnose.py [--seeds 3] [--repeats 15]``
 (``--repeats 0`` skips the overhead part; ``--only NAME ...`` diagnoses only those setups;
