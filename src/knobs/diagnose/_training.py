@@ -327,9 +327,11 @@ def _linear_findings(ev: dict) -> list[Finding]:
 
 
 def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
-    """The clearly better of the 1/10 and 10x runs, if either is; its direction names the code. A run
-    that learned nothing (training loss still near the chance loss) at a step 10x below the best one
-    the noise scale allows is too slow as soon as the 10x run gets further at all."""
+    """The clearly better of the 1/10, 10x and 100x runs, if any is; its direction names the code. A
+    run that learned nothing (training loss still near the chance loss) at a step 10x below the best
+    one the noise scale allows is too slow as soon as the 10x run gets further at all; one whose 10x
+    run learned nothing either (``further_probe``: the steps were far too short for one factor of
+    10) is too slow when the 100x run learned something."""
     run, lr, first, geo = ev["run"], ev["settings"]["lr"], sym["first_loss"], geometry(ev)
     better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)
               or (key == "lower" and unstable(sym) and _better_held_out(probe, ev))]
@@ -352,18 +354,22 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
                         f"loss {probe['final_train_loss']:.4g}" + _vs(run) + _held_out(probe, ev) + _edge(geo, lr),
                         {"lr": lr, "symptoms": sym, "lr_div10": probe, "lr_x10": ev["probes"].get("higher"),
                          "geometry": geo})]
-    tried = f" at lr {higher['lr']:g} ends at {higher['final_train_loss']:.4g}, and" if key == "much_higher" else ""
+    tried = (f" at lr {higher['lr']:g} ends at {higher['final_train_loss']:.4g}, and"
+             if key == "much_higher" and higher and higher["final_train_loss"] is not None else "")
     return [finding("lr_too_low", "warning",
                     f"at lr {lr:g} the training loss ends at {run['final_train_loss']:.4g}"
                     + (f" ({run['final_train_loss'] / ev['chance_loss']:.0%} of the chance loss)" if _no_learning(ev)
                        else "") + f"; the same training{tried} at lr {probe['lr']:g} ends at "
-                    f"{probe['final_train_loss']:.4g}" + _optimum(geo) + (_short_steps(ev) if key == "much_higher" else ""),
+                    f"{probe['final_train_loss']:.4g}" + _optimum(geo) + _short_steps(ev, key),
                     {"lr": lr, "symptoms": sym, "lr_x10": higher, "lr_x100": ev["probes"].get("much_higher"),
                      "lr_div10": ev["probes"].get("lower"), "update_ratio": update_scale(ev), "geometry": geo})]
 
 
-def _short_steps(ev: dict) -> str:
+def _short_steps(ev: dict, key: str) -> str:
+    """What the update/weight ratio says, when the 100x run was what it took."""
     ratio = update_scale(ev)
+    if key != "much_higher" or not ratio:
+        return ""
     return (f"; a step moves the weight matrices by {ratio:.2g} of their norm (median update/weight ratio), "
             f"about {HEALTHY_UPDATE_RATIO / ratio:.0f}x short of the {HEALTHY_UPDATE_RATIO:g} of a healthy run "
             f"(CS231n): raise the lr about {LR_FACTOR ** 2:g}x")
