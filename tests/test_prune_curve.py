@@ -106,6 +106,22 @@ def test_nothing_is_pruned_before_rank_trials_completed_and_rank_k_compares_with
     assert first_pruned_step(Curve(max_resource=T, rank=2), middling, peers) is None
 
 
+def test_running_leaders_count_once_their_forecasts_can_be_checked():
+    """Parallel workers: before any trial completes, leaders still running bound the incumbent."""
+    pruner = Curve(max_resource=T)
+    early = [running(0, INCUMBENT, 10), running(1, power(0.35, 0.7, 0.9), 10)]
+    # running leaders but no curve long enough to check the forecasts against: kept
+    assert first_pruned_step(pruner, HOPELESS, early) is None
+    half_way = [running(0, INCUMBENT, 30), running(1, power(0.35, 0.7, 0.9), 25)]
+    assert first_pruned_step(pruner, HOPELESS, half_way) == 4
+    assert first_pruned_step(pruner, CROSSER, half_way) is None
+    # a leader that is running is a bet: never taken without the calibration
+    assert first_pruned_step(Curve(max_resource=T, calibrate=False), HOPELESS, half_way) is None
+    # pruned trials are no leaders (they will not end better than where they stopped)
+    stopped = [FrozenTrial(t.number, {}, TrialState.PRUNED, None, t.intermediate) for t in half_way]
+    assert first_pruned_step(pruner, HOPELESS, stopped) is None
+
+
 def test_target_defaults_to_the_longest_completed_trial_and_early_stopped_trials_count():
     early = done(0, INCUMBENT, last=20)     # stopped early at step 20, value ~0.33
     full = done(1, power(0.5, 0.7, 0.9))    # ran the 50 steps
