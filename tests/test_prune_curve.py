@@ -203,3 +203,20 @@ def test_knobs_run_config_builds_it_with_the_epoch_budget():
     assert isinstance(pruner, Curve) and pruner.max_resource == 60 and pruner.threshold == 0.1
     with pytest.raises(ConfigError, match="search.pruner_options"):
         make_pruner("curve", {"thresold": 0.1}, 60)
+
+
+def test_knobs_run_compares_with_the_ensembles_kth_best_so_it_keeps_its_members():
+    from knobs.config import load_config
+    from knobs.pipeline.stages._study import open_study
+
+    space = knobs.Space({"lr": knobs.Float(1e-3, 1e-1, log=True)})
+
+    def rank(**keys):
+        cfg = load_config(None, {"search.pruner": "curve", **keys})
+        return open_study(cfg, "sqlite://", "search", space).pruner.rank
+
+    assert rank() == 8  # the ensemble's default top_k
+    assert rank(**{"ensemble.top_k": 3}) == 3
+    assert rank(**{"ensemble.enabled": False}) == 1
+    assert rank(**{"data.task": "regression"}) == 1  # no ensemble for regression
+    assert rank(**{"search.pruner_options": {"rank": 2}}) == 2  # an explicit rank wins
