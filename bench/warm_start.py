@@ -20,7 +20,9 @@ writes bench/results/warm_start.json, and its last line is one JSON object.
 
 Variants of how long the source counts (measured, not kept; docs/benchmarks.md): ``--history drop10`` feeds
 the source only until the run has 10 finished trials of its own; ``--history shrink20`` multiplies the
-source's standardized losses by 1 - n/20 (n: the run's finished trials), dropping them at 20. With
+source's standardized losses by 1 - n/20 (n: the run's finished trials), dropping them at 20;
+``--history agree05`` from the run's 5th finished trial multiplies them by how well the source ranks the
+run's own trials (``agreement``), dropping them when it does not. With
 ``--only-seeds 2 --related-only`` a variant runs the related arm of one seed, to set against the table.
 """
 
@@ -62,7 +64,8 @@ def tune(runs_dir: Path, name: str, seed: int, trials: int, **keys) -> tuple[Pat
 
 def history_variant(kind: str, horizon: int):
     """``model_history`` with the source's trials dropped (``drop``) or shrunk towards the mean
-    (``shrink``) as the run's own finished trials reach ``horizon``."""
+    (``shrink``) as the run's own finished trials reach ``horizon``, or (``agree``) from then on
+    weighted by how well they rank the run's own trials."""
     from knobs.search import _history as H
 
     plain = H.model_history
@@ -73,12 +76,34 @@ def history_variant(kind: str, horizon: int):
         weight = max(0.0, 1.0 - n_own / horizon)
         if len(own) == len(trials) or (kind == "drop" and n_own < horizon):
             return plain(trials, direction, space, needed)
+        if kind == "agree":
+            weight = agreement(own, [t for t in trials if t.attrs.get(H.WARM_START) is not None],
+                               direction, space, needed) if n_own >= horizon else 1.0
         if kind == "drop" or weight == 0.0:
             return plain(own, direction, space, needed)
         out = plain(trials, direction, space, needed)
         k = len(H._study_history(own, direction, space, needed))  # the run's own come first
         return out[:k] + [(config, weight * z) for config, z in out[k:]]
     return history
+
+
+def agreement(own, source, direction, space, needed) -> float:
+    """How well the source ranks this run's own trials (RGPE's idea, Feurer et al. 2018, reduced to
+    nearest neighbours): Kendall's tau between each own trial's loss and the loss of the source trial
+    nearest to it in the unit cube; 0 when they disagree or are unrelated."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    from knobs.search import _history as H
+
+    mine = H._study_history(own, direction, space, needed)
+    theirs = H._study_history(source, direction, space, needed)
+    if len(mine) < 3 or not theirs:
+        return 1.0
+    u_theirs = space.to_unit_many([c for c, _ in theirs])
+    nearest = [theirs[int(np.argmin(((u_theirs - space.to_unit(c)) ** 2).sum(axis=1)))][1] for c, _ in mine]
+    tau = kendalltau([loss for _, loss in mine], nearest).statistic
+    return max(0.0, float(tau)) if tau == tau else 0.0
 
 
 def at(path: list, k: int) -> tuple[float, float]:
@@ -94,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--history", choices=("drop10", "shrink20"), help="a variant of how long the source counts")
+    parser.add_argument("--history", choices=("drop10", "shrink20", "agree05"), help="a variant of how long the source counts")
     parser.add_argument("--only-seeds", type=int, nargs="+", help="these seeds instead of 0 .. seeds-1")
     parser.add_argument("--related-only", action="store_true", help="the related arm alone (no cold, no unrelated)")
     args = parser.parse_args(argv)
