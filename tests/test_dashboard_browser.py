@@ -152,3 +152,10 @@ def test_the_page_asks_for_its_data_before_plotly_runs_and_downloads_plotly_once
     # NOTE: plotly.js compiling (seconds on a busy machine) must not hold back the requests: they go first
     assert len(asked) >= 3 and max(asked[:3]) < marks["knobs:plotly"]
     assert plotly == 1  # (preloaded by index.html, run from that download)
+
+
+@pytest.mark.parametrize("hash_", ["#/run/done", "#/compare/done/seed1"])
+def test_no_two_elements_of_the_page_share_an_id(page, server: Server, hash_: str):
+    _open(page, server, hash_)
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert len(ids) > 5 and sorted(i for i in set(ids) if ids.count(i) > 1) == []
