@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from knobs.dashboard._json import loads_array
 from knobs.errors import KnobsError
 from knobs.storage import _schema as schema
 from knobs.storage._url import make_engine, mask_password
@@ -226,18 +226,26 @@ def _read_only_engine(path: Path) -> sa.Engine:
 
 def _json_column(texts: list[Any]) -> list[Any]:
     """Each JSON text decoded (None for NULL); ``StudyUnreadable`` naming a damaged one. A driver
-    that decodes JSON columns itself (psycopg, for PostgreSQL's json) gives the values as they are."""
+    that decodes JSON columns itself (psycopg, for PostgreSQL's json) gives the values as they are.
+
+    NOTE: one orjson call per text (faster than one over a joined array: no join, no big list), and
+    the standard library only for a text orjson refuses — ``NaN`` in a diverged trial's curve, as
+    SQLAlchemy's ``json.dumps`` writes it —, not for the whole column as before."""
     if any(not isinstance(text, (str, bytes)) and text is not None for text in texts):
         return list(texts)
-    try:
-        return loads_array([text or "null" for text in texts])
-    except ValueError:
-        for i, text in enumerate(texts):
+    out = []
+    for i, text in enumerate(texts):
+        if not text:
+            out.append(None)
+            continue
+        try:
+            out.append(orjson.loads(text))
+        except ValueError:
             try:
-                json.loads(text or "null")
+                out.append(json.loads(text))
             except ValueError:
-                raise StudyUnreadable(f"row {i} of knobs_trials holds damaged JSON ({(text or '')[:40]!r}…)") from None
-        raise
+                raise StudyUnreadable(f"row {i} of knobs_trials holds damaged JSON ({text[:40]!r}…)") from None
+    return out
 
 
 def _frozen(row: tuple, config: Any, attrs: Any, intermediate: dict[int, float]) -> FrozenTrial:
