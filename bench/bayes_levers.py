@@ -322,3 +322,9 @@ if __name__ == "__main__":
 def bayes_long_prior(seed: int):
     """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
     return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
+
+
+def bayes_cat_prior(seed: int):
+    """Bayes with the lengthscale prior of categorical (Hamming) axes centred on 1 (the others
+    unchanged): options then share more of what they teach the GP."""
+    return make_bayes("_cat_ls_loc=0", seed)

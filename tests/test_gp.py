@@ -45,6 +45,17 @@ def test_hamming_distance_on_categorical_axes():
     assert D[0, 1, 1] == 1.0 and D[0, 0, 1] == 0.0 and D[0, 1, 0] == 0.0
 
 
+def test_scaled_distances_are_the_per_axis_sum_and_zero_between_equal_points():
+    rng = np.random.default_rng(3)
+    A, B = rng.random((40, 5)), rng.random((7, 5))
+    A[:, 3], B[:, 3] = (rng.integers(0, 4, 40) + 0.5) / 4, (rng.integers(0, 4, 7) + 0.5) / 4
+    A[:7] = B  # equal points, whatever rounding the matrix product does
+    is_cat, inv_ls2 = np.array([False, False, False, True, False]), np.exp(rng.normal(size=5) * 3)
+    r2 = kernel.scaled_sq_dists(A, B, is_cat, inv_ls2)
+    np.testing.assert_allclose(r2, kernel.sq_dists(A, B, is_cat) @ inv_ls2, rtol=1e-9, atol=1e-9)
+    assert np.all(r2 >= 0.0) and np.all(np.diag(r2[:7]) < 1e-9)
+
+
 # -- marginal likelihood and its gradient ------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

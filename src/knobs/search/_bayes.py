@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
@@ -124,6 +125,9 @@ class Bayes(Sampler):
     # NOTE: other priors the fit may switch to when the data support them better (Laplace
     # evidence, gp.log_evidence); empty: the fit uses ``_prior`` alone.
     _alt_priors: tuple[gpm.Prior, ...] = ()
+    # NOTE: centre of the log lengthscale prior on categorical (Hamming) axes; None: the same
+    # as every axis.
+    _cat_ls_loc: float | None = None
     # NOTE: pending points handled by fantasies (True) or by the kriging believer alone (False).
     _fantasies = False
 
@@ -241,7 +245,11 @@ class Bayes(Sampler):
 
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
-        model = self._fit_under(self._prior, self._raw, X, z, coding, rng)
+        prior = self._prior
+        if self._cat_ls_loc is not None and coding.is_cat.any():
+            prior = dataclasses.replace(prior, ls_loc=tuple(np.where(
+                coding.is_cat, self._cat_ls_loc, prior.loc(len(coding.is_cat)))))
+        model = self._fit_under(prior, self._raw, X, z, coding, rng)
         self._raw = model.raw
         if not self._alt_priors:
             return model

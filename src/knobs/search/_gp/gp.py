@@ -56,8 +56,9 @@ class Prior:
     noise_shape: float = 1.1
     noise_rate: float = 30.0
 
-    def loc(self, d: int) -> float:
-        return self.ls_loc
+    def loc(self, d: int) -> np.ndarray:
+        """Mean of each of the d log lengthscales (``ls_loc`` may be one value or d values)."""
+        return np.broadcast_to(np.asarray(self.ls_loc, dtype=float), (d,))
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class GP:
 
 def default_raw(d: int, prior: Prior = Prior()) -> np.ndarray:
     """The prior's centre: the first start of every fit."""
-    return np.concatenate([np.full(d, prior.loc(d)), [0.0, np.log(prior.noise_shape / prior.noise_rate)]])
+    return np.concatenate([prior.loc(d), [0.0, np.log(prior.noise_shape / prior.noise_rate)]])
 
 
 def raw_bounds(d: int) -> list[tuple[float, float]]:
@@ -137,8 +138,9 @@ def neg_log_posterior(
     if info != 0:
         return 1e25, np.zeros_like(raw)
     alpha, _ = lapack.dpotrs(L, y, lower=1)
-    K_inv, _ = lapack.dpotri(L, lower=1)  # lower triangle only
-    K_inv = np.tril(K_inv) + np.tril(K_inv, -1).T
+    K_inv, _ = lapack.dpotri(L, lower=1)  # the lower triangle; the upper stays as clean=1 left it: 0
+    K_inv += K_inv.T
+    K_inv[np.diag_indices(n)] *= 0.5
     lml = -0.5 * y @ alpha - np.log(np.diag(L)).sum() - 0.5 * n * np.log(2 * np.pi)
     W = np.outer(alpha, alpha) - K_inv
     trace_W = np.trace(W)
