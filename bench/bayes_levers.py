@@ -104,8 +104,6 @@ def make_bayes(variant: str, seed: int):
     sampler = Bayes(seed=seed, **kwargs)
     if prior:  # development only: a variant of the GP's hyperparameter prior
         sampler._prior = Prior(**prior)
-    if "_alt_priors" in private:  # development only: JSON list of Prior fields
-        private["_alt_priors"] = tuple(Prior(**fields) for fields in private["_alt_priors"])
     for key, value in private.items():  # development only: a lever not (yet) an option
         setattr(sampler, key, value)
     return sampler
@@ -322,9 +320,3 @@ if __name__ == "__main__":
 def bayes_long_prior(seed: int):
     """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
     return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
-
-
-def bayes_cat_prior(seed: int):
-    """Bayes with the lengthscale prior of categorical (Hamming) axes centred on 1 (the others
-    unchanged): options then share more of what they teach the GP."""
-    return make_bayes("_cat_ls_loc=0", seed)

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
@@ -34,7 +33,7 @@ from knobs.search._history import WARM_START, model_history
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
-from knobs.search._gp import fantasy, optimize, transforms
+from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -50,10 +49,6 @@ PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 # lengthscales); extra starts drawn from the prior are cheap there and pointless later.
 N_RANDOM_STARTS = 2
 RANDOM_STARTS_BELOW = 40
-# NOTE: joint draws at the pending points that a batch's EI / PI is averaged over (Optuna's qLogEI
-# uses 128 quasi-random ones); UCB keeps the kriging believer (its average over draws is the same).
-N_FANTASIES = 64
-FANTASY_ACQUISITIONS = ("ei", "pi")
 
 
 def _levels(param: Any) -> np.ndarray | None:
@@ -122,14 +117,6 @@ class Bayes(Sampler):
     # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
     # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
-    # NOTE: other priors the fit may switch to when the data support them better (Laplace
-    # evidence, gp.log_evidence); empty: the fit uses ``_prior`` alone.
-    _alt_priors: tuple[gpm.Prior, ...] = ()
-    # NOTE: centre of the log lengthscale prior on categorical (Hamming) axes; None: the same
-    # as every axis.
-    _cat_ls_loc: float | None = None
-    # NOTE: pending points handled by fantasies (True) or by the kriging believer alone (False).
-    _fantasies = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -146,7 +133,6 @@ class Bayes(Sampler):
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
-        self._alt_raw: dict[int, np.ndarray] = {}
 
     # -- public contract -------------------------------------------------------------------
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
@@ -170,19 +156,14 @@ class Bayes(Sampler):
         model = self._fit(X, z, coding, rng)
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
-        pending = space.to_unit_many(running) if running else np.empty((0, X.shape[1]))
-        believer = _believe(model, pending) if running else model
+        if running:
+            model = _believe(model, space.to_unit_many(running))
         out = []
         for _ in range(n):
-            fantasies = None
-            if len(pending) and self._fantasies and self.acquisition in FANTASY_ACQUISITIONS:
-                fantasies = fantasy.fantasize(model, pending, rng.standard_normal(
-                    (len(pending), N_FANTASIES)), float(z.min()))
-            u = self._pick(believer, coding, X[np.argsort(z)[:N_INCUMBENTS]], float(z.min()),
-                           space, taken, rng, fantasies)
+            u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], float(z.min()),
+                           space, taken, rng)
             out.append(space.from_unit(u))
-            believer = _believe(believer, u[None, :])
-            pending = np.vstack([pending, u])
+            model = _believe(model, u[None, :])
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -245,47 +226,25 @@ class Bayes(Sampler):
 
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
-        prior = self._prior
-        if self._cat_ls_loc is not None and coding.is_cat.any():
-            prior = dataclasses.replace(prior, ls_loc=tuple(np.where(
-                coding.is_cat, self._cat_ls_loc, prior.loc(len(coding.is_cat)))))
-        model = self._fit_under(prior, self._raw, X, z, coding, rng)
-        self._raw = model.raw
-        if not self._alt_priors:
-            return model
-        best, best_evidence = model, gpm.log_evidence(model, self._prior)
-        for k, prior in enumerate(self._alt_priors):
-            alt = self._fit_under(prior, self._alt_raw.get(k), X, z, coding, rng)
-            self._alt_raw[k] = alt.raw
-            evidence = gpm.log_evidence(alt, prior)
-            if evidence > best_evidence:
-                best, best_evidence = alt, evidence
-        return best
-
-    def _fit_under(self, prior: gpm.Prior, previous: np.ndarray | None, X: np.ndarray,
-                   z: np.ndarray, coding: _Coding, rng: np.random.Generator) -> gpm.GP:
         d = X.shape[1]
-        starts = [gpm.default_raw(d, prior)]
-        if previous is not None and len(previous) == d + 2:
-            starts.insert(0, previous)
+        starts = [gpm.default_raw(d, self._prior)]
+        if self._raw is not None and len(self._raw) == d + 2:
+            starts.insert(0, self._raw)
         if len(X) < RANDOM_STARTS_BELOW:
             for _ in range(N_RANDOM_STARTS):
-                start = gpm.default_raw(d, prior).copy()
-                start[:d] += rng.normal(scale=prior.ls_scale, size=d)
+                start = gpm.default_raw(d, self._prior).copy()
+                start[:d] += rng.normal(scale=self._prior.ls_scale, size=d)
                 starts.append(start)
-        return gpm.fit(X, z, coding.is_cat, starts, prior)
+        model = gpm.fit(X, z, coding.is_cat, starts, self._prior)
+        self._raw = model.raw
+        return model
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
-              space: Space, taken: set, rng: np.random.Generator,
-              fantasies: fantasy.Fantasies | None = None) -> np.ndarray:
+              space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
-        one regardless when the space is used up. ``model`` is the kriging believer; with
-        ``fantasies`` the acquisition is averaged over joint draws at the pending points."""
-        param = self.kappa if self.acquisition == "ucb" else self.xi
-        if fantasies is None:
-            score, score_grad = _scorers(model, self.acquisition, param, best)
-        else:
-            score, score_grad = fantasy.scorers(fantasies, acq.ACQUISITIONS[self.acquisition], param)
+        one regardless when the space is used up."""
+        score, score_grad = _scorers(model, self.acquisition,
+                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)

@@ -26,8 +26,8 @@ from scipy.linalg import lapack
 
 from .kernel import matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
 
-__all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "log_evidence",
-           "condition", "posterior", "posterior_grad"]
+__all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "condition",
+           "posterior", "posterior_grad"]
 
 JITTER = 1e-9
 MIN_NOISE = 1e-6
@@ -56,9 +56,8 @@ class Prior:
     noise_shape: float = 1.1
     noise_rate: float = 30.0
 
-    def loc(self, d: int) -> np.ndarray:
-        """Mean of each of the d log lengthscales (``ls_loc`` may be one value or d values)."""
-        return np.broadcast_to(np.asarray(self.ls_loc, dtype=float), (d,))
+    def loc(self, d: int) -> float:
+        return self.ls_loc
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ class GP:
 
 def default_raw(d: int, prior: Prior = Prior()) -> np.ndarray:
     """The prior's centre: the first start of every fit."""
-    return np.concatenate([prior.loc(d), [0.0, np.log(prior.noise_shape / prior.noise_rate)]])
+    return np.concatenate([np.full(d, prior.loc(d)), [0.0, np.log(prior.noise_shape / prior.noise_rate)]])
 
 
 def raw_bounds(d: int) -> list[tuple[float, float]]:
@@ -191,31 +190,6 @@ def fit(
     return _factor(X, y, is_cat, best_raw)
 
 
-def log_evidence(gp: GP, prior: Prior, step: float = 1e-4) -> float:
-    """Laplace approximation of log p(y | prior): how well a PRIOR explains the data, so that a
-    fit under several priors keeps the one the data support (MacKay 1992's model comparison).
-
-    log p(y|theta*) + log p(theta*) + p/2 log 2 pi - 1/2 log det H at the posterior mode theta*, H
-    the Hessian of the negative log posterior (finite differences of the analytic gradient).
-    NOTE: ``neg_log_posterior`` omits the prior's normalizing constants (they do not move the
-    mode); they matter between priors, so the lengthscale prior's -d log(ls_scale) is added
-    (the signal and noise priors are the same for every candidate prior and cancel). Directions
-    along which the posterior is flat or pinned at a bound have their curvature floored, so a
-    lengthscale parked at its bound is not counted as infinitely uncertain.
-    """
-    D = sq_dists(gp.X, gp.X, gp.is_cat)
-    raw, p, d = gp.raw, len(gp.raw), gp.X.shape[1]
-    value, grad = neg_log_posterior(raw, D, gp.y, prior)
-    H = np.empty((p, p))
-    for j in range(p):
-        shifted = raw.copy()
-        shifted[j] += step
-        H[:, j] = (neg_log_posterior(shifted, D, gp.y, prior)[1] - grad) / step
-    curv = np.maximum(np.linalg.eigvalsh(0.5 * (H + H.T)), 1e-2)
-    return float(-value - d * np.log(prior.ls_scale) + 0.5 * p * np.log(2 * np.pi)
-                 - 0.5 * np.sum(np.log(curv)))
-
-
 def condition(gp: GP, X_new: np.ndarray, y_new: np.ndarray) -> GP:
     """The same GP with extra observations and unchanged hyperparameters (kriging believer)."""
     X = np.vstack([gp.X, X_new])
@@ -244,6 +218,6 @@ def posterior_grad(
     B = scipy.linalg.cho_solve((gp.L, True), Ks.T, check_finite=False).T
     mean = Ks @ gp.alpha
     var = gp.signal_var - np.einsum("mn,mn->m", Ks, B)
-    dmean = np.einsum("mnj,n...->m...j", dKs, gp.alpha)  # (m, d), or (m, S, d) for fantasies
+    dmean = np.einsum("mnj,n->mj", dKs, gp.alpha)
     dvar = -2.0 * np.einsum("mnj,mn->mj", dKs, B)
     return mean, np.maximum(var, 1e-12), dmean, dvar
