@@ -117,9 +117,6 @@ class Bayes(Sampler):
     # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
     # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
-    # NOTE: polish starts drawn by roulette over the candidates' scores (Optuna's optim_mixed)
-    # instead of the best n_local.
-    _roulette = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -252,8 +249,7 @@ class Bayes(Sampler):
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
         candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
-                                          coding.levels, scale, n_local=self.n_local,
-                                          rng=rng if self._roulette else None)
+                                          coding.levels, scale, n_local=self.n_local)
         for u in candidates:
             key = config_key(space.from_unit(u))
             if key not in taken:

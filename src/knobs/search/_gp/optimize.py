@@ -97,22 +97,15 @@ def _unique_rows(U: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def maximize(score: Score, score_grad: ScoreGrad, canonical: Canonical, pool: np.ndarray,
              levels: list[np.ndarray | None], scale: np.ndarray,
-             n_local: int = 8, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+             n_local: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """All distinct candidates found, best first: (k, d) points and their (k,) scores.
 
     The caller takes the first that is not already evaluated or pending, so a collision never
-    forces a second optimization. With ``rng``, the polish starts are the best candidate and
-    others drawn with probability proportional to exp(score) (roulette); else the best n_local.
+    forces a second optimization.
     """
     pool, _ = canonical(pool)
     pool, pool_vals = _unique_rows(pool, score(pool))
-    if rng is None or len(pool) <= n_local:
-        starts = pool[:n_local].copy()
-    else:
-        p = np.exp(pool_vals[1:] - pool_vals[0])
-        k = min(n_local - 1, int(np.count_nonzero(p > 0)))
-        picked = 1 + rng.choice(len(p), size=k, replace=False, p=p / p.sum()) if k else []
-        starts = pool[np.r_[0, picked].astype(int)].copy()
+    starts = pool[:n_local].copy()
     has_discrete = any(lv is not None for lv in levels)
     for _ in range(2 if has_discrete else 1):
         _, free = canonical(starts)
