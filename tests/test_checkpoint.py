@@ -75,6 +75,23 @@ def test_mismatched_model_names_the_parameters():
         load_model_state(model(), model(batch_norm=True).state_dict())
 
 
+def test_a_frozen_part_left_out_of_the_file_comes_from_the_model_it_loads_into(tmp_path):
+    trained = model(seed=1)
+    with torch.no_grad():
+        trained.head.weight.add_(1.0)  # "training" touched only the head; the body is the frozen part
+    path = save_checkpoint(tmp_path / "slim.pt", model=trained, omit=("body.",))
+    state = load_checkpoint(path)
+    assert all(not k.startswith("body.") for k in state["model"]) and state["omitted"]["keys"] == 4
+    same_body = model(seed=1)
+    load_model_state(same_body, state["model"], omitted=state["omitted"])
+    for key, value in trained.state_dict().items():
+        assert torch.equal(same_body.state_dict()[key], value), key
+    with pytest.raises(CheckpointError, match=r"left its body\. weights out .* other ones"):
+        load_model_state(model(seed=2), state["model"], source="slim", omitted=state["omitted"])
+    with pytest.raises(CheckpointError, match="missing: body"):  # without the record: named as missing
+        load_model_state(model(seed=1), state["model"])
+
+
 class Kill(Exception):
     pass
 

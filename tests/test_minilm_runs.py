@@ -299,6 +299,32 @@ def test_checkpoints_record_the_weights_file_and_a_resume_refuses_it_changed(tmp
         refuse_changed_inputs(attrs, cfg, run_dir)
 
 
+def test_a_frozen_encoders_checkpoint_holds_its_head_and_every_reader_rebuilds_the_rest(tmp_path):
+    from types import SimpleNamespace
+
+    from knobs.config import parse_config
+    from knobs.data import Standardizer
+    from knobs.models import WeightsError, read_state_dict
+    from knobs.pipeline.model._backbone_model import PretrainedWeights, _sha256
+    from knobs.pipeline.rundir._members import save_trial_checkpoint
+
+    cfg = parse_config({"model": {"family": "minilm"}, "transfer": {"mode": "feature_extractor"}})
+    model = build_model(cfg, {}, ModelInfo((8,), "classification", 2))
+    with torch.no_grad():
+        model.head.weight.add_(0.5)  # what a frozen run trains: the head only
+    data = SimpleNamespace(input_shape=(8,), n_classes=2, scaler=Standardizer(mode="none").fit(np.zeros((2, 8))),
+                           target=None)
+    path = save_trial_checkpoint(tmp_path / "trial-0.pt", model, {}, 0, 0.5, cfg.model, data)
+    assert path.stat().st_size < 100_000  # the head (and the record), not 90 MB of encoder
+    full = model.state_dict()
+    member, _ = load_member(path, (8,), 2, "minilm")  # final evaluation, ensembles, predict
+    assert all(torch.equal(member.state_dict()[k], v) for k, v in full.items())
+    given = PretrainedWeights("transfer.source", str(path), _sha256(path)).for_build("minilm")  # [transfer] source
+    assert given.state.keys() == full.keys() and all(torch.equal(given.state[k], v) for k, v in full.items())
+    with pytest.raises(WeightsError, match=r"holds only what its run trained .*give it as \[transfer\] source"):
+        read_state_dict(path, "minilm")  # model.weights: one clear message
+
+
 # ---- examples/minilm_sst2 ----------------------------------------------------------------------------
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "minilm_sst2"

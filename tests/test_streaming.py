@@ -169,6 +169,29 @@ def test_an_image_folder_over_the_budget_is_read_on_access_not_decoded(tmp_path)
         load_image_folder(tmp_path, max_bytes=100, cache_dir=False)
 
 
+def test_a_streamed_vault_refuses_test_images_changed_after_sealing(tmp_path):
+    from knobs.data._vault import VaultMismatch
+
+    for c, name in enumerate(["a", "b"]):
+        (tmp_path / "img" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8, 3), 60 * c + i, np.uint8)).save(tmp_path / "img" / name / f"{i}.png")
+    data = load_image_folder(tmp_path / "img", max_bytes=100, stream=True, cache_dir=False)
+    test = data.X.take(np.array([1, 6]))
+    vault = StreamedVault.seal_rows(tmp_path / "vault", test, data.y[[1, 6]])
+    assert vault.record["meta"]["streamed"]["files"]["n"] == 2
+    StreamedVault.seal_rows(tmp_path / "vault", test, data.y[[1, 6]])  # a resume with the same files
+    Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(tmp_path / "img" / "b" / "2.png")  # row 6
+    with pytest.raises(VaultMismatch, match=r"test files of the vault .* changed since it was sealed \(2 files.*resumed"):
+        StreamedVault.seal_rows(tmp_path / "vault", test, data.y[[1, 6]])
+    with pytest.raises(DataError, match=r"a test image was edited, replaced or removed.*another --name"):
+        vault.open()
+    assert vault.n_openings == 0  # refused before the opening is logged
+    Image.fromarray(np.full((8, 8, 3), 62, np.uint8)).save(tmp_path / "img" / "b" / "2.png")  # restored
+    rows, y = vault.open()
+    assert len(rows) == 2 and vault.n_openings == 1
+
+
 def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_workers(tmp_path, capsys):
     rng = np.random.default_rng(0)
     for c, name in enumerate(["dark", "light"]):

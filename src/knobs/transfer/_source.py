@@ -98,7 +98,7 @@ def load_source(path: str | os.PathLike, family: str | None = None) -> SourceMod
     hparams = {k: v for k, v in dict(extra["params"]).items() if k in hyperparameters(family)}
     shape = tuple(int(s) for s in extra["input_shape"])
     model = build_model(family, input_shape=shape, n_classes=int(extra["n_classes"]), **hparams)
-    load_model_state(model, state.get("model"), source=f"checkpoint {path}")
+    load_model_state(model, state.get("model"), source=f"checkpoint {path}", omitted=state.get("omitted"))
     return SourceModel(model, family, shape, int(extra["n_classes"]), hparams, extra.get("scaler"), extra)
 
 
@@ -138,5 +138,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     weights = state.get("model") if "format" in state else state
     if isinstance(weights, dict) and not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise CheckpointError(f"checkpoint {path}: holds neither a knobs checkpoint nor a state_dict of tensors")
-    load_model_state(model, weights, source=f"checkpoint {path}")
+    omitted = state.get("omitted") if "format" in state else None
+    load_model_state(model, weights, source=f"checkpoint {path}", omitted=omitted)
     return model

@@ -183,13 +183,28 @@ def _source_weights(path: str, family: str) -> Any:
     if isinstance(obj, nn.Module):
         state = obj.state_dict()
     elif isinstance(obj, dict) and "format" in obj and isinstance(obj.get("model"), dict):
-        state = obj["model"]  # a knobs checkpoint (of a run of this backbone)
+        state = _checkpoint_weights(obj, family, where)  # a knobs checkpoint (of a run of this backbone)
     else:
         state = obj
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{where}: holds {type(obj).__name__}, neither a state_dict, a knobs checkpoint nor a "
                            f"whole saved module; save the weights with torch.save(model.state_dict(), path)")
     return GivenWeights(state, f"{where} (for {family!r})")
+
+
+def _checkpoint_weights(checkpoint: dict, family: str, where: str) -> dict[str, torch.Tensor]:
+    """A knobs checkpoint's weights, the frozen part it left out (``save_checkpoint(omit=...)``)
+    filled from the pretrained weights that run started from, checked against the recorded hash."""
+    from knobs.models import build_model
+    from knobs.train._checkpoint import omitted_part
+
+    omitted = checkpoint.get("omitted")
+    if not omitted:
+        return checkpoint["model"]
+    record = (checkpoint.get("extra") or {}).get("weights")
+    weights = None if record is None else PretrainedWeights.of_record(record, where).for_build(family)
+    base = build_model(family, input_shape=None, n_classes=1, weights=weights).state_dict()
+    return {**omitted_part(base, omitted, where), **checkpoint["model"]}
 
 
 @functools.lru_cache(maxsize=16)

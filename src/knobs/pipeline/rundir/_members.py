@@ -46,9 +46,12 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
         extra["builder"] = load_builder(spec.builder).record()
     if getattr(model, "pretrained_weights", None):  # a backbone's weights file (pipeline/model/_backbone_model.py)
         extra["weights"] = model.pretrained_weights
-    if frozen_text_encoder(model):
+    frozen = frozen_text_encoder(model)
+    if frozen:
         extra["frozen_encoder"] = True  # its members share the sentence cache (model._text_backbone)
-    return save_checkpoint(path, model=model, extra=extra)
+    # NOTE: a frozen encoder is the pretrained weights every rebuild loads again: left out of the
+    # file (hash recorded), a MiniLM trial's checkpoint is its head, not 90 MB
+    return save_checkpoint(path, model=model, extra=extra, omit=("encoder.",) if frozen else ())
 
 
 def top_trials(trials: Sequence[FrozenTrial], k: int, direction: str) -> list[FrozenTrial]:
@@ -98,5 +101,5 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     builder = extra.get("builder")
     reference = None if builder is None else builder_for_record(builder, f"checkpoint {path}").reference
     model = build_model(checkpoint_config(family, reference, extra, f"checkpoint {path}"), extra["params"], info)
-    load_model_state(model, state.get("model"), source=f"checkpoint {path}")
+    load_model_state(model, state.get("model"), source=f"checkpoint {path}", omitted=state.get("omitted"))
     return with_target(with_member_cache(model, extra), extra.get("target")), extra
