@@ -117,9 +117,6 @@ class Bayes(Sampler):
     # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
     # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
-    # NOTE: lever under test: while fewer than _early_until points are fitted, the lengthscale
-    # prior is centred on the whole range (sd 0.5), as the prior that finds Levy's bowl.
-    _early_until = 0
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -230,16 +227,15 @@ class Bayes(Sampler):
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
         d = X.shape[1]
-        prior = self._prior if len(X) >= self._early_until else gpm.Prior(ls_loc=0.0, ls_scale=0.5)
-        starts = [gpm.default_raw(d, prior)]
+        starts = [gpm.default_raw(d, self._prior)]
         if self._raw is not None and len(self._raw) == d + 2:
             starts.insert(0, self._raw)
         if len(X) < RANDOM_STARTS_BELOW:
             for _ in range(N_RANDOM_STARTS):
-                start = gpm.default_raw(d, prior).copy()
-                start[:d] += rng.normal(scale=prior.ls_scale, size=d)
+                start = gpm.default_raw(d, self._prior).copy()
+                start[:d] += rng.normal(scale=self._prior.ls_scale, size=d)
                 starts.append(start)
-        model = gpm.fit(X, z, coding.is_cat, starts, prior)
+        model = gpm.fit(X, z, coding.is_cat, starts, self._prior)
         self._raw = model.raw
         return model
 
