@@ -72,9 +72,10 @@ def _yeojohnson_lambda(z: np.ndarray) -> float:
     7-D suggestion at 100 trials. The lambdas agree to the search tolerance.
     """
     log1p_abs, pos = np.log1p(np.abs(z)), z >= 0
-    eps, info = np.finfo(float).eps, np.finfo(float)
+    info = np.finfo(float)
     scale = np.log1p(20.0 * np.max(np.abs(z)))
-    lo, hi = (np.log(info.tiny) - np.log(eps)) / 2 / scale, (np.log(info.max) + np.log(eps)) / 2 / scale
+    lo = (np.log(info.tiny) - np.log(info.eps)) / 2 / scale
+    hi = (np.log(info.max) + np.log(info.eps)) / 2 / scale
     if not pos.any():
         lo, hi = 2.0 - hi, 2.0 - lo
     elif not pos.all():
