@@ -279,3 +279,10 @@ def test_discrete_sweep_scores_all_starts_of_an_axis_in_one_call_and_moves_each_
     np.testing.assert_allclose(best[:, :2], targets)
     np.testing.assert_allclose(values, 0.0, atol=1e-12)
     assert len(calls) == 1 + 2  # the starts, then one call per discrete axis
+
+
+def test_unique_rows_keeps_each_points_best_score_and_treats_signed_zeros_as_one():
+    U = np.array([[0.0, 0.5], [-0.0, 0.5], [0.25, 0.5], [0.0, 0.5 + 1e-14]])
+    rows, vals = optimize._unique_rows(U, np.array([1.0, 3.0, 2.0, 0.5]))
+    np.testing.assert_array_equal(vals, [3.0, 2.0])  # best first; -0.0, 0.0 and a 1e-14 nudge are one point
+    assert rows.shape == (2, 2) and rows[1, 0] == 0.25

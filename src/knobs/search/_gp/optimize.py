@@ -90,7 +90,11 @@ def discrete_sweep(score: Score, canonical: Canonical, U: np.ndarray,
 def _unique_rows(U: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-vals, kind="stable")
     U, vals = U[order], vals[order]
-    _, first = np.unique(np.round(U, 12), axis=0, return_index=True)
+    # NOTE: rows compared as raw bytes (one void item per row): the same first occurrences as
+    # np.unique(axis=0), at half its cost; adding 0.0 turns -0.0 into 0.0 so their bytes agree.
+    rows = np.ascontiguousarray(np.round(U, 12)) + 0.0
+    _, first = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                         return_index=True)
     keep = np.sort(first)
     return U[keep], vals[keep]
 
