@@ -112,3 +112,19 @@ def test_the_report_shows_both_knobs_of_a_batch_step():
     page = autopilot_section(summary)
     assert "batch_size 1 → 64, lr 0.05 → 0.4<br><small>a larger &lt;batch&gt;</small>" in page
     assert "batch_size = 64, lr = 0.4" in page
+
+
+def test_a_too_high_lr_on_a_batch_far_below_the_noise_scale_also_gets_the_batch_it_suggests():
+    """Issue 18, item 7: a batch of 1 under SGD at lr 0.05 is diagnosed lr_too_high (the 1/10 run is
+    better, the noisy loss folded into it); after the measured 1/10 step, the batch the noise scale
+    asks for, at the same LR (the square-root rule would raise a rate just found too high)."""
+    geometry = {"batch_size": 1, "b_simple": 42.0, "noisy_batch": True, "lr": 0.05}
+    high = finding("lr_too_high", "warning", "1/10 did better", {"lr": 0.05, "geometry": geometry})
+    changes = _plan([high], {"optimizer": "sgd", "lr": 0.05, "batch_size": 1})
+    assert [c.after for c in changes][:3] == [{"lr": pytest.approx(0.005)}, {"batch_size": 32},
+                                              {"lr": pytest.approx(0.0166667)}]
+    assert "noise" in changes[1].reason
+    quiet = finding("lr_too_high", "warning", "1/10 did better", {"lr": 0.05, "geometry": {**geometry, "noisy_batch": False}})
+    assert "batch_size" not in [c.knob for c in _plan([quiet], {"optimizer": "sgd", "lr": 0.05, "batch_size": 1})]
+    assert again("lr_too_high", "batch_size", Setting({"lr": 0.05, "batch_size": 32}, DEFAULTS, n_train=1000,
+                                                      evidence={"lr_too_high": {"geometry": geometry}})) is None

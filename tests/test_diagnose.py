@@ -9,6 +9,7 @@ import copy
 import functools
 import io
 import json
+import math
 import subprocess
 import sys
 
@@ -31,7 +32,8 @@ from knobs.diagnose._finding import finding
 from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._layers import activation_findings, gradient_findings
-from knobs.diagnose._training import fit_findings, geometry, noisy_findings, probe_factors, score_se
+from knobs.diagnose._training import (fit_findings, further_probe, geometry, noisy_findings, probe_factors, probe_key,
+                                     score_se, update_scale)
 from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError, DataError
 
@@ -571,3 +573,92 @@ def test_counts_below_one_are_usage_errors(args, capsys):
     words = " ".join(err.replace("│", " ").split())  # rich's error box wraps lines
     assert f"Invalid value for '{args[-2]}'" in words and "greater than or equal to 1" in words
     assert "Traceback" not in err
+
+
+# ---- issue 18's faults from outside: the rules they asked for -------------------------------------
+
+def test_sgd_given_as_a_torch_class_or_a_partial_is_sgd():
+    """humbatova_batch_size_1 passes ``Trainer(optimizer=torch.optim.SGD)``: the step geometry read
+    only knobs' names, so neither the stability edge nor the noise-scale step applied to it."""
+    assert effective_lr(torch.optim.SGD, 0.05) == pytest.approx(0.05)           # torch's momentum is 0
+    assert stability_edge(torch.optim.SGD, 0.1)["edge"] == pytest.approx(20.0)
+    heavy = functools.partial(torch.optim.SGD, momentum=0.9)
+    assert effective_lr(heavy, 0.1) == pytest.approx(1.0)
+    assert effective_lr(heavy, 0.1, {"momentum": 0.5}) == pytest.approx(0.2)    # call options win, as in torch
+    assert stability_edge(functools.partial(torch.optim.SGD, momentum=0.9, nesterov=True), 0.1)["edge"] == \
+        pytest.approx(3.8 / (0.1 * 2.8))
+    assert effective_lr(torch.optim.Adam, 0.1) is None and stability_edge(torch.optim.AdamW, 0.1) is None
+    ev = geo_evidence()
+    ev["settings"]["optimizer"] = "<class 'torch.optim.sgd.SGD'>"             # the settings' plain text
+    assert not geometry(ev)["noise_dominated"]
+    ev["curvature"]["lr_eff"] = 0.05                                            # read from the optimizer itself
+    assert geometry(ev)["noise_dominated"]
+
+
+def batch_of_one(val, lower=None):
+    """SGD at batch 1, lr 0.05, measured as in humbatova_batch_size_1: B_simple 52, ε_max 7.2, so
+    ε_opt(1) = 0.136 lies above the lr and the step rule alone does not call the steps noisy."""
+    ev = geo_evidence(lr=0.05, batch=1, b_simple=52.0, eps_max=7.2)
+    ev["run"] = evidence(train=[0.49, 0.42, 0.15, 0.06], val=val, accuracy=[0.90, 0.91, 0.94, 0.96])["run"]
+    return {**ev, "probes": {"lower": lower} if lower else {}}
+
+
+def test_a_batch_far_below_the_noise_scale_whose_validation_loss_jumps_is_noisy():
+    jumpy = [0.659, 0.726, 0.217, 0.660]                     # +0.443 in epoch 4: 19% of ln 10
+    assert not geometry(batch_of_one(jumpy))["noise_dominated"] and geometry(batch_of_one(jumpy))["noisy_batch"]
+    assert probe_factors(batch_of_one(jumpy)) == [pytest.approx(0.1)]
+    calm = {"lr": 0.005, "diverged": None, "final_train_loss": 0.13, "final_val_loss": 0.165}
+    found = noisy_findings(batch_of_one(jumpy, calm))
+    assert codes(found) == ["noisy_loss"]
+    assert "about 52 rows" in found[0].message and "jumped by 0.443" in found[0].message
+    assert "learning rate of at most" not in found[0].message  # ε_opt's 0.14 is above the lr: no advice
+    no_better = {**calm, "final_val_loss": 0.4}               # the calmer rate is not twice as good
+    assert noisy_findings(batch_of_one(jumpy, no_better)) == []
+    smooth = [0.659, 0.5, 0.3, 0.2]                            # no jump: no probe, no finding
+    assert probe_factors(batch_of_one(smooth)) == [] and noisy_findings(batch_of_one(smooth, calm)) == []
+    wide = batch_of_one(jumpy, calm)
+    wide["settings"]["batch_size"] = 8                         # 8 x 10 > 52: not noise-dominated
+    assert noisy_findings(wide) == []
+
+
+def unchanged_weight(ratio=6.4e-6, higher=1.079, much=None):
+    """dd_unchanged_weight: Adam at lr 1e-6 on wine; the loss sits at ln 3 at 1e-6 and at 1e-5."""
+    ev = evidence(train=[1.0842] * 9, val=[1.0836] * 9, accuracy=[0.4] * 9, train_score=0.4, val_score=0.4,
+                  ref=1.0, first_loss=1.11, chance=math.log(3),
+                  probes=[{**probe(s), "params": {"a.weight": {"update_ratio": ratio}, "b.weight": {"update_ratio": ratio},
+                                                  "a.bias": {"update_ratio": 1e9}}} for s in (1, 2, 3)])
+    ev["settings"] = {"lr": 1e-6, "batch_size": 32, "optimizer": "adam"}
+    ev["probes"] = {"lower": {"lr": 1e-7, "diverged": None, "final_train_loss": 1.0842, "train_score": 0.4},
+                    "higher": {"lr": 1e-5, "diverged": None, "final_train_loss": higher, "train_score": 0.4}}
+    if much is not None:
+        ev["probes"]["much_higher"] = {"lr": 1e-4, "diverged": None, "final_train_loss": much, "train_score": 0.44}
+    return ev
+
+
+def test_steps_far_too_short_for_one_factor_of_ten_ask_for_the_100x_run():
+    assert update_scale(unchanged_weight()) == pytest.approx(6.4e-6)   # weight matrices only, not the biases
+    assert further_probe(unchanged_weight()) == 100 and probe_key(100) == "much_higher"
+    assert further_probe(unchanged_weight(ratio=2e-5)) is None         # 10x would reach 2e-4: it was enough
+    assert further_probe(unchanged_weight(higher=0.6)) is None         # the 10x run learned: it is the evidence
+    assert codes(fit_findings(unchanged_weight())) == ["underfitting"]   # without the 100x run: the old miss
+    found = fit_findings(unchanged_weight(much=1.035))
+    assert codes(found) == ["lr_too_low"]
+    assert "at lr 1e-05 ends at 1.079, and at lr 0.0001 ends at 1.035" in found[0].message
+    assert "6.4e-06 of their norm" in found[0].message and "about 156x short" in found[0].message
+    assert codes(fit_findings(unchanged_weight(much=1.09))) == ["underfitting"]   # 100x did no better
+
+
+def test_underfitting_is_only_worth_knowing_when_the_same_model_fits_at_another_rate():
+    """umlaut_softmax_before_ce: the run scores 0.924 on its training rows against a 0.98 reference,
+    the same CNN at 10x the lr 0.995: it has the capacity, "more capacity" would be the wrong fix (the
+    tiny-subset check names the wiring). A linear model on circles fits at no rate: warning kept."""
+    slow = evidence(train=[2.29 - 0.01 * i for i in range(9)], train_score=0.5)
+    fits = {"higher": {"lr": 0.1, "diverged": None, "final_train_loss": 2.15, "train_score": 0.99}}
+    found = fit_findings({**slow, "probes": fits})
+    assert [(f.code, f.severity) for f in found] == [("underfitting", "info")]
+    assert "at lr 0.1 scores 0.990" in found[0].message and found[0].evidence["capacity_shown_by"]["lr"] == 0.1
+    linear = {"higher": {"lr": 0.1, "diverged": None, "final_train_loss": 2.15, "train_score": 0.55},
+              "lower": {"lr": 0.001, "diverged": None, "final_train_loss": 2.25, "train_score": 0.5}}
+    assert [(f.code, f.severity) for f in fit_findings({**slow, "probes": linear})] == [("underfitting", "warning")]
+    blew = {"higher": {"lr": 0.1, "diverged": {"step": 3}, "final_train_loss": None, "train_score": None}}
+    assert [(f.code, f.severity) for f in fit_findings({**slow, "probes": blew})] == [("underfitting", "warning")]

@@ -21,6 +21,7 @@ torch.set_num_threads(1)
 # MNIST, batch size 1) run in the bench.
 FAST = ["at_exploding_sgd", "at_slow_convergence", "dd_invalid_loss_raw_features", "humbatova_unbalanced_data",
         "humbatova_missing_normalisation", "deepfd_59282996_few_epochs", "humbatova_zero_init",
+        "dd_unchanged_weight", "humbatova_batch_size_1",
         "fixed_normalized_features", "fixed_oscillating_adam", "fixed_wine_standardized"]
 
 

@@ -27,8 +27,10 @@ Example (a quadratic ½ xᵀ diag(1, 4, 9) x, whose top eigenvalue is 9):
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -84,9 +86,19 @@ def _normalized(vectors: list[torch.Tensor]) -> list[torch.Tensor]:
     return [t / total for t in vectors]
 
 
-def _sgd_momentum(optimizer: str, options: dict | None) -> tuple[float, float, bool] | None:
-    """(momentum β, dampening, Nesterov) of an SGD-family optimizer; None for any other."""
-    options = options or {}
+def _sgd_momentum(optimizer: Any, options: dict | None) -> tuple[float, float, bool] | None:
+    """(momentum β, dampening, Nesterov) of an SGD-family optimizer — a knobs name, ``torch.optim.SGD``
+    (or a subclass) or a ``functools.partial`` of it, as ``Trainer`` takes them; None for any other.
+
+    NOTE: a user who writes ``Trainer(optimizer=torch.optim.SGD)`` trains plain SGD (torch's default
+    momentum is 0); the options given at the call override a partial's, as in ``build_optimizer``.
+    """
+    options = dict(options or {})
+    while isinstance(optimizer, functools.partial):
+        options = {**optimizer.keywords, **options}
+        optimizer = optimizer.func
+    if inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.SGD):
+        optimizer = "sgd"
     name = optimizer.lower() if isinstance(optimizer, str) else None
     if name not in ("sgd", "momentum", "nesterov"):
         return None
@@ -94,7 +106,7 @@ def _sgd_momentum(optimizer: str, options: dict | None) -> tuple[float, float, b
     return beta, float(options.get("dampening", 0.0)), bool(options.get("nesterov")) or name == "nesterov"
 
 
-def stability_edge(optimizer: str, lr: float, options: dict | None = None) -> dict | None:
+def stability_edge(optimizer: Any, lr: float, options: dict | None = None) -> dict | None:
     """``{"edge", "rule"}``: the sharpness above which SGD (with or without momentum) at ``lr`` is
     unstable on a quadratic; None for the other optimizers."""
     sgd = _sgd_momentum(optimizer, options)
@@ -109,7 +121,7 @@ def stability_edge(optimizer: str, lr: float, options: dict | None = None) -> di
             "rule": "2 / lr" if beta == 0 else f"(2 + 2β) / lr with momentum β = {beta:g}"}
 
 
-def effective_lr(optimizer: str, lr: float, options: dict | None = None) -> float | None:
+def effective_lr(optimizer: Any, lr: float, options: dict | None = None) -> float | None:
     """The step SGD takes per unit of a steady gradient: ``lr (1 − dampening) / (1 − β)`` with
     momentum β (heavy ball and Nesterov alike); None for the other optimizers, whose step is not
     a multiple of the gradient."""

@@ -26,7 +26,7 @@ from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._report import Report
 from knobs.diagnose._layers import activation_findings, gradient_findings
 from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_epoch
-from knobs.diagnose._training import fit_findings, noisy_findings, probe_factors
+from knobs.diagnose._training import fit_findings, further_probe, noisy_findings, probe_factors, probe_key
 from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError
 
@@ -123,7 +123,9 @@ def _training_evidence(model: nn.Module, train, val, s: Settings, chance_loss: f
           "reference": reference(train[:2], val, s), **gradient_geometry(model, train, s),
           "affine": affine(model, train[0])}
     for factor in probe_factors(ev):
-        ev["probes"]["lower" if factor < 1 else "higher"] = lr_probe(model, train, val, s, factor)
+        ev["probes"][probe_key(factor)] = lr_probe(model, train, val, s, factor)
+    if (factor := further_probe(ev)) is not None:  # the 10x run learned nothing either
+        ev["probes"][probe_key(factor)] = lr_probe(model, train, val, s, factor)
     return ev
 
 

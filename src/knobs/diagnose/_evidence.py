@@ -22,7 +22,7 @@ from torch import nn
 
 from knobs.checks import CheckResult, check_initial_loss, gradient_check, overfit_tiny
 from knobs.checks._gradients import LOSSES
-from knobs.diagnose._curvature import stability_edge, top_eigenvalue
+from knobs.diagnose._curvature import effective_lr, stability_edge, top_eigenvalue
 from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
 from knobs.diagnose._spectral import layer_spectra
@@ -193,8 +193,11 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
         except RuntimeError as error:  # NOTE: a custom autograd.Function without a double backward
             return {"noise": None, "curvature": {"eigenvalue": None, "error": str(error).splitlines()[0]}}
     edge = stability_edge(s.optimizer, s.lr, s.optimizer_options)
+    # NOTE: read from the optimizer itself (a name, a torch class or a partial): the settings' plain
+    # form keeps only its text
     out["curvature"] = {**top, "rows": len(rows), "edge": None if edge is None else edge["edge"],
-                        "edge_rule": None if edge is None else edge["rule"]}
+                        "edge_rule": None if edge is None else edge["rule"],
+                        "lr_eff": effective_lr(s.optimizer, s.lr, s.optimizer_options)}
     return out
 
 

@@ -7,8 +7,8 @@ Glossary of the evidence dict ``ev`` (built by ``knobs.diagnose._evidence``):
 - ``ev["task"]``; ``ev["run"]``: ``records`` (the Trainer's epochs), ``diverged`` (None or
   ``{epoch, step, lr}``), ``final_train_loss``, ``train_score`` and ``val_score`` of the final model
   (accuracy, or R² for regression), ``step_losses`` and ``watch`` (``Watch.to_dict()``).
-- ``ev["probes"]``: ``{"lower" | "higher": lr_probe(...)}``, the same training at 1/10 or 10x the LR
-  (``final_train_loss``, ``final_val_loss``, ``diverged``).
+- ``ev["probes"]``: ``{"lower" | "higher" | "much_higher": lr_probe(...)}``, the same training at 1/10,
+  10x or 100x the LR (``final_train_loss``, ``final_val_loss``, ``diverged``, ``train_score``).
 - ``ev["reference"]``: the scikit-learn reference, ``score`` its best validation score.
 - ``ev["n_val"]``: validation rows (the standard error of a validation score).
 - ``ev["chance_loss"]``: the loss of an uninformed model, ln C (classification) or Var(y)
@@ -25,13 +25,15 @@ the zoo in tests/zoo.py.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from knobs.diagnose._curvature import effective_lr
 from knobs.diagnose._finding import Finding, finding
 from knobs.watch import DIVERGE_FACTOR
 
-__all__ = ["fit_findings", "geometry", "noisy_findings", "probe_factors", "score_se", "symptoms", "val_scores"]
+__all__ = ["fit_findings", "further_probe", "geometry", "noisy_findings", "probe_factors", "probe_key", "score_se",
+           "symptoms", "update_scale", "val_scores"]
 
 # NOTE: AUTOTRAINER's oscillation rule (the validation accuracy swings by 0.03 or more in more
 # than 20% of the epochs), put on the validation loss in units of the chance loss: for regression
@@ -71,6 +73,10 @@ NO_LEARNING = 0.9
 # rates are searched). Between B_simple/10 and B_simple, steps lose at most half their progress
 # to noise, the trade of time for data that any batch below the critical one makes.
 NOISE_FACTOR = 10.0
+# NOTE: CS231n's rule of thumb for the ratio of an update's norm to its weights' norm: about 1e-3
+# per step is healthy. A run whose median ratio is below 1e-3 / LR_FACTOR² would still step more
+# than LR_FACTOR times too short at 10x its LR: one factor of 10 cannot reach the healthy range.
+HEALTHY_UPDATE_RATIO = 1e-3
 
 
 def score_se(score: float, n: int, task: str) -> float:
@@ -146,13 +152,15 @@ def geometry(ev: dict) -> dict[str, Any]:
     - ``lr_eff``: the step per unit of steady gradient, ``lr (1 − dampening) / (1 − momentum)``
       (None for adaptive optimizers, to which the rest does not apply);
     - ``eps_opt``: the best step for this batch, ``ε_max / (1 + B_simple / B)``;
-    - ``noise_dominated``: the batch is ``NOISE_FACTOR`` times below the noise scale (a step's
-      gradient is at least 10 parts noise to 1 of signal) and the step above ``eps_opt``, where a
-      smaller step would make more progress;
+    - ``noisy_batch``: the batch is ``NOISE_FACTOR`` times below the noise scale (a step's gradient
+      is at least 10 parts noise to 1 of signal), whatever the optimizer;
+    - ``noise_dominated``: a noisy batch and the step above ``eps_opt``, where a smaller step would
+      make more progress;
     - ``beyond_edge``: the sharpness exceeds the stability edge (2 / lr for plain SGD).
     """
     s, noise, curv = ev["settings"], ev.get("noise") or {}, ev.get("curvature") or {}
-    lr_eff = effective_lr(s.get("optimizer", "sgd"), s["lr"], s.get("optimizer_options"))
+    lr_eff = curv["lr_eff"] if "lr_eff" in curv else effective_lr(s.get("optimizer", "sgd"), s["lr"],
+                                                                    s.get("optimizer_options"))
     batch, b_simple, eps_max = s["batch_size"], noise.get("b_simple"), noise.get("eps_max")
     known = lr_eff is not None and noise.get("resolved") and b_simple and eps_max
     eps_opt = eps_max / (1 + b_simple / batch) if known else None
@@ -160,6 +168,7 @@ def geometry(ev: dict) -> dict[str, Any]:
     return {"lr": s["lr"], "lr_eff": lr_eff, "batch_size": batch, "b_simple": b_simple,
             "b_simple_resolved": noise.get("resolved"), "eps_max": eps_max, "eps_opt": eps_opt,
             "sharpness": sharp, "edge": edge, "edge_rule": curv.get("edge_rule"),
+            "noisy_batch": bool(b_simple and batch * NOISE_FACTOR <= b_simple),
             "noise_dominated": bool(eps_opt and batch * NOISE_FACTOR <= b_simple and lr_eff > eps_opt),
             "beyond_edge": bool(lr_eff is not None and sharp and edge and sharp > edge),
             "far_below_optimum": bool(eps_opt and lr_eff * LR_FACTOR < eps_opt)}
@@ -172,23 +181,53 @@ def _no_learning(ev: dict) -> bool:
 
 def probe_factors(ev: dict) -> list[float]:
     """The LR factors worth trying: 1/10 after an unstable run, or when the curvature or the noise
-    scale at initialization say the step is too large (before the run shows it); both 1/10 and
-    10 when the run fit too little (a rate far too high can also stall quietly, e.g. by killing
-    every ReLU)."""
+    scale at initialization say the step is too large (before the run shows it), or when a batch
+    far below the noise scale goes with a validation loss that jumped; both 1/10 and 10 when the
+    run fit too little (a rate far too high can also stall quietly, e.g. by killing every ReLU)."""
     sym, geo = symptoms(ev), geometry(ev)
     if unstable(sym):
         return [1 / LR_FACTOR]
     if sym["underfit"]:
         return [1 / LR_FACTOR, LR_FACTOR]
-    return [1 / LR_FACTOR] if geo["beyond_edge"] or geo["noise_dominated"] else []
+    noisy = geo["noisy_batch"] and _swings(ev) > 0
+    return [1 / LR_FACTOR] if geo["beyond_edge"] or geo["noise_dominated"] or noisy else []
+
+
+def probe_key(factor: float) -> str:
+    """Where ``ev["probes"]`` keeps the run at ``factor`` × the LR."""
+    return "lower" if factor < 1 else "higher" if factor <= LR_FACTOR else "much_higher"
+
+
+def update_scale(ev: dict) -> float | None:
+    """The median update/weight ratio of the watched run's weight matrices (tensors of 2 or more
+    dimensions: a bias starting at zero reads huge) over its probed steps; None when none was read."""
+    watch = ev["run"].get("watch") or {}
+    shapes = watch.get("shapes") or {}
+    ratios = [stats["update_ratio"] for probe in watch.get("probes") or () for name, stats in probe["params"].items()
+              if len(shapes.get(name) or ()) >= 2 and stats.get("update_ratio") is not None]
+    return statistics.median(ratios) if ratios else None
+
+
+def further_probe(ev: dict) -> float | None:
+    """100x the LR, when the run and its 10x run both learned nothing and the steps are so short
+    (update/weight ratio at most ``HEALTHY_UPDATE_RATIO / LR_FACTOR²``) that one factor of 10
+    could not reach the healthy range (Adam at 1e-6: its steps are about lr whatever the gradient).
+    None otherwise."""
+    higher, ratio = ev["probes"].get("higher"), update_scale(ev)
+    if not (higher and higher["diverged"] is None and higher["final_train_loss"] is not None and _no_learning(ev)
+            and higher["final_train_loss"] >= NO_LEARNING * ev["chance_loss"]):
+        return None
+    return LR_FACTOR ** 2 if ratio is not None and ratio <= HEALTHY_UPDATE_RATIO / LR_FACTOR ** 2 else None
 
 
 # ---- the loss curve ----------------------------------------------------------------------------
 
 def noisy_findings(ev: dict) -> list[Finding]:
     """noisy_loss: the validation score oscillates (AUTOTRAINER's rule), or the noise scale says
-    the SGD steps are dominated by noise and the same training at 1/10 the LR ends with at most
-    half the validation loss. Either way the message gives the batch size the noise scale asks for."""
+    the steps are dominated by noise — the SGD step is above the best one for the batch's noise,
+    or the batch is far below the noise scale and the validation loss jumped — and the same
+    training at 1/10 the LR ends with at most half the validation loss. Either way the message
+    gives the batch size the noise scale asks for."""
     geo = geometry(ev)
     common = {"val_losses": _val_losses(ev), "step_loss_noise": ev["run"]["watch"]["curve"]["steps"]["noise"],
               "batch_size": ev["settings"]["batch_size"], "geometry": geo}
@@ -199,16 +238,26 @@ def noisy_findings(ev: dict) -> list[Finding]:
                         f"loss {unit:.3g}) in {swings} of {epochs} epochs" + _batch_advice(geo),
                         {"swings": swings, "epochs": epochs, "swing": SWING * unit, "chance_loss": unit, **common})]
     lower, mine = ev["probes"].get("lower"), _val_losses(ev)
-    if not (geo["noise_dominated"] and lower and lower["diverged"] is None and lower.get("final_val_loss")
-            and mine and lower["final_val_loss"] * BETTER <= mine[-1]):
+    jumped = geo["noisy_batch"] and _swings(ev) > 0
+    if not ((geo["noise_dominated"] or jumped) and lower and lower["diverged"] is None
+            and lower.get("final_val_loss") and mine and lower["final_val_loss"] * BETTER <= mine[-1]):
         return []
+    why = (f"the step {geo['lr_eff']:.3g} is above the best one for this noise, ε_max / (1 + B_simple / B) = "
+           f"{geo['eps_opt']:.3g}" if geo["noise_dominated"] else _jump(ev))
     return [finding("noisy_loss", "warning",
-                    f"at batch size {geo['batch_size']} and lr {ev['settings']['lr']:g} the SGD steps are mostly "
-                    f"noise: a batch's gradient carries {_signal(geo):.0%} signal, and the step "
-                    f"{geo['lr_eff']:.3g} is above the best one for this noise, ε_max / (1 + B_simple / B) = "
-                    f"{geo['eps_opt']:.3g}; the same training at lr {lower['lr']:g} ends with validation loss "
-                    f"{lower['final_val_loss']:.4g} instead of {mine[-1]:.4g}" + _batch_advice(geo),
-                    {"lr_div10": lower, **common})]
+                    f"at batch size {geo['batch_size']} and lr {ev['settings']['lr']:g} the steps are mostly "
+                    f"noise: a batch's gradient carries {_signal(geo):.0%} signal, and {why}; the same training "
+                    f"at lr {lower['lr']:g} ends with validation loss {lower['final_val_loss']:.4g} instead of "
+                    f"{mine[-1]:.4g}" + _batch_advice(geo),
+                    {"lr_div10": lower, "swings": _swings(ev), **common})]
+
+
+def _jump(ev: dict) -> str:
+    """The largest epoch-to-epoch rise of the validation loss, in the run's own numbers."""
+    losses, unit = _val_losses(ev), ev["chance_loss"]
+    rise, epoch = max((b - a, i + 2) for i, (a, b) in enumerate(zip(losses, losses[1:])))
+    return (f"the validation loss jumped by {rise:.3g} ({rise / unit:.0%} of the chance loss {unit:.3g}) in epoch "
+            f"{epoch}, ending at {losses[-1]:.4g} after a best of {min(losses):.4g}")
 
 
 def _signal(geo: dict) -> float:
@@ -224,8 +273,10 @@ def _batch_advice(geo: dict) -> str:
     bound = "" if geo["b_simple_resolved"] else "more than "
     advice = (f"; the gradient noise scale B_simple = tr(Σ)/|G|² is {bound}{b_simple:.0f} rows at initialization "
               f"(McCandlish et al. 2018): use a batch of about {b_simple:.0f} rows")
-    if geo["eps_opt"]:
-        lr = geo["eps_opt"] * geo["lr"] / geo["lr_eff"]  # the step ε_opt in the optimizer's own lr
+    lr = geo["eps_opt"] * geo["lr"] / geo["lr_eff"] if geo["eps_opt"] else None  # ε_opt in the optimizer's lr
+    # NOTE: ε_opt comes from the curvature at initialization, which training sharpens (Cohen et al.
+    # 2021): a bound above the lr in use says nothing, and is not given as advice.
+    if lr is not None and lr < geo["lr"]:
         advice += f", or at batch size {geo['batch_size']} a learning rate of at most {lr:.2g}"
     return advice
 
@@ -237,14 +288,31 @@ def fit_findings(ev: dict) -> list[Finding]:
     found = _linear_findings(ev) + _lr_findings(ev, sym)
     if sym["underfit"] and not found:
         run = ev["run"]
-        higher = ev["probes"].get("higher")
-        found.append(finding("underfitting", "warning",
+        higher, fitted = ev["probes"].get("higher"), _capacity_shown(ev, sym)
+        # NOTE: underfitting's fix is more capacity; when the same model at another LR fits its
+        # training rows as well as the reference predicts unseen ones, it has the capacity, and
+        # what holds this run back is its training (a softmax before the cross-entropy flattens
+        # the gradients: the tiny-subset check names the wiring). Then it is only worth knowing.
+        shown = "" if fitted is None else (
+            f"; the same model trained at lr {fitted['lr']:g} scores {fitted['train_score']:.3f} on its training "
+            f"rows: it has the capacity, and the training setup, not the model's size, holds this run back")
+        found.append(finding("underfitting", "info" if fitted else "warning",
                              f"the final model scores {run['train_score']:.3f} on its own training rows; "
                              f"a {ev['reference']['best']} model scores {sym['reference_score']:.3f} on "
-                             f"validation rows", {"train_score": run["train_score"], "val_score": run["val_score"],
-                                                  "reference": ev["reference"], "margin": sym["underfit_margin"],
-                                                  "lr_x10": higher}))
+                             f"validation rows" + shown,
+                             {"train_score": run["train_score"], "val_score": run["val_score"],
+                              "reference": ev["reference"], "margin": sym["underfit_margin"], "lr_x10": higher,
+                              "capacity_shown_by": fitted}))
     return found + _overfitting(ev)
+
+
+def _capacity_shown(ev: dict, sym: dict) -> dict | None:
+    """The LR probe (same model, same data) whose final model clears the underfitting bar on its
+    training rows, the best one; None when none does."""
+    bar = sym["reference_score"] - sym["underfit_margin"]
+    fits = [p for p in ev["probes"].values() if p["diverged"] is None and p.get("train_score") is not None
+            and p["train_score"] >= bar]
+    return max(fits, key=lambda p: p["train_score"], default=None)
 
 
 def _linear_findings(ev: dict) -> list[Finding]:
@@ -259,9 +327,11 @@ def _linear_findings(ev: dict) -> list[Finding]:
 
 
 def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
-    """The clearly better of the 1/10 and 10x runs, if either is; its direction names the code. A run
-    that learned nothing (training loss still near the chance loss) at a step 10x below the best one
-    the noise scale allows is too slow as soon as the 10x run gets further at all."""
+    """The clearly better of the 1/10, 10x and 100x runs, if any is; its direction names the code. A
+    run that learned nothing (training loss still near the chance loss) at a step 10x below the best
+    one the noise scale allows is too slow as soon as the 10x run gets further at all; one whose 10x
+    run learned nothing either (``further_probe``: the steps were far too short for one factor of
+    10) is too slow when the 100x run learned something."""
     run, lr, first, geo = ev["run"], ev["settings"]["lr"], sym["first_loss"], geometry(ev)
     better = [(key, probe) for key, probe in ev["probes"].items() if _better(probe, run, first)
               or (key == "lower" and unstable(sym) and _better_held_out(probe, ev))]
@@ -269,6 +339,10 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
     if not better and higher and _no_learning(ev) and geo["far_below_optimum"] and higher["diverged"] is None \
             and higher["final_train_loss"] is not None and higher["final_train_loss"] < run["final_train_loss"]:
         better = [("higher", higher)]
+    much = ev["probes"].get("much_higher")  # run only after this run and the 10x one learned nothing
+    if not better and much and much["diverged"] is None and much["final_train_loss"] is not None \
+            and much["final_train_loss"] < NO_LEARNING * ev["chance_loss"]:
+        better = [("much_higher", much)]
     if not better:
         return []
     key, probe = min(better, key=lambda kp: kp[1]["final_train_loss"])
@@ -280,13 +354,25 @@ def _lr_findings(ev: dict, sym: dict) -> list[Finding]:
                         f"loss {probe['final_train_loss']:.4g}" + _vs(run) + _held_out(probe, ev) + _edge(geo, lr),
                         {"lr": lr, "symptoms": sym, "lr_div10": probe, "lr_x10": ev["probes"].get("higher"),
                          "geometry": geo})]
+    tried = (f" at lr {higher['lr']:g} ends at {higher['final_train_loss']:.4g}, and"
+             if key == "much_higher" and higher and higher["final_train_loss"] is not None else "")
     return [finding("lr_too_low", "warning",
                     f"at lr {lr:g} the training loss ends at {run['final_train_loss']:.4g}"
                     + (f" ({run['final_train_loss'] / ev['chance_loss']:.0%} of the chance loss)" if _no_learning(ev)
-                       else "") + f"; the same training at lr {probe['lr']:g} ends at {probe['final_train_loss']:.4g}"
-                    + _optimum(geo),
-                    {"lr": lr, "symptoms": sym, "lr_x10": probe, "lr_div10": ev["probes"].get("lower"),
-                     "geometry": geo})]
+                       else "") + f"; the same training{tried} at lr {probe['lr']:g} ends at "
+                    f"{probe['final_train_loss']:.4g}" + _optimum(geo) + _short_steps(ev, key),
+                    {"lr": lr, "symptoms": sym, "lr_x10": higher, "lr_x100": ev["probes"].get("much_higher"),
+                     "lr_div10": ev["probes"].get("lower"), "update_ratio": update_scale(ev), "geometry": geo})]
+
+
+def _short_steps(ev: dict, key: str) -> str:
+    """What the update/weight ratio says, when the 100x run was what it took."""
+    ratio = update_scale(ev)
+    if key != "much_higher" or not ratio:
+        return ""
+    return (f"; a step moves the weight matrices by {ratio:.2g} of their norm (median update/weight ratio), "
+            f"about {HEALTHY_UPDATE_RATIO / ratio:.0f}x short of the {HEALTHY_UPDATE_RATIO:g} of a healthy run "
+            f"(CS231n): raise the lr about {LR_FACTOR ** 2:g}x")
 
 
 def _held_out(probe: dict, ev: dict) -> str:

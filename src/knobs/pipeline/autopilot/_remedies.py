@@ -185,12 +185,8 @@ def _noise_batch(value: Any, setting: Setting) -> Any:
     is the one that keeps the dynamics (Malladi et al. 2022: each step is divided by the gradient's
     own noise), so the same middle is the LR unchanged.
     """
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        return None
-    target = suggested_batch(setting.geometry("noisy_loss").get("b_simple")) or 2 * value
-    if setting.n_train is not None:
-        target = min(target, setting.n_train)
-    if target <= value:
+    target = _larger_batch(value, setting, "noisy_loss")
+    if target is None:
         return None
     lr = setting.value("lr")
     if not setting.sgd or not isinstance(lr, (int, float)) or lr <= 0:
@@ -201,6 +197,31 @@ def _noise_batch(value: Any, setting: Setting) -> Any:
         scaled = min(scaled, max(lr, edge))
     new_lr = float(f"{scaled:.6g}")
     return Several(batch_size=target, lr=new_lr) if new_lr != lr else target
+
+
+def _larger_batch(value: Any, setting: Setting, code: str) -> int | None:
+    """The batch the noise scale ``code``'s finding measured suggests (else twice the batch), within
+    the training rows; None when that is no larger than the batch now."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return None
+    target = suggested_batch(setting.geometry(code).get("b_simple")) or 2 * value
+    if setting.n_train is not None:
+        target = min(target, setting.n_train)
+    return target if target > value else None
+
+
+def _noisy_steps_batch(value: Any, setting: Setting) -> Any:
+    """For an LR too high whose batch is at least 10x below the measured noise scale (the diagnosis'
+    ``geometry["noisy_batch"]``: a step's gradient is 10 parts noise to 1 of signal): the batch the
+    noise scale suggests, the LR kept.
+
+    NOTE: the LR stays, whatever the optimizer: the diagnosis measured it too high, and a batch k
+    times larger at the same LR divides SGD's noise temperature lr/B by k (Smith & Le 2018), the
+    most a batch can do against the noise; the square-root rule of ``_noise_batch`` would raise it.
+    """
+    if not setting.geometry("lr_too_high").get("noisy_batch"):
+        return None
+    return _larger_batch(value, setting, "lr_too_high")
 
 
 def _edge_lr(geo: dict[str, Any], lr: float) -> float | None:
@@ -261,6 +282,8 @@ REMEDIES: dict[str, tuple[Remedy, ...]] = {
     "lr_too_high": (Remedy("lr", _under_edge("lr_too_high"), "just under the edge of stability of the measured "
                                                              "curvature λ (2/λ for plain SGD)"),
                     Remedy("lr", _times(0.1), "the same training at 1/10 the LR did much better"),
+                    Remedy("batch_size", _noisy_steps_batch, "the batch is 10x or more below the gradient noise "
+                                                             "scale: the batch it suggests, the LR kept"),
                     Remedy("lr", _times(1 / 3), "a smaller step down, in case 1/10 is too slow"),
                     Remedy("clip_grad_norm", _set(1.0, only_from=(None,)), "gradient clipping caps the bad steps")),
     "noisy_loss": (Remedy("batch_size", _noise_batch, "a larger batch averages out the gradient noise (the batch "

@@ -195,7 +195,7 @@ def _source_weights(path: str, family: str) -> Any:
 def _checkpoint_weights(checkpoint: dict, family: str, where: str) -> dict[str, torch.Tensor]:
     """A knobs checkpoint's weights, the frozen part it left out (``save_checkpoint(omit=...)``)
     filled from the pretrained weights that run started from, checked against the recorded hash."""
-    from knobs.models import build_model
+    from knobs.models import backbone
     from knobs.train._checkpoint import omitted_part
 
     omitted = checkpoint.get("omitted")
@@ -203,7 +203,9 @@ def _checkpoint_weights(checkpoint: dict, family: str, where: str) -> dict[str, 
         return checkpoint["model"]
     record = (checkpoint.get("extra") or {}).get("weights")
     weights = None if record is None else PretrainedWeights.of_record(record, where).for_build(family)
-    base = build_model(family, input_shape=None, n_classes=1, weights=weights).state_dict()
+    # NOTE: the backbone as its weights file makes it, read for its tensors — not a model of the run
+    # (those all come from pipeline.model.build_model)
+    base = backbone(family).build(1, weights).state_dict()
     return {**omitted_part(base, omitted, where), **checkpoint["model"]}
 
 
