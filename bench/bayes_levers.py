@@ -37,6 +37,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import math
+import re
 import sys
 import time
 import warnings
@@ -69,7 +70,7 @@ def parse_variant(text: str) -> dict[str, Any]:
     if text == "default":
         return {}
     out = {}
-    for part in text.split(","):
+    for part in re.split(r",(?=[A-Za-z_][\w.]*=)", text):  # commas inside JSON values stay
         key, _, raw = part.partition("=")
         try:
             out[key] = json.loads(raw)

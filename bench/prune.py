@@ -35,16 +35,17 @@ RESULTS = Path(__file__).resolve().parent / "results" / "prune.json"
 
 
 def one_arm(pruner: str, seed: int, trials: int, runs_dir: Path, source: dict | None = None,
-            label: str = "digits") -> dict:
+            label: str = "digits", final_test: bool = False) -> dict:
     """One ``knobs tune`` search with ``pruner`` on ``source`` (config keys; default: the built-in
-    digits): its epochs, best validation accuracy, trials kept and pruned, wall time."""
+    digits): its epochs, best validation accuracy, trials kept and pruned, wall time; with
+    ``final_test`` (``knobs run``) also the best trial's test accuracy (the vault opened once)."""
     cfg = load_config(None, {
         "name": f"{label}-{pruner}-{seed}", "runs_dir": str(runs_dir), "seed": seed, **(source or {}),
         "search.sampler": "random", "search.pruner": pruner, "search.n_trials": trials,
         "search.metric": "val_accuracy", "ensemble.enabled": False,
     })
     start = time.perf_counter()
-    result = run(cfg, display=Display(quiet=True), final_test=False)
+    result = run(cfg, display=Display(quiet=True), final_test=final_test)
     wall = time.perf_counter() - start
     study = Study.load(f"sqlite:///{result.path / 'study.db'}")
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -55,6 +56,7 @@ def one_arm(pruner: str, seed: int, trials: int, runs_dir: Path, source: dict | 
         "best_val_accuracy": max(t.value for t in complete),
         "complete": len(complete), "pruned": len(finished) - len(complete),
         "wall_s": round(wall, 1),
+        **({"test_accuracy": result.summary["test"]["accuracy"]} if final_test else {}),
     }
 
 

@@ -17,6 +17,13 @@ best is at least as good as the cold run's after all of its trials. Points: the 
 
 Run: ``nice -n 10 .venv/bin/python bench/warm_start.py [--seeds 3] [--trials 40]``; prints a table,
 writes bench/results/warm_start.json, and its last line is one JSON object.
+
+Variants of how long the source counts (measured, not kept; docs/benchmarks.md): ``--history drop10`` feeds
+the source only until the run has 10 finished trials of its own; ``--history shrink20`` multiplies the
+source's standardized losses by 1 - n/20 (n: the run's finished trials), dropping them at 20;
+``--history agree05`` from the run's 5th finished trial multiplies them by how well the source ranks the
+run's own trials (``agreement``), dropping them when it does not. With
+``--only-seeds 2 --related-only`` a variant runs the related arm of one seed, to set against the table.
 """
 
 from __future__ import annotations
@@ -55,6 +62,50 @@ def tune(runs_dir: Path, name: str, seed: int, trials: int, **keys) -> tuple[Pat
     return result.path, {"name": name, "path": path, "fed": len(study.warm_trials), "wall_s": round(wall, 1)}
 
 
+def history_variant(kind: str, horizon: int):
+    """``model_history`` with the source's trials dropped (``drop``) or shrunk towards the mean
+    (``shrink``) as the run's own finished trials reach ``horizon``, or (``agree``) from then on
+    weighted by how well they rank the run's own trials."""
+    from knobs.search import _history as H
+
+    plain = H.model_history
+
+    def history(trials, direction, space, needed):
+        own = [t for t in trials if t.attrs.get(H.WARM_START) is None]
+        n_own = sum(t.state.finished for t in own)
+        weight = max(0.0, 1.0 - n_own / horizon)
+        if len(own) == len(trials) or (kind == "drop" and n_own < horizon):
+            return plain(trials, direction, space, needed)
+        if kind == "agree":
+            weight = agreement(own, [t for t in trials if t.attrs.get(H.WARM_START) is not None],
+                               direction, space, needed) if n_own >= horizon else 1.0
+        if kind == "drop" or weight == 0.0:
+            return plain(own, direction, space, needed)
+        out = plain(trials, direction, space, needed)
+        k = len(H._study_history(own, direction, space, needed))  # the run's own come first
+        return out[:k] + [(config, weight * z) for config, z in out[k:]]
+    return history
+
+
+def agreement(own, source, direction, space, needed) -> float:
+    """How well the source ranks this run's own trials (RGPE's idea, Feurer et al. 2018, reduced to
+    nearest neighbours): Kendall's tau between each own trial's loss and the loss of the source trial
+    nearest to it in the unit cube; 0 when they disagree or are unrelated."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    from knobs.search import _history as H
+
+    mine = H._study_history(own, direction, space, needed)
+    theirs = H._study_history(source, direction, space, needed)
+    if len(mine) < 3 or not theirs:
+        return 1.0
+    u_theirs = space.to_unit_many([c for c, _ in theirs])
+    nearest = [theirs[int(np.argmin(((u_theirs - space.to_unit(c)) ** 2).sum(axis=1)))][1] for c, _ in mine]
+    tau = kendalltau([loss for _, loss in mine], nearest).statistic
+    return max(0.0, float(tau)) if tau == tau else 0.0
+
+
 def at(path: list, k: int) -> tuple[float, float]:
     return path[min(k, len(path)) - 1]
 
@@ -68,12 +119,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--history", choices=("drop10", "shrink20", "agree05"), help="a variant of how long the source counts")
+    parser.add_argument("--only-seeds", type=int, nargs="+", help="these seeds instead of 0 .. seeds-1")
+    parser.add_argument("--related-only", action="store_true", help="the related arm alone (no cold, no unrelated)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.history:
+        from knobs.search import _bayes
+        _bayes.model_history = history_variant(args.history[:-2], int(args.history[-2:]))
+    if args.related_only:
+        return related_only(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        for seed in range(args.seeds):
+        for seed in args.only_seeds or range(args.seeds):
             related, _ = tune(runs, f"source-related-{seed}", 100 + seed, args.trials, **{"data.rows": 600, "train.epochs": 10})
             unrelated, _ = tune(runs, f"source-unrelated-{seed}", 200 + seed, args.trials,
                                 **{"data.source": "breast_cancer", "train.epochs": args.epochs})
@@ -115,6 +174,22 @@ def main(argv: list[str] | None = None) -> dict:
     RESULTS.write_text(json.dumps({"headline": headline, "rows": rows}, indent=1))
     print(json.dumps(headline))
     return headline
+
+
+def related_only(args) -> dict:
+    """The related arm alone per seed: its best after 10 / 20 / all trials."""
+    out = {"bench": "warm_start --related-only", "history": args.history, "trials": args.trials}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.only_seeds or range(args.seeds):
+            related, _ = tune(Path(tmp), f"source-related-{seed}", 100 + seed, args.trials,
+                              **{"data.rows": 600, "train.epochs": 10})
+            _, row = tune(Path(tmp), f"related-{seed}", seed, args.trials,
+                          **{"train.epochs": args.epochs, "search.warm_start": str(related)})
+            out[f"seed {seed}"] = {"best_at_10_20_end": [round(at(row["path"], k)[0], 4) for k in (10, 20, args.trials)],
+                                   "path": [b[0] if b else None for b in row["path"]]}
+            print(f"seed {seed}: best at 10 / 20 / {args.trials}: {out[f'seed {seed}']['best_at_10_20_end']}", flush=True)
+    print(json.dumps({k: v for k, v in out.items()}))
+    return out
 
 
 if __name__ == "__main__":

@@ -486,6 +486,20 @@ def test_reading_a_run_pauses_the_garbage_collector_and_leaves_it_as_it_was(runs
     assert seen == [False, False]
 
 
+def test_the_views_are_computed_with_the_garbage_collector_paused(runs: Path, monkeypatch):
+    import gc
+
+    from knobs.dashboard import _app
+
+    seen = []
+    own, shared = _app.dashboard_views, _app.shared_views
+    monkeypatch.setattr(_app, "dashboard_views", lambda run, **k: (seen.append(("own", gc.isenabled())), own(run, **k))[1])
+    monkeypatch.setattr(_app, "shared_views", lambda record: (seen.append(("report", gc.isenabled())), shared(record))[1])
+    c = client(runs)
+    assert c.get("/api/runs/done/dashboard").status_code == 200 and c.get("/api/runs/done/views").status_code == 200
+    assert seen == [("own", False), ("report", False)] and gc.isenabled()
+
+
 def test_knobs_dashboard_passes_each_storage_url_to_the_server(runs: Path, monkeypatch):
     from typer.testing import CliRunner
 

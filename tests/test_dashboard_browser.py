@@ -139,3 +139,23 @@ def test_the_window_is_drawn_first_and_the_figures_below_it_after(page, server: 
     own = [drawn[k] for k in ("dash:history", "dash:curves", "dash:timeline")]
     assert own == sorted(own) and max(own) <= min(at for k, at in drawn.items() if not k.startswith("dash:"))
     assert page.locator("section.view .figure:not(.js-plotly-plot)").count() == 0  # every figure drawn at the end
+
+
+def test_the_page_asks_for_its_data_before_plotly_runs_and_downloads_plotly_once(page, server: Server):
+    # the page's script arriving after plotly.js (a busy server) used to let plotly run first
+    page.route("**/static/app.js", lambda route: (time.sleep(0.5), route.continue_()))
+    _open(page, server, "#/run/done")
+    marks = dict(page.evaluate("() => performance.getEntriesByType('mark').map(m => [m.name, m.startTime])"))
+    asked = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter(r => r.name.includes('/api/runs/done')).map(r => r.startTime)""")
+    plotly = page.evaluate("() => performance.getEntriesByType('resource').filter(r => r.name.endsWith('/plotly.min.js')).length")
+    # NOTE: plotly.js compiling (seconds on a busy machine) must not hold back the requests: they go first
+    assert len(asked) >= 3 and max(asked[:3]) < marks["knobs:plotly"]
+    assert plotly == 1  # (preloaded by index.html, run from that download)
+
+
+@pytest.mark.parametrize("hash_", ["#/run/done", "#/compare/done/seed1"])
+def test_no_two_elements_of_the_page_share_an_id(page, server: Server, hash_: str):
+    _open(page, server, hash_)
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert len(ids) > 5 and sorted(i for i in set(ids) if ids.count(i) > 1) == []

@@ -45,6 +45,17 @@ def test_hamming_distance_on_categorical_axes():
     assert D[0, 1, 1] == 1.0 and D[0, 0, 1] == 0.0 and D[0, 1, 0] == 0.0
 
 
+def test_scaled_distances_are_the_per_axis_sum_and_zero_between_equal_points():
+    rng = np.random.default_rng(3)
+    A, B = rng.random((40, 5)), rng.random((7, 5))
+    A[:, 3], B[:, 3] = (rng.integers(0, 4, 40) + 0.5) / 4, (rng.integers(0, 4, 7) + 0.5) / 4
+    A[:7] = B  # equal points, whatever rounding the matrix product does
+    is_cat, inv_ls2 = np.array([False, False, False, True, False]), np.exp(rng.normal(size=5) * 3)
+    r2 = kernel.scaled_sq_dists(A, B, is_cat, inv_ls2)
+    np.testing.assert_allclose(r2, kernel.sq_dists(A, B, is_cat) @ inv_ls2, rtol=1e-9, atol=1e-9)
+    assert np.all(r2 >= 0.0) and np.all(np.diag(r2[:7]) < 1e-9)
+
+
 # -- marginal likelihood and its gradient ------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -201,6 +212,15 @@ def test_power_warp_never_squeezes_the_good_tail():
     np.testing.assert_allclose(transforms.power_warp(y), transforms.standardize(y))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_yeojohnson_lambda_is_scipys_maximum_likelihood_lambda(seed):
+    rng = np.random.default_rng(seed)
+    for y in (rng.gamma(2.0, size=60), rng.normal(size=12), np.r_[rng.normal(size=20), 1e4],
+              rng.lognormal(0.0, 2.0, size=40)):
+        z = transforms.standardize(y)
+        assert transforms._yeojohnson_lambda(z) == pytest.approx(scipy.stats.yeojohnson_normmax(z), abs=1e-6)
+
+
 def test_rank_warp_and_constant_inputs():
     z = transforms.rank_warp(np.array([5.0, 1.0, 1e9, 3.0]))
     assert list(np.argsort(z)) == [1, 3, 0, 2]
@@ -239,3 +259,30 @@ def test_maximize_finds_the_optimum_of_a_mixed_function():
     assert best[0, 0] == pytest.approx(0.37, abs=1e-4) and best[0, 1] == 0.75
     assert np.all(np.diff(values) <= 0)
     assert len(np.unique(best, axis=0)) == len(best)
+
+
+def test_discrete_sweep_scores_all_starts_of_an_axis_in_one_call_and_moves_each_alone():
+    levels = [np.linspace(0.05, 0.95, 10), np.array([0.25, 0.75]), None]
+    targets = np.array([[0.35, 0.75], [0.85, 0.25], [0.05, 0.75]])  # one optimum per start's x2
+    calls = []
+
+    def score(U):
+        calls.append(len(U))
+        k = np.clip(np.round(U[:, 2] * 2).astype(int), 0, 2)  # which target: by the free axis
+        return -np.sum((U[:, :2] - targets[k]) ** 2, axis=1)
+
+    def canonical(U):
+        return transforms.snap(U, levels), np.ones(U.shape, dtype=bool)
+
+    U, _ = canonical(np.array([[0.5, 0.25, 0.0], [0.5, 0.75, 0.5], [0.5, 0.25, 1.0]]))
+    best, values = optimize.discrete_sweep(score, canonical, U.copy(), levels)
+    np.testing.assert_allclose(best[:, :2], targets)
+    np.testing.assert_allclose(values, 0.0, atol=1e-12)
+    assert len(calls) == 1 + 2  # the starts, then one call per discrete axis
+
+
+def test_unique_rows_keeps_each_points_best_score_and_treats_signed_zeros_as_one():
+    U = np.array([[0.0, 0.5], [-0.0, 0.5], [0.25, 0.5], [0.0, 0.5 + 1e-14]])
+    rows, vals = optimize._unique_rows(U, np.array([1.0, 3.0, 2.0, 0.5]))
+    np.testing.assert_array_equal(vals, [3.0, 2.0])  # best first; -0.0, 0.0 and a 1e-14 nudge are one point
+    assert rows.shape == (2, 2) and rows[1, 0] == 0.25

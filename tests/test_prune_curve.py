@@ -106,6 +106,22 @@ def test_nothing_is_pruned_before_rank_trials_completed_and_rank_k_compares_with
     assert first_pruned_step(Curve(max_resource=T, rank=2), middling, peers) is None
 
 
+def test_running_leaders_count_once_their_forecasts_can_be_checked():
+    """Parallel workers: before any trial completes, leaders still running bound the incumbent."""
+    pruner = Curve(max_resource=T)
+    early = [running(0, INCUMBENT, 10), running(1, power(0.35, 0.7, 0.9), 10)]
+    # running leaders but no curve long enough to check the forecasts against: kept
+    assert first_pruned_step(pruner, HOPELESS, early) is None
+    half_way = [running(0, INCUMBENT, 30), running(1, power(0.35, 0.7, 0.9), 25)]
+    assert first_pruned_step(pruner, HOPELESS, half_way) == 4
+    assert first_pruned_step(pruner, CROSSER, half_way) is None
+    # a leader that is running is a bet: never taken without the calibration
+    assert first_pruned_step(Curve(max_resource=T, calibrate=False), HOPELESS, half_way) is None
+    # pruned trials are no leaders (they will not end better than where they stopped)
+    stopped = [FrozenTrial(t.number, {}, TrialState.PRUNED, None, t.intermediate) for t in half_way]
+    assert first_pruned_step(pruner, HOPELESS, stopped) is None
+
+
 def test_target_defaults_to_the_longest_completed_trial_and_early_stopped_trials_count():
     early = done(0, INCUMBENT, last=20)     # stopped early at step 20, value ~0.33
     full = done(1, power(0.5, 0.7, 0.9))    # ran the 50 steps
@@ -187,3 +203,20 @@ def test_knobs_run_config_builds_it_with_the_epoch_budget():
     assert isinstance(pruner, Curve) and pruner.max_resource == 60 and pruner.threshold == 0.1
     with pytest.raises(ConfigError, match="search.pruner_options"):
         make_pruner("curve", {"thresold": 0.1}, 60)
+
+
+def test_knobs_run_compares_with_the_ensembles_kth_best_so_it_keeps_its_members():
+    from knobs.config import load_config
+    from knobs.pipeline.stages._study import open_study
+
+    space = knobs.Space({"lr": knobs.Float(1e-3, 1e-1, log=True)})
+
+    def rank(**keys):
+        cfg = load_config(None, {"search.pruner": "curve", **keys})
+        return open_study(cfg, "sqlite://", "search", space).pruner.rank
+
+    assert rank() == 8  # the ensemble's default top_k
+    assert rank(**{"ensemble.top_k": 3}) == 3
+    assert rank(**{"ensemble.enabled": False}) == 1
+    assert rank(**{"data.task": "regression"}) == 1  # no ensemble for regression
+    assert rank(**{"search.pruner_options": {"rank": 2}}) == 2  # an explicit rank wins

@@ -129,6 +129,22 @@ def test_the_page_renders_every_view_in_section_order_with_a_viewport(default, p
     assert sections == ["summary", "search", "training", "diagnosis", "test", "ensemble"]
 
 
+def test_no_two_elements_of_the_page_share_an_id(page):
+    ids = re.findall(r'\sid="([^"]*)"', page)
+    assert len(ids) > 20 and len(ids) == len(set(ids))
+
+
+def test_two_views_of_one_key_get_an_id_each():
+    from knobs.report import View
+    from knobs.report._page import render_views
+
+    views = [View("vault", "The vault", "test", html="<p>sealed</p>"),
+             View("vault", "The test vault's log", "test", html="<p>opened once</p>"),
+             View("vault-2", "A view named like the second", "test", html="<p>x</p>")]
+    ids = re.findall(r'<article class="view[^"]*" id="([^"]*)"', render_views(views, {"name": "r"}))
+    assert ids[:2] == ["view-vault", "view-vault-2"] and len(set(ids)) == 3
+
+
 def test_strings_from_the_run_cannot_break_out_of_the_page():
     run = default_run(epochs=3, n_trials=2)
     summary = {**run.summary, "name": "<b>x</b>",

@@ -50,3 +50,18 @@ def test_skipped_views_are_not_even_computed(monkeypatch):
     summary = {"best_trial": {"number": 0, "metric": "val_loss"}, "search": {"direction": "minimize"}}
     keys = [v.key for v in run_views(RunRecord(summary=summary, trials=trials), skip={"history", "trials"})]
     assert "history" not in keys and "trials" not in keys and not any(k.startswith("error:") for k in keys)
+
+
+def test_the_headline_counts_pruned_and_failed_trials_from_the_trials_when_the_summary_has_no_states():
+    from knobs.report import RunRecord, run_views
+    from knobs.trial import FrozenTrial, TrialState
+
+    states = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED, TrialState.FAILED, TrialState.RUNNING]
+    trials = [FrozenTrial(number=i, config={"lr": 0.1}, state=s, value=0.5 if s is TrialState.COMPLETE else None)
+              for i, s in enumerate(states)]
+    summary = {"best_trial": {"number": 0, "metric": "val_loss", "value": 0.5}, "search": {"direction": "minimize"}}
+    headline = next(v for v in run_views(RunRecord(summary=summary, trials=trials)) if v.key == "headline")
+    assert "5 <small>(2 pruned, 1 failed)</small>" in headline.html
+    with_states = {**summary, "n_trials": 5, "states": {"complete": 1, "pruned": 3, "failed": 0, "running": 1}}
+    headline = next(v for v in run_views(RunRecord(summary=with_states, trials=trials)) if v.key == "headline")
+    assert "5 <small>(3 pruned, 0 failed)</small>" in headline.html  # the summary's own count wins

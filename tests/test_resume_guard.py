@@ -68,3 +68,25 @@ def test_resuming_with_another_standardization_exits_2_and_writes_nothing(tmp_pa
     assert {p: p.read_bytes() for p in kept} == before  # no run_start event, preprocess.json not replaced
     assert Study.load(f"sqlite:///{run_dir / 'study.db'}").attrs["run"]["config"]["data"]["standardize"] == "feature"
     assert main(["run", "-c", str(cfg), "--runs-dir", runs, "--name", "t", "-q"]) == 0  # the original resumes
+
+
+def test_a_changed_warm_start_is_refused_in_one_message(tmp_path):
+    started = {"search": {"warm_start": "/runs/exp1", "warm_start_rename": {"lr": "learning_rate"}}}
+    same = parse_config(started)
+    refuse_changed_inputs(_attrs(tmp_path, **started), same, tmp_path)  # the same warm start resumes
+    other = parse_config({"search": {"warm_start": "/runs/exp2", "warm_start_rename": {"lr": "learning_rate"}}})
+    with pytest.raises(ConfigError, match=r'cannot resume with this config: it started with search.warm_start = '
+                                          r'"/runs/exp1" \(this config: "/runs/exp2"\), and its trials were proposed '
+                                          r'by a sampler fed that earlier study. Run it with the warm start it started '
+                                          r'with, or choose another --name'):
+        refuse_changed_inputs(_attrs(tmp_path, **started), other, tmp_path)
+    renamed = parse_config({"search": {"warm_start": "/runs/exp1", "warm_start_rename": {"lr": "eta"}}})
+    with pytest.raises(ConfigError, match=r'search.warm_start_rename = \{"lr": "learning_rate"\} '
+                                          r'\(this config: \{"lr": "eta"\}\)'):
+        refuse_changed_inputs(_attrs(tmp_path, **started), renamed, tmp_path)
+    # added to a run that started cold, or dropped from a warm one: refused both ways
+    with pytest.raises(ConfigError, match=r"search.warm_start = null \(this config: \"/runs/exp1\"\)"):
+        refuse_changed_inputs(_attrs(tmp_path, search={"n_trials": 5}), same, tmp_path)
+    with pytest.raises(ConfigError, match=r"search.warm_start = \"/runs/exp1\" \(this config: null\)"):
+        refuse_changed_inputs(_attrs(tmp_path, **started), parse_config({}), tmp_path)
+    refuse_changed_inputs(_attrs(tmp_path, search={"n_trials": 5}), parse_config({"search": {"n_trials": 9}}), tmp_path)

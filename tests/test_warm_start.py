@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from knobs.config import load_config
@@ -181,6 +183,20 @@ def test_a_run_warm_starts_from_an_earlier_run_directory(tmp_path):
     cfg = load_config(None, {**fast, "search.warm_start": str(first.path),
                              "search.warm_start_rename": {"lr": "learning_rate"}})
     assert len(open_study(cfg, "sqlite://", "search", renamed).warm_trials) == 3
+    assert open_study(cfg, "sqlite://", "search", renamed).warm_start["renamed"] == {"lr": "learning_rate"}
+    # the run says in events.jsonl what it was fed: the source, how many trials, what was dropped
+    warm = run(load_config(None, {**fast, "name": "exp3", "search.n_trials": 1, "search.warm_start": str(first.path),
+                                  "search.space": {"lr": {"low": 1e-3, "high": 1e-2, "log": True},
+                                                   "width": {"low": 16, "high": 24}}}),
+               display=Display(quiet=True), final_test=False)
+    events = [json.loads(line) for line in (warm.path / "events.jsonl").read_text().splitlines()]
+    fed = [e for e in events if e["event"] == "warm_start"]
+    kept = sum(16 <= t.config["width"] <= 24 for t in Study.load(f"sqlite:///{first.path / 'study.db'}").trials)
+    assert len(fed) == 1 and (fed[0]["fed"], fed[0]["finished"], fed[0]["dropped"]) == (kept, 3, 3 - kept)
+    assert fed[0]["renamed"] == {} and fed[0]["study"] == "search" and fed[0]["source"].endswith("exp1/study.db")
+    cold = run(load_config(None, {**fast, "name": "exp4", "search.n_trials": 1}), display=Display(quiet=True),
+               final_test=False)
+    assert '"event": "warm_start"' not in (cold.path / "events.jsonl").read_text()
 
 
 def test_the_config_keys_are_checked():

@@ -36,7 +36,7 @@ from knobs.dashboard._compare import compare, seed_groups
 from knobs.dashboard._events import CURVE_KEYS
 from knobs.dashboard._figures import dashboard_views
 from knobs.dashboard._json import dumps
-from knobs.dashboard._runs import LoadedRun, RunsFolder, UnknownRun
+from knobs.dashboard._runs import LoadedRun, RunsFolder, UnknownRun, collector_paused
 from knobs.dashboard._table import SORT_KEYS, TableQuery, table_rows, trials_page
 from knobs.report import run_views, sorter_js
 from knobs.report._bundle import bundle_gzipped, bundle_javascript
@@ -173,7 +173,8 @@ def shared_views(record: Any) -> list[Any]:
 class _ReportViews:
     """``shared_views`` per run, recomputed when the run changed but at most every few seconds
     (``max(2 s, 3 × the last computation)``): the producers may be slow on a large study, and a
-    working run changes many times a second."""
+    working run changes many times a second. (Computed with the garbage collector paused, as every
+    answer is: one full collection walking a 10,000-trial run's objects was 0.2 s of these views' 0.5 s.)"""
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[tuple, float, float, list]] = {}  # name → (signature, at, seconds, views)
@@ -187,7 +188,8 @@ class _ReportViews:
                 if signature == loaded.signature or time.time() - at < max(2.0, 3 * seconds):
                     return views
             started = time.perf_counter()
-            views = [view.to_json() for view in shared_views(loaded.record)]
+            with collector_paused():
+                views = [view.to_json() for view in shared_views(loaded.record)]
             self._cache[loaded.name] = (loaded.signature, time.time(), time.perf_counter() - started, views)
             return views
 
@@ -204,7 +206,8 @@ class _Memo:
             hit = self._store.get(key)
         if hit is not None and hit[0] == signature:
             return hit[1]
-        value = make()
+        with collector_paused():
+            value = make()
         with self._lock:
             self._store[key] = (signature, value)
         return value

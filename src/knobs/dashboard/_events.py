@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knobs.dashboard._json import loads_array
+import orjson
+
 from knobs.storage import mask_password
 
 __all__ = ["EventsReader", "EventsState", "CURVE_KEYS", "masked", "run_starts"]
@@ -27,7 +28,16 @@ CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
 ``attrs["curve"]``)."""
 
 _MAX_PROBLEMS = 5
-_PLAIN = ("epoch", "trial")  # numbers and a trial's hyperparameters: no URL to mask (most of a long log)
+_loads = orjson.loads
+
+
+def _loads_standard(line: bytes) -> Any:
+    """A line orjson refuses: the standard library reads ``NaN`` and ``Infinity`` (a diverged
+    trial's loss, as ``json.dumps`` writes it); None if it is no JSON at all."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -76,48 +86,53 @@ class EventsReader:
             self.state.partial_bytes = len(data) - end
             new = self._parse_lines(data[:end].splitlines())
             self._offset += end
-            self._add(new)
             return self.state, new
 
     def _parse_lines(self, lines: list[bytes]) -> list[dict[str, Any]]:
-        """The records of whole lines. NOTE: all at once as one JSON array first (one call of the
-        parser instead of one per line: several times faster on a long log); a line that spoils the
-        array sends the chunk through the line-by-line path, which names it."""
-        whole = [line for line in lines if line.strip()]
-        try:
-            records = loads_array(whole)
-        except ValueError:
-            records = None
-        if records is not None and len(records) == len(whole) and all(isinstance(r, dict) for r in records):
-            self._lines += len(lines)
-            return [r if r.get("event") in _PLAIN else masked(r) for r in records]
-        return [record for record in map(self._parse, lines) if record is not None]
+        """The records of whole lines, filed into the state as they are parsed.
+
+        NOTE: one pass, one orjson call per line. A long log is mostly epoch records (54,000 for a
+        10,000-trial study); parsing them is not what costs — orjson takes about a microsecond a
+        line, no more than a regular expression that would tell which lines to skip, so reading
+        only some of them (those of trials whose curve the study keeps) saves nothing. What cost was
+        the bookkeeping around one big parse: joining the lines into one array, then three more
+        passes over the records (checks, masking, filing) — 0.15 s CPU against 0.10 s for this one
+        pass — and a single line orjson refuses (a diverged trial's ``NaN``) sent the whole chunk
+        through the standard library's parser, several times slower. Now only that line goes there."""
+        state, new = self.state, []
+        records, epochs, bad = state.records, state.epochs, state.bad_lines
+        number = self._lines
+        for line in lines:
+            number += 1
+            try:
+                record = _loads(line)
+            except ValueError:
+                record = _loads_standard(line)
+            if type(record) is not dict:  # noqa: E721 - JSON objects decode to dicts exactly
+                if line.strip():
+                    bad.append(number)
+                continue
+            event = record.get("event")
+            if event == "epoch":
+                trial = record.get("trial")
+                if type(trial) is int:  # noqa: E721 - (not a bool)
+                    kept = epochs.get(trial)
+                    if kept is None:
+                        epochs[trial] = [record]
+                    else:
+                        kept.append(record)
+            elif event != "trial":  # (numbers and a trial's hyperparameters: no URL to mask)
+                record = masked(record)
+                if event == "run_start":
+                    state.run_start = state.run_start or record
+                    state.last_start = record
+            new.append(record)
+        self._lines = number
+        records.extend(new)
+        return new
 
     def _reset(self, inode: int | None) -> None:
         self.state, self._offset, self._inode, self._lines = EventsState(), 0, inode, 0
-
-    def _parse(self, line: bytes) -> dict[str, Any] | None:
-        self._lines += 1
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            if line.strip():
-                self.state.bad_lines.append(self._lines)
-            return None
-        return record if record.get("event") in _PLAIN else masked(record)
-
-    def _add(self, new: list[dict[str, Any]]) -> None:
-        state = self.state
-        state.records.extend(new)
-        for record in new:
-            event = record.get("event")
-            if event == "epoch" and isinstance(record.get("trial"), int):
-                state.epochs.setdefault(record["trial"], []).append(record)
-            elif event == "run_start":
-                state.run_start = state.run_start or record
-                state.last_start = record
 
     def problems(self) -> list[str]:
         """What is wrong with the log, in sentences for the page."""

@@ -1,35 +1,20 @@
-"""JSON in and out, fast: orjson, with the standard library for what orjson refuses.
+"""The page's answers as JSON, fast: orjson, with the standard library for what orjson refuses.
 
-Why orjson: opening a 10,000-trial run means decoding about 12 MB of ``events.jsonl`` and the
-study's JSON columns, and the page's answers are encoded many times a second while a run works;
-orjson does both several times faster. Why a fallback: a diverged trial's loss is logged as
-``NaN``, which the standard library writes and reads but strict JSON (orjson) does not.
+Why orjson: the page's answers are encoded many times a second while a run works, and a large
+study's are hundreds of kB; orjson is several times faster. Why a fallback: a diverged trial's loss is
+``NaN``, which strict JSON (orjson) cannot write; it goes out as null. (Reading is orjson too, one
+call per log line or study row: ``_events.py``, ``_study.py``.)
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 
-__all__ = ["loads_array", "dumps"]
-
-
-def loads_array(items: Sequence[bytes | str]) -> list[Any]:
-    """The JSON texts ``items`` decoded together (as one array); ``ValueError`` if one is not JSON."""
-    if not items:
-        return []
-    if isinstance(items[0], str):
-        text = "[" + ",".join(items) + "]"
-        data = text.encode()
-    else:
-        data = b"[" + b",".join(items) + b"]"
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)  # NaN / Infinity, as the standard library writes them
+__all__ = ["dumps"]
 
 
 def dumps(value: Any) -> bytes:

@@ -38,7 +38,8 @@ from knobs.report import RunRecord
 from knobs.storage._url import mask_password
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["RunsFolder", "RunSource", "LoadedRun", "UnknownRun", "trial_curve", "RUN_FILES", "ACTIVE_S"]
+__all__ = ["RunsFolder", "RunSource", "LoadedRun", "UnknownRun", "trial_curve", "collector_paused", "RUN_FILES",
+           "ACTIVE_S"]
 
 RUN_FILES = ("summary.json", "events.jsonl", "study.db", "study.db-wal")
 """The files whose changes a run's views depend on (their signature keys the cache)."""
@@ -233,7 +234,7 @@ class RunSource:
             loaded = self._loaded
             if loaded is not None and loaded.signature == signature and not _state_may_change(loaded):
                 return loaded
-            with _collector_paused():
+            with collector_paused():
                 self._loaded = self._load(signature)
             return self._loaded
 
@@ -338,10 +339,11 @@ class RunSource:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a run is read: reading 10,000 trials and 50,000
-    log records makes only acyclic objects, yet the collector walked them again and again — 0.1 to 0.3
-    of the 0.6–0.8 s CPU of a large study's first read. (Process-wide; a thread that finds it off
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a run is read, or its views computed: reading
+    10,000 trials and 50,000 log records makes only acyclic objects, yet the collector walked them
+    again and again — 0.1 to 0.3 of the 0.6–0.8 s CPU of a large study's first read; once read, they
+    made each full collection during the views 0.2 s. (Process-wide; a thread that finds it off
     leaves it as it was.)"""
     enabled = gc.isenabled()
     gc.disable()

@@ -60,7 +60,7 @@ def headline(run: RunRecord) -> Iterable[View]:
     card = autopilot_card(summary.get("autopilot"))
     if card:
         items.append(card)
-    states = summary.get("states") or {}
+    states = summary.get("states") or _count_states(run.trials)  # a summary still being written has none
     n_trials = summary.get("n_trials", len(run.trials))
     items.append(("trials", f"{n_trials} <small>({states.get('pruned', 0)} pruned, "
                             f"{states.get('failed', 0)} failed)</small>"))
@@ -69,6 +69,14 @@ def headline(run: RunRecord) -> Iterable[View]:
     cards = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{v}</div></div>'
                     for k, v in items)
     yield View("headline", "At a glance", "summary", html=f'<div class="cards">{cards}</div>')
+
+
+def _count_states(trials) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for trial in trials:
+        name = getattr(trial.state, "name", str(trial.state)).lower()
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def _card_metric(metrics: dict[str, Any], key: str) -> str:

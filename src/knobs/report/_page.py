@@ -137,8 +137,9 @@ def render_views(views: Sequence[View], summary: dict) -> str:
     figures: list[dict] = []
     templates: list[Any] = []
     by_section: dict[str, list[str]] = {}
+    ids: set[str] = set()
     for view in views:
-        by_section.setdefault(view.section, []).append(_view_html(view, figures, templates))
+        by_section.setdefault(view.section, []).append(_view_html(view, figures, templates, _unique(view.key, ids)))
     order = [s for s in SECTIONS if s in by_section] + [s for s in by_section if s not in SECTIONS]
     parts = "".join(f'<section class="part" id="section-{html.escape(s)}"><h2>{html.escape(_SECTION_TITLES.get(s, s))}'
                     f'</h2><div class="grid">{"".join(by_section[s])}</div></section>' for s in order)
@@ -158,7 +159,18 @@ def render_views(views: Sequence[View], summary: dict) -> str:
             f"{scripts}</body></html>")
 
 
-def _view_html(view: View, figures: list[dict], templates: list[Any]) -> str:
+def _unique(key: str, taken: set[str]) -> str:
+    """The page id of a view: ``view-KEY``, ``view-KEY-2`` for a second view of that key (two
+    producers may share one: the page's ids must not — a link or a script finds the first only)."""
+    name, n = f"view-{key}", 1
+    while name in taken:
+        n += 1
+        name = f"view-{key}-{n}"
+    taken.add(name)
+    return name
+
+
+def _view_html(view: View, figures: list[dict], templates: list[Any], element_id: str) -> str:
     wide = (view.key in _WIDE_FIGURES) if view.figure is not None else (view.key not in _NARROW_HTML)
     note = f'<p class="note">{html.escape(view.note)}</p>' if view.note else ""
     body = view.html or ""
@@ -170,7 +182,7 @@ def _view_html(view: View, figures: list[dict], templates: list[Any]) -> str:
         body += (f'<div class="plot" data-figure="{len(figures)}" style="height:{height}px" '
                  f'aria-label="{html.escape(view.title)}"></div>')
         figures.append(figure)
-    return (f'<article class="view{" wide" if wide else ""}" id="view-{html.escape(view.key)}">'
+    return (f'<article class="view{" wide" if wide else ""}" id="{html.escape(element_id)}">'
             f"<h3>{html.escape(view.title)}</h3>{note}{body}</article>")
 
 

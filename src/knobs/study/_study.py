@@ -342,6 +342,12 @@ class Study:
         return [t.copy() for t in self._warm.trials] if self._warm is not None else []
 
     @property
+    def warm_start(self) -> dict[str, Any] | None:
+        """What the warm start fed (source URL, study, trials fed, finished there, dropped as
+        outside this space, renamed axes); None without one."""
+        return self._warm.record() if self._warm is not None else None
+
+    @property
     def best(self) -> FrozenTrial:
         """The complete trial with the best value (the earliest among equals).
 

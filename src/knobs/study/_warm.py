@@ -64,13 +64,20 @@ class WarmStart:
 @dataclass(frozen=True)
 class WarmTrials:
     """What a warm start fed: the trials, how many finished trials the source had, how many were
-    dropped (outside this space), and the source's URL and study name."""
+    dropped (outside this space), the source's URL and study name, and the axes renamed
+    (``{name in the source: name here}``)."""
 
     trials: tuple[FrozenTrial, ...]
     finished: int
     dropped: int
     url: str
     name: str
+    rename: Mapping[str, str] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """What a run's ``warm_start`` event says: the source, the trials fed, dropped and renamed."""
+        return {"source": self.url, "study": self.name, "fed": len(self.trials), "finished": self.finished,
+                "dropped": self.dropped, "renamed": dict(self.rename)}
 
 
 def load_warm_start(warm: Any, space: Space, direction: str) -> WarmTrials | None:
@@ -111,7 +118,7 @@ def load_warm_start(warm: Any, space: Space, direction: str) -> WarmTrials | Non
     if finished and not fed:
         raise ConfigError(f"{where}: none of its {len(finished)} finished trials lies inside this space (every one "
                           f"is outside the new bounds or options); widen the space or start without a warm start")
-    return WarmTrials(tuple(fed), len(finished), len(finished) - len(fed), store.url, name)
+    return WarmTrials(tuple(fed), len(finished), len(finished) - len(fed), store.url, name, dict(rename))
 
 
 def same_study(warm: WarmTrials, storage: Storage, name: str) -> bool:

@@ -11,14 +11,19 @@ let current = null;         // what the page shows: {kind, run, ...}
 let refreshTimer = null;
 const table = {sort: "number", desc: false, states: new Set(), q: "", page: 0, perPage: 50};
 
-// NOTE: plotly.js (4.7 MB) loads asynchronously: the page asks the server for its data meanwhile and
-// waits for plotly only to draw a figure.
-const plotlyReady = new Promise((resolve, reject) => {
-  if (window.Plotly) { resolve(window.Plotly); return; }
-  const script = document.getElementById("plotly-js");
-  script.addEventListener("load", () => { performance.mark("knobs:plotly"); resolve(window.Plotly); });
-  script.addEventListener("error", () => reject(new Error("plotly.min.js could not be loaded")));
-});
+// NOTE: plotly.js (1.3 MB: seconds of compiling on a busy machine) is downloaded from the start
+// (index.html preloads it) but run only once the page has asked the server for its data (loadPlotly,
+// after the first navigate()): as a script tag of its own it could run before this script and hold
+// the requests back by its compiling time. The page waits for it only to draw a figure.
+let plotlyLoaded = null;
+const plotlyReady = new Promise((resolve, reject) => { plotlyLoaded = {resolve, reject}; });
+
+function loadPlotly() {
+  const script = el("script", {src: "plotly.min.js", async: ""});
+  script.addEventListener("load", () => { performance.mark("knobs:plotly"); plotlyLoaded.resolve(window.Plotly); });
+  script.addEventListener("error", () => plotlyLoaded.reject(new Error("plotly.min.js could not be loaded")));
+  document.head.append(script);
+}
 
 function withToken(path) {
   if (!TOKEN) return path;
@@ -392,3 +397,5 @@ function navigate() {
 
 window.addEventListener("hashchange", navigate);
 navigate();
+performance.mark("knobs:asked");  // (the first page's requests are sent: now plotly.js may take the thread)
+loadPlotly();

@@ -18,12 +18,16 @@ def make_sampler(name: str, options: dict[str, Any], seed: int) -> Any:
     return _build(search, _SAMPLERS[name], {"seed": seed, **options}, "search.sampler_options")
 
 
-def make_pruner(name: str, options: dict[str, Any], max_epochs: int) -> Any:
-    """``knobs.prune.<Name>(**options)`` or None; ASHA/Hyperband/Curve default to the epoch budget."""
+def make_pruner(name: str, options: dict[str, Any], max_epochs: int, keep: int = 1) -> Any:
+    """``knobs.prune.<Name>(**options)`` or None; ASHA/Hyperband/Curve default to the epoch budget,
+    Curve's ``rank`` to ``keep`` (the ensemble's top k: it compares with the k-th best, so the
+    ensemble is not left with fewer completed members than it takes)."""
     if name == "none":
         return None
     if name in ("asha", "hyperband", "curve"):
         options = {"max_resource": max_epochs, **options}
+    if name == "curve":
+        options = {"rank": keep, **options}
     return _build(prune, _PRUNERS[name], options, "search.pruner_options")
 
 

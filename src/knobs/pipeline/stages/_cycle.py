@@ -96,6 +96,8 @@ def _announce(run: OpenRun) -> None:
     run.events("run_start", config=cfg.public_dump(), source=run.inputs.dataset.source, resumed=not rundir.created,
                sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
                folds=run.inputs.mode.k)
+    if run.study.warm_start is not None:  # search.warm_start: what the sampler was fed besides the run's trials
+        run.events("warm_start", **run.study.warm_start)
     run.inputs.data.save_preprocessing(rundir.path)
     if run.inputs.dataset.loading.get("note"):  # e.g. a torch Dataset read into memory, with its size
         run.display.say(run.inputs.dataset.loading["note"])

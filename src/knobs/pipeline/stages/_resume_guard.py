@@ -12,7 +12,8 @@ What the run started with is the config ``knobs run`` stored in its study
 (``stages._study.claim_run``), read here before the new config replaces it. A changed test
 set, search space or metric is refused elsewhere (``VaultMismatch``, ``StudyMismatch``); training
 keys (``train.*``, ``[balance]``, ``[augment]``) may change on a resume: they shape the trials still
-to come, not what a checkpoint's input is.
+to come, not what a checkpoint's input is. A changed warm start (``search.warm_start``, its
+``warm_start_rename``) is refused too: it changes what the sampler learns from, mid-run.
 
     >>> from knobs.config import parse_config
     >>> attrs = {"run": {"config": {"data": {"standardize": "feature"}}, "run_dir": "runs/a"}}
@@ -62,6 +63,7 @@ def refuse_changed_inputs(study_attrs: dict[str, Any], cfg: Any, run_dir: str | 
     started = parse_config(record["config"], origin=f"the config run {run_dir} started with")
     changed = changed_inputs(started, cfg)
     if not changed:
+        _refuse_changed_warm_start(started, cfg, run_dir)
         if cfg.model.builder is not None:
             refuse_changed_builder(run_dir)
         refuse_changed_weights(run_dir)
@@ -70,6 +72,27 @@ def refuse_changed_inputs(study_attrs: dict[str, Any], cfg: Any, run_dir: str | 
     raise ConfigError(f"run {run_dir} cannot resume with this config: it started with {what}, and its trials' "
                       f"checkpoints were trained on inputs made that way (preprocess.json would be replaced). "
                       f"Run it with the config it started with, or choose another --name")
+
+
+#: The keys of a warm start: which earlier study the sampler is fed, and how its axes map here.
+WARM_START_KEYS = ("search.warm_start", "search.warm_start_rename")
+
+
+def _refuse_changed_warm_start(started: Any, cfg: Any, run_dir: str | Path) -> None:
+    """Raise ``ConfigError`` when a resume feeds the sampler another earlier study (or maps its
+    axes otherwise) than the run started with. Why: the warm start is read again at every opening,
+    never stored, so a changed one would silently mix trials proposed from two different pictures
+    of the space in one run, and the run's record would name only the last."""
+    changed = []
+    for key in WARM_START_KEYS:
+        name = key.split(".")[1]
+        before, now = getattr(started.search, name), getattr(cfg.search, name)
+        if (before or None) != (now or None):  # no warm start, or an empty rename, is the same as unset
+            changed.append(f"{key} = {json.dumps(before)} (this config: {json.dumps(now)})")
+    if changed:
+        raise ConfigError(f"run {run_dir} cannot resume with this config: it started with {', '.join(changed)}, and "
+                          f"its trials were proposed by a sampler fed that earlier study. Run it with the warm start "
+                          f"it started with, or choose another --name")
 
 
 def refuse_changed_builder(run_dir: str | Path) -> None:

@@ -49,7 +49,8 @@ def open_study(cfg: RunConfig, storage: Any, name: str, space: Any = None) -> St
     from knobs.pipeline.stages._modes import run_mode
 
     sampler = make_sampler(cfg.search.sampler, cfg.search.sampler_options, cfg.seed)
-    pruner = make_pruner(cfg.search.pruner, cfg.search.pruner_options, run_mode(cfg).pruner_steps(cfg))
+    keep = cfg.ensemble.top_k if cfg.ensemble.enabled and cfg.data.task != "regression" else 1
+    pruner = make_pruner(cfg.search.pruner, cfg.search.pruner_options, run_mode(cfg).pruner_steps(cfg), keep)
     warm = None if cfg.search.warm_start is None else WarmStart(cfg.search.warm_start, cfg.search.warm_start_rename)
     if space is None:
         return Study.load(storage, name, sampler=sampler, pruner=pruner, warm_start=warm)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.optimize
 import scipy.stats
 
 __all__ = ["standardize", "power_warp", "rank_warp", "WARPS", "snap", "apply_conditions"]
@@ -47,9 +48,40 @@ def power_warp(y: np.ndarray) -> np.ndarray:
         return z
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        lam = min(scipy.stats.yeojohnson_normmax(z), 1.0)
+        lam = min(_yeojohnson_lambda(z), 1.0)
         warped = scipy.stats.yeojohnson(z, lmbda=lam)
     return standardize(warped) if np.all(np.isfinite(warped)) else z
+
+
+def _yeojohnson_llf(lam: float, z: np.ndarray, log1p_abs: np.ndarray, pos: np.ndarray) -> float:
+    """Yeo-Johnson log-likelihood of lambda (Yeo & Johnson 2000), -inf where it overflows."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        up = log1p_abs[pos] if lam == 0.0 else np.expm1(lam * log1p_abs[pos]) / lam
+        down = -log1p_abs[~pos] if lam == 2.0 else -np.expm1((2.0 - lam) * log1p_abs[~pos]) / (2.0 - lam)
+        var = np.concatenate([up, down]).var()
+        value = -0.5 * len(z) * np.log(var) + (lam - 1.0) * np.sum(np.sign(z) * log1p_abs)
+    return float(value) if np.isfinite(value) else -np.inf
+
+
+def _yeojohnson_lambda(z: np.ndarray) -> float:
+    """Maximum-likelihood Yeo-Johnson lambda, as ``scipy.stats.yeojohnson_normmax`` finds it.
+
+    NOTE: the same bounded Brent search over the same bracket (lambdas whose transform of data up
+    to 20x the largest |z| stays within half the float exponent range); scipy's version spends
+    ~90% of its time in the per-call overhead of its ``yeojohnson_llf`` wrapper, which was ~8% of a
+    7-D suggestion at 100 trials. The lambdas agree to the search tolerance.
+    """
+    log1p_abs, pos = np.log1p(np.abs(z)), z >= 0
+    info = np.finfo(float)
+    scale = np.log1p(20.0 * np.max(np.abs(z)))
+    lo = (np.log(info.tiny) - np.log(info.eps)) / 2 / scale
+    hi = (np.log(info.max) + np.log(info.eps)) / 2 / scale
+    if not pos.any():
+        lo, hi = 2.0 - hi, 2.0 - lo
+    elif not pos.all():
+        lo, hi = max(2.0 - hi, lo), min(2.0 - lo, hi)
+    return float(scipy.optimize.fminbound(lambda lam: -_yeojohnson_llf(lam, z, log1p_abs, pos),
+                                          lo, hi, xtol=1.48e-8))
 
 
 def rank_warp(y: np.ndarray) -> np.ndarray:
