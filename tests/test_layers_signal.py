@@ -120,3 +120,40 @@ def test_fading_is_judged_on_live_layers_at_the_first_probe():
     assert f.code == "vanishing_gradients" and f.evidence["recovered_at_step"] == 3
     late = {"run": {"watch": {**ev["run"]["watch"], "probes": ev["run"]["watch"]["probes"][::-1]}}}
     assert gradient_findings(late) == []                                        # judged at initialization
+
+
+SMOOTH = [("gelu", nn.GELU, F.gelu), ("silu", nn.SiLU, F.silu), ("elu", nn.ELU, F.elu),
+          ("softplus", nn.Softplus, F.softplus)]
+
+
+class FunctionalSmooth(nn.Module):
+    """One hidden layer, its activation called as a function."""
+
+    def __init__(self, function) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc, self.head, self.function = nn.Linear(6, 16), nn.Linear(16, 3), function
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.function(self.fc(x)))
+
+
+@pytest.mark.parametrize("kind, module, function", SMOOTH, ids=[k for k, _, _ in SMOOTH])
+def test_gelu_silu_elu_softplus_modules_and_functions_get_the_signal_spread_and_no_dead_share(kind, module, function):
+    torch.manual_seed(0)
+    as_module = _watched(nn.Sequential(nn.Linear(6, 16), module(), nn.Linear(16, 3)))["run"]["watch"]
+    as_function = _watched(FunctionalSmooth(function))["run"]["watch"]
+    for watch, name, layer in ((as_module, "1", "0"), (as_function, f"{kind}()", "fc")):
+        first = watch["probes"][0]["activations"]
+        assert list(first) == [name] and watch["feeds"] == {name: layer}
+        assert first[name]["kind"] == kind and set(first[name]) == {"kind", "signal_std"}  # no dead, no saturation
+        assert 0.05 < first[name]["signal_std"] < 5
+
+
+def test_the_spread_of_a_smooth_activation_is_the_spread_of_its_output_across_the_batch():
+    from knobs.watch._stats import signal_std, unit_stats
+
+    out = F.gelu(torch.randn(64, 8) * 3 + 1)
+    stats = unit_stats(out, "gelu")
+    assert set(stats) == {"signal_std"} and float(stats["signal_std"]) == pytest.approx(signal_std(out), rel=1e-5)
+    assert float(unit_stats(torch.full((64, 8), 0.7), "silu")["signal_std"]) == pytest.approx(0.0, abs=1e-6)

@@ -5,10 +5,11 @@ module per forward, every step, even when it returns at once; armed only for the
 model runs hook-free the rest of the time, and nothing is left on the model once the probe is read.
 
 What one pass records: for every ReLU-family module, the fraction of dead units and of zero
-outputs; for every tanh/sigmoid module, the fraction of saturated outputs; for both, how much the
-output varies with the input (``signal_std``, whose fall from layer to layer shows a fading
-signal); the same for every relu/tanh/sigmoid *function* the forward pass calls
-(``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()``), named by the module whose forward called it
+outputs; for every tanh/sigmoid module, the fraction of saturated outputs; for these and for
+GELU, SiLU, ELU and Softplus, how much the output varies with the input (``signal_std``, whose fall
+from layer to layer shows a fading signal); the same for every such *function* the forward pass
+calls (``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()``, ``F.gelu(x)``, ``F.silu``, ``F.elu``,
+``F.softplus``), named by the module whose forward called it
 (``"block.relu()"``; ``"relu()"`` in the model's own forward); the order in which
 modules holding parameters ran (first = nearest the input), which names the first and last layer
 for the vanishing/exploding gradient ratio; and which of them fed each activation (the module with
@@ -49,7 +50,8 @@ __all__ = ["ActivationProbe", "FUNCTIONS", "KINDS", "activation_kind"]
 
 #: Module class → the kind of statistics it gets.
 KINDS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh",
-                                     nn.Sigmoid: "sigmoid"}
+                                     nn.Sigmoid: "sigmoid", nn.GELU: "gelu", nn.SiLU: "silu", nn.ELU: "elu",
+                                     nn.Softplus: "softplus"}
 #: Torch functions and tensor methods → the kind of statistics their output gets. (``F.sigmoid``
 #: and ``F.tanh`` call the tensor methods, which are listed.)
 FUNCTIONS: dict[Any, str] = {
@@ -58,12 +60,13 @@ FUNCTIONS: dict[Any, str] = {
     **dict.fromkeys((torch.tanh, torch.tanh_, torch.Tensor.tanh, torch.Tensor.tanh_), "tanh"),
     **dict.fromkeys((torch.sigmoid, torch.sigmoid_, torch.special.expit, torch.Tensor.sigmoid,
                      torch.Tensor.sigmoid_), "sigmoid"),
+    F.gelu: "gelu", F.silu: "silu", **dict.fromkeys((F.elu, F.elu_), "elu"), F.softplus: "softplus",
 }
 
 
 def activation_kind(module: nn.Module) -> str | None:
-    """``"relu"``, ``"relu6"``, ``"tanh"``, ``"sigmoid"`` or None (exact classes: a subclass may
-    change the function)."""
+    """``"relu"``, ``"relu6"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``, ``"silu"``, ``"elu"``,
+    ``"softplus"`` or None (exact classes: a subclass may change the function)."""
     return KINDS.get(type(module))
 
 
@@ -160,7 +163,7 @@ class ActivationProbe:
         self._feeds[key] = self._order[-1] if self._order else None
 
     def _called(self, kind: str, output: Any) -> None:
-        """A relu/tanh/sigmoid function returned ``output`` inside the probed pass."""
+        """An activation function of ``FUNCTIONS`` returned ``output`` inside the probed pass."""
         caller, module = self._callers[-1] if self._callers else ("", self.model)
         if activation_kind(module) is None:  # inside nn.ReLU & co., their hook records it
             self._functional += 1

@@ -16,7 +16,7 @@ import math
 import torch
 
 __all__ = [
-    "DEAD_KINDS", "SATURATING_KINDS", "SATURATION", "dead_fraction", "finite_or_none", "norm", "norms",
+    "DEAD_KINDS", "SATURATING_KINDS", "SATURATION", "SMOOTH_KINDS", "dead_fraction", "finite_or_none", "norm", "norms",
     "ratio", "saturated_fraction", "signal_std", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
 ]
 
@@ -24,6 +24,13 @@ __all__ = [
 DEAD_KINDS = ("relu", "relu6")
 #: Activations with flat tails, where the gradient through a unit vanishes.
 SATURATING_KINDS = ("tanh", "sigmoid")
+# NOTE: none of these outputs exactly 0 on a whole side, so "dead" (max <= 0) would not mean a unit
+# that stopped learning: GELU and SiLU dip below 0 and pass a gradient there, ELU's negative side
+# (-alpha (1 - e^x)) keeps the gradient alpha e^x, Softplus is > 0 with gradient sigmoid(x). A
+# unit all on the negative side of one of them learns, slowly; that is a fading signal, which
+# ``signal_std`` shows.
+#: Activations that get only ``signal_std``.
+SMOOTH_KINDS = ("gelu", "silu", "elu", "softplus")
 # NOTE: a tanh unit counts as saturated when |tanh(x)| > 0.99 (its derivative 1 - t^2 is then
 # below 0.02, 2% of its peak) — the cut Karpathy uses to chart saturated tanh units. A sigmoid is
 # the same curve rescaled, sigma(x) = (1 + tanh(x / 2)) / 2, so the same cut is |2 sigma - 1| > 0.99.
@@ -142,7 +149,8 @@ def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     """The statistics of one activation output as 0-d device tensors (read later, in one sync):
     ``signal_std`` (see ``signal_std``; not finite when an entry is not: then no statistic of the
     output means anything, and a NaN compares false with 0 and would read as a dead unit), then
-    ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction``.
+    ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction`` for tanh/sigmoid
+    (nothing more for ``SMOOTH_KINDS``).
 
     NOTE: this runs inside a training forward pass, and a probe's cost is mostly these passes over
     activations (bench/diagnose.py), so each statistic takes the cheapest pass that gives it. On
@@ -159,7 +167,7 @@ def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     if kind in DEAD_KINDS:
         top = out.amax(dim=dims) if out.ndim >= 2 else out.amax().reshape(1)
         stats.update(dead_fraction=(top <= 0).float().mean(), zero_fraction=1.0 - out.sign().mean())
-    else:
+    elif kind in SATURATING_KINDS:
         centred = 2 * out - 1 if kind == "sigmoid" else out
         stats["saturated_fraction"] = (centred.abs() > SATURATION).sum() / max(centred.numel(), 1)
     return stats
