@@ -125,7 +125,7 @@ def test_watch_views_draw_each_weight_layer_with_the_rule_of_thumb_band(tmp_path
     assert len(record["steps"]) == len(watch.probes) == 12 and len(record["train_loss"]) == 3
     write_view(tmp_path, "watch", record)
     views = _checked(_views(tmp_path, {}))
-    assert list(views) == ["watch_ratio", "watch_grad", "watch_units", "watch_dead", "watch_layers"]
+    assert list(views) == ["watch_ratio", "watch_grad", "watch_units", "watch_dead", "watch_signal", "watch_layers"]
     ratio = views["watch_ratio"].figure
     assert ratio["layout"]["yaxis"]["type"] == "log" and len(ratio["data"]) == 3
     band = next(s for s in ratio["layout"]["shapes"] if s["type"] == "rect")

@@ -2,7 +2,7 @@
 
 What a practitioner babysitting a run looks at beyond loss curves (issue 16): the training rows as
 the model sees them, the best configuration's layers under watch (update/weight ratio, gradient
-norm, dead and saturated units) and the final model's layers side by side in one table with their
+norm, dead and saturated units, the signal spread through depth) and the final model's layers side by side in one table with their
 heavy-tailed spectral exponent α (issue 18: where a problem is), a convnet's first-layer filters,
 the test rows the final model gets most wrong (recorded only after the vault opened), recall per
 class, and the vault's log.
@@ -199,7 +199,8 @@ def watch(run: RunRecord) -> Iterable[View]:
         yield View("watch_grad", "Gradient norm per layer", "diagnosis", figure=_figure(fig),
                    note=f"{source}. Norms shrinking by orders of magnitude toward the input side mean vanishing "
                         f"gradients; a norm that keeps growing means exploding ones.")
-    units = record.get("activations", [])
+    activations = record.get("activations", [])
+    units = [u for u in activations if u.get("stat")]  # GELU, SiLU, ELU, Softplus: the spread only
     if units:
         names = [f"{u['name']} ({u.get('kind')})" for u in units]
         fig = _lines(steps, [(n, u.get("values", [])) for n, u in zip(names, units)],
@@ -212,22 +213,61 @@ def watch(run: RunRecord) -> Iterable[View]:
                    figure=_figure(_unit_bars(names, units)),
                    note=f"{source}; the mean of the last three probes. Dashed: where knobs diagnose calls a "
                         f"ReLU layer dying ({DEAD:.0%}) and a tanh/sigmoid layer saturated ({SATURATED:.0%}).")
+    spread = _signal_ends(activations)
+    if spread:
+        yield View("watch_signal", "Signal spread per activation, first and last probe", "diagnosis",
+                   figure=_figure(_signal_bars(activations, spread, record.get("feeds") or {})),
+                   note=f"{source}. Each activation's output spread across the batch (its units' standard deviation "
+                        f"over the samples, root-mean-square over units), input side first; a function called in a "
+                        f"forward is named after its caller, as in \"block.relu()\". A spread falling by orders of "
+                        f"magnitude from one activation to the next is a signal fading through depth: the layers "
+                        f"after it get little of the input, and their gradients vanish with it (Glorot & Bengio, "
+                        f"2010).")
+
+
+def _signal_ends(activations: list[dict]) -> dict[str, tuple[float | None, float | None]]:
+    """Activation name → (its signal spread at the first probe, at the last), from the first and
+    last probes where it was finite; only activations with a spread recorded (a record written
+    before the spread was has none)."""
+    ends = {}
+    for unit in activations:
+        values = [v for v in unit.get("signal_std") or [] if isinstance(v, (int, float)) and math.isfinite(v)]
+        if values:
+            ends[str(unit.get("name"))] = (values[0], values[-1])
+    return ends
+
+
+def _signal_bars(activations: list[dict], ends: dict[str, tuple], feeds: dict) -> go.Figure:
+    names = [str(u.get("name")) for u in activations if str(u.get("name")) in ends]
+    kinds = {str(u.get("name")): u.get("kind") for u in activations}
+    labels = [f"{n} ({kinds.get(n)})" for n in names]
+    fed = [f"after layer {feeds[n]}" if feeds.get(n) else "no layer before it" for n in names]
+    fig = go.Figure()
+    for i, (when, color) in enumerate((("first probe", "#9ecae1"), ("last probe", "#1f77b4"))):
+        ys = [ends[n][i] if ends[n][i] > 0 else None for n in names]
+        fig.add_trace(go.Bar(x=labels, y=ys, name=when, marker_color=color, customdata=fed,
+                             hovertemplate=f"%{{x}}, %{{customdata}}<br>{when}: %{{y:.3g}}<extra></extra>"))
+    fig.update_layout(**_LOOK, height=320, barmode="group", legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(title_text="activation (kind), input side first", type="category", **_AXIS)
+    fig.update_yaxes(title_text="signal spread", type="log", exponentformat="power", **_AXIS)
+    return fig
 
 
 def layers(run: RunRecord) -> Iterable[View]:
     """One row per weight layer (module names as ``model.named_modules()`` gives them): the watched
-    run's median update/weight ratio and gradient norm, the dead or saturated share of the
-    activation it feeds, and the final model's spectral exponent α (``views/spectral.json``)."""
+    run's median update/weight ratio and gradient norm, the dead or saturated share and the signal
+    spread (first and last probe) of the activation it feeds, and the final model's spectral exponent α (``views/spectral.json``)."""
     record = _record(run, "watch") or {}
     spectral = _record(run, "spectral") or {}
     rows = _layer_rows(record, spectral.get("layers") or {})
     if not rows:
         return
     header = ["layer", "shape", "update / weight (median)", "gradient norm (median)", "dead units (last probes)",
-              "saturated (median)", "spectral α (final model)"]
+              "saturated (median)", "signal spread (first → last probe)", "spectral α (final model)"]
     cells = [[f"<code>{_e(r['layer'])}</code>", _e("×".join(str(int(d)) for d in r["shape"])) if r["shape"] else "–",
               _flag(r["update_ratio"], r["update_ratio"] is not None and not RATIO_FAR[0] <= r["update_ratio"] <= RATIO_FAR[1]),
               _flag(r["grad_norm"], False), _share(r["dead"], DEAD, ">="), _share(r["saturated"], SATURATED, ">"),
+              _spread(r["signal"]),
               _flag(r["alpha"], r["alpha"] is not None and not ALPHA_BAND[0] <= r["alpha"] <= ALPHA_BAND[1])
               + (f" <small>({_e(r['skipped'])})</small>" if r.get("skipped") else "")]
              for r in rows]
@@ -239,7 +279,8 @@ def layers(run: RunRecord) -> Iterable[View]:
     note = ("; ".join(parts) + ". Bold: beyond the rule of thumb — an update/weight ratio more than a decade off "
             f"1e-3, dead units at {DEAD:.0%}, saturation over {SATURATED:.0%} (the diagnosis' thresholds), α outside "
             f"[{ALPHA_BAND[0]:g}, {ALPHA_BAND[1]:g}] (WeightWatcher's well-trained range; on small networks it did not "
-            f"tell over- from under-trained ones, so it is shown, not judged: docs/benchmarks.md).")
+            f"tell over- from under-trained ones, so it is shown, not judged: docs/benchmarks.md). Signal spread: of the "
+            f"activation the layer feeds, at the first probe → the last (see the signal spread view).")
     yield View("watch_layers", "Per layer: update ratio, gradient, dead and saturated units, spectral α", "diagnosis",
                html=_table(header, cells), note=note)
     alphas = [(r["layer"], r["alpha"]) for r in rows if r["alpha"] is not None]
@@ -261,11 +302,14 @@ def _layer_rows(record: dict, spectral: dict) -> list[dict[str, Any]]:
     forward order, then any layer only the spectral record has."""
     feeds = record.get("feeds") or {}
     units: dict[str, dict[str, Any]] = {}
+    spread = _signal_ends(record.get("activations") or [])
     for unit in record.get("activations") or []:
+        layer = feeds.get(unit.get("name")) or str(unit.get("name")).split("#")[0]
+        if str(unit.get("name")) in spread:
+            units.setdefault(layer, {}).setdefault("signal", spread[str(unit.get("name"))])
         values = [v for v in unit.get("values") or [] if isinstance(v, (int, float))]
         if not values:
             continue
-        layer = feeds.get(unit.get("name")) or str(unit.get("name")).split("#")[0]
         if unit.get("stat") == "saturated_fraction":
             units.setdefault(layer, {})["saturated"] = _median(values)
         else:
@@ -280,8 +324,14 @@ def _layer_rows(record: dict, spectral: dict) -> list[dict[str, Any]]:
     for module, row in rows.items():
         fit = spectral.get(module) or {}
         row.update(dead=units.get(module, {}).get("dead"), saturated=units.get(module, {}).get("saturated"),
+                   signal=units.get(module, {}).get("signal"),
                    alpha=fit.get("alpha"), skipped=fit.get("skipped"))
     return list(rows.values())
+
+
+def _spread(ends: tuple[float, float] | None) -> str:
+    """The signal spread of the activation a layer feeds, at the first probe → the last."""
+    return "–" if ends is None else f"{_number(ends[0])} → {_number(ends[1])}"
 
 
 def _median(values: Any) -> float | None:

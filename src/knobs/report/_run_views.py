@@ -97,7 +97,7 @@ PRODUCERS: list[Producer] = [
     history, tables.best_trial, search.importance_view, slices, search.parallel_view, search.contour_view,
     search.timeline_view, search.table_view, tables.autopilot,
     best_curves, every_curve,
-    tables.preflight, data.watch, data.filters,
+    tables.preflight, data.watch, data.layers, data.filters,
     data.samples,
     tables.test_metrics, confusion, data.class_recall, data.worst, tables.cross_validation, tables.vault,
     data.vault_log,

@@ -10,8 +10,11 @@ trial keeps (watching every trial would cost every trial). Three sources, cheape
 - otherwise ``watched_replay`` trains the best trial's configuration again, from its seed (the
   same initial weights and batches as the trial), for the first epochs only, with a ``Watch``.
 
-Only weight tensors (two or more dimensions) are kept: the update/weight rule of thumb (about
-1e-3, Karpathy's CS231n notes) is about weights, and biases would double the lines.
+Each activation keeps its dead or saturated share (``stat``, ``values``; none for GELU/SiLU/ELU/
+Softplus) and its ``signal_std`` per probe, named as the probes name it (``"block.relu()"`` for a
+function called in ``block``'s forward). Only weight tensors (two or more dimensions) are kept:
+the update/weight rule of thumb (about 1e-3, Karpathy's CS231n notes) is about weights, and biases
+would double the lines.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from knobs.pipeline.rundir._views import VIEWS_DIR, rounded, write_view
 from knobs.pipeline.trials._objective import StopAfter
 from knobs.watch import Watch
+from knobs.watch._stats import DEAD_KINDS, SATURATING_KINDS
 
 __all__ = ["watch_record", "record_diagnosis", "record_refit", "refit_watch", "recorded_trial", "watched_replay",
            "MAX_PROBES"]
@@ -52,13 +56,23 @@ def watch_record(watch: dict[str, Any], trial: int | None, source: str, **facts:
             modules.setdefault(module, stats.get("kind"))
     activations = []
     for module, kind in modules.items():
-        key = "saturated_fraction" if kind in ("tanh", "sigmoid") else "dead_fraction"
-        activations.append({"name": module, "kind": kind, "stat": key,
-                            "values": [rounded(p.get("activations", {}).get(module, {}).get(key)) for p in probes]})
+        key = _unit_stat(kind)
+
+        def series(stat: str, module: str = module) -> list:
+            return [rounded(p.get("activations", {}).get(module, {}).get(stat)) for p in probes]
+
+        activations.append({"name": module, "kind": kind, "stat": key, "values": series(key) if key else [],
+                            "signal_std": series("signal_std")})
     return {"format": 1, "trial": trial, "source": source, **facts, "every": watch.get("every"),
             "steps": [p["step"] for p in probes], "epochs_at": [p.get("epoch") for p in probes],
             "train_loss": [rounded(e.get("train_loss"), 6) for e in watch.get("epochs") or []],
             "layers": layers, "activations": activations, "feeds": dict(watch.get("feeds") or {})}
+
+
+def _unit_stat(kind: str | None) -> str | None:
+    """The share a unit view draws for an activation kind: saturation for tanh/sigmoid, dead units
+    for the ReLUs, none for GELU/SiLU/ELU/Softplus (they get only the signal spread)."""
+    return "saturated_fraction" if kind in SATURATING_KINDS else "dead_fraction" if kind in DEAD_KINDS else None
 
 
 def record_diagnosis(run_path: str | Path, trial: int, evidence: dict[str, Any]) -> bool:
