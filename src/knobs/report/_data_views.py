@@ -2,10 +2,10 @@
 
 What a practitioner babysitting a run looks at beyond loss curves (issue 16): the training rows as
 the model sees them, the best configuration's layers under watch (update/weight ratio, gradient
-norm, dead and saturated units, the signal spread through depth) and the final model's layers side by side in one table with their
-heavy-tailed spectral exponent α (issue 18: where a problem is), a convnet's first-layer filters,
-the test rows the final model gets most wrong (recorded only after the vault opened), recall per
-class, and the vault's log.
+norm, dead and saturated units, the signal spread through depth) and the final model's layers side
+by side in one table with their heavy-tailed spectral exponent α (issue 18: where a problem is), a
+convnet's first-layer filters, the test rows the final model gets most wrong (recorded only after
+the vault opened), recall per class, and the vault's log.
 
 Each producer reads files the pipeline wrote (``knobs.pipeline.rundir._views`` says the layout;
 ``vault/`` is the vault's own record) and yields nothing when its file is absent — a run still
@@ -256,7 +256,8 @@ def _signal_bars(activations: list[dict], ends: dict[str, tuple], feeds: dict) -
 def layers(run: RunRecord) -> Iterable[View]:
     """One row per weight layer (module names as ``model.named_modules()`` gives them): the watched
     run's median update/weight ratio and gradient norm, the dead or saturated share and the signal
-    spread (first and last probe) of the activation it feeds, and the final model's spectral exponent α (``views/spectral.json``)."""
+    spread (first and last probe) of the activation it feeds, and the final model's spectral
+    exponent α (``views/spectral.json``)."""
     record = _record(run, "watch") or {}
     spectral = _record(run, "spectral") or {}
     rows = _layer_rows(record, spectral.get("layers") or {})
