@@ -128,3 +128,14 @@ def test_a_too_high_lr_on_a_batch_far_below_the_noise_scale_also_gets_the_batch_
     assert "batch_size" not in [c.knob for c in _plan([quiet], {"optimizer": "sgd", "lr": 0.05, "batch_size": 1})]
     assert again("lr_too_high", "batch_size", Setting({"lr": 0.05, "batch_size": 32}, DEFAULTS, n_train=1000,
                                                       evidence={"lr_too_high": {"geometry": geometry}})) is None
+
+
+def test_sgd_given_as_a_torch_class_or_a_partial_takes_sgds_remedies():
+    import functools
+
+    import torch
+
+    for optimizer in ("SGD", "nesterov", torch.optim.SGD, functools.partial(torch.optim.SGD, momentum=0.9)):
+        assert Setting({"lr": 0.05}, DEFAULTS, optimizer=optimizer).sgd, optimizer
+    for optimizer in ("adam", torch.optim.AdamW, None):
+        assert not Setting({"lr": 0.05}, DEFAULTS, optimizer=optimizer).sgd, optimizer

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-__all__ = ["ITERATIONS", "TOLERANCE", "effective_lr", "stability_edge", "top_eigenvalue"]
+__all__ = ["ITERATIONS", "TOLERANCE", "effective_lr", "is_sgd", "stability_edge", "top_eigenvalue"]
 
 # NOTE: power iteration converges as (λ2/λ1)^k; 20 products reach 1e-3 on the spectra of small
 # nets (PyHessian's default is 100 with tol 1e-3, for ResNets), at a few ms per product here.
@@ -104,6 +104,12 @@ def _sgd_momentum(optimizer: Any, options: dict | None) -> tuple[float, float, b
         return None
     beta = float(options.get("momentum", 0.9 if name != "sgd" else 0.0))
     return beta, float(options.get("dampening", 0.0)), bool(options.get("nesterov")) or name == "nesterov"
+
+
+def is_sgd(optimizer: Any) -> bool:
+    """Whether ``optimizer`` (a knobs name, ``torch.optim.SGD`` or a subclass, or a partial of one) is
+    SGD — plain, momentum or Nesterov — whose step the curvature and the batch set directly."""
+    return _sgd_momentum(optimizer, None) is not None
 
 
 def stability_edge(optimizer: Any, lr: float, options: dict | None = None) -> dict | None:

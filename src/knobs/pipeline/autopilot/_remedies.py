@@ -52,10 +52,6 @@ GEOMETRY = "geometry"
 # stability), so the largest stable LR is lr · edge / λ (2/λ for plain SGD). "Just under": 90% of it,
 # since λ was measured at initialization and sharpness tends to rise during training.
 EDGE_FRACTION = 0.9
-#: knobs.train's names of SGD optimizers (plain, heavy-ball momentum, Nesterov)
-SGD_NAMES = ("sgd", "momentum", "nesterov")
-
-
 @dataclass(frozen=True)
 class Setting:
     """What a remedy is laid over: the trial's parameters and the knobs this model and data have."""
@@ -67,15 +63,16 @@ class Setting:
     stopped_early: bool = False
     #: problem code → its finding's evidence (what a measured remedy reads)
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: the optimizer the trial trains with (its name), when ``params`` does not say
+    #: the optimizer the trial trains with (a name, a torch class or a partial), when ``params`` does not say
     optimizer: Any = None
 
     @property
     def sgd(self) -> bool:
         """Whether the optimizer is SGD (plain, momentum or Nesterov), where an LR's scale is set by
         the curvature and the batch directly; Adam-type optimizers rescale each step."""
-        optimizer = self.params.get("optimizer", self.optimizer)
-        return isinstance(optimizer, str) and optimizer.lower() in SGD_NAMES
+        from knobs.diagnose._curvature import is_sgd  # NOTE: torch; a Setting is made where torch is loaded
+
+        return is_sgd(self.params.get("optimizer", self.optimizer))
 
     def geometry(self, code: str) -> dict[str, Any]:
         """The noise scale and curvature the finding of ``code`` measured (empty when it did not)."""
