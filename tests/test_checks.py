@@ -164,6 +164,34 @@ def test_zero_width_bottleneck_fails(digits):
     assert "did not reach the target" in result.message
 
 
+def test_a_slow_model_is_stopped_by_the_time_box_as_inconclusive_not_failed(digits):
+    import time as clock
+
+    class Slow(nn.Module):  # stands in for a 224-pixel backbone on a CPU: every step takes long
+        def __init__(self):
+            super().__init__()
+            self.net = mlp()
+
+        def forward(self, x):
+            clock.sleep(0.02)
+            return self.net(x)
+
+    result = overfit_tiny(Slow, *digits, lr=1e-5, max_seconds=0.3)  # lr far too small: no early finish
+    m = result.measured
+    assert not result.passed and result.severity == "warning" and m["timed_out"] and 0 < m["steps"] < 300
+    assert "stopped by its 0.3 s time box before the target: inconclusive, not a failure" in result.message
+    assert "checks.overfit_seconds" in result.message
+    assert overfit_tiny(mlp, *digits, max_seconds=60).passed  # a box that is not reached changes nothing
+
+
+def test_the_runs_preflight_boxes_the_overfit_with_checks_overfit_seconds():
+    from knobs.config import load_config
+
+    assert load_config(None, {}).checks.overfit_seconds == 120.0
+    with pytest.raises(ConfigError, match="overfit_seconds"):
+        load_config(None, {"checks.overfit_seconds": 0})
+
+
 def test_divergence_is_reported(digits):
     result = overfit_tiny(mlp, *digits, optimizer="sgd", lr=1e8, steps=50)
     assert not result.passed and "lower the learning rate" in result.message

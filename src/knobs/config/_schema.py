@@ -254,6 +254,8 @@ class ChecksConfig(_Strict):
 
     initial_loss: bool = True
     overfit_tiny: bool = True
+    overfit_seconds: float = Field(120.0, gt=0, description="the tiny-subset overfit check's time box in seconds: "
+                                   "past it the check stops with a warning (inconclusive), not a failure")
     data: bool = True
     strict: bool = Field(False, description="stop the run when a preflight check fails")
 

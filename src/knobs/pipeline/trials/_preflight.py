@@ -47,5 +47,5 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     if checks_cfg.initial_loss:
         results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task, inputs=inputs))
     if checks_cfg.overfit_tiny:
-        results.append(overfit_tiny(make_model, X, y, task=data.task))
+        results.append(overfit_tiny(make_model, X, y, task=data.task, max_seconds=checks_cfg.overfit_seconds))
     return results
