@@ -79,25 +79,20 @@ def update_ratio(before: torch.Tensor, after: torch.Tensor) -> float:
     return ratio(norm(after.detach().float() - before.detach().float()), norm(before))
 
 
-def _unit_view(output: torch.Tensor) -> torch.Tensor:
-    """``(units, everything else)``: dim 1 is the unit (feature or channel) axis."""
-    if output.ndim < 2:
-        return output.detach().reshape(1, -1)
-    return output.detach().transpose(0, 1).reshape(output.shape[1], -1)
+def _dead(out: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """Units whose largest output is <= 0 (one ``amax`` per unit, the comparison on the few units)."""
+    top = out.amax(dim=dims) if out.ndim >= 2 else out.amax().reshape(1)
+    return (top <= 0).float().mean()
 
 
-def _dead(output: torch.Tensor) -> torch.Tensor:
-    return 1.0 - (_unit_view(output) > 0).any(dim=1).float().mean()
+def _zero(out: torch.Tensor) -> torch.Tensor:
+    """The share of zeros of an output that is never negative (a ReLU's): ``1 - mean(sign)``."""
+    return 1.0 - out.sign().mean()
 
 
-def _zero(output: torch.Tensor) -> torch.Tensor:
-    return (output.detach() <= 0).float().mean()
-
-
-def _saturated(output: torch.Tensor, kind: str) -> torch.Tensor:
-    out = output.detach().float()
+def _saturated(out: torch.Tensor, kind: str) -> torch.Tensor:
     centred = 2 * out - 1 if kind == "sigmoid" else out
-    return (centred.abs() > SATURATION).float().mean()
+    return (centred.abs() > SATURATION).sum() / max(centred.numel(), 1)
 
 
 def _unit_dims(output: torch.Tensor) -> tuple[int, ...]:
@@ -132,17 +127,18 @@ def dead_fraction(output: torch.Tensor) -> float:
     NOTE: a dead ReLU unit passes no gradient to its weights, so it never comes back; the
     fraction of units silent on a whole batch is what Lu et al. (2019) call "dying".
     """
-    return float(_dead(output))
+    out = output.detach().float()
+    return float(_dead(out, _unit_dims(out)))
 
 
 def zero_fraction(output: torch.Tensor) -> float:
     """The fraction of all output entries that are <= 0 (ReLU sparsity; about 0.5 is normal)."""
-    return float(_zero(output))
+    return float(_zero(output.detach().float().clamp_min(0)))  # any input: <= 0 counts as 0
 
 
 def saturated_fraction(output: torch.Tensor, kind: str) -> float:
     """The fraction of outputs in the flat tails of a tanh or sigmoid (see ``SATURATION``)."""
-    return float(_saturated(output, kind))
+    return float(_saturated(output.detach().float(), kind))
 
 
 def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
@@ -165,11 +161,9 @@ def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     dims = _unit_dims(out)
     stats = {"signal_std": _signal_std(out, out.mean(dim=dims, keepdim=True))}
     if kind in DEAD_KINDS:
-        top = out.amax(dim=dims) if out.ndim >= 2 else out.amax().reshape(1)
-        stats.update(dead_fraction=(top <= 0).float().mean(), zero_fraction=1.0 - out.sign().mean())
+        stats.update(dead_fraction=_dead(out, dims), zero_fraction=_zero(out))
     elif kind in SATURATING_KINDS:
-        centred = 2 * out - 1 if kind == "sigmoid" else out
-        stats["saturated_fraction"] = (centred.abs() > SATURATION).sum() / max(centred.numel(), 1)
+        stats["saturated_fraction"] = _saturated(out, kind)
     return stats
 
 
