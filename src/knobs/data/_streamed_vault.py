@@ -58,12 +58,13 @@ class StreamedVault(Vault):
 
         Raises:
             DataError: the sealed data were tampered with, or a test file changed since the sealing."""
+        self._check_reason(reason)
         positions, y = self._read()
         if positions.ndim != 2 or positions.shape[1] != 1 or positions.dtype.kind != "i":
             raise DataError(f"the vault at {str(self.directory)!r} holds no row positions (X {positions.shape}, "
                             f"{positions.dtype}); it was not sealed from streamed rows")
         self._check_files(files_signature(self.rows.source, positions.reshape(-1)), DataError, "opened")
-        positions, y = super().open(reason)
+        self._log_opening(reason)  # NOTE: only once every check passed: a refused opening is no opening
         base = StreamedRows(self.rows.source, positions.reshape(-1), _probe=self.rows._probe,
                             row_shape=self.rows._row_shape, loader_options=self.rows.loader_options)
         return base, y

@@ -132,9 +132,18 @@ class Vault:
         Warns:
             VaultWarning: on every opening after the first, with the count.
         """
+        self._check_reason(reason)
+        X, y = self._read()
+        self._log_opening(reason)
+        return X, y
+
+    @staticmethod
+    def _check_reason(reason: Any) -> None:
         if not isinstance(reason, str) or not reason.strip():
             raise ConfigError(f"Vault.open reason must be a non-empty string, got {reason!r}")
-        X, y = self._read()
+
+    def _log_opening(self, reason: str) -> None:
+        """Append the opening to ``openings.jsonl``; warn from the second one on."""
         count = self.n_openings + 1
         entry = {"time": _now(), "reason": reason, "count": count, "pid": os.getpid()}
         with (self.directory / OPENINGS).open("a") as handle:
@@ -145,8 +154,7 @@ class Vault:
                 f"(this time for {reason!r}); any choice made after seeing test results tunes on "
                 f"the test set and leaks it, so its score is optimistic. Decide on the validation "
                 f"split and open the vault once."
-            ), stacklevel=2)
-        return X, y
+            ), stacklevel=3)
 
     def _read(self) -> tuple[np.ndarray, np.ndarray]:
         path = self.directory / DATA
