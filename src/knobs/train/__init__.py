@@ -20,7 +20,8 @@ Example:
 
 from knobs.train._batches import BatchKeys
 from knobs.train._callbacks import Callback
-from knobs.train._checkpoint import CheckpointError, Checkpointer, load_checkpoint, load_model_state, save_checkpoint
+from knobs.train._checkpoint import (CheckpointError, Checkpointer, load_checkpoint, load_model_state, restore_model,
+                                    save_checkpoint)
 from knobs.train._device import CHANNELS_LAST, PRECISIONS, use_channels_last
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History
@@ -36,6 +37,6 @@ __all__ = [
     "CHANNELS_LAST", "BatchKeys", "CSVLogger", "Callback", "CheckpointError", "Checkpointer", "Diverged", "EarlyStopping",
     "History", "LRFindResult", "METRICS", "OPTIMIZERS", "PRECISIONS", "ProgressBar", "ReportToTrial", "SCHEDULES",
     "SaveTrialModel", "Schedule", "TensorBoardLogger", "Trainer", "build_optimizer", "build_schedule",
-    "check_schedule", "load_checkpoint", "load_model_state", "load_trial_models", "lr_find", "save_checkpoint",
-    "use_channels_last",
+    "check_schedule", "load_checkpoint", "load_model_state", "load_trial_models", "lr_find", "restore_model",
+    "save_checkpoint", "use_channels_last",
 ]

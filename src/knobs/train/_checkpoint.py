@@ -29,7 +29,8 @@ from knobs.errors import DataError
 from knobs.train._callbacks import Callback
 from knobs.train._rng import rng_state
 
-__all__ = ["CheckpointError", "Checkpointer", "save_checkpoint", "load_checkpoint", "load_model_state"]
+__all__ = ["CheckpointError", "Checkpointer", "save_checkpoint", "load_checkpoint", "load_model_state",
+           "restore_model"]
 
 FORMAT = "knobs.checkpoint/1"
 
@@ -130,6 +131,12 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: s
     if problems:
         raise CheckpointError(f"{source} was saved from a different model — " + "; ".join(problems))
     model.load_state_dict(state)
+
+
+def restore_model(model: nn.Module, checkpoint: dict, source: str = "checkpoint") -> None:
+    """A checkpoint's (``load_checkpoint``'s) model weights into ``model``, the part it left out
+    (``save_checkpoint(omit=...)``) taken from ``model`` itself."""
+    load_model_state(model, checkpoint.get("model"), source=source, omitted=checkpoint.get("omitted"))
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:

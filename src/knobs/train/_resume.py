@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from knobs.errors import ConfigError
-from knobs.train._checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint
+from knobs.train._checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 from knobs.train._rng import set_rng_state
 
 __all__ = ["save_trainer", "restore_trainer"]
@@ -49,7 +49,7 @@ def restore_trainer(trainer: Any, path: str | os.PathLike) -> None:
     if not loop:
         raise CheckpointError(f"checkpoint {path}: holds no trainer state; write it with checkpoint_dir or Trainer.save")
     _check_same_settings(loop["settings"], trainer.settings(), path)
-    load_model_state(trainer.model_, state["model"], source=f"checkpoint {path}", omitted=state.get("omitted"))
+    restore_model(trainer.model_, state, source=f"checkpoint {path}")
     trainer.optimizer_.load_state_dict(state["optimizer"])
     if trainer.schedule_ is not None:
         trainer.schedule_.load_state_dict(state["scheduler"])

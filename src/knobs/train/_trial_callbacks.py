@@ -29,7 +29,7 @@ from torch import nn
 
 from knobs.errors import ConfigError
 from knobs.train._callbacks import Callback
-from knobs.train._checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint
+from knobs.train._checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 
 __all__ = ["ReportToTrial", "SaveTrialModel", "load_trial_models", "CHECKPOINT_ATTR"]
 
@@ -118,7 +118,6 @@ def load_trial_models(trials: Sequence[Any], build: Callable[[dict], nn.Module],
         if not isinstance(model, nn.Module):
             raise ConfigError(f"load_trial_models: build(config) must return an nn.Module, got {type(model).__name__}")
         state = load_checkpoint(path, map_location=map_location)
-        load_model_state(model, state["model"], source=f"trial {trial.number}'s checkpoint {path}",
-                         omitted=state.get("omitted"))
+        restore_model(model, state, source=f"trial {trial.number}'s checkpoint {path}")
         models.append(model.to(map_location).eval())
     return models

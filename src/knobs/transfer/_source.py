@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from knobs.models import backbone, build_model, hyperparameters, is_pretrained
-from knobs.train import CheckpointError, load_model_state
+from knobs.train import CheckpointError, load_model_state, restore_model
 from knobs.transfer._safe_load import read_source
 
 __all__ = ["SourceModel", "load_source", "load_weights", "RECORDED_KEYS"]
@@ -98,7 +98,7 @@ def load_source(path: str | os.PathLike, family: str | None = None) -> SourceMod
     hparams = {k: v for k, v in dict(extra["params"]).items() if k in hyperparameters(family)}
     shape = tuple(int(s) for s in extra["input_shape"])
     model = build_model(family, input_shape=shape, n_classes=int(extra["n_classes"]), **hparams)
-    load_model_state(model, state.get("model"), source=f"checkpoint {path}", omitted=state.get("omitted"))
+    restore_model(model, state, source=f"checkpoint {path}")
     return SourceModel(model, family, shape, int(extra["n_classes"]), hparams, extra.get("scaler"), extra)
 
 

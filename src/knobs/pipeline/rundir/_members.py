@@ -21,7 +21,7 @@ from knobs.config import ModelConfig
 from knobs.pipeline.model._build import ModelInfo, build_model, checkpoint_config
 from knobs.pipeline.model._builder import builder_for_record, load_builder
 from knobs.pipeline.model._text_backbone import frozen_text_encoder, with_member_cache
-from knobs.train import load_checkpoint, load_model_state, save_checkpoint
+from knobs.train import load_checkpoint, restore_model, save_checkpoint
 from knobs.trial import FrozenTrial, TrialState
 
 __all__ = ["trial_checkpoint", "save_trial_checkpoint", "top_trials", "keep_top", "load_member"]
@@ -101,5 +101,5 @@ def load_member(path: Path, input_shape: Sequence[int], n_classes: int, family: 
     builder = extra.get("builder")
     reference = None if builder is None else builder_for_record(builder, f"checkpoint {path}").reference
     model = build_model(checkpoint_config(family, reference, extra, f"checkpoint {path}"), extra["params"], info)
-    load_model_state(model, state.get("model"), source=f"checkpoint {path}", omitted=state.get("omitted"))
+    restore_model(model, state, source=f"checkpoint {path}")
     return with_target(with_member_cache(model, extra), extra.get("target")), extra
