@@ -49,6 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from problems import PROBLEMS as BASE_PROBLEMS, Problem  # noqa: E402
+from search import _evaluate, best_within, tell_optuna, told  # noqa: E402
 
 RUNS = Path(__file__).resolve().parent / "results" / "bayes_levers_runs.json"
 BASELINES = ("optuna.GPSampler", "optuna.TPESampler")
@@ -79,14 +80,6 @@ def parse_variant(text: str) -> dict[str, Any]:
     return out
 
 
-def _evaluate(problem: Problem, config: dict) -> float:
-    try:
-        value = float(problem.objective(config))
-    except (ValueError, FloatingPointError, ArithmeticError):
-        return math.nan
-    return value if math.isfinite(value) else math.nan
-
-
 def _batch(name: str) -> tuple[str, int]:
     """"name@b4" runs batches of 4 (4 proposals before the 4 results come back)."""
     base, _, batch = name.partition("@b")
@@ -110,11 +103,9 @@ def make_bayes(variant: str, seed: int):
 
 
 def run_knobs(problem: Problem, variant: str, seed: int, budget: int) -> tuple[list, list]:
-    from knobs.trial import FrozenTrial, TrialState
-
     variant, batch = _batch(variant)
     space, sampler = problem.space(), make_bayes(variant, seed)
-    trials: list[FrozenTrial] = []
+    trials: list = []
     values, seconds = [], []
     while len(trials) < budget:
         t0 = time.perf_counter()
@@ -122,9 +113,7 @@ def run_knobs(problem: Problem, variant: str, seed: int, budget: int) -> tuple[l
         seconds.append((time.perf_counter() - t0) / len(configs))
         for config in configs:
             value = _evaluate(problem, config)
-            ok = math.isfinite(value)
-            trials.append(FrozenTrial(len(trials), config, TrialState.COMPLETE if ok else TrialState.FAILED,
-                                      value if ok else None))
+            trials.append(told(len(trials), config, value))
             values.append(value)
     return values, seconds
 
@@ -147,10 +136,7 @@ def run_optuna(problem: Problem, name: str, seed: int, budget: int) -> tuple[lis
             seconds.append(time.perf_counter() - t0)
         for trial, config in asked:
             value = _evaluate(problem, config)
-            if math.isfinite(value):
-                study.tell(trial, value)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            tell_optuna(study, trial, value)
             values.append(value)
     return values, seconds
 
@@ -189,11 +175,6 @@ def _save(store: dict) -> dict:
 
 
 # -- scoring --------------------------------------------------------------------------------
-
-def best_within(values: list, budget: int) -> float:
-    finite = [v for v in values[:budget] if v is not None]
-    return min(finite) if finite else math.inf
-
 
 def table(store: dict, problems: list[str], optimizers: list[str], seeds: int) -> dict:
     """{family: {optimizer: {budget: mean score}}} plus per-problem scores at the largest budget."""

@@ -166,10 +166,8 @@ def run_trials(problem: Problem, sampler: Any, budget: int) -> tuple[list[float]
     suggestion). CPU time is the figure to read on a busy machine: wall time there measures the load."""
     if _is_optuna(sampler):
         return _run_optuna(problem, sampler, budget)
-    from knobs.trial import FrozenTrial, TrialState
-
     space = problem.space()
-    trials: list[FrozenTrial] = []
+    trials: list = []
     values, seconds, cpu = [], [], []
     for number in range(budget):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -177,11 +175,27 @@ def run_trials(problem: Problem, sampler: Any, budget: int) -> tuple[list[float]
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         value = _evaluate(problem, config)
-        finite = math.isfinite(value)
-        trials.append(FrozenTrial(number, config, TrialState.COMPLETE if finite else TrialState.FAILED,
-                                  value if finite else None))
+        trials.append(told(number, config, value))
         values.append(value)
     return values, seconds, cpu
+
+
+def told(number: int, config: dict[str, Any], value: float):
+    """Trial ``number`` finished with ``value``: complete when finite, else failed (knobs' samplers)."""
+    from knobs.trial import FrozenTrial, TrialState
+
+    finite = math.isfinite(value)
+    return FrozenTrial(number, config, TrialState.COMPLETE if finite else TrialState.FAILED, value if finite else None)
+
+
+def tell_optuna(study: Any, trial: Any, value: float) -> None:
+    """``study.tell``: the value when finite, else a failed trial (Optuna's samplers)."""
+    import optuna
+
+    if math.isfinite(value):
+        study.tell(trial, value)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def _run_optuna(problem: Problem, sampler: Any, budget: int) -> tuple[list[float], list[float], list[float]]:
@@ -197,10 +211,7 @@ def _run_optuna(problem: Problem, sampler: Any, budget: int) -> tuple[list[float
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         value = _evaluate(problem, config)
-        if math.isfinite(value):
-            study.tell(trial, value)
-        else:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        tell_optuna(study, trial, value)
         values.append(value)
     return values, seconds, cpu
 
