@@ -189,8 +189,12 @@ def probe_factors(ev: dict) -> list[float]:
         return [1 / LR_FACTOR]
     if sym["underfit"]:
         return [1 / LR_FACTOR, LR_FACTOR]
-    noisy = geo["noisy_batch"] and _swings(ev) > 0
-    return [1 / LR_FACTOR] if geo["beyond_edge"] or geo["noise_dominated"] or noisy else []
+    return [1 / LR_FACTOR] if geo["beyond_edge"] or geo["noise_dominated"] or _noisy_jump(ev, geo) else []
+
+
+def _noisy_jump(ev: dict, geo: dict) -> bool:
+    """A batch far below the noise scale (``geo["noisy_batch"]``) and a validation loss that jumped."""
+    return geo["noisy_batch"] and _swings(ev) > 0
 
 
 def probe_key(factor: float) -> str:
@@ -238,8 +242,7 @@ def noisy_findings(ev: dict) -> list[Finding]:
                         f"loss {unit:.3g}) in {swings} of {epochs} epochs" + _batch_advice(geo),
                         {"swings": swings, "epochs": epochs, "swing": SWING * unit, "chance_loss": unit, **common})]
     lower, mine = ev["probes"].get("lower"), _val_losses(ev)
-    jumped = geo["noisy_batch"] and _swings(ev) > 0
-    if not ((geo["noise_dominated"] or jumped) and lower and lower["diverged"] is None
+    if not ((geo["noise_dominated"] or _noisy_jump(ev, geo)) and lower and lower["diverged"] is None
             and lower.get("final_val_loss") and mine and lower["final_val_loss"] * BETTER <= mine[-1]):
         return []
     why = (f"the step {geo['lr_eff']:.3g} is above the best one for this noise, ε_max / (1 + B_simple / B) = "
