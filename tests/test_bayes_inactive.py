@@ -49,8 +49,20 @@ def test_the_kernel_stays_positive_definite_and_the_fast_distances_agree():
     K = kernel.kernel_matrix(X, X, coding.is_cat, inv_ls2, 1.0, coding.gp_cond)
     assert np.linalg.eigvalsh(K).min() > -1e-10
     r2 = kernel.scaled_sq_dists(X, X[:9], coding.is_cat, inv_ls2, coding.gp_cond)
-    np.testing.assert_allclose(r2, kernel.sq_dists(X, X[:9], coding.is_cat, coding.gp_cond) @ inv_ls2,
-                               rtol=1e-9, atol=1e-9)
+    D = kernel.sq_dists(X, X[:9], coding.is_cat, coding.gp_cond)
+    np.testing.assert_allclose(r2, D @ inv_ls2, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(D[:, :, 1], kernel.arc_sq_dist(X[:, 1], X[:9, 1]), atol=1e-12)
+
+
+def test_a_conditional_choice_is_hamming_with_inactive_as_one_more_option():
+    space = Space({"model": Choice(["knn", "svc"]), "weights": Choice(["u", "d"], when={"model": "knn"})})
+    coding = _Coding(space, arc=True)
+    U = coding.for_gp(space.to_unit_many([{"model": "svc"}, {"model": "svc"},
+                                          {"model": "knn", "weights": "u"}, {"model": "knn", "weights": "d"}]))
+    D = kernel.sq_dists(U, U, coding.is_cat, coding.gp_cond)[:, :, 1]
+    np.testing.assert_array_equal(D, [[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]])
+    r2 = kernel.scaled_sq_dists(U, U, coding.is_cat, np.array([2.0, 3.0]), coding.gp_cond)
+    np.testing.assert_allclose(r2, kernel.sq_dists(U, U, coding.is_cat, coding.gp_cond) @ [2.0, 3.0])
 
 
 def test_posterior_gradient_on_an_arc_axis_matches_finite_differences():

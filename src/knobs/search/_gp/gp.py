@@ -217,8 +217,10 @@ def posterior_grad(
     D = np.where(gp.is_cat, (diff != 0.0).astype(float), diff * diff)
     if gp.is_cond is not None:  # conditional axes: the arc distance and its half-derivative
         D = sq_dists(Xq, gp.X, gp.is_cat, gp.is_cond)
-        for j in np.flatnonzero(gp.is_cond):  # (a categorical's is masked below: 0, not NaN)
-            diff[:, :, j] = 0.0 if gp.is_cat[j] else arc_half_grad(Xq[:, j], gp.X[:, j])
+        arcs = np.flatnonzero(gp.is_cond)
+        numeric = arcs[~gp.is_cat[arcs]]
+        diff[:, :, arcs] = 0.0  # a categorical's stays 0 (masked below), not NaN
+        diff[:, :, numeric] = arc_half_grad(Xq[:, numeric], gp.X[:, numeric])
     r2 = D @ gp.inv_ls2
     M, dM = matern52_with_dr2(r2)
     Ks = gp.signal_var * M

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SQRT5", "ARC_RADIUS", "arc_sq_dist", "arc_half_grad", "sq_dists", "scaled_sq_dists", "matern52", "matern52_dr2", "matern52_with_dr2", "kernel_matrix"]
+__all__ = ["SQRT5", "ARC_RADIUS", "arc_sq_dist", "circle", "arc_half_grad", "sq_dists", "scaled_sq_dists", "matern52", "matern52_dr2", "matern52_with_dr2", "kernel_matrix"]
 
 SQRT5 = np.sqrt(5.0)
 # NOTE: an active value x of a conditional axis sits at angle x / ARC_RADIUS on a circle of this
@@ -51,11 +51,24 @@ def arc_sq_dist(a: np.ndarray, b: np.ndarray, categorical: bool = False) -> np.n
     return np.where(off_a & off_b, 0.0, np.where(off_a | off_b, apart, active))
 
 
-def arc_half_grad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Half the derivative of ``arc_sq_dist`` in a (numeric axis): rho sin((a - b) / rho) where
-    both are active, else 0 (the plain axis's counterpart is a - b)."""
-    diff = a[:, None] - b[None, :]
-    return np.where(np.isnan(diff), 0.0, ARC_RADIUS * np.sin(np.nan_to_num(diff) / ARC_RADIUS))
+def circle(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arc axes' points on the circle: (rho cos(v / rho), rho sin(v / rho)), (0, 0) where v is NaN
+    (inactive); (m, k) each. Their squared Euclidean distance is ``arc_sq_dist``."""
+    off = np.isnan(V)
+    angle = np.where(off, 0.0, V) / ARC_RADIUS
+    return (np.where(off, 0.0, ARC_RADIUS * np.cos(angle)),
+            np.where(off, 0.0, ARC_RADIUS * np.sin(angle)))
+
+
+def arc_half_grad(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Half the derivative of ``arc_sq_dist`` in a, for numeric arc axes: (m, k), (n, k) -> (m, n, k).
+
+    rho sin((a - b) / rho) where both are active, else 0 (a plain axis's counterpart is a - b);
+    from the circle coordinates, (S_a C_b - C_a S_b) / rho, which is 0 when either is inactive.
+    """
+    Ca, Sa = circle(A)
+    Cb, Sb = circle(B)
+    return (Sa[:, None, :] * Cb[None, :, :] - Ca[:, None, :] * Sb[None, :, :]) / ARC_RADIUS
 
 
 def _arc_axes(is_cond: np.ndarray | None) -> np.ndarray:
@@ -68,8 +81,15 @@ def sq_dists(A: np.ndarray, B: np.ndarray, is_cat: np.ndarray,
     diff = A[:, None, :] - B[None, :, :]
     # NOTE: categorical coordinates are bin centres, so equal options give exactly equal floats.
     D = np.where(is_cat, (diff != 0.0).astype(float), diff * diff)
-    for j in _arc_axes(is_cond):
-        D[:, :, j] = arc_sq_dist(A[:, j], B[:, j], bool(is_cat[j]))
+    arcs = _arc_axes(is_cond)
+    if arcs.size:
+        numeric, choice = arcs[~is_cat[arcs]], arcs[is_cat[arcs]]
+        Ca, Sa = circle(A[:, numeric])
+        Cb, Sb = circle(B[:, numeric])
+        D[:, :, numeric] = (Ca[:, None, :] - Cb[None, :, :]) ** 2 + (Sa[:, None, :] - Sb[None, :, :]) ** 2
+        # an inactive choice is one more option: -1 matches only another inactive one
+        a, b = np.nan_to_num(A[:, choice], nan=-1.0), np.nan_to_num(B[:, choice], nan=-1.0)
+        D[:, :, choice] = (a[:, None, :] != b[None, :, :]).astype(float)
     return D
 
 
@@ -84,19 +104,32 @@ def scaled_sq_dists(A: np.ndarray, B: np.ndarray, is_cat: np.ndarray, inv_ls2: n
     ~1e-13.
     """
     arcs = _arc_axes(is_cond)
-    num = ~np.asarray(is_cat, dtype=bool)
-    num[arcs] = False
-    scale = np.sqrt(inv_ls2[num])
-    A_num, B_num = A[:, num] * scale, B[:, num] * scale
+    A_num, B_num = _numeric_columns(A, is_cat, inv_ls2, arcs), _numeric_columns(B, is_cat, inv_ls2, arcs)
     r2 = (np.einsum("ij,ij->i", A_num, A_num)[:, None] + np.einsum("ij,ij->i", B_num, B_num)[None, :]
           - 2.0 * (A_num @ B_num.T))
     np.maximum(r2, 0.0, out=r2)
     for j in np.flatnonzero(is_cat):
-        if j not in arcs:
+        if j in arcs:  # an inactive choice is one more option: -1 matches only another inactive one
+            r2 += inv_ls2[j] * (np.nan_to_num(A[:, j], nan=-1.0)[:, None] != np.nan_to_num(B[:, j], nan=-1.0)[None, :])
+        else:
             r2 += inv_ls2[j] * (A[:, j, None] != B[None, :, j])
-    for j in arcs:
-        r2 += inv_ls2[j] * arc_sq_dist(A[:, j], B[:, j], bool(is_cat[j]))
     return r2
+
+
+def _numeric_columns(A: np.ndarray, is_cat: np.ndarray, inv_ls2: np.ndarray, arcs: np.ndarray) -> np.ndarray:
+    """A's numeric coordinates scaled by 1/lengthscale; a numeric arc axis becomes its two
+    coordinates on the circle, (rho cos(x / rho), rho sin(x / rho)), the centre (0, 0) where inactive.
+
+    NOTE: the squared Euclidean distance of those two columns is exactly ``arc_sq_dist``, so the arc
+    axes ride in the same matrix product as the plain ones instead of a cos per (m, n) pair.
+    """
+    num = ~np.asarray(is_cat, dtype=bool)
+    if arcs.size == 0:
+        return A[:, num] * np.sqrt(inv_ls2[num])
+    arc_num = arcs[num[arcs]]
+    num[arcs] = False
+    on_circle = np.hstack(circle(A[:, arc_num]))
+    return np.hstack([A[:, num] * np.sqrt(inv_ls2[num]), on_circle * np.tile(np.sqrt(inv_ls2[arc_num]), 2)])
 
 
 def matern52(r2: np.ndarray) -> np.ndarray:
