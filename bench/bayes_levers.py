@@ -301,8 +301,3 @@ if __name__ == "__main__":
 def bayes_long_prior(seed: int):
     """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
     return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
-
-
-def bayes_inactive_arc(seed: int):
-    """Bayes with ``inactive="arc"``: a conditional parameter, where inactive, is its own state."""
-    return make_bayes("inactive=arc", seed)

@@ -9,10 +9,7 @@ Sobol sequence.
 
 Conditional spaces: inactive parameters sit at 0.5 (as ``Space.to_unit`` encodes them), a
 constant the GP ignores between points that both lack the parameter; the acquisition optimizer
-applies the same rule to every candidate, so nothing falls back to random sampling. With
-``inactive="arc"`` the GP instead sees an inactive parameter as its own state, equally far from
-every active value (``_gp.kernel.arc_sq_dist``), so the ends of a conditional range no longer look
-farther from the points that lack it than its middle does.
+applies the same rule to every candidate, so nothing falls back to random sampling.
 
 Example:
     >>> from knobs.space import Float, Space
@@ -46,7 +43,6 @@ __all__ = ["Bayes"]
 # NOTE: integer / stepped axes with more levels than this are relaxed to the real line in the
 # acquisition search and rounded when decoded (the next fit sees the rounded value).
 MAX_LEVELS = 4096
-INACTIVE = ("centre", "arc")
 N_INCUMBENTS = 5
 PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 # NOTE: with few points the marginal likelihood is multimodal (smooth trend vs. short
@@ -75,7 +71,7 @@ def _levels(param: Any) -> np.ndarray | None:
 class _Coding:
     """How a space looks to the GP: categorical axes, discrete levels, activation rules."""
 
-    def __init__(self, space: Space, arc: bool = False) -> None:
+    def __init__(self, space: Space) -> None:
         params = [space[name] for name in space.names]
         index = {name: j for j, name in enumerate(space.names)}
         self.is_cat = np.array([p.kind == "choice" for p in params])
@@ -85,18 +81,6 @@ class _Coding:
              for parent, values in p.when.items()]
             for p in params
         ]
-        is_cond = np.array([bool(c) for c in self.conditions])
-        # NOTE: None (not an all-False mask) keeps the GP's plain code path, so a space without
-        # conditions, or the default, gives exactly the suggestions it gave before the option.
-        self.gp_cond = is_cond if arc and is_cond.any() else None
-
-    def for_gp(self, U: np.ndarray) -> np.ndarray:
-        """The points as the GP sees them: inactive coordinates NaN when conditional axes use the
-        arc distance (``inactive="arc"``), else unchanged (at 0.5). U must be canonical."""
-        if self.gp_cond is None:
-            return U
-        _, active = transforms.apply_conditions(U, self.conditions)
-        return np.where(active, U, np.nan)
 
     def canonical(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Evaluable points and the coordinates a gradient step may move (not choices)."""
@@ -123,9 +107,6 @@ class Bayes(Sampler):
             nothing from more, and lose much when other processes train on the cores; None: leave
             NumPy's setting alone).
         seed: seed of the sampler's random generator (Sobol scrambles, candidate pools).
-        inactive: how the GP sees a conditional parameter where it is inactive: ``"centre"`` (at
-            the middle of its range, 0.5 in the unit cube) or ``"arc"`` (its own state, at one
-            distance from every active value; no effect on a space without conditions).
 
     Example:
         >>> from knobs.space import Float, Space
@@ -139,8 +120,7 @@ class Bayes(Sampler):
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
-                 n_local: int = 10, seed: int | None = None, blas_threads: int | None = 1,
-                 inactive: str = "centre") -> None:
+                 n_local: int = 10, seed: int | None = None, blas_threads: int | None = 1) -> None:
         self.acquisition = acquisition
         self.xi = xi
         self.kappa = kappa
@@ -150,7 +130,6 @@ class Bayes(Sampler):
         self.n_local = n_local
         self.seed = seed
         self.blas_threads = blas_threads
-        self.inactive = inactive
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
@@ -171,20 +150,20 @@ class Bayes(Sampler):
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
                             taken: set, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-        coding = _Coding(space, arc=self.inactive == "arc")
+        coding = _Coding(space)
         X = space.to_unit_many([c for c, _ in history])
         z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
         model = self._fit(X, z, coding, rng)
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
-            model = _believe(model, coding.for_gp(space.to_unit_many(running)))
+            model = _believe(model, space.to_unit_many(running))
         out = []
         for _ in range(n):
             u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], float(z.min()),
                            space, taken, rng)
             out.append(space.from_unit(u))
-            model = _believe(model, coding.for_gp(u[None, :]))
+            model = _believe(model, u[None, :])
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -211,8 +190,6 @@ class Bayes(Sampler):
         if self.acquisition not in acq.ACQUISITIONS:
             raise ConfigError(f"Bayes acquisition must be one of {sorted(acq.ACQUISITIONS)}, "
                               f"got {self.acquisition!r}")
-        if self.inactive not in INACTIVE:
-            raise ConfigError(f"Bayes inactive must be one of {list(INACTIVE)}, got {self.inactive!r}")
         if self.warp not in transforms.WARPS:
             raise ConfigError(f"Bayes warp must be one of {sorted(transforms.WARPS)}, "
                               f"got {self.warp!r}")
@@ -258,7 +235,7 @@ class Bayes(Sampler):
                 start = gpm.default_raw(d, self._prior).copy()
                 start[:d] += rng.normal(scale=self._prior.ls_scale, size=d)
                 starts.append(start)
-        model = gpm.fit(coding.for_gp(X), z, coding.is_cat, starts, self._prior, is_cond=coding.gp_cond)
+        model = gpm.fit(X, z, coding.is_cat, starts, self._prior)
         self._raw = model.raw
         return model
 
@@ -267,8 +244,7 @@ class Bayes(Sampler):
         """The best-scoring candidate whose config is not taken (then marked taken); the best
         one regardless when the space is used up."""
         score, score_grad = _scorers(model, self.acquisition,
-                                     self.kappa if self.acquisition == "ucb" else self.xi, best,
-                                     coding.for_gp)
+                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
@@ -292,17 +268,16 @@ def _believe(model: gpm.GP, U: np.ndarray) -> gpm.GP:
     return gpm.condition(model, U, mean)
 
 
-def _scorers(model: gpm.GP, name: str, param: float, best: float, view=lambda U: U):
-    """Acquisition value, and value with gradient, as functions of unit-cube points (``view``:
-    how the GP sees them, ``_Coding.for_gp``)."""
+def _scorers(model: gpm.GP, name: str, param: float, best: float):
+    """Acquisition value, and value with gradient, as functions of unit-cube points."""
     fn = acq.ACQUISITIONS[name]
 
     def score(U: np.ndarray) -> np.ndarray:
-        mean, var = gpm.posterior(model, view(U))
+        mean, var = gpm.posterior(model, U)
         return fn(mean, np.sqrt(var), best, param)[0]
 
     def score_grad(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, var, dmean, dvar = gpm.posterior_grad(model, view(U))
+        mean, var, dmean, dvar = gpm.posterior_grad(model, U)
         std = np.sqrt(var)
         value, d_mean, d_std = fn(mean, std, best, param)
         return value, d_mean[:, None] * dmean + (d_std / (2.0 * std))[:, None] * dvar

@@ -3,7 +3,6 @@
 Glossary of array shapes:
     n: training points, m: query points, d: input dimensions, p = d + 2 hyperparameters.
     X (n, d): training inputs in the unit cube; y (n,): standardized (warped) targets.
-    is_cond (d,) or None: conditional axes whose inactive coordinates are NaN (kernel.arc_sq_dist).
     Xq (m, d): query points.
     raw (p,): hyperparameters in log space, [log lengthscale_1..d, log signal_var, log noise_var].
     D (n, n, d): per-dimension squared distances of the training inputs (see kernel.sq_dists).
@@ -25,7 +24,7 @@ import scipy.linalg
 import scipy.optimize
 from scipy.linalg import lapack
 
-from .kernel import arc_half_grad, matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
+from .kernel import matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
 
 __all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "condition",
            "posterior", "posterior_grad"]
@@ -71,7 +70,6 @@ class GP:
     raw: np.ndarray
     L: np.ndarray
     alpha: np.ndarray
-    is_cond: np.ndarray | None = None
 
     @property
     def inv_ls2(self) -> np.ndarray:
@@ -152,15 +150,14 @@ def neg_log_posterior(
     return -(lml + lp), -(grad + lp_grad)
 
 
-def _factor(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, raw: np.ndarray,
-            is_cond: np.ndarray | None = None) -> GP:
+def _factor(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, raw: np.ndarray) -> GP:
     d = X.shape[1]
     inv_ls2 = np.exp(-2.0 * raw[:d])
-    K = np.exp(raw[d]) * matern52(sq_dists(X, X, is_cat, is_cond) @ inv_ls2)
+    K = np.exp(raw[d]) * matern52(sq_dists(X, X, is_cat) @ inv_ls2)
     K[np.diag_indices(len(X))] += np.exp(raw[d + 1]) + JITTER
     L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
     alpha = scipy.linalg.cho_solve((L, True), y, check_finite=False)
-    return GP(X=X, y=y, is_cat=is_cat, raw=raw, L=L, alpha=alpha, is_cond=is_cond)
+    return GP(X=X, y=y, is_cat=is_cat, raw=raw, L=L, alpha=alpha)
 
 
 def fit(
@@ -170,16 +167,14 @@ def fit(
     starts: list[np.ndarray],
     prior: Prior = Prior(),
     maxiter: int = 200,
-    is_cond: np.ndarray | None = None,
 ) -> GP:
     """Maximize the log posterior of the hyperparameters from each start; keep the best.
 
     Args:
         starts: raw hyperparameter vectors (p,) to start L-BFGS-B from; the caller passes the
             previous fit (warm start) and the prior's centre, so a refit costs a few iterations.
-        is_cond: conditional axes coded NaN where inactive (None: no such axis).
     """
-    D = sq_dists(X, X, is_cat, is_cond)
+    D = sq_dists(X, X, is_cat)
     bounds = raw_bounds(X.shape[1])
     lo, hi = np.array(bounds).T
     best_raw, best_val = None, np.inf
@@ -192,18 +187,18 @@ def fit(
             best_raw, best_val = res.x, res.fun
     if best_raw is None:
         best_raw = default_raw(X.shape[1], prior)
-    return _factor(X, y, is_cat, best_raw, is_cond)
+    return _factor(X, y, is_cat, best_raw)
 
 
 def condition(gp: GP, X_new: np.ndarray, y_new: np.ndarray) -> GP:
     """The same GP with extra observations and unchanged hyperparameters (kriging believer)."""
     X = np.vstack([gp.X, X_new])
-    return _factor(X, np.concatenate([gp.y, y_new]), gp.is_cat, gp.raw, gp.is_cond)
+    return _factor(X, np.concatenate([gp.y, y_new]), gp.is_cat, gp.raw)
 
 
 def posterior(gp: GP, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and variance of the latent function at Xq: (m,), (m,)."""
-    Ks = gp.signal_var * matern52(scaled_sq_dists(Xq, gp.X, gp.is_cat, gp.inv_ls2, gp.is_cond))
+    Ks = gp.signal_var * matern52(scaled_sq_dists(Xq, gp.X, gp.is_cat, gp.inv_ls2))
     V = scipy.linalg.solve_triangular(gp.L, Ks.T, lower=True, check_finite=False)
     var = gp.signal_var - np.einsum("nm,nm->m", V, V)
     return Ks @ gp.alpha, np.maximum(var, 1e-12)
@@ -215,12 +210,6 @@ def posterior_grad(
     """Mean, variance and their gradients with respect to Xq (zero on categorical dims)."""
     diff = Xq[:, None, :] - gp.X[None, :, :]
     D = np.where(gp.is_cat, (diff != 0.0).astype(float), diff * diff)
-    if gp.is_cond is not None:  # conditional axes: the arc distance and its half-derivative
-        D = sq_dists(Xq, gp.X, gp.is_cat, gp.is_cond)
-        arcs = np.flatnonzero(gp.is_cond)
-        numeric = arcs[~gp.is_cat[arcs]]
-        diff[:, :, arcs] = 0.0  # a categorical's stays 0 (masked below), not NaN
-        diff[:, :, numeric] = arc_half_grad(Xq[:, numeric], gp.X[:, numeric])
     r2 = D @ gp.inv_ls2
     M, dM = matern52_with_dr2(r2)
     Ks = gp.signal_var * M
