@@ -166,3 +166,21 @@ def test_a_run_under_error_stops_with_one_message_naming_the_file(tmp_path, trun
     message = str(caught.value)
     assert str(truncated_after_loading["train"]) in message and 'data.bad_files = "skip"' in message
     assert "Traceback" not in message and "\n" not in message
+
+
+def test_the_summary_lists_files_an_earlier_process_of_the_run_left_out(tmp_path):
+    from knobs.pipeline.inputs._streamed import loading_record
+
+    root = _folder(tmp_path / "img")
+    data, rows = _streamed(root, "skip", 0)
+    _truncate(root / "dark" / "01.png")
+    rows.read(np.arange(3))  # this process finds dark/01.png
+    earlier = {"time": 1.0, "event": "file_skipped", "file": str(root / "light" / "02.png"), "reason": "truncated",
+               "position": 14}
+    found_again = {**earlier, "file": str(root / "dark" / "01.png"), "position": 1}
+    (tmp_path / "events.jsonl").write_text(json.dumps(earlier) + "\n" + json.dumps(found_again) + "\n")
+    loading = loading_record(data, tmp_path / "events.jsonl")
+    assert [s["file"] for s in loading["skipped"]] == [earlier["file"], found_again["file"]]
+    assert loading["skipped_count"] == 2 and "event" not in loading["skipped"][0]
+    fresh = load_image_folder(root, max_bytes=100, stream=True, cache_dir=False)
+    assert loading_record(fresh, tmp_path / "none.jsonl") == fresh.loading  # nothing found, nothing logged

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from knobs.data import Dataset, Splits, Standardizer, Vault, loader_options
 from knobs.data._stream import STATS_SAMPLE, StreamedPair, StreamedRows, is_streamed
 from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError
+from knobs.report._page import read_events
 
 __all__ = ["memory_budget", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view",
            "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE", "listen_unreadable", "loading_record"]
@@ -162,13 +164,19 @@ def listen_unreadable(dataset: Dataset, events: Any) -> None:
         dataset.X.listen(lambda record: events("file_skipped", **record))
 
 
-def loading_record(dataset: Dataset) -> dict:
+def loading_record(dataset: Dataset, events_path: Path | None = None) -> dict:
     """``dataset.loading`` (summary.json's ``data.loading``) with the streamed files left out when
-    read listed after those the scan skipped, in ``skipped`` and ``skipped_count``."""
-    left = dataset.X.unreadable if is_streamed(dataset.X) else []
+    read listed after those the scan skipped, in ``skipped`` and ``skipped_count``: those this
+    process found and the ``file_skipped`` events of the run's log (a resumed run's earlier
+    processes trained without them too)."""
+    found = dataset.X.unreadable if is_streamed(dataset.X) else []
+    logged = [e for e in read_events(Path(events_path)) if e.get("event") == "file_skipped"] if events_path else []
+    left: dict[Any, dict] = {}
+    for record in [*logged, *found]:
+        left.setdefault(record.get("file"), {k: v for k, v in record.items() if k not in ("event", "time")})
     if not left:
         return dataset.loading
-    return {**dataset.loading, "skipped": [*dataset.loading.get("skipped", []), *left],
+    return {**dataset.loading, "skipped": [*dataset.loading.get("skipped", []), *left.values()],
             "skipped_count": dataset.loading.get("skipped_count", 0) + len(left)}
 
 
