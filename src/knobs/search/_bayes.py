@@ -244,8 +244,8 @@ class Bayes(Sampler):
         return model
 
     def _believe(self, model: gpm.GP, U: np.ndarray, best: float) -> tuple[gpm.GP, float]:
-        """The kriging believer at U (running or just-picked points), and the incumbent it implies."""
-        model, believed = _believe(model, U, self._believer_exact)
+        """The kriging believer at U (running or just-picked points) and the incumbent it implies."""
+        model, believed = _kriging_believer(model, U, self._believer_exact)
         return model, (min(best, believed) if self._believer_incumbent else best)
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
@@ -267,7 +267,7 @@ class Bayes(Sampler):
         return candidates[0]
 
 
-def _believe(model: gpm.GP, U: np.ndarray, exact: bool = False) -> tuple[gpm.GP, float]:
+def _kriging_believer(model: gpm.GP, U: np.ndarray, exact: bool = False) -> tuple[gpm.GP, float]:
     """Kriging believer: condition on the GP's own mean at U (running or just-picked points),
     as noise-free values when ``exact``; also the lowest believed value (a candidate incumbent).
 
