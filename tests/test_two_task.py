@@ -63,6 +63,19 @@ def test_a_source_that_agrees_is_fitted_a_high_correlation_one_that_disagrees_a_
     assert study_correlation(reversed_.model) < 0.3
 
 
+def test_a_run_guided_into_the_good_region_still_agrees_with_its_source():
+    """The run's results all lie near the optimum, so standardized on their own they spread over
+    [-2, 2] where the source's (over the whole square) sit at one level near its minimum: matched
+    to the source's level and spread there, the study axis sees agreement, not an offset."""
+    rng = np.random.default_rng(5)
+    near = [{"x": 0.7 + 0.1 * rng.normal(), "y": 0.3 + 0.1 * rng.normal()} for _ in range(5)]
+    own = [FrozenTrial(i, c, TrialState.COMPLETE, bowl(c)) for i, c in enumerate(near)]
+    sampler = TwoTask(seed=0)
+    [suggestion] = sampler.suggest(PLANE, trials(bowl, n_own=0) + own)
+    assert study_correlation(sampler.model) > 0.9
+    assert np.hypot(suggestion["x"] - 0.7, suggestion["y"] - 0.3) < 0.05
+
+
 def test_a_source_that_agrees_guides_the_run_from_its_first_results():
     run = trials(lambda c: bowl(c) + 1.0, n_own=3)
     [suggestion] = TwoTask(seed=0).suggest(PLANE, run)

@@ -163,7 +163,8 @@ class Bayes(Sampler):
                             study=POOLED) -> list[dict[str, Any]]:
         coding = study.coding(_Coding(space))
         X = study.inputs(space.to_unit_many([c for c, _ in history]))
-        z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
+        z = study.targets(X, transforms.WARPS[self.warp](np.array([loss for _, loss in history])),
+                          coding.is_cat, self._prior)
         space = study.space(space)  # this run's points from here on
         model = self._fit(X, z, coding, rng)
         running = [t.config for t in trials if t.state == TrialState.RUNNING
