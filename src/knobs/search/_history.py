@@ -75,7 +75,7 @@ def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, ne
     """Which study each ``model_history`` pair comes from, in its order: 0 for this run's own
     trials, 1, 2, ... for each warm-start source (the order in which their trials first appear).
 
-    Why: a model may treat the studies as related tasks (``_gp.studies``) instead of one.
+    Why: a model may treat the studies as related tasks (``knobs.search._two_task``) instead of one.
     """
     return [label for label, group in enumerate(_studies(trials))
             for _ in _study_history(group, direction, space, needed)]
