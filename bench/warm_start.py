@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--unrelated-only", action="store_true", help="the unrelated arm alone (no cold, no related)")
     parser.add_argument("--model", choices=("pooled", "two-task"), help="how Bayes models the source (default: its own)")
     args = parser.parse_args(argv)
+    if args.history and args.model == "two-task":
+        parser.error("--history variants reweight the pooled model's history; leave out --model two-task")
     torch.set_num_threads(1)
     if args.model:
         from knobs.search._bayes import Bayes
