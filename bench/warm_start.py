@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.history and args.model == "two-task":
         parser.error("--history variants reweight the pooled model's history; leave out --model two-task")
     torch.set_num_threads(1)
+    if args.history and not args.model:
+        args.model = "pooled"  # the variants reweight the pooled model; Bayes's default is two-task
     if args.model:
         from knobs.search._bayes import Bayes
         Bayes._two_task = args.model == "two-task"

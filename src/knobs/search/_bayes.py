@@ -127,9 +127,10 @@ class Bayes(Sampler):
     # "Batches of 4"); class attributes so bench/bayes_levers.py can switch them off.
     _believer_incumbent = True
     _believer_exact = True
-    # NOTE: warm starts as a two-task GP (``_two_task``) instead of one pooled GP; a class attribute
-    # so bench/warm_start.py can compare the two on an instance.
-    _two_task = False
+    # NOTE: warm starts as a two-task GP (``_two_task``) instead of one pooled GP: ahead of pooling on
+    # every related figure of bench/warm_start.py (docs/benchmarks.md, "A two-task GP"); a class
+    # attribute so bench/warm_start.py can compare the two on an instance.
+    _two_task = True
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
