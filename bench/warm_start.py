@@ -27,7 +27,9 @@ run's own trials (``agreement``), dropping them when it does not. With
 
 The model of the source (docs/benchmarks.md "A two-task GP"): ``--model two-task`` gives every point
 its study as one more input with its own fitted lengthscale (``knobs.search._two_task``), ``--model
-pooled`` fits one GP on both studies' standardized losses; the default is ``Bayes``'s own. With
+pooled`` fits one GP on both studies' standardized losses; ``--model per-axis`` is two-task with the
+sources first corrected by a GP on the run's residuals (``_two_task.source_bias``, docs/benchmarks.md
+"Agreement per axis"); the default is ``Bayes``'s own. With
 ``--related-only`` / ``--unrelated-only`` only that warm arm runs (after its source); the cold runs are
 deterministic, so they are read from bench/results/warm_start.json (the full table's run) to report
 where the arm reaches the cold start's final best and its points against it.
@@ -130,16 +132,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only-seeds", type=int, nargs="+", help="these seeds instead of 0 .. seeds-1")
     parser.add_argument("--related-only", action="store_true", help="the related arm alone (no cold, no unrelated)")
     parser.add_argument("--unrelated-only", action="store_true", help="the unrelated arm alone (no cold, no related)")
-    parser.add_argument("--model", choices=("pooled", "two-task"), help="how Bayes models the source (default: its own)")
+    parser.add_argument("--model", choices=("pooled", "two-task", "per-axis"), help="how Bayes models the source (default: its own)")
     args = parser.parse_args(argv)
-    if args.history and args.model == "two-task":
-        parser.error("--history variants reweight the pooled model's history; leave out --model two-task")
+    if args.history and args.model in ("two-task", "per-axis"):
+        parser.error(f"--history variants reweight the pooled model's history; leave out --model {args.model}")
     torch.set_num_threads(1)
     if args.history and not args.model:
         args.model = "pooled"  # the variants reweight the pooled model; Bayes's default is two-task
     if args.model:
         from knobs.search._bayes import Bayes
-        Bayes._two_task = args.model == "two-task"
+        Bayes._two_task = args.model in ("two-task", "per-axis")
+        Bayes._two_task_per_axis = args.model == "per-axis"
     if args.history:
         from knobs.search import _bayes
         _bayes.model_history = history_variant(args.history[:-2], int(args.history[-2:]))

@@ -44,12 +44,15 @@ import numpy as np
 from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import matern52
 
-__all__ = ["STUDY_LS", "RUN_CODE", "POOLED", "study_input", "StudyInput", "study_correlation"]
+__all__ = ["STUDY_LS", "RUN_CODE", "MIN_BIAS_POINTS", "POOLED", "study_input", "StudyInput",
+           "study_correlation", "source_bias"]
 
 #: centre of the log-normal prior on the study axis's lengthscale (its spread is the other axes').
 STUDY_LS = 2.0
 #: the study axis's coordinate of this run's points (and of every candidate); sources get (0, 1].
 RUN_CODE = 0.0
+#: this run's results needed before ``source_bias`` corrects the sources (fewer: no correction).
+MIN_BIAS_POINTS = 3
 
 
 class _Pooled:
@@ -74,20 +77,22 @@ class _Pooled:
 POOLED = _Pooled()
 
 
-def study_input(labels: Sequence[int]) -> "StudyInput | _Pooled":
+def study_input(labels: Sequence[int], per_axis: bool = False) -> "StudyInput | _Pooled":
     """The study input for history pairs from these studies (``_history.study_labels``: 0 this
-    run, 1, 2, ... sources); ``POOLED`` unless both this run and a source are present."""
+    run, 1, 2, ... sources); ``POOLED`` unless both this run and a source are present.
+    ``per_axis``: correct the sources by ``source_bias`` first (``Bayes._two_task_per_axis``)."""
     labels = np.asarray(labels, dtype=int)
     if not (labels == 0).any() or not (labels > 0).any():
         return POOLED
-    return StudyInput(labels)
+    return StudyInput(labels, per_axis)
 
 
 class StudyInput:
     """How the GP sees studies as tasks: one more categorical axis, pinned to this run for candidates."""
 
-    def __init__(self, labels: np.ndarray) -> None:
+    def __init__(self, labels: np.ndarray, per_axis: bool = False) -> None:
         self.labels = labels
+        self.per_axis = per_axis
         self.codes = np.where(labels == 0, RUN_CODE, labels / labels.max())
 
     def inputs(self, X: np.ndarray) -> np.ndarray:
@@ -118,6 +123,8 @@ class StudyInput:
         scale = mean.std() / spread if spread > 0 else 1.0
         out = z.copy()
         out[own] = mean.mean() + scale * (mine - mine.mean())
+        if self.per_axis and own.sum() >= MIN_BIAS_POINTS:
+            out[~own] += source_bias(U[own], out[own] - mean, U[~own], is_cat[:d], prior)
         return out
 
     def space(self, space: Any) -> "_RunSpace":
@@ -187,3 +194,29 @@ def study_correlation(model: Any) -> float:
     """How far a GP fitted on ``StudyInput.inputs`` lets a source count at the same config: its
     correlation with this run there (1: as the run's own results; 0: not at all)."""
     return float(matern52(model.inv_ls2[-1]))
+
+
+def source_bias(U_run: np.ndarray, residual: np.ndarray, U_source: np.ndarray, is_cat: np.ndarray,
+                prior: Any) -> np.ndarray:
+    """How far the run differs from the sources, predicted at the sources' points: the mean of a
+    GP with its own ARD lengthscales fitted on the run's residuals (its losses minus the sources'
+    prediction at its points), to be added to the sources' losses.
+
+    Why: the study axis's one correlation measures agreement over the whole space, so a source
+    right about lr and weight decay but wrong about depth (bench/warm_start.py, related seed 2) is
+    either trusted on depth too or cut off on every axis. Modelling the difference as its own GP,
+    as multi-fidelity co-kriging does (Kennedy and O'Hagan 2000, with the scale already matched by
+    ``StudyInput.targets``), lets it depend on one axis: a short lengthscale on depth, long ones on
+    the rest, so a few of the run's results move the sources' losses along depth only and the
+    corrected source, agreeing again, keeps guiding lr and weight decay. A difference the run's
+    results cannot tell from noise fits flat and corrects by about 0.
+
+    Args:
+        U_run, U_source: unit-cube points of the run and of the sources (the space's axes only).
+        residual: the run's matched losses minus the sources' GP mean at ``U_run``.
+        is_cat, prior: the space's categorical axes and the GP's hyperparameter prior.
+    """
+    d = U_run.shape[1]
+    model = gpm.fit(U_run, residual, is_cat, [gpm.default_raw(d, prior)], prior)
+    mean, _ = gpm.posterior(model, U_source)
+    return mean
