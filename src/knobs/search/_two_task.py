@@ -212,9 +212,10 @@ def source_bias(U_run: np.ndarray, residual: np.ndarray, U_source: np.ndarray, i
     results cannot tell from noise fits flat and corrects by about 0.
 
     Off by default (``Bayes._two_task_per_axis``): it took related seed 2 to cold's score at trial
-    12 instead of 30, but a corrected source is fitted a correlation near 1, so the study axis no
-    longer cuts off a source the run contradicts and the search explores less (related seed 1
-    stalled from trial 11; docs/benchmarks.md, "Agreement per axis").
+    12 instead of 30, but related seed 1 stalled from trial 11 at a worse score, and on synthetic
+    sources (a reversed one, one wrong on a continuous axis) the corrected source is fitted a
+    correlation near 1, so the study axis no longer cuts it off (docs/benchmarks.md, "Agreement
+    per axis").
 
     Args:
         U_run, U_source: unit-cube points of the run and of the sources (the space's axes only).
