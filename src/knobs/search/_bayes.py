@@ -132,8 +132,8 @@ class Bayes(Sampler):
     # attribute so bench/warm_start.py can compare the two on an instance.
     _two_task = True
     # NOTE: off: the two-task GP's sources corrected per axis first (``_two_task.source_bias``).
-    # It met the related target on 3 of 3 seeds (2 without) but stalled one and follows a
-    # contradicting source further (docs/benchmarks.md, "Agreement per axis"); like ``_two_task``.
+    # It met the related target on 3 of 3 seeds (2 without) but stalled one, and follows a
+    # reversed synthetic source further (docs/benchmarks.md, "Agreement per axis"); like ``_two_task``.
     _two_task_per_axis = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
