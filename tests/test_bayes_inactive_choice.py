@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from knobs.search import Random
-from knobs.search._bayes import Bayes, _Coding
+from knobs.search._bayes import INACTIVE_CHOICE, Bayes, _Coding
 from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import kernel_matrix, sq_dists
+from knobs.search._two_task import RUN_CODE, StudyInput
 from knobs.space import Choice, Float, Space
 from knobs.trial import FrozenTrial, TrialState
 
@@ -86,3 +87,13 @@ def test_bayes_hands_the_gp_inactive_choices_as_their_own_state(monkeypatch):
     assert np.all(X[inactive, ACT] == X[np.flatnonzero(inactive)[0], ACT])
     assert not np.isin(X[inactive, ACT], OPTION_CODES).any()
     assert np.isin(X[~inactive, ACT], OPTION_CODES).all()
+
+
+def test_a_warm_start_study_axis_passes_through_the_encoding():
+    coding = StudyInput(np.array([0, 1])).coding(_Coding(SPACE))
+    U = np.column_stack([SPACE.to_unit_many([INACTIVE, ACTIVE[1]]), [RUN_CODE, 1.0]])
+    X = coding.encode(U)
+    np.testing.assert_array_equal(X[:, -1], [RUN_CODE, 1.0])
+    np.testing.assert_array_equal(X[:, ACT], [INACTIVE_CHOICE, SPACE["act"].to_unit("y")])
+    V, _ = coding.canonical(U)
+    np.testing.assert_array_equal(V[0], X[0])
