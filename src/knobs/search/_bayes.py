@@ -34,6 +34,7 @@ from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
 from knobs.search._gp import optimize, transforms
+from knobs.search._prior_choice import LONG, PriorChoice
 from knobs.search._random import sobol_points
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -117,6 +118,11 @@ class Bayes(Sampler):
     # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
     # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
+    # NOTE: lever under test (bench/bayes_levers.py ``_prior_window=5``): choose between the prior
+    # above and a long one by how well each one's GP predicted the last results (_prior_choice).
+    _prior_window = 0
+    _prior_scoring = "before"
+    _prior_margin = 0.0
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -133,6 +139,7 @@ class Bayes(Sampler):
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
+        self._choice: PriorChoice | None = None
 
     # -- public contract -------------------------------------------------------------------
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
@@ -226,18 +233,32 @@ class Bayes(Sampler):
 
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
-        d = X.shape[1]
-        starts = [gpm.default_raw(d, self._prior)]
-        if self._raw is not None and len(self._raw) == d + 2:
-            starts.insert(0, self._raw)
-        if len(X) < RANDOM_STARTS_BELOW:
-            for _ in range(N_RANDOM_STARTS):
-                start = gpm.default_raw(d, self._prior).copy()
-                start[:d] += rng.normal(scale=self._prior.ls_scale, size=d)
-                starts.append(start)
-        model = gpm.fit(X, z, coding.is_cat, starts, self._prior)
+        if self._prior_window:
+            if self._choice is None:
+                self._choice = PriorChoice((self._prior, LONG), self._prior_window,
+                                           self._prior_scoring, self._prior_margin)
+            # NOTE: the other prior's random starts come from their own stream, so the default's
+            # fits draw exactly what they would without the lever.
+            other = np.random.default_rng([self._design_seed, len(X)])
+            model = self._choice.fit(X, z, coding.is_cat, lambda i, prior, warm: self._fit_under(
+                prior, self._raw if warm is None and i == 0 else warm, X, z, coding, rng if i == 0 else other))
+        else:
+            model = self._fit_under(self._prior, self._raw, X, z, coding, rng)
         self._raw = model.raw
         return model
+
+    def _fit_under(self, prior: gpm.Prior, warm: np.ndarray | None, X: np.ndarray, z: np.ndarray,
+                   coding: _Coding, rng: np.random.Generator) -> gpm.GP:
+        d = X.shape[1]
+        starts = [gpm.default_raw(d, prior)]
+        if warm is not None and len(warm) == d + 2:
+            starts.insert(0, warm)
+        if len(X) < RANDOM_STARTS_BELOW:
+            for _ in range(N_RANDOM_STARTS):
+                start = gpm.default_raw(d, prior).copy()
+                start[:d] += rng.normal(scale=prior.ls_scale, size=d)
+                starts.append(start)
+        return gpm.fit(X, z, coding.is_cat, starts, prior)
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
               space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
