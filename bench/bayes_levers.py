@@ -301,3 +301,12 @@ if __name__ == "__main__":
 def bayes_long_prior(seed: int):
     """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
     return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
+
+
+PRIOR_BY_PREDICTION = "_prior_window=5,_prior_margin=1"
+
+
+def bayes_prior_by_prediction(seed: int):
+    """Bayes choosing between its lengthscale prior and the long one by one-step-ahead prediction
+    (the last 5 results, the long prior only when it predicted them better by more than 1 nat)."""
+    return make_bayes(PRIOR_BY_PREDICTION, seed)

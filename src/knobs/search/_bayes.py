@@ -238,19 +238,21 @@ class Bayes(Sampler):
                 self._choice = PriorChoice((self._prior, LONG), self._prior_window,
                                            self._prior_scoring, self._prior_margin)
             # NOTE: the other prior's random starts come from their own stream, so the default's
-            # fits draw exactly what they would without the lever.
+            # fits draw exactly what they would without the lever; it skips the centre start once
+            # it has a previous fit (~10 ms at 100 trials in 7-D, to stay within 100 ms).
             other = np.random.default_rng([self._design_seed, len(X)])
             model = self._choice.fit(X, z, coding.is_cat, lambda i, prior, warm: self._fit_under(
-                prior, self._raw if warm is None and i == 0 else warm, X, z, coding, rng if i == 0 else other))
+                prior, self._raw if warm is None and i == 0 else warm, X, z, coding,
+                rng if i == 0 else other, centre=i == 0 or warm is None))
         else:
             model = self._fit_under(self._prior, self._raw, X, z, coding, rng)
         self._raw = model.raw
         return model
 
     def _fit_under(self, prior: gpm.Prior, warm: np.ndarray | None, X: np.ndarray, z: np.ndarray,
-                   coding: _Coding, rng: np.random.Generator) -> gpm.GP:
+                   coding: _Coding, rng: np.random.Generator, centre: bool = True) -> gpm.GP:
         d = X.shape[1]
-        starts = [gpm.default_raw(d, prior)]
+        starts = [gpm.default_raw(d, prior)] if centre else []
         if warm is not None and len(warm) == d + 2:
             starts.insert(0, warm)
         if len(X) < RANDOM_STARTS_BELOW:

@@ -62,12 +62,17 @@ class PriorChoice:
         self.window = window
         self.scoring = scoring
         self.margin = margin
+        self._forget()
+
+    def _forget(self) -> None:
         self.fitted_on: list[int] = []  # points each round of fits saw, ascending
-        self.raws: list[list[np.ndarray]] = [[] for _ in priors]  # per prior, per round
-        self.scores: list[float] = [0.0] * len(priors)
+        self.raws: list[list[np.ndarray]] = [[] for _ in self.priors]  # per prior, per round
+        self.scores: list[float] = [0.0] * len(self.priors)
 
     def fit(self, X: np.ndarray, z: np.ndarray, is_cat: np.ndarray, fit_under: FitUnder) -> gpm.GP:
         """Fit under every prior (``fit_under(index, prior, warm_raw)``); the best predictor's GP."""
+        if self.fitted_on and (len(X) < self.fitted_on[-1] or len(self.raws[0][-1]) != X.shape[1] + 2):
+            self._forget()  # another study or space: its fits say nothing about this one
         models = [fit_under(i, prior, raws[-1] if raws else None)
                   for i, (prior, raws) in enumerate(zip(self.priors, self.raws))]
         if self.scoring == "current":
