@@ -84,6 +84,11 @@ class PriorChoice:
             self.fitted_on.append(len(X))
             for raws, model in zip(self.raws, models):
                 raws.append(model.raw)
+            # the rounds no later score can need: the next fit scores points >= len(X) - window
+            drop = max(bisect.bisect_right(self.fitted_on, len(X) - self.window) - 1, 0)
+            del self.fitted_on[:drop]
+            for raws in self.raws:
+                del raws[:drop]
         odds = [score - (self.margin if i else 0.0) for i, score in enumerate(self.scores)]
         return models[int(np.argmax(odds))]  # ties (nothing scored yet): the first prior
 
