@@ -18,6 +18,7 @@ from sampler_contract import (  # noqa: E402
 from knobs.errors import ConfigError  # noqa: E402
 from knobs.search import Random  # noqa: E402
 from knobs.search._bayes import Bayes, _Coding  # noqa: E402
+from knobs.search._gp import gp as gpm  # noqa: E402
 from knobs.space import Choice, Float, Int, Space  # noqa: E402
 from knobs.trial import FrozenTrial, TrialState  # noqa: E402
 
@@ -72,6 +73,39 @@ def test_believer_moves_the_next_pick_away_from_a_running_trial():
     running = FrozenTrial(len(history), first, TrialState.RUNNING)
     second = Bayes(seed=1).suggest(space, history + [running])[0]
     assert config_keys([first]) != config_keys([second])
+
+
+def test_batches_spread_where_the_gp_promises_an_improvement():
+    # 8 points of a bowl: the GP predicts values below the best seen, where a believed result
+    # used to leave EI = best - mean untouched and the rest of the batch landed on the first pick
+    space = quadratic_space()
+    for seed in range(10):
+        U = space.to_unit_many(Bayes(seed=seed).suggest(space, _gp_history(space, 8, seed), 4))
+        dist = np.linalg.norm(U[:, None] - U[None], axis=-1) + np.eye(4)
+        assert dist.min() > 0.02, seed
+
+
+def test_a_believed_improvement_becomes_the_incumbent_and_pins_the_gp_there():
+    space = quadratic_space()
+    history = _gp_history(space, 8, seed=1)
+    sampler = Bayes(seed=1)
+    X = space.to_unit_many([t.config for t in history])
+    z = np.array([t.value for t in history])
+    z = (z - z.mean()) / z.std()
+    model = sampler._fit(X, z, _Coding(space), np.random.default_rng(0))
+    u = space.to_unit_many([{"x": 0.3, "y": 0.3}])  # the bowl's centre, between the points
+    mean, var = gpm.posterior(model, u)
+    assert mean[0] < z.min()
+    believed, best = sampler._believe(model, u, float(z.min()))
+    assert best == pytest.approx(mean[0])
+    assert gpm.posterior(believed, u)[1][0] < 1e-6 < var[0]
+
+
+def test_running_trials_at_one_config_still_give_a_batch():
+    space, history = quadratic_space(), _gp_history(quadratic_space())
+    config = history[0].config
+    running = [FrozenTrial(len(history) + i, dict(config), TrialState.RUNNING) for i in range(3)]
+    assert len(Bayes(seed=0).suggest(space, history + running, 4)) == 4
 
 
 def test_mixed_space_with_ints_choices_and_conditions_gives_valid_improving_configs():

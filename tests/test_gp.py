@@ -152,6 +152,24 @@ def test_condition_shrinks_variance_at_the_new_point():
     assert var2[0] < 0.1 * var[0] + 2 * model.noise_var
 
 
+def test_exact_condition_pins_the_posterior_where_noisy_condition_leaves_the_noise():
+    X, y, is_cat = _data()
+    raw = np.array([np.log(0.4), np.log(0.4), np.log(0.5), 0.0, np.log(0.05)])  # noise 0.05
+    model = gpm.condition(gpm.GP(X[:0], y[:0], is_cat, raw, None, None), X, y)
+    u = np.array([[0.99, 0.01, 5 / 6], [0.2, 0.7, 1 / 6]])
+    mean, _ = gpm.posterior(model, u)
+    noisy = gpm.condition(model, u[:1], mean[:1])
+    exact = gpm.condition(model, u[:1], mean[:1], exact=True)
+    assert gpm.posterior(noisy, u[:1])[1][0] > 0.01
+    assert gpm.posterior(exact, u[:1])[1][0] < 1e-6
+    # a later noisy observation leaves the earlier believed point pinned, and twice the same
+    # believed point still factors
+    both = gpm.condition(gpm.condition(exact, u[1:], mean[1:]), u[:1], mean[:1], exact=True)
+    m2, v2 = gpm.posterior(both, u)
+    np.testing.assert_allclose(m2, mean, atol=1e-6)
+    assert v2[0] < 1e-6 and v2[1] > 0.01
+
+
 # -- acquisitions -------------------------------------------------------------------------
 
 def test_ei_closed_form_matches_monte_carlo():

@@ -100,7 +100,7 @@ def test_tanh_layers_at_the_xavier_scale_keep_their_signal():
     assert fading["ratio"] > 0.1
 
 
-def test_fading_is_judged_on_live_layers_at_the_first_probe():
+def test_fading_is_judged_on_live_layers_at_the_first_probe_and_the_last():
     def probe(step, stds, dead=None):
         return {"step": step, "epoch": 1, "nonfinite": [], "grad_norm": 1.0, "params": {},
                 "activations": {f"a{i}": {"kind": "relu", "signal_std": s,
@@ -118,8 +118,10 @@ def test_fading_is_judged_on_live_layers_at_the_first_probe():
                             "layer_order": [], "shapes": {}, "feeds": feeds}}}
     (f,) = gradient_findings(ev)
     assert f.code == "vanishing_gradients" and f.evidence["recovered_at_step"] == 3
+    assert f.evidence["probe"] == "first" and f.evidence["step"] == 1
     late = {"run": {"watch": {**ev["run"]["watch"], "probes": ev["run"]["watch"]["probes"][::-1]}}}
-    assert gradient_findings(late) == []                                        # judged at initialization
+    (f,) = gradient_findings(late)                                              # healthy at init, faded at the end
+    assert f.evidence["probe"] == "last" and f.evidence["ratio_at_initialization"] == pytest.approx(0.7)
 
 
 SMOOTH = [("gelu", nn.GELU, F.gelu), ("silu", nn.SiLU, F.silu), ("elu", nn.ELU, F.elu),

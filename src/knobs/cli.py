@@ -58,6 +58,8 @@ _RUNS_DIR = typer.Option(None, "--runs-dir", help="where run directories go (def
 _TRIALS = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)")
 _SEED = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)")
 _QUIET = typer.Option(False, "--quiet", "-q", help="print only the final summary")
+_THREADS = typer.Option(None, "--threads", min=1, help="torch threads (default: the run's train.threads, as it "
+                        "trained)")
 _WORKERS = typer.Option(None, "--workers", "-w", help="trials at once: local processes or Ray tasks (search.workers)")
 _EXECUTOR = typer.Option(None, "--executor", help="local | ray | population: where trials run (search.executor)")
 _POPULATION = typer.Option(None, "--population", "-P", help="trials trained at once with --executor population "
@@ -186,12 +188,13 @@ def predict_command(
     input_path: Path = typer.Option(..., "--input", "-i", help="CSV/TSV with the run's feature columns, an "
                                     "image or a folder of images, or .npy features (built-in data)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="default: <input>.predictions.csv"),
+    threads: Optional[int] = _THREADS,
 ) -> None:
     """Apply a finished run's preprocessing and final model (single or ensemble) to new data."""
     from knobs.pipeline.commands._predict import predict_file
 
     with _warnings_shown():  # unseen categories: counted and named, not silent
-        path = predict_file(run_dir, input_path, output)
+        path = predict_file(run_dir, input_path, output, threads=threads)
     Console().print(f"predictions written to {path}")
 
 
@@ -205,6 +208,7 @@ def evaluate_command(
     text_column: Optional[str] = typer.Option(None, "--text-column", help="the input's text column (text runs; "
                                               "default: the run's)"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="also write the metrics and intervals as JSON"),
+    threads: Optional[int] = _THREADS,
 ) -> None:
     """Score labelled data with a finished run's final model (single or ensemble, its threshold), with 95% intervals."""
     import json
@@ -217,7 +221,7 @@ def evaluate_command(
     if json_path is not None:
         check_output_file(json_path, "--json", suffix=".json")
     with _warnings_shown():
-        result = evaluate_file(run_dir, input_path, target=target, text_column=text_column)
+        result = evaluate_file(run_dir, input_path, target=target, text_column=text_column, threads=threads)
     table = Table(title=f"{result['input']}: {result['n']} rows, {result['final_model']} model")
     for column in ("metric", "value", "95% interval"):
         table.add_column(column)

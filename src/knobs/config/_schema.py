@@ -86,7 +86,9 @@ class DataConfig(_Strict):
     image_size: Optional[Union[PositiveInt, tuple[PositiveInt, PositiveInt]]] = Field(
         None, description="resize to this size (int or [height, width]); default: the images' common size")
     image_channels: Optional[Literal[1, 3]] = Field(None, description="default: 1 if every image is grayscale, else 3")
-    bad_files: Literal["error", "skip"] = Field("error", description="non-image files: stop, or skip and list them")
+    bad_files: Literal["error", "skip"] = Field(
+        "error", description="non-image files (and streamed images that fail to decode when read): stop, or skip and "
+                             "list them")
     max_per_class: Optional[int] = Field(None, ge=1, description="keep N images of each class, a seeded random draw")
     # text
     text_column: Optional[str] = Field(None, description="the text column; setting it makes a table text")

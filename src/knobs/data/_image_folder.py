@@ -20,8 +20,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from knobs.data._images import GRAY_MODES, ImageFiles, read_image, resolve_size
-from knobs.errors import ConfigError
+from knobs.data._images import BAD_FILES, GRAY_MODES, ImageFiles, read_image, resolve_size
+from knobs.data._stream import UnreadableRow
+from knobs.errors import ConfigError, DataError
 
 __all__ = ["ImageFolder", "loader_options"]
 
@@ -34,13 +35,20 @@ class ImageFolder(torch.utils.data.Dataset):
         image_size: ``int`` or ``(height, width)``; default: the size every image shares.
         image_channels: 1 or 3; default 1 when every image is grayscale, else 3.
         transform: applied to each image tensor (augmentation), or None.
+        bad_files: what an image that passed the header scan but does not decode when read (a
+            truncated or damaged file) does: ``"error"`` (default) raises one ``DataError``
+            naming it and the way out; ``"skip"`` raises ``knobs.data._stream.UnreadableRow``,
+            which streamed reading (``StreamedRows``) takes as "leave this row out and list it".
     """
 
     def __init__(self, files: ImageFiles, image_size=None, image_channels: int | None = None,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None, bad_files: str = "error") -> None:
         if image_channels not in (None, 1, 3):
             raise ConfigError(f"image_channels must be 1, 3 or None (inferred), got {image_channels!r}")
+        if bad_files not in BAD_FILES:
+            raise ConfigError(f"bad_files must be one of {BAD_FILES}, got {bad_files!r}")
         self.files = files
+        self.bad_files = bad_files
         self.image_size = resolve_size(files, image_size)
         self.channels = image_channels or (1 if all(m in GRAY_MODES for m in files.modes) else 3)
         self.transform = transform
@@ -49,10 +57,23 @@ class ImageFolder(torch.utils.data.Dataset):
         return len(self.files.files)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = torch.from_numpy(read_image(self.files.files[index], self.image_size, self.channels))
+        path = self.files.files[index]
+        try:
+            image = torch.from_numpy(read_image(path, self.image_size, self.channels))
+        except DataError as error:
+            raise self._unreadable(path, error) from None
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.files.labels[index])
+
+    def _unreadable(self, path, error: DataError) -> DataError:
+        """The error for a file whose header was read at the scan but whose data does not decode now."""
+        if self.bad_files == "skip":
+            return UnreadableRow(f"{error}; left out (bad_files = \"skip\")",
+                                 {"file": str(path), "reason": f"{error} (found when read, after the scan)"})
+        return DataError(f"{error}: its header was read when the folder was scanned, its data does not decode "
+                         f"now (a truncated or damaged file); remove or replace it, or set data.bad_files = \"skip\" "
+                         f"to leave such files out of their batches (they are listed)")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

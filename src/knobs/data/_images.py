@@ -241,12 +241,14 @@ def _files_of(root: Path, record: dict) -> ImageFiles:
 def _streamed(files: ImageFiles, shape: tuple[int, int, int], loading: dict) -> Dataset:
     """The folder as rows decoded on access: nothing decoded now, nothing cached (too big for memory).
 
-    NOTE: a file that fails to decode later stops training naming it (``bad_files = "skip"``
-    leaves out only what the header scan finds)."""
+    A file that passed the header scan but fails to decode when a batch reads it follows
+    ``bad_files`` too: it stops the run naming it, or is left out of its batch and listed
+    (``ImageFolder``, ``StreamedRows.unreadable``)."""
     from knobs.data._image_folder import ImageFolder
     from knobs.data._stream import StreamedRows
 
-    folder = ImageFolder(files, image_size=shape[1:], image_channels=shape[0])
+    folder = ImageFolder(files, image_size=shape[1:], image_channels=shape[0],
+                         bad_files=loading.get("bad_files", "error"))
     rows = StreamedRows(folder, item_shape=shape)
     return Dataset(X=rows, y=np.asarray(files.labels, dtype=np.int64), task="classification",
                    n_classes=len(files.classes), name=files.root.name, class_names=list(files.classes),

@@ -10,6 +10,18 @@ what ``split`` and ``subsample`` do) gives another view and reads nothing; ``res
 random few, for statistics and checks) and ``read`` (a few rows at once; more than ``MAX_READ``
 is refused, so a bug that would materialize a split fails loudly instead of exhausting memory).
 
+A row its source cannot read — an image folder's file that passed the header scan but whose data
+does not decode, found hours into training — follows the source's policy: the source raises a
+``KnobsError`` naming it (``bad_files = "error"``), or ``UnreadableRow`` (``"skip"``), and the row
+is then left out of the batch being read, its label with it, and listed in ``unreadable``
+(every view of a source shares the list; ``listen`` hands each record to the run's event log).
+Why left out and not replaced by another row: a replacement would count some other row twice in
+the epoch, and in a validation or test pass it would pair one row's prediction with another's
+label; leaving the row out keeps every batch's inputs and labels from the same rows, and every
+metric over rows that were read. The cost is one batch a row smaller (a batch of no readable row
+is not yielded). Errors raised in ``DataLoader`` worker processes travel back as data and are
+raised in the reading process as themselves: one message, not the worker's traceback.
+
 Labels never come from reading items: the source gives them as ``targets`` (one per item, as
 torchvision data sets and ``knobs.data.ImageFolder`` do), so the split — test rows first — is
 drawn without touching a single item, and a test row is first read after the vault is opened.
@@ -32,12 +44,50 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from knobs.errors import DataError
+from knobs.errors import DataError, KnobsError
 
-__all__ = ["StreamedRows", "StreamedPair", "is_streamed", "source_targets", "MAX_READ", "STATS_SAMPLE"]
+__all__ = ["StreamedRows", "StreamedPair", "RowLoader", "UnreadableRow", "is_streamed", "source_targets", "MAX_READ",
+           "STATS_SAMPLE"]
 
 MAX_READ = 8192  # the most rows ``read`` returns at once (a guard against materializing a split)
 STATS_SAMPLE = 2048  # training rows a streamed run's standardization statistics are drawn from
+
+
+class UnreadableRow(DataError):
+    """Raised by a source for an item its policy leaves out (an image folder's damaged file under
+    ``bad_files = "skip"``); ``record`` (``{"file", "reason"}``) is what the run lists."""
+
+    def __init__(self, message: str, record: dict | None = None) -> None:
+        super().__init__(message)
+        self.record = dict(record or {})
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.record))
+
+
+class _Unreadable:
+    """The rows of a source left out because they could not be read (source position → record),
+    shared by every view of the source, kept in the reading process; ``listener`` gets each new
+    record (and, when set, every earlier one: nothing found before the run's event log opened is lost)."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, dict] = {}
+        self.listener: Callable[[dict], Any] | None = None
+
+    def add(self, position: int, record: dict) -> None:
+        if position in self.records:
+            return
+        self.records[position] = {**record, "position": position}
+        if self.listener is not None:
+            self.listener(self.records[position])
+
+    def listen(self, listener: Callable[[dict], Any] | None) -> None:
+        self.listener = listener
+        for record in self.records.values() if listener is not None else ():
+            listener(record)
+
+    def __getstate__(self) -> dict:
+        return {"records": dict(self.records), "listener": None}  # NOTE: a worker process reports in-band, not here
 
 
 class _Probe:
@@ -71,13 +121,15 @@ class StreamedRows:
 
     def __init__(self, source: Any, index: np.ndarray | None = None, *, row_shape: tuple[int, ...] | None = None,
                  item_shape: tuple[int, ...] | None = None, transform: Callable | None = None,
-                 loader_options: dict | None = None, _probe: _Probe | None = None) -> None:
+                 loader_options: dict | None = None, _probe: _Probe | None = None,
+                 _unreadable: _Unreadable | None = None) -> None:
         self.source = source
         self.index = np.arange(len(source), dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64)
         self.transform = transform
         self.loader_options = dict(loader_options or {})
         self._row_shape = None if row_shape is None else tuple(int(s) for s in row_shape)
         self._probe = _probe or _Probe(item_shape)
+        self._unreadable = _unreadable or _Unreadable()
 
     # ---- what the view looks like (no row read, except once for the item shape) --------------------
 
@@ -114,7 +166,7 @@ class StreamedRows:
         fields = {"index": self.index, "row_shape": self._row_shape, "transform": self.transform,
                   "loader_options": self.loader_options}
         fields.update(changes)
-        return StreamedRows(self.source, _probe=self._probe, **fields)
+        return StreamedRows(self.source, _probe=self._probe, _unreadable=self._unreadable, **fields)
 
     def __getitem__(self, key: Any) -> Any:
         """The rows ``key`` selects (an integer array, a boolean mask or a slice), as a view; an
@@ -122,7 +174,11 @@ class StreamedRows:
         if isinstance(key, torch.Tensor):
             key = key.cpu().numpy()
         if isinstance(key, (int, np.integer)):
-            return self._view(index=self.index[[int(key)]])._batch(range(1))[0]
+            row = self._view(index=self.index[[int(key)]])
+            kept, values = row._batch(range(1))
+            if not len(kept):
+                raise DataError(f"row {int(key)} cannot be read: " + row._unreadable.records[int(row.index[0])]["reason"])
+            return values[0]
         return self._view(index=self.index[key])
 
     def take(self, index: np.ndarray) -> "StreamedRows":
@@ -145,48 +201,75 @@ class StreamedRows:
     # ---- reading -----------------------------------------------------------------------------------
 
     def read(self, key: Any = slice(None)) -> np.ndarray:
-        """The values of the rows ``key`` selects, ``(n, *row_shape)`` float32, transformed.
+        """The values of the rows ``key`` selects, ``(n, *row_shape)`` float32, transformed (rows their
+        source leaves out are not among them: ``read_kept`` says which were read).
 
         Raises:
             DataError: more than ``MAX_READ`` rows asked at once (stream them with ``loader``).
         """
+        return self.read_kept(key)[1]
+
+    def read_kept(self, key: Any = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions within the selection that were read, their values)``: ``read``, for a caller
+        that pairs the rows with labels."""
         view = self[key]
         if len(view) > MAX_READ:
             raise DataError(f"{len(view)} streamed rows asked at once (at most {MAX_READ}): streamed data is read "
                             f"batch by batch through rows.loader(...), never whole")
         return view._batch(range(len(view)))
 
+    @property
+    def unreadable(self) -> list[dict]:
+        """The rows of the source left out so far (``{"file", "reason", "position"}``), in the order found."""
+        return list(self._unreadable.records.values())
+
+    def listen(self, listener: Callable[[dict], Any] | None) -> None:
+        """Hand every row left out, found so far and from now on, to ``listener`` (the run's event log)."""
+        self._unreadable.listen(listener)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         values = self.read()
         return values if dtype is None else values.astype(dtype)
 
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(positions within this view, values)`` of a seeded random ``n`` rows (all when fewer)."""
+        """``(positions within this view, values)`` of a seeded random ``n`` rows (all when fewer; rows
+        the source leaves out are not among them)."""
         chosen = np.arange(len(self)) if n >= len(self) else np.sort(
             np.random.default_rng(seed).choice(len(self), size=n, replace=False))
-        return chosen, self[chosen]._batch(range(len(chosen)))
+        kept, values = self[chosen]._batch(range(len(chosen)))
+        return chosen[kept], values
 
-    def loader(self, batch_size: int = 1024, y: Any = None, *, batch_sampler: Any = None) -> torch.utils.data.DataLoader:
+    def loader(self, batch_size: int = 1024, y: Any = None, *, batch_sampler: Any = None) -> "RowLoader":
         """A ``DataLoader`` of the rows (with their ``y``, one per row, when given) in order, or in the
-        batches ``batch_sampler`` yields (lists of positions within this view)."""
+        batches ``batch_sampler`` yields (lists of positions within this view); rows the source
+        leaves out are left out of their batch (``RowLoader``)."""
         dataset = _Rows(self, None if y is None else torch.as_tensor(y))
         options = dict(self.loader_options)
         if not options.get("num_workers"):
             options.pop("persistent_workers", None)
             options.pop("prefetch_factor", None)
         sizing = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
-        return torch.utils.data.DataLoader(dataset, collate_fn=_Collate(self.transform, y is not None),
-                                           **sizing, **options)
+        return RowLoader(torch.utils.data.DataLoader(dataset, collate_fn=_Collate(self.transform, y is not None),
+                                                     **sizing, **options), self._unreadable)
 
     def raw_row(self, i: int) -> np.ndarray:
         """Row ``i`` of this view as stored (no transform)."""
         x = _as_array(_item(self.source, int(self.index[i]))[0])
         return x.reshape(self.row_shape)
 
-    def _batch(self, positions) -> np.ndarray:
-        rows = [self.raw_row(i) for i in positions]
+    def _batch(self, positions) -> tuple[np.ndarray, np.ndarray]:
+        """``(the positions read, their rows transformed)``; a row the source leaves out is recorded."""
+        kept, rows = [], []
+        for i in positions:
+            try:
+                rows.append(self.raw_row(i))
+            except UnreadableRow as left:
+                self._unreadable.add(int(self.index[i]), left.record)
+                continue
+            kept.append(i)
         out = np.stack(rows) if rows else np.zeros((0, *self.row_shape), np.float32)
-        return out if self.transform is None else np.asarray(self.transform(out), dtype=np.float32)
+        kept = np.asarray(kept, dtype=np.int64)
+        return kept, (out if self.transform is None else np.asarray(self.transform(out), dtype=np.float32))
 
     def __repr__(self) -> str:
         return f"StreamedRows({type(self.source).__name__}, rows={len(self)})"
@@ -221,9 +304,47 @@ def source_targets(source: Any) -> np.ndarray | None:
     return targets if targets.ndim == 1 and len(targets) == len(source) else None
 
 
+class RowLoader:
+    """A ``DataLoader`` over a view's rows whose batches leave out the rows the source could not
+    read (see the module doc): iterating it yields the batches, ``X`` or ``(X, y)``, of the rows
+    read; ``left_out`` lists the positions (within the view) left out by the last pass, and the
+    view's ``unreadable`` records them. An error raised reading a row, in this process or in a
+    worker, is raised here as itself. Anything else is the ``DataLoader``'s (``len``, ``generator``)."""
+
+    def __init__(self, loader: torch.utils.data.DataLoader, unreadable: _Unreadable) -> None:
+        self.loader, self._unreadable = loader, unreadable
+        self.left_out: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["loader"], name)
+
+    def __iter__(self):
+        self.left_out = []
+        for payload, left, failure in self.loader:
+            if failure is not None:
+                raise failure from None
+            for at, position, record in left:
+                self.left_out.append(int(at))
+                self._unreadable.add(int(position), record)
+            if payload is not None:
+                yield payload
+
+
+class _LeftOut(tuple):
+    """``(position in the view, position in the source, record)`` of a row the source left out."""
+
+
+class _Failed(tuple):
+    """``(error,)``: reading a row raised this ``KnobsError``; the reading process raises it."""
+
+
 class _Rows(torch.utils.data.Dataset):
     """The rows of a view as a dataset of ``(row, y)`` (or rows alone), untransformed: the
-    transform runs once per batch in ``_Collate``."""
+    transform runs once per batch in ``_Collate``. A row that cannot be read becomes a marker
+    (``_LeftOut``, ``_Failed``) instead of an exception, so a worker process sends it back as data."""
 
     def __init__(self, rows: StreamedRows, y: torch.Tensor | None) -> None:
         self.rows, self.y = rows, y
@@ -232,27 +353,42 @@ class _Rows(torch.utils.data.Dataset):
         return len(self.rows)
 
     def __getitem__(self, i: int):
-        x = self.rows.raw_row(i)
+        try:
+            x = self.rows.raw_row(i)
+        except UnreadableRow as left:
+            return _LeftOut((i, int(self.rows.index[i]), left.record))
+        except KnobsError as error:
+            return _Failed((error,))
         return x if self.y is None else (x, self.y[i])
 
 
 class _Collate:
-    """Stacks a batch's rows, applies the view's transform, returns tensors."""
+    """Stacks a batch's rows (those read), applies the view's transform; returns ``(X or (X, y) —
+    None when no row was read —, [the rows left out], the error to raise or None)``."""
 
     def __init__(self, transform: Callable | None, labelled: bool) -> None:
         self.transform, self.labelled = transform, labelled
 
     def __call__(self, items: list):
+        failed = next((item for item in items if isinstance(item, _Failed)), None)
+        if failed is not None:
+            return None, [], failed[0]
+        left = [tuple(item) for item in items if isinstance(item, _LeftOut)]
+        items = [item for item in items if not isinstance(item, _LeftOut)]
+        if not items:
+            return None, left, None
         xs = np.stack([item[0] for item in items] if self.labelled else items)
         if self.transform is not None:
             xs = np.asarray(self.transform(xs), dtype=np.float32)
         X = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32))
-        return (X, torch.stack([item[1] for item in items])) if self.labelled else X
+        return ((X, torch.stack([item[1] for item in items])) if self.labelled else X), left, None
 
 
 def _item(source: Any, position: int) -> Any:
     try:
         item = source[position]
+    except KnobsError:  # NOTE: written for a person already (an image folder's damaged file), UnreadableRow included
+        raise
     except Exception as error:  # the user's dataset: its error, named
         raise DataError(f"reading item {position} of the streamed {type(source).__name__} failed: "
                         f"{type(error).__name__}: {error}") from None

@@ -65,9 +65,8 @@ class StreamedVault(Vault):
                             f"{positions.dtype}); it was not sealed from streamed rows")
         self._check_files(files_signature(self.rows.source, positions.reshape(-1)), DataError, "opened")
         self._log_opening(reason)  # NOTE: only once every check passed: a refused opening is no opening
-        base = StreamedRows(self.rows.source, positions.reshape(-1), _probe=self.rows._probe,
-                            row_shape=self.rows._row_shape, loader_options=self.rows.loader_options)
-        return base, y
+        # NOTE: a view of the sealed rows' source: rows left out when read are listed with the others
+        return self.rows._view(index=positions.reshape(-1), transform=None), y
 
     def _check_files(self, now: dict | None, error: type[DataError], when: str) -> None:
         sealed = ((self.record.get("meta") or {}).get("streamed") or {}).get("files")

@@ -43,7 +43,10 @@ EXPLODING_RATIO = 70.0
 # signal under VANISHING_RATIO of the first activation's is the same vanishing as AUTOTRAINER's
 # gradient ratio, measured where it starts. The weight gradients can hide it (each is the fading
 # error times the growing input of its layer), so it is judged on the signal itself, at the first
-# probe (the initialization), before an adaptive optimizer rescales the weights.
+# probe (the initialization), before an adaptive optimizer rescales the weights — and at the last
+# probe: a net healthy at initialization whose weights shrink in training (a deep tanh net under
+# heavy weight decay) ends with the same fade, which the gradient ratio's median over the run,
+# healthy for most of it, misses.
 SIGNAL_RATIO = VANISHING_RATIO
 # NOTE: Pascanu et al. (2013) define exploding gradients as a large increase of the gradient norm
 # during training; two orders of magnitude above its value at initialization (where healthy runs
@@ -142,12 +145,14 @@ def _layer_stat(probes: list[dict], key: str, reduce) -> dict[str, float]:
 
 def gradient_findings(ev: dict) -> list[Finding]:
     """vanishing_gradients (from the per-layer gradient norms, or a signal fading in the forward
-    pass at initialization) and exploding_gradients."""
+    pass at initialization or, healthy there, by the last probe) and exploding_gradients."""
     probes, weights = _probes(ev), _weights(ev)
     ratio = _depth_ratio(probes, weights)
     medians = _median_norms(probes, weights)
     to_last = _ratios_to_last(medians, weights)
-    fading = fading_signal(probes[0], ev["run"]["watch"].get("feeds") or {}) if probes else None
+    feeds = ev["run"]["watch"].get("feeds") or {}
+    fading = fading_signal(probes[0], feeds) if probes else None
+    faded = fading_signal(probes[-1], feeds) if len(probes) > 1 else None
     found = []
     if ratio is not None and ratio < VANISHING_RATIO:
         layers = [m for m, r in to_last.items() if r < VANISHING_RATIO] or [_module(weights[0])]
@@ -161,10 +166,20 @@ def gradient_findings(ev: dict) -> list[Finding]:
                               "ratio_to_last": to_last, "grad_norm": medians, "signal": fading}))
     elif fading is not None and fading["ratio"] < SIGNAL_RATIO:
         found.append(finding("vanishing_gradients", "warning", _fading_message(fading, probes, weights),
-                             {**fading, "threshold": SIGNAL_RATIO, "grad_norms": _norms(probes[0], weights),
+                             {**fading, "probe": "first", "epoch": probes[0]["epoch"], "threshold": SIGNAL_RATIO,
+                              "grad_norms": _norms(probes[0], weights),
                               "first_probe_gradient_ratio": _depth_ratio(probes[:1], weights),
-                              "recovered_at_step": _recovery(probes, ev["run"]["watch"].get("feeds") or {}),
-                              "signal": fading}))
+                              "recovered_at_step": _recovery(probes, feeds), "signal": fading}))
+    elif faded is not None and faded["ratio"] < SIGNAL_RATIO:
+        shrink = _weight_shrink(probes, weights)
+        found.append(finding("vanishing_gradients", "warning",
+                             _faded_message(faded, fading, probes, shrink,
+                                            (ev.get("settings") or {}).get("weight_decay")),
+                             {**faded, "probe": "last", "epoch": probes[-1]["epoch"], "threshold": SIGNAL_RATIO,
+                              "ratio_at_initialization": None if fading is None else fading["ratio"],
+                              "grad_norms": _norms(probes[-1], weights),
+                              "last_probe_gradient_ratio": _depth_ratio(probes[-1:], weights),
+                              "weight_norm_ratio": shrink, "signal": faded}))
     explode = _explosion(ev, probes, ratio, weights, to_last)
     if explode:
         severity = "error" if ev["run"]["diverged"] or explode.get("nonfinite") else "warning"
@@ -203,6 +218,36 @@ def _fading_message(fading: dict, probes: list[dict], weights: list[str]) -> str
             f"under {SIGNAL_RATIO:g}, Glorot & Bengio 2010); {len(gains)} layer(s) shrink it"
             + (f", by {min(gains):.2g}-{max(gains):.2g}x each" if gains else "") + f": {shown}{more}"
             + (f"; the first layer's gradient is {grad:.1e} of the last layer's" if grad is not None else ""))
+
+
+def _faded_message(faded: dict, fading: dict | None, probes: list[dict], shrink: dict[str, float],
+                   weight_decay: float | None) -> str:
+    """A signal healthy at initialization, faded by the last probe: where, how much, and what shrank."""
+    last = probes[-1]
+    gains = list(faded["per_layer"].values())
+    shown = ", ".join(f"{name!r} {gain:.2g}x" for name, gain in list(faded["per_layer"].items())[:5])
+    more = f" and {len(gains) - 5} more" if len(gains) > 5 else ""
+    ratios = sorted(shrink.values())
+    return (f"by the end of training the signal fades through the layers: at the last probe (step {last['step']}, "
+            f"epoch {last['epoch']}) the output of layer {faded['last']!r} varies {faded['ratio']:.1e} as much with "
+            f"the input as that of layer {faded['first']!r} (std across the batch "
+            f"{faded['signal_std'][faded['last']]:.2g} vs {faded['signal_std'][faded['first']]:.2g}; under "
+            f"{SIGNAL_RATIO:g}, Glorot & Bengio 2010)"
+            + (f", {fading['ratio']:.1e} at initialization" if fading is not None else "")
+            + f"; {len(gains)} layer(s) shrink it" + (f", by {min(gains):.2g}-{max(gains):.2g}x each" if gains else "")
+            + f": {shown}{more}"
+            + (f"; the weight matrices ended at {ratios[0]:.2g}-{ratios[-1]:.2g}x their initial norm" if ratios else "")
+            + (f" (weight_decay {weight_decay:g} pulls them to 0)" if weight_decay and ratios and ratios[0] < 1 else ""))
+
+
+def _weight_shrink(probes: list[dict], weights: list[str]) -> dict[str, float]:
+    """Each weight layer's norm at the last probe over its norm at the first, by module name."""
+    out = {}
+    for w in weights:
+        first, last = (p["params"].get(w, {}).get("weight_norm") for p in (probes[0], probes[-1]))
+        if first and last is not None and math.isfinite(first) and math.isfinite(last):
+            out[_module(w)] = last / first
+    return out
 
 
 def _also(fading: dict | None) -> str:

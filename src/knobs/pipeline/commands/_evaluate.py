@@ -32,6 +32,7 @@ from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LEVEL, bootstrap_draws, m
                            weighted_metrics, wilson)
 from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, _check_image_sizes, _final_members, _load, _numbers,
                                               _summary)
+from knobs.pipeline.commands._threads import use_run_threads
 from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
 from knobs.pipeline.trials._evaluate import outputs
 
@@ -41,8 +42,9 @@ intervals = metric_intervals  # the name this command's callers and tests know
 
 
 def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | None = None,
-                  text_column: str | None = None, seed: int = 0) -> dict[str, Any]:
-    """The metrics of the run's final model on the labelled rows of ``input_path``.
+                  text_column: str | None = None, seed: int = 0, threads: int | None = None) -> dict[str, Any]:
+    """The metrics of the run's final model on the labelled rows of ``input_path``, computed on
+    ``threads`` torch threads (default: the run's ``train.threads``, ``_threads.py``).
 
     Returns:
         ``{"input", "n", "final_model", "metrics", "intervals", "interval_method"}``: ``metrics`` as
@@ -54,6 +56,7 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     """
     run_dir, input_path = Path(run_dir), Path(input_path)
     summary = _summary(run_dir)
+    use_run_threads(run_dir, threads)
     if not input_path.exists():
         raise DataError(f"--input {str(input_path)!r}: no such file or folder")
     paths, weights = _final_members(run_dir, summary)

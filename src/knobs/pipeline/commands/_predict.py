@@ -39,6 +39,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.pipeline.trials._evaluate import outputs
 from knobs.pipeline.rundir._members import load_member
 from knobs.pipeline.commands._outputs import check_output_file
+from knobs.pipeline.commands._threads import use_run_threads
 from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
 from knobs.train import CheckpointError, load_checkpoint
 
@@ -47,14 +48,17 @@ __all__ = ["predict_file"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
-def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path | None = None) -> Path:
+def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path | None = None, *,
+                 threads: int | None = None) -> Path:
     """Write predictions for ``input_path`` with the final model of ``run_dir``; returns the CSV path.
 
     The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
     (the class name for classification) and ``proba_<class>`` columns for classification.
+    torch runs on ``threads`` threads, by default the run's ``train.threads`` (``_threads.py``).
     """
     run_dir, input_path = Path(run_dir), Path(input_path)
     summary = _summary(run_dir)
+    use_run_threads(run_dir, threads)
     output = Path(output) if output is not None else input_path.with_name(input_path.stem + ".predictions.csv")
     _check_output(output, input_path)
     paths, weights = _final_members(run_dir, summary)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,10 @@ from knobs.data import Dataset, Splits, Standardizer, Vault, loader_options
 from knobs.data._stream import STATS_SAMPLE, StreamedPair, StreamedRows, is_streamed
 from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError
+from knobs.report._page import read_events
 
 __all__ = ["memory_budget", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view",
-           "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE"]
+           "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE", "listen_unreadable", "loading_record"]
 
 VAL_SAMPLE = 2048  # validation rows the preflight's data checks look at, when streamed
 _MIB = 2**20
@@ -116,11 +118,15 @@ def first_inputs(X: Any, n: int) -> torch.Tensor:
     return X[:n]
 
 
-def read_rows(X: Any, rows: np.ndarray) -> torch.Tensor:
-    """The rows ``rows`` of model input as a tensor (streamed rows: read now)."""
+def read_rows(X: Any, y: torch.Tensor, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """``(rows, X, y)``: the rows ``rows`` of model input as tensors with their targets (streamed
+    rows: read now, those that cannot be read left out of all three)."""
+    rows = np.asarray(rows)
     if is_streamed(X):
-        return torch.as_tensor(X.read(np.asarray(rows)))
-    return X[torch.as_tensor(rows)]
+        kept, values = X.read_kept(rows)
+        rows = rows[kept]
+        return rows, torch.as_tensor(values), y[torch.as_tensor(rows)]
+    return rows, X[torch.as_tensor(rows)], y[torch.as_tensor(rows)]
 
 
 def check_streamed(cfg: Any, data: Any, dataset: Dataset) -> None:
@@ -149,6 +155,29 @@ def seal_test(directory: Any, test: Any, meta: dict) -> Vault:
     if is_streamed(X):
         return StreamedVault.seal_rows(directory, X, y, meta=meta)
     return Vault.seal(directory, X, y, meta=meta)
+
+
+def listen_unreadable(dataset: Dataset, events: Any) -> None:
+    """Log each streamed file left out when read (``data.bad_files = "skip"``: a file that passed the
+    scan but does not decode) as a ``file_skipped`` event, those found before the log opened too."""
+    if is_streamed(dataset.X):
+        dataset.X.listen(lambda record: events("file_skipped", **record))
+
+
+def loading_record(dataset: Dataset, events_path: Path | None = None) -> dict:
+    """``dataset.loading`` (summary.json's ``data.loading``) with the streamed files left out when
+    read listed after those the scan skipped, in ``skipped`` and ``skipped_count``: those this
+    process found and the ``file_skipped`` events of the run's log (a resumed run's earlier
+    processes trained without them too)."""
+    found = dataset.X.unreadable if is_streamed(dataset.X) else []
+    logged = [e for e in read_events(Path(events_path)) if e.get("event") == "file_skipped"] if events_path else []
+    left: dict[Any, dict] = {}
+    for record in [*logged, *found]:
+        left.setdefault(record.get("file"), {k: v for k, v in record.items() if k not in ("event", "time")})
+    if not left:
+        return dataset.loading
+    return {**dataset.loading, "skipped": [*dataset.loading.get("skipped", []), *left.values()],
+            "skipped_count": dataset.loading.get("skipped_count", 0) + len(left)}
 
 
 def memory_line(loading: dict) -> str | None:

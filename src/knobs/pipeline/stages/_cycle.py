@@ -18,7 +18,7 @@ from typing import Any
 from knobs.config import RunConfig
 from knobs.errors import ConfigError, KnobsError
 from knobs.pipeline.autopilot._autopilot import Autopilot
-from knobs.pipeline.inputs._streamed import memory_line
+from knobs.pipeline.inputs._streamed import listen_unreadable, memory_line
 from knobs.pipeline.rundir._rundir import EventLog, RunDir
 from knobs.pipeline.stages._inputs import RunInputs, load_inputs
 from knobs.pipeline.stages._open import OpenRun, open_run_study, seal_vault
@@ -99,6 +99,7 @@ def _announce(run: OpenRun) -> None:
     if run.study.warm_start is not None:  # search.warm_start: what the sampler was fed besides the run's trials
         run.events("warm_start", **run.study.warm_start)
     run.inputs.data.save_preprocessing(rundir.path)
+    listen_unreadable(run.inputs.dataset, run.events)  # streamed files that fail to decode when read: events
     if run.inputs.dataset.loading.get("note"):  # e.g. a torch Dataset read into memory, with its size
         run.display.say(run.inputs.dataset.loading["note"])
     if memory_line(run.inputs.dataset.loading):  # cached or streamed, with sizes

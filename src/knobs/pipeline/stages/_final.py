@@ -14,7 +14,7 @@ from knobs.data import Vault
 from knobs.ensemble import average, diversity, greedy_selection
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
-from knobs.pipeline.trials._evaluate import TestOutputs, outputs
+from knobs.pipeline.trials._evaluate import TestOutputs, outputs_on
 from knobs.pipeline.rundir._members import load_member, top_trials, trial_checkpoint
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
@@ -35,8 +35,8 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     if not members:
         raise KnobsError("no trial finished with a finite validation score, so there is no model to test; "
                          "see events.jsonl for the failures")
-    y_val = data.raw_targets(data.val[1])  # members answer in the target's own units
-    val_out = [outputs(m, data.val[0], data.task) for m in models]
+    # members answer in the target's own units; streamed rows left out when read leave their targets too
+    val_out, y_val, _ = outputs_on(models, data.val[0], data.raw_targets(data.val[1]), data.task)
     result: dict[str, Any] = {"single": {"trial": members[0].number, "val": split_metrics(data.task, y_val, val_out[0])}}
     weights = _ensemble_weights(cfg, val_out, y_val, data)
     if weights is not None:
@@ -48,9 +48,9 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     result["final_model"] = chosen
 
     X_raw, y_test = vault.open(reason=f"final evaluation ({chosen} model)")
-    X_test = data.to_model_input(X_raw)
-    test_out = [outputs(m, X_test, data.task) if (weights is None or weights[i] > 0 or i == 0) else None
-                for i, m in enumerate(models)]
+    test_out, y_test, read = outputs_on([m if (weights is None or weights[i] > 0 or i == 0) else None
+                                         for i, m in enumerate(models)], data.to_model_input(X_raw), y_test, data.task)
+    X_raw = X_raw if read is None else X_raw[read]
     result["single"]["test"] = split_metrics(data.task, y_test, test_out[0], intervals=True)
     if weights is not None:
         used = [i for i, w in enumerate(weights) if w > 0]

@@ -90,7 +90,7 @@ def record_samples(run: OpenRun) -> None:
         write_view(run.rundir.path, "samples", _samples(looks, rows, options, items))
         return
     rows = np.sort(rng.choice(n, size=min(IMAGES if looks.kind == "image" else ROWS, n), replace=False))
-    X, y = read_rows(data.train[0], rows), data.train[1][torch.as_tensor(rows)]  # streamed: these rows read
+    rows, X, y = read_rows(data.train[0], data.train[1], rows)  # streamed: these rows read (unreadable ones left out)
     augmented = bool(options) and data_kind(data) == "image"
     if augmented:
         X, y = image_augment(options, data, seed)(X, y)

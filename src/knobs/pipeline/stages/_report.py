@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from knobs.pipeline.inputs._streamed import loading_record
 from knobs.pipeline.stages._open import OpenRun
 from knobs.pipeline.stages._record_views import record_worst
 from knobs.pipeline.stages._runners import runner_for
@@ -49,7 +50,7 @@ def _summary(run: OpenRun, preflight: list, final: dict) -> dict:
         "name": run.rundir.path.name,
         "run_dir": str(run.rundir.path),
         "data": {"source": dataset.source, "n": int(len(dataset.y)), "n_classes": dataset.n_classes,
-                 "task": dataset.task, "loading": dataset.loading},
+                 "task": dataset.task, "loading": loading_record(dataset, run.rundir.events_path)},  # streamed files left out: listed
         "test": final["test"],
         "final_model": final.get("final_model"),
         "single": final.get("single"),

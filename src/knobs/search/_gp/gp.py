@@ -70,6 +70,8 @@ class GP:
     raw: np.ndarray
     L: np.ndarray
     alpha: np.ndarray
+    # NOTE: rows holding believed latent values (kriging believer), fitted noise-free; None: none.
+    exact: np.ndarray | None = None
 
     @property
     def inv_ls2(self) -> np.ndarray:
@@ -150,14 +152,16 @@ def neg_log_posterior(
     return -(lml + lp), -(grad + lp_grad)
 
 
-def _factor(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, raw: np.ndarray) -> GP:
+def _factor(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, raw: np.ndarray,
+            exact: np.ndarray | None = None) -> GP:
     d = X.shape[1]
     inv_ls2 = np.exp(-2.0 * raw[:d])
     K = np.exp(raw[d]) * matern52(sq_dists(X, X, is_cat) @ inv_ls2)
-    K[np.diag_indices(len(X))] += np.exp(raw[d + 1]) + JITTER
+    noise = np.exp(raw[d + 1]) if exact is None else np.where(exact, 0.0, np.exp(raw[d + 1]))
+    K[np.diag_indices(len(X))] += noise + JITTER
     L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
     alpha = scipy.linalg.cho_solve((L, True), y, check_finite=False)
-    return GP(X=X, y=y, is_cat=is_cat, raw=raw, L=L, alpha=alpha)
+    return GP(X=X, y=y, is_cat=is_cat, raw=raw, L=L, alpha=alpha, exact=exact)
 
 
 def fit(
@@ -190,10 +194,20 @@ def fit(
     return _factor(X, y, is_cat, best_raw)
 
 
-def condition(gp: GP, X_new: np.ndarray, y_new: np.ndarray) -> GP:
-    """The same GP with extra observations and unchanged hyperparameters (kriging believer)."""
+def condition(gp: GP, X_new: np.ndarray, y_new: np.ndarray, exact: bool = False) -> GP:
+    """The same GP with extra observations and unchanged hyperparameters (kriging believer).
+
+    Args:
+        exact: y_new are values of the latent function (no observation noise), as a believed
+            result is; they then pin the posterior at X_new, as a fantasy pins it in q-EI.
+    """
     X = np.vstack([gp.X, X_new])
-    return _factor(X, np.concatenate([gp.y, y_new]), gp.is_cat, gp.raw)
+    if exact or gp.exact is not None:
+        old = np.zeros(len(gp.X), bool) if gp.exact is None else gp.exact
+        mask = np.concatenate([old, np.full(len(X_new), exact)])
+    else:
+        mask = None
+    return _factor(X, np.concatenate([gp.y, y_new]), gp.is_cat, gp.raw, mask)
 
 
 def posterior(gp: GP, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
