@@ -118,8 +118,10 @@ class Bayes(Sampler):
     # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
     # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
-    # NOTE: lever under test (bench/bayes_levers.py ``_prior_window=5``): choose between the prior
-    # above and a long one by how well each one's GP predicted the last results (_prior_choice).
+    # NOTE: development lever, off (bench/bayes_levers.py ``_prior_window=5,_prior_margin=1``): choose
+    # between the prior above and a long one by how well each one's GP predicted the last results
+    # (_prior_choice). Measured: wins Levy at 40 trials, loses a little on mlp / convnet at 40
+    # (docs/benchmarks.md, "Bayes levers, third round").
     _prior_window = 0
     _prior_scoring = "before"
     _prior_margin = 0.0
