@@ -24,6 +24,13 @@ source's standardized losses by 1 - n/20 (n: the run's finished trials), droppin
 ``--history agree05`` from the run's 5th finished trial multiplies them by how well the source ranks the
 run's own trials (``agreement``), dropping them when it does not. With
 ``--only-seeds 2 --related-only`` a variant runs the related arm of one seed, to set against the table.
+
+The model of the source (docs/benchmarks.md "A two-task GP"): ``--model two-task`` gives every point
+its study as one more input with its own fitted lengthscale (``knobs.search._two_task``), ``--model
+pooled`` fits one GP on both studies' standardized losses; the default is ``Bayes``'s own. With
+``--related-only`` / ``--unrelated-only`` only that warm arm runs (after its source); the cold runs are
+deterministic, so they are read from bench/results/warm_start.json (the full table's run) to report
+where the arm reaches the cold start's final best and its points against it.
 """
 
 from __future__ import annotations
@@ -122,13 +129,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--history", choices=("drop10", "shrink20", "agree05"), help="a variant of how long the source counts")
     parser.add_argument("--only-seeds", type=int, nargs="+", help="these seeds instead of 0 .. seeds-1")
     parser.add_argument("--related-only", action="store_true", help="the related arm alone (no cold, no unrelated)")
+    parser.add_argument("--unrelated-only", action="store_true", help="the unrelated arm alone (no cold, no related)")
+    parser.add_argument("--model", choices=("pooled", "two-task"), help="how Bayes models the source (default: its own)")
     args = parser.parse_args(argv)
+    if args.history and args.model == "two-task":
+        parser.error("--history variants reweight the pooled model's history; leave out --model two-task")
     torch.set_num_threads(1)
+    if args.history and not args.model:
+        args.model = "pooled"  # the variants reweight the pooled model; Bayes's default is two-task
+    if args.model:
+        from knobs.search._bayes import Bayes
+        Bayes._two_task = args.model == "two-task"
     if args.history:
         from knobs.search import _bayes
         _bayes.model_history = history_variant(args.history[:-2], int(args.history[-2:]))
-    if args.related_only:
-        return related_only(args)
+    if args.related_only or args.unrelated_only:
+        return warm_arm(args, "related" if args.related_only else "unrelated")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
@@ -176,19 +192,32 @@ def main(argv: list[str] | None = None) -> dict:
     return headline
 
 
-def related_only(args) -> dict:
-    """The related arm alone per seed: its best after 10 / 20 / all trials."""
-    out = {"bench": "warm_start --related-only", "history": args.history, "trials": args.trials}
+SOURCES = {"related": (100, {"data.rows": 600, "train.epochs": 10}),
+           "unrelated": (200, {"data.source": "breast_cancer"})}
+
+
+def warm_arm(args, arm: str) -> dict:
+    """One warm arm alone per seed (after its source): its best after 10 / 20 / all trials, and
+    against the stored cold run of that seed (bench/results/warm_start.json) where it reaches the
+    cold start's final best and its points there."""
+    stored = {r["seed"]: r["cold"]["path"] for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
+    out = {"bench": f"warm_start --{arm}-only", "history": args.history, "model": args.model, "trials": args.trials}
+    offset, source_keys = SOURCES[arm]
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.only_seeds or range(args.seeds):
-            related, _ = tune(Path(tmp), f"source-related-{seed}", 100 + seed, args.trials,
-                              **{"data.rows": 600, "train.epochs": 10})
-            _, row = tune(Path(tmp), f"related-{seed}", seed, args.trials,
-                          **{"train.epochs": args.epochs, "search.warm_start": str(related)})
-            out[f"seed {seed}"] = {"best_at_10_20_end": [round(at(row["path"], k)[0], 4) for k in (10, 20, args.trials)],
-                                   "path": [b[0] if b else None for b in row["path"]]}
-            print(f"seed {seed}: best at 10 / 20 / {args.trials}: {out[f'seed {seed}']['best_at_10_20_end']}", flush=True)
-    print(json.dumps({k: v for k, v in out.items()}))
+            source, _ = tune(Path(tmp), f"source-{arm}-{seed}", offset + seed, args.trials,
+                             **({"train.epochs": args.epochs} | source_keys))
+            _, row = tune(Path(tmp), f"{arm}-{seed}", seed, args.trials,
+                          **{"train.epochs": args.epochs, "search.warm_start": str(source)})
+            result = {"best_at_10_20_end": [round(at(row["path"], k)[0], 4) for k in (10, 20, args.trials)],
+                      "path": [b[0] if b else None for b in row["path"]], "wall_s": row["wall_s"]}
+            if seed in stored and len(stored[seed]) == args.trials:
+                cold = at(stored[seed], args.trials)
+                result["to_reach_cold"] = trials_to_reach(row["path"], cold[0])
+                result["points_vs_cold_end"] = round(100 * (at(row["path"], args.trials)[1] - cold[1]), 2)
+            out[f"seed {seed}"] = result
+            print(f"seed {seed}: " + ", ".join(f"{k} {v}" for k, v in result.items() if k != "path"), flush=True)
+    print(json.dumps(out))
     return out
 
 

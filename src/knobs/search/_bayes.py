@@ -29,13 +29,14 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 config_key, fresh_configs)
-from knobs.search._history import WARM_START, model_history
+from knobs.search._history import WARM_START, model_history, study_labels
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
 from knobs.search._gp import optimize, transforms
 from knobs.search._prior_choice import LONG, PriorChoice
 from knobs.search._random import sobol_points
+from knobs.search._two_task import POOLED, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
@@ -88,6 +89,10 @@ class _Coding:
         U, active = transforms.apply_conditions(transforms.snap(U, self.levels), self.conditions)
         return U, active & ~self.is_cat
 
+    def prior(self, base: gpm.Prior) -> gpm.Prior:
+        """The GP prior for these inputs (``_two_task`` adds its study axis's)."""
+        return base
+
 
 class Bayes(Sampler):
     """Bayesian optimization with a Gaussian process (Matérn-5/2 ARD) surrogate.
@@ -130,6 +135,10 @@ class Bayes(Sampler):
     # "Batches of 4"); class attributes so bench/bayes_levers.py can switch them off.
     _believer_incumbent = True
     _believer_exact = True
+    # NOTE: warm starts as a two-task GP (``_two_task``) instead of one pooled GP: ahead of pooling on
+    # every related figure of bench/warm_start.py (docs/benchmarks.md, "A two-task GP"); a class
+    # attribute so bench/warm_start.py can compare the two on an instance.
+    _two_task = True
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -159,15 +168,20 @@ class Bayes(Sampler):
         taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
         if len(history) < needed:
             return self._design(space, len(trials), n, taken)
+        study = (study_input(study_labels(trials, direction, space, needed)) if self._two_task
+                 else POOLED)
         with blas_threads(self.blas_threads):
-            return self._suggest_from_model(space, trials, history, taken, n, rng)
+            return self._suggest_from_model(space, trials, history, taken, n, rng, study)
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
-                            taken: set, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-        coding = _Coding(space)
-        X = space.to_unit_many([c for c, _ in history])
-        z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
-        model, best = self._fit(X, z, coding, rng), float(z.min())
+                            taken: set, n: int, rng: np.random.Generator,
+                            study=POOLED) -> list[dict[str, Any]]:
+        coding = study.coding(_Coding(space))
+        X = study.inputs(space.to_unit_many([c for c, _ in history]))
+        z = study.targets(X, transforms.WARPS[self.warp](np.array([loss for _, loss in history])),
+                          coding.is_cat, self._prior)
+        space = study.space(space)  # this run's points from here on
+        model, best = self._fit(X, z, coding, rng), study.best(z)
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
@@ -248,10 +262,10 @@ class Bayes(Sampler):
             # it has a previous fit (~10 ms at 100 trials in 7-D, to stay within 100 ms).
             other = np.random.default_rng([self._design_seed, len(X)])
             model = self._choice.fit(X, z, coding.is_cat, lambda i, prior, warm: self._fit_under(
-                prior, self._raw if warm is None and i == 0 else warm, X, z, coding,
+                coding.prior(prior), self._raw if warm is None and i == 0 else warm, X, z, coding,
                 rng if i == 0 else other, centre=i == 0 or warm is None))
         else:
-            model = self._fit_under(self._prior, self._raw, X, z, coding, rng)
+            model = self._fit_under(coding.prior(self._prior), self._raw, X, z, coding, rng)
         self._raw = model.raw
         return model
 

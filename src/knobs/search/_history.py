@@ -39,7 +39,7 @@ from knobs.search._base import _valid
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["WARM_START", "model_history"]
+__all__ = ["WARM_START", "model_history", "study_labels"]
 
 #: the attrs key marking a trial fed from an earlier study (its value names the source).
 WARM_START = "warm_start"
@@ -60,18 +60,33 @@ def model_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
         needed: observations the model wants at its step before fitting on complete trials only
             (the sampler's design size).
     """
-    groups: dict[Any, list[FrozenTrial]] = {}
-    for t in trials:
-        groups.setdefault(t.attrs.get(WARM_START), []).append(t)
-    own = groups.pop(None, [])
-    if not groups:
+    own, *sources = _studies(trials)
+    if not sources:
         return _study_history(own, direction, space, needed)
     out = []
-    for group in [own, *groups.values()]:
+    for group in [own, *sources]:
         history = _study_history(group, direction, space, needed)
         scaled = _standardized([loss for _, loss in history])
         out += [(config, z) for (config, _), z in zip(history, scaled)]
     return out
+
+
+def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int) -> list[int]:
+    """Which study each ``model_history`` pair comes from, in its order: 0 for this run's own
+    trials, 1, 2, ... for each warm-start source (the order in which their trials first appear).
+
+    Why: a model may treat the studies as related tasks (``knobs.search._two_task``) instead of one.
+    """
+    return [label for label, group in enumerate(_studies(trials))
+            for _ in _study_history(group, direction, space, needed)]
+
+
+def _studies(trials: Sequence[FrozenTrial]) -> list[list[FrozenTrial]]:
+    """This run's own trials, then each warm-start source's."""
+    groups: dict[Any, list[FrozenTrial]] = {None: []}
+    for t in trials:
+        groups.setdefault(t.attrs.get(WARM_START), []).append(t)
+    return list(groups.values())
 
 
 def _study_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
