@@ -259,7 +259,7 @@ class Bayes(Sampler):
                                            self._prior_scoring, self._prior_margin)
             # NOTE: the other prior's random starts come from their own stream, so the default's
             # fits draw exactly what they would without the lever; it skips the centre start once
-            # it has a previous fit (~10 ms at 100 trials in 7-D, to stay within 100 ms).
+            # it has a previous fit (~10 ms less at 100 trials in 7-D).
             other = np.random.default_rng([self._design_seed, len(X)])
             model = self._choice.fit(X, z, coding.is_cat, lambda i, prior, warm: self._fit_under(
                 coding.prior(prior), self._raw if warm is None and i == 0 else warm, X, z, coding,
