@@ -303,10 +303,6 @@ def bayes_long_prior(seed: int):
     return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
 
 
-PRIOR_BY_PREDICTION = "_prior_window=5,_prior_margin=1"
-
-
-def bayes_prior_by_prediction(seed: int):
-    """Bayes choosing between its lengthscale prior and the long one by one-step-ahead prediction
-    (the last 5 results, the long prior only when it predicted them better by more than 1 nat)."""
-    return make_bayes(PRIOR_BY_PREDICTION, seed)
+# NOTE: the prior chosen by prediction (``_prior_window=5,_prior_margin=1``, factory
+# ``bayes_prior_by_prediction``) was measured on commit 90f9aef and taken out (docs/benchmarks.md,
+# "Bayes levers, third round").

@@ -34,7 +34,6 @@ from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
 from knobs.search._gp import optimize, transforms
-from knobs.search._prior_choice import LONG, PriorChoice
 from knobs.search._random import sobol_points
 from knobs.search._two_task import POOLED, study_input
 from knobs.space import Space
@@ -123,13 +122,6 @@ class Bayes(Sampler):
     # NOTE: the GP's hyperparameter prior, a class attribute so a benchmark can try another one
     # on an instance (bench/bayes_levers.py) without a public option nobody should need.
     _prior = gpm.Prior()
-    # NOTE: development lever, off (bench/bayes_levers.py ``_prior_window=5,_prior_margin=1``): choose
-    # between the prior above and a long one by how well each one's GP predicted the last results
-    # (_prior_choice). Measured: wins Levy at 40 trials, loses a little on mlp / convnet at 40
-    # (docs/benchmarks.md, "Bayes levers, third round").
-    _prior_window = 0
-    _prior_scoring = "before"
-    _prior_margin = 0.0
     # NOTE: how the kriging believer treats a believed result: as a candidate incumbent for EI,
     # and as a noise-free value of the GP. Both on won batches of 4 (docs/benchmarks.md,
     # "Batches of 4"); class attributes so bench/bayes_levers.py can switch them off.
@@ -155,7 +147,6 @@ class Bayes(Sampler):
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
-        self._choice: PriorChoice | None = None
 
     # -- public contract -------------------------------------------------------------------
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
@@ -253,34 +244,19 @@ class Bayes(Sampler):
 
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
-        if self._prior_window:
-            if self._choice is None:
-                self._choice = PriorChoice((self._prior, LONG), self._prior_window,
-                                           self._prior_scoring, self._prior_margin)
-            # NOTE: the other prior's random starts come from their own stream, so the default's
-            # fits draw exactly what they would without the lever; it skips the centre start once
-            # it has a previous fit (~10 ms less at 100 trials in 7-D).
-            other = np.random.default_rng([self._design_seed, len(X)])
-            model = self._choice.fit(X, z, coding.is_cat, lambda i, prior, warm: self._fit_under(
-                coding.prior(prior), self._raw if warm is None and i == 0 else warm, X, z, coding,
-                rng if i == 0 else other, centre=i == 0 or warm is None))
-        else:
-            model = self._fit_under(coding.prior(self._prior), self._raw, X, z, coding, rng)
-        self._raw = model.raw
-        return model
-
-    def _fit_under(self, prior: gpm.Prior, warm: np.ndarray | None, X: np.ndarray, z: np.ndarray,
-                   coding: _Coding, rng: np.random.Generator, centre: bool = True) -> gpm.GP:
         d = X.shape[1]
-        starts = [gpm.default_raw(d, prior)] if centre else []
-        if warm is not None and len(warm) == d + 2:
-            starts.insert(0, warm)
+        prior = coding.prior(self._prior)
+        starts = [gpm.default_raw(d, prior)]
+        if self._raw is not None and len(self._raw) == d + 2:
+            starts.insert(0, self._raw)
         if len(X) < RANDOM_STARTS_BELOW:
             for _ in range(N_RANDOM_STARTS):
                 start = gpm.default_raw(d, prior).copy()
                 start[:d] += rng.normal(scale=prior.ls_scale, size=d)
                 starts.append(start)
-        return gpm.fit(X, z, coding.is_cat, starts, prior)
+        model = gpm.fit(X, z, coding.is_cat, starts, prior)
+        self._raw = model.raw
+        return model
 
     def _believe(self, model: gpm.GP, U: np.ndarray, best: float) -> tuple[gpm.GP, float]:
         """The kriging believer at U (running or just-picked points) and the incumbent it implies."""
