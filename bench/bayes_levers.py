@@ -301,3 +301,8 @@ if __name__ == "__main__":
 def bayes_long_prior(seed: int):
     """Bayes with the lengthscale prior centred on the whole unit range (log-normal, sd 0.5)."""
     return make_bayes("prior.ls_loc=0,prior.ls_scale=0.5", seed)
+
+
+# NOTE: the prior chosen by prediction (``_prior_window=5,_prior_margin=1``, factory
+# ``bayes_prior_by_prediction``) was measured on commit 90f9aef and taken out (docs/benchmarks.md,
+# "Bayes levers, third round").

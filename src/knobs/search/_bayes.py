@@ -7,9 +7,11 @@ own prediction (the kriging believer: noise-free, and a believed improvement low
 incumbent, so a batch and the busy workers spread out), and maximize log-EI / log-PI / UCB over
 the mixed space. The first ``n_initial`` points come from a scrambled Sobol sequence.
 
-Conditional spaces: inactive parameters sit at 0.5 (as ``Space.to_unit`` encodes them), a
-constant the GP ignores between points that both lack the parameter; the acquisition optimizer
-applies the same rule to every candidate, so nothing falls back to random sampling.
+Conditional spaces: inactive numeric parameters sit at 0.5 (as ``Space.to_unit`` encodes them), a
+constant the GP ignores between points that both lack the parameter; an inactive choice gets
+``INACTIVE_CHOICE``, a code no option has, so it is its own state (mismatch 1 from every option,
+0 from another inactive point). The acquisition optimizer applies the same rule to every
+candidate, so nothing falls back to random sampling.
 
 Example:
     >>> from knobs.space import Float, Space
@@ -50,6 +52,11 @@ PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 # lengthscales); extra starts drawn from the prior are cheap there and pointless later.
 N_RANDOM_STARTS = 2
 RANDOM_STARTS_BELOW = 40
+# NOTE: the GP's coordinate of an inactive choice. The space's 0.5 is, for an odd number of
+# options, the middle option's code ((k + 0.5) / n), so under the mismatch distance an inactive
+# point was the same as every point with the middle option active and unlike the others: a bias
+# set by the order of the options. Any code no option has works (mismatch compares exactly).
+INACTIVE_CHOICE = -1.0
 
 
 def _levels(param: Any) -> np.ndarray | None:
@@ -82,11 +89,22 @@ class _Coding:
              for parent, values in p.when.items()]
             for p in params
         ]
+        self.inactive = np.where(self.is_cat, INACTIVE_CHOICE, 0.5)
 
     def canonical(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Evaluable points and the coordinates a gradient step may move (not choices)."""
-        U, active = transforms.apply_conditions(transforms.snap(U, self.levels), self.conditions)
+        """Evaluable points as the GP sees them and the coordinates a gradient step may move (not
+        choices)."""
+        U, active = transforms.apply_conditions(transforms.snap(U, self.levels), self.conditions,
+                                                self.inactive)
         return U, active & ~self.is_cat
+
+    def encode(self, U: np.ndarray) -> np.ndarray:
+        """Evaluated points (``Space.to_unit``) as the GP sees them: inactive choices at
+        ``INACTIVE_CHOICE``, the rest unchanged; columns past the space's (the study axis) too."""
+        d = len(self.inactive)
+        out = U.copy()
+        out[:, :d] = transforms.apply_conditions(U[:, :d], self.conditions, self.inactive)[0]
+        return out
 
     def prior(self, base: gpm.Prior) -> gpm.Prior:
         """The GP prior for these inputs (``_two_task`` adds its study axis's)."""
@@ -172,7 +190,10 @@ class Bayes(Sampler):
                             taken: set, n: int, rng: np.random.Generator,
                             study=POOLED) -> list[dict[str, Any]]:
         coding = study.coding(_Coding(space))
-        X = study.inputs(space.to_unit_many([c for c, _ in history]))
+        # NOTE: U in the space's encoding (where perturbations of the incumbents start, so a
+        # choice a perturbation activates takes the value it always did), X as the GP sees it.
+        U = study.inputs(space.to_unit_many([c for c, _ in history]))
+        X = coding.encode(U)
         z = study.targets(X, transforms.WARPS[self.warp](np.array([loss for _, loss in history])),
                           coding.is_cat, self._prior)
         space = study.space(space)  # this run's points from here on
@@ -180,10 +201,10 @@ class Bayes(Sampler):
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
-            model, best = self._believe(model, space.to_unit_many(running), best)
+            model, best = self._believe(model, coding.encode(space.to_unit_many(running)), best)
         out = []
         for _ in range(n):
-            u = self._pick(model, coding, X[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng)
+            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng)
             out.append(space.from_unit(u))
             model, best = self._believe(model, u[None, :], best)
         return out

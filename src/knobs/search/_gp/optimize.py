@@ -5,8 +5,8 @@ Glossary of array shapes:
     pool (m, d): candidates (quasi-random points and perturbations of the incumbents).
     score(U) -> (m,); score_grad(U) -> (m,), (m, d): the acquisition (larger is better).
     canonical(U) -> U (m, d), free (m, d): the evaluable point (discrete axes on their levels,
-        inactive axes at 0.5) and the coordinates a gradient step may move (active, and either
-        continuous or an integer relaxed to the real line).
+        inactive axes at a constant) and the coordinates a gradient step may move (active, and
+        either continuous or an integer relaxed to the real line).
     levels: per dimension None (continuous) or the sorted (k,) admissible coordinates.
     scale (d,): per-dimension preconditioner (the GP lengthscales): L-BFGS-B works on U / scale,
         so every direction has a comparable curvature (as Optuna's optim_mixed does).

@@ -8,6 +8,8 @@ Glossary of array shapes:
         unit coordinates the axis can really take (bin centres of a Choice or an Int).
     conditions: one entry per dimension, parents before children: a list of (parent dimension,
         (a,) unit coordinates of the parent values that activate it); [] when always active.
+    inactive: the coordinate an inactive parameter gets: 0.5 (the space's encoding), or one
+        per dimension (``Bayes`` gives an inactive choice a code no option has).
     active (m, d): whether each coordinate is active.
 
 Why warp outputs: validation losses are skewed; one diverged run (loss 1e4 among losses near
@@ -108,15 +110,17 @@ def snap(U: np.ndarray, levels: list[np.ndarray | None]) -> np.ndarray:
     return out
 
 
-def apply_conditions(U: np.ndarray, conditions: list[list[tuple[int, np.ndarray]]]):
-    """Set inactive coordinates to 0.5 (as the space encodes them); return (U, active).
+def apply_conditions(U: np.ndarray, conditions: list[list[tuple[int, np.ndarray]]],
+                     inactive: float | np.ndarray = 0.5):
+    """Set inactive coordinates to ``inactive`` (a constant, or one per dimension; the space
+    encodes them at 0.5); return (U, active).
 
-    NOTE: an inactive parameter is a constant 0.5 for the GP, so it adds no distance between
-    points that both lack it; the kernel learns the rest from the active coordinates. Parents
-    must already be snapped, since activation compares their exact level coordinates.
+    NOTE: an inactive parameter is a constant for the GP, so it adds no distance between points
+    that both lack it; the kernel learns the rest from the active coordinates. Parents must
+    already be snapped, since activation compares their exact level coordinates.
     """
     active = np.ones(U.shape, dtype=bool)
     for j, conds in enumerate(conditions):
         for parent, allowed in conds:
             active[:, j] &= active[:, parent] & np.isin(U[:, parent], allowed)
-    return np.where(active, U, 0.5), active
+    return np.where(active, U, inactive), active
