@@ -13,6 +13,7 @@ from knobs.data import Standardizer, load_builtin
 from knobs.diagnose._layers import SIGNAL_RATIO, VANISHING_RATIO, _depth_ratio, _weights, gradient_findings
 from knobs.train import Trainer
 from knobs.watch import Watch
+from zoo import xavier_stack
 
 torch.set_num_threads(1)
 
@@ -50,12 +51,7 @@ def test_a_signal_that_fades_only_by_the_last_probe_is_found_there_and_says_so()
 def _deep_tanh() -> nn.Sequential:
     """Eight tanh layers at the Xavier scale: the signal holds at initialization."""
     torch.manual_seed(0)
-    layers: list[nn.Module] = []
-    for _ in range(8):
-        layer = nn.Linear(64, 64)
-        nn.init.xavier_normal_(layer.weight)
-        layers += [layer, nn.Tanh()]
-    return nn.Sequential(*layers, nn.Linear(64, 10))
+    return xavier_stack(nn.Tanh, 8)
 
 
 @pytest.fixture(scope="module")

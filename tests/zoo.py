@@ -287,15 +287,20 @@ def deep_sigmoid_bad_init() -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(64, 10))
 
 
+def xavier_stack(activation: type[nn.Module], depth: int) -> nn.Sequential:
+    """``depth`` 64-wide layers at the Xavier scale, each followed by ``activation``, and a 10-class head."""
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layer = nn.Linear(64, 64)
+        nn.init.xavier_normal_(layer.weight)
+        layers += [layer, activation()]
+    return nn.Sequential(*layers, nn.Linear(64, 10))
+
+
 def deep_sigmoid() -> nn.Module:
     """Ten sigmoid layers with Xavier init (Glorot & Bengio's setting): sigma' <= 1/4 shrinks the
     gradient at every layer on its way back to the input."""
-    layers: list[nn.Module] = []
-    for _ in range(10):
-        layer = nn.Linear(64, 64)
-        nn.init.xavier_normal_(layer.weight)
-        layers += [layer, nn.Sigmoid()]
-    return nn.Sequential(*layers, nn.Linear(64, 10))
+    return xavier_stack(nn.Sigmoid, 10)
 
 
 def deep_relu_large_init() -> nn.Module:
