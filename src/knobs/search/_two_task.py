@@ -13,10 +13,10 @@ counting; one the run confirms keeps a long one and keeps guiding. Candidates ar
 this run's points (the axis has one level, this run's code), and this run's losses are first matched
 to the sources' level and spread at its points (``StudyInput.targets``).
 
-The default (``Bayes._two_task``; False gives the pooled GP): on the real-training benchmark it
-reached the cold start's 40-trial score sooner than the pooled warm start on all three seeds, ended
-lower on all three, and stayed within a validation row of cold from an unrelated source
-(docs/benchmarks.md, "A two-task GP").
+Off by default (``Bayes._two_task``): on the real-training benchmark it reached the cold start's
+40-trial score sooner than the pooled warm start on seeds 0-2 and ended lower on all three, but on
+seeds 3-5 it fell behind, and over six seeds its mean best is the higher (docs/benchmarks.md, "A
+two-task GP" and "Six seeds").
 
 The prior on that lengthscale is centred at ``STUDY_LS`` (correlation 0.83 at the same config),
 not at the other axes' centre (0.5: correlation 0.14): a source is fed because its user believes it
