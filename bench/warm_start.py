@@ -55,20 +55,31 @@ RESULTS = Path(__file__).resolve().parent / "results" / "warm_start.json"
 
 
 def tune(runs_dir: Path, name: str, seed: int, trials: int, **keys) -> tuple[Path, dict]:
+    """One ``knobs tune`` run, or the finished run of that name already in ``runs_dir`` (``--runs-dir``:
+    the runs are deterministic, so a source trained for one arm serves the next)."""
     cfg = load_config(None, {"name": name, "runs_dir": str(runs_dir), "seed": seed, "search.sampler": "bayes",
                              "search.n_trials": trials, "search.metric": "val_loss", "ensemble.enabled": False,
                              **keys})
     start = time.perf_counter()
-    result = run(cfg, display=Display(quiet=True), final_test=False)
+    path = runs_dir / name
+    if not _finished(path, trials):
+        path = run(cfg, display=Display(quiet=True), final_test=False).path
     wall = time.perf_counter() - start
-    study = Study.load(f"sqlite:///{result.path / 'study.db'}", warm_start=keys.get("search.warm_start"))
+    study = Study.load(f"sqlite:///{path / 'study.db'}", warm_start=keys.get("search.warm_start"))
     trials_ = sorted((t for t in study.trials if t.number >= 0), key=lambda t: t.number)
-    best, path = None, []  # after each trial: (best val_loss, its val_accuracy)
+    best, best_path, study_path = None, [], path  # after each trial: (best val_loss, its val_accuracy)
     for t in trials_:
         if t.state == TrialState.COMPLETE and (best is None or t.value < best[0]):
             best = (t.value, t.attrs.get("val_accuracy"))
-        path.append(best)
-    return result.path, {"name": name, "path": path, "fed": len(study.warm_trials), "wall_s": round(wall, 1)}
+        best_path.append(best)
+    return study_path, {"name": name, "path": best_path, "fed": len(study.warm_trials), "wall_s": round(wall, 1)}
+
+
+def _finished(path: Path, trials: int) -> bool:
+    if not (path / "study.db").is_file():
+        return False
+    study = Study.load(f"sqlite:///{path / 'study.db'}")
+    return sum(t.state.finished for t in study.trials if t.number >= 0) >= trials
 
 
 def history_variant(kind: str, horizon: int):
@@ -132,7 +143,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only-seeds", type=int, nargs="+", help="these seeds instead of 0 .. seeds-1")
     parser.add_argument("--related-only", action="store_true", help="the related arm alone (no cold, no unrelated)")
     parser.add_argument("--unrelated-only", action="store_true", help="the unrelated arm alone (no cold, no related)")
-    parser.add_argument("--model", choices=("pooled", "two-task", "per-axis"), help="how Bayes models the source (default: its own)")
+    parser.add_argument("--model", choices=("pooled", "pooled-matched", "two-task", "per-axis"),
+                        help="how Bayes models the source (default: its own)")
+    parser.add_argument("--sources-first", type=int, default=None, metavar="K",
+                        help="run the sources' K best configs first (Bayes._sources_first; default: its own)")
+    parser.add_argument("--cold-only", action="store_true", help="the cold run alone, kept in --out for the warm arms")
+    parser.add_argument("--runs-dir", type=Path, help="keep the runs here and reuse finished ones (default: a temporary folder)")
+    parser.add_argument("--out", type=Path, help="with --cold-only / --related-only / --unrelated-only: merge the "
+                        "results into this JSON file (its cold runs are read too)")
     args = parser.parse_args(argv)
     if args.history and args.model in ("two-task", "per-axis"):
         parser.error(f"--history variants reweight the pooled model's history; leave out --model {args.model}")
@@ -143,11 +161,15 @@ def main(argv: list[str] | None = None) -> dict:
         from knobs.search._bayes import Bayes
         Bayes._two_task = args.model in ("two-task", "per-axis")
         Bayes._two_task_per_axis = args.model == "per-axis"
+        Bayes._pooled_matched = args.model == "pooled-matched"
+    if args.sources_first is not None:
+        from knobs.search._bayes import Bayes
+        Bayes._sources_first = args.sources_first
     if args.history:
         from knobs.search import _bayes
         _bayes.model_history = history_variant(args.history[:-2], int(args.history[-2:]))
-    if args.related_only or args.unrelated_only:
-        return warm_arm(args, "related" if args.related_only else "unrelated")
+    if args.related_only or args.unrelated_only or args.cold_only:
+        return warm_arm(args, "related" if args.related_only else "unrelated" if args.unrelated_only else "cold")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
@@ -201,16 +223,29 @@ SOURCES = {"related": (100, {"data.rows": 600, "train.epochs": 10}),
 
 def warm_arm(args, arm: str) -> dict:
     """One warm arm alone per seed (after its source): its best after 10 / 20 / all trials, and
-    against the stored cold run of that seed (bench/results/warm_start.json) where it reaches the
-    cold start's final best and its points there."""
+    against the stored cold run of that seed (bench/results/warm_start.json, or ``--out``'s cold runs)
+    where it reaches the cold start's final best and its points there. ``arm == "cold"``: the cold
+    run alone, its path (best val_loss and its accuracy after each trial) kept in ``--out``."""
     stored = {r["seed"]: r["cold"]["path"] for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
-    out = {"bench": f"warm_start --{arm}-only", "history": args.history, "model": args.model, "trials": args.trials}
-    offset, source_keys = SOURCES[arm]
+    merged = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
+    stored |= {int(seed): path for seed, path in merged.get("cold", {}).items()}
+    label = f"{args.model or 'default'}" + (f", sources first {args.sources_first}" if args.sources_first else "")
+    out = {"bench": f"warm_start --{arm}-only", "history": args.history, "model": label, "trials": args.trials}
     with tempfile.TemporaryDirectory() as tmp:
+        runs = args.runs_dir or Path(tmp)
         for seed in args.only_seeds or range(args.seeds):
-            source, _ = tune(Path(tmp), f"source-{arm}-{seed}", offset + seed, args.trials,
+            if arm == "cold":
+                _, row = tune(runs, f"cold-{seed}", seed, args.trials, **{"train.epochs": args.epochs})
+                merged.setdefault("cold", {})[str(seed)] = row["path"]
+                out[f"seed {seed}"] = {"best_at_10_20_end": [round(at(row["path"], k)[0], 4) for k in (10, 20, args.trials)],
+                                       "wall_s": row["wall_s"]}
+                print(f"seed {seed}: cold {out[f'seed {seed}']}", flush=True)
+                continue
+            offset, source_keys = SOURCES[arm]
+            source, _ = tune(runs, f"source-{arm}-{seed}", offset + seed, args.trials,
                              **({"train.epochs": args.epochs} | source_keys))
-            _, row = tune(Path(tmp), f"{arm}-{seed}", seed, args.trials,
+            name = f"{arm}-{seed}" + (f"-{label.replace(', ', '-').replace(' ', '')}" if args.runs_dir else "")
+            _, row = tune(runs, name, seed, args.trials,
                           **{"train.epochs": args.epochs, "search.warm_start": str(source)})
             result = {"best_at_10_20_end": [round(at(row["path"], k)[0], 4) for k in (10, 20, args.trials)],
                       "path": [b[0] if b else None for b in row["path"]], "wall_s": row["wall_s"]}
@@ -219,7 +254,12 @@ def warm_arm(args, arm: str) -> dict:
                 result["to_reach_cold"] = trials_to_reach(row["path"], cold[0])
                 result["points_vs_cold_end"] = round(100 * (at(row["path"], args.trials)[1] - cold[1]), 2)
             out[f"seed {seed}"] = result
+            merged.setdefault(f"{label} {arm}", {})[f"seed {seed}"] = result
             print(f"seed {seed}: " + ", ".join(f"{k} {v}" for k, v in result.items() if k != "path"), flush=True)
+            if args.out:  # after every seed, so a stopped run keeps what it measured
+                args.out.write_text(json.dumps(merged, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(merged, indent=1))
     print(json.dumps(out))
     return out
 

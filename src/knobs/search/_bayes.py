@@ -31,13 +31,13 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 config_key, fresh_configs)
-from knobs.search._history import WARM_START, model_history, study_labels
+from knobs.search._history import WARM_START, model_history, sources_best, study_labels
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
-from knobs.search._two_task import POOLED, study_input
+from knobs.search._two_task import POOLED, matched_pool, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
@@ -153,6 +153,10 @@ class Bayes(Sampler):
     # It met the related target on 3 of 3 seeds (2 without) but stalled one, and follows a
     # reversed synthetic source further (docs/benchmarks.md, "Agreement per axis"); like ``_two_task``.
     _two_task_per_axis = False
+    # NOTE: off: the pooled GP with this run's losses matched to the sources' level (``_two_task.matched_pool``);
+    # ``_sources_first``: the sources' k best configs run first (0: none). docs/benchmarks.md, "Level matching".
+    _pooled_matched = False
+    _sources_first = 0
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -179,12 +183,19 @@ class Bayes(Sampler):
         needed = max(2, self._n_initial(len(space)))
         history = model_history(trials, direction, space, needed)  # pruned and warm-start trials too
         taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
+        first = [c for c in sources_best(trials, direction, space, needed, self._sources_first)
+                 if config_key(c) not in taken][:n]  # the sources' best, run before the model
+        taken |= {config_key(c) for c in first}
+        if len(first) == n:
+            return first
+        n -= len(first)
         if len(history) < needed:
-            return self._design(space, len(trials), n, taken)
-        study = (study_input(study_labels(trials, direction, space, needed), self._two_task_per_axis)
-                 if self._two_task else POOLED)
+            return first + self._design(space, len(trials), n, taken)
+        labels = study_labels(trials, direction, space, needed) if self._two_task or self._pooled_matched else []
+        study = (study_input(labels, self._two_task_per_axis) if self._two_task
+                 else matched_pool(labels) if self._pooled_matched else POOLED)
         with blas_threads(self.blas_threads):
-            return self._suggest_from_model(space, trials, history, taken, n, rng, study)
+            return first + self._suggest_from_model(space, trials, history, taken, n, rng, study)
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
                             taken: set, n: int, rng: np.random.Generator,

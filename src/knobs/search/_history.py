@@ -35,11 +35,11 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from knobs.search._base import _valid
+from knobs.search._base import _valid, config_key
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["WARM_START", "model_history", "study_labels"]
+__all__ = ["WARM_START", "model_history", "study_labels", "sources_best"]
 
 #: the attrs key marking a trial fed from an earlier study (its value names the source).
 WARM_START = "warm_start"
@@ -63,12 +63,28 @@ def model_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
     own, *sources = _studies(trials)
     if not sources:
         return _study_history(own, direction, space, needed)
-    out = []
-    for group in [own, *sources]:
-        history = _study_history(group, direction, space, needed)
-        scaled = _standardized([loss for _, loss in history])
-        out += [(config, z) for (config, _), z in zip(history, scaled)]
-    return out
+    return [pair for group in [own, *sources] for pair in _standardized_history(group, direction, space, needed)]
+
+
+def sources_best(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int,
+                 k: int) -> list[dict[str, Any]]:
+    """The ``k`` best configs the warm-start sources ran that are valid in ``space``, best first, no
+    config twice (several sources rank on one scale: each standardized on its own).
+
+    Why: a meta-learned initial design (Feurer et al. 2015) runs the best configs of related
+    studies first, as measurements of this run's own, before any model extrapolates from them.
+    """
+    if k <= 0:
+        return []
+    _, *sources = _studies(trials)
+    ranked = sorted((pair for group in sources for pair in _standardized_history(group, direction, space, needed)),
+                    key=lambda pair: pair[1])
+    out: dict[tuple, dict[str, Any]] = {}
+    for config, _ in ranked:
+        out.setdefault(config_key(config), config)
+        if len(out) == k:
+            break
+    return list(out.values())
 
 
 def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int) -> list[int]:
@@ -79,6 +95,12 @@ def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, ne
     """
     return [label for label, group in enumerate(_studies(trials))
             for _ in _study_history(group, direction, space, needed)]
+
+
+def _standardized_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
+                          needed: int) -> list[tuple[dict[str, Any], float]]:
+    history = _study_history(trials, direction, space, needed)
+    return list(zip([config for config, _ in history], _standardized([loss for _, loss in history])))
 
 
 def _studies(trials: Sequence[FrozenTrial]) -> list[list[FrozenTrial]]:

@@ -45,7 +45,7 @@ from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import matern52
 
 __all__ = ["STUDY_LS", "RUN_CODE", "MIN_BIAS_POINTS", "POOLED", "study_input", "StudyInput",
-           "study_correlation", "source_bias"]
+           "study_correlation", "source_bias", "match_to_sources", "matched_pool"]
 
 #: centre of the log-normal prior on the study axis's lengthscale (its spread is the other axes').
 STUDY_LS = 2.0
@@ -116,13 +116,7 @@ class StudyInput:
         """
         own = self.labels == 0
         U, d = X[:, :-1], X.shape[1] - 1
-        source = gpm.fit(U[~own], z[~own], is_cat[:d], [gpm.default_raw(d, prior)], prior)
-        mean, _ = gpm.posterior(source, U[own])
-        mine = z[own]
-        spread = mine.std()
-        scale = mean.std() / spread if spread > 0 else 1.0
-        out = z.copy()
-        out[own] = mean.mean() + scale * (mine - mine.mean())
+        out, mean = match_to_sources(U, z, own, is_cat[:d], prior)
         if self.per_axis and own.sum() >= MIN_BIAS_POINTS:
             out[~own] += source_bias(U[own], out[own] - mean, U[~own], is_cat[:d], prior)
         return out
@@ -188,6 +182,52 @@ class _StudyPrior:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.base, name)
 
+
+
+def match_to_sources(U: np.ndarray, z: np.ndarray, own: np.ndarray, is_cat: np.ndarray,
+                     prior: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The warped losses with this run's (``own``) moved to the sources' level and spread at its
+    points, and that level: the mean of a GP fitted on the sources alone, predicted at them.
+
+    Why: each study is standardized on its own (``_history.model_history``), and a run the sources
+    guide into their good region standardizes its good results to about 0, where the sources, which
+    also sampled bad regions, put the same quality well below 0. Matched, the run's results keep
+    their own ranking but sit where the sources say its configs lie, so a model of both sees one
+    function, not an offset between studies.
+
+    Args:
+        U: unit-cube points of the space's own axes (n, d). z: their warped losses (n,).
+        own: which points are this run's. is_cat, prior: the space's categorical axes, the GP prior.
+    """
+    d = U.shape[1]
+    source = gpm.fit(U[~own], z[~own], is_cat, [gpm.default_raw(d, prior)], prior)
+    mean, _ = gpm.posterior(source, U[own])
+    mine = z[own]
+    spread = mine.std()
+    scale = mean.std() / spread if spread > 0 else 1.0
+    out = z.copy()
+    out[own] = mean.mean() + scale * (mine - mine.mean())
+    return out, mean
+
+
+def matched_pool(labels: Sequence[int]) -> "_MatchedPool | _Pooled":
+    """The pooled model (one GP, no study axis) with this run's losses matched to the sources'
+    (``match_to_sources``); ``POOLED`` unless both this run and a source are present, so a cold run
+    and a warm run's first suggestion are the plain pooled model's bit for bit."""
+    labels = np.asarray(labels, dtype=int)
+    if not (labels == 0).any() or not (labels > 0).any():
+        return POOLED
+    return _MatchedPool(labels == 0)
+
+
+class _MatchedPool(_Pooled):
+    """One GP on every study's points, this run's losses first matched to the sources' level."""
+
+    def __init__(self, own: np.ndarray) -> None:
+        self.own = own
+
+    def targets(self, X: np.ndarray, z: np.ndarray, is_cat: np.ndarray, prior: Any) -> np.ndarray:
+        return match_to_sources(X, z, self.own, is_cat, prior)[0]
 
 
 def study_correlation(model: Any) -> float:
