@@ -29,10 +29,16 @@ The model of the source (docs/benchmarks.md "A two-task GP"): ``--model two-task
 its study as one more input with its own fitted lengthscale (``knobs.search._two_task``), ``--model
 pooled`` fits one GP on both studies' standardized losses; ``--model per-axis`` is two-task with the
 sources first corrected by a GP on the run's residuals (``_two_task.source_bias``, docs/benchmarks.md
-"Agreement per axis"); the default is ``Bayes``'s own. With
+"Agreement per axis"); ``--model pooled-matched`` pools with this run's losses matched to the sources' level
+(``_two_task.matched_pool``), and ``--sources-first K`` runs the sources' K best configs first
+(``Bayes._sources_first``; docs/benchmarks.md "Level matching and the sources' best first"); the default is
+``Bayes``'s own. With
 ``--related-only`` / ``--unrelated-only`` only that warm arm runs (after its source); the cold runs are
 deterministic, so they are read from bench/results/warm_start.json (the full table's run) to report
-where the arm reaches the cold start's final best and its points against it.
+where the arm reaches the cold start's final best and its points against it; seeds past those are run
+cold with ``--cold-only --out FILE`` first (the warm arms then read them from ``FILE``). ``--runs-dir DIR``
+keeps every run and reuses a finished one, so the sources train once for all arms and a rerun of the same
+commands only rebuilds the results file.
 """
 
 from __future__ import annotations
