@@ -30,7 +30,8 @@ its study as one more input with its own fitted lengthscale (``knobs.search._two
 pooled`` fits one GP on both studies' standardized losses; ``--model per-axis`` is two-task with the
 sources first corrected by a GP on the run's residuals (``_two_task.source_bias``, docs/benchmarks.md
 "Agreement per axis"); ``--model pooled-matched`` pools with this run's losses matched to the sources' level
-(``_two_task.matched_pool``), and ``--sources-first K`` runs the sources' K best configs first
+(``_two_task.matched_pool``, ``Bayes``'s default since the six seeds of "Level matching"; ``--model pooled``
+is plain pooling, as the earlier tables ran it), and ``--sources-first K`` runs the sources' K best configs first
 (``Bayes._sources_first``; docs/benchmarks.md "Level matching and the sources' best first"); the default is
 ``Bayes``'s own. With
 ``--related-only`` / ``--unrelated-only`` only that warm arm runs (after its source); the cold runs are

@@ -15,7 +15,9 @@ from test_two_task import MIXED, PLANE, bowl, trials
 
 
 class Pooled(Bayes):
-    """Bayes pooling the studies, keeping the last fitted GP and the losses it was fitted on."""
+    """Bayes pooling the studies unmatched, keeping the last fitted GP and the losses it was fitted on."""
+
+    _pooled_matched = False
 
     def _fit(self, X, z, coding, rng):
         self.model, self.z = super()._fit(X, z, coding, rng), z
@@ -58,6 +60,10 @@ def test_matched_a_run_guided_near_the_optimum_suggests_it(draw):
     [matched] = Matched(seed=0).suggest(PLANE, run)
     assert np.hypot(matched["x"] - 0.7, matched["y"] - 0.3) < 0.03
     assert np.hypot(plain["x"] - 0.7, plain["y"] - 0.3) > 0.05
+
+
+def test_on_by_default():
+    assert Bayes._pooled_matched and not Bayes._two_task
 
 
 def test_cold_suggestions_are_unchanged_bit_for_bit():

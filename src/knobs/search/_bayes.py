@@ -153,9 +153,10 @@ class Bayes(Sampler):
     # It met the related target on 3 of 3 seeds (2 without) but stalled one, and follows a
     # reversed synthetic source further (docs/benchmarks.md, "Agreement per axis"); like ``_two_task``.
     _two_task_per_axis = False
-    # NOTE: off: the pooled GP with this run's losses matched to the sources' level (``_two_task.matched_pool``);
-    # ``_sources_first``: the sources' k best configs run first (0: none). docs/benchmarks.md, "Level matching".
-    _pooled_matched = False
+    # NOTE: on: the pooled GP with this run's losses matched to the sources' level (``_two_task.matched_pool``):
+    # lower six-seed means than plain pooling, related and unrelated. Off: ``_sources_first``, the sources' k
+    # best configs run first (0: none). docs/benchmarks.md, "Level matching and the sources' best first".
+    _pooled_matched = True
     _sources_first = 0
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,

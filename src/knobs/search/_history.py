@@ -18,7 +18,9 @@ With no pruned trial the history is exactly the complete trials' final values (`
 
 Warm starts: trials fed from an earlier study carry ``attrs["warm_start"]`` (the source's name).
 Each study's losses are then standardized on their own (mean 0, std 1), so an earlier study with
-fewer epochs or other data shares the model's shape, not its scale.
+fewer epochs or other data shares the model's shape, not its scale (``Bayes`` then moves this run's
+to the sources' level at its points: ``_two_task.match_to_sources``). ``sources_best``: the sources'
+best configs valid in this space, for a sampler that runs them first (``Bayes._sources_first``).
 
 Example:
     >>> from knobs.space import Float, Space
