@@ -12,8 +12,8 @@ is refused, so a bug that would materialize a split fails loudly instead of exha
 
 A row its source cannot read — an image folder's file that passed the header scan but whose data
 does not decode, found hours into training — follows the source's policy: the source raises a
-``KnobsError`` naming it (``bad_files = "error"``), or ``UnreadableRow`` (``"skip"``), and the row
-is then left out of the batch being read, its label with it, and listed in ``unreadable``
+``KnobsError`` naming it (``bad_files = "error"``), or answers with an ``UnreadableItem``
+(``"skip"``; raising ``UnreadableRow`` does the same), and the row is then left out of the batch being read, its label with it, and listed in ``unreadable``
 (every view of a source shares the list; ``listen`` hands each record to the run's event log).
 Why left out and not replaced by another row: a replacement would count some other row twice in
 the epoch, and in a validation or test pass it would pair one row's prediction with another's
@@ -44,6 +44,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from knobs.data._skip import UnreadableItem
 from knobs.errors import DataError, KnobsError
 
 __all__ = ["StreamedRows", "StreamedPair", "RowLoader", "UnreadableRow", "is_streamed", "source_targets", "MAX_READ",
@@ -54,8 +55,9 @@ STATS_SAMPLE = 2048  # training rows a streamed run's standardization statistics
 
 
 class UnreadableRow(DataError):
-    """Raised by a source for an item its policy leaves out (an image folder's damaged file under
-    ``bad_files = "skip"``); ``record`` (``{"file", "reason"}``) is what the run lists."""
+    """An item its source's policy leaves out (an image folder's damaged file under ``bad_files =
+    "skip"``, which the folder answers with an ``UnreadableItem``), raised while reading a row;
+    ``record`` (``{"file", "reason"}``) is what the run lists."""
 
     def __init__(self, message: str, record: dict | None = None) -> None:
         super().__init__(message)
@@ -392,6 +394,8 @@ def _item(source: Any, position: int) -> Any:
     except Exception as error:  # the user's dataset: its error, named
         raise DataError(f"reading item {position} of the streamed {type(source).__name__} failed: "
                         f"{type(error).__name__}: {error}") from None
+    if isinstance(item, UnreadableItem):  # a source's answer for an item its policy leaves out
+        raise UnreadableRow(item.message, {k: v for k, v in item.record.items() if k != "position"})
     if not (isinstance(item, (tuple, list)) and len(item) >= 1):
         raise DataError(f"a streamed {type(source).__name__}'s items must be (x, y) pairs; item {position} is "
                         f"a {type(item).__name__}")
