@@ -19,7 +19,7 @@ Why left out and not replaced by another row: a replacement would count some oth
 the epoch, and in a validation or test pass it would pair one row's prediction with another's
 label; leaving the row out keeps every batch's inputs and labels from the same rows, and every
 metric over rows that were read. The cost is one batch a row smaller (a batch of no readable row
-is not yielded). Errors raised in ``DataLoader`` worker processes travel back as data and are
+is not yielded, and the loader's ``len`` leaves it out once its rows are known: ``RowLoader``). Errors raised in ``DataLoader`` worker processes travel back as data and are
 raised in the reading process as themselves: one message, not the worker's traceback.
 
 Labels never come from reading items: the source gives them as ``targets`` (one per item, as
@@ -252,7 +252,7 @@ class StreamedRows:
             options.pop("prefetch_factor", None)
         sizing = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
         return RowLoader(torch.utils.data.DataLoader(dataset, collate_fn=_Collate(self.transform, y is not None),
-                                                     **sizing, **options), self._unreadable)
+                                                     **sizing, **options), self._unreadable, self.index)
 
     def raw_row(self, i: int) -> np.ndarray:
         """Row ``i`` of this view as stored (no transform)."""
@@ -311,14 +311,29 @@ class RowLoader:
     read (see the module doc): iterating it yields the batches, ``X`` or ``(X, y)``, of the rows
     read; ``left_out`` lists the positions (within the view) left out by the last pass, and the
     view's ``unreadable`` records them. An error raised reading a row, in this process or in a
-    worker, is raised here as itself. Anything else is the ``DataLoader``'s (``len``, ``generator``)."""
+    worker, is raised here as itself. Anything else is the ``DataLoader``'s (``generator``, ...)."""
 
-    def __init__(self, loader: torch.utils.data.DataLoader, unreadable: _Unreadable) -> None:
+    def __init__(self, loader: torch.utils.data.DataLoader, unreadable: _Unreadable,
+                 index: np.ndarray | None = None) -> None:
         self.loader, self._unreadable = loader, unreadable
+        self.index = np.arange(len(loader.dataset), dtype=np.int64) if index is None else index
         self.left_out: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.loader)
+        """The batches the next pass yields: the DataLoader's, less those whose every row is known
+        to be unreadable (such a batch is not yielded).
+
+        Exact once the view's unreadable rows have been met — after one pass, since every view of
+        the source remembers them — and, until then, an upper bound: a row is known unreadable only
+        once read. With rows known unreadable, the next pass's batches are drawn on a copy of the
+        batch sampler's random state (its ``generator``, or torch's global one), so asking ``len``
+        changes no order. Why not always the DataLoader's count: a schedule or a progress bar sized
+        by it would count steps that never come.
+        """
+        bad = np.isin(self.index, np.fromiter(self._unreadable.records, dtype=np.int64))
+        if not bad.any():
+            return len(self.loader)
+        return sum(1 for batch in _next_batches(self.loader.batch_sampler) if not bad[batch].all())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["loader"], name)
@@ -333,6 +348,21 @@ class RowLoader:
                 self._unreadable.add(int(position), record)
             if payload is not None:
                 yield payload
+
+
+def _next_batches(batch_sampler: Any) -> list[list[int]]:
+    """The batches ``batch_sampler`` yields next, its random state (its or its sampler's
+    ``generator``, torch's global generator) left as it was."""
+    generators = [g for g in (getattr(batch_sampler, "generator", None),
+                              getattr(getattr(batch_sampler, "sampler", None), "generator", None))
+                  if isinstance(g, torch.Generator)]
+    states = [g.get_state() for g in generators]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return [list(batch) for batch in batch_sampler]
+    finally:
+        for generator, state in zip(generators, states):
+            generator.set_state(state)
 
 
 class _LeftOut(tuple):
