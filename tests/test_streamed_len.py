@@ -51,3 +51,10 @@ def test_shuffled_len_counts_the_next_pass_and_leaves_the_generator_as_it_was():
         passed = list(loader)
         assert expected == len(passed) < 8
         assert sum(len(yb) for _, yb in passed) == 16 - len(bad)
+
+
+def test_a_view_whose_first_row_is_unreadable_learns_the_shape_from_the_next_row():
+    rows = StreamedRows(Holes(6, bad=[0, 1]))
+    batches = list(rows.loader(batch_size=2))
+    assert [b[:, 0].tolist() for b in batches] == [[2.0, 3.0], [4.0, 5.0]]
+    assert [r["position"] for r in rows.unreadable] == [0, 1]

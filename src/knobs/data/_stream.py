@@ -144,10 +144,20 @@ class StreamedRows:
 
     @property
     def item_shape(self) -> tuple[int, ...]:
-        """The shape of one source item (read from the first row of this view when not yet known)."""
-        if self._probe.item_shape is None and len(self.index) == 0:
+        """The shape of one source item (read from the first readable row of this view when not yet
+        known: rows before it that the source leaves out are recorded, not taken as the shape's
+        answer — else every row of the view would fail with the first one's error)."""
+        if self._probe.item_shape is not None:
+            return self._probe.item_shape
+        if len(self.index) == 0:
             raise DataError("an empty selection of streamed rows cannot tell the rows' shape")
-        return self._probe.shape(self.source, int(self.index[0]) if len(self.index) else 0)
+        for position in self.index:
+            try:
+                return self._probe.shape(self.source, int(position))
+            except UnreadableRow as left:
+                self._unreadable.add(int(position), left.record)
+        raise DataError(f"none of the {len(self.index)} streamed rows can be read (the first: "
+                        f"{self._unreadable.records[int(self.index[0])]['reason']})")
 
     @property
     def row_shape(self) -> tuple[int, ...]:
