@@ -153,6 +153,17 @@ class Bayes(Sampler):
     # It met the related target on 3 of 3 seeds (2 without) but stalled one, and follows a
     # reversed synthetic source further (docs/benchmarks.md, "Agreement per axis"); like ``_two_task``.
     _two_task_per_axis = False
+    # NOTE: off (0): EI / PI's margin grows with how badly the GP predicts its own best points out
+    # of sample: xi + _loo_margin * (RMS of the leave-one-out residuals of the _loo_best lowest
+    # warped losses) ** _loo_power. On a jagged plateau the fit takes jitter for structure and its
+    # best points' LOO misses stay near a standard deviation; on a smooth minimum they shrink to
+    # a few hundredths (docs/benchmarks.md, "An exploration margin from leave-one-out misses").
+    _loo_margin = 0.0
+    _loo_best = 5
+    _loo_power = 1.0
+    _loo_floor = 0.0
+    _loo_standardized = False
+    _loo_weighted = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -198,13 +209,15 @@ class Bayes(Sampler):
                           coding.is_cat, self._prior)
         space = study.space(space)  # this run's points from here on
         model, best = self._fit(X, z, coding, rng), study.best(z)
+        margin = self.xi + self._loo_extra(model) if self._loo_margin else self.xi
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
             model, best = self._believe(model, coding.encode(space.to_unit_many(running)), best)
         out = []
         for _ in range(n):
-            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng)
+            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng,
+                           margin)
             out.append(space.from_unit(u))
             model, best = self._believe(model, u[None, :], best)
         return out
@@ -288,12 +301,23 @@ class Bayes(Sampler):
         model, believed = _kriging_believer(model, U, self._believer_exact)
         return model, (min(best, believed) if self._believer_incumbent else best)
 
+    def _loo_extra(self, model: gpm.GP) -> float:
+        """The margin's growth: how far the GP's leave-one-out predictions of its best points miss."""
+        residual, sd = gpm.loo(model)
+        if self._loo_standardized:
+            residual = residual / sd
+        if self._loo_weighted:  # a miss counts as much as the others explain the point
+            residual = residual * np.sqrt(np.clip(1.0 - (sd**2 - model.noise_var) / model.signal_var, 0.0, 1.0))
+        best = np.argsort(model.y)[:self._loo_best]
+        miss = float(np.sqrt(np.mean(residual[best] ** 2)))
+        return self._loo_margin * max(0.0, miss - self._loo_floor) ** self._loo_power
+
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
-              space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
+              space: Space, taken: set, rng: np.random.Generator, xi: float) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
-        one regardless when the space is used up."""
+        one regardless when the space is used up. ``xi``: this suggestion's EI / PI margin."""
         score, score_grad = _scorers(model, self.acquisition,
-                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
+                                     self.kappa if self.acquisition == "ucb" else xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
