@@ -29,7 +29,7 @@ def _history(jitter: float, seed: int) -> list[FrozenTrial]:
 
 
 def _lever(sampler: Bayes) -> Bayes:
-    sampler._loo_margin, sampler._loo_power, sampler._loo_weighted = 0.1, 2.0, True
+    sampler._loo_margin = 0.1
     return sampler
 
 
