@@ -18,12 +18,20 @@ in a subprocess, once, on the numeric and the mixed table (there with the encodi
 Every reader reads the same file; each figure is the median of ``--repeats`` runs, in this
 process, interleaved. Run: ``.venv/bin/python bench/csv_read.py [--repeats 3] [--before /work/main/src]``.
 It prints a table and writes ``bench/results/csv_read.json``.
+
+``--encode`` times only the encoding of the mixed table, read once: ``TabularPreprocessor.fit`` and
+``transform`` apart, for the ``median`` and ``mean`` policies; with ``--before SRC`` the
+``TabularPreprocessor`` of that checkout's ``knobs/data/_tabular.py`` (imported beside this one, so
+both share this checkout's cell parsing) is timed in the same process, interleaved, and its fill
+values and output are compared with this one's, bit for bit. It prints a table and writes
+``bench/results/csv_encode.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -37,6 +45,7 @@ import numpy as np
 from knobs.data import load_csv
 
 RESULTS = Path(__file__).parent / "results" / "csv_read.json"
+ENCODE_RESULTS = Path(__file__).parent / "results" / "csv_encode.json"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 ROWS, PIXELS = 10_000, 784
 
@@ -134,6 +143,57 @@ def time_before(src: str, path: Path, mixed: bool) -> dict:
     return times
 
 
+def preprocessor_before(src: str) -> type:
+    """``TabularPreprocessor`` of another checkout's ``src``, imported as a module of its own."""
+    spec = importlib.util.spec_from_file_location("tabular_before", Path(src) / "knobs" / "data" / "_tabular.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TabularPreprocessor
+
+
+def time_encoding(path: Path, repeats: int, before: str | None) -> dict:
+    """Median seconds of ``fit`` and ``transform`` per policy (and per checkout), and whether the
+    two checkouts' fill values and outputs are identical."""
+    from knobs.data import TabularPreprocessor
+
+    ds = load_csv(path, missing="median")
+    columns, categorical = ds.preprocessor.columns, ds.preprocessor.categorical
+    kinds = {"now": TabularPreprocessor, **({"before": preprocessor_before(before)} if before else {})}
+    result = {"rows x columns": f"{ds.X.shape[0]:,} x {ds.X.shape[1]}", "policies": {}}
+    for policy in ("median", "mean"):
+        times = {(kind, step): [] for kind in kinds for step in ("fit", "transform")}
+        outputs = {}
+        for _ in range(repeats):
+            for kind, cls in kinds.items():
+                pre = cls(columns, categorical, policy)
+                start = time.perf_counter()
+                pre.fit(ds.X)
+                times[kind, "fit"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                out = pre.transform(ds.X)
+                times[kind, "transform"].append(time.perf_counter() - start)
+                outputs[kind] = (pre.fill_, out)
+        entry = {f"{kind} {step}": round(statistics.median(v), 3) for (kind, step), v in times.items()}
+        if before:
+            (fill_now, out_now), (fill_before, out_before) = outputs["now"], outputs["before"]
+            entry["identical"] = fill_now == fill_before and list(fill_now) == list(fill_before) and \
+                out_now.dtype == out_before.dtype and np.array_equal(out_now, out_before)
+        result["policies"][policy] = entry
+        print(f"{policy}: {entry}", flush=True)
+    return result
+
+
+def encode_table(result: dict) -> str:
+    lines = ["| policy | step | now s | before s | before / now | identical |", "|---|---|---|---|---|---|"]
+    for policy, entry in result["policies"].items():
+        for step in ("fit", "transform"):
+            now, before = entry[f"now {step}"], entry.get(f"before {step}")
+            ratio = f"{before / now:.1f}x" if before else "—"
+            lines.append(f"| {policy} | {step} | {now:.3f} | {before if before else '—'} | {ratio} | "
+                         f"{entry.get('identical', '—')} |")
+    return "\n".join(lines)
+
+
 def table(result: dict) -> str:
     lines = ["| table | rows x columns | reader | median s | vs numpy |", "|---|---|---|---|---|"]
     for name, entry in result["tables"].items():
@@ -148,8 +208,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fashion", action=argparse.BooleanOptionalAction, default=FASHION.is_dir())
     parser.add_argument("--before", default=None, help="a checkout's src/ to time load_csv from, once")
+    parser.add_argument("--encode", action="store_true", help="time only the mixed table's encoding (fit, transform)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    if args.encode:
+        with tempfile.TemporaryDirectory() as tmp:
+            mixed_table(Path(tmp) / "mixed.csv", rng)
+            result = {"command": "bench/csv_read.py " + " ".join(sys.argv[1:]), "repeats": args.repeats,
+                      **time_encoding(Path(tmp) / "mixed.csv", args.repeats, args.before)}
+        print(encode_table(result))
+        ENCODE_RESULTS.parent.mkdir(exist_ok=True)
+        ENCODE_RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+        return
     result = {"command": "bench/csv_read.py " + " ".join(sys.argv[1:]), "repeats": args.repeats, "tables": {}}
     with tempfile.TemporaryDirectory() as tmp:
         made = {"numeric": Path(tmp) / "numeric.csv", "mixed": Path(tmp) / "mixed.csv"}

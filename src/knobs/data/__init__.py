@@ -12,7 +12,9 @@ The cycle this package serves::
 
 Loaders: ``load_builtin`` (scikit-learn's bundled sets), ``load_csv`` (numeric and categorical
 columns, a missing-value policy), ``load_text_csv`` (a text and a label column),
-``load_image_folder`` (one sub-folder per class; ``ImageFolder`` decodes on access instead).
+``load_image_folder`` (one sub-folder per class; ``ImageFolder`` decodes on access instead; in a
+DataLoader of your own, ``collate_fn=skip_unreadable`` leaves its damaged files out under
+``bad_files="skip"`` and lists them).
 """
 
 from knobs.data._builtin import BUILTIN, load_builtin
@@ -24,6 +26,7 @@ from knobs.data._images import ImageFiles, load_image_folder, read_image, scan_i
 from knobs.data._kfold import CVResult, Fold, aggregate, cross_validate, cv_folds, kfold
 from knobs.data._pretrained_tokens import PretrainedTokenizer
 from knobs.data._preprocess import PREPROCESSORS, Preprocessing, encode_splits, preprocessor_from_state
+from knobs.data._skip import UnreadableItem, skip_unreadable
 from knobs.data._source import KINDS, OPTIONS, load_dataset
 from knobs.data._splits import Splits, split
 from knobs.data._standardize import Standardizer
@@ -37,8 +40,8 @@ from knobs.data._vault import Vault, VaultWarning
 __all__ = [
     "BUILTIN", "KINDS", "MISSING_POLICIES", "OPTIONS", "PAD", "PREPROCESSORS", "UNK",
     "CVResult", "Dataset", "Fold", "GroupSplits", "ImageFiles", "ImageFolder", "Preprocessing", "PretrainedTokenizer", "Splits", "Standardizer",
-    "TabularPreprocessor", "TextPreprocessor", "Vault", "VaultWarning",
+    "TabularPreprocessor", "TextPreprocessor", "UnreadableItem", "Vault", "VaultWarning",
     "aggregate", "build_vocab", "cross_validate", "cv_folds", "declare_classes", "encode_splits", "encode_tokens", "group_split", "kfold", "load_builtin", "load_csv",
     "load_dataset", "load_image_folder", "load_text_csv", "loader_options", "preprocessor_from_state",
-    "read_image", "scan_image_folder", "split", "tokenize", "validate_features", "validate_labels",
+    "read_image", "scan_image_folder", "skip_unreadable", "split", "tokenize", "validate_features", "validate_labels",
 ]

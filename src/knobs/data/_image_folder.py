@@ -10,6 +10,11 @@ Example:
     >>> files = scan_image_folder("photos")                                    # doctest: +SKIP
     >>> ds = ImageFolder(files, image_size=64)                                  # doctest: +SKIP
     >>> loader = DataLoader(ds, batch_size=128, shuffle=True, **loader_options("cuda"))  # doctest: +SKIP
+
+Under ``bad_files="skip"`` a file that no longer decodes is answered with an ``UnreadableItem``;
+a DataLoader of the user's own leaves it out with ``collate_fn=knobs.data.skip_unreadable`` and
+``ds.unreadable`` lists it (``knobs.data._skip``); knobs' own streamed loader (``StreamedRows``)
+leaves it out by itself.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 import torch
 
 from knobs.data._images import BAD_FILES, GRAY_MODES, ImageFiles, read_image, resolve_size
-from knobs.data._stream import UnreadableRow
+from knobs.data._skip import UnreadableFiles, UnreadableItem
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["ImageFolder", "loader_options"]
@@ -37,8 +42,16 @@ class ImageFolder(torch.utils.data.Dataset):
         transform: applied to each image tensor (augmentation), or None.
         bad_files: what an image that passed the header scan but does not decode when read (a
             truncated or damaged file) does: ``"error"`` (default) raises one ``DataError``
-            naming it and the way out; ``"skip"`` raises ``knobs.data._stream.UnreadableRow``,
-            which streamed reading (``StreamedRows``) takes as "leave this row out and list it".
+            naming it and the way out; ``"skip"`` answers the index with an ``UnreadableItem``
+            (the file and why), not a sample: in a DataLoader of your own pass
+            ``collate_fn=knobs.data.skip_unreadable``, which leaves it out of its batch (a batch
+            one image smaller, not another image in its place) and lists it in ``unreadable``
+            (under ``num_workers > 0`` too), with one warning per file; knobs' streamed reading
+            (``StreamedRows``) leaves it out and lists it by itself.
+
+    Example:
+        >>> loader = DataLoader(ImageFolder(files, bad_files="skip"), batch_size=64,
+        ...                     collate_fn=skip_unreadable, num_workers=2)       # doctest: +SKIP
     """
 
     def __init__(self, files: ImageFiles, image_size=None, image_channels: int | None = None,
@@ -52,25 +65,34 @@ class ImageFolder(torch.utils.data.Dataset):
         self.image_size = resolve_size(files, image_size)
         self.channels = image_channels or (1 if all(m in GRAY_MODES for m in files.modes) else 3)
         self.transform = transform
+        self._left_out = UnreadableFiles()
 
     def __len__(self) -> int:
         return len(self.files.files)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | UnreadableItem:
         path = self.files.files[index]
         try:
             image = torch.from_numpy(read_image(path, self.image_size, self.channels))
         except DataError as error:
-            raise self._unreadable(path, error) from None
+            if self.bad_files == "skip":
+                return UnreadableItem({"file": str(path), "reason": f"{error} (found when read, after the scan)",
+                                       "position": int(index)}, f"{error}; left out (bad_files = \"skip\")",
+                                      self._left_out.token, self.image_shape)
+            raise self._unreadable(error) from None
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.files.labels[index])
 
-    def _unreadable(self, path, error: DataError) -> DataError:
+    @property
+    def unreadable(self) -> list[dict]:
+        """The files ``skip_unreadable`` left out of a DataLoader's batches so far (``{"file", "reason",
+        "position"}``, once each, in the order found; knobs' streamed reading lists its own in
+        ``StreamedRows.unreadable``)."""
+        return list(self._left_out.records.values())
+
+    def _unreadable(self, error: DataError) -> DataError:
         """The error for a file whose header was read at the scan but whose data does not decode now."""
-        if self.bad_files == "skip":
-            return UnreadableRow(f"{error}; left out (bad_files = \"skip\")",
-                                 {"file": str(path), "reason": f"{error} (found when read, after the scan)"})
         return DataError(f"{error}: its header was read when the folder was scanned, its data does not decode "
                          f"now (a truncated or damaged file); remove or replace it, or set data.bad_files = \"skip\" "
                          f"to leave such files out of their batches (they are listed)")

@@ -12,14 +12,14 @@ is refused, so a bug that would materialize a split fails loudly instead of exha
 
 A row its source cannot read — an image folder's file that passed the header scan but whose data
 does not decode, found hours into training — follows the source's policy: the source raises a
-``KnobsError`` naming it (``bad_files = "error"``), or ``UnreadableRow`` (``"skip"``), and the row
-is then left out of the batch being read, its label with it, and listed in ``unreadable``
+``KnobsError`` naming it (``bad_files = "error"``), or answers with an ``UnreadableItem``
+(``"skip"``; raising ``UnreadableRow`` does the same), and the row is then left out of the batch being read, its label with it, and listed in ``unreadable``
 (every view of a source shares the list; ``listen`` hands each record to the run's event log).
 Why left out and not replaced by another row: a replacement would count some other row twice in
 the epoch, and in a validation or test pass it would pair one row's prediction with another's
 label; leaving the row out keeps every batch's inputs and labels from the same rows, and every
 metric over rows that were read. The cost is one batch a row smaller (a batch of no readable row
-is not yielded). Errors raised in ``DataLoader`` worker processes travel back as data and are
+is not yielded, and the loader's ``len`` leaves it out once its rows are known: ``RowLoader``). Errors raised in ``DataLoader`` worker processes travel back as data and are
 raised in the reading process as themselves: one message, not the worker's traceback.
 
 Labels never come from reading items: the source gives them as ``targets`` (one per item, as
@@ -44,6 +44,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from knobs.data._skip import UnreadableItem
 from knobs.errors import DataError, KnobsError
 
 __all__ = ["StreamedRows", "StreamedPair", "RowLoader", "UnreadableRow", "is_streamed", "source_targets", "MAX_READ",
@@ -54,8 +55,9 @@ STATS_SAMPLE = 2048  # training rows a streamed run's standardization statistics
 
 
 class UnreadableRow(DataError):
-    """Raised by a source for an item its policy leaves out (an image folder's damaged file under
-    ``bad_files = "skip"``); ``record`` (``{"file", "reason"}``) is what the run lists."""
+    """An item its source's policy leaves out (an image folder's damaged file under ``bad_files =
+    "skip"``, which the folder answers with an ``UnreadableItem``), raised while reading a row;
+    ``record`` (``{"file", "reason"}``) is what the run lists."""
 
     def __init__(self, message: str, record: dict | None = None) -> None:
         super().__init__(message)
@@ -142,10 +144,20 @@ class StreamedRows:
 
     @property
     def item_shape(self) -> tuple[int, ...]:
-        """The shape of one source item (read from the first row of this view when not yet known)."""
-        if self._probe.item_shape is None and len(self.index) == 0:
+        """The shape of one source item (read from the first readable row of this view when not yet
+        known: rows before it that the source leaves out are recorded, not taken as the shape's
+        answer — else every row of the view would fail with the first one's error)."""
+        if self._probe.item_shape is not None:
+            return self._probe.item_shape
+        if len(self.index) == 0:
             raise DataError("an empty selection of streamed rows cannot tell the rows' shape")
-        return self._probe.shape(self.source, int(self.index[0]) if len(self.index) else 0)
+        for position in self.index:
+            try:
+                return self._probe.shape(self.source, int(position))
+            except UnreadableRow as left:
+                self._unreadable.add(int(position), left.record)
+        raise DataError(f"none of the {len(self.index)} streamed rows can be read (the first: "
+                        f"{self._unreadable.records[int(self.index[0])]['reason']})")
 
     @property
     def row_shape(self) -> tuple[int, ...]:
@@ -250,7 +262,7 @@ class StreamedRows:
             options.pop("prefetch_factor", None)
         sizing = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
         return RowLoader(torch.utils.data.DataLoader(dataset, collate_fn=_Collate(self.transform, y is not None),
-                                                     **sizing, **options), self._unreadable)
+                                                     **sizing, **options), self._unreadable, self.index)
 
     def raw_row(self, i: int) -> np.ndarray:
         """Row ``i`` of this view as stored (no transform)."""
@@ -309,14 +321,29 @@ class RowLoader:
     read (see the module doc): iterating it yields the batches, ``X`` or ``(X, y)``, of the rows
     read; ``left_out`` lists the positions (within the view) left out by the last pass, and the
     view's ``unreadable`` records them. An error raised reading a row, in this process or in a
-    worker, is raised here as itself. Anything else is the ``DataLoader``'s (``len``, ``generator``)."""
+    worker, is raised here as itself. Anything else is the ``DataLoader``'s (``generator``, ...)."""
 
-    def __init__(self, loader: torch.utils.data.DataLoader, unreadable: _Unreadable) -> None:
+    def __init__(self, loader: torch.utils.data.DataLoader, unreadable: _Unreadable,
+                 index: np.ndarray | None = None) -> None:
         self.loader, self._unreadable = loader, unreadable
+        self.index = np.arange(len(loader.dataset), dtype=np.int64) if index is None else index
         self.left_out: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.loader)
+        """The batches the next pass yields: the DataLoader's, less those whose every row is known
+        to be unreadable (such a batch is not yielded).
+
+        Exact once the view's unreadable rows have been met — after one pass, since every view of
+        the source remembers them — and, until then, an upper bound: a row is known unreadable only
+        once read. With rows known unreadable, the next pass's batches are drawn on a copy of the
+        batch sampler's random state (its ``generator``, or torch's global one), so asking ``len``
+        changes no order. Why not always the DataLoader's count: a schedule or a progress bar sized
+        by it would count steps that never come.
+        """
+        bad = np.isin(self.index, np.fromiter(self._unreadable.records, dtype=np.int64))
+        if not bad.any():
+            return len(self.loader)
+        return sum(1 for batch in _next_batches(self.loader.batch_sampler) if not bad[batch].all())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["loader"], name)
@@ -331,6 +358,21 @@ class RowLoader:
                 self._unreadable.add(int(position), record)
             if payload is not None:
                 yield payload
+
+
+def _next_batches(batch_sampler: Any) -> list[list[int]]:
+    """The batches ``batch_sampler`` yields next, its random state (its or its sampler's
+    ``generator``, torch's global generator) left as it was."""
+    generators = [g for g in (getattr(batch_sampler, "generator", None),
+                              getattr(getattr(batch_sampler, "sampler", None), "generator", None))
+                  if isinstance(g, torch.Generator)]
+    states = [g.get_state() for g in generators]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return [list(batch) for batch in batch_sampler]
+    finally:
+        for generator, state in zip(generators, states):
+            generator.set_state(state)
 
 
 class _LeftOut(tuple):
@@ -392,6 +434,8 @@ def _item(source: Any, position: int) -> Any:
     except Exception as error:  # the user's dataset: its error, named
         raise DataError(f"reading item {position} of the streamed {type(source).__name__} failed: "
                         f"{type(error).__name__}: {error}") from None
+    if isinstance(item, UnreadableItem):  # a source's answer for an item its policy leaves out
+        raise UnreadableRow(item.message, {k: v for k, v in item.record.items() if k != "position"})
     if not (isinstance(item, (tuple, list)) and len(item) >= 1):
         raise DataError(f"a streamed {type(source).__name__}'s items must be (x, y) pairs; item {position} is "
                         f"a {type(item).__name__}")

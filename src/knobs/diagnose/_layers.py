@@ -30,7 +30,9 @@ __all__ = ["activation_findings", "fading_signal", "gradient_findings", "DEAD", 
 DEAD = 0.7
 DEAD_WINDOW = 3
 # NOTE: DeepDiagnosis: a tanh/sigmoid layer is saturated when more than half its outputs sit in
-# the flat tails (here |tanh| > 0.99, see knobs.watch.SATURATION), judged on the median probe.
+# the flat tails (here |tanh| > 0.99, see knobs.watch.SATURATION), judged on the median probe. The
+# same cut as a gradient (under 2% of the activation's slope, knobs.watch's FLAT) finds the flat
+# negative side of an ELU, SELU, CELU or Softplus, so they are judged alike.
 SATURATED = 0.5
 # NOTE: AUTOTRAINER's gradient-flow ratios: the first layer's gradient norm below 1e-3 of the last
 # layer's means the early layers do not learn; above 70 the backward pass amplifies out of control.
@@ -99,13 +101,23 @@ def activation_findings(ev: dict) -> list[Finding]:
     if over:
         where = _where(over, feeds)
         found.append(finding("saturation", "warning",
-                             f"{over[where['activation']]:.0%} of the outputs of {where['named']} sit in the flat "
-                             f"tails of its tanh/sigmoid (median over {len(probes)} probes; "
+                             f"{over[where['activation']]:.0%} of the outputs of {where['named']} sit "
+                             f"{_flat_part(probes, where['activation'])} (median over {len(probes)} probes; "
                              f"{_listed(over, where, '{:.0%}')} over {SATURATED:.0%})",
                              {"layer": where["activation"], "layers": where["layers"], "per_layer": where["per_layer"],
                               "activations": where["activations"], "saturated_fraction": sat,
                               "threshold": SATURATED}))
     return found
+
+
+def _flat_part(probes: list[dict], activation: str) -> str:
+    """Where an activation of its kind is flat: the tails of a tanh/sigmoid, the negative side of an ELU, ..."""
+    kind = next((p["activations"][activation].get("kind") for p in reversed(probes)
+                 if activation in p["activations"]), None)
+    named = {"elu": "ELU", "selu": "SELU", "celu": "CELU", "softplus": "Softplus"}
+    if kind in named:
+        return f"on the flat negative side of its {named[kind]}, where its gradient is under 2% of its slope"
+    return "in the flat tails of its tanh/sigmoid"
 
 
 def _where(over: dict[str, float], feeds: dict[str, str | None]) -> dict[str, Any]:

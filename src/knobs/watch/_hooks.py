@@ -5,11 +5,12 @@ module per forward, every step, even when it returns at once; armed only for the
 model runs hook-free the rest of the time, and nothing is left on the model once the probe is read.
 
 What one pass records: for every ReLU-family module, the fraction of dead units and of zero
-outputs; for every tanh/sigmoid module, the fraction of saturated outputs; for these and for
-GELU, SiLU, ELU and Softplus, how much the output varies with the input (``signal_std``, whose fall
-from layer to layer shows a fading signal); the same for every such *function* the forward pass
-calls (``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()``, ``F.gelu(x)``, ``F.silu``, ``F.elu``,
-``F.softplus``), named by the module whose forward called it
+outputs; for every tanh, sigmoid, ELU, SELU, CELU and Softplus module, the fraction of saturated
+outputs (where its gradient is under 2% of its slope; ELU's and CELU's α, Softplus's β taken from
+the module or the call); for these and for GELU and SiLU, how much the output varies with the input
+(``signal_std``, whose fall from layer to layer shows a fading signal); the same for every such
+*function* the forward pass calls (``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()``, ``F.gelu(x)``,
+``F.silu``, ``F.elu``, ``F.selu``, ``F.celu``, ``F.softplus``), named by the module whose forward called it
 (``"block.relu()"``; ``"relu()"`` in the model's own forward); the order in which
 modules holding parameters ran (first = nearest the input), which names the first and last layer
 for the vanishing/exploding gradient ratio; and which of them fed each activation (the module with
@@ -51,7 +52,7 @@ __all__ = ["ActivationProbe", "FUNCTIONS", "KINDS", "activation_kind"]
 #: Module class → the kind of statistics it gets.
 KINDS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh",
                                      nn.Sigmoid: "sigmoid", nn.GELU: "gelu", nn.SiLU: "silu", nn.ELU: "elu",
-                                     nn.Softplus: "softplus"}
+                                     nn.SELU: "selu", nn.CELU: "celu", nn.Softplus: "softplus"}
 #: Torch functions and tensor methods → the kind of statistics their output gets. (``F.sigmoid``
 #: and ``F.tanh`` call the tensor methods, which are listed.)
 FUNCTIONS: dict[Any, str] = {
@@ -61,12 +62,17 @@ FUNCTIONS: dict[Any, str] = {
     **dict.fromkeys((torch.sigmoid, torch.sigmoid_, torch.special.expit, torch.Tensor.sigmoid,
                      torch.Tensor.sigmoid_), "sigmoid"),
     F.gelu: "gelu", F.silu: "silu", **dict.fromkeys((F.elu, F.elu_), "elu"), F.softplus: "softplus",
+    **dict.fromkeys((F.selu, F.selu_, torch.selu, torch.selu_), "selu"),
+    **dict.fromkeys((F.celu, F.celu_, torch.celu, torch.celu_), "celu"),
 }
+#: The parameter that shapes a kind's flat side (``knobs.watch._stats.flat_below``): its name, and
+#: its position among a function's arguments.
+_SHAPE = {"elu": ("alpha", 1), "celu": ("alpha", 1), "softplus": ("beta", 1)}
 
 
 def activation_kind(module: nn.Module) -> str | None:
     """``"relu"``, ``"relu6"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``, ``"silu"``, ``"elu"``,
-    ``"softplus"`` or None (exact classes: a subclass may change the function)."""
+    ``"selu"``, ``"celu"``, ``"softplus"`` or None (exact classes: a subclass may change the function)."""
     return KINDS.get(type(module))
 
 
@@ -150,24 +156,24 @@ class ActivationProbe:
     def _activation_hook(self, name: str, kind: str):
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
             if self._recording(module):
-                self._add(name, kind, output)
+                self._add(name, kind, output, getattr(module, _SHAPE[kind][0], None) if kind in _SHAPE else None)
         return hook
 
-    def _add(self, name: str, kind: str, output: Any) -> None:
+    def _add(self, name: str, kind: str, output: Any, param: float | None = None) -> None:
         """Record one activation output under ``name`` (``name#1``, ``name#2``, … when it recurs)."""
         if not isinstance(output, torch.Tensor):
             return
         key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
         with torch._C.DisableTorchFunction():  # the statistics' own calls bypass the mode
-            self._stats[key] = {"kind": kind, **unit_stats(output, kind)}
+            self._stats[key] = {"kind": kind, **unit_stats(output, kind, param)}
         self._feeds[key] = self._order[-1] if self._order else None
 
-    def _called(self, kind: str, output: Any) -> None:
+    def _called(self, kind: str, output: Any, param: float | None = None) -> None:
         """An activation function of ``FUNCTIONS`` returned ``output`` inside the probed pass."""
         caller, module = self._callers[-1] if self._callers else ("", self.model)
         if activation_kind(module) is None:  # inside nn.ReLU & co., their hook records it
             self._functional += 1
-            self._add(f"{caller}.{kind}()" if caller else f"{kind}()", kind, output)
+            self._add(f"{caller}.{kind}()" if caller else f"{kind}()", kind, output, param)
 
     def _enter_hook(self, name: str):
         def hook(module: nn.Module, inputs: Any) -> None:
@@ -215,8 +221,17 @@ class _FunctionalActivations(TorchFunctionMode):
         output = func(*args, **(kwargs or {}))
         kind = FUNCTIONS.get(func)
         if kind is not None:
-            self.probe._called(kind, output)
+            self.probe._called(kind, output, _shape_param(kind, args, kwargs or {}))
         return output
+
+
+def _shape_param(kind: str, args: tuple, kwargs: dict) -> float | None:
+    """ELU's or CELU's α, Softplus's β, as a function was called with (None: its default)."""
+    if kind not in _SHAPE:
+        return None
+    name, position = _SHAPE[kind]
+    value = kwargs.get(name, args[position] if len(args) > position else None)
+    return None if value is None else float(value)
 
 
 def _finite_only(stats: dict[str, Any]) -> dict[str, Any]:

@@ -16,25 +16,39 @@ import math
 import torch
 
 __all__ = [
-    "DEAD_KINDS", "SATURATING_KINDS", "SATURATION", "SMOOTH_KINDS", "dead_fraction", "finite_or_none", "norm", "norms",
+    "DEAD_KINDS", "FLAT", "SATURATING_KINDS", "SATURATION", "SMOOTH_KINDS", "dead_fraction", "finite_or_none",
+    "flat_below", "norm", "norms",
     "ratio", "saturated_fraction", "signal_std", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
 ]
 
 #: Activations whose units can die (output exactly 0 on every input).
 DEAD_KINDS = ("relu", "relu6")
-#: Activations with flat tails, where the gradient through a unit vanishes.
-SATURATING_KINDS = ("tanh", "sigmoid")
+#: Activations with flat regions, where the gradient through a unit vanishes: both tails of a
+#: tanh or sigmoid, the negative side of an ELU, SELU, CELU or Softplus.
+SATURATING_KINDS = ("tanh", "sigmoid", "elu", "selu", "celu", "softplus")
 # NOTE: none of these outputs exactly 0 on a whole side, so "dead" (max <= 0) would not mean a unit
-# that stopped learning: GELU and SiLU dip below 0 and pass a gradient there, ELU's negative side
-# (-alpha (1 - e^x)) keeps the gradient alpha e^x, Softplus is > 0 with gradient sigmoid(x). A
-# unit all on the negative side of one of them learns, slowly; that is a fading signal, which
-# ``signal_std`` shows.
+# that stopped learning: GELU and SiLU dip below 0 and pass a gradient there. Their gradient fades
+# for very negative inputs too, but their output is not monotonic there (GELU's minimum is near
+# x = -0.75), so the output does not tell the input, nor the gradient; a unit all on their negative
+# side is a fading signal, which ``signal_std`` shows.
 #: Activations that get only ``signal_std``.
-SMOOTH_KINDS = ("gelu", "silu", "elu", "softplus")
+SMOOTH_KINDS = ("gelu", "silu")
 # NOTE: a tanh unit counts as saturated when |tanh(x)| > 0.99 (its derivative 1 - t^2 is then
 # below 0.02, 2% of its peak) — the cut Karpathy uses to chart saturated tanh units. A sigmoid is
 # the same curve rescaled, sigma(x) = (1 + tanh(x / 2)) / 2, so the same cut is |2 sigma - 1| > 0.99.
 SATURATION = 0.99
+#: The same cut as a gradient: a unit is saturated where its local gradient is below this share of
+#: the activation's largest slope (tanh: 1, sigmoid: 1/4; ELU, SELU, CELU, Softplus: the slope of
+#: their linear side, 1 — SELU's λ).
+FLAT = 1 - SATURATION ** 2
+# NOTE: the ELU family and Softplus are monotonic, so the output tells the gradient, and "gradient
+# below FLAT" is "output below a cut" (one comparison, as |tanh| > 0.99 is):
+#   ELU(α):      y = α(e^x - 1) for x <= 0, gradient α e^x = y + α            → y < FLAT - α
+#   CELU(α):     y = α(e^(x/α) - 1), gradient e^(x/α) = 1 + y / α             → y < α (FLAT - 1)
+#   SELU:        y = λ α (e^x - 1), gradient / λ = α e^x = y / λ + α          → y < λ (FLAT - α)
+#   Softplus(β): y = log(1 + e^(βx)) / β, gradient σ(βx) = 1 - e^(-βy)        → y < -log(1 - FLAT) / β
+# (ELU with α = 1: saturated below -0.98, where x < -3.9.)
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 _TINY = 1e-30
 
 
@@ -90,9 +104,26 @@ def _zero(out: torch.Tensor) -> torch.Tensor:
     return 1.0 - out.sign().mean()
 
 
-def _saturated(out: torch.Tensor, kind: str) -> torch.Tensor:
-    centred = 2 * out - 1 if kind == "sigmoid" else out
-    return (centred.abs() > SATURATION).sum() / max(centred.numel(), 1)
+def flat_below(kind: str, param: float | None = None) -> float:
+    """The output below which an ELU, SELU, CELU or Softplus unit's gradient is under ``FLAT`` of its
+    slope (see the NOTE above); ``param`` is ELU's and CELU's α or Softplus's β (default 1)."""
+    param = 1.0 if param is None else float(param)
+    if kind == "elu":
+        return FLAT - param
+    if kind == "celu":
+        return param * (FLAT - 1)
+    if kind == "selu":
+        return _SELU_SCALE * (FLAT - _SELU_ALPHA)
+    if kind == "softplus":
+        return -math.log1p(-FLAT) / param
+    raise ValueError(f"no flat side for {kind!r}")
+
+
+def _saturated(out: torch.Tensor, kind: str, param: float | None = None) -> torch.Tensor:
+    if kind in ("tanh", "sigmoid"):
+        centred = 2 * out - 1 if kind == "sigmoid" else out
+        return (centred.abs() > SATURATION).sum() / max(centred.numel(), 1)
+    return (out < flat_below(kind, param)).sum() / max(out.numel(), 1)
 
 
 def _unit_dims(output: torch.Tensor) -> tuple[int, ...]:
@@ -136,17 +167,19 @@ def zero_fraction(output: torch.Tensor) -> float:
     return float(_zero(output.detach().float().clamp_min(0)))  # any input: <= 0 counts as 0
 
 
-def saturated_fraction(output: torch.Tensor, kind: str) -> float:
-    """The fraction of outputs in the flat tails of a tanh or sigmoid (see ``SATURATION``)."""
-    return float(_saturated(output.detach().float(), kind))
+def saturated_fraction(output: torch.Tensor, kind: str, param: float | None = None) -> float:
+    """The fraction of outputs where the activation is flat: the tails of a tanh or sigmoid (see
+    ``SATURATION``), the negative side of an ELU, SELU, CELU or Softplus (gradient under ``FLAT`` of
+    its slope; ``param``: ELU's or CELU's α, Softplus's β)."""
+    return float(_saturated(output.detach().float(), kind, param))
 
 
-def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+def unit_stats(output: torch.Tensor, kind: str, param: float | None = None) -> dict[str, torch.Tensor]:
     """The statistics of one activation output as 0-d device tensors (read later, in one sync):
     ``signal_std`` (see ``signal_std``; not finite when an entry is not: then no statistic of the
     output means anything, and a NaN compares false with 0 and would read as a dead unit), then
-    ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction`` for tanh/sigmoid
-    (nothing more for ``SMOOTH_KINDS``).
+    ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction`` for
+    ``SATURATING_KINDS`` (``param``: ELU's or CELU's α, Softplus's β; nothing more for ``SMOOTH_KINDS``).
 
     NOTE: this runs inside a training forward pass, and a probe's cost is mostly these passes over
     activations (bench/diagnose.py), so each statistic takes the cheapest pass that gives it. On
@@ -163,7 +196,7 @@ def unit_stats(output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     if kind in DEAD_KINDS:
         stats.update(dead_fraction=_dead(out, dims), zero_fraction=_zero(out))
     elif kind in SATURATING_KINDS:
-        stats["saturated_fraction"] = _saturated(out, kind)
+        stats["saturated_fraction"] = _saturated(out, kind, param)
     return stats
 
 
