@@ -320,3 +320,10 @@ def bayes_long_prior(seed: int):
 # NOTE: the prior chosen by prediction (``_prior_window=5,_prior_margin=1``, factory
 # ``bayes_prior_by_prediction``) was measured on commit 90f9aef and taken out (docs/benchmarks.md,
 # "Bayes levers, third round").
+
+
+def bayes_loo_margin(seed: int):
+    """Bayes with EI's margin grown by the GP's leave-one-out misses at its best points
+    (``_loo_margin=0.1``; off by default: docs/benchmarks.md, "An exploration margin from
+    leave-one-out misses")."""
+    return make_bayes("_loo_margin=0.1", seed)
