@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--history variants reweight the pooled model's history; leave out --model {args.model}")
     torch.set_num_threads(1)
     if args.history and not args.model:
-        args.model = "pooled"  # the variants reweight the pooled model; Bayes's default is two-task
+        args.model = "pooled"  # the variants reweighted plain pooling (measured before matching was the default)
     if args.model:
         from knobs.search._bayes import Bayes
         Bayes._two_task = args.model in ("two-task", "per-axis")
