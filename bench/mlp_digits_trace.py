@@ -1,7 +1,7 @@
 """Trace one knobs.Bayes run on the dev problem mlp_digits (seed 1, 60 trials): its 8 best and last 15 configs.
 
 Run from bench/: ../.venv/bin/python mlp_digits_trace.py (docs/benchmarks.md, the dev set's sklearn family)."""
-import sys, math, time
+import sys
 sys.path.insert(0, '.')
 import search as S
 from knobs.search import Bayes
