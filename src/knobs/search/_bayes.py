@@ -201,7 +201,9 @@ class Bayes(Sampler):
         n -= len(first)
         if len(history) < needed:
             return first + self._design(space, len(trials), n, taken)
-        labels = study_labels(trials, direction, space, needed) if self._two_task or self._pooled_matched else []
+        # NOTE: a cold run has one study: no labels, so its history is not walked a second time.
+        warm = (self._two_task or self._pooled_matched) and any(WARM_START in t.attrs for t in trials)
+        labels = study_labels(trials, direction, space, needed) if warm else []
         study = (study_input(labels, self._two_task_per_axis) if self._two_task
                  else matched_pool(labels) if self._pooled_matched else POOLED)
         with blas_threads(self.blas_threads):
