@@ -30,6 +30,14 @@ def trials(source_loss, n_source=20, n_own=6, seed=0, space=PLANE, own_loss=bowl
     return fed + own
 
 
+def mixed_run():
+    """A source and this run on MIXED (a conditional choice, an integer), with one trial running."""
+    run = trials(lambda c: (c["x"] - 3.0) ** 2 + c["n"], space=MIXED,
+                 own_loss=lambda c: (c["x"] - 3.0) ** 2 + c["n"] + 0.5)
+    run.append(FrozenTrial(100, MIXED.sample(5, 1)[0], TrialState.RUNNING))
+    return run
+
+
 class TwoTask(Bayes):
     """Bayes with the study input, keeping its last fitted GP."""
 
@@ -94,9 +102,7 @@ def test_a_reversed_source_steers_the_run_less_than_when_pooled():
 
 
 def test_candidates_are_this_runs_points_with_running_trials_and_batches():
-    run = trials(lambda c: (c["x"] - 3.0) ** 2 + c["n"], space=MIXED,
-                 own_loss=lambda c: (c["x"] - 3.0) ** 2 + c["n"] + 0.5)
-    run.append(FrozenTrial(100, MIXED.sample(5, 1)[0], TrialState.RUNNING))
+    run = mixed_run()
     sampler = TwoTask(seed=1)
     batch = sampler.suggest(MIXED, run, n=3)
     assert len(batch) == 3 and all(MIXED.validate(c) is None for c in batch)

@@ -11,7 +11,7 @@ from knobs.search._bayes import Bayes
 from knobs.search._two_task import POOLED, matched_pool
 from knobs.trial import FrozenTrial, TrialState
 
-from test_two_task import MIXED, PLANE, bowl, trials
+from test_two_task import MIXED, PLANE, bowl, mixed_run, trials
 
 
 class Pooled(Bayes):
@@ -82,9 +82,7 @@ def test_before_any_result_of_its_own_the_run_follows_the_plain_pool():
 
 
 def test_mixed_spaces_with_running_trials_and_batches():
-    run = trials(lambda c: (c["x"] - 3.0) ** 2 + c["n"], space=MIXED,
-                 own_loss=lambda c: (c["x"] - 3.0) ** 2 + c["n"] + 0.5)
-    run.append(FrozenTrial(100, MIXED.sample(5, 1)[0], TrialState.RUNNING))
+    run = mixed_run()
     sampler = Matched(seed=1)
     batch = sampler.suggest(MIXED, run, n=3)
     assert len(batch) == 3 and all(MIXED.validate(c) is None for c in batch)
