@@ -16,6 +16,7 @@ from knobs.data._stream import MAX_READ, StreamedRows
 from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
+from knobs.pipeline.stages import _record_views
 from summary_schema import check_summary
 
 pytestmark = pytest.mark.slow
@@ -74,6 +75,9 @@ def test_a_dataset_over_the_budget_streams_and_its_test_rows_wait_for_the_vault(
         return original_open(self, reason)
 
     monkeypatch.setattr(StreamedVault, "open", open_and_mark)
+    # NOTE: no watch replay after the final stage: whether one is cheap enough depends on the
+    # measured epoch times, and its (non-test) reads after the vault made this test flaky under load.
+    monkeypatch.setattr(_record_views, "WATCH_SHARE", 0.0)
     result = run(_cfg(tmp_path), display=Display(quiet=True))
 
     splits = json.loads((result.path / "splits.json").read_text())
