@@ -460,6 +460,9 @@ class Trainer:
 
     def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list) -> float:
         """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite step."""
+        if not losses:
+            raise DataError(f"train: epoch {epoch} gave no rows to train on (every batch empty: a DataLoader whose "
+                            f"every item was unreadable — see its dataset's `unreadable` — or one with no batches)")
         stacked = torch.stack(losses).float()
         weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
         mean = float((stacked * weights).sum() / weights.sum())
