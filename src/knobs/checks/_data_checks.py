@@ -23,14 +23,13 @@ Each check returns a ``CheckResult`` (passing ones too, so a report shows what w
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from knobs.checks._result import CheckResult
 from knobs.data import Dataset, Splits, validate_labels
-from knobs.data._standardize import is_constant
+from knobs.data._standardize import is_constant, moments
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["check_data"]
@@ -143,17 +142,10 @@ def _as_pairs(data) -> Pairs:
     return pairs
 
 
-def _columns(X: np.ndarray) -> np.ndarray:
-    """Rows flattened to columns, as float64 with non-finite values as NaN."""
-    X = X.reshape(len(X), -1).astype(np.float64)
-    return np.where(np.isfinite(X), X, np.nan)
-
-
 def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and stds ignoring NaN (an all-NaN column gives NaN, without a warning)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+    """Column means and stds of the rows flattened, ignoring non-finite values (a column without a
+    finite value gives NaN, without a warning); block by block, so a large split is not copied whole."""
+    return moments(X.reshape(len(X), -1), "feature", ignore_nan=True)
 
 
 def _finite(pairs: Pairs) -> CheckResult:
@@ -175,7 +167,7 @@ def _finite(pairs: Pairs) -> CheckResult:
 
 def _constant(pairs: Pairs, kind: str = "features") -> CheckResult:
     name, (X, _) = next(iter(pairs.items()))
-    mean, std = _moments(_columns(X))
+    mean, std = _moments(X)
     constant = np.flatnonzero(is_constant(mean, std))
     measured = {"split": name, "n_constant": len(constant), "columns": constant[:_SHOWN].tolist(),
                 "n_features": len(mean), "inputs": kind}
@@ -206,7 +198,7 @@ def _scale(pairs: Pairs, standardizer, limit: float, kind: str = "features") -> 
     measured = {}
     for name, (X, _) in pairs.items():
         Xs = standardizer.transform(X) if standardizer is not None else X
-        mean, std = _moments(_columns(Xs))
+        mean, std = _moments(Xs)
         size = np.maximum(np.nan_to_num(np.abs(mean)), np.nan_to_num(std))
         worst = int(np.argmax(size))
         measured[name] = {"max_abs_mean": float(np.nanmax(np.abs(mean))), "max_std": float(np.nanmax(std)),
@@ -267,7 +259,7 @@ def _balance(pairs: Pairs, n_classes: int, max_imbalance: float) -> CheckResult:
 
 def _target_scale(pairs: Pairs, limit: float) -> CheckResult:
     name, (_, y) = next(iter(pairs.items()))
-    mean, std = _moments(_columns(y.reshape(len(y), -1)))
+    mean, std = _moments(y)
     measured = {"split": name, "mean": float(np.nanmax(np.abs(mean))), "std": float(np.nanmax(std))}
     expected = f"|mean| and std of the target <= {limit:g}"
     if measured["mean"] <= limit and measured["std"] <= limit:

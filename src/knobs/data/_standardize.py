@@ -20,18 +20,60 @@ import numpy as np
 from knobs.data._validate import validate_features
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["Standardizer", "MODES"]
+__all__ = ["Standardizer", "MODES", "moments", "row_blocks"]
 
 MODES = ("feature", "channel", "sample", "none")
 
 
-def moments(X: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std of ``X`` for a learned mode, shaped to broadcast against one row."""
-    X = X.astype(np.float64, copy=False)
-    if mode == "feature":
-        return X.mean(axis=0), X.std(axis=0)
-    axes = (0, *range(2, X.ndim))  # "channel": all axes but the channel axis
-    return X.mean(axis=axes, keepdims=True)[0], X.std(axis=axes, keepdims=True)[0]
+# NOTE: float64 working memory per block of rows. The whole split in float64 at once (a copy, then
+# X - mean and its square) took six times the float32 rows: 3.3 GB transient for CIFAR-10's 45,000
+# training images, the run's peak (docs/benchmarks.md, "Your own ResNet on CIFAR-10 at full scale").
+BLOCK_BYTES = 32 * 2**20
+
+
+def row_blocks(n_rows: int, row_size: int) -> range:
+    """Starts of blocks of rows whose float64 copy takes about ``BLOCK_BYTES``."""
+    return range(0, n_rows, max(1, BLOCK_BYTES // (8 * max(1, row_size))))
+
+
+def moments(X: np.ndarray, mode: str, ignore_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) std of ``X`` for a learned mode, shaped to broadcast against one row.
+
+    Block by block in float64, merged exactly (Chan et al.'s pairwise update), so the memory is one
+    block's, not the split's; one block gives numpy's own mean and std bit for bit.
+    ``ignore_nan``: non-finite values do not count (an entry with none left: NaN), as ``np.nanstd``.
+    """
+    axes = (0,) if mode == "feature" else (0, *range(2, X.ndim))  # "channel": all axes but the channel's
+    count = mean = m2 = None
+    step = row_blocks(len(X), int(np.prod(X.shape[1:]))).step
+    for start in range(0, len(X), step):
+        block = X[start:start + step].astype(np.float64)
+        if ignore_nan:
+            finite = np.isfinite(block)
+            n = finite.sum(axis=axes, keepdims=True).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                b_mean = np.where(finite, block, 0.0).sum(axis=axes, keepdims=True) / n
+                b_m2 = np.where(finite, (block - b_mean) ** 2, 0.0).sum(axis=axes, keepdims=True)
+            b_mean, b_m2 = np.where(n > 0, b_mean, 0.0), np.where(n > 0, b_m2, 0.0)
+        else:
+            n = np.float64(np.prod([block.shape[a] for a in axes]))
+            b_mean = block.mean(axis=axes, keepdims=True)
+            b_m2 = ((block - b_mean) ** 2).sum(axis=axes, keepdims=True)
+        if count is None:
+            count, mean, m2 = n, b_mean, b_m2
+            continue
+        total = count + n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total > 0, n / total, 0.0)
+        delta = b_mean - mean
+        mean = mean + delta * share
+        m2 = m2 + b_m2 + delta ** 2 * count * share
+        count = total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(m2 / count)
+    if ignore_nan:
+        mean, std = np.where(count > 0, mean, np.nan), np.where(count > 0, std, np.nan)
+    return mean[0], std[0]
 
 
 def is_constant(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -94,7 +136,12 @@ class Standardizer:
             return scale_rows(X).astype(X.dtype)
         if self.mode == "none":
             return X.copy()
-        return ((X - self.mean_) / self.std_).astype(X.dtype)
+        # NOTE: block by block: the float64 arithmetic of the whole split at once took four times its rows.
+        out = np.empty(X.shape, dtype=X.dtype)
+        step = row_blocks(len(X), int(np.prod(X.shape[1:]))).step
+        for start in range(0, len(X), step):
+            out[start:start + step] = (X[start:start + step] - self.mean_) / self.std_
+        return out
 
     def inverse_transform(self, Xs) -> np.ndarray:
         """Map standardized values back to the original scale."""
