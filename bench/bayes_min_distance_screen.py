@@ -12,7 +12,9 @@ Usage (from the repository root; one process, dev problems only):
         --seeds 10 --budget 80 --delta 0.3
     .venv/bin/python bench/bayes_min_distance_screen.py --problems mlp_digits --delta 0.3 --report-only
 Arms: ``default`` (always run), ``d<DELTA>`` for each --delta, ``n<DELTA>`` for each --delta-noise
-(the threshold times sqrt(noise / signal variance) of the fit, ``Bayes._min_distance_noise``). Runs are
+(the threshold times sqrt(noise / signal variance) of the fit, ``Bayes._min_distance_noise``), and with
+--placebo ``placebo`` (``xi=0.0100001``: only EI's rounding changes, so it shows how far chance alone moves
+a paired difference once trajectories part). Runs are
 kept in --out (bench/results/bayes_min_distance.json) keyed problem / arm / seed and not rerun unless
 --rerun, so a later command adds seeds or arms. Prints, per problem and arm, the mean best value after
 20 / 40 / budget trials and the paired difference (arm - default: negative = better, minimized) ± its
@@ -44,7 +46,9 @@ OUT = Path(__file__).resolve().parent / "results" / "bayes_min_distance.json"
 
 
 def sampler(arm: str, seed: int) -> Bayes:
-    """The arm's Bayes: ``default``, ``d0.3`` (plain threshold) or ``n1.0`` (noise-scaled)."""
+    """The arm's Bayes: ``default``, ``d0.3`` (plain threshold), ``n1`` (noise-scaled) or ``placebo``."""
+    if arm == "placebo":  # changes nothing but EI's rounding: how far any change moves the trajectories
+        return Bayes(seed=seed, xi=0.0100001)
     bayes = Bayes(seed=seed)
     if arm != "default":
         bayes._min_distance = float(arm[1:])
@@ -96,6 +100,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=80)
     parser.add_argument("--delta", type=float, nargs="*", default=[0.3], help="plain thresholds")
     parser.add_argument("--delta-noise", type=float, nargs="*", default=[], help="noise-scaled thresholds")
+    parser.add_argument("--placebo", action="store_true", help="also the placebo arm, xi=0.0100001")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--rerun", action="store_true", help="run again what the store already has")
     parser.add_argument("--report-only", action="store_true")
@@ -105,7 +110,8 @@ def main() -> None:
             parser.error(f"unknown problem {name!r}")
         if search.ALL_PROBLEMS[name].split != "dev":
             parser.error(f"{name} is a check-set problem: screens run on the dev set only")
-    arms = [f"d{d:g}" for d in args.delta] + [f"n{d:g}" for d in args.delta_noise]
+    arms = ([f"d{d:g}" for d in args.delta] + [f"n{d:g}" for d in args.delta_noise]
+            + ["placebo"] * args.placebo)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     store = json.loads(args.out.read_text()) if args.out.exists() else {}
     search._quiet()
