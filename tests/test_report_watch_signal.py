@@ -1,6 +1,6 @@
 """Issue 18, item 4: the signal spread of every activation, per layer, in the report and the
 dashboard — recorded by ``watch_record`` (functional activations named as the probes name them,
-GELU/SiLU/ELU/Softplus with the spread only) and drawn at the first probe and the last, so a signal
+every kind with its spread) and drawn at the first probe and the last, so a signal
 fading through depth is visible."""
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def test_the_record_keeps_each_activations_spread_per_probe_named_as_the_probes_
     acts = {a["name"]: a for a in record["activations"]}
     assert list(acts) == ["act", "block.relu()", "silu()"]
     assert record["feeds"] == {"act": "fc1", "block.relu()": "block.fc", "silu()": "fc3"}
-    assert [acts[n]["stat"] for n in acts] == [None, "dead_fraction", None]  # GELU/SiLU: no dead share
-    assert acts["act"]["values"] == [] and len(acts["block.relu()"]["values"]) == len(record["steps"])
+    assert [acts[n]["stat"] for n in acts] == ["saturated_fraction", "dead_fraction", "saturated_fraction"]
+    assert all(len(act["values"]) == len(record["steps"]) for act in acts.values())
     for act in acts.values():
         assert len(act["signal_std"]) == len(record["steps"]) and all(v > 0 for v in act["signal_std"])
     assert acts["silu()"]["signal_std"][0] < 0.01 * acts["block.relu()"]["signal_std"][0]  # the fading signal
@@ -88,8 +88,8 @@ def test_the_signal_view_draws_the_first_and_the_last_probe_per_activation_input
     assert signal["layout"]["yaxis"]["type"] == "log"
     assert "after layer block.fc" in list(first["customdata"])  # the hover names the layer that fed it
     assert "fading through depth" in views["watch_signal"].note
-    # the units views draw only the activations with a dead or saturated share
-    assert list(views["watch_dead"].figure["data"][0]["x"]) == ["block.relu() (relu)"]
+    # the units views draw every activation with a dead or saturated share: GELU/SiLU too (their flat tail)
+    assert list(views["watch_dead"].figure["data"][0]["x"]) == ["act (gelu)", "block.relu() (relu)", "silu() (silu)"]
 
 
 def test_the_per_layer_table_shows_the_spread_of_the_activation_each_layer_feeds(tmp_path, record):

@@ -13,13 +13,16 @@ fall back to a per-cell loop only for the cells that need it (mixed types, text 
 from __future__ import annotations
 
 from itertools import product
+from typing import Sequence
 
 import numpy as np
 
-__all__ = ["MISSING", "missing_mask", "parse_numbers"]
+__all__ = ["MISSING", "empty_column_message", "missing_mask", "parse_numbers"]
 
-# NOTE: "nan" parses as a float, so it is listed here to be reported as missing, not kept as NaN.
-MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
+# NOTE: "nan" parses as a float, so it is listed here to be reported as missing, not kept as NaN;
+# so do "-nan" and "+nan" (what C's printf and some exporters write for a missing float), which
+# were otherwise read as NaN numbers: a column of them was no missing value and all NaN features.
+MISSING = frozenset({"", "na", "nan", "-nan", "+nan", "n/a", "null", "none", "?"})
 
 # Every spelling of a missing marker in any case ("NA", "Na", "nA", "na", ...): membership in this
 # set is the per-cell test, with no ``lower()`` call.
@@ -50,6 +53,27 @@ def missing_mask(cells) -> np.ndarray:
     if types <= _NUMBER_TYPES:  # numbers read in bulk, as Python floats in an object array
         return np.isnan(flat.astype(np.float64)).reshape(array.shape)
     return np.fromiter(map(_is_missing, flat), dtype=bool, count=len(flat)).reshape(array.shape)
+
+
+def empty_column_message(name: str, cells, columns: Sequence[str], where: str) -> str:
+    """The one message for a feature column with no values ``where`` (every cell a missing marker):
+    the markers found, why it cannot be kept, and the ``features`` list that leaves it out.
+
+    NOTE: refused, not dropped nor filled. A missing cell is filled from the values of its column
+    in training (mean, median, most frequent) and a column of none has no value to give: filling it
+    would invent one (a 0, a NaN), which is no longer "filled from training". Nor is it dropped
+    with a warning, as a constant column is kept with one (``knobs.checks``' constant_features):
+    a constant column's value is data, and dropping a column would change the features the config
+    names and ``knobs predict`` reads behind the user's back. The fix is one edit, which the message
+    spells out.
+    """
+    markers = sorted({str(cell).strip() for cell in np.asarray(cells, dtype=object).ravel()})
+    shown = ", ".join(repr(m) for m in markers[:3]) + (", ..." if len(markers) > 3 else "")
+    others = [c for c in columns if c != name]
+    fix = (f"leave it out: features = {others}" if others else
+           "it is the only feature column, so there is nothing to learn from: fill it in")
+    return (f"column {name!r} has no values {where}: every cell is a missing marker ({shown}); there is "
+            f"nothing to learn from or fill it with, so {fix}")
 
 
 def parse_numbers(cells) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from knobs.data._cells import MISSING
+from knobs.data._cells import MISSING, empty_column_message
 from knobs.data._table import Table
 from knobs.errors import DataError
 
@@ -36,8 +36,7 @@ def column_kinds(table: Table, names: Sequence[str], categorical: Sequence[str],
         cells = table.column(name)
         present = ~table.missing(name)
         if not present.any():
-            raise DataError(f"{table.path}: column {name!r} has no values (every cell is missing); "
-                            f"leave it out with features = [...]")
+            raise DataError(f"{table.path}: {empty_column_message(name, cells, names, 'in the file')}")
         values, text = table.numbers(name)
         if name in categorical or not (present & ~text).any():
             kinds[name] = "categorical"

@@ -57,8 +57,8 @@ def load_csv(
         categorical: columns to one-hot encode even though they hold numbers (zip codes, codes).
             A column with no numbers at all is categorical anyway.
         missing: what to do with missing cells (empty, ``NA``, ``n/a``, ``null``, ``none``,
-            ``?``, ``nan``): ``"error"`` (default) refuses the file naming the columns and
-            counts; ``"drop"`` removes those rows (recorded); ``"mean"``, ``"median"`` or
+            ``?``, ``nan``, ``-nan``, ``+nan``): ``"error"`` (default) refuses the file naming the
+            columns and counts; ``"drop"`` removes those rows (recorded); ``"mean"``, ``"median"`` or
             ``"most_frequent"`` fill feature cells with a value learned on the training split
             (categorical columns always take their most frequent value). A missing target is
             never filled: only ``"drop"`` accepts it.

@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
-from knobs.data._cells import missing_mask, parse_numbers
+from knobs.data._cells import empty_column_message, missing_mask, parse_numbers
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["TabularPreprocessor", "MISSING_POLICIES", "IMPUTE"]
@@ -161,8 +161,7 @@ class TabularPreprocessor:
             column = cells[:, j]
             absent = missing_mask(column)
             if step == "fit" and absent.all():
-                raise DataError(f"column {name!r} has no values in the training split; leave it "
-                                f"out with features = [...]")
+                raise DataError(empty_column_message(name, column, self.columns, "in the training split"))
             if name not in self.categorical:
                 self._numbers(name, column)
             if step != "fit":

@@ -19,6 +19,7 @@ import statistics
 from typing import Any
 
 from knobs.diagnose._finding import Finding, finding
+from knobs.watch._stats import tail_below
 
 __all__ = ["activation_findings", "fading_signal", "gradient_findings", "DEAD", "SATURATED", "SIGNAL_RATIO",
            "VANISHING_RATIO", "EXPLODING_RATIO", "GROWTH"]
@@ -32,7 +33,8 @@ DEAD_WINDOW = 3
 # NOTE: DeepDiagnosis: a tanh/sigmoid layer is saturated when more than half its outputs sit in
 # the flat tails (here |tanh| > 0.99, see knobs.watch.SATURATION), judged on the median probe. The
 # same cut as a gradient (under 2% of the activation's slope, knobs.watch's FLAT) finds the flat
-# negative side of an ELU, SELU, CELU or Softplus, so they are judged alike.
+# negative side of an ELU, SELU, CELU or Softplus and the far negative tail of a GELU or SiLU (where
+# a unit passes as little gradient as a dead ReLU), so they are judged alike.
 SATURATED = 0.5
 # NOTE: AUTOTRAINER's gradient-flow ratios: the first layer's gradient norm below 1e-3 of the last
 # layer's means the early layers do not learn; above 70 the backward pass amplifies out of control.
@@ -117,6 +119,10 @@ def _flat_part(probes: list[dict], activation: str) -> str:
     named = {"elu": "ELU", "selu": "SELU", "celu": "CELU", "softplus": "Softplus"}
     if kind in named:
         return f"on the flat negative side of its {named[kind]}, where its gradient is under 2% of its slope"
+    tails = {"gelu": "GELU", "silu": "SiLU"}
+    if kind in tails:
+        return (f"in the flat negative tail of its {tails[kind]} (inputs under {tail_below(kind):.2f}), where its "
+                f"gradient is under 2% of its slope")
     return "in the flat tails of its tanh/sigmoid"
 
 

@@ -140,13 +140,16 @@ def _rows_of(loader: DataLoader, name: str, keys: BatchKeys) -> tuple:
         if isinstance(X, tuple):
             raise DataError(f"diagnose: {name} DataLoader gives {len(X)} inputs per batch ((x1, x2, ...), y); "
                             f"diagnosis takes models of one input")
+        if len(y) == 0:  # every item unreadable (knobs.data.skip_unreadable): as the Trainer, pass it over
+            continue
         parts.append((torch.as_tensor(X), torch.as_tensor(y), None if w is None else torch.as_tensor(w)))
         rows += len(parts[-1][1])
         if rows >= MAX_LOADER_ROWS:
             break
     if not parts:
-        raise DataError(f"diagnose: the {name} DataLoader gave no batches; give it a dataset with rows "
-                        f"(and drop_last=False when it holds fewer rows than one batch)")
+        raise DataError(f"diagnose: the {name} DataLoader gave no batches with rows; give it a dataset with rows "
+                        f"(and drop_last=False when it holds fewer rows than one batch; its dataset's `unreadable` "
+                        f"lists the items left out as unreadable)")
     X, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     weights = [p[2] for p in parts]
     if all(w is not None for w in weights):

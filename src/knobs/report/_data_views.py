@@ -200,7 +200,7 @@ def watch(run: RunRecord) -> Iterable[View]:
                    note=f"{source}. Norms shrinking by orders of magnitude toward the input side mean vanishing "
                         f"gradients; a norm that keeps growing means exploding ones.")
     activations = record.get("activations", [])
-    units = [u for u in activations if u.get("stat")]  # GELU, SiLU: the spread only
+    units = [u for u in activations if u.get("stat")]
     if units:
         names = [f"{u['name']} ({u.get('kind')})" for u in units]
         fig = _lines(steps, [(n, u.get("values", [])) for n, u in zip(names, units)],
@@ -208,12 +208,13 @@ def watch(run: RunRecord) -> Iterable[View]:
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
         yield View("watch_units", "Dead and saturated units per layer over steps", "diagnosis", figure=_figure(fig),
                    note=f"{source}. Dead: ReLU units silent on a whole batch; saturated: tanh/sigmoid outputs in "
-                        f"their flat tails (ELU/SELU/CELU/Softplus: on their flat negative side); either stops "
+                        f"their flat tails (ELU/SELU/CELU/Softplus: on their flat negative side; GELU/SiLU: in their flat "
+                        f"negative tail); either stops "
                         f"learning in that layer.")
         yield View("watch_dead", "Dead and saturated fraction per layer", "diagnosis",
                    figure=_figure(_unit_bars(names, units)),
                    note=f"{source}; the mean of the last three probes. Dashed: where knobs diagnose calls a "
-                        f"ReLU layer dying ({DEAD:.0%}) and a tanh/sigmoid/ELU-family layer saturated ({SATURATED:.0%}).")
+                        f"ReLU layer dying ({DEAD:.0%}) and a tanh/sigmoid/ELU-family/GELU/SiLU layer saturated ({SATURATED:.0%}).")
     spread = _signal_ends(activations)
     if spread:
         yield View("watch_signal", "Signal spread per activation, first and last probe", "diagnosis",

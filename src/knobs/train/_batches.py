@@ -226,7 +226,13 @@ class BoundedBatches(torch.utils.data.Sampler):
 
 class LoaderBatches:
     """A DataLoader's batches (any form of ``unpack``) moved to ``device``; its own sampler
-    decides the order."""
+    decides the order. A batch of no rows is passed over.
+
+    NOTE: a batch whose every item was unreadable comes out of ``knobs.data.skip_unreadable`` with
+    0 rows; a model may not take it (``x.view(len(x), -1)`` cannot), its mean loss is NaN (which
+    would read as divergence), and counted it would be a step that trained nothing. So training,
+    validation and ``Trainer.evaluate`` never see it: no step, no loss, no rows in any average.
+    ``len`` stays the DataLoader's (an upper bound then; the LR schedule's clock allows for it)."""
 
     def __init__(self, loader: Any, device: torch.device, task: str, name: str = "train",
                  keys: BatchKeys = BatchKeys()) -> None:
@@ -241,6 +247,8 @@ class LoaderBatches:
         device, regression = self.device, self.task == "regression"
         for batch in self.loader:
             X, y, w = unpack(batch, self.name, self.keys)
+            if len(y) == 0:
+                continue
             y = y.float().reshape(len(y), -1) if regression else y.long()
             X, y = to_device(X, device, not blocking), y.to(device, non_blocking=not blocking)
             if w is None:

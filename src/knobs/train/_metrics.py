@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-from knobs.errors import ConfigError
+from knobs.errors import ConfigError, DataError
 
 __all__ = ["TASKS", "LOSSES", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
 
@@ -139,6 +139,9 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                     ys.append(yb)
     finally:
         model.train(was_training)
+    if not rows:
+        raise DataError("no rows to measure the model on (every batch empty: a DataLoader whose every item was unreadable — "
+                        "see its dataset's `unreadable` — or one with no batches)")
     loss = float(torch.stack(sums).sum() / torch.stack(dens).sum()) if dens else float(torch.stack(sums).sum()) / count
     accuracy = float(torch.stack(hits).sum()) / rows if hits else None
     values = {}

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from knobs.errors import DataError
 from knobs.train._batches import BatchKeys, forward, inputs_of, to_device
 from knobs.train._device import resolve_precision
 
@@ -38,8 +39,12 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
     """The model's outputs for every row of ``data`` as one CPU tensor, in row order.
 
     ``data``: inputs ``X`` (tensor or array), a batch form the trainer reads (targets and weights
-    ignored), ``((X1, X2),)`` for several inputs, or a DataLoader. Eval mode, no gradients,
-    batches of ``batch_size`` on the model's device; the model's mode is restored.
+    ignored), ``((X1, X2),)`` for several inputs, or a DataLoader (a batch of no rows — every item
+    unreadable, left out by ``knobs.data.skip_unreadable`` — is passed over, as in training). Eval
+    mode, no gradients, batches of ``batch_size`` on the model's device; the model's mode is restored.
+
+    Raises:
+        DataError: ``data`` gave no row at all.
     """
     device = device_of(model)
     precision = precision or resolve_precision("fp32", device)
@@ -52,6 +57,9 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
                     outs.append(forward(model, to_device(xb, device)).float().cpu())
     finally:
         model.train(was_training)
+    if not outs:
+        raise DataError("data: no rows to predict (a DataLoader with no batches, or whose every item was unreadable: "
+                        "see its dataset's `unreadable`)")
     return torch.cat(outs)
 
 
@@ -59,7 +67,9 @@ def _input_batches(data: Any, batch_size: int, keys: BatchKeys) -> Iterator[Any]
     """Model inputs in row order: slices of in-memory inputs, or a DataLoader's batches."""
     if isinstance(data, torch.utils.data.DataLoader):
         for batch in data:
-            yield _as_inputs(inputs_of(batch, keys))
+            inputs = _as_inputs(inputs_of(batch, keys))
+            if len(inputs[0] if isinstance(inputs, tuple) else inputs):
+                yield inputs
         return
     X = data if isinstance(data, (torch.Tensor, np.ndarray)) else inputs_of(data, keys)
     if isinstance(X, tuple):

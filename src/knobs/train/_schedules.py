@@ -7,6 +7,18 @@ epoch as ``step // steps_per_epoch``, so their LR is constant within an epoch an
 per-epoch stepping; cosine, cyclic and onecycle change the LR every step. ``plateau`` reacts to the
 validation metric, so it is stepped once per epoch, after validation.
 
+Why the clock counts the loader's batches, not the optimizer's steps: a schedule is sized from
+``len(loader)`` before training, and an epoch may take fewer steps than that — a streamed split
+whose damaged files are found in the first pass (its ``len`` is an upper bound until then), a
+user's DataLoader whose batch of only damaged files comes out empty and is skipped. Stepped once
+per optimizer step, such a schedule would not finish: a one-cycle would end mid-anneal, a cosine
+above ``eta_min``, a step schedule would change the LR mid-epoch and ever later. So the Trainer
+tells the schedule each epoch's expected batches (``start_epoch``, the loader's ``len`` then: exact
+once a streamed split's damaged rows are known) and the epoch's end (``end_epoch``): each step
+moves the clock by its share of the epoch, and the epoch ends where it should, at a multiple of
+``steps_per_epoch`` (and never past it, so ``OneCycleLR`` never steps beyond ``total_steps``).
+When every batch comes, this is one clock tick per step, as before.
+
 Time ``t`` below is in epochs since the end of warmup; α₀ is the optimizer's ``lr``:
 
 =================  =========================================  ===============================
@@ -155,22 +167,53 @@ def check_schedule(spec: Any) -> dict[str, Any] | None:
 class Schedule:
     """Steps the torch scheduler(s) at the right moments and checkpoints them.
 
-    Call order: ``step_batch()`` after every optimizer step; ``step_epoch(record)`` after each
-    epoch's validation. ``state_dict()``/``load_state_dict()`` round-trip everything, so a resumed
-    run continues the same curve.
+    Call order: ``start_epoch(batches)`` before an epoch's batches (optional), ``step_batch()``
+    after every optimizer step, ``end_epoch()`` after the epoch's last batch, ``step_epoch(record)``
+    after its validation. ``steps`` is the clock (in the loader's batches, see the module doc);
+    without ``start_epoch`` each step is one tick. ``state_dict()``/``load_state_dict()`` round-trip
+    everything, so a resumed run continues the same curve.
     """
 
     def __init__(self, name: str, scheduler: lrs.LRScheduler | None, *, warmup_steps: int = 0,
-                 plateau: lrs.ReduceLROnPlateau | None = None, monitor: str | None = None) -> None:
+                 plateau: lrs.ReduceLROnPlateau | None = None, monitor: str | None = None,
+                 steps_per_epoch: int | None = None) -> None:
         self.name = name
         self.interval = _INTERVAL.get(name, "epoch")
         self.scheduler = scheduler
         self.plateau = plateau
         self.monitor = monitor
         self.warmup_steps = warmup_steps
+        self.steps_per_epoch = steps_per_epoch
         self.steps = 0
+        self._epoch: tuple[int, int] | None = None  # (the clock at the epoch's start, its expected batches)
+        self._taken = 0
+
+    def start_epoch(self, batches: int) -> None:
+        """An epoch of about ``batches`` optimizer steps begins (the loader's ``len`` now)."""
+        if self.steps_per_epoch:
+            self._epoch, self._taken = (self.steps, max(1, int(batches))), 0
 
     def step_batch(self) -> None:
+        """After an optimizer step: the clock moves by the step's share of the epoch."""
+        if self._epoch is None:
+            self._tick()
+            return
+        self._taken += 1
+        start, expected = self._epoch
+        self._advance_to(start + min(self.steps_per_epoch, self._taken * self.steps_per_epoch // expected))
+
+    def end_epoch(self) -> None:
+        """After an epoch's last step: the clock goes to the epoch's end (steps the loader's ``len``
+        promised but that did not come)."""
+        if self._epoch is not None:
+            self._advance_to(self._epoch[0] + self.steps_per_epoch)
+            self._epoch = None
+
+    def _advance_to(self, clock: int) -> None:
+        while self.steps < clock:
+            self._tick()
+
+    def _tick(self) -> None:
         self.steps += 1
         # NOTE: with plateau, `scheduler` is the warmup alone; stepping it W times ends at factor 1.
         if self.scheduler is not None and (self.plateau is None or self.steps <= self.warmup_steps):
@@ -221,12 +264,13 @@ class EpochSchedule(Schedule):
     """A user's torch scheduler: once per epoch after validation (``ReduceLROnPlateau`` with the
     monitored metric), or after every optimizer step for ``PER_BATCH_SCHEDULERS``."""
 
-    def __init__(self, name: str, scheduler: Any, monitor: str) -> None:
+    def __init__(self, name: str, scheduler: Any, monitor: str, steps_per_epoch: int | None = None) -> None:
         plateau = scheduler if isinstance(scheduler, lrs.ReduceLROnPlateau) else None
-        super().__init__(name, None if plateau else scheduler, plateau=plateau, monitor=monitor)
+        super().__init__(name, None if plateau else scheduler, plateau=plateau, monitor=monitor,
+                         steps_per_epoch=steps_per_epoch)
         self.interval = "step" if isinstance(scheduler, PER_BATCH_SCHEDULERS) else "epoch"
 
-    def step_batch(self) -> None:
+    def _tick(self) -> None:
         self.steps += 1
         if self.interval == "step":
             self.scheduler.step()
@@ -238,7 +282,8 @@ class EpochSchedule(Schedule):
             self.scheduler.step()
 
 
-def _from_factory(factory: Any, optimizer: torch.optim.Optimizer, monitor: str) -> EpochSchedule:
+def _from_factory(factory: Any, optimizer: torch.optim.Optimizer, monitor: str,
+                  steps_per_epoch: int | None = None) -> EpochSchedule:
     name = _describe(factory)
     try:
         scheduler = factory(optimizer)
@@ -248,7 +293,7 @@ def _from_factory(factory: Any, optimizer: torch.optim.Optimizer, monitor: str) 
     if not isinstance(scheduler, (lrs.LRScheduler, lrs.ReduceLROnPlateau)):
         raise ConfigError(f"schedule: {name}(optimizer) must return a torch.optim.lr_scheduler scheduler, "
                           f"returned {type(scheduler).__name__}")
-    return EpochSchedule(name, scheduler, monitor)
+    return EpochSchedule(name, scheduler, monitor, steps_per_epoch)
 
 
 def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
@@ -263,7 +308,7 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
         monitor: the metric ``plateau`` watches unless its ``monitor`` key says otherwise.
     """
     if _is_factory(spec):
-        return _from_factory(spec, optimizer, monitor)
+        return _from_factory(spec, optimizer, monitor, steps_per_epoch)
     cfg = check_schedule(spec)
     if cfg is None:
         return None
@@ -273,11 +318,11 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
     if remaining < 1:
         raise ConfigError(f"schedule: warmup of {warm} steps leaves no training ({epochs} epochs × {spe} steps)")
     if cfg["name"] == "plateau":
-        return _plateau(cfg, optimizer, warm, monitor)
+        return _plateau(cfg, optimizer, warm, monitor, spe)
     main = _MAIN[cfg["name"]](cfg, optimizer, spe, remaining)
     if warm:
         main = lrs.SequentialLR(optimizer, [_warmup(optimizer, warm), main], milestones=[warm])
-    return Schedule(cfg["name"], main, warmup_steps=warm)
+    return Schedule(cfg["name"], main, warmup_steps=warm, steps_per_epoch=spe)
 
 
 def _warmup(optimizer: torch.optim.Optimizer, warm: int) -> lrs.LambdaLR:
@@ -286,7 +331,7 @@ def _warmup(optimizer: torch.optim.Optimizer, warm: int) -> lrs.LambdaLR:
     return lrs.LambdaLR(optimizer, lambda s: warmup_factor(s, warm))
 
 
-def _plateau(cfg: dict, optimizer, warm: int, monitor: str) -> Schedule:
+def _plateau(cfg: dict, optimizer, warm: int, monitor: str, spe: int) -> Schedule:
     monitor = cfg["monitor"] or monitor
     plateau = lrs.ReduceLROnPlateau(
         optimizer, mode="max" if monitor.endswith("accuracy") else "min", factor=cfg["factor"],
@@ -294,7 +339,7 @@ def _plateau(cfg: dict, optimizer, warm: int, monitor: str) -> Schedule:
         min_lr=cfg["min_lr"],
     )
     warmup = _warmup(optimizer, warm) if warm else None
-    return Schedule("plateau", warmup, warmup_steps=warm, plateau=plateau, monitor=monitor)
+    return Schedule("plateau", warmup, warmup_steps=warm, plateau=plateau, monitor=monitor, steps_per_epoch=spe)
 
 
 def _per_epoch(optimizer, spe: int, factor: Callable[[int], float]) -> lrs.LambdaLR:

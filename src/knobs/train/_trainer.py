@@ -403,6 +403,8 @@ class Trainer:
         losses, sizes, lrs = [], [], []
         self.model_.train()
         transform = self.batch_transform
+        if schedule is not None:
+            schedule.start_epoch(len(self._train))  # exact once a streamed split's damaged rows are known
         for batch, (xb, yb, *wb) in enumerate(self._train):
             if transform is not None:
                 xb, yb = transform(xb, yb)
@@ -417,6 +419,8 @@ class Trainer:
                 record = {"epoch": epoch, "step": self.step_, "batch": batch, "lr": lrs[-1], "loss": loss}
                 for hook in step_hooks:
                     hook(self, record)
+        if schedule is not None:
+            schedule.end_epoch()
         return self._epoch_loss(epoch, losses, sizes, lrs), lrs
 
     def _step(self, xb: Any, yb: torch.Tensor, wb: torch.Tensor | None) -> torch.Tensor:
@@ -456,6 +460,9 @@ class Trainer:
 
     def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list) -> float:
         """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite step."""
+        if not losses:
+            raise DataError(f"train: epoch {epoch} gave no rows to train on (every batch empty: a DataLoader whose "
+                            f"every item was unreadable — see its dataset's `unreadable` — or one with no batches)")
         stacked = torch.stack(losses).float()
         weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
         mean = float((stacked * weights).sum() / weights.sum())

@@ -1,7 +1,7 @@
 """Watching a training run: cheap probes on sampled steps, recorded as plain data.
 
 - ``Watch``: a ``knobs.train`` callback; per sampled step the update/weight ratio and gradient
-  norm of every parameter tensor, dead-ReLU and saturated tanh/sigmoid/ELU-family fractions (forward hooks
+  norm of every parameter tensor, dead-ReLU and saturated tanh/sigmoid/ELU-family/GELU/SiLU fractions (forward hooks
   armed for that step only); per epoch the loss-curve statistics and the train/validation gap.
 - ``ActivationProbe``: the forward hooks for one training pass, removed when read.
 - Pure statistics: ``update_ratio``, ``dead_fraction``, ``zero_fraction``, ``saturated_fraction``

@@ -5,10 +5,11 @@ module per forward, every step, even when it returns at once; armed only for the
 model runs hook-free the rest of the time, and nothing is left on the model once the probe is read.
 
 What one pass records: for every ReLU-family module, the fraction of dead units and of zero
-outputs; for every tanh, sigmoid, ELU, SELU, CELU and Softplus module, the fraction of saturated
-outputs (where its gradient is under 2% of its slope; ELU's and CELU's α, Softplus's β taken from
-the module or the call); for these and for GELU and SiLU, how much the output varies with the input
-(``signal_std``, whose fall from layer to layer shows a fading signal); the same for every such
+outputs; for every tanh, sigmoid, ELU, SELU, CELU, Softplus, GELU and SiLU module, the fraction of
+saturated outputs (where its gradient is under 2% of its slope; ELU's and CELU's α, Softplus's β
+taken from the module or the call; GELU's and SiLU's read from their input, before the call, as
+their output does not tell it and an in-place SiLU overwrites the input); for all of these, how
+much the output varies with the input (``signal_std``, whose fall from layer to layer shows a fading signal); the same for every such
 *function* the forward pass calls (``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()``, ``F.gelu(x)``,
 ``F.silu``, ``F.elu``, ``F.selu``, ``F.celu``, ``F.softplus``), named by the module whose forward called it
 (``"block.relu()"``; ``"relu()"`` in the model's own forward); the order in which
@@ -45,7 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
-from knobs.watch._stats import unit_stats
+from knobs.watch._stats import INPUT_KINDS, input_stats, unit_stats
 
 __all__ = ["ActivationProbe", "FUNCTIONS", "KINDS", "activation_kind"]
 
@@ -90,6 +91,7 @@ class ActivationProbe:
         self._callers: list[tuple[str, nn.Module]] = []
         self._mode: _FunctionalActivations | None = None
         self._functional = 0
+        self._inputs: dict[str, dict[str, torch.Tensor]] = {}
         #: Whether the forward pass calls activation functions: None until a probed pass has told.
         self.calls_functions: bool | None = None
 
@@ -102,8 +104,10 @@ class ActivationProbe:
         """Put the hooks on (idempotent) and forget the previous pass."""
         self.remove()
         self._stats, self._order, self._feeds, self._done, self._callers = {}, [], {}, False, []
-        self._functional = 0
+        self._functional, self._inputs = 0, {}
         for name, module, kind, has_params in self._modules():
+            if kind in INPUT_KINDS:
+                self._handles.append(module.register_forward_pre_hook(self._input_hook(name, kind)))
             if kind is not None:
                 self._handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
             if has_params:
@@ -156,24 +160,40 @@ class ActivationProbe:
     def _activation_hook(self, name: str, kind: str):
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
             if self._recording(module):
-                self._add(name, kind, output, getattr(module, _SHAPE[kind][0], None) if kind in _SHAPE else None)
+                self._add(name, kind, output, getattr(module, _SHAPE[kind][0], None) if kind in _SHAPE else None,
+                          self._inputs.pop(name, None))
         return hook
 
-    def _add(self, name: str, kind: str, output: Any, param: float | None = None) -> None:
-        """Record one activation output under ``name`` (``name#1``, ``name#2``, … when it recurs)."""
+    def _input_hook(self, name: str, kind: str):
+        def hook(module: nn.Module, inputs: Any) -> None:
+            if self._recording(module) and inputs and isinstance(inputs[0], torch.Tensor):
+                with torch._C.DisableTorchFunction():
+                    self._inputs[name] = input_stats(inputs[0], kind)
+        return hook
+
+    def _add(self, name: str, kind: str, output: Any, param: float | None = None,
+             from_input: dict[str, torch.Tensor] | None = None) -> None:
+        """Record one activation output under ``name`` (``name#1``, ``name#2``, … when it recurs),
+        with ``from_input``: the statistics taken from its input before the call (``input_stats``)."""
         if not isinstance(output, torch.Tensor):
             return
         key = name if name not in self._stats else f"{name}#{sum(k.split('#')[0] == name for k in self._stats)}"
         with torch._C.DisableTorchFunction():  # the statistics' own calls bypass the mode
-            self._stats[key] = {"kind": kind, **unit_stats(output, kind, param)}
+            self._stats[key] = {"kind": kind, **unit_stats(output, kind, param), **(from_input or {})}
         self._feeds[key] = self._order[-1] if self._order else None
 
-    def _called(self, kind: str, output: Any, param: float | None = None) -> None:
+    def _counts(self) -> bool:
+        """Whether an activation function called now is the forward's own (not inside nn.ReLU & co.,
+        whose hook records it)."""
+        return activation_kind(self._callers[-1][1] if self._callers else self.model) is None
+
+    def _called(self, kind: str, output: Any, param: float | None = None,
+                from_input: dict[str, torch.Tensor] | None = None) -> None:
         """An activation function of ``FUNCTIONS`` returned ``output`` inside the probed pass."""
-        caller, module = self._callers[-1] if self._callers else ("", self.model)
-        if activation_kind(module) is None:  # inside nn.ReLU & co., their hook records it
+        caller = self._callers[-1][0] if self._callers else ""
+        if self._counts():
             self._functional += 1
-            self._add(f"{caller}.{kind}()" if caller else f"{kind}()", kind, output, param)
+            self._add(f"{caller}.{kind}()" if caller else f"{kind}()", kind, output, param, from_input)
 
     def _enter_hook(self, name: str):
         def hook(module: nn.Module, inputs: Any) -> None:
@@ -218,10 +238,14 @@ class _FunctionalActivations(TorchFunctionMode):
         self.probe = probe
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        output = func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
         kind = FUNCTIONS.get(func)
+        inputs = args[0] if args else kwargs.get("input")
+        from_input = (input_stats(inputs, kind) if kind in INPUT_KINDS and isinstance(inputs, torch.Tensor)
+                      and self.probe._counts() else None)  # before the call: F.silu(x, inplace=True)
+        output = func(*args, **kwargs)
         if kind is not None:
-            self.probe._called(kind, output, _shape_param(kind, args, kwargs or {}))
+            self.probe._called(kind, output, _shape_param(kind, args, kwargs), from_input)
         return output
 
 

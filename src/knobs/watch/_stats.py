@@ -16,23 +16,24 @@ import math
 import torch
 
 __all__ = [
-    "DEAD_KINDS", "FLAT", "SATURATING_KINDS", "SATURATION", "SMOOTH_KINDS", "dead_fraction", "finite_or_none",
-    "flat_below", "norm", "norms",
-    "ratio", "saturated_fraction", "signal_std", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
+    "DEAD_KINDS", "FLAT", "INPUT_KINDS", "SATURATING_KINDS", "SATURATION", "dead_fraction", "finite_or_none",
+    "flat_below", "input_stats", "norm", "norms", "ratio", "saturated_fraction", "signal_std", "tail_below",
+    "tail_fraction", "unit_stats", "update_ratio", "update_ratios", "zero_fraction",
 ]
 
 #: Activations whose units can die (output exactly 0 on every input).
 DEAD_KINDS = ("relu", "relu6")
 #: Activations with flat regions, where the gradient through a unit vanishes: both tails of a
-#: tanh or sigmoid, the negative side of an ELU, SELU, CELU or Softplus.
-SATURATING_KINDS = ("tanh", "sigmoid", "elu", "selu", "celu", "softplus")
+#: tanh or sigmoid, the negative side of an ELU, SELU, CELU or Softplus, the far negative tail of a
+#: GELU or SiLU.
+SATURATING_KINDS = ("tanh", "sigmoid", "elu", "selu", "celu", "softplus", "gelu", "silu")
 # NOTE: none of these outputs exactly 0 on a whole side, so "dead" (max <= 0) would not mean a unit
 # that stopped learning: GELU and SiLU dip below 0 and pass a gradient there. Their gradient fades
-# for very negative inputs too, but their output is not monotonic there (GELU's minimum is near
-# x = -0.75), so the output does not tell the input, nor the gradient; a unit all on their negative
-# side is a fading signal, which ``signal_std`` shows.
-#: Activations that get only ``signal_std``.
-SMOOTH_KINDS = ("gelu", "silu")
+# for very negative inputs too — the flat tail where a unit learns as little as a dead ReLU's — but
+# their output is not monotonic there (GELU's minimum is near x = -0.75), so the output does not
+# tell the input, nor the gradient: they are measured on their input (``tail_below``).
+#: Activations whose saturation is read from their input, not their output.
+INPUT_KINDS = ("gelu", "silu")
 # NOTE: a tanh unit counts as saturated when |tanh(x)| > 0.99 (its derivative 1 - t^2 is then
 # below 0.02, 2% of its peak) — the cut Karpathy uses to chart saturated tanh units. A sigmoid is
 # the same curve rescaled, sigma(x) = (1 + tanh(x / 2)) / 2, so the same cut is |2 sigma - 1| > 0.99.
@@ -48,6 +49,15 @@ FLAT = 1 - SATURATION ** 2
 #   SELU:        y = λ α (e^x - 1), gradient / λ = α e^x = y / λ + α          → y < λ (FLAT - α)
 #   Softplus(β): y = log(1 + e^(βx)) / β, gradient σ(βx) = 1 - e^(-βy)        → y < -log(1 - FLAT) / β
 # (ELU with α = 1: saturated below -0.98, where x < -3.9.)
+# GELU and SiLU, y = x Φ(x) and x σ(x), are not monotonic: their gradient, Φ(x) + x φ(x) and
+# σ(x) (1 + x (1 - σ(x))), is 0 at their minimum (x ≈ -0.75, -1.28), negative below it and back to
+# 0 from below in the far tail. The saturated part is that tail, where |gradient| stays under FLAT
+# (of the slope 1 of their linear side) for every input further out: x < -2.79 (GELU), x < -5.39
+# (SiLU) — like a dead ReLU's region, a unit there passes ~no gradient, and nothing near pulls it
+# back. The narrow band around the minimum where |gradient| also dips under FLAT (GELU:
+# -0.80 < x < -0.71) is not counted: it is a curved bottom a unit passes through (the gradient
+# changes sign across it), not a flat region. GELU's tanh approximation has its cut within 0.003 of
+# the exact one, so one cut serves both.
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 _TINY = 1e-30
 
@@ -119,6 +129,56 @@ def flat_below(kind: str, param: float | None = None) -> float:
     raise ValueError(f"no flat side for {kind!r}")
 
 
+def _gelu_slope(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2))) + x * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _silu_slope(x: float) -> float:
+    sigma = 1 / (1 + math.exp(-x))
+    return sigma * (1 + x * (1 - sigma))
+
+
+def _tail_start(slope, far: float = -40.0, step: float = 0.01) -> float:
+    """The input where a GELU/SiLU's far negative tail ends: the first x, walking in from ``far``,
+    where |slope| reaches ``FLAT`` (refined by bisection to float precision)."""
+    low = far
+    while abs(slope(low + step)) < FLAT:
+        low += step
+    high = low + step
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if abs(slope(mid)) < FLAT else (low, mid)
+    return low
+
+
+_TAILS = {"gelu": _tail_start(_gelu_slope), "silu": _tail_start(_silu_slope)}
+
+
+def tail_below(kind: str) -> float:
+    """The input below which a GELU or SiLU unit sits in its flat negative tail, its gradient under
+    ``FLAT`` of its slope (see the NOTE above): -2.79 for GELU, -5.39 for SiLU."""
+    if kind not in _TAILS:
+        raise ValueError(f"no flat tail for {kind!r}")
+    return _TAILS[kind]
+
+
+def _in_tail(inputs: torch.Tensor, kind: str) -> torch.Tensor:
+    return (inputs < tail_below(kind)).sum() / max(inputs.numel(), 1)
+
+
+def tail_fraction(inputs: torch.Tensor, kind: str) -> float:
+    """The fraction of a GELU's or SiLU's *inputs* in its flat negative tail (``tail_below``): its
+    saturated share, which its output cannot tell (see the NOTE above)."""
+    return float(_in_tail(inputs.detach().float(), kind))
+
+
+def input_stats(inputs: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+    """The statistics of an ``INPUT_KINDS`` activation read from its input, as 0-d device tensors:
+    ``saturated_fraction`` (``tail_fraction``). Taken before the call, which may overwrite its
+    input (``nn.SiLU(inplace=True)``); empty for other kinds."""
+    return {"saturated_fraction": _in_tail(inputs.detach().float(), kind)} if kind in INPUT_KINDS else {}
+
+
 def _saturated(out: torch.Tensor, kind: str, param: float | None = None) -> torch.Tensor:
     if kind in ("tanh", "sigmoid"):
         centred = 2 * out - 1 if kind == "sigmoid" else out
@@ -170,7 +230,10 @@ def zero_fraction(output: torch.Tensor) -> float:
 def saturated_fraction(output: torch.Tensor, kind: str, param: float | None = None) -> float:
     """The fraction of outputs where the activation is flat: the tails of a tanh or sigmoid (see
     ``SATURATION``), the negative side of an ELU, SELU, CELU or Softplus (gradient under ``FLAT`` of
-    its slope; ``param``: ELU's or CELU's α, Softplus's β)."""
+    its slope; ``param``: ELU's or CELU's α, Softplus's β). GELU and SiLU: ``tail_fraction`` of
+    their input."""
+    if kind in INPUT_KINDS:
+        raise ValueError(f"{kind}'s output does not tell its gradient: tail_fraction(its input)")
     return float(_saturated(output.detach().float(), kind, param))
 
 
@@ -179,7 +242,8 @@ def unit_stats(output: torch.Tensor, kind: str, param: float | None = None) -> d
     ``signal_std`` (see ``signal_std``; not finite when an entry is not: then no statistic of the
     output means anything, and a NaN compares false with 0 and would read as a dead unit), then
     ``dead_fraction`` and ``zero_fraction`` for ReLUs or ``saturated_fraction`` for
-    ``SATURATING_KINDS`` (``param``: ELU's or CELU's α, Softplus's β; nothing more for ``SMOOTH_KINDS``).
+    ``SATURATING_KINDS`` (``param``: ELU's or CELU's α, Softplus's β) but ``INPUT_KINDS``, whose
+    ``saturated_fraction`` comes from their input (``input_stats``).
 
     NOTE: this runs inside a training forward pass, and a probe's cost is mostly these passes over
     activations (bench/diagnose.py), so each statistic takes the cheapest pass that gives it. On
@@ -195,7 +259,7 @@ def unit_stats(output: torch.Tensor, kind: str, param: float | None = None) -> d
     stats = {"signal_std": _signal_std(out, out.mean(dim=dims, keepdim=True))}
     if kind in DEAD_KINDS:
         stats.update(dead_fraction=_dead(out, dims), zero_fraction=_zero(out))
-    elif kind in SATURATING_KINDS:
+    elif kind in SATURATING_KINDS and kind not in INPUT_KINDS:
         stats["saturated_fraction"] = _saturated(out, kind, param)
     return stats
 

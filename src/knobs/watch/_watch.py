@@ -64,8 +64,8 @@ class Watch(Callback):
         probes: one record per sampled step: ``step``, ``epoch``, ``lr``, ``loss``,
             ``grad_norm`` (global), ``params`` (``{name: {grad_norm, weight_norm, update_ratio}}``),
             ``activations`` (``{module: {kind, signal_std, dead_fraction, zero_fraction}`` for
-            ReLUs, ``{kind, signal_std, saturated_fraction}`` for tanh/sigmoid/ELU/SELU/CELU/Softplus,
-            ``{kind, signal_std}`` for GELU/SiLU), ``nonfinite`` (names).
+            ReLUs, ``{kind, signal_std, saturated_fraction}`` for tanh/sigmoid/ELU/SELU/CELU/Softplus
+            and GELU/SiLU (their flat negative tail, read from their input)), ``nonfinite`` (names).
         epochs: one record per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_accuracy``,
             ``gap`` (val − train loss), ``lr`` and ``step_loss`` (statistics of that epoch's
             per-step losses: mean, min, max, relative noise).

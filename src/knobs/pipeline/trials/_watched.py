@@ -10,7 +10,7 @@ trial keeps (watching every trial would cost every trial). Three sources, cheape
 - otherwise ``watched_replay`` trains the best trial's configuration again, from its seed (the
   same initial weights and batches as the trial), for the first epochs only, with a ``Watch``.
 
-Each activation keeps its dead or saturated share (``stat``, ``values``; none for GELU/SiLU) and its ``signal_std`` per probe, named as the probes name it (``"block.relu()"`` for a
+Each activation keeps its dead or saturated share (``stat``, ``values``) and its ``signal_std`` per probe, named as the probes name it (``"block.relu()"`` for a
 function called in ``block``'s forward). Only weight tensors (two or more dimensions) are kept:
 the update/weight rule of thumb (about 1e-3, Karpathy's CS231n notes) is about weights, and biases
 would double the lines.
@@ -70,7 +70,7 @@ def watch_record(watch: dict[str, Any], trial: int | None, source: str, **facts:
 
 def _unit_stat(kind: str | None) -> str | None:
     """The share a unit view draws for an activation kind: saturation for tanh/sigmoid/ELU/SELU/CELU/
-    Softplus, dead units for the ReLUs, none for GELU/SiLU (they get only the signal spread)."""
+    Softplus/GELU/SiLU, dead units for the ReLUs, none for an unknown kind."""
     return "saturated_fraction" if kind in SATURATING_KINDS else "dead_fraction" if kind in DEAD_KINDS else None
 
 
