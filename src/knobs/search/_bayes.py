@@ -35,6 +35,7 @@ from knobs.search._history import WARM_START, model_history, sources_best, study
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
+from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
 from knobs.search._two_task import POOLED, matched_pool, study_input
@@ -167,6 +168,16 @@ class Bayes(Sampler):
     # takes jitter for structure; it flagged SST-2's stuck seed but cost Hartmann-6 (docs/benchmarks.md,
     # "An exploration margin from leave-one-out misses"; other forms of the statistic: commit 9f3a9b4).
     _loo_margin = 0.0
+    # NOTE: off (0): a suggestion keeps at least this distance, in fitted lengthscales (the kernel's
+    # scaled distance, a categorical mismatch counting 1 / lengthscale), from every point the model
+    # holds: evaluated, running and just-picked (the kriging believer's). Meant for a jagged integer
+    # axis, where EI spent trials on near-copies of the incumbent (batch 94 / 95 / 96 on mlp_digits).
+    # ``_min_distance_noise``: the distance times sqrt(noise / signal variance), capped at the distance,
+    # so a fit that sees no noise (a smooth bowl) keeps none. The plain form cost Hartmann-6 on 10 of 10
+    # seeds; the scaled one (1.0) left it alone but gained on mlp_digits no more than a placebo, and nothing
+    # on fresh seeds (docs/benchmarks.md, "A minimum distance from evaluated points").
+    _min_distance = 0.0
+    _min_distance_noise = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -321,6 +332,12 @@ class Bayes(Sampler):
         best = np.argsort(model.y)[:LOO_BEST]
         return self._loo_margin * float(np.mean(explained[best] * residual[best] ** 2))
 
+    def _min_distance_threshold(self, model: gpm.GP) -> float:
+        """How far, in lengthscales, a suggestion keeps from the model's points."""
+        if not self._min_distance_noise:
+            return self._min_distance
+        return self._min_distance * min(1.0, math.sqrt(model.noise_var / model.signal_var))
+
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
               space: Space, taken: set, rng: np.random.Generator, xi: float) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
@@ -332,6 +349,8 @@ class Bayes(Sampler):
         scale = np.minimum(model.lengthscales, 1.0)
         candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
                                           coding.levels, scale, n_local=self.n_local)
+        if self._min_distance:
+            candidates = _spaced_first(candidates, model, self._min_distance_threshold(model))
         for u in candidates:
             key = config_key(space.from_unit(u))
             if key not in taken:
@@ -353,6 +372,19 @@ def _kriging_believer(model: gpm.GP, U: np.ndarray, exact: bool = False) -> tupl
     """
     mean, _ = gpm.posterior(model, U)
     return gpm.condition(model, U, mean, exact=exact), float(mean.min())
+
+
+def _spaced_first(candidates: np.ndarray, model: gpm.GP, threshold: float) -> np.ndarray:
+    """The candidates at least ``threshold`` lengthscales from every point of the model first, then the
+    rest, each part in its own (score) order: when every spaced candidate is taken (a small discrete
+    space), the pick falls back to the best close one, as without a threshold.
+
+    NOTE: candidates come out of ``optimize.maximize`` already canonical (snapped, inactive axes at the
+    GP's codes), the coordinates ``model.X`` is in, so the kernel's own scaled distance applies.
+    """
+    r2 = kernel.scaled_sq_dists(candidates, model.X, model.is_cat, model.inv_ls2)
+    spaced = r2.min(axis=1) >= threshold**2
+    return np.concatenate([candidates[spaced], candidates[~spaced]])
 
 
 def _scorers(model: gpm.GP, name: str, param: float, best: float):
