@@ -12,7 +12,8 @@ from torch import nn
 from torch.optim import lr_scheduler as lrs
 
 from knobs.data._stream import StreamedPair, StreamedRows, UnreadableRow
-from knobs.train import Trainer, build_schedule
+from knobs.train import Trainer
+from schedule_curve import lr_curve
 
 torch.set_num_threads(1)
 
@@ -50,14 +51,7 @@ class Steps:
 def _planned(schedule) -> list[float]:
     """The LR at every planned step (and after the last), the schedule stepped once per batch of len."""
     optimizer = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
-    built = build_schedule(schedule, optimizer, epochs=EPOCHS, steps_per_epoch=PLANNED)
-    lrs = []
-    for _ in range(EPOCHS):
-        for _ in range(PLANNED):
-            lrs.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
-            built.step_batch()
-        built.step_epoch({"val_loss": 1.0})
+    lrs, _ = lr_curve(schedule, optimizer, EPOCHS, PLANNED)
     return lrs + [optimizer.param_groups[0]["lr"]]
 
 

@@ -8,6 +8,7 @@ import torch
 
 from knobs.errors import ConfigError
 from knobs.train import SCHEDULES, Callback, Trainer, build_schedule, check_schedule
+from schedule_curve import lr_curve
 
 SPE = 4  # steps per epoch
 
@@ -21,15 +22,7 @@ def _optimizer(name="sgd", lr=0.1):
 
 def _curve(spec, epochs=6, opt=None, metrics=None):
     """The LR used at every step (read before the step, as the Trainer records it)."""
-    opt = opt or _optimizer()
-    sched = build_schedule(spec, opt, epochs=epochs, steps_per_epoch=SPE)
-    lrs = []
-    for epoch in range(epochs):
-        for _ in range(SPE):
-            lrs.append(opt.param_groups[0]["lr"])
-            opt.step()
-            sched.step_batch()
-        sched.step_epoch({"val_loss": metrics[epoch] if metrics else 1.0})
+    lrs, sched = lr_curve(spec, opt or _optimizer(), epochs, SPE, metrics)
     return np.array(lrs), sched
 
 
