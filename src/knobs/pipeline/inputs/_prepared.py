@@ -101,7 +101,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         streamed = stream_prepared(dataset, splits, input_shape, scaler,
                                    lambda y: scale_target(_labels(y, dataset), target), seed)
     else:
-        scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32))
+        scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32, copy=False))  # NOTE: no copy of float32 rows
 
     def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return (_as_input(scaler.transform(_reshape(X, input_shape)), input_shape),
