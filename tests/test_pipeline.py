@@ -72,16 +72,26 @@ def test_finished_run_is_not_overwritten(tmp_path):
     ('name = "../escape"\n', "a run name is one directory name"),
     ("seed = -1\n", "c.toml: seed: expected a number ≥ 0, got -1"),
 ])
-def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, toml, message):
+def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, monkeypatch, capsys, toml, message):
     path = tmp_path / "c.toml"
     path.write_text(toml)
     runs = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, "-m", "knobs.cli", "run", "--config", str(path), "--runs-dir", str(runs)],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr and "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--config", str(path), "--runs-dir", str(runs)])  # NOTE: an uncaught error fails here
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
     assert not runs.exists() or not any(runs.iterdir())
     assert not (tmp_path / "escape").exists()
+
+
+def test_the_command_line_process_exits_2_on_bad_input_with_one_message(tmp_path):
+    """The real entry point, once (the cases above run in-process: a process each cost CI ~4.5 s)."""
+    path = tmp_path / "c.toml"
+    path.write_text("[search]\nn_trails = 3\n")
+    proc = subprocess.run([sys.executable, "-m", "knobs.cli", "run", "--config", str(path), "--runs-dir",
+                           str(tmp_path / "runs")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "n_trails" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_labels_out_of_range_in_a_csv_exit_2(tmp_path, capsys):
