@@ -52,10 +52,15 @@ class Pooled(TwoTask):
     _two_task = False
 
 
-def test_cold_suggestions_are_unchanged_bit_for_bit():
+def cold_mixed_history():
+    """A cold run in a mixed space: 12 complete trials and one running, no source."""
     history = [FrozenTrial(i, c, TrialState.COMPLETE, float(c["x"] + c["n"]))
                for i, c in enumerate(MIXED.sample(1, 12))]
-    history.append(FrozenTrial(12, MIXED.sample(2, 1)[0], TrialState.RUNNING))
+    return history + [FrozenTrial(12, MIXED.sample(2, 1)[0], TrialState.RUNNING)]
+
+
+def test_cold_suggestions_are_unchanged_bit_for_bit():
+    history = cold_mixed_history()
     with_input, without = TwoTask(seed=0), Pooled(seed=0)
     assert with_input.suggest(MIXED, history, n=3) == without.suggest(MIXED, history, n=3)
     assert np.array_equal(with_input.model.X, without.model.X)

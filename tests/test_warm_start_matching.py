@@ -11,7 +11,7 @@ from knobs.search._bayes import Bayes
 from knobs.search._two_task import POOLED, matched_pool
 from knobs.trial import FrozenTrial, TrialState
 
-from test_two_task import MIXED, PLANE, bowl, mixed_run, trials
+from test_two_task import MIXED, PLANE, bowl, cold_mixed_history, mixed_run, trials
 
 
 class Pooled(Bayes):
@@ -67,9 +67,7 @@ def test_on_by_default():
 
 
 def test_cold_suggestions_are_unchanged_bit_for_bit():
-    history = [FrozenTrial(i, c, TrialState.COMPLETE, float(c["x"] + c["n"]))
-               for i, c in enumerate(MIXED.sample(1, 12))]
-    history.append(FrozenTrial(12, MIXED.sample(2, 1)[0], TrialState.RUNNING))
+    history = cold_mixed_history()
     matched, plain = Matched(seed=0), Pooled(seed=0)
     assert matched.suggest(MIXED, history, n=3) == plain.suggest(MIXED, history, n=3)
     assert np.array_equal(matched.model.X, plain.model.X) and np.array_equal(matched.z, plain.z)
