@@ -45,9 +45,9 @@ def moments(X: np.ndarray, mode: str, ignore_nan: bool = False) -> tuple[np.ndar
     """
     axes = (0,) if mode == "feature" else (0, *range(2, X.ndim))  # "channel": all axes but the channel's
     count = mean = m2 = None
-    step = row_blocks(len(X), int(np.prod(X.shape[1:]))).step
-    for start in range(0, len(X), step):
-        block = X[start:start + step].astype(np.float64)
+    blocks = row_blocks(len(X), int(np.prod(X.shape[1:])))
+    for start in blocks:
+        block = X[start:start + blocks.step].astype(np.float64)
         if ignore_nan:
             finite = np.isfinite(block)
             n = finite.sum(axis=axes, keepdims=True).astype(np.float64)
@@ -138,9 +138,10 @@ class Standardizer:
             return X.copy()
         # NOTE: block by block: the float64 arithmetic of the whole split at once took four times its rows.
         out = np.empty(X.shape, dtype=X.dtype)
-        step = row_blocks(len(X), int(np.prod(X.shape[1:]))).step
-        for start in range(0, len(X), step):
-            out[start:start + step] = (X[start:start + step] - self.mean_) / self.std_
+        blocks = row_blocks(len(X), int(np.prod(X.shape[1:])))
+        for start in blocks:
+            rows = slice(start, start + blocks.step)
+            out[rows] = (X[rows] - self.mean_) / self.std_
         return out
 
     def inverse_transform(self, Xs) -> np.ndarray:
