@@ -43,9 +43,10 @@ class RunInputs:
     """What a run starts from.
 
     Attributes:
-        dataset: the data set as loaded (its description; ``dataset.X`` may be raw).
+        dataset: the data set as loaded: its description — in-memory rows are let go once split
+            (``Dataset.without_rows``), streamed ones kept (they read on access).
         splits: train / val / test, encoded with the preprocessing fitted on the training split
-            (the test split is sealed in the vault as it is here).
+            (the test split is sealed in the vault as it is here, then dropped: ``release_test``).
         data: train and validation tensors, standardized with the training statistics (in fold
             mode: every non-test row as training rows, and each fold's own data in ``data.folds``).
         space: the search space; fixed: the values every trial has (model arguments the data
@@ -63,6 +64,17 @@ class RunInputs:
     reference: dict[str, Any]
     mode: SplitMode | FoldMode
     split_record: dict | None = None
+    #: rows of the test split, counted before ``release_test`` drops them
+    test_rows: int = 0
+
+    def __post_init__(self) -> None:
+        if self.splits.test is not None:
+            self.test_rows = len(self.splits.test[1])
+
+    def release_test(self) -> None:
+        """Drop the test rows once the vault holds them: only the vault's opening reads them
+        again, and held here they stayed in memory through the whole search."""
+        self.splits = self.splits.without_test()
 
     def view(self) -> tuple[PreparedData, Splits, dict[str, Any]]:
         """(data, splits, reference parameters) that a one-split step looks at (``mode.view``)."""
@@ -87,7 +99,9 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
+    del given  # NOTE: it holds the loaded rows too, which the splits have copied
     dataset, raw = settle_rows(cfg, dataset, raw)  # streamed rows: read into memory when they fit, else streamed
+    dataset = dataset.without_rows()  # the splits hold the rows now; the record keeps the facts
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
     family = data_family(cfg, dataset)
