@@ -1,6 +1,7 @@
-"""What a run holds in memory while it trains: the split rows and their standardized copies — not the
-loaded rows as well, nor the test rows once the vault has them (CIFAR-10 at full scale held all three
-copies through training: 1.8 GB of its 3.4 GB peak)."""
+"""What a run holds in memory while it trains: its train / val rows, standardized where they lay — not the
+loaded rows as well, nor an unstandardized copy, nor the test rows once the vault has them (CIFAR-10 at
+full scale held all three copies through training: 1.8 GB of its 3.4 GB peak); and the data checks read
+a split block by block, not as copies of it."""
 import gc
 import json
 import tracemalloc
@@ -37,9 +38,9 @@ def _config(tmp_path, path, **extra):
         "checks": {"overfit_tiny": False}, "ensemble": {"enabled": False}, **extra})
 
 
-def test_the_inputs_hold_the_split_and_its_standardized_copy_only(tmp_path):
-    """Train and val rows twice (as given, for the data checks, and standardized, for training): 1.7x the
-    rows. Before, the loaded rows and the test split stayed too: 2.85x."""
+def test_the_inputs_hold_the_standardized_train_and_val_rows_only(tmp_path):
+    """Train and val rows once, standardized: 0.85x the rows. Before: the loaded rows, their split
+    (test included) and the standardized copy, 2.85x."""
     path, X = _arrays(tmp_path)
     size = X.nbytes
     del X
@@ -54,9 +55,53 @@ def test_the_inputs_hold_the_split_and_its_standardized_copy_only(tmp_path):
         held = tracemalloc.get_traced_memory()[0] - base
     finally:
         tracemalloc.stop()
-    assert held < 2.0 * size, f"the run's inputs hold {held / size:.2f}x the rows"
+    assert held < 1.0 * size, f"the run's inputs hold {held / size:.2f}x the rows"
     assert isinstance(inputs.dataset.X, RowsReleased) and len(inputs.dataset) == ROWS
     assert inputs.splits.test is None and inputs.test_rows == 900
+    assert isinstance(inputs.splits.train[0], RowsReleased) and len(inputs.splits.train[1]) == 4199
+    assert [r.name for r in inputs.data.data_checks][0] == "finite"  # answered before the rows changed
+
+
+def _preflight(result):
+    events = [json.loads(line) for line in (result.path / "events.jsonl").read_text().splitlines()]
+    [preflight] = [e["results"] for e in events if e["event"] == "preflight"]
+    return preflight
+
+
+def test_the_data_checks_read_a_split_block_by_block(monkeypatch):
+    """Their transient was a standardized copy, a float32 copy and a mask of the split (2.6x the rows,
+    the run's peak once the copies were gone); blocks of any size give the same answers."""
+    from knobs.checks import check_data
+    from knobs.data import Standardizer
+    from knobs.data import _standardize
+    from knobs.data._standardize import moments
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(0.5, 0.2, size=(3000, 3, 32, 32)).astype(np.float32)  # 37 MB
+    X[2900:] = X[:100]  # val rows that repeat training rows
+    y = rng.integers(0, 3, 3000)
+    scaler = Standardizer("channel").fit(X[:2500])
+    X[7, 1, 2, 3], X[9, 0, 0, 0] = np.nan, np.inf
+    pairs = ((X[:2500], y[:2500]), (X[2500:], y[2500:]))
+    monkeypatch.setattr(_standardize, "BLOCK_BYTES", 2**21)  # 85 rows a block: the blocks' own memory is small
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        blocks = check_data(pairs, n_classes=3, standardizer=scaler, inputs="pixels")
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.3 * X.nbytes, f"the data checks took {peak / X.nbytes:.2f}x the rows"
+    found = {r.name: r for r in blocks}
+    for name, (Xs, _) in zip(("train", "val"), pairs):  # the scale of the split standardized whole, as before
+        mean, std = moments(scaler.transform(Xs).reshape(len(Xs), -1), "feature", ignore_nan=True)
+        assert found["feature_scale"].measured[name]["max_abs_mean"] == float(np.nanmax(np.abs(mean)))
+        assert found["feature_scale"].measured[name]["max_std"] == float(np.nanmax(std))
+    monkeypatch.setattr(_standardize, "BLOCK_BYTES", 8 * 3072 * 7)  # 7 rows a block: the counts are exact
+    small = {r.name: r.to_dict() for r in check_data(pairs, n_classes=3, standardizer=scaler, inputs="pixels")}
+    assert all(small[name] == r.to_dict() for name, r in found.items() if name != "feature_scale")
+    assert found["finite"].measured["train"] == {"nan": 1, "inf": 1, "rows": 2, "columns": [0, 1091]}
+    assert found["duplicates"].measured["val_in_train"] == 98  # rows 7 and 9 changed after the copy
 
 
 def _summary_and_weights(result):
@@ -65,13 +110,16 @@ def _summary_and_weights(result):
 
 
 def test_letting_the_rows_go_changes_no_split_and_no_result(tmp_path, monkeypatch):
-    """The same seeded run with the rows kept (the old behaviour, patched back) gives the same splits,
-    the same test rows in the vault, the same trials and the same best weights, bit for bit."""
+    """The same seeded run with every copy kept (the old behaviour, patched back: the loaded rows, the
+    test rows, the unstandardized train / val rows, the data checks run on them in the preflight) gives
+    the same splits, test rows, preflight results, trials and best weights, bit for bit."""
     path, _ = _arrays(tmp_path, rows=800, width=16)
     released = run(_config(tmp_path, path, name="released"), display=Display(quiet=True))
     monkeypatch.setattr(_inputs.Dataset, "without_rows", lambda self: self)
     monkeypatch.setattr(_inputs.RunInputs, "release_test", lambda self: None)
+    monkeypatch.setattr(_inputs, "_own_rows", lambda raw, encoded: False)
     kept = run(_config(tmp_path, path, name="kept"), display=Display(quiet=True))
+    assert _preflight(released) == _preflight(kept)
     assert json.loads((released.path / "splits.json").read_text()) == json.loads((kept.path / "splits.json").read_text())
     with np.load(released.path / "vault" / "test.npz") as a, np.load(kept.path / "vault" / "test.npz") as b:
         assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)

@@ -115,21 +115,22 @@ class Dataset:
 
 
 class RowsReleased:
-    """Stands for the rows of a ``Dataset`` once a run has split them: their shape, not their values.
+    """Stands for rows a run has let go — a ``Dataset``'s once split, a split's once standardized in
+    place: their shape, not their values.
 
-    The record's checks and facts (``len``, ``n_features``, ``ids``) read the shape only; reading a
-    value is a bug in knobs (the rows live in the splits now), said as such rather than answered
-    with zeros.
+    What reads the record (``len``, ``n_features``, ``ids``, split sizes) reads the shape only;
+    reading a value is a bug in knobs, said as such (``why``) rather than answered with zeros.
     """
 
-    def __init__(self, shape: tuple[int, ...], dtype) -> None:
-        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), len(shape)
+    def __init__(self, shape: tuple[int, ...], dtype,
+                 why: str = "this Dataset's rows were let go once the run split them; read the splits") -> None:
+        self.shape, self.dtype, self.ndim, self.why = tuple(shape), np.dtype(dtype), len(shape), why
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def _refuse(self, *args, **kwargs):
-        raise RuntimeError("this Dataset's rows were released once the run split them; read the splits instead")
+        raise RuntimeError(self.why)
 
     __getitem__ = __array__ = __iter__ = _refuse
 

@@ -9,6 +9,7 @@ run would.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 
 from knobs.config import RunConfig, build_space
 from knobs.data import Dataset, Splits, encode_splits, validate_labels
+from knobs.data._dataset import RowsReleased
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
 from knobs.pipeline.inputs._backbone_text import with_backbone_tokenizer
@@ -105,7 +107,11 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
     family = data_family(cfg, dataset)
-    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed)
+    in_place = mode.k is None and _own_rows(raw, splits)  # NOTE: fold mode deals raw.train into folds below
+    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed,
+                   in_place=in_place)
+    if in_place:
+        splits = _standardized_away(splits)
     check_streamed(cfg, data, dataset)
     data.folds = mode.prepare_folds(_prepared_as(cfg, family), dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
@@ -122,6 +128,24 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     check_population(cfg, space, fixed)
     record = split_record(dataset, raw, test_ids, data.folds, cfg.data.test_path)
     return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
+
+
+def _own_rows(raw: Splits, encoded: Splits) -> bool:
+    """Whether the train / val rows of ``encoded`` are copies only this run holds: encoded afresh by
+    the data's preprocessor, or drawn from the loaded rows by the split (a source's own validation
+    split, given whole, is the caller's array and stays as it is)."""
+    return encoded is not raw or (raw.index is not None and raw.index.get("val") is not None)
+
+
+def _standardized_away(splits: Splits) -> Splits:
+    """``splits`` with the train / val rows, now standardized where they lay (``prepare(in_place=True)``),
+    replaced by their shape: reading them as raw rows would be wrong, and nothing after needs them
+    (their data checks are answered: ``PreparedData.data_checks``). Targets stay."""
+    def released(pair):
+        X, y = pair
+        why = "the run standardized these rows in place (PreparedData.train / val hold them); the raw ones are gone"
+        return (RowsReleased(X.shape, X.dtype, why), y) if isinstance(X, np.ndarray) else pair
+    return dataclasses.replace(splits, train=released(splits.train), val=released(splits.val))
 
 
 def _prepared_as(cfg: RunConfig, family: str) -> RunConfig:
