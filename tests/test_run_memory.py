@@ -12,7 +12,9 @@ import torch
 from knobs.config import RunConfig
 from knobs.data._dataset import RowsReleased
 from knobs.pipeline import Display, run
-from knobs.pipeline.stages import _inputs, _open
+from knobs.data import _standardize
+from knobs.pipeline.inputs import _split_rows
+from knobs.pipeline.stages import _inputs
 from knobs.pipeline.stages._inputs import load_inputs
 
 ROWS, WIDTH = 6000, 1024  # 24.6 MB of float32 rows: far above tracemalloc's other traffic
@@ -38,9 +40,13 @@ def _config(tmp_path, path, **extra):
         "checks": {"overfit_tiny": False}, "ensemble": {"enabled": False}, **extra})
 
 
-def test_the_inputs_hold_the_standardized_train_and_val_rows_only(tmp_path):
-    """Train and val rows once, standardized: 0.85x the rows. Before: the loaded rows, their split
-    (test included) and the standardized copy, 2.85x."""
+def test_the_inputs_hold_the_rows_once(tmp_path, monkeypatch):
+    """Loaded rows reordered in place into their splits, train and val standardized where they lay: the
+    rows once while the run trains (the test rows sealed in the vault stay in the same array), about
+    once at the peak. Before: the loaded rows, their split and the standardized copy, 2.85x, and a peak
+    over 2x while the split copied the loaded rows."""
+    monkeypatch.setattr(_split_rows, "IN_PLACE_BYTES", 0)  # reorder these 25 MB as a large folder's
+    monkeypatch.setattr(_standardize, "BLOCK_BYTES", 2**21)  # blocks of float64 working memory far below the rows
     path, X = _arrays(tmp_path)
     size = X.nbytes
     del X
@@ -52,14 +58,35 @@ def test_the_inputs_hold_the_standardized_train_and_val_rows_only(tmp_path):
         inputs = load_inputs(cfg)
         inputs.release_test()  # what sealing the vault does
         gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - base
+        held, peak = (m - base for m in tracemalloc.get_traced_memory())
     finally:
         tracemalloc.stop()
-    assert held < 1.0 * size, f"the run's inputs hold {held / size:.2f}x the rows"
+    assert held < 1.1 * size, f"the run's inputs hold {held / size:.2f}x the rows"
+    assert peak < 1.5 * size, f"loading the run's inputs took {peak / size:.2f}x the rows at its peak"
     assert isinstance(inputs.dataset.X, RowsReleased) and len(inputs.dataset) == ROWS
     assert inputs.splits.test is None and inputs.test_rows == 900
     assert isinstance(inputs.splits.train[0], RowsReleased) and len(inputs.splits.train[1]) == 4199
     assert [r.name for r in inputs.data.data_checks][0] == "finite"  # answered before the rows changed
+
+
+def test_small_rows_are_copied_into_their_splits_and_let_go(tmp_path):
+    """Under ``IN_PLACE_BYTES`` the split copies (faster than reordering row by row), the loaded and
+    test rows are let go: the standardized train and val rows, 0.85x."""
+    path, X = _arrays(tmp_path)
+    size = X.nbytes
+    del X
+    cfg = _config(tmp_path, path)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        inputs = load_inputs(cfg)
+        inputs.release_test()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert held < 0.95 * size, f"the run's inputs hold {held / size:.2f}x the rows"
 
 
 def _preflight(result):
@@ -73,7 +100,6 @@ def test_the_data_checks_read_a_split_block_by_block(monkeypatch):
     the run's peak once the copies were gone); blocks of any size give the same answers."""
     from knobs.checks import check_data
     from knobs.data import Standardizer
-    from knobs.data import _standardize
     from knobs.data._standardize import moments
 
     rng = np.random.default_rng(0)
@@ -114,7 +140,9 @@ def test_letting_the_rows_go_changes_no_split_and_no_result(tmp_path, monkeypatc
     test rows, the unstandardized train / val rows, the data checks run on them in the preflight) gives
     the same splits, test rows, preflight results, trials and best weights, bit for bit."""
     path, _ = _arrays(tmp_path, rows=800, width=16)
+    monkeypatch.setattr(_split_rows, "IN_PLACE_BYTES", 0)  # the split reorders the loaded rows in place
     released = run(_config(tmp_path, path, name="released"), display=Display(quiet=True))
+    monkeypatch.setattr(_split_rows, "IN_PLACE_BYTES", 2**62)  # the split copies
     monkeypatch.setattr(_inputs.Dataset, "without_rows", lambda self: self)
     monkeypatch.setattr(_inputs.RunInputs, "release_test", lambda self: None)
     monkeypatch.setattr(_inputs, "_own_rows", lambda raw, encoded: False)
