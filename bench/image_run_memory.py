@@ -12,6 +12,15 @@ to it; torch's own are not traced, but the run's tensors are ``torch.as_tensor``
 - ``maxrss_mib``: the process's peak resident memory (torch and the interpreter included).
 
 Run: ``nice -n 5 .venv/bin/python bench/image_run_memory.py --folder /tmp/cifar10/train --per-class 1000``.
+
+Results (2026-12-06, a shared 2-core machine; before = commit ecd8e48):
+
+| images | rows MiB | training MiB before → after | peak MiB before → after | max RSS MiB before → after |
+|---|---|---|---|---|
+| 10,000 | 117 | 400 → 183 | 520 → 281 | 944 → 744 |
+| 25,000 | 293 | 902 → 360 | 1,153 → 512 | 1,677 → 1,150 |
+
+The test accuracy is the same to the bit (0.2673, 0.3925).
 """
 
 from __future__ import annotations
