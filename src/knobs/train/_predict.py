@@ -77,8 +77,10 @@ def aligned_rows(loader: torch.utils.data.DataLoader, out: torch.Tensor) -> torc
     in ``unreadable`` (``skip_unreadable``'s records), among the positions its sampler draws —
     which only an unshuffled loader draws again in the same order.
     """
+    if isinstance(loader.dataset, torch.utils.data.IterableDataset) or len(out) >= _drawn_count(loader):
+        return out  # NOTE: the common case, decided without listing the positions
     drawn = _drawn_positions(loader)
-    if drawn is None or len(out) >= len(drawn):
+    if len(out) >= len(drawn):
         return out
     left = _left_out(loader.dataset)
     kept = np.array([p not in left for p in drawn], dtype=bool) if left is not None else None
@@ -94,10 +96,19 @@ def aligned_rows(loader: torch.utils.data.DataLoader, out: torch.Tensor) -> torc
     return aligned
 
 
-def _drawn_positions(loader: torch.utils.data.DataLoader) -> list[int] | None:
-    """The dataset positions a map-style loader draws, in batch order (None for an iterable dataset)."""
-    if isinstance(loader.dataset, torch.utils.data.IterableDataset):
-        return None
+def _drawn_count(loader: torch.utils.data.DataLoader) -> float:
+    """How many items a map-style loader draws (infinite when its sampler does not say)."""
+    try:
+        batches = loader.batch_sampler
+        if batches is not None and getattr(batches, "drop_last", False):
+            return len(batches) * batches.batch_size
+        return len(loader.sampler)
+    except TypeError:
+        return float("inf")
+
+
+def _drawn_positions(loader: torch.utils.data.DataLoader) -> list[int]:
+    """The dataset positions a map-style loader draws, in batch order."""
     if loader.batch_sampler is not None:
         return [int(i) for batch in loader.batch_sampler for i in batch]
     return [int(i) for i in loader.sampler]
