@@ -48,7 +48,10 @@ class RunInputs:
         dataset: the data set as loaded: its description — in-memory rows are let go once split
             (``Dataset.without_rows``), streamed ones kept (they read on access).
         splits: train / val / test, encoded with the preprocessing fitted on the training split
-            (the test split is sealed in the vault as it is here, then dropped: ``release_test``).
+            (the test split is sealed in the vault as it is here, then dropped: ``release_test``);
+            in split mode train / val keep their targets and shapes only, their rows standardized
+            in place into ``data`` (``_standardized_away``; docs/architecture.md, "What a run holds
+            in memory").
         data: train and validation tensors, standardized with the training statistics (in fold
             mode: every non-test row as training rows, and each fold's own data in ``data.folds``).
         space: the search space; fixed: the values every trial has (model arguments the data
@@ -101,7 +104,7 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
-    del given  # NOTE: it holds the loaded rows too, which the splits have copied
+    del given  # NOTE: it holds the loaded rows too, which the splits hold now
     dataset, raw = settle_rows(cfg, dataset, raw)  # streamed rows: read into memory when they fit, else streamed
     dataset = dataset.without_rows()  # the splits hold the rows now; the record keeps the facts
     preprocessor, splits, report = encode_splits(dataset, raw)
