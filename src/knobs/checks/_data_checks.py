@@ -29,7 +29,7 @@ import numpy as np
 
 from knobs.checks._result import CheckResult
 from knobs.data import Dataset, Splits, validate_labels
-from knobs.data._standardize import is_constant, moments
+from knobs.data._standardize import is_constant, moments, row_blocks
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["check_data"]
@@ -152,11 +152,18 @@ def _finite(pairs: Pairs) -> CheckResult:
     measured = {}
     for name, (X, _) in pairs.items():
         flat = X.reshape(len(X), -1)
-        bad = ~np.isfinite(flat)
-        if bad.any():
-            measured[name] = {"nan": int(np.isnan(flat).sum()), "inf": int(np.isinf(flat).sum()),
-                              "rows": int(bad.any(axis=1).sum()),
-                              "columns": np.flatnonzero(bad.any(axis=0))[:_SHOWN].tolist()}
+        nan = inf = rows = 0
+        columns = np.zeros(flat.shape[1], dtype=bool)
+        blocks = row_blocks(len(flat), flat.shape[1])  # NOTE: a mask of the whole split was a quarter of its size
+        for start in blocks:
+            block = flat[start:start + blocks.step]
+            bad = ~np.isfinite(block)
+            if bad.any():
+                nan, inf = nan + int(np.isnan(block).sum()), inf + int(np.isinf(block).sum())
+                rows += int(bad.any(axis=1).sum())
+                columns |= bad.any(axis=0)
+        if nan or inf:
+            measured[name] = {"nan": nan, "inf": inf, "rows": rows, "columns": np.flatnonzero(columns)[:_SHOWN].tolist()}
     if not measured:
         return CheckResult("finite", True, "info", {}, "no NaN or inf", "every feature value is finite")
     where = "; ".join(f"{name}: {m['nan']} NaN, {m['inf']} inf in {m['rows']} rows (columns "
@@ -197,8 +204,10 @@ def _constant_pixels(measured: dict, name: str) -> CheckResult:
 def _scale(pairs: Pairs, standardizer, limit: float, kind: str = "features") -> CheckResult:
     measured = {}
     for name, (X, _) in pairs.items():
-        Xs = standardizer.transform(X) if standardizer is not None else X
-        mean, std = _moments(Xs)
+        if standardizer is None:
+            mean, std = _moments(X)
+        else:  # NOTE: standardized block by block as the moments read them, not as a copy of the split
+            mean, std = moments(_Standardized(X, standardizer), "feature", ignore_nan=True)
         size = np.maximum(np.nan_to_num(np.abs(mean)), np.nan_to_num(std))
         worst = int(np.argmax(size))
         measured[name] = {"max_abs_mean": float(np.nanmax(np.abs(mean))), "max_std": float(np.nanmax(std)),
@@ -291,6 +300,26 @@ def _duplicates(pairs: Pairs) -> CheckResult:
 
 
 def _row_keys(X: np.ndarray) -> list[bytes]:
-    """A 16-byte digest per row; float32, with -0.0 made +0.0, so equal values hash equal."""
-    rows = np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float32) + np.float32(0.0)
-    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
+    """A 16-byte digest per row; float32, with -0.0 made +0.0, so equal values hash equal (block by
+    block: the float32 copy of a whole split was the size of the split)."""
+    flat, keys = X.reshape(len(X), -1), []
+    blocks = row_blocks(len(flat), flat.shape[1])
+    for start in blocks:
+        rows = np.ascontiguousarray(flat[start:start + blocks.step], dtype=np.float32) + np.float32(0.0)
+        keys.extend(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows)
+    return keys
+
+
+class _Standardized:
+    """The rows of ``X`` after ``standardizer``, flattened, made block by block as ``moments`` slices
+    them: the same values as the transform of the whole split (it is row by row), without its copy."""
+
+    def __init__(self, X: np.ndarray, standardizer) -> None:
+        self.X, self.standardizer = X, standardizer
+        self.shape, self.ndim = (len(X), int(np.prod(X.shape[1:]))), 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.standardizer.transform(self.X[rows]).reshape(-1, self.shape[1])

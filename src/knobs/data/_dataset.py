@@ -6,14 +6,14 @@ Why a frozen record: splits, checks, models and reports all read the same descri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from knobs.errors import DataError
 
-__all__ = ["Dataset", "TASKS"]
+__all__ = ["Dataset", "RowsReleased", "TASKS"]
 
 TASKS = ("classification", "regression")
 
@@ -89,6 +89,16 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.X)
 
+    def without_rows(self) -> "Dataset":
+        """The same description with its in-memory rows let go (``X`` becomes a ``RowsReleased``).
+
+        Why: a run copies the rows into its splits and keeps this record for its facts (source,
+        classes, image shape, row ids); holding the rows too kept a third copy of an image folder
+        alive through the whole search. Streamed rows (read on access) are kept: they hold none."""
+        if not isinstance(self.X, np.ndarray):
+            return self
+        return replace(self, X=RowsReleased(self.X.shape, self.X.dtype))
+
     def ids(self) -> np.ndarray:
         """``row_ids``, or the row positions when the loader named none."""
         return self.row_ids if self.row_ids is not None else np.arange(len(self.X))
@@ -102,3 +112,27 @@ class Dataset:
         classes = f", n_classes={self.n_classes}" if self.n_classes is not None else ""
         return (f"Dataset(name={self.name!r}, X={self.X.shape}, task={self.task!r}{classes}, "
                 f"source={self.source!r})")
+
+
+class RowsReleased:
+    """Stands for rows a run has let go — a ``Dataset``'s once split, a split's once standardized in
+    place: their shape, not their values.
+
+    What reads the record (``len``, ``n_features``, ``ids``, split sizes) reads the shape only;
+    reading a value is a bug in knobs, said as such (``why``) rather than answered with zeros.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype,
+                 why: str = "this Dataset's rows were let go once the run split them; read the splits") -> None:
+        self.shape, self.dtype, self.ndim, self.why = tuple(shape), np.dtype(dtype), len(shape), why
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError(self.why)
+
+    __getitem__ = __array__ = __iter__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"RowsReleased(shape={self.shape}, dtype={self.dtype})"

@@ -127,6 +127,27 @@ class Preprocessing:
         arrays = [read_image(p, tuple(loading["image_size"]), loading["channels"]) for p in paths]
         return self.transform(np.stack(arrays).reshape(len(arrays), -1))
 
+    def transform_readable_files(self, paths: Sequence[str | Path]) -> tuple[np.ndarray, dict[int, str]]:
+        """``transform_files`` of the files that decode, and ``{position in paths: reason}`` of those
+        that do not — what a run with ``data.bad_files = "skip"`` does with new files (``knobs predict``
+        marks them rather than stop at the first).
+
+        Raises:
+            DataError: no file decodes (the first one named).
+        """
+        loading = self.record.get("loading", {})
+        if loading.get("kind") != "images":
+            raise ConfigError(f"transform_files is for image runs; this run's data is {loading.get('kind', 'built in')!r}")
+        arrays, unreadable = [], {}
+        for position, path in enumerate(paths):
+            try:
+                arrays.append(read_image(path, tuple(loading["image_size"]), loading["channels"]))
+            except DataError as error:
+                unreadable[position] = str(error)
+        if not arrays:
+            raise DataError(f"no input image decodes ({len(unreadable)} files); the first: {unreadable.get(0, '')}")
+        return self.transform(np.stack(arrays).reshape(len(arrays), -1)), unreadable
+
     def to_json(self) -> dict:
         pre = self.preprocessor
         return {"format": FORMAT, "input_shape": list(self.input_shape),

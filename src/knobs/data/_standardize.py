@@ -129,15 +129,30 @@ class Standardizer:
             self.mean_, self.std_ = mean, np.where(self.constant_, 1.0, std)
         return self
 
-    def transform(self, X) -> np.ndarray:
-        """Standardize ``X`` with the fitted statistics (float dtype kept, float32 otherwise)."""
+    def transform(self, X, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Standardize ``X`` with the fitted statistics (float dtype kept, float32 otherwise).
+
+        ``out``: where to write the result (``out=X`` standardizes the rows in place, with the same
+        bits as a copy: each block is computed whole before it is written); it must have ``X``'s
+        shape and dtype.
+        """
         X = self._check(X)
+        if out is not None and (out.shape != X.shape or out.dtype != X.dtype):
+            raise DataError(f"Standardizer.transform: out must have X's shape {X.shape} and dtype {X.dtype}, "
+                            f"got {out.shape} {out.dtype}")
         if self.mode == "sample":
-            return scale_rows(X).astype(X.dtype)
+            if out is None:
+                return scale_rows(X).astype(X.dtype)
+            out[...] = scale_rows(X)
+            return out
         if self.mode == "none":
-            return X.copy()
+            if out is None:
+                return X.copy()
+            if out is not X:
+                out[...] = X
+            return out
         # NOTE: block by block: the float64 arithmetic of the whole split at once took four times its rows.
-        out = np.empty(X.shape, dtype=X.dtype)
+        out = np.empty(X.shape, dtype=X.dtype) if out is None else out
         blocks = row_blocks(len(X), int(np.prod(X.shape[1:])))
         for start in blocks:
             rows = slice(start, start + blocks.step)

@@ -25,7 +25,7 @@ from knobs.errors import DataError
 from knobs.train._batches import BatchKeys, forward, inputs_of, to_device
 from knobs.train._device import resolve_precision
 
-__all__ = ["predict", "device_of"]
+__all__ = ["predict", "device_of", "aligned_rows"]
 
 
 def device_of(model: nn.Module) -> torch.device:
@@ -39,12 +39,16 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
     """The model's outputs for every row of ``data`` as one CPU tensor, in row order.
 
     ``data``: inputs ``X`` (tensor or array), a batch form the trainer reads (targets and weights
-    ignored), ``((X1, X2),)`` for several inputs, or a DataLoader (a batch of no rows — every item
-    unreadable, left out by ``knobs.data.skip_unreadable`` — is passed over, as in training). Eval
-    mode, no gradients, batches of ``batch_size`` on the model's device; the model's mode is restored.
+    ignored), ``((X1, X2),)`` for several inputs, or a DataLoader. Eval mode, no gradients, batches
+    of ``batch_size`` on the model's device; the model's mode is restored.
+
+    A DataLoader's items left out of their batch as unreadable (``knobs.data.skip_unreadable``,
+    listed in its dataset's ``unreadable``) get a row of NaN in their place: the outputs keep one row
+    per item the loader drew, in its order, so row i is still item i's (``aligned_rows``).
 
     Raises:
-        DataError: ``data`` gave no row at all.
+        DataError: ``data`` gave no row at all; or items were left out of a loader whose order
+            cannot be matched back to them (shuffled, or a dataset that does not list them).
     """
     device = device_of(model)
     precision = precision or resolve_precision("fp32", device)
@@ -60,7 +64,66 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
     if not outs:
         raise DataError("data: no rows to predict (a DataLoader with no batches, or whose every item was unreadable: "
                         "see its dataset's `unreadable`)")
-    return torch.cat(outs)
+    out = torch.cat(outs)
+    return aligned_rows(data, out) if isinstance(data, torch.utils.data.DataLoader) else out
+
+
+def aligned_rows(loader: torch.utils.data.DataLoader, out: torch.Tensor) -> torch.Tensor:
+    """``out`` (the rows of the items read) with a NaN row at each item left out as unreadable.
+
+    Why NaN rows and not fewer rows: a caller matches outputs to their items by position (the
+    files of an ``ImageFolder``, the rows of a table); one item left out silently shifted every
+    later output onto the item before it. Which items those are: the positions its dataset lists
+    in ``unreadable`` (``skip_unreadable``'s records), among the positions its sampler draws —
+    which only an unshuffled loader draws again in the same order.
+    """
+    if isinstance(loader.dataset, torch.utils.data.IterableDataset) or len(out) >= _drawn_count(loader):
+        return out  # NOTE: the common case, decided without listing the positions
+    drawn = _drawn_positions(loader)
+    if len(out) >= len(drawn):
+        return out
+    left = _left_out(loader.dataset)
+    kept = np.array([p not in left for p in drawn], dtype=bool) if left is not None else None
+    if kept is None or not isinstance(loader.sampler, torch.utils.data.SequentialSampler) or kept.sum() != len(out):
+        raise DataError(
+            f"data: the loader drew {len(drawn)} items but its batches held {len(out)} rows, so the outputs cannot be "
+            f"matched to the items; " + (
+                "predict with an unshuffled loader (shuffle=False) to get a NaN row for each unreadable item"
+                if left is not None else
+                "items were left out of their batches by a dataset that does not list them (`unreadable`)"))
+    aligned = torch.full((len(drawn), *out.shape[1:]), float("nan"), dtype=out.dtype)
+    aligned[torch.from_numpy(kept)] = out
+    return aligned
+
+
+def _drawn_count(loader: torch.utils.data.DataLoader) -> float:
+    """How many items a map-style loader draws (infinite when its sampler does not say)."""
+    try:
+        batches = loader.batch_sampler
+        if batches is not None and getattr(batches, "drop_last", False):
+            return len(batches) * batches.batch_size
+        return len(loader.sampler)
+    except TypeError:
+        return float("inf")
+
+
+def _drawn_positions(loader: torch.utils.data.DataLoader) -> list[int]:
+    """The dataset positions a map-style loader draws, in batch order."""
+    if loader.batch_sampler is not None:
+        return [int(i) for batch in loader.batch_sampler for i in batch]
+    return [int(i) for i in loader.sampler]
+
+
+def _left_out(dataset: Any) -> set[int] | None:
+    """Positions (in ``dataset``'s own numbering) of its items left out as unreadable, or None when
+    the dataset does not list them (a ``Subset`` maps its source's list onto its indices)."""
+    records = getattr(dataset, "unreadable", None)
+    if records is not None:
+        return {int(r["position"]) for r in records}
+    if isinstance(dataset, torch.utils.data.Subset):
+        inner = _left_out(dataset.dataset)
+        return None if inner is None else {i for i, j in enumerate(dataset.indices) if int(j) in inner}
+    return None
 
 
 def _input_batches(data: Any, batch_size: int, keys: BatchKeys) -> Iterator[Any]:

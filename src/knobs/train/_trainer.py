@@ -259,7 +259,8 @@ class Trainer:
         CPU tensor in row order.
 
         ``data``: inputs ``X`` (a tensor or array), a batch form ``fit`` takes (targets and weights
-        are ignored), or a DataLoader (its order; inputs only, or any batch form). Batches of
+        are ignored), or a DataLoader (its order; inputs only, or any batch form; an item
+        ``knobs.data.skip_unreadable`` left out gets a row of NaN, so row i stays item i's). Batches of
         ``batch_size`` (default ``eval_batch_size``) run on the model's device in eval mode without
         gradients, under the trainer's precision on CUDA; the model's mode is restored.
         """

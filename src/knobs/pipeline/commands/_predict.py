@@ -19,12 +19,20 @@ scale and aspect ratio; a photo silently stretched to it is predicted, often bad
 that anything was changed, and only the user knows whether their images should be stretched,
 cropped or padded. Stretching as training decoded (``data.image_size``: Pillow's bilinear filter,
 aspect ratio not kept) is one line, given in the message.
+
+An image that does not decode follows the run's ``data.bad_files``: ``"error"`` stops with one
+message naming it; ``"skip"`` (as training did) predicts the others and still writes a row for it —
+empty prediction and probability cells and its reason in a last ``unreadable`` column (there only
+when some file was unreadable) — so the file's rows stay one per input, in input order, and a
+reader matching them to files is never shifted (``knobs.train.predict`` gives a NaN row for the
+same reason). The count is also printed as a warning.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +51,13 @@ from knobs.pipeline.commands._threads import use_run_threads
 from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
 from knobs.train import CheckpointError, load_checkpoint
 
-__all__ = ["predict_file"]
+__all__ = ["predict_file", "UnreadableInputWarning"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+class UnreadableInputWarning(UserWarning):
+    """Input images that do not decode, under a run's ``data.bad_files = "skip"``: marked, not predicted."""
 
 
 def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path | None = None, *,
@@ -53,7 +65,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     """Write predictions for ``input_path`` with the final model of ``run_dir``; returns the CSV path.
 
     The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
-    (the class name for classification) and ``proba_<class>`` columns for classification.
+    (the class name for classification) and ``proba_<class>`` columns for classification; images
+    that do not decode under the run's ``bad_files = "skip"`` keep their row, marked (module doc).
     torch runs on ``threads`` threads, by default the run's ``train.threads`` (``_threads.py``).
     """
     run_dir, input_path = Path(run_dir), Path(input_path)
@@ -66,14 +79,18 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     extra = members[0][1]
     prep_path = run_dir / PREPROCESS_FILE
     preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
-    names, X = _model_input(preprocessing, extra, input_path)
+    names, X, unreadable = _model_input(preprocessing, extra, input_path)
     task = summary.get("data", {}).get("task", "classification")
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         [str(k) for k in range(int(extra["n_classes"]))]
     decided = _decisions(out, summary.get("threshold")) if task == "classification" else None
-    _write(output, names, out, task, class_names, decided)
+    if unreadable:
+        warnings.warn(UnreadableInputWarning(
+            f"{len(unreadable)} of {len(names)} input images do not decode (the first: {names[min(unreadable)]}); "
+            f"their rows in {output} are marked in the `unreadable` column, with no prediction"), stacklevel=2)
+    _write(output, names, out, task, class_names, decided, unreadable)
     return output
 
 
@@ -140,13 +157,15 @@ def _load(path: Path) -> tuple[torch.nn.Module, dict]:
     return model.eval(), extra
 
 
-def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -> tuple[list[str], np.ndarray]:
-    """Row names and the standardized model input of the file (or folder) at ``path``."""
+def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path
+                 ) -> tuple[list[str], np.ndarray, dict[int, str]]:
+    """Row names, the standardized model input of the file (or folder) at ``path`` — of its readable
+    rows — and ``{row position: reason}`` of the images left out (the run's ``bad_files = "skip"``)."""
     if not path.exists():
         raise DataError(f"--input {str(path)!r}: no such file or folder")
     shape = tuple(int(s) for s in extra["input_shape"])
     if preprocessing is None:  # built-in data: encoded numbers in, the checkpoint's scaler
-        return _builtin_input(path, shape, Standardizer.from_state_dict(extra["scaler"]))
+        return (*_builtin_input(path, shape, Standardizer.from_state_dict(extra["scaler"])), {})
     kind = preprocessing.record.get("loading", {}).get("kind")
     if kind == "images":
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
@@ -155,7 +174,9 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
             raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})"
                             + ("; a folder of class folders is labelled data: score it with `knobs evaluate`" if labelled else ""))
         _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
-        return [f.name for f in files], preprocessing.transform_files(files)
+        if preprocessing.record["loading"].get("bad_files") == "skip":
+            return [f.name for f in files], *preprocessing.transform_readable_files(files)
+        return [f.name for f in files], preprocessing.transform_files(files), {}
     loading = preprocessing.record.get("loading", {})
     table = read_table(path, loading.get("delimiter"))
     wanted = preprocessing.record["feature_names"]
@@ -165,7 +186,7 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path) -
                         f"columns are {table.header}, the run's features are {wanted}")
     cells = table.select(preprocessing.record["feature_names"])
     raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
-    return [str(n) for n in table.lines], preprocessing.transform(raw)
+    return [str(n) for n in table.lines], preprocessing.transform(raw), {}
 
 
 def _check_image_sizes(files: list[Path], image_size: list[int]) -> None:
@@ -238,13 +259,21 @@ def _builtin_input(path: Path, shape: tuple[int, ...], scaler: Standardizer) -> 
 
 
 def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names: list,
-           decided: np.ndarray | None) -> None:
+           decided: np.ndarray | None, unreadable: dict[int, str]) -> None:
+    """One row per input name, in order: ``out`` and ``decided`` hold the readable ones' (the
+    unreadable rows get empty cells and their reason in a last ``unreadable`` column)."""
+    classify = task == "classification"
+    header = ["row", "prediction", *([f"proba_{c}" for c in class_names] if classify else [])]
+    blank = [""] * (len(header) - 1)
+    read = iter(range(len(out)))
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        if task != "classification":
-            writer.writerow(["row", "prediction"])
-            writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, out))
-            return
-        writer.writerow(["row", "prediction", *[f"proba_{c}" for c in class_names]])
-        for name, probs, k in zip(names, out, decided):
-            writer.writerow([name, class_names[int(k)], *[f"{p:.6f}" for p in probs]])
+        writer.writerow(header + (["unreadable"] if unreadable else []))
+        for position, name in enumerate(names):
+            if position in unreadable:
+                writer.writerow([name, *blank, unreadable[position]])
+                continue
+            i = next(read)
+            cells = ([class_names[int(decided[i])], *[f"{p:.6f}" for p in out[i]]] if classify
+                     else [f"{out[i]:.6g}"])
+            writer.writerow([name, *cells] + ([""] if unreadable else []))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from knobs.models import TEXT_FAMILIES
 from knobs.data._stream import is_streamed
 from knobs.pipeline.inputs._backbone_text import TEXT_BACKBONES, is_text_backbone
 from knobs.pipeline.inputs._backbone_images import backbone_input_shape, is_image_backbone
+from knobs.pipeline.inputs._data_checks import data_check_results
 from knobs.pipeline.inputs._streamed import stream_prepared
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
@@ -59,6 +61,9 @@ class PreparedData:
     #: streamed data (``knobs.pipeline.inputs._streamed``): the seeded samples of raw train / val
     #: rows and their targets that the statistics and the preflight checks read; None in memory
     samples: dict | None = None
+    #: the data checks of the train / val rows before standardization, when those rows were then
+    #: standardized in place (``prepare(in_place=True)``: nothing else holds them); else None
+    data_checks: list | None = None
 
     def raw_targets(self, y: torch.Tensor) -> np.ndarray:
         """Targets of train/val back in their own units (regression targets are standardized)."""
@@ -80,7 +85,7 @@ class PreparedData:
 
 def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
             preprocessor: Any = None, report: dict | None = None, texts: np.ndarray | None = None,
-            seed: int = 0) -> PreparedData:
+            seed: int = 0, in_place: bool = False) -> PreparedData:
     """Fit the scaler on the (encoded) training split, then transform train and val with it.
 
     Args:
@@ -91,6 +96,10 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         preprocessor, report: what ``encode_splits`` returned.
         texts: the raw training texts (text runs), kept for EDA.
         seed: draws the training rows the statistics of streamed data come from.
+        in_place: ``splits`` holds the only copy of its train / val rows (the run's own), so
+            float32 rows are standardized where they lie instead of into a copy — the same bits,
+            half the memory; the data checks, which read them before, are answered first and kept
+            (``data_checks``). The caller must not read those rows as raw afterwards.
     """
     input_shape = _input_shape(dataset, splits.train[0], family)
     text = _is_text(dataset)
@@ -103,9 +112,16 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
     else:
         scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32, copy=False))  # NOTE: no copy of float32 rows
 
+    checks = None
+    if in_place and not streamed:  # NOTE: the checks read the rows as they are now, before they change
+        facts = SimpleNamespace(input_shape=input_shape, target=target, n_classes=int(dataset.n_classes or 1),
+                                task=dataset.task, scaler=scaler, texts=texts if text else None)
+        checks = data_check_results(facts, (splits.train, splits.val), images=dataset.image_shape is not None)
+
     def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return (_as_input(scaler.transform(_reshape(X, input_shape)), input_shape),
-                scale_target(_labels(y, dataset), target))
+        X = _reshape(X, input_shape)
+        into = X if in_place and _writable_float32(X) else None
+        return (_as_input(scaler.transform(X, out=into), input_shape), scale_target(_labels(y, dataset), target))
 
     # NOTE: built-in, builder and arrays data are numbers as given: nothing to re-apply (predict reads .npy)
     read = set(dataset.loading) - {"memory"}  # NOTE: every run records where it holds rows; built-in data reads no file
@@ -123,7 +139,13 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         texts=texts if text else None,
         target=target,
         samples=streamed["samples"] if streamed else None,
+        data_checks=checks,
     )
+
+
+def _writable_float32(X: Any) -> bool:
+    """Rows ``Standardizer.transform`` can write its float32 result over."""
+    return isinstance(X, np.ndarray) and X.dtype == np.float32 and X.flags.writeable and X.flags.c_contiguous
 
 
 def _is_text(dataset: Dataset) -> bool:

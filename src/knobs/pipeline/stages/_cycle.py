@@ -94,7 +94,7 @@ def _announce(run: OpenRun) -> None:
     """The run_start event, preprocess.json, and the first line in the terminal."""
     cfg, splits, rundir = run.cfg, run.inputs.splits, run.rundir
     run.events("run_start", config=cfg.public_dump(), source=run.inputs.dataset.source, resumed=not rundir.created,
-               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": len(splits.test[1])},
+               sizes={"train": len(splits.train[1]), "val": len(splits.val[1]), "test": run.inputs.test_rows},
                folds=run.inputs.mode.k)
     if run.study.warm_start is not None:  # search.warm_start: what the sampler was fed besides the run's trials
         run.events("warm_start", **run.study.warm_start)
@@ -105,7 +105,7 @@ def _announce(run: OpenRun) -> None:
     if memory_line(run.inputs.dataset.loading):  # cached or streamed, with sizes
         run.display.say(memory_line(run.inputs.dataset.loading))
     run.display.say(f"[bold]knobs run[/] {rundir.path} — {run.inputs.dataset.source}: "
-                    f"{run.inputs.mode.describe_rows(splits)}, test {len(splits.test[1])} "
+                    f"{run.inputs.mode.describe_rows(splits)}, test {run.inputs.test_rows} "
                     f"(sealed, fingerprint {run.vault.fingerprint[:12]})")
 
 

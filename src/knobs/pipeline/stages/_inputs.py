@@ -9,6 +9,7 @@ run would.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 
 from knobs.config import RunConfig, build_space
 from knobs.data import Dataset, Splits, encode_splits, validate_labels
+from knobs.data._dataset import RowsReleased
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
 from knobs.pipeline.inputs._backbone_text import with_backbone_tokenizer
@@ -43,9 +45,13 @@ class RunInputs:
     """What a run starts from.
 
     Attributes:
-        dataset: the data set as loaded (its description; ``dataset.X`` may be raw).
+        dataset: the data set as loaded: its description — in-memory rows are let go once split
+            (``Dataset.without_rows``), streamed ones kept (they read on access).
         splits: train / val / test, encoded with the preprocessing fitted on the training split
-            (the test split is sealed in the vault as it is here).
+            (the test split is sealed in the vault as it is here, then dropped: ``release_test``);
+            in split mode train / val keep their targets and shapes only, their rows standardized
+            in place into ``data`` (``_standardized_away``; docs/architecture.md, "What a run holds
+            in memory").
         data: train and validation tensors, standardized with the training statistics (in fold
             mode: every non-test row as training rows, and each fold's own data in ``data.folds``).
         space: the search space; fixed: the values every trial has (model arguments the data
@@ -63,6 +69,17 @@ class RunInputs:
     reference: dict[str, Any]
     mode: SplitMode | FoldMode
     split_record: dict | None = None
+    #: rows of the test split, counted before ``release_test`` drops them
+    test_rows: int = 0
+
+    def __post_init__(self) -> None:
+        if self.splits.test is not None:
+            self.test_rows = len(self.splits.test[1])
+
+    def release_test(self) -> None:
+        """Drop the test rows once the vault holds them: only the vault's opening reads them
+        again, and held here they stayed in memory through the whole search."""
+        self.splits = self.splits.without_test()
 
     def view(self) -> tuple[PreparedData, Splits, dict[str, Any]]:
         """(data, splits, reference parameters) that a one-split step looks at (``mode.view``)."""
@@ -87,11 +104,17 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
+    del given  # NOTE: it holds the loaded rows too, which the splits hold now
     dataset, raw = settle_rows(cfg, dataset, raw)  # streamed rows: read into memory when they fit, else streamed
+    dataset = dataset.without_rows()  # the splits hold the rows now; the record keeps the facts
     preprocessor, splits, report = encode_splits(dataset, raw)
     texts = raw.train[0] if dataset.loading.get("kind") == "text" else None
     family = data_family(cfg, dataset)
-    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed)
+    in_place = mode.k is None and _own_rows(raw, splits)  # NOTE: fold mode deals raw.train into folds below
+    data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed,
+                   in_place=in_place)
+    if in_place:
+        splits = _standardized_away(splits)
     check_streamed(cfg, data, dataset)
     data.folds = mode.prepare_folds(_prepared_as(cfg, family), dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
@@ -108,6 +131,24 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     check_population(cfg, space, fixed)
     record = split_record(dataset, raw, test_ids, data.folds, cfg.data.test_path)
     return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
+
+
+def _own_rows(raw: Splits, encoded: Splits) -> bool:
+    """Whether the train / val rows of ``encoded`` are copies only this run holds: encoded afresh by
+    the data's preprocessor, or drawn from the loaded rows by the split (a source's own validation
+    split, given whole, is the caller's array and stays as it is)."""
+    return encoded is not raw or (raw.index is not None and raw.index.get("val") is not None)
+
+
+def _standardized_away(splits: Splits) -> Splits:
+    """``splits`` with the train / val rows, now standardized where they lay (``prepare(in_place=True)``),
+    replaced by their shape: reading them as raw rows would be wrong, and nothing after needs them
+    (their data checks are answered: ``PreparedData.data_checks``). Targets stay."""
+    def released(pair):
+        X, y = pair
+        why = "the run standardized these rows in place (PreparedData.train / val hold them); the raw ones are gone"
+        return (RowsReleased(X.shape, X.dtype, why), y) if isinstance(X, np.ndarray) else pair
+    return dataclasses.replace(splits, train=released(splits.train), val=released(splits.val))
 
 
 def _prepared_as(cfg: RunConfig, family: str) -> RunConfig:

@@ -50,6 +50,7 @@ def seal_vault(cfg: RunConfig, inputs: RunInputs, rundir: RunDir) -> Vault:
         raise _refused(rundir, e, "another test set (data.source, the data file, data.test or seed has changed since)")
     if record:
         rundir.write_json(SPLITS_FILE, record)  # which rows each split holds, by name
+    inputs.release_test()
     return vault
 
 
