@@ -33,7 +33,6 @@ from knobs.search._base import (Sampler, _valid, check_number, check_request, ch
                                 config_key, fresh_configs)
 from knobs.search._history import WARM_START, model_history, sources_best, study_labels
 from knobs.search._blas import blas_threads
-from knobs.search._flat import flat_boxes, inside, near_copy, resolution
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
 from knobs.search._gp import kernel
@@ -179,12 +178,6 @@ class Bayes(Sampler):
     # on fresh seeds (docs/benchmarks.md, "A minimum distance from evaluated points").
     _min_distance = 0.0
     _min_distance_noise = False
-    # NOTE: off: candidates inside a region this run has shown to be flat (two near configs, same loss
-    # to the last bit: ``_flat``) are passed over like taken configs. Meant for tree ensembles, where EI
-    # walked max_features in steps of 0.001 through one and the same model (docs/benchmarks.md, "Exact
-    # repeats").
-    _flat_pairs = False
-    _flat_resolution = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -201,7 +194,6 @@ class Bayes(Sampler):
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
-        self._flat: tuple[np.ndarray, np.ndarray] | None = None  # this suggestion's flat boxes, if on
 
     # -- public contract -------------------------------------------------------------------
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
@@ -241,7 +233,6 @@ class Bayes(Sampler):
         space = study.space(space)  # this run's points from here on
         model, best = self._fit(X, z, coding, rng), study.best(z)
         margin = self.xi + self._loo_extra(model) if self._loo_margin else self.xi
-        self._flat = _flat_regions(trials, space, coding) if self._flat_pairs else None
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
@@ -360,30 +351,12 @@ class Bayes(Sampler):
                                           coding.levels, scale, n_local=self.n_local)
         if self._min_distance:
             candidates = _spaced_first(candidates, model, self._min_distance_threshold(model))
-        if self._flat is not None:
-            flat = inside(candidates, self._flat[:2])
-            if self._flat_resolution:
-                flat |= near_copy(candidates, self._flat[2], self._flat[3])
-            candidates = np.concatenate([candidates[~flat], candidates[flat]])
         for u in candidates:
             key = config_key(space.from_unit(u))
             if key not in taken:
                 taken.add(key)
                 return u
         return candidates[0]
-
-
-def _flat_regions(trials: Sequence[FrozenTrial], space: Space, coding: _Coding):
-    """``_flat.flat_boxes`` of this run's completed trials, in the GP's coordinates (warm-start
-    trials are another study: their ties say nothing of this run's objective)."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and WARM_START not in t.attrs
-            and t.value is not None and math.isfinite(t.value) and _valid(space, t.config)]
-    if len(done) < 2:
-        return None
-    X = coding.encode(space.to_unit_many([t.config for t in done]))
-    y = np.array([float(t.value) for t in done])
-    continuous = np.array([lv is None for lv in coding.levels] + [False] * (X.shape[1] - len(coding.levels)))
-    return (*flat_boxes(X, y), X, resolution(X, y, continuous))
 
 
 def _kriging_believer(model: gpm.GP, U: np.ndarray, exact: bool = False) -> tuple[gpm.GP, float]:
