@@ -44,3 +44,9 @@ class IntFloor(Bayes):
 
 def ifloor(seed=None):
     return IntFloor(seed=seed)
+
+
+def placebo(seed=None):
+    """The default but for EI's rounding (``xi=0.0100001``): how far chance alone moves these runs
+    (docs/benchmarks.md, "A minimum distance from evaluated points")."""
+    return Bayes(seed=seed, xi=0.0100001)
