@@ -18,13 +18,10 @@ import numpy as np
 from scipy.special import logsumexp
 
 from knobs.search import Bayes
-from knobs.search._base import config_key
-from knobs.search._bayes import _perturb
+from knobs.search import _bayes as bayes_module
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
-from knobs.search._gp import optimize
 from knobs.search._gp.kernel import sq_dists
-from knobs.search._random import sobol_points
 
 BELOW = 40
 
@@ -118,18 +115,13 @@ class HyperSamples(Bayes):
     def _pick(self, model, coding, incumbents, best, space, taken, rng, xi):
         if len(self._models) == 1:
             return super()._pick(model, coding, incumbents, best, space, taken, rng, xi)
-        score, score_grad = _mixture_scorers(self._models, best, xi)
-        sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
-        pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
-        scale = np.minimum(model.lengthscales, 1.0)
-        candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
-                                          coding.levels, scale, n_local=self.n_local)
-        for u in candidates:
-            key = config_key(space.from_unit(u))
-            if key not in taken:
-                taken.add(key)
-                return u
-        return candidates[0]
+        # NOTE: Bayes._pick as it is, scoring with the mixture instead of the one fit.
+        original = bayes_module._scorers
+        bayes_module._scorers = lambda _model, _name, param, incumbent: _mixture_scorers(self._models, incumbent, param)
+        try:
+            return super()._pick(model, coding, incumbents, best, space, taken, rng, xi)
+        finally:
+            bayes_module._scorers = original
 
 
 def hs8(seed=None):

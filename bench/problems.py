@@ -178,24 +178,23 @@ def svc(data: str) -> Callable[[dict], float]:
     return objective
 
 
-def rf(data: str) -> Callable[[dict], float]:
+def _forest(kind: str, data: str) -> Callable[[dict], float]:
+    """A tree ensemble (``kind``: RandomForestClassifier or ExtraTreesClassifier) in the _RF space."""
     def objective(c: dict) -> float:
-        from sklearn.ensemble import RandomForestClassifier
-        model = RandomForestClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
-                                       min_samples_leaf=c["min_samples_leaf"],
-                                       max_features=c["max_features"], random_state=0, n_jobs=1)
+        from sklearn import ensemble
+        model = getattr(ensemble, kind)(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
+                                        min_samples_leaf=c["min_samples_leaf"],
+                                        max_features=c["max_features"], random_state=0, n_jobs=1)
         return -_cv_score(model, data, "neg_log_loss")
     return objective
+
+
+def rf(data: str) -> Callable[[dict], float]:
+    return _forest("RandomForestClassifier", data)
 
 
 def extra_trees(data: str) -> Callable[[dict], float]:
-    def objective(c: dict) -> float:
-        from sklearn.ensemble import ExtraTreesClassifier
-        model = ExtraTreesClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
-                                     min_samples_leaf=c["min_samples_leaf"],
-                                     max_features=c["max_features"], random_state=0, n_jobs=1)
-        return -_cv_score(model, data, "neg_log_loss")
-    return objective
+    return _forest("ExtraTreesClassifier", data)
 
 
 def hgb(data: str) -> Callable[[dict], float]:

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from knobs.data import ImageFolder, scan_image_folder, skip_unreadable
 from knobs.errors import DataError
 from knobs.pipeline.commands._predict import predict_file
 from knobs.train import Trainer
 from knobs.train._predict import predict
+from test_empty_batches import Net
 from test_skip_unreadable import PER_CLASS, _damage, _folder
 
 torch.set_num_threads(1)
@@ -25,14 +25,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:left out")
 BAD = 3
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc = nn.Linear(3 * 8 * 8, 2)
-
-    def forward(self, x):
-        return self.fc(x.flatten(1))
 
 
 @pytest.fixture

@@ -40,38 +40,10 @@ def _config(tmp_path, path, **extra):
         "checks": {"overfit_tiny": False}, "ensemble": {"enabled": False}, **extra})
 
 
-def test_the_inputs_hold_the_rows_once(tmp_path, monkeypatch):
-    """Loaded rows reordered in place into their splits, train and val standardized where they lay: the
-    rows once while the run trains (the test rows sealed in the vault stay in the same array), about
-    once at the peak. Before: the loaded rows, their split and the standardized copy, 2.85x, and a peak
-    over 2x while the split copied the loaded rows."""
-    monkeypatch.setattr(_split_rows, "IN_PLACE_BYTES", 0)  # reorder these 25 MB as a large folder's
-    monkeypatch.setattr(_standardize, "BLOCK_BYTES", 2**21)  # blocks of float64 working memory far below the rows
-    path, X = _arrays(tmp_path)
-    size = X.nbytes
-    del X
-    cfg = _config(tmp_path, path)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        inputs = load_inputs(cfg)
-        inputs.release_test()  # what sealing the vault does
-        gc.collect()
-        held, peak = (m - base for m in tracemalloc.get_traced_memory())
-    finally:
-        tracemalloc.stop()
-    assert held < 1.1 * size, f"the run's inputs hold {held / size:.2f}x the rows"
-    assert peak < 1.5 * size, f"loading the run's inputs took {peak / size:.2f}x the rows at its peak"
-    assert isinstance(inputs.dataset.X, RowsReleased) and len(inputs.dataset) == ROWS
-    assert inputs.splits.test is None and inputs.test_rows == 900
-    assert isinstance(inputs.splits.train[0], RowsReleased) and len(inputs.splits.train[1]) == 4199
-    assert [r.name for r in inputs.data.data_checks][0] == "finite"  # answered before the rows changed
-
-
-def test_small_rows_are_copied_into_their_splits_and_let_go(tmp_path):
-    """Under ``IN_PLACE_BYTES`` the split copies (faster than reordering row by row), the loaded and
-    test rows are let go: the standardized train and val rows, 0.85x."""
+def _loaded(tmp_path):
+    """The run's inputs loaded from a fresh arrays file, its test rows let go as sealing the vault
+    does: (inputs, bytes of the rows, bytes held after, peak bytes while loading), numpy's allocations
+    as tracemalloc sees them."""
     path, X = _arrays(tmp_path)
     size = X.nbytes
     del X
@@ -83,9 +55,32 @@ def test_small_rows_are_copied_into_their_splits_and_let_go(tmp_path):
         inputs = load_inputs(cfg)
         inputs.release_test()
         gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - base
+        held, peak = (m - base for m in tracemalloc.get_traced_memory())
     finally:
         tracemalloc.stop()
+    return inputs, size, held, peak
+
+
+def test_the_inputs_hold_the_rows_once(tmp_path, monkeypatch):
+    """Loaded rows reordered in place into their splits, train and val standardized where they lay: the
+    rows once while the run trains (the test rows sealed in the vault stay in the same array), about
+    once at the peak. Before: the loaded rows, their split and the standardized copy, 2.85x, and a peak
+    over 2x while the split copied the loaded rows."""
+    monkeypatch.setattr(_split_rows, "IN_PLACE_BYTES", 0)  # reorder these 25 MB as a large folder's
+    monkeypatch.setattr(_standardize, "BLOCK_BYTES", 2**21)  # blocks of float64 working memory far below the rows
+    inputs, size, held, peak = _loaded(tmp_path)
+    assert held < 1.1 * size, f"the run's inputs hold {held / size:.2f}x the rows"
+    assert peak < 1.5 * size, f"loading the run's inputs took {peak / size:.2f}x the rows at its peak"
+    assert isinstance(inputs.dataset.X, RowsReleased) and len(inputs.dataset) == ROWS
+    assert inputs.splits.test is None and inputs.test_rows == 900
+    assert isinstance(inputs.splits.train[0], RowsReleased) and len(inputs.splits.train[1]) == 4199
+    assert [r.name for r in inputs.data.data_checks][0] == "finite"  # answered before the rows changed
+
+
+def test_small_rows_are_copied_into_their_splits_and_let_go(tmp_path):
+    """Under ``IN_PLACE_BYTES`` the split copies (faster than reordering row by row), the loaded and
+    test rows are let go: the standardized train and val rows, 0.85x."""
+    _, size, held, _ = _loaded(tmp_path)
     assert held < 0.95 * size, f"the run's inputs hold {held / size:.2f}x the rows"
 
 
