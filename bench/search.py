@@ -586,6 +586,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help=f"comma-separated, from {','.join(FAMILIES)}")
     parser.add_argument("--problems", nargs="+", default=None, help="only these problem names")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds FIRST .. FIRST + SEEDS - 1: fresh seeds to confirm a result on "
+                             "(a run merges with earlier ones by --merge)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[20, 40, 80])
     parser.add_argument("--optimizers", nargs="+", default=list(DEFAULT_OPTIMIZERS),
                         help="built-in names, label=module:attr or module:attr (a factory(seed=...)); "
@@ -629,7 +632,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not problems:
         parser.error("no problem matches --set / --families / --problems")
     reference = None if args.no_reference else args.reference
-    result = run_family_table(optimizers, problems, args.seeds, args.budgets, args.jobs, reference,
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    result = run_family_table(optimizers, problems, seeds, args.budgets, args.jobs, reference,
                               median_configs=args.median_configs)
     timing = suggestion_timing(optimizers, reps=args.timing_reps) if args.timing_reps > 0 else None
     if args.update_reference and reference is not None and args.median_configs == N_MEDIAN:

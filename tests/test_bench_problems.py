@@ -73,6 +73,18 @@ def test_json_line_carries_every_family(tmp_path, capsys):
     assert json.loads((tmp_path / "s.json").read_text())["headline"] == line
 
 
+def test_first_seed_runs_fresh_seeds_that_merge_with_earlier_ones(tmp_path, capsys):
+    common = ["--problems", "levy4", "--seeds", "2", "--budgets", "2", "--optimizers", "knobs.Random",
+              "--median-configs", "4", "--timing-reps", "0", "--no-reference"]
+    search.main([*common, "--out", str(tmp_path / "a.json")])
+    search.main([*common, "--first-seed", "2", "--out", str(tmp_path / "b.json")])
+    runs = {r["seed"]: r["values"] for f in ("a", "b") for r in json.loads((tmp_path / f"{f}.json").read_text())["runs"]}
+    assert sorted(runs) == [0, 1, 2, 3] and runs[2] != runs[0]
+    capsys.readouterr()
+    merged = search.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
+    assert merged["seeds"] == 4
+
+
 def test_a_factory_is_an_optimizer():
     import functools
 
