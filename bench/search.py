@@ -302,16 +302,20 @@ def summarize(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[
         families: dict[str, Any] = {}
         for fam in FAMILIES:
             members = [p for p in problems if ALL_PROBLEMS[p].family == fam and ALL_PROBLEMS[p].split == split]
-            if not members:
+            # NOTE: the seeds every optimizer ran on every member: runs merged from apart may give one family
+            # fresh seeds (--first-seed) that the others lack.
+            mine = [s for s in seeds if all((p, o, s) in by_key for p in members for o in optimizers)]
+            if not members or not mine:
                 continue
             families[fam] = {
                 "problems": members,
-                "score": {o: {str(b): _mean_se([np.mean([score(p, o, s, b) for p in members]) for s in seeds])
+                "seeds": len(mine),
+                "score": {o: {str(b): _mean_se([np.mean([score(p, o, s, b) for p in members]) for s in mine])
                               for b in budgets} for o in optimizers},
-                "suggest_ms_median": {o: _median_ms(by_key, members, o, seeds, "suggest_ms") for o in optimizers},
-                "suggest_cpu_ms_median": {o: _median_ms(by_key, members, o, seeds, "suggest_cpu_ms")
+                "suggest_ms_median": {o: _median_ms(by_key, members, o, mine, "suggest_ms") for o in optimizers},
+                "suggest_cpu_ms_median": {o: _median_ms(by_key, members, o, mine, "suggest_cpu_ms")
                                           for o in optimizers},
-                "per_problem": {p: {o: {str(b): round(float(np.mean([score(p, o, s, b) for s in seeds])), 4)
+                "per_problem": {p: {o: {str(b): round(float(np.mean([score(p, o, s, b) for s in mine])), 4)
                                         for b in budgets} for o in optimizers} for p in members},
             }
         if families:
@@ -486,7 +490,7 @@ def format_tables(result: Mapping[str, Any], timing: Mapping[str, Any] | None = 
                      f"(1 = best found, 0 = median random) ==")
         head = "".join(f"  {'@' + str(b):>15s}" for b in budgets) + f"  {'ms/suggest':>10s}  {'cpu ms':>7s}"
         for fam, f in block["families"].items():
-            lines.append(f"\n{fam} ({', '.join(f['problems'])})")
+            lines.append(f"\n{fam} ({', '.join(f['problems'])})" + _other_seeds(f, result))
             lines.append(f"  {'optimizer':20s}{head}")
             for o in optimizers:
                 cells = "".join(f"  {f['score'][o][str(b)]['mean']:7.3f} ± {f['score'][o][str(b)]['se']:5.3f}"
@@ -509,6 +513,12 @@ def format_tables(result: Mapping[str, Any], timing: Mapping[str, Any] | None = 
     return "\n".join(lines)
 
 
+def _other_seeds(family: Mapping[str, Any], result: Mapping[str, Any]) -> str:
+    """A family's own seed count where it differs from the table's (a merge of runs made apart)."""
+    n = family.get("seeds", len(result["seeds"]))
+    return f" [{n} seeds]" if n != len(result["seeds"]) else ""
+
+
 def format_markdown(result: Mapping[str, Any]) -> str:
     """The tables as Markdown (for docs/benchmarks.md): per set, one row per family and budget,
     the best mean in bold; then median CPU ms per suggestion per family."""
@@ -524,7 +534,8 @@ def format_markdown(result: Mapping[str, Any]) -> str:
                 top = max(c["mean"] for c in cells)
                 text = [(f"**{c['mean']:.3f}**" if c["mean"] == top else f"{c['mean']:.3f}") + f" ± {c['se']:.3f}"
                         for c in cells]
-                out.append(f"| {fam} ({', '.join(f['problems'])}) | {b} | " + " | ".join(text) + " |")
+                out.append(f"| {fam} ({', '.join(f['problems'])}){_other_seeds(f, result)} | {b} | "
+                           + " | ".join(text) + " |")
         out += ["", "| family | " + " | ".join(f"{o} CPU / wall ms" for o in optimizers) + " |",
                 "|---|" + "---|" * len(optimizers)]
         for fam, f in block["families"].items():

@@ -74,15 +74,19 @@ def test_json_line_carries_every_family(tmp_path, capsys):
 
 
 def test_first_seed_runs_fresh_seeds_that_merge_with_earlier_ones(tmp_path, capsys):
-    common = ["--problems", "levy4", "--seeds", "2", "--budgets", "2", "--optimizers", "knobs.Random",
+    common = ["--seeds", "2", "--budgets", "2", "--optimizers", "knobs.Random",
               "--median-configs", "4", "--timing-reps", "0", "--no-reference"]
-    search.main([*common, "--out", str(tmp_path / "a.json")])
-    search.main([*common, "--first-seed", "2", "--out", str(tmp_path / "b.json")])
-    runs = {r["seed"]: r["values"] for f in ("a", "b") for r in json.loads((tmp_path / f"{f}.json").read_text())["runs"]}
-    assert sorted(runs) == [0, 1, 2, 3] and runs[2] != runs[0]
+    search.main(["--problems", "levy4", "svc_cancer", *common, "--out", str(tmp_path / "a.json")])
+    search.main(["--problems", "levy4", *common, "--first-seed", "2", "--out", str(tmp_path / "b.json")])
+    runs = {(r["problem"], r["seed"]): r["values"] for f in ("a", "b")
+            for r in json.loads((tmp_path / f"{f}.json").read_text())["runs"]}
+    assert sorted(s for p, s in runs if p == "levy4") == [0, 1, 2, 3] and runs["levy4", 2] != runs["levy4", 0]
     capsys.readouterr()
-    merged = search.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
-    assert merged["seeds"] == 4
+    search.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--markdown",
+                 "--out", str(tmp_path / "m.json")])
+    families = json.loads((tmp_path / "m.json").read_text())["sets"]["dev"]["families"]
+    assert families["synthetic"]["seeds"] == 4 and families["sklearn"]["seeds"] == 2  # each on the seeds it has
+    assert "| sklearn (svc_cancer) [2 seeds] | 2 |" in capsys.readouterr().out
 
 
 def test_a_factory_is_an_optimizer():
