@@ -29,7 +29,7 @@ import numpy as np
 
 from knobs.checks._result import CheckResult
 from knobs.data import Dataset, Splits, validate_labels
-from knobs.data._standardize import is_constant, moments, row_blocks
+from knobs.data._standardize import is_constant, moments, row_slices
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["check_data"]
@@ -154,9 +154,8 @@ def _finite(pairs: Pairs) -> CheckResult:
         flat = X.reshape(len(X), -1)
         nan = inf = rows = 0
         columns = np.zeros(flat.shape[1], dtype=bool)
-        blocks = row_blocks(len(flat), flat.shape[1])  # NOTE: a mask of the whole split was a quarter of its size
-        for start in blocks:
-            block = flat[start:start + blocks.step]
+        for part in row_slices(flat):  # NOTE: a mask of the whole split was a quarter of its size
+            block = flat[part]
             bad = ~np.isfinite(block)
             if bad.any():
                 nan, inf = nan + int(np.isnan(block).sum()), inf + int(np.isinf(block).sum())
@@ -303,10 +302,9 @@ def _row_keys(X: np.ndarray) -> list[bytes]:
     """A 16-byte digest per row; float32, with -0.0 made +0.0, so equal values hash equal (block by
     block: the float32 copy of a whole split was the size of the split)."""
     flat, keys = X.reshape(len(X), -1), []
-    blocks = row_blocks(len(flat), flat.shape[1])
-    for start in blocks:
-        rows = np.ascontiguousarray(flat[start:start + blocks.step], dtype=np.float32) + np.float32(0.0)
-        keys.extend(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows)
+    for rows in row_slices(flat):
+        block = np.ascontiguousarray(flat[rows], dtype=np.float32) + np.float32(0.0)
+        keys.extend(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in block)
     return keys
 
 

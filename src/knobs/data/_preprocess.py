@@ -120,12 +120,9 @@ class Preprocessing:
         return self.standardizer.transform(X.astype(np.float32))
 
     def transform_files(self, paths: Sequence[str | Path]) -> np.ndarray:
-        """Image files → model input, decoded as in training (image runs only)."""
-        loading = self.record.get("loading", {})
-        if loading.get("kind") != "images":
-            raise ConfigError(f"transform_files is for image runs; this run's data is {loading.get('kind', 'built in')!r}")
-        arrays = [read_image(p, tuple(loading["image_size"]), loading["channels"]) for p in paths]
-        return self.transform(np.stack(arrays).reshape(len(arrays), -1))
+        """Image files → model input, decoded as in training (image runs only); the first file
+        that does not decode stops it (``DataError``)."""
+        return self._decode_files(paths, skip=False)[0]
 
     def transform_readable_files(self, paths: Sequence[str | Path]) -> tuple[np.ndarray, dict[int, str]]:
         """``transform_files`` of the files that decode, and ``{position in paths: reason}`` of those
@@ -135,6 +132,9 @@ class Preprocessing:
         Raises:
             DataError: no file decodes (the first one named).
         """
+        return self._decode_files(paths, skip=True)
+
+    def _decode_files(self, paths: Sequence[str | Path], skip: bool) -> tuple[np.ndarray, dict[int, str]]:
         loading = self.record.get("loading", {})
         if loading.get("kind") != "images":
             raise ConfigError(f"transform_files is for image runs; this run's data is {loading.get('kind', 'built in')!r}")
@@ -143,6 +143,8 @@ class Preprocessing:
             try:
                 arrays.append(read_image(path, tuple(loading["image_size"]), loading["channels"]))
             except DataError as error:
+                if not skip:
+                    raise
                 unreadable[position] = str(error)
         if not arrays:
             raise DataError(f"no input image decodes ({len(unreadable)} files); the first: {unreadable.get(0, '')}")

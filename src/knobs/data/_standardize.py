@@ -15,12 +15,14 @@ Modes (``X`` has shape ``(n, *feature_shape)``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from knobs.data._validate import validate_features
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["Standardizer", "MODES", "moments", "row_blocks"]
+__all__ = ["Standardizer", "MODES", "moments", "row_blocks", "row_slices"]
 
 MODES = ("feature", "channel", "sample", "none")
 
@@ -36,6 +38,12 @@ def row_blocks(n_rows: int, row_size: int) -> range:
     return range(0, n_rows, max(1, BLOCK_BYTES // (8 * max(1, row_size))))
 
 
+def row_slices(X) -> Iterator[slice]:
+    """Slices of ``X``'s rows in ``row_blocks`` of its row size, in order."""
+    blocks = row_blocks(len(X), int(np.prod(X.shape[1:])))
+    return (slice(start, start + blocks.step) for start in blocks)
+
+
 def moments(X: np.ndarray, mode: str, ignore_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (population) std of ``X`` for a learned mode, shaped to broadcast against one row.
 
@@ -45,9 +53,8 @@ def moments(X: np.ndarray, mode: str, ignore_nan: bool = False) -> tuple[np.ndar
     """
     axes = (0,) if mode == "feature" else (0, *range(2, X.ndim))  # "channel": all axes but the channel's
     count = mean = m2 = None
-    blocks = row_blocks(len(X), int(np.prod(X.shape[1:])))
-    for start in blocks:
-        block = X[start:start + blocks.step].astype(np.float64)
+    for rows in row_slices(X):
+        block = X[rows].astype(np.float64)
         if ignore_nan:
             finite = np.isfinite(block)
             n = finite.sum(axis=axes, keepdims=True).astype(np.float64)
@@ -153,9 +160,7 @@ class Standardizer:
             return out
         # NOTE: block by block: the float64 arithmetic of the whole split at once took four times its rows.
         out = np.empty(X.shape, dtype=X.dtype) if out is None else out
-        blocks = row_blocks(len(X), int(np.prod(X.shape[1:])))
-        for start in blocks:
-            rows = slice(start, start + blocks.step)
+        for rows in row_slices(X):
             out[rows] = (X[rows] - self.mean_) / self.std_
         return out
 

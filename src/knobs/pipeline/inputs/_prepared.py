@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -112,12 +111,6 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
     else:
         scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32, copy=False))  # NOTE: no copy of float32 rows
 
-    checks = None
-    if in_place and not streamed:  # NOTE: the checks read the rows as they are now, before they change
-        facts = SimpleNamespace(input_shape=input_shape, target=target, n_classes=int(dataset.n_classes or 1),
-                                task=dataset.task, scaler=scaler, texts=texts if text else None)
-        checks = data_check_results(facts, (splits.train, splits.val), images=dataset.image_shape is not None)
-
     def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         X = _reshape(X, input_shape)
         into = X if in_place and _writable_float32(X) else None
@@ -127,9 +120,9 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
     read = set(dataset.loading) - {"memory"}  # NOTE: every run records where it holds rows; built-in data reads no file
     from_file = bool(read) and dataset.loading.get("kind") not in ("builder", "arrays")
     preprocessing = Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {}) if from_file else None
-    return PreparedData(
-        train=streamed["train"] if streamed else tensors(*splits.train),
-        val=streamed["val"] if streamed else tensors(*splits.val),
+    data = PreparedData(
+        train=streamed["train"] if streamed else None,
+        val=streamed["val"] if streamed else None,
         input_shape=input_shape,
         n_classes=int(dataset.n_classes or 1),
         task=dataset.task,
@@ -139,8 +132,13 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         texts=texts if text else None,
         target=target,
         samples=streamed["samples"] if streamed else None,
-        data_checks=checks,
     )
+    if not streamed:
+        if in_place:  # NOTE: the checks read the rows as they are now, before they change
+            data.data_checks = data_check_results(data, (splits.train, splits.val),
+                                                  images=dataset.image_shape is not None)
+        data.train, data.val = tensors(*splits.train), tensors(*splits.val)
+    return data
 
 
 def _writable_float32(X: Any) -> bool:
