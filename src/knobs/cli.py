@@ -222,7 +222,10 @@ def evaluate_command(
         check_output_file(json_path, "--json", suffix=".json")
     with _warnings_shown():
         result = evaluate_file(run_dir, input_path, target=target, text_column=text_column, threads=threads)
-    table = Table(title=f"{result['input']}: {result['n']} rows, {result['final_model']} model")
+    skipped = result["skipped"]["count"]  # unreadable images left out (run's data.bad_files = "skip"): said
+    rows = (f"{result['n']} of {result['n'] + skipped} images ({skipped} unreadable, skipped)" if skipped
+            else f"{result['n']} rows")
+    table = Table(title=f"{result['input']}: {rows}, {result['final_model']} model")
     for column in ("metric", "value", "95% interval"):
         table.add_column(column)
     for name, value in result["metrics"].items():

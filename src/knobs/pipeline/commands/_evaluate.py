@@ -14,12 +14,20 @@ Inputs: a CSV/TSV with the run's feature columns and its target column (``--targ
 the file calls it otherwise; ``--text-column`` the text of a text run), a folder of class folders
 for image runs (the class names of the run), or an ``.npz`` with ``X`` and ``y`` (runs on built-in,
 builder or arrays data, whose rows are numbers already).
+
+An image that does not decode follows the run's ``data.bad_files``, as in ``knobs predict``:
+``"error"`` (the default) stops with one message naming it; ``"skip"`` scores the images that
+decode and says which it left out — ``skipped`` in the result (their count, and the first
+``SKIPPED_LISTED`` by class folder and name, with the reason) and an ``UnreadableInputWarning`` —
+so metrics on fewer images than the folder holds are never taken for the folder's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import warnings
 
 import numpy as np
 import torch
@@ -30,8 +38,8 @@ from knobs.ensemble import average
 from knobs.errors import ConfigError, DataError
 from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals, split_metrics,
                            weighted_metrics, wilson)
-from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, _check_image_sizes, _final_members, _load, _numbers,
-                                              _summary)
+from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, UnreadableInputWarning, _check_image_sizes,
+                                              _final_members, _load, _numbers, _summary)
 from knobs.pipeline.commands._threads import use_run_threads
 from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
 from knobs.pipeline.trials._evaluate import outputs
@@ -40,6 +48,9 @@ __all__ = ["evaluate_file", "wilson", "intervals", "weighted_metrics", "bootstra
 
 intervals = metric_intervals  # the name this command's callers and tests know
 
+#: how many skipped images the result and the warning name (the count is always whole)
+SKIPPED_LISTED = 10
+
 
 def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | None = None,
                   text_column: str | None = None, seed: int = 0, threads: int | None = None) -> dict[str, Any]:
@@ -47,8 +58,14 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     ``threads`` torch threads (default: the run's ``train.threads``, ``_threads.py``).
 
     Returns:
-        ``{"input", "n", "final_model", "metrics", "intervals", "interval_method"}``: ``metrics`` as
+        ``{"input", "n", "skipped", "final_model", "metrics", "intervals", "interval_method"}``:
+        ``n`` the rows scored; ``skipped`` ``{"count", "files"}`` the images left out as unreadable
+        under the run's ``data.bad_files = "skip"`` (``files``: the first ``SKIPPED_LISTED``,
+        ``{"file": "<class>/<name>", "reason"}``; count 0 otherwise); ``metrics`` as
         ``split_metrics`` gives them; ``intervals`` ``{metric: [low, high]}`` at 95%.
+
+    Warns:
+        UnreadableInputWarning: images were skipped (how many of how many, the first named).
 
     Raises:
         ConfigError / DataError: no finished run, a missing file or column (naming the file's
@@ -65,28 +82,42 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     prep_path = run_dir / PREPROCESS_FILE
     preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
     task = summary.get("data", {}).get("task", "classification")
-    X, y = _labelled(preprocessing, extra, input_path, task, target, text_column)
+    X, y, skipped = _labelled(preprocessing, extra, input_path, task, target, text_column)
+    if skipped:
+        _warn_skipped(input_path, skipped, len(y))
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     threshold = (summary.get("threshold") or {}).get("threshold") if task == "classification" else None
     metrics = split_metrics(task, y, out, threshold=threshold)
-    return {"input": str(input_path), "n": int(len(y)), "final_model": summary.get("final_model") or "single",
+    return {"input": str(input_path), "n": int(len(y)),
+            "skipped": {"count": len(skipped), "files": skipped[:SKIPPED_LISTED]},
+            "final_model": summary.get("final_model") or "single",
             "threshold": threshold, "metrics": metrics, "intervals": intervals(task, y, out, metrics, threshold, seed),
             "interval_method": INTERVAL_METHOD}
+
+
+def _warn_skipped(path: Path, skipped: list[dict], scored: int) -> None:
+    named = ", ".join(s["file"] for s in skipped[:SKIPPED_LISTED])
+    more = f" and {len(skipped) - SKIPPED_LISTED} more" if len(skipped) > SKIPPED_LISTED else ""
+    warnings.warn(UnreadableInputWarning(
+        f"{len(skipped)} of the {len(skipped) + scored} images in {str(path)!r} do not decode and were skipped (the "
+        f"run's data.bad_files = \"skip\"): {named}{more}; the metrics are on the other {scored}"), stacklevel=3)
 
 
 # ---- labelled rows -------------------------------------------------------------------------------
 
 def _labelled(preprocessing: Preprocessing | None, extra: dict, path: Path, task: str, target: str | None,
-              text_column: str | None) -> tuple[np.ndarray, np.ndarray]:
+              text_column: str | None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Model input, targets, and the images left out as unreadable (``{"file", "reason"}``; only
+    image folders of a ``bad_files = "skip"`` run leave any out)."""
     shape = tuple(int(s) for s in extra["input_shape"])
     if preprocessing is None:
-        return _npz(path, shape, Standardizer.from_state_dict(extra["scaler"]), task, int(extra["n_classes"]))
+        return *_npz(path, shape, Standardizer.from_state_dict(extra["scaler"]), task, int(extra["n_classes"])), []
     record = preprocessing.record
     kind = record.get("loading", {}).get("kind")
     if kind == "images":
         return _image_folder(preprocessing, path)
-    return _table(preprocessing, path, task, kind, target, text_column)
+    return *_table(preprocessing, path, task, kind, target, text_column), []
 
 
 def _table(preprocessing: Preprocessing, path: Path, task: str, kind: str, target: str | None,
@@ -113,7 +144,9 @@ def _table(preprocessing: Preprocessing, path: Path, task: str, kind: str, targe
     return X, _targets(table.column(label), task, record.get("class_names"), f"{path} column {label!r}")
 
 
-def _image_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _image_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """The folder's images and labels — under the run's ``bad_files = "skip"`` those that decode,
+    and ``{"file": "<class>/<name>", "reason"}`` of the others, in folder order."""
     classes = list(preprocessing.record.get("class_names") or [])
     if not path.is_dir():
         raise DataError(f"--input {str(path)!r}: labelled images are a folder of class folders ({classes})")
@@ -132,8 +165,16 @@ def _image_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray,
         labels += [classes.index(folder.name)] * len(found)
     if not files:
         raise DataError(f"--input {str(path)!r}: no image files in its class folders (expected {sorted(IMAGE_SUFFIXES)})")
-    _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
-    return preprocessing.transform_files(files), np.asarray(labels, dtype=np.int64)
+    loading = preprocessing.record["loading"]
+    _check_image_sizes(files, loading["image_size"])
+    labels = np.asarray(labels, dtype=np.int64)
+    if loading.get("bad_files") != "skip":
+        return preprocessing.transform_files(files), labels, []
+    X, unreadable = preprocessing.transform_readable_files(files)
+    kept = np.array([i not in unreadable for i in range(len(files))], dtype=bool)
+    skipped = [{"file": f"{files[i].parent.name}/{files[i].name}", "reason": reason}
+               for i, reason in sorted(unreadable.items())]
+    return X, labels[kept], skipped
 
 
 def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
