@@ -27,7 +27,7 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
         cfg: a validated run config (``knobs.config.load_config``).
         epochs: training epochs of the watched run (default: the config's, at most ``EPOCHS``).
     """
-    inputs = load_inputs(cfg)
+    inputs = load_inputs(cfg, data_checks=True)  # NOTE: a diagnosis weighs the data checks whatever [checks] says
     data, splits, reference = inputs.view()  # the reference holds the fixed values
     return diagnose_params(cfg, splits, data, reference, epochs, images=inputs.dataset.image_shape is not None)
 
@@ -35,7 +35,7 @@ def diagnose_config(cfg: RunConfig, epochs: int | None = None) -> Report:
 def check_config(cfg: RunConfig) -> list[CheckResult]:
     """The preflight of ``knobs run`` (as enabled in ``[checks]``) plus the gradient check, on the
     config's reference model — without creating a run directory."""
-    inputs = load_inputs(cfg)
+    inputs = load_inputs(cfg, data_checks=cfg.checks.data)
     data, splits, params = inputs.view()
     info = ModelInfo.of(data)
     results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val),

@@ -61,7 +61,8 @@ class PreparedData:
     #: rows and their targets that the statistics and the preflight checks read; None in memory
     samples: dict | None = None
     #: the data checks of the train / val rows before standardization, when those rows were then
-    #: standardized in place (``prepare(in_place=True)``: nothing else holds them); else None
+    #: standardized in place (``prepare(in_place=True)``: nothing else holds them) and the caller
+    #: reports them (``prepare(data_checks=True)``); else None
     data_checks: list | None = None
 
     def raw_targets(self, y: torch.Tensor) -> np.ndarray:
@@ -84,7 +85,7 @@ class PreparedData:
 
 def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
             preprocessor: Any = None, report: dict | None = None, texts: np.ndarray | None = None,
-            seed: int = 0, in_place: bool = False) -> PreparedData:
+            seed: int = 0, in_place: bool = False, data_checks: bool = True) -> PreparedData:
     """Fit the scaler on the (encoded) training split, then transform train and val with it.
 
     Args:
@@ -99,6 +100,9 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
             float32 rows are standardized where they lie instead of into a copy — the same bits,
             half the memory; the data checks, which read them before, are answered first and kept
             (``data_checks``). The caller must not read those rows as raw afterwards.
+        data_checks: with ``in_place``, whether to answer the data checks first: a caller that
+            will not report them (``checks.data = false``, a worker process) says False, and the
+            pass over every train / val row is not made (``data_checks`` stays None).
     """
     input_shape = _input_shape(dataset, splits.train[0], family)
     text = _is_text(dataset)
@@ -134,7 +138,7 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         samples=streamed["samples"] if streamed else None,
     )
     if not streamed:
-        if in_place:  # NOTE: the checks read the rows as they are now, before they change
+        if in_place and data_checks:  # NOTE: the checks read the rows as they are now, before they change
             data.data_checks = data_check_results(data, (splits.train, splits.val),
                                                   images=dataset.image_shape is not None)
         data.train, data.val = tensors(*splits.train), tensors(*splits.val)

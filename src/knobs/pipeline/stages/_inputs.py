@@ -37,7 +37,7 @@ from knobs.pipeline.stages._modes import FoldMode, SplitMode, run_mode
 from knobs.pipeline.trials._objective import make_trainer
 from knobs.space import Space
 
-__all__ = ["RunInputs", "load_inputs"]
+__all__ = ["RunInputs", "load_inputs", "reports_data_checks"]
 
 
 @dataclass
@@ -86,11 +86,19 @@ class RunInputs:
         return self.mode.view(self.data, self.splits, self.reference)
 
 
-def load_inputs(cfg: RunConfig) -> RunInputs:
+def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
     """Load, split, encode and standardize the data, build the space, and check everything.
 
     The test split is encoded with the preprocessor fitted on the training split before it is
-    sealed, exactly as prediction rows will be. Raises on any bad input."""
+    sealed, exactly as prediction rows will be. Raises on any bad input.
+
+    Args:
+        data_checks: whether the caller reports the data checks of the train / val rows (a
+            preflight, a diagnosis). In split mode they are answered while the rows load, before
+            the rows are standardized in place, and only then (``prepare(data_checks=...)``):
+            a pass over every row that nothing reads otherwise. Default: as ``knobs run``
+            reports them (``reports_data_checks``); a worker process, which never does, says False.
+    """
     torch.set_num_threads(cfg.train.threads)
     mode = run_mode(cfg)
     if cfg.model.builder is not None:
@@ -112,7 +120,7 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     family = data_family(cfg, dataset)
     in_place = mode.k is None and _own_rows(raw, splits)  # NOTE: fold mode deals raw.train into folds below
     data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed,
-                   in_place=in_place)
+                   in_place=in_place, data_checks=reports_data_checks(cfg) if data_checks is None else data_checks)
     if in_place:
         splits = _standardized_away(splits)
     check_streamed(cfg, data, dataset)
@@ -131,6 +139,12 @@ def load_inputs(cfg: RunConfig) -> RunInputs:
     check_population(cfg, space, fixed)
     record = split_record(dataset, raw, test_ids, data.folds, cfg.data.test_path)
     return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
+
+
+def reports_data_checks(cfg: RunConfig) -> bool:
+    """Whether a run of ``cfg`` reads the data checks: its preflight (``checks.data``) or the
+    autopilot, whose diagnosis of the best trial weighs them (``trials/_diagnosis.py``)."""
+    return bool(cfg.checks.data or cfg.autopilot.enabled)
 
 
 def _own_rows(raw: Splits, encoded: Splits) -> bool:

@@ -63,7 +63,7 @@ def release(objective: PipelineObjective) -> None:
 def _built(objective: PipelineObjective) -> Any:
     key = (objective.run_dir, objective.study_url, objective.study_name)
     if key not in _BUILT:
-        inputs = load_inputs(objective.cfg)
+        inputs = load_inputs(objective.cfg, data_checks=False)  # NOTE: a worker trains; the run's process reports the checks
         rundir = RunDir(path=Path(objective.run_dir), created=False)
         _BUILT[key] = inputs.mode.objective(objective.cfg, inputs.data, inputs.fixed, rundir, EventLog(rundir.events_path))
     return _BUILT[key]

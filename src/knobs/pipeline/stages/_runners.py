@@ -130,7 +130,7 @@ class Populations(_Runner):
             raise ConfigError(f"--workers {workers}: study {study.name!r} is a population run (search.executor = "
                               f"\"population\"), whose populations train in one process; start one `knobs worker` "
                               f"per machine (or GPU) instead")
-        inputs = load_inputs(cfg)
+        inputs = load_inputs(cfg, data_checks=False)  # NOTE: a worker trains; the run's process reports the checks
         rundir = RunDir(path=run_dir, created=False)
         events = opened.enter_context(contextlib.closing(EventLog(rundir.events_path)))
         return PopulationTrials(cfg, inputs.data, inputs.fixed, rundir, events, study=study), self.executor()
