@@ -24,10 +24,9 @@ so metrics on fewer images than the folder holds are never taken for the folder'
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 import numpy as np
 import torch
