@@ -45,7 +45,9 @@ def test_an_unreadable_item_gets_a_nan_row_and_the_others_keep_theirs(folder, wo
     assert out[BAD].isnan().all() and not out[np.arange(2 * PER_CLASS) != BAD].isnan().any()
     expected = Net().eval()(images)
     good = [i for i in range(2 * PER_CLASS) if i != BAD]
-    assert torch.equal(out[good], expected[good].detach())  # row i is item i's, as without the damage
+    # NOTE: close, not equal: a batch of 4 and one of 10 may round differently (CPU kernels pick by shape);
+    # neighbouring rows differ by ~0.02, so a shifted row still fails.
+    torch.testing.assert_close(out[good], expected[good].detach())  # row i is item i's, as without the damage
     torch.testing.assert_close(Trainer().predict(Net(), loader), out, rtol=0, atol=0, equal_nan=True)
 
 
@@ -54,7 +56,7 @@ def test_a_subset_of_the_folder_is_aligned_to_its_own_items(folder):
     subset = torch.utils.data.Subset(dataset, [5, BAD, 1, 8])
     out = predict(Net(), torch.utils.data.DataLoader(subset, batch_size=3, collate_fn=skip_unreadable), batch_size=3)
     assert out[1].isnan().all()
-    assert torch.equal(out[[0, 2, 3]], Net().eval()(images[[5, 1, 8]]).detach())
+    torch.testing.assert_close(out[[0, 2, 3]], Net().eval()(images[[5, 1, 8]]).detach())
 
 
 def test_a_shuffled_loader_with_an_item_left_out_is_refused(folder):

@@ -124,10 +124,12 @@ def test_predict_is_batched_in_eval_mode_without_grad_and_restores_train_mode():
     model.eval()
     with torch.no_grad():
         expected = model(X)
-    assert torch.allclose(outputs, expected)  # dropout off: eval mode
-    assert torch.allclose(Trainer().predict(model, X.numpy().astype(np.float64)), expected, atol=1e-6)
-    assert torch.allclose(Trainer().predict(model, DataLoader(TensorDataset(X, VAL[1]), batch_size=50)), expected)
-    assert torch.allclose(Trainer().predict(model, (X, VAL[1])), expected)
+    # NOTE: float32 tolerances: batches of 7 / 50 and one of 120 may round differently (CPU kernels pick by shape).
+    close = functools.partial(torch.testing.assert_close, rtol=1e-5, atol=1e-5)
+    close(outputs, expected)  # dropout off: eval mode
+    close(Trainer().predict(model, X.numpy().astype(np.float64)), expected)
+    close(Trainer().predict(model, DataLoader(TensorDataset(X, VAL[1]), batch_size=50)), expected)
+    close(Trainer().predict(model, (X, VAL[1])), expected)
 
 
 @pytest.mark.parametrize("optimizer", ["Adam", "SGD", torch.optim.SGD, functools.partial(torch.optim.SGD, momentum=0.9),
