@@ -6,12 +6,14 @@ draw; CIFAR-10's training folder by default), 15 % test and 15 % validation, one
 ConvNet, no preflight, ensemble or views that train. ``tracemalloc`` traces numpy's allocations (numpy reports them
 to it; torch's own are not traced, but the run's tensors are ``torch.as_tensor`` views of numpy arrays), so:
 
-- ``training_mib``: traced memory when the first training epoch starts — what the run holds while it trains;
+- ``training_mib``: the most traced memory at the start of a training epoch (of any fold and the refit in fold
+  mode) — what the run holds while it trains;
 - ``peak_mib``: the traced peak over the whole run (loading, split and standardization transients included);
 - ``rows_mib``: the size of the decoded float32 rows, the unit the two are read in;
 - ``maxrss_mib``: the process's peak resident memory (torch and the interpreter included).
 
-Run: ``nice -n 5 .venv/bin/python bench/image_run_memory.py --folder /tmp/cifar10/train --per-class 1000``.
+Run: ``nice -n 5 .venv/bin/python bench/image_run_memory.py --folder /tmp/cifar10/train --per-class 1000``;
+``--folds 5``: fold mode (``data.folds = 5`` instead of the validation split; the trial trains on each fold).
 
 Results (2026-12-06, a shared 2-core machine; before = commit ecd8e48):
 
@@ -40,6 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default="/tmp/cifar10/train")
     parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--folds", type=int, default=None,
+                        help="fold mode (data.folds = K, no validation split): every fold of the trial trains")
     args = parser.parse_args()
 
     from knobs.config import RunConfig
@@ -49,17 +53,17 @@ def main() -> None:
     at_training: list[int] = []
     run_epoch = _trainer.Trainer._run_epoch
 
-    def first_epoch(self, epoch):
-        if not at_training:
-            at_training.append(tracemalloc.get_traced_memory()[0])
+    def each_epoch(self, epoch):
+        at_training.append(tracemalloc.get_traced_memory()[0])
         return run_epoch(self, epoch)
 
-    _trainer.Trainer._run_epoch = first_epoch
+    _trainer.Trainer._run_epoch = each_epoch
+    validation = {"val": 0.15} if args.folds is None else {"folds": args.folds}
     with tempfile.TemporaryDirectory() as runs, tempfile.TemporaryDirectory() as cache:
         os.environ["KNOBS_CACHE_DIR"] = cache  # NOTE: decoded afresh, not from an earlier run's disk cache
         cfg = RunConfig.model_validate({
             "name": "memory", "runs_dir": runs, "seed": 0,
-            "data": {"source": args.folder, "max_per_class": args.per_class, "test": 0.15, "val": 0.15,
+            "data": {"source": args.folder, "max_per_class": args.per_class, "test": 0.15, **validation,
                      "standardize": "channel"},
             "model": {"family": "convnet"},
             "search": {"n_trials": 1, "sampler": "random", "pruner": "none",
@@ -75,7 +79,8 @@ def main() -> None:
         rows = sum(len(split[k]) for k in ("train", "val", "test"))
         rows_mib = rows * 3 * 32 * 32 * 4 / MIB
         print(json.dumps({"rows": rows, "rows_mib": round(rows_mib, 1),
-                          "training_mib": round(at_training[0] / MIB, 1), "peak_mib": round(peak / MIB, 1),
+                          "folds": args.folds,
+                          "training_mib": round(max(at_training) / MIB, 1), "peak_mib": round(peak / MIB, 1),
                           "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                           "test_accuracy": result.summary["test"]["accuracy"],
                           "seconds": round(time.perf_counter() - start, 1)}))

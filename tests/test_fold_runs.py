@@ -58,21 +58,23 @@ def test_each_fold_fits_its_preprocessing_on_its_training_rows_only(tmp_path):
     test_rids = set(splits.test[0][:, 0].astype(int).tolist())
     rest = set(range(96)) - test_rids
     assert len(data.folds) == 3 and len(data.val[1]) == 0 and len(data.train[1]) == len(rest)
+    rids = splits.train[0][:, 0].astype(int)  # the non-test rows, in the order the folds index
     short = 0
     for fold in data.folds:
-        train_rids = fold.splits.train[0][:, 0].astype(int)
-        val_rids = fold.splits.val[0][:, 0].astype(int)
+        train_rids, val_rids = rids[fold.train_index], rids[fold.val_index]
         assert not set(train_rids) & set(val_rids) and set(train_rids) | set(val_rids) == rest
+        prepared = fold.prepare()
+        assert [len(part[1]) for part in (prepared.splits.train, prepared.splits.val)] == [len(train_rids), len(val_rids)]
         # the standardizer saw this fold's training rows, not its validation rows
-        assert fold.data.scaler.mean_[0] == pytest.approx(train_rids.mean(), rel=1e-6)
-        assert fold.data.scaler.mean_[0] != pytest.approx(np.mean(sorted(rest)), rel=1e-6)
+        assert prepared.data.scaler.mean_[0] == pytest.approx(train_rids.mean(), rel=1e-6)
+        assert prepared.data.scaler.mean_[0] != pytest.approx(np.mean(sorted(rest)), rel=1e-6)
         # the one-hot categories too: exactly the sites of its training rows
-        categories = fold.data.preprocessing.preprocessor.categories_["site"]
+        categories = prepared.data.preprocessing.preprocessor.categories_["site"]
         assert set(categories) == {sites[r] for r in train_rids}
         short += len(categories) < len(data.preprocessing.preprocessor.categories_["site"])
         # validation tensors were standardized with the training statistics
-        np.testing.assert_allclose(fold.data.val[0][:, 0].numpy(),
-                                   (val_rids - fold.data.scaler.mean_[0]) / fold.data.scaler.std_[0], rtol=1e-5)
+        np.testing.assert_allclose(prepared.data.val[0][:, 0].numpy(),
+                                   (val_rids - prepared.data.scaler.mean_[0]) / prepared.data.scaler.std_[0], rtol=1e-5)
     assert short > 0  # the rare sites make the per-fold fit observable
     # the test rows are drawn first: the same as a single-split run's
     single = load_config(None, {**cfg.model_dump(exclude_unset=True), "data": {**cfg.data.model_dump(exclude_unset=True),

@@ -64,7 +64,7 @@ def test_group_k_fold_keeps_every_group_in_one_fold_and_out_of_the_test_split(tm
     test = _groups(splits.test[0])
     seen = set()
     for fold in data.folds:
-        train, val = _groups(fold.splits.train[0]), _groups(fold.splits.val[0])
+        train, val = _groups(splits.train[0][fold.train_index]), _groups(splits.train[0][fold.val_index])
         assert not train & val and not (train | val) & test
         assert not val & seen  # each group validates in exactly one fold
         seen |= val

@@ -11,7 +11,7 @@ from sklearn.neighbors import NearestCentroid
 
 from knobs.data import Dataset, Vault, load_builtin, split
 from knobs.data._group_split import GroupSplits, group_split
-from knobs.data._kfold import CVResult, Fold, aggregate, cross_validate, cv_folds, kfold
+from knobs.data._kfold import CVResult, Fold, aggregate, cross_validate, cv_folds, kfold, kfold_indices
 from knobs.errors import ConfigError, DataError
 
 
@@ -67,6 +67,22 @@ def test_groups_never_straddle_train_and_val():
 
 
 # --- cv_folds: the test split stays sealed ----------------------------------------------------------
+
+@pytest.mark.parametrize("targets, groups", [("classes", None), ("classes", "groups"), ("numbers", None),
+                                             ("numbers", "groups")])
+def test_kfold_indices_are_the_positions_of_kfolds_folds(targets, groups):
+    """Dealt from the targets (and groups) alone: the folds ``kfold`` deals, without copying any row."""
+    X, y = toy((30, 12))
+    y = y if targets == "classes" else X[:, 0].astype(np.float64)
+    labels = None if groups is None else np.arange(len(y)) // 3
+    folds = kfold(X, y, k=4, seed=3, groups=labels)
+    indices = kfold_indices(y, k=4, seed=3, groups=labels)
+    assert len(indices) == len(folds) == 4
+    for fold, (train, val) in zip(folds, indices):
+        assert np.array_equal(fold.train_index, train) and np.array_equal(fold.val_index, val)
+    with pytest.raises(DataError, match="k=50 folds need at least 50 rows"):
+        kfold_indices(y, k=50)
+
 
 def test_cv_folds_refuses_splits_that_still_hold_the_test_rows():
     splits = split(load_builtin("iris"), val=0.2, test=0.2, seed=0)

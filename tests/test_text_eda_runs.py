@@ -84,8 +84,9 @@ def test_each_fold_augments_its_own_training_part(tmp_path):
     inputs = load_inputs(cfg)
     data = inputs.data
     for fold in data.folds:
-        X, y = _augmented(cfg, fold.data)
-        assert len(y) == 3 * len(fold.data.train[1]) and int(X.max()) < fold.data.model_args["vocab_size"]
+        prepared = fold.prepare().data
+        X, y = _augmented(cfg, prepared)
+        assert len(y) == 3 * len(prepared.train[1]) and int(X.max()) < prepared.model_args["vocab_size"]
 
 
 @pytest.mark.parametrize("more, match", [

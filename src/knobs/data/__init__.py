@@ -23,7 +23,7 @@ from knobs.data._dataset import Dataset
 from knobs.data._group_split import GroupSplits, group_split
 from knobs.data._image_folder import ImageFolder, loader_options
 from knobs.data._images import ImageFiles, load_image_folder, read_image, scan_image_folder
-from knobs.data._kfold import CVResult, Fold, aggregate, cross_validate, cv_folds, kfold
+from knobs.data._kfold import CVResult, Fold, aggregate, cross_validate, cv_folds, kfold, kfold_indices
 from knobs.data._pretrained_tokens import PretrainedTokenizer
 from knobs.data._preprocess import PREPROCESSORS, Preprocessing, encode_splits, preprocessor_from_state
 from knobs.data._skip import UnreadableItem, skip_unreadable
@@ -41,7 +41,7 @@ __all__ = [
     "BUILTIN", "KINDS", "MISSING_POLICIES", "OPTIONS", "PAD", "PREPROCESSORS", "UNK",
     "CVResult", "Dataset", "Fold", "GroupSplits", "ImageFiles", "ImageFolder", "Preprocessing", "PretrainedTokenizer", "Splits", "Standardizer",
     "TabularPreprocessor", "TextPreprocessor", "UnreadableItem", "Vault", "VaultWarning",
-    "aggregate", "build_vocab", "cross_validate", "cv_folds", "declare_classes", "encode_splits", "encode_tokens", "group_split", "kfold", "load_builtin", "load_csv",
+    "aggregate", "build_vocab", "cross_validate", "cv_folds", "declare_classes", "encode_splits", "encode_tokens", "group_split", "kfold", "kfold_indices", "load_builtin", "load_csv",
     "load_dataset", "load_image_folder", "load_text_csv", "loader_options", "preprocessor_from_state",
     "read_image", "scan_image_folder", "skip_unreadable", "split", "tokenize", "validate_features", "validate_labels",
 ]

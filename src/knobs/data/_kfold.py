@@ -35,7 +35,7 @@ from knobs.data._group_split import check_groups, check_seed
 from knobs.data._splits import Splits
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["Fold", "CVResult", "kfold", "cv_folds", "cross_validate", "aggregate"]
+__all__ = ["Fold", "CVResult", "kfold", "kfold_indices", "cv_folds", "cross_validate", "aggregate"]
 
 Pair = tuple[np.ndarray, np.ndarray]
 
@@ -98,7 +98,9 @@ def kfold(X, y, k: int = 5, seed: int = 0, groups=None, stratify: bool | None = 
             (classification), no for float targets (regression).
 
     Returns:
-        ``k`` folds whose validation parts are disjoint and together cover every row.
+        ``k`` folds whose validation parts are disjoint and together cover every row. Each holds
+        its rows as copies (k copies of ``X`` in all): to deal large rows, take the positions from
+        ``kfold_indices`` and index one fold at a time.
 
     Raises:
         ConfigError: ``k`` not an integer >= 2, or a seed that is not a non-negative integer.
@@ -116,6 +118,27 @@ def kfold(X, y, k: int = 5, seed: int = 0, groups=None, stratify: bool | None = 
     if X.ndim == 0 or y.ndim != 1 or len(X) != len(y):
         raise DataError(f"kfold needs X (n, ...) and y (n,) with one target per row; got X "
                         f"{X.shape} and y {y.shape}")
+    return [Fold(number=i, train=(X[tr], y[tr]), val=(X[va], y[va]), train_index=tr, val_index=va)
+            for i, (tr, va) in enumerate(kfold_indices(y, k=k, seed=seed, groups=groups, stratify=stratify))]
+
+
+def kfold_indices(y, k: int = 5, seed: int = 0, groups=None,
+                  stratify: bool | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(train_index, val_index)`` of each of the folds ``kfold`` deals, without the rows.
+
+    Why: the folds depend on the targets (and groups) alone, and ``kfold`` copies the rows of all
+    k folds at once; a caller with large rows takes the positions and indexes one fold at a time.
+    Arguments and errors as ``kfold``'s.
+
+    Example:
+        >>> [len(val) for _, val in kfold_indices(np.array([0, 1] * 5), k=5)]
+        [2, 2, 2, 2, 2]
+    """
+    y = np.asarray(y)
+    _check_k(k)
+    check_seed(seed)
+    if y.ndim != 1:
+        raise DataError(f"kfold needs y (n,) with one target per row; got y {y.shape}")
     if k > len(y):
         raise DataError(f"k={k} folds need at least {k} rows, got {len(y)}; lower k")
     groups = None if groups is None else check_groups(groups, len(y))
@@ -126,8 +149,7 @@ def kfold(X, y, k: int = 5, seed: int = 0, groups=None, stratify: bool | None = 
         _check_group_count(groups, k)
     splitter = _splitter(k, seed, grouped=groups is not None, stratified=strata is not None)
     labels = strata if strata is not None else np.zeros(len(y))
-    return [Fold(number=i, train=(X[tr], y[tr]), val=(X[va], y[va]), train_index=tr, val_index=va)
-            for i, (tr, va) in enumerate(splitter.split(np.zeros((len(y), 1)), labels, groups))]
+    return list(splitter.split(np.zeros((len(y), 1)), labels, groups))
 
 
 def cv_folds(splits: Splits, k: int = 5, seed: int = 0, groups=None,

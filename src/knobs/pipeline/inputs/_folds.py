@@ -4,49 +4,107 @@ Why each fold is prepared from raw rows: everything learned from data — fill v
 the vocabulary, the standardizer — must come from the rows a model trains on. Fitted once on all
 non-test rows, they would carry each fold's validation rows into its training (a leak that makes
 the cross-validated estimate optimistic). So every fold runs the same two steps as a single-split
-run, ``encode_splits`` then ``prepare``, on its own training part.
+run, ``encode_splits`` then ``prepare``, on its own training part (then [balance] on its own
+training rows).
 
-Folds are stratified by class (``knobs.data.kfold``) and, with ``data.groups``, never cut a group
-(``StratifiedGroupKFold``). The test rows took no part: they were sealed before the folds were dealt.
+Why a fold is prepared when it is used, and let go after: prepared up front, the k folds held
+their encoded rows and their standardized tensors all at once — about 2k copies of the rows beside
+the run's own, 11x the rows at k = 5. A fold keeps only its row positions; ``FoldData.prepare``
+makes its data from the raw rows (the fold's rows copied once, then standardized in place) for the
+fit that trains on it, and the caller lets it go. The steps and their inputs are the same, so the
+data is the same to the bit. The price: each trial prepares its folds again (a pass over the rows
+and a balance sampler's resampling, seconds against its training); the fitted preprocessors are
+not kept between them (learning them again is cheap; keeping them is a second way to get a fold).
+
+Folds are stratified by class (``knobs.data.kfold_indices``) and, with ``data.groups``, never cut a
+group (``StratifiedGroupKFold``). The test rows took no part: they were sealed before the folds were
+dealt.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from knobs.data import Dataset, Splits, encode_splits, kfold
-from knobs.errors import ConfigError
-from knobs.pipeline.inputs._prepared import PreparedData, prepare
+from knobs.data import Dataset, Splits, encode_splits, kfold_indices
+from knobs.errors import ConfigError, KnobsError
+from knobs.pipeline.inputs._practices import balance_training_rows
+from knobs.pipeline.inputs._prepared import PreparedData, prepare, standardized_away
 
-__all__ = ["FoldData", "prepare_folds"]
+__all__ = ["FoldData", "PreparedFold", "prepare_folds", "check_folds"]
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedFold:
+    """One fold made ready for a fit (``FoldData.prepare``).
+
+    Attributes:
+        data: the tensors a trial trains on, standardized with this fold's training statistics
+            (``balanced`` too, with [balance]); ``data.data_checks``: the data checks of its rows
+            before standardization, when asked for.
+        splits: ``(train, val)`` with their targets; the rows are standardized into ``data`` (their
+            shape only: ``standardized_away``); ``test`` is None.
+    """
+
+    data: PreparedData
+    splits: Splits
+
+
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    """What every fold is prepared from: the raw non-test rows, shared by the folds, never copied whole."""
+
+    cfg: Any
+    dataset: Dataset
+    X: np.ndarray
+    y: np.ndarray
 
 
 @dataclass(eq=False)
 class FoldData:
-    """One fold: its encoded (unstandardized) rows, its prepared tensors, and which rows it holds.
+    """One fold: which non-test rows it trains and validates on; its data is made by ``prepare``.
 
     Attributes:
         number: 0-based fold number.
-        splits: ``(train, val)`` encoded with this fold's preprocessor, not standardized (the
-            preflight data checks read them); ``test`` is None.
-        data: the tensors the trial trains on, standardized with this fold's training statistics.
         train_index, val_index: positions among the non-test rows.
+        source: the raw non-test rows every fold is prepared from (shared, not copied).
         groups: ``{"train": labels, "val": labels}`` when the data has groups, else None.
     """
 
     number: int
-    splits: Splits
-    data: PreparedData
     train_index: np.ndarray
     val_index: np.ndarray
+    source: _Rows = field(repr=False)
     groups: dict | None = None
+
+    def prepare(self, data_checks: bool = False) -> PreparedFold:
+        """This fold's data, made now from the raw rows: encoded with a preprocessor fitted on its
+        training part, standardized with that part's statistics, balanced as [balance] says.
+
+        Nothing keeps it but the caller: let it go before preparing another fold, or the run holds
+        two. ``data_checks``: answer the data checks of the rows before they are standardized
+        (``data.data_checks``; a preflight or a diagnosis reads them).
+        """
+        rows = self.source
+        dataset = rows.dataset
+        # NOTE: indexing copies the fold's rows: they are its own, so they are standardized in place
+        pairs = Splits(train=(rows.X[self.train_index], rows.y[self.train_index]),
+                       val=(rows.X[self.val_index], rows.y[self.val_index]), test=None)
+        preprocessor, encoded, report = encode_splits(dataset, pairs)
+        texts = pairs.train[0] if dataset.loading.get("kind") == "text" else None
+        del pairs  # NOTE: without a preprocessor, ``encoded`` holds the same rows; with one, these go now
+        data = prepare(dataset, encoded, rows.cfg.model.family, rows.cfg.data.standardize, preprocessor, report,
+                       texts=texts, in_place=True, data_checks=data_checks)
+        balance_training_rows(rows.cfg, data)
+        return PreparedFold(data, standardized_away(encoded))
 
 
 def prepare_folds(cfg, dataset: Dataset, rest: tuple[np.ndarray, np.ndarray],
                   groups: np.ndarray | None) -> list[FoldData]:
-    """Deal the raw non-test rows ``rest`` into ``cfg.data.folds`` folds and prepare each.
+    """Deal the raw non-test rows ``rest`` into ``cfg.data.folds`` folds (positions only: each
+    fold's data is made when a fit uses it, ``FoldData.prepare``; ``check_folds`` makes each once).
 
     Raises:
         ConfigError: more folds than rows of a class or than groups, or a fold whose training
@@ -55,16 +113,29 @@ def prepare_folds(cfg, dataset: Dataset, rest: tuple[np.ndarray, np.ndarray],
     X, y = rest
     k = cfg.data.folds
     _check_enough(k, dataset, y, groups, cfg.data.groups)
-    folds = kfold(X, y, k=k, seed=cfg.seed, groups=groups)
+    rows = _Rows(cfg, dataset, X, y)
     out = []
-    for fold in folds:
-        _check_fold_classes(k, dataset, fold.number, fold.train[1])
-        preprocessor, encoded, report = encode_splits(dataset, Splits(train=fold.train, val=fold.val, test=None))
-        texts = fold.train[0] if dataset.loading.get("kind") == "text" else None
-        data = prepare(dataset, encoded, cfg.model.family, cfg.data.standardize, preprocessor, report, texts=texts)
-        parts = None if groups is None else {"train": groups[fold.train_index], "val": groups[fold.val_index]}
-        out.append(FoldData(fold.number, encoded, data, fold.train_index, fold.val_index, parts))
+    for number, (train_index, val_index) in enumerate(kfold_indices(y, k=k, seed=cfg.seed, groups=groups)):
+        _check_fold_classes(k, dataset, number, y[train_index])
+        parts = None if groups is None else {"train": groups[train_index], "val": groups[val_index]}
+        out.append(FoldData(number, train_index, val_index, rows, parts))
     return out
+
+
+def check_folds(folds: list[FoldData] | None) -> None:
+    """Prepare every fold once, in turn, letting each go: a fold whose rows cannot be encoded or
+    balanced (a column empty in its training part, too few rows of a class for SMOTE) stops the run
+    before anything is written, as a single split's would.
+
+    Raises:
+        KnobsError: of the kind the preparation raised, its message led by the fold's number.
+    """
+    for fold in folds or ():
+        try:
+            fold.prepare()
+        except KnobsError as error:
+            raise type(error)(f"data.folds = {len(folds)}: fold {fold.number + 1}, prepared from its own rows: "
+                              f"{error}") from error
 
 
 def _check_enough(k: int, dataset: Dataset, y: np.ndarray, groups: np.ndarray | None, column: str | None) -> None:

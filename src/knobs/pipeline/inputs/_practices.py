@@ -22,7 +22,7 @@ from knobs.pipeline.inputs._augment import (AUGMENT_PREFIX, augment_options, aug
 from knobs.pipeline.inputs._backbone_images import check_backbone_transfer, is_image_backbone
 from knobs.pipeline.inputs._backbone_text import is_text_backbone
 
-__all__ = ["AUGMENT_PREFIX", "check_practices", "trial_practices", "TrialPractices", "pretrained_model",
+__all__ = ["AUGMENT_PREFIX", "balance_training_rows", "check_practices", "trial_practices", "TrialPractices", "pretrained_model",
            "transfer_groups"]
 
 
@@ -40,21 +40,27 @@ def check_practices(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> d
     """Validate [balance], [augment] and [transfer] against the data; return the fixed values
     (a transfer run fixes the source model's hyperparameters, so checkpoints record them).
 
-    Side effect: ``data.balanced`` (and each fold's, in fold mode) holds the treated training
-    rows (SMOTE rows, sampler, loss), computed from those training rows alone.
+    Side effect: ``data.balanced`` holds the treated training rows (SMOTE rows, sampler, loss),
+    computed from those training rows alone (in fold mode each fold's are made with its data:
+    ``knobs.pipeline.inputs._folds``).
     """
     if cfg.balance.sampler == "smote" and data_kind(data) == "text":
         # NOTE: SMOTE interpolates between feature vectors; between token ids it makes new ids
         # that are neither word.
         raise ConfigError('balance.sampler = "smote" interpolates feature vectors and cannot make new texts from '
                           'token ids; use "oversample" or balance.class_weight = "balanced" for text data')
-    if cfg.balance.active():
-        for prepared in [data, *(fold.data for fold in data.folds or ())]:
-            prepared.balanced = _balanced(cfg, prepared, prepared.train)
+    balance_training_rows(cfg, data)
     check_augment(cfg, data, space, fixed)
     if cfg.transfer is not None:
         fixed = _check_transfer(cfg, data, space, fixed)
     return fixed
+
+
+def balance_training_rows(cfg: Any, data: Any) -> None:
+    """``data.balanced``: the training rows of ``data`` treated as [balance] says (left as it is
+    when [balance] is off)."""
+    if cfg.balance.active():
+        data.balanced = _balanced(cfg, data, data.train)
 
 
 def _balanced(cfg: Any, data: Any, train: Any) -> Any:

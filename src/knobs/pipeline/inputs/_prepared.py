@@ -7,6 +7,7 @@ gathers both into a ``Preprocessing`` that the run directory keeps as ``preproce
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from knobs.data import Dataset, Preprocessing, Splits, Standardizer
+from knobs.data._dataset import RowsReleased
 from knobs.errors import ConfigError
 from knobs.models import TEXT_FAMILIES
 from knobs.data._stream import is_streamed
@@ -24,7 +26,7 @@ from knobs.pipeline.inputs._data_checks import data_check_results
 from knobs.pipeline.inputs._streamed import stream_prepared
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
-__all__ = ["PreparedData", "prepare", "PREPROCESS_FILE"]
+__all__ = ["PreparedData", "prepare", "standardized_away", "PREPROCESS_FILE"]
 
 PREPROCESS_FILE = "preprocess.json"
 
@@ -36,8 +38,8 @@ class PreparedData:
     ``preprocessing`` turns raw rows of the data source into model input (``None`` for built-in
     data); ``model_args`` are model arguments the data decides (``vocab_size`` for text models).
     ``texts`` keeps the raw training texts of a text run, for EDA ([augment]); ``folds`` holds, in
-    fold mode (``data.folds``), each fold's own prepared data — this object then holds every
-    non-test row as training data, for the final refit.
+    fold mode (``data.folds``), the folds, each prepared on its own when a fit uses it — this
+    object then holds every non-test row as training data, for the final refit.
     """
 
     train: tuple[torch.Tensor, torch.Tensor]
@@ -52,7 +54,8 @@ class PreparedData:
     balanced: Any = None
     #: the training texts as read, (n, 1) (text runs only)
     texts: np.ndarray | None = None
-    #: fold mode: one ``FoldData`` per fold (``knobs.pipeline.inputs._folds``), else None
+    #: fold mode: one ``FoldData`` per fold (``knobs.pipeline.inputs._folds``: its rows' positions;
+    #: ``prepare()`` makes its data), else None
     folds: list | None = None
     #: regression: ``{"mean", "std"}`` of the training targets, which train/val hold standardized
     #: (``knobs.pipeline.inputs._target``); None for classification
@@ -143,6 +146,17 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
                                                   images=dataset.image_shape is not None)
         data.train, data.val = tensors(*splits.train), tensors(*splits.val)
     return data
+
+
+def standardized_away(splits: Splits) -> Splits:
+    """``splits`` with the train / val rows, now standardized where they lay (``prepare(in_place=True)``),
+    replaced by their shape: reading them as raw rows would be wrong, and nothing after needs them
+    (their data checks are answered: ``PreparedData.data_checks``). Targets stay."""
+    def released(pair):
+        X, y = pair
+        why = "the run standardized these rows in place (PreparedData.train / val hold them); the raw ones are gone"
+        return (RowsReleased(X.shape, X.dtype, why), y) if isinstance(X, np.ndarray) else pair
+    return dataclasses.replace(splits, train=released(splits.train), val=released(splits.val))
 
 
 def _writable_float32(X: Any) -> bool:

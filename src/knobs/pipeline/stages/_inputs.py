@@ -9,7 +9,6 @@ run would.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +17,14 @@ import torch
 
 from knobs.config import RunConfig, build_space
 from knobs.data import Dataset, Splits, encode_splits, validate_labels
-from knobs.data._dataset import RowsReleased
 from knobs.errors import ConfigError
 from knobs.pipeline.autopilot._knobs import check_autopilot
 from knobs.pipeline.inputs._backbone_text import with_backbone_tokenizer
 from knobs.pipeline.inputs._backbone_images import search_space
 from knobs.pipeline.inputs._population_check import check_population
+from knobs.pipeline.inputs._folds import check_folds
 from knobs.pipeline.inputs._practices import check_practices
-from knobs.pipeline.inputs._prepared import PreparedData, prepare
+from knobs.pipeline.inputs._prepared import PreparedData, prepare, standardized_away
 from knobs.pipeline.inputs._source import load_source
 from knobs.pipeline.inputs._split_record import split_record
 from knobs.pipeline.inputs._split_rows import split_rows
@@ -50,10 +49,11 @@ class RunInputs:
         splits: train / val / test, encoded with the preprocessing fitted on the training split
             (the test split is sealed in the vault as it is here, then dropped: ``release_test``);
             in split mode train / val keep their targets and shapes only, their rows standardized
-            in place into ``data`` (``_standardized_away``; docs/architecture.md, "What a run holds
+            in place into ``data`` (``standardized_away``; docs/architecture.md, "What a run holds
             in memory").
         data: train and validation tensors, standardized with the training statistics (in fold
-            mode: every non-test row as training rows, and each fold's own data in ``data.folds``).
+            mode: every non-test row as training rows, and the folds in ``data.folds`` — their rows'
+            positions, each fold's data prepared when used: ``FoldData.prepare``).
         space: the search space; fixed: the values every trial has (model arguments the data
             decides included, so every checkpoint records them).
         reference: the centre of the space with the fixed values (preflight, check, diagnose).
@@ -122,7 +122,7 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
     data = prepare(dataset, splits, family, cfg.data.standardize, preprocessor, report, texts=texts, seed=cfg.seed,
                    in_place=in_place, data_checks=reports_data_checks(cfg) if data_checks is None else data_checks)
     if in_place:
-        splits = _standardized_away(splits)
+        splits = standardized_away(splits)
     check_streamed(cfg, data, dataset)
     data.folds = mode.prepare_folds(_prepared_as(cfg, family), dataset, raw.train, groups)
     taken = sorted(set(data.model_args) & (set(fixed) | set(space.names)))
@@ -130,6 +130,7 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
+    check_folds(data.folds)  # NOTE: each fold prepared once and let go: a fold that cannot be stops the run here
     if cfg.transfer is not None and cfg.model.builder is not None:
         fixed = check_builder_transfer(cfg, data, space, fixed)
     if cfg.autopilot.enabled:
@@ -152,17 +153,6 @@ def _own_rows(raw: Splits, encoded: Splits) -> bool:
     the data's preprocessor, or drawn from the loaded rows by the split (a source's own validation
     split, given whole, is the caller's array and stays as it is)."""
     return encoded is not raw or (raw.index is not None and raw.index.get("val") is not None)
-
-
-def _standardized_away(splits: Splits) -> Splits:
-    """``splits`` with the train / val rows, now standardized where they lay (``prepare(in_place=True)``),
-    replaced by their shape: reading them as raw rows would be wrong, and nothing after needs them
-    (their data checks are answered: ``PreparedData.data_checks``). Targets stay."""
-    def released(pair):
-        X, y = pair
-        why = "the run standardized these rows in place (PreparedData.train / val hold them); the raw ones are gone"
-        return (RowsReleased(X.shape, X.dtype, why), y) if isinstance(X, np.ndarray) else pair
-    return dataclasses.replace(splits, train=released(splits.train), val=released(splits.val))
 
 
 def _prepared_as(cfg: RunConfig, family: str) -> RunConfig:

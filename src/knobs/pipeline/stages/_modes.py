@@ -93,7 +93,8 @@ class FoldMode:
         return 0.0
 
     def prepare_folds(self, cfg: Any, dataset: Any, rest: Any, groups: Any) -> list:
-        """Each fold's data, prepared from that fold's training part alone."""
+        """The folds (their rows' positions); each fold's data is prepared from its training part
+        alone when a fit uses it."""
         return prepare_folds(cfg, dataset, rest, groups)
 
     def describe_rows(self, splits: Any) -> str:
@@ -105,8 +106,9 @@ class FoldMode:
 
     def view(self, data: Any, splits: Any, params: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
         """The first fold's data, splits and parameters (the run's own validation split is empty
-        here, and a text fold's vocabulary size is its own)."""
-        fold = data.folds[0]
+        here, and a text fold's vocabulary size is its own): prepared for the caller, its data
+        checks answered (the rows are standardized in place), let go when the caller is done."""
+        fold = data.folds[0].prepare(data_checks=True)
         return fold.data, fold.splits, {**params, **fold.data.model_args}
 
     def publish_best(self, rundir: Any, study: Any, events: Any = None) -> None:

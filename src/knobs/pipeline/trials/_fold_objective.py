@@ -43,7 +43,7 @@ class FoldObjective:
 
     Args:
         inner: the single-split objective, used to build and fit a model on each fold's data.
-        folds: the ``FoldData`` of ``knobs.pipeline.inputs._folds``.
+        folds: the ``FoldData`` of ``knobs.pipeline.inputs._folds`` (each prepared for its fit).
     """
 
     def __init__(self, inner: TrialObjective, folds: list) -> None:
@@ -56,8 +56,7 @@ class FoldObjective:
         rows, values, curves = [], [], []
         for fold in self.folds:
             log = _LogEpochs(trial.number, fold.number, inner.events, self.on_epoch)
-            _, history = inner.fit({**params, **fold.data.model_args}, fold.data, trial_seed(inner.cfg.seed, trial),
-                                   [log], number=trial.number)
+            history = self._fit_fold(fold, params, trial_seed(inner.cfg.seed, trial), log, trial.number)
             best = history.best
             values.append(float(best[metric]))
             rows.append({**{k: float(best[k]) for k in ("val_loss", "val_accuracy") if best.get(k) is not None},
@@ -77,6 +76,14 @@ class FoldObjective:
         trial.set_attr("val_loss", cv.mean["val_loss"])
         trial.set_attr("val_accuracy", cv.mean.get("val_accuracy"))
         return statistics.fmean(values)
+
+
+    def _fit_fold(self, fold: Any, params: dict[str, Any], seed: int, log: Callback, number: int) -> Any:
+        """Train on one fold; return the history. NOTE: the fold's data is prepared here and lives
+        only as long as this fit — the next fold's is made after it is gone, so a run holds one."""
+        data = fold.prepare().data
+        _, history = self.inner.fit({**params, **data.model_args}, data, seed, [log], number=number)
+        return history
 
 
 class _LogEpochs(Callback):
