@@ -15,6 +15,9 @@ fit that trains on it, and the caller lets it go. The steps and their inputs are
 data is the same to the bit. The price: each trial prepares its folds again (a pass over the rows
 and a balance sampler's resampling, seconds against its training); the fitted preprocessors are
 not kept between them (learning them again is cheap; keeping them is a second way to get a fold).
+Likewise the run's own standardized rows, which only the final refit trains on, are let go while
+the folds train (``release_refit_rows``) and made again for the refit (``restore_refit_rows``): a
+search holds the raw rows and the fold that trains (docs/architecture.md, "What a run holds in memory").
 
 Folds are stratified by class (``knobs.data.kfold_indices``) and, with ``data.groups``, never cut a
 group (``StratifiedGroupKFold``). The test rows took no part: they were sealed before the folds were
@@ -29,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from knobs.data import Dataset, Splits, encode_splits, kfold_indices
+from knobs.data._dataset import RowsReleased
 from knobs.errors import ConfigError, KnobsError
 from knobs.pipeline.inputs._practices import balance_training_rows
-from knobs.pipeline.inputs._prepared import PreparedData, prepare, standardized_away
+from knobs.pipeline.inputs._prepared import PreparedData, model_tensors, prepare, standardized_away
 
-__all__ = ["FoldData", "PreparedFold", "prepare_folds", "check_folds"]
+__all__ = ["FoldData", "PreparedFold", "prepare_folds", "check_folds", "release_refit_rows", "restore_refit_rows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +140,29 @@ def check_folds(folds: list[FoldData] | None) -> None:
         except KnobsError as error:
             raise type(error)(f"data.folds = {len(folds)}: fold {fold.number + 1}, prepared from its own rows: "
                               f"{error}") from error
+
+
+def release_refit_rows(data: PreparedData) -> None:
+    """Let the run's training rows go while the folds train — every non-test row standardized, which
+    only the refit trains on (the search reads each fold's own data) — with their balanced copy;
+    ``restore_refit_rows`` makes them again. Their targets and shape stay (sizes, ``len``)."""
+    X, y = data.train
+    if isinstance(X, RowsReleased):
+        return
+    why = ("fold mode lets the refit's standardized rows go while the folds train; restore_refit_rows makes "
+           "them again for the refit")
+    data.train = (RowsReleased(tuple(X.shape), np.float32, why), y)
+    data.balanced = None  # NOTE: it holds those rows (SMOTE: a resampled copy)
+
+
+def restore_refit_rows(cfg: Any, data: PreparedData, dataset: Dataset, encoded: tuple[np.ndarray, np.ndarray]) -> None:
+    """The run's training rows made again for the refit from the ``encoded`` non-test rows, as
+    ``prepare`` made them — standardized with the run's scaler into a copy, targets scaled — and
+    balanced again (seeded): the same tensors to the bit."""
+    if not isinstance(data.train[0], RowsReleased):
+        return
+    data.train = model_tensors(data, dataset, encoded)
+    balance_training_rows(cfg, data)
 
 
 def _check_enough(k: int, dataset: Dataset, y: np.ndarray, groups: np.ndarray | None, column: str | None) -> None:

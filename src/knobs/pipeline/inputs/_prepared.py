@@ -26,7 +26,7 @@ from knobs.pipeline.inputs._data_checks import data_check_results
 from knobs.pipeline.inputs._streamed import stream_prepared
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
-__all__ = ["PreparedData", "prepare", "standardized_away", "PREPROCESS_FILE"]
+__all__ = ["PreparedData", "prepare", "model_tensors", "standardized_away", "PREPROCESS_FILE"]
 
 PREPROCESS_FILE = "preprocess.json"
 
@@ -118,11 +118,6 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
     else:
         scaler.fit(_reshape(splits.train[0], input_shape).astype(np.float32, copy=False))  # NOTE: no copy of float32 rows
 
-    def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        X = _reshape(X, input_shape)
-        into = X if in_place and _writable_float32(X) else None
-        return (_as_input(scaler.transform(X, out=into), input_shape), scale_target(_labels(y, dataset), target))
-
     # NOTE: built-in, builder and arrays data are numbers as given: nothing to re-apply (predict reads .npy)
     read = set(dataset.loading) - {"memory"}  # NOTE: every run records where it holds rows; built-in data reads no file
     from_file = bool(read) and dataset.loading.get("kind") not in ("builder", "arrays")
@@ -144,8 +139,21 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
         if in_place and data_checks:  # NOTE: the checks read the rows as they are now, before they change
             data.data_checks = data_check_results(data, (splits.train, splits.val),
                                                   images=dataset.image_shape is not None)
-        data.train, data.val = tensors(*splits.train), tensors(*splits.val)
+        data.train = model_tensors(data, dataset, splits.train, in_place)
+        data.val = model_tensors(data, dataset, splits.val, in_place)
     return data
+
+
+def model_tensors(data: PreparedData, dataset: Dataset, pair: tuple[np.ndarray, np.ndarray],
+                  in_place: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoded rows and their targets as ``data`` trains on them: the rows standardized with its
+    scaler and shaped as its input (``in_place``: over the rows themselves when they are float32,
+    the same bits as a copy), the targets scaled with its target statistics."""
+    X, y = pair
+    X = _reshape(X, data.input_shape)
+    into = X if in_place and _writable_float32(X) else None
+    return (_as_input(data.scaler.transform(X, out=into), data.input_shape),
+            scale_target(_labels(y, dataset), data.target))
 
 
 def standardized_away(splits: Splits) -> Splits:

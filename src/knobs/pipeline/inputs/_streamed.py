@@ -136,7 +136,7 @@ def check_streamed(cfg: Any, data: Any, dataset: Dataset) -> None:
     memory = dataset.loading.get("memory", {})
     why = (f"{dataset.source} streams from disk (its rows take {memory.get('mib')} MiB as float32, over the "
            f"memory budget of {memory.get('budget_mib')} MiB, data.memory)")
-    refused = [("data.folds", cfg.data.folds is not None, "k folds hold every training row per fold"),
+    refused = [("data.folds", cfg.data.folds is not None, "each fold is prepared from the rows held in memory"),
                ("search.executor", cfg.search.executor != "local",
                 f"executor {cfg.search.executor!r} sends the data to its workers (populations stack it in memory)"),
                ("search.workers", cfg.search.workers > 1, "worker processes would each hold the data"),

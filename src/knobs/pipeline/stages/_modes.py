@@ -9,9 +9,10 @@ instead of testing ``data.folds`` wherever the answer matters.
 checkpoint competes for ``best.pt`` and the ensemble; the vault is opened by the final evaluation
 of the single best or the ensemble.
 
-``FoldMode``: a trial trains once per fold (``FoldObjective``) and is judged on the mean; the
-pruner's steps are folds; no trial keeps a checkpoint; the run ends with the best configuration
-refit on every non-test row (``_refit.py``), which becomes ``best.pt`` and is tested once.
+``FoldMode``: a trial trains once per fold (``FoldObjective``, each fold's data prepared for its
+fit) and is judged on the mean; the pruner's steps are folds; no trial keeps a checkpoint; the run
+ends with the best configuration refit on every non-test row (``_refit.py``; those rows, let go
+while the folds train, made again first), which becomes ``best.pt`` and is tested once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from knobs.pipeline.inputs._folds import prepare_folds
+from knobs.pipeline.inputs._folds import prepare_folds, release_refit_rows, restore_refit_rows
 from knobs.pipeline.rundir._best import publish_best
 from knobs.pipeline.stages._final import final_evaluation
 from knobs.pipeline.stages._refit import refit_evaluation
@@ -56,6 +57,9 @@ class SplitMode:
     def describe_rows(self, splits: Any) -> str:
         return f"train {len(splits.train[1])}, val {len(splits.val[1])}"
 
+    def release_refit_rows(self, inputs: Any) -> None:
+        """Nothing: no refit; the trials train on the run's rows."""
+
     def objective(self, cfg: Any, data: Any, fixed: dict[str, Any], rundir: Any, events: Any) -> TrialObjective:
         """A trial: one fit on the training split, judged on validation, its checkpoint kept."""
         return TrialObjective(cfg, data, fixed, rundir, events)
@@ -70,9 +74,9 @@ class SplitMode:
         announce = None if events is None else (lambda number, value: events("best_checkpoint", trial=number, value=value))
         publish_best(rundir, study, announce)
 
-    def final(self, cfg: Any, rundir: Any, vault: Any, data: Any, objective: Any, trials: Any, direction: str) -> dict:
+    def final(self, cfg: Any, rundir: Any, vault: Any, inputs: Any, objective: Any, trials: Any, direction: str) -> dict:
         """Single best or ensemble, chosen on validation, then the vault opened once."""
-        return final_evaluation(cfg, rundir, vault, data, trials, direction)
+        return final_evaluation(cfg, rundir, vault, inputs.data, trials, direction)
 
     def cv(self, cfg: Any, best: Any) -> None:
         return None
@@ -100,6 +104,12 @@ class FoldMode:
     def describe_rows(self, splits: Any) -> str:
         return f"{self.k} folds of {len(splits.train[1])} rows"
 
+    def release_refit_rows(self, inputs: Any) -> None:
+        """The run's standardized rows (every non-test row, the refit's) let go while the folds
+        train — nothing reads them until ``final`` makes them again — so the search holds the raw
+        rows and the one fold that trains."""
+        release_refit_rows(inputs.data)
+
     def objective(self, cfg: Any, data: Any, fixed: dict[str, Any], rundir: Any, events: Any) -> FoldObjective:
         """A trial: one fit per fold, judged on the mean; ``.inner`` refits the best at the end."""
         return FoldObjective(TrialObjective(cfg, data, fixed, rundir, events), data.folds)
@@ -114,8 +124,10 @@ class FoldMode:
     def publish_best(self, rundir: Any, study: Any, events: Any = None) -> None:
         """Nothing: fold trials keep no checkpoints; ``best.pt`` is the refit."""
 
-    def final(self, cfg: Any, rundir: Any, vault: Any, data: Any, objective: Any, trials: Any, direction: str) -> dict:
-        """The best configuration refit on every non-test row, saved as ``best.pt``, tested once."""
+    def final(self, cfg: Any, rundir: Any, vault: Any, inputs: Any, objective: Any, trials: Any, direction: str) -> dict:
+        """The best configuration refit on every non-test row (its rows made again first, if they
+        were let go), saved as ``best.pt``, tested once."""
+        restore_refit_rows(cfg, inputs.data, inputs.dataset, inputs.splits.train)
         return refit_evaluation(cfg, rundir, vault, objective.inner, trials, direction)
 
     def cv(self, cfg: Any, best: Any) -> dict | None:

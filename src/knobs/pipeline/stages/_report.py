@@ -19,7 +19,7 @@ def test_once(run: OpenRun, objective: Any, final_test: bool) -> dict:
     """Open the vault once and measure the final model (``{"test": None}`` for ``knobs tune``)."""
     if not final_test:
         return {"test": None}
-    final = run.inputs.mode.final(run.cfg, run.rundir, run.vault, run.inputs.data, objective, run.study.trials,
+    final = run.inputs.mode.final(run.cfg, run.rundir, run.vault, run.inputs, objective, run.study.trials,
                                   direction(run.cfg))
     measured = final.pop("test_outputs", None)
     if measured is not None:  # NOTE: the only place test rows reach views/: after the vault's opening
