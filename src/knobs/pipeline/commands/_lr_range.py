@@ -23,7 +23,7 @@ def find_lr(cfg: RunConfig, optimizer: str | None = None, steps: int = 200) -> t
         (the LRFindResult, the reference parameters it used).
     """
     inputs = load_inputs(cfg, data_checks=False)  # NOTE: the range test reports no data checks
-    data, reference = inputs.data, inputs.reference
+    data, reference = inputs.mode.training_data(cfg, inputs), inputs.reference  # fold mode: every non-test row
     model = build_model(cfg, reference, ModelInfo.of(data))
     name = optimizer or reference.get("optimizer", "sgd")
     result = lr_find(model, data.train, optimizer=name, steps=steps,

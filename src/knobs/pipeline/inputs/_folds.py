@@ -15,9 +15,9 @@ fit that trains on it, and the caller lets it go. The steps and their inputs are
 data is the same to the bit. The price: each trial prepares its folds again (a pass over the rows
 and a balance sampler's resampling, seconds against its training); the fitted preprocessors are
 not kept between them (learning them again is cheap; keeping them is a second way to get a fold).
-Likewise the run's own standardized rows, which only the final refit trains on, are let go while
-the folds train (``release_refit_rows``) and made again for the refit (``restore_refit_rows``): a
-search holds the raw rows and the fold that trains (docs/architecture.md, "What a run holds in memory").
+Likewise the run's own standardized rows, which only the final refit trains on, are let go once
+the inputs are checked (``release_refit_rows``) and made again for the refit (``restore_refit_rows``):
+a search holds the raw rows and the fold that trains (docs/architecture.md, "What a run holds in memory").
 
 Folds are stratified by class (``knobs.data.kfold_indices``) and, with ``data.groups``, never cut a
 group (``StratifiedGroupKFold``). The test rows took no part: they were sealed before the folds were
@@ -143,14 +143,14 @@ def check_folds(folds: list[FoldData] | None) -> None:
 
 
 def release_refit_rows(data: PreparedData) -> None:
-    """Let the run's training rows go while the folds train — every non-test row standardized, which
-    only the refit trains on (the search reads each fold's own data) — with their balanced copy;
-    ``restore_refit_rows`` makes them again. Their targets and shape stay (sizes, ``len``)."""
+    """Let the run's training rows go — every non-test row standardized, which only the refit trains
+    on (the search reads each fold's own data) — with their balanced copy; ``restore_refit_rows``
+    makes them again. Their targets and shape stay (sizes, ``len``)."""
     X, y = data.train
     if isinstance(X, RowsReleased):
         return
-    why = ("fold mode lets the refit's standardized rows go while the folds train; restore_refit_rows makes "
-           "them again for the refit")
+    why = ("fold mode lets the refit's standardized rows go until the refit; restore_refit_rows makes "
+           "them again (FoldMode.training_data)")
     data.train = (RowsReleased(tuple(X.shape), np.float32, why), y)
     data.balanced = None  # NOTE: it holds those rows (SMOTE: a resampled copy)
 

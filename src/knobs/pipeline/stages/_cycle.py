@@ -75,7 +75,6 @@ def _stages(cfg: RunConfig, inputs: RunInputs, rundir: RunDir, display: Display,
         run = OpenRun(cfg, inputs, rundir, display, vault, study, study_url, events)
         _announce(run)
         objective = inputs.mode.objective(cfg, inputs.data, inputs.fixed, rundir, events)
-        inputs.mode.release_refit_rows(inputs)  # fold mode: the refit's rows, made again by the final stage
         checks = preflight(run)
         record_samples(run)  # views/: training rows as the trials' models see them
         deadline = None if cfg.search.timeout is None else time.time() + cfg.search.timeout

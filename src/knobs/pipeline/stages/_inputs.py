@@ -22,7 +22,7 @@ from knobs.pipeline.autopilot._knobs import check_autopilot
 from knobs.pipeline.inputs._backbone_text import with_backbone_tokenizer
 from knobs.pipeline.inputs._backbone_images import search_space
 from knobs.pipeline.inputs._population_check import check_population
-from knobs.pipeline.inputs._folds import check_folds
+from knobs.pipeline.inputs._folds import check_folds, release_refit_rows
 from knobs.pipeline.inputs._practices import check_practices
 from knobs.pipeline.inputs._prepared import PreparedData, prepare, standardized_away
 from knobs.pipeline.inputs._source import load_source
@@ -52,8 +52,9 @@ class RunInputs:
             in place into ``data`` (``standardized_away``; docs/architecture.md, "What a run holds
             in memory").
         data: train and validation tensors, standardized with the training statistics (in fold
-            mode: every non-test row as training rows, and the folds in ``data.folds`` — their rows'
-            positions, each fold's data prepared when used: ``FoldData.prepare``).
+            mode: every non-test row as training rows — let go once loaded, made again for the
+            refit: ``mode.training_data`` — and the folds in ``data.folds``: their rows' positions,
+            each fold's data prepared when used, ``FoldData.prepare``).
         space: the search space; fixed: the values every trial has (model arguments the data
             decides included, so every checkpoint records them).
         reference: the centre of the space with the fixed values (preflight, check, diagnose).
@@ -130,7 +131,6 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
         raise ConfigError(f"search.space.{taken[0]}: this model argument comes from the data "
                           f"(set data.{taken[0]} to bound it); remove it from the space")
     fixed = check_practices(cfg, data, space, {**fixed, **data.model_args})
-    check_folds(data.folds)  # NOTE: each fold prepared once and let go: a fold that cannot be stops the run here
     if cfg.transfer is not None and cfg.model.builder is not None:
         fixed = check_builder_transfer(cfg, data, space, fixed)
     if cfg.autopilot.enabled:
@@ -138,6 +138,9 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
     reference = {**fixed, **space.from_unit(np.full(len(space), 0.5))}
     _check_params(cfg, data, space, fixed)
     check_population(cfg, space, fixed)
+    if data.folds:
+        release_refit_rows(data)  # NOTE: only the refit trains on them: made again then (mode.training_data)
+        check_folds(data.folds)  # each fold prepared once and let go: one that cannot be stops the run here
     record = split_record(dataset, raw, test_ids, data.folds, cfg.data.test_path)
     return RunInputs(dataset, splits, data, space, fixed, reference, mode, record)
 

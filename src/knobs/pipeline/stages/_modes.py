@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from knobs.pipeline.inputs._folds import prepare_folds, release_refit_rows, restore_refit_rows
+from knobs.pipeline.inputs._folds import prepare_folds, restore_refit_rows
 from knobs.pipeline.rundir._best import publish_best
 from knobs.pipeline.stages._final import final_evaluation
 from knobs.pipeline.stages._refit import refit_evaluation
@@ -57,8 +57,9 @@ class SplitMode:
     def describe_rows(self, splits: Any) -> str:
         return f"train {len(splits.train[1])}, val {len(splits.val[1])}"
 
-    def release_refit_rows(self, inputs: Any) -> None:
-        """Nothing: no refit; the trials train on the run's rows."""
+    def training_data(self, cfg: Any, inputs: Any) -> Any:
+        """The run's data, its training rows as loaded (lr-find trains on them)."""
+        return inputs.data
 
     def objective(self, cfg: Any, data: Any, fixed: dict[str, Any], rundir: Any, events: Any) -> TrialObjective:
         """A trial: one fit on the training split, judged on validation, its checkpoint kept."""
@@ -104,11 +105,12 @@ class FoldMode:
     def describe_rows(self, splits: Any) -> str:
         return f"{self.k} folds of {len(splits.train[1])} rows"
 
-    def release_refit_rows(self, inputs: Any) -> None:
-        """The run's standardized rows (every non-test row, the refit's) let go while the folds
-        train — nothing reads them until ``final`` makes them again — so the search holds the raw
-        rows and the one fold that trains."""
-        release_refit_rows(inputs.data)
+    def training_data(self, cfg: Any, inputs: Any) -> Any:
+        """The run's data with its training rows — every non-test row, standardized — made again:
+        ``load_inputs`` lets them go, as only the refit (and lr-find) train on them, so a search
+        holds the raw rows and the one fold that trains (``restore_refit_rows``: the same bits)."""
+        restore_refit_rows(cfg, inputs.data, inputs.dataset, inputs.splits.train)
+        return inputs.data
 
     def objective(self, cfg: Any, data: Any, fixed: dict[str, Any], rundir: Any, events: Any) -> FoldObjective:
         """A trial: one fit per fold, judged on the mean; ``.inner`` refits the best at the end."""
@@ -127,7 +129,7 @@ class FoldMode:
     def final(self, cfg: Any, rundir: Any, vault: Any, inputs: Any, objective: Any, trials: Any, direction: str) -> dict:
         """The best configuration refit on every non-test row (its rows made again first, if they
         were let go), saved as ``best.pt``, tested once."""
-        restore_refit_rows(cfg, inputs.data, inputs.dataset, inputs.splits.train)
+        self.training_data(cfg, inputs)  # NOTE: objective.inner holds the same data object
         return refit_evaluation(cfg, rundir, vault, objective.inner, trials, direction)
 
     def cv(self, cfg: Any, best: Any) -> dict | None:

@@ -66,5 +66,4 @@ def _built(objective: PipelineObjective) -> Any:
         inputs = load_inputs(objective.cfg, data_checks=False)  # NOTE: a worker trains; the run's process reports the checks
         rundir = RunDir(path=Path(objective.run_dir), created=False)
         _BUILT[key] = inputs.mode.objective(objective.cfg, inputs.data, inputs.fixed, rundir, EventLog(rundir.events_path))
-        inputs.mode.release_refit_rows(inputs)  # NOTE: a worker never refits
     return _BUILT[key]
