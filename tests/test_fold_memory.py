@@ -1,6 +1,7 @@
 """Fold mode (data.folds = k) holds its rows a small number of times whatever k: each fold's data is prepared
-when a fit trains on it and let go after — not all k folds' encoded rows and standardized tensors at once (11x the
-rows at k = 5) — and a fold prepared when used is the fold that was prepared up front, to the bit."""
+when a fit trains on it and let go after, the refit's rows when it trains — not all k folds' encoded rows and
+standardized tensors at once beside the refit's (2k + 2 copies of the non-test rows) — and a fold prepared when
+used is the fold that was prepared up front, to the bit."""
 import csv
 import gc
 import tracemalloc
@@ -73,7 +74,7 @@ def test_a_fold_run_holds_the_rows_a_few_times_whatever_k(tmp_path, monkeypatch)
     """k = 2 and k = 6 hold the same while they train: the raw non-test rows (each fold is dealt from
     them) and the one fold that trains, or the refit's rows as it trains — 1.7x the rows; the peak, 2.2x,
     is the refit's test. Before: the refit's rows and every fold's encoded rows and tensors beside those,
-    5.1x at k = 2 and 11.9x at k = 6, and a peak of 5.2x and 12x."""
+    5.1x at k = 2 and 12.0x at k = 6, peaks of 5.6x and 12.4x."""
     torch.set_num_threads(1)
     monkeypatch.setattr(_standardize, "BLOCK_BYTES", 2**21)  # blocks of float64 working memory far below the rows
     warm, _ = _arrays(tmp_path / "warm.npz", rows=200, shape=(8,))

@@ -8,8 +8,8 @@ run, ``encode_splits`` then ``prepare``, on its own training part (then [balance
 training rows).
 
 Why a fold is prepared when it is used, and let go after: prepared up front, the k folds held
-their encoded rows and their standardized tensors all at once — about 2k copies of the rows beside
-the run's own, 11x the rows at k = 5. A fold keeps only its row positions; ``FoldData.prepare``
+their encoded rows and their standardized tensors all at once, beside the raw rows and the run's
+standardized ones — 2k + 2 copies of the non-test rows, 12 at k = 5. A fold keeps only its row positions; ``FoldData.prepare``
 makes its data from the raw rows (the fold's rows copied once, then standardized in place) for the
 fit that trains on it, and the caller lets it go. The steps and their inputs are the same, so the
 data is the same to the bit. The price: each trial prepares its folds again (a pass over the rows

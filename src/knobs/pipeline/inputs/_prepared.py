@@ -39,7 +39,8 @@ class PreparedData:
     data); ``model_args`` are model arguments the data decides (``vocab_size`` for text models).
     ``texts`` keeps the raw training texts of a text run, for EDA ([augment]); ``folds`` holds, in
     fold mode (``data.folds``), the folds, each prepared on its own when a fit uses it — this
-    object then holds every non-test row as training data, for the final refit.
+    object then holds every non-test row as training data, for the final refit (let go once the
+    run's inputs are checked, made again for the refit: ``FoldMode.training_data``).
     """
 
     train: tuple[torch.Tensor, torch.Tensor]
