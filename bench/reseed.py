@@ -1,4 +1,4 @@
-"""The best configuration each sampler found on a tree-ensemble problem, scored again under other forest seeds.
+"""The best configuration each sampler found on a seeded problem (a forest, sklearn's MLP), scored again under other seeds.
 
 Why: bench/problems.py's forests are built with ``random_state=0``, so their log loss is a rough function of
 the configuration — 59 and 60 trees, or two nearby feature fractions, differ by which random trees were drawn,
@@ -10,8 +10,9 @@ again (the runs are deterministic: the same values as bench/search.py), and its 
 ``budget`` trials is cross-validated with forest seeds 1..R: the mean is what the choice is worth, the gap to
 the found value is the luck it was chosen for.
 
-    .venv/bin/python bench/forest_reseed.py --problems rf_synth rf_digits38 --seeds 5
-    .venv/bin/python bench/forest_reseed.py --problems rf_cancer --seeds 10 --out bench/results/forest_reseed_check.json
+    .venv/bin/python bench/reseed.py --problems rf_synth rf_digits38 --seeds 5 --out bench/results/forest_reseed.json
+    .venv/bin/python bench/reseed.py --problems rf_cancer --seeds 10 --out bench/results/forest_reseed_check.json
+    .venv/bin/python bench/reseed.py --problems mlp_digits --seeds 5 --out bench/results/reseed_mlp_digits.json
 
 It prints one table per problem (mean over seeds: found, re-seeded, and the per-seed wins of each sampler over
 the others on the re-seeded loss) and writes JSON with every search's best configuration and values.
@@ -40,14 +41,22 @@ FORESTS = {"rf_wine": ("RandomForestClassifier", "wine"), "rf_digits": ("RandomF
            "et_wine": ("ExtraTreesClassifier", "wine"), "rf_digits38": ("RandomForestClassifier", "digits38"),
            "rf_synth": ("RandomForestClassifier", "synth_binary"),
            "rf_cancer": ("RandomForestClassifier", "breast_cancer")}
+# NOTE: sklearn's MLP draws its initial weights and batches from ``random_state`` (problems.mlp_digits).
+SEEDED = (*FORESTS, "mlp_digits")
 OPTIMIZERS = ("knobs.Bayes", "optuna.GPSampler", "optuna.TPESampler")
-RESULTS = Path(__file__).resolve().parent / "results" / "forest_reseed.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "reseed.json"
 
 
-def forest_loss(problem: str, config: dict[str, Any], random_state: int) -> float:
-    """The problem's 3-fold log loss with the forest built from ``random_state``."""
+def seeded_loss(problem: str, config: dict[str, Any], random_state: int) -> float:
+    """The problem's 3-fold log loss with its model built from ``random_state``."""
     from sklearn import ensemble
+    from sklearn.neural_network import MLPClassifier
 
+    if problem == "mlp_digits":
+        model = MLPClassifier((config["width"],), activation=config["activation"], alpha=config["alpha"],
+                              learning_rate_init=config["lr"], batch_size=config["batch_size"], max_iter=10,
+                              random_state=random_state)
+        return -P._cv_score(model, "digits600", "neg_log_loss")
     kind, data = FORESTS[problem]
     model = getattr(ensemble, kind)(n_estimators=config["n_estimators"], max_depth=config["max_depth"],
                                     min_samples_leaf=config["min_samples_leaf"],
@@ -56,7 +65,7 @@ def forest_loss(problem: str, config: dict[str, Any], random_state: int) -> floa
 
 
 def _search(task: tuple[str, str, int, int, tuple[int, ...], int]) -> dict[str, Any]:
-    """One search, and its best configuration after each budget re-scored under forest seeds 1..reseeds."""
+    """One search, and its best configuration after each budget re-scored under seeds 1..reseeds."""
     problem, optimizer, seed, budget, budgets, reseeds = task
     S._quiet()
     seen: list[tuple[dict, float]] = []
@@ -71,7 +80,7 @@ def _search(task: tuple[str, str, int, int, tuple[int, ...], int]) -> dict[str, 
     out = {"problem": problem, "optimizer": optimizer, "seed": seed, "best": {}}
     for b in budgets:
         config, found = min(seen[:b], key=lambda t: t[1])
-        reseeded = [forest_loss(problem, config, rs) for rs in range(1, reseeds + 1)]
+        reseeded = [seeded_loss(problem, config, rs) for rs in range(1, reseeds + 1)]
         out["best"][str(b)] = {"config": config, "found": found, "reseeded": reseeded,
                                "reseeded_mean": float(np.mean(reseeded))}
     return out
@@ -114,11 +123,11 @@ def format_table(table: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--problems", nargs="+", default=["rf_synth", "rf_digits38"], choices=sorted(FORESTS))
+    parser.add_argument("--problems", nargs="+", default=["rf_synth", "rf_digits38"], choices=sorted(SEEDED))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budgets", type=int, nargs="+", default=[40, 80])
-    parser.add_argument("--reseeds", type=int, default=8, help="forest seeds 1..R for the re-seeded loss")
+    parser.add_argument("--reseeds", type=int, default=8, help="model seeds 1..R for the re-seeded loss")
     parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=sorted(S.OPTIMIZERS))
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
