@@ -112,7 +112,7 @@ def summarize(runs: list[dict], budgets: tuple[int, ...]) -> dict[str, Any]:
 def format_table(table: dict[str, Any]) -> str:
     lines = []
     for problem, by_budget in table.items():
-        lines.append(f"\n{problem}: mean over seeds of the best config's loss, found (forest seed 0) / "
+        lines.append(f"\n{problem}: mean over seeds of the best config's loss, found (seed 0) / "
                      f"re-seeded (seeds 1..R) ± SE, and seeds where its re-seeded loss is lowest")
         for b, row in by_budget.items():
             cells = [f"{o}: {c['found']:.4f} / {c['reseeded']:.4f} ± {c['reseeded_se']:.4f} "
