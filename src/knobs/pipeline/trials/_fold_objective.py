@@ -77,7 +77,6 @@ class FoldObjective:
         trial.set_attr("val_accuracy", cv.mean.get("val_accuracy"))
         return statistics.fmean(values)
 
-
     def _fit_fold(self, fold: Any, params: dict[str, Any], seed: int, log: Callback, number: int) -> Any:
         """Train on one fold; return the history. NOTE: the fold's data is prepared here and lives
         only as long as this fit — the next fold's is made after it is gone, so a run holds one."""
