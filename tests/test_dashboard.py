@@ -159,6 +159,30 @@ def test_a_new_epoch_reaches_a_listening_client_within_two_seconds(runs: Path):
         server.stop()
 
 
+def test_a_run_that_appears_while_watched_streams_every_epoch_it_already_wrote(runs: Path):
+    """The page opened first, the run wrote all its epochs before the stream's next look (a short
+    run on a busy machine): they are new to the page, so all of them arrive."""
+    server = Server(runs, port=0).start()
+    try:
+        with httpx.stream("GET", f"http://127.0.0.1:{server.port}/api/stream?run=later", timeout=10) as response:
+            lines = response.iter_lines()
+            next(lines)
+            time.sleep(0.5)  # the stream has looked once and found no such run
+            write_run(runs, "later")  # the whole run at once, its log included
+            event = None
+            for line in lines:
+                if line.startswith("event: "):
+                    event = line[len("event: "):]
+                elif line.startswith("data: ") and event == "epoch":
+                    payload = json.loads(line[len("data: "):])
+                    break
+        written = [json.loads(line) for line in (runs / "later" / "events.jsonl").read_text().splitlines()]
+        expected = [(r["trial"], r["epoch"]) for r in written if r["event"] == "epoch"]
+        assert len(expected) > 1 and [(e["trial"], e["epoch"]) for e in payload["epochs"]] == expected
+    finally:
+        server.stop()
+
+
 def test_the_server_survives_a_run_deleted_while_it_watches(runs: Path):
     server = Server(runs, port=0).start()
     try:

@@ -76,6 +76,12 @@ def test_a_new_epoch_appears_in_the_page_within_two_seconds(page, server: Server
         const trace = div.data.find(t => t.meta && t.meta.trial === 3 && t.meta.key === 'val_loss');
         return trace.x[trace.x.length - 1]; }""")
     assert last_x == 2  # the running trial's line grew in place
+    append_epoch(server.root / "working", trial=3, epoch=2, train_loss=0.9, val_loss=0.8, lr=0.003)  # sent again
+    append_epoch(server.root / "working", trial=3, epoch=3, train_loss=0.8, val_loss=0.7, lr=0.003)
+    page.wait_for_function("document.body.dataset.lastEpoch === '3:3'", timeout=2_000)
+    xs = page.evaluate("""() => { const div = document.querySelector('[data-key="dash:curves"] .figure');
+        return Array.from(div.data.find(t => t.meta && t.meta.trial === 3 && t.meta.key === 'val_loss').x); }""")
+    assert xs.count(2) == 1 and xs[-2:] == [2, 3]  # an epoch the figure holds is not drawn twice
 
 
 def test_tooltips_name_trials(page, server: Server):

@@ -223,6 +223,10 @@ async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
     run not there yet, or back again, is simply watched when it appears)."""
     name = request.query_params.get("run") or None
     last_runs, last_signature, cursor, state = None, None, 0, None
+    # NOTE: a run (or log) seen missing, then there, is new to the page: all its epochs are sent.
+    # Starting at its end would lose those written before the first look, all of a short run's
+    # on a busy machine (its epochs can take less time than one poll waits for the GIL).
+    was_absent = False
     yield "retry: 1000\n\n"
     while True:
         runs = await asyncio.to_thread(_folder_signature, folder)
@@ -234,10 +238,11 @@ async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
             try:
                 source = folder.run(name)
                 events, _ = await asyncio.to_thread(source.events.read)
-                if events is not state:  # first look, or the log was replaced: start at its end
-                    state, cursor = events, len(events.records)
+                if events is not state:  # first look, or the log was replaced
+                    state, cursor = events, 0 if was_absent else len(events.records)
                 new = events.records[cursor:]
                 cursor = len(events.records)
+                was_absent = not events.records
                 epochs = [_epoch(r) for r in new if r.get("event") == "epoch"]
                 if epochs:
                     yield _event("epoch", {"run": name, "epochs": epochs})
@@ -249,7 +254,7 @@ async def _live(folder: RunsFolder, request: Request) -> AsyncIterator[str]:
             except UnknownRun:
                 if state is not None:
                     yield _event("gone", {"run": name})
-                state, last_signature = None, None
+                state, last_signature, was_absent = None, None, True
         else:
             yield ": keep-alive\n\n"
         if await request.is_disconnected():

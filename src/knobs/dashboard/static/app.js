@@ -91,14 +91,17 @@ function onEpochs(message) {
   let missing = false;
   if (div && div.data) {
     for (const record of message.epochs) {
-      const indices = [], xs = [], ys = [];
+      const matching = [], fresh = [], ys = [];
       div.data.forEach((trace, i) => {
         const meta = trace.meta || {};
-        if (meta.trial === record.trial && record[meta.key] !== undefined && record[meta.key] !== null) {
-          indices.push(i); xs.push([record.epoch]); ys.push([record[meta.key]]);
-        }
+        if (meta.trial !== record.trial || record[meta.key] === undefined || record[meta.key] === null) return;
+        matching.push(i);
+        // an epoch the figure already holds (drawn from the files, then streamed) is not drawn twice
+        if (!Array.from(trace.x || []).includes(record.epoch)) { fresh.push(i); ys.push([record[meta.key]]); }
       });
-      if (indices.length) Plotly.extendTraces(div, {x: xs, y: ys}, indices); else missing = true;
+      if (fresh.length) {
+        Plotly.extendTraces(div, {x: fresh.map(() => [record.epoch]), y: ys}, fresh);
+      } else if (!matching.length) missing = true;
     }
   }
   if (missing || !div) scheduleRefresh();
