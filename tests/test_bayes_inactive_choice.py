@@ -97,3 +97,25 @@ def test_a_warm_start_study_axis_passes_through_the_encoding():
     np.testing.assert_array_equal(X[:, ACT], [INACTIVE_CHOICE, SPACE["act"].to_unit("y")])
     V, _ = coding.canonical(U)
     np.testing.assert_array_equal(V[0], X[0])
+
+
+def test_local_candidates_that_turn_a_choice_on_try_every_option_when_asked_to_redraw():
+    """An incumbent without ``act`` holds it at 0.5, "y"'s code: perturbations that switch ``opt``
+    to "a" kept it there (a bias by the options' order) unless ``redraw_inactive`` draws it anew."""
+    from knobs.search._bayes import _perturb
+
+    coding = _Coding(SPACE)
+    incumbent = SPACE.to_unit_many([INACTIVE])
+
+    def options_tried(redraw: bool) -> dict[str, int]:
+        out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=2000, redraw_inactive=redraw)
+        configs = [SPACE.from_unit(u) for u in out]
+        return {v: sum(c.get("act") == v for c in configs) for v in ("x", "y", "z")}
+
+    kept, redrawn = options_tried(False), options_tried(True)
+    assert kept["y"] > 2 * (kept["x"] + kept["z"])  # the bias, as it was (the rest: 1-in-d redraws of a choice)
+    assert min(redrawn.values()) > 0.2 * sum(redrawn.values())  # each option about a third
+    out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=50, redraw_inactive=True)
+    assert np.all((out >= 0.0) & (out <= 1.0))
+    lr = SPACE.names.index("lr")
+    assert np.abs(out[:, lr] - incumbent[0, lr]).min() < 0.05  # active axes still step from the incumbent

@@ -178,6 +178,9 @@ class Bayes(Sampler):
     # on fresh seeds (docs/benchmarks.md, "A minimum distance from evaluated points").
     _min_distance = 0.0
     _min_distance_noise = False
+    # NOTE: off until screened: local candidates redraw the coordinates their incumbent does not use
+    # (``_perturb``'s ``redraw_inactive``), instead of starting a newly active choice at its middle option.
+    _redraw_inactive = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -345,7 +348,7 @@ class Bayes(Sampler):
         score, score_grad = _scorers(model, self.acquisition,
                                      self.kappa if self.acquisition == "ucb" else xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
-        pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
+        pool = np.vstack([sobol, _perturb(incumbents, coding, rng, redraw_inactive=self._redraw_inactive)])
         scale = np.minimum(model.lengthscales, 1.0)
         candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
                                           coding.levels, scale, n_local=self.n_local)
@@ -405,10 +408,20 @@ def _scorers(model: gpm.GP, name: str, param: float, best: float):
 
 
 def _perturb(incumbents: np.ndarray, coding: _Coding, rng: np.random.Generator,
-             per_point: int = 64) -> np.ndarray:
+             per_point: int = 64, redraw_inactive: bool = False) -> np.ndarray:
     """Local candidates around the best points: Gaussian steps on numeric axes (integers snap to
-    nearby levels later), and each categorical axis redrawn with probability 1/d."""
+    nearby levels later), and each categorical axis redrawn with probability 1/d.
+
+    ``redraw_inactive``: a coordinate the incumbent does not use (a conditional parameter whose
+    parent excludes it, held at the space's 0.5) is drawn uniformly instead, so a step that turns
+    it on does not always try its middle option or mid-range value first."""
     base = np.repeat(incumbents, per_point, axis=0)
+    if redraw_inactive:
+        d = len(coding.conditions)
+        _, active = transforms.apply_conditions(transforms.snap(base[:, :d], coding.levels), coding.conditions)
+        unused = np.zeros(base.shape, dtype=bool)
+        unused[:, :d] = ~active
+        base[unused] = rng.random(int(unused.sum()))
     steps = rng.normal(size=base.shape) * rng.choice(PERTURB_SCALES, size=(len(base), 1))
     out = np.where(coding.is_cat, base, base + steps)
     flip = coding.is_cat & (rng.random(base.shape) < 1.0 / max(base.shape[1], 2))

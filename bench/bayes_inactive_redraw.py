@@ -1,0 +1,21 @@
+"""A screened lever: Bayes's local candidates redraw the coordinates their incumbent does not use.
+
+Why: an inactive conditional parameter sits at the space's 0.5, so a perturbation of an incumbent that turns it on
+(its parent's choice redrawn) always tried its middle option or mid-range value first. With ``_redraw_inactive`` such
+a coordinate is drawn uniformly. Only conditional spaces can differ. Run with a placebo arm (EI's margin changed in
+its 7th digit: what rounding alone moves), as docs/benchmarks.md asks of every lever:
+    .venv/bin/python bench/search.py --set dev --problems conditional svc_kernel_digits model_choice_digits \\
+        mlp_solver_cancer sst2_linear sst2_embag --seeds 5 --budgets 20 40 80 \\
+        --optimizers knobs.Bayes redraw=bayes_inactive_redraw:redraw placebo=bayes_inactive_redraw:placebo
+"""
+from knobs.search import Bayes
+
+
+def redraw(seed=None):
+    sampler = Bayes(seed=seed)
+    sampler._redraw_inactive = True
+    return sampler
+
+
+def placebo(seed=None):
+    return Bayes(seed=seed, xi=0.0100001)
