@@ -2,7 +2,7 @@
 
 Why: an inactive conditional parameter sits at the space's 0.5, so a perturbation of an incumbent that turns it on
 (its parent's choice redrawn) always tried its middle option or mid-range value first. With ``_redraw_inactive`` such
-a coordinate is drawn uniformly. Only conditional spaces can differ. Run with a placebo arm (EI's margin changed in
+a coordinate is drawn uniformly (``redraw``) or taken from the best incumbent that uses it (``branch_best``). Only conditional spaces can differ. Run with a placebo arm (EI's margin changed in
 its 7th digit: what rounding alone moves), as docs/benchmarks.md asks of every lever:
     .venv/bin/python bench/search.py --set dev --problems conditional svc_kernel_digits model_choice_digits \\
         mlp_solver_cancer sst2_linear sst2_embag --seeds 5 --budgets 20 40 80 \\
@@ -12,8 +12,16 @@ from knobs.search import Bayes
 
 
 def redraw(seed=None):
+    """Drawn uniformly."""
     sampler = Bayes(seed=seed)
-    sampler._redraw_inactive = True
+    sampler._redraw_inactive = "uniform"
+    return sampler
+
+
+def branch_best(seed=None):
+    """Taken from the best incumbent that uses the parameter (uniform when none does)."""
+    sampler = Bayes(seed=seed)
+    sampler._redraw_inactive = "best"
     return sampler
 
 

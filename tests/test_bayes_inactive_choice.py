@@ -108,14 +108,29 @@ def test_local_candidates_that_turn_a_choice_on_try_every_option_when_asked_to_r
     incumbent = SPACE.to_unit_many([INACTIVE])
 
     def options_tried(redraw: bool) -> dict[str, int]:
-        out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=2000, redraw_inactive=redraw)
+        out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=2000, redraw_inactive="uniform" if redraw else None)
         configs = [SPACE.from_unit(u) for u in out]
         return {v: sum(c.get("act") == v for c in configs) for v in ("x", "y", "z")}
 
     kept, redrawn = options_tried(False), options_tried(True)
     assert kept["y"] > 2 * (kept["x"] + kept["z"])  # the bias, as it was (the rest: 1-in-d redraws of a choice)
     assert min(redrawn.values()) > 0.2 * sum(redrawn.values())  # each option about a third
-    out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=50, redraw_inactive=True)
+    out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=50, redraw_inactive="uniform")
     assert np.all((out >= 0.0) & (out <= 1.0))
     lr = SPACE.names.index("lr")
     assert np.abs(out[:, lr] - incumbent[0, lr]).min() < 0.05  # active axes still step from the incumbent
+
+
+def test_a_branch_turned_on_takes_its_values_from_the_best_incumbent_that_uses_it():
+    from knobs.search._bayes import _perturb
+
+    coding = _Coding(SPACE)
+    incumbents = SPACE.to_unit_many([INACTIVE, ACTIVE[2], ACTIVE[0]])  # best first: "z" is the best use of act
+    out = _perturb(incumbents, coding, np.random.default_rng(0), per_point=2000, redraw_inactive="best")
+    from_best = [SPACE.from_unit(u) for u in out[:2000]]
+    tried = {v: sum(c.get("act") == v for c in from_best) for v in ("x", "y", "z")}
+    assert tried["z"] > 2 * (tried["x"] + tried["y"])  # the rest: 1-in-d redraws of a choice
+    none_use = _perturb(SPACE.to_unit_many([INACTIVE]), coding, np.random.default_rng(0), per_point=2000,
+                        redraw_inactive="best")
+    tried = {v: sum(SPACE.from_unit(u).get("act") == v for u in none_use) for v in ("x", "y", "z")}
+    assert min(tried.values()) > 0.2 * sum(tried.values())  # no incumbent uses it: uniform

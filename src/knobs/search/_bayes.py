@@ -180,7 +180,7 @@ class Bayes(Sampler):
     _min_distance_noise = False
     # NOTE: off until screened: local candidates redraw the coordinates their incumbent does not use
     # (``_perturb``'s ``redraw_inactive``), instead of starting a newly active choice at its middle option.
-    _redraw_inactive = False
+    _redraw_inactive: str | None = None
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -408,20 +408,29 @@ def _scorers(model: gpm.GP, name: str, param: float, best: float):
 
 
 def _perturb(incumbents: np.ndarray, coding: _Coding, rng: np.random.Generator,
-             per_point: int = 64, redraw_inactive: bool = False) -> np.ndarray:
+             per_point: int = 64, redraw_inactive: str | None = None) -> np.ndarray:
     """Local candidates around the best points: Gaussian steps on numeric axes (integers snap to
     nearby levels later), and each categorical axis redrawn with probability 1/d.
 
     ``redraw_inactive``: a coordinate the incumbent does not use (a conditional parameter whose
-    parent excludes it, held at the space's 0.5) is drawn uniformly instead, so a step that turns
-    it on does not always try its middle option or mid-range value first."""
-    base = np.repeat(incumbents, per_point, axis=0)
+    parent excludes it, held at the space's 0.5) is replaced, so a step that turns it on does not
+    always try its middle option or mid-range value first: ``"uniform"`` draws it uniformly,
+    ``"best"`` takes it from the best incumbent that uses it (uniform when none does).
+    ``incumbents`` come best first."""
     if redraw_inactive:
+        incumbents = incumbents.copy()
         d = len(coding.conditions)
-        _, active = transforms.apply_conditions(transforms.snap(base[:, :d], coding.levels), coding.conditions)
-        unused = np.zeros(base.shape, dtype=bool)
-        unused[:, :d] = ~active
-        base[unused] = rng.random(int(unused.sum()))
+        _, active = transforms.apply_conditions(transforms.snap(incumbents[:, :d], coding.levels), coding.conditions)
+        for j in np.flatnonzero(~active.all(axis=0)):
+            unused = ~active[:, j]
+            donors = np.flatnonzero(active[:, j])
+            if redraw_inactive == "best" and len(donors):
+                incumbents[unused, j] = incumbents[donors[0], j]
+            else:
+                incumbents[unused, j] = np.nan  # drawn per candidate below
+    base = np.repeat(incumbents, per_point, axis=0)
+    fresh = np.isnan(base)
+    base[fresh] = rng.random(int(fresh.sum()))
     steps = rng.normal(size=base.shape) * rng.choice(PERTURB_SCALES, size=(len(base), 1))
     out = np.where(coding.is_cat, base, base + steps)
     flip = coding.is_cat & (rng.random(base.shape) < 1.0 / max(base.shape[1], 2))
