@@ -615,11 +615,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--median-configs", type=int, default=N_MEDIAN,
                         help="random configurations for each problem's zero point (other than "
                              f"{N_MEDIAN}: the reference is not used)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"where the run's JSON goes (default {RESULTS.relative_to(RESULTS.parents[2])}); "
+                             "a --merge writes one only when this is given")
     parser.add_argument("--list", action="store_true", help="list the problems by set and family")
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
-                        help="no run: merge these --out files into one table (and --out)")
+                        help="no run: merge these --out files into one table (and --out, when given)")
     args = parser.parse_args(argv)
     if args.list:
         print(_list_problems())
@@ -632,6 +634,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.update_reference and not args.no_reference and counts == {N_MEDIAN}:
             update_reference(args.reference, merged["medians"], merged["best_any"])
         return _report(merged, timing, "merged", args, list(args.merge))
+    # NOTE: only a run writes the default file: a merge printed for reading once overwrote the stored results.
+    args.out = args.out or RESULTS
     optimizers = _parse_optimizers(args.optimizers)
     if args.timing_only:
         timing = suggestion_timing(optimizers, reps=max(1, args.timing_reps))
@@ -658,6 +662,9 @@ def _report(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: 
     if getattr(args, "markdown", False):
         print(format_markdown(result))
     line = headline(result, timing, split)
+    if args.out is None:
+        print(json.dumps(line))
+        return line
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "headline": line,

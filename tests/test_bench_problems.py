@@ -113,3 +113,18 @@ def test_merge_makes_one_table_of_runs_made_apart(tmp_path, capsys):
     assert line["sets"]["check"]["families"]["synthetic"]["problems"] == ["levy6"]
     saved = json.loads((tmp_path / "c.json").read_text())
     assert len(saved["runs"]) == 8 and set(saved["medians"]) == {"levy4", "levy6"}
+
+
+def test_a_merge_without_out_prints_and_leaves_the_stored_results_alone(tmp_path, capsys, monkeypatch):
+    stored = tmp_path / "search.json"
+    stored.write_text("the stored results")
+    monkeypatch.setattr(search, "RESULTS", stored)
+    common = ["--seeds", "1", "--budgets", "2", "--optimizers", "knobs.Random", "--median-configs", "4",
+              "--timing-reps", "0", "--no-reference", "--problems", "levy4"]
+    search.main([*common, "--out", str(tmp_path / "a.json")])
+    capsys.readouterr()
+    search.main(["--merge", str(tmp_path / "a.json")])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sets"]["dev"]
+    assert stored.read_text() == "the stored results"
+    search.main(common)  # a run without --out still writes the default file
+    assert json.loads(stored.read_text())["runs"]
