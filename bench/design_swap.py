@@ -96,7 +96,8 @@ def _task(task: tuple[str, str, int, int]) -> dict[str, Any]:
     arm, problem_name, seed, budget = task
     S._quiet()
     values = run_arm(arm, problem_name, seed, budget)
-    return {"arm": arm, "problem": problem_name, "seed": seed, "values": [v if math.isfinite(v) else None for v in values]}
+    return {"arm": arm, "problem": problem_name, "seed": seed,
+            "values": [v if math.isfinite(v) else None for v in values]}
 
 
 def summarize(runs: list[dict], budget: int) -> dict[str, dict[str, dict[str, float]]]:
@@ -115,7 +116,8 @@ def summarize(runs: list[dict], budget: int) -> dict[str, dict[str, dict[str, fl
                    "se": statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else math.nan}
             paired = [best[problem, arm, s] - best[problem, "knobs", s] for s in seeds if (problem, "knobs", s) in best]
             if arm != "knobs" and len(paired) > 1:
-                row.update(minus_knobs=statistics.mean(paired), minus_knobs_se=statistics.stdev(paired) / math.sqrt(len(paired)),
+                row.update(minus_knobs=statistics.mean(paired),
+                           minus_knobs_se=statistics.stdev(paired) / math.sqrt(len(paired)),
                            better=sum(d < 0 for d in paired), worse=sum(d > 0 for d in paired))
             out[problem][arm] = row
     return out
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    tasks = [(arm, p, s, args.budget) for p in args.problems for s in range(args.first_seed, args.first_seed + args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    tasks = [(arm, p, s, args.budget) for p in args.problems for s in seeds
              for arm in args.arms]
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -140,14 +143,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         runs = [_task(t) for t in tasks]
     table = summarize(runs, args.budget)
-    print(f"best value within {args.budget} trials, mean ± SE over seeds {args.first_seed}-{args.first_seed + args.seeds - 1}")
+    print(f"best value within {args.budget} trials, mean ± SE over seeds {seeds.start}-{seeds.stop - 1}")
     print(f"{'problem':18s} {'arm':20s} {'mean ± SE':>18s}  {'arm − knobs (better / worse)':>30s}")
     for problem, arms in table.items():
         for arm, row in arms.items():
             paired = (f"{row['minus_knobs']:+.4f} ± {row['minus_knobs_se']:.4f} ({row['better']} / {row['worse']})"
                       if "minus_knobs" in row else "")
             print(f"{problem:18s} {arm:20s} {row['mean']:.4f} ± {row['se']:.4f}  {paired:>30s}")
-    result = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "table": table, "runs": runs}
+    result = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "table": table, "runs": runs}
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps({"table": table}))

@@ -108,7 +108,8 @@ def test_local_candidates_that_turn_a_choice_on_try_every_option_when_asked_to_r
     incumbent = SPACE.to_unit_many([INACTIVE])
 
     def options_tried(redraw: bool) -> dict[str, int]:
-        out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=2000, redraw_inactive="uniform" if redraw else None)
+        out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=2000,
+                       redraw_inactive="uniform" if redraw else None)
         configs = [SPACE.from_unit(u) for u in out]
         return {v: sum(c.get("act") == v for c in configs) for v in ("x", "y", "z")}
 
