@@ -20,6 +20,14 @@ def redraw(seed=None):
     return sampler
 
 
+def choices(seed=None):
+    """Drawn uniformly for a choice only (the middle option is a bias set by the options' order); a numeric
+    parameter keeps its mid-range start."""
+    sampler = Bayes(seed=seed)
+    sampler._redraw_inactive = "choices"
+    return sampler
+
+
 def branch_best(seed=None):
     """Taken from the best incumbent that uses the parameter (uniform when none does)."""
     sampler = Bayes(seed=seed)

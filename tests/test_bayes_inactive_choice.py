@@ -135,3 +135,16 @@ def test_a_branch_turned_on_takes_its_values_from_the_best_incumbent_that_uses_i
                         redraw_inactive="best")
     tried = {v: sum(SPACE.from_unit(u).get("act") == v for u in none_use) for v in ("x", "y", "z")}
     assert min(tried.values()) > 0.2 * sum(tried.values())  # no incumbent uses it: uniform
+
+
+def test_the_choices_form_redraws_an_unused_choice_and_keeps_an_unused_number_mid_range():
+    from knobs.search._bayes import _perturb
+
+    space = Space({"opt": Choice(["a", "b"]), "act": Choice(["x", "y", "z"], when={"opt": "b"}),
+                   "momentum": Float(0.0, 1.0, when={"opt": "b"})})
+    coding = _Coding(space)
+    out = _perturb(space.to_unit_many([{"opt": "a"}]), coding, np.random.default_rng(0), per_point=2000,
+                   redraw_inactive="choices")
+    act, momentum = space.names.index("act"), space.names.index("momentum")
+    assert np.std(out[:, act]) > 0.25  # uniform on [0, 1]: about 0.29
+    assert abs(np.median(out[:, momentum]) - 0.5) < 0.02  # Gaussian steps from the centre
