@@ -28,6 +28,13 @@ def choices(seed=None):
     return sampler
 
 
+def numbers(seed=None):
+    """Drawn uniformly for a numeric parameter only (a choice keeps its middle option)."""
+    sampler = Bayes(seed=seed)
+    sampler._redraw_inactive = "numbers"
+    return sampler
+
+
 def branch_best(seed=None):
     """Taken from the best incumbent that uses the parameter (uniform when none does)."""
     sampler = Bayes(seed=seed)

@@ -148,3 +148,15 @@ def test_the_choices_form_redraws_an_unused_choice_and_keeps_an_unused_number_mi
     act, momentum = space.names.index("act"), space.names.index("momentum")
     assert np.std(out[:, act]) > 0.25  # uniform on [0, 1]: about 0.29
     assert abs(np.median(out[:, momentum]) - 0.5) < 0.02  # Gaussian steps from the centre
+
+
+def test_the_numbers_form_redraws_an_unused_number_and_keeps_an_unused_choice_in_the_middle():
+    from knobs.search._bayes import _perturb
+
+    space = Space({"opt": Choice(["a", "b"]), "act": Choice(["x", "y", "z"], when={"opt": "b"}),
+                   "momentum": Float(0.0, 1.0, when={"opt": "b"})})
+    out = _perturb(space.to_unit_many([{"opt": "a"}]), _Coding(space), np.random.default_rng(0), per_point=2000,
+                   redraw_inactive="numbers")
+    act, momentum = space.names.index("act"), space.names.index("momentum")
+    assert np.mean(out[:, act] == 0.5) > 0.5  # kept at the centre but for 1-in-d redraws
+    assert np.std(out[:, momentum]) > 0.25

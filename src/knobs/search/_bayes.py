@@ -415,15 +415,17 @@ def _perturb(incumbents: np.ndarray, coding: _Coding, rng: np.random.Generator,
     ``redraw_inactive``: a coordinate the incumbent does not use (a conditional parameter whose
     parent excludes it, held at the space's 0.5) is replaced, so a step that turns it on does not
     always try its middle option or mid-range value first: ``"uniform"`` draws it uniformly,
-    ``"choices"`` only a choice (a numeric one keeps its mid-range start), ``"best"`` takes it
-    from the best incumbent that uses it (uniform when none does).
-    ``incumbents`` come best first."""
+    ``"choices"`` only a choice (a numeric one keeps its mid-range start), ``"numbers"`` only a
+    numeric one, ``"best"`` takes it from the best incumbent that uses it (uniform when none
+    does). ``incumbents`` come best first."""
     if redraw_inactive:
         incumbents = incumbents.copy()
         d = len(coding.conditions)
-        _, active = transforms.apply_conditions(transforms.snap(incumbents[:, :d], coding.levels), coding.conditions)
+        snapped = transforms.snap(incumbents[:, :d], coding.levels)
+        _, active = transforms.apply_conditions(snapped, coding.conditions)
         for j in np.flatnonzero(~active.all(axis=0)):
-            if redraw_inactive == "choices" and not coding.is_cat[j]:
+            skipped = {"choices": not coding.is_cat[j], "numbers": coding.is_cat[j]}
+            if skipped.get(redraw_inactive, False):
                 continue
             unused = ~active[:, j]
             donors = np.flatnonzero(active[:, j])
