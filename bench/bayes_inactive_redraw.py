@@ -5,7 +5,7 @@ Why: an inactive conditional parameter sits at the space's 0.5, so a perturbatio
 such a coordinate is drawn uniformly (``redraw``) or taken from the best incumbent that uses it (``branch_best``).
 Only conditional spaces can differ. Run with a placebo arm (EI's margin changed in its 7th digit: what rounding
 alone moves), as docs/benchmarks.md asks of every lever (results: docs/benchmarks.md, "A conditional parameter
-turned on by a local step"; neither form kept):
+turned on by a local step"; none of the four forms kept):
     .venv/bin/python bench/search.py --set dev --problems conditional svc_kernel_digits model_choice_digits \\
         mlp_solver_cancer sst2_linear sst2_embag --seeds 5 --budgets 20 40 80 \\
         --optimizers knobs.Bayes redraw=bayes_inactive_redraw:redraw placebo=bayes_inactive_redraw:placebo

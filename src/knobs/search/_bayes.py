@@ -178,8 +178,10 @@ class Bayes(Sampler):
     # on fresh seeds (docs/benchmarks.md, "A minimum distance from evaluated points").
     _min_distance = 0.0
     _min_distance_noise = False
-    # NOTE: off until screened: local candidates redraw the coordinates their incumbent does not use
-    # (``_perturb``'s ``redraw_inactive``), instead of starting a newly active choice at its middle option.
+    # NOTE: off (None): local candidates redraw the coordinates their incumbent does not use
+    # (``_perturb``'s ``redraw_inactive``) instead of starting a newly active parameter at its middle.
+    # The numbers-only form won every dev family and lost the check set's text family; the others lost
+    # on dev (docs/benchmarks.md, "A conditional parameter turned on by a local step").
     _redraw_inactive: str | None = None
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
