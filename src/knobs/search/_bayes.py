@@ -180,8 +180,8 @@ class Bayes(Sampler):
     _min_distance_noise = False
     # NOTE: off (None): local candidates redraw the coordinates their incumbent does not use
     # (``_perturb``'s ``redraw_inactive``) instead of starting a newly active parameter at its middle.
-    # The numbers-only form won every dev family and lost the check set's text family; the others lost
-    # on dev (docs/benchmarks.md, "A conditional parameter turned on by a local step").
+    # The numbers-only form won every dev family and lost the check set's text family; the others lost or
+    # did nothing on dev (docs/benchmarks.md, "A conditional parameter turned on by a local step").
     _redraw_inactive: str | None = None
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
