@@ -30,23 +30,26 @@ ARMS = ("knobs", "knobs_random8", "gp_on_knobs_design", "gpsampler")
 DESIGN = 8  # knobs.Bayes's design in these 7-D spaces: min(10, max(4, d + 1))
 
 
-def _optuna_values(problem: Any, sampler: Any, budget: int, enqueue: list[dict] = ()) -> list[float]:
+def _optuna_run(problem: Any, sampler: Any, n: int, enqueue: list[dict] = ()) -> list[tuple[dict, float]]:
+    """``n`` trials of an Optuna sampler, ``enqueue``'s configs first: (config, value) of each."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(sampler=sampler, direction="minimize")
     for config in enqueue:
         study.enqueue_trial(config)
-    values = []
-    for _ in range(budget):
+    out = []
+    for _ in range(n):
         trial = study.ask()
-        value = S._evaluate(problem, problem.suggest_optuna(trial))
+        config = problem.suggest_optuna(trial)
+        value = S._evaluate(problem, config)
         S.tell_optuna(study, trial, value)
-        values.append(value)
-    return values
+        out.append((config, value))
+    return out
 
 
 def _knobs_values(problem: Any, seed: int, budget: int, start: list[tuple[dict, float]] = ()) -> list[float]:
+    """knobs.Bayes told ``start``'s trials first (none: its own design), then suggesting up to ``budget``."""
     from knobs.search import Bayes
 
     space, sampler = problem.space(), Bayes(seed=seed)
@@ -60,21 +63,6 @@ def _knobs_values(problem: Any, seed: int, budget: int, start: list[tuple[dict, 
     return values
 
 
-def _random_start(problem: Any, seed: int, n: int) -> list[tuple[dict, float]]:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    out = []
-    for _ in range(n):
-        trial = study.ask()
-        config = problem.suggest_optuna(trial)
-        value = S._evaluate(problem, config)
-        S.tell_optuna(study, trial, value)
-        out.append((config, value))
-    return out
-
-
 def run_arm(arm: str, problem_name: str, seed: int, budget: int) -> list[float]:
     """One arm's values, trial by trial (NaN for a failed training)."""
     import optuna
@@ -83,11 +71,12 @@ def run_arm(arm: str, problem_name: str, seed: int, budget: int) -> list[float]:
     problem = S.ALL_PROBLEMS[problem_name]
     arms: dict[str, Callable[[], list[float]]] = {
         "knobs": lambda: _knobs_values(problem, seed, budget),
-        "knobs_random8": lambda: _knobs_values(problem, seed, budget, _random_start(problem, seed, DESIGN)),
-        "gp_on_knobs_design": lambda: _optuna_values(
+        "knobs_random8": lambda: _knobs_values(
+            problem, seed, budget, _optuna_run(problem, optuna.samplers.RandomSampler(seed=seed), DESIGN)),
+        "gp_on_knobs_design": lambda: [v for _, v in _optuna_run(
             problem, optuna.samplers.GPSampler(seed=seed, n_startup_trials=DESIGN), budget,
-            Bayes(seed=seed).suggest(problem.space(), [], n=DESIGN)),
-        "gpsampler": lambda: _optuna_values(problem, optuna.samplers.GPSampler(seed=seed), budget),
+            Bayes(seed=seed).suggest(problem.space(), [], n=DESIGN))],
+        "gpsampler": lambda: S.run_trials(problem, optuna.samplers.GPSampler(seed=seed), budget)[0],
     }
     return arms[arm]()
 

@@ -421,25 +421,27 @@ def _perturb(incumbents: np.ndarray, coding: _Coding, rng: np.random.Generator,
     numeric one, ``"best"`` takes it from the best incumbent that uses it (uniform when none
     does). ``incumbents`` come best first."""
     if redraw_inactive:
-        incumbents = incumbents.copy()
-        d = len(coding.conditions)
-        snapped = transforms.snap(incumbents[:, :d], coding.levels)
-        _, active = transforms.apply_conditions(snapped, coding.conditions)
-        for j in np.flatnonzero(~active.all(axis=0)):
-            skipped = {"choices": not coding.is_cat[j], "numbers": coding.is_cat[j]}
-            if skipped.get(redraw_inactive, False):
-                continue
-            unused = ~active[:, j]
-            donors = np.flatnonzero(active[:, j])
-            if redraw_inactive == "best" and len(donors):
-                incumbents[unused, j] = incumbents[donors[0], j]
-            else:
-                incumbents[unused, j] = np.nan  # drawn per candidate below
+        incumbents = _redraw_unused(incumbents, coding, redraw_inactive)
     base = np.repeat(incumbents, per_point, axis=0)
-    fresh = np.isnan(base)
-    base[fresh] = rng.random(int(fresh.sum()))
+    if redraw_inactive:
+        fresh = np.isnan(base)  # drawn per candidate
+        base[fresh] = rng.random(int(fresh.sum()))
     steps = rng.normal(size=base.shape) * rng.choice(PERTURB_SCALES, size=(len(base), 1))
     out = np.where(coding.is_cat, base, base + steps)
     flip = coding.is_cat & (rng.random(base.shape) < 1.0 / max(base.shape[1], 2))
     out[flip] = rng.random(int(flip.sum()))
     return np.clip(out, 0.0, 1.0)
+
+
+def _redraw_unused(incumbents: np.ndarray, coding: _Coding, how: str) -> np.ndarray:
+    """``incumbents`` with each coordinate they do not use (of the kinds ``how`` names) replaced: by
+    the best user's value under ``"best"`` (when one uses it), else NaN, to be drawn per candidate."""
+    out = incumbents.copy()
+    d = len(coding.conditions)
+    _, active = transforms.apply_conditions(transforms.snap(out[:, :d], coding.levels), coding.conditions)
+    is_cat = coding.is_cat[:d]  # (a study axis past the space's is never conditional)
+    kinds = {"choices": is_cat, "numbers": ~is_cat}.get(how, np.ones(d, dtype=bool))
+    for j in np.flatnonzero(~active.all(axis=0) & kinds):
+        users = np.flatnonzero(active[:, j])
+        out[~active[:, j], j] = out[users[0], j] if how == "best" and len(users) else np.nan
+    return out
