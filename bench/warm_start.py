@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="how Bayes models the source (default: its own)")
     parser.add_argument("--sources-first", type=int, default=None, metavar="K",
                         help="run the sources' K best configs first (Bayes._sources_first; default: its own)")
+    parser.add_argument("--own-design", type=int, default=None, metavar="K",
+                        help="K points of the run's own Sobol design on its trials 1, 3, 5, ... (Bayes._own_design)")
+    parser.add_argument("--own-design-offset", type=int, default=0, metavar="O",
+                        help="those points from position O of the sequence (a cold run of the seed used 0 ...)")
     parser.add_argument("--cold-only", action="store_true", help="the cold run alone, kept in --out for the warm arms")
     parser.add_argument("--runs-dir", type=Path, help="keep the runs here and reuse finished ones (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="with --cold-only / --related-only / --unrelated-only: merge the "
@@ -172,6 +176,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.sources_first is not None:
         from knobs.search._bayes import Bayes
         Bayes._sources_first = args.sources_first
+    if args.own_design is not None:
+        from knobs.search._bayes import Bayes
+        Bayes._own_design, Bayes._own_design_offset = args.own_design, args.own_design_offset
     if args.history:
         from knobs.search import _bayes
         _bayes.model_history = history_variant(args.history[:-2], int(args.history[-2:]))
@@ -236,7 +243,8 @@ def warm_arm(args, arm: str) -> dict:
     stored = {r["seed"]: r["cold"]["path"] for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
     merged = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     stored |= {int(seed): path for seed, path in merged.get("cold", {}).items()}
-    label = f"{args.model or 'default'}" + (f", sources first {args.sources_first}" if args.sources_first else "")
+    label = (f"{args.model or 'default'}" + (f", sources first {args.sources_first}" if args.sources_first else "")
+             + (f", own design {args.own_design} from {args.own_design_offset}" if args.own_design else ""))
     out = {"bench": f"warm_start --{arm}-only", "history": args.history, "model": label, "trials": args.trials}
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.runs_dir or Path(tmp)

@@ -161,6 +161,12 @@ class Bayes(Sampler):
     # best configs run first (0: none). docs/benchmarks.md, "Level matching and the sources' best first".
     _pooled_matched = True
     _sources_first = 0
+    # NOTE: off (0): a warm-started run still runs this many points of its own Sobol design, on its own
+    # trials 1, 3, 5, ... (the model's picks between them), so matching sees the run away from the
+    # sources' best region. ``_own_design_offset``: where in the sequence they start (a benchmark's way
+    # to give them other points than a cold run of the same seed). docs/benchmarks.md, "Own design points".
+    _own_design = 0
+    _own_design_offset = 0
     # NOTE: off (0): EI / PI's margin grows with how badly the GP predicts its own best points out
     # of sample: xi + _loo_margin * mean over the LOO_BEST lowest warped losses of rho_i * r_i^2,
     # r_i the leave-one-out residual and rho_i the share of the prior variance the other points
@@ -211,6 +217,8 @@ class Bayes(Sampler):
         taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
         first = [c for c in sources_best(trials, direction, space, needed, self._sources_first)
                  if config_key(c) not in taken][:n]  # the sources' best, run before the model
+        taken |= {config_key(c) for c in first}
+        first += self._own_design_points(space, trials, n - len(first), taken)
         taken |= {config_key(c) for c in first}
         if len(first) == n:
             return first
@@ -295,6 +303,15 @@ class Bayes(Sampler):
 
     def _n_initial(self, d: int) -> int:
         return min(10, max(4, d + 1)) if self.n_initial is None else self.n_initial
+
+    def _own_design_points(self, space: Space, trials: Sequence[FrozenTrial], n: int,
+                           taken: set) -> list[dict[str, Any]]:
+        """A warm-started run's own design points due in the next ``n`` suggestions (``_own_design``)."""
+        n_own = sum(WARM_START not in t.attrs for t in trials)
+        if not self._own_design or n_own == len(trials):  # off, or a cold run
+            return []
+        due = [i // 2 for i in range(n_own, n_own + n) if i % 2 == 1 and i // 2 < self._own_design]
+        return [c for i in due for c in self._design(space, self._own_design_offset + i, 1, taken)]
 
     def _design(self, space: Space, start: int, n: int, taken: set) -> list[dict[str, Any]]:
         """Sobol points ``start, start + 1, ...`` of this sampler's scrambled sequence.
