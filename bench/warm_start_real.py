@@ -1,0 +1,213 @@
+"""Warm starts where a configuration's worth is more than noise: LCBench-space MLP trainings of bench/search.py,
+cold and warm-started through ``knobs.Study(..., warm_start=...)``.
+
+Why a second warm-start benchmark: on ``bench/warm_start.py``'s target (``knobs tune`` on all of digits, 30 epochs
+with early stopping) every configuration converges; its good region is a plateau whose ranking changes with the
+split, so even another seed's cold run of the same task predicts a cold run's trials with Spearman rho 0.14 and no
+source can help (docs/benchmarks.md, "Own design points, and twenty-four seeds"). Here the target is a fixed
+function: one real training per configuration (the problem's own rows, epochs and torch seed), its validation error
+rate, in the 7-D LCBench space (learning rate over three decades, batch size, momentum, weight decay, dropout,
+width, depth), where configurations differ by tens of points.
+
+Per target and seed s (Bayes(seed=s) in every study, ``--trials`` each):
+- related source: the same images, another subset (drawn with seed 100 + s), half the training and validation rows,
+  half the epochs — an earlier, cheaper study of the same problem;
+- unrelated source: the other data set (digits for a Fashion-MNIST target and back), seed 200 + s;
+- cold, warm from the related source, warm from the unrelated one.
+Scores: best error after k trials; the trial at which a warm run reaches the cold run's best of all its trials;
+points = 100 x (cold's best - warm's best) at the end (negative: warm lost). Item 6's targets (issue 17): related
+reaches cold's 40-trial best within 20 trials; unrelated loses at most 1 point against cold.
+
+How much a source can say (the benchmark's own check): knobs' GP fitted on a source's trials predicts the cold
+run's trials; Spearman rho between prediction and the cold run's errors. Reference: the cold run of the next
+seed (the same function, other points).
+
+Run: ``nice -n 5 .venv/bin/python bench/warm_start_real.py [--set dev|check] [--seeds 12] [--jobs 2]``; prints a
+table, writes bench/results/warm_start_real_<set>.json, its last line one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from problems_real import LCBENCH, REAL_PROBLEMS, mlp_objective  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: target problem -> (images, training rows, validation rows, epochs, torch / subset seed, the other data set)
+TARGETS = {"dev": {"lcbench_fashion": ("fashion14", 600, 600, 6, 12, "digits"),
+                   "lcbench_digits": ("digits", 300, 500, 10, 11, "fashion14")},
+           "check": {"lcbench_fashion_b": ("fashion14", 400, 600, 8, 13, "digits"),
+                     "lcbench_digits_b": ("digits", 500, 500, 6, 14, "fashion14")}}
+
+
+def objectives(spec: tuple, seed: int) -> dict[str, Any]:
+    """The target and its two sources for one seed (the target does not depend on the seed)."""
+    data, n_train, n_val, epochs, problem_seed, other = spec
+    return {"target": mlp_objective(data, n_train, n_val, epochs, problem_seed),
+            "related": mlp_objective(data, n_train // 2, n_val // 2, max(1, epochs // 2), 100 + seed),
+            "unrelated": mlp_objective(other, 300, 300, epochs, 200 + seed)}
+
+
+def study_run(space, objective, seed: int, trials: int, url: str, warm_start: str | None = None) -> dict[str, Any]:
+    """One study of ``trials`` Bayes trials, stored at ``url``: its configs and errors in order, and wall time."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from knobs import Study
+    from knobs.search import Bayes
+
+    torch.set_num_threads(1)
+    study = Study(space, sampler=Bayes(seed=seed), storage=url, name="search", warm_start=warm_start)
+    start = time.perf_counter()
+    with threadpool_limits(limits=1):
+        study.optimize(lambda config, trial: objective(config), n_trials=trials)
+    own = sorted((t for t in study.trials if t.number >= 0), key=lambda t: t.number)
+    study.close()
+    return {"configs": [t.config for t in own], "values": [t.value for t in own],
+            "wall_s": round(time.perf_counter() - start, 1)}
+
+
+def one_seed(task: tuple[str, tuple, int, int]) -> dict[str, Any]:
+    """Sources, cold and both warm runs of one target and seed."""
+    name, spec, seed, trials = task
+    space = REAL_PROBLEMS[name].space()
+    fns = objectives(spec, seed)
+    out: dict[str, Any] = {"target": name, "seed": seed}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = {arm: f"sqlite:///{tmp}/{arm}.db" for arm in ("related source", "unrelated source", "cold",
+                                                          "related", "unrelated")}
+        out["related source"] = study_run(space, fns["related"], seed, trials, url["related source"])
+        out["unrelated source"] = study_run(space, fns["unrelated"], seed, trials, url["unrelated source"])
+        out["cold"] = study_run(space, fns["target"], seed, trials, url["cold"])
+        for arm in ("related", "unrelated"):
+            out[arm] = study_run(space, fns["target"], seed, trials, url[arm], warm_start=url[f"{arm} source"])
+    return out
+
+
+def best_path(values: list) -> list[float]:
+    """Best error after each trial (a failed trial counts as not better)."""
+    out, best = [], float("inf")
+    for v in values:
+        best = min(best, v) if v is not None else best
+        out.append(best)
+    return out
+
+
+def reach(path: list[float], target: float) -> int | None:
+    """The first trial (1-based) whose best is at least as good as ``target``."""
+    return next((k + 1 for k, v in enumerate(path) if v <= target + 1e-12), None)
+
+
+def predictive_rho(train: dict, test: dict, space) -> float:
+    """Spearman rho between knobs' GP fitted on ``train``'s trials, predicting ``test``'s, and ``test``'s errors."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from knobs.search._bayes import Bayes, _Coding
+    from knobs.search._gp import transforms
+    from knobs.search._gp.gp import posterior
+
+    pairs = [(c, v) for c, v in zip(train["configs"], train["values"]) if v is not None]
+    sampler = Bayes(seed=0)
+    rng = sampler._generator()
+    coding = _Coding(space)
+    X = coding.encode(space.to_unit_many([c for c, _ in pairs]))
+    model = sampler._fit(X, transforms.WARPS["power"](np.array([v for _, v in pairs])), coding, rng)
+    kept = [(c, v) for c, v in zip(test["configs"], test["values"]) if v is not None]
+    mean = posterior(model, coding.encode(space.to_unit_many([c for c, _ in kept])))[0]
+    rho = spearmanr(mean, [v for _, v in kept]).statistic
+    return float(rho) if rho == rho else 0.0
+
+
+def summarize(rows: list[dict], trials: int) -> dict[str, Any]:
+    """Per target: per seed and mean scores, the targets of item 6, and the sources' predictive rho."""
+    out: dict[str, Any] = {}
+    for name in sorted({r["target"] for r in rows}):
+        mine = sorted((r for r in rows if r["target"] == name), key=lambda r: r["seed"])
+        space = REAL_PROBLEMS[name].space()
+        seeds, cells = [r["seed"] for r in mine], {}
+        for r in mine:
+            cold = best_path(r["cold"]["values"])
+            cell = {"cold": [cold[min(k, trials) - 1] for k in (10, 20, trials)]}
+            for arm in ("related", "unrelated"):
+                path = best_path(r[arm]["values"])
+                cell[arm] = [path[min(k, trials) - 1] for k in (10, 20, trials)]
+                cell[f"{arm} reaches cold at"] = reach(path, cold[-1])
+                cell[f"{arm} points vs cold"] = round(100 * (cold[-1] - path[-1]), 2)
+            cells[r["seed"]] = cell
+        by_seed = {r["seed"]: r for r in mine}
+        rho = {arm: [predictive_rho(r[f"{arm} source"], r["cold"], space) for r in mine]
+               for arm in ("related", "unrelated")}
+        rho["cold, next seed"] = [predictive_rho(by_seed[seeds[(i + 1) % len(seeds)]]["cold"], r["cold"], space)
+                                  for i, r in enumerate(mine)]
+        mean = {arm: [round(statistics.mean(c[arm][i] for c in cells.values()), 4) for i in range(3)]
+                for arm in ("cold", "related", "unrelated")}
+        out[name] = {
+            "seeds": seeds, "per_seed": cells, "mean_best_at_10_20_end": mean,
+            "related_within_20": sum((c["related reaches cold at"] or trials + 1) <= 20 for c in cells.values()),
+            "related_mean_at_20_vs_cold_at_end": [mean["related"][1], mean["cold"][2]],
+            "unrelated_worst_points": min(c["unrelated points vs cold"] for c in cells.values()),
+            "unrelated_below_minus_1": sum(c["unrelated points vs cold"] < -1 for c in cells.values()),
+            "predictive_rho_mean": {k: round(statistics.mean(v), 3) for k, v in rho.items()},
+        }
+    return out
+
+
+def format_table(summary: dict[str, Any], trials: int) -> str:
+    lines = [f"| target | cold @10 / @20 / @{trials} | related | unrelated | related within 20 | "
+             "unrelated seeds below -1 point (worst) | rho: related / unrelated / same task |", "|---|---|---|---|---|---|---|"]
+    for name, s in summary.items():
+        m, rho = s["mean_best_at_10_20_end"], s["predictive_rho_mean"]
+        lines.append(f"| {name} ({len(s['seeds'])} seeds) | " + " | ".join(" / ".join(f"{v:.4f}" for v in m[a])
+                                                                       for a in ("cold", "related", "unrelated"))
+                     + f" | {s['related_within_20']} of {len(s['seeds'])} | {s['unrelated_below_minus_1']} "
+                       f"({s['unrelated_worst_points']:+.2f}) | {rho['related']:.2f} / {rho['unrelated']:.2f} / "
+                       f"{rho['cold, next seed']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=sorted(TARGETS), default="dev")
+    parser.add_argument("--targets", nargs="+", help="some of the set's targets (default: all)")
+    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="default: bench/results/warm_start_real_<set>.json")
+    args = parser.parse_args(argv)
+    targets = {n: s for n, s in TARGETS[args.set].items() if not args.targets or n in args.targets}
+    if not targets:
+        parser.error(f"--targets: none of {args.targets} is in the {args.set} set {sorted(TARGETS[args.set])}")
+    tasks = [(n, spec, seed, args.trials) for n, spec in targets.items()
+             for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(one_seed, tasks))
+    else:
+        rows = [one_seed(t) for t in tasks]
+    summary = summarize(rows, args.trials)
+    print(format_table(summary, args.trials))
+    out = args.out or RESULTS / f"warm_start_real_{args.set}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"set": args.set, "trials": args.trials, "summary": summary, "rows": rows}, indent=1))
+    headline = {"bench": "warm_start_real", "set": args.set, "trials": args.trials,
+                **{n: {k: s[k] for k in ("mean_best_at_10_20_end", "related_within_20", "unrelated_worst_points",
+                                         "unrelated_below_minus_1", "predictive_rho_mean")}
+                   for n, s in summary.items()}}
+    print(json.dumps(headline))
+    return headline
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""bench/warm_start_real.py: warm starts on fixed real-training targets, through ``knobs.Study(warm_start=...)``.
+
+Why: docs/benchmarks.md reads item 6's targets from this benchmark; if a warm run were not fed its source, or the
+trial that reaches cold's best, the points or the predictive check were miscounted, the reading would be wrong
+without any test failing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import warm_start_real as wsr  # noqa: E402
+
+
+@pytest.mark.slow
+def test_a_seed_runs_both_sources_then_cold_and_warm_runs_of_the_same_target():
+    spec = wsr.TARGETS["dev"]["lcbench_digits"]
+    row = wsr.one_seed(("lcbench_digits", spec, 0, 9))  # 9 source trials: enough for the model (7-D needs 8)
+    assert all(len(row[arm]["values"]) == 9 for arm in ("related source", "unrelated source", "cold", "related", "unrelated"))
+    # the cold run starts from its Sobol design; a warm one from a model of its source
+    assert row["related"]["configs"][0] != row["cold"]["configs"][0]
+    assert row["related"]["configs"][0] != row["unrelated"]["configs"][0]
+    target = wsr.objectives(spec, 0)["target"]
+    assert row["cold"]["values"][0] == target(row["cold"]["configs"][0])  # the target is one fixed function
+
+
+def synthetic_rows(trials=20):
+    """Two seeds whose errors are a known function of one axis: the cold run's, and sources and warm runs
+    whose values the test sets."""
+    space = wsr.REAL_PROBLEMS["lcbench_digits"].space()
+    rows = []
+    for seed in (0, 1):
+        configs = space.sample(seed, trials)
+        lr = [c["lr"] for c in configs]
+        run = {"configs": configs, "values": [0.5 - 0.04 * i / trials for i in range(trials)]}  # cold: best last
+        rows.append({"target": "lcbench_digits", "seed": seed, "cold": run,
+                     "related source": {"configs": configs, "values": lr},
+                     "unrelated source": {"configs": configs, "values": [-x for x in lr]},
+                     "related": {"configs": configs, "values": [0.6] * 11 + [0.45] + [0.6] * (trials - 12)},
+                     "unrelated": {"configs": configs, "values": [0.4] + [0.7] * (trials - 2) + [None]}})
+    return rows
+
+
+def test_the_summary_counts_reaching_points_and_means_per_target():
+    s = wsr.summarize(synthetic_rows(), trials=20)["lcbench_digits"]
+    cell = s["per_seed"][0]
+    assert cell["cold"] == [0.5 - 0.04 * 9 / 20, 0.5 - 0.04 * 19 / 20, 0.5 - 0.04 * 19 / 20]
+    assert cell["related reaches cold at"] == 12 and cell["related points vs cold"] == pytest.approx(100 * (0.462 - 0.45))
+    assert cell["unrelated reaches cold at"] == 1 and cell["unrelated points vs cold"] == pytest.approx(6.2)
+    assert s["related_within_20"] == 2 and s["unrelated_below_minus_1"] == 0
+    assert s["mean_best_at_10_20_end"]["related"] == [0.6, 0.45, 0.45]
+
+
+def test_the_predictive_check_tells_an_informative_source_from_a_reversed_one():
+    rows = synthetic_rows()
+    space = wsr.REAL_PROBLEMS["lcbench_digits"].space()
+    for r in rows:  # the cold run's errors follow its learning rate
+        r["cold"] = {"configs": r["cold"]["configs"], "values": [c["lr"] for c in r["cold"]["configs"]]}
+    rho = wsr.summarize(rows, trials=20)["lcbench_digits"]["predictive_rho_mean"]
+    assert rho["related"] > 0.8 and rho["unrelated"] < -0.8 and rho["cold, next seed"] > 0.5
+    assert wsr.predictive_rho(rows[0]["related source"], rows[1]["cold"], space) > 0.8
