@@ -29,6 +29,7 @@ table, writes bench/results/warm_start_real_<set>.json, its last line one JSON o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -48,6 +49,44 @@ TARGETS = {"dev": {"lcbench_fashion": ("fashion14", 600, 600, 6, 12, "digits"),
                    "lcbench_digits": ("digits", 300, 500, 10, 11, "fashion14")},
            "check": {"lcbench_fashion_b": ("fashion14", 400, 600, 8, 13, "digits"),
                      "lcbench_digits_b": ("digits", 500, 500, 6, 14, "fashion14")}}
+
+
+#: how Bayes models the source (``--variants``): class attributes set for the warm arms, and "history": a
+#: ``bench/warm_start.py`` history variant (kind, horizon) on plain pooling. Measured in docs/benchmarks.md.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "two-task": {"_two_task": True},
+    "per-axis": {"_two_task": True, "_two_task_per_axis": True},
+    "pooled": {"_pooled_matched": False},
+    "own-design": {"_own_design": 4, "_own_design_offset": 8},
+    "drop10": {"_pooled_matched": False, "history": ("drop", 10)},
+}
+
+
+@contextlib.contextmanager
+def variant(name: str):
+    """Bayes as ``VARIANTS[name]`` models a source, for the duration of the block."""
+    from knobs.search import _bayes
+
+    settings = dict(VARIANTS[name])
+    history = settings.pop("history", None)
+    saved = {k: getattr(_bayes.Bayes, k) for k in settings}
+    saved_history = _bayes.model_history
+    try:
+        for k, v in settings.items():
+            setattr(_bayes.Bayes, k, v)
+        if history:
+            import warm_start
+            _bayes.model_history = warm_start.history_variant(*history)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(_bayes.Bayes, k, v)
+        _bayes.model_history = saved_history
+
+
+def arm_name(arm: str, variant_name: str) -> str:
+    return arm if variant_name == "default" else f"{arm}, {variant_name}"
 
 
 def objectives(spec: tuple, seed: int) -> dict[str, Any]:
@@ -77,9 +116,10 @@ def study_run(space, objective, seed: int, trials: int, url: str, warm_start: st
             "wall_s": round(time.perf_counter() - start, 1)}
 
 
-def one_seed(task: tuple[str, tuple, int, int]) -> dict[str, Any]:
-    """Sources, cold and both warm runs of one target and seed."""
-    name, spec, seed, trials = task
+def one_seed(task: tuple) -> dict[str, Any]:
+    """Sources, cold and both warm runs (one pair per variant) of one target and seed."""
+    name, spec, seed, trials, *rest = task
+    variants = rest[0] if rest else ["default"]
     space = REAL_PROBLEMS[name].space()
     fns = objectives(spec, seed)
     out: dict[str, Any] = {"target": name, "seed": seed}
@@ -89,8 +129,11 @@ def one_seed(task: tuple[str, tuple, int, int]) -> dict[str, Any]:
         out["related source"] = study_run(space, fns["related"], seed, trials, url["related source"])
         out["unrelated source"] = study_run(space, fns["unrelated"], seed, trials, url["unrelated source"])
         out["cold"] = study_run(space, fns["target"], seed, trials, url["cold"])
-        for arm in ("related", "unrelated"):
-            out[arm] = study_run(space, fns["target"], seed, trials, url[arm], warm_start=url[f"{arm} source"])
+        for v in variants:
+            for arm in ("related", "unrelated"):
+                with variant(v):
+                    out[arm_name(arm, v)] = study_run(space, fns["target"], seed, trials, f"{url[arm]}.{v}",
+                                                      warm_start=url[f"{arm} source"])
     return out
 
 
@@ -129,6 +172,11 @@ def predictive_rho(train: dict, test: dict, space) -> float:
     return float(rho) if rho == rho else 0.0
 
 
+def warm_arms(row: dict) -> list[str]:
+    """The warm arms a row holds: "related", "unrelated", and "<arm>, <variant>" for each other variant."""
+    return [k for k in row if k.startswith(("related", "unrelated")) and not k.endswith("source")]
+
+
 def summarize(rows: list[dict], trials: int) -> dict[str, Any]:
     """Per target: per seed and mean scores, the targets of item 6, and the sources' predictive rho."""
     out: dict[str, Any] = {}
@@ -139,7 +187,7 @@ def summarize(rows: list[dict], trials: int) -> dict[str, Any]:
         for r in mine:
             cold = best_path(r["cold"]["values"])
             cell = {"cold": [cold[min(k, trials) - 1] for k in (10, 20, trials)]}
-            for arm in ("related", "unrelated"):
+            for arm in warm_arms(r):
                 path = best_path(r[arm]["values"])
                 cell[arm] = [path[min(k, trials) - 1] for k in (10, 20, trials)]
                 cell[f"{arm} reaches cold at"] = reach(path, cold[-1])
@@ -150,29 +198,33 @@ def summarize(rows: list[dict], trials: int) -> dict[str, Any]:
                for arm in ("related", "unrelated")}
         rho["cold, next seed"] = [predictive_rho(by_seed[seeds[(i + 1) % len(seeds)]]["cold"], r["cold"], space)
                                   for i, r in enumerate(mine)]
+        arms = warm_arms(mine[0])
         mean = {arm: [round(statistics.mean(c[arm][i] for c in cells.values()), 4) for i in range(3)]
-                for arm in ("cold", "related", "unrelated")}
+                for arm in ("cold", *arms)}
         out[name] = {
             "seeds": seeds, "per_seed": cells, "mean_best_at_10_20_end": mean,
-            "related_within_20": sum((c["related reaches cold at"] or trials + 1) <= 20 for c in cells.values()),
-            "related_mean_at_20_vs_cold_at_end": [mean["related"][1], mean["cold"][2]],
-            "unrelated_worst_points": min(c["unrelated points vs cold"] for c in cells.values()),
-            "unrelated_below_minus_1": sum(c["unrelated points vs cold"] < -1 for c in cells.values()),
+            "within_20": {a: sum((c[f"{a} reaches cold at"] or trials + 1) <= 20 for c in cells.values()) for a in arms},
+            "worst_points": {a: min(c[f"{a} points vs cold"] for c in cells.values()) for a in arms},
+            "below_minus_1": {a: sum(c[f"{a} points vs cold"] < -1 for c in cells.values()) for a in arms},
             "predictive_rho_mean": {k: round(statistics.mean(v), 3) for k, v in rho.items()},
         }
     return out
 
 
 def format_table(summary: dict[str, Any], trials: int) -> str:
-    lines = [f"| target | cold @10 / @20 / @{trials} | related | unrelated | related within 20 | "
-             "unrelated seeds below -1 point (worst) | rho: related / unrelated / same task |", "|---|---|---|---|---|---|---|"]
+    """One row per target and arm: mean best error at 10 / 20 / all trials, and item 6's two counts."""
+    lines = [f"| target | arm | mean best @10 / @20 / @{trials} | reaches cold's best within 20 | "
+             "seeds more than 1 point behind cold (worst) |", "|---|---|---|---|---|"]
     for name, s in summary.items():
-        m, rho = s["mean_best_at_10_20_end"], s["predictive_rho_mean"]
-        lines.append(f"| {name} ({len(s['seeds'])} seeds) | " + " | ".join(" / ".join(f"{v:.4f}" for v in m[a])
-                                                                       for a in ("cold", "related", "unrelated"))
-                     + f" | {s['related_within_20']} of {len(s['seeds'])} | {s['unrelated_below_minus_1']} "
-                       f"({s['unrelated_worst_points']:+.2f}) | {rho['related']:.2f} / {rho['unrelated']:.2f} / "
-                       f"{rho['cold, next seed']:.2f} |")
+        n = len(s["seeds"])
+        lines.append(f"| {name} ({n} seeds) | cold | " + " / ".join(f"{v:.4f}" for v in s["mean_best_at_10_20_end"]["cold"])
+                     + " | | |")
+        for arm in s["within_20"]:
+            lines.append(f"| | {arm} | " + " / ".join(f"{v:.4f}" for v in s["mean_best_at_10_20_end"][arm])
+                         + f" | {s['within_20'][arm]} of {n} | {s['below_minus_1'][arm]} ({s['worst_points'][arm]:+.2f}) |")
+        rho = s["predictive_rho_mean"]
+        lines.append(f"| | rho of a GP on the related / unrelated source / the next seed's cold run | "
+                     f"{rho['related']:.2f} / {rho['unrelated']:.2f} / {rho['cold, next seed']:.2f} | | |")
     return "\n".join(lines)
 
 
@@ -184,12 +236,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["default"],
+                        help="how Bayes models the source in the warm arms (each variant: its own pair of arms)")
     parser.add_argument("--out", type=Path, help="default: bench/results/warm_start_real_<set>.json")
     args = parser.parse_args(argv)
     targets = {n: s for n, s in TARGETS[args.set].items() if not args.targets or n in args.targets}
     if not targets:
         parser.error(f"--targets: none of {args.targets} is in the {args.set} set {sorted(TARGETS[args.set])}")
-    tasks = [(n, spec, seed, args.trials) for n, spec in targets.items()
+    tasks = [(n, spec, seed, args.trials, args.variants) for n, spec in targets.items()
              for seed in range(args.first_seed, args.first_seed + args.seeds)]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -202,8 +256,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"set": args.set, "trials": args.trials, "summary": summary, "rows": rows}, indent=1))
     headline = {"bench": "warm_start_real", "set": args.set, "trials": args.trials,
-                **{n: {k: s[k] for k in ("mean_best_at_10_20_end", "related_within_20", "unrelated_worst_points",
-                                         "unrelated_below_minus_1", "predictive_rho_mean")}
+                **{n: {k: s[k] for k in ("mean_best_at_10_20_end", "within_20", "worst_points",
+                                         "below_minus_1", "predictive_rho_mean")}
                    for n, s in summary.items()}}
     print(json.dumps(headline))
     return headline

@@ -52,7 +52,7 @@ def test_the_summary_counts_reaching_points_and_means_per_target():
     assert cell["cold"] == [0.5 - 0.04 * 9 / 20, 0.5 - 0.04 * 19 / 20, 0.5 - 0.04 * 19 / 20]
     assert cell["related reaches cold at"] == 12 and cell["related points vs cold"] == pytest.approx(100 * (0.462 - 0.45))
     assert cell["unrelated reaches cold at"] == 1 and cell["unrelated points vs cold"] == pytest.approx(6.2)
-    assert s["related_within_20"] == 2 and s["unrelated_below_minus_1"] == 0
+    assert s["within_20"] == {"related": 2, "unrelated": 2} and s["below_minus_1"] == {"related": 0, "unrelated": 0}
     assert s["mean_best_at_10_20_end"]["related"] == [0.6, 0.45, 0.45]
 
 
