@@ -228,6 +228,24 @@ def format_table(summary: dict[str, Any], trials: int) -> str:
     return "\n".join(lines)
 
 
+def merge_rows(paths: list[Path]) -> tuple[int, list[dict]]:
+    """The runs of several result files joined by (target, seed): the cold runs must agree (the same
+    code and seeds), each file adds its warm arms."""
+    files = [json.loads(Path(f).read_text()) for f in paths]
+    if len({f["trials"] for f in files}) != 1:
+        raise SystemExit(f"--merge: the files ran different --trials: {[f['trials'] for f in files]}")
+    keyed = [{(r["target"], r["seed"]): r for r in f["rows"]} for f in files]
+    rows = []
+    for key in sorted(set.intersection(*(set(k) for k in keyed))):
+        row = dict(keyed[0][key])
+        for other, path in zip(keyed[1:], paths[1:]):
+            if other[key]["cold"]["values"] != row["cold"]["values"]:
+                raise SystemExit(f"--merge: {path}'s cold run of {key} differs: not the same code or seeds")
+            row |= {k: v for k, v in other[key].items() if k not in row}
+        rows.append(row)
+    return files[0]["trials"], rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=sorted(TARGETS), default="dev")
@@ -239,7 +257,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["default"],
                         help="how Bayes models the source in the warm arms (each variant: its own pair of arms)")
     parser.add_argument("--out", type=Path, help="default: bench/results/warm_start_real_<set>.json")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="FILE",
+                        help="train nothing: the table of these result files' runs, each (target, seed) that all "
+                             "of them hold with every arm any holds (written only with --out)")
     args = parser.parse_args(argv)
+    if args.merge:
+        trials, rows = merge_rows(args.merge)
+        summary = summarize(rows, trials)
+        print(format_table(summary, trials))
+        if args.out:
+            args.out.write_text(json.dumps({"merged": [str(f) for f in args.merge], "trials": trials,
+                                            "summary": summary, "rows": rows}, indent=1))
+        return summary
     targets = {n: s for n, s in TARGETS[args.set].items() if not args.targets or n in args.targets}
     if not targets:
         parser.error(f"--targets: none of {args.targets} is in the {args.set} set {sorted(TARGETS[args.set])}")

@@ -64,3 +64,20 @@ def test_the_predictive_check_tells_an_informative_source_from_a_reversed_one():
     rho = wsr.summarize(rows, trials=20)["lcbench_digits"]["predictive_rho_mean"]
     assert rho["related"] > 0.8 and rho["unrelated"] < -0.8 and rho["cold, next seed"] > 0.5
     assert wsr.predictive_rho(rows[0]["related source"], rows[1]["cold"], space) > 0.8
+
+
+def test_merge_joins_the_arms_of_runs_with_the_same_cold_run_and_refuses_others(tmp_path):
+    rows = synthetic_rows()
+    first = [{k: v for k, v in r.items() if k != "unrelated"} for r in rows]
+    second = [{"target": r["target"], "seed": r["seed"], "cold": r["cold"], "related, two-task": r["unrelated"]}
+              for r in rows[:1]]
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, part in zip(paths, (first, second)):
+        path.write_text(wsr.json.dumps({"trials": 20, "rows": part}))
+    trials, merged = wsr.merge_rows(paths)
+    assert trials == 20 and [r["seed"] for r in merged] == [0]  # the seeds both files hold
+    assert wsr.warm_arms(merged[0]) == ["related", "related, two-task"]
+    second[0]["cold"] = rows[1]["cold"] | {"values": [0.1] * 20}
+    paths[1].write_text(wsr.json.dumps({"trials": 20, "rows": second}))
+    with pytest.raises(SystemExit, match="cold run"):
+        wsr.merge_rows(paths)
