@@ -25,6 +25,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import search as S  # noqa: E402
+from _jobs import map_jobs  # noqa: E402
 
 ARMS = ("knobs", "knobs_random8", "gp_on_knobs_design", "gpsampler")
 DESIGN = 8  # knobs.Bayes's design in these 7-D spaces: min(10, max(4, d + 1))
@@ -125,12 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     tasks = [(arm, p, s, args.budget) for p in args.problems for s in seeds
              for arm in args.arms]
-    if args.jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(_task, tasks))
-    else:
-        runs = [_task(t) for t in tasks]
+    runs = map_jobs(_task, tasks, args.jobs)
     table = summarize(runs, args.budget)
     print(f"best value within {args.budget} trials, mean ± SE over seeds {seeds.start}-{seeds.stop - 1}")
     print(f"{'problem':18s} {'arm':20s} {'mean ± SE':>18s}  {'arm − knobs (better / worse)':>30s}")

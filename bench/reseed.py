@@ -25,7 +25,6 @@ import dataclasses
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import problems as P  # noqa: E402
 import search as S  # noqa: E402
+from _jobs import map_jobs  # noqa: E402
 
 # NOTE: which ensemble and data set each forest problem of bench/problems.py builds (its objective is a
 # closure; this names the same pieces so the seed can change).
@@ -136,11 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tasks = [(p, o, s, budgets[-1], budgets, args.reseeds) for p in args.problems for o in args.optimizers
              for s in range(args.first_seed, args.first_seed + args.seeds)]
     started = time.perf_counter()
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(_search, tasks))
-    else:
-        runs = [_search(t) for t in tasks]
+    runs = map_jobs(_search, tasks, args.jobs)
     table = summarize(runs, budgets)
     print(format_table(table))
     result = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

@@ -35,13 +35,13 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from problems_real import LCBENCH, REAL_PROBLEMS, mlp_objective  # noqa: E402
+from _jobs import map_jobs  # noqa: E402
+from problems_real import REAL_PROBLEMS, mlp_objective  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: target problem -> (images, training rows, validation rows, epochs, torch / subset seed, the other data set)
@@ -274,11 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"--targets: none of {args.targets} is in the {args.set} set {sorted(TARGETS[args.set])}")
     tasks = [(n, spec, seed, args.trials, args.variants) for n, spec in targets.items()
              for seed in range(args.first_seed, args.first_seed + args.seeds)]
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(one_seed, tasks))
-    else:
-        rows = [one_seed(t) for t in tasks]
+    rows = map_jobs(one_seed, tasks, args.jobs)
     summary = summarize(rows, args.trials)
     print(format_table(summary, args.trials))
     out = args.out or RESULTS / f"warm_start_real_{args.set}.json"

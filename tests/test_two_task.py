@@ -30,6 +30,15 @@ def trials(source_loss, n_source=20, n_own=6, seed=0, space=PLANE, own_loss=bowl
     return fed + own
 
 
+def run_own(sampler, fed, n, space=PLANE, loss=bowl):
+    """``n`` trials of this run, one suggestion at a time after the ``fed`` warm-start trials."""
+    seen = []
+    for number in range(n):
+        [config] = sampler.suggest(space, fed + seen)
+        seen.append(FrozenTrial(number, config, TrialState.COMPLETE, loss(config)))
+    return seen
+
+
 def mixed_run():
     """A source and this run on MIXED (a conditional choice, an integer), with one trial running."""
     run = trials(lambda c: (c["x"] - 3.0) ** 2 + c["n"], space=MIXED,

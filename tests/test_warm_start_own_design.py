@@ -7,7 +7,7 @@ from __future__ import annotations
 from knobs.search._bayes import Bayes
 from knobs.trial import FrozenTrial, TrialState
 
-from test_two_task import PLANE, bowl, trials
+from test_two_task import PLANE, bowl, run_own, trials
 
 
 class Own(Bayes):
@@ -23,10 +23,7 @@ def design(start, n, sampler=Own):
 
 def test_own_trials_one_and_three_are_the_designs_first_points_and_the_rest_the_model():
     run = trials(lambda c: bowl(c) + 1.0, n_own=0)
-    sampler, seen = Own(seed=0), []
-    for number in range(6):
-        [config] = sampler.suggest(PLANE, run + seen)
-        seen.append(FrozenTrial(number, config, TrialState.COMPLETE, bowl(config)))
+    seen = run_own(Own(seed=0), run, 6)
     assert [seen[1].config, seen[3].config] == design(0, 2)  # what a cold run of the seed starts with
     plain = Bayes(seed=0)  # the model's picks, as without the option on the same histories
     assert [seen[k].config for k in (0, 2, 4, 5)] == [plain.suggest(PLANE, run + seen[:k])[0] for k in (0, 2, 4, 5)]

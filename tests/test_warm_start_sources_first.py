@@ -9,7 +9,7 @@ from knobs.space import Float, Int, Space
 from knobs.study import Study, WarmStart
 from knobs.trial import FrozenTrial, TrialState
 
-from test_two_task import MIXED, PLANE, bowl, trials
+from test_two_task import MIXED, PLANE, bowl, run_own, trials
 from test_warm_start import source_study
 
 NEEDED = 4
@@ -27,10 +27,7 @@ def ranked_sources(run, space=PLANE):
 
 def test_the_first_suggestions_are_the_sources_three_best_then_the_model():
     run = trials(lambda c: bowl(c) + 1.0, n_own=0)
-    sampler, seen = First(seed=0), []
-    for number in range(4):
-        [config] = sampler.suggest(PLANE, run + seen)
-        seen.append(FrozenTrial(number, config, TrialState.COMPLETE, bowl(config)))
+    seen = run_own(First(seed=0), run, 4)
     assert [t.config for t in seen[:3]] == ranked_sources(run)[:3]
     [model] = Bayes(seed=0).suggest(PLANE, run + seen[:3])
     assert seen[3].config == model  # from the 4th on, the model as without the option
