@@ -33,7 +33,9 @@ sources first corrected by a GP on the run's residuals (``_two_task.source_bias`
 (``_two_task.matched_pool``, ``Bayes``'s default since the six seeds of "Level matching"; ``--model pooled``
 is plain pooling, as the earlier tables ran it), and ``--sources-first K`` runs the sources' K best configs first
 (``Bayes._sources_first``; docs/benchmarks.md "Level matching and the sources' best first"); the default is
-``Bayes``'s own. With
+``Bayes``'s own. ``--own-design K [--own-design-offset O]``: K points of the run's own Sobol design on its trials
+1, 3, 5, ... (``Bayes._own_design``; docs/benchmarks.md "Own design points"). A target where the sources' worth
+shows more clearly: ``bench/warm_start_real.py``. With
 ``--related-only`` / ``--unrelated-only`` only that warm arm runs (after its source); the cold runs are
 deterministic, so they are read from bench/results/warm_start.json (the full table's run) to report
 where the arm reaches the cold start's final best and its points against it; seeds past those are run
