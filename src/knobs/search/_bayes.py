@@ -220,8 +220,10 @@ class Bayes(Sampler):
         first = [c for c in sources_best(trials, direction, space, needed, self._sources_first)
                  if config_key(c) not in taken][:n]  # the sources' best, run before the model
         taken |= {config_key(c) for c in first}
-        first += self._own_design_points(space, trials, n - len(first), taken)
-        taken |= {config_key(c) for c in first}
+        if self._own_design:
+            own = self._own_design_points(space, trials, n - len(first), taken)
+            taken |= {config_key(c) for c in own}
+            first += own
         if len(first) == n:
             return first
         n -= len(first)
@@ -310,7 +312,7 @@ class Bayes(Sampler):
                            taken: set) -> list[dict[str, Any]]:
         """A warm-started run's own design points due in the next ``n`` suggestions (``_own_design``)."""
         n_own = sum(WARM_START not in t.attrs for t in trials)
-        if not self._own_design or n_own == len(trials):  # off, or a cold run
+        if n_own == len(trials):  # a cold run
             return []
         due = [i // 2 for i in range(n_own, n_own + n) if i % 2 == 1 and i // 2 < self._own_design]
         return [c for i in due for c in self._design(space, self._own_design_offset + i, 1, taken)]
