@@ -60,6 +60,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pooled": {"_pooled_matched": False},
     "own-design": {"_own_design": 4, "_own_design_offset": 8},
     "drop10": {"_pooled_matched": False, "history": ("drop", 10)},
+    "vet": {"_vet_sources": True},
 }
 
 

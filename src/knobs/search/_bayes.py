@@ -38,6 +38,7 @@ from knobs.search._gp import gp as gpm
 from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
+from knobs.search._source_vetting import keep_probability
 from knobs.search._two_task import POOLED, matched_pool, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -191,6 +192,10 @@ class Bayes(Sampler):
     # The numbers-only form won every dev family and lost the check set's text family; the others lost or
     # did nothing on dev (docs/benchmarks.md, "A conditional parameter turned on by a local step").
     _redraw_inactive: str | None = None
+    # NOTE: off: each suggestion keeps a warm-start source with the chance that it ranks this run's results
+    # better than the run's own leave-one-out GP does (RGPE's weight, ``_source_vetting``); a dropped source
+    # leaves this suggestion to the run's own trials.
+    _vet_sources = False
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -232,6 +237,8 @@ class Bayes(Sampler):
         # NOTE: a cold run has one study: no labels, so its history is not walked a second time.
         warm = (self._two_task or self._pooled_matched) and any(WARM_START in t.attrs for t in trials)
         labels = study_labels(trials, direction, space, needed) if warm else []
+        if warm and self._vet_sources:
+            history, labels = self._vetted(space, history, labels, rng)
         study = (study_input(labels, self._two_task_per_axis) if self._two_task
                  else matched_pool(labels) if self._pooled_matched else POOLED)
         with blas_threads(self.blas_threads):
@@ -316,6 +323,20 @@ class Bayes(Sampler):
             return []
         due = [i // 2 for i in range(n_own, n_own + n) if i % 2 == 1 and i // 2 < self._own_design]
         return [c for i in due for c in self._design(space, self._own_design_offset + i, 1, taken)]
+
+    def _vetted(self, space: Space, history: list, labels: list[int],
+                rng: np.random.Generator) -> tuple[list, list[int]]:
+        """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``)."""
+        coding = _Coding(space)
+        X = coding.encode(space.to_unit_many([c for c, _ in history]))
+        z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
+        study = np.asarray(labels)
+        own = study == 0
+        kept = {0} | {s for s in np.unique(study[~own])
+                      if rng.random() < keep_probability(X[own], z[own], X[study == s], z[study == s],
+                                                         coding.is_cat, rng, self._prior)}
+        rows = [i for i, label in enumerate(labels) if label in kept]
+        return [history[i] for i in rows], [labels[i] for i in rows]
 
     def _design(self, space: Space, start: int, n: int, taken: set) -> list[dict[str, Any]]:
         """Sobol points ``start, start + 1, ...`` of this sampler's scrambled sequence.

@@ -1,0 +1,84 @@
+"""Whether a warm-start source still earns its place in the model: ranking-weighted, as RGPE does.
+
+Why: a warm-started ``Bayes`` pools an earlier study's trials with this run's (matched to one level,
+``_two_task.match_to_sources``) for the whole run. Where the source is wrong, nothing takes it out:
+a source whose own search failed (every trial at chance on bench/warm_start_real.py's dev digits,
+seeds 4, 15 and 17) has no good region, yet the pooled model keeps sending the run to the noise it
+ranked best, and matching moves the run's bad results there to the source's "good" level. And where
+the source was right, the run levels off around the source's optimum once its own results know more.
+
+RGPE (Feurer, Letham & Bakshy 2018, "Scalable meta-learning for Bayesian optimization using
+ranking-weighted Gaussian process ensembles") weighs each source by how well it ranks the run's own
+results: draw functions from the source GP's posterior at the run's points and count the pairs of the
+run's results each draw orders wrongly; do the same for the run's own GP from its leave-one-out
+predictions (each point predicted without itself, so the run cannot be credited for memorizing). A
+source's weight is the chance that its ranking loss is the lower. Early on the run's own model ranks
+no better than chance and an informative source wins; a source the run contradicts, or one that is
+noise, loses as soon as the run's own results rank themselves better.
+
+Here the weight is a probability of keeping the source for one suggestion (``Bayes`` draws it), so
+over a run the pooled model is used about as often as RGPE's ensemble would weigh it; each source is
+weighed against the run alone.
+
+Example:
+    >>> import numpy as np
+    >>> X = np.linspace(0.0, 1.0, 8)[:, None]
+    >>> keep_probability(X[:3], X[:3, 0], X, X[:, 0], np.array([False]), np.random.default_rng(0))
+    1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from knobs.search._gp import gp as gpm
+from knobs.search._gp.kernel import matern52, scaled_sq_dists
+
+__all__ = ["MIN_OWN", "N_SAMPLES", "keep_probability", "ranking_losses"]
+
+#: this run's results needed before a source is weighed (fewer: too few pairs to rank; it is kept).
+MIN_OWN = 5
+#: posterior draws per model.
+N_SAMPLES = 256
+
+
+def keep_probability(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray, y_source: np.ndarray,
+                     is_cat: np.ndarray, rng: np.random.Generator, prior: Any = gpm.Prior(),
+                     n_samples: int = N_SAMPLES) -> float:
+    """The chance that the source's GP ranks this run's results better than the run's own GP does.
+
+    Args:
+        X_own, y_own: this run's points (as the GP sees them) and losses (lower is better).
+        X_source, y_source: the source's points and losses (any scale: only the source's GP sees them).
+        is_cat: categorical axes. rng: draws the posterior samples. prior: the GP hyperparameter prior.
+    """
+    if len(y_own) < MIN_OWN or len(np.unique(y_own)) < 2:
+        return 1.0
+    d = X_own.shape[1]
+    source = gpm.fit(X_source, y_source, is_cat, [gpm.default_raw(d, prior)], prior)
+    own = gpm.fit(X_own, y_own, is_cat, [gpm.default_raw(d, prior)], prior)
+    source_loss = ranking_losses(_joint_samples(source, X_own, rng, n_samples), y_own)
+    residual, sd = gpm.loo(own)
+    loo_draws = (y_own - residual) + sd * rng.standard_normal((n_samples, len(y_own)))
+    own_loss = ranking_losses(loo_draws, y_own)
+    return float(np.mean(source_loss < own_loss) + 0.5 * np.mean(source_loss == own_loss))
+
+
+def ranking_losses(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per draw (row of ``draws``), the share of pairs of distinct ``y`` values it orders the other way."""
+    upper = np.triu(np.ones((len(y), len(y)), dtype=bool), k=1)
+    truth = (y[:, None] < y[None, :])[upper]
+    counted = (y[:, None] != y[None, :])[upper]
+    said = (draws[:, :, None] < draws[:, None, :])[:, upper]
+    return ((said != truth) & counted).sum(axis=1) / max(int(counted.sum()), 1)
+
+
+def _joint_samples(model: gpm.GP, Xq: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` draws of the latent function at ``Xq`` from the GP's joint posterior, (n, len(Xq))."""
+    Ks = model.signal_var * matern52(scaled_sq_dists(Xq, model.X, model.is_cat, model.inv_ls2))
+    Kqq = model.signal_var * matern52(scaled_sq_dists(Xq, Xq, model.is_cat, model.inv_ls2))
+    V = scipy.linalg.solve_triangular(model.L, Ks.T, lower=True, check_finite=False)
+    return rng.multivariate_normal(Ks @ model.alpha, Kqq - V.T @ V, size=n, method="eigh")

@@ -1,0 +1,93 @@
+"""Warm-start sources weighed by how well they rank this run's results (issue 17, item 6): RGPE's weight
+(``knobs.search._source_vetting``) as the chance ``Bayes`` keeps a source for one suggestion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from knobs.search._bayes import Bayes
+from knobs.search._history import model_history, study_labels
+from knobs.search._source_vetting import MIN_OWN, keep_probability, ranking_losses
+
+from test_two_task import PLANE, bowl, run_own, trials
+
+SMOOTH = np.zeros(3, dtype=bool)
+
+
+def sphere(X):
+    return ((X - 0.3) ** 2).sum(axis=1)
+
+
+def points(n, seed):
+    return np.random.default_rng(seed).random((n, 3))
+
+
+def test_ranking_losses_count_the_pairs_a_draw_orders_the_other_way():
+    y = np.array([0.1, 0.2, 0.3, 0.4])
+    draws = np.array([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0], [2.0, 1.0, 3.0, 4.0]])
+    assert ranking_losses(draws, y).tolist() == [0.0, 1.0, pytest.approx(1 / 6)]
+
+
+def test_ranking_losses_leave_out_pairs_of_equal_results():
+    """Two runs at chance (the same error) say nothing about which config is better."""
+    y = np.array([0.9, 0.9, 0.1])
+    assert ranking_losses(np.array([[1.0, 0.0, -1.0]]), y).tolist() == [0.0]
+    assert ranking_losses(np.array([[0.0, 1.0, 2.0]]), y).tolist() == [1.0]
+
+
+def test_a_source_is_kept_while_the_run_has_too_few_results_to_rank():
+    X = points(MIN_OWN - 1, 0)
+    source = points(30, 1)
+    assert keep_probability(X, -sphere(X), source, sphere(source), SMOOTH, np.random.default_rng(0)) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_source_that_ranks_the_run_like_its_own_results_is_kept(seed):
+    X, source = points(8, seed), points(40, 100 + seed)
+    noisy = sphere(source) + 0.01 * np.random.default_rng(seed).standard_normal(40)
+    assert keep_probability(X, sphere(X), source, noisy, SMOOTH, np.random.default_rng(seed)) > 0.9
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_reversed_source_or_one_that_is_noise_is_dropped(seed):
+    """A failed source search (every result at chance: noise) has no good region to offer."""
+    rng = np.random.default_rng(seed)
+    X, source = points(12, seed), points(40, 100 + seed)
+    assert keep_probability(X, sphere(X), source, -sphere(source), SMOOTH, rng) < 0.05
+    assert keep_probability(X, sphere(X), source, rng.standard_normal(40), SMOOTH, rng) < 0.2
+
+
+class Vetting(Bayes):
+    _vet_sources = True
+
+
+def vetted_labels(sampler, run):
+    history = model_history(run, "minimize", PLANE, needed=4)
+    labels = study_labels(run, "minimize", PLANE, needed=4)
+    kept, kept_labels = sampler._vetted(PLANE, history, labels, np.random.default_rng(0))
+    assert [config for config, _ in kept] == [config for (config, _), label in zip(history, labels)
+                                              if label in set(kept_labels)]
+    return kept_labels
+
+
+def test_bayes_drops_a_reversed_source_and_keeps_an_agreeing_one():
+    reversed_run = trials(lambda c: -bowl(c), n_own=12)
+    agreeing_run = trials(bowl, n_own=6)
+    assert set(vetted_labels(Vetting(seed=0), reversed_run)) == {0}
+    assert set(vetted_labels(Vetting(seed=0), agreeing_run)) == {0, 1}
+
+
+def test_vetting_leaves_a_cold_run_bit_for_bit():
+    cold = [t for t in trials(bowl, n_own=8) if "warm_start" not in t.attrs]
+    assert Vetting(seed=3).suggest(PLANE, cold, n=2) == Bayes(seed=3).suggest(PLANE, cold, n=2)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_run_warm_started_from_a_reversed_source_finds_the_optimum(seed):
+    """Without vetting, the reversed source keeps pulling the pooled model to its own optimum (the run's
+    worst corner: best loss 0.15-0.49 after 20 trials); vetted, the run's own results take over once they
+    rank themselves (0.0002-0.0004)."""
+    fed = trials(lambda c: -bowl(c), n_own=0, seed=seed)
+    assert min(bowl(t.config) for t in run_own(Bayes(seed=seed), fed, 20)) > 0.1
+    assert min(bowl(t.config) for t in run_own(Vetting(seed=seed), fed, 20)) < 0.01
