@@ -42,6 +42,12 @@ def test_a_source_is_kept_while_the_run_has_too_few_results_to_rank():
     assert keep_probability(X, -sphere(X), source, sphere(source), SMOOTH, np.random.default_rng(0)) == 1.0
 
 
+def test_a_run_whose_results_are_all_equal_keeps_a_source_half_the_time():
+    """Five runs at the same error (a region where nothing trains) confirm no source's ranking."""
+    X, source = points(6, 0), points(30, 1)
+    assert keep_probability(X, np.full(6, 0.9), source, sphere(source), SMOOTH, np.random.default_rng(0)) == 0.5
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_source_that_ranks_the_run_like_its_own_results_is_kept(seed):
     X, source = points(8, seed), points(40, 100 + seed)

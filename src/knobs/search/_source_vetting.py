@@ -48,14 +48,15 @@ N_SAMPLES = 256
 def keep_probability(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray, y_source: np.ndarray,
                      is_cat: np.ndarray, rng: np.random.Generator, prior: Any = gpm.Prior(),
                      n_samples: int = N_SAMPLES) -> float:
-    """The chance that the source's GP ranks this run's results better than the run's own GP does.
+    """The chance that the source's GP ranks this run's results better than the run's own GP does (ties
+    count half: where the run's results are all equal, neither can be told better, and the chance is 0.5).
 
     Args:
         X_own, y_own: this run's points (as the GP sees them) and losses (lower is better).
         X_source, y_source: the source's points and losses (any scale: only the source's GP sees them).
         is_cat: categorical axes. rng: draws the posterior samples. prior: the GP hyperparameter prior.
     """
-    if len(y_own) < MIN_OWN or len(np.unique(y_own)) < 2:
+    if len(y_own) < MIN_OWN:
         return 1.0
     d = X_own.shape[1]
     source = gpm.fit(X_source, y_source, is_cat, [gpm.default_raw(d, prior)], prior)
