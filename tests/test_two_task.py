@@ -48,9 +48,10 @@ def mixed_run():
 
 
 class TwoTask(Bayes):
-    """Bayes with the study input, keeping its last fitted GP."""
+    """Bayes with the study input, keeping its last fitted GP (every source kept: no vetting)."""
 
     _two_task = True
+    _vet_sources = False
 
     def _fit(self, X, z, coding, rng):
         self.model = super()._fit(X, z, coding, rng)

@@ -32,6 +32,7 @@ def source_loss(c):
 
 class SingleCorrelation(Bayes):
     _two_task = True
+    _vet_sources = False  # the model of the source alone
     _two_task_per_axis = False
 
 

@@ -15,9 +15,11 @@ from test_two_task import MIXED, PLANE, bowl, cold_mixed_history, mixed_run, tri
 
 
 class Pooled(Bayes):
-    """Bayes pooling the studies unmatched, keeping the last fitted GP and the losses it was fitted on."""
+    """Bayes pooling the studies unmatched, keeping the last fitted GP and the losses it was fitted on (every
+    source kept: no vetting)."""
 
     _pooled_matched = False
+    _vet_sources = False
 
     def _fit(self, X, z, coding, rng):
         self.model, self.z = super()._fit(X, z, coding, rng), z

@@ -38,7 +38,7 @@ from knobs.search._gp import gp as gpm
 from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
-from knobs.search._source_vetting import keep_probability
+from knobs.search._source_vetting import MIN_OWN, keep_probability
 from knobs.search._two_task import POOLED, matched_pool, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -235,7 +235,8 @@ class Bayes(Sampler):
         if len(history) < needed:
             return first + self._design(space, len(trials), n, taken)
         # NOTE: a cold run has one study: no labels, so its history is not walked a second time.
-        warm = (self._two_task or self._pooled_matched) and any(WARM_START in t.attrs for t in trials)
+        warm = ((self._two_task or self._pooled_matched or self._vet_sources)
+                and any(WARM_START in t.attrs for t in trials))
         labels = study_labels(trials, direction, space, needed) if warm else []
         if warm and self._vet_sources:
             history, labels = self._vetted(space, history, labels, rng)
@@ -326,7 +327,10 @@ class Bayes(Sampler):
 
     def _vetted(self, space: Space, history: list, labels: list[int],
                 rng: np.random.Generator) -> tuple[list, list[int]]:
-        """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``)."""
+        """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``); as
+        they are, and nothing drawn from ``rng``, while the run has fewer than ``MIN_OWN`` results."""
+        if labels.count(0) < MIN_OWN:
+            return history, labels
         coding = _Coding(space)
         X = coding.encode(space.to_unit_many([c for c, _ in history]))
         z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
