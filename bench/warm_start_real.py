@@ -61,6 +61,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "own-design": {"_own_design": 4, "_own_design_offset": 8},
     "drop10": {"_pooled_matched": False, "history": ("drop", 10)},
     "vet": {"_vet_sources": True},
+    "vet-own": {"_vet_sources": True, "_own_design": 4, "_own_design_offset": 8},
 }
 
 
@@ -229,22 +230,49 @@ def format_table(summary: dict[str, Any], trials: int) -> str:
     return "\n".join(lines)
 
 
-def merge_rows(paths: list[Path]) -> tuple[int, list[dict]]:
+def merge_rows(paths: list[Path], variants: list[str] | None = None) -> tuple[int, list[dict]]:
     """The runs of several result files joined by (target, seed): the cold runs must agree (the same
-    code and seeds), each file adds its warm arms."""
+    code and seeds), each file adds its warm arms. ``variants`` None: the (target, seed) pairs every file
+    holds, with every arm; else the pairs any file holds that have these variants' arms, with those alone
+    (so files of other seeds add up: seeds 0-11 from two files, 12-23 from a third)."""
     files = [json.loads(Path(f).read_text()) for f in paths]
     if len({f["trials"] for f in files}) != 1:
         raise SystemExit(f"--merge: the files ran different --trials: {[f['trials'] for f in files]}")
     keyed = [{(r["target"], r["seed"]): r for r in f["rows"]} for f in files]
+    keys = set.intersection(*(set(k) for k in keyed)) if variants is None else set.union(*(set(k) for k in keyed))
     rows = []
-    for key in sorted(set.intersection(*(set(k) for k in keyed))):
-        row = dict(keyed[0][key])
-        for other, path in zip(keyed[1:], paths[1:]):
-            if other[key]["cold"]["values"] != row["cold"]["values"]:
+    for key in sorted(keys):
+        row = None
+        for other, path in zip(keyed, paths):
+            if key not in other:
+                continue
+            if row is None:
+                row = dict(other[key])
+            elif other[key]["cold"]["values"] != row["cold"]["values"]:
                 raise SystemExit(f"--merge: {path}'s cold run of {key} differs: not the same code or seeds")
             row |= {k: v for k, v in other[key].items() if k not in row}
         rows.append(row)
+    if variants is not None:
+        wanted = {arm_name(arm, v) for v in variants for arm in ("related", "unrelated")}
+        rows = [{k: v for k, v in r.items() if k in wanted or k not in warm_arms(r)} for r in rows if wanted <= set(r)]
     return files[0]["trials"], rows
+
+
+def paired_table(rows: list[dict], variant_name: str, trials: int) -> str:
+    """Per target and arm: the variant's best error minus the default's on the same seed, after 10 / 20 /
+    all trials: mean ± standard error (seeds where the variant is better / worse)."""
+    lines = [f"| target (seeds) | arm | {variant_name} − default @10 | @20 | @{trials} |", "|---|---|---|---|---|"]
+    for name in sorted({r["target"] for r in rows}):
+        mine = [r for r in rows if r["target"] == name]
+        for arm in ("related", "unrelated"):
+            cells = []
+            for k in (10, 20, trials):
+                d = [best_path(r[arm_name(arm, variant_name)]["values"])[k - 1] - best_path(r[arm]["values"])[k - 1]
+                     for r in mine]
+                se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
+                cells.append(f"{statistics.mean(d):+.4f} ± {se:.4f} ({sum(x < 0 for x in d)} / {sum(x > 0 for x in d)})")
+            lines.append(f"| {name} ({len(mine)}) | {arm} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -255,17 +283,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["default"],
-                        help="how Bayes models the source in the warm arms (each variant: its own pair of arms)")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
+                        help="how Bayes models the source in the warm arms (each variant: its own pair of arms; "
+                             "default: default). With --merge: the runs holding these variants' arms, from any file")
+    parser.add_argument("--paired", choices=sorted(set(VARIANTS) - {"default"}),
+                        help="with --merge: this variant against the default on the same seeds")
     parser.add_argument("--out", type=Path, help="default: bench/results/warm_start_real_<set>.json")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="FILE",
                         help="train nothing: the table of these result files' runs, each (target, seed) that all "
-                             "of them hold with every arm any holds (written only with --out)")
+                             "of them hold with every arm any holds, or see --variants (written only with --out)")
     args = parser.parse_args(argv)
     if args.merge:
-        trials, rows = merge_rows(args.merge)
+        trials, rows = merge_rows(args.merge, args.variants)
         summary = summarize(rows, trials)
         print(format_table(summary, trials))
+        if args.paired:
+            print(paired_table(rows, args.paired, trials))
         if args.out:
             args.out.write_text(json.dumps({"merged": [str(f) for f in args.merge], "trials": trials,
                                             "summary": summary, "rows": rows}, indent=1))
@@ -273,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     targets = {n: s for n, s in TARGETS[args.set].items() if not args.targets or n in args.targets}
     if not targets:
         parser.error(f"--targets: none of {args.targets} is in the {args.set} set {sorted(TARGETS[args.set])}")
-    tasks = [(n, spec, seed, args.trials, args.variants) for n, spec in targets.items()
+    tasks = [(n, spec, seed, args.trials, args.variants or ["default"]) for n, spec in targets.items()
              for seed in range(args.first_seed, args.first_seed + args.seeds)]
     rows = map_jobs(one_seed, tasks, args.jobs)
     summary = summarize(rows, args.trials)

@@ -81,3 +81,23 @@ def test_merge_joins_the_arms_of_runs_with_the_same_cold_run_and_refuses_others(
     paths[1].write_text(wsr.json.dumps({"trials": 20, "rows": second}))
     with pytest.raises(SystemExit, match="cold run"):
         wsr.merge_rows(paths)
+
+
+def test_merge_by_variants_adds_up_files_of_other_seeds_and_pairs_a_variant_with_the_default(tmp_path):
+    """Seeds 0 and 1 from two files each holding one seed's default and vet arms, and a third file's extra arm
+    on seed 0 only: every seed that holds the asked variants, with their arms alone."""
+    rows = synthetic_rows()
+    for r in rows:
+        r["related, vet"] = {"configs": r["cold"]["configs"], "values": [0.3] * 20}
+        r["unrelated, vet"] = r["unrelated"]
+    extra = {"target": "lcbench_digits", "seed": 0, "cold": rows[0]["cold"], "related, two-task": rows[0]["related"]}
+    paths = [tmp_path / f"{i}.json" for i in range(3)]
+    for path, part in zip(paths, ([rows[0]], [rows[1]], [extra])):
+        path.write_text(wsr.json.dumps({"trials": 20, "rows": part}))
+    _, merged = wsr.merge_rows(paths, ["default", "vet"])
+    assert [r["seed"] for r in merged] == [0, 1]
+    assert all(wsr.warm_arms(r) == ["related", "unrelated", "related, vet", "unrelated, vet"] for r in merged)
+    table = wsr.paired_table(merged, "vet", 20)
+    # related: vet 0.3 against the default's 0.6 / 0.45 / 0.45 on both seeds; unrelated: the same runs
+    assert "| lcbench_digits (2) | related | -0.3000 ± 0.0000 (2 / 0) | -0.1500 ± 0.0000 (2 / 0) |" in table
+    assert "| lcbench_digits (2) | unrelated | +0.0000 ± 0.0000 (0 / 0) |" in table
