@@ -62,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "drop10": {"_pooled_matched": False, "history": ("drop", 10)},
     "vet": {"_vet_sources": True},
     "vet-own": {"_vet_sources": True, "_own_design": 4, "_own_design_offset": 8},
+    "vet-late": {"_vet_sources": True, "_vet_from": 20},
 }
 
 
@@ -230,6 +231,52 @@ def format_table(summary: dict[str, Any], trials: int) -> str:
     return "\n".join(lines)
 
 
+def keep_chances(row: dict, arm: str, counts=(8, 12, 16, 20)) -> list[tuple[float, bool]]:
+    """``Bayes._vet_sources``'s keep chance for ``arm``'s source after the warm run's first n results, for each
+    n in ``counts``, as the run's model would compute it (each study standardized, both warped together), and
+    whether RGPE's dilution test would drop the source (its median ranking loss above the 95th percentile of
+    the run's own). Why: to see whether any keep-chance rule tells a failed source from a useful one."""
+    import numpy as np
+
+    from knobs.search._bayes import _Coding
+    from knobs.search._gp import gp as gpm
+    from knobs.search._gp import transforms
+    from knobs.search._history import _standardized
+    from knobs.search._source_vetting import N_SAMPLES, _joint_samples, ranking_losses
+
+    space = REAL_PROBLEMS[row["target"]].space()
+    coding, prior, rng = _Coding(space), gpm.Prior(), np.random.default_rng(0)
+    source, run = row[f"{arm} source"], row[arm]
+    X_source = coding.encode(space.to_unit_many(source["configs"]))
+    X_run = coding.encode(space.to_unit_many(run["configs"]))
+    fit = lambda X, y: gpm.fit(X, y, coding.is_cat, [gpm.default_raw(X.shape[1], prior)], prior)  # noqa: E731
+    out = []
+    for n in counts:
+        z = transforms.WARPS["power"](np.array(_standardized(run["values"][:n]) + _standardized(source["values"])))
+        mine = z[:n]
+        source_loss = ranking_losses(_joint_samples(fit(X_source, z[n:]), X_run[:n], rng, N_SAMPLES), mine)
+        residual, sd = gpm.loo(fit(X_run[:n], mine))
+        own_loss = ranking_losses((mine - residual) + sd * rng.standard_normal((N_SAMPLES, n)), mine)
+        p = float(np.mean(source_loss < own_loss) + 0.5 * np.mean(source_loss == own_loss))
+        out.append((round(p, 2), bool(np.median(source_loss) > np.quantile(own_loss, 0.95))))
+    return out
+
+
+def keep_chance_table(rows: list[dict]) -> str:
+    """Per target, arm and seed: the source's best, the run's best at 20 against cold's at 40 (points gained),
+    and ``keep_chances`` (* where the dilution test drops the source)."""
+    lines = ["| target | arm | seed | source's best | run @20 | cold @40 | points | keep chance @8 / 12 / 16 / 20 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["target"], r["seed"])):
+        cold = min(v for v in r["cold"]["values"] if v is not None)
+        for arm in ("related", "unrelated"):
+            at20 = best_path(r[arm]["values"])[19]
+            chances = " / ".join(f"{p:.2f}{'*' if drop else ''}" for p, drop in keep_chances(r, arm))
+            lines.append(f"| {r['target']} | {arm} | {r['seed']} | {min(v for v in r[f'{arm} source']['values'] if v is not None):.3f} "
+                         f"| {at20:.3f} | {cold:.3f} | {100 * (cold - at20):+.1f} | {chances} |")
+    return "\n".join(lines)
+
+
 def merge_rows(paths: list[Path], variants: list[str] | None = None) -> tuple[int, list[dict]]:
     """The runs of several result files joined by (target, seed): the cold runs must agree (the same
     code and seeds), each file adds its warm arms. ``variants`` None: the (target, seed) pairs every file
@@ -286,6 +333,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
                         help="how Bayes models the source in the warm arms (each variant: its own pair of arms; "
                              "default: default). With --merge: the runs holding these variants' arms, from any file")
+    parser.add_argument("--keep-chance", action="store_true",
+                        help="with --merge: per seed, the default warm runs' keep chance of their source (Bayes._vet_sources)")
     parser.add_argument("--paired", choices=sorted(set(VARIANTS) - {"default"}),
                         help="with --merge: this variant against the default on the same seeds")
     parser.add_argument("--out", type=Path, help="default: bench/results/warm_start_real_<set>.json")
@@ -299,6 +348,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(format_table(summary, trials))
         if args.paired:
             print(paired_table(rows, args.paired, trials))
+        if args.keep_chance:
+            print(keep_chance_table(rows))
         if args.out:
             args.out.write_text(json.dumps({"merged": [str(f) for f in args.merge], "trials": trials,
                                             "summary": summary, "rows": rows}, indent=1))

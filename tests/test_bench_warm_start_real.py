@@ -7,6 +7,7 @@ without any test failing.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -101,3 +102,15 @@ def test_merge_by_variants_adds_up_files_of_other_seeds_and_pairs_a_variant_with
     # related: vet 0.3 against the default's 0.6 / 0.45 / 0.45 on both seeds; unrelated: the same runs
     assert "| lcbench_digits (2) | related | -0.3000 ± 0.0000 (2 / 0) | -0.1500 ± 0.0000 (2 / 0) |" in table
     assert "| lcbench_digits (2) | unrelated | +0.0000 ± 0.0000 (0 / 0) |" in table
+
+
+def test_keep_chances_keep_a_source_that_ranks_the_run_and_drop_a_reversed_one():
+    """The run's errors follow log(lr); the related source's too, the unrelated one's the other way round."""
+    row = synthetic_rows()[0]
+    configs = row["cold"]["configs"]
+    errors = [math.log(c["lr"]) for c in configs]
+    row["related"] = row["unrelated"] = {"configs": configs, "values": errors}
+    row["related source"]["values"], row["unrelated source"]["values"] = errors, [-e for e in errors]
+    assert all(p > 0.9 and not dropped for p, dropped in wsr.keep_chances(row, "related"))
+    assert all(p < 0.05 and dropped for p, dropped in wsr.keep_chances(row, "unrelated"))
+    assert "| lcbench_digits | unrelated | 0 |" in wsr.keep_chance_table([row])

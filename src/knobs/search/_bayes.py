@@ -196,6 +196,9 @@ class Bayes(Sampler):
     # better than the run's own leave-one-out GP does (RGPE's weight, ``_source_vetting``); a dropped source
     # leaves this suggestion to the run's own trials.
     _vet_sources = False
+    # NOTE: the run's own results before a source is first weighed (fewer: kept, nothing drawn); a benchmark's
+    # way to spare the first trials, where the source is worth most (docs/benchmarks.md, "Sources weighed").
+    _vet_from = MIN_OWN
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -328,8 +331,8 @@ class Bayes(Sampler):
     def _vetted(self, space: Space, history: list, labels: list[int],
                 rng: np.random.Generator) -> tuple[list, list[int]]:
         """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``); as
-        they are, and nothing drawn from ``rng``, while the run has fewer than ``MIN_OWN`` results."""
-        if labels.count(0) < MIN_OWN:
+        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results."""
+        if labels.count(0) < max(MIN_OWN, self._vet_from):
             return history, labels
         coding = _Coding(space)
         X = coding.encode(space.to_unit_many([c for c, _ in history]))
