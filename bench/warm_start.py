@@ -36,6 +36,7 @@ is plain pooling, as the earlier tables ran it), and ``--sources-first K`` runs 
 ``Bayes``'s own. ``--own-design K [--own-design-offset O]``: K points of the run's own Sobol design on its trials
 1, 3, 5, ... (``Bayes._own_design``; docs/benchmarks.md "Own design points"). ``--vet-sources`` /
 ``--no-vet-sources``: each suggestion keeps a source with RGPE's ranking weight, or always (``Bayes._vet_sources``;
+``--vet-from N``: from the run's N-th result on;
 docs/benchmarks.md "Sources weighed by how they rank the run"). A target where the sources' worth
 shows more clearly: ``bench/warm_start_real.py``. With
 ``--related-only`` / ``--unrelated-only`` only that warm arm runs (after its source); the cold runs are
@@ -165,6 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--vet-sources", action=argparse.BooleanOptionalAction, default=None,
                         help="keep a source per suggestion with RGPE's ranking weight, or never drop it "
                              "(Bayes._vet_sources; default: its own)")
+    parser.add_argument("--vet-from", type=int, default=None, metavar="N",
+                        help="with --vet-sources: weigh sources from the run's N-th result on (Bayes._vet_from)")
     parser.add_argument("--cold-only", action="store_true", help="the cold run alone, kept in --out for the warm arms")
     parser.add_argument("--runs-dir", type=Path, help="keep the runs here and reuse finished ones (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="with --cold-only / --related-only / --unrelated-only: merge the "
@@ -189,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.vet_sources is not None:
         from knobs.search._bayes import Bayes
         Bayes._vet_sources = args.vet_sources
+    if args.vet_from is not None:
+        from knobs.search._bayes import Bayes
+        Bayes._vet_from = args.vet_from
     if args.history:
         from knobs.search import _bayes
         _bayes.model_history = history_variant(args.history[:-2], int(args.history[-2:]))
@@ -255,7 +261,8 @@ def warm_arm(args, arm: str) -> dict:
     stored |= {int(seed): path for seed, path in merged.get("cold", {}).items()}
     label = (f"{args.model or 'default'}" + (f", sources first {args.sources_first}" if args.sources_first else "")
              + (f", own design {args.own_design} from {args.own_design_offset}" if args.own_design else "")
-             + {None: "", True: ", vet", False: ", no vet"}[args.vet_sources])
+             + {None: "", True: ", vet", False: ", no vet"}[args.vet_sources]
+             + (f" from {args.vet_from}" if args.vet_from is not None else ""))
     out = {"bench": f"warm_start --{arm}-only", "history": args.history, "model": label, "trials": args.trials}
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.runs_dir or Path(tmp)

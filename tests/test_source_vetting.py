@@ -8,7 +8,7 @@ import pytest
 
 from knobs.search._bayes import Bayes
 from knobs.search._history import model_history, study_labels
-from knobs.search._source_vetting import MIN_OWN, keep_probability, ranking_losses
+from knobs.search._source_vetting import MIN_OWN, VET_FROM, keep_probability, ranking_losses
 
 from test_two_task import PLANE, bowl, run_own, trials
 
@@ -65,7 +65,10 @@ def test_a_reversed_source_or_one_that_is_noise_is_dropped(seed):
 
 
 class Vetting(Bayes):
+    """Bayes weighing its sources as early as they can be ranked (the mechanism; the default waits longer)."""
+
     _vet_sources = True
+    _vet_from = MIN_OWN
 
 
 class Unvetted(Bayes):
@@ -107,3 +110,11 @@ def test_a_run_warm_started_from_a_reversed_source_finds_the_optimum(seed):
     fed = trials(lambda c: -bowl(c), n_own=0, seed=seed)
     assert min(bowl(t.config) for t in run_own(Unvetted(seed=seed), fed, 20)) > 0.1
     assert min(bowl(t.config) for t in run_own(Vetting(seed=seed), fed, 20)) < 0.01
+
+
+def test_by_default_sources_are_weighed_from_the_runs_vet_from_th_result():
+    """The first ``VET_FROM`` trials follow the source unweighed (where it is worth most); then a reversed one goes."""
+    early = trials(lambda c: -bowl(c), n_own=VET_FROM - 1)
+    assert Bayes(seed=4).suggest(PLANE, early, n=2) == Unvetted(seed=4).suggest(PLANE, early, n=2)
+    late = trials(lambda c: -bowl(c), n_own=VET_FROM + 5)
+    assert set(vetted_labels(Bayes(seed=0), late)) == {0}

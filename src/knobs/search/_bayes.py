@@ -38,7 +38,7 @@ from knobs.search._gp import gp as gpm
 from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
-from knobs.search._source_vetting import MIN_OWN, keep_probability
+from knobs.search._source_vetting import MIN_OWN, VET_FROM, keep_probability
 from knobs.search._two_task import POOLED, matched_pool, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -192,13 +192,14 @@ class Bayes(Sampler):
     # The numbers-only form won every dev family and lost the check set's text family; the others lost or
     # did nothing on dev (docs/benchmarks.md, "A conditional parameter turned on by a local step").
     _redraw_inactive: str | None = None
-    # NOTE: off: each suggestion keeps a warm-start source with the chance that it ranks this run's results
-    # better than the run's own leave-one-out GP does (RGPE's weight, ``_source_vetting``); a dropped source
-    # leaves this suggestion to the run's own trials.
-    _vet_sources = False
-    # NOTE: the run's own results before a source is first weighed (fewer: kept, nothing drawn); a benchmark's
-    # way to spare the first trials, where the source is worth most (docs/benchmarks.md, "Sources weighed").
-    _vet_from = MIN_OWN
+    # NOTE: on: from the run's ``_vet_from``-th result, each suggestion keeps a warm-start source with the chance
+    # that it ranks this run's results better than the run's own leave-one-out GP does (RGPE's weight,
+    # ``_source_vetting``); a dropped source leaves that suggestion to the run's own trials. From the 20th result
+    # (``VET_FROM``) every arm of both warm-start benchmarks ended level or ahead at 40 trials; from the 5th
+    # (``MIN_OWN``) it lost the check set's Fashion-MNIST-from-digits arm at 20 (docs/benchmarks.md, "Sources
+    # weighed by how they rank the run"). Class attributes so a benchmark can move or switch them.
+    _vet_sources = True
+    _vet_from = VET_FROM
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,

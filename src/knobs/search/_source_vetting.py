@@ -18,7 +18,10 @@ noise, loses as soon as the run's own results rank themselves better.
 
 Here the weight is a probability of keeping the source for one suggestion (``Bayes`` draws it), so
 over a run the pooled model is used about as often as RGPE's ensemble would weigh it; each source is
-weighed against the run alone.
+weighed against the run alone. ``Bayes`` weighs its sources from the run's ``VET_FROM``-th result on: a warm
+run's first points cluster where the source is good, and there the source cannot rank them even when it is
+right (a related source's mean ranked a run's first 7-20 points at chance while knowing where the bad
+regions are), so weighing earlier dropped useful sources.
 
 Example:
     >>> import numpy as np
@@ -37,10 +40,16 @@ import scipy.linalg
 from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import matern52, scaled_sq_dists
 
-__all__ = ["MIN_OWN", "N_SAMPLES", "keep_probability", "ranking_losses"]
+__all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_losses"]
 
 #: this run's results needed before a source is weighed (fewer: too few pairs to rank; it is kept).
 MIN_OWN = 5
+#: this run's results before ``Bayes`` first weighs its sources (``Bayes._vet_from``): the first 20 trials are where
+#: a source is worth most, and where a warm run's points cluster in the source's good region, in which the source
+#: cannot rank them and useful sources were dropped (weighed from the 5th result, the check set's digits source for
+#: Fashion-MNIST lost 0.009 at 20 trials; from the 20th, every arm of both benchmarks ended level or ahead:
+#: docs/benchmarks.md, "Sources weighed by how they rank the run").
+VET_FROM = 20
 #: posterior draws per model.
 N_SAMPLES = 256
 
