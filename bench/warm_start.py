@@ -178,22 +178,19 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     if args.history and not args.model:
         args.model = "pooled"  # the variants reweighted plain pooling (measured before matching was the default)
+    from knobs.search._bayes import Bayes  # the switches below are its class attributes
+
     if args.model:
-        from knobs.search._bayes import Bayes
         Bayes._two_task = args.model in ("two-task", "per-axis")
         Bayes._two_task_per_axis = args.model == "per-axis"
         Bayes._pooled_matched = args.model == "pooled-matched"
     if args.sources_first is not None:
-        from knobs.search._bayes import Bayes
         Bayes._sources_first = args.sources_first
     if args.own_design is not None:
-        from knobs.search._bayes import Bayes
         Bayes._own_design, Bayes._own_design_offset = args.own_design, args.own_design_offset
     if args.vet_sources is not None:
-        from knobs.search._bayes import Bayes
         Bayes._vet_sources = args.vet_sources
     if args.vet_from is not None:
-        from knobs.search._bayes import Bayes
         Bayes._vet_from = args.vet_from
     if args.history:
         from knobs.search import _bayes

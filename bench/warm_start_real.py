@@ -242,26 +242,21 @@ def keep_chances(row: dict, arm: str, counts=(8, 12, 16, 20)) -> list[tuple[floa
     import numpy as np
 
     from knobs.search._bayes import _Coding
-    from knobs.search._gp import gp as gpm
     from knobs.search._gp import transforms
     from knobs.search._history import _standardized
-    from knobs.search._source_vetting import N_SAMPLES, _joint_samples, ranking_losses
+    from knobs.search._source_vetting import ranking_loss_draws, win_chance
 
     space = REAL_PROBLEMS[row["target"]].space()
-    coding, prior, rng = _Coding(space), gpm.Prior(), np.random.default_rng(0)
+    coding, rng = _Coding(space), np.random.default_rng(0)
     source, run = row[f"{arm} source"], row[arm]
     X_source = coding.encode(space.to_unit_many(source["configs"]))
     X_run = coding.encode(space.to_unit_many(run["configs"]))
-    fit = lambda X, y: gpm.fit(X, y, coding.is_cat, [gpm.default_raw(X.shape[1], prior)], prior)  # noqa: E731
     out = []
     for n in counts:
         z = transforms.WARPS["power"](np.array(_standardized(run["values"][:n]) + _standardized(source["values"])))
-        mine = z[:n]
-        source_loss = ranking_losses(_joint_samples(fit(X_source, z[n:]), X_run[:n], rng, N_SAMPLES), mine)
-        residual, sd = gpm.loo(fit(X_run[:n], mine))
-        own_loss = ranking_losses((mine - residual) + sd * rng.standard_normal((N_SAMPLES, n)), mine)
-        p = float(np.mean(source_loss < own_loss) + 0.5 * np.mean(source_loss == own_loss))
-        out.append((round(p, 2), bool(np.median(source_loss) > np.quantile(own_loss, 0.95))))
+        source_loss, own_loss = ranking_loss_draws(X_run[:n], z[:n], X_source, z[n:], coding.is_cat, rng)
+        out.append((round(win_chance(source_loss, own_loss), 2),
+                    bool(np.median(source_loss) > np.quantile(own_loss, 0.95))))
     return out
 
 

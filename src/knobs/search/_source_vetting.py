@@ -40,7 +40,8 @@ import scipy.linalg
 from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import matern52, scaled_sq_dists
 
-__all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_losses"]
+__all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_loss_draws", "win_chance",
+           "ranking_losses"]
 
 #: this run's results needed before a source is weighed (fewer: too few pairs to rank; it is kept).
 MIN_OWN = 5
@@ -67,13 +68,25 @@ def keep_probability(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray,
     """
     if len(y_own) < MIN_OWN:
         return 1.0
+    return win_chance(*ranking_loss_draws(X_own, y_own, X_source, y_source, is_cat, rng, prior, n_samples))
+
+
+def ranking_loss_draws(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray, y_source: np.ndarray,
+                       is_cat: np.ndarray, rng: np.random.Generator, prior: Any = gpm.Prior(),
+                       n_samples: int = N_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """Per posterior draw, the ranking loss on this run's results of the source's GP and of the run's own
+    leave-one-out GP, (n_samples,) each (``keep_probability``'s arguments)."""
     d = X_own.shape[1]
     source = gpm.fit(X_source, y_source, is_cat, [gpm.default_raw(d, prior)], prior)
     own = gpm.fit(X_own, y_own, is_cat, [gpm.default_raw(d, prior)], prior)
     source_loss = ranking_losses(_joint_samples(source, X_own, rng, n_samples), y_own)
     residual, sd = gpm.loo(own)
     loo_draws = (y_own - residual) + sd * rng.standard_normal((n_samples, len(y_own)))
-    own_loss = ranking_losses(loo_draws, y_own)
+    return source_loss, ranking_losses(loo_draws, y_own)
+
+
+def win_chance(source_loss: np.ndarray, own_loss: np.ndarray) -> float:
+    """The chance that a draw of the source's ranking loss is below one of the run's (ties half)."""
     return float(np.mean(source_loss < own_loss) + 0.5 * np.mean(source_loss == own_loss))
 
 
