@@ -303,17 +303,17 @@ def merge_rows(paths: list[Path], variants: list[str] | None = None) -> tuple[in
     return files[0]["trials"], rows
 
 
-def paired_table(rows: list[dict], variant_name: str, trials: int) -> str:
-    """Per target and arm: the variant's best error minus the default's on the same seed, after 10 / 20 /
-    all trials: mean ± standard error (seeds where the variant is better / worse)."""
-    lines = [f"| target (seeds) | arm | {variant_name} − default @10 | @20 | @{trials} |", "|---|---|---|---|---|"]
+def paired_table(rows: list[dict], variant_name: str, trials: int, base: str = "default") -> str:
+    """Per target and arm: the variant's best error minus the ``base`` variant's on the same seed, after
+    10 / 20 / all trials: mean ± standard error (seeds where the variant is better / worse)."""
+    lines = [f"| target (seeds) | arm | {variant_name} − {base} @10 | @20 | @{trials} |", "|---|---|---|---|---|"]
     for name in sorted({r["target"] for r in rows}):
         mine = [r for r in rows if r["target"] == name]
         for arm in ("related", "unrelated"):
             cells = []
             for k in (10, 20, trials):
-                d = [best_path(r[arm_name(arm, variant_name)]["values"])[k - 1] - best_path(r[arm]["values"])[k - 1]
-                     for r in mine]
+                d = [best_path(r[arm_name(arm, variant_name)]["values"])[k - 1]
+                     - best_path(r[arm_name(arm, base)]["values"])[k - 1] for r in mine]
                 se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
                 cells.append(f"{statistics.mean(d):+.4f} ± {se:.4f} ({sum(x < 0 for x in d)} / {sum(x > 0 for x in d)})")
             lines.append(f"| {name} ({len(mine)}) | {arm} | " + " | ".join(cells) + " |")
@@ -334,7 +334,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--keep-chance", action="store_true",
                         help="with --merge: per seed, the default warm runs' keep chance of their source (Bayes._vet_sources)")
     parser.add_argument("--paired", choices=sorted(set(VARIANTS) - {"default"}),
-                        help="with --merge: this variant against the default on the same seeds")
+                        help="with --merge: this variant against the default (or --against) on the same seeds")
+    parser.add_argument("--against", choices=sorted(VARIANTS), default="default",
+                        help="with --paired: the variant it is compared with (a file's arms of today's default may "
+                             "carry the name they were measured under, as vet-late)")
     parser.add_argument("--out", type=Path, help="default: bench/results/warm_start_real_<set>.json")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="FILE",
                         help="train nothing: the table of these result files' runs, each (target, seed) that all "
@@ -345,7 +348,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summary = summarize(rows, trials)
         print(format_table(summary, trials))
         if args.paired:
-            print(paired_table(rows, args.paired, trials))
+            print(paired_table(rows, args.paired, trials, args.against))
         if args.keep_chance:
             print(keep_chance_table(rows))
         if args.out:

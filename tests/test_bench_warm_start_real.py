@@ -102,6 +102,8 @@ def test_merge_by_variants_adds_up_files_of_other_seeds_and_pairs_a_variant_with
     # related: vet 0.3 against the default's 0.6 / 0.45 / 0.45 on both seeds; unrelated: the same runs
     assert "| lcbench_digits (2) | related | -0.3000 ± 0.0000 (2 / 0) | -0.1500 ± 0.0000 (2 / 0) |" in table
     assert "| lcbench_digits (2) | unrelated | +0.0000 ± 0.0000 (0 / 0) |" in table
+    against = wsr.paired_table(merged, "default", 20, base="vet")  # the other way round, by name
+    assert "| lcbench_digits (2) | related | +0.3000 ± 0.0000 (0 / 2) |" in against
 
 
 def test_keep_chances_keep_a_source_that_ranks_the_run_and_drop_a_reversed_one():
