@@ -372,6 +372,8 @@ def test_to_unit_many_and_invalid_configs():
     assert space.to_unit_many([]).shape == (0, 3)
     with pytest.raises(ConfigError, match="unknown key 'x'"):
         space.to_unit({"optimizer": "adam", "lr": 0.01, "x": 1})
+    # a caller that checked its configs already (a sampler's history) skips the check, same points
+    np.testing.assert_array_equal(space.to_unit_many(configs, validated=True), U)
 
 
 # -- grid ----------------------------------------------------------------------------------

@@ -257,7 +257,7 @@ class Bayes(Sampler):
         coding = study.coding(_Coding(space))
         # NOTE: U in the space's encoding (where perturbations of the incumbents start, so a
         # choice a perturbation activates takes the value it always did), X as the GP sees it.
-        U = study.inputs(space.to_unit_many([c for c, _ in history]))
+        U = study.inputs(space.to_unit_many([c for c, _ in history], validated=True))
         X = coding.encode(U)
         z = study.targets(X, transforms.WARPS[self.warp](np.array([loss for _, loss in history])),
                           coding.is_cat, self._prior)
@@ -338,7 +338,7 @@ class Bayes(Sampler):
         if labels.count(0) < max(MIN_OWN, self._vet_from):
             return history, labels
         coding = _Coding(space)
-        X = coding.encode(space.to_unit_many([c for c, _ in history]))
+        X = coding.encode(space.to_unit_many([c for c, _ in history], validated=True))
         z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
         study = np.asarray(labels)
         own = study == 0
