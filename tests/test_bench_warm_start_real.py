@@ -57,6 +57,20 @@ def test_the_summary_counts_reaching_points_and_means_per_target():
     assert s["mean_best_at_10_20_end"]["related"] == [0.6, 0.45, 0.45]
 
 
+def test_another_cold_run_is_the_floor_of_item_6s_counts():
+    """Three cold runs ending at 0.10, 0.12 and 0.105 (best at 20: 0.11, 0.13, 0.12); every ordered pair counted."""
+    cells = {0: {"cold": [0.3, 0.11, 0.10]}, 1: {"cold": [0.3, 0.13, 0.12]}, 2: {"cold": [0.3, 0.12, 0.105]}}
+    floor = wsr.cold_pairs(cells, trials=40)
+    # b's best at 20 <= a's at 40: (a=1, b=0) 0.11 <= 0.12, (a=1, b=2) 0.12 <= 0.12: 2 of 6 pairs
+    assert floor["within_20"] == pytest.approx(2 / 6, abs=1e-3)
+    # b more than 1 point behind a at 40: (a=0, b=1) 2 points, (a=2, b=1) 1.5 points: 2 of 6
+    assert floor["below_minus_1"] == pytest.approx(2 / 6, abs=1e-3)
+    assert wsr.cold_pairs({0: cells[0]}, 40) == {"within_20": 0.0, "below_minus_1": 0.0}
+    summary = wsr.summarize(synthetic_rows(), trials=20)["lcbench_digits"]
+    assert summary["another_cold_run"] == {"within_20": 1.0, "below_minus_1": 0.0}  # two identical cold runs
+    assert "another cold run" in wsr.format_table({"lcbench_digits": summary}, 20)
+
+
 def test_the_predictive_check_tells_an_informative_source_from_a_reversed_one():
     rows = synthetic_rows()
     space = wsr.REAL_PROBLEMS["lcbench_digits"].space()
