@@ -254,7 +254,7 @@ def format_table(summary: dict[str, Any], trials: int) -> str:
 
 def keep_chances(row: dict, arm: str, counts=(8, 12, 16, 20)) -> list[tuple[float, bool]]:
     """``Bayes._vet_sources``'s keep chance for ``arm``'s source after the warm run's first n results, for each
-    n in ``counts``, as the run's model would compute it (each study standardized, both warped together), and
+    n in ``counts``, as the run's model would compute it (each study standardized and warped on its own), and
     whether RGPE's dilution test would drop the source (its median ranking loss above the 95th percentile of
     the run's own). Why: to see whether any keep-chance rule tells a failed source from a useful one."""
     import numpy as np
@@ -270,9 +270,11 @@ def keep_chances(row: dict, arm: str, counts=(8, 12, 16, 20)) -> list[tuple[floa
     X_source = coding.encode(space.to_unit_many(source["configs"]))
     X_run = coding.encode(space.to_unit_many(run["configs"]))
     out = []
+    warp = transforms.WARPS["power"]
+    y_source = warp(np.array(_standardized(source["values"])))
     for n in counts:
-        z = transforms.WARPS["power"](np.array(_standardized(run["values"][:n]) + _standardized(source["values"])))
-        source_loss, own_loss = ranking_loss_draws(X_run[:n], z[:n], X_source, z[n:], coding.is_cat, rng)
+        y_run = warp(np.array(_standardized(run["values"][:n])))
+        source_loss, own_loss = ranking_loss_draws(X_run[:n], y_run, X_source, y_source, coding.is_cat, rng)
         out.append((round(win_chance(source_loss, own_loss), 2),
                     bool(np.median(source_loss) > np.quantile(own_loss, 0.95))))
     return out
@@ -351,7 +353,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "default: default). With --merge: the runs holding these variants' arms, from any file")
     parser.add_argument("--keep-chance", action="store_true",
                         help="with --merge: per seed, the default warm runs' keep chance of their source (Bayes._vet_sources)")
-    parser.add_argument("--paired", choices=sorted(set(VARIANTS) - {"default"}),
+    parser.add_argument("--paired", choices=sorted(VARIANTS),
                         help="with --merge: this variant against the default (or --against) on the same seeds")
     parser.add_argument("--against", choices=sorted(VARIANTS), default="default",
                         help="with --paired: the variant it is compared with (a file's arms of today's default may "

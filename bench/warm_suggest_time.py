@@ -3,9 +3,9 @@ source, at 20 / 40 / 80 trials of the run's own, source vetting on (the default)
 the median of ``--repeats`` consecutive suggestions of one sampler, a trial more each time (as in a run, where each
 fit starts from the last one's).
 
-Why: from the run's 20th result every suggestion fits two more GPs (the source alone, the run alone) and draws 256
-joint samples of the source's posterior at the run's points (``knobs.search._source_vetting``); item 3 of issue 17
-asks for at most 100 ms per suggestion at 100 trials in 7-D.
+Why: from the run's 20th result every suggestion fits another GP (the run alone, from its last fit; the source's is
+fitted once a run) and draws 256 joint samples of the source's posterior at the run's points
+(``knobs.search._source_vetting``); item 3 of issue 17 asks for at most 100 ms per suggestion at 100 trials in 7-D.
 
 Run: ``.venv/bin/python bench/warm_suggest_time.py [--repeats 5]``; prints a table, writes
 bench/results/warm_suggest_time.json (or ``--out``), its last line one JSON object.

@@ -118,3 +118,28 @@ def test_by_default_sources_are_weighed_from_the_runs_vet_from_th_result():
     assert Bayes(seed=4).suggest(PLANE, early, n=2) == Unvetted(seed=4).suggest(PLANE, early, n=2)
     late = trials(lambda c: -bowl(c), n_own=VET_FROM + 5)
     assert set(vetted_labels(Bayes(seed=0), late)) == {0}
+
+
+def test_a_source_is_fitted_once_a_run_and_the_runs_own_fit_starts_from_its_last(monkeypatch):
+    """Vetting every suggestion refits nothing the run did not change: the source's GP (its own points and losses,
+    warped on their own) is fitted once; the run's own GP starts from its previous hyperparameters, which a
+    resumed sampler gets back from its state."""
+    from knobs.search import _source_vetting as sv
+
+    fits, starts = [], []
+    fit_source, fit_own = sv.source_model, sv.own_model
+    monkeypatch.setattr(sv, "source_model", lambda *a, **k: fits.append(1) or fit_source(*a, **k))
+    monkeypatch.setattr(sv, "own_model", lambda *a, **k: starts.append(a[4] if len(a) > 4 else None) or fit_own(*a, **k))
+    run = trials(bowl, n_own=8)
+    sampler = Vetting(seed=5)
+    run_own(sampler, run, 3)  # three suggestions: the run's own results grow, the source's do not
+    assert len(fits) == 1 and starts[0] is None and all(s is not None for s in starts[1:])
+    state = sampler.state_dict()
+    assert np.allclose(state["vet_raw"], sampler._vet_raw)
+    resumed = Vetting(seed=5)
+    resumed.load_state_dict(state)
+    assert np.allclose(resumed._vet_raw, sampler._vet_raw)
+    del state["vet_raw"]  # a state saved before vetting kept its fit: the next own fit starts from the centre
+    older = Vetting(seed=5)
+    older.load_state_dict(state)
+    assert older._vet_raw is None

@@ -38,7 +38,8 @@ from knobs.search._gp import gp as gpm
 from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
-from knobs.search._source_vetting import MIN_OWN, VET_FROM, keep_probability
+from knobs.search import _source_vetting
+from knobs.search._source_vetting import MIN_OWN, VET_FROM
 from knobs.search._two_task import POOLED, matched_pool, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -216,6 +217,8 @@ class Bayes(Sampler):
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
+        self._vet_raw: np.ndarray | None = None  # the run's own vetting GP's last hyperparameters
+        self._source_models: dict[int, gpm.GP] = {}
 
     # -- public contract -------------------------------------------------------------------
     def suggest(self, space: Space, trials: Sequence[FrozenTrial], n: int = 1, *,
@@ -279,7 +282,8 @@ class Bayes(Sampler):
     def state_dict(self) -> dict[str, Any]:
         self._generator()
         return {"rng": self._rng.bit_generator.state, "design_seed": self._design_seed,
-                "raw": None if self._raw is None else [float(v) for v in self._raw]}
+                "raw": None if self._raw is None else [float(v) for v in self._raw],
+                "vet_raw": None if self._vet_raw is None else [float(v) for v in self._vet_raw]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
@@ -294,6 +298,9 @@ class Bayes(Sampler):
             raise ConfigError(f"Bayes state 'rng' is not a numpy PCG64 state ({e})") from None
         self._rng, self._design_seed = rng, int(state["design_seed"])
         self._raw = None if state["raw"] is None else np.asarray(state["raw"], dtype=float)
+        # NOTE: optional (a state saved before vetting started its fits from the last one has none)
+        vet_raw = state.get("vet_raw")
+        self._vet_raw = None if vet_raw is None else np.asarray(vet_raw, dtype=float)
 
     # -- steps -----------------------------------------------------------------------------
     def _check_args(self) -> None:
@@ -334,19 +341,41 @@ class Bayes(Sampler):
     def _vetted(self, space: Space, history: list, labels: list[int],
                 rng: np.random.Generator) -> tuple[list, list[int]]:
         """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``); as
-        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results."""
+        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results.
+
+        NOTE: each model sees its own study's losses warped on their own, as RGPE fits its base models: the
+        source's GP then depends on the source alone and is fitted once a run (``_source_models``), and the run's
+        own GP starts from its last fit (``_vet_raw``), so vetting costs two draws and one short fit."""
         if labels.count(0) < max(MIN_OWN, self._vet_from):
             return history, labels
         coding = _Coding(space)
         X = coding.encode(space.to_unit_many([c for c, _ in history], validated=True))
-        z = transforms.WARPS[self.warp](np.array([loss for _, loss in history]))
+        losses = np.array([loss for _, loss in history])
+        warp = transforms.WARPS[self.warp]
         study = np.asarray(labels)
         own = study == 0
-        kept = {0} | {s for s in np.unique(study[~own])
-                      if rng.random() < keep_probability(X[own], z[own], X[study == s], z[study == s],
-                                                         coding.is_cat, rng, self._prior)}
+        y_own = warp(losses[own])
+        start = self._vet_raw if self._vet_raw is not None and len(self._vet_raw) == X.shape[1] + 2 else None
+        own_gp = _source_vetting.own_model(X[own], y_own, coding.is_cat, self._prior, start)
+        self._vet_raw = own_gp.raw
+        kept = {0}
+        for s in np.unique(study[~own]):
+            rows = study == s
+            source = self._source_model(int(s), X[rows], warp(losses[rows]), coding)
+            if rng.random() < _source_vetting.win_chance(*_source_vetting.ranking_loss_draws(
+                    X[own], y_own, X[rows], source.y, coding.is_cat, rng, self._prior, source=source, own=own_gp)):
+                kept.add(int(s))
         rows = [i for i, label in enumerate(labels) if label in kept]
         return [history[i] for i in rows], [labels[i] for i in rows]
+
+    def _source_model(self, label: int, X: np.ndarray, y: np.ndarray, coding: _Coding) -> gpm.GP:
+        """The GP of source ``label`` on these points and warped losses: the one fitted before if they are the
+        same (a source's trials do not change during a run), else fitted now."""
+        cached = self._source_models.get(label)
+        if cached is not None and np.array_equal(cached.X, X) and np.array_equal(cached.y, y):
+            return cached
+        self._source_models[label] = model = _source_vetting.source_model(X, y, coding.is_cat, self._prior)
+        return model
 
     def _design(self, space: Space, start: int, n: int, taken: set) -> list[dict[str, Any]]:
         """Sobol points ``start, start + 1, ...`` of this sampler's scrambled sequence.

@@ -21,7 +21,9 @@ over a run the pooled model is used about as often as RGPE's ensemble would weig
 weighed against the run alone. ``Bayes`` weighs its sources from the run's ``VET_FROM``-th result on: a warm
 run's first points cluster where the source is good, and there the source cannot rank them even when it is
 right (a related source's mean ranked a run's first 7-20 points at chance while knowing where the bad
-regions are), so weighing earlier dropped useful sources.
+regions are), so weighing earlier dropped useful sources. Each GP sees its own study's losses, warped on their
+own (as RGPE fits its base models): the source's GP then depends on the source alone, and ``Bayes`` fits it once a
+run (``source_model``) and starts the run's own from its last fit (``own_model``).
 
 Example:
     >>> import numpy as np
@@ -40,8 +42,8 @@ import scipy.linalg
 from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import matern52, scaled_sq_dists
 
-__all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_loss_draws", "win_chance",
-           "ranking_losses"]
+__all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_loss_draws", "source_model",
+           "own_model", "win_chance", "ranking_losses"]
 
 #: this run's results needed before a source is weighed (fewer: too few pairs to rank; it is kept).
 MIN_OWN = 5
@@ -73,16 +75,31 @@ def keep_probability(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray,
 
 def ranking_loss_draws(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray, y_source: np.ndarray,
                        is_cat: np.ndarray, rng: np.random.Generator, prior: Any = gpm.Prior(),
-                       n_samples: int = N_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+                       n_samples: int = N_SAMPLES, source: gpm.GP | None = None,
+                       own: gpm.GP | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per posterior draw, the ranking loss on this run's results of the source's GP and of the run's own
-    leave-one-out GP, (n_samples,) each (``keep_probability``'s arguments)."""
-    d = X_own.shape[1]
-    source = gpm.fit(X_source, y_source, is_cat, [gpm.default_raw(d, prior)], prior)
-    own = gpm.fit(X_own, y_own, is_cat, [gpm.default_raw(d, prior)], prior)
+    leave-one-out GP, (n_samples,) each (``keep_probability``'s arguments).
+
+    ``source``, ``own``: the two GPs, fitted already (``source_model``, ``own_model``); None: fitted here. A source
+    does not change during a run, so ``Bayes`` fits it once, and starts the run's own fit from the last one's."""
+    source = source_model(X_source, y_source, is_cat, prior) if source is None else source
+    own = own_model(X_own, y_own, is_cat, prior) if own is None else own
     source_loss = ranking_losses(_joint_samples(source, X_own, rng, n_samples), y_own)
     residual, sd = gpm.loo(own)
     loo_draws = (y_own - residual) + sd * rng.standard_normal((n_samples, len(y_own)))
     return source_loss, ranking_losses(loo_draws, y_own)
+
+
+def source_model(X_source: np.ndarray, y_source: np.ndarray, is_cat: np.ndarray, prior: Any = gpm.Prior()) -> gpm.GP:
+    """The GP a source is judged by: fitted on the source's own points and losses alone, from the prior's centre."""
+    return gpm.fit(X_source, y_source, is_cat, [gpm.default_raw(X_source.shape[1], prior)], prior)
+
+
+def own_model(X_own: np.ndarray, y_own: np.ndarray, is_cat: np.ndarray, prior: Any = gpm.Prior(),
+              start: np.ndarray | None = None) -> gpm.GP:
+    """The run's own GP, whose leave-one-out predictions the source is weighed against; fitted from ``start``
+    (the last fit's hyperparameters) or the prior's centre."""
+    return gpm.fit(X_own, y_own, is_cat, [gpm.default_raw(X_own.shape[1], prior) if start is None else start], prior)
 
 
 def win_chance(source_loss: np.ndarray, own_loss: np.ndarray) -> float:
