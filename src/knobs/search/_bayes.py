@@ -39,7 +39,7 @@ from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
 from knobs.search import _source_vetting
-from knobs.search._source_vetting import MIN_OWN, VET_FROM
+from knobs.search._source_vetting import MIN_OWN, VET_FROM, keep_probability
 from knobs.search._two_task import POOLED, matched_pool, study_input
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
@@ -362,8 +362,8 @@ class Bayes(Sampler):
         for s in np.unique(study[~own]):
             rows = study == s
             source = self._source_model(int(s), X[rows], warp(losses[rows]), coding)
-            if rng.random() < _source_vetting.win_chance(*_source_vetting.ranking_loss_draws(
-                    X[own], y_own, X[rows], source.y, coding.is_cat, rng, self._prior, source=source, own=own_gp)):
+            if rng.random() < keep_probability(X[own], y_own, X[rows], source.y, coding.is_cat, rng, self._prior,
+                                               source=source, own=own_gp):
                 kept.add(int(s))
         rows = [i for i, label in enumerate(labels) if label in kept]
         return [history[i] for i in rows], [labels[i] for i in rows]

@@ -59,7 +59,7 @@ N_SAMPLES = 256
 
 def keep_probability(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray, y_source: np.ndarray,
                      is_cat: np.ndarray, rng: np.random.Generator, prior: Any = gpm.Prior(),
-                     n_samples: int = N_SAMPLES) -> float:
+                     n_samples: int = N_SAMPLES, source: gpm.GP | None = None, own: gpm.GP | None = None) -> float:
     """The chance that the source's GP ranks this run's results better than the run's own GP does (ties
     count half: where the run's results are all equal, neither can be told better, and the chance is 0.5).
 
@@ -67,10 +67,12 @@ def keep_probability(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray,
         X_own, y_own: this run's points (as the GP sees them) and losses (lower is better).
         X_source, y_source: the source's points and losses (any scale: only the source's GP sees them).
         is_cat: categorical axes. rng: draws the posterior samples. prior: the GP hyperparameter prior.
+        source, own: the two GPs, fitted already (``ranking_loss_draws``); None: fitted here.
     """
     if len(y_own) < MIN_OWN:
         return 1.0
-    return win_chance(*ranking_loss_draws(X_own, y_own, X_source, y_source, is_cat, rng, prior, n_samples))
+    return win_chance(*ranking_loss_draws(X_own, y_own, X_source, y_source, is_cat, rng, prior, n_samples,
+                                          source=source, own=own))
 
 
 def ranking_loss_draws(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarray, y_source: np.ndarray,
