@@ -86,10 +86,15 @@ def test_each_warp_keeps_its_own_fit_across_suggestions_and_state():
     assert older._raw_standardize is None
 
 
-def test_a_warm_started_auto_run_weighs_its_sources_on_the_power_warp():
+@pytest.mark.parametrize("own_trials", [3, 22])
+def test_a_warm_started_auto_run_keeps_the_power_warp(own_trials):
+    """Its sources' vetting and matching were measured on the power warp: the same suggestions as
+    ``warp="power"``, before vetting (3 own results) and after (22)."""
     space = quadratic_space()
+    objective = lambda c: np.exp(5 * c["x"]) + c["y"] ** 2  # noqa: E731 - skewed: lambda < 1
     source = [FrozenTrial(-1 - t.number, t.config, t.state, t.value, attrs={WARM_START: "earlier"})
-              for t in run_loop(Bayes(seed=5), space, steps=20)]
-    own = run_loop(Bayes(seed=6), space, steps=22)
-    [config] = Bayes(warp="auto", seed=0).suggest(space, source + own)
-    space.validate(config)
+              for t in run_loop(Bayes(seed=5), space, steps=20, objective=objective)]
+    own = run_loop(Bayes(seed=6), space, steps=own_trials, objective=objective)
+    auto = Bayes(warp="auto", seed=0)
+    assert auto.suggest(space, source + own, 2) == Bayes(seed=0).suggest(space, source + own, 2)
+    assert auto._raw_standardize is None

@@ -256,22 +256,25 @@ class Bayes(Sampler):
                 history, labels = self._vetted(space, history, labels, rng)
             study = (study_input(labels, self._two_task_per_axis) if self._two_task
                      else matched_pool(labels) if self._pooled_matched else POOLED)
-            return first + self._suggest_from_model(space, trials, history, taken, n, rng, study)
+            # NOTE: a warm-started run keeps the power warp (``_base_warp``) even when vetting dropped
+            # every source: its vetting and matching were measured on it.
+            warp = self._base_warp if warm else self.warp
+            return first + self._suggest_from_model(space, trials, history, taken, n, rng, study, warp)
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
                             taken: set, n: int, rng: np.random.Generator,
-                            study=POOLED) -> list[dict[str, Any]]:
+                            study=POOLED, warp: str = "power") -> list[dict[str, Any]]:
         coding = study.coding(_Coding(space))
         # NOTE: U in the space's encoding (where perturbations of the incumbents start, so a
         # choice a perturbation activates takes the value it always did), X as the GP sees it.
         U = study.inputs(space.to_unit_many([c for c, _ in history], validated=True))
         X = coding.encode(U)
         losses = np.array([loss for _, loss in history])
-        if self.warp == "auto" and study is POOLED:
+        if warp == "auto":
             model = self._fit_either_warp(X, losses, coding, rng)
             z = model.y
         else:
-            z = study.targets(X, transforms.WARPS[self._base_warp](losses), coding.is_cat, self._prior)
+            z = study.targets(X, transforms.WARPS[warp](losses), coding.is_cat, self._prior)
             model = self._fit(X, z, coding, rng)
         space = study.space(space)  # this run's points from here on
         best = study.best(z)
