@@ -258,8 +258,8 @@ def test_power_warp_lambda_and_log_jacobian_of_the_warp(seed):
 
         eps = 1e-6
         slopes = [(warped(y[i] + eps, i) - warped(y[i] - eps, i)) / (2 * eps) for i in range(len(y))]
-        assert transforms.log_jacobian(y, lam_) == pytest.approx(np.sum(np.log(slopes)), rel=1e-6)
-    assert transforms.log_jacobian(np.full(4, 2.0), 0.5) == 0.0
+        np.testing.assert_allclose(transforms.log_jacobian(y, lam_), np.log(slopes), rtol=1e-6, atol=1e-9)
+    assert not transforms.log_jacobian(np.full(4, 2.0), 0.5).any()
 
 
 def test_rank_warp_and_constant_inputs():

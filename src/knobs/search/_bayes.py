@@ -424,9 +424,13 @@ class Bayes(Sampler):
         raw_power, self._raw = self._raw, self._raw_standardize
         plain = self._fit(X, transforms.standardize(losses), coding, rng)
         self._raw_standardize, self._raw = self._raw, raw_power
-        scores = [gpm.loo_log_density(model) + transforms.log_jacobian(losses, lam_)
+        scores = [self._warp_score(gpm.loo_log_density(model) + transforms.log_jacobian(losses, lam_), losses)
                   for model, lam_ in ((power, lam), (plain, 1.0))]
         return power if scores[0] >= scores[1] else plain
+
+    def _warp_score(self, log_density: np.ndarray, losses: np.ndarray) -> float:
+        """How well a warp's GP predicts the raw losses, from each loss's left-one-out log density."""
+        return float(log_density.sum())
 
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:

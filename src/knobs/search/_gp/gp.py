@@ -251,10 +251,10 @@ def loo(gp: GP) -> tuple[np.ndarray, np.ndarray]:
     return gp.alpha / diag, 1.0 / np.sqrt(diag)
 
 
-def loo_log_density(gp: GP) -> float:
-    """The sum over the observations of the log density the GP fitted to the others gives each (``loo``):
-    how well this GP predicts its own targets, comparable across targets warped differently once each
-    warp's log-Jacobian is added (a model-selection criterion more robust to a misspecified model than the
+def loo_log_density(gp: GP) -> np.ndarray:
+    """The log density the GP fitted to the other observations gives each one (``loo``), (n,): how well this
+    GP predicts its own targets, comparable across targets warped differently once each warp's log-Jacobian
+    is added (model selection by leave-one-out prediction is more robust to a misspecified model than by the
     marginal likelihood; Rasmussen & Williams 2006, section 5.4.2)."""
     residual, sd = loo(gp)
-    return float(np.sum(-0.5 * (residual / sd) ** 2 - np.log(sd)) - 0.5 * len(sd) * np.log(2 * np.pi))
+    return -0.5 * (residual / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)

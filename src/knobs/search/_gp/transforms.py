@@ -67,24 +67,23 @@ def power_warp_lambda(y: np.ndarray) -> tuple[np.ndarray, float]:
     return (standardize(warped), lam) if np.all(np.isfinite(warped)) else (z, 1.0)
 
 
-def log_jacobian(y: np.ndarray, lam: float) -> float:
-    """sum_i log |dz_i / dy_i| of ``power_warp_lambda(y)`` with this lambda (lam = 1: ``standardize``).
+def log_jacobian(y: np.ndarray, lam: float) -> np.ndarray:
+    """log |dz_i / dy_i| of ``power_warp_lambda(y)`` with this lambda (lam = 1: ``standardize``), per loss.
 
-    NOTE: what makes GP evidences on differently warped targets comparable (a warped GP's
-    likelihood of the raw losses is the GP's of z times this Jacobian, Snelson et al. 2004).
+    NOTE: what makes GP predictive densities of differently warped targets comparable (a warped GP's
+    density of a raw loss is the GP's density of z times this Jacobian, Snelson et al. 2004); the warp's
+    centring and scaling are held fixed.
     """
     std = y.std()
     if len(y) < 3 or std <= 1e-12 * max(1.0, abs(y.mean())):
-        return 0.0
+        return np.zeros(len(y))
     x = (y - y.mean()) / std
-    total = -len(y) * np.log(std)
     if lam == 1.0:
-        return float(total)
-    log1p_abs = np.log1p(np.abs(x))
+        return np.full(len(y), -np.log(std))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         w = scipy.stats.yeojohnson(x, lmbda=lam)
-    return float(total + (lam - 1.0) * np.sum(np.sign(x) * log1p_abs) - len(y) * np.log(w.std()))
+    return -np.log(std) + (lam - 1.0) * np.sign(x) * np.log1p(np.abs(x)) - np.log(w.std())
 
 
 def _yeojohnson_llf(lam: float, z: np.ndarray, log1p_abs: np.ndarray, pos: np.ndarray) -> float:
