@@ -6,24 +6,9 @@ wins on Levy, rf_synth and the text family's first trials. Run:
     .venv/bin/python bench/search.py --set dev --families sklearn --seeds 5 --budgets 20 40 80 \
         --optimizers auto=bayes_auto_warp:auto --timing-reps 0 --jobs 2
 """
-import numpy as np
-
 from knobs.search import Bayes
 
 
 def auto(seed=None):
     return Bayes(seed=seed, warp="auto")
 
-
-class _AutoTop(Bayes):
-    """``warp="auto"`` judged on the best ``share`` of the losses only (where the search acts)."""
-
-    share = 0.5
-
-    def _warp_score(self, log_density, losses):
-        best = np.argsort(losses)[:max(3, int(round(self.share * len(losses))))]
-        return float(log_density[best].sum())
-
-
-def auto_top(seed=None):
-    return _AutoTop(seed=seed, warp="auto")

@@ -98,3 +98,13 @@ def test_a_warm_started_auto_run_keeps_the_power_warp(own_trials):
     auto = Bayes(warp="auto", seed=0)
     assert auto.suggest(space, source + own, 2) == Bayes(seed=0).suggest(space, source + own, 2)
     assert auto._raw_standardize is None
+
+
+def test_a_run_config_asks_for_it_through_sampler_options():
+    from knobs.errors import ConfigError
+    from knobs.pipeline.stages._components import make_sampler
+
+    sampler = make_sampler("bayes", {"warp": "auto"}, seed=3)
+    assert isinstance(sampler, Bayes) and sampler.warp == "auto" and sampler.seed == 3
+    with pytest.raises(ConfigError, match="auto"):  # a misspelt warp names the choices, "auto" among them
+        make_sampler("bayes", {"warp": "autos"}, seed=3).suggest(quadratic_space(), [])
