@@ -33,16 +33,3 @@ def test_loo_matches_a_refit_without_each_point():
             noise = 0.0 if model.exact is not None and model.exact[i] else model.noise_var
             np.testing.assert_allclose(residual[i], model.y[i] - mean[0], rtol=1e-6, atol=1e-8)
             np.testing.assert_allclose(sd[i] ** 2, var[0] + noise + gpm.JITTER, rtol=1e-6, atol=1e-8)
-
-
-def test_loo_log_density_is_the_sum_of_each_points_density_under_a_refit_without_it():
-    model = _model()
-    n = len(model.y)
-    total = 0.0
-    for i in range(n):
-        keep = np.arange(n) != i
-        other = gpm._factor(model.X[keep], model.y[keep], model.is_cat, model.raw)
-        mean, var = gpm.posterior(other, model.X[i:i + 1])
-        sd = np.sqrt(var[0] + model.noise_var + gpm.JITTER)
-        total += -0.5 * ((model.y[i] - mean[0]) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
-    np.testing.assert_allclose(gpm.loo_log_density(model).sum(), total, rtol=1e-6)

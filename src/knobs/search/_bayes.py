@@ -128,10 +128,7 @@ class Bayes(Sampler):
         n_initial: Sobol points before the GP takes over; None means ``min(10, max(4, d + 1))``
             for d parameters. The GP needs at least 2 complete results whatever this says.
         warp: output warping before the fit: ``"power"`` (Yeo-Johnson, HEBO's choice), ``"rank"``
-            (normal scores of the ranks), ``"standardize"``, or ``"auto"``: power or standardize, each
-            suggestion, whichever GP predicts the raw losses better left-one-out — for rough objectives
-            with a plateau of near-equal configurations (text models), at two fits a suggestion; a
-            warm-started run keeps the power warp.
+            (normal scores of the ranks) or ``"standardize"``.
         n_candidates: quasi-random candidates scored per suggestion (a power of 2 suits Sobol).
         n_local: best candidates polished by L-BFGS-B.
         blas_threads: BLAS threads while a suggestion is computed (1: the GP's small systems gain
@@ -220,8 +217,6 @@ class Bayes(Sampler):
         self._rng: np.random.Generator | None = None
         self._design_seed: int | None = None
         self._raw: np.ndarray | None = None
-        # NOTE: warp="auto": the standardized losses' GP's last hyperparameters (the power warp's are _raw)
-        self._raw_standardize: np.ndarray | None = None
         self._vet_raw: np.ndarray | None = None  # the run's own vetting GP's last hyperparameters
         self._source_models: dict[int, gpm.GP] = {}
 
@@ -256,28 +251,20 @@ class Bayes(Sampler):
                 history, labels = self._vetted(space, history, labels, rng)
             study = (study_input(labels, self._two_task_per_axis) if self._two_task
                      else matched_pool(labels) if self._pooled_matched else POOLED)
-            # NOTE: a warm-started run keeps the power warp (``_base_warp``) even when vetting dropped
-            # every source: its vetting and matching were measured on it.
-            warp = self._base_warp if warm else self.warp
-            return first + self._suggest_from_model(space, trials, history, taken, n, rng, study, warp)
+            return first + self._suggest_from_model(space, trials, history, taken, n, rng, study)
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
                             taken: set, n: int, rng: np.random.Generator,
-                            study=POOLED, warp: str = "power") -> list[dict[str, Any]]:
+                            study=POOLED) -> list[dict[str, Any]]:
         coding = study.coding(_Coding(space))
         # NOTE: U in the space's encoding (where perturbations of the incumbents start, so a
         # choice a perturbation activates takes the value it always did), X as the GP sees it.
         U = study.inputs(space.to_unit_many([c for c, _ in history], validated=True))
         X = coding.encode(U)
-        losses = np.array([loss for _, loss in history])
-        if warp == "auto":
-            model = self._fit_either_warp(X, losses, coding, rng)
-            z = model.y
-        else:
-            z = study.targets(X, transforms.WARPS[warp](losses), coding.is_cat, self._prior)
-            model = self._fit(X, z, coding, rng)
+        z = study.targets(X, transforms.WARPS[self.warp](np.array([loss for _, loss in history])),
+                          coding.is_cat, self._prior)
         space = study.space(space)  # this run's points from here on
-        best = study.best(z)
+        model, best = self._fit(X, z, coding, rng), study.best(z)
         margin = self.xi + self._loo_extra(model) if self._loo_margin else self.xi
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
@@ -295,7 +282,6 @@ class Bayes(Sampler):
         self._generator()
         return {"rng": self._rng.bit_generator.state, "design_seed": self._design_seed,
                 "raw": None if self._raw is None else [float(v) for v in self._raw],
-                "raw_standardize": None if self._raw_standardize is None else [float(v) for v in self._raw_standardize],
                 "vet_raw": None if self._vet_raw is None else [float(v) for v in self._vet_raw]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -312,17 +298,16 @@ class Bayes(Sampler):
         self._rng, self._design_seed = rng, int(state["design_seed"])
         self._raw = None if state["raw"] is None else np.asarray(state["raw"], dtype=float)
         # NOTE: optional (a state saved before vetting started its fits from the last one has none)
-        vet_raw, raw_standardize = state.get("vet_raw"), state.get("raw_standardize")
+        vet_raw = state.get("vet_raw")
         self._vet_raw = None if vet_raw is None else np.asarray(vet_raw, dtype=float)
-        self._raw_standardize = None if raw_standardize is None else np.asarray(raw_standardize, dtype=float)
 
     # -- steps -----------------------------------------------------------------------------
     def _check_args(self) -> None:
         if self.acquisition not in acq.ACQUISITIONS:
             raise ConfigError(f"Bayes acquisition must be one of {sorted(acq.ACQUISITIONS)}, "
                               f"got {self.acquisition!r}")
-        if self.warp not in (*transforms.WARPS, "auto"):
-            raise ConfigError(f"Bayes warp must be one of {sorted((*transforms.WARPS, 'auto'))}, "
+        if self.warp not in transforms.WARPS:
+            raise ConfigError(f"Bayes warp must be one of {sorted(transforms.WARPS)}, "
                               f"got {self.warp!r}")
         check_number(self.xi, "Bayes xi", 0.0, math.inf)
         check_number(self.kappa, "Bayes kappa", 0.0, math.inf)
@@ -365,7 +350,7 @@ class Bayes(Sampler):
         coding = _Coding(space)
         X = coding.encode(space.to_unit_many([c for c, _ in history], validated=True))
         losses = np.array([loss for _, loss in history])
-        warp = transforms.WARPS[self._base_warp]
+        warp = transforms.WARPS[self.warp]
         study = np.asarray(labels)
         own = study == 0
         y_own = warp(losses[own])
@@ -403,38 +388,8 @@ class Bayes(Sampler):
         fresh = fresh_configs(lambda m: configs, taken, n, tries=1)
         return fresh + configs[:n - len(fresh)]
 
-    @property
-    def _base_warp(self) -> str:
-        """The warp of the warm-start paths (source vetting, matched studies) and of ``"auto"``'s default."""
-        return "power" if self.warp == "auto" else self.warp
-
-    def _fit_either_warp(self, X: np.ndarray, losses: np.ndarray, coding: _Coding,
-                         rng: np.random.Generator) -> gpm.GP:
-        """``warp="auto"``: the GP on the power-warped or the standardized losses, whichever predicts the
-        raw losses better left-one-out (``gpm.loo_log_density`` plus the warp's log-Jacobian).
-
-        NOTE: leave-one-out, not the marginal likelihood: the evidence picked the power warp on every
-        suggestion of mlp_digits, where standardized outputs search better. Not the default: ahead on the
-        dev text family (+0.03 at 40 trials) and convnet, behind on mlp and Hartmann-6 at 40, where the
-        power warp's stretched good tail finds a narrow minimum that a GP predicting every result well
-        smooths over (docs/benchmarks.md, "An output warp chosen per suggestion"). Each warp's fit starts
-        from its own previous one.
-        """
-        z_power, lam = transforms.power_warp_lambda(losses)
-        power = self._fit(X, z_power, coding, rng)
-        if lam == 1.0:  # the power warp left the losses standardized: one GP
-            return power
-        raw_power, self._raw = self._raw, self._raw_standardize
-        plain = self._fit(X, transforms.standardize(losses), coding, rng)
-        self._raw_standardize, self._raw = self._raw, raw_power
-        scores = [float(np.sum(gpm.loo_log_density(model) + transforms.log_jacobian(losses, lam_)))
-                  for model, lam_ in ((power, lam), (plain, 1.0))]
-        return power if scores[0] >= scores[1] else plain
-
     def _fit(self, X: np.ndarray, z: np.ndarray, coding: _Coding,
              rng: np.random.Generator) -> gpm.GP:
-        """The GP on z by marginal likelihood, from ``self._raw`` (the last fit), the prior's centre and, with
-        few points, random starts; ``self._raw`` becomes its hyperparameters."""
         d = X.shape[1]
         prior = coding.prior(self._prior)
         starts = [gpm.default_raw(d, prior)]

@@ -27,7 +27,7 @@ from scipy.linalg import lapack
 from .kernel import matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
 
 __all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "condition",
-           "posterior", "posterior_grad", "loo", "loo_log_density"]
+           "posterior", "posterior_grad", "loo"]
 
 JITTER = 1e-9
 MIN_NOISE = 1e-6
@@ -249,12 +249,3 @@ def loo(gp: GP) -> tuple[np.ndarray, np.ndarray]:
     K_inv, _ = lapack.dpotri(gp.L, lower=1)  # lower triangle holds the inverse; its diagonal is all we need
     diag = np.diag(K_inv).copy()
     return gp.alpha / diag, 1.0 / np.sqrt(diag)
-
-
-def loo_log_density(gp: GP) -> np.ndarray:
-    """The log density the GP fitted to the other observations gives each one (``loo``), (n,): how well this
-    GP predicts its own targets, comparable across targets warped differently once each warp's log-Jacobian
-    is added (model selection by leave-one-out prediction is more robust to a misspecified model than by the
-    marginal likelihood; Rasmussen & Williams 2006, section 5.4.2)."""
-    residual, sd = loo(gp)
-    return -0.5 * (residual / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)

@@ -55,37 +55,6 @@ def power_warp(y: np.ndarray) -> np.ndarray:
     return standardize(warped) if np.all(np.isfinite(warped)) else z
 
 
-def power_warp_lambda(y: np.ndarray) -> tuple[np.ndarray, float]:
-    """``power_warp(y)`` and the Yeo-Johnson lambda it used (1.0 where it left y standardized)."""
-    z = standardize(y)
-    if len(z) < 3 or not z.any():
-        return z, 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lam = min(_yeojohnson_lambda(z), 1.0)
-        warped = scipy.stats.yeojohnson(z, lmbda=lam)
-    return (standardize(warped), lam) if np.all(np.isfinite(warped)) else (z, 1.0)
-
-
-def log_jacobian(y: np.ndarray, lam: float) -> np.ndarray:
-    """log |dz_i / dy_i| of ``power_warp_lambda(y)`` with this lambda (lam = 1: ``standardize``), per loss.
-
-    NOTE: what makes GP predictive densities of differently warped targets comparable (a warped GP's
-    density of a raw loss is the GP's density of z times this Jacobian, Snelson et al. 2004); the warp's
-    centring and scaling are held fixed.
-    """
-    std = y.std()
-    if len(y) < 3 or std <= 1e-12 * max(1.0, abs(y.mean())):
-        return np.zeros(len(y))
-    x = (y - y.mean()) / std
-    if lam == 1.0:
-        return np.full(len(y), -np.log(std))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        w = scipy.stats.yeojohnson(x, lmbda=lam)
-    return -np.log(std) + (lam - 1.0) * np.sign(x) * np.log1p(np.abs(x)) - np.log(w.std())
-
-
 def _yeojohnson_llf(lam: float, z: np.ndarray, log1p_abs: np.ndarray, pos: np.ndarray) -> float:
     """Yeo-Johnson log-likelihood of lambda (Yeo & Johnson 2000), -inf where it overflows."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
