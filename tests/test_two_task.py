@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from knobs.search._bayes import Bayes
-from knobs.search._history import WARM_START, labelled_history, model_history, study_labels
+from knobs.search._history import WARM_START, model_history, study_labels
 from knobs.search._two_task import POOLED, study_correlation, study_input
 from knobs.space import Choice, Float, Int, Space
 from knobs.trial import FrozenTrial, TrialState
@@ -143,7 +143,6 @@ def test_study_labels_follow_the_model_history_order():
     assert labels == [0, 0, 0, 0, 1, 1, 2, 2, 2]
     assert [c for c, _ in history[4:6]] == [t.config for t in fed_b]
     assert study_labels(own, "minimize", PLANE, needed=2) == [0, 0, 0, 0]
-    assert labelled_history(mixed, "minimize", PLANE, needed=2) == (history, labels)  # one walk, the same answer
 
 
 @pytest.mark.parametrize("labels", [[0, 1], [0, 1, 2, 2]])

@@ -31,7 +31,7 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 config_key, fresh_configs)
-from knobs.search._history import WARM_START, labelled_history, sources_best
+from knobs.search._history import WARM_START, model_history, sources_best, study_labels
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
@@ -227,7 +227,7 @@ class Bayes(Sampler):
         self._check_args()
         rng = self._generator()
         needed = max(2, self._n_initial(len(space)))
-        history, labels = labelled_history(trials, direction, space, needed)  # pruned and warm-start trials too
+        history = model_history(trials, direction, space, needed)  # pruned and warm-start trials too
         taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
         first = [c for c in sources_best(trials, direction, space, needed, self._sources_first)
                  if config_key(c) not in taken][:n]  # the sources' best, run before the model
@@ -241,9 +241,10 @@ class Bayes(Sampler):
         n -= len(first)
         if len(history) < needed:
             return first + self._design(space, len(trials), n, taken)
+        # NOTE: a cold run has one study: no labels, so its history is not walked a second time.
         warm = ((self._two_task or self._pooled_matched or self._vet_sources)
                 and any(WARM_START in t.attrs for t in trials))
-        labels = labels if warm else []
+        labels = study_labels(trials, direction, space, needed) if warm else []
         # NOTE: the vetting's GP fits and joint draws too run under the pinned BLAS threads (outside, they took
         # twice as long on two cores: 155 against 73 ms a suggestion at 40 + 40 trials; the same suggestions).
         with blas_threads(self.blas_threads):

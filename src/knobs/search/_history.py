@@ -41,7 +41,7 @@ from knobs.search._base import _valid, config_key
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["WARM_START", "model_history", "study_labels", "labelled_history", "sources_best"]
+__all__ = ["WARM_START", "model_history", "study_labels", "sources_best"]
 
 #: the attrs key marking a trial fed from an earlier study (its value names the source).
 WARM_START = "warm_start"
@@ -62,19 +62,10 @@ def model_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
         needed: observations the model wants at its step before fitting on complete trials only
             (the sampler's design size).
     """
-    return labelled_history(trials, direction, space, needed)[0]
-
-
-def labelled_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
-                     needed: int) -> tuple[list[tuple[dict[str, Any], float]], list[int]]:
-    """``model_history`` and ``study_labels`` from one walk over the trials (a warm-started sampler needs both)."""
     own, *sources = _studies(trials)
     if not sources:
-        history = _study_history(own, direction, space, needed)
-        return history, [0] * len(history)
-    groups = [_standardized_history(group, direction, space, needed) for group in [own, *sources]]
-    return ([pair for group in groups for pair in group],
-            [label for label, group in enumerate(groups) for _ in group])
+        return _study_history(own, direction, space, needed)
+    return [pair for group in [own, *sources] for pair in _standardized_history(group, direction, space, needed)]
 
 
 def sources_best(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int,
@@ -104,7 +95,8 @@ def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, ne
 
     Why: a model may treat the studies as related tasks (``knobs.search._two_task``) instead of one.
     """
-    return labelled_history(trials, direction, space, needed)[1]
+    return [label for label, group in enumerate(_studies(trials))
+            for _ in _study_history(group, direction, space, needed)]
 
 
 def _standardized_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
