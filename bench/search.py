@@ -549,11 +549,11 @@ def format_markdown(result: Mapping[str, Any]) -> str:
 
 
 def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: str) -> dict[str, Any]:
-    """The one-line JSON: every family's scores (mean, se) and median ms, per set."""
+    """The one-line JSON: every family's scores (mean, se over its own seeds, counted) and median ms, per set."""
     return {
         "bench": "search", "set": split, "seeds": len(result["seeds"]), "budgets": result["budgets"],
         "optimizers": result["optimizers"],
-        "sets": {s: {"families": {fam: {"problems": f["problems"], "score": f["score"],
+        "sets": {s: {"families": {fam: {"problems": f["problems"], "seeds": f["seeds"], "score": f["score"],
                                         "suggest_ms_median": f["suggest_ms_median"],
                                         "suggest_cpu_ms_median": f["suggest_cpu_ms_median"]}
                                   for fam, f in block["families"].items()},
@@ -562,9 +562,15 @@ def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split:
     }
 
 
-def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
+def merge_results(paths: Sequence[Path], arms: Sequence[str] | None = None,
+                  problems: Sequence[str] | None = None) -> dict[str, Any]:
     """One result from several saved runs (``--out`` files) of the same budgets: runs concatenated,
-    medians united, best_any the minimum; so families run apart (or on other machines) make one table."""
+    medians united, best_any the minimum; so families run apart (or on other machines) make one table.
+
+    ``arms`` / ``problems``: only these optimizers' runs / these problems. Why: a family's table takes the seeds
+    every optimizer ran on every member, so one arm that lacks fresh seeds (or one problem that does) cuts
+    every other arm back to the common seeds; leaving it out keeps them. best_any still counts every run.
+    """
     saved = [json.loads(Path(p).read_text()) for p in paths]
     budgets = saved[0]["headline"]["budgets"]
     if any(s["headline"]["budgets"] != budgets for s in saved):
@@ -572,7 +578,17 @@ def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
     runs = [r for s in saved for r in s["runs"]]
     optimizers = list(dict.fromkeys(o for s in saved for o in s["headline"]["optimizers"]))
     medians = {p: m for s in saved for p, m in s["medians"].items()}
+    unknown = sorted(set(arms or ()) - set(optimizers)) + sorted(set(problems or ()) - set(medians))
+    if unknown:
+        raise ValueError(f"merge: {unknown} not in the files (optimizers {optimizers}, problems {sorted(medians)})")
+    if arms:
+        optimizers = [o for o in optimizers if o in arms]
+        runs = [r for r in runs if r["optimizer"] in arms]
     best_any = {p: min(s["best_any"][p] for s in saved if p in s["best_any"]) for p in medians}
+    if problems:
+        medians = {p: m for p, m in medians.items() if p in problems}
+        best_any = {p: best_any[p] for p in medians}
+        runs = [r for r in runs if r["problem"] in medians]
     return {"sets": summarize(runs, medians, best_any, budgets, optimizers), "medians": medians,
             "best_any": best_any, "runs": runs, "budgets": budgets,
             "seeds": sorted({r["seed"] for r in runs}), "optimizers": optimizers,
@@ -621,15 +637,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--list", action="store_true", help="list the problems by set and family")
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
-                        help="no run: merge these --out files into one table (and --out, when given)")
+                        help="no run: merge these --out files into one table (and --out, when given); "
+                             "--problems keeps only those problems")
+    parser.add_argument("--arms", nargs="+", default=None,
+                        help="with --merge: only these optimizers (labels as in the files), so an arm that lacks "
+                             "some seeds does not cut the others back to the seeds they share with it")
     args = parser.parse_args(argv)
     if args.list:
         print(_list_problems())
         return {}
+    if args.arms and not args.merge:
+        parser.error("--arms picks among the runs of --merge's files; for a new run name --optimizers")
     if args.merge:
         timing = next((t for t in (json.loads(Path(f).read_text())["headline"].get(
             "ms_per_suggestion_100_trials_7d") for f in args.merge) if t), None)
-        merged = merge_results(args.merge)
+        try:
+            merged = merge_results(args.merge, args.arms, args.problems)
+        except ValueError as error:
+            parser.error(str(error))
         counts = {json.loads(Path(f).read_text())["args"].get("median_configs", N_MEDIAN) for f in args.merge}
         if args.update_reference and not args.no_reference and counts == {N_MEDIAN}:
             update_reference(args.reference, merged["medians"], merged["best_any"])

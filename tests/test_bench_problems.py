@@ -115,6 +115,29 @@ def test_merge_makes_one_table_of_runs_made_apart(tmp_path, capsys):
     assert len(saved["runs"]) == 8 and set(saved["medians"]) == {"levy4", "levy6"}
 
 
+def test_a_merge_keeps_the_arms_and_problems_asked_for_so_one_arm_short_of_seeds_cuts_no_other(tmp_path, capsys):
+    common = ["--budgets", "2", "4", "--median-configs", "4", "--timing-reps", "0", "--no-reference",
+              "--problems", "levy4", "branin"]
+    search.main([*common, "--seeds", "2", "--optimizers", "knobs.Random", "knobs.Random(qmc)",
+                 "--out", str(tmp_path / "a.json")])
+    search.main([*common, "--seeds", "2", "--first-seed", "2", "--optimizers", "knobs.Random",
+                 "--out", str(tmp_path / "b.json")])
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    capsys.readouterr()
+    both = search.main(["--merge", *files])["sets"]["dev"]["families"]["synthetic"]
+    assert both["seeds"] == 2  # qmc ran seeds 0-1 only
+    alone = search.main(["--merge", *files, "--arms", "knobs.Random", "--problems", "levy4"])
+    family = alone["sets"]["dev"]["families"]["synthetic"]
+    assert family["seeds"] == 4 and family["problems"] == ["levy4"] and set(family["score"]) == {"knobs.Random"}
+    for wrong in (["--arms", "knobs.Bayes"], ["--problems", "hartmann6"]):
+        with pytest.raises(SystemExit):
+            search.main(["--merge", *files, *wrong])
+        assert "not in the files" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        search.main(["--arms", "knobs.Random", "--problems", "levy4"])
+    assert "--arms picks among" in capsys.readouterr().err
+
+
 def test_a_merge_without_out_prints_and_leaves_the_stored_results_alone(tmp_path, capsys, monkeypatch):
     stored = tmp_path / "search.json"
     stored.write_text("the stored results")
