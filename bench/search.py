@@ -32,6 +32,7 @@ Command line:
     python bench/search.py --optimizers knobs.Bayes warped=my_variants:bayes_warped   # your factory
     python bench/search.py --timing-only --optimizers knobs.Bayes optuna.GPSampler
     python bench/search.py --list                                               # problems by set/family
+    python bench/search.py --merge a.json b.json --arms knobs.Bayes mine --problems p q   # runs made apart, one table
 Optimizers are the built-in names (``knobs.Bayes``, ``optuna.GPSampler``, ``optuna.TPESampler``,
 ``knobs.Random``, ``knobs.Random(qmc)``) or ``label=module:attr`` / ``module:attr``: a FACTORY,
 called as ``factory(seed=seed)``, returning a knobs sampler (``.suggest(space, trials)``) or an
