@@ -324,6 +324,48 @@ def summarize(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[
     return out
 
 
+def paired(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[str, float],
+           budgets: Sequence[int], arm: str, base: str) -> dict[str, Any]:
+    """Per set and family: ``arm`` minus ``base``, seed by seed (the family mean of the normalized score on each seed
+    both ran on every member), mean ± SE over those seeds and how many seeds it is ahead / behind.
+
+    Why: two arms of one sampler share a seed's initial design, and which design a seed draws moves a family's score
+    at 20 trials by more than most levers do; the difference seed by seed leaves that out, as a placebo arm (an arm
+    that changes nothing but rounding) shows how far chance alone moves the rest.
+    """
+    by_key = {(r["problem"], r["optimizer"], r["seed"]): r for r in runs}
+    seeds = sorted({r["seed"] for r in runs})
+
+    def score(p: str, o: str, s: int, b: int) -> float:
+        span = medians[p] - best_any[p]
+        return (medians[p] - best_within(by_key[(p, o, s)]["values"], b)) / span if span > 0 else 1.0
+
+    out: dict[str, Any] = {}
+    for split in SETS:
+        for fam in FAMILIES:
+            members = [p for p in medians if ALL_PROBLEMS[p].family == fam and ALL_PROBLEMS[p].split == split]
+            mine = [s for s in seeds if all((p, o, s) in by_key for p in members for o in (arm, base))]
+            if not members or not mine:
+                continue
+            cells = {}
+            for b in budgets:
+                diffs = [float(np.mean([score(p, arm, s, b) - score(p, base, s, b) for p in members])) for s in mine]
+                cells[str(b)] = {**_mean_se(diffs), "ahead": sum(d > 1e-9 for d in diffs),
+                                 "behind": sum(d < -1e-9 for d in diffs)}
+            out.setdefault(split, {})[fam] = {"seeds": len(mine), "diff": cells}
+    return out
+
+
+def format_paired(table: Mapping[str, Any], arm: str, base: str, budgets: Sequence[int]) -> str:
+    lines = [f"\n== {arm} minus {base}, seed by seed: mean ± SE (seeds ahead / behind) =="]
+    for split, families in table.items():
+        for fam, block in families.items():
+            cells = "   ".join(f"@{b} {c['mean']:+.4f} ± {c['se']:.4f} ({c['ahead']} / {c['behind']})"
+                               for b, c in ((b, block["diff"][str(b)]) for b in budgets))
+            lines.append(f"  {split:5s} {fam:9s} {block['seeds']:3d} seeds   {cells}")
+    return "\n".join(lines)
+
+
 def _median_ms(by_key: Mapping, members: Sequence[str], optimizer: str, seeds: Sequence[int],
                key: str) -> float | None:
     ms = [x for p in members for s in seeds for x in by_key[(p, optimizer, s)].get(key, [])]
@@ -640,6 +682,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="no run: merge these --out files into one table (and --out, when given); "
                              "--problems keeps only those problems")
+    parser.add_argument("--paired", nargs=2, metavar=("ARM", "BASE"), default=None,
+                        help="with --merge: ARM minus BASE seed by seed, per family (labels as in the files)")
     parser.add_argument("--arms", nargs="+", default=None,
                         help="with --merge: only these optimizers (labels as in the files), so an arm that lacks "
                              "some seeds does not cut the others back to the seeds they share with it")
@@ -647,8 +691,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.list:
         print(_list_problems())
         return {}
-    if args.arms and not args.merge:
-        parser.error("--arms picks among the runs of --merge's files; for a new run name --optimizers")
+    if (args.arms or args.paired) and not args.merge:
+        parser.error("--arms and --paired read the runs of --merge's files; for a new run name --optimizers")
     if args.merge:
         timing = next((t for t in (json.loads(Path(f).read_text())["headline"].get(
             "ms_per_suggestion_100_trials_7d") for f in args.merge) if t), None)
@@ -656,6 +700,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             merged = merge_results(args.merge, args.arms, args.problems)
         except ValueError as error:
             parser.error(str(error))
+        if args.paired:
+            missing = sorted(set(args.paired) - set(merged["optimizers"]))
+            if missing:
+                parser.error(f"--paired: {missing} not among the merged optimizers {merged['optimizers']}")
+            print(format_paired(paired(merged["runs"], merged["medians"], merged["best_any"], merged["budgets"],
+                                       *args.paired), *args.paired, merged["budgets"]))
         counts = {json.loads(Path(f).read_text())["args"].get("median_configs", N_MEDIAN) for f in args.merge}
         if args.update_reference and not args.no_reference and counts == {N_MEDIAN}:
             update_reference(args.reference, merged["medians"], merged["best_any"])

@@ -135,7 +135,30 @@ def test_a_merge_keeps_the_arms_and_problems_asked_for_so_one_arm_short_of_seeds
         assert "not in the files" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         search.main(["--arms", "knobs.Random", "--problems", "levy4"])
-    assert "--arms picks among" in capsys.readouterr().err
+    assert "--arms and --paired read the runs of --merge" in capsys.readouterr().err
+
+
+def test_paired_differences_are_taken_seed_by_seed(tmp_path, capsys):
+    common = ["--budgets", "2", "4", "--median-configs", "4", "--timing-reps", "0", "--no-reference",
+              "--problems", "levy4", "branin", "--seeds", "3"]
+    search.main([*common, "--optimizers", "knobs.Random", "same=search:_knobs_random", "knobs.Random(qmc)",
+                 "--out", str(tmp_path / "a.json")])
+    capsys.readouterr()
+    merged = search.merge_results([tmp_path / "a.json"])
+    args = (merged["runs"], merged["medians"], merged["best_any"], merged["budgets"])
+    same = search.paired(*args, "same", "knobs.Random")["dev"]["synthetic"]
+    assert same["seeds"] == 3
+    assert all(c == {"mean": 0.0, "se": 0.0, "ahead": 0, "behind": 0} for c in same["diff"].values())
+    qmc = search.paired(*args, "knobs.Random(qmc)", "knobs.Random")["dev"]["synthetic"]["diff"]["4"]
+    table = merged["sets"]["dev"]["families"]["synthetic"]["score"]
+    assert qmc["mean"] == pytest.approx(table["knobs.Random(qmc)"]["4"]["mean"] - table["knobs.Random"]["4"]["mean"],
+                                        abs=2e-4)  # the mean of differences is the difference of means
+    assert qmc["ahead"] + qmc["behind"] <= 3
+    search.main(["--merge", str(tmp_path / "a.json"), "--paired", "knobs.Random(qmc)", "knobs.Random"])
+    assert "knobs.Random(qmc) minus knobs.Random, seed by seed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        search.main(["--merge", str(tmp_path / "a.json"), "--paired", "knobs.Bayes", "knobs.Random"])
+    assert "not among the merged optimizers" in capsys.readouterr().err
 
 
 def test_a_merge_without_out_prints_and_leaves_the_stored_results_alone(tmp_path, capsys, monkeypatch):
