@@ -67,6 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vet-own": {"_vet_sources": True, "_vet_from": 5, "_own_design": 4, "_own_design_offset": 8},
     "vet-late": {"_vet_sources": True, "_vet_from": 20},
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
+    "first2": {"_sources_first": 2},
 }
 
 
