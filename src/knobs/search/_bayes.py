@@ -160,7 +160,9 @@ class Bayes(Sampler):
     _two_task_per_axis = False
     # NOTE: on: the pooled GP with this run's losses matched to the sources' level (``_two_task.matched_pool``):
     # lower six-seed means than plain pooling, related and unrelated. Off: ``_sources_first``, the sources' k
-    # best configs run first (0: none). docs/benchmarks.md, "Level matching and the sources' best first".
+    # best configs run first (0: none). docs/benchmarks.md, "Level matching and the sources' best first"; on
+    # today's vetted default (k = 2) it gained on the dev targets of bench/warm_start_real.py and not on the
+    # check set ("The sources' two best first, on today's vetted default").
     _pooled_matched = True
     _sources_first = 0
     # NOTE: off (0): a warm-started run still runs this many points of its own Sobol design, on its own
