@@ -285,27 +285,39 @@ def _mean_se(xs: Sequence[float]) -> dict[str, float]:
     return {"mean": round(float(xs.mean()), 4), "se": round(se, 4)}
 
 
+def _scorer(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[str, float]):
+    """The runs by (problem, optimizer, seed), and ``score(problem, optimizer, seed, budget)``: the normalized score of
+    the best value among that run's first ``budget`` trials."""
+    by_key = {(r["problem"], r["optimizer"], r["seed"]): r for r in runs}
+
+    def score(p: str, o: str, s: int, b: int) -> float:
+        span = medians[p] - best_any[p]
+        return (medians[p] - best_within(by_key[(p, o, s)]["values"], b)) / span if span > 0 else 1.0
+
+    return by_key, score
+
+
+def _members_and_seeds(by_key: Mapping, problems: Iterable[str], seeds: Sequence[int], split: str, fam: str,
+                       optimizers: Sequence[str]) -> tuple[list[str], list[int]]:
+    """A family's problems in this set, and the seeds every one of ``optimizers`` ran on every one of them.
+
+    NOTE: runs merged from apart may give one family fresh seeds (--first-seed) that the others lack."""
+    members = [p for p in problems if ALL_PROBLEMS[p].family == fam and ALL_PROBLEMS[p].split == split]
+    return members, [s for s in seeds if all((p, o, s) in by_key for p in members for o in optimizers)]
+
+
 def summarize(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[str, float],
               budgets: Sequence[int], optimizers: Sequence[str]) -> dict[str, Any]:
     """Per set and family: mean ± SE over seeds of the family-mean normalized score, per optimizer
     and budget; median ms per suggestion; per-problem mean scores at every budget."""
-    by_key = {(r["problem"], r["optimizer"], r["seed"]): r for r in runs}
+    by_key, score = _scorer(runs, medians, best_any)
     seeds = sorted({r["seed"] for r in runs})
-    problems = list(medians)
-
-    def score(p: str, o: str, s: int, b: int) -> float:
-        span = medians[p] - best_any[p]
-        best = best_within(by_key[(p, o, s)]["values"], b)
-        return (medians[p] - best) / span if span > 0 else 1.0
 
     out: dict[str, Any] = {}
     for split in SETS:
         families: dict[str, Any] = {}
         for fam in FAMILIES:
-            members = [p for p in problems if ALL_PROBLEMS[p].family == fam and ALL_PROBLEMS[p].split == split]
-            # NOTE: the seeds every optimizer ran on every member: runs merged from apart may give one family
-            # fresh seeds (--first-seed) that the others lack.
-            mine = [s for s in seeds if all((p, o, s) in by_key for p in members for o in optimizers)]
+            members, mine = _members_and_seeds(by_key, medians, seeds, split, fam, optimizers)
             if not members or not mine:
                 continue
             families[fam] = {
@@ -333,18 +345,13 @@ def paired(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[str
     at 20 trials by more than most levers do; the difference seed by seed leaves that out, as a placebo arm (an arm
     that changes nothing but rounding) shows how far chance alone moves the rest.
     """
-    by_key = {(r["problem"], r["optimizer"], r["seed"]): r for r in runs}
+    by_key, score = _scorer(runs, medians, best_any)
     seeds = sorted({r["seed"] for r in runs})
-
-    def score(p: str, o: str, s: int, b: int) -> float:
-        span = medians[p] - best_any[p]
-        return (medians[p] - best_within(by_key[(p, o, s)]["values"], b)) / span if span > 0 else 1.0
 
     out: dict[str, Any] = {}
     for split in SETS:
         for fam in FAMILIES:
-            members = [p for p in medians if ALL_PROBLEMS[p].family == fam and ALL_PROBLEMS[p].split == split]
-            mine = [s for s in seeds if all((p, o, s) in by_key for p in members for o in (arm, base))]
+            members, mine = _members_and_seeds(by_key, medians, seeds, split, fam, (arm, base))
             if not members or not mine:
                 continue
             cells = {}
