@@ -94,14 +94,19 @@ def ranking_loss_draws(X_own: np.ndarray, y_own: np.ndarray, X_source: np.ndarra
 
 def source_model(X_source: np.ndarray, y_source: np.ndarray, is_cat: np.ndarray, prior: Any = gpm.Prior()) -> gpm.GP:
     """The GP a source is judged by: fitted on the source's own points and losses alone, from the prior's centre."""
-    return gpm.fit(X_source, y_source, is_cat, [gpm.default_raw(X_source.shape[1], prior)], prior)
+    return _fit_alone(X_source, y_source, is_cat, prior, None)
 
 
 def own_model(X_own: np.ndarray, y_own: np.ndarray, is_cat: np.ndarray, prior: Any = gpm.Prior(),
               start: np.ndarray | None = None) -> gpm.GP:
     """The run's own GP, whose leave-one-out predictions the source is weighed against; fitted from ``start``
     (the last fit's hyperparameters) or the prior's centre."""
-    return gpm.fit(X_own, y_own, is_cat, [gpm.default_raw(X_own.shape[1], prior) if start is None else start], prior)
+    return _fit_alone(X_own, y_own, is_cat, prior, start)
+
+
+def _fit_alone(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, prior: Any, start: np.ndarray | None) -> gpm.GP:
+    """One study's GP on its own points and losses, from ``start`` or the prior's centre."""
+    return gpm.fit(X, y, is_cat, [gpm.default_raw(X.shape[1], prior) if start is None else start], prior)
 
 
 def win_chance(source_loss: np.ndarray, own_loss: np.ndarray) -> float:
