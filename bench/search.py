@@ -612,7 +612,7 @@ def headline(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split:
     }
 
 
-def merge_results(paths: Sequence[Path], arms: Sequence[str] | None = None,
+def merge_results(paths: Sequence[Path | Mapping[str, Any]], arms: Sequence[str] | None = None,
                   problems: Sequence[str] | None = None) -> dict[str, Any]:
     """One result from several saved runs (``--out`` files) of the same budgets: runs concatenated,
     medians united, best_any the minimum; so families run apart (or on other machines) make one table.
@@ -620,8 +620,9 @@ def merge_results(paths: Sequence[Path], arms: Sequence[str] | None = None,
     ``arms`` / ``problems``: only these optimizers' runs / these problems. Why: a family's table takes the seeds
     every optimizer ran on every member, so one arm that lacks fresh seeds (or one problem that does) cuts
     every other arm back to the common seeds; leaving it out keeps them. best_any still counts every run.
+    ``paths``: the files, or their contents already read.
     """
-    saved = [json.loads(Path(p).read_text()) for p in paths]
+    saved = [p if isinstance(p, Mapping) else json.loads(Path(p).read_text()) for p in paths]
     budgets = saved[0]["headline"]["budgets"]
     if any(s["headline"]["budgets"] != budgets for s in saved):
         raise ValueError("merge: the files were run with different --budgets")
@@ -701,10 +702,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if (args.arms or args.paired) and not args.merge:
         parser.error("--arms and --paired read the runs of --merge's files; for a new run name --optimizers")
     if args.merge:
-        timing = next((t for t in (json.loads(Path(f).read_text())["headline"].get(
-            "ms_per_suggestion_100_trials_7d") for f in args.merge) if t), None)
+        saved = [json.loads(Path(f).read_text()) for f in args.merge]  # read once: timing, runs, median counts
+        timing = next((t for t in (s["headline"].get("ms_per_suggestion_100_trials_7d") for s in saved) if t), None)
         try:
-            merged = merge_results(args.merge, args.arms, args.problems)
+            merged = merge_results(saved, args.arms, args.problems)
         except ValueError as error:
             parser.error(str(error))
         if args.paired:
@@ -713,7 +714,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 parser.error(f"--paired: {missing} not among the merged optimizers {merged['optimizers']}")
             print(format_paired(paired(merged["runs"], merged["medians"], merged["best_any"], merged["budgets"],
                                        *args.paired), *args.paired, merged["budgets"]))
-        counts = {json.loads(Path(f).read_text())["args"].get("median_configs", N_MEDIAN) for f in args.merge}
+        counts = {s["args"].get("median_configs", N_MEDIAN) for s in saved}
         if args.update_reference and not args.no_reference and counts == {N_MEDIAN}:
             update_reference(args.reference, merged["medians"], merged["best_any"])
         return _report(merged, timing, "merged", args, list(args.merge))
