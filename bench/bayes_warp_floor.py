@@ -1,0 +1,41 @@
+"""A screened lever, not in knobs: a floor under the power warp's Yeo-Johnson lambda. Why: on the dev
+sklearn problems where GPSampler (outputs only standardized) leads Bayes at 40 / 80 trials, the
+maximum-likelihood lambda is -2 to -3 by 40 trials (mlp_digits, hgb_cancer: a long diverged tail against
+good losses within a few percent of each other), which stretches the good end's jitter into apparent
+structure; standardized outputs did better there and worse on rf_synth / rf_wine (docs/benchmarks.md, "A
+probe for the next lead on mlp_digits"). A floor keeps the warp concave on the bad side but limits the
+stretch. Run:
+    .venv/bin/python bench/search.py --set dev --families sklearn --seeds 10 --budgets 20 40 80 \
+        --optimizers floor0=bayes_warp_floor:floor0 floor_m1=bayes_warp_floor:floor_m1 --timing-reps 0
+"""
+import numpy as np
+import scipy.stats
+
+from knobs.search import Bayes
+from knobs.search._gp import transforms
+
+
+def _floored(floor: float):
+    def warp(y: np.ndarray) -> np.ndarray:
+        z = transforms.standardize(y)
+        if len(z) < 3 or not np.any(z):
+            return z
+        with np.errstate(over="ignore", invalid="ignore"):
+            lam = float(np.clip(transforms._yeojohnson_lambda(z), floor, 1.0))
+            warped = scipy.stats.yeojohnson(z, lmbda=lam)
+        return transforms.standardize(warped) if np.all(np.isfinite(warped)) else z
+    return warp
+
+
+transforms.WARPS["power_floor0"] = _floored(0.0)
+transforms.WARPS["power_floor_m1"] = _floored(-1.0)
+
+
+def floor0(seed=None):
+    """lambda >= 0: at most a log-like stretch of the good end."""
+    return Bayes(seed=seed, warp="power_floor0")
+
+
+def floor_m1(seed=None):
+    """lambda >= -1."""
+    return Bayes(seed=seed, warp="power_floor_m1")
