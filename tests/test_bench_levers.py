@@ -1,0 +1,49 @@
+"""The screened-lever factories of bench/ (docs/benchmarks.md, "A larger acquisition search, and a floor under the
+warp's lambda"): each arm is the default Bayes but for the one thing it names, so a table compares what it says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import scipy.stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import bayes_acq_budget  # noqa: E402
+import bayes_warp_floor  # noqa: E402
+from knobs.search import Bayes  # noqa: E402
+from knobs.search._gp import transforms  # noqa: E402
+from knobs.space import Float, Int, Space  # noqa: E402
+from knobs.trial import FrozenTrial, TrialState  # noqa: E402
+
+
+def test_the_acquisition_budget_arms_change_only_their_budget():
+    default = Bayes(seed=3)
+    for factory, cand, local in ((bayes_acq_budget.cand8k, 8192, default.n_local),
+                                 (bayes_acq_budget.local30, default.n_candidates, 30),
+                                 (bayes_acq_budget.wide, 8192, 30)):
+        arm = factory(seed=3)
+        assert (arm.n_candidates, arm.n_local, arm.warp, arm.xi, arm.seed) == (cand, local, "power", default.xi, 3)
+    space = Space({"x": Float(0.0, 1.0), "n": Int(1, 9)})
+    rng = np.random.default_rng(0)
+    trials = [FrozenTrial(i, c, TrialState.COMPLETE, (c["x"] - 0.3) ** 2 + 0.01 * c["n"])
+              for i, c in enumerate(space.sample(rng, 8))]
+    space.validate(bayes_acq_budget.cand8k(seed=0).suggest(space, trials)[0])  # raises on a config outside the space
+
+
+def test_the_warp_floor_keeps_lambdas_above_it_and_clips_those_below():
+    floored = transforms.WARPS["power_floor_m1"]
+    mild = np.random.default_rng(0).gamma(4.0, size=30)  # a mild skew: the likelihood's lambda is above -1
+    assert transforms._yeojohnson_lambda(transforms.standardize(mild)) > -1.0
+    np.testing.assert_array_equal(floored(mild), transforms.power_warp(mild))
+    diverged = np.r_[np.linspace(0.19, 0.23, 30), 2.4, 2.5, 2.45]  # good losses close together, a diverged tail
+    z = transforms.standardize(diverged)
+    assert transforms._yeojohnson_lambda(z) < -1.0
+    expected = transforms.standardize(scipy.stats.yeojohnson(z, lmbda=-1.0))
+    np.testing.assert_allclose(floored(diverged), expected)
+    assert list(np.argsort(floored(diverged), kind="stable")) == list(np.argsort(diverged, kind="stable"))
+    assert bayes_warp_floor.floor_m1(seed=1).warp == "power_floor_m1"
+    assert bayes_warp_floor.floor0(seed=1).warp == "power_floor0"
+    assert not floored(np.full(4, 2.0)).any()
