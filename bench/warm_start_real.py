@@ -68,6 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vet-late": {"_vet_sources": True, "_vet_from": 20},
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
     "first2": {"_sources_first": 2},
+    "drop-design": {"_design_on_drop": 8, "_own_design_offset": 8},
 }
 
 
