@@ -8,27 +8,13 @@ stretch. Run:
     .venv/bin/python bench/search.py --set dev --families sklearn --seeds 10 --budgets 20 40 80 \
         --optimizers floor0=bayes_warp_floor:floor0 floor_m1=bayes_warp_floor:floor_m1 --timing-reps 0
 """
-import numpy as np
-import scipy.stats
+import functools
 
 from knobs.search import Bayes
 from knobs.search._gp import transforms
 
-
-def _floored(floor: float):
-    def warp(y: np.ndarray) -> np.ndarray:
-        z = transforms.standardize(y)
-        if len(z) < 3 or not np.any(z):
-            return z
-        with np.errstate(over="ignore", invalid="ignore"):
-            lam = float(np.clip(transforms._yeojohnson_lambda(z), floor, 1.0))
-            warped = scipy.stats.yeojohnson(z, lmbda=lam)
-        return transforms.standardize(warped) if np.all(np.isfinite(warped)) else z
-    return warp
-
-
-transforms.WARPS["power_floor0"] = _floored(0.0)
-transforms.WARPS["power_floor_m1"] = _floored(-1.0)
+transforms.WARPS["power_floor0"] = functools.partial(transforms.power_warp, floor=0.0)
+transforms.WARPS["power_floor_m1"] = functools.partial(transforms.power_warp, floor=-1.0)
 
 
 def floor0(seed=None):

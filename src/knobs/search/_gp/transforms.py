@@ -36,8 +36,10 @@ def standardize(y: np.ndarray) -> np.ndarray:
     return np.zeros_like(y) if std <= 1e-12 * max(1.0, abs(y.mean())) else (y - y.mean()) / std
 
 
-def power_warp(y: np.ndarray) -> np.ndarray:
+def power_warp(y: np.ndarray, floor: float = -np.inf) -> np.ndarray:
     """Standardize, Yeo-Johnson with lambda = min(maximum-likelihood lambda, 1), standardize.
+
+    ``floor``: a lower bound on lambda (none by default); a screened lever, bench/bayes_warp_floor.py.
 
     NOTE: Yeo-Johnson (not Box-Cox) because standardized values are negative too; the first
     standardization keeps lambda's search well scaled whatever the units of y. lambda is capped
@@ -50,7 +52,7 @@ def power_warp(y: np.ndarray) -> np.ndarray:
         return z
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        lam = min(_yeojohnson_lambda(z), 1.0)
+        lam = min(max(_yeojohnson_lambda(z), floor), 1.0)
         warped = scipy.stats.yeojohnson(z, lmbda=lam)
     return standardize(warped) if np.all(np.isfinite(warped)) else z
 
