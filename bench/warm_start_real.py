@@ -69,6 +69,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
     "first2": {"_sources_first": 2},
     "drop-design": {"_design_on_drop": 8, "_own_design_offset": 8},
+    "noise-design": {"_drop_on_noise": 0.4, "_design_on_noise": 8, "_own_design_offset": 8},
 }
 
 

@@ -209,6 +209,14 @@ class Bayes(Sampler):
     # the source's region, where its own GP, fitted on them alone, learns nothing that leads elsewhere (bench/
     # warm_start_real.py's dev digits seed 26 stayed at chance for all 40 trials, cold 0.074).
     _design_on_drop = 0
+    # NOTE: off (0): from the run's ``_vet_from``-th result, while the run's own GP calls more than this share of its
+    # results' variance noise (``_source_vetting.noise_share``), every source is dropped without a draw, and up to
+    # ``_design_on_noise`` such suggestions go to the run's own Sobol design (as ``_design_on_drop``'s do). Meant for a
+    # failed source: the run's first 20 trials then lie at chance in the source's "best" region, which its own GP
+    # reads as noise (share 0.45-0.52 on bench/warm_start_real.py's dev digits seed 26; at most 0.23 on the other 159
+    # dev runs and 0.12 on the 96 check runs, where the vetting's draws decide as before).
+    _drop_on_noise = 0.0
+    _design_on_noise = 0
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -257,9 +265,10 @@ class Bayes(Sampler):
         # twice as long on two cores: 155 against 73 ms a suggestion at 40 + 40 trials; the same suggestions).
         with blas_threads(self.blas_threads):
             if warm and self._vet_sources:
-                history, labels = self._vetted(space, history, labels, rng)
-                if self._design_on_drop and set(labels) == {0}:
-                    own = self._design_after_drop(space, n, taken)
+                history, labels, noisy = self._vetted(space, history, labels, rng)
+                cap = self._design_on_noise if noisy else self._design_on_drop
+                if cap and set(labels) == {0}:
+                    own = self._design_after_drop(space, n, taken, cap)
                     taken |= {config_key(c) for c in own}
                     first, n = first + own, n - len(own)
                     if not n:
@@ -352,21 +361,23 @@ class Bayes(Sampler):
         due = [i // 2 for i in range(n_own, n_own + n) if i % 2 == 1 and i // 2 < self._own_design]
         return [c for i in due for c in self._design(space, self._own_design_offset + i, 1, taken)]
 
-    def _design_after_drop(self, space: Space, n: int, taken: set) -> list[dict[str, Any]]:
-        """Up to ``n`` of the run's own design points not yet taken, of the ``_design_on_drop`` it may run."""
-        points = sobol_points(len(space), self._design_seed, self._own_design_offset, self._design_on_drop)
+    def _design_after_drop(self, space: Space, n: int, taken: set, cap: int) -> list[dict[str, Any]]:
+        """Up to ``n`` of the run's own design points not yet taken, of the first ``cap`` (from
+        ``_own_design_offset``) it may run."""
+        points = sobol_points(len(space), self._design_seed, self._own_design_offset, cap)
         return [c for c in (space.from_unit(u) for u in points) if config_key(c) not in taken][:n]
 
     def _vetted(self, space: Space, history: list, labels: list[int],
-                rng: np.random.Generator) -> tuple[list, list[int]]:
+                rng: np.random.Generator) -> tuple[list, list[int], bool]:
         """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``); as
-        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results.
+        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results. Also whether
+        every source was dropped because the run's own results read as noise (``_drop_on_noise``).
 
         NOTE: each model sees its own study's losses warped on their own, as RGPE fits its base models: the
         source's GP then depends on the source alone and is fitted once a run (``_source_models``), and the run's
         own GP starts from its last fit (``_vet_raw``), so vetting costs two draws and one short fit."""
         if labels.count(0) < max(MIN_OWN, self._vet_from):
-            return history, labels
+            return history, labels, False
         coding = _Coding(space)
         X = coding.encode(space.to_unit_many([c for c, _ in history], validated=True))
         losses = np.array([loss for _, loss in history])
@@ -378,14 +389,15 @@ class Bayes(Sampler):
         own_gp = _source_vetting.own_model(X[own], y_own, coding.is_cat, self._prior, start)
         self._vet_raw = own_gp.raw
         kept = {0}
-        for s in np.unique(study[~own]):
+        noisy = bool(self._drop_on_noise) and _source_vetting.noise_share(own_gp) > self._drop_on_noise
+        for s in ([] if noisy else np.unique(study[~own])):
             rows = study == s
             source = self._source_model(int(s), X[rows], warp(losses[rows]), coding)
             if rng.random() < keep_probability(X[own], y_own, X[rows], source.y, coding.is_cat, rng, self._prior,
                                                source=source, own=own_gp):
                 kept.add(int(s))
         rows = [i for i, label in enumerate(labels) if label in kept]
-        return [history[i] for i in rows], [labels[i] for i in rows]
+        return [history[i] for i in rows], [labels[i] for i in rows], noisy
 
     def _source_model(self, label: int, X: np.ndarray, y: np.ndarray, coding: _Coding) -> gpm.GP:
         """The GP of source ``label`` on these points and warped losses: the one fitted before if they are the
