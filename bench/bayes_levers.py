@@ -322,8 +322,5 @@ def bayes_long_prior(seed: int):
 # "Bayes levers, third round").
 
 
-def bayes_loo_margin(seed: int):
-    """Bayes with EI's margin grown by the GP's leave-one-out misses at its best points
-    (``_loo_margin=0.1``; off by default: docs/benchmarks.md, "An exploration margin from
-    leave-one-out misses")."""
-    return make_bayes("_loo_margin=0.1", seed)
+# NOTE: EI's margin grown by the GP's leave-one-out misses (``_loo_margin=0.1``, factory ``bayes_loo_margin``) was
+# measured on commit b0c980d and taken out (docs/benchmarks.md, "An exploration margin from leave-one-out misses").

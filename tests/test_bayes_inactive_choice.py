@@ -99,64 +99,17 @@ def test_a_warm_start_study_axis_passes_through_the_encoding():
     np.testing.assert_array_equal(V[0], X[0])
 
 
-def test_local_candidates_that_turn_a_choice_on_try_every_option_when_asked_to_redraw():
-    """An incumbent without ``act`` holds it at 0.5, "y"'s code: perturbations that switch ``opt``
-    to "a" kept it there (a bias by the options' order) unless ``redraw_inactive`` draws it anew."""
+def test_local_candidates_step_from_the_incumbent_and_leave_an_unused_choice_in_the_middle():
+    """An incumbent without ``act`` holds it at 0.5, "y"'s code: perturbations that switch ``opt`` to "a" try
+    "y" first, but for the 1-in-d redraws of a choice (redrawing it every time was measured and left out:
+    docs/benchmarks.md, "A conditional parameter turned on by a local step")."""
     from knobs.search._bayes import _perturb
 
-    coding = _Coding(SPACE)
     incumbent = SPACE.to_unit_many([INACTIVE])
-
-    def options_tried(redraw: bool) -> dict[str, int]:
-        out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=2000,
-                       redraw_inactive="uniform" if redraw else None)
-        configs = [SPACE.from_unit(u) for u in out]
-        return {v: sum(c.get("act") == v for c in configs) for v in ("x", "y", "z")}
-
-    kept, redrawn = options_tried(False), options_tried(True)
-    assert kept["y"] > 2 * (kept["x"] + kept["z"])  # the bias, as it was (the rest: 1-in-d redraws of a choice)
-    assert min(redrawn.values()) > 0.2 * sum(redrawn.values())  # each option about a third
-    out = _perturb(incumbent, coding, np.random.default_rng(0), per_point=50, redraw_inactive="uniform")
+    out = _perturb(incumbent, _Coding(SPACE), np.random.default_rng(0), per_point=2000)
     assert np.all((out >= 0.0) & (out <= 1.0))
+    configs = [SPACE.from_unit(u) for u in out]
+    tried = {v: sum(c.get("act") == v for c in configs) for v in ("x", "y", "z")}
+    assert tried["y"] > 2 * (tried["x"] + tried["z"])
     lr = SPACE.names.index("lr")
-    assert np.abs(out[:, lr] - incumbent[0, lr]).min() < 0.05  # active axes still step from the incumbent
-
-
-def test_a_branch_turned_on_takes_its_values_from_the_best_incumbent_that_uses_it():
-    from knobs.search._bayes import _perturb
-
-    coding = _Coding(SPACE)
-    incumbents = SPACE.to_unit_many([INACTIVE, ACTIVE[2], ACTIVE[0]])  # best first: "z" is the best use of act
-    out = _perturb(incumbents, coding, np.random.default_rng(0), per_point=2000, redraw_inactive="best")
-    from_best = [SPACE.from_unit(u) for u in out[:2000]]
-    tried = {v: sum(c.get("act") == v for c in from_best) for v in ("x", "y", "z")}
-    assert tried["z"] > 2 * (tried["x"] + tried["y"])  # the rest: 1-in-d redraws of a choice
-    none_use = _perturb(SPACE.to_unit_many([INACTIVE]), coding, np.random.default_rng(0), per_point=2000,
-                        redraw_inactive="best")
-    tried = {v: sum(SPACE.from_unit(u).get("act") == v for u in none_use) for v in ("x", "y", "z")}
-    assert min(tried.values()) > 0.2 * sum(tried.values())  # no incumbent uses it: uniform
-
-
-def test_the_choices_form_redraws_an_unused_choice_and_keeps_an_unused_number_mid_range():
-    from knobs.search._bayes import _perturb
-
-    space = Space({"opt": Choice(["a", "b"]), "act": Choice(["x", "y", "z"], when={"opt": "b"}),
-                   "momentum": Float(0.0, 1.0, when={"opt": "b"})})
-    coding = _Coding(space)
-    out = _perturb(space.to_unit_many([{"opt": "a"}]), coding, np.random.default_rng(0), per_point=2000,
-                   redraw_inactive="choices")
-    act, momentum = space.names.index("act"), space.names.index("momentum")
-    assert np.std(out[:, act]) > 0.25  # uniform on [0, 1]: about 0.29
-    assert abs(np.median(out[:, momentum]) - 0.5) < 0.02  # Gaussian steps from the centre
-
-
-def test_the_numbers_form_redraws_an_unused_number_and_keeps_an_unused_choice_in_the_middle():
-    from knobs.search._bayes import _perturb
-
-    space = Space({"opt": Choice(["a", "b"]), "act": Choice(["x", "y", "z"], when={"opt": "b"}),
-                   "momentum": Float(0.0, 1.0, when={"opt": "b"})})
-    out = _perturb(space.to_unit_many([{"opt": "a"}]), _Coding(space), np.random.default_rng(0), per_point=2000,
-                   redraw_inactive="numbers")
-    act, momentum = space.names.index("act"), space.names.index("momentum")
-    assert np.mean(out[:, act] == 0.5) > 0.5  # kept at the centre but for 1-in-d redraws
-    assert np.std(out[:, momentum]) > 0.25
+    assert np.median(np.abs(out[:, lr] - incumbent[0, lr])) < 0.1  # numeric axes step from the incumbent

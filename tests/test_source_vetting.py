@@ -148,32 +148,6 @@ def test_a_source_is_fitted_once_a_run_and_the_runs_own_fit_starts_from_its_last
     assert older._vet_raw is None
 
 
-class DesignOnDrop(Vetting):
-    """A suggestion that kept no source goes to the run's own design, twice at most (``Bayes._design_on_drop``)."""
-
-    _design_on_drop = 2
-    _own_design_offset = 8
-
-
-def test_a_suggestion_that_kept_no_source_goes_to_the_runs_own_design_points_then_to_the_model():
-    from knobs.search._random import sobol_points
-    from knobs.trial import FrozenTrial, TrialState
-
-    run = trials(lambda c: -bowl(c), n_own=12)  # the reversed source is dropped (above)
-    sampler = DesignOnDrop(seed=0)
-    suggested = sampler.suggest(PLANE, run, n=3)
-    design = [PLANE.from_unit(u) for u in sobol_points(len(PLANE), sampler._design_seed, 8, 2)]
-    assert suggested[:2] == design  # the design's two points, then the run's own GP
-    assert suggested[2] not in design
-    done = run + [FrozenTrial(100 + i, c, TrialState.COMPLETE, bowl(c)) for i, c in enumerate(design)]
-    assert DesignOnDrop(seed=0).suggest(PLANE, done, n=2) == Vetting(seed=0).suggest(PLANE, done, n=2)
-
-
-def test_a_suggestion_that_kept_its_source_ignores_the_design_on_drop():
-    agreeing = trials(bowl, n_own=6)  # kept (above)
-    assert DesignOnDrop(seed=0).suggest(PLANE, agreeing, n=2) == Vetting(seed=0).suggest(PLANE, agreeing, n=2)
-
-
 def clustered(n, seed, width=0.005, d=3):
     """``n`` points in a box of side ``width`` around 0.7, 0.3, ...: where a warm run's trials gather (the
     source's best region)."""

@@ -35,7 +35,6 @@ from knobs.search._history import WARM_START, model_history, sources_best, study
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
-from knobs.search._gp import kernel
 from knobs.search._gp import optimize, transforms
 from knobs.search._random import sobol_points
 from knobs.search import _source_vetting
@@ -55,8 +54,6 @@ PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 # lengthscales); extra starts drawn from the prior are cheap there and pointless later.
 N_RANDOM_STARTS = 2
 RANDOM_STARTS_BELOW = 40
-# NOTE: how many of the best points the leave-one-out margin (``Bayes._loo_margin``) looks at.
-LOO_BEST = 5
 # NOTE: the GP's coordinate of an inactive choice. The space's 0.5 is, for an odd number of
 # options, the middle option's code ((k + 0.5) / n), so under the mismatch distance an inactive
 # point was the same as every point with the middle option active and unlike the others: a bias
@@ -173,28 +170,9 @@ class Bayes(Sampler):
     # targets (docs/benchmarks.md, "Own design points" and "A target where a source can show its worth").
     _own_design = 0
     _own_design_offset = 0
-    # NOTE: off (0): EI / PI's margin grows with how badly the GP predicts its own best points out
-    # of sample: xi + _loo_margin * mean over the LOO_BEST lowest warped losses of rho_i * r_i^2,
-    # r_i the leave-one-out residual and rho_i the share of the prior variance the other points
-    # explain there (an isolated point's miss says nothing). Meant for a jagged plateau, where the fit
-    # takes jitter for structure; it flagged SST-2's stuck seed but cost Hartmann-6 (docs/benchmarks.md,
-    # "An exploration margin from leave-one-out misses"; other forms of the statistic: commit 9f3a9b4).
-    _loo_margin = 0.0
-    # NOTE: off (0): a suggestion keeps at least this distance, in fitted lengthscales (the kernel's
-    # scaled distance, a categorical mismatch counting 1 / lengthscale), from every point the model
-    # holds: evaluated, running and just-picked (the kriging believer's). Meant for a jagged integer
-    # axis, where EI spent trials on near-copies of the incumbent (batch 94 / 95 / 96 on mlp_digits).
-    # ``_min_distance_noise``: the distance times sqrt(noise / signal variance), capped at the distance,
-    # so a fit that sees no noise (a smooth bowl) keeps none. The plain form cost Hartmann-6 on 10 of 10
-    # seeds; the scaled one (1.0) left it alone but gained on mlp_digits no more than a placebo, and nothing
-    # on fresh seeds (docs/benchmarks.md, "A minimum distance from evaluated points").
-    _min_distance = 0.0
-    _min_distance_noise = False
-    # NOTE: off (None): local candidates redraw the coordinates their incumbent does not use
-    # (``_perturb``'s ``redraw_inactive``) instead of starting a newly active parameter at its middle.
-    # The numbers-only form won every dev family and lost the check set's text family; the others lost or
-    # did nothing on dev (docs/benchmarks.md, "A conditional parameter turned on by a local step").
-    _redraw_inactive: str | None = None
+    # NOTE: measured and taken out (docs/benchmarks.md; the code at commit b0c980d): an EI margin grown by the
+    # GP's leave-one-out misses (``_loo_margin``), a minimum distance from the model's points (``_min_distance``),
+    # local candidates that redraw the coordinates their incumbent does not use (``_redraw_inactive``).
     # NOTE: on: from the run's ``_vet_from``-th result, each suggestion keeps a warm-start source with the chance
     # that it ranks this run's results better than the run's own leave-one-out GP does (RGPE's weight,
     # ``_source_vetting``); a dropped source leaves that suggestion to the run's own trials. From the 20th result
@@ -203,15 +181,12 @@ class Bayes(Sampler):
     # weighed by how they rank the run"). Class attributes so a benchmark can move or switch them.
     _vet_sources = True
     _vet_from = VET_FROM
-    # NOTE: off (0): a vetted suggestion that kept no source goes to the run's own Sobol design (points
-    # ``_own_design_offset``, ``+ 1``, ... not yet taken), for up to this many such suggestions, instead of to the
-    # run's own GP. Meant for a failed source (every trial at chance): the run's results then all lie at chance in
-    # the source's region, where its own GP, fitted on them alone, learns nothing that leads elsewhere (bench/
-    # warm_start_real.py's dev digits seed 26 stayed at chance for all 40 trials, cold 0.074).
-    _design_on_drop = 0
     # NOTE: off (0): from the run's ``_vet_from``-th result, while the run's own GP calls more than this share of its
     # results' variance noise (``_source_vetting.noise_share``), every source is dropped without a draw, and up to
-    # ``_design_on_noise`` such suggestions go to the run's own Sobol design (as ``_design_on_drop``'s do). Meant for a
+    # ``_design_on_noise`` such suggestions go to the run's own Sobol design (points ``_own_design_offset``, ``+ 1``,
+    # ... not yet taken) instead of to the run's own GP. (Every suggestion that kept no source sent there,
+    # ``_design_on_drop``, lost Fashion-MNIST's useful sources: docs/benchmarks.md, "A dropped source's suggestions
+    # to the run's own design"; the code at commit b0c980d.) Meant for a
     # failed source: the run's first 20 trials then lie at chance in the source's "best" region, which its own GP
     # reads as noise (share 0.45-0.52 on bench/warm_start_real.py's dev digits seed 26; at most 0.23 on the other 159
     # dev runs and 0.12 on the 96 check runs, where the vetting's draws decide as before).
@@ -266,9 +241,8 @@ class Bayes(Sampler):
         with blas_threads(self.blas_threads):
             if warm and self._vet_sources:
                 history, labels, noisy = self._vetted(space, history, labels, rng)
-                cap = self._design_on_noise if noisy else self._design_on_drop
-                if cap and set(labels) == {0}:
-                    own = self._design_after_drop(space, n, taken, cap)
+                if noisy and self._design_on_noise:
+                    own = self._design_after_drop(space, n, taken, self._design_on_noise)
                     taken |= {config_key(c) for c in own}
                     first, n = first + own, n - len(own)
                     if not n:
@@ -289,7 +263,6 @@ class Bayes(Sampler):
                           coding.is_cat, self._prior)
         space = study.space(space)  # this run's points from here on
         model, best = self._fit(X, z, coding, rng), study.best(z)
-        margin = self.xi + self._loo_extra(model) if self._loo_margin else self.xi
         running = [t.config for t in trials if t.state == TrialState.RUNNING
                    and _valid(space, t.config)]
         if running:
@@ -297,7 +270,7 @@ class Bayes(Sampler):
         out = []
         for _ in range(n):
             u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng,
-                           margin)
+                           self.xi)
             out.append(space.from_unit(u))
             model, best = self._believe(model, u[None, :], best)
         return out
@@ -441,20 +414,6 @@ class Bayes(Sampler):
         model, believed = _kriging_believer(model, U, self._believer_exact)
         return model, (min(best, believed) if self._believer_incumbent else best)
 
-    def _loo_extra(self, model: gpm.GP) -> float:
-        """The margin's growth: how far the GP's leave-one-out predictions of its best points miss,
-        each miss counted as much as the other points explain that point."""
-        residual, sd = gpm.loo(model)
-        explained = np.clip(1.0 - (sd**2 - model.noise_var) / model.signal_var, 0.0, 1.0)
-        best = np.argsort(model.y)[:LOO_BEST]
-        return self._loo_margin * float(np.mean(explained[best] * residual[best] ** 2))
-
-    def _min_distance_threshold(self, model: gpm.GP) -> float:
-        """How far, in lengthscales, a suggestion keeps from the model's points."""
-        if not self._min_distance_noise:
-            return self._min_distance
-        return self._min_distance * min(1.0, math.sqrt(model.noise_var / model.signal_var))
-
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
               space: Space, taken: set, rng: np.random.Generator, xi: float) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
@@ -462,12 +421,10 @@ class Bayes(Sampler):
         score, score_grad = _scorers(model, self.acquisition,
                                      self.kappa if self.acquisition == "ucb" else xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
-        pool = np.vstack([sobol, _perturb(incumbents, coding, rng, redraw_inactive=self._redraw_inactive)])
+        pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
         candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
                                           coding.levels, scale, n_local=self.n_local)
-        if self._min_distance:
-            candidates = _spaced_first(candidates, model, self._min_distance_threshold(model))
         for u in candidates:
             key = config_key(space.from_unit(u))
             if key not in taken:
@@ -491,19 +448,6 @@ def _kriging_believer(model: gpm.GP, U: np.ndarray, exact: bool = False) -> tupl
     return gpm.condition(model, U, mean, exact=exact), float(mean.min())
 
 
-def _spaced_first(candidates: np.ndarray, model: gpm.GP, threshold: float) -> np.ndarray:
-    """The candidates at least ``threshold`` lengthscales from every point of the model first, then the
-    rest, each part in its own (score) order: when every spaced candidate is taken (a small discrete
-    space), the pick falls back to the best close one, as without a threshold.
-
-    NOTE: candidates come out of ``optimize.maximize`` already canonical (snapped, inactive axes at the
-    GP's codes), the coordinates ``model.X`` is in, so the kernel's own scaled distance applies.
-    """
-    r2 = kernel.scaled_sq_dists(candidates, model.X, model.is_cat, model.inv_ls2)
-    spaced = r2.min(axis=1) >= threshold**2
-    return np.concatenate([candidates[spaced], candidates[~spaced]])
-
-
 def _scorers(model: gpm.GP, name: str, param: float, best: float):
     """Acquisition value, and value with gradient, as functions of unit-cube points."""
     fn = acq.ACQUISITIONS[name]
@@ -522,38 +466,16 @@ def _scorers(model: gpm.GP, name: str, param: float, best: float):
 
 
 def _perturb(incumbents: np.ndarray, coding: _Coding, rng: np.random.Generator,
-             per_point: int = 64, redraw_inactive: str | None = None) -> np.ndarray:
+             per_point: int = 64) -> np.ndarray:
     """Local candidates around the best points: Gaussian steps on numeric axes (integers snap to
     nearby levels later), and each categorical axis redrawn with probability 1/d.
 
-    ``redraw_inactive``: a coordinate the incumbent does not use (a conditional parameter whose
-    parent excludes it, held at the space's 0.5) is replaced, so a step that turns it on does not
-    always try its middle option or mid-range value first: ``"uniform"`` draws it uniformly,
-    ``"choices"`` only a choice (a numeric one keeps its mid-range start), ``"numbers"`` only a
-    numeric one, ``"best"`` takes it from the best incumbent that uses it (uniform when none
-    does). ``incumbents`` come best first."""
-    if redraw_inactive:
-        incumbents = _redraw_unused(incumbents, coding, redraw_inactive)
+    NOTE: a coordinate the incumbent does not use (a conditional parameter its parent excludes) stays at the
+    space's 0.5, so a step that turns it on tries its middle value first; redrawing it was measured and left out
+    (docs/benchmarks.md, "A conditional parameter turned on by a local step")."""
     base = np.repeat(incumbents, per_point, axis=0)
-    if redraw_inactive:
-        fresh = np.isnan(base)  # drawn per candidate
-        base[fresh] = rng.random(int(fresh.sum()))
     steps = rng.normal(size=base.shape) * rng.choice(PERTURB_SCALES, size=(len(base), 1))
     out = np.where(coding.is_cat, base, base + steps)
     flip = coding.is_cat & (rng.random(base.shape) < 1.0 / max(base.shape[1], 2))
     out[flip] = rng.random(int(flip.sum()))
     return np.clip(out, 0.0, 1.0)
-
-
-def _redraw_unused(incumbents: np.ndarray, coding: _Coding, how: str) -> np.ndarray:
-    """``incumbents`` with each coordinate they do not use (of the kinds ``how`` names) replaced: by
-    the best user's value under ``"best"`` (when one uses it), else NaN, to be drawn per candidate."""
-    out = incumbents.copy()
-    d = len(coding.conditions)
-    _, active = transforms.apply_conditions(transforms.snap(out[:, :d], coding.levels), coding.conditions)
-    is_cat = coding.is_cat[:d]  # (a study axis past the space's is never conditional)
-    kinds = {"choices": is_cat, "numbers": ~is_cat}.get(how, np.ones(d, dtype=bool))
-    for j in np.flatnonzero(~active.all(axis=0) & kinds):
-        users = np.flatnonzero(active[:, j])
-        out[~active[:, j], j] = out[users[0], j] if how == "best" and len(users) else np.nan
-    return out
