@@ -31,10 +31,10 @@ pooled`` fits one GP on both studies' standardized losses; ``--model per-axis`` 
 sources first corrected by a GP on the run's residuals (``_two_task.source_bias``, docs/benchmarks.md
 "Agreement per axis"); ``--model pooled-matched`` pools with this run's losses matched to the sources' level
 (``_two_task.matched_pool``, ``Bayes``'s default since the six seeds of "Level matching"; ``--model pooled``
-is plain pooling, as the earlier tables ran it), and ``--sources-first K`` runs the sources' K best configs first
-(``Bayes._sources_first``; docs/benchmarks.md "Level matching and the sources' best first"); the default is
-``Bayes``'s own. ``--own-design K [--own-design-offset O]``: K points of the run's own Sobol design on its trials
-1, 3, 5, ... (``Bayes._own_design``; docs/benchmarks.md "Own design points"). ``--vet-sources`` /
+is plain pooling, as the earlier tables ran it); the default is ``Bayes``'s own. (``--sources-first K``, the
+sources' K best configs first, and ``--own-design K [--own-design-offset O]``, K points of the run's own Sobol design
+on its trials 1, 3, 5, ...: docs/benchmarks.md "Level matching and the sources' best first" and "Own design points";
+taken out with the two ``Bayes`` switches, the code at commit b0c980d.) ``--vet-sources`` /
 ``--no-vet-sources``: each suggestion keeps a source with RGPE's ranking weight, or always (``Bayes._vet_sources``;
 ``--vet-from N``: from the run's N-th result on;
 docs/benchmarks.md "Sources weighed by how they rank the run"). A target where the sources' worth
@@ -157,12 +157,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--unrelated-only", action="store_true", help="the unrelated arm alone (no cold, no related)")
     parser.add_argument("--model", choices=("pooled", "pooled-matched", "two-task", "per-axis"),
                         help="how Bayes models the source (default: its own)")
-    parser.add_argument("--sources-first", type=int, default=None, metavar="K",
-                        help="run the sources' K best configs first (Bayes._sources_first; default: its own)")
-    parser.add_argument("--own-design", type=int, default=None, metavar="K",
-                        help="K points of the run's own Sobol design on its trials 1, 3, 5, ... (Bayes._own_design)")
-    parser.add_argument("--own-design-offset", type=int, default=0, metavar="O",
-                        help="those points from position O of the sequence (a cold run of the seed used 0 ...)")
     parser.add_argument("--vet-sources", action=argparse.BooleanOptionalAction, default=None,
                         help="keep a source per suggestion with RGPE's ranking weight, or never drop it "
                              "(Bayes._vet_sources; default: its own)")
@@ -184,10 +178,6 @@ def main(argv: list[str] | None = None) -> dict:
         Bayes._two_task = args.model in ("two-task", "per-axis")
         Bayes._two_task_per_axis = args.model == "per-axis"
         Bayes._pooled_matched = args.model == "pooled-matched"
-    if args.sources_first is not None:
-        Bayes._sources_first = args.sources_first
-    if args.own_design is not None:
-        Bayes._own_design, Bayes._own_design_offset = args.own_design, args.own_design_offset
     if args.vet_sources is not None:
         Bayes._vet_sources = args.vet_sources
     if args.vet_from is not None:
@@ -256,8 +246,7 @@ def warm_arm(args, arm: str) -> dict:
     stored = {r["seed"]: r["cold"]["path"] for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
     merged = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     stored |= {int(seed): path for seed, path in merged.get("cold", {}).items()}
-    label = (f"{args.model or 'default'}" + (f", sources first {args.sources_first}" if args.sources_first else "")
-             + (f", own design {args.own_design} from {args.own_design_offset}" if args.own_design else "")
+    label = (f"{args.model or 'default'}"
              + {None: "", True: ", vet", False: ", no vet"}[args.vet_sources]
              + (f" from {args.vet_from}" if args.vet_from is not None else ""))
     out = {"bench": f"warm_start --{arm}-only", "history": args.history, "model": label, "trials": args.trials}

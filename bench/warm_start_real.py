@@ -55,20 +55,18 @@ TARGETS = {"dev": {"lcbench_fashion": ("fashion14", 600, 600, 6, 12, "digits"),
 #: ``bench/warm_start.py`` history variant (kind, horizon) on plain pooling. Measured in docs/benchmarks.md.
 #: NOTE: "default" is Bayes as it is; the result files before session 16 ran it without source vetting, which
 #: "no-vet" reproduces (and "vet-late" is today's default, as measured against them). "drop-design"
-#: (``_design_on_drop = 8``) was measured on commit b0c980d and taken out.
+#: (``_design_on_drop = 8``), "own-design" and "vet-own" (``_own_design = 4``) and "first2" (``_sources_first = 2``)
+#: were measured on commit b0c980d or before it and taken out with their ``Bayes`` switches.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "two-task": {"_two_task": True},
     "per-axis": {"_two_task": True, "_two_task_per_axis": True},
     "pooled": {"_pooled_matched": False},
-    "own-design": {"_own_design": 4, "_own_design_offset": 8},
     "drop10": {"_pooled_matched": False, "history": ("drop", 10)},
     "no-vet": {"_vet_sources": False},
     "vet": {"_vet_sources": True, "_vet_from": 5},
-    "vet-own": {"_vet_sources": True, "_vet_from": 5, "_own_design": 4, "_own_design_offset": 8},
     "vet-late": {"_vet_sources": True, "_vet_from": 20},
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
-    "first2": {"_sources_first": 2},
     "noise-design": {"_drop_on_noise": 0.4, "_design_on_noise": 8, "_own_design_offset": 8},
 }
 

@@ -31,7 +31,7 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 config_key, fresh_configs)
-from knobs.search._history import WARM_START, model_history, sources_best, study_labels
+from knobs.search._history import WARM_START, model_history, study_labels
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
@@ -156,20 +156,17 @@ class Bayes(Sampler):
     # reversed synthetic source further (docs/benchmarks.md, "Agreement per axis"); like ``_two_task``.
     _two_task_per_axis = False
     # NOTE: on: the pooled GP with this run's losses matched to the sources' level (``_two_task.matched_pool``):
-    # lower six-seed means than plain pooling, related and unrelated. Off: ``_sources_first``, the sources' k
-    # best configs run first (0: none). docs/benchmarks.md, "Level matching and the sources' best first"; on
-    # today's vetted default (k = 2) it gained on the dev targets of bench/warm_start_real.py and not on the
-    # check set ("The sources' two best first, on today's vetted default").
+    # lower six-seed means than plain pooling, related and unrelated (docs/benchmarks.md, "Level matching and the
+    # sources' best first").
     _pooled_matched = True
-    _sources_first = 0
-    # NOTE: off (0): a warm-started run still runs this many points of its own Sobol design, on its own
-    # trials 1, 3, 5, ... (the model's picks between them), so matching sees the run away from the
-    # sources' best region. ``_own_design_offset``: where in the sequence they start (a benchmark's way
-    # to give them other points than a cold run of the same seed). k = 4 lost the unrelated target on more
-    # seeds (24 seeds of bench/warm_start.py) and lost Fashion-MNIST on bench/warm_start_real.py's dev
-    # targets (docs/benchmarks.md, "Own design points" and "A target where a source can show its worth").
-    _own_design = 0
+    # NOTE: where in this sampler's Sobol sequence a warm run's own design points start (``_design_on_noise``): a
+    # benchmark's way to give them other points than a cold run of the same seed.
     _own_design_offset = 0
+    # NOTE: measured on warm starts and taken out (the code at commit b0c980d): the sources' k best configs run
+    # first (``_sources_first``; docs/benchmarks.md, "The sources' two best first, on today's vetted default": it
+    # gained on the dev targets of bench/warm_start_real.py and not on the check set); k points of the run's own
+    # Sobol design on its trials 1, 3, 5, ... (``_own_design``; "Own design points" and "A target where a source can
+    # show its worth": k = 4 lost the unrelated target on more seeds and lost Fashion-MNIST).
     # NOTE: measured and taken out (docs/benchmarks.md; the code at commit b0c980d): an EI margin grown by the
     # GP's leave-one-out misses (``_loo_margin``), a minimum distance from the model's points (``_min_distance``),
     # local candidates that redraw the coordinates their incumbent does not use (``_redraw_inactive``).
@@ -220,31 +217,22 @@ class Bayes(Sampler):
         needed = max(2, self._n_initial(len(space)))
         history = model_history(trials, direction, space, needed)  # pruned and warm-start trials too
         taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
-        first = [c for c in sources_best(trials, direction, space, needed, self._sources_first)
-                 if config_key(c) not in taken][:n]  # the sources' best, run before the model
-        taken |= {config_key(c) for c in first}
-        if self._own_design:
-            own = self._own_design_points(space, trials, n - len(first), taken)
-            taken |= {config_key(c) for c in own}
-            first += own
-        if len(first) == n:
-            return first
-        n -= len(first)
         if len(history) < needed:
-            return first + self._design(space, len(trials), n, taken)
+            return self._design(space, len(trials), n, taken)
         # NOTE: a cold run has one study: no labels, so its history is not walked a second time.
         warm = ((self._two_task or self._pooled_matched or self._vet_sources)
                 and any(WARM_START in t.attrs for t in trials))
         labels = study_labels(trials, direction, space, needed) if warm else []
+        first: list[dict[str, Any]] = []  # the run's own design points, where the vetting asks for them
         # NOTE: the vetting's GP fits and joint draws too run under the pinned BLAS threads (outside, they took
         # twice as long on two cores: 155 against 73 ms a suggestion at 40 + 40 trials; the same suggestions).
         with blas_threads(self.blas_threads):
             if warm and self._vet_sources:
                 history, labels, noisy = self._vetted(space, history, labels, rng)
                 if noisy and self._design_on_noise:
-                    own = self._design_after_drop(space, n, taken, self._design_on_noise)
-                    taken |= {config_key(c) for c in own}
-                    first, n = first + own, n - len(own)
+                    first = self._design_after_drop(space, n, taken, self._design_on_noise)
+                    taken |= {config_key(c) for c in first}
+                    n -= len(first)
                     if not n:
                         return first
             study = (study_input(labels, self._two_task_per_axis) if self._two_task
@@ -324,15 +312,6 @@ class Bayes(Sampler):
 
     def _n_initial(self, d: int) -> int:
         return min(10, max(4, d + 1)) if self.n_initial is None else self.n_initial
-
-    def _own_design_points(self, space: Space, trials: Sequence[FrozenTrial], n: int,
-                           taken: set) -> list[dict[str, Any]]:
-        """A warm-started run's own design points due in the next ``n`` suggestions (``_own_design``)."""
-        n_own = sum(WARM_START not in t.attrs for t in trials)
-        if n_own == len(trials):  # a cold run
-            return []
-        due = [i // 2 for i in range(n_own, n_own + n) if i % 2 == 1 and i // 2 < self._own_design]
-        return [c for i in due for c in self._design(space, self._own_design_offset + i, 1, taken)]
 
     def _design_after_drop(self, space: Space, n: int, taken: set, cap: int) -> list[dict[str, Any]]:
         """Up to ``n`` of the run's own design points not yet taken, of the first ``cap`` (from

@@ -19,8 +19,7 @@ With no pruned trial the history is exactly the complete trials' final values (`
 Warm starts: trials fed from an earlier study carry ``attrs["warm_start"]`` (the source's name).
 Each study's losses are then standardized on their own (mean 0, std 1), so an earlier study with
 fewer epochs or other data shares the model's shape, not its scale (``Bayes`` then moves this run's
-to the sources' level at its points: ``_two_task.match_to_sources``). ``sources_best``: the sources'
-best configs valid in this space, for a sampler that runs them first (``Bayes._sources_first``).
+to the sources' level at its points: ``_two_task.match_to_sources``).
 
 Example:
     >>> from knobs.space import Float, Space
@@ -37,11 +36,11 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from knobs.search._base import _valid, config_key
+from knobs.search._base import _valid
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
-__all__ = ["WARM_START", "model_history", "study_labels", "sources_best"]
+__all__ = ["WARM_START", "model_history", "study_labels"]
 
 #: the attrs key marking a trial fed from an earlier study (its value names the source).
 WARM_START = "warm_start"
@@ -66,27 +65,6 @@ def model_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
     if not sources:
         return _study_history(own, direction, space, needed)
     return [pair for group in [own, *sources] for pair in _standardized_history(group, direction, space, needed)]
-
-
-def sources_best(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int,
-                 k: int) -> list[dict[str, Any]]:
-    """The ``k`` best configs the warm-start sources ran that are valid in ``space``, best first, no
-    config twice (several sources rank on one scale: each standardized on its own).
-
-    Why: a meta-learned initial design (Feurer et al. 2015) runs the best configs of related
-    studies first, as measurements of this run's own, before any model extrapolates from them.
-    """
-    if k <= 0:
-        return []
-    _, *sources = _studies(trials)
-    ranked = sorted((pair for group in sources for pair in _standardized_history(group, direction, space, needed)),
-                    key=lambda pair: pair[1])
-    out: dict[tuple, dict[str, Any]] = {}
-    for config, _ in ranked:
-        out.setdefault(config_key(config), config)
-        if len(out) == k:
-            break
-    return list(out.values())
 
 
 def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int) -> list[int]:
