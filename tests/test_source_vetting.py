@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from knobs.search._bayes import Bayes
 from knobs.search._history import model_history, study_labels
-from knobs.search._source_vetting import (MIN_OWN, VET_FROM, keep_probability, noise_share, own_model,
-                                          ranking_losses)
+from knobs.search._source_vetting import MIN_OWN, VET_FROM, keep_probability, ranking_losses
 
 from test_two_task import PLANE, bowl, run_own, trials
 
@@ -87,7 +84,7 @@ def test_vetting_draws_nothing_before_the_run_has_min_own_results():
 def vetted_labels(sampler, run):
     history = model_history(run, "minimize", PLANE, needed=4)
     labels = study_labels(run, "minimize", PLANE, needed=4)
-    kept, kept_labels, _ = sampler._vetted(PLANE, history, labels, np.random.default_rng(0))
+    kept, kept_labels = sampler._vetted(PLANE, history, labels, np.random.default_rng(0))
     assert [config for config, _ in kept] == [config for (config, _), label in zip(history, labels)
                                               if label in set(kept_labels)]
     return kept_labels
@@ -146,74 +143,3 @@ def test_a_source_is_fitted_once_a_run_and_the_runs_own_fit_starts_from_its_last
     older = Vetting(seed=5)
     older.load_state_dict(state)
     assert older._vet_raw is None
-
-
-def clustered(n, seed, width=0.005, d=3):
-    """``n`` points in a box of side ``width`` around 0.7, 0.3, ...: where a warm run's trials gather (the
-    source's best region)."""
-    return np.resize([0.7, 0.3], d) + width * (np.random.default_rng(seed).random((n, d)) - 0.5)
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_the_noise_share_says_how_gathered_the_points_are_more_than_whether_the_results_follow_them(seed):
-    """(The losses warped as ``Bayes`` warps them before its GP sees them.) Points gathered in a box of side 0.005
-    read as noise, about 0.42 of the variance (where the noise prior meets the lengthscale and signal priors),
-    whether their results are at chance or follow a smooth bowl; spread over the box, a bowl reads as signal, and
-    so do results at chance (on short lengthscales). So the share marks a run gathered in one small region, not a
-    failed one; in a box of side 0.1-0.2, results at chance read either way (0.01-0.49 over 30 seeds)."""
-    from knobs.search._gp.transforms import power_warp
-
-    chance = 0.9 + 0.01 * np.random.default_rng(seed).standard_normal(20)
-    for X, high in ((clustered(20, seed), True), (points(20, seed), False)):
-        assert (noise_share(own_model(X, power_warp(chance), SMOOTH)) > 0.4) == high
-        assert (noise_share(own_model(X, power_warp(sphere(X)), SMOOTH)) > 0.4) == high
-
-
-class DropOnNoise(Vetting):
-    """Every source dropped while the run's own results read as noise, and two design points for it
-    (``Bayes._drop_on_noise``, ``_design_on_noise``)."""
-
-    _drop_on_noise = 0.4
-    _design_on_noise = 2
-    _own_design_offset = 8
-
-
-def chance(c):
-    """A run at chance: its errors owe nothing to the config (a failed source's region)."""
-    return 0.9 + 0.01 * math.sin(1e4 * (c["x"] + 2.0 * c["y"]))
-
-
-def gathered_run(own_loss, n_own=20):
-    """A source's trials (on the bowl) and ``n_own`` of this run's, gathered around the source's best."""
-    from knobs.trial import FrozenTrial, TrialState
-
-    fed = trials(bowl, n_own=0)
-    configs = [PLANE.from_unit(u) for u in clustered(n_own, 7, d=2)]
-    return fed + [FrozenTrial(i, c, TrialState.COMPLETE, own_loss(c)) for i, c in enumerate(configs)]
-
-
-def test_a_run_whose_results_read_as_noise_drops_an_agreeing_source_without_a_draw_and_explores():
-    from knobs.search._random import sobol_points
-    from knobs.trial import FrozenTrial, TrialState
-
-    run = gathered_run(chance)
-    history = model_history(run, "minimize", PLANE, needed=4)
-    labels = study_labels(run, "minimize", PLANE, needed=4)
-    draws = [np.random.default_rng(k) for k in range(8)]
-    plain = [Vetting(seed=0)._vetted(PLANE, history, labels, rng) for rng in draws]
-    assert any(set(kept) == {0, 1} for _, kept, _ in plain)  # the draws keep the source at times
-    assert not any(noisy for _, _, noisy in plain)
-    assert all(set(kept) == {0} and noisy for _, kept, noisy in
-               (DropOnNoise(seed=0)._vetted(PLANE, history, labels, rng) for rng in draws))
-    sampler = DropOnNoise(seed=0)
-    suggested = sampler.suggest(PLANE, run, n=3)
-    design = [PLANE.from_unit(u) for u in sobol_points(len(PLANE), sampler._design_seed, 8, 2)]
-    assert suggested[:2] == design  # the design's two points, then the run's own GP without the source
-    done = run + [FrozenTrial(100 + i, c, TrialState.COMPLETE, chance(c)) for i, c in enumerate(design)]
-    assert DropOnNoise(seed=0).suggest(PLANE, done, n=1)[0] not in design
-
-
-def test_a_run_whose_results_follow_its_inputs_is_vetted_as_without_the_noise_trigger():
-    """Below the share, the vetting's draws and the suggestions are the default's bit for bit."""
-    for run in (trials(bowl, n_own=6), trials(lambda c: -bowl(c), n_own=12)):
-        assert DropOnNoise(seed=3).suggest(PLANE, run, n=2) == Vetting(seed=3).suggest(PLANE, run, n=2)

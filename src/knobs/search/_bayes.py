@@ -159,9 +159,6 @@ class Bayes(Sampler):
     # lower six-seed means than plain pooling, related and unrelated (docs/benchmarks.md, "Level matching and the
     # sources' best first").
     _pooled_matched = True
-    # NOTE: where in this sampler's Sobol sequence a warm run's own design points start (``_design_on_noise``): a
-    # benchmark's way to give them other points than a cold run of the same seed.
-    _own_design_offset = 0
     # NOTE: measured on warm starts and taken out (the code at commit b0c980d): the sources' k best configs run
     # first (``_sources_first``; docs/benchmarks.md, "The sources' two best first, on today's vetted default": it
     # gained on the dev targets of bench/warm_start_real.py and not on the check set); k points of the run's own
@@ -178,17 +175,12 @@ class Bayes(Sampler):
     # weighed by how they rank the run"). Class attributes so a benchmark can move or switch them.
     _vet_sources = True
     _vet_from = VET_FROM
-    # NOTE: off (0): from the run's ``_vet_from``-th result, while the run's own GP calls more than this share of its
-    # results' variance noise (``_source_vetting.noise_share``), every source is dropped without a draw, and up to
-    # ``_design_on_noise`` such suggestions go to the run's own Sobol design (points ``_own_design_offset``, ``+ 1``,
-    # ... not yet taken) instead of to the run's own GP. (Every suggestion that kept no source sent there,
-    # ``_design_on_drop``, lost Fashion-MNIST's useful sources: docs/benchmarks.md, "A dropped source's suggestions
-    # to the run's own design"; the code at commit b0c980d.) Meant for a
-    # failed source: the run's first 20 trials then lie at chance in the source's "best" region, which its own GP
-    # reads as noise (share 0.45-0.52 on bench/warm_start_real.py's dev digits seed 26; at most 0.23 on the other 159
-    # dev runs and 0.12 on the 96 check runs, where the vetting's draws decide as before).
-    _drop_on_noise = 0.0
-    _design_on_noise = 0
+    # NOTE: measured on a failed source (every trial at chance) and taken out (the code at commit 5cc555e): while the
+    # run's own GP put more than 0.4 of its results' variance in noise, every source dropped and the run's own Sobol
+    # design run instead (``_drop_on_noise``, ``_design_on_noise``); it fired on 3 of the 336 stored runs it was read
+    # off, all failed sources, and on none of 160 fresh ones, missing their failed source (docs/benchmarks.md, "A noise
+    # trigger for failed sources"). Every suggestion that kept no source sent to the design (``_design_on_drop``) lost
+    # Fashion-MNIST's useful sources ("A dropped source's suggestions to the run's own design"; commit b0c980d).
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -223,21 +215,14 @@ class Bayes(Sampler):
         warm = ((self._two_task or self._pooled_matched or self._vet_sources)
                 and any(WARM_START in t.attrs for t in trials))
         labels = study_labels(trials, direction, space, needed) if warm else []
-        first: list[dict[str, Any]] = []  # the run's own design points, where the vetting asks for them
         # NOTE: the vetting's GP fits and joint draws too run under the pinned BLAS threads (outside, they took
         # twice as long on two cores: 155 against 73 ms a suggestion at 40 + 40 trials; the same suggestions).
         with blas_threads(self.blas_threads):
             if warm and self._vet_sources:
-                history, labels, noisy = self._vetted(space, history, labels, rng)
-                if noisy and self._design_on_noise:
-                    first = self._design_after_drop(space, n, taken, self._design_on_noise)
-                    taken |= {config_key(c) for c in first}
-                    n -= len(first)
-                    if not n:
-                        return first
+                history, labels = self._vetted(space, history, labels, rng)
             study = (study_input(labels, self._two_task_per_axis) if self._two_task
                      else matched_pool(labels) if self._pooled_matched else POOLED)
-            return first + self._suggest_from_model(space, trials, history, taken, n, rng, study)
+            return self._suggest_from_model(space, trials, history, taken, n, rng, study)
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
                             taken: set, n: int, rng: np.random.Generator,
@@ -313,23 +298,16 @@ class Bayes(Sampler):
     def _n_initial(self, d: int) -> int:
         return min(10, max(4, d + 1)) if self.n_initial is None else self.n_initial
 
-    def _design_after_drop(self, space: Space, n: int, taken: set, cap: int) -> list[dict[str, Any]]:
-        """Up to ``n`` of the run's own design points not yet taken, of the first ``cap`` (from
-        ``_own_design_offset``) it may run."""
-        points = sobol_points(len(space), self._design_seed, self._own_design_offset, cap)
-        return [c for c in (space.from_unit(u) for u in points) if config_key(c) not in taken][:n]
-
     def _vetted(self, space: Space, history: list, labels: list[int],
-                rng: np.random.Generator) -> tuple[list, list[int], bool]:
+                rng: np.random.Generator) -> tuple[list, list[int]]:
         """``history`` and ``labels`` without the sources this suggestion drops (``_vet_sources``); as
-        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results. Also whether
-        every source was dropped because the run's own results read as noise (``_drop_on_noise``).
+        they are, and nothing drawn from ``rng``, while the run has fewer than ``_vet_from`` results.
 
         NOTE: each model sees its own study's losses warped on their own, as RGPE fits its base models: the
         source's GP then depends on the source alone and is fitted once a run (``_source_models``), and the run's
         own GP starts from its last fit (``_vet_raw``), so vetting costs two draws and one short fit."""
         if labels.count(0) < max(MIN_OWN, self._vet_from):
-            return history, labels, False
+            return history, labels
         coding = _Coding(space)
         X = coding.encode(space.to_unit_many([c for c, _ in history], validated=True))
         losses = np.array([loss for _, loss in history])
@@ -341,15 +319,14 @@ class Bayes(Sampler):
         own_gp = _source_vetting.own_model(X[own], y_own, coding.is_cat, self._prior, start)
         self._vet_raw = own_gp.raw
         kept = {0}
-        noisy = bool(self._drop_on_noise) and _source_vetting.noise_share(own_gp) > self._drop_on_noise
-        for s in ([] if noisy else np.unique(study[~own])):
+        for s in np.unique(study[~own]):
             rows = study == s
             source = self._source_model(int(s), X[rows], warp(losses[rows]), coding)
             if rng.random() < keep_probability(X[own], y_own, X[rows], source.y, coding.is_cat, rng, self._prior,
                                                source=source, own=own_gp):
                 kept.add(int(s))
         rows = [i for i, label in enumerate(labels) if label in kept]
-        return [history[i] for i in rows], [labels[i] for i in rows], noisy
+        return [history[i] for i in rows], [labels[i] for i in rows]
 
     def _source_model(self, label: int, X: np.ndarray, y: np.ndarray, coding: _Coding) -> gpm.GP:
         """The GP of source ``label`` on these points and warped losses: the one fitted before if they are the

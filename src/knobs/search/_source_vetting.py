@@ -43,7 +43,7 @@ from knobs.search._gp import gp as gpm
 from knobs.search._gp.kernel import matern52, scaled_sq_dists
 
 __all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_loss_draws", "source_model",
-           "own_model", "noise_share", "win_chance", "ranking_losses"]
+           "own_model", "win_chance", "ranking_losses"]
 
 #: this run's results needed before a source is weighed (fewer: too few pairs to rank; it is kept).
 MIN_OWN = 5
@@ -107,12 +107,6 @@ def own_model(X_own: np.ndarray, y_own: np.ndarray, is_cat: np.ndarray, prior: A
 def _fit_alone(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, prior: Any, start: np.ndarray | None) -> gpm.GP:
     """One study's GP on its own points and losses, from ``start`` or the prior's centre."""
     return gpm.fit(X, y, is_cat, [gpm.default_raw(X.shape[1], prior) if start is None else start], prior)
-
-
-def noise_share(model: gpm.GP) -> float:
-    """The share of the GP's prior variance it puts in noise: near 1 where it found no structure in its results
-    (a run whose every trial sat at chance), near 0 where they follow the inputs."""
-    return float(model.noise_var / (model.noise_var + model.signal_var))
 
 
 def win_chance(source_loss: np.ndarray, own_loss: np.ndarray) -> float:
