@@ -159,14 +159,6 @@ class Bayes(Sampler):
     # lower six-seed means than plain pooling, related and unrelated (docs/benchmarks.md, "Level matching and the
     # sources' best first").
     _pooled_matched = True
-    # NOTE: measured on warm starts and taken out (the code at commit b0c980d): the sources' k best configs run
-    # first (``_sources_first``; docs/benchmarks.md, "The sources' two best first, on today's vetted default": it
-    # gained on the dev targets of bench/warm_start_real.py and not on the check set); k points of the run's own
-    # Sobol design on its trials 1, 3, 5, ... (``_own_design``; "Own design points" and "A target where a source can
-    # show its worth": k = 4 lost the unrelated target on more seeds and lost Fashion-MNIST).
-    # NOTE: measured and taken out (docs/benchmarks.md; the code at commit b0c980d): an EI margin grown by the
-    # GP's leave-one-out misses (``_loo_margin``), a minimum distance from the model's points (``_min_distance``),
-    # local candidates that redraw the coordinates their incumbent does not use (``_redraw_inactive``).
     # NOTE: on: from the run's ``_vet_from``-th result, each suggestion keeps a warm-start source with the chance
     # that it ranks this run's results better than the run's own leave-one-out GP does (RGPE's weight,
     # ``_source_vetting``); a dropped source leaves that suggestion to the run's own trials. From the 20th result
@@ -175,12 +167,12 @@ class Bayes(Sampler):
     # weighed by how they rank the run"). Class attributes so a benchmark can move or switch them.
     _vet_sources = True
     _vet_from = VET_FROM
-    # NOTE: measured on a failed source (every trial at chance) and taken out (the code at commit 5cc555e): while the
-    # run's own GP put more than 0.4 of its results' variance in noise, every source dropped and the run's own Sobol
-    # design run instead (``_drop_on_noise``, ``_design_on_noise``); it fired on 3 of the 336 stored runs it was read
-    # off, all failed sources, and on none of 160 fresh ones, missing their failed source (docs/benchmarks.md, "A noise
-    # trigger for failed sources"). Every suggestion that kept no source sent to the design (``_design_on_drop``) lost
-    # Fashion-MNIST's useful sources ("A dropped source's suggestions to the run's own design"; commit b0c980d).
+    # NOTE: levers measured and taken out, their code at the commit named (docs/architecture.md lists each with its
+    # docs/benchmarks.md section): an EI margin grown by leave-one-out misses (``_loo_margin``), a minimum distance
+    # from the model's points (``_min_distance``), redrawn unused coordinates in local steps (``_redraw_inactive``),
+    # the sources' best configs first (``_sources_first``), the run's own design points while warm (``_own_design``),
+    # a dropped source's suggestions to that design (``_design_on_drop``): b0c980d; a noise trigger for failed sources
+    # (``_drop_on_noise``): 5cc555e.
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
