@@ -47,3 +47,20 @@ def test_the_warp_floor_keeps_lambdas_above_it_and_clips_those_below():
     assert bayes_warp_floor.floor_m1(seed=1).warp == "power_floor_m1"
     assert bayes_warp_floor.floor0(seed=1).warp == "power_floor0"
     assert not floored(np.full(4, 2.0)).any()
+
+
+def test_the_pessimistic_prior_mean_shifts_the_warped_losses_so_their_upper_quartile_is_zero():
+    import bayes_prior_mean
+
+    y = np.random.default_rng(1).gamma(2.0, size=40)
+    shifted = transforms.WARPS["power_q75"](y)
+    assert abs(np.quantile(shifted, 0.75)) < 1e-12
+    np.testing.assert_allclose(shifted - transforms.power_warp(y), shifted[0] - transforms.power_warp(y)[0])
+    arm = bayes_prior_mean.q75(seed=2)
+    assert arm.warp == "power_q75"
+    space = Space({"x": Float(0.0, 1.0), "n": Int(1, 9)})
+    trials = [FrozenTrial(i, c, TrialState.COMPLETE, (c["x"] - 0.3) ** 2 + 0.01 * c["n"])
+              for i, c in enumerate(space.sample(np.random.default_rng(0), 8))]
+    suggestion = arm.suggest(space, trials)[0]
+    space.validate(suggestion)
+    assert suggestion != Bayes(seed=2).suggest(space, trials)[0]  # the shift is a different prior, not a no-op
