@@ -56,6 +56,8 @@ def test_the_pessimistic_prior_mean_shifts_the_warped_losses_so_their_upper_quar
     shifted = transforms.WARPS["power_q75"](y)
     assert abs(np.quantile(shifted, 0.75)) < 1e-12
     np.testing.assert_allclose(shifted - transforms.power_warp(y), shifted[0] - transforms.power_warp(y)[0])
+    assert abs(np.quantile(transforms.WARPS["power_q60"](y), 0.60)) < 1e-12
+    assert bayes_prior_mean.q60(seed=2).warp == "power_q60"
     arm = bayes_prior_mean.q75(seed=2)
     assert arm.warp == "power_q75"
     space = Space({"x": Float(0.0, 1.0), "n": Int(1, 9)})
