@@ -112,14 +112,14 @@ class HyperSamples(Bayes):
         self._models = [super(HyperSamples, self)._believe(m, U, best)[0] for m in self._models]
         return super()._believe(model, U, best)
 
-    def _pick(self, model, coding, incumbents, best, space, taken, rng, xi):
+    def _pick(self, model, coding, incumbents, best, space, taken, rng):
         if len(self._models) == 1:
-            return super()._pick(model, coding, incumbents, best, space, taken, rng, xi)
+            return super()._pick(model, coding, incumbents, best, space, taken, rng)
         # NOTE: Bayes._pick as it is, scoring with the mixture instead of the one fit.
         original = bayes_module._scorers
         bayes_module._scorers = lambda _model, _name, param, incumbent: _mixture_scorers(self._models, incumbent, param)
         try:
-            return super()._pick(model, coding, incumbents, best, space, taken, rng, xi)
+            return super()._pick(model, coding, incumbents, best, space, taken, rng)
         finally:
             bayes_module._scorers = original
 

@@ -17,6 +17,7 @@ import numpy as np
 from knobs.search import Bayes
 from knobs.search._gp import transforms
 
+
 def shifted_power_warp(y: np.ndarray, quantile: float) -> np.ndarray:
     """The power warp, shifted so its ``quantile`` is 0 (where a zero-mean GP's prediction reverts)."""
     z = transforms.power_warp(y)

@@ -1,5 +1,5 @@
 """The screened-lever factories of bench/ (docs/benchmarks.md, "A larger acquisition search, and a floor under the
-warp's lambda"): each arm is the default Bayes but for the one thing it names, so a table compares what it says."""
+warp's lambda", "A pessimistic prior mean"): each arm is the default Bayes but for the one thing it names, so a table compares what it says."""
 
 from __future__ import annotations
 
@@ -12,11 +12,21 @@ import scipy.stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bayes_acq_budget  # noqa: E402
+import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
 from knobs.search import Bayes  # noqa: E402
 from knobs.search._gp import transforms  # noqa: E402
 from knobs.space import Float, Int, Space  # noqa: E402
 from knobs.trial import FrozenTrial, TrialState  # noqa: E402
+
+
+SMALL = Space({"x": Float(0.0, 1.0), "n": Int(1, 9)})
+
+
+def small_run():
+    """Eight finished trials on a float and an integer axis: enough for the GP to take over."""
+    return [FrozenTrial(i, c, TrialState.COMPLETE, (c["x"] - 0.3) ** 2 + 0.01 * c["n"])
+            for i, c in enumerate(SMALL.sample(np.random.default_rng(0), 8))]
 
 
 def test_the_acquisition_budget_arms_change_only_their_budget():
@@ -26,11 +36,7 @@ def test_the_acquisition_budget_arms_change_only_their_budget():
                                  (bayes_acq_budget.wide, 8192, 30)):
         arm = factory(seed=3)
         assert (arm.n_candidates, arm.n_local, arm.warp, arm.xi, arm.seed) == (cand, local, "power", default.xi, 3)
-    space = Space({"x": Float(0.0, 1.0), "n": Int(1, 9)})
-    rng = np.random.default_rng(0)
-    trials = [FrozenTrial(i, c, TrialState.COMPLETE, (c["x"] - 0.3) ** 2 + 0.01 * c["n"])
-              for i, c in enumerate(space.sample(rng, 8))]
-    space.validate(bayes_acq_budget.cand8k(seed=0).suggest(space, trials)[0])  # raises on a config outside the space
+    SMALL.validate(bayes_acq_budget.cand8k(seed=0).suggest(SMALL, small_run())[0])  # raises on a config outside it
 
 
 def test_the_warp_floor_keeps_lambdas_above_it_and_clips_those_below():
@@ -50,8 +56,6 @@ def test_the_warp_floor_keeps_lambdas_above_it_and_clips_those_below():
 
 
 def test_the_pessimistic_prior_mean_shifts_the_warped_losses_so_their_upper_quartile_is_zero():
-    import bayes_prior_mean
-
     y = np.random.default_rng(1).gamma(2.0, size=40)
     shifted = transforms.WARPS["power_q75"](y)
     assert abs(np.quantile(shifted, 0.75)) < 1e-12
@@ -60,9 +64,6 @@ def test_the_pessimistic_prior_mean_shifts_the_warped_losses_so_their_upper_quar
     assert bayes_prior_mean.q60(seed=2).warp == "power_q60"
     arm = bayes_prior_mean.q75(seed=2)
     assert arm.warp == "power_q75"
-    space = Space({"x": Float(0.0, 1.0), "n": Int(1, 9)})
-    trials = [FrozenTrial(i, c, TrialState.COMPLETE, (c["x"] - 0.3) ** 2 + 0.01 * c["n"])
-              for i, c in enumerate(space.sample(np.random.default_rng(0), 8))]
-    suggestion = arm.suggest(space, trials)[0]
-    space.validate(suggestion)
-    assert suggestion != Bayes(seed=2).suggest(space, trials)[0]  # the shift is a different prior, not a no-op
+    suggestion = arm.suggest(SMALL, small_run())[0]
+    SMALL.validate(suggestion)
+    assert suggestion != Bayes(seed=2).suggest(SMALL, small_run())[0]  # the shift is a different prior, not a no-op

@@ -234,8 +234,7 @@ class Bayes(Sampler):
             model, best = self._believe(model, coding.encode(space.to_unit_many(running)), best)
         out = []
         for _ in range(n):
-            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng,
-                           self.xi)
+            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng)
             out.append(space.from_unit(u))
             model, best = self._believe(model, u[None, :], best)
         return out
@@ -363,11 +362,11 @@ class Bayes(Sampler):
         return model, (min(best, believed) if self._believer_incumbent else best)
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
-              space: Space, taken: set, rng: np.random.Generator, xi: float) -> np.ndarray:
+              space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
-        one regardless when the space is used up. ``xi``: this suggestion's EI / PI margin."""
+        one regardless when the space is used up."""
         score, score_grad = _scorers(model, self.acquisition,
-                                     self.kappa if self.acquisition == "ucb" else xi, best)
+                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
