@@ -68,6 +68,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vet": {"_vet_sources": True, "_vet_from": 5},
     "vet-late": {"_vet_sources": True, "_vet_from": 20},
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
+    "greedy1": {"_warm_greedy": 1},
+    "greedy3": {"_warm_greedy": 3},
 }
 
 
