@@ -167,16 +167,13 @@ class Bayes(Sampler):
     # weighed by how they rank the run"). Class attributes so a benchmark can move or switch them.
     _vet_sources = True
     _vet_from = VET_FROM
-    # NOTE: off (0): while a warm run has fewer own results than this, it suggests the pooled model's best
-    # predicted point (the posterior mean's minimum) instead of EI's pick. Measured in docs/benchmarks.md,
-    # "A warm start's ceiling"; a class attribute so bench/warm_start_real.py can switch it.
-    _warm_greedy = 0
     # NOTE: levers measured and taken out, their code at the commit named (docs/architecture.md lists each with its
     # docs/benchmarks.md section): an EI margin grown by leave-one-out misses (``_loo_margin``), a minimum distance
     # from the model's points (``_min_distance``), redrawn unused coordinates in local steps (``_redraw_inactive``),
     # the sources' best configs first (``_sources_first``), the run's own design points while warm (``_own_design``),
     # a dropped source's suggestions to that design (``_design_on_drop``): b0c980d; a noise trigger for failed sources
-    # (``_drop_on_noise``): 5cc555e.
+    # (``_drop_on_noise``): 5cc555e; a warm run's first results at the posterior mean's minimum (``_warm_greedy``):
+    # b0e1f63.
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -218,12 +215,11 @@ class Bayes(Sampler):
                 history, labels = self._vetted(space, history, labels, rng)
             study = (study_input(labels, self._two_task_per_axis) if self._two_task
                      else matched_pool(labels) if self._pooled_matched else POOLED)
-            greedy = warm and labels.count(0) < self._warm_greedy
-            return self._suggest_from_model(space, trials, history, taken, n, rng, study, greedy)
+            return self._suggest_from_model(space, trials, history, taken, n, rng, study)
 
     def _suggest_from_model(self, space: Space, trials: Sequence[FrozenTrial], history: list,
                             taken: set, n: int, rng: np.random.Generator,
-                            study=POOLED, greedy: bool = False) -> list[dict[str, Any]]:
+                            study=POOLED) -> list[dict[str, Any]]:
         coding = study.coding(_Coding(space))
         # NOTE: U in the space's encoding (where perturbations of the incumbents start, so a
         # choice a perturbation activates takes the value it always did), X as the GP sees it.
@@ -239,7 +235,7 @@ class Bayes(Sampler):
             model, best = self._believe(model, coding.encode(space.to_unit_many(running)), best)
         out = []
         for _ in range(n):
-            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng, greedy)
+            u = self._pick(model, coding, U[np.argsort(z)[:N_INCUMBENTS]], best, space, taken, rng)
             out.append(space.from_unit(u))
             model, best = self._believe(model, u[None, :], best)
         return out
@@ -367,14 +363,11 @@ class Bayes(Sampler):
         return model, (min(best, believed) if self._believer_incumbent else best)
 
     def _pick(self, model: gpm.GP, coding: _Coding, incumbents: np.ndarray, best: float,
-              space: Space, taken: set, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
+              space: Space, taken: set, rng: np.random.Generator) -> np.ndarray:
         """The best-scoring candidate whose config is not taken (then marked taken); the best
-        one regardless when the space is used up. ``greedy``: the score is the posterior mean alone."""
-        if greedy:
-            score, score_grad = _scorers(model, "ucb", 0.0, best)
-        else:
-            score, score_grad = _scorers(model, self.acquisition,
-                                         self.kappa if self.acquisition == "ucb" else self.xi, best)
+        one regardless when the space is used up."""
+        score, score_grad = _scorers(model, self.acquisition,
+                                     self.kappa if self.acquisition == "ucb" else self.xi, best)
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
