@@ -67,3 +67,11 @@ def test_the_pessimistic_prior_mean_shifts_the_warped_losses_so_their_upper_quar
     suggestion = arm.suggest(SMALL, small_run())[0]
     SMALL.validate(suggestion)
     assert suggestion != Bayes(seed=2).suggest(SMALL, small_run())[0]  # the shift is a different prior, not a no-op
+
+
+def test_the_late_pessimistic_prior_mean_is_the_default_warp_before_its_40th_result_and_the_shifted_one_after():
+    late = transforms.WARPS["power_q75_late"]
+    y = np.random.default_rng(3).gamma(2.0, size=60)
+    np.testing.assert_array_equal(late(y[:39]), transforms.power_warp(y[:39]))
+    np.testing.assert_array_equal(late(y[:40]), transforms.WARPS["power_q75"](y[:40]))
+    assert bayes_prior_mean.q75_late(seed=0).warp == "power_q75_late"
