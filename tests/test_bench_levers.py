@@ -75,3 +75,11 @@ def test_the_late_pessimistic_prior_mean_is_the_default_warp_before_its_40th_res
     np.testing.assert_array_equal(late(y[:39]), transforms.power_warp(y[:39]))
     np.testing.assert_array_equal(late(y[:40]), transforms.WARPS["power_q75"](y[:40]))
     assert bayes_prior_mean.q75_late(seed=0).warp == "power_q75_late"
+
+
+def test_std_late_is_the_power_warp_before_the_40th_result_and_standardized_from_it():
+    warp = transforms.WARPS["power_then_std40"]
+    y = np.random.default_rng(4).gamma(2.0, size=60)
+    np.testing.assert_array_equal(warp(y[:39]), transforms.power_warp(y[:39]))
+    np.testing.assert_array_equal(warp(y[:40]), transforms.standardize(y[:40]))
+    assert bayes_warp_floor.std_late(seed=0).warp == "power_then_std40"
