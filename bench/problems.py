@@ -228,7 +228,7 @@ def logreg(data: str) -> Callable[[dict], float]:
         from sklearn.linear_model import LogisticRegression
         model = LogisticRegression(C=c["C"], penalty=c["penalty"], solver="liblinear",
                                    class_weight=None if c["class_weight"] == "none" else "balanced",
-                                   intercept_scaling=c["intercept_scaling"])
+                                   intercept_scaling=c["intercept_scaling"], random_state=0)
         return -_cv_score(model, data, "neg_log_loss")
     return objective
 
