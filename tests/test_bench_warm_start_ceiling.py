@@ -48,13 +48,15 @@ def test_the_summary_compares_each_seed_with_its_own_cold_run(tmp_path):
         cold = {"configs": space.sample(seed, 40), "values": [0.5] * 39 + [cold_best]}
         stored[("lcbench_digits", seed)] = {"cold": cold, "related": {"values": [0.3] * 19 + [0.04]},
                                             "unrelated": {"values": [0.6] * 20}}
-    rows = [{"target": "lcbench_digits", "seed": 0, "same task": {"values": [0.1] * 20}},
-            {"target": "lcbench_digits", "seed": 1, "same task": {"values": [0.25] * 9 + [0.2] * 11}}]
+    rows = [{"target": "lcbench_digits", "seed": 0, "same task": {"values": [0.1] * 20}, "source best": 0.2},
+            {"target": "lcbench_digits", "seed": 1, "same task": {"values": [0.25] * 9 + [0.2] * 11},
+             "source best": 0.05}]
     s = wsc.summarize(rows, stored, trials=20)["lcbench_digits"]
     assert s["seeds"] == 2
     assert s["same task"] == {"mean_best_at_10": pytest.approx(0.15), "mean_best_at_20": pytest.approx(0.15),
                               "within": 1}  # seed 1 ties its cold run's best: reached
     assert s["related"]["within"] == 2 and s["unrelated"]["within"] == 0
+    assert s["cold_mean_best"] == pytest.approx(0.125) and s["replay_within"] == 1  # seed 1's source best 0.05 <= 0.20
     assert "| lcbench_digits (2) | same task | 0.1500 / 0.1500 | 1 of 2 |" in wsc.format_table(
         {"lcbench_digits": s}, 20)
 
@@ -73,6 +75,7 @@ def test_each_seed_is_warm_started_from_the_next_seeds_cold_run(tmp_path):
     headline = wsc.main(["--runs", str(path), "--trials", "2", "--out", str(out)])
     assert headline["lcbench_digits"]["seeds"] == 2
     written = json.loads(out.read_text())
+    assert [r["source best"] for r in written["rows"]] == [0.1, 0.1]  # the next seed's cold run (cyclic) as source
     assert [len(r["same task"]["values"]) for r in written["rows"]] == [2, 2]
     # a warm run starts from a model of its source, not from the cold run's Sobol design
     assert written["rows"][0]["same task"]["configs"][0] != rows[0]["cold"]["configs"][0]
