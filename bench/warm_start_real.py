@@ -68,6 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vet": {"_vet_sources": True, "_vet_from": 5},
     "vet-late": {"_vet_sources": True, "_vet_from": 20},
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
+    "first1": {"_sources_first": 1},
 }
 
 
