@@ -31,7 +31,7 @@ import numpy as np
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
                                 config_key, fresh_configs)
-from knobs.search._history import WARM_START, model_history, sources_best, study_labels
+from knobs.search._history import WARM_START, model_history, study_labels
 from knobs.search._blas import blas_threads
 from knobs.search._gp import acquisition as acq
 from knobs.search._gp import gp as gpm
@@ -167,16 +167,13 @@ class Bayes(Sampler):
     # weighed by how they rank the run"). Class attributes so a benchmark can move or switch them.
     _vet_sources = True
     _vet_from = VET_FROM
-    # NOTE: off (0): a warm run's first k trials are its sources' k best configs (measured again on today's default,
-    # k = 1, after the ceiling in docs/benchmarks.md "A warm start's ceiling"); a class attribute for benchmarks.
-    _sources_first = 0
     # NOTE: levers measured and taken out, their code at the commit named (docs/architecture.md lists each with its
     # docs/benchmarks.md section): an EI margin grown by leave-one-out misses (``_loo_margin``), a minimum distance
     # from the model's points (``_min_distance``), redrawn unused coordinates in local steps (``_redraw_inactive``),
     # the sources' best configs first (``_sources_first``), the run's own design points while warm (``_own_design``),
     # a dropped source's suggestions to that design (``_design_on_drop``): b0c980d; a noise trigger for failed sources
     # (``_drop_on_noise``): 5cc555e; a warm run's first results at the posterior mean's minimum (``_warm_greedy``):
-    # b0e1f63.
+    # b0e1f63; the sources' best config first, measured again on the vetted default (``_sources_first = 1``): 672fb1a.
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -205,10 +202,6 @@ class Bayes(Sampler):
         needed = max(2, self._n_initial(len(space)))
         history = model_history(trials, direction, space, needed)  # pruned and warm-start trials too
         taken = {config_key(t.config) for t in trials if WARM_START not in t.attrs}  # an earlier best may rerun
-        first = [c for c in sources_best(trials, direction, space, needed, self._sources_first)
-                 if config_key(c) not in taken][:n]  # the sources' best, run before the model
-        if first:
-            return first
         if len(history) < needed:
             return self._design(space, len(trials), n, taken)
         # NOTE: a cold run has one study: no labels, so its history is not walked a second time.

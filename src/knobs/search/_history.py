@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from knobs.search._base import _valid, config_key
+from knobs.search._base import _valid
 from knobs.space import Space
 from knobs.trial import FrozenTrial, TrialState
 
@@ -65,23 +65,6 @@ def model_history(trials: Sequence[FrozenTrial], direction: str, space: Space,
     if not sources:
         return _study_history(own, direction, space, needed)
     return [pair for group in [own, *sources] for pair in _standardized_history(group, direction, space, needed)]
-
-
-def sources_best(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int,
-                 k: int) -> list[dict[str, Any]]:
-    """The ``k`` best configs the warm-start sources ran that are valid in ``space``, best first, no config twice
-    (several sources rank on one scale: each standardized on its own). A measured lever (``Bayes._sources_first``)."""
-    if k <= 0:
-        return []
-    _, *sources = _studies(trials)
-    ranked = sorted((pair for group in sources for pair in _standardized_history(group, direction, space, needed)),
-                    key=lambda pair: pair[1])
-    out: dict[tuple, dict[str, Any]] = {}
-    for config, _ in ranked:
-        out.setdefault(config_key(config), config)
-        if len(out) == k:
-            break
-    return list(out.values())
 
 
 def study_labels(trials: Sequence[FrozenTrial], direction: str, space: Space, needed: int) -> list[int]:
