@@ -15,6 +15,7 @@ import functools
 
 import numpy as np
 
+from bayes_warp_floor import switched_warp
 from knobs.search import Bayes
 from knobs.search._gp import transforms
 
@@ -25,14 +26,10 @@ def shifted_power_warp(y: np.ndarray, quantile: float) -> np.ndarray:
     return z - np.quantile(z, quantile)
 
 
-def late_shifted_power_warp(y: np.ndarray, quantile: float, after: int) -> np.ndarray:
-    """The power warp, shifted as ``shifted_power_warp`` once there are ``after`` losses or more (before: as it is),
-    so a run explores as the default does for its first ``after`` results and less from then on."""
-    return shifted_power_warp(y, quantile) if len(y) >= after else transforms.power_warp(y)
-
-
 transforms.WARPS["power_q75"] = functools.partial(shifted_power_warp, quantile=0.75)
-transforms.WARPS["power_q75_late"] = functools.partial(late_shifted_power_warp, quantile=0.75, after=40)
+# the default's warp for a run's first 40 results, the shifted one from then on (it explores less late)
+transforms.WARPS["power_q75_late"] = functools.partial(switched_warp, early=transforms.power_warp,
+                                                       late=transforms.WARPS["power_q75"], after=40)
 transforms.WARPS["power_q60"] = functools.partial(shifted_power_warp, quantile=0.60)
 
 

@@ -28,15 +28,16 @@ def floor_m1(seed=None):
     return Bayes(seed=seed, warp="power_floor_m1")
 
 
-def _power_then_standardized(y, after: int):
-    """The power warp for a run's first ``after`` losses, the losses only standardized from then on."""
-    return transforms.power_warp(y) if len(y) < after else transforms.standardize(y)
+def switched_warp(y, early, late, after: int):
+    """``early(y)`` for a run's first ``after`` losses, ``late(y)`` from then on (a warp that changes mid-run)."""
+    return early(y) if len(y) < after else late(y)
 
 
 # NOTE (session 21): late trials explore more under the power warp (dev logreg_cancer, 4 seeds, 80 trials: trials 40-79
 # worse than a random configuration's median 0.22 of the time, standardized outputs 0.07; GPSampler 0.00), which
 # compresses the bad tail; the power warp's gains (Levy, Hartmann-6, text) are made in the first 40 trials.
-transforms.WARPS["power_then_std40"] = functools.partial(_power_then_standardized, after=40)
+transforms.WARPS["power_then_std40"] = functools.partial(switched_warp, early=transforms.power_warp,
+                                                         late=transforms.standardize, after=40)
 
 
 def std_late(seed=None):

@@ -12,9 +12,9 @@ use a source that good, and the gap is what a cheaper study does not know.
 
 Reads the cold runs stored by bench/warm_start_real.py (``--runs FILE ...``: configs and errors of every seed),
 trains only the warm runs: ``PYTHONPATH=src nice -n 5 .venv/bin/python bench/warm_start_ceiling.py --runs
-bench/results/warm_start_real_dev_vet_fast.json ... --trials 20 --jobs 2``. Prints per target the share of
-seeds within 20 trials (beside the stored related and unrelated arms and another cold run) and writes
-bench/results/warm_start_ceiling_<set>.json.
+bench/results/warm_start_real_dev_vet_fast.json ... --trials 20 --jobs 2``. Prints per target the seeds within 20
+trials (beside the stored related and unrelated arms of the same seeds, and what rerunning the source's best
+configuration alone reaches) and writes bench/results/warm_start_ceiling_<set>.json.
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ def summarize(rows: list[dict], stored: dict[tuple, dict], trials: int) -> dict[
         cells: dict[str, list] = {"same task": [], "related": [], "unrelated": []}
         cold_bests, replay = [], 0
         for r in mine:
-            cold_best = best_path(stored[(target, r["seed"])]["cold"]["values"])[-1]
+            kept = stored[(target, r["seed"])]
+            cold_best = best_path(kept["cold"]["values"])[-1]
             cold_bests.append(cold_best)
             replay += r["source best"] <= cold_best + 1e-12
             for arm in cells:
-                run = r["same task"] if arm == "same task" else stored[(target, r["seed"])][arm]
+                run = r["same task"] if arm == "same task" else kept[arm]
                 path = best_path(run["values"][:trials])
                 cells[arm].append((path[min(10, trials) - 1], path[-1], path[-1] <= cold_best + 1e-12))
         out[target] = {"seeds": len(mine), "cold_mean_best": round(statistics.mean(cold_bests), 4),
