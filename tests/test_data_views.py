@@ -275,15 +275,18 @@ def test_the_autopilots_diagnosis_is_recorded_and_not_trained_again(tmp_path):
 # ---- end to end: what runs record --------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_tune_records_no_test_row_and_run_records_the_worst_after_the_vault_opened(tmp_path):
+def test_tune_records_no_test_row_and_run_records_the_worst_after_the_vault_opened(tmp_path, monkeypatch):
     from knobs.pipeline.inputs._row_looks import RowLooks
     from knobs.pipeline.stages._inputs import load_inputs
 
+    # no share of the search's time for a replay, whatever the trials' durations: on a loaded machine the first
+    # trial's start-up can make 2% of the search worth an epoch of the fastest trial (CI saw it once)
+    monkeypatch.setattr(recorders, "WATCH_SHARE", 0.0)
     tuned = run(_cfg(tmp_path), display=Display(quiet=True), final_test=False)
     d = tuned.path
     assert (d / "views/samples.json").exists() and not (d / "views/worst.json").exists()
     assert not (d / "views/worst").exists() and not (d / "vault/openings.jsonl").exists()
-    # a tiny search leaves no room for a watched replay (2% of its training time): said, not done
+    # no room for a watched replay: said, not done
     assert any(e["event"] == "views_skipped" and e["view"] == "watch" for e in _events(d))
     assert "worst" not in _checked(_views(d))
 
