@@ -12,6 +12,7 @@ import scipy.stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bayes_acq_budget  # noqa: E402
+import bayes_linear  # noqa: E402
 import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
 from knobs.search import Bayes  # noqa: E402
@@ -83,3 +84,12 @@ def test_std_late_is_the_power_warp_before_the_40th_result_and_standardized_from
     np.testing.assert_array_equal(warp(y[:39]), transforms.power_warp(y[:39]))
     np.testing.assert_array_equal(warp(y[:40]), transforms.standardize(y[:40]))
     assert bayes_warp_floor.std_late(seed=0).warp == "power_then_std40"
+
+
+def test_the_linear_arm_fits_a_linear_term_and_only_that_differs():
+    arm = bayes_linear.linear(seed=2)
+    assert arm._prior.linear and not Bayes._prior.linear  # on the instance, not the class
+    suggestion = arm.suggest(SMALL, small_run())[0]
+    SMALL.validate(suggestion)
+    assert len(arm._raw) == len(SMALL) + 3 and np.exp(arm._raw[-1]) > 0  # its fit holds the linear variance
+    assert suggestion != Bayes(seed=2).suggest(SMALL, small_run())[0]

@@ -133,6 +133,70 @@ def test_posterior_gradient_matches_finite_differences():
     assert np.all(dmean[:, 2] == 0) and np.all(dvar[:, 2] == 0)
 
 
+# -- the optional linear term (HEBO's Matérn + linear kernel) ----------------------------
+
+LINEAR = gpm.Prior(linear_loc=0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_linear_term_likelihood_and_gradients_match_references(seed):
+    X, y, is_cat = _data(seed=seed)
+    C = gpm.centred(X, is_cat)
+    assert np.all(C[:, 2] == 0) and np.allclose(C[:, :2], X[:, :2] - 0.5)  # a categorical axis has no trend
+    raw = np.append(np.random.default_rng(seed).normal(scale=0.7, size=5), np.log(0.8))
+    D = kernel.sq_dists(X, X, is_cat)
+    f = lambda r: gpm.neg_log_posterior(r, D, y, LINEAR, C)[0]  # noqa: E731
+    g = lambda r: gpm.neg_log_posterior(r, D, y, LINEAR, C)[1]  # noqa: E731
+    assert scipy.optimize.check_grad(f, g, raw) < 1e-4 * max(1.0, np.linalg.norm(g(raw)))
+    K = kernel.kernel_matrix(X, X, is_cat, np.exp(-2 * raw[:3]), np.exp(raw[3])) + 0.8 * C @ C.T
+    K += (np.exp(raw[4]) + gpm.JITTER) * np.eye(len(y))
+    reference = scipy.stats.multivariate_normal(np.zeros(len(y)), K).logpdf(y)
+    assert -f(raw) == pytest.approx(reference + gpm._log_prior(raw, 3, LINEAR)[0], rel=1e-9)
+    assert len(gpm.default_raw(3, LINEAR)) == 6 and len(gpm.default_raw(3)) == 5
+
+
+def test_linear_term_posterior_matches_scikit_learn_and_its_gradient_finite_differences():
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern
+
+    rng = np.random.default_rng(8)
+    X, Xq = rng.random((20, 2)), rng.random((7, 2))
+    y = transforms.standardize(3 * X[:, 0] + np.cos(4 * X[:, 1]))
+    raw = np.array([np.log(0.3), np.log(0.7), np.log(1.3), np.log(1e-4), np.log(2.5)])
+    model = gpm.condition(gpm.GP(X[:0], y[:0], np.zeros(2, bool), raw, None, None), X, y)
+    assert model.linear_var == pytest.approx(2.5) and gpm.GP(X, y, np.zeros(2, bool), raw[:4], None, None).linear_var == 0
+    kern = (ConstantKernel(1.3, "fixed") * Matern([0.3, 0.7], "fixed", nu=2.5)
+            + ConstantKernel(2.5, "fixed") * DotProduct(0.0, "fixed"))
+    ref = GaussianProcessRegressor(kern, alpha=1e-4 + gpm.JITTER, optimizer=None).fit(X - 0.5, y)
+    mean_ref, std_ref = ref.predict(Xq - 0.5, return_std=True)
+    mean, var = gpm.posterior(model, Xq)
+    np.testing.assert_allclose(mean, mean_ref, atol=1e-8)
+    np.testing.assert_allclose(np.sqrt(var), std_ref, atol=1e-6)
+    mean_g, var_g, dmean, dvar = gpm.posterior_grad(model, Xq)
+    np.testing.assert_allclose(mean_g, mean, atol=1e-12)
+    np.testing.assert_allclose(var_g, var, atol=1e-12)
+    eps = 1e-6
+    for j in range(2):
+        step = Xq.copy()
+        step[:, j] += eps
+        m1, v1 = gpm.posterior(model, step)
+        np.testing.assert_allclose((m1 - mean) / eps, dmean[:, j], atol=1e-4)
+        np.testing.assert_allclose((v1 - var) / eps, dvar[:, j], atol=1e-4)
+
+
+def test_linear_term_is_sure_of_a_trend_at_the_corners_where_the_plain_gp_is_not():
+    rng = np.random.default_rng(9)
+    X = 0.3 + 0.4 * rng.random((20, 2))  # points in the middle of the box only
+    y = transforms.standardize(4 * X[:, 0] + 0.5 * np.sin(25 * X[:, 1]))  # a trend, and a wiggle on the other axis
+    corners = np.array([[1.0, 0.5], [0.0, 0.5]])
+    plain = gpm.fit(X, y, np.zeros(2, bool), [gpm.default_raw(2)])
+    trend = gpm.fit(X, y, np.zeros(2, bool), [gpm.default_raw(2, LINEAR)], LINEAR)
+    (mean_p, var_p), (mean_t, var_t) = gpm.posterior(plain, corners), gpm.posterior(trend, corners)
+    assert trend.linear_var > 1.0
+    assert mean_t[0] > y.max() + 1.0 and mean_t[1] < y.min() - 1.0  # the trend carried to both ends
+    assert np.all(var_t < 0.1 * var_p)  # the plain GP keeps a third of the signal's variance there: EI's corners
+
+
 def test_fit_recovers_relevant_and_irrelevant_axes():
     rng = np.random.default_rng(6)
     X = rng.random((40, 2))

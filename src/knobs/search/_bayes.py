@@ -346,7 +346,7 @@ class Bayes(Sampler):
         d = X.shape[1]
         prior = coding.prior(self._prior)
         starts = [gpm.default_raw(d, prior)]
-        if self._raw is not None and len(self._raw) == d + 2:
+        if self._raw is not None and len(self._raw) == len(starts[0]):
             starts.insert(0, self._raw)
         if len(X) < RANDOM_STARTS_BELOW:
             for _ in range(N_RANDOM_STARTS):

@@ -40,7 +40,6 @@ import numpy as np
 import scipy.linalg
 
 from knobs.search._gp import gp as gpm
-from knobs.search._gp.kernel import matern52, scaled_sq_dists
 
 __all__ = ["MIN_OWN", "VET_FROM", "N_SAMPLES", "keep_probability", "ranking_loss_draws", "source_model",
            "own_model", "win_chance", "ranking_losses"]
@@ -125,7 +124,7 @@ def ranking_losses(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _joint_samples(model: gpm.GP, Xq: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` draws of the latent function at ``Xq`` from the GP's joint posterior, (n, len(Xq))."""
-    Ks = model.signal_var * matern52(scaled_sq_dists(Xq, model.X, model.is_cat, model.inv_ls2))
-    Kqq = model.signal_var * matern52(scaled_sq_dists(Xq, Xq, model.is_cat, model.inv_ls2))
+    Ks = gpm.cross_cov(model, Xq, model.X)
+    Kqq = gpm.cross_cov(model, Xq, Xq)
     V = scipy.linalg.solve_triangular(model.L, Ks.T, lower=True, check_finite=False)
     return rng.multivariate_normal(Ks @ model.alpha, Kqq - V.T @ V, size=n, method="eigh")

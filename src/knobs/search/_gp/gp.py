@@ -4,7 +4,8 @@ Glossary of array shapes:
     n: training points, m: query points, d: input dimensions, p = d + 2 hyperparameters.
     X (n, d): training inputs in the unit cube; y (n,): standardized (warped) targets.
     Xq (m, d): query points.
-    raw (p,): hyperparameters in log space, [log lengthscale_1..d, log signal_var, log noise_var].
+    raw (p,): hyperparameters in log space, [log lengthscale_1..d, log signal_var, log noise_var], and with a
+        linear term (``Prior.linear_loc`` set; p = d + 3) its log variance last.
     D (n, n, d): per-dimension squared distances of the training inputs (see kernel.sq_dists).
     mean, var (m,): posterior of the latent function (noise excluded).
     dmean, dvar (m, d): their gradients with respect to Xq.
@@ -13,6 +14,11 @@ Why log space and bounds: L-BFGS-B then works on an unconstrained-looking, well 
 and the noise bound (>= 1e-6 of the standardized variance) keeps the Cholesky factor healthy.
 Why priors: with 10-30 points the maximum-likelihood lengthscales are often degenerate (all
 data explained as noise, or a lengthscale collapsing to zero); weak priors keep the fit sane.
+
+The optional linear term (HEBO's kernel is a Matérn plus a linear kernel) adds lin * (x - 0.5).(x' - 0.5) over the
+numeric axes (a categorical axis has no order; an inactive numeric one sits at 0.5 and adds nothing): a Bayesian
+linear trend, so far from every point the prediction follows the trend the data show instead of reverting to their
+mean. Off by default (``Prior.linear_loc = None``): screened in bench/bayes_linear.py.
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ from scipy.linalg import lapack
 from .kernel import matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
 
 __all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "condition",
-           "posterior", "posterior_grad", "loo"]
+           "posterior", "posterior_grad", "loo", "cross_cov", "centred"]
 
 JITTER = 1e-9
 MIN_NOISE = 1e-6
+LINEAR_BOUNDS = (np.log(1e-4), np.log(1e3))
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class Prior:
             standardized, so the signal variance is about 1).
         noise_shape, noise_rate: Gamma(shape, rate) on the noise variance; mean shape/rate
             (about 0.04 of the standardized variance): tuning objectives are mostly smooth.
+        linear_loc, linear_scale: normal prior on the log variance of the linear term; None: no linear term.
     """
 
     ls_loc: float = float(np.log(0.5))
@@ -55,6 +63,12 @@ class Prior:
     signal_scale: float = 1.0
     noise_shape: float = 1.1
     noise_rate: float = 30.0
+    linear_loc: float | None = None
+    linear_scale: float = 1.5
+
+    @property
+    def linear(self) -> bool:
+        return self.linear_loc is not None
 
     def loc(self, d: int) -> float:
         return self.ls_loc
@@ -75,24 +89,44 @@ class GP:
 
     @property
     def inv_ls2(self) -> np.ndarray:
-        return np.exp(-2.0 * self.raw[:-2])
+        return np.exp(-2.0 * self.raw[:self.X.shape[1]])
 
     @property
     def lengthscales(self) -> np.ndarray:
-        return np.exp(self.raw[:-2])
+        return np.exp(self.raw[:self.X.shape[1]])
 
     @property
     def signal_var(self) -> float:
-        return float(np.exp(self.raw[-2]))
+        return float(np.exp(self.raw[self.X.shape[1]]))
 
     @property
     def noise_var(self) -> float:
-        return float(np.exp(self.raw[-1]))
+        return float(np.exp(self.raw[self.X.shape[1] + 1]))
+
+    @property
+    def linear_var(self) -> float:
+        """The linear term's variance; 0 without one."""
+        d = self.X.shape[1]
+        return float(np.exp(self.raw[d + 2])) if len(self.raw) > d + 2 else 0.0
+
+
+def centred(X: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
+    """The linear term's inputs: numeric coordinates minus the box's centre, categorical ones 0."""
+    return np.where(is_cat, 0.0, X - 0.5)
+
+
+def cross_cov(gp: GP, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """k(A, B) under the fitted hyperparameters, without the noise term: (m, n)."""
+    K = gp.signal_var * matern52(scaled_sq_dists(A, B, gp.is_cat, gp.inv_ls2))
+    if gp.linear_var:
+        K += gp.linear_var * (centred(A, gp.is_cat) @ centred(B, gp.is_cat).T)
+    return K
 
 
 def default_raw(d: int, prior: Prior = Prior()) -> np.ndarray:
     """The prior's centre: the first start of every fit."""
-    return np.concatenate([np.full(d, prior.loc(d)), [0.0, np.log(prior.noise_shape / prior.noise_rate)]])
+    linear = [prior.linear_loc] if prior.linear else []
+    return np.concatenate([np.full(d, prior.loc(d)), [0.0, np.log(prior.noise_shape / prior.noise_rate)], linear])
 
 
 def raw_bounds(d: int) -> list[tuple[float, float]]:
@@ -115,16 +149,23 @@ def _log_prior(raw: np.ndarray, d: int, prior: Prior) -> tuple[float, np.ndarray
         -(ls - mu) / prior.ls_scale**2,
         [-log_s2 / prior.signal_scale**2, prior.noise_shape - prior.noise_rate * n2],
     ])
+    if prior.linear:
+        gap = raw[d + 2] - prior.linear_loc
+        value -= 0.5 * gap**2 / prior.linear_scale**2
+        grad = np.append(grad, -gap / prior.linear_scale**2)
     return float(value), grad
 
 
 def neg_log_posterior(
-    raw: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior
+    raw: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior, C: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
     """-(log marginal likelihood + log prior) and its analytic gradient with respect to raw.
 
     NOTE: with W = alpha alpha^T - K^-1, d LML / d theta = 1/2 sum(W * dK/dtheta); for a log
     lengthscale dK/dlog l_i = s2 * matern52_dr2(r2) * (-2 D_i / l_i^2).
+
+    Args:
+        C: the training inputs ``centred`` (n, d), needed only with the prior's linear term.
     """
     n, _, d = D.shape
     inv_ls2 = np.exp(-2.0 * raw[:d])
@@ -132,6 +173,9 @@ def neg_log_posterior(
     D_flat = D.reshape(n * n, d)
     M, dM = matern52_with_dr2((D_flat @ inv_ls2).reshape(n, n))
     K = s2 * M
+    linear = np.exp(raw[d + 2]) * (C @ C.T) if prior.linear else None
+    if linear is not None:
+        K += linear
     K[np.diag_indices(n)] += n2 + JITTER
     # NOTE: LAPACK directly (potrf, potrs, potri: the inverse from the factor at half a solve's
     # cost) skips scipy's per-call checks; a fit makes 30-70 of these calls per suggestion.
@@ -148,6 +192,10 @@ def neg_log_posterior(
     grad_ls = -inv_ls2 * ((W * (s2 * dM)).reshape(-1) @ D_flat)
     grad = np.concatenate([grad_ls, [0.5 * np.vdot(W, K) - 0.5 * trace_W * (n2 + JITTER),
                                      0.5 * trace_W * n2]])
+    if linear is not None:
+        grad_linear = 0.5 * np.vdot(W, linear)
+        grad[d] -= grad_linear
+        grad = np.append(grad, grad_linear)
     lp, lp_grad = _log_prior(raw, d, prior)
     return -(lml + lp), -(grad + lp_grad)
 
@@ -157,6 +205,9 @@ def _factor(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, raw: np.ndarray,
     d = X.shape[1]
     inv_ls2 = np.exp(-2.0 * raw[:d])
     K = np.exp(raw[d]) * matern52(sq_dists(X, X, is_cat) @ inv_ls2)
+    if len(raw) > d + 2:
+        C = centred(X, is_cat)
+        K += np.exp(raw[d + 2]) * (C @ C.T)
     noise = np.exp(raw[d + 1]) if exact is None else np.where(exact, 0.0, np.exp(raw[d + 1]))
     K[np.diag_indices(len(X))] += noise + JITTER
     L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
@@ -179,12 +230,13 @@ def fit(
             previous fit (warm start) and the prior's centre, so a refit costs a few iterations.
     """
     D = sq_dists(X, X, is_cat)
-    bounds = raw_bounds(X.shape[1])
+    bounds = raw_bounds(X.shape[1]) + ([LINEAR_BOUNDS] if prior.linear else [])
     lo, hi = np.array(bounds).T
     best_raw, best_val = None, np.inf
+    C = centred(X, is_cat) if prior.linear else None
     for start in starts:
         res = scipy.optimize.minimize(
-            neg_log_posterior, np.clip(start, lo, hi), args=(D, y, prior), jac=True,
+            neg_log_posterior, np.clip(start, lo, hi), args=(D, y, prior, C), jac=True,
             method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter},
         )
         if np.isfinite(res.fun) and res.fun < best_val:
@@ -212,9 +264,9 @@ def condition(gp: GP, X_new: np.ndarray, y_new: np.ndarray, exact: bool = False)
 
 def posterior(gp: GP, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and variance of the latent function at Xq: (m,), (m,)."""
-    Ks = gp.signal_var * matern52(scaled_sq_dists(Xq, gp.X, gp.is_cat, gp.inv_ls2))
+    Ks = cross_cov(gp, Xq, gp.X)
     V = scipy.linalg.solve_triangular(gp.L, Ks.T, lower=True, check_finite=False)
-    var = gp.signal_var - np.einsum("nm,nm->m", V, V)
+    var = _prior_var(gp, Xq) - np.einsum("nm,nm->m", V, V)
     return Ks @ gp.alpha, np.maximum(var, 1e-12)
 
 
@@ -229,12 +281,27 @@ def posterior_grad(
     Ks = gp.signal_var * M
     # dKs/dXq: (m, n, d); categorical dims have no gradient.
     dKs = (2.0 * gp.signal_var * dM)[:, :, None] * diff * np.where(gp.is_cat, 0.0, gp.inv_ls2)
+    lin = gp.linear_var
+    if lin:
+        Cq, C = centred(Xq, gp.is_cat), centred(gp.X, gp.is_cat)
+        Ks = Ks + lin * (Cq @ C.T)
+        dKs = dKs + lin * C[None, :, :]  # d/dxq_j of lin * sum_j cq_j c_j; C is 0 on categorical axes
     B = scipy.linalg.cho_solve((gp.L, True), Ks.T, check_finite=False).T
     mean = Ks @ gp.alpha
-    var = gp.signal_var - np.einsum("mn,mn->m", Ks, B)
+    var = _prior_var(gp, Xq) - np.einsum("mn,mn->m", Ks, B)
     dmean = np.einsum("mnj,n->mj", dKs, gp.alpha)
     dvar = -2.0 * np.einsum("mnj,mn->mj", dKs, B)
+    if lin:
+        dvar += 2.0 * lin * Cq
     return mean, np.maximum(var, 1e-12), dmean, dvar
+
+
+def _prior_var(gp: GP, Xq: np.ndarray) -> np.ndarray | float:
+    """k(x, x) at each query point: the signal variance, plus the linear term's lin * |x - 0.5|^2."""
+    if not gp.linear_var:
+        return gp.signal_var
+    Cq = centred(Xq, gp.is_cat)
+    return gp.signal_var + gp.linear_var * np.einsum("ij,ij->i", Cq, Cq)
 
 
 def loo(gp: GP) -> tuple[np.ndarray, np.ndarray]:
