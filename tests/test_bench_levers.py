@@ -12,6 +12,7 @@ import scipy.stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bayes_acq_budget  # noqa: E402
+import bayes_bound_gate  # noqa: E402
 import bayes_linear  # noqa: E402
 import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
@@ -93,3 +94,18 @@ def test_the_linear_arm_fits_a_linear_term_and_only_that_differs():
     SMALL.validate(suggestion)
     assert len(arm._raw) == len(SMALL) + 3 and np.exp(arm._raw[-1]) > 0  # its fit holds the linear variance
     assert suggestion != Bayes(seed=2).suggest(SMALL, small_run())[0]
+
+
+def test_the_bound_gate_is_pessimistic_only_while_the_best_configuration_is_inside_the_box():
+    assert bayes_bound_gate.on_bound(SMALL, {"x": 0.5, "n": 9}) and bayes_bound_gate.on_bound(SMALL, {"x": 0.995, "n": 5})
+    assert not bayes_bound_gate.on_bound(SMALL, {"x": 0.5, "n": 5})
+    edge = small_run()  # its best, x = 0.04 with n = 1, sits on n's lower bound
+    assert bayes_bound_gate.on_bound(SMALL, min(edge, key=lambda t: t.value).config)
+    gated = bayes_bound_gate.gated(seed=2)
+    assert gated.suggest(SMALL, edge)[0] == Bayes(seed=2).suggest(SMALL, edge)[0]  # the default's, bit for bit
+    assert gated.warp == "power"
+    inside = [FrozenTrial(t.number, {"x": 0.3, "n": 4}, t.state, 0.0) if t.value == min(u.value for u in edge) else t
+              for t in edge]  # now the best lies inside the box
+    suggestion = gated.suggest(SMALL, inside)[0]
+    SMALL.validate(suggestion)
+    assert gated.warp == "power_q75" and suggestion != Bayes(seed=2).suggest(SMALL, inside)[0]
