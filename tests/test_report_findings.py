@@ -72,6 +72,24 @@ def test_best_on_a_log_bound_says_how_far_and_how_many_and_widens_it_tenfold():
     assert "best weight_decay = 9.5e-3" in f.message and "2 of the top 5 trials there" in f.message
 
 
+def test_a_bound_the_search_piled_trials_on_is_info_and_one_the_top_trials_crowd_is_a_warning():
+    # a flat parameter: 28 of 40 trials on its upper bound, the values unrelated to it (as Bayes leaves such an axis)
+    rng = np.random.default_rng(0)
+    values = rng.permutation(40) / 100
+    values[[0, int(np.argmin(values))]] = values[[int(np.argmin(values)), 0]]  # the best (trial 0) on the bound
+    piled = [trial(i, float(values[i]), dropout=0.4 if i % 10 < 7 else 0.2) for i in range(40)]
+    [f] = bounds(record(piled))
+    assert f.severity == "info" and f.evidence["complete_at_bound"] == 28 and f.evidence["enrichment_p"] >= 0.1
+    assert "the top no more often than the rest" in f.message
+    # a parameter whose bound is better: the same 28 trials there, now the 10 best among them
+    better = [trial(i, (0.01 if i % 10 < 7 else 0.5) + float(values[i]) / 10, dropout=0.4 if i % 10 < 7 else 0.2)
+              for i in range(40)]
+    [g] = bounds(record(better))
+    top = sorted(better, key=lambda t: t.value)[:10]
+    assert all(t.config["dropout"] == 0.4 for t in top)
+    assert g.severity == "warning" and g.evidence["enrichment_p"] < 0.1 and "no more often" not in g.message
+
+
 def test_best_inside_the_space_raises_nothing():
     assert bounds(record(many())) == []
     # 20% of the log range below the upper bound is inside, though 0.0016 is far from 0.01 linearly
