@@ -245,3 +245,51 @@ def test_the_fit_uses_the_instances_prior():
     default.suggest(space, history)
     assert np.exp(stiff.state_dict()["raw"][:2]) == pytest.approx(5.0, rel=0.2)
     assert np.all(np.exp(default.state_dict()["raw"][:2]) < 2.0)
+
+
+# ---- a flat axis is drawn at random, not run into a bound ------------------------------------------------------------
+
+FLAT_SPACE = Space({"lr": Float(1e-4, 1e-1, log=True), "flat": Float(0.1, 10.0, log=True), "width": Int(16, 256),
+                    "act": Choice(["relu", "tanh"])})
+
+
+def _flat_loss(c: dict) -> float:
+    """Decided by lr and width; ``flat`` does nothing, ``act`` little."""
+    return (math.log10(c["lr"]) + 2.5) ** 2 + ((c["width"] - 100) / 200) ** 2 + 0.01 * (c["act"] == "tanh")
+
+
+def _flat_run(sampler, n: int = 40) -> list[FrozenTrial]:
+    trials: list[FrozenTrial] = []
+    for i in range(n):
+        config = sampler.suggest(FLAT_SPACE, trials)[0]
+        trials.append(FrozenTrial(i, config, TrialState.COMPLETE, _flat_loss(config)))
+    return trials
+
+
+def test_fill_flat_redraws_only_the_axes_the_gp_holds_flat_at_the_point():
+    from knobs.search._bayes import _fill_flat
+
+    trials = Random(seed=0).suggest(FLAT_SPACE, [], n=60)
+    coding = _Coding(FLAT_SPACE)
+    X = coding.encode(FLAT_SPACE.to_unit_many(trials))
+    y = np.array([_flat_loss(c) for c in trials])
+    model = gpm.fit(X, (y - y.mean()) / y.std(), coding.is_cat, [gpm.default_raw(4)])
+    u = coding.canonical(np.array([[0.5, 1.0, 0.35, 0.75]]))[0][0]  # flat on its upper bound
+    rng = np.random.default_rng(0)
+    filled = _fill_flat(model, coding, u, 0.05, rng)
+    assert filled[1] != 1.0 and 0.0 <= filled[1] <= 1.0
+    assert filled[0] == u[0] and filled[2] == u[2] and filled[3] == u[3]  # lr and width matter; a choice is never free
+    assert np.array_equal(_fill_flat(model, coding, u, 0.0, rng), u)  # nothing is flatter than 0
+
+
+def test_a_parameter_that_does_nothing_no_longer_sits_on_its_bounds():
+    def on_bounds(trials):
+        u = np.array([FLAT_SPACE["flat"].to_unit(t.config["flat"]) for t in trials[10:]])
+        return int(((u < 0.01) | (u > 0.99)).sum())
+
+    off = Bayes(seed=1)
+    off._flat_fill = None  # as the acquisition puts it
+    off_trials, filled_trials = _flat_run(off), _flat_run(Bayes(seed=1))
+    assert Bayes._flat_fill == 0.05
+    assert on_bounds(off_trials) >= 15 and on_bounds(filled_trials) <= 8  # of the 30 model-guided trials
+    assert min(t.value for t in filled_trials) < 0.01  # and it still finds the optimum

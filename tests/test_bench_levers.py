@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bayes_acq_budget  # noqa: E402
 import bayes_bound_gate  # noqa: E402
+import bayes_flat_fill  # noqa: E402
 import bayes_linear  # noqa: E402
 import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
@@ -109,3 +110,8 @@ def test_the_bound_gate_is_pessimistic_only_while_the_best_configuration_is_insi
     suggestion = gated.suggest(SMALL, inside)[0]
     SMALL.validate(suggestion)
     assert gated.warp == "power_q75" and suggestion != Bayes(seed=2).suggest(SMALL, inside)[0]
+
+
+def test_the_flat_fill_arms_set_only_the_fill():
+    assert bayes_flat_fill.flat_fill(seed=1)._flat_fill == bayes_flat_fill.TOL == Bayes._flat_fill
+    assert bayes_flat_fill.no_fill(seed=1)._flat_fill is None and Bayes(seed=1)._flat_fill == 0.05
