@@ -58,7 +58,8 @@ TARGETS = {"dev": {"lcbench_fashion": ("fashion14", 600, 600, 6, 12, "digits"),
 #: (``_design_on_drop = 8``), "own-design" and "vet-own" (``_own_design = 4``) and "first2" (``_sources_first = 2``)
 #: were measured on commit b0c980d or before it, "noise-design" (``_drop_on_noise = 0.4``, ``_design_on_noise = 8``)
 #: on 5cc555e, "greedy1" and "greedy3" (``_warm_greedy``) on b0e1f63, "first1" (``_sources_first = 1``) on 672fb1a,
-#: and taken out with their ``Bayes`` switches.
+#: and taken out with their ``Bayes`` switches. "no-fill" is today's default without the flat fill (``_flat_fill``,
+#: on since session 22), which the files before it ran without.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "two-task": {"_two_task": True},
@@ -69,6 +70,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "vet": {"_vet_sources": True, "_vet_from": 5},
     "vet-late": {"_vet_sources": True, "_vet_from": 20},
     "vet-12": {"_vet_sources": True, "_vet_from": 12},
+    "no-fill": {"_flat_fill": None},
 }
 
 
