@@ -22,18 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from knobs.report._importance import importances
-from knobs.space import Space
+from knobs.space import Choice, Float, Int, Space
 
 OUT = Path(__file__).resolve().parent / "results" / "report_importance.json"
-SPACE = {"params": {
-    "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
-    "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
-    "width": {"type": "int", "low": 16, "high": 1024, "log": True},
-    "depth": {"type": "int", "low": 1, "high": 4},
-    "dropout": {"type": "float", "low": 0.0, "high": 0.5},
-    "optimizer": {"type": "choice", "options": ["adam", "sgd", "adamw"]},
-    "momentum": {"type": "float", "low": 0.5, "high": 0.99, "when": {"optimizer": "sgd"}},
-}}
+SPACE = Space({"lr": Float(1e-5, 1e-1, log=True), "weight_decay": Float(1e-6, 1e-2, log=True),
+               "width": Int(16, 1024, log=True), "depth": Int(1, 4), "dropout": Float(0.0, 0.5),
+               "optimizer": Choice(["adam", "sgd", "adamw"]),
+               "momentum": Float(0.5, 0.99, when={"optimizer": "sgd"})}).to_json()
 SIZES = (100, 1_000, 10_000)
 
 

@@ -69,7 +69,7 @@ def test_too_few_trials_or_no_finite_values_say_nothing():
 
 
 def test_ten_thousand_trials_still_put_the_parameter_that_matters_first():
-    # NOTE: how long it takes is bench/report_importance.py's (17 ms at 10,000 trials), not a timed assertion here
+    # NOTE: how long it takes is bench/report_importance.py's (about 20 ms at 10,000 trials), not a timed assertion here
     configs, rng = sample(10_000, seed=3)
     values = [(math.log10(c["lr"]) + 3) ** 2 + rng.normal(0, 0.1) for c in configs]
     imp = importances(configs, values, SPACE, "minimize")
