@@ -39,11 +39,10 @@ def on_bound(space: Space, config: Mapping[str, Any]) -> bool:
 class BoundGated(Bayes):
     """Bayes whose warp is the pessimistic ``power_q75`` while its best configuration is inside the box."""
 
-    def _suggest_from_model(self, space, trials, history, taken, n, rng, study=None, **kwargs):
+    def _suggest_from_model(self, space, trials, history, *args, **kwargs):
         best_config = min(history, key=lambda item: item[1])[0]
         self.warp = "power" if on_bound(space, best_config) else "power_q75"
-        args = (space, trials, history, taken, n, rng) + (() if study is None else (study,))
-        return super()._suggest_from_model(*args)
+        return super()._suggest_from_model(space, trials, history, *args, **kwargs)
 
 
 def gated(seed=None):

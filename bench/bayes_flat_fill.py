@@ -18,15 +18,17 @@ from knobs.search import Bayes
 TOL = 0.05
 
 
+def _with_fill(tol, seed=None) -> Bayes:
+    sampler = Bayes(seed=seed)
+    sampler._flat_fill = tol
+    return sampler
+
+
 def flat_fill(seed=None):
     """Bayes with ``_flat_fill = TOL`` (every other setting the default)."""
-    sampler = Bayes(seed=seed)
-    sampler._flat_fill = TOL
-    return sampler
+    return _with_fill(TOL, seed)
 
 
 def no_fill(seed=None):
     """Bayes as the acquisition puts its suggestions, flat axes too (``_flat_fill = None``)."""
-    sampler = Bayes(seed=seed)
-    sampler._flat_fill = None
-    return sampler
+    return _with_fill(None, seed)

@@ -21,11 +21,15 @@ from knobs.search._gp import gp as gpm
 LINEAR = gpm.Prior(linear_loc=0.0)
 
 
+def _with_prior(prior: gpm.Prior, seed=None) -> Bayes:
+    sampler = Bayes(seed=seed)
+    sampler._prior = prior  # on the instance: the class keeps the default
+    return sampler
+
+
 def linear(seed=None):
     """Bayes whose GP is a Matérn-5/2 plus a fitted linear term (every other setting the default)."""
-    sampler = Bayes(seed=seed)
-    sampler._prior = LINEAR
-    return sampler
+    return _with_prior(LINEAR, seed)
 
 
 #: a weaker linear term: log variance ~ N(log 0.1, 1), so only a strong trend keeps one
@@ -34,6 +38,4 @@ WEAK = gpm.Prior(linear_loc=float(np.log(0.1)), linear_scale=1.0)
 
 def linear_weak(seed=None):
     """Bayes with a linear term whose prior variance is ten times smaller (``WEAK``)."""
-    sampler = Bayes(seed=seed)
-    sampler._prior = WEAK
-    return sampler
+    return _with_prior(WEAK, seed)

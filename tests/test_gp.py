@@ -152,8 +152,8 @@ def test_linear_term_likelihood_and_gradients_match_references(seed):
     assert np.all(C[:, 2] == 0) and np.allclose(C[:, :2], X[:, :2] - 0.5)  # a categorical axis has no trend
     raw = np.append(np.random.default_rng(seed).normal(scale=0.7, size=5), np.log(0.8))
     D = kernel.sq_dists(X, X, is_cat)
-    f = lambda r: gpm.neg_log_posterior(r, D, y, LINEAR, C)[0]  # noqa: E731
-    g = lambda r: gpm.neg_log_posterior(r, D, y, LINEAR, C)[1]  # noqa: E731
+    f = lambda r: gpm.neg_log_posterior(r, D, y, LINEAR, C @ C.T)[0]  # noqa: E731
+    g = lambda r: gpm.neg_log_posterior(r, D, y, LINEAR, C @ C.T)[1]  # noqa: E731
     assert scipy.optimize.check_grad(f, g, raw) < 1e-4 * max(1.0, np.linalg.norm(g(raw)))
     K = kernel.kernel_matrix(X, X, is_cat, np.exp(-2 * raw[:3]), np.exp(raw[3])) + 0.8 * C @ C.T
     K += (np.exp(raw[4]) + gpm.JITTER) * np.eye(len(y))

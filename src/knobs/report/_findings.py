@@ -204,7 +204,7 @@ def bounds(run: RunRecord) -> list[Finding]:
         else:
             action = f"widen {axis.name}'s {side} bound from {num(bound)} to {num(widened)}"
             evidence["suggested_bound"] = widened
-        out.append(Finding("best_at_bound", "warning" if n_top >= 2 and p < BOUND_P else "info", message, evidence,
+        out.append(Finding("best_at_bound", "warning" if n_top >= 2 and not piled else "info", message, evidence,
                            action))
     return out
 

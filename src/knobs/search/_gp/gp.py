@@ -30,7 +30,7 @@ import scipy.linalg
 import scipy.optimize
 from scipy.linalg import lapack
 
-from .kernel import matern52, matern52_with_dr2, scaled_sq_dists, sq_dists
+from .kernel import kernel_matrix, matern52, matern52_with_dr2, sq_dists
 
 __all__ = ["Prior", "GP", "default_raw", "raw_bounds", "neg_log_posterior", "fit", "condition",
            "posterior", "posterior_grad", "loo", "cross_cov", "centred"]
@@ -117,7 +117,7 @@ def centred(X: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
 
 def cross_cov(gp: GP, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """k(A, B) under the fitted hyperparameters, without the noise term: (m, n)."""
-    K = gp.signal_var * matern52(scaled_sq_dists(A, B, gp.is_cat, gp.inv_ls2))
+    K = kernel_matrix(A, B, gp.is_cat, gp.inv_ls2, gp.signal_var)
     if gp.linear_var:
         K += gp.linear_var * (centred(A, gp.is_cat) @ centred(B, gp.is_cat).T)
     return K
@@ -157,7 +157,7 @@ def _log_prior(raw: np.ndarray, d: int, prior: Prior) -> tuple[float, np.ndarray
 
 
 def neg_log_posterior(
-    raw: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior, C: np.ndarray | None = None
+    raw: np.ndarray, D: np.ndarray, y: np.ndarray, prior: Prior, G: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
     """-(log marginal likelihood + log prior) and its analytic gradient with respect to raw.
 
@@ -165,7 +165,8 @@ def neg_log_posterior(
     lengthscale dK/dlog l_i = s2 * matern52_dr2(r2) * (-2 D_i / l_i^2).
 
     Args:
-        C: the training inputs ``centred`` (n, d), needed only with the prior's linear term.
+        G: the Gram matrix of the ``centred`` training inputs (n, n), needed only with the prior's linear term
+            (``fit`` makes it once, not every step).
     """
     n, _, d = D.shape
     inv_ls2 = np.exp(-2.0 * raw[:d])
@@ -173,7 +174,7 @@ def neg_log_posterior(
     D_flat = D.reshape(n * n, d)
     M, dM = matern52_with_dr2((D_flat @ inv_ls2).reshape(n, n))
     K = s2 * M
-    linear = np.exp(raw[d + 2]) * (C @ C.T) if prior.linear else None
+    linear = np.exp(raw[d + 2]) * G if prior.linear else None
     if linear is not None:
         K += linear
     K[np.diag_indices(n)] += n2 + JITTER
@@ -234,9 +235,10 @@ def fit(
     lo, hi = np.array(bounds).T
     best_raw, best_val = None, np.inf
     C = centred(X, is_cat) if prior.linear else None
+    G = C @ C.T if C is not None else None
     for start in starts:
         res = scipy.optimize.minimize(
-            neg_log_posterior, np.clip(start, lo, hi), args=(D, y, prior, C), jac=True,
+            neg_log_posterior, np.clip(start, lo, hi), args=(D, y, prior, G), jac=True,
             method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter},
         )
         if np.isfinite(res.fun) and res.fun < best_val:
