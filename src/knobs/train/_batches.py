@@ -257,6 +257,15 @@ class LoaderBatches:
                 yield X, y, check_weights(w, len(y), self.name).to(device, non_blocking=not blocking)
 
 
+def epoch_batches(batches: Any) -> int | None:
+    """The batches an epoch of ``batches`` yields (``len``), or None for a DataLoader whose dataset has
+    no length (an ``IterableDataset`` stream without ``__len__``: torch's ``len`` raises TypeError)."""
+    try:
+        return len(batches)
+    except TypeError:
+        return None
+
+
 def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch_size: int,
                  generator: torch.Generator | None, shuffle: bool, keys: BatchKeys = BatchKeys()):
     """``TensorBatches`` for in-memory ``(X, y)``, ``(X, y, w)`` or ``{"x": X, "y": y}`` (moved to

@@ -296,7 +296,11 @@ def _from_factory(factory: Any, optimizer: torch.optim.Optimizer, monitor: str,
     return EpochSchedule(name, scheduler, monitor, steps_per_epoch)
 
 
-def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
+#: named schedules that need no batches-per-epoch count (without ``warmup_epochs``)
+UNSIZED_SCHEDULES = ("constant", "plateau")
+
+
+def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int | None,
                    monitor: str = "val_loss") -> Schedule | None:
     """The ``Schedule`` for ``spec`` driving ``optimizer`` over ``epochs`` × ``steps_per_epoch`` steps.
 
@@ -304,8 +308,14 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
         spec: ``None``, a name, or a mapping (see the module table).
         optimizer: a fresh optimizer (its ``lr`` is α₀).
         epochs: planned epochs (cosine and onecycle span them).
-        steps_per_epoch: optimizer steps per epoch.
+        steps_per_epoch: optimizer steps per epoch; None when the training data cannot say (a stream
+            without ``len``): then only ``UNSIZED_SCHEDULES`` without ``warmup_epochs``, or a torch
+            scheduler built by the caller, can be made.
         monitor: the metric ``plateau`` watches unless its ``monitor`` key says otherwise.
+
+    Raises:
+        ConfigError: a bad spec, a warmup that leaves no training, or a schedule sized in epochs
+            without ``steps_per_epoch``.
     """
     if _is_factory(spec):
         return _from_factory(spec, optimizer, monitor, steps_per_epoch)
@@ -313,13 +323,22 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
     if cfg is None:
         return None
     spe = steps_per_epoch
-    warm = int(round(cfg["warmup_epochs"] * spe)) or int(cfg["warmup_steps"])
-    remaining = epochs * spe - warm
-    if remaining < 1:
-        raise ConfigError(f"schedule: warmup of {warm} steps leaves no training ({epochs} epochs × {spe} steps)")
+    if spe is None:
+        if cfg["name"] not in UNSIZED_SCHEDULES or cfg["warmup_epochs"]:
+            sized = "its warmup_epochs" if cfg["name"] in UNSIZED_SCHEDULES else "it"
+            raise ConfigError(
+                f"schedule {cfg['name']!r}: {sized} is measured in batches per epoch, and the training "
+                f"DataLoader has no len() (a dataset without __len__, e.g. an IterableDataset stream); give "
+                f"Trainer(steps_per_epoch=...) the batches one epoch yields, or the dataset a __len__")
+        warm = int(cfg["warmup_steps"])
+    else:
+        warm = int(round(cfg["warmup_epochs"] * spe)) or int(cfg["warmup_steps"])
+        remaining = epochs * spe - warm
+        if remaining < 1:
+            raise ConfigError(f"schedule: warmup of {warm} steps leaves no training ({epochs} epochs × {spe} steps)")
     if cfg["name"] == "plateau":
         return _plateau(cfg, optimizer, warm, monitor, spe)
-    main = _MAIN[cfg["name"]](cfg, optimizer, spe, remaining)
+    main = _MAIN[cfg["name"]](cfg, optimizer, spe, None if spe is None else remaining)
     if warm:
         main = lrs.SequentialLR(optimizer, [_warmup(optimizer, warm), main], milestones=[warm])
     return Schedule(cfg["name"], main, warmup_steps=warm, steps_per_epoch=spe)

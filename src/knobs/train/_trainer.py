@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import BatchKeys, check_outputs, forward, make_batches
+from knobs.train._batches import BatchKeys, check_outputs, epoch_batches, forward, make_batches
 from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
@@ -123,6 +123,12 @@ class Trainer:
             "x", "y", "weight"; a tuple of keys for "x" gives several inputs).
         weight_val_loss: with sample weights in the validation data, ``val_loss`` is their
             weighted mean too (default: unweighted, comparable across weightings).
+        steps_per_epoch: the batches one epoch of a training DataLoader without ``len`` yields (a
+            stream: an ``IterableDataset`` with no ``__len__``), which sizes the LR schedule (a
+            one-cycle's total steps, a step schedule's epochs, warmup in epochs). Such a loader
+            trains without it when nothing is sized by it (no schedule, ``constant`` or ``plateau``
+            without ``warmup_epochs``, a torch scheduler you built). An epoch is still one pass
+            over the stream, however many batches it yields. Only for a loader without ``len``.
 
     Data (``train``, ``val``, ``predict``) comes as ``(X, y)``, ``(X, y, sample_weight)``,
     ``{"x": X, "y": y}`` or a DataLoader whose batches take any of these forms or
@@ -145,7 +151,7 @@ class Trainer:
                  eval_batch_size: int | None = None, loss: Callable[[Any, Any], Any] | None = None,
                  batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
                  metrics: Any = None, batch_keys: Any = None, weight_val_loss: bool = False,
-                 channels_last: bool | str = "auto") -> None:
+                 channels_last: bool | str = "auto", steps_per_epoch: int | None = None) -> None:
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -171,6 +177,7 @@ class Trainer:
         self.batch_keys = batch_keys
         self.weight_val_loss = weight_val_loss
         self.channels_last = channels_last
+        self.steps_per_epoch = steps_per_epoch
         self._stop = False
 
     # ---- public -------------------------------------------------------------------------------
@@ -285,6 +292,7 @@ class Trainer:
             "batch_size": self.batch_size, "l1": self.l1, "clip_grad_norm": self.clip_grad_norm,
             "clip_grad_value": self.clip_grad_value, "seed": self.seed, "task": self.task,
             "loss": _describe(self.loss), "batch_transform": _describe(self.batch_transform),
+            "steps_per_epoch": self.steps_per_epoch,
         }
 
     # ---- setup ----------------------------------------------------------------------------------
@@ -295,6 +303,8 @@ class Trainer:
         _check_int("checkpoint_every", self.checkpoint_every, 1)
         if self.eval_batch_size is not None:
             _check_int("eval_batch_size", self.eval_batch_size, 1)
+        if self.steps_per_epoch is not None:
+            _check_int("steps_per_epoch", self.steps_per_epoch, 1)
         _check_number("l1", self.l1, allow_zero=True)
         for name in ("clip_grad_norm", "clip_grad_value"):
             if getattr(self, name) is not None:
@@ -338,8 +348,9 @@ class Trainer:
         check_outputs(self.model_, self._train, self._val, self.task)
         self.optimizer_ = build_optimizer(self.optimizer, self.model_, lr=self.lr,
                                           weight_decay=self.weight_decay, options=self.optimizer_options)
+        self._epoch_steps = self._batches_per_epoch()
         self.schedule_ = build_schedule(self.schedule, self.optimizer_, epochs=self.epochs,
-                                        steps_per_epoch=len(self._train), monitor=monitor)
+                                        steps_per_epoch=self._epoch_steps, monitor=monitor)
         self.scaler_ = torch.amp.GradScaler("cuda") if self.precision_.scaled else None
         self._weights = penalized(self.model_)
         self._params = [p for p in self.model_.parameters() if p.requires_grad]
@@ -354,6 +365,19 @@ class Trainer:
         self.history_ = History(monitor=monitor)
         self.epoch_ = self.step_ = 0
         self._stop = False
+
+    def _batches_per_epoch(self) -> int | None:
+        """The training loader's ``len``, else ``steps_per_epoch`` (None when neither is known).
+
+        Raises:
+            ConfigError: ``steps_per_epoch`` given for a loader that has a ``len`` of its own.
+        """
+        counted = epoch_batches(self._train)
+        if counted is not None and self.steps_per_epoch is not None:
+            raise ConfigError(f"steps_per_epoch: {self.steps_per_epoch} given, but the training data has a length "
+                              f"of its own ({counted} batches an epoch); leave steps_per_epoch out (it is for "
+                              f"a DataLoader whose dataset has no __len__)")
+        return self.steps_per_epoch if counted is None else counted
 
     def _monitor(self, has_val: bool) -> str:
         if self.early_stopping is not None:
@@ -405,7 +429,8 @@ class Trainer:
         self.model_.train()
         transform = self.batch_transform
         if schedule is not None:
-            schedule.start_epoch(len(self._train))  # exact once a streamed split's damaged rows are known
+            # NOTE: exact once a streamed split's damaged rows are known; a stream without len: as the user said
+            schedule.start_epoch(epoch_batches(self._train) or self._epoch_steps)
         for batch, (xb, yb, *wb) in enumerate(self._train):
             if transform is not None:
                 xb, yb = transform(xb, yb)
