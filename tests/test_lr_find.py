@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from knobs.errors import ConfigError
+from knobs.errors import ConfigError, DataError
 from knobs.models import build_model
 from knobs.train import lr_find
 from knobs.train._lr_find import lr_grid, smooth, steepest_index
@@ -59,6 +59,20 @@ def test_sweep_band_and_suggestions():
     mean = result.mean[finite]
     assert mean[np.argmin(mean)] < 0.9 * mean[0]  # the loss did fall before diverging
     json.dumps(result.to_dict())
+
+
+def test_a_dataloader_is_read_into_the_same_sweep_as_its_tensors():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X, y = data()
+    kwargs = dict(optimizer="sgd", start_lr=1e-4, end_lr=100, steps=40, seeds=(0, 1))
+    from_tensors = lr_find(net(), (X, y), **kwargs)
+    from_loader = lr_find(net(), DataLoader(TensorDataset(X, y), batch_size=50), **kwargs)
+    np.testing.assert_array_equal(from_loader.raw, from_tensors.raw)
+    with pytest.raises(DataError, match="lr_find: train DataLoader gave no batches with rows"):
+        lr_find(net(), DataLoader(TensorDataset(X[:0], y[:0]), batch_size=8), **kwargs)
+    with pytest.raises(DataError, match=r"train: expected \(X, y\) tensors or arrays, got str"):
+        lr_find(net(), "train.csv", **kwargs)
 
 
 def test_identical_seeds_give_a_zero_band():

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
+import knobs
 from knobs.errors import ConfigError
 from knobs.train import Trainer
 
@@ -104,3 +105,12 @@ def test_a_resumed_stream_keeps_its_steps_per_epoch(tmp_path):
     with pytest.raises(ConfigError, match="steps_per_epoch: saved 8, now 6"):
         Trainer(epochs=2, lr=1e-2, schedule="cosine", steps_per_epoch=6).fit(
             model(), stream(), resume_from=tmp_path / "last.pt")
+
+
+def test_diagnose_watches_a_stream_with_the_users_steps_per_epoch():
+    report = knobs.diagnose(model(), stream(), stream(128, 64, seed=1), epochs=2,
+                            trainer=Trainer(lr=1e-2, schedule="onecycle", steps_per_epoch=8))
+    steps = [p["step"] for p in report.evidence["run"]["watch"]["probes"]]
+    assert max(steps) <= 16 and len(steps) > 2  # probes spread over 2 epochs of 8 batches
+    with pytest.raises(ConfigError, match="steps_per_epoch"):
+        knobs.diagnose(model(), stream(), stream(128, 64, seed=1), epochs=2, trainer=Trainer(schedule="onecycle"))

@@ -28,7 +28,7 @@ from knobs.checks._common import as_tensors
 from knobs.diagnose._evidence import Settings
 from knobs.errors import ConfigError, DataError
 from knobs.train import Trainer
-from knobs.train._batches import BatchKeys, check_weights, unpack
+from knobs.train._batches import MAX_LOADER_ROWS, BatchKeys, check_weights, epoch_batches, loader_rows, unpack
 
 __all__ = ["EPOCHS", "MAX_LOADER_ROWS", "input_kind", "pair", "read_data", "settings_of", "steps_per_epoch"]
 
@@ -36,14 +36,11 @@ __all__ = ["EPOCHS", "MAX_LOADER_ROWS", "input_kind", "pair", "read_data", "sett
 #: (the rules look at thirds of the run), short enough for a diagnosis to take seconds. A longer
 #: schedule is followed for these first epochs (the LR the run really sees), not squeezed in.
 EPOCHS = 20
-#: Rows a DataLoader gives the checks (data checks, reference, initial loss, overfit), read in the
-#: loader's own order: a shuffled loader gives a random sample.
-MAX_LOADER_ROWS = 10_000
 
 # The Trainer's keyword arguments a diagnosis trains with besides the named settings; callbacks,
 # early stopping and checkpoints are left out: the diagnosis watches a fixed number of epochs.
 _OPTIONS = ("l1", "clip_grad_norm", "clip_grad_value", "batch_transform", "batch_keys", "channels_last",
-            "eval_batch_size")
+            "eval_batch_size", "steps_per_epoch")
 _NAMED = ("task", "optimizer", "lr", "batch_size", "epochs", "weight_decay", "optimizer_options", "loss",
           "schedule", "seed", "device")
 _FORMS = "an (X, y) pair, (X, y, sample_weight), {'x': X, 'y': y} of tensors or arrays, or a DataLoader"
@@ -104,9 +101,12 @@ def read_data(train: Any, val: Any, s: Settings) -> tuple[tuple, tuple]:
 
 
 def steps_per_epoch(train: tuple, s: Settings) -> int:
-    """Optimizer steps in one epoch of the watched run."""
+    """Optimizer steps in one epoch of the watched run: a loader without ``len`` (a stream) counts as
+    the trainer's ``steps_per_epoch`` says, else as the rows the checks read (a lower bound then)."""
     if s.loaders is not None and isinstance(s.loaders[0], DataLoader):
-        return len(s.loaders[0])
+        counted = epoch_batches(s.loaders[0]) or (s.options or {}).get("steps_per_epoch")
+        if counted:
+            return counted
     return math.ceil(len(train[1]) / s.batch_size)
 
 
@@ -114,7 +114,7 @@ def pair(data: Any, name: str, task: str, keys: BatchKeys = BatchKeys()) -> tupl
     """``(X, y)`` or ``(X, y, w)`` tensors from any form ``Trainer`` reads (a DataLoader: its
     first ``MAX_LOADER_ROWS`` rows)."""
     if isinstance(data, DataLoader):
-        data = _rows_of(data, name, keys)
+        data = loader_rows(data, f"diagnose: {name}", keys)
     try:
         X, y, w = unpack(data, f"diagnose: {name}", keys) if isinstance(data, (Mapping, tuple, list)) else (data, None, None)
     except DataError as error:
@@ -129,32 +129,6 @@ def pair(data: Any, name: str, task: str, keys: BatchKeys = BatchKeys()) -> tupl
         return (X, y) if w is None else (X, y, check_weights(w, len(y), f"diagnose: {name}"))
     except DataError as error:
         raise DataError(f"diagnose: {name}: {error}") from None
-
-
-def _rows_of(loader: DataLoader, name: str, keys: BatchKeys) -> tuple:
-    """The loader's batches concatenated, up to ``MAX_LOADER_ROWS`` rows."""
-    parts: list[tuple] = []
-    rows = 0
-    for batch in loader:
-        X, y, w = unpack(batch, f"diagnose: {name} DataLoader", keys)
-        if isinstance(X, tuple):
-            raise DataError(f"diagnose: {name} DataLoader gives {len(X)} inputs per batch ((x1, x2, ...), y); "
-                            f"diagnosis takes models of one input")
-        if len(y) == 0:  # every item unreadable (knobs.data.skip_unreadable): as the Trainer, pass it over
-            continue
-        parts.append((torch.as_tensor(X), torch.as_tensor(y), None if w is None else torch.as_tensor(w)))
-        rows += len(parts[-1][1])
-        if rows >= MAX_LOADER_ROWS:
-            break
-    if not parts:
-        raise DataError(f"diagnose: the {name} DataLoader gave no batches with rows; give it a dataset with rows "
-                        f"(and drop_last=False when it holds fewer rows than one batch; its dataset's `unreadable` "
-                        f"lists the items left out as unreadable)")
-    X, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-    weights = [p[2] for p in parts]
-    if all(w is not None for w in weights):
-        return X[:MAX_LOADER_ROWS], y[:MAX_LOADER_ROWS], torch.cat(weights)[:MAX_LOADER_ROWS]
-    return X[:MAX_LOADER_ROWS], y[:MAX_LOADER_ROWS]
 
 
 def input_kind(model: nn.Module, X: torch.Tensor) -> str:

@@ -148,7 +148,7 @@ def as_tensors(data: Any, name: str, task: str) -> tuple[torch.Tensor, torch.Ten
             not integer class indices, or negative labels.
     """
     if isinstance(data, Mapping) or not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise DataError(f"{name}: expected (X, y) tensors or a DataLoader, got {type(data).__name__}")
+        raise DataError(f"{name}: expected (X, y) tensors or arrays, got {type(data).__name__}")
     X, y = (torch.as_tensor(np.asarray(a)) if not isinstance(a, torch.Tensor) else a for a in data)
     if X.ndim == 0 or y.ndim == 0 or len(X) == 0:
         raise DataError(f"{name}: X and y must hold at least one example; got shapes {tuple(X.shape)} and {tuple(y.shape)}")
@@ -255,6 +255,42 @@ class LoaderBatches:
                 yield X, y
             else:
                 yield X, y, check_weights(w, len(y), self.name).to(device, non_blocking=not blocking)
+
+
+#: Rows read from a DataLoader by what works on data in memory (diagnose's checks, ``lr_find``), in the
+#: loader's own order: a shuffled loader gives a random sample.
+MAX_LOADER_ROWS = 10_000
+
+
+def loader_rows(loader: Any, who: str, keys: BatchKeys = BatchKeys()) -> tuple:
+    """``(X, y)`` or ``(X, y, w)``: the loader's batches concatenated, up to ``MAX_LOADER_ROWS`` rows; a batch
+    of no rows (every item unreadable, ``knobs.data.skip_unreadable``) passed over as the Trainer does.
+
+    Raises:
+        DataError: led by ``who`` (e.g. "diagnose: train"): batches of several inputs, or no rows at all.
+    """
+    parts: list[tuple] = []
+    rows = 0
+    for batch in loader:
+        X, y, w = unpack(batch, f"{who} DataLoader", keys)
+        if isinstance(X, tuple):
+            raise DataError(f"{who} DataLoader gives {len(X)} inputs per batch ((x1, x2, ...), y); this reads "
+                            f"models of one input")
+        if len(y) == 0:
+            continue
+        parts.append((torch.as_tensor(X), torch.as_tensor(y), None if w is None else torch.as_tensor(w)))
+        rows += len(parts[-1][1])
+        if rows >= MAX_LOADER_ROWS:
+            break
+    if not parts:
+        raise DataError(f"{who} DataLoader gave no batches with rows; give it a dataset with rows (and "
+                        f"drop_last=False when it holds fewer rows than one batch; its dataset's `unreadable` lists "
+                        f"the items left out as unreadable)")
+    X, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    weights = [p[2] for p in parts]
+    if all(w is not None for w in weights):
+        return X[:MAX_LOADER_ROWS], y[:MAX_LOADER_ROWS], torch.cat(weights)[:MAX_LOADER_ROWS]
+    return X[:MAX_LOADER_ROWS], y[:MAX_LOADER_ROWS]
 
 
 def epoch_batches(batches: Any) -> int | None:

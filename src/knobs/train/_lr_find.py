@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError
-from knobs.train._batches import TensorBatches, as_tensors
+from knobs.train._batches import TensorBatches, as_tensors, loader_rows
 from knobs.train._metrics import LOSSES, TASKS
 from knobs.train._optimizers import build_optimizer, check_lr
 from knobs.train._rng import rng_state, seed_everything, set_rng_state
@@ -164,7 +164,8 @@ def lr_find(model: nn.Module, train: Any, *, optimizer: str | torch.optim.Optimi
 
     Args:
         model: the model to probe; left bitwise as it was.
-        train: ``(X, y)`` tensors or arrays.
+        train: ``(X, y)`` tensors or arrays, or a DataLoader (its rows read into memory in its order, up to
+            ``MAX_LOADER_ROWS``: the sweeps draw their batches from them, one order per seed).
         optimizer: a name (built fresh per seed) or your optimizer over ``model``'s parameters
             (its state is restored per seed and at the end; group LRs keep their ratios).
         optimizer_options, weight_decay: for a named optimizer.
@@ -177,6 +178,8 @@ def lr_find(model: nn.Module, train: Any, *, optimizer: str | torch.optim.Optimi
     """
     _check_args(start_lr, end_lr, steps, seeds, smoothing, batch_size, diverge_factor, task)
     device = next(model.parameters()).device
+    if isinstance(train, torch.utils.data.DataLoader):
+        train = loader_rows(train, "lr_find: train")[:2]
     X, y = as_tensors(train, "train", task)
     X, y = X.to(device), y.to(device)
     snapshot = _Snapshot(model, optimizer)
