@@ -242,3 +242,16 @@ def test_the_digits_runs_preflight_speaks_of_pixels_and_does_not_warn():
     assert constant.passed and "pixels" in constant.message
     report = diagnose_config(cfg, epochs=1)
     assert "constant_features" not in report and report.evidence["settings"]["inputs"] == "pixels"
+
+
+def test_a_model_returning_a_tuple_is_one_message_naming_the_fix():
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = net()
+
+        def forward(self, x):
+            return self.inner(x), x.sum()
+
+    with pytest.raises(DataError, match=r"the model returned a tuple of 2 items .* returns model\(x\)\[0\]"):
+        knobs.diagnose(Pair(), TRAIN, VAL, epochs=1)

@@ -357,3 +357,49 @@ def test_settings_name_functions_without_addresses():
     settings = Trainer(loss=my_loss, batch_transform=lambda x, y: (x, y)).settings()
     assert settings["loss"].endswith("my_loss") and "0x" not in settings["batch_transform"]
     assert Trainer(loss=torch.nn.CrossEntropyLoss()).settings()["loss"] == "CrossEntropyLoss()"
+
+
+class _TupleOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head, self.aux = nn.Linear(6, 3), nn.Linear(6, 3)
+
+    def forward(self, x):  # an auxiliary head in training only, as Inception's
+        return (self.head(x), self.aux(x)) if self.training else self.head(x)
+
+
+class _Logits:
+    def __init__(self, logits):
+        self.logits = logits
+
+
+@pytest.mark.parametrize("wrap, match", [
+    (lambda out: (out, out.sum()), r"a tuple of 2 items \(shape \(\d+, 3\), shape \(\)\).*returns model\(x\)\[0\]"),
+    (lambda out: {"logits": out}, r"a dict with keys \['logits'\].*returns model\(x\)\['logits'\]"),
+    (_Logits, r"an object of type _Logits.*returns model\(x\)\.logits"),
+])
+def test_a_model_returning_more_than_a_tensor_is_one_message_naming_the_fix(wrap, match):
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = mlp()
+
+        def forward(self, x):
+            return wrap(self.inner(x))
+
+    X, y = blobs()
+    with pytest.raises(DataError, match="train: the model returned " + match):
+        Trainer(epochs=1).fit(Wrapped(), (X, y))
+    with pytest.raises(DataError, match="train: the model returned " + match):
+        Trainer(epochs=1).fit(Wrapped(), DataLoader(TensorDataset(X, y), batch_size=32))
+    with pytest.raises(DataError, match="predict: the model returned " + match):
+        Trainer().predict(Wrapped(), X)
+
+
+def test_a_custom_loss_may_take_a_training_only_auxiliary_output():
+    X, y = blobs()
+    ce = nn.CrossEntropyLoss()
+    torch.manual_seed(0)
+    trainer = Trainer(epochs=5, lr=1e-2, loss=lambda out, t: ce(out[0], t) + 0.3 * ce(out[1], t))
+    history = trainer.fit(_TupleOut(), DataLoader(TensorDataset(X, y), batch_size=32), (X, y))
+    assert history.records[-1]["val_accuracy"] > 0.8

@@ -28,6 +28,7 @@ from torch import nn
 from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
+from knobs.train._batches import model_output
 
 __all__ = ["overfit_tiny", "MAX_PASSED_OVER", "OPTIMIZERS", "POOL", "SAME_OUTPUT"]
 
@@ -153,7 +154,7 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
     params = [p for p in model.parameters() if p.requires_grad]
     if task == "classification":
         with torch.no_grad():
-            label_range(y, model(X), n_classes)
+            label_range(y, model_output(model(X), "overfit_tiny"), n_classes)
     measured = {"initial_loss": None, "final_loss": None, "steps_to_target": None, "steps": 0,
                 "accuracy": None, "stopped": None, "timed_out": False}
     if not params:
@@ -161,7 +162,7 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
         return _final(model, X, y, task, measured)
     opt = _optimizer(optimizer, params, lr)
     for step in range(steps + 1):
-        outputs = model(X)
+        outputs = model_output(model(X), "overfit_tiny")
         loss = task_loss(outputs, y, task) if custom is None else _mean(custom(outputs, y))
         value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
@@ -210,7 +211,7 @@ def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 def _final(model, X, y, task, measured: dict) -> dict:
     """Loss and subset accuracy of the model as it is now."""
     with torch.no_grad():
-        outputs = model(X)
+        outputs = model_output(model(X), "overfit_tiny")
         measured["final_loss"] = float(task_loss(outputs, y, task))
         if task == "classification":
             measured["accuracy"] = float((outputs.argmax(dim=1) == y).float().mean())

@@ -112,9 +112,30 @@ def to_device(x: Any, device: torch.device, non_blocking: bool = False) -> Any:
     return x.to(device, non_blocking=non_blocking)
 
 
-def forward(model: torch.nn.Module, x: Any) -> torch.Tensor:
+def forward(model: torch.nn.Module, x: Any) -> Any:
     """``model(x)``, or ``model(x1, x2, ...)`` for several inputs."""
     return model(*x) if type(x) is tuple else model(x)
+
+
+def model_output(out: Any, where: str) -> torch.Tensor:
+    """``out`` when it is a tensor; else one DataError naming what the model returned and the fix.
+
+    NOTE: validation, metrics and predictions read one tensor of outputs (logits for classification);
+    a model returning a tuple, a dict or an output object (``.logits``) failed deep in the loss with an
+    AttributeError. In training a custom ``loss`` may take such outputs (an auxiliary head's)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, Mapping):
+        got, pick = f"a {type(out).__name__} with keys {list(out)[:6]}", f"model(x)[{next(iter(out), 'key')!r}]"
+    elif isinstance(out, (tuple, list)):
+        shapes = ", ".join(f"shape {tuple(o.shape)}" if isinstance(o, torch.Tensor) else type(o).__name__ for o in out[:4])
+        got, pick = f"a {type(out).__name__} of {len(out)} items ({shapes})", "model(x)[0]"
+    else:
+        attrs = [a for a in ("logits", "last_hidden_state") if isinstance(getattr(out, a, None), torch.Tensor)]
+        got, pick = f"an object of type {type(out).__name__}", f"model(x).{attrs[0]}" if attrs else "the tensor in it"
+    raise DataError(f"{where}: the model returned {got}, and knobs reads one tensor of outputs (logits for "
+                    f"classification); return that tensor alone from forward, or wrap the model in a module whose "
+                    f"forward returns {pick}")
 
 
 def check_weights(w: Any, n: int, name: str) -> torch.Tensor:
@@ -364,7 +385,7 @@ def _probe(model: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
     model.eval()
     try:
         with torch.no_grad():
-            return model(X)
+            return model_output(model(X), "train")
     except RuntimeError as err:
         raise DataError(f"train: the model cannot take inputs of shape {tuple(X.shape[1:])}: {err}") from None
     finally:

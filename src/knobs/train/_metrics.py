@@ -112,7 +112,7 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
     """Mean loss, accuracy (classification) and ``metrics`` of ``model`` in eval mode; its mode is
     restored. ``weighted``: batches carrying sample weights give the weighted mean loss (each
     example's loss times its weight, over the sum of weights); accuracy stays a plain fraction."""
-    from knobs.train._batches import forward
+    from knobs.train._batches import forward, model_output
 
     was_training = model.training
     model.eval()
@@ -123,7 +123,7 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                 xb, yb = item[0], item[1]
                 with precision.autocast():
                     out = forward(model, xb)
-                out = out.float()
+                out = model_output(out, "validation").float()
                 if weighted and len(item) > 2:
                     per = LOSSES[task](out, yb, reduction="none")
                     sums.append((per.reshape(len(yb), -1).mean(1) * item[2]).sum())

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from knobs.errors import DataError
-from knobs.train._batches import BatchKeys, forward, inputs_of, to_device
+from knobs.train._batches import BatchKeys, forward, inputs_of, model_output, to_device
 from knobs.train._device import resolve_precision
 
 __all__ = ["predict", "device_of", "aligned_rows"]
@@ -58,7 +58,7 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
         with torch.no_grad():
             for xb in _input_batches(data, batch_size, keys):
                 with precision.autocast():
-                    outs.append(forward(model, to_device(xb, device)).float().cpu())
+                    outs.append(model_output(forward(model, to_device(xb, device)), "predict").float().cpu())
     finally:
         model.train(was_training)
     if not outs:

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import BatchKeys, check_outputs, epoch_batches, forward, make_batches
+from knobs.train._batches import BatchKeys, check_outputs, epoch_batches, forward, make_batches, model_output
 from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
@@ -455,6 +455,8 @@ class Trainer:
             xb = xb.contiguous(memory_format=self._memory_format)  # a DataLoader's batch (in memory: done once)
         with self.precision_.autocast():
             out = self.model_(xb) if type(xb) is torch.Tensor else forward(self.model_, xb)
+            if self.loss is None and type(out) is not torch.Tensor:  # a custom loss may take other outputs
+                out = model_output(out, "train")
             loss = self._loss_fn(out, yb) if wb is None else self._weighted_loss(out, yb, wb)
         total = loss + self.l1 * l1_penalty(self._weights) if self.l1 else loss
         optimizer.zero_grad(set_to_none=True)
