@@ -286,6 +286,32 @@ def test_bad_optimize_arguments(kwargs, match):
         knobs.Study(SPACE).optimize(**{"objective": square, "n_trials": 1, **kwargs})
 
 
+def x_only(config):
+    return config["x"] ** 2
+
+
+def test_an_objective_of_the_config_alone_is_called_with_it_and_pickles():
+    import pickle
+
+    from knobs.study._optimize import ConfigOnly, as_objective
+
+    study = knobs.Study(SPACE, sampler=Random(seed=0))
+    study.optimize(x_only, n_trials=3)
+    assert [t.value for t in study.trials] == [t.config["x"] ** 2 for t in study.trials]
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    adapted = pickle.loads(pickle.dumps(as_objective(x_only)))  # workers and Ray tasks get a copy
+    assert isinstance(adapted, ConfigOnly) and adapted({"x": 3.0}, None) == 9.0
+    assert as_objective(square) is square
+
+
+@pytest.mark.parametrize("objective", [lambda: 1.0, lambda a, b, c: 1.0])
+def test_an_objective_that_binds_neither_form_is_refused_before_any_trial(objective):
+    study = knobs.Study(SPACE)
+    with pytest.raises(ConfigError, match=r"cannot be called as objective\(config, trial\) or objective\(config\)"):
+        study.optimize(objective, n_trials=2)
+    assert study.trials == []
+
+
 # ---- durable storage and resume --------------------------------------------------------------
 def test_resume_continues_the_seeded_sampler(tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"

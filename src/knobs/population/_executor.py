@@ -40,6 +40,8 @@ class PopulationExecutor(Executor):
             when its trials differ in architecture (``PopulationObjective.groups``).
     """
 
+    per_trial_objective = False  # a population's objective(trials)
+
     def __init__(self, population: int = 16) -> None:
         self.population = population
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from knobs.errors import ConfigError
 from knobs.study._budget import Budget
-from knobs.study._optimize import check, failure_attrs
+from knobs.study._optimize import as_objective, check, failure_attrs
 from knobs.study._requeue import ABANDONED
 from knobs.trial import Pruned, Trial
 
@@ -132,6 +132,9 @@ class Executor:
     study: "Study"
     objective: Any
     workers: int
+    #: the objective is called once per trial as ``objective(config, trial)`` (an executor that calls it
+    #: otherwise, as a population's ``objective(trials)``, says False): one taking the config alone is adapted
+    per_trial_objective: bool = True
 
     def start(self, study: "Study", objective: Any, workers: int) -> None:
         """Once, before any claim: keep what ``run_batch`` needs; check settings (``ConfigError``).
@@ -178,6 +181,8 @@ def run_loop(study: "Study", objective: Any, executor: Executor | None = None, *
         raise ConfigError(f"optimize(executor=...) must be None or a knobs.study.Executor (such as "
                           f"knobs.executors.RayExecutor or knobs.population.PopulationExecutor); got {executor!r}")
     n_trials, timeout, catch = check(objective, n_trials, timeout, catch)
+    if executor.per_trial_objective:
+        objective = as_objective(objective)
     budget = Budget(n_trials, None if timeout is None else time.time() + timeout)
     with study._optimizing(budget, list(callbacks), catch):
         running: dict[int, Trial] = {}

@@ -7,13 +7,14 @@ its own traceback where it was raised.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from knobs.errors import ConfigError, KnobsError
 
-__all__ = ["failure_attrs", "must_raise", "check", "check_workers"]
+__all__ = ["ConfigOnly", "as_objective", "failure_attrs", "must_raise", "check", "check_workers"]
 
 _TRACEBACK_CHARS = 4000
 
@@ -36,6 +37,36 @@ def check_workers(workers: Any) -> int:
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
         raise ConfigError(f"optimize(workers=...) must be an integer >= 1, got {workers!r}")
     return int(workers)
+
+
+class ConfigOnly:
+    """An objective that takes the config alone (``objective(config)``, as Ray Tune's take it), called
+    as ``objective(config, trial)``; a class, not a closure, so it pickles with the function it holds."""
+
+    def __init__(self, objective: Callable[[dict], Any]) -> None:
+        self.objective = objective
+
+    def __call__(self, config: dict, trial: Any) -> Any:
+        return self.objective(config)
+
+
+def as_objective(objective: Any) -> Callable:
+    """``objective`` as ``objective(config, trial)``: one that binds only ``(config)`` is wrapped in
+    ``ConfigOnly``; one that binds neither is one ``ConfigError`` here, not a failure on every trial.
+    A callable whose signature cannot be read (a builtin) is taken as it is."""
+    try:
+        signature = inspect.signature(objective)
+    except (TypeError, ValueError):
+        return objective
+    for args, use in (((None, None), objective), ((None,), ConfigOnly(objective))):
+        try:
+            signature.bind(*args)
+        except TypeError:
+            continue
+        return use
+    name = getattr(objective, "__qualname__", type(objective).__name__)
+    raise ConfigError(f"optimize(objective=...): {name}{signature} cannot be called as objective(config, trial) "
+                      f"or objective(config); define it as def objective(config, trial): ... returning the value")
 
 
 def check(objective: Any, n_trials: Any, timeout: Any, catch: Any) -> tuple:

@@ -221,7 +221,8 @@ class Study:
         ``executor`` only says how claimed trials run.
 
         Args:
-            objective: returns the value to minimize/maximize; may call ``trial.report``. With
+            objective: ``objective(config, trial)`` (or ``objective(config)``) returns the value to
+                minimize/maximize; may call ``trial.report``. With
                 ``workers > 1`` it must be picklable (a module-level function, or an instance
                 of a module-level class): each worker process receives a copy.
             n_trials: new configurations to run in this call, counted across all workers; None:
