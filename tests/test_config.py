@@ -29,6 +29,29 @@ def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path):
     assert "search.n_trails" in str(e.value) and "did you mean 'n_trials'" in str(e.value)
 
 
+@pytest.mark.parametrize("raw, message", [
+    ({"data": {"path": "x.csv"}}, "unknown key 'data.path' (did you mean 'source'?)"),
+    ({"search": {"max_trials": 5}}, "unknown key 'search.max_trials' (did you mean 'n_trials'?)"),
+    ({"model": {"arch": "mlp"}}, "unknown key 'model.arch' (did you mean 'family'?)"),
+    ({"train": {"max_epochs": 3}}, "unknown key 'train.max_epochs' (did you mean 'epochs'?)"),
+    ({"train": {"learning_rate": 0.1}}, "unknown key 'train.learning_rate': lr is set in [search.space] (a plain "
+                                         "value fixes it for every trial"),
+    ({"model": {"dropout": 0.1}}, "unknown key 'model.dropout': dropout is set in [search.space]"),
+])
+def test_another_tools_key_or_a_key_of_another_table_is_pointed_home(raw, message):
+    with pytest.raises(ConfigError) as e:
+        parse_config(raw)
+    assert message in str(e.value)
+
+
+def test_a_model_hyperparameter_typo_is_suggested():
+    from knobs.models import build_model
+
+    with pytest.raises(ConfigError, match=r"model hyperparameter 'widht' \(did you mean 'width'\?\) is not one of "
+                                          r"the mlp family's"):
+        build_model("mlp", input_shape=(4,), n_classes=2, widht=16)
+
+
 @pytest.mark.parametrize("raw, key", [
     ({"search": {"n_trials": -3}}, "search.n_trials"),
     ({"data": {"val": 1.5}}, "data.val"),

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 from knobs.errors import ConfigError
 
 __all__ = [
+    "ALIASES", "did_you_mean",
     "Options", "validation_message", "number", "probability", "count", "one_of", "flag",
     "expect_number", "expect_count",
 ]
@@ -50,8 +51,31 @@ M = TypeVar("M", bound="Options")
 
 # ---- the message ---------------------------------------------------------------------------------
 
+#: names other tools (Keras, Lightning, Optuna, scikit-learn) give what knobs calls otherwise: suggested
+#: for an unknown key or name wherever the knobs name is among the valid ones
+ALIASES: dict[str, tuple[str, ...]] = {
+    "path": ("source",), "file": ("source",), "csv": ("source",), "dataset": ("source",), "name": ("source",),
+    "learning_rate": ("lr",), "max_epochs": ("epochs",), "n_epochs": ("epochs",), "num_epochs": ("epochs",),
+    "trials": ("n_trials",), "num_trials": ("n_trials",), "max_trials": ("n_trials",),
+    "scheduler": ("schedule",), "lr_scheduler": ("schedule",), "optim": ("optimizer",),
+    "model": ("family",), "arch": ("family",), "architecture": ("family",),
+    "hidden_size": ("width",), "units": ("width",), "layers": ("depth",), "num_layers": ("depth",),
+    "label": ("target",), "label_column": ("target",), "target_column": ("target",), "y": ("target",),
+}
+
+
+def did_you_mean(name: Any, valid: Any, n: int = 1) -> str:
+    """`` (did you mean 'x'?)`` for ``name`` among ``valid`` (another tool's name for it, ``ALIASES``, else
+    the closest spellings), or "" when nothing is close: the hint every unknown key or name carries."""
+    valid = [str(v) for v in valid]
+    close = [a for a in ALIASES.get(str(name).lower(), ()) if a in valid]
+    close = close or difflib.get_close_matches(str(name), valid, n=n)
+    return f" (did you mean {' or '.join(map(repr, close[:n]))}?)" if close else ""
+
+
 def validation_message(error: ValidationError, model: type[BaseModel], *, where: str = "",
-                       origin: str | None = None, label: str | None = None) -> str:
+                       origin: str | None = None, label: str | None = None,
+                       elsewhere: Mapping[str, str] | None = None) -> str:
     """Pydantic's first error as knobs' one sentence.
 
     Args:
@@ -60,6 +84,9 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
         where: the dotted key of the model's table (``"augment"``), prefixed to every key.
         origin: where the values came from (a config file's path), put in front.
         label: how to name the model's own table in "valid keys in …" (default: ``where``).
+        elsewhere: keys that belong in another place, with where and how they are set: an unknown key
+            (or another tool's name for one, ``ALIASES``) found here is told where it goes when
+            nothing in its own table is close.
     """
     first = error.errors()[0]
     loc = [str(part) for part in first["loc"]]
@@ -70,8 +97,10 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
     path = ".".join(part for part in (where, *loc) if part)
     if first["type"] == "extra_forbidden":
         valid = _field_names(model, loc[:-1])
-        close = difflib.get_close_matches(loc[-1], valid, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(loc[-1], valid)
+        moved = [k for k in (loc[-1], *ALIASES.get(loc[-1].lower(), ())) if k in (elsewhere or {})]
+        if moved and not hint:
+            hint = f": {moved[0]} is set in {elsewhere[moved[0]]}"
         section = ".".join(part for part in (where, *loc[:-1]) if part)
         section = (label or section) if not loc[:-1] else section
         listed = f"; valid keys in {section or 'top level'}: {', '.join(valid)}" if valid else ""

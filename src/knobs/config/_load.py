@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from knobs._validation import validation_message
-from knobs.config._schema import RunConfig
+from knobs.config._schema import SPACE_KEYS, RunConfig
 from knobs.errors import ConfigError
 
 __all__ = ["load_config", "parse_config"]
@@ -50,7 +50,7 @@ def parse_config(raw: dict[str, Any], origin: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(validation_message(e, RunConfig, origin=origin)) from None
+        raise ConfigError(validation_message(e, RunConfig, origin=origin, elsewhere=SPACE_KEYS)) from None
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str = "config") -> None:

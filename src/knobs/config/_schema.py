@@ -7,12 +7,12 @@ every field defined here; keep the two in step.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool, field_validator, model_validator
 
+from knobs._validation import did_you_mean
 from knobs.balance._options import BalanceOptions
 from knobs.storage import mask_password
 
@@ -151,9 +151,8 @@ class ModelConfig(_Strict):
     def _known_family(cls, value: str) -> str:
         if value in FAMILY_NAMES or (value.startswith(TIMM_PREFIX) and len(value) > len(TIMM_PREFIX)):
             return value
-        close = difflib.get_close_matches(value, FAMILY_NAMES, n=2)
-        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-        raise ValueError(f"unknown family {value!r}{hint}; expected one of {', '.join(FAMILY_NAMES)}, "
+        raise ValueError(f"unknown family {value!r}{did_you_mean(value, FAMILY_NAMES, n=2)}; expected one of "
+                         f"{', '.join(FAMILY_NAMES)}, "
                          f"or '{TIMM_PREFIX}<timm model name>'")
 
     @field_validator("builder")
@@ -286,6 +285,13 @@ class AutopilotConfig(_Strict):
                              "many standard errors of the paired per-row validation difference")
     keys: Optional[list[str]] = Field(None, description="the knobs the walk may turn (default: every one it "
                                       "knows that this model and data have)")
+
+
+_IN_SPACE = "[search.space] (a plain value fixes it for every trial, { low = ..., high = ... } searches it)"
+#: trial hyperparameters a person may write in another table ("[train] lr = 0.01"): the message says where they go
+SPACE_KEYS: dict[str, str] = {key: _IN_SPACE for key in (
+    "lr", "weight_decay", "optimizer", "momentum", "beta1", "beta2", "l1", "clip_grad_norm", "clip_grad_value",
+    "dropout", "width", "depth", "activation", "batch_norm", "init")}
 
 
 class RunConfig(_Strict):

@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional, Sequence
@@ -36,6 +35,7 @@ from typing import Any, Callable, Literal, Optional, Sequence
 import torch
 from torch import nn
 
+from knobs._validation import did_you_mean
 from knobs.errors import ConfigError
 
 __all__ = ["Backbone", "BackboneError", "MissingPackage", "UnknownBackbone", "WrongDataKind",
@@ -167,9 +167,8 @@ def backbone(name: str) -> Backbone:
         from knobs.models._minilm import minilm
 
         return minilm()
-    close = difflib.get_close_matches(str(name), PRETRAINED_FAMILIES, n=2)
     raise UnknownBackbone(f"model.family: {name!r} is not a pretrained family"
-                          + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+                          + did_you_mean(name, PRETRAINED_FAMILIES, n=2)
                           + f"; expected one of {', '.join(PRETRAINED_FAMILIES)} or '{TIMM_PREFIX}<timm model name>'")
 
 

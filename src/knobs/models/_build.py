@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from knobs._validation import did_you_mean
 from knobs.errors import ConfigError
 from knobs.models._backbone import PRETRAINED_FAMILIES, TIMM_PREFIX, backbone, is_pretrained
 from knobs.models._convnet import ConvNet
@@ -64,8 +65,8 @@ def build_model(family: str, *, input_shape, n_classes: int, weights: str | None
     unknown = sorted(set(hparams) - set(valid))
     if unknown:
         raise ConfigError(
-            f"model hyperparameter {', '.join(map(repr, unknown))} is not one of the {family} family's: "
-            f"{', '.join(valid)}"
+            f"model hyperparameter {', '.join(map(repr, unknown))}{did_you_mean(unknown[0], valid)} is not one of "
+            f"the {family} family's: {', '.join(valid)}"
         )
     return FAMILIES[family](input_shape, n_classes, **hparams)
 
@@ -84,7 +85,8 @@ def build_backbone(family: str, *, input_shape=None, n_classes: int, weights: st
     spec.check_input_shape(input_shape)
     unknown = sorted(set(hparams) - set(spec.hyperparameters))
     if unknown:
-        raise ConfigError(f"model hyperparameter {', '.join(map(repr, unknown))} is not one of the {family} family's: "
+        raise ConfigError(f"model hyperparameter {', '.join(map(repr, unknown))}"
+                          f"{did_you_mean(unknown[0], spec.hyperparameters)} is not one of the {family} family's: "
                           f"{', '.join(spec.hyperparameters) or '(none)'}")
     return spec.build(n_classes, weights, **hparams)
 

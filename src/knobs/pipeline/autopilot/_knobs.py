@@ -9,9 +9,9 @@ data get ``augment``.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
+from knobs._validation import did_you_mean
 from knobs.errors import ConfigError
 from knobs.models import hyperparameters
 from knobs.pipeline.trials._objective import make_trainer
@@ -52,9 +52,8 @@ def check_autopilot(cfg: Any, data: Any) -> None:
     have = knob_defaults(cfg, data)
     for key in keys:
         if key not in KNOBS:
-            close = difflib.get_close_matches(key, KNOBS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"autopilot.keys: unknown knob {key!r}{hint}; the autopilot turns {', '.join(KNOBS)}")
+            raise ConfigError(f"autopilot.keys: unknown knob {key!r}{did_you_mean(key, KNOBS)}; the autopilot turns "
+                              f"{', '.join(KNOBS)}")
         if key not in have:
             raise ConfigError(f"autopilot.keys: {key!r} {_absent(cfg, data, key)}")
 
