@@ -323,6 +323,9 @@ def test_validate_labels_names_values_and_range():
         validate_labels(np.array([0, 0.5]), 2)
     with pytest.raises(DataError, match="1-D"):
         validate_labels(np.zeros((2, 2), np.int64), 2)
+    with pytest.raises(DataError, match=r"integer class labels 0..1, got dtype <U3 such as \['cat', 'dog'\]; encode "
+                                        r"the classes first, e.g. classes, y = np.unique\(y, return_inverse=True\)"):
+        validate_labels(np.array(["cat", "dog", "cat"]), 2)
 
 
 def test_validate_features_reports_nan():

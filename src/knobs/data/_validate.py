@@ -38,7 +38,10 @@ def validate_labels(y, n_classes: int, *, name: str = "y") -> np.ndarray:
         raise DataError(f"{name} must be a 1-D array of class labels, got shape {y.shape}")
     if y.dtype.kind not in "iub":
         if y.dtype.kind != "f":
-            raise DataError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+            example = f" such as {_show(np.unique(y)[:3])}" if y.size and y.dtype.kind in "US" else ""
+            raise DataError(f"{name} must hold integer class labels 0..{n_classes - 1}, got dtype {y.dtype}"
+                            f"{example}; encode the classes first, e.g. classes, y = np.unique(y, "
+                            f"return_inverse=True) (load_csv does this)")
         bad = np.unique(y[~np.isfinite(y) | (y != np.round(y))])
         if bad.size:
             raise DataError(
