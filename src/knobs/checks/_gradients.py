@@ -36,6 +36,7 @@ from torch.nn import functional as F
 
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
+from knobs.train._batches import cast_inputs, takes_token_ids
 
 __all__ = ["gradient_check", "LOSSES"]
 
@@ -86,6 +87,8 @@ def gradient_check(
         raise ConfigError(f"gradient_check l2 must be a finite number >= 0, got {l2!r}")
     net = copy.deepcopy(model).double().eval()
     X, y = _rows(X, y, n_samples, loss)
+    if takes_token_ids(net):  # ids into an embedding table stay integers (the table is float64)
+        X = cast_inputs(X, token_ids=True)
     objective = _objective(net, X, y, loss_fn, float(l2))
     params = {name: p for name, p in net.named_parameters() if p.requires_grad}
     if not params:

@@ -112,6 +112,31 @@ def to_device(x: Any, device: torch.device, non_blocking: bool = False) -> Any:
     return x.to(device, non_blocking=non_blocking)
 
 
+def takes_token_ids(model: torch.nn.Module) -> bool:
+    """True for a model with an embedding table (``nn.Embedding`` / ``nn.EmbeddingBag``): it reads integer ids."""
+    return any(isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) for m in model.modules())
+
+
+def cast_inputs(x: Any, token_ids: bool) -> Any:
+    """One input tensor in the dtype its model reads: for a model with an embedding table (``token_ids``) integer
+    ids as int64 — ids that came as float (non-negative whole numbers, 2-D) too —, for any other model float32.
+
+    NOTE: in-memory inputs were all made float32, so a user's own embedding model could not train on its id
+    tensor, and ``predict`` kept integers, so an MLP could not predict from integer features. Anything but one
+    tensor (several inputs) is the model's own business and passes as it is."""
+    if type(x) is not torch.Tensor:
+        return x
+    if token_ids:
+        if not x.is_floating_point():
+            return x if x.dtype == torch.long else x.long()
+        if x.ndim == 2 and bool((x >= 0).all()) and bool((x == x.round()).all()):
+            return x.long()
+        return x
+    if x.is_floating_point():
+        return x.float() if x.dtype == torch.float64 else x
+    return x.float()
+
+
 def forward(model: torch.nn.Module, x: Any) -> Any:
     """``model(x)``, or ``model(x1, x2, ...)`` for several inputs."""
     return model(*x) if type(x) is tuple else model(x)
@@ -161,8 +186,9 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def as_tensors(data: Any, name: str, task: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check an ``(X, y)`` pair and return float inputs and task-typed targets.
+def as_tensors(data: Any, name: str, task: str, ids: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check an ``(X, y)`` pair and return float inputs (integer ones kept as int64 with ``ids``: token ids,
+    which float32 would round past 2**24) and task-typed targets.
 
     Raises:
         DataError: not a pair, empty, first dimensions differ, non-finite inputs, labels that are
@@ -178,6 +204,8 @@ def as_tensors(data: Any, name: str, task: str) -> tuple[torch.Tensor, torch.Ten
             f"{name}: X has shape {tuple(X.shape)} but y has shape {tuple(y.shape)}; "
             f"their first dimensions (the number of examples) must match"
         )
+    if ids and not X.is_floating_point():
+        return X.long(), _targets(y, name, task)
     X = X if X.is_floating_point() and X.dtype != torch.float64 else X.float()
     if not bool(torch.isfinite(X).all()):
         raise DataError(f"{name}: X contains NaN or infinite values; impute or drop them first")
@@ -256,8 +284,9 @@ class LoaderBatches:
     ``len`` stays the DataLoader's (an upper bound then; the LR schedule's clock allows for it)."""
 
     def __init__(self, loader: Any, device: torch.device, task: str, name: str = "train",
-                 keys: BatchKeys = BatchKeys()) -> None:
+                 keys: BatchKeys = BatchKeys(), token_ids: bool | None = None) -> None:
         self.loader, self.device, self.task, self.name, self.keys = loader, device, task, name, keys
+        self.token_ids = token_ids  # None: batches as the loader gives them
         self.generator = getattr(loader, "generator", None)
 
     def __len__(self) -> int:
@@ -271,6 +300,8 @@ class LoaderBatches:
             if len(y) == 0:
                 continue
             y = y.float().reshape(len(y), -1) if regression else y.long()
+            if self.token_ids is not None:
+                X = cast_inputs(X, self.token_ids)
             X, y = to_device(X, device, not blocking), y.to(device, non_blocking=not blocking)
             if w is None:
                 yield X, y
@@ -324,7 +355,8 @@ def epoch_batches(batches: Any) -> int | None:
 
 
 def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch_size: int,
-                 generator: torch.Generator | None, shuffle: bool, keys: BatchKeys = BatchKeys()):
+                 generator: torch.Generator | None, shuffle: bool, keys: BatchKeys = BatchKeys(),
+                 token_ids: bool | None = None):
     """``TensorBatches`` for in-memory ``(X, y)``, ``(X, y, w)`` or ``{"x": X, "y": y}`` (moved to
     ``device`` once), ``LoaderBatches`` for a DataLoader.
 
@@ -332,10 +364,10 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
         DataError: see ``as_tensors``; several inputs in memory (``((X1, X2), y)``) need a DataLoader.
     """
     if isinstance(data, torch.utils.data.DataLoader):
-        return LoaderBatches(data, device, task, name, keys)
+        return LoaderBatches(data, device, task, name, keys, token_ids)
     if callable(getattr(data, "as_loader", None)):  # rows read on access (knobs.data.StreamedPair)
         order = BoundedBatches(len(data[1]), batch_size, generator, shuffle)
-        return LoaderBatches(data.as_loader(order), device, task, name, keys)
+        return LoaderBatches(data.as_loader(order), device, task, name, keys, token_ids)
     if isinstance(data, Mapping):
         X, y, w = unpack(data, name, keys)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
@@ -347,7 +379,8 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
         raise DataError(f"{name}: several inputs ((X1, X2, ...), y) are read from a DataLoader; wrap them in "
                         f"torch.utils.data.DataLoader(TensorDataset(X1, X2, y)) with a collate_fn, or a "
                         f"Dataset returning ((x1, x2), y)")
-    X, y = as_tensors((X, y), name, task)
+    X, y = as_tensors((X, y), name, task, ids=bool(token_ids))
+    X = X if token_ids is None else cast_inputs(X, token_ids)
     w = None if w is None else check_weights(w, len(y), name).to(device)
     return TensorBatches(X.to(device), y.to(device), batch_size, generator, shuffle, w)
 

@@ -29,7 +29,8 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import BatchKeys, check_outputs, epoch_batches, forward, make_batches, model_output
+from knobs.train._batches import (BatchKeys, check_outputs, epoch_batches, forward, make_batches, model_output,
+                                  takes_token_ids)
 from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
@@ -257,7 +258,8 @@ class Trainer:
         device = device_of(model)
         precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
         batches = make_batches(data, "data", task=self.task, device=device, batch_size=self._eval_batch_size(),
-                               generator=None, shuffle=False, keys=BatchKeys.of(self.batch_keys))
+                               generator=None, shuffle=False, keys=BatchKeys.of(self.batch_keys),
+                               token_ids=takes_token_ids(model))
         loss, accuracy, values = measure(model, batches, self.task, precision, metrics, self.weight_val_loss)
         return {"loss": loss, "accuracy": accuracy, **values}
 
@@ -335,11 +337,12 @@ class Trainer:
         self.channels_last_ = use_channels_last(self.channels_last, self.device_, model)
         self._memory_format = torch.channels_last if self.channels_last_ else None
         self.model_ = model.to(self.device_, memory_format=self._memory_format or torch.preserve_format)
-        self._train = make_batches(train, "train", task=self.task, device=self.device_,
-                                   batch_size=self.batch_size, generator=self._generator(), shuffle=True, keys=keys)
+        ids = takes_token_ids(self.model_)
+        self._train = make_batches(train, "train", task=self.task, device=self.device_, batch_size=self.batch_size,
+                                   generator=self._generator(), shuffle=True, keys=keys, token_ids=ids)
         self._val = None if val is None else make_batches(
             val, "val", task=self.task, device=self.device_, batch_size=self._eval_batch_size(),
-            generator=None, shuffle=False, keys=keys)
+            generator=None, shuffle=False, keys=keys, token_ids=ids)
         if self.channels_last_:
             for batches in (self._train, self._val):
                 if isinstance(getattr(batches, "X", None), torch.Tensor) and batches.X.ndim == 4:

@@ -1,0 +1,81 @@
+"""In-memory inputs reach each model in the dtype it reads: integer token ids stay int64 for a model with an
+embedding table (fit, evaluate, predict, lr_find, the checks, diagnose), and integer features become float32 for
+any other model (predict included)."""
+
+import pytest
+import torch
+from torch import nn
+
+import knobs
+from knobs.checks import check_initial_loss, gradient_check, overfit_tiny
+from knobs.train import Trainer, lr_find
+from knobs.train._batches import as_tensors, cast_inputs, takes_token_ids
+
+torch.set_num_threads(1)
+
+
+class Bag(nn.Module):
+    """A user's own text model: ids into an embedding table, averaged, then a linear head."""
+
+    def __init__(self, vocab=50):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.head = nn.EmbeddingBag(vocab, 16), nn.Linear(16, 2)
+
+    def forward(self, ids):
+        return self.head(self.embed(ids))
+
+
+def ids_and_labels(n=160, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, 50, (n, 8), generator=g)
+    return ids, (ids < 25).sum(1).gt(4).long()  # the label is in which ids a row holds
+
+
+def test_a_users_embedding_model_trains_evaluates_and_predicts_on_an_id_tensor():
+    ids, y = ids_and_labels()
+    trainer = Trainer(epochs=15, lr=3e-2)
+    history = trainer.fit(Bag(), (ids, y), ids_and_labels(seed=1))
+    assert history.records[-1]["val_accuracy"] > 0.7
+    assert trainer.evaluate(trainer.model_, ids_and_labels(seed=1))["accuracy"] == history.records[-1]["val_accuracy"]
+    assert trainer.predict(trainer.model_, ids.numpy()).shape == (160, 2)
+    assert lr_find(Bag(), (ids, y), steps=20, seeds=(0,)).raw.shape == (1, 20)
+
+
+def test_the_checks_and_diagnose_read_ids_as_ids():
+    ids, y = ids_and_labels()
+    assert check_initial_loss(Bag, ids, y).passed
+    assert overfit_tiny(Bag, ids, y).passed
+    assert gradient_check(Bag(), ids, y).passed
+    report = knobs.diagnose(Bag(), (ids, y), ids_and_labels(seed=1), epochs=1)
+    assert {check.name for check in report.checks} >= {"initial_loss", "gradient_check", "overfit_tiny"}
+
+
+def test_integer_features_are_floats_for_a_model_without_an_embedding_table():
+    X = torch.randint(0, 5, (64, 8))
+    y = (X[:, 0] > 2).long()
+    mlp = nn.Sequential(nn.Linear(8, 2))
+    Trainer(epochs=1).fit(mlp, (X, y))
+    assert Trainer().predict(mlp, X.numpy()).dtype == torch.float32  # predict kept the integers before
+
+
+def test_cast_inputs_keeps_ids_exact_and_leaves_floats_to_float_models():
+    big = torch.tensor([[2**25 + 1, 3]])
+    assert cast_inputs(big, token_ids=True).tolist() == [[2**25 + 1, 3]]  # float32 would round it
+    assert as_tensors((big, torch.tensor([1])), "train", "classification", ids=True)[0].dtype == torch.long
+    assert cast_inputs(torch.tensor([[1.0, 2.0]]), token_ids=True).dtype == torch.long  # ids made float upstream
+    assert cast_inputs(torch.tensor([[0.5, 2.0]]), token_ids=True).dtype == torch.float32  # not ids: left alone
+    assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), token_ids=False).dtype == torch.float32
+    assert cast_inputs(torch.ones(2, 2, dtype=torch.float64), token_ids=False).dtype == torch.float32
+    assert takes_token_ids(Bag()) and not takes_token_ids(nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_a_loaders_integer_batches_follow_the_same_rule(dtype):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    ids, y = ids_and_labels()
+    history = Trainer(epochs=2, lr=3e-2).fit(Bag(), DataLoader(TensorDataset(ids.to(dtype), y), batch_size=32))
+    assert len(history.records) == 2
+    X = ids.to(dtype)
+    Trainer(epochs=1).fit(nn.Sequential(nn.Linear(8, 2)), DataLoader(TensorDataset(X, y), batch_size=32))
