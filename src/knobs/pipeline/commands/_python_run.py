@@ -9,8 +9,10 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
         function ``(params, info) -> nn.Module`` (the ``model.builder`` contract). Worker processes
         re-import a function from its file, so with ``search.workers > 1`` or Ray it must be a
         top-level function of a ``.py`` file (a lambda or a notebook's function is refused).
-    data: a built-in name, a path (what ``data.source`` takes), or ``(X, y)`` numpy arrays or tensors
-        (written as an ``.npz``, read as ``data.kind = "arrays"``).
+    data: a built-in name, a path (what ``data.source`` takes), ``(X, y)`` numpy arrays or tensors, a
+        map-style torch ``Dataset`` of ``(x, y)`` items, or ``{"train": ..., "test": ..., ["val": ...]}`` of
+        those (an official test set is sealed as it is); arrays and Datasets are written once as an ``.npz``
+        (a Dataset read into memory, as ``data.builder``'s are) and read as ``data.kind = "arrays"``.
     space: ``{name: knobs.Float | knobs.Int | knobs.Choice | a fixed value}`` or the config's
         dicts (``{"low": 1e-4, "high": 1e-1, "log": True}``).
     settings: config keys, dotted (``**{"train.epochs": 5}``), nested (``search={"n_trials": 10}``),
@@ -20,7 +22,9 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -135,26 +139,64 @@ def _data_source(data: Any, raw: dict[str, Any]) -> str:
 
     if isinstance(data, (str, Path)):
         return str(data)
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise ConfigError(f"knobs.run(data=...): expected a built-in name, a path, or (X, y) arrays; got "
-                          f"{type(data).__name__}")
-    X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in data)
-    if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
-        raise ConfigError(f"knobs.run(data=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
-                          f"got {X.shape} and {y.shape}")
-    if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
-        raise ConfigError("knobs.run(data=(X, y)): X must hold finite numbers")
-    if y.dtype.kind not in "biuf":
-        raise ConfigError(f"knobs.run(data=(X, y)): y must hold numbers (class ids or targets), got {y.dtype}")
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - {"train", "val", "test"})
+        if "train" not in data or unknown:
+            raise ConfigError(f"knobs.run(data={{...}}): a dict of splits needs \"train\" and may have \"val\" and "
+                              f"\"test\"; got the keys {sorted(data)}")
+        parts = {key: _split_arrays(value, f"data[{key!r}]") for key, value in data.items()}
+    else:
+        parts = {"train": _split_arrays(data, "data")}
     kind = raw.setdefault("data.kind", "arrays")
     if kind != "arrays":
         raise ConfigError(f"knobs.run(data=(X, y)) reads the arrays as data.kind = \"arrays\"; remove data.kind = {kind!r}")
+    arrays = {f"{name}{'' if key == 'train' else '_' + key}": array
+              for key, (X, y) in parts.items() for name, array in (("X", X), ("y", y))}
     folder = Path(raw.get("runs_dir", RunConfig.model_fields["runs_dir"].default)) / "_arrays"
-    path = folder / f"{digest_arrays(X, y)[:16]}.npz"
+    # NOTE: a train-only content digest as before (the same arrays name the same file, so a rerun resumes)
+    digest = digest_arrays(*parts["train"]) if len(parts) == 1 else hashlib.sha256(
+        "".join(f"{key}:{digest_arrays(*parts[key])}" for key in sorted(parts)).encode()).hexdigest()
+    path = folder / f"{digest[:16]}.npz"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{path.name}.{os.getpid()}"
         with open(partial, "wb") as handle:  # NOTE: written whole, then renamed: never a half file
-            np.savez(handle, X=X, y=y)
+            np.savez(handle, **arrays)
         os.replace(partial, path)
     return str(path)
+
+
+def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` numpy arrays of one split given as ``(X, y)`` arrays or tensors, or a map-style torch Dataset
+    (read into memory through a DataLoader, as a ``data.builder``'s Dataset is).
+
+    Raises:
+        ConfigError: another form, shapes that disagree, X not finite numbers, y not numbers.
+    """
+    if _is_torch_dataset(value):
+        from knobs.data._arrays import MAX_BYTES, _materialize
+        from knobs.errors import DataError
+
+        try:
+            return _materialize(value, f"knobs.run({what}=...)", MAX_BYTES)
+        except DataError as error:
+            raise ConfigError(str(error)) from None
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        forms = ("(X, y) arrays or a torch Dataset of (x, y) items" if what != "data" else
+                 "a built-in name, a path, (X, y) arrays, a torch Dataset of (x, y) items or a dict of such splits")
+        raise ConfigError(f"knobs.run({what}=...): expected {forms}; got {type(value).__name__}")
+    X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in value)
+    if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
+        raise ConfigError(f"knobs.run({what}=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
+                          f"got {X.shape} and {y.shape}")
+    if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
+        raise ConfigError(f"knobs.run({what}=(X, y)): X must hold finite numbers")
+    if y.dtype.kind not in "biuf":
+        raise ConfigError(f"knobs.run({what}=(X, y)): y must hold numbers (class ids or targets), got {y.dtype}")
+    return X, y
+
+
+def _is_torch_dataset(value: Any) -> bool:
+    """A map-style torch Dataset, recognized without importing torch (``knobs.run`` stays importable without it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.utils.data.Dataset)
