@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from knobs.config import load_config
-from knobs.errors import ConfigError
+from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
 from knobs.pipeline.commands._predict import predict_file
 from knobs.pipeline.stages._inputs import load_inputs
@@ -262,6 +262,37 @@ def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path):
         knobs.run(data={"training": _Items(X, y)}, **settings)
     with pytest.raises(ConfigError, match=r"knobs.run\(data\['test'\]=...\): expected \(X, y\) arrays or a torch Dataset"):
         knobs.run(data={"train": (X, y), "test": "test.csv"}, **settings)
+
+
+@pytest.mark.parametrize("labels", [("bird", "cat", "dog"), (3, 5, 7)])
+def test_class_labels_as_given_come_back_in_predict_and_are_read_by_evaluate(tmp_path, labels):
+    import knobs
+    from knobs.pipeline.commands._evaluate import evaluate_file
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 4)).astype(np.float32)
+    y = np.array(labels)[np.digitize(X[:, 0], [-0.4, 0.4])]  # strings, or ids that are not 0..C-1
+    result = knobs.run(model="mlp", data=(X, list(y) if isinstance(labels[0], str) else y), quiet=True, n_trials=1,
+                       epochs=2, runs_dir=str(tmp_path), name="labels",
+                       space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1})
+    names = [str(v) for v in labels]
+    assert result.summary["data"]["class_names"] == names
+    np.save(tmp_path / "new.npy", X[:20])
+    with open(predict_file(result.path, tmp_path / "new.npy"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["prediction"] for row in rows} <= set(names) and f"proba_{names[0]}" in rows[0]
+    np.savez(tmp_path / "labelled.npz", X=X[:40], y=y[:40])
+    assert evaluate_file(result.path, tmp_path / "labelled.npz")["n"] == 40
+    np.savez(tmp_path / "unknown.npz", X=X[:3], y=np.array(["cow", "cat", "dog"] if isinstance(labels[0], str)
+                                                              else [4, 5, 7]))
+    with pytest.raises(DataError, match=r"holds the class\(es\) \['cow'\] that the run's training data lacks|"
+                                        r"labels \[4, 5, 7\] are not classes of the run \(its classes are \['3', '5', "
+                                        r"'7'\], or their indices 0..2\)"):
+        evaluate_file(result.path, tmp_path / "unknown.npz")
+    if isinstance(labels[0], str):
+        with pytest.raises(DataError, match="class names .* which a regression cannot fit"):
+            knobs.run(model="mlp", data=(X, y), quiet=True, runs_dir=str(tmp_path), name="r",
+                      **{"data.task": "regression"})
 
 
 def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):

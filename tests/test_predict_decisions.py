@@ -23,9 +23,12 @@ def _run(tmp_path, **more):
     return run(cfg, display=Display(quiet=True))
 
 
-def _predicted(path) -> np.ndarray:
+def _predicted(path, class_names=None) -> np.ndarray:
+    """The predicted class indices (the CSV names the class: breast_cancer's 'malignant' / 'benign')."""
+    index = {str(name): k for k, name in enumerate(class_names)} if class_names else None
     with open(path, newline="") as handle:
-        return np.array([int(row["prediction"]) for row in csv.DictReader(handle)])
+        return np.array([index[row["prediction"]] if index else int(row["prediction"])
+                         for row in csv.DictReader(handle)])
 
 
 def test_predict_applies_the_tuned_threshold_as_the_final_evaluation_counted(tmp_path):
@@ -35,7 +38,8 @@ def test_predict_applies_the_tuned_threshold_as_the_final_evaluation_counted(tmp
     with pytest.warns(VaultWarning, match="opened 2 times"):
         X_test, y_test = Vault(result.path / "vault").open(reason="test of knobs predict's threshold")
     np.save(tmp_path / "test.npy", X_test)
-    predicted = _predicted(predict_file(result.path, tmp_path / "test.npy"))
+    assert result.summary["data"]["class_names"] == ["malignant", "benign"]
+    predicted = _predicted(predict_file(result.path, tmp_path / "test.npy"), result.summary["data"]["class_names"])
     confusion = np.zeros((2, 2), dtype=int)
     np.add.at(confusion, (y_test, predicted), 1)
     assert confusion.tolist() == tuned["test"]["confusion_matrix"]

@@ -106,7 +106,7 @@ def from_built(built: Any, *, name: str, source: str, task: str | None = None, m
     if note:
         loading["note"] = note
     dataset = Dataset(X=_flat(X), y=y, task=resolved, n_classes=None if classes is None else len(classes),
-                      name=name, class_names=None if classes is None else [_name(c) for c in classes],
+                      name=name, class_names=None if classes is None else [label_name(c) for c in classes],
                       image_shape=image_shape, source=source, loading=loading)
     given = {key: (_flat(X), y) for key, (X, y) in encoded.items() if key != "train"}
     return GivenData(dataset, test=given.get("test"), val=given.get("val"))
@@ -175,9 +175,21 @@ def _array(value: Any, what: str, part: str) -> np.ndarray:
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
         value = value.detach().cpu().numpy()
     array = np.asarray(value) if isinstance(value, (np.ndarray, list)) else None
-    if array is None or array.dtype.kind not in "biuf":
-        raise DataError(f"{what}: {part} is {_describe(value)}; expected a numeric numpy array or torch tensor")
+    if part.endswith("y") and array is not None:
+        array = _class_names(array)
+    if array is None or array.dtype.kind not in ("biufU" if part.endswith("y") else "biuf"):
+        expected = "numbers or class names (strings)" if part.endswith("y") else "a numeric numpy array or torch tensor"
+        raise DataError(f"{what}: {part} is {_describe(value)}; expected {expected}")
     return array
+
+
+def _class_names(y: np.ndarray) -> np.ndarray:
+    """Labels given as text (bytes, or Python strings in an object array) as a unicode array; others as they are."""
+    if y.dtype.kind == "S":
+        return y.astype(str)
+    if y.dtype.kind == "O" and y.size and all(isinstance(v, str) for v in y.ravel()):
+        return y.astype(str)
+    return y
 
 
 def _is_torch_dataset(value: Any) -> bool:
@@ -259,6 +271,8 @@ def _read_parquet(path: Path, target: str) -> Pair:
 # ---- labels and shapes ----------------------------------------------------------------------------
 
 def _infer_task(y: np.ndarray, max_classes: int) -> str:
+    if y.dtype.kind == "U":  # class names
+        return "classification"
     if y.dtype.kind in "biu":
         return "classification" if len(np.unique(y)) <= max_classes else "regression"
     whole = np.all(np.isfinite(y) & (y == np.round(y)))
@@ -267,13 +281,17 @@ def _infer_task(y: np.ndarray, max_classes: int) -> str:
 
 def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str) -> np.ndarray:
     if classes is None:
+        if y.dtype.kind == "U":
+            shown = [label_name(c) for c in np.unique(y)[:5]]
+            raise DataError(f"{name}: the {part} targets are class names ({shown}), which a regression cannot fit; "
+                            f"leave data.task out (or set it to \"classification\")")
         if not np.isfinite(y.astype(np.float64)).all():
             raise DataError(f"{name}: the {part} targets hold NaN or infinite values")
         return y.astype(np.float32)
     unknown = np.setdiff1d(np.unique(y), classes)
     if unknown.size:
-        raise DataError(f"{name}: the {part} split has classes {[_name(c) for c in unknown[:10]]} that the training "
-                        f"rows lack (training classes: {[_name(c) for c in classes[:20]]}); a model cannot "
+        raise DataError(f"{name}: the {part} split has classes {[label_name(c) for c in unknown[:10]]} that the "
+                        f"training rows lack (training classes: {[label_name(c) for c in classes[:20]]}); a model cannot "
                         f"predict a class it never saw: drop those rows or add examples to training")
     return np.searchsorted(classes, y).astype(np.int64)
 
@@ -291,9 +309,11 @@ def _flat(X: Any) -> Any:
     return X.reshape(len(X), -1) if X.ndim > 2 else X
 
 
-def _name(value: Any) -> str:
+def label_name(value: Any) -> str:
+    """A label as a class name: a whole float as its integer (3.0 → "3"), anything else as ``str``."""
     value = value.item() if hasattr(value, "item") else value
     return str(int(value)) if isinstance(value, float) and value == int(value) else str(value)
+
 
 
 def _describe(value: Any) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from knobs.data import Preprocessing, Standardizer
+from knobs.data._arrays import label_name
 from knobs.data._table import read_table
 from knobs.ensemble import average
 from knobs.errors import ConfigError, DataError
@@ -81,7 +82,8 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     prep_path = run_dir / PREPROCESS_FILE
     preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
     task = summary.get("data", {}).get("task", "classification")
-    X, y, skipped = _labelled(preprocessing, extra, input_path, task, target, text_column)
+    X, y, skipped = _labelled(preprocessing, extra, input_path, task, target, text_column,
+                              summary.get("data", {}).get("class_names"))
     if skipped:
         _warn_skipped(input_path, skipped, len(y))
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
@@ -106,12 +108,14 @@ def _warn_skipped(path: Path, skipped: list[dict], scored: int) -> None:
 # ---- labelled rows -------------------------------------------------------------------------------
 
 def _labelled(preprocessing: Preprocessing | None, extra: dict, path: Path, task: str, target: str | None,
-              text_column: str | None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+              text_column: str | None, class_names: list | None = None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Model input, targets, and the images left out as unreadable (``{"file", "reason"}``; only
-    image folders of a ``bad_files = "skip"`` run leave any out)."""
+    image folders of a ``bad_files = "skip"`` run leave any out). ``class_names``: the run's classes as the
+    summary records them (arrays, a builder's data), which an ``.npz``'s labels are read as."""
     shape = tuple(int(s) for s in extra["input_shape"])
     if preprocessing is None:
-        return *_npz(path, shape, Standardizer.from_state_dict(extra["scaler"]), task, int(extra["n_classes"])), []
+        return *_npz(path, shape, Standardizer.from_state_dict(extra["scaler"]), task, int(extra["n_classes"]),
+                     class_names), []
     record = preprocessing.record
     kind = record.get("loading", {}).get("kind")
     if kind == "images":
@@ -177,7 +181,7 @@ def _image_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray,
 
 
 def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
-         n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+         n_classes: int, class_names: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     if path.suffix.lower() != ".npz":
         raise DataError(f"--input {str(path)!r}: this run's rows are numbers as given; evaluate an .npz holding "
                         f"X and y (numpy.savez(path, X=X, y=y))")
@@ -196,10 +200,18 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
     X = X.reshape(len(X), -1)
     if X.shape[1] != width:
         raise DataError(f"--input {str(path)!r}: {X.shape[1]} features per row, but the run's model takes {width}")
-    if task == "classification":
+    names = None if class_names is None else [label_name(v) for v in y]
+    if task == "classification" and names is not None and (set(names) <= set(map(str, class_names))
+                                                           or y.dtype.kind not in "iu"):
+        # NOTE: the labels as the run was given them (class names, or ids like 3 / 5 / 7), not the run's 0..C-1;
+        # integer labels that are not its names are read as class indices, as before names were recorded
+        y = _targets(np.array(names), task, class_names, f"--input {str(path)!r} y")
+    elif task == "classification":
         bad = np.setdiff1d(np.unique(y), np.arange(n_classes))
         if bad.size:
-            raise DataError(f"--input {str(path)!r}: labels {bad[:10].tolist()} are not classes of the run (0..{n_classes - 1})")
+            named = f"its classes are {list(map(str, class_names))}, or their indices " if class_names else ""
+            raise DataError(f"--input {str(path)!r}: labels {bad[:10].tolist()} are not classes of the run ({named}"
+                            f"0..{n_classes - 1})")
         y = y.astype(np.int64)
     return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32) if task != "classification" else y
 

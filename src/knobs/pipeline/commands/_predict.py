@@ -83,8 +83,9 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     task = summary.get("data", {}).get("task", "classification")
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
     out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    # NOTE: a table's preprocessing records its classes; arrays, a builder's data and built-in sets, the summary
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
-        [str(k) for k in range(int(extra["n_classes"]))]
+        summary.get("data", {}).get("class_names") or [str(k) for k in range(int(extra["n_classes"]))]
     decided = _decisions(out, summary.get("threshold")) if task == "classification" else None
     if unreadable:
         warnings.warn(UnreadableInputWarning(

@@ -173,6 +173,8 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ConfigError: another form, shapes that disagree, X not finite numbers, y not numbers.
     """
+    from knobs.data._arrays import _class_names
+
     if _is_torch_dataset(value):
         from knobs.data._arrays import MAX_BYTES, _materialize
         from knobs.errors import DataError
@@ -186,13 +188,15 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
                  "a built-in name, a path, (X, y) arrays, a torch Dataset of (x, y) items or a dict of such splits")
         raise ConfigError(f"knobs.run({what}=...): expected {forms}; got {type(value).__name__}")
     X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in value)
+    y = _class_names(y)
     if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
         raise ConfigError(f"knobs.run({what}=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
                           f"got {X.shape} and {y.shape}")
     if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
         raise ConfigError(f"knobs.run({what}=(X, y)): X must hold finite numbers")
-    if y.dtype.kind not in "biuf":
-        raise ConfigError(f"knobs.run({what}=(X, y)): y must hold numbers (class ids or targets), got {y.dtype}")
+    if y.dtype.kind not in "biufU":
+        raise ConfigError(f"knobs.run({what}=(X, y)): y must hold numbers (class ids or targets) or class names "
+                          f"(strings), got {y.dtype}")
     return X, y
 
 

@@ -50,6 +50,7 @@ def _summary(run: OpenRun, preflight: list, final: dict) -> dict:
         "name": run.rundir.path.name,
         "run_dir": str(run.rundir.path),
         "data": {"source": dataset.source, "n": int(len(dataset.y)), "n_classes": dataset.n_classes,
+                 "class_names": None if dataset.class_names is None else [str(c) for c in dataset.class_names],
                  "task": dataset.task, "loading": loading_record(dataset, run.rundir.events_path)},  # streamed files left out: listed
         "test": final["test"],
         "final_model": final.get("final_model"),
