@@ -9,7 +9,7 @@ from torch import nn
 import knobs
 from knobs.checks import check_initial_loss, gradient_check, overfit_tiny
 from knobs.train import Trainer, lr_find
-from knobs.train._batches import as_tensors, cast_inputs, takes_token_ids
+from knobs.train._batches import as_tensors, cast_inputs, input_dtype
 
 torch.set_num_threads(1)
 
@@ -59,15 +59,33 @@ def test_integer_features_are_floats_for_a_model_without_an_embedding_table():
     assert Trainer().predict(mlp, X.numpy()).dtype == torch.float32  # predict kept the integers before
 
 
-def test_cast_inputs_keeps_ids_exact_and_leaves_floats_to_float_models():
+def test_cast_inputs_keeps_ids_exact_and_gives_other_models_their_float_dtype():
     big = torch.tensor([[2**25 + 1, 3]])
-    assert cast_inputs(big, token_ids=True).tolist() == [[2**25 + 1, 3]]  # float32 would round it
+    assert cast_inputs(big, torch.long).tolist() == [[2**25 + 1, 3]]  # float32 would round it
     assert as_tensors((big, torch.tensor([1])), "train", "classification", ids=True)[0].dtype == torch.long
-    assert cast_inputs(torch.tensor([[1.0, 2.0]]), token_ids=True).dtype == torch.long  # ids made float upstream
-    assert cast_inputs(torch.tensor([[0.5, 2.0]]), token_ids=True).dtype == torch.float32  # not ids: left alone
-    assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), token_ids=False).dtype == torch.float32
-    assert cast_inputs(torch.ones(2, 2, dtype=torch.float64), token_ids=False).dtype == torch.float32
-    assert takes_token_ids(Bag()) and not takes_token_ids(nn.Linear(2, 2))
+    assert cast_inputs(torch.tensor([[1.0, 2.0]]), torch.long).dtype == torch.long  # ids made float upstream
+    assert cast_inputs(torch.tensor([[0.5, 2.0]]), torch.long).dtype == torch.float32  # not ids: left alone
+    assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), torch.float32).dtype == torch.float32
+    assert cast_inputs(torch.ones(2, 2, dtype=torch.float64), torch.float32).dtype == torch.float32
+    assert input_dtype(Bag()) == torch.long and input_dtype(nn.Linear(2, 2)) == torch.float32
+    assert input_dtype(nn.Linear(2, 2).double()) == torch.float64 and input_dtype(nn.ReLU()) == torch.float32
+
+
+def test_a_float64_model_reads_float64_inputs():
+    X = torch.randn(64, 8)
+    y = (X[:, 0] > 0).long()
+    model = nn.Sequential(nn.Linear(8, 2)).double()
+    history = Trainer(epochs=5, lr=3e-2, batch_size=8).fit(model, (X, y), (X, y))
+    assert history.records[-1]["val_accuracy"] > 0.7
+    assert Trainer().predict(model, X).dtype == torch.float32  # outputs as float32, as for any model
+
+
+def test_a_model_with_nothing_to_train_is_one_message():
+    frozen = nn.Sequential(nn.Linear(8, 2))
+    frozen.requires_grad_(False)
+    X, y = torch.randn(16, 8), torch.randint(0, 2, (16,))
+    with pytest.raises(knobs.ConfigError, match=r"the model \(Sequential\) has no trainable parameters.*unfreeze"):
+        Trainer(epochs=1).fit(frozen, (X, y))
 
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])

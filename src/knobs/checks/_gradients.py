@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import cast_inputs, takes_token_ids
+from knobs.train._batches import cast_inputs, input_dtype
 
 __all__ = ["gradient_check", "LOSSES"]
 
@@ -87,8 +87,7 @@ def gradient_check(
         raise ConfigError(f"gradient_check l2 must be a finite number >= 0, got {l2!r}")
     net = copy.deepcopy(model).double().eval()
     X, y = _rows(X, y, n_samples, loss)
-    if takes_token_ids(net):  # ids into an embedding table stay integers (the table is float64)
-        X = cast_inputs(X, token_ids=True)
+    X = cast_inputs(X, input_dtype(net))  # float64, or ids into an embedding table as integers
     objective = _objective(net, X, y, loss_fn, float(l2))
     params = {name: p for name, p in net.named_parameters() if p.requires_grad}
     if not params:

@@ -20,7 +20,7 @@ from torch import nn
 from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
-from knobs.train._batches import cast_inputs, model_output, takes_token_ids
+from knobs.train._batches import cast_inputs, input_dtype, model_output
 
 __all__ = ["check_initial_loss"]
 
@@ -95,7 +95,7 @@ def _initial_outputs(make_model, X: torch.Tensor, seed: int) -> torch.Tensor:
     torch.manual_seed(seed)
     model = disable_dropout(make_model()).train()
     with torch.no_grad():
-        return model_output(model(cast_inputs(X, takes_token_ids(model))), "check_initial_loss")
+        return model_output(model(cast_inputs(X, input_dtype(model))), "check_initial_loss")
 
 
 _INPUT_ADVICE = {"features": "or the inputs are not standardized",

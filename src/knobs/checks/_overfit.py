@@ -28,7 +28,7 @@ from torch import nn
 from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
-from knobs.train._batches import cast_inputs, model_output, takes_token_ids
+from knobs.train._batches import cast_inputs, input_dtype, model_output
 
 __all__ = ["overfit_tiny", "MAX_PASSED_OVER", "OPTIMIZERS", "POOL", "SAME_OUTPUT"]
 
@@ -102,7 +102,7 @@ def overfit_tiny(
     model = disable_dropout(make_model()).train()
     rows, passed_over = _distinguishable(model, X, y, pool, n_samples, task)
     X, y = as_tensors(X[rows], y[rows], task)
-    X = cast_inputs(X, takes_token_ids(model))
+    X = cast_inputs(X, input_dtype(model))
     # NOTE: regression loss is judged relative to the subset's variance, so the target is unitless.
     scale = 1.0 if task == "classification" else max(float(y.var(unbiased=False)), 1e-12)
     start = time.perf_counter()
@@ -123,7 +123,7 @@ def _distinguishable(model: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.nd
     model tells its inputs apart too little to blame the data."""
     plain = pool[:n]
     Xp, yp = as_tensors(X[pool], y[pool], task)
-    Xp = cast_inputs(Xp, takes_token_ids(model))
+    Xp = cast_inputs(Xp, input_dtype(model))
     training = model.training
     try:
         with torch.no_grad():

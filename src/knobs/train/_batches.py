@@ -112,29 +112,32 @@ def to_device(x: Any, device: torch.device, non_blocking: bool = False) -> Any:
     return x.to(device, non_blocking=non_blocking)
 
 
-def takes_token_ids(model: torch.nn.Module) -> bool:
-    """True for a model with an embedding table (``nn.Embedding`` / ``nn.EmbeddingBag``): it reads integer ids."""
-    return any(isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) for m in model.modules())
+def input_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The dtype ``model`` reads one input tensor in: int64 ids for a model with an embedding table
+    (``nn.Embedding`` / ``nn.EmbeddingBag``), else its first floating parameter's (float32 without one)."""
+    if any(isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) for m in model.modules()):
+        return torch.long
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 
-def cast_inputs(x: Any, token_ids: bool) -> Any:
-    """One input tensor in the dtype its model reads: for a model with an embedding table (``token_ids``) integer
-    ids as int64 — ids that came as float (non-negative whole numbers, 2-D) too —, for any other model float32.
+def cast_inputs(x: Any, dtype: torch.dtype) -> Any:
+    """One input tensor in the dtype its model reads (``input_dtype``): integer ids as int64 — ids that came as
+    float (non-negative whole numbers, 2-D) too — for an embedding model, any other input in the model's float
+    dtype (float32; float64 for a model made ``.double()``).
 
     NOTE: in-memory inputs were all made float32, so a user's own embedding model could not train on its id
-    tensor, and ``predict`` kept integers, so an MLP could not predict from integer features. Anything but one
-    tensor (several inputs) is the model's own business and passes as it is."""
+    tensor, a float64 model failed with a dtype mismatch named as a shape error, and ``predict`` kept integers,
+    so an MLP could not predict from integer features. Anything but one tensor (several inputs) is the model's
+    own business and passes as it is."""
     if type(x) is not torch.Tensor:
         return x
-    if token_ids:
+    if dtype == torch.long:
         if not x.is_floating_point():
             return x if x.dtype == torch.long else x.long()
         if x.ndim == 2 and bool((x >= 0).all()) and bool((x == x.round()).all()):
             return x.long()
         return x
-    if x.is_floating_point():
-        return x.float() if x.dtype == torch.float64 else x
-    return x.float()
+    return x if x.dtype == dtype else x.to(dtype)
 
 
 def forward(model: torch.nn.Module, x: Any) -> Any:
@@ -284,9 +287,9 @@ class LoaderBatches:
     ``len`` stays the DataLoader's (an upper bound then; the LR schedule's clock allows for it)."""
 
     def __init__(self, loader: Any, device: torch.device, task: str, name: str = "train",
-                 keys: BatchKeys = BatchKeys(), token_ids: bool | None = None) -> None:
+                 keys: BatchKeys = BatchKeys(), dtype: torch.dtype | None = None) -> None:
         self.loader, self.device, self.task, self.name, self.keys = loader, device, task, name, keys
-        self.token_ids = token_ids  # None: batches as the loader gives them
+        self.dtype = dtype  # the model's input dtype (``input_dtype``); None: batches as the loader gives them
         self.generator = getattr(loader, "generator", None)
 
     def __len__(self) -> int:
@@ -300,8 +303,8 @@ class LoaderBatches:
             if len(y) == 0:
                 continue
             y = y.float().reshape(len(y), -1) if regression else y.long()
-            if self.token_ids is not None:
-                X = cast_inputs(X, self.token_ids)
+            if self.dtype is not None:
+                X = cast_inputs(X, self.dtype)
             X, y = to_device(X, device, not blocking), y.to(device, non_blocking=not blocking)
             if w is None:
                 yield X, y
@@ -356,7 +359,7 @@ def epoch_batches(batches: Any) -> int | None:
 
 def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch_size: int,
                  generator: torch.Generator | None, shuffle: bool, keys: BatchKeys = BatchKeys(),
-                 token_ids: bool | None = None):
+                 dtype: torch.dtype | None = None):
     """``TensorBatches`` for in-memory ``(X, y)``, ``(X, y, w)`` or ``{"x": X, "y": y}`` (moved to
     ``device`` once), ``LoaderBatches`` for a DataLoader.
 
@@ -364,10 +367,10 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
         DataError: see ``as_tensors``; several inputs in memory (``((X1, X2), y)``) need a DataLoader.
     """
     if isinstance(data, torch.utils.data.DataLoader):
-        return LoaderBatches(data, device, task, name, keys, token_ids)
+        return LoaderBatches(data, device, task, name, keys, dtype)
     if callable(getattr(data, "as_loader", None)):  # rows read on access (knobs.data.StreamedPair)
         order = BoundedBatches(len(data[1]), batch_size, generator, shuffle)
-        return LoaderBatches(data.as_loader(order), device, task, name, keys, token_ids)
+        return LoaderBatches(data.as_loader(order), device, task, name, keys, dtype)
     if isinstance(data, Mapping):
         X, y, w = unpack(data, name, keys)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
@@ -379,8 +382,8 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
         raise DataError(f"{name}: several inputs ((X1, X2, ...), y) are read from a DataLoader; wrap them in "
                         f"torch.utils.data.DataLoader(TensorDataset(X1, X2, y)) with a collate_fn, or a "
                         f"Dataset returning ((x1, x2), y)")
-    X, y = as_tensors((X, y), name, task, ids=bool(token_ids))
-    X = X if token_ids is None else cast_inputs(X, token_ids)
+    X, y = as_tensors((X, y), name, task, ids=dtype == torch.long)
+    X = X if dtype is None else cast_inputs(X, dtype)
     w = None if w is None else check_weights(w, len(y), name).to(device)
     return TensorBatches(X.to(device), y.to(device), batch_size, generator, shuffle, w)
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from knobs.errors import DataError
-from knobs.train._batches import (BatchKeys, cast_inputs, forward, inputs_of, model_output, takes_token_ids,
+from knobs.train._batches import (BatchKeys, cast_inputs, forward, input_dtype, inputs_of, model_output,
                                   to_device)
 from knobs.train._device import resolve_precision
 
@@ -57,10 +57,10 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
     model.eval()
     try:
         with torch.no_grad():
-            ids = takes_token_ids(model)
+            dtype = input_dtype(model)
             for xb in _input_batches(data, batch_size, keys):
                 with precision.autocast():
-                    outs.append(model_output(forward(model, to_device(cast_inputs(xb, ids), device)),
+                    outs.append(model_output(forward(model, to_device(cast_inputs(xb, dtype), device)),
                                              "predict").float().cpu())
     finally:
         model.train(was_training)

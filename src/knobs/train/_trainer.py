@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import (BatchKeys, check_outputs, epoch_batches, forward, make_batches, model_output,
-                                  takes_token_ids)
+from knobs.train._batches import (BatchKeys, check_outputs, epoch_batches, forward, input_dtype, make_batches,
+                                  model_output)
 from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
@@ -259,7 +259,7 @@ class Trainer:
         precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
         batches = make_batches(data, "data", task=self.task, device=device, batch_size=self._eval_batch_size(),
                                generator=None, shuffle=False, keys=BatchKeys.of(self.batch_keys),
-                               token_ids=takes_token_ids(model))
+                               dtype=input_dtype(model))
         loss, accuracy, values = measure(model, batches, self.task, precision, metrics, self.weight_val_loss)
         return {"loss": loss, "accuracy": accuracy, **values}
 
@@ -336,13 +336,17 @@ class Trainer:
         configure_backends(self.device_, self.precision_)
         self.channels_last_ = use_channels_last(self.channels_last, self.device_, model)
         self._memory_format = torch.channels_last if self.channels_last_ else None
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ConfigError(f"the model ({type(model).__name__}) has no trainable parameters: every one is frozen "
+                              f"(requires_grad=False) or it has none; unfreeze what should learn, e.g. its head "
+                              f"(knobs.transfer.freeze_layers keeps the layers you name frozen and no others)")
         self.model_ = model.to(self.device_, memory_format=self._memory_format or torch.preserve_format)
-        ids = takes_token_ids(self.model_)
+        dtype = input_dtype(self.model_)
         self._train = make_batches(train, "train", task=self.task, device=self.device_, batch_size=self.batch_size,
-                                   generator=self._generator(), shuffle=True, keys=keys, token_ids=ids)
+                                   generator=self._generator(), shuffle=True, keys=keys, dtype=dtype)
         self._val = None if val is None else make_batches(
             val, "val", task=self.task, device=self.device_, batch_size=self._eval_batch_size(),
-            generator=None, shuffle=False, keys=keys, token_ids=ids)
+            generator=None, shuffle=False, keys=keys, dtype=dtype)
         if self.channels_last_:
             for batches in (self._train, self._val):
                 if isinstance(getattr(batches, "X", None), torch.Tensor) and batches.X.ndim == 4:
