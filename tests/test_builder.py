@@ -15,6 +15,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.pipeline import Display, run
 from knobs.pipeline.commands._predict import predict_file
 from knobs.pipeline.stages._inputs import load_inputs
+from user_data import Pairs
 
 pytestmark = pytest.mark.slow
 
@@ -223,19 +224,6 @@ def test_knobs_run_keeps_in_memory_arrays_exactly_as_an_npz_of_kind_arrays(tmp_p
         knobs.run(data=(X, y), runs_dir=str(tmp_path), **{"data.kind": "tabular"})
 
 
-class _Items(torch.utils.data.Dataset):
-    """A user's own map-style Dataset of (x, y) items, no ``targets`` attribute."""
-
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.y)
-
-    def __getitem__(self, i):
-        return torch.as_tensor(self.X[i]), int(self.y[i])
-
-
 def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path):
     import knobs
 
@@ -244,10 +232,10 @@ def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path):
     y = (X[:, 0] > 0).astype(np.int64)
     settings = dict(model="mlp", quiet=True, n_trials=1, epochs=1, runs_dir=str(tmp_path),
                     space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1})
-    whole = knobs.run(data=_Items(X, y), name="dataset", **settings)
+    whole = knobs.run(data=Pairs(X, y), name="dataset", **settings)
     with np.load(whole.summary["data"]["loading"]["file"], allow_pickle=False) as stored:
         assert np.array_equal(stored["X"], X) and np.array_equal(stored["y"], y) and "X_test" not in stored
-    split = knobs.run(data={"train": _Items(X[:120], y[:120]), "test": (X[120:], y[120:])}, name="split", **settings)
+    split = knobs.run(data={"train": Pairs(X[:120], y[:120]), "test": (X[120:], y[120:])}, name="split", **settings)
     loading = split.summary["data"]["loading"]
     assert loading["given"] == ["test", "train"] and loading["rows"] == 160
     assert split.summary["data"]["n"] == 120 and split.summary["test"] is not None
@@ -259,7 +247,7 @@ def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path):
     with np.load(loading["file"], allow_pickle=False) as stored:
         assert np.array_equal(stored["X_test"], X[120:]) and np.array_equal(stored["y_test"], y[120:])
     with pytest.raises(ConfigError, match=r"a dict of splits needs \"train\".*got the keys \['training'\]"):
-        knobs.run(data={"training": _Items(X, y)}, **settings)
+        knobs.run(data={"training": Pairs(X, y)}, **settings)
     with pytest.raises(ConfigError, match=r"knobs.run\(data\['test'\]=...\): expected \(X, y\) arrays or a torch Dataset"):
         knobs.run(data={"train": (X, y), "test": "test.csv"}, **settings)
 

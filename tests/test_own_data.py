@@ -16,6 +16,7 @@ from knobs.data._preprocess import UnseenCategoryWarning
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline.inputs._source import load_source
 from knobs.pipeline.stages._search import stop_reason
+from user_data import Pairs
 
 torch.set_num_threads(1)
 
@@ -84,17 +85,6 @@ def test_a_dict_and_a_tuple_give_the_official_splits():
     assert len(given.dataset) == 40 and len(given.test[1]) == 20 and given.val is None
     three = from_built(((X[:30], y[:30]), (X[30:45], y[30:45]), (X[45:], y[45:])), name="b", source="b")
     assert [len(three.dataset), len(three.val[1]), len(three.test[1])] == [30, 15, 15]
-
-
-class Pairs(torch.utils.data.Dataset):
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.y)
-
-    def __getitem__(self, i):
-        return torch.tensor(self.X[i]), int(self.y[i])
 
 
 def test_a_torch_dataset_is_read_into_memory_and_says_so_with_its_size():
