@@ -47,15 +47,34 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 _err = Console(stderr=True)
 
 
+def _version(value: bool) -> None:
+    """``--version``: knobs' version, with the torch and Python it runs on (read from the installed
+    packages' metadata: nothing is imported)."""
+    if not value:
+        return
+    import platform
+    from importlib import metadata
+
+    from knobs import __version__
+
+    try:
+        torch = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch = "not installed"
+    typer.echo(f"knobs {__version__} (torch {torch}, Python {platform.python_version()})")
+    raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version (and torch's, Python's) and exit")) -> None:
     """knobs: the practice cycle of deep-learning training, as software."""
 
 
 _CONFIG = typer.Option(None, "--config", "-c", help="TOML config (docs/config.md); default: digits MLP")
 _NAME = typer.Option(None, "--name", help="run directory name under runs_dir (resumes if unfinished)")
 _RUNS_DIR = typer.Option(None, "--runs-dir", help="where run directories go (default: runs)")
-_TRIALS = typer.Option(None, "--trials", "-n", help="number of trials (overrides search.n_trials)")
+_TRIALS = typer.Option(None, "--trials", "--n-trials", "-n", help="number of trials (overrides search.n_trials)")
 _SEED = typer.Option(None, "--seed", help="overrides seed (split, sampler, trials)")
 _QUIET = typer.Option(False, "--quiet", "-q", help="print only the final summary")
 _THREADS = typer.Option(None, "--threads", min=1, help="torch threads (default: the run's train.threads, as it "

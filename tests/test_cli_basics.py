@@ -1,0 +1,17 @@
+"""The command line's own surface: ``--version`` and the option names other tools use."""
+
+import re
+
+from knobs import __version__
+from knobs.cli import main
+
+
+def test_version_names_knobs_torch_and_python(capsys):
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"knobs {re.escape(__version__)} \(torch [^,]+, Python \d+\.\d+\.\d+\)", out), out
+
+
+def test_n_trials_is_an_alias_of_trials(capsys):
+    assert main(["run", "--help"]) == 0
+    assert "--n-trials" in capsys.readouterr().out
