@@ -359,8 +359,26 @@ def paired(runs: list[dict], medians: Mapping[str, float], best_any: Mapping[str
                 diffs = [float(np.mean([score(p, arm, s, b) - score(p, base, s, b) for p in members])) for s in mine]
                 cells[str(b)] = {**_mean_se(diffs), "ahead": sum(d > 1e-9 for d in diffs),
                                  "behind": sum(d < -1e-9 for d in diffs)}
-            out.setdefault(split, {})[fam] = {"seeds": len(mine), "diff": cells}
+            per_problem = {p: {"diff": {str(b): _mean_se([score(p, arm, s, b) - score(p, base, s, b) for s in mine])
+                                        for b in budgets},
+                               "repeats": {o: round(float(np.mean([repeat_share(by_key[(p, o, s)]["values"])
+                                                                   for s in mine])), 3) for o in (arm, base)}}
+                           for p in members}
+            out.setdefault(split, {})[fam] = {"seeds": len(mine), "diff": cells, "per_problem": per_problem}
     return out
+
+
+def repeat_share(values: Sequence[float | None], after: int = 10) -> float:
+    """The share of trials after the first ``after`` whose value repeats an earlier trial's bit for bit.
+
+    Why: on a deterministic objective that rounds its inputs (a forest's feature count, an SVC's error on a few
+    hundred rows) a repeat is a configuration that trained the same model again, a trial spent learning nothing;
+    on a discrete metric (error rates) ties also count, so compare samplers on the same problem only."""
+    seen, repeats = set(values[:after]), 0
+    for v in values[after:]:
+        repeats += v is not None and v in seen
+        seen.add(v)
+    return repeats / max(1, len(values) - after)
 
 
 def format_paired(table: Mapping[str, Any], arm: str, base: str, budgets: Sequence[int]) -> str:
@@ -370,6 +388,11 @@ def format_paired(table: Mapping[str, Any], arm: str, base: str, budgets: Sequen
             cells = "   ".join(f"@{b} {c['mean']:+.4f} ± {c['se']:.4f} ({c['ahead']} / {c['behind']})"
                                for b, c in ((b, block["diff"][str(b)]) for b in budgets))
             lines.append(f"  {split:5s} {fam:9s} {block['seeds']:3d} seeds   {cells}")
+            for p, row in block.get("per_problem", {}).items():
+                diffs = "   ".join(f"@{b} {row['diff'][str(b)]['mean']:+.4f} ± {row['diff'][str(b)]['se']:.4f}"
+                                   for b in budgets)
+                repeats = " / ".join(f"{row['repeats'][o]:.2f}" for o in (arm, base))
+                lines.append(f"        {p:24s} {diffs}   repeats {repeats}")
     return "\n".join(lines)
 
 

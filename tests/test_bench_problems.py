@@ -161,16 +161,25 @@ def test_paired_differences_are_taken_seed_by_seed(tmp_path, capsys):
     same = search.paired(*args, "same", "knobs.Random")["dev"]["synthetic"]
     assert same["seeds"] == 3
     assert all(c == {"mean": 0.0, "se": 0.0, "ahead": 0, "behind": 0} for c in same["diff"].values())
+    assert set(same["per_problem"]) == {"levy4", "branin"}
+    assert all(c == {"mean": 0.0, "se": 0.0} for row in same["per_problem"].values() for c in row["diff"].values())
     qmc = search.paired(*args, "knobs.Random(qmc)", "knobs.Random")["dev"]["synthetic"]["diff"]["4"]
     table = merged["sets"]["dev"]["families"]["synthetic"]["score"]
     assert qmc["mean"] == pytest.approx(table["knobs.Random(qmc)"]["4"]["mean"] - table["knobs.Random"]["4"]["mean"],
                                         abs=2e-4)  # the mean of differences is the difference of means
     assert qmc["ahead"] + qmc["behind"] <= 3
     search.main(["--merge", str(tmp_path / "a.json"), "--paired", "knobs.Random(qmc)", "knobs.Random"])
-    assert "knobs.Random(qmc) minus knobs.Random, seed by seed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "knobs.Random(qmc) minus knobs.Random, seed by seed" in printed and "levy4" in printed and "repeats" in printed
     with pytest.raises(SystemExit):
         search.main(["--merge", str(tmp_path / "a.json"), "--paired", "knobs.Bayes", "knobs.Random"])
     assert "not among the merged optimizers" in capsys.readouterr().err
+
+
+def test_repeat_share_counts_bit_equal_values_after_the_first_trials():
+    assert search.repeat_share([1.0, 2.0, 1.0, 2.0, 3.0, 3.0], after=2) == 3 / 4  # 1.0, 2.0 and the second 3.0
+    assert search.repeat_share([1.0, None, None, 2.0], after=1) == 0.0  # failed trials repeat nothing
+    assert search.repeat_share([0.5] * 3, after=10) == 0.0
 
 
 def test_a_merge_without_out_prints_and_leaves_the_stored_results_alone(tmp_path, capsys, monkeypatch):
