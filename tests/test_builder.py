@@ -224,7 +224,7 @@ def test_knobs_run_keeps_in_memory_arrays_exactly_as_an_npz_of_kind_arrays(tmp_p
         knobs.run(data=(X, y), runs_dir=str(tmp_path), **{"data.kind": "tabular"})
 
 
-def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path):
+def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path, monkeypatch):
     import knobs
 
     rng = np.random.default_rng(2)
@@ -246,6 +246,11 @@ def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path):
     assert len(splits["train"]) + len(splits["val"]) == 120
     with np.load(loading["file"], allow_pickle=False) as stored:
         assert np.array_equal(stored["X_test"], X[120:]) and np.array_equal(stored["y_test"], y[120:])
+    monkeypatch.setattr("knobs.data._arrays.MAX_BYTES", 1000)
+    with pytest.raises(ConfigError, match=r"take 0.00 GiB in memory.*knobs.run reads a Dataset object into memory: "
+                                          r"to stream one this large, return it .* data.builder"):
+        knobs.run(data=Pairs(X, y), **settings)
+    monkeypatch.undo()
     with pytest.raises(ConfigError, match=r"a dict of splits needs \"train\".*got the keys \['training'\]"):
         knobs.run(data={"training": Pairs(X, y)}, **settings)
     with pytest.raises(ConfigError, match=r"knobs.run\(data\['test'\]=...\): expected \(X, y\) arrays or a torch Dataset"):

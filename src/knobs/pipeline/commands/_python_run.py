@@ -182,7 +182,13 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         try:
             return _materialize(value, f"knobs.run({what}=...)", MAX_BYTES)
         except DataError as error:
-            raise ConfigError(str(error)) from None
+            if "GiB in memory" not in str(error):
+                raise ConfigError(str(error)) from None
+            # NOTE: _materialize's advice (a `targets` attribute) is the builder's streaming; from here, say so
+            raise ConfigError(f"{str(error).split('; give the Dataset')[0]}; knobs.run reads a Dataset object into "
+                              f"memory: to stream one this large, return it (with a `targets` attribute, one label per "
+                              f"item) from a function named as data.builder = \"module:function\", or pass fewer "
+                              f"items (data.rows)") from None
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         forms = ("(X, y) arrays or a torch Dataset of (x, y) items" if what != "data" else
                  "a built-in name, a path, (X, y) arrays, a torch Dataset of (x, y) items or a dict of such splits")
