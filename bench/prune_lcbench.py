@@ -136,6 +136,21 @@ def simulate(judge, curves: list[list[float]], times: list[list[float]], workers
             "complete": len(finals)}
 
 
+#: (first epochs E, kept K) of the control baseline, K chosen so the cost is about a fifth of full training
+CONTROLS = ((1, 11), (2, 10), (4, 8))
+
+
+def top_k_after(curves: list[list[float]], first: int, k: int) -> dict:
+    """The control baseline of Egele et al. 2023 (arXiv 2307.15422): train every configuration ``first`` epochs,
+    keep the ``k`` best by their error then, train those to the end. Not a pruner (it waits for every trial's first
+    epochs, so no arrival order or worker count changes it); it is what a pruner must beat at the same cost."""
+    n = len(curves)
+    kept = sorted(range(n), key=lambda i: curves[i][first - 1])[:k]
+    best_all = min(c[-1] for c in curves)
+    return {"cost": (n * first + k * (EPOCHS - first)) / (n * EPOCHS),
+            "regret": min(curves[i][-1] for i in kept) - best_all, "complete": k}
+
+
 def epoch_times(curve_time: list[float]) -> list[float]:
     """Per-epoch durations from the surrogate's cumulative time (at least a small positive step)."""
     out, before = [], 0.0
@@ -165,13 +180,21 @@ def run(tasks: list[str], modes: list[str], only: list[str] | None, curve_option
                     curves = [data[task][i][metric] for i in perm]
                     times = [epoch_times(data[task][i]["time"]) for i in perm]
                     runs.append(simulate(make(), curves, times, workers))
-                rows.append({"mode": mode, "task": task, "set": "dev" if task in DEV else "check", "pruner": name,
-                             "cost": round(statistics.mean(r["cost"] for r in runs), 4),
-                             "regret": round(statistics.mean(r["regret"] for r in runs), 3),
-                             "regret_max": round(max(r["regret"] for r in runs), 3),
-                             "complete": statistics.mean(r["complete"] for r in runs),
-                             "seconds": round((time.perf_counter() - start) / len(perms), 3)})
+                rows.append(_row(mode, task, name, runs, (time.perf_counter() - start) / len(perms)))
+            for first, k in CONTROLS:
+                name = f"top-{k} after {first} epoch{'s' if first > 1 else ''}"
+                if only and not any(o.lower() in name.lower() for o in only):
+                    continue
+                rows.append(_row(mode, task, name, [top_k_after([c[metric] for c in data[task]], first, k)], 0.0))
     return rows
+
+
+def _row(mode: str, task: str, name: str, runs: list[dict], seconds: float) -> dict:
+    return {"mode": mode, "task": task, "set": "dev" if task in DEV else "check", "pruner": name,
+            "cost": round(statistics.mean(r["cost"] for r in runs), 4),
+            "regret": round(statistics.mean(r["regret"] for r in runs), 3),
+            "regret_max": round(max(r["regret"] for r in runs), 3),
+            "complete": statistics.mean(r["complete"] for r in runs), "seconds": round(seconds, 3)}
 
 
 def summarize(rows: list[dict]) -> dict:
