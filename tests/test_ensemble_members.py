@@ -239,6 +239,20 @@ def test_torch_member_is_softmax_in_eval_mode_and_restores_the_mode(data):
         TorchMember(nn.Linear(8, 1)).predict_proba(X)
     with pytest.raises(ConfigError, match="must be a torch.nn.Module"):
         TorchMember(LogisticRegression()).predict_proba(X)
+    integers = X.round().long()  # integer features reach an MLP as floats, as in fit and predict
+    np.testing.assert_allclose(TorchMember(model).predict_proba(integers),
+                               TorchMember(model).predict_proba(integers.float()), rtol=1e-12)
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, x):
+            return self.inner(x), x.sum()
+
+    with pytest.raises(DataError, match=r"Pair: the model returned a tuple of 2 items .* returns model\(x\)\[0\]"):
+        TorchMember(Pair()).predict_proba(X)
 
 
 def test_sklearn_member_puts_columns_at_their_class_and_takes_tensors(data):

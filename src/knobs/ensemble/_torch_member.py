@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
+from knobs.train._batches import cast_inputs, input_dtype, model_output
 
 __all__ = ["TorchMember"]
 
@@ -44,7 +45,7 @@ class TorchMember:
         self._check()
         param = next(self.model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        dtype = input_dtype(self.model)
         X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
         if X.ndim < 2 or len(X) == 0:
             raise DataError(f"{self.name}: X must have shape (n_samples, ...) with n_samples >= 1, "
@@ -52,7 +53,8 @@ class TorchMember:
         was_training = self.model.training
         self.model.eval()
         try:
-            logits = torch.cat([self.model(_to(X[i:i + self.batch_size], device, dtype)).detach().double().cpu()
+            logits = torch.cat([model_output(self.model(cast_inputs(X[i:i + self.batch_size], dtype).to(device)),
+                                             self.name).detach().double().cpu()
                                 for i in range(0, len(X), self.batch_size)])
         finally:
             self.model.train(was_training)
@@ -72,7 +74,3 @@ class TorchMember:
             raise DataError(f"{self.name}: the model outputs NaN or infinite logits")
         return logits.softmax(dim=1).numpy()
 
-
-def _to(xb: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Floating inputs take the model's dtype; integer inputs (token ids) keep theirs."""
-    return xb.to(device, dtype) if xb.is_floating_point() else xb.to(device)
