@@ -49,6 +49,20 @@ def test_the_checks_and_diagnose_read_ids_as_ids():
     assert gradient_check(Bag(), ids, y).passed
     report = knobs.diagnose(Bag(), (ids, y), ids_and_labels(seed=1), epochs=1)
     assert {check.name for check in report.checks} >= {"initial_loss", "gradient_check", "overfit_tiny"}
+    # EmbeddingBag has no double backward (torch's), so its curvature is an error, but not a dtype one any more
+    assert "indices" not in report.evidence["curvature"]["error"]
+
+    class Embedded(nn.Module):  # nn.Embedding has one: the curvature is measured on the ids
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.embed, self.head = nn.Embedding(50, 16), nn.Linear(16, 2)
+
+        def forward(self, ids):
+            return self.head(self.embed(ids).mean(1))
+
+    report = knobs.diagnose(Embedded(), (ids, y), ids_and_labels(seed=1), epochs=1)
+    assert report.evidence["curvature"]["eigenvalue"] > 0
 
 
 def test_integer_features_are_floats_for_a_model_without_an_embedding_table():

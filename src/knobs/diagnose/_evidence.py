@@ -27,6 +27,7 @@ from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
 from knobs.diagnose._spectral import layer_spectra
 from knobs.train import Diverged, Trainer, check_schedule
+from knobs.train._batches import cast_inputs, input_dtype
 from knobs.train._device import resolve_device
 from knobs.watch import Watch
 
@@ -183,7 +184,8 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     if not params:
         return out
     rows = torch.randperm(len(y), generator=torch.Generator().manual_seed(s.seed))[:CURVATURE_ROWS]
-    loss = lambda idx: loss_fn(net(X[idx].to(device)), y[idx].to(device))  # noqa: E731
+    dtype = input_dtype(net)  # ids stay ids for an embedding model (float ones failed here, curvature lost)
+    loss = lambda idx: loss_fn(net(cast_inputs(X[idx], dtype).to(device)), y[idx].to(device))  # noqa: E731
     # NOTE: dropout draws from torch's global generator: seeded here, and the caller's state given back
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(s.seed)
