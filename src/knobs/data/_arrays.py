@@ -200,8 +200,14 @@ def _is_torch_dataset(value: Any) -> bool:
     return isinstance(value, torch.utils.data.Dataset) and hasattr(value, "__len__")
 
 
-def _materialize(dataset: Any, what: str, max_bytes: int) -> Pair:
-    """Every ``(x, y)`` item of a map-style torch Dataset, batched through a ``DataLoader``."""
+#: what a Dataset too large to read into memory can do instead, read from a data.builder
+STREAM_ADVICE = ("give the Dataset a `targets` attribute (one label per item, as torchvision data sets have) so knobs "
+                 "can split it without reading items and stream it, or use a subset (data.rows) or smaller items")
+
+
+def _materialize(dataset: Any, what: str, max_bytes: int, advice: str = STREAM_ADVICE) -> Pair:
+    """Every ``(x, y)`` item of a map-style torch Dataset, batched through a ``DataLoader`` (``advice``: what to do
+    when it is over ``max_bytes``)."""
     import torch
 
     n = len(dataset)
@@ -213,9 +219,7 @@ def _materialize(dataset: Any, what: str, max_bytes: int) -> Pair:
     needed = n * (_array(first[0], what, "item x").nbytes + 8)
     if needed > max_bytes:
         raise DataError(f"{what}: {n} items of {np.shape(first[0])} take {needed / 2**30:.2f} GiB in memory, over "
-                        f"{max_bytes / 2**30:.2f} GiB; give the Dataset a `targets` attribute (one label per "
-                        f"item, as torchvision data sets have) so knobs can split it without reading items and "
-                        f"stream it, or use a subset (data.rows) or smaller items")
+                        f"{max_bytes / 2**30:.2f} GiB; {advice}")
     loader = torch.utils.data.DataLoader(dataset, batch_size=1024, shuffle=False, num_workers=0)
     xs, ys = [], []
     try:

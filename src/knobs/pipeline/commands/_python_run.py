@@ -180,15 +180,10 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         from knobs.errors import DataError
 
         try:
-            return _materialize(value, f"knobs.run({what}=...)", MAX_BYTES)
+            # NOTE: a builder's Dataset with `targets` is streamed; one handed to knobs.run is always read in
+            return _materialize(value, f"knobs.run({what}=...)", MAX_BYTES, advice=_STREAM_FROM_RUN)
         except DataError as error:
-            if "GiB in memory" not in str(error):
-                raise ConfigError(str(error)) from None
-            # NOTE: _materialize's advice (a `targets` attribute) is the builder's streaming; from here, say so
-            raise ConfigError(f"{str(error).split('; give the Dataset')[0]}; knobs.run reads a Dataset object into "
-                              f"memory: to stream one this large, return it (with a `targets` attribute, one label per "
-                              f"item) from a function named as data.builder = \"module:function\", or pass fewer "
-                              f"items (data.rows)") from None
+            raise ConfigError(str(error)) from None
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         forms = ("(X, y) arrays or a torch Dataset of (x, y) items" if what != "data" else
                  "a built-in name, a path, (X, y) arrays, a torch Dataset of (x, y) items or a dict of such splits")
@@ -204,6 +199,11 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"knobs.run({what}=(X, y)): y must hold numbers (class ids or targets) or class names "
                           f"(strings), got {y.dtype}")
     return X, y
+
+
+_STREAM_FROM_RUN = ("knobs.run reads a Dataset object into memory: to stream one this large, return it (with a "
+                    "`targets` attribute, one label per item) from a function named as data.builder = "
+                    "\"module:function\", or pass fewer items (data.rows)")
 
 
 def _is_torch_dataset(value: Any) -> bool:
