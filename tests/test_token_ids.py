@@ -1,6 +1,6 @@
 """In-memory inputs reach each model in the dtype it reads: integer token ids stay int64 for a model with an
-embedding table (fit, evaluate, predict, lr_find, the checks, diagnose), and integer features become float32 for
-any other model (predict included)."""
+embedding table (fit, evaluate, predict, lr_find, the checks, diagnose), float inputs stay floats for it (a model may
+embed positions and read features), and integer features take the float dtype of any other model (predict included)."""
 
 import pytest
 import torch
@@ -77,8 +77,8 @@ def test_cast_inputs_keeps_ids_exact_and_gives_other_models_their_float_dtype():
     big = torch.tensor([[2**25 + 1, 3]])
     assert cast_inputs(big, torch.long).tolist() == [[2**25 + 1, 3]]  # float32 would round it
     assert as_tensors((big, torch.tensor([1])), "train", "classification", ids=True)[0].dtype == torch.long
-    assert cast_inputs(torch.tensor([[1.0, 2.0]]), torch.long).dtype == torch.long  # ids made float upstream
-    assert cast_inputs(torch.tensor([[0.5, 2.0]]), torch.long).dtype == torch.float32  # not ids: left alone
+    assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), torch.long).dtype == torch.long
+    assert cast_inputs(torch.tensor([[1.0, 2.0]]), torch.long).dtype == torch.float32  # floats are never made ids
     assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), torch.float32).dtype == torch.float32
     assert cast_inputs(torch.ones(2, 2, dtype=torch.float64), torch.float32).dtype == torch.float32
     assert input_dtype(Bag()) == torch.long and input_dtype(nn.Linear(2, 2)) == torch.float32

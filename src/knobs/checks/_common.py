@@ -24,8 +24,10 @@ def check_task(task: str) -> None:
 
 
 def as_tensors(X, y, task: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float32 inputs and int64 labels (classification) or float32 targets (regression)."""
-    X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).float()
+    """Float32 inputs (integer ones as int64: token ids stay ids; each model call casts them as the model reads
+    them, ``knobs.train._batches.cast_inputs``) and int64 labels (classification) or float32 targets (regression)."""
+    X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+    X = X.float() if X.is_floating_point() or X.dtype == torch.bool else X.long()
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
     if len(X) != len(y) or len(X) == 0:
         raise DataError(f"X and y must be non-empty with one target per row; got X {tuple(X.shape)} "

@@ -118,7 +118,8 @@ def _objective(net: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn, l2: fl
 
 
 def _rows(X, y, n: int, loss) -> tuple[torch.Tensor, torch.Tensor]:
-    X = torch.as_tensor(np.asarray(X[:n]) if not isinstance(X, torch.Tensor) else X[:n]).double()
+    X = torch.as_tensor(np.asarray(X[:n]) if not isinstance(X, torch.Tensor) else X[:n])
+    X = X.double() if X.is_floating_point() else X  # integers: ids for an embedding model (cast_inputs decides)
     y = torch.as_tensor(np.asarray(y[:n]) if not isinstance(y, torch.Tensor) else y[:n])
     if len(X) == 0 or len(X) != len(y):
         raise DataError(f"gradient_check needs rows with one target each; got X {tuple(X.shape)}, "

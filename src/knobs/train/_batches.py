@@ -121,9 +121,9 @@ def input_dtype(model: torch.nn.Module) -> torch.dtype:
 
 
 def cast_inputs(x: Any, dtype: torch.dtype) -> Any:
-    """One input tensor in the dtype its model reads (``input_dtype``): integer ids as int64 — ids that came as
-    float (non-negative whole numbers, 2-D) too — for an embedding model, any other input in the model's float
-    dtype (float32; float64 for a model made ``.double()``).
+    """One input tensor in the dtype its model reads (``input_dtype``): for an embedding model integer inputs as
+    int64 ids (float ones are left as they are: a model may embed positions and read float features), for any
+    other model every input in its float dtype (float32; float64 for a model made ``.double()``).
 
     NOTE: in-memory inputs were all made float32, so a user's own embedding model could not train on its id
     tensor, a float64 model failed with a dtype mismatch named as a shape error, and ``predict`` kept integers,
@@ -132,11 +132,7 @@ def cast_inputs(x: Any, dtype: torch.dtype) -> Any:
     if type(x) is not torch.Tensor:
         return x
     if dtype == torch.long:
-        if not x.is_floating_point():
-            return x if x.dtype == torch.long else x.long()
-        if x.ndim == 2 and bool((x >= 0).all()) and bool((x == x.round()).all()):
-            return x.long()
-        return x
+        return x if x.is_floating_point() or x.dtype == torch.long else x.long()
     return x if x.dtype == dtype else x.to(dtype)
 
 
