@@ -268,6 +268,9 @@ def test_bad_batches_are_named():
         aug(torch.rand(4, 64), torch.zeros(4))
     with pytest.raises(DataError, match="one label per image"):
         aug(torch.rand(4, 1, 8, 8), torch.zeros(3))
+    with pytest.raises(DataError, match=r"got torch.uint8 pixels of shape \(4, 3, 8, 8\); scale them to floats first, "
+                                        r"e.g. xb.float\(\) / 255"):
+        aug(torch.randint(0, 255, (4, 3, 8, 8), dtype=torch.uint8), torch.zeros(4))
     with pytest.raises(DataError, match=r"pixels in \[0, 1\].*before standardizing"):
         ImageAugment({"contrast": 0.2})(torch.randn(4, 1, 8, 8), torch.zeros(4))
     with pytest.raises(DataError, match="need RGB images"):

@@ -205,7 +205,10 @@ class ImageAugment:
 
 
 def _check_batch(xb: Any, yb: Any) -> None:
-    if not isinstance(xb, torch.Tensor) or xb.ndim != 4 or not xb.is_floating_point():
+    if isinstance(xb, torch.Tensor) and xb.ndim == 4 and not xb.is_floating_point():
+        raise DataError(f"augment: expected a float image batch, got {xb.dtype} pixels of shape {tuple(xb.shape)}; "
+                        f"scale them to floats first, e.g. xb.float() / 255 (torchvision's ToTensor does)")
+    if not isinstance(xb, torch.Tensor) or xb.ndim != 4:
         shown = tuple(xb.shape) if isinstance(xb, torch.Tensor) else type(xb).__name__
         raise DataError(f"augment: expected a float image batch of shape (N, C, H, W), got {shown}; "
                         f"reshape flat features with X.reshape(-1, C, H, W)")
