@@ -111,3 +111,23 @@ def test_a_loaders_integer_batches_follow_the_same_rule(dtype):
     assert len(history.records) == 2
     X = ids.to(dtype)
     Trainer(epochs=1).fit(nn.Sequential(nn.Linear(8, 2)), DataLoader(TensorDataset(X, y), batch_size=32))
+
+
+def test_integer_images_reaching_a_float_model_warn_once_that_they_are_unscaled():
+    import warnings
+
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from knobs.train._batches import RawPixelsWarning
+
+    X = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    y = torch.randint(0, 2, (64,))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(192, 2))
+    with pytest.warns(RawPixelsWarning, match=r"train: torch.uint8 images reach the model as floats in 0..\d+; scale "
+                                              r"them first \(x.float\(\) / 255") as caught:
+        Trainer(epochs=2).fit(model, DataLoader(TensorDataset(X, y), batch_size=16))
+    assert len([w for w in caught if w.category is RawPixelsWarning]) == 1  # once a fit, not once a batch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RawPixelsWarning)
+        Trainer(epochs=1).fit(model, (X.float() / 255, y))  # scaled: nothing to say
+        Trainer(epochs=1).fit(nn.Sequential(nn.Linear(8, 2)), (torch.randint(0, 5, (64, 8)), y))  # counts, not pixels

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -134,6 +135,21 @@ def cast_inputs(x: Any, dtype: torch.dtype) -> Any:
     if dtype == torch.long:
         return x if x.is_floating_point() or x.dtype == torch.long else x.long()
     return x if x.dtype == dtype else x.to(dtype)
+
+
+class RawPixelsWarning(UserWarning):
+    """Integer images (0-255 pixels) reached a float model: cast, they train unscaled."""
+
+
+def warn_raw_pixels(x: Any, dtype: torch.dtype, name: str) -> None:
+    """Warn once that integer image batches ``(N, C, H, W)`` reach a float model as 0-255 floats.
+
+    NOTE: ``cast_inputs`` makes them floats (they crashed on the dtype before), and unscaled inputs are the practice
+    cycle's classic way to train badly: a network's first layer sees values a hundred times its init's scale."""
+    if type(x) is torch.Tensor and x.ndim == 4 and not x.is_floating_point() and dtype.is_floating_point:
+        warnings.warn(RawPixelsWarning(
+            f"{name}: {x.dtype} images reach the model as floats in 0..{int(x.max())}; scale them first (x.float() / "
+            f"255, as torchvision's ToTensor does) and standardize with the training set's mean and std"), stacklevel=3)
 
 
 def forward(model: torch.nn.Module, x: Any) -> Any:
@@ -286,6 +302,7 @@ class LoaderBatches:
                  keys: BatchKeys = BatchKeys(), dtype: torch.dtype | None = None) -> None:
         self.loader, self.device, self.task, self.name, self.keys = loader, device, task, name, keys
         self.dtype = dtype  # the model's input dtype (``input_dtype``); None: batches as the loader gives them
+        self._looked = False  # the first batch's inputs checked for raw pixels (``warn_raw_pixels``)
         self.generator = getattr(loader, "generator", None)
 
     def __len__(self) -> int:
@@ -300,6 +317,9 @@ class LoaderBatches:
                 continue
             y = y.float().reshape(len(y), -1) if regression else y.long()
             if self.dtype is not None:
+                if not self._looked:
+                    self._looked = True
+                    warn_raw_pixels(X, self.dtype, self.name)
                 X = cast_inputs(X, self.dtype)
             X, y = to_device(X, device, not blocking), y.to(device, non_blocking=not blocking)
             if w is None:
@@ -378,6 +398,8 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
         raise DataError(f"{name}: several inputs ((X1, X2, ...), y) are read from a DataLoader; wrap them in "
                         f"torch.utils.data.DataLoader(TensorDataset(X1, X2, y)) with a collate_fn, or a "
                         f"Dataset returning ((x1, x2), y)")
+    if dtype is not None:
+        warn_raw_pixels(torch.as_tensor(X[:1]) if not isinstance(X, torch.Tensor) else X, dtype, name)
     X, y = as_tensors((X, y), name, task, ids=dtype == torch.long)
     X = X if dtype is None else cast_inputs(X, dtype)
     w = None if w is None else check_weights(w, len(y), name).to(device)
