@@ -403,3 +403,15 @@ def test_a_custom_loss_may_take_a_training_only_auxiliary_output():
     trainer = Trainer(epochs=5, lr=1e-2, loss=lambda out, t: ce(out[0], t) + 0.3 * ce(out[1], t))
     history = trainer.fit(_TupleOut(), DataLoader(TensorDataset(X, y), batch_size=32), (X, y))
     assert history.records[-1]["val_accuracy"] > 0.8
+
+
+def test_a_regression_cannot_watch_accuracy():
+    X, y = blobs()
+    data = (X, y.float())
+    with pytest.raises(ConfigError, match=r"early_stopping.monitor: 'val_accuracy' has no value for a regression"):
+        Trainer(epochs=1, task="regression", early_stopping=EarlyStopping(monitor="val_accuracy")).fit(
+            nn.Linear(6, 1), data, data)
+    with pytest.raises(ConfigError, match=r"schedule 'plateau': watches 'val_accuracy', which has no value for a "
+                                          r"regression; set monitor = 'val_loss'"):
+        Trainer(epochs=1, task="regression", schedule={"name": "plateau", "monitor": "val_accuracy"}).fit(
+            nn.Linear(6, 1), data, data)

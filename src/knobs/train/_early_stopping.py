@@ -63,8 +63,11 @@ class EarlyStopping(Callback):
     def mode_(self) -> str:
         return self.mode or self._metric_mode or metric_mode(self.monitor) or "min"
 
-    def check(self, has_val: bool, metrics: dict | None = None) -> None:
-        """Validate the settings against the trainer's ``metrics`` (called before any work)."""
+    def check(self, has_val: bool, metrics: dict | None = None, task: str = "classification") -> None:
+        """Validate the settings against the trainer's ``metrics`` and ``task`` (called before any work).
+
+        NOTE: a regression's ``val_accuracy`` is None every epoch, so early stopping on it never saw an improvement
+        and ended the fit after ``patience`` epochs with no best weights to restore, silently (2 of 10 epochs)."""
         p = self.patience
         if not isinstance(p, int) or isinstance(p, bool) or p < 0:
             raise ConfigError(f"early_stopping.patience: expected an integer >= 0, got {p!r}")
@@ -75,6 +78,9 @@ class EarlyStopping(Callback):
             known = ", ".join([*MONITORS, *metrics])
             raise ConfigError(f"early_stopping.monitor: unknown {self.monitor!r}; expected one of {known} "
                               f"(add your own with Trainer(metrics={{name: fn}}))")
+        if task == "regression" and self.monitor == "val_accuracy":
+            raise ConfigError("early_stopping.monitor: 'val_accuracy' has no value for a regression (it is None every "
+                              "epoch); watch 'val_loss', or a metric of your own (Trainer(metrics={name: fn}))")
         if self.mode not in (None, "min", "max"):
             raise ConfigError(f"early_stopping.mode: expected 'min' or 'max', got {self.mode!r}")
         self._metric_mode = metric_mode(self.monitor, metrics)

@@ -243,7 +243,7 @@ class Trainer:
         metrics = resolve_metrics(self.metrics, self.task)
         BatchKeys.of(self.batch_keys)
         if self.early_stopping is not None:
-            self.early_stopping.check(has_val=True, metrics=metrics)
+            self.early_stopping.check(has_val=True, metrics=metrics, task=self.task)
         resolve_precision(self.precision, resolve_device(self.device))
         return self
 
@@ -327,10 +327,14 @@ class Trainer:
         self.metrics_ = resolve_metrics(self.metrics, self.task)
         keys = BatchKeys.of(self.batch_keys)
         if self.early_stopping is not None:
-            self.early_stopping.check(has_val=val is not None, metrics=self.metrics_)
+            self.early_stopping.check(has_val=val is not None, metrics=self.metrics_, task=self.task)
         monitor = self._monitor(val is not None)
         if schedule and schedule["name"] == "plateau" and val is None and (schedule["monitor"] or monitor) != "train_loss":
             raise ConfigError("schedule 'plateau': watches a validation metric; pass val=... or set monitor = 'train_loss'")
+        if schedule and schedule["name"] == "plateau" and self.task == "regression" and \
+                (schedule["monitor"] or monitor) == "val_accuracy":
+            raise ConfigError("schedule 'plateau': watches 'val_accuracy', which has no value for a regression; set "
+                              "monitor = 'val_loss'")
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
         configure_backends(self.device_, self.precision_)
