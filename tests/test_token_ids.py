@@ -76,7 +76,7 @@ def test_integer_features_are_floats_for_a_model_without_an_embedding_table():
 def test_cast_inputs_keeps_ids_exact_and_gives_other_models_their_float_dtype():
     big = torch.tensor([[2**25 + 1, 3]])
     assert cast_inputs(big, torch.long).tolist() == [[2**25 + 1, 3]]  # float32 would round it
-    assert as_tensors((big, torch.tensor([1])), "train", "classification", ids=True)[0].dtype == torch.long
+    assert as_tensors((big, torch.tensor([1])), "train", "classification", torch.long)[0].dtype == torch.long
     assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), torch.long).dtype == torch.long
     assert cast_inputs(torch.tensor([[1.0, 2.0]]), torch.long).dtype == torch.float32  # floats are never made ids
     assert cast_inputs(torch.tensor([[1, 2]], dtype=torch.int32), torch.float32).dtype == torch.float32

@@ -176,7 +176,7 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     training mode, with the trained loss (unweighted; the task's default when none is given)."""
     device = resolve_device(s.device)
     net = copy.deepcopy(model).to(device).train()
-    X, y = train[0], train[1]
+    X, y = cast_inputs(train[0], input_dtype(net)), train[1]  # ids stay ids for an embedding model
     loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"] if s.loss is None else (
         copy.deepcopy(s.loss).to(device) if isinstance(s.loss, nn.Module) else s.loss)  # the trained loss
     params = [p for p in net.parameters() if p.requires_grad]
@@ -184,8 +184,7 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     if not params:
         return out
     rows = torch.randperm(len(y), generator=torch.Generator().manual_seed(s.seed))[:CURVATURE_ROWS]
-    dtype = input_dtype(net)  # ids stay ids for an embedding model (float ones failed here, curvature lost)
-    loss = lambda idx: loss_fn(net(cast_inputs(X[idx], dtype).to(device)), y[idx].to(device))  # noqa: E731
+    loss = lambda idx: loss_fn(net(X[idx].to(device)), y[idx].to(device))  # noqa: E731
     # NOTE: dropout draws from torch's global generator: seeded here, and the caller's state given back
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(s.seed)

@@ -123,8 +123,8 @@ def input_dtype(model: torch.nn.Module) -> torch.dtype:
 
 def cast_inputs(x: Any, dtype: torch.dtype) -> Any:
     """One input tensor in the dtype its model reads (``input_dtype``): for an embedding model integer inputs as
-    int64 ids (float ones are left as they are: a model may embed positions and read float features), for any
-    other model every input in its float dtype (float32; float64 for a model made ``.double()``).
+    int64 ids (float ones stay floats, float64 made float32: a model may embed positions and read float features),
+    for any other model every input in its float dtype (float32; float64 for a model made ``.double()``).
 
     NOTE: in-memory inputs were all made float32, so a user's own embedding model could not train on its id
     tensor, a float64 model failed with a dtype mismatch named as a shape error, and ``predict`` kept integers,
@@ -133,7 +133,9 @@ def cast_inputs(x: Any, dtype: torch.dtype) -> Any:
     if type(x) is not torch.Tensor:
         return x
     if dtype == torch.long:
-        return x if x.is_floating_point() or x.dtype == torch.long else x.long()
+        if x.is_floating_point():
+            return x.float() if x.dtype == torch.float64 else x
+        return x if x.dtype == torch.long else x.long()
     return x if x.dtype == dtype else x.to(dtype)
 
 
@@ -201,9 +203,10 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def as_tensors(data: Any, name: str, task: str, ids: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check an ``(X, y)`` pair and return float inputs (integer ones kept as int64 with ``ids``: token ids,
-    which float32 would round past 2**24) and task-typed targets.
+def as_tensors(data: Any, name: str, task: str, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check an ``(X, y)`` pair and return inputs and task-typed targets: the inputs in the model's ``dtype``
+    (``input_dtype``, cast from what they are: token ids never pass through float32, which rounds past 2**24, nor
+    float64 inputs on their way to a float64 model; integer images warn, ``warn_raw_pixels``), float32 without one.
 
     Raises:
         DataError: not a pair, empty, first dimensions differ, non-finite inputs, labels that are
@@ -219,10 +222,12 @@ def as_tensors(data: Any, name: str, task: str, ids: bool = False) -> tuple[torc
             f"{name}: X has shape {tuple(X.shape)} but y has shape {tuple(y.shape)}; "
             f"their first dimensions (the number of examples) must match"
         )
-    if ids and not X.is_floating_point():
-        return X.long(), _targets(y, name, task)
-    X = X if X.is_floating_point() and X.dtype != torch.float64 else X.float()
-    if not bool(torch.isfinite(X).all()):
+    if dtype is None:
+        X = X if X.is_floating_point() and X.dtype != torch.float64 else X.float()
+    else:
+        warn_raw_pixels(X, dtype, name)
+        X = cast_inputs(X, dtype)
+    if X.is_floating_point() and not bool(torch.isfinite(X).all()):
         raise DataError(f"{name}: X contains NaN or infinite values; impute or drop them first")
     return X, _targets(y, name, task)
 
@@ -398,10 +403,7 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
         raise DataError(f"{name}: several inputs ((X1, X2, ...), y) are read from a DataLoader; wrap them in "
                         f"torch.utils.data.DataLoader(TensorDataset(X1, X2, y)) with a collate_fn, or a "
                         f"Dataset returning ((x1, x2), y)")
-    if dtype is not None:
-        warn_raw_pixels(torch.as_tensor(X[:1]) if not isinstance(X, torch.Tensor) else X, dtype, name)
-    X, y = as_tensors((X, y), name, task, ids=dtype == torch.long)
-    X = X if dtype is None else cast_inputs(X, dtype)
+    X, y = as_tensors((X, y), name, task, dtype)
     w = None if w is None else check_weights(w, len(y), name).to(device)
     return TensorBatches(X.to(device), y.to(device), batch_size, generator, shuffle, w)
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError
-from knobs.train._batches import TensorBatches, as_tensors, cast_inputs, input_dtype, loader_rows
+from knobs.train._batches import TensorBatches, as_tensors, input_dtype, loader_rows
 from knobs.train._metrics import LOSSES, TASKS
 from knobs.train._optimizers import build_optimizer, check_lr
 from knobs.train._rng import rng_state, seed_everything, set_rng_state
@@ -180,9 +180,8 @@ def lr_find(model: nn.Module, train: Any, *, optimizer: str | torch.optim.Optimi
     device = next(model.parameters()).device
     if isinstance(train, torch.utils.data.DataLoader):
         train = loader_rows(train, "lr_find: train")[:2]
-    dtype = input_dtype(model)
-    X, y = as_tensors(train, "train", task, ids=dtype == torch.long)
-    X, y = cast_inputs(X, dtype).to(device), y.to(device)
+    X, y = as_tensors(train, "train", task, input_dtype(model))
+    X, y = X.to(device), y.to(device)
     snapshot = _Snapshot(model, optimizer)
     lrs = lr_grid(start_lr, end_lr, steps)
     raw = np.full((len(seeds), steps), np.nan)

@@ -330,7 +330,7 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
                 f"schedule {cfg['name']!r}: {sized} is measured in batches per epoch, and the training "
                 f"DataLoader has no len() (a dataset without __len__, e.g. an IterableDataset stream); give "
                 f"Trainer(steps_per_epoch=...) the batches one epoch yields, or the dataset a __len__")
-        warm = int(cfg["warmup_steps"])
+        warm, remaining = int(cfg["warmup_steps"]), None
     else:
         warm = int(round(cfg["warmup_epochs"] * spe)) or int(cfg["warmup_steps"])
         remaining = epochs * spe - warm
@@ -338,7 +338,7 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
             raise ConfigError(f"schedule: warmup of {warm} steps leaves no training ({epochs} epochs × {spe} steps)")
     if cfg["name"] == "plateau":
         return _plateau(cfg, optimizer, warm, monitor, spe)
-    main = _MAIN[cfg["name"]](cfg, optimizer, spe, None if spe is None else remaining)
+    main = _MAIN[cfg["name"]](cfg, optimizer, spe, remaining)
     if warm:
         main = lrs.SequentialLR(optimizer, [_warmup(optimizer, warm), main], milestones=[warm])
     return Schedule(cfg["name"], main, warmup_steps=warm, steps_per_epoch=spe)

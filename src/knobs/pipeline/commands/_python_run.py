@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -173,12 +172,10 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ConfigError: another form, shapes that disagree, X not finite numbers, y not numbers.
     """
-    from knobs.data._arrays import _class_names
+    from knobs.data._arrays import MAX_BYTES, _class_names, _is_torch_dataset, _materialize
+    from knobs.errors import DataError
 
     if _is_torch_dataset(value):
-        from knobs.data._arrays import MAX_BYTES, _materialize
-        from knobs.errors import DataError
-
         try:
             # NOTE: a builder's Dataset with `targets` is streamed; one handed to knobs.run is always read in
             return _materialize(value, f"knobs.run({what}=...)", MAX_BYTES, advice=_STREAM_FROM_RUN)
@@ -205,8 +202,3 @@ _STREAM_FROM_RUN = ("knobs.run reads a Dataset object into memory: to stream one
                     "`targets` attribute, one label per item) from a function named as data.builder = "
                     "\"module:function\", or pass fewer items (data.rows)")
 
-
-def _is_torch_dataset(value: Any) -> bool:
-    """A map-style torch Dataset, recognized without importing torch (``knobs.run`` stays importable without it)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.utils.data.Dataset)
