@@ -309,6 +309,44 @@ def test_a_model_blind_to_its_inputs_still_fails(digits):
     assert not result.passed and result.measured["passed_over"] == 0 and result.measured["n_samples"] == 32
 
 
+class AuxInTraining(nn.Module):
+    """An auxiliary head in training only, as Inception's: a tuple in train mode, the logits in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.head, self.aux = nn.Sequential(nn.Linear(64, 64), nn.ReLU()), nn.Linear(64, 10), nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = self.body(x)
+        return (self.head(h), self.aux(h)) if self.training else self.head(h)
+
+
+def test_a_training_only_auxiliary_output_is_read_through_its_main_head(digits):
+    # the Trainer trains such a model with a custom loss; the checks judge its main head, and the overfit trains
+    # with that loss on what the model returned
+    ce = nn.CrossEntropyLoss()
+    initial = check_initial_loss(AuxInTraining, *digits)
+    assert initial.passed and abs(initial.measured["mean"] - math.log(10)) < 0.3
+    result = overfit_tiny(AuxInTraining, *digits, loss=lambda out, t: ce(out[0], t) + 0.3 * ce(out[1], t))
+    assert result.passed and result.measured["accuracy"] == 1.0
+    # without a loss that reads the tuple it cannot train (nor can the Trainer): the one message naming the fix
+    with pytest.raises(DataError, match=r"overfit_tiny: the model returned a tuple of 2 items.*model\(x\)\[0\]"):
+        overfit_tiny(AuxInTraining, *digits)
+
+
+def test_a_tuple_in_eval_mode_too_is_refused_by_the_checks(digits):
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.head(x), self.head(x).sum()
+
+    with pytest.raises(DataError, match=r"check_initial_loss: the model returned a tuple of 2 items"):
+        check_initial_loss(Pair, *digits)
+
+
 # --- gradient check ------------------------------------------------------------------------------
 
 class WrongReLU(torch.autograd.Function):

@@ -9,8 +9,9 @@ from torch.nn import functional as F
 
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
+from knobs.train._batches import model_output
 
-__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "pick", "task_loss"]
+__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "main_output", "pick", "task_loss"]
 
 TASKS = ("classification", "regression")
 DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
@@ -85,3 +86,28 @@ def disable_dropout(model: nn.Module) -> nn.Module:
         if isinstance(module, DROPOUT):
             module.p = 0.0
     return model
+
+
+def main_output(out, model: nn.Module, X: torch.Tensor, where: str) -> torch.Tensor:
+    """The model's main output from what it returned in training mode.
+
+    NOTE: the checks run the model in training mode (batch norm on batch statistics, as the first step
+    sees it), where some models return more than their logits — Inception's auxiliary head, a tuple in
+    training and one tensor in eval mode — which ``Trainer(loss=...)`` trains. Such a model is read
+    through the item of the training output that has the eval output's shape; any other non-tensor
+    output is ``model_output``'s one message."""
+    if isinstance(out, torch.Tensor):
+        return out
+    training = model.training
+    try:
+        with torch.no_grad():
+            reference = model.eval()(X)
+    finally:
+        model.train(training)
+    if isinstance(reference, torch.Tensor):
+        items = (out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list))
+                 else [getattr(out, "logits", None)])
+        for item in items:
+            if isinstance(item, torch.Tensor) and item.shape == reference.shape:
+                return item
+    return model_output(out, where)

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, pick, task_loss
+from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, main_output, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
-from knobs.train._batches import cast_inputs, input_dtype, model_output
+from knobs.train._batches import cast_inputs, input_dtype
 
 __all__ = ["check_initial_loss"]
 
@@ -94,8 +94,9 @@ def _initial_outputs(make_model, X: torch.Tensor, seed: int) -> torch.Tensor:
     """The outputs of a fresh model built after seeding (train mode, dropout off)."""
     torch.manual_seed(seed)
     model = disable_dropout(make_model()).train()
+    X = cast_inputs(X, input_dtype(model))
     with torch.no_grad():
-        return model_output(model(cast_inputs(X, input_dtype(model))), "check_initial_loss")
+        return main_output(model(X), model, X, "check_initial_loss")
 
 
 _INPUT_ADVICE = {"features": "or the inputs are not standardized",

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, pick, task_loss
+from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, main_output, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
@@ -156,7 +156,7 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
     params = [p for p in model.parameters() if p.requires_grad]
     if task == "classification":
         with torch.no_grad():
-            label_range(y, model_output(model(X), "overfit_tiny"), n_classes)
+            label_range(y, main_output(model(X), model, X, "overfit_tiny"), n_classes)
     measured = {"initial_loss": None, "final_loss": None, "steps_to_target": None, "steps": 0,
                 "accuracy": None, "stopped": None, "timed_out": False}
     if not params:
@@ -164,8 +164,10 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
         return _final(model, X, y, task, measured)
     opt = _optimizer(optimizer, params, lr)
     for step in range(steps + 1):
-        outputs = model_output(model(X), "overfit_tiny")
-        loss = task_loss(outputs, y, task) if custom is None else _mean(custom(outputs, y))
+        # NOTE: a custom loss takes what the model returned (an auxiliary head's output too), as the Trainer's does
+        raw = model(X)
+        outputs = model_output(raw, "overfit_tiny") if custom is None else main_output(raw, model, X, "overfit_tiny")
+        loss = task_loss(outputs, y, task) if custom is None else _mean(custom(raw, y))
         value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
             measured["initial_loss"] = value
@@ -213,7 +215,7 @@ def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 def _final(model, X, y, task, measured: dict) -> dict:
     """Loss and subset accuracy of the model as it is now."""
     with torch.no_grad():
-        outputs = model_output(model(X), "overfit_tiny")
+        outputs = main_output(model(X), model, X, "overfit_tiny")
         measured["final_loss"] = float(task_loss(outputs, y, task))
         if task == "classification":
             measured["accuracy"] = float((outputs.argmax(dim=1) == y).float().mean())
