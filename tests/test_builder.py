@@ -293,8 +293,18 @@ def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
 
     with pytest.raises(ConfigError, match=r"model='.*<lambda>'.*search.workers = 2.*top level of a .py file"):
         knobs.run(model=lambda params, info: tiny_net(params, info), workers=2, runs_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="unknown setting 'n_trails'"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'n_trails' \(did you mean 'n_trials'\?\)"):
         knobs.run(model=tiny_net, n_trails=2, runs_dir=str(tmp_path))
+    # an unknown setting is told where it goes: a section's key, a trial hyperparameter's place in space
+    for name, hint in [("batch_size", r"\(did you mean 'train.batch_size'\?\)"),
+                       ("max_epochs", r"\(did you mean 'train.epochs'\?\)"),
+                       ("sampler", r"\(did you mean 'search.sampler' or 'balance.sampler'\?\)"),
+                       ("learning_rate", r"\(lr is a trial hyperparameter: put it in space=\{...\}")]:
+        with pytest.raises(ConfigError, match=f"unknown setting '{name}' {hint}"):
+            knobs.run(model=tiny_net, runs_dir=str(tmp_path), **{name: 1})
+    from knobs.pipeline.commands._python_run import run_config
+
+    assert run_config(data="houses.csv", target="price").data.target == "price"  # a CSV's target column, a shortcut
     with pytest.raises(ConfigError, match=r"expected X of shape \(rows, features...\)"):
         knobs.run(data=(np.zeros(4), np.zeros(4)), runs_dir=str(tmp_path))
     assert not any(tmp_path.iterdir())

@@ -17,7 +17,9 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
         dicts (``{"low": 1e-4, "high": 1e-1, "log": True}``).
     settings: config keys, dotted (``**{"train.epochs": 5}``), nested (``search={"n_trials": 10}``),
         top-level (``name="x"``, ``seed=1``) or a shortcut (``n_trials``, ``epochs``, ``workers``,
-        ``warm_start``: an earlier run directory whose trials the sampler learns from).
+        ``warm_start``: an earlier run directory whose trials the sampler learns from; ``target``: a CSV's
+        target column). An unknown one is refused naming where it goes (``batch_size`` → ``train.batch_size``,
+        ``lr`` → ``space``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ __all__ = ["run", "run_config"]
 
 #: Settings a notebook types most, as the config keys they stand for.
 SHORTCUTS = {"n_trials": "search.n_trials", "epochs": "train.epochs", "workers": "search.workers",
-             "warm_start": "search.warm_start"}
+             "warm_start": "search.warm_start", "target": "data.target"}
 
 
 def run(model: str | Callable[..., Any] = "mlp", data: Any = "digits", space: dict[str, Any] | None = None, *,
@@ -101,9 +103,28 @@ def _set(raw: dict[str, Any], key: str, value: Any) -> None:
             _set(raw, f"{key}.{inner}", item)
         return
     if key.split(".")[0] not in RunConfig.model_fields:
-        raise ConfigError(f"knobs.run: unknown setting {key!r}; give a config key (dotted, e.g. 'train.epochs', or "
-                          f"a section dict, e.g. search={{'n_trials': 10}}) or one of {', '.join(SHORTCUTS)}")
+        raise ConfigError(f"knobs.run: unknown setting {key!r}{_where_it_goes(key)}; give a config key (dotted, e.g. "
+                          f"'train.epochs', or a section dict, e.g. search={{'n_trials': 10}}) or one of "
+                          f"{', '.join(SHORTCUTS)}")
     raw[key] = value
+
+
+def _where_it_goes(key: str) -> str:
+    """The hint for an unknown top-level setting: the dotted keys it names in a section (``target`` →
+    ``data.target``; another tool's name too, ``learning_rate``), a trial hyperparameter's place in ``space``,
+    else the closest spelling among the sections, top-level keys and shortcuts."""
+    from knobs._validation import ALIASES, did_you_mean
+    from knobs.config._schema import SPACE_KEYS
+
+    leaf = key.split(".")[-1]
+    names = {leaf, *ALIASES.get(leaf.lower(), ())}
+    if names & set(SPACE_KEYS):
+        return f" ({sorted(names & set(SPACE_KEYS))[0]} is a trial hyperparameter: put it in space={{...}}, a plain value to fix it)"
+    dotted = [f"{section}.{field}" for section, info in RunConfig.model_fields.items()
+              for field in getattr(info.annotation, "model_fields", {}) if field in names]
+    if dotted:
+        return f" (did you mean {' or '.join(map(repr, dotted))}?)"
+    return did_you_mean(key, [*RunConfig.model_fields, *SHORTCUTS])
 
 
 def _space_entry(name: str, entry: Any) -> Any:
