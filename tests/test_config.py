@@ -37,6 +37,8 @@ def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path):
     ({"train": {"learning_rate": 0.1}}, "unknown key 'train.learning_rate': lr is set in [search.space] (a plain "
                                          "value fixes it for every trial"),
     ({"model": {"dropout": 0.1}}, "unknown key 'model.dropout': dropout is set in [search.space]"),
+    ({"model": {"family": "embedding_bag"}}, "unknown family 'embedding_bag' (did you mean 'text_bag'?)"),
+    ({"model": {"family": "cnn"}}, "unknown family 'cnn' (did you mean 'convnet'?)"),
 ])
 def test_another_tools_key_or_a_key_of_another_table_is_pointed_home(raw, message):
     with pytest.raises(ConfigError) as e:

@@ -60,6 +60,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "scheduler": ("schedule",), "lr_scheduler": ("schedule",), "optim": ("optimizer",),
     "model": ("family",), "arch": ("family",), "architecture": ("family",),
     "hidden_size": ("width",), "units": ("width",), "layers": ("depth",), "num_layers": ("depth",),
+    "embedding_bag": ("text_bag",), "embeddingbag": ("text_bag",), "fasttext": ("text_bag",), "cnn": ("convnet",),
+    "textcnn": ("text_cnn",), "kim_cnn": ("text_cnn",), "bert": ("minilm",),
     "label": ("target",), "label_column": ("target",), "target_column": ("target",), "y": ("target",),
 }
 
