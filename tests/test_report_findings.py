@@ -153,6 +153,11 @@ def test_trials_capped_while_improving_at_low_lr():
     assert all(s < 0 for s in f.evidence["slopes"])
     assert "hit the 10-epoch cap still improving" in f.message and f.message.endswith("all at lr ≤ 3e-4")
     assert f.action == "raise train.epochs from 10 to 20, or raise lr's lower bound from 1e-4 to 1e-3"
+    assert "/epoch over the last 5 epochs)" in f.message
+    short = many(10)
+    short[0] = trial(0, 0.55, val=improving(3), lr=2e-4)  # a 3-epoch run: its slope is over 3 epochs, not 5
+    [f] = capped(record(short, epochs=3))
+    assert "/epoch over the last 3 epochs)" in f.message and f.evidence["window"] == 3
 
 
 def test_a_trial_that_stopped_early_or_flattened_is_not_capped():

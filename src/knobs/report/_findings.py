@@ -356,11 +356,11 @@ def capped(run: RunRecord) -> list[Finding]:
     top = {t.number for t in _top(ranked)}
     lrs = [t.config.get("lr") for t, _, _ in hits]
     evidence = {"trials": [t.number for t, _, _ in hits], "cap": cap, "metric": metric,
-                "slopes": [round(s, 6) for _, s, _ in hits], "lrs": lrs, "window": _WINDOW,
+                "slopes": [round(s, 6) for _, s, _ in hits], "lrs": lrs, "window": min(_WINDOW, cap),
                 "in_top": sum(t.number in top for t, _, _ in hits)}
     message = (f"{len(hits)} trial{'s' if len(hits) > 1 else ''} ({', '.join('#' + str(t.number) for t, _, _ in hits[:6])}) "
                f"hit the {cap}-epoch cap still improving ({metric} {', '.join(f'{s:+.2g}' for _, s, _ in hits[:3])}"
-               f"/epoch over the last {_WINDOW})")
+               f"/epoch over the last {min(_WINDOW, cap)} epochs)")
     searched = (run.summary.get("search") or {}).get("space", {}).get("params", {})
     action = (f"widen epochs' upper bound beyond {cap}" if "epochs" in searched else
               f"raise train.epochs from {cap} to {2 * cap}")
