@@ -503,3 +503,14 @@ def test_digits_raw_needs_standardizing():
     results = by_name(check_data(splits, n_classes=10))
     assert not results["feature_scale"].passed and results["duplicates"].passed
     assert not results["constant_features"].passed  # digits has always-blank corner pixels
+
+
+def test_the_checks_read_a_label_column_and_one_hot_rows_and_refuse_soft_labels(digits):
+    X, y = digits
+    onehot = np.eye(10, dtype=np.float32)[y]
+    plain = check_initial_loss(mlp, X, y).measured["losses"]
+    assert check_initial_loss(mlp, X, y[:, None]).measured["losses"] == plain
+    assert check_initial_loss(mlp, X, onehot).measured["losses"] == plain
+    assert overfit_tiny(mlp, X, onehot).passed
+    with pytest.raises(DataError, match=r"the checks: class probabilities \(soft labels\) are for training data only"):
+        check_initial_loss(mlp, X, 0.9 * onehot + 0.01)

@@ -415,3 +415,38 @@ def test_a_regression_cannot_watch_accuracy():
                                           r"regression; set monitor = 'val_loss'"):
         Trainer(epochs=1, task="regression", schedule={"name": "plateau", "monitor": "val_accuracy"}).fit(
             nn.Linear(6, 1), data, data)
+
+
+def test_label_columns_one_hot_rows_and_soft_labels_train_in_memory_and_from_a_loader():
+    # (n, 1) label columns and one-hot rows are the indices they hold; from a DataLoader both failed deep in the loss
+    X, y = blobs()
+    onehot = nn.functional.one_hot(y, 3).float()
+    soft = 0.9 * onehot + 0.1 / 3  # label smoothing done in the data
+    runs = {}
+    for name, labels in [("indices", y), ("column", y[:, None]), ("onehot", onehot), ("soft", soft)]:
+        for form in ("memory", "loader"):
+            train = (X, labels) if form == "memory" else DataLoader(TensorDataset(X, labels), batch_size=32)
+            runs[name, form] = Trainer(epochs=3, lr=1e-2).fit(mlp(), train, (X, y)).records[-1]
+    for form in ("memory", "loader"):
+        for name in ("column", "onehot"):  # the same fit as the indices, bit for bit
+            assert runs[name, form]["train_loss"] == runs["indices", form]["train_loss"]
+        assert runs["soft", form]["val_accuracy"] > 0.8  # cross-entropy on probabilities trains
+    assert Trainer(epochs=1).fit(mlp(), (X, y), (X, onehot)).records[-1]["val_accuracy"] is not None
+
+
+@pytest.mark.parametrize("train, val, match", [
+    ("soft", "soft", r"val: class probabilities \(soft labels\) are for training data only; give val class indices"),
+    ("noise", None, r"train: classification labels of shape \(\d+, 3\) must be class indices \(n,\), or one row of "
+                    r"class probabilities"),
+    ("half", None, r"train: classification labels must be integer class indices, got torch.float32 values"),
+    ("wide", None, r"train: labels hold probabilities of 4 classes but the model outputs shape \(3,\)"),
+])
+def test_labels_neither_indices_nor_probabilities_are_one_message(train, val, match):
+    X, y = blobs()
+    made = {"soft": 0.9 * nn.functional.one_hot(y, 3).float() + 0.1 / 3, "noise": torch.randn(240, 3),
+            "half": y.float() / 2, "wide": torch.full((240, 4), 0.25)}
+    with pytest.raises(DataError, match=match):
+        Trainer(epochs=1).fit(mlp(), (X, made[train]), None if val is None else (X, made[val]))
+    if train in ("noise", "half"):  # a loader's labels were cut to integers, or failed in the loss
+        with pytest.raises(DataError, match=match):
+            Trainer(epochs=1).fit(mlp(), DataLoader(TensorDataset(X, made[train]), batch_size=32))

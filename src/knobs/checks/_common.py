@@ -9,9 +9,9 @@ from torch.nn import functional as F
 
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import model_output
+from knobs.train._batches import class_targets, model_output
 
-__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "main_output", "pick", "task_loss"]
+__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "pick", "task_loss"]
 
 TASKS = ("classification", "regression")
 DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
@@ -33,7 +33,15 @@ def as_tensors(X, y, task: str) -> tuple[torch.Tensor, torch.Tensor]:
     if len(X) != len(y) or len(X) == 0:
         raise DataError(f"X and y must be non-empty with one target per row; got X {tuple(X.shape)} "
                         f"and y {tuple(y.shape)}")
-    return X, (y.long() if task == "classification" else y.float())
+    return X, (class_targets(y, "the checks") if task == "classification" else y.float())
+
+
+def labels(y, task: str) -> np.ndarray:
+    """The targets as a NumPy array the checks pick rows from: class indices for classification (a label
+    column ``(n, 1)`` and one-hot rows read as their indices; soft labels refused, naming the fix)."""
+    if task != "classification":
+        return np.asarray(y)
+    return class_targets(torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y), "the checks").numpy()
 
 
 def pick(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:

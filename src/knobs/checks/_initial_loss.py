@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, main_output, pick, task_loss
+from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, labels, main_output, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype
@@ -60,7 +60,8 @@ def check_initial_loss(
     check_task(task)
     if inputs not in _INPUT_ADVICE:
         raise ConfigError(f"check_initial_loss: inputs must be one of {', '.join(_INPUT_ADVICE)}, got {inputs!r}")
-    rows = pick(np.asarray(y), n_samples, seed=0, stratify=task == "classification")
+    y = labels(y, task)
+    rows = pick(y, n_samples, seed=0, stratify=task == "classification")
     X, y = as_tensors(np.asarray(X)[rows], np.asarray(y)[rows], task)
     if not seeds:
         raise ConfigError("check_initial_loss needs at least one seed")

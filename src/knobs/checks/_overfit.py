@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, main_output, pick, task_loss
+from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, labels, main_output, pick, task_loss
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
@@ -96,7 +96,7 @@ def overfit_tiny(
     check_task(task)
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"overfit_tiny optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = np.asarray(X), labels(y, task)
     pool = pick(y, POOL * n_samples, seed=seed, stratify=task == "classification")
     torch.manual_seed(seed)
     model = disable_dropout(make_model()).train()

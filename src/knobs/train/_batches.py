@@ -35,7 +35,7 @@ import torch
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
+           "check_outputs", "class_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
 @dataclass(frozen=True)
@@ -236,13 +236,38 @@ def _targets(y: torch.Tensor, name: str, task: str) -> torch.Tensor:
     if task == "regression":
         y = y.float()
         return y.unsqueeze(1) if y.ndim == 1 else y
+    return class_targets(y, name)
+
+
+def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
+    """Classification targets as the loss takes them: class indices ``(n,)`` as int64, or class probabilities
+    ``(n, C)`` as float for training.
+
+    NOTE: a label column ``(n, 1)`` (Keras' habit) is the indices it holds, and one-hot rows are their indices
+    (lossless): both failed deep in the loss from a DataLoader ("multi-target not supported"). Other rows of
+    non-negative numbers summing to 1 are soft labels (a mixup of the user's own, label smoothing done in the
+    data), which cross-entropy takes, in training only: validation, metrics and predictions compare with a
+    class. A float label with a fraction was cut to its integer part from a DataLoader; now it is refused."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.ndim == 2 and y.shape[1] > 1 and not y.is_complex():
+        p = y.double()
+        if not bool(((p >= 0) & torch.isfinite(p)).all()) or not bool(torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-3)):
+            raise DataError(f"{name}: classification labels of shape {tuple(y.shape)} must be class indices (n,), or one "
+                            f"row of class probabilities per example (non-negative, summing to 1)")
+        if bool(((p == 0) | (p == 1)).all()):
+            return y.argmax(1)  # one-hot rows: their indices
+        if name != "train":
+            raise DataError(f"{name}: class probabilities (soft labels) are for training data only; give {name} class "
+                            f"indices (e.g. y.argmax(1))")
+        return y.float()
     if y.is_floating_point() or y.is_complex():
         if not bool((y == y.round()).all()):
             raise DataError(f"{name}: classification labels must be integer class indices, got {y.dtype} values")
     if y.ndim != 1:
         raise DataError(f"{name}: classification labels must be 1-D class indices, got shape {tuple(y.shape)}")
     y = y.long()
-    if int(y.min()) < 0:
+    if len(y) and int(y.min()) < 0:
         raise DataError(f"{name}: labels must be >= 0, found {int(y.min())}")
     return y
 
@@ -320,7 +345,7 @@ class LoaderBatches:
             X, y, w = unpack(batch, self.name, self.keys)
             if len(y) == 0:
                 continue
-            y = y.float().reshape(len(y), -1) if regression else y.long()
+            y = y.float().reshape(len(y), -1) if regression else class_targets(y, self.name)
             if self.dtype is not None:
                 if not self._looked:
                     self._looked = True
@@ -428,7 +453,11 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
         if out.shape[1:] != y.shape[1:]:
             raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has {tuple(y.shape[1:])}")
         return
-    top = max(int(t.y.max()) for t in (train, tensors_val) if t is not None)
+    if y.ndim == 2:  # class probabilities: one column per output
+        if out.ndim != 2 or y.shape[1] != out.shape[1]:
+            raise DataError(f"train: labels hold probabilities of {y.shape[1]} classes but the model outputs shape "
+                            f"{tuple(out.shape[1:])}; build it with n_classes = {y.shape[1]}")
+    top = max(int(t.y.max()) if t.y.ndim == 1 else t.y.shape[1] - 1 for t in (train, tensors_val) if t is not None)
     if out.ndim != 2 or top >= out.shape[1]:
         raise DataError(
             f"train: labels go up to {top} but the model outputs shape {tuple(out.shape[1:])}; "
