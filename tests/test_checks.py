@@ -514,3 +514,11 @@ def test_the_checks_read_a_label_column_and_one_hot_rows_and_refuse_soft_labels(
     assert overfit_tiny(mlp, X, onehot).passed
     with pytest.raises(DataError, match=r"the checks: class probabilities \(soft labels\) are for training data only"):
         check_initial_loss(mlp, X, 0.9 * onehot + 0.01)
+
+
+@pytest.mark.parametrize("last", [nn.Softmax(dim=1), nn.ReLU()])
+def test_an_overfit_failed_by_outputs_that_are_not_logits_names_the_final_layer(digits, last):
+    result = overfit_tiny(lambda: nn.Sequential(mlp(), last), *digits, steps=100)
+    assert not result.passed and result.measured["outputs_min"] >= 0
+    assert "not one of the untrained model's outputs was negative: it ends in a Softmax, Sigmoid or ReLU" in result.message
+    assert overfit_tiny(mlp, *digits).measured["outputs_min"] < 0

@@ -141,6 +141,20 @@ def digits_tiny() -> tuple[Pair, Pair]:
     return (Xt[keep], yt[keep]), val
 
 
+def _shuffled(pairs: tuple[Pair, Pair]) -> tuple[Pair, Pair]:
+    """The training labels permuted (seeded) apart from their rows: labels the inputs do not predict."""
+    (X, y), val = pairs
+    return (X, y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]), val
+
+
+def digits_shuffled() -> tuple[Pair, Pair]:
+    return _shuffled(digits())
+
+
+def cancer_shuffled() -> tuple[Pair, Pair]:
+    return _shuffled(cancer())
+
+
 def digits_leaky() -> tuple[Pair, Pair]:
     """Half the validation rows are copies of training rows (duplicates before splitting)."""
     (Xt, yt), (Xv, yv) = digits()
@@ -398,6 +412,14 @@ def cancer_double_softmax() -> nn.Module:
     return nn.Sequential(nn.Linear(30, 32), nn.ReLU(), nn.Linear(32, 2), nn.Softmax(dim=1))
 
 
+def sigmoid_output() -> nn.Module:
+    return nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 3), nn.Sigmoid())
+
+
+def relu_output() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10), nn.ReLU())
+
+
 class ResidualMLP(nn.Module):
     """Two residual blocks x + f(x) with layer norm, the shape of a transformer's MLP stack."""
 
@@ -473,10 +495,18 @@ SETUPS: list[Setup] = [
           "the last layer at 100x its default init (the outside study's case)"),
     Setup("raw_regression_target", ("unscaled_target",), lambda: mlp(d=10, classes=1, width=32), diabetes_raw_target,
           {**_ADAM, "task": "regression"}, "regression on the raw target (mean 152, std 77)"),
-    Setup("double_softmax", ("cannot_overfit",), double_softmax, digits, _ADAM,
+    Setup("double_softmax", ("outputs_not_logits", "cannot_overfit"), double_softmax, digits, _ADAM,
           "softmax inside the model, again inside the loss"),
-    Setup("double_softmax_binary", ("cannot_overfit",), cancer_double_softmax, cancer, {**_ADAM, "epochs": 8},
-          "softmax inside a two-class model, again inside the loss"),
+    Setup("double_softmax_binary", ("outputs_not_logits", "cannot_overfit"), cancer_double_softmax, cancer,
+          {**_ADAM, "epochs": 8}, "softmax inside a two-class model, again inside the loss"),
+    Setup("sigmoid_output", ("outputs_not_logits", "cannot_overfit"), sigmoid_output, wine, {**_ADAM, "epochs": 8},
+          "a sigmoid after the last layer of a three-class model"),
+    Setup("relu_output", ("outputs_not_logits", "cannot_overfit"), relu_output, digits, _ADAM,
+          "a ReLU after the last layer: no logit below 0"),
+    Setup("shuffled_labels", ("no_signal", "overfitting"), mlp, digits_shuffled, {**_ADAM, "epochs": 8},
+          "the training labels permuted apart from their rows"),
+    Setup("cancer_shuffled_labels", ("no_signal", "overfitting"), lambda: mlp(d=30, classes=2, width=32),
+          cancer_shuffled, {**_ADAM, "epochs": 8}, "the training labels permuted apart from their rows"),
     Setup("lr_10x_too_high", ("lr_too_high",), lambda: mlp(width=128, depth=2), digits, {**_SGD, "lr": 0.5},
           "SGD with momentum at 10x the working LR"),
     Setup("adam_lr_too_high", ("lr_too_high",), lambda: mlp(width=128, depth=2), digits, {**_ADAM, "lr": 0.1},

@@ -171,6 +171,9 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
         value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
             measured["initial_loss"] = value
+            if task == "classification" and custom is None and outputs.ndim == 2:
+                measured["outputs_min"] = float(outputs.detach().min())  # ≥ 0: not logits (_not_logits)
+                measured["outputs_max"] = float(outputs.detach().max())
         measured["stopped"] = _broken(loss, value, step)
         if measured["stopped"] is not None:
             break
@@ -233,6 +236,17 @@ def _target_hint(measured: dict) -> str:
             f"output bias at its mean) so a few hundred steps can reach it")
 
 
+def _not_logits(measured: dict) -> str:
+    """The cause when the untrained model's outputs were never negative under the cross-entropy: a final Softmax,
+    Sigmoid or ReLU, whose probabilities (or clipped values) the loss reads as logits ("" otherwise)."""
+    low, high = measured.get("outputs_min"), measured.get("outputs_max")
+    if low is None or low < 0 or high <= low:  # NOTE: constant outputs (a zero-initialized model) are another fault
+        return ""
+    return ("not one of the untrained model's outputs was negative: it ends in a Softmax, Sigmoid or ReLU, and the "
+            "cross-entropy reads its outputs as logits (probabilities cannot spread the classes apart, so the loss "
+            "stalls above 0); return the last layer's outputs and take softmax only to read probabilities")
+
+
 def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> CheckResult:
     final, accuracy = measured["final_loss"], measured["accuracy"]
     by_accuracy = custom and task == "classification"
@@ -252,9 +266,9 @@ def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> 
         message = (f"{found}; stopped by its {measured['max_seconds']:g} s time box before the target: inconclusive, "
                    f"not a failure; raise checks.overfit_seconds to let it finish")
     else:
-        cause = measured["stopped"] or ("training did not reach the target: look for frozen or "
-                                        "detached parameters, a too narrow layer, a wrong loss or "
-                                        "label wiring, or a learning rate far too small or large")
+        cause = measured["stopped"] or _not_logits(measured) or (
+            "training did not reach the target: look for frozen or detached parameters, a too narrow layer, a wrong "
+            "loss or label wiring, or a learning rate far too small or large")
         message = f"{found}; {cause}{_target_hint(measured)}"
     expected = ("subset accuracy 100% (trained with the given loss)" if by_accuracy else
                 f"{loss_name} <= {target:.4g}" + (" and accuracy 100%" if task == "classification" else ""))

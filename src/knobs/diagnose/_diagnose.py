@@ -25,8 +25,11 @@ from knobs.diagnose._explain import explain
 from knobs.diagnose._preflight import check_findings
 from knobs.diagnose._report import Report
 from knobs.diagnose._layers import activation_findings, gradient_findings
+from knobs.diagnose._outputs import output_findings, output_range
+from knobs.diagnose._reference import label_signal
+from knobs.diagnose._signal import no_signal_findings
 from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_epoch
-from knobs.diagnose._training import fit_findings, further_probe, noisy_findings, probe_factors, probe_key
+from knobs.diagnose._training import fit_findings, further_probe, noisy_findings, probe_factors, probe_key, val_scores
 from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError
 
@@ -111,8 +114,10 @@ def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks:
     checks += model_results
     findings += check_findings(model_results)
     ev = _training_evidence(base, train, val, settings, _chance_loss(model_results))
-    findings += activation_findings(ev) + gradient_findings(ev) + noisy_findings(ev) + fit_findings(ev)
-    evidence.update({k: ev[k] for k in ("run", "probes", "reference", "noise", "curvature", "affine")})
+    findings += (output_findings(ev) + activation_findings(ev) + gradient_findings(ev) + noisy_findings(ev)
+                 + fit_findings(ev) + no_signal_findings(ev, val_scores(ev), settings.inputs))
+    evidence.update({k: ev[k] for k in ("run", "probes", "reference", "noise", "curvature", "affine", "outputs",
+                                        "signal")})
     return Report(explain(findings), checks, evidence, time.perf_counter() - start)
 
 
@@ -121,7 +126,8 @@ def _training_evidence(model: nn.Module, train, val, s: Settings, chance_loss: f
     ev = {"task": s.task, "settings": s.to_dict(), "probes": {}, "chance_loss": chance_loss, "n_val": len(val[1]),
           "run": watched_run(model, train, val, s, every=max(1, steps // PROBES_PER_EPOCH)),
           "reference": reference(train[:2], val, s), **gradient_geometry(model, train, s),
-          "affine": affine(model, train[0])}
+          "affine": affine(model, train[0]), "outputs": output_range(model, train[0], s.loss),
+          "signal": label_signal(train[:2], s.task, seed=s.seed)}
     for factor in probe_factors(ev):
         ev["probes"][probe_key(factor)] = lr_probe(model, train, val, s, factor)
     if (factor := further_probe(ev)) is not None:  # the 10x run learned nothing either

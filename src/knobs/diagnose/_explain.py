@@ -17,7 +17,10 @@ The table, symptom ← causes, and why each cause explains it:
   ratio (the large last layer scales every earlier layer's gradient) and a train/validation gap
   (a large output scale trains in the lazy regime, close to its random linearization: Chizat,
   Oyallon and Bach, "On lazy training in differentiable programming", 2019);
-- a model with no nonlinearity explains underfitting and a failed tiny-subset overfit;
+- a model with no nonlinearity, or one ending in a Softmax, Sigmoid or ReLU under a cross-entropy, explains
+  underfitting and a failed tiny-subset overfit;
+- labels the inputs do not predict (no reference model beats chance on the training rows) explain underfitting, a
+  train/validation gap and a validation loss that swings (a network memorizing noise);
 - unscaled inputs or target explain a bad initial loss, saturation, dead ReLUs, vanishing
   gradients, an LR too high or too low, a noisy loss and a failed fit; an LR too high explains
   noise, dead ReLUs and exploding gradients.
@@ -40,7 +43,7 @@ from knobs.diagnose._finding import SEVERITY_ORDER, Finding
 
 __all__ = ["EXPLAINED_BY", "explain"]
 
-_MODEL = ("dead_relu", "saturation", "vanishing_gradients", "gradient_mismatch", "no_nonlinearity")
+_MODEL = ("dead_relu", "saturation", "vanishing_gradients", "gradient_mismatch", "no_nonlinearity", "outputs_not_logits")
 _SCALE = ("unscaled_inputs", "unscaled_target")
 
 #: symptom → the findings that can cause it (no cycles: a cause is never its cause's symptom).
@@ -51,12 +54,12 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "lr_too_high": _SCALE,
     "lr_too_low": (*_SCALE, *_MODEL, "init_loss"),
     "cannot_overfit": (*_SCALE, *_MODEL),
-    "noisy_loss": ("lr_too_high", *_SCALE),
+    "noisy_loss": ("lr_too_high", "no_signal", *_SCALE),
     "dead_relu": ("lr_too_high", "exploding_gradients", *_SCALE),
     "vanishing_gradients": _SCALE,
     "exploding_gradients": ("lr_too_high", "saturation", "init_loss"),
-    "overfitting": ("init_loss",),
-    "underfitting": ("lr_too_high", "lr_too_low", "init_loss", "exploding_gradients", *_SCALE, *_MODEL),
+    "overfitting": ("init_loss", "no_signal"),
+    "underfitting": ("lr_too_high", "lr_too_low", "init_loss", "exploding_gradients", "no_signal", *_SCALE, *_MODEL),
 }
 
 

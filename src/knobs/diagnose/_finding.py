@@ -43,6 +43,11 @@ CODES: dict[str, str] = {
     "cannot_overfit": "Look for a wiring bug before tuning: a softmax before the cross-entropy, "
                       "frozen or detached parameters, a too narrow layer, labels not matching "
                       "the outputs.",
+    "outputs_not_logits": "Return logits from the model: remove the Softmax, Sigmoid or ReLU after its last "
+                          "layer (the cross-entropy applies its own log-softmax; take softmax only to read "
+                          "probabilities out).",
+    "no_signal": "Check that X and y line up (shuffled or sorted one without the other?), that the target is "
+                 "the column you mean, and that the validation rows come from the training rows' distribution.",
     "lr_too_high": "Lower the learning rate (about 10x; knobs lr-find gives a range), or add "
                    "warmup and gradient clipping.",
     "lr_too_low": "Raise the learning rate (about 10x; knobs lr-find gives a range).",

@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-__all__ = ["reference_scores", "r2", "MAX_ROWS"]
+__all__ = ["reference_scores", "r2", "MAX_ROWS", "label_signal"]
 
 #: The reference fits at most this many training rows (a seeded subsample), to stay quick.
 MAX_ROWS = 2000
@@ -47,6 +47,34 @@ def reference_scores(train, val, task: str, seed: int = 0) -> dict[str, Any]:
     best = max(scores, key=scores.get)
     return {**scores, "best": best, "score": scores[best],
             "metric": "accuracy" if task == "classification" else "r2"}
+
+
+def label_signal(train, task: str, seed: int = 0, folds: int = 5) -> dict[str, Any]:
+    """How far the training rows' labels follow from their inputs: the linear and k-NN models' scores
+    cross-validated on the training rows alone (``folds`` folds, stratified for classes), beside chance —
+    the most frequent class's share (accuracy), or 0 (R²).
+
+    NOTE: cross-validated on the training rows, not scored on the validation rows: a validation split's
+    rows come in clusters (a digit's 27 images fall together on one predicted label), so a model fitted on
+    labels that carry nothing can still hit or miss whole classes and land far from chance by luck; the
+    training rows' own labels, drawn row by row, give an honest binomial error."""
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+
+    X, y = _flat(train)
+    if len(X) > MAX_ROWS:
+        keep = np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False)
+        X, y = X[keep], y[keep]
+    classification = task == "classification"
+    counts = np.bincount(y.astype(np.int64)) if classification else None
+    smallest = int(counts[counts > 0].min()) if classification else len(y)
+    k = min(folds, smallest, len(y))
+    if k < 2:
+        return {}
+    split = (StratifiedKFold if classification else KFold)(k, shuffle=True, random_state=seed)
+    scores = {name: float(cross_val_score(model, X, y, cv=split).mean())
+              for name, model in _models(task, len(X) - len(X) // k).items()}
+    return {**scores, "chance": float(counts.max() / counts.sum()) if classification else 0.0, "rows": len(y),
+            "folds": k, "metric": "accuracy" if classification else "r2"}
 
 
 def _models(task: str, n: int) -> dict[str, Any]:
