@@ -347,6 +347,7 @@ def test_train_channels_last_reaches_each_trials_trainer():
     cfg = load_config(None, {"train.channels_last": True})
     assert make_trainer(cfg.train, {}, "val_loss", 0).channels_last is True
     assert make_trainer(load_config(None, {}).train, {}, "val_loss", 0).channels_last == "auto"
+    assert make_trainer(load_config(None, {"train.accumulate": 4}).train, {}, "val_loss", 0).accumulate == 4
 
 
 def test_the_training_bench_skips_the_gpu_comparison_without_a_gpu(capsys, monkeypatch):

@@ -450,3 +450,50 @@ def test_labels_neither_indices_nor_probabilities_are_one_message(train, val, ma
     if train in ("noise", "half"):  # a loader's labels were cut to integers, or failed in the loss
         with pytest.raises(DataError, match=match):
             Trainer(epochs=1).fit(mlp(), DataLoader(TensorDataset(X, made[train]), batch_size=32))
+
+
+def test_gradient_accumulation_steps_as_one_batch_accumulate_times_larger():
+    # SGD on the same rows in the same order: 4 batches of 16 summed make the step of one batch of 64 (to float
+    # rounding), the schedule counts optimizer steps, and an epoch's last group may be shorter (240 rows: 15
+    # batches of 16, groups of 4, 4, 4, 3 against batches of 64, 64, 64, 48)
+    X, y = blobs()
+    steps = []
+
+    class Steps(Callback):
+        def on_step_end(self, trainer, record):
+            steps.append((record["step"], record["batch"]))
+
+    big, small = mlp(), mlp()
+    plain = Trainer(epochs=3, batch_size=64, optimizer="sgd", lr=0.1, schedule="onecycle").fit(big, (X, y), (X, y))
+    grouped = Trainer(epochs=3, batch_size=16, accumulate=4, optimizer="sgd", lr=0.1, schedule="onecycle",
+                      callbacks=[Steps()])
+    history = grouped.fit(small, (X, y), (X, y))
+    assert grouped.step_ == 12 and [s for s, _ in steps] == list(range(1, 13))
+    assert [b for _, b in steps[:4]] == [3, 7, 11, 14]  # the step hooks fire after each group's last batch
+    assert history.records[-1]["lr_steps"] == plain.records[-1]["lr_steps"]  # one LR per optimizer step
+    for p, q in zip(big.parameters(), small.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+    # a stream without len: the schedule is sized in optimizer steps from steps_per_epoch (batches)
+    stream = Trainer(epochs=2, batch_size=16, accumulate=4, schedule="onecycle", steps_per_epoch=15)
+    stream.fit(mlp(), DataLoader(_Stream(X, y), batch_size=16), (X, y))
+    assert stream.step_ == 8 and stream.schedule_.steps == 8
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __iter__(self):
+        return iter(zip(self.X, self.y))
+
+
+def test_accumulate_is_checked_and_a_resume_needs_the_same():
+    X, y = blobs()
+    with pytest.raises(ConfigError, match="accumulate"):
+        Trainer(accumulate=0).fit(mlp(), (X, y))
+    from knobs.train._resume import _check_same_settings
+
+    now = Trainer(accumulate=2).settings()
+    with pytest.raises(ConfigError, match=r"accumulate: saved 1, now 2"):
+        _check_same_settings({k: v for k, v in now.items() if k != "accumulate"}, now, "old.pt")  # saved before it
+    _check_same_settings({k: v for k, v in Trainer().settings().items() if k != "accumulate"}, Trainer().settings(), "x")

@@ -248,6 +248,8 @@ class TrainConfig(_Strict):
         "auto", description="channels_last (NHWC) weights and image batches: auto = on CUDA for models with 2-D "
                             "convolutions")
     threads: int = Field(1, ge=1, description="torch intra-op threads per trial")
+    accumulate: int = Field(1, ge=1, description="batches whose gradients are summed before each optimizer step "
+                            "(gradient accumulation: a step of accumulate × batch_size rows in the memory of one batch)")
 
 
 class ChecksConfig(_Strict):

@@ -40,7 +40,7 @@ EPOCHS = 20
 # The Trainer's keyword arguments a diagnosis trains with besides the named settings; callbacks,
 # early stopping and checkpoints are left out: the diagnosis watches a fixed number of epochs.
 _OPTIONS = ("l1", "clip_grad_norm", "clip_grad_value", "batch_transform", "batch_keys", "channels_last",
-            "eval_batch_size", "steps_per_epoch")
+            "eval_batch_size", "steps_per_epoch", "accumulate")
 _NAMED = ("task", "optimizer", "lr", "batch_size", "epochs", "weight_decay", "optimizer_options", "loss",
           "schedule", "seed", "device")
 _FORMS = "an (X, y) pair, (X, y, sample_weight), {'x': X, 'y': y} of tensors or arrays, or a DataLoader"
@@ -103,11 +103,12 @@ def read_data(train: Any, val: Any, s: Settings) -> tuple[tuple, tuple]:
 def steps_per_epoch(train: tuple, s: Settings) -> int:
     """Optimizer steps in one epoch of the watched run: a loader without ``len`` (a stream) counts as
     the trainer's ``steps_per_epoch`` says, else as the rows the checks read (a lower bound then)."""
+    accumulate = (s.options or {}).get("accumulate") or 1  # batches per optimizer step
     if s.loaders is not None and isinstance(s.loaders[0], DataLoader):
         counted = epoch_batches(s.loaders[0]) or (s.options or {}).get("steps_per_epoch")
         if counted:
-            return counted
-    return math.ceil(len(train[1]) / s.batch_size)
+            return math.ceil(counted / accumulate)
+    return math.ceil(len(train[1]) / s.batch_size / accumulate)
 
 
 def pair(data: Any, name: str, task: str, keys: BatchKeys = BatchKeys()) -> tuple[torch.Tensor, ...]:

@@ -161,7 +161,9 @@ def geometry(ev: dict) -> dict[str, Any]:
     s, noise, curv = ev["settings"], ev.get("noise") or {}, ev.get("curvature") or {}
     lr_eff = curv["lr_eff"] if "lr_eff" in curv else effective_lr(s.get("optimizer", "sgd"), s["lr"],
                                                                     s.get("optimizer_options"))
-    batch, b_simple, eps_max = s["batch_size"], noise.get("b_simple"), noise.get("eps_max")
+    # NOTE: with gradient accumulation a step's gradient is the mean over accumulate batches
+    batch = s["batch_size"] * ((s.get("options") or {}).get("accumulate") or 1)
+    b_simple, eps_max = noise.get("b_simple"), noise.get("eps_max")
     known = lr_eff is not None and noise.get("resolved") and b_simple and eps_max
     eps_opt = eps_max / (1 + b_simple / batch) if known else None
     sharp, edge = curv.get("eigenvalue"), curv.get("edge")

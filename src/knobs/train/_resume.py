@@ -75,6 +75,7 @@ def _on_device(es_state: dict, device: Any) -> dict:
 
 
 def _check_same_settings(saved: dict, now: dict, path: Any) -> None:
+    saved = {"accumulate": 1, **saved}  # NOTE: checkpoints from before gradient accumulation stepped every batch
     differ = [k for k in now if _plain(saved.get(k)) != _plain(now[k])]
     if differ:
         shown = "; ".join(f"{k}: saved {saved.get(k)!r}, now {now[k]!r}" for k in differ)

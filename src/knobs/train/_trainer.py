@@ -130,6 +130,11 @@ class Trainer:
             trains without it when nothing is sized by it (no schedule, ``constant`` or ``plateau``
             without ``warmup_epochs``, a torch scheduler you built). An epoch is still one pass
             over the stream, however many batches it yields. Only for a loader without ``len``.
+        accumulate: batches whose gradients are summed before each optimizer step (gradient
+            accumulation: the step of a batch ``accumulate`` times larger, in the memory of one).
+            Each batch's loss is divided by the batches in its group, so the step follows their mean
+            loss; an epoch's last group may be shorter. The LR schedule, ``step_`` and the step
+            callbacks count optimizer steps; batch norm still sees one batch at a time.
 
     Data (``train``, ``val``, ``predict``) comes as ``(X, y)``, ``(X, y, sample_weight)``,
     ``{"x": X, "y": y}`` or a DataLoader whose batches take any of these forms or
@@ -152,7 +157,8 @@ class Trainer:
                  eval_batch_size: int | None = None, loss: Callable[[Any, Any], Any] | None = None,
                  batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
                  metrics: Any = None, batch_keys: Any = None, weight_val_loss: bool = False,
-                 channels_last: bool | str = "auto", steps_per_epoch: int | None = None) -> None:
+                 channels_last: bool | str = "auto", steps_per_epoch: int | None = None,
+                 accumulate: int = 1) -> None:
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -179,6 +185,7 @@ class Trainer:
         self.weight_val_loss = weight_val_loss
         self.channels_last = channels_last
         self.steps_per_epoch = steps_per_epoch
+        self.accumulate = accumulate
         self._stop = False
 
     # ---- public -------------------------------------------------------------------------------
@@ -294,7 +301,7 @@ class Trainer:
             "batch_size": self.batch_size, "l1": self.l1, "clip_grad_norm": self.clip_grad_norm,
             "clip_grad_value": self.clip_grad_value, "seed": self.seed, "task": self.task,
             "loss": _describe(self.loss), "batch_transform": _describe(self.batch_transform),
-            "steps_per_epoch": self.steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch, "accumulate": self.accumulate,
         }
 
     # ---- setup ----------------------------------------------------------------------------------
@@ -307,6 +314,7 @@ class Trainer:
             _check_int("eval_batch_size", self.eval_batch_size, 1)
         if self.steps_per_epoch is not None:
             _check_int("steps_per_epoch", self.steps_per_epoch, 1)
+        _check_int("accumulate", self.accumulate, 1)
         _check_number("l1", self.l1, allow_zero=True)
         for name in ("clip_grad_norm", "clip_grad_value"):
             if getattr(self, name) is not None:
@@ -378,7 +386,8 @@ class Trainer:
         self._stop = False
 
     def _batches_per_epoch(self) -> int | None:
-        """The training loader's ``len``, else ``steps_per_epoch`` (None when neither is known).
+        """Optimizer steps per epoch: the training loader's ``len``, else ``steps_per_epoch``, in groups of
+        ``accumulate`` batches (None when neither is known).
 
         Raises:
             ConfigError: ``steps_per_epoch`` given for a loader that has a ``len`` of its own.
@@ -388,7 +397,8 @@ class Trainer:
             raise ConfigError(f"steps_per_epoch: {self.steps_per_epoch} given, but the training data has a length "
                               f"of its own ({counted} batches an epoch); leave steps_per_epoch out (it is for "
                               f"a DataLoader whose dataset has no __len__)")
-        return self.steps_per_epoch if counted is None else counted
+        batches = self.steps_per_epoch if counted is None else counted
+        return None if batches is None else -(-batches // self.accumulate)
 
     def _monitor(self, has_val: bool) -> str:
         if self.early_stopping is not None:
@@ -434,34 +444,57 @@ class Trainer:
             hook(self, record)
 
     def _train_epoch(self, epoch: int) -> tuple[float, list[float]]:
-        schedule, step_hooks = self.schedule_, self._step_hooks
+        schedule, step_hooks, k = self.schedule_, self._step_hooks, self.accumulate
         group = self.optimizer_.param_groups[0]
-        losses, sizes, lrs = [], [], []
+        losses, sizes, lrs, steps = [], [], [], []
         self.model_.train()
         transform = self.batch_transform
+        # NOTE: exact once a streamed split's damaged rows are known; a stream without len: as the user said
+        counted = epoch_batches(self._train)
         if schedule is not None:
-            # NOTE: exact once a streamed split's damaged rows are known; a stream without len: as the user said
-            schedule.start_epoch(epoch_batches(self._train) or self._epoch_steps)
+            schedule.start_epoch(self._epoch_steps if counted is None else -(-counted // k))
+        pending = 0  # batches whose gradients wait for the next optimizer step
+        batch = -1
         for batch, (xb, yb, *wb) in enumerate(self._train):
             if transform is not None:
                 xb, yb = transform(xb, yb)
+            if pending == 0:
+                self.optimizer_.zero_grad(set_to_none=True)
             lrs.append(group["lr"])
-            loss = self._step(xb, yb, wb[0] if wb else None)
-            if schedule is not None:
-                schedule.step_batch()
-            losses.append(loss)
+            # NOTE: each batch's loss is divided by its group's batches (the epoch's last group may be
+            # shorter, known when the loader has a len), so the step follows the group's mean loss
+            size = k if counted is None else min(k, counted - (batch - pending))
+            losses.append(self._backward(xb, yb, wb[0] if wb else None, 1.0 / size))
             sizes.append(len(yb))
-            self.step_ += 1
-            if step_hooks:
-                record = {"epoch": epoch, "step": self.step_, "batch": batch, "lr": lrs[-1], "loss": loss}
-                for hook in step_hooks:
-                    hook(self, record)
+            steps.append(self.step_ + 1)
+            pending += 1
+            if pending == size:
+                self._optimizer_step(epoch, batch, losses[-pending:], lrs[-1], schedule, step_hooks)
+                pending = 0
+        if pending:  # a stream's last, shorter group
+            self._optimizer_step(epoch, batch, losses[-pending:], lrs[-1], schedule, step_hooks)
         if schedule is not None:
             schedule.end_epoch()
-        return self._epoch_loss(epoch, losses, sizes, lrs), lrs
+        # NOTE: the record's LRs are per optimizer step (a group's batches share theirs)
+        step_lrs = [lr for i, lr in enumerate(lrs) if i == 0 or steps[i] != steps[i - 1]]
+        return self._epoch_loss(epoch, losses, sizes, lrs, steps), step_lrs
 
-    def _step(self, xb: Any, yb: torch.Tensor, wb: torch.Tensor | None) -> torch.Tensor:
-        optimizer, scaler = self.optimizer_, self.scaler_
+    def _optimizer_step(self, epoch: int, batch: int, losses: list, lr: float, schedule: Any, step_hooks: list) -> None:
+        """One optimizer step on the gradients gathered since the last one, then the schedule and the step hooks
+        (``loss``: the mean of the group's batch losses)."""
+        self._step()
+        if schedule is not None:
+            schedule.step_batch()
+        self.step_ += 1
+        if step_hooks:
+            loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+            record = {"epoch": epoch, "step": self.step_, "batch": batch, "lr": lr, "loss": loss}
+            for hook in step_hooks:
+                hook(self, record)
+
+    def _backward(self, xb: Any, yb: torch.Tensor, wb: torch.Tensor | None, scale: float) -> torch.Tensor:
+        """Forward, loss and backward of one batch, its gradients added to the parameters' (``scale``: the
+        share of its accumulation group); the batch's loss, detached."""
         if self._memory_format is not None and type(xb) is torch.Tensor and xb.ndim == 4:
             xb = xb.contiguous(memory_format=self._memory_format)  # a DataLoader's batch (in memory: done once)
         with self.precision_.autocast():
@@ -470,20 +503,24 @@ class Trainer:
                 out = model_output(out, "train")
             loss = self._loss_fn(out, yb) if wb is None else self._weighted_loss(out, yb, wb)
         total = loss + self.l1 * l1_penalty(self._weights) if self.l1 else loss
-        optimizer.zero_grad(set_to_none=True)
+        if scale != 1.0:
+            total = total * scale
+        (total if self.scaler_ is None else self.scaler_.scale(total)).backward()
+        return loss.detach()
+
+    def _step(self) -> None:
+        """Clip (unscaled first under fp16) and step on the gathered gradients."""
+        optimizer, scaler = self.optimizer_, self.scaler_
         if scaler is None:
-            total.backward()
             if self._clipping:
                 clip_gradients(self._params, self.clip_grad_norm, self.clip_grad_value)
             optimizer.step()
         else:
-            scaler.scale(total).backward()
             if self._clipping:
                 scaler.unscale_(optimizer)
                 clip_gradients(self._params, self.clip_grad_norm, self.clip_grad_value)
             scaler.step(optimizer)
             scaler.update()
-        return loss.detach()
 
     def _weighted_loss(self, out: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
         """Σ wᵢ·lossᵢ / Σ wᵢ over the batch: the loss must give one value per example."""
@@ -497,8 +534,9 @@ class Trainer:
         per = per.reshape(len(wb), -1).mean(1) if per.ndim > 1 else per
         return (per * wb).sum() / wb.sum()
 
-    def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list) -> float:
-        """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite step."""
+    def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list, steps: list) -> float:
+        """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite batch (``steps``: the
+        optimizer step each batch's gradients went into)."""
         if not losses:
             raise DataError(f"train: epoch {epoch} gave no rows to train on (every batch empty: a DataLoader whose "
                             f"every item was unreadable — see its dataset's `unreadable` — or one with no batches)")
@@ -508,7 +546,7 @@ class Trainer:
         if math.isfinite(mean):
             return mean
         k = int((~torch.isfinite(stacked)).nonzero()[0])
-        raise Diverged(epoch=epoch, step=self.step_ - len(losses) + k + 1, lr=lrs[k], loss=float(stacked[k]))
+        raise Diverged(epoch=epoch, step=steps[k], lr=lrs[k], loss=float(stacked[k]))
 
     def _finish(self) -> None:
         history, es = self.history_, self.early_stopping
