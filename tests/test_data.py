@@ -313,6 +313,25 @@ def test_split_bad_fractions_and_tiny_classes():
     assert split(tiny, val=0.2, test=0.2, stratify=False).sizes == {"train": 3, "val": 1, "test": 1}
 
 
+def test_split_takes_x_y_arrays_and_tensors_as_they_are():
+    import torch
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 3)), np.array(["cat", "dog", "emu"] * 40)  # string classes, stratified
+    splits = split((X, y), seed=0)
+    assert splits.sizes == {"train": 84, "val": 18, "test": 18}
+    assert sorted(np.unique(splits.val[1], return_counts=True)[1]) == [6, 6, 6] and splits.val[1].dtype.kind == "U"
+    assert np.array_equal(splits.train[0], X[splits.index["train"]])  # the rows as given
+    tensors = split((torch.as_tensor(X), torch.arange(120) % 3), seed=0)
+    assert isinstance(tensors.train[0], torch.Tensor) and torch.bincount(tensors.test[1]).tolist() == [6, 6, 6]
+    targets = split((X, rng.normal(size=120)), seed=0)  # float targets: a plain shuffle
+    assert targets.sizes == {"train": 84, "val": 18, "test": 18}
+    with pytest.raises(DataError, match=r"split: expected X of shape \(rows, features...\) and y of one label"):
+        split((X, y[:10]))
+    with pytest.raises(DataError, match="split takes a knobs Dataset .* or \\(X, y\\) arrays; got ndarray"):
+        split(X)
+
+
 # --- validation ----------------------------------------------------------------------------------
 
 def test_validate_labels_names_values_and_range():

@@ -46,12 +46,14 @@ class Splits:
         return {name: len(pair[1]) for name, pair in pairs.items() if pair is not None}
 
 
-def split(ds: Dataset, val: float = 0.15, test: float = 0.15, seed: int = 0,
+def split(ds: Dataset | tuple, val: float = 0.15, test: float = 0.15, seed: int = 0,
           stratify: bool = True) -> Splits:
     """Split a data set into train, validation and test rows.
 
     Args:
-        ds: the data set.
+        ds: the data set: a ``Dataset``, or ``(X, y)`` arrays or tensors (returned as they are, row by
+            row; labels that are integers, strings or booleans are classes and stratified, floats are
+            regression targets).
         val: the fraction of all rows for validation (0 gives an empty split).
         test: the fraction of all rows for test (0 gives an empty split).
         seed: the shuffling seed; the same seed gives the same rows.
@@ -72,6 +74,7 @@ def split(ds: Dataset, val: float = 0.15, test: float = 0.15, seed: int = 0,
             raise ConfigError(f"split {key} must be a fraction in [0, 1), got {fraction!r}")
     if val + test >= 1:
         raise ConfigError(f"split val + test must leave rows for training; got {val} + {test}")
+    ds = _as_dataset(ds)
     strata = stratify and ds.task == "classification"
     index = np.arange(len(ds))
     rest, test_index = _divide(ds, index, test, seed, strata)
@@ -79,6 +82,24 @@ def split(ds: Dataset, val: float = 0.15, test: float = 0.15, seed: int = 0,
     train_index, val_index = _divide(ds, rest, val / (1 - test), seed, strata)
     return Splits(train=_take(ds, train_index), val=_take(ds, val_index),
                   test=_take(ds, test_index), index={"train": train_index, "val": val_index, "test": test_index})
+
+
+def _as_dataset(ds) -> Dataset:
+    """``ds`` itself, or ``(X, y)`` as a ``Dataset`` holding those very arrays (rows indexed, nothing encoded).
+
+    NOTE: ``split((X, y))`` is how scikit-learn's users call a splitter; it failed with an AttributeError."""
+    if isinstance(ds, Dataset):
+        return ds
+    if not isinstance(ds, (tuple, list)) or len(ds) != 2:
+        raise DataError(f"split takes a knobs Dataset (knobs.data.load_dataset, load_builtin, ...) or (X, y) arrays; "
+                        f"got {type(ds).__name__}")
+    X, y = ds
+    labels = np.asarray(y.detach().cpu() if hasattr(y, "detach") else y)
+    if labels.ndim != 1 or len(labels) != len(X) or np.ndim(X) < 2:
+        raise DataError(f"split: expected X of shape (rows, features...) and y of one label or target per row; got X "
+                        f"{tuple(np.shape(X))} and y {labels.shape}")
+    task = "regression" if labels.dtype.kind in "fc" else "classification"
+    return Dataset(X=X, y=y, task=task, n_classes=None, name="arrays")
 
 
 def _divide(ds: Dataset, index: np.ndarray, fraction: float, seed: int,
