@@ -199,6 +199,21 @@ def test_focal_loss_binary_alpha_and_errors():
             FocalLoss(**kwargs)
     with pytest.raises(DataError, match="2 class weights .* logits have 3 classes"):
         FocalLoss(alpha=[1.0, 2.0])(torch.zeros(2, 3), torch.tensor([0, 1]))
+    assert FocalLoss(weight=[1.0, 2.0]).alpha.tolist() == [1.0, 2.0]  # nn.CrossEntropyLoss's name for it
+    with pytest.raises(ConfigError, match="as alpha or as weight"):
+        FocalLoss(alpha=[1.0, 2.0], weight=[1.0, 2.0])
+
+
+def test_the_classes_default_to_the_labels_and_numpy_weights_train_a_torch_loss():
+    X, y = imbalanced()
+    assert class_weights(y).tolist() == class_weights(y, 2).tolist()  # C read off y, as scikit-learn does
+    assert len(smote(X, y)[1]) == 180 and len(undersample(X, y)[1]) == 20
+    with pytest.raises(DataError, match=r"y_train must hold integer class labels 0..1, got dtype <U1 such as \['a', 'b'\]"):
+        class_weights(np.array(["a", "b", "a"]))
+    # float64 weights (NumPy's) in a torch loss failed at the first step: "expected scalar type Float but found Double"
+    loss = nn.CrossEntropyLoss(weight=torch.tensor(class_weights(y)))
+    history = Trainer(epochs=2, loss=loss).fit(nn.Linear(2, 2), (X, y), (X, y))
+    assert math.isfinite(history.records[-1]["train_loss"]) and loss.weight.dtype == torch.float32
 
 
 def test_weighted_losses_raise_minority_recall_on_imbalanced_data():

@@ -73,9 +73,10 @@ class FocalLoss(nn.Module):
             ``1 - alpha`` for class 0, as in Lin et al.); or one positive weight per class
             (e.g. ``knobs.balance.class_weights(y_train, C)``).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        weight: the per-class weights under ``nn.CrossEntropyLoss``'s name: the same as ``alpha``.
 
     Raises:
-        ConfigError: a negative or non-finite gamma, bad alpha, or an unknown reduction.
+        ConfigError: a negative or non-finite gamma, bad alpha, both alpha and weight, or an unknown reduction.
         DataError: in ``forward``, logits whose class count differs from ``alpha``'s.
 
     Example:
@@ -83,8 +84,13 @@ class FocalLoss(nn.Module):
         >>> value = loss(torch.randn(8, 2), torch.randint(0, 2, (8,)))
     """
 
-    def __init__(self, gamma: float = 2.0, alpha: Any = None, reduction: str = "mean") -> None:
+    def __init__(self, gamma: float = 2.0, alpha: Any = None, reduction: str = "mean", *, weight: Any = None) -> None:
         super().__init__()
+        if weight is not None:
+            if alpha is not None:
+                raise ConfigError("FocalLoss: give the class weights once, as alpha or as weight (its name in "
+                                  "nn.CrossEntropyLoss), not both")
+            alpha = weight
         # NOTE: unlike knobs' estimators this module checks its arguments at once: a loss is
         # complete when built, and torch's own losses do the same.
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma) or gamma < 0:

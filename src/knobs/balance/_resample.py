@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from knobs.balance._weights import class_counts
+from knobs.balance._weights import class_counts, infer_classes
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["undersample", "smote"]
 
 
-def undersample(X, y, n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def undersample(X, y, n_classes: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Keep a random ``min_c n_c`` rows of every class (imbalanced-learn's ``RandomUnderSampler``).
 
     It throws data away, so it suits large majority classes; with small data prefer weights,
@@ -43,13 +43,13 @@ def undersample(X, y, n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     return X[index], y[index]
 
 
-def smote(X, y, n_classes: int, k_neighbors: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def smote(X, y, n_classes: int | None = None, k_neighbors: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Add synthetic minority rows until every class has as many rows as the largest one.
 
     Args:
         X: training features ``(n, ...)`` (flattened for the neighbour search, then reshaped).
         y: training labels.
-        n_classes: ``C``.
+        n_classes: ``C`` (default: the largest label + 1).
         k_neighbors: neighbours among which SMOTE interpolates; each minority class needs at
             least ``k_neighbors + 1`` rows.
         seed: the random state.
@@ -66,7 +66,7 @@ def smote(X, y, n_classes: int, k_neighbors: int = 5, seed: int = 0) -> tuple[np
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, (int, np.integer)) or k_neighbors < 1:
         raise ConfigError(f"smote k_neighbors must be a positive integer, got {k_neighbors!r}")
     X, y = _pair(X, y, n_classes)
-    _check_smote_counts(class_counts(y, n_classes), k_neighbors)
+    _check_smote_counts(class_counts(y, infer_classes(y, n_classes)), k_neighbors)
     sampler = _imblearn("over_sampling", "SMOTE", "smote")(k_neighbors=int(k_neighbors), random_state=seed)
     X_res, y_res = sampler.fit_resample(X.reshape(len(X), -1), y)
     return np.asarray(X_res, dtype=X.dtype).reshape((-1, *X.shape[1:])), np.asarray(y_res, dtype=y.dtype)
@@ -83,7 +83,7 @@ def _check_smote_counts(counts: np.ndarray, k_neighbors: int) -> None:
                         f"(classes short of rows: {dict(short)}); {fix}")
 
 
-def _pair(X, y, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _pair(X, y, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim < 2 or len(X) != len(y):
         raise DataError(f"resampling needs training X (n, features...) and y (n,); got X {X.shape} "

@@ -23,13 +23,13 @@ from knobs.errors import ConfigError
 __all__ = ["oversample_sampler", "sampler_loader"]
 
 
-def oversample_sampler(y, n_classes: int, seed: int = 0,
+def oversample_sampler(y, n_classes: int | None = None, seed: int = 0,
                        num_samples: int | None = None) -> WeightedRandomSampler:
     """A sampler drawing rows with replacement so that each class is drawn equally often.
 
     Args:
         y: the training labels.
-        n_classes: ``C``.
+        n_classes: ``C`` (default: the largest label + 1).
         seed: seeds the sampler's own ``torch.Generator`` (its ``.generator``).
         num_samples: draws per epoch; default ``len(y)``.
 

@@ -21,20 +21,36 @@ from sklearn.utils.class_weight import compute_class_weight
 from knobs.data._validate import validate_labels
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["class_weights", "sample_weights", "class_counts"]
+__all__ = ["class_weights", "sample_weights", "class_counts", "infer_classes"]
 
 
-def class_counts(y, n_classes: int, *, name: str = "y_train") -> np.ndarray:
-    """Rows per class ``0..C-1`` (``np.int64``, length ``C``); labels are checked."""
+def class_counts(y, n_classes: int | None = None, *, name: str = "y_train") -> np.ndarray:
+    """Rows per class ``0..C-1`` (``np.int64``, length ``C``; ``C`` the largest label + 1 when not given);
+    labels are checked."""
+    n_classes = infer_classes(y, n_classes)
     return np.bincount(validate_labels(y, n_classes, name=name), minlength=n_classes)
 
 
-def class_weights(y, n_classes: int, mode: Any = "balanced") -> np.ndarray:
+def infer_classes(y, n_classes: int | None) -> int:
+    """``n_classes``, or the largest label + 1 when it is None (as scikit-learn reads the classes off ``y``; a
+    class above every label given cannot be known then). Labels that are not integers get ``validate_labels``'
+    message, which names them."""
+    if n_classes is not None:
+        return n_classes
+    labels = np.asarray(y)
+    if labels.size == 0:
+        raise DataError("the labels are empty: there is no class to count")
+    if labels.dtype.kind in "iub" or (labels.dtype.kind == "f" and bool(np.isfinite(labels).all())):
+        return max(int(np.max(labels)) + 1, 1)
+    return max(len(np.unique(labels)), 1)
+
+
+def class_weights(y, n_classes: int | None = None, mode: Any = "balanced") -> np.ndarray:
     """One loss weight per class, ``(C,)`` float64.
 
     Args:
         y: the training labels (never validation or test: their counts are not ours to use).
-        n_classes: ``C``.
+        n_classes: ``C`` (default: the largest label + 1).
         mode: ``"balanced"`` for ``n / (C * n_c)``, or explicit weights: a sequence of ``C``
             positive numbers or a ``{class: weight}`` mapping (unnamed classes weigh 1).
 
@@ -42,6 +58,7 @@ def class_weights(y, n_classes: int, mode: Any = "balanced") -> np.ndarray:
         DataError: labels outside ``0..C-1``; "balanced" with a class absent from ``y``.
         ConfigError: an unknown mode, or explicit weights of the wrong length or not positive.
     """
+    n_classes = infer_classes(y, n_classes)
     counts = class_counts(y, n_classes)
     if isinstance(mode, str):
         if mode != "balanced":

@@ -27,6 +27,7 @@ from knobs.diagnose._noise import noise_scale
 from knobs.diagnose._reference import MAX_ROWS, r2, reference_scores
 from knobs.diagnose._spectral import layer_spectra
 from knobs.train import Diverged, Trainer, check_schedule
+from knobs.train._trainer import loss_on
 from knobs.train._batches import cast_inputs, input_dtype
 from knobs.train._device import resolve_device
 from knobs.watch import Watch
@@ -178,7 +179,7 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     net = copy.deepcopy(model).to(device).train()
     X, y = cast_inputs(train[0], input_dtype(net)), train[1]  # ids stay ids for an embedding model
     loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"] if s.loss is None else (
-        copy.deepcopy(s.loss).to(device) if isinstance(s.loss, nn.Module) else s.loss)  # the trained loss
+        loss_on(copy.deepcopy(s.loss), net, device) if isinstance(s.loss, nn.Module) else s.loss)  # the trained loss
     params = [p for p in net.parameters() if p.requires_grad]
     out: dict[str, Any] = {"noise": None, "curvature": None}
     if not params:

@@ -70,6 +70,22 @@ class Diverged(RuntimeError):
         return _diverged, (self.epoch, self.step, self.lr, self.loss)
 
 
+def loss_on(loss: Any, model: nn.Module, device: torch.device) -> Any:
+    """A loss module moved to ``device``, its floating buffers and parameters cast to the model's float dtype.
+
+    NOTE: ``nn.CrossEntropyLoss(weight=torch.tensor(class_weights(y)))`` holds float64 weights (NumPy's), and
+    torch refuses them against float32 logits ("expected scalar type Float but found Double") at the first step.
+    A loss function that is not a module is returned as it is."""
+    if not isinstance(loss, nn.Module):
+        return loss
+    loss = loss.to(device)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    tensors = [*loss.parameters(), *loss.buffers()]
+    if dtype is not None and any(t.is_floating_point() and t.dtype != dtype for t in tensors):
+        loss = loss.to(dtype)
+    return loss
+
+
 def _diverged(epoch: int, step: int, lr: float, loss: float) -> Diverged:
     return Diverged(epoch=epoch, step=step, lr=lr, loss=loss)
 
@@ -377,7 +393,7 @@ class Trainer:
         if self.loss is None:
             self._loss_fn = LOSSES[self.task]
         else:
-            self._loss_fn = self.loss.to(self.device_) if isinstance(self.loss, nn.Module) else self.loss
+            self._loss_fn = loss_on(self.loss, self.model_, self.device_)
         self._callbacks = self._callback_list()
         self._step_hooks = hooks(self._callbacks, "on_step_end")
         self._epoch_hooks = hooks(self._callbacks, "on_epoch_end")
