@@ -33,6 +33,17 @@ def test_default_options_change_nothing():
     assert ImageAugmentOptions().active == ()
 
 
+def test_options_may_be_keywords_as_torchvisions_transforms_take_them():
+    x, y = batch()
+    assert torch.equal(ImageAugment(hflip=1.0, seed=0)(x, y)[0], ImageAugment({"hflip": 1.0}, seed=0)(x, y)[0])
+    both = ImageAugment({"hflip": 1.0}, rotation=10.0, seed=0)
+    assert both.config == {"hflip": 1.0, "rotation": 10.0}
+    with pytest.raises(ConfigError, match="ImageAugment: hflip given twice"):
+        ImageAugment({"hflip": 1.0}, hflip=0.5)
+    with pytest.raises(ConfigError, match=r"unknown key 'augment.hfilp' \(did you mean 'hflip'\?\)"):
+        ImageAugment(hfilp=0.5, seed=0)(x, y)
+
+
 @pytest.mark.parametrize("key, dims", [("hflip", (-1,)), ("vflip", (-2,))])
 def test_certain_flips_flip_every_image(key, dims):
     x, y = batch()

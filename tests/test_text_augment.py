@@ -199,3 +199,10 @@ def test_output_does_not_depend_on_the_hash_seed():
                            capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": other_seed}).stdout
     assert there.strip() == repr(here) and any("fox" not in s for s in here)
+
+
+def test_options_may_be_keywords_and_the_papers_other_name_for_deletion_is_pointed_home():
+    aug = TextAugment(n_aug=2, alpha_sr=0.2, seed=0, thesaurus=THESAURUS)
+    assert aug.config == {"n_aug": 2, "alpha_sr": 0.2} and len(aug("the film was good")) == 2
+    with pytest.raises(ConfigError, match=r"unknown key 'augment.alpha_rd' \(did you mean 'p_rd'\?\)"):
+        TextAugment(alpha_rd=0.1, thesaurus=THESAURUS)("the film was good")

@@ -61,7 +61,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "model": ("family",), "arch": ("family",), "architecture": ("family",),
     "hidden_size": ("width",), "units": ("width",), "layers": ("depth",), "num_layers": ("depth",),
     "embedding_bag": ("text_bag",), "embeddingbag": ("text_bag",), "fasttext": ("text_bag",), "cnn": ("convnet",),
-    "textcnn": ("text_cnn",), "kim_cnn": ("text_cnn",), "bert": ("minilm",),
+    "textcnn": ("text_cnn",), "kim_cnn": ("text_cnn",), "bert": ("minilm",), "alpha_rd": ("p_rd",),
     "label": ("target",), "label_column": ("target",), "target_column": ("target",), "y": ("target",),
 }
 

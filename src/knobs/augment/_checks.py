@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from knobs._validation import expect_count
 from knobs.errors import ConfigError
 
-__all__ = ["check_count", "pick_params"]
+__all__ = ["check_count", "merge_options", "pick_params"]
 
 
 def check_count(key: str, value: Any, low: int = 0) -> int:
@@ -34,3 +34,23 @@ def pick_params(params: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         raise ConfigError(f"params: expected a dict of hyperparameters, got {type(params).__name__}")
     return {key[len(prefix):]: value for key, value in params.items()
             if isinstance(key, str) and key.startswith(prefix)}
+
+
+def merge_options(config: Any, options: Mapping[str, Any], what: str) -> Any:
+    """``config`` with options given as keywords laid over it (``ImageAugment(hflip=0.5)``, as torchvision's
+    transforms and Keras' layers take them); unknown names are then the options model's own message.
+
+    Raises:
+        ConfigError: an option given both in ``config`` and as a keyword, or keywords beside an options object.
+    """
+    if not options:
+        return config
+    if config is None:
+        return dict(options)
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{what}: give the options as a config object or as keywords, not both "
+                          f"({', '.join(options)} beside a {type(config).__name__})")
+    twice = sorted(set(config) & set(options))
+    if twice:
+        raise ConfigError(f"{what}: {', '.join(twice)} given twice, in the config dict and as a keyword; keep one")
+    return {**config, **options}

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import torch
 
-from knobs.augment._checks import check_count, pick_params
+from knobs.augment._checks import check_count, merge_options, pick_params
 from knobs.augment._image_options import ImageAugmentOptions
 from knobs.augment._kornia import build_steps
 from knobs.augment._mix import cut_box, cutmix, mixup, soft_targets
@@ -50,14 +50,16 @@ class ImageAugment:
         seed: a private random stream for the augmentation; None draws from torch's global
             generators.
         generator: a CPU ``torch.Generator`` to draw from instead of ``seed``.
+        **options: the options as keywords (``ImageAugment(hflip=0.5, rotation=15)``), instead of or beside
+            ``config``.
 
     Attributes set by ``check`` (called by the first batch): ``options_``, ``generator_``.
     """
 
     def __init__(self, config: Mapping[str, Any] | ImageAugmentOptions | None = None, *,
                  n_classes: int | None = None, task: str = "classification", seed: int | None = None,
-                 generator: torch.Generator | None = None) -> None:
-        self.config = config
+                 generator: torch.Generator | None = None, **options: Any) -> None:
+        self.config = merge_options(config, options, "ImageAugment")
         self.n_classes = n_classes
         self.task = task
         self.seed = seed

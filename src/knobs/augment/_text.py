@@ -24,7 +24,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
-from knobs.augment._checks import pick_params
+from knobs.augment._checks import merge_options, pick_params
 from knobs.augment._eda import eda
 from knobs.augment._stopwords import STOPWORDS
 from knobs.augment._text_options import EDAOptions
@@ -46,14 +46,16 @@ class TextAugment:
         thesaurus: None for WordNet (see ``knobs.augment.find_wordnet``), a dict
             ``{word: [synonyms]}``, or an object with ``synonyms(word) -> list[str]``.
         stopwords: words never replaced; default ``knobs.augment.STOPWORDS``.
+        **options: the options as keywords (``TextAugment(alpha_sr=0.1, n_aug=4)``), instead of or beside
+            ``config``.
 
     Attributes set by ``check`` (called by the first text): ``options_``, ``thesaurus_``
     (None when no operation needs synonyms), ``stopwords_``, ``rng_``.
     """
 
     def __init__(self, config: Mapping[str, Any] | EDAOptions | None = None, *, seed: int | None = 0,
-                 thesaurus: Any = None, stopwords: Collection[str] | None = None) -> None:
-        self.config = config
+                 thesaurus: Any = None, stopwords: Collection[str] | None = None, **options: Any) -> None:
+        self.config = merge_options(config, options, "TextAugment")
         self.seed = seed
         self.thesaurus = thesaurus
         self.stopwords = stopwords
