@@ -42,6 +42,9 @@ def test_options_may_be_keywords_as_torchvisions_transforms_take_them():
         ImageAugment({"hflip": 1.0}, hflip=0.5)
     with pytest.raises(ConfigError, match=r"unknown key 'augment.hfilp' \(did you mean 'hflip'\?\)"):
         ImageAugment(hfilp=0.5, seed=0)(x, y)
+    # channels last (NumPy's order): the flip would act on the wrong axis; one message with the permute
+    with pytest.raises(DataError, match=r"looks channels-last \(N, H, W, C\).*xb.permute\(0, 3, 1, 2\)"):
+        ImageAugment(hflip=1.0, seed=0)(x.permute(0, 2, 3, 1), y)
 
 
 @pytest.mark.parametrize("key, dims", [("hflip", (-1,)), ("vflip", (-2,))])

@@ -214,6 +214,10 @@ def _check_batch(xb: Any, yb: Any) -> None:
         shown = tuple(xb.shape) if isinstance(xb, torch.Tensor) else type(xb).__name__
         raise DataError(f"augment: expected a float image batch of shape (N, C, H, W), got {shown}; "
                         f"reshape flat features with X.reshape(-1, C, H, W)")
+    if xb.shape[-1] in (1, 3, 4) and xb.shape[1] > 4 and xb.shape[2] > 4:
+        # NOTE: channels last (NumPy's and PIL's order): flips and crops would act on the wrong axes, silently
+        raise DataError(f"augment: the batch {tuple(xb.shape)} looks channels-last (N, H, W, C); images are "
+                        f"(N, C, H, W): xb.permute(0, 3, 1, 2)")
     if not isinstance(yb, torch.Tensor) or len(yb) != len(xb):
         shown = tuple(yb.shape) if isinstance(yb, torch.Tensor) else type(yb).__name__
         raise DataError(f"augment: expected one label per image ({len(xb)}), got {shown}")
