@@ -596,3 +596,14 @@ def test_ask_many_rereads_the_history_when_another_process_claims(tmp_path):
     assert [t.number for t in trials] == [1, 2, 3] and calls == [(0, 3), (1, 3)]  # one write lost, nothing kept
     assert len(taken) == 3  # the redraw reused the budget slots the lost batch took
     assert [t.number for t in study.trials] == [0, 1, 2, 3] and len({t.config["x"] for t in study.trials}) == 4
+
+
+def test_optunas_names_for_what_a_study_has_are_told_the_knobs_way():
+    study = knobs.Study(SPACE)
+    with pytest.raises(AttributeError, match=r"'best_params' \(Optuna's name\); in knobs: study.best.config"):
+        study.best_params
+    with pytest.raises(AttributeError, match=r"'enqueue_trial' \(Optuna's name\); in knobs: study.ask_fixed"):
+        study.enqueue_trial({"x": 0.5})
+    with pytest.raises(AttributeError, match=r"^'Study' object has no attribute 'nonsense'$"):
+        study.nonsense
+    assert not hasattr(study, "best_value")

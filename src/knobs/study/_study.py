@@ -34,6 +34,17 @@ Objective = Callable[[dict, Trial], float]
 Callback = Callable[["Study", FrozenTrial], None]
 
 
+#: Optuna's names for what a knobs study has under another name (``Study.__getattr__`` says which).
+_OTHER_TOOLS = {
+    "best_params": "study.best.config", "best_value": "study.best.value", "best_trial": "study.best",
+    "best_trials": "study.top_trials(k)", "get_trials": "study.trials", "trials_dataframe":
+        "study.trials (each FrozenTrial has .number, .config, .value, .state, .intermediate) or `knobs studies show`",
+    "enqueue_trial": "study.ask_fixed(config), evaluate it, then study.tell(trial, value) (the sampler leaves it out "
+                     "of its history); or warm_start=an earlier study, whose trials the sampler learns from",
+    "user_attrs": "study.attrs", "set_user_attr": "study.set_attr(key, value)",
+}
+
+
 @dataclass(frozen=True)
 class _Loop:
     """What the running ``optimize`` call set: its budget, callbacks and ``catch``."""
@@ -414,6 +425,13 @@ class Study:
         self._heartbeat.close()
         if self._owns_storage:
             self._storage.close()
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a name the study lacks: other tools' names (Optuna's) are told the knobs way."""
+        hint = _OTHER_TOOLS.get(name)
+        if hint is None or name.startswith("__"):
+            raise AttributeError(f"'Study' object has no attribute {name!r}")
+        raise AttributeError(f"'Study' object has no attribute {name!r} (Optuna's name); in knobs: {hint}")
 
     def __enter__(self) -> "Study":
         return self
