@@ -607,3 +607,15 @@ def test_optunas_names_for_what_a_study_has_are_told_the_knobs_way():
     with pytest.raises(AttributeError, match=r"^'Study' object has no attribute 'nonsense'$"):
         study.nonsense
     assert not hasattr(study, "best_value")
+
+
+def test_an_objective_written_for_optunas_define_by_run_is_told_how_knobs_declares_the_space():
+    study = knobs.Study(SPACE, sampler=Random(seed=0))
+    study.optimize(lambda trial: trial.suggest_float("x", -5, 5), n_trials=1)  # objective(trial): bound as (config)
+    study.optimize(lambda config, trial: trial.suggest_categorical("opt", ["sgd"]), n_trials=1)
+    reasons = [t.attrs["fail_reason"] for t in study.trials]
+    assert all("knobs declares the space before the study" in r and "read config['lr']" in r for r in reasons)
+    assert "'dict' object has no attribute 'suggest_float'" in reasons[0]
+    assert "'Trial' object has no attribute 'suggest_categorical'" in reasons[1]
+    with pytest.raises(AttributeError, match=r"^'Trial' object has no attribute 'nonsense'$"):
+        knobs.Trial(0, {}).nonsense

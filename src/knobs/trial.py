@@ -85,6 +85,20 @@ def _copied(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+#: What an objective written for a define-by-run library (Optuna's ``trial.suggest_float``) is told: knobs
+#: declares the space before the study and hands the objective the sampled values.
+DEFINE_BY_RUN = ("{name}: knobs declares the space before the study, knobs.Space({{'lr': knobs.Float(1e-4, 1e-1, "
+                 "log=True), ...}}), and hands the objective the sampled values: read config['lr'] in objective(config) "
+                 "or objective(config, trial) instead of calling {name}")
+
+
+def suggest_hint(owner: str, name: str) -> AttributeError:
+    """The AttributeError for a missing ``name``: the define-by-run hint for ``suggest_*``, else Python's own."""
+    if name.startswith("suggest_"):
+        return AttributeError(f"'{owner}' object has no attribute {name!r}. " + DEFINE_BY_RUN.format(name=f"trial.{name}"))
+    return AttributeError(f"'{owner}' object has no attribute {name!r}")
+
+
 class Trial:
     """The live handle an objective receives.
 
@@ -118,6 +132,10 @@ class Trial:
         self._on_attr = on_attr
         self._on_reports = on_reports
         self._on_attrs = on_attrs
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a name the trial lacks: ``suggest_*`` (Optuna's define-by-run) is told the knobs way."""
+        raise suggest_hint("Trial", name)
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value; raise ``Pruned`` if the pruner says stop."""

@@ -13,6 +13,7 @@ import traceback
 from typing import Any, Callable
 
 from knobs.errors import ConfigError, KnobsError
+from knobs.trial import suggest_hint
 
 __all__ = ["ConfigOnly", "as_objective", "failure_attrs", "must_raise", "check", "check_workers"]
 
@@ -47,7 +48,18 @@ class ConfigOnly:
         self.objective = objective
 
     def __call__(self, config: dict, trial: Any) -> Any:
-        return self.objective(config)
+        return self.objective(TrialConfig(config))
+
+
+class TrialConfig(dict):
+    """The config an ``objective(config)`` receives: a plain dict of the trial's values.
+
+    NOTE: an objective written for Optuna, ``objective(trial)`` calling ``trial.suggest_float``, binds as
+    ``objective(config)``; it got "'dict' object has no attribute 'suggest_float'" on every trial. It is told
+    how knobs declares the space instead."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise suggest_hint("dict", name)
 
 
 def as_objective(objective: Any) -> Callable:
