@@ -256,6 +256,17 @@ def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path, monk
     with pytest.raises(ConfigError, match=r"knobs.run\(data\['test'\]=...\): expected \(X, y\) arrays or a torch Dataset"):
         knobs.run(data={"train": (X, y), "test": "test.csv"}, **settings)
 
+    class Records(torch.utils.data.Dataset):  # Hugging Face's item form: a dict with a label
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, i):
+            return {"features": X[i], "label": y[i]}
+
+    with pytest.raises(ConfigError, match=r"item 0 is a dict with keys \['features', 'label'\]; return "
+                                          r"\(item\['features'\], item\['label'\]\) from its __getitem__"):
+        knobs.run(data=Records(), **settings)
+
 
 @pytest.mark.parametrize("labels", [("bird", "cat", "dog"), (3, 5, 7)])
 def test_class_labels_as_given_come_back_in_predict_and_are_read_by_evaluate(tmp_path, labels):

@@ -215,7 +215,8 @@ def _materialize(dataset: Any, what: str, max_bytes: int, advice: str = STREAM_A
         raise DataError(f"{what}: the torch Dataset is empty")
     first = dataset[0]
     if not (isinstance(first, (tuple, list)) and len(first) == 2):
-        raise DataError(f"{what}: a torch Dataset's items must be (x, y) pairs; item 0 is {_describe(first)}")
+        raise DataError(f"{what}: a torch Dataset's items must be (x, y) pairs; item 0 is {_describe(first)}"
+                        f"{_pair_hint(first)}")
     needed = n * (_array(first[0], what, "item x").nbytes + 8)
     if needed > max_bytes:
         raise DataError(f"{what}: {n} items of {np.shape(first[0])} take {needed / 2**30:.2f} GiB in memory, over "
@@ -324,6 +325,25 @@ def _describe(value: Any) -> str:
     shape = getattr(value, "shape", None)
     if shape is not None:
         return f"a {type(value).__name__} of shape {tuple(shape)}"
-    if isinstance(value, (tuple, list, dict)):
+    if isinstance(value, dict):
+        return f"a {type(value).__name__} with keys {list(value)[:6]}"
+    if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} items"
     return f"a {type(value).__name__}"
+
+
+#: the keys a dict item's label goes by (Hugging Face's ``label`` / ``labels``, and the usual others)
+LABEL_KEYS = ("label", "labels", "y", "target", "targets")
+
+
+def _pair_hint(item: Any) -> str:
+    """How to make ``item`` an ``(x, y)`` pair: a dict item of one input and a label is named key by key."""
+    if not isinstance(item, dict):
+        return "; return (x, y) from its __getitem__"
+    label = next((key for key in LABEL_KEYS if key in item), None)
+    inputs = [key for key in item if key != label]
+    if label is not None and len(inputs) == 1:
+        return (f"; return (item[{inputs[0]!r}], item[{label!r}]) from its __getitem__ (a wrapping Dataset does it "
+                f"without touching yours)")
+    return ("; return (x, y) from its __getitem__ (knobs.run reads one input per row; a model of several inputs "
+            "trains with knobs.train.Trainer(batch_keys=...))")
