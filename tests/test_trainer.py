@@ -497,3 +497,36 @@ def test_accumulate_is_checked_and_a_resume_needs_the_same():
     with pytest.raises(ConfigError, match=r"accumulate: saved 1, now 2"):
         _check_same_settings({k: v for k, v in now.items() if k != "accumulate"}, now, "old.pt")  # saved before it
     _check_same_settings({k: v for k, v in Trainer().settings().items() if k != "accumulate"}, Trainer().settings(), "x")
+
+
+class _Squeezed(nn.Module):
+    """A regression model returning (n,): its last axis squeezed, as many are written."""
+
+    def __init__(self, squeeze=True):
+        super().__init__()
+        self.squeeze, self.head = squeeze, nn.Linear(6, 1)
+
+    def forward(self, x):
+        out = self.head(x)
+        return out.squeeze(-1) if self.squeeze else out
+
+
+def test_a_regression_model_returning_one_value_per_row_trains_as_one_returning_a_column():
+    # from a DataLoader (n,) against targets (n, 1) broadcast into an (n, n) loss with only a warning; in memory it
+    # was refused without a fix
+    X, _ = blobs()
+    y = X @ torch.linspace(-1, 1, 6)
+    fits = {}
+    for squeeze in (True, False):
+        for form in ("memory", "loader"):
+            torch.manual_seed(0)
+            train = (X, y) if form == "memory" else DataLoader(TensorDataset(X, y), batch_size=32)
+            fits[squeeze, form] = Trainer(epochs=5, lr=0.05, task="regression").fit(_Squeezed(squeeze), train, (X, y))
+    for form in ("memory", "loader"):
+        records = fits[True, form].records
+        assert records[-1]["val_loss"] == fits[False, form].records[-1]["val_loss"] < records[0]["val_loss"] / 2
+    wide = nn.Linear(6, 2)
+    with pytest.raises(DataError, match=r"regression: the model outputs shape \(32, 2\) for targets of shape \(32, 1\)"):
+        Trainer(epochs=1, task="regression").fit(wide, DataLoader(TensorDataset(X, y), batch_size=32))
+    with pytest.raises(DataError, match=r"the model outputs shape \(2,\) per example, y has \(1,\); give it one output"):
+        Trainer(epochs=1, task="regression").fit(wide, (X, y))

@@ -450,8 +450,10 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
         raise DataError(f"val: X has example shape {tuple(tensors_val.X.shape[1:])} but train has {tuple(X.shape[1:])}")
     out = _probe(model, X[:2])
     if task == "regression":
-        if out.shape[1:] != y.shape[1:]:
-            raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has {tuple(y.shape[1:])}")
+        squeezed = out.ndim == 1 and y.shape[1:] == (1,)  # a squeezed single output: read as (n, 1)
+        if out.shape[1:] != y.shape[1:] and not squeezed:
+            raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has "
+                            f"{tuple(y.shape[1:])}; give it one output per target column")
         return
     if y.ndim == 2:  # class probabilities: one column per output
         if out.ndim != 2 or y.shape[1] != out.shape[1]:

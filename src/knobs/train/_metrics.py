@@ -25,10 +25,29 @@ import torch.nn.functional as F
 
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["TASKS", "LOSSES", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
+__all__ = ["TASKS", "LOSSES", "regression_loss", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
 
 TASKS = ("classification", "regression")
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": F.cross_entropy, "regression": F.mse_loss}
+
+
+def regression_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """MSE of outputs against targets of the same shape: a model's ``(n,)`` (its last axis squeezed) for targets
+    ``(n, 1)`` is read as ``(n, 1)``.
+
+    NOTE: ``F.mse_loss`` broadcasts ``(n,)`` against ``(n, 1)`` into an ``(n, n)`` loss with only a UserWarning;
+    from a DataLoader such a model trained on that (a validation MSE of 1,567 where 0.01 was reachable), in memory
+    it was refused without saying why. Any other mismatch is one ``DataError``."""
+    if out.shape != target.shape:
+        if out.ndim == target.ndim - 1 and target.shape[-1] == 1 and out.shape == target.shape[:-1]:
+            out = out.unsqueeze(-1)
+        else:
+            raise DataError(f"regression: the model outputs shape {tuple(out.shape)} for targets of shape "
+                            f"{tuple(target.shape)}; give it one output per target column (its last layer "
+                            f"nn.Linear(..., {target.shape[-1] if target.ndim > 1 else 1}))")
+    return F.mse_loss(out, target, reduction=reduction)
+
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": F.cross_entropy, "regression": regression_loss}
 #: The keys every epoch record has; a custom metric may not take one of these names.
 RECORD_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "lr_steps", "seconds")
 
