@@ -522,3 +522,18 @@ def test_an_overfit_failed_by_outputs_that_are_not_logits_names_the_final_layer(
     assert not result.passed and result.measured["outputs_min"] >= 0
     assert "not one of the untrained model's outputs was negative: it ends in a Softmax, Sigmoid or ReLU" in result.message
     assert overfit_tiny(mlp, *digits).measured["outputs_min"] < 0
+
+
+def test_a_one_logit_binary_classifier_is_checked_against_ln_2_and_overfits_with_torchs_bce():
+    from knobs.data import load_builtin, split
+
+    splits = split(load_builtin("breast_cancer"), seed=0)
+    X, y = Standardizer().fit(splits.train[0]).transform(splits.train[0]), splits.train[1]
+    net = lambda: nn.Sequential(nn.Linear(30, 16), nn.ReLU(), nn.Linear(16, 1))  # noqa: E731
+    initial = check_initial_loss(net, X, y)
+    assert initial.passed and initial.measured["expected"] == pytest.approx(math.log(2))
+    assert overfit_tiny(net, X, y).passed and overfit_tiny(net, X, y, loss=nn.BCEWithLogitsLoss()).passed
+    torch.manual_seed(0)
+    assert gradient_check(net(), X, y, loss=nn.BCEWithLogitsLoss().double()).passed
+    with pytest.raises(DataError, match=r"labels \[2\] in \d+ rows outside the expected range 0..1"):
+        check_initial_loss(net, X, np.where(np.arange(len(y)) % 7 == 0, 2, y))

@@ -224,6 +224,15 @@ def test_swa_without_a_fit_says_so():
 
 # -- torch and scikit-learn members ------------------------------------------------------------
 
+class _Flat(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x).reshape(-1)
+
+
 def test_torch_member_is_softmax_in_eval_mode_and_restores_the_mode(data):
     X, _ = data
     model = net(dropout=0.5).train()
@@ -235,8 +244,11 @@ def test_torch_member_is_softmax_in_eval_mode_and_restores_the_mode(data):
     np.testing.assert_allclose(probs, expected, rtol=1e-6)
     np.testing.assert_allclose(member.predict_proba(X.numpy().astype(np.float64)), probs, rtol=1e-6)
     assert np.abs(probs.sum(axis=1) - 1).max() < 1e-12
-    with pytest.raises(DataError, match=r"outputs shape \(120, 1\)"):
-        TorchMember(nn.Linear(8, 1)).predict_proba(X)
+    logit = nn.Linear(8, 1)  # one logit: a binary classifier's [1 - p, p]
+    p = torch.sigmoid(logit(X).double()).detach().numpy().reshape(-1)
+    np.testing.assert_allclose(TorchMember(logit).predict_proba(X), np.stack([1 - p, p], 1), rtol=1e-6)
+    with pytest.raises(DataError, match=r"outputs shape \(120,\)"):
+        TorchMember(_Flat(logit)).predict_proba(X)
     with pytest.raises(ConfigError, match="must be a torch.nn.Module"):
         TorchMember(LogisticRegression()).predict_proba(X)
     integers = X.round().long()  # integer features reach an MLP as floats, as in fit and predict

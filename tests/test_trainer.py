@@ -530,3 +530,27 @@ def test_a_regression_model_returning_one_value_per_row_trains_as_one_returning_
         Trainer(epochs=1, task="regression").fit(wide, DataLoader(TensorDataset(X, y), batch_size=32))
     with pytest.raises(DataError, match=r"the model outputs shape \(2,\) per example, y has \(1,\); give it one output"):
         Trainer(epochs=1, task="regression").fit(wide, (X, y))
+
+
+def test_a_binary_classifier_with_one_logit_trains_with_bce_by_default_or_torchs_bce_loss():
+    # nn.Linear(d, 1) + BCEWithLogitsLoss, PyTorch's usual binary classifier, was refused ("n_classes >= 2")
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(256, 4, generator=g)
+    y = (X[:, 0] > 0).long()
+    runs = {}
+    for name, loss, labels in [("default", None, y), ("bce", nn.BCEWithLogitsLoss(), y),
+                               ("bce float", nn.BCEWithLogitsLoss(), y.float())]:
+        torch.manual_seed(0)
+        trainer = Trainer(epochs=5, lr=0.05, loss=loss, metrics=["macro_f1", "log_loss", "balanced_accuracy"])
+        runs[name] = trainer.fit(nn.Linear(4, 1), (X, labels), (X, y)).records[-1]
+    assert runs["default"]["train_loss"] == runs["bce"]["train_loss"] == runs["bce float"]["train_loss"]
+    record = runs["default"]
+    assert record["val_accuracy"] > 0.85 and record["macro_f1"] > 0.85 and record["balanced_accuracy"] > 0.85
+    assert record["log_loss"] == pytest.approx(record["val_loss"], rel=1e-4)  # the BCE of the logit, as log loss
+    torch.manual_seed(0)
+    reference = nn.Linear(4, 1)
+    with torch.no_grad():
+        expected = nn.functional.binary_cross_entropy_with_logits(reference(X).reshape(-1), y.float())
+    assert Trainer().evaluate(reference, (X, y))["loss"] == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(DataError, match=r"one output per row, a binary classifier's logit, but the labels go up to 2"):
+        Trainer(epochs=1).fit(nn.Linear(4, 1), (X, y + (X[:, 1] > 1).long()))

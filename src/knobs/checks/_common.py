@@ -10,6 +10,7 @@ from torch.nn import functional as F
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import class_targets, model_output
+from knobs.train._metrics import classification_loss
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "pick", "task_loss"]
 
@@ -65,6 +66,9 @@ def pick(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:
 def label_range(y: torch.Tensor, outputs: torch.Tensor, n_classes: int | None) -> int:
     """The class count, checked against the model's output width and the labels."""
     width = outputs.shape[1] if outputs.ndim == 2 else None
+    if width == 1 and n_classes in (None, 2):  # one logit: a binary classifier (labels 0 / 1)
+        validate_labels(y.numpy(), 2)
+        return 2
     if n_classes is None:
         if width is None:
             raise ConfigError(f"a classifier must output (n, C) logits, got {tuple(outputs.shape)}")
@@ -79,7 +83,7 @@ def label_range(y: torch.Tensor, outputs: torch.Tensor, n_classes: int | None) -
 def task_loss(outputs: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
     """Cross-entropy for classes, MSE for regression (a trailing output axis of 1 is dropped)."""
     if task == "classification":
-        return F.cross_entropy(outputs, target)
+        return classification_loss(outputs, target)  # cross-entropy; a one-logit binary classifier's BCE
     if outputs.ndim == target.ndim + 1 and outputs.shape[-1] == 1:
         outputs = outputs.squeeze(-1)
     if outputs.shape != target.shape:

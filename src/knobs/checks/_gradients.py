@@ -37,11 +37,12 @@ from torch.nn import functional as F
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import cast_inputs, input_dtype
+from knobs.train._metrics import classification_loss, with_float_targets
 
 __all__ = ["gradient_check", "LOSSES"]
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "cross_entropy": lambda out, y: F.cross_entropy(out, y.long()),
+    "cross_entropy": lambda out, y: classification_loss(out, y.long()),  # one logit: its BCE
     "mse": lambda out, y: F.mse_loss(out.reshape(y.shape), y),
 }
 TINY = 1e-12
@@ -80,7 +81,7 @@ def gradient_check(
         A ``CheckResult`` measuring the worst relative error, the parameter holding it, and the
         worst error of every parameter tensor.
     """
-    loss_fn = LOSSES.get(loss) if isinstance(loss, str) else loss
+    loss_fn = LOSSES.get(loss) if isinstance(loss, str) else with_float_targets(loss)
     if loss_fn is None:
         raise ConfigError(f"gradient_check loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
     if not isinstance(l2, (int, float)) or isinstance(l2, bool) or not l2 >= 0 or l2 == float("inf"):

@@ -29,6 +29,7 @@ from knobs.checks._common import as_tensors, check_task, disable_dropout, label_
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
+from knobs.train._metrics import predicted_classes, with_float_targets
 
 __all__ = ["overfit_tiny", "MAX_PASSED_OVER", "OPTIMIZERS", "POOL", "SAME_OUTPUT"]
 
@@ -107,7 +108,8 @@ def overfit_tiny(
     scale = 1.0 if task == "classification" else max(float(y.var(unbiased=False)), 1e-12)
     start = time.perf_counter()
     deadline = None if max_seconds is None else start + max_seconds
-    measured = _fit(model, X, y, task, n_classes, steps, lr, optimizer, target_loss * scale, loss, deadline)
+    measured = _fit(model, X, y, task, n_classes, steps, lr, optimizer, target_loss * scale,
+                    None if loss is None else with_float_targets(loss), deadline)
     measured.update(seconds=time.perf_counter() - start, n_samples=len(y), scale=scale, passed_over=passed_over,
                     max_seconds=max_seconds)
     if task == "regression":
@@ -207,7 +209,7 @@ def _broken(loss: torch.Tensor, value: float, step: int) -> str | None:
 
 
 def _all_right(outputs: torch.Tensor, y: torch.Tensor, task: str) -> bool:
-    return task == "regression" or bool((outputs.argmax(dim=1) == y).all())
+    return task == "regression" or bool((predicted_classes(outputs) == y).all())
 
 
 def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -221,7 +223,7 @@ def _final(model, X, y, task, measured: dict) -> dict:
         outputs = main_output(model(X), model, X, "overfit_tiny")
         measured["final_loss"] = float(task_loss(outputs, y, task))
         if task == "classification":
-            measured["accuracy"] = float((outputs.argmax(dim=1) == y).float().mean())
+            measured["accuracy"] = float((predicted_classes(outputs) == y).float().mean())
     if measured["initial_loss"] is None:
         measured["initial_loss"] = measured["final_loss"]
     return measured

@@ -21,6 +21,7 @@ from torch import nn
 
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
+from knobs.train._metrics import class_probabilities
 
 __all__ = ["TorchMember"]
 
@@ -67,10 +68,10 @@ class TorchMember:
             raise ConfigError(f"{self.name}: batch_size must be an integer >= 1, got {self.batch_size!r}")
 
     def _probabilities(self, logits: torch.Tensor) -> np.ndarray:
-        if logits.ndim != 2 or logits.shape[1] < 2:
+        if logits.ndim != 2 or logits.shape[1] < 1:
             raise DataError(f"{self.name}: the model outputs shape {tuple(logits.shape)}; a classifier member must "
-                            "output logits (n_samples, n_classes) with n_classes >= 2")
+                            "output logits (n_samples, n_classes), or one logit (n_samples, 1) for two classes")
         if not bool(torch.isfinite(logits).all()):
             raise DataError(f"{self.name}: the model outputs NaN or infinite logits")
-        return logits.softmax(dim=1).numpy()
+        return class_probabilities(logits).numpy()  # a one-logit binary classifier's [1 - p, p] too
 

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["TASKS", "LOSSES", "regression_loss", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
+__all__ = ["TASKS", "LOSSES", "regression_loss", "classification_loss", "single_logit", "predicted_classes",
+           "class_probabilities", "with_float_targets", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
 
 TASKS = ("classification", "regression")
 
@@ -47,7 +48,54 @@ def regression_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "m
     return F.mse_loss(out, target, reduction=reduction)
 
 
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": F.cross_entropy, "regression": regression_loss}
+def single_logit(out: torch.Tensor) -> bool:
+    """Whether ``out`` is one logit per row, a binary classifier's (``nn.Linear(d, 1)``, as with BCE), not C logits."""
+    return out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1)
+
+
+def classification_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of C logits against class indices (or class probabilities); for one logit per row, a binary
+    classifier's, the binary cross-entropy on it (labels 0 / 1), as ``nn.BCEWithLogitsLoss`` computes it.
+
+    NOTE: a one-logit binary classifier was refused ("build it with n_classes >= 2"), and the cross-entropy of a
+    single logit is 0 whatever it says."""
+    if single_logit(out) and target.ndim == 1:
+        return F.binary_cross_entropy_with_logits(out.reshape(-1), target.to(out.dtype), reduction=reduction)
+    return F.cross_entropy(out, target, reduction=reduction)
+
+
+def predicted_classes(out: torch.Tensor) -> torch.Tensor:
+    """The class each row's outputs choose: the largest logit, or for one logit whether it is above 0."""
+    return (out.reshape(-1) > 0).long() if single_logit(out) else out.argmax(dim=1)
+
+
+def class_probabilities(out: torch.Tensor) -> torch.Tensor:
+    """Rows of class probabilities: the softmax of C logits, or ``[1 − p, p]`` with p the sigmoid of one."""
+    if single_logit(out):
+        p = torch.sigmoid(out.reshape(-1))
+        return torch.stack([1 - p, p], dim=1)
+    return out.softmax(dim=1)
+
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": classification_loss, "regression": regression_loss}
+
+
+class FloatTargets:
+    """torch's binary cross-entropy losses given knobs' class indices: the targets cast to the outputs' dtype and
+    shaped as them (``nn.BCEWithLogitsLoss`` refuses int64 labels ``(n,)`` against logits ``(n, 1)``)."""
+
+    def __init__(self, loss: Any) -> None:
+        self.loss = loss
+
+    def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(out, torch.Tensor) and target.numel() == out.numel():
+            target = target.to(out.dtype).reshape(out.shape)
+        return self.loss(out, target)
+
+
+def with_float_targets(loss: Any) -> Any:
+    """``loss`` wrapped in ``FloatTargets`` when it is one of torch's binary cross-entropy modules, else itself."""
+    return FloatTargets(loss) if isinstance(loss, (torch.nn.BCEWithLogitsLoss, torch.nn.BCELoss)) else loss
 #: The keys every epoch record has; a custom metric may not take one of these names.
 RECORD_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "lr_steps", "seconds")
 
@@ -120,9 +168,9 @@ def _named(name: str, fn: str, task: str) -> Metric:
 
     function, takes = getattr(km, fn), METRICS[fn][1]
     if takes == "labels":
-        return Metric(lambda out, y: function(y.numpy(), out.argmax(1).numpy()), METRICS[fn][2])
+        return Metric(lambda out, y: function(y.numpy(), predicted_classes(out).numpy()), METRICS[fn][2])
     if takes == "proba":
-        return Metric(lambda out, y: function(y.numpy(), out.double().softmax(1).numpy()), METRICS[fn][2])
+        return Metric(lambda out, y: function(y.numpy(), class_probabilities(out.double()).numpy()), METRICS[fn][2])
     return Metric(lambda out, y: function(y.numpy(), out.numpy()), METRICS[fn][2])
 
 
@@ -151,7 +199,7 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                     sums.append(LOSSES[task](out, yb, reduction="sum"))
                     count += yb.numel()
                 if task == "classification":
-                    hits.append((out.argmax(dim=1) == yb).sum())
+                    hits.append((predicted_classes(out) == yb).sum())
                 rows += len(yb)
                 if metrics:
                     outs.append(out)
