@@ -363,3 +363,24 @@ def test_a_builder_with_pretrained_weights_is_refused_by_name():
 
     with pytest.raises(ConfigError, match=r"model.weights is for the pretrained families"):
         parse_config({"model": {"builder": "models.py:make", "weights": "w.pth"}})
+
+
+def one_logit(params, info):
+    """A binary classifier written as PyTorch users write it: one logit per row."""
+    return torch.nn.Sequential(torch.nn.Linear(info.input_shape[0], params["width"]), torch.nn.ReLU(),
+                               torch.nn.Linear(params["width"], 1))
+
+
+def test_knobs_run_trains_a_one_logit_binary_classifier_to_probabilities(tmp_path):
+    import knobs
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 5)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * X[:, 1] > 0).astype(np.int64)
+    result = knobs.run(model=one_logit, data=(X, y), quiet=True, n_trials=2, epochs=15, runs_dir=str(tmp_path),
+                       name="logit", space={"lr": knobs.Float(3e-3, 3e-2, log=True), "width": 16})
+    test = result.summary["test"]
+    assert test["accuracy"] > 0.85 and test["roc_auc"] > 0.9 and test["log_loss"] < 0.5
+    with pytest.raises(ConfigError, match=r"its model returns shape \[\d+, 1\].*needs 3 outputs per example"):
+        knobs.run(model=one_logit, data=(X, y + (X[:, 2] > 1)), quiet=True, n_trials=1, epochs=1,
+                  runs_dir=str(tmp_path), name="three", space={"width": 4, "lr": knobs.Float(1e-3, 1e-2)})

@@ -159,7 +159,8 @@ def check_accepts(builder: Builder, params: dict[str, Any]) -> None:
 
 def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: dict[str, Any]) -> None:
     """A forward pass on ``sample`` (a few training rows) must give what the task trains on:
-    ``(n, n_classes)`` logits, or ``(n, 1)`` / ``(n,)`` predictions for regression."""
+    ``(n, n_classes)`` logits (for two classes one logit ``(n, 1)`` too), or ``(n, 1)`` / ``(n,)`` predictions for
+    regression."""
     import torch
 
     n = len(sample)
@@ -172,6 +173,8 @@ def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: d
                           f"build it for info.input_shape = {list(info.input_shape)}") from None
     shape = tuple(getattr(out, "shape", ()))
     wanted = [(n, info.n_classes)] if info.task == "classification" else [(n, 1), (n,)]
+    if info.task == "classification" and info.n_classes == 2:
+        wanted.append((n, 1))  # one logit: a binary classifier (trained with its binary cross-entropy)
     if not isinstance(out, torch.Tensor) or shape not in wanted:
         expected = (f"{info.n_classes} outputs per example (logits of info.n_classes classes), shape [{n}, "
                     f"{info.n_classes}]" if info.task == "classification"

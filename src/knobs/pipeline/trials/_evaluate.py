@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from knobs.errors import DataError
+from knobs.train._metrics import class_probabilities
 
 __all__ = ["predict", "outputs", "outputs_on", "TestOutputs"]
 
@@ -80,7 +81,7 @@ def outputs_on(models: Sequence[torch.nn.Module | None], X, y: np.ndarray, task:
 def _as_outputs(out: torch.Tensor, task: str) -> np.ndarray:
     if task != "classification":
         return out.reshape(-1).double().numpy()
-    probs = out.double().softmax(dim=1).numpy()
+    probs = class_probabilities(out.double()).numpy()  # a one-logit binary model's [1 - p, p] too
     return probs / probs.sum(axis=1, keepdims=True)
 
 
