@@ -451,7 +451,7 @@ def test_outputs_that_are_not_logits_are_named_with_the_layer_to_remove(last, se
     probabilities = lambda p, t: nn.functional.nll_loss(torch.log(p), t)  # noqa: E731
     assert output_findings({"task": "classification", "outputs": output_range(net, X, probabilities)}) == []
     assert output_findings({"task": "regression", "outputs": out}) == []
-    assert output_range(nn.Linear(8, 1), X, None) == {}  # one output: not a cross-entropy's logits
+    assert output_findings({"task": "classification", "outputs": output_range(nn.Linear(8, 1), X, None)}) == []
     zero = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
     shifted = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
     with torch.no_grad():
@@ -460,6 +460,19 @@ def test_outputs_that_are_not_logits_are_named_with_the_layer_to_remove(last, se
         shifted[2].bias.fill_(50.0)  # all positive, unclipped: a bias, not an activation
     for net in (zero, shifted):
         assert output_findings({"task": "classification", "outputs": output_range(net, X, None)}) == []
+
+
+def test_a_one_logit_classifier_ending_in_a_sigmoid_is_named_and_bce_on_probabilities_refused():
+    X = torch.randn(300, 8)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid())
+    for loss in (None, nn.BCEWithLogitsLoss()):  # both apply their own sigmoid
+        [f] = output_findings({"task": "classification", "outputs": output_range(net, X, loss)})
+        assert f.severity == "error" and f.evidence["layer"] == "Sigmoid" and "ln 2 = 0.693" in f.message
+    plain = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    assert output_findings({"task": "classification", "outputs": output_range(plain, X, None)}) == []
+    y = (X[:, 0] > 0).long()
+    with pytest.raises(ConfigError, match=r"nn.BCELoss reads probabilities .* use nn.BCEWithLogitsLoss"):
+        diagnose(net, (X, y), (X, y), loss=nn.BCELoss())
 
 
 def test_labels_the_inputs_do_not_predict_are_no_signal_and_real_labels_are_not():

@@ -552,5 +552,7 @@ def test_a_binary_classifier_with_one_logit_trains_with_bce_by_default_or_torchs
     with torch.no_grad():
         expected = nn.functional.binary_cross_entropy_with_logits(reference(X).reshape(-1), y.float())
     assert Trainer().evaluate(reference, (X, y))["loss"] == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ConfigError, match=r"nn.BCELoss reads probabilities .* drop the model's final Sigmoid"):
+        Trainer(epochs=1, loss=nn.BCELoss()).fit(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()), (X, y))
     with pytest.raises(DataError, match=r"one output per row, a binary classifier's logit, but the labels go up to 2"):
         Trainer(epochs=1).fit(nn.Linear(4, 1), (X, y + (X[:, 1] > 1).long()))

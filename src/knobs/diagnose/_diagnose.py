@@ -32,6 +32,7 @@ from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_
 from knobs.diagnose._training import fit_findings, further_probe, noisy_findings, probe_factors, probe_key, val_scores
 from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError
+from knobs.train._metrics import check_loss_reads_logits
 
 __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
 
@@ -144,6 +145,7 @@ def _validate(model: Any, s: Settings) -> None:
     if not isinstance(model, nn.Module):
         raise ConfigError(f"diagnose: model must be a torch.nn.Module, got {type(model).__name__}")
     check_task(s.task)
+    check_loss_reads_logits(s.loss, s.task)
     s.trainer().validate()
     if s.n_classes is not None and (not isinstance(s.n_classes, int) or s.n_classes < 2):
         raise ConfigError(f"diagnose: n_classes must be an integer >= 2, got {s.n_classes!r}")

@@ -30,10 +30,13 @@ OUTPUT_ROWS = 256
 def output_range(model: nn.Module, X: torch.Tensor, loss: Any) -> dict[str, Any]:
     """The untrained model's outputs on up to ``OUTPUT_ROWS`` training rows, in eval mode: their least and
     largest value, how far rows sum from 1, the share exactly 0; and whether the loss reads logits
-    (the default cross-entropy, ``nn.CrossEntropyLoss``, knobs' ``FocalLoss``). Empty when the model gives
-    something else than one ``(n, C)`` tensor with C ≥ 2."""
+    (the default cross-entropy — a one-logit binary classifier's BCE of its logit —, ``nn.CrossEntropyLoss``,
+    ``nn.BCEWithLogitsLoss``, knobs' ``FocalLoss``; not ``nn.BCELoss``, which reads probabilities). Empty when
+    the model gives something else than one ``(n, C)`` tensor."""
     from knobs.balance import FocalLoss
+    from knobs.train._metrics import FloatTargets
 
+    loss = loss.loss if isinstance(loss, FloatTargets) else loss
     net = copy.deepcopy(model).eval()
     rows = cast_inputs(X[:OUTPUT_ROWS], input_dtype(net))
     try:
@@ -41,12 +44,14 @@ def output_range(model: nn.Module, X: torch.Tensor, loss: Any) -> dict[str, Any]
             out = net(rows)
     except Exception:  # NOTE: a model that fails here fails the checks and the run, with their messages
         return {}
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] < 2 or not bool(torch.isfinite(out).all()):
+    if isinstance(out, torch.Tensor) and out.ndim == 1:
+        out = out.unsqueeze(1)  # one logit per row, squeezed
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or not bool(torch.isfinite(out).all()):
         return {}
     out = out.double()
     return {"min": float(out.min()), "max": float(out.max()), "classes": int(out.shape[1]), "rows": int(len(out)),
             "row_sum_deviation": float((out.sum(1) - 1).abs().max()), "zero_share": float((out == 0).double().mean()),
-            "reads_logits": loss is None or isinstance(loss, (nn.CrossEntropyLoss, FocalLoss))}
+            "reads_logits": loss is None or isinstance(loss, (nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, FocalLoss))}
 
 
 def output_findings(ev: dict) -> list[Finding]:
@@ -58,19 +63,23 @@ def output_findings(ev: dict) -> list[Finding]:
     if ev["task"] != "classification" or not out.get("reads_logits") or out["min"] < 0 or out["max"] <= out["min"]:
         return []
     classes = out["classes"]
-    floor = math.log(1 + (classes - 1) / math.e)
+    if classes == 1:  # one logit, a binary classifier's: its sigmoid gives at most e/(1+e) = 0.73 on a 0-row's rest
+        floor, said = math.log(2), "a class-0 row's binary cross-entropy cannot fall below ln 2 = 0.693"
+    else:
+        floor = math.log(1 + (classes - 1) / math.e)
+        said = f"the loss cannot fall below ln(1 + {classes - 1}/e) = {floor:.3f}"
     seen = f"all {out['rows'] * classes} outputs of the untrained model on {out['rows']} training rows lie in"
-    softmax = out["max"] <= 1 and out["row_sum_deviation"] < 1e-4
+    softmax = classes > 1 and out["max"] <= 1 and out["row_sum_deviation"] < 1e-4
     # NOTE: a sigmoid's outputs are never exactly 0 (below about -100 only), a ReLU's are for every unit it cuts
     if softmax or (out["max"] <= 1 and out["min"] > 0):
         layer = "Softmax" if softmax else "Sigmoid"
         return [finding("outputs_not_logits", "error",
                         f"{seen} [{out['min']:.3g}, {out['max']:.3g}]" +
                         (" and every row sums to 1" if layer == "Softmax" else "") +
-                        f": the model ends in a {layer} and gives probabilities, and the cross-entropy applies "
-                        f"its own log-softmax to them, so the loss cannot fall below ln(1 + {classes - 1}/e) = "
-                        f"{floor:.3f} and its gradients are squashed; remove the final {layer} (return the "
-                        f"logits; take softmax only to read probabilities out)",
+                        f": the model ends in a {layer} and gives probabilities, and the loss applies its own "
+                        f"{'sigmoid' if classes == 1 else 'log-softmax'} to them, so {said} and its gradients are "
+                        f"squashed; remove the final {layer} (return the logits; take "
+                        f"{'sigmoid' if classes == 1 else 'softmax'} only to read probabilities out)",
                         {**out, "layer": layer, "loss_floor": floor})]
     if out["min"] > 0:  # NOTE: all positive but not probabilities: a shifted bias, not a clipping activation
         return []

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["TASKS", "LOSSES", "regression_loss", "classification_loss", "single_logit", "predicted_classes",
-           "class_probabilities", "with_float_targets", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
+           "class_probabilities", "with_float_targets", "check_loss_reads_logits", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
 
 TASKS = ("classification", "regression")
 
@@ -91,6 +91,19 @@ class FloatTargets:
         if isinstance(out, torch.Tensor) and target.numel() == out.numel():
             target = target.to(out.dtype).reshape(out.shape)
         return self.loss(out, target)
+
+
+def check_loss_reads_logits(loss: Any, task: str) -> None:
+    """Refuse ``nn.BCELoss`` for a classifier: it reads probabilities (a final Sigmoid's), while validation,
+    metrics and predictions read a binary classifier's one output as a logit (its class: logit > 0).
+
+    Raises:
+        ConfigError: naming the fix, ``nn.BCEWithLogitsLoss`` without the Sigmoid (torch's own advice: the
+            numerically stable form, and the only one mixed precision takes)."""
+    if task == "classification" and isinstance(loss, torch.nn.BCELoss):
+        raise ConfigError("loss: nn.BCELoss reads probabilities (after a final Sigmoid), and knobs reads a binary "
+                          "classifier's one output as a logit (its class: logit > 0); drop the model's final Sigmoid "
+                          "and use nn.BCEWithLogitsLoss or the default loss (the numerically stable form)")
 
 
 def with_float_targets(loss: Any) -> Any:

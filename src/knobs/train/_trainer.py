@@ -38,7 +38,8 @@ from knobs.train._device import (check_channels_last, configure_backends, resolv
                                  use_channels_last)
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History, best_epoch
-from knobs.train._metrics import LOSSES, TASKS, measure, resolve_metrics, with_float_targets
+from knobs.train._metrics import (LOSSES, TASKS, check_loss_reads_logits, measure, resolve_metrics,
+                                  with_float_targets)
 from knobs.train._optimizers import build_optimizer, check_optimizer, optimizer_name
 from knobs.train._regularization import clip_gradients, l1_penalty, penalized
 from knobs.train._resume import restore_trainer, save_trainer
@@ -338,6 +339,7 @@ class Trainer:
                 _check_number(name, getattr(self, name), allow_zero=False)
         if self.task not in TASKS:
             raise ConfigError(f"task: unknown {self.task!r}; expected one of {', '.join(TASKS)}")
+        check_loss_reads_logits(self.loss, self.task)
         for name, example in (("loss", "nn.CrossEntropyLoss(weight=w) or knobs.balance.FocalLoss()"),
                               ("batch_transform", "an augmentation taking and returning (xb, yb)")):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
