@@ -103,7 +103,7 @@ def run(config: Optional[Path] = _CONFIG, name: Optional[str] = _NAME, runs_dir:
         workers: Optional[int] = _WORKERS, executor: Optional[str] = _EXECUTOR, address: Optional[str] = _ADDRESS,
         storage: Optional[str] = _STORAGE, population: Optional[int] = _POPULATION,
         autopilot: bool = _AUTOPILOT) -> None:
-    """Run the whole practice cycle: split + vault, preflight, search, [autopilot], test once, report."""
+    """Run the whole practice cycle: split + vault, preflight, search, the autopilot if asked, test once, report."""
     _cycle(config, _overrides(name, runs_dir, trials, seed, autopilot, workers, executor, address, storage,
                               population), quiet, final_test=True)
 
