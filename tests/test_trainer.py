@@ -556,3 +556,15 @@ def test_a_binary_classifier_with_one_logit_trains_with_bce_by_default_or_torchs
         Trainer(epochs=1, loss=nn.BCELoss()).fit(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()), (X, y))
     with pytest.raises(DataError, match=r"one output per row, a binary classifier's logit, but the labels go up to 2"):
         Trainer(epochs=1).fit(nn.Linear(4, 1), (X, y + (X[:, 1] > 1).long()))
+
+
+def test_predict_proba_gives_class_probabilities_for_c_logits_and_for_one():
+    X, y = blobs()
+    model = mlp()
+    proba = Trainer().predict_proba(model, X)
+    assert torch.allclose(proba, Trainer().predict(model, X).softmax(1), atol=1e-6)
+    logit = nn.Linear(6, 1)
+    p = torch.sigmoid(Trainer().predict(logit, X)).reshape(-1)
+    assert torch.allclose(Trainer().predict_proba(logit, X), torch.stack([1 - p, p], 1), atol=1e-6)
+    with pytest.raises(ConfigError, match="predict_proba: a regression has no class probabilities"):
+        Trainer(task="regression").predict_proba(nn.Linear(6, 1), X)

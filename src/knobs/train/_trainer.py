@@ -38,8 +38,8 @@ from knobs.train._device import (check_channels_last, configure_backends, resolv
                                  use_channels_last)
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History, best_epoch
-from knobs.train._metrics import (LOSSES, TASKS, check_loss_reads_logits, measure, resolve_metrics,
-                                  with_float_targets)
+from knobs.train._metrics import (LOSSES, TASKS, check_loss_reads_logits, class_probabilities, measure,
+                                  resolve_metrics, with_float_targets)
 from knobs.train._optimizers import build_optimizer, check_optimizer, optimizer_name
 from knobs.train._regularization import clip_gradients, l1_penalty, penalized
 from knobs.train._resume import restore_trainer, save_trainer
@@ -305,6 +305,17 @@ class Trainer:
         precision = resolve_precision(self.precision if device.type == "cuda" else "fp32", device)
         return predict(model, data, batch_size=batch_size or self._eval_batch_size(), precision=precision,
                        keys=BatchKeys.of(self.batch_keys))
+
+    def predict_proba(self, model: nn.Module, data: Any, batch_size: int | None = None) -> torch.Tensor:
+        """Class probabilities for every row of ``data`` (as ``predict`` reads it): the softmax of the logits, or
+        ``[1 − p, p]`` with p the sigmoid of a one-logit binary classifier's output. Classification only.
+
+        Raises:
+            ConfigError: a regression trainer (``predict`` gives its values).
+        """
+        if self.task != "classification":
+            raise ConfigError("predict_proba: a regression has no class probabilities; predict gives its values")
+        return class_probabilities(self.predict(model, data, batch_size).double()).float()
 
     def save(self, path: str | os.PathLike) -> Path:
         """Checkpoint everything ``fit(resume_from=path)`` needs to continue identically."""
