@@ -487,6 +487,14 @@ def test_labels_the_inputs_do_not_predict_are_no_signal_and_real_labels_are_not(
     assert no_signal_findings({"signal": real}, [0.95], "features") == []
     assert no_signal_findings({"signal": noise}, [0.52], "tokens") == []  # id vectors have no distances to read
     assert no_signal_findings({"signal": noise}, [0.9], "features") == []  # the network found what they missed
+    # 95:5 data whose rare class the references do see: judged in balanced accuracy (chance 1/C), not against the
+    # majority's 0.95 plain accuracy, out of a k-NN's reach there
+    rare = torch.randn(1000, 3, generator=g)
+    labels = (torch.arange(1000) < 50).long()
+    rare[:50, 0] += 3.0
+    seen = label_signal((rare, labels), "classification")
+    assert seen["chance"] == 0.5 and seen["majority"] == 0.95 and seen["knn"] > 0.65
+    assert no_signal_findings({"signal": seen}, [0.95], "features") == []
     regression = label_signal((X, X[:, 0] + 0.1 * torch.randn(600, generator=g)), "regression")
     assert regression["linear"] > 0.9 and regression["chance"] == 0.0
     assert no_signal_findings({"signal": regression}, [0.9], "features") == []

@@ -52,7 +52,9 @@ def reference_scores(train, val, task: str, seed: int = 0) -> dict[str, Any]:
 def label_signal(train, task: str, seed: int = 0, folds: int = 5) -> dict[str, Any]:
     """How far the training rows' labels follow from their inputs: the linear and k-NN models' scores
     cross-validated on the training rows alone (``folds`` folds, stratified for classes), beside chance —
-    the most frequent class's share (accuracy), or 0 (R²).
+    1/C in balanced accuracy (whatever the class mix: the most frequent class's share in plain accuracy is
+    out of reach of a model on 99:1 data whose rare class it does see), or 0 in R² — and that chance's
+    standard error (binomial per class; ``sqrt(2/n)`` for R²).
 
     NOTE: cross-validated on the training rows, not scored on the validation rows: a validation split's
     rows come in clusters (a digit's 27 images fall together on one predicted label), so a model fitted on
@@ -71,10 +73,18 @@ def label_signal(train, task: str, seed: int = 0, folds: int = 5) -> dict[str, A
     if k < 2:
         return {}
     split = (StratifiedKFold if classification else KFold)(k, shuffle=True, random_state=seed)
-    scores = {name: float(cross_val_score(model, X, y, cv=split).mean())
+    scoring = "balanced_accuracy" if classification else "r2"
+    scores = {name: float(cross_val_score(model, X, y, cv=split, scoring=scoring).mean())
               for name, model in _models(task, len(X) - len(X) // k).items()}
-    return {**scores, "chance": float(counts.max() / counts.sum()) if classification else 0.0, "rows": len(y),
-            "folds": k, "metric": "accuracy" if classification else "r2"}
+    if classification:
+        present = counts[counts > 0]
+        chance = 1.0 / len(present)
+        se = float(np.sqrt(np.sum(chance * (1 - chance) / present)) / len(present))
+    else:
+        chance, se = 0.0, float(np.sqrt(2 / len(y)))
+    majority = float(counts.max() / counts.sum()) if classification else 0.0
+    return {**scores, "chance": chance, "chance_se": se, "majority": majority, "rows": len(y), "folds": k,
+            "metric": scoring}
 
 
 def _models(task: str, n: int) -> dict[str, Any]:
