@@ -537,3 +537,35 @@ def test_a_one_logit_binary_classifier_is_checked_against_ln_2_and_overfits_with
     assert gradient_check(net(), X, y, loss=nn.BCEWithLogitsLoss().double()).passed
     with pytest.raises(DataError, match=r"labels \[2\] in \d+ rows outside the expected range 0..1"):
         check_initial_loss(net, X, np.where(np.arange(len(y)) % 7 == 0, 2, y))
+
+
+def test_an_output_bias_started_at_the_class_priors_is_expected_and_a_leak_still_is_not():
+    # Karpathy's "init well": the final bias at log p_c starts an imbalanced problem at the priors' cross-entropy,
+    # below ln C; it was warned of as a label leak
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 5)).astype(np.float32)
+    y = np.zeros(1000, dtype=np.int64)
+    y[:10], y[10:20] = 1, 2
+    priors = np.bincount(y) / len(y)
+
+    def prior_init():
+        net = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+        with torch.no_grad():
+            net[-1].weight.mul_(0.01)
+            net[-1].bias.copy_(torch.as_tensor(np.log(priors), dtype=torch.float32))
+        return net
+
+    result = check_initial_loss(prior_init, X, y)
+    assert result.passed and result.measured["expected"] < 0.9 * math.log(3)
+    assert "the cross-entropy of the model's mean prediction" in result.message
+
+    class Leak(nn.Module):  # its outputs read the label off the input: each row, not their mean, knows it
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(6, 3)
+
+        def forward(self, x):
+            return 5.0 * nn.functional.one_hot(x[:, -1].long(), 3).float() + 0 * self.head(x)
+
+    leaky = check_initial_loss(Leak, np.c_[X, y].astype(np.float32), y)
+    assert not leaky.passed and "below its chance level" in leaky.message
