@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from knobs.checks import CheckResult, check_data, check_initial_loss, gradient_check, overfit_tiny
+from knobs.checks import (CheckResult, check_batch_independence, check_data, check_initial_loss, gradient_check,
+                          overfit_tiny)
 from knobs.checks._overfit import POOL
 from knobs.data import Standardizer, load_builtin, split
 from knobs.errors import ConfigError, DataError
@@ -569,3 +570,36 @@ def test_an_output_bias_started_at_the_class_priors_is_expected_and_a_leak_still
 
     leaky = check_initial_loss(Leak, np.c_[X, y].astype(np.float32), y)
     assert not leaky.passed and "below its chance level" in leaky.message
+
+
+class _BatchMean(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(x - x.mean(0))  # the batch's own mean, in eval mode too
+
+
+class _BatchView(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(64, 64), nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)).t().reshape(len(x), -1))  # a reshape across the batch axis
+
+
+@pytest.mark.parametrize("make, mixes", [
+    (lambda: nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10)), False),
+    (_BatchMean, True), (_BatchView, True),
+    (lambda: nn.Sequential(nn.Linear(64, 10), nn.LogSoftmax(dim=0)), True),
+])
+def test_batch_independence_finds_outputs_that_read_other_rows(digits, make, mixes):
+    result = check_batch_independence(make, digits[0])
+    assert result.passed is not mixes and result.measured["rows"] == 8
+    assert ("mixes examples across the batch" in result.message) is mixes
+    ids = torch.randint(0, 50, (20, 5), generator=torch.Generator().manual_seed(0))  # token ids work too
+    assert check_batch_independence(lambda: nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(40, 2)), ids).passed
+    with pytest.raises(DataError, match="at least 3 rows"):
+        check_batch_independence(make, digits[0][:2])

@@ -45,7 +45,7 @@ torch.set_num_threads(1)
 REQUIRED = {"gradient_mismatch", "init_loss", "cannot_overfit", "lr_too_high", "lr_too_low", "noisy_loss",
             "overfitting", "underfitting", "dead_relu", "saturation", "vanishing_gradients",
             "exploding_gradients", "unscaled_inputs", "split_overlap", "class_imbalance", "no_nonlinearity",
-            "outputs_not_logits", "no_signal"}
+            "outputs_not_logits", "no_signal", "batch_mixing"}
 # NOTE: issue 18's targets, over the warning/error findings of the zoo (one seed here; three in
 # bench/diagnose.py).
 RECALL, PRECISION = 0.95, 0.95

@@ -412,6 +412,29 @@ def cancer_double_softmax() -> nn.Module:
     return nn.Sequential(nn.Linear(30, 32), nn.ReLU(), nn.Linear(32, 2), nn.Softmax(dim=1))
 
 
+class BatchStatistics(nn.Module):
+    """Inputs normalized by their own batch's mean and std inside forward, in eval mode too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = mlp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - x.mean(0)) / (x.std(0) + 1e-5))
+
+
+class BatchAxisView(nn.Module):
+    """A hidden layer reshaped across the batch axis: h.t().reshape(len(x), -1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(30, 30), nn.Linear(30, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.a(x))
+        return self.b(h.t().reshape(len(x), -1))
+
+
 def sigmoid_output() -> nn.Module:
     return nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 3), nn.Sigmoid())
 
@@ -503,6 +526,10 @@ SETUPS: list[Setup] = [
           "a sigmoid after the last layer of a three-class model"),
     Setup("relu_output", ("outputs_not_logits", "cannot_overfit"), relu_output, digits, _ADAM,
           "a ReLU after the last layer: no logit below 0"),
+    Setup("batch_statistics_in_forward", ("batch_mixing",), BatchStatistics, digits, _ADAM,
+          "inputs normalized by their batch's own mean and std inside forward"),
+    Setup("view_across_the_batch", ("batch_mixing",), BatchAxisView, cancer, {**_ADAM, "epochs": 8},
+          "rows mixed by a reshape over the batch axis"),
     Setup("shuffled_labels", ("no_signal", "overfitting"), mlp, digits_shuffled, {**_ADAM, "epochs": 8},
           "the training labels permuted apart from their rows"),
     Setup("cancer_shuffled_labels", ("no_signal", "overfitting"), lambda: mlp(d=30, classes=2, width=32),

@@ -256,6 +256,8 @@ class ChecksConfig(_Strict):
     """The preflight run before any compute is spent on the search."""
 
     initial_loss: bool = True
+    batch_independence: bool = Field(True, description="in eval mode, each row's outputs depend on that row alone "
+                                     "(no reshape, softmax or mean over the batch axis)")
     overfit_tiny: bool = True
     overfit_seconds: float = Field(120.0, gt=0, description="the tiny-subset overfit check's time box in seconds: "
                                    "past it the check stops with a warning (inconclusive), not a failure")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobs.checks import CheckResult, check_initial_loss, gradient_check, overfit_tiny
+from knobs.checks import CheckResult, check_batch_independence, check_initial_loss, gradient_check, overfit_tiny
 from knobs.checks._gradients import LOSSES
 from knobs.diagnose._curvature import effective_lr, stability_edge, top_eigenvalue
 from knobs.diagnose._noise import noise_scale
@@ -128,12 +128,12 @@ class _StopAfter:
 
 
 def model_checks(model: nn.Module, X: torch.Tensor, y: torch.Tensor, s: Settings) -> list[CheckResult]:
-    """Initial loss, gradient check (again with the L2 term when there is weight decay), and the
-    tiny-subset overfit — each on a copy of ``model``."""
+    """Initial loss, batch independence, gradient check (again with the L2 term when there is weight decay),
+    and the tiny-subset overfit — each on a copy of ``model``."""
     fresh = lambda: copy.deepcopy(model)  # noqa: E731
     loss = s.check_loss()
     results = [check_initial_loss(fresh, X, y, task=s.task, n_classes=s.n_classes, seeds=(s.seed,), inputs=s.inputs),
-               gradient_check(model, X, y, loss=loss, seed=s.seed)]
+               check_batch_independence(fresh, X, seed=s.seed), gradient_check(model, X, y, loss=loss, seed=s.seed)]
     if s.weight_decay:
         results.append(gradient_check(model, X, y, loss=loss, seed=s.seed, l2=s.weight_decay))
     results.append(overfit_tiny(fresh, X, y, task=s.task, n_classes=s.n_classes, seed=s.seed, loss=s.loss))

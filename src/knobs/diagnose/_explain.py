@@ -43,7 +43,8 @@ from knobs.diagnose._finding import SEVERITY_ORDER, Finding
 
 __all__ = ["EXPLAINED_BY", "explain"]
 
-_MODEL = ("dead_relu", "saturation", "vanishing_gradients", "gradient_mismatch", "no_nonlinearity", "outputs_not_logits")
+_MODEL = ("dead_relu", "saturation", "vanishing_gradients", "gradient_mismatch", "no_nonlinearity", "outputs_not_logits",
+          "batch_mixing")
 _SCALE = ("unscaled_inputs", "unscaled_target")
 
 #: symptom → the findings that can cause it (no cycles: a cause is never its cause's symptom).

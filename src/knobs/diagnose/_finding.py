@@ -43,6 +43,9 @@ CODES: dict[str, str] = {
     "cannot_overfit": "Look for a wiring bug before tuning: a softmax before the cross-entropy, "
                       "frozen or detached parameters, a too narrow layer, labels not matching "
                       "the outputs.",
+    "batch_mixing": "Make each row's outputs depend on that row alone: reshape and view keeping the batch axis "
+                    "first (x.view(len(x), -1), not x.view(x.size(1), -1)), and take softmax, means and "
+                    "normalizations over the features (dim=1 or -1), never over dim 0.",
     "outputs_not_logits": "Return logits from the model: remove the Softmax, Sigmoid or ReLU after its last "
                           "layer (the cross-entropy applies its own log-softmax; take softmax only to read "
                           "probabilities out).",

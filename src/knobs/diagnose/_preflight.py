@@ -21,7 +21,8 @@ LEAK_FRACTION = 0.01
 _CODES = {"finite": "nonfinite_inputs", "labels": "bad_labels", "feature_scale": "unscaled_inputs",
           "constant_features": "constant_features", "class_balance": "class_imbalance",
           "duplicates": "split_overlap", "target_scale": "unscaled_target", "initial_loss": "init_loss",
-          "gradient_check": "gradient_mismatch", "overfit_tiny": "cannot_overfit"}
+          "gradient_check": "gradient_mismatch", "overfit_tiny": "cannot_overfit",
+          "batch_independence": "batch_mixing"}
 
 # NOTE: constant features cost a network nothing but a few idle weights: worth knowing, never
 # a reason to stop.

@@ -39,6 +39,6 @@ def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, An
     settings = settings_of(trainer, {"epochs": epochs or min(trainer.epochs, EPOCHS)},
                            n_classes=data.n_classes if data.task == "classification" else None)
     settings.inputs = input_kind(data, images)
-    only_data = ChecksConfig(initial_loss=False, overfit_tiny=False, data=True)
+    only_data = ChecksConfig(initial_loss=False, batch_independence=False, overfit_tiny=False, data=True)
     data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val), images=images)
     return run_diagnosis(model, data.train, data.val, settings, data_checks)

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-from knobs.checks import CheckResult, check_initial_loss, overfit_tiny
+from knobs.checks import CheckResult, check_batch_independence, check_initial_loss, overfit_tiny
 from knobs.pipeline.inputs._data_checks import data_check_results, input_kind
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.inputs._streamed import in_memory_view
@@ -35,6 +35,8 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
     inputs = input_kind(data, images)
     if checks_cfg.initial_loss:
         results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task, inputs=inputs))
+    if checks_cfg.batch_independence and len(X) >= 3:
+        results.append(check_batch_independence(make_model, X))
     if checks_cfg.overfit_tiny:
         results.append(overfit_tiny(make_model, X, y, task=data.task, max_seconds=checks_cfg.overfit_seconds))
     return results
