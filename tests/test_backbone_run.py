@@ -361,6 +361,8 @@ def test_the_training_bench_skips_the_gpu_comparison_without_a_gpu(capsys, monke
     lines = capsys.readouterr().out.strip().splitlines()
     assert "fp32 / bf16 / bf16 + channels_last: no GPU: skipped" in lines[-2]
     assert json.loads(lines[-1])["image_modes"] == "no GPU: skipped"
+    cpu_bf16 = json.loads(lines[-1])["mixed_precision"]  # bf16 autocast on the CPU is timed without a GPU
+    assert [r["device"] for r in cpu_bf16] == ["cpu", "cpu"] and all(r["bf16_speedup"] > 0 for r in cpu_bf16)
 
 
 # ---- the EfficientNet-Lite0 example, at tiny scale --------------------------------------------------

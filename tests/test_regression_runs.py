@@ -96,7 +96,7 @@ def test_fold_mode_refit_answers_in_the_targets_units(tmp_path):
 def test_preflight_judges_the_targets_as_trained(tmp_path):
     from knobs.pipeline.trials._preflight import run_preflight
 
-    cfg = _cfg(tmp_path, **{"checks.initial_loss": False, "checks.overfit_tiny": False})
+    cfg = _cfg(tmp_path, **{"checks.initial_loss": False, "checks.batch_independence": False, "checks.overfit_tiny": False})
     inputs = load_inputs(cfg)
     splits, data = inputs.splits, inputs.data
     results = {r.name: r for r in run_preflight(cfg.checks, data, None, (splits.train, splits.val))}

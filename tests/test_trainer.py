@@ -293,8 +293,8 @@ def test_bad_settings(kwargs, match):
 def test_cuda_settings_without_cuda():
     with pytest.raises(ConfigError, match="CUDA is not available"):
         Trainer(epochs=1, device="cuda").fit(mlp(), blobs())
-    with pytest.raises(ConfigError, match="needs a CUDA device"):
-        Trainer(epochs=1, precision="bf16", device="cpu").fit(mlp(), blobs())
+    with pytest.raises(ConfigError, match="'fp16' mixed precision needs a CUDA device .* use 'bf16'"):
+        Trainer(epochs=1, precision="fp16", device="cpu").fit(mlp(), blobs())
     trainer = Trainer(epochs=1, device="auto", precision="auto")
     trainer.fit(mlp(), blobs())
     assert trainer.device_.type == "cpu" and trainer.precision_.name == "fp32"
@@ -568,3 +568,15 @@ def test_predict_proba_gives_class_probabilities_for_c_logits_and_for_one():
     assert torch.allclose(Trainer().predict_proba(logit, X), torch.stack([1 - p, p], 1), atol=1e-6)
     with pytest.raises(ConfigError, match="predict_proba: a regression has no class probabilities"):
         Trainer(task="regression").predict_proba(nn.Linear(6, 1), X)
+
+
+def test_bf16_autocast_trains_on_the_cpu_when_asked():
+    X, y = blobs()
+    torch.manual_seed(0)
+    plain = Trainer(epochs=5, lr=1e-2, device="cpu").fit(mlp(), (X, y), (X, y)).records[-1]
+    torch.manual_seed(0)
+    trainer = Trainer(epochs=5, lr=1e-2, device="cpu", precision="bf16")
+    half = trainer.fit(mlp(), (X, y), (X, y)).records[-1]
+    assert trainer.precision_.name == "bf16" and trainer.scaler_ is None
+    assert half["val_accuracy"] > 0.8 and half["val_loss"] == pytest.approx(plain["val_loss"], abs=0.05)
+    assert half["val_loss"] != plain["val_loss"]  # it did run in bf16
