@@ -580,3 +580,19 @@ def test_bf16_autocast_trains_on_the_cpu_when_asked():
     assert trainer.precision_.name == "bf16" and trainer.scaler_ is None
     assert half["val_accuracy"] > 0.8 and half["val_loss"] == pytest.approx(plain["val_loss"], abs=0.05)
     assert half["val_loss"] != plain["val_loss"]  # it did run in bf16
+
+
+def test_a_monitored_key_named_the_keras_way_is_pointed_to_the_records():
+    from knobs.train import ReportToTrial
+
+    X, y = blobs()
+    for monitor, hint in [("val_f1", r"did you mean 'f1'\? a metric of Trainer\(metrics=...\) is recorded under its own"),
+                          ("val_acc", r"did you mean 'val_accuracy'\?"), ("loss", r"did you mean 'val_loss'\?")]:
+        with pytest.raises(ConfigError, match=f"early_stopping.monitor: unknown '{monitor}' \\({hint}"):
+            Trainer(epochs=1, metrics={"f1": "macro_f1"}, early_stopping=EarlyStopping(monitor=monitor)).fit(
+                mlp(), (X, y), (X, y))
+    trial = knobs.Trial(0, {})
+    with pytest.raises(ConfigError, match=r"ReportToTrial\(monitor='val_f1'\): the epoch record has no such key "
+                                          r"\(did you mean 'f1'\?"):
+        Trainer(epochs=1, metrics={"f1": "macro_f1"}, callbacks=[ReportToTrial(trial, monitor="val_f1")]).fit(
+            mlp(), (X, y), (X, y))

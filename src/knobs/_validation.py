@@ -62,6 +62,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hidden_size": ("width",), "units": ("width",), "layers": ("depth",), "num_layers": ("depth",),
     "embedding_bag": ("text_bag",), "embeddingbag": ("text_bag",), "fasttext": ("text_bag",), "cnn": ("convnet",),
     "textcnn": ("text_cnn",), "kim_cnn": ("text_cnn",), "bert": ("minilm",), "alpha_rd": ("p_rd",),
+    "val_acc": ("val_accuracy",), "acc": ("val_accuracy",), "accuracy": ("val_accuracy",), "loss": ("val_loss",),
     "label": ("target",), "label_column": ("target",), "target_column": ("target",), "y": ("target",),
 }
 

@@ -23,7 +23,7 @@ import torch
 
 from knobs.errors import ConfigError
 from knobs.train._callbacks import Callback
-from knobs.train._metrics import metric_mode
+from knobs.train._metrics import metric_mode, monitor_hint
 
 __all__ = ["EarlyStopping", "improved", "MONITORS"]
 
@@ -76,7 +76,8 @@ class EarlyStopping(Callback):
         metrics = metrics or {}
         if self.monitor not in MONITORS and self.monitor not in metrics:
             known = ", ".join([*MONITORS, *metrics])
-            raise ConfigError(f"early_stopping.monitor: unknown {self.monitor!r}; expected one of {known} "
+            raise ConfigError(f"early_stopping.monitor: unknown {self.monitor!r}"
+                              f"{monitor_hint(self.monitor, [*MONITORS, *metrics])}; expected one of {known} "
                               f"(add your own with Trainer(metrics={{name: fn}}))")
         if task == "regression" and self.monitor == "val_accuracy":
             raise ConfigError("early_stopping.monitor: 'val_accuracy' has no value for a regression (it is None every "

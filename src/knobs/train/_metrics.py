@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["TASKS", "LOSSES", "regression_loss", "classification_loss", "single_logit", "predicted_classes",
-           "class_probabilities", "with_float_targets", "check_loss_reads_logits", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
+           "class_probabilities", "with_float_targets", "check_loss_reads_logits", "monitor_hint", "METRICS", "RECORD_KEYS", "Metric", "resolve_metrics", "measure", "metric_mode"]
 
 TASKS = ("classification", "regression")
 
@@ -91,6 +91,18 @@ class FloatTargets:
         if isinstance(out, torch.Tensor) and target.numel() == out.numel():
             target = target.to(out.dtype).reshape(out.shape)
         return self.loss(out, target)
+
+
+def monitor_hint(name: Any, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a monitored key the epoch record lacks: a metric named with Keras' ``val_``
+    prefix (``val_f1`` for the metric ``f1``: its record key is its own name), another tool's name
+    (``val_acc``), or the closest spelling; "" when nothing is close."""
+    from knobs._validation import did_you_mean
+
+    known = list(known)
+    if isinstance(name, str) and name.startswith("val_") and name[4:] in known:
+        return f" (did you mean {name[4:]!r}? a metric of Trainer(metrics=...) is recorded under its own name)"
+    return did_you_mean(name, known)
 
 
 def check_loss_reads_logits(loss: Any, task: str) -> None:

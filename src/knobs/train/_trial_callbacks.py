@@ -30,6 +30,7 @@ from torch import nn
 from knobs.errors import ConfigError
 from knobs.train._callbacks import Callback
 from knobs.train._checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
+from knobs.train._metrics import monitor_hint
 
 __all__ = ["ReportToTrial", "SaveTrialModel", "load_trial_models", "CHECKPOINT_ATTR"]
 
@@ -54,8 +55,8 @@ class ReportToTrial(Callback):
     def on_fit_start(self, trainer: Any) -> None:
         known = ("train_loss", "val_loss", "val_accuracy", *getattr(trainer, "metrics_", {}))
         if self.monitor not in known:
-            raise ConfigError(f"ReportToTrial(monitor={self.monitor!r}): the epoch record has no such key; "
-                              f"expected one of {', '.join(known)}")
+            raise ConfigError(f"ReportToTrial(monitor={self.monitor!r}): the epoch record has no such key"
+                              f"{monitor_hint(self.monitor, known)}; expected one of {', '.join(known)}")
 
     def on_epoch_end(self, trainer: Any, record: dict) -> None:
         if self.monitor not in record:
