@@ -39,6 +39,9 @@ def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path):
     ({"model": {"dropout": 0.1}}, "unknown key 'model.dropout': dropout is set in [search.space]"),
     ({"model": {"family": "embedding_bag"}}, "unknown family 'embedding_bag' (did you mean 'text_bag'?)"),
     ({"model": {"family": "cnn"}}, "unknown family 'cnn' (did you mean 'convnet'?)"),
+    ({"search": {"metric": "accuracy"}}, "got 'accuracy' (did you mean 'val_accuracy'?)"),
+    ({"search": {"sampler": "bayesian"}}, "got 'bayesian' (did you mean 'bayes'?)"),
+    ({"train": {"precision": "bfloat16"}}, "got 'bfloat16' (did you mean 'bf16'?)"),
 ])
 def test_another_tools_key_or_a_key_of_another_table_is_pointed_home(raw, message):
     with pytest.raises(ConfigError) as e:

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import re
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
@@ -113,7 +114,11 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
     if isinstance(first.get("input"), Mapping) or first["type"] == "missing":
         # a rule across the keys of a table, or a key it lacks: the sentence says it all
         return f"{lead}{path or label or 'options'}: {msg}"
-    return f"{lead}{path}: {msg}, got {first.get('input')!r}"
+    hint = ""
+    if first["type"] == "literal_error" and isinstance(first.get("input"), str):
+        # NOTE: pydantic words the options as "'a', 'b' or 'c'": the quoted items are the valid values
+        hint = did_you_mean(first["input"], re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", ""))))
+    return f"{lead}{path}: {msg}, got {first.get('input')!r}{hint}"
 
 
 #: pydantic's error types in knobs' words ("expected …"), so a message never reads "Input should be".
