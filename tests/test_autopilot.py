@@ -134,6 +134,11 @@ def test_per_row_means_are_the_metrics():
     y = rng.integers(0, 3, size=50)
     assert per_row(probs, y, "val_loss", "classification").mean() == pytest.approx(log_loss(y, probs, labels=[0, 1, 2]))
     assert per_row(probs, y, "val_accuracy", "classification").mean() == pytest.approx(np.mean(probs.argmax(1) == y))
+    from sklearn.metrics import balanced_accuracy_score
+
+    skewed = np.r_[np.zeros(40, dtype=int), y[:10]]  # imbalanced: the balanced mean weights each class alike
+    assert per_row(probs, skewed, "val_balanced_accuracy", "classification").mean() == pytest.approx(
+        balanced_accuracy_score(skewed, probs.argmax(1)))
     assert per_row(np.array([1.0, 2.0]), np.array([0.0, 0.0]), "val_loss", "regression").tolist() == [1.0, 4.0]
 
 

@@ -384,3 +384,22 @@ def test_knobs_run_trains_a_one_logit_binary_classifier_to_probabilities(tmp_pat
     with pytest.raises(ConfigError, match=r"its model returns shape \[\d+, 1\].*needs 3 outputs per example"):
         knobs.run(model=one_logit, data=(X, y + (X[:, 2] > 1)), quiet=True, n_trials=1, epochs=1,
                   runs_dir=str(tmp_path), name="three", space={"width": 4, "lr": knobs.Float(1e-3, 1e-2)})
+
+
+def test_knobs_run_ranks_trials_by_balanced_accuracy_when_asked(tmp_path):
+    import knobs
+    from knobs.study import Study
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=300) > 1.2).astype(np.int64)  # about 1 in 7 positive
+    result = knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=3, epochs=4, runs_dir=str(tmp_path), name="bal",
+                       space={"lr": knobs.Float(1e-3, 1e-2, log=True), "width": 8, "depth": 1},
+                       **{"search.metric": "val_balanced_accuracy"})
+    summary = result.summary
+    assert summary["search"]["direction"] == "maximize" and summary["best_trial"]["metric"] == "val_balanced_accuracy"
+    study = Study.load(f"sqlite:///{result.path / 'study.db'}", "search")
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert all(t.value == t.attrs["val_balanced_accuracy"] and 0 <= t.value <= 1 for t in done)
+    assert max(t.value for t in done) == summary["best_trial"]["value"]
+    assert "val_balanced_accuracy" in done[0].attrs["curve"]

@@ -73,6 +73,8 @@ def test_finished_run_is_not_overwritten(tmp_path):
     ("seed = -1\n", "c.toml: seed: expected a number ≥ 0, got -1"),
     ('[data]\nsource = "diabetes"\n[search]\nmetric = "val_accuracy"\n',
      'search.metric = "val_accuracy": this data is a regression'),
+    ('[data]\nsource = "diabetes"\n[search]\nmetric = "val_balanced_accuracy"\n',
+     'search.metric = "val_balanced_accuracy": this data is a regression'),
 ])
 def test_bad_input_exits_2_with_one_message_and_no_run_directory(tmp_path, monkeypatch, capsys, toml, message):
     path = tmp_path / "c.toml"

@@ -105,6 +105,7 @@ def test_a_population_trial_equals_the_same_trial_run_alone(tmp_path, balance):
     ({"transfer": {"source": "runs/x/checkpoints/best.pt"}}, r"\[transfer\]"),
     ({"train.precision": "fp16"}, "train.precision = 'fp16'"),
     ({"train.accumulate": 2}, "train.accumulate = 2: population mode steps every member on each batch"),
+    ({"search.metric": "val_balanced_accuracy"}, "search.metric = \"val_balanced_accuracy\": population mode"),
     ({"data.folds": 3}, "data.folds = 3"),
     ({"train.schedule": "plateau"}, "train.schedule: 'plateau'"),
     ({"search.space": {**SPACE, "optimizer": {"choices": ["adam", "rmsprop"]}}}, "search.space.optimizer: optimizer 'rmsprop'"),

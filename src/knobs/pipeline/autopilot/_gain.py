@@ -51,10 +51,15 @@ class Verdict:
 
 def per_row(out: np.ndarray, y: np.ndarray, metric: str, task: str) -> np.ndarray:
     """Each validation row's share of the metric (its mean is the metric): 0/1 correctness for
-    ``val_accuracy``, else the row's cross-entropy (probabilities ``out``) or squared error."""
+    ``val_accuracy``, that correctness times ``n / (C n_c)`` for ``val_balanced_accuracy``, else the row's
+    cross-entropy (probabilities ``out``) or squared error."""
     y = np.asarray(y)
     if metric == "val_accuracy":
         return (np.asarray(out).argmax(axis=1) == y).astype(float)
+    if metric == "val_balanced_accuracy":  # each row's correctness weighted 1 / (C n_c): their mean is the metric
+        labels, index, counts = np.unique(y, return_inverse=True, return_counts=True)
+        weight = len(y) / (len(labels) * counts[index])
+        return (np.asarray(out).argmax(axis=1) == y).astype(float) * weight
     if task == "classification":
         return -np.log(np.clip(out[np.arange(len(y)), y.astype(int)], 1e-12, 1.0))
     return (np.asarray(out).reshape(-1) - y) ** 2

@@ -109,8 +109,8 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
     dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
-    elif cfg.search.metric == "val_accuracy":  # NOTE: it is None every epoch: nothing to judge trials or stop on
-        raise ConfigError(f"search.metric = \"val_accuracy\": this data is a regression ({dataset.name!r}: numeric "
+    elif cfg.search.metric != "val_loss":  # NOTE: it is None every epoch: nothing to judge trials or stop on
+        raise ConfigError(f"search.metric = \"{cfg.search.metric}\": this data is a regression ({dataset.name!r}: numeric "
                           f"targets), which has no accuracy; use \"val_loss\", or set data.task = \"classification\" "
                           f"if its targets are class ids")
     space, fixed = build_space(search_space(cfg))  # an image backbone's default: training keys

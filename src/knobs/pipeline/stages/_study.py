@@ -31,8 +31,8 @@ RUN_ATTR = "run"
 
 
 def direction(cfg: RunConfig) -> str:
-    """Accuracy is maximized; every loss minimized."""
-    return "maximize" if cfg.search.metric == "val_accuracy" else "minimize"
+    """Accuracies are maximized; every loss minimized."""
+    return "minimize" if cfg.search.metric == "val_loss" else "maximize"
 
 
 def open_study(cfg: RunConfig, storage: Any, name: str, space: Any = None) -> Study:

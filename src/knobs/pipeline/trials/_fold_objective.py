@@ -59,7 +59,7 @@ class FoldObjective:
             history = self._fit_fold(fold, params, trial_seed(inner.cfg.seed, trial), log, trial.number)
             best = history.best
             values.append(float(best[metric]))
-            rows.append({**{k: float(best[k]) for k in ("val_loss", "val_accuracy") if best.get(k) is not None},
+            rows.append({**{k: float(best[k]) for k in ("val_loss", "val_accuracy", metric) if best.get(k) is not None},
                          "best_epoch": best["epoch"], "epochs_run": len(history.records)})
             curves.append(curve(history.records))
             if fold.number == 0:

@@ -26,6 +26,11 @@ __all__ = ["TrialObjective", "StopAfter", "make_trainer", "curve", "trial_seed"]
 _OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
 
 
+#: search metrics the epoch record holds only when the Trainer computes them: the record key → the
+#: ``Trainer(metrics=...)`` that does
+RECORDED = {"val_balanced_accuracy": {"val_balanced_accuracy": "balanced_accuracy"}}
+
+
 def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=(),
                  task: str = "classification", loss: Any = None, batch_transform: Any = None,
                  stop_early: bool = True) -> Trainer:
@@ -53,6 +58,7 @@ def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int,
         precision=train_cfg.precision,
         channels_last=train_cfg.channels_last,
         accumulate=train_cfg.accumulate,
+        metrics=RECORDED.get(metric),
         seed=seed,
         callbacks=tuple(callbacks),
         task=task,
@@ -128,6 +134,8 @@ class TrialObjective:
         trial.set_attr("best_epoch", best["epoch"])
         trial.set_attr("val_accuracy", best.get("val_accuracy"))
         trial.set_attr("val_loss", best.get("val_loss"))
+        if self.metric in RECORDED:
+            trial.set_attr(self.metric, best.get(self.metric))
         trial.set_attr("epochs_run", len(history.records))
         trial.set_attr("curve", curve(history.records))
         save_trial_checkpoint(trial_checkpoint(self.rundir, trial.number), model, params, trial.number, value,
@@ -148,5 +156,5 @@ class StopAfter(Callback):
 
 def curve(records: list[dict]) -> dict[str, list]:
     """Per-epoch learning curves as columns (compact JSON for the trial's attrs)."""
-    keys = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")
+    keys = ("epoch", "train_loss", "val_loss", "val_accuracy", *RECORDED, "lr")
     return {k: [r.get(k) for r in records] for k in keys}
