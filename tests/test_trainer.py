@@ -596,3 +596,9 @@ def test_a_monitored_key_named_the_keras_way_is_pointed_to_the_records():
                                           r"\(did you mean 'f1'\?"):
         Trainer(epochs=1, metrics={"f1": "macro_f1"}, callbacks=[ReportToTrial(trial, monitor="val_f1")]).fit(
             mlp(), (X, y), (X, y))
+
+
+def test_one_metric_name_is_a_list_of_one():
+    X, y = blobs()
+    record = Trainer(epochs=1, metrics="macro_f1").fit(mlp(), (X, y), (X, y)).records[-1]
+    assert 0 <= record["macro_f1"] <= 1

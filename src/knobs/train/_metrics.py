@@ -157,7 +157,7 @@ def metric_mode(name: str, metrics: dict[str, Metric] | None = None) -> str | No
 
 
 def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
-    """``{name: Metric}`` from ``{name: callable | knobs.metrics name}`` or a list of names.
+    """``{name: Metric}`` from ``{name: callable | knobs.metrics name}``, a list of names, or one name.
 
     Raises:
         ConfigError: not a mapping or list, a name clashing with the record's own keys, an unknown
@@ -165,6 +165,8 @@ def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
     """
     if metrics is None:
         return {}
+    if isinstance(metrics, str):  # one name, as Keras' metrics="accuracy" reads
+        metrics = [metrics]
     if isinstance(metrics, (list, tuple)):
         metrics = {m: m for m in metrics} if all(isinstance(m, str) for m in metrics) else metrics
     if not isinstance(metrics, dict):
