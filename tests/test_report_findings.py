@@ -370,3 +370,13 @@ def test_a_k_fold_regression_runs_gap_is_read_on_r2():
     assert f.evidence["test_interval"] == [0.30, 0.50] and f.severity == "warning"
     near = {**summary, "test": {**test, "r2": 0.70, "intervals": {"r2": [0.6, 0.8]}}}
     assert generalization(record(many(), **near)) == []
+
+
+def test_the_learning_curves_draw_the_balanced_accuracy_a_run_searched_on():
+    from knobs.report._figures import learning_curves
+
+    curve = {"epoch": [1, 2], "train_loss": [0.7, 0.5], "val_loss": [0.6, 0.5], "val_accuracy": [0.8, 0.85],
+             "val_balanced_accuracy": [0.6, 0.7], "lr": [1e-3, 1e-3]}
+    names = [trace.name for trace in learning_curves(curve, 2, 0).data]
+    assert "validation balanced accuracy" in names and "validation accuracy" in names
+    assert "validation balanced accuracy" not in [t.name for t in learning_curves({**curve, "val_balanced_accuracy": [None, None]}, 2, 0).data]

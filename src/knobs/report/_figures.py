@@ -40,7 +40,8 @@ def learning_curves(curve: dict[str, list], best_epoch: int | None, trial_number
     """One trial's training and validation loss (top), validation accuracy and learning rate
     (bottom), on one epoch axis; the best epoch (whose weights were kept) marked."""
     epochs = curve.get("epoch", [])
-    accuracy = [v for v in curve.get("val_accuracy", []) or [] if v is not None]
+    balanced = [v for v in curve.get("val_balanced_accuracy", []) or [] if v is not None]  # search.metric's
+    accuracy = [v for v in curve.get("val_accuracy", []) or [] if v is not None] + balanced
     lr = curve.get("lr") or []
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4],
                         specs=[[{}], [{"secondary_y": True}]])
@@ -52,6 +53,9 @@ def learning_curves(curve: dict[str, list], best_epoch: int | None, trial_number
     if accuracy:
         fig.add_trace(go.Scatter(x=epochs, y=curve["val_accuracy"], name="validation accuracy", mode="lines",
                                  line=dict(color="#805ad5"), hovertemplate=hover), 2, 1)
+    if balanced:
+        fig.add_trace(go.Scatter(x=epochs, y=curve["val_balanced_accuracy"], name="validation balanced accuracy",
+                                 mode="lines", line=dict(color="#38a169"), hovertemplate=hover), 2, 1)
     if any(v is not None for v in lr):
         fig.add_trace(go.Scatter(x=epochs, y=lr, name="learning rate", mode="lines",
                                  line=dict(color="#4a5568", dash="dot"),
