@@ -104,3 +104,15 @@ def test_bad_use_is_reported():
         Standardizer().fit(X)
     with pytest.raises(ConfigError, match="Standardizer state"):
         Standardizer.from_state_dict({"mode": "feature"})
+
+
+def test_tensors_come_back_as_tensors():
+    import torch
+
+    X = torch.randn(50, 3, generator=torch.Generator().manual_seed(0)) * 5 + 2
+    scaler = Standardizer().fit(X)
+    standardized = scaler.transform(X)
+    assert isinstance(standardized, torch.Tensor) and standardized.dtype == torch.float32
+    assert np.allclose(standardized.numpy(), Standardizer().fit(X.numpy()).transform(X.numpy()))
+    assert torch.allclose(scaler.inverse_transform(standardized), X, atol=1e-4)
+    assert isinstance(scaler.transform(X.numpy()), np.ndarray)  # arrays stay arrays

@@ -119,7 +119,8 @@ class Standardizer:
         self.mode = mode
 
     def fit(self, X) -> "Standardizer":
-        """Learn the statistics from the training rows ``X``; return ``self``."""
+        """Learn the statistics from the training rows ``X`` (arrays or tensors); return ``self``."""
+        X = X.detach().cpu().numpy() if _is_tensor(X) else X
         if self.mode not in MODES:
             raise ConfigError(f"Standardizer mode must be one of {MODES}, got {self.mode!r}")
         X = validate_features(X, name="X_train")
@@ -137,12 +138,15 @@ class Standardizer:
         return self
 
     def transform(self, X, *, out: np.ndarray | None = None) -> np.ndarray:
-        """Standardize ``X`` with the fitted statistics (float dtype kept, float32 otherwise).
+        """Standardize ``X`` with the fitted statistics (float dtype kept, float32 otherwise); a torch tensor
+        comes back as a tensor on its device, an array as an array.
 
         ``out``: where to write the result (``out=X`` standardizes the rows in place, with the same
         bits as a copy: each block is computed whole before it is written); it must have ``X``'s
         shape and dtype.
         """
+        if out is None and _is_tensor(X):
+            return _as_tensor_like(self.transform(X.detach().cpu().numpy()), X)
         X = self._check(X)
         if out is not None and (out.shape != X.shape or out.dtype != X.dtype):
             raise DataError(f"Standardizer.transform: out must have X's shape {X.shape} and dtype {X.dtype}, "
@@ -165,7 +169,9 @@ class Standardizer:
         return out
 
     def inverse_transform(self, Xs) -> np.ndarray:
-        """Map standardized values back to the original scale."""
+        """Map standardized values back to the original scale (a tensor comes back as a tensor)."""
+        if _is_tensor(Xs):
+            return _as_tensor_like(self.inverse_transform(Xs.detach().cpu().numpy()), Xs)
         Xs = self._check(Xs)
         if self.mode == "sample":
             raise ConfigError("Standardizer mode 'sample' cannot be inverted: each row's own mean "
@@ -224,3 +230,17 @@ class Standardizer:
     def __repr__(self) -> str:
         fitted = "fitted" if hasattr(self, "feature_shape_") else "not fitted"
         return f"Standardizer(mode={self.mode!r}, {fitted})"
+
+
+def _is_tensor(value) -> bool:
+    """A torch tensor, told without importing torch (``knobs.data``'s arrays need none)."""
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def _as_tensor_like(values: np.ndarray, like):
+    """``values`` as a tensor on ``like``'s device.
+
+    NOTE: a torch user standardizing tensors got NumPy arrays back, which then met tensors elsewhere."""
+    import torch
+
+    return torch.from_numpy(values).to(like.device)
