@@ -116,3 +116,15 @@ def test_the_dashboards_views_are_those_of_the_log_read_line_by_line(tmp_path: P
     assert median["customdata"][:2] == [8, 7]  # epoch 1: 4 complete, 3 pruned, 1 running; epoch 2: not the running one
     loaded.events = _reference((run / "events.jsonl").read_text().splitlines())
     assert [view.to_json() for view in dashboard_views(loaded)] == views
+
+
+def test_a_trial_searched_on_balanced_accuracy_reports_it_as_it_runs_and_when_stored():
+    from knobs.dashboard._runs import trial_curve
+    from knobs.trial import FrozenTrial, TrialState
+
+    # a pruned trial's reports are its searched metric's values: drawn as that metric
+    reported = FrozenTrial(0, {}, TrialState.PRUNED, None, intermediate={1: 0.6, 2: 0.7})
+    curve = trial_curve(reported, EventsState(), "val_balanced_accuracy")
+    assert curve["val_balanced_accuracy"] == [0.6, 0.7] and curve["val_loss"] == [None, None]
+    stored = FrozenTrial(1, {}, TrialState.COMPLETE, 0.7, attrs={"curve": {"epoch": [1], "val_balanced_accuracy": [0.7]}})
+    assert trial_curve(stored, EventsState(), "val_balanced_accuracy")["val_balanced_accuracy"] == [0.7]
