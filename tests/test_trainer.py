@@ -602,3 +602,21 @@ def test_one_metric_name_is_a_list_of_one():
     X, y = blobs()
     record = Trainer(epochs=1, metrics="macro_f1").fit(mlp(), (X, y), (X, y)).records[-1]
     assert 0 <= record["macro_f1"] <= 1
+
+
+def test_a_fit_with_gradient_accumulation_resumes_bit_for_bit(tmp_path):
+    X, y = blobs()
+    settings = dict(epochs=6, batch_size=16, accumulate=3, schedule="onecycle", lr=1e-2)
+    whole = mlp()
+    Trainer(**settings).fit(whole, (X, y), (X, y))
+
+    class Crash(Callback):
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 4:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(**settings, checkpoint_dir=tmp_path, callbacks=[Crash()]).fit(mlp(), (X, y), (X, y))
+    resumed, trainer = mlp(), Trainer(**settings)
+    trainer.fit(resumed, (X, y), (X, y), resume_from=tmp_path / "last.pt")
+    assert trainer.step_ == 30 and all(torch.equal(a, b) for a, b in zip(whole.parameters(), resumed.parameters()))
