@@ -620,3 +620,24 @@ def test_a_fit_with_gradient_accumulation_resumes_bit_for_bit(tmp_path):
     resumed, trainer = mlp(), Trainer(**settings)
     trainer.fit(resumed, (X, y), (X, y), resume_from=tmp_path / "last.pt")
     assert trainer.step_ == 30 and all(torch.equal(a, b) for a, b in zip(whole.parameters(), resumed.parameters()))
+
+
+def test_class_weighted_and_focal_losses_train_a_one_logit_classifier_as_its_two_logit_twin():
+    from knobs.balance import FocalLoss
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(256, 4, generator=g)
+    y = (X[:, 0] > 0.8).long()
+    weights = torch.tensor([0.6, 2.5])
+    z = torch.randn(256, 1, generator=g)
+    two = torch.cat([torch.zeros_like(z), z], 1)
+    from knobs.train._metrics import with_float_targets
+
+    for loss in (nn.CrossEntropyLoss(weight=weights), FocalLoss(gamma=2.0, alpha=weights)):
+        # the logit z is the two logits [0, z]: the same model, so weights and focal terms apply unchanged
+        assert torch.allclose(with_float_targets(loss)(z, y), loss(two, y))
+        torch.manual_seed(0)
+        record = Trainer(epochs=5, lr=0.05, loss=loss).fit(nn.Linear(4, 1), (X, y), (X, y)).records[-1]
+        assert record["val_accuracy"] > 0.8
+    plain = nn.functional.binary_cross_entropy_with_logits(z.reshape(-1), y.float())
+    assert torch.allclose(with_float_targets(nn.CrossEntropyLoss())(z, y), plain, atol=1e-6)

@@ -118,9 +118,32 @@ def check_loss_reads_logits(loss: Any, task: str) -> None:
                           "and use nn.BCEWithLogitsLoss or the default loss (the numerically stable form)")
 
 
+class TwoLogits:
+    """A loss of C logits (``nn.CrossEntropyLoss`` with class weights, knobs' ``FocalLoss``) given a one-logit binary
+    classifier's outputs: the logit z read as the two logits ``[0, z]``, whose softmax is ``[1 − σ(z), σ(z)]`` — the
+    same model, so class weights and focal terms apply to it unchanged (they failed: "weight tensor should be defined
+    for all 1 classes")."""
+
+    def __init__(self, loss: Any) -> None:
+        self.loss = loss
+
+    def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(out, torch.Tensor) and single_logit(out) and target.ndim == 1:
+            z = out.reshape(-1, 1)
+            out = torch.cat([torch.zeros_like(z), z], dim=1)
+        return self.loss(out, target)
+
+
 def with_float_targets(loss: Any) -> Any:
-    """``loss`` wrapped in ``FloatTargets`` when it is one of torch's binary cross-entropy modules, else itself."""
-    return FloatTargets(loss) if isinstance(loss, (torch.nn.BCEWithLogitsLoss, torch.nn.BCELoss)) else loss
+    """``loss`` made to take knobs' targets and a one-logit model's outputs: torch's binary cross-entropy modules get
+    float targets (``FloatTargets``), its cross-entropy and knobs' focal loss two logits (``TwoLogits``)."""
+    from knobs.balance._focal import FocalLoss
+
+    if isinstance(loss, (torch.nn.BCEWithLogitsLoss, torch.nn.BCELoss)):
+        return FloatTargets(loss)
+    if isinstance(loss, (torch.nn.CrossEntropyLoss, FocalLoss)):
+        return TwoLogits(loss)
+    return loss
 #: The keys every epoch record has; a custom metric may not take one of these names.
 RECORD_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "lr_steps", "seconds")
 
