@@ -556,6 +556,8 @@ def test_a_binary_classifier_with_one_logit_trains_with_bce_by_default_or_torchs
         Trainer(epochs=1, loss=nn.BCELoss()).fit(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()), (X, y))
     with pytest.raises(DataError, match=r"one output per row, a binary classifier's logit, but the labels go up to 2"):
         Trainer(epochs=1).fit(nn.Linear(4, 1), (X, y + (X[:, 1] > 1).long()))
+    with pytest.raises(DataError, match=r"one output per row, a binary classifier's logit, but a label is 2"):
+        Trainer(epochs=1).fit(nn.Linear(4, 1), DataLoader(TensorDataset(X, y + (X[:, 1] > 1).long()), batch_size=256))
 
 
 def test_predict_proba_gives_class_probabilities_for_c_logits_and_for_one():

@@ -60,6 +60,10 @@ def classification_loss(out: torch.Tensor, target: torch.Tensor, reduction: str 
     NOTE: a one-logit binary classifier was refused ("build it with n_classes >= 2"), and the cross-entropy of a
     single logit is 0 whatever it says."""
     if single_logit(out) and target.ndim == 1:
+        # NOTE: a DataLoader's labels are not read ahead (check_outputs): a class above 1 would train as a target of 2
+        if bool((target > 1).any()):
+            raise DataError(f"the model gives one output per row, a binary classifier's logit, but a label is "
+                            f"{int(target.max())}; one logit is for labels 0 / 1 — for C classes give the model C outputs")
         return F.binary_cross_entropy_with_logits(out.reshape(-1), target.to(out.dtype), reduction=reduction)
     return F.cross_entropy(out, target, reduction=reduction)
 
