@@ -544,6 +544,9 @@ def test_a_binary_classifier_with_one_logit_trains_with_bce_by_default_or_torchs
         trainer = Trainer(epochs=5, lr=0.05, loss=loss, metrics=["macro_f1", "log_loss", "balanced_accuracy"])
         runs[name] = trainer.fit(nn.Linear(4, 1), (X, labels), (X, y)).records[-1]
     assert runs["default"]["train_loss"] == runs["bce"]["train_loss"] == runs["bce float"]["train_loss"]
+    torch.manual_seed(0)
+    squeezed = Trainer(epochs=5, lr=0.05).fit(_Squeezed6to4(), (X, y), (X, y)).records[-1]  # logits (n,) too
+    assert squeezed["train_loss"] == runs["default"]["train_loss"]
     record = runs["default"]
     assert record["val_accuracy"] > 0.85 and record["macro_f1"] > 0.85 and record["balanced_accuracy"] > 0.85
     assert record["log_loss"] == pytest.approx(record["val_loss"], rel=1e-4)  # the BCE of the logit, as log loss
@@ -643,3 +646,14 @@ def test_class_weighted_and_focal_losses_train_a_one_logit_classifier_as_its_two
         assert record["val_accuracy"] > 0.8
     plain = nn.functional.binary_cross_entropy_with_logits(z.reshape(-1), y.float())
     assert torch.allclose(with_float_targets(nn.CrossEntropyLoss())(z, y), plain, atol=1e-6)
+
+
+class _Squeezed6to4(nn.Module):
+    """nn.Linear(4, 1) with its output squeezed to (n,), as many binary classifiers return it."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.head(x).squeeze(-1)

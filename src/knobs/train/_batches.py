@@ -455,10 +455,11 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
             raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has "
                             f"{tuple(y.shape[1:])}; give it one output per target column")
         return
-    if out.ndim == 2 and out.shape[1] == 1:  # one logit: a binary classifier (binary cross-entropy on it)
-        if y.ndim != 1 or any(int(t.y.max()) > 1 for t in (train, tensors_val) if t is not None):
+    if out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1):  # one logit: a binary classifier (its BCE)
+        top = max(int(t.y.max()) for t in (train, tensors_val) if t is not None and t.y.ndim == 1) if y.ndim == 1 else None
+        if top is None or top > 1:
             raise DataError(f"train: the model gives one output per row, a binary classifier's logit, but the labels "
-                            f"{'are class probabilities' if y.ndim != 1 else 'go up to ' + str(int(y.max()))}; "
+                            f"{'are class probabilities' if top is None else f'go up to {top}'}; "
                             f"one logit is for labels 0 / 1 — for C classes give the model C outputs")
         return
     if y.ndim == 2:  # class probabilities: one column per output
