@@ -265,7 +265,7 @@ def check_command(
     config: Optional[Path] = _CONFIG,
     strict: bool = typer.Option(False, "--strict", help="exit 1 on a failed warning-level check too"),
 ) -> None:
-    """Preflight only: data checks, initial loss, tiny-subset overfit and gradient check on the
+    """Preflight only: data checks, initial loss, batch independence, tiny-subset overfit and gradient check on the
     config's reference model. Exit 1 when a check fails with severity error (--strict: any failure)."""
     from knobs.config import load_config
     from knobs.pipeline import check_config
