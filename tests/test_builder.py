@@ -403,3 +403,9 @@ def test_knobs_run_ranks_trials_by_balanced_accuracy_when_asked(tmp_path):
     assert all(t.value == t.attrs["val_balanced_accuracy"] and 0 <= t.value <= 1 for t in done)
     assert max(t.value for t in done) == summary["best_trial"]["value"]
     assert "val_balanced_accuracy" in done[0].attrs["curve"]
+    folds = knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=1, epochs=2, runs_dir=str(tmp_path), name="balf",
+                      space={"lr": knobs.Float(1e-3, 1e-2, log=True), "width": 8, "depth": 1},
+                      **{"search.metric": "val_balanced_accuracy", "data.folds": 2})
+    cv = folds.summary["cv"]
+    assert cv["metric"] == "val_balanced_accuracy"
+    assert cv["mean"]["val_balanced_accuracy"] == pytest.approx(folds.summary["best_trial"]["value"])
