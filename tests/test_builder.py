@@ -409,3 +409,11 @@ def test_knobs_run_ranks_trials_by_balanced_accuracy_when_asked(tmp_path):
     cv = folds.summary["cv"]
     assert cv["metric"] == "val_balanced_accuracy"
     assert cv["mean"]["val_balanced_accuracy"] == pytest.approx(folds.summary["best_trial"]["value"])
+    f1 = knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=2, epochs=2, runs_dir=str(tmp_path), name="f1",
+                   space={"lr": knobs.Float(1e-3, 1e-2, log=True), "width": 8, "depth": 1},
+                   **{"search.metric": "val_macro_f1"})
+    assert f1.summary["best_trial"]["metric"] == "val_macro_f1" and f1.summary["search"]["direction"] == "maximize"
+    with pytest.raises(ConfigError, match=r"search.metric = \"val_macro_f1\": the autopilot .* no per-row share"):
+        knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=1, epochs=1, runs_dir=str(tmp_path), name="f1ap",
+                  space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1}, autopilot={"enabled": True},
+                  **{"search.metric": "val_macro_f1"})

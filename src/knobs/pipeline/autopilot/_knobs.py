@@ -43,6 +43,11 @@ def check_autopilot(cfg: Any, data: Any) -> None:
         raise ConfigError(f"autopilot.enabled with data.folds = {cfg.data.folds}: the autopilot compares models on one "
                           f"validation split, which fold mode does not keep; remove data.folds (use data.val) or "
                           f"run without --autopilot")
+    if cfg.search.metric == "val_macro_f1":
+        # NOTE: the paired test needs each row's share of the metric; an F1 is a ratio over the whole split
+        raise ConfigError("autopilot.enabled with search.metric = \"val_macro_f1\": the autopilot keeps a change only "
+                          "when its gain beats the paired, row-by-row standard error, and macro-F1 has no per-row "
+                          "share; search on \"val_balanced_accuracy\" (the mean per-class recall) with the autopilot")
     keys = cfg.autopilot.keys
     if keys is None:
         return
