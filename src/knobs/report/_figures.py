@@ -36,12 +36,16 @@ def _layout(height: int, legend: bool = True, **extra: Any) -> dict[str, Any]:
                 margin=dict(l=8, r=8, t=36 if legend else 12, b=8), hovermode="closest", **extra)
 
 
+#: the search metrics a run's curves hold besides accuracy (``search.metric``), drawn beside it
+_SEARCHED = {"val_balanced_accuracy": "validation balanced accuracy", "val_macro_f1": "validation macro-F1"}
+
+
 def learning_curves(curve: dict[str, list], best_epoch: int | None, trial_number: int) -> go.Figure:
     """One trial's training and validation loss (top), validation accuracy and learning rate
     (bottom), on one epoch axis; the best epoch (whose weights were kept) marked."""
     epochs = curve.get("epoch", [])
-    balanced = [v for v in curve.get("val_balanced_accuracy", []) or [] if v is not None]  # search.metric's
-    accuracy = [v for v in curve.get("val_accuracy", []) or [] if v is not None] + balanced
+    searched = {key: name for key, name in _SEARCHED.items() if any(v is not None for v in curve.get(key) or [])}
+    accuracy = [v for key in ("val_accuracy", *searched) for v in curve.get(key) or [] if v is not None]
     lr = curve.get("lr") or []
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4],
                         specs=[[{}], [{"secondary_y": True}]])
@@ -53,9 +57,9 @@ def learning_curves(curve: dict[str, list], best_epoch: int | None, trial_number
     if accuracy:
         fig.add_trace(go.Scatter(x=epochs, y=curve["val_accuracy"], name="validation accuracy", mode="lines",
                                  line=dict(color="#805ad5"), hovertemplate=hover), 2, 1)
-    if balanced:
-        fig.add_trace(go.Scatter(x=epochs, y=curve["val_balanced_accuracy"], name="validation balanced accuracy",
-                                 mode="lines", line=dict(color="#38a169"), hovertemplate=hover), 2, 1)
+    for key, name in searched.items():
+        fig.add_trace(go.Scatter(x=epochs, y=curve[key], name=name, mode="lines", line=dict(color="#38a169"),
+                                 hovertemplate=hover), 2, 1)
     if any(v is not None for v in lr):
         fig.add_trace(go.Scatter(x=epochs, y=lr, name="learning rate", mode="lines",
                                  line=dict(color="#4a5568", dash="dot"),
