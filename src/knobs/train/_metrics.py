@@ -141,11 +141,10 @@ class TwoLogits:
 def with_float_targets(loss: Any) -> Any:
     """``loss`` made to take knobs' targets and a one-logit model's outputs: torch's binary cross-entropy modules get
     float targets (``FloatTargets``), its cross-entropy and knobs' focal loss two logits (``TwoLogits``)."""
-    from knobs.balance._focal import FocalLoss
-
     if isinstance(loss, (torch.nn.BCEWithLogitsLoss, torch.nn.BCELoss)):
         return FloatTargets(loss)
-    if isinstance(loss, (torch.nn.CrossEntropyLoss, FocalLoss)):
+    # NOTE: a loss of C logits says so with ``reads_class_logits`` (knobs' FocalLoss: the layer above, not imported)
+    if isinstance(loss, torch.nn.CrossEntropyLoss) or getattr(loss, "reads_class_logits", False):
         return TwoLogits(loss)
     return loss
 #: The keys every epoch record has; a custom metric may not take one of these names.
