@@ -636,7 +636,7 @@ def test_class_weighted_and_focal_losses_train_a_one_logit_classifier_as_its_two
     weights = torch.tensor([0.6, 2.5])
     z = torch.randn(256, 1, generator=g)
     two = torch.cat([torch.zeros_like(z), z], 1)
-    from knobs.train._metrics import with_float_targets
+    from knobs.train._losses import with_float_targets
 
     for loss in (nn.CrossEntropyLoss(weight=weights), FocalLoss(gamma=2.0, alpha=weights)):
         # the logit z is the two logits [0, z]: the same model, so weights and focal terms apply unchanged

@@ -84,7 +84,7 @@ class FocalLoss(nn.Module):
         >>> value = loss(torch.randn(8, 2), torch.randint(0, 2, (8,)))
     """
 
-    #: it reads (n, C) logits: a one-logit binary model's z is given as [0, z] (``knobs.train._metrics.TwoLogits``)
+    #: it reads (n, C) logits: a one-logit binary model's z is given as [0, z] (``knobs.train._losses.TwoLogits``)
     reads_class_logits = True
 
     def __init__(self, gamma: float = 2.0, alpha: Any = None, reduction: str = "mean", *, weight: Any = None) -> None:

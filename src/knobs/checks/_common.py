@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import class_targets, model_output
-from knobs.train._metrics import classification_loss
+from knobs.train._losses import classification_loss
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "pick", "task_loss"]
 

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import cast_inputs, input_dtype
-from knobs.train._metrics import classification_loss, with_float_targets
+from knobs.train._losses import classification_loss, with_float_targets
 
 __all__ = ["gradient_check", "LOSSES"]
 

@@ -21,7 +21,7 @@ from knobs.checks._common import as_tensors, check_task, disable_dropout, label_
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype
-from knobs.train._metrics import class_probabilities
+from knobs.train._losses import class_probabilities
 
 __all__ = ["check_initial_loss", "PRIOR_SHARE"]
 

@@ -29,7 +29,7 @@ from knobs.checks._common import as_tensors, check_task, disable_dropout, label_
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
-from knobs.train._metrics import predicted_classes, with_float_targets
+from knobs.train._losses import predicted_classes, with_float_targets
 
 __all__ = ["overfit_tiny", "MAX_PASSED_OVER", "OPTIMIZERS", "POOL", "SAME_OUTPUT"]
 

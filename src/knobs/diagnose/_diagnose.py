@@ -32,7 +32,7 @@ from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_
 from knobs.diagnose._training import fit_findings, further_probe, noisy_findings, probe_factors, probe_key, val_scores
 from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError
-from knobs.train._metrics import check_loss_reads_logits
+from knobs.train._losses import check_loss_reads_logits
 
 __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
 

@@ -34,7 +34,7 @@ def output_range(model: nn.Module, X: torch.Tensor, loss: Any) -> dict[str, Any]
     ``nn.BCEWithLogitsLoss``, knobs' ``FocalLoss``; not ``nn.BCELoss``, which reads probabilities). Empty when
     the model gives something else than one ``(n, C)`` tensor."""
     from knobs.balance import FocalLoss
-    from knobs.train._metrics import FloatTargets, TwoLogits
+    from knobs.train._losses import FloatTargets, TwoLogits
 
     loss = loss.loss if isinstance(loss, (FloatTargets, TwoLogits)) else loss
     net = copy.deepcopy(model).eval()

@@ -21,7 +21,7 @@ from torch import nn
 
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
-from knobs.train._metrics import class_probabilities
+from knobs.train._losses import class_probabilities
 
 __all__ = ["TorchMember"]
 

@@ -38,8 +38,8 @@ from knobs.train._device import (check_channels_last, configure_backends, resolv
                                  use_channels_last)
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History, best_epoch
-from knobs.train._metrics import (LOSSES, TASKS, check_loss_reads_logits, class_probabilities, measure,
-                                  resolve_metrics, with_float_targets)
+from knobs.train._losses import LOSSES, check_loss_reads_logits, class_probabilities, with_float_targets
+from knobs.train._metrics import TASKS, measure, resolve_metrics
 from knobs.train._optimizers import build_optimizer, check_optimizer, optimizer_name
 from knobs.train._regularization import clip_gradients, l1_penalty, penalized
 from knobs.train._resume import restore_trainer, save_trainer
@@ -77,7 +77,7 @@ def loss_on(loss: Any, model: nn.Module, device: torch.device) -> Any:
     NOTE: ``nn.CrossEntropyLoss(weight=torch.tensor(class_weights(y)))`` holds float64 weights (NumPy's), and
     torch refuses them against float32 logits ("expected scalar type Float but found Double") at the first step.
     A loss function that is not a module is returned as it is; torch's BCE losses are given float targets shaped as
-    the outputs (``_metrics.with_float_targets``)."""
+    the outputs (``_losses.with_float_targets``)."""
     if not isinstance(loss, nn.Module):
         return loss
     loss = loss.to(device)

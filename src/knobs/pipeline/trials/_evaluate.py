@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from knobs.errors import DataError
-from knobs.train._metrics import class_probabilities
+from knobs.train._losses import class_probabilities
 
 __all__ = ["predict", "outputs", "outputs_on", "TestOutputs"]
 

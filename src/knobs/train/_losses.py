@@ -1,0 +1,123 @@
+"""Losses by task, and how a user's loss meets knobs' targets and a one-logit binary classifier's outputs.
+
+Why in one place: validation, metrics, the checks, predictions and the training step must read a model's outputs
+the same way — C logits, or one logit for two classes — and every loss must receive targets it can take.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from knobs.errors import ConfigError, DataError
+
+__all__ = ["LOSSES", "FloatTargets", "TwoLogits", "check_loss_reads_logits", "class_probabilities",
+           "classification_loss", "predicted_classes", "regression_loss", "single_logit", "with_float_targets"]
+
+
+def regression_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """MSE of outputs against targets of the same shape: a model's ``(n,)`` (its last axis squeezed) for targets
+    ``(n, 1)`` is read as ``(n, 1)``.
+
+    NOTE: ``F.mse_loss`` broadcasts ``(n,)`` against ``(n, 1)`` into an ``(n, n)`` loss with only a UserWarning;
+    from a DataLoader such a model trained on that (a validation MSE of 1,567 where 0.01 was reachable), in memory
+    it was refused without saying why. Any other mismatch is one ``DataError``."""
+    if out.shape != target.shape:
+        if out.ndim == target.ndim - 1 and target.shape[-1] == 1 and out.shape == target.shape[:-1]:
+            out = out.unsqueeze(-1)
+        else:
+            raise DataError(f"regression: the model outputs shape {tuple(out.shape)} for targets of shape "
+                            f"{tuple(target.shape)}; give it one output per target column (its last layer "
+                            f"nn.Linear(..., {target.shape[-1] if target.ndim > 1 else 1}))")
+    return F.mse_loss(out, target, reduction=reduction)
+
+
+def single_logit(out: torch.Tensor) -> bool:
+    """Whether ``out`` is one logit per row, a binary classifier's (``nn.Linear(d, 1)``, as with BCE), not C logits."""
+    return out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1)
+
+
+def classification_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of C logits against class indices (or class probabilities); for one logit per row, a binary
+    classifier's, the binary cross-entropy on it (labels 0 / 1), as ``nn.BCEWithLogitsLoss`` computes it.
+
+    NOTE: a one-logit binary classifier was refused ("build it with n_classes >= 2"), and the cross-entropy of a
+    single logit is 0 whatever it says."""
+    if single_logit(out) and target.ndim == 1:
+        # NOTE: a DataLoader's labels are not read ahead (check_outputs): a class above 1 would train as a target of 2
+        if bool((target > 1).any()):
+            raise DataError(f"the model gives one output per row, a binary classifier's logit, but a label is "
+                            f"{int(target.max())}; one logit is for labels 0 / 1 — for C classes give the model C outputs")
+        return F.binary_cross_entropy_with_logits(out.reshape(-1), target.to(out.dtype), reduction=reduction)
+    return F.cross_entropy(out, target, reduction=reduction)
+
+
+def predicted_classes(out: torch.Tensor) -> torch.Tensor:
+    """The class each row's outputs choose: the largest logit, or for one logit whether it is above 0."""
+    return (out.reshape(-1) > 0).long() if single_logit(out) else out.argmax(dim=1)
+
+
+def class_probabilities(out: torch.Tensor) -> torch.Tensor:
+    """Rows of class probabilities: the softmax of C logits, or ``[1 − p, p]`` with p the sigmoid of one."""
+    if single_logit(out):
+        p = torch.sigmoid(out.reshape(-1))
+        return torch.stack([1 - p, p], dim=1)
+    return out.softmax(dim=1)
+
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": classification_loss, "regression": regression_loss}
+
+
+class FloatTargets:
+    """torch's binary cross-entropy losses given knobs' class indices: the targets cast to the outputs' dtype and
+    shaped as them (``nn.BCEWithLogitsLoss`` refuses int64 labels ``(n,)`` against logits ``(n, 1)``)."""
+
+    def __init__(self, loss: Any) -> None:
+        self.loss = loss
+
+    def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(out, torch.Tensor) and target.numel() == out.numel():
+            target = target.to(out.dtype).reshape(out.shape)
+        return self.loss(out, target)
+
+
+def check_loss_reads_logits(loss: Any, task: str) -> None:
+    """Refuse ``nn.BCELoss`` for a classifier: it reads probabilities (a final Sigmoid's), while validation,
+    metrics and predictions read a binary classifier's one output as a logit (its class: logit > 0).
+
+    Raises:
+        ConfigError: naming the fix, ``nn.BCEWithLogitsLoss`` without the Sigmoid (torch's own advice: the
+            numerically stable form, and the only one mixed precision takes)."""
+    if task == "classification" and isinstance(loss, torch.nn.BCELoss):
+        raise ConfigError("loss: nn.BCELoss reads probabilities (after a final Sigmoid), and knobs reads a binary "
+                          "classifier's one output as a logit (its class: logit > 0); drop the model's final Sigmoid "
+                          "and use nn.BCEWithLogitsLoss or the default loss (the numerically stable form)")
+
+
+class TwoLogits:
+    """A loss of C logits (``nn.CrossEntropyLoss`` with class weights, knobs' ``FocalLoss``) given a one-logit binary
+    classifier's outputs: the logit z read as the two logits ``[0, z]``, whose softmax is ``[1 − σ(z), σ(z)]`` — the
+    same model, so class weights and focal terms apply to it unchanged (they failed: "weight tensor should be defined
+    for all 1 classes")."""
+
+    def __init__(self, loss: Any) -> None:
+        self.loss = loss
+
+    def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(out, torch.Tensor) and single_logit(out) and target.ndim == 1:
+            z = out.reshape(-1, 1)
+            out = torch.cat([torch.zeros_like(z), z], dim=1)
+        return self.loss(out, target)
+
+
+def with_float_targets(loss: Any) -> Any:
+    """``loss`` made to take knobs' targets and a one-logit model's outputs: torch's binary cross-entropy modules get
+    float targets (``FloatTargets``), its cross-entropy and knobs' focal loss two logits (``TwoLogits``)."""
+    if isinstance(loss, (torch.nn.BCEWithLogitsLoss, torch.nn.BCELoss)):
+        return FloatTargets(loss)
+    # NOTE: a loss of C logits says so with ``reads_class_logits`` (knobs' FocalLoss: the layer above, not imported)
+    if isinstance(loss, torch.nn.CrossEntropyLoss) or getattr(loss, "reads_class_logits", False):
+        return TwoLogits(loss)
+    return loss
