@@ -18,7 +18,7 @@ key) and the one cycle runs; the result is the same ``RunResult`` as ``knobs.pip
     settings: config keys, dotted (``**{"train.epochs": 5}``), nested (``search={"n_trials": 10}``),
         top-level (``name="x"``, ``seed=1``) or a shortcut (``n_trials``, ``epochs``, ``workers``,
         ``warm_start``: an earlier run directory whose trials the sampler learns from; ``target``: a CSV's
-        target column). An unknown one is refused naming where it goes (``batch_size`` → ``train.batch_size``,
+        target column; ``metric``: what trials are ranked on, e.g. ``"val_balanced_accuracy"``). An unknown one is refused naming where it goes (``batch_size`` → ``train.batch_size``,
         ``lr`` → ``space``).
 """
 
@@ -40,7 +40,7 @@ __all__ = ["run", "run_config"]
 
 #: Settings a notebook types most, as the config keys they stand for.
 SHORTCUTS = {"n_trials": "search.n_trials", "epochs": "train.epochs", "workers": "search.workers",
-             "warm_start": "search.warm_start", "target": "data.target"}
+             "warm_start": "search.warm_start", "target": "data.target", "metric": "search.metric"}
 
 
 def run(model: str | Callable[..., Any] = "mlp", data: Any = "digits", space: dict[str, Any] | None = None, *,
