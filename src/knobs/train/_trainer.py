@@ -113,7 +113,8 @@ class Trainer:
         clip_grad_value: clip each gradient entry to ±this value.
         early_stopping: an ``EarlyStopping`` (its best weights are always restored) or None.
         device: "auto", "cpu", "cuda", "cuda:N".
-        precision: "auto" (bf16 on CUDA when supported, else fp32), "fp32", "bf16", "fp16".
+        precision: "auto" (bf16 on CUDA when supported, else fp32), "fp32", "bf16" (autocast on CUDA or the CPU), "fp16"
+            (CUDA, with a loss scale).
         channels_last: "auto" (on CUDA, for a model with 2-D convolutions), True or False: keep the
             model's 4-D weights and the 4-D input batches in channels_last (NHWC) memory format
             (``knobs.train.use_channels_last``); the model stays in it after the fit.
@@ -128,8 +129,10 @@ class Trainer:
         eval_batch_size: minibatch size for validation (default: max(1024, batch_size)).
         loss: the training loss ``loss(outputs, targets) -> scalar`` (e.g.
             ``nn.CrossEntropyLoss(weight=w)`` or ``knobs.balance.FocalLoss()``); None means
-            cross-entropy for classification, MSE for regression. Validation keeps the plain
-            loss of the task so treatments stay comparable.
+            cross-entropy for classification (a one-logit binary model's binary cross-entropy), MSE for
+            regression. Validation keeps the plain loss of the task so treatments stay comparable.
+            ``nn.BCEWithLogitsLoss`` takes knobs' labels as float targets; ``nn.BCELoss`` is refused for a
+            classifier (its outputs would be probabilities, read as logits).
         batch_transform: ``transform(xb, yb) -> (xb, yb)`` applied to every training batch on
             the device (augmentation, mixup); never to validation. Targets it returns as class
             probabilities (N, C) work with the default classification loss.
