@@ -16,7 +16,7 @@ from torch.autograd import gradcheck, gradgradcheck
 from knobs.errors import ConfigError, DataError
 from knobs.models import build_model
 from knobs.train import Diverged, Trainer
-from knobs.transfer import DANN, GradientReversal, dann_lambda, dann_lr_factor, grad_reverse, train_dann
+from knobs.transfer import DANN, GradientReversal, dann_lambda, dann_lr_factor, domain_classifier, grad_reverse, train_dann
 
 torch.set_num_threads(1)
 
@@ -193,3 +193,12 @@ def test_train_dann_divergence_names_the_step():
     with pytest.raises(Diverged, match="training diverged"):
         train_dann(small_dann(), (Xs * 1e3, ys), Xt * 1e3, epochs=3, batch_size=16, optimizer="sgd", lr=1e12,
                    anneal_lr=False, device="cpu")
+
+
+def test_a_one_logit_binary_classifier_trains_by_domain_adversarial_training():
+    g = torch.Generator().manual_seed(0)
+    Xs = torch.randn(256, 8, generator=g)
+    ys = (Xs[:, 0] > 0).long()
+    model = DANN(nn.Sequential(nn.Linear(8, 16), nn.ReLU()), nn.Linear(16, 1), domain_classifier(16))
+    history = train_dann(model, (Xs, ys), torch.randn(256, 8, generator=g) + 1.0, epochs=6, lr=0.05, val=(Xs, ys))
+    assert history.records[-1]["val_accuracy"] > 0.8  # it failed: "Target 1 is out of bounds"

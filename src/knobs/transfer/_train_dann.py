@@ -31,6 +31,7 @@ from knobs.train import Diverged, History, Trainer, build_optimizer
 from knobs.train._batches import TensorBatches, as_tensors, check_outputs
 from knobs.train._device import resolve_device
 from knobs.train._history import best_epoch
+from knobs.train._losses import classification_loss
 from knobs.transfer._dann import DANN, dann_lambda, dann_lr_factor
 
 __all__ = ["train_dann"]
@@ -125,7 +126,7 @@ def _step(model: DANN, opt: torch.optim.Optimizer, xs: torch.Tensor, ys: torch.T
     logits, domain = model.heads(torch.cat([xs, xt]))
     domain = domain.reshape(-1)
     is_target = torch.cat([torch.zeros(n, device=xs.device), torch.ones(len(xt), device=xs.device)])
-    label_loss = F.cross_entropy(logits[:n], ys)
+    label_loss = classification_loss(logits[:n], ys)  # a one-logit binary classifier: its BCE
     domain_loss = F.binary_cross_entropy_with_logits(domain, is_target)
     opt.zero_grad(set_to_none=True)
     (label_loss + domain_loss).backward()
