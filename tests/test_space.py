@@ -463,3 +463,14 @@ def test_json_round_trip():
 def test_from_json_errors(d, match):
     with pytest.raises(SpaceError, match=match):
         Space.from_json(d)
+
+
+def test_plain_values_for_parameters_are_told_which_parameter_they_meant():
+    with pytest.raises(SpaceError, match=r"got tuple \(0.0001, 0.1\) \(a range: knobs.Float\(0.0001, 0.1\), with log"):
+        Space({"lr": (1e-4, 1e-1)})
+    with pytest.raises(SpaceError, match=r"\(a range: knobs.Int\(16, 256\)"):
+        Space({"width": (16, 256)})
+    with pytest.raises(SpaceError, match=r"\(a choice: knobs.Choice\(\['relu', 'tanh'\]\)\)"):
+        Space({"act": ["relu", "tanh"]})
+    with pytest.raises(SpaceError, match=r"Choice takes its options as one list: Choice\(\['relu', 'tanh', ...\]\)"):
+        Choice("relu", "tanh")

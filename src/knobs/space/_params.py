@@ -397,6 +397,10 @@ class Choice(Param):
     kind = "choice"
 
     def __init__(self, options: list | tuple, when: dict | None = None) -> None:
+        if not isinstance(options, (list, tuple)) and when is not None and not isinstance(when, dict):
+            # NOTE: Choice("relu", "tanh") read "tanh" as the condition and said so in words about `when`
+            raise SpaceError(f"Choice takes its options as one list: Choice([{options!r}, {when!r}, ...]), got them "
+                             f"as separate arguments")
         super().__init__(when)
         if not isinstance(options, (list, tuple)):
             raise SpaceError(f"Choice options must be a list, got {type(options).__name__} "
