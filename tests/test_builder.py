@@ -317,6 +317,8 @@ def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
 
     assert run_config(data="houses.csv", target="price").data.target == "price"  # a CSV's target column, a shortcut
     assert run_config(metric="val_macro_f1").search.metric == "val_macro_f1"
+    with pytest.raises(ConfigError, match=r"space=\{'act': \['relu', 'tanh'\]\}\): a list is neither .* knobs.Choice"):
+        run_config(space={"act": ["relu", "tanh"]})
     with pytest.raises(ConfigError, match=r"expected X of shape \(rows, features...\)"):
         knobs.run(data=(np.zeros(4), np.zeros(4)), runs_dir=str(tmp_path))
     assert not any(tmp_path.iterdir())

@@ -42,6 +42,7 @@ def test_unknown_key_names_it_and_suggests_the_right_one(tmp_path):
     ({"search": {"metric": "accuracy"}}, "got 'accuracy' (did you mean 'val_accuracy'?)"),
     ({"search": {"sampler": "bayesian"}}, "got 'bayesian' (did you mean 'bayes'?)"),
     ({"train": {"precision": "bfloat16"}}, "got 'bfloat16' (did you mean 'bf16'?)"),
+    ({"search": {"space": {"act": ["relu", "tanh"]}}}, "search.space.act: expected a table ({...})"),  # no "dict[str,any]"
 ])
 def test_another_tools_key_or_a_key_of_another_table_is_pointed_home(raw, message):
     with pytest.raises(ConfigError) as e:

@@ -93,7 +93,8 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
             nothing in its own table is close.
     """
     first = error.errors()[0]
-    loc = [str(part) for part in first["loc"]]
+    # NOTE: a union's member type rides in the location ("search.space.lr.dict[str,any]"): not a key
+    loc = [str(part) for part in first["loc"] if not _TYPE_TAG.fullmatch(str(part))]
     lead = f"{origin}: " if origin else ""
     inner = (first.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):  # an option set inside this one (``Options``) worded it already
@@ -120,6 +121,9 @@ def validation_message(error: ValidationError, model: type[BaseModel], *, where:
         hint = did_you_mean(first["input"], re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", ""))))
     return f"{lead}{path}: {msg}, got {first.get('input')!r}{hint}"
 
+
+#: how pydantic names a union's member in an error's location (``dict[str,any]``, ``list[int]``, ``function-after[...]``)
+_TYPE_TAG = re.compile(r"[a-z_-]+\[.*\]|int|float|str|bool|none")
 
 #: pydantic's error types in knobs' words ("expected …"), so a message never reads "Input should be".
 _EXPECTED = {

@@ -60,7 +60,7 @@ class Space:
                 raise SpaceError(f"parameter names must be non-empty strings, got {name!r}")
             if not isinstance(param, Param):
                 raise SpaceError(f"parameter {name!r} must be a knobs.Float, Int or Choice, got "
-                                 f"{type(param).__name__} {param!r}{_as_param(param)}")
+                                 f"{type(param).__name__} {param!r}{as_param_hint(param)}")
         self._params = dict(params)
         self.names = order_names(self._params)
 
@@ -198,7 +198,7 @@ class Space:
         return cls({n: param_from_json(p, f"parameter {n!r}") for n, p in d["params"].items()})
 
 
-def _as_param(value: Any) -> str:
+def as_param_hint(value: Any) -> str:
     """The knobs parameter a plain value most likely meant, as a hint: a (low, high) pair of numbers a range, a
     list of values a choice."""
     if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)

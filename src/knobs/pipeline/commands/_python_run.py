@@ -128,7 +128,13 @@ def _where_it_goes(key: str) -> str:
 
 
 def _space_entry(name: str, entry: Any) -> Any:
-    """A ``knobs.Float/Int/Choice`` as the config's dict; anything else as given (validated there)."""
+    """A ``knobs.Float/Int/Choice`` as the config's dict; anything else as given (validated there), but a list or
+    tuple, which reads as neither a fixed value nor a range, is told the parameter it meant."""
+    if isinstance(entry, (list, tuple)):
+        from knobs.space._space import as_param_hint
+
+        raise ConfigError(f"knobs.run(space={{{name!r}: {entry!r}}}): a list is neither a fixed value nor a searched "
+                          f"one{as_param_hint(entry)}")
     if not isinstance(entry, Param):
         return entry
     out: dict[str, Any]
