@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -12,7 +14,8 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._batches import class_targets, model_output
 from knobs.train._losses import classification_loss
 
-__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "pick", "task_loss"]
+__all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "output_picker", "pick",
+           "task_loss"]
 
 TASKS = ("classification", "regression")
 DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
@@ -100,8 +103,9 @@ def disable_dropout(model: nn.Module) -> nn.Module:
     return model
 
 
-def main_output(out, model: nn.Module, X: torch.Tensor, where: str) -> torch.Tensor:
-    """The model's main output from what it returned in training mode.
+def output_picker(out, model: nn.Module, X: torch.Tensor, where: str) -> Callable[[Any], torch.Tensor]:
+    """How to read the model's main output from what it returned in training mode (``out``): a function of
+    such a return value, found once so a training loop need not look again.
 
     NOTE: the checks run the model in training mode (batch norm on batch statistics, as the first step
     sees it), where some models return more than their logits — Inception's auxiliary head, a tuple in
@@ -109,7 +113,7 @@ def main_output(out, model: nn.Module, X: torch.Tensor, where: str) -> torch.Ten
     through the item of the training output that has the eval output's shape; any other non-tensor
     output is ``model_output``'s one message."""
     if isinstance(out, torch.Tensor):
-        return out
+        return lambda o: o
     training = model.training
     try:
         with torch.no_grad():
@@ -117,9 +121,16 @@ def main_output(out, model: nn.Module, X: torch.Tensor, where: str) -> torch.Ten
     finally:
         model.train(training)
     if isinstance(reference, torch.Tensor):
-        items = (out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list))
-                 else [getattr(out, "logits", None)])
-        for item in items:
-            if isinstance(item, torch.Tensor) and item.shape == reference.shape:
-                return item
-    return model_output(out, where)
+        if isinstance(out, (dict, tuple, list)):
+            keys = out.keys() if isinstance(out, dict) else range(len(out))
+            for key in keys:
+                if isinstance(out[key], torch.Tensor) and out[key].shape == reference.shape:
+                    return lambda o, key=key: o[key]
+        elif isinstance(getattr(out, "logits", None), torch.Tensor) and out.logits.shape == reference.shape:
+            return lambda o: o.logits
+    return model_output(out, where)  # raises, naming what it returned
+
+
+def main_output(out, model: nn.Module, X: torch.Tensor, where: str) -> torch.Tensor:
+    """The model's main output from what it returned in training mode (``output_picker``'s, read once)."""
+    return output_picker(out, model, X, where)(out)

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobs.checks._common import as_tensors, check_task, disable_dropout, label_range, labels, main_output, pick, task_loss
+from knobs.checks._common import (as_tensors, check_task, disable_dropout, label_range, labels, main_output,
+                                  output_picker, pick, task_loss)
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
@@ -165,10 +166,13 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
         measured["stopped"] = "the model has no trainable parameters (all requires_grad=False)"
         return _final(model, X, y, task, measured)
     opt = _optimizer(optimizer, params, lr)
+    read_main = None  # how to read the main output when a custom loss takes more (found at the first step)
     for step in range(steps + 1):
         # NOTE: a custom loss takes what the model returned (an auxiliary head's output too), as the Trainer's does
         raw = model(X)
-        outputs = model_output(raw, "overfit_tiny") if custom is None else main_output(raw, model, X, "overfit_tiny")
+        if custom is not None and read_main is None:
+            read_main = output_picker(raw, model, X, "overfit_tiny")
+        outputs = model_output(raw, "overfit_tiny") if custom is None else read_main(raw)
         loss = task_loss(outputs, y, task) if custom is None else _mean(custom(raw, y))
         value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
