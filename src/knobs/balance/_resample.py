@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from knobs.balance._weights import class_counts, infer_classes
+from knobs.balance._weights import class_counts
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["undersample", "smote"]
@@ -66,7 +66,7 @@ def smote(X, y, n_classes: int | None = None, k_neighbors: int = 5, seed: int = 
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, (int, np.integer)) or k_neighbors < 1:
         raise ConfigError(f"smote k_neighbors must be a positive integer, got {k_neighbors!r}")
     X, y = _pair(X, y, n_classes)
-    _check_smote_counts(class_counts(y, infer_classes(y, n_classes)), k_neighbors)
+    _check_smote_counts(class_counts(y, n_classes), k_neighbors)
     sampler = _imblearn("over_sampling", "SMOTE", "smote")(k_neighbors=int(k_neighbors), random_state=seed)
     X_res, y_res = sampler.fit_resample(X.reshape(len(X), -1), y)
     return np.asarray(X_res, dtype=X.dtype).reshape((-1, *X.shape[1:])), np.asarray(y_res, dtype=y.dtype)

@@ -33,10 +33,6 @@ def output_range(model: nn.Module, X: torch.Tensor, loss: Any) -> dict[str, Any]
     (the default cross-entropy — a one-logit binary classifier's BCE of its logit —, ``nn.CrossEntropyLoss``,
     ``nn.BCEWithLogitsLoss``, knobs' ``FocalLoss``; not ``nn.BCELoss``, which reads probabilities). Empty when
     the model gives something else than one ``(n, C)`` tensor."""
-    from knobs.balance import FocalLoss
-    from knobs.train._losses import FloatTargets, TwoLogits
-
-    loss = loss.loss if isinstance(loss, (FloatTargets, TwoLogits)) else loss
     net = copy.deepcopy(model).eval()
     rows = cast_inputs(X[:OUTPUT_ROWS], input_dtype(net))
     try:
@@ -51,7 +47,8 @@ def output_range(model: nn.Module, X: torch.Tensor, loss: Any) -> dict[str, Any]
     out = out.double()
     return {"min": float(out.min()), "max": float(out.max()), "classes": int(out.shape[1]), "rows": int(len(out)),
             "row_sum_deviation": float((out.sum(1) - 1).abs().max()), "zero_share": float((out == 0).double().mean()),
-            "reads_logits": loss is None or isinstance(loss, (nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, FocalLoss))}
+            "reads_logits": (loss is None or isinstance(loss, (nn.CrossEntropyLoss, nn.BCEWithLogitsLoss))
+                             or getattr(loss, "reads_class_logits", False))}
 
 
 def output_findings(ev: dict) -> list[Finding]:

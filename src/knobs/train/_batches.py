@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from knobs.errors import ConfigError, DataError
+from knobs.train._losses import single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
            "check_outputs", "class_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
@@ -455,7 +456,7 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
             raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has "
                             f"{tuple(y.shape[1:])}; give it one output per target column")
         return
-    if out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1):  # one logit: a binary classifier (its BCE)
+    if single_logit(out):  # one logit: a binary classifier (its BCE)
         top = max(int(t.y.max()) for t in (train, tensors_val) if t is not None and t.y.ndim == 1) if y.ndim == 1 else None
         if top is None or top > 1:
             raise DataError(f"train: the model gives one output per row, a binary classifier's logit, but the labels "
