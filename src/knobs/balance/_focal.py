@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from knobs.errors import ConfigError, DataError
+from knobs.train._losses import IGNORE_INDEX
 
 __all__ = ["FocalLoss", "focal_loss"]
 
@@ -33,7 +34,8 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
                alpha: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
-    """The focal loss of ``(n, C)`` logits against ``(n,)`` class indices; a pure function.
+    """The focal loss of ``(n, C)`` logits against ``(n,)`` class indices (or ``(n, C, T...)`` against a class per
+    position ``(n, T...)``, -100 where a position has none); a pure function.
 
     Args:
         logits: unnormalized scores ``(n, C)``.
@@ -46,13 +48,21 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
     # NOTE: half-precision logits (autocast) are upcast: (1 - p_t)^gamma of p_t near 1 underflows
     # in bf16; float64 stays float64 (gradcheck).
     logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+    target = target.long()
+    # NOTE: a class per position (logits (n, C, T...), targets (n, T...)) counts only its labelled positions, as
+    # F.cross_entropy's ignore_index does: a padded token or void pixel adds nothing to the sum or the mean
+    keep = target != IGNORE_INDEX if target.ndim > 1 else None
+    if keep is not None:
+        target = target.clamp_min(0)
     logp = F.log_softmax(logits, dim=1)
-    logp_t = logp.gather(1, target.long().unsqueeze(1)).squeeze(1)
+    logp_t = logp.gather(1, target.unsqueeze(1)).squeeze(1)
     # NOTE: 1 - p_t from expm1 keeps precision when p_t is near 1; the clamp keeps the gradient of
     # (1 - p_t)^gamma finite for gamma < 1 when p_t rounds to exactly 1 (else inf * 0 = NaN).
     one_minus = (-torch.expm1(logp_t)).clamp_min(torch.finfo(logp_t.dtype).tiny)
     loss = -(one_minus ** gamma) * logp_t
-    weight = None if alpha is None else alpha.to(loss.device, loss.dtype)[target.long()]
+    weight = None if alpha is None else alpha.to(loss.device, loss.dtype)[target]
+    if keep is not None:
+        weight = keep.to(loss.dtype) if weight is None else weight * keep
     if weight is not None:
         loss = loss * weight
     if reduction == "none":
@@ -104,9 +114,9 @@ class FocalLoss(nn.Module):
         self.register_buffer("alpha", _alpha_tensor(alpha))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.alpha is not None and logits.shape[-1] != len(self.alpha):
+        if self.alpha is not None and logits.shape[1] != len(self.alpha):
             raise DataError(f"FocalLoss has {len(self.alpha)} class weights (alpha) but the logits "
-                            f"have {logits.shape[-1]} classes; give one weight per class")
+                            f"have {logits.shape[1]} classes; give one weight per class")
         return focal_loss(logits, target, self.gamma, self.alpha, self.reduction)
 
     def extra_repr(self) -> str:

@@ -20,15 +20,25 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from knobs.data._validate import validate_labels
 from knobs.errors import ConfigError, DataError
+from knobs.train._batches import label_classes
 
-__all__ = ["class_weights", "sample_weights", "class_counts", "infer_classes"]
+__all__ = ["as_classes", "class_weights", "sample_weights", "class_counts", "infer_classes"]
 
 
 def class_counts(y, n_classes: int | None = None, *, name: str = "y_train") -> np.ndarray:
     """Rows per class ``0..C-1`` (``np.int64``, length ``C``; ``C`` the largest label + 1 when not given);
     labels are checked."""
+    y = as_classes(y, name)
     n_classes = infer_classes(y, n_classes)
     return np.bincount(validate_labels(y, n_classes, name=name), minlength=n_classes)
+
+
+def as_classes(y, name: str = "y_train") -> Any:
+    """1-D labels as given; labels of more axes as the classes they hold (``label_classes``: a label column or
+    one-hot rows as their indices, a class per position — token tags, pixel classes — as every labelled position's
+    class), so a segmentation's class weights count its pixels."""
+    labels = y if isinstance(y, np.ndarray) else np.asarray(y.detach().cpu() if hasattr(y, "detach") else y)
+    return label_classes(labels, name) if labels.ndim >= 2 else y
 
 
 def infer_classes(y, n_classes: int | None) -> int:
@@ -37,7 +47,7 @@ def infer_classes(y, n_classes: int | None) -> int:
     message, which names them."""
     if n_classes is not None:
         return n_classes
-    labels = np.asarray(y)
+    labels = np.asarray(as_classes(y))
     if labels.size == 0:
         raise DataError("the labels are empty: there is no class to count")
     if labels.dtype.kind in "iub" or (labels.dtype.kind == "f" and bool(np.isfinite(labels).all())):
@@ -58,6 +68,7 @@ def class_weights(y, n_classes: int | None = None, mode: Any = "balanced") -> np
         DataError: labels outside ``0..C-1``; "balanced" with a class absent from ``y``.
         ConfigError: an unknown mode, or explicit weights of the wrong length or not positive.
     """
+    y = as_classes(y)
     n_classes = infer_classes(y, n_classes)
     counts = class_counts(y, n_classes)
     if isinstance(mode, str):

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import class_targets, model_output
-from knobs.train._losses import classification_loss
+from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "output_picker", "pick",
            "task_loss"]
@@ -54,7 +54,7 @@ def pick(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:
     order = rng.permutation(len(y))
     if n >= len(y):
         return order
-    if not stratify:
+    if not stratify or y.ndim != 1:  # NOTE: a class per position (token tags, pixel classes): rows drawn at random
         return order[:n]
     # NOTE: rank each row within its class (in shuffled order), then take the lowest ranks: the
     # first row of every class, then the second of every class, and so on.
@@ -67,14 +67,18 @@ def pick(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:
 
 
 def label_range(y: torch.Tensor, outputs: torch.Tensor, n_classes: int | None) -> int:
-    """The class count, checked against the model's output width and the labels."""
-    width = outputs.shape[1] if outputs.ndim == 2 else None
+    """The class count, checked against the model's output width and the labels (with a class per position, the
+    labelled positions' against the logits on axis 1)."""
+    dense = dense_targets(y)
+    width = outputs.shape[1] if outputs.ndim == (y.ndim + 1 if dense else 2) else None
+    y = y[y != IGNORE_INDEX] if dense else y
     if width == 1 and n_classes in (None, 2):  # one logit: a binary classifier (labels 0 / 1)
         validate_labels(y.numpy(), 2)
         return 2
     if n_classes is None:
         if width is None:
-            raise ConfigError(f"a classifier must output (n, C) logits, got {tuple(outputs.shape)}")
+            shape = "(n, C, ...) logits, C on axis 1 for a class per position," if dense else "(n, C) logits"
+            raise ConfigError(f"a classifier must output {shape} got {tuple(outputs.shape)}")
         n_classes = width
     if width != n_classes:
         raise ConfigError(f"the model outputs shape {tuple(outputs.shape)} but the data has "

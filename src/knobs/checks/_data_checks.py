@@ -31,6 +31,7 @@ from knobs.checks._result import CheckResult
 from knobs.data import Dataset, Splits, validate_labels
 from knobs.data._standardize import is_constant, moments, row_slices
 from knobs.errors import ConfigError, DataError
+from knobs.train._batches import label_classes
 
 __all__ = ["check_data"]
 
@@ -80,9 +81,10 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
     else:
         results = [_finite(pairs), _constant(pairs, kind), _scale(pairs, standardizer, limit, kind)]
     if (task or _infer_task(pairs, n_classes)) == "classification":
+        classes = {name: _classes(y) for name, (_, y) in pairs.items()}
         if n_classes is None:
-            n_classes = int(max(np.nanmax(y) for _, y in pairs.values())) + 1
-        results += [_labels(pairs, n_classes), _balance(pairs, n_classes, max_imbalance)]
+            n_classes = int(max(np.nanmax(y) if y.size else 0 for y in classes.values())) + 1
+        results += [_labels(classes, n_classes), _balance(classes, n_classes, max_imbalance)]
     else:
         results.append(_target_scale(pairs, TARGET_LIMIT))
     return results + [_duplicates(pairs)]
@@ -231,9 +233,21 @@ def _scale(pairs: Pairs, standardizer, limit: float, kind: str = "features") -> 
                        f"{what} far from mean 0 / std 1 — {where}; {fix}")
 
 
-def _labels(pairs: Pairs, n_classes: int) -> CheckResult:
+def _classes(y: np.ndarray) -> np.ndarray:
+    """The labels as classes to count (``label_classes``: a label column or one-hot rows as their indices, a class
+    per position as the labelled positions' classes); labels that are none of these stay as they are, for
+    ``validate_labels`` to name."""
+    if y.ndim < 2 or y.dtype.kind not in "iubf":
+        return y
+    try:
+        return label_classes(y, "y")
+    except DataError:
+        return y
+
+
+def _labels(classes: dict[str, np.ndarray], n_classes: int) -> CheckResult:
     problems = {}
-    for name, (_, y) in pairs.items():
+    for name, y in classes.items():
         try:
             validate_labels(y, n_classes, name=f"y_{name}")
         except DataError as error:
@@ -246,8 +260,11 @@ def _labels(pairs: Pairs, n_classes: int) -> CheckResult:
                        expected, "; ".join(problems.values()))
 
 
-def _balance(pairs: Pairs, n_classes: int, max_imbalance: float) -> CheckResult:
-    name, (_, y) = next(iter(pairs.items()))
+def _balance(classes: dict[str, np.ndarray], n_classes: int, max_imbalance: float) -> CheckResult:
+    name, y = next(iter(classes.items()))
+    if y.ndim != 1:  # labels validate_labels refuses: nothing to count
+        return CheckResult("class_balance", True, "info", {"split": name}, "class counts of 1-D labels",
+                           "not counted: the labels are not classes (see the labels check)")
     valid = y[np.isfinite(y) & (y >= 0) & (y < n_classes)].astype(np.int64)
     counts = np.bincount(valid, minlength=n_classes)[:n_classes]
     ratio = float(counts.max() / counts.min()) if counts.min() > 0 else float("inf")

@@ -21,7 +21,7 @@ from knobs.checks._common import as_tensors, check_task, disable_dropout, label_
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype
-from knobs.train._losses import class_probabilities
+from knobs.train._losses import class_probabilities, labelled_positions
 
 __all__ = ["check_initial_loss", "PRIOR_SHARE"]
 
@@ -97,8 +97,9 @@ def _expected(task, y: torch.Tensor, outputs: torch.Tensor, n_classes) -> tuple[
     if task == "classification":
         n_classes = label_range(y, outputs, n_classes)
         uniform = math.log(n_classes)
-        mean = class_probabilities(outputs.double()).mean(0).clamp_min(1e-12)
-        prior = float(-mean.log()[y].mean())
+        rows, classes = labelled_positions(outputs, y)  # a class per position: each labelled one a row
+        mean = class_probabilities(rows.double()).mean(0).clamp_min(1e-12)
+        prior = float(-mean.log()[classes].mean())
         if prior < PRIOR_SHARE * uniform:
             return prior, (f"{prior:.3f}, the cross-entropy of the model's mean prediction (its output bias starts "
                            f"near the class priors; ln {n_classes} = {uniform:.3f} for an unsure start)")

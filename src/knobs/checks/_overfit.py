@@ -30,7 +30,7 @@ from knobs.checks._common import (as_tensors, check_task, disable_dropout, label
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
-from knobs.train._losses import predicted_classes, with_float_targets
+from knobs.train._losses import dense_targets, labelled_positions, predicted_classes, with_float_targets
 
 __all__ = ["overfit_tiny", "MAX_PASSED_OVER", "OPTIMIZERS", "POOL", "SAME_OUTPUT"]
 
@@ -48,6 +48,10 @@ SAME_OUTPUT = 1e-4
 # quarter of the rows another label's output is not telling its inputs apart, which the check
 # must report rather than work around.
 MAX_PASSED_OVER = 0.25
+#: With a class per position (token tags, pixel classes) the subset holds thousands of positions, a few on a
+#: boundary the inputs barely decide (a pixel of value ~0 under "x > 0"); memorized at the loss target, this share
+#: of them right passes.
+POSITION_ACCURACY = 0.99
 
 
 def overfit_tiny(
@@ -125,6 +129,8 @@ def _distinguishable(model: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.nd
     when more than ``MAX_PASSED_OVER`` of them would be, or a class would go missing: then the
     model tells its inputs apart too little to blame the data."""
     plain = pool[:n]
+    if task == "classification" and y.ndim != 1:  # a class per position: rows are not told apart by one label
+        return plain, 0
     Xp, yp = as_tensors(X[pool], y[pool], task)
     Xp = cast_inputs(Xp, input_dtype(model))
     training = model.training
@@ -177,7 +183,7 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
         value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
             measured["initial_loss"] = value
-            if task == "classification" and custom is None and outputs.ndim == 2:
+            if task == "classification" and custom is None and outputs.ndim >= 2:
                 measured["outputs_min"] = float(outputs.detach().min())  # ≥ 0: not logits (_not_logits)
                 measured["outputs_max"] = float(outputs.detach().max())
         measured["stopped"] = _broken(loss, value, step)
@@ -213,7 +219,12 @@ def _broken(loss: torch.Tensor, value: float, step: int) -> str | None:
 
 
 def _all_right(outputs: torch.Tensor, y: torch.Tensor, task: str) -> bool:
-    return task == "regression" or bool((predicted_classes(outputs) == y).all())
+    """Every subset row classified right (with a class per position, ``POSITION_ACCURACY`` of them)."""
+    if task == "regression":
+        return True
+    rows, classes = labelled_positions(outputs, y)
+    right = predicted_classes(rows) == classes
+    return float(right.float().mean()) >= POSITION_ACCURACY if dense_targets(y) else bool(right.all())
 
 
 def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -227,7 +238,9 @@ def _final(model, X, y, task, measured: dict) -> dict:
         outputs = main_output(model(X), model, X, "overfit_tiny")
         measured["final_loss"] = float(task_loss(outputs, y, task))
         if task == "classification":
-            measured["accuracy"] = float((predicted_classes(outputs) == y).float().mean())
+            rows, classes = labelled_positions(outputs, y)
+            measured["accuracy"] = float((predicted_classes(rows) == classes).float().mean())
+            measured["per_position"] = dense_targets(y)
     if measured["initial_loss"] is None:
         measured["initial_loss"] = measured["final_loss"]
     return measured
@@ -253,15 +266,21 @@ def _not_logits(measured: dict) -> str:
             "stalls above 0); return the last layer's outputs and take softmax only to read probabilities")
 
 
+def _percent(accuracy: float) -> str:
+    """An accuracy as a percentage that reads 100% only when it is: one wrong pixel in 2,048 is 99.95%."""
+    return f"{accuracy:.0%}" if accuracy == 1.0 or accuracy < 0.99 else f"{accuracy:.2%}"
+
+
 def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> CheckResult:
     final, accuracy = measured["final_loss"], measured["accuracy"]
     by_accuracy = custom and task == "classification"
     passed = (measured["stopped"] is None and math.isfinite(final) and (by_accuracy or final <= target)
-              and (task == "regression" or accuracy == 1.0))
+              and (task == "regression" or accuracy == 1.0
+                   or (measured.get("per_position") and accuracy >= POSITION_ACCURACY)))
     loss_name = "cross-entropy" if task == "classification" else "MSE"
     found = (f"{loss_name} {measured['initial_loss']:.4g} -> {final:.4g} in {measured['steps']} "
              f"steps on {measured['n_samples']} samples"
-             + (f", subset accuracy {accuracy:.0%}" if accuracy is not None else "")
+             + (f", subset accuracy {_percent(accuracy)}" if accuracy is not None else "")
              + (f" ({measured['passed_over']} row(s) passed over: the untrained model gives them the output of "
                 f"a row of another label, so no model of this kind can tell them apart)"
                 if measured.get("passed_over") else ""))
@@ -277,7 +296,9 @@ def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> 
             "loss or label wiring, or a learning rate far too small or large")
         message = f"{found}; {cause}{_target_hint(measured)}"
     expected = ("subset accuracy 100% (trained with the given loss)" if by_accuracy else
-                f"{loss_name} <= {target:.4g}" + (" and accuracy 100%" if task == "classification" else ""))
+                f"{loss_name} <= {target:.4g}" + ("" if task != "classification" else
+                                                  f" and {POSITION_ACCURACY:.0%} of the positions right"
+                                                  if measured.get("per_position") else " and accuracy 100%"))
     severity = "info" if passed else ("warning" if timed_out else "error")
     return CheckResult(name="overfit_tiny", passed=passed, severity=severity,
                        measured=measured, expected=expected, message=message)

@@ -34,8 +34,11 @@ def r2(mse: float, targets: np.ndarray) -> float:
 
 
 def reference_scores(train, val, task: str, seed: int = 0) -> dict[str, Any]:
-    """Validation accuracy (classification) or R² (regression) of a linear and a k-NN model."""
+    """Validation accuracy (classification) or R² (regression) of a linear and a k-NN model; with a class per
+    position (token tags, pixel classes) none (``score`` None): a per-row model has no such reference."""
     (X, y), (Xv, yv) = (_flat(pair) for pair in (train, val))
+    if task == "classification" and _per_position(y):
+        return {"score": None, "best": None, "metric": "accuracy", "skipped": PER_POSITION}
     if len(X) > MAX_ROWS:
         keep = np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False)
         X, y = X[keep], y[keep]
@@ -63,10 +66,12 @@ def label_signal(train, task: str, seed: int = 0, folds: int = 5) -> dict[str, A
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
     X, y = _flat(train)
+    classification = task == "classification"
+    if classification and _per_position(y):
+        return {}
     if len(X) > MAX_ROWS:
         keep = np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False)
         X, y = X[keep], y[keep]
-    classification = task == "classification"
     counts = np.bincount(y.astype(np.int64)) if classification else None
     smallest = int(counts[counts > 0].min()) if classification else len(y)
     k = min(folds, smallest, len(y))
@@ -94,6 +99,17 @@ def _models(task: str, n: int) -> dict[str, Any]:
     if task == "classification":
         return {"linear": RidgeClassifier(alpha=1.0), "knn": KNeighborsClassifier(n_neighbors=k)}
     return {"linear": Ridge(alpha=1.0), "knn": KNeighborsRegressor(n_neighbors=k)}
+
+
+#: Why the references are left out for per-position labels.
+PER_POSITION = "the labels hold a class per position (token tags, pixel classes); a per-row model is no reference"
+
+
+def _per_position(y: np.ndarray) -> bool:
+    """Integer labels of several columns that are not one-hot rows: a class per position (``dense_targets``)."""
+    if y.ndim != 2 or y.dtype.kind not in "iub":
+        return False
+    return not (((y == 0) | (y == 1)).all() and (y.sum(1) == 1).all())
 
 
 def _flat(pair) -> tuple[np.ndarray, np.ndarray]:

@@ -120,7 +120,7 @@ def symptoms(ev: dict) -> dict[str, Any]:
     rising = bool(losses) and first is not None and losses[-1] - min(losses) >= GIVE_BACK * (first - min(losses)) > 0
     ref = ev["reference"]["score"]
     margin = _margin(UNDERFIT_MARGIN, ref, ev)
-    underfit = run["train_score"] is not None and run["train_score"] < ref - margin
+    underfit = run["train_score"] is not None and ref is not None and run["train_score"] < ref - margin
     return {"diverged": run["diverged"], "blew_up_at_epoch": blew, "first_loss": first,
             "rising": rising, "train_loss_min": min(losses) if losses else None,
             "train_loss_last": losses[-1] if losses else None, "swings": _swings(ev),

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._losses import single_logit
+from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "class_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
+           "check_outputs", "class_targets", "label_classes", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
 @dataclass(frozen=True)
@@ -241,35 +241,70 @@ def _targets(y: torch.Tensor, name: str, task: str) -> torch.Tensor:
 
 
 def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
-    """Classification targets as the loss takes them: class indices ``(n,)`` as int64, or class probabilities
-    ``(n, C)`` as float for training.
+    """Classification targets as the loss takes them: class indices ``(n,)`` as int64, class probabilities
+    ``(n, C)`` as float for training, or a class per position as int64 (``dense_targets``: ``(n, T)`` token tags,
+    ``(n, H, W)`` pixel classes, ``IGNORE_INDEX`` = -100 where a position has none).
 
     NOTE: a label column ``(n, 1)`` (Keras' habit) is the indices it holds, and one-hot rows are their indices
     (lossless): both failed deep in the loss from a DataLoader ("multi-target not supported"). Other rows of
     non-negative numbers summing to 1 are soft labels (a mixup of the user's own, label smoothing done in the
     data), which cross-entropy takes, in training only: validation, metrics and predictions compare with a
-    class. A float label with a fraction was cut to its integer part from a DataLoader; now it is refused."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.reshape(-1)
-    if y.ndim == 2 and y.shape[1] > 1 and not y.is_complex():
+    class. A float label with a fraction was cut to its integer part from a DataLoader; now it is refused.
+    Per-position labels (a tagger's, a segmentation's) were refused as "1-D class indices" though
+    ``nn.CrossEntropyLoss`` takes them: integer rows that are not one-hot are such labels, as are labels of three
+    or more axes (a mask ``(n, 1, H, W)`` is read as ``(n, H, W)``)."""
+    if y.ndim >= 2 and y.shape[1] == 1:
+        y = y.reshape(-1) if y.ndim == 2 else y.squeeze(1)
+    if y.is_complex():
+        raise DataError(f"{name}: classification labels must be integer class indices, got {y.dtype} values")
+    if y.ndim == 2 and y.shape[1] > 1:
         p = y.double()
-        if not bool(((p >= 0) & torch.isfinite(p)).all()) or not bool(torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-3)):
+        zero_one = bool(((p == 0) | (p == 1)).all())
+        one_per_row = bool(torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-3))
+        if not y.is_floating_point() and not (zero_one and one_per_row):
+            return _position_targets(y, name)
+        if not bool(((p >= 0) & torch.isfinite(p)).all()) or not one_per_row:
+            several = " (rows of 0 / 1 with several 1s are multi-label targets, not trained here)" if zero_one else ""
             raise DataError(f"{name}: classification labels of shape {tuple(y.shape)} must be class indices (n,), or one "
-                            f"row of class probabilities per example (non-negative, summing to 1)")
-        if bool(((p == 0) | (p == 1)).all()):
+                            f"row of class probabilities per example (non-negative, summing to 1), or integer classes "
+                            f"per position (n, T){several}")
+        if zero_one:
             return y.argmax(1)  # one-hot rows: their indices
         if name != "train":
             raise DataError(f"{name}: class probabilities (soft labels) are for training data only; give {name} class "
                             f"indices (e.g. y.argmax(1))")
         return y.float()
-    if y.is_floating_point() or y.is_complex():
-        if not bool((y == y.round()).all()):
-            raise DataError(f"{name}: classification labels must be integer class indices, got {y.dtype} values")
-    if y.ndim != 1:
-        raise DataError(f"{name}: classification labels must be 1-D class indices, got shape {tuple(y.shape)}")
+    if y.is_floating_point() and not bool((y == y.round()).all()):
+        raise DataError(f"{name}: classification labels must be integer class indices, got {y.dtype} values")
+    if y.ndim >= 3:
+        return _position_targets(y, name)
     y = y.long()
     if len(y) and int(y.min()) < 0:
         raise DataError(f"{name}: labels must be >= 0, found {int(y.min())}")
+    return y
+
+
+def label_classes(y: Any, name: str) -> np.ndarray:
+    """Every labelled row's (or position's) class as one 1-D int64 array, read as ``class_targets`` reads labels:
+    a label column or one-hot rows as their indices, per-position labels flattened without ``IGNORE_INDEX`` — what
+    class counts and class weights count.
+
+    Raises:
+        DataError: labels ``class_targets`` refuses, or class probabilities (soft labels: no class to count)."""
+    targets = class_targets(torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y.detach().cpu(), name)
+    if targets.is_floating_point():
+        raise DataError(f"{name}: rows of class probabilities (soft labels) have no class to count; count the "
+                        f"classes of hard labels")
+    return (targets[targets != IGNORE_INDEX] if dense_targets(targets) else targets).numpy()
+
+
+def _position_targets(y: torch.Tensor, name: str) -> torch.Tensor:
+    """Per-position classes as int64: each >= 0, or ``IGNORE_INDEX`` for a position without one."""
+    y = y.long()
+    bad = (y < 0) & (y != IGNORE_INDEX)
+    if bool(bad.any()):
+        raise DataError(f"{name}: per-position labels must be classes >= 0, or {IGNORE_INDEX} where a position has "
+                        f"none (padding, a void pixel); found {int(y[bad][0])}")
     return y
 
 
@@ -456,6 +491,9 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
             raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has "
                             f"{tuple(y.shape[1:])}; give it one output per target column")
         return
+    if dense_targets(y):
+        _check_position_outputs(out, y, [t.y for t in (train, tensors_val) if t is not None and dense_targets(t.y)])
+        return
     if single_logit(out):  # one logit: a binary classifier (its BCE)
         top = max(int(t.y.max()) for t in (train, tensors_val) if t is not None and t.y.ndim == 1) if y.ndim == 1 else None
         if top is None or top > 1:
@@ -473,6 +511,31 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
             f"train: labels go up to {top} but the model outputs shape {tuple(out.shape[1:])}; "
             f"build it with n_classes >= {top + 1}"
         )
+
+
+def _check_position_outputs(out: torch.Tensor, y: torch.Tensor, labels: list[torch.Tensor]) -> None:
+    """A class per position needs the model's logits per position on axis 1 — ``(n, C, T)``, ``(n, C, H, W)`` —
+    C above every label (one logit: labels 0 / 1)."""
+    per = tuple(y.shape[1:])
+    top = max((int(t[t != IGNORE_INDEX].max()) for t in labels if bool((t != IGNORE_INDEX).any())), default=0)
+    if out.ndim == y.ndim + 1 and tuple(out.shape[2:]) == per:
+        if out.shape[1] == 1 and top > 1:
+            raise DataError(f"train: the model gives one logit per position, a binary one, but the labels go up to "
+                            f"{top}; give it C = {top + 1} logits per position")
+        if out.shape[1] > 1 and top >= out.shape[1]:
+            raise DataError(f"train: labels go up to {top} but the model gives {out.shape[1]} logits per position; "
+                            f"build it with n_classes >= {top + 1}")
+        return
+    hint = ""
+    if out.ndim == y.ndim + 1 and tuple(out.shape[1:-1]) == per:
+        hint = ("; its classes are on the last axis: return out.movedim(-1, 1) from forward (the cross-entropy reads "
+                "the classes on axis 1)")
+    elif out.ndim == 2 and y.ndim == 2 and out.shape[1] == y.shape[1]:
+        hint = ("; if each row holds several classes at once (multi-label targets of 0 / 1), knobs does not train "
+                "those: give one class per row (n,)")
+    raise DataError(f"train: the labels hold a class per position, shape {per} per example, but the model outputs "
+                    f"shape {tuple(out.shape[1:])}; give it C logits per position, shape (C, "
+                    f"{', '.join(map(str, per))}){hint}")
 
 
 def _probe(model: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:

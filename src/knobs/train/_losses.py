@@ -13,8 +13,12 @@ import torch.nn.functional as F
 
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["LOSSES", "FloatTargets", "TwoLogits", "check_loss_reads_logits", "class_probabilities",
-           "classification_loss", "predicted_classes", "regression_loss", "single_logit", "with_float_targets"]
+__all__ = ["IGNORE_INDEX", "LOSSES", "FloatTargets", "TwoLogits", "check_loss_reads_logits", "class_probabilities",
+           "classification_loss", "dense_targets", "labelled_positions", "per_example", "predicted_classes",
+           "regression_loss", "single_logit", "with_float_targets"]
+
+#: The label of a position that has none (padding in a sequence, a void pixel): torch's ``ignore_index`` default.
+IGNORE_INDEX = -100
 
 
 def regression_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -35,34 +39,76 @@ def regression_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "m
 
 
 def single_logit(out: torch.Tensor) -> bool:
-    """Whether ``out`` is one logit per row, a binary classifier's (``nn.Linear(d, 1)``, as with BCE), not C logits."""
-    return out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1)
+    """Whether ``out`` is one logit per row (or per position), a binary classifier's (``nn.Linear(d, 1)``,
+    ``nn.Conv2d(c, 1, 1)``, as with BCE), not C logits on axis 1."""
+    return out.ndim == 1 or (out.ndim >= 2 and out.shape[1] == 1)
+
+
+def dense_targets(target: torch.Tensor) -> bool:
+    """Whether ``target`` holds a class per position — ``(n, T)`` token tags, ``(n, H, W)`` pixel classes, with
+    ``IGNORE_INDEX`` where a position has none — rather than one per row (``(n,)`` indices, ``(n, C)`` soft labels).
+    The model then gives its C logits on axis 1: ``(n, C, T)``, ``(n, C, H, W)``, as ``nn.CrossEntropyLoss`` reads."""
+    return target.ndim >= 2 and not target.is_floating_point()
+
+
+def labelled_positions(out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position outputs and targets as rows: ``(N, C)`` (or ``(N, 1)``) logits and ``(N,)`` classes over the
+    labelled positions (``IGNORE_INDEX`` dropped), so accuracy and the ``knobs.metrics`` read them as rows; per-row
+    targets pass unchanged."""
+    if not dense_targets(target):
+        return out, target
+    rows = out.movedim(1, -1).reshape(-1, out.shape[1]) if out.ndim > target.ndim else out.reshape(-1, 1)
+    keep = target.reshape(-1) != IGNORE_INDEX
+    return rows[keep], target.reshape(-1)[keep]
+
+
+def per_example(per: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One loss per example from a loss per element (``reduction="none"``): the mean over its labelled positions
+    (a padded position's 0 does not dilute a short sequence's loss)."""
+    if per.ndim <= 1:
+        return per
+    n = len(per)
+    if dense_targets(target) and per.shape == target.shape:
+        keep = (target != IGNORE_INDEX).reshape(n, -1)
+        return per.reshape(n, -1).sum(1) / keep.sum(1).clamp_min(1)
+    return per.reshape(n, -1).mean(1)
 
 
 def classification_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy of C logits against class indices (or class probabilities); for one logit per row, a binary
     classifier's, the binary cross-entropy on it (labels 0 / 1), as ``nn.BCEWithLogitsLoss`` computes it.
 
+    Per-position targets (``dense_targets``: token tags, pixel classes) take the cross-entropy at each labelled
+    position; ``IGNORE_INDEX`` positions count in no sum or mean.
+
     NOTE: a one-logit binary classifier was refused ("build it with n_classes >= 2"), and the cross-entropy of a
     single logit is 0 whatever it says."""
-    if single_logit(out) and target.ndim == 1:
+    if single_logit(out) and not target.is_floating_point() and out.numel() == target.numel():
         # NOTE: a DataLoader's labels are not read ahead (check_outputs): a class above 1 would train as a target of 2
         if bool((target > 1).any()):
             raise DataError(f"the model gives one output per row, a binary classifier's logit, but a label is "
                             f"{int(target.max())}; one logit is for labels 0 / 1 — for C classes give the model C outputs")
-        return F.binary_cross_entropy_with_logits(out.reshape(-1), target.to(out.dtype), reduction=reduction)
+        z = out.reshape(target.shape)
+        if target.ndim == 1:
+            return F.binary_cross_entropy_with_logits(z, target.to(out.dtype), reduction=reduction)
+        keep = (target != IGNORE_INDEX).to(out.dtype)
+        per = F.binary_cross_entropy_with_logits(z, target.clamp_min(0).to(out.dtype), reduction="none") * keep
+        return per if reduction == "none" else per.sum() if reduction == "sum" else per.sum() / keep.sum().clamp_min(1)
     return F.cross_entropy(out, target, reduction=reduction)
 
 
 def predicted_classes(out: torch.Tensor) -> torch.Tensor:
-    """The class each row's outputs choose: the largest logit, or for one logit whether it is above 0."""
-    return (out.reshape(-1) > 0).long() if single_logit(out) else out.argmax(dim=1)
+    """The class each row's (or position's) outputs choose: the largest logit on axis 1, or for one logit whether
+    it is above 0."""
+    if single_logit(out):
+        return ((out.squeeze(1) if out.ndim > 1 else out) > 0).long()
+    return out.argmax(dim=1)
 
 
 def class_probabilities(out: torch.Tensor) -> torch.Tensor:
-    """Rows of class probabilities: the softmax of C logits, or ``[1 − p, p]`` with p the sigmoid of one."""
+    """Class probabilities on axis 1: the softmax of C logits, or ``[1 − p, p]`` with p the sigmoid of one."""
     if single_logit(out):
-        p = torch.sigmoid(out.reshape(-1))
+        p = torch.sigmoid(out.squeeze(1) if out.ndim > 1 else out)
         return torch.stack([1 - p, p], dim=1)
     return out.softmax(dim=1)
 
@@ -106,8 +152,8 @@ class TwoLogits:
         self.loss = loss
 
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if isinstance(out, torch.Tensor) and single_logit(out) and target.ndim == 1:
-            z = out.reshape(-1, 1)
+        if isinstance(out, torch.Tensor) and single_logit(out) and not target.is_floating_point():
+            z = out.reshape(-1, 1) if out.ndim == 1 else out  # (n, 1) or per position (n, 1, ...)
             out = torch.cat([torch.zeros_like(z), z], dim=1)
         return self.loss(out, target)
 

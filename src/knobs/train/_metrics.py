@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable
 import torch
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._losses import LOSSES, class_probabilities, predicted_classes
+from knobs.train._losses import (IGNORE_INDEX, LOSSES, class_probabilities, dense_targets, labelled_positions,
+                                 per_example, predicted_classes)
 
 __all__ = ["TASKS", "LOSSES", "METRICS", "RECORD_KEYS", "Metric", "monitor_hint", "resolve_metrics", "measure",
            "metric_mode"]
@@ -115,10 +116,17 @@ def _named(name: str, fn: str, task: str) -> Metric:
 
     function, takes = getattr(km, fn), METRICS[fn][1]
     if takes == "labels":
-        return Metric(lambda out, y: function(y.numpy(), predicted_classes(out).numpy()), METRICS[fn][2])
+        return Metric(_at_positions(lambda out, y: function(y.numpy(), predicted_classes(out).numpy())), METRICS[fn][2])
     if takes == "proba":
-        return Metric(lambda out, y: function(y.numpy(), class_probabilities(out.double()).numpy()), METRICS[fn][2])
+        return Metric(_at_positions(lambda out, y: function(y.numpy(), class_probabilities(out.double()).numpy())),
+                      METRICS[fn][2])
     return Metric(lambda out, y: function(y.numpy(), out.numpy()), METRICS[fn][2])
+
+
+def _at_positions(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """A per-row classification metric read over labelled positions when the targets hold a class per position
+    (every token or pixel one row, as a tagger's or a segmentation's F1 is counted)."""
+    return lambda out, y: fn(*labelled_positions(out, y))
 
 
 def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: str, precision: Any,
@@ -130,7 +138,7 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
 
     was_training = model.training
     model.eval()
-    sums, dens, hits, rows, count, outs, ys = [], [], [], 0, 0, [], []
+    sums, dens, hits, rows, count, positions, outs, ys = [], [], [], 0, 0, 0, [], []
     try:
         with torch.no_grad():
             for item in batches:
@@ -138,15 +146,19 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                 with precision.autocast():
                     out = forward(model, xb)
                 out = model_output(out, "validation").float()
+                dense = dense_targets(yb)  # a class per position: counted over the labelled ones
+                labelled = (yb != IGNORE_INDEX) if dense else None
                 if weighted and len(item) > 2:
                     per = LOSSES[task](out, yb, reduction="none")
-                    sums.append((per.reshape(len(yb), -1).mean(1) * item[2]).sum())
+                    sums.append((per_example(per, yb) * item[2]).sum())
                     dens.append(item[2].sum())
                 else:
                     sums.append(LOSSES[task](out, yb, reduction="sum"))
-                    count += yb.numel()
+                    count = count + (labelled.sum() if dense else yb.numel())
                 if task == "classification":
-                    hits.append((predicted_classes(out) == yb).sum())
+                    hit = predicted_classes(out) == yb
+                    hits.append((hit & labelled).sum() if dense else hit.sum())
+                    positions = positions + (labelled.sum() if dense else len(yb))
                 rows += len(yb)
                 if metrics:
                     outs.append(out)
@@ -156,8 +168,8 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
     if not rows:
         raise DataError("no rows to measure the model on (every batch empty: a DataLoader whose every item was unreadable — "
                         "see its dataset's `unreadable` — or one with no batches)")
-    loss = float(torch.stack(sums).sum() / torch.stack(dens).sum()) if dens else float(torch.stack(sums).sum()) / count
-    accuracy = float(torch.stack(hits).sum()) / rows if hits else None
+    loss = float(torch.stack(sums).sum() / torch.stack(dens).sum()) if dens else float(torch.stack(sums).sum()) / float(count)
+    accuracy = float(torch.stack(hits).sum()) / float(positions) if hits else None
     values = {}
     if metrics:
         out, y = torch.cat(outs).cpu(), torch.cat(ys).cpu()

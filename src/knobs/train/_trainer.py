@@ -38,7 +38,7 @@ from knobs.train._device import (check_channels_last, configure_backends, resolv
                                  use_channels_last)
 from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History, best_epoch
-from knobs.train._losses import LOSSES, check_loss_reads_logits, class_probabilities, with_float_targets
+from knobs.train._losses import LOSSES, check_loss_reads_logits, class_probabilities, per_example, with_float_targets
 from knobs.train._metrics import TASKS, measure, resolve_metrics
 from knobs.train._optimizers import build_optimizer, check_optimizer, optimizer_name
 from knobs.train._regularization import clip_gradients, l1_penalty, penalized
@@ -564,8 +564,7 @@ class Trainer:
             if per.ndim == 0:
                 raise DataError("train: the batches carry sample weights but the loss returned one number; "
                                 "pass a loss returning per-example values (reduction='none'), or drop the weights")
-        per = per.reshape(len(wb), -1).mean(1) if per.ndim > 1 else per
-        return (per * wb).sum() / wb.sum()
+        return (per_example(per, yb) * wb).sum() / wb.sum()
 
     def _epoch_loss(self, epoch: int, losses: list, sizes: list, lrs: list, steps: list) -> float:
         """Example-weighted mean loss (one device sync); ``Diverged`` at the first non-finite batch (``steps``: the
