@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, jaccard_score
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -97,7 +97,11 @@ def test_sample_weights_weigh_each_sequence_by_the_mean_loss_of_its_labelled_tok
 def test_a_segmentation_trains_with_c_logits_or_one_logit_per_pixel_and_a_mask_with_a_channel_axis():
     X, y = masks()
     torch.manual_seed(0)
-    two = Trainer(epochs=40, lr=0.02).fit(segmenter(2), (X, y), (X, y)).records[-1]
+    model = segmenter(2)
+    two = Trainer(epochs=40, lr=0.02, metrics="mean_iou").fit(model, (X, y), (X, y)).records[-1]
+    with torch.no_grad():
+        pixels = model(X).argmax(1).reshape(-1)
+    assert two["mean_iou"] == pytest.approx(jaccard_score(y.reshape(-1), pixels, average="macro"))
     torch.manual_seed(0)
     model = segmenter(1)
     trainer = Trainer(epochs=40, lr=0.02)

@@ -657,3 +657,18 @@ class _Squeezed6to4(nn.Module):
 
     def forward(self, x):
         return self.head(x).squeeze(-1)
+
+
+def test_early_stopping_given_as_a_mapping_or_true_is_an_early_stopping_and_bad_keys_are_one_message():
+    # a mapping (as a config writes it) failed at the first epoch: "'dict' object has no attribute 'check'"
+    X, y = blobs()
+    trainer = Trainer(epochs=30, lr=0.05, early_stopping={"monitor": "val_accuracy", "patience": 2})
+    assert isinstance(trainer.early_stopping, EarlyStopping) and trainer.early_stopping.patience == 2
+    history = trainer.fit(mlp(), (X, y), (X, y))
+    assert len(history.records) < 30  # stopped once accuracy stalled
+    assert Trainer(early_stopping=True).early_stopping.monitor == "val_loss"
+    with pytest.raises(ConfigError, match=r"early_stopping: unknown 'patiance'; expected keys among patience, "
+                                          r"min_delta, monitor, mode"):
+        Trainer(early_stopping={"patiance": 3})
+    with pytest.raises(ConfigError, match=r"early_stopping: expected an EarlyStopping, a mapping"):
+        Trainer(early_stopping=5)

@@ -33,8 +33,9 @@ from sklearn import metrics as _sk
 from knobs.errors import DataError
 
 __all__ = [
-    "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion_matrix", "log_loss",
-    "rmse", "mae", "r2", "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
+    "accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "per_class_recall", "confusion_matrix", "log_loss",
+    "rmse", "mae", "r2", "label_macro_f1", "label_micro_f1", "subset_accuracy", "label_average_precision",
+    "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
     "wilson", "metric_intervals", "bootstrap_draws", "weighted_metrics", "BOOTSTRAP", "LEVEL", "INTERVAL_METHOD",
 ]
 
@@ -78,6 +79,18 @@ def macro_f1(y_true, y_pred) -> float:
     """
     y_true, y_pred = _label_pair(y_true, y_pred)
     return float(_sk.f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def mean_iou(y_true, y_pred) -> float:
+    """Mean intersection over union (Jaccard index) over the classes that occur in ``y_true`` or ``y_pred``: a
+    segmentation's headline score when its pixels are the rows (``Trainer(metrics="mean_iou")``).
+
+    Example:
+        >>> mean_iou([0, 0, 1, 1], [0, 1, 1, 1])
+        0.5833333333333333
+    """
+    y_true, y_pred = _label_pair(y_true, y_pred)
+    return float(_sk.jaccard_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 def per_class_recall(y_true, y_pred, n_classes: int | None = None) -> list[float | None]:
@@ -346,6 +359,57 @@ def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.n
     pairs = pos.sum(axis=1) * neg.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
+
+
+# ---- multi-label: several classes per row, an (n, K) 0 / 1 indicator ------------------------------
+
+def label_macro_f1(y_true, y_pred) -> float:
+    """Unweighted mean F1 over the labels (each label's F1 of its own column); a label never true and never
+    predicted counts 0, as scikit-learn's ``zero_division=0`` has it."""
+    y_true, y_pred = _indicator_pair(y_true, y_pred)
+    return float(_sk.f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def label_micro_f1(y_true, y_pred) -> float:
+    """F1 of every row's every label pooled: frequent labels weigh more than rare ones."""
+    y_true, y_pred = _indicator_pair(y_true, y_pred)
+    return float(_sk.f1_score(y_true, y_pred, average="micro", zero_division=0))
+
+
+def subset_accuracy(y_true, y_pred) -> float:
+    """The share of rows whose every label is right (exact match; scikit-learn's ``accuracy_score`` on indicators)."""
+    y_true, y_pred = _indicator_pair(y_true, y_pred)
+    return float(np.mean(np.all(y_true == y_pred, axis=1)))
+
+
+def label_average_precision(y_true, scores) -> float | None:
+    """Mean over the labels of each label's average precision (the area under its precision-recall curve, mAP):
+    judges the ranking of the scores, not a threshold. Labels with no positive row are left out (None when none
+    has one)."""
+    y_true = _indicator(y_true, "y_true")
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != y_true.shape:
+        raise DataError(f"scores must be one per row and label, shape {y_true.shape}; got {scores.shape}")
+    present = y_true.sum(axis=0) > 0
+    if not present.any():
+        return None
+    return float(np.mean([_sk.average_precision_score(y_true[:, k], scores[:, k]) for k in np.flatnonzero(present)]))
+
+
+def _indicator(y, name: str) -> np.ndarray:
+    y = np.asarray(y)
+    y = y.reshape(-1, 1) if y.ndim == 1 else y
+    if y.ndim != 2 or len(y) == 0 or not np.isin(y, (0, 1)).all():
+        raise DataError(f"{name} must be a non-empty (n, labels) array of 0 / 1, got shape {y.shape}")
+    return y.astype(np.int64)
+
+
+def _indicator_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = _indicator(y_true, "y_true"), _indicator(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise DataError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}; pass one prediction per "
+                        f"row and label")
+    return y_true, y_pred
 
 
 # ---- input checks ----------------------------------------------------------------------------------

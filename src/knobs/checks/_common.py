@@ -11,13 +11,13 @@ from torch.nn import functional as F
 
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import class_targets, model_output
-from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets
+from knobs.train._batches import class_targets, model_output, multilabel_targets
+from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets, multilabel_loss
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "output_picker", "pick",
            "task_loss"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
            nn.FeatureAlphaDropout)
 
@@ -37,12 +37,17 @@ def as_tensors(X, y, task: str) -> tuple[torch.Tensor, torch.Tensor]:
     if len(X) != len(y) or len(X) == 0:
         raise DataError(f"X and y must be non-empty with one target per row; got X {tuple(X.shape)} "
                         f"and y {tuple(y.shape)}")
+    if task == "multilabel":
+        return X, multilabel_targets(y, "the checks")
     return X, (class_targets(y, "the checks") if task == "classification" else y.float())
 
 
 def labels(y, task: str) -> np.ndarray:
     """The targets as a NumPy array the checks pick rows from: class indices for classification (a label
     column ``(n, 1)`` and one-hot rows read as their indices; soft labels refused, naming the fix)."""
+    if task == "multilabel":
+        return multilabel_targets(torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y),
+                                  "the checks").numpy()
     if task != "classification":
         return np.asarray(y)
     return class_targets(torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y), "the checks").numpy()
@@ -88,9 +93,12 @@ def label_range(y: torch.Tensor, outputs: torch.Tensor, n_classes: int | None) -
 
 
 def task_loss(outputs: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
-    """Cross-entropy for classes, MSE for regression (a trailing output axis of 1 is dropped)."""
+    """Cross-entropy for classes, each label's binary cross-entropy for multi-label targets, MSE for regression (a
+    trailing output axis of 1 is dropped)."""
     if task == "classification":
         return classification_loss(outputs, target)  # cross-entropy; a one-logit binary classifier's BCE
+    if task == "multilabel":
+        return multilabel_loss(outputs, target)
     if outputs.ndim == target.ndim + 1 and outputs.shape[-1] == 1:
         outputs = outputs.squeeze(-1)
     if outputs.shape != target.shape:

@@ -11,11 +11,13 @@ Each check returns a ``CheckResult`` (passing ones too, so a report shows what w
   the given standardizer, on every split) — unscaled inputs slow or break gradient descent.
   Token ids are indices into an embedding table, not measurements: their scale (and constancy)
   is not checked.
-- ``labels``: class labels outside ``0..C-1`` or not integers.
+- ``labels``: class labels outside ``0..C-1`` or not integers (multi-label, ``task="multilabel"``: targets other
+  than 0 / 1, or a different number of labels across the splits).
 - ``target_scale`` (regression): a target with a mean or std beyond 10 — an untrained model
   predicts about 0, so its loss starts near mean² + variance and the output layer spends its
   first epochs learning the offset.
 - ``class_balance``: the largest over the smallest training class count.
+- ``label_frequency`` (multi-label, in place of ``class_balance``): labels on in no training row, or in every one.
 - ``duplicates``: rows of a later split (val, test) that also appear in an earlier one — a leak
   that makes the held-out score optimistic.
 """
@@ -80,7 +82,9 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
         results = [_finite(pairs), *_token_results()]
     else:
         results = [_finite(pairs), _constant(pairs, kind), _scale(pairs, standardizer, limit, kind)]
-    if (task or _infer_task(pairs, n_classes)) == "classification":
+    if task == "multilabel":
+        results += [_label_values(pairs), _label_frequency(pairs)]
+    elif (task or _infer_task(pairs, n_classes)) == "classification":
         classes = {name: _classes(y) for name, (_, y) in pairs.items()}
         if n_classes is None:
             n_classes = int(max(np.nanmax(y) if y.size else 0 for y in classes.values())) + 1
@@ -280,6 +284,39 @@ def _balance(classes: dict[str, np.ndarray], n_classes: int, max_imbalance: floa
                        f"imbalanced {name} classes: {found} (counts {counts.tolist()}); use class "
                        f"weights or oversample the small classes within the training split, and "
                        f"judge by balanced accuracy or per-class recall")
+
+
+def _label_values(pairs: Pairs) -> CheckResult:
+    """Multi-label targets: one 0 / 1 column per label, as many labels in every split."""
+    problems = {}
+    widths = {name: (y.reshape(len(y), -1).shape[1]) for name, (_, y) in pairs.items()}
+    for name, (_, y) in pairs.items():
+        values = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+        if values.size != y.size or not np.isin(values, (0, 1)).all():
+            problems[name] = f"y_{name} holds values other than 0 and 1"
+        elif widths[name] != widths[next(iter(widths))]:
+            problems[name] = f"y_{name} has {widths[name]} labels per row, y_{next(iter(widths))} has {widths[next(iter(widths))]}"
+    expected = "a 0 / 1 column per label, the same labels in every split"
+    if not problems:
+        return CheckResult("labels", True, "info", {"n_labels": widths[next(iter(widths))]}, expected,
+                           f"every target is 0 or 1, {widths[next(iter(widths))]} labels per row")
+    return CheckResult("labels", False, "error", {"problems": problems}, expected, "; ".join(problems.values()))
+
+
+def _label_frequency(pairs: Pairs) -> CheckResult:
+    """Multi-label: a label no training row has (or every row has) is learned as a constant."""
+    name, (_, y) = next(iter(pairs.items()))
+    positives = (y.reshape(len(y), -1) > 0.5).sum(axis=0)
+    constant = np.flatnonzero((positives == 0) | (positives == len(y))).tolist()
+    measured = {"split": name, "positives": positives.tolist(), "rows": len(y)}
+    expected = "every label on some training rows and off on others"
+    if not constant:
+        share = positives / len(y)
+        return CheckResult("label_frequency", True, "info", measured, expected,
+                           f"every label occurs in {name} ({share.min():.1%} to {share.max():.1%} of the rows)")
+    return CheckResult("label_frequency", False, "warning", measured, expected,
+                       f"labels {constant} are on in none or all of the {len(y)} {name} rows: the model can only "
+                       f"learn them as constants; collect rows that tell them apart, or drop those labels")
 
 
 def _target_scale(pairs: Pairs, limit: float) -> CheckResult:

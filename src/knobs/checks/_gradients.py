@@ -37,13 +37,14 @@ from torch.nn import functional as F
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import cast_inputs, input_dtype
-from knobs.train._losses import classification_loss, with_float_targets
+from knobs.train._losses import classification_loss, multilabel_loss, with_float_targets
 
 __all__ = ["gradient_check", "LOSSES"]
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": lambda out, y: classification_loss(out, y.long()),  # one logit: its BCE
     "mse": lambda out, y: F.mse_loss(out.reshape(y.shape), y),
+    "binary_cross_entropy": lambda out, y: multilabel_loss(out, y.to(out.dtype).reshape(out.shape)),  # multi-label
 }
 TINY = 1e-12
 ROUNDING = 10.0
@@ -69,7 +70,8 @@ def gradient_check(
         model: the model (not modified: a float64 deep copy is checked).
         X, y: data; the first ``n_samples`` rows are used.
         n_samples: rows in the loss.
-        loss: ``"cross_entropy"``, ``"mse"``, or a callable ``(outputs, y) -> scalar``.
+        loss: ``"cross_entropy"``, ``"mse"``, ``"binary_cross_entropy"`` (multi-label: one logit per label against
+            0 / 1 targets), or a callable ``(outputs, y) -> scalar``.
         eps: the central-difference step (float64 keeps its error near ``eps**2``).
         atol, rtol: per-coordinate tolerances (see the module doc).
         n_coords: coordinates checked per parameter tensor (all of a smaller tensor).

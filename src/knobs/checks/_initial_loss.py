@@ -48,7 +48,8 @@ def check_initial_loss(
         make_model: builds a fresh model; torch is seeded with each seed before each call.
         X, y: inputs the model accepts and their labels or targets.
         n_classes: the number of classes (default: the model's output width).
-        task: ``"classification"`` (expect ln C) or ``"regression"`` (expect Var(y)).
+        task: ``"classification"`` (expect ln C), ``"regression"`` (expect Var(y)) or ``"multilabel"`` (expect ln 2
+            per label).
         seeds: one fresh model per seed; the mean loss is judged.
         tolerance: passes when ``|mean / expected - 1| <= tolerance``.
         n_samples: rows used (a seeded, class-balanced pick), to keep the check fast.
@@ -104,6 +105,14 @@ def _expected(task, y: torch.Tensor, outputs: torch.Tensor, n_classes) -> tuple[
             return prior, (f"{prior:.3f}, the cross-entropy of the model's mean prediction (its output bias starts "
                            f"near the class priors; ln {n_classes} = {uniform:.3f} for an unsure start)")
         return uniform, f"ln {n_classes} = {uniform:.3f}"
+    if task == "multilabel":  # each label's logit: ln 2 when unsure, or the BCE of its mean prediction
+        uniform = math.log(2)
+        mean = torch.sigmoid(outputs.double()).mean(0).clamp(1e-12, 1 - 1e-12)
+        prior = float(-(y * mean.log() + (1 - y) * (1 - mean).log()).mean())
+        if prior < PRIOR_SHARE * uniform:
+            return prior, (f"{prior:.3f}, the binary cross-entropy of the model's mean prediction per label (its "
+                           f"output biases start near the label frequencies; ln 2 = {uniform:.3f} for an unsure start)")
+        return uniform, f"ln 2 = {uniform:.3f} per label"
     # NOTE: floored so a constant target reports a huge ratio instead of dividing by zero.
     variance = max(float(y.var(unbiased=False)), 1e-12)
     return variance, f"Var(y) = {variance:.4g}"
@@ -133,7 +142,7 @@ def _message(task, mean, ratio, label, losses, passed, inputs="features") -> str
     if ratio < 1:
         return (f"{found}; the loss is below its chance level before any training: the labels may "
                 f"leak into the inputs, or the output bias already encodes the answer")
-    if task == "classification":
+    if task != "regression":
         return (f"{found}; the untrained model is confidently wrong: the final layer's initial "
                 f"weights are too large (scale them down or zero them) {_INPUT_ADVICE[inputs]}")
     return (f"{found}; the untrained predictions are far from the targets: standardize the target "

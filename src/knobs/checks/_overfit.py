@@ -30,7 +30,8 @@ from knobs.checks._common import (as_tensors, check_task, disable_dropout, label
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError
 from knobs.train._batches import cast_inputs, input_dtype, model_output
-from knobs.train._losses import dense_targets, labelled_positions, predicted_classes, with_float_targets
+from knobs.train._losses import (dense_targets, labelled_positions, predicted_classes, predicted_labels,
+                                 with_float_targets)
 
 __all__ = ["overfit_tiny", "MAX_PASSED_OVER", "OPTIMIZERS", "POOL", "SAME_OUTPUT"]
 
@@ -83,7 +84,7 @@ def overfit_tiny(
         lr: the learning rate.
         optimizer: ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) or ``"rmsprop"``.
         target_loss: the loss to reach: cross-entropy for classes; for regression, MSE / Var(y).
-        task: ``"classification"`` or ``"regression"``.
+        task: ``"classification"``, ``"regression"`` or ``"multilabel"`` (every label of every subset row right).
         seed: seeds the subset pick and the model.
         n_classes: the number of classes (default: the model's output width).
         loss: the training loss ``loss(outputs, targets)`` when it is not the task's own
@@ -110,7 +111,7 @@ def overfit_tiny(
     X, y = as_tensors(X[rows], y[rows], task)
     X = cast_inputs(X, input_dtype(model))
     # NOTE: regression loss is judged relative to the subset's variance, so the target is unitless.
-    scale = 1.0 if task == "classification" else max(float(y.var(unbiased=False)), 1e-12)
+    scale = max(float(y.var(unbiased=False)), 1e-12) if task == "regression" else 1.0
     start = time.perf_counter()
     deadline = None if max_seconds is None else start + max_seconds
     measured = _fit(model, X, y, task, n_classes, steps, lr, optimizer, target_loss * scale,
@@ -147,7 +148,8 @@ def _distinguishable(model: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.nd
     apart = distance[~torch.eye(len(pool), dtype=torch.bool)]
     if len(pool) < 2 or not torch.isfinite(distance).all() or float(apart.median()) == 0.0:
         return plain, 0
-    conflict = (distance <= SAME_OUTPUT * float(apart.median())) & (yp.reshape(-1, 1) != yp.reshape(1, -1))
+    targets = yp.reshape(len(yp), -1)  # a row's label (or labels, or targets): rows differ where any differs
+    conflict = (distance <= SAME_OUTPUT * float(apart.median())) & (targets[:, None] != targets[None, :]).any(-1)
     taken: list[int] = []
     for i in range(len(pool)):
         if len(taken) == n or i - len(taken) > MAX_PASSED_OVER * n:
@@ -155,7 +157,8 @@ def _distinguishable(model: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.nd
         if not conflict[i, taken].any():
             taken.append(i)
     passed_over = (taken[-1] + 1 - len(taken)) if taken else 0
-    if passed_over > MAX_PASSED_OVER * n or set(yp[taken].tolist()) != set(y[plain].tolist()):
+    kept = {tuple(row) for row in targets[taken].tolist()}
+    if passed_over > MAX_PASSED_OVER * n or kept != {tuple(row) for row in targets[:n].tolist()}:
         return plain, 0
     return pool[taken], passed_over
 
@@ -183,7 +186,7 @@ def _fit(model, X, y, task, n_classes, steps, lr, optimizer, target, custom=None
         value = float(task_loss(outputs.detach(), y, task)) if custom is not None else loss.item()
         if step == 0:
             measured["initial_loss"] = value
-            if task == "classification" and custom is None and outputs.ndim >= 2:
+            if task != "regression" and custom is None and outputs.ndim >= 2:
                 measured["outputs_min"] = float(outputs.detach().min())  # ≥ 0: not logits (_not_logits)
                 measured["outputs_max"] = float(outputs.detach().max())
         measured["stopped"] = _broken(loss, value, step)
@@ -222,6 +225,8 @@ def _all_right(outputs: torch.Tensor, y: torch.Tensor, task: str) -> bool:
     """Every subset row classified right (with a class per position, ``POSITION_ACCURACY`` of them)."""
     if task == "regression":
         return True
+    if task == "multilabel":
+        return bool((predicted_labels(outputs) == y.round()).all())
     rows, classes = labelled_positions(outputs, y)
     right = predicted_classes(rows) == classes
     return float(right.float().mean()) >= POSITION_ACCURACY if dense_targets(y) else bool(right.all())
@@ -237,7 +242,9 @@ def _final(model, X, y, task, measured: dict) -> dict:
     with torch.no_grad():
         outputs = main_output(model(X), model, X, "overfit_tiny")
         measured["final_loss"] = float(task_loss(outputs, y, task))
-        if task == "classification":
+        if task == "multilabel":
+            measured["accuracy"] = float((predicted_labels(outputs) == y.round()).float().mean())
+        elif task == "classification":
             rows, classes = labelled_positions(outputs, y)
             measured["accuracy"] = float((predicted_classes(rows) == classes).float().mean())
             measured["per_position"] = dense_targets(y)
@@ -273,14 +280,15 @@ def _percent(accuracy: float) -> str:
 
 def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> CheckResult:
     final, accuracy = measured["final_loss"], measured["accuracy"]
-    by_accuracy = custom and task == "classification"
+    by_accuracy = custom and task != "regression"
     passed = (measured["stopped"] is None and math.isfinite(final) and (by_accuracy or final <= target)
               and (task == "regression" or accuracy == 1.0
                    or (measured.get("per_position") and accuracy >= POSITION_ACCURACY)))
-    loss_name = "cross-entropy" if task == "classification" else "MSE"
+    loss_name = {"classification": "cross-entropy", "multilabel": "binary cross-entropy"}.get(task, "MSE")
     found = (f"{loss_name} {measured['initial_loss']:.4g} -> {final:.4g} in {measured['steps']} "
              f"steps on {measured['n_samples']} samples"
-             + (f", subset accuracy {_percent(accuracy)}" if accuracy is not None else "")
+             + (f", {'labels right' if task == 'multilabel' else 'subset accuracy'} {_percent(accuracy)}"
+                if accuracy is not None else "")
              + (f" ({measured['passed_over']} row(s) passed over: the untrained model gives them the output of "
                 f"a row of another label, so no model of this kind can tell them apart)"
                 if measured.get("passed_over") else ""))
@@ -296,7 +304,8 @@ def _verdict(measured: dict, target: float, task: str, custom: bool = False) -> 
             "loss or label wiring, or a learning rate far too small or large")
         message = f"{found}; {cause}{_target_hint(measured)}"
     expected = ("subset accuracy 100% (trained with the given loss)" if by_accuracy else
-                f"{loss_name} <= {target:.4g}" + ("" if task != "classification" else
+                f"{loss_name} <= {target:.4g}" + ("" if task == "regression" else " and every label right"
+                                                  if task == "multilabel" else
                                                   f" and {POSITION_ACCURACY:.0%} of the positions right"
                                                   if measured.get("per_position") else " and accuracy 100%"))
     severity = "info" if passed else ("warning" if timed_out else "error")

@@ -32,6 +32,9 @@ from knobs.train._batches import cast_inputs, input_dtype
 from knobs.train._device import resolve_device
 from knobs.watch import Watch
 
+#: The gradient check's (and the curvature's) loss per task when the trained one is the default.
+CHECK_LOSSES = {"classification": "cross_entropy", "multilabel": "binary_cross_entropy", "regression": "mse"}
+
 __all__ = ["CURVATURE_ROWS", "Settings", "affine", "gradient_geometry", "lr_probe", "model_checks", "reference",
            "watched_run"]
 
@@ -93,7 +96,7 @@ class Settings:
     def check_loss(self) -> Any:
         """The loss the gradient check differentiates: the trained one (on float64 copies)."""
         if self.loss is None:
-            return "cross_entropy" if self.task == "classification" else "mse"
+            return CHECK_LOSSES[self.task]
         loss = copy.deepcopy(self.loss).double() if isinstance(self.loss, nn.Module) else self.loss
         return loss
 
@@ -178,7 +181,7 @@ def gradient_geometry(model: nn.Module, train, s: Settings) -> dict[str, Any]:
     device = resolve_device(s.device)
     net = copy.deepcopy(model).to(device).train()
     X, y = cast_inputs(train[0], input_dtype(net)), train[1]  # ids stay ids for an embedding model
-    loss_fn = LOSSES["cross_entropy" if s.task == "classification" else "mse"] if s.loss is None else (
+    loss_fn = LOSSES[CHECK_LOSSES[s.task]] if s.loss is None else (
         loss_on(copy.deepcopy(s.loss), net, device) if isinstance(s.loss, nn.Module) else s.loss)  # the trained loss
     params = [p for p in net.parameters() if p.requires_grad]
     out: dict[str, Any] = {"noise": None, "curvature": None}
@@ -243,18 +246,19 @@ def _fit(model: nn.Module, train, val, s: Settings, lr: float, callbacks: list) 
 
 
 def _score(trainer: Trainer, net: nn.Module, data, s: Settings) -> float | None:
-    """Accuracy (classification) or R² (regression) of ``net`` on at most ``MAX_ROWS`` rows."""
+    """Accuracy (classification; multi-label: of every label) or R² (regression) of ``net`` on at most
+    ``MAX_ROWS`` rows."""
     X, y = data[0], data[1]  # sample weights (a third item) shape the training, not the score
     rows = torch.as_tensor(np.random.default_rng(s.seed).permutation(len(y))[:MAX_ROWS])
     X, y = X[rows], y[rows]
     metrics = trainer.evaluate(net, (X, y))
-    if s.task == "classification":
+    if s.task != "regression":
         return metrics["accuracy"]
     return _finite(r2(metrics["loss"], _numpy(y)))
 
 
 def _val_score(record: dict[str, Any], val, s: Settings) -> float | None:
-    if s.task == "classification":
+    if s.task != "regression":
         return record.get("val_accuracy")
     return None if record.get("val_loss") is None else _finite(r2(record["val_loss"], _numpy(val[1])))
 

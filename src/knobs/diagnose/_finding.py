@@ -34,6 +34,8 @@ CODES: dict[str, str] = {
                      "training row; the validation score is optimistic until then.",
     "class_imbalance": "Use class weights or oversample the small classes inside the training "
                        "split, and judge by balanced accuracy or per-class recall.",
+    "constant_label": "Collect training rows that have the label and rows that do not, or drop it from the "
+                      "multi-label targets: a label the training split never varies is learned as a constant.",
     "gradient_mismatch": "Fix the backward of the custom layer (autograd.Function) or the "
                          "in-place/detached operation named in the evidence; compare with a "
                          "plain PyTorch implementation.",

@@ -57,10 +57,11 @@ def output_findings(ev: dict) -> list[Finding]:
     (a warning: no logit can go below 0)."""
     out = ev.get("outputs") or {}
     # NOTE: constant outputs (a zero-initialized model gives 0 everywhere) say nothing about a last layer
-    if ev["task"] != "classification" or not out.get("reads_logits") or out["min"] < 0 or out["max"] <= out["min"]:
+    if ev["task"] not in ("classification", "multilabel") or not out.get("reads_logits") or out["min"] < 0 or out["max"] <= out["min"]:
         return []
     classes = out["classes"]
-    if classes == 1:  # one logit, a binary classifier's: its sigmoid gives at most e/(1+e) = 0.73 on a 0-row's rest
+    binary = classes == 1 or ev["task"] == "multilabel"  # a logit per label, each its own binary cross-entropy
+    if binary:  # one logit, a binary classifier's: its sigmoid gives at most e/(1+e) = 0.73 on a 0-row's rest
         floor, said = math.log(2), "a class-0 row's binary cross-entropy cannot fall below ln 2 = 0.693"
     else:
         floor = math.log(1 + (classes - 1) / math.e)
@@ -74,9 +75,9 @@ def output_findings(ev: dict) -> list[Finding]:
                         f"{seen} [{out['min']:.3g}, {out['max']:.3g}]" +
                         (" and every row sums to 1" if layer == "Softmax" else "") +
                         f": the model ends in a {layer} and gives probabilities, and the loss applies its own "
-                        f"{'sigmoid' if classes == 1 else 'log-softmax'} to them, so {said} and its gradients are "
+                        f"{'sigmoid' if binary else 'log-softmax'} to them, so {said} and its gradients are "
                         f"squashed; remove the final {layer} (return the logits; take "
-                        f"{'sigmoid' if classes == 1 else 'softmax'} only to read probabilities out)",
+                        f"{'sigmoid' if binary else 'softmax'} only to read probabilities out)",
                         {**out, "layer": layer, "loss_floor": floor})]
     if out["min"] > 0:  # NOTE: all positive but not probabilities: a shifted bias, not a clipping activation
         return []

@@ -22,7 +22,7 @@ _CODES = {"finite": "nonfinite_inputs", "labels": "bad_labels", "feature_scale":
           "constant_features": "constant_features", "class_balance": "class_imbalance",
           "duplicates": "split_overlap", "target_scale": "unscaled_target", "initial_loss": "init_loss",
           "gradient_check": "gradient_mismatch", "overfit_tiny": "cannot_overfit",
-          "batch_independence": "batch_mixing"}
+          "batch_independence": "batch_mixing", "label_frequency": "constant_label"}
 
 # NOTE: constant features cost a network nothing but a few idle weights: worth knowing, never
 # a reason to stop.

@@ -39,6 +39,8 @@ def reference_scores(train, val, task: str, seed: int = 0) -> dict[str, Any]:
     (X, y), (Xv, yv) = (_flat(pair) for pair in (train, val))
     if task == "classification" and _per_position(y):
         return {"score": None, "best": None, "metric": "accuracy", "skipped": PER_POSITION}
+    if task == "multilabel":
+        return _label_reference(X, y.reshape(len(y), -1), Xv, yv.reshape(len(yv), -1), seed)
     if len(X) > MAX_ROWS:
         keep = np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False)
         X, y = X[keep], y[keep]
@@ -67,7 +69,7 @@ def label_signal(train, task: str, seed: int = 0, folds: int = 5) -> dict[str, A
 
     X, y = _flat(train)
     classification = task == "classification"
-    if classification and _per_position(y):
+    if (classification and _per_position(y)) or task == "multilabel":  # chance is a per-row label's
         return {}
     if len(X) > MAX_ROWS:
         keep = np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False)
@@ -99,6 +101,20 @@ def _models(task: str, n: int) -> dict[str, Any]:
     if task == "classification":
         return {"linear": RidgeClassifier(alpha=1.0), "knn": KNeighborsClassifier(n_neighbors=k)}
     return {"linear": Ridge(alpha=1.0), "knn": KNeighborsRegressor(n_neighbors=k)}
+
+
+def _label_reference(X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, seed: int) -> dict[str, Any]:
+    """Multi-label: the share of validation labels right (the Trainer's ``val_accuracy``) of a ridge fitted to the
+    0 / 1 targets, thresholded at 0.5, and of a k-NN classifier (scikit-learn's own multi-output form)."""
+    if len(X) > MAX_ROWS:
+        keep = np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False)
+        X, y = X[keep], y[keep]
+    k = max(1, min(5, len(X) - 1))
+    predictions = {"linear": Ridge(alpha=1.0).fit(X, y).predict(Xv) > 0.5,
+                   "knn": KNeighborsClassifier(n_neighbors=k).fit(X, y.astype(np.int64)).predict(Xv)}
+    scores = {name: float(np.mean(p.reshape(yv.shape) == (yv > 0.5))) for name, p in predictions.items()}
+    best = max(scores, key=scores.get)
+    return {**scores, "best": best, "score": scores[best], "metric": "label accuracy"}
 
 
 #: Why the references are left out for per-position labels.

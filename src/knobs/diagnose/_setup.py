@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from knobs.checks._common import as_tensors
 from knobs.diagnose._evidence import Settings
 from knobs.errors import ConfigError, DataError
 from knobs.train import Trainer
-from knobs.train._batches import MAX_LOADER_ROWS, BatchKeys, check_weights, epoch_batches, loader_rows, unpack
+from knobs.train._batches import (MAX_LOADER_ROWS, BatchKeys, check_weights, dataset_loader, epoch_batches, loader_rows,
+                                  unpack)
 
 __all__ = ["EPOCHS", "MAX_LOADER_ROWS", "input_kind", "pair", "read_data", "settings_of", "steps_per_epoch"]
 
@@ -91,6 +92,11 @@ def read_data(train: Any, val: Any, s: Settings) -> tuple[tuple, tuple]:
     """The tensors the checks read; when either split is a DataLoader, ``s.loaders`` is set to
     what the training runs read (the loaders as given) and ``s.batch_size`` to the loader's."""
     keys = BatchKeys.of((s.options or {}).get("batch_keys"))
+    # NOTE: a torch Dataset as it is (a TensorDataset, a random_split Subset) is read as the Trainer reads it
+    if isinstance(train, Dataset):
+        train = dataset_loader(train, s.batch_size, torch.Generator().manual_seed(s.seed or 0), shuffle=True)
+    if isinstance(val, Dataset):
+        val = dataset_loader(val, s.batch_size)
     loaders = isinstance(train, DataLoader) or isinstance(val, DataLoader)
     train_t, val_t = pair(train, "train", s.task, keys), pair(val, "val", s.task, keys)[:2]
     if loaders:

@@ -80,8 +80,9 @@ HEALTHY_UPDATE_RATIO = 1e-3
 
 
 def score_se(score: float, n: int, task: str) -> float:
-    """The standard error of a validation accuracy (or R²) measured on ``n`` rows."""
-    if task == "classification":
+    """The standard error of a validation accuracy (or R²) measured on ``n`` rows (a multi-label accuracy's as if
+    its rows' labels were one draw each: the labels of a row are not independent)."""
+    if task != "regression":
         p = min(max(score, 0.0), 1.0)
         return math.sqrt(p * (1 - p) / max(n, 1))
     return max(1 - min(score, 1.0), 0.0) * math.sqrt(2 / max(n, 1))
@@ -99,7 +100,7 @@ def val_scores(ev: dict) -> list[float]:
     """The validation score per epoch: accuracy, or R² = 1 − MSE / Var(y) for regression (Var(y)
     of the training target, the chance loss)."""
     records = [r for r in ev["run"]["records"] if r.get("val_loss") is not None]
-    if ev["task"] == "classification":
+    if ev["task"] != "regression":
         return [r["val_accuracy"] for r in records]
     return [1 - r["val_loss"] / ev["chance_loss"] for r in records]
 

@@ -36,7 +36,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "class_targets", "label_classes", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
+           "check_outputs", "class_targets", "dataset_loader", "label_classes", "multilabel_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,24 @@ def _describe(batch: Any) -> str:
     return f"a {type(batch).__name__}"
 
 
+#: The names datasets give their targets (Hugging Face's ``labels``, torchvision's ``target``), tried in this order.
+TARGET_NAMES = ("labels", "label", "targets", "target", "y")
+
+
+def _keys_hint(batch: Mapping, keys: BatchKeys) -> str:
+    """``; for these batches: Trainer(batch_keys={...})`` when the batch's keys tell which are targets (a name in
+    ``TARGET_NAMES``) and which inputs (the rest, but a weight); "" when they do not."""
+    if keys != BatchKeys():
+        return ""
+    target = next((k for k in TARGET_NAMES if k in batch), None)
+    inputs = [k for k in batch if k not in (target, keys.weight, "sample_weight")]
+    if target is None or not inputs:
+        return ""
+    x = repr(inputs[0]) if len(inputs) == 1 else f"({', '.join(map(repr, inputs))})"
+    weight = ", 'weight': 'sample_weight'" if "sample_weight" in batch else ""
+    return f"; for these batches: Trainer(batch_keys={{'x': {x}, 'y': {target!r}{weight}}})"
+
+
 def unpack(batch: Any, name: str, keys: BatchKeys = BatchKeys()) -> tuple[Any, Any, Any]:
     """``(inputs, targets, weights or None)`` of one batch in any of the module's forms.
 
@@ -89,7 +107,7 @@ def unpack(batch: Any, name: str, keys: BatchKeys = BatchKeys()) -> tuple[Any, A
         missing = [k for k in (*x_keys, keys.y) if k not in batch]
         if missing:
             raise DataError(f"{name}: a batch is {_describe(batch)}, missing {', '.join(map(repr, missing))}; "
-                            f"expected {_forms(name, keys)}")
+                            f"expected {_forms(name, keys)}{_keys_hint(batch, keys)}")
         x = tuple(batch[k] for k in x_keys) if isinstance(keys.x, tuple) else batch[keys.x]
         return x, batch[keys.y], batch.get(keys.weight)
     if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
@@ -237,7 +255,31 @@ def _targets(y: torch.Tensor, name: str, task: str) -> torch.Tensor:
     if task == "regression":
         y = y.float()
         return y.unsqueeze(1) if y.ndim == 1 else y
+    if task == "multilabel":
+        return multilabel_targets(y, name)
     return class_targets(y, name)
+
+
+def multilabel_targets(y: torch.Tensor, name: str) -> torch.Tensor:
+    """Multi-label targets ``(n, K)`` as float: 1 where a row has the label, else 0 (a ``(n,)`` column is one label);
+    in training also probabilities in [0, 1] (label smoothing done in the data).
+
+    Raises:
+        DataError: more than two axes, non-finite values or values outside [0, 1], or probabilities outside training
+            (validation, metrics and predictions compare 0 / 1 labels)."""
+    if y.ndim == 1:
+        y = y.unsqueeze(1)
+    if y.ndim != 2 or y.is_complex():
+        hint = " (a class per row is task='classification')" if y.ndim == 1 else ""
+        raise DataError(f"{name}: multi-label targets must be one row of 0 / 1 per example, shape (n, labels); got "
+                        f"shape {tuple(y.shape)}{hint}")
+    p = y.double()
+    if not bool((torch.isfinite(p) & (p >= 0) & (p <= 1)).all()):
+        raise DataError(f"{name}: multi-label targets must be 0 or 1 (a row's labels as a 0 / 1 indicator, e.g. "
+                        f"sklearn's MultiLabelBinarizer), found values from {float(p.min()):g} to {float(p.max()):g}")
+    if name != "train" and not bool(((p == 0) | (p == 1)).all()):
+        raise DataError(f"{name}: label probabilities are for training data only; give {name} 0 / 1 labels")
+    return y.float()
 
 
 def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
@@ -264,7 +306,7 @@ def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
         if not y.is_floating_point() and not (zero_one and one_per_row):
             return _position_targets(y, name)
         if not bool(((p >= 0) & torch.isfinite(p)).all()) or not one_per_row:
-            several = " (rows of 0 / 1 with several 1s are multi-label targets, not trained here)" if zero_one else ""
+            several = " (rows of 0 / 1 with several 1s are multi-label targets: Trainer(task='multilabel'))" if zero_one else ""
             raise DataError(f"{name}: classification labels of shape {tuple(y.shape)} must be class indices (n,), or one "
                             f"row of class probabilities per example (non-negative, summing to 1), or integer classes "
                             f"per position (n, T){several}")
@@ -381,7 +423,7 @@ class LoaderBatches:
             X, y, w = unpack(batch, self.name, self.keys)
             if len(y) == 0:
                 continue
-            y = y.float().reshape(len(y), -1) if regression else class_targets(y, self.name)
+            y = y.float().reshape(len(y), -1) if regression else _targets(y, self.name, self.task)
             if self.dtype is not None:
                 if not self._looked:
                     self._looked = True
@@ -439,11 +481,25 @@ def epoch_batches(batches: Any) -> int | None:
         return None
 
 
+def dataset_loader(dataset: torch.utils.data.Dataset, batch_size: int, generator: torch.Generator | None = None,
+                   shuffle: bool = False) -> torch.utils.data.DataLoader:
+    """A torch ``Dataset`` given where a DataLoader goes, read in batches of ``batch_size``: a map-style one in the
+    order ``TensorBatches`` draws (``BoundedBatches``: seeded by ``generator``, checkpointed with the trainer, no batch
+    of one), an ``IterableDataset`` in its own order.
+
+    NOTE: a ``TensorDataset``, a ``random_split`` ``Subset`` or a user's own ``Dataset`` was refused ("expected (X,
+    y) ... or a DataLoader"); Hugging Face's Trainer and Keras take datasets as they are."""
+    if isinstance(dataset, torch.utils.data.IterableDataset):
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size)
+    return torch.utils.data.DataLoader(dataset, batch_sampler=BoundedBatches(len(dataset), batch_size, generator,
+                                                                             shuffle))
+
+
 def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch_size: int,
                  generator: torch.Generator | None, shuffle: bool, keys: BatchKeys = BatchKeys(),
                  dtype: torch.dtype | None = None):
     """``TensorBatches`` for in-memory ``(X, y)``, ``(X, y, w)`` or ``{"x": X, "y": y}`` (moved to
-    ``device`` once), ``LoaderBatches`` for a DataLoader.
+    ``device`` once), ``LoaderBatches`` for a DataLoader or a torch ``Dataset`` (``dataset_loader``).
 
     Raises:
         DataError: see ``as_tensors``; several inputs in memory (``((X1, X2), y)``) need a DataLoader.
@@ -453,6 +509,8 @@ def make_batches(data: Any, name: str, *, task: str, device: torch.device, batch
     if callable(getattr(data, "as_loader", None)):  # rows read on access (knobs.data.StreamedPair)
         order = BoundedBatches(len(data[1]), batch_size, generator, shuffle)
         return LoaderBatches(data.as_loader(order), device, task, name, keys, dtype)
+    if isinstance(data, torch.utils.data.Dataset):
+        return LoaderBatches(dataset_loader(data, batch_size, generator, shuffle), device, task, name, keys, dtype)
     if isinstance(data, Mapping):
         X, y, w = unpack(data, name, keys)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
@@ -485,6 +543,12 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
     if tensors_val is not None and tensors_val.X.shape[1:] != X.shape[1:]:
         raise DataError(f"val: X has example shape {tuple(tensors_val.X.shape[1:])} but train has {tuple(X.shape[1:])}")
     out = _probe(model, X[:2])
+    if task == "multilabel":
+        if out.shape[1:] != y.shape[1:]:
+            raise DataError(f"train: the targets hold {y.shape[1]} labels per row but the model outputs shape "
+                            f"{tuple(out.shape[1:])}; give it one logit per label (its last layer nn.Linear(..., "
+                            f"{y.shape[1]}))")
+        return
     if task == "regression":
         squeezed = out.ndim == 1 and y.shape[1:] == (1,)  # a squeezed single output: read as (n, 1)
         if out.shape[1:] != y.shape[1:] and not squeezed:
@@ -507,9 +571,12 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
                             f"{tuple(out.shape[1:])}; build it with n_classes = {y.shape[1]}")
     top = max(int(t.y.max()) if t.y.ndim == 1 else t.y.shape[1] - 1 for t in (train, tensors_val) if t is not None)
     if out.ndim != 2 or top >= out.shape[1]:
+        low = min(int(t.y.min()) for t in (train, tensors_val) if t is not None and t.y.ndim == 1) if y.ndim == 1 else 0
+        counted_from_1 = (f"; the labels start at {low}: if the classes are numbered from 1, subtract 1 (labels 0..C-1)"
+                          if out.ndim == 2 and low >= 1 and top == out.shape[1] else "")
         raise DataError(
             f"train: labels go up to {top} but the model outputs shape {tuple(out.shape[1:])}; "
-            f"build it with n_classes >= {top + 1}"
+            f"build it with n_classes >= {top + 1}{counted_from_1}"
         )
 
 
@@ -531,8 +598,8 @@ def _check_position_outputs(out: torch.Tensor, y: torch.Tensor, labels: list[tor
         hint = ("; its classes are on the last axis: return out.movedim(-1, 1) from forward (the cross-entropy reads "
                 "the classes on axis 1)")
     elif out.ndim == 2 and y.ndim == 2 and out.shape[1] == y.shape[1]:
-        hint = ("; if each row holds several classes at once (multi-label targets of 0 / 1), knobs does not train "
-                "those: give one class per row (n,)")
+        hint = ("; if each row holds several classes at once (multi-label targets of 0 / 1), train them with "
+                "Trainer(task='multilabel')")
     raise DataError(f"train: the labels hold a class per position, shape {per} per example, but the model outputs "
                     f"shape {tuple(out.shape[1:])}; give it C logits per position, shape (C, "
                     f"{', '.join(map(str, per))}){hint}")

@@ -25,7 +25,7 @@ from knobs.errors import ConfigError
 from knobs.train._callbacks import Callback
 from knobs.train._metrics import metric_mode, monitor_hint
 
-__all__ = ["EarlyStopping", "improved", "MONITORS"]
+__all__ = ["EarlyStopping", "as_early_stopping", "improved", "MONITORS"]
 
 MONITORS = ("val_loss", "val_accuracy", "train_loss")
 
@@ -122,3 +122,26 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state: dict) -> None:
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         self.wait, self.stopped, self.best_state = state["wait"], state["stopped"], state["best_state"]
+
+
+def as_early_stopping(value: Any) -> Any:
+    """``Trainer(early_stopping=...)`` as an ``EarlyStopping``: one as given, a mapping of its arguments
+    (``{"monitor": "macro_f1", "patience": 3}``, as a config writes it) or True (its defaults); None stays None.
+
+    NOTE: a mapping failed at the fit's first step with "'dict' object has no attribute 'check'".
+
+    Raises:
+        ConfigError: a mapping with keys ``EarlyStopping`` does not take, or another kind of value."""
+    if value is None or isinstance(value, EarlyStopping):
+        return value
+    if value is True:
+        return EarlyStopping()
+    if isinstance(value, dict):
+        known = ("patience", "min_delta", "monitor", "mode")
+        unknown = [key for key in value if key not in known]
+        if unknown:
+            raise ConfigError(f"early_stopping: unknown {', '.join(map(repr, unknown))}; expected keys among "
+                              f"{', '.join(known)}")
+        return EarlyStopping(**value)
+    raise ConfigError(f"early_stopping: expected an EarlyStopping, a mapping of its arguments (e.g. {{'monitor': "
+                      f"'val_loss', 'patience': 5}}), True or None; got {value!r}")

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["IGNORE_INDEX", "LOSSES", "FloatTargets", "TwoLogits", "check_loss_reads_logits", "class_probabilities",
-           "classification_loss", "dense_targets", "labelled_positions", "per_example", "predicted_classes",
-           "regression_loss", "single_logit", "with_float_targets"]
+           "classification_loss", "dense_targets", "labelled_positions", "label_probabilities", "multilabel_loss",
+           "per_example", "predicted_classes", "predicted_labels", "regression_loss", "single_logit", "with_float_targets"]
 
 #: The label of a position that has none (padding in a sequence, a void pixel): torch's ``ignore_index`` default.
 IGNORE_INDEX = -100
@@ -113,7 +113,29 @@ def class_probabilities(out: torch.Tensor) -> torch.Tensor:
     return out.softmax(dim=1)
 
 
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": classification_loss, "regression": regression_loss}
+def multilabel_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Multi-label (several classes per row, ``task="multilabel"``): the binary cross-entropy of one logit per label
+    against targets of 0 / 1 (or probabilities, in training), as ``nn.BCEWithLogitsLoss`` computes it; the mean is
+    over every row's every label."""
+    if out.shape != target.shape:
+        raise DataError(f"multi-label: the model outputs shape {tuple(out.shape)} for targets of shape "
+                        f"{tuple(target.shape)}; give it one logit per label (its last layer "
+                        f"nn.Linear(..., {target.shape[-1] if target.ndim > 1 else 1}))")
+    return F.binary_cross_entropy_with_logits(out, target.to(out.dtype), reduction=reduction)
+
+
+def predicted_labels(out: torch.Tensor) -> torch.Tensor:
+    """A multi-label model's labels: 1 where a label's logit is above 0 (probability above 0.5)."""
+    return (out > 0).long()
+
+
+def label_probabilities(out: torch.Tensor) -> torch.Tensor:
+    """A multi-label model's probability of each label, independently: the sigmoid of its logit."""
+    return torch.sigmoid(out)
+
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": classification_loss, "regression": regression_loss,
+                                                  "multilabel": multilabel_loss}
 
 
 class FloatTargets:
@@ -136,10 +158,12 @@ def check_loss_reads_logits(loss: Any, task: str) -> None:
     Raises:
         ConfigError: naming the fix, ``nn.BCEWithLogitsLoss`` without the Sigmoid (torch's own advice: the
             numerically stable form, and the only one mixed precision takes)."""
-    if task == "classification" and isinstance(loss, torch.nn.BCELoss):
-        raise ConfigError("loss: nn.BCELoss reads probabilities (after a final Sigmoid), and knobs reads a binary "
-                          "classifier's one output as a logit (its class: logit > 0); drop the model's final Sigmoid "
-                          "and use nn.BCEWithLogitsLoss or the default loss (the numerically stable form)")
+    if task in ("classification", "multilabel") and isinstance(loss, torch.nn.BCELoss):
+        what = "a multi-label model's outputs as logits (a label: logit > 0)" if task == "multilabel" else \
+            "a binary classifier's one output as a logit (its class: logit > 0)"
+        raise ConfigError(f"loss: nn.BCELoss reads probabilities (after a final Sigmoid), and knobs reads {what}; "
+                          f"drop the model's final Sigmoid and use nn.BCEWithLogitsLoss or the default loss (the "
+                          f"numerically stable form)")
 
 
 class TwoLogits:

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from knobs.errors import ConfigError
-from knobs.train._batches import TensorBatches, as_tensors, input_dtype, loader_rows
+from knobs.train._batches import TensorBatches, as_tensors, dataset_loader, input_dtype, loader_rows
 from knobs.train._metrics import LOSSES, TASKS
 from knobs.train._optimizers import build_optimizer, check_lr
 from knobs.train._rng import rng_state, seed_everything, set_rng_state
@@ -174,10 +174,12 @@ def lr_find(model: nn.Module, train: Any, *, optimizer: str | torch.optim.Optimi
         smoothing: EMA weight of the newest loss.
         batch_size: minibatch size.
         diverge_factor: stop a sweep when its smoothed loss exceeds this × its minimum.
-        task: "classification" or "regression".
+        task: "classification", "regression" or "multilabel".
     """
     _check_args(start_lr, end_lr, steps, seeds, smoothing, batch_size, diverge_factor, task)
     device = next(model.parameters()).device
+    if isinstance(train, torch.utils.data.Dataset):  # a torch Dataset as it is: read as its loader's rows
+        train = dataset_loader(train, batch_size)
     if isinstance(train, torch.utils.data.DataLoader):
         train = loader_rows(train, "lr_find: train")[:2]
     X, y = as_tensors(train, "train", task, input_dtype(model))

@@ -23,13 +23,13 @@ from typing import Any, Callable, Iterable
 import torch
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._losses import (IGNORE_INDEX, LOSSES, class_probabilities, dense_targets, labelled_positions,
-                                 per_example, predicted_classes)
+from knobs.train._losses import (IGNORE_INDEX, LOSSES, class_probabilities, dense_targets, label_probabilities,
+                                 labelled_positions, per_example, predicted_classes, predicted_labels)
 
-__all__ = ["TASKS", "LOSSES", "METRICS", "RECORD_KEYS", "Metric", "monitor_hint", "resolve_metrics", "measure",
+__all__ = ["TASKS", "LOSSES", "METRICS", "MULTILABEL_METRICS", "RECORD_KEYS", "Metric", "monitor_hint", "resolve_metrics", "measure",
            "metric_mode"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 #: The keys every epoch record has; a custom metric may not take one of these names.
 RECORD_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "lr_steps", "seconds")
 
@@ -38,10 +38,18 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "accuracy": ("classification", "labels", "max"),
     "balanced_accuracy": ("classification", "labels", "max"),
     "macro_f1": ("classification", "labels", "max"),
+    "mean_iou": ("classification", "labels", "max"),
     "log_loss": ("classification", "proba", "min"),
     "rmse": ("regression", "values", "min"),
     "mae": ("regression", "values", "min"),
     "r2": ("regression", "values", "max"),
+}
+# task="multilabel": name -> (the knobs.metrics function, what it takes, direction); labels are logit > 0
+MULTILABEL_METRICS: dict[str, tuple[str, str, str]] = {
+    "macro_f1": ("label_macro_f1", "labels", "max"),
+    "micro_f1": ("label_micro_f1", "labels", "max"),
+    "subset_accuracy": ("subset_accuracy", "labels", "max"),
+    "average_precision": ("label_average_precision", "proba", "max"),
 }
 
 
@@ -74,7 +82,7 @@ def metric_mode(name: str, metrics: dict[str, Metric] | None = None) -> str | No
     if name.endswith("accuracy"):
         return "max"
     bare = name[4:] if name.startswith("val_") else name
-    return METRICS[bare][2] if bare in METRICS else None
+    return METRICS[bare][2] if bare in METRICS else MULTILABEL_METRICS[bare][2] if bare in MULTILABEL_METRICS else None
 
 
 def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
@@ -109,6 +117,8 @@ def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
 
 
 def _named(name: str, fn: str, task: str) -> Metric:
+    if task == "multilabel":
+        return _multilabel_named(name, fn)
     if fn not in METRICS or METRICS[fn][0] != task:
         known = ", ".join(k for k, v in METRICS.items() if v[0] == task)
         raise ConfigError(f"metrics.{name}: unknown {fn!r} for {task}; expected one of {known} or a callable")
@@ -123,6 +133,17 @@ def _named(name: str, fn: str, task: str) -> Metric:
     return Metric(lambda out, y: function(y.numpy(), out.numpy()), METRICS[fn][2])
 
 
+def _multilabel_named(name: str, fn: str) -> Metric:
+    if fn not in MULTILABEL_METRICS:
+        raise ConfigError(f"metrics.{name}: unknown {fn!r} for multilabel; expected one of "
+                          f"{', '.join(MULTILABEL_METRICS)} or a callable")
+    from knobs import metrics as km
+
+    function, takes, mode = getattr(km, MULTILABEL_METRICS[fn][0]), *MULTILABEL_METRICS[fn][1:]
+    read = predicted_labels if takes == "labels" else label_probabilities
+    return Metric(lambda out, y: function(y.round().long().numpy(), read(out.double()).numpy()), mode)
+
+
 def _at_positions(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Callable[[torch.Tensor, torch.Tensor], float]:
     """A per-row classification metric read over labelled positions when the targets hold a class per position
     (every token or pixel one row, as a tagger's or a segmentation's F1 is counted)."""
@@ -131,7 +152,8 @@ def _at_positions(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Callable
 
 def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: str, precision: Any,
             metrics: dict[str, Metric] | None = None, weighted: bool = False) -> tuple[float, float | None, dict]:
-    """Mean loss, accuracy (classification) and ``metrics`` of ``model`` in eval mode; its mode is
+    """Mean loss, accuracy (classification; multi-label: the share of every row's labels right, Keras' binary
+    accuracy) and ``metrics`` of ``model`` in eval mode; its mode is
     restored. ``weighted``: batches carrying sample weights give the weighted mean loss (each
     example's loss times its weight, over the sum of weights); accuracy stays a plain fraction."""
     from knobs.train._batches import forward, model_output
@@ -155,7 +177,10 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                 else:
                     sums.append(LOSSES[task](out, yb, reduction="sum"))
                     count = count + (labelled.sum() if dense else yb.numel())
-                if task == "classification":
+                if task == "multilabel":  # each row's each label: right when its logit is on the label's side of 0
+                    hits.append((predicted_labels(out) == yb.round()).sum())
+                    positions = positions + yb.numel()
+                elif task == "classification":
                     hit = predicted_classes(out) == yb
                     hits.append((hit & labelled).sum() if dense else hit.sum())
                     positions = positions + (labelled.sum() if dense else len(yb))

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from knobs.errors import DataError
-from knobs.train._batches import (BatchKeys, cast_inputs, forward, input_dtype, inputs_of, model_output,
-                                  to_device)
+from knobs.train._batches import (BatchKeys, cast_inputs, dataset_loader, forward, input_dtype, inputs_of,
+                                  model_output, to_device)
 from knobs.train._device import resolve_precision
 
 __all__ = ["predict", "device_of", "aligned_rows"]
@@ -40,7 +40,7 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
     """The model's outputs for every row of ``data`` as one CPU tensor, in row order.
 
     ``data``: inputs ``X`` (tensor or array), a batch form the trainer reads (targets and weights
-    ignored), ``((X1, X2),)`` for several inputs, or a DataLoader. Eval mode, no gradients, batches
+    ignored), ``((X1, X2),)`` for several inputs, a DataLoader or a torch ``Dataset``. Eval mode, no gradients, batches
     of ``batch_size`` on the model's device; the model's mode is restored.
 
     A DataLoader's items left out of their batch as unreadable (``knobs.data.skip_unreadable``,
@@ -51,6 +51,8 @@ def predict(model: nn.Module, data: Any, *, batch_size: int, precision: Any = No
         DataError: ``data`` gave no row at all; or items were left out of a loader whose order
             cannot be matched back to them (shuffled, or a dataset that does not list them).
     """
+    if isinstance(data, torch.utils.data.Dataset):  # a torch Dataset as it is: its rows in order
+        data = dataset_loader(data, batch_size)
     device = device_of(model)
     precision = precision or resolve_precision("fp32", device)
     outs, was_training = [], model.training

@@ -36,9 +36,10 @@ from knobs.train._callbacks import hooks
 from knobs.train._checkpoint import Checkpointer
 from knobs.train._device import (check_channels_last, configure_backends, resolve_device, resolve_precision,
                                  use_channels_last)
-from knobs.train._early_stopping import EarlyStopping
+from knobs.train._early_stopping import EarlyStopping, as_early_stopping
 from knobs.train._history import History, best_epoch
-from knobs.train._losses import LOSSES, check_loss_reads_logits, class_probabilities, per_example, with_float_targets
+from knobs.train._losses import (LOSSES, check_loss_reads_logits, class_probabilities, label_probabilities, per_example,
+                                with_float_targets)
 from knobs.train._metrics import TASKS, measure, resolve_metrics
 from knobs.train._optimizers import build_optimizer, check_optimizer, optimizer_name
 from knobs.train._regularization import clip_gradients, l1_penalty, penalized
@@ -111,7 +112,8 @@ class Trainer:
         l1: L1 penalty strength on the weights (added to the loss; biases and norm params exempt).
         clip_grad_norm: clip the global gradient L2 norm to this value.
         clip_grad_value: clip each gradient entry to ±this value.
-        early_stopping: an ``EarlyStopping`` (its best weights are always restored) or None.
+        early_stopping: an ``EarlyStopping`` (its best weights are always restored), a mapping of its arguments
+            (``{"monitor": "val_accuracy", "patience": 5}``), True (its defaults) or None.
         device: "auto", "cpu", "cuda", "cuda:N".
         precision: "auto" (bf16 on CUDA when supported, else fp32), "fp32", "bf16" (autocast on CUDA or the CPU), "fp16"
             (CUDA, with a loss scale).
@@ -123,7 +125,10 @@ class Trainer:
             leaves the caller's random streams as they were); None seeds nothing and draws from
             the caller's generators.
         callbacks: objects with optional ``on_fit_start``/``on_step_end``/``on_epoch_end``/``on_fit_end``.
-        task: "classification" (cross-entropy, accuracy) or "regression" (MSE).
+        task: "classification" (cross-entropy, accuracy), "regression" (MSE) or "multilabel" (several classes per
+            row: targets ``(n, K)`` of 0 / 1, one logit per label, their binary cross-entropy; ``val_accuracy`` is
+            the share of labels right; metrics ``macro_f1``, ``micro_f1``, ``subset_accuracy``,
+            ``average_precision``).
         checkpoint_dir: write ``last.pt`` there every ``checkpoint_every`` epochs (and at the end).
         checkpoint_every: epochs between checkpoints.
         eval_batch_size: minibatch size for validation (default: max(1024, batch_size)).
@@ -171,7 +176,7 @@ class Trainer:
     def __init__(self, optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
                  optimizer_options: dict | None = None, schedule: Any = None, epochs: int = 50,
                  batch_size: int = 64, l1: float = 0.0, clip_grad_norm: float | None = None,
-                 clip_grad_value: float | None = None, early_stopping: EarlyStopping | None = None,
+                 clip_grad_value: float | None = None, early_stopping: EarlyStopping | dict | bool | None = None,
                  device: str = "auto", precision: str = "auto", seed: int | None = 0,
                  callbacks: Iterable[Any] = (), task: str = "classification",
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
@@ -190,7 +195,7 @@ class Trainer:
         self.l1 = l1
         self.clip_grad_norm = clip_grad_norm
         self.clip_grad_value = clip_grad_value
-        self.early_stopping = early_stopping
+        self.early_stopping = as_early_stopping(early_stopping)
         self.device = device
         self.precision = precision
         self.seed = seed
@@ -311,14 +316,16 @@ class Trainer:
 
     def predict_proba(self, model: nn.Module, data: Any, batch_size: int | None = None) -> torch.Tensor:
         """Class probabilities for every row of ``data`` (as ``predict`` reads it): the softmax of the logits, or
-        ``[1 − p, p]`` with p the sigmoid of a one-logit binary classifier's output. Classification only.
+        ``[1 − p, p]`` with p the sigmoid of a one-logit binary classifier's output; for ``task="multilabel"`` each
+        label's own probability, the sigmoid of its logit. Not for a regression.
 
         Raises:
             ConfigError: a regression trainer (``predict`` gives its values).
         """
-        if self.task != "classification":
+        if self.task == "regression":
             raise ConfigError("predict_proba: a regression has no class probabilities; predict gives its values")
-        return class_probabilities(self.predict(model, data, batch_size).double()).float()
+        out = self.predict(model, data, batch_size).double()
+        return (label_probabilities(out) if self.task == "multilabel" else class_probabilities(out)).float()
 
     def save(self, path: str | os.PathLike) -> Path:
         """Checkpoint everything ``fit(resume_from=path)`` needs to continue identically."""

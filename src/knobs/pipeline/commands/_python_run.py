@@ -213,16 +213,29 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
                  "a built-in name, a path, (X, y) arrays, a torch Dataset of (x, y) items or a dict of such splits")
         raise ConfigError(f"knobs.run({what}=...): expected {forms}; got {type(value).__name__}")
     X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in value)
-    y = _class_names(y)
+    y = _label_column(_class_names(y))
     if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
+        several = ("; knobs run trains one class or value per row: rows of several labels (multi-label 0 / 1) or a "
+                   "class per position train with knobs.train.Trainer (task='multilabel'; per-position labels as they "
+                   "are), searched with knobs.Study" if y.ndim == 2 and y.shape[1] > 1 and len(X) == len(y) else "")
         raise ConfigError(f"knobs.run({what}=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
-                          f"got {X.shape} and {y.shape}")
+                          f"got {X.shape} and {y.shape}{several}")
     if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
         raise ConfigError(f"knobs.run({what}=(X, y)): X must hold finite numbers")
     if y.dtype.kind not in "biufU":
         raise ConfigError(f"knobs.run({what}=(X, y)): y must hold numbers (class ids or targets) or class names "
                           f"(strings), got {y.dtype}")
     return X, y
+
+
+def _label_column(y: np.ndarray) -> np.ndarray:
+    """A label column ``(n, 1)`` (Keras' habit) as ``(n,)``, and one-hot rows as the classes they mark, as the Trainer
+    reads them (``knobs.train._batches.class_targets``); knobs.run refused both ("expected y of shape (rows,)")."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y[:, 0]
+    if y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind in "biuf" and np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all():
+        return y.argmax(1)
+    return y
 
 
 _STREAM_FROM_RUN = ("knobs.run reads a Dataset object into memory: to stream one this large, return it (with a "
