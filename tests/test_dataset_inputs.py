@@ -98,3 +98,55 @@ def test_classes_numbered_from_1_are_told_to_subtract_1():
                                         r"n_classes >= 4; the labels start at 1: if the classes are numbered from 1, "
                                         r"subtract 1"):
         Trainer(epochs=1).fit(mlp(), (X, y + 1))
+
+
+def test_a_fraction_as_val_holds_out_a_seeded_stratified_share_of_the_training_rows():
+    from knobs.errors import ConfigError
+    from knobs.train._holdout import hold_out
+
+    X, y = blobs()
+    y = torch.where(torch.arange(240) < 200, y % 2, torch.full((240,), 2))  # class 2 is the last 40 rows, as sorted
+    (Xt, yt), (Xv, yv) = hold_out((X, y), 0.25, task="classification", seed=3)
+    assert len(yv) == 60 and len(yt) == 180 and int((yv == 2).sum()) == 10  # a quarter of each class
+    assert not set(map(tuple, Xv.tolist())) & set(map(tuple, Xt.tolist()))
+    again = hold_out((X, y), 0.25, task="classification", seed=3)[1][1]
+    assert torch.equal(again, yv)
+    w = torch.rand(240)
+    (_, _, wt), (_, _, wv) = hold_out((X, y, w), 0.25, task="classification", seed=3)
+    assert float(wt.sum() + wv.sum()) == pytest.approx(float(w.sum()))
+    record = Trainer(epochs=3, lr=1e-2, seed=1).fit(mlp(), (X, y), 0.2).records[-1]
+    assert record["val_accuracy"] is not None
+    train, val = hold_out(TensorDataset(X, y), 0.2, task="classification", seed=0)
+    assert (len(train), len(val)) == (192, 48) and not set(train.indices) & set(val.indices)
+    with pytest.raises(ConfigError, match=r"val: a fraction holds out rows of in-memory data or of a torch Dataset; "
+                                          r"a DataLoader gives batches"):
+        Trainer(epochs=1).fit(mlp(), DataLoader(TensorDataset(X, y), batch_size=32), 0.2)
+    with pytest.raises(ConfigError, match=r"val: a share of the training rows to hold out is a fraction in \(0, 1\)"):
+        Trainer(epochs=1).fit(mlp(), (X, y), 1.5)
+
+
+def test_a_hugging_face_classifier_trains_on_its_own_batches_and_outputs():
+    # a BertForSequenceClassification (tiny, random init: no download) takes (input_ids, attention_mask) and returns
+    # a SequenceClassifierOutput; dict batches with Hugging Face's key names are read by batch_keys
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 60, (160, 10), generator=g)
+    labels = (ids[:, 0] >= 30).long()  # the first token decides
+    mask = torch.ones_like(ids)
+    mask[::2, 7:] = 0  # padded rows
+
+    class Encoded(Dataset):
+        def __len__(self):
+            return len(labels)
+
+        def __getitem__(self, i):
+            return {"input_ids": ids[i], "attention_mask": mask[i], "labels": labels[i]}
+
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config)
+    trainer = Trainer(epochs=15, lr=3e-3, batch_size=32, batch_keys={"x": ("input_ids", "attention_mask"), "y": "labels"})
+    record = trainer.fit(model, Encoded(), Encoded()).records[-1]
+    assert record["val_accuracy"] > 0.9
+    assert trainer.predict_proba(model, Encoded()).shape == (160, 2)

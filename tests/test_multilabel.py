@@ -146,3 +146,22 @@ def test_diagnose_reads_a_multilabel_run_by_its_labels():
     report = knobs.diagnose(sigmoid, (X[:400], Y[:400]), (X[400:], Y[400:]), task="multilabel", epochs=3)
     codes = {f.code for f in report.findings}
     assert {"constant_label", "outputs_not_logits"} <= codes
+
+
+def test_label_weights_balance_each_labels_on_and_off_rows_for_bce():
+    from knobs.balance import label_weights
+
+    X, Y = tagged()
+    Y[:, 0] = (torch.rand(600, generator=torch.Generator().manual_seed(5)) < 0.05).float()  # a rare label
+    weights = label_weights(Y)
+    positives = Y.sum(0).numpy()
+    assert np.allclose(weights, (600 - positives) / positives) and weights[0] > 10
+    loss = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(weights, dtype=torch.float32))
+    record = Trainer(task="multilabel", epochs=20, lr=1e-2, loss=loss, metrics="macro_f1").fit(
+        net(), (X[:400], Y[:400]), (X[400:], Y[400:])).records[-1]
+    assert record["macro_f1"] > 0.5
+    Y[:, 4] = 0
+    with pytest.raises(DataError, match=r"label_weights: labels \[4\] are on in none or all of the 600 training rows"):
+        label_weights(Y)
+    with pytest.raises(DataError, match=r"expected multi-label targets \(n, labels\) of 0 / 1"):
+        label_weights(2 * Y)

@@ -103,3 +103,52 @@ def test_adamw_decay_is_decoupled_adam_decay_is_coupled():
 def test_no_decay_means_one_group():
     opt = build_optimizer("adam", nn.Linear(2, 1), lr=0.1)
     assert len(opt.param_groups) == 1
+
+
+def test_an_optimizer_and_a_scheduler_built_first_train_as_they_are_and_others_are_one_message():
+    # plain PyTorch builds them first; both were refused (the optimizer as an unknown name, its repr printed)
+    from knobs.train import Trainer
+
+    X, y = torch.randn(120, 6), torch.randint(0, 3, (120,))
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    trainer = Trainer(epochs=3, optimizer=optimizer, schedule=schedule)
+    history = trainer.fit(model, (X, y), (X, y))
+    assert trainer.optimizer_ is optimizer and [r["lr"] for r in history.records] == [0.1, 0.05, 0.025]
+    with pytest.raises(ConfigError, match=r"the SGD given was built on parameters that are not this model's .* "
+                                          r"optimizer=torch.optim.SGD"):
+        Trainer(epochs=1, optimizer=optimizer).fit(nn.Linear(6, 3), (X, y))
+    with pytest.raises(ConfigError, match=r"set weight_decay and options when building it"):
+        Trainer(epochs=1, optimizer=optimizer, weight_decay=0.1).fit(model, (X, y))
+    with pytest.raises(ConfigError, match=r"the StepLR given steps an optimizer the Trainer does not train with"):
+        Trainer(epochs=1, schedule=schedule).fit(model, (X, y))
+
+
+def test_diagnose_builds_the_kind_of_optimizer_given_for_each_of_its_runs():
+    import knobs
+    from knobs.train import Trainer
+
+    X, y = torch.randn(120, 6), torch.randint(0, 3, (120,))
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    built = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.02, betas=(0.8, 0.99))
+    report = knobs.diagnose(model, (X, y), (X, y), trainer=Trainer(optimizer=built), epochs=2)
+    settings = report.evidence["settings"]
+    assert settings["lr"] == 3e-3 and settings["weight_decay"] == 0.02 and "AdamW" in settings["optimizer"]
+    assert "betas=(0.8, 0.99)" in settings["optimizer"]
+    schedule = torch.optim.lr_scheduler.StepLR(built, step_size=1)
+    with pytest.raises(ConfigError, match=r"diagnose: the schedule is a StepLR built on one optimizer"):
+        knobs.diagnose(model, (X, y), (X, y), trainer=Trainer(optimizer=built, schedule=schedule), epochs=2)
+
+
+def test_a_device_torch_cannot_use_and_float16_parameters_are_one_message():
+    from knobs.train import Trainer
+    from knobs.train._device import resolve_device
+
+    X, y = torch.randn(60, 6), torch.randint(0, 3, (60,))
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ConfigError, match=r"device: 'mps' is not available here"):
+            resolve_device("mps")
+    with pytest.raises(ConfigError, match=r"trainable parameters are float16, .* keep them float32"):
+        Trainer(epochs=1).fit(nn.Linear(6, 3).half(), (X, y))  # it diverged at step 2, blamed on the lr
+    assert Trainer(epochs=1).fit(nn.Linear(6, 3).bfloat16(), (X, y)).records[-1]["train_loss"] > 0

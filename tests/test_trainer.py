@@ -373,20 +373,23 @@ class _Logits:
         self.logits = logits
 
 
+class _Wrapped(nn.Module):
+    """``mlp()`` whose outputs come out through ``wrap`` (a tuple, a dict, an output object)."""
+
+    def __init__(self, wrap):
+        super().__init__()
+        self.inner, self.wrap = mlp(), wrap
+
+    def forward(self, x):
+        return self.wrap(self.inner(x))
+
+
 @pytest.mark.parametrize("wrap, match", [
     (lambda out: (out, out.sum()), r"a tuple of 2 items \(shape \(\d+, 3\), shape \(\)\).*returns model\(x\)\[0\]"),
-    (lambda out: {"logits": out}, r"a dict with keys \['logits'\].*returns model\(x\)\['logits'\]"),
-    (_Logits, r"an object of type _Logits.*returns model\(x\)\.logits"),
+    (lambda out: {"scores": out}, r"a dict with keys \['scores'\].*returns model\(x\)\['scores'\]"),
 ])
 def test_a_model_returning_more_than_a_tensor_is_one_message_naming_the_fix(wrap, match):
-    class Wrapped(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = mlp()
-
-        def forward(self, x):
-            return wrap(self.inner(x))
-
+    Wrapped = lambda: _Wrapped(wrap)  # noqa: E731
     X, y = blobs()
     with pytest.raises(DataError, match="train: the model returned " + match):
         Trainer(epochs=1).fit(Wrapped(), (X, y))
@@ -394,6 +397,24 @@ def test_a_model_returning_more_than_a_tensor_is_one_message_naming_the_fix(wrap
         Trainer(epochs=1).fit(Wrapped(), DataLoader(TensorDataset(X, y), batch_size=32))
     with pytest.raises(DataError, match="predict: the model returned " + match):
         Trainer().predict(Wrapped(), X)
+
+
+@pytest.mark.parametrize("wrap", [lambda out: {"logits": out, "hidden": out.detach()}, _Logits])
+def test_outputs_that_name_their_logits_train_predict_and_are_checked_by_them(wrap):
+    # a Hugging Face model returns {"logits": ...} / an object with .logits: they were refused, "wrap the model"
+    from knobs.checks import check_initial_loss, overfit_tiny
+
+    Named = lambda: _Wrapped(wrap)  # noqa: E731
+    X, y = blobs()
+    torch.manual_seed(0)
+    model = Named()
+    trainer = Trainer(epochs=2, lr=1e-2, seed=0)
+    record = trainer.fit(model, (X, y), (X, y)).records[-1]
+    torch.manual_seed(0)
+    plain = Trainer(epochs=2, lr=1e-2, seed=0).fit(mlp(), (X, y), (X, y)).records[-1]
+    assert record["val_loss"] == pytest.approx(plain["val_loss"])
+    assert torch.equal(trainer.predict(model, X), model.eval().inner(X).detach())
+    assert check_initial_loss(Named, X, y).passed and overfit_tiny(Named, X, y).passed
 
 
 def test_a_custom_loss_may_take_a_training_only_auxiliary_output():

@@ -26,7 +26,7 @@ _LAZY = {
     "Threshold": "knobs.balance._threshold", "best_threshold": "knobs.balance._threshold",
     "positive_proba": "knobs.balance._threshold",
     "class_counts": "knobs.balance._weights", "class_weights": "knobs.balance._weights",
-    "sample_weights": "knobs.balance._weights",
+    "sample_weights": "knobs.balance._weights", "label_weights": "knobs.balance._weights",
 }
 
 __all__ = ["LOSSES", "SAMPLERS", "THRESHOLD_METRICS", "BalanceOptions", *_LAZY]

@@ -22,7 +22,7 @@ from knobs.data._validate import validate_labels
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import label_classes
 
-__all__ = ["as_classes", "class_weights", "sample_weights", "class_counts", "infer_classes"]
+__all__ = ["as_classes", "class_weights", "label_weights", "sample_weights", "class_counts", "infer_classes"]
 
 
 def class_counts(y, n_classes: int | None = None, *, name: str = "y_train") -> np.ndarray:
@@ -116,3 +116,29 @@ def _positive(value: Any, name: str) -> float:
     if not ok or not np.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
     return float(value)
+
+
+def label_weights(Y) -> np.ndarray:
+    """Multi-label targets' ``pos_weight``, one per label ``(K,)`` float64: the label's negative over positive
+    training rows, so each label's rare "on" weighs as much in total as its "off" — for
+    ``nn.BCEWithLogitsLoss(pos_weight=torch.tensor(label_weights(Y_train)))`` under ``Trainer(task="multilabel")``,
+    the multi-label counterpart of ``class_weights``.
+
+    Raises:
+        DataError: targets that are not ``(n, K)`` of 0 / 1, or a label on in no training row or in every one (its
+            weight would be infinite or 0: such a label is learned as a constant whatever the weight).
+
+    Example:
+        >>> label_weights([[1, 0], [0, 0], [0, 1], [0, 1]]).tolist()
+        [3.0, 1.0]
+    """
+    labels = np.asarray(Y.detach().cpu() if hasattr(Y, "detach") else Y)
+    labels = labels.reshape(-1, 1) if labels.ndim == 1 else labels
+    if labels.ndim != 2 or len(labels) == 0 or not np.isin(labels, (0, 1)).all():
+        raise DataError(f"label_weights: expected multi-label targets (n, labels) of 0 / 1, got shape {labels.shape}")
+    positives = labels.sum(axis=0)
+    constant = np.flatnonzero((positives == 0) | (positives == len(labels))).tolist()
+    if constant:
+        raise DataError(f"label_weights: labels {constant} are on in none or all of the {len(labels)} training rows; "
+                        f"no weight makes them learnable: collect rows that tell them apart, or drop those labels")
+    return (len(labels) - positives) / positives

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import class_targets, model_output, multilabel_targets
+from knobs.train._batches import class_targets, model_output, multilabel_targets, named_logits
 from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets, multilabel_loss
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "output_picker", "pick",
@@ -126,6 +126,8 @@ def output_picker(out, model: nn.Module, X: torch.Tensor, where: str) -> Callabl
     output is ``model_output``'s one message."""
     if isinstance(out, torch.Tensor):
         return lambda o: o
+    if named_logits(out) is not None:  # a Hugging Face-style output: its logits by name
+        return lambda o: model_output(o, where)
     training = model.training
     try:
         with torch.no_grad():

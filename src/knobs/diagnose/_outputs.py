@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from knobs.diagnose._finding import Finding, finding
-from knobs.train._batches import cast_inputs, input_dtype
+from knobs.train._batches import cast_inputs, input_dtype, named_logits
 
 __all__ = ["OUTPUT_ROWS", "output_findings", "output_range"]
 
@@ -40,6 +40,7 @@ def output_range(model: nn.Module, X: torch.Tensor, loss: Any) -> dict[str, Any]
             out = net(rows)
     except Exception:  # NOTE: a model that fails here fails the checks and the run, with their messages
         return {}
+    out = named_logits(out) if named_logits(out) is not None else out  # a Hugging Face-style output's logits
     if isinstance(out, torch.Tensor) and out.ndim == 1:
         out = out.unsqueeze(1)  # one logit per row, squeezed
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or not bool(torch.isfinite(out).all()):

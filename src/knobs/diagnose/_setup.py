@@ -28,6 +28,7 @@ from knobs.checks._common import as_tensors
 from knobs.diagnose._evidence import Settings
 from knobs.errors import ConfigError, DataError
 from knobs.train import Trainer
+from knobs.train._optimizers import optimizer_recipe
 from knobs.train._batches import (MAX_LOADER_ROWS, BatchKeys, check_weights, dataset_loader, epoch_batches, loader_rows,
                                   unpack)
 
@@ -60,6 +61,15 @@ def settings_of(trainer: Any, given: dict[str, Any], n_classes: int | None = Non
     # trainer, explicit epochs are the whole training diagnosed.
     planned = base.epochs if trainer is not None or "epochs" not in given else None
     epochs = given["epochs"] if "epochs" in given else min(base.epochs, EPOCHS) if _is_int(base.epochs) else base.epochs
+    if isinstance(value["optimizer"], torch.optim.Optimizer):
+        # NOTE: the runs train copies of the model at several learning rates: each builds its own of that kind
+        factory, lr, weight_decay = optimizer_recipe(value["optimizer"])
+        value.update(optimizer=factory, lr=given.get("lr", lr), weight_decay=given.get("weight_decay", weight_decay))
+    if isinstance(value["schedule"], (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)):
+        name = type(value["schedule"]).__name__
+        raise ConfigError(f"diagnose: the schedule is a {name} built on one optimizer, and each diagnosis run trains "
+                          f"its own copy of the model; give its class with its arguments: "
+                          f"functools.partial(torch.optim.lr_scheduler.{name}, ...)")
     return Settings(task=value["task"], optimizer=value["optimizer"], lr=value["lr"],
                     batch_size=value["batch_size"], epochs=epochs, weight_decay=value["weight_decay"],
                     optimizer_options=value["optimizer_options"], n_classes=n_classes,

@@ -36,7 +36,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "class_targets", "dataset_loader", "label_classes", "multilabel_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
+           "check_outputs", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
 @dataclass(frozen=True)
@@ -178,14 +178,25 @@ def forward(model: torch.nn.Module, x: Any) -> Any:
     return model(*x) if type(x) is tuple else model(x)
 
 
+def named_logits(out: Any) -> torch.Tensor | None:
+    """The tensor a model's output names ``logits`` — a dict's ``"logits"``, an output object's ``.logits``, as
+    Hugging Face's models return them — or None."""
+    logits = out.get("logits") if isinstance(out, Mapping) else getattr(out, "logits", None)
+    return logits if isinstance(logits, torch.Tensor) else None
+
+
 def model_output(out: Any, where: str) -> torch.Tensor:
-    """``out`` when it is a tensor; else one DataError naming what the model returned and the fix.
+    """``out`` when it is a tensor, the tensor it names ``logits`` (``named_logits``); else one DataError naming
+    what the model returned and the fix.
 
     NOTE: validation, metrics and predictions read one tensor of outputs (logits for classification);
     a model returning a tuple, a dict or an output object (``.logits``) failed deep in the loss with an
-    AttributeError. In training a custom ``loss`` may take such outputs (an auxiliary head's)."""
+    AttributeError. Outputs that name their logits (a Hugging Face model's) are read by that name; in training a
+    custom ``loss`` may take any outputs (an auxiliary head's)."""
     if isinstance(out, torch.Tensor):
         return out
+    if (logits := named_logits(out)) is not None:
+        return logits
     if isinstance(out, Mapping):
         got, pick = f"a {type(out).__name__} with keys {list(out)[:6]}", f"model(x)[{next(iter(out), 'key')!r}]"
     elif isinstance(out, (tuple, list)):

@@ -62,6 +62,12 @@ def resolve_device(device: Any) -> torch.device:
         raise ConfigError(f"device: {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ConfigError(f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+    if dev.type not in ("cpu", "cuda"):  # NOTE: 'mps' without Apple's GPU failed at the first .to() with torch's words
+        try:
+            torch.empty(0, device=dev)
+        except (RuntimeError, AssertionError):
+            raise ConfigError(f"device: {device!r} is not available here (torch cannot place a tensor on it); use "
+                              f"'auto' or 'cpu'") from None
     return dev
 
 

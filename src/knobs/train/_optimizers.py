@@ -8,7 +8,8 @@ decoupled (Loshchilov & Hutter) — that is exactly torch's semantics for these 
 Beyond names (case-insensitive: "Adam", "SGD"), the optimizer may be a ``torch.optim`` class or a
 ``functools.partial`` of one (called with the parameter groups, ``lr`` and ``optimizer_options``),
 or any callable ``params -> Optimizer`` (it decides everything but the groups: biases and norm
-parameters still get no weight decay when ``weight_decay > 0``).
+parameters still get no weight decay when ``weight_decay > 0``), or an optimizer already built on the
+parameters of the model being fit (plain PyTorch's habit): used as it is, its own learning rates and options.
 
 Example:
     >>> from torch import nn
@@ -31,7 +32,7 @@ from torch import nn
 from knobs.errors import ConfigError
 from knobs.train._regularization import decay_groups
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "check_optimizer", "check_lr", "optimizer_name"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "check_optimizer", "check_lr", "optimizer_name", "optimizer_recipe"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ def check_optimizer(name: Any, *, lr: float, weight_decay: float = 0.0,
     Raises:
         ConfigError: unknown name or option, or a value out of range.
     """
+    if isinstance(name, torch.optim.Optimizer):
+        if weight_decay or options:
+            raise ConfigError(f"optimizer: a {type(name).__name__} built on the parameters is used as it is, with the "
+                              f"learning rates and options it was built with; set weight_decay and options when "
+                              f"building it (not weight_decay={weight_decay!r}, optimizer_options={options!r} here), "
+                              f"or give its class: optimizer=torch.optim.{type(name).__name__}")
+        return {"lr": check_lr(lr)}
     if not isinstance(name, str) and callable(name):
         if not _is_number(weight_decay) or weight_decay < 0:
             raise ConfigError(f"weight_decay: expected a number >= 0, got {weight_decay!r}")
@@ -158,6 +166,8 @@ def build_optimizer(name: str, model: nn.Module, *, lr: float, weight_decay: flo
         ConfigError: unknown name or option, or a value out of range.
     """
     kwargs = check_optimizer(name, lr=lr, weight_decay=weight_decay, options=options)
+    if isinstance(name, torch.optim.Optimizer):
+        return _own_optimizer(name, model)
     groups = decay_groups(model, float(weight_decay))
     if isinstance(name, str):
         return OPTIMIZERS[name.lower()].cls(groups, weight_decay=0.0, **kwargs)
@@ -169,6 +179,34 @@ def build_optimizer(name: str, model: nn.Module, *, lr: float, weight_decay: flo
         raise ConfigError(f"optimizer: the callable {optimizer_name(name)} must return a torch.optim.Optimizer "
                           f"when called with the parameters, returned {type(optimizer).__name__}")
     return optimizer
+
+
+def _own_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> torch.optim.Optimizer:
+    """An optimizer the user built, checked to step this model's parameters (and only them).
+
+    NOTE: an instance was refused as an unknown name, its repr printed; plain PyTorch builds the optimizer first."""
+    own = {id(p) for p in model.parameters()}
+    stepped = [p for group in optimizer.param_groups for p in group["params"]]
+    if not stepped or any(id(p) not in own for p in stepped):
+        raise ConfigError(f"optimizer: the {type(optimizer).__name__} given was built on parameters that are not this "
+                          f"model's (another model, or a copy of it); build it on model.parameters() of the model "
+                          f"passed to fit, or give its class — optimizer=torch.optim.{type(optimizer).__name__}, lr=..., "
+                          f"optimizer_options={{...}} — and knobs builds one for each model it trains")
+    return optimizer
+
+
+def optimizer_recipe(optimizer: torch.optim.Optimizer) -> tuple[Any, float, float]:
+    """``(factory, lr, weight_decay)`` that build the same kind of optimizer on another model's parameters: the class
+    with the options the instance was built with (its first parameter group's learning rate and weight decay), for
+    what trains copies of the model (``knobs.diagnose``'s runs at other learning rates).
+
+    Per-group learning rates are not carried over: the copies have other parameters."""
+    group = optimizer.param_groups[0]
+    accepted = inspect.signature(type(optimizer)).parameters
+    options = {key: value for key, value in optimizer.defaults.items()
+               if key in accepted and key not in ("params", "lr", "weight_decay")}
+    return (functools.partial(type(optimizer), **options), float(group["lr"]),
+            float(group.get("weight_decay", 0.0) or 0.0))
 
 
 def _spec(name: Any) -> _Spec:

@@ -45,7 +45,8 @@ Every schedule also takes ``warmup_epochs`` or ``warmup_steps``: the LR ramps li
 steps, step s using (s + 1)/(W + 1) of the schedule's starting LR, then the schedule starts at t=0.
 
 A schedule may also be a ``torch.optim.lr_scheduler`` class or any callable ``optimizer ->
-scheduler`` (``functools.partial(StepLR, step_size=10)``, a lambda): it is stepped as torch's own
+scheduler`` (``functools.partial(StepLR, step_size=10)``, a lambda), or a scheduler already built on the
+optimizer given as ``Trainer(optimizer=...)``: it is stepped as torch's own
 documentation steps it — ``OneCycleLR`` and ``CyclicLR`` after every optimizer step (their
 ``total_steps`` / ``step_size_up`` count batches), every other scheduler once per epoch after
 validation (``ReduceLROnPlateau`` with the monitored metric) — and checkpointed like the named ones.
@@ -151,6 +152,8 @@ def check_schedule(spec: Any) -> dict[str, Any] | None:
         return None
     if _is_factory(spec):
         return {"name": _describe(spec), "callable": True}
+    if isinstance(spec, (lrs.LRScheduler, lrs.ReduceLROnPlateau)):
+        return {"name": _describe(type(spec)), "instance": True}
     spec = {"name": spec} if isinstance(spec, str) else spec
     if not isinstance(spec, dict) or "name" not in spec:
         raise ConfigError(f"schedule: expected a name or a mapping with 'name', got {spec!r}")
@@ -296,6 +299,21 @@ def _from_factory(factory: Any, optimizer: torch.optim.Optimizer, monitor: str,
     return EpochSchedule(name, scheduler, monitor, steps_per_epoch)
 
 
+def _from_instance(scheduler: Any, optimizer: torch.optim.Optimizer, monitor: str,
+                   steps_per_epoch: int | None = None) -> EpochSchedule:
+    """A scheduler the user built on the optimizer the Trainer steps (``Trainer(optimizer=<that optimizer>)``),
+    stepped as torch's documentation steps it (``EpochSchedule``).
+
+    NOTE: an instance was refused ("expected a name or a mapping"); plain PyTorch builds it on its optimizer."""
+    if scheduler.optimizer is not optimizer:
+        name = type(scheduler).__name__
+        raise ConfigError(f"schedule: the {name} given steps an optimizer the Trainer does not train with; pass that "
+                          f"optimizer too (Trainer(optimizer=<the one {name} was built on>, schedule=...)), or give "
+                          f"the scheduler's class with its arguments: functools.partial(torch.optim.lr_scheduler."
+                          f"{name}, ...)")
+    return EpochSchedule(_describe(type(scheduler)), scheduler, monitor, steps_per_epoch)
+
+
 #: named schedules that need no batches-per-epoch count (without ``warmup_epochs``)
 UNSIZED_SCHEDULES = ("constant", "plateau")
 
@@ -319,6 +337,8 @@ def build_schedule(spec: Any, optimizer: torch.optim.Optimizer, *, epochs: int, 
     """
     if _is_factory(spec):
         return _from_factory(spec, optimizer, monitor, steps_per_epoch)
+    if isinstance(spec, (lrs.LRScheduler, lrs.ReduceLROnPlateau)):
+        return _from_instance(spec, optimizer, monitor, steps_per_epoch)
     cfg = check_schedule(spec)
     if cfg is None:
         return None

@@ -38,6 +38,7 @@ from knobs.train._device import (check_channels_last, configure_backends, resolv
                                  use_channels_last)
 from knobs.train._early_stopping import EarlyStopping, as_early_stopping
 from knobs.train._history import History, best_epoch
+from knobs.train._holdout import hold_out
 from knobs.train._losses import (LOSSES, check_loss_reads_logits, class_probabilities, label_probabilities, per_example,
                                 with_float_targets)
 from knobs.train._metrics import TASKS, measure, resolve_metrics
@@ -231,8 +232,10 @@ class Trainer:
 
         Args:
             model: a module producing logits (or regression outputs); moved to the device.
-            train: ``(X, y)`` tensors/arrays or a DataLoader.
-            val: the same for validation (needed for val_* metrics and early stopping on them).
+            train: ``(X, y)`` tensors/arrays, a DataLoader or a torch ``Dataset``.
+            val: the same for validation (needed for val_* metrics and early stopping on them), or a fraction
+                (``0.2``): that share of ``train``'s rows held out, drawn with the trainer's seed (0 without one)
+                and stratified by class — Keras' ``validation_split``, which takes the last rows unshuffled.
             resume_from: a checkpoint written by this trainer's ``checkpoint_dir`` or ``save``;
                 training continues exactly where it stopped.
 
@@ -241,6 +244,9 @@ class Trainer:
             Diverged: the training loss became NaN/inf.
         """
         self._check_settings()
+        if isinstance(val, (float, int)) and not isinstance(val, bool):
+            train, val = hold_out(train, val, task=self.task, seed=0 if self.seed is None else self.seed,
+                                  keys=BatchKeys.of(self.batch_keys))
         with forked_rng(self.seed):
             self._prepare(model, train, val)
             try:
@@ -392,6 +398,13 @@ class Trainer:
             raise ConfigError(f"the model ({type(model).__name__}) has no trainable parameters: every one is frozen "
                               f"(requires_grad=False) or it has none; unfreeze what should learn, e.g. its head "
                               f"(knobs.transfer.freeze_layers keeps the layers you name frozen and no others)")
+        if any(p.requires_grad and p.dtype == torch.float16 for p in model.parameters()):
+            # NOTE: it trained, and diverged at step 2 named as a learning rate too high: Adam's eps (1e-8) is 0 in
+            # float16 and updates below its resolution are lost; mixed precision keeps float32 master weights
+            raise ConfigError("the model's trainable parameters are float16, which cannot hold small updates (Adam's "
+                              "eps of 1e-8 rounds to 0, and training diverges); keep them float32 (model.float()) and "
+                              "train with precision='fp16' on CUDA (autocast with a loss scale) or 'bf16', or make "
+                              "the model .bfloat16()")
         self.model_ = model.to(self.device_, memory_format=self._memory_format or torch.preserve_format)
         dtype = input_dtype(self.model_)
         self._train = make_batches(train, "train", task=self.task, device=self.device_, batch_size=self.batch_size,
