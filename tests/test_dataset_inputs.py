@@ -150,3 +150,21 @@ def test_a_hugging_face_classifier_trains_on_its_own_batches_and_outputs():
     record = trainer.fit(model, Encoded(), Encoded()).records[-1]
     assert record["val_accuracy"] > 0.9
     assert trainer.predict_proba(model, Encoded()).shape == (160, 2)
+
+
+def test_a_fit_on_a_dataset_resumes_bit_for_bit(tmp_path):
+    # knobs' batch sampler's random stream was not checkpointed (only a DataLoader's own generator was): a resumed
+    # fit on a Dataset — or a streamed split, read through the same sampler — drew another order
+    X, y = blobs()
+
+    class Crash:
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:
+                raise KeyboardInterrupt
+
+    settings = dict(epochs=4, seed=1, batch_size=32, lr=1e-2)
+    whole = Trainer(**settings).fit(mlp(), TensorDataset(X, y), (X, y)).records
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(**settings, checkpoint_dir=tmp_path, callbacks=[Crash()]).fit(mlp(), TensorDataset(X, y), (X, y))
+    resumed = Trainer(**settings).fit(mlp(), TensorDataset(X, y), (X, y), resume_from=tmp_path / "last.pt").records
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in whole]

@@ -693,3 +693,14 @@ def test_early_stopping_given_as_a_mapping_or_true_is_an_early_stopping_and_bad_
         Trainer(early_stopping={"patiance": 3})
     with pytest.raises(ConfigError, match=r"early_stopping: expected an EarlyStopping, a mapping"):
         Trainer(early_stopping=5)
+
+
+def test_a_loaders_batch_of_one_row_under_batch_norm_is_one_message_naming_the_fix():
+    # torch's own words were "Expected more than 1 value per channel when training" from inside the model
+    X, y = blobs(n=65)
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(DataError, match=r"train: batch 2 of the DataLoader holds 1 row \(65 rows in batches of 32 "
+                                        r"leave one over\), and batch norm .* drop_last=True"):
+        Trainer(epochs=1).fit(model, DataLoader(TensorDataset(X, y), batch_size=32))
+    assert Trainer(epochs=1).fit(model, DataLoader(TensorDataset(X, y), batch_size=32, drop_last=True)).records
+    assert Trainer(epochs=1).fit(model, TensorDataset(X, y)).records  # knobs' own batches never hold one row

@@ -422,7 +422,10 @@ class LoaderBatches:
         self.loader, self.device, self.task, self.name, self.keys = loader, device, task, name, keys
         self.dtype = dtype  # the model's input dtype (``input_dtype``); None: batches as the loader gives them
         self._looked = False  # the first batch's inputs checked for raw pixels (``warn_raw_pixels``)
-        self.generator = getattr(loader, "generator", None)
+        # NOTE: the order's random stream, checkpointed for a resume: the loader's own, or that of knobs' batch sampler
+        # (a Dataset or a streamed split read in ``BoundedBatches``), whose resumed fit drew another order
+        self.generator = getattr(loader, "generator", None) or getattr(getattr(loader, "batch_sampler", None),
+                                                                       "generator", None)
 
     def __len__(self) -> int:
         return len(self.loader)

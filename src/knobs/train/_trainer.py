@@ -501,6 +501,8 @@ class Trainer:
         group = self.optimizer_.param_groups[0]
         losses, sizes, lrs, steps = [], [], [], []
         self.model_.train()
+        # NOTE: a batch norm left in eval mode (a frozen backbone's own train()) takes a batch of one
+        batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in self.model_.modules())
         transform = self.batch_transform
         # NOTE: exact once a streamed split's damaged rows are known; a stream without len: as the user said
         counted = epoch_batches(self._train)
@@ -511,6 +513,8 @@ class Trainer:
         for batch, (xb, yb, *wb) in enumerate(self._train):
             if transform is not None:
                 xb, yb = transform(xb, yb)
+            if len(yb) == 1 and batch_norm:
+                raise _one_row_batch(batch, self._train)
             if pending == 0:
                 self.optimizer_.zero_grad(set_to_none=True)
             lrs.append(group["lr"])
@@ -608,6 +612,17 @@ class Trainer:
             mode = es.mode_ if es is not None else "min"
             history.best_epoch = best_epoch(history.records, history.monitor, mode)
         history.stopped_early = self.epoch_ < self.epochs
+
+def _one_row_batch(batch: int, batches: Any) -> DataError:
+    """A DataLoader's training batch of one row for a model with batch norm, whose training-mode statistics need two
+    (torch's own words: "Expected more than 1 value per channel when training")."""
+    loader = getattr(batches, "loader", None)
+    rows, size = len(getattr(loader, "dataset", ())) if loader is not None else 0, getattr(loader, "batch_size", None)
+    why = f" ({rows} rows in batches of {size} leave one over)" if rows and size else ""
+    return DataError(f"train: batch {batch} of the DataLoader holds 1 row{why}, and batch norm cannot take the "
+                     f"statistics of one row in training; give the DataLoader drop_last=True or another batch_size, "
+                     f"or pass its Dataset itself (knobs never makes a batch of one)")
+
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
