@@ -704,3 +704,18 @@ def test_a_loaders_batch_of_one_row_under_batch_norm_is_one_message_naming_the_f
         Trainer(epochs=1).fit(model, DataLoader(TensorDataset(X, y), batch_size=32))
     assert Trainer(epochs=1).fit(model, DataLoader(TensorDataset(X, y), batch_size=32, drop_last=True)).records
     assert Trainer(epochs=1).fit(model, TensorDataset(X, y)).records  # knobs' own batches never hold one row
+
+
+def test_bce_with_logits_on_c_outputs_reads_class_indices_as_one_hot_rows():
+    # a sigmoid per class (one-vs-rest); torch said "Target size ([64]) must be the same as input size ([64, 3])"
+    X, y = blobs()
+    torch.manual_seed(0)
+    model = mlp()
+    record = Trainer(epochs=5, lr=1e-2, loss=nn.BCEWithLogitsLoss()).fit(model, (X, y), (X, y)).records[-1]
+    assert record["val_accuracy"] > 0.8
+    from knobs.train._losses import FloatTargets
+
+    out = torch.randn(4, 3)
+    labels = torch.tensor([0, 2, 1, 2])
+    expected = nn.functional.binary_cross_entropy_with_logits(out, nn.functional.one_hot(labels, 3).float())
+    assert FloatTargets(nn.BCEWithLogitsLoss())(out, labels).item() == pytest.approx(expected.item())

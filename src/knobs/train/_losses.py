@@ -140,7 +140,8 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {"classification": classificati
 
 class FloatTargets:
     """torch's binary cross-entropy losses given knobs' class indices: the targets cast to the outputs' dtype and
-    shaped as them (``nn.BCEWithLogitsLoss`` refuses int64 labels ``(n,)`` against logits ``(n, 1)``)."""
+    shaped as them (``nn.BCEWithLogitsLoss`` refuses int64 labels ``(n,)`` against logits ``(n, 1)``), or, against C
+    logits, one-hot rows of their classes (a sigmoid per class)."""
 
     def __init__(self, loss: Any) -> None:
         self.loss = loss
@@ -148,6 +149,10 @@ class FloatTargets:
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if isinstance(out, torch.Tensor) and target.numel() == out.numel():
             target = target.to(out.dtype).reshape(out.shape)
+        elif isinstance(out, torch.Tensor) and out.ndim == 2 and target.ndim == 1 and not target.is_floating_point():
+            # NOTE: C logits, one sigmoid each (a one-vs-rest classifier): its class as a one-hot row; torch said
+            # "Target size ([64]) must be the same as input size ([64, 3])"
+            target = F.one_hot(target, out.shape[1]).to(out.dtype)
         return self.loss(out, target)
 
 
