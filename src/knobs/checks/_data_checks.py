@@ -290,16 +290,17 @@ def _label_values(pairs: Pairs) -> CheckResult:
     """Multi-label targets: one 0 / 1 column per label, as many labels in every split."""
     problems = {}
     widths = {name: (y.reshape(len(y), -1).shape[1]) for name, (_, y) in pairs.items()}
+    first = next(iter(widths))
     for name, (_, y) in pairs.items():
         values = y[np.isfinite(y)] if y.dtype.kind == "f" else y
         if values.size != y.size or not np.isin(values, (0, 1)).all():
             problems[name] = f"y_{name} holds values other than 0 and 1"
-        elif widths[name] != widths[next(iter(widths))]:
-            problems[name] = f"y_{name} has {widths[name]} labels per row, y_{next(iter(widths))} has {widths[next(iter(widths))]}"
+        elif widths[name] != widths[first]:
+            problems[name] = f"y_{name} has {widths[name]} labels per row, y_{first} has {widths[first]}"
     expected = "a 0 / 1 column per label, the same labels in every split"
     if not problems:
-        return CheckResult("labels", True, "info", {"n_labels": widths[next(iter(widths))]}, expected,
-                           f"every target is 0 or 1, {widths[next(iter(widths))]} labels per row")
+        return CheckResult("labels", True, "info", {"n_labels": widths[first]}, expected,
+                           f"every target is 0 or 1, {widths[first]} labels per row")
     return CheckResult("labels", False, "error", {"problems": problems}, expected, "; ".join(problems.values()))
 
 

@@ -58,7 +58,8 @@ def output_findings(ev: dict) -> list[Finding]:
     (a warning: no logit can go below 0)."""
     out = ev.get("outputs") or {}
     # NOTE: constant outputs (a zero-initialized model gives 0 everywhere) say nothing about a last layer
-    if ev["task"] not in ("classification", "multilabel") or not out.get("reads_logits") or out["min"] < 0 or out["max"] <= out["min"]:
+    if ev["task"] not in ("classification", "multilabel") or not out.get("reads_logits") or out["min"] < 0 \
+            or out["max"] <= out["min"]:
         return []
     classes = out["classes"]
     binary = classes == 1 or ev["task"] == "multilabel"  # a logit per label, each its own binary cross-entropy

@@ -65,7 +65,8 @@ def settings_of(trainer: Any, given: dict[str, Any], n_classes: int | None = Non
         # NOTE: the runs train copies of the model at several learning rates: each builds its own of that kind
         factory, lr, weight_decay = optimizer_recipe(value["optimizer"])
         value.update(optimizer=factory, lr=given.get("lr", lr), weight_decay=given.get("weight_decay", weight_decay))
-    if isinstance(value["schedule"], (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)):
+    lrs = torch.optim.lr_scheduler
+    if isinstance(value["schedule"], (lrs.LRScheduler, lrs.ReduceLROnPlateau)):
         name = type(value["schedule"]).__name__
         raise ConfigError(f"diagnose: the schedule is a {name} built on one optimizer, and each diagnosis run trains "
                           f"its own copy of the model; give its class with its arguments: "

@@ -36,7 +36,8 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets", "check_weights", "unpack", "inputs_of", "to_device", "forward"]
+           "check_outputs", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets",
+           "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,8 @@ def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
         if not y.is_floating_point() and not (zero_one and one_per_row):
             return _position_targets(y, name)
         if not bool(((p >= 0) & torch.isfinite(p)).all()) or not one_per_row:
-            several = " (rows of 0 / 1 with several 1s are multi-label targets: Trainer(task='multilabel'))" if zero_one else ""
+            several = (" (rows of 0 / 1 with several 1s are multi-label targets: Trainer(task='multilabel'))"
+                       if zero_one else "")
             raise DataError(f"{name}: classification labels of shape {tuple(y.shape)} must be class indices (n,), or one "
                             f"row of class probabilities per example (non-negative, summing to 1), or integer classes "
                             f"per position (n, T){several}")
@@ -344,7 +346,8 @@ def label_classes(y: Any, name: str) -> np.ndarray:
 
     Raises:
         DataError: labels ``class_targets`` refuses, or class probabilities (soft labels: no class to count)."""
-    targets = class_targets(torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y.detach().cpu(), name)
+    labels = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    targets = class_targets(labels, name)
     if targets.is_floating_point():
         raise DataError(f"{name}: rows of class probabilities (soft labels) have no class to count; count the "
                         f"classes of hard labels")

@@ -15,7 +15,8 @@ from knobs.errors import ConfigError, DataError
 
 __all__ = ["IGNORE_INDEX", "LOSSES", "FloatTargets", "TwoLogits", "check_loss_reads_logits", "class_probabilities",
            "classification_loss", "dense_targets", "labelled_positions", "label_probabilities", "multilabel_loss",
-           "per_example", "predicted_classes", "predicted_labels", "regression_loss", "single_logit", "with_float_targets"]
+           "per_example", "predicted_classes", "predicted_labels", "regression_loss", "single_logit",
+           "with_float_targets"]
 
 #: The label of a position that has none (padding in a sequence, a void pixel): torch's ``ignore_index`` default.
 IGNORE_INDEX = -100
