@@ -168,3 +168,23 @@ def test_a_fit_on_a_dataset_resumes_bit_for_bit(tmp_path):
         Trainer(**settings, checkpoint_dir=tmp_path, callbacks=[Crash()]).fit(mlp(), TensorDataset(X, y), (X, y))
     resumed = Trainer(**settings).fit(mlp(), TensorDataset(X, y), (X, y), resume_from=tmp_path / "last.pt").records
     assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in whole]
+
+
+def test_class_names_as_labels_are_one_message_naming_the_encoding():
+    # torch said "can't convert np.ndarray of type numpy.str_", a loader's tuple of names "'tuple' object has no
+    # attribute 'ndim'"
+    X, y = blobs()
+    names = ["cat", "dog", "eel"]
+
+    class Named(Dataset):
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, i):
+            return X[i], names[int(y[i])]
+
+    match = r"train: the labels are names \('\w+', '\w+', '\w+', ...\), not class indices; encode them first"
+    with pytest.raises(DataError, match=match):
+        Trainer(epochs=1).fit(mlp(), DataLoader(Named(), batch_size=16))
+    with pytest.raises(DataError, match=r"the labels are names \('(cat|dog|eel)'"):
+        Trainer(epochs=1).fit(mlp(), (X, [names[int(i)] for i in y]))

@@ -245,7 +245,8 @@ def as_tensors(data: Any, name: str, task: str, dtype: torch.dtype | None = None
     """
     if isinstance(data, Mapping) or not isinstance(data, (tuple, list)) or len(data) != 2:
         raise DataError(f"{name}: expected (X, y) tensors or arrays, got {type(data).__name__}")
-    X, y = (torch.as_tensor(np.asarray(a)) if not isinstance(a, torch.Tensor) else a for a in data)
+    X, y = torch.as_tensor(np.asarray(data[0])) if not isinstance(data[0], torch.Tensor) else data[0], \
+        label_tensor(data[1], name)
     if X.ndim == 0 or y.ndim == 0 or len(X) == 0:
         raise DataError(f"{name}: X and y must hold at least one example; got shapes {tuple(X.shape)} and {tuple(y.shape)}")
     if X.shape[0] != y.shape[0]:
@@ -337,6 +338,24 @@ def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
     if len(y) and int(y.min()) < 0:
         raise DataError(f"{name}: labels must be >= 0, found {int(y.min())}")
     return y
+
+
+def label_tensor(y: Any, name: str) -> torch.Tensor:
+    """Targets as a tensor (an array, a list, a DataLoader's collated Python numbers).
+
+    Raises:
+        DataError: class names (strings), which a model cannot be trained against: they name the encoding to use.
+            (``torch.as_tensor`` said "can't convert np.ndarray of type numpy.str_", a loader's tuple of names
+            "'tuple' object has no attribute 'ndim'".)"""
+    if isinstance(y, torch.Tensor):
+        return y
+    values = np.asarray(y)
+    if values.dtype.kind in "US" or (values.dtype.kind == "O" and values.size and isinstance(values.flat[0], str)):
+        shown = ", ".join(repr(v) for v in list(dict.fromkeys(values.reshape(-1).tolist()))[:3])
+        raise DataError(f"{name}: the labels are names ({shown}, ...), not class indices; encode them first — classes, "
+                        f"y = np.unique(labels, return_inverse=True), or a Dataset that returns each item's class "
+                        f"index (its classes list giving the names back)")
+    return torch.as_tensor(values)
 
 
 def label_classes(y: Any, name: str) -> np.ndarray:
@@ -440,6 +459,7 @@ class LoaderBatches:
             X, y, w = unpack(batch, self.name, self.keys)
             if len(y) == 0:
                 continue
+            y = label_tensor(y, self.name)
             y = y.float().reshape(len(y), -1) if regression else _targets(y, self.name, self.task)
             if self.dtype is not None:
                 if not self._looked:
