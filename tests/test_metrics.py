@@ -132,3 +132,43 @@ def test_split_metrics_is_the_task_s_metrics_with_one_naming_scheme():
 def test_bad_input_is_one_clear_data_error(call, match):
     with pytest.raises(DataError, match=match):
         call()
+
+
+def test_roc_auc_is_scikit_learns_for_two_classes_one_vs_rest_for_more_and_per_label_for_multilabel():
+    from sklearn.metrics import roc_auc_score
+
+    from knobs.metrics import label_roc_auc, roc_auc
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet([1, 1, 1], 80)
+    y = rng.integers(0, 3, 80)
+    assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p, multi_class="ovr"))
+    binary = rng.random(80)
+    yb = (rng.random(80) < binary).astype(int)
+    assert roc_auc(yb, binary) == pytest.approx(roc_auc_score(yb, binary))
+    assert roc_auc([1, 1], [[0.2, 0.8], [0.4, 0.6]]) is None
+    Y = (rng.random((80, 3)) < 0.4).astype(int)
+    Y[:, 2] = 0  # a label never on: left out
+    S = rng.random((80, 3))
+    assert label_roc_auc(Y, S) == pytest.approx(np.mean([roc_auc_score(Y[:, k], S[:, k]) for k in (0, 1)]))
+
+
+def test_a_trainer_records_and_stops_early_on_roc_auc():
+    import torch
+    from torch import nn
+
+    from knobs.train import Trainer
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(300, 5, generator=g)
+    y = (X[:, 0] + 0.5 * torch.randn(300, generator=g) > 1.0).long()  # a rare positive class
+    torch.manual_seed(0)
+    model = nn.Linear(5, 1)  # one logit
+    trainer = Trainer(epochs=40, lr=1e-2, metrics="roc_auc", early_stopping={"monitor": "roc_auc", "patience": 3})
+    history = trainer.fit(model, (X[:200], y[:200]), (X[200:], y[200:]))
+    with torch.no_grad():
+        scores = torch.sigmoid(model(X[200:])).reshape(-1).numpy()
+    from sklearn.metrics import roc_auc_score
+
+    best = max(r["roc_auc"] for r in history.records)
+    assert best == pytest.approx(roc_auc_score(y[200:].numpy(), scores)) and best > 0.85  # best weights restored

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import average_precision_score, f1_score
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -36,7 +36,7 @@ def test_a_multilabel_fit_measures_its_loss_label_accuracy_and_metrics_as_scikit
     torch.manual_seed(0)
     model = net()
     trainer = Trainer(task="multilabel", epochs=30, lr=1e-2,
-                      metrics=["macro_f1", "micro_f1", "subset_accuracy", "average_precision"])
+                      metrics=["macro_f1", "micro_f1", "subset_accuracy", "average_precision", "roc_auc"])
     record = trainer.fit(model, (X[:400], Y[:400]), (X[400:], Y[400:])).records[-1]
     with torch.no_grad():
         out = model(X[400:])
@@ -47,6 +47,7 @@ def test_a_multilabel_fit_measures_its_loss_label_accuracy_and_metrics_as_scikit
     assert record["micro_f1"] == pytest.approx(f1_score(truth, predicted, average="micro"))
     assert record["subset_accuracy"] == pytest.approx((predicted == truth).all(1).mean())
     assert record["average_precision"] == pytest.approx(average_precision_score(truth, out.numpy(), average="macro"))
+    assert record["roc_auc"] == pytest.approx(roc_auc_score(truth, out.numpy(), average="macro"))
     assert record["val_accuracy"] > 0.9 and record["macro_f1"] > 0.85
     proba = trainer.predict_proba(model, X[:3])
     assert torch.allclose(proba, torch.sigmoid(trainer.predict(model, X[:3])))

@@ -33,8 +33,9 @@ from sklearn import metrics as _sk
 from knobs.errors import DataError
 
 __all__ = [
-    "accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "per_class_recall", "confusion_matrix", "log_loss",
+    "accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "roc_auc", "per_class_recall", "confusion_matrix", "log_loss",
     "rmse", "mae", "r2", "label_macro_f1", "label_micro_f1", "subset_accuracy", "label_average_precision",
+    "label_roc_auc",
     "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
     "wilson", "metric_intervals", "bootstrap_draws", "weighted_metrics", "BOOTSTRAP", "LEVEL", "INTERVAL_METHOD",
 ]
@@ -131,6 +132,27 @@ def log_loss(y_true, proba) -> float:
     proba = _proba(proba, len(y_true))
     _labels_fit(y_true, proba.shape[1])
     return float(_sk.log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
+
+
+def roc_auc(y_true, proba) -> float | None:
+    """Area under the ROC curve: of P(class 1) for two classes, else the mean of each class against the rest
+    (scikit-learn's one-vs-rest macro AUC) over the classes ``y_true`` holds; None when it holds one class only.
+    Judges the ranking of the probabilities, not a threshold — the validation score to stop early on for a rare
+    positive class.
+
+    Example:
+        >>> roc_auc([0, 0, 1, 1], [[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.2, 0.8]])
+        0.75
+    """
+    y_true = _labels(y_true, "y_true")
+    proba = _proba(proba, len(y_true))
+    _labels_fit(y_true, proba.shape[1])
+    present = np.unique(y_true)
+    if len(present) < 2:
+        return None
+    if proba.shape[1] == 2:
+        return float(_sk.roc_auc_score(y_true, proba[:, 1]))
+    return float(np.mean([_sk.roc_auc_score(y_true == c, proba[:, c]) for c in present]))
 
 
 def classification_metrics(y_true, proba, *, threshold: float | None = None) -> dict[str, Any]:
@@ -394,6 +416,19 @@ def label_average_precision(y_true, scores) -> float | None:
     if not present.any():
         return None
     return float(np.mean([_sk.average_precision_score(y_true[:, k], scores[:, k]) for k in np.flatnonzero(present)]))
+
+
+def label_roc_auc(y_true, scores) -> float | None:
+    """Mean over the labels of each label's ROC AUC; labels on in no row or in every one are left out (None when
+    none is left)."""
+    y_true = _indicator(y_true, "y_true")
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != y_true.shape:
+        raise DataError(f"scores must be one per row and label, shape {y_true.shape}; got {scores.shape}")
+    varied = np.flatnonzero((y_true.sum(axis=0) > 0) & (y_true.sum(axis=0) < len(y_true)))
+    if not len(varied):
+        return None
+    return float(np.mean([_sk.roc_auc_score(y_true[:, k], scores[:, k]) for k in varied]))
 
 
 def _indicator(y, name: str) -> np.ndarray:

@@ -40,6 +40,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "macro_f1": ("classification", "labels", "max"),
     "mean_iou": ("classification", "labels", "max"),
     "log_loss": ("classification", "proba", "min"),
+    "roc_auc": ("classification", "proba", "max"),
     "rmse": ("regression", "values", "min"),
     "mae": ("regression", "values", "min"),
     "r2": ("regression", "values", "max"),
@@ -50,6 +51,7 @@ MULTILABEL_METRICS: dict[str, tuple[str, str, str]] = {
     "micro_f1": ("label_micro_f1", "labels", "max"),
     "subset_accuracy": ("subset_accuracy", "labels", "max"),
     "average_precision": ("label_average_precision", "proba", "max"),
+    "roc_auc": ("label_roc_auc", "proba", "max"),
 }
 
 
