@@ -27,7 +27,7 @@ from knobs.train._early_stopping import EarlyStopping
 from knobs.train._history import History
 from knobs.train._loggers import CSVLogger, ProgressBar, TensorBoardLogger
 from knobs.train._lr_find import LRFindResult, lr_find
-from knobs.train._metrics import METRICS
+from knobs.train._metrics import METRICS, MULTILABEL_METRICS
 from knobs.train._optimizers import OPTIMIZERS, build_optimizer
 from knobs.train._schedules import SCHEDULES, Schedule, build_schedule, check_schedule
 from knobs.train._trainer import Diverged, Trainer
@@ -35,7 +35,7 @@ from knobs.train._trial_callbacks import ReportToTrial, SaveTrialModel, load_tri
 
 __all__ = [
     "CHANNELS_LAST", "BatchKeys", "CSVLogger", "Callback", "CheckpointError", "Checkpointer", "Diverged", "EarlyStopping",
-    "History", "LRFindResult", "METRICS", "OPTIMIZERS", "PRECISIONS", "ProgressBar", "ReportToTrial", "SCHEDULES",
+    "History", "LRFindResult", "METRICS", "MULTILABEL_METRICS", "OPTIMIZERS", "PRECISIONS", "ProgressBar", "ReportToTrial", "SCHEDULES",
     "SaveTrialModel", "Schedule", "TensorBoardLogger", "Trainer", "build_optimizer", "build_schedule",
     "check_schedule", "load_checkpoint", "load_model_state", "load_trial_models", "lr_find", "restore_model",
     "save_checkpoint", "use_channels_last",

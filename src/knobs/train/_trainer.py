@@ -145,7 +145,9 @@ class Trainer:
         metrics: validation metrics added to each epoch record under their names:
             ``{"f1": fn(outputs, y) -> float}`` (raw outputs, i.e. logits, and targets of the whole
             validation set as CPU tensors) or ``knobs.metrics`` names (``{"f1": "macro_f1"}``, or a
-            list ``["macro_f1", "balanced_accuracy"]``). ``EarlyStopping(monitor=name)`` and
+            list ``["macro_f1", "balanced_accuracy"]``; ``knobs.train.METRICS``: accuracy, balanced_accuracy,
+            macro_f1, mean_iou, log_loss, roc_auc for classes, rmse, mae, r2 for a regression;
+            ``MULTILABEL_METRICS`` for multi-label). ``EarlyStopping(monitor=name)`` and
             ``ReportToTrial(trial, monitor=name)`` can watch them.
         batch_keys: the keys of mapping batches, ``{"x": ..., "y": ..., "weight": ...}`` (default
             "x", "y", "weight"; a tuple of keys for "x" gives several inputs).
