@@ -432,3 +432,12 @@ def test_knobs_run_ranks_trials_by_balanced_accuracy_when_asked(tmp_path):
         knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=1, epochs=1, runs_dir=str(tmp_path), name="f1ap",
                   space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1}, autopilot={"enabled": True},
                   **{"search.metric": "val_macro_f1"})
+    auc = knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=2, epochs=2, runs_dir=str(tmp_path), name="auc",
+                    space={"lr": knobs.Float(1e-3, 1e-2, log=True), "width": 8, "depth": 1}, metric="val_roc_auc")
+    assert auc.summary["best_trial"]["metric"] == "val_roc_auc" and auc.summary["search"]["direction"] == "maximize"
+    done = [t for t in Study.load(f"sqlite:///{auc.path / 'study.db'}", "search").trials if t.state.name == "COMPLETE"]
+    assert all(t.value == t.attrs["val_roc_auc"] and 0 <= t.value <= 1 for t in done)
+    with pytest.raises(ConfigError, match=r"search.metric = \"val_roc_auc\": the autopilot .* ROC AUC has no per-row"):
+        knobs.run(model="mlp", data=(X, y), quiet=True, n_trials=1, epochs=1, runs_dir=str(tmp_path), name="aucap",
+                  space={"lr": knobs.Float(1e-3, 1e-2), "width": 8, "depth": 1}, autopilot={"enabled": True},
+                  metric="val_roc_auc")

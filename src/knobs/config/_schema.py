@@ -198,10 +198,10 @@ class SearchConfig(_Strict):
     pruner_options: dict[str, Any] = Field(default_factory=dict)
     n_trials: int = Field(40, ge=1, description="trials to run (a resumed run counts finished ones)")
     timeout: Optional[float] = Field(None, gt=0, description="stop starting new trials after this many seconds")
-    metric: Literal["val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1"] = Field(
+    metric: Literal["val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "val_roc_auc"] = Field(
         "val_loss", description="what trials are ranked, pruned and stopped on: the validation loss, accuracy, "
-                                "balanced accuracy (the mean per-class recall) or macro-F1 (the last two for "
-                                "imbalanced classes)")
+                                "balanced accuracy (the mean per-class recall), macro-F1 or ROC AUC (the last three "
+                                "for imbalanced classes; AUC one-vs-rest for more than two)")
     space: dict[str, SpaceEntry] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
     workers: int = Field(1, ge=1, le=1024, description="trials run at once: local processes, or Ray tasks in flight")
     executor: Literal["local", "ray", "population"] = Field(

@@ -23,7 +23,7 @@ from knobs.storage import mask_password
 
 __all__ = ["EventsReader", "EventsState", "CURVE_KEYS", "masked", "run_starts"]
 
-CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "lr")
+CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "val_roc_auc", "lr")
 """The per-epoch figures a learning curve draws (the keys of ``epoch`` records and of a trial's
 ``attrs["curve"]``)."""
 

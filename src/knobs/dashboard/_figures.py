@@ -35,6 +35,7 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 _COLOURS = {"complete": "#3182ce", "pruned": "#a0aec0", "failed": "#e53e3e", "running": "#dd6b20"}
 _LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "val_accuracy": "validation accuracy",
            "val_balanced_accuracy": "validation balanced accuracy", "val_macro_f1": "validation macro-F1",
+           "val_roc_auc": "validation ROC AUC",
            "lr": "learning rate"}
 
 
@@ -136,11 +137,12 @@ def curves(run: LoadedRun, *, lines: int = 10) -> View:
         epochs = curve["epoch"]
         group, name = f"t{t.number}", f"trial #{t.number}" + (" (running)" if t.state is TrialState.RUNNING else "")
         for key, axis, dash in (("val_loss", 1, "solid"), ("train_loss", 1, "dot"), ("val_accuracy", 2, "solid"),
-                                ("val_balanced_accuracy", 2, "dash"), ("val_macro_f1", 2, "dash"), ("lr", 3, "solid")):
+                                ("val_balanced_accuracy", 2, "dash"), ("val_macro_f1", 2, "dash"),
+                                ("val_roc_auc", 2, "dash"), ("lr", 3, "solid")):
             xs, ys = _thin(epochs, curve.get(key) or [])
             if not any(v is not None for v in ys):
                 continue
-            accuracy |= key in ("val_accuracy", "val_balanced_accuracy", "val_macro_f1")
+            accuracy |= key in ("val_accuracy", "val_balanced_accuracy", "val_macro_f1", "val_roc_auc")
             data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name, "legendgroup": group,
                          "showlegend": key == "val_loss", "xaxis": "x" if axis == 1 else f"x{axis}",
                          "yaxis": "y" if axis == 1 else f"y{axis}",

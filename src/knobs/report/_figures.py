@@ -37,7 +37,8 @@ def _layout(height: int, legend: bool = True, **extra: Any) -> dict[str, Any]:
 
 
 #: the search metrics a run's curves hold besides accuracy (``search.metric``), drawn beside it
-_SEARCHED = {"val_balanced_accuracy": "validation balanced accuracy", "val_macro_f1": "validation macro-F1"}
+_SEARCHED = {"val_balanced_accuracy": "validation balanced accuracy", "val_macro_f1": "validation macro-F1",
+             "val_roc_auc": "validation ROC AUC"}
 
 
 def learning_curves(curve: dict[str, list], best_epoch: int | None, trial_number: int) -> go.Figure:

@@ -43,11 +43,13 @@ def check_autopilot(cfg: Any, data: Any) -> None:
         raise ConfigError(f"autopilot.enabled with data.folds = {cfg.data.folds}: the autopilot compares models on one "
                           f"validation split, which fold mode does not keep; remove data.folds (use data.val) or "
                           f"run without --autopilot")
-    if cfg.search.metric == "val_macro_f1":
-        # NOTE: the paired test needs each row's share of the metric; an F1 is a ratio over the whole split
-        raise ConfigError("autopilot.enabled with search.metric = \"val_macro_f1\": the autopilot keeps a change only "
-                          "when its gain beats the paired, row-by-row standard error, and macro-F1 has no per-row "
-                          "share; search on \"val_balanced_accuracy\" (the mean per-class recall) with the autopilot")
+    if cfg.search.metric in ("val_macro_f1", "val_roc_auc"):
+        # NOTE: the paired test needs each row's share of the metric; an F1 or an AUC is a ratio over the whole split
+        name = "macro-F1" if cfg.search.metric == "val_macro_f1" else "ROC AUC"
+        raise ConfigError(f"autopilot.enabled with search.metric = \"{cfg.search.metric}\": the autopilot keeps a "
+                          f"change only when its gain beats the paired, row-by-row standard error, and {name} has no "
+                          f"per-row share; search on \"val_balanced_accuracy\" (the mean per-class recall) with the "
+                          f"autopilot")
     keys = cfg.autopilot.keys
     if keys is None:
         return

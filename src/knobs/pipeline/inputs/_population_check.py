@@ -75,7 +75,7 @@ def check_population(cfg: Any, space: Any, fixed: dict[str, Any]) -> None:
     if cfg.data.folds:
         raise ConfigError(f"data.folds = {cfg.data.folds}: population mode trains one split; remove data.folds "
                           f"{_USE_LOCAL}")
-    if cfg.search.metric in ("val_balanced_accuracy", "val_macro_f1"):
+    if cfg.search.metric in ("val_balanced_accuracy", "val_macro_f1", "val_roc_auc"):
         raise ConfigError(f"search.metric = \"{cfg.search.metric}\": population mode records the validation loss and "
                           f"accuracy of its members; use one of those {_USE_LOCAL}")
     if cfg.train.accumulate != 1:

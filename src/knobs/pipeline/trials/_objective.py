@@ -29,7 +29,7 @@ _OPTIMIZER_OPTION_KEYS = ("momentum", "eps", "rho", "alpha")
 #: search metrics the epoch record holds only when the Trainer computes them: the record key → the
 #: ``Trainer(metrics=...)`` that does
 RECORDED = {"val_balanced_accuracy": {"val_balanced_accuracy": "balanced_accuracy"},
-            "val_macro_f1": {"val_macro_f1": "macro_f1"}}
+            "val_macro_f1": {"val_macro_f1": "macro_f1"}, "val_roc_auc": {"val_roc_auc": "roc_auc"}}
 
 
 def make_trainer(train_cfg: Any, params: dict[str, Any], metric: str, seed: int, callbacks=(),
