@@ -184,3 +184,13 @@ def test_diagnose_takes_a_tagger_and_leaves_out_the_per_row_references():
     assert report.evidence["reference"]["score"] is None
     assert "bad_labels" not in {f.code for f in report.findings}
     assert not [f for f in report.findings if f.severity == "error"]
+
+
+def test_the_checks_and_diagnose_name_classes_on_the_last_axis():
+    # diagnose failed with an IndexError ("the shape of the mask [3600] does not match") from inside a check
+    X, y = tags()
+    match = r"the model outputs shape \(12, 3\); .*return out.movedim\(-1, 1\)"
+    with pytest.raises(DataError, match=match):
+        check_initial_loss(lambda: Tagger(classes_last=True), X, y)
+    with pytest.raises(DataError, match=match):
+        knobs.diagnose(Tagger(classes_last=True), (X, y), (X, y), epochs=1)

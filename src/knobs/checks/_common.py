@@ -11,7 +11,8 @@ from torch.nn import functional as F
 
 from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import class_targets, model_output, multilabel_targets, named_logits
+from knobs.train._batches import (check_position_outputs, class_targets, model_output, multilabel_targets,
+                                  named_logits)
 from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets, multilabel_loss
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "output_picker", "pick",
@@ -75,6 +76,8 @@ def label_range(y: torch.Tensor, outputs: torch.Tensor, n_classes: int | None) -
     """The class count, checked against the model's output width and the labels (with a class per position, the
     labelled positions' against the logits on axis 1)."""
     dense = dense_targets(y)
+    if dense:  # logits per position on axis 1, as the Trainer checks them
+        check_position_outputs(outputs, y, [y])
     width = outputs.shape[1] if outputs.ndim == (y.ndim + 1 if dense else 2) else None
     y = y[y != IGNORE_INDEX] if dense else y
     if width == 1 and n_classes in (None, 2):  # one logit: a binary classifier (labels 0 / 1)

@@ -36,7 +36,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets",
+           "check_outputs", "check_position_outputs", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets",
            "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
@@ -593,7 +593,7 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
                             f"{tuple(y.shape[1:])}; give it one output per target column")
         return
     if dense_targets(y):
-        _check_position_outputs(out, y, [t.y for t in (train, tensors_val) if t is not None and dense_targets(t.y)])
+        check_position_outputs(out, y, [t.y for t in (train, tensors_val) if t is not None and dense_targets(t.y)])
         return
     if single_logit(out):  # one logit: a binary classifier (its BCE)
         top = max(int(t.y.max()) for t in (train, tensors_val) if t is not None and t.y.ndim == 1) if y.ndim == 1 else None
@@ -617,9 +617,12 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
         )
 
 
-def _check_position_outputs(out: torch.Tensor, y: torch.Tensor, labels: list[torch.Tensor]) -> None:
+def check_position_outputs(out: torch.Tensor, y: torch.Tensor, labels: list[torch.Tensor]) -> None:
     """A class per position needs the model's logits per position on axis 1 — ``(n, C, T)``, ``(n, C, H, W)`` —
-    C above every label (one logit: labels 0 / 1)."""
+    C above every label (one logit: labels 0 / 1); ``labels``: every split's per-position labels.
+
+    Raises:
+        DataError: naming the shapes and the fix (``movedim(-1, 1)`` for classes on the last axis)."""
     per = tuple(y.shape[1:])
     top = max((int(t[t != IGNORE_INDEX].max()) for t in labels if bool((t != IGNORE_INDEX).any())), default=0)
     if out.ndim == y.ndim + 1 and tuple(out.shape[2:]) == per:
