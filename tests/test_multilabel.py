@@ -166,3 +166,10 @@ def test_label_weights_balance_each_labels_on_and_off_rows_for_bce():
         label_weights(Y)
     with pytest.raises(DataError, match=r"expected multi-label targets \(n, labels\) of 0 / 1"):
         label_weights(2 * Y)
+
+
+@pytest.mark.parametrize("task, meant", [("multi-label", "multilabel"), ("binary", "classification"),
+                                         ("regresion", "regression")])
+def test_a_task_named_another_way_is_told_the_one_it_means(task, meant):
+    with pytest.raises(ConfigError, match=rf"task: unknown '{task}' \(did you mean '{meant}'\?\)"):
+        Trainer(task=task).validate()

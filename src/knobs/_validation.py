@@ -65,6 +65,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "textcnn": ("text_cnn",), "kim_cnn": ("text_cnn",), "bert": ("minilm",), "alpha_rd": ("p_rd",),
     "val_acc": ("val_accuracy",), "acc": ("val_accuracy",), "accuracy": ("val_accuracy",), "loss": ("val_loss",),
     "label": ("target",), "label_column": ("target",), "target_column": ("target",), "y": ("target",),
+    "binary": ("classification",), "multiclass": ("classification",), "segmentation": ("classification",),
+    "multi_label": ("multilabel",), "multi-label": ("multilabel",), "multilabel_classification": ("multilabel",),
 }
 
 

@@ -367,7 +367,10 @@ class Trainer:
             if getattr(self, name) is not None:
                 _check_number(name, getattr(self, name), allow_zero=False)
         if self.task not in TASKS:
-            raise ConfigError(f"task: unknown {self.task!r}; expected one of {', '.join(TASKS)}")
+            from knobs._validation import did_you_mean
+
+            raise ConfigError(f"task: unknown {self.task!r}{did_you_mean(self.task, TASKS)}; expected one of "
+                              f"{', '.join(TASKS)}")
         check_loss_reads_logits(self.loss, self.task)
         for name, example in (("loss", "nn.CrossEntropyLoss(weight=w) or knobs.balance.FocalLoss()"),
                               ("batch_transform", "an augmentation taking and returning (xb, yb)")):
