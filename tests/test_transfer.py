@@ -354,3 +354,30 @@ def test_a_runs_pretrained_model_gets_the_lr_groups_apply_transfer_gives(tmp_pat
     names = {id(p): n for n, p in expected_model.named_parameters()}
     assert [[names[id(p)] for p in g["params"]] for g in expected] == \
         [[n for p in g["params"] for n, q in by_name.items() if q is p] for g in groups]
+
+
+def test_a_hugging_face_classifier_fine_tunes_with_a_new_head_and_frozen_first_layers():
+    # a model of the user's from outside knobs: its head is found by name, replaced for 3 classes, and the body's
+    # layers take a lower LR or stay frozen; the config names the key a Keras / HF user reaches for
+    transformers = pytest.importorskip("transformers")
+    from knobs.train import Trainer
+    from knobs.transfer import ParamGroups, apply_transfer, find_head
+
+    config = transformers.BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    torch.manual_seed(0)
+    bert = transformers.BertForSequenceClassification(config)
+    assert find_head(bert) == "classifier"
+    model, groups = apply_transfer(bert, {"mode": "fine_tune", "body_lr_mult": 0.1}, n_classes=3)
+    assert groups[0]["name"] == "classifier" and all(g["lr_mult"] == 0.1 for g in groups[1:])
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 60, (120, 10), generator=g)
+    record = Trainer(epochs=2, lr=3e-3, callbacks=[ParamGroups(groups)]).fit(model, (ids, ids[:, 0] % 3),
+                                                                              (ids, ids[:, 0] % 3)).records[-1]
+    assert record["val_loss"] is not None and model(ids[:2]).logits.shape == (2, 3)
+    frozen, _ = apply_transfer(transformers.BertForSequenceClassification(config),
+                               {"mode": "freeze_first", "freeze_first_n": 3}, n_classes=3)
+    assert not frozen.bert.embeddings.word_embeddings.weight.requires_grad and frozen.classifier.weight.requires_grad
+    with pytest.raises(ConfigError, match=r"unknown key 'transfer.n_frozen' \(did you mean 'freeze_first_n'\?\)"):
+        apply_transfer(transformers.BertForSequenceClassification(config), {"mode": "freeze_first", "n_frozen": 3},
+                       n_classes=3)

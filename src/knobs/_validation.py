@@ -66,6 +66,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "val_acc": ("val_accuracy",), "acc": ("val_accuracy",), "accuracy": ("val_accuracy",), "loss": ("val_loss",),
     "label": ("target",), "label_column": ("target",), "target_column": ("target",), "y": ("target",),
     "binary": ("classification",), "multiclass": ("classification",), "segmentation": ("classification",),
+    "n_frozen": ("freeze_first_n",), "num_frozen": ("freeze_first_n",), "frozen_layers": ("freeze_first_n",),
+    "freeze_layers": ("freeze_first_n",), "freeze": ("freeze_first",), "frozen": ("freeze_first",),
     "multi_label": ("multilabel",), "multi-label": ("multilabel",), "multilabel_classification": ("multilabel",),
 }
 
