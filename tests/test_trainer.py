@@ -719,3 +719,26 @@ def test_bce_with_logits_on_c_outputs_reads_class_indices_as_one_hot_rows():
     labels = torch.tensor([0, 2, 1, 2])
     expected = nn.functional.binary_cross_entropy_with_logits(out, nn.functional.one_hot(labels, 3).float())
     assert FloatTargets(nn.BCEWithLogitsLoss())(out, labels).item() == pytest.approx(expected.item())
+
+
+def test_a_callback_written_for_another_tool_is_told_knobs_hook_names():
+    # Lightning's on_train_epoch_end and Keras' on_train_batch_end were silently never called
+    class LightningStyle:
+        def on_train_epoch_end(self, trainer, module):
+            raise AssertionError("never")
+
+        def on_train_batch_end(self, *args):
+            raise AssertionError("never")
+
+    with pytest.raises(ConfigError, match=r"callbacks: LightningStyle has none of the hooks the Trainer calls .*"
+                                          r"on_train_epoch_end → on_epoch_end, on_train_batch_end → on_step_end"):
+        Trainer(callbacks=[LightningStyle()]).validate()
+
+    class Mixed(Callback):  # a knobs callback keeps working
+        def on_epoch_end(self, trainer, record):
+            self.seen = record["epoch"]
+
+    mixed = Mixed()
+    X, y = blobs()
+    Trainer(epochs=2, callbacks=[mixed]).fit(mlp(), (X, y))
+    assert mixed.seen == 2

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-__all__ = ["Callback", "hooks"]
+__all__ = ["Callback", "check_callbacks", "hooks"]
 
 EVENTS = ("on_fit_start", "on_step_end", "on_epoch_end", "on_fit_end", "on_exception")
 
@@ -47,6 +47,36 @@ class Callback:
     def on_exception(self, trainer: Any, error: BaseException) -> None:
         """Called once when an exception (``Diverged``, ``knobs.Pruned``, an interrupt) ends the
         fit after ``on_fit_start``, just before it propagates: release what ``on_fit_start`` opened."""
+
+
+#: Other tools' hook names → knobs' event (Lightning's and Keras'): a callback written for them is told what to rename.
+FOREIGN_EVENTS = {
+    "on_train_start": "on_fit_start", "on_train_begin": "on_fit_start",
+    "on_train_epoch_end": "on_epoch_end", "on_validation_epoch_end": "on_epoch_end",
+    "on_train_batch_end": "on_step_end", "on_batch_end": "on_step_end",
+    "on_train_end": "on_fit_end",
+}
+
+
+def check_callbacks(callbacks: Iterable[Any]) -> None:
+    """Refuse a callback that has none of knobs' events — it would never be called.
+
+    NOTE: one written for Lightning or Keras (``on_train_epoch_end``, ``on_train_batch_end``) was silently never
+    called; it is told the names to use.
+
+    Raises:
+        ConfigError: naming the callback, the other tool's hooks it has and knobs' names for them."""
+    from knobs.errors import ConfigError
+
+    for cb in callbacks:
+        if any(callable(getattr(cb, event, None)) for event in EVENTS):
+            continue
+        name = type(cb).__name__
+        foreign = [f"{hook} → {event}" for hook, event in FOREIGN_EVENTS.items() if callable(getattr(cb, hook, None))]
+        renamed = f"; rename its hooks as knobs calls them ({', '.join(foreign)})" if foreign else ""
+        raise ConfigError(f"callbacks: {name} has none of the hooks the Trainer calls ({', '.join(EVENTS)}), so it "
+                          f"would never run{renamed}; signatures: on_epoch_end(self, trainer, record), "
+                          f"on_step_end(self, trainer, step_record)")
 
 
 def hooks(callbacks: Iterable[Any], event: str) -> list[Callable[..., None]]:

@@ -32,7 +32,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._batches import (BatchKeys, check_outputs, epoch_batches, forward, input_dtype, make_batches,
                                   model_output)
 from knobs.train._predict import device_of, predict
-from knobs.train._callbacks import hooks
+from knobs.train._callbacks import check_callbacks, hooks
 from knobs.train._checkpoint import Checkpointer
 from knobs.train._device import (check_channels_last, configure_backends, resolve_device, resolve_precision,
                                  use_channels_last)
@@ -379,6 +379,7 @@ class Trainer:
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"seed: expected an integer or None, got {self.seed!r}")
         check_channels_last(self.channels_last)
+        check_callbacks(self.callbacks)
 
     def _prepare(self, model: nn.Module, train: Any, val: Any) -> None:
         self.validate()
