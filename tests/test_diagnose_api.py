@@ -139,7 +139,7 @@ def test_what_a_dataloader_cannot_give_is_one_message():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"trainer": "adam"}, "trainer must be a knobs.train.Trainer or a mapping"),
-    ({"trainer": {"optimiser": "adam"}}, r"\['optimiser'\] are not all Trainer arguments"),
+    ({"trainer": {"optimiser": "adam"}}, r"Trainer: unknown argument 'optimiser' \(did you mean 'optimizer'\?\)"),
     ({"loss": "cross_entropy"}, "loss: expected a callable"),
     ({"schedule": "sometimes"}, "schedule: unknown 'sometimes'"),
 ])

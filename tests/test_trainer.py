@@ -721,6 +721,18 @@ def test_bce_with_logits_on_c_outputs_reads_class_indices_as_one_hot_rows():
     assert FloatTargets(nn.BCEWithLogitsLoss())(out, labels).item() == pytest.approx(expected.item())
 
 
+@pytest.mark.parametrize("name, match", [
+    ("max_epochs", r"unknown argument 'max_epochs' \(did you mean 'epochs'\?\)"),
+    ("gradient_clip_val", r"unknown argument 'gradient_clip_val' \(did you mean 'clip_grad_norm'\?\)"),
+    ("accumulate_grad_batches", r"unknown argument 'accumulate_grad_batches' \(did you mean 'accumulate'\?\)"),
+    ("validation_split", r"no argument 'validation_split'; pass the fraction as fit's val"),
+])
+def test_another_tools_trainer_argument_is_told_the_one_knobs_takes(name, match):
+    # Python said "__init__() got an unexpected keyword argument"
+    with pytest.raises(ConfigError, match=r"Trainer: " + match):
+        Trainer(**{name: 1})
+
+
 def test_a_callback_written_for_another_tool_is_told_knobs_hook_names():
     # Lightning's on_train_epoch_end and Keras' on_train_batch_end were silently never called
     class LightningStyle:

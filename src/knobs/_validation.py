@@ -68,7 +68,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "binary": ("classification",), "multiclass": ("classification",), "segmentation": ("classification",),
     "n_frozen": ("freeze_first_n",), "num_frozen": ("freeze_first_n",), "frozen_layers": ("freeze_first_n",),
     "freeze_layers": ("freeze_first_n",), "freeze": ("freeze_first",), "frozen": ("freeze_first",),
-    "multi_label": ("multilabel",), "multi-label": ("multilabel",), "multilabel_classification": ("multilabel",),
+    "multi_label": ("multilabel",),
+    "gradient_clip_val": ("clip_grad_norm",), "clipnorm": ("clip_grad_norm",), "clipvalue": ("clip_grad_value",),
+    "max_norm": ("clip_grad_norm",), "accumulate_grad_batches": ("accumulate",), "grad_accum": ("accumulate",),
+    "accelerator": ("device",), "mixed_precision": ("precision",), "callback": ("callbacks",),
+    "criterion": ("loss",), "loss_fn": ("loss",), "scheduler_options": ("schedule",), "multi-label": ("multilabel",), "multilabel_classification": ("multilabel",),
 }
 
 

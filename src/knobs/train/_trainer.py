@@ -187,7 +187,9 @@ class Trainer:
                  batch_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
                  metrics: Any = None, batch_keys: Any = None, weight_val_loss: bool = False,
                  channels_last: bool | str = "auto", steps_per_epoch: int | None = None,
-                 accumulate: int = 1) -> None:
+                 accumulate: int = 1, **unknown: Any) -> None:
+        if unknown:
+            raise _unknown_argument(next(iter(unknown)))
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -618,6 +620,30 @@ class Trainer:
             mode = es.mode_ if es is not None else "min"
             history.best_epoch = best_epoch(history.records, history.monitor, mode)
         history.stopped_early = self.epoch_ < self.epochs
+
+#: Other tools' Trainer / fit arguments whose knobs counterpart is not a renamed argument: what to do instead
+_ELSEWHERE = {
+    "validation_split": "pass the fraction as fit's val: trainer.fit(model, train, 0.2)",
+    "validation_data": "pass it as fit's val: trainer.fit(model, train, val)",
+    "class_weight": "weigh the loss: loss=nn.CrossEntropyLoss(weight=torch.tensor(knobs.balance.class_weights(y)))",
+    "gradient_clip_algorithm": "clip_grad_norm clips the norm, clip_grad_value each value",
+}
+
+
+def _unknown_argument(name: str) -> ConfigError:
+    """One message for a keyword ``Trainer`` does not take: another tool's name for one of its arguments
+    (Lightning's ``max_epochs``, ``gradient_clip_val``, ``accumulate_grad_batches``; Keras' ``clipnorm``) is told the
+    argument it means (Python's own words were "unexpected keyword argument")."""
+    import inspect
+
+    from knobs._validation import did_you_mean
+
+    if name in _ELSEWHERE:
+        return ConfigError(f"Trainer: no argument {name!r}; {_ELSEWHERE[name]}")
+    known = [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "unknown")]
+    return ConfigError(f"Trainer: unknown argument {name!r}{did_you_mean(name, known)}; it takes "
+                       f"{', '.join(known)}")
+
 
 def _one_row_batch(batch: int, batches: Any) -> DataError:
     """A DataLoader's training batch of one row for a model with batch norm, whose training-mode statistics need two
