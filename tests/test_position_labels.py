@@ -194,3 +194,31 @@ def test_the_checks_and_diagnose_name_classes_on_the_last_axis():
         check_initial_loss(lambda: Tagger(classes_last=True), X, y)
     with pytest.raises(DataError, match=match):
         knobs.diagnose(Tagger(classes_last=True), (X, y), (X, y), epochs=1)
+
+
+def test_metrics_over_batches_padded_to_their_own_length_count_every_labelled_token():
+    # a collate that pads each batch to its longest sequence: the whole set's outputs could not be concatenated for
+    # its metrics ("Sizes of tensors must match"); the metrics read each batch's labelled tokens as rows
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(3, 12, (90,), generator=g)
+    sequences = [torch.randint(0, 50, (int(n),), generator=g) for n in lengths.sort().values]  # by length: batches
+    # of short sequences, then of long ones
+
+    def pad(batch):
+        longest = max(len(s) for s in batch)
+        ids = torch.zeros(len(batch), longest, dtype=torch.long)
+        tags = torch.full((len(batch), longest), -100)
+        for i, s in enumerate(batch):
+            ids[i, :len(s)], tags[i, :len(s)] = s, s % 3
+        return ids, tags
+
+    loader = DataLoader(sequences, batch_size=16, collate_fn=pad)
+    torch.manual_seed(0)
+    model = Tagger()
+    trainer = Trainer(epochs=2, lr=0.05, metrics=["macro_f1", "log_loss"])
+    record = trainer.fit(model, loader, loader).records[-1]
+    tokens = torch.cat(sequences)
+    with torch.no_grad():
+        predicted = torch.cat([model(ids).argmax(1)[tags != -100] for ids, tags in loader])
+    assert record["macro_f1"] == pytest.approx(f1_score(tokens % 3, predicted, average="macro"))
+    assert record["log_loss"] == pytest.approx(record["val_loss"], rel=1e-4)

@@ -69,10 +69,13 @@ def monitor_hint(name: Any, known: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    """One validation metric: ``fn(outputs, y) -> float`` and its direction (None: unknown)."""
+    """One validation metric: ``fn(x, y) -> float`` and its direction (None: unknown); ``reads`` says what ``x`` is —
+    the model's raw ``"outputs"`` (a callable of the user's), or for a ``knobs.metrics`` name the predicted
+    ``"labels"`` or the ``"proba"``, with ``y`` the matching targets (``_readings``)."""
 
     fn: Callable[[torch.Tensor, torch.Tensor], float]
     mode: str | None
+    reads: str = "outputs"
 
 
 def metric_mode(name: str, metrics: dict[str, Metric] | None = None) -> str | None:
@@ -127,12 +130,8 @@ def _named(name: str, fn: str, task: str) -> Metric:
     from knobs import metrics as km
 
     function, takes = getattr(km, fn), METRICS[fn][1]
-    if takes == "labels":
-        return Metric(_at_positions(lambda out, y: function(y.numpy(), predicted_classes(out).numpy())), METRICS[fn][2])
-    if takes == "proba":
-        return Metric(_at_positions(lambda out, y: function(y.numpy(), class_probabilities(out.double()).numpy())),
-                      METRICS[fn][2])
-    return Metric(lambda out, y: function(y.numpy(), out.numpy()), METRICS[fn][2])
+    return Metric(lambda x, y: function(y.numpy(), x.numpy()), METRICS[fn][2],
+                  "outputs" if takes == "values" else takes)
 
 
 def _multilabel_named(name: str, fn: str) -> Metric:
@@ -142,14 +141,33 @@ def _multilabel_named(name: str, fn: str) -> Metric:
     from knobs import metrics as km
 
     function, takes, mode = getattr(km, MULTILABEL_METRICS[fn][0]), *MULTILABEL_METRICS[fn][1:]
-    read = predicted_labels if takes == "labels" else label_probabilities
-    return Metric(lambda out, y: function(y.round().long().numpy(), read(out.double()).numpy()), mode)
+    return Metric(lambda x, y: function(y.numpy(), x.numpy()), mode, takes)
 
 
-def _at_positions(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Callable[[torch.Tensor, torch.Tensor], float]:
-    """A per-row classification metric read over labelled positions when the targets hold a class per position
-    (every token or pixel one row, as a tagger's or a segmentation's F1 is counted)."""
-    return lambda out, y: fn(*labelled_positions(out, y))
+def _readings(out: torch.Tensor, y: torch.Tensor, task: str, reads: set[str]) -> dict[str, tuple[torch.Tensor, ...]]:
+    """What the metrics read of one batch, by ``Metric.reads``, with the targets to match: the raw outputs; the
+    predicted classes (a multi-label model's labels); the class probabilities (each label's).
+
+    NOTE: with a class per position every labelled token or pixel is a row (as a tagger's or a segmentation's F1 is
+    counted), taken batch by batch: the logits (C floats per pixel) are not kept for a set's metrics, and a padded
+    batch's length may differ from the next's, which the whole set's concatenation failed on."""
+    found: dict[str, tuple[torch.Tensor, ...]] = {}
+    if "outputs" in reads:
+        found["outputs"] = (out, y)
+    if task == "multilabel":
+        labels = y.round().long()
+        if "labels" in reads:
+            found["labels"] = (predicted_labels(out), labels)
+        if "proba" in reads:
+            found["proba"] = (label_probabilities(out.double()), labels)
+        return found
+    if task == "classification" and reads & {"labels", "proba"}:
+        rows, classes = labelled_positions(out, y)
+        if "labels" in reads:
+            found["labels"] = (predicted_classes(rows), classes)
+        if "proba" in reads:
+            found["proba"] = (class_probabilities(rows.double()), classes)
+    return found
 
 
 def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: str, precision: Any,
@@ -162,7 +180,9 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
 
     was_training = model.training
     model.eval()
-    sums, dens, hits, rows, count, positions, outs, ys = [], [], [], 0, 0, 0, [], []
+    sums, dens, hits, rows, count, positions = [], [], [], 0, 0, 0
+    reads = {m.reads for m in (metrics or {}).values()}
+    kept: dict[str, tuple[list, list]] = {read: ([], []) for read in reads}
     try:
         with torch.no_grad():
             for item in batches:
@@ -187,9 +207,9 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                     hits.append((hit & labelled).sum() if dense else hit.sum())
                     positions = positions + (labelled.sum() if dense else len(yb))
                 rows += len(yb)
-                if metrics:
-                    outs.append(out)
-                    ys.append(yb)
+                for read, (x, y) in _readings(out, yb, task, reads).items():
+                    kept[read][0].append(x)
+                    kept[read][1].append(y)
     finally:
         model.train(was_training)
     if not rows:
@@ -197,10 +217,8 @@ def measure(model: torch.nn.Module, batches: Iterable[tuple[Any, ...]], task: st
                         "see its dataset's `unreadable` — or one with no batches)")
     loss = float(torch.stack(sums).sum() / torch.stack(dens).sum()) if dens else float(torch.stack(sums).sum()) / float(count)
     accuracy = float(torch.stack(hits).sum()) / float(positions) if hits else None
-    values = {}
-    if metrics:
-        out, y = torch.cat(outs).cpu(), torch.cat(ys).cpu()
-        values = {name: _value(name, m.fn(out, y)) for name, m in metrics.items()}
+    whole = {read: (torch.cat(xs).cpu(), torch.cat(ys).cpu()) for read, (xs, ys) in kept.items()}
+    values = {name: _value(name, m.fn(*whole[m.reads])) for name, m in (metrics or {}).items()}
     return loss, accuracy, values
 
 
