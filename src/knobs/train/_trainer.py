@@ -129,7 +129,7 @@ class Trainer:
         task: "classification" (cross-entropy, accuracy), "regression" (MSE) or "multilabel" (several classes per
             row: targets ``(n, K)`` of 0 / 1, one logit per label, their binary cross-entropy; ``val_accuracy`` is
             the share of labels right; metrics ``macro_f1``, ``micro_f1``, ``subset_accuracy``,
-            ``average_precision``).
+            ``average_precision``, ``roc_auc``).
         checkpoint_dir: write ``last.pt`` there every ``checkpoint_every`` epochs (and at the end).
         checkpoint_every: epochs between checkpoints.
         eval_batch_size: minibatch size for validation (default: max(1024, batch_size)).
@@ -649,7 +649,11 @@ def _one_row_batch(batch: int, batches: Any) -> DataError:
     """A DataLoader's training batch of one row for a model with batch norm, whose training-mode statistics need two
     (torch's own words: "Expected more than 1 value per channel when training")."""
     loader = getattr(batches, "loader", None)
-    rows, size = len(getattr(loader, "dataset", ())) if loader is not None else 0, getattr(loader, "batch_size", None)
+    try:
+        rows = len(loader.dataset)
+    except (AttributeError, TypeError):  # a stream (IterableDataset) has no length
+        rows = 0
+    size = getattr(loader, "batch_size", None)
     why = f" ({rows} rows in batches of {size} leave one over)" if rows and size else ""
     return DataError(f"train: batch {batch} of the DataLoader holds 1 row{why}, and batch norm cannot take the "
                      f"statistics of one row in training; give the DataLoader drop_last=True or another batch_size, "
