@@ -754,3 +754,20 @@ def test_a_callback_written_for_another_tool_is_told_knobs_hook_names():
     X, y = blobs()
     Trainer(epochs=2, callbacks=[mixed]).fit(mlp(), (X, y))
     assert mixed.seen == 2
+
+
+def test_a_model_of_lazy_modules_takes_its_shapes_from_the_data_and_trains():
+    # torch said "Attempted to use an uninitialized parameter" before the first step (moving it, building the optimizer)
+    X, y = blobs()
+    for train in ((X, y), DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True)):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.LazyLinear(16), nn.ReLU(), nn.LazyLinear(3))
+        record = Trainer(epochs=5, lr=1e-2).fit(model, train, (X, y)).records[-1]
+        assert model[0].weight.shape == (16, 6) and record["val_accuracy"] > 0.8
+    import knobs
+    from knobs.checks import gradient_check
+
+    lazy = nn.Sequential(nn.LazyLinear(16), nn.ReLU(), nn.LazyLinear(3))
+    assert gradient_check(lazy, X, y).passed
+    report = knobs.diagnose(lazy, (X, y), (X, y), epochs=2)
+    assert not [f for f in report.findings if f.severity == "error"]

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import cast_inputs, input_dtype
+from knobs.train._batches import cast_inputs, input_dtype, materialize_lazy
 from knobs.train._losses import classification_loss, multilabel_loss, with_float_targets
 
 __all__ = ["gradient_check", "LOSSES"]
@@ -88,8 +88,10 @@ def gradient_check(
         raise ConfigError(f"gradient_check loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
     if not isinstance(l2, (int, float)) or isinstance(l2, bool) or not l2 >= 0 or l2 == float("inf"):
         raise ConfigError(f"gradient_check l2 must be a finite number >= 0, got {l2!r}")
-    net = copy.deepcopy(model).double().eval()
     X, y = _rows(X, y, n_samples, loss)
+    model = copy.deepcopy(model)
+    materialize_lazy(model, X)  # a lazy model's shapes first: float64 needs them
+    net = model.double().eval()
     X = cast_inputs(X, input_dtype(net))  # float64, or ids into an embedding table as integers
     objective = _objective(net, X, y, loss_fn, float(l2))
     params = {name: p for name, p in net.named_parameters() if p.requires_grad}

@@ -32,6 +32,7 @@ from knobs.diagnose._setup import input_kind, read_data, settings_of, steps_per_
 from knobs.diagnose._training import fit_findings, further_probe, noisy_findings, probe_factors, probe_key, val_scores
 from knobs.diagnose._weighted import weigh_imbalance
 from knobs.errors import ConfigError
+from knobs.train._batches import materialize_lazy
 from knobs.train._losses import check_loss_reads_logits
 
 __all__ = ["diagnose", "run_diagnosis", "PROBES_PER_EPOCH"]
@@ -105,6 +106,7 @@ def run_diagnosis(model: nn.Module, train, val, settings: Settings, data_checks:
     ``knobs run`` does)."""
     start = time.perf_counter()
     base = copy.deepcopy(model).cpu()
+    materialize_lazy(base, train[0])  # a lazy model's shapes, once: every check and run copies this one
     sizes = {"train": len(train[1]), "val": len(val[1])}
     findings = weigh_imbalance(check_findings(data_checks, sizes), train[1], train[2] if len(train) > 2 else None)
     checks = list(data_checks)

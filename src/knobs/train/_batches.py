@@ -36,7 +36,7 @@ from knobs.errors import ConfigError, DataError
 from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
-           "check_outputs", "check_position_outputs", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets",
+           "check_outputs", "check_position_outputs", "materialize_lazy", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets",
            "check_weights", "unpack", "inputs_of", "to_device", "forward"]
 
 
@@ -643,6 +643,29 @@ def check_position_outputs(out: torch.Tensor, y: torch.Tensor, labels: list[torc
     raise DataError(f"train: the labels hold a class per position, shape {per} per example, but the model outputs "
                     f"shape {tuple(out.shape[1:])}; give it C logits per position, shape (C, "
                     f"{', '.join(map(str, per))}){hint}")
+
+
+def materialize_lazy(model: torch.nn.Module, data: Any) -> None:
+    """Give a model with lazy modules (``nn.LazyLinear``, ``nn.LazyConv2d``) its parameters' shapes: one forward pass
+    in eval mode, without gradients, on two rows of the training data — ``data`` the Trainer's batches (a loader's
+    first batch) or the inputs themselves — before anything reads its parameters (an optimizer, a copy in float64).
+
+    NOTE: such a model failed before its first step with torch's "Attempted to use an uninitialized parameter"."""
+    if not any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in model.parameters()):
+        return
+    if isinstance(data, TensorBatches):
+        xb = data.X[:2]
+    elif isinstance(data, LoaderBatches):
+        xb = next(iter(data))[0]
+    else:
+        xb = cast_inputs(data[:2], input_dtype(model))
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            forward(model, xb)
+    finally:
+        model.train(training)
 
 
 def _probe(model: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:

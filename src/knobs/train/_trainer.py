@@ -30,7 +30,7 @@ from torch import nn
 
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import (BatchKeys, check_outputs, epoch_batches, forward, input_dtype, make_batches,
-                                  model_output)
+                                  materialize_lazy, model_output)
 from knobs.train._predict import device_of, predict
 from knobs.train._callbacks import check_callbacks, hooks
 from knobs.train._checkpoint import Checkpointer
@@ -413,7 +413,11 @@ class Trainer:
                               "eps of 1e-8 rounds to 0, and training diverges); keep them float32 (model.float()) and "
                               "train with precision='fp16' on CUDA (autocast with a loss scale) or 'bf16', or make "
                               "the model .bfloat16()")
-        self.model_ = model.to(self.device_, memory_format=self._memory_format or torch.preserve_format)
+        # NOTE: a lazy module's uninitialized parameters take no memory format (torch failed on them): its model
+        # moves first, takes its shapes from the data, then its format
+        lazy = any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters())
+        self.model_ = model.to(self.device_) if self._memory_format is None or lazy else \
+            model.to(self.device_, memory_format=self._memory_format)
         dtype = input_dtype(self.model_)
         self._train = make_batches(train, "train", task=self.task, device=self.device_, batch_size=self.batch_size,
                                    generator=self._generator(), shuffle=True, keys=keys, dtype=dtype)
@@ -425,6 +429,10 @@ class Trainer:
                 if isinstance(getattr(batches, "X", None), torch.Tensor) and batches.X.ndim == 4:
                     # NOTE: once here; indexing a channels_last tensor keeps its format
                     batches.X = batches.X.contiguous(memory_format=torch.channels_last)
+        if lazy:
+            materialize_lazy(self.model_, self._train)
+            if self._memory_format is not None:
+                self.model_ = self.model_.to(memory_format=self._memory_format)
         check_outputs(self.model_, self._train, self._val, self.task)
         self.optimizer_ = build_optimizer(self.optimizer, self.model_, lr=self.lr,
                                           weight_decay=self.weight_decay, options=self.optimizer_options)
