@@ -33,26 +33,24 @@ TASKS = ("classification", "regression", "multilabel")
 #: The keys every epoch record has; a custom metric may not take one of these names.
 RECORD_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "lr_steps", "seconds")
 
-# name -> (task, what the knobs.metrics function takes, direction)
-METRICS: dict[str, tuple[str, str, str]] = {
-    "accuracy": ("classification", "labels", "max"),
-    "balanced_accuracy": ("classification", "labels", "max"),
-    "macro_f1": ("classification", "labels", "max"),
-    "mean_iou": ("classification", "labels", "max"),
-    "log_loss": ("classification", "proba", "min"),
-    "roc_auc": ("classification", "proba", "max"),
-    "rmse": ("regression", "values", "min"),
-    "mae": ("regression", "values", "min"),
-    "r2": ("regression", "values", "max"),
+# (task, name) -> (the knobs.metrics function, what it takes, direction); a multi-label model's labels: logit > 0
+_NAMED: dict[tuple[str, str], tuple[str, str, str]] = {
+    **{("classification", name): (name, takes, mode) for name, takes, mode in (
+        ("accuracy", "labels", "max"), ("balanced_accuracy", "labels", "max"), ("macro_f1", "labels", "max"),
+        ("mean_iou", "labels", "max"), ("log_loss", "proba", "min"), ("roc_auc", "proba", "max"))},
+    **{("regression", name): (name, "values", mode) for name, mode in (("rmse", "min"), ("mae", "min"), ("r2", "max"))},
+    **{("multilabel", name): (function, takes, mode) for name, function, takes, mode in (
+        ("macro_f1", "label_macro_f1", "labels", "max"), ("micro_f1", "label_micro_f1", "labels", "max"),
+        ("subset_accuracy", "subset_accuracy", "labels", "max"),
+        ("average_precision", "label_average_precision", "proba", "max"),
+        ("roc_auc", "label_roc_auc", "proba", "max"))},
 }
-# task="multilabel": name -> (the knobs.metrics function, what it takes, direction); labels are logit > 0
-MULTILABEL_METRICS: dict[str, tuple[str, str, str]] = {
-    "macro_f1": ("label_macro_f1", "labels", "max"),
-    "micro_f1": ("label_micro_f1", "labels", "max"),
-    "subset_accuracy": ("subset_accuracy", "labels", "max"),
-    "average_precision": ("label_average_precision", "proba", "max"),
-    "roc_auc": ("label_roc_auc", "proba", "max"),
-}
+#: name -> (task, what the knobs.metrics function takes, direction), for classification and regression
+METRICS: dict[str, tuple[str, str, str]] = {name: (task, takes, mode) for (task, name), (_, takes, mode) in
+                                            _NAMED.items() if task != "multilabel"}
+#: ``task="multilabel"``: name -> (the knobs.metrics function, what it takes, direction)
+MULTILABEL_METRICS: dict[str, tuple[str, str, str]] = {name: spec for (task, name), spec in _NAMED.items()
+                                                       if task == "multilabel"}
 
 
 def monitor_hint(name: Any, known: Iterable[str]) -> str:
@@ -122,26 +120,14 @@ def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
 
 
 def _named(name: str, fn: str, task: str) -> Metric:
-    if task == "multilabel":
-        return _multilabel_named(name, fn)
-    if fn not in METRICS or METRICS[fn][0] != task:
-        known = ", ".join(k for k, v in METRICS.items() if v[0] == task)
+    if (task, fn) not in _NAMED:
+        known = ", ".join(k for t, k in _NAMED if t == task)
         raise ConfigError(f"metrics.{name}: unknown {fn!r} for {task}; expected one of {known} or a callable")
     from knobs import metrics as km
 
-    function, takes = getattr(km, fn), METRICS[fn][1]
-    return Metric(lambda x, y: function(y.numpy(), x.numpy()), METRICS[fn][2],
+    function, takes, mode = _NAMED[task, fn]
+    return Metric(lambda x, y, f=getattr(km, function): f(y.numpy(), x.numpy()), mode,
                   "outputs" if takes == "values" else takes)
-
-
-def _multilabel_named(name: str, fn: str) -> Metric:
-    if fn not in MULTILABEL_METRICS:
-        raise ConfigError(f"metrics.{name}: unknown {fn!r} for multilabel; expected one of "
-                          f"{', '.join(MULTILABEL_METRICS)} or a callable")
-    from knobs import metrics as km
-
-    function, takes, mode = getattr(km, MULTILABEL_METRICS[fn][0]), *MULTILABEL_METRICS[fn][1:]
-    return Metric(lambda x, y: function(y.numpy(), x.numpy()), mode, takes)
 
 
 def _readings(out: torch.Tensor, y: torch.Tensor, task: str, reads: set[str]) -> dict[str, tuple[torch.Tensor, ...]]:
