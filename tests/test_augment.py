@@ -347,3 +347,17 @@ def test_cuda_batches_get_the_same_geometry_as_on_the_cpu():
     assert gpu.device.type == "cuda" and torch.allclose(gpu.cpu(), cpu, atol=1e-4)
     mixed, soft = ImageAugment(FULL, n_classes=10, seed=0)(x.cuda(), y.cuda())
     assert mixed.device.type == soft.device.type == "cuda" and torch.allclose(soft.sum(1).cpu(), torch.ones(32))
+
+
+def test_steps_that_move_pixels_are_refused_for_a_class_per_pixel_and_colour_is_not():
+    # a segmentation's images were flipped and rotated while their masks stayed put, silently
+    from knobs.train import Trainer
+
+    X = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    masks = (X[:, 0] > 0.5).long()
+    seg = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 2, 1))
+    with pytest.raises(DataError, match=r"augment: flip, affine move the images' pixels, and the labels hold a class "
+                                        r"per position \(shape \(32, 8, 8\)\)"):
+        Trainer(epochs=1, batch_size=32, batch_transform=ImageAugment(hflip=0.5, rotation=10)).fit(seg, (X, masks))
+    record = Trainer(epochs=1, batch_transform=ImageAugment(brightness=0.2, noise=0.05)).fit(seg, (X, masks)).records
+    assert record[-1]["train_loss"] > 0

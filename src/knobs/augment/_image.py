@@ -158,6 +158,7 @@ class ImageAugment:
             self.check()
         opts = self.options_
         _check_batch(xb, yb)
+        _check_pixel_labels(yb, opts.active)
         steps = self._steps_for(xb)
         mixing = "mix" in opts.active
         if self._first_batch or (mixing and xb.device.type == "cpu"):
@@ -221,6 +222,24 @@ def _check_batch(xb: Any, yb: Any) -> None:
     if not isinstance(yb, torch.Tensor) or len(yb) != len(xb):
         shown = tuple(yb.shape) if isinstance(yb, torch.Tensor) else type(yb).__name__
         raise DataError(f"augment: expected one label per image ({len(xb)}), got {shown}")
+
+
+#: The steps that move pixels (or mix images): a label per pixel would have to move with them.
+MOVING = ("flip", "crop", "affine", "mix")
+
+
+def _check_pixel_labels(yb: torch.Tensor, active: tuple[str, ...]) -> None:
+    """Refuse steps that move pixels when the labels hold a class per pixel (a segmentation's masks).
+
+    NOTE: the images were flipped, cropped and rotated while their masks stayed put, silently: the model learned
+    labels that no longer lay on their pixels."""
+    moving = [step for step in MOVING if step in active]
+    if moving and yb.ndim >= 2 and not yb.is_floating_point():
+        raise DataError(f"augment: {', '.join(moving)} {'moves' if len(moving) == 1 else 'move'} the images' pixels, "
+                        f"and the labels hold a class per "
+                        f"position (shape {tuple(yb.shape)}) that would stay where they were; keep to colour and noise "
+                        f"(they move no pixel), or augment each image with its mask in your Dataset (torchvision's "
+                        f"transforms.v2 with a tv_tensors.Mask moves both)")
 
 
 def _check_labels(yb: torch.Tensor, n_classes: int) -> None:
