@@ -383,3 +383,20 @@ def test_every_sampler_and_loss_combination_is_either_accepted_or_refused_clearl
             assert weight == "balanced" and sampler != "none" and "twice" in str(error)
         else:
             assert torch.isfinite(bal.loss(torch.randn(3, 2), torch.tensor([0, 1, 1])))
+
+
+def test_class_weights_balance_a_segmentations_pixels_and_samplers_of_rows_are_refused_for_them():
+    # oversampling failed inside torch ("weights should be a 1d sequence") on masks
+    import torch
+
+    from knobs.balance import BalanceOptions, balance_training
+
+    X = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    masks = (X[:, 0] > 0.7).long()  # about 3 background pixels to 1
+    weighted = balance_training(BalanceOptions(class_weight="balanced"), (X, masks), n_classes=2)
+    counts = np.bincount(masks.reshape(-1).numpy())
+    assert np.allclose(weighted.weights, counts.sum() / (2 * counts))
+    for sampler in ("oversample", "undersample", "smote"):
+        with pytest.raises(DataError, match=rf"balance.sampler = '{sampler}' draws rows by their class, and the labels "
+                                            rf"hold a class per position \(shape \(64, 8, 8\)\)"):
+            balance_training(BalanceOptions(sampler=sampler), (X, masks), n_classes=2)

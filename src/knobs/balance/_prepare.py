@@ -27,6 +27,7 @@ from knobs.balance._options import LOSSES, SAMPLERS, BalanceOptions
 from knobs.balance._resample import smote, undersample
 from knobs.balance._sampler import oversample_sampler, sampler_loader
 from knobs.balance._weights import class_counts, class_weights
+from knobs.errors import DataError
 
 __all__ = ["BalanceOptions", "BalancedTraining", "balance_training", "SAMPLERS", "LOSSES"]
 
@@ -95,6 +96,12 @@ def balance_training(options: BalanceOptions, train, n_classes: int | None,
 
 
 def _resample(options: BalanceOptions, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int):
+    if options.sampler in ("oversample", "undersample", "smote") and y.ndim >= 2 and y.dtype.kind in "iu" and \
+            not (y.ndim == 2 and y.shape[1] == 1):
+        # NOTE: oversampling failed inside torch ("weights should be a 1d sequence") on a segmentation's masks
+        raise DataError(f"balance.sampler = {options.sampler!r} draws rows by their class, and the labels hold a class "
+                        f"per position (shape {y.shape}); weigh the loss instead: class_weight = \"balanced\" (it "
+                        f"counts the labelled positions) or loss = \"focal\"")
     if options.sampler == "oversample":
         return X, y, oversample_sampler(y, n_classes, seed=seed)
     if options.sampler == "undersample":
