@@ -415,6 +415,10 @@ def test_outputs_that_name_their_logits_train_predict_and_are_checked_by_them(wr
     assert record["val_loss"] == pytest.approx(plain["val_loss"])
     assert torch.equal(trainer.predict(model, X), model.eval().inner(X).detach())
     assert check_initial_loss(Named, X, y).passed and overfit_tiny(Named, X, y).passed
+    from knobs.checks import gradient_check
+
+    assert gradient_check(Named(), X, y).passed  # the gradient checks and diagnose read them by name too
+    assert not [f for f in knobs.diagnose(Named(), (X, y), (X, y), epochs=2).findings if f.severity == "error"]
 
 
 def test_a_custom_loss_may_take_a_training_only_auxiliary_output():

@@ -27,7 +27,7 @@ coordinates so a wide model is checked in milliseconds, so the differences are t
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -36,16 +36,26 @@ from torch.nn import functional as F
 
 from knobs.checks._result import CheckResult
 from knobs.errors import ConfigError, DataError
-from knobs.train._batches import cast_inputs, input_dtype, materialize_lazy
+from knobs.train._batches import cast_inputs, input_dtype, materialize_lazy, model_output
 from knobs.train._losses import classification_loss, multilabel_loss, with_float_targets
 
 __all__ = ["gradient_check", "LOSSES"]
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "cross_entropy": lambda out, y: classification_loss(out, y.long()),  # one logit: its BCE
-    "mse": lambda out, y: F.mse_loss(out.reshape(y.shape), y),
-    "binary_cross_entropy": lambda out, y: multilabel_loss(out, y.to(out.dtype).reshape(out.shape)),  # multi-label
+def _main(out: Any) -> torch.Tensor:
+    """The model's one tensor of outputs (a Hugging Face model's ``logits`` by name), else ``model_output``'s
+    message: a built-in loss reads it, a custom one takes what the model returned, as in the Trainer."""
+    return model_output(out, "the gradient checks")
+
+
+LOSSES: dict[str, Callable[[Any, torch.Tensor], torch.Tensor]] = {
+    "cross_entropy": lambda out, y: classification_loss(_main(out), y.long()),  # one logit: its BCE
+    "mse": lambda out, y: F.mse_loss(_main(out).reshape(y.shape), y),
+    "binary_cross_entropy": lambda out, y: _label_loss(_main(out), y),  # multi-label
 }
+
+
+def _label_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return multilabel_loss(out, y.to(out.dtype).reshape(out.shape))
 TINY = 1e-12
 ROUNDING = 10.0
 
