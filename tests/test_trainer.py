@@ -775,3 +775,12 @@ def test_a_model_of_lazy_modules_takes_its_shapes_from_the_data_and_trains():
     assert gradient_check(lazy, X, y).passed
     report = knobs.diagnose(lazy, (X, y), (X, y), epochs=2)
     assert not [f for f in report.findings if f.severity == "error"]
+
+
+def test_a_history_reads_a_metric_over_epochs_by_name_and_names_a_missing_one():
+    X, y = blobs()
+    history = Trainer(epochs=3, metrics="macro_f1").fit(mlp(), (X, y), (X, y))
+    assert history["val_loss"] == history.column("val_loss") and len(history["macro_f1"]) == 3
+    for key, hint in [("loss", "train_loss"), ("val_acc", "val_accuracy"), ("val_macro_f1", "macro_f1")]:
+        with pytest.raises(KeyError, match=rf"'{key}': no epoch record holds it \(did you mean '{hint}'\?"):
+            history[key]

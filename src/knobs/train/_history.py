@@ -50,6 +50,22 @@ class History:
         """One metric over epochs, e.g. ``history.column("val_loss")``."""
         return [r.get(key) for r in self.records]
 
+    def __getitem__(self, key: str) -> list[Any]:
+        """``history["val_loss"]``: one metric over epochs, as Keras' ``history.history["val_loss"]`` reads.
+
+        Raises:
+            KeyError: a key no record holds, naming the ones they do (the closest first)."""
+        known = list(dict.fromkeys(k for r in self.records for k in r))
+        if key not in known:
+            from knobs._validation import did_you_mean
+            from knobs.train._metrics import monitor_hint
+
+            # NOTE: Keras' "loss" is the training loss, which knobs records as "train_loss"
+            hint = (" (did you mean 'train_loss'?)" if key == "loss" else
+                    monitor_hint(key, known) or did_you_mean(key, known))
+            raise KeyError(f"{key!r}: no epoch record holds it{hint}; they hold {', '.join(known)}")
+        return self.column(key)
+
     def __len__(self) -> int:
         return len(self.records)
 
