@@ -784,3 +784,11 @@ def test_a_history_reads_a_metric_over_epochs_by_name_and_names_a_missing_one():
     for key, hint in [("loss", "train_loss"), ("val_acc", "val_accuracy"), ("val_macro_f1", "macro_f1")]:
         with pytest.raises(KeyError, match=rf"'{key}': no epoch record holds it \(did you mean '{hint}'\?"):
             history[key]
+
+
+def test_fit_given_x_and_y_separately_as_keras_takes_them_is_told_the_pair():
+    X, y = blobs()
+    for given in ((X, y), (X.numpy(), y.numpy())):
+        with pytest.raises(DataError, match=r"train: fit takes the training data as one pair .* trainer.fit\(model, "
+                                            r"\(X, y\)\)"):
+            Trainer(epochs=1).fit(mlp(), *given)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -248,6 +249,11 @@ class Trainer:
             Diverged: the training loss became NaN/inf.
         """
         self._check_settings()
+        if _array(train) and _array(val) and len(train) == len(val):
+            # NOTE: Keras' fit(x, y): the labels were read as validation data, and the inputs alone refused
+            raise DataError("train: fit takes the training data as one pair and validation as the next argument: "
+                            "trainer.fit(model, (X, y)) or trainer.fit(model, (X, y), (X_val, y_val)); it was given X "
+                            "and y separately, as Keras' fit(x, y) takes them")
         if isinstance(val, (float, int)) and not isinstance(val, bool):
             train, val = hold_out(train, val, task=self.task, seed=0 if self.seed is None else self.seed,
                                   keys=BatchKeys.of(self.batch_keys))
@@ -651,6 +657,10 @@ def _unknown_argument(name: str) -> ConfigError:
     known = [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "unknown")]
     return ConfigError(f"Trainer: unknown argument {name!r}{did_you_mean(name, known)}; it takes "
                        f"{', '.join(known)}")
+
+
+def _array(value: Any) -> bool:
+    return isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim >= 1
 
 
 def _one_row_batch(batch: int, batches: Any) -> DataError:
