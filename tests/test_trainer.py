@@ -2,6 +2,7 @@
 clipping, divergence, and bad input."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -792,3 +793,10 @@ def test_fit_given_x_and_y_separately_as_keras_takes_them_is_told_the_pair():
         with pytest.raises(DataError, match=r"train: fit takes the training data as one pair .* trainer.fit\(model, "
                                             r"\(X, y\)\)"):
             Trainer(epochs=1).fit(mlp(), *given)
+
+
+@pytest.mark.parametrize("name, hint", [("categorical_crossentropy", "the task's default already"),
+                                        ("focal", "knobs.balance.FocalLoss()"), ("huber", "nn.HuberLoss()")])
+def test_a_loss_given_by_keras_name_is_told_what_it_is_here(name, hint):
+    with pytest.raises(ConfigError, match=rf"loss: expected a callable.* got '{name}' — {re.escape(hint)}"):
+        Trainer(loss=name).validate()

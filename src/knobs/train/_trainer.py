@@ -383,7 +383,8 @@ class Trainer:
         for name, example in (("loss", "nn.CrossEntropyLoss(weight=w) or knobs.balance.FocalLoss()"),
                               ("batch_transform", "an augmentation taking and returning (xb, yb)")):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
-                raise ConfigError(f"{name}: expected a callable, e.g. {example}; got {getattr(self, name)!r}")
+                raise ConfigError(f"{name}: expected a callable, e.g. {example}; got {getattr(self, name)!r}"
+                                  f"{_LOSS_NAMES.get(str(getattr(self, name)).lower(), '') if name == 'loss' else ''}")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"seed: expected an integer or None, got {self.seed!r}")
         check_channels_last(self.channels_last)
@@ -634,6 +635,16 @@ class Trainer:
             mode = es.mode_ if es is not None else "min"
             history.best_epoch = best_epoch(history.records, history.monitor, mode)
         history.stopped_early = self.epoch_ < self.epochs
+
+#: Keras' loss names → what they are here (a ``loss`` given by name was only told to be a callable)
+_LOSS_NAMES = {
+    **dict.fromkeys(("cross_entropy", "crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+                     "mse", "mean_squared_error", "binary_crossentropy", "bce"),
+                    " — the task's default already (cross-entropy; a one-logit model's, or a multi-label task's, binary "
+                    "cross-entropy; MSE for a regression): leave loss out"),
+    "focal": " — knobs.balance.FocalLoss()", "huber": " — nn.HuberLoss()", "mae": " — nn.L1Loss()",
+    "mean_absolute_error": " — nn.L1Loss()",
+}
 
 #: Other tools' Trainer / fit arguments whose knobs counterpart is not a renamed argument: what to do instead
 _ELSEWHERE = {
