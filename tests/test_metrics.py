@@ -172,3 +172,13 @@ def test_a_trainer_records_and_stops_early_on_roc_auc():
 
     best = max(r["roc_auc"] for r in history.records)
     assert best == pytest.approx(roc_auc_score(y[200:].numpy(), scores)) and best > 0.85  # best weights restored
+
+
+@pytest.mark.parametrize("given, meant", [("acc", "accuracy"), ("f1", "macro_f1"), ("auc", "roc_auc")])
+def test_a_metric_named_another_way_is_told_the_name_here(given, meant):
+    from knobs.errors import ConfigError
+    from knobs.train import Trainer
+
+    with pytest.raises(ConfigError, match=rf"metrics.{given}: unknown '{given}' for classification \(did you mean "
+                                          rf"'{meant}'\?\)"):
+        Trainer(metrics=given).validate()

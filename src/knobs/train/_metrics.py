@@ -121,8 +121,14 @@ def resolve_metrics(metrics: Any, task: str) -> dict[str, Metric]:
 
 def _named(name: str, fn: str, task: str) -> Metric:
     if (task, fn) not in _NAMED:
-        known = ", ".join(k for t, k in _NAMED if t == task)
-        raise ConfigError(f"metrics.{name}: unknown {fn!r} for {task}; expected one of {known} or a callable")
+        from knobs._validation import did_you_mean
+
+        known = [k for t, k in _NAMED if t == task]
+        close = {"acc": "accuracy", "f1": "macro_f1", "auc": "roc_auc", "iou": "mean_iou", "jaccard": "mean_iou",
+                 "mse": "rmse"}.get(fn)
+        hint = f" (did you mean {close!r}?)" if close in known else did_you_mean(fn, known)
+        raise ConfigError(f"metrics.{name}: unknown {fn!r} for {task}{hint}; expected one of {', '.join(known)} or "
+                          f"a callable")
     from knobs import metrics as km
 
     function, takes, mode = _NAMED[task, fn]
