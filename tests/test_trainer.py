@@ -800,3 +800,14 @@ def test_fit_given_x_and_y_separately_as_keras_takes_them_is_told_the_pair():
 def test_a_loss_given_by_keras_name_is_told_what_it_is_here(name, hint):
     with pytest.raises(ConfigError, match=rf"loss: expected a callable.* got '{name}' — {re.escape(hint)}"):
         Trainer(loss=name).validate()
+
+
+def test_numbers_from_numpy_or_torch_are_read_as_the_numbers_they_hold():
+    # np.logspace's float32, a DataFrame's int64 or a 0-d tensor were refused: "expected a positive number, got
+    # np.float32(0.001)"
+    X, y = blobs()
+    trainer = Trainer(lr=np.float32(1e-2), epochs=np.int64(2), batch_size=np.int64(32), weight_decay=torch.tensor(0.0))
+    assert trainer.fit(mlp(), (X, y)).records[-1]["epoch"] == 2
+    assert type(trainer.lr) is float and type(trainer.epochs) is int and type(trainer.weight_decay) is float
+    with pytest.raises(ConfigError, match=r"epochs: expected an integer >= 1"):
+        Trainer(epochs=np.bool_(True)).validate()

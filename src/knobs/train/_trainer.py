@@ -191,6 +191,12 @@ class Trainer:
                  accumulate: int = 1, **unknown: Any) -> None:
         if unknown:
             raise _unknown_argument(next(iter(unknown)))
+        # NOTE: numbers from NumPy or torch (np.logspace's float32, a DataFrame's int64, a 0-d tensor) were refused as
+        # "expected a positive number, got np.float32(0.001)": they are read as the Python numbers they hold
+        lr, weight_decay, epochs, batch_size, l1, clip_grad_norm, clip_grad_value, seed, checkpoint_every, \
+            eval_batch_size, steps_per_epoch, accumulate = map(_plain_number, (
+                lr, weight_decay, epochs, batch_size, l1, clip_grad_norm, clip_grad_value, seed, checkpoint_every,
+                eval_batch_size, steps_per_epoch, accumulate))
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -668,6 +674,16 @@ def _unknown_argument(name: str) -> ConfigError:
     known = [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "unknown")]
     return ConfigError(f"Trainer: unknown argument {name!r}{did_you_mean(name, known)}; it takes "
                        f"{', '.join(known)}")
+
+
+def _plain_number(value: Any) -> Any:
+    """A NumPy scalar or a one-element torch tensor as the Python number it holds; anything else as it is."""
+    if isinstance(value, np.generic) and isinstance(value.item(), (int, float)) and not isinstance(value, np.bool_):
+        return value.item()
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.requires_grad and \
+            not value.dtype == torch.bool:
+        return value.item()
+    return value
 
 
 def _array(value: Any) -> bool:
