@@ -811,3 +811,4 @@ def test_numbers_from_numpy_or_torch_are_read_as_the_numbers_they_hold():
     assert type(trainer.lr) is float and type(trainer.epochs) is int and type(trainer.weight_decay) is float
     with pytest.raises(ConfigError, match=r"epochs: expected an integer >= 1"):
         Trainer(epochs=np.bool_(True)).validate()
+    Trainer(early_stopping={"patience": np.int64(3), "min_delta": np.float32(0.01)}).validate()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from knobs.errors import ConfigError
@@ -52,8 +53,9 @@ class EarlyStopping(Callback):
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "val_loss",
                  mode: str | None = None) -> None:
-        self.patience = patience
-        self.min_delta = min_delta
+        # NOTE: NumPy scalars (a grid's int64) are the Python numbers they hold, as the Trainer reads its settings
+        self.patience = patience.item() if isinstance(patience, np.integer) else patience
+        self.min_delta = min_delta.item() if isinstance(min_delta, np.floating | np.integer) else min_delta
         self.monitor = monitor
         self.mode = mode
         self._metric_mode: str | None = None
