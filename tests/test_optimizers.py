@@ -152,3 +152,13 @@ def test_a_device_torch_cannot_use_and_float16_parameters_are_one_message():
     with pytest.raises(ConfigError, match=r"trainable parameters are float16, .* keep them float32"):
         Trainer(epochs=1).fit(nn.Linear(6, 3).half(), (X, y))  # it diverged at step 2, blamed on the lr
     assert Trainer(epochs=1).fit(nn.Linear(6, 3).bfloat16(), (X, y)).records[-1]["train_loss"] > 0
+
+
+def test_optimizer_options_from_numpy_are_numbers():
+    # np.float32(0.9) from a grid was refused: "optimizer_options.momentum: expected a number in [0, 1)"
+    import numpy as np
+
+    optimizer = build_optimizer("sgd", nn.Linear(2, 1), lr=np.float32(0.1), options={"momentum": np.float32(0.9)})
+    assert optimizer.param_groups[0]["momentum"] == pytest.approx(0.9)
+    with pytest.raises(ConfigError, match=r"optimizer_options.nesterov: expected true or false"):
+        build_optimizer("sgd", nn.Linear(2, 1), lr=0.1, options={"momentum": 0.9, "nesterov": np.float64(1.0)})

@@ -23,9 +23,11 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -65,7 +67,8 @@ def _unit(low_open: bool = False, high_open: bool = True) -> Callable[[Any], boo
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite real number, NumPy's too (``np.float32(0.9)`` from a grid); not a bool."""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
 
 
 def _betas(v: Any) -> bool:
