@@ -326,8 +326,14 @@ def test_split_takes_x_y_arrays_and_tensors_as_they_are():
     assert isinstance(tensors.train[0], torch.Tensor) and torch.bincount(tensors.test[1]).tolist() == [6, 6, 6]
     targets = split((X, rng.normal(size=120)), seed=0)  # float targets: a plain shuffle
     assert targets.sizes == {"train": 84, "val": 18, "test": 18}
-    with pytest.raises(DataError, match=r"split: expected X of shape \(rows, features...\) and y of one label"):
+    with pytest.raises(DataError, match=r"split: expected X of shape \(rows, features...\) and y with one entry per "
+                                        r"row"):
         split((X, y[:10]))
+    masks = rng.integers(0, 3, size=(120, 4, 4))  # a class per pixel, and several labels per row: shuffled rows
+    pixels = split((rng.normal(size=(120, 1, 4, 4)), masks), seed=0)
+    assert pixels.sizes == {"train": 84, "val": 18, "test": 18} and pixels.test[1].shape == (18, 4, 4)
+    assert np.array_equal(pixels.test[1], masks[pixels.index["test"]])
+    assert split((X, rng.integers(0, 2, size=(120, 5))), seed=0).val[1].shape == (18, 5)
     with pytest.raises(DataError, match="split takes a knobs Dataset .* or \\(X, y\\) arrays; got ndarray"):
         split(X)
 

@@ -75,7 +75,8 @@ def split(ds: Dataset | tuple, val: float = 0.15, test: float = 0.15, seed: int 
     if val + test >= 1:
         raise ConfigError(f"split val + test must leave rows for training; got {val} + {test}")
     ds = _as_dataset(ds)
-    strata = stratify and ds.task == "classification"
+    # NOTE: labels of more axes (a class per pixel, several labels per row) have no one class to stratify by
+    strata = stratify and ds.task == "classification" and np.ndim(ds.y) == 1
     index = np.arange(len(ds))
     rest, test_index = _divide(ds, index, test, seed, strata)
     # NOTE: val is a fraction of all rows; after the test rows are gone it is val / (1 - test).
@@ -95,9 +96,10 @@ def _as_dataset(ds) -> Dataset:
                         f"got {type(ds).__name__}")
     X, y = ds
     labels = np.asarray(y.detach().cpu() if hasattr(y, "detach") else y)
-    if labels.ndim != 1 or len(labels) != len(X) or np.ndim(X) < 2:
-        raise DataError(f"split: expected X of shape (rows, features...) and y of one label or target per row; got X "
-                        f"{tuple(np.shape(X))} and y {labels.shape}")
+    if labels.ndim < 1 or len(labels) != len(X) or np.ndim(X) < 2:
+        raise DataError(f"split: expected X of shape (rows, features...) and y with one entry per row (a label, a "
+                        f"target, a row of labels or a class per position); got X {tuple(np.shape(X))} and y "
+                        f"{labels.shape}")
     task = "regression" if labels.dtype.kind in "fc" else "classification"
     return Dataset(X=X, y=y, task=task, n_classes=None, name="arrays")
 
