@@ -233,7 +233,7 @@ def test_groups_of_the_wrong_length():
 
 
 def test_mismatched_X_and_y():
-    with pytest.raises(DataError, match="one target per row"):
+    with pytest.raises(DataError, match="one entry per row"):
         kfold(np.zeros((5, 2)), np.zeros(4, np.int64), k=2)
 
 
@@ -252,3 +252,13 @@ def test_group_split_with_too_few_groups():
     ds, _ = grouped_dataset(n_groups=4)
     with pytest.raises(DataError, match="only 4 groups"):
         group_split(ds, "patient", val=0.1, test=0.1)
+
+
+def test_folds_of_a_class_per_pixel_or_several_labels_per_row_are_plain_shuffles():
+    # they were refused ("kfold needs y (n,)"); no one class to stratify by
+    rng = np.random.default_rng(0)
+    X, masks = rng.normal(size=(50, 1, 4, 4)), rng.integers(0, 3, size=(50, 4, 4))
+    folds = kfold(X, masks, k=5)
+    assert [f.val[1].shape for f in folds] == [(10, 4, 4)] * 5
+    assert sorted(np.concatenate([f.val_index for f in folds]).tolist()) == list(range(50))
+    assert np.array_equal(folds[2].val[1], masks[folds[2].val_index])

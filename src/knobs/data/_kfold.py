@@ -90,7 +90,7 @@ def kfold(X, y, k: int = 5, seed: int = 0, groups=None, stratify: bool | None = 
 
     Args:
         X: features, ``(n, ...)`` (indexed along the first axis).
-        y: targets, ``(n,)``.
+        y: targets, ``(n,)`` (or a class per position, several labels per row: ``(n, ...)``, never stratified).
         k: the number of folds (at least 2).
         seed: the shuffling seed; the same seed gives the same folds.
         groups: one group label per row; a group's rows are never split between train and val.
@@ -115,8 +115,8 @@ def kfold(X, y, k: int = 5, seed: int = 0, groups=None, stratify: bool | None = 
     X, y = np.asarray(X), np.asarray(y)
     _check_k(k)
     check_seed(seed)
-    if X.ndim == 0 or y.ndim != 1 or len(X) != len(y):
-        raise DataError(f"kfold needs X (n, ...) and y (n,) with one target per row; got X "
+    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
+        raise DataError(f"kfold needs X (n, ...) and y with one entry per row (n, ...); got X "
                         f"{X.shape} and y {y.shape}")
     return [Fold(number=i, train=(X[tr], y[tr]), val=(X[va], y[va]), train_index=tr, val_index=va)
             for i, (tr, va) in enumerate(kfold_indices(y, k=k, seed=seed, groups=groups, stratify=stratify))]
@@ -137,12 +137,13 @@ def kfold_indices(y, k: int = 5, seed: int = 0, groups=None,
     y = np.asarray(y)
     _check_k(k)
     check_seed(seed)
-    if y.ndim != 1:
-        raise DataError(f"kfold needs y (n,) with one target per row; got y {y.shape}")
+    if y.ndim == 0:
+        raise DataError(f"kfold needs y with one entry per row (n, ...); got y {y.shape}")
     if k > len(y):
         raise DataError(f"k={k} folds need at least {k} rows, got {len(y)}; lower k")
     groups = None if groups is None else check_groups(groups, len(y))
-    strata = y if (stratify if stratify is not None else y.dtype.kind in "iub") else None
+    # NOTE: labels of more axes (a class per pixel, several labels per row) have no one class to stratify by
+    strata = y if (stratify if stratify is not None else y.dtype.kind in "iub") and y.ndim == 1 else None
     if strata is not None:
         _check_class_counts(strata, k)
     if groups is not None:
