@@ -188,3 +188,9 @@ def test_class_names_as_labels_are_one_message_naming_the_encoding():
         Trainer(epochs=1).fit(mlp(), DataLoader(Named(), batch_size=16))
     with pytest.raises(DataError, match=r"the labels are names \('(cat|dog|eel)'"):
         Trainer(epochs=1).fit(mlp(), (X, [names[int(i)] for i in y]))
+
+
+def test_raw_text_as_inputs_is_one_message_naming_token_ids():
+    # torch said "can't convert np.ndarray of type numpy.str_"
+    with pytest.raises(DataError, match=r"train: X holds text \('good movie', ...\); a model reads token ids"):
+        Trainer(epochs=1).fit(mlp(), (["good movie", "bad film"], [1, 0]))

@@ -245,8 +245,7 @@ def as_tensors(data: Any, name: str, task: str, dtype: torch.dtype | None = None
     """
     if isinstance(data, Mapping) or not isinstance(data, (tuple, list)) or len(data) != 2:
         raise DataError(f"{name}: expected (X, y) tensors or arrays, got {type(data).__name__}")
-    X, y = torch.as_tensor(np.asarray(data[0])) if not isinstance(data[0], torch.Tensor) else data[0], \
-        label_tensor(data[1], name)
+    X, y = input_tensor(data[0], name), label_tensor(data[1], name)
     if X.ndim == 0 or y.ndim == 0 or len(X) == 0:
         raise DataError(f"{name}: X and y must hold at least one example; got shapes {tuple(X.shape)} and {tuple(y.shape)}")
     if X.shape[0] != y.shape[0]:
@@ -338,6 +337,22 @@ def class_targets(y: torch.Tensor, name: str) -> torch.Tensor:
     if len(y) and int(y.min()) < 0:
         raise DataError(f"{name}: labels must be >= 0, found {int(y.min())}")
     return y
+
+
+def input_tensor(X: Any, name: str) -> torch.Tensor:
+    """Inputs as a tensor (an array, nested lists).
+
+    Raises:
+        DataError: text (strings), which a model reads as token ids, naming where those come from (torch said
+            "can't convert np.ndarray of type numpy.str_")."""
+    if isinstance(X, torch.Tensor):
+        return X
+    values = np.asarray(X)
+    if values.dtype.kind in "US" or (values.dtype.kind == "O" and values.size and isinstance(values.flat[0], str)):
+        raise DataError(f"{name}: X holds text ({str(values.flat[0])[:30]!r}, ...); a model reads token ids: encode "
+                        f"the texts first — knobs run's text data does it (data.text_column), or a tokenizer's "
+                        f"input_ids with Trainer(batch_keys=...)")
+    return torch.as_tensor(values)
 
 
 def label_tensor(y: Any, name: str) -> torch.Tensor:
