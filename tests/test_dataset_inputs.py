@@ -2,6 +2,7 @@
 ``Subset``, their own), Hugging Face-style dict batches, classes numbered from 1 — trained, or one message that says
 the exact fix."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -194,3 +195,5 @@ def test_raw_text_as_inputs_is_one_message_naming_token_ids():
     # torch said "can't convert np.ndarray of type numpy.str_"
     with pytest.raises(DataError, match=r"train: X holds text \('good movie', ...\); a model reads token ids"):
         Trainer(epochs=1).fit(mlp(), (["good movie", "bad film"], [1, 0]))
+    with pytest.raises(DataError, match=r"data: X holds text"):
+        Trainer().predict(mlp(), np.array(["good movie", "bad film"]))

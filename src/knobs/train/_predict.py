@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from knobs.errors import DataError
-from knobs.train._batches import (BatchKeys, cast_inputs, dataset_loader, forward, input_dtype, inputs_of,
-                                  model_output, to_device)
+from knobs.train._batches import (BatchKeys, cast_inputs, dataset_loader, forward, input_dtype, input_tensor,
+                                  inputs_of, model_output, to_device)
 from knobs.train._device import resolve_precision
 
 __all__ = ["predict", "device_of", "aligned_rows"]
@@ -156,6 +156,5 @@ def _as_inputs(x: Any) -> Any:
 
 def _tensor(x: Any) -> torch.Tensor:
     """A tensor; float64 arrays become float32 (what models are built in), integers stay."""
-    if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(np.asarray(x))
+    x = input_tensor(x, "data")  # text is one message naming token ids
     return x.float() if x.dtype == torch.float64 else x
