@@ -263,9 +263,17 @@ def test_knobs_run_takes_a_torch_dataset_and_an_official_test_set(tmp_path, monk
         def __getitem__(self, i):
             return {"features": X[i], "label": y[i]}
 
-    with pytest.raises(ConfigError, match=r"item 0 is a dict with keys \['features', 'label'\]; return "
-                                          r"\(item\['features'\], item\['label'\]\) from its __getitem__"):
-        knobs.run(data=Records(), **settings)
+    records = knobs.run(data=Records(), name="records", **settings)  # one input and a label: read by their keys
+    with np.load(records.summary["data"]["loading"]["file"], allow_pickle=False) as stored:
+        assert np.array_equal(stored["X"], X) and np.array_equal(stored["y"], y)
+
+    class Inputs(Records):  # two inputs: which one the model reads is the user's to say
+        def __getitem__(self, i):
+            return {"features": X[i], "mask": X[i] > 0, "label": y[i]}
+
+    with pytest.raises(ConfigError, match=r"item 0 is a dict with keys \['features', 'mask', 'label'\]; return "
+                                          r"\(x, y\) from its __getitem__ \(knobs.run reads one input and a label"):
+        knobs.run(data=Inputs(), **settings)
 
 
 @pytest.mark.parametrize("labels", [("bird", "cat", "dog"), (3, 5, 7)])

@@ -214,6 +214,9 @@ def _materialize(dataset: Any, what: str, max_bytes: int, advice: str = STREAM_A
     if n == 0:
         raise DataError(f"{what}: the torch Dataset is empty")
     first = dataset[0]
+    if (keys := _dict_pair(first)) is not None:  # Hugging Face's item form: read by its keys
+        dataset = _KeyedPairs(dataset, *keys)
+        first = dataset[0]
     if not (isinstance(first, (tuple, list)) and len(first) == 2):
         raise DataError(f"{what}: a torch Dataset's items must be (x, y) pairs; item 0 is {_describe(first)}"
                         f"{_pair_hint(first)}")
@@ -336,14 +339,36 @@ def _describe(value: Any) -> str:
 LABEL_KEYS = ("label", "labels", "y", "target", "targets")
 
 
-def _pair_hint(item: Any) -> str:
-    """How to make ``item`` an ``(x, y)`` pair: a dict item of one input and a label is named key by key."""
+def _dict_pair(item: Any) -> tuple[str, str] | None:
+    """``(input key, label key)`` of a dict item holding one input and a label (``LABEL_KEYS``); None otherwise."""
     if not isinstance(item, dict):
-        return "; return (x, y) from its __getitem__"
+        return None
     label = next((key for key in LABEL_KEYS if key in item), None)
     inputs = [key for key in item if key != label]
-    if label is not None and len(inputs) == 1:
-        return (f"; return (item[{inputs[0]!r}], item[{label!r}]) from its __getitem__ (a wrapping Dataset does it "
-                f"without touching yours)")
-    return ("; return (x, y) from its __getitem__ (knobs.run reads one input per row; a model of several inputs "
+    return (inputs[0], label) if label is not None and len(inputs) == 1 else None
+
+
+class _KeyedPairs:
+    """A map-style Dataset of dict items read as ``(item[x], item[y])`` pairs.
+
+    NOTE: such a Dataset (Hugging Face's item form) was refused, told to return pairs; one input and a label are
+    unambiguous, so they are read as they are."""
+
+    def __init__(self, dataset: Any, x: str, y: str) -> None:
+        self.dataset, self.x, self.y = dataset, x, y
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        item = self.dataset[i]
+        return item[self.x], item[self.y]
+
+
+def _pair_hint(item: Any) -> str:
+    """How to make ``item`` an ``(x, y)`` pair (a dict item of one input and a label is read as it is)."""
+    if not isinstance(item, dict):
+        return "; return (x, y) from its __getitem__"
+    return ("; return (x, y) from its __getitem__ (knobs.run reads one input and a label per row — a dict item of one "
+            f"input and one of the keys {', '.join(map(repr, LABEL_KEYS))} is read by them; a model of several inputs "
             "trains with knobs.train.Trainer(batch_keys=...))")
