@@ -53,4 +53,4 @@ def test_what_diagnose_cannot_read_gets_one_message():
     with pytest.raises(DataError, match=r"diagnose: val: a batch is a tuple of 4 items.*diagnose takes an \(X, y\) pair"):
         knobs.diagnose(model(), TRAIN, (*VAL, VAL[1], VAL[1]), **SETTINGS)
     with pytest.raises(DataError, match=r"missing 'y'"):
-        knobs.diagnose(model(), {"x": TRAIN[0], "label": TRAIN[1]}, VAL, **SETTINGS)
+        knobs.diagnose(model(), {"x": TRAIN[0], "answer": TRAIN[1]}, VAL, **SETTINGS)

@@ -224,8 +224,11 @@ def test_dict_batches_with_default_and_configured_keys():
     renamed = DataLoader(Records(*TRAIN, keys=("image", "label")), batch_size=32)
     history = Trainer(epochs=1, batch_keys={"x": "image", "y": "label"}).fit(net(), renamed)
     assert len(history) == 1
-    with pytest.raises(DataError, match=r"train: a batch is a dict with keys \['image', 'label'\], missing 'x', 'y'"):
-        Trainer(epochs=1).fit(net(), renamed)
+    # one input and a target named as datasets name it: read by those names (Hugging Face's item form)
+    assert len(Trainer(epochs=1).fit(net(), renamed)) == 1
+    unnamed = DataLoader(Records(*TRAIN, keys=("image", "answer")), batch_size=32)
+    with pytest.raises(DataError, match=r"train: a batch is a dict with keys \['answer', 'image'\], missing 'x', 'y'"):
+        Trainer(epochs=1).fit(net(), unnamed)
     assert Trainer(epochs=1).fit(net(), {"x": TRAIN[0], "y": TRAIN[1]}, {"x": VAL[0], "y": VAL[1]})
 
 

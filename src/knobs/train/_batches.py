@@ -83,6 +83,17 @@ def _describe(batch: Any) -> str:
 TARGET_NAMES = ("labels", "label", "targets", "target", "y")
 
 
+def _one_input_and_target(batch: Mapping, keys: BatchKeys) -> tuple[Any, Any] | None:
+    """``(input key, target key)`` of a dict batch with default keys that holds one input and a target named as
+    datasets name them (``TARGET_NAMES``: ``{"image": ..., "label": ...}``); None otherwise — several inputs are not
+    guessed: their order is the model's signature's, which a dict's order need not follow."""
+    if keys != BatchKeys():
+        return None
+    target = next((k for k in TARGET_NAMES if k in batch), None)
+    inputs = [k for k in batch if k not in (target, keys.weight, "sample_weight")]
+    return (inputs[0], target) if target is not None and len(inputs) == 1 else None
+
+
 def _keys_hint(batch: Mapping, keys: BatchKeys) -> str:
     """``; for these batches: Trainer(batch_keys={...})`` when the batch's keys tell which are targets (a name in
     ``TARGET_NAMES``) and which inputs (the rest, but a weight); "" when they do not."""
@@ -106,6 +117,8 @@ def unpack(batch: Any, name: str, keys: BatchKeys = BatchKeys()) -> tuple[Any, A
     if isinstance(batch, Mapping):
         x_keys = keys.x if isinstance(keys.x, tuple) else (keys.x,)
         missing = [k for k in (*x_keys, keys.y) if k not in batch]
+        if missing and (named := _one_input_and_target(batch, keys)) is not None:
+            return batch[named[0]], batch[named[1]], batch.get(keys.weight, batch.get("sample_weight"))
         if missing:
             raise DataError(f"{name}: a batch is {_describe(batch)}, missing {', '.join(map(repr, missing))}; "
                             f"expected {_forms(name, keys)}{_keys_hint(batch, keys)}")
