@@ -812,3 +812,24 @@ def test_numbers_from_numpy_or_torch_are_read_as_the_numbers_they_hold():
     with pytest.raises(ConfigError, match=r"epochs: expected an integer >= 1"):
         Trainer(epochs=np.bool_(True)).validate()
     Trainer(early_stopping={"patience": np.int64(3), "min_delta": np.float32(0.01)}).validate()
+
+
+def test_a_map_of_values_with_one_output_channel_trains_against_targets_without_it():
+    # a depth or heat map: outputs (n, 1, H, W) for targets (n, H, W) were refused ("give it one output per target
+    # column"); read as the targets' shape, in training, validation, the metrics and the checks
+    from knobs.checks import check_initial_loss, overfit_tiny
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 1, 8, 8, generator=g)
+    depth = 2 * X[:, 0] + 1
+    make = lambda: nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 1, 1))  # noqa: E731
+    torch.manual_seed(0)
+    model = make()
+    record = Trainer(epochs=40, lr=1e-2, task="regression", metrics=["rmse", "r2"]).fit(
+        model, (X, depth), (X, depth)).records[-1]
+    with torch.no_grad():
+        mse = float(((model(X)[:, 0] - depth) ** 2).mean())
+    assert record["val_loss"] == pytest.approx(mse, rel=1e-5) and record["rmse"] == pytest.approx(mse ** 0.5, rel=1e-4)
+    assert record["r2"] > 0.5
+    assert check_initial_loss(make, X, depth, task="regression").measured["mean"] > 0
+    assert overfit_tiny(make, X, depth, task="regression").measured["final_loss"] is not None

@@ -13,7 +13,7 @@ from knobs.data import validate_labels
 from knobs.errors import ConfigError, DataError
 from knobs.train._batches import (check_position_outputs, class_targets, model_output, multilabel_targets,
                                   named_logits)
-from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets, multilabel_loss
+from knobs.train._losses import IGNORE_INDEX, classification_loss, dense_targets, multilabel_loss, one_channel
 
 __all__ = ["TASKS", "as_tensors", "check_task", "disable_dropout", "label_range", "labels", "main_output", "output_picker", "pick",
            "task_loss"]
@@ -102,7 +102,9 @@ def task_loss(outputs: torch.Tensor, target: torch.Tensor, task: str) -> torch.T
         return classification_loss(outputs, target)  # cross-entropy; a one-logit binary classifier's BCE
     if task == "multilabel":
         return multilabel_loss(outputs, target)
-    if outputs.ndim == target.ndim + 1 and outputs.shape[-1] == 1:
+    if one_channel(outputs, target):  # a map of values (n, 1, H, W) for targets (n, H, W)
+        outputs = outputs.squeeze(1)
+    elif outputs.ndim == target.ndim + 1 and outputs.shape[-1] == 1:
         outputs = outputs.squeeze(-1)
     if outputs.shape != target.shape:
         raise ConfigError(f"regression outputs of shape {tuple(outputs.shape)} do not match "

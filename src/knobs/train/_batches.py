@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from knobs.errors import ConfigError, DataError
-from knobs.train._losses import IGNORE_INDEX, dense_targets, single_logit
+from knobs.train._losses import IGNORE_INDEX, dense_targets, one_channel, single_logit
 
 __all__ = ["TensorBatches", "LoaderBatches", "BoundedBatches", "BatchKeys", "as_tensors", "batch_bounds", "make_batches",
            "check_outputs", "check_position_outputs", "materialize_lazy", "class_targets", "dataset_loader", "named_logits", "label_classes", "multilabel_targets",
@@ -615,7 +615,7 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
                             f"{y.shape[1]}))")
         return
     if task == "regression":
-        squeezed = out.ndim == 1 and y.shape[1:] == (1,)  # a squeezed single output: read as (n, 1)
+        squeezed = (out.ndim == 1 and y.shape[1:] == (1,)) or one_channel(out, y[:len(out)])  # read as y's shape
         if out.shape[1:] != y.shape[1:] and not squeezed:
             raise DataError(f"train: the model outputs shape {tuple(out.shape[1:])} per example, y has "
                             f"{tuple(y.shape[1:])}; give it one output per target column")

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["IGNORE_INDEX", "LOSSES", "FloatTargets", "TwoLogits", "check_loss_reads_logits", "class_probabilities",
-           "classification_loss", "dense_targets", "labelled_positions", "label_probabilities", "multilabel_loss",
+           "classification_loss", "dense_targets", "one_channel", "labelled_positions", "label_probabilities", "multilabel_loss",
            "per_example", "predicted_classes", "predicted_labels", "regression_loss", "single_logit",
            "with_float_targets"]
 
@@ -32,11 +32,20 @@ def regression_loss(out: torch.Tensor, target: torch.Tensor, reduction: str = "m
     if out.shape != target.shape:
         if out.ndim == target.ndim - 1 and target.shape[-1] == 1 and out.shape == target.shape[:-1]:
             out = out.unsqueeze(-1)
+        elif one_channel(out, target):  # a map of values (depth, a heat map): one output channel (n, 1, H, W)
+            out = out.squeeze(1)
         else:
             raise DataError(f"regression: the model outputs shape {tuple(out.shape)} for targets of shape "
                             f"{tuple(target.shape)}; give it one output per target column (its last layer "
                             f"nn.Linear(..., {target.shape[-1] if target.ndim > 1 else 1}))")
     return F.mse_loss(out, target, reduction=reduction)
+
+
+def one_channel(out: torch.Tensor, target: torch.Tensor) -> bool:
+    """Whether ``out`` is ``target``'s shape with one channel on axis 1: a model's ``(n, 1, H, W)`` map of values for
+    targets ``(n, H, W)`` (a depth map, a heat map), read as ``(n, H, W)``."""
+    return out.ndim == target.ndim + 1 and target.ndim >= 2 and out.shape[1] == 1 and \
+        out.shape[:1] + out.shape[2:] == target.shape
 
 
 def single_logit(out: torch.Tensor) -> bool:
