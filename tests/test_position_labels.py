@@ -222,3 +222,19 @@ def test_metrics_over_batches_padded_to_their_own_length_count_every_labelled_to
         predicted = torch.cat([model(ids).argmax(1)[tags != -100] for ids, tags in loader])
     assert record["macro_f1"] == pytest.approx(f1_score(tokens % 3, predicted, average="macro"))
     assert record["log_loss"] == pytest.approx(record["val_loss"], rel=1e-4)
+
+
+def test_binary_tags_of_one_positive_per_row_read_as_one_hot_are_one_message_naming_multilabel():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 50, (100, 12), generator=g)
+    y = torch.zeros(100, 12, dtype=torch.long)
+    y[torch.arange(100), torch.randint(0, 12, (100,), generator=g)] = 1
+
+    class Binary(Tagger):
+        def __init__(self):
+            super().__init__()
+            self.out = nn.Linear(16, 2)
+
+    with pytest.raises(DataError, match=r"the model gives logits per position, shape \(2, 12\), but the labels hold one "
+                                        r"class per row .* Trainer\(task='multilabel'\)"):
+        Trainer(epochs=1).fit(Binary(), (X, y))

@@ -635,6 +635,13 @@ def check_outputs(model: torch.nn.Module, train: Any, val: Any, task: str) -> No
             raise DataError(f"train: labels hold probabilities of {y.shape[1]} classes but the model outputs shape "
                             f"{tuple(out.shape[1:])}; build it with n_classes = {y.shape[1]}")
     top = max(int(t.y.max()) if t.y.ndim == 1 else t.y.shape[1] - 1 for t in (train, tensors_val) if t is not None)
+    if out.ndim >= 3 and y.ndim == 1:
+        # NOTE: integer rows with one 1 each read as one-hot rows (one class per row); a tagger's binary tags of one
+        # positive token per row look the same
+        raise DataError(f"train: the model gives logits per position, shape {tuple(out.shape[1:])}, but the labels "
+                        f"hold one class per row (integer rows with a single 1 are read as one-hot rows, the class "
+                        f"where the 1 is); give the model C outputs per row, or, for 0 / 1 tags of one position in "
+                        f"each row, train them as Trainer(task='multilabel') with one logit per position (n, T)")
     if out.ndim != 2 or top >= out.shape[1]:
         low = min(int(t.y.min()) for t in (train, tensors_val) if t is not None and t.y.ndim == 1) if y.ndim == 1 else 0
         counted_from_1 = (f"; the labels start at {low}: if the classes are numbered from 1, subtract 1 (labels 0..C-1)"
