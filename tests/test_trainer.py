@@ -833,3 +833,14 @@ def test_a_map_of_values_with_one_output_channel_trains_against_targets_without_
     assert record["r2"] > 0.5
     assert check_initial_loss(make, X, depth, task="regression").measured["mean"] > 0
     assert overfit_tiny(make, X, depth, task="regression").measured["final_loss"] is not None
+
+
+@pytest.mark.parametrize("name, match", [
+    ("epochs", r"fit: 'epochs' is a Trainer setting: Trainer\(epochs=...\).fit\(model, train, val\)"),
+    ("validation_data", r"fit: no argument 'validation_data'; pass it as fit's val"),
+    ("verbose", r"fit: no argument 'verbose'; a progress display is a callback"),
+])
+def test_keras_fit_arguments_are_told_where_they_go(name, match):
+    X, y = blobs()
+    with pytest.raises(ConfigError, match=match):
+        Trainer().fit(mlp(), (X, y), **{name: 5})

@@ -238,7 +238,7 @@ class Trainer:
         return self._stop or self.epoch_ >= self.epochs
 
     def fit(self, model: nn.Module, train: Any, val: Any = None, *,
-            resume_from: str | os.PathLike | None = None) -> History:
+            resume_from: str | os.PathLike | None = None, **unknown: Any) -> History:
         """Train ``model`` in place and return its ``History``.
 
         Args:
@@ -254,6 +254,8 @@ class Trainer:
             ConfigError, DataError: bad settings or data, before any training.
             Diverged: the training loss became NaN/inf.
         """
+        if unknown:
+            raise _fit_argument(next(iter(unknown)))
         self._check_settings()
         if _array(train) and _array(val) and len(train) == len(val):
             # NOTE: Keras' fit(x, y): the labels were read as validation data, and the inputs alone refused
@@ -688,6 +690,24 @@ def _plain_number(value: Any) -> Any:
 
 def _array(value: Any) -> bool:
     return isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim >= 1
+
+
+def _fit_argument(name: str) -> ConfigError:
+    """One message for a keyword ``fit`` does not take: Keras' ``fit(epochs=..., batch_size=...)`` are the Trainer's
+    settings here (Python's own words were "unexpected keyword argument")."""
+    import inspect
+
+    if name in ("validation_data", "validation_split"):
+        return ConfigError(f"fit: no argument {name!r}; {_ELSEWHERE[name]}")
+    if name in ("verbose", "shuffle"):
+        return ConfigError(f"fit: no argument {name!r}; "
+                           + ("training rows in memory or in a Dataset are drawn in a seeded random order "
+                              "(Trainer(seed=...)); a DataLoader's own sampler orders its batches" if name == "shuffle"
+                              else "a progress display is a callback: Trainer(callbacks=[knobs.train.ProgressBar()])"))
+    settings = [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "unknown")]
+    if name in settings:
+        return ConfigError(f"fit: {name!r} is a Trainer setting: Trainer({name}=...).fit(model, train, val)")
+    return ConfigError(f"fit: unknown argument {name!r}; it takes model, train, val and resume_from")
 
 
 def _one_row_batch(batch: int, batches: Any) -> DataError:
