@@ -844,3 +844,12 @@ def test_keras_fit_arguments_are_told_where_they_go(name, match):
     X, y = blobs()
     with pytest.raises(ConfigError, match=match):
         Trainer().fit(mlp(), (X, y), **{name: 5})
+
+
+def test_another_tools_trainer_method_and_an_attribute_fit_sets_are_named():
+    trainer = Trainer()
+    with pytest.raises(AttributeError, match=r"no attribute 'test'; knobs' is trainer.evaluate\(model, test\)"):
+        trainer.test
+    with pytest.raises(AttributeError, match=r"no attribute 'model_'; fit sets it"):
+        trainer.model_
+    assert getattr(trainer, "history_", None) is None and not hasattr(trainer, "anything")

@@ -228,6 +228,16 @@ class Trainer:
 
     # ---- public -------------------------------------------------------------------------------
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for names the Trainer lacks: another tool's method is told knobs' (Lightning's ``trainer.test``), an
+        attribute ``fit`` sets is told so."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        hint = _FOREIGN_METHODS.get(name, "")
+        if name.endswith("_") and not name.startswith("_"):
+            hint = "; fit sets it: call trainer.fit(model, train, val) first"
+        raise AttributeError(f"'Trainer' object has no attribute {name!r}{hint}")
+
     def stop(self) -> None:
         """Ask the loop to stop after the current epoch (its callbacks still run)."""
         self._stop = True
@@ -643,6 +653,13 @@ class Trainer:
             mode = es.mode_ if es is not None else "min"
             history.best_epoch = best_epoch(history.records, history.monitor, mode)
         history.stopped_early = self.epoch_ < self.epochs
+
+#: Other tools' Trainer methods → knobs' (Lightning's ``test``, Keras' ``evaluate`` on a model, ``history``)
+_FOREIGN_METHODS = {
+    "test": "; knobs' is trainer.evaluate(model, test)", "score": "; knobs' is trainer.evaluate(model, data)",
+    "history": "; fit returns it: history = trainer.fit(model, train, val) (also trainer.history_ after a fit)",
+    "lr_find": "; it is knobs.train.lr_find(model, train)", "tune": "; knobs.train.lr_find(model, train) finds an LR",
+}
 
 #: Keras' loss names → what they are here (a ``loss`` given by name was only told to be a callable)
 _LOSS_NAMES = {
