@@ -83,25 +83,27 @@ def _describe(batch: Any) -> str:
 TARGET_NAMES = ("labels", "label", "targets", "target", "y")
 
 
+def _named_keys(batch: Mapping, keys: BatchKeys) -> tuple[Any, list[Any]]:
+    """``(target key, input keys)`` of a dict batch with default keys, its target named as datasets name them
+    (``TARGET_NAMES``) and its inputs the rest but a weight; ``(None, [])`` under configured keys or without a target."""
+    target = next((k for k in TARGET_NAMES if k in batch), None) if keys == BatchKeys() else None
+    return (target, []) if target is None else (target, [k for k in batch if k not in (target, keys.weight,
+                                                                                      "sample_weight")])
+
+
 def _one_input_and_target(batch: Mapping, keys: BatchKeys) -> tuple[Any, Any] | None:
     """``(input key, target key)`` of a dict batch with default keys that holds one input and a target named as
-    datasets name them (``TARGET_NAMES``: ``{"image": ..., "label": ...}``); None otherwise — several inputs are not
-    guessed: their order is the model's signature's, which a dict's order need not follow."""
-    if keys != BatchKeys():
-        return None
-    target = next((k for k in TARGET_NAMES if k in batch), None)
-    inputs = [k for k in batch if k not in (target, keys.weight, "sample_weight")]
-    return (inputs[0], target) if target is not None and len(inputs) == 1 else None
+    datasets name them (``{"image": ..., "label": ...}``); None otherwise — several inputs are not guessed: their
+    order is the model's signature's, which a dict's order need not follow."""
+    target, inputs = _named_keys(batch, keys)
+    return (inputs[0], target) if len(inputs) == 1 else None
 
 
 def _keys_hint(batch: Mapping, keys: BatchKeys) -> str:
-    """``; for these batches: Trainer(batch_keys={...})`` when the batch's keys tell which are targets (a name in
-    ``TARGET_NAMES``) and which inputs (the rest, but a weight); "" when they do not."""
-    if keys != BatchKeys():
-        return ""
-    target = next((k for k in TARGET_NAMES if k in batch), None)
-    inputs = [k for k in batch if k not in (target, keys.weight, "sample_weight")]
-    if target is None or not inputs:
+    """``; for these batches: Trainer(batch_keys={...})`` when the batch's keys tell which are targets and which
+    inputs (``_named_keys``); "" when they do not."""
+    target, inputs = _named_keys(batch, keys)
+    if not inputs:
         return ""
     x = repr(inputs[0]) if len(inputs) == 1 else f"({', '.join(map(repr, inputs))})"
     weight = ", 'weight': 'sample_weight'" if "sample_weight" in batch else ""
@@ -361,11 +363,16 @@ def input_tensor(X: Any, name: str) -> torch.Tensor:
     if isinstance(X, torch.Tensor):
         return X
     values = np.asarray(X)
-    if values.dtype.kind in "US" or (values.dtype.kind == "O" and values.size and isinstance(values.flat[0], str)):
+    if _strings(values):
         raise DataError(f"{name}: X holds text ({str(values.flat[0])[:30]!r}, ...); a model reads token ids: encode "
                         f"the texts first — knobs run's text data does it (data.text_column), or a tokenizer's "
                         f"input_ids with Trainer(batch_keys=...)")
     return torch.as_tensor(values)
+
+
+def _strings(values: np.ndarray) -> bool:
+    """Whether an array holds text (NumPy strings, or Python strings in an object array)."""
+    return values.dtype.kind in "US" or (values.dtype.kind == "O" and values.size > 0 and isinstance(values.flat[0], str))
 
 
 def label_tensor(y: Any, name: str) -> torch.Tensor:
@@ -378,7 +385,7 @@ def label_tensor(y: Any, name: str) -> torch.Tensor:
     if isinstance(y, torch.Tensor):
         return y
     values = np.asarray(y)
-    if values.dtype.kind in "US" or (values.dtype.kind == "O" and values.size and isinstance(values.flat[0], str)):
+    if _strings(values):
         shown = ", ".join(repr(v) for v in list(dict.fromkeys(values.reshape(-1).tolist()))[:3])
         raise DataError(f"{name}: the labels are names ({shown}, ...), not class indices; encode them first — classes, "
                         f"y = np.unique(labels, return_inverse=True), or a Dataset that returns each item's class "
