@@ -20,7 +20,7 @@ __all__ = ["DOC", "Field", "load_schema", "check_summary"]
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "summary.md"
 BASE_TYPES = ("string", "integer", "number", "boolean", "object", "list", "metrics")
-TASKS = ("all", "classification", "binary", "regression")
+TASKS = ("all", "classification", "binary", "regression", "multilabel")
 _ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$")
 
 
@@ -35,6 +35,11 @@ class Field:
     task: str = "all"
     #: an ``open object``: its documented keys are checked, other keys are free-form
     open: bool = False
+
+    @property
+    def tasks(self) -> set[str]:
+        """The tasks whose splits hold this metric (its task column may list several: "classification, multilabel")."""
+        return set(re.split(r",\s*", self.task))
 
 
 def parse_type(text: str, path: str) -> tuple[str, bool, bool, bool]:
@@ -61,7 +66,7 @@ def load_schema(doc: Path | str = DOC) -> tuple[dict[str, Field], dict[str, Fiel
         if not match:
             continue
         path, cells = match.group(1), [c.strip() for c in match.group(2).split("|")]
-        if len(cells) == 3 and cells[0] in TASKS:  # | key | task | type | meaning |
+        if len(cells) == 3 and set(re.split(r",\s*", cells[0])) <= set(TASKS):  # | key | task(s) | type | meaning |
             base, nullable, optional, _ = parse_type(cells[1], path)
             target, field = metrics, Field(path, base, nullable, optional, cells[0])
         else:  # | key | type | meaning |
@@ -119,7 +124,7 @@ def _check_metrics(value: dict, path: str, metrics: dict, data: dict, problems: 
     task = data.get("task")
     binary = task == "classification" and data.get("n_classes") == 2
     wanted = {k: f for k, f in metrics.items()
-              if f.task == "all" or f.task == task or (f.task == "binary" and binary)}
+              if {"all", task, *(("binary",) if binary else ())} & f.tasks}
     for key in value:
         if key not in wanted:
             problems.append(f"`{path}.{key}` is in summary.json but not documented as a {task} metric")

@@ -18,7 +18,7 @@ from knobs.search import Random
 from knobs.train import load_checkpoint
 
 SPACE = knobs.Space({"x": knobs.Float(0.0, 1.0)})
-DATA = SimpleNamespace(input_shape=(4,), n_classes=3, scaler=Standardizer("none").fit(torch.zeros(2, 4).numpy()),
+DATA = SimpleNamespace(input_shape=(4,), n_classes=3, task="classification", scaler=Standardizer("none").fit(torch.zeros(2, 4).numpy()),
                        target=None)
 
 

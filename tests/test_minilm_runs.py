@@ -284,7 +284,7 @@ def test_checkpoints_record_the_weights_file_and_a_resume_refuses_it_changed(tmp
     model = build_model(cfg, {}, ModelInfo((8,), "classification", 2))
     run_dir = tmp_path / "runs" / "m"
     (run_dir / "checkpoints").mkdir(parents=True)
-    data = SimpleNamespace(input_shape=(8,), n_classes=2, scaler=Standardizer(mode="none").fit(np.zeros((2, 8))),
+    data = SimpleNamespace(input_shape=(8,), n_classes=2, task="classification", scaler=Standardizer(mode="none").fit(np.zeros((2, 8))),
                            target=None)
     save_trial_checkpoint(run_dir / "checkpoints" / "trial-0.pt", model, {}, 0, 0.5, cfg.model, data)
     record = load_checkpoint(run_dir / "checkpoints" / "trial-0.pt")["extra"]["weights"]
@@ -312,7 +312,7 @@ def test_a_frozen_encoders_checkpoint_holds_its_head_and_every_reader_rebuilds_t
     model = build_model(cfg, {}, ModelInfo((8,), "classification", 2))
     with torch.no_grad():
         model.head.weight.add_(0.5)  # what a frozen run trains: the head only
-    data = SimpleNamespace(input_shape=(8,), n_classes=2, scaler=Standardizer(mode="none").fit(np.zeros((2, 8))),
+    data = SimpleNamespace(input_shape=(8,), n_classes=2, task="classification", scaler=Standardizer(mode="none").fit(np.zeros((2, 8))),
                            target=None)
     path = save_trial_checkpoint(tmp_path / "trial-0.pt", model, {}, 0, 0.5, cfg.model, data)
     assert path.stat().st_size < 100_000  # the head (and the record), not 90 MB of encoder

@@ -223,7 +223,7 @@ def evaluate_command(
     run_dir: Path = typer.Option(..., "--run", help="a finished run directory, e.g. runs/exp1"),
     input_path: Path = typer.Option(..., "--input", "-i", help="labelled data: a CSV/TSV with the run's feature "
                                     "and target columns, a folder of class folders (images), or an .npz of X and y"),
-    target: Optional[str] = typer.Option(None, "--target", help="the input's target column (default: the run's)"),
+    target: Optional[str] = typer.Option(None, "--target", help="the input's target column (default: the run's; a multi-label run's label columns comma-separated)"),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="the input's text column (text runs; "
                                               "default: the run's)"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="also write the metrics and intervals as JSON"),

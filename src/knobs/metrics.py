@@ -35,15 +35,17 @@ from knobs.errors import DataError
 __all__ = [
     "accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "roc_auc", "per_class_recall", "confusion_matrix", "log_loss",
     "rmse", "mae", "r2", "label_macro_f1", "label_micro_f1", "subset_accuracy", "label_average_precision",
-    "label_roc_auc",
+    "label_roc_auc", "multilabel_metrics",
     "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
     "wilson", "metric_intervals", "bootstrap_draws", "weighted_metrics", "BOOTSTRAP", "LEVEL", "INTERVAL_METHOD",
+    "LABEL_INTERVAL_METHOD",
 ]
 
 # The scalar metrics a person reads first, in the order terminal and report show them; a split's
 # metrics hold those of its task (classification: the first five, ``roc_auc`` for binary tasks
-# only; regression: the last three).
-HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc", "rmse", "mae", "r2")
+# only; multilabel: accuracy per label, macro-F1, log loss, ROC AUC and the next three; regression: the last three).
+HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc", "subset_accuracy", "micro_f1",
+            "average_precision", "rmse", "mae", "r2")
 
 # NOTE: probabilities from float32 softmax sum to 1 only within ~1e-6 per class; a row off by
 # more than this is not a probability vector (logits, or one class column missing).
@@ -247,10 +249,11 @@ def split_metrics(task: str, y_true, outputs, *, threshold: float | None = None,
     """The metrics of one split of a run, as ``summary.json`` holds them (docs/summary.md).
 
     Args:
-        task: ``"classification"`` or ``"regression"``.
-        y_true: labels ``0..C-1``, or regression targets in their own units.
-        outputs: ``(n, C)`` class probabilities, or ``(n,)`` predictions in the target's units.
-        threshold: binary classification only, see ``classification_metrics``.
+        task: ``"classification"``, ``"multilabel"`` or ``"regression"``.
+        y_true: labels ``0..C-1``, ``(n, K)`` 0 / 1 label rows, or regression targets in their own units.
+        outputs: ``(n, C)`` class probabilities, ``(n, K)`` label probabilities, or ``(n,)`` predictions in the
+            target's units.
+        threshold: binary classification (see ``classification_metrics``) and multilabel (0.5 by default).
         intervals: add ``"intervals"``: ``metric_intervals`` (95%, seeded) — a run's test splits
             carry them, so every test metric it shows has its uncertainty next to it.
 
@@ -260,15 +263,20 @@ def split_metrics(task: str, y_true, outputs, *, threshold: float | None = None,
     """
     if task == "classification":
         result = classification_metrics(y_true, outputs, threshold=threshold)
+    elif task == "multilabel":
+        result = multilabel_metrics(y_true, outputs, **({} if threshold is None else {"threshold": threshold}))
     elif task == "regression":
         if threshold is not None:
             raise DataError("threshold is for binary classification; a regression split has none")
         result = regression_metrics(y_true, outputs)
     else:
-        raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
+        raise DataError(f"task must be 'classification', 'multilabel' or 'regression', got {task!r}")
     if intervals:
-        y = _labels(y_true, "y_true") if task == "classification" else _value_pair(y_true, outputs)[0]
-        out = _proba(outputs, len(y)) if task == "classification" else _value_pair(y_true, outputs)[1]
+        if task == "multilabel":
+            y, out = _indicator(y_true, "y_true"), np.asarray(outputs, np.float64)
+        else:
+            y = _labels(y_true, "y_true") if task == "classification" else _value_pair(y_true, outputs)[0]
+            out = _proba(outputs, len(y)) if task == "classification" else _value_pair(y_true, outputs)[1]
         result["intervals"] = metric_intervals(task, y, out, result, threshold, seed=0)
     return result
 
@@ -279,6 +287,8 @@ BOOTSTRAP = 1000
 LEVEL = 0.95
 INTERVAL_METHOD = (f"accuracy and per-class recall: Wilson score; others: percentile bootstrap over rows "
                    f"({BOOTSTRAP} resamples)")
+#: a multi-label split's: a row's labels are not independent draws, so its accuracy takes the bootstrap too
+LABEL_INTERVAL_METHOD = f"percentile bootstrap over rows ({BOOTSTRAP} resamples)"
 
 
 def wilson(successes: int, n: int, level: float = LEVEL) -> list[float]:
@@ -309,7 +319,7 @@ def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, t
     (how often it was drawn), so each metric is a weighted sum over rows — the same definitions as
     ``knobs.metrics`` (``test_bootstrap_statistics_match_split_metrics`` holds them equal)."""
     result: dict[str, list] = {}
-    if "accuracy" in metrics:
+    if "accuracy" in metrics and task == "classification":
         result["accuracy"] = wilson(int(round(metrics["accuracy"] * len(y))), len(y))
     if "confusion_matrix" in metrics:
         matrix = np.asarray(metrics["confusion_matrix"])
@@ -318,7 +328,7 @@ def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, t
     draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed))
     for key, values in draws.items():
         values = values[np.isfinite(values)]
-        if key in metrics and key != "accuracy" and len(values):
+        if key in metrics and key not in result and len(values):
             low, high = np.percentile(values, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
             result[key] = [float(low), float(high)]
     return result
@@ -340,6 +350,8 @@ def bootstrap_draws(task: str, y: np.ndarray, out: np.ndarray, threshold, rng: n
 def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weights: np.ndarray) -> dict[str, np.ndarray]:
     """The scalar metrics of ``split_metrics`` with each row counted ``weights[b, i]`` times, per row ``b``."""
     total = weights.sum(axis=1)
+    if task == "multilabel":
+        return _weighted_label_metrics(y, np.asarray(out, np.float64), 0.5 if threshold is None else threshold, weights)
     if task != "classification":
         error = np.asarray(out, np.float64) - np.asarray(y, np.float64)
         mean_y = weights @ y / total
@@ -366,6 +378,28 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
     if k == 2:
         result["roc_auc"] = _weighted_auc(y, proba[:, 1], weights)
     return result
+
+
+def _weighted_label_metrics(y: np.ndarray, proba: np.ndarray, threshold: float,
+                            weights: np.ndarray) -> dict[str, np.ndarray]:
+    """``multilabel_metrics``'s scalars with each row counted ``weights[b, i]`` times (macro means over the labels
+    with a row either side of the count, as ``multilabel_metrics`` has them)."""
+    total, y = weights.sum(axis=1), np.asarray(y).astype(np.int64)
+    pred = (proba >= threshold).astype(np.int64)
+    tp, fp, fn = weights @ (y & pred), weights @ ((1 - y) & pred), weights @ (y & (1 - pred))   # [b, K]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        micro = np.where((2 * tp + fp + fn).sum(1) > 0, 2 * tp.sum(1) / (2 * tp + fp + fn).sum(1), 0.0)
+    eps = np.finfo(np.float64).eps
+    clipped = np.clip(proba, eps, 1 - eps)
+    row_loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
+    auc = np.stack([_weighted_auc(y[:, k], proba[:, k], weights) for k in range(y.shape[1])], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample with no label varied: NaN, left out
+        roc_auc = np.nanmean(auc, axis=1)
+    return {"accuracy": weights @ np.mean(y == pred, axis=1) / total,
+            "subset_accuracy": weights @ np.all(y == pred, axis=1) / total,
+            "macro_f1": f1.mean(axis=1), "micro_f1": micro, "log_loss": weights @ row_loss / total, "roc_auc": roc_auc}
 
 
 def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -429,6 +463,43 @@ def label_roc_auc(y_true, scores) -> float | None:
     if not len(varied):
         return None
     return float(np.mean([_sk.roc_auc_score(y_true[:, k], scores[:, k]) for k in varied]))
+
+
+def multilabel_metrics(y_true, proba, *, threshold: float = 0.5) -> dict[str, Any]:
+    """Every multi-label metric for one split, as plain floats and lists for ``summary.json``.
+
+    Args:
+        y_true: ``(n, K)`` 0 / 1 labels.
+        proba: ``(n, K)`` probabilities, one per label (the sigmoid of each logit).
+        threshold: a label is predicted where its probability is at least this.
+
+    Returns:
+        ``n``, ``n_labels``, ``support`` (rows carrying each label), ``accuracy`` (the share of row-and-label
+        entries right: what a multi-label trial's ``val_accuracy`` measures), ``subset_accuracy`` (rows with every
+        label right), ``macro_f1``, ``micro_f1``, ``per_label_f1``, ``log_loss`` (the mean binary cross-entropy
+        per label), ``roc_auc`` and ``average_precision`` (means over the labels that have both values / a
+        positive row; ``None`` when none has), ``threshold``.
+
+    Raises:
+        DataError: labels that are not an ``(n, K)`` 0 / 1 array, probabilities of another shape or outside [0, 1].
+    """
+    y_true = _indicator(y_true, "y_true")
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.shape != y_true.shape or not np.all((proba >= 0) & (proba <= 1)):
+        raise DataError(f"proba must hold one probability in [0, 1] per row and label, shape {y_true.shape}; got "
+                        f"shape {proba.shape}" + ("" if proba.shape != y_true.shape else " with values outside [0, 1]"))
+    pred = (proba >= threshold).astype(np.int64)
+    eps = np.finfo(np.float64).eps
+    clipped = np.clip(proba, eps, 1 - eps)
+    return {
+        "n": int(len(y_true)), "n_labels": int(y_true.shape[1]), "support": y_true.sum(axis=0).tolist(),
+        "accuracy": float(np.mean(y_true == pred)), "subset_accuracy": subset_accuracy(y_true, pred),
+        "macro_f1": label_macro_f1(y_true, pred), "micro_f1": label_micro_f1(y_true, pred),
+        "per_label_f1": [float(v) for v in _sk.f1_score(y_true, pred, average=None, zero_division=0)],
+        "log_loss": float(-np.mean(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))),
+        "roc_auc": label_roc_auc(y_true, proba), "average_precision": label_average_precision(y_true, proba),
+        "threshold": float(threshold),
+    }
 
 
 def _indicator(y, name: str) -> np.ndarray:

@@ -32,7 +32,7 @@ from knobs.errors import ConfigError, DataError
 
 __all__ = ["ImageAugment"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 # NOTE: timm's default: with both mixup and CutMix on, each batch uses CutMix with probability 1/2.
 CUTMIX_SHARE = 0.5
 
@@ -43,10 +43,10 @@ class ImageAugment:
     Args:
         config: a dict of ``ImageAugmentOptions`` names (e.g. ``{"hflip": 0.5, "rotation": 15}``)
             or an ``ImageAugmentOptions``; None changes nothing.
-        n_classes: the number of classes; needed by mixup and CutMix, whose targets are class
-            probabilities ``(N, n_classes)``.
-        task: "classification" or "regression" (mixup and CutMix mix class labels; they are
-            refused for regression).
+        n_classes: the number of classes (a multi-label task's labels); needed by mixup and CutMix, whose
+            targets are class probabilities ``(N, n_classes)``.
+        task: "classification", "multilabel" (rows of 0 / 1 labels, which mixup and CutMix blend as they blend
+            one-hot rows) or "regression" (mixup and CutMix mix class labels; they are refused for regression).
         seed: a private random stream for the augmentation; None draws from torch's global
             generators.
         generator: a CPU ``torch.Generator`` to draw from instead of ``seed``.

@@ -100,16 +100,27 @@ class BalanceOptions(Options):
         return (self.class_weight != "none" or self.sampler != "none" or self.loss != "ce"
                 or self.threshold != "none")
 
-    def check(self, n_classes: int | None = None) -> "BalanceOptions":
+    def check(self, n_classes: int | None = None, task: str = "classification") -> "BalanceOptions":
         """Check the options' fit to the task (the values were checked when they were made).
 
         Args:
-            n_classes: the task's classes; None for a regression task.
+            n_classes: the task's classes (a multi-label task's labels); None for a regression task.
+            task: ``"multilabel"``: rows of several labels, which only weights fit (``label_weights``).
 
         Raises:
-            DataError: a treatment for a regression task, or a threshold for a task with more
-                than two classes.
+            DataError: a treatment for a regression task, a threshold for a task with more
+                than two classes, or a sampler, focal loss or threshold for a multi-label task.
         """
+        if task == "multilabel":
+            wrong = [f"{key} = {value!r}" for key, value in (("sampler", self.sampler), ("loss", self.loss),
+                                                             ("threshold", self.threshold))
+                     if value not in ("none", "ce")]
+            if wrong:
+                raise DataError(f"balance.{wrong[0]}: a multi-label row carries several labels, so rows cannot be "
+                                f"drawn, a focal loss weighed or one threshold tuned by class; weigh each label's "
+                                f"positives instead: balance.class_weight = \"balanced\" (its negative over positive "
+                                f"training rows, knobs.balance.label_weights)")
+            return self
         if n_classes is None:
             if self.active():
                 raise DataError("balance options apply to classification, but the task is "

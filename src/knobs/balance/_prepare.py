@@ -26,8 +26,8 @@ from knobs.balance._focal import FocalLoss
 from knobs.balance._options import LOSSES, SAMPLERS, BalanceOptions
 from knobs.balance._resample import smote, undersample
 from knobs.balance._sampler import oversample_sampler, sampler_loader
-from knobs.balance._weights import class_counts, class_weights
-from knobs.errors import DataError
+from knobs.balance._weights import class_counts, class_weights, label_weights
+from knobs.errors import ConfigError, DataError
 
 __all__ = ["BalanceOptions", "BalancedTraining", "balance_training", "SAMPLERS", "LOSSES"]
 
@@ -69,7 +69,7 @@ class BalancedTraining:
 
 
 def balance_training(options: BalanceOptions, train, n_classes: int | None,
-                     seed: int = 0) -> BalancedTraining:
+                     seed: int = 0, task: str = "classification") -> BalancedTraining:
     """Apply ``options`` to the training split; return its rows, sampler and loss.
 
     Args:
@@ -78,13 +78,18 @@ def balance_training(options: BalanceOptions, train, n_classes: int | None,
             pass validation or test rows: resampling them would change what they measure.
         n_classes: ``C``; None for a regression task (only the default options are allowed).
         seed: seeds resampling and the sampler.
+        task: ``"multilabel"``: rows of ``n_classes`` 0 / 1 labels; only weights apply, each label's positives
+            weighed in ``nn.BCEWithLogitsLoss(pos_weight=...)`` (``label_weights`` when "balanced"), and the
+            counts are the training rows carrying each label.
 
     Raises:
         DataError: see ``BalanceOptions.check``, ``class_weights``, ``smote``.
         ConfigError: explicit class weights that do not fit the classes (``class_weights``).
     """
-    options.check(n_classes)
+    options.check(n_classes, task)
     X, y = np.asarray(train[0]), np.asarray(train[1])
+    if task == "multilabel":
+        return _weighed_labels(options, X, y)
     if n_classes is None:
         return BalancedTraining(X, y, None, nn.MSELoss(), None, [], [], options)
     before = class_counts(y, n_classes).tolist()
@@ -93,6 +98,23 @@ def balance_training(options: BalanceOptions, train, n_classes: int | None,
     return BalancedTraining(X=X, y=y, sampler=sampler, loss=_loss(options, weights), weights=weights,
                             counts_before=before, counts_after=class_counts(y, n_classes).tolist(),
                             options=options)
+
+
+def _weighed_labels(options: BalanceOptions, X: np.ndarray, y: np.ndarray) -> BalancedTraining:
+    """A multi-label split's treatment: each label's positives weighed in the binary cross-entropy."""
+    counts = y.sum(axis=0).astype(np.int64).tolist()
+    weights = None
+    if options.class_weight == "balanced":
+        weights = label_weights(y)
+    elif not _is_none(options.class_weight):
+        given = options.class_weight
+        weights = np.asarray([given.get(k, 1.0) for k in range(y.shape[1])] if isinstance(given, dict) else given, float)
+        if weights.shape != (y.shape[1],) or not (weights > 0).all() or (isinstance(given, dict) and
+                                                                        set(given) - set(range(y.shape[1]))):
+            raise ConfigError(f"balance.class_weight: a multi-label task takes one positive weight per label "
+                              f"({y.shape[1]}: a list, or {{label index: weight}}), got {given!r}")
+    loss = nn.BCEWithLogitsLoss(pos_weight=None if weights is None else torch.as_tensor(weights, dtype=torch.float32))
+    return BalancedTraining(X, y, None, loss, weights, counts, counts, options)
 
 
 def _resample(options: BalanceOptions, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int):

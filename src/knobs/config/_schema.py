@@ -56,8 +56,11 @@ class DataConfig(_Strict):
     rows: Optional[int] = Field(None, ge=1, description="a seeded random subset of this many rows, drawn before the split")
     test_columns: dict[str, str] = Field(default_factory=dict, description="data.test file: the run's column "
                                          "(or \"text\", \"target\") → the test file's name for it")
-    target: Optional[str] = Field(None, description="target column of a table (default \"label\")")
-    task: Optional[Literal["classification", "regression"]] = Field(None, description="default: inferred from the target")
+    target: Optional[Union[str, list[str]]] = Field(None, description="target column of a table (default \"label\"), "
+                                                   "or a list of 0 / 1 label columns: a multi-label target")
+    task: Optional[Literal["classification", "regression", "multilabel"]] = Field(
+        None, description="default: inferred from the target (several label columns, or rows of 0 / 1 labels in "
+                          "arrays, are multilabel)")
     n_classes: Optional[int] = Field(None, ge=2, description="keep the integer labels as they are and require 0..n_classes-1")
     val: float = Field(0.15, gt=0.0, lt=1.0, description="validation fraction")
     test: Union[float, str] = Field(0.15, description="test fraction, sealed in the vault; or the path of an "

@@ -93,16 +93,18 @@ def from_built(built: Any, *, name: str, source: str, task: str | None = None, m
     """Arrays, tensors, a torch ``Dataset`` or a dict/tuple of splits → ``GivenData`` (see the module doc)."""
     parts, note = _parts(built, name, max_bytes)
     train = parts["train"]
-    y_all = np.concatenate([p[1] for p in parts.values()])
     resolved = task or _infer_task(train[1], max_classes)
     classes = np.unique(train[1]) if resolved == "classification" else None
-    encoded = {key: (X, _encode_y(y, classes, key, name)) for key, (X, y) in parts.items()}
+    encoded = {key: (X, _encode_y(y, classes, key, name, resolved)) for key, (X, y) in parts.items()}
+    if resolved == "multilabel":
+        classes = np.array([f"label_{k}" for k in range(train[1].shape[1])])
+        _check_label_columns(encoded, name)
     if not any(is_streamed(X) for X, _ in encoded.values()):  # streamed rows: shapes known once a row is read
         _check_shapes(encoded, name)
     X, y = encoded["train"]
     image_shape = None if is_streamed(X) else (
         tuple(X.shape[1:]) if X.ndim == 4 else ((1, *X.shape[1:]) if X.ndim == 3 else None))
-    loading = {**(record or {}), "rows": int(len(y_all)), "given": sorted(parts)}
+    loading = {**(record or {}), "rows": sum(len(y) for _, y in parts.values()), "given": sorted(parts)}
     if note:
         loading["note"] = note
     dataset = Dataset(X=_flat(X), y=y, task=resolved, n_classes=None if classes is None else len(classes),
@@ -162,9 +164,10 @@ def _pair(value: Any, what: str, max_bytes: int, notes: list[str]) -> Pair:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise DataError(f"{what} returned {_describe(value)}; accepted: {ACCEPTED}")
     X, y = (_array(v, what, part) for v, part in zip(value, ("X", "y")))
-    if X.ndim == 0 or y.ndim != 1 or len(X) != len(y):
+    if X.ndim == 0 or not (y.ndim == 1 or is_label_rows(y)) or len(X) != len(y):
         raise DataError(f"{what}: X has shape {X.shape} and y {y.shape}; X needs one row per sample and y one "
-                        f"target per row (the same length, 1-D)")
+                        f"target per row (the same length, 1-D), or rows of 0 / 1 labels (n, labels) for a "
+                        f"multi-label task")
     if len(y) == 0:
         raise DataError(f"{what}: no rows (X has shape {X.shape})")
     validate_features(X, name=f"{what}: X")
@@ -278,7 +281,14 @@ def _read_parquet(path: Path, target: str) -> Pair:
 
 # ---- labels and shapes ----------------------------------------------------------------------------
 
+def is_label_rows(y: np.ndarray) -> bool:
+    """Rows of several 0 / 1 labels ``(n, K)``: a multi-label target (each row may carry any of the K labels)."""
+    return y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind in "biuf" and bool(np.isin(y, (0, 1)).all())
+
+
 def _infer_task(y: np.ndarray, max_classes: int) -> str:
+    if y.ndim == 2:
+        return "multilabel"
     if y.dtype.kind == "U":  # class names
         return "classification"
     if y.dtype.kind in "biu":
@@ -287,7 +297,14 @@ def _infer_task(y: np.ndarray, max_classes: int) -> str:
     return "classification" if whole and len(np.unique(y)) <= max_classes else "regression"
 
 
-def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str) -> np.ndarray:
+def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str, task: str = "") -> np.ndarray:
+    if (task == "multilabel") != (y.ndim == 2):
+        raise DataError(f"{name}: data.task = \"multilabel\" needs rows of 0 / 1 labels (n, labels); the {part} "
+                        f"targets have shape {y.shape}" if task == "multilabel" else
+                        f"{name}: the {part} targets are rows of labels {y.shape}, a multi-label task; leave data.task "
+                        f"out (or set it to \"multilabel\")")
+    if task == "multilabel":
+        return y.astype(np.float32)
     if classes is None:
         if y.dtype.kind == "U":
             shown = [label_name(c) for c in np.unique(y)[:5]]
@@ -302,6 +319,13 @@ def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str) -
                         f"training rows lack (training classes: {[label_name(c) for c in classes[:20]]}); a model cannot "
                         f"predict a class it never saw: drop those rows or add examples to training")
     return np.searchsorted(classes, y).astype(np.int64)
+
+
+def _check_label_columns(parts: dict[str, Pair], name: str) -> None:
+    """Every split carries the same labels (a label set in no training row is the preflight's to warn about)."""
+    widths = {key: y.shape[1] for key, (_, y) in parts.items()}
+    if len(set(widths.values())) > 1:
+        raise DataError(f"{name}: the splits' label rows have different widths {widths}; every split needs the same labels")
 
 
 def _check_shapes(parts: dict[str, Pair], name: str) -> None:

@@ -24,7 +24,7 @@ from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
 from knobs.data._tabular import IMPUTE, MISSING_POLICIES, TabularPreprocessor
-from knobs.data._target import encode_target
+from knobs.data._target import encode_targets, target_columns
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["load_csv", "drop_rows"]
@@ -34,7 +34,7 @@ _LINES_KEPT = 20  # dropped line numbers recorded in Dataset.loading
 
 def load_csv(
     path: str | Path,
-    target: str = "label",
+    target: str | Sequence[str] = "label",
     task: str | None = None,
     *,
     features: Sequence[str] | None = None,
@@ -49,10 +49,11 @@ def load_csv(
 
     Args:
         path: the file.
-        target: the name of the target column.
-        task: ``"classification"``, ``"regression"``, or ``None`` to infer: a non-numeric target,
-            or an integer-valued one with at most ``max_classes`` distinct values, is a
-            classification target; anything else is regression.
+        target: the name of the target column, or a list of label columns (0 / 1 each: a multi-label target,
+            each row carrying any of them).
+        task: ``"classification"``, ``"regression"``, ``"multilabel"`` or ``None`` to infer: several target
+            columns are multi-label; a non-numeric target, or an integer-valued one with at most
+            ``max_classes`` distinct values, is a classification target; anything else is regression.
         features: the feature columns to use (default: every column but the target).
         categorical: columns to one-hot encode even though they hold numbers (zip codes, codes).
             A column with no numbers at all is categorical anyway.
@@ -90,21 +91,23 @@ def load_csv(
     _check_options(task, missing)
     # NOTE: categorical and group columns stay text even when they hold numbers ("02139").
     table = read_table(path, delimiter, bulk=True, text=[*categorical, *([groups] if groups else [])])
-    check_group_column(table, groups, {"target": target}, features)
-    names = _feature_names(table, target, features, groups)
+    targets = target_columns(target)
+    check_group_column(table, groups, {"target" + ("" if len(targets) == 1 else f"[{i}]"): name
+                                       for i, name in enumerate(targets)}, features)
+    names = _feature_names(table, targets, features, groups)
     unknown = [name for name in categorical if name not in names]
     if unknown:
         raise DataError(f"{table.path}: categorical columns {unknown} are not feature columns; the "
                         f"features are {names}")
     kinds = column_kinds(table, names, categorical, max_categories)
-    counts = missing_counts(table, [target, *names, *([groups] if groups else [])])
-    kept, dropped = _apply_missing(table, target, counts, missing)
-    encoded = encode_target(kept, target, task, max_classes)
+    counts = missing_counts(table, [*targets, *names, *([groups] if groups else [])])
+    kept, dropped = _apply_missing(table, targets, counts, missing)
+    encoded = encode_targets(kept, targets, task, max_classes)
     cats = [name for name in names if kinds[name] == "categorical"]
     needs_encoding = bool(cats) or bool(missing_counts(kept, names))
     loading = {
         "kind": "tabular", "file": str(table.path), "rows_read": len(table), "rows": len(kept),
-        "target": target, "numeric": [n for n in names if kinds[n] == "numeric"],
+        "target": targets[0] if len(targets) == 1 else targets, "numeric": [n for n in names if kinds[n] == "numeric"],
         "categorical": {n: int(len(np.unique(kept.column(n)[~kept.missing(n)]))) for n in cats},
         "missing": missing, "missing_cells": counts, **dropped,
     }
@@ -136,18 +139,20 @@ def _check_options(task: str | None, missing: str) -> None:
         raise ConfigError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
 
 
-def _feature_names(table: Table, target: str, features: Sequence[str] | None, groups: str | None = None) -> list[str]:
-    """The feature columns (never the target or the group column); every named column must exist."""
-    table.require([target], "target")
+def _feature_names(table: Table, targets: list[str], features: Sequence[str] | None,
+                   groups: str | None = None) -> list[str]:
+    """The feature columns (never a target or the group column); every named column must exist."""
+    table.require(targets, "target")
     if features is not None:
         table.require(list(features), "features")
-    names = list(features) if features is not None else [n for n in table.header if n not in (target, groups)]
-    if not names or target in names:
-        raise DataError(f"{table.path}: need at least one feature column besides the target {target!r}")
+    names = list(features) if features is not None else [n for n in table.header if n not in (*targets, groups)]
+    if not names or set(targets) & set(names):
+        shown = targets[0] if len(targets) == 1 else targets
+        raise DataError(f"{table.path}: need at least one feature column besides the target {shown!r}")
     return names
 
 
-def _apply_missing(table: Table, target: str, counts: dict[str, int], policy: str) -> tuple[Table, dict]:
+def _apply_missing(table: Table, targets: list[str], counts: dict[str, int], policy: str) -> tuple[Table, dict]:
     """Refuse, drop or keep (for filling later) the missing cells, per ``policy``."""
     if not counts:
         return table, {"dropped_rows": 0}
@@ -156,7 +161,7 @@ def _apply_missing(table: Table, target: str, counts: dict[str, int], policy: st
         for name in counts:
             bad |= table.missing(name)
         return drop_rows(table, bad)
-    if target in counts:
+    for target in (name for name in targets if name in counts):
         raise DataError(f"{table.path}: target column {target!r} has {counts[target]} missing values "
                         f"(first on line {_first_missing(table, target)}); a target is never filled "
                         f"in: drop those rows (missing = \"drop\") or fill them in the file")

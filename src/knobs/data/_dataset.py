@@ -15,7 +15,7 @@ from knobs.errors import DataError
 
 __all__ = ["Dataset", "RowsReleased", "TASKS"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,12 +25,14 @@ class Dataset:
     Attributes:
         X: ``np.float32`` array ``(n, *feature_shape)``; raw text cells ``(n, columns)`` when
             ``preprocessor`` is set.
-        y: ``np.int64`` labels ``0..C-1`` (classification) or ``np.float32`` targets (regression).
-        task: ``"classification"`` or ``"regression"``.
-        n_classes: the number of classes ``C``; ``None`` for regression.
+        y: ``np.int64`` labels ``0..C-1`` (classification), ``np.float32`` targets (regression), or
+            ``np.float32`` 0 / 1 rows ``(n, K)`` (multilabel: each row may carry any of K labels).
+        task: ``"classification"``, ``"regression"`` or ``"multilabel"``.
+        n_classes: the number of classes ``C``, or of labels ``K`` (multilabel: one logit each); ``None``
+            for regression.
         name: a short human name (``"digits"``, the CSV file's stem).
         feature_names: one name per column of a 2-D ``X``, when known.
-        class_names: the original label of each class index, when known.
+        class_names: the original label of each class index (multilabel: each label's name), when known.
         image_shape: ``(C, H, W)`` when the rows of ``X`` are flattened images, so a ConvNet can
             ``X.reshape(-1, *image_shape)``.
         source: where the data came from (``"builtin:digits"``, a CSV path).

@@ -8,6 +8,7 @@ the data). An empty text is refused here, naming its line, because no model can 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from knobs.data._csv import drop_rows
 from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
-from knobs.data._target import encode_target
+from knobs.data._target import encode_targets, target_columns
 from knobs.data._text import TextPreprocessor
 from knobs.data._tokens import tokenize
 from knobs.errors import ConfigError, DataError
@@ -30,7 +31,7 @@ _SHOWN = 5
 def load_text_csv(
     path: str | Path,
     text_column: str = "text",
-    target: str = "label",
+    target: str | Sequence[str] = "label",
     task: str | None = None,
     *,
     missing: str = "error",
@@ -47,7 +48,7 @@ def load_text_csv(
         path: the file (``.tsv`` is read tab-separated without quoting).
         text_column: the column holding the texts.
         target: the label column (string labels are mapped to class indices, kept in
-            ``class_names``).
+            ``class_names``), or a list of 0 / 1 label columns (multi-label: a text may carry several).
         task: as in ``load_csv`` (default: inferred from the target).
         missing: ``"error"`` (default) refuses empty texts and missing labels naming their lines;
             ``"drop"`` removes those rows and records how many and which lines.
@@ -72,17 +73,21 @@ def load_text_csv(
         raise ConfigError(f"task must be one of {TASKS} or None to infer it, got {task!r}")
     table = read_table(path, delimiter)
     table.require([text_column], "text_column")
-    table.require([target], "target")
-    if text_column == target:
-        raise DataError(f"{table.path}: text_column and target are both {target!r}; they must differ")
-    check_group_column(table, groups, {"target": target, "text_column": text_column})
+    targets = target_columns(target)
+    table.require(targets, "target")
+    if text_column in targets:
+        raise DataError(f"{table.path}: text_column and target are both {text_column!r}; they must differ")
+    check_group_column(table, groups, {"text_column": text_column, **{"target" + ("" if len(targets) == 1 else
+                                                                                  f"[{i}]"): name
+                                                                       for i, name in enumerate(targets)}})
     empty = np.array([not tokenize(text) for text in table.column(text_column)], dtype=bool)
-    unlabelled = missing_mask(table.column(target))
+    unlabelled = np.any([missing_mask(table.column(name)) for name in targets], axis=0)
     ungrouped = missing_mask(table.column(groups)) if groups else np.zeros(len(table), dtype=bool)
-    kept, dropped = _apply_missing(table, text_column, target, groups, empty, unlabelled, ungrouped, missing)
-    encoded = encode_target(kept, target, task, max_classes)
+    labelled_by = f"column {targets[0]!r}" if len(targets) == 1 else f"columns {', '.join(map(repr, targets))}"
+    kept, dropped = _apply_missing(table, text_column, labelled_by, groups, empty, unlabelled, ungrouped, missing)
+    encoded = encode_targets(kept, targets, task, max_classes)
     loading = {"kind": "text", "file": str(table.path), "rows_read": len(table), "rows": len(kept),
-               "text_column": text_column, "target": target, "missing": missing,
+               "text_column": text_column, "target": targets[0] if len(targets) == 1 else targets, "missing": missing,
                "empty_texts": int(empty.sum()), "missing_labels": int(unlabelled.sum()), **dropped}
     labels = group_labels(kept, groups)
     if labels is not None:
@@ -95,7 +100,7 @@ def load_text_csv(
     )
 
 
-def _apply_missing(table: Table, text_column: str, target: str, groups: str | None, empty: np.ndarray,
+def _apply_missing(table: Table, text_column: str, labelled_by: str, groups: str | None, empty: np.ndarray,
                    unlabelled: np.ndarray, ungrouped: np.ndarray, policy: str) -> tuple[Table, dict]:
     bad = empty | unlabelled | ungrouped
     if not bad.any():
@@ -104,7 +109,7 @@ def _apply_missing(table: Table, text_column: str, target: str, groups: str | No
         return drop_rows(table, bad)
     problems = [f"{kind} on line{'s' if mask.sum() > 1 else ''} {_lines(table, mask)}"
                 for kind, mask in ((f"empty text in column {text_column!r}", empty),
-                                   (f"missing label in column {target!r}", unlabelled),
+                                   (f"missing label in {labelled_by}", unlabelled),
                                    (f"missing group in column {groups!r}", ungrouped)) if mask.any()]
     raise DataError(f"{table.path}: {'; '.join(problems)}. Every row needs a text with at least one "
                     f"word and a label{' and a group' if groups else ''}: fix or remove those rows, "

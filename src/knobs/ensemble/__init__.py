@@ -14,7 +14,7 @@ Where members come from:
 - weight averaging: ``SWA`` (SWA, Polyak or EMA averaging, batch norm recomputed);
 - scikit-learn: ``SklearnMember(LogisticRegression())`` etc., trained on the same split.
 
-How to combine: ``average`` (optionally weighted), ``vote``, ``fit_weights`` (free weights on
+How to combine: ``average`` (optionally weighted; ``average_labels`` for multi-label probabilities), ``vote``, ``fit_weights`` (free weights on
 the simplex, minimum validation log loss), ``greedy_selection`` (Caruana), ``Stacking``;
 ``EnsembleReport`` scores them all out-of-fold. ``majority_error``, ``diversity`` and
 ``binomial_table`` set the binomial argument beside what the members measure.
@@ -33,7 +33,7 @@ from importlib import import_module
 from typing import Any
 
 from knobs.ensemble._binomial import binomial_table, diversity, majority_error
-from knobs.ensemble._combine import average, vote
+from knobs.ensemble._combine import average, average_labels, vote
 from knobs.ensemble._greedy import Selection, greedy_selection
 from knobs.ensemble._members import Member, member_names, member_probs
 from knobs.ensemble._report import EnsembleReport
@@ -52,7 +52,8 @@ _TORCH_NAMES = {
     "snapshot_schedule": "knobs.ensemble._cycles",
 }
 
-__all__ = ["EnsembleReport", "Member", "Selection", "SklearnMember", "Stacking", "average", "binomial_table",
+__all__ = ["EnsembleReport", "Member", "Selection", "SklearnMember", "Stacking", "average", "average_labels",
+           "binomial_table",
            "diversity", "fit_weights", "greedy_selection", "majority_error", "member_names", "member_probs",
            "vote", *_TORCH_NAMES]
 

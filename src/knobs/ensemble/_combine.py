@@ -106,6 +106,27 @@ def average(probs: Probs, weights: np.ndarray | Sequence[float] | None = None) -
     return np.tensordot(w, stack, axes=1)
 
 
+def average_labels(probs: Probs, weights: np.ndarray | Sequence[float] | None = None) -> np.ndarray:
+    """The (weighted) mean of multi-label members' probabilities ``(n_samples, n_labels)``: each a label's own
+    probability in [0, 1] (a sigmoid per label), so a row need not sum to 1 as ``average``'s rows must.
+
+    Example:
+        >>> average_labels([np.array([[0.9, 0.2]]), np.array([[0.5, 0.6]])]).round(2).tolist()
+        [[0.7, 0.4]]
+    """
+    arrays = [np.asarray(m, dtype=float) for m in probs]
+    if not arrays:
+        raise DataError("probs is empty: an ensemble needs at least one member")
+    for i, a in enumerate(arrays):
+        if a.ndim != 2 or a.shape != arrays[0].shape or len(a) == 0:
+            raise DataError(f"probs[{i}] has shape {a.shape}; every member must be (n_samples, n_labels), the same as "
+                            f"probs[0] {arrays[0].shape}")
+        if not (np.isfinite(a).all() and ((a >= 0) & (a <= 1)).all()):
+            raise DataError(f"probs[{i}] holds values outside [0, 1]; pass each label's probability (a sigmoid), "
+                            f"not logits")
+    return np.tensordot(check_weights(weights, len(arrays)), np.stack(arrays), axes=1)
+
+
 def vote(probs: Probs, weights: np.ndarray | Sequence[float] | None = None) -> np.ndarray:
     """(Weighted) majority vote of members' predicted classes, ``(n_samples,)`` ints.
 

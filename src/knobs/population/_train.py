@@ -204,7 +204,8 @@ class PopulationRun:
     def _member_eval(self, params, buffers, x, y):
         out = self.stack_.call(params, buffers, x).float()
         task = self.settings["task"]
-        hits = (out.argmax(dim=1) == y).sum() if task == "classification" else out.new_zeros((), dtype=torch.long)
+        hits = ((out.argmax(dim=1) == y).sum() if task == "classification" else
+                ((out > 0) == (y > 0.5)).sum() if task == "multilabel" else out.new_zeros((), dtype=torch.long))
         return LOSSES[task](out, y, reduction="sum"), hits
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ class PopulationRun:
             stack.base.train()
         loss = torch.stack(sums).sum(0).double().cpu().numpy() / count
         accuracy = torch.stack(hits).sum(0).double().cpu().numpy() / count
-        return loss, (accuracy if self.settings["task"] == "classification" else None)
+        return loss, (accuracy if self.settings["task"] != "regression" else None)  # multilabel: of the labels
 
     def _settle(self, epoch: int, losses: torch.Tensor, sizes: torch.Tensor, val_loss, val_accuracy,
                 seconds: float) -> list[int]:

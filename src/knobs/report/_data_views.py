@@ -436,21 +436,25 @@ def worst(run: RunRecord) -> Iterable[View]:
     if record is None:
         return
     items, kind = record.get("items", []), record.get("kind")
-    classes = record.get("task") == "classification"
+    classes, labels = record.get("task") == "classification", record.get("task") == "multilabel"
     final = record.get("final_model") or "final"
 
     def verdict(item: dict) -> str:
         if classes:
             return (f"true {_e(item.get('true'))} → {_e(item.get('predicted'))} "
                     f"(p {_number(item.get('p_predicted'))})")
+        if labels:
+            return f"true {_e(item.get('true'))} → {_e(item.get('predicted'))} (loss {_number(item.get('loss'))})"
         return f"true {_number(item.get('true'))}, predicted {_number(item.get('predicted'))}"
 
     if kind == "image":
         body = _cards([_card(_img(_png(run, "worst", i), f"row {item.get('id', item.get('row'))}"), verdict(item))
                        for i, item in enumerate(items)])
     else:
-        lead = ["true", "predicted", "p(predicted)", "p(true)"] if classes else ["true", "predicted", "error"]
-        keys = ["true", "predicted", "p_predicted", "p_true"] if classes else ["true", "predicted", "error"]
+        lead = (["true", "predicted", "p(predicted)", "p(true)"] if classes else
+                ["true labels", "predicted labels", "loss"] if labels else ["true", "predicted", "error"])
+        keys = (["true", "predicted", "p_predicted", "p_true"] if classes else
+                ["true", "predicted", "loss"] if labels else ["true", "predicted", "error"])
         if kind == "text":
             header, rows = ["row", *lead, "text (as the model reads it)"], [
                 [_e(item.get("id", item.get("row"))), *(_number(item.get(k)) for k in keys),
@@ -462,7 +466,8 @@ def worst(run: RunRecord) -> Iterable[View]:
             rows = [[_e(item.get("id", item.get("row"))), *(_number(item.get(k)) for k in keys),
                      *(_number(v) for v in item.get("values", []))] for item in items]
         body = _table(header, rows)
-    measure = "highest loss (lowest probability of the true class)" if classes else "largest absolute error"
+    measure = ("highest loss (lowest probability of the true class)" if classes else
+               "highest loss (the mean binary cross-entropy of their labels)" if labels else "largest absolute error")
     yield View("worst", "Worst-predicted test examples", "test", html=body,
                note=f"The {len(items)} of {record.get('n')} test rows with the {measure} under the {final} model, "
                     f"recorded after the vault's one opening; look for wrong labels, ambiguous rows and a class "

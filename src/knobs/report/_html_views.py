@@ -26,7 +26,9 @@ def metric_text(metrics: dict[str, Any], key: str) -> str:
     (accuracy also with rows right over rows: ``0.978 (264/270; 95% CI 0.95–0.99)``)."""
     value, n = metrics.get(key), metrics.get("n")
     interval = (metrics.get("intervals") or {}).get(key)
-    right = round(value * n) if key == "accuracy" and isinstance(value, (int, float)) and n else None
+    # NOTE: a multi-label split's accuracy is over its row-and-label entries, not rows right of n
+    right = (round(value * n) if key == "accuracy" and isinstance(value, (int, float)) and n
+             and "n_labels" not in metrics else None)
     if interval is None:
         return fmt(value)
     return fmt_metric(value, interval, n=n, successes=right)
@@ -41,7 +43,11 @@ def headline(run: RunRecord) -> Iterable[View]:
     test, best = summary.get("test") or {}, summary.get("best_trial") or {}
     final = summary.get("final_model") or "single"
     items: list[tuple[str, str]] = []
-    if "accuracy" in test:
+    if "subset_accuracy" in test:  # several labels per row
+        items.append((f"test macro-F1 ({final})", _card_metric(test, "macro_f1")))
+        items.append(("test subset accuracy", _card_metric(test, "subset_accuracy")))
+        items.append(("test log loss", _card_metric(test, "log_loss")))
+    elif "accuracy" in test:
         items.append((f"test accuracy ({final})", _card_metric(test, "accuracy")))
         items.append(("test balanced accuracy", _card_metric(test, "balanced_accuracy")))
         items.append(("test log loss", _card_metric(test, "log_loss")))
@@ -130,12 +136,25 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
         return
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(metric_text(test, k))}</td></tr>"
                    for k in keys)
-    recalls = _recall_rows(test)
+    several = "n_labels" in test
+    recalls = _label_rows(test, (run.summary.get("data") or {}).get("class_names")) if several else _recall_rows(test)
     final = run.summary.get("final_model") or "single"
+    how = ("a percentile bootstrap over rows for each (accuracy: the share of row-and-label entries right; subset "
+           f"accuracy: rows with all {test['n_labels']} labels right; a label is set where its probability is at least "
+           f"{fmt(test.get('threshold'))})" if several else
+           "Wilson score for accuracy and recall, a percentile bootstrap over rows for the rest")
     yield View("test_metrics", f"Test metrics of the final model ({final})", "test",
                html=f"<div class='scroll'><table>{rows}</table>{recalls}</div>",
-               note=f"One opening of the vault, n = {test.get('n')} rows. 95% intervals: Wilson score for "
-                    f"accuracy and recall, a percentile bootstrap over rows for the rest.")
+               note=f"One opening of the vault, n = {test.get('n')} rows. 95% intervals: {how}.")
+
+
+def _label_rows(test: dict[str, Any], names: list[str] | None) -> str:
+    """A multi-label split's labels: how many test rows carry each, and its F1."""
+    f1, support = test.get("per_label_f1") or [], test.get("support") or []
+    names = names if names and len(names) == len(f1) else [f"label {k}" for k in range(len(f1))]
+    cells = "".join(f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(fmt(n))}</td><td>{html.escape(fmt(v))}</td></tr>"
+                    for name, n, v in zip(names, support, f1))
+    return f"<table><tr><th>label</th><th>test rows with it</th><th>F1</th></tr>{cells}</table>" if cells else ""
 
 
 def _recall_rows(test: dict[str, Any]) -> str:
@@ -180,7 +199,8 @@ def _diversity_note(ensemble: dict) -> str:
     d = ensemble.get("diversity")
     if not d:
         return ""
-    return (f"<p>Why ensembles help: {d['n_members']} independent classifiers with error {d['mean_member_error']:.3f} "
+    over = f" (errors counted over {d['over']})" if d.get("over") else ""
+    return (f"<p>Why ensembles help{over}: {d['n_members']} independent classifiers with error {d['mean_member_error']:.3f} "
             f"would be wrong by majority only {d['independent_majority_error']:.4f} of the time. These members are "
             f"not independent (pairwise disagreement {d['pairwise_disagreement']:.3f}, error correlation "
             f"{html.escape(fmt(d.get('error_correlation')))}); their majority vote errs {d['majority_vote_error']:.3f}.</p>")

@@ -215,7 +215,11 @@ class Autopilot:
         return None
 
     def _chance_loss(self) -> float:
-        """ln C, or Var(y) of the training target: the loss of a model that learned nothing."""
+        """ln C, the binary entropy of each label's training frequency (multi-label), or Var(y) of the training
+        target: the loss of a model that learned nothing."""
         if self.data.task == "classification":
             return math.log(self.data.n_classes)
+        if self.data.task == "multilabel":
+            p = self.data.train[1].double().mean(0).clamp(1e-12, 1 - 1e-12)
+            return float(-(p * p.log() + (1 - p) * (1 - p).log()).mean())
         return float(self.data.train[1].double().var())

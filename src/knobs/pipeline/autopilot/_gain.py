@@ -52,8 +52,15 @@ class Verdict:
 def per_row(out: np.ndarray, y: np.ndarray, metric: str, task: str) -> np.ndarray:
     """Each validation row's share of the metric (its mean is the metric): 0/1 correctness for
     ``val_accuracy``, that correctness times ``n / (C n_c)`` for ``val_balanced_accuracy``, else the row's
-    cross-entropy (probabilities ``out``) or squared error."""
+    cross-entropy (probabilities ``out``) or squared error; a multi-label row's share of its labels right, or its
+    mean binary cross-entropy."""
     y = np.asarray(y)
+    if task == "multilabel":  # a row's share: the mean over its labels (the epoch record's mean is over all of them)
+        out = np.asarray(out, dtype=np.float64)
+        if metric == "val_accuracy":
+            return ((out >= 0.5) == (y >= 0.5)).mean(axis=1)
+        clipped = np.clip(out, 1e-12, 1 - 1e-12)
+        return -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
     if metric == "val_accuracy":
         return (np.asarray(out).argmax(axis=1) == y).astype(float)
     if metric == "val_balanced_accuracy":  # each row's correctness weighted 1 / (C n_c): their mean is the metric

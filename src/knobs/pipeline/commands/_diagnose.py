@@ -12,6 +12,7 @@ from __future__ import annotations
 from knobs.checks import CheckResult, gradient_check
 from knobs.config import RunConfig
 from knobs.diagnose._report import Report
+from knobs.diagnose._evidence import CHECK_LOSSES
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.stages._inputs import load_inputs
 from knobs.pipeline.trials._preflight import run_preflight
@@ -40,5 +41,5 @@ def check_config(cfg: RunConfig) -> list[CheckResult]:
     info = ModelInfo.of(data)
     results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val),
                             images=inputs.dataset.image_shape is not None)
-    loss = "cross_entropy" if data.task == "classification" else "mse"
+    loss = CHECK_LOSSES[data.task]
     return results + [gradient_check(build_model(cfg, params, info), *data.train, loss=loss, seed=cfg.seed)]

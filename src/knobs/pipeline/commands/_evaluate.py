@@ -34,10 +34,11 @@ import torch
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._arrays import label_name
 from knobs.data._table import read_table
-from knobs.ensemble import average
+from knobs.data._target import label_rows, target_columns
+from knobs.ensemble import average, average_labels
 from knobs.errors import ConfigError, DataError
-from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals, split_metrics,
-                           weighted_metrics, wilson)
+from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LABEL_INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals,
+                           split_metrics, weighted_metrics, wilson)
 from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, UnreadableInputWarning, _check_image_sizes,
                                               _final_members, _load, _numbers, _summary)
 from knobs.pipeline.commands._threads import use_run_threads
@@ -87,14 +88,14 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     if skipped:
         _warn_skipped(input_path, skipped, len(y))
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
-    out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    out = (average_labels if task == "multilabel" else average)(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     threshold = (summary.get("threshold") or {}).get("threshold") if task == "classification" else None
     metrics = split_metrics(task, y, out, threshold=threshold)
     return {"input": str(input_path), "n": int(len(y)),
             "skipped": {"count": len(skipped), "files": skipped[:SKIPPED_LISTED]},
             "final_model": summary.get("final_model") or "single",
             "threshold": threshold, "metrics": metrics, "intervals": intervals(task, y, out, metrics, threshold, seed),
-            "interval_method": INTERVAL_METHOD}
+            "interval_method": INTERVAL_METHOD if task != "multilabel" else LABEL_INTERVAL_METHOD}
 
 
 def _warn_skipped(path: Path, skipped: list[dict], scored: int) -> None:
@@ -135,16 +136,19 @@ def _table(preprocessing: Preprocessing, path: Path, task: str, kind: str, targe
         if kind != "text":
             raise ConfigError("--text-column is for runs on text; this run's data is a table of features")
         names[wanted[0]] = text_column
-    label = target or loading.get("target", "label")
-    lacking = [run for run, name in [*names.items(), (label, label)] if name not in table.header]
+    labels = target_columns(target.split(",") if target and task == "multilabel" else target or
+                            loading.get("target", "label"))
+    lacking = [run for run, name in [*names.items(), *zip(labels, labels)] if name not in table.header]
     if lacking:
-        option = "--target" if lacking[0] == label else ("--text-column" if kind == "text" else "a column of that name")
+        option = "--target" if lacking[0] in labels else ("--text-column" if kind == "text" else "a column of that name")
         raise DataError(f"--input {str(path)!r} has no column {names.get(lacking[0], lacking[0])!r} (the run's "
                         f"{lacking[0]!r}); its columns are {table.header}: name it with {option}")
     cells = table.select([names[w] for w in wanted])
     raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
     X = preprocessing.transform(raw)
-    return X, _targets(table.column(label), task, record.get("class_names"), f"{path} column {label!r}")
+    if task == "multilabel":
+        return X, label_rows(table, labels)
+    return X, _targets(table.column(labels[0]), task, record.get("class_names"), f"{path} column {labels[0]!r}")
 
 
 def _image_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -200,6 +204,11 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
     X = X.reshape(len(X), -1)
     if X.shape[1] != width:
         raise DataError(f"--input {str(path)!r}: {X.shape[1]} features per row, but the run's model takes {width}")
+    if task == "multilabel":
+        if y.shape != (len(X), n_classes) or not np.isin(y, (0, 1)).all():
+            raise DataError(f"--input {str(path)!r}: y has shape {y.shape}; this multi-label run's labels are rows of "
+                            f"{n_classes} 0 / 1 values ({', '.join(map(str, class_names or []))})")
+        return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32)
     names = None if class_names is None else [label_name(v) for v in y]
     if task == "classification" and names is not None and (set(names) <= set(map(str, class_names))
                                                            or y.dtype.kind not in "iu"):

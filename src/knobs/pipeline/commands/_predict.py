@@ -7,7 +7,8 @@ shape, class count, hyperparameters and the training split's standardizer; ``pre
 Prediction applies exactly those, fitted on the training split of that run and nothing else.
 The predicted class is the one the run's final evaluation counted: with a decision threshold tuned
 under ``[balance]`` (``summary.json``'s ``threshold``), class 1 when P(class 1) >= it, as in the
-threshold's test metrics; otherwise the most probable class.
+threshold's test metrics; otherwise the most probable class. A multi-label run's prediction names every
+label whose probability is at least 0.5 (";"-joined, empty for none), next to each label's probability.
 
 Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
 ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
@@ -42,7 +43,7 @@ import torch
 from knobs.balance import positive_proba
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._table import read_table
-from knobs.ensemble import average
+from knobs.ensemble import average, average_labels
 from knobs.errors import ConfigError, DataError
 from knobs.pipeline.trials._evaluate import outputs
 from knobs.pipeline.rundir._members import load_member
@@ -65,7 +66,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     """Write predictions for ``input_path`` with the final model of ``run_dir``; returns the CSV path.
 
     The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
-    (the class name for classification) and ``proba_<class>`` columns for classification; images
+    (the class name for classification; the labels set, ";"-joined, for multilabel) and ``proba_<class>``
+    (``proba_<label>``) columns for classification (multilabel); images
     that do not decode under the run's ``bad_files = "skip"`` keep their row, marked (module doc).
     torch runs on ``threads`` threads, by default the run's ``train.threads`` (``_threads.py``).
     """
@@ -82,17 +84,22 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     names, X, unreadable = _model_input(preprocessing, extra, input_path)
     task = summary.get("data", {}).get("task", "classification")
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
-    out = average(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    out = (average_labels if task == "multilabel" else average)(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     # NOTE: a table's preprocessing records its classes; arrays, a builder's data and built-in sets, the summary
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         summary.get("data", {}).get("class_names") or [str(k) for k in range(int(extra["n_classes"]))]
-    decided = _decisions(out, summary.get("threshold")) if task == "classification" else None
+    decided = (_decisions(out, summary.get("threshold")) if task == "classification" else
+               (out >= LABEL_THRESHOLD) if task == "multilabel" else None)
     if unreadable:
         warnings.warn(UnreadableInputWarning(
             f"{len(unreadable)} of {len(names)} input images do not decode (the first: {names[min(unreadable)]}); "
             f"their rows in {output} are marked in the `unreadable` column, with no prediction"), stacklevel=2)
     _write(output, names, out, task, class_names, decided, unreadable)
     return output
+
+
+#: a multi-label prediction sets a label where its probability is at least this (as the run's test metrics did)
+LABEL_THRESHOLD = 0.5
 
 
 def _decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:
@@ -263,7 +270,7 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
            decided: np.ndarray | None, unreadable: dict[int, str]) -> None:
     """One row per input name, in order: ``out`` and ``decided`` hold the readable ones' (the
     unreadable rows get empty cells and their reason in a last ``unreadable`` column)."""
-    classify = task == "classification"
+    classify = task in ("classification", "multilabel")
     header = ["row", "prediction", *([f"proba_{c}" for c in class_names] if classify else [])]
     blank = [""] * (len(header) - 1)
     read = iter(range(len(out)))
@@ -275,6 +282,13 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
                 writer.writerow([name, *blank, unreadable[position]])
                 continue
             i = next(read)
-            cells = ([class_names[int(decided[i])], *[f"{p:.6f}" for p in out[i]]] if classify
+            cells = ([_decided(decided[i], class_names), *[f"{p:.6f}" for p in out[i]]] if classify
                      else [f"{out[i]:.6g}"])
             writer.writerow([name, *cells] + ([""] if unreadable else []))
+
+
+def _decided(decision: Any, class_names: list) -> str:
+    """A row's prediction cell: its class's name, or the names of the labels it carries, ";"-joined (none: empty)."""
+    if np.ndim(decision) == 0:
+        return str(class_names[int(decision)])
+    return ";".join(str(name) for name, on in zip(class_names, decision) if on)

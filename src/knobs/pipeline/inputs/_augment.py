@@ -117,7 +117,7 @@ def image_augment(options: dict[str, Any], data: Any, seed: int) -> Any:
     """The checked ``ImageAugment`` batch transform of one trial."""
     from knobs.augment import ImageAugment
 
-    return ImageAugment(dict(options), n_classes=data.n_classes if data.task == "classification" else None,
+    return ImageAugment(dict(options), n_classes=data.n_classes if data.task != "regression" else None,
                         task=data.task, seed=seed).check()
 
 

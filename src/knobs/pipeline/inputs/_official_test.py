@@ -17,6 +17,7 @@ import numpy as np
 
 from knobs.data import Dataset, load_csv, load_image_folder, load_text_csv
 from knobs.data._table import read_table
+from knobs.data._target import target_columns
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["load_official_test"]
@@ -65,13 +66,10 @@ def _images(cfg, dataset: Dataset, path: str) -> Dataset:
 
 def _table(cfg, dataset: Dataset, path: str, kind: str) -> Dataset:
     loading, mapping = dataset.loading, dict(cfg.data.test_columns)
-    target = loading["target"]
-    if kind == "text":
-        names = {"text": loading["text_column"], "target": target}
-    else:
-        names = {"target": target, **{f: f for f in dataset.feature_names}}
-    aliases = {"text": names.get("text"), "target": target}
-    run_columns = {aliases.get(key, key) for key in names}
+    targets = target_columns(loading["target"])  # several: a multi-label run's label columns, each by its name
+    aliases = {"text": loading["text_column"] if kind == "text" else None,
+               "target": targets[0] if len(targets) == 1 else None}
+    run_columns = {*targets, *([loading["text_column"]] if kind == "text" else dataset.feature_names)}
     unknown = [key for key in mapping if aliases.get(key, key) not in run_columns]
     if unknown:
         raise ConfigError(f"data.test_columns.{unknown[0]}: not a column of the run; its keys are the run's "
@@ -86,7 +84,7 @@ def _table(cfg, dataset: Dataset, path: str, kind: str) -> Dataset:
                         f"{{{_key(column, aliases)} = \"<its name>\"}}")
     options = {k: v for k, v in cfg.data.loader_options().items() if k not in ("groups", "features", "target",
                                                                                   "text_column", "categorical")}
-    options.update(target=wanted[target], task=dataset.task)
+    options.update(target=wanted[targets[0]] if len(targets) == 1 else [wanted[t] for t in targets], task=dataset.task)
     if kind == "text":
         return load_text_csv(path, text_column=wanted[loading["text_column"]], **options)
     # NOTE: the training file's categorical columns, so a test column of codes is not read as numbers
@@ -108,7 +106,7 @@ def _key(column: str, aliases: dict) -> str:
 
 def _labels(test: Dataset, dataset: Dataset, path: str) -> np.ndarray:
     """The test targets in the training encoding (classes matched by name)."""
-    if dataset.task != "classification":
+    if dataset.task != "classification":  # numbers, or a multi-label run's 0 / 1 rows (its label columns by name)
         return test.y.astype(np.float32)
     known = {str(name): k for k, name in enumerate(dataset.class_names or range(dataset.n_classes))}
     names = [str(n) for n in (test.class_names or range(test.n_classes))]

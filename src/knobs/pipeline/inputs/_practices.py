@@ -66,8 +66,9 @@ def balance_training_rows(cfg: Any, data: Any) -> None:
 def _balanced(cfg: Any, data: Any, train: Any) -> Any:
     from knobs.balance import BalanceOptions, balance_training
 
-    options = BalanceOptions(**cfg.balance.model_dump()).check(data.n_classes if data.task == "classification" else None)
-    return balance_training(options, train, data.n_classes, seed=cfg.seed)
+    options = BalanceOptions(**cfg.balance.model_dump()).check(data.n_classes if data.task != "regression" else None,
+                                                               data.task)
+    return balance_training(options, train, data.n_classes, seed=cfg.seed, task=data.task)
 
 
 def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> dict[str, Any]:

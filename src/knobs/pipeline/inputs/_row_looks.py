@@ -76,7 +76,11 @@ class RowLooks:
 
     def label(self, y: Any) -> str:
         """A class index by its name, soft targets (mixup, CutMix) as their two largest shares, a
-        regression target as a number."""
+        regression target as a number, a row of labels as the names it carries (";"-joined)."""
+        if self.task == "multilabel":
+            y = np.asarray(y, dtype=np.float64)
+            return ";".join(self.class_name(k) + ("" if share >= 0.995 else f" {share:.2f}")
+                            for k, share in enumerate(y) if share >= 0.005) or "(none)"
         if self.task != "classification":
             return f"{float(y):.4g}"
         y = np.asarray(y)

@@ -159,8 +159,8 @@ def check_accepts(builder: Builder, params: dict[str, Any]) -> None:
 
 def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: dict[str, Any]) -> None:
     """A forward pass on ``sample`` (a few training rows) must give what the task trains on:
-    ``(n, n_classes)`` logits (for two classes one logit ``(n, 1)`` too), or ``(n, 1)`` / ``(n,)`` predictions for
-    regression."""
+    ``(n, n_classes)`` logits (for two classes one logit ``(n, 1)`` too; multilabel: one per label), or ``(n, 1)`` /
+    ``(n,)`` predictions for regression."""
     import torch
 
     n = len(sample)
@@ -172,13 +172,15 @@ def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: d
                           f"{list(sample.shape)} ({type(error).__name__}: {error}; params {_shown(params)}); "
                           f"build it for info.input_shape = {list(info.input_shape)}") from None
     shape = tuple(getattr(out, "shape", ()))
-    wanted = [(n, info.n_classes)] if info.task == "classification" else [(n, 1), (n,)]
+    wanted = [(n, info.n_classes)] if info.task != "regression" else [(n, 1), (n,)]
     if info.task == "classification" and info.n_classes == 2:
         wanted.append((n, 1))  # one logit: a binary classifier (trained with its binary cross-entropy)
     if not isinstance(out, torch.Tensor) or shape not in wanted:
-        expected = (f"{info.n_classes} outputs per example (logits of info.n_classes classes), shape [{n}, "
-                    f"{info.n_classes}]" if info.task == "classification"
-                    else f"one output per example (regression), shape [{n}, 1] or [{n}]")
+        expected = {"classification": f"{info.n_classes} outputs per example (logits of info.n_classes classes), "
+                                      f"shape [{n}, {info.n_classes}]",
+                    "multilabel": f"one logit per label (info.n_classes = {info.n_classes} labels), shape [{n}, "
+                                  f"{info.n_classes}]"}.get(info.task, f"one output per example (regression), shape "
+                                                                        f"[{n}, 1] or [{n}]")
         got = f"shape {list(shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ConfigError(f"model.builder {builder.reference!r}: its model returns {got} for {n} examples; this "
                           f"{info.task} task needs {expected}")

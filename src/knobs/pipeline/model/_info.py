@@ -22,9 +22,10 @@ class ModelInfo:
         input_shape: one example's shape as the model receives it, without the batch dimension:
             ``(features,)`` for a table, ``(channels, height, width)`` for images, ``(max_length,)``
             token ids (float32, 0 = padding) for text.
-        task: "classification" (the model returns ``(batch, n_classes)`` logits) or "regression"
-            (``(batch, 1)`` or ``(batch,)``, in standardized target units).
-        n_classes: classes (1 for regression).
+        task: "classification" (the model returns ``(batch, n_classes)`` logits), "multilabel" (``(batch,
+            n_classes)``: one logit per label, each row may carry several) or "regression" (``(batch, 1)`` or
+            ``(batch,)``, in standardized target units).
+        n_classes: classes, or labels for "multilabel" (1 for regression).
         vocab_size: the vocabulary of a text run (token ids are below it), else None.
     """
 
@@ -41,7 +42,7 @@ class ModelInfo:
     @classmethod
     def of_checkpoint(cls, extra: dict[str, Any]) -> "ModelInfo":
         """From a trial checkpoint's ``extra`` (``save_trial_checkpoint``)."""
-        task = "regression" if extra.get("target") is not None else "classification"
+        task = extra.get("task") or ("regression" if extra.get("target") is not None else "classification")
         vocab = (extra.get("params") or {}).get("vocab_size")  # a text run fixes it in every trial's params
         return cls(tuple(int(s) for s in extra["input_shape"]), task, int(extra["n_classes"]),
                    None if vocab is None else int(vocab))

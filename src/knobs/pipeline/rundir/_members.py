@@ -41,7 +41,7 @@ def save_trial_checkpoint(path: Path, model: torch.nn.Module, params: dict[str, 
     (absolute reference and the SHA-256 of its file), so a rebuild re-imports the same code."""
     extra = {"params": params, "trial": number, "value": value, "family": spec.family,
              "input_shape": list(data.input_shape), "n_classes": data.n_classes,
-             "scaler": data.scaler.state_dict(), "target": data.target}
+             "scaler": data.scaler.state_dict(), "target": data.target, "task": data.task}
     if spec.builder is not None:
         extra["builder"] = load_builder(spec.builder).record()
     if getattr(model, "pretrained_weights", None):  # a backbone's weights file (pipeline/model/_backbone_model.py)

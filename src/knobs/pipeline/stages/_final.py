@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from knobs.data import Vault
-from knobs.ensemble import average, diversity, greedy_selection
+from knobs.ensemble import average, average_labels, diversity, greedy_selection
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
 from knobs.pipeline.trials._evaluate import TestOutputs, outputs_on
@@ -41,8 +41,9 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     weights = _ensemble_weights(cfg, val_out, y_val, data)
     if weights is not None:
         result["ensemble"] = {"members": [t.number for t in members], "weights": weights.round(4).tolist(),
-                              "val": split_metrics(data.task, y_val, average(val_out, weights)),
-                              "diversity": diversity(val_out, y_val)}
+                              "val": split_metrics(data.task, y_val, _average(val_out, weights, data.task)),
+                              "diversity": {**diversity(*_binary(val_out, y_val, data.task)),
+                                            **({"over": "row-and-label entries"} if data.task == "multilabel" else {})}}
     chosen = ("ensemble" if weights is not None
               and result["ensemble"]["val"]["log_loss"] < result["single"]["val"]["log_loss"] else "single")
     result["final_model"] = chosen
@@ -54,13 +55,13 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     result["single"]["test"] = split_metrics(data.task, y_test, test_out[0], intervals=True)
     if weights is not None:
         used = [i for i, w in enumerate(weights) if w > 0]
-        ens = average([test_out[i] for i in used], weights[used])
+        ens = _average([test_out[i] for i in used], weights[used], data.task)
         result["ensemble"]["test"] = split_metrics(data.task, y_test, ens, intervals=True)
     result["test"] = result[chosen]["test"]
     # NOTE: for the worst-classified test rows view (stages/_report.test_once records it and drops this key)
     result["test_outputs"] = TestOutputs(X_raw, y_test, test_out[0] if chosen == "single" else ens)
     if cfg.balance.threshold != "none":
-        final_val = val_out[0] if chosen == "single" else average(val_out, weights)
+        final_val = val_out[0] if chosen == "single" else _average(val_out, weights, data.task)
         final_test = test_out[0] if chosen == "single" else ens
         result["threshold"] = _tuned_threshold(cfg.balance.threshold, final_val, y_val, final_test, y_test)
     return result
@@ -77,8 +78,26 @@ def _tuned_threshold(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_o
 
 
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:
-    """Greedy selection with replacement (Caruana et al. 2004) on validation log loss."""
-    if not cfg.ensemble.enabled or data.task != "classification" or len(val_out) < 2:
+    """Greedy selection with replacement (Caruana et al. 2004) on validation log loss (a multi-label run's: the
+    mean binary cross-entropy over its rows and labels)."""
+    if not cfg.ensemble.enabled or data.task == "regression" or len(val_out) < 2:
         return None
-    selection = greedy_selection(val_out, y_val, size=cfg.ensemble.size, metric="log_loss")
+    selection = greedy_selection(*_binary(val_out, y_val, data.task), size=cfg.ensemble.size, metric="log_loss")
     return np.asarray(selection.weights, dtype=float)
+
+
+def _binary(outs: list[np.ndarray], y: np.ndarray, task: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """Multi-label members as binary ones: each row-and-label entry a sample with probabilities ``[1 - p, p]``.
+
+    Why: the mean binary cross-entropy of averaged label probabilities is the log loss of these averaged binary
+    rows, and a disagreement is a label two members set differently — so selection and diversity need no second
+    multi-label version. Other tasks pass through."""
+    if task != "multilabel":
+        return outs, y
+    flat = [np.asarray(out, np.float64).reshape(-1) for out in outs]
+    return [np.stack([1 - p, p], axis=1) for p in flat], np.asarray(y).reshape(-1).astype(np.int64)
+
+
+def _average(outs: list[np.ndarray], weights: np.ndarray, task: str) -> np.ndarray:
+    """The weighted mean of members' probabilities (a multi-label run's label probabilities too)."""
+    return average_labels(outs, weights) if task == "multilabel" else average(outs, weights)

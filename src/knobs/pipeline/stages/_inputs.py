@@ -109,6 +109,12 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
     dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
+    elif dataset.task == "multilabel":
+        if cfg.search.metric == "val_balanced_accuracy":  # NOTE: a mean recall over classes; rows here carry several
+            raise ConfigError(f"search.metric = \"val_balanced_accuracy\": {dataset.name!r} is multi-label (rows of "
+                              f"{dataset.n_classes} 0 / 1 labels), where balanced accuracy is undefined; rank on "
+                              f"\"val_macro_f1\" (each label's F1, rare ones weighing as much), \"val_roc_auc\", "
+                              f"\"val_accuracy\" (the share of labels right) or \"val_loss\"")
     elif cfg.search.metric != "val_loss":  # NOTE: it is None every epoch: nothing to judge trials or stop on
         raise ConfigError(f"search.metric = \"{cfg.search.metric}\": this data is a regression ({dataset.name!r}: numeric "
                           f"targets), which has no accuracy; use \"val_loss\", or set data.task = \"classification\" "

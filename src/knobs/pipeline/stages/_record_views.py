@@ -164,8 +164,8 @@ def record_watch(run: OpenRun, objective: Any) -> None:
 
 @_guarded("worst")
 def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
-    """``views/worst``: the ``WORST`` test rows of highest loss (classification: −log p(true class))
-    or largest absolute error (regression) under the final model. Called by the final stage only,
+    """``views/worst``: the ``WORST`` test rows of highest loss (classification: −log p(true class); multilabel:
+    the mean binary cross-entropy of its labels) or largest absolute error (regression) under the final model. Called by the final stage only,
     with what the vault's one opening measured."""
     looks = RowLooks.of(run.inputs.dataset, run.inputs.data)
     X_test, y, out = measured.rows, np.asarray(measured.targets), np.asarray(measured.outputs, dtype=np.float64)
@@ -179,6 +179,12 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
         items = [{"row": int(i), "true": looks.class_name(int(labels[i])),
                   "predicted": looks.class_name(int(predicted[i])),
                   "p_predicted": rounded(out[i, predicted[i]], 3), "p_true": rounded(p_true[i], 3),
+                  "loss": rounded(loss[i], 3)} for i in order]
+    elif looks.task == "multilabel":  # a row's loss: its mean binary cross-entropy over the labels
+        clipped = np.clip(out, 1e-12, 1 - 1e-12)
+        loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
+        order = np.argsort(-loss, kind="stable")[:WORST]
+        items = [{"row": int(i), "true": looks.label(y[i]), "predicted": looks.label(out[i] >= 0.5),
                   "loss": rounded(loss[i], 3)} for i in order]
     else:
         y = y.astype(np.float64)
@@ -197,7 +203,8 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
         elif looks.kind == "table":
             item.update(looks.row(X_test[i]))
     record = {"format": 1, "kind": looks.kind, "task": looks.task, "final_model": final_model, "n": int(len(y)),
-              "ranked_by": "log loss" if looks.task == "classification" else "absolute error",
+              "ranked_by": {"classification": "log loss", "multilabel": "binary cross-entropy"}.get(looks.task,
+                                                                                                  "absolute error"),
               "class_names": [looks.class_name(c) for c in range(out.shape[1])] if out.ndim == 2 else None,
               "items": items}
     write_view(run.rundir.path, "worst", record, images=images)

@@ -79,6 +79,8 @@ def outputs_on(models: Sequence[torch.nn.Module | None], X, y: np.ndarray, task:
 
 
 def _as_outputs(out: torch.Tensor, task: str) -> np.ndarray:
+    if task == "multilabel":
+        return torch.sigmoid(out.double()).numpy()
     if task != "classification":
         return out.reshape(-1).double().numpy()
     probs = class_probabilities(out.double()).numpy()  # a one-logit binary model's [1 - p, p] too
@@ -92,8 +94,8 @@ class TestOutputs:
 
     Attributes:
         rows: the test rows as the vault keeps them (encoded, not standardized).
-        targets: class labels, or regression targets in their own units.
-        outputs: class probabilities ``(n, C)`` or predictions ``(n,)``.
+        targets: class labels, ``(n, K)`` 0 / 1 label rows, or regression targets in their own units.
+        outputs: class probabilities ``(n, C)``, label probabilities ``(n, K)`` or predictions ``(n,)``.
     """
 
     rows: np.ndarray
