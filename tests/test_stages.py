@@ -26,3 +26,17 @@ def test_the_runner_follows_executor_and_workers():
     assert population.workers == 1 and population.population == 8 and runner().population is None
     assert isinstance(population.executor(), PopulationExecutor)
     assert "up to 8 trials" in population.note(Space({"lr": Float(1e-3, 1e-1, log=True)}))
+
+
+def test_a_convnet_without_a_search_space_searches_its_own_keys_within_its_images():
+    from knobs.pipeline.inputs._backbone_images import search_space
+    from knobs.pipeline.stages._inputs import load_inputs
+
+    inputs = load_inputs(load_config(None, {"model.family": "convnet"}))  # digits, 8 × 8: three halvings at most
+    assert set(inputs.space.names) == {"lr", "weight_decay", "channels", "depth", "dropout", "optimizer"}
+    assert inputs.space["depth"].high == 3
+    cfg = load_config(None, {"model.family": "convnet"})
+    assert search_space(cfg, (1, 4, 28))["depth"]["high"] == 2 and search_space(cfg, (1, 1, 28))["depth"] == 1
+    given = load_config(None, {"model.family": "convnet", "search.space": {"lr": 0.01, "channels": 8}})
+    assert search_space(given, (1, 8, 8)) == {"lr": 0.01, "channels": 8}
+    assert "width" in search_space(load_config(None, {}), (1, 8, 8))  # the MLP keeps the default space

@@ -13,11 +13,12 @@ normalizes each batch on its device (``pipeline/model/_backbone_model.py``).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from knobs.errors import ConfigError
 
-__all__ = ["BACKBONE_SPACE", "image_backbone", "is_image_backbone", "backbone_input_shape", "search_space",
+__all__ = ["BACKBONE_SPACE", "CONVNET_SPACE", "image_backbone", "is_image_backbone", "backbone_input_shape", "search_space",
            "check_backbone_transfer"]
 
 #: What an image backbone's run searches when the config gives no ``[search.space]``: the training keys
@@ -56,10 +57,29 @@ def is_image_backbone(family: Any) -> bool:
     return family.startswith(TIMM_PREFIX) or image_backbone(family) is not None
 
 
-def search_space(cfg: Any) -> dict[str, Any]:
-    """``[search.space]`` as given, or ``BACKBONE_SPACE`` for an image backbone's run that gives none."""
-    if "space" not in cfg.search.model_fields_set and cfg.model.builder is None and is_image_backbone(cfg.model.family):
+#: What a ``convnet`` run searches when the config gives no ``[search.space]``: the default space's training keys
+#: with the ConvNet's own capacity keys in place of the MLP's width and depth (its blocks halve the image each: the
+#: depth's range stops where the smaller side would fall below one pixel).
+CONVNET_SPACE = {"lr": {"low": 3e-4, "high": 3e-2, "log": True},
+                 "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
+                 "channels": {"low": 16, "high": 64, "log": True, "type": "int"},
+                 "depth": {"low": 1, "high": 3, "type": "int"},
+                 "dropout": {"low": 0.0, "high": 0.4},
+                 "optimizer": {"choices": ["adam", "adamw", "nesterov"]}}
+
+
+def search_space(cfg: Any, image_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """``[search.space]`` as given; when the config gives none, ``BACKBONE_SPACE`` for an image backbone's run
+    and ``CONVNET_SPACE`` for a ``convnet`` run on images of ``image_shape`` ``(C, H, W)`` (the default space is
+    the MLP's: its width is no ConvNet key)."""
+    if "space" in cfg.search.model_fields_set or cfg.model.builder is not None:
+        return cfg.search.space
+    if is_image_backbone(cfg.model.family):
         return dict(BACKBONE_SPACE)
+    if cfg.model.family == "convnet" and image_shape is not None:
+        deepest = max(1, int(math.log2(max(1, min(image_shape[-2:])))))
+        depth = {**CONVNET_SPACE["depth"], "high": min(CONVNET_SPACE["depth"]["high"], deepest)}
+        return {**CONVNET_SPACE, "depth": depth if depth["high"] > 1 else 1}
     return cfg.search.space
 
 

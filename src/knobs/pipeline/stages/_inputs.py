@@ -119,7 +119,8 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
         raise ConfigError(f"search.metric = \"{cfg.search.metric}\": this data is a regression ({dataset.name!r}: numeric "
                           f"targets), which has no accuracy; use \"val_loss\", or set data.task = \"classification\" "
                           f"if its targets are class ids")
-    space, fixed = build_space(search_space(cfg))  # an image backbone's default: training keys
+    # NOTE: without [search.space], an image backbone's default (training keys) or a ConvNet's (its own keys)
+    space, fixed = build_space(search_space(cfg, dataset.image_shape))
     if space is None:
         raise ConfigError("search.space: nothing to search; give at least one range ({low, high}) or choices")
     raw, groups = split_rows(cfg, dataset, mode.val_fraction(cfg), given)
