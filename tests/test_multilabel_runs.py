@@ -198,3 +198,28 @@ def test_arrays_of_label_rows_run_from_python(tmp_path):
         evaluate_file(result.path, tmp_path / "bad.npz")
     with pytest.raises(ConfigError, match="or \\(rows, labels\\) of 0 / 1"):
         knobs.run(data=(X, np.stack([Y, Y], axis=2)), quiet=True, runs_dir=str(tmp_path / "runs"))
+
+
+def test_a_threshold_per_label_is_tuned_on_validation_and_applied_everywhere(tmp_path):
+    from knobs.balance import LabelThresholds
+
+    y = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
+    p = np.array([[0.3, 0.3, 0.6], [0.1, 0.9, 0.7], [0.2, 0.4, 0.9], [0.35, 0.7, 0.8]])
+    tuned = LabelThresholds("f1").fit(y, p)
+    assert tuned.untuned_ == [2] and tuned.thresholds_[2] == 0.5 and tuned.scores_[0] == 1.0
+    assert (tuned.predict(p)[:, :2] == y[:, :2]).all()
+    m = multilabel_metrics(y, p, threshold=tuned.thresholds_)
+    assert m["label_thresholds"] == tuned.thresholds_.tolist() and "threshold" not in m and m["macro_f1"] == 1.0
+
+    result = run(_cfg(tmp_path, **{"balance.threshold": "f1"}), display=Display(quiet=True))
+    summary = result.summary
+    assert check_summary(summary) == []
+    cuts = summary["threshold"]["thresholds"]
+    assert len(cuts) == 3 and summary["threshold"]["test"]["label_thresholds"] == cuts
+    assert "threshold tuned for f1" in (result.path / "report.html").read_text()
+    new = tmp_path / "new.csv"
+    _write(new, *_rows(30, seed=6))
+    for row in csv.DictReader(predict_file(result.path, new).open()):
+        on = [name for name, cut in zip(LABELS, cuts) if float(row[f"proba_{name}"]) >= cut]
+        assert row["prediction"] == ";".join(on)
+    assert evaluate_file(result.path, new)["metrics"]["label_thresholds"] == cuts

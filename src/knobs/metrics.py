@@ -351,7 +351,8 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
     """The scalar metrics of ``split_metrics`` with each row counted ``weights[b, i]`` times, per row ``b``."""
     total = weights.sum(axis=1)
     if task == "multilabel":
-        return _weighted_label_metrics(y, np.asarray(out, np.float64), 0.5 if threshold is None else threshold, weights)
+        cut = 0.5 if threshold is None else np.asarray(threshold, np.float64)
+        return _weighted_label_metrics(y, np.asarray(out, np.float64), cut, weights)
     if task != "classification":
         error = np.asarray(out, np.float64) - np.asarray(y, np.float64)
         mean_y = weights @ y / total
@@ -380,7 +381,7 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
     return result
 
 
-def _weighted_label_metrics(y: np.ndarray, proba: np.ndarray, threshold: float,
+def _weighted_label_metrics(y: np.ndarray, proba: np.ndarray, threshold: Any,
                             weights: np.ndarray) -> dict[str, np.ndarray]:
     """``multilabel_metrics``'s scalars with each row counted ``weights[b, i]`` times (macro means over the labels
     with a row either side of the count, as ``multilabel_metrics`` has them)."""
@@ -465,20 +466,21 @@ def label_roc_auc(y_true, scores) -> float | None:
     return float(np.mean([_sk.roc_auc_score(y_true[:, k], scores[:, k]) for k in varied]))
 
 
-def multilabel_metrics(y_true, proba, *, threshold: float = 0.5) -> dict[str, Any]:
+def multilabel_metrics(y_true, proba, *, threshold: Any = 0.5) -> dict[str, Any]:
     """Every multi-label metric for one split, as plain floats and lists for ``summary.json``.
 
     Args:
         y_true: ``(n, K)`` 0 / 1 labels.
         proba: ``(n, K)`` probabilities, one per label (the sigmoid of each logit).
-        threshold: a label is predicted where its probability is at least this.
+        threshold: a label is predicted where its probability is at least this; or one threshold per label
+            (``knobs.balance.LabelThresholds``' tuned ones).
 
     Returns:
         ``n``, ``n_labels``, ``support`` (rows carrying each label), ``accuracy`` (the share of row-and-label
         entries right: what a multi-label trial's ``val_accuracy`` measures), ``subset_accuracy`` (rows with every
         label right), ``macro_f1``, ``micro_f1``, ``per_label_f1``, ``log_loss`` (the mean binary cross-entropy
         per label), ``roc_auc`` and ``average_precision`` (means over the labels that have both values / a
-        positive row; ``None`` when none has), ``threshold``.
+        positive row; ``None`` when none has), and ``threshold`` (one for every label) or ``label_thresholds``.
 
     Raises:
         DataError: labels that are not an ``(n, K)`` 0 / 1 array, probabilities of another shape or outside [0, 1].
@@ -488,7 +490,10 @@ def multilabel_metrics(y_true, proba, *, threshold: float = 0.5) -> dict[str, An
     if proba.shape != y_true.shape or not np.all((proba >= 0) & (proba <= 1)):
         raise DataError(f"proba must hold one probability in [0, 1] per row and label, shape {y_true.shape}; got "
                         f"shape {proba.shape}" + ("" if proba.shape != y_true.shape else " with values outside [0, 1]"))
-    pred = (proba >= threshold).astype(np.int64)
+    cut = np.asarray(threshold, dtype=np.float64)
+    if cut.shape not in ((), (y_true.shape[1],)) or not np.all((cut >= 0) & (cut <= 1)):
+        raise DataError(f"threshold must be a probability, or one per label ({y_true.shape[1]}), got {threshold!r}")
+    pred = (proba >= cut).astype(np.int64)
     eps = np.finfo(np.float64).eps
     clipped = np.clip(proba, eps, 1 - eps)
     return {
@@ -498,7 +503,7 @@ def multilabel_metrics(y_true, proba, *, threshold: float = 0.5) -> dict[str, An
         "per_label_f1": [float(v) for v in _sk.f1_score(y_true, pred, average=None, zero_division=0)],
         "log_loss": float(-np.mean(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))),
         "roc_auc": label_roc_auc(y_true, proba), "average_precision": label_average_precision(y_true, proba),
-        "threshold": float(threshold),
+        **({"threshold": float(cut)} if cut.ndim == 0 else {"label_thresholds": cut.tolist()}),
     }
 
 

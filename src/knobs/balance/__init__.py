@@ -1,5 +1,5 @@
 """Class imbalance: class weights, oversampling, undersampling, SMOTE, focal loss, and a binary
-decision threshold tuned on validation.
+decision threshold tuned on validation (one per label for multi-label tasks: ``LabelThresholds``).
 
 Every treatment acts on the training split only; validation and test keep their true class mix,
 so their scores (``knobs.metrics``: balanced accuracy, macro-F1, per-class recall) say how the
@@ -24,7 +24,7 @@ _LAZY = {
     "smote": "knobs.balance._resample", "undersample": "knobs.balance._resample",
     "oversample_sampler": "knobs.balance._sampler", "sampler_loader": "knobs.balance._sampler",
     "Threshold": "knobs.balance._threshold", "best_threshold": "knobs.balance._threshold",
-    "positive_proba": "knobs.balance._threshold",
+    "positive_proba": "knobs.balance._threshold", "LabelThresholds": "knobs.balance._threshold",
     "class_counts": "knobs.balance._weights", "class_weights": "knobs.balance._weights",
     "sample_weights": "knobs.balance._weights", "label_weights": "knobs.balance._weights",
 }

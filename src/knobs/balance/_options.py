@@ -80,7 +80,8 @@ class BalanceOptions(Options):
     focal_gamma: number(0.0, meaning=" (0 gives cross-entropy)") = _FOCAL_GAMMA
     smote_k: count(1, " (SMOTE's k_neighbors)") = Field(5, description="SMOTE's k_neighbors")
     threshold: one_of("none", *THRESHOLD_METRICS) = Field(
-        "none", description="binary tasks: tune the decision threshold on validation for this metric")
+        "none", description="binary tasks: tune the decision threshold on validation for this metric (multi-label: "
+                            "each label's own)")
 
     @model_validator(mode="after")
     def _one_correction(self) -> "BalanceOptions":
@@ -109,17 +110,17 @@ class BalanceOptions(Options):
 
         Raises:
             DataError: a treatment for a regression task, a threshold for a task with more
-                than two classes, or a sampler, focal loss or threshold for a multi-label task.
+                than two classes, or a sampler or focal loss for a multi-label task (whose threshold is one per
+                label).
         """
         if task == "multilabel":
-            wrong = [f"{key} = {value!r}" for key, value in (("sampler", self.sampler), ("loss", self.loss),
-                                                             ("threshold", self.threshold))
+            wrong = [f"{key} = {value!r}" for key, value in (("sampler", self.sampler), ("loss", self.loss))
                      if value not in ("none", "ce")]
             if wrong:
                 raise DataError(f"balance.{wrong[0]}: a multi-label row carries several labels, so rows cannot be "
-                                f"drawn, a focal loss weighed or one threshold tuned by class; weigh each label's "
-                                f"positives instead: balance.class_weight = \"balanced\" (its negative over positive "
-                                f"training rows, knobs.balance.label_weights)")
+                                f"drawn or a focal loss weighed by class; weigh each label's positives instead: "
+                                f"balance.class_weight = \"balanced\" (its negative over positive training rows, "
+                                f"knobs.balance.label_weights), and tune each label's threshold (balance.threshold)")
             return self
         if n_classes is None:
             if self.active():

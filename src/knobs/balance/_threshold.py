@@ -24,7 +24,7 @@ from sklearn.metrics import roc_curve
 from knobs.balance._options import THRESHOLD_METRICS
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["THRESHOLD_METRICS", "Threshold", "best_threshold", "positive_proba"]
+__all__ = ["THRESHOLD_METRICS", "LabelThresholds", "Threshold", "best_threshold", "positive_proba"]
 
 
 def best_threshold(y_true, p1, metric: str = "balanced_accuracy") -> tuple[float, float]:
@@ -123,6 +123,65 @@ class Threshold:
     def __repr__(self) -> str:
         fitted = f", threshold_={self.threshold_:.4g}" if hasattr(self, "threshold_") else ""
         return f"Threshold(metric={self.metric!r}{fitted})"
+
+
+class LabelThresholds:
+    """One decision threshold per label of a multi-label task, each chosen on validation for its own label.
+
+    Why per label: a rare label's probabilities rarely pass 0.5 however well they rank its rows, so one cut for
+    every label sacrifices the rare ones' recall; each label's own cut (``best_threshold`` on its column) is the
+    usual remedy, decided on validation like any other choice.
+
+    Args:
+        metric: what each label's threshold maximizes on its column: ``"balanced_accuracy"``, ``"f1"`` or ``"mcc"``.
+
+    Attributes set by ``fit``: ``thresholds_`` ``(K,)`` (predict label k where its probability >= ``thresholds_[k]``;
+    0.5 for a label whose validation rows hold one value only, listed in ``untuned_``), ``scores_`` (each label's
+    metric on validation at its threshold; None where untuned).
+
+    Example:
+        >>> t = LabelThresholds("f1").fit([[1, 0], [0, 1], [0, 0]], [[0.3, 0.8], [0.1, 0.9], [0.2, 0.4]])
+        >>> t.thresholds_.tolist(), t.predict([[0.25, 0.5]]).tolist()
+        ([0.25, 0.8500000000000001], [[1, 0]])
+    """
+
+    def __init__(self, metric: str = "f1") -> None:
+        self.metric = metric
+
+    def fit(self, y_val, proba_val) -> "LabelThresholds":
+        """Choose each label's threshold on validation labels ``(n, K)`` and probabilities ``(n, K)``; return ``self``.
+
+        Raises:
+            ConfigError: an unknown metric.
+            DataError: labels that are not 0 / 1, shapes that differ.
+        """
+        if self.metric not in THRESHOLD_METRICS:
+            raise ConfigError(f"threshold metric must be one of {THRESHOLD_METRICS}, got {self.metric!r}")
+        y, proba = np.asarray(y_val), np.asarray(proba_val, dtype=np.float64)
+        if y.ndim != 2 or y.shape != proba.shape or not np.isin(y, (0, 1)).all():
+            raise DataError(f"label thresholds need 0 / 1 labels (n, K) and probabilities of the same shape; got "
+                            f"{y.shape} and {proba.shape}")
+        self.thresholds_, self.scores_, self.untuned_ = np.full(y.shape[1], 0.5), [], []
+        for k in range(y.shape[1]):
+            if len(np.unique(y[:, k])) < 2:
+                self.untuned_.append(k)
+                self.scores_.append(None)
+                continue
+            self.thresholds_[k], score = best_threshold(y[:, k].astype(np.int64), proba[:, k], self.metric)
+            self.scores_.append(score)
+        return self
+
+    def predict(self, proba) -> np.ndarray:
+        """0 / 1 label rows for probabilities ``(n, K)`` (validation's thresholds, never re-tuned on these rows)."""
+        if not hasattr(self, "thresholds_"):
+            raise ConfigError("LabelThresholds.predict before fit: call fit(y_val, proba_val) first")
+        return (np.asarray(proba) >= self.thresholds_).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"metric", "thresholds", "val_scores", "untuned"}`` for ``summary.json``."""
+        fitted = hasattr(self, "thresholds_")
+        return {"metric": self.metric, "thresholds": self.thresholds_.tolist() if fitted else None,
+                "val_scores": list(self.scores_) if fitted else None, "untuned": list(self.untuned_) if fitted else None}
 
 
 def _binary_labels(y, n: int) -> np.ndarray:

@@ -137,7 +137,8 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(metric_text(test, k))}</td></tr>"
                    for k in keys)
     several = "n_labels" in test
-    recalls = _label_rows(test, (run.summary.get("data") or {}).get("class_names")) if several else _recall_rows(test)
+    recalls = (_label_rows(test, (run.summary.get("data") or {}).get("class_names"), run.summary.get("threshold"))
+               if several else _recall_rows(test))
     final = run.summary.get("final_model") or "single"
     how = ("a percentile bootstrap over rows for each (accuracy: the share of row-and-label entries right; subset "
            f"accuracy: rows with all {test['n_labels']} labels right; a label is set where its probability is at least "
@@ -148,13 +149,20 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
                note=f"One opening of the vault, n = {test.get('n')} rows. 95% intervals: {how}.")
 
 
-def _label_rows(test: dict[str, Any], names: list[str] | None) -> str:
-    """A multi-label split's labels: how many test rows carry each, and its F1."""
+def _label_rows(test: dict[str, Any], names: list[str] | None, tuned: dict[str, Any] | None = None) -> str:
+    """A multi-label split's labels: how many test rows carry each, and its F1 — beside each label's threshold tuned
+    on validation and the F1 it gave on test, when the run tuned them (``balance.threshold``)."""
     f1, support = test.get("per_label_f1") or [], test.get("support") or []
     names = names if names and len(names) == len(f1) else [f"label {k}" for k in range(len(f1))]
-    cells = "".join(f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(fmt(n))}</td><td>{html.escape(fmt(v))}</td></tr>"
-                    for name, n, v in zip(names, support, f1))
-    return f"<table><tr><th>label</th><th>test rows with it</th><th>F1</th></tr>{cells}</table>" if cells else ""
+    cuts = (tuned or {}).get("thresholds")
+    tuned_f1 = ((tuned or {}).get("test") or {}).get("per_label_f1") if cuts else None
+    extra = ([f"<td>{html.escape(fmt(c))}</td><td>{html.escape(fmt(v))}</td>" for c, v in zip(cuts, tuned_f1)]
+             if tuned_f1 else [""] * len(f1))
+    cells = "".join(f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(fmt(n))}</td><td>{html.escape(fmt(v))}</td>"
+                    f"{more}</tr>" for name, n, v, more in zip(names, support, f1, extra))
+    head = "<th>label</th><th>test rows with it</th><th>F1 (at 0.5)</th>" + (
+        f"<th>threshold tuned for {html.escape(str(tuned.get('metric')))}</th><th>F1 at it</th>" if tuned_f1 else "")
+    return f"<table><tr>{head}</tr>{cells}</table>" if cells else ""
 
 
 def _recall_rows(test: dict[str, Any]) -> str:

@@ -89,7 +89,8 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
         _warn_skipped(input_path, skipped, len(y))
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
     out = (average_labels if task == "multilabel" else average)(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
-    threshold = (summary.get("threshold") or {}).get("threshold") if task == "classification" else None
+    threshold = ((summary.get("threshold") or {}).get("threshold") if task == "classification" else
+                 (summary.get("threshold") or {}).get("thresholds") if task == "multilabel" else None)
     metrics = split_metrics(task, y, out, threshold=threshold)
     return {"input": str(input_path), "n": int(len(y)),
             "skipped": {"count": len(skipped), "files": skipped[:SKIPPED_LISTED]},

@@ -8,7 +8,8 @@ Prediction applies exactly those, fitted on the training split of that run and n
 The predicted class is the one the run's final evaluation counted: with a decision threshold tuned
 under ``[balance]`` (``summary.json``'s ``threshold``), class 1 when P(class 1) >= it, as in the
 threshold's test metrics; otherwise the most probable class. A multi-label run's prediction names every
-label whose probability is at least 0.5 (";"-joined, empty for none), next to each label's probability.
+label whose probability is at least 0.5 — or its own threshold, when the run tuned them — (";"-joined, empty for
+none), next to each label's probability.
 
 Inputs: a CSV/TSV with the run's feature columns (extra columns, the target included, are
 ignored), an image file or a folder of images for image runs, or a ``.npy`` array of encoded
@@ -89,7 +90,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         summary.get("data", {}).get("class_names") or [str(k) for k in range(int(extra["n_classes"]))]
     decided = (_decisions(out, summary.get("threshold")) if task == "classification" else
-               (out >= LABEL_THRESHOLD) if task == "multilabel" else None)
+               (out >= label_thresholds(summary)) if task == "multilabel" else None)
     if unreadable:
         warnings.warn(UnreadableInputWarning(
             f"{len(unreadable)} of {len(names)} input images do not decode (the first: {names[min(unreadable)]}); "
@@ -98,8 +99,16 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     return output
 
 
-#: a multi-label prediction sets a label where its probability is at least this (as the run's test metrics did)
+#: a multi-label prediction sets a label where its probability is at least this (as the run's test metrics did),
+#: unless the run tuned one per label (``balance.threshold``)
 LABEL_THRESHOLD = 0.5
+
+
+def label_thresholds(summary: dict[str, Any]) -> Any:
+    """The cut per label a multi-label run's final evaluation used: its tuned ``thresholds`` (chosen on validation,
+    ``summary.json``'s ``threshold``), else ``LABEL_THRESHOLD`` for every label."""
+    tuned = (summary.get("threshold") or {}).get("thresholds")
+    return LABEL_THRESHOLD if tuned is None else np.asarray(tuned, dtype=np.float64)
 
 
 def _decisions(proba: np.ndarray, threshold: dict | None) -> np.ndarray:

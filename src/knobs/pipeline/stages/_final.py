@@ -63,7 +63,8 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     if cfg.balance.threshold != "none":
         final_val = val_out[0] if chosen == "single" else _average(val_out, weights, data.task)
         final_test = test_out[0] if chosen == "single" else ens
-        result["threshold"] = _tuned_threshold(cfg.balance.threshold, final_val, y_val, final_test, y_test)
+        tune = _tuned_label_thresholds if data.task == "multilabel" else _tuned_threshold
+        result["threshold"] = tune(cfg.balance.threshold, final_val, y_val, final_test, y_test)
     return result
 
 
@@ -75,6 +76,16 @@ def _tuned_threshold(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_o
     threshold = Threshold(metric=metric).fit(y_val, val_out)
     return {**threshold.to_dict(),
             "test": split_metrics("classification", y_test, test_out, threshold=threshold.threshold_, intervals=True)}
+
+
+def _tuned_label_thresholds(metric: str, val_out: np.ndarray, y_val: np.ndarray, test_out: np.ndarray,
+                            y_test: np.ndarray) -> dict:
+    """A multi-label run's threshold per label, each chosen on validation, then applied once to the test split."""
+    from knobs.balance import LabelThresholds
+
+    tuned = LabelThresholds(metric=metric).fit(y_val, val_out)
+    return {**tuned.to_dict(), "test": split_metrics("multilabel", y_test, test_out, threshold=tuned.thresholds_,
+                                                     intervals=True)}
 
 
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:

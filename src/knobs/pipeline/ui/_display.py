@@ -91,7 +91,12 @@ class Display:
                           f"{low_high[0]:.4f}–{low_high[1]:.4f}" if low_high else "")
         self.console.print(table)
         threshold = summary.get("threshold")
-        if threshold:
+        if threshold and "thresholds" in threshold:
+            tuned, cuts = threshold["test"], threshold["thresholds"]
+            self.console.print(f"a threshold per label ({min(cuts):.3g}–{max(cuts):.3g}, tuned on validation for "
+                               f"{threshold['metric']}): test macro_f1 {tuned['macro_f1']:.4f}, subset_accuracy "
+                               f"{tuned['subset_accuracy']:.4f}")
+        elif threshold:
             tuned = threshold["test"]
             self.console.print(f"decision threshold {threshold['threshold']:.3g} (tuned on validation for "
                                f"{threshold['metric']}): test balanced_accuracy {tuned['balanced_accuracy']:.4f}, "
