@@ -32,3 +32,12 @@ def over_seeds(name: str, values: Sequence[float]) -> dict[str, float | list[flo
     return {name: round(statistics.fmean(values), 4),
             f"{name}_sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
             f"{name}_per_seed": [round(v, 4) for v in values]}
+
+
+def emit(record: dict, out: str | None = None) -> None:
+    """Print ``record`` as the benchmark's last line, one JSON object, and write it to ``out`` too when given."""
+    line = json.dumps(record)
+    print(line)
+    if out:
+        with open(out, "w") as handle:
+            handle.write(line + "\n")

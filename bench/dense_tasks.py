@@ -18,7 +18,6 @@ The last printed line is one JSON object with the figures (mean over seeds); ``-
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -31,6 +30,8 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from knobs.train import Trainer
+
+from _seeded import emit
 
 INK = 4.0
 BACKGROUND = 10
@@ -119,11 +120,7 @@ def main() -> None:
     print(f"{'segmentation: mean IoU':<34}{seg['net_mean_iou']:>16.4f}{seg['pixel_alone_mean_iou']:>12.4f}")
     print(f"{'multi-label: macro-F1':<34}{ml['net_macro_f1']:>16.4f}{ml['logreg_macro_f1']:>12.4f}{ml['seconds']:>9.1f}")
     print(f"{'multi-label: subset accuracy':<34}{ml['net_subset_accuracy']:>16.4f}{ml['logreg_subset_accuracy']:>12.4f}")
-    result = json.dumps({"seeds": args.seeds, "epochs": args.epochs, **means})
-    print(result)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(result + "\n")
+    emit({"seeds": args.seeds, "epochs": args.epochs, **means}, args.out)
 
 
 if __name__ == "__main__":

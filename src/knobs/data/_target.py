@@ -37,11 +37,7 @@ def encode_target(table: Table, name: str, task: str | None, max_classes: int) -
         DataError: missing values (count and first line), infinite values, a non-numeric
             regression target, or a single class.
     """
-    cells, lines, where = table.column(name), table.lines, f"{table.path}: target column {name!r}"
-    missing = np.flatnonzero(missing_mask(cells))
-    if len(missing):
-        raise DataError(f"{where} has {len(missing)} missing values (first on line "
-                        f"{lines[missing[0]]}); drop those rows (missing = \"drop\") or fill them in")
+    cells, lines, where = _complete(table, name, "target")
     values, text = parse_numbers(cells)
     numeric = not text.any()
     if numeric and not np.isfinite(values).all():
@@ -111,11 +107,7 @@ def label_rows(table: Table, names: Sequence[str]) -> np.ndarray:
 
 
 def _label_column(table: Table, name: str) -> np.ndarray:
-    cells, lines, where = table.column(name), table.lines, f"{table.path}: label column {name!r}"
-    missing = np.flatnonzero(missing_mask(cells))
-    if len(missing):
-        raise DataError(f"{where} has {len(missing)} missing values (first on line {lines[missing[0]]}); drop those "
-                        f"rows (missing = \"drop\") or fill them in")
+    cells, lines, where = _complete(table, name, "label")
     values, text = parse_numbers(cells)
     words = np.char.lower(np.asarray(cells, dtype=str)) if text.any() else None
     if words is not None:
@@ -126,3 +118,14 @@ def _label_column(table: Table, name: str) -> np.ndarray:
         raise DataError(f"{where}: a label column holds 0 or 1 (or true / false) in every row; line "
                         f"{lines[bad[0]]} holds {str(cells[bad[0]])!r}")
     return values.astype(np.float32)
+
+
+def _complete(table: Table, name: str, role: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The cells of column ``name``, the file's line numbers and how a message names the column; a missing cell
+    is refused (a target is never filled in)."""
+    cells, lines, where = table.column(name), table.lines, f"{table.path}: {role} column {name!r}"
+    missing = np.flatnonzero(missing_mask(cells))
+    if len(missing):
+        raise DataError(f"{where} has {len(missing)} missing values (first on line {lines[missing[0]]}); drop those "
+                        f"rows (missing = \"drop\") or fill them in")
+    return cells, lines, where
