@@ -223,3 +223,48 @@ def test_a_threshold_per_label_is_tuned_on_validation_and_applied_everywhere(tmp
         on = [name for name, cut in zip(LABELS, cuts) if float(row[f"proba_{name}"]) >= cut]
         assert row["prediction"] == ";".join(on)
     assert evaluate_file(result.path, new)["metrics"]["label_thresholds"] == cuts
+
+
+def _write_sets(path, X, Y, sep="; ", names=LABELS):
+    with open(path, "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["a", "b", "c", "d", "e", "topics"])
+        for x, y in zip(X, Y):
+            w.writerow([*np.round(x, 4), sep.join(name for name, on in zip(names, y) if on)])
+    return path
+
+
+def test_one_column_of_label_names_is_a_multilabel_target(tmp_path):
+    from knobs.data._target import label_sets
+    from knobs.data._table import read_table
+
+    X, Y = _rows(40)
+    ds = load_csv(_write_sets(tmp_path / "s.csv", X, Y), target="topics", task="multilabel")
+    order = sorted(LABELS)
+    assert ds.task == "multilabel" and ds.class_names == order
+    assert (ds.y == Y[:, [LABELS.index(name) for name in order]]).all()  # an empty cell: a row with no label
+    assert ds.feature_names == ["a", "b", "c", "d", "e"]
+    path = tmp_path / "mixed.csv"
+    path.write_text("a,topics\n1,x;y\n2,x|z\n")
+    with pytest.raises(DataError, match=r"separates its labels with ';' \(line 2: 'x;y'\), '\|' \(line 3"):
+        load_csv(path, target="topics", task="multilabel")
+    (tmp_path / "unknown.csv").write_text("a,topics\n1,x;y\n2,x;z\n")
+    with pytest.raises(DataError, match=r"label\(s\) \['z'\] that the run's training data lacks"):
+        label_sets(read_table(tmp_path / "unknown.csv"), "topics", ["x", "y"])
+
+
+def test_a_label_set_column_runs_tests_on_an_official_file_and_is_evaluated(tmp_path):
+    X, Y = _rows(400)
+    train = _write_sets(tmp_path / "train.csv", X[:300], Y[:300])
+    Y_test = Y[300:].copy()
+    Y_test[:, 2] = 0  # the official file never names "tech": its column is zeros, matched by name
+    test = _write_sets(tmp_path / "test.csv", X[300:], Y_test, sep="|")
+    cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "s", "data.source": str(train),
+                             "data.target": "topics", "data.task": "multilabel", "data.test": str(test)})
+    result = run(cfg, display=Display(quiet=True))
+    summary = result.summary
+    order = sorted(LABELS)
+    assert summary["data"]["class_names"] == order and check_summary(summary) == []
+    assert summary["test"]["support"] == Y_test[:, [LABELS.index(name) for name in order]].sum(0).tolist()
+    assert evaluate_file(result.path, test)["metrics"]["support"] == summary["test"]["support"]
+

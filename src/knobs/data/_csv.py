@@ -24,7 +24,7 @@ from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
 from knobs.data._tabular import IMPUTE, MISSING_POLICIES, TabularPreprocessor
-from knobs.data._target import encode_targets, target_columns
+from knobs.data._target import encode_targets, is_label_set_column, target_columns
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["load_csv", "drop_rows"]
@@ -50,7 +50,8 @@ def load_csv(
     Args:
         path: the file.
         target: the name of the target column, or a list of label columns (0 / 1 each: a multi-label target,
-            each row carrying any of them).
+            each row carrying any of them); with ``task="multilabel"`` one column may hold each row's labels by
+            name (``"sports;tech"``, see ``knobs.data._target.label_sets``).
         task: ``"classification"``, ``"regression"``, ``"multilabel"`` or ``None`` to infer: several target
             columns are multi-label; a non-numeric target, or an integer-valued one with at most
             ``max_classes`` distinct values, is a classification target; anything else is regression.
@@ -90,8 +91,10 @@ def load_csv(
     """
     _check_options(task, missing)
     # NOTE: categorical and group columns stay text even when they hold numbers ("02139").
-    table = read_table(path, delimiter, bulk=True, text=[*categorical, *([groups] if groups else [])])
     targets = target_columns(target)
+    sets = is_label_set_column(targets, task)  # labels by name: text, and an empty cell is a row with none
+    table = read_table(path, delimiter, bulk=True, text=[*categorical, *([groups] if groups else []),
+                                                         *(targets if sets else [])])
     check_group_column(table, groups, {"target" + ("" if len(targets) == 1 else f"[{i}]"): name
                                        for i, name in enumerate(targets)}, features)
     names = _feature_names(table, targets, features, groups)
@@ -100,7 +103,7 @@ def load_csv(
         raise DataError(f"{table.path}: categorical columns {unknown} are not feature columns; the "
                         f"features are {names}")
     kinds = column_kinds(table, names, categorical, max_categories)
-    counts = missing_counts(table, [*targets, *names, *([groups] if groups else [])])
+    counts = missing_counts(table, [*([] if sets else targets), *names, *([groups] if groups else [])])
     kept, dropped = _apply_missing(table, targets, counts, missing)
     encoded = encode_targets(kept, targets, task, max_classes)
     cats = [name for name in names if kinds[name] == "categorical"]

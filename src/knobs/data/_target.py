@@ -15,7 +15,11 @@ from knobs.data._cells import missing_mask, parse_numbers
 from knobs.data._table import Table
 from knobs.errors import DataError
 
-__all__ = ["Target", "encode_target", "encode_targets", "label_rows", "target_columns"]
+__all__ = ["Target", "encode_target", "encode_targets", "label_rows", "label_sets", "is_label_set_column",
+           "target_columns", "SEPARATORS"]
+
+#: what may separate the labels of one cell of a label-set column (``"sports;tech"``), one kind per column
+SEPARATORS = (";", "|", ",")
 
 
 class Target(NamedTuple):
@@ -68,6 +72,12 @@ def _class_name(value) -> str:
     return str(value)
 
 
+def is_label_set_column(targets: Sequence[str], task: str | None) -> bool:
+    """One target column read as each row's labels by name (``task="multilabel"``): its empty cells are rows with
+    no label, not missing targets."""
+    return len(targets) == 1 and task == "multilabel"
+
+
 def target_columns(target: str | Sequence[str]) -> list[str]:
     """The target column names: one (a class or a value per row) or several (multi-label: a 0 / 1 column each)."""
     names = [target] if isinstance(target, str) else list(target)
@@ -79,10 +89,11 @@ def target_columns(target: str | Sequence[str]) -> list[str]:
 def encode_targets(table: Table, names: Sequence[str], task: str | None, max_classes: int) -> Target:
     """``encode_target`` of one column; several columns are a multi-label target: each a label, 0 / 1 per row
     (``true`` / ``false`` read as 1 / 0), ``y`` their ``(n, K)`` float32 rows, ``class_names`` the column names.
+    One column with ``task="multilabel"`` holds each row's set of labels by name (``label_sets``).
 
     Raises:
-        DataError: a label column with another value (the line and the cell) or missing cells; one column given
-            ``task="multilabel"``, several another task.
+        DataError: a label column with another value (the line and the cell) or missing cells; several columns
+            given another task; a set column mixing separators.
     """
     if len(names) == 1 and task != "multilabel":
         return encode_target(table, names[0], task, max_classes)
@@ -90,8 +101,13 @@ def encode_targets(table: Table, names: Sequence[str], task: str | None, max_cla
         raise DataError(f"{table.path}: target names {len(names)} columns {list(names)}, a multi-label target; "
                         f"data.task = {task!r} takes one target column: leave data.task out (or \"multilabel\")")
     if len(names) == 1:
-        raise DataError(f"{table.path}: data.task = \"multilabel\" reads one 0 / 1 column per label; name them all "
-                        f"as the target (target = [\"{names[0]}\", \"...\"])")
+        y, labels = label_sets(table, names[0])
+        if y.sum(axis=1).max() <= 1 and not parse_numbers(table.column(names[0]))[1].any():
+            raise DataError(f"{table.path}: data.task = \"multilabel\" with one target column reads each row's labels "
+                            f"by name (\"sports;tech\"), but {names[0]!r} holds one number per row: name one 0 / 1 "
+                            f"column per label as the target (target = [\"{names[0]}\", \"...\"]), or leave "
+                            f"data.task out for one class per row")
+        return Target(y, "multilabel", len(labels), labels)
     # NOTE: a label set in no row (or every row) is read, not refused: an official test file may lack a rare label;
     # the run's preflight (label_frequency) warns when the training rows do
     return Target(label_rows(table, names), "multilabel", len(names), [str(name) for name in names])
@@ -118,6 +134,37 @@ def _label_column(table: Table, name: str) -> np.ndarray:
         raise DataError(f"{where}: a label column holds 0 or 1 (or true / false) in every row; line "
                         f"{lines[bad[0]]} holds {str(cells[bad[0]])!r}")
     return values.astype(np.float32)
+
+
+def label_sets(table: Table, name: str, labels: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """A column holding each row's labels by name (``"sports;tech"``; ``;``, ``|`` or ``,`` between them, one kind
+    per column; spaces around a name dropped; an empty or missing cell: no label) as ``(n, K)`` float32 0 / 1 rows
+    and the K label names — sorted, or ``labels`` (a run's, in its order) when given.
+
+    Raises:
+        DataError: a column mixing separators (naming a line of each), or — with ``labels`` — a label not among them.
+    """
+    cells, lines = table.column(name), table.lines
+    texts = ["" if missing else _class_name(cell) for cell, missing in zip(cells, missing_mask(cells))]
+    used = {sep: next((i for i, text in enumerate(texts) if sep in text), None) for sep in SEPARATORS}
+    used = {sep: i for sep, i in used.items() if i is not None}
+    if len(used) > 1:
+        shown = ", ".join(f"{sep!r} (line {lines[i]}: {texts[i]!r})" for sep, i in used.items())
+        raise DataError(f"{table.path}: label column {name!r} separates its labels with {shown}; use one of them "
+                        f"throughout")
+    sep = next(iter(used), SEPARATORS[0])
+    sets = [{part.strip() for part in text.split(sep)} - {""} for text in texts]
+    found = sorted(set().union(*sets))
+    names = list(labels) if labels is not None else found
+    unknown = sorted(set(found) - set(names))
+    if unknown:
+        raise DataError(f"{table.path}: label column {name!r} holds label(s) {unknown[:10]} that the run's training "
+                        f"data lacks; its labels are {names[:20]}. A model cannot predict a label it never saw")
+    index = {label: k for k, label in enumerate(names)}
+    y = np.zeros((len(texts), len(names)), np.float32)
+    for row, labels_of_row in enumerate(sets):
+        y[row, [index[label] for label in labels_of_row]] = 1.0
+    return y, [str(label) for label in names]
 
 
 def _complete(table: Table, name: str, role: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -17,7 +17,7 @@ from knobs.data._csv import drop_rows
 from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
-from knobs.data._target import encode_targets, target_columns
+from knobs.data._target import encode_targets, is_label_set_column, target_columns
 from knobs.data._text import TextPreprocessor
 from knobs.data._tokens import tokenize
 from knobs.errors import ConfigError, DataError
@@ -48,7 +48,8 @@ def load_text_csv(
         path: the file (``.tsv`` is read tab-separated without quoting).
         text_column: the column holding the texts.
         target: the label column (string labels are mapped to class indices, kept in
-            ``class_names``), or a list of 0 / 1 label columns (multi-label: a text may carry several).
+            ``class_names``), or a list of 0 / 1 label columns (multi-label: a text may carry several), or with
+            ``task="multilabel"`` one column of each text's labels by name (``"sports;tech"``).
         task: as in ``load_csv`` (default: inferred from the target).
         missing: ``"error"`` (default) refuses empty texts and missing labels naming their lines;
             ``"drop"`` removes those rows and records how many and which lines.
@@ -81,7 +82,8 @@ def load_text_csv(
                                                                                   f"[{i}]"): name
                                                                        for i, name in enumerate(targets)}})
     empty = np.array([not tokenize(text) for text in table.column(text_column)], dtype=bool)
-    unlabelled = np.any([missing_mask(table.column(name)) for name in targets], axis=0)
+    unlabelled = (np.zeros(len(table), dtype=bool) if is_label_set_column(targets, task) else  # empty: no label
+                  np.any([missing_mask(table.column(name)) for name in targets], axis=0))
     ungrouped = missing_mask(table.column(groups)) if groups else np.zeros(len(table), dtype=bool)
     labelled_by = f"column {targets[0]!r}" if len(targets) == 1 else f"columns {', '.join(map(repr, targets))}"
     kept, dropped = _apply_missing(table, text_column, labelled_by, groups, empty, unlabelled, ungrouped, missing)

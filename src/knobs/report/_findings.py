@@ -146,10 +146,21 @@ def _best(run: RunRecord, ranked: Sequence[FrozenTrial]) -> FrozenTrial | None:
 
 def _chance_loss(run: RunRecord) -> float:
     """The loss of a model that learned nothing: ln C, or 1 for regression (the validation loss
-    is the mean squared error of the standardized target)."""
+    is the mean squared error of the standardized target); for multi-label data the mean binary
+    entropy of the labels' training frequencies (the preflight's ``label_frequency`` counted them), else ln 2."""
     data = run.summary.get("data") or {}
     n_classes = data.get("n_classes")
+    if data.get("task") == "multilabel":
+        return _label_entropy(run.summary.get("preflight") or [])
     return math.log(n_classes) if data.get("task") != "regression" and n_classes and n_classes > 1 else 1.0
+
+
+def _label_entropy(preflight: Sequence[dict]) -> float:
+    counted = next((r.get("measured") or {} for r in preflight if r.get("name") == "label_frequency"), {})
+    if not counted.get("positives") or not counted.get("rows"):
+        return math.log(2)
+    shares = [min(max(p / counted["rows"], 1e-12), 1 - 1e-12) for p in counted["positives"]]
+    return sum(-q * math.log(q) - (1 - q) * math.log(1 - q) for q in shares) / len(shares)
 
 
 def _train_config(run: RunRecord) -> dict[str, Any]:

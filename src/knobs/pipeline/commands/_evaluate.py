@@ -34,7 +34,7 @@ import torch
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._arrays import label_name
 from knobs.data._table import read_table
-from knobs.data._target import label_rows, target_columns
+from knobs.data._target import label_rows, label_sets, target_columns
 from knobs.ensemble import average, average_labels
 from knobs.errors import ConfigError, DataError
 from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LABEL_INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals,
@@ -147,8 +147,9 @@ def _table(preprocessing: Preprocessing, path: Path, task: str, kind: str, targe
     cells = table.select([names[w] for w in wanted])
     raw = cells if preprocessing.preprocessor is not None else _numbers(cells, table)
     X = preprocessing.transform(raw)
-    if task == "multilabel":
-        return X, label_rows(table, labels)
+    if task == "multilabel":  # the run's 0 / 1 label columns, or its one column of label names
+        return X, (label_rows(table, labels) if len(labels) > 1 else
+                   label_sets(table, labels[0], record.get("class_names"))[0])
     return X, _targets(table.column(labels[0]), task, record.get("class_names"), f"{path} column {labels[0]!r}")
 
 

@@ -106,6 +106,8 @@ def _key(column: str, aliases: dict) -> str:
 
 def _labels(test: Dataset, dataset: Dataset, path: str) -> np.ndarray:
     """The test targets in the training encoding (classes matched by name)."""
+    if dataset.task == "multilabel" and len(target_columns(dataset.loading["target"])) == 1:
+        return _label_sets(test, dataset, path)
     if dataset.task != "classification":  # numbers, or a multi-label run's 0 / 1 rows (its label columns by name)
         return test.y.astype(np.float32)
     known = {str(name): k for k, name in enumerate(dataset.class_names or range(dataset.n_classes))}
@@ -117,3 +119,17 @@ def _labels(test: Dataset, dataset: Dataset, path: str) -> np.ndarray:
                         f"it never saw: drop those rows from the test set or add examples to training")
     lookup = np.array([known.get(name, -1) for name in names], dtype=np.int64)
     return lookup[test.y]
+
+
+def _label_sets(test: Dataset, dataset: Dataset, path: str) -> np.ndarray:
+    """A label-set column's test rows on the training labels, matched by name (a label the training rows lack is
+    refused; one the test file lacks is a column of zeros)."""
+    known = {str(name): k for k, name in enumerate(dataset.class_names)}
+    unknown = [name for name in test.class_names if str(name) not in known]
+    if unknown:
+        raise DataError(f"data.test = {path!r} has the label(s) {unknown[:10]} that the training data "
+                        f"({dataset.source}) lacks; its labels are {sorted(known)}. A model cannot predict a label "
+                        f"it never saw: drop them from the test set or add examples to training")
+    y = np.zeros((len(test.y), len(known)), np.float32)
+    y[:, [known[str(name)] for name in test.class_names]] = test.y
+    return y
