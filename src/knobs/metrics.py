@@ -236,7 +236,18 @@ def r2(y_true, y_pred) -> float | None:
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, Any]:
-    """``{"n", "rmse", "mae", "r2"}`` as plain floats (``r2`` may be ``None``, see ``r2``)."""
+    """``{"n", "rmse", "mae", "r2"}`` as plain floats (``r2`` may be ``None``, see ``r2``).
+
+    Several targets ``(n, K)``: each column scored on its own, ``rmse``, ``mae`` and ``r2`` their means over the
+    columns (scikit-learn's ``multioutput="uniform_average"``: a pooled R² would credit the columns' different
+    means), and ``per_target`` each column's ``{"rmse", "mae", "r2"}`` lists."""
+    columns = _value_columns(y_true, y_pred)
+    if columns is not None:
+        each = [regression_metrics(t, p) for t, p in columns]
+        r2s = [m["r2"] for m in each if m["r2"] is not None]
+        return {"n": each[0]["n"], "rmse": float(np.mean([m["rmse"] for m in each])),
+                "mae": float(np.mean([m["mae"] for m in each])), "r2": float(np.mean(r2s)) if r2s else None,
+                "per_target": {key: [m[key] for m in each] for key in ("rmse", "mae", "r2")}}
     y_true, y_pred = _value_pair(y_true, y_pred)
     return {"n": int(len(y_true)), "rmse": rmse(y_true, y_pred), "mae": mae(y_true, y_pred),
             "r2": r2(y_true, y_pred)}
@@ -274,6 +285,8 @@ def split_metrics(task: str, y_true, outputs, *, threshold: float | None = None,
     if intervals:
         if task == "multilabel":
             y, out = _indicator(y_true, "y_true"), np.asarray(outputs, np.float64)
+        elif task == "regression" and _value_columns(y_true, outputs) is not None:
+            y, out = np.asarray(y_true, np.float64), np.asarray(outputs, np.float64)
         else:
             y = _labels(y_true, "y_true") if task == "classification" else _value_pair(y_true, outputs)[0]
             out = _proba(outputs, len(y)) if task == "classification" else _value_pair(y_true, outputs)[1]
@@ -353,6 +366,11 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
     if task == "multilabel":
         cut = 0.5 if threshold is None else np.asarray(threshold, np.float64)
         return _weighted_label_metrics(y, np.asarray(out, np.float64), cut, weights)
+    if task != "classification" and np.ndim(y) == 2:  # several targets: each column's, then their mean
+        each = [weighted_metrics(task, y[:, k], np.asarray(out)[:, k], threshold, weights) for k in range(y.shape[1])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample where a column is constant: its R² NaN
+            return {key: np.nanmean(np.stack([m[key] for m in each]), axis=0) for key in each[0]}
     if task != "classification":
         error = np.asarray(out, np.float64) - np.asarray(y, np.float64)
         mean_y = weights @ y / total
@@ -576,6 +594,17 @@ def _labels_fit(y_true: np.ndarray, n_classes: int) -> None:
     if int(y_true.max()) >= n_classes:
         raise DataError(f"y_true has label {int(y_true.max())} but proba has only {n_classes} "
                         f"columns; pass one probability column per class 0..C-1")
+
+
+def _value_columns(y_true, y_pred) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Several targets ``(n, K)``, K > 1, as their K column pairs; None for one target per row."""
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    if true.ndim != 2 or true.shape[1] < 2:
+        return None
+    if pred.shape != true.shape:
+        raise DataError(f"y_true has shape {true.shape} but y_pred has {pred.shape}; pass one prediction per row and "
+                        f"target column")
+    return [(true[:, k], pred[:, k]) for k in range(true.shape[1])]
 
 
 def _value_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:

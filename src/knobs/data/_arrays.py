@@ -164,10 +164,10 @@ def _pair(value: Any, what: str, max_bytes: int, notes: list[str]) -> Pair:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise DataError(f"{what} returned {_describe(value)}; accepted: {ACCEPTED}")
     X, y = (_array(v, what, part) for v, part in zip(value, ("X", "y")))
-    if X.ndim == 0 or not (y.ndim == 1 or is_label_rows(y)) or len(X) != len(y):
+    if X.ndim == 0 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf")) or len(X) != len(y):
         raise DataError(f"{what}: X has shape {X.shape} and y {y.shape}; X needs one row per sample and y one "
                         f"target per row (the same length, 1-D), or rows of 0 / 1 labels (n, labels) for a "
-                        f"multi-label task")
+                        f"multi-label task, or rows of values (n, outputs) to regress together")
     if len(y) == 0:
         raise DataError(f"{what}: no rows (X has shape {X.shape})")
     validate_features(X, name=f"{what}: X")
@@ -288,7 +288,7 @@ def is_label_rows(y: np.ndarray) -> bool:
 
 def _infer_task(y: np.ndarray, max_classes: int) -> str:
     if y.ndim == 2:
-        return "multilabel"
+        return "multilabel" if is_label_rows(y) else "regression"
     if y.dtype.kind == "U":  # class names
         return "classification"
     if y.dtype.kind in "biu":
@@ -298,11 +298,13 @@ def _infer_task(y: np.ndarray, max_classes: int) -> str:
 
 
 def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str, task: str = "") -> np.ndarray:
-    if (task == "multilabel") != (y.ndim == 2):
+    if task == "multilabel" and not is_label_rows(y):
         raise DataError(f"{name}: data.task = \"multilabel\" needs rows of 0 / 1 labels (n, labels); the {part} "
-                        f"targets have shape {y.shape}" if task == "multilabel" else
-                        f"{name}: the {part} targets are rows of labels {y.shape}, a multi-label task; leave data.task "
-                        f"out (or set it to \"multilabel\")")
+                        f"targets have shape {y.shape}{'' if y.ndim != 2 else ' and other values'}")
+    if task == "classification" and y.ndim == 2:
+        raise DataError(f"{name}: the {part} targets are rows {y.shape}, not one class per row; leave data.task out "
+                        f"(0 / 1 rows: a multi-label task; other values: several outputs to regress), or set it to "
+                        f"\"multilabel\" or \"regression\"")
     if task == "multilabel":
         return y.astype(np.float32)
     if classes is None:

@@ -15,7 +15,7 @@ from knobs.data._cells import missing_mask, parse_numbers
 from knobs.data._table import Table
 from knobs.errors import DataError
 
-__all__ = ["Target", "encode_target", "encode_targets", "label_rows", "label_sets", "is_label_set_column",
+__all__ = ["Target", "encode_target", "encode_targets", "label_rows", "label_sets", "is_label_set_column", "value_rows",
            "target_columns", "SEPARATORS"]
 
 #: what may separate the labels of one cell of a label-set column (``"sports;tech"``), one kind per column
@@ -87,19 +87,23 @@ def target_columns(target: str | Sequence[str]) -> list[str]:
 
 
 def encode_targets(table: Table, names: Sequence[str], task: str | None, max_classes: int) -> Target:
-    """``encode_target`` of one column; several columns are a multi-label target: each a label, 0 / 1 per row
-    (``true`` / ``false`` read as 1 / 0), ``y`` their ``(n, K)`` float32 rows, ``class_names`` the column names.
-    One column with ``task="multilabel"`` holds each row's set of labels by name (``label_sets``).
+    """``encode_target`` of one column; several columns are a multi-label target — each a label, 0 / 1 per row
+    (``true`` / ``false`` read as 1 / 0), ``y`` their ``(n, K)`` float32 rows, ``class_names`` the column names —
+    or, holding other numbers (or given ``task="regression"``), K values regressed together (``y`` ``(n, K)``
+    float32). One column with ``task="multilabel"`` holds each row's set of labels by name (``label_sets``).
 
     Raises:
         DataError: a label column with another value (the line and the cell) or missing cells; several columns
-            given another task; a set column mixing separators.
+            given ``task="classification"``; a set column mixing separators.
     """
     if len(names) == 1 and task != "multilabel":
         return encode_target(table, names[0], task, max_classes)
-    if task not in (None, "multilabel"):
-        raise DataError(f"{table.path}: target names {len(names)} columns {list(names)}, a multi-label target; "
-                        f"data.task = {task!r} takes one target column: leave data.task out (or \"multilabel\")")
+    if task == "classification":
+        raise DataError(f"{table.path}: target names {len(names)} columns {list(names)}; a classification takes one "
+                        f"target column: leave data.task out (0 / 1 columns: a multi-label target; numbers: several "
+                        f"values to regress), or set it to \"multilabel\" or \"regression\"")
+    if task == "regression" or (task is None and not _all_labels(table, names)):
+        return Target(value_rows(table, names), "regression", None, None)
     if len(names) == 1:
         y, labels = label_sets(table, names[0])
         if y.sum(axis=1).max() <= 1 and not parse_numbers(table.column(names[0]))[1].any():
@@ -111,6 +115,33 @@ def encode_targets(table: Table, names: Sequence[str], task: str | None, max_cla
     # NOTE: a label set in no row (or every row) is read, not refused: an official test file may lack a rare label;
     # the run's preflight (label_frequency) warns when the training rows do
     return Target(label_rows(table, names), "multilabel", len(names), [str(name) for name in names])
+
+
+def value_rows(table: Table, names: Sequence[str]) -> np.ndarray:
+    """The ``(n, K)`` float32 values of several numeric target columns (a regression of K values per row).
+
+    Raises:
+        DataError: a missing, non-numeric or infinite cell, naming the column, the line and the cell.
+    """
+    columns = []
+    for name in names:
+        cells, lines, where = _complete(table, name, "target")
+        values, text = parse_numbers(cells)
+        bad = np.flatnonzero(text | ~np.isfinite(values))
+        if len(bad):
+            raise DataError(f"{where}: several target columns are regressed together and must hold finite numbers; "
+                            f"line {lines[bad[0]]} holds {str(cells[bad[0]])!r}")
+        columns.append(values)
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def _all_labels(table: Table, names: Sequence[str]) -> bool:
+    """Whether every one of the columns holds only 0 / 1 (or true / false): label columns, not values."""
+    try:
+        label_rows(table, names)
+    except DataError:
+        return False
+    return True
 
 
 def label_rows(table: Table, names: Sequence[str]) -> np.ndarray:

@@ -467,7 +467,8 @@ def worst(run: RunRecord) -> Iterable[View]:
                      *(_number(v) for v in item.get("values", []))] for item in items]
         body = _table(header, rows)
     measure = ("highest loss (lowest probability of the true class)" if classes else
-               "highest loss (the mean binary cross-entropy of their labels)" if labels else "largest absolute error")
+               "highest loss (the mean binary cross-entropy of their labels)" if labels else
+               f"largest {record.get('ranked_by') or 'absolute error'}")
     yield View("worst", "Worst-predicted test examples", "test", html=body,
                note=f"The {len(items)} of {record.get('n')} test rows with the {measure} under the {final} model, "
                     f"recorded after the vault's one opening; look for wrong labels, ambiguous rows and a class "

@@ -138,7 +138,7 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
                    for k in keys)
     several = "n_labels" in test
     recalls = (_label_rows(test, (run.summary.get("data") or {}).get("class_names"), run.summary.get("threshold"))
-               if several else _recall_rows(test))
+               if several else _target_rows(test, run.summary) if "per_target" in test else _recall_rows(test))
     final = run.summary.get("final_model") or "single"
     how = ("a percentile bootstrap over rows for each (accuracy: the share of row-and-label entries right; subset "
            f"accuracy: rows with all {test['n_labels']} labels right; a label is set where its probability is at least "
@@ -147,6 +147,17 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
     yield View("test_metrics", f"Test metrics of the final model ({final})", "test",
                html=f"<div class='scroll'><table>{rows}</table>{recalls}</div>",
                note=f"One opening of the vault, n = {test.get('n')} rows. 95% intervals: {how}.")
+
+
+def _target_rows(test: dict[str, Any], summary: dict[str, Any]) -> str:
+    """A regression of several targets: each target's RMSE, MAE (in its own units) and R²."""
+    per = test["per_target"]
+    named = ((summary.get("data") or {}).get("loading") or {}).get("target")
+    names = named if isinstance(named, list) and len(named) == len(per["rmse"]) else range(len(per["rmse"]))
+    cells = "".join(f"<tr><td>{html.escape(str(name))}</td>" + "".join(
+        f"<td>{html.escape(fmt(per[key][k]))}</td>" for key in ("rmse", "mae", "r2")) + "</tr>"
+        for k, name in enumerate(names))
+    return f"<table><tr><th>target</th><th>rmse</th><th>mae</th><th>r2</th></tr>{cells}</table>"
 
 
 def _label_rows(test: dict[str, Any], names: list[str] | None, tuned: dict[str, Any] | None = None) -> str:

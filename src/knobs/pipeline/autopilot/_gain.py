@@ -69,6 +69,9 @@ def per_row(out: np.ndarray, y: np.ndarray, metric: str, task: str) -> np.ndarra
         return (np.asarray(out).argmax(axis=1) == y).astype(float) * weight
     if task == "classification":
         return -np.log(np.clip(out[np.arange(len(y)), y.astype(int)], 1e-12, 1.0))
+    if y.ndim == 2:  # several targets in their own units: each column's squared error in its spread, averaged
+        spread = np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
+        return (((np.asarray(out) - y) / spread) ** 2).mean(axis=1)
     return (np.asarray(out).reshape(-1) - y) ** 2
 
 

@@ -34,7 +34,7 @@ import torch
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._arrays import label_name
 from knobs.data._table import read_table
-from knobs.data._target import label_rows, label_sets, target_columns
+from knobs.data._target import label_rows, label_sets, target_columns, value_rows
 from knobs.ensemble import average, average_labels
 from knobs.errors import ConfigError, DataError
 from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LABEL_INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals,
@@ -137,8 +137,8 @@ def _table(preprocessing: Preprocessing, path: Path, task: str, kind: str, targe
         if kind != "text":
             raise ConfigError("--text-column is for runs on text; this run's data is a table of features")
         names[wanted[0]] = text_column
-    labels = target_columns(target.split(",") if target and task == "multilabel" else target or
-                            loading.get("target", "label"))
+    run_target = loading.get("target", "label")
+    labels = target_columns(target.split(",") if target and not isinstance(run_target, str) else target or run_target)
     lacking = [run for run, name in [*names.items(), *zip(labels, labels)] if name not in table.header]
     if lacking:
         option = "--target" if lacking[0] in labels else ("--text-column" if kind == "text" else "a column of that name")
@@ -150,6 +150,8 @@ def _table(preprocessing: Preprocessing, path: Path, task: str, kind: str, targe
     if task == "multilabel":  # the run's 0 / 1 label columns, or its one column of label names
         return X, (label_rows(table, labels) if len(labels) > 1 else
                    label_sets(table, labels[0], record.get("class_names"))[0])
+    if len(labels) > 1:  # a regression of several target columns
+        return X, value_rows(table, labels).astype(np.float64)
     return X, _targets(table.column(labels[0]), task, record.get("class_names"), f"{path} column {labels[0]!r}")
 
 
@@ -211,6 +213,10 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
             raise DataError(f"--input {str(path)!r}: y has shape {y.shape}; this multi-label run's labels are rows of "
                             f"{n_classes} 0 / 1 values ({', '.join(map(str, class_names or []))})")
         return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32)
+    if task == "regression" and (np.ndim(y) == 2 or n_classes > 1) and np.shape(y) != (len(X), n_classes):
+        raise DataError(f"--input {str(path)!r}: y has shape {np.shape(y)}; this run regresses {n_classes} target(s) "
+                        f"per row: y of shape ({len(X)}, {n_classes})" if n_classes > 1 else
+                        f"--input {str(path)!r}: y has shape {np.shape(y)}; this run regresses one target per row")
     names = None if class_names is None else [label_name(v) for v in y]
     if task == "classification" and names is not None and (set(names) <= set(map(str, class_names))
                                                            or y.dtype.kind not in "iu"):

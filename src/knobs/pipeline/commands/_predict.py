@@ -67,8 +67,9 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     """Write predictions for ``input_path`` with the final model of ``run_dir``; returns the CSV path.
 
     The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
-    (the class name for classification; the labels set, ";"-joined, for multilabel) and ``proba_<class>``
-    (``proba_<label>``) columns for classification (multilabel); images
+    (the class name for classification; the labels set, ";"-joined, for multilabel; ``prediction_<target>``, one
+    per target, for a regression of several) and ``proba_<class>`` (``proba_<label>``) columns for classification
+    (multilabel); images
     that do not decode under the run's ``bad_files = "skip"`` keep their row, marked (module doc).
     torch runs on ``threads`` threads, by default the run's ``train.threads`` (``_threads.py``).
     """
@@ -88,7 +89,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     out = (average_labels if task == "multilabel" else average)(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
     # NOTE: a table's preprocessing records its classes; arrays, a builder's data and built-in sets, the summary
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
-        summary.get("data", {}).get("class_names") or [str(k) for k in range(int(extra["n_classes"]))]
+        summary.get("data", {}).get("class_names") or target_names(summary, int(extra["n_classes"]))
     decided = (_decisions(out, summary.get("threshold")) if task == "classification" else
                (out >= label_thresholds(summary)) if task == "multilabel" else None)
     if unreadable:
@@ -280,7 +281,9 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
     """One row per input name, in order: ``out`` and ``decided`` hold the readable ones' (the
     unreadable rows get empty cells and their reason in a last ``unreadable`` column)."""
     classify = task in ("classification", "multilabel")
-    header = ["row", "prediction", *([f"proba_{c}" for c in class_names] if classify else [])]
+    several = not classify and np.ndim(out) == 2  # a regression of several targets: a prediction column each
+    header = ["row", *([f"prediction_{c}" for c in class_names] if several else ["prediction"]),
+              *([f"proba_{c}" for c in class_names] if classify else [])]
     blank = [""] * (len(header) - 1)
     read = iter(range(len(out)))
     with path.open("w", newline="") as handle:
@@ -292,8 +295,15 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
                 continue
             i = next(read)
             cells = ([_decided(decided[i], class_names), *[f"{p:.6f}" for p in out[i]]] if classify
-                     else [f"{out[i]:.6g}"])
+                     else [f"{v:.6g}" for v in np.atleast_1d(out[i])])
             writer.writerow([name, *cells] + ([""] if unreadable else []))
+
+
+def target_names(summary: dict[str, Any], outputs: int) -> list[str]:
+    """A run's output names where it has no classes: its target columns (several, for a regression of them), else
+    their positions."""
+    named = ((summary.get("data") or {}).get("loading") or {}).get("target")
+    return [str(n) for n in named] if isinstance(named, list) and len(named) == outputs else [str(k) for k in range(outputs)]
 
 
 def _decided(decision: Any, class_names: list) -> str:

@@ -199,7 +199,7 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ConfigError: another form, shapes that disagree, X not finite numbers, y not numbers.
     """
-    from knobs.data._arrays import MAX_BYTES, _class_names, _is_torch_dataset, _materialize, is_label_rows
+    from knobs.data._arrays import MAX_BYTES, _class_names, _is_torch_dataset, _materialize
     from knobs.errors import DataError
 
     if _is_torch_dataset(value):
@@ -214,12 +214,12 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"knobs.run({what}=...): expected {forms}; got {type(value).__name__}")
     X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in value)
     y = _label_column(_class_names(y))
-    if X.ndim < 2 or not (y.ndim == 1 or is_label_rows(y)) or len(X) != len(y):
-        several = ("; knobs run trains one class or value per row, or rows of 0 / 1 labels (multi-label): a class "
-                   "per position trains with knobs.train.Trainer (per-position labels as they are), searched with "
-                   "knobs.Study" if y.ndim >= 2 and len(X) == len(y) else "")
-        raise ConfigError(f"knobs.run({what}=(X, y)): expected X of shape (rows, features...) and y of shape (rows,) "
-                          f"or (rows, labels) of 0 / 1, got {X.shape} and {y.shape}{several}")
+    if X.ndim < 2 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf")) or len(X) != len(y):
+        several = ("; knobs run trains one class or value per row, rows of 0 / 1 labels (multi-label) or rows of "
+                   "values (several outputs): a class per position trains with knobs.train.Trainer (per-position "
+                   "labels as they are), searched with knobs.Study" if y.ndim >= 2 and len(X) == len(y) else "")
+        raise ConfigError(f"knobs.run({what}=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
+                          f"(rows, labels) of 0 / 1 or (rows, outputs) of values, got {X.shape} and {y.shape}{several}")
     if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
         raise ConfigError(f"knobs.run({what}=(X, y)): X must hold finite numbers")
     if y.dtype.kind not in "biufU":

@@ -123,11 +123,12 @@ def prepare(dataset: Dataset, splits: Splits, family: str, standardize: str,
     read = set(dataset.loading) - {"memory"}  # NOTE: every run records where it holds rows; built-in data reads no file
     from_file = bool(read) and dataset.loading.get("kind") not in ("builder", "arrays")
     preprocessing = Preprocessing.of(dataset, preprocessor, scaler, input_shape, report or {}) if from_file else None
+    outputs = int(np.shape(splits.train[1])[1]) if np.ndim(splits.train[1]) == 2 else 1
     data = PreparedData(
         train=streamed["train"] if streamed else None,
         val=streamed["val"] if streamed else None,
         input_shape=input_shape,
-        n_classes=int(dataset.n_classes or 1),
+        n_classes=int(dataset.n_classes or outputs),  # a regression's outputs: 1, or one per target column
         task=dataset.task,
         scaler=scaler,
         preprocessing=preprocessing,

@@ -81,8 +81,8 @@ class RowLooks:
             y = np.asarray(y, dtype=np.float64)
             return ";".join(self.class_name(k) + ("" if share >= 0.995 else f" {share:.2f}")
                             for k, share in enumerate(y) if share >= 0.005) or "(none)"
-        if self.task != "classification":
-            return f"{float(y):.4g}"
+        if self.task != "classification":  # a value, or several targets' values
+            return "; ".join(f"{float(v):.4g}" for v in np.atleast_1d(y))
         y = np.asarray(y)
         if y.ndim == 0:
             return self.class_name(int(y))

@@ -23,36 +23,46 @@ from torch import nn
 __all__ = ["TargetScale", "fit_target", "scale_target", "unscale_target", "with_target"]
 
 
-def fit_target(y: Any, task: str) -> dict[str, float] | None:
-    """``{"mean", "std"}`` of the training targets for regression, None for classification.
+def fit_target(y: Any, task: str) -> dict[str, Any] | None:
+    """``{"mean", "std"}`` of the training targets for regression (lists, one per column, for several targets
+    ``(n, K)``: each column on its own scale), None for classification.
 
     A constant target gets std 1 (nothing to scale; the model learns the constant)."""
     if task != "regression":
         return None
     y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2:
+        std = y.std(axis=0)
+        std = np.where((std > 0) & np.isfinite(std), std, 1.0)
+        return {"mean": y.mean(axis=0).tolist(), "std": std.tolist()}
     std = float(y.std())
     return {"mean": float(y.mean()), "std": std if std > 0 and np.isfinite(std) else 1.0}
 
 
-def scale_target(y: torch.Tensor, target: dict[str, float] | None) -> torch.Tensor:
+def scale_target(y: torch.Tensor, target: dict[str, Any] | None) -> torch.Tensor:
     """Targets in training-standard units (unchanged without a target record)."""
-    return y if target is None else (y - target["mean"]) / target["std"]
+    if target is None:
+        return y
+    mean, std = (torch.as_tensor(target[key], dtype=y.dtype) if isinstance(y, torch.Tensor) else
+                 np.asarray(target[key]) for key in ("mean", "std"))
+    return (y - mean) / std
 
 
-def unscale_target(y: Any, target: dict[str, float] | None) -> np.ndarray:
+def unscale_target(y: Any, target: dict[str, Any] | None) -> np.ndarray:
     """Targets or predictions back in the target's own units, as a NumPy array."""
     y = y.numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    return y if target is None else y * target["std"] + target["mean"]
+    return y if target is None else y * np.asarray(target["std"]) + np.asarray(target["mean"])
 
 
 class TargetScale(nn.Module):
-    """``mean + std · model(x)``: a model trained on standardized targets, answering in real units."""
+    """``mean + std · model(x)``: a model trained on standardized targets, answering in real units (one mean and
+    std per output for several targets)."""
 
-    def __init__(self, model: nn.Module, mean: float, std: float) -> None:
+    def __init__(self, model: nn.Module, mean: Any, std: Any) -> None:
         super().__init__()
         self.model = model
-        self.register_buffer("mean", torch.tensor(float(mean)))
-        self.register_buffer("std", torch.tensor(float(std)))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x) * self.std + self.mean

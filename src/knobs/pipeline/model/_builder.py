@@ -172,14 +172,17 @@ def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: d
                           f"{list(sample.shape)} ({type(error).__name__}: {error}; params {_shown(params)}); "
                           f"build it for info.input_shape = {list(info.input_shape)}") from None
     shape = tuple(getattr(out, "shape", ()))
-    wanted = [(n, info.n_classes)] if info.task != "regression" else [(n, 1), (n,)]
+    wanted = [(n, info.n_classes)] if info.task != "regression" or info.n_classes > 1 else [(n, 1), (n,)]
     if info.task == "classification" and info.n_classes == 2:
         wanted.append((n, 1))  # one logit: a binary classifier (trained with its binary cross-entropy)
     if not isinstance(out, torch.Tensor) or shape not in wanted:
         expected = {"classification": f"{info.n_classes} outputs per example (logits of info.n_classes classes), "
                                       f"shape [{n}, {info.n_classes}]",
                     "multilabel": f"one logit per label (info.n_classes = {info.n_classes} labels), shape [{n}, "
-                                  f"{info.n_classes}]"}.get(info.task, f"one output per example (regression), shape "
+                                  f"{info.n_classes}]"}.get(info.task, f"one output per target column (a regression of "
+                                                                        f"{info.n_classes}), shape [{n}, {info.n_classes}]"
+                                                                        if info.n_classes > 1 else
+                                                                        f"one output per example (regression), shape "
                                                                         f"[{n}, 1] or [{n}]")
         got = f"shape {list(shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ConfigError(f"model.builder {builder.reference!r}: its model returns {got} for {n} examples; this "

@@ -25,7 +25,7 @@ class ModelInfo:
         task: "classification" (the model returns ``(batch, n_classes)`` logits), "multilabel" (``(batch,
             n_classes)``: one logit per label, each row may carry several) or "regression" (``(batch, 1)`` or
             ``(batch,)``, in standardized target units).
-        n_classes: classes, or labels for "multilabel" (1 for regression).
+        n_classes: classes, or labels for "multilabel"; for regression the outputs (1, or one per target column).
         vocab_size: the vocabulary of a text run (token ids are below it), else None.
     """
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from knobs.diagnose._spectral import layer_spectra
+from knobs.pipeline.inputs._target import TargetScale
 from knobs.errors import KnobsError
 from knobs.pipeline.inputs._augment import augment_options, data_kind, image_augment
 from knobs.pipeline.inputs._row_looks import RowLooks
@@ -165,7 +166,8 @@ def record_watch(run: OpenRun, objective: Any) -> None:
 @_guarded("worst")
 def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
     """``views/worst``: the ``WORST`` test rows of highest loss (classification: −log p(true class); multilabel:
-    the mean binary cross-entropy of its labels) or largest absolute error (regression) under the final model. Called by the final stage only,
+    the mean binary cross-entropy of its labels) or largest absolute error (regression; several targets: the mean
+    over them in training standard deviations) under the final model. Called by the final stage only,
     with what the vault's one opening measured."""
     looks = RowLooks.of(run.inputs.dataset, run.inputs.data)
     X_test, y, out = measured.rows, np.asarray(measured.targets), np.asarray(measured.outputs, dtype=np.float64)
@@ -186,6 +188,12 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
         order = np.argsort(-loss, kind="stable")[:WORST]
         items = [{"row": int(i), "true": looks.label(y[i]), "predicted": looks.label(out[i] >= 0.5),
                   "loss": rounded(loss[i], 3)} for i in order]
+    elif y.ndim == 2:  # several targets, each in its own units: a row's mean absolute error in training stds
+        y = y.astype(np.float64)
+        gap = (np.abs(out - y) / np.asarray((run.inputs.data.target or {}).get("std", 1.0))).mean(axis=1)
+        order = np.argsort(-gap, kind="stable")[:WORST]
+        items = [{"row": int(i), "true": looks.label(y[i]), "predicted": looks.label(out[i]),
+                  "error": rounded(gap[i], 3)} for i in order]
     else:
         y = y.astype(np.float64)
         order = np.argsort(-np.abs(out - y), kind="stable")[:WORST]
@@ -203,9 +211,10 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
         elif looks.kind == "table":
             item.update(looks.row(X_test[i]))
     record = {"format": 1, "kind": looks.kind, "task": looks.task, "final_model": final_model, "n": int(len(y)),
-              "ranked_by": {"classification": "log loss", "multilabel": "binary cross-entropy"}.get(looks.task,
-                                                                                                  "absolute error"),
-              "class_names": [looks.class_name(c) for c in range(out.shape[1])] if out.ndim == 2 else None,
+              "ranked_by": {"classification": "log loss", "multilabel": "binary cross-entropy"}.get(
+                  looks.task, "mean absolute error in training standard deviations" if y.ndim == 2 else "absolute error"),
+              "class_names": ([looks.class_name(c) for c in range(out.shape[1])]
+                              if out.ndim == 2 and looks.task != "regression" else None),
               "items": items}
     write_view(run.rundir.path, "worst", record, images=images)
 
@@ -253,7 +262,10 @@ def record_spectral(run: OpenRun) -> None:
     if best is None:
         return
     model, extra = best
-    write_view(run.rundir.path, "spectral", {"format": 1, "trial": extra.get("trial"), "layers": layer_spectra(model)})
+    # NOTE: a regression's member answers through TargetScale; its layers are named as the trial trained them
+    # ("body.1", not "model.body.1"), so the per-layer table joins them with the watched rows
+    inner = model.model if isinstance(model, TargetScale) else model
+    write_view(run.rundir.path, "spectral", {"format": 1, "trial": extra.get("trial"), "layers": layer_spectra(inner)})
 
 
 def filter_grid(weights: np.ndarray) -> tuple[np.ndarray, int]:
