@@ -267,3 +267,21 @@ def test_a_label_set_column_runs_tests_on_an_official_file_and_is_evaluated(tmp_
     assert summary["test"]["support"] == Y_test[:, [LABELS.index(name) for name in order]].sum(0).tolist()
     assert evaluate_file(result.path, test)["metrics"]["support"] == summary["test"]["support"]
 
+
+
+def test_splits_and_folds_keep_each_labels_share():
+    from knobs.data import Dataset, kfold_indices, split
+
+    rng = np.random.default_rng(0)
+    Y = (rng.uniform(size=(1000, 4)) < [0.5, 0.2, 0.04, 0.02]).astype(np.float32)
+    ds = Dataset(rng.normal(size=(1000, 3)).astype(np.float32), Y, "multilabel", 4, "rare")
+    parts = split(ds, val=0.15, test=0.15, seed=0)
+    for name in ("val", "test"):
+        positives = parts.index[name].size * Y.mean(0)
+        assert np.all(np.abs(Y[parts.index[name]].sum(0) - positives) <= 1.5), name  # the rare labels kept too
+    assert sorted(np.concatenate(list(parts.index.values())).tolist()) == list(range(1000))
+    folds = kfold_indices(Y, k=5, seed=0)
+    assert all(np.abs(Y[val].sum(0) - Y.sum(0) / 5).max() <= 1.5 for _, val in folds)
+    assert np.array_equal(np.sort(np.concatenate([val for _, val in folds])), np.arange(1000))
+    plain = kfold_indices(Y, k=5, seed=0, stratify=False)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, plain))

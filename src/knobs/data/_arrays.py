@@ -30,6 +30,7 @@ import numpy as np
 from knobs.data._dataset import Dataset
 from knobs.data._stream import StreamedRows, is_streamed, source_targets
 from knobs.data._validate import validate_features
+from knobs.data._target import is_label_rows
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["GivenData", "ACCEPTED", "from_built", "load_arrays", "build_data", "subsample"]
@@ -280,11 +281,6 @@ def _read_parquet(path: Path, target: str) -> Pair:
 
 
 # ---- labels and shapes ----------------------------------------------------------------------------
-
-def is_label_rows(y: np.ndarray) -> bool:
-    """Rows of several 0 / 1 labels ``(n, K)``: a multi-label target (each row may carry any of the K labels)."""
-    return y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind in "biuf" and bool(np.isin(y, (0, 1)).all())
-
 
 def _infer_task(y: np.ndarray, max_classes: int) -> str:
     if y.ndim == 2:

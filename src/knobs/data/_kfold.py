@@ -33,6 +33,7 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 
 from knobs.data._group_split import check_groups, check_seed
 from knobs.data._splits import Splits
+from knobs.data._target import is_label_rows
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["Fold", "CVResult", "kfold", "kfold_indices", "cv_folds", "cross_validate", "aggregate"]
@@ -90,7 +91,8 @@ def kfold(X, y, k: int = 5, seed: int = 0, groups=None, stratify: bool | None = 
 
     Args:
         X: features, ``(n, ...)`` (indexed along the first axis).
-        y: targets, ``(n,)`` (or a class per position, several labels per row: ``(n, ...)``, never stratified).
+        y: targets, ``(n,)`` (or a class per position, ``(n, ...)``, never stratified; rows of 0 / 1 labels
+            ``(n, K)``, stratified label by label — iterative stratification — unless ``stratify=False`` or grouped).
         k: the number of folds (at least 2).
         seed: the shuffling seed; the same seed gives the same folds.
         groups: one group label per row; a group's rows are never split between train and val.
@@ -142,12 +144,17 @@ def kfold_indices(y, k: int = 5, seed: int = 0, groups=None,
     if k > len(y):
         raise DataError(f"k={k} folds need at least {k} rows, got {len(y)}; lower k")
     groups = None if groups is None else check_groups(groups, len(y))
-    # NOTE: labels of more axes (a class per pixel, several labels per row) have no one class to stratify by
+    # NOTE: a class per pixel has no one class to stratify by; rows of 0 / 1 labels are stratified label by label
+    several = groups is None and stratify is not False and is_label_rows(y)
     strata = y if (stratify if stratify is not None else y.dtype.kind in "iub") and y.ndim == 1 else None
     if strata is not None:
         _check_class_counts(strata, k)
     if groups is not None:
         _check_group_count(groups, k)
+    if several:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+        return list(MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros((len(y), 1)), y))
     splitter = _splitter(k, seed, grouped=groups is not None, stratified=strata is not None)
     labels = strata if strata is not None else np.zeros(len(y))
     return list(splitter.split(np.zeros((len(y), 1)), labels, groups))

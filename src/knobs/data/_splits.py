@@ -57,8 +57,8 @@ def split(ds: Dataset | tuple, val: float = 0.15, test: float = 0.15, seed: int 
         val: the fraction of all rows for validation (0 gives an empty split).
         test: the fraction of all rows for test (0 gives an empty split).
         seed: the shuffling seed; the same seed gives the same rows.
-        stratify: keep each class's proportion in every split (classification only; regression
-            splits are plain shuffles).
+        stratify: keep each class's proportion in every split (classification; multi-label data keeps each
+            label's, by iterative stratification, Sechidis et al. 2011; regression splits are plain shuffles).
 
     Raises:
         ConfigError: fractions outside [0, 1) or summing to 1 or more.
@@ -75,8 +75,9 @@ def split(ds: Dataset | tuple, val: float = 0.15, test: float = 0.15, seed: int 
     if val + test >= 1:
         raise ConfigError(f"split val + test must leave rows for training; got {val} + {test}")
     ds = _as_dataset(ds)
-    # NOTE: labels of more axes (a class per pixel, several labels per row) have no one class to stratify by
-    strata = stratify and ds.task == "classification" and np.ndim(ds.y) == 1
+    # NOTE: a class per pixel has no one class to stratify by; several labels per row are stratified label by label
+    # (iterative stratification: a rare label keeps its share in every split), one class per row by class
+    strata = stratify and (ds.task == "multilabel" or (ds.task == "classification" and np.ndim(ds.y) == 1))
     index = np.arange(len(ds))
     rest, test_index = _divide(ds, index, test, seed, strata)
     # NOTE: val is a fraction of all rows; after the test rows are gone it is val / (1 - test).
@@ -109,6 +110,9 @@ def _divide(ds: Dataset, index: np.ndarray, fraction: float, seed: int,
     """``(kept, taken)`` index arrays with ``fraction`` of ``index`` taken."""
     if fraction == 0:
         return index, index[:0]
+    if strata and ds.task == "multilabel":
+        kept, taken = next(label_shuffle_split(fraction, seed).split(np.zeros((len(index), 1)), ds.y[index]))
+        return index[kept], index[taken]
     try:
         return train_test_split(index, test_size=fraction, random_state=seed, shuffle=True,
                                 stratify=ds.y[index] if strata else None)
@@ -119,6 +123,14 @@ def _divide(ds: Dataset, index: np.ndarray, fraction: float, seed: int,
             f"{error}. Class counts: {dict(zip(labels.tolist(), counts.tolist()))}. Use more data, "
             f"larger fractions, or stratify=False"
         ) from None
+
+
+def label_shuffle_split(fraction: float, seed: int):
+    """One split of multi-label rows taking ``fraction`` of them, each label's share kept on both sides
+    (``iterstrat``'s iterative stratification for rows of 0 / 1 labels)."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    return MultilabelStratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
 
 
 def _take(ds: Dataset, index: np.ndarray) -> Pair:

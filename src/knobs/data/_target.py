@@ -15,7 +15,8 @@ from knobs.data._cells import missing_mask, parse_numbers
 from knobs.data._table import Table
 from knobs.errors import DataError
 
-__all__ = ["Target", "encode_target", "encode_targets", "label_rows", "label_sets", "is_label_set_column", "value_rows",
+__all__ = ["Target", "encode_target", "encode_targets", "label_rows", "label_sets", "is_label_rows",
+           "is_label_set_column", "value_rows",
            "target_columns", "SEPARATORS"]
 
 #: what may separate the labels of one cell of a label-set column (``"sports;tech"``), one kind per column
@@ -70,6 +71,11 @@ def _class_name(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def is_label_rows(y: np.ndarray) -> bool:
+    """Rows of several 0 / 1 labels ``(n, K)``: a multi-label target (each row may carry any of the K labels)."""
+    return y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind in "biuf" and bool(np.isin(y, (0, 1)).all())
 
 
 def is_label_set_column(targets: Sequence[str], task: str | None) -> bool:
