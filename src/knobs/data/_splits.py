@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from knobs.data._dataset import Dataset
+from knobs.data._target import is_label_rows
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["Splits", "split"]
@@ -101,7 +102,8 @@ def _as_dataset(ds) -> Dataset:
         raise DataError(f"split: expected X of shape (rows, features...) and y with one entry per row (a label, a "
                         f"target, a row of labels or a class per position); got X {tuple(np.shape(X))} and y "
                         f"{labels.shape}")
-    task = "regression" if labels.dtype.kind in "fc" else "classification"
+    task = ("multilabel" if is_label_rows(labels) else  # rows of 0 / 1 labels: stratified label by label
+            "regression" if labels.dtype.kind in "fc" else "classification")
     return Dataset(X=X, y=y, task=task, n_classes=None, name="arrays")
 
 
