@@ -41,3 +41,30 @@ def emit(record: dict, out: str | None = None) -> None:
     if out:
         with open(out, "w") as handle:
             handle.write(line + "\n")
+
+
+def compare_arms(arms: dict[str, Callable[..., tuple[dict[str, dict], float]]], task: Callable[[int], tuple],
+                 seeds: int, shown: Sequence[str]) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Run every arm on each seed's task, print a line per result, return ``(means, per_seed)`` by result name.
+
+    ``task(seed)`` gives ``(train, test)``; ``arms[name](train, test, seed, runs_dir)`` gives ``({result name:
+    metrics}, seconds)`` — one arm may report several results of one fit (a run's final model scored two ways);
+    ``shown`` are the metrics kept. Runs go to a temporary directory, deleted at the end."""
+    import tempfile
+
+    per_seed: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as runs:
+        for seed in range(seeds):
+            train, test = task(seed)
+            for arm, fit in arms.items():
+                results, seconds = fit(train, test, seed, runs)
+                for name, metrics in results.items():
+                    per_seed.setdefault(name, []).append({**{k: metrics[k] for k in shown}, "seconds": seconds})
+                    print(f"seed {seed} {name}: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in shown) +
+                          f", {seconds:.1f} s", flush=True)
+    means = {name: {k: statistics.mean(r[k] for r in rows) for k in (*shown, "seconds")}
+             for name, rows in per_seed.items()}
+    print(f"\n| model | {' | '.join(shown)} | seconds |\n|---|{'---|' * (len(shown) + 1)}")
+    for name, m in means.items():
+        print(f"| {name} | {' | '.join(f'{m[k]:.4f}' for k in shown)} | {m['seconds']:.1f} |")
+    return means, per_seed

@@ -24,8 +24,6 @@ The last printed line is one JSON object with every figure (mean and per seed); 
 from __future__ import annotations
 
 import argparse
-import statistics
-import tempfile
 import time
 
 import numpy as np
@@ -39,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 import knobs
 from knobs.metrics import multilabel_metrics
 
-from _seeded import emit
+from _seeded import compare_arms, emit
 
 SLOTS = 3
 SHOWN = ("macro_f1", "micro_f1", "subset_accuracy", "accuracy", "roc_auc")
@@ -66,22 +64,24 @@ def task(seed: int, n: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     return strips(train_img, train_cls, n, rng), strips(test_img, test_cls, n // 3, rng)
 
 
-def knobs_run(train, test, seed: int, trials: int, family: str, runs: str) -> tuple[dict, dict, float]:
+def knobs_run(train, test, seed: int, trials: int, family: str, runs: str) -> tuple[dict[str, dict], float]:
     """The final model's test metrics at 0.5, and with each label's threshold tuned on validation for its F1
     (``balance.threshold = "f1"``: the same search, model and vault opening, the cut decided on validation)."""
     start = time.perf_counter()
     result = knobs.run(model=family, data={"train": train, "test": test}, quiet=True, runs_dir=runs, seed=seed,
                        n_trials=trials, name=f"{family}-{seed}", **{"balance.threshold": "f1"})
-    return result.summary["test"], result.summary["threshold"]["test"], time.perf_counter() - start
+    return ({f"knobs run ({family})": result.summary["test"],
+             f"knobs run ({family}), a threshold per label": result.summary["threshold"]["test"]},
+            time.perf_counter() - start)
 
 
-def baseline(model, train, test) -> tuple[dict, float]:
+def baseline(name: str, model, train, test) -> tuple[dict[str, dict], float]:
     """Fit on the training strips (standardized), score the test strips' probabilities at 0.5."""
     start = time.perf_counter()
     scaler = StandardScaler().fit(train[0].reshape(len(train[0]), -1))
     model.fit(scaler.transform(train[0].reshape(len(train[0]), -1)), train[1].astype(int))
     proba = np.asarray(model.predict_proba(scaler.transform(test[0].reshape(len(test[0]), -1))))
-    return multilabel_metrics(test[1], proba), time.perf_counter() - start
+    return {name: multilabel_metrics(test[1], proba)}, time.perf_counter() - start
 
 
 def main() -> None:
@@ -92,29 +92,16 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     arms = {
-        "knobs run (mlp)": lambda tr, te, s, runs: knobs_run(tr, te, s, args.trials, "mlp", runs),
-        "knobs run (convnet)": lambda tr, te, s, runs: knobs_run(tr, te, s, args.trials, "convnet", runs),
-        "logistic regression per label": lambda tr, te, s, runs: baseline(
-            OneVsRestClassifier(LogisticRegression(max_iter=2000)), tr, te),
-        "sklearn MLPClassifier": lambda tr, te, s, runs: baseline(MLPClassifier(random_state=s, max_iter=200), tr, te),
+        "mlp": lambda tr, te, s, runs: knobs_run(tr, te, s, args.trials, "mlp", runs),
+        "convnet": lambda tr, te, s, runs: knobs_run(tr, te, s, args.trials, "convnet", runs),
+        "logreg": lambda tr, te, s, runs: baseline("logistic regression per label",
+                                                   OneVsRestClassifier(LogisticRegression(max_iter=2000)), tr, te),
+        "sk_mlp": lambda tr, te, s, runs: baseline("sklearn MLPClassifier", MLPClassifier(random_state=s, max_iter=200),
+                                                   tr, te),
     }
-    per_seed: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory() as runs:
-        for seed in range(args.seeds):
-            train, test = task(seed, args.strips)
-            for arm, fit in arms.items():
-                *measured, seconds = fit(train, test, seed, runs)
-                for name, metrics in zip((arm, f"{arm}, a threshold per label"), measured):
-                    per_seed.setdefault(name, []).append({**{k: metrics[k] for k in SHOWN}, "seconds": seconds})
-                    print(f"seed {seed} {name}: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in SHOWN) +
-                          f", {seconds:.1f} s", flush=True)
-    means = {arm: {k: statistics.mean(r[k] for r in rows) for k in (*SHOWN, "seconds")} for arm, rows in per_seed.items()}
-    print(f"\n| model | {' | '.join(SHOWN)} | seconds |\n|---|{'---|' * (len(SHOWN) + 1)}")
-    for arm, m in means.items():
-        print(f"| {arm} | {' | '.join(f'{m[k]:.4f}' for k in SHOWN)} | {m['seconds']:.1f} |")
-    record = {"bench": "multilabel_run", "seeds": args.seeds, "trials": args.trials, "strips": args.strips,
-              "test_strips": args.strips // 3, "mean": means, "per_seed": per_seed}
-    emit(record, args.out)
+    means, per_seed = compare_arms(arms, lambda seed: task(seed, args.strips), args.seeds, SHOWN)
+    emit({"bench": "multilabel_run", "seeds": args.seeds, "trials": args.trials, "strips": args.strips,
+          "test_strips": args.strips // 3, "mean": means, "per_seed": per_seed}, args.out)
 
 
 if __name__ == "__main__":
