@@ -1,11 +1,9 @@
 """bench/multi_target_run.py runs end to end and writes its figures (a smoke test: one seed, one trial)."""
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_support import ROOT, run_bench
+
 sys.path.insert(0, str(ROOT / "bench"))
 
 from multi_target_run import halves  # noqa: E402
@@ -18,11 +16,7 @@ def test_the_task_is_each_digits_left_half_to_its_right_half():
 
 
 def test_the_multi_target_bench_prints_a_table_and_writes_its_json(tmp_path):
-    out = tmp_path / "mt.json"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "multi_target_run.py"), "--seeds", "1", "--trials", "1",
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| ridge (RidgeCV) |" in done.stdout
-    figures = json.loads(out.read_text())
+    printed, figures = run_bench("multi_target_run", tmp_path / "mt.json", "--seeds", "1", "--trials", "1")
+    assert "| ridge (RidgeCV) |" in printed
     assert set(figures["mean"]) == {"knobs run (mlp)", "ridge (RidgeCV)", "sklearn MLPRegressor"}
     assert all(arm["r2"] < 1 for arm in figures["mean"].values())

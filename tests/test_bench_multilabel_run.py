@@ -1,13 +1,11 @@
 """bench/multilabel_run.py runs end to end and writes its figures (a smoke test: one seed, one trial, few strips)."""
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_support import ROOT, run_bench
+
 sys.path.insert(0, str(ROOT / "bench"))
 
 from multilabel_run import strips  # noqa: E402
@@ -23,11 +21,8 @@ def test_a_strip_shows_the_digits_its_labels_name():
 
 
 def test_the_multilabel_bench_prints_a_table_and_writes_its_json(tmp_path):
-    out = tmp_path / "ml.json"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "multilabel_run.py"), "--seeds", "1", "--trials", "1",
-                           "--strips", "240", "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| knobs run (convnet), a threshold per label |" in done.stdout
-    figures = json.loads(out.read_text())
+    printed, figures = run_bench("multilabel_run", tmp_path / "ml.json", "--seeds", "1", "--trials", "1",
+                                 "--strips", "240")
+    assert "| knobs run (convnet), a threshold per label |" in printed
     assert figures["seeds"] == 1 and set(figures["mean"]) >= {"knobs run (mlp)", "logistic regression per label"}
     assert all(0 <= arm["macro_f1"] <= 1 for arm in figures["mean"].values())
