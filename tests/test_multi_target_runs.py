@@ -106,7 +106,7 @@ def test_a_table_of_several_targets_runs_the_whole_cycle(tmp_path):
     assert test["r2"] > 0.9 and len(test["per_target"]["rmse"]) == 2
     assert test["per_target"]["rmse"][1] > 10 * test["per_target"]["rmse"][0]  # each in its own units
     page = (result.path / "report.html").read_text()
-    assert "<th>target</th>" in page and "training standard deviations" in page
+    assert "<th>target</th>" in page and "training standard deviations" in page and "mean of 2 targets" in page
     worst = json.loads((result.path / "views" / "worst.json").read_text())
     assert worst["ranked_by"] == "mean absolute error in training standard deviations"
 

@@ -51,6 +51,11 @@ def headline(run: RunRecord) -> Iterable[View]:
         items.append((f"test accuracy ({final})", _card_metric(test, "accuracy")))
         items.append(("test balanced accuracy", _card_metric(test, "balanced_accuracy")))
         items.append(("test log loss", _card_metric(test, "log_loss")))
+    elif "per_target" in test:  # several targets, each in its own units: R² is the one comparable figure
+        k = len(test["per_target"]["rmse"])
+        items.append((f"test R², mean of {k} targets ({final})", _card_metric(test, "r2")))
+        items.append(("test R², worst target", html.escape(fmt(min((v for v in test["per_target"]["r2"]
+                                                                         if v is not None), default=None)))))
     elif "rmse" in test:
         items.append((f"test RMSE ({final})", _card_metric(test, "rmse")))
         items.append(("test R²", _card_metric(test, "r2")))
