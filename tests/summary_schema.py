@@ -39,7 +39,12 @@ class Field:
     @property
     def tasks(self) -> set[str]:
         """The tasks whose splits hold this metric (its task column may list several: "classification, multilabel")."""
-        return set(re.split(r",\s*", self.task))
+        return {name.rstrip("?") for name in re.split(r",\s*", self.task)}
+
+    @property
+    def optional_for(self) -> set[str]:
+        """The tasks whose splits may leave this metric out (marked "?" in the task column: "binary, multilabel?")."""
+        return {name.rstrip("?") for name in re.split(r",\s*", self.task) if name.endswith("?")}
 
 
 def parse_type(text: str, path: str) -> tuple[str, bool, bool, bool]:
@@ -66,7 +71,7 @@ def load_schema(doc: Path | str = DOC) -> tuple[dict[str, Field], dict[str, Fiel
         if not match:
             continue
         path, cells = match.group(1), [c.strip() for c in match.group(2).split("|")]
-        if len(cells) == 3 and set(re.split(r",\s*", cells[0])) <= set(TASKS):  # | key | task(s) | type | meaning |
+        if len(cells) == 3 and {t.rstrip("?") for t in re.split(r",\s*", cells[0])} <= set(TASKS):  # | key | task(s) |
             base, nullable, optional, _ = parse_type(cells[1], path)
             target, field = metrics, Field(path, base, nullable, optional, cells[0])
         else:  # | key | type | meaning |
@@ -130,7 +135,7 @@ def _check_metrics(value: dict, path: str, metrics: dict, data: dict, problems: 
             problems.append(f"`{path}.{key}` is in summary.json but not documented as a {task} metric")
     for key, field in wanted.items():
         if key not in value:
-            if not field.optional:
+            if not (field.optional or task in field.optional_for):
                 problems.append(f"`{path}.{key}` ({task} metric) is documented but missing from summary.json")
             continue
         _check_value(value[key], Field(f"{path}.{key}", field.base, field.nullable), {}, {}, data, problems)

@@ -55,7 +55,8 @@ def test_the_doc_parses_into_every_section():
     fields, metrics = load_schema()
     assert {"test", "single.val", "ensemble.test", "threshold.test"} <= {p for p, f in fields.items() if f.base == "metrics"}
     assert fields["autopilot"].optional and fields["data.n_classes"].nullable
-    assert {k for k, f in metrics.items() if "regression" in f.tasks} == {"rmse", "mae", "r2"}
+    assert {k for k, f in metrics.items() if "regression" in f.tasks} == {"rmse", "mae", "r2", "per_target"}
+    assert "multilabel" in metrics["threshold"].optional_for and "binary" not in metrics["threshold"].optional_for
     assert {"log_loss", "balanced_accuracy", "confusion_matrix"} <= {k for k, f in metrics.items() if "classification" in f.tasks}
     assert {"log_loss", "subset_accuracy", "per_label_f1", "roc_auc"} <= {k for k, f in metrics.items() if "multilabel" in f.tasks}
     assert "loss" not in metrics  # one naming scheme: log_loss / rmse, never a task-dependent "loss"
