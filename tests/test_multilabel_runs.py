@@ -285,3 +285,22 @@ def test_splits_and_folds_keep_each_labels_share():
     assert np.array_equal(np.sort(np.concatenate([val for _, val in folds])), np.arange(1000))
     plain = kfold_indices(Y, k=5, seed=0, stratify=False)
     assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, plain))
+
+
+def test_rare_labels_that_lag_are_told_to_weigh_their_positives():
+    from types import SimpleNamespace
+
+    from knobs.report._findings import rare_labels
+
+    def record(f1, class_weight="none"):
+        return SimpleNamespace(summary={
+            "data": {"task": "multilabel", "class_names": ["a", "b", "rare"]},
+            "practices": {"balance": None if class_weight == "none" else {"class_weight": class_weight}},
+            "preflight": [{"name": "label_frequency", "measured": {"positives": [400, 300, 12], "rows": 1000}}],
+            "test": {"per_label_f1": f1}})
+
+    found = rare_labels(record([0.9, 0.92, 0.5]))
+    assert [f.code for f in found] == ["rare_labels"] and found[0].evidence["rare"] == ["rare"]
+    assert "rare (1.2%)" in found[0].message and 'class_weight = "balanced"' in found[0].action
+    assert rare_labels(record([0.9, 0.92, 0.89])) == []  # the rare label does as well: nothing to fix
+    assert rare_labels(record([0.9, 0.92, 0.5], class_weight="balanced")) == []  # already weighed

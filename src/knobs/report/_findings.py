@@ -672,8 +672,46 @@ def preflight(run: RunRecord) -> list[Finding]:
     return out
 
 
+RARE_SHARE = 0.05
+"""A multi-label run's label on fewer than this share of the training rows is rare."""
+RARE_LAG = 0.05
+"""The rare labels' mean test F1 this far below the others' is worth acting on."""
+
+
+def rare_labels(run: RunRecord) -> list[Finding]:
+    """A multi-label run whose rare labels (< 5% of the training rows) score well below the others on test, trained
+    without label weights: weighing each label's positives is the measured remedy (docs/benchmarks.md, "Rare
+    labels": macro-F1 0.71 → 0.78 on strips of digits with three labels on 1% of the rows)."""
+    summary = run.summary
+    if (summary.get("data") or {}).get("task") != "multilabel" or ((summary.get("practices") or {}).get("balance")
+                                                                   or {}).get("class_weight", "none") != "none":
+        return []
+    counted = next((r.get("measured") or {} for r in summary.get("preflight") or [] if r.get("name") == "label_frequency"),
+                   {})
+    f1 = (summary.get("test") or {}).get("per_label_f1")
+    if not counted.get("positives") or not counted.get("rows") or not f1 or len(f1) != len(counted["positives"]):
+        return []
+    shares = [p / counted["rows"] for p in counted["positives"]]
+    rare = [k for k, share in enumerate(shares) if 0 < share < RARE_SHARE]
+    common = [k for k in range(len(shares)) if k not in rare]
+    if not rare or not common:
+        return []
+    rare_f1, common_f1 = float(np.mean([f1[k] for k in rare])), float(np.mean([f1[k] for k in common]))
+    if common_f1 - rare_f1 < RARE_LAG:
+        return []
+    names = (summary.get("data") or {}).get("class_names") or [str(k) for k in range(len(shares))]
+    shown = ", ".join(f"{names[k]} ({shares[k]:.1%})" for k in rare[:5]) + (" …" if len(rare) > 5 else "")
+    return [Finding("rare_labels", "warning",
+                    f"{len(rare)} rare label(s) — {shown} of the training rows — reach a test F1 of {rare_f1:.3f} "
+                    f"against {common_f1:.3f} for the other labels",
+                    {"rare": [names[k] for k in rare], "training_share": [shares[k] for k in rare],
+                     "rare_test_f1": rare_f1, "other_test_f1": common_f1},
+                    "set balance.class_weight = \"balanced\": each label's positives weighed by its negatives over "
+                    "positives in the loss (docs/benchmarks.md, \"Rare labels\")")]
+
+
 CHECKS: tuple[Callable[[RunRecord], list[Finding]], ...] = (
-    vault, preflight, bounds, capped, fit, ensemble, generalization, failures, pruning, coverage)
+    vault, preflight, bounds, capped, fit, ensemble, generalization, rare_labels, failures, pruning, coverage)
 """Every check, in the order their findings are listed within one severity."""
 
 
