@@ -39,11 +39,14 @@ def test_balance_weights_the_loss_and_tunes_the_threshold_on_validation(tmp_path
     inputs = load_inputs(cfg)
     data = inputs.data
     assert data.balanced.weights[1] > 5 * data.balanced.weights[0]  # the rare class weighs ~10x
-    summary = run(cfg, display=Display(quiet=True)).summary
+    result = run(cfg, display=Display(quiet=True))
+    summary = result.summary
     t = summary["threshold"]
     assert t["metric"] == "balanced_accuracy" and 0.0 < t["threshold"] < 1.0
     assert 0.0 <= t["test"]["balanced_accuracy"] <= 1.0
     assert summary["practices"]["balance"]["class_weight"] == "balanced"
+    page = (result.path / "report.html").read_text()  # the report shows the tuned cut and its test metrics too
+    assert "Decision threshold tuned on validation for balanced_accuracy" in page
 
 
 def test_smote_adds_training_rows_only(tmp_path):

@@ -150,8 +150,21 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
            f"{fmt(test.get('threshold'))})" if several else
            "Wilson score for accuracy and recall, a percentile bootstrap over rows for the rest")
     yield View("test_metrics", f"Test metrics of the final model ({final})", "test",
-               html=f"<div class='scroll'><table>{rows}</table>{recalls}</div>",
+               html=f"<div class='scroll'><table>{rows}</table>{recalls}{_tuned_cut(run.summary)}</div>",
                note=f"One opening of the vault, n = {test.get('n')} rows. 95% intervals: {how}.")
+
+
+def _tuned_cut(summary: dict[str, Any]) -> str:
+    """A binary run's decision threshold tuned on validation (``balance.threshold``) and what it gave on test, beside
+    the metrics at 0.5 (a multi-label run's cuts are in its label table)."""
+    tuned = summary.get("threshold") or {}
+    if tuned.get("threshold") is None or not tuned.get("test"):
+        return ""
+    measured = ", ".join(f"{k} {metric_text(tuned['test'], k)}" for k in ("balanced_accuracy", "macro_f1", "accuracy")
+                         if k in tuned["test"])
+    return (f"<p>Decision threshold tuned on validation for {html.escape(str(tuned.get('metric')))}: "
+            f"{html.escape(fmt(tuned['threshold']))} (validation {html.escape(fmt(tuned.get('val_score')))}); on "
+            f"test at that threshold: {html.escape(measured)}.</p>")
 
 
 def _target_rows(test: dict[str, Any], summary: dict[str, Any]) -> str:
