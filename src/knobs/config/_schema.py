@@ -62,6 +62,10 @@ class DataConfig(_Strict):
         None, description="default: inferred from the target (several label columns, or rows of 0 / 1 labels in "
                           "arrays, are multilabel)")
     n_classes: Optional[int] = Field(None, ge=2, description="keep the integer labels as they are and require 0..n_classes-1")
+    layout: Literal["auto", "image", "sequence"] = Field(
+        "auto", description="arrays and builders: how rows of several axes are read: auto / image (an (n, H, W) or "
+                            "(n, C, H, W) X is images) or sequence (an (n, T, F) X is T steps of F features, each "
+                            "feature standardized over rows and steps)")
     val: float = Field(0.15, gt=0.0, lt=1.0, description="validation fraction")
     test: Union[float, str] = Field(0.15, description="test fraction, sealed in the vault; or the path of an "
                                     "official test set (a table, or a folder of class folders) sealed instead")

@@ -53,7 +53,7 @@ class GivenData:
 
 
 def build_data(builder: Callable[[], Any], ref: str, *, task: str | None = None, max_classes: int = 20,
-               max_bytes: int = MAX_BYTES) -> GivenData:
+               max_bytes: int = MAX_BYTES, layout: str = "auto") -> GivenData:
     """Call ``builder()`` and turn what it returns into ``GivenData``.
 
     Raises:
@@ -65,11 +65,11 @@ def build_data(builder: Callable[[], Any], ref: str, *, task: str | None = None,
     except Exception as error:  # the user's code: whatever it raises is reported, not a traceback
         raise DataError(f"data.builder = {ref!r} raised {type(error).__name__}: {error}") from None
     return from_built(built, name=ref, source=f"builder:{ref}", task=task, max_classes=max_classes,
-                      max_bytes=max_bytes, record={"kind": "builder", "builder": ref})
+                      max_bytes=max_bytes, record={"kind": "builder", "builder": ref}, layout=layout)
 
 
 def load_arrays(path: str | Path, *, target: str | None = None, task: str | None = None,
-                max_classes: int = 20) -> GivenData:
+                max_classes: int = 20, layout: str = "auto") -> GivenData:
     """``.npy`` (a structured array or a dict saved with ``allow_pickle`` is refused: features only
     need a target → use ``.npz``), ``.npz`` (keys ``X``/``y``, ``x``/``y``, or ``y`` named by
     ``target``; ``X_test``/``y_test`` and ``X_val``/``y_val`` give those splits) or ``.parquet``
@@ -86,12 +86,18 @@ def load_arrays(path: str | Path, *, target: str | None = None, task: str | None
         raise ConfigError(f"data.kind = \"arrays\" reads .npz (X and y) or .parquet files; {str(path)!r} is "
                           f"neither (a .npy holds one array: save X and y together with numpy.savez)")
     return from_built(built, name=path.stem, source=str(path), task=task, max_classes=max_classes,
-                      record={"kind": "arrays", "file": str(path)})
+                      record={"kind": "arrays", "file": str(path)}, layout=layout)
+
+
+#: how the rows of arrays are read: ``"auto"`` (3-D rows ``(C, H, W)`` and 2-D rows ``(H, W)`` are images, a
+#: ConvNet's input), ``"image"`` (the same, said), ``"sequence"`` (2-D rows are T steps of F features)
+LAYOUTS = ("auto", "image", "sequence")
 
 
 def from_built(built: Any, *, name: str, source: str, task: str | None = None, max_classes: int = 20,
-               max_bytes: int = MAX_BYTES, record: dict | None = None) -> GivenData:
-    """Arrays, tensors, a torch ``Dataset`` or a dict/tuple of splits → ``GivenData`` (see the module doc)."""
+               max_bytes: int = MAX_BYTES, record: dict | None = None, layout: str = "auto") -> GivenData:
+    """Arrays, tensors, a torch ``Dataset`` or a dict/tuple of splits → ``GivenData`` (see the module doc);
+    ``layout`` says how rows of more than one axis are read (``LAYOUTS``)."""
     parts, note = _parts(built, name, max_bytes)
     train = parts["train"]
     resolved = task or _infer_task(train[1], max_classes)
@@ -105,14 +111,34 @@ def from_built(built: Any, *, name: str, source: str, task: str | None = None, m
     X, y = encoded["train"]
     image_shape = None if is_streamed(X) else (
         tuple(X.shape[1:]) if X.ndim == 4 else ((1, *X.shape[1:]) if X.ndim == 3 else None))
+    sequence_shape = _sequence_shape(X, layout, name)
+    if sequence_shape is not None:
+        image_shape = None
     loading = {**(record or {}), "rows": sum(len(y) for _, y in parts.values()), "given": sorted(parts)}
     if note:
         loading["note"] = note
     dataset = Dataset(X=_flat(X), y=y, task=resolved, n_classes=None if classes is None else len(classes),
                       name=name, class_names=None if classes is None else [label_name(c) for c in classes],
-                      image_shape=image_shape, source=source, loading=loading)
+                      image_shape=image_shape, source=source, loading=loading, sequence_shape=sequence_shape)
     given = {key: (_flat(X), y) for key, (X, y) in encoded.items() if key != "train"}
     return GivenData(dataset, test=given.get("test"), val=given.get("val"))
+
+
+def _sequence_shape(X: Any, layout: str, name: str) -> tuple[int, int] | None:
+    """``(T, F)`` of rows read as sequences (``layout="sequence"``), else None.
+
+    Raises:
+        ConfigError: an unknown layout; a sequence layout for rows that are not ``(T, F)`` or are read on access.
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"data.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout != "sequence":
+        return None
+    if is_streamed(X) or X.ndim != 3:
+        shown = "rows read on access" if is_streamed(X) else f"rows of shape {tuple(X.shape[1:])}"
+        raise ConfigError(f"data.layout = \"sequence\" reads each row as (time steps, features), an X of shape "
+                          f"(n, T, F); {name} has {shown}")
+    return int(X.shape[1]), int(X.shape[2])
 
 
 def subsample(dataset: Dataset, rows: int, seed: int) -> Dataset:

@@ -35,6 +35,9 @@ class Dataset:
         class_names: the original label of each class index (multilabel: each label's name), when known.
         image_shape: ``(C, H, W)`` when the rows of ``X`` are flattened images, so a ConvNet can
             ``X.reshape(-1, *image_shape)``.
+        sequence_shape: ``(T, F)`` when the rows of ``X`` are flattened sequences of T steps of F features
+            (arrays given with ``data.layout = "sequence"``): a model gets them as ``(n, T, F)``, each feature
+            standardized over the rows and steps.
         source: where the data came from (``"builtin:digits"``, a CSV path).
         preprocessor: for raw rows that need encoding (text cells of a CSV, texts), the unfitted
             preprocessor that turns them into numbers; ``encode_splits`` fits a copy on the
@@ -62,6 +65,7 @@ class Dataset:
     class_names: list[str] | None = None
     image_shape: tuple[int, ...] | None = None
     source: str = ""
+    sequence_shape: tuple[int, int] | None = None
     preprocessor: Any = None
     loading: dict = field(default_factory=dict)
     groups: np.ndarray | None = None
@@ -82,6 +86,10 @@ class Dataset:
                             f"got shape {np.shape(self.groups)}")
         if self.row_ids is not None and len(self.row_ids) != len(self.y):
             raise DataError(f"Dataset {self.name!r}: row_ids must name every row ({len(self.y)}), got {len(self.row_ids)}")
+        if self.sequence_shape is not None and (self.image_shape is not None or
+                                                int(np.prod(self.sequence_shape)) != self.n_features):
+            raise DataError(f"Dataset {self.name!r}: sequence_shape {self.sequence_shape} does not hold "
+                            f"{self.n_features} features per row (or image_shape is set too)")
         if self.image_shape is not None and int(np.prod(self.image_shape)) != self.n_features:
             raise DataError(
                 f"Dataset {self.name!r}: image_shape {self.image_shape} does not hold "

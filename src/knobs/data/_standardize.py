@@ -9,6 +9,8 @@ Modes (``X`` has shape ``(n, *feature_shape)``):
 
 - ``"feature"``: one mean and std per feature (per pixel for images).
 - ``"channel"``: one mean and std per channel of ``(n, C, H, W)`` data (the usual image recipe).
+- ``"sequence"``: one mean and std per feature of ``(n, T, F)`` sequences, over the rows and their time steps
+  (each of F signals on its own scale, every step scaled alike).
 - ``"sample"``: each row scaled by its own mean and std; nothing is learned.
 - ``"none"``: the identity (kept so a search can compare with and without).
 """
@@ -24,7 +26,7 @@ from knobs.errors import ConfigError, DataError
 
 __all__ = ["Standardizer", "MODES", "moments", "row_blocks", "row_slices"]
 
-MODES = ("feature", "channel", "sample", "none")
+MODES = ("feature", "channel", "sequence", "sample", "none")
 
 
 # NOTE: float64 working memory per block of rows. The whole split in float64 at once (a copy, then
@@ -51,7 +53,8 @@ def moments(X: np.ndarray, mode: str, ignore_nan: bool = False) -> tuple[np.ndar
     block's, not the split's; one block gives numpy's own mean and std bit for bit.
     ``ignore_nan``: non-finite values do not count (an entry with none left: NaN), as ``np.nanstd``.
     """
-    axes = (0,) if mode == "feature" else (0, *range(2, X.ndim))  # "channel": all axes but the channel's
+    # "channel": all axes but the channel's (axis 1); "sequence": all but the features' (the last)
+    axes = (0,) if mode == "feature" else tuple(range(X.ndim - 1)) if mode == "sequence" else (0, *range(2, X.ndim))
     count = mean = m2 = None
     for rows in row_slices(X):
         block = X[rows].astype(np.float64)
@@ -102,7 +105,7 @@ class Standardizer:
     """Learns per-feature (or per-channel) mean and std from the training rows and applies them.
 
     Args:
-        mode: ``"feature"``, ``"channel"``, ``"sample"`` or ``"none"`` (see the module doc).
+        mode: ``"feature"``, ``"channel"``, ``"sequence"``, ``"sample"`` or ``"none"`` (see the module doc).
 
     Attributes:
         mean_, std_: the learned statistics (``None`` for ``"sample"`` and ``"none"``); constant
@@ -129,9 +132,11 @@ class Standardizer:
         if self.mode == "channel" and X.ndim < 3:
             raise DataError(f"Standardizer mode 'channel' needs (n, C, H, W)-shaped X, got {X.shape}; "
                             f"reshape it with the data set's image_shape or use mode='feature'")
+        if self.mode == "sequence" and X.ndim != 3:
+            raise DataError(f"Standardizer mode 'sequence' needs (n, time steps, features)-shaped X, got {X.shape}")
         self.feature_shape_ = tuple(X.shape[1:])
         self.mean_ = self.std_ = self.constant_ = None
-        if self.mode in ("feature", "channel"):
+        if self.mode in ("feature", "channel", "sequence"):
             mean, std = moments(X, self.mode)
             self.constant_ = is_constant(mean, std)
             self.mean_, self.std_ = mean, np.where(self.constant_, 1.0, std)

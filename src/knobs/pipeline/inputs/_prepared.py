@@ -26,7 +26,11 @@ from knobs.pipeline.inputs._data_checks import data_check_results
 from knobs.pipeline.inputs._streamed import stream_prepared
 from knobs.pipeline.inputs._target import fit_target, scale_target, unscale_target
 
-__all__ = ["PreparedData", "prepare", "model_tensors", "standardized_away", "PREPROCESS_FILE"]
+#: what a ``model.builder``'s sequences (``data.layout = "sequence"``) are prepared as — ``(T, F)``, each feature
+#: standardized over its steps (``model/_build.data_family``); no family of knobs' own
+SEQUENCE = "sequence"
+
+__all__ = ["PreparedData", "prepare", "model_tensors", "standardized_away", "PREPROCESS_FILE", "SEQUENCE"]
 
 PREPROCESS_FILE = "preprocess.json"
 
@@ -189,6 +193,8 @@ def _input_shape(dataset: Dataset, X_train: np.ndarray, family: str) -> tuple[in
             + (f"text data needs a text model, one of {', '.join(text_families)}" if _is_text(dataset)
                else f"the text families ({', '.join(text_families)}) need text data (data.text_column)")
         )
+    if family == SEQUENCE:  # a builder's sequences, as (T, F)
+        return tuple(dataset.sequence_shape)
     if family == "convnet":
         if dataset.image_shape is None:
             raise ConfigError(
@@ -202,7 +208,9 @@ def _input_shape(dataset: Dataset, X_train: np.ndarray, family: str) -> tuple[in
 def _scaler_mode(standardize: str, family: str) -> str:
     if is_image_backbone(family):
         return "none"  # the backbone normalizes each batch with its own mean and std
-    return "channel" if (family == "convnet" and standardize == "feature") else standardize
+    if standardize == "feature" and family in ("convnet", SEQUENCE):  # per channel / per feature over the steps
+        return "channel" if family == "convnet" else "sequence"
+    return standardize
 
 
 def _reshape(X: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:

@@ -22,7 +22,7 @@ from knobs.pipeline.inputs._streamed import memory_budget
 __all__ = ["load_source", "ARRAY_OPTIONS"]
 
 #: the reading keys that apply to a builder's or an arrays file's data
-ARRAY_OPTIONS = frozenset({"target", "task", "max_classes"})
+ARRAY_OPTIONS = frozenset({"target", "task", "max_classes", "layout"})
 
 
 def load_source(cfg) -> tuple[GivenData, np.ndarray | None]:
@@ -68,12 +68,13 @@ def _given(cfg) -> GivenData:
         if data.builder is not None:
             builder = load_reference(data.builder, key="data.builder")
             given = build_data(builder, data.builder, task=data.task, max_classes=data.max_classes,
-                               max_bytes=memory_budget(cfg))
+                               max_bytes=memory_budget(cfg), layout=data.layout)
             # NOTE: the code's hash rides in the loading record (summary.json), so two runs can tell
             # whether they read the same builder
             given.dataset.loading["builder_sha256"] = source_hash(data.builder, key="data.builder")
             return given
-        return load_arrays(data.source, target=data.target, task=data.task, max_classes=data.max_classes)
+        return load_arrays(data.source, target=data.target, task=data.task, max_classes=data.max_classes,
+                           layout=data.layout)
     # NOTE: the run's seed draws an image folder's max_per_class images (the same seed, the same files)
     return GivenData(load_dataset(data.source, kind=data.kind, seed=cfg.seed, memory=memory_budget(cfg),
                                   **data.loader_options()))

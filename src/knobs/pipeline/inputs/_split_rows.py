@@ -86,6 +86,7 @@ def _positions_only(dataset: Dataset) -> Dataset:
     if not isinstance(dataset.X, np.ndarray):
         return dataset
     return dataclasses.replace(dataset, X=np.empty((len(dataset), 0), dtype=dataset.X.dtype), image_shape=None,
+                               sequence_shape=None,
                                preprocessor=None)
 
 

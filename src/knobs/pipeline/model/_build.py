@@ -25,6 +25,7 @@ from knobs.models import build_model as build_family
 from knobs.pipeline.inputs._backbone_images import is_image_backbone
 from knobs.pipeline.inputs._backbone_text import is_text_backbone
 from knobs.pipeline.inputs._practices import pretrained_model
+from knobs.pipeline.inputs._prepared import SEQUENCE
 from knobs.pipeline.model._backbone_model import PretrainedWeights, backbone_checkpoint_config, finish_backbone
 from knobs.pipeline.model._builder import call_builder, load_builder
 from knobs.pipeline.model._builder_transfer import builder_transfer_model
@@ -87,12 +88,16 @@ def _small_outputs(model: torch.nn.Module) -> None:
 def data_family(cfg: RunConfig, dataset: Any) -> str:
     """The family whose inputs the data is prepared for: ``model.family``, or for a builder the
     data's own shape (images as ``(C, H, W)`` with per-channel standardization, as a ConvNet gets
-    them; texts as token ids; tables as flat features)."""
+    them; texts as token ids; sequences as ``(T, F)`` with each feature standardized over its steps, ``SEQUENCE``;
+    tables as flat features)."""
     if cfg.model.builder is None:
         return cfg.model.family
     if dataset.loading.get("kind") == "text":
         return "text_bag"
+    if getattr(dataset, "sequence_shape", None) is not None:
+        return SEQUENCE
     return "convnet" if dataset.image_shape is not None else "mlp"
+
 
 
 def checkpoint_config(family: str, builder: str | None = None, extra: dict | None = None,

@@ -168,9 +168,12 @@ def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: d
         with torch.no_grad():
             out = model.eval()(sample)
     except Exception as error:  # NOTE: a model that cannot take the data's inputs: named with their shape
+        # NOTE: arrays of shape (n, T, F) are read as one-channel images (n, 1, T, F) unless data.layout says
+        sequence = ("; if each row is a sequence (time steps × features), set data.layout = \"sequence\" and it gets "
+                    f"{list(info.input_shape[1:])}" if len(info.input_shape) == 3 and info.input_shape[0] == 1 else "")
         raise ConfigError(f"model.builder {builder.reference!r}: its model fails on a batch of inputs of shape "
                           f"{list(sample.shape)} ({type(error).__name__}: {error}; params {_shown(params)}); "
-                          f"build it for info.input_shape = {list(info.input_shape)}") from None
+                          f"build it for info.input_shape = {list(info.input_shape)}{sequence}") from None
     shape = tuple(getattr(out, "shape", ()))
     wanted = [(n, info.n_classes)] if info.task != "regression" or info.n_classes > 1 else [(n, 1), (n,)]
     if info.task == "classification" and info.n_classes == 2:
