@@ -332,16 +332,18 @@ def test_knobs_run_refuses_what_worker_processes_cannot_import(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_knobs_run_reads_a_label_column_and_one_hot_rows_and_points_multilabel_targets_to_the_trainer():
-    # both were refused ("expected y of shape (rows,)"), though the Trainer reads them as their classes
+def test_knobs_run_reads_a_label_column_one_hot_rows_and_label_rows_and_points_per_position_targets_to_the_trainer():
+    # the first two were refused ("expected y of shape (rows,)"), though the Trainer reads them as their classes
     from knobs.pipeline.commands._python_run import _split_arrays
 
     X, y = np.zeros((6, 2)), np.array([0, 2, 1, 1, 0, 2])
     assert _split_arrays((X, y[:, None]), "data")[1].tolist() == y.tolist()
     assert _split_arrays((X, np.eye(3)[y]), "data")[1].tolist() == y.tolist()
-    with pytest.raises(ConfigError, match=r"got \(6, 2\) and \(6, 3\); knobs run trains one class or value per row: "
-                                          r"rows of several labels .* knobs.train.Trainer \(task='multilabel'"):
-        _split_arrays((X, np.ones((6, 3))), "data")
+    several = np.array([[1, 0, 1], [0, 1, 1]] * 3)
+    assert _split_arrays((X, several), "data")[1].shape == (6, 3)  # rows of several labels: a multi-label target
+    with pytest.raises(ConfigError, match=r"got \(6, 2\) and \(6, 3, 2\); knobs run trains one class or value per "
+                                          r"row, .* a class per position trains with knobs.train.Trainer"):
+        _split_arrays((X, np.ones((6, 3, 2))), "data")
 
 
 def test_the_autopilot_turns_training_knobs_only_for_a_builder(tmp_path):
