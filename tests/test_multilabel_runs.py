@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from sklearn import metrics as sk
 
 import knobs
@@ -304,3 +305,17 @@ def test_rare_labels_that_lag_are_told_to_weigh_their_positives():
     assert "rare (1.2%)" in found[0].message and 'class_weight = "balanced"' in found[0].action
     assert rare_labels(record([0.9, 0.92, 0.89])) == []  # the rare label does as well: nothing to fix
     assert rare_labels(record([0.9, 0.92, 0.5], class_weight="balanced")) == []  # already weighed
+
+
+def test_a_users_builder_is_told_the_labels_and_their_task(tmp_path):
+    seen = []
+
+    def make(params, info):
+        seen.append((info.task, info.n_classes))
+        return torch.nn.Sequential(torch.nn.Linear(info.input_shape[0], 32), torch.nn.ReLU(),
+                                   torch.nn.Linear(32, info.n_classes))
+
+    X, Y = _rows(300, seed=7)
+    result = knobs.run(model=make, data=(X.astype(np.float32), Y), quiet=True, runs_dir=str(tmp_path / "runs"),
+                       n_trials=1, space={"lr": knobs.Float(3e-3, 1e-2, log=True)})
+    assert seen[0] == ("multilabel", 3) and result.summary["test"]["macro_f1"] > 0.6
