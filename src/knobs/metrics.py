@@ -401,8 +401,9 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
 
 def _weighted_label_metrics(y: np.ndarray, proba: np.ndarray, threshold: Any,
                             weights: np.ndarray) -> dict[str, np.ndarray]:
-    """``multilabel_metrics``'s scalars with each row counted ``weights[b, i]`` times (macro means over the labels
-    with a row either side of the count, as ``multilabel_metrics`` has them)."""
+    """``multilabel_metrics``'s scalars with each row counted ``weights[b, i]`` times: macro-F1 over every label (one
+    never true nor predicted counting 0), ROC AUC over the labels with rows of both values, as ``multilabel_metrics``
+    has them."""
     total, y = weights.sum(axis=1), np.asarray(y).astype(np.int64)
     pred = (proba >= threshold).astype(np.int64)
     tp, fp, fn = weights @ (y & pred), weights @ ((1 - y) & pred), weights @ (y & (1 - pred))   # [b, K]
