@@ -20,7 +20,7 @@ __all__ = ["DOC", "Field", "load_schema", "check_summary"]
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "summary.md"
 BASE_TYPES = ("string", "integer", "number", "boolean", "object", "list", "metrics")
-TASKS = ("all", "classification", "binary", "regression", "multilabel")
+TASKS = ("all", "classification", "binary", "regression", "multilabel", "segmentation")
 _ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$")
 
 

@@ -342,7 +342,7 @@ def test_knobs_run_reads_a_label_column_one_hot_rows_and_label_rows_and_points_p
     several = np.array([[1, 0, 1], [0, 1, 1]] * 3)
     assert _split_arrays((X, several), "data")[1].shape == (6, 3)  # rows of several labels: a multi-label target
     with pytest.raises(ConfigError, match=r"got \(6, 2\) and \(6, 3, 2\); knobs run trains one class or value per "
-                                          r"row, .* a class per position trains with knobs.train.Trainer"):
+                                          r"row, .* a class per token trains with knobs.train.Trainer"):
         _split_arrays((X, np.ones((6, 3, 2))), "data")
 
 

@@ -126,7 +126,7 @@ def test_split_metrics_is_the_task_s_metrics_with_one_naming_scheme():
     (lambda: km.rmse([1.0, 2.0], [1.0]), "one prediction per row"),
     (lambda: km.rmse([1.0, 2.0], [1.0, float("nan")]), "must be finite"),
     (lambda: km.mae(["a"], [1.0]), "y_true must hold numbers"),
-    (lambda: km.split_metrics("ranking", [0, 1], [0.2, 0.7]), "task must be 'classification', 'multilabel' or 'regression'"),
+    (lambda: km.split_metrics("ranking", [0, 1], [0.2, 0.7]), "task must be 'classification', 'multilabel', 'segmentation' or 'regression'"),
     (lambda: km.split_metrics("regression", [1.0], [1.0], threshold=0.5), "threshold is for binary classification"),
 ])
 def test_bad_input_is_one_clear_data_error(call, match):

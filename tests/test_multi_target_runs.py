@@ -128,5 +128,5 @@ def test_arrays_of_several_targets_run_from_python(tmp_path):
     np.savez(tmp_path / "bad.npz", X=X[:40], y=Y[:40, 0])
     with pytest.raises(DataError, match=r"regresses 2 target\(s\) per row: y of shape \(40, 2\)"):
         evaluate_file(result.path, tmp_path / "bad.npz")
-    with pytest.raises(ConfigError, match="or \\(rows, outputs\\) of values"):
+    with pytest.raises(ConfigError, match="\\(rows, outputs\\) of values or \\(rows, H, W\\) masks"):
         knobs.run(data=(X, np.stack([Y, Y], axis=2)), quiet=True, runs_dir=str(tmp_path / "runs"))

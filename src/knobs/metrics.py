@@ -35,7 +35,7 @@ from knobs.errors import DataError
 __all__ = [
     "accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "roc_auc", "per_class_recall", "confusion_matrix", "log_loss",
     "rmse", "mae", "r2", "label_macro_f1", "label_micro_f1", "subset_accuracy", "label_average_precision",
-    "label_roc_auc", "multilabel_metrics",
+    "label_roc_auc", "multilabel_metrics", "segmentation_metrics",
     "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
     "wilson", "metric_intervals", "bootstrap_draws", "weighted_metrics", "BOOTSTRAP", "LEVEL", "INTERVAL_METHOD",
     "LABEL_INTERVAL_METHOD",
@@ -44,8 +44,8 @@ __all__ = [
 # The scalar metrics a person reads first, in the order terminal and report show them; a split's
 # metrics hold those of its task (classification: the first five, ``roc_auc`` for binary tasks
 # only; multilabel: accuracy per label, macro-F1, log loss, ROC AUC and the next three; regression: the last three).
-HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc", "subset_accuracy", "micro_f1",
-            "average_precision", "rmse", "mae", "r2")
+HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "log_loss", "roc_auc", "subset_accuracy",
+            "micro_f1", "average_precision", "rmse", "mae", "r2")
 
 # NOTE: probabilities from float32 softmax sum to 1 only within ~1e-6 per class; a row off by
 # more than this is not a probability vector (logits, or one class column missing).
@@ -276,14 +276,18 @@ def split_metrics(task: str, y_true, outputs, *, threshold: float | None = None,
         result = classification_metrics(y_true, outputs, threshold=threshold)
     elif task == "multilabel":
         result = multilabel_metrics(y_true, outputs, **({} if threshold is None else {"threshold": threshold}))
+    elif task == "segmentation":
+        result = segmentation_metrics(y_true, outputs)
     elif task == "regression":
         if threshold is not None:
             raise DataError("threshold is for binary classification; a regression split has none")
         result = regression_metrics(y_true, outputs)
     else:
-        raise DataError(f"task must be 'classification', 'multilabel' or 'regression', got {task!r}")
+        raise DataError(f"task must be 'classification', 'multilabel', 'segmentation' or 'regression', got {task!r}")
     if intervals:
-        if task == "multilabel":
+        if task == "segmentation":
+            y, out = np.asarray(y_true), np.asarray(outputs, np.float64)
+        elif task == "multilabel":
             y, out = _indicator(y_true, "y_true"), np.asarray(outputs, np.float64)
         elif task == "regression" and _value_columns(y_true, outputs) is not None:
             y, out = np.asarray(y_true, np.float64), np.asarray(outputs, np.float64)
@@ -332,6 +336,11 @@ def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, t
     (how often it was drawn), so each metric is a weighted sum over rows — the same definitions as
     ``knobs.metrics`` (``test_bootstrap_statistics_match_split_metrics`` holds them equal)."""
     result: dict[str, list] = {}
+    if task == "segmentation":  # images resampled, not pixels: a mask's pixels are not independent draws
+        draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed))
+        return {key: [float(v) for v in np.percentile(values[np.isfinite(values)], [100 * (1 - LEVEL) / 2,
+                                                                                   100 * (1 + LEVEL) / 2])]
+                for key, values in draws.items() if np.isfinite(values).any()}
     if "accuracy" in metrics and task == "classification":
         result["accuracy"] = wilson(int(round(metrics["accuracy"] * len(y))), len(y))
     if "confusion_matrix" in metrics:
@@ -363,6 +372,8 @@ def bootstrap_draws(task: str, y: np.ndarray, out: np.ndarray, threshold, rng: n
 def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weights: np.ndarray) -> dict[str, np.ndarray]:
     """The scalar metrics of ``split_metrics`` with each row counted ``weights[b, i]`` times, per row ``b``."""
     total = weights.sum(axis=1)
+    if task == "segmentation":
+        return _weighted_pixel_metrics(np.asarray(y), np.asarray(out, np.float64), weights)
     if task == "multilabel":
         cut = 0.5 if threshold is None else np.asarray(threshold, np.float64)
         return _weighted_label_metrics(y, np.asarray(out, np.float64), cut, weights)
@@ -595,6 +606,76 @@ def _labels_fit(y_true: np.ndarray, n_classes: int) -> None:
     if int(y_true.max()) >= n_classes:
         raise DataError(f"y_true has label {int(y_true.max())} but proba has only {n_classes} "
                         f"columns; pass one probability column per class 0..C-1")
+
+
+def segmentation_metrics(y_true, proba) -> dict[str, Any]:
+    """Every metric of a split whose labels are a class per pixel, as plain floats and lists for ``summary.json``.
+
+    Args:
+        y_true: masks ``(n, H, W)`` of classes ``0..C-1``, -100 for a pixel without a class (left out).
+        proba: ``(n, C, H, W)`` class probabilities per pixel.
+
+    Returns:
+        ``n`` (images), ``n_pixels`` (labelled), ``n_classes``, ``support`` (pixels per true class), ``accuracy``
+        (pixels right), ``balanced_accuracy``, ``macro_f1``, ``mean_iou`` (over the classes present in the truth or
+        the prediction, as ``mean_iou``), ``per_class_iou`` (None for a class in neither), ``log_loss`` (per
+        labelled pixel) and ``confusion_matrix`` (pixels: row = true class, column = predicted).
+
+    Raises:
+        DataError: masks and probabilities whose shapes disagree, or a mask with no labelled pixel.
+    """
+    y, proba = np.asarray(y_true), np.asarray(proba, dtype=np.float64)
+    if y.dtype.kind == "f" and np.array_equal(y, np.round(y)):
+        y = y.astype(np.int64)
+    if y.ndim != 3 or y.dtype.kind not in "iu" or proba.ndim != 4 or proba.shape[0] != y.shape[0] or proba.shape[2:] != y.shape[1:]:
+        raise DataError(f"segmentation: masks (n, H, W) and probabilities (n, C, H, W) must agree; got {y.shape} and "
+                        f"{proba.shape}")
+    cells, loss, pixels = _pixel_counts(y, proba)
+    if pixels.sum() == 0:
+        raise DataError("segmentation: no pixel of the split has a class (every one is -100)")
+    return {"n": int(len(y)), "n_pixels": int(pixels.sum()), "n_classes": int(proba.shape[1]),
+            **_pixel_metrics(cells.sum(axis=0), float(loss.sum()), float(pixels.sum()))}
+
+
+def _pixel_counts(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: its confusion counts ``(n, C, C)``, its pixels' summed −log p(true class) and its labelled
+    pixels — what every segmentation metric (and each bootstrap resample of images) is made of."""
+    n, k = proba.shape[:2]
+    labelled = y != -100
+    true = np.where(labelled, y, 0)
+    pred = proba.argmax(axis=1)
+    cells = np.zeros((n, k * k))
+    index = true * k + pred
+    for i in range(n):
+        cells[i] = np.bincount(index[i][labelled[i]], minlength=k * k)
+    p_true = np.take_along_axis(proba, true[:, None], axis=1)[:, 0]
+    loss = np.where(labelled, -np.log(np.clip(p_true, 1e-15, 1.0)), 0.0).sum(axis=(1, 2))
+    return cells.reshape(n, k, k), loss, labelled.sum(axis=(1, 2)).astype(np.float64)
+
+
+def _pixel_metrics(matrix: np.ndarray, loss: float, pixels: float) -> dict[str, Any]:
+    tp, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    present = (support > 0) | (predicted > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(present, tp / (support + predicted - tp), np.nan)
+        recall = np.where(support > 0, tp / support, np.nan)
+        f1 = np.where(present, 2 * tp / (support + predicted), np.nan)
+    return {"support": support.astype(int).tolist(), "accuracy": float(tp.sum() / pixels),
+            "balanced_accuracy": float(np.nanmean(recall)), "macro_f1": float(np.nanmean(f1)),
+            "mean_iou": float(np.nanmean(iou)), "per_class_iou": [None if np.isnan(v) else float(v) for v in iou],
+            "log_loss": loss / pixels, "confusion_matrix": matrix.astype(int).tolist()}
+
+
+def _weighted_pixel_metrics(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """``segmentation_metrics``' scalars with each image counted ``weights[b, i]`` times (a bootstrap over images:
+    a mask's pixels are not independent draws)."""
+    cells, loss, pixels = _pixel_counts(y, proba)
+    out: dict[str, list[float]] = {}
+    for w in weights:
+        metrics = _pixel_metrics(np.tensordot(w, cells, axes=1), float(w @ loss), float(w @ pixels))
+        for key in ("accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "log_loss"):
+            out.setdefault(key, []).append(metrics[key])
+    return {key: np.asarray(values) for key, values in out.items()}
 
 
 def _value_columns(y_true, y_pred) -> list[tuple[np.ndarray, np.ndarray]] | None:

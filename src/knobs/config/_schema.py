@@ -58,7 +58,7 @@ class DataConfig(_Strict):
                                          "(or \"text\", \"target\") → the test file's name for it")
     target: Optional[Union[str, list[str]]] = Field(None, description="target column of a table (default \"label\"), "
                                                    "or a list of 0 / 1 label columns: a multi-label target")
-    task: Optional[Literal["classification", "regression", "multilabel"]] = Field(
+    task: Optional[Literal["classification", "regression", "multilabel", "segmentation"]] = Field(
         None, description="default: inferred from the target (several label columns, or rows of 0 / 1 labels in "
                           "arrays, are multilabel)")
     n_classes: Optional[int] = Field(None, ge=2, description="keep the integer labels as they are and require 0..n_classes-1")

@@ -101,7 +101,8 @@ def from_built(built: Any, *, name: str, source: str, task: str | None = None, m
     parts, note = _parts(built, name, max_bytes)
     train = parts["train"]
     resolved = task or _infer_task(train[1], max_classes)
-    classes = np.unique(train[1]) if resolved == "classification" else None
+    classes = (np.unique(train[1]) if resolved == "classification" else
+               np.unique(train[1][train[1] != IGNORE]) if resolved == "segmentation" else None)
     encoded = {key: (X, _encode_y(y, classes, key, name, resolved)) for key, (X, y) in parts.items()}
     if resolved == "multilabel":
         classes = np.array([f"label_{k}" for k in range(train[1].shape[1])])
@@ -191,10 +192,12 @@ def _pair(value: Any, what: str, max_bytes: int, notes: list[str]) -> Pair:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise DataError(f"{what} returned {_describe(value)}; accepted: {ACCEPTED}")
     X, y = (_array(v, what, part) for v, part in zip(value, ("X", "y")))
-    if X.ndim == 0 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf")) or len(X) != len(y):
+    masks = y.ndim == 3 and y.dtype.kind in "iu" and X.ndim in (3, 4) and y.shape[1:] == X.shape[-2:]
+    if X.ndim == 0 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf") or masks) or len(X) != len(y):
         raise DataError(f"{what}: X has shape {X.shape} and y {y.shape}; X needs one row per sample and y one "
                         f"target per row (the same length, 1-D), or rows of 0 / 1 labels (n, labels) for a "
-                        f"multi-label task, or rows of values (n, outputs) to regress together")
+                        f"multi-label task, or rows of values (n, outputs) to regress together, or a class per pixel "
+                        f"(n, H, W) of images (n, [C,] H, W)")
     if len(y) == 0:
         raise DataError(f"{what}: no rows (X has shape {X.shape})")
     validate_features(X, name=f"{what}: X")
@@ -309,6 +312,8 @@ def _read_parquet(path: Path, target: str) -> Pair:
 # ---- labels and shapes ----------------------------------------------------------------------------
 
 def _infer_task(y: np.ndarray, max_classes: int) -> str:
+    if y.ndim == 3:  # a class per pixel of each image (``_pair`` checked it against the images' height and width)
+        return "segmentation"
     if y.ndim == 2:
         return "multilabel" if is_label_rows(y) else "regression"
     if y.dtype.kind == "U":  # class names
@@ -329,6 +334,8 @@ def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str, t
                         f"\"multilabel\" or \"regression\"")
     if task == "multilabel":
         return y.astype(np.float32)
+    if task == "segmentation":
+        return _pixel_classes(y, classes, part, name)
     if classes is None:
         if y.dtype.kind == "U":
             shown = [label_name(c) for c in np.unique(y)[:5]]
@@ -343,6 +350,27 @@ def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str, t
                         f"training rows lack (training classes: {[label_name(c) for c in classes[:20]]}); a model cannot "
                         f"predict a class it never saw: drop those rows or add examples to training")
     return np.searchsorted(classes, y).astype(np.int64)
+
+
+#: a pixel without a class (torch's ``ignore_index``): left out of the loss and the metrics
+IGNORE = -100
+
+
+def _pixel_classes(y: np.ndarray, classes: np.ndarray, part: str, name: str) -> np.ndarray:
+    """Masks ``(n, H, W)`` of class ids as ``0..C-1`` (the training masks' sorted ids), ``IGNORE`` kept.
+
+    Raises:
+        DataError: masks that are not integers, or a class the training masks lack."""
+    if y.ndim != 3 or y.dtype.kind not in "iu":
+        raise DataError(f"{name}: data.task = \"segmentation\" needs integer masks (n, H, W), a class per pixel; the "
+                        f"{part} targets have shape {y.shape} and dtype {y.dtype}")
+    labelled = y != IGNORE
+    unknown = np.setdiff1d(np.unique(y[labelled]), classes)
+    if unknown.size:
+        raise DataError(f"{name}: the {part} masks have classes {unknown[:10].tolist()} that the training masks lack "
+                        f"(training classes: {classes[:20].tolist()}); mark such pixels {IGNORE} (no class) or add "
+                        f"training images that show them")
+    return np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), IGNORE).astype(np.int64)
 
 
 def _check_label_columns(parts: dict[str, Pair], name: str) -> None:

@@ -15,7 +15,7 @@ from knobs.errors import DataError
 
 __all__ = ["Dataset", "RowsReleased", "TASKS"]
 
-TASKS = ("classification", "regression", "multilabel")
+TASKS = ("classification", "regression", "multilabel", "segmentation")
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,9 +25,10 @@ class Dataset:
     Attributes:
         X: ``np.float32`` array ``(n, *feature_shape)``; raw text cells ``(n, columns)`` when
             ``preprocessor`` is set.
-        y: ``np.int64`` labels ``0..C-1`` (classification), ``np.float32`` targets (regression), or
-            ``np.float32`` 0 / 1 rows ``(n, K)`` (multilabel: each row may carry any of K labels).
-        task: ``"classification"``, ``"regression"`` or ``"multilabel"``.
+        y: ``np.int64`` labels ``0..C-1`` (classification), ``np.float32`` targets (regression),
+            ``np.float32`` 0 / 1 rows ``(n, K)`` (multilabel: each row may carry any of K labels), or ``np.int64``
+            masks ``(n, H, W)`` of classes ``0..C-1`` with -100 for a pixel without one (segmentation).
+        task: ``"classification"``, ``"regression"``, ``"multilabel"`` or ``"segmentation"``.
         n_classes: the number of classes ``C``, or of labels ``K`` (multilabel: one logit each); ``None``
             for regression.
         name: a short human name (``"digits"``, the CSV file's stem).

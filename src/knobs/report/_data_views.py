@@ -436,7 +436,8 @@ def worst(run: RunRecord) -> Iterable[View]:
     if record is None:
         return
     items, kind = record.get("items", []), record.get("kind")
-    classes, labels = record.get("task") == "classification", record.get("task") == "multilabel"
+    classes, labels = record.get("task") == "classification", record.get("task") in ("multilabel", "segmentation")
+    pixels = record.get("task") == "segmentation"
     final = record.get("final_model") or "final"
 
     def verdict(item: dict) -> str:
@@ -452,8 +453,10 @@ def worst(run: RunRecord) -> Iterable[View]:
                        for i, item in enumerate(items)])
     else:
         lead = (["true", "predicted", "p(predicted)", "p(true)"] if classes else
+                ["true classes", "predicted classes", "pixels right", "loss"] if pixels else
                 ["true labels", "predicted labels", "loss"] if labels else ["true", "predicted", "error"])
         keys = (["true", "predicted", "p_predicted", "p_true"] if classes else
+                ["true", "predicted", "p_true", "loss"] if pixels else
                 ["true", "predicted", "loss"] if labels else ["true", "predicted", "error"])
         if kind == "text":
             header, rows = ["row", *lead, "text (as the model reads it)"], [
@@ -467,6 +470,7 @@ def worst(run: RunRecord) -> Iterable[View]:
                      *(_number(v) for v in item.get("values", []))] for item in items]
         body = _table(header, rows)
     measure = ("highest loss (lowest probability of the true class)" if classes else
+               "highest loss (their labelled pixels' mean −log p of the true class)" if pixels else
                "highest loss (the mean binary cross-entropy of their labels)" if labels else
                f"largest {record.get('ranked_by') or 'absolute error'}")
     yield View("worst", "Worst-predicted test examples", "test", html=body,

@@ -43,7 +43,11 @@ def headline(run: RunRecord) -> Iterable[View]:
     test, best = summary.get("test") or {}, summary.get("best_trial") or {}
     final = summary.get("final_model") or "single"
     items: list[tuple[str, str]] = []
-    if "subset_accuracy" in test:  # several labels per row
+    if "mean_iou" in test:  # a class per pixel
+        items.append((f"test mean IoU ({final})", _card_metric(test, "mean_iou")))
+        items.append(("test pixel accuracy", _card_metric(test, "accuracy")))
+        items.append(("test balanced accuracy", _card_metric(test, "balanced_accuracy")))
+    elif "subset_accuracy" in test:  # several labels per row
         items.append((f"test macro-F1 ({final})", _card_metric(test, "macro_f1")))
         items.append(("test subset accuracy", _card_metric(test, "subset_accuracy")))
         items.append(("test log loss", _card_metric(test, "log_loss")))
@@ -143,11 +147,15 @@ def test_metrics(run: RunRecord) -> Iterable[View]:
                    for k in keys)
     several = "n_labels" in test
     recalls = (_label_rows(test, (run.summary.get("data") or {}).get("class_names"), run.summary.get("threshold"))
-               if several else _target_rows(test, run.summary) if "per_target" in test else _recall_rows(test))
+               if several else _target_rows(test, run.summary) if "per_target" in test else
+               _iou_rows(test, (run.summary.get("data") or {}).get("class_names")) if "per_class_iou" in test else
+               _recall_rows(test))
     final = run.summary.get("final_model") or "single"
     how = ("a percentile bootstrap over rows for each (accuracy: the share of row-and-label entries right; subset "
            f"accuracy: rows with all {test['n_labels']} labels right; a label is set where its probability is at least "
            f"{fmt(test.get('threshold'))})" if several else
+           f"a percentile bootstrap over images for each (the metrics count the {test['n_pixels']} labelled pixels; "
+           f"resampling images, not pixels, since a mask's pixels are not independent)" if "n_pixels" in test else
            "Wilson score for accuracy and recall, a percentile bootstrap over rows for the rest")
     yield View("test_metrics", f"Test metrics of the final model ({final})", "test",
                html=f"<div class='scroll'><table>{rows}</table>{recalls}{_tuned_cut(run.summary)}</div>",
@@ -165,6 +173,15 @@ def _tuned_cut(summary: dict[str, Any]) -> str:
     return (f"<p>Decision threshold tuned on validation for {html.escape(str(tuned.get('metric')))}: "
             f"{html.escape(fmt(tuned['threshold']))} (validation {html.escape(fmt(tuned.get('val_score')))}); on "
             f"test at that threshold: {html.escape(measured)}.</p>")
+
+
+def _iou_rows(test: dict[str, Any], names: list[str] | None) -> str:
+    """A segmentation's classes: the test pixels of each and its IoU (intersection over union)."""
+    iou, support = test["per_class_iou"], test.get("support") or []
+    names = names if names and len(names) == len(iou) else [str(k) for k in range(len(iou))]
+    cells = "".join(f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(fmt(n))}</td><td>{html.escape(fmt(v))}</td>"
+                    f"</tr>" for name, n, v in zip(names, support, iou))
+    return f"<table><tr><th>class</th><th>test pixels</th><th>IoU</th></tr>{cells}</table>"
 
 
 def _target_rows(test: dict[str, Any], summary: dict[str, Any]) -> str:

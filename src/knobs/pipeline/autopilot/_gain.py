@@ -55,6 +55,14 @@ def per_row(out: np.ndarray, y: np.ndarray, metric: str, task: str) -> np.ndarra
     cross-entropy (probabilities ``out``) or squared error; a multi-label row's share of its labels right, or its
     mean binary cross-entropy."""
     y = np.asarray(y)
+    if task == "segmentation":  # an image's share: its labelled pixels' mean (right, or −log p of the true class)
+        out, labels = np.asarray(out, dtype=np.float64), y.astype(np.int64)
+        labelled = labels != -100
+        pixels = np.maximum(labelled.sum(axis=(1, 2)), 1)
+        if metric == "val_accuracy":
+            return np.where(labelled, out.argmax(axis=1) == labels, False).sum(axis=(1, 2)) / pixels
+        p_true = np.take_along_axis(out, np.where(labelled, labels, 0)[:, None], axis=1)[:, 0]
+        return np.where(labelled, -np.log(np.clip(p_true, 1e-12, 1.0)), 0.0).sum(axis=(1, 2)) / pixels
     if task == "multilabel":  # a row's share: the mean over its labels (the epoch record's mean is over all of them)
         out = np.asarray(out, dtype=np.float64)
         if metric == "val_accuracy":

@@ -213,6 +213,8 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
             raise DataError(f"--input {str(path)!r}: y has shape {y.shape}; this multi-label run's labels are rows of "
                             f"{n_classes} 0 / 1 values ({', '.join(map(str, class_names or []))})")
         return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32)
+    if task == "segmentation":
+        return scaler.transform(X.reshape((len(X), *shape))), _mask_classes(y, class_names, path)
     if task == "regression" and (np.ndim(y) == 2 or n_classes > 1) and np.shape(y) != (len(X), n_classes):
         raise DataError(f"--input {str(path)!r}: y has shape {np.shape(y)}; this run regresses {n_classes} target(s) "
                         f"per row: y of shape ({len(X)}, {n_classes})" if n_classes > 1 else
@@ -231,6 +233,23 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
                             f"0..{n_classes - 1})")
         y = y.astype(np.int64)
     return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32) if task != "classification" else y
+
+
+def _mask_classes(y: np.ndarray, class_names: list | None, path: Path) -> np.ndarray:
+    """Masks of the run's class ids (its training masks' values) as its class indices; -100 (no class) kept.
+
+    Raises:
+        DataError: masks that are not integers, or a class the run never saw."""
+    if y.ndim != 3 or y.dtype.kind not in "iu":
+        raise DataError(f"--input {str(path)!r}: y has shape {y.shape} and dtype {y.dtype}; this segmentation run's "
+                        f"labels are integer masks (n, H, W)")
+    ids = np.asarray([int(name) for name in class_names or []], dtype=np.int64)
+    labelled = y != -100
+    unknown = np.setdiff1d(np.unique(y[labelled]), ids)
+    if unknown.size:
+        raise DataError(f"--input {str(path)!r}: masks hold classes {unknown[:10].tolist()} that the run's training "
+                        f"masks lack (its classes: {ids.tolist()}); mark such pixels -100")
+    return np.where(labelled, np.searchsorted(ids, np.where(labelled, y, ids[0])), -100).astype(np.int64)
 
 
 def _targets(cells: np.ndarray, task: str, class_names: list | None, what: str) -> np.ndarray:

@@ -27,5 +27,5 @@ def find_lr(cfg: RunConfig, optimizer: str | None = None, steps: int = 200) -> t
     model = build_model(cfg, reference, ModelInfo.of(data))
     name = optimizer or reference.get("optimizer", "sgd")
     result = lr_find(model, data.train, optimizer=name, steps=steps,
-                     batch_size=int(reference.get("batch_size", cfg.train.batch_size)), task=data.task)
+                     batch_size=int(reference.get("batch_size", cfg.train.batch_size)), task=data.trainer_task)
     return result, {**reference, "optimizer": name}

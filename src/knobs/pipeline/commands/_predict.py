@@ -69,7 +69,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     The CSV has one row per input: ``row`` (line number, or file name for images), ``prediction``
     (the class name for classification; the labels set, ";"-joined, for multilabel; ``prediction_<target>``, one
     per target, for a regression of several) and ``proba_<class>`` (``proba_<label>``) columns for classification
-    (multilabel); images
+    (multilabel; a segmentation's mean probability of each class over the image, its masks written to
+    ``<output>.masks.npy``); images
     that do not decode under the run's ``bad_files = "skip"`` keep their row, marked (module doc).
     torch runs on ``threads`` threads, by default the run's ``train.threads`` (``_threads.py``).
     """
@@ -91,7 +92,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         summary.get("data", {}).get("class_names") or target_names(summary, int(extra["n_classes"]))
     decided = (_decisions(out, summary.get("threshold")) if task == "classification" else
-               (out >= label_thresholds(summary)) if task == "multilabel" else None)
+               (out >= label_thresholds(summary)) if task == "multilabel" else
+               _masks(out, class_names, output) if task == "segmentation" else None)
     if unreadable:
         warnings.warn(UnreadableInputWarning(
             f"{len(unreadable)} of {len(names)} input images do not decode (the first: {names[min(unreadable)]}); "
@@ -280,7 +282,7 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
            decided: np.ndarray | None, unreadable: dict[int, str]) -> None:
     """One row per input name, in order: ``out`` and ``decided`` hold the readable ones' (the
     unreadable rows get empty cells and their reason in a last ``unreadable`` column)."""
-    classify = task in ("classification", "multilabel")
+    classify = task in ("classification", "multilabel", "segmentation")
     several = not classify and np.ndim(out) == 2  # a regression of several targets: a prediction column each
     header = ["row", *([f"prediction_{c}" for c in class_names] if several else ["prediction"]),
               *([f"proba_{c}" for c in class_names] if classify else [])]
@@ -294,7 +296,8 @@ def _write(path: Path, names: list[str], out: np.ndarray, task: str, class_names
                 writer.writerow([name, *blank, unreadable[position]])
                 continue
             i = next(read)
-            cells = ([_decided(decided[i], class_names), *[f"{p:.6f}" for p in out[i]]] if classify
+            cells = ([_decided(decided[i], class_names), *[f"{p:.6f}" for p in out[i].reshape(len(class_names), -1)
+                                                          .mean(axis=1)]] if classify
                      else [f"{v:.6g}" for v in np.atleast_1d(out[i])])
             writer.writerow([name, *cells] + ([""] if unreadable else []))
 
@@ -307,7 +310,23 @@ def target_names(summary: dict[str, Any], outputs: int) -> list[str]:
 
 
 def _decided(decision: Any, class_names: list) -> str:
-    """A row's prediction cell: its class's name, or the names of the labels it carries, ";"-joined (none: empty)."""
+    """A row's prediction cell: its class's name, the names of the labels it carries, ";"-joined (none: empty), or
+    the classes a predicted mask shows, the most pixels first."""
     if np.ndim(decision) == 0:
         return str(class_names[int(decision)])
+    if np.ndim(decision) == 2:
+        classes, counts = np.unique(decision, return_counts=True)
+        return ";".join(str(class_names[int(c)]) for c in classes[np.argsort(-counts, kind="stable")])
     return ";".join(str(name) for name, on in zip(class_names, decision) if on)
+
+
+def _masks(proba: np.ndarray, class_names: list, output: Path) -> np.ndarray:
+    """A segmentation's predicted masks ``(n, H, W)`` (each pixel's most probable class), also written beside the
+    CSV as ``<output>.masks.npy`` in the run's own class ids (its masks' values when they were integers)."""
+    masks = proba.argmax(axis=1)
+    try:
+        ids = np.asarray([int(name) for name in class_names], dtype=np.int64)
+    except (TypeError, ValueError):
+        ids = np.arange(len(class_names))
+    np.save(output.with_name(output.stem + ".masks.npy"), ids[masks])
+    return masks

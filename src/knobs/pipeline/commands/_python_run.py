@@ -214,12 +214,15 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"knobs.run({what}=...): expected {forms}; got {type(value).__name__}")
     X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in value)
     y = _label_column(_class_names(y))
-    if X.ndim < 2 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf")) or len(X) != len(y):
-        several = ("; knobs run trains one class or value per row, rows of 0 / 1 labels (multi-label) or rows of "
-                   "values (several outputs): a class per position trains with knobs.train.Trainer (per-position "
-                   "labels as they are), searched with knobs.Study" if y.ndim >= 2 and len(X) == len(y) else "")
+    masks = y.ndim == 3 and y.dtype.kind in "iu" and X.ndim in (3, 4) and y.shape[1:] == X.shape[-2:]
+    if X.ndim < 2 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf") or masks) or len(X) != len(y):
+        several = ("; knobs run trains one class or value per row, rows of 0 / 1 labels (multi-label), rows of "
+                   "values (several outputs) or a class per pixel of images (masks (rows, H, W) for images (rows, "
+                   "[C,] H, W)): a class per token trains with knobs.train.Trainer (per-position labels as they "
+                   "are), searched with knobs.Study" if y.ndim >= 2 and len(X) == len(y) else "")
         raise ConfigError(f"knobs.run({what}=(X, y)): expected X of shape (rows, features...) and y of shape (rows,), "
-                          f"(rows, labels) of 0 / 1 or (rows, outputs) of values, got {X.shape} and {y.shape}{several}")
+                          f"(rows, labels) of 0 / 1, (rows, outputs) of values or (rows, H, W) masks, got {X.shape} "
+                          f"and {y.shape}{several}")
     if X.dtype.kind not in "biuf" or not np.isfinite(X).all():
         raise ConfigError(f"knobs.run({what}=(X, y)): X must hold finite numbers")
     if y.dtype.kind not in "biufU":

@@ -118,7 +118,7 @@ def image_augment(options: dict[str, Any], data: Any, seed: int) -> Any:
     from knobs.augment import ImageAugment
 
     return ImageAugment(dict(options), n_classes=data.n_classes if data.task != "regression" else None,
-                        task=data.task, seed=seed).check()
+                        task=data.trainer_task, seed=seed).check()
 
 
 def augmented_texts(data: Any, options: dict[str, Any], seed: int) -> tuple[torch.Tensor, torch.Tensor]:

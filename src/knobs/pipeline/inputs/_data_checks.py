@@ -34,6 +34,6 @@ def data_check_results(data: Any, raw_splits: Any, images: bool = False) -> list
     check after its standardizer."""
     shaped = tuple((Xs.reshape((len(Xs), *data.input_shape)),
                     scale_target(np.asarray(ys, dtype=np.float64), data.target)) for Xs, ys in raw_splits)
-    n_classes = data.n_classes if data.task == "classification" else None
-    return check_data(shaped, n_classes=n_classes, task=data.task, standardizer=data.scaler,
+    n_classes = data.n_classes if data.trainer_task == "classification" else None
+    return check_data(shaped, n_classes=n_classes, task=data.trainer_task, standardizer=data.scaler,
                       inputs=input_kind(data, images))

@@ -67,8 +67,8 @@ def _balanced(cfg: Any, data: Any, train: Any) -> Any:
     from knobs.balance import BalanceOptions, balance_training
 
     options = BalanceOptions(**cfg.balance.model_dump()).check(data.n_classes if data.task != "regression" else None,
-                                                               data.task)
-    return balance_training(options, train, data.n_classes, seed=cfg.seed, task=data.task)
+                                                               data.trainer_task)
+    return balance_training(options, train, data.n_classes, seed=cfg.seed, task=data.trainer_task)
 
 
 def _check_transfer(cfg: Any, data: Any, space: Any, fixed: dict[str, Any]) -> dict[str, Any]:

@@ -73,6 +73,12 @@ class PreparedData:
     #: reports them (``prepare(data_checks=True)``); else None
     data_checks: list | None = None
 
+    @property
+    def trainer_task(self) -> str:
+        """The task as ``knobs.train`` and ``knobs.checks`` name it: a segmentation's class per pixel is their
+        classification, told apart by its labels' shape."""
+        return "classification" if self.task == "segmentation" else self.task
+
     def raw_targets(self, y: torch.Tensor) -> np.ndarray:
         """Targets of train/val back in their own units (regression targets are standardized)."""
         return unscale_target(y, self.target)
@@ -223,5 +229,5 @@ def _as_input(X: Any, input_shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def _labels(y: np.ndarray, dataset: Dataset) -> torch.Tensor:
-    dtype = torch.long if dataset.task == "classification" else torch.float32
+    dtype = torch.long if dataset.task in ("classification", "segmentation") else torch.float32
     return torch.as_tensor(y).to(dtype)

@@ -77,6 +77,9 @@ class RowLooks:
     def label(self, y: Any) -> str:
         """A class index by its name, soft targets (mixup, CutMix) as their two largest shares, a
         regression target as a number, a row of labels as the names it carries (";"-joined)."""
+        if self.task == "segmentation":  # a mask: the classes it shows, the most pixels first
+            classes, counts = np.unique(np.asarray(y)[np.asarray(y) != -100], return_counts=True)
+            return ", ".join(self.class_name(int(c)) for c in classes[np.argsort(-counts, kind="stable")]) or "(none)"
         if self.task == "multilabel":
             y = np.asarray(y, dtype=np.float64)
             return ";".join(self.class_name(k) + ("" if share >= 0.995 else f" {share:.2f}")

@@ -175,14 +175,18 @@ def check_output(builder: Builder, model: Any, sample: Any, info: Any, params: d
                           f"{list(sample.shape)} ({type(error).__name__}: {error}; params {_shown(params)}); "
                           f"build it for info.input_shape = {list(info.input_shape)}{sequence}") from None
     shape = tuple(getattr(out, "shape", ()))
-    wanted = [(n, info.n_classes)] if info.task != "regression" or info.n_classes > 1 else [(n, 1), (n,)]
+    wanted = ([(n, info.n_classes, *info.input_shape[-2:])] if info.task == "segmentation" else
+              [(n, info.n_classes)] if info.task != "regression" or info.n_classes > 1 else [(n, 1), (n,)])
     if info.task == "classification" and info.n_classes == 2:
         wanted.append((n, 1))  # one logit: a binary classifier (trained with its binary cross-entropy)
     if not isinstance(out, torch.Tensor) or shape not in wanted:
         expected = {"classification": f"{info.n_classes} outputs per example (logits of info.n_classes classes), "
                                       f"shape [{n}, {info.n_classes}]",
                     "multilabel": f"one logit per label (info.n_classes = {info.n_classes} labels), shape [{n}, "
-                                  f"{info.n_classes}]"}.get(info.task, f"one output per target column (a regression of "
+                                  f"{info.n_classes}]",
+                    "segmentation": f"a logit per class and pixel (info.n_classes = {info.n_classes} classes, the "
+                                    f"image's height and width), shape [{n}, {info.n_classes}, "
+                                    f"{', '.join(map(str, info.input_shape[-2:]))}]"}.get(info.task, f"one output per target column (a regression of "
                                                                         f"{info.n_classes}), shape [{n}, {info.n_classes}]"
                                                                         if info.n_classes > 1 else
                                                                         f"one output per example (regression), shape "

@@ -91,7 +91,8 @@ def _tuned_label_thresholds(metric: str, val_out: np.ndarray, y_val: np.ndarray,
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:
     """Greedy selection with replacement (Caruana et al. 2004) on validation log loss (a multi-label run's: the
     mean binary cross-entropy over its rows and labels)."""
-    if not cfg.ensemble.enabled or data.task == "regression" or len(val_out) < 2:
+    # NOTE: a segmentation's members answer a probability per class and pixel: its ensemble is not built (yet)
+    if not cfg.ensemble.enabled or data.task in ("regression", "segmentation") or len(val_out) < 2:
         return None
     selection = greedy_selection(*_binary(val_out, y_val, data.task), size=cfg.ensemble.size, metric="log_loss")
     return np.asarray(selection.weights, dtype=float)

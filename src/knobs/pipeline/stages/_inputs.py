@@ -109,6 +109,19 @@ def load_inputs(cfg: RunConfig, data_checks: bool | None = None) -> RunInputs:
     dataset = given.dataset
     if dataset.task == "classification":
         validate_labels(dataset.y, dataset.n_classes)
+    elif dataset.task == "segmentation":
+        if cfg.model.builder is None:
+            raise ConfigError(f"model.family {cfg.model.family!r}: {dataset.name!r} holds a class per pixel (a "
+                              f"segmentation), and knobs' families give one prediction per image; give your fully "
+                              f"convolutional model as model.builder, returning a logit per class and pixel "
+                              f"(n, info.n_classes, H, W)")
+        if cfg.search.metric == "val_roc_auc" or cfg.balance.threshold != "none":
+            what = ("search.metric = \"val_roc_auc\"" if cfg.search.metric == "val_roc_auc" else
+                    f"balance.threshold = {cfg.balance.threshold!r}")
+            raise ConfigError(f"{what}: {dataset.name!r} holds a class per pixel (a segmentation), which knobs scores "
+                              f"by pixel accuracy, balanced accuracy, macro-F1 and mean IoU, and predicts each pixel's "
+                              f"most probable class; rank on \"val_loss\", \"val_accuracy\", "
+                              f"\"val_balanced_accuracy\" or \"val_macro_f1\" and leave the threshold out")
     elif dataset.task == "multilabel":
         if cfg.search.metric == "val_balanced_accuracy":  # NOTE: a mean recall over classes; rows here carry several
             raise ConfigError(f"search.metric = \"val_balanced_accuracy\": {dataset.name!r} is multi-label (rows of "

@@ -166,13 +166,24 @@ def record_watch(run: OpenRun, objective: Any) -> None:
 @_guarded("worst")
 def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
     """``views/worst``: the ``WORST`` test rows of highest loss (classification: −log p(true class); multilabel:
-    the mean binary cross-entropy of its labels) or largest absolute error (regression; several targets: the mean
+    the mean binary cross-entropy of its labels; segmentation: its labelled pixels' mean −log p(true class)) or largest absolute error (regression; several targets: the mean
     over them in training standard deviations) under the final model. Called by the final stage only,
     with what the vault's one opening measured."""
     looks = RowLooks.of(run.inputs.dataset, run.inputs.data)
     X_test, y, out = measured.rows, np.asarray(measured.targets), np.asarray(measured.outputs, dtype=np.float64)
     ids = _test_ids(run, len(y))
-    if looks.task == "classification":
+    if looks.task == "segmentation":  # an image's loss: the mean −log p(true class) of its labelled pixels
+        labels = y.astype(np.int64)
+        labelled = labels != -100
+        p_true = np.take_along_axis(out, np.where(labelled, labels, 0)[:, None], axis=1)[:, 0]
+        loss = np.where(labelled, -np.log(np.clip(p_true, 1e-12, 1.0)), 0.0).sum(axis=(1, 2)) / \
+            np.maximum(labelled.sum(axis=(1, 2)), 1)
+        right = np.where(labelled, out.argmax(axis=1) == labels, False).sum(axis=(1, 2)) / \
+            np.maximum(labelled.sum(axis=(1, 2)), 1)
+        order = np.argsort(-loss, kind="stable")[:WORST]
+        items = [{"row": int(i), "true": looks.label(labels[i]), "predicted": looks.label(out[i].argmax(axis=0)),
+                  "p_true": rounded(right[i], 3), "loss": rounded(loss[i], 3)} for i in order]
+    elif looks.task == "classification":
         labels = y.astype(np.int64)
         p_true = out[np.arange(len(labels)), labels]
         loss = -np.log(np.clip(p_true, 1e-12, 1.0))
@@ -211,10 +222,11 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
         elif looks.kind == "table":
             item.update(looks.row(X_test[i]))
     record = {"format": 1, "kind": looks.kind, "task": looks.task, "final_model": final_model, "n": int(len(y)),
-              "ranked_by": {"classification": "log loss", "multilabel": "binary cross-entropy"}.get(
+              "ranked_by": {"classification": "log loss", "multilabel": "binary cross-entropy",
+                            "segmentation": "mean pixel log loss"}.get(
                   looks.task, "mean absolute error in training standard deviations" if y.ndim == 2 else "absolute error"),
               "class_names": ([looks.class_name(c) for c in range(out.shape[1])]
-                              if out.ndim == 2 and looks.task != "regression" else None),
+                              if out.ndim in (2, 4) and looks.task != "regression" else None),
               "items": items}
     write_view(run.rundir.path, "worst", record, images=images)
 

@@ -34,10 +34,10 @@ def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, An
     rows are images (the data checks speak of pixels).
     """
     model = build_model(cfg, params, ModelInfo.of(data))
-    trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.task)
+    trainer = make_trainer(cfg.train, params, cfg.search.metric, cfg.seed, task=data.trainer_task)
     # the trial's own setup (schedule, precision, clipping included), its first epochs watched
     settings = settings_of(trainer, {"epochs": epochs or min(trainer.epochs, EPOCHS)},
-                           n_classes=data.n_classes if data.task == "classification" else None)
+                           n_classes=data.n_classes if data.trainer_task == "classification" else None)
     settings.inputs = input_kind(data, images)
     only_data = ChecksConfig(initial_loss=False, batch_independence=False, overfit_tiny=False, data=True)
     data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val), images=images)

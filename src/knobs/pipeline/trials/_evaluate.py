@@ -81,10 +81,10 @@ def outputs_on(models: Sequence[torch.nn.Module | None], X, y: np.ndarray, task:
 def _as_outputs(out: torch.Tensor, task: str) -> np.ndarray:
     if task == "multilabel":
         return torch.sigmoid(out.double()).numpy()
-    if task != "classification":  # a regression's values: (n,), or (n, K) for K target columns
+    if task not in ("classification", "segmentation"):  # a regression's values: (n,), or (n, K) for K targets
         return (out if out.ndim == 2 and out.shape[1] > 1 else out.reshape(-1)).double().numpy()
-    probs = class_probabilities(out.double()).numpy()  # a one-logit binary model's [1 - p, p] too
-    return probs / probs.sum(axis=1, keepdims=True)
+    probs = class_probabilities(out.double()).numpy()  # a one-logit binary model's [1 - p, p] too; per pixel
+    return probs / probs.sum(axis=1, keepdims=True)     # for a segmentation's (n, C, H, W)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ class TrialObjective:
         practices = trial_practices(self.cfg, data, params, seed, model)
         stop = [] if until is None else [StopAfter(until)]
         trainer = make_trainer(self.cfg.train, params, self.metric, seed, [*practices.callbacks, *callbacks, *stop],
-                               task=data.task, loss=practices.loss, batch_transform=practices.batch_transform,
+                               task=data.trainer_task, loss=practices.loss, batch_transform=practices.batch_transform,
                                stop_early=until is None)
         try:
             history = trainer.fit(model, train=practices.train, val=data.val if until is None else None)

@@ -34,9 +34,9 @@ def run_preflight(checks_cfg: Any, data: PreparedData, make_model: Callable[[], 
         results.extend(found if found is not None else data_check_results(data, raw_splits, images))
     inputs = input_kind(data, images)
     if checks_cfg.initial_loss:
-        results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.task, inputs=inputs))
+        results.append(check_initial_loss(make_model, X, y, n_classes=data.n_classes, task=data.trainer_task, inputs=inputs))
     if checks_cfg.batch_independence and len(X) >= 3:
         results.append(check_batch_independence(make_model, X))
     if checks_cfg.overfit_tiny:
-        results.append(overfit_tiny(make_model, X, y, task=data.task, max_seconds=checks_cfg.overfit_seconds))
+        results.append(overfit_tiny(make_model, X, y, task=data.trainer_task, max_seconds=checks_cfg.overfit_seconds))
     return results
