@@ -68,3 +68,13 @@ def compare_arms(arms: dict[str, Callable[..., tuple[dict[str, dict], float]]], 
     for name, m in means.items():
         print(f"| {name} | {' | '.join(f'{m[k]:.4f}' for k in shown)} | {m['seconds']:.1f} |")
     return means, per_seed
+
+
+def arms_parser(doc: str, trials: int = 12) -> argparse.ArgumentParser:
+    """The command line of a benchmark of ``compare_arms``: ``--seeds``, ``--trials`` (of each knobs run), ``--out``
+    (its JSON); a script adds its own options to it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=trials)
+    parser.add_argument("--out", default=None)
+    return parser

@@ -19,7 +19,6 @@ The last printed line is one JSON object with every figure (mean and per seed); 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -32,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 import knobs
 from knobs.metrics import regression_metrics
 
-from _seeded import compare_arms, emit
+from _seeded import arms_parser, compare_arms, emit
 
 SHOWN = ("r2", "rmse", "mae")
 
@@ -62,10 +61,7 @@ def baseline(name: str, model, train, test) -> tuple[dict[str, dict], float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--out", default=None)
+    parser = arms_parser(__doc__)
     args = parser.parse_args()
     arms = {
         "knobs": lambda tr, te, s, runs: knobs_run(tr, te, s, args.trials, runs),

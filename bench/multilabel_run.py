@@ -27,7 +27,6 @@ The last printed line is one JSON object with every figure (mean and per seed); 
 
 from __future__ import annotations
 
-import argparse
 import functools
 import time
 
@@ -42,7 +41,7 @@ from sklearn.preprocessing import StandardScaler
 import knobs
 from knobs.metrics import multilabel_metrics
 
-from _seeded import compare_arms, emit
+from _seeded import arms_parser, compare_arms, emit
 
 SLOTS = 3
 SHOWN = ("macro_f1", "micro_f1", "subset_accuracy", "accuracy", "roc_auc")
@@ -105,13 +104,10 @@ def baseline(name: str, model, train, test) -> tuple[dict[str, dict], float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=12)
+    parser = arms_parser(__doc__)
     parser.add_argument("--strips", type=int, default=4000, help="training strips (test: a third as many)")
     parser.add_argument("--rare", action="store_true", help="digits 7, 8, 9 rare (about 1%% of the strips each); "
                                                                 "the ConvNet arm is left out, a label-weighted MLP run added")
-    parser.add_argument("--out", default=None)
     args = parser.parse_args()
     runs_of = [("mlp", False), ("mlp", True)] if args.rare else [("mlp", False), ("convnet", False)]
     arms = {
