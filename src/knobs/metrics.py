@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn import metrics as _sk
@@ -286,7 +286,7 @@ def split_metrics(task: str, y_true, outputs, *, threshold: float | None = None,
         raise DataError(f"task must be 'classification', 'multilabel', 'segmentation' or 'regression', got {task!r}")
     if intervals:
         if task == "segmentation":
-            y, out = np.asarray(y_true), np.asarray(outputs, np.float64)
+            y, out = np.asarray(y_true), np.asarray(outputs)
         elif task == "multilabel":
             y, out = _indicator(y_true, "y_true"), np.asarray(outputs, np.float64)
         elif task == "regression" and _value_columns(y_true, outputs) is not None:
@@ -337,7 +337,9 @@ def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, t
     ``knobs.metrics`` (``test_bootstrap_statistics_match_split_metrics`` holds them equal)."""
     result: dict[str, list] = {}
     if task == "segmentation":  # images resampled, not pixels: a mask's pixels are not independent draws
-        draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed))
+        counts = _pixel_counts(y, out)  # once: each resample only re-weighs the images' counts
+        draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed),
+                                measure=lambda weights: _pixel_scalars(counts, weights))
         return {key: [float(v) for v in np.percentile(values[np.isfinite(values)], [100 * (1 - LEVEL) / 2,
                                                                                    100 * (1 + LEVEL) / 2])]
                 for key, values in draws.items() if np.isfinite(values).any()}
@@ -357,15 +359,17 @@ def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, t
 
 
 def bootstrap_draws(task: str, y: np.ndarray, out: np.ndarray, threshold, rng: np.random.Generator,
-                    resamples: int = BOOTSTRAP, chunk: int = 100) -> dict[str, np.ndarray]:
-    """``{metric: values over the resamples}`` (NaN where a resample leaves a metric undefined)."""
+                    resamples: int = BOOTSTRAP, chunk: int = 100,
+                    measure: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
+    """``{metric: values over the resamples}`` (NaN where a resample leaves a metric undefined); ``measure(weights)``
+    in place of ``weighted_metrics`` when given (a segmentation's, from counts made once)."""
     n = len(y)
     parts = []
     for start in range(0, resamples, chunk):
         b = min(chunk, resamples - start)
         weights = np.zeros((b, n))
         np.add.at(weights, (np.repeat(np.arange(b), n), rng.integers(0, n, b * n)), 1.0)
-        parts.append(weighted_metrics(task, y, out, threshold, weights))
+        parts.append(measure(weights) if measure else weighted_metrics(task, y, out, threshold, weights))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
@@ -624,7 +628,7 @@ def segmentation_metrics(y_true, proba) -> dict[str, Any]:
     Raises:
         DataError: masks and probabilities whose shapes disagree, or a mask with no labelled pixel.
     """
-    y, proba = np.asarray(y_true), np.asarray(proba, dtype=np.float64)
+    y, proba = np.asarray(y_true), np.asarray(proba)  # NOTE: as given (float32 maps): a float64 copy doubled them
     if y.dtype.kind == "f" and np.array_equal(y, np.round(y)):
         y = y.astype(np.int64)
     if y.ndim != 3 or y.dtype.kind not in "iu" or proba.ndim != 4 or proba.shape[0] != y.shape[0] or proba.shape[2:] != y.shape[1:]:
@@ -644,11 +648,9 @@ def _pixel_counts(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
     labelled = y != -100
     true = np.where(labelled, y, 0)
     pred = proba.argmax(axis=1)
-    cells = np.zeros((n, k * k))
-    index = true * k + pred
-    for i in range(n):
-        cells[i] = np.bincount(index[i][labelled[i]], minlength=k * k)
-    p_true = np.take_along_axis(proba, true[:, None], axis=1)[:, 0]
+    index = np.arange(n)[:, None, None] * (k * k) + true * k + pred  # image, true class, predicted class
+    cells = np.bincount(index[labelled], minlength=n * k * k).astype(np.float64)
+    p_true = np.take_along_axis(proba, true[:, None], axis=1)[:, 0].astype(np.float64)
     loss = np.where(labelled, -np.log(np.clip(p_true, 1e-15, 1.0)), 0.0).sum(axis=(1, 2))
     return cells.reshape(n, k, k), loss, labelled.sum(axis=(1, 2)).astype(np.float64)
 
@@ -669,7 +671,11 @@ def _pixel_metrics(matrix: np.ndarray, loss: float, pixels: float) -> dict[str, 
 def _weighted_pixel_metrics(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
     """``segmentation_metrics``' scalars with each image counted ``weights[b, i]`` times (a bootstrap over images:
     a mask's pixels are not independent draws)."""
-    cells, loss, pixels = _pixel_counts(y, proba)
+    return _pixel_scalars(_pixel_counts(y, proba), weights)
+
+
+def _pixel_scalars(counts: tuple[np.ndarray, np.ndarray, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+    cells, loss, pixels = counts
     out: dict[str, list[float]] = {}
     for w in weights:
         metrics = _pixel_metrics(np.tensordot(w, cells, axes=1), float(w @ loss), float(w @ pixels))
