@@ -78,7 +78,7 @@ def test_masks_beside_images_are_read_as_a_segmentation():
 
 def test_a_fully_convolutional_builder_runs_the_whole_cycle(tmp_path):
     X, masks = _digits()
-    settings = {"n_trials": 1, "epochs": 30, "runs_dir": str(tmp_path / "runs"), "quiet": True,
+    settings = {"n_trials": 3, "epochs": 30, "runs_dir": str(tmp_path / "runs"), "quiet": True,
                 "space": {"lr": knobs.Float(1e-2, 2e-2, log=True), "width": 32}}
     result = knobs.run(model=fcn, data=(X, masks), **settings)
     summary = result.summary
@@ -86,6 +86,9 @@ def test_a_fully_convolutional_builder_runs_the_whole_cycle(tmp_path):
     test = summary["test"]
     assert test["n_pixels"] == test["n"] * 64 and test["mean_iou"] > 0.3 and test["accuracy"] > 0.75
     assert set(test["intervals"]) >= {"accuracy", "mean_iou", "log_loss"}
+    ensemble = summary["ensemble"]  # chosen on the validation pixels' log loss, averaging probability maps
+    assert ensemble["diversity"]["over"] == "labelled pixels" and abs(sum(ensemble["weights"]) - 1) < 1e-3
+    assert ensemble["val"]["n_pixels"] == summary["single"]["val"]["n_pixels"]
     page = (result.path / "report.html").read_text()
     assert "test mean IoU" in page and "<th>IoU</th>" in page and "over images" in page
     worst = json.loads((result.path / "views" / "worst.json").read_text())

@@ -35,7 +35,6 @@ from knobs.data import Preprocessing, Standardizer
 from knobs.data._arrays import label_name
 from knobs.data._table import read_table
 from knobs.data._target import label_rows, label_sets, target_columns, value_rows
-from knobs.ensemble import average, average_labels
 from knobs.errors import ConfigError, DataError
 from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LABEL_INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals,
                            split_metrics, weighted_metrics, wilson)
@@ -43,7 +42,7 @@ from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, UnreadableInputWar
                                               _final_members, _load, _numbers, _summary)
 from knobs.pipeline.commands._threads import use_run_threads
 from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
-from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.trials._evaluate import average_outputs, outputs
 
 __all__ = ["evaluate_file", "wilson", "intervals", "weighted_metrics", "bootstrap_draws", "BOOTSTRAP", "LEVEL"]
 
@@ -88,7 +87,7 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     if skipped:
         _warn_skipped(input_path, skipped, len(y))
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
-    out = (average_labels if task == "multilabel" else average)(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    out = average_outputs(outs, np.asarray(weights), task) if len(outs) > 1 else outs[0]
     threshold = ((summary.get("threshold") or {}).get("threshold") if task == "classification" else
                  (summary.get("threshold") or {}).get("thresholds") if task == "multilabel" else None)
     metrics = split_metrics(task, y, out, threshold=threshold)

@@ -44,9 +44,8 @@ import torch
 from knobs.balance import positive_proba
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._table import read_table
-from knobs.ensemble import average, average_labels
 from knobs.errors import ConfigError, DataError
-from knobs.pipeline.trials._evaluate import outputs
+from knobs.pipeline.trials._evaluate import average_outputs, outputs
 from knobs.pipeline.rundir._members import load_member
 from knobs.pipeline.commands._outputs import check_output_file
 from knobs.pipeline.commands._threads import use_run_threads
@@ -87,7 +86,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     names, X, unreadable = _model_input(preprocessing, extra, input_path)
     task = summary.get("data", {}).get("task", "classification")
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
-    out = (average_labels if task == "multilabel" else average)(outs, np.asarray(weights)) if len(outs) > 1 else outs[0]
+    out = average_outputs(outs, np.asarray(weights), task) if len(outs) > 1 else outs[0]
     # NOTE: a table's preprocessing records its classes; arrays, a builder's data and built-in sets, the summary
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         summary.get("data", {}).get("class_names") or target_names(summary, int(extra["n_classes"]))

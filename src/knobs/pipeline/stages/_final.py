@@ -11,10 +11,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from knobs.data import Vault
-from knobs.ensemble import average, average_labels, diversity, greedy_selection
+from knobs.ensemble import diversity, greedy_selection
 from knobs.errors import KnobsError
 from knobs.metrics import split_metrics
-from knobs.pipeline.trials._evaluate import TestOutputs, outputs_on
+from knobs.pipeline.trials._evaluate import TestOutputs, average_outputs, outputs_on
 from knobs.pipeline.rundir._members import load_member, top_trials, trial_checkpoint
 from knobs.pipeline.inputs._prepared import PreparedData
 from knobs.pipeline.rundir._rundir import RunDir, checkpoint_lock
@@ -41,9 +41,9 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     weights = _ensemble_weights(cfg, val_out, y_val, data)
     if weights is not None:
         result["ensemble"] = {"members": [t.number for t in members], "weights": weights.round(4).tolist(),
-                              "val": split_metrics(data.task, y_val, _average(val_out, weights, data.task)),
+                              "val": split_metrics(data.task, y_val, average_outputs(val_out, weights, data.task)),
                               "diversity": {**diversity(*_binary(val_out, y_val, data.task)),
-                                            **({"over": "row-and-label entries"} if data.task == "multilabel" else {})}}
+                                            **({"over": OVER[data.task]} if data.task in OVER else {})}}
     chosen = ("ensemble" if weights is not None
               and result["ensemble"]["val"]["log_loss"] < result["single"]["val"]["log_loss"] else "single")
     result["final_model"] = chosen
@@ -55,13 +55,13 @@ def final_evaluation(cfg: Any, rundir: RunDir, vault: Vault, data: PreparedData,
     result["single"]["test"] = split_metrics(data.task, y_test, test_out[0], intervals=True)
     if weights is not None:
         used = [i for i, w in enumerate(weights) if w > 0]
-        ens = _average([test_out[i] for i in used], weights[used], data.task)
+        ens = average_outputs([test_out[i] for i in used], weights[used], data.task)
         result["ensemble"]["test"] = split_metrics(data.task, y_test, ens, intervals=True)
     result["test"] = result[chosen]["test"]
     # NOTE: for the worst-classified test rows view (stages/_report.test_once records it and drops this key)
     result["test_outputs"] = TestOutputs(X_raw, y_test, test_out[0] if chosen == "single" else ens)
     if cfg.balance.threshold != "none":
-        final_val = val_out[0] if chosen == "single" else _average(val_out, weights, data.task)
+        final_val = val_out[0] if chosen == "single" else average_outputs(val_out, weights, data.task)
         final_test = test_out[0] if chosen == "single" else ens
         tune = _tuned_label_thresholds if data.task == "multilabel" else _tuned_threshold
         result["threshold"] = tune(cfg.balance.threshold, final_val, y_val, final_test, y_test)
@@ -91,25 +91,28 @@ def _tuned_label_thresholds(metric: str, val_out: np.ndarray, y_val: np.ndarray,
 def _ensemble_weights(cfg: Any, val_out: list[np.ndarray], y_val: np.ndarray, data: PreparedData) -> np.ndarray | None:
     """Greedy selection with replacement (Caruana et al. 2004) on validation log loss (a multi-label run's: the
     mean binary cross-entropy over its rows and labels)."""
-    # NOTE: a segmentation's members answer a probability per class and pixel: its ensemble is not built (yet)
-    if not cfg.ensemble.enabled or data.task in ("regression", "segmentation") or len(val_out) < 2:
+    if not cfg.ensemble.enabled or data.task == "regression" or len(val_out) < 2:
         return None
     selection = greedy_selection(*_binary(val_out, y_val, data.task), size=cfg.ensemble.size, metric="log_loss")
     return np.asarray(selection.weights, dtype=float)
 
 
+#: what a multi-label or segmentation ensemble's diversity counts as one decision (summary.json's ``over``)
+OVER = {"multilabel": "row-and-label entries", "segmentation": "labelled pixels"}
+
+
 def _binary(outs: list[np.ndarray], y: np.ndarray, task: str) -> tuple[list[np.ndarray], np.ndarray]:
-    """Multi-label members as binary ones: each row-and-label entry a sample with probabilities ``[1 - p, p]``.
+    """Multi-label members as binary ones: each row-and-label entry a sample with probabilities ``[1 - p, p]``; a
+    segmentation's as classifiers of its labelled pixels, each pixel a row ``(C,)``.
 
     Why: the mean binary cross-entropy of averaged label probabilities is the log loss of these averaged binary
-    rows, and a disagreement is a label two members set differently — so selection and diversity need no second
-    multi-label version. Other tasks pass through."""
+    rows (the pixels' mean log loss, of the averaged pixel rows), and a disagreement is a label (a pixel) two members
+    set differently — so selection and diversity need no second version. Other tasks pass through."""
+    if task == "segmentation":
+        labelled = np.asarray(y) != -100
+        rows = [np.moveaxis(np.asarray(out), 1, -1)[labelled].astype(np.float64) for out in outs]
+        return [r / r.sum(axis=1, keepdims=True) for r in rows], np.asarray(y)[labelled].astype(np.int64)
     if task != "multilabel":
         return outs, y
     flat = [np.asarray(out, np.float64).reshape(-1) for out in outs]
     return [np.stack([1 - p, p], axis=1) for p in flat], np.asarray(y).reshape(-1).astype(np.int64)
-
-
-def _average(outs: list[np.ndarray], weights: np.ndarray, task: str) -> np.ndarray:
-    """The weighted mean of members' probabilities (a multi-label run's label probabilities too)."""
-    return average_labels(outs, weights) if task == "multilabel" else average(outs, weights)

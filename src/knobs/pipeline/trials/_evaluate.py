@@ -8,7 +8,7 @@ metrics path of a run. This module only runs models; it computes no metric itsel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -76,6 +76,17 @@ def outputs_on(models: Sequence[torch.nn.Module | None], X, y: np.ndarray, task:
         read[p[1]] = False
         outs.append(_as_outputs(p[0], task)[kept[read]])
     return outs, np.asarray(y)[kept], kept
+
+
+def average_outputs(outs: Sequence[np.ndarray], weights: Any, task: str) -> np.ndarray:
+    """Members' outputs weighted into the ensemble's: class probabilities (``knobs.ensemble.average``), a multi-label
+    run's label probabilities (``average_labels``) or a segmentation's probability maps ``(n, C, H, W)``."""
+    from knobs.ensemble import average, average_labels
+
+    if task == "segmentation":
+        shares = np.asarray(weights, np.float64) / np.sum(weights)
+        return np.tensordot(shares.astype(np.float32), np.stack(outs), axes=1)
+    return (average_labels if task == "multilabel" else average)(outs, weights)
 
 
 def _as_outputs(out: torch.Tensor, task: str) -> np.ndarray:
