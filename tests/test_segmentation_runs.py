@@ -91,6 +91,11 @@ def test_a_fully_convolutional_builder_runs_the_whole_cycle(tmp_path):
     assert ensemble["val"]["n_pixels"] == summary["single"]["val"]["n_pixels"]
     page = (result.path / "report.html").read_text()
     assert "test mean IoU" in page and "<th>IoU</th>" in page and "over images" in page
+    assert "its true classes and the predicted ones" in page and f"/{test['n']};" not in page  # pixels, not rows
+    from PIL import Image
+
+    picture = Image.open(result.path / "views" / "worst" / "0.png")
+    assert picture.size == (3 * 8 + 2, 8) and picture.mode == "RGB"  # the image, its true and its predicted classes
     worst = json.loads((result.path / "views" / "worst.json").read_text())
     assert worst["ranked_by"] == "mean pixel log loss" and worst["items"][0]["loss"] >= worst["items"][-1]["loss"]
 

@@ -473,10 +473,12 @@ def worst(run: RunRecord) -> Iterable[View]:
                "highest loss (their labelled pixels' mean −log p of the true class)" if pixels else
                "highest loss (the mean binary cross-entropy of their labels)" if labels else
                f"largest {record.get('ranked_by') or 'absolute error'}")
+    shown = (" Each picture: the image, its true classes and the predicted ones (a colour per class, black: no "
+             "class)." if pixels and kind == "image" else "")
     yield View("worst", "Worst-predicted test examples", "test", html=body,
                note=f"The {len(items)} of {record.get('n')} test rows with the {measure} under the {final} model, "
                     f"recorded after the vault's one opening; look for wrong labels, ambiguous rows and a class "
-                    f"the model confuses.")
+                    f"the model confuses.{shown}")
 
 
 def class_recall(run: RunRecord) -> Iterable[View]:

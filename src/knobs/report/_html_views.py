@@ -28,7 +28,7 @@ def metric_text(metrics: dict[str, Any], key: str) -> str:
     interval = (metrics.get("intervals") or {}).get(key)
     # NOTE: a multi-label split's accuracy is over its row-and-label entries, not rows right of n
     right = (round(value * n) if key == "accuracy" and isinstance(value, (int, float)) and n
-             and "n_labels" not in metrics else None)
+             and "n_labels" not in metrics and "n_pixels" not in metrics else None)  # labels, pixels: not rows
     if interval is None:
         return fmt(value)
     return fmt_metric(value, interval, n=n, successes=right)

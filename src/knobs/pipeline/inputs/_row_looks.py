@@ -22,6 +22,12 @@ COLUMNS = 24
 PIXEL_ROWS = 32
 
 
+#: a class's colour in a mask picture (Tableau's 10, then 10 lighter): classes beyond 20 repeat them
+PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
+                    [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207], [174, 199, 232], [255, 187, 120],
+                    [152, 223, 138], [255, 152, 150], [197, 176, 213], [196, 156, 148], [247, 182, 210],
+                    [199, 199, 199], [219, 219, 141], [158, 218, 229]], dtype=np.uint8)
+
 @dataclass(frozen=True)
 class RowLooks:
     """What a run's rows are and how to show one.
@@ -108,6 +114,21 @@ class RowLooks:
         if channels == 3:
             return list(pictures.transpose(0, 2, 3, 1))
         return list(pictures[:, 0])  # one channel (or many: the first)
+
+    def with_masks(self, pictures: list[np.ndarray], *masks: np.ndarray) -> list[np.ndarray]:
+        """Each picture beside its masks (a class per pixel, -100 none: black), side by side as one RGB image, with a
+        white column between: a segmentation's image, its true and its predicted classes."""
+        out = []
+        for i, picture in enumerate(pictures):
+            rgb = picture if picture.ndim == 3 else np.repeat(picture[:, :, None], 3, axis=2)
+            gap = np.full((rgb.shape[0], 1, 3), 255, np.uint8)
+            parts = [rgb]
+            for mask in masks:
+                classes = np.asarray(mask[i])
+                parts += [gap, np.where((classes == -100)[:, :, None], 0, PALETTE[np.maximum(classes, 0) % len(PALETTE)])
+                          .astype(np.uint8)]
+            out.append(np.concatenate(parts, axis=1))
+        return out
 
     def sentence(self, ids: Sequence[float]) -> str | None:
         """Token ids → the words the model reads (padding dropped; unknown words show as ``<unk>``);

@@ -216,6 +216,8 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
     images = None
     if looks.kind == "image":
         images = looks.images(X_test[order])
+        if looks.task == "segmentation":  # the image, its true classes, its predicted ones
+            images = looks.with_masks(images, y[order].astype(np.int64), out[order].argmax(axis=1))
     for item, i in zip(items, order):
         if looks.kind == "text":
             item["text"] = (looks.sentence(X_test[i]) or "")[:TEXT_CHARS] or None
