@@ -205,8 +205,9 @@ def test_a_threshold_per_label_is_tuned_on_validation_and_applied_everywhere(tmp
 
     y = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
     p = np.array([[0.3, 0.3, 0.6], [0.1, 0.9, 0.7], [0.2, 0.4, 0.9], [0.35, 0.7, 0.8]])
-    tuned = LabelThresholds("f1").fit(y, p)
+    tuned = LabelThresholds("f1", min_rows=1).fit(y, p)
     assert tuned.untuned_ == [2] and tuned.thresholds_[2] == 0.5 and tuned.scores_[0] == 1.0
+    assert LabelThresholds("f1").fit(y, p).untuned_ == [0, 1, 2]  # by default 10 rows either side: none here
     assert (tuned.predict(p)[:, :2] == y[:, :2]).all()
     m = multilabel_metrics(y, p, threshold=tuned.thresholds_)
     assert m["label_thresholds"] == tuned.thresholds_.tolist() and "threshold" not in m and m["macro_f1"] == 1.0
