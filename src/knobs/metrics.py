@@ -35,7 +35,7 @@ from knobs.errors import DataError
 __all__ = [
     "accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "roc_auc", "per_class_recall", "confusion_matrix", "log_loss",
     "rmse", "mae", "r2", "label_macro_f1", "label_micro_f1", "subset_accuracy", "label_average_precision",
-    "label_roc_auc", "multilabel_metrics", "segmentation_metrics",
+    "label_roc_auc", "multilabel_metrics", "segmentation_metrics", "label_row_losses", "pixel_row_scores",
     "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
     "wilson", "metric_intervals", "bootstrap_draws", "weighted_metrics", "BOOTSTRAP", "LEVEL", "INTERVAL_METHOD",
     "LABEL_INTERVAL_METHOD",
@@ -336,20 +336,16 @@ def metric_intervals(task: str, y: np.ndarray, out: np.ndarray, metrics: dict, t
     (how often it was drawn), so each metric is a weighted sum over rows — the same definitions as
     ``knobs.metrics`` (``test_bootstrap_statistics_match_split_metrics`` holds them equal)."""
     result: dict[str, list] = {}
+    measure = None
     if task == "segmentation":  # images resampled, not pixels: a mask's pixels are not independent draws
         counts = _pixel_counts(y, out)  # once: each resample only re-weighs the images' counts
-        draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed),
-                                measure=lambda weights: _pixel_scalars(counts, weights))
-        return {key: [float(v) for v in np.percentile(values[np.isfinite(values)], [100 * (1 - LEVEL) / 2,
-                                                                                   100 * (1 + LEVEL) / 2])]
-                for key, values in draws.items() if np.isfinite(values).any()}
-    if "accuracy" in metrics and task == "classification":
+        measure = lambda weights: _pixel_scalars(counts, weights)  # noqa: E731
+    elif task == "classification":
         result["accuracy"] = wilson(int(round(metrics["accuracy"] * len(y))), len(y))
-    if "confusion_matrix" in metrics:
         matrix = np.asarray(metrics["confusion_matrix"])
         result["per_class_recall"] = [wilson(int(matrix[c, c]), int(matrix[c].sum())) if matrix[c].sum() else None
                                       for c in range(len(matrix))]
-    draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed))
+    draws = bootstrap_draws(task, y, out, threshold, np.random.default_rng(seed), measure=measure)
     for key, values in draws.items():
         values = values[np.isfinite(values)]
         if key in metrics and key not in result and len(values):
@@ -375,9 +371,8 @@ def bootstrap_draws(task: str, y: np.ndarray, out: np.ndarray, threshold, rng: n
 
 def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weights: np.ndarray) -> dict[str, np.ndarray]:
     """The scalar metrics of ``split_metrics`` with each row counted ``weights[b, i]`` times, per row ``b``."""
-    total = weights.sum(axis=1)
     if task == "segmentation":
-        return _weighted_pixel_metrics(np.asarray(y), np.asarray(out, np.float64), weights)
+        return _pixel_scalars(_pixel_counts(np.asarray(y), np.asarray(out)), weights)
     if task == "multilabel":
         cut = 0.5 if threshold is None else np.asarray(threshold, np.float64)
         return _weighted_label_metrics(y, np.asarray(out, np.float64), cut, weights)
@@ -386,6 +381,7 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a resample where a column is constant: its R² NaN
             return {key: np.nanmean(np.stack([m[key] for m in each]), axis=0) for key in each[0]}
+    total = weights.sum(axis=1)
     if task != "classification":
         error = np.asarray(out, np.float64) - np.asarray(y, np.float64)
         mean_y = weights @ y / total
@@ -399,16 +395,11 @@ def weighted_metrics(task: str, y: np.ndarray, out: np.ndarray, threshold, weigh
     pred = (proba[:, 1] >= threshold).astype(np.int64) if threshold is not None else proba.argmax(axis=1)
     cells = np.zeros((len(y), k * k))
     cells[np.arange(len(y)), y * k + pred] = 1.0
-    matrix = (weights @ cells).reshape(-1, k, k)  # [b, true, predicted]
-    tp, support, predicted = np.diagonal(matrix, axis1=1, axis2=2), matrix.sum(axis=2), matrix.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(support > 0, tp / support, np.nan)
-        present = (support > 0) | (predicted > 0)
-        f1 = np.where(present, 2 * tp / (support + predicted), np.nan)
+    rates = _confusion_rates((weights @ cells).reshape(-1, k, k))  # [b, true, predicted]
     eps = np.finfo(proba.dtype).eps
     row_loss = -np.log(np.clip(proba[np.arange(len(y)), y] / proba.sum(axis=1), eps, 1 - eps))
-    result = {"accuracy": tp.sum(axis=1) / total, "balanced_accuracy": np.nanmean(recall, axis=1),
-              "macro_f1": np.nanmean(f1, axis=1), "log_loss": weights @ row_loss / total}
+    result = {key: rates[key] for key in ("accuracy", "balanced_accuracy", "macro_f1")}
+    result["log_loss"] = weights @ row_loss / total
     if k == 2:
         result["roc_auc"] = _weighted_auc(y, proba[:, 1], weights)
     return result
@@ -425,9 +416,7 @@ def _weighted_label_metrics(y: np.ndarray, proba: np.ndarray, threshold: Any,
     with np.errstate(divide="ignore", invalid="ignore"):
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
         micro = np.where((2 * tp + fp + fn).sum(1) > 0, 2 * tp.sum(1) / (2 * tp + fp + fn).sum(1), 0.0)
-    eps = np.finfo(np.float64).eps
-    clipped = np.clip(proba, eps, 1 - eps)
-    row_loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
+    row_loss = label_row_losses(y, proba)
     auc = np.stack([_weighted_auc(y[:, k], proba[:, k], weights) for k in range(y.shape[1])], axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a resample with no label varied: NaN, left out
@@ -528,17 +517,25 @@ def multilabel_metrics(y_true, proba, *, threshold: Any = 0.5) -> dict[str, Any]
     if cut.shape not in ((), (y_true.shape[1],)) or not np.all((cut >= 0) & (cut <= 1)):
         raise DataError(f"threshold must be a probability, or one per label ({y_true.shape[1]}), got {threshold!r}")
     pred = (proba >= cut).astype(np.int64)
-    eps = np.finfo(np.float64).eps
-    clipped = np.clip(proba, eps, 1 - eps)
     return {
         "n": int(len(y_true)), "n_labels": int(y_true.shape[1]), "support": y_true.sum(axis=0).tolist(),
         "accuracy": float(np.mean(y_true == pred)), "subset_accuracy": subset_accuracy(y_true, pred),
         "macro_f1": label_macro_f1(y_true, pred), "micro_f1": label_micro_f1(y_true, pred),
         "per_label_f1": [float(v) for v in _sk.f1_score(y_true, pred, average=None, zero_division=0)],
-        "log_loss": float(-np.mean(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))),
+        "log_loss": float(label_row_losses(y_true, proba).mean()),
         "roc_auc": label_roc_auc(y_true, proba), "average_precision": label_average_precision(y_true, proba),
         **({"threshold": float(cut)} if cut.ndim == 0 else {"label_thresholds": cut.tolist()}),
     }
+
+
+def label_row_losses(y_true, proba) -> np.ndarray:
+    """Each row's mean binary cross-entropy over its labels ``(n,)``: what a multi-label split's ``log_loss``
+    averages, and what ranks its rows (the worst test rows, the autopilot's paired rows)."""
+    y, clipped = np.asarray(y_true, np.float64), np.clip(np.asarray(proba, np.float64), _EPS, 1 - _EPS)
+    return -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
+
+
+_EPS = np.finfo(np.float64).eps
 
 
 def _indicator(y, name: str) -> np.ndarray:
@@ -637,8 +634,21 @@ def segmentation_metrics(y_true, proba) -> dict[str, Any]:
     cells, loss, pixels = _pixel_counts(y, proba)
     if pixels.sum() == 0:
         raise DataError("segmentation: no pixel of the split has a class (every one is -100)")
+    matrix = cells.sum(axis=0)
+    rates = _confusion_rates(matrix)
     return {"n": int(len(y)), "n_pixels": int(pixels.sum()), "n_classes": int(proba.shape[1]),
-            **_pixel_metrics(cells.sum(axis=0), float(loss.sum()), float(pixels.sum()))}
+            "support": matrix.sum(axis=1).astype(int).tolist(),
+            **{key: float(rates[key]) for key in ("accuracy", "balanced_accuracy", "macro_f1", "mean_iou")},
+            "per_class_iou": [None if np.isnan(v) else float(v) for v in rates["iou"]],
+            "log_loss": float(loss.sum() / pixels.sum()), "confusion_matrix": matrix.astype(int).tolist()}
+
+
+def pixel_row_scores(y_true, proba) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's mean −log p(true class) over its labelled pixels and its share of them right ``(n,)`` each:
+    what ranks a segmentation's images (the worst test images, the autopilot's paired rows)."""
+    cells, loss, pixels = _pixel_counts(np.asarray(y_true).astype(np.int64), np.asarray(proba))
+    pixels = np.maximum(pixels, 1)  # an image with no labelled pixel: 0 for both
+    return loss / pixels, np.trace(cells, axis1=1, axis2=2) / pixels
 
 
 def _pixel_counts(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -655,33 +665,27 @@ def _pixel_counts(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
     return cells.reshape(n, k, k), loss, labelled.sum(axis=(1, 2)).astype(np.float64)
 
 
-def _pixel_metrics(matrix: np.ndarray, loss: float, pixels: float) -> dict[str, Any]:
-    tp, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+def _confusion_rates(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, balanced accuracy, macro-F1, mean IoU and each class's IoU of confusion matrices ``(..., C, C)``
+    (row = true class): macro means over the classes present in the truth (recall) or in either (F1, IoU)."""
+    tp = np.diagonal(matrix, axis1=-2, axis2=-1)
+    support, predicted = matrix.sum(axis=-1), matrix.sum(axis=-2)
     present = (support > 0) | (predicted > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(present, tp / (support + predicted - tp), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample without a class: NaN, left out of the means
         recall = np.where(support > 0, tp / support, np.nan)
         f1 = np.where(present, 2 * tp / (support + predicted), np.nan)
-    return {"support": support.astype(int).tolist(), "accuracy": float(tp.sum() / pixels),
-            "balanced_accuracy": float(np.nanmean(recall)), "macro_f1": float(np.nanmean(f1)),
-            "mean_iou": float(np.nanmean(iou)), "per_class_iou": [None if np.isnan(v) else float(v) for v in iou],
-            "log_loss": loss / pixels, "confusion_matrix": matrix.astype(int).tolist()}
-
-
-def _weighted_pixel_metrics(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """``segmentation_metrics``' scalars with each image counted ``weights[b, i]`` times (a bootstrap over images:
-    a mask's pixels are not independent draws)."""
-    return _pixel_scalars(_pixel_counts(y, proba), weights)
+        iou = np.where(present, tp / (support + predicted - tp), np.nan)
+        return {"accuracy": tp.sum(axis=-1) / support.sum(axis=-1), "balanced_accuracy": np.nanmean(recall, axis=-1),
+                "macro_f1": np.nanmean(f1, axis=-1), "mean_iou": np.nanmean(iou, axis=-1), "iou": iou}
 
 
 def _pixel_scalars(counts: tuple[np.ndarray, np.ndarray, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """``segmentation_metrics``' scalars with each image counted ``weights[b, i]`` times, from the images' counts."""
     cells, loss, pixels = counts
-    out: dict[str, list[float]] = {}
-    for w in weights:
-        metrics = _pixel_metrics(np.tensordot(w, cells, axes=1), float(w @ loss), float(w @ pixels))
-        for key in ("accuracy", "balanced_accuracy", "macro_f1", "mean_iou", "log_loss"):
-            out.setdefault(key, []).append(metrics[key])
-    return {key: np.asarray(values) for key, values in out.items()}
+    rates = _confusion_rates(np.tensordot(weights, cells, axes=1))  # [b, true, predicted]
+    return {**{key: rates[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "mean_iou")},
+            "log_loss": (weights @ loss) / (weights @ pixels)}
 
 
 def _value_columns(y_true, y_pred) -> list[tuple[np.ndarray, np.ndarray]] | None:

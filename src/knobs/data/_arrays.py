@@ -173,6 +173,13 @@ def _parts(built: Any, name: str, max_bytes: int) -> tuple[dict[str, Pair], str 
     return parts, "; ".join(notes) or None
 
 
+def target_shape_fits(X: np.ndarray, y: np.ndarray) -> bool:
+    """Whether ``y`` is a target shape a run trains on: one class or value per row ``(n,)``, rows of labels or values
+    ``(n, K)``, or integer masks ``(n, H, W)`` beside images ``(n, [C,] H, W)`` of that height and width."""
+    masks = y.ndim == 3 and y.dtype.kind in "iu" and X.ndim in (3, 4) and y.shape[1:] == X.shape[-2:]
+    return y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf") or masks
+
+
 def _is_part(value: Any) -> bool:
     """A whole split (a pair or a torch Dataset), not a single array."""
     return _is_torch_dataset(value) or (isinstance(value, (tuple, list)) and len(value) == 2)
@@ -192,8 +199,7 @@ def _pair(value: Any, what: str, max_bytes: int, notes: list[str]) -> Pair:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise DataError(f"{what} returned {_describe(value)}; accepted: {ACCEPTED}")
     X, y = (_array(v, what, part) for v, part in zip(value, ("X", "y")))
-    masks = y.ndim == 3 and y.dtype.kind in "iu" and X.ndim in (3, 4) and y.shape[1:] == X.shape[-2:]
-    if X.ndim == 0 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf") or masks) or len(X) != len(y):
+    if X.ndim == 0 or not target_shape_fits(X, y) or len(X) != len(y):
         raise DataError(f"{what}: X has shape {X.shape} and y {y.shape}; X needs one row per sample and y one "
                         f"target per row (the same length, 1-D), or rows of 0 / 1 labels (n, labels) for a "
                         f"multi-label task, or rows of values (n, outputs) to regress together, or a class per pixel "
@@ -335,7 +341,7 @@ def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str, t
     if task == "multilabel":
         return y.astype(np.float32)
     if task == "segmentation":
-        return _pixel_classes(y, classes, part, name)
+        return pixel_classes(y, classes, part, name)
     if classes is None:
         if y.dtype.kind == "U":
             shown = [label_name(c) for c in np.unique(y)[:5]]
@@ -356,8 +362,9 @@ def _encode_y(y: np.ndarray, classes: np.ndarray | None, part: str, name: str, t
 IGNORE = -100
 
 
-def _pixel_classes(y: np.ndarray, classes: np.ndarray, part: str, name: str) -> np.ndarray:
-    """Masks ``(n, H, W)`` of class ids as ``0..C-1`` (the training masks' sorted ids), ``IGNORE`` kept.
+def pixel_classes(y: np.ndarray, classes: np.ndarray, part: str, name: str) -> np.ndarray:
+    """Masks ``(n, H, W)`` of class ids as ``0..C-1`` (``classes``: the training masks' sorted ids), ``IGNORE`` kept
+    — a run's splits, and the masks ``knobs evaluate`` reads.
 
     Raises:
         DataError: masks that are not integers, or a class the training masks lack."""

@@ -24,7 +24,7 @@ from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
 from knobs.data._tabular import IMPUTE, MISSING_POLICIES, TabularPreprocessor
-from knobs.data._target import encode_targets, is_label_set_column, target_columns
+from knobs.data._target import encode_targets, is_label_set_column, target_columns, target_roles
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["load_csv", "drop_rows"]
@@ -95,8 +95,7 @@ def load_csv(
     sets = is_label_set_column(targets, task)  # labels by name: text, and an empty cell is a row with none
     table = read_table(path, delimiter, bulk=True, text=[*categorical, *([groups] if groups else []),
                                                          *(targets if sets else [])])
-    check_group_column(table, groups, {"target" + ("" if len(targets) == 1 else f"[{i}]"): name
-                                       for i, name in enumerate(targets)}, features)
+    check_group_column(table, groups, target_roles(targets), features)
     names = _feature_names(table, targets, features, groups)
     unknown = [name for name in categorical if name not in names]
     if unknown:

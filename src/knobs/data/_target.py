@@ -16,7 +16,7 @@ from knobs.data._table import Table
 from knobs.errors import DataError
 
 __all__ = ["Target", "encode_target", "encode_targets", "label_rows", "label_sets", "is_label_rows",
-           "is_label_set_column", "value_rows",
+           "is_label_set_column", "value_rows", "target_roles",
            "target_columns", "SEPARATORS"]
 
 #: what may separate the labels of one cell of a label-set column (``"sports;tech"``), one kind per column
@@ -84,6 +84,11 @@ def is_label_set_column(targets: Sequence[str], task: str | None) -> bool:
     return len(targets) == 1 and task == "multilabel"
 
 
+def target_roles(targets: Sequence[str]) -> dict[str, str]:
+    """``{option: column}`` of the target columns, as a loader names them beside its other columns' roles."""
+    return {"target" + ("" if len(targets) == 1 else f"[{i}]"): name for i, name in enumerate(targets)}
+
+
 def target_columns(target: str | Sequence[str]) -> list[str]:
     """The target column names: one (a class or a value per row) or several (multi-label: a 0 / 1 column each)."""
     names = [target] if isinstance(target, str) else list(target)
@@ -108,7 +113,7 @@ def encode_targets(table: Table, names: Sequence[str], task: str | None, max_cla
         raise DataError(f"{table.path}: target names {len(names)} columns {list(names)}; a classification takes one "
                         f"target column: leave data.task out (0 / 1 columns: a multi-label target; numbers: several "
                         f"values to regress), or set it to \"multilabel\" or \"regression\"")
-    if task == "regression" or (task is None and not _all_labels(table, names)):
+    if task == "regression":
         return Target(value_rows(table, names), "regression", None, None)
     if len(names) == 1:
         y, labels = label_sets(table, names[0])
@@ -118,9 +123,15 @@ def encode_targets(table: Table, names: Sequence[str], task: str | None, max_cla
                             f"column per label as the target (target = [\"{names[0]}\", \"...\"]), or leave "
                             f"data.task out for one class per row")
         return Target(y, "multilabel", len(labels), labels)
+    try:
+        y = label_rows(table, names)
+    except DataError:
+        if task == "multilabel":
+            raise
+        return Target(value_rows(table, names), "regression", None, None)  # not all 0 / 1: values to regress
     # NOTE: a label set in no row (or every row) is read, not refused: an official test file may lack a rare label;
     # the run's preflight (label_frequency) warns when the training rows do
-    return Target(label_rows(table, names), "multilabel", len(names), [str(name) for name in names])
+    return Target(y, "multilabel", len(names), [str(name) for name in names])
 
 
 def value_rows(table: Table, names: Sequence[str]) -> np.ndarray:
@@ -139,15 +150,6 @@ def value_rows(table: Table, names: Sequence[str]) -> np.ndarray:
                             f"line {lines[bad[0]]} holds {str(cells[bad[0]])!r}")
         columns.append(values)
     return np.stack(columns, axis=1).astype(np.float32)
-
-
-def _all_labels(table: Table, names: Sequence[str]) -> bool:
-    """Whether every one of the columns holds only 0 / 1 (or true / false): label columns, not values."""
-    try:
-        label_rows(table, names)
-    except DataError:
-        return False
-    return True
 
 
 def label_rows(table: Table, names: Sequence[str]) -> np.ndarray:

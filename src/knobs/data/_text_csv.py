@@ -17,7 +17,7 @@ from knobs.data._csv import drop_rows
 from knobs.data._dataset import TASKS, Dataset
 from knobs.data._group_column import check_group_column, group_labels
 from knobs.data._table import Table, read_table
-from knobs.data._target import encode_targets, is_label_set_column, target_columns
+from knobs.data._target import encode_targets, is_label_set_column, target_columns, target_roles
 from knobs.data._text import TextPreprocessor
 from knobs.data._tokens import tokenize
 from knobs.errors import ConfigError, DataError
@@ -78,9 +78,7 @@ def load_text_csv(
     table.require(targets, "target")
     if text_column in targets:
         raise DataError(f"{table.path}: text_column and target are both {text_column!r}; they must differ")
-    check_group_column(table, groups, {"text_column": text_column, **{"target" + ("" if len(targets) == 1 else
-                                                                                  f"[{i}]"): name
-                                                                       for i, name in enumerate(targets)}})
+    check_group_column(table, groups, {"text_column": text_column, **target_roles(targets)})
     empty = np.array([not tokenize(text) for text in table.column(text_column)], dtype=bool)
     unlabelled = (np.zeros(len(table), dtype=bool) if is_label_set_column(targets, task) else  # empty: no label
                   np.any([missing_mask(table.column(name)) for name in targets], axis=0))

@@ -151,12 +151,18 @@ def _chance_loss(run: RunRecord) -> float:
     data = run.summary.get("data") or {}
     n_classes = data.get("n_classes")
     if data.get("task") == "multilabel":
-        return _label_entropy(run.summary.get("preflight") or [])
+        return _label_entropy(_label_counts(run.summary))
     return math.log(n_classes) if data.get("task") != "regression" and n_classes and n_classes > 1 else 1.0
 
 
-def _label_entropy(preflight: Sequence[dict]) -> float:
-    counted = next((r.get("measured") or {} for r in preflight if r.get("name") == "label_frequency"), {})
+def _label_counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the preflight's ``label_frequency`` check counted on the training rows: ``positives`` per label and
+    ``rows`` (empty when it did not run)."""
+    return next((r.get("measured") or {} for r in summary.get("preflight") or [] if r.get("name") == "label_frequency"),
+                {})
+
+
+def _label_entropy(counted: dict[str, Any]) -> float:
     if not counted.get("positives") or not counted.get("rows"):
         return math.log(2)
     shares = [min(max(p / counted["rows"], 1e-12), 1 - 1e-12) for p in counted["positives"]]
@@ -686,8 +692,7 @@ def rare_labels(run: RunRecord) -> list[Finding]:
     if (summary.get("data") or {}).get("task") != "multilabel" or ((summary.get("practices") or {}).get("balance")
                                                                    or {}).get("class_weight", "none") != "none":
         return []
-    counted = next((r.get("measured") or {} for r in summary.get("preflight") or [] if r.get("name") == "label_frequency"),
-                   {})
+    counted = _label_counts(summary)
     f1 = (summary.get("test") or {}).get("per_label_f1")
     if not counted.get("positives") or not counted.get("rows") or not f1 or len(f1) != len(counted["positives"]):
         return []

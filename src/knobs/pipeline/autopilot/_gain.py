@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from knobs.metrics import label_row_losses, pixel_row_scores
+
 __all__ = ["Verdict", "judge", "per_row"]
 
 
@@ -56,19 +58,12 @@ def per_row(out: np.ndarray, y: np.ndarray, metric: str, task: str) -> np.ndarra
     mean binary cross-entropy."""
     y = np.asarray(y)
     if task == "segmentation":  # an image's share: its labelled pixels' mean (right, or −log p of the true class)
-        out, labels = np.asarray(out, dtype=np.float64), y.astype(np.int64)
-        labelled = labels != -100
-        pixels = np.maximum(labelled.sum(axis=(1, 2)), 1)
-        if metric == "val_accuracy":
-            return np.where(labelled, out.argmax(axis=1) == labels, False).sum(axis=(1, 2)) / pixels
-        p_true = np.take_along_axis(out, np.where(labelled, labels, 0)[:, None], axis=1)[:, 0]
-        return np.where(labelled, -np.log(np.clip(p_true, 1e-12, 1.0)), 0.0).sum(axis=(1, 2)) / pixels
+        loss, right = pixel_row_scores(y, out)
+        return right if metric == "val_accuracy" else loss
     if task == "multilabel":  # a row's share: the mean over its labels (the epoch record's mean is over all of them)
-        out = np.asarray(out, dtype=np.float64)
         if metric == "val_accuracy":
-            return ((out >= 0.5) == (y >= 0.5)).mean(axis=1)
-        clipped = np.clip(out, 1e-12, 1 - 1e-12)
-        return -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
+            return ((np.asarray(out) >= 0.5) == (y >= 0.5)).mean(axis=1)
+        return label_row_losses(y, out)
     if metric == "val_accuracy":
         return (np.asarray(out).argmax(axis=1) == y).astype(float)
     if metric == "val_balanced_accuracy":  # each row's correctness weighted 1 / (C n_c): their mean is the metric

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from knobs.data import Preprocessing, Standardizer
-from knobs.data._arrays import label_name
+from knobs.data._arrays import label_name, pixel_classes
 from knobs.data._table import read_table
 from knobs.data._target import label_rows, label_sets, target_columns, value_rows
 from knobs.errors import ConfigError, DataError
@@ -235,20 +235,9 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
 
 
 def _mask_classes(y: np.ndarray, class_names: list | None, path: Path) -> np.ndarray:
-    """Masks of the run's class ids (its training masks' values) as its class indices; -100 (no class) kept.
-
-    Raises:
-        DataError: masks that are not integers, or a class the run never saw."""
-    if y.ndim != 3 or y.dtype.kind not in "iu":
-        raise DataError(f"--input {str(path)!r}: y has shape {y.shape} and dtype {y.dtype}; this segmentation run's "
-                        f"labels are integer masks (n, H, W)")
-    ids = np.asarray([int(name) for name in class_names or []], dtype=np.int64)
-    labelled = y != -100
-    unknown = np.setdiff1d(np.unique(y[labelled]), ids)
-    if unknown.size:
-        raise DataError(f"--input {str(path)!r}: masks hold classes {unknown[:10].tolist()} that the run's training "
-                        f"masks lack (its classes: {ids.tolist()}); mark such pixels -100")
-    return np.where(labelled, np.searchsorted(ids, np.where(labelled, y, ids[0])), -100).astype(np.int64)
+    """Masks of the run's class ids (its training masks' values) as its class indices; -100 (no class) kept."""
+    return pixel_classes(y, np.asarray([int(name) for name in class_names or []], dtype=np.int64), "input",
+                         f"--input {str(path)!r}")
 
 
 def _targets(cells: np.ndarray, task: str, class_names: list | None, what: str) -> np.ndarray:

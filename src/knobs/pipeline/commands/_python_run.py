@@ -199,7 +199,7 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ConfigError: another form, shapes that disagree, X not finite numbers, y not numbers.
     """
-    from knobs.data._arrays import MAX_BYTES, _class_names, _is_torch_dataset, _materialize
+    from knobs.data._arrays import MAX_BYTES, _class_names, _is_torch_dataset, _materialize, target_shape_fits
     from knobs.errors import DataError
 
     if _is_torch_dataset(value):
@@ -214,8 +214,7 @@ def _split_arrays(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"knobs.run({what}=...): expected {forms}; got {type(value).__name__}")
     X, y = (np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in value)
     y = _label_column(_class_names(y))
-    masks = y.ndim == 3 and y.dtype.kind in "iu" and X.ndim in (3, 4) and y.shape[1:] == X.shape[-2:]
-    if X.ndim < 2 or not (y.ndim == 1 or (y.ndim == 2 and y.dtype.kind in "biuf") or masks) or len(X) != len(y):
+    if X.ndim < 2 or not target_shape_fits(X, y) or len(X) != len(y):
         several = ("; knobs run trains one class or value per row, rows of 0 / 1 labels (multi-label), rows of "
                    "values (several outputs) or a class per pixel of images (masks (rows, H, W) for images (rows, "
                    "[C,] H, W)): a class per token trains with knobs.train.Trainer (per-position labels as they "

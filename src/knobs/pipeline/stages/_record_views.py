@@ -32,6 +32,7 @@ import torch
 from knobs.diagnose._spectral import layer_spectra
 from knobs.pipeline.inputs._target import TargetScale
 from knobs.errors import KnobsError
+from knobs.metrics import label_row_losses, pixel_row_scores
 from knobs.pipeline.inputs._augment import augment_options, data_kind, image_augment
 from knobs.pipeline.inputs._row_looks import RowLooks
 from knobs.pipeline.inputs._streamed import read_rows
@@ -166,22 +167,17 @@ def record_watch(run: OpenRun, objective: Any) -> None:
 @_guarded("worst")
 def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
     """``views/worst``: the ``WORST`` test rows of highest loss (classification: −log p(true class); multilabel:
-    the mean binary cross-entropy of its labels; segmentation: its labelled pixels' mean −log p(true class)) or largest absolute error (regression; several targets: the mean
-    over them in training standard deviations) under the final model. Called by the final stage only,
+    the mean binary cross-entropy of its labels; segmentation: its labelled pixels' mean −log p(true class)) or
+    largest absolute error (regression; several targets: the mean over them in training standard deviations)
+    under the final model. Called by the final stage only,
     with what the vault's one opening measured."""
     looks = RowLooks.of(run.inputs.dataset, run.inputs.data)
     X_test, y, out = measured.rows, np.asarray(measured.targets), np.asarray(measured.outputs, dtype=np.float64)
     ids = _test_ids(run, len(y))
     if looks.task == "segmentation":  # an image's loss: the mean −log p(true class) of its labelled pixels
-        labels = y.astype(np.int64)
-        labelled = labels != -100
-        p_true = np.take_along_axis(out, np.where(labelled, labels, 0)[:, None], axis=1)[:, 0]
-        loss = np.where(labelled, -np.log(np.clip(p_true, 1e-12, 1.0)), 0.0).sum(axis=(1, 2)) / \
-            np.maximum(labelled.sum(axis=(1, 2)), 1)
-        right = np.where(labelled, out.argmax(axis=1) == labels, False).sum(axis=(1, 2)) / \
-            np.maximum(labelled.sum(axis=(1, 2)), 1)
+        loss, right = pixel_row_scores(y, out)
         order = np.argsort(-loss, kind="stable")[:WORST]
-        items = [{"row": int(i), "true": looks.label(labels[i]), "predicted": looks.label(out[i].argmax(axis=0)),
+        items = [{"row": int(i), "true": looks.label(y[i]), "predicted": looks.label(out[i].argmax(axis=0)),
                   "p_true": rounded(right[i], 3), "loss": rounded(loss[i], 3)} for i in order]
     elif looks.task == "classification":
         labels = y.astype(np.int64)
@@ -194,8 +190,7 @@ def record_worst(run: OpenRun, final_model: str, measured: TestOutputs) -> None:
                   "p_predicted": rounded(out[i, predicted[i]], 3), "p_true": rounded(p_true[i], 3),
                   "loss": rounded(loss[i], 3)} for i in order]
     elif looks.task == "multilabel":  # a row's loss: its mean binary cross-entropy over the labels
-        clipped = np.clip(out, 1e-12, 1 - 1e-12)
-        loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped), axis=1)
+        loss = label_row_losses(y, out)
         order = np.argsort(-loss, kind="stable")[:WORST]
         items = [{"row": int(i), "true": looks.label(y[i]), "predicted": looks.label(out[i] >= 0.5),
                   "loss": rounded(loss[i], 3)} for i in order]

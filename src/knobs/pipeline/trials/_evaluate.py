@@ -92,10 +92,10 @@ def average_outputs(outs: Sequence[np.ndarray], weights: Any, task: str) -> np.n
 def _as_outputs(out: torch.Tensor, task: str) -> np.ndarray:
     if task == "multilabel":
         return torch.sigmoid(out.double()).numpy()
-    if task not in ("classification", "segmentation"):  # a regression's values: (n,), or (n, K) for K targets
-        return (out if out.ndim == 2 and out.shape[1] > 1 else out.reshape(-1)).double().numpy()
     if task == "segmentation":  # a probability per class and pixel: float32 (float64 maps doubled a large test set)
         return torch.softmax(out.float(), dim=1).numpy()
+    if task != "classification":  # a regression's values: (n,), or (n, K) for K targets
+        return (out if out.ndim == 2 and out.shape[1] > 1 else out.reshape(-1)).double().numpy()
     probs = class_probabilities(out.double()).numpy()  # a one-logit binary model's [1 - p, p] too
     return probs / probs.sum(axis=1, keepdims=True)
 
