@@ -269,6 +269,21 @@ def test_a_failed_preflight_check_is_repeated_with_its_fix():
     assert preflight(record(many(), preflight=checks[1:])) == []
 
 
+def test_imbalanced_classes_treated_by_balance_are_noted_not_warned_about():
+    checks = [{"name": "class_balance", "passed": False, "severity": "warning", "measured": {"counts": [140, 28]},
+               "expected": "largest / smallest class count <= 3",
+               "message": "imbalanced train classes: class 0 has 5x the rows of class 1 (counts [140, 28]); use class "
+                          "weights or oversample the small classes within the training split"}]
+    [untreated] = preflight(record(many(), preflight=checks))
+    assert untreated.severity == "warning" and "use class weights" in untreated.message
+    balance = {"class_weight": "none", "sampler": "oversample", "loss": "focal", "threshold": "none"}
+    [treated] = preflight(record(many(), preflight=checks, practices={"balance": balance}))
+    assert treated.severity == "info" and treated.evidence["counts"] == [140, 28]
+    assert "treated by [balance] (sampler = 'oversample', loss = 'focal')" in treated.message
+    threshold_only = {**balance, "sampler": "none", "loss": "ce", "threshold": "f1"}  # tunes the cut, trains as is
+    assert preflight(record(many(), preflight=checks, practices={"balance": threshold_only}))[0].severity == "warning"
+
+
 def test_learning_rates_and_weight_decay_as_choices():
     space = {"params": {"lr": {"type": "choice", "options": [1e-4, 1e-3]},
                         "weight_decay": {"type": "choice", "options": [0.0, 1e-4]}}}

@@ -128,7 +128,52 @@ def test_what_needs_every_row_in_memory_is_refused_with_streamed_data(tmp_path, 
         run(_cfg(tmp_path, **{"data.folds": 3, "ensemble.enabled": False}), display=Display(quiet=True))
     with pytest.raises(ConfigError, match=r"search.executor: .*population"):
         run(_cfg(tmp_path, **{"search.executor": "population"}), display=Display(quiet=True))
+    with pytest.raises(DataError, match=r'smote.*read from disk.*"oversample"'):
+        run(_cfg(tmp_path, **{"balance.sampler": "smote"}), display=Display(quiet=True))
     assert not (tmp_path / "runs" / "s").exists()
+
+
+class Imbalanced(Counted):
+    """200 rows of class 0 and 40 of class 1, read on access and counted."""
+
+    def __init__(self, phase=None):
+        super().__init__(phase=phase)
+        self.targets = (np.arange(N) >= 200).astype(np.int64)
+        rng = np.random.default_rng(1)
+        self.x = (rng.normal(size=(N, 6)) + 1.5 * self.targets[:, None]).astype(np.float32)
+
+
+def test_class_imbalance_is_treated_on_rows_read_from_disk(tmp_path, monkeypatch):
+    dataset = Imbalanced()
+    module = types.ModuleType("rare")
+    module.build = lambda: dataset
+    monkeypatch.setitem(sys.modules, "rare", module)
+    monkeypatch.setattr(_record_views, "WATCH_SHARE", 0.0)
+    cfg = _cfg(tmp_path, **{"data.builder": "rare:build", "balance.sampler": "oversample",
+                            "balance.threshold": "balanced_accuracy", "checks.overfit_tiny": False})
+    result = run(cfg, display=Display(quiet=True))
+    assert result.summary["data"]["loading"]["memory"]["path"] == "streamed"
+    balance = result.summary["practices"]["balance"]
+    assert balance["sampler"] == "oversample"
+    imbalance = [a for a in result.summary["advice"] if a.get("evidence", {}).get("check") == "class_balance"]
+    assert [a["severity"] for a in imbalance] == ["info"]  # treated: no warning advising what the run does
+    assert "treated by [balance] (sampler = 'oversample')" in imbalance[0]["message"]
+    train = np.asarray(json.loads((result.path / "splits.json").read_text())["train"])
+    reads = np.bincount([i for i, phase in dataset.reads if phase == "load"], minlength=N)[train]
+    rare = dataset.targets[train] == 1
+    assert reads[rare].mean() > 2 * reads[~rare].mean()  # each epoch draws the rare class as often as the common
+    assert 0.0 < result.summary["threshold"]["threshold"] < 1.0
+    assert np.isfinite(result.summary["threshold"]["test"]["balanced_accuracy"])
+
+    dataset.reads.clear()
+    cfg = _cfg(tmp_path, **{"data.builder": "rare:build", "balance.sampler": "undersample",
+                            "balance.loss": "focal", "name": "under", "checks.overfit_tiny": False})
+    result = run(cfg, display=Display(quiet=True))
+    assert result.summary["practices"]["balance"]["loss"] == "focal"
+    train = np.asarray(json.loads((result.path / "splits.json").read_text())["train"])
+    trained = np.bincount([i for i, phase in dataset.reads if phase == "load"], minlength=N)[train]
+    rare = dataset.targets[train] == 1
+    assert (trained[~rare] <= 1).sum() > 90 and (trained[rare] >= 2).all()  # most common rows never trained on
 
 
 def test_a_dataset_without_targets_over_the_budget_is_refused_naming_targets(tmp_path, monkeypatch):
@@ -211,3 +256,24 @@ def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_worker
     assert memory["path"] == "streamed" and memory["num_workers"] == 1 and memory["persistent_workers"]
     assert result.summary["data"]["loading"]["streamed"] and np.isfinite(result.summary["test"]["log_loss"])
     assert (result.path / "report.html").is_file()
+
+
+def test_worker_processes_stream_an_image_folder_each(tmp_path):
+    import os
+
+    from knobs.pipeline.inputs._streamed import loader_cores
+
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["dark", "light"]):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.clip(rng.normal(80 + 90 * c, 20, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "img", "data.memory": 0.001,
+                             "data.source": str(tmp_path / "images"), "search.workers": 2, "search.n_trials": 3})
+    assert loader_cores(cfg.search) == max(1, (os.cpu_count() or 1) // 2)
+    result = run(cfg, display=Display(quiet=True))
+    assert result.summary["states"] == {"complete": 3, "pruned": 0, "failed": 0, "running": 0}
+    memory = result.summary["data"]["loading"]["memory"]
+    assert memory["path"] == "streamed" and memory["num_workers"] == min(8, max(0, loader_cores(cfg.search) - 1))
+    assert np.isfinite(result.summary["test"]["log_loss"])

@@ -24,9 +24,10 @@ from torch.utils.data import WeightedRandomSampler
 
 from knobs.balance._focal import FocalLoss
 from knobs.balance._options import LOSSES, SAMPLERS, BalanceOptions
-from knobs.balance._resample import smote, undersample
+from knobs.balance._resample import smote, undersample, undersample_index
 from knobs.balance._sampler import oversample_sampler, sampler_loader
 from knobs.balance._weights import class_counts, class_weights, label_weights
+from knobs.data._stream import StreamedPair, is_streamed
 from knobs.errors import ConfigError, DataError
 
 __all__ = ["BalanceOptions", "BalancedTraining", "balance_training", "SAMPLERS", "LOSSES"]
@@ -36,7 +37,8 @@ class BalancedTraining:
     """What the training loop uses: the (resampled) training rows, a sampler, the loss.
 
     Attributes:
-        X, y: training rows after ``undersample``/``smote``, else the rows as given.
+        X, y: training rows after ``undersample``/``smote``, else the rows as given (rows read from
+            disk, ``knobs.data.StreamedRows``, stay a view: undersampled, a selection of it).
         sampler: a ``WeightedRandomSampler`` for ``sampler="oversample"``, else None.
         loss: the loss module (``nn.CrossEntropyLoss`` or ``FocalLoss``, weighted or not).
         weights: the class weights in the loss, or None.
@@ -44,7 +46,7 @@ class BalancedTraining:
         options: the options that made it.
     """
 
-    X: np.ndarray
+    X: Any
     y: np.ndarray
     sampler: WeightedRandomSampler | None
     loss: nn.Module
@@ -54,7 +56,11 @@ class BalancedTraining:
     options: BalanceOptions = BalanceOptions()
 
     def train_data(self, batch_size: int) -> Any:
-        """What to pass as ``Trainer.fit(train=...)``: ``(X, y)``, or a DataLoader with the sampler."""
+        """What to pass as ``Trainer.fit(train=...)``: ``(X, y)``, or a DataLoader with the sampler;
+        rows read from disk (``knobs.data.StreamedRows``) as a ``StreamedPair`` that draws its
+        batches from the sampler, if any."""
+        if is_streamed(self.X):
+            return StreamedPair(self.X, torch.as_tensor(self.y), sampler=self.sampler)
         if self.sampler is None:
             return self.X, self.y
         return sampler_loader(self.X, self.y, self.sampler, batch_size)
@@ -87,7 +93,10 @@ def balance_training(options: BalanceOptions, train, n_classes: int | None,
         ConfigError: explicit class weights that do not fit the classes (``class_weights``).
     """
     options.check(n_classes, task)
-    X, y = np.asarray(train[0]), np.asarray(train[1])
+    # NOTE: rows read from disk stay a view: weights and samplers need only the labels, and
+    # undersampling keeps a selection of the view.
+    X = train[0] if is_streamed(train[0]) else np.asarray(train[0])
+    y = np.asarray(train[1])
     if task == "multilabel":
         return _weighed_labels(options, X, y)
     if n_classes is None:
@@ -127,7 +136,15 @@ def _resample(options: BalanceOptions, X: np.ndarray, y: np.ndarray, n_classes: 
     if options.sampler == "oversample":
         return X, y, oversample_sampler(y, n_classes, seed=seed)
     if options.sampler == "undersample":
+        if is_streamed(X):
+            index = undersample_index(y, n_classes, seed=seed)
+            return X.take(index), y[index], None
         return (*undersample(X, y, n_classes, seed=seed), None)
+    if options.sampler == "smote" and is_streamed(X):
+        raise DataError(f"balance.sampler = \"smote\" makes new rows between neighbouring training rows, which "
+                        f"needs all {len(X)} of them in memory, and these rows are read from disk batch by batch; "
+                        f"use sampler = \"oversample\" (each class drawn equally often) or class_weight = "
+                        f"\"balanced\", or raise data.memory so the rows are held in memory")
     if options.sampler == "smote":
         return (*smote(X, y, n_classes, k_neighbors=options.smote_k, seed=seed), None)
     return X, y, None

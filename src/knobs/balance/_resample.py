@@ -24,7 +24,7 @@ import numpy as np
 from knobs.balance._weights import class_counts
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["undersample", "smote"]
+__all__ = ["undersample", "undersample_index", "smote"]
 
 
 def undersample(X, y, n_classes: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -37,10 +37,23 @@ def undersample(X, y, n_classes: int | None = None, seed: int = 0) -> tuple[np.n
         DataError: labels outside ``0..C-1`` or ``X``/``y`` of different lengths.
     """
     X, y = _pair(X, y, n_classes)
-    sampler = _imblearn("under_sampling", "RandomUnderSampler", "undersample")(random_state=seed)
-    sampler.fit_resample(X.reshape(len(X), -1), y)
-    index = np.sort(sampler.sample_indices_)
+    index = undersample_index(y, n_classes, seed)
     return X[index], y[index]
+
+
+def undersample_index(y, n_classes: int | None = None, seed: int = 0) -> np.ndarray:
+    """The sorted positions ``undersample`` keeps: it draws from the labels alone, so rows read from
+    disk are selected without being read.
+
+    Raises:
+        DataError: labels outside ``0..C-1``.
+    """
+    y = np.asarray(y)
+    class_counts(y, n_classes)
+    y = y.astype(np.int64) if y.dtype.kind == "f" else y
+    sampler = _imblearn("under_sampling", "RandomUnderSampler", "undersample")(random_state=seed)
+    sampler.fit_resample(np.zeros((len(y), 1)), y)
+    return np.sort(sampler.sample_indices_)
 
 
 def smote(X, y, n_classes: int | None = None, k_neighbors: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

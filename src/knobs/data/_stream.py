@@ -291,14 +291,41 @@ class StreamedPair(tuple):
     """``(StreamedRows, y tensor)``: a split whose inputs are read batch by batch.
 
     A tuple, so ``X, y = pair`` and ``pair[1]`` work as for tensors; ``as_loader`` is what
-    ``knobs.train``'s batching asks for instead of moving ``X`` to the device whole."""
+    ``knobs.train``'s batching asks for instead of moving ``X`` to the device whole.
 
-    def __new__(cls, rows: StreamedRows, y: torch.Tensor) -> "StreamedPair":
-        return super().__new__(cls, (rows, y))
+    ``sampler`` (a ``torch.utils.data.Sampler`` of positions in this split, e.g. a
+    ``WeightedRandomSampler`` that oversamples rare classes) replaces the trainer's shuffled order:
+    each pass draws its positions anew and cuts them into the batches the trainer asked for (its
+    ``bounds``: no batch of one), and the sampler's generator is the one a checkpoint saves."""
+
+    def __new__(cls, rows: StreamedRows, y: torch.Tensor, sampler: Any = None) -> "StreamedPair":
+        pair = super().__new__(cls, (rows, y))
+        pair.sampler = sampler
+        return pair
 
     def as_loader(self, batch_sampler: Any) -> torch.utils.data.DataLoader:
-        """The rows and targets in the batches ``batch_sampler`` yields (positions in this split)."""
+        """The rows and targets in the batches ``batch_sampler`` yields (positions in this split), or
+        — with a ``sampler`` — in its draws, cut at ``batch_sampler``'s bounds."""
+        if self.sampler is not None:
+            batch_sampler = DrawnBatches(self.sampler, batch_sampler.bounds)
         return self[0].loader(y=self[1], batch_sampler=batch_sampler)
+
+
+class DrawnBatches(torch.utils.data.Sampler):
+    """A batch sampler over ``sampler``'s draws, cut at ``bounds`` (``[(start, stop), ...]`` of one
+    pass); its ``generator`` is the sampler's, so a trainer's checkpoint resumes the same draws."""
+
+    def __init__(self, sampler: Any, bounds: list[tuple[int, int]]) -> None:
+        self.sampler, self.bounds = sampler, bounds
+        self.generator = getattr(sampler, "generator", None)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __iter__(self):
+        drawn = [int(i) for i in self.sampler]
+        for a, b in self.bounds:
+            yield drawn[a:b]
 
 
 def is_streamed(X: Any) -> bool:

@@ -666,16 +666,36 @@ def vault(run: RunRecord) -> list[Finding]:
 
 
 def preflight(run: RunRecord) -> list[Finding]:
-    """Preflight checks that failed: the run went on, but what they found still holds."""
+    """Preflight checks that failed: the run went on, but what they found still holds — except imbalanced
+    classes in a run whose [balance] treats them (class weights, a sampler, the focal loss), which get an
+    ``info`` naming the treatment instead of a warning advising one."""
     out = []
+    treated = _imbalance_treatment(run.summary)
     for check in run.summary.get("preflight") or []:
         if check.get("passed", True) or check.get("severity") not in SEVERITIES:
+            continue
+        if check.get("name") == "class_balance" and treated:
+            counts = (check.get("measured") or {}).get("counts")
+            out.append(Finding("preflight", "info", f"preflight check class_balance: imbalanced training classes "
+                               f"(counts {counts}), treated by [balance] ({treated})",
+                               {"check": "class_balance", **(check.get("measured") or {}), "treated_by": treated},
+                               "judge the run by balanced accuracy or per-class recall, as its report does"))
             continue
         found, _, fix = str(check.get("message", "")).rpartition(" — ")
         out.append(Finding("preflight", check["severity"], f"preflight check {check.get('name')}: {found or fix}",
                            {"check": check.get("name"), **(check.get("measured") or {})},
                            fix if found else f"make the {check.get('name')} check pass: {check.get('expected')}"))
     return out
+
+
+def _imbalance_treatment(summary: dict[str, Any]) -> str:
+    """What in the run's [balance] treats imbalanced classes while training (``"sampler = oversample"``,
+    ...), or ``""``."""
+    balance = (summary.get("practices") or {}).get("balance") or {}
+    treatments = [f"class_weight = {balance['class_weight']!r}" if balance.get("class_weight", "none") != "none" else "",
+                  f"sampler = {balance['sampler']!r}" if balance.get("sampler", "none") != "none" else "",
+                  "loss = 'focal'" if balance.get("loss") == "focal" else ""]
+    return ", ".join(t for t in treatments if t)
 
 
 RARE_SHARE = 0.05

@@ -14,8 +14,12 @@ says it in its first lines:
   (not a pass: the sample's mean and std are within a percent of the full split's for any sensible
   data, at a fraction of the reads), which the preflight checks use as their training rows too.
 
-What needs every row in memory at once — k folds, population mode, the autopilot, resampling
-for class imbalance, processes or Ray workers — is refused with streamed data, naming the key.
+What needs every row in memory at once — k folds, population mode, the autopilot, SMOTE — is
+refused with streamed data, naming the key. What needs only the labels works on the view: class
+weights, the focal loss, oversampling (a weighted draw of positions per epoch, read batch by
+batch) and undersampling (a selection of the view). Worker processes and Ray tasks rebuild the
+run's inputs from its config, so each streams the rows itself; the loader's worker processes are
+then shared out among them (``loader_cores``) instead of each trial starting ``cpu count − 1``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError
 from knobs.report._page import read_events
 
-__all__ = ["memory_budget", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view",
+__all__ = ["memory_budget", "loader_cores", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view",
            "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE", "listen_unreadable", "loading_record"]
 
 VAL_SAMPLE = 2048  # validation rows the preflight's data checks look at, when streamed
@@ -68,7 +72,7 @@ def settle_rows(cfg: Any, dataset: Dataset, raw: Splits) -> tuple[Dataset, Split
         read = {name: (_read_all(parts[name][0]), parts[name][1]) for name in streamed}
         raw = dataclasses.replace(raw, **read)
         return _recorded(dataclasses.replace(dataset, image_shape=image_shape), "cached", needed, budget), raw
-    options = loader_options(cfg.train.device)
+    options = loader_options(cfg.train.device, cpu_count=loader_cores(cfg.search))
     if cfg.data.workers is not None:
         options.update(num_workers=cfg.data.workers, persistent_workers=cfg.data.workers > 0)
     views = {name: (parts[name][0].with_loader_options(options), parts[name][1]) for name in streamed}
@@ -76,6 +80,15 @@ def settle_rows(cfg: Any, dataset: Dataset, raw: Splits) -> tuple[Dataset, Split
     dataset = dataclasses.replace(dataset, image_shape=image_shape)
     return _recorded(dataset, "streamed", needed, budget, **{k: options[k] for k in
                                                             ("num_workers", "pin_memory", "persistent_workers")}), raw
+
+
+def loader_cores(search: Any) -> int:
+    """The cores one trial's loader plans for: the machine's, shared among the trials that train
+    at once on it (``search.workers`` local processes), or a Ray trial's own CPUs."""
+    cores = os.cpu_count() or 1
+    if search.executor == "ray":
+        return max(1, int(search.trial_resources.cpu))
+    return max(1, cores // max(1, search.workers))
 
 
 def stream_prepared(dataset: Dataset, splits: Splits, input_shape: tuple[int, ...], scaler: Standardizer,
@@ -137,12 +150,9 @@ def check_streamed(cfg: Any, data: Any, dataset: Dataset) -> None:
     why = (f"{dataset.source} streams from disk (its rows take {memory.get('mib')} MiB as float32, over the "
            f"memory budget of {memory.get('budget_mib')} MiB, data.memory)")
     refused = [("data.folds", cfg.data.folds is not None, "each fold is prepared from the rows held in memory"),
-               ("search.executor", cfg.search.executor != "local",
-                f"executor {cfg.search.executor!r} sends the data to its workers (populations stack it in memory)"),
-               ("search.workers", cfg.search.workers > 1, "worker processes would each hold the data"),
-               ("autopilot", cfg.autopilot.enabled, "the autopilot's checks train on in-memory tensors"),
-               ("balance", cfg.balance.active(), "the imbalance treatments count and resample the training "
-                                                 "split in memory")]
+               ("search.executor", cfg.search.executor == "population",
+                "a population stacks its members' batches from rows held in memory"),
+               ("autopilot", cfg.autopilot.enabled, "the autopilot's checks train on in-memory tensors")]
     for key, hit, reason in refused:
         if hit:
             raise ConfigError(f"{key}: {why}, and {reason}. Raise data.memory, take fewer rows (data.rows / "
