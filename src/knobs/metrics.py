@@ -38,7 +38,7 @@ __all__ = [
     "label_roc_auc", "multilabel_metrics", "segmentation_metrics", "label_row_losses", "pixel_row_scores",
     "classification_metrics", "regression_metrics", "split_metrics", "HEADLINE",
     "wilson", "metric_intervals", "bootstrap_draws", "weighted_metrics", "BOOTSTRAP", "LEVEL", "INTERVAL_METHOD",
-    "LABEL_INTERVAL_METHOD",
+    "LABEL_INTERVAL_METHOD", "IMAGE_INTERVAL_METHOD", "INTERVAL_METHODS",
 ]
 
 # The scalar metrics a person reads first, in the order terminal and report show them; a split's
@@ -306,6 +306,10 @@ INTERVAL_METHOD = (f"accuracy and per-class recall: Wilson score; others: percen
                    f"({BOOTSTRAP} resamples)")
 #: a multi-label split's: a row's labels are not independent draws, so its accuracy takes the bootstrap too
 LABEL_INTERVAL_METHOD = f"percentile bootstrap over rows ({BOOTSTRAP} resamples)"
+#: a segmentation's: images resampled, since a mask's pixels are not independent draws
+IMAGE_INTERVAL_METHOD = f"percentile bootstrap over images ({BOOTSTRAP} resamples)"
+INTERVAL_METHODS = {"multilabel": LABEL_INTERVAL_METHOD, "segmentation": IMAGE_INTERVAL_METHOD}
+"""The interval method of a task other than one class per row or one value (``INTERVAL_METHOD``)."""
 
 
 def wilson(successes: int, n: int, level: float = LEVEL) -> list[float]:

@@ -97,6 +97,8 @@ class DataConfig(_Strict):
         "error", description="non-image files (and streamed images that fail to decode when read): stop, or skip and "
                              "list them")
     max_per_class: Optional[int] = Field(None, ge=1, description="keep N images of each class, a seeded random draw")
+    ignore_index: Optional[int] = Field(None, description="segmentation folders (images/ with masks/): the mask "
+                                        "value of pixels without a class (VOC's 255), left out of loss and metrics")
     # text
     text_column: Optional[str] = Field(None, description="the text column; setting it makes a table text")
     vocab_size: int = Field(20000, ge=3, le=2**24, description="most vocabulary entries, <pad> and <unk> included")

@@ -13,6 +13,7 @@ from knobs.data._builtin import BUILTIN, load_builtin
 from knobs.data._csv import load_csv
 from knobs.data._dataset import Dataset
 from knobs.data._images import load_image_folder
+from knobs.data._mask_folder import IMAGES, MASKS, is_mask_folder, load_mask_folder
 from knobs.data._text_csv import load_text_csv
 from knobs.errors import ConfigError, DataError
 
@@ -26,7 +27,7 @@ OPTIONS: dict[str, frozenset[str]] = {
                           "max_classes", "delimiter", "groups"}),
     "text": frozenset({"text_column", "target", "task", "missing", "vocab_size", "min_freq",
                        "max_length", "max_classes", "delimiter", "groups"}),
-    "images": frozenset({"image_size", "image_channels", "bad_files", "max_per_class"}),
+    "images": frozenset({"image_size", "image_channels", "bad_files", "max_per_class", "ignore_index"}),
     "builtin": frozenset(),
 }
 _LOADERS = {"tabular": load_csv, "text": load_text_csv, "images": load_image_folder}
@@ -39,8 +40,9 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
 
     Args:
         source: a built-in name (``"digits"`` or ``"builtin:digits"``, see ``load_builtin``), a
-            folder of images (one sub-folder per class), a ``.csv`` / ``.tsv`` / ``.txt`` table,
-            or a ``Dataset`` (returned as is).
+            folder of images (one sub-folder per class; or ``images/`` with ``masks/``, a class per
+            pixel: ``load_mask_folder``), a ``.csv`` / ``.tsv`` / ``.txt`` table, or a ``Dataset``
+            (returned as is).
         kind: ``"auto"`` (default: a folder is images; a table is text when ``text_column`` is
             given, else tabular), or ``"tabular"``, ``"images"``, ``"text"`` to say so.
         seed: the run's seed, for the loaders that draw (an image folder's ``max_per_class``).
@@ -67,11 +69,26 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
     _check_options(text, resolved, options)
     if resolved == "builtin":
         return load_builtin(text)
+    if resolved == "images" and is_mask_folder(text):
+        return _segmentation(text, options, memory)
     if resolved == "images":
+        if "ignore_index" in options:
+            raise ConfigError(f"data option 'ignore_index' is the mask value of pixels without a class, for a "
+                              f"segmentation folder ({IMAGES}/ with {MASKS}/ in it); {text} is a folder of class "
+                              f"folders: remove ignore_index")
         options = {**options, "seed": seed}
         if memory is not None:
             options.update(max_bytes=memory, stream=True)
     return _LOADERS[resolved](source, **options)
+
+
+def _segmentation(source: str, options: dict, memory: int | None) -> Dataset:
+    """A folder of ``images/`` with ``masks/``: decoded into memory (``load_mask_folder``)."""
+    if "max_per_class" in options:
+        raise ConfigError(f"data option 'max_per_class' draws images per class folder; {source} is a segmentation "
+                          f"folder ({IMAGES}/ with {MASKS}/), whose images have no one class: take fewer with "
+                          f"data.rows")
+    return load_mask_folder(source, **options, **({} if memory is None else {"max_bytes": memory}))
 
 
 def _resolve_kind(source: str, kind: str, options: dict) -> str:

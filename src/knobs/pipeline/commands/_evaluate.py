@@ -32,11 +32,12 @@ import numpy as np
 import torch
 
 from knobs.data import Preprocessing, Standardizer
-from knobs.data._arrays import label_name, pixel_classes
+from knobs.data._arrays import IGNORE, label_name, pixel_classes
+from knobs.data._mask_folder import IMAGES, MASKS, is_mask_folder, load_mask_folder
 from knobs.data._table import read_table
 from knobs.data._target import label_rows, label_sets, target_columns, value_rows
 from knobs.errors import ConfigError, DataError
-from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, LABEL_INTERVAL_METHOD, LEVEL, bootstrap_draws, metric_intervals,
+from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, INTERVAL_METHODS, LEVEL, bootstrap_draws, metric_intervals,
                            split_metrics, weighted_metrics, wilson)
 from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, UnreadableInputWarning, _check_image_sizes,
                                               _final_members, _load, _numbers, _summary)
@@ -95,7 +96,7 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
             "skipped": {"count": len(skipped), "files": skipped[:SKIPPED_LISTED]},
             "final_model": summary.get("final_model") or "single",
             "threshold": threshold, "metrics": metrics, "intervals": intervals(task, y, out, metrics, threshold, seed),
-            "interval_method": INTERVAL_METHOD if task != "multilabel" else LABEL_INTERVAL_METHOD}
+            "interval_method": INTERVAL_METHODS.get(task, INTERVAL_METHOD)}
 
 
 def _warn_skipped(path: Path, skipped: list[dict], scored: int) -> None:
@@ -119,6 +120,8 @@ def _labelled(preprocessing: Preprocessing | None, extra: dict, path: Path, task
                      class_names), []
     record = preprocessing.record
     kind = record.get("loading", {}).get("kind")
+    if kind == "images" and record["loading"].get("layout") == "masks":
+        return _mask_folder(preprocessing, path)
     if kind == "images":
         return _image_folder(preprocessing, path)
     return *_table(preprocessing, path, task, kind, target, text_column), []
@@ -185,6 +188,24 @@ def _image_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray,
     skipped = [{"file": f"{files[i].parent.name}/{files[i].name}", "reason": reason}
                for i, reason in sorted(unreadable.items())]
     return X, labels[kept], skipped
+
+
+def _mask_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """A segmentation run's labelled images: a folder of ``images/`` with ``masks/`` as it trained on, decoded at
+    its size, the masks' values read as its classes — under ``bad_files = "skip"`` the pairs that are not (an image
+    without its mask, one that does not decode) left out and listed."""
+    loading = preprocessing.record["loading"]
+    if not is_mask_folder(path):
+        raise DataError(f"--input {str(path)!r}: this run segments images; its labelled images are a folder of "
+                        f"{IMAGES}/ with {MASKS}/ (a mask per image, the same file stem), as it trained on")
+    found = load_mask_folder(path, image_size=tuple(loading["image_size"]), image_channels=loading["channels"],
+                             ignore_index=loading.get("ignore_index"), bad_files=loading.get("bad_files", "error"))
+    values = np.asarray([int(name) for name in found.class_names], dtype=np.int64)
+    raw = np.where(found.y != IGNORE, values[np.clip(found.y, 0, None)], IGNORE)
+    skipped = [{"file": str(Path(s["file"]).relative_to(path)), "reason": s["reason"]}
+               for s in found.loading.get("skipped", [])]
+    return (preprocessing.transform(found.X), _mask_classes(raw, preprocessing.record.get("class_names"), path),
+            skipped)
 
 
 def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
