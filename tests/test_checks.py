@@ -473,6 +473,18 @@ def test_ten_to_one_imbalance_is_caught():
     assert result.measured["counts"] == [200, 20] and "10x" in result.message
 
 
+def test_imbalanced_pixel_classes_are_counted_in_pixels_and_a_loss_weight_advised():
+    rng = np.random.default_rng(0)
+    masks = np.zeros((20, 8, 8), dtype=np.int64)
+    masks[:, :2, :2] = 1  # class 1 on 4 of 64 pixels: 15x fewer
+    images = rng.normal(size=(20, 1, 8, 8)).astype(np.float32)
+    result = by_name(check_data({"train": (images, masks)}, n_classes=2, task="classification",
+                                inputs="pixels"))["class_balance"]
+    assert not result.passed and result.measured["counts"] == [1200, 80]
+    assert "15x the pixels of class 1" in result.message and "weigh the loss by class" in result.message
+    assert "oversample" not in result.message  # images cannot be drawn by a pixel's class
+
+
 def test_duplicate_rows_across_splits_are_caught():
     data = clean_splits()
     data["test"][0][5] = data["train"][0][17]

@@ -88,7 +88,10 @@ def check_data(data, n_classes: int | None = None, *, task: str | None = None, s
         classes = {name: _classes(y) for name, (_, y) in pairs.items()}
         if n_classes is None:
             n_classes = int(max(np.nanmax(y) if y.size else 0 for y in classes.values())) + 1
-        results += [_labels(classes, n_classes), _balance(classes, n_classes, max_imbalance)]
+        # NOTE: a class per position (pixels, tokens) is counted per labelled position, and said so
+        counted = "pixels" if kind == "pixels" else "positions"
+        unit = next((counted for name, (_, y) in pairs.items() if len(classes[name]) != len(y)), "rows")
+        results += [_labels(classes, n_classes), _balance(classes, n_classes, max_imbalance, unit)]
     else:
         results.append(_target_scale(pairs, TARGET_LIMIT))
     return results + [_duplicates(pairs)]
@@ -264,7 +267,7 @@ def _labels(classes: dict[str, np.ndarray], n_classes: int) -> CheckResult:
                        expected, "; ".join(problems.values()))
 
 
-def _balance(classes: dict[str, np.ndarray], n_classes: int, max_imbalance: float) -> CheckResult:
+def _balance(classes: dict[str, np.ndarray], n_classes: int, max_imbalance: float, unit: str = "rows") -> CheckResult:
     name, y = next(iter(classes.items()))
     if y.ndim != 1:  # labels validate_labels refuses: nothing to count
         return CheckResult("class_balance", True, "info", {"split": name}, "class counts of 1-D labels",
@@ -278,11 +281,13 @@ def _balance(classes: dict[str, np.ndarray], n_classes: int, max_imbalance: floa
         return CheckResult("class_balance", True, "info", measured, expected,
                            f"class counts in {name} are balanced (ratio {ratio:.3g})")
     empty = np.flatnonzero(counts == 0).tolist()
-    found = (f"classes {empty} have no {name} rows" if empty else
-             f"class {int(counts.argmax())} has {ratio:.3g}x the rows of class {int(counts.argmin())}")
+    found = (f"classes {empty} have no {name} {unit}" if empty else
+             f"class {int(counts.argmax())} has {ratio:.3g}x the {unit} of class {int(counts.argmin())}")
+    # NOTE: rows cannot be drawn by class when each holds many classes: only the loss can weigh them
+    remedy = ("use class weights or oversample the small classes within the training split" if unit == "rows" else
+              f"weigh the loss by class (class weights count the labelled {unit}) or use the focal loss")
     return CheckResult("class_balance", False, "warning", measured, expected,
-                       f"imbalanced {name} classes: {found} (counts {counts.tolist()}); use class "
-                       f"weights or oversample the small classes within the training split, and "
+                       f"imbalanced {name} classes: {found} (counts {counts.tolist()}); {remedy}, and "
                        f"judge by balanced accuracy or per-class recall")
 
 
