@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from knobs.config import DataConfig, load_config
+from knobs.data._mask_folder import load_mask_folder
 from knobs.data import (
     OPTIONS, ImageFolder, Preprocessing, Standardizer, TabularPreprocessor, encode_splits, load_csv,
     load_dataset, load_image_folder, load_text_csv, loader_options, read_image, scan_image_folder, split,
@@ -163,6 +164,8 @@ def test_config_defaults_are_the_loaders_defaults():
     loaders = {"tabular": load_csv, "text": load_text_csv, "images": load_image_folder}
     for kind, loader in loaders.items():
         params = inspect.signature(loader).parameters
+        if kind == "images":  # a segmentation folder's options: load_mask_folder's
+            params = {**params, **inspect.signature(load_mask_folder).parameters}
         for key in OPTIONS[kind] & set(DataConfig.model_fields):
             config_default = getattr(defaults, key)
             loader_default = params[key].default
