@@ -241,13 +241,18 @@ def test_a_streamed_vault_refuses_test_images_changed_after_sealing(tmp_path):
     assert len(rows) == 2 and vault.n_openings == 1
 
 
-def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_workers(tmp_path, capsys):
+def dark_and_light(root):
+    """A folder of two classes of 20 noisy 8 x 8 images each, dark and light."""
     rng = np.random.default_rng(0)
     for c, name in enumerate(["dark", "light"]):
-        (tmp_path / "images" / name).mkdir(parents=True)
+        (root / name).mkdir(parents=True)
         for i in range(20):
             pixels = np.clip(rng.normal(80 + 90 * c, 20, size=(8, 8, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+
+
+def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_workers(tmp_path, capsys):
+    dark_and_light(tmp_path / "images")
     cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "img", "data.memory": 0.001,
                              "data.source": str(tmp_path / "images"), "data.workers": 1})
     result = run(cfg, display=Display())
@@ -263,12 +268,7 @@ def test_worker_processes_stream_an_image_folder_each(tmp_path):
 
     from knobs.pipeline.inputs._streamed import loader_cores
 
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(["dark", "light"]):
-        (tmp_path / "images" / name).mkdir(parents=True)
-        for i in range(20):
-            pixels = np.clip(rng.normal(80 + 90 * c, 20, size=(8, 8, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    dark_and_light(tmp_path / "images")
     cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "img", "data.memory": 0.001,
                              "data.source": str(tmp_path / "images"), "search.workers": 2, "search.n_trials": 3})
     assert loader_cores(cfg.search) == max(1, (os.cpu_count() or 1) // 2)
