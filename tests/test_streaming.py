@@ -124,13 +124,34 @@ def test_the_same_dataset_within_the_budget_is_read_into_memory(tmp_path, builde
 
 
 def test_what_needs_every_row_in_memory_is_refused_with_streamed_data(tmp_path, builder_module):
-    with pytest.raises(ConfigError, match=r"data.folds: .*streams from disk"):
-        run(_cfg(tmp_path, **{"data.folds": 3, "ensemble.enabled": False}), display=Display(quiet=True))
     with pytest.raises(ConfigError, match=r"search.executor: .*population"):
         run(_cfg(tmp_path, **{"search.executor": "population"}), display=Display(quiet=True))
     with pytest.raises(DataError, match=r'smote.*read from disk.*"oversample"'):
         run(_cfg(tmp_path, **{"balance.sampler": "smote"}), display=Display(quiet=True))
     assert not (tmp_path / "runs" / "s").exists()
+
+
+def test_k_folds_and_their_refit_stream_too_and_read_no_test_row_before_the_vault(tmp_path, builder_module,
+                                                                                  monkeypatch):
+    import knobs.data._stream as stream
+
+    dataset = builder_module
+    monkeypatch.setattr(stream, "MAX_READ", 48)  # a whole split read at once (over 48 rows) would raise
+    monkeypatch.setattr(_record_views, "WATCH_SHARE", 0.0)
+    original_open = StreamedVault.open
+
+    def open_and_mark(self, reason="final evaluation"):
+        dataset.phase[0] = "after vault"
+        return original_open(self, reason)
+
+    monkeypatch.setattr(StreamedVault, "open", open_and_mark)
+    result = run(_cfg(tmp_path, **{"data.folds": 3, "ensemble.enabled": False, "checks.overfit_tiny": False}),
+                 display=Display(quiet=True))
+    summary = result.summary
+    assert summary["data"]["loading"]["memory"]["path"] == "streamed" and summary["final_model"] == "refit"
+    assert len(summary["cv"]["per_fold"]) == 3 and np.isfinite(summary["test"]["accuracy"])
+    test = set(json.loads((result.path / "splits.json").read_text())["test"])
+    assert not test & {i for i, phase in dataset.reads if phase != "after vault"}
 
 
 class Imbalanced(Counted):

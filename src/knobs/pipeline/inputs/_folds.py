@@ -33,6 +33,7 @@ import numpy as np
 
 from knobs.data import Dataset, Splits, encode_splits, kfold_indices
 from knobs.data._dataset import RowsReleased
+from knobs.data._stream import is_streamed
 from knobs.errors import ConfigError, KnobsError
 from knobs.pipeline.inputs._practices import balance_training_rows
 from knobs.pipeline.inputs._prepared import PreparedData, model_tensors, prepare, standardized_away
@@ -147,7 +148,7 @@ def release_refit_rows(data: PreparedData) -> None:
     on (the search reads each fold's own data) — with their balanced copy; ``restore_refit_rows``
     makes them again. Their targets and shape stay (sizes, ``len``)."""
     X, y = data.train
-    if isinstance(X, RowsReleased):
+    if isinstance(X, RowsReleased) or is_streamed(X):  # NOTE: rows read from disk are not held: nothing to let go
         return
     why = ("fold mode lets the refit's standardized rows go until the refit; restore_refit_rows makes "
            "them again (FoldMode.training_data)")

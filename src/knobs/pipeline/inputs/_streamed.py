@@ -14,8 +14,10 @@ says it in its first lines:
   (not a pass: the sample's mean and std are within a percent of the full split's for any sensible
   data, at a fraction of the reads), which the preflight checks use as their training rows too.
 
-What needs every row in memory at once — k folds, population mode, the autopilot, SMOTE — is
-refused with streamed data, naming the key. What needs only the labels works on the view: class
+What needs every row in memory at once — population mode, the autopilot, SMOTE — is refused
+with streamed data, naming the key. k folds stream as the single split does: each fold's training
+part is a view, its statistics from a seeded sample of it, and the refit reads the non-test rows
+batch by batch too (``_folds.release_refit_rows`` has nothing to let go). What needs only the labels works on the view: class
 weights, the focal loss, oversampling (a weighted draw of positions per epoch, read batch by
 batch) and undersampling (a selection of the view). Worker processes and Ray tasks rebuild the
 run's inputs from its config, so each streams the rows itself; the loader's worker processes are
@@ -149,8 +151,7 @@ def check_streamed(cfg: Any, data: Any, dataset: Dataset) -> None:
     memory = dataset.loading.get("memory", {})
     why = (f"{dataset.source} streams from disk (its rows take {memory.get('mib')} MiB as float32, over the "
            f"memory budget of {memory.get('budget_mib')} MiB, data.memory)")
-    refused = [("data.folds", cfg.data.folds is not None, "each fold is prepared from the rows held in memory"),
-               ("search.executor", cfg.search.executor == "population",
+    refused = [("search.executor", cfg.search.executor == "population",
                 "a population stacks its members' batches from rows held in memory"),
                ("autopilot", cfg.autopilot.enabled, "the autopilot's checks train on in-memory tensors")]
     for key, hit, reason in refused:
