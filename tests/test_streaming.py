@@ -154,6 +154,25 @@ def test_k_folds_and_their_refit_stream_too_and_read_no_test_row_before_the_vaul
     assert not test & {i for i, phase in dataset.reads if phase != "after vault"}
 
 
+def test_the_autopilot_walks_on_streamed_rows_diagnosing_on_their_samples(tmp_path, builder_module, monkeypatch):
+    import knobs.data._stream as stream
+
+    monkeypatch.setattr(stream, "MAX_READ", 48)  # a whole split read at once (over 48 rows) would raise
+    monkeypatch.setattr(_record_views, "WATCH_SHARE", 0.0)
+    result = run(_cfg(tmp_path, **{"autopilot.enabled": True, "autopilot.max_steps": 2, "checks.overfit_tiny": False}),
+                 display=Display(quiet=True))
+    autopilot = result.summary["autopilot"]
+    assert result.summary["data"]["loading"]["memory"]["path"] == "streamed"
+    assert autopilot["n_steps"] == 2 and autopilot["rounds"] and autopilot["steps"][0]["n"] == 36  # all val rows
+    assert autopilot["steps"][0]["code"] == "still_improving"  # the diagnosis read the 2-epoch curve
+
+    from knobs.pipeline.commands._diagnose import check_config, diagnose_config
+
+    report = diagnose_config(_cfg(tmp_path, name="d"))  # `knobs diagnose --config`: on the samples too
+    assert report.evidence["sizes"] == {"train": 168, "val": 36} and report.findings
+    assert {"initial_loss", "gradient_check"} <= {c.name for c in check_config(_cfg(tmp_path, name="c"))}
+
+
 class Imbalanced(Counted):
     """200 rows of class 0 and 40 of class 1, read on access and counted."""
 

@@ -14,8 +14,11 @@ says it in its first lines:
   (not a pass: the sample's mean and std are within a percent of the full split's for any sensible
   data, at a fraction of the reads), which the preflight checks use as their training rows too.
 
-What needs every row in memory at once — population mode, the autopilot, SMOTE — is refused
-with streamed data, naming the key. k folds stream as the single split does: each fold's training
+What needs every row in memory at once — population mode, SMOTE — is refused with streamed
+data, naming the key. The autopilot's diagnosis of a configuration trains its short watched runs and
+probes on the seeded samples (``sampled_pair``: up to 2,048 training and 2,048 validation rows, as
+``knobs.diagnose`` reads at most ``MAX_LOADER_ROWS`` of a DataLoader); its steps train and are judged
+on every row, streamed. k folds stream as the single split does: each fold's training
 part is a view, its statistics from a seeded sample of it, and the refit reads the non-test rows
 batch by batch too (``_folds.release_refit_rows`` has nothing to let go). What needs only the labels works on the view: class
 weights, the focal loss, oversampling (a weighted draw of positions per epoch, read batch by
@@ -40,7 +43,7 @@ from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError
 from knobs.report._page import read_events
 
-__all__ = ["memory_budget", "loader_cores", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view",
+__all__ = ["memory_budget", "loader_cores", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view", "sampled_pair",
            "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE", "listen_unreadable", "loading_record"]
 
 VAL_SAMPLE = 2048  # validation rows the preflight's data checks look at, when streamed
@@ -120,10 +123,16 @@ def in_memory_view(data: Any, raw_splits: Any) -> tuple[tuple[torch.Tensor, torc
     samples = getattr(data, "samples", None)
     if samples is None:
         return data.train, raw_splits
-    X, y = samples["train"]
-    train = (torch.as_tensor(np.asarray(data.scaler.transform(X), dtype=np.float32)),
-             torch.as_tensor(data.train[1][:0]).new_tensor(_model_targets(data, y)))
-    return train, (samples["train"], samples["val"])
+    return sampled_pair(data, "train"), (samples["train"], samples["val"])
+
+
+def sampled_pair(data: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seeded sample of streamed ``split`` rows ``stream_prepared`` drew (``"train"``: the statistics' own, up to
+    ``STATS_SAMPLE``; ``"val"``: up to ``VAL_SAMPLE``), standardized, with its targets as the model trains on them —
+    what checks and a diagnosis that need tensors read in place of a split that streams."""
+    X, y = data.samples[split]
+    return (torch.as_tensor(np.asarray(data.scaler.transform(X), dtype=np.float32)),
+            torch.as_tensor(data.train[1][:0]).new_tensor(_model_targets(data, y)))
 
 
 def first_inputs(X: Any, n: int) -> torch.Tensor:
@@ -152,8 +161,7 @@ def check_streamed(cfg: Any, data: Any, dataset: Dataset) -> None:
     why = (f"{dataset.source} streams from disk (its rows take {memory.get('mib')} MiB as float32, over the "
            f"memory budget of {memory.get('budget_mib')} MiB, data.memory)")
     refused = [("search.executor", cfg.search.executor == "population",
-                "a population stacks its members' batches from rows held in memory"),
-               ("autopilot", cfg.autopilot.enabled, "the autopilot's checks train on in-memory tensors")]
+                "a population stacks its members' batches from rows held in memory")]
     for key, hit, reason in refused:
         if hit:
             raise ConfigError(f"{key}: {why}, and {reason}. Raise data.memory, take fewer rows (data.rows / "
