@@ -198,10 +198,12 @@ def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: i
     pairs = scan_mask_folder(root, bad_files)
     height, width = resolve_size(pairs, image_size)
     channels = image_channels or (1 if all(m in GRAY_MODES for m in pairs.modes) else 3)
-    needed = len(pairs.images) * channels * height * width * 4
+    # NOTE: the masks count too: int64 class ids, twice an RGB image's float32 bytes per pixel over three
+    needed = len(pairs.images) * height * width * (channels * 4 + 8)
     if needed > max_bytes:
-        raise DataError(f"{str(root)!r}: {len(pairs.images)} images of {channels}x{height}x{width} take "
-                        f"{needed / 2**20:.0f} MiB as float32, over the memory budget of {max_bytes / 2**20:.0f} MiB; "
+        raise DataError(f"{str(root)!r}: {len(pairs.images)} images of {channels}x{height}x{width} with their masks "
+                        f"take {needed / 2**20:.0f} MiB (float32 pixels, int64 classes), over the memory budget of "
+                        f"{max_bytes / 2**20:.0f} MiB; "
                         f"raise data.memory, take fewer images (data.rows) or a smaller data.image_size "
                         f"(segmentation folders are decoded into memory)")
     # NOTE: Pillow decodes outside the GIL, so threads decode pairs side by side (as load_image_folder's do), each
