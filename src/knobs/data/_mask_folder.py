@@ -198,7 +198,7 @@ def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: i
     pairs = scan_mask_folder(root, bad_files)
     height, width = resolve_size(pairs, image_size)
     channels = image_channels or (1 if all(m in GRAY_MODES for m in pairs.modes) else 3)
-    # NOTE: the masks count too: int64 class ids, twice an RGB image's float32 bytes per pixel over three
+    # NOTE: the masks count too: int64 class ids take 8 bytes a pixel beside an RGB image's 12
     needed = len(pairs.images) * height * width * (channels * 4 + 8)
     if needed > max_bytes:
         raise DataError(f"{str(root)!r}: {len(pairs.images)} images of {channels}x{height}x{width} with their masks "
