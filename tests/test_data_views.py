@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -75,6 +76,24 @@ def _events(path):
 
 
 # ---- the views, from recorded files ----------------------------------------------------------------
+
+def test_the_class_balance_view_shows_each_class_before_and_after_its_treatment():
+    summary = {"data": {"task": "classification", "class_names": ["common", "rare"]},
+               "practices": {"balance_applied": {"loss": "focal", "focal_gamma": 2.0, "sampler": "undersample",
+                                                 "threshold": "none", "class_weights": [0.55, 5.48],
+                                                 "counts_before": [2090, 21], "counts_after": [21, 21]}}}
+    [view] = _checked({v.key: v for v in dv.class_balance(RunRecord(summary=summary, trials=()))}).values()
+    assert view.key == "class_balance" and view.section == "data"
+    assert re.findall(r">([^<]*)</td>", view.html)[:4] == ["common", "2,090", "21", "0.55"]
+    assert "class weights in the loss, sampler undersample, focal loss (γ 2.0)" in view.note
+    assert "99.5x the rows" in view.note
+    oversampled = {**summary["practices"]["balance_applied"], "sampler": "oversample", "counts_after": [2090, 21],
+                   "class_weights": None, "loss": "ce"}
+    [view] = dv.class_balance(RunRecord(summary={**summary, "practices": {"balance_applied": oversampled}}, trials=()))
+    assert "drawn per epoch (expected)" in view.html and re.findall(r">([^<]*)</td>", view.html)[3:] == ["rare", "21",
+                                                                                                          "1,056"]
+    assert list(dv.class_balance(RunRecord(summary={"practices": {"balance_applied": None}}, trials=()))) == []
+
 
 def test_no_views_folder_no_view(tmp_path):
     assert list(dv.views(RunRecord(summary={}, trials=()))) == []

@@ -45,8 +45,11 @@ def test_balance_weights_the_loss_and_tunes_the_threshold_on_validation(tmp_path
     assert t["metric"] == "balanced_accuracy" and 0.0 < t["threshold"] < 1.0
     assert 0.0 <= t["test"]["balanced_accuracy"] <= 1.0
     assert summary["practices"]["balance"]["class_weight"] == "balanced"
+    applied = summary["practices"]["balance_applied"]  # what the weights were, on which counts
+    assert applied["class_weights"][1] > 5 * applied["class_weights"][0] and applied["counts_before"][1] < 30
     page = (result.path / "report.html").read_text()  # the report shows the tuned cut and its test metrics too
     assert "Decision threshold tuned on validation for balanced_accuracy" in page
+    assert "Class imbalance and its treatment" in page
 
 
 def test_smote_adds_training_rows_only(tmp_path):

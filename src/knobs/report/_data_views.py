@@ -56,7 +56,7 @@ _CELL = "padding:2px 6px;border-bottom:1px solid #ddd;text-align:left;vertical-a
 def views(run: RunRecord) -> Iterable[View]:
     """Every view of this module, in page order. Notes are plain text (the page escapes them); HTML
     fragments escape every string they show."""
-    for producer in (samples, watch, layers, filters, worst, class_recall, vault_log):
+    for producer in (samples, class_balance, watch, layers, filters, worst, class_recall, vault_log):
         yield from producer(run)
 
 
@@ -500,6 +500,43 @@ def class_recall(run: RunRecord) -> Iterable[View]:
     yield View("class_recall", "Test recall per class", "test", figure=_figure(fig),
                note="The share of each class's test rows predicted right (the dotted line: their mean, the balanced "
                     "accuracy); a low bar names the class to look at, with few rows it is noisy.")
+
+
+# ---- class imbalance -------------------------------------------------------------------------------
+
+def class_balance(run: RunRecord) -> Iterable[View]:
+    """How ``[balance]`` treated the classes of the final model's training rows: each class's rows before and after
+    resampling (or its expected draws per epoch when oversampled) and its weight in the loss."""
+    applied = (run.summary.get("practices") or {}).get("balance_applied") or {}
+    before = applied.get("counts_before") or []
+    if not before:
+        return
+    data = run.summary.get("data") or {}
+    task = data.get("task")
+    unit = "rows carrying it" if task == "multilabel" else "pixels" if task == "segmentation" else "rows"
+    names = data.get("class_names") or []
+    names = [str(n) for n in names] if len(names) == len(before) else [str(k) for k in range(len(before))]
+    after, weights, sampler = applied.get("counts_after") or before, applied.get("class_weights"), applied.get("sampler")
+    present = sum(1 for n in before if n)
+    columns = [("training " + unit, before)]
+    if after != before:
+        columns.append((f"after {sampler}", after))
+    if sampler == "oversample":  # each present class drawn with probability 1 / classes present, n draws an epoch
+        columns.append(("drawn per epoch (expected)", [round(sum(before) / present) if n else 0 for n in before]))
+    if weights:
+        columns.append(("loss weight" if task != "multilabel" else "weight of its positives", weights))
+    rows = [[_e(name), *(_e(f"{values[k]:,}") if isinstance(values[k], int) else _number(values[k])
+                         for _, values in columns)] for k, name in enumerate(names)]
+    body = _table(["label" if task == "multilabel" else "class", *(title for title, _ in columns)], rows)
+    treatments = ["class weights in the loss" if weights else "", f"sampler {sampler}" if sampler not in (None, "none") else "",
+                  f"focal loss (γ {applied.get('focal_gamma')})" if applied.get("loss") == "focal" else "",
+                  f"a decision threshold tuned for {applied.get('threshold')}" if applied.get("threshold") not in (None, "none") else ""]
+    done = ", ".join(t for t in treatments if t) or "none"
+    largest, smallest = max(before), min(n for n in before if n) if present else 0
+    note = (f"[balance] on the training split only ({done}); validation and test keep their class mix. The largest "
+            f"class has {largest / smallest:.3g}x the {unit.split(' ')[0]} of the smallest." if smallest else
+            f"[balance] on the training split only ({done}); validation and test keep their class mix.")
+    yield View("class_balance", "Class imbalance and its treatment", "data", html=body, note=note)
 
 
 # ---- the vault -------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ PRODUCERS: list[Producer] = [
     search.timeline_view, search.table_view, tables.autopilot,
     best_curves, every_curve,
     tables.preflight, data.watch, data.layers, data.filters,
-    data.samples,
+    data.samples, data.class_balance,
     tables.test_metrics, confusion, data.class_recall, data.worst, tables.cross_validation, tables.vault,
     data.vault_log,
     tables.ensemble,

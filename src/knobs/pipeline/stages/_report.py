@@ -42,6 +42,14 @@ def report(run: OpenRun, preflight: list, final: dict, autopilot: dict | None) -
     return summary
 
 
+def _balance_applied(data: Any) -> dict | None:
+    """What [balance] did to the final model's training rows (``BalancedTraining.summary``: each class's rows — a
+    multi-label run's: rows carrying each label; a segmentation's: pixels — before and after resampling, the loss's
+    class weights), or None without a treatment."""
+    balanced = getattr(data, "balanced", None)
+    return None if balanced is None else balanced.summary()
+
+
 def _summary(run: OpenRun, preflight: list, final: dict) -> dict:
     cfg, dataset, study, vault = run.cfg, run.inputs.dataset, run.study, run.vault
     best = study.best
@@ -60,6 +68,7 @@ def _summary(run: OpenRun, preflight: list, final: dict) -> dict:
         "cv": run.inputs.mode.cv(cfg, best),
         "refit": final.get("refit"),
         "practices": {"balance": cfg.balance.model_dump() if cfg.balance.active() else None,
+                      "balance_applied": _balance_applied(run.inputs.data),
                       "augment": cfg.augment or None, "transfer": cfg.transfer},
         "best_trial": {
             "number": best.number, "value": best.value, "metric": cfg.search.metric, "config": best.config,
