@@ -11,7 +11,10 @@ model (three 3 × 3 convolutions, dilations 1 / 2 / 4) three ways, scored by ``k
   run's epoch cap, 60;
 - the best a pixel alone can do: ink → the most frequent digit, background otherwise.
 
-    .venv/bin/python bench/segmentation_run.py [--seeds 3] [--trials 12] [--out bench/results/segmentation_run.json]
+    .venv/bin/python bench/segmentation_run.py [--seeds 3] [--trials 12] [--augment] [--out bench/results/segmentation_run.json]
+
+``--augment`` adds a fourth arm: the same ``knobs run`` with ``augment.translate = 0.125`` (each training image shifted
+by up to a pixel, its mask with it: ``knobs.augment.ImageAugment`` moves masks with their images).
 
 The last printed line is one JSON object with every figure (mean and per seed); ``--out`` writes it too.
 """
@@ -55,13 +58,20 @@ def task(seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np
     return (X_train, m_train), (X_test, m_test)
 
 
-def knobs_arm(train, test, seed: int, runs: str, *, trials: int) -> tuple[dict[str, dict], float]:
+#: ``--augment``'s arm: every training batch's images shifted by up to one pixel (an eighth of 8), masks with them
+SHIFTS = {"translate": 0.125}
+
+
+def knobs_arm(train, test, seed: int, runs: str, *, trials: int, augment: dict | None = None
+              ) -> tuple[dict[str, dict], float]:
     start = time.perf_counter()
     result = knobs.run(model=fcn, data={"train": train, "test": test}, quiet=True, runs_dir=runs, seed=seed,
-                       n_trials=trials, name=f"seg-{seed}", epochs=60,
+                       n_trials=trials, name=f"seg-{seed}{'-aug' if augment else ''}", epochs=60,
                        space={"lr": knobs.Float(3e-4, 3e-2, log=True), "weight_decay": knobs.Float(1e-6, 1e-2, log=True),
-                              "optimizer": knobs.Choice(["adam", "adamw", "nesterov"]), "width": 32})
-    return {"knobs run (searched)": result.summary["test"]}, time.perf_counter() - start
+                              "optimizer": knobs.Choice(["adam", "adamw", "nesterov"]), "width": 32},
+                       **({"augment": augment} if augment else {}))
+    name = "knobs run (searched, masks shifted with their images)" if augment else "knobs run (searched)"
+    return {name: result.summary["test"]}, time.perf_counter() - start
 
 
 def defaults_arm(train, test, seed: int, runs: str) -> tuple[dict[str, dict], float]:
@@ -86,10 +96,14 @@ def pixel_arm(train, test, seed: int, runs: str) -> tuple[dict[str, dict], float
 
 def main() -> None:
     parser = arms_parser(__doc__)
+    parser.add_argument("--augment", action="store_true",
+                        help="add an arm: knobs run with each batch shifted by up to a pixel, masks moved with images")
     args = parser.parse_args()
     torch.set_num_threads(1)
     arms = {"knobs": lambda tr, te, s, runs: knobs_arm(tr, te, s, runs, trials=args.trials),
             "defaults": defaults_arm, "pixel": pixel_arm}
+    if args.augment:
+        arms["knobs, shifted"] = lambda tr, te, s, runs: knobs_arm(tr, te, s, runs, trials=args.trials, augment=SHIFTS)
     means, per_seed = compare_arms(arms, task, args.seeds, SHOWN)
     emit({"bench": "segmentation_run", "seeds": args.seeds, "trials": args.trials, "mean": means,
           "per_seed": per_seed}, args.out)

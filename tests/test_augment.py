@@ -349,15 +349,27 @@ def test_cuda_batches_get_the_same_geometry_as_on_the_cpu():
     assert mixed.device.type == soft.device.type == "cuda" and torch.allclose(soft.sum(1).cpu(), torch.ones(32))
 
 
-def test_steps_that_move_pixels_are_refused_for_a_class_per_pixel_and_colour_is_not():
-    # a segmentation's images were flipped and rotated while their masks stayed put, silently
+def test_masks_move_with_their_images_and_keep_their_classes():
+    # a segmentation's images were flipped and rotated while their masks stayed put, silently (then refused)
     from knobs.train import Trainer
 
     X = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     masks = (X[:, 0] > 0.5).long()
+    masks[:, 0, 0] = -100  # no class
+    flipped_x, flipped = ImageAugment(hflip=1.0, seed=0)(X, masks)
+    assert torch.equal(flipped_x, X.flip(-1)) and torch.equal(flipped, masks.flip(-1))
+    moved_x, moved = ImageAugment(rotation=30, translate=0.25, crop_scale=0.5, seed=1)(X, masks)
+    assert moved.dtype == torch.long and set(moved.unique().tolist()) <= {-100, 0, 1}
+    assert (moved == -100).sum() > (masks == -100).sum()  # pixels moved in from outside have no class
+    inked = moved_x[:, 0] > 0.5  # a moved pixel keeps its class where no border or resampling blurs it
+    assert ((moved == inked.long()) | (moved == -100)).float().mean() > 0.85
     seg = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 2, 1))
-    with pytest.raises(DataError, match=r"augment: flip, affine move the images' pixels, and the labels hold a class "
-                                        r"per position \(shape \(32, 8, 8\)\)"):
-        Trainer(epochs=1, batch_size=32, batch_transform=ImageAugment(hflip=0.5, rotation=10)).fit(seg, (X, masks))
-    record = Trainer(epochs=1, batch_transform=ImageAugment(brightness=0.2, noise=0.05)).fit(seg, (X, masks)).records
+    record = Trainer(epochs=1, batch_size=32, batch_transform=ImageAugment(hflip=0.5, rotation=10, noise=0.05)).fit(
+        seg, (X, masks)).records
     assert record[-1]["train_loss"] > 0
+    with pytest.raises(DataError, match=r"mixup / CutMix blend whole images' labels, and these labels are masks"):
+        ImageAugment(mixup_alpha=0.2, n_classes=2)(X, masks)
+    tags = masks[:, 0]  # a class per position that is not a mask of the images: it cannot move with them
+    with pytest.raises(DataError, match=r"augment: flip, affine move the images' pixels, and the labels hold a class "
+                                        r"per position \(shape \(64, 8\)\)"):
+        ImageAugment(hflip=0.5, rotation=10)(X, tags)

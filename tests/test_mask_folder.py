@@ -119,9 +119,11 @@ def test_knobs_run_trains_on_a_segmentation_folder_and_scores_its_official_test_
     train, test = make_folder(tmp_path / "train", n=60), make_folder(tmp_path / "test", n=16, seed=1)
     result = knobs.run(model=fcn, data=str(train), runs_dir=str(tmp_path / "runs"), quiet=True, n_trials=2,
                        epochs=15, space={"lr": knobs.Float(5e-3, 2e-2, log=True), "batch_size": 8},
-                       **{"data.test": str(test), "data.ignore_index": BORDER, "search.sampler": "random"})
+                       **{"data.test": str(test), "data.ignore_index": BORDER, "search.sampler": "random",
+                          "augment": {"hflip": 0.5, "vflip": 0.5, "translate": 0.1}})  # masks move with their images
     summary = result.summary
     assert summary["data"]["task"] == "segmentation" and summary["test"]["n"] == 16
+    assert summary["practices"]["augment"] == {"hflip": 0.5, "vflip": 0.5, "translate": 0.1}
     assert summary["test"]["mean_iou"] > 0.6
     assert check_summary(json.loads((result.path / "summary.json").read_text())) == []
     scored = evaluate_file(result.path, test)

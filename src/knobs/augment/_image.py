@@ -25,7 +25,7 @@ import torch
 
 from knobs.augment._checks import check_count, merge_options, pick_params
 from knobs.augment._image_options import ImageAugmentOptions
-from knobs.augment._kornia import build_steps
+from knobs.augment._kornia import build_steps, joint_steps
 from knobs.augment._mix import cut_box, cutmix, mixup, soft_targets
 from knobs.augment._seeded import draw_seed, seeded
 from knobs.errors import ConfigError, DataError
@@ -66,6 +66,7 @@ class ImageAugment:
         self.generator = generator
         self.training = True
         self._steps: dict[tuple[int, int], list] = {}
+        self._joint: dict[tuple[int, int], Any] = {}  # the steps over images and their masks, per size
         self._first_batch = True
 
     @classmethod
@@ -158,18 +159,33 @@ class ImageAugment:
             self.check()
         opts = self.options_
         _check_batch(xb, yb)
-        _check_pixel_labels(yb, opts.active)
+        masks = is_mask_batch(xb, yb)
+        _check_pixel_labels(yb, opts.active, masks)
         steps = self._steps_for(xb)
         mixing = "mix" in opts.active
         if self._first_batch or (mixing and xb.device.type == "cpu"):
             self._check_values(xb, yb, mixing)  # NOTE: a device sync: once on a GPU, every batch on the CPU
         seed = None if self.generator_ is None else draw_seed(self.generator_)
         with seeded(seed, xb.device):
+            if masks:
+                return self._with_masks(xb, yb)
             for step in steps:
                 xb = step(xb)
             if mixing:
                 xb, yb = self._mix(xb, yb)
         return xb, yb
+
+    def _with_masks(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and their masks ``(N, H, W)`` moved together: every flip, crop and warp applied to a mask as to its
+        image (nearest neighbour: a pixel keeps a class, never one between two), colour and noise to the image alone;
+        a pixel moved in from outside the image (padding) has no class (-100), as one that had none."""
+        size = tuple(xb.shape[-2:])
+        if size not in self._joint:
+            self._joint[size] = joint_steps(self._steps_for(xb))
+        coded = torch.where(yb == IGNORE_INDEX, 0, yb + 1).to(xb.dtype).unsqueeze(1)  # NOTE: padding (0) is no class
+        xb, moved = self._joint[size](xb, coded)
+        moved = moved.squeeze(1).round().long()
+        return xb, torch.where(moved == 0, IGNORE_INDEX, moved - 1)
 
     def _steps_for(self, xb: torch.Tensor) -> list:
         opts, size = self.options_, tuple(xb.shape[-2:])
@@ -226,15 +242,28 @@ def _check_batch(xb: Any, yb: Any) -> None:
 
 #: The steps that move pixels (or mix images): a label per pixel would have to move with them.
 MOVING = ("flip", "crop", "affine", "mix")
+#: a pixel without a class (torch's ``ignore_index``)
+IGNORE_INDEX = -100
 
 
-def _check_pixel_labels(yb: torch.Tensor, active: tuple[str, ...]) -> None:
-    """Refuse steps that move pixels when the labels hold a class per pixel (a segmentation's masks).
+def is_mask_batch(xb: torch.Tensor, yb: torch.Tensor) -> bool:
+    """The labels are masks of the images: integer ``(N, H, W)``, a class per pixel."""
+    return (isinstance(yb, torch.Tensor) and yb.ndim == 3 and not yb.is_floating_point()
+            and tuple(yb.shape[1:]) == tuple(xb.shape[-2:]))
+
+
+def _check_pixel_labels(yb: torch.Tensor, active: tuple[str, ...], masks: bool) -> None:
+    """Refuse steps that move pixels when the labels hold a class per position that cannot move with them (not masks
+    of the images' size), and mixing with masks.
 
     NOTE: the images were flipped, cropped and rotated while their masks stayed put, silently: the model learned
-    labels that no longer lay on their pixels."""
+    labels that no longer lay on their pixels. Masks of the images' size now move with them (``_with_masks``)."""
+    if masks and "mix" in active:
+        raise DataError("augment: mixup / CutMix blend whole images' labels, and these labels are masks (a class per "
+                        "pixel); set mixup_alpha and cutmix_alpha to 0 (flips, crops, rotations and shifts move each "
+                        "mask with its image)")
     moving = [step for step in MOVING if step in active]
-    if moving and yb.ndim >= 2 and not yb.is_floating_point():
+    if moving and not masks and yb.ndim >= 2 and not yb.is_floating_point():
         raise DataError(f"augment: {', '.join(moving)} {'moves' if len(moving) == 1 else 'move'} the images' pixels, "
                         f"and the labels hold a class per "
                         f"position (shape {tuple(yb.shape)}) that would stay where they were; keep to colour and noise "

@@ -18,7 +18,7 @@ from torch import nn
 from knobs.augment._image_options import ImageAugmentOptions
 from knobs.errors import ConfigError
 
-__all__ = ["import_kornia", "build_steps"]
+__all__ = ["import_kornia", "build_steps", "joint_steps"]
 
 
 def import_kornia() -> Any:
@@ -50,3 +50,11 @@ def build_steps(opts: ImageAugmentOptions, height: int, width: int) -> list[nn.M
     if "noise" in opts.active:
         steps.append(K.RandomGaussianNoise(mean=0.0, std=opts.noise, p=opts.noise_p))
     return steps
+
+
+def joint_steps(steps: list[nn.Module]) -> nn.Module:
+    """``steps`` applied to images and their masks together (kornia's ``AugmentationSequential`` with a ``"mask"``:
+    the same flip, crop and warp parameters for both, masks resampled nearest-neighbour, colour and noise on the
+    images alone): ``joint(images, masks) -> (images, masks)``, masks ``(N, 1, H, W)`` float."""
+    K = import_kornia()
+    return K.AugmentationSequential(*steps, data_keys=["input", "mask"])
