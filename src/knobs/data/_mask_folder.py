@@ -89,26 +89,23 @@ def scan_mask_folder(root: str | Path, bad_files: str = "error") -> MaskPairs:
         if is_dir:
             raise DataError(f"{str(root / IMAGES)!r} holds a folder {path.name!r}: images must sit directly in it")
         mask = masks.pop(path.stem, None)
-        problem = _pair_problem(path, mask)
+        header = _probe(path)
+        problem = header if isinstance(header, str) else _pair_problem(path, header, mask)
         if problem:
             _bad(path, problem, bad_files, skipped)
             continue
-        header = _probe(path)
         images.append(path)
         pairs.append(mask)
         sizes.append(header[0])
         modes.append(header[1])
     if not images:
-        raise DataError(f"{str(root / IMAGES)!r} holds no image with a mask"
-                        f"{f' ({len(skipped)} left out: {skipped[0]}' + ')' if skipped else ''}")
+        left = f" ({len(skipped)} left out, the first: {skipped[0]['file']} {skipped[0]['reason']})" if skipped else ""
+        raise DataError(f"{str(root / IMAGES)!r} holds no image with a mask{left}")
     return MaskPairs(root, images, pairs, sizes, modes, skipped, ignored, sorted(str(p) for p in masks.values()))
 
 
-def _pair_problem(image: Path, mask: Path | None) -> str:
-    """Why ``image`` and ``mask`` are not a pair to train on, or ``""``."""
-    header = _probe(image)
-    if isinstance(header, str):
-        return header
+def _pair_problem(image: Path, header: tuple, mask: Path | None) -> str:
+    """Why ``image`` (its header's ``(size, mode)``) and ``mask`` are not a pair to train on, or ``""``."""
     if mask is None:
         return f"has no mask (no {MASKS}/{image.stem}.* beside it)"
     found = _probe(mask)
