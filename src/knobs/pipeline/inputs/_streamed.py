@@ -14,17 +14,20 @@ says it in its first lines:
   (not a pass: the sample's mean and std are within a percent of the full split's for any sensible
   data, at a fraction of the reads), which the preflight checks use as their training rows too.
 
-What needs every row in memory at once — population mode, SMOTE — is refused with streamed
-data, naming the key. The autopilot's diagnosis of a configuration trains its short watched runs and
-probes on the seeded samples (``sampled_pair``: up to 2,048 training and 2,048 validation rows, as
-``knobs.diagnose`` reads at most ``MAX_LOADER_ROWS`` of a DataLoader); its steps train and are judged
-on every row, streamed. k folds stream as the single split does: each fold's training
-part is a view, its statistics from a seeded sample of it, and the refit reads the non-test rows
-batch by batch too (``_folds.release_refit_rows`` has nothing to let go). What needs only the labels works on the view: class
-weights, the focal loss, oversampling (a weighted draw of positions per epoch, read batch by
-batch) and undersampling (a selection of the view). Worker processes and Ray tasks rebuild the
-run's inputs from its config, so each streams the rows itself; the loader's worker processes are
-then shared out among them (``loader_cores``) instead of each trial starting ``cpu count − 1``.
+What needs every row in memory at once — population mode, SMOTE — is refused with streamed data,
+naming the key. The rest streams:
+
+- k folds: each fold's parts are views, its statistics from a seeded sample of its own training
+  rows; the refit reads the non-test rows batch by batch (``_folds.release_refit_rows`` has nothing
+  to let go);
+- ``[balance]``: class weights and the focal loss need the labels alone; oversampling is a weighted
+  draw of positions each epoch, undersampling a selection of the view;
+- the autopilot: a configuration's diagnosis (short watched runs, probes) reads the seeded samples
+  (``sampled_pair``: up to 2,048 training and 2,048 validation rows, as ``knobs.diagnose`` reads at
+  most ``MAX_LOADER_ROWS`` of a DataLoader); its steps train and are judged on every row;
+- worker processes and Ray tasks rebuild the run's inputs from its config, so each streams the rows
+  itself, with its share of the cores for its loader (``loader_cores``) rather than each trial
+  starting ``cpu count − 1`` readers.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from knobs.data._streamed_vault import StreamedVault
 from knobs.errors import ConfigError
 from knobs.report._page import read_events
 
-__all__ = ["memory_budget", "loader_cores", "settle_rows", "stream_prepared", "check_streamed", "seal_test", "in_memory_view", "sampled_pair",
+__all__ = ["memory_budget", "loader_cores", "settle_rows", "stream_prepared", "check_streamed", "seal_test",
+           "in_memory_view", "sampled_pair",
            "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE", "listen_unreadable", "loading_record"]
 
 VAL_SAMPLE = 2048  # validation rows the preflight's data checks look at, when streamed
