@@ -133,10 +133,15 @@ def test_knobs_run_trains_on_a_segmentation_folder_and_scores_its_official_test_
     new.mkdir()
     for name in ("000.png", "001.png"):
         (new / name).write_bytes((test / "images" / name).read_bytes())
+    Image.open(test / "images" / "002.png").resize((24, 20)).save(new / "002.png")  # another size: back at its own
     written = predict_file(result.path, new)
     masks = np.load(written.with_name(written.stem + ".masks.npy"))
-    assert masks.shape == (2, 16, 16) and set(np.unique(masks)) <= {0, 1, 2}
+    assert masks.shape == (3, 16, 16) and set(np.unique(masks)) <= {0, 1, 2}
     with open(written) as handle:
-        assert [row["row"] for row in csv.DictReader(handle)] == ["000.png", "001.png"]
+        assert [row["row"] for row in csv.DictReader(handle)] == ["000.png", "001.png", "002.png"]
+    files = sorted((tmp_path / "new.predictions.masks").iterdir())
+    assert [f.name for f in files] == ["000.png", "001.png", "002.png"]  # the masks/ layout, one per image
+    np.testing.assert_array_equal(np.asarray(Image.open(files[0])), masks[0])
+    assert Image.open(files[2]).size == (24, 20) and set(np.unique(np.asarray(Image.open(files[2])))) <= {0, 1, 2}
     with pytest.raises(DataError, match=r"images/ with masks/"):
         evaluate_file(result.path, new)

@@ -16,7 +16,9 @@ ignored), an image file or a folder of images for image runs, or a ``.npy`` arra
 features for runs on built-in data.
 
 Images of another size than the run's are refused, not resized (one message naming the first such
-file, its size, the run's size and how to resize). Why refuse: the model learnt its filters at one
+file, its size, the run's size and how to resize) — except by a segmentation run, which decodes them
+at its size as training decoded its folder and writes each predicted mask back at its image's own
+size, as a PNG in ``<output>.masks/`` (a mask must label the image it came with). Why refuse: the model learnt its filters at one
 scale and aspect ratio; a photo silently stretched to it is predicted, often badly, with no sign
 that anything was changed, and only the user knows whether their images should be stretched,
 cropped or padded. Stretching as training decoded (``data.image_size``: Pillow's bilinear filter,
@@ -83,8 +85,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     extra = members[0][1]
     prep_path = run_dir / PREPROCESS_FILE
     preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
-    names, X, unreadable = _model_input(preprocessing, extra, input_path)
     task = summary.get("data", {}).get("task", "classification")
+    names, X, unreadable = _model_input(preprocessing, extra, input_path, resize=task == "segmentation")
     outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
     out = average_outputs(outs, np.asarray(weights), task) if len(outs) > 1 else outs[0]
     # NOTE: a table's preprocessing records its classes; arrays, a builder's data and built-in sets, the summary
@@ -93,6 +95,9 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     decided = (_decisions(out, summary.get("threshold")) if task == "classification" else
                (out >= label_thresholds(summary)) if task == "multilabel" else
                _masks(out, class_names, output) if task == "segmentation" else None)
+    if task == "segmentation" and _is_images(preprocessing):
+        kept = [name for position, name in enumerate(names) if position not in unreadable]
+        _mask_files(decided, class_names, [input_path / n if input_path.is_dir() else input_path for n in kept], output)
     if unreadable:
         warnings.warn(UnreadableInputWarning(
             f"{len(unreadable)} of {len(names)} input images do not decode (the first: {names[min(unreadable)]}); "
@@ -176,10 +181,12 @@ def _load(path: Path) -> tuple[torch.nn.Module, dict]:
     return model.eval(), extra
 
 
-def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path
+def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path, resize: bool = False
                  ) -> tuple[list[str], np.ndarray, dict[int, str]]:
     """Row names, the standardized model input of the file (or folder) at ``path`` — of its readable
-    rows — and ``{row position: reason}`` of the images left out (the run's ``bad_files = "skip"``)."""
+    rows — and ``{row position: reason}`` of the images left out (the run's ``bad_files = "skip"``).
+    ``resize``: images of another size than the run's are decoded at its size (a segmentation's, whose
+    masks go back to each image's own size: ``_mask_files``) instead of refused."""
     if not path.exists():
         raise DataError(f"--input {str(path)!r}: no such file or folder")
     shape = tuple(int(s) for s in extra["input_shape"])
@@ -192,7 +199,8 @@ def _model_input(preprocessing: Preprocessing | None, extra: dict, path: Path
             labelled = path.is_dir() and any(p.is_dir() for p in path.iterdir())
             raise DataError(f"--input {str(path)!r}: no image files (expected {sorted(IMAGE_SUFFIXES)})"
                             + ("; a folder of class folders is labelled data: score it with `knobs evaluate`" if labelled else ""))
-        _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
+        if not resize:
+            _check_image_sizes(files, preprocessing.record["loading"]["image_size"])
         if preprocessing.record["loading"].get("bad_files") == "skip":
             return [f.name for f in files], *preprocessing.transform_readable_files(files)
         return [f.name for f in files], preprocessing.transform_files(files), {}
@@ -319,13 +327,42 @@ def _decided(decision: Any, class_names: list) -> str:
     return ";".join(str(name) for name, on in zip(class_names, decision) if on)
 
 
+def _is_images(preprocessing: Preprocessing | None) -> bool:
+    return preprocessing is not None and preprocessing.record.get("loading", {}).get("kind") == "images"
+
+
+def _mask_files(masks: np.ndarray, class_names: list, files: list[Path], output: Path) -> Path:
+    """Each predicted mask as a PNG of its image's own size, in the run's class ids (the values its training masks
+    held), into ``<output>.masks/<image stem>.png`` — the layout a segmentation folder's ``masks/`` has, so the
+    predictions read back as masks. A mask predicted at the run's size is resized nearest-neighbour to its image's
+    (no class between two); ids above 255 are written as 16-bit."""
+    from PIL import Image
+
+    ids = _class_ids(class_names)[masks]
+    folder = output.with_name(output.stem + ".masks")
+    folder.mkdir(parents=True, exist_ok=True)
+    deep = int(ids.max(initial=0)) > 255 or int(ids.min(initial=0)) < 0
+    for mask, file in zip(ids, files):
+        with Image.open(file) as image:
+            size = image.size
+        picture = Image.fromarray(mask.astype(np.uint16 if deep else np.uint8))
+        if picture.size != size:
+            picture = picture.resize(size, Image.Resampling.NEAREST)
+        picture.save(folder / f"{file.stem}.png")
+    return folder
+
+
+def _class_ids(class_names: list) -> np.ndarray:
+    """A segmentation run's class ids: its class names read as the integers its masks held, else the positions."""
+    try:
+        return np.asarray([int(name) for name in class_names], dtype=np.int64)
+    except (TypeError, ValueError):
+        return np.arange(len(class_names))
+
+
 def _masks(proba: np.ndarray, class_names: list, output: Path) -> np.ndarray:
     """A segmentation's predicted masks ``(n, H, W)`` (each pixel's most probable class), also written beside the
     CSV as ``<output>.masks.npy`` in the run's own class ids (its masks' values when they were integers)."""
     masks = proba.argmax(axis=1)
-    try:
-        ids = np.asarray([int(name) for name in class_names], dtype=np.int64)
-    except (TypeError, ValueError):
-        ids = np.arange(len(class_names))
-    np.save(output.with_name(output.stem + ".masks.npy"), ids[masks])
+    np.save(output.with_name(output.stem + ".masks.npy"), _class_ids(class_names)[masks])
     return masks
