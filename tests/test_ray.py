@@ -135,3 +135,29 @@ def test_cli_ray_address_that_does_not_answer_exits_2_and_leaves_nothing(tmp_pat
                                       "--address", "127.0.0.1:1", "-q"])
     assert result.exit_code == 2 and "does not answer" in result.output
     assert not (tmp_path / "runs" / "r").exists()  # bad input found before any trial: nothing left behind
+
+
+def test_knobs_run_streams_an_image_folder_in_each_ray_task(ray_cluster, tmp_path):
+    """Data over the memory budget, read from disk: each Ray task rebuilds the run's inputs from its config and
+    streams the folder itself, its loader planning for the task's own CPUs."""
+    import numpy as np
+    from PIL import Image
+
+    from knobs.config import load_config
+    from knobs.pipeline import Display, run
+
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["dark", "light"]):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.clip(rng.normal(80 + 90 * c, 20, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    cfg = load_config(None, {"runs_dir": str(tmp_path / "runs"), "name": "ray", "data.source": str(tmp_path / "images"),
+                             "data.memory": 0.001, "search.executor": "ray", "search.ray_address": "auto",
+                             "search.workers": 2, "search.n_trials": 2, "search.sampler": "random", "train.epochs": 2,
+                             "search.space": {"lr": 1e-2, "width": {"low": 8, "high": 16}, "depth": 1},
+                             "checks.overfit_tiny": False})
+    result = run(cfg, display=Display(quiet=True))
+    assert result.summary["data"]["loading"]["memory"]["path"] == "streamed"
+    assert result.summary["states"] == {"complete": 2, "pruned": 0, "failed": 0, "running": 0}
+    assert np.isfinite(result.summary["test"]["log_loss"])
