@@ -107,6 +107,25 @@ def test_options_that_do_not_fit_the_folder_are_refused_by_name(tmp_path):
         load_dataset(str(classes), ignore_index=255)
 
 
+def test_an_official_test_folder_must_be_a_segmentation_folder_of_the_training_classes(tmp_path):
+    from knobs.config import load_config
+    from knobs.pipeline.inputs._source import load_source
+
+    train = make_folder(tmp_path / "train", n=6)
+    settings = {"runs_dir": str(tmp_path / "runs"), "data.source": str(train), "data.ignore_index": BORDER}
+    test = make_folder(tmp_path / "test", n=4, seed=1)
+    given, ids = load_source(load_config(None, {**settings, "data.test": str(test)}))
+    assert given.test[1].shape == (4, 16, 16) and list(ids) == [f"images/00{i}.png" for i in range(4)]
+    np.testing.assert_array_equal(given.test[1][:, 0], -100)  # the ignore value read as in training
+    with pytest.raises(DataError, match=r"test set is a folder like its source, images/ with masks/"):
+        load_source(load_config(None, {**settings, "data.test": str(test / "images")}))
+    mask = np.asarray(Image.open(test / "masks" / "001.png")).copy()
+    mask[5, 5] = 7  # a class the training masks never show
+    Image.fromarray(mask).save(test / "masks" / "001.png")
+    with pytest.raises(DataError, match=r"test masks have classes \[7\] that the training masks lack"):
+        load_source(load_config(None, {**settings, "data.test": str(test)}))
+
+
 def fcn(params, info):
     width = int(params.get("width", 12))
     return nn.Sequential(nn.Conv2d(info.input_shape[0], width, 3, padding=1), nn.ReLU(),
