@@ -303,6 +303,25 @@ def test_an_image_folder_over_the_budget_runs_streamed_through_dataloader_worker
     assert (result.path / "report.html").is_file()
 
 
+def test_an_official_test_folder_over_the_budget_streams_into_its_vault(tmp_path, capsys):
+    dark_and_light(tmp_path / "images")  # 40 training images: they fit 0.1 MiB
+    rng = np.random.default_rng(1)
+    for c, name in enumerate(["dark", "light"]):  # 400 test images: they do not
+        (tmp_path / "test" / name).mkdir(parents=True)
+        for i in range(200):
+            pixels = np.clip(rng.normal(80 + 90 * c, 20, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "test" / name / f"{i}.png")
+    cfg = load_config(None, {**FAST, "runs_dir": str(tmp_path / "runs"), "name": "img", "data.memory": 0.1,
+                             "data.source": str(tmp_path / "images"), "data.test": str(tmp_path / "test"),
+                             "data.workers": 0})
+    result = run(cfg, display=Display())
+    assert "data streamed (test split): " in capsys.readouterr().out.replace("\n", " ")
+    assert result.summary["data"]["loading"]["memory"]["splits"] == ["test"] and result.summary["test"]["n"] == 400
+    sealed = json.loads((result.path / "vault" / "fingerprint.json").read_text())["meta"]["streamed"]
+    assert sealed["n_source"] == 400 and sealed["files"]["n"] == 400  # positions and file signatures, not pixels
+    assert check_summary(result.summary) == []
+
+
 def test_worker_processes_stream_an_image_folder_each(tmp_path):
     import os
 

@@ -21,6 +21,7 @@ from knobs.data._mask_folder import IMAGES, MASKS, is_mask_folder, load_mask_fol
 from knobs.data._table import read_table
 from knobs.data._target import target_columns
 from knobs.errors import ConfigError, DataError
+from knobs.pipeline.inputs._streamed import memory_budget
 
 __all__ = ["load_official_test"]
 
@@ -68,8 +69,10 @@ def _images(cfg, dataset: Dataset, path: str) -> Dataset:
                                 ignore_index=loading.get("ignore_index"), bad_files=loading.get("bad_files", "error"))
     if not Path(path).is_dir():
         raise DataError(f"data.test = {path!r}: an image run's test set is a folder of class folders")
+    # NOTE: over the run's memory budget the test folder streams as its source may (it was decoded whole, and refused
+    # past 2 GiB whatever data.memory said); the vault then seals its rows' positions and files
     return load_image_folder(path, image_size=tuple(loading["image_size"]), image_channels=loading["channels"],
-                             bad_files=loading.get("bad_files", "error"))
+                             bad_files=loading.get("bad_files", "error"), max_bytes=memory_budget(cfg), stream=True)
 
 
 def _table(cfg, dataset: Dataset, path: str, kind: str) -> Dataset:

@@ -74,7 +74,9 @@ def settle_rows(cfg: Any, dataset: Dataset, raw: Splits) -> tuple[Dataset, Split
         size = sum(np.asarray(pair[0]).nbytes for pair in parts.values() if pair is not None)
         return _recorded(dataset, "cached", size, budget), raw
     train = raw.train[0]
-    item_shape = train.item_shape  # NOTE: the run's first read of an item: a training row
+    # NOTE: the run's first read of an item: a training row (an official test folder that streams beside training
+    # rows in memory knows its shape from its headers: nothing of it is read)
+    item_shape = (train if is_streamed(train) else parts[streamed[0]][0]).item_shape
     image_shape = dataset.image_shape or _image_shape(item_shape)
     needed = sum(len(parts[name][0]) for name in streamed) * int(np.prod(item_shape)) * 4
     if needed <= budget and not dataset.loading.get("streamed"):
@@ -87,7 +89,7 @@ def settle_rows(cfg: Any, dataset: Dataset, raw: Splits) -> tuple[Dataset, Split
     views = {name: (parts[name][0].with_loader_options(options), parts[name][1]) for name in streamed}
     raw = dataclasses.replace(raw, **views)
     dataset = dataclasses.replace(dataset, image_shape=image_shape)
-    return _recorded(dataset, "streamed", needed, budget, **{k: options[k] for k in
+    return _recorded(dataset, "streamed", needed, budget, splits=streamed, **{k: options[k] for k in
                                                             ("num_workers", "pin_memory", "persistent_workers")}), raw
 
 
@@ -209,7 +211,8 @@ def memory_line(loading: dict) -> str | None:
     if not memory:
         return None
     if memory["path"] == "streamed":
-        return (f"data streamed: {memory['mib']} MiB of float32 rows over the {memory['budget_mib']} MiB budget "
+        which = "" if memory.get("splits", ["train"])[0] == "train" else f" ({', '.join(memory['splits'])} split)"
+        return (f"data streamed{which}: {memory['mib']} MiB of float32 rows over the {memory['budget_mib']} MiB budget "
                 f"(data.memory), read through a DataLoader with {memory['num_workers']} workers"
                 f"{', pinned memory' if memory['pin_memory'] else ''}; standardized with {memory.get('standardization', 'training statistics')}")
     return f"data cached in memory: {memory['mib']} MiB of float32 rows (budget {memory['budget_mib']} MiB, data.memory)"
