@@ -143,6 +143,8 @@ def test_knobs_run_trains_on_a_segmentation_folder_and_scores_its_official_test_
     summary = result.summary
     assert summary["data"]["task"] == "segmentation" and summary["test"]["n"] == 16
     assert summary["practices"]["augment"] == {"hflip": 0.5, "vflip": 0.5, "translate": 0.1}
+    sample = Image.open(result.path / "views" / "samples" / "0.png")  # an augmented image beside its moved mask
+    assert sample.size == (2 * 16 + 1, 16)
     assert summary["test"]["mean_iou"] > 0.6
     assert check_summary(json.loads((result.path / "summary.json").read_text())) == []
     scored = evaluate_file(result.path, test)

@@ -99,8 +99,11 @@ def record_samples(run: OpenRun) -> None:
     targets = data.raw_targets(y) if data.task == "regression" else y.numpy()
     items = [{"label": looks.label(t)} for t in targets]
     if looks.kind == "image":
+        images = looks.images(looks.raw(X))
+        if looks.task == "segmentation":  # each image beside its mask, as augmented together: the masks must follow
+            images = looks.with_masks(images, np.asarray(targets, dtype=np.int64))
         write_view(run.rundir.path, "samples", _samples(looks, rows, options if augmented else {}, items),
-                   images=looks.images(looks.raw(X)))
+                   images=images)
         return
     items = [{**item, **looks.row(x)} for item, x in zip(items, X.numpy())]
     write_view(run.rundir.path, "samples", _samples(looks, rows, {}, items))
