@@ -93,6 +93,24 @@ def test_masks_that_cannot_label_their_images_are_refused_with_the_fix(tmp_path)
     assert load_mask_folder(root).y.shape == (3, 16, 16)
 
 
+def test_data_rows_decodes_only_its_draw_so_a_folder_over_the_budget_can_be_tried(tmp_path):
+    from knobs.config import load_config
+    from knobs.data._arrays import subsample
+    from knobs.pipeline.inputs._source import load_source
+
+    root = make_folder(tmp_path / "seg", n=10)
+    whole = load_dataset(str(root))
+    with pytest.raises(DataError, match=r"over the memory budget"):
+        load_dataset(str(root), memory=10 * 16 * 16 * 20 - 1)
+    part = load_dataset(str(root), memory=10 * 16 * 16 * 20 - 1, rows=4, seed=3)  # 4 of 10 fit
+    drawn = subsample(whole, 4, 3)
+    assert list(part.row_ids) == list(drawn.row_ids) and np.array_equal(part.y, drawn.y)
+    assert part.loading["rows_sampled"] == 4 and part.loading["rows_before_sampling"] == 10
+    given, _ = load_source(load_config(None, {"runs_dir": str(tmp_path / "runs"), "data.source": str(root),
+                                              "data.rows": 4, "seed": 3}))
+    assert list(given.dataset.row_ids) == list(drawn.row_ids)  # the run's own data.rows step finds it drawn
+
+
 def test_options_that_do_not_fit_the_folder_are_refused_by_name(tmp_path):
     root = make_folder(tmp_path / "seg", n=3)
     with pytest.raises(ConfigError, match=r"max_per_class.*data.rows"):

@@ -169,7 +169,7 @@ def _classes_note(masks: np.ndarray, ignore_index: int | None) -> str:
 
 def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: int | None = None, *,
                      ignore_index: int | None = None, bad_files: str = "error",
-                     max_bytes: int = 2**31) -> Dataset:
+                     max_bytes: int = 2**31, rows: int | None = None, seed: int = 0) -> Dataset:
     """Decode a segmentation folder (``images/`` with ``masks/``, see the module doc) into a segmentation ``Dataset``.
 
     Args:
@@ -178,6 +178,9 @@ def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: i
             its mask, sizes that differ — is a bad file).
         ignore_index: the mask value of pixels without a class (VOC's 255), or None.
         max_bytes: the most memory the decoded float32 images may take.
+        rows, seed: decode only a seeded random ``rows`` of the pairs (``data.rows``: the draw
+            ``knobs.data._arrays.subsample`` makes, made before decoding, so a folder over the budget can be tried
+            on a part of it).
 
     Returns:
         A ``Dataset`` with ``X`` ``(n, C*H*W)`` float32 in [0, 1], ``image_shape`` ``(C, H, W)``, ``y`` masks
@@ -193,6 +196,11 @@ def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: i
                           f"got {ignore_index!r}")
     root = Path(root)
     pairs = scan_mask_folder(root, bad_files)
+    found = len(pairs.images)
+    if rows is not None and rows < found:  # NOTE: subsample's draw, so the run's data.rows step finds it made
+        keep = np.sort(np.random.default_rng(seed).choice(found, size=rows, replace=False))
+        pairs.images, pairs.masks = [pairs.images[i] for i in keep], [pairs.masks[i] for i in keep]
+        pairs.sizes, pairs.modes = [pairs.sizes[i] for i in keep], [pairs.modes[i] for i in keep]
     height, width = resolve_size(pairs, image_size)
     channels = image_channels or (1 if all(m in GRAY_MODES for m in pairs.modes) else 3)
     # NOTE: the masks count too: int64 class ids take 8 bytes a pixel beside an RGB image's 12
@@ -219,6 +227,8 @@ def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: i
     record = {"kind": "images", "layout": "masks", "folder": str(root), "image_size": [height, width],
               "channels": channels, "bad_files": bad_files, "ignore_index": ignore_index,
               "images": len(pairs.images)}
+    if len(pairs.images) < found:
+        record.update(rows_sampled=len(pairs.images), rows_before_sampling=found)
     if pairs.skipped:
         record.update(skipped=pairs.skipped[:100], skipped_count=len(pairs.skipped))
     if pairs.unmatched:

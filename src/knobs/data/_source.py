@@ -35,7 +35,7 @@ _TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int = 0, memory: int | None = None,
-                 **options: Any) -> Dataset:
+                 rows: int | None = None, **options: Any) -> Dataset:
     """Load the data named by ``source``.
 
     Args:
@@ -48,6 +48,8 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
         seed: the run's seed, for the loaders that draw (an image folder's ``max_per_class``).
         memory: a memory budget in bytes: an image folder whose decoded float32 pixels would take
             more is read on access (``Dataset.X`` a ``StreamedRows``) instead of decoded now.
+        rows: ``data.rows``, drawn before decoding where a loader can (a segmentation folder: only those images are
+            decoded and counted against ``memory``); elsewhere the run subsamples after loading.
         **options: keyword arguments of the kind's loader (``load_csv``, ``load_text_csv``,
             ``load_image_folder``); see ``OPTIONS``.
 
@@ -70,7 +72,7 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
     if resolved == "builtin":
         return load_builtin(text)
     if resolved == "images" and is_mask_folder(text):
-        return _segmentation(text, options, memory)
+        return _segmentation(text, options, memory, rows, seed)
     if resolved == "images":
         if "ignore_index" in options:
             raise ConfigError(f"data option 'ignore_index' is the mask value of pixels without a class, for a "
@@ -82,13 +84,14 @@ def load_dataset(source: str | Path | Dataset, *, kind: str = "auto", seed: int 
     return _LOADERS[resolved](source, **options)
 
 
-def _segmentation(source: str, options: dict, memory: int | None) -> Dataset:
+def _segmentation(source: str, options: dict, memory: int | None, rows: int | None, seed: int) -> Dataset:
     """A folder of ``images/`` with ``masks/``: decoded into memory (``load_mask_folder``)."""
     if "max_per_class" in options:
         raise ConfigError(f"data option 'max_per_class' draws images per class folder; {source} is a segmentation "
                           f"folder ({IMAGES}/ with {MASKS}/), whose images have no one class: take fewer with "
                           f"data.rows")
-    return load_mask_folder(source, **options, **({} if memory is None else {"max_bytes": memory}))
+    return load_mask_folder(source, **options, **({} if memory is None else {"max_bytes": memory}), rows=rows,
+                            seed=seed)
 
 
 def _resolve_kind(source: str, kind: str, options: dict) -> str:

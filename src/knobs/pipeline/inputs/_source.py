@@ -77,7 +77,7 @@ def _given(cfg) -> GivenData:
                            layout=data.layout)
     # NOTE: the run's seed draws an image folder's max_per_class images (the same seed, the same files)
     return GivenData(load_dataset(data.source, kind=data.kind, seed=cfg.seed, memory=memory_budget(cfg),
-                                  **data.loader_options()))
+                                  rows=data.rows, **data.loader_options()))
 
 
 def _declared(given: GivenData, dataset, n_classes: int) -> GivenData:
