@@ -27,6 +27,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import scipy.linalg
 
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
@@ -176,6 +177,12 @@ class Bayes(Sampler):
     # trials; 2-4 with it). Level with the default before it on the dev set (docs/benchmarks.md, "A flat parameter
     # drawn at random"); None switches it off.
     _flat_fill: float | None = FLAT_TOL
+    # NOTE: off (a lever under measurement): the suggestion is the minimum of one joint posterior draw over the
+    # acquisition's ``_thompson_top`` best candidates instead of its best one (``_thompson_first``), so a plateau of
+    # near-equal candidates is sampled across rather than at the one EI ranks first.
+    _thompson_top: int | None = None
+    # NOTE: with ``_thompson_top``, only candidates scoring within this many nats of the best are drawn over (None: all).
+    _thompson_gap: float | None = None
     # NOTE: levers measured and taken out, their code at the commit named (docs/architecture.md lists each with its
     # docs/benchmarks.md section): an EI margin grown by leave-one-out misses (``_loo_margin``), a minimum distance
     # from the model's points (``_min_distance``), redrawn unused coordinates in local steps (``_redraw_inactive``),
@@ -380,8 +387,13 @@ class Bayes(Sampler):
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
-        candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
-                                          coding.levels, scale, n_local=self.n_local)
+        candidates, scores = optimize.maximize(score, score_grad, coding.canonical, pool,
+                                               coding.levels, scale, n_local=self.n_local)
+        if self._thompson_top:
+            top = self._thompson_top
+            if self._thompson_gap is not None:
+                top = min(top, int(np.sum(scores >= scores[0] - self._thompson_gap)))
+            candidates = _thompson_first(model, candidates, top, rng)
         for u in candidates:
             if self._flat_fill is not None:
                 u = _fill_flat(model, coding, u, self._flat_fill, rng)
@@ -393,6 +405,18 @@ class Bayes(Sampler):
 
 
 FLAT_GRID = np.linspace(0.0, 1.0, 11)
+
+
+def _thompson_first(model: gpm.GP, candidates: np.ndarray, top: int, rng: np.random.Generator) -> np.ndarray:
+    """``candidates`` (best first) with the minimum of one joint posterior draw over the first ``top`` moved first."""
+    head = candidates[:top]
+    if len(head) < 2:
+        return candidates
+    Ks = gpm.cross_cov(model, head, model.X)
+    V = scipy.linalg.solve_triangular(model.L, Ks.T, lower=True, check_finite=False)
+    draw = rng.multivariate_normal(Ks @ model.alpha, gpm.cross_cov(model, head, head) - V.T @ V, method="eigh")
+    first = int(np.argmin(draw))
+    return np.vstack([head[first:first + 1], np.delete(candidates, first, axis=0)])
 
 
 def _fill_flat(model: gpm.GP, coding: _Coding, u: np.ndarray, tol: float, rng: np.random.Generator) -> np.ndarray:
