@@ -1,5 +1,6 @@
 """Bayes's suggestion as the minimum of one joint posterior draw over its acquisition's best candidates
-(``Bayes._thompson_top``), screened here as ``ts8`` / ``ts32``.
+(``Bayes._thompson_top``), screened here as ``ts8`` / ``ts32`` / ``tsg``. Measured and taken out (docs/benchmarks.md,
+"A Thompson draw over the acquisition's best candidates"): run it on commit b593ec2, which has the lever.
 
 Why: on a rough plateau (a forest's ``max_features``, whose loss between 0.38 and 0.84 moves with which features each
 forest drew) the GP fits a smooth bowl and EI keeps proposing its predicted minimum: on dev rf_digits 30 of 60 trials
@@ -14,6 +15,8 @@ from knobs.search import Bayes
 
 
 def _with_top(top, seed=None, gap=None) -> Bayes:
+    if not hasattr(Bayes, "_thompson_top"):
+        raise SystemExit("bench/bayes_thompson.py: Bayes._thompson_top was taken out; check out commit b593ec2 to run it")
     sampler = Bayes(seed=seed)
     sampler._thompson_top = top
     sampler._thompson_gap = gap

@@ -27,7 +27,6 @@ import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import scipy.linalg
 
 from knobs.errors import ConfigError
 from knobs.search._base import (Sampler, _valid, check_number, check_request, check_seed,
@@ -177,19 +176,14 @@ class Bayes(Sampler):
     # trials; 2-4 with it). Level with the default before it on the dev set (docs/benchmarks.md, "A flat parameter
     # drawn at random"); None switches it off.
     _flat_fill: float | None = FLAT_TOL
-    # NOTE: off (a lever under measurement): the suggestion is the minimum of one joint posterior draw over the
-    # acquisition's ``_thompson_top`` best candidates instead of its best one (``_thompson_first``), so a plateau of
-    # near-equal candidates is sampled across rather than at the one EI ranks first.
-    _thompson_top: int | None = None
-    # NOTE: with ``_thompson_top``, only candidates scoring within this many nats of the best are drawn over (None: all).
-    _thompson_gap: float | None = None
     # NOTE: levers measured and taken out, their code at the commit named (docs/architecture.md lists each with its
     # docs/benchmarks.md section): an EI margin grown by leave-one-out misses (``_loo_margin``), a minimum distance
     # from the model's points (``_min_distance``), redrawn unused coordinates in local steps (``_redraw_inactive``),
     # the sources' best configs first (``_sources_first``), the run's own design points while warm (``_own_design``),
     # a dropped source's suggestions to that design (``_design_on_drop``): b0c980d; a noise trigger for failed sources
     # (``_drop_on_noise``): 5cc555e; a warm run's first results at the posterior mean's minimum (``_warm_greedy``):
-    # b0e1f63; the sources' best config first, measured again on the vetted default (``_sources_first = 1``): 672fb1a.
+    # b0e1f63; the sources' best config first, measured again on the vetted default (``_sources_first = 1``): 672fb1a;
+    # a Thompson draw over the acquisition's best candidates (``_thompson_top``, ``_thompson_gap``): b593ec2.
 
     def __init__(self, acquisition: str = "ei", xi: float = 0.01, kappa: float = 2.0,
                  n_initial: int | None = None, warp: str = "power", n_candidates: int = 2048,
@@ -387,13 +381,8 @@ class Bayes(Sampler):
         sobol = sobol_points(model.X.shape[1], int(rng.integers(2**63)), 0, self.n_candidates)
         pool = np.vstack([sobol, _perturb(incumbents, coding, rng)])
         scale = np.minimum(model.lengthscales, 1.0)
-        candidates, scores = optimize.maximize(score, score_grad, coding.canonical, pool,
-                                               coding.levels, scale, n_local=self.n_local)
-        if self._thompson_top:
-            top = self._thompson_top
-            if self._thompson_gap is not None:
-                top = min(top, int(np.sum(scores >= scores[0] - self._thompson_gap)))
-            candidates = _thompson_first(model, candidates, top, rng)
+        candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
+                                          coding.levels, scale, n_local=self.n_local)
         for u in candidates:
             if self._flat_fill is not None:
                 u = _fill_flat(model, coding, u, self._flat_fill, rng)
@@ -405,18 +394,6 @@ class Bayes(Sampler):
 
 
 FLAT_GRID = np.linspace(0.0, 1.0, 11)
-
-
-def _thompson_first(model: gpm.GP, candidates: np.ndarray, top: int, rng: np.random.Generator) -> np.ndarray:
-    """``candidates`` (best first) with the minimum of one joint posterior draw over the first ``top`` moved first."""
-    head = candidates[:top]
-    if len(head) < 2:
-        return candidates
-    Ks = gpm.cross_cov(model, head, model.X)
-    V = scipy.linalg.solve_triangular(model.L, Ks.T, lower=True, check_finite=False)
-    draw = rng.multivariate_normal(Ks @ model.alpha, gpm.cross_cov(model, head, head) - V.T @ V, method="eigh")
-    first = int(np.argmin(draw))
-    return np.vstack([head[first:first + 1], np.delete(candidates, first, axis=0)])
 
 
 def _fill_flat(model: gpm.GP, coding: _Coding, u: np.ndarray, tol: float, rng: np.random.Generator) -> np.ndarray:
