@@ -9,6 +9,11 @@ WORDNET_DIR ?= /usr/share/wordnet
 FASHION_DIR ?= /usr/share/datasets/fashion-mnist
 CHROMIUM ?= chromium
 PYTEST_REPORT := -rfEs --durations=15
+# The tests run in TEST_WORKERS processes (pytest-xdist), one test file per process at a time so a file's
+# module fixtures are built once: on 2 cores the whole suite takes 6 min instead of 9.5. At most 4 by default
+# (each process loads torch); `make test TEST_WORKERS=0` runs them in this process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_WORKERS := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-fast install system bench clean
 
@@ -61,11 +66,11 @@ run: $(STAMP)
 	$(BIN)/knobs run
 
 test: $(STAMP) system
-	$(BIN)/python -m pytest $(PYTEST_REPORT)
+	$(BIN)/python -m pytest $(PYTEST_REPORT) $(PYTEST_WORKERS)
 
 # The quick loop: everything but the end-to-end runs marked slow.
 test-fast: $(STAMP) system
-	$(BIN)/python -m pytest $(PYTEST_REPORT) -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_REPORT) $(PYTEST_WORKERS) -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -36,6 +36,20 @@ def test_make_test_fast_leaves_out_the_slow_mark():
     assert '-m "not slow"' in line and "s" in _report_chars(line)
 
 
+def _workers(line: str) -> int:
+    args = line.split()
+    return int(args[args.index("-n") + 1])
+
+
+def test_the_tests_run_in_up_to_four_processes_a_file_each_or_in_one_when_asked():
+    for target in ("test", "test-fast"):
+        line = _dry_run(target)
+        assert 1 <= _workers(line) <= min(4, os.cpu_count() or 1) and "--dist loadfile" in line
+    out = subprocess.run(["make", "-n", "-C", str(ROOT), "test", "SYSTEM=none", "TEST_WORKERS=0"],
+                         capture_output=True, text=True, check=True).stdout
+    assert _workers(next(line for line in out.splitlines() if "-m pytest" in line)) == 0
+
+
 def _copy(tmp_path: Path, postgres_script: str) -> Path:
     """The Makefile in a scratch folder whose .ci/postgres.sh is ``postgres_script``."""
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
