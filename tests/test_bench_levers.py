@@ -1,5 +1,5 @@
 """The screened-lever factories of bench/ (docs/benchmarks.md, "A larger acquisition search, and a floor under the
-warp's lambda", "A pessimistic prior mean"): each arm is the default Bayes but for the one thing it names, so a table compares what it says."""
+warp's lambda", "A pessimistic prior mean", "HEBO's acquisition ensemble"): each arm is the default Bayes but for the one thing it names, so a table compares what it says."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import bayes_acq_budget  # noqa: E402
 import bayes_bound_gate  # noqa: E402
 import bayes_flat_fill  # noqa: E402
 import bayes_linear  # noqa: E402
+import bayes_mace  # noqa: E402
 import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
 from knobs.search import Bayes  # noqa: E402
@@ -115,3 +116,36 @@ def test_the_bound_gate_is_pessimistic_only_while_the_best_configuration_is_insi
 def test_the_flat_fill_arms_set_only_the_fill():
     assert bayes_flat_fill.flat_fill(seed=1)._flat_fill == bayes_flat_fill.TOL == Bayes._flat_fill
     assert bayes_flat_fill.no_fill(seed=1)._flat_fill is None and Bayes(seed=1)._flat_fill == 0.05
+
+
+def test_the_pareto_front_keeps_exactly_the_rows_nothing_beats_on_every_column():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(60, 3))
+    front = set(bayes_mace.pareto_front(scores).tolist())
+    for i in range(60):
+        beaten = any((scores[j] >= scores[i]).all() and (scores[j] > scores[i]).any() for j in range(60))
+        assert (i in front) == (not beaten)
+    assert bayes_mace.pareto_front(np.ones((4, 3))).tolist() == [0, 1, 2, 3]  # ties dominate nothing
+
+
+def test_hebo_kappa_grows_with_the_trials_and_the_dimension():
+    assert bayes_mace.hebo_kappa(40, 7) > bayes_mace.hebo_kappa(10, 7) > bayes_mace.hebo_kappa(10, 2) > 0
+
+
+def test_the_mace_arm_draws_from_a_three_acquisition_front_inside_the_space_and_repeats_with_its_seed():
+    trials = small_run()
+    seen = []
+    real = bayes_mace.pareto_front
+
+    def spy(scores):
+        seen.append(scores.shape[1])
+        return real(scores)
+
+    bayes_mace.pareto_front = spy
+    try:
+        configs = bayes_mace.mace(seed=4).suggest(SMALL, trials, n=2)
+    finally:
+        bayes_mace.pareto_front = real
+    assert seen == [3, 3] and len(configs) == 2
+    assert all(0.0 <= c["x"] <= 1.0 and 1 <= c["n"] <= 9 for c in configs)
+    assert bayes_mace.mace(seed=4).suggest(SMALL, trials, n=2) == configs
