@@ -20,7 +20,7 @@ import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
 from knobs.search import Bayes  # noqa: E402
 from knobs.search._gp import transforms  # noqa: E402
-from knobs.space import Float, Int, Space  # noqa: E402
+from knobs.space import Choice, Float, Int, Space  # noqa: E402
 from knobs.trial import FrozenTrial, TrialState  # noqa: E402
 
 
@@ -149,3 +149,20 @@ def test_the_mace_arm_draws_from_a_three_acquisition_front_inside_the_space_and_
     assert seen == [3, 3] and len(configs) == 2
     assert all(0.0 <= c["x"] <= 1.0 and 1 <= c["n"] <= 9 for c in configs)
     assert bayes_mace.mace(seed=4).suggest(SMALL, trials, n=2) == configs
+
+
+def test_mace_in_conditional_spaces_only_is_the_default_elsewhere():
+    trials = small_run()
+    assert bayes_mace.mace_cond(seed=5).suggest(SMALL, trials, n=2) == Bayes(seed=5).suggest(SMALL, trials, n=2)
+    conditional = Space({"kind": Choice(["a", "b"]), "x": Float(0.0, 1.0, when={"kind": "a"}), "n": Int(1, 9)})
+    rows = [FrozenTrial(i, c, TrialState.COMPLETE, c.get("x", 0.5) + 0.01 * c["n"])
+            for i, c in enumerate(conditional.sample(np.random.default_rng(1), 8))]
+    seen = []
+    real = bayes_mace.pareto_front
+    bayes_mace.pareto_front = lambda scores: seen.append(scores.shape) or real(scores)
+    try:
+        config = bayes_mace.mace_cond(seed=5).suggest(conditional, rows)[0]
+    finally:
+        bayes_mace.pareto_front = real
+    assert len(seen) == 1 and seen[0][1] == 3
+    conditional.validate(config)
