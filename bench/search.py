@@ -725,6 +725,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if (args.arms or args.paired) and not args.merge:
         parser.error("--arms and --paired read the runs of --merge's files; for a new run name --optimizers")
     if args.merge:
+        missing = [f for f in args.merge if not Path(f).is_file()]
+        if missing:
+            parser.error(f"--merge: no such file {', '.join(map(str, missing))} (a run's JSON is the file its --out named)")
         saved = [json.loads(Path(f).read_text()) for f in args.merge]  # read once: timing, runs, median counts
         timing = next((t for t in (s["headline"].get("ms_per_suggestion_100_trials_7d") for s in saved) if t), None)
         try:

@@ -148,6 +148,10 @@ def test_a_merge_keeps_the_arms_and_problems_asked_for_so_one_arm_short_of_seeds
     with pytest.raises(SystemExit):
         search.main(["--arms", "knobs.Random", "--problems", "levy4"])
     assert "--arms and --paired read the runs of --merge" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        search.main(["--merge", *files, str(tmp_path / "not-run.json")])
+    err = capsys.readouterr().err
+    assert "--merge: no such file" in err and "not-run.json" in err and "Traceback" not in err
 
 
 def test_paired_differences_are_taken_seed_by_seed(tmp_path, capsys):
