@@ -29,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from knobs.data._arrays import IGNORE, from_built
+from knobs.data._arrays import IGNORE, from_built, pixel_classes
 from knobs.data._dataset import Dataset
 from knobs.data._images import GRAY_MODES, _bad, _pillow, _probe, _visible, read_image, resolve_size
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["IMAGES", "MASKS", "is_mask_folder", "load_mask_folder", "read_mask", "MaskPairs"]
+__all__ = ["IMAGES", "MASKS", "is_mask_folder", "load_mask_folder", "load_like_run", "masks_on_classes", "read_mask",
+           "MaskPairs"]
 
 IMAGES, MASKS = "images", "masks"
 MASK_MODES = frozenset({"1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N"})
@@ -237,3 +238,22 @@ def load_mask_folder(root: str | Path, image_size: Any = None, image_channels: i
     given = from_built((X, masks), name=root.name, source=str(root), task="segmentation", record=record)
     return dataclasses.replace(given.dataset, row_ids=np.array([str(p.relative_to(root)) for p in pairs.images],
                                                                dtype=object))
+
+
+def load_like_run(path: str | Path, loading: dict, what: str) -> Dataset:
+    """A folder of ``images/`` with ``masks/`` decoded as a run decoded its own (``loading``: the run's recorded
+    size, channels, ignore value and ``bad_files``) — its official test set, or the labelled images ``knobs evaluate``
+    scores. ``what`` begins the message when ``path`` is not such a folder (the setting, and what it names)."""
+    if not is_mask_folder(path):
+        raise DataError(f"{what} a folder like its source, {IMAGES}/ with {MASKS}/ in it (a mask per image, the same "
+                        f"file stem)")
+    return load_mask_folder(path, image_size=tuple(loading["image_size"]), image_channels=loading["channels"],
+                            ignore_index=loading.get("ignore_index"), bad_files=loading.get("bad_files", "error"))
+
+
+def masks_on_classes(found: Dataset, class_names: list | None, part: str, what: str) -> np.ndarray:
+    """``found``'s masks (indices into its own classes) on a run's classes (``class_names``: its training masks'
+    values), ``IGNORE`` kept: a class the run never saw is refused by ``pixel_classes``."""
+    values = np.asarray([int(name) for name in found.class_names], dtype=np.int64)
+    raw = np.where(found.y != IGNORE, values[np.clip(found.y, 0, None)], IGNORE)
+    return pixel_classes(raw, np.asarray([int(name) for name in class_names or []], dtype=np.int64), part, what)

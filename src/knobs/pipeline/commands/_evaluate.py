@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from knobs.data import Preprocessing, Standardizer
-from knobs.data._arrays import IGNORE, label_name, pixel_classes
-from knobs.data._mask_folder import IMAGES, MASKS, is_mask_folder, load_mask_folder
+from knobs.data._arrays import label_name, pixel_classes
+from knobs.data._mask_folder import load_like_run, masks_on_classes
 from knobs.data._table import read_table
 from knobs.data._target import label_rows, label_sets, target_columns, value_rows
 from knobs.errors import ConfigError, DataError
@@ -194,18 +194,12 @@ def _mask_folder(preprocessing: Preprocessing, path: Path) -> tuple[np.ndarray, 
     """A segmentation run's labelled images: a folder of ``images/`` with ``masks/`` as it trained on, decoded at
     its size, the masks' values read as its classes — under ``bad_files = "skip"`` the pairs that are not (an image
     without its mask, one that does not decode) left out and listed."""
-    loading = preprocessing.record["loading"]
-    if not is_mask_folder(path):
-        raise DataError(f"--input {str(path)!r}: this run segments images; its labelled images are a folder of "
-                        f"{IMAGES}/ with {MASKS}/ (a mask per image, the same file stem), as it trained on")
-    found = load_mask_folder(path, image_size=tuple(loading["image_size"]), image_channels=loading["channels"],
-                             ignore_index=loading.get("ignore_index"), bad_files=loading.get("bad_files", "error"))
-    values = np.asarray([int(name) for name in found.class_names], dtype=np.int64)
-    raw = np.where(found.y != IGNORE, values[np.clip(found.y, 0, None)], IGNORE)
+    found = load_like_run(path, preprocessing.record["loading"],
+                          f"--input {str(path)!r}: this run segments images; its labelled images are")
     skipped = [{"file": str(Path(s["file"]).relative_to(path)), "reason": s["reason"]}
                for s in found.loading.get("skipped", [])]
-    return (preprocessing.transform(found.X), _mask_classes(raw, preprocessing.record.get("class_names"), path),
-            skipped)
+    masks = masks_on_classes(found, preprocessing.record.get("class_names"), "input", f"--input {str(path)!r}")
+    return preprocessing.transform(found.X), masks, skipped
 
 
 def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,

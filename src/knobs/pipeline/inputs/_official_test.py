@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from knobs.data import Dataset, load_csv, load_image_folder, load_text_csv
-from knobs.data._arrays import IGNORE, pixel_classes
-from knobs.data._mask_folder import IMAGES, MASKS, is_mask_folder, load_mask_folder
+from knobs.data._mask_folder import load_like_run, masks_on_classes
 from knobs.data._table import read_table
 from knobs.data._target import target_columns
 from knobs.errors import ConfigError, DataError
@@ -62,11 +61,7 @@ def load_official_test(cfg, dataset: Dataset) -> tuple[Pair, np.ndarray]:
 def _images(cfg, dataset: Dataset, path: str) -> Dataset:
     loading = dataset.loading
     if loading.get("layout") == "masks":  # a segmentation folder's test set: images/ with masks/ too
-        if not is_mask_folder(path):
-            raise DataError(f"data.test = {path!r}: a segmentation run's test set is a folder like its source, "
-                            f"{IMAGES}/ with {MASKS}/ in it (a mask per image, the same file stem)")
-        return load_mask_folder(path, image_size=tuple(loading["image_size"]), image_channels=loading["channels"],
-                                ignore_index=loading.get("ignore_index"), bad_files=loading.get("bad_files", "error"))
+        return load_like_run(path, loading, f"data.test = {path!r}: a segmentation run's test set is")
     if not Path(path).is_dir():
         raise DataError(f"data.test = {path!r}: an image run's test set is a folder of class folders")
     # NOTE: over the run's memory budget the test folder streams as its source may (it was decoded whole, and refused
@@ -120,10 +115,7 @@ def _labels(test: Dataset, dataset: Dataset, path: str) -> np.ndarray:
     if dataset.task == "multilabel" and len(target_columns(dataset.loading["target"])) == 1:
         return _label_sets(test, dataset, path)
     if dataset.task == "segmentation":  # the test masks' values on the training masks' classes
-        values = np.asarray([int(name) for name in test.class_names], dtype=np.int64)
-        raw = np.where(test.y != IGNORE, values[np.clip(test.y, 0, None)], IGNORE)
-        return pixel_classes(raw, np.asarray([int(name) for name in dataset.class_names], dtype=np.int64), "test",
-                             f"data.test = {path!r}")
+        return masks_on_classes(test, dataset.class_names, "test", f"data.test = {path!r}")
     if dataset.task != "classification":  # numbers, or a multi-label run's 0 / 1 rows (its label columns by name)
         return test.y.astype(np.float32)
     known = {str(name): k for k, name in enumerate(dataset.class_names or range(dataset.n_classes))}
