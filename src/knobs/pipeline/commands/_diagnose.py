@@ -14,7 +14,7 @@ from knobs.config import RunConfig
 from knobs.diagnose._report import Report
 from knobs.diagnose._evidence import CHECK_LOSSES
 from knobs.pipeline.model._build import ModelInfo, build_model
-from knobs.pipeline.inputs._streamed import sampled_pair
+from knobs.pipeline.inputs._streamed import in_memory_pair
 from knobs.pipeline.stages._inputs import load_inputs
 from knobs.pipeline.trials._preflight import run_preflight
 from knobs.pipeline.trials._diagnosis import EPOCHS, diagnose_params
@@ -43,5 +43,5 @@ def check_config(cfg: RunConfig) -> list[CheckResult]:
     results = run_preflight(cfg.checks, data, lambda: build_model(cfg, params, info), (splits.train, splits.val),
                             images=inputs.dataset.image_shape is not None)
     loss = CHECK_LOSSES[data.task]
-    train = data.train if getattr(data, "samples", None) is None else sampled_pair(data, "train")  # streamed: its sample
-    return results + [gradient_check(build_model(cfg, params, info), *train, loss=loss, seed=cfg.seed)]
+    return results + [gradient_check(build_model(cfg, params, info), *in_memory_pair(data, "train"), loss=loss,
+                                     seed=cfg.seed)]

@@ -47,7 +47,7 @@ from knobs.errors import ConfigError
 from knobs.report._page import read_events
 
 __all__ = ["memory_budget", "loader_cores", "settle_rows", "stream_prepared", "check_streamed", "seal_test",
-           "in_memory_view", "sampled_pair",
+           "in_memory_view", "in_memory_pair", "sampled_pair",
            "memory_line", "read_rows", "first_inputs", "VAL_SAMPLE", "listen_unreadable", "loading_record"]
 
 VAL_SAMPLE = 2048  # validation rows the preflight's data checks look at, when streamed
@@ -130,6 +130,12 @@ def in_memory_view(data: Any, raw_splits: Any) -> tuple[tuple[torch.Tensor, torc
     if samples is None:
         return data.train, raw_splits
     return sampled_pair(data, "train"), (samples["train"], samples["val"])
+
+
+def in_memory_pair(data: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``split``'s tensors (``"train"`` or ``"val"``) for what needs them in memory: the split itself, or for rows
+    read from disk its seeded sample (``sampled_pair``)."""
+    return getattr(data, split) if getattr(data, "samples", None) is None else sampled_pair(data, split)
 
 
 def sampled_pair(data: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,7 @@ from knobs.config import ChecksConfig, RunConfig
 from knobs.diagnose._diagnose import run_diagnosis
 from knobs.diagnose._setup import settings_of
 from knobs.diagnose._report import Report
-from knobs.pipeline.inputs._streamed import sampled_pair
+from knobs.pipeline.inputs._streamed import in_memory_pair
 from knobs.pipeline.trials._preflight import input_kind, run_preflight
 from knobs.pipeline.model._build import ModelInfo, build_model
 from knobs.pipeline.trials._objective import make_trainer
@@ -43,6 +43,4 @@ def diagnose_params(cfg: RunConfig, splits: Any, data: Any, params: dict[str, An
     only_data = ChecksConfig(initial_loss=False, batch_independence=False, overfit_tiny=False, data=True)
     data_checks = run_preflight(only_data, data, lambda: copy.deepcopy(model), (splits.train, splits.val), images=images)
     # NOTE: rows read from disk: the short runs and probes train on the seeded samples the statistics came from
-    train, val = ((data.train, data.val) if getattr(data, "samples", None) is None else
-                  (sampled_pair(data, "train"), sampled_pair(data, "val")))
-    return run_diagnosis(model, train, val, settings, data_checks)
+    return run_diagnosis(model, in_memory_pair(data, "train"), in_memory_pair(data, "val"), settings, data_checks)
