@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from knobs.data import Preprocessing, Standardizer
 from knobs.data._arrays import label_name, pixel_classes
@@ -40,10 +39,8 @@ from knobs.errors import ConfigError, DataError
 from knobs.metrics import (BOOTSTRAP, INTERVAL_METHOD, INTERVAL_METHODS, LEVEL, bootstrap_draws, metric_intervals,
                            split_metrics, weighted_metrics, wilson)
 from knobs.pipeline.commands._predict import (IMAGE_SUFFIXES, UnreadableInputWarning, _check_image_sizes,
-                                              _final_members, _load, _numbers, _summary)
+                                              FinalModel, _numbers, _summary)
 from knobs.pipeline.commands._threads import use_run_threads
-from knobs.pipeline.inputs._prepared import PREPROCESS_FILE
-from knobs.pipeline.trials._evaluate import average_outputs, outputs
 
 __all__ = ["evaluate_file", "wilson", "intervals", "weighted_metrics", "bootstrap_draws", "BOOTSTRAP", "LEVEL"]
 
@@ -77,18 +74,13 @@ def evaluate_file(run_dir: str | Path, input_path: str | Path, *, target: str | 
     use_run_threads(run_dir, threads)
     if not input_path.exists():
         raise DataError(f"--input {str(input_path)!r}: no such file or folder")
-    paths, weights = _final_members(run_dir, summary)
-    members = [_load(p) for p in paths]
-    extra = members[0][1]
-    prep_path = run_dir / PREPROCESS_FILE
-    preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
-    task = summary.get("data", {}).get("task", "classification")
-    X, y, skipped = _labelled(preprocessing, extra, input_path, task, target, text_column,
+    final = FinalModel.load(run_dir, summary)
+    task = final.task
+    X, y, skipped = _labelled(final.preprocessing, final.extra, input_path, task, target, text_column,
                               summary.get("data", {}).get("class_names"))
     if skipped:
         _warn_skipped(input_path, skipped, len(y))
-    outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
-    out = average_outputs(outs, np.asarray(weights), task) if len(outs) > 1 else outs[0]
+    out = final.outputs(X)
     threshold = ((summary.get("threshold") or {}).get("threshold") if task == "classification" else
                  (summary.get("threshold") or {}).get("thresholds") if task == "multilabel" else None)
     metrics = split_metrics(task, y, out, threshold=threshold)

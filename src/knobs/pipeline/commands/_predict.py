@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,10 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     use_run_threads(run_dir, threads)
     output = Path(output) if output is not None else input_path.with_name(input_path.stem + ".predictions.csv")
     _check_output(output, input_path)
-    paths, weights = _final_members(run_dir, summary)
-    members = [_load(p) for p in paths]
-    extra = members[0][1]
-    prep_path = run_dir / PREPROCESS_FILE
-    preprocessing = Preprocessing.load(prep_path) if prep_path.exists() else None
-    task = summary.get("data", {}).get("task", "classification")
+    final = FinalModel.load(run_dir, summary)
+    preprocessing, extra, task = final.preprocessing, final.extra, final.task
     names, X, unreadable = _model_input(preprocessing, extra, input_path, resize=task == "segmentation")
-    outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), task) for model, _ in members]
-    out = average_outputs(outs, np.asarray(weights), task) if len(outs) > 1 else outs[0]
+    out = final.outputs(X)
     # NOTE: a table's preprocessing records its classes; arrays, a builder's data and built-in sets, the summary
     class_names = (preprocessing.record.get("class_names") if preprocessing else None) or \
         summary.get("data", {}).get("class_names") or target_names(summary, int(extra["n_classes"]))
@@ -152,6 +148,33 @@ def _check_output(output: Path, input_path: Path) -> None:
     if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
         raise ConfigError(f"--output {str(output)!r} is the input file; predictions would overwrite it. "
                           f"Give another --output")
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """A finished run's final model as ``knobs predict`` and ``knobs evaluate`` apply it: its members (the ensemble's
+    used members with their weights, or the best trial), the run's preprocessing (None for arrays and built-in data),
+    the first member's checkpoint record (``extra``: input shape, classes, standardizer) and the task."""
+
+    members: list[torch.nn.Module]
+    weights: list[float]
+    extra: dict
+    preprocessing: Preprocessing | None
+    task: str
+
+    @classmethod
+    def load(cls, run_dir: Path, summary: dict) -> "FinalModel":
+        paths, weights = _final_members(run_dir, summary)
+        loaded = [_load(p) for p in paths]
+        prep_path = run_dir / PREPROCESS_FILE
+        return cls(members=[model for model, _ in loaded], weights=weights, extra=loaded[0][1],
+                   preprocessing=Preprocessing.load(prep_path) if prep_path.exists() else None,
+                   task=summary.get("data", {}).get("task", "classification"))
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """The final model's outputs on standardized input rows: one member's, or the members' weighted average."""
+        outs = [outputs(model, torch.as_tensor(X, dtype=torch.float32), self.task) for model in self.members]
+        return average_outputs(outs, np.asarray(self.weights), self.task) if len(outs) > 1 else outs[0]
 
 
 def _final_members(run_dir: Path, summary: dict) -> tuple[list[Path], list[float]]:
