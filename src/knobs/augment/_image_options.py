@@ -81,10 +81,6 @@ class ImageAugmentOptions(Options):
         """
         return cls.parse(config, "{'hflip': 0.5}")
 
-    def check(self) -> "ImageAugmentOptions":
-        """The options (checked when they were made; kept for callers that check explicitly)."""
-        return self
-
     @property
     def active(self) -> tuple[str, ...]:
         """The steps that can change a batch, in the order they run."""

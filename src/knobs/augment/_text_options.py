@@ -48,10 +48,6 @@ class EDAOptions(Options):
         """
         return cls.parse(config, "{'alpha_sr': 0.1}")
 
-    def check(self) -> "EDAOptions":
-        """The options (checked when they were made; kept for callers that check explicitly)."""
-        return self
-
     @property
     def uses_synonyms(self) -> bool:
         """True when a thesaurus is needed (synonym replacement or insertion is on)."""
