@@ -14,11 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import bayes_acq_budget  # noqa: E402
 import bayes_bound_gate  # noqa: E402
 import bayes_flat_fill  # noqa: E402
+import bayes_interleave  # noqa: E402
 import bayes_linear  # noqa: E402
 import bayes_mace  # noqa: E402
 import bayes_prior_mean  # noqa: E402
 import bayes_warp_floor  # noqa: E402
-from knobs.search import Bayes  # noqa: E402
+from knobs.search import Bayes, Random  # noqa: E402
 from knobs.search._gp import transforms  # noqa: E402
 from knobs.space import Choice, Float, Int, Space  # noqa: E402
 from knobs.trial import FrozenTrial, TrialState  # noqa: E402
@@ -166,3 +167,16 @@ def test_mace_in_conditional_spaces_only_is_the_default_elsewhere():
         bayes_mace.pareto_front = real
     assert len(seen) == 1 and seen[0][1] == 3
     conditional.validate(config)
+
+
+def test_the_interleaved_arm_is_bayes_but_on_every_kth_turn_past_the_design_where_it_is_random():
+    trials = small_run()  # 8 results: past the design of a 2-D space (4 points)
+    arm = bayes_interleave.every5(seed=3)
+    turns = [n for n in range(20) if arm.is_random_turn(SMALL, n)]
+    assert turns == [4, 9, 14, 19]
+    assert arm.suggest(SMALL, trials[:8]) == Bayes(seed=3).suggest(SMALL, trials[:8])
+    seven = trials[:7]  # a Bayes turn too
+    assert bayes_interleave.every5(seed=3).suggest(SMALL, seven) == Bayes(seed=3).suggest(SMALL, seven)
+    nine = trials + [FrozenTrial(8, {"x": 0.5, "n": 2}, TrialState.COMPLETE, 0.05)]
+    assert bayes_interleave.every5(seed=3).suggest(SMALL, nine) == Random(seed=3 + 10_000).suggest(SMALL, nine)
+    assert bayes_interleave.every10(seed=3).is_random_turn(SMALL, 9)
