@@ -784,9 +784,33 @@ def _report(result: Mapping[str, Any], timing: Mapping[str, Any] | None, split: 
         "problems": {p: {"family": ALL_PROBLEMS[p].family, "set": ALL_PROBLEMS[p].split,
                          "note": ALL_PROBLEMS[p].note} for p in result["medians"]},
         "runs": result["runs"],
+        "environment": environment(),
     }, indent=1))
     print(json.dumps(line))
     return line
+
+
+def environment() -> dict[str, Any]:
+    """The versions a run's figures came from (Python, the numeric stack, the anchors) and the commit of knobs.
+
+    Why: Optuna's GPSampler runs of one seed parted from an earlier session's stored ones after its random start,
+    and the earlier version was not recorded, so whether Optuna or chance moved them could not be told."""
+    import importlib.metadata as metadata
+    import platform
+    import subprocess
+
+    versions = {"python": platform.python_version()}
+    for package in ("knobs", "numpy", "scipy", "scikit-learn", "torch", "optuna"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                                capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"versions": versions, "commit": commit}
 
 
 if __name__ == "__main__":

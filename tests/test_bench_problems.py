@@ -82,7 +82,10 @@ def test_json_line_carries_every_family(tmp_path, capsys):
         cell = family["score"]["knobs.Random"]["2"]
         assert math.isfinite(cell["mean"]) and cell["se"] == 0.0  # one seed
         assert family["suggest_ms_median"]["knobs.Random"] >= 0
-    assert json.loads((tmp_path / "s.json").read_text())["headline"] == line
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert saved["headline"] == line
+    versions = saved["environment"]["versions"]  # what the figures came from
+    assert versions["numpy"] == np.__version__ and versions["optuna"] and versions["torch"]
 
 
 def test_first_seed_runs_fresh_seeds_that_merge_with_earlier_ones(tmp_path, capsys):
