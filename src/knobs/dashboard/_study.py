@@ -16,6 +16,7 @@ as the study's name, as ``knobs run`` stores it there.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import operator
@@ -24,7 +25,7 @@ import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 import sqlalchemy as sa
@@ -97,10 +98,17 @@ class StudyReader:
     def read(self) -> StudySnapshot:
         """The study now. Raises ``StudyUnreadable`` (damaged file, not a knobs database, an
         unknown layout, a database that does not answer) and ``FileNotFoundError`` (no study.db)."""
+        with self._lock, self._connected() as conn:
+            return self._read(conn)
+
+    @contextlib.contextmanager
+    def _connected(self) -> Iterator[sa.Connection]:
+        """A connection to the study's database; a database error leaves as ``StudyUnreadable`` (password masked),
+        and a file's own engine is disposed after."""
         engine, dispose = self._engine()
         try:
-            with self._lock, engine.connect() as conn:
-                return self._read(conn)
+            with engine.connect() as conn:
+                yield conn
         except sa.exc.DBAPIError as e:
             raise StudyUnreadable(f"{self._what()} cannot be read as a knobs study: "
                                   f"{mask_password(_first_line(e.orig))}") from None
@@ -167,22 +175,14 @@ class StudyReader:
         """Trials per state, the best value and the running trials' latest heartbeat — one
         aggregate query, for the runs list (no trial is read). Raises as ``read``."""
         s, t = schema.studies, schema.trials
-        engine, dispose = self._engine()
-        try:
-            with engine.connect() as conn:
-                studies = conn.execute(sa.select(s.c.id, s.c.name, s.c.direction, s.c.created_at).order_by(s.c.id)).all()
-                if not studies and self.name is None:
-                    return StudyCounts("minimize", None, {}, None, None)
-                study = self._study_row(studies)
-                groups = conn.execute(sa.select(t.c.state, sa.func.count(), sa.func.min(t.c.value), sa.func.max(t.c.value),
-                                                sa.func.max(t.c.heartbeat)).where(t.c.study_id == study.id)
-                                      .group_by(t.c.state)).all()
-        except sa.exc.DBAPIError as e:
-            raise StudyUnreadable(f"{self._what()} cannot be read as a knobs study: "
-                                  f"{mask_password(_first_line(e.orig))}") from None
-        finally:
-            if dispose:
-                engine.dispose()
+        with self._connected() as conn:
+            studies = conn.execute(sa.select(s.c.id, s.c.name, s.c.direction, s.c.created_at).order_by(s.c.id)).all()
+            if not studies and self.name is None:
+                return StudyCounts("minimize", None, {}, None, None)
+            study = self._study_row(studies)
+            groups = conn.execute(sa.select(t.c.state, sa.func.count(), sa.func.min(t.c.value), sa.func.max(t.c.value),
+                                            sa.func.max(t.c.heartbeat)).where(t.c.study_id == study.id)
+                                  .group_by(t.c.state)).all()
         direction = study.direction if study.direction in ("minimize", "maximize") else "minimize"
         states = {state: count for state, count, _, _, _ in groups}
         complete = next((row for row in groups if row[0] == TrialState.COMPLETE.value), None)
