@@ -67,14 +67,7 @@ class Mace(Bayes):
         front = pareto_front(scores)
         rest = np.setdiff1d(np.arange(len(U)), front)
         order = np.concatenate([rng.permutation(front), rest[np.argsort(-scores[rest, 0])]])
-        for u in U[order]:
-            if self._flat_fill is not None:
-                u = _bayes._fill_flat(model, coding, u, self._flat_fill, rng)
-            key = _bayes.config_key(space.from_unit(u))
-            if key not in taken:
-                taken.add(key)
-                return u
-        return U[order[0]]
+        return self._first_untaken(model, coding, U[order], space, taken, rng)
 
 
 def mace(seed=None) -> Bayes:

@@ -383,6 +383,12 @@ class Bayes(Sampler):
         scale = np.minimum(model.lengthscales, 1.0)
         candidates, _ = optimize.maximize(score, score_grad, coding.canonical, pool,
                                           coding.levels, scale, n_local=self.n_local)
+        return self._first_untaken(model, coding, candidates, space, taken, rng)
+
+    def _first_untaken(self, model: gpm.GP, coding: _Coding, candidates: np.ndarray, space: Space, taken: set,
+                       rng: np.random.Generator) -> np.ndarray:
+        """The first of ``candidates`` (best first), flat axes filled, whose config is not taken (then marked taken);
+        the first one regardless when the space is used up."""
         for u in candidates:
             if self._flat_fill is not None:
                 u = _fill_flat(model, coding, u, self._flat_fill, rng)
