@@ -34,8 +34,8 @@ from knobs.data._dataset import Dataset
 from knobs.data._images import GRAY_MODES, _bad, _pillow, _probe, _visible, read_image, resolve_size
 from knobs.errors import ConfigError, DataError
 
-__all__ = ["IMAGES", "MASKS", "is_mask_folder", "load_mask_folder", "load_like_run", "masks_on_classes", "read_mask",
-           "MaskPairs"]
+__all__ = ["IMAGES", "MASKS", "is_mask_folder", "load_mask_folder", "load_like_run", "masks_on_classes",
+           "mask_values_on_classes", "read_mask", "MaskPairs"]
 
 IMAGES, MASKS = "images", "masks"
 MASK_MODES = frozenset({"1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N"})
@@ -256,4 +256,9 @@ def masks_on_classes(found: Dataset, class_names: list | None, part: str, what: 
     values), ``IGNORE`` kept: a class the run never saw is refused by ``pixel_classes``."""
     values = np.asarray([int(name) for name in found.class_names], dtype=np.int64)
     raw = np.where(found.y != IGNORE, values[np.clip(found.y, 0, None)], IGNORE)
+    return mask_values_on_classes(raw, class_names, part, what)
+
+
+def mask_values_on_classes(raw: np.ndarray, class_names: list | None, part: str, what: str) -> np.ndarray:
+    """Masks of class ids (the values a run's training masks held) as the run's class indices, ``IGNORE`` kept."""
     return pixel_classes(raw, np.asarray([int(name) for name in class_names or []], dtype=np.int64), part, what)

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from knobs.data import Preprocessing, Standardizer
-from knobs.data._arrays import label_name, pixel_classes
-from knobs.data._mask_folder import load_like_run, masks_on_classes
+from knobs.data._arrays import label_name
+from knobs.data._mask_folder import load_like_run, mask_values_on_classes, masks_on_classes
 from knobs.data._table import read_table
 from knobs.data._target import label_rows, label_sets, target_columns, value_rows
 from knobs.errors import ConfigError, DataError
@@ -220,7 +220,8 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
                             f"{n_classes} 0 / 1 values ({', '.join(map(str, class_names or []))})")
         return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32)
     if task == "segmentation":
-        return scaler.transform(X.reshape((len(X), *shape))), _mask_classes(y, class_names, path)
+        masks = mask_values_on_classes(y, class_names, "input", f"--input {str(path)!r}")
+        return scaler.transform(X.reshape((len(X), *shape))), masks
     if task == "regression" and (np.ndim(y) == 2 or n_classes > 1) and np.shape(y) != (len(X), n_classes):
         raise DataError(f"--input {str(path)!r}: y has shape {np.shape(y)}; this run regresses {n_classes} target(s) "
                         f"per row: y of shape ({len(X)}, {n_classes})" if n_classes > 1 else
@@ -239,12 +240,6 @@ def _npz(path: Path, shape: tuple[int, ...], scaler: Standardizer, task: str,
                             f"0..{n_classes - 1})")
         y = y.astype(np.int64)
     return scaler.transform(X.reshape((len(X), *shape))), y.astype(np.float32) if task != "classification" else y
-
-
-def _mask_classes(y: np.ndarray, class_names: list | None, path: Path) -> np.ndarray:
-    """Masks of the run's class ids (its training masks' values) as its class indices; -100 (no class) kept."""
-    return pixel_classes(y, np.asarray([int(name) for name in class_names or []], dtype=np.int64), "input",
-                         f"--input {str(path)!r}")
 
 
 def _targets(cells: np.ndarray, task: str, class_names: list | None, what: str) -> np.ndarray:
